@@ -1,0 +1,166 @@
+//! The catalog: the database behind the console (users, sessions, audit, jobs, and the
+//! backup/DR tables).
+//!
+//! One code path serves both backends through sqlx's `Any` driver: every query is written once
+//! in portable SQL with `$1`-style placeholders (SQLite accepts them too), ids are text UUIDs,
+//! times are fixed-width UTC text (see [`crate::time`]), flags and counters are 64-bit
+//! integers and JSON is text. The few statements that must differ (transaction start,
+//! serialising writers, job claiming) live in [`dialect`], and nowhere else. The schema is
+//! kept twice, `migrations/sqlite` and `migrations/postgres`, with the same tables and meaning.
+
+pub mod dialect;
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+use crate::error::{Classify, Kind};
+
+pub use dialect::Backend;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("unsupported catalog URL {0:?}: use sqlite://PATH or postgres://USER@HOST:PORT/DB")]
+    UnsupportedUrl(String),
+    #[error("cannot connect to the catalog: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error("catalog migration failed: {0}")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+    #[error("catalog query failed: {0}")]
+    Query(#[from] sqlx::Error),
+}
+
+impl Classify for CatalogError {
+    fn kind(&self) -> Kind {
+        match self {
+            CatalogError::UnsupportedUrl(_) => Kind::Invalid,
+            _ => Kind::Internal,
+        }
+    }
+}
+
+/// A connection pool to the catalog, SQLite or PostgreSQL. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Catalog {
+    pool: AnyPool,
+    backend: Backend,
+    /// Serialises writers that read-then-write on SQLite (single node only); unused on
+    /// PostgreSQL, where advisory locks do this across nodes.
+    write_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Catalog {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`) and applies pending migrations.
+    pub async fn open(url: &str) -> Result<Catalog, CatalogError> {
+        let catalog = Catalog::connect(url).await?;
+        catalog.migrate().await?;
+        Ok(catalog)
+    }
+
+    /// Connects without migrating.
+    pub async fn connect(url: &str) -> Result<Catalog, CatalogError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url).ok_or_else(|| CatalogError::UnsupportedUrl(url.into()))?;
+        let options = AnyConnectOptions::from_str(url).map_err(CatalogError::Connect)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(backend.max_connections())
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    for statement in backend.session_setup() {
+                        conn.execute(*statement).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(CatalogError::Connect)?;
+        Ok(Catalog { pool, backend, write_lock: Arc::default() })
+    }
+
+    pub async fn migrate(&self) -> Result<(), CatalogError> {
+        let migrator = match self.backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+        };
+        migrator.run(&self.pool).await.map_err(CatalogError::Migrate)
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Starts a transaction in which a read followed by a write is serialised against other
+    /// writers of the same `topic` (the audit chain, the job queue), on either backend.
+    pub async fn begin_serialized(&self, topic: dialect::LockTopic) -> Result<SerializedTx<'_>, sqlx::Error> {
+        let guard = match self.backend {
+            Backend::Sqlite => Some(self.write_lock.lock().await),
+            Backend::Postgres => None,
+        };
+        let mut tx = self.pool.begin_with(self.backend.begin_immediate()).await?;
+        if let Some(statement) = self.backend.lock_statement(topic) {
+            tx.execute(statement.as_str()).await?;
+        }
+        Ok(SerializedTx { tx, _guard: guard })
+    }
+
+    /// Counts rows of one of the catalog's own tables (for dashboards and empty states).
+    pub async fn count(&self, table: Table) -> Result<i64, CatalogError> {
+        let sql = format!("SELECT COUNT(*) FROM {}", table.name());
+        Ok(sqlx::query_scalar::<_, i64>(&sql).fetch_one(&self.pool).await?)
+    }
+}
+
+/// A transaction holding the serialisation for its topic until commit or drop.
+pub struct SerializedTx<'a> {
+    pub tx: sqlx::Transaction<'static, sqlx::Any>,
+    _guard: Option<tokio::sync::MutexGuard<'a, ()>>,
+}
+
+/// The tables whose size the console shows; a closed list, so no caller builds SQL from input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    BackupConfigurations,
+    BackupStorageLocations,
+    BackupExecutions,
+    RestorationJobs,
+    RestoreTargets,
+    Approvals,
+    BackupTests,
+    DisasterRecoveryProcedures,
+    DisasterRecoveryPlans,
+    RecoveryExecutions,
+    BackupMonitoringAlerts,
+    BackupCostTracking,
+    Users,
+    AuditLog,
+    Jobs,
+}
+
+impl Table {
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::BackupConfigurations => "backup_configurations",
+            Table::BackupStorageLocations => "backup_storage_locations",
+            Table::BackupExecutions => "backup_executions",
+            Table::RestorationJobs => "restoration_jobs",
+            Table::RestoreTargets => "restore_targets",
+            Table::Approvals => "approvals",
+            Table::BackupTests => "backup_tests",
+            Table::DisasterRecoveryProcedures => "disaster_recovery_procedures",
+            Table::DisasterRecoveryPlans => "disaster_recovery_plans",
+            Table::RecoveryExecutions => "recovery_executions",
+            Table::BackupMonitoringAlerts => "backup_monitoring_alerts",
+            Table::BackupCostTracking => "backup_cost_tracking",
+            Table::Users => "users",
+            Table::AuditLog => "audit_log",
+            Table::Jobs => "jobs",
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! Error policy.
+//!
+//! - One small `thiserror` enum per module, with variants a caller branches on (not found,
+//!   forbidden, conflict, invalid input) and messages a person can act on.
+//! - Database failures are wrapped as `Catalog` variants: their text goes to the log, never to
+//!   a client (the HTTP layer maps them to a generic 500 body).
+//! - `anyhow` only at the edges: the binary and tests.
+//!
+//! [`Kind`] is the coarse classification every module error reports, so the HTTP layer and
+//! server functions can map any of them in one place.
+
+/// What kind of failure an error is, for mapping to HTTP status codes and CLI exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The input was malformed or failed validation (400).
+    Invalid,
+    /// No valid credentials (401).
+    Unauthenticated,
+    /// Authenticated, but the role does not allow it (403).
+    Forbidden,
+    /// The thing named does not exist (404).
+    NotFound,
+    /// The request conflicts with current state, e.g. a duplicate name (409).
+    Conflict,
+    /// Too many attempts (429).
+    RateLimited,
+    /// A failure inside Bulwark or its catalog (500); details only in the log.
+    Internal,
+}
+
+/// Implemented by every module error enum.
+pub trait Classify {
+    fn kind(&self) -> Kind;
+}

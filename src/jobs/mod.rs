@@ -1,0 +1,230 @@
+//! The work queue: the `jobs` table, claimed atomically by any node's workers.
+//!
+//! A claim sets a lease (owner + expiry); the worker extends it with heartbeats while it
+//! works. A job whose lease expired (its worker died or hung) goes back to the queue. Every
+//! state change after the claim is fenced on `lease_owner`, so a worker that lost its lease
+//! cannot complete or fail a job another worker now holds. Failures retry with exponential
+//! backoff up to `max_attempts`.
+
+pub mod pool;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use crate::catalog::{Catalog, CatalogError};
+use crate::error::{Classify, Kind};
+use crate::time;
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("job {0} is no longer leased to this worker")]
+    LeaseLost(String),
+    #[error("job {0} not found")]
+    NotFound(String),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+}
+
+impl From<sqlx::Error> for JobError {
+    fn from(e: sqlx::Error) -> Self {
+        JobError::Catalog(CatalogError::Query(e))
+    }
+}
+
+impl Classify for JobError {
+    fn kind(&self) -> Kind {
+        match self {
+            JobError::LeaseLost(_) => Kind::Conflict,
+            JobError::NotFound(_) => Kind::NotFound,
+            JobError::Catalog(e) => e.kind(),
+        }
+    }
+}
+
+/// A job to put on the queue.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub kind: String,
+    pub payload: serde_json::Value,
+    /// Lower runs first (the seeds' priority_level).
+    pub priority: i64,
+    pub configuration_id: Option<String>,
+    /// Not before this time; `None` means now.
+    pub run_at: Option<DateTime<Utc>>,
+    pub max_attempts: i64,
+}
+
+impl NewJob {
+    pub fn new(kind: &str, payload: serde_json::Value) -> NewJob {
+        NewJob { kind: kind.into(), payload, priority: 5, configuration_id: None, run_at: None, max_attempts: 5 }
+    }
+}
+
+/// A job a worker holds the lease on.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ClaimedJob {
+    pub id: String,
+    pub kind: String,
+    pub payload: String,
+    pub attempts: i64,
+}
+
+/// A job as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct JobRow {
+    pub id: String,
+    pub kind: String,
+    pub state: String,
+    pub priority: i64,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub run_at: String,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub finished_at: Option<String>,
+}
+
+pub async fn enqueue(catalog: &Catalog, job: NewJob) -> Result<String, JobError> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let now = time::now_text();
+    let run_at = job.run_at.map(time::to_text).unwrap_or_else(|| now.clone());
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, payload, state, priority, configuration_id, run_at, attempts, max_attempts, created_at, updated_at)
+         VALUES ($1, $2, $3, 'queued', $4, $5, $6, 0, $7, $8, $8)",
+    )
+    .bind(&id)
+    .bind(&job.kind)
+    .bind(job.payload.to_string())
+    .bind(job.priority)
+    .bind(&job.configuration_id)
+    .bind(&run_at)
+    .bind(job.max_attempts.max(1))
+    .bind(&now)
+    .execute(catalog.pool())
+    .await?;
+    Ok(id)
+}
+
+/// Claims the most urgent runnable job for `owner`, leasing it for `lease`.
+pub async fn claim(catalog: &Catalog, owner: &str, lease: Duration) -> Result<Option<ClaimedJob>, JobError> {
+    let now = Utc::now();
+    Ok(sqlx::query_as::<_, ClaimedJob>(catalog.backend().claim_job_sql())
+        .bind(time::to_text(now))
+        .bind(owner)
+        .bind(time::to_text(now + lease))
+        .fetch_optional(catalog.pool())
+        .await?)
+}
+
+/// Extends the lease; fails with [`JobError::LeaseLost`] if another worker took the job over.
+pub async fn heartbeat(catalog: &Catalog, id: &str, owner: &str, lease: Duration) -> Result<(), JobError> {
+    let now = Utc::now();
+    let done = sqlx::query(
+        "UPDATE jobs SET lease_expires_at = $1, updated_at = $2 WHERE id = $3 AND lease_owner = $4 AND state = 'running'",
+    )
+    .bind(time::to_text(now + lease))
+    .bind(time::to_text(now))
+    .bind(id)
+    .bind(owner)
+    .execute(catalog.pool())
+    .await?;
+    fenced(done.rows_affected(), id)
+}
+
+pub async fn complete(catalog: &Catalog, id: &str, owner: &str) -> Result<(), JobError> {
+    let now = time::now_text();
+    let done = sqlx::query(
+        "UPDATE jobs SET state = 'succeeded', lease_owner = NULL, lease_expires_at = NULL, finished_at = $1, updated_at = $1
+         WHERE id = $2 AND lease_owner = $3 AND state = 'running'",
+    )
+    .bind(&now)
+    .bind(id)
+    .bind(owner)
+    .execute(catalog.pool())
+    .await?;
+    fenced(done.rows_affected(), id)
+}
+
+/// Records a failed attempt: back to the queue after a backoff, or `failed` once the job has
+/// used all its attempts.
+pub async fn fail(catalog: &Catalog, job: &ClaimedJob, owner: &str, error: &str) -> Result<(), JobError> {
+    let now = Utc::now();
+    let retry_at = time::to_text(now + backoff(job.attempts));
+    let done = sqlx::query(
+        "UPDATE jobs SET
+             state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
+             run_at = CASE WHEN attempts >= max_attempts THEN run_at ELSE $1 END,
+             finished_at = CASE WHEN attempts >= max_attempts THEN $2 ELSE NULL END,
+             last_error = $3, lease_owner = NULL, lease_expires_at = NULL, updated_at = $2
+         WHERE id = $4 AND lease_owner = $5 AND state = 'running'",
+    )
+    .bind(&retry_at)
+    .bind(time::to_text(now))
+    .bind(error)
+    .bind(&job.id)
+    .bind(owner)
+    .execute(catalog.pool())
+    .await?;
+    fenced(done.rows_affected(), &job.id)
+}
+
+/// Puts jobs whose lease ran out back on the queue; returns how many.
+pub async fn requeue_expired(catalog: &Catalog) -> Result<u64, JobError> {
+    let now = time::now_text();
+    let done = sqlx::query(
+        "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL, updated_at = $1,
+             last_error = 'lease expired: the worker stopped or hung'
+         WHERE state = 'running' AND lease_expires_at < $1",
+    )
+    .bind(&now)
+    .execute(catalog.pool())
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// True if a job of `kind` is queued or running (used to avoid piling up periodic jobs).
+pub async fn pending(catalog: &Catalog, kind: &str) -> Result<bool, JobError> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = $1 AND state IN ('queued', 'running')")
+        .bind(kind)
+        .fetch_one(catalog.pool())
+        .await?;
+    Ok(n > 0)
+}
+
+pub async fn get(catalog: &Catalog, id: &str) -> Result<JobRow, JobError> {
+    sqlx::query_as::<_, JobRow>(
+        "SELECT id, kind, state, priority, attempts, max_attempts, run_at, last_error, created_at, finished_at FROM jobs WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(catalog.pool())
+    .await?
+    .ok_or_else(|| JobError::NotFound(id.into()))
+}
+
+/// Number of jobs in each state, for /metrics.
+pub async fn counts_by_state(catalog: &Catalog) -> Result<Vec<(String, i64)>, JobError> {
+    Ok(sqlx::query_as("SELECT state, COUNT(*) FROM jobs GROUP BY state ORDER BY state").fetch_all(catalog.pool()).await?)
+}
+
+/// 5 s, 10 s, 20 s … capped at one hour.
+pub fn backoff(attempts: i64) -> Duration {
+    let exp = attempts.clamp(1, 20) - 1;
+    Duration::seconds((5_i64 << exp).min(3600))
+}
+
+fn fenced(rows: u64, id: &str) -> Result<(), JobError> {
+    if rows == 1 { Ok(()) } else { Err(JobError::LeaseLost(id.into())) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        assert_eq!(backoff(1), Duration::seconds(5));
+        assert_eq!(backoff(2), Duration::seconds(10));
+        assert_eq!(backoff(4), Duration::seconds(40));
+        assert_eq!(backoff(30), Duration::seconds(3600));
+    }
+}

@@ -1,0 +1,163 @@
+//! The worker pool every `bulwark serve` runs: N workers claiming jobs from the catalog.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use chrono::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::{ClaimedJob, NewJob};
+use crate::catalog::Catalog;
+
+/// The boxed future a handler returns.
+pub type JobFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+
+/// Runs one kind of job. The error string is stored on the job for a person to read.
+pub trait JobHandler: Send + Sync {
+    fn kind(&self) -> &'static str;
+    fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob) -> JobFuture<'a>;
+}
+
+/// How long a claim lasts without a heartbeat; heartbeats come every third of it.
+const LEASE_SECONDS: i64 = 60;
+/// How long an idle worker waits before looking again.
+const IDLE_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+pub struct Pool {
+    catalog: Catalog,
+    node_id: String,
+    handlers: HashMap<&'static str, Arc<dyn JobHandler>>,
+}
+
+impl Pool {
+    pub fn new(catalog: Catalog, node_id: String) -> Pool {
+        let mut pool = Pool { catalog, node_id, handlers: HashMap::new() };
+        pool.register(Arc::new(CleanupHandler));
+        pool
+    }
+
+    pub fn register(&mut self, handler: Arc<dyn JobHandler>) {
+        self.handlers.insert(handler.kind(), handler);
+    }
+
+    /// Runs `workers` workers until `shutdown` turns true; running jobs finish first.
+    pub async fn run(self, workers: usize, shutdown: watch::Receiver<bool>) {
+        let this = Arc::new(self);
+        let mut set = JoinSet::new();
+        for n in 0..workers.max(1) {
+            let this = this.clone();
+            let shutdown = shutdown.clone();
+            set.spawn(async move { this.worker(n, shutdown).await });
+        }
+        let maintenance = this.clone();
+        let shutdown_m = shutdown.clone();
+        set.spawn(async move { maintenance.maintain(shutdown_m).await });
+        while set.join_next().await.is_some() {}
+    }
+
+    async fn worker(&self, n: usize, mut shutdown: watch::Receiver<bool>) {
+        let owner = format!("{}/{n}", self.node_id);
+        while !*shutdown.borrow() {
+            match super::claim(&self.catalog, &owner, Duration::seconds(LEASE_SECONDS)).await {
+                Ok(Some(job)) => self.execute(&owner, job).await,
+                Ok(None) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(IDLE_POLL) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming a job failed; retrying");
+                    tokio::time::sleep(IDLE_POLL * 4).await;
+                }
+            }
+        }
+    }
+
+    async fn execute(&self, owner: &str, job: ClaimedJob) {
+        let Some(handler) = self.handlers.get(job.kind.as_str()) else {
+            let error = format!("no handler for job kind {:?} on this node", job.kind);
+            if let Err(e) = super::fail(&self.catalog, &job, owner, &error).await {
+                tracing::warn!(job = %job.id, error = %e, "recording a failure failed");
+            }
+            return;
+        };
+        tracing::info!(job = %job.id, kind = %job.kind, attempt = job.attempts, "job started");
+        let lease = Duration::seconds(LEASE_SECONDS);
+        let heartbeat = async {
+            let period = std::time::Duration::from_secs((LEASE_SECONDS / 3) as u64);
+            loop {
+                tokio::time::sleep(period).await;
+                if let Err(e) = super::heartbeat(&self.catalog, &job.id, owner, lease).await {
+                    return e;
+                }
+            }
+        };
+        let outcome = tokio::select! {
+            result = handler.run(&self.catalog, &job) => Some(result),
+            lost = heartbeat => {
+                tracing::warn!(job = %job.id, error = %lost, "lease lost; abandoning the job");
+                None
+            }
+        };
+        let recorded = match outcome {
+            Some(Ok(())) => super::complete(&self.catalog, &job.id, owner).await,
+            Some(Err(error)) => {
+                tracing::warn!(job = %job.id, %error, "job failed");
+                super::fail(&self.catalog, &job, owner, &error).await
+            }
+            None => Ok(()),
+        };
+        match recorded {
+            Ok(()) => tracing::info!(job = %job.id, "job finished"),
+            Err(e) => tracing::warn!(job = %job.id, error = %e, "job outcome not recorded"),
+        }
+    }
+
+    /// Re-queues jobs of dead workers and keeps the periodic cleanup job on the queue.
+    async fn maintain(&self, mut shutdown: watch::Receiver<bool>) {
+        while !*shutdown.borrow() {
+            if let Err(e) = super::requeue_expired(&self.catalog).await {
+                tracing::warn!(error = %e, "re-queueing expired leases failed");
+            }
+            match super::pending(&self.catalog, CleanupHandler::KIND).await {
+                Ok(false) => {
+                    let job = NewJob { priority: 9, ..NewJob::new(CleanupHandler::KIND, serde_json::json!({})) };
+                    if let Err(e) = super::enqueue(&self.catalog, job).await {
+                        tracing::warn!(error = %e, "queueing the cleanup job failed");
+                    }
+                }
+                Ok(true) => {}
+                Err(e) => tracing::warn!(error = %e, "checking for the cleanup job failed"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_secs(300)) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+}
+
+/// Deletes expired sessions and setup links.
+struct CleanupHandler;
+
+impl CleanupHandler {
+    const KIND: &'static str = "maintenance.cleanup";
+}
+
+impl JobHandler for CleanupHandler {
+    fn kind(&self) -> &'static str {
+        Self::KIND
+    }
+
+    fn run<'a>(&'a self, catalog: &'a Catalog, _job: &'a ClaimedJob) -> JobFuture<'a> {
+        Box::pin(async move {
+            let removed = crate::sessions::delete_expired(catalog).await.map_err(|e| e.to_string())?;
+            tracing::debug!(removed, "expired sessions and setup links removed");
+            Ok(())
+        })
+    }
+}

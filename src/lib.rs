@@ -1,0 +1,13 @@
+//! Bulwark core: everything the console, the REST API and the CLI share.
+//!
+//! No web framework types live here. Each module owns one concern and one error enum
+//! (see [`error`] for the policy); authorization is checked here, so no door can skip it.
+
+pub mod audit;
+pub mod auth;
+pub mod catalog;
+pub mod error;
+pub mod jobs;
+pub mod overview;
+pub mod sessions;
+pub mod time;

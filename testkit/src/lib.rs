@@ -1,0 +1,190 @@
+//! Real parts for tests: throw-away PostgreSQL clusters started from the server binaries on
+//! this machine, temporary directories, free ports.
+//!
+//! Nothing here is mocked. Each process that asks for a cluster gets one of its own, run by
+//! the `postgres` user in a temporary directory on a free loopback port, and a watchdog
+//! process that kills it and removes its files once the test process is gone (the test
+//! harness never runs destructors of statics).
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Where PostgreSQL 15's server binaries live on this machine kind.
+pub const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// A free TCP port on 127.0.0.1 (free when asked; bind promptly).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("no free loopback port")
+}
+
+/// A fresh, empty directory under the system temp dir, unique in this process.
+pub fn temp_dir(label: &str) -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("bulwark-{label}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("cannot create a temp dir");
+    dir
+}
+
+/// A SQLite catalog URL in a fresh directory.
+pub fn sqlite_url() -> String {
+    format!("sqlite://{}?mode=rwc", temp_dir("sqlite").join("catalog.db").display())
+}
+
+/// A running PostgreSQL cluster.
+pub struct PgCluster {
+    pub port: u16,
+    pub dir: PathBuf,
+}
+
+impl PgCluster {
+    /// The process-wide cluster, started on first use.
+    pub fn shared() -> &'static PgCluster {
+        static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
+        CLUSTER.get_or_init(|| PgCluster::start(&[]).unwrap_or_else(|e| panic!("cannot start PostgreSQL: {e}")))
+    }
+
+    /// Starts a new cluster with extra `-c name=value` settings.
+    pub fn start(settings: &[(&str, &str)]) -> Result<PgCluster, String> {
+        let dir = temp_dir("pg");
+        let data = dir.join("data");
+        let owner = PostgresUser::detect();
+        owner.chown(&dir)?;
+        run(owner.command(&format!("{PG_BIN}/initdb")).args(["-D"]).arg(&data).args([
+            "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync",
+        ]))?;
+        let port = free_port();
+        let mut postgres = owner.command(&format!("{PG_BIN}/postgres"));
+        postgres.arg("-D").arg(&data).arg("-p").arg(port.to_string()).arg("-k").arg(&dir);
+        for (name, value) in [("listen_addresses", "127.0.0.1"), ("fsync", "off"), ("full_page_writes", "off")]
+            .iter()
+            .chain(settings.iter())
+        {
+            postgres.arg("-c").arg(format!("{name}={value}"));
+        }
+        let log = std::fs::File::create(dir.join("postgres.log")).map_err(|e| e.to_string())?;
+        let child = postgres
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("cannot run postgres: {e}"))?;
+        watchdog(child.id(), &dir);
+        let cluster = PgCluster { port, dir };
+        cluster.wait_ready(Duration::from_secs(30))?;
+        Ok(cluster)
+    }
+
+    fn wait_ready(&self, limit: Duration) -> Result<(), String> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            let ok = Command::new(format!("{PG_BIN}/pg_isready"))
+                .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres", "-q"])
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            if ok {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let log = std::fs::read_to_string(self.dir.join("postgres.log")).unwrap_or_default();
+        Err(format!("PostgreSQL did not accept connections within {limit:?}; log:\n{log}"))
+    }
+
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// Creates a new empty database and returns its URL.
+    pub fn fresh_database(&self, prefix: &str) -> String {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let name = format!("{prefix}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+        self.psql("postgres", &format!("CREATE DATABASE {name}")).unwrap_or_else(|e| panic!("{e}"));
+        self.url(&name)
+    }
+
+    /// Runs SQL through psql and returns its unaligned output.
+    pub fn psql(&self, database: &str, sql: &str) -> Result<String, String> {
+        let out = Command::new("psql")
+            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "postgres"])
+            .args(["-p", &self.port.to_string(), "-d", database, "-c", sql])
+            .output()
+            .map_err(|e| format!("cannot run psql: {e}"))?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        } else {
+            Err(format!("psql failed: {}", String::from_utf8_lossy(&out.stderr)))
+        }
+    }
+}
+
+/// A PostgreSQL catalog URL: a fresh database in this process's shared cluster.
+pub fn postgres_url() -> String {
+    PgCluster::shared().fresh_database("catalog")
+}
+
+/// initdb refuses to run as root: when we are root, server processes run as `postgres`.
+struct PostgresUser {
+    ids: Option<(u32, u32)>,
+}
+
+impl PostgresUser {
+    fn detect() -> PostgresUser {
+        let id = |args: &[&str]| -> Option<u32> {
+            let out = Command::new("id").args(args).output().ok()?;
+            String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+        };
+        let ids = (id(&["-u"]) == Some(0)).then(|| {
+            (
+                id(&["-u", "postgres"]).expect("running as root needs a `postgres` user"),
+                id(&["-g", "postgres"]).expect("running as root needs a `postgres` group"),
+            )
+        });
+        PostgresUser { ids }
+    }
+
+    fn command(&self, program: &str) -> Command {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = Command::new(program);
+        if let Some((uid, gid)) = self.ids {
+            cmd.uid(uid).gid(gid);
+        }
+        cmd
+    }
+
+    fn chown(&self, dir: &Path) -> Result<(), String> {
+        match self.ids {
+            Some((uid, gid)) => std::os::unix::fs::chown(dir, Some(uid), Some(gid)).map_err(|e| e.to_string()),
+            None => Ok(()),
+        }
+    }
+}
+
+fn run(cmd: &mut Command) -> Result<(), String> {
+    let out = cmd.output().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+/// Kills `pid` with SIGKILL and removes `dir` once this test process has exited.
+pub fn watchdog(pid: u32, dir: &Path) {
+    let script = format!(
+        "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; kill -9 {pid} 2>/dev/null; sleep 0.5; rm -rf '{dir}'",
+        me = std::process::id(),
+        dir = dir.display()
+    );
+    let _ = Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+}

@@ -1,0 +1,118 @@
+use bulwark_core::auth::setup::{self, LinkPurpose};
+use bulwark_core::auth::tokens::{self, NewToken};
+use bulwark_core::auth::users::{self, NewUser, UserUpdate};
+use bulwark_core::auth::{AuthError, Role};
+use bulwark_core::catalog::Catalog;
+use bulwark_core::error::{Classify, Kind};
+
+use crate::{on_both_catalogs, user};
+
+on_both_catalogs!(
+    first_admin_comes_from_a_one_time_link,
+    login_checks_password_and_locks_out,
+    roles_are_enforced_in_the_core,
+    last_admin_cannot_be_removed,
+    api_tokens_are_hashed_capped_and_revocable,
+    password_link_for_cli_user_without_password,
+);
+
+async fn first_admin_comes_from_a_one_time_link(catalog: Catalog) {
+    let first = setup::first_admin_link(&catalog).await.unwrap().expect("no users yet: a link");
+    // A restart issues a new link; the old one stops working.
+    let link = setup::first_admin_link(&catalog).await.unwrap().unwrap();
+    assert!(setup::inspect(&catalog, &first).await.is_err());
+    assert_eq!(setup::inspect(&catalog, &link).await.unwrap(), LinkPurpose::FirstAdmin);
+
+    // Bad input does not burn the link.
+    let short = setup::redeem(&catalog, &link, "root", "short").await.unwrap_err();
+    assert_eq!(short.kind(), Kind::Invalid);
+    let admin = setup::redeem(&catalog, &link, "root", "a long enough password").await.unwrap();
+    assert_eq!(admin.role, Role::Admin);
+    assert!(setup::redeem(&catalog, &link, "root2", "a long enough password").await.is_err(), "one-time");
+    assert_eq!(setup::first_admin_link(&catalog).await.unwrap(), None, "no link once a user exists");
+    let again = users::authenticate(&catalog, "root", "a long enough password").await.unwrap();
+    assert_eq!(again.user_id, admin.user_id);
+}
+
+async fn login_checks_password_and_locks_out(catalog: Catalog) {
+    user(&catalog, "alice", Role::Operator).await;
+    let ok = users::authenticate(&catalog, "alice", "alice-password-123").await.unwrap();
+    assert_eq!((ok.username.as_str(), ok.role), ("alice", Role::Operator));
+    assert!(matches!(users::authenticate(&catalog, "alice", "nope").await, Err(AuthError::BadCredentials)));
+    assert!(matches!(users::authenticate(&catalog, "nobody", "nope").await, Err(AuthError::BadCredentials)));
+    for _ in 0..4 {
+        let _ = users::authenticate(&catalog, "alice", "wrong").await;
+    }
+    // Locked now, even with the right password.
+    let locked = users::authenticate(&catalog, "alice", "alice-password-123").await.unwrap_err();
+    assert!(matches!(locked, AuthError::LockedOut { .. }), "{locked:?}");
+    assert_eq!(locked.kind(), Kind::RateLimited);
+}
+
+async fn roles_are_enforced_in_the_core(catalog: Catalog) {
+    let admin = user(&catalog, "admin", Role::Admin).await;
+    let viewer = user(&catalog, "viewer", Role::Viewer).await;
+    let denied = users::list(&catalog, &viewer).await.unwrap_err();
+    assert_eq!(denied.kind(), Kind::Forbidden);
+    let new = NewUser { username: "eve".into(), password: Some("eve-password-123".into()), role: Role::Admin };
+    assert_eq!(users::create(&catalog, &viewer, new.clone()).await.unwrap_err().kind(), Kind::Forbidden);
+    assert_eq!(users::list(&catalog, &admin).await.unwrap().len(), 2, "nothing was created");
+    let eve = users::create(&catalog, &admin, new.clone()).await.unwrap();
+    assert_eq!(users::create(&catalog, &admin, new).await.unwrap_err().kind(), Kind::Conflict);
+    let bad = NewUser { username: "no spaces".into(), password: None, role: Role::Viewer };
+    assert_eq!(users::create(&catalog, &admin, bad).await.unwrap_err().kind(), Kind::Invalid);
+
+    // Disabling logs the user out of the API too.
+    users::update(&catalog, &admin, &eve.id, UserUpdate { disabled: Some(true), ..Default::default() }).await.unwrap();
+    assert!(matches!(users::authenticate(&catalog, "eve", "eve-password-123").await, Err(AuthError::Disabled)));
+    assert_eq!(users::session_principal(&catalog, &eve.id).await.unwrap(), None);
+}
+
+async fn last_admin_cannot_be_removed(catalog: Catalog) {
+    let admin = user(&catalog, "admin", Role::Admin).await;
+    let other = user(&catalog, "other", Role::Viewer).await;
+    let demote = UserUpdate { role: Some(Role::Viewer), ..Default::default() };
+    assert_eq!(users::update(&catalog, &admin, &admin.user_id, demote.clone()).await.unwrap_err().kind(), Kind::Invalid);
+    assert_eq!(users::delete(&catalog, &admin, &admin.user_id).await.unwrap_err().kind(), Kind::Invalid);
+    let promote = UserUpdate { role: Some(Role::Admin), ..Default::default() };
+    users::update(&catalog, &admin, &other.user_id, promote).await.unwrap();
+    users::update(&catalog, &admin, &admin.user_id, demote).await.unwrap();
+    let roles: Vec<String> = users::list(&catalog, &admin).await.unwrap().into_iter().map(|u| u.role).collect();
+    assert_eq!(roles, ["viewer", "admin"]);
+}
+
+async fn api_tokens_are_hashed_capped_and_revocable(catalog: Catalog) {
+    let admin = user(&catalog, "admin", Role::Admin).await;
+    let op = user(&catalog, "op", Role::Operator).await;
+    let too_strong = NewToken { name: "ci".into(), role: Some(Role::Admin), expires_in_days: None };
+    assert_eq!(tokens::create(&catalog, &op, too_strong).await.unwrap_err().kind(), Kind::Invalid);
+    let created = tokens::create(&catalog, &op, NewToken { name: "ci".into(), role: Some(Role::Viewer), expires_in_days: Some(30) })
+        .await
+        .unwrap();
+    assert!(created.secret.starts_with("bwk_"));
+    assert!(created.secret.starts_with(&created.token.prefix));
+    let stored: String = sqlx::query_scalar("SELECT token_hash FROM api_tokens").fetch_one(catalog.pool()).await.unwrap();
+    assert!(!stored.contains(&created.secret), "only a digest is stored");
+
+    let p = tokens::authenticate(&catalog, &created.secret).await.unwrap();
+    assert_eq!((p.username.as_str(), p.role), ("op", Role::Viewer));
+    assert!(tokens::authenticate(&catalog, "bwk_not-a-token").await.is_err());
+    assert!(tokens::authenticate(&catalog, "").await.is_err());
+
+    // Others' tokens: admins only.
+    assert_eq!(tokens::list(&catalog, &op, true).await.unwrap_err().kind(), Kind::Forbidden);
+    assert_eq!(tokens::list(&catalog, &admin, true).await.unwrap().len(), 1);
+    assert!(tokens::list(&catalog, &admin, false).await.unwrap().is_empty());
+    tokens::revoke(&catalog, &admin, &created.token.id).await.unwrap();
+    assert!(matches!(tokens::authenticate(&catalog, &created.secret).await, Err(AuthError::Unauthenticated)));
+}
+
+async fn password_link_for_cli_user_without_password(catalog: Catalog) {
+    users::create_from_cli(&catalog, NewUser { username: "bob".into(), password: None, role: Role::Approver }).await.unwrap();
+    assert!(users::authenticate(&catalog, "bob", "anything at all").await.is_err());
+    let link = setup::password_link(&catalog, "bob").await.unwrap();
+    assert_eq!(setup::inspect(&catalog, &link).await.unwrap(), LinkPurpose::SetPassword { username: "bob".into() });
+    let p = setup::redeem(&catalog, &link, "ignored", "bob's new password").await.unwrap();
+    assert_eq!((p.username.as_str(), p.role), ("bob", Role::Approver));
+    users::authenticate(&catalog, "bob", "bob's new password").await.unwrap();
+}

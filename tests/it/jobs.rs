@@ -1,0 +1,89 @@
+use std::collections::HashSet;
+
+use bulwark_core::catalog::Catalog;
+use bulwark_core::jobs::{self, JobError, NewJob};
+use chrono::Duration;
+
+use crate::on_both_catalogs;
+
+on_both_catalogs!(
+    claims_follow_priority_and_are_fenced,
+    failures_retry_with_backoff_then_fail,
+    expired_leases_are_requeued,
+    concurrent_claimers_never_share_a_job,
+);
+
+async fn claims_follow_priority_and_are_fenced(catalog: Catalog) {
+    let low = jobs::enqueue(&catalog, NewJob { priority: 9, ..NewJob::new("t", serde_json::json!({})) }).await.unwrap();
+    let high = jobs::enqueue(&catalog, NewJob { priority: 1, ..NewJob::new("t", serde_json::json!({})) }).await.unwrap();
+    let later = NewJob { priority: 0, run_at: Some(chrono::Utc::now() + Duration::hours(1)), ..NewJob::new("t", serde_json::json!({})) };
+    jobs::enqueue(&catalog, later).await.unwrap();
+
+    let first = jobs::claim(&catalog, "w1", Duration::seconds(30)).await.unwrap().unwrap();
+    assert_eq!(first.id, high, "lowest priority_level first; future jobs wait");
+    assert_eq!(first.attempts, 1);
+    let second = jobs::claim(&catalog, "w2", Duration::seconds(30)).await.unwrap().unwrap();
+    assert_eq!(second.id, low);
+    assert!(jobs::claim(&catalog, "w3", Duration::seconds(30)).await.unwrap().is_none());
+
+    // w2 cannot complete w1's job.
+    assert!(matches!(jobs::complete(&catalog, &first.id, "w2").await, Err(JobError::LeaseLost(_))));
+    jobs::complete(&catalog, &first.id, "w1").await.unwrap();
+    assert_eq!(jobs::get(&catalog, &first.id).await.unwrap().state, "succeeded");
+    assert!(jobs::heartbeat(&catalog, &first.id, "w1", Duration::seconds(30)).await.is_err(), "finished jobs take no heartbeat");
+}
+
+async fn failures_retry_with_backoff_then_fail(catalog: Catalog) {
+    let id = jobs::enqueue(&catalog, NewJob { max_attempts: 2, ..NewJob::new("t", serde_json::json!({})) }).await.unwrap();
+    let job = jobs::claim(&catalog, "w", Duration::seconds(30)).await.unwrap().unwrap();
+    jobs::fail(&catalog, &job, "w", "disk full").await.unwrap();
+    let row = jobs::get(&catalog, &id).await.unwrap();
+    assert_eq!((row.state.as_str(), row.last_error.as_deref()), ("queued", Some("disk full")));
+    assert!(row.run_at > bulwark_core::time::now_text(), "retry waits for its backoff");
+    assert!(jobs::claim(&catalog, "w", Duration::seconds(30)).await.unwrap().is_none());
+
+    // Make it due now and fail it for the last time.
+    sqlx::query("UPDATE jobs SET run_at = $1 WHERE id = $2").bind("2000-01-01T00:00:00.000000Z").bind(&id).execute(catalog.pool()).await.unwrap();
+    let job = jobs::claim(&catalog, "w", Duration::seconds(30)).await.unwrap().unwrap();
+    assert_eq!(job.attempts, 2);
+    jobs::fail(&catalog, &job, "w", "disk still full").await.unwrap();
+    let row = jobs::get(&catalog, &id).await.unwrap();
+    assert_eq!(row.state, "failed");
+    assert!(row.finished_at.is_some());
+}
+
+async fn expired_leases_are_requeued(catalog: Catalog) {
+    let id = jobs::enqueue(&catalog, NewJob::new("t", serde_json::json!({}))).await.unwrap();
+    let dead = jobs::claim(&catalog, "dead-node", Duration::seconds(-1)).await.unwrap().unwrap();
+    assert_eq!(jobs::requeue_expired(&catalog).await.unwrap(), 1);
+    let alive = jobs::claim(&catalog, "live-node", Duration::seconds(30)).await.unwrap().unwrap();
+    assert_eq!(alive.id, id);
+    // The dead worker wakes up: fenced out.
+    assert!(jobs::complete(&catalog, &dead.id, "dead-node").await.is_err());
+    jobs::complete(&catalog, &id, "live-node").await.unwrap();
+}
+
+async fn concurrent_claimers_never_share_a_job(catalog: Catalog) {
+    for _ in 0..30 {
+        jobs::enqueue(&catalog, NewJob::new("t", serde_json::json!({}))).await.unwrap();
+    }
+    let mut workers = Vec::new();
+    for w in 0..4 {
+        let catalog = catalog.clone();
+        workers.push(tokio::spawn(async move {
+            let owner = format!("w{w}");
+            let mut mine = Vec::new();
+            while let Some(job) = jobs::claim(&catalog, &owner, Duration::seconds(30)).await.unwrap() {
+                jobs::complete(&catalog, &job.id, &owner).await.unwrap();
+                mine.push(job.id);
+            }
+            mine
+        }));
+    }
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.await.unwrap());
+    }
+    let unique: HashSet<_> = all.iter().collect();
+    assert_eq!((all.len(), unique.len()), (30, 30));
+}
