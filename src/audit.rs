@@ -84,6 +84,7 @@ pub struct Entry<'a> {
 
 /// A stored audit row.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
 pub struct AuditRecord {
     pub seq: i64,
     pub occurred_at: String,
@@ -175,6 +176,7 @@ pub async fn list(catalog: &Catalog, actor: &Principal, limit: i64, before: Opti
 
 /// The outcome of [`verify`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct VerifyReport {
     pub rows: i64,
     /// The first row whose link or hash does not match, if any.

@@ -7,6 +7,7 @@ use crate::catalog::{Catalog, Table};
 
 /// Row counts of what the console shows, as one snapshot.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Overview {
     pub configurations: i64,
     pub storage_locations: i64,

@@ -1,1 +1,45 @@
-fn main(){}
+use bulwark_core::catalog::Catalog;
+use bulwark_server::cli::{self, Cli, Command, Failure};
+use bulwark_server::config::ServeArgs;
+use bulwark_server::serve;
+use clap::{FromArgMatches, Parser};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn")))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let cli = Cli::parse();
+    let code = match run(cli).await {
+        Ok(()) => 0,
+        Err(failure) => {
+            eprintln!("error: {}", failure.message);
+            failure.code
+        }
+    };
+    std::process::exit(code);
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let command = cli.command.unwrap_or_else(|| {
+        // `bulwark` alone serves with the defaults (and the environment).
+        let matches = <ServeArgs as clap::Args>::augment_args(clap::Command::new("serve")).get_matches_from(["serve"]);
+        Command::Serve(ServeArgs::from_arg_matches(&matches).unwrap_or_else(|e| e.exit()))
+    });
+    match command {
+        Command::Serve(args) => {
+            serve::serve(&cli.catalog, &args).await.map_err(|e| Failure { code: 1, message: format!("{e:#}") })
+        }
+        Command::Migrate => cli::migrate(&open(&cli.catalog).await?).await,
+        Command::User(c) => cli::user(&open(&cli.catalog).await?, c).await,
+        Command::Audit(c) => cli::audit(&open(&cli.catalog).await?, c).await,
+    }
+}
+
+async fn open(args: &bulwark_server::config::CatalogArgs) -> Result<Catalog, Failure> {
+    let url = args.url().map_err(|e| Failure { code: 5, message: e.to_string() })?;
+    Ok(Catalog::open(&url).await?)
+}

@@ -16,6 +16,7 @@ pub const TOKEN_PREFIX: &str = "bwk_";
 
 /// A token as listed (never its secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
 pub struct ApiToken {
     pub id: String,
     pub user_id: String,
@@ -42,6 +43,7 @@ pub struct NewToken {
 
 /// A freshly created token with its secret, which is never available again.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CreatedToken {
     pub token: ApiToken,
     pub secret: String,

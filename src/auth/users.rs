@@ -14,11 +14,14 @@ const MAX_FAILED_LOGINS: i64 = 5;
 
 /// A user as shown to administrators (never the password hash).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
 pub struct User {
     pub id: String,
     pub username: String,
     pub role: String,
+    #[serde(serialize_with = "crate::catalog::serialize_flag")]
     pub disabled: i64,
+    #[serde(serialize_with = "crate::catalog::serialize_flag")]
     pub has_password: i64,
     pub last_login_at: Option<String>,
     pub created_at: String,

@@ -164,3 +164,8 @@ impl Table {
         }
     }
 }
+
+/// Serialises a stored 0/1 flag as a JSON boolean.
+pub fn serialize_flag<S: serde::Serializer>(flag: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_bool(*flag != 0)
+}

@@ -21,12 +21,23 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("no free loopback port")
 }
 
-/// A fresh, empty directory under the system temp dir, unique in this process.
+/// This test process's scratch root, removed by a watchdog once the process has exited.
+fn process_root() -> &'static Path {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let root = std::env::temp_dir().join(format!("bulwark-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).expect("cannot create the test scratch root");
+        watchdog(None, &root);
+        root
+    })
+}
+
+/// A fresh, empty directory inside this process's scratch root.
 pub fn temp_dir(label: &str) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("bulwark-{label}-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = process_root().join(format!("{label}-{n}"));
     std::fs::create_dir_all(&dir).expect("cannot create a temp dir");
     dir
 }
@@ -73,7 +84,7 @@ impl PgCluster {
             .stderr(log)
             .spawn()
             .map_err(|e| format!("cannot run postgres: {e}"))?;
-        watchdog(child.id(), &dir);
+        watchdog(Some(child.id()), &dir);
         let cluster = PgCluster { port, dir };
         cluster.wait_ready(Duration::from_secs(30))?;
         Ok(cluster)
@@ -174,10 +185,11 @@ fn run(cmd: &mut Command) -> Result<(), String> {
     }
 }
 
-/// Kills `pid` with SIGKILL and removes `dir` once this test process has exited.
-pub fn watchdog(pid: u32, dir: &Path) {
+/// Once this test process has exited: kills `pid` (if any) with SIGKILL, then removes `dir`.
+pub fn watchdog(pid: Option<u32>, dir: &Path) {
+    let kill = pid.map(|pid| format!("kill -9 {pid} 2>/dev/null; sleep 0.5;")).unwrap_or_default();
     let script = format!(
-        "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; kill -9 {pid} 2>/dev/null; sleep 0.5; rm -rf '{dir}'",
+        "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; {kill} rm -rf '{dir}'",
         me = std::process::id(),
         dir = dir.display()
     );

@@ -1,0 +1,52 @@
+# Bulwark: `make run` serves the console on http://127.0.0.1:3000; `make test` runs every test.
+# Both install what they need first and skip whatever is already present.
+
+SHELL := /bin/bash
+CARGO_TARGET_DIR ?= $(CURDIR)/target
+export CARGO_TARGET_DIR
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+WASM_BINDGEN_VERSION := 0.2.130
+SITE := $(CARGO_TARGET_DIR)/site
+PKG := $(SITE)/pkg
+SERVER := $(CARGO_TARGET_DIR)/debug/bulwark
+WASM := $(CARGO_TARGET_DIR)/wasm32-unknown-unknown/debug/bulwark_app.wasm
+
+.PHONY: run test build site server tools browser unit e2e clean
+
+run: build
+	BULWARK_SITE_ROOT=$(SITE) $(SERVER) serve
+
+build: server site
+
+server:
+	cargo build -p bulwark-server
+
+# The browser half: the app crate compiled to wasm with `hydrate`, bound by wasm-bindgen.
+site: tools
+	cargo build -p bulwark-app --lib --target wasm32-unknown-unknown --no-default-features --features hydrate
+	mkdir -p $(PKG)
+	wasm-bindgen $(WASM) --target web --no-typescript --out-dir $(PKG) --out-name bulwark
+	cp style/main.css $(PKG)/bulwark.css
+	cp -r public/. $(SITE)/
+
+tools:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@if [ "$$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $(WASM_BINDGEN_VERSION)" ]; then \
+		cargo install wasm-bindgen-cli --version =$(WASM_BINDGEN_VERSION); fi
+
+# Debian's Chromium for Playwright (never Playwright's own browser download).
+browser:
+	@command -v chromium >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+	@cd end2end && { [ -d node_modules/@playwright/test ] || npm ci --no-audit --no-fund; }
+
+test: build browser unit e2e
+
+unit:
+	cargo test --workspace
+
+e2e: build browser
+	cd end2end && BULWARK_BIN=$(SERVER) BULWARK_SITE_ROOT=$(SITE) npx playwright test
+
+clean:
+	cargo clean

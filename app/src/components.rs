@@ -1,0 +1,154 @@
+//! The console frame (navigation, breadcrumbs, user menu) and shared building blocks.
+
+use leptos::prelude::*;
+use leptos_router::components::{A, Outlet};
+use leptos_router::hooks::use_location;
+
+use crate::dto::Me;
+use crate::error::AppError;
+use crate::session::{Logout, whoami};
+
+/// A navigation entry: path, label, and whether only admins see it.
+pub struct NavItem {
+    pub path: &'static str,
+    pub label: &'static str,
+    pub admin_only: bool,
+}
+
+pub const NAV: &[NavItem] = &[
+    NavItem { path: "/", label: "Dashboard", admin_only: false },
+    NavItem { path: "/configurations", label: "Configurations", admin_only: false },
+    NavItem { path: "/restoration", label: "Restoration", admin_only: false },
+    NavItem { path: "/disaster-recovery", label: "Disaster Recovery", admin_only: false },
+    NavItem { path: "/cost", label: "Cost Analysis", admin_only: false },
+    NavItem { path: "/testing", label: "Testing Results", admin_only: false },
+    NavItem { path: "/storage", label: "Storage Locations", admin_only: false },
+    NavItem { path: "/alerts", label: "Alerts", admin_only: false },
+    NavItem { path: "/approvals", label: "Approvals", admin_only: false },
+    NavItem { path: "/audit", label: "Audit", admin_only: true },
+    NavItem { path: "/users", label: "Users", admin_only: true },
+];
+
+fn label_for(path: &str) -> &'static str {
+    if path == "/account" {
+        return "Account";
+    }
+    NAV.iter().find(|n| n.path == path).map(|n| n.label).unwrap_or("Not found")
+}
+
+/// The frame around every logged-in page.
+#[component]
+pub fn Console() -> impl IntoView {
+    let me = Resource::new(|| (), |_| whoami());
+    let logout = ServerAction::<Logout>::new();
+    view! {
+        <div class="console">
+            <aside class="sidebar">
+                <a class="brand" href="/">"Bulwark"</a>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let me = me.await.ok();
+                        let admin = me.as_ref().is_some_and(Me::is_admin);
+                        view! {
+                            <nav aria-label="Main">
+                                <ul>
+                                    {NAV
+                                        .iter()
+                                        .filter(|n| admin || !n.admin_only)
+                                        .map(|n| view! { <li><A href=n.path exact=true>{n.label}</A></li> })
+                                        .collect_view()}
+                                </ul>
+                            </nav>
+                        }
+                    })}
+                </Transition>
+            </aside>
+            <div class="main">
+                <header class="topbar">
+                    <Breadcrumbs/>
+                    <Transition fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            match me.await {
+                                Ok(me) => view! {
+                                    <div class="usermenu">
+                                        <A href="/account">{me.username.clone()}</A>
+                                        <span class="role">{me.role.clone()}</span>
+                                        <ActionForm action=logout>
+                                            <button type="submit" class="link">"Log out"</button>
+                                        </ActionForm>
+                                    </div>
+                                }.into_any(),
+                                Err(_) => view! { <div class="usermenu"><a href="/login">"Log in"</a></div> }.into_any(),
+                            }
+                        })}
+                    </Transition>
+                </header>
+                <main>
+                    <Outlet/>
+                </main>
+            </div>
+        </div>
+    }
+}
+
+#[component]
+fn Breadcrumbs() -> impl IntoView {
+    let location = use_location();
+    view! {
+        <nav aria-label="Breadcrumb" class="breadcrumbs">
+            <ol>
+                <li><a href="/">"Bulwark"</a></li>
+                {move || {
+                    let path = location.pathname.get();
+                    (path != "/").then(|| view! { <li aria-current="page">{label_for(&path)}</li> })
+                }}
+            </ol>
+        </nav>
+    }
+}
+
+/// A page heading with an optional line of explanation.
+#[component]
+pub fn PageHeader(title: &'static str, #[prop(optional)] lead: &'static str) -> impl IntoView {
+    view! {
+        <leptos_meta::Title text=title/>
+        <div class="page-header">
+            <h1>{title}</h1>
+            {(!lead.is_empty()).then(|| view! { <p class="lead">{lead}</p> })}
+        </div>
+    }
+}
+
+/// What a page shows when it has nothing yet: what this is, and what to do next.
+#[component]
+pub fn EmptyState(title: &'static str, children: Children) -> impl IntoView {
+    view! {
+        <section class="empty-state" aria-label="Empty">
+            <h2>{title}</h2>
+            <div class="empty-body">{children()}</div>
+        </section>
+    }
+}
+
+/// An error from a server function, shown the way a person can act on it.
+#[component]
+pub fn ErrorPanel(error: AppError) -> impl IntoView {
+    let login = matches!(error, AppError::Unauthenticated);
+    view! {
+        <div class="error-panel" role="alert">
+            <p>{error.to_string()}</p>
+            {login.then(|| view! { <p><a href="/login">"Log in"</a></p> })}
+        </div>
+    }
+}
+
+/// The message under a form after its action ran: an error, or nothing.
+pub fn form_error<T, S>(value: S) -> impl IntoView
+where
+    T: Clone + Send + Sync + 'static,
+    S: Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
+{
+    move || {
+        value.get().and_then(Result::err).map(|e| view! { <p class="form-error" role="alert">{e.to_string()}</p> })
+    }
+}

@@ -1,0 +1,72 @@
+//! What pages receive from server functions: plain serde types that compile for the browser.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub username: String,
+    pub role: String,
+}
+
+impl Me {
+    pub fn is_admin(&self) -> bool {
+        self.role == "admin"
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overview {
+    pub configurations: i64,
+    pub storage_locations: i64,
+    pub executions: i64,
+    pub restorations: i64,
+    pub restore_targets: i64,
+    pub approvals_pending: i64,
+    pub backup_tests: i64,
+    pub procedures: i64,
+    pub plans: i64,
+    pub recovery_executions: i64,
+    pub alerts_open: i64,
+    pub cost_rows: i64,
+    pub users: i64,
+    pub audit_rows: i64,
+    pub jobs_queued: i64,
+    pub jobs_running: i64,
+    /// When the figures were read (server time).
+    pub as_of: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRow {
+    pub id: String,
+    pub username: String,
+    pub role: String,
+    pub disabled: bool,
+    pub has_password: bool,
+    pub last_login_at: Option<String>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRow {
+    pub id: String,
+    pub username: String,
+    pub name: String,
+    pub prefix: String,
+    pub role: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+    pub revoked: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRow {
+    pub seq: i64,
+    pub occurred_at: String,
+    pub actor_name: String,
+    pub action: String,
+    pub target_type: String,
+    pub target_id: Option<String>,
+    pub detail: String,
+}

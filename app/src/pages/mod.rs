@@ -1,0 +1,18 @@
+//! One module per console page.
+
+pub mod account;
+pub mod alerts;
+pub mod approvals;
+pub mod audit;
+pub mod configurations;
+pub mod cost;
+pub mod dashboard;
+pub mod disaster_recovery;
+pub mod login;
+pub mod not_found;
+pub mod restoration;
+pub mod section;
+pub mod setup;
+pub mod storage;
+pub mod testing;
+pub mod users;

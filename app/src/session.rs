@@ -1,0 +1,69 @@
+//! Logging in and out, and who is logged in.
+
+use leptos::prelude::*;
+
+use crate::dto::Me;
+use crate::error::AppError;
+
+/// The logged-in user.
+#[server(prefix = "/_sfn", endpoint = "whoami")]
+pub async fn whoami() -> Result<Me, AppError> {
+    let p = crate::ssr::principal().await?;
+    Ok(Me { username: p.username, role: p.role.as_str().to_string() })
+}
+
+#[server(prefix = "/_sfn", endpoint = "login")]
+pub async fn login(username: String, password: String, next: Option<String>) -> Result<(), AppError> {
+    use bulwark_core::auth::users;
+    use bulwark_core::error::{Classify, Kind};
+    let catalog = crate::ssr::catalog()?;
+    let principal = users::authenticate(&catalog, username.trim(), &password).await.map_err(|e| match e.kind() {
+        // On the login form a refusal is a message about the input, not "log in again".
+        Kind::Unauthenticated => AppError::Invalid(e.to_string()),
+        _ => AppError::from_core(e),
+    })?;
+    crate::ssr::start_session(&principal).await?;
+    leptos_axum::redirect(&safe_next(next.as_deref()));
+    Ok(())
+}
+
+#[server(prefix = "/_sfn", endpoint = "logout")]
+pub async fn logout() -> Result<(), AppError> {
+    let session = crate::ssr::session().await?;
+    if let Ok(p) = crate::ssr::principal().await {
+        let catalog = crate::ssr::catalog()?;
+        let actor = bulwark_core::audit::Actor::from(&p);
+        let entry = bulwark_core::audit::Entry {
+            actor: &actor,
+            action: "logout",
+            target_type: "session",
+            target_id: Some(&p.user_id),
+            detail: serde_json::json!({}),
+        };
+        bulwark_core::audit::record(&catalog, entry).await.map_err(AppError::from_core)?;
+    }
+    session.flush().await.map_err(|_| AppError::Internal)?;
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+/// Only same-site paths may follow a login, so a link cannot bounce users elsewhere.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        _ => "/".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_site() {
+        assert_eq!(safe_next(Some("/users")), "/users");
+        assert_eq!(safe_next(Some("//evil.example")), "/");
+        assert_eq!(safe_next(Some("https://evil.example")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+}

@@ -1,0 +1,29 @@
+use axum::extract::State;
+use bulwark_core::audit::{self, AuditRecord, VerifyReport};
+use bulwark_core::auth::Role;
+use serde::Deserialize;
+
+use super::error::ApiError;
+use super::extract::{Auth, Json, Query};
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    #[serde(default = "default_limit")]
+    limit: i64,
+    /// Page backwards: entries with a smaller sequence number.
+    before: Option<i64>,
+}
+
+fn default_limit() -> i64 {
+    100
+}
+
+pub async fn list(State(state): State<AppState>, Auth(p): Auth, Query(q): Query<ListQuery>) -> Result<Json<Vec<AuditRecord>>, ApiError> {
+    Ok(Json(audit::list(&state.catalog, &p, q.limit, q.before).await?))
+}
+
+pub async fn verify(State(state): State<AppState>, Auth(p): Auth) -> Result<Json<VerifyReport>, ApiError> {
+    p.require(Role::Admin)?;
+    Ok(Json(audit::verify(&state.catalog).await?))
+}

@@ -1,0 +1,27 @@
+//! The REST API under `/api`: the same core calls as the console, for automation.
+
+pub mod error;
+pub mod extract;
+mod audit;
+mod me;
+mod tokens;
+mod users;
+
+use axum::Router;
+use axum::routing::{get, patch};
+
+use crate::state::AppState;
+use error::ApiError;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/me", get(me::me))
+        .route("/overview", get(me::overview))
+        .route("/tokens", get(tokens::list).post(tokens::create))
+        .route("/tokens/{id}", axum::routing::delete(tokens::revoke))
+        .route("/admin/users", get(users::list).post(users::create))
+        .route("/admin/users/{id}", patch(users::update).get(users::get).delete(users::delete))
+        .route("/admin/audit", get(audit::list))
+        .route("/admin/audit/verify", get(audit::verify))
+        .fallback(|| async { ApiError::not_found("no such API endpoint") })
+}

@@ -1,0 +1,51 @@
+//! Settings from flags or the environment, with the embedded defaults.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+/// Where Bulwark keeps its state.
+#[derive(Debug, Clone, Args)]
+pub struct CatalogArgs {
+    /// Directory for the SQLite catalog and local repositories.
+    #[arg(long, env = "BULWARK_DATA_DIR", default_value = "data", global = true)]
+    pub data_dir: PathBuf,
+    /// Catalog database: `postgres://…` for PostgreSQL; by default a SQLite file in the data directory.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+}
+
+impl CatalogArgs {
+    /// The catalog URL, creating the data directory for the default SQLite catalog.
+    pub fn url(&self) -> anyhow::Result<String> {
+        // An empty DATABASE_URL counts as unset, as in most tools.
+        if let Some(url) = self.database_url.as_deref().filter(|u| !u.trim().is_empty()) {
+            return Ok(url.to_string());
+        }
+        std::fs::create_dir_all(&self.data_dir).map_err(|e| {
+            anyhow::anyhow!("cannot create the data directory {}: {e}", self.data_dir.display())
+        })?;
+        Ok(format!("sqlite://{}?mode=rwc", self.data_dir.join("bulwark.db").display()))
+    }
+}
+
+/// Settings of `bulwark serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "BULWARK_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+    /// Directory with the console's static files (`pkg/` with the wasm, JS and CSS).
+    #[arg(long, env = "BULWARK_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+    /// Background workers on this node.
+    #[arg(long, env = "BULWARK_WORKERS", default_value_t = 2)]
+    pub workers: usize,
+    /// Mark session cookies `Secure` (set this when serving behind TLS).
+    #[arg(long, env = "BULWARK_SECURE_COOKIES", default_value_t = false)]
+    pub secure_cookies: bool,
+    /// Hours of inactivity after which a session ends.
+    #[arg(long, env = "BULWARK_SESSION_HOURS", default_value_t = 12)]
+    pub session_hours: i64,
+}

@@ -1,0 +1,47 @@
+//! The whole HTTP surface in one router: console pages and server functions (Leptos), the
+//! REST API, health and metrics, static files.
+
+use axum::Router;
+use axum::routing::get;
+use bulwark_app::{App, shell};
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::session_store::CatalogStore;
+use crate::state::AppState;
+use crate::{api, ops, security};
+
+/// Session cookie settings.
+pub struct SessionSettings {
+    pub secure: bool,
+    pub idle_hours: i64,
+}
+
+pub fn router(state: AppState, sessions: SessionSettings) -> Router {
+    let routes = generate_route_list(App);
+    let catalog = state.catalog.clone();
+    let context = move || provide_context(catalog.clone());
+    let session_layer = SessionManagerLayer::new(CatalogStore::new(state.catalog.clone()))
+        .with_name("bulwark_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Strict)
+        .with_secure(sessions.secure)
+        .with_expiry(Expiry::OnInactivity(time::Duration::hours(sessions.idle_hours)));
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
+        .nest("/api", api::router())
+        .leptos_routes_with_context(&state, routes, context.clone(), {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), security::require_login))
+        .layer(axum::middleware::from_fn(security::server_fn_status))
+        .layer(axum::middleware::from_fn(security::same_origin))
+        .layer(session_layer)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), security::count_responses))
+        .with_state(state)
+}

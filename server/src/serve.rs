@@ -1,0 +1,96 @@
+//! `bulwark serve`: open the catalog, print the first-admin link if needed, start the worker
+//! pool and the HTTP server, and stop both cleanly on SIGTERM or Ctrl-C.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use bulwark_core::auth::setup;
+use bulwark_core::catalog::Catalog;
+use bulwark_core::jobs::pool::Pool;
+use leptos::config::LeptosOptions;
+use tokio::sync::watch;
+
+use crate::config::{CatalogArgs, ServeArgs};
+use crate::router::{SessionSettings, router};
+use crate::state::{AppState, HttpMetrics};
+
+pub async fn serve(catalog_args: &CatalogArgs, args: &ServeArgs) -> anyhow::Result<()> {
+    let url = catalog_args.url()?;
+    let catalog = Catalog::open(&url).await.with_context(|| format!("opening the catalog at {}", redact(&url)))?;
+    tracing::info!(backend = catalog.backend().name(), "catalog ready");
+
+    if let Some(secret) = setup::first_admin_link(&catalog).await? {
+        // Printed, not logged: it is for the person starting the server, once.
+        println!("\nNo users yet. Create the first admin with this one-time link (valid {} hours):", setup::SETUP_LINK_HOURS);
+        println!("  http://{}/setup?token={secret}\n", args.listen);
+    }
+
+    let leptos_options = LeptosOptions::builder()
+        .output_name("bulwark")
+        .site_root(args.site_root.to_string_lossy().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(args.listen)
+        .build();
+    let state = AppState { catalog: catalog.clone(), leptos_options, metrics: Arc::new(HttpMetrics::default()) };
+    let app = router(state, SessionSettings { secure: args.secure_cookies, idle_hours: args.session_hours });
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let node_id = format!("{}-{}", hostname(), std::process::id());
+    let pool = tokio::spawn(Pool::new(catalog, node_id).run(args.workers, stop_rx.clone()));
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (is another server running there?)", args.listen))?;
+    tracing::info!("serving the console on http://{}", args.listen);
+    println!("Bulwark is listening on http://{}", args.listen);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: finishing requests and running jobs");
+            let _ = stop_tx.send(true);
+        })
+        .await
+        .context("HTTP server failed")?;
+    pool.await.context("worker pool panicked")?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "node".into())
+}
+
+/// A catalog URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{}@{}", &url[..scheme + 3], user, &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(super::redact("postgres://u:secret@h:5432/db"), "postgres://u@h:5432/db");
+        assert_eq!(super::redact("sqlite://data/bulwark.db"), "sqlite://data/bulwark.db");
+    }
+}

@@ -1,0 +1,35 @@
+//! What every request handler can reach.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Instant;
+
+use axum::extract::FromRef;
+use bulwark_core::catalog::Catalog;
+use leptos::config::LeptosOptions;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub catalog: Catalog,
+    pub leptos_options: LeptosOptions,
+    pub metrics: Arc<HttpMetrics>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// Request counters for /metrics, by status class.
+pub struct HttpMetrics {
+    pub started: Instant,
+    /// Index 0 = 1xx … 4 = 5xx.
+    pub responses: [AtomicU64; 5],
+}
+
+impl Default for HttpMetrics {
+    fn default() -> Self {
+        HttpMetrics { started: Instant::now(), responses: Default::default() }
+    }
+}
