@@ -1,0 +1,230 @@
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use bulwark_core::auth::Role;
+use bulwark_core::sessions::{self, SessionRow};
+use bulwark_core::time;
+use chrono::{Duration, Utc};
+use tower_sessions::session::Id;
+
+use crate::{TestApp, on_both_catalogs};
+
+on_both_catalogs!(
+    health_and_metrics_answer,
+    missing_or_bad_credentials_are_401_json,
+    viewer_cannot_use_admin_endpoints,
+    malformed_input_gets_a_clear_4xx,
+    admin_manages_users_and_every_change_is_audited,
+    tokens_are_created_once_and_revocable,
+    sessions_work_until_they_expire,
+    cross_site_writes_are_refused,
+    server_function_failures_carry_their_status,
+);
+
+async fn health_and_metrics_answer(app: TestApp) {
+    let health = app.get("/healthz", None).await;
+    assert_eq!(health.status, StatusCode::OK);
+    assert_eq!(health.json()["status"], "ok");
+    let metrics = app.get("/metrics", None).await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    assert!(metrics.headers["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    let text = metrics.text();
+    assert!(text.contains("bulwark_catalog_up 1"), "{text}");
+    assert!(text.contains("bulwark_jobs{state=\"queued\"}"), "{text}");
+    assert!(text.contains("bulwark_http_responses_total{class=\"2xx\"} 1"), "{text}");
+}
+
+async fn missing_or_bad_credentials_are_401_json(app: TestApp) {
+    for (header, detail) in [
+        (None, "log in, or send `Authorization: Bearer <token>` (create one under Account)"),
+        (Some("Bearer bwk_wrong"), "the API token is unknown, expired or revoked"),
+        (Some("Basic dXNlcjpwYXNz"), "the Authorization header must be `Bearer <token>`"),
+    ] {
+        let mut request = Request::get("/api/me");
+        if let Some(h) = header {
+            request = request.header("authorization", h);
+        }
+        let reply = app.send(request.body(Body::empty()).unwrap()).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(reply.json(), serde_json::json!({ "error": "unauthenticated", "detail": detail }));
+    }
+    let unknown = app.get("/api/no/such/thing", None).await;
+    assert_eq!((unknown.status, unknown.json()["error"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+}
+
+async fn viewer_cannot_use_admin_endpoints(app: TestApp) {
+    let (_, viewer) = app.user_with_token("vic", Role::Viewer).await;
+    let me = app.get("/api/me", Some(&viewer)).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.json()["role"], "viewer");
+    for path in ["/api/admin/users", "/api/admin/audit", "/api/admin/audit/verify", "/api/tokens?all=true"] {
+        let reply = app.get(path, Some(&viewer)).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{path}");
+        assert_eq!(reply.json()["error"], "forbidden");
+        assert_eq!(reply.json()["detail"], "this needs the admin role; you have viewer");
+    }
+    let create = app.json("POST", "/api/admin/users", &viewer, r#"{"username":"x","role":"admin","password":"long-enough-pw"}"#).await;
+    assert_eq!(create.status, StatusCode::FORBIDDEN);
+    assert_eq!(bulwark_core::auth::users::count(&app.catalog).await.unwrap(), 1, "nothing was created");
+}
+
+async fn malformed_input_gets_a_clear_4xx(app: TestApp) {
+    let (_, admin) = app.user_with_token("root", Role::Admin).await;
+    let cases = [
+        (r#"{"username": "x", "role": "admin""#, StatusCode::BAD_REQUEST, "Failed to parse the request body as JSON"),
+        (r#"{"username": "x", "role": "root"}"#, StatusCode::BAD_REQUEST, "unknown variant `root`"),
+        (r#"{"username": "x", "role": "admin", "shell": "/bin/sh"}"#, StatusCode::BAD_REQUEST, "unknown field `shell`"),
+        (r#"{"username": "no spaces", "role": "admin"}"#, StatusCode::BAD_REQUEST, "a username has 1 to 64 characters"),
+        (r#"{"username": "x", "role": "admin", "password": "short"}"#, StatusCode::BAD_REQUEST, "at least 10 characters"),
+    ];
+    for (body, status, detail) in cases {
+        let reply = app.json("POST", "/api/admin/users", &admin, body).await;
+        assert_eq!(reply.status, status, "{body}");
+        assert_eq!(reply.json()["error"], "invalid_request", "{body}");
+        let text = reply.json()["detail"].as_str().unwrap().to_string();
+        assert!(text.contains(detail), "{body}: {text}");
+    }
+    let no_type = Request::post("/api/admin/users")
+        .header("authorization", format!("Bearer {admin}"))
+        .body(Body::from("{}"))
+        .unwrap();
+    let reply = app.send(no_type).await;
+    assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(reply.json()["error"], "unsupported_media_type");
+    let wrong_method = app.json("PUT", "/api/me", &admin, "{}").await;
+    assert_eq!((wrong_method.status, wrong_method.json()["error"].as_str()), (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed")));
+    let bad_query = app.get("/api/admin/audit?limit=lots", Some(&admin)).await;
+    assert_eq!(bad_query.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bulwark_core::auth::users::count(&app.catalog).await.unwrap(), 1, "nothing was created");
+}
+
+async fn admin_manages_users_and_every_change_is_audited(app: TestApp) {
+    let (admin, token) = app.user_with_token("root", Role::Admin).await;
+    let audit_rows = |reply: &crate::Reply| reply.json().as_array().unwrap().len();
+    let before = audit_rows(&app.get("/api/admin/audit?limit=500", Some(&token)).await);
+
+    let created = app.json("POST", "/api/admin/users", &token, r#"{"username":"ann","role":"approver","password":"ann-password-1"}"#).await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let ann = created.json();
+    assert_eq!((ann["username"].as_str(), ann["role"].as_str(), ann["disabled"].as_bool()), (Some("ann"), Some("approver"), Some(false)));
+    assert!(ann["setupToken"].is_null());
+    let id = ann["id"].as_str().unwrap().to_string();
+
+    let dup = app.json("POST", "/api/admin/users", &token, r#"{"username":"ann","role":"viewer","password":"ann-password-1"}"#).await;
+    assert_eq!((dup.status, dup.json()["detail"].as_str()), (StatusCode::CONFLICT, Some("a user named \"ann\" already exists")));
+
+    let invited = app.json("POST", "/api/admin/users", &token, r#"{"username":"ben","role":"operator"}"#).await;
+    assert_eq!(invited.status, StatusCode::CREATED);
+    assert!(invited.json()["setupToken"].as_str().unwrap().starts_with("bws_"));
+
+    let patched = app.json("PATCH", &format!("/api/admin/users/{id}"), &token, r#"{"role":"viewer","disabled":true}"#).await;
+    assert_eq!(patched.status, StatusCode::OK);
+    assert_eq!((patched.json()["role"].as_str(), patched.json()["disabled"].as_bool()), (Some("viewer"), Some(true)));
+    let missing = app.json("PATCH", "/api/admin/users/nope", &token, r#"{"role":"viewer"}"#).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let own = app.send(Request::delete(format!("/api/admin/users/{}", admin.user_id)).header("authorization", format!("Bearer {token}")).body(Body::empty()).unwrap()).await;
+    assert_eq!((own.status, own.json()["detail"].as_str()), (StatusCode::BAD_REQUEST, Some("you cannot delete your own account")));
+    let gone = app.send(Request::delete(format!("/api/admin/users/{id}")).header("authorization", format!("Bearer {token}")).body(Body::empty()).unwrap()).await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+
+    let listed = app.get("/api/admin/users", Some(&token)).await.json();
+    let names: Vec<&str> = listed.as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
+    assert_eq!(names, ["ben", "root"]);
+
+    let audit = app.get("/api/admin/audit?limit=500", Some(&token)).await;
+    let actions: Vec<String> = audit.json().as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap().to_string()).collect();
+    assert_eq!(audit_rows(&audit) - before, 4, "{actions:?}");
+    assert_eq!(&actions[..4], ["user.delete", "user.update", "user.create", "user.create"]);
+    let verify = app.get("/api/admin/audit/verify", Some(&token)).await;
+    assert_eq!(verify.json()["firstBrokenSeq"], serde_json::Value::Null);
+}
+
+async fn tokens_are_created_once_and_revocable(app: TestApp) {
+    let (_, op) = app.user_with_token("oli", Role::Operator).await;
+    let created = app.json("POST", "/api/tokens", &op, r#"{"name":"nightly","role":"viewer","expiresInDays":7}"#).await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let secret = created.json()["secret"].as_str().unwrap().to_string();
+    let id = created.json()["token"]["id"].as_str().unwrap().to_string();
+    assert_eq!(app.get("/api/me", Some(&secret)).await.json()["role"], "viewer");
+
+    let listed = app.get("/api/tokens", Some(&op)).await;
+    assert!(!listed.text().contains(&secret), "a list never shows secrets");
+    assert_eq!(listed.json().as_array().unwrap().len(), 2);
+
+    let too_strong = app.json("POST", "/api/tokens", &op, r#"{"name":"x","role":"admin"}"#).await;
+    assert_eq!(too_strong.status, StatusCode::BAD_REQUEST);
+    let bad_days = app.json("POST", "/api/tokens", &op, r#"{"name":"x","expiresInDays":0}"#).await;
+    assert_eq!(bad_days.status, StatusCode::BAD_REQUEST);
+
+    let revoked = app.send(Request::delete(format!("/api/tokens/{id}")).header("authorization", format!("Bearer {op}")).body(Body::empty()).unwrap()).await;
+    assert_eq!(revoked.status, StatusCode::OK);
+    assert!(revoked.json()["revokedAt"].is_string());
+    assert_eq!(app.get("/api/me", Some(&secret)).await.status, StatusCode::UNAUTHORIZED);
+}
+
+async fn sessions_work_until_they_expire(app: TestApp) {
+    let (user, _) = app.user_with_token("sam", Role::Operator).await;
+    let session = |hours: i64| {
+        let id = Id::default().to_string();
+        let row = SessionRow {
+            id: id.clone(),
+            user_id: Some(user.user_id.clone()),
+            data: serde_json::json!({ "user_id": user.user_id }).to_string(),
+            expires_at: time::to_text(Utc::now() + Duration::hours(hours)),
+        };
+        (id, row)
+    };
+    let with_cookie = |path: &str, id: &str| Request::get(path).header("cookie", format!("bulwark_session={id}")).body(Body::empty()).unwrap();
+
+    let (live, row) = session(1);
+    sessions::save(&app.catalog, &row).await.unwrap();
+    let me = app.send(with_cookie("/api/me", &live)).await;
+    assert_eq!((me.status, me.json()["username"].as_str()), (StatusCode::OK, Some("sam")));
+
+    let (expired, row) = session(-1);
+    sessions::save(&app.catalog, &row).await.unwrap();
+    let me = app.send(with_cookie("/api/me", &expired)).await;
+    assert_eq!((me.status, me.json()["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthenticated")));
+    let page = app.send(with_cookie("/restoration", &expired)).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.headers["location"], "/login?next=/restoration");
+    let garbage = app.send(with_cookie("/api/me", "not-a-session-id")).await;
+    assert_eq!(garbage.status, StatusCode::UNAUTHORIZED);
+}
+
+async fn cross_site_writes_are_refused(app: TestApp) {
+    let (_, admin) = app.user_with_token("root", Role::Admin).await;
+    let request = Request::post("/api/tokens")
+        .header("authorization", format!("Bearer {admin}"))
+        .header("content-type", "application/json")
+        .header("host", "127.0.0.1:3000")
+        .header("origin", "http://evil.example")
+        .body(Body::from(r#"{"name":"stolen"}"#))
+        .unwrap();
+    let reply = app.send(request).await;
+    assert_eq!((reply.status, reply.json()["error"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
+    let same = Request::post("/api/tokens")
+        .header("authorization", format!("Bearer {admin}"))
+        .header("content-type", "application/json")
+        .header("host", "127.0.0.1:3000")
+        .header("origin", "http://127.0.0.1:3000")
+        .body(Body::from(r#"{"name":"fine"}"#))
+        .unwrap();
+    assert_eq!(app.send(same).await.status, StatusCode::CREATED);
+}
+
+async fn server_function_failures_carry_their_status(app: TestApp) {
+    app.user_with_token("root", Role::Admin).await;
+    let form = |path: &str, body: &str| {
+        Request::post(path).header("content-type", "application/x-www-form-urlencoded").body(Body::from(body.to_string())).unwrap()
+    };
+    let wrong = app.send(form("/_sfn/login", "username=root&password=wrong-password")).await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    assert_eq!(wrong.json(), serde_json::json!({ "Invalid": "wrong username or password" }));
+    let no_session = app.send(form("/_sfn/list_users", "")).await;
+    assert_eq!(no_session.status, StatusCode::UNAUTHORIZED);
+    let ok = app.send(form("/_sfn/login", "username=root&password=root-password-123")).await;
+    assert!(ok.status.is_success() || ok.status.is_redirection(), "{}", ok.status);
+    assert!(ok.headers["set-cookie"].to_str().unwrap().contains("bulwark_session="));
+    let cookie = ok.headers["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+}

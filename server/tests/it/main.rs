@@ -1,0 +1,112 @@
+//! Server tests: the whole router in process (REST API, guards, server-function statuses),
+//! on both catalog backends, and the CLI binary.
+
+mod api;
+mod cli;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use bulwark_core::auth::tokens::{self, NewToken};
+use bulwark_core::auth::users::{self, NewUser};
+use bulwark_core::auth::{Principal, Role};
+use bulwark_core::catalog::Catalog;
+use bulwark_server::router::{SessionSettings, router};
+use bulwark_server::state::{AppState, HttpMetrics};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+/// Generates `sqlite` and `postgres` tests for each `async fn case(app: TestApp)`.
+#[macro_export]
+macro_rules! on_both_catalogs {
+    ($($case:ident),* $(,)?) => {
+        $(
+            mod $case {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$case($crate::TestApp::new(bulwark_testkit::sqlite_url()).await).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    let url = tokio::task::spawn_blocking(bulwark_testkit::postgres_url).await.expect("start PostgreSQL");
+                    super::$case($crate::TestApp::new(url).await).await;
+                }
+            }
+        )*
+    };
+}
+
+pub struct TestApp {
+    pub catalog: Catalog,
+    pub router: Router,
+}
+
+/// A response, read whole.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+impl TestApp {
+    pub async fn new(url: String) -> TestApp {
+        let catalog = Catalog::open(&url).await.expect("open catalog");
+        let leptos_options = leptos::config::LeptosOptions::builder().output_name("bulwark").build();
+        let state = AppState { catalog: catalog.clone(), leptos_options, metrics: Arc::new(HttpMetrics::default()) };
+        let router = router(state, SessionSettings { secure: false, idle_hours: 1 });
+        TestApp { catalog, router }
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self.router.clone().oneshot(request).await.expect("router never fails");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.expect("body").to_bytes().to_vec();
+        Reply { status, headers, body }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        let mut request = Request::get(path);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        self.send(request.body(Body::empty()).unwrap()).await
+    }
+
+    pub async fn json(&self, method: &str, path: &str, token: &str, body: &str) -> Reply {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        self.send(request).await
+    }
+
+    /// A user with a password and an API token of the same role.
+    pub async fn user_with_token(&self, name: &str, role: Role) -> (Principal, String) {
+        let u = users::create_from_cli(
+            &self.catalog,
+            NewUser { username: name.into(), password: Some(format!("{name}-password-123")), role },
+        )
+        .await
+        .unwrap();
+        let p = Principal { user_id: u.id, username: u.username, role, token_id: None };
+        let t = tokens::create(&self.catalog, &p, NewToken { name: "test".into(), role: None, expires_in_days: None }).await.unwrap();
+        (p, t.secret)
+    }
+}
