@@ -42,6 +42,7 @@ pub fn router(state: AppState, sessions: SessionSettings) -> Router {
         .layer(axum::middleware::from_fn(security::server_fn_status))
         .layer(axum::middleware::from_fn(security::same_origin))
         .layer(session_layer)
+        .layer(axum::middleware::from_fn(security::run_to_completion))
         .layer(axum::middleware::from_fn_with_state(state.clone(), security::count_responses))
         .with_state(state)
 }

@@ -98,3 +98,16 @@ pub async fn server_fn_status(request: Request, next: Next) -> Response {
     }
     Response::from_parts(parts, axum::body::Body::from(bytes))
 }
+
+/// Runs the rest of the request on its own task, so a client that goes away mid-request does
+/// not cancel it halfway: a dropped future could leave a catalog transaction (and SQLite's
+/// write lock) open, and a state change should finish or fail, never stop in between.
+pub async fn run_to_completion(request: Request, next: Next) -> Response {
+    match tokio::spawn(next.run(request)).await {
+        Ok(response) => response,
+        Err(e) => {
+            tracing::error!(error = %e, "request handler panicked");
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error: see the server log").into_response()
+        }
+    }
+}

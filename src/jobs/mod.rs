@@ -108,12 +108,24 @@ pub async fn enqueue(catalog: &Catalog, job: NewJob) -> Result<String, JobError>
 /// Claims the most urgent runnable job for `owner`, leasing it for `lease`.
 pub async fn claim(catalog: &Catalog, owner: &str, lease: Duration) -> Result<Option<ClaimedJob>, JobError> {
     let now = Utc::now();
-    Ok(sqlx::query_as::<_, ClaimedJob>(catalog.backend().claim_job_sql())
-        .bind(time::to_text(now))
+    let now_text = time::to_text(now);
+    // Idle workers poll often: a read first keeps them from taking the write lock for nothing.
+    let runnable: Option<String> = sqlx::query_scalar("SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $1 LIMIT 1")
+        .bind(&now_text)
+        .fetch_optional(catalog.pool())
+        .await?;
+    if runnable.is_none() {
+        return Ok(None);
+    }
+    // fetch_all, not fetch_optional: SQLite keeps an UPDATE … RETURNING statement (and its
+    // write lock) open until every row has been stepped through.
+    let mut claimed = sqlx::query_as::<_, ClaimedJob>(catalog.backend().claim_job_sql())
+        .bind(&now_text)
         .bind(owner)
         .bind(time::to_text(now + lease))
-        .fetch_optional(catalog.pool())
-        .await?)
+        .fetch_all(catalog.pool())
+        .await?;
+    Ok(claimed.pop())
 }
 
 /// Extends the lease; fails with [`JobError::LeaseLost`] if another worker took the job over.
