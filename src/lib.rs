@@ -9,5 +9,7 @@ pub mod catalog;
 pub mod error;
 pub mod jobs;
 pub mod overview;
+pub mod repo;
 pub mod sessions;
+pub mod storage;
 pub mod time;

@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 mod jobs;
+mod repo;
 
 use bulwark_core::auth::users::{self, NewUser};
 use bulwark_core::auth::{Principal, Role};

@@ -1,0 +1,98 @@
+//! Magic values, format versions and fixed sizes of the repository format.
+//!
+//! DO NOT EDIT a value here without bumping the format version and adding a migration: every
+//! repository ever written depends on them. docs/FORMAT.md has the same table.
+
+/// Version of the repository layout and object encodings written by this code.
+pub const REPO_VERSION: u32 = 1;
+
+/// First bytes of every encrypted object and blob ("Bulwark Object").
+pub const ENVELOPE_MAGIC: [u8; 4] = *b"BWKO";
+/// Version of the envelope header layout.
+pub const ENVELOPE_VERSION: u8 = 1;
+/// magic(4) version(1) type(1) key id(4) compression(1) nonce(12).
+pub const ENVELOPE_HEADER_LEN: usize = 23;
+pub const NONCE_LEN: usize = 12;
+pub const TAG_LEN: usize = 16;
+
+/// Binary layout version of pack headers and index files.
+pub const PACK_HEADER_VERSION: u8 = 1;
+pub const INDEX_VERSION: u8 = 1;
+/// type(1) id(32) offset(4) length(4) raw length(4).
+pub const PACK_ENTRY_LEN: usize = 45;
+
+/// Object types, bound into every envelope's associated data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[repr(u8)]
+pub enum ObjectType {
+    DataBlob = 1,
+    TreeBlob = 2,
+    Index = 3,
+    Snapshot = 4,
+    Keyring = 5,
+    Lock = 6,
+    PackHeader = 7,
+    /// The master key, wrapped by a key file's key-encryption key.
+    MasterKey = 8,
+}
+
+impl ObjectType {
+    pub fn from_u8(b: u8) -> Option<ObjectType> {
+        Some(match b {
+            1 => ObjectType::DataBlob,
+            2 => ObjectType::TreeBlob,
+            3 => ObjectType::Index,
+            4 => ObjectType::Snapshot,
+            5 => ObjectType::Keyring,
+            6 => ObjectType::Lock,
+            7 => ObjectType::PackHeader,
+            8 => ObjectType::MasterKey,
+            _ => return None,
+        })
+    }
+
+    pub fn is_blob(self) -> bool {
+        matches!(self, ObjectType::DataBlob | ObjectType::TreeBlob)
+    }
+}
+
+/// How a payload was compressed before encryption.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[repr(u8)]
+pub enum Compression {
+    None = 0,
+    Zstd = 1,
+    Gzip = 2,
+}
+
+impl Compression {
+    pub fn from_u8(b: u8) -> Option<Compression> {
+        Some(match b {
+            0 => Compression::None,
+            1 => Compression::Zstd,
+            2 => Compression::Gzip,
+            _ => return None,
+        })
+    }
+}
+
+/// Object key prefixes in a storage location.
+pub const CONFIG_KEY: &str = "config";
+pub const KEYRING_KEY: &str = "keyring";
+pub const KEYS_PREFIX: &str = "keys/";
+pub const PACKS_PREFIX: &str = "packs/";
+pub const INDEX_PREFIX: &str = "index/";
+pub const SNAPSHOTS_PREFIX: &str = "snapshots/";
+pub const LOCKS_PREFIX: &str = "locks/";
+
+/// Content-defined chunking defaults: 256 KiB average, between 64 KiB and 1 MiB.
+pub const CHUNK_MIN: u32 = 64 * 1024;
+pub const CHUNK_AVG: u32 = 256 * 1024;
+pub const CHUNK_MAX: u32 = 1024 * 1024;
+/// A pack is closed once it holds this many bytes.
+pub const PACK_TARGET: usize = 16 * 1024 * 1024;
+
+pub fn pack_key(id: &str) -> String {
+    format!("{PACKS_PREFIX}{}/{id}", &id[..2])
+}

@@ -1,0 +1,141 @@
+//! The index: which pack holds each blob. Index files (`index/<id>`) are written after their
+//! packs and before any snapshot that needs them; loading them all gives the in-memory map.
+//!
+//! Index file plaintext (zstd-compressed, then sealed): `version (u8) | pack count (u32 LE)`,
+//! then per pack `pack id (32) | pack size (u64 LE) | entry count (u32 LE) | entries` with
+//! entries encoded as in pack headers.
+
+use std::collections::HashMap;
+
+use super::format::{INDEX_VERSION, ObjectType, PACK_ENTRY_LEN};
+use super::pack::{PackEntry, decode_entries, encode_entries};
+use super::ChunkId;
+
+/// A blob's place: which pack (by position in [`Index::packs`]), where, how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlobLocation {
+    pub pack: u32,
+    pub offset: u32,
+    pub length: u32,
+    pub raw_length: u32,
+    pub object_type: ObjectType,
+}
+
+/// One pack as an index file records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexedPack {
+    pub id: ChunkId,
+    pub size: u64,
+    pub entries: Vec<PackEntry>,
+}
+
+/// Every blob of the repository, in memory (about 56 bytes per blob).
+#[derive(Debug, Default)]
+pub struct Index {
+    pub packs: Vec<(ChunkId, u64)>,
+    blobs: HashMap<ChunkId, BlobLocation>,
+}
+
+impl Index {
+    pub fn len(&self) -> usize {
+        self.blobs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.blobs.is_empty()
+    }
+
+    pub fn contains(&self, id: &ChunkId) -> bool {
+        self.blobs.contains_key(id)
+    }
+
+    pub fn get(&self, id: &ChunkId) -> Option<(&ChunkId, BlobLocation)> {
+        self.blobs.get(id).map(|loc| (&self.packs[loc.pack as usize].0, *loc))
+    }
+
+    pub fn add_pack(&mut self, pack: &IndexedPack) {
+        let n = self.packs.len() as u32;
+        self.packs.push((pack.id, pack.size));
+        for e in &pack.entries {
+            // The first copy wins; a duplicate in another pack is redundant, not an error.
+            self.blobs.entry(e.id).or_insert(BlobLocation {
+                pack: n,
+                offset: e.offset,
+                length: e.length,
+                raw_length: e.raw_length,
+                object_type: e.object_type,
+            });
+        }
+    }
+
+    pub fn blob_ids(&self) -> impl Iterator<Item = &ChunkId> {
+        self.blobs.keys()
+    }
+}
+
+pub fn encode(packs: &[IndexedPack]) -> Vec<u8> {
+    let mut out = vec![INDEX_VERSION];
+    out.extend_from_slice(&(packs.len() as u32).to_le_bytes());
+    for p in packs {
+        out.extend_from_slice(&p.id.0);
+        out.extend_from_slice(&p.size.to_le_bytes());
+        // encode_entries writes version + count first; keep only count + entries.
+        out.extend_from_slice(&encode_entries(0, &p.entries)[1..]);
+    }
+    out
+}
+
+pub fn decode(bytes: &[u8]) -> Result<Vec<IndexedPack>, String> {
+    if bytes.len() < 5 || bytes[0] != INDEX_VERSION {
+        return Err("unknown index version".into());
+    }
+    let count = u32::from_le_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]) as usize;
+    let mut at = 5;
+    let mut packs = Vec::with_capacity(count.min(1 << 16));
+    for i in 0..count {
+        if bytes.len() < at + 44 {
+            return Err(format!("pack {i}: truncated"));
+        }
+        let mut id = [0u8; 32];
+        id.copy_from_slice(&bytes[at..at + 32]);
+        let size = u64::from_le_bytes(bytes[at + 32..at + 40].try_into().map_err(|_| "size")?);
+        let n = u32::from_le_bytes(bytes[at + 40..at + 44].try_into().map_err(|_| "count")?) as usize;
+        at += 44;
+        let entries = decode_entries(&bytes[at..], n).map_err(|e| format!("pack {i}: {e}"))?;
+        at += n * PACK_ENTRY_LEN;
+        packs.push(IndexedPack { id: ChunkId(id), size, entries });
+    }
+    if at != bytes.len() {
+        return Err("trailing bytes".into());
+    }
+    Ok(packs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn round_trip_and_lookup() {
+        let e = |b: u8| PackEntry { object_type: ObjectType::DataBlob, id: ChunkId([b; 32]), offset: b as u32, length: 5, raw_length: 9 };
+        let packs = vec![
+            IndexedPack { id: ChunkId([9; 32]), size: 100, entries: vec![e(1), e(2)] },
+            IndexedPack { id: ChunkId([8; 32]), size: 50, entries: vec![e(3)] },
+        ];
+        let decoded = decode(&encode(&packs)).unwrap();
+        assert_eq!(decoded, packs);
+        let mut index = Index::default();
+        decoded.iter().for_each(|p| index.add_pack(p));
+        assert_eq!(index.len(), 3);
+        let (pack, loc) = index.get(&ChunkId([3; 32])).unwrap();
+        assert_eq!((*pack, loc.offset), (ChunkId([8; 32]), 3));
+    }
+
+    proptest! {
+        #[test]
+        fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let _ = decode(&bytes);
+        }
+    }
+}

@@ -1,0 +1,417 @@
+//! The repository: deduplicated, compressed, encrypted, verified storage of snapshots on a
+//! [`Storage`] location. docs/FORMAT.md describes the format; this module implements it.
+//!
+//! Write ordering (the invariants every writer keeps): packs → index files → snapshot
+//! manifest. A crash at any point leaves no snapshot that refers to missing data; at worst
+//! unreferenced packs, which `prune` removes after a grace period.
+
+pub mod backup;
+pub mod check;
+pub mod crypto;
+pub mod format;
+pub mod index;
+pub mod keys;
+pub mod pack;
+pub mod restore;
+pub mod snapshot;
+
+use std::sync::Arc;
+
+use hmac::{KeyInit, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use crate::error::{Classify, Kind};
+use crate::storage::{Storage, StorageError};
+use crypto::{CryptoError, Key};
+use format::{Compression, ObjectType};
+use index::Index;
+use keys::{KeyError, KeyFile, Keyring, Secret};
+use snapshot::Snapshot;
+
+/// A chunk id: HMAC-SHA256 of the chunk's plaintext under the repository's id key. Pack ids
+/// use the same type (SHA-256 of the pack bytes).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ChunkId(pub [u8; 32]);
+
+impl std::fmt::Display for ChunkId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl std::fmt::Debug for ChunkId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", &hex::encode(self.0)[..12])
+    }
+}
+
+impl std::str::FromStr for ChunkId {
+    type Err = RepoError;
+    fn from_str(s: &str) -> Result<ChunkId, RepoError> {
+        let bytes = hex::decode(s).map_err(|_| RepoError::Damaged(format!("bad id {s:?}")))?;
+        Ok(ChunkId(bytes.try_into().map_err(|_| RepoError::Damaged(format!("bad id {s:?}")))?))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    #[error("there is no repository at {0}: run `bulwark repo init` first")]
+    NoRepository(String),
+    #[error("a repository already exists at {0}")]
+    AlreadyExists(String),
+    #[error("wrong passphrase or key file: no key of this repository opens with it")]
+    WrongSecret,
+    #[error("this repository has format version {0}; this Bulwark reads version {v}", v = format::REPO_VERSION)]
+    UnsupportedVersion(u32),
+    #[error("snapshot {0} not found")]
+    SnapshotNotFound(String),
+    #[error("damaged repository data: {0}")]
+    Damaged(String),
+    #[error("data of snapshot {snapshot} is missing or damaged: {detail}")]
+    DataUnavailable { snapshot: String, detail: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("reading the source failed: {0}")]
+    Source(String),
+    #[error("writing the restore target failed: {0}")]
+    Target(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl Classify for RepoError {
+    fn kind(&self) -> Kind {
+        match self {
+            RepoError::NoRepository(_) | RepoError::SnapshotNotFound(_) => Kind::NotFound,
+            RepoError::AlreadyExists(_) => Kind::Conflict,
+            RepoError::WrongSecret => Kind::Unauthenticated,
+            RepoError::Invalid(_) | RepoError::UnsupportedVersion(_) => Kind::Invalid,
+            RepoError::Storage(e) => e.kind(),
+            RepoError::Damaged(_) | RepoError::DataUnavailable { .. } | RepoError::Source(_) | RepoError::Target(_) => {
+                Kind::Internal
+            }
+        }
+    }
+}
+
+impl From<KeyError> for RepoError {
+    fn from(e: KeyError) -> RepoError {
+        match e {
+            KeyError::WrongSecret | KeyError::KindMismatch => RepoError::WrongSecret,
+            KeyError::Damaged(d) => RepoError::Damaged(d),
+        }
+    }
+}
+
+/// `config`: plaintext, readable before any key, so a reader knows the format first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RepoConfig {
+    pub version: u32,
+    pub id: String,
+    pub created: String,
+    pub chunk_min: u32,
+    pub chunk_avg: u32,
+    pub chunk_max: u32,
+}
+
+/// How new data is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompressionSetting {
+    pub algorithm: Compression,
+    /// zstd level (1–19); ignored otherwise.
+    pub level: i32,
+}
+
+impl Default for CompressionSetting {
+    fn default() -> Self {
+        CompressionSetting { algorithm: Compression::Zstd, level: 3 }
+    }
+}
+
+/// Printed once at `init`: what is needed to get the data back without this server.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryKit {
+    pub repository_id: String,
+    pub location: String,
+    pub key_id: String,
+    pub key_kind: String,
+    pub instructions: String,
+}
+
+/// An open repository: its location, config and keys.
+#[derive(Clone)]
+pub struct Repository {
+    storage: Arc<dyn Storage>,
+    config: RepoConfig,
+    master: Key,
+    keyring: Arc<Keyring>,
+    compression: CompressionSetting,
+}
+
+impl std::fmt::Debug for Repository {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Repository({} at {})", self.config.id, self.storage.describe())
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "unknown".into())
+}
+
+fn random_id() -> String {
+    hex::encode(Key::random().0)
+}
+
+impl Repository {
+    /// Creates a repository in an empty location and returns it open with its recovery kit.
+    pub async fn init(storage: Arc<dyn Storage>, secret: &Secret) -> Result<(Repository, RecoveryKit), RepoError> {
+        if storage.size(format::CONFIG_KEY).await?.is_some() {
+            return Err(RepoError::AlreadyExists(storage.describe()));
+        }
+        let config = RepoConfig {
+            version: format::REPO_VERSION,
+            id: random_id(),
+            created: crate::time::now_text(),
+            chunk_min: format::CHUNK_MIN,
+            chunk_avg: format::CHUNK_AVG,
+            chunk_max: format::CHUNK_MAX,
+        };
+        let master = Key::random();
+        let keyring = Keyring::generate();
+        let key_file = KeyFile::create(&master, secret, &hostname())?;
+        // Keys first, config last: a location with a config is a complete repository.
+        storage.put(&format!("{}{}", format::KEYS_PREFIX, key_file.id), &to_json(&key_file)).await?;
+        storage.put(format::KEYRING_KEY, &keyring.seal(&master)).await?;
+        storage.put(format::CONFIG_KEY, &to_json(&config)).await?;
+        let kit = RecoveryKit {
+            repository_id: config.id.clone(),
+            location: storage.describe(),
+            key_id: key_file.id.clone(),
+            key_kind: match secret {
+                Secret::Passphrase(_) => "passphrase".into(),
+                Secret::KeyFile(_) => "key file".into(),
+            },
+            instructions: "Keep the passphrase or key file apart from the backups. With it and this location, \
+                           `bulwark restore` recovers every snapshot without the Bulwark server or its catalog."
+                .into(),
+        };
+        let repo = Repository { storage, config, master, keyring: Arc::new(keyring), compression: CompressionSetting::default() };
+        Ok((repo, kit))
+    }
+
+    /// Opens an existing repository with any of its keys.
+    pub async fn open(storage: Arc<dyn Storage>, secret: &Secret) -> Result<Repository, RepoError> {
+        let config_bytes = match storage.get(format::CONFIG_KEY).await {
+            Ok(b) => b,
+            Err(StorageError::NotFound(_)) => return Err(RepoError::NoRepository(storage.describe())),
+            Err(e) => return Err(e.into()),
+        };
+        let config: RepoConfig =
+            serde_json::from_slice(&config_bytes).map_err(|e| RepoError::Damaged(format!("config: {e}")))?;
+        if config.version != format::REPO_VERSION {
+            return Err(RepoError::UnsupportedVersion(config.version));
+        }
+        let master = Self::unlock(storage.as_ref(), secret).await?;
+        let keyring = Keyring::open(&storage.get(format::KEYRING_KEY).await?, &master)?;
+        Ok(Repository { storage, config, master, keyring: Arc::new(keyring), compression: CompressionSetting::default() })
+    }
+
+    /// Tries every key file; the first that opens with `secret` gives the master key.
+    async fn unlock(storage: &dyn Storage, secret: &Secret) -> Result<Key, RepoError> {
+        let mut damaged = None;
+        for object in storage.list(format::KEYS_PREFIX).await? {
+            let bytes = storage.get(&object.key).await?;
+            let key_file: KeyFile = match serde_json::from_slice(&bytes) {
+                Ok(k) => k,
+                Err(e) => {
+                    damaged = Some(format!("{}: {e}", object.key));
+                    continue;
+                }
+            };
+            match key_file.unwrap(secret) {
+                Ok(master) => return Ok(master),
+                Err(KeyError::Damaged(d)) => damaged = Some(format!("{}: {d}", object.key)),
+                Err(_) => {}
+            }
+        }
+        Err(match damaged {
+            // Say so when a damaged key might have been the right one.
+            Some(d) => RepoError::Damaged(format!("no key opened with this secret, and a key file is damaged ({d})")),
+            None => RepoError::WrongSecret,
+        })
+    }
+
+    pub fn config(&self) -> &RepoConfig {
+        &self.config
+    }
+
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.storage
+    }
+
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+
+    pub fn with_compression(mut self, compression: CompressionSetting) -> Repository {
+        self.compression = compression;
+        self
+    }
+
+    pub fn compression(&self) -> CompressionSetting {
+        self.compression
+    }
+
+    /// Adds a key file for another passphrase or key file; returns its id.
+    pub async fn add_key(&self, secret: &Secret) -> Result<String, RepoError> {
+        let key_file = KeyFile::create(&self.master, secret, &hostname())?;
+        self.storage.put(&format!("{}{}", format::KEYS_PREFIX, key_file.id), &to_json(&key_file)).await?;
+        Ok(key_file.id)
+    }
+
+    /// Adds a data key and makes it current: new objects are sealed with it, old ones stay
+    /// readable with theirs. Returns the new key's id.
+    pub async fn rotate_data_key(&mut self) -> Result<u32, RepoError> {
+        let mut keyring = (*self.keyring).clone();
+        let id = keyring.rotate_data_key();
+        self.storage.put(format::KEYRING_KEY, &keyring.seal(&self.master)).await?;
+        self.keyring = Arc::new(keyring);
+        Ok(id)
+    }
+
+    pub async fn list_keys(&self) -> Result<Vec<KeyFile>, RepoError> {
+        let mut out = Vec::new();
+        for object in self.storage.list(format::KEYS_PREFIX).await? {
+            let bytes = self.storage.get(&object.key).await?;
+            out.push(serde_json::from_slice(&bytes).map_err(|e| RepoError::Damaged(format!("{}: {e}", object.key)))?);
+        }
+        out.sort_by(|a: &KeyFile, b| a.created.cmp(&b.created));
+        Ok(out)
+    }
+
+    /// The chunk id of `data`.
+    pub fn chunk_id(&self, data: &[u8]) -> ChunkId {
+        chunk_id_with(&self.id_mac(), data)
+    }
+
+    pub(crate) fn id_mac(&self) -> hmac::Hmac<Sha256> {
+        // A 32-byte key is always accepted by HMAC.
+        <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(&self.keyring.id_key.0).unwrap_or_else(|_| unreachable!())
+    }
+
+    /// Seals a metadata object under the current data key.
+    fn seal_object(&self, object_type: ObjectType, id: &str, plain: &[u8]) -> Result<Vec<u8>, RepoError> {
+        let packed = crypto::compress(plain, Compression::Zstd, 3).map_err(|e| RepoError::Damaged(e.to_string()))?;
+        let (key_id, key) = self.keyring.current_key();
+        Ok(crypto::seal(key, key_id, object_type, Compression::Zstd, id.as_bytes(), &packed))
+    }
+
+    fn open_object(&self, object_type: ObjectType, id: &str, sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let (header, packed) = crypto::open(sealed, object_type, id.as_bytes(), |k| self.keyring.key(k))?;
+        crypto::decompress(&packed, header.compression, 256 << 20)
+    }
+
+    /// Loads every index file.
+    pub async fn load_index(&self) -> Result<Index, RepoError> {
+        let mut index = Index::default();
+        for object in self.storage.list(format::INDEX_PREFIX).await? {
+            let id = object.key.trim_start_matches(format::INDEX_PREFIX);
+            let sealed = self.storage.get(&object.key).await?;
+            let plain = self.open_object(ObjectType::Index, id, &sealed).map_err(|e| RepoError::Damaged(format!("{}: {e}", object.key)))?;
+            let packs = index::decode(&plain).map_err(|e| RepoError::Damaged(format!("{}: {e}", object.key)))?;
+            packs.iter().for_each(|p| index.add_pack(p));
+        }
+        Ok(index)
+    }
+
+    pub(crate) async fn save_index(&self, packs: &[index::IndexedPack]) -> Result<(), RepoError> {
+        if packs.is_empty() {
+            return Ok(());
+        }
+        let id = random_id();
+        let sealed = self.seal_object(ObjectType::Index, &id, &index::encode(packs))?;
+        self.storage.put(&format!("{}{id}", format::INDEX_PREFIX), &sealed).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), RepoError> {
+        let sealed = self.seal_object(ObjectType::Snapshot, &snapshot.id, &to_json(snapshot))?;
+        self.storage.put(&format!("{}{}", format::SNAPSHOTS_PREFIX, snapshot.id), &sealed).await?;
+        Ok(())
+    }
+
+    /// One snapshot, by full id or a unique prefix of at least 6 characters.
+    pub async fn snapshot(&self, id: &str) -> Result<Snapshot, RepoError> {
+        let ids = self.snapshot_ids().await?;
+        let matching: Vec<&String> = ids.iter().filter(|s| s.starts_with(id)).collect();
+        match matching.as_slice() {
+            [one] if id.len() >= 6 || id.len() == one.len() => self.load_snapshot(one).await,
+            [] => Err(RepoError::SnapshotNotFound(id.to_string())),
+            [_] => Err(RepoError::Invalid(format!("give at least 6 characters of the snapshot id, not {id:?}"))),
+            _ => Err(RepoError::Invalid(format!("{id:?} matches {} snapshots: give more of the id", matching.len()))),
+        }
+    }
+
+    pub async fn snapshot_ids(&self) -> Result<Vec<String>, RepoError> {
+        Ok(self
+            .storage
+            .list(format::SNAPSHOTS_PREFIX)
+            .await?
+            .into_iter()
+            .map(|o| o.key.trim_start_matches(format::SNAPSHOTS_PREFIX).to_string())
+            .collect())
+    }
+
+    pub async fn load_snapshot(&self, id: &str) -> Result<Snapshot, RepoError> {
+        let sealed = match self.storage.get(&format!("{}{id}", format::SNAPSHOTS_PREFIX)).await {
+            Err(StorageError::NotFound(_)) => return Err(RepoError::SnapshotNotFound(id.to_string())),
+            other => other?,
+        };
+        let plain = self
+            .open_object(ObjectType::Snapshot, id, &sealed)
+            .map_err(|e| RepoError::Damaged(format!("snapshot {id}: {e}")))?;
+        serde_json::from_slice(&plain).map_err(|e| RepoError::Damaged(format!("snapshot {id}: {e}")))
+    }
+
+    /// Every snapshot, oldest first. A damaged manifest is reported, not skipped silently.
+    pub async fn snapshots(&self) -> Result<Vec<Snapshot>, RepoError> {
+        let mut out = Vec::new();
+        for id in self.snapshot_ids().await? {
+            out.push(self.load_snapshot(&id).await?);
+        }
+        out.sort_by(|a, b| a.time.cmp(&b.time));
+        Ok(out)
+    }
+
+    /// Reads, opens, decompresses and verifies one blob.
+    pub async fn load_blob(&self, index: &Index, id: &ChunkId) -> Result<Vec<u8>, RepoError> {
+        let (pack, loc) = index.get(id).ok_or_else(|| RepoError::Damaged(format!("blob {id} is not in the index")))?;
+        let sealed = self.storage.get_range(&format::pack_key(&pack.to_string()), loc.offset as u64, loc.length as u64).await?;
+        self.open_blob(&sealed, loc.object_type, id, loc.raw_length)
+    }
+
+    /// Opens a sealed blob and checks that its content really has id `id`.
+    pub fn open_blob(&self, sealed: &[u8], object_type: ObjectType, id: &ChunkId, raw_length: u32) -> Result<Vec<u8>, RepoError> {
+        let damaged = |e: String| RepoError::Damaged(format!("blob {id}: {e}"));
+        let (header, packed) = crypto::open(sealed, object_type, &id.0, |k| self.keyring.key(k)).map_err(|e| damaged(e.to_string()))?;
+        let plain = crypto::decompress(&packed, header.compression, raw_length as usize).map_err(|e| damaged(e.to_string()))?;
+        if plain.len() != raw_length as usize || self.chunk_id(&plain) != *id {
+            return Err(damaged("content does not match its id".into()));
+        }
+        Ok(plain)
+    }
+}
+
+pub(crate) fn chunk_id_with(mac: &hmac::Hmac<Sha256>, data: &[u8]) -> ChunkId {
+    let mut m = mac.clone();
+    m.update(data);
+    ChunkId(m.finalize().into_bytes().into())
+}
+
+fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
+    // Our own plain structs always serialise.
+    serde_json::to_vec(value).unwrap_or_default()
+}

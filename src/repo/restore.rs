@@ -1,0 +1,256 @@
+//! Restoring snapshots: every blob's tag and id are checked, every file's SHA-256 is compared
+//! with the manifest, and files appear only complete (temp name, then rename).
+//!
+//! Tree restores refuse any path that could leave the target (absolute, `..`, or through a
+//! symlink), restore symlinks last, and skip files already identical in the target, so an
+//! interrupted restore resumes where it stopped.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio::runtime::Handle;
+
+use super::index::Index;
+use super::snapshot::{Content, Node, NodeKind, Snapshot, is_safe_path, matches_filter};
+use super::{ChunkId, RepoError, Repository};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreSummary {
+    pub files: u64,
+    pub dirs: u64,
+    pub symlinks: u64,
+    /// Files already identical in the target, left untouched.
+    pub unchanged: u64,
+    pub bytes: u64,
+}
+
+fn parse_ids(ids: &[String]) -> Result<Vec<ChunkId>, RepoError> {
+    ids.iter().map(|s| s.parse()).collect()
+}
+
+/// Fetches `ids` in order and passes each verified chunk to `sink`.
+fn for_each_chunk(
+    repo: &Repository,
+    index: &Index,
+    handle: &Handle,
+    ids: &[ChunkId],
+    mut sink: impl FnMut(&[u8]) -> Result<(), RepoError>,
+) -> Result<(), RepoError> {
+    for id in ids {
+        let chunk = handle.block_on(repo.load_blob(index, id))?;
+        sink(&chunk)?;
+    }
+    Ok(())
+}
+
+/// Reads a tree snapshot's node list.
+pub async fn load_tree(repo: &Repository, index: &Index, snapshot: &Snapshot) -> Result<Vec<Node>, RepoError> {
+    let Content::Tree { tree, tree_sha256, .. } = &snapshot.content else {
+        return Err(RepoError::Invalid(format!("snapshot {} is a stream, not a tree", snapshot.id)));
+    };
+    let unavailable = |detail: String| RepoError::DataUnavailable { snapshot: snapshot.id.clone(), detail };
+    let mut bytes = Vec::new();
+    for id in parse_ids(tree)? {
+        bytes.extend(repo.load_blob(index, &id).await.map_err(|e| unavailable(e.to_string()))?);
+    }
+    if hex::encode(Sha256::digest(&bytes)) != *tree_sha256 {
+        return Err(unavailable("the tree does not match its SHA-256".into()));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| unavailable(format!("tree: {e}")))
+}
+
+/// Writes a stream snapshot to `out`, verifying the SHA-256 of the whole stream at the end.
+/// Returns the bytes written.
+pub async fn restore_stream<W: Write + Send + 'static>(repo: &Repository, index: std::sync::Arc<Index>, snapshot: &Snapshot, out: W) -> Result<(W, u64), RepoError> {
+    let Content::Stream { chunks, size, sha256 } = snapshot.content.clone() else {
+        return Err(RepoError::Invalid(format!("snapshot {} is a tree, not a stream", snapshot.id)));
+    };
+    let ids = parse_ids(&chunks)?;
+    let (repo, handle, snapshot_id) = (repo.clone(), Handle::current(), snapshot.id.clone());
+    blocking(move || {
+        let mut out = out;
+        let mut sha = Sha256::new();
+        let mut written = 0u64;
+        for_each_chunk(&repo, &index, &handle, &ids, |chunk| {
+            sha.update(chunk);
+            written += chunk.len() as u64;
+            out.write_all(chunk).map_err(|e| RepoError::Target(e.to_string()))
+        })
+        .map_err(|e| RepoError::DataUnavailable { snapshot: snapshot_id.clone(), detail: e.to_string() })?;
+        out.flush().map_err(|e| RepoError::Target(e.to_string()))?;
+        if written != size || hex::encode(sha.finalize()) != sha256 {
+            return Err(RepoError::DataUnavailable { snapshot: snapshot_id, detail: "the restored stream does not match its SHA-256".into() });
+        }
+        Ok((out, written))
+    })
+    .await
+}
+
+/// Restores a stream snapshot into the file `path`, which appears only once complete and verified.
+pub async fn restore_stream_to_file(repo: &Repository, index: std::sync::Arc<Index>, snapshot: &Snapshot, path: &Path) -> Result<u64, RepoError> {
+    let tmp = temp_sibling(path);
+    let file = std::fs::File::create(&tmp).map_err(|e| RepoError::Target(format!("{}: {e}", tmp.display())))?;
+    match restore_stream(repo, index, snapshot, file).await {
+        Ok((file, n)) => {
+            file.sync_all().map_err(|e| RepoError::Target(e.to_string()))?;
+            std::fs::rename(&tmp, path).map_err(|e| RepoError::Target(format!("{}: {e}", path.display())))?;
+            Ok(n)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// Restores the nodes of a tree snapshot that match `filters` (all when empty) into `target`.
+pub async fn restore_tree(repo: &Repository, index: std::sync::Arc<Index>, snapshot: &Snapshot, target: &Path, filters: &[String]) -> Result<RestoreSummary, RepoError> {
+    let nodes = load_tree(repo, &index, snapshot).await?;
+    // Refuse the whole restore before writing anything if one path is unsafe.
+    if let Some(bad) = nodes.iter().find(|n| !is_safe_path(&n.path)) {
+        return Err(RepoError::Damaged(format!("snapshot {} holds an unsafe path {:?}; nothing was restored", snapshot.id, bad.path)));
+    }
+    let selected: Vec<Node> = nodes.into_iter().filter(|n| filters.is_empty() || filters.iter().any(|f| matches_filter(&n.path, f))).collect();
+    if selected.is_empty() && !filters.is_empty() {
+        return Err(RepoError::Invalid(format!("nothing in snapshot {} matches {filters:?}", snapshot.id)));
+    }
+    let (repo, handle, target, snapshot_id) = (repo.clone(), Handle::current(), target.to_path_buf(), snapshot.id.clone());
+    blocking(move || {
+        std::fs::create_dir_all(&target).map_err(|e| RepoError::Target(format!("{}: {e}", target.display())))?;
+        let mut summary = RestoreSummary::default();
+        for node in selected.iter().filter(|n| n.kind != NodeKind::Symlink) {
+            let path = safe_join(&target, &node.path)?;
+            match node.kind {
+                NodeKind::Dir => {
+                    if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+                        std::fs::create_dir(&path).map_err(|e| RepoError::Target(format!("{}: {e}", path.display())))?;
+                    }
+                    summary.dirs += 1;
+                }
+                NodeKind::File => {
+                    if restore_file(&repo, &index, &handle, node, &path).map_err(|e| match e {
+                        RepoError::Target(_) => e,
+                        other => RepoError::DataUnavailable { snapshot: snapshot_id.clone(), detail: format!("{}: {other}", node.path) },
+                    })? {
+                        summary.files += 1;
+                        summary.bytes += node.size;
+                    } else {
+                        summary.unchanged += 1;
+                    }
+                }
+                NodeKind::Symlink => {}
+            }
+        }
+        for node in selected.iter().filter(|n| n.kind == NodeKind::Symlink) {
+            let path = safe_join(&target, &node.path)?;
+            let link_target = node.target.as_deref().unwrap_or_default();
+            if std::fs::read_link(&path).is_ok_and(|t| t == Path::new(link_target)) {
+                summary.unchanged += 1;
+                continue;
+            }
+            let tmp = temp_sibling(&path);
+            std::os::unix::fs::symlink(link_target, &tmp)
+                .and_then(|_| std::fs::rename(&tmp, &path))
+                .map_err(|e| RepoError::Target(format!("{}: {e}", path.display())))?;
+            summary.symlinks += 1;
+        }
+        // Directory times last: writing their contents changed them.
+        for node in selected.iter().filter(|n| n.kind == NodeKind::Dir) {
+            let path = safe_join(&target, &node.path)?;
+            set_meta(&path, node)?;
+        }
+        Ok(summary)
+    })
+    .await
+}
+
+/// Writes one file unless the target already holds identical bytes; true if written.
+fn restore_file(repo: &Repository, index: &Index, handle: &Handle, node: &Node, path: &Path) -> Result<bool, RepoError> {
+    let expected = node.sha256.clone().unwrap_or_default();
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if meta.is_file() && meta.len() == node.size && file_sha256(path).is_some_and(|h| h == expected) {
+            set_meta(path, node)?;
+            return Ok(false);
+        }
+    }
+    let ids = parse_ids(&node.chunks)?;
+    let tmp = temp_sibling(path);
+    let target_err = |e: std::io::Error| RepoError::Target(format!("{}: {e}", path.display()));
+    let result = (|| {
+        let mut file = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp).map_err(target_err)?);
+        let mut sha = Sha256::new();
+        for_each_chunk(repo, index, handle, &ids, |chunk| {
+            sha.update(chunk);
+            file.write_all(chunk).map_err(target_err)
+        })?;
+        let file = file.into_inner().map_err(|e| target_err(e.into_error()))?;
+        if hex::encode(sha.finalize()) != expected {
+            return Err(RepoError::Damaged("the restored file does not match its SHA-256".into()));
+        }
+        file.sync_data().map_err(target_err)?;
+        set_meta(&tmp, node)?;
+        std::fs::rename(&tmp, path).map_err(target_err)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map(|_| true)
+}
+
+/// `target/rel`, after checking that no existing ancestor inside `target` is a symlink or
+/// a non-directory: nothing is ever written through a link.
+fn safe_join(target: &Path, rel: &str) -> Result<PathBuf, RepoError> {
+    let mut path = target.to_path_buf();
+    let parts: Vec<&str> = rel.split('/').collect();
+    for (i, part) in parts.iter().enumerate() {
+        path.push(part);
+        if i + 1 < parts.len() {
+            match std::fs::symlink_metadata(&path) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => return Err(RepoError::Target(format!("{} is in the way of {rel} (not a directory)", path.display()))),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    std::fs::create_dir(&path).map_err(|e| RepoError::Target(format!("{}: {e}", path.display())))?;
+                }
+                Err(e) => return Err(RepoError::Target(format!("{}: {e}", path.display()))),
+            }
+        }
+    }
+    Ok(path)
+}
+
+fn set_meta(path: &Path, node: &Node) -> Result<(), RepoError> {
+    use std::os::unix::fs::PermissionsExt;
+    let err = |e: std::io::Error| RepoError::Target(format!("{}: {e}", path.display()));
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(node.mode)).map_err(err)?;
+    let mtime = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(node.mtime_ns.max(0) as u64);
+    let file = std::fs::File::options().read(true).open(path).map_err(err)?;
+    file.set_modified(mtime).map_err(err)
+}
+
+fn file_sha256(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut sha = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match file.read(&mut buf).ok()? {
+            0 => return Some(hex::encode(sha.finalize())),
+            n => sha.update(&buf[..n]),
+        }
+    }
+}
+
+fn temp_sibling(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.bulwark-partial"))
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, RepoError> + Send + 'static) -> Result<T, RepoError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}

@@ -1,0 +1,160 @@
+//! A storage location on a local (or mounted) filesystem.
+
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+
+use super::{ObjectInfo, Storage, StorageError, validate_key};
+
+#[derive(Debug, Clone)]
+pub struct LocalStorage {
+    root: PathBuf,
+}
+
+impl LocalStorage {
+    /// A location rooted at `root` (created on first write).
+    pub fn new(root: impl Into<PathBuf>) -> LocalStorage {
+        LocalStorage { root: root.into() }
+    }
+
+    fn path(&self, key: &str) -> Result<PathBuf, StorageError> {
+        validate_key(key)?;
+        Ok(self.root.join(key))
+    }
+}
+
+fn io(key: &str) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
+    move |source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            StorageError::NotFound(key.to_string())
+        } else {
+            StorageError::Io { key: key.to_string(), source }
+        }
+    }
+}
+
+/// Runs blocking file I/O off the async runtime.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(v) => v,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+fn put_file(path: &Path, key: &str, data: &[u8]) -> Result<(), StorageError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io(key))?;
+    // Write a temporary sibling, fsync, then rename over: readers never see a partial object.
+    let tmp = dir.join(format!(".tmp-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io(key))
+}
+
+fn list_dir(root: &Path, dir: &Path, prefix: &str, out: &mut Vec<ObjectInfo>) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with(".tmp-") {
+            continue;
+        }
+        let meta = entry.metadata()?;
+        let path = entry.path();
+        if meta.is_dir() {
+            list_dir(root, &path, prefix, out)?;
+        } else if let Ok(rel) = path.strip_prefix(root) {
+            let key = rel.to_string_lossy().replace('\\', "/");
+            if key.starts_with(prefix) {
+                out.push(ObjectInfo { key, size: meta.len() });
+            }
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Storage for LocalStorage {
+    fn describe(&self) -> String {
+        format!("local {}", self.root.display())
+    }
+
+    async fn put(&self, key: &str, data: &[u8]) -> Result<(), StorageError> {
+        let path = self.path(key)?;
+        let (key, data) = (key.to_string(), data.to_vec());
+        blocking(move || put_file(&path, &key, &data)).await
+    }
+
+    async fn get(&self, key: &str) -> Result<Vec<u8>, StorageError> {
+        let path = self.path(key)?;
+        let key = key.to_string();
+        blocking(move || std::fs::read(&path).map_err(io(&key))).await
+    }
+
+    async fn get_range(&self, key: &str, offset: u64, length: u64) -> Result<Vec<u8>, StorageError> {
+        let path = self.path(key)?;
+        let key = key.to_string();
+        blocking(move || {
+            let mut f = std::fs::File::open(&path).map_err(io(&key))?;
+            let size = f.metadata().map_err(io(&key))?.len();
+            if offset.checked_add(length).is_none_or(|end| end > size) {
+                return Err(StorageError::OutOfRange { key, range: format!("{offset}+{length}"), size });
+            }
+            f.seek(SeekFrom::Start(offset)).map_err(io(&key))?;
+            let mut buf = vec![0; length as usize];
+            f.read_exact(&mut buf).map_err(io(&key))?;
+            Ok(buf)
+        })
+        .await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StorageError> {
+        let root = self.root.clone();
+        let prefix = prefix.to_string();
+        blocking(move || {
+            let mut out = Vec::new();
+            // Start at the deepest directory the prefix names, not the whole tree.
+            let dir = match prefix.rfind('/') {
+                Some(i) => root.join(&prefix[..i]),
+                None => root.clone(),
+            };
+            list_dir(&root, &dir, &prefix, &mut out).map_err(io(&prefix))?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        let path = self.path(key)?;
+        let key = key.to_string();
+        blocking(move || match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(&key)(e)),
+            _ => Ok(()),
+        })
+        .await
+    }
+
+    async fn size(&self, key: &str) -> Result<Option<u64>, StorageError> {
+        let path = self.path(key)?;
+        let key = key.to_string();
+        blocking(move || match std::fs::metadata(&path) {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(&key)(e)),
+        })
+        .await
+    }
+}

@@ -1,0 +1,86 @@
+//! Where repository objects live: a small key/value contract that every backend meets.
+//!
+//! Contract (every backend, checked by the shared conformance tests):
+//! - `put` is atomic: a reader sees the whole object or none of it, never a prefix.
+//! - `put` of an existing key replaces it (repository code only rewrites mutable objects:
+//!   keys, keyring, locks); content-addressed objects are never rewritten with other bytes.
+//! - `get` of a missing key is [`StorageError::NotFound`], a distinct, permanent error.
+//! - `list(prefix)` returns every object whose key starts with `prefix`, with its size, in no
+//!   particular order; an object whose `put` returned is listed.
+//! - `delete` of a missing key succeeds (deletes are idempotent).
+//! - Keys are `/`-separated relative paths of `[A-Za-z0-9._-]` segments.
+
+pub mod local;
+
+use async_trait::async_trait;
+
+use crate::error::{Classify, Kind};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("{0} does not exist in the storage location")]
+    NotFound(String),
+    #[error("invalid object key {0:?}")]
+    InvalidKey(String),
+    #[error("reading {range} of {key} went past its end ({size} bytes)")]
+    OutOfRange { key: String, range: String, size: u64 },
+    #[error("storage I/O failed on {key}: {source}")]
+    Io {
+        key: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Classify for StorageError {
+    fn kind(&self) -> Kind {
+        match self {
+            StorageError::NotFound(_) => Kind::NotFound,
+            StorageError::InvalidKey(_) | StorageError::OutOfRange { .. } => Kind::Invalid,
+            StorageError::Io { .. } => Kind::Internal,
+        }
+    }
+}
+
+/// An object as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub key: String,
+    pub size: u64,
+}
+
+#[async_trait]
+pub trait Storage: Send + Sync + std::fmt::Debug {
+    /// A short human description ("local /srv/backups", "s3://bucket/prefix").
+    fn describe(&self) -> String;
+    async fn put(&self, key: &str, data: &[u8]) -> Result<(), StorageError>;
+    async fn get(&self, key: &str) -> Result<Vec<u8>, StorageError>;
+    /// `length` bytes from `offset`; fails with `OutOfRange` past the end.
+    async fn get_range(&self, key: &str, offset: u64, length: u64) -> Result<Vec<u8>, StorageError>;
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StorageError>;
+    async fn delete(&self, key: &str) -> Result<(), StorageError>;
+    /// The size of `key`, or `None` if it does not exist.
+    async fn size(&self, key: &str) -> Result<Option<u64>, StorageError>;
+}
+
+/// Checks a key against the contract's alphabet, so no key can climb out of a location.
+pub fn validate_key(key: &str) -> Result<(), StorageError> {
+    let ok = !key.is_empty()
+        && key.split('/').all(|seg| {
+            !seg.is_empty() && seg != "." && seg != ".." && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        });
+    if ok { Ok(()) } else { Err(StorageError::InvalidKey(key.to_string())) }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn keys_cannot_escape() {
+        for bad in ["", "/etc/passwd", "a//b", "../x", "a/../b", "a/./b", "a b", "a\\b"] {
+            assert!(super::validate_key(bad).is_err(), "{bad}");
+        }
+        for good in ["config", "packs/ab/abcdef", "keys/1.json"] {
+            assert!(super::validate_key(good).is_ok(), "{good}");
+        }
+    }
+}

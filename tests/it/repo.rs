@@ -1,0 +1,317 @@
+//! The repository engine on a local storage location: round trips, dedup, keys, damage.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bulwark_core::repo::backup::{self, BackupOptions};
+use bulwark_core::repo::check::check;
+use bulwark_core::repo::keys::Secret;
+use bulwark_core::repo::restore;
+use bulwark_core::repo::snapshot::Content;
+use bulwark_core::repo::{RepoError, Repository};
+use bulwark_core::storage::Storage;
+use bulwark_core::storage::local::LocalStorage;
+use bulwark_testkit::temp_dir;
+
+fn pass() -> Secret {
+    Secret::Passphrase("correct horse battery staple".into())
+}
+
+async fn new_repo() -> (Repository, PathBuf) {
+    let dir = temp_dir("repo");
+    let storage: Arc<dyn Storage> = Arc::new(LocalStorage::new(&dir));
+    let (repo, kit) = Repository::init(storage, &pass()).await.expect("init");
+    assert_eq!(kit.repository_id, repo.config().id);
+    (repo, dir)
+}
+
+/// Deterministic pseudo-random bytes (xorshift), incompressible like real encrypted or media data.
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+async fn backup_bytes(repo: &Repository, data: Vec<u8>) -> bulwark_core::repo::snapshot::Snapshot {
+    backup::backup_stream(repo, std::io::Cursor::new(data), BackupOptions { source: "stdin".into(), ..Default::default() }).await.unwrap()
+}
+
+async fn restore_bytes(repo: &Repository, id: &str) -> Result<Vec<u8>, RepoError> {
+    let index = Arc::new(repo.load_index().await?);
+    let snapshot = repo.snapshot(id).await?;
+    restore::restore_stream(repo, index, &snapshot, Vec::new()).await.map(|(v, _)| v)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_round_trip_and_deduplicate() {
+    let (repo, _) = new_repo().await;
+    let big = noise(1, 5 * 1024 * 1024 + 17);
+    let text = b"SELECT 1; -- compressible\n".repeat(100_000);
+    for data in [Vec::new(), b"x".to_vec(), big.clone(), text.clone()] {
+        let s = backup_bytes(&repo, data.clone()).await;
+        assert_eq!(restore_bytes(&repo, &s.id).await.unwrap(), data, "{} bytes", data.len());
+    }
+    let again = backup_bytes(&repo, big.clone()).await;
+    assert_eq!(again.summary.new_chunks, 0, "unchanged data adds nothing");
+    assert_eq!(again.summary.stored_bytes, 0);
+    // A change in the middle re-stores only the chunks around it.
+    let mut changed = big.clone();
+    changed.splice(2_000_000..2_000_000, b"inserted".iter().copied());
+    let s = backup_bytes(&repo, changed.clone()).await;
+    assert!(s.summary.new_chunks <= 3, "{:?}", s.summary);
+    assert!(s.summary.new_bytes < 1_500_000, "{:?}", s.summary);
+    assert_eq!(restore_bytes(&repo, &s.id).await.unwrap(), changed);
+    // Compression happened for the text stream.
+    let text_snap = repo.snapshots().await.unwrap().into_iter().find(|s| s.summary.bytes == text.len() as u64).unwrap();
+    assert!(text_snap.summary.stored_bytes * 20 < text.len() as u64, "{:?}", text_snap.summary);
+}
+
+fn write(path: &Path, data: &[u8]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, data).unwrap();
+}
+
+fn sample_tree(root: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    write(&root.join("empty.txt"), b"");
+    write(&root.join("dir with space/ünïcode – file.txt"), "héllo wörld\n".as_bytes());
+    write(&root.join("nested/a/b/c/deep.json"), br#"{"deep": true}"#);
+    write(&root.join("big.bin"), &noise(7, 3 * 1024 * 1024 + 5));
+    write(&root.join("logs/app.log"), &b"2026-11-22 INFO request served\n".repeat(20_000));
+    std::fs::create_dir_all(root.join("empty-dir")).unwrap();
+    std::os::unix::fs::symlink("nested/a/b/c/deep.json", root.join("link-to-deep")).unwrap();
+    std::os::unix::fs::symlink("/nonexistent/outside", root.join("dangling")).unwrap();
+    std::fs::set_permissions(root.join("logs/app.log"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    let script = root.join("run.sh");
+    write(&script, b"#!/bin/sh\necho hi\n");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Every entry below `root`: relative path, kind, mode, mtime, and content or link target.
+fn describe(root: &Path) -> Vec<(String, String, u32, i64, Vec<u8>)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let mtime = meta.modified().unwrap().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as i64;
+            if meta.file_type().is_symlink() {
+                let target = std::fs::read_link(&path).unwrap().to_string_lossy().into_owned().into_bytes();
+                out.push((rel, "link".into(), 0, 0, target));
+            } else if meta.is_dir() {
+                out.push((rel, "dir".into(), meta.permissions().mode() & 0o7777, mtime, vec![]));
+                stack.push(path);
+            } else {
+                out.push((rel, "file".into(), meta.permissions().mode() & 0o7777, mtime, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trees_round_trip_with_metadata() {
+    let (repo, _) = new_repo().await;
+    let source = temp_dir("tree-src");
+    sample_tree(&source);
+    let s = backup::backup_tree(&repo, &source, BackupOptions { source: source.display().to_string(), ..Default::default() }).await.unwrap();
+    assert!(matches!(s.content, Content::Tree { .. }));
+    assert_eq!((s.summary.files, s.summary.dirs), (6, 7));
+    let target = temp_dir("tree-dst");
+    let index = Arc::new(repo.load_index().await.unwrap());
+    let summary = restore::restore_tree(&repo, index.clone(), &s, &target, &[]).await.unwrap();
+    assert_eq!((summary.files, summary.symlinks, summary.unchanged), (6, 2, 0));
+    assert_eq!(describe(&target), describe(&source));
+
+    // Restoring again over the result rewrites nothing; a changed file is put back.
+    write(&target.join("nested/a/b/c/deep.json"), b"tampered");
+    let again = restore::restore_tree(&repo, index.clone(), &s, &target, &[]).await.unwrap();
+    assert_eq!((again.files, again.unchanged), (1, 7));
+    assert_eq!(describe(&target), describe(&source));
+
+    // A second backup of the same tree stores nothing new.
+    let s2 = backup::backup_tree(&repo, &source, BackupOptions::default()).await.unwrap();
+    assert_eq!(s2.summary.new_chunks, 0, "{:?}", s2.summary);
+
+    // Partial restore by path filter.
+    let part = temp_dir("tree-part");
+    restore::restore_tree(&repo, index.clone(), &s, &part, &["nested".into()]).await.unwrap();
+    let got: Vec<String> = describe(&part).into_iter().map(|e| e.0).collect();
+    assert_eq!(got, ["nested", "nested/a", "nested/a/b", "nested/a/b/c", "nested/a/b/c/deep.json"]);
+    let none = restore::restore_tree(&repo, index, &s, &temp_dir("x"), &["no-such-path".into()]).await;
+    assert!(matches!(none, Err(RepoError::Invalid(_))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restores_never_write_through_a_symlink() {
+    let (repo, _) = new_repo().await;
+    let source = temp_dir("sym-src");
+    write(&source.join("etc/passwd"), b"from the backup");
+    let s = backup::backup_tree(&repo, &source, BackupOptions::default()).await.unwrap();
+    let outside = temp_dir("outside");
+    let target = temp_dir("sym-dst");
+    std::os::unix::fs::symlink(&outside, target.join("etc")).unwrap();
+    let index = Arc::new(repo.load_index().await.unwrap());
+    let err = restore::restore_tree(&repo, index, &s, &target, &[]).await.unwrap_err();
+    assert!(matches!(err, RepoError::Target(_)), "{err}");
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0, "nothing written outside the target");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_open_refuse_and_rotate() {
+    let (mut repo, dir) = new_repo().await;
+    let storage = || -> Arc<dyn Storage> { Arc::new(LocalStorage::new(&dir)) };
+    let wrong = Repository::open(storage(), &Secret::Passphrase("wrong".into())).await.unwrap_err();
+    assert!(matches!(wrong, RepoError::WrongSecret), "{wrong}");
+    let empty: Arc<dyn Storage> = Arc::new(LocalStorage::new(temp_dir("empty")));
+    assert!(matches!(Repository::open(empty, &pass()).await, Err(RepoError::NoRepository(_))));
+    assert!(matches!(Repository::init(storage(), &pass()).await, Err(RepoError::AlreadyExists(_))));
+
+    let key_file = Secret::from_key_file(&Secret::new_key_file()).unwrap();
+    repo.add_key(&key_file).await.unwrap();
+    assert_eq!(repo.list_keys().await.unwrap().len(), 2);
+    let by_file = Repository::open(storage(), &key_file).await.unwrap();
+    assert_eq!(by_file.config().id, repo.config().id);
+
+    let before = backup_bytes(&repo, noise(3, 300_000)).await;
+    assert_eq!(repo.rotate_data_key().await.unwrap(), 2);
+    let after = backup_bytes(&repo, noise(4, 300_000)).await;
+    let reopened = Repository::open(storage(), &pass()).await.unwrap();
+    assert_eq!(reopened.keyring().current, 2);
+    assert_eq!(restore_bytes(&reopened, &before.id).await.unwrap(), noise(3, 300_000), "old data stays readable");
+    assert_eq!(restore_bytes(&reopened, &after.id).await.unwrap(), noise(4, 300_000));
+}
+
+/// Two snapshots in separate packs: `a` (noise 10) and `b` (noise 20).
+async fn two_snapshots() -> (Repository, PathBuf, String, String) {
+    let (repo, dir) = new_repo().await;
+    let a = backup_bytes(&repo, noise(10, 400_000)).await;
+    let b = backup_bytes(&repo, noise(20, 400_000)).await;
+    (repo, dir, a.id, b.id)
+}
+
+fn packs_of(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for sub in std::fs::read_dir(dir.join("packs")).unwrap() {
+        for p in std::fs::read_dir(sub.unwrap().path()).unwrap() {
+            out.push(p.unwrap().path());
+        }
+    }
+    out
+}
+
+/// The pack holding snapshot `id`'s data: the one whose removal makes `id` unrestorable.
+async fn pack_of(repo: &Repository, dir: &Path, id: &str) -> PathBuf {
+    let snapshot = repo.snapshot(id).await.unwrap();
+    let Content::Stream { chunks, .. } = snapshot.content else { panic!("stream") };
+    let index = repo.load_index().await.unwrap();
+    let (pack, _) = index.get(&chunks[0].parse().unwrap()).unwrap();
+    packs_of(dir).into_iter().find(|p| p.file_name().unwrap().to_string_lossy() == pack.to_string()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flipped_byte_is_found_and_named() {
+    let (repo, dir, a, b) = two_snapshots().await;
+    assert!(check(&repo, true).await.unwrap().is_ok());
+    let pack = pack_of(&repo, &dir, &a).await;
+    let mut bytes = std::fs::read(&pack).unwrap();
+    bytes[1000] ^= 0x40;
+    std::fs::write(&pack, &bytes).unwrap();
+
+    assert!(check(&repo, false).await.unwrap().is_ok(), "structure alone cannot see a flipped bit");
+    let report = check(&repo, true).await.unwrap();
+    assert_eq!(report.affected_snapshots, [a.clone()]);
+    assert_eq!(report.damaged_packs, [pack.file_name().unwrap().to_string_lossy().to_string()]);
+    assert!(report.errors[0].contains("does not match its SHA-256"), "{:?}", report.errors);
+
+    assert_eq!(restore_bytes(&repo, &b).await.unwrap(), noise(20, 400_000), "the other snapshot restores");
+    let err = restore_bytes(&repo, &a).await.unwrap_err();
+    assert!(matches!(err, RepoError::DataUnavailable { .. }), "{err}");
+    // Restoring into a file leaves nothing behind.
+    let out = temp_dir("out").join("restored.bin");
+    let index = Arc::new(repo.load_index().await.unwrap());
+    let snapshot = repo.snapshot(&a).await.unwrap();
+    assert!(restore::restore_stream_to_file(&repo, index, &snapshot, &out).await.is_err());
+    assert!(!out.exists());
+    assert_eq!(std::fs::read_dir(out.parent().unwrap()).unwrap().count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn truncated_and_deleted_packs_are_found() {
+    let (repo, dir, a, b) = two_snapshots().await;
+    let pack_a = pack_of(&repo, &dir, &a).await;
+    let pack_b = pack_of(&repo, &dir, &b).await;
+    let bytes = std::fs::read(&pack_a).unwrap();
+    std::fs::write(&pack_a, &bytes[..bytes.len() / 2]).unwrap();
+    std::fs::remove_file(&pack_b).unwrap();
+    let report = check(&repo, false).await.unwrap();
+    assert_eq!(report.affected_snapshots.len(), 2, "{report:?}");
+    assert!(report.errors.iter().any(|e| e.contains("missing from storage")), "{:?}", report.errors);
+    assert!(report.errors.iter().any(|e| e.contains("bytes; the index says")), "{:?}", report.errors);
+    assert!(matches!(restore_bytes(&repo, &b).await, Err(RepoError::DataUnavailable { .. }) | Err(RepoError::Storage(_))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn damaged_manifest_and_key_are_reported() {
+    let (repo, dir, a, b) = two_snapshots().await;
+    let manifest = dir.join("snapshots").join(&a);
+    let mut bytes = std::fs::read(&manifest).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&manifest, &bytes).unwrap();
+    let report = check(&repo, true).await.unwrap();
+    assert_eq!(report.affected_snapshots, [a.clone()]);
+    assert!(matches!(repo.snapshot(&a).await, Err(RepoError::Damaged(_))));
+    assert_eq!(restore_bytes(&repo, &b).await.unwrap(), noise(20, 400_000));
+
+    // The only key file damaged: a clear error, not "wrong passphrase".
+    let key = std::fs::read_dir(dir.join("keys")).unwrap().next().unwrap().unwrap().path();
+    let text = std::fs::read_to_string(&key).unwrap();
+    std::fs::write(&key, text.replace("wrappedMasterKey\":\"", "wrappedMasterKey\":\"AAAA")).unwrap();
+    let err = Repository::open(Arc::new(LocalStorage::new(&dir)), &pass()).await.unwrap_err();
+    assert!(matches!(err, RepoError::Damaged(_)), "{err}");
+}
+
+mod chunker {
+    use proptest::prelude::*;
+
+    fn chunks(data: &[u8]) -> Vec<Vec<u8>> {
+        fastcdc::v2020::StreamCDC::with_level_and_seed(data, 64 * 1024, 256 * 1024, 1024 * 1024, fastcdc::v2020::Normalization::Level1, 42)
+            .map(|c| c.unwrap().data)
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(12))]
+        #[test]
+        fn chunks_cover_the_input_within_bounds(seed in any::<u64>(), len in 0usize..3_000_000) {
+            let data = super::noise(seed, len);
+            let parts = chunks(&data);
+            prop_assert_eq!(parts.concat(), data);
+            for (i, p) in parts.iter().enumerate() {
+                prop_assert!(p.len() <= 1024 * 1024);
+                prop_assert!(p.len() >= 64 * 1024 || i + 1 == parts.len());
+            }
+        }
+
+        #[test]
+        fn an_insert_only_changes_nearby_chunks(seed in any::<u64>(), at in 0usize..2_000_000, insert in proptest::collection::vec(any::<u8>(), 1..100)) {
+            let data = super::noise(seed, 2_500_000);
+            let mut changed = data.clone();
+            changed.splice(at..at, insert);
+            let (a, b) = (chunks(&data), chunks(&changed));
+            let shared = a.iter().filter(|c| b.contains(c)).count();
+            prop_assert!(a.len() - shared <= 3, "{} of {} chunks changed", a.len() - shared, a.len());
+        }
+    }
+}
