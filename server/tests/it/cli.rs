@@ -46,3 +46,92 @@ fn user_add_audit_verify_and_exit_codes() {
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("unsupported catalog URL"), "{err}");
 }
+
+/// Runs `bulwark repo …` against `repo` with BULWARK_PASSWORD=`password`.
+fn repo_cmd(repo: &std::path::Path, password: &str, args: &[&str], stdin: &[u8]) -> (i32, Vec<u8>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bulwark"))
+        .arg("repo")
+        .args(args)
+        .env("BULWARK_REPOSITORY", repo)
+        .env("BULWARK_PASSWORD", password)
+        .env_remove("BULWARK_PASSWORD_FILE")
+        .env_remove("BULWARK_KEY_FILE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run bulwark");
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    (out.status.code().unwrap_or(-1), out.stdout, String::from_utf8_lossy(&out.stderr).into())
+}
+
+#[test]
+fn repo_commands_round_trip_and_exit_codes() {
+    let repo = bulwark_testkit::temp_dir("cli-repo").join("repo");
+    let pw = "cli passphrase 123";
+    let (code, _, err) = repo_cmd(&repo, pw, &["snapshots"], b"");
+    assert_eq!(code, 10, "no repository yet: {err}");
+    let (code, out, _) = repo_cmd(&repo, pw, &["init", "--json"], b"");
+    assert_eq!(code, 0);
+    let kit: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert!(kit["repositoryId"].as_str().unwrap().len() == 64);
+    let (code, _, _) = repo_cmd(&repo, pw, &["init"], b"");
+    assert_eq!(code, 4, "init twice is a conflict");
+    let (code, _, err) = repo_cmd(&repo, "wrong", &["snapshots"], b"");
+    assert_eq!(code, 11, "{err}");
+
+    // A tree and a stream.
+    let src = bulwark_testkit::temp_dir("cli-src");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    std::fs::write(src.join("sub/a.txt"), "alpha\n").unwrap();
+    std::fs::write(src.join("b.bin"), vec![7u8; 300_000]).unwrap();
+    let (code, out, err) = repo_cmd(&repo, pw, &["backup", src.to_str().unwrap(), "--json"], b"");
+    assert_eq!(code, 0, "{err}");
+    let tree_id = serde_json::from_slice::<serde_json::Value>(&out).unwrap()["id"].as_str().unwrap().to_string();
+    let stream: Vec<u8> = (0..2_000_000u32).map(|i| (i * 31 % 251) as u8).collect();
+    let (code, out, err) = repo_cmd(&repo, pw, &["backup", "--stdin", "--name", "dump.sql", "--json", "--compression", "gzip"], &stream);
+    assert_eq!(code, 0, "{err}");
+    let stream_id = serde_json::from_slice::<serde_json::Value>(&out).unwrap()["id"].as_str().unwrap().to_string();
+
+    let (code, out, _) = repo_cmd(&repo, pw, &["snapshots", "--json"], b"");
+    assert_eq!(code, 0);
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&out).unwrap().as_array().unwrap().len(), 2);
+
+    let (code, out, err) = repo_cmd(&repo, pw, &["restore", &stream_id[..8], "--stdout"], b"");
+    assert_eq!(code, 0, "{err}");
+    assert!(out == stream, "the restored stream equals the original");
+    let dst = bulwark_testkit::temp_dir("cli-dst");
+    let (code, _, err) = repo_cmd(&repo, pw, &["restore", &tree_id, "--target", dst.to_str().unwrap()], b"");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read(dst.join("sub/a.txt")).unwrap(), b"alpha\n");
+    assert_eq!(std::fs::read(dst.join("b.bin")).unwrap(), vec![7u8; 300_000]);
+    let (code, _, err) = repo_cmd(&repo, pw, &["restore", &tree_id, "--stdout"], b"");
+    assert_eq!(code, 3, "a tree needs --target: {err}");
+    let (code, _, _) = repo_cmd(&repo, pw, &["restore", "ffffffffffff"], b"");
+    assert_eq!(code, 3, "unknown snapshot");
+
+    let (code, out, _) = repo_cmd(&repo, pw, &["check", "--read-data"], b"");
+    assert_eq!(code, 0, "{}", String::from_utf8_lossy(&out));
+
+    // A second passphrase works; damage makes check fail with 13.
+    let pwfile = bulwark_testkit::temp_dir("cli-pw").join("pw");
+    std::fs::write(&pwfile, "second passphrase\n").unwrap();
+    let (code, _, err) = repo_cmd(&repo, pw, &["key", "add", "--new-password-file", pwfile.to_str().unwrap()], b"");
+    assert_eq!(code, 0, "{err}");
+    let (code, _, _) = repo_cmd(&repo, "second passphrase", &["snapshots"], b"");
+    assert_eq!(code, 0);
+    let pack_dir = std::fs::read_dir(repo.join("packs")).unwrap().next().unwrap().unwrap().path();
+    let pack = std::fs::read_dir(pack_dir).unwrap().next().unwrap().unwrap().path();
+    let mut bytes = std::fs::read(&pack).unwrap();
+    bytes[100] ^= 0xff;
+    std::fs::write(&pack, bytes).unwrap();
+    let (code, out, _) = repo_cmd(&repo, pw, &["check", "--read-data"], b"");
+    assert_eq!(code, 13);
+    assert!(String::from_utf8_lossy(&out).contains("affected snapshot:"));
+}

@@ -1,0 +1,58 @@
+//! Catalog administration commands: migrate, user add, audit verify.
+
+use std::io::BufRead;
+
+use bulwark_core::audit;
+use bulwark_core::auth::users::{self, NewUser};
+use bulwark_core::auth::{AuthError, Role, setup};
+use bulwark_core::catalog::Catalog;
+
+use super::{AuditCommand, Failure, UserCommand};
+
+pub async fn migrate(catalog: &Catalog) -> Result<(), Failure> {
+    catalog.migrate().await?;
+    println!("The catalog is up to date.");
+    Ok(())
+}
+
+pub async fn user(catalog: &Catalog, command: UserCommand) -> Result<(), Failure> {
+    match command {
+        UserCommand::Add { username, admin, role, password_stdin, url } => {
+            let role = if admin { Role::Admin } else { role };
+            let password = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line).map_err(|e| Failure::new(3, format!("cannot read the password: {e}")))?;
+                Some(line.trim_end_matches(['\r', '\n']).to_string())
+            } else {
+                None
+            };
+            let has_password = password.is_some();
+            let user = users::create_from_cli(catalog, NewUser { username, password, role }).await?;
+            println!("Added {} with the {} role.", user.username, user.role);
+            if !has_password {
+                let secret = setup::password_link(catalog, &user.username).await?;
+                println!(
+                    "They set their password with this one-time link (valid {} hours):\n  {}/setup?token={secret}",
+                    setup::SETUP_LINK_HOURS,
+                    url.trim_end_matches('/')
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+pub async fn audit(catalog: &Catalog, command: AuditCommand) -> Result<(), Failure> {
+    match command {
+        AuditCommand::Verify => {
+            let report = audit::verify(catalog).await.map_err(AuthError::from)?;
+            match report.first_broken_seq {
+                None => {
+                    println!("The audit chain is intact: {} entries verified.", report.rows);
+                    Ok(())
+                }
+                Some(seq) => Err(Failure::new(1, format!("the audit chain is broken at entry {seq}"))),
+            }
+        }
+    }
+}

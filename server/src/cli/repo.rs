@@ -1,0 +1,315 @@
+//! `bulwark repo …`: the repository engine from the command line, without the server or
+//! its catalog (what an operator uses in a disaster).
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bulwark_core::repo::backup::{self, BackupOptions};
+use bulwark_core::repo::check::check;
+use bulwark_core::repo::format::Compression;
+use bulwark_core::repo::keys::Secret;
+use bulwark_core::repo::snapshot::Content;
+use bulwark_core::repo::{CompressionSetting, Repository, restore};
+use bulwark_core::storage::Storage;
+use bulwark_core::storage::local::LocalStorage;
+use clap::{Args, Subcommand, ValueEnum};
+
+use super::Failure;
+
+#[derive(Debug, Args)]
+pub struct RepoArgs {
+    /// The repository location: a directory.
+    #[arg(long, short = 'r', env = "BULWARK_REPOSITORY", global = true)]
+    repo: Option<PathBuf>,
+    /// A file whose first line is the passphrase (or set BULWARK_PASSWORD).
+    #[arg(long, env = "BULWARK_PASSWORD_FILE", global = true)]
+    password_file: Option<PathBuf>,
+    /// A key file (64 hex characters) instead of a passphrase.
+    #[arg(long, env = "BULWARK_KEY_FILE", global = true)]
+    key_file: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: RepoCommand,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CompressionArg {
+    Zstd,
+    Gzip,
+    None,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RepoCommand {
+    /// Create a repository and print its recovery kit.
+    Init,
+    /// Back up a directory, or standard input with --stdin.
+    Backup {
+        /// The directory to back up.
+        path: Option<PathBuf>,
+        /// Back up standard input as one stream.
+        #[arg(long, conflicts_with = "path")]
+        stdin: bool,
+        /// The name recorded for a stream.
+        #[arg(long, default_value = "stdin")]
+        name: String,
+        #[arg(long)]
+        tag: Vec<String>,
+        #[arg(long, value_enum, default_value = "zstd")]
+        compression: CompressionArg,
+        /// zstd level, 1 to 19.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=19))]
+        level: i32,
+    },
+    /// Restore a snapshot (an id or a unique prefix of 6+ characters).
+    Restore {
+        snapshot: String,
+        /// Restore a tree into this directory (files already identical are left alone).
+        #[arg(long, conflicts_with_all = ["stdout", "output"])]
+        target: Option<PathBuf>,
+        /// Write a stream snapshot to standard output.
+        #[arg(long, conflicts_with = "output")]
+        stdout: bool,
+        /// Write a stream snapshot to this file (it appears only once complete and verified).
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Restore only these paths of a tree (and what is below them).
+        #[arg(long)]
+        include: Vec<String>,
+    },
+    /// List snapshots.
+    Snapshots,
+    /// Check the repository's structure; with --read-data, read and verify every byte.
+    Check {
+        #[arg(long)]
+        read_data: bool,
+    },
+    /// Manage the keys that open the repository.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Add a key: a new passphrase (from --new-password-file) or a new key file.
+    Add {
+        #[arg(long, conflicts_with = "new_key_file")]
+        new_password_file: Option<PathBuf>,
+        /// Write a new random key file here and add it.
+        #[arg(long)]
+        new_key_file: Option<PathBuf>,
+    },
+    /// List the keys.
+    List,
+    /// Start sealing new data with a new data key; old data stays readable.
+    RotateData,
+}
+
+fn read_first_line(path: &PathBuf) -> Result<String, Failure> {
+    let text = std::fs::read_to_string(path).map_err(|e| Failure::new(3, format!("cannot read {}: {e}", path.display())))?;
+    Ok(text.lines().next().unwrap_or_default().to_string())
+}
+
+impl RepoArgs {
+    fn storage(&self) -> Result<Arc<dyn Storage>, Failure> {
+        let path = self.repo.as_ref().ok_or_else(|| Failure::new(3, "give the repository with --repo or BULWARK_REPOSITORY"))?;
+        Ok(Arc::new(LocalStorage::new(path)))
+    }
+
+    fn secret(&self) -> Result<Secret, Failure> {
+        if let Some(path) = &self.key_file {
+            let text = std::fs::read_to_string(path).map_err(|e| Failure::new(3, format!("cannot read {}: {e}", path.display())))?;
+            return Secret::from_key_file(&text).ok_or_else(|| Failure::new(3, format!("{} is not a key file (64 hex characters)", path.display())));
+        }
+        if let Some(path) = &self.password_file {
+            return Ok(Secret::Passphrase(read_first_line(path)?));
+        }
+        match std::env::var("BULWARK_PASSWORD") {
+            Ok(p) if !p.is_empty() => Ok(Secret::Passphrase(p)),
+            _ => Err(Failure::new(3, "give the passphrase with BULWARK_PASSWORD or --password-file, or a --key-file")),
+        }
+    }
+
+    async fn open(&self) -> Result<Repository, Failure> {
+        Ok(Repository::open(self.storage()?, &self.secret()?).await?)
+    }
+}
+
+fn print_json<T: serde::Serialize>(value: &T) {
+    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+}
+
+pub async fn run_repo(args: RepoArgs) -> Result<(), Failure> {
+    match &args.command {
+        RepoCommand::Init => {
+            let (_, kit) = Repository::init(args.storage()?, &args.secret()?).await?;
+            if args.json {
+                print_json(&kit);
+            } else {
+                println!("Created repository {} at {}.", kit.repository_id, kit.location);
+                println!("Recovery kit (print it and keep it apart from the backups):");
+                println!("  repository id: {}\n  location:      {}\n  key:           {} ({})", kit.repository_id, kit.location, kit.key_id, kit.key_kind);
+                println!("  {}", kit.instructions);
+            }
+            Ok(())
+        }
+        RepoCommand::Backup { path, stdin, name, tag, compression, level } => {
+            let algorithm = match compression {
+                CompressionArg::Zstd => Compression::Zstd,
+                CompressionArg::Gzip => Compression::Gzip,
+                CompressionArg::None => Compression::None,
+            };
+            let repo = args.open().await?.with_compression(CompressionSetting { algorithm, level: *level });
+            let snapshot = match (path, stdin) {
+                (None, true) => {
+                    let options = BackupOptions { source: name.clone(), tags: tag.clone(), ..Default::default() };
+                    backup::backup_stream(&repo, std::io::stdin(), options).await?
+                }
+                (Some(path), false) => {
+                    let source = std::fs::canonicalize(path).map_err(|e| Failure::new(3, format!("{}: {e}", path.display())))?;
+                    let options = BackupOptions { source: source.display().to_string(), tags: tag.clone(), ..Default::default() };
+                    backup::backup_tree(&repo, &source, options).await?
+                }
+                _ => return Err(Failure::new(2, "give a directory to back up, or --stdin")),
+            };
+            if args.json {
+                print_json(&snapshot);
+            } else {
+                let s = &snapshot.summary;
+                println!(
+                    "snapshot {} saved: {} bytes read, {} new in {} of {} chunks, {} bytes stored, {} ms",
+                    snapshot.id, s.bytes, s.new_bytes, s.new_chunks, s.chunks, s.stored_bytes, s.duration_ms
+                );
+            }
+            Ok(())
+        }
+        RepoCommand::Restore { snapshot, target, stdout, output, include } => {
+            let repo = args.open().await?;
+            let snapshot = repo.snapshot(snapshot).await?;
+            let index = Arc::new(repo.load_index().await?);
+            match (&snapshot.content, target, stdout, output) {
+                (Content::Tree { .. }, Some(target), false, None) => {
+                    let summary = restore::restore_tree(&repo, index, &snapshot, target, include).await?;
+                    if args.json {
+                        print_json(&summary);
+                    } else {
+                        println!(
+                            "restored {} files, {} directories, {} symlinks ({} bytes); {} already up to date",
+                            summary.files, summary.dirs, summary.symlinks, summary.bytes, summary.unchanged
+                        );
+                    }
+                    Ok(())
+                }
+                (Content::Stream { .. }, None, true, None) => {
+                    if std::io::stdout().is_terminal() {
+                        return Err(Failure::new(3, "refusing to write a binary stream to a terminal: redirect standard output"));
+                    }
+                    let (mut out, _) = restore::restore_stream(&repo, index, &snapshot, std::io::stdout()).await?;
+                    out.flush().map_err(|e| Failure::new(1, e.to_string()))
+                }
+                (Content::Stream { .. }, None, false, Some(path)) => {
+                    let n = restore::restore_stream_to_file(&repo, index, &snapshot, path).await?;
+                    eprintln!("restored {n} bytes to {}", path.display());
+                    Ok(())
+                }
+                (Content::Tree { .. }, ..) => Err(Failure::new(3, format!("snapshot {} is a directory tree: restore it with --target DIR", snapshot.id))),
+                (Content::Stream { .. }, ..) => Err(Failure::new(3, format!("snapshot {} is a stream: restore it with --stdout or --output FILE", snapshot.id))),
+            }
+        }
+        RepoCommand::Snapshots => {
+            let repo = args.open().await?;
+            let snapshots = repo.snapshots().await?;
+            if args.json {
+                print_json(&snapshots);
+            } else {
+                println!("{:<12} {:<28} {:<7} {:>14}  source", "id", "time", "kind", "bytes");
+                for s in &snapshots {
+                    let kind = match s.content {
+                        Content::Stream { .. } => "stream",
+                        Content::Tree { .. } => "tree",
+                    };
+                    println!("{:<12} {:<28} {:<7} {:>14}  {}", &s.id[..12], s.time, kind, s.summary.bytes, s.source);
+                }
+            }
+            Ok(())
+        }
+        RepoCommand::Check { read_data } => {
+            let repo = args.open().await?;
+            let report = check(&repo, *read_data).await?;
+            if args.json {
+                print_json(&report);
+            } else {
+                println!(
+                    "checked {} snapshots, {} packs, {} blobs{}",
+                    report.snapshots,
+                    report.packs,
+                    report.blobs,
+                    if *read_data { " (all data read and verified)" } else { " (structure only)" }
+                );
+                for e in &report.errors {
+                    println!("error: {e}");
+                }
+                for s in &report.affected_snapshots {
+                    println!("affected snapshot: {s}");
+                }
+            }
+            if report.is_ok() {
+                Ok(())
+            } else {
+                Err(Failure::new(13, format!("{} problems found; {} snapshots affected", report.errors.len(), report.affected_snapshots.len())))
+            }
+        }
+        RepoCommand::Key(command) => {
+            let mut repo = args.open().await?;
+            match command {
+                KeyCommand::Add { new_password_file, new_key_file } => {
+                    let secret = match (new_password_file, new_key_file) {
+                        (Some(path), None) => Secret::Passphrase(read_first_line(path)?),
+                        (None, Some(path)) => {
+                            let text = Secret::new_key_file();
+                            write_private(path, &text)?;
+                            Secret::from_key_file(&text).ok_or_else(|| Failure::new(1, "key file generation failed"))?
+                        }
+                        _ => return Err(Failure::new(2, "give --new-password-file or --new-key-file")),
+                    };
+                    let id = repo.add_key(&secret).await?;
+                    println!("added key {id}");
+                }
+                KeyCommand::List => {
+                    let keys = repo.list_keys().await?;
+                    if args.json {
+                        print_json(&keys);
+                    } else {
+                        for k in keys {
+                            let kind = match k.kdf {
+                                bulwark_core::repo::keys::Kdf::Argon2id { .. } => "passphrase",
+                                bulwark_core::repo::keys::Kdf::Keyfile => "key file",
+                            };
+                            println!("{}  {:<10}  {}  {}", k.id, kind, k.created, k.hostname);
+                        }
+                    }
+                }
+                KeyCommand::RotateData => {
+                    let id = repo.rotate_data_key().await?;
+                    println!("new data is now sealed with data key {id}; older data keys stay for reading");
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Writes a secret file readable by its owner only, refusing to overwrite one.
+fn write_private(path: &PathBuf, text: &str) -> Result<(), Failure> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Failure::new(3, format!("cannot create {}: {e}", path.display())))?;
+    writeln!(f, "{text}").map_err(|e| Failure::new(1, e.to_string()))
+}
