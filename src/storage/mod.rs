@@ -11,6 +11,7 @@
 //! - Keys are `/`-separated relative paths of `[A-Za-z0-9._-]` segments.
 
 pub mod local;
+pub mod s3;
 
 use async_trait::async_trait;
 
@@ -24,6 +25,8 @@ pub enum StorageError {
     InvalidKey(String),
     #[error("reading {range} of {key} went past its end ({size} bytes)")]
     OutOfRange { key: String, range: String, size: u64 },
+    #[error("the storage service refused or failed on {key}: {message}")]
+    Remote { key: String, message: String },
     #[error("storage I/O failed on {key}: {source}")]
     Io {
         key: String,
@@ -37,7 +40,7 @@ impl Classify for StorageError {
         match self {
             StorageError::NotFound(_) => Kind::NotFound,
             StorageError::InvalidKey(_) | StorageError::OutOfRange { .. } => Kind::Invalid,
-            StorageError::Io { .. } => Kind::Internal,
+            StorageError::Io { .. } | StorageError::Remote { .. } => Kind::Internal,
         }
     }
 }

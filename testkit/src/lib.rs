@@ -6,6 +6,8 @@
 //! process that kills it and removes its files once the test process is gone (the test
 //! harness never runs destructors of statics).
 
+pub mod s3;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

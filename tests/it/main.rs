@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod jobs;
 mod repo;
+mod storage;
 
 use bulwark_core::auth::users::{self, NewUser};
 use bulwark_core::auth::{Principal, Role};

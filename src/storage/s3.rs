@@ -1,0 +1,186 @@
+//! A storage location in an S3-compatible bucket (AWS, SeaweedFS, MinIO, Ceph …), with
+//! path-style addressing for self-hosted endpoints.
+
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+
+use super::{ObjectInfo, Storage, StorageError, validate_key};
+
+/// Where and how to reach a bucket.
+#[derive(Clone, PartialEq, Eq)]
+pub struct S3Settings {
+    /// `http(s)://host:port`; `None` for AWS itself.
+    pub endpoint: Option<String>,
+    pub region: String,
+    pub bucket: String,
+    /// Prefix inside the bucket, without leading or trailing `/` (may be empty).
+    pub prefix: String,
+    pub access_key: String,
+    pub secret_key: String,
+    pub path_style: bool,
+}
+
+impl std::fmt::Debug for S3Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret key.
+        write!(f, "S3Settings({:?}, s3://{}/{})", self.endpoint, self.bucket, self.prefix)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct S3Storage {
+    client: Client,
+    settings: S3Settings,
+}
+
+impl S3Storage {
+    pub fn new(settings: S3Settings) -> S3Storage {
+        let mut builder = aws_sdk_s3::config::Builder::new()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(settings.region.clone()))
+            .credentials_provider(Credentials::new(&settings.access_key, &settings.secret_key, None, None, "bulwark"))
+            .force_path_style(settings.path_style);
+        if let Some(endpoint) = &settings.endpoint {
+            builder = builder.endpoint_url(endpoint);
+        }
+        S3Storage { client: Client::from_conf(builder.build()), settings }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.settings.bucket
+    }
+
+    pub fn settings(&self) -> &S3Settings {
+        &self.settings
+    }
+
+    fn object_key(&self, key: &str) -> Result<String, StorageError> {
+        validate_key(key)?;
+        Ok(if self.settings.prefix.is_empty() { key.to_string() } else { format!("{}/{key}", self.settings.prefix) })
+    }
+
+    fn remote<E: std::error::Error + Send + Sync + 'static>(key: &str, e: E) -> StorageError {
+        StorageError::Remote { key: key.to_string(), message: DisplayErrorContext(e).to_string() }
+    }
+
+    /// Creates the bucket (with Object Lock enabled when asked); an existing bucket is fine.
+    pub async fn create_bucket(&self, object_lock: bool) -> Result<(), StorageError> {
+        let result = self
+            .client
+            .create_bucket()
+            .bucket(&self.settings.bucket)
+            .object_lock_enabled_for_bucket(object_lock)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let service = e.as_service_error();
+                if service.is_some_and(|s| s.is_bucket_already_owned_by_you() || s.is_bucket_already_exists()) {
+                    Ok(())
+                } else {
+                    Err(Self::remote(&self.settings.bucket, e))
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Storage for S3Storage {
+    fn describe(&self) -> String {
+        let endpoint = self.settings.endpoint.as_deref().unwrap_or("aws");
+        format!("s3://{}/{} at {endpoint}", self.settings.bucket, self.settings.prefix)
+    }
+
+    async fn put(&self, key: &str, data: &[u8]) -> Result<(), StorageError> {
+        let object = self.object_key(key)?;
+        // S3 PUT is atomic: the object appears whole or not at all.
+        self.client
+            .put_object()
+            .bucket(&self.settings.bucket)
+            .key(&object)
+            .body(ByteStream::from(data.to_vec()))
+            .send()
+            .await
+            .map_err(|e| Self::remote(key, e))?;
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Vec<u8>, StorageError> {
+        let object = self.object_key(key)?;
+        match self.client.get_object().bucket(&self.settings.bucket).key(&object).send().await {
+            Ok(out) => Ok(out.body.collect().await.map_err(|e| Self::remote(key, e))?.into_bytes().to_vec()),
+            Err(SdkError::ServiceError(e)) if e.err().is_no_such_key() => Err(StorageError::NotFound(key.to_string())),
+            Err(e) => Err(Self::remote(key, e)),
+        }
+    }
+
+    async fn get_range(&self, key: &str, offset: u64, length: u64) -> Result<Vec<u8>, StorageError> {
+        let object = self.object_key(key)?;
+        if length == 0 {
+            return Ok(Vec::new());
+        }
+        let range = format!("bytes={offset}-{}", offset + length - 1);
+        let out = match self.client.get_object().bucket(&self.settings.bucket).key(&object).range(&range).send().await {
+            Ok(out) => out,
+            Err(SdkError::ServiceError(e)) if e.err().is_no_such_key() => return Err(StorageError::NotFound(key.to_string())),
+            Err(e) => return Err(Self::remote(key, e)),
+        };
+        let bytes = out.body.collect().await.map_err(|e| Self::remote(key, e))?.into_bytes().to_vec();
+        if bytes.len() as u64 != length {
+            let size = self.size(key).await?.unwrap_or(0);
+            return Err(StorageError::OutOfRange { key: key.to_string(), range: format!("{offset}+{length}"), size });
+        }
+        Ok(bytes)
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StorageError> {
+        let base = if self.settings.prefix.is_empty() { String::new() } else { format!("{}/", self.settings.prefix) };
+        let mut out = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.settings.bucket)
+            .prefix(format!("{base}{prefix}"))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| Self::remote(prefix, e))?;
+            for object in page.contents() {
+                if let Some(key) = object.key().and_then(|k| k.strip_prefix(&base)) {
+                    out.push(ObjectInfo { key: key.to_string(), size: object.size().unwrap_or(0).max(0) as u64 });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        let object = self.object_key(key)?;
+        self.client
+            .delete_object()
+            .bucket(&self.settings.bucket)
+            .key(&object)
+            .send()
+            .await
+            .map_err(|e| Self::remote(key, e))?;
+        Ok(())
+    }
+
+    async fn size(&self, key: &str) -> Result<Option<u64>, StorageError> {
+        let object = self.object_key(key)?;
+        match self.client.head_object().bucket(&self.settings.bucket).key(&object).send().await {
+            Ok(out) => Ok(Some(out.content_length().unwrap_or(0).max(0) as u64)),
+            Err(SdkError::ServiceError(e)) if e.err().is_not_found() => Ok(None),
+            Err(e) => Err(Self::remote(key, e)),
+        }
+    }
+}

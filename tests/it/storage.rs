@@ -1,0 +1,120 @@
+//! One conformance suite for every storage backend (the contract in src/storage/mod.rs), run
+//! on a local directory and on a real S3 server (SeaweedFS) that the tests start; plus the
+//! repository engine end to end on S3.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bulwark_core::repo::backup::{self, BackupOptions};
+use bulwark_core::repo::keys::Secret;
+use bulwark_core::repo::{Repository, check::check, restore};
+use bulwark_core::storage::local::LocalStorage;
+use bulwark_core::storage::s3::{S3Settings, S3Storage};
+use bulwark_core::storage::{Storage, StorageError};
+use bulwark_testkit::s3::SeaweedFs;
+
+/// A fresh bucket (and prefix) on this process's SeaweedFS.
+async fn s3(prefix: &str) -> S3Storage {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let server = tokio::task::spawn_blocking(SeaweedFs::shared).await.expect("start SeaweedFS");
+    let storage = S3Storage::new(S3Settings {
+        endpoint: Some(server.endpoint.clone()),
+        region: "us-east-1".into(),
+        bucket: format!("test-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)),
+        prefix: prefix.into(),
+        access_key: server.access_key.clone(),
+        secret_key: server.secret_key.clone(),
+        path_style: true,
+    });
+    storage.create_bucket(false).await.expect("create bucket");
+    storage
+}
+
+async fn conformance(storage: &dyn Storage) {
+    assert!(matches!(storage.get("config").await, Err(StorageError::NotFound(_))));
+    assert_eq!(storage.size("config").await.unwrap(), None);
+    storage.put("config", b"one").await.unwrap();
+    storage.put("config", b"two!").await.unwrap();
+    assert_eq!(storage.get("config").await.unwrap(), b"two!", "put replaces");
+    assert_eq!(storage.size("config").await.unwrap(), Some(4));
+
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+    storage.put("packs/ab/abcdef", &big).await.unwrap();
+    storage.put("packs/cd/cdef01", b"").await.unwrap();
+    storage.put("index/0001", b"idx").await.unwrap();
+    assert_eq!(storage.get_range("packs/ab/abcdef", 1_000_000, 10).await.unwrap(), &big[1_000_000..1_000_010]);
+    assert_eq!(storage.get_range("packs/ab/abcdef", 2_999_990, 10).await.unwrap(), &big[2_999_990..]);
+    assert!(matches!(storage.get_range("packs/ab/abcdef", 2_999_995, 10).await, Err(StorageError::OutOfRange { .. })));
+    assert!(storage.get("packs/cd/cdef01").await.unwrap().is_empty(), "empty objects exist");
+
+    let mut packs: Vec<(String, u64)> = storage.list("packs/").await.unwrap().into_iter().map(|o| (o.key, o.size)).collect();
+    packs.sort();
+    assert_eq!(packs, [("packs/ab/abcdef".to_string(), 3_000_000), ("packs/cd/cdef01".to_string(), 0)]);
+    assert_eq!(storage.list("snapshots/").await.unwrap().len(), 0);
+    assert_eq!(storage.list("").await.unwrap().len(), 4);
+
+    storage.delete("index/0001").await.unwrap();
+    storage.delete("index/0001").await.unwrap();
+    assert!(matches!(storage.get("index/0001").await, Err(StorageError::NotFound(_))));
+    for bad in ["../escape", "/abs", "a//b", "a b"] {
+        assert!(matches!(storage.put(bad, b"x").await, Err(StorageError::InvalidKey(_))), "{bad}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_storage_meets_the_contract() {
+    conformance(&LocalStorage::new(bulwark_testkit::temp_dir("local-storage"))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_storage_meets_the_contract() {
+    conformance(&s3("").await).await;
+    conformance(&s3("nested/prefix").await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_errors_are_clear() {
+    let server = tokio::task::spawn_blocking(SeaweedFs::shared).await.unwrap();
+    let wrong = S3Storage::new(S3Settings {
+        endpoint: Some(server.endpoint.clone()),
+        region: "us-east-1".into(),
+        bucket: "does-not-matter".into(),
+        prefix: String::new(),
+        access_key: server.access_key.clone(),
+        secret_key: "not-the-secret".into(),
+        path_style: true,
+    });
+    let err = wrong.put("config", b"x").await.unwrap_err();
+    assert!(matches!(err, StorageError::Remote { .. }), "{err}");
+    let missing_bucket = S3Storage::new(S3Settings { secret_key: server.secret_key.clone(), bucket: "no-such-bucket-here".into(), ..settings_of(&wrong) });
+    assert!(missing_bucket.get("config").await.is_err());
+    let unreachable = S3Storage::new(S3Settings { endpoint: Some("http://127.0.0.1:9".into()), ..settings_of(&missing_bucket) });
+    let err = unreachable.list("").await.unwrap_err();
+    assert!(matches!(err, StorageError::Remote { .. }), "{err}");
+}
+
+fn settings_of(s: &S3Storage) -> S3Settings {
+    s.settings().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repository_round_trips_on_s3() {
+    let storage: Arc<dyn Storage> = Arc::new(s3("bulwark").await);
+    let secret = Secret::Passphrase("s3 passphrase".into());
+    let (repo, _) = Repository::init(storage.clone(), &secret).await.unwrap();
+    let data: Vec<u8> = (0..5_000_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let s = backup::backup_stream(&repo, std::io::Cursor::new(data.clone()), BackupOptions::default()).await.unwrap();
+    let src = bulwark_testkit::temp_dir("s3-tree");
+    std::fs::create_dir_all(src.join("d")).unwrap();
+    std::fs::write(src.join("d/f.txt"), b"on s3").unwrap();
+    let t = backup::backup_tree(&repo, &src, BackupOptions::default()).await.unwrap();
+
+    let reopened = Repository::open(storage, &secret).await.unwrap();
+    let index = Arc::new(reopened.load_index().await.unwrap());
+    let (restored, _) = restore::restore_stream(&reopened, index.clone(), &s, Vec::new()).await.unwrap();
+    assert!(restored == data);
+    let dst = bulwark_testkit::temp_dir("s3-dst");
+    restore::restore_tree(&reopened, index, &t, &dst, &[]).await.unwrap();
+    assert_eq!(std::fs::read(dst.join("d/f.txt")).unwrap(), b"on s3");
+    assert!(check(&reopened, true).await.unwrap().is_ok());
+}
