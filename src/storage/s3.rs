@@ -30,6 +30,17 @@ impl std::fmt::Debug for S3Settings {
     }
 }
 
+impl S3Settings {
+    /// Splits `s3://bucket/prefix` into bucket and prefix.
+    pub fn parse_url(url: &str) -> Option<(String, String)> {
+        let rest = url.strip_prefix("s3://")?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let valid_bucket = (3..=63).contains(&bucket.len())
+            && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        valid_bucket.then(|| (bucket.to_string(), prefix.trim_matches('/').to_string()))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct S3Storage {
     client: Client,
@@ -182,5 +193,18 @@ impl Storage for S3Storage {
             Err(SdkError::ServiceError(e)) if e.err().is_not_found() => Ok(None),
             Err(e) => Err(Self::remote(key, e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::S3Settings;
+
+    #[test]
+    fn urls_parse() {
+        assert_eq!(S3Settings::parse_url("s3://backups/prod/db"), Some(("backups".into(), "prod/db".into())));
+        assert_eq!(S3Settings::parse_url("s3://backups"), Some(("backups".into(), String::new())));
+        assert_eq!(S3Settings::parse_url("s3://Bad_Bucket/x"), None);
+        assert_eq!(S3Settings::parse_url("/local/path"), None);
     }
 }

@@ -13,15 +13,17 @@ use bulwark_core::repo::snapshot::Content;
 use bulwark_core::repo::{CompressionSetting, Repository, restore};
 use bulwark_core::storage::Storage;
 use bulwark_core::storage::local::LocalStorage;
+use bulwark_core::storage::s3::{S3Settings, S3Storage};
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::Failure;
 
 #[derive(Debug, Args)]
 pub struct RepoArgs {
-    /// The repository location: a directory.
+    /// The repository location: a directory, or `s3://bucket/prefix` (with BULWARK_S3_ENDPOINT,
+    /// AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).
     #[arg(long, short = 'r', env = "BULWARK_REPOSITORY", global = true)]
-    repo: Option<PathBuf>,
+    repo: Option<String>,
     /// A file whose first line is the passphrase (or set BULWARK_PASSWORD).
     #[arg(long, env = "BULWARK_PASSWORD_FILE", global = true)]
     password_file: Option<PathBuf>,
@@ -115,8 +117,24 @@ fn read_first_line(path: &PathBuf) -> Result<String, Failure> {
 
 impl RepoArgs {
     fn storage(&self) -> Result<Arc<dyn Storage>, Failure> {
-        let path = self.repo.as_ref().ok_or_else(|| Failure::new(3, "give the repository with --repo or BULWARK_REPOSITORY"))?;
-        Ok(Arc::new(LocalStorage::new(path)))
+        let location = self.repo.as_ref().ok_or_else(|| Failure::new(3, "give the repository with --repo or BULWARK_REPOSITORY"))?;
+        if !location.starts_with("s3://") {
+            return Ok(Arc::new(LocalStorage::new(location)));
+        }
+        let (bucket, prefix) = S3Settings::parse_url(location)
+            .ok_or_else(|| Failure::new(3, format!("{location:?} is not s3://bucket[/prefix] with a valid bucket name")))?;
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let credential = |name: &str| env(name).ok_or_else(|| Failure::new(3, format!("{name} is needed for an S3 repository")));
+        let endpoint = env("BULWARK_S3_ENDPOINT");
+        Ok(Arc::new(S3Storage::new(S3Settings {
+            path_style: endpoint.is_some(),
+            endpoint,
+            region: env("AWS_REGION").unwrap_or_else(|| "us-east-1".into()),
+            bucket,
+            prefix,
+            access_key: credential("AWS_ACCESS_KEY_ID")?,
+            secret_key: credential("AWS_SECRET_ACCESS_KEY")?,
+        })))
     }
 
     fn secret(&self) -> Result<Secret, Failure> {

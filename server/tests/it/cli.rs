@@ -135,3 +135,51 @@ fn repo_commands_round_trip_and_exit_codes() {
     assert_eq!(code, 13);
     assert!(String::from_utf8_lossy(&out).contains("affected snapshot:"));
 }
+
+#[test]
+fn repo_commands_work_on_s3() {
+    use bulwark_core::storage::s3::{S3Settings, S3Storage};
+    let server = bulwark_testkit::s3::SeaweedFs::shared();
+    let bucket = format!("cli-{}", std::process::id());
+    let storage = S3Storage::new(S3Settings {
+        endpoint: Some(server.endpoint.clone()),
+        region: "us-east-1".into(),
+        bucket: bucket.clone(),
+        prefix: String::new(),
+        access_key: server.access_key.clone(),
+        secret_key: server.secret_key.clone(),
+        path_style: true,
+    });
+    tokio::runtime::Runtime::new().unwrap().block_on(storage.create_bucket(false)).unwrap();
+    let run = |args: &[&str], stdin: &[u8], secret: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bulwark"))
+            .arg("repo")
+            .args(args)
+            .env("BULWARK_REPOSITORY", format!("s3://{bucket}/team/db"))
+            .env("BULWARK_PASSWORD", "s3 cli passphrase")
+            .env("BULWARK_S3_ENDPOINT", &server.endpoint)
+            .env("AWS_ACCESS_KEY_ID", &server.access_key)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (out.status.code().unwrap_or(-1), out.stdout, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let secret = server.secret_key.as_str();
+    let (code, _, err) = run(&["init"], b"", secret);
+    assert_eq!(code, 0, "{err}");
+    let data = b"pg_dump output, pretend\n".repeat(50_000);
+    let (code, out, err) = run(&["backup", "--stdin", "--json"], &data, secret);
+    assert_eq!(code, 0, "{err}");
+    let id = serde_json::from_slice::<serde_json::Value>(&out).unwrap()["id"].as_str().unwrap().to_string();
+    let (code, out, err) = run(&["restore", &id, "--stdout"], b"", secret);
+    assert_eq!(code, 0, "{err}");
+    assert!(out == data);
+    let (code, _, err) = run(&["snapshots"], b"", "wrong-secret");
+    assert_eq!(code, 5, "bad S3 credentials: {err}");
+    assert!(err.contains("the storage service refused or failed"), "{err}");
+}
