@@ -34,6 +34,8 @@ pub enum ObjectType {
     PackHeader = 7,
     /// The master key, wrapped by a key file's key-encryption key.
     MasterKey = 8,
+    /// A secret the server keeps in its catalog (never stored in a repository).
+    CatalogSecret = 9,
 }
 
 impl ObjectType {
@@ -47,6 +49,7 @@ impl ObjectType {
             6 => ObjectType::Lock,
             7 => ObjectType::PackHeader,
             8 => ObjectType::MasterKey,
+            9 => ObjectType::CatalogSecret,
             _ => return None,
         })
     }

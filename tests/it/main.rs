@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 mod jobs;
+mod locations;
 mod repo;
 mod storage;
 

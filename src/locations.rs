@@ -1,0 +1,464 @@
+//! Storage locations: where repositories live (a local directory or an S3-compatible bucket),
+//! their tier and price, a connection test that really writes, reads and deletes, repository
+//! initialisation, usage, and the snapshots they hold.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{self, Actor, Entry};
+use crate::auth::{AuthError, Principal, Role};
+use crate::catalog::dialect::LockTopic;
+use crate::catalog::{Catalog, CatalogError};
+use crate::error::{Classify, Kind};
+use crate::repo::keys::Secret;
+use crate::repo::{RecoveryKit, RepoError, Repository, format};
+use crate::secrets::{SecretBox, SecretError};
+use crate::storage::local::LocalStorage;
+use crate::storage::s3::{S3Settings, S3Storage};
+use crate::storage::{Storage, StorageError};
+use crate::time;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocationError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("storage location {0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl From<sqlx::Error> for LocationError {
+    fn from(e: sqlx::Error) -> Self {
+        LocationError::Catalog(CatalogError::Query(e))
+    }
+}
+
+impl Classify for LocationError {
+    fn kind(&self) -> Kind {
+        match self {
+            LocationError::Invalid(_) => Kind::Invalid,
+            LocationError::NotFound(_) => Kind::NotFound,
+            LocationError::Conflict(_) => Kind::Conflict,
+            LocationError::Auth(e) => e.kind(),
+            LocationError::Catalog(e) => e.kind(),
+            LocationError::Secret(e) => e.kind(),
+            LocationError::Repo(e) => e.kind(),
+            LocationError::Storage(e) => e.kind(),
+        }
+    }
+}
+
+/// A location as stored and shown (never its credentials).
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageLocation {
+    pub id: String,
+    pub location_name: String,
+    pub storage_type: String,
+    pub provider: String,
+    pub region: Option<String>,
+    pub endpoint: Option<String>,
+    pub bucket: Option<String>,
+    pub path_prefix: Option<String>,
+    pub storage_class: Option<String>,
+    pub cost_per_gb_month: Option<f64>,
+    pub availability_sla: Option<f64>,
+    #[serde(serialize_with = "crate::catalog::serialize_flag")]
+    pub immutability: i64,
+    pub repository_id: Option<String>,
+    pub last_test_at: Option<String>,
+    pub last_test_ok: Option<i64>,
+    pub last_test_message: Option<String>,
+    pub created_at: String,
+    #[serde(skip)]
+    pub credentials_encrypted: Option<String>,
+    #[serde(skip)]
+    pub repository_key_encrypted: Option<String>,
+}
+
+const COLUMNS: &str = "id, location_name, storage_type, provider, region, endpoint, bucket, path_prefix, storage_class, \
+    cost_per_gb_month, availability_sla, immutability, repository_id, last_test_at, last_test_ok, last_test_message, \
+    created_at, credentials_encrypted, repository_key_encrypted";
+
+pub const TIERS: [&str; 4] = ["primary", "secondary", "tertiary", "archive"];
+
+/// What an administrator fills in.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewLocation {
+    pub location_name: String,
+    /// Tier: primary, secondary, tertiary or archive.
+    pub storage_type: String,
+    /// `local` or `s3`.
+    pub provider: String,
+    /// Local: the directory. S3: the prefix inside the bucket.
+    #[serde(default)]
+    pub path_prefix: Option<String>,
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub bucket: Option<String>,
+    #[serde(default)]
+    pub access_key: Option<String>,
+    #[serde(default)]
+    pub secret_key: Option<String>,
+    #[serde(default)]
+    pub storage_class: Option<String>,
+    #[serde(default)]
+    pub cost_per_gb_month: Option<f64>,
+    #[serde(default)]
+    pub availability_sla: Option<f64>,
+    #[serde(default)]
+    pub immutability: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Credentials {
+    access_key: String,
+    secret_key: String,
+}
+
+fn blank(v: &Option<String>) -> Option<String> {
+    v.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+fn validate(new: &NewLocation) -> Result<(), LocationError> {
+    let invalid = |m: &str| Err(LocationError::Invalid(m.to_string()));
+    let name = new.location_name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return invalid("locationName: give a name of 1 to 100 characters");
+    }
+    if !TIERS.contains(&new.storage_type.as_str()) {
+        return invalid("storageType: use primary, secondary, tertiary or archive");
+    }
+    if new.cost_per_gb_month.is_some_and(|c| !(0.0..=1000.0).contains(&c) || c.is_nan()) {
+        return invalid("costPerGbMonth: a price between 0 and 1000 per GB-month");
+    }
+    if new.availability_sla.is_some_and(|a| !(0.0..=100.0).contains(&a) || a.is_nan()) {
+        return invalid("availabilitySla: a percentage between 0 and 100");
+    }
+    match new.provider.as_str() {
+        "local" => {
+            let path = blank(&new.path_prefix).unwrap_or_default();
+            if !path.starts_with('/') {
+                return invalid("pathPrefix: a local location needs an absolute directory path");
+            }
+            if new.immutability {
+                return invalid("immutability: only S3 locations with Object Lock can be immutable");
+            }
+        }
+        "s3" => {
+            let bucket = blank(&new.bucket).unwrap_or_default();
+            if S3Settings::parse_url(&format!("s3://{bucket}")).is_none() {
+                return invalid("bucket: 3 to 63 lowercase letters, digits, '-' or '.'");
+            }
+            if let Some(endpoint) = blank(&new.endpoint) {
+                if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+                    return invalid("endpoint: an http:// or https:// URL");
+                }
+            }
+            if blank(&new.access_key).is_none() || blank(&new.secret_key).is_none() {
+                return invalid("accessKey and secretKey are needed for an S3 location");
+            }
+        }
+        _ => return invalid("provider: use local or s3"),
+    }
+    Ok(())
+}
+
+pub async fn create(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, new: NewLocation) -> Result<StorageLocation, LocationError> {
+    actor.require(Role::Admin)?;
+    validate(&new)?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let credentials = match new.provider.as_str() {
+        "s3" => {
+            let c = Credentials { access_key: blank(&new.access_key).unwrap_or_default(), secret_key: blank(&new.secret_key).unwrap_or_default() };
+            Some(secrets.seal(&format!("location:{id}:credentials"), &serde_json::to_string(&c).unwrap_or_default()))
+        }
+        _ => None,
+    };
+    let now = time::now_text();
+    let name = new.location_name.trim().to_string();
+    let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
+    let taken: Option<String> = sqlx::query_scalar("SELECT id FROM backup_storage_locations WHERE location_name = $1")
+        .bind(&name)
+        .fetch_optional(&mut *tx.tx)
+        .await?;
+    if taken.is_some() {
+        return Err(LocationError::Conflict(format!("a storage location named {name:?} already exists")));
+    }
+    let region = if new.provider == "s3" { Some(blank(&new.region).unwrap_or_else(|| "us-east-1".into())) } else { None };
+    sqlx::query(
+        "INSERT INTO backup_storage_locations (id, location_name, storage_type, provider, region, endpoint, bucket, path_prefix,
+             storage_class, cost_per_gb_month, availability_sla, immutability, credentials_encrypted, is_active, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $14)",
+    )
+    .bind(&id)
+    .bind(&name)
+    .bind(&new.storage_type)
+    .bind(&new.provider)
+    .bind(&region)
+    .bind(blank(&new.endpoint))
+    .bind(blank(&new.bucket))
+    .bind(blank(&new.path_prefix).map(|p| if new.provider == "s3" { p.trim_matches('/').to_string() } else { p }))
+    .bind(blank(&new.storage_class))
+    .bind(new.cost_per_gb_month)
+    .bind(new.availability_sla)
+    .bind(i64::from(new.immutability))
+    .bind(&credentials)
+    .bind(&now)
+    .execute(&mut *tx.tx)
+    .await?;
+    audit::append(
+        &mut tx,
+        Entry {
+            actor: &Actor::from(actor),
+            action: "storage_location.create",
+            target_type: "storage_location",
+            target_id: Some(&id),
+            detail: serde_json::json!({ "name": name, "provider": new.provider, "tier": new.storage_type }),
+        },
+    )
+    .await?;
+    tx.tx.commit().await?;
+    find(catalog, &id).await
+}
+
+async fn find(catalog: &Catalog, id: &str) -> Result<StorageLocation, LocationError> {
+    let sql = format!("SELECT {COLUMNS} FROM backup_storage_locations WHERE id = $1");
+    sqlx::query_as::<_, StorageLocation>(&sql)
+        .bind(id)
+        .fetch_optional(catalog.pool())
+        .await?
+        .ok_or_else(|| LocationError::NotFound(id.to_string()))
+}
+
+pub async fn get(catalog: &Catalog, actor: &Principal, id: &str) -> Result<StorageLocation, LocationError> {
+    actor.require(Role::Viewer)?;
+    find(catalog, id).await
+}
+
+pub async fn list(catalog: &Catalog, actor: &Principal) -> Result<Vec<StorageLocation>, LocationError> {
+    actor.require(Role::Viewer)?;
+    let sql = format!(
+        "SELECT {COLUMNS} FROM backup_storage_locations ORDER BY
+         CASE storage_type WHEN 'primary' THEN 0 WHEN 'secondary' THEN 1 WHEN 'tertiary' THEN 2 ELSE 3 END, location_name"
+    );
+    Ok(sqlx::query_as::<_, StorageLocation>(&sql).fetch_all(catalog.pool()).await?)
+}
+
+/// Removes a location from the catalog. One that holds a repository is refused: its key
+/// would be lost with the row (the data itself is never touched here).
+pub async fn delete(catalog: &Catalog, actor: &Principal, id: &str) -> Result<(), LocationError> {
+    actor.require(Role::Admin)?;
+    let location = find(catalog, id).await?;
+    if let Some(repo) = &location.repository_id {
+        return Err(LocationError::Conflict(format!(
+            "{:?} holds repository {repo}; removing it would discard the key Bulwark keeps for it",
+            location.location_name
+        )));
+    }
+    let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
+    sqlx::query("DELETE FROM backup_storage_locations WHERE id = $1").bind(id).execute(&mut *tx.tx).await?;
+    audit::append(
+        &mut tx,
+        Entry {
+            actor: &Actor::from(actor),
+            action: "storage_location.delete",
+            target_type: "storage_location",
+            target_id: Some(id),
+            detail: serde_json::json!({ "name": location.location_name }),
+        },
+    )
+    .await?;
+    tx.tx.commit().await?;
+    Ok(())
+}
+
+/// The storage behind a location.
+pub fn storage(location: &StorageLocation, secrets: &SecretBox) -> Result<Arc<dyn Storage>, LocationError> {
+    match location.provider.as_str() {
+        "local" => Ok(Arc::new(LocalStorage::new(location.path_prefix.clone().unwrap_or_default()))),
+        "s3" => {
+            let sealed = location.credentials_encrypted.as_deref().ok_or_else(|| LocationError::Invalid("no credentials stored".into()))?;
+            let c: Credentials = serde_json::from_str(&secrets.open(&format!("location:{}:credentials", location.id), sealed)?)
+                .map_err(|_| SecretError::Open)?;
+            Ok(Arc::new(S3Storage::new(S3Settings {
+                path_style: location.endpoint.is_some(),
+                endpoint: location.endpoint.clone(),
+                region: location.region.clone().unwrap_or_else(|| "us-east-1".into()),
+                bucket: location.bucket.clone().unwrap_or_default(),
+                prefix: location.path_prefix.clone().unwrap_or_default(),
+                access_key: c.access_key,
+                secret_key: c.secret_key,
+            })))
+        }
+        other => Err(LocationError::Invalid(format!("unknown provider {other:?}"))),
+    }
+}
+
+/// The outcome of a connection test, kept on the location.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestResult {
+    pub ok: bool,
+    pub message: String,
+    pub latency_ms: u64,
+}
+
+/// Writes, reads back and deletes a probe object. A failure is a result to show, not an error.
+pub async fn test_connection(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, id: &str) -> Result<TestResult, LocationError> {
+    actor.require(Role::Operator)?;
+    let location = find(catalog, id).await?;
+    let storage = storage(&location, secrets)?;
+    let started = Instant::now();
+    let probe_key = format!("probe-{}", uuid::Uuid::new_v4().simple());
+    let payload = format!("bulwark connection test {}", time::now_text());
+    let outcome: Result<(), String> = async {
+        storage.put(&probe_key, payload.as_bytes()).await.map_err(|e| format!("writing failed: {e}"))?;
+        let back = storage.get(&probe_key).await.map_err(|e| format!("reading back failed: {e}"))?;
+        if back != payload.as_bytes() {
+            return Err("the object read back differs from what was written".into());
+        }
+        storage.delete(&probe_key).await.map_err(|e| format!("deleting the probe failed: {e}"))
+    }
+    .await;
+    let latency_ms = started.elapsed().as_millis() as u64;
+    let result = match outcome {
+        Ok(()) => TestResult { ok: true, message: format!("wrote, read back and deleted a probe object in {latency_ms} ms"), latency_ms },
+        Err(message) => TestResult { ok: false, message, latency_ms },
+    };
+    sqlx::query("UPDATE backup_storage_locations SET last_test_at = $1, last_test_ok = $2, last_test_message = $3 WHERE id = $4")
+        .bind(time::now_text())
+        .bind(i64::from(result.ok))
+        .bind(&result.message)
+        .bind(id)
+        .execute(catalog.pool())
+        .await?;
+    Ok(result)
+}
+
+/// A new repository's recovery kit, with the key file text: shown once, never again.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Initialized {
+    pub recovery_kit: RecoveryKit,
+    pub key_file: String,
+}
+
+/// Creates the repository of a location with a fresh random key file, which Bulwark keeps
+/// sealed in the catalog so it can run backups unattended.
+pub async fn init_repository(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, id: &str) -> Result<Initialized, LocationError> {
+    actor.require(Role::Admin)?;
+    let location = find(catalog, id).await?;
+    if location.repository_id.is_some() {
+        return Err(LocationError::Conflict(format!("{:?} already holds a repository", location.location_name)));
+    }
+    let key_file = Secret::new_key_file();
+    let secret = Secret::from_key_file(&key_file).ok_or_else(|| LocationError::Invalid("key generation failed".into()))?;
+    let (repo, recovery_kit) = Repository::init(storage(&location, secrets)?, &secret).await?;
+    let sealed = secrets.seal(&format!("location:{id}:repository_key"), &key_file);
+    let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
+    sqlx::query("UPDATE backup_storage_locations SET repository_id = $1, repository_key_encrypted = $2, updated_at = $3 WHERE id = $4")
+        .bind(&repo.config().id)
+        .bind(&sealed)
+        .bind(time::now_text())
+        .bind(id)
+        .execute(&mut *tx.tx)
+        .await?;
+    audit::append(
+        &mut tx,
+        Entry {
+            actor: &Actor::from(actor),
+            action: "storage_location.init_repository",
+            target_type: "storage_location",
+            target_id: Some(id),
+            detail: serde_json::json!({ "repositoryId": repo.config().id }),
+        },
+    )
+    .await?;
+    tx.tx.commit().await?;
+    Ok(Initialized { recovery_kit, key_file })
+}
+
+/// Opens a location's repository with the key Bulwark keeps.
+pub async fn open_repository(catalog: &Catalog, secrets: &SecretBox, id: &str) -> Result<Repository, LocationError> {
+    let location = find(catalog, id).await?;
+    let sealed = location
+        .repository_key_encrypted
+        .as_deref()
+        .ok_or_else(|| LocationError::Invalid(format!("{:?} holds no repository yet: initialise it first", location.location_name)))?;
+    let key_file = secrets.open(&format!("location:{id}:repository_key"), sealed)?;
+    let secret = Secret::from_key_file(&key_file).ok_or(SecretError::Open)?;
+    Ok(Repository::open(storage(&location, secrets)?, &secret).await?)
+}
+
+/// What a location holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    pub bytes_stored: u64,
+    pub packs: u64,
+    pub snapshots: u64,
+}
+
+pub async fn usage(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, id: &str) -> Result<Usage, LocationError> {
+    actor.require(Role::Viewer)?;
+    let storage = storage(&find(catalog, id).await?, secrets)?;
+    let all = storage.list("").await?;
+    Ok(Usage {
+        bytes_stored: all.iter().map(|o| o.size).sum(),
+        packs: all.iter().filter(|o| o.key.starts_with(format::PACKS_PREFIX)).count() as u64,
+        snapshots: all.iter().filter(|o| o.key.starts_with(format::SNAPSHOTS_PREFIX)).count() as u64,
+    })
+}
+
+/// A snapshot as listed for a location.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SnapshotRow {
+    pub id: String,
+    pub time: String,
+    pub source: String,
+    pub kind: &'static str,
+    pub bytes: u64,
+    pub files: u64,
+}
+
+pub async fn snapshots(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, id: &str) -> Result<Vec<SnapshotRow>, LocationError> {
+    actor.require(Role::Viewer)?;
+    let repo = open_repository(catalog, secrets, id).await?;
+    Ok(repo
+        .snapshots()
+        .await?
+        .into_iter()
+        .rev()
+        .map(|s| SnapshotRow {
+            kind: match s.content {
+                crate::repo::snapshot::Content::Stream { .. } => "stream",
+                crate::repo::snapshot::Content::Tree { .. } => "tree",
+            },
+            id: s.id,
+            time: s.time,
+            source: s.source,
+            bytes: s.summary.bytes,
+            files: s.summary.files,
+        })
+        .collect())
+}
