@@ -70,3 +70,32 @@ pub struct AuditRow {
     pub target_id: Option<String>,
     pub detail: String,
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocationRow {
+    pub id: String,
+    pub name: String,
+    pub tier: String,
+    pub provider: String,
+    /// Where the data goes: a directory, or s3://bucket/prefix at an endpoint.
+    pub place: String,
+    pub cost_per_gb_month: Option<f64>,
+    pub repository_id: Option<String>,
+    pub last_test_ok: Option<bool>,
+    pub last_test_message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestOutcome {
+    pub location: String,
+    pub ok: bool,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryKitView {
+    pub repository_id: String,
+    pub location: String,
+    pub key_file: String,
+    pub instructions: String,
+}

@@ -42,3 +42,10 @@ pub async fn start_session(principal: &Principal) -> Result<(), AppError> {
     session.cycle_id().await.map_err(|_| AppError::Internal)?;
     session.insert(USER_KEY, &principal.user_id).await.map_err(|_| AppError::Internal)
 }
+
+pub fn secrets() -> Result<bulwark_core::secrets::SecretBox, AppError> {
+    use_context::<bulwark_core::secrets::SecretBox>().ok_or_else(|| {
+        tracing::error!("the secret box is not in the Leptos context");
+        AppError::Internal
+    })
+}

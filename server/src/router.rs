@@ -21,8 +21,11 @@ pub struct SessionSettings {
 
 pub fn router(state: AppState, sessions: SessionSettings) -> Router {
     let routes = generate_route_list(App);
-    let catalog = state.catalog.clone();
-    let context = move || provide_context(catalog.clone());
+    let (catalog, secrets) = (state.catalog.clone(), state.secrets.clone());
+    let context = move || {
+        provide_context(catalog.clone());
+        provide_context(secrets.clone());
+    };
     let session_layer = SessionManagerLayer::new(CatalogStore::new(state.catalog.clone()))
         .with_name("bulwark_session")
         .with_http_only(true)

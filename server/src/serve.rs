@@ -7,6 +7,7 @@ use anyhow::Context;
 use bulwark_core::auth::setup;
 use bulwark_core::catalog::Catalog;
 use bulwark_core::jobs::pool::Pool;
+use bulwark_core::secrets::SecretBox;
 use leptos::config::LeptosOptions;
 use tokio::sync::watch;
 
@@ -31,7 +32,8 @@ pub async fn serve(catalog_args: &CatalogArgs, args: &ServeArgs) -> anyhow::Resu
         .site_pkg_dir("pkg")
         .site_addr(args.listen)
         .build();
-    let state = AppState { catalog: catalog.clone(), leptos_options, metrics: Arc::new(HttpMetrics::default()) };
+    let secrets = SecretBox::load(std::env::var("BULWARK_SECRET_KEY").ok().as_deref(), &catalog_args.data_dir)?;
+    let state = AppState { catalog: catalog.clone(), secrets, leptos_options, metrics: Arc::new(HttpMetrics::default()) };
     let app = router(state, SessionSettings { secure: args.secure_cookies, idle_hours: args.session_hours });
 
     let (stop_tx, stop_rx) = watch::channel(false);

@@ -6,11 +6,14 @@ use std::time::Instant;
 
 use axum::extract::FromRef;
 use bulwark_core::catalog::Catalog;
+use bulwark_core::secrets::SecretBox;
 use leptos::config::LeptosOptions;
 
 #[derive(Clone)]
 pub struct AppState {
     pub catalog: Catalog,
+    /// Seals the secrets the catalog keeps (storage credentials, repository keys).
+    pub secrets: SecretBox,
     pub leptos_options: LeptosOptions,
     pub metrics: Arc<HttpMetrics>,
 }

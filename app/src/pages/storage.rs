@@ -1,19 +1,249 @@
+//! Storage locations: add local directories and S3 buckets, test them for real, initialise
+//! their repositories.
+
 use leptos::prelude::*;
 
-use super::section::SectionPage;
+use crate::components::{EmptyState, ErrorPanel, PageHeader, form_error};
+use crate::dto::{LocationRow, RecoveryKitView, TestOutcome};
+use crate::error::AppError;
+
+#[cfg(feature = "ssr")]
+fn row(l: bulwark_core::locations::StorageLocation) -> LocationRow {
+    let place = match l.provider.as_str() {
+        "s3" => format!(
+            "s3://{}/{} at {}",
+            l.bucket.clone().unwrap_or_default(),
+            l.path_prefix.clone().unwrap_or_default(),
+            l.endpoint.clone().unwrap_or_else(|| "AWS".into())
+        ),
+        _ => l.path_prefix.clone().unwrap_or_default(),
+    };
+    LocationRow {
+        id: l.id,
+        name: l.location_name,
+        tier: l.storage_type,
+        provider: l.provider,
+        place,
+        cost_per_gb_month: l.cost_per_gb_month,
+        repository_id: l.repository_id,
+        last_test_ok: l.last_test_ok.map(|v| v != 0),
+        last_test_message: l.last_test_message,
+    }
+}
+
+#[server(prefix = "/_sfn", endpoint = "list_locations")]
+pub async fn list_locations() -> Result<Vec<LocationRow>, AppError> {
+    let p = crate::ssr::principal().await?;
+    let catalog = crate::ssr::catalog()?;
+    let list = bulwark_core::locations::list(&catalog, &p).await.map_err(AppError::from_core)?;
+    Ok(list.into_iter().map(row).collect())
+}
+
+#[allow(clippy::too_many_arguments)]
+#[server(prefix = "/_sfn", endpoint = "create_location")]
+pub async fn create_location(
+    location_name: String,
+    storage_type: String,
+    provider: String,
+    path_prefix: String,
+    endpoint: String,
+    region: String,
+    bucket: String,
+    access_key: String,
+    secret_key: String,
+    cost_per_gb_month: String,
+    immutability: Option<String>,
+) -> Result<LocationRow, AppError> {
+    use bulwark_core::locations::{self, NewLocation};
+    let p = crate::ssr::principal().await?;
+    let (catalog, secrets) = (crate::ssr::catalog()?, crate::ssr::secrets()?);
+    let some = |s: String| Some(s).filter(|s| !s.trim().is_empty());
+    let cost = match cost_per_gb_month.trim() {
+        "" => None,
+        text => Some(text.parse::<f64>().map_err(|_| AppError::Invalid("costPerGbMonth: a number such as 0.023".into()))?),
+    };
+    let new = NewLocation {
+        location_name,
+        storage_type,
+        provider,
+        path_prefix: some(path_prefix),
+        endpoint: some(endpoint),
+        region: some(region),
+        bucket: some(bucket),
+        access_key: some(access_key),
+        secret_key: some(secret_key),
+        storage_class: None,
+        cost_per_gb_month: cost,
+        availability_sla: None,
+        immutability: immutability.is_some(),
+    };
+    locations::create(&catalog, &secrets, &p, new).await.map(row).map_err(AppError::from_core)
+}
+
+#[server(prefix = "/_sfn", endpoint = "test_location")]
+pub async fn test_location(id: String) -> Result<TestOutcome, AppError> {
+    let p = crate::ssr::principal().await?;
+    let (catalog, secrets) = (crate::ssr::catalog()?, crate::ssr::secrets()?);
+    let name = bulwark_core::locations::get(&catalog, &p, &id).await.map_err(AppError::from_core)?.location_name;
+    let r = bulwark_core::locations::test_connection(&catalog, &secrets, &p, &id).await.map_err(AppError::from_core)?;
+    Ok(TestOutcome { location: name, ok: r.ok, message: r.message })
+}
+
+#[server(prefix = "/_sfn", endpoint = "init_location")]
+pub async fn init_location(id: String) -> Result<RecoveryKitView, AppError> {
+    let p = crate::ssr::principal().await?;
+    let (catalog, secrets) = (crate::ssr::catalog()?, crate::ssr::secrets()?);
+    let init = bulwark_core::locations::init_repository(&catalog, &secrets, &p, &id).await.map_err(AppError::from_core)?;
+    Ok(RecoveryKitView {
+        repository_id: init.recovery_kit.repository_id,
+        location: init.recovery_kit.location,
+        key_file: init.key_file,
+        instructions: init.recovery_kit.instructions,
+    })
+}
+
+#[server(prefix = "/_sfn", endpoint = "delete_location")]
+pub async fn delete_location(id: String) -> Result<(), AppError> {
+    let p = crate::ssr::principal().await?;
+    let catalog = crate::ssr::catalog()?;
+    bulwark_core::locations::delete(&catalog, &p, &id).await.map_err(AppError::from_core)
+}
 
 #[component]
 pub fn StoragePage() -> impl IntoView {
+    let create = ServerAction::<CreateLocation>::new();
+    let test = ServerAction::<TestLocation>::new();
+    let init = ServerAction::<InitLocation>::new();
+    let delete = ServerAction::<DeleteLocation>::new();
+    let rows = Resource::new(
+        move || (create.version().get(), test.version().get(), init.version().get(), delete.version().get()),
+        |_| list_locations(),
+    );
+    let provider = RwSignal::new("local".to_string());
+    let test_result = move || {
+        test.value().get().map(|r| match r {
+            Ok(t) => view! {
+                <p class=if t.ok { "ok" } else { "form-error" } role="status" data-testid="test-result">
+                    {format!("{}: {}", t.location, if t.ok { "connection works" } else { "connection failed" })} " — " {t.message}
+                </p>
+            }
+            .into_any(),
+            Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+        })
+    };
+    let kit = move || {
+        init.value().get().and_then(Result::ok).map(|k| view! {
+            <div class="secret" role="status" data-testid="recovery-kit">
+                <p><strong>"Recovery kit: print it and keep it apart from the backups. It is not shown again."</strong></p>
+                <p>"Repository " <code>{k.repository_id}</code> " at " <code>{k.location}</code></p>
+                <p>"Key file (save as a file; " <code>"bulwark repo --key-file FILE"</code> " opens the repository):"</p>
+                <code data-testid="key-file">{k.key_file}</code>
+                <p>{k.instructions}</p>
+            </div>
+        })
+    };
     view! {
-        <SectionPage
-            title="Storage Locations"
-            lead="Where backups are kept: local disks and S3-compatible buckets, in tiers from primary to archive."
-            count=|o| o.storage_locations
-            noun="storage locations"
-            empty_title="No storage locations yet"
-        >
-            <p>"A storage location is a local directory or an S3-compatible bucket, with a tier (primary, secondary, tertiary, archive), region, storage class, price per GB-month and optional immutability (Object Lock). Backups are deduplicated, compressed and encrypted before they reach it."</p>
-            <p>"An admin adds locations here or with " <code>"POST /api/admin/backups/storage-locations"</code> "; the embedded default keeps its repository under " <code>"./data"</code> "."</p>
-        </SectionPage>
+        <PageHeader title="Storage Locations" lead="Where backups are kept: local disks and S3-compatible buckets, in tiers from primary to archive."/>
+        <section class="panel">
+            <h2>"Add a storage location"</h2>
+            <ActionForm action=create attr:class="grid-form">
+                <label>"Name" <input type="text" name="location_name" required/></label>
+                <label>"Tier"
+                    <select name="storage_type" aria-label="Tier">
+                        <option value="primary">"primary"</option>
+                        <option value="secondary">"secondary"</option>
+                        <option value="tertiary">"tertiary"</option>
+                        <option value="archive">"archive"</option>
+                    </select>
+                </label>
+                <label>"Provider"
+                    <select name="provider" aria-label="Provider" on:change=move |ev| provider.set(event_target_value(&ev))>
+                        <option value="local">"local directory"</option>
+                        <option value="s3">"S3-compatible bucket"</option>
+                    </select>
+                </label>
+                <label>{move || if provider.get() == "s3" { "Prefix in the bucket" } else { "Directory (absolute path)" }}
+                    <input type="text" name="path_prefix" aria-label="Path"/>
+                </label>
+                <label class:hidden=move || provider.get() != "s3">"Endpoint (empty for AWS)" <input type="url" name="endpoint" placeholder="http://127.0.0.1:8333"/></label>
+                <label class:hidden=move || provider.get() != "s3">"Region" <input type="text" name="region" placeholder="us-east-1"/></label>
+                <label class:hidden=move || provider.get() != "s3">"Bucket" <input type="text" name="bucket"/></label>
+                <label class:hidden=move || provider.get() != "s3">"Access key" <input type="text" name="access_key" autocomplete="off"/></label>
+                <label class:hidden=move || provider.get() != "s3">"Secret key" <input type="password" name="secret_key" autocomplete="new-password"/></label>
+                <label>"Price per GB-month" <input type="text" name="cost_per_gb_month" inputmode="decimal" placeholder="0.023"/></label>
+                <label class="check" class:hidden=move || provider.get() != "s3">
+                    <input type="checkbox" name="immutability"/> "Immutable (Object Lock)"
+                </label>
+                <button type="submit" class="primary">"Add location"</button>
+            </ActionForm>
+            {form_error(create.value())}
+        </section>
+        {test_result}
+        {form_error(init.value())}
+        {form_error(delete.value())}
+        {kit}
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match rows.await {
+                    Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
+                    Ok(list) if list.is_empty() => view! {
+                        <EmptyState title="No storage locations yet">
+                            <p>"A storage location is a local directory or an S3-compatible bucket, with a tier, a price per GB-month and optional immutability (Object Lock). Backups are deduplicated, compressed and encrypted before they reach it."</p>
+                            <p>"Add one with the form above (or " <code>"POST /api/admin/backups/storage-locations"</code> "), test the connection, then initialise its repository."</p>
+                        </EmptyState>
+                    }.into_any(),
+                    Ok(list) => view! {
+                        <table class="data">
+                            <thead><tr><th>"Name"</th><th>"Tier"</th><th>"Where"</th><th>"Price"</th><th>"Last test"</th><th>"Repository"</th><th>"Actions"</th></tr></thead>
+                            <tbody>
+                                {list.into_iter().map(|l| view! { <LocationLine location=l test init delete/> }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn LocationLine(
+    location: LocationRow,
+    test: ServerAction<TestLocation>,
+    init: ServerAction<InitLocation>,
+    delete: ServerAction<DeleteLocation>,
+) -> impl IntoView {
+    let (id1, id2, id3) = (location.id.clone(), location.id.clone(), location.id.clone());
+    let last_test = match (location.last_test_ok, location.last_test_message.clone()) {
+        (None, _) => "never tested".to_string(),
+        (Some(true), _) => "works".to_string(),
+        (Some(false), m) => format!("failed: {}", m.unwrap_or_default()),
+    };
+    let has_repo = location.repository_id.is_some();
+    view! {
+        <tr data-location=location.name.clone()>
+            <td>{location.name.clone()}</td>
+            <td>{location.tier.clone()}</td>
+            <td><code>{location.place.clone()}</code></td>
+            <td>{location.cost_per_gb_month.map(|c| format!("{c} /GB-month")).unwrap_or_default()}</td>
+            <td>{last_test}</td>
+            <td>{location.repository_id.clone().map(|r| r[..12.min(r.len())].to_string()).unwrap_or_else(|| "not initialised".into())}</td>
+            <td class="actions">
+                <ActionForm action=test attr:class="row-form">
+                    <input type="hidden" name="id" value=id1/>
+                    <button type="submit">"Test connection"</button>
+                </ActionForm>
+                {(!has_repo).then(|| view! {
+                    <ActionForm action=init attr:class="row-form">
+                        <input type="hidden" name="id" value=id2/>
+                        <button type="submit">"Initialise repository"</button>
+                    </ActionForm>
+                    <ActionForm action=delete attr:class="row-form">
+                        <input type="hidden" name="id" value=id3/>
+                        <button type="submit" class="danger">"Delete"</button>
+                    </ActionForm>
+                })}
+            </td>
+        </tr>
     }
 }

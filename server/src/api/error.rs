@@ -79,7 +79,8 @@ from_core!(
     bulwark_core::auth::AuthError,
     bulwark_core::audit::AuditError,
     bulwark_core::catalog::CatalogError,
-    bulwark_core::jobs::JobError
+    bulwark_core::jobs::JobError,
+    bulwark_core::locations::LocationError
 );
 
 impl From<JsonRejection> for ApiError {

@@ -3,6 +3,7 @@
 pub mod error;
 pub mod extract;
 mod audit;
+mod locations;
 mod me;
 mod tokens;
 mod users;
@@ -21,6 +22,12 @@ pub fn router() -> Router<AppState> {
         .route("/tokens/{id}", axum::routing::delete(tokens::revoke))
         .route("/admin/users", get(users::list).post(users::create))
         .route("/admin/users/{id}", patch(users::update).get(users::get).delete(users::delete))
+        .route("/admin/backups/storage-locations", get(locations::list).post(locations::create))
+        .route("/admin/backups/storage-locations/{id}", get(locations::get).delete(locations::delete))
+        .route("/admin/backups/storage-locations/{id}/test", axum::routing::post(locations::test))
+        .route("/admin/backups/storage-locations/{id}/init", axum::routing::post(locations::init))
+        .route("/admin/backups/storage-locations/{id}/usage", get(locations::usage))
+        .route("/admin/backups/storage-locations/{id}/snapshots", get(locations::snapshots))
         .route("/admin/audit", get(audit::list))
         .route("/admin/audit/verify", get(audit::verify))
         .fallback(|| async { ApiError::not_found("no such API endpoint") })

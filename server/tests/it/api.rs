@@ -18,6 +18,7 @@ on_both_catalogs!(
     sessions_work_until_they_expire,
     cross_site_writes_are_refused,
     server_function_failures_carry_their_status,
+    storage_locations_over_rest,
 );
 
 async fn health_and_metrics_answer(app: TestApp) {
@@ -227,4 +228,35 @@ async fn server_function_failures_carry_their_status(app: TestApp) {
     assert!(ok.headers["set-cookie"].to_str().unwrap().contains("bulwark_session="));
     let cookie = ok.headers["set-cookie"].to_str().unwrap().to_string();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+}
+
+async fn storage_locations_over_rest(app: TestApp) {
+    let (_, admin) = app.user_with_token("root", Role::Admin).await;
+    let (_, viewer) = app.user_with_token("vic", Role::Viewer).await;
+    let base = "/api/admin/backups/storage-locations";
+    let dir = bulwark_testkit::temp_dir("rest-loc").join("repo");
+    let body = serde_json::json!({ "locationName": "disk", "storageType": "primary", "provider": "local", "pathPrefix": dir }).to_string();
+    assert_eq!(app.json("POST", base, &viewer, &body).await.status, StatusCode::FORBIDDEN);
+    let bad = app.json("POST", base, &admin, r#"{"locationName":"s3","storageType":"primary","provider":"s3","bucket":"UPPER"}"#).await;
+    assert_eq!((bad.status, bad.json()["detail"].as_str()), (StatusCode::BAD_REQUEST, Some("bucket: 3 to 63 lowercase letters, digits, '-' or '.'")));
+    let created = app.json("POST", base, &admin, &body).await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let id = created.json()["id"].as_str().unwrap().to_string();
+    let listed = app.get(base, Some(&viewer)).await;
+    assert_eq!(listed.json().as_array().unwrap().len(), 1);
+    let tested = app.json("POST", &format!("{base}/{id}/test"), &admin, "").await;
+    assert_eq!((tested.status, tested.json()["ok"].as_bool()), (StatusCode::OK, Some(true)));
+    let init = app.json("POST", &format!("{base}/{id}/init"), &admin, "").await;
+    assert_eq!(init.status, StatusCode::CREATED);
+    assert_eq!(init.json()["keyFile"].as_str().unwrap().len(), 64);
+    let again = app.json("POST", &format!("{base}/{id}/init"), &admin, "").await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    let usage = app.get(&format!("{base}/{id}/usage"), Some(&viewer)).await;
+    assert_eq!((usage.json()["packs"].as_u64(), usage.json()["snapshots"].as_u64()), (Some(0), Some(0)));
+    let snaps = app.get(&format!("{base}/{id}/snapshots"), Some(&viewer)).await;
+    assert_eq!(snaps.json(), serde_json::json!([]));
+    let missing = app.get(&format!("{base}/nope"), Some(&viewer)).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let delete = app.send(Request::delete(format!("{base}/{id}")).header("authorization", format!("Bearer {admin}")).body(Body::empty()).unwrap()).await;
+    assert_eq!(delete.status, StatusCode::CONFLICT, "a location with a repository keeps its key");
 }

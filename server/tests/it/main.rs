@@ -65,7 +65,8 @@ impl TestApp {
     pub async fn new(url: String) -> TestApp {
         let catalog = Catalog::open(&url).await.expect("open catalog");
         let leptos_options = leptos::config::LeptosOptions::builder().output_name("bulwark").build();
-        let state = AppState { catalog: catalog.clone(), leptos_options, metrics: Arc::new(HttpMetrics::default()) };
+        let secrets = bulwark_core::secrets::SecretBox::new(bulwark_core::repo::crypto::Key::random());
+        let state = AppState { catalog: catalog.clone(), secrets, leptos_options, metrics: Arc::new(HttpMetrics::default()) };
         let router = router(state, SessionSettings { secure: false, idle_hours: 1 });
         TestApp { catalog, router }
     }

@@ -1,0 +1,54 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, test } from '@playwright/test';
+import { ADMIN, hydrated, login } from './helpers';
+
+// Runs after console.spec.ts (files run in name order, one worker), so the admin exists.
+test('an admin adds a local location, tests it, and initialises its repository', async ({ page }) => {
+  await login(page, ADMIN);
+  await page.goto('/storage');
+  await hydrated(page);
+
+  await page.getByLabel('Name').fill('Relative');
+  await page.getByLabel('Path').fill('not/absolute');
+  await page.getByRole('button', { name: 'Add location' }).click();
+  await expect(page.getByRole('alert')).toContainText('pathPrefix: a local location needs an absolute directory path');
+
+  const dir = join(mkdtempSync(join(tmpdir(), 'bulwark-e2e-store-')), 'repo');
+  await page.getByLabel('Name').fill('Primary disk');
+  await page.getByLabel('Path').fill(dir);
+  await page.getByLabel('Price per GB-month').fill('0.02');
+  await page.getByRole('button', { name: 'Add location' }).click();
+  const row = page.locator('tr[data-location="Primary disk"]');
+  await expect(row).toContainText('never tested');
+  await expect(row).toContainText('not initialised');
+
+  await row.getByRole('button', { name: 'Test connection' }).click();
+  await expect(page.getByTestId('test-result')).toContainText('Primary disk: connection works');
+  await expect(row).toContainText('works');
+
+  await row.getByRole('button', { name: 'Initialise repository' }).click();
+  await expect(page.getByTestId('recovery-kit')).toContainText('It is not shown again.');
+  await expect(page.getByTestId('key-file')).toHaveText(/^[0-9a-f]{64}$/);
+  await expect(row).not.toContainText('not initialised');
+  await expect(row.getByRole('button', { name: 'Delete' })).toHaveCount(0);
+});
+
+test('an unreachable S3 endpoint gets a clear message', async ({ page }) => {
+  await login(page, ADMIN);
+  await page.goto('/storage');
+  await hydrated(page);
+  await page.getByLabel('Name').fill('Nowhere');
+  await page.getByLabel('Provider').selectOption('s3');
+  await page.getByLabel('Endpoint (empty for AWS)').fill('http://127.0.0.1:9');
+  await page.getByLabel('Bucket').fill('backups');
+  await page.getByLabel('Access key').fill('AKIA');
+  await page.getByLabel('Secret key').fill('secret');
+  await page.getByRole('button', { name: 'Add location' }).click();
+  const row = page.locator('tr[data-location="Nowhere"]');
+  await expect(row).toContainText('s3://backups/ at http://127.0.0.1:9');
+  await row.getByRole('button', { name: 'Test connection' }).click();
+  await expect(page.getByTestId('test-result')).toContainText('Nowhere: connection failed — writing failed');
+  await expect(row).toContainText('failed: writing failed');
+});

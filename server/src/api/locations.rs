@@ -1,0 +1,41 @@
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use bulwark_core::locations::{self, Initialized, NewLocation, SnapshotRow, StorageLocation, TestResult, Usage};
+
+use super::error::ApiError;
+use super::extract::{Auth, Json};
+use crate::state::AppState;
+
+pub async fn list(State(s): State<AppState>, Auth(p): Auth) -> Result<Json<Vec<StorageLocation>>, ApiError> {
+    Ok(Json(locations::list(&s.catalog, &p).await?))
+}
+
+pub async fn get(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<StorageLocation>, ApiError> {
+    Ok(Json(locations::get(&s.catalog, &p, &id).await?))
+}
+
+pub async fn create(State(s): State<AppState>, Auth(p): Auth, Json(body): Json<NewLocation>) -> Result<(StatusCode, Json<StorageLocation>), ApiError> {
+    Ok((StatusCode::CREATED, Json(locations::create(&s.catalog, &s.secrets, &p, body).await?)))
+}
+
+pub async fn delete(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    locations::delete(&s.catalog, &p, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Always 200 when the test ran: `ok` says whether the location works.
+pub async fn test(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<TestResult>, ApiError> {
+    Ok(Json(locations::test_connection(&s.catalog, &s.secrets, &p, &id).await?))
+}
+
+pub async fn init(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<(StatusCode, Json<Initialized>), ApiError> {
+    Ok((StatusCode::CREATED, Json(locations::init_repository(&s.catalog, &s.secrets, &p, &id).await?)))
+}
+
+pub async fn usage(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<Usage>, ApiError> {
+    Ok(Json(locations::usage(&s.catalog, &s.secrets, &p, &id).await?))
+}
+
+pub async fn snapshots(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<Vec<SnapshotRow>>, ApiError> {
+    Ok(Json(locations::snapshots(&s.catalog, &s.secrets, &p, &id).await?))
+}
