@@ -183,3 +183,55 @@ fn repo_commands_work_on_s3() {
     assert_eq!(code, 5, "bad S3 credentials: {err}");
     assert!(err.contains("the storage service refused or failed"), "{err}");
 }
+
+#[test]
+fn a_killed_backup_leaves_no_snapshot_and_the_next_one_works() {
+    let repo = bulwark_testkit::temp_dir("kill-repo").join("repo");
+    let pw = "kill passphrase";
+    assert_eq!(repo_cmd(&repo, pw, &["init"], b"").0, 0);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bulwark"))
+        .args(["repo", "backup", "--stdin"])
+        .env("BULWARK_REPOSITORY", &repo)
+        .env("BULWARK_PASSWORD", pw)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // Feed incompressible data until at least one pack has been uploaded, then SIGKILL.
+    let mut x: u64 = 0x9e3779b97f4a7c15;
+    let packs = repo.join("packs");
+    let count_packs = || std::fs::read_dir(&packs).map(|d| d.flatten().map(|s| std::fs::read_dir(s.path()).map_or(0, |p| p.count())).sum::<usize>()).unwrap_or(0);
+    let started = std::time::Instant::now();
+    while count_packs() == 0 {
+        assert!(started.elapsed().as_secs() < 60, "no pack was uploaded within 60 s");
+        let block: Vec<u8> = (0..1 << 20)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        if stdin.write_all(&block).is_err() {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(stdin);
+
+    let (code, out, _) = repo_cmd(&repo, pw, &["snapshots", "--json"], b"");
+    assert_eq!(code, 0);
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&out).unwrap(), serde_json::json!([]), "no snapshot looks whole");
+    let (code, out, _) = repo_cmd(&repo, pw, &["check", "--read-data"], b"");
+    assert_eq!(code, 0, "left-over packs are garbage, not damage: {}", String::from_utf8_lossy(&out));
+    let data = b"after the crash\n".repeat(10_000);
+    let (code, out, err) = repo_cmd(&repo, pw, &["backup", "--stdin", "--json"], &data);
+    assert_eq!(code, 0, "{err}");
+    let id = serde_json::from_slice::<serde_json::Value>(&out).unwrap()["id"].as_str().unwrap().to_string();
+    let (code, out, _) = repo_cmd(&repo, pw, &["restore", &id, "--stdout"], b"");
+    assert_eq!(code, 0);
+    assert!(out == data);
+}
