@@ -57,3 +57,9 @@ e2e: build browser
 
 clean:
 	cargo clean
+
+# Benchmark against restic and borg (bench/README.md): `make bench SCALE=<MiB>` (default 1024).
+.PHONY: bench
+bench:
+	cargo build --release -p bulwark-server
+	bench/run.sh $(or $(SCALE),1024) $(CARGO_TARGET_DIR)/release/bulwark

@@ -462,3 +462,65 @@ pub async fn snapshots(catalog: &Catalog, secrets: &SecretBox, actor: &Principal
         })
         .collect())
 }
+
+/// The entries of a tree snapshot directly inside `dir` ("" for the top).
+pub async fn browse(
+    catalog: &Catalog,
+    secrets: &SecretBox,
+    actor: &Principal,
+    id: &str,
+    snapshot_id: &str,
+    dir: &str,
+) -> Result<Vec<crate::repo::snapshot::Node>, LocationError> {
+    actor.require(Role::Viewer)?;
+    let repo = open_repository(catalog, secrets, id).await?;
+    let snapshot = repo.snapshot(snapshot_id).await?;
+    let index = repo.load_index().await?;
+    let dir = dir.trim_matches('/');
+    let nodes = crate::repo::restore::load_tree(&repo, &index, &snapshot).await?;
+    Ok(nodes
+        .into_iter()
+        .filter(|n| match n.path.rsplit_once('/') {
+            Some((parent, _)) => parent == dir,
+            None => dir.is_empty(),
+        })
+        .collect())
+}
+
+/// Files larger than this are restored with `bulwark repo restore`, not downloaded.
+pub const DOWNLOAD_LIMIT: u64 = 256 << 20;
+
+/// One file of a tree snapshot, verified, for download.
+pub async fn download(
+    catalog: &Catalog,
+    secrets: &SecretBox,
+    actor: &Principal,
+    id: &str,
+    snapshot_id: &str,
+    path: &str,
+) -> Result<Vec<u8>, LocationError> {
+    actor.require(Role::Operator)?;
+    let repo = open_repository(catalog, secrets, id).await?;
+    let snapshot = repo.snapshot(snapshot_id).await?;
+    let index = repo.load_index().await?;
+    let bytes = crate::repo::restore::read_file(&repo, &index, &snapshot, path).await?;
+    if bytes.len() as u64 > DOWNLOAD_LIMIT {
+        return Err(LocationError::Invalid(format!("{path} is larger than {} MiB: restore it with `bulwark repo restore`", DOWNLOAD_LIMIT >> 20)));
+    }
+    audit::record(
+        catalog,
+        Entry {
+            actor: &Actor::from(actor),
+            action: "snapshot.download",
+            target_type: "snapshot",
+            target_id: Some(&snapshot.id),
+            detail: serde_json::json!({ "location": id, "path": path }),
+        },
+    )
+    .await
+    .map_err(|e| match e {
+        crate::audit::AuditError::Catalog(c) => LocationError::Catalog(c),
+        crate::audit::AuditError::Forbidden(a) => LocationError::Auth(a),
+    })?;
+    Ok(bytes)
+}

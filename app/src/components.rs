@@ -33,7 +33,12 @@ fn label_for(path: &str) -> &'static str {
     if path == "/account" {
         return "Account";
     }
-    NAV.iter().find(|n| n.path == path).map(|n| n.label).unwrap_or("Not found")
+    // The deepest section the path is in: /storage/… belongs to Storage Locations.
+    NAV.iter()
+        .filter(|n| n.path == path || (n.path != "/" && path.starts_with(&format!("{}/", n.path))))
+        .map(|n| n.label)
+        .next()
+        .unwrap_or("Not found")
 }
 
 /// The frame around every logged-in page.

@@ -99,3 +99,22 @@ pub struct RecoveryKitView {
     pub key_file: String,
     pub instructions: String,
 }
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotView {
+    pub id: String,
+    pub time: String,
+    pub source: String,
+    pub kind: String,
+    pub bytes: u64,
+    pub files: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryView {
+    pub name: String,
+    pub path: String,
+    pub kind: String,
+    pub size: u64,
+    pub mode: String,
+}

@@ -62,6 +62,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("cost") view=cost::CostPage/>
                     <Route path=path!("testing") view=testing::TestingPage/>
                     <Route path=path!("storage") view=storage::StoragePage/>
+                    <Route path=path!("storage/:id") view=snapshots::LocationSnapshotsPage/>
+                    <Route path=path!("storage/:id/:snapshot") view=snapshots::SnapshotBrowserPage/>
                     <Route path=path!("alerts") view=alerts::AlertsPage/>
                     <Route path=path!("approvals") view=approvals::ApprovalsPage/>
                     <Route path=path!("audit") view=audit::AuditPage/>

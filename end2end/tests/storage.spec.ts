@@ -1,4 +1,5 @@
-import { mkdtempSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
@@ -33,6 +34,32 @@ test('an admin adds a local location, tests it, and initialises its repository',
   await expect(page.getByTestId('key-file')).toHaveText(/^[0-9a-f]{64}$/);
   await expect(row).not.toContainText('not initialised');
   await expect(row.getByRole('button', { name: 'Delete' })).toHaveCount(0);
+
+  // The recovery kit's key file opens the repository from the command line: back a tree up.
+  const keyFile = join(dir, '..', 'kit.key');
+  writeFileSync(keyFile, (await page.getByTestId('key-file').textContent()) ?? '');
+  const src = mkdtempSync(join(tmpdir(), 'bulwark-e2e-src-'));
+  mkdirSync(join(src, 'etc', 'nginx'), { recursive: true });
+  const conf = 'server { listen 443 ssl; } # ünïcode\n'.repeat(500);
+  writeFileSync(join(src, 'etc', 'nginx', 'site.conf'), conf);
+  writeFileSync(join(src, 'README'), 'top level\n');
+  execFileSync(process.env.BULWARK_BIN!, ['repo', '--repo', dir, '--key-file', keyFile, 'backup', src]);
+
+  // Browse it in the console and download one file.
+  await row.getByRole('link', { name: /snapshots/ }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Snapshots' })).toBeVisible();
+  const snapshot = page.locator('tr[data-snapshot]');
+  await expect(snapshot).toHaveCount(1);
+  await expect(snapshot).toContainText('tree');
+  await snapshot.getByRole('link').click();
+  await expect(page.locator('tr[data-entry="README"]')).toBeVisible();
+  await page.locator('tr[data-entry="etc"]').getByRole('link', { name: 'Open' }).click();
+  await page.locator('tr[data-entry="nginx"]').getByRole('link', { name: 'Open' }).click();
+  await expect(page.getByTestId('current-dir')).toHaveText('/etc/nginx');
+  const download = page.waitForEvent('download');
+  await page.locator('tr[data-entry="site.conf"]').getByRole('link', { name: 'Download' }).click();
+  const file = await (await download).path();
+  expect(readFileSync(file, 'utf8')).toBe(conf);
 });
 
 test('an unreachable S3 endpoint gets a clear message', async ({ page }) => {

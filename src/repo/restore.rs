@@ -264,3 +264,20 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, RepoError> + 
         Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
 }
+
+/// The bytes of one file of a tree snapshot, verified against its SHA-256.
+pub async fn read_file(repo: &Repository, index: &Index, snapshot: &Snapshot, path: &str) -> Result<Vec<u8>, RepoError> {
+    let nodes = load_tree(repo, index, snapshot).await?;
+    let node = nodes
+        .into_iter()
+        .find(|n| n.path == path && n.kind == NodeKind::File)
+        .ok_or_else(|| RepoError::Invalid(format!("snapshot {} has no file {path:?}", snapshot.id)))?;
+    let mut out = Vec::with_capacity(node.size.min(1 << 30) as usize);
+    for id in parse_ids(&node.chunks)? {
+        out.extend(repo.load_blob(index, &id).await.map_err(|e| RepoError::DataUnavailable { snapshot: snapshot.id.clone(), detail: e.to_string() })?);
+    }
+    if Some(hex::encode(Sha256::digest(&out))) != node.sha256 {
+        return Err(RepoError::DataUnavailable { snapshot: snapshot.id.clone(), detail: format!("{path}: does not match its SHA-256") });
+    }
+    Ok(out)
+}

@@ -13,6 +13,7 @@ pub mod not_found;
 pub mod restoration;
 pub mod section;
 pub mod setup;
+pub mod snapshots;
 pub mod storage;
 pub mod testing;
 pub mod users;

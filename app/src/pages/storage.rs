@@ -227,7 +227,12 @@ fn LocationLine(
             <td><code>{location.place.clone()}</code></td>
             <td>{location.cost_per_gb_month.map(|c| format!("{c} /GB-month")).unwrap_or_default()}</td>
             <td>{last_test}</td>
-            <td>{location.repository_id.clone().map(|r| r[..12.min(r.len())].to_string()).unwrap_or_else(|| "not initialised".into())}</td>
+            <td>
+                {match location.repository_id.clone() {
+                    Some(r) => view! { <a href=format!("/storage/{}", location.id)>{format!("{} · snapshots", &r[..12.min(r.len())])}</a> }.into_any(),
+                    None => view! { <span>"not initialised"</span> }.into_any(),
+                }}
+            </td>
             <td class="actions">
                 <ActionForm action=test attr:class="row-form">
                     <input type="hidden" name="id" value=id1/>

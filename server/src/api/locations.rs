@@ -39,3 +39,28 @@ pub async fn usage(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<Stri
 pub async fn snapshots(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<Vec<SnapshotRow>>, ApiError> {
     Ok(Json(locations::snapshots(&s.catalog, &s.secrets, &p, &id).await?))
 }
+
+#[derive(serde::Deserialize)]
+pub struct FileQuery {
+    path: String,
+}
+
+/// `GET …/{id}/snapshots/{snapshot}/file?path=a/b.txt`: one file of a tree snapshot.
+pub async fn download(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path((id, snapshot)): Path<(String, String)>,
+    super::extract::Query(q): super::extract::Query<FileQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let bytes = locations::download(&s.catalog, &s.secrets, &p, &id, &snapshot, &q.path).await?;
+    let name: String = q.path.rsplit('/').next().unwrap_or("file").chars().filter(|c| c.is_ascii_graphic() && *c != '"').collect();
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        bytes,
+    )
+        .into_response())
+}

@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/backups/storage-locations/{id}/init", axum::routing::post(locations::init))
         .route("/admin/backups/storage-locations/{id}/usage", get(locations::usage))
         .route("/admin/backups/storage-locations/{id}/snapshots", get(locations::snapshots))
+        .route("/admin/backups/storage-locations/{id}/snapshots/{snapshot}/file", get(locations::download))
         .route("/admin/audit", get(audit::list))
         .route("/admin/audit/verify", get(audit::verify))
         .fallback(|| async { ApiError::not_found("no such API endpoint") })
