@@ -13,6 +13,9 @@ async fn main() {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
+    if !matches!(cli.command, None | Some(Command::Serve(_))) {
+        restore_default_sigpipe();
+    }
     let code = match run(cli).await {
         Ok(()) => 0,
         Err(failure) => {
@@ -43,4 +46,15 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 async fn open(args: &bulwark_server::config::CatalogArgs) -> Result<Catalog, Failure> {
     let url = args.url().map_err(|e| Failure { code: 5, message: e.to_string() })?;
     Ok(Catalog::open(&url).await?)
+}
+
+/// Command-line tools should end quietly when their output pipe closes (`bulwark repo
+/// snapshots | head`); Rust ignores SIGPIPE, which turns that into a panic on the next print.
+/// The server keeps ignoring it: a closed client socket must never end the process.
+fn restore_default_sigpipe() {
+    // SAFETY: changing a signal disposition to SIG_DFL is async-signal-safe and process-wide;
+    // no Rust code relies on SIGPIPE being ignored outside the server.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }

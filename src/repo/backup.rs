@@ -62,6 +62,7 @@ enum Processed {
 /// Backs up one byte stream (stdin, a command's output).
 pub async fn backup_stream<R: Read + Send + 'static>(repo: &Repository, reader: R, options: BackupOptions) -> Result<Snapshot, RepoError> {
     let started = Instant::now();
+    let lock = repo.lock(false).await?;
     let index = Arc::new(repo.load_index().await?);
     let repo2 = repo.clone();
     let handle = Handle::current();
@@ -73,7 +74,7 @@ pub async fn backup_stream<R: Read + Send + 'static>(repo: &Repository, reader: 
     let item = results.into_iter().next().unwrap_or_default();
     summary.bytes = item.size;
     let content = Content::Stream { chunks: ids(&item.chunks), size: item.size, sha256: hex::encode(item.sha256) };
-    finish(repo, packs, content, summary, options, started).await
+    finish(repo, lock, packs, content, summary, options, started).await
 }
 
 /// Backs up a directory tree: regular files, directories and symlinks with modes and mtimes.
@@ -83,11 +84,12 @@ pub async fn backup_tree(repo: &Repository, root: &Path, options: BackupOptions)
     if !meta.is_dir() {
         return Err(RepoError::Invalid(format!("{} is not a directory", root.display())));
     }
+    let lock = repo.lock(false).await?;
     let index = Arc::new(repo.load_index().await?);
     let repo2 = repo.clone();
     let handle = Handle::current();
     let root = root.to_path_buf();
-    let (nodes, tree_bytes, mut summary, packs) = spawn(move || {
+    let (nodes, tree_bytes, summary, packs) = spawn(move || {
         let mut nodes = Vec::new();
         walk(&root, &root, &mut nodes)?;
         let files: Vec<usize> = (0..nodes.len()).filter(|&i| nodes[i].kind == NodeKind::File).collect();
@@ -121,19 +123,20 @@ pub async fn backup_tree(repo: &Repository, root: &Path, options: BackupOptions)
     })
     .await?;
     let content = Content::Tree { tree: ids(&nodes.chunks), tree_size: tree_bytes, tree_sha256: hex::encode(nodes.sha256) };
-    summary.duration_ms = started.elapsed().as_millis() as u64;
-    finish(repo, packs, content, summary, options, started).await
+    finish(repo, lock, packs, content, summary, options, started).await
 }
 
 /// Writes the index for the new packs, then the manifest: the order that makes a crash safe.
 async fn finish(
     repo: &Repository,
+    lock: super::lock::RepoLock,
     packs: Vec<IndexedPack>,
     content: Content,
     mut summary: Summary,
     options: BackupOptions,
     started: Instant,
 ) -> Result<Snapshot, RepoError> {
+    lock.ensure_held().await?;
     repo.save_index(&packs).await?;
     summary.duration_ms = started.elapsed().as_millis() as u64;
     let snapshot = Snapshot {
@@ -147,7 +150,9 @@ async fn finish(
         summary,
         metadata: options.metadata,
     };
+    lock.ensure_held().await?;
     repo.save_snapshot(&snapshot).await?;
+    lock.release().await?;
     Ok(snapshot)
 }
 

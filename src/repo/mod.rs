@@ -11,7 +11,9 @@ pub mod crypto;
 pub mod format;
 pub mod index;
 pub mod keys;
+pub mod lock;
 pub mod pack;
+pub mod prune;
 pub mod restore;
 pub mod snapshot;
 
@@ -70,6 +72,10 @@ pub enum RepoError {
     Damaged(String),
     #[error("data of snapshot {snapshot} is missing or damaged: {detail}")]
     DataUnavailable { snapshot: String, detail: String },
+    #[error("the repository is locked by {0}")]
+    LockHeld(String),
+    #[error("this process lost its repository lock ({0}); nothing was committed")]
+    LockLost(String),
     #[error("{0}")]
     Invalid(String),
     #[error("reading the source failed: {0}")]
@@ -84,7 +90,7 @@ impl Classify for RepoError {
     fn kind(&self) -> Kind {
         match self {
             RepoError::NoRepository(_) | RepoError::SnapshotNotFound(_) => Kind::NotFound,
-            RepoError::AlreadyExists(_) => Kind::Conflict,
+            RepoError::AlreadyExists(_) | RepoError::LockHeld(_) | RepoError::LockLost(_) => Kind::Conflict,
             RepoError::WrongSecret => Kind::Unauthenticated,
             RepoError::Invalid(_) | RepoError::UnsupportedVersion(_) => Kind::Invalid,
             RepoError::Storage(e) => e.kind(),
@@ -149,6 +155,8 @@ pub struct Repository {
     master: Key,
     keyring: Arc<Keyring>,
     compression: CompressionSetting,
+    /// Seconds a lock lives without a refresh.
+    lock_ttl: i64,
 }
 
 impl std::fmt::Debug for Repository {
@@ -157,11 +165,11 @@ impl std::fmt::Debug for Repository {
     }
 }
 
-fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "unknown".into())
 }
 
-fn random_id() -> String {
+pub(crate) fn random_id() -> String {
     hex::encode(Key::random().0)
 }
 
@@ -198,7 +206,7 @@ impl Repository {
                            `bulwark restore` recovers every snapshot without the Bulwark server or its catalog."
                 .into(),
         };
-        let repo = Repository { storage, config, master, keyring: Arc::new(keyring), compression: CompressionSetting::default() };
+        let repo = Repository { storage, config, master, keyring: Arc::new(keyring), compression: CompressionSetting::default(), lock_ttl: lock::DEFAULT_TTL_SECONDS };
         Ok((repo, kit))
     }
 
@@ -216,7 +224,7 @@ impl Repository {
         }
         let keyring_bytes = storage.get(format::KEYRING_KEY).await?;
         let (master, keyring) = Self::unlock(storage.as_ref(), secret, &keyring_bytes).await?;
-        Ok(Repository { storage, config, master, keyring: Arc::new(keyring), compression: CompressionSetting::default() })
+        Ok(Repository { storage, config, master, keyring: Arc::new(keyring), compression: CompressionSetting::default(), lock_ttl: lock::DEFAULT_TTL_SECONDS })
     }
 
     /// Tries every key file; the first whose master key opens the keyring wins (a stray key
@@ -265,6 +273,12 @@ impl Repository {
         self
     }
 
+    /// Shortens lock lifetimes (tests of expiry and fencing).
+    pub fn with_lock_ttl(mut self, seconds: i64) -> Repository {
+        self.lock_ttl = seconds.max(1);
+        self
+    }
+
     pub fn compression(&self) -> CompressionSetting {
         self.compression
     }
@@ -307,13 +321,13 @@ impl Repository {
     }
 
     /// Seals a metadata object under the current data key.
-    fn seal_object(&self, object_type: ObjectType, id: &str, plain: &[u8]) -> Result<Vec<u8>, RepoError> {
+    pub(crate) fn seal_object(&self, object_type: ObjectType, id: &str, plain: &[u8]) -> Result<Vec<u8>, RepoError> {
         let packed = crypto::compress(plain, Compression::Zstd, 3).map_err(|e| RepoError::Damaged(e.to_string()))?;
         let (key_id, key) = self.keyring.current_key();
         Ok(crypto::seal(key, key_id, object_type, Compression::Zstd, id.as_bytes(), &packed))
     }
 
-    fn open_object(&self, object_type: ObjectType, id: &str, sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    pub(crate) fn open_object(&self, object_type: ObjectType, id: &str, sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let (header, packed) = crypto::open(sealed, object_type, id.as_bytes(), |k| self.keyring.key(k))?;
         crypto::decompress(&packed, header.compression, 256 << 20)
     }

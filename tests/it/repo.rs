@@ -315,3 +315,90 @@ mod chunker {
         }
     }
 }
+
+mod lifecycle {
+    use super::*;
+    use bulwark_core::repo::prune::{forget, prune};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn locks_exclude_expire_and_fence() {
+        let (repo, dir) = new_repo().await;
+        let shared = repo.lock(false).await.unwrap();
+        let second_shared = repo.lock(false).await.unwrap();
+        assert!(matches!(repo.lock(true).await, Err(RepoError::LockHeld(_))));
+        second_shared.release().await.unwrap();
+        shared.release().await.unwrap();
+        let exclusive = repo.lock(true).await.unwrap();
+        let err = backup::backup_stream(&repo, std::io::Cursor::new(vec![1u8; 1000]), BackupOptions::default()).await.unwrap_err();
+        assert!(matches!(err, RepoError::LockHeld(ref m) if m.contains("an exclusive lock")), "{err}");
+        // Fencing: a holder whose lock vanished (or expired) cannot commit.
+        for entry in std::fs::read_dir(dir.join("locks")).unwrap() {
+            std::fs::remove_file(entry.unwrap().path()).unwrap();
+        }
+        assert!(matches!(exclusive.ensure_held().await, Err(RepoError::LockLost(_))));
+        drop(exclusive);
+        // A lock left by a dead process stops blocking once it expires.
+        let short = repo.clone().with_lock_ttl(1);
+        let dead = short.lock(true).await.unwrap();
+        drop(dead); // its refresher stops, as if the process had died
+        assert!(matches!(repo.lock(false).await, Err(RepoError::LockHeld(_))));
+        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        repo.lock(false).await.unwrap().release().await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn forget_and_prune_reclaim_only_unused_data() {
+        let (repo, dir) = new_repo().await;
+        let a_data = noise(30, 2_000_000);
+        let mut c_data = a_data[..1_000_000].to_vec();
+        c_data.extend(noise(50, 500_000));
+        let a = backup_bytes(&repo, a_data.clone()).await;
+        let b = backup_bytes(&repo, noise(40, 800_000)).await;
+        let c = backup_bytes(&repo, c_data.clone()).await;
+        // A pack no index names, as a killed backup leaves behind.
+        let orphan = format!("{:064x}", 7);
+        std::fs::create_dir_all(dir.join("packs").join(&orphan[..2])).unwrap();
+        std::fs::write(dir.join("packs").join(&orphan[..2]).join(&orphan), b"leftover").unwrap();
+
+        let nothing = prune(&repo, true).await.unwrap();
+        assert_eq!((nothing.blobs_dropped, nothing.packs_deleted), (0, 1), "{nothing:?}");
+        assert_eq!(forget(&repo, &[a.id[..10].to_string()]).await.unwrap(), [a.id.clone()]);
+        let planned = prune(&repo, true).await.unwrap();
+        assert!(planned.blobs_dropped > 0, "{planned:?}");
+        let size_before: u64 = packs_of(&dir).iter().map(|p| std::fs::metadata(p).unwrap().len()).sum();
+        let done = prune(&repo, false).await.unwrap();
+        assert_eq!((done.blobs_dropped, done.packs_deleted, done.packs_repacked), (planned.blobs_dropped, planned.packs_deleted, planned.packs_repacked));
+        let size_after: u64 = packs_of(&dir).iter().map(|p| std::fs::metadata(p).unwrap().len()).sum();
+        assert!(size_after < size_before, "{size_before} -> {size_after}");
+        assert_eq!(done.bytes_freed, size_before - size_after, "the report matches the storage");
+
+        assert!(matches!(repo.snapshot(&a.id).await, Err(RepoError::SnapshotNotFound(_))));
+        assert_eq!(restore_bytes(&repo, &b.id).await.unwrap(), noise(40, 800_000));
+        assert_eq!(restore_bytes(&repo, &c.id).await.unwrap(), c_data, "shared chunks survived");
+        let report = check(&repo, true).await.unwrap();
+        assert!(report.is_ok(), "{report:?}");
+        assert_eq!(prune(&repo, false).await.unwrap().blobs_dropped, 0, "a second prune finds nothing");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_prune_and_backup_lose_nothing() {
+        let (repo, _) = new_repo().await;
+        let mut expected = Vec::new();
+        for round in 0..6u64 {
+            let data = noise(100 + round, 700_000);
+            let (backup, pruned) = tokio::join!(backup::backup_stream(&repo, std::io::Cursor::new(data.clone()), BackupOptions::default()), prune(&repo, false));
+            match backup {
+                Ok(s) => expected.push((s.id, data)),
+                Err(RepoError::LockHeld(_)) => {}
+                Err(e) => panic!("backup failed: {e}"),
+            }
+            assert!(matches!(pruned, Ok(_) | Err(RepoError::LockHeld(_))), "{pruned:?}");
+        }
+        assert!(!expected.is_empty(), "some backups ran");
+        prune(&repo, false).await.unwrap();
+        for (id, data) in expected {
+            assert_eq!(restore_bytes(&repo, &id).await.unwrap(), data);
+        }
+        assert!(check(&repo, true).await.unwrap().is_ok());
+    }
+}

@@ -1,7 +1,8 @@
 //! The command line. Exit codes are public API (docs/OPERATIONS.md):
 //! 0 success, 1 failure, 2 usage error (clap), 3 invalid input, 4 conflict (e.g. the user
 //! exists), 5 catalog unreachable or failing, 10 no repository at the location, 11 wrong
-//! passphrase or key file, 13 damaged or missing repository data.
+//! passphrase or key file, 12 the repository is locked (or this process lost its lock), 13
+//! damaged or missing repository data.
 
 mod admin;
 mod repo;
@@ -117,6 +118,7 @@ impl From<RepoError> for Failure {
         let code = match &e {
             RepoError::NoRepository(_) => 10,
             RepoError::WrongSecret => 11,
+            RepoError::LockHeld(_) | RepoError::LockLost(_) => 12,
             RepoError::Damaged(_) | RepoError::DataUnavailable { .. } => 13,
             _ => exit_code(e.kind()),
         };

@@ -89,6 +89,17 @@ pub enum RepoCommand {
         #[arg(long)]
         read_data: bool,
     },
+    /// Drop snapshots (their data stays until `prune`).
+    Forget {
+        #[arg(required = true)]
+        snapshots: Vec<String>,
+    },
+    /// Delete or repack the data no snapshot needs any more.
+    Prune {
+        /// Only report what would be freed.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Manage the keys that open the repository.
     #[command(subcommand)]
     Key(KeyCommand),
@@ -279,6 +290,31 @@ pub async fn run_repo(args: RepoArgs) -> Result<(), Failure> {
             } else {
                 Err(Failure::new(13, format!("{} problems found; {} snapshots affected", report.errors.len(), report.affected_snapshots.len())))
             }
+        }
+        RepoCommand::Forget { snapshots } => {
+            let repo = args.open().await?;
+            for id in bulwark_core::repo::prune::forget(&repo, snapshots).await? {
+                println!("forgot snapshot {id}");
+            }
+            Ok(())
+        }
+        RepoCommand::Prune { dry_run } => {
+            let repo = args.open().await?;
+            let report = bulwark_core::repo::prune::prune(&repo, *dry_run).await?;
+            if args.json {
+                print_json(&report);
+            } else {
+                println!(
+                    "{} {} packs, repack {}, keep {}; {} unused blobs; {} bytes freed",
+                    if *dry_run { "would delete" } else { "deleted" },
+                    report.packs_deleted,
+                    report.packs_repacked,
+                    report.packs_kept,
+                    report.blobs_dropped,
+                    report.bytes_freed
+                );
+            }
+            Ok(())
         }
         RepoCommand::Key(command) => {
             let mut repo = args.open().await?;

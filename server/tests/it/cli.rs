@@ -235,3 +235,50 @@ fn a_killed_backup_leaves_no_snapshot_and_the_next_one_works() {
     assert_eq!(code, 0);
     assert!(out == data);
 }
+
+#[test]
+fn forget_prune_and_a_held_lock() {
+    let repo = bulwark_testkit::temp_dir("prune-repo").join("repo");
+    let pw = "prune passphrase";
+    assert_eq!(repo_cmd(&repo, pw, &["init"], b"").0, 0);
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2654435761) >> 7) as u8).collect();
+    let (_, out, _) = repo_cmd(&repo, pw, &["backup", "--stdin", "--json"], &data);
+    let id = serde_json::from_slice::<serde_json::Value>(&out).unwrap()["id"].as_str().unwrap().to_string();
+    let (code, out, _) = repo_cmd(&repo, pw, &["prune", "--dry-run", "--json"], b"");
+    assert_eq!(code, 0);
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&out).unwrap()["blobsDropped"], 0);
+    // A lock file of another live process: every writer is refused with exit code 12.
+    let mut holder = std::process::Command::new(env!("CARGO_BIN_EXE_bulwark"))
+        .args(["repo", "backup", "--stdin"])
+        .env("BULWARK_REPOSITORY", &repo)
+        .env("BULWARK_PASSWORD", pw)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while std::fs::read_dir(repo.join("locks")).map_or(0, |d| d.count()) == 0 {
+        assert!(started.elapsed().as_secs() < 30, "the backup never took its lock");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (code, _, err) = repo_cmd(&repo, pw, &["prune"], b"");
+    assert_eq!(code, 12, "{err}");
+    assert!(err.contains("the repository is locked by a shared lock"), "{err}");
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+
+    let (code, out, _) = repo_cmd(&repo, pw, &["forget", &id[..8]], b"");
+    assert_eq!(code, 12, "the killed backup's lock still blocks until it expires: {}", String::from_utf8_lossy(&out));
+    for lock in std::fs::read_dir(repo.join("locks")).unwrap() {
+        std::fs::remove_file(lock.unwrap().path()).unwrap(); // an operator clearing a dead lock
+    }
+    let (code, out, _) = repo_cmd(&repo, pw, &["forget", &id[..8]], b"");
+    assert_eq!(code, 0);
+    assert_eq!(String::from_utf8_lossy(&out).trim(), format!("forgot snapshot {id}"));
+    let (code, out, _) = repo_cmd(&repo, pw, &["prune", "--json"], b"");
+    assert_eq!(code, 0);
+    assert!(serde_json::from_slice::<serde_json::Value>(&out).unwrap()["bytesFreed"].as_u64().unwrap() > 0);
+    let packs_left: usize = std::fs::read_dir(repo.join("packs")).unwrap().flatten().map(|d| std::fs::read_dir(d.path()).unwrap().count()).sum();
+    assert_eq!(packs_left, 0, "nothing is referenced any more");
+}
