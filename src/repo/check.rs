@@ -34,13 +34,7 @@ impl CheckReport {
 
 pub async fn check(repo: &Repository, read_data: bool) -> Result<CheckReport, RepoError> {
     let mut report = CheckReport { read_data, ..Default::default() };
-    let stored: HashMap<String, u64> = repo
-        .storage()
-        .list(format::PACKS_PREFIX)
-        .await?
-        .into_iter()
-        .filter_map(|o| o.key.rsplit('/').next().map(|id| (id.to_string(), o.size)))
-        .collect();
+    let stored: HashMap<String, u64> = repo.stored_packs().await?;
     report.packs = stored.len();
     let index = match repo.load_index().await {
         Ok(index) => index,
@@ -55,12 +49,8 @@ pub async fn check(repo: &Repository, read_data: bool) -> Result<CheckReport, Re
     // Blobs that cannot be read back, by the pack they live in.
     let mut bad_blobs: HashSet<ChunkId> = HashSet::new();
     let mut bad_packs: BTreeSet<String> = BTreeSet::new();
-    let mut blobs_by_pack: HashMap<ChunkId, Vec<ChunkId>> = HashMap::new();
-    for id in index.blob_ids() {
-        if let Some((pack, _)) = index.get(id) {
-            blobs_by_pack.entry(*pack).or_default().push(*id);
-        }
-    }
+    let blobs_by_pack: HashMap<ChunkId, Vec<ChunkId>> =
+        index.by_pack().into_iter().map(|(pack, blobs)| (pack, blobs.into_iter().map(|(id, _)| id).collect())).collect();
     for (pack_id, size) in &index.packs {
         let name = pack_id.to_string();
         match stored.get(&name) {

@@ -68,6 +68,15 @@ impl Index {
         }
     }
 
+    /// The blobs of each pack, with their locations.
+    pub fn by_pack(&self) -> HashMap<ChunkId, Vec<(ChunkId, BlobLocation)>> {
+        let mut out: HashMap<ChunkId, Vec<(ChunkId, BlobLocation)>> = HashMap::new();
+        for (id, loc) in &self.blobs {
+            out.entry(self.packs[loc.pack as usize].0).or_default().push((*id, *loc));
+        }
+        out
+    }
+
     pub fn blob_ids(&self) -> impl Iterator<Item = &ChunkId> {
         self.blobs.keys()
     }

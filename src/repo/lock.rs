@@ -90,8 +90,10 @@ impl Repository {
             expires: time::to_text(now + Duration::seconds(self.lock_ttl)),
         };
         self.write_lock(&file).await?;
-        // Two clients may have written at the same moment: look again, and back off if so.
-        if let Some(l) = conflicting(&self.read_locks().await?, Some(&file.id)) {
+        // Two clients may have written at the same moment: look again. The older lock (by
+        // creation time, then id) wins, so exactly one of two racing clients backs off.
+        let ours = (file.created.clone(), file.id.clone());
+        if let Some(l) = conflicting(&self.read_locks().await?, Some(&file.id)).filter(|l| (l.created.clone(), l.id.clone()) < ours) {
             let _ = self.storage().delete(&format!("{LOCKS_PREFIX}{}", file.id)).await;
             return Err(held(l));
         }

@@ -332,6 +332,17 @@ impl Repository {
         crypto::decompress(&packed, header.compression, 256 << 20)
     }
 
+    /// Every pack in storage (indexed or not), by id, with its size.
+    pub(crate) async fn stored_packs(&self) -> Result<std::collections::HashMap<String, u64>, RepoError> {
+        Ok(self
+            .storage
+            .list(format::PACKS_PREFIX)
+            .await?
+            .into_iter()
+            .filter_map(|o| o.key.rsplit('/').next().map(|id| (id.to_string(), o.size)))
+            .collect())
+    }
+
     /// Loads every index file.
     pub async fn load_index(&self) -> Result<Index, RepoError> {
         let mut index = Index::default();

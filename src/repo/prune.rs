@@ -51,19 +51,8 @@ pub async fn prune(repo: &Repository, dry_run: bool) -> Result<PruneReport, Repo
     let index = repo.load_index().await?;
     let used = used_blobs(repo, &index).await?;
 
-    let stored: HashMap<String, u64> = repo
-        .storage()
-        .list(format::PACKS_PREFIX)
-        .await?
-        .into_iter()
-        .filter_map(|o| o.key.rsplit('/').next().map(|id| (id.to_string(), o.size)))
-        .collect();
-    let mut by_pack: HashMap<ChunkId, Vec<(ChunkId, super::index::BlobLocation)>> = HashMap::new();
-    for id in index.blob_ids() {
-        if let Some((pack, loc)) = index.get(id) {
-            by_pack.entry(*pack).or_default().push((*id, loc));
-        }
-    }
+    let stored: HashMap<String, u64> = repo.stored_packs().await?;
+    let mut by_pack = index.by_pack();
 
     let mut report = PruneReport { dry_run, ..Default::default() };
     let mut keep: Vec<IndexedPack> = Vec::new();
