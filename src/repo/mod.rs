@@ -14,6 +14,7 @@ pub mod keys;
 pub mod lock;
 pub mod pack;
 pub mod prune;
+pub mod rekey;
 pub mod restore;
 pub mod snapshot;
 

@@ -408,3 +408,40 @@ mod lifecycle {
         assert!(check(&repo, true).await.unwrap().is_ok());
     }
 }
+
+mod rotation {
+    use super::*;
+    use bulwark_core::repo::rekey::rekey;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rekey_reseals_old_data_and_drops_old_keys() {
+        let (mut repo, dir) = new_repo().await;
+        let a = backup_bytes(&repo, noise(61, 900_000)).await;
+        repo.rotate_data_key().await.unwrap();
+        let b = backup_bytes(&repo, noise(62, 900_000)).await;
+        let report = rekey(&mut repo).await.unwrap();
+        assert_eq!(report.keys_dropped, [1]);
+        assert!(report.blobs_resealed > 0 && report.snapshots_resealed == 1, "{report:?}");
+        let reopened = Repository::open(Arc::new(LocalStorage::new(&dir)), &pass()).await.unwrap();
+        assert_eq!(reopened.keyring().data_keys.keys().copied().collect::<Vec<_>>(), [2]);
+        assert_eq!(restore_bytes(&reopened, &a.id).await.unwrap(), noise(61, 900_000));
+        assert_eq!(restore_bytes(&reopened, &b.id).await.unwrap(), noise(62, 900_000));
+        assert!(check(&reopened, true).await.unwrap().is_ok());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn master_key_rotation_rewrites_no_data() {
+        let (mut repo, dir) = new_repo().await;
+        let s = backup_bytes(&repo, noise(70, 500_000)).await;
+        repo.add_key(&Secret::Passphrase("second holder".into())).await.unwrap();
+        let packs_before: Vec<_> = packs_of(&dir);
+        let new = Secret::Passphrase("after rotation".into());
+        let rotation = repo.rotate_master_key(&new).await.unwrap();
+        assert_eq!(rotation.removed_key_ids.len(), 2);
+        assert_eq!(packs_of(&dir), packs_before, "no data rewritten");
+        let storage = || -> Arc<dyn Storage> { Arc::new(LocalStorage::new(&dir)) };
+        assert!(matches!(Repository::open(storage(), &pass()).await, Err(RepoError::WrongSecret)));
+        let reopened = Repository::open(storage(), &new).await.unwrap();
+        assert_eq!(restore_bytes(&reopened, &s.id).await.unwrap(), noise(70, 500_000));
+    }
+}

@@ -119,6 +119,14 @@ pub enum KeyCommand {
     List,
     /// Start sealing new data with a new data key; old data stays readable.
     RotateData,
+    /// Replace the master key (no data is rewritten); every other key file is removed.
+    RotateMaster {
+        /// The passphrase that opens the repository afterwards.
+        #[arg(long)]
+        new_password_file: PathBuf,
+    },
+    /// Re-encrypt all data under the current data key and drop the older data keys.
+    Rekey,
 }
 
 fn read_first_line(path: &PathBuf) -> Result<String, Failure> {
@@ -349,6 +357,21 @@ pub async fn run_repo(args: RepoArgs) -> Result<(), Failure> {
                 KeyCommand::RotateData => {
                     let id = repo.rotate_data_key().await?;
                     println!("new data is now sealed with data key {id}; older data keys stay for reading");
+                }
+                KeyCommand::RotateMaster { new_password_file } => {
+                    let secret = Secret::Passphrase(read_first_line(new_password_file)?);
+                    let r = repo.rotate_master_key(&secret).await?;
+                    println!("new master key; key {} opens the repository", r.new_key_id);
+                    for id in r.removed_key_ids {
+                        println!("removed key {id} (add its holder again with `key add`)");
+                    }
+                }
+                KeyCommand::Rekey => {
+                    let r = bulwark_core::repo::rekey::rekey(&mut repo).await?;
+                    println!(
+                        "re-sealed {} blobs in {} packs and {} manifests; dropped data keys {:?}",
+                        r.blobs_resealed, r.packs_rewritten, r.snapshots_resealed, r.keys_dropped
+                    );
                 }
             }
             Ok(())
