@@ -53,7 +53,15 @@ impl S3Storage {
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(settings.region.clone()))
             .credentials_provider(Credentials::new(&settings.access_key, &settings.secret_key, None, None, "bulwark"))
-            .force_path_style(settings.path_style);
+            .force_path_style(settings.path_style)
+            // An unreachable endpoint must fail a connection test in seconds, not minutes; a
+            // 16 MiB pack upload gets generous time per attempt.
+            .timeout_config(
+                aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(std::time::Duration::from_secs(5))
+                    .operation_attempt_timeout(std::time::Duration::from_secs(300))
+                    .build(),
+            );
         if let Some(endpoint) = &settings.endpoint {
             builder = builder.endpoint_url(endpoint);
         }
