@@ -326,14 +326,18 @@ fn worker(
         let id = chunk_id_with(&mac, &job.data);
         let is_new = !index.contains(&id) && claimed.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
         let out = if is_new {
-            let packed = crypto::compress(&job.data, compression.algorithm, compression.level).map_err(|e| RepoError::Source(e.to_string()))?;
-            // Keep whichever is smaller: incompressible data is stored as is.
-            let (algorithm, payload) = if packed.len() < job.data.len() {
-                (compression.algorithm, packed)
+            let packed = if worth_compressing(&job.data, compression.algorithm) {
+                crypto::compress(&job.data, compression.algorithm, compression.level).map_err(|e| RepoError::Source(e.to_string()))?
             } else {
-                (format::Compression::None, job.data.clone())
+                Vec::new()
             };
-            let sealed = crypto::seal(key, key_id, object_type, algorithm, &id.0, &payload);
+            // Keep whichever is smaller: incompressible data is stored as is.
+            let (algorithm, payload) = if !packed.is_empty() && packed.len() < job.data.len() {
+                (compression.algorithm, packed.as_slice())
+            } else {
+                (format::Compression::None, job.data.as_slice())
+            };
+            let sealed = crypto::seal(key, key_id, object_type, algorithm, &id.0, payload);
             Processed::New { item: job.item, seq: job.seq, id, sealed, raw: job.data.len() as u32 }
         } else {
             Processed::Known { item: job.item, seq: job.seq, id }
@@ -342,6 +346,19 @@ fn worker(
             return Ok(());
         }
     }
+}
+
+/// Compressing random data (media, encrypted or already compressed files) costs time and
+/// gains nothing: a fast trial on the first 16 KiB decides for big chunks.
+fn worth_compressing(data: &[u8], algorithm: format::Compression) -> bool {
+    const SAMPLE: usize = 16 * 1024;
+    if algorithm == format::Compression::None {
+        return false;
+    }
+    if data.len() <= 2 * SAMPLE {
+        return true;
+    }
+    zstd::bulk::compress(&data[..SAMPLE], 1).map_or(true, |c| c.len() < SAMPLE * 97 / 100)
 }
 
 type PackerOutput = (Vec<Vec<ChunkId>>, Summary, Vec<IndexedPack>);

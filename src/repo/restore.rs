@@ -7,6 +7,8 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -121,29 +123,54 @@ pub async fn restore_tree(repo: &Repository, index: std::sync::Arc<Index>, snaps
     blocking(move || {
         std::fs::create_dir_all(&target).map_err(|e| RepoError::Target(format!("{}: {e}", target.display())))?;
         let mut summary = RestoreSummary::default();
-        for node in selected.iter().filter(|n| n.kind != NodeKind::Symlink) {
+        for node in selected.iter().filter(|n| n.kind == NodeKind::Dir) {
             let path = safe_join(&target, &node.path)?;
-            match node.kind {
-                NodeKind::Dir => {
-                    if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
-                        std::fs::create_dir(&path).map_err(|e| RepoError::Target(format!("{}: {e}", path.display())))?;
-                    }
-                    summary.dirs += 1;
-                }
-                NodeKind::File => {
-                    if restore_file(&repo, &index, &handle, node, &path).map_err(|e| match e {
-                        RepoError::Target(_) => e,
-                        other => RepoError::DataUnavailable { snapshot: snapshot_id.clone(), detail: format!("{}: {other}", node.path) },
-                    })? {
-                        summary.files += 1;
-                        summary.bytes += node.size;
-                    } else {
-                        summary.unchanged += 1;
-                    }
-                }
-                NodeKind::Symlink => {}
+            if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+                std::fs::create_dir(&path).map_err(|e| RepoError::Target(format!("{}: {e}", path.display())))?;
             }
+            summary.dirs += 1;
         }
+        // Files in parallel: fetching, opening, decompressing and verifying blobs is CPU work.
+        let files: Vec<&Node> = selected.iter().filter(|n| n.kind == NodeKind::File).collect();
+        let next = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let first_error: Mutex<Option<RepoError>> = Mutex::new(None);
+        let (written, unchanged, bytes) = (AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0));
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    while !failed.load(Ordering::SeqCst) {
+                        let Some(node) = files.get(next.fetch_add(1, Ordering::SeqCst)) else { return };
+                        let outcome = safe_join(&target, &node.path).and_then(|path| {
+                            restore_file(&repo, &index, &handle, node, &path).map_err(|e| match e {
+                                RepoError::Target(_) => e,
+                                other => RepoError::DataUnavailable { snapshot: snapshot_id.clone(), detail: format!("{}: {other}", node.path) },
+                            })
+                        });
+                        match outcome {
+                            Ok(true) => {
+                                written.fetch_add(1, Ordering::Relaxed);
+                                bytes.fetch_add(node.size, Ordering::Relaxed);
+                            }
+                            Ok(false) => {
+                                unchanged.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Err(e) => {
+                                failed.store(true, Ordering::SeqCst);
+                                first_error.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            return Err(e);
+        }
+        summary.files = written.into_inner();
+        summary.unchanged = unchanged.into_inner();
+        summary.bytes = bytes.into_inner();
         for node in selected.iter().filter(|n| n.kind == NodeKind::Symlink) {
             let path = safe_join(&target, &node.path)?;
             let link_target = node.target.as_deref().unwrap_or_default();
@@ -211,9 +238,11 @@ fn safe_join(target: &Path, rel: &str) -> Result<PathBuf, RepoError> {
             match std::fs::symlink_metadata(&path) {
                 Ok(m) if m.is_dir() => {}
                 Ok(_) => return Err(RepoError::Target(format!("{} is in the way of {rel} (not a directory)", path.display()))),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    std::fs::create_dir(&path).map_err(|e| RepoError::Target(format!("{}: {e}", path.display())))?;
-                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => match std::fs::create_dir(&path) {
+                    // Another restore thread may have created it a moment ago.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && path.is_dir() && !path.is_symlink() => {}
+                    other => other.map_err(|e| RepoError::Target(format!("{}: {e}", path.display())))?,
+                },
                 Err(e) => return Err(RepoError::Target(format!("{}: {e}", path.display()))),
             }
         }
