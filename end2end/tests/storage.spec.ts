@@ -45,6 +45,10 @@ test('an admin adds a local location, tests it, and initialises its repository',
   writeFileSync(join(src, 'README'), 'top level\n');
   execFileSync(process.env.BULWARK_BIN!, ['repo', '--repo', dir, '--key-file', keyFile, 'backup', src]);
 
+  // What the location holds now: one pack of file data, one of the tree (its own pipeline run).
+  await row.getByRole('button', { name: 'Usage' }).click();
+  await expect(page.getByTestId('usage')).toHaveText(/^Primary disk: \d+ bytes stored; packs: 2; snapshots: 1$/);
+
   // Browse it in the console and download one file.
   await row.getByRole('link', { name: /snapshots/ }).click();
   await expect(page.getByRole('heading', { level: 1, name: 'Snapshots' })).toBeVisible();

@@ -102,6 +102,16 @@ pub async fn init_location(id: String) -> Result<RecoveryKitView, AppError> {
     })
 }
 
+/// What a location holds, as one sentence.
+#[server(prefix = "/_sfn", endpoint = "location_usage")]
+pub async fn location_usage(id: String) -> Result<String, AppError> {
+    let p = crate::ssr::principal().await?;
+    let (catalog, secrets) = (crate::ssr::catalog()?, crate::ssr::secrets()?);
+    let name = bulwark_core::locations::get(&catalog, &p, &id).await.map_err(AppError::from_core)?.location_name;
+    let u = bulwark_core::locations::usage(&catalog, &secrets, &p, &id).await.map_err(AppError::from_core)?;
+    Ok(format!("{name}: {} bytes stored; packs: {}; snapshots: {}", u.bytes_stored, u.packs, u.snapshots))
+}
+
 #[server(prefix = "/_sfn", endpoint = "delete_location")]
 pub async fn delete_location(id: String) -> Result<(), AppError> {
     let p = crate::ssr::principal().await?;
@@ -115,6 +125,7 @@ pub fn StoragePage() -> impl IntoView {
     let test = ServerAction::<TestLocation>::new();
     let init = ServerAction::<InitLocation>::new();
     let delete = ServerAction::<DeleteLocation>::new();
+    let usage = ServerAction::<LocationUsage>::new();
     let rows = Resource::new(
         move || (create.version().get(), test.version().get(), init.version().get(), delete.version().get()),
         |_| list_locations(),
@@ -179,6 +190,10 @@ pub fn StoragePage() -> impl IntoView {
             {form_error(create.value())}
         </section>
         {test_result}
+        {move || usage.value().get().map(|r| match r {
+            Ok(text) => view! { <p class="ok" role="status" data-testid="usage">{text}</p> }.into_any(),
+            Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+        })}
         {form_error(init.value())}
         {form_error(delete.value())}
         {kit}
@@ -196,7 +211,7 @@ pub fn StoragePage() -> impl IntoView {
                         <table class="data">
                             <thead><tr><th>"Name"</th><th>"Tier"</th><th>"Where"</th><th>"Price"</th><th>"Last test"</th><th>"Repository"</th><th>"Actions"</th></tr></thead>
                             <tbody>
-                                {list.into_iter().map(|l| view! { <LocationLine location=l test init delete/> }).collect_view()}
+                                {list.into_iter().map(|l| view! { <LocationLine location=l test init delete usage/> }).collect_view()}
                             </tbody>
                         </table>
                     }.into_any(),
@@ -212,8 +227,9 @@ fn LocationLine(
     test: ServerAction<TestLocation>,
     init: ServerAction<InitLocation>,
     delete: ServerAction<DeleteLocation>,
+    usage: ServerAction<LocationUsage>,
 ) -> impl IntoView {
-    let (id1, id2, id3) = (location.id.clone(), location.id.clone(), location.id.clone());
+    let (id1, id2, id3, id4) = (location.id.clone(), location.id.clone(), location.id.clone(), location.id.clone());
     let last_test = match (location.last_test_ok, location.last_test_message.clone()) {
         (None, _) => "never tested".to_string(),
         (Some(true), _) => "works".to_string(),
@@ -237,6 +253,10 @@ fn LocationLine(
                 <ActionForm action=test attr:class="row-form">
                     <input type="hidden" name="id" value=id1/>
                     <button type="submit">"Test connection"</button>
+                </ActionForm>
+                <ActionForm action=usage attr:class="row-form">
+                    <input type="hidden" name="id" value=id4/>
+                    <button type="submit">"Usage"</button>
                 </ActionForm>
                 {(!has_repo).then(|| view! {
                     <ActionForm action=init attr:class="row-form">
