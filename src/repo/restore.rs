@@ -14,6 +14,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::runtime::Handle;
 
+use super::format;
 use super::index::Index;
 use super::snapshot::{Content, Node, NodeKind, Snapshot, is_safe_path, matches_filter};
 use super::{ChunkId, RepoError, Repository};
@@ -33,7 +34,12 @@ fn parse_ids(ids: &[String]) -> Result<Vec<ChunkId>, RepoError> {
     ids.iter().map(|s| s.parse()).collect()
 }
 
-/// Fetches `ids` in order and passes each verified chunk to `sink`.
+/// Chunks stored back to back in one pack are fetched with one read, up to this many bytes.
+const MAX_RANGE: u64 = 32 << 20;
+
+/// Fetches `ids` in order and passes each verified chunk to `sink`. Neighbouring chunks of one
+/// pack (the usual case: a file's chunks are packed as they are read) come in one range read,
+/// which saves a request per chunk on S3 and an open per chunk on disk.
 fn for_each_chunk(
     repo: &Repository,
     index: &Index,
@@ -41,9 +47,28 @@ fn for_each_chunk(
     ids: &[ChunkId],
     mut sink: impl FnMut(&[u8]) -> Result<(), RepoError>,
 ) -> Result<(), RepoError> {
-    for id in ids {
-        let chunk = handle.block_on(repo.load_blob(index, id))?;
-        sink(&chunk)?;
+    let located = ids
+        .iter()
+        .map(|id| index.get(id).map(|(pack, loc)| (*pack, loc)).ok_or_else(|| RepoError::Damaged(format!("blob {id} is not in the index"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut i = 0;
+    while i < ids.len() {
+        let (pack, first) = located[i];
+        let start = first.offset as u64;
+        let mut end = start + first.length as u64;
+        let mut j = i + 1;
+        while j < ids.len() && located[j].0 == pack && located[j].1.offset as u64 == end && end - start < MAX_RANGE {
+            end += located[j].1.length as u64;
+            j += 1;
+        }
+        let bytes = handle.block_on(repo.storage().get_range(&format::pack_key(&pack.to_string()), start, end - start))?;
+        for k in i..j {
+            let loc = located[k].1;
+            let at = (loc.offset as u64 - start) as usize;
+            let sealed = &bytes[at..at + loc.length as usize];
+            sink(&repo.open_blob(sealed, loc.object_type, &ids[k], loc.raw_length)?)?;
+        }
+        i = j;
     }
     Ok(())
 }
