@@ -46,6 +46,15 @@ impl From<sqlx::Error> for LocationError {
     }
 }
 
+impl From<crate::audit::AuditError> for LocationError {
+    fn from(e: crate::audit::AuditError) -> Self {
+        match e {
+            crate::audit::AuditError::Catalog(c) => LocationError::Catalog(c),
+            crate::audit::AuditError::Forbidden(a) => LocationError::Auth(a),
+        }
+    }
+}
+
 impl Classify for LocationError {
     fn kind(&self) -> Kind {
         match self {
@@ -517,10 +526,6 @@ pub async fn download(
             detail: serde_json::json!({ "location": id, "path": path }),
         },
     )
-    .await
-    .map_err(|e| match e {
-        crate::audit::AuditError::Catalog(c) => LocationError::Catalog(c),
-        crate::audit::AuditError::Forbidden(a) => LocationError::Auth(a),
-    })?;
+    .await?;
     Ok(bytes)
 }

@@ -184,20 +184,25 @@ fn repo_commands_work_on_s3() {
     assert!(err.contains("the storage service refused or failed"), "{err}");
 }
 
+/// A `repo backup --stdin` that keeps running (and holding its lock) while its stdin is open.
+fn backup_from_open_stdin(repo: &std::path::Path, password: &str) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_bulwark"))
+        .args(["repo", "backup", "--stdin"])
+        .env("BULWARK_REPOSITORY", repo)
+        .env("BULWARK_PASSWORD", password)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run bulwark")
+}
+
 #[test]
 fn a_killed_backup_leaves_no_snapshot_and_the_next_one_works() {
     let repo = bulwark_testkit::temp_dir("kill-repo").join("repo");
     let pw = "kill passphrase";
     assert_eq!(repo_cmd(&repo, pw, &["init"], b"").0, 0);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bulwark"))
-        .args(["repo", "backup", "--stdin"])
-        .env("BULWARK_REPOSITORY", &repo)
-        .env("BULWARK_PASSWORD", pw)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = backup_from_open_stdin(&repo, pw);
     let mut stdin = child.stdin.take().unwrap();
     // Feed incompressible data until at least one pack has been uploaded, then SIGKILL.
     let mut x: u64 = 0x9e3779b97f4a7c15;
@@ -248,15 +253,7 @@ fn forget_prune_and_a_held_lock() {
     assert_eq!(code, 0);
     assert_eq!(serde_json::from_slice::<serde_json::Value>(&out).unwrap()["blobsDropped"], 0);
     // A lock file of another live process: every writer is refused with exit code 12.
-    let mut holder = std::process::Command::new(env!("CARGO_BIN_EXE_bulwark"))
-        .args(["repo", "backup", "--stdin"])
-        .env("BULWARK_REPOSITORY", &repo)
-        .env("BULWARK_PASSWORD", pw)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut holder = backup_from_open_stdin(&repo, pw);
     let started = std::time::Instant::now();
     while std::fs::read_dir(repo.join("locks")).map_or(0, |d| d.count()) == 0 {
         assert!(started.elapsed().as_secs() < 30, "the backup never took its lock");
