@@ -340,7 +340,7 @@ pub async fn test_connection(catalog: &Catalog, secrets: &SecretBox, actor: &Pri
     let probe_key = format!("probe-{}", uuid::Uuid::new_v4().simple());
     let payload = format!("bulwark connection test {}", time::now_text());
     let outcome: Result<(), String> = async {
-        storage.put(&probe_key, payload.as_bytes()).await.map_err(|e| format!("writing failed: {e}"))?;
+        storage.put(&probe_key, payload.as_bytes().to_vec()).await.map_err(|e| format!("writing failed: {e}"))?;
         let back = storage.get(&probe_key).await.map_err(|e| format!("reading back failed: {e}"))?;
         if back != payload.as_bytes() {
             return Err("the object read back differs from what was written".into());

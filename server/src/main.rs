@@ -5,8 +5,13 @@ use bulwark_server::serve;
 use clap::{FromArgMatches, Parser};
 use tracing_subscriber::EnvFilter;
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    tune_allocator();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("the tokio runtime starts");
+    std::process::exit(runtime.block_on(main_async()));
+}
+
+async fn main_async() -> i32 {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn")))
         .with_writer(std::io::stderr)
@@ -16,14 +21,26 @@ async fn main() {
     if !matches!(cli.command, None | Some(Command::Serve(_))) {
         restore_default_sigpipe();
     }
-    let code = match run(cli).await {
+    match run(cli).await {
         Ok(()) => 0,
         Err(failure) => {
             eprintln!("error: {}", failure.message);
             failure.code
         }
-    };
-    std::process::exit(code);
+    }
+}
+
+/// Backups pass many 64 KiB–1 MiB chunks and 16 MiB packs between threads. With glibc's
+/// defaults, freeing one pack raises the mmap threshold to 16 MiB, so chunks then come from
+/// per-thread arenas that fragment: peak memory doubled. A fixed 4 MiB threshold (packs and
+/// read buffers get their own mappings, returned at once) and two arenas keep a 1 GiB backup
+/// near 73 MiB, and measured faster too. Called before any thread starts.
+fn tune_allocator() {
+    // SAFETY: mallopt only changes allocator parameters; no other thread exists yet.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {

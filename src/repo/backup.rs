@@ -3,7 +3,7 @@
 //! A bounded, staged pipeline (DESIGN: "both cores busy, memory flat"):
 //!
 //! ```text
-//! reader (this thread: read, chunk, SHA-256 of each item)
+//! N readers (each takes the next item: read, chunk, SHA-256 of the item)
 //!   ─▶ bounded queue ─▶ N workers (chunk id, dedup, compress, seal)
 //!   ─▶ bounded queue ─▶ packer (fill packs, upload each when full)
 //! ```
@@ -22,6 +22,7 @@ use std::time::Instant;
 use sha2::{Digest, Sha256};
 use tokio::runtime::Handle;
 
+use super::chunker::Chunker;
 use super::format::{self, ObjectType};
 use super::index::{Index, IndexedPack};
 use super::pack::PackBuilder;
@@ -53,6 +54,10 @@ struct Job {
     seq: usize,
     data: Vec<u8>,
 }
+
+/// Chunks travel between stages in batches of about this many bytes: one message per small
+/// file cost a tenth of the CPU time in thread wake-ups.
+const BATCH_BYTES: usize = 512 * 1024;
 
 enum Processed {
     New { item: usize, seq: usize, id: ChunkId, sealed: Vec<u8>, raw: u32 },
@@ -214,8 +219,11 @@ fn run(
     object_type: ObjectType,
 ) -> Result<(Vec<ItemResult>, Summary, Vec<IndexedPack>), RepoError> {
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
-    let (job_tx, job_rx) = sync_channel::<Job>(workers * 2);
-    let (done_tx, done_rx) = sync_channel::<Processed>(workers * 2);
+    // Several readers: chunking and hashing a file is sequential, so different files are
+    // read at once (one reader would leave a core idle on a tree of many files).
+    let readers = workers.min(items.len()).max(1);
+    let (job_tx, job_rx) = sync_channel::<Vec<Job>>(workers * 2);
+    let (done_tx, done_rx) = sync_channel::<Vec<Processed>>(workers * 2);
     let job_rx = Arc::new(Mutex::new(job_rx));
     let claimed = Mutex::new(HashSet::<ChunkId>::new());
     let failed = AtomicBool::new(false);
@@ -225,6 +233,7 @@ fn run(
         first_error.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
     };
     let item_count = items.len();
+    let queue = Mutex::new(items.into_iter().enumerate());
 
     let (mut results, summary, packs) = std::thread::scope(|s| {
         for _ in 0..workers {
@@ -238,11 +247,26 @@ fn run(
         }
         drop(done_tx);
         let packer = s.spawn(|| packer(repo, handle, object_type, done_rx, item_count, &failed));
-        let mut results = vec![ItemResult::default(); item_count];
-        if let Err(e) = read_items(repo, items, &job_tx, &mut results, &failed) {
-            fail(e);
-        }
+        let reader_threads: Vec<_> = (0..readers)
+            .map(|_| {
+                let (job_tx, queue, failed) = (job_tx.clone(), &queue, &failed);
+                s.spawn(move || read_items(repo, queue, &job_tx, failed))
+            })
+            .collect();
         drop(job_tx);
+        let mut results = vec![ItemResult::default(); item_count];
+        for reader in reader_threads {
+            match reader.join() {
+                Ok(Ok(read)) => {
+                    for (item, size, sha256) in read {
+                        results[item].size = size;
+                        results[item].sha256 = sha256;
+                    }
+                }
+                Ok(Err(e)) => fail(e),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
         match packer.join() {
             Ok(Ok((chunk_lists, summary, packs))) => {
                 for (r, chunks) in results.iter_mut().zip(chunk_lists) {
@@ -266,99 +290,97 @@ fn run(
     Ok((results, summary, packs))
 }
 
+/// One reader thread: takes the next item from `queue` until none is left, chunks it and
+/// hashes it whole. Returns (item, size, SHA-256) of each item it read.
 fn read_items(
     repo: &Repository,
-    items: Vec<Opener>,
-    jobs: &SyncSender<Job>,
-    results: &mut [ItemResult],
+    queue: &Mutex<std::iter::Enumerate<std::vec::IntoIter<Opener>>>,
+    jobs: &SyncSender<Vec<Job>>,
     failed: &AtomicBool,
-) -> Result<(), RepoError> {
+) -> Result<Vec<(usize, u64, [u8; 32])>, RepoError> {
     let c = repo.config();
-    for (item, open) in items.into_iter().enumerate() {
+    let mut chunker = Chunker::new(c.chunk_min as usize, c.chunk_avg as usize, c.chunk_max as usize, repo.keyring().chunker_seed);
+    let mut read = Vec::new();
+    let (mut batch, mut batch_bytes) = (Vec::new(), 0);
+    loop {
+        let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
+        let Some((item, open)) = next else {
+            if !batch.is_empty() {
+                // A failed send means the workers stopped: their error is recorded.
+                let _ = jobs.send(batch);
+            }
+            return Ok(read);
+        };
         let reader = open().map_err(|e| RepoError::Source(e.to_string()))?;
-        let chunker = fastcdc::v2020::StreamCDC::with_level_and_seed(
-            reader,
-            c.chunk_min as usize,
-            c.chunk_avg as usize,
-            c.chunk_max as usize,
-            fastcdc::v2020::Normalization::Level1,
-            repo.keyring().chunker_seed,
-        );
         let mut sha = Sha256::new();
-        let mut size = 0u64;
-        for (seq, chunk) in chunker.enumerate() {
-            if failed.load(Ordering::SeqCst) {
-                return Ok(());
-            }
-            let chunk = chunk.map_err(|e| RepoError::Source(e.to_string()))?;
-            sha.update(&chunk.data);
-            size += chunk.length as u64;
-            if jobs.send(Job { item, seq, data: chunk.data }).is_err() {
-                return Ok(()); // the workers stopped: their error is recorded
-            }
+        let mut seq = 0;
+        let size = chunker
+            .chunks(reader, |chunk| {
+                if failed.load(Ordering::SeqCst) {
+                    return Ok(false);
+                }
+                batch.push(Job { item, seq, data: chunk.to_vec() });
+                batch_bytes += chunk.len();
+                if batch_bytes >= BATCH_BYTES {
+                    batch_bytes = 0;
+                    // A failed send means the workers stopped: their error is recorded.
+                    if jobs.send(std::mem::take(&mut batch)).is_err() {
+                        return Ok(false);
+                    }
+                }
+                sha.update(chunk);
+                seq += 1;
+                Ok(true)
+            })
+            .map_err(|e: std::io::Error| RepoError::Source(e.to_string()))?;
+        if failed.load(Ordering::SeqCst) {
+            return Ok(read);
         }
-        results[item].size = size;
-        results[item].sha256 = sha.finalize().into();
+        read.push((item, size, sha.finalize().into()));
     }
-    Ok(())
 }
 
 fn worker(
     repo: &Repository,
     index: &Index,
     object_type: ObjectType,
-    jobs: &Mutex<Receiver<Job>>,
-    done: &SyncSender<Processed>,
+    jobs: &Mutex<Receiver<Vec<Job>>>,
+    done: &SyncSender<Vec<Processed>>,
     claimed: &Mutex<HashSet<ChunkId>>,
     failed: &AtomicBool,
 ) -> Result<(), RepoError> {
     let mac = repo.id_mac();
     let compression = repo.compression();
+    let mut compressor = crypto::Compressor::new(compression.algorithm, compression.level).map_err(|e| RepoError::Source(e.to_string()))?;
     let (key_id, key) = repo.keyring().current_key();
     loop {
-        let job = match jobs.lock().unwrap_or_else(|p| p.into_inner()).recv() {
-            Ok(job) => job,
+        let batch = match jobs.lock().unwrap_or_else(|p| p.into_inner()).recv() {
+            Ok(batch) => batch,
             Err(_) => return Ok(()),
         };
-        if failed.load(Ordering::SeqCst) {
-            return Ok(());
+        let mut out = Vec::with_capacity(batch.len());
+        for job in batch {
+            if failed.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            let id = chunk_id_with(&mac, &job.data);
+            let is_new = !index.contains(&id) && claimed.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
+            out.push(if is_new {
+                let packed = compressor.compress(&job.data).map_err(|e| RepoError::Source(e.to_string()))?;
+                let (algorithm, payload) = match &packed {
+                    Some(packed) => (compression.algorithm, packed.as_slice()),
+                    None => (format::Compression::None, job.data.as_slice()),
+                };
+                let sealed = crypto::seal(key, key_id, object_type, algorithm, &id.0, payload);
+                Processed::New { item: job.item, seq: job.seq, id, sealed, raw: job.data.len() as u32 }
+            } else {
+                Processed::Known { item: job.item, seq: job.seq, id }
+            });
         }
-        let id = chunk_id_with(&mac, &job.data);
-        let is_new = !index.contains(&id) && claimed.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
-        let out = if is_new {
-            let packed = if worth_compressing(&job.data, compression.algorithm) {
-                crypto::compress(&job.data, compression.algorithm, compression.level).map_err(|e| RepoError::Source(e.to_string()))?
-            } else {
-                Vec::new()
-            };
-            // Keep whichever is smaller: incompressible data is stored as is.
-            let (algorithm, payload) = if !packed.is_empty() && packed.len() < job.data.len() {
-                (compression.algorithm, packed.as_slice())
-            } else {
-                (format::Compression::None, job.data.as_slice())
-            };
-            let sealed = crypto::seal(key, key_id, object_type, algorithm, &id.0, payload);
-            Processed::New { item: job.item, seq: job.seq, id, sealed, raw: job.data.len() as u32 }
-        } else {
-            Processed::Known { item: job.item, seq: job.seq, id }
-        };
         if done.send(out).is_err() {
             return Ok(());
         }
     }
-}
-
-/// Compressing random data (media, encrypted or already compressed files) costs time and
-/// gains nothing: a fast trial on the first 16 KiB decides for big chunks.
-fn worth_compressing(data: &[u8], algorithm: format::Compression) -> bool {
-    const SAMPLE: usize = 16 * 1024;
-    if algorithm == format::Compression::None {
-        return false;
-    }
-    if data.len() <= 2 * SAMPLE {
-        return true;
-    }
-    zstd::bulk::compress(&data[..SAMPLE], 1).map_or(true, |c| c.len() < SAMPLE * 97 / 100)
 }
 
 type PackerOutput = (Vec<Vec<ChunkId>>, Summary, Vec<IndexedPack>);
@@ -367,35 +389,46 @@ fn packer(
     repo: &Repository,
     handle: &Handle,
     object_type: ObjectType,
-    done: Receiver<Processed>,
+    done: Receiver<Vec<Processed>>,
     item_count: usize,
     failed: &AtomicBool,
 ) -> Result<PackerOutput, RepoError> {
     let mut lists: Vec<Vec<(usize, ChunkId)>> = vec![Vec::new(); item_count];
     let mut summary = Summary::default();
-    let mut packs = Vec::new();
     let mut builder = PackBuilder::default();
-    for processed in done {
-        if failed.load(Ordering::SeqCst) {
-            continue; // drain so the workers can finish
-        }
-        match processed {
-            Processed::New { item, seq, id, sealed, raw } => {
-                builder.add(object_type, id, &sealed, raw);
-                summary.new_chunks += 1;
-                summary.new_bytes += raw as u64;
-                lists[item].push((seq, id));
-                if builder.len() >= format::PACK_TARGET {
-                    let full = std::mem::take(&mut builder);
-                    packs.push(upload(repo, handle, full, &mut summary)?);
-                }
+    let packs = std::thread::scope(|s| {
+        // A full pack is sealed and uploaded on its own thread while the next one fills, so a
+        // slow upload (or fsync) does not stall the workers. A full pack waits for the one before it to be stored.
+        let (full_tx, full_rx) = sync_channel::<PackBuilder>(0);
+        let uploader = s.spawn(move || -> Result<Vec<IndexedPack>, RepoError> {
+            let (key_id, key) = repo.keyring().current_key();
+            full_rx.into_iter().map(|full| handle.block_on(repo.store_pack(full.finish(key_id, key)))).collect()
+        });
+        for processed in done.into_iter().flatten() {
+            if failed.load(Ordering::SeqCst) {
+                continue; // drain so the workers can finish
             }
-            Processed::Known { item, seq, id } => lists[item].push((seq, id)),
+            match processed {
+                Processed::New { item, seq, id, sealed, raw } => {
+                    builder.add(object_type, id, &sealed, raw);
+                    summary.new_chunks += 1;
+                    summary.new_bytes += raw as u64;
+                    lists[item].push((seq, id));
+                    // A failed send means the uploader stopped on an error, returned below.
+                    if builder.len() >= format::PACK_TARGET && full_tx.send(std::mem::take(&mut builder)).is_err() {
+                        failed.store(true, Ordering::SeqCst);
+                    }
+                }
+                Processed::Known { item, seq, id } => lists[item].push((seq, id)),
+            }
         }
-    }
-    if !builder.is_empty() {
-        packs.push(upload(repo, handle, builder, &mut summary)?);
-    }
+        if !builder.is_empty() && !failed.load(Ordering::SeqCst) {
+            let _ = full_tx.send(builder);
+        }
+        drop(full_tx);
+        uploader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })?;
+    summary.stored_bytes = packs.iter().map(|p| p.size).sum();
     let lists = lists
         .into_iter()
         .map(|mut l| {
@@ -404,12 +437,4 @@ fn packer(
         })
         .collect();
     Ok((lists, summary, packs))
-}
-
-fn upload(repo: &Repository, handle: &Handle, builder: PackBuilder, summary: &mut Summary) -> Result<IndexedPack, RepoError> {
-    let (key_id, key) = repo.keyring().current_key();
-    let pack = builder.finish(key_id, key);
-    handle.block_on(repo.storage().put(&format::pack_key(&pack.id.to_string()), &pack.bytes))?;
-    summary.stored_bytes += pack.bytes.len() as u64;
-    Ok(IndexedPack { id: pack.id, size: pack.bytes.len() as u64, entries: pack.entries })
 }

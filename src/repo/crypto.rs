@@ -72,6 +72,53 @@ pub fn compress(data: &[u8], compression: Compression, zstd_level: i32) -> Resul
     }
 }
 
+/// Compresses chunk after chunk with reused contexts: a fresh zstd context per chunk cost
+/// about a tenth of a backup's CPU time.
+pub struct Compressor {
+    algorithm: Compression,
+    level: i32,
+    zstd: Option<zstd::bulk::Compressor<'static>>,
+    /// A level-1 context for the trial that spots incompressible data.
+    probe: Option<zstd::bulk::Compressor<'static>>,
+}
+
+impl Compressor {
+    /// Bytes of a big chunk compressed on trial before the whole chunk is.
+    const SAMPLE: usize = 16 * 1024;
+
+    pub fn new(algorithm: Compression, level: i32) -> Result<Compressor, CryptoError> {
+        let zstd = |level| zstd::bulk::Compressor::new(level).map_err(|e| CryptoError::Compress(e.to_string()));
+        let (main, probe) = match algorithm {
+            Compression::None => (None, None),
+            Compression::Zstd => (Some(zstd(level)?), Some(zstd(1)?)),
+            Compression::Gzip => (None, Some(zstd(1)?)),
+        };
+        Ok(Compressor { algorithm, level, zstd: main, probe })
+    }
+
+    /// `data` compressed, or `None` when compression is off or does not make it smaller
+    /// (media, encrypted or already compressed files are then stored as they are).
+    pub fn compress(&mut self, data: &[u8]) -> Result<Option<Vec<u8>>, CryptoError> {
+        if self.algorithm == Compression::None || !self.worth_trying(data) {
+            return Ok(None);
+        }
+        let packed = match &mut self.zstd {
+            Some(z) => z.compress(data).map_err(|e| CryptoError::Compress(e.to_string()))?,
+            None => compress(data, self.algorithm, self.level)?,
+        };
+        Ok((packed.len() < data.len()).then_some(packed))
+    }
+
+    /// A fast trial on the first 16 KiB decides for big chunks whether compressing pays.
+    fn worth_trying(&mut self, data: &[u8]) -> bool {
+        let Some(probe) = &mut self.probe else { return true };
+        if data.len() <= 2 * Self::SAMPLE {
+            return true;
+        }
+        probe.compress(&data[..Self::SAMPLE]).map_or(true, |c| c.len() < Self::SAMPLE * 97 / 100)
+    }
+}
+
 /// Decompresses at most `limit` bytes (a damaged length can never make us allocate more).
 pub fn decompress(data: &[u8], compression: Compression, limit: usize) -> Result<Vec<u8>, CryptoError> {
     match compression {

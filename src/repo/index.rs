@@ -29,11 +29,39 @@ pub struct IndexedPack {
     pub entries: Vec<PackEntry>,
 }
 
-/// Every blob of the repository, in memory (about 56 bytes per blob).
+/// Every blob of the repository, in memory: a vector sorted by id, 52 bytes per blob with no
+/// hash-table slack (a `HashMap` needed 60–120 depending on its fill).
 #[derive(Debug, Default)]
 pub struct Index {
     pub packs: Vec<(ChunkId, u64)>,
-    blobs: HashMap<ChunkId, BlobLocation>,
+    blobs: Vec<(ChunkId, BlobLocation)>,
+}
+
+/// Collects index files into an [`Index`].
+#[derive(Debug, Default)]
+pub struct IndexBuilder {
+    index: Index,
+}
+
+impl IndexBuilder {
+    pub fn add_pack(&mut self, pack: &IndexedPack) {
+        let n = self.index.packs.len() as u32;
+        self.index.packs.push((pack.id, pack.size));
+        self.index.blobs.extend(pack.entries.iter().map(|e| {
+            let location = BlobLocation { pack: n, offset: e.offset, length: e.length, raw_length: e.raw_length, object_type: e.object_type };
+            (e.id, location)
+        }));
+    }
+
+    pub fn finish(mut self) -> Index {
+        // A stable sort keeps the first copy of a blob first; a duplicate in another pack is
+        // redundant, not an error, and the first copy wins.
+        self.index.blobs.sort_by_key(|(id, _)| *id);
+        self.index.blobs.dedup_by_key(|(id, _)| *id);
+        self.index.blobs.shrink_to_fit();
+        self.index.packs.shrink_to_fit();
+        self.index
+    }
 }
 
 impl Index {
@@ -45,27 +73,21 @@ impl Index {
         self.blobs.is_empty()
     }
 
+    fn find(&self, id: &ChunkId) -> Option<&BlobLocation> {
+        self.blobs.binary_search_by_key(id, |(id, _)| *id).ok().map(|i| &self.blobs[i].1)
+    }
+
     pub fn contains(&self, id: &ChunkId) -> bool {
-        self.blobs.contains_key(id)
+        self.find(id).is_some()
     }
 
     pub fn get(&self, id: &ChunkId) -> Option<(&ChunkId, BlobLocation)> {
-        self.blobs.get(id).map(|loc| (&self.packs[loc.pack as usize].0, *loc))
+        self.find(id).map(|loc| (&self.packs[loc.pack as usize].0, *loc))
     }
 
-    pub fn add_pack(&mut self, pack: &IndexedPack) {
-        let n = self.packs.len() as u32;
-        self.packs.push((pack.id, pack.size));
-        for e in &pack.entries {
-            // The first copy wins; a duplicate in another pack is redundant, not an error.
-            self.blobs.entry(e.id).or_insert(BlobLocation {
-                pack: n,
-                offset: e.offset,
-                length: e.length,
-                raw_length: e.raw_length,
-                object_type: e.object_type,
-            });
-        }
+    /// Bytes the index holds in memory.
+    pub fn memory_bytes(&self) -> usize {
+        self.blobs.capacity() * std::mem::size_of::<(ChunkId, BlobLocation)>() + self.packs.capacity() * std::mem::size_of::<(ChunkId, u64)>()
     }
 
     /// The blobs of each pack, with their locations.
@@ -78,7 +100,7 @@ impl Index {
     }
 
     pub fn blob_ids(&self) -> impl Iterator<Item = &ChunkId> {
-        self.blobs.keys()
+        self.blobs.iter().map(|(id, _)| id)
     }
 }
 
@@ -134,9 +156,13 @@ mod tests {
         ];
         let decoded = decode(&encode(&packs)).unwrap();
         assert_eq!(decoded, packs);
-        let mut index = Index::default();
-        decoded.iter().for_each(|p| index.add_pack(p));
-        assert_eq!(index.len(), 3);
+        let mut builder = IndexBuilder::default();
+        decoded.iter().for_each(|p| builder.add_pack(p));
+        builder.add_pack(&IndexedPack { id: ChunkId([7; 32]), size: 10, entries: vec![e(1)] });
+        let index = builder.finish();
+        assert_eq!(index.len(), 3, "a blob stored twice counts once");
+        assert_eq!(index.get(&ChunkId([1; 32])).unwrap().0, &ChunkId([9; 32]), "the first copy wins");
+        assert!(!index.contains(&ChunkId([4; 32])));
         let (pack, loc) = index.get(&ChunkId([3; 32])).unwrap();
         assert_eq!((*pack, loc.offset), (ChunkId([8; 32]), 3));
     }

@@ -54,7 +54,7 @@ impl Repository {
 
     async fn write_lock(&self, lock: &LockFile) -> Result<(), RepoError> {
         let sealed = self.seal_object(ObjectType::Lock, &lock.id, &super::to_json(lock))?;
-        Ok(self.storage().put(&format!("{LOCKS_PREFIX}{}", lock.id), &sealed).await?)
+        Ok(self.storage().put(&format!("{LOCKS_PREFIX}{}", lock.id), sealed).await?)
     }
 
     /// Takes a shared (`exclusive = false`) or exclusive lock, or fails with

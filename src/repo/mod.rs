@@ -7,6 +7,7 @@
 
 pub mod backup;
 pub mod check;
+mod chunker;
 pub mod crypto;
 pub mod format;
 pub mod index;
@@ -174,6 +175,18 @@ pub(crate) fn random_id() -> String {
     hex::encode(Key::random().0)
 }
 
+/// See [`Repository::stats`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RepoStats {
+    pub snapshots: u64,
+    pub packs: u64,
+    pub blobs: u64,
+    pub pack_bytes: u64,
+    pub index_memory_bytes: u64,
+    pub index_bytes_per_blob: u64,
+}
+
 impl Repository {
     /// Creates a repository in an empty location and returns it open with its recovery kit.
     pub async fn init(storage: Arc<dyn Storage>, secret: &Secret) -> Result<(Repository, RecoveryKit), RepoError> {
@@ -192,9 +205,9 @@ impl Repository {
         let keyring = Keyring::generate();
         let key_file = KeyFile::create(&master, secret, &hostname())?;
         // Keys first, config last: a location with a config is a complete repository.
-        storage.put(&format!("{}{}", format::KEYS_PREFIX, key_file.id), &to_json(&key_file)).await?;
-        storage.put(format::KEYRING_KEY, &keyring.seal(&master)).await?;
-        storage.put(format::CONFIG_KEY, &to_json(&config)).await?;
+        storage.put(&format!("{}{}", format::KEYS_PREFIX, key_file.id), to_json(&key_file)).await?;
+        storage.put(format::KEYRING_KEY, keyring.seal(&master)).await?;
+        storage.put(format::CONFIG_KEY, to_json(&config)).await?;
         let kit = RecoveryKit {
             repository_id: config.id.clone(),
             location: storage.describe(),
@@ -287,7 +300,7 @@ impl Repository {
     /// Adds a key file for another passphrase or key file; returns its id.
     pub async fn add_key(&self, secret: &Secret) -> Result<String, RepoError> {
         let key_file = KeyFile::create(&self.master, secret, &hostname())?;
-        self.storage.put(&format!("{}{}", format::KEYS_PREFIX, key_file.id), &to_json(&key_file)).await?;
+        self.storage.put(&format!("{}{}", format::KEYS_PREFIX, key_file.id), to_json(&key_file)).await?;
         Ok(key_file.id)
     }
 
@@ -296,7 +309,7 @@ impl Repository {
     pub async fn rotate_data_key(&mut self) -> Result<u32, RepoError> {
         let mut keyring = (*self.keyring).clone();
         let id = keyring.rotate_data_key();
-        self.storage.put(format::KEYRING_KEY, &keyring.seal(&self.master)).await?;
+        self.storage.put(format::KEYRING_KEY, keyring.seal(&self.master)).await?;
         self.keyring = Arc::new(keyring);
         Ok(id)
     }
@@ -344,9 +357,23 @@ impl Repository {
             .collect())
     }
 
+    /// What the repository holds, and what its index costs in memory.
+    pub async fn stats(&self) -> Result<RepoStats, RepoError> {
+        let index = self.load_index().await?;
+        let index_memory_bytes = index.memory_bytes() as u64;
+        Ok(RepoStats {
+            snapshots: self.snapshots().await?.len() as u64,
+            packs: index.packs.len() as u64,
+            blobs: index.len() as u64,
+            pack_bytes: index.packs.iter().map(|(_, size)| size).sum(),
+            index_memory_bytes,
+            index_bytes_per_blob: index_memory_bytes.checked_div(index.len() as u64).unwrap_or(0),
+        })
+    }
+
     /// Loads every index file.
     pub async fn load_index(&self) -> Result<Index, RepoError> {
-        let mut index = Index::default();
+        let mut index = index::IndexBuilder::default();
         for object in self.storage.list(format::INDEX_PREFIX).await? {
             let id = object.key.trim_start_matches(format::INDEX_PREFIX);
             let sealed = self.storage.get(&object.key).await?;
@@ -354,7 +381,14 @@ impl Repository {
             let packs = index::decode(&plain).map_err(|e| RepoError::Damaged(format!("{}: {e}", object.key)))?;
             packs.iter().for_each(|p| index.add_pack(p));
         }
-        Ok(index)
+        Ok(index.finish())
+    }
+
+    /// Uploads a finished pack and returns its index entry.
+    pub(crate) async fn store_pack(&self, pack: pack::FinishedPack) -> Result<index::IndexedPack, RepoError> {
+        let size = pack.bytes.len() as u64;
+        self.storage.put(&format::pack_key(&pack.id.to_string()), pack.bytes).await?;
+        Ok(index::IndexedPack { id: pack.id, size, entries: pack.entries })
     }
 
     pub(crate) async fn save_index(&self, packs: &[index::IndexedPack]) -> Result<(), RepoError> {
@@ -363,13 +397,13 @@ impl Repository {
         }
         let id = random_id();
         let sealed = self.seal_object(ObjectType::Index, &id, &index::encode(packs))?;
-        self.storage.put(&format!("{}{id}", format::INDEX_PREFIX), &sealed).await?;
+        self.storage.put(&format!("{}{id}", format::INDEX_PREFIX), sealed).await?;
         Ok(())
     }
 
     pub(crate) async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), RepoError> {
         let sealed = self.seal_object(ObjectType::Snapshot, &snapshot.id, &to_json(snapshot))?;
-        self.storage.put(&format!("{}{}", format::SNAPSHOTS_PREFIX, snapshot.id), &sealed).await?;
+        self.storage.put(&format!("{}{}", format::SNAPSHOTS_PREFIX, snapshot.id), sealed).await?;
         Ok(())
     }
 

@@ -106,18 +106,18 @@ pub async fn prune(repo: &Repository, dry_run: bool) -> Result<PruneReport, Repo
             if builder.len() >= format::PACK_TARGET {
                 let full = std::mem::take(&mut builder).finish(key_id, key);
                 lock.ensure_held().await?;
-                repo.storage().put(&format::pack_key(&full.id.to_string()), &full.bytes).await?;
-                written += full.bytes.len() as u64;
-                new_packs.push(IndexedPack { id: full.id, size: full.bytes.len() as u64, entries: full.entries });
+                let stored = repo.store_pack(full).await?;
+                written += stored.size;
+                new_packs.push(stored);
             }
         }
     }
     if !builder.is_empty() {
         let last = builder.finish(key_id, key);
         lock.ensure_held().await?;
-        repo.storage().put(&format::pack_key(&last.id.to_string()), &last.bytes).await?;
-        written += last.bytes.len() as u64;
-        new_packs.push(IndexedPack { id: last.id, size: last.bytes.len() as u64, entries: last.entries });
+        let stored = repo.store_pack(last).await?;
+        written += stored.size;
+        new_packs.push(stored);
     }
     // 2. One new index for everything kept, then 3. the old index files, then 4. the packs.
     let old_indexes = repo.storage().list(format::INDEX_PREFIX).await?;

@@ -92,9 +92,9 @@ impl Storage for LocalStorage {
         format!("local {}", self.root.display())
     }
 
-    async fn put(&self, key: &str, data: &[u8]) -> Result<(), StorageError> {
+    async fn put(&self, key: &str, data: Vec<u8>) -> Result<(), StorageError> {
         let path = self.path(key)?;
-        let (key, data) = (key.to_string(), data.to_vec());
+        let key = key.to_string();
         blocking(move || put_file(&path, &key, &data)).await
     }
 

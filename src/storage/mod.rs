@@ -56,7 +56,8 @@ pub struct ObjectInfo {
 pub trait Storage: Send + Sync + std::fmt::Debug {
     /// A short human description ("local /srv/backups", "s3://bucket/prefix").
     fn describe(&self) -> String;
-    async fn put(&self, key: &str, data: &[u8]) -> Result<(), StorageError>;
+    /// Takes the bytes by value: a 16 MiB pack is handed over, not copied.
+    async fn put(&self, key: &str, data: Vec<u8>) -> Result<(), StorageError>;
     async fn get(&self, key: &str) -> Result<Vec<u8>, StorageError>;
     /// `length` bytes from `offset`; fails with `OutOfRange` past the end.
     async fn get_range(&self, key: &str, offset: u64, length: u64) -> Result<Vec<u8>, StorageError>;

@@ -119,14 +119,14 @@ impl Storage for S3Storage {
         format!("s3://{}/{} at {endpoint}", self.settings.bucket, self.settings.prefix)
     }
 
-    async fn put(&self, key: &str, data: &[u8]) -> Result<(), StorageError> {
+    async fn put(&self, key: &str, data: Vec<u8>) -> Result<(), StorageError> {
         let object = self.object_key(key)?;
         // S3 PUT is atomic: the object appears whole or not at all.
         self.client
             .put_object()
             .bucket(&self.settings.bucket)
             .key(&object)
-            .body(ByteStream::from(data.to_vec()))
+            .body(ByteStream::from(data))
             .send()
             .await
             .map_err(|e| Self::remote(key, e))?;

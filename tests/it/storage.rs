@@ -33,15 +33,15 @@ async fn s3(prefix: &str) -> S3Storage {
 async fn conformance(storage: &dyn Storage) {
     assert!(matches!(storage.get("config").await, Err(StorageError::NotFound(_))));
     assert_eq!(storage.size("config").await.unwrap(), None);
-    storage.put("config", b"one").await.unwrap();
-    storage.put("config", b"two!").await.unwrap();
+    storage.put("config", b"one".to_vec()).await.unwrap();
+    storage.put("config", b"two!".to_vec()).await.unwrap();
     assert_eq!(storage.get("config").await.unwrap(), b"two!", "put replaces");
     assert_eq!(storage.size("config").await.unwrap(), Some(4));
 
     let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
-    storage.put("packs/ab/abcdef", &big).await.unwrap();
-    storage.put("packs/cd/cdef01", b"").await.unwrap();
-    storage.put("index/0001", b"idx").await.unwrap();
+    storage.put("packs/ab/abcdef", big.clone()).await.unwrap();
+    storage.put("packs/cd/cdef01", b"".to_vec()).await.unwrap();
+    storage.put("index/0001", b"idx".to_vec()).await.unwrap();
     assert_eq!(storage.get_range("packs/ab/abcdef", 1_000_000, 10).await.unwrap(), &big[1_000_000..1_000_010]);
     assert_eq!(storage.get_range("packs/ab/abcdef", 2_999_990, 10).await.unwrap(), &big[2_999_990..]);
     assert!(matches!(storage.get_range("packs/ab/abcdef", 2_999_995, 10).await, Err(StorageError::OutOfRange { .. })));
@@ -57,7 +57,7 @@ async fn conformance(storage: &dyn Storage) {
     storage.delete("index/0001").await.unwrap();
     assert!(matches!(storage.get("index/0001").await, Err(StorageError::NotFound(_))));
     for bad in ["../escape", "/abs", "a//b", "a b"] {
-        assert!(matches!(storage.put(bad, b"x").await, Err(StorageError::InvalidKey(_))), "{bad}");
+        assert!(matches!(storage.put(bad, b"x".to_vec()).await, Err(StorageError::InvalidKey(_))), "{bad}");
     }
 }
 
@@ -84,7 +84,7 @@ async fn s3_errors_are_clear() {
         secret_key: "not-the-secret".into(),
         path_style: true,
     });
-    let err = wrong.put("config", b"x").await.unwrap_err();
+    let err = wrong.put("config", b"x".to_vec()).await.unwrap_err();
     assert!(matches!(err, StorageError::Remote { .. }), "{err}");
     let missing_bucket = S3Storage::new(S3Settings { secret_key: server.secret_key.clone(), bucket: "no-such-bucket-here".into(), ..settings_of(&wrong) });
     assert!(missing_bucket.get("config").await.is_err());

@@ -84,6 +84,8 @@ pub enum RepoCommand {
     },
     /// List snapshots.
     Snapshots,
+    /// Count snapshots, packs and blobs, and the memory the index takes.
+    Stats,
     /// Check the repository's structure; with --read-data, read and verify every byte.
     Check {
         #[arg(long)]
@@ -270,6 +272,18 @@ pub async fn run_repo(args: RepoArgs) -> Result<(), Failure> {
                     };
                     println!("{:<12} {:<28} {:<7} {:>14}  {}", &s.id[..12], s.time, kind, s.summary.bytes, s.source);
                 }
+            }
+            Ok(())
+        }
+        RepoCommand::Stats => {
+            let stats = args.open().await?.stats().await?;
+            if args.json {
+                print_json(&stats);
+            } else {
+                println!("snapshots      {}", stats.snapshots);
+                println!("packs          {} ({} bytes)", stats.packs, stats.pack_bytes);
+                println!("blobs          {}", stats.blobs);
+                println!("index memory   {} bytes, {} per blob", stats.index_memory_bytes, stats.index_bytes_per_blob);
             }
             Ok(())
         }
