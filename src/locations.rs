@@ -87,6 +87,8 @@ pub struct StorageLocation {
     pub availability_sla: Option<f64>,
     #[serde(serialize_with = "crate::catalog::serialize_flag")]
     pub immutability: i64,
+    /// Days each object stays locked on an immutable location.
+    pub object_lock_days: Option<i64>,
     pub repository_id: Option<String>,
     pub last_test_at: Option<String>,
     pub last_test_ok: Option<i64>,
@@ -99,7 +101,7 @@ pub struct StorageLocation {
 }
 
 const COLUMNS: &str = "id, location_name, storage_type, provider, region, endpoint, bucket, path_prefix, storage_class, \
-    cost_per_gb_month, availability_sla, immutability, repository_id, last_test_at, last_test_ok, last_test_message, \
+    cost_per_gb_month, availability_sla, immutability, object_lock_days, repository_id, last_test_at, last_test_ok, last_test_message, \
     created_at, credentials_encrypted, repository_key_encrypted";
 
 pub const TIERS: [&str; 4] = ["primary", "secondary", "tertiary", "archive"];
@@ -134,6 +136,9 @@ pub struct NewLocation {
     pub availability_sla: Option<f64>,
     #[serde(default)]
     pub immutability: bool,
+    /// With `immutability`: days each object stays locked (S3 Object Lock, compliance mode).
+    #[serde(default)]
+    pub object_lock_days: Option<u32>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -168,7 +173,7 @@ fn validate(new: &NewLocation) -> Result<(), LocationError> {
             if !path.starts_with('/') {
                 return invalid("pathPrefix: a local location needs an absolute directory path");
             }
-            if new.immutability {
+            if new.immutability || new.object_lock_days.is_some() {
                 return invalid("immutability: only S3 locations with Object Lock can be immutable");
             }
         }
@@ -184,6 +189,11 @@ fn validate(new: &NewLocation) -> Result<(), LocationError> {
             }
             if blank(&new.access_key).is_none() || blank(&new.secret_key).is_none() {
                 return invalid("accessKey and secretKey are needed for an S3 location");
+            }
+            match (new.immutability, new.object_lock_days) {
+                (true, Some(1..=36_500)) | (false, None) => {}
+                (true, _) => return invalid("objectLockDays: an immutable location needs a lock period of 1 to 36500 days"),
+                (false, Some(_)) => return invalid("objectLockDays: set it only on an immutable location"),
             }
         }
         _ => return invalid("provider: use local or s3"),
@@ -215,8 +225,9 @@ pub async fn create(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, n
     let region = if new.provider == "s3" { Some(blank(&new.region).unwrap_or_else(|| "us-east-1".into())) } else { None };
     sqlx::query(
         "INSERT INTO backup_storage_locations (id, location_name, storage_type, provider, region, endpoint, bucket, path_prefix,
-             storage_class, cost_per_gb_month, availability_sla, immutability, credentials_encrypted, is_active, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $14)",
+             storage_class, cost_per_gb_month, availability_sla, immutability, object_lock_days, credentials_encrypted, is_active,
+             created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15)",
     )
     .bind(&id)
     .bind(&name)
@@ -230,6 +241,7 @@ pub async fn create(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, n
     .bind(new.cost_per_gb_month)
     .bind(new.availability_sla)
     .bind(i64::from(new.immutability))
+    .bind(new.object_lock_days.map(i64::from))
     .bind(&credentials)
     .bind(&now)
     .execute(&mut *tx.tx)
@@ -316,6 +328,7 @@ pub fn storage(location: &StorageLocation, secrets: &SecretBox) -> Result<Arc<dy
                 prefix: location.path_prefix.clone().unwrap_or_default(),
                 access_key: c.access_key,
                 secret_key: c.secret_key,
+                object_lock_days: location.object_lock_days.and_then(|d| u32::try_from(d).ok()).filter(|_| location.immutability != 0),
             })))
         }
         other => Err(LocationError::Invalid(format!("unknown provider {other:?}"))),
@@ -340,6 +353,7 @@ pub async fn test_connection(catalog: &Catalog, secrets: &SecretBox, actor: &Pri
     let probe_key = format!("probe-{}", uuid::Uuid::new_v4().simple());
     let payload = format!("bulwark connection test {}", time::now_text());
     let outcome: Result<(), String> = async {
+        storage.check_retention().await.map_err(|e| e.to_string())?;
         storage.put(&probe_key, payload.as_bytes().to_vec()).await.map_err(|e| format!("writing failed: {e}"))?;
         let back = storage.get(&probe_key).await.map_err(|e| format!("reading back failed: {e}"))?;
         if back != payload.as_bytes() {

@@ -145,7 +145,7 @@ async fn finish(
     repo.save_index(&packs).await?;
     summary.duration_ms = started.elapsed().as_millis() as u64;
     let snapshot = Snapshot {
-        version: 1,
+        version: format::SNAPSHOT_VERSION,
         id: hex::encode(crypto::Key::random().0),
         time: crate::time::now_text(),
         hostname: super::hostname(),

@@ -6,6 +6,16 @@
 /// Version of the repository layout and object encodings written by this code.
 pub const REPO_VERSION: u32 = 1;
 
+/// Versions of the JSON documents inside key files, the keyring and snapshot manifests;
+/// readers refuse any other.
+pub const KEY_FILE_VERSION: u32 = 1;
+pub const KEYRING_VERSION: u32 = 1;
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+/// Chunk sizes a repository config may ask for: fastcdc's limits, and no chunks so small that
+/// their sizes reveal much about the content.
+pub const CHUNK_SIZE_RANGE: std::ops::RangeInclusive<u32> = 16 * 1024..=16 * 1024 * 1024;
+
 /// First bytes of every encrypted object and blob ("Bulwark Object").
 pub const ENVELOPE_MAGIC: [u8; 4] = *b"BWKO";
 /// Version of the envelope header layout.

@@ -16,7 +16,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 
 use super::crypto::{self, CryptoError, Key};
-use super::format::{Compression, ObjectType};
+use super::format::{self, Compression, ObjectType};
 
 /// What unlocks a repository.
 #[derive(Clone)]
@@ -114,7 +114,7 @@ impl KeyFile {
         let kek = derive_kek(secret, &kdf)?;
         let sealed = crypto::seal(&kek, 0, ObjectType::MasterKey, Compression::None, id.as_bytes(), &master.0);
         Ok(KeyFile {
-            version: 1,
+            version: format::KEY_FILE_VERSION,
             id,
             created: crate::time::now_text(),
             hostname: hostname.to_string(),
@@ -125,6 +125,9 @@ impl KeyFile {
 
     /// Unwraps the master key with `secret`.
     pub fn unwrap(&self, secret: &Secret) -> Result<Key, KeyError> {
+        if self.version != format::KEY_FILE_VERSION {
+            return Err(KeyError::Damaged(format!("key file version {} is not {}", self.version, format::KEY_FILE_VERSION)));
+        }
         let kek = derive_kek(secret, &self.kdf)?;
         let sealed = B64.decode(&self.wrapped_master_key).map_err(|e| KeyError::Damaged(format!("wrapped key: {e}")))?;
         match crypto::open(&sealed, ObjectType::MasterKey, self.id.as_bytes(), |_| Some(&kek)) {
@@ -189,7 +192,7 @@ impl Keyring {
     /// The keyring sealed with the master key (stored at `keyring`).
     pub fn seal(&self, master: &Key) -> Vec<u8> {
         let json = KeyringJson {
-            version: 1,
+            version: format::KEYRING_VERSION,
             id_key: B64.encode(self.id_key.0),
             chunker_seed: self.chunker_seed,
             data_keys: self.data_keys.iter().map(|(id, k)| (*id, B64.encode(k.0))).collect(),
@@ -203,6 +206,9 @@ impl Keyring {
         let (_, plain) = crypto::open(sealed, ObjectType::Keyring, b"keyring", |_| Some(master))
             .map_err(|e| KeyError::Damaged(format!("keyring: {e}")))?;
         let json: KeyringJson = serde_json::from_slice(&plain).map_err(|e| KeyError::Damaged(format!("keyring: {e}")))?;
+        if json.version != format::KEYRING_VERSION {
+            return Err(KeyError::Damaged(format!("keyring version {} is not {}", json.version, format::KEYRING_VERSION)));
+        }
         let key = |text: &str| -> Result<Key, KeyError> {
             let bytes = B64.decode(text).map_err(|e| KeyError::Damaged(format!("keyring: {e}")))?;
             Ok(Key(bytes.try_into().map_err(|_| KeyError::Damaged("keyring: key length".into()))?))

@@ -124,6 +124,19 @@ pub struct RepoConfig {
     pub chunk_max: u32,
 }
 
+impl RepoConfig {
+    /// The config is not authenticated: refuse chunk sizes this code does not write.
+    fn check_chunk_sizes(&self) -> Result<(), RepoError> {
+        let (min, avg, max) = (self.chunk_min, self.chunk_avg, self.chunk_max);
+        let in_range = [min, avg, max].iter().all(|s| format::CHUNK_SIZE_RANGE.contains(s) && s % 2 == 0);
+        if in_range && min <= avg && avg <= max {
+            Ok(())
+        } else {
+            Err(RepoError::Damaged(format!("config: chunk sizes {min}/{avg}/{max} are not supported")))
+        }
+    }
+}
+
 /// How new data is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CompressionSetting {
@@ -193,6 +206,7 @@ impl Repository {
         if storage.size(format::CONFIG_KEY).await?.is_some() {
             return Err(RepoError::AlreadyExists(storage.describe()));
         }
+        storage.check_retention().await?;
         let config = RepoConfig {
             version: format::REPO_VERSION,
             id: random_id(),
@@ -205,9 +219,9 @@ impl Repository {
         let keyring = Keyring::generate();
         let key_file = KeyFile::create(&master, secret, &hostname())?;
         // Keys first, config last: a location with a config is a complete repository.
-        storage.put(&format!("{}{}", format::KEYS_PREFIX, key_file.id), to_json(&key_file)).await?;
-        storage.put(format::KEYRING_KEY, keyring.seal(&master)).await?;
-        storage.put(format::CONFIG_KEY, to_json(&config)).await?;
+        storage.put_retained(&format!("{}{}", format::KEYS_PREFIX, key_file.id), to_json(&key_file)).await?;
+        storage.put_retained(format::KEYRING_KEY, keyring.seal(&master)).await?;
+        storage.put_retained(format::CONFIG_KEY, to_json(&config)).await?;
         let kit = RecoveryKit {
             repository_id: config.id.clone(),
             location: storage.describe(),
@@ -236,6 +250,7 @@ impl Repository {
         if config.version != format::REPO_VERSION {
             return Err(RepoError::UnsupportedVersion(config.version));
         }
+        config.check_chunk_sizes()?;
         let keyring_bytes = storage.get(format::KEYRING_KEY).await?;
         let (master, keyring) = Self::unlock(storage.as_ref(), secret, &keyring_bytes).await?;
         Ok(Repository { storage, config, master, keyring: Arc::new(keyring), compression: CompressionSetting::default(), lock_ttl: lock::DEFAULT_TTL_SECONDS })
@@ -300,17 +315,23 @@ impl Repository {
     /// Adds a key file for another passphrase or key file; returns its id.
     pub async fn add_key(&self, secret: &Secret) -> Result<String, RepoError> {
         let key_file = KeyFile::create(&self.master, secret, &hostname())?;
-        self.storage.put(&format!("{}{}", format::KEYS_PREFIX, key_file.id), to_json(&key_file)).await?;
+        self.storage.put_retained(&format!("{}{}", format::KEYS_PREFIX, key_file.id), to_json(&key_file)).await?;
         Ok(key_file.id)
     }
 
     /// Adds a data key and makes it current: new objects are sealed with it, old ones stay
     /// readable with theirs. Returns the new key's id.
+    /// Under the exclusive lock, and from the keyring as stored now: two clients rotating at
+    /// once get two keys, never the same id for different keys.
     pub async fn rotate_data_key(&mut self) -> Result<u32, RepoError> {
-        let mut keyring = (*self.keyring).clone();
+        let lock = self.lock(true).await?;
+        let stored = self.storage.get(format::KEYRING_KEY).await?;
+        let mut keyring = Keyring::open(&stored, &self.master)?;
         let id = keyring.rotate_data_key();
-        self.storage.put(format::KEYRING_KEY, keyring.seal(&self.master)).await?;
+        lock.ensure_held().await?;
+        self.storage.put_retained(format::KEYRING_KEY, keyring.seal(&self.master)).await?;
         self.keyring = Arc::new(keyring);
+        lock.release().await?;
         Ok(id)
     }
 
@@ -387,23 +408,24 @@ impl Repository {
     /// Uploads a finished pack and returns its index entry.
     pub(crate) async fn store_pack(&self, pack: pack::FinishedPack) -> Result<index::IndexedPack, RepoError> {
         let size = pack.bytes.len() as u64;
-        self.storage.put(&format::pack_key(&pack.id.to_string()), pack.bytes).await?;
+        self.storage.put_retained(&format::pack_key(&pack.id.to_string()), pack.bytes).await?;
         Ok(index::IndexedPack { id: pack.id, size, entries: pack.entries })
     }
 
     pub(crate) async fn save_index(&self, packs: &[index::IndexedPack]) -> Result<(), RepoError> {
-        if packs.is_empty() {
-            return Ok(());
+        // One index file per 4096 packs (64 GiB of data, ~12 MiB of index) keeps every file
+        // far below the limit readers open metadata with.
+        for group in packs.chunks(4096) {
+            let id = random_id();
+            let sealed = self.seal_object(ObjectType::Index, &id, &index::encode(group))?;
+            self.storage.put_retained(&format!("{}{id}", format::INDEX_PREFIX), sealed).await?;
         }
-        let id = random_id();
-        let sealed = self.seal_object(ObjectType::Index, &id, &index::encode(packs))?;
-        self.storage.put(&format!("{}{id}", format::INDEX_PREFIX), sealed).await?;
         Ok(())
     }
 
     pub(crate) async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), RepoError> {
         let sealed = self.seal_object(ObjectType::Snapshot, &snapshot.id, &to_json(snapshot))?;
-        self.storage.put(&format!("{}{}", format::SNAPSHOTS_PREFIX, snapshot.id), sealed).await?;
+        self.storage.put_retained(&format!("{}{}", format::SNAPSHOTS_PREFIX, snapshot.id), sealed).await?;
         Ok(())
     }
 
@@ -437,7 +459,11 @@ impl Repository {
         let plain = self
             .open_object(ObjectType::Snapshot, id, &sealed)
             .map_err(|e| RepoError::Damaged(format!("snapshot {id}: {e}")))?;
-        serde_json::from_slice(&plain).map_err(|e| RepoError::Damaged(format!("snapshot {id}: {e}")))
+        let snapshot: Snapshot = serde_json::from_slice(&plain).map_err(|e| RepoError::Damaged(format!("snapshot {id}: {e}")))?;
+        if snapshot.version != format::SNAPSHOT_VERSION {
+            return Err(RepoError::Invalid(format!("snapshot {id} has manifest version {}; this Bulwark reads version {}", snapshot.version, format::SNAPSHOT_VERSION)));
+        }
+        Ok(snapshot)
     }
 
     /// Every snapshot, oldest first. A damaged manifest is reported, not skipped silently.

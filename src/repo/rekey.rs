@@ -36,8 +36,8 @@ impl Repository {
         let master = crypto::Key::random();
         let key_file = KeyFile::create(&master, secret, &super::hostname())?;
         lock.ensure_held().await?;
-        self.storage.put(&format!("{}{}", format::KEYS_PREFIX, key_file.id), to_json(&key_file)).await?;
-        self.storage.put(format::KEYRING_KEY, self.keyring.seal(&master)).await?;
+        self.storage.put_retained(&format!("{}{}", format::KEYS_PREFIX, key_file.id), to_json(&key_file)).await?;
+        self.storage.put_retained(format::KEYRING_KEY, self.keyring.seal(&master)).await?;
         self.master = master;
         let mut removed = Vec::new();
         for old in old_keys {
@@ -135,7 +135,7 @@ pub async fn rekey(repo: &mut Repository) -> Result<RekeyReport, RepoError> {
     report.keys_dropped = keyring.data_keys.keys().copied().filter(|k| *k != current).collect();
     keyring.data_keys.retain(|k, _| *k == current);
     lock.ensure_held().await?;
-    repo.storage().put(format::KEYRING_KEY, keyring.seal(&repo.master)).await?;
+    repo.storage().put_retained(format::KEYRING_KEY, keyring.seal(&repo.master)).await?;
     repo.keyring = Arc::new(keyring);
     lock.release().await?;
     Ok(report)

@@ -75,7 +75,7 @@ fn for_each_chunk(
 
 /// Reads a tree snapshot's node list.
 pub async fn load_tree(repo: &Repository, index: &Index, snapshot: &Snapshot) -> Result<Vec<Node>, RepoError> {
-    let Content::Tree { tree, tree_sha256, .. } = &snapshot.content else {
+    let Content::Tree { tree, tree_sha256, tree_size } = &snapshot.content else {
         return Err(RepoError::Invalid(format!("snapshot {} is a stream, not a tree", snapshot.id)));
     };
     let unavailable = |detail: String| RepoError::DataUnavailable { snapshot: snapshot.id.clone(), detail };
@@ -83,7 +83,7 @@ pub async fn load_tree(repo: &Repository, index: &Index, snapshot: &Snapshot) ->
     for id in parse_ids(tree)? {
         bytes.extend(repo.load_blob(index, &id).await.map_err(|e| unavailable(e.to_string()))?);
     }
-    if hex::encode(Sha256::digest(&bytes)) != *tree_sha256 {
+    if bytes.len() as u64 != *tree_size || hex::encode(Sha256::digest(&bytes)) != *tree_sha256 {
         return Err(unavailable("the tree does not match its SHA-256".into()));
     }
     serde_json::from_slice(&bytes).map_err(|e| unavailable(format!("tree: {e}")))

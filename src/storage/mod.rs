@@ -27,6 +27,8 @@ pub enum StorageError {
     OutOfRange { key: String, range: String, size: u64 },
     #[error("the storage service refused or failed on {key}: {message}")]
     Remote { key: String, message: String },
+    #[error("{0}")]
+    Unsupported(String),
     #[error("storage I/O failed on {key}: {source}")]
     Io {
         key: String,
@@ -39,7 +41,7 @@ impl Classify for StorageError {
     fn kind(&self) -> Kind {
         match self {
             StorageError::NotFound(_) => Kind::NotFound,
-            StorageError::InvalidKey(_) | StorageError::OutOfRange { .. } => Kind::Invalid,
+            StorageError::InvalidKey(_) | StorageError::OutOfRange { .. } | StorageError::Unsupported(_) => Kind::Invalid,
             StorageError::Io { .. } | StorageError::Remote { .. } => Kind::Internal,
         }
     }
@@ -58,6 +60,17 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     fn describe(&self) -> String;
     /// Takes the bytes by value: a 16 MiB pack is handed over, not copied.
     async fn put(&self, key: &str, data: Vec<u8>) -> Result<(), StorageError>;
+    /// Stores an object the repository depends on (packs, indexes, manifests, keys) so that
+    /// the storage itself refuses to delete it for the location's retention period, where the
+    /// location asks for that (S3 Object Lock). Elsewhere the same as `put`.
+    async fn put_retained(&self, key: &str, data: Vec<u8>) -> Result<(), StorageError> {
+        self.put(key, data).await
+    }
+    /// Fails with [`StorageError::Unsupported`] when the location asks for retention the
+    /// storage cannot enforce (a bucket without Object Lock).
+    async fn check_retention(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
     async fn get(&self, key: &str) -> Result<Vec<u8>, StorageError>;
     /// `length` bytes from `offset`; fails with `OutOfRange` past the end.
     async fn get_range(&self, key: &str, offset: u64, length: u64) -> Result<Vec<u8>, StorageError>;

@@ -5,7 +5,9 @@ use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
-use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::primitives::{ByteStream, DateTime};
+use aws_sdk_s3::types::{ObjectLockEnabled, ObjectLockMode};
+use std::time::{Duration, SystemTime};
 
 use super::{ObjectInfo, Storage, StorageError, validate_key};
 
@@ -21,6 +23,9 @@ pub struct S3Settings {
     pub access_key: String,
     pub secret_key: String,
     pub path_style: bool,
+    /// Days every object but lock files stays undeletable after it is written: S3 Object Lock
+    /// in compliance mode, which nobody (not even the bucket's root account) can shorten.
+    pub object_lock_days: Option<u32>,
 }
 
 impl std::fmt::Debug for S3Settings {
@@ -89,6 +94,18 @@ impl S3Storage {
         StorageError::Remote { key: key.to_string(), message: DisplayErrorContext(e).to_string() }
     }
 
+    /// S3 PUT is atomic: the object appears whole or not at all. With `retain_until`, that
+    /// version cannot be deleted or overwritten before then (a later PUT adds a new version).
+    async fn put_object(&self, key: &str, data: Vec<u8>, retain_until: Option<SystemTime>) -> Result<(), StorageError> {
+        let object = self.object_key(key)?;
+        let mut request = self.client.put_object().bucket(&self.settings.bucket).key(&object).body(ByteStream::from(data));
+        if let Some(until) = retain_until {
+            request = request.object_lock_mode(ObjectLockMode::Compliance).object_lock_retain_until_date(DateTime::from(until));
+        }
+        request.send().await.map_err(|e| Self::remote(key, e))?;
+        Ok(())
+    }
+
     /// Creates the bucket (with Object Lock enabled when asked); an existing bucket is fine.
     pub async fn create_bucket(&self, object_lock: bool) -> Result<(), StorageError> {
         let result = self
@@ -120,17 +137,31 @@ impl Storage for S3Storage {
     }
 
     async fn put(&self, key: &str, data: Vec<u8>) -> Result<(), StorageError> {
-        let object = self.object_key(key)?;
-        // S3 PUT is atomic: the object appears whole or not at all.
-        self.client
-            .put_object()
-            .bucket(&self.settings.bucket)
-            .key(&object)
-            .body(ByteStream::from(data))
-            .send()
-            .await
-            .map_err(|e| Self::remote(key, e))?;
-        Ok(())
+        self.put_object(key, data, None).await
+    }
+
+    async fn put_retained(&self, key: &str, data: Vec<u8>) -> Result<(), StorageError> {
+        let until = self.settings.object_lock_days.map(|days| SystemTime::now() + Duration::from_secs(u64::from(days) * 86_400));
+        self.put_object(key, data, until).await
+    }
+
+    async fn check_retention(&self) -> Result<(), StorageError> {
+        if self.settings.object_lock_days.is_none() {
+            return Ok(());
+        }
+        let enabled = match self.client.get_object_lock_configuration().bucket(&self.settings.bucket).send().await {
+            Ok(out) => out.object_lock_configuration().and_then(|c| c.object_lock_enabled()) == Some(&ObjectLockEnabled::Enabled),
+            Err(SdkError::ServiceError(e)) if e.raw().status().as_u16() == 404 => false,
+            Err(e) => return Err(Self::remote(&self.settings.bucket, e)),
+        };
+        if enabled {
+            Ok(())
+        } else {
+            Err(StorageError::Unsupported(format!(
+                "bucket {} does not have Object Lock enabled; an immutable location needs a bucket created with Object Lock",
+                self.settings.bucket
+            )))
+        }
     }
 
     async fn get(&self, key: &str) -> Result<Vec<u8>, StorageError> {

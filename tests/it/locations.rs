@@ -28,6 +28,7 @@ async fn local_locations_test_init_and_list(catalog: Catalog) {
         (NewLocation { storage_type: "hot".into(), ..local("t", "/tmp/t") }, "storageType"),
         (NewLocation { cost_per_gb_month: Some(-1.0), ..local("c", "/tmp/c") }, "costPerGbMonth"),
         (NewLocation { provider: "ftp".into(), ..local("p", "/tmp/p") }, "provider"),
+        (NewLocation { immutability: true, object_lock_days: Some(30), ..local("i", "/tmp/i") }, "immutability"),
     ] {
         let err = locations::create(&catalog, &secrets, &admin, bad).await.unwrap_err();
         assert!(err.to_string().starts_with(field), "{err}");
@@ -95,6 +96,7 @@ async fn s3_locations_keep_credentials_sealed(catalog: Catalog) {
         access_key: server.access_key.clone(),
         secret_key: server.secret_key.clone(),
         path_style: true,
+        object_lock_days: None,
     });
     s3.create_bucket(false).await.unwrap();
     drop(storage);
@@ -104,6 +106,18 @@ async fn s3_locations_keep_credentials_sealed(catalog: Catalog) {
     assert!(!failed.ok && failed.message.contains("writing failed"), "{}", failed.message);
     let missing = locations::create(&catalog, &secrets, &admin, NewLocation { access_key: None, ..new("No key", "x") }).await.unwrap_err();
     assert_eq!(missing.kind(), Kind::Invalid);
+    for (days, immutability) in [(None, true), (Some(0), true), (Some(30), false)] {
+        let bad = NewLocation { immutability, object_lock_days: days, ..new("Lock", &server.secret_key) };
+        let err = locations::create(&catalog, &secrets, &admin, bad).await.unwrap_err();
+        assert!(err.to_string().starts_with("objectLockDays"), "{err}");
+    }
+    // Immutable on a bucket created without Object Lock: the test says so and init refuses.
+    let immutable = NewLocation { immutability: true, object_lock_days: Some(7), ..new("Immutable", &server.secret_key) };
+    let immutable = locations::create(&catalog, &secrets, &admin, immutable).await.unwrap();
+    let refused = locations::test_connection(&catalog, &secrets, &admin, &immutable.id).await.unwrap();
+    assert!(!refused.ok && refused.message.contains("does not have Object Lock enabled"), "{}", refused.message);
+    let err = locations::init_repository(&catalog, &secrets, &admin, &immutable.id).await.unwrap_err();
+    assert!(err.to_string().contains("Object Lock"), "{err}");
     // A server with another secret key cannot use the stored credentials.
     let other = SecretBox::new(Key::random());
     assert!(locations::storage(&loc, &other).is_err());

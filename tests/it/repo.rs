@@ -190,6 +190,14 @@ async fn keys_open_refuse_and_rotate() {
     assert_eq!(reopened.keyring().current, 2);
     assert_eq!(restore_bytes(&reopened, &before.id).await.unwrap(), noise(3, 300_000), "old data stays readable");
     assert_eq!(restore_bytes(&reopened, &after.id).await.unwrap(), noise(4, 300_000));
+
+    // A client that opened the repository before that rotation rotates from the stored
+    // keyring: it gets key 3 and keeps key 2, so the data sealed with key 2 stays readable.
+    let mut stale = by_file;
+    assert_eq!(stale.rotate_data_key().await.unwrap(), 3);
+    let reopened = Repository::open(storage(), &pass()).await.unwrap();
+    assert_eq!(reopened.keyring().current, 3);
+    assert_eq!(restore_bytes(&reopened, &after.id).await.unwrap(), noise(4, 300_000));
 }
 
 /// Two snapshots in separate packs: `a` (noise 10) and `b` (noise 20).

@@ -25,6 +25,7 @@ async fn s3(prefix: &str) -> S3Storage {
         access_key: server.access_key.clone(),
         secret_key: server.secret_key.clone(),
         path_style: true,
+        object_lock_days: None,
     });
     storage.create_bucket(false).await.expect("create bucket");
     storage
@@ -83,6 +84,7 @@ async fn s3_errors_are_clear() {
         access_key: server.access_key.clone(),
         secret_key: "not-the-secret".into(),
         path_style: true,
+        object_lock_days: None,
     });
     let err = wrong.put("config", b"x".to_vec()).await.unwrap_err();
     assert!(matches!(err, StorageError::Remote { .. }), "{err}");
@@ -117,4 +119,43 @@ async fn repository_round_trips_on_s3() {
     restore::restore_tree(&reopened, index, &t, &dst, &[]).await.unwrap();
     assert_eq!(std::fs::read(dst.join("d/f.txt")).unwrap(), b"on s3");
     assert!(check(&reopened, true).await.unwrap().is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_immutable_s3_location_locks_every_repository_object() {
+    let secret = Secret::Passphrase("locked".into());
+    // A bucket without Object Lock cannot hold an immutable repository: a clear refusal.
+    let plain = s3("").await;
+    let unlockable = S3Storage::new(S3Settings { object_lock_days: Some(1), ..settings_of(&plain) });
+    let err = Repository::init(Arc::new(unlockable), &secret).await.unwrap_err().to_string();
+    assert!(err.contains("does not have Object Lock enabled"), "{err}");
+
+    let locked = S3Storage::new(S3Settings { object_lock_days: Some(1), bucket: format!("{}-locked", plain.bucket()), ..settings_of(&plain) });
+    locked.create_bucket(true).await.unwrap();
+    let storage: Arc<dyn Storage> = Arc::new(locked.clone());
+    let (repo, _) = Repository::init(storage.clone(), &secret).await.unwrap();
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2654435761) >> 11) as u8).collect();
+    backup::backup_stream(&repo, std::io::Cursor::new(data), BackupOptions::default()).await.unwrap();
+
+    let objects = storage.list("").await.unwrap();
+    for prefix in ["config", "keyring", "keys/", "packs/", "index/", "snapshots/"] {
+        assert!(objects.iter().any(|o| o.key.starts_with(prefix)), "a {prefix} object was written");
+    }
+    let in_a_day = aws_sdk_s3::primitives::DateTime::from(std::time::SystemTime::now() + std::time::Duration::from_secs(23 * 3600));
+    let client = locked.client();
+    for object in &objects {
+        let retention = client.get_object_retention().bucket(locked.bucket()).key(&object.key).send().await;
+        let retention = retention.unwrap_or_else(|e| panic!("{}: {e:?}", object.key));
+        let retention = retention.retention().unwrap_or_else(|| panic!("{} has no retention", object.key));
+        assert_eq!(retention.mode(), Some(&aws_sdk_s3::types::ObjectLockRetentionMode::Compliance), "{}", object.key);
+        assert!(retention.retain_until_date().is_some_and(|d| d.secs() > in_a_day.secs()), "{} is locked for a day", object.key);
+    }
+
+    // The storage refuses to delete a locked version, and the data stays readable.
+    let pack = objects.iter().find(|o| o.key.starts_with("packs/")).unwrap();
+    let versions = client.list_object_versions().bucket(locked.bucket()).prefix(&pack.key).send().await.unwrap();
+    let version = versions.versions()[0].version_id().unwrap().to_string();
+    let deleted = client.delete_object().bucket(locked.bucket()).key(&pack.key).version_id(&version).send().await;
+    assert!(deleted.is_err(), "deleting a locked pack version must fail");
+    assert!(check(&repo, true).await.unwrap().is_ok());
 }

@@ -18,6 +18,10 @@ fn row(l: bulwark_core::locations::StorageLocation) -> LocationRow {
         ),
         _ => l.path_prefix.clone().unwrap_or_default(),
     };
+    let place = match l.object_lock_days.filter(|_| l.immutability != 0) {
+        Some(days) => format!("{place} (Object Lock, {days} days)"),
+        None => place,
+    };
     LocationRow {
         id: l.id,
         name: l.location_name,
@@ -53,6 +57,7 @@ pub async fn create_location(
     secret_key: String,
     cost_per_gb_month: String,
     immutability: Option<String>,
+    object_lock_days: String,
 ) -> Result<LocationRow, AppError> {
     use bulwark_core::locations::{self, NewLocation};
     let p = crate::ssr::principal().await?;
@@ -61,6 +66,10 @@ pub async fn create_location(
     let cost = match cost_per_gb_month.trim() {
         "" => None,
         text => Some(text.parse::<f64>().map_err(|_| AppError::Invalid("costPerGbMonth: a number such as 0.023".into()))?),
+    };
+    let object_lock_days = match object_lock_days.trim() {
+        "" => None,
+        text => Some(text.parse::<u32>().map_err(|_| AppError::Invalid("objectLockDays: a whole number of days".into()))?),
     };
     let new = NewLocation {
         location_name,
@@ -76,6 +85,8 @@ pub async fn create_location(
         cost_per_gb_month: cost,
         availability_sla: None,
         immutability: immutability.is_some(),
+        // The field only counts with the box ticked, as on the form.
+        object_lock_days: object_lock_days.filter(|_| immutability.is_some()),
     };
     locations::create(&catalog, &secrets, &p, new).await.map(row).map_err(AppError::from_core)
 }
@@ -184,6 +195,9 @@ pub fn StoragePage() -> impl IntoView {
                 <label>"Price per GB-month" <input type="text" name="cost_per_gb_month" inputmode="decimal" placeholder="0.023"/></label>
                 <label class="check" class:hidden=move || provider.get() != "s3">
                     <input type="checkbox" name="immutability"/> "Immutable (Object Lock)"
+                </label>
+                <label class:hidden=move || provider.get() != "s3">"Lock each object for (days)"
+                    <input type="number" name="object_lock_days" min="1" max="36500" placeholder="30"/>
                 </label>
                 <button type="submit" class="primary">"Add location"</button>
             </ActionForm>

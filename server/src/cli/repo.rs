@@ -30,6 +30,10 @@ pub struct RepoArgs {
     /// A key file (64 hex characters) instead of a passphrase.
     #[arg(long, env = "BULWARK_KEY_FILE", global = true)]
     key_file: Option<PathBuf>,
+    /// S3 only: lock every object but lock files for this many days (S3 Object Lock in
+    /// compliance mode; the bucket must have Object Lock enabled).
+    #[arg(long, env = "BULWARK_S3_OBJECT_LOCK_DAYS", global = true, value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    object_lock_days: Option<u32>,
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
@@ -140,6 +144,9 @@ impl RepoArgs {
     fn storage(&self) -> Result<Arc<dyn Storage>, Failure> {
         let location = self.repo.as_ref().ok_or_else(|| Failure::new(3, "give the repository with --repo or BULWARK_REPOSITORY"))?;
         if !location.starts_with("s3://") {
+            if self.object_lock_days.is_some() {
+                return Err(Failure::new(3, "--object-lock-days needs an s3:// repository"));
+            }
             return Ok(Arc::new(LocalStorage::new(location)));
         }
         let (bucket, prefix) = S3Settings::parse_url(location)
@@ -155,6 +162,7 @@ impl RepoArgs {
             prefix,
             access_key: credential("AWS_ACCESS_KEY_ID")?,
             secret_key: credential("AWS_SECRET_ACCESS_KEY")?,
+            object_lock_days: self.object_lock_days,
         })))
     }
 
