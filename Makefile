@@ -63,3 +63,9 @@ clean:
 bench:
 	cargo build --release -p bulwark-server
 	bench/run.sh $(or $(SCALE),1024) $(CARGO_TARGET_DIR)/release/bulwark
+
+# Bulwark's peak RSS as the data grows (bench/README.md): `make bench-rss SCALES="<MiB> ..."` (default 1024 4096).
+.PHONY: bench-rss
+bench-rss:
+	cargo build --release -p bulwark-server
+	BULWARK=$(CARGO_TARGET_DIR)/release/bulwark bench/rss.sh $(or $(SCALES),1024 4096)

@@ -8,64 +8,38 @@
 #   BULWARK    bulwark binary (default $CARGO_TARGET_DIR/release/bulwark, else ./target/release/bulwark)
 #   BENCH_DIR  work directory: cached data sets, repositories, logs (default /tmp/bulwark-bench)
 #   TOOLS      which tools to run, in order (default "bulwark restic borg")
+#   REPEAT     rounds (default 3): round 1 runs every tool, then round 2, ...; the table shows medians
 #   SEED       data-set seed (default 1)
 #   KEEP       1 keeps the repositories and restored trees after the run (default: deleted)
+# SC2059: the table formats are variables on purpose; SC2154: S_* are set by summarize (printf -v).
+# shellcheck disable=SC2059,SC2154
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+source "$HERE/lib.sh"
 SCALE=${1:-${SCALE:-1024}}
 BULWARK=${2:-${BULWARK:-${CARGO_TARGET_DIR:-$HERE/../target}/release/bulwark}}
 BENCH_DIR=${BENCH_DIR:-/tmp/bulwark-bench}
 TOOLS=${TOOLS:-bulwark restic borg}
+REPEAT=${REPEAT:-3}
 SEED=${SEED:-1}
 KEEP=${KEEP:-0}
 PW=bench-password-not-secret
 
 [[ $SCALE =~ ^[0-9]+$ && $SCALE -gt 0 ]] || { echo "SCALE must be a positive integer (MiB), got '$SCALE'" >&2; exit 2; }
-case " $TOOLS " in *" bulwark "*)
-    [[ -x $BULWARK ]] || { echo "bulwark binary not found: $BULWARK (pass it as the 2nd argument or BULWARK=...)" >&2; exit 2; }
-    BULWARK=$(cd "$(dirname "$BULWARK")" && pwd)/$(basename "$BULWARK");;
-esac
+[[ $REPEAT =~ ^[0-9]+$ && $REPEAT -gt 0 ]] || { echo "REPEAT must be a positive integer, got '$REPEAT'" >&2; exit 2; }
+has_tool() { case " $TOOLS " in *" $1 "*) return 0;; *) return 1;; esac; }
+if has_tool bulwark; then BULWARK=$(bench_binary "$BULWARK"); fi
 
 # ---------------------------------------------------------------- prerequisites
-missing=()
-need() { [[ -x $1 ]] || command -v "$1" >/dev/null 2>&1 || missing+=("$2"); }
-need /usr/bin/time time
-need zstd zstd
-need openssl openssl
-need jq jq
-need python3 python3
-case " $TOOLS " in *" restic "*) need restic restic;; esac
-case " $TOOLS " in *" borg "*) need borg borgbackup;; esac
-if ((${#missing[@]})); then
-    echo "installing: ${missing[*]}"
-    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-    else
-        echo "please install: ${missing[*]}" >&2; exit 2
-    fi
-fi
+req=(/usr/bin/time:time zstd:zstd openssl:openssl jq:jq python3:python3)
+if has_tool restic; then req+=(restic:restic); fi
+if has_tool borg; then req+=(borg:borgbackup); fi
+bench_require "${req[@]}"
 
 # ---------------------------------------------------------------- data set (cached)
-DATA=$BENCH_DIR/data-$SCALE
-STAMP="gen=$(sha256sum "$HERE/gen_dataset.py" | cut -c1-16) seed=$SEED scale=$SCALE"
-mkdir -p "$BENCH_DIR"
-if [[ ! -f $DATA/stamp || $(cat "$DATA/stamp") != "$STAMP" ]]; then
-    rm -rf "$DATA"
-    mkdir -p "$DATA"
-    echo "generating $SCALE MiB data set in $DATA ..."
-    t0=$(date +%s.%N)
-    python3 "$HERE/gen_dataset.py" --seed "$SEED" "$DATA/base" "$SCALE" >"$DATA/gen.json"
-    t1=$(date +%s.%N)
-    python3 "$HERE/gen_dataset.py" --seed "$SEED" --mutate "$DATA/base" "$DATA/mutated" >"$DATA/mutate.json"
-    t2=$(date +%s.%N)
-    awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN {printf "generated in %.1fs, mutated copy in %.1fs\n", b - a, c - b}'
-    echo "$STAMP" >"$DATA/stamp"
-fi
-
-tree_bytes() { find "$1" -type f -printf '%s\n' | awk '{s += $1} END {printf "%.0f", s}'; }
-tree_files() { find "$1" -type f | wc -l; }
-repo_bytes() { du -sb "$1" | cut -f1; }
+bench_dataset "$SCALE" "$SEED" # sets DATA
 BASE_BYTES=$(tree_bytes "$DATA/base")
 MUT_BYTES=$(tree_bytes "$DATA/mutated")
 
@@ -73,79 +47,60 @@ RUN=$BENCH_DIR/run-$SCALE
 rm -rf "$RUN"
 mkdir -p "$RUN"
 
-# ---------------------------------------------------------------- measurement
-# measure NAME DIR CMD...: runs CMD in DIR under /usr/bin/time, followed by `sync` (so
-# writes still in the page cache count against the step that made them); a `sync` also runs
-# before. Output goes to $RUN/NAME.log. Sets M_WALL, M_CPU (user+sys s) and M_RSS (MiB,
-# the largest process).
-measure() {
-    local name=$1 dir=$2; shift 2
-    sync
-    if ! /usr/bin/time -f '%e %U %S %M' -o "$RUN/$name.time" \
-        bash -c 'cd "$0" || exit 99; "$@"; rc=$?; sync; exit $rc' "$dir" "$@" >"$RUN/$name.log" 2>&1; then
-        echo "  $name FAILED; last lines of $RUN/$name.log:" >&2
-        tail -n 15 "$RUN/$name.log" | sed 's/^/    /' >&2
-        return 1
-    fi
-    local wall user sys rss
-    read -r wall user sys rss < <(tail -n 1 "$RUN/$name.time")
-    M_WALL=$wall
-    M_CPU=$(awk -v u="$user" -v s="$sys" 'BEGIN {printf "%.2f", u + s}')
-    M_RSS=$((rss / 1024))
-    printf '  %-16s %8.2fs wall  %8.2fs cpu  %6d MiB peak RSS\n' "$name" "$M_WALL" "$M_CPU" "$M_RSS"
-}
+# ---------------------------------------------------------------- one round of one tool
+# Everything of round N lives in RD=$RUN/round-N (logs, timings, repositories, restores);
+# measure (lib.sh) writes its logs to LOG_DIR=$RD.
 
 verify() { # verify NAME RESTORED_DIR -> sets V
-    if diff -r -q "$DATA/mutated" "$2" >"$RUN/$1-verify.log" 2>&1; then V=PASS; else V=FAIL; fi
+    if diff -r -q "$DATA/mutated" "$2" >"$RD/$1-verify.log" 2>&1; then V=PASS; else V=FAIL; fi
     echo "  $1 restore check: $V"
 }
 
 # Per tool: init, backup base, backup mutated, restore the mutated snapshot. Each sets
 # R_* results. A step that fails returns non-zero and the tool's row says so.
 tool_bulwark() {
-    local repo=$RUN/repo-bulwark
-    export BULWARK_PASSWORD=$PW BULWARK_DATA_DIR=$RUN/bulwark-data
-    "$BULWARK" repo --repo "$repo" init >"$RUN/bulwark-init.log" 2>&1 || return 1
-    R_SIZE0=$(repo_bytes "$repo")
+    local repo=$RD/repo-bulwark
+    export BULWARK_PASSWORD=$PW BULWARK_DATA_DIR=$RD/bulwark-data
+    "$BULWARK" repo --repo "$repo" init >"$RD/bulwark-init.log" 2>&1 || return 1
     measure bulwark-backup1 "$DATA/base" "$BULWARK" repo --repo "$repo" backup "$DATA/base" --json || return 1
     set_b1; R_SIZE1=$(repo_bytes "$repo")
     measure bulwark-backup2 "$DATA/mutated" "$BULWARK" repo --repo "$repo" backup "$DATA/mutated" --json || return 1
     set_b2; R_SIZE2=$(repo_bytes "$repo")
+    bulwark_index_stats "$repo" "$RD/bulwark-stats.json" # sets IDX_BLOBS, IDX_BPB
+    echo "  bulwark index: $IDX_BLOBS blobs, $IDX_BPB bytes per blob in memory"
     local id
     id=$("$BULWARK" repo --repo "$repo" snapshots --json |
         jq -r --arg s "$DATA/mutated" '[.[] | select(.source == $s)] | last | .id')
     [[ -n $id && $id != null ]] || { echo "  no bulwark snapshot of $DATA/mutated" >&2; return 1; }
-    mkdir -p "$RUN/restore-bulwark"
-    measure bulwark-restore "$RUN" "$BULWARK" repo --repo "$repo" restore "$id" --target "$RUN/restore-bulwark" || return 1
-    set_r; verify bulwark "$RUN/restore-bulwark"
+    mkdir -p "$RD/restore-bulwark"
+    measure bulwark-restore "$RD" "$BULWARK" repo --repo "$repo" restore "$id" --target "$RD/restore-bulwark" || return 1
+    set_r; verify bulwark "$RD/restore-bulwark"
 }
 
 tool_restic() {
-    local repo=$RUN/repo-restic
-    export RESTIC_PASSWORD=$PW RESTIC_CACHE_DIR=$RUN/restic-cache
-    restic -r "$repo" init >"$RUN/restic-init.log" 2>&1 || return 1
-    R_SIZE0=$(repo_bytes "$repo")
+    local repo=$RD/repo-restic
+    export RESTIC_PASSWORD=$PW RESTIC_CACHE_DIR=$RD/restic-cache
+    restic -r "$repo" init >"$RD/restic-init.log" 2>&1 || return 1
     measure restic-backup1 "$DATA/base" restic -r "$repo" backup --host bench . || return 1
     set_b1; R_SIZE1=$(repo_bytes "$repo")
     measure restic-backup2 "$DATA/mutated" restic -r "$repo" backup --host bench . || return 1
     set_b2; R_SIZE2=$(repo_bytes "$repo")
-    mkdir -p "$RUN/restore-restic"
-    measure restic-restore "$RUN" restic -r "$repo" restore latest --path "$DATA/mutated" --target "$RUN/restore-restic" || return 1
-    set_r; verify restic "$RUN/restore-restic"
+    mkdir -p "$RD/restore-restic"
+    measure restic-restore "$RD" restic -r "$repo" restore latest --path "$DATA/mutated" --target "$RD/restore-restic" || return 1
+    set_r; verify restic "$RD/restore-restic"
 }
 
 tool_borg() {
-    local repo=$RUN/repo-borg
-    export BORG_PASSPHRASE=$PW BORG_BASE_DIR=$RUN/borg-home
-    borg init --encryption=repokey-blake2 "$repo" >"$RUN/borg-init.log" 2>&1 || return 1
-    R_SIZE0=$(repo_bytes "$repo")
+    local repo=$RD/repo-borg
+    export BORG_PASSPHRASE=$PW BORG_BASE_DIR=$RD/borg-home
+    borg init --encryption=repokey-blake2 "$repo" >"$RD/borg-init.log" 2>&1 || return 1
     measure borg-backup1 "$DATA/base" borg create --stats --compression zstd,3 "$repo::base" . || return 1
     set_b1; R_SIZE1=$(repo_bytes "$repo")
     measure borg-backup2 "$DATA/mutated" borg create --stats --compression zstd,3 "$repo::mutated" . || return 1
     set_b2; R_SIZE2=$(repo_bytes "$repo")
-    mkdir -p "$RUN/restore-borg"
-    measure borg-restore "$RUN/restore-borg" borg extract "$repo::mutated" || return 1
-    set_r; verify borg "$RUN/restore-borg"
+    mkdir -p "$RD/restore-borg"
+    measure borg-restore "$RD/restore-borg" borg extract "$repo::mutated" || return 1
+    set_r; verify borg "$RD/restore-borg"
 }
 
 set_b1() { B1_WALL=$M_WALL B1_CPU=$M_CPU B1_RSS=$M_RSS; }
@@ -176,19 +131,49 @@ PHYS=$(printf 'physical bound (1 core, MB/s): SHA-256 %s, AES-256-GCM %s (openss
     "${SHA_MBS:-?}" "${AES_MBS:-?}" "${ZSTD_C:-?}" "${ZSTD_D:-?}" "${ZSTD_RATIO:-?}" "$BOUND")
 echo "$PHYS"
 
-# ---------------------------------------------------------------- run
-ROWS=()
-for tool in $TOOLS; do
-    echo "== $tool"
-    B1_WALL=- B1_CPU=- B1_RSS=- B2_WALL=- B2_CPU=- B2_RSS=- R_WALL=- R_CPU=- R_RSS=- V=FAIL
-    R_SIZE0=0 R_SIZE1=0 R_SIZE2=0
-    if ! "tool_$tool"; then echo "  $tool: a step failed (logs in $RUN)"; V=ERROR; fi
-    ROWS+=("$tool $B1_WALL $B1_CPU $B1_RSS $B2_WALL $B2_CPU $B2_RSS $R_WALL $R_CPU $R_RSS $R_SIZE1 $R_SIZE2 $V")
-    if [[ $KEEP != 1 ]]; then
-        [[ $V == PASS ]] && rm -rf "$RUN/restore-$tool"
-        rm -rf "$RUN/repo-$tool"
-    fi
+# ---------------------------------------------------------------- run: REPEAT interleaved rounds
+# RES[tool.round] = "b1w b1c b1r b2w b2c b2r rw rc rr added repo check blobs bytes-per-blob"
+# ("-" for what did not run; blobs and bytes per blob only for bulwark).
+declare -A RES=()
+for ((round = 1; round <= REPEAT; round++)); do
+    RD=$RUN/round-$round
+    LOG_DIR=$RD
+    mkdir -p "$RD"
+    for tool in $TOOLS; do
+        echo "== round $round/$REPEAT: $tool"
+        B1_WALL=- B1_CPU=- B1_RSS=- B2_WALL=- B2_CPU=- B2_RSS=- R_WALL=- R_CPU=- R_RSS=- V=FAIL
+        R_SIZE1=0 R_SIZE2=0 IDX_BLOBS=- IDX_BPB=-
+        if ! "tool_$tool"; then echo "  $tool: a step failed (logs in $RD)"; V=ERROR; fi
+        added=- repo=-
+        if [[ $B2_WALL != - ]]; then added=$((R_SIZE2 - R_SIZE1)) repo=$R_SIZE2; fi
+        RES[$tool.$round]="$B1_WALL $B1_CPU $B1_RSS $B2_WALL $B2_CPU $B2_RSS $R_WALL $R_CPU $R_RSS $added $repo $V $IDX_BLOBS $IDX_BPB"
+        if [[ $KEEP != 1 ]]; then
+            [[ $V == PASS ]] && rm -rf "$RD/restore-$tool"
+            rm -rf "$RD/repo-$tool"
+        fi
+    done
 done
+
+# ---------------------------------------------------------------- medians
+# summarize TOOL: sets S_<field> to the median over the rounds of each RES field and S_check
+# to PASS if every round passed, else "FAIL (k/N PASS)" or "ERROR (k/N PASS)".
+FIELDS=(b1w b1c b1r b2w b2c b2r rw rc rr added repo check blobs bpb)
+summarize() {
+    local tool=$1 round i f pass=0 worst=FAIL
+    local -a row vals
+    local -A col=()
+    for ((round = 1; round <= REPEAT; round++)); do
+        read -r -a row <<<"${RES[$tool.$round]}"
+        for i in "${!FIELDS[@]}"; do col[${FIELDS[$i]}]+=" ${row[$i]}"; done
+        case ${row[11]} in PASS) pass=$((pass + 1));; ERROR) worst=ERROR;; esac
+    done
+    for f in "${FIELDS[@]}"; do
+        [[ $f == check ]] && continue
+        read -r -a vals <<<"${col[$f]}"
+        printf -v "S_$f" '%s' "$(median "${vals[@]}")"
+    done
+    if ((pass == REPEAT)); then S_check=PASS; else S_check="$worst ($pass/$REPEAT PASS)"; fi
+}
 
 # ---------------------------------------------------------------- report
 versions=""
@@ -200,6 +185,7 @@ for tool in $TOOLS; do
     esac
 done
 versions=${versions%, }
+NCORES=$(nproc)
 
 {
 echo
@@ -207,39 +193,101 @@ echo "== results: SCALE=$SCALE MiB, base $(awk "BEGIN {printf \"%.1f\", $BASE_BY
      "mutated $(awk "BEGIN {printf \"%.1f\", $MUT_BYTES/1048576}") MiB in $(tree_files "$DATA/mutated") files ($(jq -r '.changed_fraction * 100' "$DATA/mutate.json")% of bytes edited)"
 echo "   $versions"
 echo "   settings: bulwark zstd level 3 (default); restic repo v2, compression auto (default); borg repokey-blake2, --compression zstd,3"
+echo "   REPEAT=$REPEAT rounds, tools interleaved (round 1 runs every tool, then round 2, ...), each with a fresh repository;"
+echo "   every figure is the median over the rounds (MB/s and MB per CPU-s from the median times); check = PASS only if every round passed."
 echo "   MB = 10^6 bytes; MB/s = logical bytes of the tree / wall time (incl. a final sync); CPU-s = user+sys of the process tree;"
-echo "   added = repository growth (du -sb) from the second backup; repo = size after both backups. Host: $(nproc) cores."
+echo "   added = repository growth (du -sb) from the second backup; repo = size after both backups. Host: $NCORES cores."
 echo
 hdr='%-8s | %8s %7s %7s %8s %6s | %8s %9s %6s | %8s %7s %6s | %8s | %s\n'
 printf "$hdr" "" "backup1" "" "" "MB per" "RSS" "backup2" "added" "" "restore" "" "RSS" "repo" "restore"
 printf "$hdr" tool s MB/s CPU-s CPU-s MiB s MiB "%" s MB/s MiB MiB check
 printf -- '---------+------------------------------------------+----------------------------+-------------------------+----------+--------\n'
-for row in "${ROWS[@]}"; do
-    read -r tool b1w b1c b1r b2w b2c b2r rw rc rr s1 s2 v <<<"$row"
-    awk -v t="$tool" -v b1w="$b1w" -v b1c="$b1c" -v b1r="$b1r" -v b2w="$b2w" -v b2c="$b2c" -v b2r="$b2r" \
-        -v rw="$rw" -v rc="$rc" -v rr="$rr" -v s1="$s1" -v s2="$s2" -v v="$v" \
+for tool in $TOOLS; do
+    summarize "$tool"
+    awk -v t="$tool" -v b1w="$S_b1w" -v b1c="$S_b1c" -v b1r="$S_b1r" -v b2w="$S_b2w" -v b2r="$S_b2r" \
+        -v rw="$S_rw" -v rr="$S_rr" -v added="$S_added" -v repo="$S_repo" -v v="$S_check" \
         -v base="$BASE_BYTES" -v mut="$MUT_BYTES" -v fmt="$hdr" 'BEGIN {
         num = "^[0-9.]+$"
         f1 = (b1w ~ num) ? sprintf("%.2f", b1w) : "-"
         m1 = (b1w ~ num && b1w > 0) ? sprintf("%.1f", base / b1w / 1e6) : "-"
         c1 = (b1c ~ num) ? sprintf("%.2f", b1c) : "-"
         e1 = (b1c ~ num && b1c > 0) ? sprintf("%.1f", base / b1c / 1e6) : "-"
+        r1 = (b1r ~ num) ? sprintf("%.0f", b1r) : "-"
         f2 = (b2w ~ num) ? sprintf("%.2f", b2w) : "-"
-        ad = (b2w ~ num) ? sprintf("%.2f", (s2 - s1) / 1048576) : "-"
-        ap = (b2w ~ num) ? sprintf("%.1f", (s2 - s1) * 100 / mut) : "-"
+        r2 = (b2r ~ num) ? sprintf("%.0f", b2r) : "-"
+        ad = (added ~ num) ? sprintf("%.2f", added / 1048576) : "-"
+        ap = (added ~ num) ? sprintf("%.1f", added * 100 / mut) : "-"
         fr = (rw ~ num) ? sprintf("%.2f", rw) : "-"
         mr = (rw ~ num && rw > 0) ? sprintf("%.1f", mut / rw / 1e6) : "-"
-        rs = (s2 > 0) ? sprintf("%.1f", s2 / 1048576) : "-"
-        printf fmt, t, f1, m1, c1, e1, b1r, f2, ad, ap, fr, mr, rr, rs, v
+        r3 = (rr ~ num) ? sprintf("%.0f", rr) : "-"
+        rs = (repo ~ num && repo > 0) ? sprintf("%.1f", repo / 1048576) : "-"
+        printf fmt, t, f1, m1, c1, e1, r1, f2, ad, ap, fr, mr, r3, rs, v
     }'
 done
+
+if has_tool bulwark; then
+    summarize bulwark
+    BW=("$S_b1w" "$S_b2w" "$S_rw" "$S_added" "$S_repo" "$S_b1r" "$S_b2r" "$S_rr")
+    BW_B1C=$S_b1c BW_BLOBS=$S_blobs BW_BPB=$S_bpb
+    others=()
+    for tool in $TOOLS; do [[ $tool == bulwark ]] || others+=("$tool"); done
+    if ((${#others[@]})); then
+        echo
+        echo "ratios, bulwark vs each (medians). speed = their wall time / bulwark's (>1: bulwark faster);"
+        echo "added, repo = bulwark's bytes / theirs (<1: bulwark smaller); peak RSS = largest of the three steps, bulwark / theirs."
+        rhdr='%-12s %9s %9s %9s %9s %9s   %s\n'
+        printf "$rhdr" "bulwark vs" "backup1" "backup2" "restore" "added" "repo" "peak RSS MiB"
+        printf "$rhdr" "" "speed" "speed" "speed" "bytes" "size" "bulwark/theirs"
+        for tool in "${others[@]}"; do
+            summarize "$tool"
+            awk -v t="$tool" -v fmt="$rhdr" \
+                -v ob1="${BW[0]}" -v ob2="${BW[1]}" -v orw="${BW[2]}" -v oad="${BW[3]}" -v orp="${BW[4]}" \
+                -v or1="${BW[5]}" -v or2="${BW[6]}" -v or3="${BW[7]}" \
+                -v tb1="$S_b1w" -v tb2="$S_b2w" -v trw="$S_rw" -v tad="$S_added" -v trp="$S_repo" \
+                -v tr1="$S_b1r" -v tr2="$S_b2r" -v tr3="$S_rr" 'BEGIN {
+                num = "^[0-9.]+$"
+                # ratio(a, b) = a / b as "1.23x", "-" when either is missing or b is 0
+                printf fmt, t, ratio(tb1, ob1), ratio(tb2, ob2), ratio(trw, orw), ratio(oad, tad), ratio(orp, trp), rss()
+            }
+            function ratio(a, b) { return (a ~ num && b ~ num && b > 0) ? sprintf("%.2fx", a / b) : "-" }
+            function peak(a, b, c,   m) { m = -1; if (a ~ num && a > m) m = a; if (b ~ num && b > m) m = b; if (c ~ num && c > m) m = c; return m < 0 ? "-" : m }
+            function rss(   o, x) {
+                o = peak(or1, or2, or3); x = peak(tr1, tr2, tr3)
+                return sprintf("%s / %s (%s)", o == "-" ? o : sprintf("%.0f", o), x == "-" ? x : sprintf("%.0f", x), ratio(o, x))
+            }'
+        done
+    fi
+fi
+
 echo
 echo "$PHYS"
+if has_tool bulwark; then
+    awk -v b1w="${BW[0]}" -v b1c="$BW_B1C" -v bound="$BOUND" -v n="$NCORES" -v base="$BASE_BYTES" 'BEGIN {
+        num = "^[0-9.]+$"
+        if (!(bound ~ num && bound > 0 && b1w ~ num && b1w > 0 && b1c ~ num && b1c > 0)) {
+            print "bulwark vs the physical bound: - (no bound or no bulwark backup1)"; exit
+        }
+        e = base / b1c / 1e6; s = base / b1w / 1e6
+        printf "bulwark vs the physical bound: backup1 %.1f MB per CPU-s = %.0f%% of the 1-core bound (%d MB/s);", e, 100 * e / bound, bound
+        printf " %.1f MB/s wall = %.0f%% of the %d-core bound (%d MB/s)\n", s, 100 * s / (n * bound), n, n * bound
+    }'
+    awk -v n="$BW_BLOBS" -v b="$BW_BPB" 'BEGIN {
+        num = "^[0-9.]+$"
+        printf "index: %s blobs, %s bytes per blob in memory (bulwark repo stats --json after the second backup; medians)\n",
+            (n ~ num) ? sprintf("%.0f", n) : "-", (b ~ num) ? sprintf("%.0f", b) : "-"
+    }'
+fi
 echo
-echo "per-step detail (wall s / CPU s / peak RSS MiB):"
-for row in "${ROWS[@]}"; do
-    read -r tool b1w b1c b1r b2w b2c b2r rw rc rr s1 s2 v <<<"$row"
-    printf '  %-8s backup1 %s/%s/%s  backup2 %s/%s/%s  restore %s/%s/%s\n' "$tool" "$b1w" "$b1c" "$b1r" "$b2w" "$b2c" "$b2r" "$rw" "$rc" "$rr"
+echo "per-round detail (wall s / CPU s / peak RSS MiB; added and repo in MiB):"
+mib() { awk -v b="$1" 'BEGIN {if (b ~ /^[0-9]+$/) printf "%.2f", b / 1048576; else print "-"}'; }
+for tool in $TOOLS; do
+    for ((round = 1; round <= REPEAT; round++)); do
+        read -r b1w b1c b1r b2w b2c b2r rw rc rr added repo v blobs bpb <<<"${RES[$tool.$round]}"
+        idx=""
+        [[ $tool == bulwark ]] && idx="  index $blobs blobs, $bpb B/blob"
+        printf '  %-8s round %d  backup1 %s/%s/%s  backup2 %s/%s/%s  restore %s/%s/%s  added %s  repo %s  %s%s\n' \
+            "$tool" "$round" "$b1w" "$b1c" "$b1r" "$b2w" "$b2c" "$b2r" "$rw" "$rc" "$rr" "$(mib "$added")" "$(mib "$repo")" "$v" "$idx"
+    done
 done
-echo "logs: $RUN"
+echo "logs: $RUN/round-N"
 } | tee "$RUN/results.txt"

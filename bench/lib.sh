@@ -1,0 +1,99 @@
+# Shared helpers for bench/run.sh and bench/rss.sh (sourced, not run). See bench/README.md.
+# shellcheck shell=bash
+# SC2034: M_*, DATA, IDX_* are results for the calling script.
+# shellcheck disable=SC2034
+
+BENCH_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+# bench_require CMD:PACKAGE...: installs the Debian packages of the commands that are missing
+# (as root, with apt-get), else exits asking for them.
+bench_require() {
+    local missing=() spec cmd
+    for spec in "$@"; do
+        cmd=${spec%%:*}
+        [[ -x $cmd ]] || command -v "$cmd" >/dev/null 2>&1 || missing+=("${spec#*:}")
+    done
+    ((${#missing[@]})) || return 0
+    echo "installing: ${missing[*]}"
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    else
+        echo "please install: ${missing[*]}" >&2; exit 2
+    fi
+}
+
+# bench_binary PATH: checks the bulwark binary and prints its absolute path.
+bench_binary() {
+    [[ -x $1 ]] || { echo "bulwark binary not found: $1 (pass it as an argument or BULWARK=...)" >&2; exit 2; }
+    echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
+}
+
+# bench_dataset SCALE SEED: sets DATA=$BENCH_DIR/data-SCALE, holding base/ and mutated/, and
+# generates it unless the stamp there matches (same generator, seed and scale).
+bench_dataset() {
+    local scale=$1 seed=$2 stamp t0 t1 t2
+    DATA=$BENCH_DIR/data-$scale
+    stamp="gen=$(sha256sum "$BENCH_HERE/gen_dataset.py" | cut -c1-16) seed=$seed scale=$scale"
+    mkdir -p "$BENCH_DIR"
+    if [[ ! -f $DATA/stamp || $(cat "$DATA/stamp") != "$stamp" ]]; then
+        rm -rf "$DATA"
+        mkdir -p "$DATA"
+        echo "generating $scale MiB data set in $DATA ..."
+        t0=$(date +%s.%N)
+        python3 "$BENCH_HERE/gen_dataset.py" --seed "$seed" "$DATA/base" "$scale" >"$DATA/gen.json"
+        t1=$(date +%s.%N)
+        python3 "$BENCH_HERE/gen_dataset.py" --seed "$seed" --mutate "$DATA/base" "$DATA/mutated" >"$DATA/mutate.json"
+        t2=$(date +%s.%N)
+        awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN {printf "generated in %.1fs, mutated copy in %.1fs\n", b - a, c - b}'
+        echo "$stamp" >"$DATA/stamp"
+    fi
+}
+
+tree_bytes() { find "$1" -type f -printf '%s\n' | awk '{s += $1} END {printf "%.0f", s}'; }
+tree_files() { find "$1" -type f | wc -l; }
+repo_bytes() { du -sb "$1" | cut -f1; }
+
+# measure NAME DIR CMD...: runs CMD in DIR under /usr/bin/time, followed by `sync` (so
+# writes still in the page cache count against the step that made them); a `sync` also runs
+# before. Output goes to $LOG_DIR/NAME.log. Sets M_WALL, M_CPU (user+sys s) and M_RSS (MiB,
+# the largest process).
+measure() {
+    local name=$1 dir=$2; shift 2
+    sync
+    # shellcheck disable=SC2016 # $0, $@ and $rc belong to the inner bash
+    if ! /usr/bin/time -f '%e %U %S %M' -o "$LOG_DIR/$name.time" \
+        bash -c 'cd "$0" || exit 99; "$@"; rc=$?; sync; exit $rc' "$dir" "$@" >"$LOG_DIR/$name.log" 2>&1; then
+        echo "  $name FAILED; last lines of $LOG_DIR/$name.log:" >&2
+        tail -n 15 "$LOG_DIR/$name.log" | sed 's/^/    /' >&2
+        return 1
+    fi
+    local wall user sys rss
+    read -r wall user sys rss < <(tail -n 1 "$LOG_DIR/$name.time")
+    M_WALL=$wall
+    M_CPU=$(awk -v u="$user" -v s="$sys" 'BEGIN {printf "%.2f", u + s}')
+    M_RSS=$((rss / 1024))
+    printf '  %-16s %8.2fs wall  %8.2fs cpu  %6d MiB peak RSS\n' "$name" "$M_WALL" "$M_CPU" "$M_RSS"
+}
+
+# bulwark_index_stats REPO OUT_JSON: `bulwark repo stats --json` into OUT_JSON; sets
+# IDX_BLOBS and IDX_BPB (index bytes per blob in memory), "-" when unavailable.
+bulwark_index_stats() {
+    IDX_BLOBS=- IDX_BPB=-
+    if "$BULWARK" repo --repo "$1" stats --json >"$2" 2>"$2.stderr"; then
+        read -r IDX_BLOBS IDX_BPB < <(jq -r '"\(.blobs // "-") \(.indexBytesPerBlob // "-")"' "$2" 2>/dev/null || echo "- -")
+    else
+        echo "  bulwark repo stats failed (see $2.stderr)" >&2
+    fi
+}
+
+# median VALUE...: the median of the numeric arguments ("-" and other non-numbers are
+# skipped; the mean of the two middle values for an even count); "-" if there are none.
+median() {
+    printf '%s\n' "$@" | awk '$1 ~ /^-?[0-9]+(\.[0-9]+)?$/' | sort -g | awk '
+        {v[NR] = $1}
+        END {
+            if (NR == 0) {print "-"; exit}
+            m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+            s = sprintf("%.3f", m); sub(/0+$/, "", s); sub(/\.$/, "", s); print s
+        }'
+}
