@@ -147,12 +147,20 @@ for ((round = 1; round <= REPEAT; round++)); do
         added=- repo=-
         if [[ $B2_WALL != - ]]; then added=$((R_SIZE2 - R_SIZE1)) repo=$R_SIZE2; fi
         RES[$tool.$round]="$B1_WALL $B1_CPU $B1_RSS $B2_WALL $B2_CPU $B2_RSS $R_WALL $R_CPU $R_RSS $added $repo $V $IDX_BLOBS $IDX_BPB"
-        if [[ $KEEP != 1 ]]; then
-            [[ $V == PASS ]] && rm -rf "$RD/restore-$tool"
-            rm -rf "$RD/repo-$tool"
-        fi
     done
 done
+
+# Repositories and restored trees go only now: deleting ~20k files between steps makes ext4's
+# inode allocator search past the recently deleted inodes (perf: find_inode_bit,
+# recently_deleted), which tripled the system time of every tool's next restore.
+if [[ $KEEP != 1 ]]; then
+    for ((round = 1; round <= REPEAT; round++)); do
+        for tool in $TOOLS; do
+            [[ ${RES[$tool.$round]} == *" PASS "* ]] && rm -rf "$RUN/round-$round/restore-$tool"
+            rm -rf "$RUN/round-$round/repo-$tool"
+        done
+    done
+fi
 
 # ---------------------------------------------------------------- medians
 # summarize TOOL: sets S_<field> to the median over the rounds of each RES field and S_check

@@ -6,12 +6,15 @@
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+pub mod configurations;
 pub mod error;
+pub mod executions;
 pub mod jobs;
 pub mod locations;
 pub mod overview;
 pub mod repo;
 pub mod secrets;
 pub mod sessions;
+pub mod source;
 pub mod storage;
 pub mod time;

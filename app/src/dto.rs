@@ -118,3 +118,91 @@ pub struct EntryView {
     pub size: u64,
     pub mode: String,
 }
+
+/// A backup configuration as the Configurations page lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigurationRow {
+    pub id: String,
+    pub name: String,
+    pub source_type: String,
+    pub source_identifier: String,
+    pub frequency: String,
+    pub priority_level: i64,
+    pub rto_minutes: Option<i64>,
+    pub rpo_minutes: Option<i64>,
+    /// The latest execution's status, or `never_run`.
+    pub status: String,
+    pub last_execution_id: Option<String>,
+}
+
+/// One execution as its page shows it; built from the execution's JSON, both on the server
+/// and in the browser from each server-sent event.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionView {
+    pub id: String,
+    pub configuration_id: String,
+    pub execution_type: String,
+    pub status: String,
+    pub percent: f64,
+    pub bytes_read: u64,
+    pub bytes_new: u64,
+    pub bytes_total: Option<u64>,
+    pub bytes_per_second: f64,
+    pub eta_seconds: Option<f64>,
+    pub size_bytes: Option<u64>,
+    pub stored_bytes: Option<u64>,
+    pub new_bytes: Option<u64>,
+    pub duration_seconds: Option<f64>,
+    pub checksum: Option<String>,
+    pub snapshot_id: Option<String>,
+    pub error_message: Option<String>,
+    pub started_at: Option<String>,
+    pub completed_at: Option<String>,
+    /// Recovery metadata, pretty-printed.
+    pub metadata: String,
+}
+
+impl ExecutionView {
+    pub fn from_json(v: &serde_json::Value) -> ExecutionView {
+        let text = |k: &str| v[k].as_str().map(str::to_string);
+        let p = &v["progress"];
+        ExecutionView {
+            id: text("id").unwrap_or_default(),
+            configuration_id: text("configurationId").unwrap_or_default(),
+            execution_type: text("executionType").unwrap_or_default(),
+            status: text("status").unwrap_or_default(),
+            percent: p["percent"].as_f64().unwrap_or(0.0),
+            bytes_read: p["bytesRead"].as_u64().unwrap_or(0),
+            bytes_new: p["bytesNew"].as_u64().unwrap_or(0),
+            bytes_total: p["bytesTotal"].as_u64(),
+            bytes_per_second: p["bytesPerSecond"].as_f64().unwrap_or(0.0),
+            eta_seconds: p["etaSeconds"].as_f64(),
+            size_bytes: v["sizeBytes"].as_u64(),
+            stored_bytes: v["compressedSizeBytes"].as_u64(),
+            new_bytes: v["newBytes"].as_u64(),
+            duration_seconds: v["durationSeconds"].as_f64(),
+            checksum: text("checksum"),
+            snapshot_id: text("snapshotId"),
+            error_message: text("errorMessage"),
+            started_at: text("startedAt"),
+            completed_at: text("completedAt"),
+            metadata: serde_json::to_string_pretty(&v["recoveryMetadata"]).unwrap_or_default(),
+        }
+    }
+
+    pub fn is_finished(&self) -> bool {
+        matches!(self.status.as_str(), "completed" | "failed")
+    }
+}
+
+/// 1536 → "1.5 KiB".
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}

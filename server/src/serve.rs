@@ -33,12 +33,14 @@ pub async fn serve(catalog_args: &CatalogArgs, args: &ServeArgs) -> anyhow::Resu
         .site_addr(args.listen)
         .build();
     let secrets = SecretBox::load(std::env::var("BULWARK_SECRET_KEY").ok().as_deref(), &catalog_args.data_dir)?;
-    let state = AppState { catalog: catalog.clone(), secrets, leptos_options, metrics: Arc::new(HttpMetrics::default()) };
+    let state = AppState { catalog: catalog.clone(), secrets: secrets.clone(), leptos_options, metrics: Arc::new(HttpMetrics::default()) };
     let app = router(state, SessionSettings { secure: args.secure_cookies, idle_hours: args.session_hours });
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let node_id = format!("{}-{}", hostname(), std::process::id());
-    let pool = tokio::spawn(Pool::new(catalog, node_id).run(args.workers, stop_rx.clone()));
+    let mut pool = Pool::new(catalog, node_id);
+    pool.register(Arc::new(bulwark_core::executions::BackupHandler { secrets }));
+    let pool = tokio::spawn(pool.run(args.workers, stop_rx.clone()));
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -14,7 +14,7 @@
 use std::collections::HashSet;
 use std::io::Read;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -36,6 +36,18 @@ pub struct BackupOptions {
     pub source: String,
     pub tags: Vec<String>,
     pub metadata: serde_json::Value,
+    /// Counters the pipeline advances as it goes, for a live progress bar.
+    pub progress: Arc<Progress>,
+}
+
+/// How far a running backup is. Readers add what they read; workers add what was new.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub bytes_read: AtomicU64,
+    /// Bytes of chunks the repository did not have yet (before compression).
+    pub bytes_new: AtomicU64,
+    /// The bytes to read when known (a tree, after its walk); 0 when not (a stream).
+    pub bytes_total: AtomicU64,
 }
 
 /// Opens one item's bytes when the reader gets to it.
@@ -71,9 +83,10 @@ pub async fn backup_stream<R: Read + Send + 'static>(repo: &Repository, reader: 
     let index = Arc::new(repo.load_index().await?);
     let repo2 = repo.clone();
     let handle = Handle::current();
+    let progress = options.progress.clone();
     let (results, mut summary, packs) = spawn(move || {
         let opener: Opener = Box::new(move || Ok(Box::new(reader) as Box<dyn Read + Send>));
-        run(&repo2, &index, &handle, vec![opener], ObjectType::DataBlob)
+        run(&repo2, &index, &handle, vec![opener], ObjectType::DataBlob, &progress)
     })
     .await?;
     let item = results.into_iter().next().unwrap_or_default();
@@ -94,10 +107,12 @@ pub async fn backup_tree(repo: &Repository, root: &Path, options: BackupOptions)
     let repo2 = repo.clone();
     let handle = Handle::current();
     let root = root.to_path_buf();
+    let progress = options.progress.clone();
     let (nodes, tree_bytes, summary, packs) = spawn(move || {
         let mut nodes = Vec::new();
         walk(&root, &root, &mut nodes)?;
         let files: Vec<usize> = (0..nodes.len()).filter(|&i| nodes[i].kind == NodeKind::File).collect();
+        progress.bytes_total.store(files.iter().map(|&i| nodes[i].size).sum(), Ordering::Relaxed);
         let openers: Vec<Opener> = files
             .iter()
             .map(|&i| {
@@ -105,7 +120,7 @@ pub async fn backup_tree(repo: &Repository, root: &Path, options: BackupOptions)
                 Box::new(move || std::fs::File::open(&path).map(|f| Box::new(f) as Box<dyn Read + Send>)) as Opener
             })
             .collect();
-        let (results, mut summary, mut packs) = run(&repo2, &index, &handle, openers, ObjectType::DataBlob)?;
+        let (results, mut summary, mut packs) = run(&repo2, &index, &handle, openers, ObjectType::DataBlob, &progress)?;
         for (&i, r) in files.iter().zip(results) {
             nodes[i].size = r.size;
             nodes[i].sha256 = Some(hex::encode(r.sha256));
@@ -116,15 +131,16 @@ pub async fn backup_tree(repo: &Repository, root: &Path, options: BackupOptions)
         summary.dirs = nodes.iter().filter(|n| n.kind == NodeKind::Dir).count() as u64;
         // The tree itself is chunked too, so unchanged parts of it deduplicate across snapshots.
         let tree = serde_json::to_vec(&nodes).map_err(|e| RepoError::Source(e.to_string()))?;
-        let tree_for_reader = tree.clone();
-        let opener: Opener = Box::new(move || Ok(Box::new(std::io::Cursor::new(tree_for_reader)) as Box<dyn Read + Send>));
-        let (tree_results, tree_summary, tree_packs) = run(&repo2, &index, &handle, vec![opener], ObjectType::TreeBlob)?;
+        drop(nodes);
+        let tree_len = tree.len() as u64;
+        let opener: Opener = Box::new(move || Ok(Box::new(std::io::Cursor::new(tree)) as Box<dyn Read + Send>));
+        let (tree_results, tree_summary, tree_packs) = run(&repo2, &index, &handle, vec![opener], ObjectType::TreeBlob, &Progress::default())?;
         summary.chunks += tree_summary.chunks;
         summary.new_chunks += tree_summary.new_chunks;
         summary.new_bytes += tree_summary.new_bytes;
         summary.stored_bytes += tree_summary.stored_bytes;
         packs.extend(tree_packs);
-        Ok((tree_results.into_iter().next().unwrap_or_default(), tree.len() as u64, summary, packs))
+        Ok((tree_results.into_iter().next().unwrap_or_default(), tree_len, summary, packs))
     })
     .await?;
     let content = Content::Tree { tree: ids(&nodes.chunks), tree_size: tree_bytes, tree_sha256: hex::encode(nodes.sha256) };
@@ -203,6 +219,8 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<Node>) -> Result<(), RepoError> {
             out.push(node);
             walk(root, &path, out)?;
         } else if file_type.is_file() {
+            // The size seen now, for progress; the manifest records the bytes actually read.
+            node.size = meta.len();
             out.push(node);
         }
         // Sockets, FIFOs and devices are not backed up.
@@ -217,6 +235,7 @@ fn run(
     handle: &Handle,
     items: Vec<Opener>,
     object_type: ObjectType,
+    progress: &Progress,
 ) -> Result<(Vec<ItemResult>, Summary, Vec<IndexedPack>), RepoError> {
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
     // Several readers: chunking and hashing a file is sequential, so different files are
@@ -240,7 +259,7 @@ fn run(
             let (job_rx, done_tx) = (job_rx.clone(), done_tx.clone());
             let (claimed, failed, fail) = (&claimed, &failed, &fail);
             s.spawn(move || {
-                if let Err(e) = worker(repo, index, object_type, &job_rx, &done_tx, claimed, failed) {
+                if let Err(e) = worker(repo, index, object_type, &job_rx, &done_tx, claimed, failed, progress) {
                     fail(e);
                 }
             });
@@ -250,7 +269,7 @@ fn run(
         let reader_threads: Vec<_> = (0..readers)
             .map(|_| {
                 let (job_tx, queue, failed) = (job_tx.clone(), &queue, &failed);
-                s.spawn(move || read_items(repo, queue, &job_tx, failed))
+                s.spawn(move || read_items(repo, queue, &job_tx, failed, progress))
             })
             .collect();
         drop(job_tx);
@@ -297,6 +316,7 @@ fn read_items(
     queue: &Mutex<std::iter::Enumerate<std::vec::IntoIter<Opener>>>,
     jobs: &SyncSender<Vec<Job>>,
     failed: &AtomicBool,
+    progress: &Progress,
 ) -> Result<Vec<(usize, u64, [u8; 32])>, RepoError> {
     let c = repo.config();
     let mut chunker = Chunker::new(c.chunk_min as usize, c.chunk_avg as usize, c.chunk_max as usize, repo.keyring().chunker_seed);
@@ -329,6 +349,7 @@ fn read_items(
                     }
                 }
                 sha.update(chunk);
+                progress.bytes_read.fetch_add(chunk.len() as u64, Ordering::Relaxed);
                 seq += 1;
                 Ok(true)
             })
@@ -348,6 +369,7 @@ fn worker(
     done: &SyncSender<Vec<Processed>>,
     claimed: &Mutex<HashSet<ChunkId>>,
     failed: &AtomicBool,
+    progress: &Progress,
 ) -> Result<(), RepoError> {
     let mac = repo.id_mac();
     let compression = repo.compression();
@@ -372,6 +394,7 @@ fn worker(
                     None => (format::Compression::None, job.data.as_slice()),
                 };
                 let sealed = crypto::seal(key, key_id, object_type, algorithm, &id.0, payload);
+                progress.bytes_new.fetch_add(job.data.len() as u64, Ordering::Relaxed);
                 Processed::New { item: job.item, seq: job.seq, id, sealed, raw: job.data.len() as u32 }
             } else {
                 Processed::Known { item: job.item, seq: job.seq, id }

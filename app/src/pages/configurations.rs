@@ -1,19 +1,187 @@
+//! The Configurations page: what is backed up, and a "Run now" per configuration.
+
 use leptos::prelude::*;
 
-use super::section::SectionPage;
+use crate::components::{EmptyState, ErrorPanel, PageHeader, form_error};
+use crate::dto::ConfigurationRow;
+use crate::error::AppError;
+
+#[server(prefix = "/_sfn", endpoint = "list_configurations")]
+pub async fn list_configurations() -> Result<Vec<ConfigurationRow>, AppError> {
+    let p = crate::ssr::principal().await?;
+    let list = bulwark_core::configurations::list(&crate::ssr::catalog()?, &p).await.map_err(AppError::from_core)?;
+    Ok(list
+        .into_iter()
+        .map(|s| ConfigurationRow {
+            id: s.configuration.id,
+            name: s.configuration.name,
+            source_type: s.configuration.source_type,
+            source_identifier: s.configuration.source_identifier,
+            frequency: s.configuration.frequency,
+            priority_level: s.configuration.priority_level,
+            rto_minutes: s.configuration.rto_minutes,
+            rpo_minutes: s.configuration.rpo_minutes,
+            status: s.status,
+            last_execution_id: s.last_execution.map(|e| e.id),
+        })
+        .collect())
+}
+
+#[allow(clippy::too_many_arguments)]
+#[server(prefix = "/_sfn", endpoint = "create_configuration")]
+pub async fn create_configuration(
+    name: String,
+    source_type: String,
+    source_identifier: String,
+    source_password: String,
+    frequency: String,
+    compression: String,
+    priority_level: String,
+    rto_minutes: String,
+    rpo_minutes: String,
+    storage_location_id: String,
+) -> Result<String, AppError> {
+    use bulwark_core::configurations::{self, NewConfiguration};
+    let p = crate::ssr::principal().await?;
+    let (catalog, secrets) = (crate::ssr::catalog()?, crate::ssr::secrets()?);
+    let number = |field: &str, text: &str| -> Result<Option<i64>, AppError> {
+        match text.trim() {
+            "" => Ok(None),
+            t => t.parse().map(Some).map_err(|_| AppError::Invalid(format!("{field}: a whole number"))),
+        }
+    };
+    let new = NewConfiguration {
+        name,
+        backup_type: "full".into(),
+        source_type,
+        source_identifier,
+        frequency,
+        schedule: None,
+        retention_policy: None,
+        encryption: true,
+        compression,
+        priority_level: number("priorityLevel", &priority_level)?.unwrap_or(5),
+        rto_minutes: number("rtoMinutes", &rto_minutes)?,
+        rpo_minutes: number("rpoMinutes", &rpo_minutes)?,
+        storage_location_ids: if storage_location_id.is_empty() { vec![] } else { vec![storage_location_id] },
+        source_password: Some(source_password).filter(|s| !s.is_empty()),
+    };
+    configurations::create(&catalog, &secrets, &p, new).await.map(|c| c.id).map_err(AppError::from_core)
+}
+
+/// Queues a backup now; returns the execution's id.
+#[server(prefix = "/_sfn", endpoint = "run_configuration")]
+pub async fn run_configuration(id: String) -> Result<String, AppError> {
+    let p = crate::ssr::principal().await?;
+    let execution = bulwark_core::executions::start(&crate::ssr::catalog()?, &p, &id, "manual").await.map_err(AppError::from_core)?;
+    Ok(execution.id)
+}
 
 #[component]
 pub fn ConfigurationsPage() -> impl IntoView {
+    let create = ServerAction::<CreateConfiguration>::new();
+    let run = ServerAction::<RunConfiguration>::new();
+    let rows = Resource::new(move || (create.version().get(), run.version().get()), |_| list_configurations());
+    let locations = Resource::new(|| (), |_| super::storage::list_locations());
+    let source_type = RwSignal::new("filesystem".to_string());
+    // "Run now" opens the execution's live page.
+    Effect::new(move |_| {
+        if let Some(Ok(id)) = run.value().get() {
+            leptos_router::hooks::use_navigate()(&format!("/executions/{id}"), Default::default());
+        }
+    });
     view! {
-        <SectionPage
-            title="Configurations"
-            lead="What is backed up, how often, how long it is kept, and the RTO/RPO it must meet."
-            count=|o| o.configurations
-            noun="backup configurations"
-            empty_title="Nothing is protected yet"
-        >
-            <p>"A backup configuration names a source (a PostgreSQL database, an S3 bucket, Supabase Storage, a directory or environment files), its schedule, retention, compression and encryption, the storage locations it writes to, and its RTO and RPO targets."</p>
-            <p>"Start by adding a " <a href="/storage">"storage location"</a> " for the backups to go to; then create the configuration here or with " <code>"POST /api/admin/backups/configurations"</code> "."</p>
-        </SectionPage>
+        <PageHeader title="Configurations" lead="What is backed up, how often, how long it is kept, and the RTO/RPO it must meet."/>
+        <section class="panel">
+            <h2>"Add a backup configuration"</h2>
+            <ActionForm action=create attr:class="grid-form">
+                <label>"Name" <input type="text" name="name" required/></label>
+                <label>"Source"
+                    <select name="source_type" aria-label="Source" on:change=move |ev| source_type.set(event_target_value(&ev))>
+                        <option value="filesystem">"directory (filesystem)"</option>
+                        <option value="postgresql">"PostgreSQL database (pg_dump)"</option>
+                    </select>
+                </label>
+                <label>{move || if source_type.get() == "postgresql" { "Database URL (postgresql://user@host:5432/db)" } else { "Directory (absolute path)" }}
+                    <input type="text" name="source_identifier" aria-label="Source identifier" required/>
+                </label>
+                <label class:hidden=move || source_type.get() != "postgresql">"Database password (stored encrypted)"
+                    <input type="password" name="source_password" autocomplete="new-password"/>
+                </label>
+                <label>"Frequency"
+                    <select name="frequency" aria-label="Frequency">
+                        {["manual", "hourly", "daily", "weekly", "monthly", "continuous"].map(|f| view! { <option value=f>{f}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label>"Compression"
+                    <select name="compression" aria-label="Compression">
+                        <option value="zstd">"zstd"</option>
+                        <option value="gzip">"gzip"</option>
+                        <option value="none">"none"</option>
+                    </select>
+                </label>
+                <label>"Priority (1 = first)" <input type="number" name="priority_level" min="1" max="10" value="5"/></label>
+                <label>"RTO (minutes)" <input type="number" name="rto_minutes" min="1"/></label>
+                <label>"RPO (minutes)" <input type="number" name="rpo_minutes" min="1"/></label>
+                <label>"Storage location"
+                    <select name="storage_location_id" aria-label="Storage location">
+                        <Suspense fallback=|| ()>
+                            {move || Suspend::new(async move {
+                                locations.await.unwrap_or_default().into_iter().filter(|l| l.repository_id.is_some())
+                                    .map(|l| view! { <option value=l.id>{l.name}</option> }).collect_view()
+                            })}
+                        </Suspense>
+                    </select>
+                </label>
+                <button type="submit" class="primary">"Add configuration"</button>
+            </ActionForm>
+            {form_error(create.value())}
+        </section>
+        {form_error(run.value())}
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match rows.await {
+                    Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
+                    Ok(list) if list.is_empty() => view! {
+                        <EmptyState title="Nothing is protected yet">
+                            <p>"A backup configuration names a source (a directory or a PostgreSQL database), how often it runs, its compression, the storage location it writes to, and its RTO and RPO targets. Sources are encrypted and deduplicated on their way to the location."</p>
+                            <p>"Start with a " <a href="/storage">"storage location"</a> " that holds a repository; then add the configuration above or with " <code>"POST /api/admin/backups/configurations"</code> "."</p>
+                        </EmptyState>
+                    }.into_any(),
+                    Ok(list) => view! {
+                        <table class="data">
+                            <thead><tr><th>"Name"</th><th>"Source"</th><th>"Frequency"</th><th>"RTO / RPO"</th><th>"Last run"</th><th>"Actions"</th></tr></thead>
+                            <tbody>
+                                {list.into_iter().map(|c| view! { <ConfigurationLine configuration=c run/> }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn ConfigurationLine(configuration: ConfigurationRow, run: ServerAction<RunConfiguration>) -> impl IntoView {
+    let minutes = |m: Option<i64>| m.map_or_else(|| "—".to_string(), |m| format!("{m} min"));
+    let last = match configuration.last_execution_id.clone() {
+        Some(id) => view! { <a href=format!("/executions/{id}")>{configuration.status.clone()}</a> }.into_any(),
+        None => view! { <span>"never run"</span> }.into_any(),
+    };
+    view! {
+        <tr data-configuration=configuration.name.clone()>
+            <td>{configuration.name.clone()}</td>
+            <td>{configuration.source_type.clone()} " " <code>{configuration.source_identifier.clone()}</code></td>
+            <td>{configuration.frequency.clone()}</td>
+            <td>{minutes(configuration.rto_minutes)} " / " {minutes(configuration.rpo_minutes)}</td>
+            <td>{last}</td>
+            <td class="actions">
+                <ActionForm action=run attr:class="row-form">
+                    <input type="hidden" name="id" value=configuration.id.clone()/>
+                    <button type="submit">"Run now"</button>
+                </ActionForm>
+            </td>
+        </tr>
     }
 }

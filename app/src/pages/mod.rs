@@ -8,6 +8,7 @@ pub mod configurations;
 pub mod cost;
 pub mod dashboard;
 pub mod disaster_recovery;
+pub mod execution;
 pub mod login;
 pub mod not_found;
 pub mod restoration;

@@ -80,7 +80,9 @@ from_core!(
     bulwark_core::audit::AuditError,
     bulwark_core::catalog::CatalogError,
     bulwark_core::jobs::JobError,
-    bulwark_core::locations::LocationError
+    bulwark_core::locations::LocationError,
+    bulwark_core::configurations::ConfigurationError,
+    bulwark_core::executions::ExecutionError
 );
 
 impl From<JsonRejection> for ApiError {

@@ -3,6 +3,7 @@
 pub mod error;
 pub mod extract;
 mod audit;
+mod configurations;
 mod locations;
 mod me;
 mod tokens;
@@ -29,6 +30,12 @@ pub fn router() -> Router<AppState> {
         .route("/admin/backups/storage-locations/{id}/usage", get(locations::usage))
         .route("/admin/backups/storage-locations/{id}/snapshots", get(locations::snapshots))
         .route("/admin/backups/storage-locations/{id}/snapshots/{snapshot}/file", get(locations::download))
+        .route("/admin/backups/configurations", get(configurations::list).post(configurations::create))
+        .route("/admin/backups/configurations/{id}", get(configurations::get).put(configurations::update))
+        .route("/admin/backups/configurations/{id}/execute", axum::routing::post(configurations::execute))
+        .route("/admin/backups/configurations/{id}/executions", get(configurations::executions))
+        .route("/admin/backups/executions/{id}", get(configurations::execution))
+        .route("/admin/backups/executions/{id}/events", get(configurations::events))
         .route("/admin/audit", get(audit::list))
         .route("/admin/audit/verify", get(audit::verify))
         .fallback(|| async { ApiError::not_found("no such API endpoint") })

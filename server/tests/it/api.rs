@@ -19,6 +19,7 @@ on_both_catalogs!(
     cross_site_writes_are_refused,
     server_function_failures_carry_their_status,
     storage_locations_over_rest,
+    configurations_and_executions_over_rest,
 );
 
 async fn health_and_metrics_answer(app: TestApp) {
@@ -259,4 +260,56 @@ async fn storage_locations_over_rest(app: TestApp) {
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     let delete = app.send(Request::delete(format!("{base}/{id}")).header("authorization", format!("Bearer {admin}")).body(Body::empty()).unwrap()).await;
     assert_eq!(delete.status, StatusCode::CONFLICT, "a location with a repository keeps its key");
+}
+
+async fn configurations_and_executions_over_rest(app: TestApp) {
+    let (_, admin) = app.user_with_token("root", Role::Admin).await;
+    let (_, operator) = app.user_with_token("ops", Role::Operator).await;
+    let (_, viewer) = app.user_with_token("vic", Role::Viewer).await;
+    let locations = "/api/admin/backups/storage-locations";
+    let repo = bulwark_testkit::temp_dir("rest-cfg").join("repo");
+    let body = serde_json::json!({ "locationName": "disk", "storageType": "primary", "provider": "local", "pathPrefix": repo }).to_string();
+    let location = app.json("POST", locations, &admin, &body).await.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(app.json("POST", &format!("{locations}/{location}/init"), &admin, "").await.status, StatusCode::CREATED);
+
+    let source = bulwark_testkit::temp_dir("rest-src");
+    std::fs::write(source.join("data.txt"), "restored bytes must equal these").unwrap();
+    let base = "/api/admin/backups/configurations";
+    let config = serde_json::json!({
+        "name": "files", "sourceType": "filesystem", "sourceIdentifier": source, "frequency": "daily",
+        "storageLocationIds": [location], "rtoMinutes": 30, "rpoMinutes": 1440,
+    });
+    assert_eq!(app.json("POST", base, &operator, &config.to_string()).await.status, StatusCode::FORBIDDEN);
+    let unknown = app.json("POST", base, &admin, r#"{"name":"x","sourceType":"filesystem","sourceIdentifier":"/x","storageLocationIds":[],"shell":1}"#).await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    let bad = app.json("POST", base, &admin, &serde_json::json!({ "name": "x", "sourceType": "filesystem", "sourceIdentifier": "/x", "storageLocationIds": [] }).to_string()).await;
+    assert_eq!((bad.status, bad.json()["detail"].as_str()), (StatusCode::BAD_REQUEST, Some("storageLocationIds: choose at least one storage location")));
+    let created = app.json("POST", base, &admin, &config.to_string()).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let id = created.json()["id"].as_str().unwrap().to_string();
+    let mut changed = config.clone();
+    changed["priorityLevel"] = 2.into();
+    let updated = app.json("PUT", &format!("{base}/{id}"), &admin, &changed.to_string()).await;
+    assert_eq!((updated.status, updated.json()["priorityLevel"].as_i64()), (StatusCode::OK, Some(2)));
+
+    let listed = app.get(base, Some(&viewer)).await.json();
+    assert_eq!((listed[0]["name"].as_str(), listed[0]["status"].as_str(), listed[0]["rtoMinutes"].as_i64()), (Some("files"), Some("never_run"), Some(30)));
+    assert_eq!(app.json("POST", &format!("{base}/{id}/execute"), &viewer, "").await.status, StatusCode::FORBIDDEN);
+    let started = app.json("POST", &format!("{base}/{id}/execute"), &operator, "").await;
+    assert_eq!((started.status, started.json()["status"].as_str()), (StatusCode::ACCEPTED, Some("queued")));
+    let execution = started.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(app.json("POST", &format!("{base}/{id}/execute"), &operator, "").await.status, StatusCode::CONFLICT);
+
+    // What a worker does with the queued job.
+    bulwark_core::executions::run(&app.catalog, &app.secrets, &execution).await.unwrap();
+    let done = app.get(&format!("/api/admin/backups/executions/{execution}"), Some(&viewer)).await.json();
+    assert_eq!((done["status"].as_str(), done["sizeBytes"].as_i64()), (Some("completed"), Some(31)));
+    assert_eq!(done["progress"]["percent"].as_f64(), Some(100.0));
+    let events = app.get(&format!("/api/admin/backups/executions/{execution}/events"), Some(&viewer)).await;
+    assert_eq!(events.headers["content-type"], "text/event-stream");
+    let text = events.text();
+    assert!(text.starts_with("event: execution\ndata: {") && text.contains("\"status\":\"completed\""), "{text}");
+    let history = app.get(&format!("{base}/{id}/executions"), Some(&viewer)).await.json();
+    assert_eq!(history.as_array().map(Vec::len), Some(1));
+    assert_eq!(app.get("/api/admin/backups/executions/nope", Some(&viewer)).await.status, StatusCode::NOT_FOUND);
 }

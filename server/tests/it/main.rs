@@ -41,6 +41,7 @@ macro_rules! on_both_catalogs {
 
 pub struct TestApp {
     pub catalog: Catalog,
+    pub secrets: bulwark_core::secrets::SecretBox,
     pub router: Router,
 }
 
@@ -66,9 +67,9 @@ impl TestApp {
         let catalog = Catalog::open(&url).await.expect("open catalog");
         let leptos_options = leptos::config::LeptosOptions::builder().output_name("bulwark").build();
         let secrets = bulwark_core::secrets::SecretBox::new(bulwark_core::repo::crypto::Key::random());
-        let state = AppState { catalog: catalog.clone(), secrets, leptos_options, metrics: Arc::new(HttpMetrics::default()) };
+        let state = AppState { catalog: catalog.clone(), secrets: secrets.clone(), leptos_options, metrics: Arc::new(HttpMetrics::default()) };
         let router = router(state, SessionSettings { secure: false, idle_hours: 1 });
-        TestApp { catalog, router }
+        TestApp { catalog, secrets, router }
     }
 
     pub async fn send(&self, request: Request<Body>) -> Reply {

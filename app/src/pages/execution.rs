@@ -1,0 +1,109 @@
+//! One backup execution: a live progress bar (server-sent events from
+//! `/api/admin/backups/executions/{id}/events`), then its figures.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use crate::components::{ErrorPanel, PageHeader};
+use crate::dto::{ExecutionView, human_bytes};
+use crate::error::AppError;
+
+#[server(prefix = "/_sfn", endpoint = "get_execution")]
+pub async fn get_execution(id: String) -> Result<ExecutionView, AppError> {
+    let p = crate::ssr::principal().await?;
+    let execution = bulwark_core::executions::get(&crate::ssr::catalog()?, &p, &id).await.map_err(AppError::from_core)?;
+    Ok(ExecutionView::from_json(&serde_json::to_value(&execution).unwrap_or_default()))
+}
+
+#[component]
+pub fn ExecutionPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let loaded = Resource::new(id, get_execution);
+    // The newest state pushed by the server; it wins over what the page loaded with.
+    let live = RwSignal::new(None::<ExecutionView>);
+    listen(id, live);
+    view! {
+        <PageHeader title="Backup execution"/>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match loaded.await {
+                    Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
+                    Ok(first) => view! { <Figures view=Signal::derive(move || live.get().unwrap_or_else(|| first.clone()))/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Figures(view: Signal<ExecutionView>) -> impl IntoView {
+    let v = move || view.get();
+    let ratio = |a: Option<u64>, b: Option<u64>| match (a, b) {
+        (Some(a), Some(b)) if b > 0 => format!("{:.2}×", a as f64 / b as f64),
+        _ => "—".into(),
+    };
+    view! {
+        <section class="panel" data-testid="execution" data-status=move || v().status>
+            <p>"Status: " <strong data-testid="status">{move || v().status}</strong> " · " {move || v().execution_type}
+                " · configuration " <a href="/configurations">{move || v().configuration_id}</a></p>
+            <div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax="100"
+                 aria-valuenow=move || v().percent.to_string() data-testid="progress">
+                <div class="progress-bar" style=move || format!("width: {}%", v().percent)></div>
+            </div>
+            <p data-testid="progress-text">{move || {
+                let v = v();
+                let total = v.bytes_total.map(|t| format!(" of {}", human_bytes(t))).unwrap_or_default();
+                let eta = v.eta_seconds.filter(|_| !v.is_finished()).map(|s| format!(", about {s:.0} s left")).unwrap_or_default();
+                format!("{}%: {}{total} read, {} new, {}/s{eta}", v.percent, human_bytes(v.bytes_read), human_bytes(v.bytes_new), human_bytes(v.bytes_per_second as u64))
+            }}</p>
+            {move || v().error_message.map(|m| view! { <p class="form-error" role="alert" data-testid="error">{m}</p> })}
+        </section>
+        <section class="panel" class:hidden=move || v().status != "completed">
+            <h2>"Figures"</h2>
+            <table class="data" data-testid="figures">
+                <tbody>
+                    <tr><th>"Source size"</th><td data-testid="size">{move || v().size_bytes.map(human_bytes).unwrap_or_default()}</td></tr>
+                    <tr><th>"New data (after dedup)"</th><td>{move || v().new_bytes.map(human_bytes).unwrap_or_default()}</td></tr>
+                    <tr><th>"Stored (compressed, encrypted)"</th><td>{move || v().stored_bytes.map(human_bytes).unwrap_or_default()}</td></tr>
+                    <tr><th>"Compression ratio"</th><td>{move || ratio(v().new_bytes, v().stored_bytes)}</td></tr>
+                    <tr><th>"Dedup ratio"</th><td>{move || ratio(v().size_bytes, v().new_bytes)}</td></tr>
+                    <tr><th>"Duration"</th><td>{move || v().duration_seconds.map(|d| format!("{d:.2} s")).unwrap_or_default()}</td></tr>
+                    <tr><th>"SHA-256"</th><td><code data-testid="checksum">{move || v().checksum.unwrap_or_default()}</code></td></tr>
+                    <tr><th>"Snapshot"</th><td><code>{move || v().snapshot_id.unwrap_or_default()}</code></td></tr>
+                </tbody>
+            </table>
+            <h3>"Recovery metadata"</h3>
+            <pre>{move || v().metadata}</pre>
+        </section>
+    }
+}
+
+/// In the browser: follows the execution's event stream until it has finished.
+#[cfg(feature = "hydrate")]
+fn listen(id: impl Fn() -> String + Send + Sync + 'static, live: RwSignal<Option<ExecutionView>>) {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::closure::Closure;
+    Effect::new(move |_| {
+        let Ok(source) = web_sys::EventSource::new(&format!("/api/admin/backups/executions/{}/events", id())) else { return };
+        let closer = source.clone();
+        let on_event = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
+            let Some(text) = e.data().as_string() else { return };
+            let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else { return };
+            let view = ExecutionView::from_json(&json);
+            // The server ends the stream here; closing stops the browser from reconnecting.
+            if view.is_finished() {
+                closer.close();
+            }
+            live.set(Some(view));
+        });
+        let _ = source.add_event_listener_with_callback("execution", on_event.as_ref().unchecked_ref());
+        on_event.forget();
+        let source = send_wrapper::SendWrapper::new(source);
+        on_cleanup(move || source.close());
+    });
+}
+
+/// On the server the page renders the state it loaded; the browser then follows the stream.
+#[cfg(not(feature = "hydrate"))]
+fn listen(_id: impl Fn() -> String + Send + Sync + 'static, _live: RwSignal<Option<ExecutionView>>) {}

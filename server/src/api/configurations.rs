@@ -1,0 +1,108 @@
+//! Backup configurations and their executions, with a server-sent event stream of a running
+//! execution's progress.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use bulwark_core::configurations::{self, Configuration, ConfigurationSummary, NewConfiguration};
+use bulwark_core::executions::{self, Execution};
+use serde::Deserialize;
+
+use super::error::ApiError;
+use super::extract::{Auth, Json, Query};
+use crate::state::AppState;
+
+pub async fn list(State(s): State<AppState>, Auth(p): Auth) -> Result<Json<Vec<ConfigurationSummary>>, ApiError> {
+    Ok(Json(configurations::list(&s.catalog, &p).await?))
+}
+
+pub async fn get(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<Configuration>, ApiError> {
+    Ok(Json(configurations::get(&s.catalog, &p, &id).await?))
+}
+
+pub async fn create(State(s): State<AppState>, Auth(p): Auth, Json(body): Json<NewConfiguration>) -> Result<(StatusCode, Json<Configuration>), ApiError> {
+    Ok((StatusCode::CREATED, Json(configurations::create(&s.catalog, &s.secrets, &p, body).await?)))
+}
+
+pub async fn update(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Json(body): Json<NewConfiguration>) -> Result<Json<Configuration>, ApiError> {
+    Ok(Json(configurations::update(&s.catalog, &s.secrets, &p, &id, body).await?))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExecuteBody {
+    /// manual (default) or emergency.
+    #[serde(default)]
+    execution_type: Option<String>,
+}
+
+/// 202: the execution is queued; follow it at `/executions/{id}` or its `/events`. The body
+/// is optional.
+pub async fn execute(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, body: axum::body::Bytes) -> Result<(StatusCode, Json<Execution>), ApiError> {
+    let body: ExecuteBody = if body.iter().all(u8::is_ascii_whitespace) {
+        ExecuteBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("the body must be {{\"executionType\": \"manual\" | \"emergency\"}}: {e}")))?
+    };
+    let kind = body.execution_type.unwrap_or_else(|| "manual".into());
+    Ok((StatusCode::ACCEPTED, Json(executions::start(&s.catalog, &p, &id, &kind).await?)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    #[serde(default)]
+    limit: Option<i64>,
+}
+
+pub async fn executions(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Query(q): Query<ListQuery>) -> Result<Json<Vec<Execution>>, ApiError> {
+    configurations::get(&s.catalog, &p, &id).await?;
+    Ok(Json(executions::list(&s.catalog, &p, &id, q.limit.unwrap_or(50)).await?))
+}
+
+pub async fn execution(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<Execution>, ApiError> {
+    Ok(Json(executions::get(&s.catalog, &p, &id).await?))
+}
+
+/// `text/event-stream` of the execution as JSON (`event: execution`), sent whenever it
+/// changes, ending once it completed or failed. It reads the catalog, so it works whichever
+/// node runs the backup.
+pub async fn events(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let first = executions::get(&s.catalog, &p, &id).await?;
+    let stream = futures_util::stream::unfold(Watch { first: Some(first), last: None, ended: false }, move |mut w| {
+        let (s, p, id) = (s.clone(), p.clone(), id.clone());
+        async move {
+            if w.ended {
+                return None;
+            }
+            loop {
+                let execution = match w.first.take() {
+                    Some(e) => e,
+                    None => {
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        // The execution vanished or the catalog failed: end the stream.
+                        executions::get(&s.catalog, &p, &id).await.ok()?
+                    }
+                };
+                let json = serde_json::to_string(&execution).unwrap_or_default();
+                if w.last.as_deref() != Some(json.as_str()) {
+                    w.ended = execution.is_finished();
+                    let event = Event::default().event("execution").data(&json);
+                    w.last = Some(json);
+                    return Some((Ok(event), w));
+                }
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+struct Watch {
+    first: Option<Execution>,
+    last: Option<String>,
+    ended: bool,
+}

@@ -1,0 +1,359 @@
+//! Backup configurations: what to back up (a source), how often, how it is kept, and to which
+//! storage locations. Source passwords are sealed with the server's secret key and never
+//! shown again.
+
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{self, Actor, Entry};
+use crate::auth::{AuthError, Principal, Role};
+use crate::catalog::dialect::LockTopic;
+use crate::catalog::{Catalog, CatalogError};
+use crate::error::{Classify, Kind};
+use crate::secrets::{SecretBox, SecretError};
+use crate::time;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigurationError {
+    /// Starts with the offending field's name, so forms can show it beside that field.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("backup configuration {0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+}
+
+impl From<sqlx::Error> for ConfigurationError {
+    fn from(e: sqlx::Error) -> Self {
+        ConfigurationError::Catalog(CatalogError::Query(e))
+    }
+}
+
+impl Classify for ConfigurationError {
+    fn kind(&self) -> Kind {
+        match self {
+            ConfigurationError::Invalid(_) => Kind::Invalid,
+            ConfigurationError::NotFound(_) => Kind::NotFound,
+            ConfigurationError::Conflict(_) => Kind::Conflict,
+            ConfigurationError::Auth(e) => e.kind(),
+            ConfigurationError::Catalog(e) => e.kind(),
+            ConfigurationError::Secret(e) => e.kind(),
+        }
+    }
+}
+
+/// Source kinds that can be backed up today.
+pub const SOURCE_TYPES: [&str; 2] = ["filesystem", "postgresql"];
+pub const BACKUP_TYPES: [&str; 4] = ["full", "incremental", "differential", "full_system"];
+pub const FREQUENCIES: [&str; 7] = ["manual", "continuous", "hourly", "daily", "weekly", "monthly", "custom"];
+pub const COMPRESSIONS: [&str; 3] = ["zstd", "gzip", "none"];
+
+/// A configuration as stored and shown (never its source password).
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct Configuration {
+    pub id: String,
+    pub name: String,
+    pub backup_type: String,
+    pub source_type: String,
+    pub source_identifier: String,
+    pub frequency: String,
+    pub schedule: Option<String>,
+    #[serde(serialize_with = "raw_json")]
+    pub retention_policy: String,
+    #[serde(rename = "encryption", serialize_with = "crate::catalog::serialize_flag")]
+    pub encryption_enabled: i64,
+    pub compression: String,
+    pub priority_level: i64,
+    pub rto_minutes: Option<i64>,
+    pub rpo_minutes: Option<i64>,
+    #[serde(serialize_with = "raw_json")]
+    pub storage_location_ids: String,
+    #[serde(serialize_with = "crate::catalog::serialize_flag")]
+    pub is_active: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(skip)]
+    pub source_credentials_encrypted: Option<String>,
+}
+
+fn raw_json<S: serde::Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
+    serde_json::from_str::<serde_json::Value>(text).unwrap_or(serde_json::Value::Null).serialize(s)
+}
+
+impl Configuration {
+    pub fn location_ids(&self) -> Vec<String> {
+        serde_json::from_str(&self.storage_location_ids).unwrap_or_default()
+    }
+
+    /// The source password, opened with the server's secret key.
+    pub fn source_password(&self, secrets: &SecretBox) -> Result<Option<String>, SecretError> {
+        self.source_credentials_encrypted.as_deref().map(|sealed| secrets.open(&credentials_context(&self.id), sealed)).transpose()
+    }
+}
+
+const COLUMNS: &str = "id, name, backup_type, source_type, source_identifier, frequency, schedule, retention_policy, \
+    encryption_enabled, compression, priority_level, rto_minutes, rpo_minutes, storage_location_ids, is_active, created_at, \
+    updated_at, source_credentials_encrypted";
+
+fn credentials_context(id: &str) -> String {
+    format!("configuration:{id}:source_credentials")
+}
+
+/// What an administrator fills in (POST creates, PUT replaces).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewConfiguration {
+    pub name: String,
+    #[serde(default = "default_backup_type")]
+    pub backup_type: String,
+    pub source_type: String,
+    /// filesystem: an absolute directory; postgresql: `postgresql://user@host:port/database`.
+    pub source_identifier: String,
+    #[serde(default = "default_frequency")]
+    pub frequency: String,
+    #[serde(default)]
+    pub schedule: Option<String>,
+    #[serde(default)]
+    pub retention_policy: Option<serde_json::Value>,
+    #[serde(default = "yes")]
+    pub encryption: bool,
+    #[serde(default = "default_compression")]
+    pub compression: String,
+    #[serde(default = "default_priority")]
+    pub priority_level: i64,
+    #[serde(default)]
+    pub rto_minutes: Option<i64>,
+    #[serde(default)]
+    pub rpo_minutes: Option<i64>,
+    pub storage_location_ids: Vec<String>,
+    /// The database password; stored sealed. On update, `None` keeps the stored one.
+    #[serde(default)]
+    pub source_password: Option<String>,
+}
+
+fn default_backup_type() -> String {
+    "full".into()
+}
+fn default_frequency() -> String {
+    "manual".into()
+}
+fn default_compression() -> String {
+    "zstd".into()
+}
+fn default_priority() -> i64 {
+    5
+}
+fn yes() -> bool {
+    true
+}
+
+fn validate(new: &NewConfiguration) -> Result<(), ConfigurationError> {
+    let invalid = |m: String| Err(ConfigurationError::Invalid(m));
+    let name = new.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return invalid("name: give a name of 1 to 100 characters".into());
+    }
+    if !BACKUP_TYPES.contains(&new.backup_type.as_str()) {
+        return invalid(format!("backupType: use one of {}", BACKUP_TYPES.join(", ")));
+    }
+    if !SOURCE_TYPES.contains(&new.source_type.as_str()) {
+        return invalid(format!("sourceType: use one of {}", SOURCE_TYPES.join(", ")));
+    }
+    let source = new.source_identifier.trim();
+    match new.source_type.as_str() {
+        "filesystem" if !source.starts_with('/') => return invalid("sourceIdentifier: an absolute directory path".into()),
+        "postgresql" => {
+            let Some(rest) = source.strip_prefix("postgresql://").or_else(|| source.strip_prefix("postgres://")) else {
+                return invalid("sourceIdentifier: a URL such as postgresql://user@host:5432/database".into());
+            };
+            let (authority, database) = rest.split_once('/').unwrap_or((rest, ""));
+            if authority.rsplit_once('@').is_some_and(|(userinfo, _)| userinfo.contains(':')) {
+                return invalid("sourceIdentifier: put the password in sourcePassword, not in the URL (it would be shown)".into());
+            }
+            if database.is_empty() || database.contains('/') {
+                return invalid("sourceIdentifier: name the database after the host, e.g. postgresql://user@host:5432/app".into());
+            }
+        }
+        _ => {}
+    }
+    if !FREQUENCIES.contains(&new.frequency.as_str()) {
+        return invalid(format!("frequency: use one of {}", FREQUENCIES.join(", ")));
+    }
+    if new.frequency == "custom" && new.schedule.as_deref().is_none_or(|s| s.trim().is_empty()) {
+        return invalid("schedule: a custom frequency needs a cron expression".into());
+    }
+    if !new.encryption {
+        return invalid("encryption: every backup is encrypted (AES-256-GCM); it cannot be turned off".into());
+    }
+    if !COMPRESSIONS.contains(&new.compression.as_str()) {
+        return invalid(format!("compression: use one of {}", COMPRESSIONS.join(", ")));
+    }
+    if !(1..=10).contains(&new.priority_level) {
+        return invalid("priorityLevel: 1 (most urgent) to 10".into());
+    }
+    for (field, value) in [("rtoMinutes", new.rto_minutes), ("rpoMinutes", new.rpo_minutes)] {
+        if value.is_some_and(|m| !(1..=525_600).contains(&m)) {
+            return invalid(format!("{field}: minutes between 1 and 525600"));
+        }
+    }
+    if new.retention_policy.as_ref().is_some_and(|p| !p.is_object()) {
+        return invalid("retentionPolicy: a JSON object such as {\"keepLast\": 7}".into());
+    }
+    if new.storage_location_ids.is_empty() {
+        return invalid("storageLocationIds: choose at least one storage location".into());
+    }
+    Ok(())
+}
+
+/// Every listed location must exist and hold a repository, or backups would fail later.
+async fn check_locations(catalog: &Catalog, ids: &[String]) -> Result<(), ConfigurationError> {
+    for id in ids {
+        let repository: Option<Option<String>> = sqlx::query_scalar("SELECT repository_id FROM backup_storage_locations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(catalog.pool())
+            .await?;
+        match repository {
+            None => return Err(ConfigurationError::Invalid(format!("storageLocationIds: no storage location {id}"))),
+            Some(None) => {
+                return Err(ConfigurationError::Invalid(format!("storageLocationIds: location {id} holds no repository yet; initialise it first")));
+            }
+            Some(Some(_)) => {}
+        }
+    }
+    Ok(())
+}
+
+pub async fn create(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, new: NewConfiguration) -> Result<Configuration, ConfigurationError> {
+    actor.require(Role::Admin)?;
+    validate(&new)?;
+    check_locations(catalog, &new.storage_location_ids).await?;
+    let id = uuid::Uuid::new_v4().to_string();
+    write(catalog, secrets, actor, &id, new, true).await
+}
+
+/// Replaces a configuration's settings; a missing `sourcePassword` keeps the stored one.
+pub async fn update(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, id: &str, new: NewConfiguration) -> Result<Configuration, ConfigurationError> {
+    actor.require(Role::Admin)?;
+    find(catalog, id).await?;
+    validate(&new)?;
+    check_locations(catalog, &new.storage_location_ids).await?;
+    write(catalog, secrets, actor, id, new, false).await
+}
+
+async fn write(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, id: &str, new: NewConfiguration, insert: bool) -> Result<Configuration, ConfigurationError> {
+    let now = time::now_text();
+    let name = new.name.trim().to_string();
+    let sealed = new.source_password.as_deref().filter(|p| !p.is_empty()).map(|p| secrets.seal(&credentials_context(id), p));
+    let retention = new.retention_policy.clone().unwrap_or_else(|| serde_json::json!({})).to_string();
+    let locations = serde_json::to_string(&new.storage_location_ids).unwrap_or_else(|_| "[]".into());
+    let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
+    let taken: Option<String> = sqlx::query_scalar("SELECT id FROM backup_configurations WHERE name = $1 AND id <> $2")
+        .bind(&name)
+        .bind(id)
+        .fetch_optional(&mut *tx.tx)
+        .await?;
+    if taken.is_some() {
+        return Err(ConfigurationError::Conflict(format!("name: a backup configuration named {name:?} already exists")));
+    }
+    let sql = if insert {
+        "INSERT INTO backup_configurations (name, backup_type, source_type, source_identifier, frequency, schedule, retention_policy,
+             encryption_enabled, compression, priority_level, rto_minutes, rpo_minutes, storage_location_ids,
+             source_credentials_encrypted, is_active, created_by, created_at, updated_at, id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $10, $11, $12, $13, 1, $14, $15, $15, $16)"
+    } else {
+        "UPDATE backup_configurations SET name = $1, backup_type = $2, source_type = $3, source_identifier = $4, frequency = $5,
+             schedule = $6, retention_policy = $7, compression = $8, priority_level = $9, rto_minutes = $10, rpo_minutes = $11,
+             storage_location_ids = $12, source_credentials_encrypted = COALESCE($13, source_credentials_encrypted),
+             created_by = COALESCE(created_by, $14), updated_at = $15
+         WHERE id = $16"
+    };
+    sqlx::query(sql)
+        .bind(&name)
+        .bind(&new.backup_type)
+        .bind(&new.source_type)
+        .bind(new.source_identifier.trim())
+        .bind(&new.frequency)
+        .bind(new.schedule.as_deref().map(str::trim).filter(|s| !s.is_empty()))
+        .bind(&retention)
+        .bind(&new.compression)
+        .bind(new.priority_level)
+        .bind(new.rto_minutes)
+        .bind(new.rpo_minutes)
+        .bind(&locations)
+        .bind(&sealed)
+        .bind(&actor.user_id)
+        .bind(&now)
+        .bind(id)
+        .execute(&mut *tx.tx)
+        .await?;
+    let action = if insert { "backup_configuration.create" } else { "backup_configuration.update" };
+    // The audit detail never holds the password, only whether one was given.
+    let detail = serde_json::json!({ "name": name, "sourceType": new.source_type, "passwordChanged": sealed.is_some() });
+    audit::append(&mut tx, Entry { actor: &Actor::from(actor), action, target_type: "backup_configuration", target_id: Some(id), detail }).await?;
+    tx.tx.commit().await?;
+    find(catalog, id).await
+}
+
+pub(crate) async fn find(catalog: &Catalog, id: &str) -> Result<Configuration, ConfigurationError> {
+    let sql = format!("SELECT {COLUMNS} FROM backup_configurations WHERE id = $1");
+    sqlx::query_as::<_, Configuration>(&sql)
+        .bind(id)
+        .fetch_optional(catalog.pool())
+        .await?
+        .ok_or_else(|| ConfigurationError::NotFound(id.to_string()))
+}
+
+pub async fn get(catalog: &Catalog, actor: &Principal, id: &str) -> Result<Configuration, ConfigurationError> {
+    actor.require(Role::Viewer)?;
+    find(catalog, id).await
+}
+
+/// A configuration with its latest execution, as the list shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigurationSummary {
+    #[serde(flatten)]
+    pub configuration: Configuration,
+    pub last_execution: Option<LastExecution>,
+    /// When the next backup runs: `None` for manual configurations (schedules come with the
+    /// scheduler).
+    pub next_execution: Option<String>,
+    /// The latest execution's status, or `never_run`.
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct LastExecution {
+    pub id: String,
+    pub status: String,
+    pub started_at: Option<String>,
+    pub completed_at: Option<String>,
+    pub size_bytes: Option<i64>,
+}
+
+pub async fn list(catalog: &Catalog, actor: &Principal) -> Result<Vec<ConfigurationSummary>, ConfigurationError> {
+    actor.require(Role::Viewer)?;
+    let sql = format!("SELECT {COLUMNS} FROM backup_configurations ORDER BY priority_level, name");
+    let configurations = sqlx::query_as::<_, Configuration>(&sql).fetch_all(catalog.pool()).await?;
+    let mut out = Vec::with_capacity(configurations.len());
+    for configuration in configurations {
+        let last: Option<LastExecution> = sqlx::query_as(
+            "SELECT id, status, started_at, completed_at, size_bytes FROM backup_executions
+             WHERE configuration_id = $1 ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(&configuration.id)
+        .fetch_optional(catalog.pool())
+        .await?;
+        let status = last.as_ref().map_or_else(|| "never_run".to_string(), |l| l.status.clone());
+        out.push(ConfigurationSummary { configuration, last_execution: last, next_execution: None, status });
+    }
+    Ok(out)
+}

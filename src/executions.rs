@@ -1,0 +1,351 @@
+//! Backup executions: one run of a configuration, from "Run now" (or a schedule) to a snapshot
+//! in the configuration's first storage location. The worker that runs it writes its progress
+//! to the catalog about once a second, so any node can stream it to a browser.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::audit::{self, Actor, Entry};
+use crate::auth::{AuthError, Principal, Role};
+use crate::catalog::dialect::LockTopic;
+use crate::catalog::{Catalog, CatalogError};
+use crate::configurations::{self, Configuration, ConfigurationError};
+use crate::error::{Classify, Kind};
+use crate::jobs::pool::{JobFuture, JobHandler};
+use crate::jobs::{self, ClaimedJob, JobError, NewJob};
+use crate::locations::{self, LocationError};
+use crate::repo::backup::{self, BackupOptions, Progress};
+use crate::repo::format::Compression;
+use crate::repo::snapshot::{Content, Snapshot};
+use crate::repo::{CompressionSetting, RepoError};
+use crate::secrets::{SecretBox, SecretError};
+use crate::source::SourceError;
+use crate::source::postgres::Database;
+use crate::time;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecutionError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("backup execution {0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Configuration(#[from] ConfigurationError),
+    #[error(transparent)]
+    Location(#[from] LocationError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+    #[error(transparent)]
+    Job(#[from] JobError),
+}
+
+impl From<sqlx::Error> for ExecutionError {
+    fn from(e: sqlx::Error) -> Self {
+        ExecutionError::Catalog(CatalogError::Query(e))
+    }
+}
+
+impl Classify for ExecutionError {
+    fn kind(&self) -> Kind {
+        match self {
+            ExecutionError::Invalid(_) => Kind::Invalid,
+            ExecutionError::NotFound(_) => Kind::NotFound,
+            ExecutionError::Conflict(_) => Kind::Conflict,
+            ExecutionError::Auth(e) => e.kind(),
+            ExecutionError::Catalog(e) => e.kind(),
+            ExecutionError::Configuration(e) => e.kind(),
+            ExecutionError::Location(e) => e.kind(),
+            ExecutionError::Secret(e) => e.kind(),
+            ExecutionError::Source(e) => e.kind(),
+            ExecutionError::Repo(e) => e.kind(),
+            ExecutionError::Job(e) => e.kind(),
+        }
+    }
+}
+
+/// An execution as stored and shown.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct Execution {
+    pub id: String,
+    pub configuration_id: String,
+    pub execution_type: String,
+    /// queued, running, completed or failed.
+    pub status: String,
+    pub storage_location_id: Option<String>,
+    pub snapshot_id: Option<String>,
+    pub started_at: Option<String>,
+    pub completed_at: Option<String>,
+    pub duration_seconds: Option<f64>,
+    /// Logical bytes read from the source.
+    pub size_bytes: Option<i64>,
+    /// Bytes this execution added to the repository (compressed, encrypted).
+    pub compressed_size_bytes: Option<i64>,
+    /// Bytes the repository did not hold yet, before compression.
+    pub new_bytes: Option<i64>,
+    /// SHA-256 of the stream (or of the tree listing, which holds every file's SHA-256).
+    pub checksum: Option<String>,
+    pub error_message: Option<String>,
+    pub verification_status: Option<String>,
+    pub verified_at: Option<String>,
+    #[serde(serialize_with = "raw_json")]
+    pub recovery_metadata: String,
+    #[serde(serialize_with = "raw_json")]
+    pub progress: String,
+    pub requested_by: Option<String>,
+    pub created_at: String,
+}
+
+fn raw_json<S: serde::Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
+    serde_json::from_str::<serde_json::Value>(text).unwrap_or(serde_json::Value::Null).serialize(s)
+}
+
+impl Execution {
+    pub fn is_finished(&self) -> bool {
+        matches!(self.status.as_str(), "completed" | "failed")
+    }
+}
+
+const COLUMNS: &str = "id, configuration_id, execution_type, status, storage_location_id, snapshot_id, started_at, completed_at, \
+    duration_seconds, size_bytes, compressed_size_bytes, new_bytes, checksum, error_message, verification_status, verified_at, \
+    recovery_metadata, progress, requested_by, created_at";
+
+/// The job kind that runs an execution.
+pub const JOB_KIND: &str = "backup";
+
+/// Queues a run of a configuration now (`manual`, or `emergency`, which goes first).
+pub async fn start(catalog: &Catalog, actor: &Principal, configuration_id: &str, execution_type: &str) -> Result<Execution, ExecutionError> {
+    actor.require(Role::Operator)?;
+    if !matches!(execution_type, "manual" | "emergency") {
+        return Err(ExecutionError::Invalid("executionType: manual or emergency".into()));
+    }
+    let configuration = configurations::find(catalog, configuration_id).await?;
+    if configuration.is_active == 0 {
+        return Err(ExecutionError::Conflict(format!("configuration {:?} is paused", configuration.name)));
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let now = time::now_text();
+    let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
+    let busy: Option<String> =
+        sqlx::query_scalar("SELECT id FROM backup_executions WHERE configuration_id = $1 AND status IN ('queued', 'running') LIMIT 1")
+            .bind(configuration_id)
+            .fetch_optional(&mut *tx.tx)
+            .await?;
+    if let Some(busy) = busy {
+        return Err(ExecutionError::Conflict(format!("configuration {:?} already has a backup under way ({busy})", configuration.name)));
+    }
+    sqlx::query(
+        "INSERT INTO backup_executions (id, configuration_id, execution_type, status, requested_by, created_at)
+         VALUES ($1, $2, $3, 'queued', $4, $5)",
+    )
+    .bind(&id)
+    .bind(configuration_id)
+    .bind(execution_type)
+    .bind(&actor.username)
+    .bind(&now)
+    .execute(&mut *tx.tx)
+    .await?;
+    let detail = serde_json::json!({ "configuration": configuration.name, "executionType": execution_type });
+    audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "backup_execution.start", target_type: "backup_execution", target_id: Some(&id), detail })
+        .await?;
+    tx.tx.commit().await?;
+    let priority = if execution_type == "emergency" { 0 } else { configuration.priority_level };
+    // One attempt: a failed backup is reported on its execution, and a person (or the
+    // schedule) starts the next one.
+    let job = NewJob { priority, configuration_id: Some(configuration_id.into()), max_attempts: 1, ..NewJob::new(JOB_KIND, serde_json::json!({ "executionId": id })) };
+    if let Err(e) = jobs::enqueue(catalog, job).await {
+        finish_failed(catalog, &id, &format!("could not queue the backup: {e}")).await?;
+        return Err(e.into());
+    }
+    find(catalog, &id).await
+}
+
+pub(crate) async fn find(catalog: &Catalog, id: &str) -> Result<Execution, ExecutionError> {
+    let sql = format!("SELECT {COLUMNS} FROM backup_executions WHERE id = $1");
+    sqlx::query_as::<_, Execution>(&sql).bind(id).fetch_optional(catalog.pool()).await?.ok_or_else(|| ExecutionError::NotFound(id.into()))
+}
+
+pub async fn get(catalog: &Catalog, actor: &Principal, id: &str) -> Result<Execution, ExecutionError> {
+    actor.require(Role::Viewer)?;
+    find(catalog, id).await
+}
+
+/// A configuration's executions, newest first.
+pub async fn list(catalog: &Catalog, actor: &Principal, configuration_id: &str, limit: i64) -> Result<Vec<Execution>, ExecutionError> {
+    actor.require(Role::Viewer)?;
+    let sql = format!("SELECT {COLUMNS} FROM backup_executions WHERE configuration_id = $1 ORDER BY created_at DESC LIMIT $2");
+    Ok(sqlx::query_as::<_, Execution>(&sql).bind(configuration_id).bind(limit.clamp(1, 500)).fetch_all(catalog.pool()).await?)
+}
+
+/// Runs a queued execution to its end, recording success or the error a person can act on.
+pub async fn run(catalog: &Catalog, secrets: &SecretBox, id: &str) -> Result<(), ExecutionError> {
+    let execution = find(catalog, id).await?;
+    let configuration = configurations::find(catalog, &execution.configuration_id).await?;
+    let started = Instant::now();
+    sqlx::query("UPDATE backup_executions SET status = 'running', started_at = $1, error_message = NULL WHERE id = $2")
+        .bind(time::now_text())
+        .bind(id)
+        .execute(catalog.pool())
+        .await?;
+    let progress = Arc::new(Progress::default());
+    let reporter = tokio::spawn(report_progress(catalog.clone(), id.to_string(), progress.clone()));
+    let outcome = back_up(catalog, secrets, &configuration, progress.clone()).await;
+    reporter.abort();
+    match outcome {
+        Ok((location_id, snapshot, metadata)) => {
+            let checksum = match &snapshot.content {
+                Content::Stream { sha256, .. } => sha256.clone(),
+                Content::Tree { tree_sha256, .. } => tree_sha256.clone(),
+            };
+            let s = &snapshot.summary;
+            let final_progress = progress_json(&progress, started.elapsed().as_secs_f64(), true);
+            sqlx::query(
+                "UPDATE backup_executions SET status = 'completed', storage_location_id = $1, snapshot_id = $2, completed_at = $3,
+                     duration_seconds = $4, size_bytes = $5, compressed_size_bytes = $6, new_bytes = $7, checksum = $8,
+                     recovery_metadata = $9, progress = $10
+                 WHERE id = $11",
+            )
+            .bind(&location_id)
+            .bind(&snapshot.id)
+            .bind(time::now_text())
+            .bind(started.elapsed().as_secs_f64())
+            .bind(s.bytes as i64)
+            .bind(s.stored_bytes as i64)
+            .bind(s.new_bytes as i64)
+            .bind(&checksum)
+            .bind(metadata.to_string())
+            .bind(final_progress.to_string())
+            .bind(id)
+            .execute(catalog.pool())
+            .await?;
+            Ok(())
+        }
+        Err(e) => {
+            finish_failed(catalog, id, &e.to_string()).await?;
+            Err(e)
+        }
+    }
+}
+
+async fn finish_failed(catalog: &Catalog, id: &str, message: &str) -> Result<(), ExecutionError> {
+    sqlx::query("UPDATE backup_executions SET status = 'failed', completed_at = $1, error_message = $2 WHERE id = $3")
+        .bind(time::now_text())
+        .bind(message)
+        .bind(id)
+        .execute(catalog.pool())
+        .await?;
+    Ok(())
+}
+
+/// Reads the source into the configuration's first location; returns where it went, the
+/// snapshot and the recovery metadata.
+async fn back_up(
+    catalog: &Catalog,
+    secrets: &SecretBox,
+    configuration: &Configuration,
+    progress: Arc<Progress>,
+) -> Result<(String, Snapshot, serde_json::Value), ExecutionError> {
+    let location_id = configuration
+        .location_ids()
+        .into_iter()
+        .next()
+        .ok_or_else(|| ExecutionError::Invalid(format!("configuration {:?} has no storage location", configuration.name)))?;
+    let algorithm = match configuration.compression.as_str() {
+        "gzip" => Compression::Gzip,
+        "none" => Compression::None,
+        _ => Compression::Zstd,
+    };
+    let repo = locations::open_repository(catalog, secrets, &location_id)
+        .await?
+        .with_compression(CompressionSetting { algorithm, ..CompressionSetting::default() });
+    let mut options = BackupOptions {
+        source: configuration.source_identifier.clone(),
+        tags: vec![format!("configuration:{}", configuration.id)],
+        metadata: serde_json::json!({ "configurationId": configuration.id, "configuration": configuration.name, "sourceType": configuration.source_type }),
+        progress,
+    };
+    let (snapshot, metadata) = match configuration.source_type.as_str() {
+        "filesystem" => {
+            let root = std::path::PathBuf::from(&configuration.source_identifier);
+            (backup::backup_tree(&repo, &root, options).await?, serde_json::json!({ "sourceType": "filesystem", "path": root }))
+        }
+        "postgresql" => {
+            let database = Database { url: configuration.source_identifier.clone(), password: configuration.source_password(secrets)? };
+            let metadata = serde_json::to_value(database.metadata().await?).unwrap_or_default();
+            options.metadata["postgresql"] = metadata.clone();
+            options.source = format!("pg_dump {}", database.url);
+            let dump = database.dump()?;
+            let snapshot = backup::backup_stream(&repo, dump, options).await.map_err(|e| match e {
+                // The dump's own error (pg_dump's stderr) is what a person needs.
+                RepoError::Source(message) => ExecutionError::Source(SourceError::Unavailable(message)),
+                other => other.into(),
+            })?;
+            (snapshot, serde_json::json!({ "sourceType": "postgresql", "format": "pg_dump custom", "postgresql": metadata }))
+        }
+        other => return Err(ExecutionError::Invalid(format!("source type {other:?} cannot be backed up yet"))),
+    };
+    Ok((location_id, snapshot, metadata))
+}
+
+/// Writes the progress to the catalog about once a second until aborted.
+async fn report_progress(catalog: Catalog, id: String, progress: Arc<Progress>) {
+    let started = Instant::now();
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        let json = progress_json(&progress, started.elapsed().as_secs_f64(), false);
+        let _ = sqlx::query("UPDATE backup_executions SET progress = $1 WHERE id = $2 AND status = 'running'")
+            .bind(json.to_string())
+            .bind(&id)
+            .execute(catalog.pool())
+            .await;
+    }
+}
+
+fn progress_json(progress: &Progress, seconds: f64, done: bool) -> serde_json::Value {
+    let read = progress.bytes_read.load(Ordering::Relaxed);
+    let new = progress.bytes_new.load(Ordering::Relaxed);
+    let total = progress.bytes_total.load(Ordering::Relaxed);
+    let rate = if seconds > 0.0 { read as f64 / seconds } else { 0.0 };
+    let percent = if done { 100.0 } else if total > 0 { (read as f64 * 100.0 / total as f64).min(99.9) } else { 0.0 };
+    let eta = (total > read && rate > 0.0 && !done).then(|| ((total - read) as f64 / rate).round());
+    serde_json::json!({
+        "bytesRead": read,
+        "bytesNew": new,
+        "bytesTotal": (total > 0).then_some(total),
+        "bytesPerSecond": rate.round(),
+        "percent": (percent * 10.0).round() / 10.0,
+        "etaSeconds": eta,
+    })
+}
+
+/// Runs `backup` jobs on the worker pool.
+pub struct BackupHandler {
+    pub secrets: SecretBox,
+}
+
+impl JobHandler for BackupHandler {
+    fn kind(&self) -> &'static str {
+        JOB_KIND
+    }
+
+    fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob) -> JobFuture<'a> {
+        Box::pin(async move {
+            let payload: serde_json::Value = serde_json::from_str(&job.payload).map_err(|e| format!("bad payload: {e}"))?;
+            let id = payload["executionId"].as_str().ok_or("the payload names no execution")?;
+            run(catalog, &self.secrets, id).await.map_err(|e| e.to_string())
+        })
+    }
+}

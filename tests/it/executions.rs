@@ -1,0 +1,206 @@
+//! Backup configurations and their executions, against real sources: a directory tree and a
+//! PostgreSQL database dumped with the real pg_dump, restored with the real pg_restore.
+
+use std::sync::Arc;
+
+use bulwark_core::auth::{Principal, Role};
+use bulwark_core::catalog::Catalog;
+use bulwark_core::configurations::{self, NewConfiguration};
+use bulwark_core::error::{Classify, Kind};
+use bulwark_core::executions;
+use bulwark_core::locations::{self, NewLocation};
+use bulwark_core::repo::crypto::Key;
+use bulwark_core::repo::restore;
+use bulwark_core::secrets::SecretBox;
+use bulwark_testkit::PgCluster;
+
+use crate::{on_both_catalogs, user};
+
+on_both_catalogs!(configurations_validate_and_keep_passwords_sealed, a_filesystem_backup_runs_and_restores, a_postgres_database_is_dumped_and_restores);
+
+/// An initialised local location.
+async fn location(catalog: &Catalog, secrets: &SecretBox, admin: &Principal) -> String {
+    let dir = bulwark_testkit::temp_dir("exec-loc");
+    let new = NewLocation {
+        location_name: format!("disk {}", uuid::Uuid::new_v4()),
+        storage_type: "primary".into(),
+        provider: "local".into(),
+        path_prefix: Some(dir.join("repo").display().to_string()),
+        ..Default::default()
+    };
+    let loc = locations::create(catalog, secrets, admin, new).await.unwrap();
+    locations::init_repository(catalog, secrets, admin, &loc.id).await.unwrap();
+    loc.id
+}
+
+fn config(name: &str, source_type: &str, source: &str, location: &str) -> NewConfiguration {
+    serde_json::from_value(serde_json::json!({
+        "name": name, "sourceType": source_type, "sourceIdentifier": source, "storageLocationIds": [location],
+    }))
+    .unwrap()
+}
+
+async fn configurations_validate_and_keep_passwords_sealed(catalog: Catalog) {
+    let secrets = SecretBox::new(Key::random());
+    let admin = user(&catalog, "admin", Role::Admin).await;
+    let viewer = user(&catalog, "viewer", Role::Viewer).await;
+    let loc = location(&catalog, &secrets, &admin).await;
+    let base = config("db", "postgresql", "postgresql://app@db.internal:5432/app", &loc);
+    assert_eq!(configurations::create(&catalog, &secrets, &viewer, base.clone()).await.unwrap_err().kind(), Kind::Forbidden);
+    for (bad, field) in [
+        (NewConfiguration { name: " ".into(), ..base.clone() }, "name"),
+        (NewConfiguration { source_type: "ftp".into(), ..base.clone() }, "sourceType"),
+        (NewConfiguration { source_identifier: "postgresql://app:hunter2@db/app".into(), ..base.clone() }, "sourceIdentifier"),
+        (NewConfiguration { source_identifier: "postgresql://app@db".into(), ..base.clone() }, "sourceIdentifier"),
+        (NewConfiguration { source_type: "filesystem".into(), source_identifier: "relative/dir".into(), ..base.clone() }, "sourceIdentifier"),
+        (NewConfiguration { frequency: "sometimes".into(), ..base.clone() }, "frequency"),
+        (NewConfiguration { frequency: "custom".into(), ..base.clone() }, "schedule"),
+        (NewConfiguration { encryption: false, ..base.clone() }, "encryption"),
+        (NewConfiguration { priority_level: 0, ..base.clone() }, "priorityLevel"),
+        (NewConfiguration { rpo_minutes: Some(-5), ..base.clone() }, "rpoMinutes"),
+        (NewConfiguration { storage_location_ids: vec![], ..base.clone() }, "storageLocationIds"),
+        (NewConfiguration { storage_location_ids: vec!["nope".into()], ..base.clone() }, "storageLocationIds"),
+    ] {
+        let err = configurations::create(&catalog, &secrets, &admin, bad).await.unwrap_err();
+        assert!(err.to_string().starts_with(field), "{field}: {err}");
+    }
+    let with_password = NewConfiguration { source_password: Some("s3cret-pass".into()), rpo_minutes: Some(60), ..base.clone() };
+    let created = configurations::create(&catalog, &secrets, &admin, with_password).await.unwrap();
+    assert_eq!(configurations::create(&catalog, &secrets, &admin, base.clone()).await.unwrap_err().kind(), Kind::Conflict);
+    assert_eq!(created.source_password(&secrets).unwrap().as_deref(), Some("s3cret-pass"));
+    // Updating without a password keeps the stored one.
+    let updated = configurations::update(&catalog, &secrets, &admin, &created.id, NewConfiguration { priority_level: 2, ..base.clone() }).await.unwrap();
+    assert_eq!((updated.priority_level, updated.source_password(&secrets).unwrap().as_deref()), (2, Some("s3cret-pass")));
+    let listed = configurations::list(&catalog, &viewer).await.unwrap();
+    assert_eq!((listed.len(), listed[0].status.as_str()), (1, "never_run"));
+    let json = serde_json::to_string(&listed).unwrap();
+    let audit: Vec<String> = sqlx::query_scalar("SELECT detail FROM audit_log").fetch_all(catalog.pool()).await.unwrap();
+    let stored: String = sqlx::query_scalar("SELECT source_credentials_encrypted FROM backup_configurations").fetch_one(catalog.pool()).await.unwrap();
+    for text in [json.as_str(), stored.as_str()].into_iter().chain(audit.iter().map(String::as_str)) {
+        assert!(!text.contains("s3cret-pass"), "the password leaked: {text}");
+    }
+    assert!(json.contains("\"encryption\":true") && json.contains("\"storageLocationIds\":["), "{json}");
+}
+
+async fn a_filesystem_backup_runs_and_restores(catalog: Catalog) {
+    let secrets = SecretBox::new(Key::random());
+    let admin = user(&catalog, "admin", Role::Admin).await;
+    let operator = user(&catalog, "operator", Role::Operator).await;
+    let loc = location(&catalog, &secrets, &admin).await;
+    let source = bulwark_testkit::temp_dir("exec-src");
+    std::fs::create_dir_all(source.join("etc/app")).unwrap();
+    std::fs::write(source.join("etc/app/config.yaml"), "port: 8080\nnamé: ünïcode\n").unwrap();
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2654435761) >> 9) as u8).collect();
+    std::fs::write(source.join("big.bin"), &big).unwrap();
+    std::fs::write(source.join("empty"), b"").unwrap();
+    let c = configurations::create(&catalog, &secrets, &admin, config("files", "filesystem", source.to_str().unwrap(), &loc)).await.unwrap();
+
+    let viewer = user(&catalog, "viewer", Role::Viewer).await;
+    assert_eq!(executions::start(&catalog, &viewer, &c.id, "manual").await.unwrap_err().kind(), Kind::Forbidden);
+    let queued = executions::start(&catalog, &operator, &c.id, "manual").await.unwrap();
+    assert_eq!(queued.status, "queued");
+    let twice = executions::start(&catalog, &operator, &c.id, "manual").await.unwrap_err();
+    assert_eq!(twice.kind(), Kind::Conflict, "one backup per configuration at a time");
+    let job: String = sqlx::query_scalar("SELECT kind FROM jobs WHERE configuration_id = $1").bind(&c.id).fetch_one(catalog.pool()).await.unwrap();
+    assert_eq!(job, executions::JOB_KIND);
+
+    executions::run(&catalog, &secrets, &queued.id).await.unwrap();
+    let done = executions::get(&catalog, &viewer, &queued.id).await.unwrap();
+    assert_eq!(done.status, "completed", "{:?}", done.error_message);
+    let total = big.len() as i64 + "port: 8080\nnamé: ünïcode\n".len() as i64;
+    assert_eq!(done.size_bytes, Some(total));
+    assert!(done.compressed_size_bytes.unwrap() > 0 && done.new_bytes.unwrap() > 0, "{done:?}");
+    assert_eq!(done.checksum.as_ref().map(String::len), Some(64));
+    let progress: serde_json::Value = serde_json::from_str(&done.progress).unwrap();
+    assert_eq!((progress["percent"].as_f64(), progress["bytesRead"].as_i64(), progress["bytesTotal"].as_i64()), (Some(100.0), Some(total), Some(total)));
+    assert_eq!(configurations::list(&catalog, &viewer).await.unwrap()[0].status, "completed");
+
+    // The snapshot restores byte for byte.
+    let repo = locations::open_repository(&catalog, &secrets, &loc).await.unwrap();
+    let snapshot = repo.load_snapshot(done.snapshot_id.as_deref().unwrap()).await.unwrap();
+    let target = bulwark_testkit::temp_dir("exec-dst");
+    restore::restore_tree(&repo, Arc::new(repo.load_index().await.unwrap()), &snapshot, &target, &[]).await.unwrap();
+    assert_eq!(std::fs::read(target.join("big.bin")).unwrap(), big);
+    assert_eq!(std::fs::read_to_string(target.join("etc/app/config.yaml")).unwrap(), "port: 8080\nnamé: ünïcode\n");
+    assert!(std::fs::read(target.join("empty")).unwrap().is_empty());
+
+    // A source that vanished fails the execution with the path in the message.
+    std::fs::remove_dir_all(&source).unwrap();
+    let again = executions::start(&catalog, &operator, &c.id, "emergency").await.unwrap();
+    assert!(executions::run(&catalog, &secrets, &again.id).await.is_err());
+    let failed = executions::get(&catalog, &viewer, &again.id).await.unwrap();
+    assert_eq!(failed.status, "failed");
+    assert!(failed.error_message.as_deref().is_some_and(|m| m.contains(source.to_str().unwrap())), "{:?}", failed.error_message);
+}
+
+/// md5 of every row of every table, in key order: equal sums mean equal data.
+fn table_sums(cluster: &PgCluster, database: &str) -> Vec<String> {
+    let tables = cluster.psql(database, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1").unwrap();
+    tables
+        .lines()
+        .map(|t| {
+            let sum = cluster.psql(database, &format!("SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) FROM {t} t")).unwrap();
+            format!("{t}={sum}")
+        })
+        .collect()
+}
+
+async fn a_postgres_database_is_dumped_and_restores(catalog: Catalog) {
+    let secrets = SecretBox::new(Key::random());
+    let admin = user(&catalog, "admin", Role::Admin).await;
+    let loc = location(&catalog, &secrets, &admin).await;
+    let cluster = tokio::task::spawn_blocking(PgCluster::shared).await.unwrap();
+    let url = cluster.fresh_database("source");
+    let database = url.rsplit('/').next().unwrap().to_string();
+    cluster
+        .psql(
+            &database,
+            "CREATE TABLE customers (id int PRIMARY KEY, name text, city text);
+             INSERT INTO customers VALUES (1, 'Zoë Ångström', 'Malmö'), (2, '山田 太郎', '東京'), (3, 'O''Brien', NULL);
+             CREATE TABLE events (id bigint PRIMARY KEY, payload jsonb, at timestamptz);
+             INSERT INTO events SELECT g, jsonb_build_object('n', g, 'text', repeat(md5(g::text), 20)), now() - g * interval '1 minute'
+                 FROM generate_series(1, 60000) g;
+             CREATE TABLE empty_table (id int PRIMARY KEY);
+             ANALYZE;",
+        )
+        .unwrap();
+    let c = configurations::create(&catalog, &secrets, &admin, config("pg", "postgresql", &url, &loc)).await.unwrap();
+    let execution = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
+    executions::run(&catalog, &secrets, &execution.id).await.unwrap();
+    let done = executions::get(&catalog, &admin, &execution.id).await.unwrap();
+    assert_eq!(done.status, "completed", "{:?}", done.error_message);
+    let metadata: serde_json::Value = serde_json::from_str(&done.recovery_metadata).unwrap();
+    assert!(metadata["postgresql"]["serverVersion"].as_str().is_some_and(|v| v.starts_with("15")), "{metadata}");
+    let tables: Vec<&str> = metadata["postgresql"]["tables"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(tables, ["customers", "empty_table", "events"]);
+    assert!(metadata["postgresql"]["tables"][2]["rowEstimate"].as_i64().unwrap() > 50_000);
+
+    // The dump restores with the real pg_restore into a new database, table for table equal.
+    let repo = locations::open_repository(&catalog, &secrets, &loc).await.unwrap();
+    let snapshot = repo.load_snapshot(done.snapshot_id.as_deref().unwrap()).await.unwrap();
+    let dump = bulwark_testkit::temp_dir("exec-dump").join("db.dump");
+    restore::restore_stream_to_file(&repo, Arc::new(repo.load_index().await.unwrap()), &snapshot, &dump).await.unwrap();
+    let copy = cluster.fresh_database("copy");
+    let copy_db = copy.rsplit('/').next().unwrap().to_string();
+    let status = std::process::Command::new("pg_restore").args(["--no-owner", "--exit-on-error", "--dbname", &copy]).arg(&dump).status().unwrap();
+    assert!(status.success());
+    assert_eq!(table_sums(cluster, &copy_db), table_sums(cluster, &database));
+
+    // An unreachable server: the execution fails and says where it could not connect.
+    let port = bulwark_testkit::free_port();
+    let gone = config("gone", "postgresql", &format!("postgresql://postgres@127.0.0.1:{port}/nothing"), &loc);
+    let gone = configurations::create(&catalog, &secrets, &admin, gone).await.unwrap();
+    let execution = executions::start(&catalog, &admin, &gone.id, "manual").await.unwrap();
+    assert!(executions::run(&catalog, &secrets, &execution.id).await.is_err());
+    let failed = executions::get(&catalog, &admin, &execution.id).await.unwrap();
+    assert_eq!(failed.status, "failed");
+    let message = failed.error_message.unwrap_or_default();
+    assert!(message.contains(&format!("127.0.0.1:{port}")) && message.contains("PostgreSQL"), "{message}");
+    // A database that does not exist: the server's own words.
+    let missing = config("missing", "postgresql", &cluster.url("no_such_database"), &loc);
+    let missing = configurations::create(&catalog, &secrets, &admin, missing).await.unwrap();
+    let execution = executions::start(&catalog, &admin, &missing.id, "manual").await.unwrap();
+    assert!(executions::run(&catalog, &secrets, &execution.id).await.is_err());
+    let message = executions::get(&catalog, &admin, &execution.id).await.unwrap().error_message.unwrap_or_default();
+    assert!(message.contains("no_such_database") && message.contains("does not exist"), "{message}");
+}
