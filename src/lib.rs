@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod locations;
 pub mod overview;
 pub mod repo;
+pub mod restores;
 pub mod secrets;
 pub mod sessions;
 pub mod source;

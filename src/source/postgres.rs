@@ -157,7 +157,7 @@ pub fn tool(name: &str) -> std::path::PathBuf {
 
 /// The server's own words for database errors (wrong password, unknown database), else the
 /// driver's.
-fn describe(e: &sqlx::Error) -> String {
+pub(crate) fn describe(e: &sqlx::Error) -> String {
     match e {
         sqlx::Error::Database(db) => db.message().to_string(),
         other => other.to_string(),

@@ -10,6 +10,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use bulwark_core::configurations::{self, Configuration, ConfigurationSummary, NewConfiguration};
 use bulwark_core::executions::{self, Execution};
+use bulwark_core::restores::{self, PostgresRestore, RestoreReport};
 use serde::Deserialize;
 
 use super::error::ApiError;
@@ -66,6 +67,12 @@ pub async fn executions(State(s): State<AppState>, Auth(p): Auth, Path(id): Path
 
 pub async fn execution(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<Execution>, ApiError> {
     Ok(Json(executions::get(&s.catalog, &p, &id).await?))
+}
+
+/// Restores a PostgreSQL execution into a target database (whole, or `tables`), in one
+/// transaction; answers once it is done, with the measured restore time.
+pub async fn restore(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Json(body): Json<PostgresRestore>) -> Result<Json<RestoreReport>, ApiError> {
+    Ok(Json(restores::restore_postgres(&s.catalog, &s.secrets, &p, &id, body).await?))
 }
 
 /// `text/event-stream` of the execution as JSON (`event: execution`), sent whenever it

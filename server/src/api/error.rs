@@ -82,7 +82,8 @@ from_core!(
     bulwark_core::jobs::JobError,
     bulwark_core::locations::LocationError,
     bulwark_core::configurations::ConfigurationError,
-    bulwark_core::executions::ExecutionError
+    bulwark_core::executions::ExecutionError,
+    bulwark_core::restores::RestoreError
 );
 
 impl From<JsonRejection> for ApiError {

@@ -36,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/backups/configurations/{id}/executions", get(configurations::executions))
         .route("/admin/backups/executions/{id}", get(configurations::execution))
         .route("/admin/backups/executions/{id}/events", get(configurations::events))
+        .route("/admin/backups/executions/{id}/restore", axum::routing::post(configurations::restore))
         .route("/admin/audit", get(audit::list))
         .route("/admin/audit/verify", get(audit::verify))
         .fallback(|| async { ApiError::not_found("no such API endpoint") })

@@ -312,4 +312,9 @@ async fn configurations_and_executions_over_rest(app: TestApp) {
     let history = app.get(&format!("{base}/{id}/executions"), Some(&viewer)).await.json();
     assert_eq!(history.as_array().map(Vec::len), Some(1));
     assert_eq!(app.get("/api/admin/backups/executions/nope", Some(&viewer)).await.status, StatusCode::NOT_FOUND);
+    let restore = format!("/api/admin/backups/executions/{execution}/restore");
+    let wrong = app.json("POST", &restore, &operator, r#"{"targetUrl":"postgresql://postgres@127.0.0.1:1/x"}"#).await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    assert!(wrong.json()["detail"].as_str().unwrap().contains("backed up a filesystem, not a PostgreSQL database"), "{}", wrong.text());
+    assert_eq!(app.json("POST", &restore, &viewer, r#"{"targetUrl":"postgresql://postgres@127.0.0.1:1/x"}"#).await.status, StatusCode::FORBIDDEN);
 }

@@ -1,0 +1,273 @@
+//! Restores of a completed execution into a target: a PostgreSQL database, whole or chosen
+//! tables, streamed from the repository into `pg_restore` (no temporary copy of the dump), in
+//! one transaction, so a failure leaves the target as it was.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{ConnectOptions, Connection};
+
+use crate::audit::{self, Actor, Entry};
+use crate::auth::{AuthError, Principal, Role};
+use crate::catalog::dialect::LockTopic;
+use crate::catalog::{Catalog, CatalogError};
+use crate::configurations::{self, ConfigurationError};
+use crate::error::{Classify, Kind};
+use crate::executions::{self, ExecutionError};
+use crate::locations::{self, LocationError};
+use crate::repo::{RepoError, restore};
+use crate::secrets::SecretBox;
+use crate::source::postgres::{describe, tool};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// The target or pg_restore failed; nothing was committed.
+    #[error("{0}")]
+    Target(String),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Configuration(#[from] ConfigurationError),
+    #[error(transparent)]
+    Execution(#[from] ExecutionError),
+    #[error(transparent)]
+    Location(#[from] LocationError),
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+impl From<sqlx::Error> for RestoreError {
+    fn from(e: sqlx::Error) -> Self {
+        RestoreError::Catalog(CatalogError::Query(e))
+    }
+}
+
+impl Classify for RestoreError {
+    fn kind(&self) -> Kind {
+        match self {
+            RestoreError::Invalid(_) | RestoreError::Target(_) => Kind::Invalid,
+            RestoreError::Conflict(_) => Kind::Conflict,
+            RestoreError::Auth(e) => e.kind(),
+            RestoreError::Catalog(e) => e.kind(),
+            RestoreError::Configuration(e) => e.kind(),
+            RestoreError::Execution(e) => e.kind(),
+            RestoreError::Location(e) => e.kind(),
+            RestoreError::Repo(e) => e.kind(),
+        }
+    }
+}
+
+/// Where and what to restore.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PostgresRestore {
+    /// `postgresql://user@host:port/database`; the database is created when missing.
+    pub target_url: String,
+    #[serde(default)]
+    pub target_password: Option<String>,
+    /// `schema.table` (or `table`, in `public`): only these tables, which must not exist in the
+    /// target yet. Empty: the whole database, into a database without tables.
+    #[serde(default)]
+    pub tables: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreReport {
+    pub execution_id: String,
+    pub target: String,
+    pub tables: Vec<String>,
+    pub bytes: u64,
+    /// The measured restore time.
+    pub duration_seconds: f64,
+}
+
+/// Restores a PostgreSQL execution into `request.target_url`.
+pub async fn restore_postgres(
+    catalog: &Catalog,
+    secrets: &SecretBox,
+    actor: &Principal,
+    execution_id: &str,
+    request: PostgresRestore,
+) -> Result<RestoreReport, RestoreError> {
+    actor.require(Role::Operator)?;
+    let execution = executions::get(catalog, actor, execution_id).await?;
+    let configuration = configurations::find(catalog, &execution.configuration_id).await?;
+    if configuration.source_type != "postgresql" {
+        return Err(RestoreError::Invalid(format!("execution {execution_id} backed up a {}, not a PostgreSQL database", configuration.source_type)));
+    }
+    let (Some(location), Some(snapshot_id)) = (execution.storage_location_id.as_deref(), execution.snapshot_id.as_deref()) else {
+        return Err(RestoreError::Invalid(format!("execution {execution_id} has no snapshot (status {})", execution.status)));
+    };
+    let tables = parse_tables(&request.tables)?;
+    let target = target_options(&request)?;
+    let database = target.get_database().unwrap_or_default().to_string();
+    prepare_target(&target, &database, &tables).await?;
+
+    let started = Instant::now();
+    let repo = locations::open_repository(catalog, secrets, location).await?;
+    let snapshot = repo.load_snapshot(snapshot_id).await?;
+    let index = Arc::new(repo.load_index().await?);
+    let mut command = Command::new(tool("pg_restore"));
+    command.args(["--no-owner", "--exit-on-error", "--single-transaction", "--no-password", "--dbname"]).arg(&request.target_url);
+    if let Some((schema, _)) = tables.first() {
+        command.args(["--schema", schema]);
+    }
+    for (_, table) in &tables {
+        command.args(["--table", table]);
+    }
+    if let Some(password) = &request.target_password {
+        command.env("PGPASSWORD", password);
+    }
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| RestoreError::Target(format!("cannot run pg_restore: {e}")))?;
+    let stdin = child.stdin.take().ok_or_else(|| RestoreError::Target("pg_restore has no input".into()))?;
+    let stderr = child.stderr.take().map(|mut err| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = err.read_to_string(&mut text);
+            text
+        })
+    });
+    let streamed = restore::restore_stream(&repo, index, &snapshot, PipeInput(Some(stdin))).await;
+    let bytes = match streamed {
+        // Closing its input lets pg_restore finish and commit.
+        Ok((stdin, n)) => {
+            drop(stdin);
+            n
+        }
+        Err(e) => {
+            // Kill it before it can commit: the single transaction rolls back.
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e.into());
+        }
+    };
+    let status = tokio::task::spawn_blocking(move || child.wait()).await.map_err(|e| RestoreError::Target(e.to_string()))?;
+    let stderr = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
+    match status {
+        Ok(s) if s.success() => {}
+        Ok(s) => return Err(RestoreError::Target(format!("pg_restore failed ({s}); nothing was committed: {}", stderr.trim()))),
+        Err(e) => return Err(RestoreError::Target(format!("pg_restore: {e}"))),
+    }
+    let report = RestoreReport {
+        execution_id: execution_id.into(),
+        target: request.target_url.clone(),
+        tables: tables.iter().map(|(s, t)| format!("{s}.{t}")).collect(),
+        bytes,
+        duration_seconds: started.elapsed().as_secs_f64(),
+    };
+    let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
+    let detail = serde_json::to_value(&report).unwrap_or_default();
+    audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "restore.postgresql", target_type: "backup_execution", target_id: Some(execution_id), detail })
+        .await?;
+    tx.tx.commit().await?;
+    Ok(report)
+}
+
+/// pg_restore's input. pg_restore stops reading once it has what it needs (the chosen tables),
+/// so a closed pipe is not an error: the rest of the stream is still read and verified, and
+/// pg_restore's exit status decides.
+struct PipeInput(Option<std::process::ChildStdin>);
+
+impl std::io::Write for PipeInput {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Some(pipe) = &mut self.0 {
+            match pipe.write_all(buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => self.0 = None,
+                other => other?,
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.0.as_mut().map(std::io::Write::flush) {
+            Some(Err(e)) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// `schema.table` or `table` (schema `public`); every table in one schema, so `pg_restore
+/// --schema` selects exactly them.
+fn parse_tables(tables: &[String]) -> Result<Vec<(String, String)>, RestoreError> {
+    let parsed: Vec<(String, String)> = tables
+        .iter()
+        .map(|t| match t.trim().split_once('.') {
+            Some((schema, table)) => (schema.to_string(), table.to_string()),
+            None => ("public".to_string(), t.trim().to_string()),
+        })
+        .collect();
+    if parsed.iter().any(|(s, t)| s.is_empty() || t.is_empty() || t.contains('.')) {
+        return Err(RestoreError::Invalid("tables: give schema.table or table".into()));
+    }
+    if parsed.windows(2).any(|w| w[0].0 != w[1].0) {
+        return Err(RestoreError::Invalid("tables: restore the tables of one schema at a time".into()));
+    }
+    Ok(parsed)
+}
+
+fn target_options(request: &PostgresRestore) -> Result<PgConnectOptions, RestoreError> {
+    let url = request.target_url.trim();
+    if !(url.starts_with("postgresql://") || url.starts_with("postgres://")) {
+        return Err(RestoreError::Invalid("targetUrl: a URL such as postgresql://user@host:5432/database".into()));
+    }
+    let mut options = PgConnectOptions::from_str(url).map_err(|e| RestoreError::Invalid(format!("targetUrl: {e}")))?;
+    if options.get_database().is_none_or(str::is_empty) {
+        return Err(RestoreError::Invalid("targetUrl: name the database, e.g. postgresql://user@host:5432/restored".into()));
+    }
+    if let Some(password) = &request.target_password {
+        options = options.password(password);
+    }
+    Ok(options.disable_statement_logging())
+}
+
+/// Creates the target database when missing, and refuses targets a restore would collide with:
+/// a table that already exists, or a whole-database restore into a database with tables.
+async fn prepare_target(target: &PgConnectOptions, database: &str, tables: &[(String, String)]) -> Result<(), RestoreError> {
+    let unreachable = |e: sqlx::Error| RestoreError::Target(format!("target PostgreSQL: {}", describe(&e)));
+    let mut admin = PgConnection::connect_with(&target.clone().database("postgres")).await.map_err(unreachable)?;
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1").bind(database).fetch_optional(&mut admin).await.map_err(unreachable)?;
+    if exists.is_none() {
+        sqlx::query(&format!("CREATE DATABASE \"{}\"", database.replace('"', "\"\""))).execute(&mut admin).await.map_err(unreachable)?;
+    }
+    let _ = admin.close().await;
+    let mut conn = PgConnection::connect_with(target).await.map_err(unreachable)?;
+    if tables.is_empty() {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .map_err(unreachable)?;
+        if count > 0 {
+            return Err(RestoreError::Conflict(format!("database {database} already has {count} tables: restore the whole database into a new or empty one, or name the tables")));
+        }
+    }
+    for (schema, table) in tables {
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT to_regclass(format('%I.%I', $1::text, $2::text))::text").bind(schema).bind(table).fetch_one(&mut conn).await.map_err(unreachable)?;
+        if found.is_some() {
+            return Err(RestoreError::Conflict(format!("table {schema}.{table} already exists in {database}: drop or rename it first; nothing was restored")));
+        }
+    }
+    let _ = conn.close().await;
+    Ok(())
+}
