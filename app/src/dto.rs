@@ -158,6 +158,8 @@ pub struct ExecutionView {
     pub error_message: Option<String>,
     pub started_at: Option<String>,
     pub completed_at: Option<String>,
+    /// `filesystem` or `postgresql`, from the recovery metadata.
+    pub source_type: String,
     /// Recovery metadata, pretty-printed.
     pub metadata: String,
 }
@@ -186,6 +188,7 @@ impl ExecutionView {
             error_message: text("errorMessage"),
             started_at: text("startedAt"),
             completed_at: text("completedAt"),
+            source_type: v["recoveryMetadata"]["sourceType"].as_str().unwrap_or_default().to_string(),
             metadata: serde_json::to_string_pretty(&v["recoveryMetadata"]).unwrap_or_default(),
         }
     }

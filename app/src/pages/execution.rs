@@ -15,6 +15,22 @@ pub async fn get_execution(id: String) -> Result<ExecutionView, AppError> {
     Ok(ExecutionView::from_json(&serde_json::to_value(&execution).unwrap_or_default()))
 }
 
+/// Restores a PostgreSQL execution; returns a sentence for the page.
+#[server(prefix = "/_sfn", endpoint = "restore_execution")]
+pub async fn restore_execution(id: String, target_url: String, target_password: String, tables: String) -> Result<String, AppError> {
+    use bulwark_core::restores::{self, PostgresRestore};
+    let p = crate::ssr::principal().await?;
+    let (catalog, secrets) = (crate::ssr::catalog()?, crate::ssr::secrets()?);
+    let request = PostgresRestore {
+        target_url,
+        target_password: Some(target_password).filter(|s| !s.is_empty()),
+        tables: tables.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect(),
+    };
+    let r = restores::restore_postgres(&catalog, &secrets, &p, &id, request).await.map_err(AppError::from_core)?;
+    let what = if r.tables.is_empty() { "the whole database".to_string() } else { r.tables.join(", ") };
+    Ok(format!("Restored {what} into {} ({}) in {:.2} s", r.target, human_bytes(r.bytes), r.duration_seconds))
+}
+
 #[component]
 pub fn ExecutionPage() -> impl IntoView {
     let params = use_params_map();
@@ -75,6 +91,30 @@ fn Figures(view: Signal<ExecutionView>) -> impl IntoView {
             </table>
             <h3>"Recovery metadata"</h3>
             <pre>{move || v().metadata}</pre>
+        </section>
+        <RestorePanel view/>
+    }
+}
+
+/// Restore a PostgreSQL execution into a database: whole, or named tables.
+#[component]
+fn RestorePanel(view: Signal<ExecutionView>) -> impl IntoView {
+    let restore = ServerAction::<RestoreExecution>::new();
+    view! {
+        <section class="panel" class:hidden=move || { let v = view.get(); v.status != "completed" || v.source_type != "postgresql" }>
+            <h2>"Restore into a database"</h2>
+            <p>"The dump streams into " <code>"pg_restore --single-transaction"</code> ": the target database is created when missing, and a failure commits nothing. Name tables (schema.table, comma-separated) to bring back only those; they must not exist in the target."</p>
+            <ActionForm action=restore attr:class="grid-form">
+                <input type="hidden" name="id" value=move || view.get().id/>
+                <label>"Target database URL" <input type="text" name="target_url" placeholder="postgresql://postgres@127.0.0.1:5432/restored" required/></label>
+                <label>"Password" <input type="password" name="target_password" autocomplete="new-password"/></label>
+                <label>"Tables (optional)" <input type="text" name="tables" placeholder="public.customers"/></label>
+                <button type="submit" class="primary">"Restore"</button>
+            </ActionForm>
+            {move || restore.value().get().map(|r| match r {
+                Ok(text) => view! { <p class="ok" role="status" data-testid="restore-report">{text}</p> }.into_any(),
+                Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+            })}
         </section>
     }
 }
