@@ -46,6 +46,8 @@ pub enum ObjectType {
     MasterKey = 8,
     /// A secret the server keeps in its catalog (never stored in a repository).
     CatalogSecret = 9,
+    /// An archived PostgreSQL WAL file (`wal/<name>`).
+    Wal = 10,
 }
 
 impl ObjectType {
@@ -60,6 +62,7 @@ impl ObjectType {
             7 => ObjectType::PackHeader,
             8 => ObjectType::MasterKey,
             9 => ObjectType::CatalogSecret,
+            10 => ObjectType::Wal,
             _ => return None,
         })
     }
@@ -98,6 +101,7 @@ pub const PACKS_PREFIX: &str = "packs/";
 pub const INDEX_PREFIX: &str = "index/";
 pub const SNAPSHOTS_PREFIX: &str = "snapshots/";
 pub const LOCKS_PREFIX: &str = "locks/";
+pub const WAL_PREFIX: &str = "wal/";
 
 /// Content-defined chunking defaults: 256 KiB average, between 64 KiB and 1 MiB.
 pub const CHUNK_MIN: u32 = 64 * 1024;

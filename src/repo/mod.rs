@@ -18,6 +18,7 @@ pub mod prune;
 pub mod rekey;
 pub mod restore;
 pub mod snapshot;
+pub mod wal;
 
 use std::sync::Arc;
 
@@ -80,6 +81,10 @@ pub enum RepoError {
     LockLost(String),
     #[error("{0}")]
     Invalid(String),
+    #[error("a different WAL file {0} is already archived here (is another cluster archiving to this repository?)")]
+    WalConflict(String),
+    #[error("WAL file {0} is not in the archive")]
+    WalNotFound(String),
     #[error("reading the source failed: {0}")]
     Source(String),
     #[error("writing the restore target failed: {0}")]
@@ -91,8 +96,8 @@ pub enum RepoError {
 impl Classify for RepoError {
     fn kind(&self) -> Kind {
         match self {
-            RepoError::NoRepository(_) | RepoError::SnapshotNotFound(_) => Kind::NotFound,
-            RepoError::AlreadyExists(_) | RepoError::LockHeld(_) | RepoError::LockLost(_) => Kind::Conflict,
+            RepoError::NoRepository(_) | RepoError::SnapshotNotFound(_) | RepoError::WalNotFound(_) => Kind::NotFound,
+            RepoError::AlreadyExists(_) | RepoError::LockHeld(_) | RepoError::LockLost(_) | RepoError::WalConflict(_) => Kind::Conflict,
             RepoError::WrongSecret => Kind::Unauthenticated,
             RepoError::Invalid(_) | RepoError::UnsupportedVersion(_) => Kind::Invalid,
             RepoError::Storage(e) => e.kind(),

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bulwark_core::repo::backup::{self, BackupOptions};
+use bulwark_core::repo::wal::Pushed;
 use bulwark_core::repo::check::check;
 use bulwark_core::repo::format::Compression;
 use bulwark_core::repo::keys::Secret;
@@ -90,6 +91,20 @@ pub enum RepoCommand {
     Snapshots,
     /// Count snapshots, packs and blobs, and the memory the index takes.
     Stats,
+    /// Archive one WAL file: PostgreSQL's `archive_command = 'bulwark repo wal-push %p'`.
+    /// Pushing the same file again succeeds; different bytes under an archived name exit 4.
+    WalPush {
+        /// The file (`%p`); its name is the WAL file name.
+        path: PathBuf,
+    },
+    /// Fetch one archived WAL file: `restore_command = 'bulwark repo wal-fetch %f %p'`.
+    /// Exits 3 when the archive does not have it (the end of the archive, for PostgreSQL).
+    WalFetch {
+        /// The WAL file name (`%f`).
+        name: String,
+        /// Where to write it (`%p`); it appears only once complete.
+        destination: PathBuf,
+    },
     /// Check the repository's structure; with --read-data, read and verify every byte.
     Check {
         #[arg(long)]
@@ -281,6 +296,23 @@ pub async fn run_repo(args: RepoArgs) -> Result<(), Failure> {
                     println!("{:<12} {:<28} {:<7} {:>14}  {}", &s.id[..12], s.time, kind, s.summary.bytes, s.source);
                 }
             }
+            Ok(())
+        }
+        RepoCommand::WalPush { path } => {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+            let data = std::fs::read(path).map_err(|e| Failure::new(3, format!("cannot read {}: {e}", path.display())))?;
+            let pushed = args.open().await?.wal_push(&name, &data).await?;
+            if args.json {
+                print_json(&serde_json::json!({ "name": name, "alreadyArchived": pushed == Pushed::AlreadyArchived }));
+            }
+            Ok(())
+        }
+        RepoCommand::WalFetch { name, destination } => {
+            let data = args.open().await?.wal_fetch(name).await?;
+            let tmp = destination.with_extension("bulwark-partial");
+            std::fs::write(&tmp, &data)
+                .and_then(|_| std::fs::rename(&tmp, destination))
+                .map_err(|e| Failure::new(5, format!("cannot write {}: {e}", destination.display())))?;
             Ok(())
         }
         RepoCommand::Stats => {

@@ -280,3 +280,43 @@ fn forget_prune_and_a_held_lock() {
     let packs_left: usize = std::fs::read_dir(repo.join("packs")).unwrap().flatten().map(|d| std::fs::read_dir(d.path()).unwrap().count()).sum();
     assert_eq!(packs_left, 0, "nothing is referenced any more");
 }
+
+#[test]
+fn wal_push_and_fetch_are_idempotent_and_refuse_a_different_segment() {
+    let dir = bulwark_testkit::temp_dir("cli-wal");
+    let repo = dir.join("repo");
+    assert_eq!(repo_cmd(&repo, "wal pass", &["init"], b"").0, 0);
+    let segment: Vec<u8> = (0..16u32 << 20).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let name = "000000010000000000000003";
+    std::fs::create_dir_all(dir.join("pg_wal")).unwrap();
+    let path = dir.join("pg_wal").join(name);
+    std::fs::write(&path, &segment).unwrap();
+    let push = |p: &std::path::Path| repo_cmd(&repo, "wal pass", &["wal-push", p.to_str().unwrap()], b"");
+    assert_eq!(push(&path).0, 0);
+    assert_eq!(push(&path).0, 0, "PostgreSQL may push a segment again");
+    // Different bytes under the same name: refused (exit 4), the archived segment kept.
+    let other = dir.join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    let mut changed = segment.clone();
+    changed[1000] ^= 1;
+    std::fs::write(other.join(name), &changed).unwrap();
+    let (code, _, err) = push(&other.join(name));
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("a different WAL file 000000010000000000000003 is already archived"), "{err}");
+
+    let restored = dir.join("restored");
+    let (code, _, err) = repo_cmd(&repo, "wal pass", &["wal-fetch", name, restored.to_str().unwrap()], b"");
+    assert_eq!(code, 0, "{err}");
+    assert!(std::fs::read(&restored).unwrap() == segment, "the fetched segment equals the pushed one");
+    // The end of the archive: a non-zero exit and nothing written, as restore_command expects.
+    let missing = dir.join("missing");
+    let (code, _, err) = repo_cmd(&repo, "wal-pass", &["wal-fetch", "000000010000000000000004", missing.to_str().unwrap()], b"");
+    assert_ne!(code, 0);
+    assert!(!missing.exists(), "{err}");
+    let (code, _, err) = repo_cmd(&repo, "wal pass", &["wal-fetch", "000000010000000000000004", missing.to_str().unwrap()], b"");
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("not in the archive") && !missing.exists(), "{err}");
+    let (code, _, err) = repo_cmd(&repo, "wal pass", &["wal-fetch", "../../etc/passwd", missing.to_str().unwrap()], b"");
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("is not a WAL file name"), "{err}");
+}
