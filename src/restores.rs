@@ -1,6 +1,9 @@
-//! Restores of a completed execution into a target: a PostgreSQL database, whole or chosen
-//! tables, streamed from the repository into `pg_restore` (no temporary copy of the dump), in
-//! one transaction, so a failure leaves the target as it was.
+//! Restores of a completed execution into a target:
+//! - a PostgreSQL database, whole or chosen tables, streamed from the repository into
+//!   `pg_restore` (no temporary copy of the dump), in one transaction, so a failure leaves the
+//!   target as it was;
+//! - a directory, whole or chosen paths, each file verified and renamed into place, files
+//!   already identical left alone.
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -82,15 +85,98 @@ pub struct PostgresRestore {
     pub tables: Vec<String>,
 }
 
+/// Where to restore a directory backup, and which paths of it (all when empty).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DirectoryRestore {
+    /// An absolute directory; created when missing.
+    pub target_path: String,
+    #[serde(default)]
+    pub include: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RestoreReport {
     pub execution_id: String,
     pub target: String,
-    pub tables: Vec<String>,
+    /// The tables or paths restored; empty for everything.
+    pub selection: Vec<String>,
     pub bytes: u64,
+    /// Files written (directory restores).
+    pub files: Option<u64>,
+    /// Files already identical in the target, left alone (directory restores).
+    pub unchanged: Option<u64>,
     /// The measured restore time.
     pub duration_seconds: f64,
+}
+
+/// Restores an execution with the request shape its source takes: [`PostgresRestore`] for a
+/// database, [`DirectoryRestore`] for a directory.
+pub async fn restore(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, execution_id: &str, request: serde_json::Value) -> Result<RestoreReport, RestoreError> {
+    actor.require(Role::Operator)?;
+    let execution = executions::get(catalog, actor, execution_id).await?;
+    let source_type = configurations::find(catalog, &execution.configuration_id).await?.source_type;
+    let invalid = |e: serde_json::Error| RestoreError::Invalid(format!("a {source_type} restore: {e}"));
+    match source_type.as_str() {
+        "postgresql" => restore_postgres(catalog, secrets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await,
+        "filesystem" => restore_directory(catalog, secrets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await,
+        other => Err(RestoreError::Invalid(format!("executions of {other} sources cannot be restored yet"))),
+    }
+}
+
+/// Restores a directory execution into `request.target_path`.
+pub async fn restore_directory(
+    catalog: &Catalog,
+    secrets: &SecretBox,
+    actor: &Principal,
+    execution_id: &str,
+    request: DirectoryRestore,
+) -> Result<RestoreReport, RestoreError> {
+    actor.require(Role::Operator)?;
+    let (location, snapshot_id) = completed(catalog, actor, execution_id, "filesystem").await?;
+    let target = std::path::PathBuf::from(request.target_path.trim());
+    if !target.is_absolute() {
+        return Err(RestoreError::Invalid("targetPath: an absolute directory path".into()));
+    }
+    let started = Instant::now();
+    let repo = locations::open_repository(catalog, secrets, &location).await?;
+    let snapshot = repo.load_snapshot(&snapshot_id).await?;
+    let index = Arc::new(repo.load_index().await?);
+    let include: Vec<String> = request.include.iter().map(|p| p.trim().trim_matches('/').to_string()).filter(|p| !p.is_empty()).collect();
+    let summary = restore::restore_tree(&repo, index, &snapshot, &target, &include).await?;
+    let report = RestoreReport {
+        execution_id: execution_id.into(),
+        target: target.display().to_string(),
+        selection: include,
+        bytes: summary.bytes,
+        files: Some(summary.files),
+        unchanged: Some(summary.unchanged),
+        duration_seconds: started.elapsed().as_secs_f64(),
+    };
+    record(catalog, actor, "restore.directory", &report).await?;
+    Ok(report)
+}
+
+/// The location and snapshot of a completed execution of a `source_type` configuration.
+async fn completed(catalog: &Catalog, actor: &Principal, execution_id: &str, source_type: &str) -> Result<(String, String), RestoreError> {
+    let execution = executions::get(catalog, actor, execution_id).await?;
+    let configuration = configurations::find(catalog, &execution.configuration_id).await?;
+    if configuration.source_type != source_type {
+        return Err(RestoreError::Invalid(format!("execution {execution_id} backed up a {}, not a {source_type} source", configuration.source_type)));
+    }
+    match (execution.storage_location_id, execution.snapshot_id) {
+        (Some(location), Some(snapshot)) => Ok((location, snapshot)),
+        _ => Err(RestoreError::Invalid(format!("execution {execution_id} has no snapshot (status {})", execution.status))),
+    }
+}
+
+async fn record(catalog: &Catalog, actor: &Principal, action: &str, report: &RestoreReport) -> Result<(), RestoreError> {
+    let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
+    let detail = serde_json::to_value(report).unwrap_or_default();
+    audit::append(&mut tx, Entry { actor: &Actor::from(actor), action, target_type: "backup_execution", target_id: Some(&report.execution_id), detail }).await?;
+    tx.tx.commit().await?;
+    Ok(())
 }
 
 /// Restores a PostgreSQL execution into `request.target_url`.
@@ -102,22 +188,15 @@ pub async fn restore_postgres(
     request: PostgresRestore,
 ) -> Result<RestoreReport, RestoreError> {
     actor.require(Role::Operator)?;
-    let execution = executions::get(catalog, actor, execution_id).await?;
-    let configuration = configurations::find(catalog, &execution.configuration_id).await?;
-    if configuration.source_type != "postgresql" {
-        return Err(RestoreError::Invalid(format!("execution {execution_id} backed up a {}, not a PostgreSQL database", configuration.source_type)));
-    }
-    let (Some(location), Some(snapshot_id)) = (execution.storage_location_id.as_deref(), execution.snapshot_id.as_deref()) else {
-        return Err(RestoreError::Invalid(format!("execution {execution_id} has no snapshot (status {})", execution.status)));
-    };
+    let (location, snapshot_id) = completed(catalog, actor, execution_id, "postgresql").await?;
     let tables = parse_tables(&request.tables)?;
     let target = target_options(&request)?;
     let database = target.get_database().unwrap_or_default().to_string();
     prepare_target(&target, &database, &tables).await?;
 
     let started = Instant::now();
-    let repo = locations::open_repository(catalog, secrets, location).await?;
-    let snapshot = repo.load_snapshot(snapshot_id).await?;
+    let repo = locations::open_repository(catalog, secrets, &location).await?;
+    let snapshot = repo.load_snapshot(&snapshot_id).await?;
     let index = Arc::new(repo.load_index().await?);
     let mut command = Command::new(tool("pg_restore"));
     command.args(["--no-owner", "--exit-on-error", "--single-transaction", "--no-password", "--dbname"]).arg(&request.target_url);
@@ -168,15 +247,13 @@ pub async fn restore_postgres(
     let report = RestoreReport {
         execution_id: execution_id.into(),
         target: request.target_url.clone(),
-        tables: tables.iter().map(|(s, t)| format!("{s}.{t}")).collect(),
+        selection: tables.iter().map(|(s, t)| format!("{s}.{t}")).collect(),
         bytes,
+        files: None,
+        unchanged: None,
         duration_seconds: started.elapsed().as_secs_f64(),
     };
-    let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
-    let detail = serde_json::to_value(&report).unwrap_or_default();
-    audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "restore.postgresql", target_type: "backup_execution", target_id: Some(execution_id), detail })
-        .await?;
-    tx.tx.commit().await?;
+    record(catalog, actor, "restore.postgresql", &report).await?;
     Ok(report)
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,6 +52,18 @@ test('an admin creates a filesystem configuration, runs it, and watches it finis
   await expect(page.getByTestId('size')).toHaveText(/^24\.\d MiB$/);
   await expect(page.getByTestId('checksum')).toHaveText(/^[0-9a-f]{64}$/);
   await expect(page.getByTestId('figures')).toContainText('Dedup ratio');
+
+  // Bring back one directory of it, byte for byte, and nothing else.
+  const target = mkdtempSync(join(tmpdir(), 'bulwark-e2e-restore-'));
+  await page.getByLabel('Target directory').fill('relative/dir');
+  await page.getByRole('button', { name: 'Restore files' }).click();
+  await expect(page.getByRole('alert')).toContainText('targetPath: an absolute directory path');
+  await page.getByLabel('Target directory').fill(target);
+  await page.getByLabel('Paths (optional)').fill('docs');
+  await page.getByRole('button', { name: 'Restore files' }).click();
+  await expect(page.getByTestId('restore-report')).toContainText('Restored 1 files');
+  expect(readFileSync(join(target, 'docs', 'notes.md')).equals(readFileSync(join(src, 'docs', 'notes.md')))).toBe(true);
+  expect(existsSync(join(target, 'blob-0.bin'))).toBe(false);
 
   await page.goto('/configurations');
   await expect(row.getByRole('link', { name: 'completed' })).toBeVisible();

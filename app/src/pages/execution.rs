@@ -27,8 +27,26 @@ pub async fn restore_execution(id: String, target_url: String, target_password: 
         tables: tables.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect(),
     };
     let r = restores::restore_postgres(&catalog, &secrets, &p, &id, request).await.map_err(AppError::from_core)?;
-    let what = if r.tables.is_empty() { "the whole database".to_string() } else { r.tables.join(", ") };
+    let what = if r.selection.is_empty() { "the whole database".to_string() } else { r.selection.join(", ") };
     Ok(format!("Restored {what} into {} ({}) in {:.2} s", r.target, human_bytes(r.bytes), r.duration_seconds))
+}
+
+/// Restores a directory execution; returns a sentence for the page.
+#[server(prefix = "/_sfn", endpoint = "restore_directory")]
+pub async fn restore_directory(id: String, target_path: String, include: String) -> Result<String, AppError> {
+    use bulwark_core::restores::{self, DirectoryRestore};
+    let p = crate::ssr::principal().await?;
+    let (catalog, secrets) = (crate::ssr::catalog()?, crate::ssr::secrets()?);
+    let include = include.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect();
+    let r = restores::restore_directory(&catalog, &secrets, &p, &id, DirectoryRestore { target_path, include }).await.map_err(AppError::from_core)?;
+    Ok(format!(
+        "Restored {} files ({}) into {} in {:.2} s; {} already identical",
+        r.files.unwrap_or(0),
+        human_bytes(r.bytes),
+        r.target,
+        r.duration_seconds,
+        r.unchanged.unwrap_or(0)
+    ))
 }
 
 #[component]
@@ -93,6 +111,29 @@ fn Figures(view: Signal<ExecutionView>) -> impl IntoView {
             <pre>{move || v().metadata}</pre>
         </section>
         <RestorePanel view/>
+        <DirectoryRestorePanel view/>
+    }
+}
+
+/// Restore a directory execution into a directory: everything, or chosen paths.
+#[component]
+fn DirectoryRestorePanel(view: Signal<ExecutionView>) -> impl IntoView {
+    let restore = ServerAction::<RestoreDirectory>::new();
+    view! {
+        <section class="panel" class:hidden=move || { let v = view.get(); v.status != "completed" || v.source_type != "filesystem" }>
+            <h2>"Restore into a directory"</h2>
+            <p>"Every file is checked against its SHA-256 and appears only complete; files already identical in the target are left alone, so an interrupted restore resumes. Name paths (comma-separated) to restore only those."</p>
+            <ActionForm action=restore attr:class="grid-form">
+                <input type="hidden" name="id" value=move || view.get().id/>
+                <label>"Target directory" <input type="text" name="target_path" placeholder="/srv/restore" required/></label>
+                <label>"Paths (optional)" <input type="text" name="include" placeholder="etc/nginx, docs"/></label>
+                <button type="submit" class="primary">"Restore files"</button>
+            </ActionForm>
+            {move || restore.value().get().map(|r| match r {
+                Ok(text) => view! { <p class="ok" role="status" data-testid="restore-report">{text}</p> }.into_any(),
+                Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+            })}
+        </section>
     }
 }
 

@@ -10,7 +10,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use bulwark_core::configurations::{self, Configuration, ConfigurationSummary, NewConfiguration};
 use bulwark_core::executions::{self, Execution};
-use bulwark_core::restores::{self, PostgresRestore, RestoreReport};
+use bulwark_core::restores::{self, RestoreReport};
 use serde::Deserialize;
 
 use super::error::ApiError;
@@ -69,10 +69,11 @@ pub async fn execution(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<
     Ok(Json(executions::get(&s.catalog, &p, &id).await?))
 }
 
-/// Restores a PostgreSQL execution into a target database (whole, or `tables`), in one
-/// transaction; answers once it is done, with the measured restore time.
-pub async fn restore(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Json(body): Json<PostgresRestore>) -> Result<Json<RestoreReport>, ApiError> {
-    Ok(Json(restores::restore_postgres(&s.catalog, &s.secrets, &p, &id, body).await?))
+/// Restores an execution: a PostgreSQL one into a database (`targetUrl`, optional `tables`),
+/// a directory one into a directory (`targetPath`, optional `include`). Answers once done,
+/// with the measured restore time.
+pub async fn restore(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Json(body): Json<serde_json::Value>) -> Result<Json<RestoreReport>, ApiError> {
+    Ok(Json(restores::restore(&s.catalog, &s.secrets, &p, &id, body).await?))
 }
 
 /// `text/event-stream` of the execution as JSON (`event: execution`), sent whenever it

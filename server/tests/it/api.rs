@@ -315,6 +315,14 @@ async fn configurations_and_executions_over_rest(app: TestApp) {
     let restore = format!("/api/admin/backups/executions/{execution}/restore");
     let wrong = app.json("POST", &restore, &operator, r#"{"targetUrl":"postgresql://postgres@127.0.0.1:1/x"}"#).await;
     assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
-    assert!(wrong.json()["detail"].as_str().unwrap().contains("backed up a filesystem, not a PostgreSQL database"), "{}", wrong.text());
+    assert!(wrong.json()["detail"].as_str().unwrap().contains("a filesystem restore: unknown field `targetUrl`"), "{}", wrong.text());
+    // A directory execution restores into a directory: one path of it.
+    let target = bulwark_testkit::temp_dir("rest-restore");
+    let body = serde_json::json!({ "targetPath": target, "include": ["data.txt"] }).to_string();
+    let restored = app.json("POST", &restore, &operator, &body).await;
+    assert_eq!((restored.status, restored.json()["files"].as_u64()), (StatusCode::OK, Some(1)), "{}", restored.text());
+    assert_eq!(std::fs::read_to_string(target.join("data.txt")).unwrap(), "restored bytes must equal these");
+    let relative = app.json("POST", &restore, &operator, r#"{"targetPath":"relative"}"#).await;
+    assert_eq!((relative.status, relative.json()["detail"].as_str()), (StatusCode::BAD_REQUEST, Some("targetPath: an absolute directory path")));
     assert_eq!(app.json("POST", &restore, &viewer, r#"{"targetUrl":"postgresql://postgres@127.0.0.1:1/x"}"#).await.status, StatusCode::FORBIDDEN);
 }
