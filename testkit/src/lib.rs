@@ -64,13 +64,31 @@ impl PgCluster {
 
     /// Starts a new cluster with extra `-c name=value` settings.
     pub fn start(settings: &[(&str, &str)]) -> Result<PgCluster, String> {
+        PgCluster::start_with(settings, None)
+    }
+
+    /// Starts a cluster where the `postgres` user must give `password` (scram-sha-256).
+    pub fn start_with_password(password: &str) -> Result<PgCluster, String> {
+        PgCluster::start_with(&[], Some(password))
+    }
+
+    fn start_with(settings: &[(&str, &str)], password: Option<&str>) -> Result<PgCluster, String> {
         let dir = temp_dir("pg");
         let data = dir.join("data");
         let owner = PostgresUser::detect();
         owner.chown(&dir)?;
-        run(owner.command(&format!("{PG_BIN}/initdb")).args(["-D"]).arg(&data).args([
-            "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync",
-        ]))?;
+        let mut initdb = owner.command(&format!("{PG_BIN}/initdb"));
+        initdb.args(["-D"]).arg(&data).args(["-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync"]);
+        match password {
+            None => initdb.args(["-A", "trust"]),
+            Some(password) => {
+                let file = dir.join("pwfile");
+                std::fs::write(&file, password).map_err(|e| e.to_string())?;
+                owner.chown(&file)?;
+                initdb.args(["-A", "scram-sha-256"]).arg(format!("--pwfile={}", file.display()))
+            }
+        };
+        run(&mut initdb)?;
         let port = free_port();
         let mut postgres = owner.command(&format!("{PG_BIN}/postgres"));
         postgres.arg("-D").arg(&data).arg("-p").arg(port.to_string()).arg("-k").arg(&dir);

@@ -225,4 +225,24 @@ async fn a_postgres_database_is_dumped_and_restores(catalog: Catalog) {
     assert!(executions::run(&catalog, &secrets, &execution.id).await.is_err());
     let message = executions::get(&catalog, &admin, &execution.id).await.unwrap().error_message.unwrap_or_default();
     assert!(message.contains("no_such_database") && message.contains("does not exist"), "{message}");
+
+    // Password authentication: the wrong password fails with the server's words, the right one
+    // (stored sealed) works, and neither appears in the execution.
+    let guarded = tokio::task::spawn_blocking(|| PgCluster::start_with_password("right-horse-battery")).await.unwrap().unwrap();
+    let url = guarded.url("postgres");
+    for (name, password, ok) in [("wrong password", "wrong-horse", false), ("right password", "right-horse-battery", true)] {
+        let new = NewConfiguration { source_password: Some(password.into()), ..config(name, "postgresql", &url, &loc) };
+        let c = configurations::create(&catalog, &secrets, &admin, new).await.unwrap();
+        let execution = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
+        assert_eq!(executions::run(&catalog, &secrets, &execution.id).await.is_ok(), ok);
+        let done = executions::get(&catalog, &admin, &execution.id).await.unwrap();
+        let json = serde_json::to_string(&done).unwrap();
+        assert!(!json.contains(password), "{json}");
+        if ok {
+            assert_eq!(done.status, "completed");
+        } else {
+            let message = done.error_message.unwrap_or_default();
+            assert!(message.contains("password authentication failed for user \"postgres\""), "{message}");
+        }
+    }
 }
