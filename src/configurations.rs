@@ -65,7 +65,7 @@ pub struct Configuration {
     pub source_identifier: String,
     pub frequency: String,
     pub schedule: Option<String>,
-    #[serde(serialize_with = "raw_json")]
+    #[serde(serialize_with = "crate::catalog::serialize_json_text")]
     pub retention_policy: String,
     #[serde(rename = "encryption", serialize_with = "crate::catalog::serialize_flag")]
     pub encryption_enabled: i64,
@@ -73,7 +73,7 @@ pub struct Configuration {
     pub priority_level: i64,
     pub rto_minutes: Option<i64>,
     pub rpo_minutes: Option<i64>,
-    #[serde(serialize_with = "raw_json")]
+    #[serde(serialize_with = "crate::catalog::serialize_json_text")]
     pub storage_location_ids: String,
     #[serde(serialize_with = "crate::catalog::serialize_flag")]
     pub is_active: i64,
@@ -81,10 +81,6 @@ pub struct Configuration {
     pub updated_at: String,
     #[serde(skip)]
     pub source_credentials_encrypted: Option<String>,
-}
-
-fn raw_json<S: serde::Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
-    serde_json::from_str::<serde_json::Value>(text).unwrap_or(serde_json::Value::Null).serialize(s)
 }
 
 impl Configuration {

@@ -101,16 +101,12 @@ pub struct Execution {
     pub error_message: Option<String>,
     pub verification_status: Option<String>,
     pub verified_at: Option<String>,
-    #[serde(serialize_with = "raw_json")]
+    #[serde(serialize_with = "crate::catalog::serialize_json_text")]
     pub recovery_metadata: String,
-    #[serde(serialize_with = "raw_json")]
+    #[serde(serialize_with = "crate::catalog::serialize_json_text")]
     pub progress: String,
     pub requested_by: Option<String>,
     pub created_at: String,
-}
-
-fn raw_json<S: serde::Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
-    serde_json::from_str::<serde_json::Value>(text).unwrap_or(serde_json::Value::Null).serialize(s)
 }
 
 impl Execution {

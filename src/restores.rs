@@ -5,7 +5,6 @@
 //! - a directory, whole or chosen paths, each file verified and renamed into place, files
 //!   already identical left alone.
 
-use std::io::Read;
 use std::process::{Command, Stdio};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -25,7 +24,7 @@ use crate::executions::{self, ExecutionError};
 use crate::locations::{self, LocationError};
 use crate::repo::{RepoError, restore};
 use crate::secrets::SecretBox;
-use crate::source::postgres::{describe, tool};
+use crate::source::postgres::{collect_stderr, describe, tool};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RestoreError {
@@ -216,13 +215,7 @@ pub async fn restore_postgres(
         .spawn()
         .map_err(|e| RestoreError::Target(format!("cannot run pg_restore: {e}")))?;
     let stdin = child.stdin.take().ok_or_else(|| RestoreError::Target("pg_restore has no input".into()))?;
-    let stderr = child.stderr.take().map(|mut err| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = err.read_to_string(&mut text);
-            text
-        })
-    });
+    let stderr = collect_stderr(&mut child);
     let streamed = restore::restore_stream(&repo, index, &snapshot, PipeInput(Some(stdin))).await;
     let bytes = match streamed {
         // Closing its input lets pg_restore finish and commit.

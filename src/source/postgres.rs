@@ -97,14 +97,7 @@ impl Database {
             .spawn()
             .map_err(|e| SourceError::Unavailable(format!("cannot run pg_dump: {e}")))?;
         let stdout = child.stdout.take().ok_or_else(|| SourceError::Unavailable("pg_dump has no output".into()))?;
-        // Read stderr on its own thread: a chatty pg_dump must never block on a full pipe.
-        let stderr = child.stderr.take().map(|mut err| {
-            std::thread::spawn(move || {
-                let mut text = String::new();
-                let _ = err.read_to_string(&mut text);
-                text
-            })
-        });
+        let stderr = collect_stderr(&mut child);
         Ok(DumpReader { child, stdout, stderr, finished: false })
     }
 }
@@ -145,6 +138,18 @@ impl Drop for DumpReader {
             let _ = self.child.wait();
         }
     }
+}
+
+/// Reads a child's stderr on its own thread (a chatty tool must never block on a full pipe);
+/// join the handle for the text once the child has exited.
+pub(crate) fn collect_stderr(child: &mut Child) -> Option<std::thread::JoinHandle<String>> {
+    child.stderr.take().map(|mut err| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = err.read_to_string(&mut text);
+            text
+        })
+    })
 }
 
 /// A PostgreSQL client tool: `BULWARK_PG_BIN/<name>` when set, else from PATH.
