@@ -499,15 +499,7 @@ pub async fn browse(
     let repo = open_repository(catalog, secrets, id).await?;
     let snapshot = repo.snapshot(snapshot_id).await?;
     let index = repo.load_index().await?;
-    let dir = dir.trim_matches('/');
-    let nodes = crate::repo::restore::load_tree(&repo, &index, &snapshot).await?;
-    Ok(nodes
-        .into_iter()
-        .filter(|n| match n.path.rsplit_once('/') {
-            Some((parent, _)) => parent == dir,
-            None => dir.is_empty(),
-        })
-        .collect())
+    Ok(crate::repo::tree::list_dir(&repo, &index, &snapshot, dir).await?)
 }
 
 /// Files larger than this are restored with `bulwark repo restore`, not downloaded.

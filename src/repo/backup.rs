@@ -5,13 +5,16 @@
 //! ```text
 //! N readers (each takes the next item: read, chunk, SHA-256 of the item)
 //!   ─▶ bounded queue ─▶ N workers (chunk id, dedup, compress, seal)
-//!   ─▶ bounded queue ─▶ packer (fill packs, upload each when full)
+//!   ─▶ bounded queue ─▶ packer (fill packs, upload each when full; finish items and directories)
 //! ```
 //!
-//! At most `2N` chunks wait in each queue and one pack is being filled, so memory does not
-//! grow with the data. The first error stops every stage.
+//! A tree is walked lazily, one directory at a time, as readers ask for the next file, and each
+//! directory's listing is stored as its own tree blob once everything in it is stored. Only
+//! the directories still in flight are held, so memory does not grow with the number of files,
+//! and an unchanged directory costs no new blob. At most `2N` batches wait in each queue and
+//! one pack of each kind is being filled. The first error stops every stage.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -26,7 +29,8 @@ use super::chunker::Chunker;
 use super::format::{self, ObjectType};
 use super::index::{Index, IndexedPack};
 use super::pack::PackBuilder;
-use super::snapshot::{Content, Node, NodeKind, Snapshot, Summary};
+use super::snapshot::{Content, Snapshot, Summary};
+use super::tree::{BlobRef, TreeBuilder, Walk};
 use super::{ChunkId, RepoError, Repository, chunk_id_with, crypto};
 
 /// What to record about a backup besides its data.
@@ -46,25 +50,28 @@ pub struct Progress {
     pub bytes_read: AtomicU64,
     /// Bytes of chunks the repository did not have yet (before compression).
     pub bytes_new: AtomicU64,
-    /// The bytes to read when known (a tree, after its walk); 0 when not (a stream).
+    /// The bytes to read when known (a tree, once measured); 0 when not (a stream).
     pub bytes_total: AtomicU64,
 }
 
 /// Opens one item's bytes when the reader gets to it.
-type Opener = Box<dyn FnOnce() -> std::io::Result<Box<dyn Read + Send>> + Send>;
+pub(crate) type Opener = Box<dyn FnOnce() -> std::io::Result<Box<dyn Read + Send>> + Send>;
+
+/// Where readers take their next item from: `(item number, opener)`, `None` when done.
+pub(crate) type Items = Box<dyn FnMut() -> Result<Option<(usize, Opener)>, RepoError> + Send>;
 
 /// What the pipeline learned about one item.
 #[derive(Debug, Clone, Default)]
-struct ItemResult {
-    size: u64,
-    sha256: [u8; 32],
-    chunks: Vec<ChunkId>,
+pub(crate) struct ItemResult {
+    pub size: u64,
+    pub sha256: [u8; 32],
+    pub chunks: Vec<ChunkId>,
 }
 
-struct Job {
-    item: usize,
-    seq: usize,
-    data: Vec<u8>,
+enum Job {
+    Chunk { item: usize, seq: usize, data: Vec<u8> },
+    /// The item's last chunk has been sent: it had `chunks` chunks.
+    End { item: usize, size: u64, sha256: [u8; 32], chunks: usize },
 }
 
 /// Chunks travel between stages in batches of about this many bytes: one message per small
@@ -74,22 +81,42 @@ const BATCH_BYTES: usize = 512 * 1024;
 enum Processed {
     New { item: usize, seq: usize, id: ChunkId, sealed: Vec<u8>, raw: u32 },
     Known { item: usize, seq: usize, id: ChunkId },
+    End { item: usize, size: u64, sha256: [u8; 32], chunks: usize },
+}
+
+/// Told, on the packer thread, about each item once all its chunks are stored.
+pub(crate) trait Finish: Send {
+    fn item(&mut self, item: usize, result: ItemResult) -> Result<(), RepoError>;
+    /// Stores whatever became complete (a tree's directories) through `blobs`.
+    fn flush(&mut self, blobs: &mut TreeBlobs) -> Result<(), RepoError>;
 }
 
 /// Backs up one byte stream (stdin, a command's output).
 pub async fn backup_stream<R: Read + Send + 'static>(repo: &Repository, reader: R, options: BackupOptions) -> Result<Snapshot, RepoError> {
+    struct One(Option<ItemResult>);
+    impl Finish for One {
+        fn item(&mut self, _: usize, result: ItemResult) -> Result<(), RepoError> {
+            self.0 = Some(result);
+            Ok(())
+        }
+        fn flush(&mut self, _: &mut TreeBlobs) -> Result<(), RepoError> {
+            Ok(())
+        }
+    }
     let started = Instant::now();
     let lock = repo.lock(false).await?;
     let index = Arc::new(repo.load_index().await?);
     let repo2 = repo.clone();
     let handle = Handle::current();
     let progress = options.progress.clone();
-    let (results, mut summary, packs) = spawn(move || {
-        let opener: Opener = Box::new(move || Ok(Box::new(reader) as Box<dyn Read + Send>));
-        run(&repo2, &index, &handle, vec![opener], ObjectType::DataBlob, &progress)
+    let (item, mut summary, packs) = spawn(move || {
+        let mut opener: Option<Opener> = Some(Box::new(move || Ok(Box::new(reader) as Box<dyn Read + Send>)));
+        let items: Items = Box::new(move || Ok(opener.take().map(|o| (0, o))));
+        let mut one = One(None);
+        let (summary, packs) = run(&repo2, &index, &handle, items, &mut one, &progress)?;
+        Ok((one.0.unwrap_or_default(), summary, packs))
     })
     .await?;
-    let item = results.into_iter().next().unwrap_or_default();
     summary.bytes = item.size;
     let content = Content::Stream { chunks: ids(&item.chunks), size: item.size, sha256: hex::encode(item.sha256) };
     finish(repo, lock, packs, content, summary, options, started).await
@@ -108,43 +135,45 @@ pub async fn backup_tree(repo: &Repository, root: &Path, options: BackupOptions)
     let handle = Handle::current();
     let root = root.to_path_buf();
     let progress = options.progress.clone();
-    let (nodes, tree_bytes, summary, packs) = spawn(move || {
-        let mut nodes = Vec::new();
-        walk(&root, &root, &mut nodes)?;
-        let files: Vec<usize> = (0..nodes.len()).filter(|&i| nodes[i].kind == NodeKind::File).collect();
-        progress.bytes_total.store(files.iter().map(|&i| nodes[i].size).sum(), Ordering::Relaxed);
-        let openers: Vec<Opener> = files
-            .iter()
-            .map(|&i| {
-                let path = root.join(&nodes[i].path);
-                Box::new(move || std::fs::File::open(&path).map(|f| Box::new(f) as Box<dyn Read + Send>)) as Opener
-            })
-            .collect();
-        let (results, mut summary, mut packs) = run(&repo2, &index, &handle, openers, ObjectType::DataBlob, &progress)?;
-        for (&i, r) in files.iter().zip(results) {
-            nodes[i].size = r.size;
-            nodes[i].sha256 = Some(hex::encode(r.sha256));
-            nodes[i].chunks = ids(&r.chunks);
-            summary.bytes += r.size;
-        }
-        summary.files = files.len() as u64;
-        summary.dirs = nodes.iter().filter(|n| n.kind == NodeKind::Dir).count() as u64;
-        // The tree itself is chunked too, so unchanged parts of it deduplicate across snapshots.
-        let tree = serde_json::to_vec(&nodes).map_err(|e| RepoError::Source(e.to_string()))?;
-        drop(nodes);
-        let tree_len = tree.len() as u64;
-        let opener: Opener = Box::new(move || Ok(Box::new(std::io::Cursor::new(tree)) as Box<dyn Read + Send>));
-        let (tree_results, tree_summary, tree_packs) = run(&repo2, &index, &handle, vec![opener], ObjectType::TreeBlob, &Progress::default())?;
-        summary.chunks += tree_summary.chunks;
-        summary.new_chunks += tree_summary.new_chunks;
-        summary.new_bytes += tree_summary.new_bytes;
-        summary.stored_bytes += tree_summary.stored_bytes;
-        packs.extend(tree_packs);
-        Ok((tree_results.into_iter().next().unwrap_or_default(), tree_len, summary, packs))
+    let (root_tree, summary, packs) = spawn(move || {
+        let builder = Arc::new(Mutex::new(TreeBuilder::default()));
+        let walk = Walk::new(&root, builder.clone())?;
+        let done = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            // The total is for the progress bar only; it is measured beside the backup so the
+            // first bytes are read at once.
+            s.spawn(|| {
+                if let Some(total) = super::tree::measure(&root, &done) {
+                    progress.bytes_total.store(total, Ordering::Relaxed);
+                }
+            });
+            let mut finish = SharedTree(builder.clone());
+            let outcome = run(&repo2, &index, &handle, walk.into_items(), &mut finish, &progress);
+            done.store(true, Ordering::Relaxed);
+            let (mut summary, packs) = outcome?;
+            let mut builder = builder.lock().unwrap_or_else(|p| p.into_inner());
+            let root = builder.take_root().ok_or_else(|| RepoError::Source("the tree walk did not finish".into()))?;
+            summary.files = builder.files;
+            summary.dirs = builder.dirs;
+            summary.bytes = builder.bytes;
+            Ok((root, summary, packs))
+        })
     })
     .await?;
-    let content = Content::Tree { tree: ids(&nodes.chunks), tree_size: tree_bytes, tree_sha256: hex::encode(nodes.sha256) };
+    let content = Content::Tree { tree: ids(&root_tree.chunks), tree_size: root_tree.size, tree_sha256: hex::encode(root_tree.sha256) };
     finish(repo, lock, packs, content, summary, options, started).await
+}
+
+/// The packer's side of a tree: files finish into their directory's listing.
+struct SharedTree(Arc<Mutex<TreeBuilder>>);
+
+impl Finish for SharedTree {
+    fn item(&mut self, item: usize, result: ItemResult) -> Result<(), RepoError> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).file_done(item, result)
+    }
+    fn flush(&mut self, blobs: &mut TreeBlobs) -> Result<(), RepoError> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).store_ready(blobs)
+    }
 }
 
 /// Writes the index for the new packs, then the manifest: the order that makes a crash safe.
@@ -188,59 +217,10 @@ async fn spawn<T: Send + 'static>(f: impl FnOnce() -> Result<T, RepoError> + Sen
     }
 }
 
-/// Collects the tree below `root` depth-first, siblings sorted by name (parents first).
-fn walk(root: &Path, dir: &Path, out: &mut Vec<Node>) -> Result<(), RepoError> {
-    use std::os::unix::fs::PermissionsExt;
-    let source = |e: std::io::Error, p: &Path| RepoError::Source(format!("{}: {e}", p.display()));
-    let mut entries: Vec<_> = std::fs::read_dir(dir).map_err(|e| source(e, dir))?.collect::<Result<_, _>>().map_err(|e| source(e, dir))?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let path = entry.path();
-        let meta = std::fs::symlink_metadata(&path).map_err(|e| source(e, &path))?;
-        let rel = path.strip_prefix(root).map_err(|_| RepoError::Source(format!("{} left the tree", path.display())))?;
-        let Some(rel) = rel.to_str().map(str::to_string) else {
-            return Err(RepoError::Source(format!("{}: the name is not valid UTF-8", path.display())));
-        };
-        let mtime_ns = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos() as i64);
-        let mode = meta.permissions().mode() & 0o7777;
-        let file_type = meta.file_type();
-        let mut node = Node { path: rel, kind: NodeKind::File, mode, mtime_ns, size: 0, sha256: None, chunks: vec![], target: None };
-        if file_type.is_symlink() {
-            let target = std::fs::read_link(&path).map_err(|e| source(e, &path))?;
-            node.kind = NodeKind::Symlink;
-            node.target = Some(target.to_string_lossy().into_owned());
-            out.push(node);
-        } else if file_type.is_dir() {
-            node.kind = NodeKind::Dir;
-            out.push(node);
-            walk(root, &path, out)?;
-        } else if file_type.is_file() {
-            // The size seen now, for progress; the manifest records the bytes actually read.
-            node.size = meta.len();
-            out.push(node);
-        }
-        // Sockets, FIFOs and devices are not backed up.
-    }
-    Ok(())
-}
-
-/// Runs the pipeline over `items`; returns per-item results, totals and the packs written.
-fn run(
-    repo: &Repository,
-    index: &Index,
-    handle: &Handle,
-    items: Vec<Opener>,
-    object_type: ObjectType,
-    progress: &Progress,
-) -> Result<(Vec<ItemResult>, Summary, Vec<IndexedPack>), RepoError> {
+/// Runs the pipeline over `items`, telling `finish` about each finished item; returns the
+/// totals and the packs written.
+fn run(repo: &Repository, index: &Index, handle: &Handle, items: Items, finish: &mut dyn Finish, progress: &Progress) -> Result<(Summary, Vec<IndexedPack>), RepoError> {
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
-    // Several readers: chunking and hashing a file is sequential, so different files are
-    // read at once (one reader would leave a core idle on a tree of many files).
-    let readers = workers.min(items.len()).max(1);
     let (job_tx, job_rx) = sync_channel::<Vec<Job>>(workers * 2);
     let (done_tx, done_rx) = sync_channel::<Vec<Processed>>(workers * 2);
     let job_rx = Arc::new(Mutex::new(job_rx));
@@ -251,51 +231,44 @@ fn run(
         failed.store(true, Ordering::SeqCst);
         first_error.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
     };
-    let item_count = items.len();
-    let queue = Mutex::new(items.into_iter().enumerate());
+    let queue = Mutex::new(items);
 
-    let (mut results, summary, packs) = std::thread::scope(|s| {
+    let outcome = std::thread::scope(|s| {
         for _ in 0..workers {
             let (job_rx, done_tx) = (job_rx.clone(), done_tx.clone());
             let (claimed, failed, fail) = (&claimed, &failed, &fail);
             s.spawn(move || {
-                if let Err(e) = worker(repo, index, object_type, &job_rx, &done_tx, claimed, failed, progress) {
+                if let Err(e) = worker(repo, index, &job_rx, &done_tx, claimed, failed, progress) {
                     fail(e);
                 }
             });
         }
         drop(done_tx);
-        let packer = s.spawn(|| packer(repo, handle, object_type, done_rx, item_count, &failed));
-        let reader_threads: Vec<_> = (0..readers)
+        // Once every worker has stopped, a reader's send fails instead of blocking.
+        drop(job_rx);
+        let (claimed_ref, failed_ref) = (&claimed, &failed);
+        let packer = s.spawn(move || packer(repo, index, handle, claimed_ref, done_rx, finish, failed_ref));
+        // Several readers: chunking and hashing a file is sequential, so different files are
+        // read at once (one reader would leave a core idle on a tree of many files).
+        let reader_threads: Vec<_> = (0..workers)
             .map(|_| {
-                let (job_tx, queue, failed) = (job_tx.clone(), &queue, &failed);
-                s.spawn(move || read_items(repo, queue, &job_tx, failed, progress))
+                let (job_tx, queue, failed, fail) = (job_tx.clone(), &queue, &failed, &fail);
+                s.spawn(move || {
+                    if let Err(e) = read_items(repo, queue, &job_tx, failed, progress) {
+                        fail(e);
+                    }
+                })
             })
             .collect();
         drop(job_tx);
-        let mut results = vec![ItemResult::default(); item_count];
         for reader in reader_threads {
-            match reader.join() {
-                Ok(Ok(read)) => {
-                    for (item, size, sha256) in read {
-                        results[item].size = size;
-                        results[item].sha256 = sha256;
-                    }
-                }
-                Ok(Err(e)) => fail(e),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
+            reader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         }
         match packer.join() {
-            Ok(Ok((chunk_lists, summary, packs))) => {
-                for (r, chunks) in results.iter_mut().zip(chunk_lists) {
-                    r.chunks = chunks;
-                }
-                (results, summary, packs)
-            }
+            Ok(Ok(out)) => Some(out),
             Ok(Err(e)) => {
                 fail(e);
-                (results, Summary::default(), vec![])
+                None
             }
             Err(panic) => std::panic::resume_unwind(panic),
         }
@@ -303,33 +276,25 @@ fn run(
     if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e);
     }
-    let mut summary = summary;
-    summary.chunks = results.iter().map(|r| r.chunks.len() as u64).sum();
-    results.shrink_to_fit();
-    Ok((results, summary, packs))
+    outcome.ok_or_else(|| RepoError::Source("the backup stopped without an error".into()))
 }
 
-/// One reader thread: takes the next item from `queue` until none is left, chunks it and
-/// hashes it whole. Returns (item, size, SHA-256) of each item it read.
-fn read_items(
-    repo: &Repository,
-    queue: &Mutex<std::iter::Enumerate<std::vec::IntoIter<Opener>>>,
-    jobs: &SyncSender<Vec<Job>>,
-    failed: &AtomicBool,
-    progress: &Progress,
-) -> Result<Vec<(usize, u64, [u8; 32])>, RepoError> {
+/// One reader thread: takes the next item until none is left, chunks it and hashes it whole.
+fn read_items(repo: &Repository, queue: &Mutex<Items>, jobs: &SyncSender<Vec<Job>>, failed: &AtomicBool, progress: &Progress) -> Result<(), RepoError> {
     let c = repo.config();
     let mut chunker = Chunker::new(c.chunk_min as usize, c.chunk_avg as usize, c.chunk_max as usize, repo.keyring().chunker_seed);
-    let mut read = Vec::new();
     let (mut batch, mut batch_bytes) = (Vec::new(), 0);
     loop {
-        let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
+        if failed.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let next = (queue.lock().unwrap_or_else(|p| p.into_inner()))()?;
         let Some((item, open)) = next else {
             if !batch.is_empty() {
                 // A failed send means the workers stopped: their error is recorded.
                 let _ = jobs.send(batch);
             }
-            return Ok(read);
+            return Ok(());
         };
         let reader = open().map_err(|e| RepoError::Source(e.to_string()))?;
         let mut sha = Sha256::new();
@@ -339,7 +304,7 @@ fn read_items(
                 if failed.load(Ordering::SeqCst) {
                     return Ok(false);
                 }
-                batch.push(Job { item, seq, data: chunk.to_vec() });
+                batch.push(Job::Chunk { item, seq, data: chunk.to_vec() });
                 batch_bytes += chunk.len();
                 if batch_bytes >= BATCH_BYTES {
                     batch_bytes = 0;
@@ -354,27 +319,20 @@ fn read_items(
                 Ok(true)
             })
             .map_err(|e: std::io::Error| RepoError::Source(e.to_string()))?;
-        if failed.load(Ordering::SeqCst) {
-            return Ok(read);
-        }
-        read.push((item, size, sha.finalize().into()));
+        batch.push(Job::End { item, size, sha256: sha.finalize().into(), chunks: seq });
     }
 }
 
 fn worker(
     repo: &Repository,
     index: &Index,
-    object_type: ObjectType,
     jobs: &Mutex<Receiver<Vec<Job>>>,
     done: &SyncSender<Vec<Processed>>,
     claimed: &Mutex<HashSet<ChunkId>>,
     failed: &AtomicBool,
     progress: &Progress,
 ) -> Result<(), RepoError> {
-    let mac = repo.id_mac();
-    let compression = repo.compression();
-    let mut compressor = crypto::Compressor::new(compression.algorithm, compression.level).map_err(|e| RepoError::Source(e.to_string()))?;
-    let (key_id, key) = repo.keyring().current_key();
+    let mut sealer = Sealer::new(repo)?;
     loop {
         let batch = match jobs.lock().unwrap_or_else(|p| p.into_inner()).recv() {
             Ok(batch) => batch,
@@ -385,19 +343,15 @@ fn worker(
             if failed.load(Ordering::SeqCst) {
                 return Ok(());
             }
-            let id = chunk_id_with(&mac, &job.data);
-            let is_new = !index.contains(&id) && claimed.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
-            out.push(if is_new {
-                let packed = compressor.compress(&job.data).map_err(|e| RepoError::Source(e.to_string()))?;
-                let (algorithm, payload) = match &packed {
-                    Some(packed) => (compression.algorithm, packed.as_slice()),
-                    None => (format::Compression::None, job.data.as_slice()),
-                };
-                let sealed = crypto::seal(key, key_id, object_type, algorithm, &id.0, payload);
-                progress.bytes_new.fetch_add(job.data.len() as u64, Ordering::Relaxed);
-                Processed::New { item: job.item, seq: job.seq, id, sealed, raw: job.data.len() as u32 }
-            } else {
-                Processed::Known { item: job.item, seq: job.seq, id }
+            out.push(match job {
+                Job::Chunk { item, seq, data } => match sealer.seal_if_new(index, claimed, ObjectType::DataBlob, &data)? {
+                    (id, Some(sealed)) => {
+                        progress.bytes_new.fetch_add(data.len() as u64, Ordering::Relaxed);
+                        Processed::New { item, seq, id, sealed, raw: data.len() as u32 }
+                    }
+                    (id, None) => Processed::Known { item, seq, id },
+                },
+                Job::End { item, size, sha256, chunks } => Processed::End { item, size, sha256, chunks },
             });
         }
         if done.send(out).is_err() {
@@ -406,20 +360,102 @@ fn worker(
     }
 }
 
-type PackerOutput = (Vec<Vec<ChunkId>>, Summary, Vec<IndexedPack>);
+/// Chunk ids, compression and sealing with contexts reused from chunk to chunk.
+struct Sealer<'r> {
+    mac: hmac::Hmac<Sha256>,
+    compression: super::CompressionSetting,
+    compressor: crypto::Compressor,
+    key_id: u32,
+    key: &'r crypto::Key,
+}
+
+impl<'r> Sealer<'r> {
+    fn new(repo: &'r Repository) -> Result<Sealer<'r>, RepoError> {
+        let compression = repo.compression();
+        let compressor = crypto::Compressor::new(compression.algorithm, compression.level).map_err(|e| RepoError::Source(e.to_string()))?;
+        let (key_id, key) = repo.keyring().current_key();
+        Ok(Sealer { mac: repo.id_mac(), compression, compressor, key_id, key })
+    }
+
+    /// The chunk's id, and its sealed envelope unless the repository (or this backup) has it.
+    fn seal_if_new(&mut self, index: &Index, claimed: &Mutex<HashSet<ChunkId>>, object_type: ObjectType, data: &[u8]) -> Result<(ChunkId, Option<Vec<u8>>), RepoError> {
+        let id = chunk_id_with(&self.mac, data);
+        let is_new = !index.contains(&id) && claimed.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
+        if !is_new {
+            return Ok((id, None));
+        }
+        let packed = self.compressor.compress(data).map_err(|e| RepoError::Source(e.to_string()))?;
+        let (algorithm, payload) = match &packed {
+            Some(packed) => (self.compression.algorithm, packed.as_slice()),
+            None => (format::Compression::None, data),
+        };
+        Ok((id, Some(crypto::seal(self.key, self.key_id, object_type, algorithm, &id.0, payload))))
+    }
+}
+
+/// Stores tree listings as tree blobs, in packs of their own, from the packer thread.
+pub(crate) struct TreeBlobs<'a> {
+    index: &'a Index,
+    claimed: &'a Mutex<HashSet<ChunkId>>,
+    chunker: Chunker,
+    sealer: Sealer<'a>,
+    pack: PackBuilder,
+    full: &'a SyncSender<PackBuilder>,
+    summary: &'a mut Summary,
+}
+
+impl TreeBlobs<'_> {
+    /// Chunks `bytes` (a big directory's listing spans several blobs, and its unchanged parts
+    /// deduplicate) and stores the chunks the repository lacks.
+    pub(crate) fn store(&mut self, bytes: &[u8]) -> Result<BlobRef, RepoError> {
+        let (mut chunks, mut error) = (Vec::new(), None);
+        let (index, claimed, sealer, pack, full, summary) = (self.index, self.claimed, &mut self.sealer, &mut self.pack, self.full, &mut *self.summary);
+        let mut store_chunk = |chunk: &[u8]| -> Result<(), RepoError> {
+            let (id, sealed) = sealer.seal_if_new(index, claimed, ObjectType::TreeBlob, chunk)?;
+            if let Some(sealed) = sealed {
+                pack.add(ObjectType::TreeBlob, id, &sealed, chunk.len() as u32);
+                summary.new_chunks += 1;
+                summary.new_bytes += chunk.len() as u64;
+                if pack.len() >= format::PACK_TARGET {
+                    full.send(std::mem::take(pack)).map_err(|_| uploader_stopped())?;
+                }
+            }
+            summary.chunks += 1;
+            chunks.push(id);
+            Ok(())
+        };
+        // Reading a slice cannot fail; a storing error stops the chunker and is returned.
+        let _ = self.chunker.chunks(bytes, |chunk| -> std::io::Result<bool> {
+            error = store_chunk(chunk).err();
+            Ok(error.is_none())
+        });
+        match error {
+            Some(e) => Err(e),
+            None => Ok(BlobRef { chunks, size: bytes.len() as u64, sha256: Sha256::digest(bytes).into() }),
+        }
+    }
+}
+
+/// A finished item's chunks as they arrive (in any order), and its end once its reader is done.
+#[derive(Default)]
+struct InFlight {
+    chunks: Vec<(usize, ChunkId)>,
+    end: Option<(u64, [u8; 32], usize)>,
+}
 
 fn packer(
     repo: &Repository,
+    index: &Index,
     handle: &Handle,
-    object_type: ObjectType,
+    claimed: &Mutex<HashSet<ChunkId>>,
     done: Receiver<Vec<Processed>>,
-    item_count: usize,
+    finish: &mut dyn Finish,
     failed: &AtomicBool,
-) -> Result<PackerOutput, RepoError> {
-    let mut lists: Vec<Vec<(usize, ChunkId)>> = vec![Vec::new(); item_count];
+) -> Result<(Summary, Vec<IndexedPack>), RepoError> {
     let mut summary = Summary::default();
-    let mut builder = PackBuilder::default();
-    let packs = std::thread::scope(|s| {
+    let c = repo.config();
+    let chunker = Chunker::new(c.chunk_min as usize, c.chunk_avg as usize, c.chunk_max as usize, repo.keyring().chunker_seed);
+    let mut packs = std::thread::scope(|s| {
         // A full pack is sealed and uploaded on its own thread while the next one fills, so a
         // slow upload (or fsync) does not stall the workers. A full pack waits for the one before it to be stored.
         let (full_tx, full_rx) = sync_channel::<PackBuilder>(0);
@@ -427,37 +463,87 @@ fn packer(
             let (key_id, key) = repo.keyring().current_key();
             full_rx.into_iter().map(|full| handle.block_on(repo.store_pack(full.finish(key_id, key)))).collect()
         });
-        for processed in done.into_iter().flatten() {
-            if failed.load(Ordering::SeqCst) {
-                continue; // drain so the workers can finish
-            }
-            match processed {
-                Processed::New { item, seq, id, sealed, raw } => {
-                    builder.add(object_type, id, &sealed, raw);
-                    summary.new_chunks += 1;
-                    summary.new_bytes += raw as u64;
-                    lists[item].push((seq, id));
-                    // A failed send means the uploader stopped on an error, returned below.
-                    if builder.len() >= format::PACK_TARGET && full_tx.send(std::mem::take(&mut builder)).is_err() {
-                        failed.store(true, Ordering::SeqCst);
-                    }
-                }
-                Processed::Known { item, seq, id } => lists[item].push((seq, id)),
-            }
-        }
-        if !builder.is_empty() && !failed.load(Ordering::SeqCst) {
-            let _ = full_tx.send(builder);
+        let filled = fill(repo, index, claimed, chunker, done, finish, failed, &full_tx, &mut summary);
+        if filled.is_err() {
+            failed.store(true, Ordering::SeqCst);
         }
         drop(full_tx);
-        uploader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        let stored = uploader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        // The uploader's own error explains a failed send better than the send does.
+        match (filled, stored) {
+            (_, Err(e)) | (Err(e), _) => Err(e),
+            (Ok(()), Ok(packs)) => Ok(packs),
+        }
     })?;
     summary.stored_bytes = packs.iter().map(|p| p.size).sum();
-    let lists = lists
-        .into_iter()
-        .map(|mut l| {
-            l.sort_unstable_by_key(|(seq, _)| *seq);
-            l.into_iter().map(|(_, id)| id).collect()
-        })
-        .collect();
-    Ok((lists, summary, packs))
+    packs.shrink_to_fit();
+    Ok((summary, packs))
+}
+
+/// The packer's loop: data blobs into packs, items finished once complete, then the trees.
+#[allow(clippy::too_many_arguments)]
+fn fill(
+    repo: &Repository,
+    index: &Index,
+    claimed: &Mutex<HashSet<ChunkId>>,
+    chunker: Chunker,
+    done: Receiver<Vec<Processed>>,
+    finish: &mut dyn Finish,
+    failed: &AtomicBool,
+    full: &SyncSender<PackBuilder>,
+    summary: &mut Summary,
+) -> Result<(), RepoError> {
+    let mut data = PackBuilder::default();
+    let mut in_flight: HashMap<usize, InFlight> = HashMap::new();
+    let mut trees = TreeBlobs { index, claimed, chunker, sealer: Sealer::new(repo)?, pack: PackBuilder::default(), full, summary };
+    for batch in done {
+        if failed.load(Ordering::SeqCst) {
+            continue; // drain so the workers can finish
+        }
+        for processed in batch {
+            let item = match processed {
+                Processed::New { item, seq, id, sealed, raw } => {
+                    data.add(ObjectType::DataBlob, id, &sealed, raw);
+                    trees.summary.new_chunks += 1;
+                    trees.summary.new_bytes += raw as u64;
+                    if data.len() >= format::PACK_TARGET {
+                        full.send(std::mem::take(&mut data)).map_err(|_| uploader_stopped())?;
+                    }
+                    let f = in_flight.entry(item).or_default();
+                    f.chunks.push((seq, id));
+                    item
+                }
+                Processed::Known { item, seq, id } => {
+                    in_flight.entry(item).or_default().chunks.push((seq, id));
+                    item
+                }
+                Processed::End { item, size, sha256, chunks } => {
+                    in_flight.entry(item).or_default().end = Some((size, sha256, chunks));
+                    item
+                }
+            };
+            if in_flight.get(&item).is_some_and(|f| f.end.is_some_and(|(_, _, n)| n == f.chunks.len())) {
+                let Some(InFlight { mut chunks, end: Some((size, sha256, _)) }) = in_flight.remove(&item) else { continue };
+                chunks.sort_unstable_by_key(|(seq, _)| *seq);
+                trees.summary.chunks += chunks.len() as u64;
+                finish.item(item, ItemResult { size, sha256, chunks: chunks.into_iter().map(|(_, id)| id).collect() })?;
+            }
+        }
+        finish.flush(&mut trees)?;
+    }
+    if failed.load(Ordering::SeqCst) {
+        return Ok(());
+    }
+    finish.flush(&mut trees)?;
+    for pack in [data, std::mem::take(&mut trees.pack)] {
+        if !pack.is_empty() {
+            full.send(pack).map_err(|_| uploader_stopped())?;
+        }
+    }
+    Ok(())
+}
+
+/// A send to the uploader fails only once it stopped on an error, which is reported instead.
+fn uploader_stopped() -> RepoError {
+    RepoError::Source("the pack uploader stopped".into())
 }

@@ -9,8 +9,8 @@ use sha2::{Digest, Sha256};
 
 use super::format;
 use super::pack;
-use super::snapshot::{Content, NodeKind};
-use super::{ChunkId, RepoError, Repository, restore};
+use super::snapshot::Content;
+use super::{ChunkId, RepoError, Repository, tree};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -130,9 +130,10 @@ pub async fn check(repo: &Repository, read_data: bool) -> Result<CheckReport, Re
             Content::Stream { chunks, .. } => needed.extend(chunks.iter().filter_map(|c| c.parse::<ChunkId>().ok())),
             Content::Tree { tree, .. } => {
                 needed.extend(tree.iter().filter_map(|c| c.parse::<ChunkId>().ok()));
-                match restore::load_tree(repo, &index, &snapshot).await {
+                // Files' data blobs, and directories' listing blobs.
+                match tree::load_tree(repo, &index, &snapshot).await {
                     Ok(nodes) => {
-                        for n in nodes.iter().filter(|n| n.kind == NodeKind::File) {
+                        for n in &nodes {
                             needed.extend(n.chunks.iter().filter_map(|c| c.parse::<ChunkId>().ok()));
                         }
                     }

@@ -10,7 +10,7 @@ pub const REPO_VERSION: u32 = 1;
 /// readers refuse any other.
 pub const KEY_FILE_VERSION: u32 = 1;
 pub const KEYRING_VERSION: u32 = 1;
-pub const SNAPSHOT_VERSION: u32 = 1;
+pub const SNAPSHOT_VERSION: u32 = 2;
 
 /// Chunk sizes a repository config may ask for: fastcdc's limits, and no chunks so small that
 /// their sizes reveal much about the content.

@@ -18,6 +18,7 @@ pub mod prune;
 pub mod rekey;
 pub mod restore;
 pub mod snapshot;
+pub mod tree;
 pub mod wal;
 
 use std::sync::Arc;

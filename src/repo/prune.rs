@@ -13,8 +13,8 @@ use serde::Serialize;
 use super::format;
 use super::index::IndexedPack;
 use super::pack::PackBuilder;
-use super::snapshot::{Content, NodeKind};
-use super::{ChunkId, RepoError, Repository, restore};
+use super::snapshot::Content;
+use super::{ChunkId, RepoError, Repository, tree};
 
 /// Drops the given snapshots; returns the ids dropped.
 pub async fn forget(repo: &Repository, ids: &[String]) -> Result<Vec<String>, RepoError> {
@@ -153,10 +153,9 @@ async fn used_blobs(repo: &Repository, index: &super::index::Index) -> Result<Ha
             Content::Stream { chunks, .. } => used.extend(parse(chunks)?),
             Content::Tree { tree, .. } => {
                 used.extend(parse(tree)?);
-                for node in restore::load_tree(repo, index, &snapshot).await? {
-                    if node.kind == NodeKind::File {
-                        used.extend(parse(&node.chunks)?);
-                    }
+                // Files' data blobs, and directories' listing blobs.
+                for node in tree::load_tree(repo, index, &snapshot).await? {
+                    used.extend(parse(&node.chunks)?);
                 }
             }
         }

@@ -73,22 +73,6 @@ fn for_each_chunk(
     Ok(())
 }
 
-/// Reads a tree snapshot's node list.
-pub async fn load_tree(repo: &Repository, index: &Index, snapshot: &Snapshot) -> Result<Vec<Node>, RepoError> {
-    let Content::Tree { tree, tree_sha256, tree_size } = &snapshot.content else {
-        return Err(RepoError::Invalid(format!("snapshot {} is a stream, not a tree", snapshot.id)));
-    };
-    let unavailable = |detail: String| RepoError::DataUnavailable { snapshot: snapshot.id.clone(), detail };
-    let mut bytes = Vec::new();
-    for id in parse_ids(tree)? {
-        bytes.extend(repo.load_blob(index, &id).await.map_err(|e| unavailable(e.to_string()))?);
-    }
-    if bytes.len() as u64 != *tree_size || hex::encode(Sha256::digest(&bytes)) != *tree_sha256 {
-        return Err(unavailable("the tree does not match its SHA-256".into()));
-    }
-    serde_json::from_slice(&bytes).map_err(|e| unavailable(format!("tree: {e}")))
-}
-
 /// Writes a stream snapshot to `out`, verifying the SHA-256 of the whole stream at the end.
 /// Returns the bytes written.
 pub async fn restore_stream<W: Write + Send + 'static>(repo: &Repository, index: std::sync::Arc<Index>, snapshot: &Snapshot, out: W) -> Result<(W, u64), RepoError> {
@@ -135,7 +119,7 @@ pub async fn restore_stream_to_file(repo: &Repository, index: std::sync::Arc<Ind
 
 /// Restores the nodes of a tree snapshot that match `filters` (all when empty) into `target`.
 pub async fn restore_tree(repo: &Repository, index: std::sync::Arc<Index>, snapshot: &Snapshot, target: &Path, filters: &[String]) -> Result<RestoreSummary, RepoError> {
-    let nodes = load_tree(repo, &index, snapshot).await?;
+    let nodes = super::tree::load_tree(repo, &index, snapshot).await?;
     // Refuse the whole restore before writing anything if one path is unsafe.
     if let Some(bad) = nodes.iter().find(|n| !is_safe_path(&n.path)) {
         return Err(RepoError::Damaged(format!("snapshot {} holds an unsafe path {:?}; nothing was restored", snapshot.id, bad.path)));
@@ -339,11 +323,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, RepoError> + 
 
 /// The bytes of one file of a tree snapshot, verified against its SHA-256.
 pub async fn read_file(repo: &Repository, index: &Index, snapshot: &Snapshot, path: &str) -> Result<Vec<u8>, RepoError> {
-    let nodes = load_tree(repo, index, snapshot).await?;
-    let node = nodes
-        .into_iter()
-        .find(|n| n.path == path && n.kind == NodeKind::File)
-        .ok_or_else(|| RepoError::Invalid(format!("snapshot {} has no file {path:?}", snapshot.id)))?;
+    let node = super::tree::find_file(repo, index, snapshot, path).await?;
     let mut out = Vec::with_capacity(node.size.min(1 << 30) as usize);
     for id in parse_ids(&node.chunks)? {
         out.extend(repo.load_blob(index, &id).await.map_err(|e| RepoError::DataUnavailable { snapshot: snapshot.id.clone(), detail: e.to_string() })?);

@@ -152,6 +152,39 @@ async fn trees_round_trip_with_metadata() {
     assert!(matches!(none, Err(RepoError::Invalid(_))));
 }
 
+/// Each directory is its own listing: a change deep in the tree stores the changed file and the
+/// listings on its way to the top, nothing else; a directory too big for one blob spans several.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directories_are_listed_one_by_one() {
+    let (repo, _) = new_repo().await;
+    let source = temp_dir("listings-src");
+    sample_tree(&source);
+    for i in 0..5_000 {
+        write(&source.join(format!("many/file-{i:05}-with-a-long-name-to-make-the-listing-big.txt")), format!("{i}\n").as_bytes());
+    }
+    std::fs::create_dir_all(source.join("only/empty/dirs")).unwrap();
+    let first = backup::backup_tree(&repo, &source, BackupOptions::default()).await.unwrap();
+    assert_eq!((first.summary.files, first.summary.dirs), (6 + 5_000, 11));
+
+    write(&source.join("nested/a/b/c/deep.json"), br#"{"deep": false}"#);
+    let second = backup::backup_tree(&repo, &source, BackupOptions::default()).await.unwrap();
+    // deep.json, then the listings of c, b, a, nested and the top: 6 new blobs.
+    assert_eq!(second.summary.new_chunks, 6, "{:?}", second.summary);
+
+    let index = repo.load_index().await.unwrap();
+    let many = bulwark_core::repo::tree::load_tree(&repo, &index, &second).await.unwrap().into_iter().find(|n| n.path == "many").unwrap();
+    assert!(many.chunks.len() > 1, "a 5,000-entry listing spans several blobs: {}", many.chunks.len());
+    let listed = bulwark_core::repo::tree::list_dir(&repo, &index, &second, "nested/a/b/c").await.unwrap();
+    assert_eq!(listed.iter().map(|n| n.path.as_str()).collect::<Vec<_>>(), ["nested/a/b/c/deep.json"]);
+    let missing = bulwark_core::repo::tree::list_dir(&repo, &index, &second, "nested/zzz").await.unwrap_err();
+    assert!(missing.to_string().contains("no directory"), "{missing}");
+
+    let target = temp_dir("listings-dst");
+    restore::restore_tree(&repo, Arc::new(index), &second, &target, &[]).await.unwrap();
+    assert_eq!(describe(&target), describe(&source));
+    assert!(check(&repo, true).await.unwrap().errors.is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restores_never_write_through_a_symlink() {
     let (repo, _) = new_repo().await;

@@ -1,0 +1,361 @@
+//! Directory trees as stored: one **listing** per directory, a JSON array of [`Node`]s whose
+//! `path` is the entry's own name, chunked into tree blobs. A directory's node carries its
+//! listing's blobs, size and SHA-256, so the root listing's hash covers the whole tree.
+//!
+//! Backups build listings bottom-up while the walk goes on ([`Walk`], [`TreeBuilder`]): only
+//! directories still in flight are held. Readers load them top-down ([`load_tree`], [`list_dir`]).
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+
+use super::backup::{ItemResult, Items, Opener, TreeBlobs};
+use super::index::Index;
+use super::snapshot::{Content, Node, NodeKind, Snapshot};
+use super::{ChunkId, RepoError, Repository};
+
+/// Where a stored listing (or the root's) is: its blobs in order, its length and SHA-256.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BlobRef {
+    pub chunks: Vec<ChunkId>,
+    pub size: u64,
+    pub sha256: [u8; 32],
+}
+
+/// A directory whose listing waits for its files and subdirectories to be stored.
+struct PendingDir {
+    nodes: Vec<Node>,
+    /// Files and subdirectories not stored yet.
+    waiting: usize,
+    /// The parent directory and this directory's slot in its listing; `None` for the root.
+    parent: Option<(usize, usize)>,
+}
+
+/// Listings under construction, shared by the walk (which adds directories and files) and the
+/// packer (which finishes them).
+#[derive(Default)]
+pub(crate) struct TreeBuilder {
+    pending: HashMap<usize, PendingDir>,
+    /// Each file item in flight: its directory and slot.
+    files_in_flight: HashMap<usize, (usize, usize)>,
+    /// Directories with nothing left to wait for, to be stored.
+    ready: Vec<usize>,
+    root: Option<BlobRef>,
+    pub files: u64,
+    /// Directories below the root.
+    pub dirs: u64,
+    pub bytes: u64,
+}
+
+impl TreeBuilder {
+    fn add_dir(&mut self, id: usize, nodes: Vec<Node>, parent: Option<(usize, usize)>) {
+        let waiting = nodes.iter().filter(|n| n.kind != NodeKind::Symlink).count();
+        if parent.is_some() {
+            self.dirs += 1;
+        }
+        if waiting == 0 {
+            self.ready.push(id);
+        }
+        self.pending.insert(id, PendingDir { nodes, waiting, parent });
+    }
+
+    fn node(&mut self, dir: usize, slot: usize) -> Result<&mut Node, RepoError> {
+        self.pending
+            .get_mut(&dir)
+            .and_then(|d| d.nodes.get_mut(slot))
+            .ok_or_else(|| RepoError::Source(format!("the tree walk lost directory {dir}")))
+    }
+
+    pub(crate) fn file_done(&mut self, item: usize, result: ItemResult) -> Result<(), RepoError> {
+        let (dir, slot) = self.files_in_flight.remove(&item).ok_or_else(|| RepoError::Source(format!("the tree walk lost file {item}")))?;
+        let node = self.node(dir, slot)?;
+        node.size = result.size;
+        node.sha256 = Some(hex::encode(result.sha256));
+        node.chunks = result.chunks.iter().map(ChunkId::to_string).collect();
+        self.files += 1;
+        self.bytes += result.size;
+        self.child_done(dir);
+        Ok(())
+    }
+
+    fn child_done(&mut self, dir: usize) {
+        if let Some(d) = self.pending.get_mut(&dir) {
+            d.waiting -= 1;
+            if d.waiting == 0 {
+                self.ready.push(dir);
+            }
+        }
+    }
+
+    /// Stores every complete listing, then the parents this completes, up to the root.
+    pub(crate) fn store_ready(&mut self, blobs: &mut TreeBlobs) -> Result<(), RepoError> {
+        while let Some(dir) = self.ready.pop() {
+            let d = self.pending.remove(&dir).ok_or_else(|| RepoError::Source(format!("the tree walk lost directory {dir}")))?;
+            let listing = serde_json::to_vec(&d.nodes).map_err(|e| RepoError::Source(e.to_string()))?;
+            let stored = blobs.store(&listing)?;
+            match d.parent {
+                Some((parent, slot)) => {
+                    let node = self.node(parent, slot)?;
+                    node.size = stored.size;
+                    node.sha256 = Some(hex::encode(stored.sha256));
+                    node.chunks = stored.chunks.iter().map(ChunkId::to_string).collect();
+                    self.child_done(parent);
+                }
+                None => self.root = Some(stored),
+            }
+        }
+        Ok(())
+    }
+
+    /// The root listing, once everything below it is stored.
+    pub(crate) fn take_root(&mut self) -> Option<BlobRef> {
+        self.root.take()
+    }
+}
+
+/// A directory the walk is inside: the files and subdirectories it has not handed out yet.
+struct OpenDir {
+    id: usize,
+    path: PathBuf,
+    children: std::vec::IntoIter<(usize, NodeKind, String)>,
+}
+
+/// A lazy depth-first walk: lists one directory at a time, when a reader needs the next file.
+pub(crate) struct Walk {
+    stack: Vec<OpenDir>,
+    builder: Arc<Mutex<TreeBuilder>>,
+    next_dir: usize,
+    next_item: usize,
+}
+
+impl Walk {
+    pub(crate) fn new(root: &Path, builder: Arc<Mutex<TreeBuilder>>) -> Result<Walk, RepoError> {
+        let mut walk = Walk { stack: Vec::new(), builder, next_dir: 0, next_item: 0 };
+        walk.open(root.to_path_buf(), None)?;
+        Ok(walk)
+    }
+
+    fn open(&mut self, path: PathBuf, parent: Option<(usize, usize)>) -> Result<(), RepoError> {
+        let nodes = list(&path)?;
+        let children: Vec<_> = nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.kind != NodeKind::Symlink)
+            .map(|(slot, n)| (slot, n.kind, n.path.clone()))
+            .collect();
+        let id = self.next_dir;
+        self.next_dir += 1;
+        self.builder.lock().unwrap_or_else(|p| p.into_inner()).add_dir(id, nodes, parent);
+        self.stack.push(OpenDir { id, path, children: children.into_iter() });
+        Ok(())
+    }
+
+    /// The next file to read, as `(item, opener)`; `None` once the walk is over.
+    fn next_file(&mut self) -> Result<Option<(usize, Opener)>, RepoError> {
+        loop {
+            let Some(top) = self.stack.last_mut() else { return Ok(None) };
+            let Some((slot, kind, name)) = top.children.next() else {
+                self.stack.pop();
+                continue;
+            };
+            let (dir, path) = (top.id, top.path.join(name));
+            if kind == NodeKind::Dir {
+                self.open(path, Some((dir, slot)))?;
+                continue;
+            }
+            let item = self.next_item;
+            self.next_item += 1;
+            self.builder.lock().unwrap_or_else(|p| p.into_inner()).files_in_flight.insert(item, (dir, slot));
+            let opener: Opener = Box::new(move || match std::fs::File::open(&path) {
+                Ok(file) => Ok(Box::new(NamedFile { file, path }) as Box<dyn Read + Send>),
+                Err(e) => Err(std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
+            });
+            return Ok(Some((item, opener)));
+        }
+    }
+
+    pub(crate) fn into_items(mut self) -> Items {
+        Box::new(move || self.next_file())
+    }
+}
+
+/// A file whose read errors name it.
+struct NamedFile {
+    file: std::fs::File,
+    path: PathBuf,
+}
+
+impl Read for NamedFile {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.file.read(buf).map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", self.path.display())))
+    }
+}
+
+/// One directory's entries, sorted by name, `path` being each entry's name. Files carry the
+/// size seen now (for progress); the listing records the bytes actually read.
+fn list(dir: &Path) -> Result<Vec<Node>, RepoError> {
+    use std::os::unix::fs::PermissionsExt;
+    let source = |e: std::io::Error, p: &Path| RepoError::Source(format!("{}: {e}", p.display()));
+    let mut entries: Vec<_> = std::fs::read_dir(dir).map_err(|e| source(e, dir))?.collect::<Result<_, _>>().map_err(|e| source(e, dir))?;
+    entries.sort_by_key(|e| e.file_name());
+    let mut nodes = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let path = entry.path();
+        let meta = std::fs::symlink_metadata(&path).map_err(|e| source(e, &path))?;
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            return Err(RepoError::Source(format!("{}: the name is not valid UTF-8", path.display())));
+        };
+        let mtime_ns = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as i64);
+        let mut node = Node { path: name, kind: NodeKind::File, mode: meta.permissions().mode() & 0o7777, mtime_ns, size: 0, sha256: None, chunks: vec![], target: None };
+        let file_type = meta.file_type();
+        if file_type.is_symlink() {
+            node.kind = NodeKind::Symlink;
+            node.target = Some(std::fs::read_link(&path).map_err(|e| source(e, &path))?.to_string_lossy().into_owned());
+        } else if file_type.is_dir() {
+            node.kind = NodeKind::Dir;
+        } else if file_type.is_file() {
+            node.size = meta.len();
+        } else {
+            continue; // Sockets, FIFOs and devices are not backed up.
+        }
+        nodes.push(node);
+    }
+    Ok(nodes)
+}
+
+/// The bytes of regular files below `root`, for a progress bar; `None` if `stop` is set first
+/// or the tree cannot be read (the backup itself reports that).
+pub(crate) fn measure(root: &Path, stop: &AtomicBool) -> Option<u64> {
+    let (mut total, mut dirs) = (0, vec![root.to_path_buf()]);
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).ok()? {
+            if stop.load(Ordering::Relaxed) {
+                return None;
+            }
+            let entry = entry.ok()?;
+            // A directory entry's metadata does not follow symlinks.
+            let meta = entry.metadata().ok()?;
+            if meta.is_dir() {
+                dirs.push(entry.path());
+            } else if meta.is_file() {
+                total += meta.len();
+            }
+        }
+    }
+    Some(total)
+}
+
+/// True if `name` can be one entry of a listing.
+fn is_safe_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0'])
+}
+
+/// Loads and verifies one listing.
+async fn load_listing(repo: &Repository, index: &Index, snapshot: &Snapshot, chunks: &[String], size: u64, sha256: &str, at: &str) -> Result<Vec<Node>, RepoError> {
+    let unavailable = |detail: String| RepoError::DataUnavailable { snapshot: snapshot.id.clone(), detail };
+    let place = if at.is_empty() { "the top directory".to_string() } else { format!("directory {at:?}") };
+    let mut bytes = Vec::with_capacity(size.min(64 << 20) as usize);
+    for id in chunks {
+        let id: ChunkId = id.parse()?;
+        bytes.extend(repo.load_blob(index, &id).await.map_err(|e| unavailable(format!("{place}: {e}")))?);
+    }
+    if bytes.len() as u64 != size || hex::encode(Sha256::digest(&bytes)) != sha256 {
+        return Err(unavailable(format!("the listing of {place} does not match its SHA-256")));
+    }
+    let nodes: Vec<Node> = serde_json::from_slice(&bytes).map_err(|e| unavailable(format!("the listing of {place}: {e}")))?;
+    if let Some(bad) = nodes.iter().find(|n| !is_safe_name(&n.path)) {
+        return Err(RepoError::Damaged(format!("snapshot {}: {place} holds an unsafe name {:?}", snapshot.id, bad.path)));
+    }
+    Ok(nodes)
+}
+
+async fn root_listing(repo: &Repository, index: &Index, snapshot: &Snapshot) -> Result<Vec<Node>, RepoError> {
+    let Content::Tree { tree, tree_size, tree_sha256 } = &snapshot.content else {
+        return Err(RepoError::Invalid(format!("snapshot {} is a stream, not a tree", snapshot.id)));
+    };
+    load_listing(repo, index, snapshot, tree, *tree_size, tree_sha256, "").await
+}
+
+/// Loads the listing of the directory `node` (whose `path` is its full path).
+async fn listing_of(repo: &Repository, index: &Index, snapshot: &Snapshot, node: &Node) -> Result<Vec<Node>, RepoError> {
+    let sha256 = node.sha256.as_deref().unwrap_or_default();
+    load_listing(repo, index, snapshot, &node.chunks, node.size, sha256, &node.path).await
+}
+
+/// `dir/name`, or `name` at the top.
+fn join(dir: &str, name: &str) -> String {
+    if dir.is_empty() { name.to_string() } else { format!("{dir}/{name}") }
+}
+
+/// A directory as the flat view shows it: its listing's blobs stay (they are what the snapshot
+/// references), its listing's size and hash go (a directory has no content of its own).
+fn flat_dir(mut node: Node) -> Node {
+    node.size = 0;
+    node.sha256 = None;
+    node
+}
+
+/// Every node of a tree snapshot with its full relative path, depth-first, siblings by name,
+/// so a directory comes before what it holds.
+pub async fn load_tree(repo: &Repository, index: &Index, snapshot: &Snapshot) -> Result<Vec<Node>, RepoError> {
+    let mut out = Vec::new();
+    let mut stack = vec![(String::new(), root_listing(repo, index, snapshot).await?.into_iter())];
+    while let Some((dir, entries)) = stack.last_mut() {
+        let Some(mut node) = entries.next() else {
+            stack.pop();
+            continue;
+        };
+        node.path = join(dir, &node.path);
+        if node.kind == NodeKind::Dir {
+            let listing = listing_of(repo, index, snapshot, &node).await?;
+            stack.push((node.path.clone(), listing.into_iter()));
+            out.push(flat_dir(node));
+        } else {
+            out.push(node);
+        }
+    }
+    Ok(out)
+}
+
+/// The entries directly inside `dir` ("" for the top), with full paths; reads only the
+/// listings on the way down.
+pub async fn list_dir(repo: &Repository, index: &Index, snapshot: &Snapshot, dir: &str) -> Result<Vec<Node>, RepoError> {
+    let dir = dir.trim_matches('/');
+    let mut listing = root_listing(repo, index, snapshot).await?;
+    let mut at = String::new();
+    for name in dir.split('/').filter(|c| !c.is_empty()) {
+        let Some(mut node) = listing.into_iter().find(|n| n.path == name && n.kind == NodeKind::Dir) else {
+            return Err(RepoError::Invalid(format!("snapshot {} has no directory {dir:?}", snapshot.id)));
+        };
+        at = join(&at, name);
+        node.path = at.clone();
+        listing = listing_of(repo, index, snapshot, &node).await?;
+    }
+    Ok(listing
+        .into_iter()
+        .map(|mut n| {
+            n.path = join(&at, &n.path);
+            if n.kind == NodeKind::Dir { flat_dir(n) } else { n }
+        })
+        .collect())
+}
+
+/// The node of the file at `path`.
+pub async fn find_file(repo: &Repository, index: &Index, snapshot: &Snapshot, path: &str) -> Result<Node, RepoError> {
+    let path = path.trim_matches('/');
+    let parent = path.rsplit_once('/').map_or("", |(parent, _)| parent);
+    let not_found = || RepoError::Invalid(format!("snapshot {} has no file {path:?}", snapshot.id));
+    match list_dir(repo, index, snapshot, parent).await {
+        Ok(nodes) => nodes.into_iter().find(|n| n.path == path && n.kind == NodeKind::File).ok_or_else(not_found),
+        Err(RepoError::Invalid(_)) => Err(not_found()),
+        Err(e) => Err(e),
+    }
+}
