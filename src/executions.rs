@@ -278,6 +278,10 @@ async fn back_up(
             let root = std::path::PathBuf::from(&configuration.source_identifier);
             (backup::backup_tree(&repo, &root, options).await?, serde_json::json!({ "sourceType": "filesystem", "path": root }))
         }
+        "postgresql" if crate::wal_archive::is_continuous(configuration) => {
+            let database = Database { url: configuration.source_identifier.clone(), password: configuration.source_password(secrets)? };
+            base_backup(&repo, &database, options).await?
+        }
         "postgresql" => {
             let database = Database { url: configuration.source_identifier.clone(), password: configuration.source_password(secrets)? };
             let metadata = serde_json::to_value(database.metadata().await?).unwrap_or_default();
@@ -294,6 +298,37 @@ async fn back_up(
         other => return Err(ExecutionError::Invalid(format!("source type {other:?} cannot be backed up yet"))),
     };
     Ok((location_id, snapshot, metadata))
+}
+
+/// A physical base backup (the start of a continuous configuration's restorable window).
+async fn base_backup(repo: &crate::repo::Repository, database: &Database, mut options: BackupOptions) -> Result<(Snapshot, serde_json::Value), ExecutionError> {
+    let cluster = database.cluster_metadata().await?;
+    if !cluster.replication_role {
+        return Err(ExecutionError::Source(SourceError::Unavailable(format!(
+            "the role of {} may not open replication connections, which pg_basebackup needs: ALTER ROLE … REPLICATION",
+            database.url
+        ))));
+    }
+    let cluster_json = serde_json::to_value(&cluster).unwrap_or_default();
+    options.metadata["postgresql"] = cluster_json.clone();
+    options.source = format!("pg_basebackup {}", database.url);
+    let reader = database.base_backup()?;
+    let log = reader.log();
+    let snapshot = backup::backup_stream(repo, reader, options).await.map_err(|e| match e {
+        RepoError::Source(message) => ExecutionError::Source(SourceError::Unavailable(message)),
+        other => other.into(),
+    })?;
+    let log = log.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let range = crate::source::postgres::parse_base_backup_log(&log)
+        .ok_or_else(|| ExecutionError::Source(SourceError::Unavailable(format!("pg_basebackup did not report its WAL range: {}", log.trim()))))?;
+    let start_file = range.start_file(cluster.wal_segment_bytes);
+    let metadata = serde_json::json!({
+        "sourceType": "postgresql",
+        "format": "pg_basebackup tar",
+        "postgresql": cluster_json,
+        "wal": { "startLsn": range.start_lsn, "endLsn": range.end_lsn, "timeline": range.timeline, "startFile": start_file },
+    });
+    Ok((snapshot, metadata))
 }
 
 /// Writes the progress to the catalog about once a second until aborted.

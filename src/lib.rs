@@ -19,3 +19,4 @@ pub mod sessions;
 pub mod source;
 pub mod storage;
 pub mod time;
+pub mod wal_archive;

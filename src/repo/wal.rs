@@ -1,6 +1,7 @@
 //! Archived PostgreSQL WAL: one sealed object per file PostgreSQL archives (segments,
-//! `.partial` segments, `.backup` labels, timeline `.history` files) at `wal/<name>`, for
-//! `archive_command = 'bulwark repo wal-push %p'` and
+//! `.partial` segments, `.backup` labels, timeline `.history` files) at `wal/<name>`, or
+//! `wal/<stanza>/<name>` when several clusters archive into one repository (the server uses
+//! the configuration id), for `archive_command = 'bulwark repo wal-push %p'` and
 //! `restore_command = 'bulwark repo wal-fetch %f %p'`.
 
 use sha2::{Digest, Sha256};
@@ -32,12 +33,12 @@ pub fn is_wal_name(name: &str) -> bool {
 impl Repository {
     /// Archives one WAL file. Pushing the same bytes again is fine; different bytes under a
     /// name already archived are refused (a second cluster archiving into the same place).
-    pub async fn wal_push(&self, name: &str, data: &[u8]) -> Result<Pushed, RepoError> {
-        check_name(name)?;
-        let key = format!("{WAL_PREFIX}{name}");
+    pub async fn wal_push(&self, stanza: &str, name: &str, data: &[u8]) -> Result<Pushed, RepoError> {
+        let id = wal_id(stanza, name)?;
+        let key = format!("{WAL_PREFIX}{id}");
         match self.storage.get(&key).await {
             Ok(sealed) => {
-                let stored = self.open_object(ObjectType::Wal, name, &sealed).map_err(|e| RepoError::Damaged(format!("{key}: {e}")))?;
+                let stored = self.open_object(ObjectType::Wal, &id, &sealed).map_err(|e| RepoError::Damaged(format!("{key}: {e}")))?;
                 if Sha256::digest(&stored) == Sha256::digest(data) {
                     Ok(Pushed::AlreadyArchived)
                 } else {
@@ -45,7 +46,7 @@ impl Repository {
                 }
             }
             Err(StorageError::NotFound(_)) => {
-                let sealed = self.seal_object(ObjectType::Wal, name, data)?;
+                let sealed = self.seal_object(ObjectType::Wal, &id, data)?;
                 self.storage.put_retained(&key, sealed).await?;
                 Ok(Pushed::Stored)
             }
@@ -54,31 +55,44 @@ impl Repository {
     }
 
     /// The bytes of an archived WAL file, verified.
-    pub async fn wal_fetch(&self, name: &str) -> Result<Vec<u8>, RepoError> {
-        check_name(name)?;
-        let key = format!("{WAL_PREFIX}{name}");
+    pub async fn wal_fetch(&self, stanza: &str, name: &str) -> Result<Vec<u8>, RepoError> {
+        let id = wal_id(stanza, name)?;
+        let key = format!("{WAL_PREFIX}{id}");
         let sealed = match self.storage.get(&key).await {
             Err(StorageError::NotFound(_)) => return Err(RepoError::WalNotFound(name.to_string())),
             other => other?,
         };
-        self.open_object(ObjectType::Wal, name, &sealed).map_err(|e| RepoError::Damaged(format!("{key}: {e}")))
+        self.open_object(ObjectType::Wal, &id, &sealed).map_err(|e| RepoError::Damaged(format!("{key}: {e}")))
     }
 
-    /// Names of the archived WAL files, sorted (segment order within a timeline).
-    pub async fn wal_files(&self) -> Result<Vec<String>, RepoError> {
-        let mut names: Vec<String> =
-            self.storage.list(WAL_PREFIX).await?.into_iter().map(|o| o.key.trim_start_matches(WAL_PREFIX).to_string()).collect();
+    /// Names of the WAL files archived under `stanza`, sorted (segment order within a timeline).
+    pub async fn wal_files(&self, stanza: &str) -> Result<Vec<String>, RepoError> {
+        let prefix = format!("{WAL_PREFIX}{}", wal_id(stanza, "")?);
+        let mut names: Vec<String> = self
+            .storage
+            .list(&prefix)
+            .await?
+            .into_iter()
+            .filter_map(|o| o.key.strip_prefix(&prefix).filter(|n| !n.contains('/')).map(str::to_string))
+            .collect();
         names.sort();
         Ok(names)
     }
 }
 
-fn check_name(name: &str) -> Result<(), RepoError> {
-    if is_wal_name(name) {
-        Ok(())
-    } else {
-        Err(RepoError::Invalid(format!("{name:?} is not a WAL file name (e.g. 000000010000000000000002 or 00000002.history)")))
+/// The object id (and key below `wal/`) of `name` under `stanza`; with an empty `name`, the
+/// stanza's prefix.
+fn wal_id(stanza: &str, name: &str) -> Result<String, RepoError> {
+    if !name.is_empty() && !is_wal_name(name) {
+        return Err(RepoError::Invalid(format!("{name:?} is not a WAL file name (e.g. 000000010000000000000002 or 00000002.history)")));
     }
+    if stanza.is_empty() {
+        return Ok(name.to_string());
+    }
+    if stanza.len() > 64 || !stanza.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(RepoError::Invalid(format!("{stanza:?} is not a stanza name (letters, digits, - and _, at most 64)")));
+    }
+    Ok(format!("{stanza}/{name}"))
 }
 
 #[cfg(test)]

@@ -3,7 +3,13 @@
 //!   `pg_restore` (no temporary copy of the dump), in one transaction, so a failure leaves the
 //!   target as it was;
 //! - a directory, whole or chosen paths, each file verified and renamed into place, files
-//!   already identical left alone.
+//!   already identical left alone;
+//! - a continuous PostgreSQL configuration to a point in time, into a new data directory
+//!   ([`physical`]).
+
+mod physical;
+
+pub use physical::{PhysicalRestore, RecoveryReport, recover, restore_physical};
 
 use std::process::{Command, Stdio};
 use std::str::FromStr;
@@ -47,6 +53,8 @@ pub enum RestoreError {
     Location(#[from] LocationError),
     #[error(transparent)]
     Repo(#[from] RepoError),
+    #[error(transparent)]
+    Secret(#[from] crate::secrets::SecretError),
 }
 
 impl From<sqlx::Error> for RestoreError {
@@ -66,6 +74,7 @@ impl Classify for RestoreError {
             RestoreError::Execution(e) => e.kind(),
             RestoreError::Location(e) => e.kind(),
             RestoreError::Repo(e) => e.kind(),
+            RestoreError::Secret(e) => e.kind(),
         }
     }
 }
@@ -111,17 +120,22 @@ pub struct RestoreReport {
 }
 
 /// Restores an execution with the request shape its source takes: [`PostgresRestore`] for a
-/// database, [`DirectoryRestore`] for a directory.
-pub async fn restore(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, execution_id: &str, request: serde_json::Value) -> Result<RestoreReport, RestoreError> {
+/// database dump, [`PhysicalRestore`] for a base backup, [`DirectoryRestore`] for a directory.
+/// Returns the report as JSON, its shape depending on the kind.
+pub async fn restore(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, execution_id: &str, request: serde_json::Value) -> Result<serde_json::Value, RestoreError> {
     actor.require(Role::Operator)?;
     let execution = executions::get(catalog, actor, execution_id).await?;
-    let source_type = configurations::find(catalog, &execution.configuration_id).await?.source_type;
-    let invalid = |e: serde_json::Error| RestoreError::Invalid(format!("a {source_type} restore: {e}"));
-    match source_type.as_str() {
-        "postgresql" => restore_postgres(catalog, secrets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await,
-        "filesystem" => restore_directory(catalog, secrets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await,
-        other => Err(RestoreError::Invalid(format!("executions of {other} sources cannot be restored yet"))),
-    }
+    let configuration = configurations::find(catalog, &execution.configuration_id).await?;
+    let source_type = configuration.source_type.as_str();
+    let kind = if crate::wal_archive::is_continuous(&configuration) { "point-in-time" } else { source_type };
+    let invalid = |e: serde_json::Error| RestoreError::Invalid(format!("a {kind} restore: {e}"));
+    let report = match kind {
+        "point-in-time" => serde_json::to_value(restore_physical(catalog, secrets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?),
+        "postgresql" => serde_json::to_value(restore_postgres(catalog, secrets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?),
+        "filesystem" => serde_json::to_value(restore_directory(catalog, secrets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?),
+        other => return Err(RestoreError::Invalid(format!("executions of {other} sources cannot be restored yet"))),
+    };
+    Ok(report.unwrap_or_default())
 }
 
 /// Restores a directory execution into `request.target_path`.
@@ -171,9 +185,13 @@ async fn completed(catalog: &Catalog, actor: &Principal, execution_id: &str, sou
 }
 
 async fn record(catalog: &Catalog, actor: &Principal, action: &str, report: &RestoreReport) -> Result<(), RestoreError> {
+    record_action(catalog, actor, action, &report.execution_id, serde_json::to_value(report).unwrap_or_default()).await
+}
+
+/// Audits a finished restore of execution `execution_id`.
+async fn record_action(catalog: &Catalog, actor: &Principal, action: &str, execution_id: &str, detail: serde_json::Value) -> Result<(), RestoreError> {
     let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
-    let detail = serde_json::to_value(report).unwrap_or_default();
-    audit::append(&mut tx, Entry { actor: &Actor::from(actor), action, target_type: "backup_execution", target_id: Some(&report.execution_id), detail }).await?;
+    audit::append(&mut tx, Entry { actor: &Actor::from(actor), action, target_type: "backup_execution", target_id: Some(execution_id), detail }).await?;
     tx.tx.commit().await?;
     Ok(())
 }

@@ -1,9 +1,14 @@
-//! PostgreSQL logical backups: `pg_dump --format=custom` streamed into the chunker (no
-//! temporary file of the whole dump), and the recovery metadata a restore needs.
+//! PostgreSQL backups, streamed into the chunker with no temporary file:
+//! - logical: `pg_dump --format=custom`;
+//! - physical: `pg_basebackup` as one tar with the WAL it needs, the base of point-in-time
+//!   restores (the WAL after it comes from the archive, see `wal_archive`);
+//!
+//! and the recovery metadata a restore needs.
 
 use std::io::Read;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
@@ -84,9 +89,20 @@ impl Database {
 
     /// Starts `pg_dump --format=custom`; the returned reader yields the dump and fails at its
     /// end if pg_dump did not succeed, so a failed dump never becomes a snapshot.
-    pub fn dump(&self) -> Result<DumpReader, SourceError> {
-        let mut command = Command::new(tool("pg_dump"));
-        command.args(["--format=custom", "--no-password", "--dbname"]).arg(&self.url);
+    pub fn dump(&self) -> Result<ToolReader, SourceError> {
+        self.run_tool("pg_dump", &["--format=custom"])
+    }
+
+    /// Starts `pg_basebackup` writing one tar (the data directory with the WAL from the
+    /// backup's start to its end) to stdout; once the reader has ended, its `log()` holds
+    /// the start and end points ([`parse_base_backup_log`]). Needs a role with REPLICATION.
+    pub fn base_backup(&self) -> Result<ToolReader, SourceError> {
+        self.run_tool("pg_basebackup", &["--pgdata=-", "--format=tar", "--wal-method=fetch", "--checkpoint=fast", "--label=bulwark", "--verbose"])
+    }
+
+    fn run_tool(&self, name: &'static str, args: &[&str]) -> Result<ToolReader, SourceError> {
+        let mut command = Command::new(tool(name));
+        command.args(args).args(["--no-password", "--dbname"]).arg(&self.url);
         if let Some(password) = &self.password {
             command.env("PGPASSWORD", password);
         }
@@ -95,22 +111,118 @@ impl Database {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| SourceError::Unavailable(format!("cannot run pg_dump: {e}")))?;
-        let stdout = child.stdout.take().ok_or_else(|| SourceError::Unavailable("pg_dump has no output".into()))?;
+            .map_err(|e| SourceError::Unavailable(format!("cannot run {name}: {e}")))?;
+        let stdout = child.stdout.take().ok_or_else(|| SourceError::Unavailable(format!("{name} has no output")))?;
         let stderr = collect_stderr(&mut child);
-        Ok(DumpReader { child, stdout, stderr, finished: false })
+        Ok(ToolReader { name, child, stdout, stderr, finished: false, log: Default::default() })
+    }
+
+    /// What a physical restore needs to know about the cluster, and whether it archives WAL.
+    pub async fn cluster_metadata(&self) -> Result<ClusterMetadata, SourceError> {
+        let unavailable = |e: sqlx::Error| SourceError::Unavailable(format!("PostgreSQL at {}: {}", self.url, describe(&e)));
+        let mut conn = PgConnection::connect_with(&self.options()?).await.map_err(unavailable)?;
+        let row = sqlx::query(
+            "SELECT current_setting('server_version'), (SELECT system_identifier::text FROM pg_control_system()),
+                    current_setting('wal_segment_size'), current_setting('archive_mode'), current_setting('archive_command'),
+                    (SELECT rolreplication FROM pg_roles WHERE rolname = current_user)",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .map_err(unavailable)?;
+        let _ = conn.close().await;
+        let segment: String = row.get(2);
+        Ok(ClusterMetadata {
+            server_version: row.get(0),
+            system_identifier: row.get(1),
+            wal_segment_bytes: parse_size(&segment).ok_or_else(|| SourceError::Unavailable(format!("unexpected wal_segment_size {segment:?}")))?,
+            archive_mode: row.get(3),
+            archive_command: row.get(4),
+            replication_role: row.get(5),
+        })
     }
 }
 
-/// pg_dump's output; see [`Database::dump`].
-pub struct DumpReader {
+/// The cluster a physical backup came from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterMetadata {
+    pub server_version: String,
+    pub system_identifier: String,
+    pub wal_segment_bytes: u64,
+    pub archive_mode: String,
+    pub archive_command: String,
+    /// Whether the backup role may open replication connections (pg_basebackup needs it).
+    pub replication_role: bool,
+}
+
+/// `16MB`, `1GB`, `64kB` (how PostgreSQL shows `wal_segment_size`) in bytes.
+fn parse_size(text: &str) -> Option<u64> {
+    let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = match &text[digits.len()..] {
+        "" | "B" => 1,
+        "kB" => 1 << 10,
+        "MB" => 1 << 20,
+        "GB" => 1 << 30,
+        _ => return None,
+    };
+    digits.parse::<u64>().ok().map(|n| n * unit)
+}
+
+/// Where a base backup starts and ends in the WAL, from pg_basebackup's `--verbose` output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WalRange {
+    pub start_lsn: String,
+    pub end_lsn: String,
+    pub timeline: u32,
+}
+
+impl WalRange {
+    /// The WAL file holding the start point: the first one a restore of this backup needs.
+    pub fn start_file(&self, segment_bytes: u64) -> Option<String> {
+        let lsn = parse_lsn(&self.start_lsn)?;
+        let segment = lsn / segment_bytes;
+        let per_id = 0x1_0000_0000 / segment_bytes;
+        Some(format!("{:08X}{:08X}{:08X}", self.timeline, segment / per_id, segment % per_id))
+    }
+}
+
+/// `0/2000028` as a 64-bit position.
+fn parse_lsn(text: &str) -> Option<u64> {
+    let (high, low) = text.split_once('/')?;
+    Some((u64::from_str_radix(high, 16).ok()? << 32) | u64::from_str_radix(low, 16).ok()?)
+}
+
+/// Finds `write-ahead log start point: 0/2000028 on timeline 1` and
+/// `write-ahead log end point: 0/2000100` in pg_basebackup's log.
+pub fn parse_base_backup_log(log: &str) -> Option<WalRange> {
+    let after = |marker: &str| log.lines().find_map(|l| l.split_once(marker).map(|(_, rest)| rest.trim().to_string()));
+    let start = after("write-ahead log start point:")?;
+    let (start_lsn, timeline) = start.split_once(" on timeline ")?;
+    let end_lsn = after("write-ahead log end point:")?;
+    parse_lsn(start_lsn)?;
+    parse_lsn(&end_lsn)?;
+    Some(WalRange { start_lsn: start_lsn.to_string(), end_lsn, timeline: timeline.trim().parse().ok()? })
+}
+
+/// A PostgreSQL tool's standard output; see [`Database::dump`].
+pub struct ToolReader {
+    name: &'static str,
     child: Child,
     stdout: ChildStdout,
     stderr: Option<std::thread::JoinHandle<String>>,
     finished: bool,
+    log: Arc<Mutex<String>>,
 }
 
-impl Read for DumpReader {
+impl ToolReader {
+    /// The tool's stderr, filled in once the output has been read to its end.
+    pub fn log(&self) -> Arc<Mutex<String>> {
+        self.log.clone()
+    }
+}
+
+impl Read for ToolReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         if self.finished {
             return Ok(0);
@@ -122,17 +234,18 @@ impl Read for DumpReader {
         self.finished = true;
         let status = self.child.wait()?;
         let stderr = self.stderr.take().and_then(|t| t.join().ok()).unwrap_or_default();
+        *self.log.lock().unwrap_or_else(|p| p.into_inner()) = stderr.clone();
         if status.success() {
             Ok(0)
         } else {
-            Err(std::io::Error::other(format!("pg_dump failed ({status}): {}", stderr.trim())))
+            Err(std::io::Error::other(format!("{} failed ({status}): {}", self.name, stderr.trim())))
         }
     }
 }
 
-impl Drop for DumpReader {
+impl Drop for ToolReader {
     fn drop(&mut self) {
-        // A backup stopped early (an error elsewhere) must not leave pg_dump running.
+        // A backup stopped early (an error elsewhere) must not leave the tool running.
         if !self.finished {
             let _ = self.child.kill();
             let _ = self.child.wait();
@@ -160,11 +273,45 @@ pub fn tool(name: &str) -> std::path::PathBuf {
     }
 }
 
+/// A PostgreSQL server tool (pg_ctl) for a server of `server_version`: `BULWARK_PG_BIN/<name>`
+/// when set, else the Debian layout `/usr/lib/postgresql/<major>/bin/<name>` when present
+/// (server tools are not on PATH there), else from PATH.
+pub fn server_tool(name: &str, server_version: &str) -> std::path::PathBuf {
+    if std::env::var_os("BULWARK_PG_BIN").is_some() {
+        return tool(name);
+    }
+    let major = server_version.split(['.', ' ']).next().unwrap_or_default();
+    let debian = std::path::Path::new("/usr/lib/postgresql").join(major).join("bin").join(name);
+    if debian.exists() { debian } else { name.into() }
+}
+
 /// The server's own words for database errors (wrong password, unknown database), else the
 /// driver's.
 pub(crate) fn describe(e: &sqlx::Error) -> String {
     match e {
         sqlx::Error::Database(db) => db.message().to_string(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_backup_log_and_wal_file_names() {
+        let log = "pg_basebackup: initiating base backup, waiting for checkpoint to complete\n\
+                   pg_basebackup: write-ahead log start point: 0/2000028 on timeline 1\n\
+                   pg_basebackup: write-ahead log end point: 1/A2000100\n";
+        let range = parse_base_backup_log(log).unwrap();
+        assert_eq!(range, WalRange { start_lsn: "0/2000028".into(), end_lsn: "1/A2000100".into(), timeline: 1 });
+        assert_eq!(range.start_file(16 << 20).as_deref(), Some("000000010000000000000002"));
+        let later = WalRange { start_lsn: "1/A2000100".into(), end_lsn: "1/A3000000".into(), timeline: 3 };
+        assert_eq!(later.start_file(16 << 20).as_deref(), Some("0000000300000001000000A2"));
+        assert_eq!(later.start_file(1 << 30).as_deref(), Some("000000030000000100000002"));
+        assert_eq!(parse_base_backup_log("pg_basebackup: error: connection refused"), None);
+        assert_eq!(parse_size("16MB"), Some(16 << 20));
+        assert_eq!(parse_size("1GB"), Some(1 << 30));
+        assert_eq!(parse_size("sixteen"), None);
     }
 }

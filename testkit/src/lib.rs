@@ -154,6 +154,20 @@ impl PgCluster {
     }
 }
 
+/// For a cluster something else started in `data` (a restore under test): kills it when this
+/// test process exits, like the clusters started here.
+pub fn adopt_cluster(data: &Path) {
+    let pid = std::fs::read_to_string(data.join("postmaster.pid")).ok().and_then(|t| t.lines().next().and_then(|l| l.trim().parse().ok()));
+    assert!(pid.is_some(), "no postmaster.pid in {}", data.display());
+    watchdog(pid, data);
+}
+
+/// Stops the cluster running in `data` at once (`pg_ctl stop -m immediate`).
+pub fn stop_cluster(data: &Path) -> Result<(), String> {
+    let mut pg_ctl = PostgresUser::detect().command(&format!("{PG_BIN}/pg_ctl"));
+    run(pg_ctl.arg("-D").arg(data).args(["-m", "immediate", "-w", "stop"]))
+}
+
 /// A PostgreSQL catalog URL: a fresh database in this process's shared cluster.
 pub fn postgres_url() -> String {
     PgCluster::shared().fresh_database("catalog")

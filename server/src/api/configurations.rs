@@ -10,7 +10,8 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use bulwark_core::configurations::{self, Configuration, ConfigurationSummary, NewConfiguration};
 use bulwark_core::executions::{self, Execution};
-use bulwark_core::restores::{self, RestoreReport};
+use bulwark_core::restores::{self, PhysicalRestore, RecoveryReport};
+use bulwark_core::wal_archive::{self, PushReport, RecoveryWindow};
 use serde::Deserialize;
 
 use super::error::ApiError;
@@ -69,11 +70,33 @@ pub async fn execution(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<
     Ok(Json(executions::get(&s.catalog, &p, &id).await?))
 }
 
-/// Restores an execution: a PostgreSQL one into a database (`targetUrl`, optional `tables`),
-/// a directory one into a directory (`targetPath`, optional `include`). Answers once done,
-/// with the measured restore time.
-pub async fn restore(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Json(body): Json<serde_json::Value>) -> Result<Json<RestoreReport>, ApiError> {
+/// Restores an execution: a PostgreSQL dump into a database (`targetUrl`, optional `tables`),
+/// a base backup into a new data directory (`targetDirectory`, optional `targetTime` or
+/// `restorePoint`, `port`), a directory one into a directory (`targetPath`, optional
+/// `include`). Answers once done, with the measured restore time.
+pub async fn restore(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Json(body): Json<serde_json::Value>) -> Result<Json<serde_json::Value>, ApiError> {
     Ok(Json(restores::restore(&s.catalog, &s.secrets, &p, &id, body).await?))
+}
+
+/// Point-in-time restore of a continuous configuration, from the newest base backup that
+/// ended before the target.
+pub async fn recover(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Json(body): Json<PhysicalRestore>) -> Result<Json<RecoveryReport>, ApiError> {
+    Ok(Json(restores::recover(&s.catalog, &s.secrets, &p, &id, body).await?))
+}
+
+pub async fn recovery_window(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<RecoveryWindow>, ApiError> {
+    Ok(Json(wal_archive::window(&s.catalog, &p, &id).await?))
+}
+
+/// `archive_command`'s upload: the body is the WAL file. The same file again is fine (200);
+/// different bytes under an archived name are a 409.
+pub async fn wal_push(State(s): State<AppState>, Auth(p): Auth, Path((id, name)): Path<(String, String)>, body: axum::body::Bytes) -> Result<Json<PushReport>, ApiError> {
+    Ok(Json(wal_archive::push(&s.catalog, &s.secrets, &p, &id, &name, &body).await?))
+}
+
+/// `restore_command`'s download (404 past the end of the archive).
+pub async fn wal_fetch(State(s): State<AppState>, Auth(p): Auth, Path((id, name)): Path<(String, String)>) -> Result<Vec<u8>, ApiError> {
+    Ok(wal_archive::fetch(&s.catalog, &s.secrets, &p, &id, &name).await?)
 }
 
 /// `text/event-stream` of the execution as JSON (`event: execution`), sent whenever it

@@ -83,7 +83,8 @@ from_core!(
     bulwark_core::locations::LocationError,
     bulwark_core::configurations::ConfigurationError,
     bulwark_core::executions::ExecutionError,
-    bulwark_core::restores::RestoreError
+    bulwark_core::restores::RestoreError,
+    bulwark_core::wal_archive::WalArchiveError
 );
 
 impl From<JsonRejection> for ApiError {

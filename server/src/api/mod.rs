@@ -34,6 +34,13 @@ pub fn router() -> Router<AppState> {
         .route("/admin/backups/configurations/{id}", get(configurations::get).put(configurations::update))
         .route("/admin/backups/configurations/{id}/execute", axum::routing::post(configurations::execute))
         .route("/admin/backups/configurations/{id}/executions", get(configurations::executions))
+        .route("/admin/backups/configurations/{id}/recover", axum::routing::post(configurations::recover))
+        .route("/admin/backups/configurations/{id}/recovery-window", get(configurations::recovery_window))
+        .route(
+            "/admin/backups/configurations/{id}/wal/{name}",
+            // A WAL segment is 16 MiB by default and at most 1 GiB (initdb --wal-segsize).
+            get(configurations::wal_fetch).put(configurations::wal_push).layer(axum::extract::DefaultBodyLimit::max(1 << 30)),
+        )
         .route("/admin/backups/executions/{id}", get(configurations::execution))
         .route("/admin/backups/executions/{id}/events", get(configurations::events))
         .route("/admin/backups/executions/{id}/restore", axum::routing::post(configurations::restore))

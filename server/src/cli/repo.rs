@@ -96,6 +96,9 @@ pub enum RepoCommand {
     WalPush {
         /// The file (`%p`); its name is the WAL file name.
         path: PathBuf,
+        /// Archive under this name, when several clusters archive into one repository.
+        #[arg(long, default_value = "")]
+        stanza: String,
     },
     /// Fetch one archived WAL file: `restore_command = 'bulwark repo wal-fetch %f %p'`.
     /// Exits 3 when the archive does not have it (the end of the archive, for PostgreSQL).
@@ -104,6 +107,9 @@ pub enum RepoCommand {
         name: String,
         /// Where to write it (`%p`); it appears only once complete.
         destination: PathBuf,
+        /// The name the cluster archives under (`wal-push --stanza`).
+        #[arg(long, default_value = "")]
+        stanza: String,
     },
     /// Check the repository's structure; with --read-data, read and verify every byte.
     Check {
@@ -298,17 +304,17 @@ pub async fn run_repo(args: RepoArgs) -> Result<(), Failure> {
             }
             Ok(())
         }
-        RepoCommand::WalPush { path } => {
+        RepoCommand::WalPush { path, stanza } => {
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
             let data = std::fs::read(path).map_err(|e| Failure::new(3, format!("cannot read {}: {e}", path.display())))?;
-            let pushed = args.open().await?.wal_push(&name, &data).await?;
+            let pushed = args.open().await?.wal_push(stanza, &name, &data).await?;
             if args.json {
                 print_json(&serde_json::json!({ "name": name, "alreadyArchived": pushed == Pushed::AlreadyArchived }));
             }
             Ok(())
         }
-        RepoCommand::WalFetch { name, destination } => {
-            let data = args.open().await?.wal_fetch(name).await?;
+        RepoCommand::WalFetch { name, destination, stanza } => {
+            let data = args.open().await?.wal_fetch(stanza, name).await?;
             let tmp = destination.with_extension("bulwark-partial");
             std::fs::write(&tmp, &data)
                 .and_then(|_| std::fs::rename(&tmp, destination))

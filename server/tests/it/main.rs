@@ -2,6 +2,7 @@
 //! on both catalog backends, and the CLI binary.
 
 mod api;
+mod pitr;
 mod cli;
 
 use std::sync::Arc;

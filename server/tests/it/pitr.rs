@@ -1,0 +1,155 @@
+//! Continuous PostgreSQL configurations end to end: a real cluster archives its WAL to the
+//! server over HTTP (`archive_command` is curl), a base backup runs, rows are committed in
+//! batches with times noted between them, and point-in-time restores into new data
+//! directories, started by Bulwark, hold exactly the rows committed before each target.
+
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use bulwark_core::auth::Role;
+use bulwark_testkit::{PgCluster, free_port, temp_dir};
+
+use crate::{TestApp, on_both_catalogs};
+
+on_both_catalogs!(point_in_time_restores_hold_exactly_the_rows_before_the_target);
+
+/// The database clock now, in RFC 3339 UTC.
+fn db_now(cluster: &PgCluster) -> String {
+    cluster.psql("shop", r#"SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"#).unwrap()
+}
+
+/// Commits batch `n`: 100 rows with non-ASCII text.
+fn insert_batch(cluster: &PgCluster, n: i32) {
+    cluster
+        .psql("shop", &format!("INSERT INTO orders (batch, note) SELECT {n}, 'Bestellung Nº ' || g || ' – ünïcödé' FROM generate_series(1, 100) g"))
+        .unwrap();
+}
+
+/// Rows and a checksum of every row, in key order.
+fn orders(cluster: &PgCluster, up_to_batch: i32) -> String {
+    cluster.psql("shop", &format!("SELECT count(*) || ' ' || md5(string_agg(o::text, ',' ORDER BY id)) FROM orders o WHERE batch <= {up_to_batch}")).unwrap()
+}
+
+/// Waits until the source has archived everything up to its current WAL file.
+async fn wait_archived(cluster: &PgCluster) {
+    let current = cluster.psql("postgres", "SELECT pg_walfile_name(pg_current_wal_lsn())").unwrap();
+    cluster.psql("postgres", "SELECT pg_switch_wal()").unwrap();
+    let started = Instant::now();
+    loop {
+        let last = cluster.psql("postgres", "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver").unwrap();
+        if last.as_str() >= current.as_str() {
+            return;
+        }
+        let failed = cluster.psql("postgres", "SELECT coalesce(last_failed_wal, '') FROM pg_stat_archiver").unwrap();
+        assert!(started.elapsed() < Duration::from_secs(60), "WAL {current} not archived (last {last:?}, last failed {failed:?})");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn point_in_time_restores_hold_exactly_the_rows_before_the_target(app: TestApp) {
+    let (_, admin) = app.user_with_token("root", Role::Admin).await;
+    let (_, operator) = app.user_with_token("ops", Role::Operator).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(axum::serve(listener, app.router.clone()).into_future());
+
+    let locations = "/api/admin/backups/storage-locations";
+    let body = serde_json::json!({ "locationName": "disk", "storageType": "primary", "provider": "local", "pathPrefix": temp_dir("pitr-repo").join("repo") });
+    let location = app.json("POST", locations, &admin, &body.to_string()).await.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(app.json("POST", &format!("{locations}/{location}/init"), &admin, "").await.status, StatusCode::CREATED);
+
+    let source = tokio::task::spawn_blocking(|| PgCluster::start(&[("wal_level", "replica"), ("archive_mode", "on")])).await.unwrap().unwrap();
+    source.psql("postgres", "CREATE DATABASE shop").unwrap();
+    source.psql("shop", "CREATE TABLE orders (id serial PRIMARY KEY, batch int NOT NULL, note text NOT NULL)").unwrap();
+    let base = "/api/admin/backups/configurations";
+    let config = serde_json::json!({
+        "name": "shop-db", "sourceType": "postgresql", "sourceIdentifier": source.url("shop"), "frequency": "continuous",
+        "storageLocationIds": [location], "rpoMinutes": 5,
+    });
+    let created = app.json("POST", base, &admin, &config.to_string()).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let id = created.json()["id"].as_str().unwrap().to_string();
+    let wal = format!("{server}{base}/{id}/wal");
+    let archive_command = format!("curl -fsS -X PUT -H 'Authorization: Bearer {operator}' --data-binary @%p {wal}/%f");
+    source.psql("postgres", &format!("ALTER SYSTEM SET archive_command = '{}'", archive_command.replace('\'', "''"))).unwrap();
+    source.psql("postgres", "SELECT pg_reload_conf()").unwrap();
+
+    let window = app.get(&format!("{base}/{id}/recovery-window"), Some(&operator)).await.json();
+    assert_eq!((window["baseBackups"].as_i64(), window["earliest"].as_str()), (Some(0), None));
+    let started = app.json("POST", &format!("{base}/{id}/execute"), &operator, "").await;
+    let execution = started.json()["id"].as_str().unwrap().to_string();
+    bulwark_core::executions::run(&app.catalog, &app.secrets, &execution).await.unwrap();
+    let done = app.get(&format!("/api/admin/backups/executions/{execution}"), Some(&operator)).await.json();
+    assert_eq!(done["recoveryMetadata"]["format"].as_str(), Some("pg_basebackup tar"), "{done}");
+    assert!(done["recoveryMetadata"]["wal"]["startFile"].as_str().is_some_and(|f| f.len() == 24), "{done}");
+
+    // Three batches, a time noted between each, a named restore point after the second.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    insert_batch(&source, 1);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let after_first = db_now(&source);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    insert_batch(&source, 2);
+    source.psql("postgres", "SELECT pg_create_restore_point('after_batch_2')").unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    insert_batch(&source, 3);
+    wait_archived(&source).await;
+    let window = app.get(&format!("{base}/{id}/recovery-window"), Some(&operator)).await.json();
+    assert_eq!(window["baseBackups"].as_i64(), Some(1), "{window}");
+    assert!(window["walFiles"].as_i64().unwrap() >= 2 && window["latest"].as_str() > window["earliest"].as_str(), "{window}");
+
+    let recover = format!("{base}/{id}/recover");
+    for (target, batches) in [
+        (serde_json::json!({ "targetTime": after_first }), 1),
+        (serde_json::json!({ "restorePoint": "after_batch_2" }), 2),
+        (serde_json::json!({}), 3),
+    ] {
+        let data = temp_dir("pitr-restore").join("data");
+        let port = free_port();
+        let mut request = target.clone();
+        request["targetDirectory"] = data.display().to_string().into();
+        request["port"] = port.into();
+        let reply = app.json("POST", &recover, &operator, &request.to_string()).await;
+        assert_eq!(reply.status, StatusCode::OK, "{target}: {}", reply.text());
+        bulwark_testkit::adopt_cluster(&data);
+        let report = reply.json();
+        assert_eq!(report["executionId"].as_str(), Some(execution.as_str()));
+        assert!(report["walFiles"].as_u64().unwrap() >= 1 && report["durationSeconds"].as_f64().unwrap() > 0.0, "{report}");
+        assert!(!data.join("bulwark_wal").exists(), "the staged WAL is removed once replay is over");
+        let restored = PgCluster { port, dir: data.clone() };
+        assert_eq!(orders(&restored, 3), orders(&source, batches), "{target}: rows of batches 1..={batches} exactly");
+        let in_recovery = restored.psql("postgres", "SELECT pg_is_in_recovery()").unwrap();
+        assert_eq!(in_recovery, "f", "promoted");
+        bulwark_testkit::stop_cluster(&data).unwrap();
+    }
+
+    // Bad input: nothing is restored, nothing is left behind.
+    let occupied = temp_dir("pitr-occupied");
+    std::fs::write(occupied.join("keep.txt"), "mine").unwrap();
+    let refused = app.json("POST", &recover, &operator, &serde_json::json!({ "targetDirectory": occupied }).to_string()).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text());
+    assert_eq!(std::fs::read_to_string(occupied.join("keep.txt")).unwrap(), "mine");
+    let too_early = serde_json::json!({ "targetDirectory": temp_dir("pitr-early").join("data"), "targetTime": "2020-01-01T00:00:00Z" });
+    let early = app.json("POST", &recover, &operator, &too_early.to_string()).await;
+    assert_eq!(early.status, StatusCode::BAD_REQUEST);
+    assert!(early.json()["detail"].as_str().unwrap().contains("no base backup"), "{}", early.text());
+    let both = serde_json::json!({ "targetDirectory": "/tmp/x", "targetTime": after_first, "restorePoint": "p" });
+    assert_eq!(app.json("POST", &recover, &operator, &both.to_string()).await.status, StatusCode::BAD_REQUEST);
+
+    // The archive: the same file again is fine, different bytes under its name are refused.
+    let last = window["lastWalFile"].as_str().unwrap().to_string();
+    let bytes = app.get(&format!("{base}/{id}/wal/{last}"), Some(&operator)).await;
+    assert_eq!((bytes.status, bytes.body.len()), (StatusCode::OK, 16 << 20));
+    let put = |body: Vec<u8>, name: &str| {
+        let request = axum::http::Request::put(format!("{base}/{id}/wal/{name}")).header("authorization", format!("Bearer {operator}")).body(axum::body::Body::from(body)).unwrap();
+        app.send(request)
+    };
+    let again = put(bytes.body.clone(), &last).await;
+    assert_eq!((again.status, again.json()["alreadyArchived"].as_bool()), (StatusCode::OK, Some(true)));
+    let mut changed = bytes.body.clone();
+    changed[100] ^= 1;
+    let conflict = put(changed, &last).await;
+    assert_eq!(conflict.status, StatusCode::CONFLICT, "{}", conflict.text());
+    assert_eq!(put(b"x".to_vec(), "not-a-wal-file").await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(app.get(&format!("{base}/{id}/wal/0000000100000000000000FF"), Some(&operator)).await.status, StatusCode::NOT_FOUND);
+}

@@ -1,0 +1,436 @@
+//! Point-in-time restores of continuous PostgreSQL configurations: a base backup is unpacked
+//! into a new data directory, the archived WAL it needs is put beside it, and PostgreSQL
+//! replays it up to the target (a time, a named restore point, or the end of the archive),
+//! then, when asked, the new cluster is started, waited for until promoted, and checked.
+//!
+//! A failed restore removes the data directory it created, so nothing half-restored is left.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection, Row};
+
+use super::{PipeInput, RestoreError, record_action};
+use crate::auth::{Principal, Role};
+use crate::catalog::Catalog;
+use crate::configurations;
+use crate::executions::{self, Execution};
+use crate::locations;
+use crate::repo::restore;
+use crate::secrets::SecretBox;
+use crate::source::postgres::{collect_stderr, server_tool};
+use crate::wal_archive;
+
+/// Where and to which point to restore a continuous configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PhysicalRestore {
+    /// The new data directory: an absolute path that does not exist yet or is empty.
+    pub target_directory: String,
+    /// Replay up to this time (RFC 3339, e.g. `2026-11-23T01:02:03Z`), stopping before the first
+    /// transaction committed after it.
+    #[serde(default)]
+    pub target_time: Option<String>,
+    /// Replay up to this restore point (`pg_create_restore_point`).
+    #[serde(default)]
+    pub restore_point: Option<String>,
+    /// Start the restored cluster on 127.0.0.1 at this port, wait until recovery has ended,
+    /// and check it answers. Without it the directory is left ready to start.
+    #[serde(default)]
+    pub port: Option<u16>,
+}
+
+/// What a point-in-time restore did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryReport {
+    /// The base backup restored.
+    pub execution_id: String,
+    pub data_directory: String,
+    /// `latest`, `time …` or `restore point …`.
+    pub recovery_target: String,
+    pub wal_files: usize,
+    /// Bytes of the base backup.
+    pub bytes: u64,
+    /// The port the restored cluster runs on, when it was started.
+    pub port: Option<u16>,
+    /// The last transaction replayed, from PostgreSQL's log, when it was started.
+    pub recovered_to: Option<String>,
+    /// The measured restore time (the achieved RTO of this restore).
+    pub duration_seconds: f64,
+}
+
+enum Target {
+    Latest,
+    Time(chrono::DateTime<chrono::Utc>),
+    RestorePoint(String),
+}
+
+impl Target {
+    fn parse(request: &PhysicalRestore) -> Result<Target, RestoreError> {
+        match (&request.target_time, &request.restore_point) {
+            (Some(_), Some(_)) => Err(RestoreError::Invalid("give targetTime or restorePoint, not both".into())),
+            (Some(time), None) => chrono::DateTime::parse_from_rfc3339(time.trim())
+                .map(|t| Target::Time(t.with_timezone(&chrono::Utc)))
+                .map_err(|e| RestoreError::Invalid(format!("targetTime: {e}; use RFC 3339, e.g. 2026-11-23T01:02:03Z"))),
+            (None, Some(name)) if name.is_empty() || name.len() > 63 || name.contains(['\'', '\\', '\n']) => {
+                Err(RestoreError::Invalid("restorePoint: a restore point name of 1 to 63 characters, without quotes or backslashes".into()))
+            }
+            (None, Some(name)) => Ok(Target::RestorePoint(name.clone())),
+            (None, None) => Ok(Target::Latest),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Target::Latest => "latest".into(),
+            Target::Time(t) => format!("time {}", crate::time::to_text(*t)),
+            Target::RestorePoint(name) => format!("restore point {name}"),
+        }
+    }
+
+    /// The `postgresql.auto.conf` lines that stop replay here.
+    fn settings(&self) -> String {
+        match self {
+            Target::Latest => String::new(),
+            Target::Time(t) => format!(
+                "recovery_target_time = '{}'\nrecovery_target_inclusive = off\nrecovery_target_action = 'promote'\n",
+                t.format("%Y-%m-%d %H:%M:%S%.6f+00")
+            ),
+            Target::RestorePoint(name) => format!("recovery_target_name = '{name}'\nrecovery_target_action = 'promote'\n"),
+        }
+    }
+}
+
+/// Restores a continuous configuration to `request`'s point from the newest base backup that
+/// ended before it.
+pub async fn recover(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, configuration_id: &str, request: PhysicalRestore) -> Result<RecoveryReport, RestoreError> {
+    actor.require(Role::Operator)?;
+    let target = Target::parse(&request)?;
+    let before = match &target {
+        Target::Time(t) => Some(crate::time::to_text(*t)),
+        _ => None,
+    };
+    let base = executions::list(catalog, actor, configuration_id, 500)
+        .await?
+        .into_iter()
+        .filter(|e| e.status == "completed" && e.snapshot_id.is_some())
+        .find(|e| before.as_ref().is_none_or(|t| e.completed_at.as_ref().is_some_and(|c| c <= t)))
+        .ok_or_else(|| match &before {
+            Some(t) => RestoreError::Invalid(format!("no base backup of this configuration ended before {t}: the restorable window starts later")),
+            None => RestoreError::Invalid("this configuration has no completed base backup yet".into()),
+        })?;
+    restore_physical(catalog, secrets, actor, &base.id, request).await
+}
+
+/// Restores the base backup of execution `execution_id` and replays the archive to the target.
+pub async fn restore_physical(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, execution_id: &str, request: PhysicalRestore) -> Result<RecoveryReport, RestoreError> {
+    actor.require(Role::Operator)?;
+    let target = Target::parse(&request)?;
+    let execution = executions::get(catalog, actor, execution_id).await?;
+    let configuration = configurations::find(catalog, &execution.configuration_id).await?;
+    if !wal_archive::is_continuous(&configuration) {
+        return Err(RestoreError::Invalid(format!("execution {execution_id} is not a base backup of a continuous PostgreSQL configuration")));
+    }
+    let (Some(location), Some(snapshot_id), Some(ended)) = (&execution.storage_location_id, &execution.snapshot_id, &execution.completed_at) else {
+        return Err(RestoreError::Invalid(format!("execution {execution_id} has no snapshot (status {})", execution.status)));
+    };
+    if let Target::Time(t) = &target
+        && crate::time::to_text(*t) < *ended
+    {
+        return Err(RestoreError::Invalid(format!(
+            "targetTime {} is before base backup {execution_id} ended ({ended}): restore an earlier base backup",
+            crate::time::to_text(*t)
+        )));
+    }
+    let meta = BaseBackupMeta::of(&execution)?;
+    let directory = new_data_directory(&request.target_directory)?;
+    let started = Instant::now();
+    let outcome = async {
+        let repo = locations::open_repository(catalog, secrets, location).await?;
+        let bytes = unpack(&repo, snapshot_id, &directory).await?;
+        let wal = stage_wal(catalog, &repo, &configuration.id, &meta.start_file, &directory).await?;
+        write_recovery_settings(&directory, &target, request.port)?;
+        let owner = ServerUser::detect()?;
+        owner.chown_all(&directory)?;
+        let mut recovered_to = None;
+        if let Some(port) = request.port {
+            let password = configuration.source_password(secrets)?;
+            recovered_to = start_and_wait(&owner, &meta.server_version, &directory, port, &configuration.source_identifier, password.as_deref()).await?;
+            // Replay is over: the staged WAL is no longer needed.
+            let _ = std::fs::remove_dir_all(directory.join(WAL_DIR));
+        }
+        Ok::<_, RestoreError>((bytes, wal, recovered_to))
+    }
+    .await;
+    let (bytes, wal_files, recovered_to) = match outcome {
+        Ok(done) => done,
+        Err(e) => {
+            stop_quietly(&meta.server_version, &directory);
+            let _ = std::fs::remove_dir_all(&directory);
+            return Err(e);
+        }
+    };
+    let report = RecoveryReport {
+        execution_id: execution_id.to_string(),
+        data_directory: directory.display().to_string(),
+        recovery_target: target.describe(),
+        wal_files,
+        bytes,
+        port: request.port,
+        recovered_to,
+        duration_seconds: started.elapsed().as_secs_f64(),
+    };
+    record_action(catalog, actor, "restore.point_in_time", execution_id, serde_json::to_value(&report).unwrap_or_default()).await?;
+    Ok(report)
+}
+
+/// What the base backup's execution recorded: the first WAL file it needs, the server version.
+struct BaseBackupMeta {
+    start_file: String,
+    server_version: String,
+}
+
+impl BaseBackupMeta {
+    fn of(execution: &Execution) -> Result<BaseBackupMeta, RestoreError> {
+        let meta: serde_json::Value = serde_json::from_str(&execution.recovery_metadata).unwrap_or_default();
+        let start_file = meta["wal"]["startFile"].as_str().map(str::to_string);
+        let server_version = meta["postgresql"]["serverVersion"].as_str().map(str::to_string);
+        match (start_file, server_version) {
+            (Some(start_file), Some(server_version)) => Ok(BaseBackupMeta { start_file, server_version }),
+            _ => Err(RestoreError::Invalid(format!("execution {} has no WAL start point: it is not a base backup", execution.id))),
+        }
+    }
+}
+
+/// The staged WAL, inside the data directory so `restore_command` can name it relatively
+/// (PostgreSQL runs it in the data directory).
+const WAL_DIR: &str = "bulwark_wal";
+
+/// Creates the data directory, refusing a relative path or one that holds anything.
+fn new_data_directory(path: &str) -> Result<PathBuf, RestoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    let directory = PathBuf::from(path.trim());
+    if !directory.is_absolute() {
+        return Err(RestoreError::Invalid(format!("targetDirectory: {path:?} is not an absolute path")));
+    }
+    if std::fs::read_dir(&directory).is_ok_and(|mut entries| entries.next().is_some()) {
+        return Err(RestoreError::Conflict(format!("targetDirectory: {} is not empty; a restore never writes over data", directory.display())));
+    }
+    std::fs::create_dir_all(&directory).map_err(|e| RestoreError::Target(format!("{}: {e}", directory.display())))?;
+    // PostgreSQL refuses a data directory others can read.
+    std::fs::set_permissions(&directory, std::fs::Permissions::from_mode(0o700)).map_err(|e| RestoreError::Target(format!("{}: {e}", directory.display())))?;
+    Ok(directory)
+}
+
+/// Streams the base backup's tar from the repository into `tar`, which unpacks it.
+async fn unpack(repo: &crate::repo::Repository, snapshot_id: &str, directory: &Path) -> Result<u64, RestoreError> {
+    let snapshot = repo.load_snapshot(snapshot_id).await?;
+    let index = Arc::new(repo.load_index().await?);
+    let mut child = Command::new("tar")
+        .args(["--extract", "--file=-", "--no-same-owner", "--directory"])
+        .arg(directory)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| RestoreError::Target(format!("cannot run tar: {e}")))?;
+    let stdin = child.stdin.take().ok_or_else(|| RestoreError::Target("tar has no input".into()))?;
+    let stderr = collect_stderr(&mut child);
+    let streamed = restore::restore_stream(repo, index, &snapshot, PipeInput(Some(stdin))).await;
+    let bytes = match streamed {
+        Ok((stdin, n)) => {
+            drop(stdin);
+            n
+        }
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e.into());
+        }
+    };
+    let status = tokio::task::spawn_blocking(move || child.wait()).await.map_err(|e| RestoreError::Target(e.to_string()))?;
+    let stderr = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
+    match status {
+        Ok(s) if s.success() => Ok(bytes),
+        Ok(s) => Err(RestoreError::Target(format!("unpacking the base backup failed ({s}): {}", stderr.trim()))),
+        Err(e) => Err(RestoreError::Target(format!("tar: {e}"))),
+    }
+}
+
+/// Fetches, verified, every archived WAL file from the base backup's first one on (and every
+/// timeline history file) into the data directory's staging area. Returns how many.
+async fn stage_wal(catalog: &Catalog, repo: &crate::repo::Repository, configuration_id: &str, start_file: &str, directory: &Path) -> Result<usize, RestoreError> {
+    let staging = directory.join(WAL_DIR);
+    std::fs::create_dir_all(&staging).map_err(|e| RestoreError::Target(format!("{}: {e}", staging.display())))?;
+    let names: Vec<String> = wal_archive::names(catalog, configuration_id)
+        .await
+        .map_err(|e| RestoreError::Invalid(e.to_string()))?
+        .into_iter()
+        .filter(|n| n.ends_with(".history") || (n.len() == 24 && n.as_str() >= start_file))
+        .collect();
+    for name in &names {
+        let bytes = repo.wal_fetch(configuration_id, name).await?;
+        let path = staging.join(name);
+        std::fs::write(&path, bytes).map_err(|e| RestoreError::Target(format!("{}: {e}", path.display())))?;
+    }
+    Ok(names.len())
+}
+
+/// `recovery.signal` and the settings that replay the staged WAL up to the target. The
+/// restored cluster does not archive: it must not write into its source's archive.
+fn write_recovery_settings(directory: &Path, target: &Target, port: Option<u16>) -> Result<(), RestoreError> {
+    use std::io::Write;
+    let failed = |e: std::io::Error| RestoreError::Target(format!("{}: {e}", directory.display()));
+    std::fs::write(directory.join("recovery.signal"), b"").map_err(failed)?;
+    let mut settings = format!(
+        "\n# Point-in-time restore by Bulwark (to {}).\nrestore_command = 'cp \"{WAL_DIR}/%f\" \"%p\"'\narchive_mode = off\n{}",
+        target.describe(),
+        target.settings()
+    );
+    if let Some(port) = port {
+        settings.push_str(&format!("port = {port}\nlisten_addresses = '127.0.0.1'\n"));
+        // The socket goes in the data directory when its path fits a socket address.
+        let socket_dir = if directory.as_os_str().len() < 90 { directory.display().to_string() } else { String::new() };
+        settings.push_str(&format!("unix_socket_directories = '{socket_dir}'\n"));
+    }
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(directory.join("postgresql.auto.conf")).map_err(failed)?;
+    file.write_all(settings.as_bytes()).map_err(failed)
+}
+
+/// The user PostgreSQL runs as: ourselves, or `postgres` when we are root (it refuses root).
+struct ServerUser {
+    ids: Option<(u32, u32)>,
+}
+
+impl ServerUser {
+    fn detect() -> Result<ServerUser, RestoreError> {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            return Ok(ServerUser { ids: None });
+        }
+        let id = |flag: &str| -> Option<u32> {
+            let out = Command::new("id").args([flag, "postgres"]).output().ok()?;
+            String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+        };
+        match (id("-u"), id("-g")) {
+            (Some(uid), Some(gid)) => Ok(ServerUser { ids: Some((uid, gid)) }),
+            _ => Err(RestoreError::Target("running as root, a restored cluster must run as the `postgres` user, and there is none".into())),
+        }
+    }
+
+    fn command(&self, program: PathBuf) -> Command {
+        use std::os::unix::process::CommandExt;
+        let mut command = Command::new(program);
+        if let Some((uid, gid)) = self.ids {
+            command.uid(uid).gid(gid);
+        }
+        command
+    }
+
+    fn chown_all(&self, root: &Path) -> Result<(), RestoreError> {
+        let Some((uid, gid)) = self.ids else { return Ok(()) };
+        let failed = |e: std::io::Error, p: &Path| RestoreError::Target(format!("{}: {e}", p.display()));
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(path) = stack.pop() {
+            std::os::unix::fs::lchown(&path, Some(uid), Some(gid)).map_err(|e| failed(e, &path))?;
+            if std::fs::symlink_metadata(&path).map_err(|e| failed(e, &path))?.is_dir() {
+                for entry in std::fs::read_dir(&path).map_err(|e| failed(e, &path))? {
+                    stack.push(entry.map_err(|e| failed(e, &path))?.path());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How long replay may take before the restore gives up.
+const RECOVERY_LIMIT: Duration = Duration::from_secs(30 * 60);
+
+/// Starts the restored cluster, waits until it has left recovery, checks it answers a query,
+/// and returns the last replayed transaction's time from its log.
+async fn start_and_wait(owner: &ServerUser, server_version: &str, directory: &Path, port: u16, source_url: &str, password: Option<&str>) -> Result<Option<String>, RestoreError> {
+    let log = directory.join("bulwark-restore.log");
+    let output = owner
+        .command(server_tool("pg_ctl", server_version))
+        .arg("--pgdata")
+        .arg(directory)
+        .arg("--log")
+        .arg(&log)
+        .args(["--wait", "--timeout", &RECOVERY_LIMIT.as_secs().to_string(), "start"])
+        .output()
+        .map_err(|e| RestoreError::Target(format!("cannot run pg_ctl: {e}")))?;
+    if !output.status.success() {
+        return Err(RestoreError::Target(format!("the restored cluster did not start: {}", log_tail(&log))));
+    }
+    let mut options = PgConnectOptions::from_str(source_url)
+        .map_err(|e| RestoreError::Invalid(format!("{source_url}: {e}")))?
+        .host("127.0.0.1")
+        .port(port)
+        .disable_statement_logging();
+    if let Some(password) = password {
+        options = options.password(password);
+    }
+    let started = Instant::now();
+    loop {
+        // Connections fail while replay runs with hot_standby off; that is not an error yet.
+        if let Ok(mut conn) = sqlx::postgres::PgConnection::connect_with(&options).await {
+            let row = sqlx::query("SELECT pg_is_in_recovery(), (SELECT count(*) FROM pg_database)").fetch_one(&mut conn).await;
+            let _ = conn.close().await;
+            if let Ok(row) = row
+                && !row.get::<bool, _>(0)
+            {
+                return Ok(recovered_to(&log));
+            }
+        }
+        if !is_running(owner, server_version, directory) {
+            return Err(RestoreError::Target(format!("the restored cluster stopped during recovery: {}", log_tail(&log))));
+        }
+        if started.elapsed() > RECOVERY_LIMIT {
+            return Err(RestoreError::Target(format!("recovery did not end within {} minutes: {}", RECOVERY_LIMIT.as_secs() / 60, log_tail(&log))));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+fn is_running(owner: &ServerUser, server_version: &str, directory: &Path) -> bool {
+    owner.command(server_tool("pg_ctl", server_version)).arg("--pgdata").arg(directory).arg("status").output().is_ok_and(|o| o.status.success())
+}
+
+/// Stops a cluster a failed restore may have started, before its directory is removed.
+fn stop_quietly(server_version: &str, directory: &Path) {
+    if !directory.join("postmaster.pid").exists() {
+        return;
+    }
+    if let Ok(owner) = ServerUser::detect() {
+        let _ = owner
+            .command(server_tool("pg_ctl", server_version))
+            .arg("--pgdata")
+            .arg(directory)
+            .args(["--mode", "immediate", "--wait", "stop"])
+            .output();
+    }
+}
+
+/// The log's last lines, for an error a person can act on.
+fn log_tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(8)..].join("\n")
+}
+
+/// `… recovery stopping before commit of transaction 745, time 2026-11-23 01:02:03.5+00` or
+/// `… last completed transaction was at log time 2026-11-23 01:02:03.4+00`: the time replayed to.
+fn recovered_to(log: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(log).ok()?;
+    text.lines().rev().find_map(|line| {
+        line.split_once("last completed transaction was at log time ")
+            .map(|(_, t)| t.trim().to_string())
+            .or_else(|| line.split_once("recovery stopping before commit of transaction ").and_then(|(_, rest)| rest.split_once(", time ")).map(|(_, t)| t.trim().to_string()))
+    })
+}

@@ -1,0 +1,163 @@
+//! The WAL archive of continuous PostgreSQL configurations: PostgreSQL's `archive_command`
+//! sends each WAL file to the server, which seals it into the configuration's repository
+//! (stanza = the configuration id, so clusters sharing a location never collide) and records
+//! it here. With the physical base backups, the archive gives the restorable window.
+
+use serde::Serialize;
+
+use crate::auth::{AuthError, Principal, Role};
+use crate::catalog::{Catalog, CatalogError};
+use crate::configurations::{self, Configuration, ConfigurationError};
+use crate::error::{Classify, Kind};
+use crate::locations::{self, LocationError};
+use crate::repo::wal::{Pushed, is_wal_name};
+use crate::repo::{RepoError, Repository};
+use crate::secrets::SecretBox;
+use crate::time;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WalArchiveError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Configuration(#[from] ConfigurationError),
+    #[error(transparent)]
+    Location(#[from] LocationError),
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+impl From<sqlx::Error> for WalArchiveError {
+    fn from(e: sqlx::Error) -> Self {
+        WalArchiveError::Catalog(CatalogError::Query(e))
+    }
+}
+
+impl Classify for WalArchiveError {
+    fn kind(&self) -> Kind {
+        match self {
+            WalArchiveError::Invalid(_) => Kind::Invalid,
+            WalArchiveError::Auth(e) => e.kind(),
+            WalArchiveError::Catalog(e) => e.kind(),
+            WalArchiveError::Configuration(e) => e.kind(),
+            WalArchiveError::Location(e) => e.kind(),
+            WalArchiveError::Repo(e) => e.kind(),
+        }
+    }
+}
+
+/// True for configurations whose backups are physical (base backups plus archived WAL).
+pub fn is_continuous(configuration: &Configuration) -> bool {
+    configuration.source_type == "postgresql" && configuration.frequency == "continuous"
+}
+
+/// The configuration, if it archives WAL, and its repository (its first location).
+async fn archive_of(catalog: &Catalog, secrets: &SecretBox, configuration_id: &str) -> Result<(Repository, String), WalArchiveError> {
+    let configuration = configurations::find(catalog, configuration_id).await?;
+    if !is_continuous(&configuration) {
+        return Err(WalArchiveError::Invalid(format!(
+            "configuration {:?} does not archive WAL: only a postgresql configuration with frequency \"continuous\" does",
+            configuration.name
+        )));
+    }
+    let location = configuration
+        .location_ids()
+        .into_iter()
+        .next()
+        .ok_or_else(|| WalArchiveError::Invalid(format!("configuration {:?} has no storage location", configuration.name)))?;
+    Ok((locations::open_repository(catalog, secrets, &location).await?, location))
+}
+
+/// What a push did: stored, or already archived with the same bytes (PostgreSQL retries).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PushReport {
+    pub name: String,
+    pub already_archived: bool,
+}
+
+/// Archives one WAL file. Not audited: a busy cluster archives a file a minute or more, and
+/// the archive itself (this table and the repository) is the record.
+pub async fn push(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, configuration_id: &str, name: &str, bytes: &[u8]) -> Result<PushReport, WalArchiveError> {
+    actor.require(Role::Operator)?;
+    if !is_wal_name(name) {
+        return Err(WalArchiveError::Invalid(format!("{name:?} is not a WAL file name (e.g. 000000010000000000000002 or 00000002.history)")));
+    }
+    let (repo, location) = archive_of(catalog, secrets, configuration_id).await?;
+    let pushed = repo.wal_push(configuration_id, name, bytes).await?;
+    sqlx::query(
+        "INSERT INTO wal_archive (configuration_id, name, storage_location_id, size_bytes, archived_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (configuration_id, name) DO NOTHING",
+    )
+    .bind(configuration_id)
+    .bind(name)
+    .bind(&location)
+    .bind(bytes.len() as i64)
+    .bind(time::now_text())
+    .execute(catalog.pool())
+    .await?;
+    Ok(PushReport { name: name.to_string(), already_archived: pushed == Pushed::AlreadyArchived })
+}
+
+/// The bytes of one archived WAL file (a `restore_command` on another host).
+pub async fn fetch(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, configuration_id: &str, name: &str) -> Result<Vec<u8>, WalArchiveError> {
+    actor.require(Role::Operator)?;
+    let (repo, _) = archive_of(catalog, secrets, configuration_id).await?;
+    Ok(repo.wal_fetch(configuration_id, name).await?)
+}
+
+/// Names of the archived WAL files of a configuration, sorted: segments of a timeline in
+/// order, later timelines after earlier ones.
+pub(crate) async fn names(catalog: &Catalog, configuration_id: &str) -> Result<Vec<String>, WalArchiveError> {
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT name FROM wal_archive WHERE configuration_id = $1 ORDER BY name")
+        .bind(configuration_id)
+        .fetch_all(catalog.pool())
+        .await?;
+    Ok(rows.into_iter().map(|(n,)| n).collect())
+}
+
+/// What a continuous configuration can be restored to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryWindow {
+    /// The end of the oldest completed base backup: nothing earlier can be restored.
+    pub earliest: Option<String>,
+    /// The newest point the archive reaches: the last WAL file's arrival, or the newest base
+    /// backup's end when no WAL came after it.
+    pub latest: Option<String>,
+    pub base_backups: i64,
+    pub wal_files: i64,
+    pub wal_bytes: i64,
+    pub last_wal_file: Option<String>,
+}
+
+pub async fn window(catalog: &Catalog, actor: &Principal, configuration_id: &str) -> Result<RecoveryWindow, WalArchiveError> {
+    actor.require(Role::Viewer)?;
+    let configuration = configurations::find(catalog, configuration_id).await?;
+    if !is_continuous(&configuration) {
+        return Err(WalArchiveError::Invalid(format!("configuration {:?} is not continuous: it has no restorable window", configuration.name)));
+    }
+    let (base_backups, earliest, newest): (i64, Option<String>, Option<String>) = sqlx::query_as(
+        "SELECT COUNT(*), MIN(completed_at), MAX(completed_at) FROM backup_executions WHERE configuration_id = $1 AND status = 'completed'",
+    )
+    .bind(configuration_id)
+    .fetch_one(catalog.pool())
+    .await?;
+    let (wal_files, wal_bytes, last_arrival): (i64, i64, Option<String>) =
+        sqlx::query_as("SELECT COUNT(*), CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT), MAX(archived_at) FROM wal_archive WHERE configuration_id = $1")
+            .bind(configuration_id)
+            .fetch_one(catalog.pool())
+            .await?;
+    let last_wal_file: Option<(String,)> =
+        sqlx::query_as("SELECT name FROM wal_archive WHERE configuration_id = $1 ORDER BY name DESC LIMIT 1").bind(configuration_id).fetch_optional(catalog.pool()).await?;
+    let latest = match (newest, last_arrival) {
+        (Some(backup), Some(wal)) => Some(backup.max(wal)),
+        (Some(backup), None) => Some(backup),
+        (None, _) => None,
+    };
+    Ok(RecoveryWindow { earliest, latest, base_backups, wal_files, wal_bytes, last_wal_file: last_wal_file.map(|(n,)| n) })
+}
