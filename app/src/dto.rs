@@ -160,6 +160,8 @@ pub struct ExecutionView {
     pub completed_at: Option<String>,
     /// `filesystem` or `postgresql`, from the recovery metadata.
     pub source_type: String,
+    /// How the source was read (`pg_dump custom`, `pg_basebackup tar`), from the metadata.
+    pub format: String,
     /// Recovery metadata, pretty-printed.
     pub metadata: String,
 }
@@ -189,6 +191,7 @@ impl ExecutionView {
             started_at: text("startedAt"),
             completed_at: text("completedAt"),
             source_type: v["recoveryMetadata"]["sourceType"].as_str().unwrap_or_default().to_string(),
+            format: v["recoveryMetadata"]["format"].as_str().unwrap_or_default().to_string(),
             metadata: serde_json::to_string_pretty(&v["recoveryMetadata"]).unwrap_or_default(),
         }
     }
@@ -196,6 +199,40 @@ impl ExecutionView {
     pub fn is_finished(&self) -> bool {
         matches!(self.status.as_str(), "completed" | "failed")
     }
+}
+
+/// One configuration, with what its page shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigurationDetail {
+    pub id: String,
+    pub name: String,
+    pub source_type: String,
+    pub source_identifier: String,
+    pub frequency: String,
+    /// Physical base backups plus WAL archiving (point-in-time restores).
+    pub continuous: bool,
+    pub window: Option<RecoveryWindowView>,
+    pub archive_command: Option<String>,
+    pub executions: Vec<ExecutionLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryWindowView {
+    pub earliest: Option<String>,
+    pub latest: Option<String>,
+    pub base_backups: i64,
+    pub wal_files: i64,
+    pub wal_bytes: u64,
+    pub last_wal_file: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionLine {
+    pub id: String,
+    pub status: String,
+    pub created_at: String,
+    pub size_bytes: Option<u64>,
+    pub duration_seconds: Option<f64>,
 }
 
 /// 1536 → "1.5 KiB".

@@ -57,6 +57,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=Console>
                     <Route path=path!("") view=dashboard::DashboardPage/>
                     <Route path=path!("configurations") view=configurations::ConfigurationsPage/>
+                    <Route path=path!("configurations/:id") view=configuration::ConfigurationPage/>
                     <Route path=path!("executions/:id") view=execution::ExecutionPage/>
                     <Route path=path!("restoration") view=restoration::RestorationPage/>
                     <Route path=path!("disaster-recovery") view=disaster_recovery::DisasterRecoveryPage/>

@@ -21,7 +21,8 @@ async function freePort(): Promise<number> {
 export class PgCluster {
   private constructor(readonly port: number, private readonly server: ChildProcess) {}
 
-  static async start(): Promise<PgCluster> {
+  /** `settings` are extra `name=value` server settings (`-c`). */
+  static async start(settings: string[] = []): Promise<PgCluster> {
     const dir = mkdtempSync(join(tmpdir(), 'bulwark-e2e-pg-'));
     const asRoot = process.getuid?.() === 0;
     const ids = asRoot
@@ -31,7 +32,8 @@ export class PgCluster {
     const data = join(dir, 'data');
     execFileSync(`${BIN}/initdb`, ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--no-sync'], { ...ids, stdio: 'ignore' });
     const port = await freePort();
-    const server = spawn(`${BIN}/postgres`, ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off'], {
+    const args = ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', ...settings.flatMap((s) => ['-c', s])];
+    const server = spawn(`${BIN}/postgres`, args, {
       ...ids,
       stdio: 'ignore',
     });
@@ -54,12 +56,30 @@ export class PgCluster {
 
   /** Runs SQL and returns psql's unaligned output. */
   psql(database: string, sql: string): string {
-    return execFileSync('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-U', 'postgres', '-p', String(this.port), '-d', database, '-c', sql])
-      .toString()
-      .trim();
+    return psqlAt(this.port, database, sql);
   }
 
   stop() {
     this.server.kill('SIGKILL');
   }
 }
+
+/** Runs SQL on the cluster at `port` on 127.0.0.1 and returns psql's unaligned output. */
+export function psqlAt(port: number, database: string, sql: string): string {
+  return execFileSync('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-U', 'postgres', '-p', String(port), '-d', database, '-c', sql])
+    .toString()
+    .trim();
+}
+
+/** The `postgres` user's ids when we are root (PostgreSQL refuses to run as root). */
+export function serverUser(): { uid?: number; gid?: number } {
+  if (process.getuid?.() !== 0) return {};
+  return { uid: Number(execFileSync('id', ['-u', 'postgres']).toString()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString()) };
+}
+
+/** Stops a cluster something else started in `data` (a restore under test). */
+export function stopDataDirectory(data: string) {
+  execFileSync(`${BIN}/pg_ctl`, ['-D', data, '-m', 'immediate', '-w', 'stop'], { ...serverUser(), stdio: 'ignore' });
+}
+
+export { freePort };

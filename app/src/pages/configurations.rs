@@ -99,7 +99,7 @@ pub fn ConfigurationsPage() -> impl IntoView {
                 <label>"Source"
                     <select name="source_type" aria-label="Source" on:change=move |ev| source_type.set(event_target_value(&ev))>
                         <option value="filesystem">"directory (filesystem)"</option>
-                        <option value="postgresql">"PostgreSQL database (pg_dump)"</option>
+                        <option value="postgresql">"PostgreSQL database"</option>
                     </select>
                 </label>
                 <label>{move || if source_type.get() == "postgresql" { "Database URL (postgresql://user@host:5432/db)" } else { "Directory (absolute path)" }}
@@ -109,6 +109,7 @@ pub fn ConfigurationsPage() -> impl IntoView {
                     <input type="password" name="source_password" autocomplete="new-password"/>
                 </label>
                 <label>"Frequency"
+                    <span class="hint" class:hidden=move || source_type.get() != "postgresql">"continuous: physical base backups and WAL archiving, for point-in-time restores; otherwise pg_dump"</span>
                     <select name="frequency" aria-label="Frequency">
                         {["manual", "hourly", "daily", "weekly", "monthly", "continuous"].map(|f| view! { <option value=f>{f}</option> }).collect_view()}
                     </select>
@@ -171,7 +172,7 @@ fn ConfigurationLine(configuration: ConfigurationRow, run: ServerAction<RunConfi
     };
     view! {
         <tr data-configuration=configuration.name.clone()>
-            <td>{configuration.name.clone()}</td>
+            <td><a href=format!("/configurations/{}", configuration.id)>{configuration.name.clone()}</a></td>
             <td>{configuration.source_type.clone()} " " <code>{configuration.source_identifier.clone()}</code></td>
             <td>{configuration.frequency.clone()}</td>
             <td>{minutes(configuration.rto_minutes)} " / " {minutes(configuration.rpo_minutes)}</td>

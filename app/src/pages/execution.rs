@@ -80,7 +80,7 @@ fn Figures(view: Signal<ExecutionView>) -> impl IntoView {
     view! {
         <section class="panel" data-testid="execution" data-status=move || v().status>
             <p>"Status: " <strong data-testid="status">{move || v().status}</strong> " · " {move || v().execution_type}
-                " · configuration " <a href="/configurations">{move || v().configuration_id}</a></p>
+                " · configuration " <a href=move || format!("/configurations/{}", v().configuration_id)>{move || v().configuration_id}</a></p>
             <div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax="100"
                  aria-valuenow=move || v().percent.to_string() data-testid="progress">
                 <div class="progress-bar" style=move || format!("width: {}%", v().percent)></div>
@@ -142,7 +142,12 @@ fn DirectoryRestorePanel(view: Signal<ExecutionView>) -> impl IntoView {
 fn RestorePanel(view: Signal<ExecutionView>) -> impl IntoView {
     let restore = ServerAction::<RestoreExecution>::new();
     view! {
-        <section class="panel" class:hidden=move || { let v = view.get(); v.status != "completed" || v.source_type != "postgresql" }>
+        <section class="panel" class:hidden=move || { let v = view.get(); v.status != "completed" || v.format != "pg_basebackup tar" }>
+            <h2>"Restore to a point in time"</h2>
+            <p>"This is a physical base backup: restore it, with the archived WAL after it, from "
+                <a href=move || format!("/configurations/{}", view.get().configuration_id)>"its configuration's page"</a> "."</p>
+        </section>
+        <section class="panel" class:hidden=move || { let v = view.get(); v.status != "completed" || v.source_type != "postgresql" || v.format == "pg_basebackup tar" }>
             <h2>"Restore into a database"</h2>
             <p>"The dump streams into " <code>"pg_restore --single-transaction"</code> ": the target database is created when missing, and a failure commits nothing. Name tables (schema.table, comma-separated) to bring back only those; they must not exist in the target."</p>
             <ActionForm action=restore attr:class="grid-form">

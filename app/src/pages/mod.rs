@@ -4,6 +4,7 @@ pub mod account;
 pub mod alerts;
 pub mod approvals;
 pub mod audit;
+pub mod configuration;
 pub mod configurations;
 pub mod cost;
 pub mod dashboard;

@@ -1,0 +1,193 @@
+//! One backup configuration: its executions and, for a continuous PostgreSQL configuration,
+//! the restorable window, the `archive_command` to give the cluster, and a point-in-time
+//! restore.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use crate::components::{ErrorPanel, PageHeader};
+use crate::dto::{ConfigurationDetail, RecoveryWindowView, human_bytes};
+use crate::error::AppError;
+
+#[server(prefix = "/_sfn", endpoint = "get_configuration")]
+pub async fn get_configuration(id: String) -> Result<ConfigurationDetail, AppError> {
+    use bulwark_core::{configurations, executions, wal_archive};
+    let p = crate::ssr::principal().await?;
+    let catalog = crate::ssr::catalog()?;
+    let c = configurations::get(&catalog, &p, &id).await.map_err(AppError::from_core)?;
+    let continuous = wal_archive::is_continuous(&c);
+    let window = if continuous {
+        let w = wal_archive::window(&catalog, &p, &id).await.map_err(AppError::from_core)?;
+        Some(RecoveryWindowView {
+            earliest: w.earliest,
+            latest: w.latest,
+            base_backups: w.base_backups,
+            wal_files: w.wal_files,
+            wal_bytes: w.wal_bytes.max(0) as u64,
+            last_wal_file: w.last_wal_file,
+        })
+    } else {
+        None
+    };
+    // The address this page was asked for is the one the cluster can reach the server at.
+    let headers: axum::http::HeaderMap = leptos_axum::extract().await.map_err(|_| AppError::Internal)?;
+    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1:3000");
+    let archive_command = continuous.then(|| {
+        format!("curl -fsS -X PUT -H 'Authorization: Bearer <API token>' --data-binary @%p http://{host}/api/admin/backups/configurations/{id}/wal/%f")
+    });
+    let history = executions::list(&catalog, &p, &id, 20).await.map_err(AppError::from_core)?;
+    Ok(ConfigurationDetail {
+        id: c.id,
+        name: c.name,
+        source_type: c.source_type,
+        source_identifier: c.source_identifier,
+        frequency: c.frequency,
+        continuous,
+        window,
+        archive_command,
+        executions: history
+            .into_iter()
+            .map(|e| crate::dto::ExecutionLine {
+                id: e.id,
+                status: e.status,
+                created_at: e.created_at,
+                size_bytes: e.size_bytes.map(|b| b.max(0) as u64),
+                duration_seconds: e.duration_seconds,
+            })
+            .collect(),
+    })
+}
+
+/// Restores a continuous configuration to a point in time; returns a sentence for the page.
+#[server(prefix = "/_sfn", endpoint = "recover_configuration")]
+pub async fn recover_configuration(id: String, target_directory: String, target: String, target_time: String, restore_point: String, port: String) -> Result<String, AppError> {
+    use bulwark_core::restores::{self, PhysicalRestore};
+    let p = crate::ssr::principal().await?;
+    let (catalog, secrets) = (crate::ssr::catalog()?, crate::ssr::secrets()?);
+    let given = |s: String| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+    let (target_time, restore_point) = match target.as_str() {
+        "time" => (Some(given(target_time).ok_or_else(|| AppError::Invalid("targetTime: give the time to restore to".into()))?), None),
+        "restore_point" => (None, Some(given(restore_point).ok_or_else(|| AppError::Invalid("restorePoint: give the restore point's name".into()))?)),
+        _ => (None, None),
+    };
+    let port = match given(port) {
+        None => None,
+        Some(p) => Some(p.parse::<u16>().map_err(|_| AppError::Invalid("port: a port number, 1 to 65535".into()))?),
+    };
+    let request = PhysicalRestore { target_directory, target_time, restore_point, port };
+    let r = restores::recover(&catalog, &secrets, &p, &id, request).await.map_err(AppError::from_core)?;
+    let running = match r.port {
+        Some(port) => format!(", running on port {port}"),
+        None => ", ready to start".into(),
+    };
+    let replayed = r.recovered_to.map(|t| format!("; last transaction replayed: {t}")).unwrap_or_default();
+    Ok(format!(
+        "Restored to {} into {}{running} in {:.2} s ({} of base backup, {} WAL files){replayed}",
+        r.recovery_target,
+        r.data_directory,
+        r.duration_seconds,
+        human_bytes(r.bytes),
+        r.wal_files
+    ))
+}
+
+#[component]
+pub fn ConfigurationPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let recover = ServerAction::<RecoverConfiguration>::new();
+    let detail = Resource::new(move || (id(), recover.version().get()), |(id, _)| get_configuration(id));
+    view! {
+        <PageHeader title="Backup configuration"/>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match detail.await {
+                    Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
+                    Ok(c) => view! { <Detail c recover/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Detail(c: ConfigurationDetail, recover: ServerAction<RecoverConfiguration>) -> impl IntoView {
+    let kind = if c.continuous { "physical base backups + WAL archive (point-in-time)" } else { "scheduled backups" };
+    let id = c.id.clone();
+    view! {
+        <section class="panel" data-testid="configuration">
+            <h2>{c.name.clone()}</h2>
+            <p>{c.source_type.clone()} " " <code>{c.source_identifier.clone()}</code> " · " {c.frequency.clone()} " · " {kind}</p>
+        </section>
+        {c.window.clone().map(|w| view! { <WindowPanel w archive_command=c.archive_command.clone().unwrap_or_default()/> })}
+        {c.continuous.then(|| view! { <RecoverPanel id=id.clone() recover/> })}
+        <section class="panel">
+            <h2>"Executions"</h2>
+            <table class="data">
+                <thead><tr><th>"Started"</th><th>"Status"</th><th>"Size"</th><th>"Duration"</th></tr></thead>
+                <tbody>
+                    {c.executions.into_iter().map(|e| view! {
+                        <tr>
+                            <td><a href=format!("/executions/{}", e.id)>{e.created_at}</a></td>
+                            <td>{e.status}</td>
+                            <td>{e.size_bytes.map(human_bytes).unwrap_or_default()}</td>
+                            <td>{e.duration_seconds.map(|d| format!("{d:.2} s")).unwrap_or_default()}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
+    }
+}
+
+#[component]
+fn WindowPanel(w: RecoveryWindowView, archive_command: String) -> impl IntoView {
+    let or_none = |t: Option<String>| t.unwrap_or_else(|| "—".into());
+    view! {
+        <section class="panel" data-testid="recovery-window">
+            <h2>"Restorable window"</h2>
+            <table class="data">
+                <tbody>
+                    <tr><th>"Earliest point"</th><td data-testid="window-earliest">{or_none(w.earliest)}</td></tr>
+                    <tr><th>"Latest point"</th><td data-testid="window-latest">{or_none(w.latest)}</td></tr>
+                    <tr><th>"Base backups"</th><td>{w.base_backups}</td></tr>
+                    <tr><th>"WAL files archived"</th><td data-testid="window-wal-files">{w.wal_files} " (" {human_bytes(w.wal_bytes)} ")"</td></tr>
+                    <tr><th>"Last WAL file"</th><td><code>{or_none(w.last_wal_file)}</code></td></tr>
+                </tbody>
+            </table>
+            <h3>"Archiving"</h3>
+            <p>"Set this as the cluster's " <code>"archive_command"</code> " (with " <code>"archive_mode = on"</code> ") and an operator's API token; PostgreSQL retries a failed upload, and the same file twice is fine."</p>
+            <pre data-testid="archive-command">{archive_command}</pre>
+        </section>
+    }
+}
+
+#[component]
+fn RecoverPanel(id: String, recover: ServerAction<RecoverConfiguration>) -> impl IntoView {
+    let target = RwSignal::new("latest".to_string());
+    view! {
+        <section class="panel">
+            <h2>"Point-in-time restore"</h2>
+            <p>"The newest base backup before the target is unpacked into a new, empty data directory and the archived WAL is replayed up to the target. With a port, Bulwark starts the restored cluster on 127.0.0.1, waits until it is promoted and checks it answers; it never archives into this configuration."</p>
+            <ActionForm action=recover attr:class="grid-form">
+                <input type="hidden" name="id" value=id/>
+                <label>"New data directory" <input type="text" name="target_directory" placeholder="/var/lib/postgresql/restored" required/></label>
+                <label>"Restore to"
+                    <select name="target" aria-label="Restore to" on:change=move |ev| target.set(event_target_value(&ev))>
+                        <option value="latest">"the latest point"</option>
+                        <option value="time">"a time"</option>
+                        <option value="restore_point">"a named restore point"</option>
+                    </select>
+                </label>
+                <label class:hidden=move || target.get() != "time">"Time (RFC 3339, UTC)" <input type="text" name="target_time" placeholder="2026-11-23T01:02:03Z"/></label>
+                <label class:hidden=move || target.get() != "restore_point">"Restore point" <input type="text" name="restore_point"/></label>
+                <label>"Start on port (optional)" <input type="number" name="port" min="1" max="65535"/></label>
+                <button type="submit" class="primary">"Restore"</button>
+            </ActionForm>
+            {move || recover.value().get().map(|r| match r {
+                Ok(text) => view! { <p class="ok" role="status" data-testid="recover-report">{text}</p> }.into_any(),
+                Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+            })}
+        </section>
+    }
+}
