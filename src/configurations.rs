@@ -49,7 +49,7 @@ impl Classify for ConfigurationError {
 }
 
 /// Source kinds that can be backed up today.
-pub const SOURCE_TYPES: [&str; 2] = ["filesystem", "postgresql"];
+pub const SOURCE_TYPES: [&str; 4] = ["filesystem", "postgresql", "s3_bucket", "supabase_storage"];
 pub const BACKUP_TYPES: [&str; 4] = ["full", "incremental", "differential", "full_system"];
 pub const FREQUENCIES: [&str; 7] = ["manual", "continuous", "hourly", "daily", "weekly", "monthly", "custom"];
 pub const COMPRESSIONS: [&str; 3] = ["zstd", "gzip", "none"];
@@ -75,6 +75,9 @@ pub struct Configuration {
     pub rpo_minutes: Option<i64>,
     #[serde(serialize_with = "crate::catalog::serialize_json_text")]
     pub storage_location_ids: String,
+    /// A bucket's endpoint, region and access key id (never a secret).
+    #[serde(serialize_with = "crate::catalog::serialize_json_text")]
+    pub source_options: String,
     #[serde(serialize_with = "crate::catalog::serialize_flag")]
     pub is_active: i64,
     pub created_at: String,
@@ -88,6 +91,14 @@ impl Configuration {
         serde_json::from_str(&self.storage_location_ids).unwrap_or_default()
     }
 
+    /// The bucket a bucket source reads (`s3_bucket`, `supabase_storage`).
+    pub fn bucket(&self, secrets: &SecretBox) -> Result<crate::source::bucket::Bucket, ConfigurationError> {
+        let options: crate::source::bucket::BucketOptions =
+            serde_json::from_str(&self.source_options).map_err(|e| ConfigurationError::Invalid(format!("sourceOptions: {e}")))?;
+        let secret = self.source_password(secrets)?.unwrap_or_default();
+        crate::source::bucket::Bucket::new(&self.source_identifier, &options, &secret).map_err(|e| ConfigurationError::Invalid(e.to_string()))
+    }
+
     /// The source password, opened with the server's secret key.
     pub fn source_password(&self, secrets: &SecretBox) -> Result<Option<String>, SecretError> {
         self.source_credentials_encrypted.as_deref().map(|sealed| secrets.open(&credentials_context(&self.id), sealed)).transpose()
@@ -95,8 +106,8 @@ impl Configuration {
 }
 
 const COLUMNS: &str = "id, name, backup_type, source_type, source_identifier, frequency, schedule, retention_policy, \
-    encryption_enabled, compression, priority_level, rto_minutes, rpo_minutes, storage_location_ids, is_active, created_at, \
-    updated_at, source_credentials_encrypted";
+    encryption_enabled, compression, priority_level, rto_minutes, rpo_minutes, storage_location_ids, source_options, is_active, \
+    created_at, updated_at, source_credentials_encrypted";
 
 fn credentials_context(id: &str) -> String {
     format!("configuration:{id}:source_credentials")
@@ -129,9 +140,13 @@ pub struct NewConfiguration {
     #[serde(default)]
     pub rpo_minutes: Option<i64>,
     pub storage_location_ids: Vec<String>,
-    /// The database password; stored sealed. On update, `None` keeps the stored one.
+    /// The database password or a bucket's secret access key; stored sealed. On update,
+    /// `None` keeps the stored one.
     #[serde(default)]
     pub source_password: Option<String>,
+    /// Buckets: `{"endpoint", "region", "accessKeyId", "pathStyle"}`.
+    #[serde(default)]
+    pub source_options: Option<serde_json::Value>,
 }
 
 fn default_backup_type() -> String {
@@ -177,7 +192,24 @@ fn validate(new: &NewConfiguration) -> Result<(), ConfigurationError> {
                 return invalid("sourceIdentifier: name the database after the host, e.g. postgresql://user@host:5432/app".into());
             }
         }
+        "s3_bucket" | "supabase_storage" => {
+            if crate::storage::s3::S3Settings::parse_url(source).is_none() {
+                return invalid("sourceIdentifier: s3://bucket or s3://bucket/prefix, with a valid bucket name".into());
+            }
+            let options = new.source_options.clone().unwrap_or_else(|| serde_json::json!({}));
+            let options: crate::source::bucket::BucketOptions =
+                serde_json::from_value(options).map_err(|e| ConfigurationError::Invalid(format!("sourceOptions: {e}")))?;
+            if let Some(problem) = options.problem() {
+                return invalid(problem);
+            }
+            if new.source_type == "supabase_storage" && options.endpoint.is_none() {
+                return invalid("sourceOptions.endpoint: Supabase Storage's S3 endpoint, https://<project>.supabase.co/storage/v1/s3".into());
+            }
+        }
         _ => {}
+    }
+    if new.source_options.as_ref().is_some_and(|o| !o.is_object()) {
+        return invalid("sourceOptions: a JSON object".into());
     }
     if !FREQUENCIES.contains(&new.frequency.as_str()) {
         return invalid(format!("frequency: use one of {}", FREQUENCIES.join(", ")));
@@ -229,6 +261,10 @@ async fn check_locations(catalog: &Catalog, ids: &[String]) -> Result<(), Config
 pub async fn create(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, new: NewConfiguration) -> Result<Configuration, ConfigurationError> {
     actor.require(Role::Admin)?;
     validate(&new)?;
+    let is_bucket = matches!(new.source_type.as_str(), "s3_bucket" | "supabase_storage");
+    if is_bucket && new.source_password.as_deref().is_none_or(str::is_empty) {
+        return Err(ConfigurationError::Invalid("sourcePassword: the bucket's secret access key".into()));
+    }
     check_locations(catalog, &new.storage_location_ids).await?;
     let id = uuid::Uuid::new_v4().to_string();
     write(catalog, secrets, actor, &id, new, true).await
@@ -261,13 +297,13 @@ async fn write(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, id: &s
     let sql = if insert {
         "INSERT INTO backup_configurations (name, backup_type, source_type, source_identifier, frequency, schedule, retention_policy,
              encryption_enabled, compression, priority_level, rto_minutes, rpo_minutes, storage_location_ids,
-             source_credentials_encrypted, is_active, created_by, created_at, updated_at, id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $10, $11, $12, $13, 1, $14, $15, $15, $16)"
+             source_credentials_encrypted, is_active, created_by, created_at, updated_at, id, source_options)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $10, $11, $12, $13, 1, $14, $15, $15, $16, $17)"
     } else {
         "UPDATE backup_configurations SET name = $1, backup_type = $2, source_type = $3, source_identifier = $4, frequency = $5,
              schedule = $6, retention_policy = $7, compression = $8, priority_level = $9, rto_minutes = $10, rpo_minutes = $11,
              storage_location_ids = $12, source_credentials_encrypted = COALESCE($13, source_credentials_encrypted),
-             created_by = COALESCE(created_by, $14), updated_at = $15
+             created_by = COALESCE(created_by, $14), updated_at = $15, source_options = $17
          WHERE id = $16"
     };
     sqlx::query(sql)
@@ -287,6 +323,7 @@ async fn write(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, id: &s
         .bind(&actor.user_id)
         .bind(&now)
         .bind(id)
+        .bind(new.source_options.clone().unwrap_or_else(|| serde_json::json!({})).to_string())
         .execute(&mut *tx.tx)
         .await?;
     let action = if insert { "backup_configuration.create" } else { "backup_configuration.update" };

@@ -29,7 +29,7 @@ use super::chunker::Chunker;
 use super::format::{self, ObjectType};
 use super::index::{Index, IndexedPack};
 use super::pack::PackBuilder;
-use super::snapshot::{Content, Snapshot, Summary};
+use super::snapshot::{Content, Node, ObjectAttributes, Snapshot, Summary};
 use super::tree::{BlobRef, TreeBuilder, Walk};
 use super::{ChunkId, RepoError, Repository, chunk_id_with, crypto};
 
@@ -158,6 +158,71 @@ pub async fn backup_tree(repo: &Repository, root: &Path, options: BackupOptions)
             summary.bytes = builder.bytes;
             Ok((root, summary, packs))
         })
+    })
+    .await?;
+    let content = Content::Tree { tree: ids(&root_tree.chunks), tree_size: root_tree.size, tree_sha256: hex::encode(root_tree.sha256) };
+    finish(repo, lock, packs, content, summary, options, started).await
+}
+
+/// One entry of a flat listing (an object of a bucket): complete already (unchanged since a
+/// snapshot that holds it), or read through `open`.
+pub struct Entry {
+    /// `path` is the entry's name in the listing.
+    pub node: Node,
+    pub open: Option<EntryOpener>,
+}
+
+/// Opens an entry's bytes, with the attributes learnt on the way (an object's headers).
+pub type EntryOpener = Box<dyn FnOnce() -> std::io::Result<(Option<ObjectAttributes>, Box<dyn Read + Send>)> + Send>;
+
+/// Backs up `entries` as a tree of one directory: what a bucket or prefix holds, each object a
+/// file under its (escaped) key. Complete entries cost nothing but their listing line.
+pub async fn backup_listing(repo: &Repository, mut entries: Vec<Entry>, options: BackupOptions) -> Result<Snapshot, RepoError> {
+    let started = Instant::now();
+    let lock = repo.lock(false).await?;
+    let index = Arc::new(repo.load_index().await?);
+    let repo2 = repo.clone();
+    let handle = Handle::current();
+    let progress = options.progress.clone();
+    entries.sort_by(|a, b| a.node.path.cmp(&b.node.path));
+    if let Some(pair) = entries.windows(2).find(|w| w[0].node.path == w[1].node.path) {
+        return Err(RepoError::Invalid(format!("two entries are named {:?}", pair[0].node.path)));
+    }
+    let (root_tree, summary, packs) = spawn(move || {
+        let mut nodes = Vec::with_capacity(entries.len());
+        let mut openers = Vec::new();
+        for (slot, entry) in entries.into_iter().enumerate() {
+            if let Some(open) = entry.open {
+                progress.bytes_total.fetch_add(entry.node.size, Ordering::Relaxed);
+                openers.push((slot, open));
+            }
+            nodes.push(entry.node);
+        }
+        let waiting: Vec<usize> = openers.iter().map(|(slot, _)| *slot).collect();
+        let builder = Arc::new(Mutex::new(TreeBuilder::default()));
+        builder.lock().unwrap_or_else(|p| p.into_inner()).add_flat_root(nodes, &waiting);
+        let mut openers = openers.into_iter();
+        let shared = builder.clone();
+        let items: Items = Box::new(move || {
+            Ok(openers.next().map(|(slot, open)| {
+                let builder = shared.clone();
+                let opener: Opener = Box::new(move || {
+                    let (object, reader) = open()?;
+                    if let Some(object) = object {
+                        builder.lock().unwrap_or_else(|p| p.into_inner()).set_object(0, slot, object).map_err(std::io::Error::other)?;
+                    }
+                    Ok(reader)
+                });
+                (slot, opener)
+            }))
+        });
+        let mut finish = SharedTree(builder.clone());
+        let (mut summary, packs) = run(&repo2, &index, &handle, items, &mut finish, &progress)?;
+        let mut builder = builder.lock().unwrap_or_else(|p| p.into_inner());
+        let root = builder.take_root().ok_or_else(|| RepoError::Source("the listing was not stored".into()))?;
+        summary.files = builder.files;
+        summary.bytes = builder.bytes;
+        Ok((root, summary, packs))
     })
     .await?;
     let content = Content::Tree { tree: ids(&root_tree.chunks), tree_size: root_tree.size, tree_sha256: hex::encode(root_tree.sha256) };

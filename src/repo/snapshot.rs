@@ -74,6 +74,32 @@ pub struct Node {
     pub chunks: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// An object of a bucket: what S3 keeps beside its bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<ObjectAttributes>,
+}
+
+/// An S3 object's headers and user metadata, restored with its bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectAttributes {
+    /// The source's ETag when read: an unchanged ETag and size let the next backup reuse the
+    /// object without reading it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_encoding: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_disposition: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_language: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<String>,
+    /// User metadata (`x-amz-meta-*`), names without the prefix.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub metadata: std::collections::BTreeMap<String, String>,
 }
 
 /// True if `path` is a safe relative path: no empty, `.` or `..` component, not absolute, no

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::backup::{ItemResult, Items, Opener, TreeBlobs};
 use super::index::Index;
-use super::snapshot::{Content, Node, NodeKind, Snapshot};
+use super::snapshot::{Content, Node, NodeKind, ObjectAttributes, Snapshot};
 use super::{ChunkId, RepoError, Repository};
 
 /// Where a stored listing (or the root's) is: its blobs in order, its length and SHA-256.
@@ -54,6 +54,11 @@ pub(crate) struct TreeBuilder {
 impl TreeBuilder {
     fn add_dir(&mut self, id: usize, nodes: Vec<Node>, parent: Option<(usize, usize)>) {
         let waiting = nodes.iter().filter(|n| n.kind != NodeKind::Symlink).count();
+        self.add_listing(id, nodes, parent, waiting);
+    }
+
+    /// A directory whose listing waits for `waiting` of its entries (the others are complete).
+    fn add_listing(&mut self, id: usize, nodes: Vec<Node>, parent: Option<(usize, usize)>, waiting: usize) {
         if parent.is_some() {
             self.dirs += 1;
         }
@@ -68,6 +73,24 @@ impl TreeBuilder {
             .get_mut(&dir)
             .and_then(|d| d.nodes.get_mut(slot))
             .ok_or_else(|| RepoError::Source(format!("the tree walk lost directory {dir}")))
+    }
+
+    /// Starts a one-directory tree (a bucket's objects): `nodes` sorted by name, and the slots
+    /// that wait for the items of the same number; the other nodes are complete.
+    pub(crate) fn add_flat_root(&mut self, nodes: Vec<Node>, waiting: &[usize]) {
+        for &slot in waiting {
+            self.files_in_flight.insert(slot, (0, slot));
+        }
+        self.add_listing(0, nodes, None, waiting.len());
+        // Complete entries count as stored files of the tree.
+        self.files += (self.pending[&0].nodes.len() - waiting.len()) as u64;
+        self.bytes += self.pending[&0].nodes.iter().enumerate().filter(|(i, _)| !waiting.contains(i)).map(|(_, n)| n.size).sum::<u64>();
+    }
+
+    /// Records an object's headers, learnt when it was opened.
+    pub(crate) fn set_object(&mut self, dir: usize, slot: usize, object: ObjectAttributes) -> Result<(), RepoError> {
+        self.node(dir, slot)?.object = Some(object);
+        Ok(())
     }
 
     pub(crate) fn file_done(&mut self, item: usize, result: ItemResult) -> Result<(), RepoError> {
@@ -214,7 +237,7 @@ fn list(dir: &Path) -> Result<Vec<Node>, RepoError> {
             .ok()
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_nanos() as i64);
-        let mut node = Node { path: name, kind: NodeKind::File, mode: meta.permissions().mode() & 0o7777, mtime_ns, size: 0, sha256: None, chunks: vec![], target: None };
+        let mut node = Node { path: name, kind: NodeKind::File, mode: meta.permissions().mode() & 0o7777, mtime_ns, size: 0, sha256: None, chunks: vec![], target: None, object: None };
         let file_type = meta.file_type();
         if file_type.is_symlink() {
             node.kind = NodeKind::Symlink;

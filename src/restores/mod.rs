@@ -4,11 +4,14 @@
 //!   target as it was;
 //! - a directory, whole or chosen paths, each file verified and renamed into place, files
 //!   already identical left alone;
+//! - a bucket, whole or chosen key prefixes, into the same or another bucket ([`bucket`]);
 //! - a continuous PostgreSQL configuration to a point in time, into a new data directory
 //!   ([`physical`]).
 
+mod bucket;
 mod physical;
 
+pub use bucket::{BucketRestore, restore_bucket};
 pub use physical::{PhysicalRestore, RecoveryReport, recover, restore_physical};
 
 use std::process::{Command, Stdio};
@@ -120,7 +123,8 @@ pub struct RestoreReport {
 }
 
 /// Restores an execution with the request shape its source takes: [`PostgresRestore`] for a
-/// database dump, [`PhysicalRestore`] for a base backup, [`DirectoryRestore`] for a directory.
+/// database dump, [`PhysicalRestore`] for a base backup, [`DirectoryRestore`] for a directory,
+/// [`BucketRestore`] for a bucket.
 /// Returns the report as JSON, its shape depending on the kind.
 pub async fn restore(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, execution_id: &str, request: serde_json::Value) -> Result<serde_json::Value, RestoreError> {
     actor.require(Role::Operator)?;
@@ -133,6 +137,7 @@ pub async fn restore(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, 
         "point-in-time" => serde_json::to_value(restore_physical(catalog, secrets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?),
         "postgresql" => serde_json::to_value(restore_postgres(catalog, secrets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?),
         "filesystem" => serde_json::to_value(restore_directory(catalog, secrets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?),
+        "s3_bucket" | "supabase_storage" => serde_json::to_value(restore_bucket(catalog, secrets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?),
         other => return Err(RestoreError::Invalid(format!("executions of {other} sources cannot be restored yet"))),
     };
     Ok(report.unwrap_or_default())

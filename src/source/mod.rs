@@ -1,6 +1,7 @@
 //! Where backups read from. A source yields a directory tree or a byte stream for the
 //! repository engine, plus the recovery metadata a restore needs.
 
+pub mod bucket;
 pub mod postgres;
 
 use crate::error::{Classify, Kind};

@@ -20,7 +20,7 @@ use crate::{on_both_catalogs, user};
 on_both_catalogs!(configurations_validate_and_keep_passwords_sealed, a_filesystem_backup_runs_and_restores, a_postgres_database_is_dumped_and_restores);
 
 /// An initialised local location.
-async fn location(catalog: &Catalog, secrets: &SecretBox, admin: &Principal) -> String {
+pub(crate) async fn location(catalog: &Catalog, secrets: &SecretBox, admin: &Principal) -> String {
     let dir = bulwark_testkit::temp_dir("exec-loc");
     let new = NewLocation {
         location_name: format!("disk {}", uuid::Uuid::new_v4()),

@@ -3,6 +3,7 @@
 
 mod audit;
 mod auth;
+mod buckets;
 mod executions;
 mod jobs;
 mod locations;
