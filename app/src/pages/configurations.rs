@@ -40,6 +40,9 @@ pub async fn create_configuration(
     rto_minutes: String,
     rpo_minutes: String,
     storage_location_id: String,
+    endpoint: String,
+    region: String,
+    access_key_id: String,
 ) -> Result<String, AppError> {
     use bulwark_core::configurations::{self, NewConfiguration};
     let p = crate::ssr::principal().await?;
@@ -50,6 +53,9 @@ pub async fn create_configuration(
             t => t.parse().map(Some).map_err(|_| AppError::Invalid(format!("{field}: a whole number"))),
         }
     };
+    let is_bucket = matches!(source_type.as_str(), "s3_bucket" | "supabase_storage");
+    let given = |s: String| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+    let source_options = is_bucket.then(|| serde_json::json!({ "endpoint": given(endpoint), "region": given(region), "accessKeyId": access_key_id.trim() }));
     let new = NewConfiguration {
         name,
         backup_type: "full".into(),
@@ -65,6 +71,7 @@ pub async fn create_configuration(
         rpo_minutes: number("rpoMinutes", &rpo_minutes)?,
         storage_location_ids: if storage_location_id.is_empty() { vec![] } else { vec![storage_location_id] },
         source_password: Some(source_password).filter(|s| !s.is_empty()),
+        source_options,
     };
     configurations::create(&catalog, &secrets, &p, new).await.map(|c| c.id).map_err(AppError::from_core)
 }
@@ -100,13 +107,25 @@ pub fn ConfigurationsPage() -> impl IntoView {
                     <select name="source_type" aria-label="Source" on:change=move |ev| source_type.set(event_target_value(&ev))>
                         <option value="filesystem">"directory (filesystem)"</option>
                         <option value="postgresql">"PostgreSQL database"</option>
+                        <option value="s3_bucket">"S3 bucket"</option>
+                        <option value="supabase_storage">"Supabase Storage (S3 endpoint)"</option>
                     </select>
                 </label>
-                <label>{move || if source_type.get() == "postgresql" { "Database URL (postgresql://user@host:5432/db)" } else { "Directory (absolute path)" }}
+                <label>{move || match source_type.get().as_str() {
+                        "postgresql" => "Database URL (postgresql://user@host:5432/db)",
+                        "s3_bucket" | "supabase_storage" => "Bucket (s3://bucket or s3://bucket/prefix)",
+                        _ => "Directory (absolute path)",
+                    }}
                     <input type="text" name="source_identifier" aria-label="Source identifier" required/>
                 </label>
-                <label class:hidden=move || source_type.get() != "postgresql">"Database password (stored encrypted)"
-                    <input type="password" name="source_password" autocomplete="new-password"/>
+                <label class:hidden=move || !is_bucket(&source_type.get())>"Endpoint (http(s)://…; empty for AWS)"
+                    <input type="text" name="endpoint" aria-label="Endpoint"/>
+                </label>
+                <label class:hidden=move || !is_bucket(&source_type.get())>"Region" <input type="text" name="region" aria-label="Region" placeholder="us-east-1"/></label>
+                <label class:hidden=move || !is_bucket(&source_type.get())>"Access key id" <input type="text" name="access_key_id" aria-label="Access key id"/></label>
+                <label class:hidden=move || source_type.get() == "filesystem">
+                    {move || if is_bucket(&source_type.get()) { "Secret access key (stored encrypted)" } else { "Database password (stored encrypted)" }}
+                    <input type="password" name="source_password" aria-label="Source secret" autocomplete="new-password"/>
                 </label>
                 <label>"Frequency"
                     <span class="hint" class:hidden=move || source_type.get() != "postgresql">"continuous: physical base backups and WAL archiving, for point-in-time restores; otherwise pg_dump"</span>
@@ -145,7 +164,7 @@ pub fn ConfigurationsPage() -> impl IntoView {
                     Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
                     Ok(list) if list.is_empty() => view! {
                         <EmptyState title="Nothing is protected yet">
-                            <p>"A backup configuration names a source (a directory or a PostgreSQL database), how often it runs, its compression, the storage location it writes to, and its RTO and RPO targets. Sources are encrypted and deduplicated on their way to the location."</p>
+                            <p>"A backup configuration names a source (a directory, a PostgreSQL database or an S3 bucket), how often it runs, its compression, the storage location it writes to, and its RTO and RPO targets. Sources are encrypted and deduplicated on their way to the location."</p>
                             <p>"Start with a " <a href="/storage">"storage location"</a> " that holds a repository; then add the configuration above or with " <code>"POST /api/admin/backups/configurations"</code> "."</p>
                         </EmptyState>
                     }.into_any(),
@@ -161,6 +180,10 @@ pub fn ConfigurationsPage() -> impl IntoView {
             })}
         </Transition>
     }
+}
+
+fn is_bucket(source_type: &str) -> bool {
+    matches!(source_type, "s3_bucket" | "supabase_storage")
 }
 
 #[component]

@@ -112,6 +112,46 @@ fn Figures(view: Signal<ExecutionView>) -> impl IntoView {
         </section>
         <RestorePanel view/>
         <DirectoryRestorePanel view/>
+        <BucketRestorePanel view/>
+    }
+}
+
+/// Restores a bucket execution; returns a sentence for the page.
+#[server(prefix = "/_sfn", endpoint = "restore_bucket")]
+pub async fn restore_bucket(id: String, target_bucket: String, target_prefix: String, include: String) -> Result<String, AppError> {
+    use bulwark_core::restores::{self, BucketRestore};
+    let p = crate::ssr::principal().await?;
+    let (catalog, secrets) = (crate::ssr::catalog()?, crate::ssr::secrets()?);
+    let given = |s: String| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+    let request = BucketRestore {
+        target_bucket: given(target_bucket),
+        target_prefix: given(target_prefix),
+        include: include.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect(),
+    };
+    let r = restores::restore_bucket(&catalog, &secrets, &p, &id, request).await.map_err(AppError::from_core)?;
+    Ok(format!("Restored {} objects ({}) into {} in {:.2} s", r.files.unwrap_or(0), human_bytes(r.bytes), r.target, r.duration_seconds))
+}
+
+/// Restore a bucket execution: every object or chosen key prefixes, into its own bucket or another.
+#[component]
+fn BucketRestorePanel(view: Signal<ExecutionView>) -> impl IntoView {
+    let restore = ServerAction::<RestoreBucket>::new();
+    view! {
+        <section class="panel" class:hidden=move || { let v = view.get(); v.status != "completed" || !matches!(v.source_type.as_str(), "s3_bucket" | "supabase_storage") }>
+            <h2>"Restore objects"</h2>
+            <p>"Objects are written back with their content type and metadata, each checked against its SHA-256 before it appears. Without a target bucket they go back where they came from; name key prefixes (comma-separated) to restore only those."</p>
+            <ActionForm action=restore attr:class="grid-form">
+                <input type="hidden" name="id" value=move || view.get().id/>
+                <label>"Target bucket (optional)" <input type="text" name="target_bucket" placeholder="restored-assets"/></label>
+                <label>"Target prefix (optional)" <input type="text" name="target_prefix"/></label>
+                <label>"Key prefixes (optional)" <input type="text" name="include" placeholder="avatars/, docs/"/></label>
+                <button type="submit" class="primary">"Restore objects"</button>
+            </ActionForm>
+            {move || restore.value().get().map(|r| match r {
+                Ok(text) => view! { <p class="ok" role="status" data-testid="restore-report">{text}</p> }.into_any(),
+                Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+            })}
+        </section>
     }
 }
 
