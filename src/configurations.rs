@@ -49,7 +49,7 @@ impl Classify for ConfigurationError {
 }
 
 /// Source kinds that can be backed up today.
-pub const SOURCE_TYPES: [&str; 4] = ["filesystem", "postgresql", "s3_bucket", "supabase_storage"];
+pub const SOURCE_TYPES: [&str; 5] = ["filesystem", "postgresql", "s3_bucket", "supabase_storage", "environment_vars"];
 pub const BACKUP_TYPES: [&str; 4] = ["full", "incremental", "differential", "full_system"];
 pub const FREQUENCIES: [&str; 7] = ["manual", "continuous", "hourly", "daily", "weekly", "monthly", "custom"];
 pub const COMPRESSIONS: [&str; 3] = ["zstd", "gzip", "none"];
@@ -180,6 +180,7 @@ fn validate(new: &NewConfiguration) -> Result<(), ConfigurationError> {
     let source = new.source_identifier.trim();
     match new.source_type.as_str() {
         "filesystem" if !source.starts_with('/') => return invalid("sourceIdentifier: an absolute directory path".into()),
+        "environment_vars" if !source.starts_with('/') => return invalid("sourceIdentifier: an absolute path to an .env file or a directory of configuration files".into()),
         "postgresql" => {
             let Some(rest) = source.strip_prefix("postgresql://").or_else(|| source.strip_prefix("postgres://")) else {
                 return invalid("sourceIdentifier: a URL such as postgresql://user@host:5432/database".into());

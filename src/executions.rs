@@ -295,10 +295,44 @@ async fn back_up(
             })?;
             (snapshot, serde_json::json!({ "sourceType": "postgresql", "format": "pg_dump custom", "postgresql": metadata }))
         }
+        "environment_vars" => back_up_config_files(&repo, &configuration.source_identifier, options).await?,
         "s3_bucket" | "supabase_storage" => back_up_bucket(catalog, &repo, configuration, &location_id, configuration.bucket(secrets)?, options).await?,
         other => return Err(ExecutionError::Invalid(format!("source type {other:?} cannot be backed up yet"))),
     };
     Ok((location_id, snapshot, metadata))
+}
+
+/// An environment file, or a directory of configuration files. The metadata names each
+/// environment file's keys, never a value.
+async fn back_up_config_files(repo: &crate::repo::Repository, path: &str, options: BackupOptions) -> Result<(Snapshot, serde_json::Value), ExecutionError> {
+    use crate::repo::backup::Entry;
+    use crate::repo::snapshot::{Node, NodeKind};
+    let root = std::path::PathBuf::from(path);
+    let unreadable = |e: std::io::Error| ExecutionError::Source(SourceError::Unavailable(format!("{path}: {e}")));
+    let meta = std::fs::metadata(&root).map_err(unreadable)?;
+    let snapshot = if meta.is_dir() {
+        backup::backup_tree(repo, &root, options).await?
+    } else {
+        // One file: a listing of one entry, named as the file is.
+        let name = root.file_name().and_then(|n| n.to_str()).ok_or_else(|| ExecutionError::Invalid(format!("{path}: not a file name")))?.to_string();
+        let mtime_ns = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos() as i64);
+        use std::os::unix::fs::PermissionsExt;
+        let node = Node { path: name, kind: NodeKind::File, mode: meta.permissions().mode() & 0o7777, mtime_ns, size: meta.len(), sha256: None, chunks: vec![], target: None, object: None };
+        let file = root.clone();
+        let open: crate::repo::backup::EntryOpener = Box::new(move || Ok((None, Box::new(std::fs::File::open(&file)?) as Box<dyn std::io::Read + Send>)));
+        backup::backup_listing(repo, vec![Entry { node, open: Some(open) }], options).await?
+    };
+    let files = crate::config_files::current_files(&root).map_err(unreadable)?;
+    let env_files: Vec<serde_json::Value> = files
+        .iter()
+        .filter(|(rel, _)| crate::source::env_file::is_env_file(rel.rsplit('/').next().unwrap_or(rel)))
+        .map(|(rel, file)| {
+            let keys: Vec<String> = std::fs::read_to_string(file).map(|t| crate::source::env_file::parse(&t).into_keys().collect()).unwrap_or_default();
+            serde_json::json!({ "path": rel, "keys": keys })
+        })
+        .collect();
+    let metadata = serde_json::json!({ "sourceType": "environment_vars", "path": path, "files": files.len(), "environmentFiles": env_files });
+    Ok((snapshot, metadata))
 }
 
 /// Every object of a bucket or prefix; objects whose ETag and size match the previous snapshot

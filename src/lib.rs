@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+pub mod config_files;
 pub mod configurations;
 pub mod error;
 pub mod executions;

@@ -235,6 +235,16 @@ pub struct ExecutionLine {
     pub duration_seconds: Option<f64>,
 }
 
+/// One file of a configuration-file diff: names only, never values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileDiffRow {
+    pub path: String,
+    pub status: String,
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub changed: Vec<String>,
+}
+
 /// 1536 → "1.5 KiB".
 pub fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];

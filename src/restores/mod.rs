@@ -136,7 +136,7 @@ pub async fn restore(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, 
     let report = match kind {
         "point-in-time" => serde_json::to_value(restore_physical(catalog, secrets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?),
         "postgresql" => serde_json::to_value(restore_postgres(catalog, secrets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?),
-        "filesystem" => serde_json::to_value(restore_directory(catalog, secrets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?),
+        "filesystem" | "environment_vars" => serde_json::to_value(restore_directory(catalog, secrets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?),
         "s3_bucket" | "supabase_storage" => serde_json::to_value(restore_bucket(catalog, secrets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?),
         other => return Err(RestoreError::Invalid(format!("executions of {other} sources cannot be restored yet"))),
     };
@@ -152,7 +152,13 @@ pub async fn restore_directory(
     request: DirectoryRestore,
 ) -> Result<RestoreReport, RestoreError> {
     actor.require(Role::Operator)?;
-    let (location, snapshot_id) = completed(catalog, actor, execution_id, "filesystem").await?;
+    let execution = executions::get(catalog, actor, execution_id).await?;
+    // Configuration files are files: they restore the same way.
+    let kind = match configurations::find(catalog, &execution.configuration_id).await?.source_type.as_str() {
+        "environment_vars" => "environment_vars",
+        _ => "filesystem",
+    };
+    let (location, snapshot_id) = completed(catalog, actor, execution_id, kind).await?;
     let target = std::path::PathBuf::from(request.target_path.trim());
     if !target.is_absolute() {
         return Err(RestoreError::Invalid("targetPath: an absolute directory path".into()));

@@ -2,6 +2,7 @@
 //! repository engine, plus the recovery metadata a restore needs.
 
 pub mod bucket;
+pub mod env_file;
 pub mod postgres;
 
 use crate::error::{Classify, Kind};

@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 mod buckets;
+mod config_files;
 mod executions;
 mod jobs;
 mod locations;

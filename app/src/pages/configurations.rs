@@ -109,11 +109,13 @@ pub fn ConfigurationsPage() -> impl IntoView {
                         <option value="postgresql">"PostgreSQL database"</option>
                         <option value="s3_bucket">"S3 bucket"</option>
                         <option value="supabase_storage">"Supabase Storage (S3 endpoint)"</option>
+                        <option value="environment_vars">"configuration / .env files"</option>
                     </select>
                 </label>
                 <label>{move || match source_type.get().as_str() {
                         "postgresql" => "Database URL (postgresql://user@host:5432/db)",
                         "s3_bucket" | "supabase_storage" => "Bucket (s3://bucket or s3://bucket/prefix)",
+                        "environment_vars" => "An .env file or a directory of configuration files (absolute path)",
                         _ => "Directory (absolute path)",
                     }}
                     <input type="text" name="source_identifier" aria-label="Source identifier" required/>
@@ -123,7 +125,7 @@ pub fn ConfigurationsPage() -> impl IntoView {
                 </label>
                 <label class:hidden=move || !is_bucket(&source_type.get())>"Region" <input type="text" name="region" aria-label="Region" placeholder="us-east-1"/></label>
                 <label class:hidden=move || !is_bucket(&source_type.get())>"Access key id" <input type="text" name="access_key_id" aria-label="Access key id"/></label>
-                <label class:hidden=move || source_type.get() == "filesystem">
+                <label class:hidden=move || matches!(source_type.get().as_str(), "filesystem" | "environment_vars")>
                     {move || if is_bucket(&source_type.get()) { "Secret access key (stored encrypted)" } else { "Database password (stored encrypted)" }}
                     <input type="password" name="source_password" aria-label="Source secret" autocomplete="new-password"/>
                 </label>

@@ -113,6 +113,55 @@ fn Figures(view: Signal<ExecutionView>) -> impl IntoView {
         <RestorePanel view/>
         <DirectoryRestorePanel view/>
         <BucketRestorePanel view/>
+        <ConfigDiffPanel view/>
+    }
+}
+
+/// A configuration-file execution against the files now (key names only, never values).
+#[server(prefix = "/_sfn", endpoint = "diff_configuration_files")]
+pub async fn diff_configuration_files(id: String) -> Result<Vec<crate::dto::FileDiffRow>, AppError> {
+    let p = crate::ssr::principal().await?;
+    let diff = bulwark_core::config_files::diff(&crate::ssr::catalog()?, &crate::ssr::secrets()?, &p, &id).await.map_err(AppError::from_core)?;
+    Ok(diff
+        .files
+        .into_iter()
+        .map(|f| {
+            let keys = f.keys.unwrap_or_default();
+            crate::dto::FileDiffRow { path: f.path, status: f.status.to_string(), added: keys.added, removed: keys.removed, changed: keys.changed }
+        })
+        .collect())
+}
+
+/// Compare a configuration-file backup with the files as they are now.
+#[component]
+fn ConfigDiffPanel(view: Signal<ExecutionView>) -> impl IntoView {
+    let compare = ServerAction::<DiffConfigurationFiles>::new();
+    let list = |keys: Vec<String>| if keys.is_empty() { "—".to_string() } else { keys.join(", ") };
+    view! {
+        <section class="panel" class:hidden=move || { let v = view.get(); v.status != "completed" || v.source_type != "environment_vars" }>
+            <h2>"Compare with the current files"</h2>
+            <p>"Which files were added, removed or changed since this backup, and which keys of environment files. Values are secrets: they are compared on the server and never shown."</p>
+            <ActionForm action=compare attr:class="row-form">
+                <input type="hidden" name="id" value=move || view.get().id/>
+                <button type="submit">"Compare"</button>
+            </ActionForm>
+            {move || compare.value().get().map(|r| match r {
+                Ok(rows) => view! {
+                    <table class="data" data-testid="config-diff">
+                        <thead><tr><th>"File"</th><th>"Status"</th><th>"Keys added"</th><th>"Keys removed"</th><th>"Keys changed (values hidden)"</th></tr></thead>
+                        <tbody>
+                            {rows.into_iter().map(|f| view! {
+                                <tr data-file=f.path.clone()>
+                                    <td><code>{f.path.clone()}</code></td><td>{f.status}</td>
+                                    <td>{list(f.added)}</td><td>{list(f.removed)}</td><td>{list(f.changed)}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any(),
+                Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+            })}
+        </section>
     }
 }
 
@@ -160,7 +209,7 @@ fn BucketRestorePanel(view: Signal<ExecutionView>) -> impl IntoView {
 fn DirectoryRestorePanel(view: Signal<ExecutionView>) -> impl IntoView {
     let restore = ServerAction::<RestoreDirectory>::new();
     view! {
-        <section class="panel" class:hidden=move || { let v = view.get(); v.status != "completed" || v.source_type != "filesystem" }>
+        <section class="panel" class:hidden=move || { let v = view.get(); v.status != "completed" || !matches!(v.source_type.as_str(), "filesystem" | "environment_vars") }>
             <h2>"Restore into a directory"</h2>
             <p>"Every file is checked against its SHA-256 and appears only complete; files already identical in the target are left alone, so an interrupted restore resumes. Name paths (comma-separated) to restore only those."</p>
             <ActionForm action=restore attr:class="grid-form">

@@ -78,6 +78,12 @@ pub async fn restore(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<St
     Ok(Json(restores::restore(&s.catalog, &s.secrets, &p, &id, body).await?))
 }
 
+/// A configuration-file execution against the files as they are now: files added, removed or
+/// changed, and environment files' keys; never a value.
+pub async fn diff(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<bulwark_core::config_files::ConfigDiff>, ApiError> {
+    Ok(Json(bulwark_core::config_files::diff(&s.catalog, &s.secrets, &p, &id).await?))
+}
+
 /// Point-in-time restore of a continuous configuration, from the newest base backup that
 /// ended before the target.
 pub async fn recover(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Json(body): Json<PhysicalRestore>) -> Result<Json<RecoveryReport>, ApiError> {

@@ -84,7 +84,8 @@ from_core!(
     bulwark_core::configurations::ConfigurationError,
     bulwark_core::executions::ExecutionError,
     bulwark_core::restores::RestoreError,
-    bulwark_core::wal_archive::WalArchiveError
+    bulwark_core::wal_archive::WalArchiveError,
+    bulwark_core::config_files::ConfigFilesError
 );
 
 impl From<JsonRejection> for ApiError {

@@ -44,6 +44,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/backups/executions/{id}", get(configurations::execution))
         .route("/admin/backups/executions/{id}/events", get(configurations::events))
         .route("/admin/backups/executions/{id}/restore", axum::routing::post(configurations::restore))
+        .route("/admin/backups/executions/{id}/diff", get(configurations::diff))
         .route("/admin/audit", get(audit::list))
         .route("/admin/audit/verify", get(audit::verify))
         .fallback(|| async { ApiError::not_found("no such API endpoint") })
