@@ -49,7 +49,7 @@ impl Classify for ConfigurationError {
 }
 
 /// Source kinds that can be backed up today.
-pub const SOURCE_TYPES: [&str; 5] = ["filesystem", "postgresql", "s3_bucket", "supabase_storage", "environment_vars"];
+pub const SOURCE_TYPES: [&str; 6] = ["filesystem", "postgresql", "s3_bucket", "supabase_storage", "environment_vars", "consistency_group"];
 pub const BACKUP_TYPES: [&str; 4] = ["full", "incremental", "differential", "full_system"];
 pub const FREQUENCIES: [&str; 7] = ["manual", "continuous", "hourly", "daily", "weekly", "monthly", "custom"];
 pub const COMPRESSIONS: [&str; 3] = ["zstd", "gzip", "none"];
@@ -97,6 +97,12 @@ impl Configuration {
             serde_json::from_str(&self.source_options).map_err(|e| ConfigurationError::Invalid(format!("sourceOptions: {e}")))?;
         let secret = self.source_password(secrets)?.unwrap_or_default();
         crate::source::bucket::Bucket::new(&self.source_identifier, &options, &secret).map_err(|e| ConfigurationError::Invalid(e.to_string()))
+    }
+
+    /// A consistency group's member configuration ids, in order.
+    pub fn members(&self) -> Vec<String> {
+        let options: serde_json::Value = serde_json::from_str(&self.source_options).unwrap_or_default();
+        options["members"].as_array().map(|m| m.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default()
     }
 
     /// The source password, opened with the server's secret key.
@@ -207,7 +213,23 @@ fn validate(new: &NewConfiguration) -> Result<(), ConfigurationError> {
                 return invalid("sourceOptions.endpoint: Supabase Storage's S3 endpoint, https://<project>.supabase.co/storage/v1/s3".into());
             }
         }
+        "consistency_group" => {
+            if new.backup_type != "full_system" {
+                return invalid("backupType: a consistency group is a full_system backup".into());
+            }
+            let members = new.source_options.as_ref().and_then(|o| o["members"].as_array()).cloned().unwrap_or_default();
+            let ids: Vec<&str> = members.iter().filter_map(|m| m.as_str()).collect();
+            if ids.is_empty() || ids.len() != members.len() {
+                return invalid("sourceOptions.members: the ids of the configurations the group holds".into());
+            }
+            if ids.iter().enumerate().any(|(i, id)| ids[..i].contains(id)) {
+                return invalid("sourceOptions.members: each configuration once".into());
+            }
+        }
         _ => {}
+    }
+    if new.backup_type == "full_system" && new.source_type != "consistency_group" {
+        return invalid("sourceType: a full_system backup is a consistency_group of other configurations".into());
     }
     if new.source_options.as_ref().is_some_and(|o| !o.is_object()) {
         return invalid("sourceOptions: a JSON object".into());
@@ -241,6 +263,24 @@ fn validate(new: &NewConfiguration) -> Result<(), ConfigurationError> {
     Ok(())
 }
 
+/// A group's members must exist and not be groups themselves.
+async fn check_members(catalog: &Catalog, new: &NewConfiguration) -> Result<(), ConfigurationError> {
+    if new.source_type != "consistency_group" {
+        return Ok(());
+    }
+    for id in new.source_options.as_ref().and_then(|o| o["members"].as_array()).into_iter().flatten().filter_map(|m| m.as_str()) {
+        match find(catalog, id).await {
+            Err(ConfigurationError::NotFound(_)) => return Err(ConfigurationError::Invalid(format!("sourceOptions.members: no configuration {id}"))),
+            Err(e) => return Err(e),
+            Ok(m) if m.source_type == "consistency_group" => {
+                return Err(ConfigurationError::Invalid(format!("sourceOptions.members: {:?} is a group itself", m.name)));
+            }
+            Ok(_) => {}
+        }
+    }
+    Ok(())
+}
+
 /// Every listed location must exist and hold a repository, or backups would fail later.
 async fn check_locations(catalog: &Catalog, ids: &[String]) -> Result<(), ConfigurationError> {
     for id in ids {
@@ -267,6 +307,7 @@ pub async fn create(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, n
         return Err(ConfigurationError::Invalid("sourcePassword: the bucket's secret access key".into()));
     }
     check_locations(catalog, &new.storage_location_ids).await?;
+    check_members(catalog, &new).await?;
     let id = uuid::Uuid::new_v4().to_string();
     write(catalog, secrets, actor, &id, new, true).await
 }
@@ -277,6 +318,7 @@ pub async fn update(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, i
     find(catalog, id).await?;
     validate(&new)?;
     check_locations(catalog, &new.storage_location_ids).await?;
+    check_members(catalog, &new).await?;
     write(catalog, secrets, actor, id, new, false).await
 }
 

@@ -5,13 +5,16 @@
 //! - a directory, whole or chosen paths, each file verified and renamed into place, files
 //!   already identical left alone;
 //! - a bucket, whole or chosen key prefixes, into the same or another bucket ([`bucket`]);
+//! - a consistency group's point, every member to the same moment ([`group`]);
 //! - a continuous PostgreSQL configuration to a point in time, into a new data directory
 //!   ([`physical`]).
 
 mod bucket;
+mod group;
 mod physical;
 
 pub use bucket::{BucketRestore, restore_bucket};
+pub use group::{GroupReport, GroupRestore, restore_group};
 pub use physical::{PhysicalRestore, RecoveryReport, recover, restore_physical};
 
 use std::process::{Command, Stdio};
@@ -137,6 +140,7 @@ pub async fn restore(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, 
         "point-in-time" => serde_json::to_value(restore_physical(catalog, secrets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?),
         "postgresql" => serde_json::to_value(restore_postgres(catalog, secrets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?),
         "filesystem" | "environment_vars" => serde_json::to_value(restore_directory(catalog, secrets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?),
+        "consistency_group" => serde_json::to_value(restore_group(catalog, secrets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?),
         "s3_bucket" | "supabase_storage" => serde_json::to_value(restore_bucket(catalog, secrets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?),
         other => return Err(RestoreError::Invalid(format!("executions of {other} sources cannot be restored yet"))),
     };

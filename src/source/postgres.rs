@@ -117,6 +117,23 @@ impl Database {
         Ok(ToolReader { name, child, stdout, stderr, finished: false, log: Default::default() })
     }
 
+    /// Marks `name` in the WAL (`pg_create_restore_point`, superuser) and switches to a new WAL
+    /// file so the mark reaches the archive soon; returns its position and WAL file.
+    pub async fn create_restore_point(&self, name: &str) -> Result<(String, String), SourceError> {
+        let unavailable = |e: sqlx::Error| SourceError::Unavailable(format!("creating restore point {name} on {}: {}", self.url, describe(&e)));
+        let mut conn = PgConnection::connect_with(&self.options()?).await.map_err(unavailable)?;
+        let row = sqlx::query("SELECT lsn::text, pg_walfile_name(lsn) FROM pg_create_restore_point($1) AS lsn")
+            .bind(name)
+            .fetch_one(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        // Without the switch the mark waits for archive_timeout or more writes; a role that may
+        // not switch leaves it to those.
+        let _ = sqlx::query("SELECT pg_switch_wal()").execute(&mut conn).await;
+        let _ = conn.close().await;
+        Ok((row.get(0), row.get(1)))
+    }
+
     /// What a physical restore needs to know about the cluster, and whether it archives WAL.
     pub async fn cluster_metadata(&self) -> Result<ClusterMetadata, SourceError> {
         let unavailable = |e: sqlx::Error| SourceError::Unavailable(format!("PostgreSQL at {}: {}", self.url, describe(&e)));

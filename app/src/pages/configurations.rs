@@ -43,6 +43,7 @@ pub async fn create_configuration(
     endpoint: String,
     region: String,
     access_key_id: String,
+    members: String,
 ) -> Result<String, AppError> {
     use bulwark_core::configurations::{self, NewConfiguration};
     let p = crate::ssr::principal().await?;
@@ -55,10 +56,24 @@ pub async fn create_configuration(
     };
     let is_bucket = matches!(source_type.as_str(), "s3_bucket" | "supabase_storage");
     let given = |s: String| Some(s.trim().to_string()).filter(|s| !s.is_empty());
-    let source_options = is_bucket.then(|| serde_json::json!({ "endpoint": given(endpoint), "region": given(region), "accessKeyId": access_key_id.trim() }));
+    let is_group = source_type == "consistency_group";
+    let source_options = if is_bucket {
+        Some(serde_json::json!({ "endpoint": given(endpoint), "region": given(region), "accessKeyId": access_key_id.trim() }))
+    } else if is_group {
+        // Members are named as the list shows them; the group keeps their ids.
+        let all = configurations::list(&catalog, &p).await.map_err(AppError::from_core)?;
+        let mut ids = Vec::new();
+        for name in members.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let found = all.iter().find(|c| c.configuration.name == name).ok_or_else(|| AppError::Invalid(format!("sourceOptions.members: no configuration named {name:?}")))?;
+            ids.push(found.configuration.id.clone());
+        }
+        Some(serde_json::json!({ "members": ids }))
+    } else {
+        None
+    };
     let new = NewConfiguration {
         name,
-        backup_type: "full".into(),
+        backup_type: if is_group { "full_system".into() } else { "full".into() },
         source_type,
         source_identifier,
         frequency,
@@ -110,22 +125,27 @@ pub fn ConfigurationsPage() -> impl IntoView {
                         <option value="s3_bucket">"S3 bucket"</option>
                         <option value="supabase_storage">"Supabase Storage (S3 endpoint)"</option>
                         <option value="environment_vars">"configuration / .env files"</option>
+                        <option value="consistency_group">"consistency group (full system)"</option>
                     </select>
                 </label>
                 <label>{move || match source_type.get().as_str() {
                         "postgresql" => "Database URL (postgresql://user@host:5432/db)",
                         "s3_bucket" | "supabase_storage" => "Bucket (s3://bucket or s3://bucket/prefix)",
                         "environment_vars" => "An .env file or a directory of configuration files (absolute path)",
+                        "consistency_group" => "What the group protects (a description)",
                         _ => "Directory (absolute path)",
                     }}
                     <input type="text" name="source_identifier" aria-label="Source identifier" required/>
+                </label>
+                <label class:hidden=move || source_type.get() != "consistency_group">"Members (configuration names, comma-separated)"
+                    <input type="text" name="members" aria-label="Members" placeholder="Shop database, Assets bucket, App config"/>
                 </label>
                 <label class:hidden=move || !is_bucket(&source_type.get())>"Endpoint (http(s)://…; empty for AWS)"
                     <input type="text" name="endpoint" aria-label="Endpoint"/>
                 </label>
                 <label class:hidden=move || !is_bucket(&source_type.get())>"Region" <input type="text" name="region" aria-label="Region" placeholder="us-east-1"/></label>
                 <label class:hidden=move || !is_bucket(&source_type.get())>"Access key id" <input type="text" name="access_key_id" aria-label="Access key id"/></label>
-                <label class:hidden=move || matches!(source_type.get().as_str(), "filesystem" | "environment_vars")>
+                <label class:hidden=move || matches!(source_type.get().as_str(), "filesystem" | "environment_vars" | "consistency_group")>
                     {move || if is_bucket(&source_type.get()) { "Secret access key (stored encrypted)" } else { "Database password (stored encrypted)" }}
                     <input type="password" name="source_password" aria-label="Source secret" autocomplete="new-password"/>
                 </label>

@@ -114,6 +114,71 @@ fn Figures(view: Signal<ExecutionView>) -> impl IntoView {
         <DirectoryRestorePanel view/>
         <BucketRestorePanel view/>
         <ConfigDiffPanel view/>
+        <GroupPanel view/>
+    }
+}
+
+/// Restores every member of a consistency group's point; returns a sentence for the page.
+#[server(prefix = "/_sfn", endpoint = "restore_group_point")]
+pub async fn restore_group_point(id: String, targets: String) -> Result<String, AppError> {
+    use bulwark_core::restores::{self, GroupRestore};
+    let p = crate::ssr::principal().await?;
+    let request: GroupRestore = serde_json::from_str(&targets).map_err(|e| AppError::Invalid(format!("targets: {e}")))?;
+    let r = restores::restore_group(&crate::ssr::catalog()?, &crate::ssr::secrets()?, &p, &id, request).await.map_err(AppError::from_core)?;
+    let names: Vec<String> = r.members.iter().map(|m| m.name.clone()).collect();
+    Ok(format!("Restored {} to the point of {} in {:.2} s", names.join(", "), r.point, r.duration_seconds))
+}
+
+/// A consistency group's point: its members, and a restore of all of them.
+#[component]
+fn GroupPanel(view: Signal<ExecutionView>) -> impl IntoView {
+    let restore = ServerAction::<RestoreGroupPoint>::new();
+    let members = move || -> Vec<serde_json::Value> {
+        let meta: serde_json::Value = serde_json::from_str(&view.get().metadata).unwrap_or_default();
+        meta["members"].as_array().cloned().unwrap_or_default()
+    };
+    // One target per member, in the shape its kind takes, for the administrator to edit.
+    let template = move || {
+        let mut targets = serde_json::Map::new();
+        for m in members() {
+            let name = m["name"].as_str().unwrap_or_default().to_string();
+            let target = match (m["restorePoint"].is_string(), m["sourceType"].as_str().unwrap_or_default()) {
+                (true, _) => serde_json::json!({ "targetDirectory": "/var/lib/postgresql/restored", "port": 5433 }),
+                (false, "postgresql") => serde_json::json!({ "targetUrl": "postgresql://postgres@127.0.0.1:5432/restored" }),
+                (false, "s3_bucket" | "supabase_storage") => serde_json::json!({ "targetBucket": "restored-bucket" }),
+                _ => serde_json::json!({ "targetPath": format!("/srv/restore/{name}") }),
+            };
+            targets.insert(name, target);
+        }
+        serde_json::to_string_pretty(&serde_json::json!({ "members": targets })).unwrap_or_default()
+    };
+    view! {
+        <section class="panel" class:hidden=move || { let v = view.get(); v.status != "completed" || v.source_type != "consistency_group" }>
+            <h2>"Restore point"</h2>
+            <table class="data" data-testid="group-members">
+                <thead><tr><th>"Member"</th><th>"Kind"</th><th>"Position"</th></tr></thead>
+                <tbody>
+                    {move || members().into_iter().map(|m| {
+                        let text = |k: &str| m[k].as_str().unwrap_or_default().to_string();
+                        let position = match m["restorePoint"].as_str() {
+                            Some(point) => view! { <span>"restore point " <code>{point.to_string()}</code> " at " {text("lsn")}</span> }.into_any(),
+                            None => view! { <a href=format!("/executions/{}", text("executionId"))>"execution " {text("executionId")}</a> }.into_any(),
+                        };
+                        view! { <tr><td>{text("name")}</td><td>{text("sourceType")}</td><td>{position}</td></tr> }
+                    }).collect_view()}
+                </tbody>
+            </table>
+            <p>"Restoring the point restores every member to this moment: databases replay to the restore point, the others restore what the group backed up. Give every member its target below; nothing starts unless all are given."</p>
+            <ActionForm action=restore attr:class="grid-form">
+                <input type="hidden" name="id" value=move || view.get().id/>
+                <label>"Targets (JSON)" <textarea name="targets" rows="10" aria-label="Targets">{template}</textarea></label>
+                <button type="submit" class="primary">"Restore every member"</button>
+            </ActionForm>
+            {move || restore.value().get().map(|r| match r {
+                Ok(text) => view! { <p class="ok" role="status" data-testid="restore-report">{text}</p> }.into_any(),
+                Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+            })}
+        </section>
     }
 }
 

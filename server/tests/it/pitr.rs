@@ -11,7 +11,7 @@ use bulwark_testkit::{PgCluster, free_port, temp_dir};
 
 use crate::{TestApp, on_both_catalogs};
 
-on_both_catalogs!(point_in_time_restores_hold_exactly_the_rows_before_the_target);
+on_both_catalogs!(point_in_time_restores_hold_exactly_the_rows_before_the_target, a_consistency_group_restores_every_member_to_its_point);
 
 /// The database clock now, in RFC 3339 UTC.
 fn db_now(cluster: &PgCluster) -> String {
@@ -46,7 +46,22 @@ async fn wait_archived(cluster: &PgCluster) {
     }
 }
 
-async fn point_in_time_restores_hold_exactly_the_rows_before_the_target(app: TestApp) {
+/// A server on a TCP port, a location, and a cluster archiving into a continuous configuration
+/// that has one base backup.
+struct Continuous {
+    admin: String,
+    operator: String,
+    location: String,
+    source: PgCluster,
+    /// The configuration's id.
+    id: String,
+    /// Its base backup's execution id.
+    base_backup: String,
+}
+
+const CONFIGURATIONS: &str = "/api/admin/backups/configurations";
+
+async fn continuous(app: &TestApp) -> Continuous {
     let (_, admin) = app.user_with_token("root", Role::Admin).await;
     let (_, operator) = app.user_with_token("ops", Role::Operator).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -61,7 +76,7 @@ async fn point_in_time_restores_hold_exactly_the_rows_before_the_target(app: Tes
     let source = tokio::task::spawn_blocking(|| PgCluster::start(&[("wal_level", "replica"), ("archive_mode", "on")])).await.unwrap().unwrap();
     source.psql("postgres", "CREATE DATABASE shop").unwrap();
     source.psql("shop", "CREATE TABLE orders (id serial PRIMARY KEY, batch int NOT NULL, note text NOT NULL)").unwrap();
-    let base = "/api/admin/backups/configurations";
+    let base = CONFIGURATIONS;
     let config = serde_json::json!({
         "name": "shop-db", "sourceType": "postgresql", "sourceIdentifier": source.url("shop"), "frequency": "continuous",
         "storageLocationIds": [location], "rpoMinutes": 5,
@@ -82,6 +97,12 @@ async fn point_in_time_restores_hold_exactly_the_rows_before_the_target(app: Tes
     let done = app.get(&format!("/api/admin/backups/executions/{execution}"), Some(&operator)).await.json();
     assert_eq!(done["recoveryMetadata"]["format"].as_str(), Some("pg_basebackup tar"), "{done}");
     assert!(done["recoveryMetadata"]["wal"]["startFile"].as_str().is_some_and(|f| f.len() == 24), "{done}");
+    Continuous { admin, operator, location, source, id, base_backup: execution }
+}
+
+async fn point_in_time_restores_hold_exactly_the_rows_before_the_target(app: TestApp) {
+    let Continuous { operator, source, id, base_backup: execution, .. } = continuous(&app).await;
+    let base = CONFIGURATIONS;
 
     // Three batches, a time noted between each, a named restore point after the second.
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -152,4 +173,63 @@ async fn point_in_time_restores_hold_exactly_the_rows_before_the_target(app: Tes
     assert_eq!(conflict.status, StatusCode::CONFLICT, "{}", conflict.text());
     assert_eq!(put(b"x".to_vec(), "not-a-wal-file").await.status, StatusCode::BAD_REQUEST);
     assert_eq!(app.get(&format!("{base}/{id}/wal/0000000100000000000000FF"), Some(&operator)).await.status, StatusCode::NOT_FOUND);
+}
+
+async fn a_consistency_group_restores_every_member_to_its_point(app: TestApp) {
+    let Continuous { admin, operator, location, source, id: database, .. } = continuous(&app).await;
+    let files = temp_dir("group-config");
+    std::fs::write(files.join(".env"), "API_KEY=before\n").unwrap();
+    let body = serde_json::json!({
+        "name": "app config", "sourceType": "environment_vars", "sourceIdentifier": files, "storageLocationIds": [location],
+    });
+    let config_files = app.json("POST", CONFIGURATIONS, &admin, &body.to_string()).await.json()["id"].as_str().unwrap().to_string();
+    let mut group = serde_json::json!({
+        "name": "shop platform", "backupType": "full_system", "sourceType": "consistency_group", "sourceIdentifier": "database and its configuration",
+        "sourceOptions": { "members": [database, config_files] }, "storageLocationIds": [location],
+    });
+    group["backupType"] = "full".into();
+    let refused = app.json("POST", CONFIGURATIONS, &admin, &group.to_string()).await;
+    assert_eq!(refused.json()["detail"].as_str(), Some("backupType: a consistency group is a full_system backup"));
+    group["backupType"] = "full_system".into();
+    let created = app.json("POST", CONFIGURATIONS, &admin, &group.to_string()).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let group_id = created.json()["id"].as_str().unwrap().to_string();
+
+    insert_batch(&source, 1);
+    let started = app.json("POST", &format!("{CONFIGURATIONS}/{group_id}/execute"), &operator, "").await;
+    let point = started.json()["id"].as_str().unwrap().to_string();
+    bulwark_core::executions::run(&app.catalog, &app.secrets, &point).await.unwrap();
+    let done = app.get(&format!("/api/admin/backups/executions/{point}"), Some(&operator)).await.json();
+    let members = done["recoveryMetadata"]["members"].as_array().unwrap().clone();
+    assert_eq!(members.len(), 2, "{done}");
+    assert!(members[0]["restorePoint"].as_str().is_some() && members[0]["lsn"].as_str().is_some(), "{done}");
+    assert!(members[1]["executionId"].as_str().is_some() && members[1]["snapshotId"].as_str().is_some(), "{done}");
+
+    // After the point: more rows, a changed key.
+    insert_batch(&source, 2);
+    std::fs::write(files.join(".env"), "API_KEY=after\n").unwrap();
+    wait_archived(&source).await;
+
+    let restore = format!("/api/admin/backups/executions/{point}/restore");
+    let data = temp_dir("group-db").join("data");
+    let missing = serde_json::json!({ "members": { "shop-db": { "targetDirectory": data, "port": free_port() } } });
+    let refused = app.json("POST", &restore, &operator, &missing.to_string()).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.json()["detail"].as_str().unwrap().starts_with("members.app config:"), "{}", refused.text());
+    assert!(!data.exists(), "nothing restored when one member has no target");
+
+    let port = free_port();
+    let restored_files = temp_dir("group-files");
+    let mut targets = serde_json::Map::new();
+    targets.insert("shop-db".into(), serde_json::json!({ "targetDirectory": data, "port": port }));
+    targets.insert(config_files.clone(), serde_json::json!({ "targetPath": restored_files }));
+    let request = serde_json::json!({ "members": targets });
+    let reply = app.json("POST", &restore, &operator, &request.to_string()).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    bulwark_testkit::adopt_cluster(&data);
+    assert_eq!(reply.json()["members"].as_array().map(Vec::len), Some(2));
+    let restored = PgCluster { port, dir: data.clone() };
+    assert_eq!(orders(&restored, 3), orders(&source, 1), "the database at the group's point: batch 1 only");
+    assert_eq!(std::fs::read_to_string(restored_files.join(".env")).unwrap(), "API_KEY=before\n");
+    bulwark_testkit::stop_cluster(&data).unwrap();
 }

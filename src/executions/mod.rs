@@ -26,6 +26,8 @@ use crate::source::SourceError;
 use crate::source::postgres::Database;
 use crate::time;
 
+mod group;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ExecutionError {
     #[error("{0}")]
@@ -132,6 +134,22 @@ pub async fn start(catalog: &Catalog, actor: &Principal, configuration_id: &str,
     if configuration.is_active == 0 {
         return Err(ExecutionError::Conflict(format!("configuration {:?} is paused", configuration.name)));
     }
+    let id = insert(catalog, &Actor::from(actor), &actor.username, &configuration, execution_type).await?;
+    let priority = if execution_type == "emergency" { 0 } else { configuration.priority_level };
+    // One attempt: a failed backup is reported on its execution, and a person (or the
+    // schedule) starts the next one.
+    let job = NewJob { priority, configuration_id: Some(configuration_id.into()), max_attempts: 1, ..NewJob::new(JOB_KIND, serde_json::json!({ "executionId": id })) };
+    if let Err(e) = jobs::enqueue(catalog, job).await {
+        finish_failed(catalog, &id, &format!("could not queue the backup: {e}")).await?;
+        return Err(e.into());
+    }
+    find(catalog, &id).await
+}
+
+/// Records a queued execution of `configuration` (refused while another one is under way),
+/// audited as started by `actor`; returns its id.
+async fn insert(catalog: &Catalog, actor: &Actor, requested_by: &str, configuration: &Configuration, execution_type: &str) -> Result<String, ExecutionError> {
+    let configuration_id = configuration.id.as_str();
     let id = uuid::Uuid::new_v4().to_string();
     let now = time::now_text();
     let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
@@ -150,23 +168,14 @@ pub async fn start(catalog: &Catalog, actor: &Principal, configuration_id: &str,
     .bind(&id)
     .bind(configuration_id)
     .bind(execution_type)
-    .bind(&actor.username)
+    .bind(requested_by)
     .bind(&now)
     .execute(&mut *tx.tx)
     .await?;
     let detail = serde_json::json!({ "configuration": configuration.name, "executionType": execution_type });
-    audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "backup_execution.start", target_type: "backup_execution", target_id: Some(&id), detail })
-        .await?;
+    audit::append(&mut tx, Entry { actor, action: "backup_execution.start", target_type: "backup_execution", target_id: Some(&id), detail }).await?;
     tx.tx.commit().await?;
-    let priority = if execution_type == "emergency" { 0 } else { configuration.priority_level };
-    // One attempt: a failed backup is reported on its execution, and a person (or the
-    // schedule) starts the next one.
-    let job = NewJob { priority, configuration_id: Some(configuration_id.into()), max_attempts: 1, ..NewJob::new(JOB_KIND, serde_json::json!({ "executionId": id })) };
-    if let Err(e) = jobs::enqueue(catalog, job).await {
-        finish_failed(catalog, &id, &format!("could not queue the backup: {e}")).await?;
-        return Err(e.into());
-    }
-    find(catalog, &id).await
+    Ok(id)
 }
 
 pub(crate) async fn find(catalog: &Catalog, id: &str) -> Result<Execution, ExecutionError> {
@@ -198,7 +207,7 @@ pub async fn run(catalog: &Catalog, secrets: &SecretBox, id: &str) -> Result<(),
         .await?;
     let progress = Arc::new(Progress::default());
     let reporter = tokio::spawn(report_progress(catalog.clone(), id.to_string(), progress.clone()));
-    let outcome = back_up(catalog, secrets, &configuration, progress.clone()).await;
+    let outcome = back_up(catalog, secrets, &configuration, &execution, progress.clone()).await;
     reporter.abort();
     match outcome {
         Ok((location_id, snapshot, metadata)) => {
@@ -252,6 +261,7 @@ async fn back_up(
     catalog: &Catalog,
     secrets: &SecretBox,
     configuration: &Configuration,
+    execution: &Execution,
     progress: Arc<Progress>,
 ) -> Result<(String, Snapshot, serde_json::Value), ExecutionError> {
     let location_id = configuration
@@ -295,6 +305,7 @@ async fn back_up(
             })?;
             (snapshot, serde_json::json!({ "sourceType": "postgresql", "format": "pg_dump custom", "postgresql": metadata }))
         }
+        "consistency_group" => group::back_up_group(catalog, secrets, configuration, execution, &repo, options).await?,
         "environment_vars" => back_up_config_files(&repo, &configuration.source_identifier, options).await?,
         "s3_bucket" | "supabase_storage" => back_up_bucket(catalog, &repo, configuration, &location_id, configuration.bucket(secrets)?, options).await?,
         other => return Err(ExecutionError::Invalid(format!("source type {other:?} cannot be backed up yet"))),
