@@ -64,6 +64,13 @@ bench:
 	cargo build --release -p bulwark-server
 	bench/run.sh $(or $(SCALE),1024) $(CARGO_TARGET_DIR)/release/bulwark
 
+# PostgreSQL backups: Bulwark logical and physical vs pg_dump and pgBackRest (bench/README.md):
+# `make bench-pg PGBENCH_SCALE=<n>` (default 50).
+.PHONY: bench-pg
+bench-pg:
+	cargo build --release -p bulwark-server
+	BULWARK=$(CARGO_TARGET_DIR)/release/bulwark bench/pg.sh $(or $(PGBENCH_SCALE),50)
+
 # Bulwark's peak RSS as the data grows (bench/README.md): `make bench-rss SCALES="<MiB> ..."` (default 1024 4096).
 .PHONY: bench-rss
 bench-rss:

@@ -69,9 +69,12 @@ pub async fn inspect(catalog: &Catalog, secret_text: &str) -> Result<LinkPurpose
     })
 }
 
+/// A setup token's row: id, username, role, expires_at, used_at.
+type SetupRow = (String, Option<String>, String, String, Option<String>);
+
 async fn lookup(catalog: &Catalog, secret_text: &str) -> Result<(String, Option<String>, String), AuthError> {
     let invalid = || AuthError::Invalid("this setup link is invalid, used or expired: ask an admin (or run `bulwark user add`) for a new one".into());
-    let row: Option<(String, Option<String>, String, String, Option<String>)> = sqlx::query_as(
+    let row: Option<SetupRow> = sqlx::query_as(
         "SELECT id, username, role, expires_at, used_at FROM setup_tokens WHERE token_hash = $1",
     )
     .bind(secret::digest(secret_text))

@@ -119,6 +119,26 @@ impl Compressor {
     }
 }
 
+/// Decompresses chunk after chunk with one reused zstd context (a restore opens thousands).
+#[derive(Default)]
+pub struct Decompressor {
+    zstd: Option<zstd::bulk::Decompressor<'static>>,
+}
+
+impl Decompressor {
+    /// As [`decompress`]: at most `limit` bytes.
+    pub fn decompress(&mut self, data: &[u8], compression: Compression, limit: usize) -> Result<Vec<u8>, CryptoError> {
+        if compression != Compression::Zstd {
+            return decompress(data, compression, limit);
+        }
+        if self.zstd.is_none() {
+            self.zstd = Some(zstd::bulk::Decompressor::new().map_err(|e| CryptoError::Decompress(e.to_string()))?);
+        }
+        let context = self.zstd.as_mut().unwrap_or_else(|| unreachable!());
+        context.decompress(data, limit).map_err(|e| CryptoError::Decompress(e.to_string()))
+    }
+}
+
 /// Decompresses at most `limit` bytes (a damaged length can never make us allocate more).
 pub fn decompress(data: &[u8], compression: Compression, limit: usize) -> Result<Vec<u8>, CryptoError> {
     match compression {

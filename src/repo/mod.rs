@@ -19,6 +19,7 @@ pub mod rekey;
 pub mod restore;
 pub mod snapshot;
 pub mod tree;
+pub mod untar;
 pub mod wal;
 
 use std::sync::Arc;
@@ -491,9 +492,14 @@ impl Repository {
 
     /// Opens a sealed blob and checks that its content really has id `id`.
     pub fn open_blob(&self, sealed: &[u8], object_type: ObjectType, id: &ChunkId, raw_length: u32) -> Result<Vec<u8>, RepoError> {
+        self.open_blob_with(&mut crypto::Decompressor::default(), sealed, object_type, id, raw_length)
+    }
+
+    /// [`Repository::open_blob`] with a reused decompression context.
+    pub fn open_blob_with(&self, decompressor: &mut crypto::Decompressor, sealed: &[u8], object_type: ObjectType, id: &ChunkId, raw_length: u32) -> Result<Vec<u8>, RepoError> {
         let damaged = |e: String| RepoError::Damaged(format!("blob {id}: {e}"));
         let (header, packed) = crypto::open(sealed, object_type, &id.0, |k| self.keyring.key(k)).map_err(|e| damaged(e.to_string()))?;
-        let plain = crypto::decompress(&packed, header.compression, raw_length as usize).map_err(|e| damaged(e.to_string()))?;
+        let plain = decompressor.decompress(&packed, header.compression, raw_length as usize).map_err(|e| damaged(e.to_string()))?;
         if plain.len() != raw_length as usize || self.chunk_id(&plain) != *id {
             return Err(damaged("content does not match its id".into()));
         }

@@ -46,6 +46,9 @@ pub struct PruneReport {
 /// A pack is rewritten when at least this share of its bytes is no longer used.
 const REPACK_UNUSED_SHARE: f64 = 0.10;
 
+/// A pack to rewrite: its id, its size, and the blobs it holds that are still used.
+type Repack = (ChunkId, u64, Vec<(ChunkId, super::index::BlobLocation)>);
+
 pub async fn prune(repo: &Repository, dry_run: bool) -> Result<PruneReport, RepoError> {
     let lock = repo.lock(true).await?;
     let index = repo.load_index().await?;
@@ -57,7 +60,7 @@ pub async fn prune(repo: &Repository, dry_run: bool) -> Result<PruneReport, Repo
     let mut report = PruneReport { dry_run, ..Default::default() };
     let mut keep: Vec<IndexedPack> = Vec::new();
     let mut delete: Vec<(String, u64)> = Vec::new();
-    let mut repack: Vec<(ChunkId, u64, Vec<(ChunkId, super::index::BlobLocation)>)> = Vec::new();
+    let mut repack: Vec<Repack> = Vec::new();
     for (pack, size) in &index.packs {
         let blobs = by_pack.remove(pack).unwrap_or_default();
         let unused: Vec<_> = blobs.iter().filter(|(id, _)| !used.contains(id)).collect();

@@ -34,12 +34,66 @@ fn parse_ids(ids: &[String]) -> Result<Vec<ChunkId>, RepoError> {
     ids.iter().map(|s| s.parse()).collect()
 }
 
-/// Chunks stored back to back in one pack are fetched with one read, up to this many bytes.
+/// Chunks stored back to back in one pack are fetched with one read, up to this many bytes,
+/// and this many bytes once opened (what one range costs in memory).
 const MAX_RANGE: u64 = 32 << 20;
+const MAX_RANGE_PLAIN: u64 = 8 << 20;
 
-/// Fetches `ids` in order and passes each verified chunk to `sink`. Neighbouring chunks of one
-/// pack (the usual case: a file's chunks are packed as they are read) come in one range read,
-/// which saves a request per chunk on S3 and an open per chunk on disk.
+/// Neighbouring chunks of one pack, fetched with one read: `ids[first..last]` at
+/// `start..end` of `pack`.
+struct Range {
+    pack: ChunkId,
+    start: u64,
+    end: u64,
+    first: usize,
+    last: usize,
+}
+
+/// Groups `ids` into ranges (the usual case: a file's chunks are packed as they are read, so a
+/// range read saves a request per chunk on S3 and an open per chunk on disk).
+fn plan_ranges(index: &Index, ids: &[ChunkId]) -> Result<(Vec<Range>, Vec<super::index::BlobLocation>), RepoError> {
+    let located = ids
+        .iter()
+        .map(|id| index.get(id).map(|(pack, loc)| (*pack, loc)).ok_or_else(|| RepoError::Damaged(format!("blob {id} is not in the index"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut ranges = Vec::new();
+    let mut i = 0;
+    while i < ids.len() {
+        let (pack, first) = located[i];
+        let start = first.offset as u64;
+        let (mut end, mut plain) = (start + first.length as u64, first.raw_length as u64);
+        let mut j = i + 1;
+        while j < ids.len() && located[j].0 == pack && located[j].1.offset as u64 == end && end - start < MAX_RANGE && plain < MAX_RANGE_PLAIN {
+            end += located[j].1.length as u64;
+            plain += located[j].1.raw_length as u64;
+            j += 1;
+        }
+        ranges.push(Range { pack, start, end, first: i, last: j });
+        i = j;
+    }
+    Ok((ranges, located.into_iter().map(|(_, loc)| loc).collect()))
+}
+
+/// Fetches one range and opens (decrypts, decompresses, verifies) each of its chunks.
+fn open_range(
+    repo: &Repository,
+    handle: &Handle,
+    decompressor: &mut super::crypto::Decompressor,
+    range: &Range,
+    ids: &[ChunkId],
+    locations: &[super::index::BlobLocation],
+) -> Result<Vec<Vec<u8>>, RepoError> {
+    let bytes = handle.block_on(repo.storage().get_range(&format::pack_key(&range.pack.to_string()), range.start, range.end - range.start))?;
+    (range.first..range.last)
+        .map(|k| {
+            let loc = locations[k];
+            let at = (loc.offset as u64 - range.start) as usize;
+            repo.open_blob_with(decompressor, &bytes[at..at + loc.length as usize], loc.object_type, &ids[k], loc.raw_length)
+        })
+        .collect()
+}
+
+/// Fetches `ids` in order and passes each verified chunk to `sink`.
 fn for_each_chunk(
     repo: &Repository,
     index: &Index,
@@ -47,53 +101,83 @@ fn for_each_chunk(
     ids: &[ChunkId],
     mut sink: impl FnMut(&[u8]) -> Result<(), RepoError>,
 ) -> Result<(), RepoError> {
-    let located = ids
-        .iter()
-        .map(|id| index.get(id).map(|(pack, loc)| (*pack, loc)).ok_or_else(|| RepoError::Damaged(format!("blob {id} is not in the index"))))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut i = 0;
-    while i < ids.len() {
-        let (pack, first) = located[i];
-        let start = first.offset as u64;
-        let mut end = start + first.length as u64;
-        let mut j = i + 1;
-        while j < ids.len() && located[j].0 == pack && located[j].1.offset as u64 == end && end - start < MAX_RANGE {
-            end += located[j].1.length as u64;
-            j += 1;
+    let (ranges, locations) = plan_ranges(index, ids)?;
+    let mut decompressor = super::crypto::Decompressor::default();
+    for range in &ranges {
+        for chunk in open_range(repo, handle, &mut decompressor, range, ids, &locations)? {
+            sink(&chunk)?;
         }
-        let bytes = handle.block_on(repo.storage().get_range(&format::pack_key(&pack.to_string()), start, end - start))?;
-        for k in i..j {
-            let loc = located[k].1;
-            let at = (loc.offset as u64 - start) as usize;
-            let sealed = &bytes[at..at + loc.length as usize];
-            sink(&repo.open_blob(sealed, loc.object_type, &ids[k], loc.raw_length)?)?;
-        }
-        i = j;
     }
     Ok(())
 }
 
 /// Writes a stream snapshot to `out`, verifying the SHA-256 of the whole stream at the end.
 /// Returns the bytes written.
+///
+/// Ranges are fetched and opened on several threads (decryption, decompression and the id
+/// check are most of a restore's CPU time) and written in order: a thread that has opened its
+/// range waits for its turn, so at most one range per thread is held.
 pub async fn restore_stream<W: Write + Send + 'static>(repo: &Repository, index: std::sync::Arc<Index>, snapshot: &Snapshot, out: W) -> Result<(W, u64), RepoError> {
     let Content::Stream { chunks, size, sha256 } = snapshot.content.clone() else {
         return Err(RepoError::Invalid(format!("snapshot {} is a tree, not a stream", snapshot.id)));
     };
     let ids = parse_ids(&chunks)?;
     let (repo, handle, snapshot_id) = (repo.clone(), Handle::current(), snapshot.id.clone());
+    let unavailable = move |detail: String| RepoError::DataUnavailable { snapshot: snapshot_id.clone(), detail };
     blocking(move || {
-        let mut out = out;
-        let mut sha = Sha256::new();
-        let mut written = 0u64;
-        for_each_chunk(&repo, &index, &handle, &ids, |chunk| {
-            sha.update(chunk);
-            written += chunk.len() as u64;
-            out.write_all(chunk).map_err(|e| RepoError::Target(e.to_string()))
-        })
-        .map_err(|e| RepoError::DataUnavailable { snapshot: snapshot_id.clone(), detail: e.to_string() })?;
+        let (ranges, locations) = plan_ranges(&index, &ids).map_err(|e| unavailable(e.to_string()))?;
+        struct Writer<W> {
+            out: W,
+            sha: Sha256,
+            written: u64,
+            turn: usize,
+            error: Option<RepoError>,
+        }
+        let state = Mutex::new(Writer { out, sha: Sha256::new(), written: 0, turn: 0, error: None });
+        let turn_changed = std::sync::Condvar::new();
+        let next = AtomicUsize::new(0);
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4).min(ranges.len().max(1));
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    let mut decompressor = super::crypto::Decompressor::default();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        let Some(range) = ranges.get(i) else { return };
+                        let opened = open_range(&repo, &handle, &mut decompressor, range, &ids, &locations);
+                        let mut w = state.lock().unwrap_or_else(|p| p.into_inner());
+                        while w.turn != i && w.error.is_none() {
+                            w = turn_changed.wait(w).unwrap_or_else(|p| p.into_inner());
+                        }
+                        if w.error.is_some() {
+                            return;
+                        }
+                        let result = opened.and_then(|chunks| {
+                            for chunk in chunks {
+                                w.sha.update(&chunk);
+                                w.written += chunk.len() as u64;
+                                w.out.write_all(&chunk).map_err(|e| RepoError::Target(e.to_string()))?;
+                            }
+                            Ok(())
+                        });
+                        match result {
+                            Ok(()) => w.turn += 1,
+                            Err(e) => w.error = Some(e),
+                        }
+                        turn_changed.notify_all();
+                    }
+                });
+            }
+        });
+        let Writer { mut out, sha, written, error, .. } = state.into_inner().unwrap_or_else(|p| p.into_inner());
+        match error {
+            Some(e @ RepoError::Target(_)) => return Err(e),
+            Some(e) => return Err(unavailable(e.to_string())),
+            None => {}
+        }
         out.flush().map_err(|e| RepoError::Target(e.to_string()))?;
         if written != size || hex::encode(sha.finalize()) != sha256 {
-            return Err(RepoError::DataUnavailable { snapshot: snapshot_id, detail: "the restored stream does not match its SHA-256".into() });
+            return Err(unavailable("the restored stream does not match its SHA-256".into()));
         }
         Ok((out, written))
     })
@@ -207,12 +291,11 @@ pub async fn restore_tree(repo: &Repository, index: std::sync::Arc<Index>, snaps
 /// Writes one file unless the target already holds identical bytes; true if written.
 fn restore_file(repo: &Repository, index: &Index, handle: &Handle, node: &Node, path: &Path) -> Result<bool, RepoError> {
     let expected = node.sha256.clone().unwrap_or_default();
-    if let Ok(meta) = std::fs::symlink_metadata(path) {
-        if meta.is_file() && meta.len() == node.size && file_sha256(path).is_some_and(|h| h == expected) {
+    if let Ok(meta) = std::fs::symlink_metadata(path)
+        && meta.is_file() && meta.len() == node.size && file_sha256(path).is_some_and(|h| h == expected) {
             set_meta(path, node)?;
             return Ok(false);
         }
-    }
     let ids = parse_ids(&node.chunks)?;
     let tmp = temp_sibling(path);
     let target_err = |e: std::io::Error| RepoError::Target(format!("{}: {e}", path.display()));

@@ -6,7 +6,7 @@
 //! A failed restore removes the data directory it created, so nothing half-restored is left.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,15 +15,14 @@ use serde::{Deserialize, Serialize};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, Row};
 
-use super::{PipeInput, RestoreError, record_action};
+use super::{RestoreError, record_action};
 use crate::auth::{Principal, Role};
 use crate::catalog::Catalog;
 use crate::configurations;
 use crate::executions::{self, Execution};
 use crate::locations;
-use crate::repo::restore;
 use crate::secrets::SecretBox;
-use crate::source::postgres::{collect_stderr, server_tool};
+use crate::source::postgres::server_tool;
 use crate::wal_archive;
 
 /// Where and to which point to restore a continuous configuration.
@@ -228,39 +227,12 @@ fn new_data_directory(path: &str) -> Result<PathBuf, RestoreError> {
     Ok(directory)
 }
 
-/// Streams the base backup's tar from the repository into `tar`, which unpacks it.
+/// Streams the base backup from the repository and unpacks it as it comes.
 async fn unpack(repo: &crate::repo::Repository, snapshot_id: &str, directory: &Path) -> Result<u64, RestoreError> {
     let snapshot = repo.load_snapshot(snapshot_id).await?;
     let index = Arc::new(repo.load_index().await?);
-    let mut child = Command::new("tar")
-        .args(["--extract", "--file=-", "--no-same-owner", "--directory"])
-        .arg(directory)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| RestoreError::Target(format!("cannot run tar: {e}")))?;
-    let stdin = child.stdin.take().ok_or_else(|| RestoreError::Target("tar has no input".into()))?;
-    let stderr = collect_stderr(&mut child);
-    let streamed = restore::restore_stream(repo, index, &snapshot, PipeInput(Some(stdin))).await;
-    let bytes = match streamed {
-        Ok((stdin, n)) => {
-            drop(stdin);
-            n
-        }
-        Err(e) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(e.into());
-        }
-    };
-    let status = tokio::task::spawn_blocking(move || child.wait()).await.map_err(|e| RestoreError::Target(e.to_string()))?;
-    let stderr = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
-    match status {
-        Ok(s) if s.success() => Ok(bytes),
-        Ok(s) => Err(RestoreError::Target(format!("unpacking the base backup failed ({s}): {}", stderr.trim()))),
-        Err(e) => Err(RestoreError::Target(format!("tar: {e}"))),
-    }
+    let (bytes, _) = crate::repo::untar::restore_tar(repo, index, &snapshot, directory).await?;
+    Ok(bytes)
 }
 
 /// Fetches, verified, every archived WAL file from the base backup's first one on (and every

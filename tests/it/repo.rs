@@ -271,7 +271,7 @@ async fn a_flipped_byte_is_found_and_named() {
 
     assert!(check(&repo, false).await.unwrap().is_ok(), "structure alone cannot see a flipped bit");
     let report = check(&repo, true).await.unwrap();
-    assert_eq!(report.affected_snapshots, [a.clone()]);
+    assert_eq!(report.affected_snapshots, std::slice::from_ref(&a));
     assert_eq!(report.damaged_packs, [pack.file_name().unwrap().to_string_lossy().to_string()]);
     assert!(report.errors[0].contains("does not match its SHA-256"), "{:?}", report.errors);
 
@@ -311,7 +311,7 @@ async fn damaged_manifest_and_key_are_reported() {
     bytes[last] ^= 1;
     std::fs::write(&manifest, &bytes).unwrap();
     let report = check(&repo, true).await.unwrap();
-    assert_eq!(report.affected_snapshots, [a.clone()]);
+    assert_eq!(report.affected_snapshots, std::slice::from_ref(&a));
     assert!(matches!(repo.snapshot(&a).await, Err(RepoError::Damaged(_))));
     assert_eq!(restore_bytes(&repo, &b).await.unwrap(), noise(20, 400_000));
 
@@ -403,7 +403,7 @@ mod lifecycle {
 
         let nothing = prune(&repo, true).await.unwrap();
         assert_eq!((nothing.blobs_dropped, nothing.packs_deleted), (0, 1), "{nothing:?}");
-        assert_eq!(forget(&repo, &[a.id[..10].to_string()]).await.unwrap(), [a.id.clone()]);
+        assert_eq!(forget(&repo, &[a.id[..10].to_string()]).await.unwrap(), std::slice::from_ref(&a.id));
         let planned = prune(&repo, true).await.unwrap();
         assert!(planned.blobs_dropped > 0, "{planned:?}");
         let size_before: u64 = packs_of(&dir).iter().map(|p| std::fs::metadata(p).unwrap().len()).sum();

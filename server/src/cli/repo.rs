@@ -81,8 +81,12 @@ pub enum RepoCommand {
         #[arg(long, conflicts_with = "output")]
         stdout: bool,
         /// Write a stream snapshot to this file (it appears only once complete and verified).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "untar")]
         output: Option<PathBuf>,
+        /// Unpack a stream snapshot that is a tar (a pg_basebackup base backup) into this new
+        /// or empty directory, without a tar process.
+        #[arg(long, conflicts_with_all = ["stdout", "target"])]
+        untar: Option<PathBuf>,
         /// Restore only these paths of a tree (and what is below them).
         #[arg(long)]
         include: Vec<String>,
@@ -254,10 +258,19 @@ pub async fn run_repo(args: RepoArgs) -> Result<(), Failure> {
             }
             Ok(())
         }
-        RepoCommand::Restore { snapshot, target, stdout, output, include } => {
+        RepoCommand::Restore { snapshot, target, stdout, output, include, untar } => {
             let repo = args.open().await?;
             let snapshot = repo.snapshot(snapshot).await?;
             let index = Arc::new(repo.load_index().await?);
+            if let Some(directory) = untar {
+                if !matches!(snapshot.content, Content::Stream { .. }) {
+                    return Err(Failure::new(3, format!("snapshot {} is a directory tree: restore it with --target DIR", snapshot.id)));
+                }
+                std::fs::create_dir_all(directory).map_err(|e| Failure::new(5, format!("{}: {e}", directory.display())))?;
+                let (bytes, files) = bulwark_core::repo::untar::restore_tar(&repo, index, &snapshot, directory).await?;
+                eprintln!("unpacked {files} files ({bytes} bytes of tar) into {}", directory.display());
+                return Ok(());
+            }
             match (&snapshot.content, target, stdout, output) {
                 (Content::Tree { .. }, Some(target), false, None) => {
                     let summary = restore::restore_tree(&repo, index, &snapshot, target, include).await?;
