@@ -188,16 +188,71 @@ impl Write for Untar {
 
 /// Restores a stream snapshot holding a tar into `directory` (which should be new or empty);
 /// returns the bytes of the stream and the files written. The stream's SHA-256 is checked at
-/// its end, as for any stream restore.
+/// its end, as for any stream restore. Unpacking runs on a thread of its own, so writing the
+/// files overlaps with opening the next chunks.
 pub async fn restore_tar(
     repo: &super::Repository,
     index: std::sync::Arc<super::index::Index>,
     snapshot: &super::snapshot::Snapshot,
     directory: &Path,
 ) -> Result<(u64, u64), super::RepoError> {
-    let (untar, bytes) = super::restore::restore_stream(repo, index, snapshot, Untar::new(directory)).await?;
-    let files = untar.finish().map_err(|e| super::RepoError::Target(e.to_string()))?;
+    let target = |e: io::Error| super::RepoError::Target(e.to_string());
+    // A write error stops the stream with the unpacker's own error (Background reports it).
+    let (background, bytes) = super::restore::restore_stream(repo, index, snapshot, Background::new(Untar::new(directory))).await?;
+    let files = background.finish().and_then(Untar::finish).map_err(target)?;
     Ok((bytes, files))
+}
+
+/// A writer moved to a thread of its own: writes are queued (up to 16 buffers) and return at
+/// once; an error of the inner writer shows at the next write or at [`Background::finish`].
+struct Background<W> {
+    queue: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    worker: Option<std::thread::JoinHandle<io::Result<W>>>,
+}
+
+impl<W: Write + Send + 'static> Background<W> {
+    fn new(inner: W) -> Background<W> {
+        let (queue, buffers) = std::sync::mpsc::sync_channel::<Vec<u8>>(16);
+        let worker = std::thread::spawn(move || {
+            let mut inner = inner;
+            for buffer in buffers {
+                inner.write_all(&buffer)?;
+            }
+            inner.flush()?;
+            Ok(inner)
+        });
+        Background { queue: Some(queue), worker: Some(worker) }
+    }
+
+    /// Waits for every queued write; returns the inner writer or its error.
+    fn finish(mut self) -> io::Result<W> {
+        drop(self.queue.take());
+        match self.worker.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            None => Err(io::Error::other("the writer already stopped")),
+        }
+    }
+}
+
+impl<W: Write + Send + 'static> Write for Background<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let queued = self.queue.as_ref().is_some_and(|q| q.send(buf.to_vec()).is_ok());
+        if queued {
+            return Ok(buf.len());
+        }
+        // The worker stopped on an error: report it.
+        drop(self.queue.take());
+        match self.worker.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(Err(e))) => Err(e),
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            _ => Err(io::Error::other("the writer already stopped")),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// An octal number field (NUL or space terminated).
@@ -252,6 +307,10 @@ mod tests {
         // Garbage is not a tar stream.
         let mut garbage = Untar::new(&again);
         assert!(garbage.write_all(&[1u8; 1024]).is_err());
+        // Behind a thread, the unpacker's error still surfaces.
+        let mut background = Background::new(Untar::new(&again));
+        let sent = background.write_all(&[1u8; 1024]);
+        assert!(sent.is_err() || background.finish().is_err());
         // `..` never leaves the target.
         let escape = Untar::new(&again);
         assert!(escape.target("../outside").is_err() && escape.target("/etc/passwd").is_err());
