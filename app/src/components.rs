@@ -147,6 +147,20 @@ pub fn ErrorPanel(error: AppError) -> impl IntoView {
     }
 }
 
+/// The message under a form after an action that answers with a sentence: the sentence
+/// (marked `testid`), or the error.
+pub fn action_outcome<S>(value: S, testid: &'static str) -> impl IntoView
+where
+    S: Get<Value = Option<Result<String, AppError>>> + Send + Sync + 'static,
+{
+    move || {
+        value.get().map(|r| match r {
+            Ok(text) => view! { <p class="ok" role="status" data-testid=testid>{text}</p> }.into_any(),
+            Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+        })
+    }
+}
+
 /// The message under a form after its action ran: an error, or nothing.
 pub fn form_error<T, S>(value: S) -> impl IntoView
 where

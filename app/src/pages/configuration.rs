@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-use crate::components::{ErrorPanel, PageHeader};
+use crate::components::{ErrorPanel, PageHeader, action_outcome};
 use crate::dto::{ConfigurationDetail, RecoveryWindowView, human_bytes};
 use crate::error::AppError;
 
@@ -184,10 +184,7 @@ fn RecoverPanel(id: String, recover: ServerAction<RecoverConfiguration>) -> impl
                 <label>"Start on port (optional)" <input type="number" name="port" min="1" max="65535"/></label>
                 <button type="submit" class="primary">"Restore"</button>
             </ActionForm>
-            {move || recover.value().get().map(|r| match r {
-                Ok(text) => view! { <p class="ok" role="status" data-testid="recover-report">{text}</p> }.into_any(),
-                Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-            })}
+            {action_outcome(recover.value(), "recover-report")}
         </section>
     }
 }

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-use crate::components::{ErrorPanel, PageHeader};
+use crate::components::{ErrorPanel, PageHeader, action_outcome};
 use crate::dto::{ExecutionView, human_bytes};
 use crate::error::AppError;
 
@@ -174,10 +174,7 @@ fn GroupPanel(view: Signal<ExecutionView>) -> impl IntoView {
                 <label>"Targets (JSON)" <textarea name="targets" rows="10" aria-label="Targets">{template}</textarea></label>
                 <button type="submit" class="primary">"Restore every member"</button>
             </ActionForm>
-            {move || restore.value().get().map(|r| match r {
-                Ok(text) => view! { <p class="ok" role="status" data-testid="restore-report">{text}</p> }.into_any(),
-                Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-            })}
+            {action_outcome(restore.value(), "restore-report")}
         </section>
     }
 }
@@ -261,10 +258,7 @@ fn BucketRestorePanel(view: Signal<ExecutionView>) -> impl IntoView {
                 <label>"Key prefixes (optional)" <input type="text" name="include" placeholder="avatars/, docs/"/></label>
                 <button type="submit" class="primary">"Restore objects"</button>
             </ActionForm>
-            {move || restore.value().get().map(|r| match r {
-                Ok(text) => view! { <p class="ok" role="status" data-testid="restore-report">{text}</p> }.into_any(),
-                Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-            })}
+            {action_outcome(restore.value(), "restore-report")}
         </section>
     }
 }
@@ -283,10 +277,7 @@ fn DirectoryRestorePanel(view: Signal<ExecutionView>) -> impl IntoView {
                 <label>"Paths (optional)" <input type="text" name="include" placeholder="etc/nginx, docs"/></label>
                 <button type="submit" class="primary">"Restore files"</button>
             </ActionForm>
-            {move || restore.value().get().map(|r| match r {
-                Ok(text) => view! { <p class="ok" role="status" data-testid="restore-report">{text}</p> }.into_any(),
-                Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-            })}
+            {action_outcome(restore.value(), "restore-report")}
         </section>
     }
 }
@@ -311,10 +302,7 @@ fn RestorePanel(view: Signal<ExecutionView>) -> impl IntoView {
                 <label>"Tables (optional)" <input type="text" name="tables" placeholder="public.customers"/></label>
                 <button type="submit" class="primary">"Restore"</button>
             </ActionForm>
-            {move || restore.value().get().map(|r| match r {
-                Ok(text) => view! { <p class="ok" role="status" data-testid="restore-report">{text}</p> }.into_any(),
-                Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-            })}
+            {action_outcome(restore.value(), "restore-report")}
         </section>
     }
 }
