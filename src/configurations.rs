@@ -9,6 +9,7 @@ use crate::auth::{AuthError, Principal, Role};
 use crate::catalog::dialect::LockTopic;
 use crate::catalog::{Catalog, CatalogError};
 use crate::error::{Classify, Kind};
+use crate::schedule::Schedule;
 use crate::secrets::{SecretBox, SecretError};
 use crate::time;
 
@@ -103,6 +104,14 @@ impl Configuration {
     pub fn members(&self) -> Vec<String> {
         let options: serde_json::Value = serde_json::from_str(&self.source_options).unwrap_or_default();
         options["members"].as_array().map(|m| m.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default()
+    }
+
+    /// When the configuration next runs by itself: `None` for manual or paused ones.
+    pub fn next_run(&self, now: chrono::DateTime<chrono::Utc>) -> Option<chrono::DateTime<chrono::Utc>> {
+        if self.is_active == 0 {
+            return None;
+        }
+        Schedule::of(&self.frequency, self.schedule.as_deref()).ok().flatten()?.next_after(now)
     }
 
     /// The source password, opened with the server's secret key.
@@ -237,8 +246,8 @@ fn validate(new: &NewConfiguration) -> Result<(), ConfigurationError> {
     if !FREQUENCIES.contains(&new.frequency.as_str()) {
         return invalid(format!("frequency: use one of {}", FREQUENCIES.join(", ")));
     }
-    if new.frequency == "custom" && new.schedule.as_deref().is_none_or(|s| s.trim().is_empty()) {
-        return invalid("schedule: a custom frequency needs a cron expression".into());
+    if let Err(e) = Schedule::of(&new.frequency, new.schedule.as_deref()) {
+        return invalid(e.to_string());
     }
     if !new.encryption {
         return invalid("encryption: every backup is encrypted (AES-256-GCM); it cannot be turned off".into());
@@ -398,8 +407,7 @@ pub struct ConfigurationSummary {
     #[serde(flatten)]
     pub configuration: Configuration,
     pub last_execution: Option<LastExecution>,
-    /// When the next backup runs: `None` for manual configurations (schedules come with the
-    /// scheduler).
+    /// When the next backup runs by itself: `None` for manual or paused configurations.
     pub next_execution: Option<String>,
     /// The latest execution's status, or `never_run`.
     pub status: String,
@@ -429,7 +437,14 @@ pub async fn list(catalog: &Catalog, actor: &Principal) -> Result<Vec<Configurat
         .fetch_optional(catalog.pool())
         .await?;
         let status = last.as_ref().map_or_else(|| "never_run".to_string(), |l| l.status.clone());
-        out.push(ConfigurationSummary { configuration, last_execution: last, next_execution: None, status });
+        let next_execution = configuration.next_run(chrono::Utc::now()).map(crate::time::to_text);
+        out.push(ConfigurationSummary { configuration, last_execution: last, next_execution, status });
     }
     Ok(out)
+}
+
+/// The active configurations that run on a schedule, for the scheduler.
+pub(crate) async fn scheduled(catalog: &Catalog) -> Result<Vec<Configuration>, ConfigurationError> {
+    let sql = format!("SELECT {COLUMNS} FROM backup_configurations WHERE is_active = 1 AND frequency <> 'manual' ORDER BY priority_level, name");
+    Ok(sqlx::query_as::<_, Configuration>(&sql).fetch_all(catalog.pool()).await?)
 }

@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod locations;
 pub mod overview;
 pub mod repo;
+pub mod schedule;
 pub mod restores;
 pub mod secrets;
 pub mod sessions;

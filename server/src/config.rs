@@ -42,6 +42,10 @@ pub struct ServeArgs {
     /// Background workers on this node.
     #[arg(long, env = "BULWARK_WORKERS", default_value_t = 2)]
     pub workers: usize,
+    /// Seconds a worker's claim on a job lasts without a heartbeat: how soon another node
+    /// takes over the jobs of a node that died.
+    #[arg(long, env = "BULWARK_JOB_LEASE_SECONDS", default_value_t = bulwark_core::jobs::pool::DEFAULT_LEASE_SECONDS)]
+    pub job_lease_seconds: i64,
     /// Mark session cookies `Secure` (set this when serving behind TLS).
     #[arg(long, env = "BULWARK_SECURE_COOKIES", default_value_t = false)]
     pub secure_cookies: bool,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use bulwark_core::auth::setup;
 use bulwark_core::catalog::Catalog;
+use bulwark_core::executions::scheduled;
 use bulwark_core::jobs::pool::Pool;
 use bulwark_core::secrets::SecretBox;
 use leptos::config::LeptosOptions;
@@ -14,6 +15,10 @@ use tokio::sync::watch;
 use crate::config::{CatalogArgs, ServeArgs};
 use crate::router::{SessionSettings, router};
 use crate::state::{AppState, HttpMetrics};
+
+/// How often each node looks for due schedule slots (six-field schedules can fire every
+/// few seconds; five-field ones at most every minute).
+const SCHEDULER_PERIOD: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub async fn serve(catalog_args: &CatalogArgs, args: &ServeArgs) -> anyhow::Result<()> {
     let url = catalog_args.url()?;
@@ -38,7 +43,8 @@ pub async fn serve(catalog_args: &CatalogArgs, args: &ServeArgs) -> anyhow::Resu
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let node_id = format!("{}-{}", hostname(), std::process::id());
-    let mut pool = Pool::new(catalog, node_id);
+    let scheduler = tokio::spawn(scheduled::run_scheduler(catalog.clone(), node_id.clone(), SCHEDULER_PERIOD, stop_rx.clone()));
+    let mut pool = Pool::new(catalog, node_id).with_lease_seconds(args.job_lease_seconds);
     pool.register(Arc::new(bulwark_core::executions::BackupHandler { secrets }));
     let pool = tokio::spawn(pool.run(args.workers, stop_rx.clone()));
 
@@ -56,6 +62,7 @@ pub async fn serve(catalog_args: &CatalogArgs, args: &ServeArgs) -> anyhow::Resu
         .await
         .context("HTTP server failed")?;
     pool.await.context("worker pool panicked")?;
+    scheduler.await.context("scheduler panicked")?;
     Ok(())
 }
 

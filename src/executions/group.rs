@@ -10,9 +10,10 @@ use super::{ExecutionError, Execution, find, insert, run};
 use crate::audit::Actor;
 use crate::catalog::Catalog;
 use crate::configurations::{self, Configuration};
+use crate::jobs::pool::CancelFlag;
 use crate::repo::backup::{self, BackupOptions};
 use crate::repo::snapshot::Snapshot;
-use crate::repo::Repository;
+use crate::repo::{RepoError, Repository};
 use crate::secrets::SecretBox;
 use crate::source::postgres::Database;
 use crate::{time, wal_archive};
@@ -49,7 +50,7 @@ pub(super) async fn back_up_group(
         let base = match base {
             Some((id,)) => id,
             // No base backup yet: without one the restore point could never be reached.
-            None => child(catalog, secrets, &actor, &requested_by, member).await?.id,
+            None => child(catalog, secrets, &actor, &requested_by, member, options.progress.cancel.clone()).await?.id,
         };
         let database = Database { url: member.source_identifier.clone(), password: member.source_password(secrets)? };
         let (lsn, wal_file) = database.create_restore_point(&restore_point).await?;
@@ -59,7 +60,7 @@ pub(super) async fn back_up_group(
         }));
     }
     for member in members.iter().filter(|m| !wal_archive::is_continuous(m)) {
-        let done = child(catalog, secrets, &actor, &requested_by, member).await?;
+        let done = child(catalog, secrets, &actor, &requested_by, member, options.progress.cancel.clone()).await?;
         positions.push(json!({
             "configurationId": member.id, "name": member.name, "sourceType": member.source_type,
             "executionId": done.id, "snapshotId": done.snapshot_id, "checksum": done.checksum, "sizeBytes": done.size_bytes,
@@ -75,11 +76,19 @@ pub(super) async fn back_up_group(
 }
 
 /// Runs one member's backup now as a child execution; its failure fails the group.
-async fn child(catalog: &Catalog, secrets: &SecretBox, actor: &Actor, requested_by: &str, member: &Configuration) -> Result<Execution, ExecutionError> {
+async fn child(
+    catalog: &Catalog,
+    secrets: &SecretBox,
+    actor: &Actor,
+    requested_by: &str,
+    member: &Configuration,
+    cancel: CancelFlag,
+) -> Result<Execution, ExecutionError> {
     let id = insert(catalog, actor, requested_by, member, "group").await?;
     // Boxed: a member's run is this same function one level down.
-    Box::pin(run(catalog, secrets, &id))
-        .await
-        .map_err(|e| ExecutionError::Invalid(format!("member {:?} of the group failed: {e}", member.name)))?;
+    Box::pin(run(catalog, secrets, &id, cancel)).await.map_err(|e| match e {
+        ExecutionError::Repo(RepoError::Cancelled) => e,
+        e => ExecutionError::Invalid(format!("member {:?} of the group failed: {e}", member.name)),
+    })?;
     find(catalog, &id).await
 }

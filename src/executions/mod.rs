@@ -11,10 +11,10 @@ use serde::Serialize;
 use crate::audit::{self, Actor, Entry};
 use crate::auth::{AuthError, Principal, Role};
 use crate::catalog::dialect::LockTopic;
-use crate::catalog::{Catalog, CatalogError};
+use crate::catalog::{Catalog, CatalogError, SerializedTx};
 use crate::configurations::{self, Configuration, ConfigurationError};
 use crate::error::{Classify, Kind};
-use crate::jobs::pool::{JobFuture, JobHandler};
+use crate::jobs::pool::{CancelFlag, JobFuture, JobHandler};
 use crate::jobs::{self, ClaimedJob, JobError, NewJob};
 use crate::locations::{self, LocationError};
 use crate::repo::backup::{self, BackupOptions, Progress};
@@ -27,6 +27,7 @@ use crate::source::postgres::Database;
 use crate::time;
 
 mod group;
+pub mod scheduled;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExecutionError {
@@ -85,7 +86,7 @@ pub struct Execution {
     pub id: String,
     pub configuration_id: String,
     pub execution_type: String,
-    /// queued, running, completed or failed.
+    /// queued, running, completed, failed or cancelled.
     pub status: String,
     pub storage_location_id: Option<String>,
     pub snapshot_id: Option<String>,
@@ -113,7 +114,7 @@ pub struct Execution {
 
 impl Execution {
     pub fn is_finished(&self) -> bool {
-        matches!(self.status.as_str(), "completed" | "failed")
+        matches!(self.status.as_str(), "completed" | "failed" | "cancelled")
     }
 }
 
@@ -134,25 +135,45 @@ pub async fn start(catalog: &Catalog, actor: &Principal, configuration_id: &str,
     if configuration.is_active == 0 {
         return Err(ExecutionError::Conflict(format!("configuration {:?} is paused", configuration.name)));
     }
-    let id = insert(catalog, &Actor::from(actor), &actor.username, &configuration, execution_type).await?;
-    let priority = if execution_type == "emergency" { 0 } else { configuration.priority_level };
-    // One attempt: a failed backup is reported on its execution, and a person (or the
-    // schedule) starts the next one.
-    let job = NewJob { priority, configuration_id: Some(configuration_id.into()), max_attempts: 1, ..NewJob::new(JOB_KIND, serde_json::json!({ "executionId": id })) };
-    if let Err(e) = jobs::enqueue(catalog, job).await {
-        finish_failed(catalog, &id, &format!("could not queue the backup: {e}")).await?;
-        return Err(e.into());
-    }
+    let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
+    let id = insert_in(&mut tx, &Actor::from(actor), &actor.username, &configuration, execution_type).await?;
+    enqueue_in(&mut tx, &configuration, &id, execution_type).await?;
+    tx.tx.commit().await?;
     find(catalog, &id).await
 }
 
-/// Records a queued execution of `configuration` (refused while another one is under way),
-/// audited as started by `actor`; returns its id.
+/// Queues the backup job of execution `id`, in the transaction that records the execution.
+async fn enqueue_in(tx: &mut SerializedTx<'_>, configuration: &Configuration, id: &str, execution_type: &str) -> Result<(), ExecutionError> {
+    let priority = if execution_type == "emergency" { 0 } else { configuration.priority_level };
+    // One attempt: a failed backup is reported on its execution, and a person (or the
+    // schedule) starts the next one. A worker that dies is different: its lease expires and
+    // the job runs again elsewhere.
+    let job = NewJob {
+        priority,
+        configuration_id: Some(configuration.id.clone()),
+        subject_id: Some(id.to_string()),
+        max_attempts: 1,
+        ..NewJob::new(JOB_KIND, serde_json::json!({ "executionId": id }))
+    };
+    jobs::enqueue_on(&mut tx.tx, job).await?;
+    Ok(())
+}
+
+/// Records a queued execution of `configuration` (for a group's member, run inside the
+/// group's job), audited as started by `actor`; returns its id.
 async fn insert(catalog: &Catalog, actor: &Actor, requested_by: &str, configuration: &Configuration, execution_type: &str) -> Result<String, ExecutionError> {
+    let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
+    let id = insert_in(&mut tx, actor, requested_by, configuration, execution_type).await?;
+    tx.tx.commit().await?;
+    Ok(id)
+}
+
+/// Records a queued execution inside `tx`; refused while another one of the configuration is
+/// under way.
+async fn insert_in(tx: &mut SerializedTx<'_>, actor: &Actor, requested_by: &str, configuration: &Configuration, execution_type: &str) -> Result<String, ExecutionError> {
     let configuration_id = configuration.id.as_str();
     let id = uuid::Uuid::new_v4().to_string();
     let now = time::now_text();
-    let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
     let busy: Option<String> =
         sqlx::query_scalar("SELECT id FROM backup_executions WHERE configuration_id = $1 AND status IN ('queued', 'running') LIMIT 1")
             .bind(configuration_id)
@@ -173,9 +194,35 @@ async fn insert(catalog: &Catalog, actor: &Actor, requested_by: &str, configurat
     .execute(&mut *tx.tx)
     .await?;
     let detail = serde_json::json!({ "configuration": configuration.name, "executionType": execution_type });
-    audit::append(&mut tx, Entry { actor, action: "backup_execution.start", target_type: "backup_execution", target_id: Some(&id), detail }).await?;
-    tx.tx.commit().await?;
+    audit::append(tx, Entry { actor, action: "backup_execution.start", target_type: "backup_execution", target_id: Some(&id), detail }).await?;
     Ok(id)
+}
+
+/// Cancels an execution: a queued one never starts; a running one stops within a few seconds,
+/// writing no snapshot (the data it already stored is unreferenced until a prune).
+pub async fn cancel(catalog: &Catalog, actor: &Principal, id: &str) -> Result<Execution, ExecutionError> {
+    actor.require(Role::Operator)?;
+    let execution = find(catalog, id).await?;
+    if execution.is_finished() {
+        return Err(ExecutionError::Conflict(format!("backup execution {id} has already finished ({})", execution.status)));
+    }
+    let job = jobs::for_subject(catalog, JOB_KIND, id)
+        .await?
+        .ok_or_else(|| ExecutionError::Conflict(format!("backup execution {id} runs inside its consistency group's execution: cancel that one")))?;
+    let outcome = jobs::cancel(catalog, &job.id).await?;
+    let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
+    if outcome == jobs::Cancelled::Dequeued {
+        sqlx::query("UPDATE backup_executions SET status = 'cancelled', completed_at = $1, error_message = $2 WHERE id = $3 AND status = 'queued'")
+            .bind(time::now_text())
+            .bind(format!("cancelled by {} before it started", actor.username))
+            .bind(id)
+            .execute(&mut *tx.tx)
+            .await?;
+    }
+    let detail = serde_json::json!({ "configurationId": execution.configuration_id, "wasRunning": outcome == jobs::Cancelled::Requested });
+    audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "backup_execution.cancel", target_type: "backup_execution", target_id: Some(id), detail }).await?;
+    tx.tx.commit().await?;
+    find(catalog, id).await
 }
 
 pub(crate) async fn find(catalog: &Catalog, id: &str) -> Result<Execution, ExecutionError> {
@@ -195,8 +242,9 @@ pub async fn list(catalog: &Catalog, actor: &Principal, configuration_id: &str, 
     Ok(sqlx::query_as::<_, Execution>(&sql).bind(configuration_id).bind(limit.clamp(1, 500)).fetch_all(catalog.pool()).await?)
 }
 
-/// Runs a queued execution to its end, recording success or the error a person can act on.
-pub async fn run(catalog: &Catalog, secrets: &SecretBox, id: &str) -> Result<(), ExecutionError> {
+/// Runs a queued execution to its end, recording success or the error a person can act on;
+/// `cancel` stops it early.
+pub async fn run(catalog: &Catalog, secrets: &SecretBox, id: &str, cancel: CancelFlag) -> Result<(), ExecutionError> {
     let execution = find(catalog, id).await?;
     let configuration = configurations::find(catalog, &execution.configuration_id).await?;
     let started = Instant::now();
@@ -205,7 +253,7 @@ pub async fn run(catalog: &Catalog, secrets: &SecretBox, id: &str) -> Result<(),
         .bind(id)
         .execute(catalog.pool())
         .await?;
-    let progress = Arc::new(Progress::default());
+    let progress = Arc::new(Progress { cancel, ..Progress::default() });
     let reporter = tokio::spawn(report_progress(catalog.clone(), id.to_string(), progress.clone()));
     let outcome = back_up(catalog, secrets, &configuration, &execution, progress.clone()).await;
     reporter.abort();
@@ -238,15 +286,21 @@ pub async fn run(catalog: &Catalog, secrets: &SecretBox, id: &str) -> Result<(),
             .await?;
             Ok(())
         }
+        Err(ExecutionError::Repo(RepoError::Cancelled)) => {
+            finish(catalog, id, "cancelled", &RepoError::Cancelled.to_string()).await?;
+            Err(RepoError::Cancelled.into())
+        }
         Err(e) => {
-            finish_failed(catalog, id, &e.to_string()).await?;
+            finish(catalog, id, "failed", &e.to_string()).await?;
             Err(e)
         }
     }
 }
 
-async fn finish_failed(catalog: &Catalog, id: &str, message: &str) -> Result<(), ExecutionError> {
-    sqlx::query("UPDATE backup_executions SET status = 'failed', completed_at = $1, error_message = $2 WHERE id = $3")
+/// Ends an execution that wrote no snapshot: `failed` or `cancelled`.
+async fn finish(catalog: &Catalog, id: &str, status: &str, message: &str) -> Result<(), ExecutionError> {
+    sqlx::query("UPDATE backup_executions SET status = $1, completed_at = $2, error_message = $3 WHERE id = $4")
+        .bind(status)
         .bind(time::now_text())
         .bind(message)
         .bind(id)
@@ -297,7 +351,7 @@ async fn back_up(
             let metadata = serde_json::to_value(database.metadata().await?).unwrap_or_default();
             options.metadata["postgresql"] = metadata.clone();
             options.source = format!("pg_dump {}", database.url);
-            let dump = database.dump()?;
+            let dump = database.dump()?.stop_on(options.progress.cancel.clone());
             let snapshot = backup::backup_stream(&repo, dump, options).await.map_err(|e| match e {
                 // The dump's own error (pg_dump's stderr) is what a person needs.
                 RepoError::Source(message) => ExecutionError::Source(SourceError::Unavailable(message)),
@@ -436,7 +490,7 @@ async fn base_backup(repo: &crate::repo::Repository, database: &Database, mut op
     let cluster_json = serde_json::to_value(&cluster).unwrap_or_default();
     options.metadata["postgresql"] = cluster_json.clone();
     options.source = format!("pg_basebackup {}", database.url);
-    let reader = database.base_backup()?;
+    let reader = database.base_backup()?.stop_on(options.progress.cancel.clone());
     let log = reader.log();
     let snapshot = backup::backup_stream(repo, reader, options).await.map_err(|e| match e {
         RepoError::Source(message) => ExecutionError::Source(SourceError::Unavailable(message)),
@@ -496,11 +550,11 @@ impl JobHandler for BackupHandler {
         JOB_KIND
     }
 
-    fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob) -> JobFuture<'a> {
+    fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, cancel: CancelFlag) -> JobFuture<'a> {
         Box::pin(async move {
             let payload: serde_json::Value = serde_json::from_str(&job.payload).map_err(|e| format!("bad payload: {e}"))?;
             let id = payload["executionId"].as_str().ok_or("the payload names no execution")?;
-            run(catalog, &self.secrets, id).await.map_err(|e| e.to_string())
+            run(catalog, &self.secrets, id, cancel).await.map_err(|e| e.to_string())
         })
     }
 }

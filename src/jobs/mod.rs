@@ -11,6 +11,7 @@ pub mod pool;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
+use crate::auth::{AuthError, Principal, Role};
 use crate::catalog::{Catalog, CatalogError};
 use crate::error::{Classify, Kind};
 use crate::time;
@@ -21,6 +22,12 @@ pub enum JobError {
     LeaseLost(String),
     #[error("job {0} not found")]
     NotFound(String),
+    #[error("job {0} has already finished")]
+    Finished(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
     #[error(transparent)]
     Catalog(#[from] CatalogError),
 }
@@ -34,8 +41,10 @@ impl From<sqlx::Error> for JobError {
 impl Classify for JobError {
     fn kind(&self) -> Kind {
         match self {
-            JobError::LeaseLost(_) => Kind::Conflict,
+            JobError::LeaseLost(_) | JobError::Finished(_) => Kind::Conflict,
             JobError::NotFound(_) => Kind::NotFound,
+            JobError::Invalid(_) => Kind::Invalid,
+            JobError::Auth(e) => e.kind(),
             JobError::Catalog(e) => e.kind(),
         }
     }
@@ -49,6 +58,8 @@ pub struct NewJob {
     /// Lower runs first (the seeds' priority_level).
     pub priority: i64,
     pub configuration_id: Option<String>,
+    /// What the job acts on (a backup job: its execution), to find it by.
+    pub subject_id: Option<String>,
     /// Not before this time; `None` means now.
     pub run_at: Option<DateTime<Utc>>,
     pub max_attempts: i64,
@@ -56,7 +67,7 @@ pub struct NewJob {
 
 impl NewJob {
     pub fn new(kind: &str, payload: serde_json::Value) -> NewJob {
-        NewJob { kind: kind.into(), payload, priority: 5, configuration_id: None, run_at: None, max_attempts: 5 }
+        NewJob { kind: kind.into(), payload, priority: 5, configuration_id: None, subject_id: None, run_at: None, max_attempts: 5 }
     }
 }
 
@@ -75,6 +86,8 @@ pub struct JobRow {
     pub id: String,
     pub kind: String,
     pub state: String,
+    pub subject_id: Option<String>,
+    pub lease_owner: Option<String>,
     pub priority: i64,
     pub attempts: i64,
     pub max_attempts: i64,
@@ -84,23 +97,33 @@ pub struct JobRow {
     pub finished_at: Option<String>,
 }
 
+const JOB_COLUMNS: &str = "id, kind, state, subject_id, lease_owner, priority, attempts, max_attempts, run_at, last_error, created_at, finished_at";
+
 pub async fn enqueue(catalog: &Catalog, job: NewJob) -> Result<String, JobError> {
+    let mut conn = catalog.pool().acquire().await?;
+    enqueue_on(&mut conn, job).await
+}
+
+/// Enqueues on a connection the caller holds: inside its transaction, the job exists exactly
+/// when what it works on does.
+pub async fn enqueue_on(conn: &mut sqlx::AnyConnection, job: NewJob) -> Result<String, JobError> {
     let id = uuid::Uuid::new_v4().to_string();
     let now = time::now_text();
     let run_at = job.run_at.map(time::to_text).unwrap_or_else(|| now.clone());
     sqlx::query(
-        "INSERT INTO jobs (id, kind, payload, state, priority, configuration_id, run_at, attempts, max_attempts, created_at, updated_at)
-         VALUES ($1, $2, $3, 'queued', $4, $5, $6, 0, $7, $8, $8)",
+        "INSERT INTO jobs (id, kind, payload, state, priority, configuration_id, subject_id, run_at, attempts, max_attempts, created_at, updated_at)
+         VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, 0, $8, $9, $9)",
     )
     .bind(&id)
     .bind(&job.kind)
     .bind(job.payload.to_string())
     .bind(job.priority)
     .bind(&job.configuration_id)
+    .bind(&job.subject_id)
     .bind(&run_at)
     .bind(job.max_attempts.max(1))
     .bind(&now)
-    .execute(catalog.pool())
+    .execute(&mut *conn)
     .await?;
     Ok(id)
 }
@@ -180,6 +203,73 @@ pub async fn fail(catalog: &Catalog, job: &ClaimedJob, owner: &str, error: &str)
     fenced(done.rows_affected(), &job.id)
 }
 
+/// What a cancellation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cancelled {
+    /// The job had not started: it never will.
+    Dequeued,
+    /// The job is running: its worker was asked to stop.
+    Requested,
+}
+
+/// Cancels a job: a queued one at once, a running one by asking its worker (which sees the
+/// request within about a second and stops cleanly).
+pub async fn cancel(catalog: &Catalog, id: &str) -> Result<Cancelled, JobError> {
+    let now = time::now_text();
+    let dequeued = sqlx::query(
+        "UPDATE jobs SET state = 'cancelled', finished_at = $1, updated_at = $1, last_error = 'cancelled before it started'
+         WHERE id = $2 AND state = 'queued'",
+    )
+    .bind(&now)
+    .bind(id)
+    .execute(catalog.pool())
+    .await?;
+    if dequeued.rows_affected() == 1 {
+        return Ok(Cancelled::Dequeued);
+    }
+    let requested = sqlx::query("UPDATE jobs SET cancel_requested = 1, updated_at = $1 WHERE id = $2 AND state = 'running'")
+        .bind(&now)
+        .bind(id)
+        .execute(catalog.pool())
+        .await?;
+    if requested.rows_affected() == 1 {
+        return Ok(Cancelled::Requested);
+    }
+    get(catalog, id).await?;
+    Err(JobError::Finished(id.into()))
+}
+
+/// True once someone asked the running job to stop.
+pub async fn cancel_requested(catalog: &Catalog, id: &str) -> Result<bool, JobError> {
+    let flag: Option<i64> = sqlx::query_scalar("SELECT cancel_requested FROM jobs WHERE id = $1").bind(id).fetch_optional(catalog.pool()).await?;
+    Ok(flag.unwrap_or(0) != 0)
+}
+
+/// Records that a worker stopped its job on request.
+pub async fn finish_cancelled(catalog: &Catalog, id: &str, owner: &str) -> Result<(), JobError> {
+    let now = time::now_text();
+    let done = sqlx::query(
+        "UPDATE jobs SET state = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, finished_at = $1, updated_at = $1,
+             last_error = 'cancelled while running'
+         WHERE id = $2 AND lease_owner = $3 AND state = 'running'",
+    )
+    .bind(&now)
+    .bind(id)
+    .bind(owner)
+    .execute(catalog.pool())
+    .await?;
+    fenced(done.rows_affected(), id)
+}
+
+/// The job working on `subject_id` (the latest, if several did).
+pub async fn for_subject(catalog: &Catalog, kind: &str, subject_id: &str) -> Result<Option<JobRow>, JobError> {
+    Ok(sqlx::query_as::<_, JobRow>(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE kind = $1 AND subject_id = $2 ORDER BY created_at DESC LIMIT 1"))
+        .bind(kind)
+        .bind(subject_id)
+        .fetch_optional(catalog.pool())
+        .await?)
+}
+
 /// Puts jobs whose lease ran out back on the queue; returns how many.
 pub async fn requeue_expired(catalog: &Catalog) -> Result<u64, JobError> {
     let now = time::now_text();
@@ -204,14 +294,30 @@ pub async fn pending(catalog: &Catalog, kind: &str) -> Result<bool, JobError> {
 }
 
 pub async fn get(catalog: &Catalog, id: &str) -> Result<JobRow, JobError> {
-    sqlx::query_as::<_, JobRow>(
-        "SELECT id, kind, state, priority, attempts, max_attempts, run_at, last_error, created_at, finished_at FROM jobs WHERE id = $1",
-    )
+    sqlx::query_as::<_, JobRow>(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"))
     .bind(id)
     .fetch_optional(catalog.pool())
     .await?
     .ok_or_else(|| JobError::NotFound(id.into()))
 }
+
+/// The queue as an operator sees it: jobs in `state` (all when `None`), most recent first.
+pub async fn list(catalog: &Catalog, actor: &Principal, state: Option<&str>, limit: i64) -> Result<Vec<JobRow>, JobError> {
+    actor.require(Role::Viewer)?;
+    if let Some(state) = state.filter(|s| !STATES.contains(s)) {
+        return Err(JobError::Invalid(format!("state: {state:?} is not one of {}", STATES.join(", "))));
+    }
+    Ok(sqlx::query_as::<_, JobRow>(&format!(
+        "SELECT {JOB_COLUMNS} FROM jobs WHERE ($1 IS NULL OR state = $1) ORDER BY created_at DESC LIMIT $2"
+    ))
+    .bind(state)
+    .bind(limit.clamp(1, 500))
+    .fetch_all(catalog.pool())
+    .await?)
+}
+
+/// A job's states, in the order it goes through them.
+pub const STATES: [&str; 5] = ["queued", "running", "succeeded", "failed", "cancelled"];
 
 /// Number of jobs in each state, for /metrics.
 pub async fn counts_by_state(catalog: &Catalog) -> Result<Vec<(String, i64)>, JobError> {

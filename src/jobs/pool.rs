@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::Duration;
 use tokio::sync::watch;
@@ -15,28 +16,40 @@ use crate::catalog::Catalog;
 /// The boxed future a handler returns.
 pub type JobFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
 
+/// Set when someone cancels the running job; handlers that can stop early watch it.
+pub type CancelFlag = Arc<AtomicBool>;
+
 /// Runs one kind of job. The error string is stored on the job for a person to read.
 pub trait JobHandler: Send + Sync {
     fn kind(&self) -> &'static str;
-    fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob) -> JobFuture<'a>;
+    fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, cancel: CancelFlag) -> JobFuture<'a>;
 }
 
-/// How long a claim lasts without a heartbeat; heartbeats come every third of it.
-const LEASE_SECONDS: i64 = 60;
+/// How long a claim lasts without a heartbeat, by default; heartbeats come every third of it.
+pub const DEFAULT_LEASE_SECONDS: i64 = 60;
 /// How long an idle worker waits before looking again.
 const IDLE_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+/// How often a running job's cancellation flag is read from the catalog.
+const CANCEL_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub struct Pool {
     catalog: Catalog,
     node_id: String,
+    lease_seconds: i64,
     handlers: HashMap<&'static str, Arc<dyn JobHandler>>,
 }
 
 impl Pool {
     pub fn new(catalog: Catalog, node_id: String) -> Pool {
-        let mut pool = Pool { catalog, node_id, handlers: HashMap::new() };
+        let mut pool = Pool { catalog, node_id, lease_seconds: DEFAULT_LEASE_SECONDS, handlers: HashMap::new() };
         pool.register(Arc::new(CleanupHandler));
         pool
+    }
+
+    /// A shorter lease hands a dead node's jobs over sooner, at the price of more heartbeats.
+    pub fn with_lease_seconds(mut self, seconds: i64) -> Pool {
+        self.lease_seconds = seconds.max(3);
+        self
     }
 
     pub fn register(&mut self, handler: Arc<dyn JobHandler>) {
@@ -61,7 +74,7 @@ impl Pool {
     async fn worker(&self, n: usize, mut shutdown: watch::Receiver<bool>) {
         let owner = format!("{}/{n}", self.node_id);
         while !*shutdown.borrow() {
-            match super::claim(&self.catalog, &owner, Duration::seconds(LEASE_SECONDS)).await {
+            match super::claim(&self.catalog, &owner, Duration::seconds(self.lease_seconds)).await {
                 Ok(Some(job)) => self.execute(&owner, job).await,
                 Ok(None) => {
                     tokio::select! {
@@ -86,25 +99,36 @@ impl Pool {
             return;
         };
         tracing::info!(job = %job.id, kind = %job.kind, attempt = job.attempts, "job started");
-        let lease = Duration::seconds(LEASE_SECONDS);
-        let heartbeat = async {
-            let period = std::time::Duration::from_secs((LEASE_SECONDS / 3) as u64);
+        let lease = Duration::seconds(self.lease_seconds);
+        let cancel = CancelFlag::default();
+        // Heartbeats every third of the lease; between them, the cancellation flag each second.
+        let watch = async {
+            let period = std::time::Duration::from_secs((self.lease_seconds / 3) as u64);
+            let mut last_beat = tokio::time::Instant::now();
             loop {
-                tokio::time::sleep(period).await;
-                if let Err(e) = super::heartbeat(&self.catalog, &job.id, owner, lease).await {
-                    return e;
+                tokio::time::sleep(CANCEL_POLL).await;
+                if !cancel.load(Ordering::Relaxed) && super::cancel_requested(&self.catalog, &job.id).await.unwrap_or(false) {
+                    tracing::info!(job = %job.id, "cancellation requested");
+                    cancel.store(true, Ordering::Relaxed);
+                }
+                if last_beat.elapsed() >= period {
+                    if let Err(e) = super::heartbeat(&self.catalog, &job.id, owner, lease).await {
+                        return e;
+                    }
+                    last_beat = tokio::time::Instant::now();
                 }
             }
         };
         let outcome = tokio::select! {
-            result = handler.run(&self.catalog, &job) => Some(result),
-            lost = heartbeat => {
+            result = handler.run(&self.catalog, &job, cancel.clone()) => Some(result),
+            lost = watch => {
                 tracing::warn!(job = %job.id, error = %lost, "lease lost; abandoning the job");
                 None
             }
         };
         let recorded = match outcome {
             Some(Ok(())) => super::complete(&self.catalog, &job.id, owner).await,
+            Some(Err(_)) if cancel.load(Ordering::Relaxed) => super::finish_cancelled(&self.catalog, &job.id, owner).await,
             Some(Err(error)) => {
                 tracing::warn!(job = %job.id, %error, "job failed");
                 super::fail(&self.catalog, &job, owner, &error).await
@@ -117,29 +141,43 @@ impl Pool {
         }
     }
 
-    /// Re-queues jobs of dead workers and keeps the periodic cleanup job on the queue.
+    /// Re-queues jobs of dead workers (every half lease, so a dead node's job waits at most
+    /// one and a half leases) and keeps the periodic cleanup job on the queue.
     async fn maintain(&self, mut shutdown: watch::Receiver<bool>) {
+        let period = std::time::Duration::from_secs((self.lease_seconds as u64 / 2).max(1));
+        let mut last_cleanup: Option<tokio::time::Instant> = None;
         while !*shutdown.borrow() {
-            if let Err(e) = super::requeue_expired(&self.catalog).await {
-                tracing::warn!(error = %e, "re-queueing expired leases failed");
+            match super::requeue_expired(&self.catalog).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(jobs = n, "re-queued jobs whose lease expired"),
+                Err(e) => tracing::warn!(error = %e, "re-queueing expired leases failed"),
             }
-            match super::pending(&self.catalog, CleanupHandler::KIND).await {
-                Ok(false) => {
-                    let job = NewJob { priority: 9, ..NewJob::new(CleanupHandler::KIND, serde_json::json!({})) };
-                    if let Err(e) = super::enqueue(&self.catalog, job).await {
-                        tracing::warn!(error = %e, "queueing the cleanup job failed");
-                    }
-                }
-                Ok(true) => {}
-                Err(e) => tracing::warn!(error = %e, "checking for the cleanup job failed"),
+            if last_cleanup.is_none_or(|t| t.elapsed() >= CLEANUP_EVERY) {
+                last_cleanup = Some(tokio::time::Instant::now());
+                self.queue_cleanup().await;
             }
             tokio::select! {
-                _ = tokio::time::sleep(std::time::Duration::from_secs(300)) => {}
+                _ = tokio::time::sleep(period) => {}
                 _ = shutdown.changed() => {}
             }
         }
     }
+
+    async fn queue_cleanup(&self) {
+        match super::pending(&self.catalog, CleanupHandler::KIND).await {
+            Ok(false) => {
+                let job = NewJob { priority: 9, ..NewJob::new(CleanupHandler::KIND, serde_json::json!({})) };
+                if let Err(e) = super::enqueue(&self.catalog, job).await {
+                    tracing::warn!(error = %e, "queueing the cleanup job failed");
+                }
+            }
+            Ok(true) => {}
+            Err(e) => tracing::warn!(error = %e, "checking for the cleanup job failed"),
+        }
+    }
 }
+
+const CLEANUP_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Deletes expired sessions and setup links.
 struct CleanupHandler;
@@ -153,7 +191,7 @@ impl JobHandler for CleanupHandler {
         Self::KIND
     }
 
-    fn run<'a>(&'a self, catalog: &'a Catalog, _job: &'a ClaimedJob) -> JobFuture<'a> {
+    fn run<'a>(&'a self, catalog: &'a Catalog, _job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
         Box::pin(async move {
             let removed = crate::sessions::delete_expired(catalog).await.map_err(|e| e.to_string())?;
             tracing::debug!(removed, "expired sessions and setup links removed");

@@ -52,6 +52,9 @@ pub struct Progress {
     pub bytes_new: AtomicU64,
     /// The bytes to read when known (a tree, once measured); 0 when not (a stream).
     pub bytes_total: AtomicU64,
+    /// Set to stop the backup: readers stop at their next chunk and the backup fails with
+    /// [`RepoError::Cancelled`] before any snapshot is written.
+    pub cancel: Arc<AtomicBool>,
 }
 
 /// Opens one item's bytes when the reader gets to it.
@@ -339,7 +342,8 @@ fn run(repo: &Repository, index: &Index, handle: &Handle, items: Items, finish: 
         }
     });
     if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        return Err(e);
+        // A cancelled backup fails however its stages noticed (a killed source tool, say).
+        return Err(if progress.cancel.load(Ordering::Relaxed) { RepoError::Cancelled } else { e });
     }
     outcome.ok_or_else(|| RepoError::Source("the backup stopped without an error".into()))
 }
@@ -350,6 +354,9 @@ fn read_items(repo: &Repository, queue: &Mutex<Items>, jobs: &SyncSender<Vec<Job
     let mut chunker = Chunker::new(c.chunk_min as usize, c.chunk_avg as usize, c.chunk_max as usize, repo.keyring().chunker_seed);
     let (mut batch, mut batch_bytes) = (Vec::new(), 0);
     loop {
+        if progress.cancel.load(Ordering::Relaxed) {
+            return Err(RepoError::Cancelled);
+        }
         if failed.load(Ordering::SeqCst) {
             return Ok(());
         }
@@ -366,7 +373,7 @@ fn read_items(repo: &Repository, queue: &Mutex<Items>, jobs: &SyncSender<Vec<Job
         let mut seq = 0;
         let size = chunker
             .chunks(reader, |chunk| {
-                if failed.load(Ordering::SeqCst) {
+                if failed.load(Ordering::SeqCst) || progress.cancel.load(Ordering::Relaxed) {
                     return Ok(false);
                 }
                 batch.push(Job::Chunk { item, seq, data: chunk.to_vec() });

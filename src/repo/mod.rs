@@ -89,6 +89,8 @@ pub enum RepoError {
     WalNotFound(String),
     #[error("reading the source failed: {0}")]
     Source(String),
+    #[error("the backup was cancelled; no snapshot was written")]
+    Cancelled,
     #[error("writing the restore target failed: {0}")]
     Target(String),
     #[error(transparent)]
@@ -99,7 +101,7 @@ impl Classify for RepoError {
     fn kind(&self) -> Kind {
         match self {
             RepoError::NoRepository(_) | RepoError::SnapshotNotFound(_) | RepoError::WalNotFound(_) => Kind::NotFound,
-            RepoError::AlreadyExists(_) | RepoError::LockHeld(_) | RepoError::LockLost(_) | RepoError::WalConflict(_) => Kind::Conflict,
+            RepoError::AlreadyExists(_) | RepoError::Cancelled | RepoError::LockHeld(_) | RepoError::LockLost(_) | RepoError::WalConflict(_) => Kind::Conflict,
             RepoError::WrongSecret => Kind::Unauthenticated,
             RepoError::Invalid(_) | RepoError::UnsupportedVersion(_) => Kind::Invalid,
             RepoError::Storage(e) => e.kind(),

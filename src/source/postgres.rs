@@ -8,6 +8,7 @@
 use std::io::Read;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
@@ -114,7 +115,7 @@ impl Database {
             .map_err(|e| SourceError::Unavailable(format!("cannot run {name}: {e}")))?;
         let stdout = child.stdout.take().ok_or_else(|| SourceError::Unavailable(format!("{name} has no output")))?;
         let stderr = collect_stderr(&mut child);
-        Ok(ToolReader { name, child, stdout, stderr, finished: false, log: Default::default() })
+        Ok(ToolReader { name, child, stdout, stderr, finished: false, log: Default::default(), reaped: Default::default() })
     }
 
     /// Marks `name` in the WAL (`pg_create_restore_point`, superuser) and switches to a new WAL
@@ -230,12 +231,42 @@ pub struct ToolReader {
     stderr: Option<std::thread::JoinHandle<String>>,
     finished: bool,
     log: Arc<Mutex<String>>,
+    /// Set under its lock just before the child is reaped, so a watcher never signals a
+    /// process id the system may have reused.
+    reaped: Arc<Mutex<bool>>,
 }
 
 impl ToolReader {
     /// The tool's stderr, filled in once the output has been read to its end.
     pub fn log(&self) -> Arc<Mutex<String>> {
         self.log.clone()
+    }
+
+    /// Kills the tool as soon as `cancel` is set, even while it sends nothing (a `pg_dump`
+    /// waiting on a lock would otherwise hold a cancelled backup for as long as the lock).
+    pub fn stop_on(self, cancel: Arc<AtomicBool>) -> ToolReader {
+        let (pid, reaped) = (self.child.id() as libc::pid_t, self.reaped.clone());
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                let reaped = reaped.lock().unwrap_or_else(|p| p.into_inner());
+                if *reaped {
+                    return;
+                }
+                if cancel.load(Ordering::Relaxed) {
+                    // SAFETY: kill(2) takes plain integers; the child is not reaped yet (checked
+                    // under the lock), so the id is still this child's.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                    return;
+                }
+            }
+        });
+        self
+    }
+
+    fn reap(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        *self.reaped.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.child.wait()
     }
 }
 
@@ -249,7 +280,7 @@ impl Read for ToolReader {
             return Ok(n);
         }
         self.finished = true;
-        let status = self.child.wait()?;
+        let status = self.reap()?;
         let stderr = self.stderr.take().and_then(|t| t.join().ok()).unwrap_or_default();
         *self.log.lock().unwrap_or_else(|p| p.into_inner()) = stderr.clone();
         if status.success() {
@@ -265,7 +296,7 @@ impl Drop for ToolReader {
         // A backup stopped early (an error elsewhere) must not leave the tool running.
         if !self.finished {
             let _ = self.child.kill();
-            let _ = self.child.wait();
+            let _ = self.reap();
         }
     }
 }

@@ -105,7 +105,7 @@ async fn a_filesystem_backup_runs_and_restores(catalog: Catalog) {
     let job: String = sqlx::query_scalar("SELECT kind FROM jobs WHERE configuration_id = $1").bind(&c.id).fetch_one(catalog.pool()).await.unwrap();
     assert_eq!(job, executions::JOB_KIND);
 
-    executions::run(&catalog, &secrets, &queued.id).await.unwrap();
+    executions::run(&catalog, &secrets, &queued.id, Default::default()).await.unwrap();
     let done = executions::get(&catalog, &viewer, &queued.id).await.unwrap();
     assert_eq!(done.status, "completed", "{:?}", done.error_message);
     let total = big.len() as i64 + "port: 8080\nnamé: ünïcode\n".len() as i64;
@@ -128,7 +128,7 @@ async fn a_filesystem_backup_runs_and_restores(catalog: Catalog) {
     // A source that vanished fails the execution with the path in the message.
     std::fs::remove_dir_all(&source).unwrap();
     let again = executions::start(&catalog, &operator, &c.id, "emergency").await.unwrap();
-    assert!(executions::run(&catalog, &secrets, &again.id).await.is_err());
+    assert!(executions::run(&catalog, &secrets, &again.id, Default::default()).await.is_err());
     let failed = executions::get(&catalog, &viewer, &again.id).await.unwrap();
     assert_eq!(failed.status, "failed");
     assert!(failed.error_message.as_deref().is_some_and(|m| m.contains(source.to_str().unwrap())), "{:?}", failed.error_message);
@@ -167,7 +167,7 @@ async fn a_postgres_database_is_dumped_and_restores(catalog: Catalog) {
         .unwrap();
     let c = configurations::create(&catalog, &secrets, &admin, config("pg", "postgresql", &url, &loc)).await.unwrap();
     let execution = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
-    executions::run(&catalog, &secrets, &execution.id).await.unwrap();
+    executions::run(&catalog, &secrets, &execution.id, Default::default()).await.unwrap();
     let done = executions::get(&catalog, &admin, &execution.id).await.unwrap();
     assert_eq!(done.status, "completed", "{:?}", done.error_message);
     let metadata: serde_json::Value = serde_json::from_str(&done.recovery_metadata).unwrap();
@@ -213,7 +213,7 @@ async fn a_postgres_database_is_dumped_and_restores(catalog: Catalog) {
     let gone = config("gone", "postgresql", &format!("postgresql://postgres@127.0.0.1:{port}/nothing"), &loc);
     let gone = configurations::create(&catalog, &secrets, &admin, gone).await.unwrap();
     let execution = executions::start(&catalog, &admin, &gone.id, "manual").await.unwrap();
-    assert!(executions::run(&catalog, &secrets, &execution.id).await.is_err());
+    assert!(executions::run(&catalog, &secrets, &execution.id, Default::default()).await.is_err());
     let failed = executions::get(&catalog, &admin, &execution.id).await.unwrap();
     assert_eq!(failed.status, "failed");
     let message = failed.error_message.unwrap_or_default();
@@ -222,7 +222,7 @@ async fn a_postgres_database_is_dumped_and_restores(catalog: Catalog) {
     let missing = config("missing", "postgresql", &cluster.url("no_such_database"), &loc);
     let missing = configurations::create(&catalog, &secrets, &admin, missing).await.unwrap();
     let execution = executions::start(&catalog, &admin, &missing.id, "manual").await.unwrap();
-    assert!(executions::run(&catalog, &secrets, &execution.id).await.is_err());
+    assert!(executions::run(&catalog, &secrets, &execution.id, Default::default()).await.is_err());
     let message = executions::get(&catalog, &admin, &execution.id).await.unwrap().error_message.unwrap_or_default();
     assert!(message.contains("no_such_database") && message.contains("does not exist"), "{message}");
 
@@ -234,7 +234,7 @@ async fn a_postgres_database_is_dumped_and_restores(catalog: Catalog) {
         let new = NewConfiguration { source_password: Some(password.into()), ..config(name, "postgresql", &url, &loc) };
         let c = configurations::create(&catalog, &secrets, &admin, new).await.unwrap();
         let execution = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
-        assert_eq!(executions::run(&catalog, &secrets, &execution.id).await.is_ok(), ok);
+        assert_eq!(executions::run(&catalog, &secrets, &execution.id, Default::default()).await.is_ok(), ok);
         let done = executions::get(&catalog, &admin, &execution.id).await.unwrap();
         let json = serde_json::to_string(&done).unwrap();
         assert!(!json.contains(password), "{json}");

@@ -11,6 +11,7 @@ on_both_catalogs!(
     failures_retry_with_backoff_then_fail,
     expired_leases_are_requeued,
     concurrent_claimers_never_share_a_job,
+    cancellation_dequeues_or_asks_the_worker,
 );
 
 async fn claims_follow_priority_and_are_fenced(catalog: Catalog) {
@@ -86,4 +87,22 @@ async fn concurrent_claimers_never_share_a_job(catalog: Catalog) {
     }
     let unique: HashSet<_> = all.iter().collect();
     assert_eq!((all.len(), unique.len()), (30, 30));
+}
+
+async fn cancellation_dequeues_or_asks_the_worker(catalog: Catalog) {
+    let queued = jobs::enqueue(&catalog, NewJob::new("t", serde_json::json!({}))).await.unwrap();
+    assert_eq!(jobs::cancel(&catalog, &queued).await.unwrap(), jobs::Cancelled::Dequeued);
+    assert_eq!(jobs::get(&catalog, &queued).await.unwrap().state, "cancelled");
+    assert!(jobs::claim(&catalog, "w", Duration::seconds(30)).await.unwrap().is_none(), "a cancelled job never runs");
+    assert!(matches!(jobs::cancel(&catalog, &queued).await, Err(JobError::Finished(_))));
+
+    let running = jobs::enqueue(&catalog, NewJob::new("t", serde_json::json!({}))).await.unwrap();
+    let job = jobs::claim(&catalog, "w", Duration::seconds(30)).await.unwrap().unwrap();
+    assert!(!jobs::cancel_requested(&catalog, &running).await.unwrap());
+    assert_eq!(jobs::cancel(&catalog, &running).await.unwrap(), jobs::Cancelled::Requested);
+    assert!(jobs::cancel_requested(&catalog, &running).await.unwrap());
+    assert!(jobs::finish_cancelled(&catalog, &job.id, "another-worker").await.is_err(), "fenced on the lease");
+    jobs::finish_cancelled(&catalog, &job.id, "w").await.unwrap();
+    assert_eq!(jobs::get(&catalog, &running).await.unwrap().state, "cancelled");
+    assert!(matches!(jobs::cancel(&catalog, "no-such-job").await, Err(JobError::NotFound(_))));
 }

@@ -9,6 +9,7 @@ mod executions;
 mod jobs;
 mod locations;
 mod repo;
+mod schedules;
 mod storage;
 
 use bulwark_core::auth::users::{self, NewUser};

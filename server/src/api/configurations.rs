@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use bulwark_core::configurations::{self, Configuration, ConfigurationSummary, NewConfiguration};
+use bulwark_core::executions::scheduled::{self, ScheduleView};
 use bulwark_core::executions::{self, Execution};
 use bulwark_core::restores::{self, PhysicalRestore, RecoveryReport};
 use bulwark_core::wal_archive::{self, PushReport, RecoveryWindow};
@@ -68,6 +69,17 @@ pub async fn executions(State(s): State<AppState>, Auth(p): Auth, Path(id): Path
 
 pub async fn execution(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<Execution>, ApiError> {
     Ok(Json(executions::get(&s.catalog, &p, &id).await?))
+}
+
+/// Cancels a queued or running execution; answers with it (a running one stops within a few
+/// seconds: watch its status become `cancelled`).
+pub async fn cancel(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<(StatusCode, Json<Execution>), ApiError> {
+    Ok((StatusCode::ACCEPTED, Json(executions::cancel(&s.catalog, &p, &id).await?)))
+}
+
+/// The schedule in force, the next run and the slots fired so far.
+pub async fn schedule(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Query(q): Query<ListQuery>) -> Result<Json<ScheduleView>, ApiError> {
+    Ok(Json(scheduled::schedule(&s.catalog, &p, &id, q.limit.unwrap_or(50)).await?))
 }
 
 /// Restores an execution: a PostgreSQL dump into a database (`targetUrl`, optional `tables`),

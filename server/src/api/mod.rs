@@ -4,6 +4,7 @@ pub mod error;
 pub mod extract;
 mod audit;
 mod configurations;
+mod jobs;
 mod locations;
 mod me;
 mod tokens;
@@ -45,6 +46,9 @@ pub fn router() -> Router<AppState> {
         .route("/admin/backups/executions/{id}/events", get(configurations::events))
         .route("/admin/backups/executions/{id}/restore", axum::routing::post(configurations::restore))
         .route("/admin/backups/executions/{id}/diff", get(configurations::diff))
+        .route("/admin/backups/executions/{id}/cancel", axum::routing::post(configurations::cancel))
+        .route("/admin/backups/configurations/{id}/schedule", get(configurations::schedule))
+        .route("/admin/jobs", get(jobs::list))
         .route("/admin/audit", get(audit::list))
         .route("/admin/audit/verify", get(audit::verify))
         .fallback(|| async { ApiError::not_found("no such API endpoint") })

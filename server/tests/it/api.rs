@@ -301,7 +301,7 @@ async fn configurations_and_executions_over_rest(app: TestApp) {
     assert_eq!(app.json("POST", &format!("{base}/{id}/execute"), &operator, "").await.status, StatusCode::CONFLICT);
 
     // What a worker does with the queued job.
-    bulwark_core::executions::run(&app.catalog, &app.secrets, &execution).await.unwrap();
+    bulwark_core::executions::run(&app.catalog, &app.secrets, &execution, Default::default()).await.unwrap();
     let done = app.get(&format!("/api/admin/backups/executions/{execution}"), Some(&viewer)).await.json();
     assert_eq!((done["status"].as_str(), done["sizeBytes"].as_i64()), (Some("completed"), Some(31)));
     assert_eq!(done["progress"]["percent"].as_f64(), Some(100.0));

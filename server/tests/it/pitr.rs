@@ -93,7 +93,7 @@ async fn continuous(app: &TestApp) -> Continuous {
     assert_eq!((window["baseBackups"].as_i64(), window["earliest"].as_str()), (Some(0), None));
     let started = app.json("POST", &format!("{base}/{id}/execute"), &operator, "").await;
     let execution = started.json()["id"].as_str().unwrap().to_string();
-    bulwark_core::executions::run(&app.catalog, &app.secrets, &execution).await.unwrap();
+    bulwark_core::executions::run(&app.catalog, &app.secrets, &execution, Default::default()).await.unwrap();
     let done = app.get(&format!("/api/admin/backups/executions/{execution}"), Some(&operator)).await.json();
     assert_eq!(done["recoveryMetadata"]["format"].as_str(), Some("pg_basebackup tar"), "{done}");
     assert!(done["recoveryMetadata"]["wal"]["startFile"].as_str().is_some_and(|f| f.len() == 24), "{done}");
@@ -198,7 +198,7 @@ async fn a_consistency_group_restores_every_member_to_its_point(app: TestApp) {
     insert_batch(&source, 1);
     let started = app.json("POST", &format!("{CONFIGURATIONS}/{group_id}/execute"), &operator, "").await;
     let point = started.json()["id"].as_str().unwrap().to_string();
-    bulwark_core::executions::run(&app.catalog, &app.secrets, &point).await.unwrap();
+    bulwark_core::executions::run(&app.catalog, &app.secrets, &point, Default::default()).await.unwrap();
     let done = app.get(&format!("/api/admin/backups/executions/{point}"), Some(&operator)).await.json();
     let members = done["recoveryMetadata"]["members"].as_array().unwrap().clone();
     assert_eq!(members.len(), 2, "{done}");

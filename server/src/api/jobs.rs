@@ -1,0 +1,19 @@
+//! The job queue, read-only: what is queued, running, finished or failed on any node.
+
+use axum::extract::State;
+use bulwark_core::jobs::{self, JobRow};
+use serde::Deserialize;
+
+use super::error::ApiError;
+use super::extract::{Auth, Json, Query};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    state: Option<String>,
+    limit: Option<i64>,
+}
+
+pub async fn list(State(s): State<AppState>, Auth(p): Auth, Query(q): Query<ListQuery>) -> Result<Json<Vec<JobRow>>, ApiError> {
+    Ok(Json(jobs::list(&s.catalog, &p, q.state.as_deref(), q.limit.unwrap_or(100)).await?))
+}
