@@ -4,6 +4,7 @@
 mod api;
 mod pitr;
 mod cli;
+mod nodes;
 
 use std::sync::Arc;
 

@@ -1,0 +1,201 @@
+//! Several `bulwark serve` processes on one PostgreSQL catalog share the work: a node killed
+//! with SIGKILL mid-backup loses no job (another node runs it to completion, once) and no
+//! schedule slot (the survivors fire every slot, each once).
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bulwark_core::auth::{Principal, Role};
+use bulwark_core::catalog::Catalog;
+use bulwark_core::configurations::{self, NewConfiguration};
+use bulwark_core::executions::{self, Execution};
+use bulwark_core::locations::{self, NewLocation};
+use bulwark_core::secrets::SecretBox;
+use bulwark_testkit::PgCluster;
+use sqlx::Connection;
+
+/// A `bulwark serve` process, killed (SIGKILL) when dropped.
+struct Node {
+    child: Child,
+    port: u16,
+}
+
+impl Node {
+    fn start(catalog_url: &str, secret_key: &str) -> Node {
+        let port = bulwark_testkit::free_port();
+        let data = bulwark_testkit::temp_dir("node-data");
+        let child = Command::new(env!("CARGO_BIN_EXE_bulwark"))
+            .arg("serve")
+            .env("DATABASE_URL", catalog_url)
+            .env("BULWARK_SECRET_KEY", secret_key)
+            .env("BULWARK_LISTEN", format!("127.0.0.1:{port}"))
+            .env("BULWARK_DATA_DIR", &data)
+            .env("BULWARK_WORKERS", "1")
+            // Short, so the test sees a dead node's job taken over within seconds.
+            .env("BULWARK_JOB_LEASE_SECONDS", "4")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start bulwark serve");
+        Node { child, port }
+    }
+
+    fn wait_ready(&self) {
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(60), "node on port {} did not start", self.port);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn admin() -> Principal {
+    Principal { user_id: String::new(), username: "test".into(), role: Role::Admin, token_id: None }
+}
+
+fn config(name: &str, source_type: &str, source: &str, location: &str, schedule: Option<&str>) -> NewConfiguration {
+    serde_json::from_value(serde_json::json!({
+        "name": name, "sourceType": source_type, "sourceIdentifier": source, "storageLocationIds": [location],
+        "frequency": if schedule.is_some() { "custom" } else { "manual" }, "schedule": schedule,
+    }))
+    .unwrap()
+}
+
+async fn wait_for(catalog: &Catalog, id: &str, what: &str, done: impl Fn(&Execution) -> bool) -> Execution {
+    let started = Instant::now();
+    loop {
+        let e = executions::get(catalog, &admin(), id).await.unwrap();
+        if done(&e) {
+            return e;
+        }
+        assert!(started.elapsed() < Duration::from_secs(90), "execution {id} never got {what}: {e:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_share_the_work_and_survive_a_killed_one() {
+    let catalog_url = tokio::task::spawn_blocking(bulwark_testkit::postgres_url).await.unwrap();
+    let catalog = Catalog::open(&catalog_url).await.unwrap();
+    let secret_key: String = bulwark_core::repo::crypto::Key::random().0.iter().map(|b| format!("{b:02x}")).collect();
+    let secrets = SecretBox::load(Some(&secret_key), std::path::Path::new("/nonexistent")).unwrap();
+    let repo_dir = bulwark_testkit::temp_dir("nodes-repo");
+    let new_location = NewLocation {
+        location_name: "shared disk".into(),
+        storage_type: "primary".into(),
+        provider: "local".into(),
+        path_prefix: Some(repo_dir.join("repo").display().to_string()),
+        ..Default::default()
+    };
+    let location = locations::create(&catalog, &secrets, &admin(), new_location).await.unwrap();
+    locations::init_repository(&catalog, &secrets, &admin(), &location.id).await.unwrap();
+
+    // The backup to kill: pg_dump waits on a lock this test holds, so the backup is surely
+    // under way (running, its dump started) when its node dies.
+    let cluster = tokio::task::spawn_blocking(PgCluster::shared).await.unwrap();
+    let source_url = cluster.fresh_database("nodes");
+    let database = source_url.rsplit('/').next().unwrap().to_string();
+    cluster.psql(&database, "CREATE TABLE accounts (id int PRIMARY KEY, owner text); INSERT INTO accounts SELECT g, 'owner ' || g FROM generate_series(1, 5000) g;").unwrap();
+    let expected = cluster.psql(&database, "SELECT md5(string_agg(a::text, ',' ORDER BY id)) FROM accounts a").unwrap();
+    let dumped = configurations::create(&catalog, &secrets, &admin(), config("accounts", "postgresql", &source_url, &location.id, None)).await.unwrap();
+    // And a schedule firing every three seconds.
+    let files = bulwark_testkit::temp_dir("nodes-files");
+    std::fs::write(files.join("app.env"), "MODE=production\n").unwrap();
+    let scheduled = configurations::create(&catalog, &secrets, &admin(), config("env", "filesystem", files.to_str().unwrap(), &location.id, Some("*/3 * * * * *")))
+        .await
+        .unwrap();
+
+    let mut locker = sqlx::postgres::PgConnection::connect(&source_url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut locker).await.unwrap();
+    sqlx::query("LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE").execute(&mut locker).await.unwrap();
+
+    let mut nodes: Vec<Node> = (0..3).map(|_| Node::start(&catalog_url, &secret_key)).collect();
+    for node in &nodes {
+        node.wait_ready();
+    }
+    let execution = executions::start(&catalog, &admin(), &dumped.id, "manual").await.unwrap();
+    wait_for(&catalog, &execution.id, "running", |e| e.status == "running").await;
+    let job = bulwark_core::jobs::for_subject(&catalog, executions::JOB_KIND, &execution.id).await.unwrap().unwrap();
+    let owner = job.lease_owner.clone().expect("a running job has a lease owner");
+    // The owner is `<host>-<pid>/<worker>`.
+    let pid: u32 = owner.rsplit_once('/').and_then(|(node, _)| node.rsplit_once('-')).and_then(|(_, pid)| pid.parse().ok()).unwrap();
+    let victim = nodes.iter().position(|n| n.child.id() == pid).expect("the owner is one of the nodes");
+    let killed_at = Instant::now();
+    nodes[victim].kill();
+    sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
+
+    let done = wait_for(&catalog, &execution.id, "finished", |e| e.is_finished()).await;
+    let takeover = killed_at.elapsed();
+    assert_eq!(done.status, "completed", "{:?}", done.error_message);
+    let job = bulwark_core::jobs::get(&catalog, &job.id).await.unwrap();
+    assert_eq!(job.state, "succeeded");
+    assert_eq!(job.attempts, 2, "run once by the dead node, once by the one that took over");
+    assert!(job.last_error.as_deref().is_some_and(|e| e.contains("lease expired")), "{:?}", job.last_error);
+    let repo = locations::open_repository(&catalog, &secrets, &location.id).await.unwrap();
+    let tag = format!("configuration:{}", dumped.id);
+    let snapshots: Vec<_> = repo.snapshots().await.unwrap().into_iter().filter(|s| s.tags.contains(&tag)).collect();
+    assert_eq!(snapshots.len(), 1, "no duplicate snapshot");
+    assert_eq!(snapshots[0].id, done.snapshot_id.clone().unwrap());
+
+    // The dump restores into a new database with the same rows.
+    let target = cluster.fresh_database("nodes_restored");
+    let request = serde_json::json!({ "targetUrl": target });
+    bulwark_core::restores::restore(&catalog, &secrets, &admin(), &execution.id, request).await.unwrap();
+    let target_db = target.rsplit('/').next().unwrap().to_string();
+    assert_eq!(cluster.psql(&target_db, "SELECT md5(string_agg(a::text, ',' ORDER BY id)) FROM accounts a").unwrap(), expected);
+
+    // Meanwhile every three-second slot fired exactly once. Now the node firing them dies
+    // too: the last one standing takes the schedule over without losing a slot.
+    let latest = executions::scheduled::schedule(&catalog, &admin(), &scheduled.id, 1).await.unwrap();
+    let scheduler = latest.slots.first().expect("slots fired while the backup ran").node.clone();
+    let scheduler_pid: u32 = scheduler.rsplit_once('-').and_then(|(_, pid)| pid.parse().ok()).unwrap();
+    let second_victim = nodes.iter().position(|n| n.child.id() == scheduler_pid).unwrap();
+    assert_ne!(second_victim, victim, "a dead node fires nothing");
+    nodes[second_victim].kill();
+    let second_kill = bulwark_core::time::now_text();
+    // Three more slots fired after the kill, by the survivor.
+    let started = Instant::now();
+    let view = loop {
+        let view = executions::scheduled::schedule(&catalog, &admin(), &scheduled.id, 500).await.unwrap();
+        if view.slots.iter().filter(|s| s.fired_at > second_kill).count() >= 3 {
+            break view;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "the survivor fires no slot: {:?}", view.slots);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let mut slots: Vec<_> = view.slots.iter().map(|s| bulwark_core::time::parse(&s.slot_at).unwrap()).collect();
+    slots.reverse();
+    // Every slot since the configuration was made, each once.
+    for pair in slots.windows(2) {
+        assert_eq!((pair[1] - pair[0]).num_seconds(), 3, "a slot was lost or doubled: {:?}", view.slots);
+    }
+    let after_kill: Vec<_> = view.slots.iter().filter(|s| s.fired_at > second_kill).collect();
+    assert!(after_kill.iter().all(|s| s.node != scheduler), "{after_kill:?}");
+    let nodes_firing: std::collections::HashSet<&str> = view.slots.iter().map(|s| s.node.as_str()).collect();
+    let runs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM backup_executions WHERE configuration_id = $1 AND execution_type = 'scheduled'")
+        .bind(&scheduled.id)
+        .fetch_one(catalog.pool())
+        .await
+        .unwrap();
+    let queued_slots = view.slots.iter().filter(|s| s.execution_id.is_some()).count() as i64;
+    assert_eq!(runs, queued_slots, "one execution per fired slot");
+    println!(
+        "3 nodes: the killed node's backup finished on another {:.1} s after the kill (lease 4 s); {} schedule slots fired by {} nodes (the first of them killed too), {} ran, none lost",
+        takeover.as_secs_f64(),
+        slots.len(),
+        nodes_firing.len(),
+        queued_slots
+    );
+}
