@@ -263,8 +263,10 @@ fn validate(new: &NewConfiguration) -> Result<(), ConfigurationError> {
             return invalid(format!("{field}: minutes between 1 and 525600"));
         }
     }
-    if new.retention_policy.as_ref().is_some_and(|p| !p.is_object()) {
-        return invalid("retentionPolicy: a JSON object such as {\"keepLast\": 7}".into());
+    if let Some(policy) = &new.retention_policy
+        && let Err(e) = crate::retention::policy::RetentionPolicy::parse(policy)
+    {
+        return invalid(e);
     }
     if new.storage_location_ids.is_empty() {
         return invalid("storageLocationIds: choose at least one storage location".into());

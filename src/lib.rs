@@ -16,6 +16,7 @@ pub mod overview;
 pub mod repo;
 pub mod schedule;
 pub mod restores;
+pub mod retention;
 pub mod secrets;
 pub mod sessions;
 pub mod source;

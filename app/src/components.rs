@@ -18,6 +18,7 @@ pub struct NavItem {
 pub const NAV: &[NavItem] = &[
     NavItem { path: "/", label: "Dashboard", admin_only: false },
     NavItem { path: "/configurations", label: "Configurations", admin_only: false },
+    NavItem { path: "/jobs", label: "Jobs", admin_only: false },
     NavItem { path: "/restoration", label: "Restoration", admin_only: false },
     NavItem { path: "/disaster-recovery", label: "Disaster Recovery", admin_only: false },
     NavItem { path: "/cost", label: "Cost Analysis", admin_only: false },

@@ -133,6 +133,8 @@ pub struct ConfigurationRow {
     /// The latest execution's status, or `never_run`.
     pub status: String,
     pub last_execution_id: Option<String>,
+    /// When it next runs by itself; `None` for manual or paused ones.
+    pub next_execution: Option<String>,
 }
 
 /// One execution as its page shows it; built from the execution's JSON, both on the server
@@ -197,7 +199,7 @@ impl ExecutionView {
     }
 
     pub fn is_finished(&self) -> bool {
-        matches!(self.status.as_str(), "completed" | "failed")
+        matches!(self.status.as_str(), "completed" | "failed" | "cancelled")
     }
 }
 
@@ -214,6 +216,37 @@ pub struct ConfigurationDetail {
     pub window: Option<RecoveryWindowView>,
     pub archive_command: Option<String>,
     pub executions: Vec<ExecutionLine>,
+    /// The cron expression in force; `None` when it runs only when asked.
+    pub schedule: Option<String>,
+    pub next_execution: Option<String>,
+    pub slots: Vec<SlotLine>,
+}
+
+/// One schedule slot as the configuration page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotLine {
+    pub slot_at: String,
+    pub node: String,
+    pub execution_id: Option<String>,
+    /// `queued`, or `skipped: …` with the reason.
+    pub outcome: String,
+}
+
+/// One job of the queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobLine {
+    pub id: String,
+    pub kind: String,
+    pub state: String,
+    pub subject_id: Option<String>,
+    pub lease_owner: Option<String>,
+    pub priority: i64,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub run_at: String,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub finished_at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

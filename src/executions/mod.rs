@@ -110,6 +110,8 @@ pub struct Execution {
     pub progress: String,
     pub requested_by: Option<String>,
     pub created_at: String,
+    /// When retention or an administrator deleted its backup; the row stays as history.
+    pub deleted_at: Option<String>,
 }
 
 impl Execution {
@@ -120,7 +122,7 @@ impl Execution {
 
 const COLUMNS: &str = "id, configuration_id, execution_type, status, storage_location_id, snapshot_id, started_at, completed_at, \
     duration_seconds, size_bytes, compressed_size_bytes, new_bytes, checksum, error_message, verification_status, verified_at, \
-    recovery_metadata, progress, requested_by, created_at";
+    recovery_metadata, progress, requested_by, created_at, deleted_at";
 
 /// The job kind that runs an execution.
 pub const JOB_KIND: &str = "backup";
@@ -235,6 +237,15 @@ pub async fn get(catalog: &Catalog, actor: &Principal, id: &str) -> Result<Execu
     find(catalog, id).await
 }
 
+/// An execution a restore may read: refused once its backup was deleted.
+pub async fn restorable(catalog: &Catalog, actor: &Principal, id: &str) -> Result<Execution, ExecutionError> {
+    let execution = get(catalog, actor, id).await?;
+    if let Some(at) = &execution.deleted_at {
+        return Err(ExecutionError::Conflict(format!("the backup of execution {id} was deleted at {at} (retention or by hand); restore another one")));
+    }
+    Ok(execution)
+}
+
 /// A configuration's executions, newest first.
 pub async fn list(catalog: &Catalog, actor: &Principal, configuration_id: &str, limit: i64) -> Result<Vec<Execution>, ExecutionError> {
     actor.require(Role::Viewer)?;
@@ -284,6 +295,10 @@ pub async fn run(catalog: &Catalog, secrets: &SecretBox, id: &str, cancel: Cance
             .bind(id)
             .execute(catalog.pool())
             .await?;
+            // The backup exists either way; a missing tracking row only loses the planned date.
+            if let Err(e) = crate::retention::track(catalog, id).await {
+                tracing::warn!(execution = %id, error = %e, "recording the retention row failed");
+            }
             Ok(())
         }
         Err(ExecutionError::Repo(RepoError::Cancelled)) => {

@@ -50,9 +50,19 @@ const REPACK_UNUSED_SHARE: f64 = 0.10;
 type Repack = (ChunkId, u64, Vec<(ChunkId, super::index::BlobLocation)>);
 
 pub async fn prune(repo: &Repository, dry_run: bool) -> Result<PruneReport, RepoError> {
+    prune_excluding(repo, dry_run, &HashSet::new()).await
+}
+
+/// What a prune would free once the snapshots in `excluded` were forgotten: a dry run that
+/// treats them as gone (the retention cleanup's preview).
+pub async fn prune_without(repo: &Repository, excluded: &HashSet<String>) -> Result<PruneReport, RepoError> {
+    prune_excluding(repo, true, excluded).await
+}
+
+async fn prune_excluding(repo: &Repository, dry_run: bool, excluded: &HashSet<String>) -> Result<PruneReport, RepoError> {
     let lock = repo.lock(true).await?;
     let index = repo.load_index().await?;
-    let used = used_blobs(repo, &index).await?;
+    let used = used_blobs(repo, &index, excluded).await?;
 
     let stored: HashMap<String, u64> = repo.stored_packs().await?;
     let mut by_pack = index.by_pack();
@@ -147,11 +157,12 @@ fn entries(blobs: &[(ChunkId, super::index::BlobLocation)]) -> Vec<super::pack::
         .collect()
 }
 
-/// Every blob any snapshot needs. Fails if a snapshot or its tree cannot be read.
-async fn used_blobs(repo: &Repository, index: &super::index::Index) -> Result<HashSet<ChunkId>, RepoError> {
+/// Every blob any snapshot but the `excluded` needs. Fails if a snapshot or its tree cannot
+/// be read.
+async fn used_blobs(repo: &Repository, index: &super::index::Index, excluded: &HashSet<String>) -> Result<HashSet<ChunkId>, RepoError> {
     let mut used = HashSet::new();
     let parse = |ids: &[String]| ids.iter().map(|s| s.parse::<ChunkId>()).collect::<Result<Vec<_>, _>>();
-    for snapshot in repo.snapshots().await? {
+    for snapshot in repo.snapshots().await?.into_iter().filter(|s| !excluded.contains(&s.id)) {
         match &snapshot.content {
             Content::Stream { chunks, .. } => used.extend(parse(chunks)?),
             Content::Tree { tree, .. } => {

@@ -41,7 +41,7 @@ const PART_BYTES: usize = 16 << 20;
 
 pub async fn restore_bucket(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, execution_id: &str, request: BucketRestore) -> Result<RestoreReport, RestoreError> {
     actor.require(Role::Operator)?;
-    let execution = executions::get(catalog, actor, execution_id).await?;
+    let execution = executions::restorable(catalog, actor, execution_id).await?;
     let configuration = configurations::find(catalog, &execution.configuration_id).await?;
     let (location, snapshot_id) = completed(catalog, actor, execution_id, &configuration.source_type).await?;
     let source = configuration.bucket(secrets)?;

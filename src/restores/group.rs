@@ -41,7 +41,7 @@ pub struct MemberReport {
 
 pub async fn restore_group(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, execution_id: &str, request: GroupRestore) -> Result<GroupReport, RestoreError> {
     actor.require(Role::Operator)?;
-    let execution = executions::get(catalog, actor, execution_id).await?;
+    let execution = executions::restorable(catalog, actor, execution_id).await?;
     if execution.status != "completed" {
         return Err(RestoreError::Invalid(format!("execution {execution_id} has no restore point (status {})", execution.status)));
     }

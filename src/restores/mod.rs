@@ -131,7 +131,7 @@ pub struct RestoreReport {
 /// Returns the report as JSON, its shape depending on the kind.
 pub async fn restore(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, execution_id: &str, request: serde_json::Value) -> Result<serde_json::Value, RestoreError> {
     actor.require(Role::Operator)?;
-    let execution = executions::get(catalog, actor, execution_id).await?;
+    let execution = executions::restorable(catalog, actor, execution_id).await?;
     let configuration = configurations::find(catalog, &execution.configuration_id).await?;
     let source_type = configuration.source_type.as_str();
     let kind = if crate::wal_archive::is_continuous(&configuration) { "point-in-time" } else { source_type };
@@ -156,7 +156,7 @@ pub async fn restore_directory(
     request: DirectoryRestore,
 ) -> Result<RestoreReport, RestoreError> {
     actor.require(Role::Operator)?;
-    let execution = executions::get(catalog, actor, execution_id).await?;
+    let execution = executions::restorable(catalog, actor, execution_id).await?;
     // Configuration files are files: they restore the same way.
     let kind = match configurations::find(catalog, &execution.configuration_id).await?.source_type.as_str() {
         "environment_vars" => "environment_vars",
@@ -188,7 +188,7 @@ pub async fn restore_directory(
 
 /// The location and snapshot of a completed execution of a `source_type` configuration.
 async fn completed(catalog: &Catalog, actor: &Principal, execution_id: &str, source_type: &str) -> Result<(String, String), RestoreError> {
-    let execution = executions::get(catalog, actor, execution_id).await?;
+    let execution = executions::restorable(catalog, actor, execution_id).await?;
     let configuration = configurations::find(catalog, &execution.configuration_id).await?;
     if configuration.source_type != source_type {
         return Err(RestoreError::Invalid(format!("execution {execution_id} backed up a {}, not a {source_type} source", configuration.source_type)));

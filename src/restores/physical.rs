@@ -131,7 +131,7 @@ pub async fn recover(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, 
 pub async fn restore_physical(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, execution_id: &str, request: PhysicalRestore) -> Result<RecoveryReport, RestoreError> {
     actor.require(Role::Operator)?;
     let target = Target::parse(&request)?;
-    let execution = executions::get(catalog, actor, execution_id).await?;
+    let execution = executions::restorable(catalog, actor, execution_id).await?;
     let configuration = configurations::find(catalog, &execution.configuration_id).await?;
     if !wal_archive::is_continuous(&configuration) {
         return Err(RestoreError::Invalid(format!("execution {execution_id} is not a base backup of a continuous PostgreSQL configuration")));

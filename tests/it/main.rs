@@ -9,6 +9,7 @@ mod executions;
 mod jobs;
 mod locations;
 mod repo;
+mod retention;
 mod schedules;
 mod storage;
 

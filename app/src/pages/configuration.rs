@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use crate::components::{ErrorPanel, PageHeader, action_outcome};
-use crate::dto::{ConfigurationDetail, RecoveryWindowView, human_bytes};
+use crate::dto::{ConfigurationDetail, RecoveryWindowView, SlotLine, human_bytes};
 use crate::error::AppError;
 
 #[server(prefix = "/_sfn", endpoint = "get_configuration")]
@@ -36,6 +36,7 @@ pub async fn get_configuration(id: String) -> Result<ConfigurationDetail, AppErr
         format!("curl -fsS -X PUT -H 'Authorization: Bearer <API token>' --data-binary @%p http://{host}/api/admin/backups/configurations/{id}/wal/%f")
     });
     let history = executions::list(&catalog, &p, &id, 20).await.map_err(AppError::from_core)?;
+    let schedule = executions::scheduled::schedule(&catalog, &p, &id, 10).await.map_err(AppError::from_core)?;
     Ok(ConfigurationDetail {
         id: c.id,
         name: c.name,
@@ -54,6 +55,13 @@ pub async fn get_configuration(id: String) -> Result<ConfigurationDetail, AppErr
                 size_bytes: e.size_bytes.map(|b| b.max(0) as u64),
                 duration_seconds: e.duration_seconds,
             })
+            .collect(),
+        schedule: schedule.expression,
+        next_execution: schedule.next_execution,
+        slots: schedule
+            .slots
+            .into_iter()
+            .map(|s| crate::dto::SlotLine { slot_at: s.slot_at, node: s.node, execution_id: s.execution_id, outcome: s.outcome })
             .collect(),
     })
 }
@@ -110,6 +118,45 @@ pub fn ConfigurationPage() -> impl IntoView {
     }
 }
 
+/// When the configuration runs by itself, and the slots its schedule fired.
+#[component]
+fn SchedulePanel(schedule: Option<String>, next: Option<String>, slots: Vec<SlotLine>) -> impl IntoView {
+    let Some(expression) = schedule else {
+        return view! {
+            <section class="panel" data-testid="schedule"><h2>"Schedule"</h2><p>"Runs only when asked (manual)."</p></section>
+        }
+        .into_any();
+    };
+    view! {
+        <section class="panel" data-testid="schedule">
+            <h2>"Schedule"</h2>
+            <p>"Cron " <code>{expression}</code> " (UTC) · next run " <strong data-testid="next-run">{next.unwrap_or_else(|| "— (paused)".into())}</strong></p>
+            {if slots.is_empty() {
+                view! { <p class="hint">"No slot has fired yet."</p> }.into_any()
+            } else {
+                view! {
+                    <table class="data">
+                        <thead><tr><th>"Slot"</th><th>"Outcome"</th><th>"Fired by"</th></tr></thead>
+                        <tbody>
+                            {slots.into_iter().map(|s| view! {
+                                <tr>
+                                    <td>{match s.execution_id {
+                                        Some(id) => view! { <a href=format!("/executions/{id}")>{s.slot_at}</a> }.into_any(),
+                                        None => view! { <span>{s.slot_at}</span> }.into_any(),
+                                    }}</td>
+                                    <td>{s.outcome}</td>
+                                    <td><code>{s.node}</code></td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
+        </section>
+    }
+    .into_any()
+}
+
 #[component]
 fn Detail(c: ConfigurationDetail, recover: ServerAction<RecoverConfiguration>) -> impl IntoView {
     let kind = if c.continuous { "physical base backups + WAL archive (point-in-time)" } else { "scheduled backups" };
@@ -119,6 +166,7 @@ fn Detail(c: ConfigurationDetail, recover: ServerAction<RecoverConfiguration>) -
             <h2>{c.name.clone()}</h2>
             <p>{c.source_type.clone()} " " <code>{c.source_identifier.clone()}</code> " · " {c.frequency.clone()} " · " {kind}</p>
         </section>
+        <SchedulePanel schedule=c.schedule.clone() next=c.next_execution.clone() slots=c.slots.clone()/>
         {c.window.clone().map(|w| view! { <WindowPanel w archive_command=c.archive_command.clone().unwrap_or_default()/> })}
         {c.continuous.then(|| view! { <RecoverPanel id=id.clone() recover/> })}
         <section class="panel">

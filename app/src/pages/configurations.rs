@@ -23,6 +23,7 @@ pub async fn list_configurations() -> Result<Vec<ConfigurationRow>, AppError> {
             rpo_minutes: s.configuration.rpo_minutes,
             status: s.status,
             last_execution_id: s.last_execution.map(|e| e.id),
+            next_execution: s.next_execution,
         })
         .collect())
 }
@@ -35,6 +36,7 @@ pub async fn create_configuration(
     source_identifier: String,
     source_password: String,
     frequency: String,
+    schedule: String,
     compression: String,
     priority_level: String,
     rto_minutes: String,
@@ -77,7 +79,7 @@ pub async fn create_configuration(
         source_type,
         source_identifier,
         frequency,
-        schedule: None,
+        schedule: given(schedule),
         retention_policy: None,
         encryption: true,
         compression,
@@ -152,8 +154,12 @@ pub fn ConfigurationsPage() -> impl IntoView {
                 <label>"Frequency"
                     <span class="hint" class:hidden=move || source_type.get() != "postgresql">"continuous: physical base backups and WAL archiving, for point-in-time restores; otherwise pg_dump"</span>
                     <select name="frequency" aria-label="Frequency">
-                        {["manual", "hourly", "daily", "weekly", "monthly", "continuous"].map(|f| view! { <option value=f>{f}</option> }).collect_view()}
+                        {["manual", "hourly", "daily", "weekly", "monthly", "continuous", "custom"].map(|f| view! { <option value=f>{f}</option> }).collect_view()}
                     </select>
+                </label>
+                <label>"Schedule (cron; empty: the frequency's preset)"
+                    <span class="hint">"five fields (minute hour day month weekday), or six with seconds first; e.g. 30 2 * * * for 02:30 UTC daily"</span>
+                    <input type="text" name="schedule" aria-label="Schedule" placeholder="0 1 * * *"/>
                 </label>
                 <label>"Compression"
                     <select name="compression" aria-label="Compression">
@@ -192,7 +198,7 @@ pub fn ConfigurationsPage() -> impl IntoView {
                     }.into_any(),
                     Ok(list) => view! {
                         <table class="data">
-                            <thead><tr><th>"Name"</th><th>"Source"</th><th>"Frequency"</th><th>"RTO / RPO"</th><th>"Last run"</th><th>"Actions"</th></tr></thead>
+                            <thead><tr><th>"Name"</th><th>"Source"</th><th>"Frequency"</th><th>"RTO / RPO"</th><th>"Last run"</th><th>"Next run"</th><th>"Actions"</th></tr></thead>
                             <tbody>
                                 {list.into_iter().map(|c| view! { <ConfigurationLine configuration=c run/> }).collect_view()}
                             </tbody>
@@ -222,6 +228,7 @@ fn ConfigurationLine(configuration: ConfigurationRow, run: ServerAction<RunConfi
             <td>{configuration.frequency.clone()}</td>
             <td>{minutes(configuration.rto_minutes)} " / " {minutes(configuration.rpo_minutes)}</td>
             <td>{last}</td>
+            <td data-testid="next-run">{configuration.next_execution.clone().unwrap_or_else(|| "—".into())}</td>
             <td class="actions">
                 <ActionForm action=run attr:class="row-form">
                     <input type="hidden" name="id" value=configuration.id.clone()/>

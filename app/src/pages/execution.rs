@@ -15,6 +15,14 @@ pub async fn get_execution(id: String) -> Result<ExecutionView, AppError> {
     Ok(ExecutionView::from_json(&serde_json::to_value(&execution).unwrap_or_default()))
 }
 
+/// Cancels a queued or running execution; returns a sentence for the page.
+#[server(prefix = "/_sfn", endpoint = "cancel_execution")]
+pub async fn cancel_execution(id: String) -> Result<String, AppError> {
+    let p = crate::ssr::principal().await?;
+    let e = bulwark_core::executions::cancel(&crate::ssr::catalog()?, &p, &id).await.map_err(AppError::from_core)?;
+    Ok(if e.status == "cancelled" { "Cancelled before it started.".into() } else { "Cancelling: the backup stops within a few seconds and writes no snapshot.".into() })
+}
+
 /// Restores a PostgreSQL execution; returns a sentence for the page.
 #[server(prefix = "/_sfn", endpoint = "restore_execution")]
 pub async fn restore_execution(id: String, target_url: String, target_password: String, tables: String) -> Result<String, AppError> {
@@ -92,6 +100,7 @@ fn Figures(view: Signal<ExecutionView>) -> impl IntoView {
                 format!("{}%: {}{total} read, {} new, {}/s{eta}", v.percent, human_bytes(v.bytes_read), human_bytes(v.bytes_new), human_bytes(v.bytes_per_second as u64))
             }}</p>
             {move || v().error_message.map(|m| view! { <p class="form-error" role="alert" data-testid="error">{m}</p> })}
+            <CancelButton view/>
         </section>
         <section class="panel" class:hidden=move || v().status != "completed">
             <h2>"Figures"</h2>
@@ -115,6 +124,21 @@ fn Figures(view: Signal<ExecutionView>) -> impl IntoView {
         <BucketRestorePanel view/>
         <ConfigDiffPanel view/>
         <GroupPanel view/>
+    }
+}
+
+/// Stops a queued or running execution.
+#[component]
+fn CancelButton(view: Signal<ExecutionView>) -> impl IntoView {
+    let cancel = ServerAction::<CancelExecution>::new();
+    view! {
+        <div class:hidden=move || view.get().is_finished()>
+            <ActionForm action=cancel attr:class="row-form">
+                <input type="hidden" name="id" value=move || view.get().id/>
+                <button type="submit" class="danger">"Cancel backup"</button>
+            </ActionForm>
+        </div>
+        {action_outcome(cancel.value(), "cancel-report")}
     }
 }
 

@@ -10,6 +10,7 @@ pub mod cost;
 pub mod dashboard;
 pub mod disaster_recovery;
 pub mod execution;
+pub mod jobs;
 pub mod login;
 pub mod not_found;
 pub mod restoration;

@@ -85,7 +85,8 @@ from_core!(
     bulwark_core::executions::ExecutionError,
     bulwark_core::restores::RestoreError,
     bulwark_core::wal_archive::WalArchiveError,
-    bulwark_core::config_files::ConfigFilesError
+    bulwark_core::config_files::ConfigFilesError,
+    bulwark_core::retention::RetentionError
 );
 
 impl From<JsonRejection> for ApiError {

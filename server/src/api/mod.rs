@@ -7,6 +7,7 @@ mod configurations;
 mod jobs;
 mod locations;
 mod me;
+mod retention;
 mod tokens;
 mod users;
 
@@ -29,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/backups/storage-locations/{id}/test", axum::routing::post(locations::test))
         .route("/admin/backups/storage-locations/{id}/init", axum::routing::post(locations::init))
         .route("/admin/backups/storage-locations/{id}/usage", get(locations::usage))
+        .route("/admin/backups/storage-locations/{id}/retention-floor", get(retention::get_floor).put(retention::set_floor))
         .route("/admin/backups/storage-locations/{id}/snapshots", get(locations::snapshots))
         .route("/admin/backups/storage-locations/{id}/snapshots/{snapshot}/file", get(locations::download))
         .route("/admin/backups/configurations", get(configurations::list).post(configurations::create))
@@ -42,7 +44,11 @@ pub fn router() -> Router<AppState> {
             // A WAL segment is 16 MiB by default and at most 1 GiB (initdb --wal-segsize).
             get(configurations::wal_fetch).put(configurations::wal_push).layer(axum::extract::DefaultBodyLimit::max(1 << 30)),
         )
-        .route("/admin/backups/executions/{id}", get(configurations::execution))
+        .route("/admin/backups/executions/{id}", get(configurations::execution).delete(retention::delete_execution))
+        .route("/admin/backups/executions/{id}/retention", get(retention::of_execution))
+        .route("/admin/backups/executions/{id}/legal-holds", get(retention::list_holds).post(retention::add_hold))
+        .route("/admin/backups/legal-holds/{id}/release", axum::routing::post(retention::release_hold))
+        .route("/admin/backups/retention/cleanup", axum::routing::post(retention::cleanup))
         .route("/admin/backups/executions/{id}/events", get(configurations::events))
         .route("/admin/backups/executions/{id}/restore", axum::routing::post(configurations::restore))
         .route("/admin/backups/executions/{id}/diff", get(configurations::diff))

@@ -1,0 +1,164 @@
+//! Retention against a real repository: a policy deletes what it no longer keeps (snapshot
+//! forgotten, space pruned and measured), a dry run only reports it, legal holds and a
+//! location's locked floor stop every deletion path.
+
+use std::sync::Arc;
+
+use bulwark_core::auth::Role;
+use bulwark_core::catalog::Catalog;
+use bulwark_core::configurations::{self, NewConfiguration};
+use bulwark_core::error::{Classify, Kind};
+use bulwark_core::executions;
+use bulwark_core::locations;
+use bulwark_core::repo::crypto::Key;
+use bulwark_core::repo::restore;
+use bulwark_core::restores::{self, DirectoryRestore};
+use bulwark_core::retention::floor::{self, NewFloor};
+use bulwark_core::retention::holds::{self, NewHold};
+use bulwark_core::retention::{self, RetentionError};
+use bulwark_core::secrets::SecretBox;
+
+use crate::executions::location;
+use crate::{on_both_catalogs, user};
+
+on_both_catalogs!(policies_holds_and_floors_decide_what_is_deleted);
+
+fn hold(title: &str) -> NewHold {
+    NewHold { title: title.into(), reason: "litigation 2026-17: keep the ledger".into(), expires_at: None }
+}
+
+async fn policies_holds_and_floors_decide_what_is_deleted(catalog: Catalog) {
+    let secrets = SecretBox::new(Key::random());
+    let admin = user(&catalog, "admin", Role::Admin).await;
+    let approver = user(&catalog, "approver", Role::Approver).await;
+    let operator = user(&catalog, "operator", Role::Operator).await;
+    let viewer = user(&catalog, "viewer", Role::Viewer).await;
+    let loc = location(&catalog, &secrets, &admin).await;
+    let source = bulwark_testkit::temp_dir("retention-src");
+    let new = |policy: serde_json::Value| -> NewConfiguration {
+        serde_json::from_value(serde_json::json!({
+            "name": "ledger", "sourceType": "filesystem", "sourceIdentifier": source.to_str().unwrap(),
+            "storageLocationIds": [loc], "retentionPolicy": policy,
+        }))
+        .unwrap()
+    };
+    let bad = configurations::create(&catalog, &secrets, &admin, new(serde_json::json!({"keepDaily": 7, "keepForever": true}))).await.unwrap_err();
+    assert!(bad.to_string().starts_with("retentionPolicy:"), "{bad}");
+    let c = configurations::create(&catalog, &secrets, &admin, new(serde_json::json!({"keepLast": 2}))).await.unwrap();
+
+    // Four backups of a file that changes whole between them: each has 1 MiB of its own.
+    let mut runs = Vec::new();
+    let mut contents = Vec::new();
+    for n in 0..4u32 {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ u64::from(n + 1);
+        let unique: Vec<u8> = (0..1 << 20)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 32) as u8
+            })
+            .collect();
+        std::fs::write(source.join("ledger.bin"), &unique).unwrap();
+        contents.push(unique);
+        let e = executions::start(&catalog, &operator, &c.id, "manual").await.unwrap();
+        executions::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap();
+        runs.push(e.id);
+    }
+    let repo = locations::open_repository(&catalog, &secrets, &loc).await.unwrap();
+    assert_eq!(repo.snapshots().await.unwrap().len(), 4);
+    let tracked = retention::tracking(&catalog, &viewer, &runs[0]).await.unwrap().unwrap();
+    assert_eq!((tracked.retention_policy.as_str(), tracked.scheduled_deletion_date), (r#"{"keepLast":2}"#, None));
+
+    // The oldest is on hold; only approvers and admins place holds, with a title and reason.
+    assert_eq!(holds::add(&catalog, &operator, &runs[0], hold("ledger case")).await.unwrap_err().kind(), Kind::Forbidden);
+    assert_eq!(holds::add(&catalog, &approver, &runs[0], hold(" ")).await.unwrap_err().kind(), Kind::Invalid);
+    let past = NewHold { expires_at: Some("2020-01-01T00:00:00Z".into()), ..hold("late") };
+    assert!(holds::add(&catalog, &approver, &runs[0], past).await.unwrap_err().to_string().starts_with("expiresAt"));
+    let placed = holds::add(&catalog, &approver, &runs[0], hold("ledger case")).await.unwrap();
+    // A second hold that expires in a year: several at once.
+    let year = (chrono::Utc::now() + chrono::Duration::days(365)).to_rfc3339();
+    holds::add(&catalog, &approver, &runs[0], NewHold { expires_at: Some(year), ..hold("audit 2027") }).await.unwrap();
+    assert_eq!(holds::list(&catalog, &viewer, &runs[0]).await.unwrap().len(), 2);
+
+    // Dry run: the second backup goes, the first is held, nothing changes.
+    assert_eq!(retention::cleanup(&catalog, &secrets, &viewer, true).await.unwrap_err().kind(), Kind::Forbidden);
+    assert_eq!(retention::cleanup(&catalog, &secrets, &operator, false).await.unwrap_err().kind(), Kind::Forbidden);
+    let preview = retention::cleanup(&catalog, &secrets, &operator, true).await.unwrap();
+    assert_eq!(preview.deleted.iter().map(|d| d.execution_id.as_str()).collect::<Vec<_>>(), [runs[1].as_str()]);
+    assert_eq!(preview.deleted[0].reason, "no keep rule selects it");
+    assert_eq!(preview.held.len(), 1);
+    assert!(preview.held[0].reason.starts_with("legal hold \"ledger case\""), "{:?}", preview.held);
+    assert!(preview.bytes_freed > 1_000_000, "a unique MiB, compressed little: {}", preview.bytes_freed);
+    assert_eq!(repo.snapshots().await.unwrap().len(), 4, "a dry run deletes nothing");
+
+    // The real run deletes exactly that and frees what the dry run said, within the new pack's framing.
+    let done = retention::cleanup(&catalog, &secrets, &admin, false).await.unwrap();
+    assert_eq!(done.deleted, preview.deleted);
+    assert!(done.bytes_freed.abs_diff(preview.bytes_freed) < 4096, "dry {} vs real {}", preview.bytes_freed, done.bytes_freed);
+    assert_eq!(repo.snapshots().await.unwrap().len(), 3);
+    let gone = executions::get(&catalog, &viewer, &runs[1]).await.unwrap();
+    assert!(gone.deleted_at.is_some());
+    let tracked = retention::tracking(&catalog, &viewer, &runs[1]).await.unwrap().unwrap();
+    assert!(tracked.deleted_at.is_some() && tracked.size_freed_bytes == Some(done.bytes_freed as i64), "{tracked:?}");
+    let target = bulwark_testkit::temp_dir("retention-dst");
+    let refused = restores::restore_directory(&catalog, &secrets, &admin, &runs[1], DirectoryRestore { target_path: target.display().to_string(), include: vec![] }).await.unwrap_err();
+    assert_eq!(refused.kind(), Kind::Conflict, "{refused}");
+    // What is left still restores byte for byte.
+    for n in [0, 2, 3] {
+        let kept = executions::get(&catalog, &viewer, &runs[n]).await.unwrap();
+        let snapshot = repo.load_snapshot(kept.snapshot_id.as_deref().unwrap()).await.unwrap();
+        let into = target.join(n.to_string());
+        restore::restore_tree(&repo, Arc::new(repo.load_index().await.unwrap()), &snapshot, &into, &[]).await.unwrap();
+        assert!(std::fs::read(into.join("ledger.bin")).unwrap() == contents[n], "backup {n}");
+    }
+
+    // By hand: refused under a hold, whoever asks; allowed once every hold is released.
+    let held = retention::delete_execution(&catalog, &secrets, &admin, &runs[0]).await.unwrap_err();
+    assert!(matches!(held, RetentionError::Locked(_)) && held.kind() == Kind::Forbidden, "{held}");
+    assert_eq!(holds::release(&catalog, &approver, &placed.id).await.unwrap_err().kind(), Kind::Forbidden);
+    for h in holds::list(&catalog, &viewer, &runs[0]).await.unwrap() {
+        holds::release(&catalog, &admin, &h.id).await.unwrap();
+    }
+    assert_eq!(holds::release(&catalog, &admin, &placed.id).await.unwrap_err().kind(), Kind::Conflict);
+    retention::delete_execution(&catalog, &secrets, &admin, &runs[0]).await.unwrap();
+    assert_eq!(repo.snapshots().await.unwrap().len(), 2);
+    assert_eq!(retention::delete_execution(&catalog, &secrets, &admin, &runs[0]).await.unwrap_err().kind(), Kind::Conflict);
+
+    // A locked floor: nothing younger than 30 days goes, and the floor can only grow.
+    let floor30 = NewFloor { min_days: Some(30), max_days: Some(60), lock: true, cooling_off_hours: Some(0) };
+    assert_eq!(floor::set(&catalog, &operator, &loc, floor30.clone()).await.unwrap_err().kind(), Kind::Forbidden);
+    let set = floor::set(&catalog, &admin, &loc, floor30).await.unwrap();
+    assert!(set.is_locked());
+    let young = retention::delete_execution(&catalog, &secrets, &admin, &runs[2]).await.unwrap_err();
+    assert!(young.to_string().contains("younger than the location's minimum of 30 days"), "{young}");
+    for shrink in [
+        NewFloor { min_days: Some(10), max_days: Some(60), lock: true, cooling_off_hours: None },
+        NewFloor { min_days: Some(30), max_days: Some(45), lock: true, cooling_off_hours: None },
+        NewFloor { min_days: Some(30), max_days: None, lock: true, cooling_off_hours: None },
+        NewFloor { min_days: None, max_days: None, lock: false, cooling_off_hours: None },
+    ] {
+        let refused = floor::set(&catalog, &admin, &loc, shrink).await.unwrap_err();
+        assert!(matches!(refused, RetentionError::Locked(_)), "{refused}");
+    }
+    let grown = floor::set(&catalog, &admin, &loc, NewFloor { min_days: Some(40), max_days: Some(90), lock: false, cooling_off_hours: None }).await.unwrap();
+    assert!(grown.is_locked() && grown.min_days == Some(40), "the lock stays: {grown:?}");
+
+    // Past the location's maximum (90 days) a backup goes although keepLast would keep it.
+    sqlx::query("UPDATE backup_executions SET completed_at = $1 WHERE id = $2")
+        .bind(bulwark_core::time::to_text(chrono::Utc::now() - chrono::Duration::days(100)))
+        .bind(&runs[2])
+        .execute(catalog.pool())
+        .await
+        .unwrap();
+    let aged = retention::cleanup(&catalog, &secrets, &admin, false).await.unwrap();
+    assert_eq!(aged.deleted.len(), 1);
+    assert_eq!((aged.deleted[0].execution_id.as_str(), aged.deleted[0].reason.as_str()), (runs[2].as_str(), "older than the location's maximum of 90 days"));
+    assert_eq!(repo.snapshots().await.unwrap().len(), 1);
+    let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log WHERE action LIKE 'legal_hold.%' OR action LIKE 'retention.%' OR action = 'backup_execution.delete' ORDER BY seq")
+        .fetch_all(catalog.pool())
+        .await
+        .unwrap();
+    assert_eq!(actions.iter().filter(|a| *a == "legal_hold.add").count(), 2);
+    assert_eq!(actions.iter().filter(|a| *a == "backup_execution.delete").count(), 3);
+}
