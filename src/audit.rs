@@ -68,7 +68,7 @@ impl From<&Principal> for Actor {
             Some(token) => format!("{} (token {token})", p.username),
             None => p.username.clone(),
         };
-        Actor { id: Some(p.user_id.clone()), name }
+        Actor { id: Some(p.user_id.clone()).filter(|id| !id.is_empty()), name }
     }
 }
 

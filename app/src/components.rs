@@ -19,6 +19,7 @@ pub const NAV: &[NavItem] = &[
     NavItem { path: "/", label: "Dashboard", admin_only: false },
     NavItem { path: "/configurations", label: "Configurations", admin_only: false },
     NavItem { path: "/jobs", label: "Jobs", admin_only: false },
+    NavItem { path: "/retention", label: "Retention", admin_only: false },
     NavItem { path: "/restoration", label: "Restoration", admin_only: false },
     NavItem { path: "/disaster-recovery", label: "Disaster Recovery", admin_only: false },
     NavItem { path: "/cost", label: "Cost Analysis", admin_only: false },

@@ -60,6 +60,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("configurations/:id") view=configuration::ConfigurationPage/>
                     <Route path=path!("executions/:id") view=execution::ExecutionPage/>
                     <Route path=path!("jobs") view=jobs::JobsPage/>
+                    <Route path=path!("retention") view=retention::RetentionPage/>
                     <Route path=path!("restoration") view=restoration::RestorationPage/>
                     <Route path=path!("disaster-recovery") view=disaster_recovery::DisasterRecoveryPage/>
                     <Route path=path!("cost") view=cost::CostPage/>

@@ -63,6 +63,12 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// Bulwark itself, acting on its own schedule (the retention cleanup): an admin with no
+    /// user behind it, named in the audit log as `name`.
+    pub fn system(name: &str) -> Principal {
+        Principal { user_id: String::new(), username: name.to_string(), role: Role::Admin, token_id: None }
+    }
+
     /// Fails with [`AuthError::Forbidden`] unless the principal has at least `role`.
     pub fn require(&self, role: Role) -> Result<(), AuthError> {
         if self.role >= role {

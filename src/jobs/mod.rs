@@ -12,6 +12,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use crate::auth::{AuthError, Principal, Role};
+use crate::catalog::dialect::LockTopic;
 use crate::catalog::{Catalog, CatalogError};
 use crate::error::{Classify, Kind};
 use crate::time;
@@ -284,13 +285,22 @@ pub async fn requeue_expired(catalog: &Catalog) -> Result<u64, JobError> {
     Ok(done.rows_affected())
 }
 
-/// True if a job of `kind` is queued or running (used to avoid piling up periodic jobs).
-pub async fn pending(catalog: &Catalog, kind: &str) -> Result<bool, JobError> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = $1 AND state IN ('queued', 'running')")
+/// Queues a housekeeping job of `kind` unless one is queued or running, or one was created
+/// less than `every` ago; serialised, so several nodes queue it once. True if it queued one.
+pub async fn enqueue_periodic(catalog: &Catalog, kind: &str, every: Duration) -> Result<bool, JobError> {
+    let mut tx = catalog.begin_serialized(LockTopic::JobQueue).await?;
+    let since = time::to_text(Utc::now() - every);
+    let recent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = $1 AND (state IN ('queued', 'running') OR created_at > $2)")
         .bind(kind)
-        .fetch_one(catalog.pool())
+        .bind(&since)
+        .fetch_one(&mut *tx.tx)
         .await?;
-    Ok(n > 0)
+    if recent > 0 {
+        return Ok(false);
+    }
+    enqueue_on(&mut tx.tx, NewJob { priority: 9, max_attempts: 1, ..NewJob::new(kind, serde_json::json!({})) }).await?;
+    tx.tx.commit().await?;
+    Ok(true)
 }
 
 pub async fn get(catalog: &Catalog, id: &str) -> Result<JobRow, JobError> {

@@ -10,7 +10,7 @@ use chrono::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::{ClaimedJob, NewJob};
+use super::ClaimedJob;
 use crate::catalog::Catalog;
 
 /// The boxed future a handler returns.
@@ -37,13 +37,22 @@ pub struct Pool {
     node_id: String,
     lease_seconds: i64,
     handlers: HashMap<&'static str, Arc<dyn JobHandler>>,
+    /// Kinds queued by the pool itself, each at most once per period across all nodes.
+    periodic: Vec<(&'static str, Duration)>,
 }
 
 impl Pool {
     pub fn new(catalog: Catalog, node_id: String) -> Pool {
-        let mut pool = Pool { catalog, node_id, lease_seconds: DEFAULT_LEASE_SECONDS, handlers: HashMap::new() };
-        pool.register(Arc::new(CleanupHandler));
+        let mut pool = Pool { catalog, node_id, lease_seconds: DEFAULT_LEASE_SECONDS, handlers: HashMap::new(), periodic: Vec::new() };
+        pool.register_periodic(Arc::new(CleanupHandler), Duration::minutes(5));
         pool
+    }
+
+    /// Registers a handler whose job the pool queues every `every` (housekeeping: expired
+    /// sessions, the retention cleanup).
+    pub fn register_periodic(&mut self, handler: Arc<dyn JobHandler>, every: Duration) {
+        self.periodic.push((handler.kind(), every));
+        self.register(handler);
     }
 
     /// A shorter lease hands a dead node's jobs over sooner, at the price of more heartbeats.
@@ -142,19 +151,19 @@ impl Pool {
     }
 
     /// Re-queues jobs of dead workers (every half lease, so a dead node's job waits at most
-    /// one and a half leases) and keeps the periodic cleanup job on the queue.
+    /// one and a half leases) and queues the periodic jobs that are due.
     async fn maintain(&self, mut shutdown: watch::Receiver<bool>) {
         let period = std::time::Duration::from_secs((self.lease_seconds as u64 / 2).max(1));
-        let mut last_cleanup: Option<tokio::time::Instant> = None;
         while !*shutdown.borrow() {
             match super::requeue_expired(&self.catalog).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(jobs = n, "re-queued jobs whose lease expired"),
                 Err(e) => tracing::warn!(error = %e, "re-queueing expired leases failed"),
             }
-            if last_cleanup.is_none_or(|t| t.elapsed() >= CLEANUP_EVERY) {
-                last_cleanup = Some(tokio::time::Instant::now());
-                self.queue_cleanup().await;
+            for (kind, every) in &self.periodic {
+                if let Err(e) = super::enqueue_periodic(&self.catalog, kind, *every).await {
+                    tracing::warn!(kind, error = %e, "queueing a periodic job failed");
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(period) => {}
@@ -162,22 +171,7 @@ impl Pool {
             }
         }
     }
-
-    async fn queue_cleanup(&self) {
-        match super::pending(&self.catalog, CleanupHandler::KIND).await {
-            Ok(false) => {
-                let job = NewJob { priority: 9, ..NewJob::new(CleanupHandler::KIND, serde_json::json!({})) };
-                if let Err(e) = super::enqueue(&self.catalog, job).await {
-                    tracing::warn!(error = %e, "queueing the cleanup job failed");
-                }
-            }
-            Ok(true) => {}
-            Err(e) => tracing::warn!(error = %e, "checking for the cleanup job failed"),
-        }
-    }
 }
-
-const CLEANUP_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Deletes expired sessions and setup links.
 struct CleanupHandler;

@@ -22,6 +22,8 @@ use crate::catalog::dialect::LockTopic;
 use crate::catalog::{Catalog, CatalogError};
 use crate::error::{Classify, Kind};
 use crate::executions::{self, ExecutionError};
+use crate::jobs::ClaimedJob;
+use crate::jobs::pool::{CancelFlag, JobFuture, JobHandler};
 use crate::locations::{self, LocationError};
 use crate::repo::{RepoError, prune};
 use crate::secrets::SecretBox;
@@ -205,6 +207,28 @@ pub async fn cleanup(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, 
         tx.tx.commit().await?;
     }
     Ok(report)
+}
+
+/// The job kind of the periodic cleanup.
+pub const JOB_KIND: &str = "retention.cleanup";
+
+/// Runs the retention cleanup on the worker pool, as Bulwark itself (audited as `retention`).
+pub struct RetentionHandler {
+    pub secrets: SecretBox,
+}
+
+impl JobHandler for RetentionHandler {
+    fn kind(&self) -> &'static str {
+        JOB_KIND
+    }
+
+    fn run<'a>(&'a self, catalog: &'a Catalog, _job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
+        Box::pin(async move {
+            let report = cleanup(catalog, &self.secrets, &Principal::system("retention"), false).await.map_err(|e| e.to_string())?;
+            tracing::info!(deleted = report.deleted.len(), held = report.held.len(), bytes_freed = report.bytes_freed, "retention cleanup done");
+            Ok(())
+        })
+    }
 }
 
 /// Why a backup must stay although something wants it gone: an active legal hold, or the

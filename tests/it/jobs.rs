@@ -12,6 +12,7 @@ on_both_catalogs!(
     expired_leases_are_requeued,
     concurrent_claimers_never_share_a_job,
     cancellation_dequeues_or_asks_the_worker,
+    periodic_jobs_are_queued_once_per_period,
 );
 
 async fn claims_follow_priority_and_are_fenced(catalog: Catalog) {
@@ -105,4 +106,30 @@ async fn cancellation_dequeues_or_asks_the_worker(catalog: Catalog) {
     jobs::finish_cancelled(&catalog, &job.id, "w").await.unwrap();
     assert_eq!(jobs::get(&catalog, &running).await.unwrap().state, "cancelled");
     assert!(matches!(jobs::cancel(&catalog, "no-such-job").await, Err(JobError::NotFound(_))));
+}
+
+async fn periodic_jobs_are_queued_once_per_period(catalog: Catalog) {
+    let every = Duration::hours(1);
+    let queued: Vec<bool> = three_nodes_ask(&catalog, every).await;
+    assert_eq!(queued.iter().filter(|q| **q).count(), 1, "three nodes, one job: {queued:?}");
+    let job = jobs::claim(&catalog, "w", Duration::seconds(30)).await.unwrap().unwrap();
+    assert!(!jobs::enqueue_periodic(&catalog, "housekeeping", every).await.unwrap(), "not while it runs");
+    jobs::complete(&catalog, &job.id, "w").await.unwrap();
+    assert!(!jobs::enqueue_periodic(&catalog, "housekeeping", every).await.unwrap(), "not within the period");
+    assert!(jobs::enqueue_periodic(&catalog, "housekeeping", Duration::milliseconds(1)).await.unwrap(), "once the period has passed");
+}
+
+/// Three nodes asking at once.
+async fn three_nodes_ask(catalog: &Catalog, every: Duration) -> Vec<bool> {
+    let tasks: Vec<_> = (0..3)
+        .map(|_| {
+            let catalog = catalog.clone();
+            tokio::spawn(async move { jobs::enqueue_periodic(&catalog, "housekeeping", every).await.unwrap() })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
 }

@@ -42,6 +42,11 @@ pub async fn create_configuration(
     rto_minutes: String,
     rpo_minutes: String,
     storage_location_id: String,
+    keep_last: String,
+    keep_daily: String,
+    keep_weekly: String,
+    keep_monthly: String,
+    max_age_days: String,
     endpoint: String,
     region: String,
     access_key_id: String,
@@ -73,6 +78,13 @@ pub async fn create_configuration(
     } else {
         None
     };
+    // Only the rules given; an empty policy keeps everything.
+    let mut policy = serde_json::Map::new();
+    for (field, text) in [("keepLast", &keep_last), ("keepDaily", &keep_daily), ("keepWeekly", &keep_weekly), ("keepMonthly", &keep_monthly), ("maxAgeDays", &max_age_days)] {
+        if let Some(n) = number(&format!("retentionPolicy.{field}"), text)? {
+            policy.insert(field.into(), n.into());
+        }
+    }
     let new = NewConfiguration {
         name,
         backup_type: if is_group { "full_system".into() } else { "full".into() },
@@ -80,7 +92,7 @@ pub async fn create_configuration(
         source_identifier,
         frequency,
         schedule: given(schedule),
-        retention_policy: None,
+        retention_policy: Some(serde_json::Value::Object(policy)),
         encryption: true,
         compression,
         priority_level: number("priorityLevel", &priority_level)?.unwrap_or(5),
@@ -171,6 +183,14 @@ pub fn ConfigurationsPage() -> impl IntoView {
                 <label>"Priority (1 = first)" <input type="number" name="priority_level" min="1" max="10" value="5"/></label>
                 <label>"RTO (minutes)" <input type="number" name="rto_minutes" min="1"/></label>
                 <label>"RPO (minutes)" <input type="number" name="rpo_minutes" min="1"/></label>
+                <fieldset class="inline-fields">
+                    <legend>"Retention (empty: keep every backup)"</legend>
+                    <label>"Keep last" <input type="number" name="keep_last" min="1" aria-label="Keep last"/></label>
+                    <label>"Daily" <input type="number" name="keep_daily" min="1" aria-label="Keep daily"/></label>
+                    <label>"Weekly" <input type="number" name="keep_weekly" min="1" aria-label="Keep weekly"/></label>
+                    <label>"Monthly" <input type="number" name="keep_monthly" min="1" aria-label="Keep monthly"/></label>
+                    <label>"Max age (days)" <input type="number" name="max_age_days" min="1" aria-label="Max age in days"/></label>
+                </fieldset>
                 <label>"Storage location"
                     <select name="storage_location_id" aria-label="Storage location">
                         <Suspense fallback=|| ()>

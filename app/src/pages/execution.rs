@@ -81,6 +81,8 @@ pub fn ExecutionPage() -> impl IntoView {
 #[component]
 fn Figures(view: Signal<ExecutionView>) -> impl IntoView {
     let v = move || view.get();
+    // A memo: each pushed event must not rebuild the panel (and lose its forms' outcomes).
+    let completed = Memo::new(move |_| (view.get().status == "completed").then(|| view.get().id));
     let ratio = |a: Option<u64>, b: Option<u64>| match (a, b) {
         (Some(a), Some(b)) if b > 0 => format!("{:.2}×", a as f64 / b as f64),
         _ => "—".into(),
@@ -119,6 +121,7 @@ fn Figures(view: Signal<ExecutionView>) -> impl IntoView {
             <h3>"Recovery metadata"</h3>
             <pre>{move || v().metadata}</pre>
         </section>
+        {move || completed.get().map(|id| view! { <super::legal_holds::RetentionPanel id/> })}
         <RestorePanel view/>
         <DirectoryRestorePanel view/>
         <BucketRestorePanel view/>

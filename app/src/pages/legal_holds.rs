@@ -1,0 +1,151 @@
+//! The retention panel of an execution's page: when its backup goes, the legal holds that keep
+//! it (add, release), and deleting it by hand.
+
+use leptos::prelude::*;
+
+use crate::components::action_outcome;
+use crate::dto::{HoldLine, RetentionInfo, human_bytes};
+use crate::error::AppError;
+
+#[server(prefix = "/_sfn", endpoint = "execution_retention")]
+pub async fn execution_retention(id: String) -> Result<RetentionInfo, AppError> {
+    use bulwark_core::retention::{self, holds};
+    let p = crate::ssr::principal().await?;
+    let catalog = crate::ssr::catalog()?;
+    let tracking = retention::tracking(&catalog, &p, &id).await.map_err(AppError::from_core)?;
+    let now = bulwark_core::time::now_text();
+    let holds = holds::list(&catalog, &p, &id)
+        .await
+        .map_err(AppError::from_core)?
+        .into_iter()
+        .map(|h| HoldLine {
+            active: h.is_active(&now),
+            id: h.id,
+            title: h.title,
+            reason: h.reason,
+            expires_at: h.expires_at,
+            created_by: h.created_by,
+            created_at: h.created_at,
+            released_at: h.released_at,
+            released_by: h.released_by,
+        })
+        .collect();
+    Ok(RetentionInfo {
+        scheduled_deletion_date: tracking.as_ref().and_then(|t| t.scheduled_deletion_date.clone()),
+        deleted_at: tracking.as_ref().and_then(|t| t.deleted_at.clone()),
+        size_freed_bytes: tracking.and_then(|t| t.size_freed_bytes).map(|b| b.max(0) as u64),
+        holds,
+    })
+}
+
+#[server(prefix = "/_sfn", endpoint = "add_legal_hold")]
+pub async fn add_legal_hold(id: String, title: String, reason: String, expires_at: String) -> Result<String, AppError> {
+    use bulwark_core::retention::holds::{self, NewHold};
+    let p = crate::ssr::principal().await?;
+    let expires_at = Some(expires_at.trim().to_string()).filter(|e| !e.is_empty());
+    let hold = holds::add(&crate::ssr::catalog()?, &p, &id, NewHold { title, reason, expires_at }).await.map_err(AppError::from_core)?;
+    Ok(format!("Legal hold {:?} placed.", hold.title))
+}
+
+#[server(prefix = "/_sfn", endpoint = "release_legal_hold")]
+pub async fn release_legal_hold(hold_id: String) -> Result<String, AppError> {
+    let p = crate::ssr::principal().await?;
+    let hold = bulwark_core::retention::holds::release(&crate::ssr::catalog()?, &p, &hold_id).await.map_err(AppError::from_core)?;
+    Ok(format!("Legal hold {:?} released.", hold.title))
+}
+
+#[server(prefix = "/_sfn", endpoint = "delete_backup")]
+pub async fn delete_backup(id: String) -> Result<String, AppError> {
+    let p = crate::ssr::principal().await?;
+    let r = bulwark_core::retention::delete_execution(&crate::ssr::catalog()?, &crate::ssr::secrets()?, &p, &id).await.map_err(AppError::from_core)?;
+    Ok(format!("Deleted: {} freed on its location.", human_bytes(r.bytes_freed)))
+}
+
+/// Shown under a completed execution.
+#[component]
+pub fn RetentionPanel(id: String) -> impl IntoView {
+    let add = ServerAction::<AddLegalHold>::new();
+    let release = ServerAction::<ReleaseLegalHold>::new();
+    let delete = ServerAction::<DeleteBackup>::new();
+    let (key, hold_id) = (id.clone(), id.clone());
+    let info = Resource::new(
+        move || (key.clone(), add.version().get(), release.version().get(), delete.version().get()),
+        |(id, ..)| execution_retention(id),
+    );
+    view! {
+        <section class="panel" data-testid="retention">
+            <h2>"Retention and legal holds"</h2>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match info.await {
+                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Ok(info) => view! { <Info info release/> }.into_any(),
+                    }
+                })}
+            </Transition>
+            {action_outcome(release.value(), "release-report")}
+            <h3>"Place a legal hold"</h3>
+            <ActionForm action=add attr:class="grid-form">
+                <input type="hidden" name="id" value=hold_id/>
+                <label>"Title" <input type="text" name="title" aria-label="Hold title"/></label>
+                <label>"Reason" <input type="text" name="reason" aria-label="Hold reason"/></label>
+                <label>"Expires (RFC 3339, empty: until released)" <input type="text" name="expires_at" aria-label="Hold expiry" placeholder="2027-06-30T00:00:00Z"/></label>
+                <button type="submit">"Place hold"</button>
+            </ActionForm>
+            {action_outcome(add.value(), "hold-report")}
+            <h3>"Delete this backup"</h3>
+            <p class="hint">"Forgets the snapshot and frees the data only it used. Refused while a legal hold is active or the location's minimum retention has not passed."</p>
+            <ActionForm action=delete attr:class="row-form">
+                <input type="hidden" name="id" value=id/>
+                <button type="submit" class="danger">"Delete backup"</button>
+            </ActionForm>
+            {action_outcome(delete.value(), "delete-report")}
+        </section>
+    }
+}
+
+#[component]
+fn Info(info: RetentionInfo, release: ServerAction<ReleaseLegalHold>) -> impl IntoView {
+    let status = match (&info.deleted_at, &info.scheduled_deletion_date) {
+        (Some(at), _) => format!("Deleted at {at}; {} freed.", human_bytes(info.size_freed_bytes.unwrap_or(0))),
+        (None, Some(date)) => format!("Planned for deletion on {date} (maximum age)."),
+        (None, None) => "Kept as long as its configuration's policy selects it.".to_string(),
+    };
+    view! {
+        <p data-testid="retention-status">{status}</p>
+        {(!info.holds.is_empty()).then(|| view! {
+            <table class="data" data-testid="holds">
+                <thead><tr><th>"Hold"</th><th>"Reason"</th><th>"Placed"</th><th>"Expires"</th><th>"State"</th><th>"Actions"</th></tr></thead>
+                <tbody>
+                    {info.holds.into_iter().map(|h| view! { <HoldRow h release/> }).collect_view()}
+                </tbody>
+            </table>
+        })}
+    }
+}
+
+#[component]
+fn HoldRow(h: HoldLine, release: ServerAction<ReleaseLegalHold>) -> impl IntoView {
+    let state = match (&h.released_at, h.active) {
+        (Some(at), _) => format!("released {at} by {}", h.released_by.clone().unwrap_or_default()),
+        (None, true) => "active".to_string(),
+        (None, false) => "expired".to_string(),
+    };
+    view! {
+        <tr data-hold=h.title.clone()>
+            <td>{h.title.clone()}</td>
+            <td>{h.reason.clone()}</td>
+            <td>{format!("{} by {}", h.created_at, h.created_by)}</td>
+            <td>{h.expires_at.clone().unwrap_or_else(|| "—".into())}</td>
+            <td>{state}</td>
+            <td class="actions">
+                {h.active.then(|| view! {
+                    <ActionForm action=release attr:class="row-form">
+                        <input type="hidden" name="hold_id" value=h.id.clone()/>
+                        <button type="submit">"Release"</button>
+                    </ActionForm>
+                })}
+            </td>
+        </tr>
+    }
+}

@@ -1,0 +1,96 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, type Page, test } from '@playwright/test';
+import { ADMIN, hydrated, login } from './helpers';
+
+/** Runs the configuration now and waits for its execution to complete; returns the page's URL. */
+async function runNow(page: Page, name: string): Promise<string> {
+  await page.goto('/configurations');
+  await hydrated(page);
+  await page.locator(`tr[data-configuration="${name}"]`).getByRole('button', { name: 'Run now' }).click();
+  await expect(page).toHaveURL(/\/executions\//);
+  await hydrated(page);
+  await expect(page.getByTestId('status')).toHaveText('completed', { timeout: 30_000 });
+  return page.url();
+}
+
+test('a policy deletes an old backup, a legal hold keeps it until released, a locked floor refuses to shrink', async ({ page }) => {
+  test.setTimeout(120_000);
+  const source = mkdtempSync(join(tmpdir(), 'bulwark-e2e-rotating-'));
+  await login(page, ADMIN);
+  await page.goto('/storage');
+  await hydrated(page);
+  await page.getByLabel('Name').fill('Retention disk');
+  await page.getByLabel('Path').fill(join(mkdtempSync(join(tmpdir(), 'bulwark-e2e-retrepo-')), 'repo'));
+  await page.getByRole('button', { name: 'Add location' }).click();
+  await page.locator('tr[data-location="Retention disk"]').getByRole('button', { name: 'Initialise repository' }).click();
+  await expect(page.getByTestId('recovery-kit')).toBeVisible();
+
+  await page.goto('/configurations');
+  await hydrated(page);
+  await page.getByLabel('Name').fill('Rotating logs');
+  await page.getByLabel('Source identifier').fill(source);
+  await page.getByLabel('Keep last').fill('1');
+  await page.getByLabel('Storage location').selectOption({ label: 'Retention disk' });
+  await page.getByRole('button', { name: 'Add configuration' }).click();
+  await expect(page.locator('tr[data-configuration="Rotating logs"]')).toBeVisible();
+
+  writeFileSync(join(source, 'app.log'), 'first day\n'.repeat(5000));
+  const first = await runNow(page, 'Rotating logs');
+  writeFileSync(join(source, 'app.log'), 'second day\n'.repeat(5000));
+  await runNow(page, 'Rotating logs');
+
+  // A legal hold on the first backup.
+  await page.goto(first);
+  await hydrated(page);
+  const retention = page.getByTestId('retention');
+  await expect(retention.getByTestId('retention-status')).toContainText('Kept as long as');
+  await retention.getByLabel('Hold title').fill('Case 42');
+  await retention.getByLabel('Hold reason').fill('the regulator asked for March logs');
+  await retention.getByRole('button', { name: 'Place hold' }).click();
+  await expect(retention.getByTestId('hold-report')).toContainText('Legal hold "Case 42" placed');
+  await expect(retention.locator('tr[data-hold="Case 42"]')).toContainText('active');
+  await retention.getByRole('button', { name: 'Delete backup' }).click();
+  await expect(retention.getByRole('alert')).toContainText('legal hold "Case 42"');
+
+  // The preview keeps it for the hold.
+  await page.goto('/retention');
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Preview (dry run)' }).click();
+  await expect(page.getByTestId('cleanup-summary')).toContainText('would delete 0 backups');
+  await expect(page.getByTestId('held')).toContainText('legal hold "Case 42"');
+
+  // Released, the backup goes at the next cleanup, and its page says so.
+  await page.goto(first);
+  await hydrated(page);
+  await retention.locator('tr[data-hold="Case 42"]').getByRole('button', { name: 'Release' }).click();
+  await expect(page.getByTestId('release-report')).toContainText('released');
+  await page.goto('/retention');
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Preview (dry run)' }).click();
+  await expect(page.getByTestId('cleanup-summary')).toContainText('would delete 1 backups');
+  await expect(page.getByTestId('deleted')).toContainText('no keep rule selects it');
+  await page.getByRole('button', { name: 'Run cleanup now' }).click();
+  await expect(page.getByTestId('cleanup-report')).toHaveAttribute('data-dry-run', 'false');
+  await expect(page.getByTestId('cleanup-summary')).toContainText('deleted 1 backups');
+  await page.goto(first);
+  await hydrated(page);
+  await expect(retention.getByTestId('retention-status')).toContainText('Deleted at');
+
+  // A floor locked at once (no cooling-off) can grow but not shrink.
+  const locations = await (await page.request.get('/api/admin/backups/storage-locations')).json();
+  const disk = locations.find((l: { locationName: string }) => l.locationName === 'Retention disk');
+  await page.goto(`/storage/${disk.id}`);
+  await hydrated(page);
+  const floor = page.getByTestId('floor');
+  await floor.getByLabel('Minimum days').fill('7');
+  await floor.getByLabel('Cooling-off hours').fill('0');
+  await floor.getByLabel('Lock the floor').check();
+  await floor.getByRole('button', { name: 'Save floor' }).click();
+  await expect(floor.getByTestId('floor-state')).toContainText('Minimum 7 days');
+  await expect(floor.getByTestId('floor-state')).toContainText('locked since');
+  await floor.getByLabel('Minimum days').fill('1');
+  await floor.getByRole('button', { name: 'Save floor' }).click();
+  await expect(floor.getByRole('alert')).toContainText('it can only grow');
+});
