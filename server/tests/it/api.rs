@@ -325,4 +325,48 @@ async fn configurations_and_executions_over_rest(app: TestApp) {
     let relative = app.json("POST", &restore, &operator, r#"{"targetPath":"relative"}"#).await;
     assert_eq!((relative.status, relative.json()["detail"].as_str()), (StatusCode::BAD_REQUEST, Some("targetPath: an absolute directory path")));
     assert_eq!(app.json("POST", &restore, &viewer, r#"{"targetUrl":"postgresql://postgres@127.0.0.1:1/x"}"#).await.status, StatusCode::FORBIDDEN);
+
+    // Schedules, the queue and cancellation.
+    let schedule = app.get(&format!("{base}/{id}/schedule"), Some(&viewer)).await;
+    assert_eq!((schedule.status, schedule.json()["expression"].as_str()), (StatusCode::OK, Some("0 1 * * *")), "the daily preset");
+    assert!(schedule.json()["nextExecution"].as_str().is_some_and(|t| t.ends_with("T01:00:00.000000Z")), "{}", schedule.text());
+    let jobs = app.get("/api/admin/jobs?state=succeeded", Some(&viewer)).await;
+    assert_eq!(jobs.status, StatusCode::OK);
+    let bad_state = app.get("/api/admin/jobs?state=sleeping", Some(&viewer)).await;
+    assert_eq!(bad_state.status, StatusCode::BAD_REQUEST);
+    let cancel = format!("/api/admin/backups/executions/{execution}/cancel");
+    assert_eq!(app.json("POST", &cancel, &viewer, "").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.json("POST", &cancel, &operator, "").await.status, StatusCode::CONFLICT, "already finished");
+
+    // Legal holds, the cleanup preview, deleting by hand, a location's floor.
+    let holds = format!("/api/admin/backups/executions/{execution}/legal-holds");
+    let (_, approver) = app.user_with_token("approver", Role::Approver).await;
+    assert_eq!(app.json("POST", &holds, &operator, r#"{"title":"t","reason":"r"}"#).await.status, StatusCode::FORBIDDEN);
+    let no_reason = app.json("POST", &holds, &approver, r#"{"title":"Case 7","reason":" "}"#).await;
+    assert_eq!((no_reason.status, no_reason.json()["detail"].as_str()), (StatusCode::BAD_REQUEST, Some("reason: say why the backup must be kept")));
+    let hold = app.json("POST", &holds, &approver, r#"{"title":"Case 7","reason":"subpoena"}"#).await;
+    assert_eq!(hold.status, StatusCode::CREATED, "{}", hold.text());
+    let hold_id = hold.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(app.get(&holds, Some(&viewer)).await.json().as_array().map(Vec::len), Some(1));
+    let preview = app.json("POST", "/api/admin/backups/retention/cleanup", &operator, "{}").await;
+    assert_eq!((preview.status, preview.json()["dryRun"].as_bool()), (StatusCode::OK, Some(true)), "{}", preview.text());
+    assert_eq!(app.json("POST", "/api/admin/backups/retention/cleanup", &operator, r#"{"dryRun":false}"#).await.status, StatusCode::FORBIDDEN);
+    let execution_path = format!("/api/admin/backups/executions/{execution}");
+    let held = app.json("DELETE", &execution_path, &admin, "").await;
+    assert_eq!(held.status, StatusCode::FORBIDDEN, "{}", held.text());
+    assert!(held.json()["detail"].as_str().unwrap().contains("legal hold \"Case 7\""), "{}", held.text());
+    let released = app.json("POST", &format!("/api/admin/backups/legal-holds/{hold_id}/release"), &admin, "").await;
+    assert_eq!((released.status, released.json()["releasedBy"].as_str()), (StatusCode::OK, Some("root")));
+    let deleted = app.json("DELETE", &execution_path, &admin, "").await;
+    assert_eq!((deleted.status, deleted.json()["snapshotsDeleted"].as_u64()), (StatusCode::OK, Some(1)), "{}", deleted.text());
+    let retention = app.get(&format!("{execution_path}/retention"), Some(&viewer)).await.json();
+    assert!(retention["tracking"]["deletedAt"].is_string() && retention["legalHolds"][0]["releasedAt"].is_string(), "{retention}");
+    assert_eq!(app.json("POST", &restore, &operator, &body).await.status, StatusCode::CONFLICT, "a deleted backup restores nothing");
+    let floor = format!("/api/admin/backups/storage-locations/{location}/retention-floor");
+    let bad_floor = app.json("PUT", &floor, &admin, r#"{"minDays":30,"maxDays":7}"#).await;
+    assert_eq!((bad_floor.status, bad_floor.json()["detail"].as_str()), (StatusCode::BAD_REQUEST, Some("maxDays: at least minDays")));
+    let locked = app.json("PUT", &floor, &admin, r#"{"minDays":30,"lock":true,"coolingOffHours":0}"#).await;
+    assert_eq!(locked.status, StatusCode::OK, "{}", locked.text());
+    assert_eq!(app.json("PUT", &floor, &admin, r#"{"minDays":3}"#).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.get(&floor, Some(&viewer)).await.json()["minDays"].as_i64(), Some(30));
 }
