@@ -71,6 +71,12 @@ bench-pg:
 	cargo build --release -p bulwark-server
 	BULWARK=$(CARGO_TARGET_DIR)/release/bulwark bench/pg.sh $(or $(PGBENCH_SCALE),50)
 
+# The job queue with 1 and 3 nodes on one PostgreSQL catalog (bench/README.md): `make bench-jobs JOBS=<n>` (default 2000).
+.PHONY: bench-jobs
+bench-jobs:
+	cargo build --release -p bulwark-server
+	BULWARK=$(CARGO_TARGET_DIR)/release/bulwark bench/jobs.sh $(or $(JOBS),2000)
+
 # Bulwark's peak RSS as the data grows (bench/README.md): `make bench-rss SCALES="<MiB> ..."` (default 1024 4096).
 .PHONY: bench-rss
 bench-rss:

@@ -150,10 +150,10 @@ impl Pool {
         }
     }
 
-    /// Re-queues jobs of dead workers (every half lease, so a dead node's job waits at most
-    /// one and a half leases) and queues the periodic jobs that are due.
+    /// Re-queues jobs of dead workers (every sixth of a lease, so a dead node's job waits at
+    /// most 7/6 of a lease) and queues the periodic jobs that are due.
     async fn maintain(&self, mut shutdown: watch::Receiver<bool>) {
-        let period = std::time::Duration::from_secs((self.lease_seconds as u64 / 2).max(1));
+        let period = std::time::Duration::from_secs((self.lease_seconds as u64 / 6).max(1));
         while !*shutdown.borrow() {
             match super::requeue_expired(&self.catalog).await {
                 Ok(0) => {}
