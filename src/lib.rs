@@ -3,6 +3,7 @@
 //! No web framework types live here. Each module owns one concern and one error enum
 //! (see [`error`] for the policy); authorization is checked here, so no door can skip it.
 
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
@@ -22,4 +23,5 @@ pub mod sessions;
 pub mod source;
 pub mod storage;
 pub mod time;
+pub mod verify;
 pub mod wal_archive;

@@ -166,6 +166,9 @@ pub struct ExecutionView {
     pub format: String,
     /// Recovery metadata, pretty-printed.
     pub metadata: String,
+    /// `verified` or `failed` once read back; `None` before.
+    pub verification_status: Option<String>,
+    pub verified_at: Option<String>,
 }
 
 impl ExecutionView {
@@ -195,6 +198,8 @@ impl ExecutionView {
             source_type: v["recoveryMetadata"]["sourceType"].as_str().unwrap_or_default().to_string(),
             format: v["recoveryMetadata"]["format"].as_str().unwrap_or_default().to_string(),
             metadata: serde_json::to_string_pretty(&v["recoveryMetadata"]).unwrap_or_default(),
+            verification_status: text("verificationStatus"),
+            verified_at: text("verifiedAt"),
         }
     }
 

@@ -40,6 +40,8 @@ test('a policy deletes an old backup, a legal hold keeps it until released, a lo
   const first = await runNow(page, 'Rotating logs');
   writeFileSync(join(source, 'app.log'), 'second day\n'.repeat(5000));
   await runNow(page, 'Rotating logs');
+  await page.getByRole('button', { name: 'Verify now' }).click();
+  await expect(page.getByTestId('verify-report')).toContainText('every file and checksum intact');
 
   // A legal hold on the first backup.
   await page.goto(first);

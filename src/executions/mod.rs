@@ -299,6 +299,16 @@ pub async fn run(catalog: &Catalog, secrets: &SecretBox, id: &str, cancel: Cance
             if let Err(e) = crate::retention::track(catalog, id).await {
                 tracing::warn!(execution = %id, error = %e, "recording the retention row failed");
             }
+            // Every backup is read back once by itself; group members inside their group too.
+            let verify = NewJob {
+                priority: 8,
+                subject_id: Some(id.to_string()),
+                max_attempts: 2,
+                ..NewJob::new(crate::verify::JOB_KIND, serde_json::json!({ "executionId": id }))
+            };
+            if let Err(e) = jobs::enqueue(catalog, verify).await {
+                tracing::warn!(execution = %id, error = %e, "queueing the verification failed");
+            }
             Ok(())
         }
         Err(ExecutionError::Repo(RepoError::Cancelled)) => {

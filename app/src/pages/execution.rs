@@ -15,6 +15,18 @@ pub async fn get_execution(id: String) -> Result<ExecutionView, AppError> {
     Ok(ExecutionView::from_json(&serde_json::to_value(&execution).unwrap_or_default()))
 }
 
+/// Reads the backup back whole; returns a sentence for the page.
+#[server(prefix = "/_sfn", endpoint = "verify_execution")]
+pub async fn verify_execution(id: String) -> Result<String, AppError> {
+    let p = crate::ssr::principal().await?;
+    let r = bulwark_core::verify::verify_execution(&crate::ssr::catalog()?, &crate::ssr::secrets()?, &p, &id).await.map_err(AppError::from_core)?;
+    Ok(if r.problems.is_empty() {
+        format!("Verified: {} read back in {} ms, every file and checksum intact.", human_bytes(r.bytes), r.duration_ms)
+    } else {
+        format!("Verification failed: {}", r.problems.join("; "))
+    })
+}
+
 /// Cancels a queued or running execution; returns a sentence for the page.
 #[server(prefix = "/_sfn", endpoint = "cancel_execution")]
 pub async fn cancel_execution(id: String) -> Result<String, AppError> {
@@ -116,8 +128,13 @@ fn Figures(view: Signal<ExecutionView>) -> impl IntoView {
                     <tr><th>"Duration"</th><td>{move || v().duration_seconds.map(|d| format!("{d:.2} s")).unwrap_or_default()}</td></tr>
                     <tr><th>"SHA-256"</th><td><code data-testid="checksum">{move || v().checksum.unwrap_or_default()}</code></td></tr>
                     <tr><th>"Snapshot"</th><td><code>{move || v().snapshot_id.unwrap_or_default()}</code></td></tr>
+                    <tr><th>"Verification"</th><td data-testid="verification">{move || match (v().verification_status, v().verified_at) {
+                        (Some(status), Some(at)) => format!("{status} at {at}"),
+                        _ => "not yet (it runs after each backup)".to_string(),
+                    }}</td></tr>
                 </tbody>
             </table>
+            <VerifyButton id=Signal::derive(move || v().id)/>
             <h3>"Recovery metadata"</h3>
             <pre>{move || v().metadata}</pre>
         </section>
@@ -127,6 +144,19 @@ fn Figures(view: Signal<ExecutionView>) -> impl IntoView {
         <BucketRestorePanel view/>
         <ConfigDiffPanel view/>
         <GroupPanel view/>
+    }
+}
+
+/// Reads the backup back now.
+#[component]
+fn VerifyButton(id: Signal<String>) -> impl IntoView {
+    let verify = ServerAction::<VerifyExecution>::new();
+    view! {
+        <ActionForm action=verify attr:class="row-form">
+            <input type="hidden" name="id" value=move || id.get()/>
+            <button type="submit">"Verify now"</button>
+        </ActionForm>
+        {action_outcome(verify.value(), "verify-report")}
     }
 }
 

@@ -86,7 +86,8 @@ from_core!(
     bulwark_core::restores::RestoreError,
     bulwark_core::wal_archive::WalArchiveError,
     bulwark_core::config_files::ConfigFilesError,
-    bulwark_core::retention::RetentionError
+    bulwark_core::retention::RetentionError,
+    bulwark_core::verify::VerifyError
 );
 
 impl From<JsonRejection> for ApiError {

@@ -49,6 +49,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/backups/executions/{id}/legal-holds", get(retention::list_holds).post(retention::add_hold))
         .route("/admin/backups/legal-holds/{id}/release", axum::routing::post(retention::release_hold))
         .route("/admin/backups/retention/cleanup", axum::routing::post(retention::cleanup))
+        .route("/admin/backups/verify/{id}", axum::routing::post(retention::verify))
         .route("/admin/backups/executions/{id}/events", get(configurations::events))
         .route("/admin/backups/executions/{id}/restore", axum::routing::post(configurations::restore))
         .route("/admin/backups/executions/{id}/diff", get(configurations::diff))

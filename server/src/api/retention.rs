@@ -1,4 +1,5 @@
-//! Retention: the cleanup (dry run or real), legal holds, manual deletes and location floors.
+//! Retention (the cleanup, dry run or real; legal holds; manual deletes; location floors) and
+//! verification: what keeps a backup, and whether it is whole.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -57,6 +58,11 @@ pub async fn release_hold(State(s): State<AppState>, Auth(p): Auth, Path(id): Pa
 /// Deletes an execution's backup (its snapshot, and the data only it used).
 pub async fn delete_execution(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<LocationOutcome>, ApiError> {
     Ok(Json(retention::delete_execution(&s.catalog, &s.secrets, &p, &id).await?))
+}
+
+/// Reads the execution's backup back whole and records the outcome.
+pub async fn verify(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<bulwark_core::verify::VerificationReport>, ApiError> {
+    Ok(Json(bulwark_core::verify::verify_execution(&s.catalog, &s.secrets, &p, &id).await?))
 }
 
 pub async fn get_floor(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<Floor>, ApiError> {

@@ -326,6 +326,13 @@ async fn configurations_and_executions_over_rest(app: TestApp) {
     assert_eq!((relative.status, relative.json()["detail"].as_str()), (StatusCode::BAD_REQUEST, Some("targetPath: an absolute directory path")));
     assert_eq!(app.json("POST", &restore, &viewer, r#"{"targetUrl":"postgresql://postgres@127.0.0.1:1/x"}"#).await.status, StatusCode::FORBIDDEN);
 
+    // Verification reads the backup back.
+    let verify = format!("/api/admin/backups/verify/{execution}");
+    assert_eq!(app.json("POST", &verify, &viewer, "").await.status, StatusCode::FORBIDDEN);
+    let verified = app.json("POST", &verify, &operator, "").await;
+    assert_eq!((verified.status, verified.json()["status"].as_str(), verified.json()["files"].as_u64()), (StatusCode::OK, Some("verified"), Some(1)), "{}", verified.text());
+    assert_eq!(app.json("POST", "/api/admin/backups/verify/nope", &operator, "").await.status, StatusCode::NOT_FOUND);
+
     // Schedules, the queue and cancellation.
     let schedule = app.get(&format!("{base}/{id}/schedule"), Some(&viewer)).await;
     assert_eq!((schedule.status, schedule.json()["expression"].as_str()), (StatusCode::OK, Some("0 1 * * *")), "the daily preset");

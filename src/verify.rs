@@ -1,0 +1,167 @@
+//! Integrity verification of one execution's backup: the repository's structure (its packs
+//! are where the index says) and every byte read back as a restore would, without writing
+//! anything. Runs after each backup (a `verify` job) and on request; the outcome is the
+//! execution's `verification_status` and, when it fails, an alert.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::alerts;
+use crate::auth::{AuthError, Principal, Role};
+use crate::catalog::{Catalog, CatalogError};
+use crate::error::{Classify, Kind};
+use crate::executions::{self, ExecutionError};
+use crate::jobs::ClaimedJob;
+use crate::jobs::pool::{CancelFlag, JobFuture, JobHandler};
+use crate::locations::{self, LocationError};
+use crate::repo::RepoError;
+use crate::repo::restore::verify_snapshot;
+use crate::secrets::SecretBox;
+use crate::time;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Execution(#[from] ExecutionError),
+    #[error(transparent)]
+    Location(#[from] LocationError),
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+impl From<sqlx::Error> for VerifyError {
+    fn from(e: sqlx::Error) -> Self {
+        VerifyError::Catalog(CatalogError::Query(e))
+    }
+}
+
+impl Classify for VerifyError {
+    fn kind(&self) -> Kind {
+        match self {
+            VerifyError::Conflict(_) => Kind::Conflict,
+            VerifyError::Auth(e) => e.kind(),
+            VerifyError::Catalog(e) => e.kind(),
+            VerifyError::Execution(e) => e.kind(),
+            VerifyError::Location(e) => e.kind(),
+            VerifyError::Repo(e) => e.kind(),
+        }
+    }
+}
+
+/// The alert type a failed verification raises.
+pub const ALERT_TYPE: &str = "verification_failed";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerificationReport {
+    pub execution_id: String,
+    /// `verified` or `failed`.
+    pub status: String,
+    pub bytes: u64,
+    pub files: u64,
+    pub duration_ms: u64,
+    /// What cannot be restored, one sentence each.
+    pub problems: Vec<String>,
+    pub verified_at: String,
+}
+
+/// Verifies an execution's backup now (operators and up).
+pub async fn verify_execution(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, execution_id: &str) -> Result<VerificationReport, VerifyError> {
+    actor.require(Role::Operator)?;
+    run(catalog, secrets, execution_id).await
+}
+
+async fn run(catalog: &Catalog, secrets: &SecretBox, execution_id: &str) -> Result<VerificationReport, VerifyError> {
+    let execution = executions::find(catalog, execution_id).await?;
+    let (Some(location_id), Some(snapshot_id)) = (execution.storage_location_id.as_deref(), execution.snapshot_id.as_deref()) else {
+        return Err(VerifyError::Conflict(format!("backup execution {execution_id} has no backup to verify ({})", execution.status)));
+    };
+    if let Some(at) = execution.deleted_at {
+        return Err(VerifyError::Conflict(format!("the backup of execution {execution_id} was deleted at {at}")));
+    }
+    let started = Instant::now();
+    let repo = locations::open_repository(catalog, secrets, location_id).await?;
+    // Structure first: a missing snapshot, index or pack is a finding, not an error of ours.
+    let (verified, mut problems) = match repo.load_snapshot(snapshot_id).await {
+        Err(e @ (RepoError::SnapshotNotFound(_) | RepoError::Damaged(_))) => (Default::default(), vec![format!("the snapshot manifest: {e}")]),
+        Err(e) => return Err(e.into()),
+        Ok(snapshot) => {
+            let index = match repo.load_index().await {
+                Ok(index) => Arc::new(index),
+                Err(e @ RepoError::Damaged(_)) => return finish(catalog, execution_id, started, Default::default(), vec![format!("the index: {e}")]).await,
+                Err(e) => return Err(e.into()),
+            };
+            let verified = verify_snapshot(&repo, index, &snapshot).await?;
+            let damaged = verified.damaged.clone();
+            (verified, damaged)
+        }
+    };
+    problems.sort();
+    finish(catalog, execution_id, started, verified, problems).await
+}
+
+/// Records the outcome on the execution and opens (or resolves) its alert.
+async fn finish(
+    catalog: &Catalog,
+    execution_id: &str,
+    started: Instant,
+    verified: crate::repo::restore::Verified,
+    problems: Vec<String>,
+) -> Result<VerificationReport, VerifyError> {
+    let status = if problems.is_empty() { "verified" } else { "failed" };
+    let now = time::now_text();
+    sqlx::query("UPDATE backup_executions SET verification_status = $1, verified_at = $2 WHERE id = $3")
+        .bind(status)
+        .bind(&now)
+        .bind(execution_id)
+        .execute(catalog.pool())
+        .await?;
+    let subject = format!("backup_execution:{execution_id}");
+    if problems.is_empty() {
+        alerts::resolve(catalog, ALERT_TYPE, &subject).await?;
+    } else {
+        let message = format!("the backup of execution {execution_id} cannot be fully restored: {}", problems.join("; "));
+        alerts::raise(catalog, ALERT_TYPE, "critical", &subject, &message).await?;
+    }
+    Ok(VerificationReport {
+        execution_id: execution_id.to_string(),
+        status: status.to_string(),
+        bytes: verified.bytes,
+        files: verified.files,
+        duration_ms: started.elapsed().as_millis() as u64,
+        problems,
+        verified_at: now,
+    })
+}
+
+/// The job kind queued after each completed backup.
+pub const JOB_KIND: &str = "verify";
+
+/// Runs `verify` jobs on the worker pool.
+pub struct VerifyHandler {
+    pub secrets: SecretBox,
+}
+
+impl JobHandler for VerifyHandler {
+    fn kind(&self) -> &'static str {
+        JOB_KIND
+    }
+
+    fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
+        Box::pin(async move {
+            let payload: serde_json::Value = serde_json::from_str(&job.payload).map_err(|e| format!("bad payload: {e}"))?;
+            let id = payload["executionId"].as_str().ok_or("the payload names no execution")?;
+            let report = run(catalog, &self.secrets, id).await.map_err(|e| e.to_string())?;
+            tracing::info!(execution = %id, status = %report.status, bytes = report.bytes, "backup verified");
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,100 @@
+//! Verification reads a backup back whole: a sound one is `verified`; a flipped byte in a
+//! pack fails it, names the damaged file, and raises one deduplicated alert.
+
+use bulwark_core::auth::Role;
+use bulwark_core::catalog::Catalog;
+use bulwark_core::configurations::{self, NewConfiguration};
+use bulwark_core::error::{Classify, Kind};
+use bulwark_core::executions;
+use bulwark_core::repo::crypto::Key;
+use bulwark_core::secrets::SecretBox;
+use bulwark_core::verify;
+
+use crate::{on_both_catalogs, user};
+
+on_both_catalogs!(a_backup_is_read_back_and_damage_is_named);
+
+/// Every file under `dir`, recursively.
+fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() { out.extend(files(&path)) } else { out.push(path) }
+    }
+    out
+}
+
+async fn a_backup_is_read_back_and_damage_is_named(catalog: Catalog) {
+    let secrets = SecretBox::new(Key::random());
+    let admin = user(&catalog, "admin", Role::Admin).await;
+    let viewer = user(&catalog, "viewer", Role::Viewer).await;
+    let repo_dir = bulwark_testkit::temp_dir("verify-loc");
+    let location = bulwark_core::locations::create(
+        &catalog,
+        &secrets,
+        &admin,
+        bulwark_core::locations::NewLocation {
+            location_name: "verify disk".into(),
+            storage_type: "primary".into(),
+            provider: "local".into(),
+            path_prefix: Some(repo_dir.join("repo").display().to_string()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    bulwark_core::locations::init_repository(&catalog, &secrets, &admin, &location.id).await.unwrap();
+    let source = bulwark_testkit::temp_dir("verify-src");
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let big: Vec<u8> = (0..1 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    std::fs::write(source.join("a.bin"), &big).unwrap();
+    std::fs::write(source.join("b.txt"), "small and separate\n").unwrap();
+    let new: NewConfiguration = serde_json::from_value(serde_json::json!({
+        "name": "verified", "sourceType": "filesystem", "sourceIdentifier": source.to_str().unwrap(), "storageLocationIds": [location.id],
+    }))
+    .unwrap();
+    let c = configurations::create(&catalog, &secrets, &admin, new).await.unwrap();
+    let e = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
+    executions::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap();
+    let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'verify' AND subject_id = $1").bind(&e.id).fetch_one(catalog.pool()).await.unwrap();
+    assert_eq!(queued, 1, "each completed backup queues its verification");
+
+    assert_eq!(verify::verify_execution(&catalog, &secrets, &viewer, &e.id).await.unwrap_err().kind(), Kind::Forbidden);
+    let sound = verify::verify_execution(&catalog, &secrets, &admin, &e.id).await.unwrap();
+    assert_eq!((sound.status.as_str(), sound.files, sound.bytes), ("verified", 2, big.len() as u64 + 19));
+    let row = executions::get(&catalog, &viewer, &e.id).await.unwrap();
+    assert_eq!(row.verification_status.as_deref(), Some("verified"));
+    assert!(row.verified_at.is_some());
+
+    // One flipped byte in the middle of the biggest pack: inside a chunk of a.bin.
+    let pack = files(&repo_dir.join("repo")).into_iter().filter(|p| p.to_string_lossy().contains("pack")).max_by_key(|p| std::fs::metadata(p).unwrap().len()).unwrap();
+    let mut bytes = std::fs::read(&pack).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&pack, &bytes).unwrap();
+    let damaged = verify::verify_execution(&catalog, &secrets, &admin, &e.id).await.unwrap();
+    assert_eq!(damaged.status, "failed");
+    assert_eq!(damaged.problems.len(), 1, "{:?}", damaged.problems);
+    assert!(damaged.problems[0].starts_with("a.bin: "), "{:?}", damaged.problems);
+    assert_eq!(executions::get(&catalog, &viewer, &e.id).await.unwrap().verification_status.as_deref(), Some("failed"));
+    verify::verify_execution(&catalog, &secrets, &admin, &e.id).await.unwrap();
+    let alerts: Vec<(String, String, i64, String)> =
+        sqlx::query_as("SELECT alert_type, severity, occurrences, dedup_hash FROM backup_monitoring_alerts").fetch_all(catalog.pool()).await.unwrap();
+    assert_eq!(alerts.len(), 1, "one alert, counted twice: {alerts:?}");
+    assert_eq!((alerts[0].0.as_str(), alerts[0].1.as_str(), alerts[0].2), ("verification_failed", "critical", 2));
+    assert_eq!(alerts[0].3, bulwark_core::alerts::dedup_hash("verification_failed", &format!("backup_execution:{}", e.id)));
+
+    // Repaired, the next verification clears the alert.
+    bytes[middle] ^= 0x01;
+    std::fs::write(&pack, &bytes).unwrap();
+    assert_eq!(verify::verify_execution(&catalog, &secrets, &admin, &e.id).await.unwrap().status, "verified");
+    let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM backup_monitoring_alerts WHERE status <> 'resolved'").fetch_one(catalog.pool()).await.unwrap();
+    assert_eq!(open, 0);
+}
