@@ -22,6 +22,7 @@ pub mod secrets;
 pub mod sessions;
 pub mod source;
 pub mod storage;
+pub mod testing;
 pub mod time;
 pub mod verify;
 pub mod wal_archive;

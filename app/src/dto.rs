@@ -345,3 +345,29 @@ pub struct FloorView {
     pub locks_at: Option<String>,
     pub locked: bool,
 }
+
+/// One restore test as the Testing Results page lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestLine {
+    pub id: String,
+    pub execution_id: String,
+    pub status: String,
+    pub created_at: String,
+    pub restore_seconds: Option<f64>,
+    pub data_age_seconds: Option<i64>,
+    pub rto_met: Option<bool>,
+    pub rpo_met: Option<bool>,
+    pub issues: Vec<String>,
+    pub recommendations: Vec<String>,
+}
+
+/// The Testing Results page: the summary and the tests, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestResultsView {
+    pub total: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub average_rto_seconds: Option<f64>,
+    pub average_rpo_seconds: Option<f64>,
+    pub tests: Vec<TestLine>,
+}

@@ -96,3 +96,19 @@ test('a policy deletes an old backup, a legal hold keeps it until released, a lo
   await floor.getByRole('button', { name: 'Save floor' }).click();
   await expect(floor.getByRole('alert')).toContainText('it can only grow');
 });
+
+test('a restore test restores the latest backup into a scratch directory and reports its RTO and RPO', async ({ page }) => {
+  await login(page, ADMIN);
+  await page.goto('/testing');
+  await hydrated(page);
+  await page.getByLabel('Configuration to test').selectOption({ label: 'Rotating logs' });
+  await page.getByRole('button', { name: 'Run restore test' }).click();
+  await expect(page.getByTestId('test-report')).toContainText('Restore test queued');
+  // The worker pool runs it; the page shows it once refreshed.
+  await expect(async () => {
+    await page.getByRole('button', { name: 'Refresh results' }).click();
+    await expect(page.getByTestId('tests').locator('tr[data-status="passed"]')).toHaveCount(1, { timeout: 1_000 });
+  }).toPass({ timeout: 30_000 });
+  await expect(page.getByTestId('test-summary')).toContainText('1 tests: 1 passed, 0 failed');
+  await expect(page.getByTestId('tests').locator('tr[data-status="passed"]')).toContainText('(no target)');
+});

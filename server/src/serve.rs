@@ -47,6 +47,7 @@ pub async fn serve(catalog_args: &CatalogArgs, args: &ServeArgs) -> anyhow::Resu
     let mut pool = Pool::new(catalog, node_id).with_lease_seconds(args.job_lease_seconds);
     pool.register(Arc::new(bulwark_core::executions::BackupHandler { secrets: secrets.clone() }));
     pool.register(Arc::new(bulwark_core::verify::VerifyHandler { secrets: secrets.clone() }));
+    pool.register(Arc::new(bulwark_core::testing::RestoreTestHandler { secrets: secrets.clone() }));
     // Hourly: a policy's verdicts change as backups age and new ones arrive.
     pool.register_periodic(Arc::new(bulwark_core::retention::RetentionHandler { secrets }), chrono::Duration::hours(1));
     let pool = tokio::spawn(pool.run(args.workers, stop_rx.clone()));

@@ -51,7 +51,7 @@ pub struct TableInfo {
 }
 
 impl Database {
-    fn options(&self) -> Result<PgConnectOptions, SourceError> {
+    pub(crate) fn options(&self) -> Result<PgConnectOptions, SourceError> {
         let mut options = PgConnectOptions::from_str(&self.url).map_err(|e| SourceError::Unavailable(format!("{}: {e}", self.url)))?;
         if let Some(password) = &self.password {
             options = options.password(password);

@@ -12,6 +12,7 @@ mod repo;
 mod retention;
 mod schedules;
 mod storage;
+mod testing;
 mod verify;
 
 use bulwark_core::auth::users::{self, NewUser};

@@ -87,7 +87,8 @@ from_core!(
     bulwark_core::wal_archive::WalArchiveError,
     bulwark_core::config_files::ConfigFilesError,
     bulwark_core::retention::RetentionError,
-    bulwark_core::verify::VerifyError
+    bulwark_core::verify::VerifyError,
+    bulwark_core::testing::TestingError
 );
 
 impl From<JsonRejection> for ApiError {

@@ -50,6 +50,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/backups/legal-holds/{id}/release", axum::routing::post(retention::release_hold))
         .route("/admin/backups/retention/cleanup", axum::routing::post(retention::cleanup))
         .route("/admin/backups/verify/{id}", axum::routing::post(retention::verify))
+        .route("/admin/backups/testing/schedule", axum::routing::post(retention::schedule_test))
+        .route("/admin/backups/testing/results", get(retention::test_results))
         .route("/admin/backups/executions/{id}/events", get(configurations::events))
         .route("/admin/backups/executions/{id}/restore", axum::routing::post(configurations::restore))
         .route("/admin/backups/executions/{id}/diff", get(configurations::diff))

@@ -1,5 +1,5 @@
-//! Retention (the cleanup, dry run or real; legal holds; manual deletes; location floors) and
-//! verification: what keeps a backup, and whether it is whole.
+//! Retention (the cleanup, dry run or real; legal holds; manual deletes; location floors),
+//! verification and restore tests: what keeps a backup, and whether it restores.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -63,6 +63,16 @@ pub async fn delete_execution(State(s): State<AppState>, Auth(p): Auth, Path(id)
 /// Reads the execution's backup back whole and records the outcome.
 pub async fn verify(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<bulwark_core::verify::VerificationReport>, ApiError> {
     Ok(Json(bulwark_core::verify::verify_execution(&s.catalog, &s.secrets, &p, &id).await?))
+}
+
+/// Queues a restore test of an execution (or of a configuration's latest backup).
+pub async fn schedule_test(State(s): State<AppState>, Auth(p): Auth, Json(body): Json<bulwark_core::testing::ScheduleTest>) -> Result<(StatusCode, Json<bulwark_core::testing::BackupTest>), ApiError> {
+    Ok((StatusCode::ACCEPTED, Json(bulwark_core::testing::schedule(&s.catalog, &p, body).await?)))
+}
+
+/// Every test, newest first, with the summary (totals, passed, failed, average RTO and RPO).
+pub async fn test_results(State(s): State<AppState>, Auth(p): Auth) -> Result<Json<bulwark_core::testing::Results>, ApiError> {
+    Ok(Json(bulwark_core::testing::results(&s.catalog, &p, 200).await?))
 }
 
 pub async fn get_floor(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<Floor>, ApiError> {

@@ -333,6 +333,17 @@ async fn configurations_and_executions_over_rest(app: TestApp) {
     assert_eq!((verified.status, verified.json()["status"].as_str(), verified.json()["files"].as_u64()), (StatusCode::OK, Some("verified"), Some(1)), "{}", verified.text());
     assert_eq!(app.json("POST", "/api/admin/backups/verify/nope", &operator, "").await.status, StatusCode::NOT_FOUND);
 
+    // A restore test, queued over REST and run as a worker would.
+    let bad_test = app.json("POST", "/api/admin/backups/testing/schedule", &operator, "{}").await;
+    assert_eq!((bad_test.status, bad_test.json()["detail"].as_str()), (StatusCode::BAD_REQUEST, Some("give executionId or configurationId")));
+    let queued = app.json("POST", "/api/admin/backups/testing/schedule", &operator, &serde_json::json!({ "executionId": execution }).to_string()).await;
+    assert_eq!((queued.status, queued.json()["status"].as_str()), (StatusCode::ACCEPTED, Some("queued")), "{}", queued.text());
+    let test_id = queued.json()["id"].as_str().unwrap().to_string();
+    bulwark_core::testing::run(&app.catalog, &app.secrets, &test_id).await.unwrap();
+    let results = app.get("/api/admin/backups/testing/results", Some(&viewer)).await.json();
+    assert_eq!((results["summary"]["total"].as_u64(), results["summary"]["passed"].as_u64()), (Some(1), Some(1)), "{results}");
+    assert_eq!(results["results"][0]["performanceMetrics"]["itemsRestored"].as_u64(), Some(1));
+
     // Schedules, the queue and cancellation.
     let schedule = app.get(&format!("{base}/{id}/schedule"), Some(&viewer)).await;
     assert_eq!((schedule.status, schedule.json()["expression"].as_str()), (StatusCode::OK, Some("0 1 * * *")), "the daily preset");
