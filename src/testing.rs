@@ -351,6 +351,67 @@ async fn drop_database(maintenance: &Database, name: &str) -> Result<(), String>
     Ok(())
 }
 
+/// How long a configuration's latest backup may go without a verification or a restore test.
+pub const SWEEP_AFTER_DAYS: i64 = 7;
+
+/// The daily sweep: for every active configuration whose latest backup has not been verified,
+/// or not been restore-tested, in the last [`SWEEP_AFTER_DAYS`] days, queues that. Returns how
+/// many verifications and tests it queued.
+pub async fn sweep(catalog: &Catalog) -> Result<(usize, usize), TestingError> {
+    let since = time::to_text(chrono::Utc::now() - chrono::Duration::days(SWEEP_AFTER_DAYS));
+    let latest: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT e.id, e.verified_at FROM backup_executions e JOIN backup_configurations c ON c.id = e.configuration_id
+         WHERE c.is_active = 1 AND e.status = 'completed' AND e.deleted_at IS NULL
+           AND e.completed_at = (SELECT MAX(x.completed_at) FROM backup_executions x
+                                 WHERE x.configuration_id = e.configuration_id AND x.status = 'completed' AND x.deleted_at IS NULL)",
+    )
+    .fetch_all(catalog.pool())
+    .await?;
+    let (mut verifications, mut tests) = (0, 0);
+    for (execution_id, verified_at) in latest {
+        let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE subject_id = $1 AND kind = $2 AND state IN ('queued', 'running')")
+            .bind(&execution_id)
+            .bind(crate::verify::JOB_KIND)
+            .fetch_one(catalog.pool())
+            .await?;
+        if verified_at.is_none_or(|at| at < since) && pending == 0 {
+            let job = NewJob { priority: 8, subject_id: Some(execution_id.clone()), max_attempts: 2, ..NewJob::new(crate::verify::JOB_KIND, serde_json::json!({ "executionId": execution_id })) };
+            jobs::enqueue(catalog, job).await?;
+            verifications += 1;
+        }
+        let tested: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM backup_tests WHERE execution_id = $1 AND created_at > $2")
+            .bind(&execution_id)
+            .bind(&since)
+            .fetch_one(catalog.pool())
+            .await?;
+        if tested == 0 {
+            schedule(catalog, &Principal::system("restore test sweep"), ScheduleTest { execution_id: Some(execution_id), configuration_id: None }).await?;
+            tests += 1;
+        }
+    }
+    Ok((verifications, tests))
+}
+
+/// The job kind of the daily sweep.
+pub const SWEEP_JOB_KIND: &str = "testing.sweep";
+
+/// Runs the daily sweep on the worker pool.
+pub struct SweepHandler;
+
+impl JobHandler for SweepHandler {
+    fn kind(&self) -> &'static str {
+        SWEEP_JOB_KIND
+    }
+
+    fn run<'a>(&'a self, catalog: &'a Catalog, _job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
+        Box::pin(async move {
+            let (verifications, tests) = sweep(catalog).await.map_err(|e| e.to_string())?;
+            tracing::info!(verifications, tests, "verification and restore-test sweep queued its work");
+            Ok(())
+        })
+    }
+}
+
 /// Runs `restore_test` jobs on the worker pool.
 pub struct RestoreTestHandler {
     pub secrets: SecretBox,

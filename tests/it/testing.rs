@@ -103,8 +103,18 @@ async fn restore_tests_restore_check_time_and_clean_up(catalog: Catalog) {
         .unwrap();
     assert_eq!(alerts, 1);
 
+    // The sweep: each newest backup has its verification queued and a test from today, so
+    // there is nothing to do. With those jobs gone and the files' test a week old, it queues
+    // both verifications and one test.
+    let (verifications, tests) = testing::sweep(&catalog).await.unwrap();
+    assert_eq!((verifications, tests), (0, 0), "each completed backup already queued its verification");
+    sqlx::query("DELETE FROM jobs WHERE kind = 'verify'").execute(catalog.pool()).await.unwrap();
+    sqlx::query("UPDATE backup_tests SET created_at = '2000-01-01T00:00:00.000000Z' WHERE execution_id = $1").bind(&e.id).execute(catalog.pool()).await.unwrap();
+    let (verifications, tests) = testing::sweep(&catalog).await.unwrap();
+    assert_eq!((verifications, tests), (2, 1));
+
     let results = testing::results(&catalog, &viewer, 50).await.unwrap();
-    assert_eq!((results.summary.total, results.summary.passed, results.summary.failed), (3, 2, 1));
+    assert_eq!((results.summary.total, results.summary.passed, results.summary.failed), (3, 2, 1), "the swept test is still queued");
     assert!(results.summary.average_rto_seconds.is_some_and(|s| s > 0.0));
     assert!(results.summary.average_rpo_seconds.is_some_and(|s| s >= 100.0), "{:?}", results.summary);
 }
