@@ -66,6 +66,7 @@ async fn restore_tests_restore_check_time_and_clean_up(catalog: Catalog) {
     assert_eq!(metrics["target"]["rows"]["public.invoices"].as_i64(), Some(1234), "{metrics}");
     assert!(metrics["restoreSeconds"].as_f64().unwrap() > 0.0 && metrics["rtoMet"] == true && metrics["rpoMet"] == true, "{metrics}");
     let scratch = metrics["target"]["database"].as_str().unwrap();
+    println!("restore test of a 1234-row dump into a scratch database: {} s", metrics["restoreSeconds"]);
     let left = cluster.psql("postgres", &format!("SELECT count(*) FROM pg_database WHERE datname = '{scratch}'")).unwrap();
     assert_eq!(left, "0", "the scratch database is dropped");
 
@@ -85,6 +86,7 @@ async fn restore_tests_restore_check_time_and_clean_up(catalog: Catalog) {
     assert_eq!(metrics["rpoMet"], false);
     assert!(done.recommendations.contains("over the RPO of 1 min"), "{}", done.recommendations);
     let restored_into = metrics["target"]["directory"].as_str().unwrap();
+    println!("restore test of 2 files (293 KiB) into a scratch directory: {} s", metrics["restoreSeconds"]);
     assert!(!std::path::Path::new(restored_into).exists(), "the scratch directory is removed");
 
     // A damaged backup fails its test and raises an alert.
