@@ -343,19 +343,13 @@ async fn back_up(
     execution: &Execution,
     progress: Arc<Progress>,
 ) -> Result<(String, Snapshot, serde_json::Value), ExecutionError> {
-    let location_id = configuration
-        .location_ids()
-        .into_iter()
-        .next()
-        .ok_or_else(|| ExecutionError::Invalid(format!("configuration {:?} has no storage location", configuration.name)))?;
+    let (location_id, repo, skipped) = first_reachable(catalog, secrets, configuration).await?;
     let algorithm = match configuration.compression.as_str() {
         "gzip" => Compression::Gzip,
         "none" => Compression::None,
         _ => Compression::Zstd,
     };
-    let repo = locations::open_repository(catalog, secrets, &location_id)
-        .await?
-        .with_compression(CompressionSetting { algorithm, ..CompressionSetting::default() });
+    let repo = repo.with_compression(CompressionSetting { algorithm, ..CompressionSetting::default() });
     let mut options = BackupOptions {
         source: configuration.source_identifier.clone(),
         tags: vec![format!("configuration:{}", configuration.id)],
@@ -389,7 +383,47 @@ async fn back_up(
         "s3_bucket" | "supabase_storage" => back_up_bucket(catalog, &repo, configuration, &location_id, configuration.bucket(secrets)?, options).await?,
         other => return Err(ExecutionError::Invalid(format!("source type {other:?} cannot be backed up yet"))),
     };
+    let mut metadata = metadata;
+    if !skipped.is_empty() {
+        metadata["skippedLocations"] = serde_json::json!(skipped);
+    }
     Ok((location_id, snapshot, metadata))
+}
+
+/// The alert a location that cannot be reached raises.
+pub const LOCATION_ALERT: &str = "location_unreachable";
+
+/// The first of the configuration's locations, in its order, whose repository opens. One the
+/// storage does not answer for is skipped (an alert is raised) while another is left to try;
+/// any other problem (no repository, a wrong key) is an error a person must fix. Returns the
+/// location, its repository, and the locations skipped with why.
+async fn first_reachable(
+    catalog: &Catalog,
+    secrets: &SecretBox,
+    configuration: &Configuration,
+) -> Result<(String, crate::repo::Repository, Vec<serde_json::Value>), ExecutionError> {
+    let ids = configuration.location_ids();
+    if ids.is_empty() {
+        return Err(ExecutionError::Invalid(format!("configuration {:?} has no storage location", configuration.name)));
+    }
+    let mut skipped = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let subject = format!("storage_location:{id}");
+        match locations::open_repository(catalog, secrets, id).await {
+            Ok(repo) => {
+                crate::alerts::resolve(catalog, LOCATION_ALERT, &subject).await?;
+                return Ok((id.clone(), repo, skipped));
+            }
+            Err(e @ (LocationError::Storage(_) | LocationError::Repo(RepoError::Storage(_)))) if i + 1 < ids.len() => {
+                tracing::warn!(location = %id, error = %e, "storage location unreachable; trying the next");
+                let message = format!("storage location {id} did not answer; the backup of {:?} went to the next location: {e}", configuration.name);
+                crate::alerts::raise(catalog, LOCATION_ALERT, "high", &subject, &message).await?;
+                skipped.push(serde_json::json!({ "storageLocationId": id, "error": e.to_string() }));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ExecutionError::Invalid(format!("configuration {:?}: no storage location could be opened", configuration.name)))
 }
 
 /// An environment file, or a directory of configuration files. The metadata names each

@@ -17,7 +17,12 @@ use bulwark_testkit::PgCluster;
 
 use crate::{on_both_catalogs, user};
 
-on_both_catalogs!(configurations_validate_and_keep_passwords_sealed, a_filesystem_backup_runs_and_restores, a_postgres_database_is_dumped_and_restores);
+on_both_catalogs!(
+    configurations_validate_and_keep_passwords_sealed,
+    a_filesystem_backup_runs_and_restores,
+    a_postgres_database_is_dumped_and_restores,
+    a_backup_goes_to_the_next_location_when_the_first_does_not_answer,
+);
 
 /// An initialised local location.
 pub(crate) async fn location(catalog: &Catalog, secrets: &SecretBox, admin: &Principal) -> String {
@@ -245,4 +250,71 @@ async fn a_postgres_database_is_dumped_and_restores(catalog: Catalog) {
             assert!(message.contains("password authentication failed for user \"postgres\""), "{message}");
         }
     }
+}
+
+/// The first location of the list does not answer: the backup goes to the next one, the
+/// execution says where and why, and an alert stays open until the first answers again.
+async fn a_backup_goes_to_the_next_location_when_the_first_does_not_answer(catalog: Catalog) {
+    use bulwark_testkit::s3::SeaweedFs;
+    let secrets = SecretBox::new(Key::random());
+    let admin = user(&catalog, "admin", Role::Admin).await;
+    let server = tokio::task::spawn_blocking(SeaweedFs::shared).await.unwrap();
+    let bucket = format!("failover-{}-{}", std::process::id(), catalog.backend().name());
+    let s3 = bulwark_core::storage::s3::S3Storage::new(bulwark_core::storage::s3::S3Settings {
+        endpoint: Some(server.endpoint.clone()),
+        region: "us-east-1".into(),
+        bucket: bucket.clone(),
+        prefix: String::new(),
+        access_key: server.access_key.clone(),
+        secret_key: server.secret_key.clone(),
+        path_style: true,
+        object_lock_days: None,
+    });
+    s3.create_bucket(false).await.unwrap();
+    let remote = locations::create(
+        &catalog,
+        &secrets,
+        &admin,
+        NewLocation {
+            location_name: "primary region".into(),
+            storage_type: "primary".into(),
+            provider: "s3".into(),
+            endpoint: Some(server.endpoint.clone()),
+            bucket: Some(bucket),
+            access_key: Some(server.access_key.clone()),
+            secret_key: Some(server.secret_key.clone()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    locations::init_repository(&catalog, &secrets, &admin, &remote.id).await.unwrap();
+    let local = location(&catalog, &secrets, &admin).await;
+    let source = bulwark_testkit::temp_dir("failover-src");
+    std::fs::write(source.join("orders.csv"), "1,widget\n2,gadget\n").unwrap();
+    let new: NewConfiguration = serde_json::from_value(serde_json::json!({
+        "name": "orders", "sourceType": "filesystem", "sourceIdentifier": source.to_str().unwrap(), "storageLocationIds": [remote.id, local],
+    }))
+    .unwrap();
+    let c = configurations::create(&catalog, &secrets, &admin, new).await.unwrap();
+
+    // The region goes dark: nothing listens at its endpoint any more.
+    let dead = format!("http://127.0.0.1:{}", bulwark_testkit::free_port());
+    sqlx::query("UPDATE backup_storage_locations SET endpoint = $1 WHERE id = $2").bind(&dead).bind(&remote.id).execute(catalog.pool()).await.unwrap();
+    let e = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
+    executions::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap();
+    let done = executions::get(&catalog, &admin, &e.id).await.unwrap();
+    assert_eq!((done.status.as_str(), done.storage_location_id.as_deref()), ("completed", Some(local.as_str())));
+    let metadata: serde_json::Value = serde_json::from_str(&done.recovery_metadata).unwrap();
+    assert_eq!(metadata["skippedLocations"][0]["storageLocationId"].as_str(), Some(remote.id.as_str()), "{metadata}");
+    let open: Vec<(String, String)> = sqlx::query_as("SELECT alert_type, subject FROM backup_monitoring_alerts WHERE status = 'open'").fetch_all(catalog.pool()).await.unwrap();
+    assert_eq!(open, [(executions::LOCATION_ALERT.to_string(), format!("storage_location:{}", remote.id))]);
+
+    // Back: the next backup goes to the first location again and the alert resolves.
+    sqlx::query("UPDATE backup_storage_locations SET endpoint = $1 WHERE id = $2").bind(&server.endpoint).bind(&remote.id).execute(catalog.pool()).await.unwrap();
+    let e = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
+    executions::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap();
+    assert_eq!(executions::get(&catalog, &admin, &e.id).await.unwrap().storage_location_id.as_deref(), Some(remote.id.as_str()));
+    let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM backup_monitoring_alerts WHERE status = 'open'").fetch_one(catalog.pool()).await.unwrap();
+    assert_eq!(open, 0);
 }
