@@ -260,7 +260,7 @@ pub async fn create(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, n
     find(catalog, &id).await
 }
 
-async fn find(catalog: &Catalog, id: &str) -> Result<StorageLocation, LocationError> {
+pub(crate) async fn find(catalog: &Catalog, id: &str) -> Result<StorageLocation, LocationError> {
     let sql = format!("SELECT {COLUMNS} FROM backup_storage_locations WHERE id = $1");
     sqlx::query_as::<_, StorageLocation>(&sql)
         .bind(id)

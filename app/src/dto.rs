@@ -371,3 +371,18 @@ pub struct TestResultsView {
     pub average_rpo_seconds: Option<f64>,
     pub tests: Vec<TestLine>,
 }
+
+/// One copy of a repository to another location.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicationLine {
+    pub id: String,
+    pub source_location_id: String,
+    pub target_location_id: String,
+    pub status: String,
+    pub objects_copied: i64,
+    pub bytes_copied: u64,
+    pub objects_skipped: i64,
+    pub snapshots_verified: i64,
+    pub error: Option<String>,
+    pub created_at: String,
+}

@@ -112,3 +112,33 @@ test('a restore test restores the latest backup into a scratch directory and rep
   await expect(page.getByTestId('test-summary')).toContainText('1 tests: 1 passed, 0 failed');
   await expect(page.getByTestId('tests').locator('tr[data-status="passed"]')).toContainText('(no target)');
 });
+
+test('a location is replicated to another and the replica lists the same snapshots', async ({ page }) => {
+  test.setTimeout(60_000);
+  await login(page, ADMIN);
+  await page.goto('/storage');
+  await hydrated(page);
+  await page.getByLabel('Name').fill('Archive copy');
+  await page.getByLabel('Path').fill(join(mkdtempSync(join(tmpdir(), 'bulwark-e2e-replica-')), 'repo'));
+  await page.getByRole('button', { name: 'Add location' }).click();
+  await expect(page.locator('tr[data-location="Archive copy"]')).toBeVisible();
+
+  const locations = await (await page.request.get('/api/admin/backups/storage-locations')).json();
+  const id = (name: string) => locations.find((l: { locationName: string }) => l.locationName === name).id;
+  await page.goto(`/storage/${id('Retention disk')}`);
+  await hydrated(page);
+  const source = await page.locator('tr[data-snapshot]').count();
+  expect(source).toBeGreaterThan(0);
+  const panel = page.getByTestId('replication');
+  await panel.getByLabel('Replication target').selectOption({ label: 'Archive copy' });
+  await panel.getByRole('button', { name: 'Replicate now' }).click();
+  await expect(panel.getByTestId('replication-report')).toContainText('Copy queued');
+  await expect(async () => {
+    await panel.getByRole('button', { name: 'Refresh copies' }).click();
+    await expect(panel.locator('tr[data-status="completed"]')).toHaveCount(1, { timeout: 1_000 });
+  }).toPass({ timeout: 30_000 });
+
+  await page.goto(`/storage/${id('Archive copy')}`);
+  await hydrated(page);
+  await expect(page.locator('tr[data-snapshot]')).toHaveCount(source);
+});

@@ -48,6 +48,7 @@ pub async fn serve(catalog_args: &CatalogArgs, args: &ServeArgs) -> anyhow::Resu
     pool.register(Arc::new(bulwark_core::executions::BackupHandler { secrets: secrets.clone() }));
     pool.register(Arc::new(bulwark_core::verify::VerifyHandler { secrets: secrets.clone() }));
     pool.register(Arc::new(bulwark_core::testing::RestoreTestHandler { secrets: secrets.clone() }));
+    pool.register(Arc::new(bulwark_core::replicate::ReplicateHandler { secrets: secrets.clone() }));
     // Daily: the latest backup of every configuration is re-verified and restore-tested weekly.
     pool.register_periodic(Arc::new(bulwark_core::testing::SweepHandler), chrono::Duration::days(1));
     // Hourly: a policy's verdicts change as backups age and new ones arrive.

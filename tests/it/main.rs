@@ -8,6 +8,7 @@ mod config_files;
 mod executions;
 mod jobs;
 mod locations;
+mod replication;
 mod repo;
 mod retention;
 mod schedules;

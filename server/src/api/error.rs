@@ -88,7 +88,8 @@ from_core!(
     bulwark_core::config_files::ConfigFilesError,
     bulwark_core::retention::RetentionError,
     bulwark_core::verify::VerifyError,
-    bulwark_core::testing::TestingError
+    bulwark_core::testing::TestingError,
+    bulwark_core::replicate::ReplicateError
 );
 
 impl From<JsonRejection> for ApiError {

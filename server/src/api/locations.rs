@@ -64,3 +64,18 @@ pub async fn download(
     )
         .into_response())
 }
+
+/// Queues a copy of the location's repository to another location (it becomes a replica).
+pub async fn replicate(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    Json(body): Json<bulwark_core::replicate::NewReplication>,
+) -> Result<(StatusCode, Json<bulwark_core::replicate::ReplicationRun>), ApiError> {
+    Ok((StatusCode::ACCEPTED, Json(bulwark_core::replicate::schedule(&s.catalog, &p, &id, body).await?)))
+}
+
+/// The copies from or to the location, newest first.
+pub async fn replications(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<Vec<bulwark_core::replicate::ReplicationRun>>, ApiError> {
+    Ok(Json(bulwark_core::replicate::list(&s.catalog, &p, &id).await?))
+}

@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/backups/storage-locations/{id}/init", axum::routing::post(locations::init))
         .route("/admin/backups/storage-locations/{id}/usage", get(locations::usage))
         .route("/admin/backups/storage-locations/{id}/retention-floor", get(retention::get_floor).put(retention::set_floor))
+        .route("/admin/backups/storage-locations/{id}/replications", get(locations::replications).post(locations::replicate))
         .route("/admin/backups/storage-locations/{id}/snapshots", get(locations::snapshots))
         .route("/admin/backups/storage-locations/{id}/snapshots/{snapshot}/file", get(locations::download))
         .route("/admin/backups/configurations", get(configurations::list).post(configurations::create))

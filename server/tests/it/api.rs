@@ -333,6 +333,13 @@ async fn configurations_and_executions_over_rest(app: TestApp) {
     assert_eq!((verified.status, verified.json()["status"].as_str(), verified.json()["files"].as_u64()), (StatusCode::OK, Some("verified"), Some(1)), "{}", verified.text());
     assert_eq!(app.json("POST", "/api/admin/backups/verify/nope", &operator, "").await.status, StatusCode::NOT_FOUND);
 
+    // Replication needs another location; the same one is refused beside the field.
+    let replications = format!("/api/admin/backups/storage-locations/{location}/replications");
+    let same = app.json("POST", &replications, &admin, &serde_json::json!({ "targetLocationId": location }).to_string()).await;
+    assert_eq!((same.status, same.json()["detail"].as_str()), (StatusCode::BAD_REQUEST, Some("targetLocationId: another location than the source")));
+    assert_eq!(app.json("POST", &replications, &operator, r#"{"targetLocationId":"x"}"#).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.get(&replications, Some(&viewer)).await.json().as_array().map(Vec::len), Some(0));
+
     // A restore test, queued over REST and run as a worker would.
     let bad_test = app.json("POST", "/api/admin/backups/testing/schedule", &operator, "{}").await;
     assert_eq!((bad_test.status, bad_test.json()["detail"].as_str()), (StatusCode::BAD_REQUEST, Some("give executionId or configurationId")));
