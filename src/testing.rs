@@ -6,7 +6,8 @@
 //! Scratch targets: a temporary directory for files (every file is verified against its
 //! SHA-256 as it lands, and the file count against the manifest); a new database on the
 //! source's server for PostgreSQL dumps (every table the backup recorded must exist; row counts
-//! are reported), dropped afterwards.
+//! are reported), dropped afterwards; a new data directory for base backups, replayed to the
+//! latest archived WAL, started and checked, then stopped and removed.
 
 use std::time::Instant;
 
@@ -203,7 +204,8 @@ pub async fn run(catalog: &Catalog, secrets: &SecretBox, test_id: &str) -> Resul
     let started = Instant::now();
     let outcome = match configuration.source_type.as_str() {
         "filesystem" | "environment_vars" => into_directory(catalog, secrets, &actor, &execution, test_id).await,
-        "postgresql" if !crate::wal_archive::is_continuous(&configuration) => into_database(catalog, secrets, &actor, &configuration, &execution, test_id).await,
+        "postgresql" if crate::wal_archive::is_continuous(&configuration) => into_cluster(catalog, secrets, &actor, &execution, test_id).await,
+        "postgresql" => into_database(catalog, secrets, &actor, &configuration, &execution, test_id).await,
         other => Outcome {
             bytes: 0,
             items: 0,
@@ -269,6 +271,37 @@ async fn into_directory(catalog: &Catalog, secrets: &SecretBox, actor: &Principa
         && e.kind() != std::io::ErrorKind::NotFound
     {
         tracing::warn!(path = %target.display(), error = %e, "removing a test restore's directory failed");
+    }
+    outcome
+}
+
+/// Restores a base backup, with the WAL archived after it, into a new data directory, starts
+/// it on a free port, waits until recovery has ended and it answers, then stops and removes it.
+async fn into_cluster(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, execution: &Execution, test_id: &str) -> Outcome {
+    let directory = std::env::temp_dir().join(format!("bulwark-restore-test-{test_id}"));
+    let port = match std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()) {
+        Ok(address) => address.port(),
+        Err(e) => return Outcome { bytes: 0, items: 0, issues: vec![format!("no free port for the test cluster: {e}")], detail: serde_json::json!({}) },
+    };
+    let request = restores::PhysicalRestore { target_directory: directory.join("data").display().to_string(), target_time: None, restore_point: None, port: Some(port) };
+    let outcome = match restores::restore_physical(catalog, secrets, actor, &execution.id, request).await {
+        Ok(r) => Outcome {
+            bytes: r.bytes,
+            items: r.wal_files as u64,
+            issues: Vec::new(),
+            detail: serde_json::json!({ "dataDirectory": r.data_directory, "port": r.port, "recoveredTo": r.recovered_to, "walFiles": r.wal_files }),
+        },
+        Err(e) => Outcome { bytes: 0, items: 0, issues: vec![format!("the restore failed: {e}")], detail: serde_json::json!({}) },
+    };
+    let version = serde_json::from_str::<serde_json::Value>(&execution.recovery_metadata)
+        .ok()
+        .and_then(|m| m["postgresql"]["serverVersion"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    restores::physical::stop_quietly(&version, &directory.join("data"));
+    if let Err(e) = std::fs::remove_dir_all(&directory)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(path = %directory.display(), error = %e, "removing a test restore's data directory failed");
     }
     outcome
 }

@@ -11,7 +11,7 @@
 
 mod bucket;
 mod group;
-mod physical;
+pub(crate) mod physical;
 
 pub use bucket::{BucketRestore, restore_bucket};
 pub use group::{GroupReport, GroupRestore, restore_group};

@@ -374,8 +374,9 @@ fn is_running(owner: &ServerUser, server_version: &str, directory: &Path) -> boo
     owner.command(server_tool("pg_ctl", server_version)).arg("--pgdata").arg(directory).arg("status").output().is_ok_and(|o| o.status.success())
 }
 
-/// Stops a cluster a failed restore may have started, before its directory is removed.
-fn stop_quietly(server_version: &str, directory: &Path) {
+/// Stops a cluster a failed restore (or a finished restore test) started, before its
+/// directory is removed.
+pub(crate) fn stop_quietly(server_version: &str, directory: &Path) {
     if !directory.join("postmaster.pid").exists() {
         return;
     }

@@ -144,6 +144,17 @@ async fn point_in_time_restores_hold_exactly_the_rows_before_the_target(app: Tes
         bulwark_testkit::stop_cluster(&data).unwrap();
     }
 
+    // A restore test of the base backup: replayed to the latest WAL, started, checked, removed.
+    let queued = app.json("POST", "/api/admin/backups/testing/schedule", &operator, &serde_json::json!({ "executionId": execution }).to_string()).await;
+    assert_eq!(queued.status, StatusCode::ACCEPTED, "{}", queued.text());
+    let test = bulwark_core::testing::run(&app.catalog, &app.secrets, queued.json()["id"].as_str().unwrap()).await.unwrap();
+    assert_eq!(test.status, "passed", "{}", test.issues_found);
+    let metrics: serde_json::Value = serde_json::from_str(&test.performance_metrics).unwrap();
+    assert!(metrics["itemsRestored"].as_u64().unwrap() >= 2 && metrics["target"]["recoveredTo"].is_string(), "{metrics}");
+    println!("restore test of a base backup (replayed, started, checked): {} s", metrics["restoreSeconds"]);
+    let data_directory = metrics["target"]["dataDirectory"].as_str().unwrap();
+    assert!(!std::path::Path::new(data_directory).exists(), "the test cluster is stopped and removed");
+
     // Bad input: nothing is restored, nothing is left behind.
     let occupied = temp_dir("pitr-occupied");
     std::fs::write(occupied.join("keep.txt"), "mine").unwrap();
