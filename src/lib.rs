@@ -14,6 +14,7 @@ pub mod executions;
 pub mod jobs;
 pub mod locations;
 pub mod overview;
+pub mod rebuild;
 pub mod replicate;
 pub mod repo;
 pub mod schedule;

@@ -142,3 +142,22 @@ test('a location is replicated to another and the replica lists the same snapsho
   await hydrated(page);
   await expect(page.locator('tr[data-snapshot]')).toHaveCount(source);
 });
+
+test('the catalog rebuild adds nothing to a whole catalog, and attaching refuses a location without a repository', async ({ page }) => {
+  await login(page, ADMIN);
+  await page.goto('/storage');
+  await hydrated(page);
+  const recovery = page.getByTestId('recovery');
+  await recovery.getByRole('button', { name: 'Rebuild the catalog' }).click();
+  await expect(recovery.getByTestId('rebuild-report')).toContainText('0 executions and 0 configurations added');
+  await page.getByLabel('Name').fill('Unattached disk');
+  await page.getByLabel('Path').fill(join(mkdtempSync(join(tmpdir(), 'bulwark-e2e-unattached-')), 'repo'));
+  await page.getByRole('button', { name: 'Add location' }).click();
+  await expect(page.locator('tr[data-location="Unattached disk"]')).toBeVisible();
+  await page.reload();
+  await hydrated(page);
+  await recovery.getByLabel('Location to attach').selectOption({ label: 'Unattached disk' });
+  await recovery.getByLabel('Recovery key file').fill('0'.repeat(64));
+  await recovery.getByRole('button', { name: 'Attach repository' }).click();
+  await expect(recovery.getByRole('alert')).toContainText('no repository');
+});

@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod legal_holds;
 pub mod login;
 pub mod not_found;
+pub mod recovery;
 pub mod replication;
 pub mod restoration;
 pub mod retention;

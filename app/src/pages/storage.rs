@@ -232,6 +232,7 @@ pub fn StoragePage() -> impl IntoView {
                 }
             })}
         </Transition>
+        <super::recovery::RecoveryPanel/>
     }
 }
 

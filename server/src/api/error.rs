@@ -89,7 +89,8 @@ from_core!(
     bulwark_core::retention::RetentionError,
     bulwark_core::verify::VerifyError,
     bulwark_core::testing::TestingError,
-    bulwark_core::replicate::ReplicateError
+    bulwark_core::replicate::ReplicateError,
+    bulwark_core::rebuild::RebuildError
 );
 
 impl From<JsonRejection> for ApiError {

@@ -79,3 +79,14 @@ pub async fn replicate(
 pub async fn replications(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<Vec<bulwark_core::replicate::ReplicationRun>>, ApiError> {
     Ok(Json(bulwark_core::replicate::list(&s.catalog, &p, &id).await?))
 }
+
+/// Attaches the repository already at the location, with its recovery kit's key file.
+pub async fn attach(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Json(body): Json<bulwark_core::rebuild::Attach>) -> Result<Json<serde_json::Value>, ApiError> {
+    let repository = bulwark_core::rebuild::attach(&s.catalog, &s.secrets, &p, &id, body).await?;
+    Ok(Json(serde_json::json!({ "repositoryId": repository })))
+}
+
+/// Recreates executions, configurations and WAL rows from every attached repository.
+pub async fn rebuild(State(s): State<AppState>, Auth(p): Auth) -> Result<Json<bulwark_core::rebuild::RebuildReport>, ApiError> {
+    Ok(Json(bulwark_core::rebuild::rebuild(&s.catalog, &s.secrets, &p).await?))
+}

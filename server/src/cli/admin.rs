@@ -7,7 +7,7 @@ use bulwark_core::auth::users::{self, NewUser};
 use bulwark_core::auth::{AuthError, Role, setup};
 use bulwark_core::catalog::Catalog;
 
-use super::{AuditCommand, Failure, UserCommand};
+use super::{AuditCommand, CatalogCommand, Failure, UserCommand};
 
 pub async fn migrate(catalog: &Catalog) -> Result<(), Failure> {
     catalog.migrate().await?;
@@ -53,6 +53,21 @@ pub async fn audit(catalog: &Catalog, command: AuditCommand) -> Result<(), Failu
                 }
                 Some(seq) => Err(Failure::new(1, format!("the audit chain is broken at entry {seq}"))),
             }
+        }
+    }
+}
+
+pub async fn catalog(catalog: &Catalog, data_dir: &std::path::Path, command: CatalogCommand) -> Result<(), Failure> {
+    match command {
+        CatalogCommand::Rebuild => {
+            let secrets = bulwark_core::secrets::SecretBox::load(std::env::var("BULWARK_SECRET_KEY").ok().as_deref(), data_dir)?;
+            let actor = bulwark_core::auth::Principal::system("catalog rebuild");
+            let r = bulwark_core::rebuild::rebuild(catalog, &secrets, &actor).await?;
+            println!(
+                "Rebuilt from {} locations: {} snapshots read, {} executions and {} configurations added, {} WAL files recorded.",
+                r.locations, r.snapshots, r.executions_created, r.configurations_created, r.wal_files
+            );
+            Ok(())
         }
     }
 }

@@ -7,7 +7,7 @@
 mod admin;
 mod repo;
 
-pub use admin::{audit, migrate, user};
+pub use admin::{audit, catalog, migrate, user};
 pub use repo::{RepoArgs, RepoCommand, run_repo};
 
 use bulwark_core::auth::Role;
@@ -40,6 +40,18 @@ pub enum Command {
     Audit(AuditCommand),
     /// Work with a backup repository directly (init, backup, restore, snapshots, check, keys).
     Repo(RepoArgs),
+    /// Repair the catalog from the repositories.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Recreate executions (and missing configurations, and WAL rows) from every storage
+    /// location whose repository is attached (console: the location's page; API: POST
+    /// …/storage-locations/{id}/attach with the recovery kit's key file). Prints what it added;
+    /// running it again adds nothing.
+    Rebuild,
 }
 
 #[derive(Debug, Subcommand)]
@@ -110,7 +122,9 @@ classified_failure!(
     bulwark_core::auth::AuthError,
     bulwark_core::audit::AuditError,
     bulwark_core::catalog::CatalogError,
-    bulwark_core::storage::StorageError
+    bulwark_core::storage::StorageError,
+    bulwark_core::rebuild::RebuildError,
+    bulwark_core::secrets::SecretError
 );
 
 impl From<RepoError> for Failure {

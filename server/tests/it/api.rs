@@ -394,4 +394,11 @@ async fn configurations_and_executions_over_rest(app: TestApp) {
     assert_eq!(locked.status, StatusCode::OK, "{}", locked.text());
     assert_eq!(app.json("PUT", &floor, &admin, r#"{"minDays":3}"#).await.status, StatusCode::FORBIDDEN);
     assert_eq!(app.get(&floor, Some(&viewer)).await.json()["minDays"].as_i64(), Some(30));
+
+    // A rebuild on a catalog that lost nothing adds nothing; attaching twice is refused.
+    assert_eq!(app.json("POST", "/api/admin/catalog/rebuild", &operator, "").await.status, StatusCode::FORBIDDEN);
+    let rebuilt = app.json("POST", "/api/admin/catalog/rebuild", &admin, "").await;
+    assert_eq!((rebuilt.status, rebuilt.json()["executionsCreated"].as_u64()), (StatusCode::OK, Some(0)), "{}", rebuilt.text());
+    let attach = app.json("POST", &format!("/api/admin/backups/storage-locations/{location}/attach"), &admin, &format!(r#"{{"keyFile":"{}"}}"#, "0".repeat(64))).await;
+    assert_eq!(attach.status, StatusCode::CONFLICT, "{}", attach.text());
 }

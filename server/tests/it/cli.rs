@@ -320,3 +320,75 @@ fn wal_push_and_fetch_are_idempotent_and_refuse_a_different_segment() {
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("is not a WAL file name"), "{err}");
 }
+
+/// The Bulwark server is lost: a new catalog gets the location back, its repository attached
+/// with the recovery kit's key file, `bulwark catalog rebuild`, and the backup restores.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_catalog_is_rebuilt_from_the_repository() {
+    use bulwark_core::auth::Principal;
+    use bulwark_core::catalog::Catalog;
+    use bulwark_core::secrets::SecretBox;
+    use bulwark_core::{configurations, executions, locations, rebuild, restores};
+    let admin = Principal::system("test");
+    let repo_dir = bulwark_testkit::temp_dir("rebuild-repo").join("repo");
+    let location = |name: &str| locations::NewLocation {
+        location_name: name.into(),
+        storage_type: "primary".into(),
+        provider: "local".into(),
+        path_prefix: Some(repo_dir.display().to_string()),
+        ..Default::default()
+    };
+    let source = bulwark_testkit::temp_dir("rebuild-src");
+    std::fs::write(source.join("ledger.csv"), "1,paid\n2,open\n").unwrap();
+
+    // The old server: a backup, and the recovery kit's key file.
+    let old = Catalog::open(&bulwark_testkit::sqlite_url()).await.unwrap();
+    let old_secrets = SecretBox::new(bulwark_core::repo::crypto::Key::random());
+    let loc = locations::create(&old, &old_secrets, &admin, location("disk")).await.unwrap();
+    let kit = locations::init_repository(&old, &old_secrets, &admin, &loc.id).await.unwrap();
+    let new_config: configurations::NewConfiguration = serde_json::from_value(serde_json::json!({
+        "name": "ledger", "sourceType": "filesystem", "sourceIdentifier": source.to_str().unwrap(), "storageLocationIds": [loc.id],
+    }))
+    .unwrap();
+    let c = configurations::create(&old, &old_secrets, &admin, new_config).await.unwrap();
+    let e = executions::start(&old, &admin, &c.id, "manual").await.unwrap();
+    executions::run(&old, &old_secrets, &e.id, Default::default()).await.unwrap();
+    let snapshot = executions::get(&old, &admin, &e.id).await.unwrap().snapshot_id.unwrap();
+    drop(old);
+
+    // The new server: an empty catalog, the location added again and its repository attached.
+    let data = bulwark_testkit::temp_dir("rebuild-data");
+    let url = format!("sqlite://{}?mode=rwc", data.join("bulwark.db").display());
+    let secret_key = "5a".repeat(32);
+    let catalog = Catalog::open(&url).await.unwrap();
+    let secrets = SecretBox::load(Some(&secret_key), &data).unwrap();
+    let back = locations::create(&catalog, &secrets, &admin, location("disk again")).await.unwrap();
+    let wrong = rebuild::attach(&catalog, &secrets, &admin, &back.id, rebuild::Attach { key_file: "00".repeat(32) }).await.unwrap_err();
+    assert!(wrong.to_string().contains("wrong passphrase or key file"), "{wrong}");
+    rebuild::attach(&catalog, &secrets, &admin, &back.id, rebuild::Attach { key_file: kit.key_file.clone() }).await.unwrap();
+
+    let run = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_bulwark"))
+            .args(["catalog", "rebuild"])
+            .env("DATABASE_URL", &url)
+            .env("BULWARK_SECRET_KEY", &secret_key)
+            .env("BULWARK_DATA_DIR", &data)
+            .output()
+            .unwrap();
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, out, err) = run();
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("1 executions and 1 configurations added"), "{out}");
+    let (_, again, _) = run();
+    assert!(again.contains("0 executions and 0 configurations added"), "running it twice adds nothing: {again}");
+
+    let rebuilt = configurations::get(&catalog, &admin, &c.id).await.unwrap();
+    assert_eq!((rebuilt.name.as_str(), rebuilt.source_type.as_str(), rebuilt.frequency.as_str()), ("ledger", "filesystem", "manual"));
+    let list = executions::list(&catalog, &admin, &c.id, 10).await.unwrap();
+    assert_eq!((list.len(), list[0].snapshot_id.as_deref(), list[0].status.as_str()), (1, Some(snapshot.as_str()), "completed"));
+    let target = bulwark_testkit::temp_dir("rebuild-restored");
+    let request = restores::DirectoryRestore { target_path: target.display().to_string(), include: vec![] };
+    restores::restore_directory(&catalog, &secrets, &admin, &list[0].id, request).await.unwrap();
+    assert_eq!(std::fs::read_to_string(target.join("ledger.csv")).unwrap(), "1,paid\n2,open\n");
+}

@@ -1,0 +1,210 @@
+//! Catalog rebuild: losing the Bulwark server never means losing the backups. On a new catalog
+//! an administrator adds the storage locations again, attaches each one's repository with the
+//! key file from its recovery kit, and rebuilds: every snapshot becomes a completed execution
+//! again (under its configuration, recreated from the snapshot's metadata when missing), and
+//! every archived WAL file a `wal_archive` row. Running it twice adds nothing.
+
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{self, Actor, Entry};
+use crate::auth::{AuthError, Principal, Role};
+use crate::catalog::dialect::LockTopic;
+use crate::catalog::{Catalog, CatalogError};
+use crate::error::{Classify, Kind};
+use crate::locations::{self, LocationError};
+use crate::repo::keys::Secret;
+use crate::repo::snapshot::Content;
+use crate::repo::{RepoError, Repository, format};
+use crate::secrets::SecretBox;
+use crate::time;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RebuildError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Location(#[from] LocationError),
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+impl From<sqlx::Error> for RebuildError {
+    fn from(e: sqlx::Error) -> Self {
+        RebuildError::Catalog(CatalogError::Query(e))
+    }
+}
+
+impl Classify for RebuildError {
+    fn kind(&self) -> Kind {
+        match self {
+            RebuildError::Invalid(_) => Kind::Invalid,
+            RebuildError::Conflict(_) => Kind::Conflict,
+            RebuildError::Auth(e) => e.kind(),
+            RebuildError::Catalog(e) => e.kind(),
+            RebuildError::Location(e) => e.kind(),
+            RebuildError::Repo(e) => e.kind(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Attach {
+    /// The key file of the repository's recovery kit (64 hex characters).
+    pub key_file: String,
+}
+
+/// Attaches the repository already at a location (admins): it must open with the key file.
+pub async fn attach(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, location_id: &str, request: Attach) -> Result<String, RebuildError> {
+    actor.require(Role::Admin)?;
+    let location = locations::find(catalog, location_id).await?;
+    if location.repository_id.is_some() {
+        return Err(RebuildError::Conflict(format!("{:?} already has its repository attached", location.location_name)));
+    }
+    let key_file = request.key_file.trim().to_string();
+    let secret = Secret::from_key_file(&key_file).ok_or_else(|| RebuildError::Invalid("keyFile: the 64 hex characters of the recovery kit's key file".into()))?;
+    let repo = Repository::open(locations::storage(&location, secrets)?, &secret).await?;
+    let sealed = secrets.seal(&format!("location:{location_id}:repository_key"), &key_file);
+    let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
+    sqlx::query("UPDATE backup_storage_locations SET repository_id = $1, repository_key_encrypted = $2, updated_at = $3 WHERE id = $4")
+        .bind(&repo.config().id)
+        .bind(&sealed)
+        .bind(time::now_text())
+        .bind(location_id)
+        .execute(&mut *tx.tx)
+        .await?;
+    let detail = serde_json::json!({ "repositoryId": repo.config().id });
+    audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "storage_location.attach_repository", target_type: "storage_location", target_id: Some(location_id), detail }).await?;
+    tx.tx.commit().await?;
+    Ok(repo.config().id.clone())
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RebuildReport {
+    pub locations: usize,
+    pub snapshots: usize,
+    pub configurations_created: usize,
+    pub executions_created: usize,
+    pub wal_files: usize,
+}
+
+/// Recreates executions, configurations and WAL rows from every attached repository.
+pub async fn rebuild(catalog: &Catalog, secrets: &SecretBox, actor: &Principal) -> Result<RebuildReport, RebuildError> {
+    actor.require(Role::Admin)?;
+    let attached: Vec<(String,)> = sqlx::query_as("SELECT id FROM backup_storage_locations WHERE repository_key_encrypted IS NOT NULL ORDER BY created_at")
+        .fetch_all(catalog.pool())
+        .await?;
+    let mut report = RebuildReport::default();
+    for (location_id,) in attached {
+        let repo = locations::open_repository(catalog, secrets, &location_id).await?;
+        report.locations += 1;
+        for snapshot in repo.snapshots().await? {
+            report.snapshots += 1;
+            let Some(configuration_id) = snapshot.metadata["configurationId"].as_str().map(str::to_string) else { continue };
+            let known: Option<String> = sqlx::query_scalar("SELECT id FROM backup_executions WHERE snapshot_id = $1").bind(&snapshot.id).fetch_optional(catalog.pool()).await?;
+            if known.is_some() {
+                continue;
+            }
+            if ensure_configuration(catalog, &configuration_id, &snapshot, &location_id).await? {
+                report.configurations_created += 1;
+            }
+            let checksum = match &snapshot.content {
+                Content::Stream { sha256, .. } => sha256.clone(),
+                Content::Tree { tree_sha256, .. } => tree_sha256.clone(),
+            };
+            let s = &snapshot.summary;
+            sqlx::query(
+                "INSERT INTO backup_executions (id, configuration_id, execution_type, status, storage_location_id, snapshot_id, started_at, completed_at,
+                     duration_seconds, size_bytes, compressed_size_bytes, new_bytes, checksum, recovery_metadata, requested_by, created_at)
+                 VALUES ($1, $2, 'rebuilt', 'completed', $3, $4, $5, $5, $6, $7, $8, $9, $10, $11, 'catalog rebuild', $5)",
+            )
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(&configuration_id)
+            .bind(&location_id)
+            .bind(&snapshot.id)
+            .bind(normalise_time(&snapshot.time))
+            .bind(s.duration_ms as f64 / 1000.0)
+            .bind(s.bytes as i64)
+            .bind(s.stored_bytes as i64)
+            .bind(s.new_bytes as i64)
+            .bind(&checksum)
+            .bind(snapshot.metadata.to_string())
+            .execute(catalog.pool())
+            .await?;
+            report.executions_created += 1;
+        }
+        report.wal_files += rebuild_wal(catalog, &repo, &location_id).await?;
+    }
+    let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
+    let detail = serde_json::to_value(&report).unwrap_or_default();
+    audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "catalog.rebuild", target_type: "catalog", target_id: None, detail }).await?;
+    tx.tx.commit().await?;
+    Ok(report)
+}
+
+/// A snapshot's time in the catalog's fixed-width form (manifests keep RFC 3339).
+fn normalise_time(text: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(text).map(|t| time::to_text(t.with_timezone(&chrono::Utc))).unwrap_or_else(|_| text.to_string())
+}
+
+/// Recreates a configuration from a snapshot's metadata unless it exists; true if created.
+/// It comes back manual (its schedule and credentials are not in the repository).
+async fn ensure_configuration(catalog: &Catalog, id: &str, snapshot: &crate::repo::snapshot::Snapshot, location_id: &str) -> Result<bool, RebuildError> {
+    let exists: Option<String> = sqlx::query_scalar("SELECT id FROM backup_configurations WHERE id = $1").bind(id).fetch_optional(catalog.pool()).await?;
+    if exists.is_some() {
+        return Ok(false);
+    }
+    let name = snapshot.metadata["configuration"].as_str().unwrap_or("rebuilt configuration");
+    let taken: Option<String> = sqlx::query_scalar("SELECT id FROM backup_configurations WHERE name = $1").bind(name).fetch_optional(catalog.pool()).await?;
+    let name = if taken.is_some() { format!("{name} (rebuilt {})", &id[..8.min(id.len())]) } else { name.to_string() };
+    let source_type = snapshot.metadata["sourceType"].as_str().unwrap_or("filesystem");
+    // The source as the backup recorded it, without the tool that read it.
+    let source = ["pg_dump ", "pg_basebackup "].iter().fold(snapshot.source.as_str(), |s, tool| s.strip_prefix(tool).unwrap_or(s));
+    let now = time::now_text();
+    sqlx::query(
+        "INSERT INTO backup_configurations (id, name, backup_type, source_type, source_identifier, frequency, schedule, retention_policy, encryption_enabled,
+             compression, priority_level, storage_location_ids, source_options, is_active, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, 'manual', NULL, '{}', 1, 'zstd', 5, $6, '{}', 1, $7, $7)",
+    )
+    .bind(id)
+    .bind(&name)
+    .bind(if source_type == "consistency_group" { "full_system" } else { "full" })
+    .bind(source_type)
+    .bind(source)
+    .bind(serde_json::json!([location_id]).to_string())
+    .bind(&now)
+    .execute(catalog.pool())
+    .await?;
+    Ok(true)
+}
+
+/// `wal/<configuration id>/<file>` objects of configurations the catalog knows, as rows.
+async fn rebuild_wal(catalog: &Catalog, repo: &Repository, location_id: &str) -> Result<usize, RebuildError> {
+    let mut added = 0;
+    for object in repo.storage().list(format::WAL_PREFIX).await.map_err(RepoError::from)? {
+        let Some((stanza, name)) = object.key.strip_prefix(format::WAL_PREFIX).and_then(|rest| rest.split_once('/')) else { continue };
+        let known: Option<String> = sqlx::query_scalar("SELECT id FROM backup_configurations WHERE id = $1").bind(stanza).fetch_optional(catalog.pool()).await?;
+        let present: Option<String> =
+            sqlx::query_scalar("SELECT name FROM wal_archive WHERE configuration_id = $1 AND name = $2").bind(stanza).bind(name).fetch_optional(catalog.pool()).await?;
+        if known.is_none() || present.is_some() {
+            continue;
+        }
+        sqlx::query("INSERT INTO wal_archive (configuration_id, name, storage_location_id, size_bytes, archived_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(stanza)
+            .bind(name)
+            .bind(location_id)
+            .bind(object.size as i64)
+            .bind(time::now_text())
+            .execute(catalog.pool())
+            .await?;
+        added += 1;
+    }
+    Ok(added)
+}
