@@ -289,8 +289,7 @@ impl JobHandler for ReplicateHandler {
 
     fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
         Box::pin(async move {
-            let payload: serde_json::Value = serde_json::from_str(&job.payload).map_err(|e| format!("bad payload: {e}"))?;
-            let id = payload["runId"].as_str().ok_or("the payload names no run")?;
+            let id = &job.payload_field("runId")?;
             let r = run(catalog, &self.secrets, id).await.map_err(|e| e.to_string())?;
             tracing::info!(run = %id, copied = r.objects_copied, bytes = r.bytes_copied, skipped = r.objects_skipped, "replication done");
             Ok(())

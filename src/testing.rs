@@ -457,8 +457,7 @@ impl JobHandler for RestoreTestHandler {
 
     fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
         Box::pin(async move {
-            let payload: serde_json::Value = serde_json::from_str(&job.payload).map_err(|e| format!("bad payload: {e}"))?;
-            let id = payload["testId"].as_str().ok_or("the payload names no test")?;
+            let id = &job.payload_field("testId")?;
             let test = run(catalog, &self.secrets, id).await.map_err(|e| e.to_string())?;
             tracing::info!(test = %id, status = %test.status, "restore test finished");
             Ok(())

@@ -157,8 +157,7 @@ impl JobHandler for VerifyHandler {
 
     fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
         Box::pin(async move {
-            let payload: serde_json::Value = serde_json::from_str(&job.payload).map_err(|e| format!("bad payload: {e}"))?;
-            let id = payload["executionId"].as_str().ok_or("the payload names no execution")?;
+            let id = &job.payload_field("executionId")?;
             let report = run(catalog, &self.secrets, id).await.map_err(|e| e.to_string())?;
             tracing::info!(execution = %id, status = %report.status, bytes = report.bytes, "backup verified");
             Ok(())

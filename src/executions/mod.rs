@@ -611,8 +611,7 @@ impl JobHandler for BackupHandler {
 
     fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, cancel: CancelFlag) -> JobFuture<'a> {
         Box::pin(async move {
-            let payload: serde_json::Value = serde_json::from_str(&job.payload).map_err(|e| format!("bad payload: {e}"))?;
-            let id = payload["executionId"].as_str().ok_or("the payload names no execution")?;
+            let id = &job.payload_field("executionId")?;
             run(catalog, &self.secrets, id, cancel).await.map_err(|e| e.to_string())
         })
     }

@@ -81,6 +81,15 @@ pub struct ClaimedJob {
     pub attempts: i64,
 }
 
+impl ClaimedJob {
+    /// The text field `key` of the job's JSON payload (the id of what it works on), or the
+    /// error its handler reports.
+    pub fn payload_field(&self, key: &str) -> Result<String, String> {
+        let payload: serde_json::Value = serde_json::from_str(&self.payload).map_err(|e| format!("bad payload: {e}"))?;
+        payload[key].as_str().map(str::to_string).ok_or_else(|| format!("the payload has no {key}"))
+    }
+}
+
 /// A job as listed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct JobRow {
