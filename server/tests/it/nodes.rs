@@ -139,7 +139,14 @@ async fn three_nodes_share_the_work_and_survive_a_killed_one() {
     let done = wait_for(&catalog, &execution.id, "finished", |e| e.is_finished()).await;
     let takeover = killed_at.elapsed();
     assert_eq!(done.status, "completed", "{:?}", done.error_message);
-    let job = bulwark_core::jobs::get(&catalog, &job.id).await.unwrap();
+    // The execution is marked completed by the handler; its job is marked succeeded just after.
+    let job = loop {
+        let job = bulwark_core::jobs::get(&catalog, &job.id).await.unwrap();
+        if job.state != "running" || takeover + Duration::from_secs(10) < killed_at.elapsed() {
+            break job;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(job.state, "succeeded");
     assert_eq!(job.attempts, 2, "run once by the dead node, once by the one that took over");
     assert!(job.last_error.as_deref().is_some_and(|e| e.contains("lease expired")), "{:?}", job.last_error);
