@@ -327,7 +327,7 @@ pub fn storage(location: &StorageLocation, secrets: &SecretBox) -> Result<Arc<dy
                 prefix: location.path_prefix.clone().unwrap_or_default(),
                 access_key: c.access_key,
                 secret_key: c.secret_key,
-                object_lock_days: location.object_lock_days.and_then(|d| u32::try_from(d).ok()).filter(|_| location.immutability != 0),
+                object_lock: location.object_lock_days.and_then(|d| u64::try_from(d).ok()).filter(|_| location.immutability != 0).map(|d| std::time::Duration::from_secs(d * 86_400)),
             })))
         }
         other => Err(LocationError::Invalid(format!("unknown provider {other:?}"))),

@@ -312,6 +312,8 @@ pub struct CleanupView {
     pub deleted: Vec<CandidateLine>,
     pub held: Vec<CandidateLine>,
     pub bytes_freed: u64,
+    /// Unused data the storage still locks (S3 Object Lock); a later cleanup frees it.
+    pub bytes_locked: u64,
 }
 
 /// A legal hold as the execution page lists it.

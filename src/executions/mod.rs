@@ -296,7 +296,7 @@ pub async fn run(catalog: &Catalog, secrets: &SecretBox, id: &str, cancel: Cance
             .execute(catalog.pool())
             .await?;
             // The backup exists either way; a missing tracking row only loses the planned date.
-            if let Err(e) = crate::retention::track(catalog, id).await {
+            if let Err(e) = crate::retention::track(catalog, secrets, id).await {
                 tracing::warn!(execution = %id, error = %e, "recording the retention row failed");
             }
             // Every backup is read back once by itself; group members inside their group too.

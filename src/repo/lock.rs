@@ -34,6 +34,7 @@ pub struct RepoLock {
     repo: Repository,
     file: Arc<Mutex<LockFile>>,
     refresher: tokio::task::JoinHandle<()>,
+    released: bool,
 }
 
 impl Repository {
@@ -99,7 +100,7 @@ impl Repository {
         }
         let file = Arc::new(Mutex::new(file));
         let refresher = tokio::spawn(refresh(self.clone(), file.clone()));
-        Ok(RepoLock { repo: self.clone(), file, refresher })
+        Ok(RepoLock { repo: self.clone(), file, refresher, released: false })
     }
 }
 
@@ -129,10 +130,17 @@ impl RepoLock {
         }
     }
 
-    pub async fn release(self) -> Result<(), RepoError> {
+    pub async fn release(mut self) -> Result<(), RepoError> {
         self.refresher.abort();
+        self.released = true;
         let id = self.file.lock().unwrap_or_else(|p| p.into_inner()).id.clone();
         Ok(self.repo.storage().delete(&format!("{LOCKS_PREFIX}{id}")).await?)
+    }
+
+    /// Leaves the lock to expire, as a process that dies holding it does (crash tests).
+    pub fn abandon(mut self) {
+        self.refresher.abort();
+        self.released = true;
     }
 
     pub fn expires(&self) -> Option<DateTime<Utc>> {
@@ -141,8 +149,21 @@ impl RepoLock {
 }
 
 impl Drop for RepoLock {
+    /// An operation that fails returns early without `release`: stop keeping its lock alive
+    /// and remove it in the background, so the next operation need not wait for it to expire
+    /// (it still expires if even that fails, or the process dies).
     fn drop(&mut self) {
-        // Without an explicit release the lock simply expires; stop keeping it alive.
         self.refresher.abort();
+        if self.released {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let id = self.file.lock().unwrap_or_else(|p| p.into_inner()).id.clone();
+        let storage = self.repo.storage().clone();
+        runtime.spawn(async move {
+            if let Err(e) = storage.delete(&format!("{LOCKS_PREFIX}{id}")).await {
+                tracing::warn!(lock = %id, error = %e, "removing an abandoned repository lock failed; it expires by itself");
+            }
+        });
     }
 }

@@ -13,6 +13,7 @@ pub mod format;
 pub mod index;
 pub mod keys;
 pub mod lock;
+pub mod object_lock;
 pub mod pack;
 pub mod prune;
 pub mod rekey;
@@ -91,6 +92,8 @@ pub enum RepoError {
     Source(String),
     #[error("the backup was cancelled; no snapshot was written")]
     Cancelled,
+    #[error("{what} is under S3 Object Lock until {until}; the storage refuses to delete it before then")]
+    ObjectLocked { what: String, until: String },
     #[error("writing the restore target failed: {0}")]
     Target(String),
     #[error(transparent)]
@@ -101,7 +104,9 @@ impl Classify for RepoError {
     fn kind(&self) -> Kind {
         match self {
             RepoError::NoRepository(_) | RepoError::SnapshotNotFound(_) | RepoError::WalNotFound(_) => Kind::NotFound,
-            RepoError::AlreadyExists(_) | RepoError::Cancelled | RepoError::LockHeld(_) | RepoError::LockLost(_) | RepoError::WalConflict(_) => Kind::Conflict,
+            RepoError::AlreadyExists(_) | RepoError::Cancelled | RepoError::LockHeld(_) | RepoError::LockLost(_) | RepoError::WalConflict(_) | RepoError::ObjectLocked { .. } => {
+                Kind::Conflict
+            }
             RepoError::WrongSecret => Kind::Unauthenticated,
             RepoError::Invalid(_) | RepoError::UnsupportedVersion(_) => Kind::Invalid,
             RepoError::Storage(e) => e.kind(),
@@ -404,14 +409,23 @@ impl Repository {
     /// Loads every index file.
     pub async fn load_index(&self) -> Result<Index, RepoError> {
         let mut index = index::IndexBuilder::default();
+        for (_, packs) in self.load_index_files().await? {
+            packs.iter().for_each(|p| index.add_pack(p));
+        }
+        Ok(index.finish())
+    }
+
+    /// Every index file, by key, with the packs it names.
+    pub(crate) async fn load_index_files(&self) -> Result<Vec<(String, Vec<index::IndexedPack>)>, RepoError> {
+        let mut files = Vec::new();
         for object in self.storage.list(format::INDEX_PREFIX).await? {
             let id = object.key.trim_start_matches(format::INDEX_PREFIX);
             let sealed = self.storage.get(&object.key).await?;
             let plain = self.open_object(ObjectType::Index, id, &sealed).map_err(|e| RepoError::Damaged(format!("{}: {e}", object.key)))?;
             let packs = index::decode(&plain).map_err(|e| RepoError::Damaged(format!("{}: {e}", object.key)))?;
-            packs.iter().for_each(|p| index.add_pack(p));
+            files.push((object.key, packs));
         }
-        Ok(index.finish())
+        Ok(files)
     }
 
     /// Uploads a finished pack and returns its index entry.

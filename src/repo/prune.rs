@@ -5,6 +5,10 @@
 //! packs for the blobs still used in partly-used packs, a new index, the old index files, and
 //! the packs no index names last. A snapshot that cannot be read stops `prune` before it deletes
 //! anything: space is never reclaimed on a guess.
+//!
+//! Where the storage locks objects (S3 Object Lock), neither ever tries to delete a locked
+//! object, and prune extends the locks of the packs remaining snapshots use: see
+//! `repo::object_lock`.
 
 use std::collections::{HashMap, HashSet};
 
@@ -14,7 +18,7 @@ use super::format;
 use super::index::IndexedPack;
 use super::pack::PackBuilder;
 use super::snapshot::Content;
-use super::{ChunkId, RepoError, Repository, tree};
+use super::{ChunkId, RepoError, Repository, object_lock, tree};
 
 /// Drops the given snapshots; returns the ids dropped.
 pub async fn forget(repo: &Repository, ids: &[String]) -> Result<Vec<String>, RepoError> {
@@ -22,6 +26,8 @@ pub async fn forget(repo: &Repository, ids: &[String]) -> Result<Vec<String>, Re
     let mut dropped = Vec::new();
     for id in ids {
         let snapshot = repo.snapshot(id).await?;
+        let manifest = format!("{}{}", format::SNAPSHOTS_PREFIX, snapshot.id);
+        object_lock::ensure_unlocked(repo, &manifest, &format!("snapshot {}", snapshot.id)).await?;
         lock.ensure_held().await?;
         repo.storage().delete(&format!("{}{}", format::SNAPSHOTS_PREFIX, snapshot.id)).await?;
         dropped.push(snapshot.id);
@@ -41,6 +47,12 @@ pub struct PruneReport {
     pub blobs_dropped: u64,
     /// Bytes of storage given back (deleted packs minus new packs).
     pub bytes_freed: u64,
+    /// Packs that could go but stay, because the storage still locks them (or an index file
+    /// that names them); a later prune deletes them once their locks expire.
+    pub packs_locked: u64,
+    pub bytes_locked: u64,
+    /// Packs still in use whose Object Lock this prune renewed.
+    pub locks_extended: u64,
 }
 
 /// A pack is rewritten when at least this share of its bytes is no longer used.
@@ -61,24 +73,56 @@ pub async fn prune_without(repo: &Repository, excluded: &HashSet<String>) -> Res
 
 async fn prune_excluding(repo: &Repository, dry_run: bool, excluded: &HashSet<String>) -> Result<PruneReport, RepoError> {
     let lock = repo.lock(true).await?;
-    let index = repo.load_index().await?;
+    let index_files = repo.load_index_files().await?;
+    let mut builder = super::index::IndexBuilder::default();
+    index_files.iter().flat_map(|(_, packs)| packs).for_each(|p| builder.add_pack(p));
+    let index = builder.finish();
     let used = used_blobs(repo, &index, excluded).await?;
-
     let stored: HashMap<String, u64> = repo.stored_packs().await?;
     let mut by_pack = index.by_pack();
 
+    // Under Object Lock: index files still locked stay, and so do the packs they name.
+    let locks = object_lock::Locks::of(repo);
+    let (locked_indexes, pinned) = match &locks {
+        Some(locks) => object_lock::pinned_packs(repo, locks, &index_files).await?,
+        None => Default::default(),
+    };
+    let held = async |pack: &str, id: Option<&ChunkId>| -> Result<bool, RepoError> {
+        Ok(match &locks {
+            Some(locks) => id.is_some_and(|id| pinned.contains(id)) || locks.held(repo, &format::pack_key(pack)).await?,
+            None => false,
+        })
+    };
+
     let mut report = PruneReport { dry_run, ..Default::default() };
     let mut keep: Vec<IndexedPack> = Vec::new();
+    let mut live: Vec<ChunkId> = Vec::new();
     let mut delete: Vec<(String, u64)> = Vec::new();
     let mut repack: Vec<Repack> = Vec::new();
+    let mut seen = HashSet::new();
     for (pack, size) in &index.packs {
+        // Two index files may name one pack (a backup and a prune racing on old files).
+        if !seen.insert(*pack) {
+            continue;
+        }
         let blobs = by_pack.remove(pack).unwrap_or_default();
         let unused: Vec<_> = blobs.iter().filter(|(id, _)| !used.contains(id)).collect();
         let unused_bytes: u64 = unused.iter().map(|(_, l)| l.length as u64).sum();
+        let all_unused = unused.len() == blobs.len();
+        if unused.len() < blobs.len() {
+            live.push(*pack);
+        }
+        let wants_change = all_unused || (unused_bytes as f64) >= REPACK_UNUSED_SHARE * (*size as f64);
+        if wants_change && held(&pack.to_string(), Some(pack)).await? {
+            report.packs_locked += 1;
+            report.bytes_locked += size;
+            keep.push(IndexedPack { id: *pack, size: *size, entries: entries(&blobs) });
+            continue;
+        }
         report.blobs_dropped += unused.len() as u64;
-        if unused.len() == blobs.len() {
+        if all_unused {
             delete.push((pack.to_string(), *size));
-        } else if (unused_bytes as f64) >= REPACK_UNUSED_SHARE * (*size as f64) {
+        } else if wants_change {
             repack.push((*pack, *size, blobs.into_iter().filter(|(id, _)| used.contains(id)).collect()));
         } else {
             keep.push(IndexedPack { id: *pack, size: *size, entries: entries(&blobs) });
@@ -87,7 +131,13 @@ async fn prune_excluding(repo: &Repository, dry_run: bool, excluded: &HashSet<St
     // Packs no index names: left by backups that died (or lost their lock) before committing.
     let indexed: HashSet<String> = index.packs.iter().map(|(id, _)| id.to_string()).collect();
     for (name, size) in &stored {
-        if !indexed.contains(name) {
+        if indexed.contains(name) {
+            continue;
+        }
+        if held(name, None).await? {
+            report.packs_locked += 1;
+            report.bytes_locked += size;
+        } else {
             delete.push((name.clone(), *size));
         }
     }
@@ -102,52 +152,70 @@ async fn prune_excluding(repo: &Repository, dry_run: bool, excluded: &HashSet<St
         return Ok(report);
     }
 
-    // 1. Copy the still-used blobs of partly-used packs into new packs (sealed bytes as they are).
+    // Under Object Lock every new index file is locked for a period: write one only when it
+    // replaces something, or the index files would pile up.
+    let expired_indexes = index_files.iter().any(|(key, _)| !locked_indexes.contains(key));
+    let rewrite = locks.is_none() || !delete.is_empty() || !repack.is_empty() || expired_indexes;
+    let mut written = 0u64;
+    if rewrite {
+        // 1. Copy the still-used blobs of partly-used packs into new packs (sealed bytes as they are).
+        let new_packs = copy_used_blobs(repo, &lock, &repack).await?;
+        written = new_packs.iter().map(|p| p.size).sum();
+        // 2. One new index for everything kept (but what locked index files still name),
+        // then 3. the old index files the storage lets go, then 4. the packs.
+        keep.retain(|p| !pinned.contains(&p.id));
+        keep.extend(new_packs);
+        lock.ensure_held().await?;
+        repo.save_index(&keep).await?;
+        for (key, _) in index_files.iter().filter(|(key, _)| !locked_indexes.contains(key)) {
+            lock.ensure_held().await?;
+            repo.storage().delete(key).await?;
+        }
+        for name in delete.iter().map(|(n, _)| n.clone()).chain(repack.iter().map(|(p, _, _)| p.to_string())) {
+            lock.ensure_held().await?;
+            repo.storage().delete(&format::pack_key(&name)).await?;
+        }
+    }
+    // 5. Keep what remaining snapshots use locked.
+    if let Some(locks) = &locks {
+        for pack in live.iter().filter(|p| !repack.iter().any(|(r, _, _)| r == *p)) {
+            if locks.renew(repo, &format::pack_key(&pack.to_string())).await? {
+                report.locks_extended += 1;
+            }
+        }
+    }
+    report.bytes_freed = freed_by_delete.saturating_sub(written);
+    lock.release().await?;
+    Ok(report)
+}
+
+/// Copies the still-used blobs of the packs to rewrite into new packs, sealed bytes as they
+/// are, after checking each opens and matches its id (damage is never carried forward).
+async fn copy_used_blobs(repo: &Repository, lock: &super::lock::RepoLock, repack: &[Repack]) -> Result<Vec<IndexedPack>, RepoError> {
     let (key_id, key) = repo.keyring().current_key();
     let mut new_packs = Vec::new();
     let mut builder = PackBuilder::default();
-    let mut written = 0u64;
-    for (pack, _, blobs) in &repack {
+    for (pack, _, blobs) in repack {
         let bytes = repo.storage().get(&format::pack_key(&pack.to_string())).await?;
         for (id, loc) in blobs {
             let sealed = bytes
                 .get(loc.offset as usize..(loc.offset + loc.length) as usize)
                 .ok_or_else(|| RepoError::Damaged(format!("pack {pack} is shorter than its index says")))?;
-            // Never carry damage forward: the blob must open and match its id.
             repo.open_blob(sealed, loc.object_type, id, loc.raw_length)?;
             builder.add(loc.object_type, *id, sealed, loc.raw_length);
             if builder.len() >= format::PACK_TARGET {
                 let full = std::mem::take(&mut builder).finish(key_id, key);
                 lock.ensure_held().await?;
-                let stored = repo.store_pack(full).await?;
-                written += stored.size;
-                new_packs.push(stored);
+                new_packs.push(repo.store_pack(full).await?);
             }
         }
     }
     if !builder.is_empty() {
         let last = builder.finish(key_id, key);
         lock.ensure_held().await?;
-        let stored = repo.store_pack(last).await?;
-        written += stored.size;
-        new_packs.push(stored);
+        new_packs.push(repo.store_pack(last).await?);
     }
-    // 2. One new index for everything kept, then 3. the old index files, then 4. the packs.
-    let old_indexes = repo.storage().list(format::INDEX_PREFIX).await?;
-    keep.extend(new_packs);
-    lock.ensure_held().await?;
-    repo.save_index(&keep).await?;
-    for object in old_indexes {
-        lock.ensure_held().await?;
-        repo.storage().delete(&object.key).await?;
-    }
-    for (name, _) in delete.iter().map(|(n, s)| (n.clone(), *s)).chain(repack.iter().map(|(p, s, _)| (p.to_string(), *s))) {
-        lock.ensure_held().await?;
-        repo.storage().delete(&format::pack_key(&name)).await?;
-    }
-    report.bytes_freed = freed_by_delete.saturating_sub(written);
-    lock.release().await?;
-    Ok(report)
+    Ok(new_packs)
 }
 
 fn entries(blobs: &[(ChunkId, super::index::BlobLocation)]) -> Vec<super::pack::PackEntry> {

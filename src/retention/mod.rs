@@ -25,7 +25,7 @@ use crate::executions::{self, ExecutionError};
 use crate::jobs::ClaimedJob;
 use crate::jobs::pool::{CancelFlag, JobFuture, JobHandler};
 use crate::locations::{self, LocationError};
-use crate::repo::{RepoError, prune};
+use crate::repo::{RepoError, Repository, object_lock, prune};
 use crate::secrets::SecretBox;
 use crate::time;
 use policy::RetentionPolicy;
@@ -99,6 +99,8 @@ pub struct LocationOutcome {
     pub bytes_freed: u64,
     pub packs_deleted: u64,
     pub packs_repacked: u64,
+    /// Unused data the storage still locks (S3 Object Lock): a later cleanup frees it.
+    pub bytes_locked: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -110,6 +112,7 @@ pub struct CleanupReport {
     pub held: Vec<Candidate>,
     pub locations: Vec<LocationOutcome>,
     pub bytes_freed: u64,
+    pub bytes_locked: u64,
 }
 
 /// A completed, not yet deleted backup as the cleanup sees it.
@@ -154,7 +157,7 @@ pub async fn cleanup(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, 
     for b in &backups {
         by_configuration.entry(b.configuration_id.as_str()).or_default().push(b);
     }
-    let mut report = CleanupReport { dry_run, deleted: Vec::new(), held: Vec::new(), locations: Vec::new(), bytes_freed: 0 };
+    let mut report = CleanupReport { dry_run, deleted: Vec::new(), held: Vec::new(), locations: Vec::new(), bytes_freed: 0, bytes_locked: 0 };
     for (configuration_id, list) in by_configuration {
         let (name, policy_json) = configurations.get(configuration_id).cloned().unwrap_or_default();
         let policy = serde_json::from_str(&policy_json).ok().and_then(|j| RetentionPolicy::parse(&j).ok()).unwrap_or_default();
@@ -196,8 +199,25 @@ pub async fn cleanup(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, 
         }
     }
     for (location_id, doomed) in per_location {
-        let outcome = delete_snapshots(catalog, secrets, actor, &location_id, &doomed, dry_run).await?;
+        let repo = locations::open_repository(catalog, secrets, &location_id).await?;
+        // Storage that still locks a snapshot (S3 Object Lock) keeps it: report it held.
+        let mut unlocked = Vec::new();
+        for b in doomed {
+            match object_lock::snapshot_locked_until(&repo, &b.snapshot_id).await? {
+                Some(until) => {
+                    let at = report.deleted.iter().position(|c| c.execution_id == b.id).expect("a doomed backup is a candidate");
+                    let candidate = report.deleted.remove(at);
+                    report.held.push(Candidate { reason: format!("under S3 Object Lock until {until}"), ..candidate });
+                }
+                None => unlocked.push(b),
+            }
+        }
+        if unlocked.is_empty() {
+            continue;
+        }
+        let outcome = delete_snapshots(catalog, &repo, actor, &location_id, &unlocked, dry_run).await?;
         report.bytes_freed += outcome.bytes_freed;
+        report.bytes_locked += outcome.bytes_locked;
         report.locations.push(outcome);
     }
     if !dry_run {
@@ -247,15 +267,14 @@ async fn keeper(catalog: &Catalog, floor: &floor::Floor, completed: DateTime<Utc
 
 /// Forgets `doomed` on one location and prunes it, recording each execution as deleted with
 /// its share of the space freed (in proportion to what it had stored).
-async fn delete_snapshots(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, location_id: &str, doomed: &[&Backup], dry_run: bool) -> Result<LocationOutcome, RetentionError> {
-    let repo = locations::open_repository(catalog, secrets, location_id).await?;
+async fn delete_snapshots(catalog: &Catalog, repo: &Repository, actor: &Principal, location_id: &str, doomed: &[&Backup], dry_run: bool) -> Result<LocationOutcome, RetentionError> {
     let ids: Vec<String> = doomed.iter().map(|b| b.snapshot_id.clone()).collect();
     let report = if dry_run {
         let excluded: HashSet<String> = ids.iter().cloned().collect();
-        prune::prune_without(&repo, &excluded).await?
+        prune::prune_without(repo, &excluded).await?
     } else {
-        prune::forget(&repo, &ids).await?;
-        prune::prune(&repo, false).await?
+        prune::forget(repo, &ids).await?;
+        prune::prune(repo, false).await?
     };
     if !dry_run {
         let stored: i64 = doomed.iter().map(|b| b.compressed_size_bytes.unwrap_or(0).max(0)).sum();
@@ -282,6 +301,7 @@ async fn delete_snapshots(catalog: &Catalog, secrets: &SecretBox, actor: &Princi
         bytes_freed: report.bytes_freed,
         packs_deleted: report.packs_deleted,
         packs_repacked: report.packs_repacked,
+        bytes_locked: report.bytes_locked,
     })
 }
 
@@ -307,34 +327,47 @@ pub async fn delete_execution(catalog: &Catalog, secrets: &SecretBox, actor: &Pr
     if let Some(why) = keeper(catalog, &floor, completed, Utc::now(), execution_id).await? {
         return Err(RetentionError::Locked(format!("backup execution {execution_id} cannot be deleted: {why}")));
     }
-    delete_snapshots(catalog, secrets, actor, &backup.storage_location_id, &[&backup], false).await
+    let repo = locations::open_repository(catalog, secrets, &backup.storage_location_id).await?;
+    if let Some(until) = object_lock::snapshot_locked_until(&repo, &backup.snapshot_id).await? {
+        return Err(RetentionError::Locked(format!("backup execution {execution_id} cannot be deleted: it is under S3 Object Lock until {until}")));
+    }
+    delete_snapshots(catalog, &repo, actor, &backup.storage_location_id, &[&backup], false).await
 }
 
 /// Records a completed execution's retention row: the policy it was made under and, when the
-/// policy or the location has a maximum age, the date it will be deleted.
-pub async fn track(catalog: &Catalog, execution_id: &str) -> Result<(), RetentionError> {
-    let row: Option<(String, String, Option<String>)> = sqlx::query_as(
-        "SELECT c.retention_policy, e.completed_at, e.storage_location_id FROM backup_executions e
+/// policy or the location has a maximum age, the date it will be deleted. On a location with
+/// S3 Object Lock the backup's objects are then locked until that date, so the storage itself
+/// refuses to delete it early.
+pub async fn track(catalog: &Catalog, secrets: &SecretBox, execution_id: &str) -> Result<(), RetentionError> {
+    let row: Option<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT c.retention_policy, e.completed_at, e.storage_location_id, e.snapshot_id FROM backup_executions e
          JOIN backup_configurations c ON c.id = e.configuration_id WHERE e.id = $1",
     )
     .bind(execution_id)
     .fetch_optional(catalog.pool())
     .await?;
-    let Some((policy_json, completed_at, location_id)) = row else { return Ok(()) };
+    let Some((policy_json, completed_at, location_id, snapshot_id)) = row else { return Ok(()) };
     let policy = serde_json::from_str(&policy_json).ok().and_then(|j| RetentionPolicy::parse(&j).ok()).unwrap_or_default();
-    let location_max = match location_id {
-        Some(id) => floor::get(catalog, &id).await?.max_days,
+    let location_max = match &location_id {
+        Some(id) => floor::get(catalog, id).await?.max_days,
         None => None,
     };
     let days = [policy.max_age_days.map(i64::from), location_max].into_iter().flatten().min();
-    let deletion = days.zip(time::parse(&completed_at)).map(|(d, at)| time::to_text(at + Duration::days(d)));
+    let deletion = days.zip(time::parse(&completed_at)).map(|(d, at)| at + Duration::days(d));
     let mut conn = catalog.pool().acquire().await?;
     ensure_tracking(&mut conn, execution_id, &policy_json).await?;
     sqlx::query("UPDATE backup_retention_tracking SET scheduled_deletion_date = $1 WHERE execution_id = $2")
-        .bind(&deletion)
+        .bind(deletion.map(time::to_text))
         .bind(execution_id)
         .execute(&mut *conn)
         .await?;
+    drop(conn);
+    if let (Some(deletion), Some(location_id), Some(snapshot_id)) = (deletion, location_id, snapshot_id)
+        && locations::find(catalog, &location_id).await?.object_lock_days.is_some()
+    {
+        let repo = locations::open_repository(catalog, secrets, &location_id).await?;
+        object_lock::retain_snapshot(&repo, &snapshot_id, deletion.into()).await?;
+    }
     Ok(())
 }
 

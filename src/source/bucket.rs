@@ -86,7 +86,7 @@ impl Bucket {
                 access_key: options.access_key_id.clone(),
                 secret_key: secret_key.to_string(),
                 path_style: options.path_style.unwrap_or(true),
-                object_lock_days: None,
+                object_lock: None,
             }),
         })
     }

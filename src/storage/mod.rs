@@ -13,6 +13,8 @@
 pub mod local;
 pub mod s3;
 
+use std::time::{Duration, SystemTime};
+
 use async_trait::async_trait;
 
 use crate::error::{Classify, Kind};
@@ -78,6 +80,20 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     async fn delete(&self, key: &str) -> Result<(), StorageError>;
     /// The size of `key`, or `None` if it does not exist.
     async fn size(&self, key: &str) -> Result<Option<u64>, StorageError>;
+    /// How long `put_retained` locks an object; `None` where the storage locks nothing.
+    fn lock_period(&self) -> Option<Duration> {
+        None
+    }
+    /// Until when the storage refuses to delete `key`, if it does (S3 Object Lock). A past
+    /// date means the lock has expired.
+    async fn locked_until(&self, _key: &str) -> Result<Option<SystemTime>, StorageError> {
+        Ok(None)
+    }
+    /// Keeps `key` undeletable until at least `until` (a later lock stays as it is). Does
+    /// nothing where the storage locks nothing.
+    async fn extend_lock(&self, _key: &str, _until: SystemTime) -> Result<(), StorageError> {
+        Ok(())
+    }
 }
 
 /// Checks a key against the contract's alphabet, so no key can climb out of a location.

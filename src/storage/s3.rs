@@ -6,7 +6,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
 use aws_sdk_s3::primitives::{ByteStream, DateTime};
-use aws_sdk_s3::types::{ObjectLockEnabled, ObjectLockMode};
+use aws_sdk_s3::types::{ObjectLockEnabled, ObjectLockMode, ObjectLockRetention, ObjectLockRetentionMode};
 use std::time::{Duration, SystemTime};
 
 use super::{ObjectInfo, Storage, StorageError, validate_key};
@@ -23,9 +23,10 @@ pub struct S3Settings {
     pub access_key: String,
     pub secret_key: String,
     pub path_style: bool,
-    /// Days every object but lock files stays undeletable after it is written: S3 Object Lock
-    /// in compliance mode, which nobody (not even the bucket's root account) can shorten.
-    pub object_lock_days: Option<u32>,
+    /// How long every object but lock files stays undeletable after it is written: S3 Object
+    /// Lock in compliance mode, which nobody (not even the bucket's root account) can shorten.
+    /// Locations set it in days; tests use seconds to watch locks expire.
+    pub object_lock: Option<Duration>,
 }
 
 impl std::fmt::Debug for S3Settings {
@@ -106,6 +107,34 @@ impl S3Storage {
         Ok(())
     }
 
+    /// On an Object Lock bucket (always versioned) a plain DELETE only hides the object behind a
+    /// delete marker and frees nothing; deleting means removing every version of the key. The
+    /// storage refuses a version still locked, so callers check `locked_until` first.
+    async fn delete_versions(&self, key: &str, object: &str) -> Result<(), StorageError> {
+        let listed = self
+            .client
+            .list_object_versions()
+            .bucket(&self.settings.bucket)
+            .prefix(object)
+            .send()
+            .await
+            .map_err(|e| Self::remote(key, e))?;
+        let versions = listed.versions().iter().filter(|v| v.key() == Some(object)).filter_map(|v| v.version_id());
+        let markers = listed.delete_markers().iter().filter(|m| m.key() == Some(object)).filter_map(|m| m.version_id());
+        let ids: Vec<String> = versions.chain(markers).map(str::to_string).collect();
+        for version in ids {
+            self.client
+                .delete_object()
+                .bucket(&self.settings.bucket)
+                .key(object)
+                .version_id(version)
+                .send()
+                .await
+                .map_err(|e| Self::remote(key, e))?;
+        }
+        Ok(())
+    }
+
     /// Creates the bucket (with Object Lock enabled when asked); an existing bucket is fine.
     pub async fn create_bucket(&self, object_lock: bool) -> Result<(), StorageError> {
         let result = self
@@ -141,12 +170,12 @@ impl Storage for S3Storage {
     }
 
     async fn put_retained(&self, key: &str, data: Vec<u8>) -> Result<(), StorageError> {
-        let until = self.settings.object_lock_days.map(|days| SystemTime::now() + Duration::from_secs(u64::from(days) * 86_400));
+        let until = self.settings.object_lock.map(|period| SystemTime::now() + period);
         self.put_object(key, data, until).await
     }
 
     async fn check_retention(&self) -> Result<(), StorageError> {
-        if self.settings.object_lock_days.is_none() {
+        if self.settings.object_lock.is_none() {
             return Ok(());
         }
         let enabled = match self.client.get_object_lock_configuration().bucket(&self.settings.bucket).send().await {
@@ -215,10 +244,48 @@ impl Storage for S3Storage {
 
     async fn delete(&self, key: &str) -> Result<(), StorageError> {
         let object = self.object_key(key)?;
+        if self.settings.object_lock.is_some() {
+            return self.delete_versions(key, &object).await;
+        }
         self.client
             .delete_object()
             .bucket(&self.settings.bucket)
             .key(&object)
+            .send()
+            .await
+            .map_err(|e| Self::remote(key, e))?;
+        Ok(())
+    }
+
+    fn lock_period(&self) -> Option<Duration> {
+        self.settings.object_lock
+    }
+
+    async fn locked_until(&self, key: &str) -> Result<Option<SystemTime>, StorageError> {
+        if self.settings.object_lock.is_none() {
+            return Ok(None);
+        }
+        let object = self.object_key(key)?;
+        match self.client.get_object_retention().bucket(&self.settings.bucket).key(&object).send().await {
+            Ok(out) => Ok(out.retention().and_then(|r| r.retain_until_date()).and_then(|d| SystemTime::try_from(*d).ok())),
+            // No such object, or an object written without retention: nothing holds it.
+            Err(SdkError::ServiceError(e)) if e.raw().status().as_u16() == 404 => Ok(None),
+            Err(e) => Err(Self::remote(key, e)),
+        }
+    }
+
+    async fn extend_lock(&self, key: &str, until: SystemTime) -> Result<(), StorageError> {
+        if self.settings.object_lock.is_none() || self.locked_until(key).await?.is_some_and(|current| current >= until) {
+            // Compliance mode refuses to shorten a lock: only ever ask for a later date.
+            return Ok(());
+        }
+        let object = self.object_key(key)?;
+        let retention = ObjectLockRetention::builder().mode(ObjectLockRetentionMode::Compliance).retain_until_date(DateTime::from(until)).build();
+        self.client
+            .put_object_retention()
+            .bucket(&self.settings.bucket)
+            .key(&object)
+            .retention(retention)
             .send()
             .await
             .map_err(|e| Self::remote(key, e))?;

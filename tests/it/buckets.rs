@@ -34,7 +34,7 @@ async fn bucket(label: &str) -> S3Storage {
         access_key: server.access_key.clone(),
         secret_key: server.secret_key.clone(),
         path_style: true,
-        object_lock_days: None,
+        object_lock: None,
     });
     storage.create_bucket(false).await.unwrap();
     storage

@@ -268,7 +268,7 @@ async fn a_backup_goes_to_the_next_location_when_the_first_does_not_answer(catal
         access_key: server.access_key.clone(),
         secret_key: server.secret_key.clone(),
         path_style: true,
-        object_lock_days: None,
+        object_lock: None,
     });
     s3.create_bucket(false).await.unwrap();
     let remote = locations::create(

@@ -96,7 +96,7 @@ async fn s3_locations_keep_credentials_sealed(catalog: Catalog) {
         access_key: server.access_key.clone(),
         secret_key: server.secret_key.clone(),
         path_style: true,
-        object_lock_days: None,
+        object_lock: None,
     });
     s3.create_bucket(false).await.unwrap();
     drop(storage);

@@ -34,7 +34,7 @@ async fn s3_location(catalog: &Catalog, secrets: &SecretBox, admin: &bulwark_cor
         access_key: server.access_key.clone(),
         secret_key: server.secret_key.clone(),
         path_style: true,
-        object_lock_days: None,
+        object_lock: None,
     });
     s3.create_bucket(false).await.unwrap();
     let new = NewLocation {

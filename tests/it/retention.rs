@@ -22,6 +22,7 @@ use crate::executions::location;
 use crate::{on_both_catalogs, user};
 
 on_both_catalogs!(policies_holds_and_floors_decide_what_is_deleted);
+on_both_catalogs!(object_lock_keeps_backups_until_their_deletion_date);
 
 fn hold(title: &str) -> NewHold {
     NewHold { title: title.into(), reason: "litigation 2026-17: keep the ledger".into(), expires_at: None }
@@ -161,4 +162,74 @@ async fn policies_holds_and_floors_decide_what_is_deleted(catalog: Catalog) {
         .unwrap();
     assert_eq!(actions.iter().filter(|a| *a == "legal_hold.add").count(), 2);
     assert_eq!(actions.iter().filter(|a| *a == "backup_execution.delete").count(), 3);
+}
+
+/// On an immutable S3 location (Object Lock, one day) a backup's objects are locked until its
+/// scheduled deletion date, and retention reports, rather than tries, what the storage refuses.
+async fn object_lock_keeps_backups_until_their_deletion_date(catalog: Catalog) {
+    use bulwark_core::storage::s3::{S3Settings, S3Storage};
+    let secrets = SecretBox::new(Key::random());
+    let admin = user(&catalog, "admin", Role::Admin).await;
+    let server = tokio::task::spawn_blocking(bulwark_testkit::s3::SeaweedFs::shared).await.unwrap();
+    let bucket = format!("locked-{}-{}", std::process::id(), catalog.backend().name());
+    let s3 = S3Storage::new(S3Settings {
+        endpoint: Some(server.endpoint.clone()),
+        region: "us-east-1".into(),
+        bucket: bucket.clone(),
+        prefix: String::new(),
+        access_key: server.access_key.clone(),
+        secret_key: server.secret_key.clone(),
+        path_style: true,
+        object_lock: None,
+    });
+    s3.create_bucket(true).await.unwrap();
+    let new_location = locations::NewLocation {
+        location_name: "vault".into(),
+        storage_type: "archive".into(),
+        provider: "s3".into(),
+        endpoint: Some(server.endpoint.clone()),
+        bucket: Some(bucket.clone()),
+        access_key: Some(server.access_key.clone()),
+        secret_key: Some(server.secret_key.clone()),
+        immutability: true,
+        object_lock_days: Some(1),
+        ..Default::default()
+    };
+    let loc = locations::create(&catalog, &secrets, &admin, new_location).await.unwrap().id;
+    locations::init_repository(&catalog, &secrets, &admin, &loc).await.unwrap();
+    let source = bulwark_testkit::temp_dir("locked-src");
+    let c: NewConfiguration = serde_json::from_value(serde_json::json!({
+        "name": "vaulted", "sourceType": "filesystem", "sourceIdentifier": source.to_str().unwrap(),
+        "storageLocationIds": [loc], "retentionPolicy": {"keepLast": 1, "maxAgeDays": 3},
+    }))
+    .unwrap();
+    let c = configurations::create(&catalog, &secrets, &admin, c).await.unwrap();
+    let mut runs = Vec::new();
+    for n in 0..2u8 {
+        std::fs::write(source.join("ledger.txt"), vec![b'a' + n; 4096]).unwrap();
+        let e = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
+        executions::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap();
+        runs.push(executions::get(&catalog, &admin, &e.id).await.unwrap());
+    }
+
+    // The first backup's manifest is locked until its deletion date (3 days), past the
+    // location's one-day lock.
+    let tracked = retention::tracking(&catalog, &admin, &runs[0].id).await.unwrap().unwrap();
+    let deletion = bulwark_core::time::parse(tracked.scheduled_deletion_date.as_deref().unwrap()).unwrap();
+    let suffix = format!("snapshots/{}", runs[0].snapshot_id.as_deref().unwrap());
+    let manifest = bulwark_core::storage::Storage::list(&s3, "").await.unwrap().into_iter().map(|o| o.key).find(|k| k.ends_with(&suffix)).expect("the manifest is stored");
+    let retention = s3.client().get_object_retention().bucket(&bucket).key(&manifest).send().await.unwrap();
+    let until = retention.retention().unwrap().retain_until_date().unwrap().secs();
+    assert!((until - deletion.timestamp()).abs() <= 1, "locked until {until}, deletion {deletion}");
+
+    // keepLast 1 lets the first go, but the storage still locks it: held, with the reason.
+    let preview = retention::cleanup(&catalog, &secrets, &admin, false).await.unwrap();
+    assert!(preview.deleted.is_empty(), "{preview:?}");
+    assert_eq!(preview.held.len(), 1);
+    assert!(preview.held[0].reason.starts_with("under S3 Object Lock until"), "{:?}", preview.held);
+    let refused = retention::delete_execution(&catalog, &secrets, &admin, &runs[0].id).await.unwrap_err();
+    assert!(matches!(refused, RetentionError::Locked(_)) && refused.to_string().contains("Object Lock"), "{refused}");
+    let repo = locations::open_repository(&catalog, &secrets, &loc).await.unwrap();
+    assert_eq!(repo.snapshots().await.unwrap().len(), 2, "nothing was deleted");
+    assert!(executions::get(&catalog, &admin, &runs[0].id).await.unwrap().deleted_at.is_none());
 }

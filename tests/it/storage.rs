@@ -25,7 +25,7 @@ async fn s3(prefix: &str) -> S3Storage {
         access_key: server.access_key.clone(),
         secret_key: server.secret_key.clone(),
         path_style: true,
-        object_lock_days: None,
+        object_lock: None,
     });
     storage.create_bucket(false).await.expect("create bucket");
     storage
@@ -84,7 +84,7 @@ async fn s3_errors_are_clear() {
         access_key: server.access_key.clone(),
         secret_key: "not-the-secret".into(),
         path_style: true,
-        object_lock_days: None,
+        object_lock: None,
     });
     let err = wrong.put("config", b"x".to_vec()).await.unwrap_err();
     assert!(matches!(err, StorageError::Remote { .. }), "{err}");
@@ -126,11 +126,11 @@ async fn an_immutable_s3_location_locks_every_repository_object() {
     let secret = Secret::Passphrase("locked".into());
     // A bucket without Object Lock cannot hold an immutable repository: a clear refusal.
     let plain = s3("").await;
-    let unlockable = S3Storage::new(S3Settings { object_lock_days: Some(1), ..settings_of(&plain) });
+    let unlockable = S3Storage::new(S3Settings { object_lock: Some(std::time::Duration::from_secs(86_400)), ..settings_of(&plain) });
     let err = Repository::init(Arc::new(unlockable), &secret).await.unwrap_err().to_string();
     assert!(err.contains("does not have Object Lock enabled"), "{err}");
 
-    let locked = S3Storage::new(S3Settings { object_lock_days: Some(1), bucket: format!("{}-locked", plain.bucket()), ..settings_of(&plain) });
+    let locked = S3Storage::new(S3Settings { object_lock: Some(std::time::Duration::from_secs(86_400)), bucket: format!("{}-locked", plain.bucket()), ..settings_of(&plain) });
     locked.create_bucket(true).await.unwrap();
     let storage: Arc<dyn Storage> = Arc::new(locked.clone());
     let (repo, _) = Repository::init(storage.clone(), &secret).await.unwrap();
@@ -158,4 +158,100 @@ async fn an_immutable_s3_location_locks_every_repository_object() {
     let deleted = client.delete_object().bucket(locked.bucket()).key(&pack.key).version_id(&version).send().await;
     assert!(deleted.is_err(), "deleting a locked pack version must fail");
     assert!(check(&repo, true).await.unwrap().is_ok());
+}
+
+/// Garbage collection on Object Lock, with a lock of seconds so it can be watched expiring:
+/// nothing locked is ever deleted (a snapshot refuses to be forgotten, a pack waits), packs
+/// that remaining snapshots use get their locks extended, and deleting really frees the space
+/// (every version goes, not just a delete marker in front of it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_waits_for_locks_and_keeps_live_packs_locked() {
+    use bulwark_core::repo::{RepoError, object_lock, prune};
+    use std::time::{Duration, SystemTime};
+    let period = Duration::from_secs(4);
+    let secret = Secret::Passphrase("gc".into());
+    let plain = s3("").await;
+    let locked = S3Storage::new(S3Settings { object_lock: Some(period), bucket: format!("{}-gc", plain.bucket()), ..settings_of(&plain) });
+    locked.create_bucket(true).await.unwrap();
+    let storage: Arc<dyn Storage> = Arc::new(locked.clone());
+    let (repo, _) = Repository::init(storage.clone(), &secret).await.unwrap();
+    let client = locked.client();
+    let packs = || async { storage.list("packs/").await.unwrap().into_iter().map(|o| o.key).collect::<std::collections::BTreeSet<_>>() };
+    let bucket = locked.bucket().to_string();
+    let retained_until = async |key: String| {
+        let out = client.get_object_retention().bucket(&bucket).key(&key).send().await.unwrap();
+        SystemTime::try_from(*out.retention().unwrap().retain_until_date().unwrap()).unwrap()
+    };
+    let noise = |seed: u64| -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..3 << 20)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect()
+    };
+    let backup = async |seed: u64| {
+        let before = packs().await;
+        let snapshot = backup::backup_stream(&repo, std::io::Cursor::new(noise(seed)), BackupOptions::default()).await.unwrap();
+        let own: Vec<String> = packs().await.difference(&before).cloned().collect();
+        assert!(!own.is_empty());
+        (snapshot, own, SystemTime::now())
+    };
+    let (a, a_packs, a_written) = backup(10).await;
+    let (b, b_packs, _) = backup(20).await;
+
+    // A fresh snapshot cannot be forgotten: the storage locks its manifest.
+    let refused = prune::forget(&repo, std::slice::from_ref(&a.id)).await.unwrap_err();
+    assert!(matches!(refused, RepoError::ObjectLocked { .. }) && refused.to_string().contains("Object Lock until"), "{refused}");
+    assert_eq!(repo.snapshots().await.unwrap().len(), 2, "nothing was forgotten");
+
+    // A known deletion date locks B's manifest and packs until then.
+    let until = SystemTime::now() + Duration::from_secs(120);
+    assert_eq!(object_lock::retain_snapshot(&repo, &b.id, until).await.unwrap(), b_packs.len() + 1);
+    for key in b_packs.iter().cloned().chain([format!("snapshots/{}", b.id)]) {
+        assert!(retained_until(key.clone()).await >= until - Duration::from_secs(1), "{key} is locked until B's deletion date");
+    }
+
+    // Once A's locks expire, A goes: its packs are deleted with every version.
+    tokio::time::sleep((a_written + period + Duration::from_millis(500)).duration_since(SystemTime::now()).unwrap_or_default()).await;
+    prune::forget(&repo, std::slice::from_ref(&a.id)).await.unwrap();
+    let preview = prune::prune(&repo, true).await.unwrap();
+    let report = prune::prune(&repo, false).await.unwrap();
+    assert_eq!(report.packs_deleted, a_packs.len() as u64, "{report:?}");
+    assert_eq!((report.packs_locked, report.bytes_freed), (0, preview.bytes_freed), "{report:?}");
+    assert!(report.bytes_freed > 3_000_000, "{report:?}");
+    let now = packs().await;
+    assert!(a_packs.iter().all(|p| !now.contains(p)) && b_packs.iter().all(|p| now.contains(p)));
+    let versions = client.list_object_versions().bucket(&bucket).prefix(&a_packs[0]).send().await.unwrap();
+    assert!(versions.versions().is_empty() && versions.delete_markers().is_empty(), "no version of A's pack is left behind");
+
+    // C's own locks expire; a prune renews them while C is kept (B's run for two minutes).
+    let (c, c_packs, c_written) = backup(30).await;
+    tokio::time::sleep((c_written + period + Duration::from_millis(500)).duration_since(SystemTime::now()).unwrap_or_default()).await;
+    let renewed_at = SystemTime::now();
+    let report = prune::prune(&repo, false).await.unwrap();
+    assert_eq!(report.locks_extended, c_packs.len() as u64, "{report:?}");
+    for key in &c_packs {
+        assert!(retained_until(key.clone()).await >= renewed_at + period - Duration::from_secs(1), "{key} was renewed");
+    }
+    // Forgotten now (its manifest's lock has expired), C's packs still locked wait.
+    prune::forget(&repo, std::slice::from_ref(&c.id)).await.unwrap();
+    let report = prune::prune(&repo, false).await.unwrap();
+    assert_eq!((report.packs_deleted, report.packs_locked), (0, c_packs.len() as u64), "{report:?}");
+    assert!(packs().await.is_superset(&c_packs.iter().cloned().collect()), "locked packs are never deleted");
+    // And go once their renewed locks expire.
+    tokio::time::sleep((renewed_at + period + Duration::from_millis(500)).duration_since(SystemTime::now()).unwrap_or_default()).await;
+    let report = prune::prune(&repo, false).await.unwrap();
+    assert_eq!((report.packs_deleted, report.packs_locked), (c_packs.len() as u64, 0), "{report:?}");
+    assert!(packs().await.is_disjoint(&c_packs.iter().cloned().collect()));
+
+    // B is whole and restores byte for byte.
+    assert_eq!(repo.snapshots().await.unwrap().into_iter().map(|s| s.id).collect::<Vec<_>>(), std::slice::from_ref(&b.id));
+    assert!(check(&repo, true).await.unwrap().is_ok());
+    let index = Arc::new(repo.load_index().await.unwrap());
+    let (restored, _) = restore::restore_stream(&repo, index, &b, Vec::new()).await.unwrap();
+    assert!(restored == noise(20));
 }

@@ -23,6 +23,7 @@ pub async fn retention_cleanup(dry_run: bool) -> Result<CleanupView, AppError> {
         deleted: r.deleted.into_iter().map(line).collect(),
         held: r.held.into_iter().map(line).collect(),
         bytes_freed: r.bytes_freed,
+        bytes_locked: r.bytes_locked,
     })
 }
 
@@ -53,12 +54,15 @@ pub fn RetentionPage() -> impl IntoView {
 #[component]
 fn Report(report: CleanupView) -> impl IntoView {
     let verb = if report.dry_run { "would delete" } else { "deleted" };
-    let summary = format!(
-        "The cleanup {verb} {} backups and free {}; {} kept by a legal hold or a location's minimum.",
+    let mut summary = format!(
+        "The cleanup {verb} {} backups and free {}; {} kept by a legal hold, a location's minimum or S3 Object Lock.",
         report.deleted.len(),
         human_bytes(report.bytes_freed),
         report.held.len()
     );
+    if report.bytes_locked > 0 {
+        summary.push_str(&format!(" {} of unused data stays until its Object Lock expires.", human_bytes(report.bytes_locked)));
+    }
     view! {
         <section class="panel" data-testid="cleanup-report" data-dry-run=report.dry_run.to_string()>
             <h2>{if report.dry_run { "Preview" } else { "Done" }}</h2>

@@ -187,7 +187,7 @@ impl RepoArgs {
             prefix,
             access_key: credential("AWS_ACCESS_KEY_ID")?,
             secret_key: credential("AWS_SECRET_ACCESS_KEY")?,
-            object_lock_days: self.object_lock_days,
+            object_lock: self.object_lock_days.map(|days| std::time::Duration::from_secs(u64::from(days) * 86_400)),
         })))
     }
 
@@ -394,6 +394,12 @@ pub async fn run_repo(args: RepoArgs) -> Result<(), Failure> {
                     report.blobs_dropped,
                     report.bytes_freed
                 );
+                if report.packs_locked > 0 || report.locks_extended > 0 {
+                    println!(
+                        "Object Lock: {} packs ({} bytes) wait for their locks to expire; {} locks of packs in use extended",
+                        report.packs_locked, report.bytes_locked, report.locks_extended
+                    );
+                }
             }
             Ok(())
         }

@@ -149,7 +149,7 @@ fn repo_commands_work_on_s3() {
         access_key: server.access_key.clone(),
         secret_key: server.secret_key.clone(),
         path_style: true,
-        object_lock_days: None,
+        object_lock: None,
     });
     tokio::runtime::Runtime::new().unwrap().block_on(storage.create_bucket(false)).unwrap();
     let run = |args: &[&str], stdin: &[u8], secret: &str| {
