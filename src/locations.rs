@@ -431,6 +431,49 @@ pub async fn open_repository(catalog: &Catalog, secrets: &SecretBox, id: &str) -
     Ok(Repository::open(storage(&location, secrets)?, &secret).await?)
 }
 
+/// A snapshot opened for restoring, and where it was read.
+pub struct SnapshotSource {
+    pub repo: Repository,
+    pub snapshot: crate::repo::snapshot::Snapshot,
+    /// The location read: the one the backup went to, or a replica of it.
+    pub location_id: String,
+}
+
+/// Opens a snapshot for restoring from the location it was written to or, when that cannot be
+/// read (its region down, the snapshot damaged or lost there), from a replica of the same
+/// repository (see `replicate`), tier by tier. Fails with the first location's error when no
+/// copy can be read.
+pub async fn open_snapshot(catalog: &Catalog, secrets: &SecretBox, id: &str, snapshot_id: &str) -> Result<SnapshotSource, LocationError> {
+    let open = async |location_id: &str| -> Result<SnapshotSource, LocationError> {
+        let repo = open_repository(catalog, secrets, location_id).await?;
+        let snapshot = repo.load_snapshot(snapshot_id).await?;
+        Ok(SnapshotSource { repo, snapshot, location_id: location_id.to_string() })
+    };
+    let first = match open(id).await {
+        Ok(source) => return Ok(source),
+        Err(e) => e,
+    };
+    let Some(repository) = find(catalog, id).await?.repository_id else { return Err(first) };
+    let replicas: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM backup_storage_locations WHERE repository_id = $1 AND id <> $2 AND is_active = 1
+         ORDER BY CASE storage_type WHEN 'primary' THEN 0 WHEN 'secondary' THEN 1 WHEN 'tertiary' THEN 2 ELSE 3 END, created_at",
+    )
+    .bind(&repository)
+    .bind(id)
+    .fetch_all(catalog.pool())
+    .await?;
+    for replica in replicas {
+        match open(&replica).await {
+            Ok(source) => {
+                tracing::warn!(location = %id, replica = %replica, error = %first, "reading snapshot {snapshot_id} from a replica");
+                return Ok(source);
+            }
+            Err(e) => tracing::warn!(replica = %replica, error = %e, "replica cannot serve snapshot {snapshot_id} either"),
+        }
+    }
+    Err(first)
+}
+
 /// What a location holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -30,6 +30,8 @@ pub enum ReplicateError {
     #[error("{0}")]
     Invalid(String),
     #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
     Conflict(String),
     #[error(transparent)]
     Auth(#[from] AuthError),
@@ -57,6 +59,7 @@ impl Classify for ReplicateError {
     fn kind(&self) -> Kind {
         match self {
             ReplicateError::Invalid(_) => Kind::Invalid,
+            ReplicateError::NotFound(_) => Kind::NotFound,
             ReplicateError::Conflict(_) => Kind::Conflict,
             ReplicateError::Auth(e) => e.kind(),
             ReplicateError::Catalog(e) => e.kind(),
@@ -81,13 +84,19 @@ pub struct ReplicationRun {
     pub bytes_copied: i64,
     pub objects_skipped: i64,
     pub snapshots_verified: i64,
+    /// Objects the source no longer has, removed from the target, and their bytes.
+    pub objects_deleted: i64,
+    pub bytes_deleted: i64,
+    /// Such objects the target's Object Lock still keeps.
+    pub objects_locked: i64,
     pub error: Option<String>,
     pub requested_by: String,
     pub created_at: String,
     pub completed_at: Option<String>,
 }
 
-const COLUMNS: &str = "id, source_location_id, target_location_id, status, objects_copied, bytes_copied, objects_skipped, snapshots_verified, error, requested_by, created_at, completed_at";
+const COLUMNS: &str = "id, source_location_id, target_location_id, status, objects_copied, bytes_copied, objects_skipped, snapshots_verified, \
+    objects_deleted, bytes_deleted, objects_locked, error, requested_by, created_at, completed_at";
 
 /// The job kind of a copy.
 pub const JOB_KIND: &str = "replicate";
@@ -103,9 +112,56 @@ pub struct NewReplication {
 pub async fn schedule(catalog: &Catalog, actor: &Principal, source_id: &str, request: NewReplication) -> Result<ReplicationRun, ReplicateError> {
     actor.require(Role::Admin)?;
     check_pair(catalog, source_id, &request.target_location_id).await?;
+    let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
+    let id = queue(&mut tx, source_id, &request.target_location_id, &actor.username).await?;
+    let detail = serde_json::json!({ "sourceLocationId": source_id, "targetLocationId": request.target_location_id });
+    audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "replication.schedule", target_type: "replication_run", target_id: Some(&id), detail }).await?;
+    tx.tx.commit().await?;
+    get(catalog, &id).await
+}
+
+/// Inserts a queued run and its job.
+async fn queue(tx: &mut crate::catalog::SerializedTx<'_>, source_id: &str, target_id: &str, requested_by: &str) -> Result<String, ReplicateError> {
+    let id = uuid::Uuid::new_v4().to_string();
+    sqlx::query(&format!("INSERT INTO replication_runs ({COLUMNS}) VALUES ($1, $2, $3, 'queued', 0, 0, 0, 0, 0, 0, 0, NULL, $4, $5, NULL)"))
+        .bind(&id)
+        .bind(source_id)
+        .bind(target_id)
+        .bind(requested_by)
+        .bind(time::now_text())
+        .execute(&mut *tx.tx)
+        .await?;
+    let job = NewJob { priority: 6, subject_id: Some(id.clone()), max_attempts: 3, ..NewJob::new(JOB_KIND, serde_json::json!({ "runId": id })) };
+    jobs::enqueue_on(&mut tx.tx, job).await?;
+    Ok(id)
+}
+
+/// A standing rule: copy the source to the target after every backup that lands on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplicationLink {
+    pub id: String,
+    pub source_location_id: String,
+    pub target_location_id: String,
+    pub created_by: String,
+    pub created_at: String,
+}
+
+/// Adds a copy rule from `source_id` (admins), and queues a first run so the target catches up.
+pub async fn link(catalog: &Catalog, actor: &Principal, source_id: &str, request: NewReplication) -> Result<ReplicationLink, ReplicateError> {
+    actor.require(Role::Admin)?;
+    check_pair(catalog, source_id, &request.target_location_id).await?;
     let id = uuid::Uuid::new_v4().to_string();
     let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
-    sqlx::query(&format!("INSERT INTO replication_runs ({COLUMNS}) VALUES ($1, $2, $3, 'queued', 0, 0, 0, 0, NULL, $4, $5, NULL)"))
+    let exists: Option<String> = sqlx::query_scalar("SELECT id FROM replication_links WHERE source_location_id = $1 AND target_location_id = $2")
+        .bind(source_id)
+        .bind(&request.target_location_id)
+        .fetch_optional(&mut *tx.tx)
+        .await?;
+    if exists.is_some() {
+        return Err(ReplicateError::Conflict("this location is already copied there after every backup".into()));
+    }
+    sqlx::query("INSERT INTO replication_links (id, source_location_id, target_location_id, created_by, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(&id)
         .bind(source_id)
         .bind(&request.target_location_id)
@@ -113,12 +169,51 @@ pub async fn schedule(catalog: &Catalog, actor: &Principal, source_id: &str, req
         .bind(time::now_text())
         .execute(&mut *tx.tx)
         .await?;
-    let job = NewJob { priority: 6, subject_id: Some(id.clone()), max_attempts: 3, ..NewJob::new(JOB_KIND, serde_json::json!({ "runId": id })) };
-    jobs::enqueue_on(&mut tx.tx, job).await?;
+    queue(&mut tx, source_id, &request.target_location_id, &actor.username).await?;
     let detail = serde_json::json!({ "sourceLocationId": source_id, "targetLocationId": request.target_location_id });
-    audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "replication.schedule", target_type: "replication_run", target_id: Some(&id), detail }).await?;
+    audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "replication.link", target_type: "replication_link", target_id: Some(&id), detail }).await?;
     tx.tx.commit().await?;
-    get(catalog, &id).await
+    Ok(sqlx::query_as(&format!("SELECT {LINK_COLUMNS} FROM replication_links WHERE id = $1")).bind(&id).fetch_one(catalog.pool()).await?)
+}
+
+const LINK_COLUMNS: &str = "id, source_location_id, target_location_id, created_by, created_at";
+
+/// Removes a copy rule (admins); the replica keeps what it holds.
+pub async fn unlink(catalog: &Catalog, actor: &Principal, link_id: &str) -> Result<(), ReplicateError> {
+    actor.require(Role::Admin)?;
+    let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
+    let removed = sqlx::query("DELETE FROM replication_links WHERE id = $1").bind(link_id).execute(&mut *tx.tx).await?;
+    if removed.rows_affected() == 0 {
+        return Err(ReplicateError::NotFound(format!("replication rule {link_id} not found")));
+    }
+    audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "replication.unlink", target_type: "replication_link", target_id: Some(link_id), detail: serde_json::json!({}) }).await?;
+    tx.tx.commit().await?;
+    Ok(())
+}
+
+/// Copy rules from a location.
+pub async fn links(catalog: &Catalog, actor: &Principal, location_id: &str) -> Result<Vec<ReplicationLink>, ReplicateError> {
+    actor.require(Role::Viewer)?;
+    Ok(sqlx::query_as(&format!("SELECT {LINK_COLUMNS} FROM replication_links WHERE source_location_id = $1 ORDER BY created_at")).bind(location_id).fetch_all(catalog.pool()).await?)
+}
+
+/// After a backup landed on `location_id`: queues a run for each of its copy rules, unless
+/// one for that pair is already queued (it will copy this backup too).
+pub async fn after_backup(catalog: &Catalog, location_id: &str) -> Result<usize, ReplicateError> {
+    let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
+    let targets: Vec<String> = sqlx::query_scalar(
+        "SELECT l.target_location_id FROM replication_links l WHERE l.source_location_id = $1
+         AND NOT EXISTS (SELECT 1 FROM replication_runs r WHERE r.source_location_id = l.source_location_id
+                         AND r.target_location_id = l.target_location_id AND r.status = 'queued')",
+    )
+    .bind(location_id)
+    .fetch_all(&mut *tx.tx)
+    .await?;
+    for target in &targets {
+        queue(&mut tx, location_id, target, "replication").await?;
+    }
+    tx.tx.commit().await?;
+    Ok(targets.len())
 }
 
 /// The target must be another location, and empty or a replica of the same repository.
@@ -169,13 +264,17 @@ pub async fn run(catalog: &Catalog, secrets: &SecretBox, run_id: &str) -> Result
     match copy(catalog, secrets, &queued).await {
         Ok(figures) => {
             sqlx::query(
-                "UPDATE replication_runs SET status = 'completed', objects_copied = $1, bytes_copied = $2, objects_skipped = $3, snapshots_verified = $4, completed_at = $5
-                 WHERE id = $6",
+                "UPDATE replication_runs SET status = 'completed', objects_copied = $1, bytes_copied = $2, objects_skipped = $3, snapshots_verified = $4,
+                     objects_deleted = $5, bytes_deleted = $6, objects_locked = $7, completed_at = $8
+                 WHERE id = $9",
             )
             .bind(figures.objects_copied)
             .bind(figures.bytes_copied)
             .bind(figures.objects_skipped)
             .bind(figures.snapshots_verified)
+            .bind(figures.objects_deleted)
+            .bind(figures.bytes_deleted)
+            .bind(figures.objects_locked)
             .bind(time::now_text())
             .bind(run_id)
             .execute(catalog.pool())
@@ -209,7 +308,14 @@ struct Figures {
     bytes_copied: i64,
     objects_skipped: i64,
     snapshots_verified: i64,
+    objects_deleted: i64,
+    bytes_deleted: i64,
+    objects_locked: i64,
 }
+
+/// What a replica mirrors, in commit order (packs before the index naming them, the index
+/// before the snapshots that need it). `config` and `keyring` are single objects.
+const MIRRORED: [&str; 7] = [format::CONFIG_KEY, format::KEYRING_KEY, format::KEYS_PREFIX, format::PACKS_PREFIX, format::INDEX_PREFIX, format::SNAPSHOTS_PREFIX, format::WAL_PREFIX];
 
 async fn copy(catalog: &Catalog, secrets: &SecretBox, run: &ReplicationRun) -> Result<Figures, ReplicateError> {
     let (source, target) = check_pair(catalog, &run.source_location_id, &run.target_location_id).await?;
@@ -218,14 +324,15 @@ async fn copy(catalog: &Catalog, secrets: &SecretBox, run: &ReplicationRun) -> R
     let (from, to) = (locations::storage(&source, secrets)?, locations::storage(&target, secrets)?);
     let mut figures = Figures::default();
     let mut new_snapshots = Vec::new();
-    for prefix in [format::CONFIG_KEY, format::KEYRING_KEY, format::KEYS_PREFIX, format::PACKS_PREFIX, format::INDEX_PREFIX, format::SNAPSHOTS_PREFIX, format::WAL_PREFIX] {
-        let there: HashMap<String, u64> = to.list(prefix).await?.into_iter().map(|o| (o.key, o.size)).collect();
+    let mut extra: HashMap<&str, Vec<(String, u64)>> = HashMap::new();
+    for prefix in MIRRORED {
+        let mut there: HashMap<String, u64> = to.list(prefix).await?.into_iter().map(|o| (o.key, o.size)).collect();
         for object in from.list(prefix).await? {
             // `config` lists `config…` keys too; only the exact key is the config object.
             if !prefix.ends_with('/') && object.key != prefix {
                 continue;
             }
-            if there.get(&object.key) == Some(&object.size) {
+            if there.remove(&object.key) == Some(object.size) {
                 figures.objects_skipped += 1;
                 continue;
             }
@@ -238,12 +345,17 @@ async fn copy(catalog: &Catalog, secrets: &SecretBox, run: &ReplicationRun) -> R
             };
             figures.bytes_copied += bytes.len() as i64;
             figures.objects_copied += 1;
-            to.put(&object.key, bytes).await?;
+            // Locked for the target's own period where it has Object Lock.
+            to.put_retained(&object.key, bytes).await?;
             if let Some(id) = object.key.strip_prefix(format::SNAPSHOTS_PREFIX) {
                 new_snapshots.push(id.to_string());
             }
         }
+        if prefix.ends_with('/') {
+            extra.insert(prefix, there.into_iter().collect());
+        }
     }
+    remove_extra(to.as_ref(), &extra, &mut figures).await?;
     lock.release().await?;
 
     // The target opens with the source's key: check its structure, read the new snapshots back.
@@ -275,6 +387,29 @@ async fn copy(catalog: &Catalog, secrets: &SecretBox, run: &ReplicationRun) -> R
             .await?;
     }
     Ok(figures)
+}
+
+/// Removes from the target what the source no longer has (forgotten snapshots, pruned index
+/// files and packs, rotated-out keys), in the order prune deletes: snapshots, then index
+/// files, then packs. What the target's Object Lock still holds stays; and while a snapshot or
+/// an index file stays that way, so do all extra packs, since they may be what it names.
+async fn remove_extra(to: &dyn crate::storage::Storage, extra: &HashMap<&str, Vec<(String, u64)>>, figures: &mut Figures) -> Result<(), ReplicateError> {
+    let now = std::time::SystemTime::now();
+    let mut kept_referrer = false;
+    for prefix in [format::SNAPSHOTS_PREFIX, format::INDEX_PREFIX, format::PACKS_PREFIX, format::KEYS_PREFIX, format::WAL_PREFIX] {
+        for (key, size) in extra.get(prefix).into_iter().flatten() {
+            let locked = to.locked_until(key).await?.is_some_and(|until| until > now);
+            if locked || (prefix == format::PACKS_PREFIX && kept_referrer) {
+                figures.objects_locked += 1;
+                kept_referrer |= prefix == format::SNAPSHOTS_PREFIX || prefix == format::INDEX_PREFIX;
+                continue;
+            }
+            to.delete(key).await?;
+            figures.objects_deleted += 1;
+            figures.bytes_deleted += *size as i64;
+        }
+    }
+    Ok(())
 }
 
 /// Runs `replicate` jobs on the worker pool.

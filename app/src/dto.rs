@@ -385,6 +385,21 @@ pub struct ReplicationLine {
     pub bytes_copied: u64,
     pub objects_skipped: i64,
     pub snapshots_verified: i64,
+    /// Objects the source no longer has, removed from the target (and their bytes), and such
+    /// objects the target's Object Lock keeps.
+    pub objects_deleted: i64,
+    pub bytes_deleted: u64,
+    pub objects_locked: i64,
     pub error: Option<String>,
+    pub created_at: String,
+}
+
+/// A standing copy rule: this location is copied to the target after every backup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicationRuleLine {
+    pub id: String,
+    pub target_location_id: String,
+    pub target_name: String,
+    pub created_by: String,
     pub created_at: String,
 }

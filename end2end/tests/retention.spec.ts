@@ -141,6 +141,31 @@ test('a location is replicated to another and the replica lists the same snapsho
   await page.goto(`/storage/${id('Archive copy')}`);
   await hydrated(page);
   await expect(page.locator('tr[data-snapshot]')).toHaveCount(source);
+
+  // A copy rule: the next backup of a configuration on the source is copied by itself.
+  await page.goto(`/storage/${id('Retention disk')}`);
+  await hydrated(page);
+  await panel.getByLabel('Copy rule target').selectOption({ label: 'Archive copy' });
+  await panel.getByRole('button', { name: 'Add copy rule' }).click();
+  await expect(panel.getByTestId('rule-report')).toContainText('Copy rule added');
+  await expect(panel.locator('tr[data-rule="Archive copy"]')).toBeVisible();
+  const configurations = await (await page.request.get('/api/admin/backups/configurations')).json();
+  const rotating = configurations.find((c: { name: string }) => c.name === 'Rotating logs').id;
+  const run = await page.request.post(`/api/admin/backups/configurations/${rotating}/execute`);
+  expect(run.status()).toBe(202);
+  const execution = (await run.json()).id;
+  await expect(async () => {
+    const e = await (await page.request.get(`/api/admin/backups/executions/${execution}`)).json();
+    expect(e.status).toBe('completed');
+    const runs = await (await page.request.get(`/api/admin/backups/storage-locations/${id('Archive copy')}/replications`)).json();
+    // The rule's catch-up copy, and the one after this backup, both done.
+    expect(runs.filter((r: { status: string }) => r.status === 'completed').length).toBeGreaterThanOrEqual(2);
+    const replica = await (await page.request.get(`/api/admin/backups/storage-locations/${id('Archive copy')}/snapshots`)).json();
+    expect(replica.some((s: { id: string }) => s.id === e.snapshotId)).toBe(true);
+  }).toPass({ timeout: 45_000 });
+  await panel.getByRole('button', { name: 'Remove rule' }).click();
+  await expect(panel.getByTestId('rule-removed')).toContainText('Copy rule removed');
+  await expect(panel.getByTestId('rules')).toContainText('No copy rule');
 });
 
 test('the catalog rebuild adds nothing to a whole catalog, and attaching refuses a location without a repository', async ({ page }) => {

@@ -299,6 +299,9 @@ pub async fn run(catalog: &Catalog, secrets: &SecretBox, id: &str, cancel: Cance
             if let Err(e) = crate::retention::track(catalog, secrets, id).await {
                 tracing::warn!(execution = %id, error = %e, "recording the retention row failed");
             }
+            if let Err(e) = crate::replicate::after_backup(catalog, &location_id).await {
+                tracing::warn!(execution = %id, error = %e, "queueing the copies of the backup failed");
+            }
             // Every backup is read back once by itself; group members inside their group too.
             let verify = NewJob {
                 priority: 8,

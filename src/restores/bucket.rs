@@ -55,8 +55,7 @@ pub async fn restore_bucket(catalog: &Catalog, secrets: &SecretBox, actor: &Prin
         }
     };
     let started = Instant::now();
-    let repo = locations::open_repository(catalog, secrets, &location).await?;
-    let snapshot = repo.load_snapshot(&snapshot_id).await?;
+    let locations::SnapshotSource { repo, snapshot, location_id } = locations::open_snapshot(catalog, secrets, &location, &snapshot_id).await?;
     let index = repo.load_index().await?;
     let unavailable = |detail: String| RestoreError::Repo(RepoError::DataUnavailable { snapshot: snapshot_id.clone(), detail });
     let mut selected = Vec::new();
@@ -125,6 +124,7 @@ pub async fn restore_bucket(catalog: &Catalog, secrets: &SecretBox, actor: &Prin
         files: Some(selected.len() as u64),
         unchanged: None,
         duration_seconds: started.elapsed().as_secs_f64(),
+        storage_location_id: location_id,
     };
     record(catalog, actor, "restore.bucket", &report).await?;
     Ok(report)

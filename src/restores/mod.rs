@@ -123,6 +123,8 @@ pub struct RestoreReport {
     pub unchanged: Option<u64>,
     /// The measured restore time.
     pub duration_seconds: f64,
+    /// The storage location read: the backup's own, or a replica when that could not be read.
+    pub storage_location_id: String,
 }
 
 /// Restores an execution with the request shape its source takes: [`PostgresRestore`] for a
@@ -168,8 +170,7 @@ pub async fn restore_directory(
         return Err(RestoreError::Invalid("targetPath: an absolute directory path".into()));
     }
     let started = Instant::now();
-    let repo = locations::open_repository(catalog, secrets, &location).await?;
-    let snapshot = repo.load_snapshot(&snapshot_id).await?;
+    let locations::SnapshotSource { repo, snapshot, location_id } = locations::open_snapshot(catalog, secrets, &location, &snapshot_id).await?;
     let index = Arc::new(repo.load_index().await?);
     let include: Vec<String> = request.include.iter().map(|p| p.trim().trim_matches('/').to_string()).filter(|p| !p.is_empty()).collect();
     let summary = restore::restore_tree(&repo, index, &snapshot, &target, &include).await?;
@@ -181,6 +182,7 @@ pub async fn restore_directory(
         files: Some(summary.files),
         unchanged: Some(summary.unchanged),
         duration_seconds: started.elapsed().as_secs_f64(),
+        storage_location_id: location_id,
     };
     record(catalog, actor, "restore.directory", &report).await?;
     Ok(report)
@@ -227,8 +229,7 @@ pub async fn restore_postgres(
     prepare_target(&target, &database, &tables).await?;
 
     let started = Instant::now();
-    let repo = locations::open_repository(catalog, secrets, &location).await?;
-    let snapshot = repo.load_snapshot(&snapshot_id).await?;
+    let locations::SnapshotSource { repo, snapshot, location_id } = locations::open_snapshot(catalog, secrets, &location, &snapshot_id).await?;
     let index = Arc::new(repo.load_index().await?);
     let mut command = Command::new(tool("pg_restore"));
     command.args(["--no-owner", "--exit-on-error", "--single-transaction", "--no-password", "--dbname"]).arg(&request.target_url);
@@ -278,6 +279,7 @@ pub async fn restore_postgres(
         files: None,
         unchanged: None,
         duration_seconds: started.elapsed().as_secs_f64(),
+        storage_location_id: location_id,
     };
     record(catalog, actor, "restore.postgresql", &report).await?;
     Ok(report)

@@ -62,6 +62,8 @@ pub struct RecoveryReport {
     pub recovered_to: Option<String>,
     /// The measured restore time (the achieved RTO of this restore).
     pub duration_seconds: f64,
+    /// The storage location read: the backup's own, or a replica when that could not be read.
+    pub storage_location_id: String,
 }
 
 enum Target {
@@ -151,8 +153,8 @@ pub async fn restore_physical(catalog: &Catalog, secrets: &SecretBox, actor: &Pr
     let directory = new_data_directory(&request.target_directory)?;
     let started = Instant::now();
     let outcome = async {
-        let repo = locations::open_repository(catalog, secrets, location).await?;
-        let bytes = unpack(&repo, snapshot_id, &directory).await?;
+        let locations::SnapshotSource { repo, snapshot, location_id } = locations::open_snapshot(catalog, secrets, location, snapshot_id).await?;
+        let bytes = unpack(&repo, &snapshot, &directory).await?;
         let wal = stage_wal(catalog, &repo, &configuration.id, &meta.start_file, &directory).await?;
         write_recovery_settings(&directory, &target, request.port)?;
         let owner = ServerUser::detect()?;
@@ -164,10 +166,10 @@ pub async fn restore_physical(catalog: &Catalog, secrets: &SecretBox, actor: &Pr
             // Replay is over: the staged WAL is no longer needed.
             let _ = std::fs::remove_dir_all(directory.join(WAL_DIR));
         }
-        Ok::<_, RestoreError>((bytes, wal, recovered_to))
+        Ok::<_, RestoreError>((bytes, wal, recovered_to, location_id))
     }
     .await;
-    let (bytes, wal_files, recovered_to) = match outcome {
+    let (bytes, wal_files, recovered_to, location_id) = match outcome {
         Ok(done) => done,
         Err(e) => {
             stop_quietly(&meta.server_version, &directory);
@@ -184,6 +186,7 @@ pub async fn restore_physical(catalog: &Catalog, secrets: &SecretBox, actor: &Pr
         port: request.port,
         recovered_to,
         duration_seconds: started.elapsed().as_secs_f64(),
+        storage_location_id: location_id,
     };
     record_action(catalog, actor, "restore.point_in_time", execution_id, serde_json::to_value(&report).unwrap_or_default()).await?;
     Ok(report)
@@ -228,10 +231,9 @@ fn new_data_directory(path: &str) -> Result<PathBuf, RestoreError> {
 }
 
 /// Streams the base backup from the repository and unpacks it as it comes.
-async fn unpack(repo: &crate::repo::Repository, snapshot_id: &str, directory: &Path) -> Result<u64, RestoreError> {
-    let snapshot = repo.load_snapshot(snapshot_id).await?;
+async fn unpack(repo: &crate::repo::Repository, snapshot: &crate::repo::snapshot::Snapshot, directory: &Path) -> Result<u64, RestoreError> {
     let index = Arc::new(repo.load_index().await?);
-    let (bytes, _) = crate::repo::untar::restore_tar(repo, index, &snapshot, directory).await?;
+    let (bytes, _) = crate::repo::untar::restore_tar(repo, index, snapshot, directory).await?;
     Ok(bytes)
 }
 

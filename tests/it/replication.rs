@@ -17,6 +17,7 @@ use bulwark_testkit::s3::SeaweedFs;
 use crate::{on_both_catalogs, user};
 
 on_both_catalogs!(a_repository_is_copied_to_another_region_and_restores_there);
+on_both_catalogs!(copy_rules_follow_backups_mirror_deletions_and_serve_restores_in_an_outage);
 
 /// The second region: a SeaweedFS of its own, shared by this file's tests.
 fn region_b() -> &'static SeaweedFs {
@@ -109,4 +110,80 @@ async fn a_repository_is_copied_to_another_region_and_restores_there(catalog: Ca
     let refused = replicate::schedule(&catalog, &admin, &east, NewReplication { target_location_id: other }).await.unwrap_err();
     assert_eq!(refused.kind(), Kind::Conflict, "{refused}");
     assert_eq!(replicate::list(&catalog, &operator, &west).await.unwrap().len(), 2);
+}
+
+/// A copy rule queues a run after every backup (one at a time per pair); a run removes from
+/// the replica what retention deleted at the source; and when the source's region is down, a
+/// restore reads the replica.
+async fn copy_rules_follow_backups_mirror_deletions_and_serve_restores_in_an_outage(catalog: Catalog) {
+    use bulwark_core::configurations::{self, NewConfiguration};
+    use bulwark_core::executions;
+    use bulwark_core::restores::{self, DirectoryRestore};
+    let secrets = SecretBox::new(Key::random());
+    let admin = user(&catalog, "admin", Role::Admin).await;
+    let (a, b) = tokio::task::spawn_blocking(|| (SeaweedFs::shared(), region_b())).await.unwrap();
+    let east = s3_location(&catalog, &secrets, &admin, a, "rule-east").await;
+    let west = s3_location(&catalog, &secrets, &admin, b, "rule-west").await;
+    locations::init_repository(&catalog, &secrets, &admin, &east).await.unwrap();
+    let source = bulwark_testkit::temp_dir("copy-rule-src");
+    let c: NewConfiguration = serde_json::from_value(serde_json::json!({
+        "name": "orders", "sourceType": "filesystem", "sourceIdentifier": source.to_str().unwrap(), "storageLocationIds": [east],
+    }))
+    .unwrap();
+    let c = configurations::create(&catalog, &secrets, &admin, c).await.unwrap();
+    let queued = async || -> Vec<String> {
+        let runs = replicate::list(&catalog, &admin, &west).await.unwrap();
+        runs.into_iter().filter(|r| r.status == "queued").map(|r| r.id).collect()
+    };
+    let run_queued = async || {
+        for id in queued().await {
+            replicate::run(&catalog, &secrets, &id).await.unwrap();
+        }
+    };
+
+    let rule = replicate::link(&catalog, &admin, &east, NewReplication { target_location_id: west.clone() }).await.unwrap();
+    let twice = replicate::link(&catalog, &admin, &east, NewReplication { target_location_id: west.clone() }).await.unwrap_err();
+    assert_eq!(twice.kind(), Kind::Conflict);
+    assert_eq!(replicate::links(&catalog, &admin, &east).await.unwrap(), std::slice::from_ref(&rule));
+    assert_eq!(queued().await.len(), 1, "a new rule catches the replica up");
+    run_queued().await;
+
+    let mut runs = Vec::new();
+    let mut contents = Vec::new();
+    for n in 0..3u64 {
+        let data = noise(100 * (n + 1), 1 << 20);
+        std::fs::write(source.join("orders.bin"), &data).unwrap();
+        contents.push(data);
+        let e = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
+        executions::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap();
+        runs.push(executions::get(&catalog, &admin, &e.id).await.unwrap());
+        assert_eq!(queued().await.len(), 1, "one queued run per pair, whatever the backups");
+    }
+    run_queued().await;
+    let replica = locations::open_repository(&catalog, &secrets, &west).await.unwrap();
+    let origin = locations::open_repository(&catalog, &secrets, &east).await.unwrap();
+    let ids = |list: Vec<bulwark_core::repo::snapshot::Snapshot>| list.into_iter().map(|s| s.id).collect::<std::collections::BTreeSet<_>>();
+    assert_eq!(ids(replica.snapshots().await.unwrap()).len(), 3);
+
+    // Retention deletes the first backup at the source; the next run removes it from the replica.
+    bulwark_core::retention::delete_execution(&catalog, &secrets, &admin, &runs[0].id).await.unwrap();
+    let run = replicate::schedule(&catalog, &admin, &east, NewReplication { target_location_id: west.clone() }).await.unwrap();
+    let mirrored = replicate::run(&catalog, &secrets, &run.id).await.unwrap();
+    assert!(mirrored.objects_deleted >= 2 && mirrored.bytes_deleted > 1 << 20, "the snapshot and its pack: {mirrored:?}");
+    assert_eq!(mirrored.objects_locked, 0);
+    assert_eq!(ids(replica.snapshots().await.unwrap()), ids(origin.snapshots().await.unwrap()));
+    assert!(bulwark_core::repo::check::check(&replica, true).await.unwrap().is_ok());
+
+    // The source's region goes down: a restore reads the replica, byte for byte.
+    sqlx::query("UPDATE backup_storage_locations SET endpoint = 'http://127.0.0.1:9' WHERE id = $1").bind(&east).execute(catalog.pool()).await.unwrap();
+    let target = bulwark_testkit::temp_dir("copy-rule-dst");
+    let request = DirectoryRestore { target_path: target.display().to_string(), include: vec![] };
+    let report = restores::restore_directory(&catalog, &secrets, &admin, &runs[2].id, request).await.unwrap();
+    assert_eq!(report.storage_location_id, west);
+    assert!(std::fs::read(target.join("orders.bin")).unwrap() == contents[2]);
+
+    // Without the rule, backups queue nothing more.
+    replicate::unlink(&catalog, &admin, &rule.id).await.unwrap();
+    assert_eq!(replicate::unlink(&catalog, &admin, &rule.id).await.unwrap_err().kind(), Kind::NotFound);
+    assert_eq!(replicate::after_backup(&catalog, &east).await.unwrap(), 0);
 }

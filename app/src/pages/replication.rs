@@ -1,10 +1,10 @@
 //! Replication, on a location's page: copy its repository to another location (a second
-//! region, an archive tier), and the copies made so far.
+//! region, an archive tier) now or after every backup, and the copies made so far.
 
 use leptos::prelude::*;
 
 use crate::components::action_outcome;
-use crate::dto::{ReplicationLine, human_bytes};
+use crate::dto::{ReplicationLine, ReplicationRuleLine, human_bytes};
 use crate::error::AppError;
 
 #[server(prefix = "/_sfn", endpoint = "list_replications")]
@@ -22,6 +22,9 @@ pub async fn list_replications(id: String) -> Result<Vec<ReplicationLine>, AppEr
             bytes_copied: r.bytes_copied.max(0) as u64,
             objects_skipped: r.objects_skipped,
             snapshots_verified: r.snapshots_verified,
+            objects_deleted: r.objects_deleted,
+            bytes_deleted: r.bytes_deleted.max(0) as u64,
+            objects_locked: r.objects_locked,
             error: r.error,
             created_at: r.created_at,
         })
@@ -36,20 +39,59 @@ pub async fn replicate_location(id: String, target_location_id: String) -> Resul
     Ok("Copy queued: only what the target lacks is copied, then checked and read back.".into())
 }
 
+#[server(prefix = "/_sfn", endpoint = "list_replication_rules")]
+pub async fn list_replication_rules(id: String) -> Result<Vec<ReplicationRuleLine>, AppError> {
+    let p = crate::ssr::principal().await?;
+    let catalog = crate::ssr::catalog()?;
+    let rules = bulwark_core::replicate::links(&catalog, &p, &id).await.map_err(AppError::from_core)?;
+    let names: std::collections::HashMap<String, String> =
+        bulwark_core::locations::list(&catalog, &p).await.map_err(AppError::from_core)?.into_iter().map(|l| (l.id, l.location_name)).collect();
+    Ok(rules
+        .into_iter()
+        .map(|r| ReplicationRuleLine {
+            target_name: names.get(&r.target_location_id).cloned().unwrap_or_else(|| r.target_location_id.clone()),
+            id: r.id,
+            target_location_id: r.target_location_id,
+            created_by: r.created_by,
+            created_at: r.created_at,
+        })
+        .collect())
+}
+
+#[server(prefix = "/_sfn", endpoint = "add_replication_rule")]
+pub async fn add_replication_rule(id: String, target_location_id: String) -> Result<String, AppError> {
+    use bulwark_core::replicate::{self, NewReplication};
+    let p = crate::ssr::principal().await?;
+    replicate::link(&crate::ssr::catalog()?, &p, &id, NewReplication { target_location_id }).await.map_err(AppError::from_core)?;
+    Ok("Copy rule added: a copy is queued after every backup (one waiting at a time), and one now to catch up.".into())
+}
+
+#[server(prefix = "/_sfn", endpoint = "remove_replication_rule")]
+pub async fn remove_replication_rule(rule_id: String) -> Result<String, AppError> {
+    let p = crate::ssr::principal().await?;
+    bulwark_core::replicate::unlink(&crate::ssr::catalog()?, &p, &rule_id).await.map_err(AppError::from_core)?;
+    Ok("Copy rule removed; the replica keeps what it holds.".into())
+}
+
 #[component]
 pub fn ReplicationPanel(id: String) -> impl IntoView {
     let start = ServerAction::<ReplicateLocation>::new();
+    let add_rule = ServerAction::<AddReplicationRule>::new();
+    let remove_rule = ServerAction::<RemoveReplicationRule>::new();
     let refresh = RwSignal::new(0u32);
     let key = id.clone();
-    let runs = Resource::new(move || (key.clone(), start.version().get(), refresh.get()), |(id, ..)| list_replications(id));
+    let runs = Resource::new(move || (key.clone(), start.version().get(), add_rule.version().get(), refresh.get()), |(id, ..)| list_replications(id));
+    let key = id.clone();
+    let rules = Resource::new(move || (key.clone(), add_rule.version().get(), remove_rule.version().get()), |(id, ..)| list_replication_rules(id));
     let locations = Resource::new(|| (), |_| super::storage::list_locations());
     let this = id.clone();
+    let (start_source, rule_source, rule_filter) = (id.clone(), id.clone(), id);
     view! {
         <section class="panel" data-testid="replication">
             <h2>"Replication"</h2>
             <p class="hint">"The target becomes a replica of this repository (same id, same keys): it restores on its own with this location's recovery kit."</p>
             <ActionForm action=start attr:class="grid-form">
-                <input type="hidden" name="id" value=id/>
+                <input type="hidden" name="id" value=start_source/>
                 <label>"Copy to"
                     <select name="target_location_id" aria-label="Replication target">
                         <Suspense fallback=|| ()>
@@ -66,12 +108,62 @@ pub fn ReplicationPanel(id: String) -> impl IntoView {
                 <button type="submit">"Replicate now"</button>
             </ActionForm>
             {action_outcome(start.value(), "replication-report")}
+            <h3>"Copy after every backup"</h3>
+            <ActionForm action=add_rule attr:class="grid-form">
+                <input type="hidden" name="id" value=rule_source/>
+                <label>"Rule target"
+                    <select name="target_location_id" aria-label="Copy rule target">
+                        <Suspense fallback=|| ()>
+                            {
+                                move || {
+                                    let this = rule_filter.clone();
+                                    Suspend::new(async move {
+                                        locations.await.unwrap_or_default().into_iter().filter(|l| l.id != this)
+                                            .map(|l| view! { <option value=l.id>{l.name}</option> }).collect_view()
+                                    })
+                                }
+                            }
+                        </Suspense>
+                    </select>
+                </label>
+                <button type="submit">"Add copy rule"</button>
+            </ActionForm>
+            {action_outcome(add_rule.value(), "rule-report")}
+            {action_outcome(remove_rule.value(), "rule-removed")}
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    rules.await.map(|list| if list.is_empty() {
+                        view! { <p class="hint" data-testid="rules">"No copy rule: copies run only when asked."</p> }.into_any()
+                    } else {
+                        view! {
+                            <table class="data" data-testid="rules">
+                                <thead><tr><th>"Copied to"</th><th>"Since"</th><th>"By"</th><th></th></tr></thead>
+                                <tbody>
+                                    {list.into_iter().map(|r| view! {
+                                        <tr data-rule=r.target_name.clone()>
+                                            <td>{r.target_name.clone()}</td>
+                                            <td>{r.created_at.clone()}</td>
+                                            <td>{r.created_by.clone()}</td>
+                                            <td>
+                                                <ActionForm action=remove_rule attr:class="row-form">
+                                                    <input type="hidden" name="rule_id" value=r.id.clone()/>
+                                                    <button type="submit" class="danger">"Remove rule"</button>
+                                                </ActionForm>
+                                            </td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any()
+                    })
+                })}
+            </Transition>
             <button type="button" on:click=move |_| refresh.update(|n| *n += 1)>"Refresh copies"</button>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     runs.await.map(|list| view! {
                         <table class="data" data-testid="replications">
-                            <thead><tr><th>"Queued"</th><th>"Status"</th><th>"Copied"</th><th>"Already there"</th><th>"Snapshots read back"</th><th>"Error"</th></tr></thead>
+                            <thead><tr><th>"Queued"</th><th>"Status"</th><th>"Copied"</th><th>"Already there"</th><th>"Removed"</th><th>"Snapshots read back"</th><th>"Error"</th></tr></thead>
                             <tbody>
                                 {list.into_iter().map(|r| view! {
                                     <tr data-status=r.status.clone()>
@@ -79,6 +171,7 @@ pub fn ReplicationPanel(id: String) -> impl IntoView {
                                         <td>{r.status.clone()}</td>
                                         <td>{format!("{} objects, {}", r.objects_copied, human_bytes(r.bytes_copied))}</td>
                                         <td>{r.objects_skipped}</td>
+                                        <td>{removed(&r)}</td>
                                         <td>{r.snapshots_verified}</td>
                                         <td>{r.error.clone().unwrap_or_default()}</td>
                                     </tr>
@@ -90,4 +183,13 @@ pub fn ReplicationPanel(id: String) -> impl IntoView {
             </Transition>
         </section>
     }
+}
+
+/// What a run removed from the target, and what the target's Object Lock kept.
+fn removed(r: &ReplicationLine) -> String {
+    let mut text = format!("{} objects, {}", r.objects_deleted, human_bytes(r.bytes_deleted));
+    if r.objects_locked > 0 {
+        text.push_str(&format!("; {} kept by Object Lock", r.objects_locked));
+    }
+    text
 }

@@ -80,6 +80,27 @@ pub async fn replications(State(s): State<AppState>, Auth(p): Auth, Path(id): Pa
     Ok(Json(bulwark_core::replicate::list(&s.catalog, &p, &id).await?))
 }
 
+/// The location's copy rules: copied to each target after every backup.
+pub async fn replication_rules(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<Vec<bulwark_core::replicate::ReplicationLink>>, ApiError> {
+    Ok(Json(bulwark_core::replicate::links(&s.catalog, &p, &id).await?))
+}
+
+/// Adds a copy rule (and queues a first copy so the target catches up).
+pub async fn add_replication_rule(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    Json(body): Json<bulwark_core::replicate::NewReplication>,
+) -> Result<(StatusCode, Json<bulwark_core::replicate::ReplicationLink>), ApiError> {
+    Ok((StatusCode::CREATED, Json(bulwark_core::replicate::link(&s.catalog, &p, &id, body).await?)))
+}
+
+/// Removes a copy rule; the replica keeps what it holds.
+pub async fn remove_replication_rule(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    bulwark_core::replicate::unlink(&s.catalog, &p, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Attaches the repository already at the location, with its recovery kit's key file.
 pub async fn attach(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Json(body): Json<bulwark_core::rebuild::Attach>) -> Result<Json<serde_json::Value>, ApiError> {
     let repository = bulwark_core::rebuild::attach(&s.catalog, &s.secrets, &p, &id, body).await?;

@@ -32,6 +32,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/backups/storage-locations/{id}/usage", get(locations::usage))
         .route("/admin/backups/storage-locations/{id}/retention-floor", get(retention::get_floor).put(retention::set_floor))
         .route("/admin/backups/storage-locations/{id}/replications", get(locations::replications).post(locations::replicate))
+        .route("/admin/backups/storage-locations/{id}/replication-rules", get(locations::replication_rules).post(locations::add_replication_rule))
+        .route("/admin/backups/replication-rules/{id}", axum::routing::delete(locations::remove_replication_rule))
         .route("/admin/backups/storage-locations/{id}/attach", axum::routing::post(locations::attach))
         .route("/admin/catalog/rebuild", axum::routing::post(locations::rebuild))
         .route("/admin/backups/storage-locations/{id}/snapshots", get(locations::snapshots))

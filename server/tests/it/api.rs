@@ -321,6 +321,7 @@ async fn configurations_and_executions_over_rest(app: TestApp) {
     let body = serde_json::json!({ "targetPath": target, "include": ["data.txt"] }).to_string();
     let restored = app.json("POST", &restore, &operator, &body).await;
     assert_eq!((restored.status, restored.json()["files"].as_u64()), (StatusCode::OK, Some(1)), "{}", restored.text());
+    assert_eq!(restored.json()["storageLocationId"].as_str(), Some(location.as_str()), "read from the backup's own location");
     assert_eq!(std::fs::read_to_string(target.join("data.txt")).unwrap(), "restored bytes must equal these");
     let relative = app.json("POST", &restore, &operator, r#"{"targetPath":"relative"}"#).await;
     assert_eq!((relative.status, relative.json()["detail"].as_str()), (StatusCode::BAD_REQUEST, Some("targetPath: an absolute directory path")));
@@ -339,6 +340,12 @@ async fn configurations_and_executions_over_rest(app: TestApp) {
     assert_eq!((same.status, same.json()["detail"].as_str()), (StatusCode::BAD_REQUEST, Some("targetLocationId: another location than the source")));
     assert_eq!(app.json("POST", &replications, &operator, r#"{"targetLocationId":"x"}"#).await.status, StatusCode::FORBIDDEN);
     assert_eq!(app.get(&replications, Some(&viewer)).await.json().as_array().map(Vec::len), Some(0));
+    let rules = format!("/api/admin/backups/storage-locations/{location}/replication-rules");
+    let same = app.json("POST", &rules, &admin, &serde_json::json!({ "targetLocationId": location }).to_string()).await;
+    assert_eq!((same.status, same.json()["detail"].as_str()), (StatusCode::BAD_REQUEST, Some("targetLocationId: another location than the source")));
+    assert_eq!(app.json("POST", &rules, &operator, r#"{"targetLocationId":"x"}"#).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.get(&rules, Some(&viewer)).await.json().as_array().map(Vec::len), Some(0));
+    assert_eq!(app.json("DELETE", "/api/admin/backups/replication-rules/nope", &admin, "").await.status, StatusCode::NOT_FOUND);
 
     // A restore test, queued over REST and run as a worker would.
     let bad_test = app.json("POST", "/api/admin/backups/testing/schedule", &operator, "{}").await;
