@@ -206,10 +206,11 @@ pub async fn run(catalog: &Catalog, secrets: &SecretBox, test_id: &str) -> Resul
         "filesystem" | "environment_vars" => into_directory(catalog, secrets, &actor, &execution, test_id).await,
         "postgresql" if crate::wal_archive::is_continuous(&configuration) => into_cluster(catalog, secrets, &actor, &execution, test_id).await,
         "postgresql" => into_database(catalog, secrets, &actor, &configuration, &execution, test_id).await,
+        "s3_bucket" | "supabase_storage" => into_bucket(catalog, secrets, &actor, &configuration, &execution, test_id).await,
         other => Outcome {
             bytes: 0,
             items: 0,
-            issues: vec![format!("restore tests of {other} backups are not automated yet: restore one by hand into a scratch target")],
+            issues: vec![format!("restore tests of {other} backups are not automated: restore one by hand into a scratch target")],
             detail: serde_json::json!({}),
         },
     };
@@ -264,13 +265,72 @@ async fn into_directory(catalog: &Catalog, secrets: &SecretBox, actor: &Principa
     let target = std::env::temp_dir().join(format!("bulwark-restore-test-{test_id}"));
     let request = DirectoryRestore { target_path: target.display().to_string(), include: Vec::new() };
     let outcome = match restores::restore_directory(catalog, secrets, actor, &execution.id, request).await {
-        Ok(report) => Outcome { bytes: report.bytes, items: report.files.unwrap_or(0), issues: Vec::new(), detail: serde_json::json!({ "directory": report.target }) },
+        Ok(report) => Outcome {
+            bytes: report.bytes,
+            items: report.files.unwrap_or(0),
+            issues: read_elsewhere(execution, &report.storage_location_id),
+            detail: serde_json::json!({ "directory": report.target }),
+        },
         Err(e) => Outcome { bytes: 0, items: 0, issues: vec![format!("the restore failed: {e}")], detail: serde_json::json!({}) },
     };
     if let Err(e) = std::fs::remove_dir_all(&target)
         && e.kind() != std::io::ErrorKind::NotFound
     {
         tracing::warn!(path = %target.display(), error = %e, "removing a test restore's directory failed");
+    }
+    outcome
+}
+
+/// A test proves the backup's own location: a restore served by a replica instead is a finding.
+fn read_elsewhere(execution: &Execution, read_from: &str) -> Vec<String> {
+    match execution.storage_location_id.as_deref() {
+        Some(own) if own != read_from => vec![format!("the backup's location {own} could not be read; the restore came from replica {read_from}")],
+        _ => Vec::new(),
+    }
+}
+
+/// Restores every object into a new scratch bucket beside the source (same endpoint and
+/// credentials), where each object is checked against its SHA-256 before it appears; then
+/// checks the scratch bucket holds exactly the objects and bytes of the backup, and removes it.
+async fn into_bucket(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, configuration: &Configuration, execution: &Execution, test_id: &str) -> Outcome {
+    let failed = |issue: String| Outcome { bytes: 0, items: 0, issues: vec![issue], detail: serde_json::json!({}) };
+    let source = match configuration.bucket(secrets) {
+        Ok(source) => source,
+        Err(e) => return failed(format!("the source bucket cannot be reached: {e}")),
+    };
+    // Bucket names: 3-63 lowercase letters, digits and hyphens.
+    let name = format!("bulwark-test-{}", test_id.replace('-', "").chars().take(24).collect::<String>());
+    let (_, prefix) = source.location();
+    let scratch = match source.with_target(&name, &prefix) {
+        Ok(scratch) => scratch,
+        Err(e) => return failed(format!("no scratch bucket name: {e}")),
+    };
+    if let Err(e) = scratch.create().await {
+        return failed(format!("cannot create the scratch bucket {name}: {e}"));
+    }
+    let request = restores::BucketRestore { target_bucket: Some(name.clone()), target_prefix: None, include: Vec::new() };
+    let mut outcome = match restores::restore_bucket(catalog, secrets, actor, &execution.id, request).await {
+        Ok(report) => Outcome {
+            bytes: report.bytes,
+            items: report.files.unwrap_or(0),
+            issues: read_elsewhere(execution, &report.storage_location_id),
+            detail: serde_json::json!({ "bucket": report.target }),
+        },
+        Err(e) => failed(format!("the restore failed: {e}")),
+    };
+    if outcome.issues.is_empty() {
+        match scratch.list().await {
+            Ok(listed) => {
+                let (count, bytes) = (listed.len() as u64, listed.iter().map(|o| o.size).sum::<u64>());
+                if (count, bytes) != (outcome.items, outcome.bytes) {
+                    outcome.issues.push(format!("the scratch bucket holds {count} objects of {bytes} bytes; the backup has {} of {}", outcome.items, outcome.bytes));
+                }
+            }
+            Err(e) => outcome.issues.push(format!("listing the scratch bucket failed: {e}")),
+        }
+    }
+    if let Err(e) = scratch.destroy().await {
+        tracing::warn!(bucket = %name, error = %e, "removing a test restore's scratch bucket failed");
     }
     outcome
 }
@@ -288,7 +348,7 @@ async fn into_cluster(catalog: &Catalog, secrets: &SecretBox, actor: &Principal,
         Ok(r) => Outcome {
             bytes: r.bytes,
             items: r.wal_files as u64,
-            issues: Vec::new(),
+            issues: read_elsewhere(execution, &r.storage_location_id),
             detail: serde_json::json!({ "dataDirectory": r.data_directory, "port": r.port, "recoveredTo": r.recovered_to, "walFiles": r.wal_files }),
         },
         Err(e) => Outcome { bytes: 0, items: 0, issues: vec![format!("the restore failed: {e}")], detail: serde_json::json!({}) },
@@ -334,7 +394,10 @@ async fn into_database(catalog: &Catalog, secrets: &SecretBox, actor: &Principal
                 Ok((counts, missing)) => Outcome {
                     bytes: report.bytes,
                     items: counts.len() as u64,
-                    issues: missing.into_iter().map(|t| format!("table {t} is in the backup's metadata but not in the restored database")).collect(),
+                    issues: read_elsewhere(execution, &report.storage_location_id)
+                        .into_iter()
+                        .chain(missing.into_iter().map(|t| format!("table {t} is in the backup's metadata but not in the restored database")))
+                        .collect(),
                     detail: serde_json::json!({ "database": scratch, "rows": counts }),
                 },
                 Err(e) => failed(format!("the restored database cannot be read: {e}")),

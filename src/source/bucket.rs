@@ -130,6 +130,23 @@ impl Bucket {
         SourceError::Unavailable(format!("{what} {}: {text}", self.describe()))
     }
 
+    /// Creates this bucket (a scratch bucket for a restore test); an existing one is refused,
+    /// so a test never writes into a bucket it did not make.
+    pub async fn create(&self) -> Result<(), SourceError> {
+        self.client().create_bucket().bucket(self.bucket()).send().await.map_err(|e| self.failed("creating", e))?;
+        Ok(())
+    }
+
+    /// Deletes every object of this bucket, then the bucket (a scratch bucket's cleanup).
+    pub async fn destroy(&self) -> Result<(), SourceError> {
+        let whole = Bucket { storage: S3Storage::new(S3Settings { prefix: String::new(), ..self.storage.settings().clone() }) };
+        for object in whole.list().await? {
+            whole.client().delete_object().bucket(whole.bucket()).key(&object.key).send().await.map_err(|e| whole.failed("deleting from", e))?;
+        }
+        self.client().delete_bucket().bucket(self.bucket()).send().await.map_err(|e| self.failed("deleting", e))?;
+        Ok(())
+    }
+
     /// Every object below the prefix, in key order.
     pub async fn list(&self) -> Result<Vec<ObjectHead>, SourceError> {
         let prefix = &self.storage.settings().prefix;

@@ -17,6 +17,8 @@ use bulwark_core::secrets::SecretBox;
 use bulwark_core::storage::s3::{S3Settings, S3Storage};
 use bulwark_testkit::s3::SeaweedFs;
 
+use bulwark_core::testing;
+
 use crate::executions::location;
 use crate::{on_both_catalogs, user};
 
@@ -159,6 +161,19 @@ async fn a_bucket_round_trips_into_another_bucket(catalog: Catalog) {
     let missing_target = BucketRestore { target_bucket: Some("no-such-bucket-here".into()), ..Default::default() };
     let err = restores::restore_bucket(&catalog, &secrets, &admin, &third.id, missing_target).await.unwrap_err();
     assert!(err.to_string().contains("does not exist"), "{err}");
+
+    // A restore test: into a scratch bucket beside the source, counted, then removed.
+    let scheduled = testing::ScheduleTest { execution_id: Some(third.id.clone()), configuration_id: None };
+    let queued = testing::schedule(&catalog, &admin, scheduled).await.unwrap();
+    let tested = testing::run(&catalog, &secrets, &queued.id).await.unwrap();
+    assert_eq!(tested.status, "passed", "{:?}", tested.issues_found);
+    let metrics: serde_json::Value = serde_json::from_str(&tested.performance_metrics).unwrap();
+    assert_eq!(metrics["itemsRestored"].as_u64(), Some(8), "{metrics}");
+    assert_eq!(metrics["bytesRestored"].as_u64(), Some(now.values().map(|o| o.0.len() as u64).sum()), "{metrics}");
+    let scratch = metrics["target"]["bucket"].as_str().and_then(|t| t.strip_prefix("s3://")).and_then(|t| t.split('/').next()).unwrap().to_string();
+    assert!(scratch.starts_with("bulwark-test-"), "{metrics}");
+    let buckets = copy.client().list_buckets().send().await.unwrap();
+    assert!(buckets.buckets().iter().all(|b| b.name() != Some(scratch.as_str())), "the scratch bucket {scratch} is gone");
 
     // A bucket that does not exist: the execution fails with words a person can act on.
     let gone = configurations::create(&catalog, &secrets, &admin, new("s3://no-such-bucket-anywhere/x".into())).await.unwrap();
