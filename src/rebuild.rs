@@ -120,6 +120,10 @@ pub async fn rebuild(catalog: &Catalog, secrets: &SecretBox, actor: &Principal) 
                 Content::Tree { tree_sha256, .. } => tree_sha256.clone(),
             };
             let s = &snapshot.summary;
+            let metadata = match base_backup_metadata(&repo, &snapshot).await {
+                Some(metadata) => metadata,
+                None => snapshot.metadata.clone(),
+            };
             sqlx::query(
                 "INSERT INTO backup_executions (id, configuration_id, execution_type, status, storage_location_id, snapshot_id, started_at, completed_at,
                      duration_seconds, size_bytes, compressed_size_bytes, new_bytes, checksum, recovery_metadata, requested_by, created_at)
@@ -135,7 +139,7 @@ pub async fn rebuild(catalog: &Catalog, secrets: &SecretBox, actor: &Principal) 
             .bind(s.stored_bytes as i64)
             .bind(s.new_bytes as i64)
             .bind(&checksum)
-            .bind(snapshot.metadata.to_string())
+            .bind(metadata.to_string())
             .execute(catalog.pool())
             .await?;
             report.executions_created += 1;
@@ -149,13 +153,42 @@ pub async fn rebuild(catalog: &Catalog, secrets: &SecretBox, actor: &Principal) 
     Ok(report)
 }
 
+/// A base backup's recovery metadata, as its execution recorded it: the WAL start point
+/// comes from the `backup_label` at the head of its tar. `None` for any other snapshot, or
+/// when the label cannot be read (the execution then restores no point in time).
+async fn base_backup_metadata(repo: &Repository, snapshot: &crate::repo::snapshot::Snapshot) -> Option<serde_json::Value> {
+    use crate::source::postgres::{backup_label_in_tar, parse_backup_label};
+    if !snapshot.source.starts_with(BASE_BACKUP_TOOL) {
+        return None;
+    }
+    let Content::Stream { chunks, .. } = &snapshot.content else { return None };
+    let index = repo.load_index().await.ok()?;
+    // PostgreSQL sends backup_label first: the first chunk holds it.
+    let head = repo.load_blob(&index, &chunks.first()?.parse().ok()?).await.ok()?;
+    let Some(label) = backup_label_in_tar(&head).as_deref().and_then(parse_backup_label) else {
+        tracing::warn!(snapshot = %snapshot.id, "no backup_label at the head of the base backup: its WAL start point is unknown");
+        return None;
+    };
+    Some(serde_json::json!({
+        "sourceType": "postgresql",
+        "format": "pg_basebackup tar",
+        "postgresql": snapshot.metadata["postgresql"],
+        "wal": { "startLsn": label.start_lsn, "timeline": label.timeline, "startFile": label.start_file },
+        "rebuiltFrom": "backup_label",
+    }))
+}
+
+/// How a base backup's snapshot names its source.
+const BASE_BACKUP_TOOL: &str = "pg_basebackup ";
+
 /// A snapshot's time in the catalog's fixed-width form (manifests keep RFC 3339).
 fn normalise_time(text: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(text).map(|t| time::to_text(t.with_timezone(&chrono::Utc))).unwrap_or_else(|_| text.to_string())
 }
 
 /// Recreates a configuration from a snapshot's metadata unless it exists; true if created.
-/// It comes back manual (its schedule and credentials are not in the repository).
+/// It comes back manual (its schedule and credentials are not in the repository), or
+/// continuous for a base backup, whose point-in-time restores need that.
 async fn ensure_configuration(catalog: &Catalog, id: &str, snapshot: &crate::repo::snapshot::Snapshot, location_id: &str) -> Result<bool, RebuildError> {
     let exists: Option<String> = sqlx::query_scalar("SELECT id FROM backup_configurations WHERE id = $1").bind(id).fetch_optional(catalog.pool()).await?;
     if exists.is_some() {
@@ -166,18 +199,21 @@ async fn ensure_configuration(catalog: &Catalog, id: &str, snapshot: &crate::rep
     let name = if taken.is_some() { format!("{name} (rebuilt {})", &id[..8.min(id.len())]) } else { name.to_string() };
     let source_type = snapshot.metadata["sourceType"].as_str().unwrap_or("filesystem");
     // The source as the backup recorded it, without the tool that read it.
-    let source = ["pg_dump ", "pg_basebackup "].iter().fold(snapshot.source.as_str(), |s, tool| s.strip_prefix(tool).unwrap_or(s));
+    let source = ["pg_dump ", BASE_BACKUP_TOOL].iter().fold(snapshot.source.as_str(), |s, tool| s.strip_prefix(tool).unwrap_or(s));
+    // A base backup belongs to a continuous configuration: its WAL is in the same repository.
+    let frequency = if snapshot.source.starts_with(BASE_BACKUP_TOOL) { "continuous" } else { "manual" };
     let now = time::now_text();
     sqlx::query(
         "INSERT INTO backup_configurations (id, name, backup_type, source_type, source_identifier, frequency, schedule, retention_policy, encryption_enabled,
              compression, priority_level, storage_location_ids, source_options, is_active, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, 'manual', NULL, '{}', 1, 'zstd', 5, $6, '{}', 1, $7, $7)",
+         VALUES ($1, $2, $3, $4, $5, $6, NULL, '{}', 1, 'zstd', 5, $7, '{}', 1, $8, $8)",
     )
     .bind(id)
     .bind(&name)
     .bind(if source_type == "consistency_group" { "full_system" } else { "full" })
     .bind(source_type)
     .bind(source)
+    .bind(frequency)
     .bind(serde_json::json!([location_id]).to_string())
     .bind(&now)
     .execute(catalog.pool())

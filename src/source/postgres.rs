@@ -211,6 +211,46 @@ fn parse_lsn(text: &str) -> Option<u64> {
     Some((u64::from_str_radix(high, 16).ok()? << 32) | u64::from_str_radix(low, 16).ok()?)
 }
 
+/// Where a base backup starts, as its `backup_label` records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupLabel {
+    pub start_lsn: String,
+    /// The first WAL file a restore needs.
+    pub start_file: String,
+    pub timeline: u32,
+}
+
+/// Reads `START WAL LOCATION: 0/2000028 (file 000000010000000000000002)` and
+/// `START TIMELINE: 1` from a `backup_label`.
+pub fn parse_backup_label(text: &str) -> Option<BackupLabel> {
+    let after = |marker: &str| text.lines().find_map(|l| l.strip_prefix(marker).map(str::trim));
+    let (start_lsn, file) = after("START WAL LOCATION:")?.split_once(" (file ")?;
+    let start_file = file.strip_suffix(')')?;
+    parse_lsn(start_lsn)?;
+    let valid_file = start_file.len() == 24 && start_file.bytes().all(|b| b.is_ascii_hexdigit());
+    let timeline = after("START TIMELINE:")?.parse().ok()?;
+    valid_file.then(|| BackupLabel { start_lsn: start_lsn.to_string(), start_file: start_file.to_string(), timeline })
+}
+
+/// The `backup_label` among the entries at the start of a base backup's tar (PostgreSQL sends
+/// it first), or `None` if `head` ends before it.
+pub fn backup_label_in_tar(head: &[u8]) -> Option<String> {
+    let mut at = 0usize;
+    while let Some(header) = head.get(at..at + 512) {
+        let name = header[..100].split(|b| *b == 0).next().unwrap_or_default();
+        if name.is_empty() {
+            return None; // the end-of-archive blocks
+        }
+        let size_field = std::str::from_utf8(&header[124..136]).ok()?.trim_matches(|c: char| c == '\0' || c == ' ');
+        let size = usize::from_str_radix(size_field, 8).ok()?;
+        if name == b"backup_label" {
+            return head.get(at + 512..at + 512 + size).map(|c| String::from_utf8_lossy(c).into_owned());
+        }
+        at += 512 + size.div_ceil(512) * 512;
+    }
+    None
+}
+
 /// Finds `write-ahead log start point: 0/2000028 on timeline 1` and
 /// `write-ahead log end point: 0/2000100` in pg_basebackup's log.
 pub fn parse_base_backup_log(log: &str) -> Option<WalRange> {
@@ -361,5 +401,31 @@ mod tests {
         assert_eq!(parse_size("16MB"), Some(16 << 20));
         assert_eq!(parse_size("1GB"), Some(1 << 30));
         assert_eq!(parse_size("sixteen"), None);
+    }
+
+    /// A tar entry as pg_basebackup writes one: a ustar header, then the content padded to 512.
+    fn entry(name: &str, content: &[u8]) -> Vec<u8> {
+        let mut header = vec![0u8; 512];
+        header[..name.len()].copy_from_slice(name.as_bytes());
+        header[124..135].copy_from_slice(format!("{:011o}", content.len()).as_bytes());
+        let mut out = header;
+        out.extend_from_slice(content);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+        out
+    }
+
+    #[test]
+    fn backup_label_is_found_and_read() {
+        let label = "START WAL LOCATION: 0/9000028 (file 000000020000000000000009)\nCHECKPOINT LOCATION: 0/9000060\nSTART TIMELINE: 2\n";
+        let mut tar = entry("PG_VERSION", b"15\n");
+        tar.extend(entry("backup_label", label.as_bytes()));
+        tar.extend(entry("base/1/1259", &[7u8; 3000]));
+        let found = backup_label_in_tar(&tar).unwrap();
+        let parsed = parse_backup_label(&found).unwrap();
+        assert_eq!(parsed, BackupLabel { start_lsn: "0/9000028".into(), start_file: "000000020000000000000009".into(), timeline: 2 });
+        // Cut short, or no label at all: nothing, never a panic.
+        assert_eq!(backup_label_in_tar(&tar[..700]), None);
+        assert_eq!(backup_label_in_tar(&entry("PG_VERSION", b"15\n")), None);
+        assert_eq!(parse_backup_label("START WAL LOCATION: 0/9000028 (file ../../etc)\nSTART TIMELINE: 2"), None);
     }
 }

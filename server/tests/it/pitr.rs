@@ -101,7 +101,7 @@ async fn continuous(app: &TestApp) -> Continuous {
 }
 
 async fn point_in_time_restores_hold_exactly_the_rows_before_the_target(app: TestApp) {
-    let Continuous { operator, source, id, base_backup: execution, .. } = continuous(&app).await;
+    let Continuous { operator, source, id, base_backup: execution, location, .. } = continuous(&app).await;
     let base = CONFIGURATIONS;
 
     // Three batches, a time noted between each, a named restore point after the second.
@@ -154,6 +154,32 @@ async fn point_in_time_restores_hold_exactly_the_rows_before_the_target(app: Tes
     println!("restore test of a base backup (replayed, started, checked): {} s", metrics["restoreSeconds"]);
     let data_directory = metrics["target"]["dataDirectory"].as_str().unwrap();
     assert!(!std::path::Path::new(data_directory).exists(), "the test cluster is stopped and removed");
+
+    // The catalog is lost. In a new one the repository is attached and the catalog rebuilt:
+    // the base backup comes back with its WAL start point (read from its backup_label), its
+    // configuration continuous, and it restores to the latest point with every row.
+    {
+        use bulwark_core::{auth::Principal, catalog::Catalog, locations, rebuild, restores, secrets::SecretBox};
+        let system = Principal::system("test");
+        let old = locations::list(&app.catalog, &system).await.unwrap().into_iter().find(|l| l.id == location).unwrap();
+        let key_file = app.secrets.open(&format!("location:{location}:repository_key"), old.repository_key_encrypted.as_deref().unwrap()).unwrap();
+        let catalog = Catalog::open(&bulwark_testkit::sqlite_url()).await.unwrap();
+        let secrets = SecretBox::new(bulwark_core::repo::crypto::Key::random());
+        let again = locations::NewLocation { location_name: "disk again".into(), storage_type: "primary".into(), provider: "local".into(), path_prefix: old.path_prefix.clone(), ..Default::default() };
+        let again = locations::create(&catalog, &secrets, &system, again).await.unwrap();
+        rebuild::attach(&catalog, &secrets, &system, &again.id, rebuild::Attach { key_file }).await.unwrap();
+        let report = rebuild::rebuild(&catalog, &secrets, &system).await.unwrap();
+        assert!(report.executions_created >= 1 && report.wal_files >= 2, "{report:?}");
+        let data = temp_dir("pitr-rebuilt").join("data");
+        let port = free_port();
+        let request = restores::PhysicalRestore { target_directory: data.display().to_string(), target_time: None, restore_point: None, port: Some(port) };
+        let recovered = restores::recover(&catalog, &secrets, &system, &id, request).await.unwrap();
+        bulwark_testkit::adopt_cluster(&data);
+        assert!(recovered.wal_files >= 1, "{recovered:?}");
+        let restored = PgCluster { port, dir: data.clone() };
+        assert_eq!(orders(&restored, 3), orders(&source, 3), "the rebuilt catalog restores every row");
+        bulwark_testkit::stop_cluster(&data).unwrap();
+    }
 
     // Bad input: nothing is restored, nothing is left behind.
     let occupied = temp_dir("pitr-occupied");
