@@ -106,6 +106,10 @@ const COLUMNS: &str = "id, location_name, storage_type, provider, region, endpoi
 
 pub const TIERS: [&str; 4] = ["primary", "secondary", "tertiary", "archive"];
 
+/// S3 storage classes a repository can live in: each object is readable at once, so any
+/// restore can start without a thaw request.
+pub const STORAGE_CLASSES: [&str; 5] = ["STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR"];
+
 /// What an administrator fills in.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -176,6 +180,9 @@ fn validate(new: &NewLocation) -> Result<(), LocationError> {
             if new.immutability || new.object_lock_days.is_some() {
                 return invalid("immutability: only S3 locations with Object Lock can be immutable");
             }
+            if blank(&new.storage_class).is_some() {
+                return invalid("storageClass: only S3 locations have storage classes");
+            }
         }
         "s3" => {
             let bucket = blank(&new.bucket).unwrap_or_default();
@@ -188,6 +195,14 @@ fn validate(new: &NewLocation) -> Result<(), LocationError> {
                 }
             if blank(&new.access_key).is_none() || blank(&new.secret_key).is_none() {
                 return invalid("accessKey and secretKey are needed for an S3 location");
+            }
+            if let Some(class) = blank(&new.storage_class)
+                && !STORAGE_CLASSES.contains(&class.as_str())
+            {
+                return invalid(&format!(
+                    "storageClass: one of {} (classes that need a restore request before a read, such as GLACIER, cannot serve restores)",
+                    STORAGE_CLASSES.join(", ")
+                ));
             }
             match (new.immutability, new.object_lock_days) {
                 (true, Some(1..=36_500)) | (false, None) => {}
@@ -327,6 +342,7 @@ pub fn storage(location: &StorageLocation, secrets: &SecretBox) -> Result<Arc<dy
                 prefix: location.path_prefix.clone().unwrap_or_default(),
                 access_key: c.access_key,
                 secret_key: c.secret_key,
+                storage_class: location.storage_class.clone(),
                 object_lock: location.object_lock_days.and_then(|d| u64::try_from(d).ok()).filter(|_| location.immutability != 0).map(|d| std::time::Duration::from_secs(d * 86_400)),
             })))
         }

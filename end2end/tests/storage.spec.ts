@@ -76,9 +76,10 @@ test('an unreachable S3 endpoint gets a clear message', async ({ page }) => {
   await page.getByLabel('Bucket').fill('backups');
   await page.getByLabel('Access key').fill('AKIA');
   await page.getByLabel('Secret key').fill('secret');
+  await page.getByLabel('Storage class').selectOption('STANDARD_IA');
   await page.getByRole('button', { name: 'Add location' }).click();
   const row = page.locator('tr[data-location="Nowhere"]');
-  await expect(row).toContainText('s3://backups/ at http://127.0.0.1:9');
+  await expect(row).toContainText('s3://backups/ at http://127.0.0.1:9 [STANDARD_IA]');
   await row.getByRole('button', { name: 'Test connection' }).click();
   await expect(page.getByTestId('test-result')).toContainText('Nowhere: connection failed — writing failed');
   await expect(row).toContainText('failed: writing failed');

@@ -87,6 +87,7 @@ impl Bucket {
                 secret_key: secret_key.to_string(),
                 path_style: options.path_style.unwrap_or(true),
                 object_lock: None,
+                storage_class: None,
             }),
         })
     }

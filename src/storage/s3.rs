@@ -6,7 +6,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
 use aws_sdk_s3::primitives::{ByteStream, DateTime};
-use aws_sdk_s3::types::{ObjectLockEnabled, ObjectLockMode, ObjectLockRetention, ObjectLockRetentionMode};
+use aws_sdk_s3::types::{ObjectLockEnabled, ObjectLockMode, ObjectLockRetention, ObjectLockRetentionMode, StorageClass};
 use std::time::{Duration, SystemTime};
 
 use super::{ObjectInfo, Storage, StorageError, validate_key};
@@ -27,6 +27,9 @@ pub struct S3Settings {
     /// Lock in compliance mode, which nobody (not even the bucket's root account) can shorten.
     /// Locations set it in days; tests use seconds to watch locks expire.
     pub object_lock: Option<Duration>,
+    /// The storage class of the repository's objects (a colder class for an archive tier);
+    /// the bucket's default when `None`. Lock files are always written in the default.
+    pub storage_class: Option<String>,
 }
 
 impl std::fmt::Debug for S3Settings {
@@ -95,13 +98,20 @@ impl S3Storage {
         StorageError::Remote { key: key.to_string(), message: DisplayErrorContext(e).to_string() }
     }
 
-    /// S3 PUT is atomic: the object appears whole or not at all. With `retain_until`, that
-    /// version cannot be deleted or overwritten before then (a later PUT adds a new version).
-    async fn put_object(&self, key: &str, data: Vec<u8>, retain_until: Option<SystemTime>) -> Result<(), StorageError> {
+    /// S3 PUT is atomic: the object appears whole or not at all. A `retained` object gets the
+    /// location's storage class and, under Object Lock, that version cannot be deleted or
+    /// overwritten for the lock period (a later PUT adds a new version).
+    async fn put_object(&self, key: &str, data: Vec<u8>, retained: bool) -> Result<(), StorageError> {
         let object = self.object_key(key)?;
         let mut request = self.client.put_object().bucket(&self.settings.bucket).key(&object).body(ByteStream::from(data));
-        if let Some(until) = retain_until {
-            request = request.object_lock_mode(ObjectLockMode::Compliance).object_lock_retain_until_date(DateTime::from(until));
+        if retained {
+            if let Some(period) = self.settings.object_lock {
+                let until = SystemTime::now() + period;
+                request = request.object_lock_mode(ObjectLockMode::Compliance).object_lock_retain_until_date(DateTime::from(until));
+            }
+            if let Some(class) = &self.settings.storage_class {
+                request = request.storage_class(StorageClass::from(class.as_str()));
+            }
         }
         request.send().await.map_err(|e| Self::remote(key, e))?;
         Ok(())
@@ -166,12 +176,11 @@ impl Storage for S3Storage {
     }
 
     async fn put(&self, key: &str, data: Vec<u8>) -> Result<(), StorageError> {
-        self.put_object(key, data, None).await
+        self.put_object(key, data, false).await
     }
 
     async fn put_retained(&self, key: &str, data: Vec<u8>) -> Result<(), StorageError> {
-        let until = self.settings.object_lock.map(|period| SystemTime::now() + period);
-        self.put_object(key, data, until).await
+        self.put_object(key, data, true).await
     }
 
     async fn check_retention(&self) -> Result<(), StorageError> {

@@ -37,6 +37,7 @@ async fn bucket(label: &str) -> S3Storage {
         secret_key: server.secret_key.clone(),
         path_style: true,
         object_lock: None,
+        storage_class: None,
     });
     storage.create_bucket(false).await.unwrap();
     storage

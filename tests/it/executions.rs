@@ -269,6 +269,7 @@ async fn a_backup_goes_to_the_next_location_when_the_first_does_not_answer(catal
         secret_key: server.secret_key.clone(),
         path_style: true,
         object_lock: None,
+        storage_class: None,
     });
     s3.create_bucket(false).await.unwrap();
     let remote = locations::create(

@@ -29,6 +29,7 @@ async fn local_locations_test_init_and_list(catalog: Catalog) {
         (NewLocation { cost_per_gb_month: Some(-1.0), ..local("c", "/tmp/c") }, "costPerGbMonth"),
         (NewLocation { provider: "ftp".into(), ..local("p", "/tmp/p") }, "provider"),
         (NewLocation { immutability: true, object_lock_days: Some(30), ..local("i", "/tmp/i") }, "immutability"),
+        (NewLocation { storage_class: Some("STANDARD_IA".into()), ..local("s", "/tmp/s") }, "storageClass"),
     ] {
         let err = locations::create(&catalog, &secrets, &admin, bad).await.unwrap_err();
         assert!(err.to_string().starts_with(field), "{err}");
@@ -97,6 +98,7 @@ async fn s3_locations_keep_credentials_sealed(catalog: Catalog) {
         secret_key: server.secret_key.clone(),
         path_style: true,
         object_lock: None,
+        storage_class: None,
     });
     s3.create_bucket(false).await.unwrap();
     drop(storage);
@@ -112,6 +114,9 @@ async fn s3_locations_keep_credentials_sealed(catalog: Catalog) {
         assert!(err.to_string().starts_with("objectLockDays"), "{err}");
     }
     // Immutable on a bucket created without Object Lock: the test says so and init refuses.
+    let frozen = NewLocation { storage_class: Some("GLACIER".into()), ..new("Frozen", &server.secret_key) };
+    let err = locations::create(&catalog, &secrets, &admin, frozen).await.unwrap_err().to_string();
+    assert!(err.starts_with("storageClass:") && err.contains("cannot serve restores"), "{err}");
     let immutable = NewLocation { immutability: true, object_lock_days: Some(7), ..new("Immutable", &server.secret_key) };
     let immutable = locations::create(&catalog, &secrets, &admin, immutable).await.unwrap();
     let refused = locations::test_connection(&catalog, &secrets, &admin, &immutable.id).await.unwrap();

@@ -26,6 +26,11 @@ fn region_b() -> &'static SeaweedFs {
 }
 
 async fn s3_location(catalog: &Catalog, secrets: &SecretBox, admin: &bulwark_core::auth::Principal, server: &SeaweedFs, name: &str) -> String {
+    s3_location_in(catalog, secrets, admin, server, name, None).await
+}
+
+/// An S3 location whose repository objects get `storage_class`.
+async fn s3_location_in(catalog: &Catalog, secrets: &SecretBox, admin: &bulwark_core::auth::Principal, server: &SeaweedFs, name: &str, storage_class: Option<&str>) -> String {
     let bucket = format!("repl-{}-{}-{}", name, std::process::id(), catalog.backend().name());
     let s3 = bulwark_core::storage::s3::S3Storage::new(bulwark_core::storage::s3::S3Settings {
         endpoint: Some(server.endpoint.clone()),
@@ -36,6 +41,7 @@ async fn s3_location(catalog: &Catalog, secrets: &SecretBox, admin: &bulwark_cor
         secret_key: server.secret_key.clone(),
         path_style: true,
         object_lock: None,
+        storage_class: None,
     });
     s3.create_bucket(false).await.unwrap();
     let new = NewLocation {
@@ -47,6 +53,7 @@ async fn s3_location(catalog: &Catalog, secrets: &SecretBox, admin: &bulwark_cor
         bucket: Some(bucket),
         access_key: Some(server.access_key.clone()),
         secret_key: Some(server.secret_key.clone()),
+        storage_class: storage_class.map(str::to_string),
         ..Default::default()
     };
     locations::create(catalog, secrets, admin, new).await.unwrap().id
@@ -123,7 +130,7 @@ async fn copy_rules_follow_backups_mirror_deletions_and_serve_restores_in_an_out
     let admin = user(&catalog, "admin", Role::Admin).await;
     let (a, b) = tokio::task::spawn_blocking(|| (SeaweedFs::shared(), region_b())).await.unwrap();
     let east = s3_location(&catalog, &secrets, &admin, a, "rule-east").await;
-    let west = s3_location(&catalog, &secrets, &admin, b, "rule-west").await;
+    let west = s3_location_in(&catalog, &secrets, &admin, b, "rule-west", Some("STANDARD_IA")).await;
     locations::init_repository(&catalog, &secrets, &admin, &east).await.unwrap();
     let source = bulwark_testkit::temp_dir("copy-rule-src");
     let c: NewConfiguration = serde_json::from_value(serde_json::json!({
@@ -164,6 +171,25 @@ async fn copy_rules_follow_backups_mirror_deletions_and_serve_restores_in_an_out
     let origin = locations::open_repository(&catalog, &secrets, &east).await.unwrap();
     let ids = |list: Vec<bulwark_core::repo::snapshot::Snapshot>| list.into_iter().map(|s| s.id).collect::<std::collections::BTreeSet<_>>();
     assert_eq!(ids(replica.snapshots().await.unwrap()).len(), 3);
+    // The colder tier: every pack on the replica is in its storage class.
+    let cold = bulwark_core::storage::s3::S3Storage::new(bulwark_core::storage::s3::S3Settings {
+        endpoint: Some(b.endpoint.clone()),
+        region: "us-east-1".into(),
+        bucket: format!("repl-rule-west-{}-{}", std::process::id(), catalog.backend().name()),
+        prefix: String::new(),
+        access_key: b.access_key.clone(),
+        secret_key: b.secret_key.clone(),
+        path_style: true,
+        object_lock: None,
+        storage_class: None,
+    });
+    let listed = cold.client().list_objects_v2().bucket(cold.bucket()).send().await.unwrap();
+    let packs: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).filter(|k| k.contains("packs/")).collect();
+    assert!(!packs.is_empty());
+    for pack in packs {
+        let head = cold.client().head_object().bucket(cold.bucket()).key(pack).send().await.unwrap();
+        assert_eq!(head.storage_class(), Some(&aws_sdk_s3::types::StorageClass::StandardIa), "{pack}");
+    }
 
     // Retention deletes the first backup at the source; the next run removes it from the replica.
     bulwark_core::retention::delete_execution(&catalog, &secrets, &admin, &runs[0].id).await.unwrap();

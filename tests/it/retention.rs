@@ -181,6 +181,7 @@ async fn object_lock_keeps_backups_until_their_deletion_date(catalog: Catalog) {
         secret_key: server.secret_key.clone(),
         path_style: true,
         object_lock: None,
+        storage_class: None,
     });
     s3.create_bucket(true).await.unwrap();
     let new_location = locations::NewLocation {

@@ -26,6 +26,7 @@ async fn s3(prefix: &str) -> S3Storage {
         secret_key: server.secret_key.clone(),
         path_style: true,
         object_lock: None,
+        storage_class: None,
     });
     storage.create_bucket(false).await.expect("create bucket");
     storage
@@ -85,6 +86,7 @@ async fn s3_errors_are_clear() {
         secret_key: "not-the-secret".into(),
         path_style: true,
         object_lock: None,
+        storage_class: None,
     });
     let err = wrong.put("config", b"x".to_vec()).await.unwrap_err();
     assert!(matches!(err, StorageError::Remote { .. }), "{err}");

@@ -22,6 +22,10 @@ fn row(l: bulwark_core::locations::StorageLocation) -> LocationRow {
         Some(days) => format!("{place} (Object Lock, {days} days)"),
         None => place,
     };
+    let place = match &l.storage_class {
+        Some(class) => format!("{place} [{class}]"),
+        None => place,
+    };
     LocationRow {
         id: l.id,
         name: l.location_name,
@@ -58,6 +62,7 @@ pub async fn create_location(
     cost_per_gb_month: String,
     immutability: Option<String>,
     object_lock_days: String,
+    storage_class: String,
 ) -> Result<LocationRow, AppError> {
     use bulwark_core::locations::{self, NewLocation};
     let p = crate::ssr::principal().await?;
@@ -71,6 +76,7 @@ pub async fn create_location(
         "" => None,
         text => Some(text.parse::<u32>().map_err(|_| AppError::Invalid("objectLockDays: a whole number of days".into()))?),
     };
+    let provider_is_s3 = provider == "s3";
     let new = NewLocation {
         location_name,
         storage_type,
@@ -81,7 +87,7 @@ pub async fn create_location(
         bucket: some(bucket),
         access_key: some(access_key),
         secret_key: some(secret_key),
-        storage_class: None,
+        storage_class: some(storage_class).filter(|_| provider_is_s3),
         cost_per_gb_month: cost,
         availability_sla: None,
         immutability: immutability.is_some(),
@@ -198,6 +204,17 @@ pub fn StoragePage() -> impl IntoView {
                 </label>
                 <label class:hidden=move || provider.get() != "s3">"Lock each object for (days)"
                     <input type="number" name="object_lock_days" min="1" max="36500" placeholder="30"/>
+                </label>
+                <label class:hidden=move || provider.get() != "s3">"Storage class"
+                    <select name="storage_class">
+                        <option value="">"Bucket default"</option>
+                        // The classes the server accepts: each readable at once (no thaw request).
+                        <option value="STANDARD">"STANDARD"</option>
+                        <option value="STANDARD_IA">"STANDARD_IA"</option>
+                        <option value="ONEZONE_IA">"ONEZONE_IA"</option>
+                        <option value="INTELLIGENT_TIERING">"INTELLIGENT_TIERING"</option>
+                        <option value="GLACIER_IR">"GLACIER_IR"</option>
+                    </select>
                 </label>
                 <button type="submit" class="primary">"Add location"</button>
             </ActionForm>

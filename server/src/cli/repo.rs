@@ -188,6 +188,7 @@ impl RepoArgs {
             access_key: credential("AWS_ACCESS_KEY_ID")?,
             secret_key: credential("AWS_SECRET_ACCESS_KEY")?,
             object_lock: self.object_lock_days.map(|days| std::time::Duration::from_secs(u64::from(days) * 86_400)),
+            storage_class: None,
         })))
     }
 

@@ -150,6 +150,7 @@ fn repo_commands_work_on_s3() {
         secret_key: server.secret_key.clone(),
         path_style: true,
         object_lock: None,
+        storage_class: None,
     });
     tokio::runtime::Runtime::new().unwrap().block_on(storage.create_bucket(false)).unwrap();
     let run = |args: &[&str], stdin: &[u8], secret: &str| {
