@@ -206,7 +206,7 @@ pub fn StoragePage() -> impl IntoView {
                     <input type="number" name="object_lock_days" min="1" max="36500" placeholder="30"/>
                 </label>
                 <label class:hidden=move || provider.get() != "s3">"Storage class"
-                    <select name="storage_class">
+                    <select name="storage_class" aria-label="Storage class">
                         <option value="">"Bucket default"</option>
                         // The classes the server accepts: each readable at once (no thaw request).
                         <option value="STANDARD">"STANDARD"</option>
