@@ -17,8 +17,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
 
-use super::snapshot::Content;
-use super::{ChunkId, RepoError, Repository, format, tree};
+use super::{ChunkId, RepoError, Repository, format};
 
 /// When a lock of `period` is renewed: once less than this share of it is left.
 const RENEW_BELOW: f64 = 0.5;
@@ -75,17 +74,7 @@ pub async fn retain_snapshot(repo: &Repository, snapshot_id: &str, until: System
     }
     let snapshot = repo.snapshot(snapshot_id).await?;
     let index = repo.load_index().await?;
-    let parse = |ids: &[String]| ids.iter().map(|s| s.parse::<ChunkId>()).collect::<Result<Vec<_>, _>>();
-    let mut blobs: HashSet<ChunkId> = HashSet::new();
-    match &snapshot.content {
-        Content::Stream { chunks, .. } => blobs.extend(parse(chunks)?),
-        Content::Tree { tree: listing, .. } => {
-            blobs.extend(parse(listing)?);
-            for node in tree::load_tree(repo, &index, &snapshot).await? {
-                blobs.extend(parse(&node.chunks)?);
-            }
-        }
-    }
+    let blobs: HashSet<ChunkId> = super::prune::snapshot_blobs(repo, &index, &snapshot).await?.into_iter().collect();
     let by_pack = index.by_pack();
     let packs: Vec<ChunkId> = by_pack.iter().filter(|(_, held)| held.iter().any(|(id, _)| blobs.contains(id))).map(|(pack, _)| *pack).collect();
     let storage = repo.storage();

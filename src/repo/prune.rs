@@ -229,18 +229,24 @@ fn entries(blobs: &[(ChunkId, super::index::BlobLocation)]) -> Vec<super::pack::
 /// be read.
 async fn used_blobs(repo: &Repository, index: &super::index::Index, excluded: &HashSet<String>) -> Result<HashSet<ChunkId>, RepoError> {
     let mut used = HashSet::new();
-    let parse = |ids: &[String]| ids.iter().map(|s| s.parse::<ChunkId>()).collect::<Result<Vec<_>, _>>();
     for snapshot in repo.snapshots().await?.into_iter().filter(|s| !excluded.contains(&s.id)) {
-        match &snapshot.content {
-            Content::Stream { chunks, .. } => used.extend(parse(chunks)?),
-            Content::Tree { tree, .. } => {
-                used.extend(parse(tree)?);
-                // Files' data blobs, and directories' listing blobs.
-                for node in tree::load_tree(repo, index, &snapshot).await? {
-                    used.extend(parse(&node.chunks)?);
-                }
-            }
-        }
+        used.extend(snapshot_blobs(repo, index, &snapshot).await?);
     }
     Ok(used)
+}
+
+/// The blobs one snapshot needs: a stream's chunks, or a tree's listings and files' chunks.
+pub(crate) async fn snapshot_blobs(repo: &Repository, index: &super::index::Index, snapshot: &super::snapshot::Snapshot) -> Result<Vec<ChunkId>, RepoError> {
+    let parse = |ids: &[String]| ids.iter().map(|s| s.parse::<ChunkId>()).collect::<Result<Vec<_>, _>>();
+    Ok(match &snapshot.content {
+        Content::Stream { chunks, .. } => parse(chunks)?,
+        Content::Tree { tree, .. } => {
+            let mut blobs = parse(tree)?;
+            // Files' data blobs, and directories' listing blobs.
+            for node in tree::load_tree(repo, index, snapshot).await? {
+                blobs.extend(parse(&node.chunks)?);
+            }
+            blobs
+        }
+    })
 }

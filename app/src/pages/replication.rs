@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::components::action_outcome;
-use crate::dto::{ReplicationLine, ReplicationRuleLine, human_bytes};
+use crate::dto::{LocationRow, ReplicationLine, ReplicationRuleLine, human_bytes};
 use crate::error::AppError;
 
 #[server(prefix = "/_sfn", endpoint = "list_replications")]
@@ -92,40 +92,14 @@ pub fn ReplicationPanel(id: String) -> impl IntoView {
             <p class="hint">"The target becomes a replica of this repository (same id, same keys): it restores on its own with this location's recovery kit."</p>
             <ActionForm action=start attr:class="grid-form">
                 <input type="hidden" name="id" value=start_source/>
-                <label>"Copy to"
-                    <select name="target_location_id" aria-label="Replication target">
-                        <Suspense fallback=|| ()>
-                            {move || {
-                                let this = this.clone();
-                                Suspend::new(async move {
-                                    locations.await.unwrap_or_default().into_iter().filter(|l| l.id != this)
-                                        .map(|l| view! { <option value=l.id>{l.name}</option> }).collect_view()
-                                })
-                            }}
-                        </Suspense>
-                    </select>
-                </label>
+                <label>"Copy to" <TargetSelect label="Replication target" locations source=this/></label>
                 <button type="submit">"Replicate now"</button>
             </ActionForm>
             {action_outcome(start.value(), "replication-report")}
             <h3>"Copy after every backup"</h3>
             <ActionForm action=add_rule attr:class="grid-form">
                 <input type="hidden" name="id" value=rule_source/>
-                <label>"Rule target"
-                    <select name="target_location_id" aria-label="Copy rule target">
-                        <Suspense fallback=|| ()>
-                            {
-                                move || {
-                                    let this = rule_filter.clone();
-                                    Suspend::new(async move {
-                                        locations.await.unwrap_or_default().into_iter().filter(|l| l.id != this)
-                                            .map(|l| view! { <option value=l.id>{l.name}</option> }).collect_view()
-                                    })
-                                }
-                            }
-                        </Suspense>
-                    </select>
-                </label>
+                <label>"Rule target" <TargetSelect label="Copy rule target" locations source=rule_filter/></label>
                 <button type="submit">"Add copy rule"</button>
             </ActionForm>
             {action_outcome(add_rule.value(), "rule-report")}
@@ -182,6 +156,24 @@ pub fn ReplicationPanel(id: String) -> impl IntoView {
                 })}
             </Transition>
         </section>
+    }
+}
+
+/// A `target_location_id` select of every location but the `source`.
+#[component]
+fn TargetSelect(label: &'static str, locations: Resource<Result<Vec<LocationRow>, AppError>>, source: String) -> impl IntoView {
+    view! {
+        <select name="target_location_id" aria-label=label>
+            <Suspense fallback=|| ()>
+                {move || {
+                    let source = source.clone();
+                    Suspend::new(async move {
+                        locations.await.unwrap_or_default().into_iter().filter(|l| l.id != source)
+                            .map(|l| view! { <option value=l.id>{l.name}</option> }).collect_view()
+                    })
+                }}
+            </Suspense>
+        </select>
     }
 }
 
