@@ -411,15 +411,8 @@ pub async fn init_repository(catalog: &Catalog, secrets: &SecretBox, actor: &Pri
     let key_file = Secret::new_key_file();
     let secret = Secret::from_key_file(&key_file).ok_or_else(|| LocationError::Invalid("key generation failed".into()))?;
     let (repo, recovery_kit) = Repository::init(storage(&location, secrets)?, &secret).await?;
-    let sealed = secrets.seal(&format!("location:{id}:repository_key"), &key_file);
     let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
-    sqlx::query("UPDATE backup_storage_locations SET repository_id = $1, repository_key_encrypted = $2, updated_at = $3 WHERE id = $4")
-        .bind(&repo.config().id)
-        .bind(&sealed)
-        .bind(time::now_text())
-        .bind(id)
-        .execute(&mut *tx.tx)
-        .await?;
+    record_repository(&mut tx.tx, secrets, id, &repo.config().id, &key_file).await?;
     audit::append(
         &mut tx,
         Entry {
@@ -433,6 +426,20 @@ pub async fn init_repository(catalog: &Catalog, secrets: &SecretBox, actor: &Pri
     .await?;
     tx.tx.commit().await?;
     Ok(Initialized { recovery_kit, key_file })
+}
+
+/// Records that location `id` holds repository `repository_id`, keeping its key file sealed
+/// (init, attach, and a replication target becoming a replica).
+pub(crate) async fn record_repository(conn: &mut sqlx::AnyConnection, secrets: &SecretBox, id: &str, repository_id: &str, key_file: &str) -> Result<(), sqlx::Error> {
+    let sealed = secrets.seal(&format!("location:{id}:repository_key"), key_file);
+    sqlx::query("UPDATE backup_storage_locations SET repository_id = $1, repository_key_encrypted = $2, updated_at = $3 WHERE id = $4")
+        .bind(repository_id)
+        .bind(&sealed)
+        .bind(time::now_text())
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Opens a location's repository with the key Bulwark keeps.

@@ -70,15 +70,8 @@ pub async fn attach(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, l
     let key_file = request.key_file.trim().to_string();
     let secret = Secret::from_key_file(&key_file).ok_or_else(|| RebuildError::Invalid("keyFile: the 64 hex characters of the recovery kit's key file".into()))?;
     let repo = Repository::open(locations::storage(&location, secrets)?, &secret).await?;
-    let sealed = secrets.seal(&format!("location:{location_id}:repository_key"), &key_file);
     let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
-    sqlx::query("UPDATE backup_storage_locations SET repository_id = $1, repository_key_encrypted = $2, updated_at = $3 WHERE id = $4")
-        .bind(&repo.config().id)
-        .bind(&sealed)
-        .bind(time::now_text())
-        .bind(location_id)
-        .execute(&mut *tx.tx)
-        .await?;
+    locations::record_repository(&mut tx.tx, secrets, location_id, &repo.config().id, &key_file).await?;
     let detail = serde_json::json!({ "repositoryId": repo.config().id });
     audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "storage_location.attach_repository", target_type: "storage_location", target_id: Some(location_id), detail }).await?;
     tx.tx.commit().await?;

@@ -377,14 +377,8 @@ async fn copy(catalog: &Catalog, secrets: &SecretBox, run: &ReplicationRun) -> R
     }
     if target.repository_id.is_none() {
         // The target is now a replica: Bulwark keeps its key as it keeps the source's.
-        let sealed = secrets.seal(&format!("location:{}:repository_key", target.id), &key_file);
-        sqlx::query("UPDATE backup_storage_locations SET repository_id = $1, repository_key_encrypted = $2, updated_at = $3 WHERE id = $4")
-            .bind(&source.repository_id)
-            .bind(&sealed)
-            .bind(time::now_text())
-            .bind(&target.id)
-            .execute(catalog.pool())
-            .await?;
+        let mut conn = catalog.pool().acquire().await?;
+        locations::record_repository(&mut conn, secrets, &target.id, source.repository_id.as_deref().unwrap_or_default(), &key_file).await?;
     }
     Ok(figures)
 }
