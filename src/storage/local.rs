@@ -1,6 +1,6 @@
 //! A storage location on a local (or mounted) filesystem.
 
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
@@ -47,16 +47,27 @@ fn put_file(path: &Path, key: &str, data: &[u8]) -> Result<(), StorageError> {
     std::fs::create_dir_all(dir).map_err(io(key))?;
     // Write a temporary sibling, fsync, then rename over: readers never see a partial object.
     let tmp = dir.join(format!(".tmp-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
+    let result = super::direct::create_synced(&tmp, data).and_then(|()| std::fs::rename(&tmp, path));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     result.map_err(io(key))
+}
+
+fn read_range(path: &Path, key: &str, offset: u64, length: u64) -> Result<Vec<u8>, StorageError> {
+    let mut f = std::fs::File::open(path).map_err(io(key))?;
+    let size = f.metadata().map_err(io(key))?.len();
+    if offset.checked_add(length).is_none_or(|end| end > size) {
+        return Err(StorageError::OutOfRange { key: key.to_string(), range: format!("{offset}+{length}"), size });
+    }
+    f.seek(SeekFrom::Start(offset)).map_err(io(key))?;
+    // Read into spare capacity: zero-filling the buffer first would touch every byte twice.
+    let mut buf = Vec::with_capacity(length as usize);
+    f.take(length).read_to_end(&mut buf).map_err(io(key))?;
+    if buf.len() as u64 != length {
+        return Err(StorageError::OutOfRange { key: key.to_string(), range: format!("{offset}+{length}"), size });
+    }
+    Ok(buf)
 }
 
 fn list_dir(root: &Path, dir: &Path, prefix: &str, out: &mut Vec<ObjectInfo>) -> std::io::Result<()> {
@@ -107,18 +118,11 @@ impl Storage for LocalStorage {
     async fn get_range(&self, key: &str, offset: u64, length: u64) -> Result<Vec<u8>, StorageError> {
         let path = self.path(key)?;
         let key = key.to_string();
-        blocking(move || {
-            let mut f = std::fs::File::open(&path).map_err(io(&key))?;
-            let size = f.metadata().map_err(io(&key))?.len();
-            if offset.checked_add(length).is_none_or(|end| end > size) {
-                return Err(StorageError::OutOfRange { key, range: format!("{offset}+{length}"), size });
-            }
-            f.seek(SeekFrom::Start(offset)).map_err(io(&key))?;
-            let mut buf = vec![0; length as usize];
-            f.read_exact(&mut buf).map_err(io(&key))?;
-            Ok(buf)
-        })
-        .await
+        blocking(move || read_range(&path, &key, offset, length)).await
+    }
+
+    fn get_range_blocking(&self, _: &tokio::runtime::Handle, key: &str, offset: u64, length: u64) -> Result<Vec<u8>, StorageError> {
+        read_range(&self.path(key)?, key, offset, length)
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StorageError> {
