@@ -49,6 +49,31 @@ bench_dataset() {
     fi
 }
 
+# bench_delete PATH...: deletes the paths that exist, noting when (for bench_settle).
+bench_delete() {
+    local path
+    for path in "$@"; do
+        [[ -e $path ]] || continue
+        rm -rf "$path"
+        date +%s >"$BENCH_DIR/.deleted-at"
+    done
+}
+
+# bench_settle: waits until SETTLE seconds (default 300) have passed since the last
+# bench_delete. ext4 does not hand out an inode freed less than 5 minutes ago while its
+# inode-table block is still dirty (recently_deleted() in fs/ext4/ialloc.c): right after
+# deleting a few 1 GiB trees, every tool's restore of 20k files searched past them and took
+# 3-4 times as long (Bulwark 4.3 s -> 18 s, nearly all of it system time).
+bench_settle() {
+    local settle=${SETTLE:-300} at now
+    at=$(cat "$BENCH_DIR/.deleted-at" 2>/dev/null || echo 0)
+    now=$(date +%s)
+    if ((now - at < settle)); then
+        echo "waiting $((at + settle - now)) s for the file system to settle after deleting the last run (SETTLE=0 skips)"
+        sleep $((at + settle - now))
+    fi
+}
+
 tree_bytes() { find "$1" -type f -printf '%s\n' | awk '{s += $1} END {printf "%.0f", s}'; }
 tree_files() { find "$1" -type f | wc -l; }
 repo_bytes() { du -sb "$1" | cut -f1; }

@@ -38,7 +38,7 @@ stop_all() {
 }
 trap stop_all EXIT
 stop_all
-rm -rf "$WORK"
+bench_delete "$WORK"
 mkdir -p "$LOG_DIR"
 [[ $(id -u) -eq 0 ]] && chown -R postgres: "$WORK"
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -100,6 +100,7 @@ export PG_BIN
 declare -A WALL CPU RSS SIZE CHECK
 row() { WALL[$1]=$M_WALL CPU[$1]=$M_CPU RSS[$1]=$M_RSS; }
 
+bench_settle
 echo "== backups"
 export BULWARK_PASSWORD=bench-password-not-secret BULWARK_DATA_DIR=$WORK/bulwark-data
 "$BULWARK" repo --repo "$WORK/bulwark" init >"$LOG_DIR/bulwark-init.log" 2>&1

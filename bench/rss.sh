@@ -28,8 +28,9 @@ BULWARK=$(bench_binary "$BULWARK")
 bench_require /usr/bin/time:time jq:jq python3:python3
 
 OUT=$BENCH_DIR/rss
-rm -rf "$OUT"
+bench_delete "$OUT"
 mkdir -p "$OUT"
+bench_settle
 
 # run_scale: fresh repository in $RD, back up $DATA/base, restore that snapshot, diff.
 # Sets B_WALL B_RSS R_WALL R_RSS BLOBS BPB CHECK (left at "-" / ERROR when a step fails).
@@ -52,6 +53,7 @@ run_scale() {
 }
 
 ROWS=()
+declare -A CHECKS=()
 for scale in "${SCALES[@]}"; do
     echo "== $scale MiB"
     bench_dataset "$scale" "$SEED" # sets DATA
@@ -61,11 +63,16 @@ for scale in "${SCALES[@]}"; do
     B_WALL=- B_RSS=- R_WALL=- R_RSS=- BLOBS=- BPB=- CHECK=ERROR
     if ! run_scale; then echo "  a step failed (logs in $RD)"; CHECK=ERROR; fi
     ROWS+=("$scale $(tree_bytes "$DATA/base") $(tree_files "$DATA/base") $B_WALL $B_RSS $R_WALL $R_RSS $BLOBS $BPB $CHECK")
-    if [[ $KEEP != 1 ]]; then
-        [[ $CHECK == PASS ]] && rm -rf "$RD/restore"
-        rm -rf "$RD/repo"
-    fi
+    CHECKS[$scale]=$CHECK
 done
+
+# Deleted only now, not between scales: see bench_settle.
+if [[ $KEEP != 1 ]]; then
+    for scale in "${SCALES[@]}"; do
+        [[ ${CHECKS[$scale]} == PASS ]] && bench_delete "$OUT/scale-$scale/restore"
+        bench_delete "$OUT/scale-$scale/repo"
+    done
+fi
 
 {
 echo

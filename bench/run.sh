@@ -7,7 +7,8 @@
 #   SCALE      data-set size in MiB (default 1024)
 #   BULWARK    bulwark binary (default $CARGO_TARGET_DIR/release/bulwark, else ./target/release/bulwark)
 #   BENCH_DIR  work directory: cached data sets, repositories, logs (default /tmp/bulwark-bench)
-#   TOOLS      which tools to run, in order (default "bulwark restic borg")
+#   TOOLS      which tools to run, in order (default "bulwark bulwark-z3 restic borg";
+#              bulwark-z3 is Bulwark at zstd level 3)
 #   REPEAT     rounds (default 3): round 1 runs every tool, then round 2, ...; the table shows medians
 #   SEED       data-set seed (default 1)
 #   KEEP       1 keeps the repositories and restored trees after the run (default: deleted)
@@ -21,7 +22,7 @@ source "$HERE/lib.sh"
 SCALE=${1:-${SCALE:-1024}}
 BULWARK=${2:-${BULWARK:-${CARGO_TARGET_DIR:-$HERE/../target}/release/bulwark}}
 BENCH_DIR=${BENCH_DIR:-/tmp/bulwark-bench}
-TOOLS=${TOOLS:-bulwark restic borg}
+TOOLS=${TOOLS:-bulwark bulwark-z3 restic borg}
 REPEAT=${REPEAT:-3}
 SEED=${SEED:-1}
 KEEP=${KEEP:-0}
@@ -30,7 +31,7 @@ PW=bench-password-not-secret
 [[ $SCALE =~ ^[0-9]+$ && $SCALE -gt 0 ]] || { echo "SCALE must be a positive integer (MiB), got '$SCALE'" >&2; exit 2; }
 [[ $REPEAT =~ ^[0-9]+$ && $REPEAT -gt 0 ]] || { echo "REPEAT must be a positive integer, got '$REPEAT'" >&2; exit 2; }
 has_tool() { case " $TOOLS " in *" $1 "*) return 0;; *) return 1;; esac; }
-if has_tool bulwark; then BULWARK=$(bench_binary "$BULWARK"); fi
+if has_tool bulwark || has_tool bulwark-z3; then BULWARK=$(bench_binary "$BULWARK"); fi
 
 # ---------------------------------------------------------------- prerequisites
 req=(/usr/bin/time:time zstd:zstd openssl:openssl jq:jq python3:python3)
@@ -44,8 +45,9 @@ BASE_BYTES=$(tree_bytes "$DATA/base")
 MUT_BYTES=$(tree_bytes "$DATA/mutated")
 
 RUN=$BENCH_DIR/run-$SCALE
-rm -rf "$RUN"
+bench_delete "$RUN"
 mkdir -p "$RUN"
+bench_settle
 
 # ---------------------------------------------------------------- one round of one tool
 # Everything of round N lives in RD=$RUN/round-N (logs, timings, repositories, restores);
@@ -58,24 +60,29 @@ verify() { # verify NAME RESTORED_DIR -> sets V
 
 # Per tool: init, backup base, backup mutated, restore the mutated snapshot. Each sets
 # R_* results. A step that fails returns non-zero and the tool's row says so.
-tool_bulwark() {
-    local repo=$RD/repo-bulwark
-    export BULWARK_PASSWORD=$PW BULWARK_DATA_DIR=$RD/bulwark-data
-    "$BULWARK" repo --repo "$repo" init >"$RD/bulwark-init.log" 2>&1 || return 1
-    measure bulwark-backup1 "$DATA/base" "$BULWARK" repo --repo "$repo" backup "$DATA/base" --json || return 1
+# bulwark_round NAME LEVEL: one round of Bulwark at zstd LEVEL, its files named after NAME.
+bulwark_round() {
+    local name=$1 level=$2 repo=$RD/repo-$1
+    export BULWARK_PASSWORD=$PW BULWARK_DATA_DIR=$RD/$name-data
+    "$BULWARK" repo --repo "$repo" init >"$RD/$name-init.log" 2>&1 || return 1
+    measure "$name-backup1" "$DATA/base" "$BULWARK" repo --repo "$repo" backup "$DATA/base" --level "$level" --json || return 1
     set_b1; R_SIZE1=$(repo_bytes "$repo")
-    measure bulwark-backup2 "$DATA/mutated" "$BULWARK" repo --repo "$repo" backup "$DATA/mutated" --json || return 1
+    measure "$name-backup2" "$DATA/mutated" "$BULWARK" repo --repo "$repo" backup "$DATA/mutated" --level "$level" --json || return 1
     set_b2; R_SIZE2=$(repo_bytes "$repo")
-    bulwark_index_stats "$repo" "$RD/bulwark-stats.json" # sets IDX_BLOBS, IDX_BPB
-    echo "  bulwark index: $IDX_BLOBS blobs, $IDX_BPB bytes per blob in memory"
+    bulwark_index_stats "$repo" "$RD/$name-stats.json" # sets IDX_BLOBS, IDX_BPB
+    echo "  $name index: $IDX_BLOBS blobs, $IDX_BPB bytes per blob in memory"
     local id
     id=$("$BULWARK" repo --repo "$repo" snapshots --json |
         jq -r --arg s "$DATA/mutated" '[.[] | select(.source == $s)] | last | .id')
-    [[ -n $id && $id != null ]] || { echo "  no bulwark snapshot of $DATA/mutated" >&2; return 1; }
-    mkdir -p "$RD/restore-bulwark"
-    measure bulwark-restore "$RD" "$BULWARK" repo --repo "$repo" restore "$id" --target "$RD/restore-bulwark" || return 1
-    set_r; verify bulwark "$RD/restore-bulwark"
+    [[ -n $id && $id != null ]] || { echo "  no $name snapshot of $DATA/mutated" >&2; return 1; }
+    mkdir -p "$RD/restore-$name"
+    measure "$name-restore" "$RD" "$BULWARK" repo --repo "$repo" restore "$id" --target "$RD/restore-$name" || return 1
+    set_r; verify "$name" "$RD/restore-$name"
 }
+
+# Bulwark as it comes (zstd level 1), and at borg's level 3 for a like-for-like row.
+tool_bulwark() { bulwark_round bulwark 1; }
+tool_bulwark-z3() { bulwark_round bulwark-z3 3; }
 
 tool_restic() {
     local repo=$RD/repo-restic
@@ -122,13 +129,22 @@ if [[ ! -s $SAMPLE ]]; then
 fi
 # zstd -b rewrites one progress line with \r ("|-name : 33554432 -> 9000000 (x3.728), 250.0 MB/s, 900.0 MB/s");
 # the speeds shown are the best so far, so take the largest of the lines carrying both speeds.
-ZLINES=$(zstd -b3 -i2 "$SAMPLE" 2>&1 | tr '\r' '\n' | grep 'MB/s.*MB/s' || true)
-ZSTD_C=$(echo "$ZLINES" | awk -F, '{v = $(NF-1) + 0; if (v > m) m = v} END {if (m) print m}')
-ZSTD_D=$(echo "$ZLINES" | awk -F, '{v = $NF + 0; if (v > m) m = v} END {if (m) print m}')
-ZSTD_RATIO=$(echo "$ZLINES" | tail -n 1 | grep -o '(x[0-9.]*)' | tr -d '()' || true)
-BOUND=$(awk -v a="$SHA_MBS" -v b="$ZSTD_C" -v c="$AES_MBS" 'BEGIN {if (a > 0 && b > 0 && c > 0) printf "%.0f", 1 / (1/a + 1/b + 1/c); else print "?"}')
-PHYS=$(printf 'physical bound (1 core, MB/s): SHA-256 %s, AES-256-GCM %s (openssl speed -evp, 16 KiB blocks); zstd -3 compress %s, decompress %s on the text part (ratio %s); SHA-256 + zstd-3 + AES-GCM in series ~%s' \
-    "${SHA_MBS:-?}" "${AES_MBS:-?}" "${ZSTD_C:-?}" "${ZSTD_D:-?}" "${ZSTD_RATIO:-?}" "$BOUND")
+# zstd_bench LEVEL: sets Z_C, Z_D (compress, decompress MB/s), Z_RATIO and Z_BOUND (SHA-256 + zstd + AES-GCM in series).
+zstd_bench() {
+    local lines
+    lines=$(zstd -b"$1" -i2 "$SAMPLE" 2>&1 | tr '\r' '\n' | grep 'MB/s.*MB/s' || true)
+    Z_C=$(echo "$lines" | awk -F, '{v = $(NF-1) + 0; if (v > m) m = v} END {if (m) print m}')
+    Z_D=$(echo "$lines" | awk -F, '{v = $NF + 0; if (v > m) m = v} END {if (m) print m}')
+    Z_RATIO=$(echo "$lines" | tail -n 1 | grep -o '(x[0-9.]*)' | tr -d '()' || true)
+    Z_BOUND=$(awk -v a="$SHA_MBS" -v b="$Z_C" -v c="$AES_MBS" 'BEGIN {if (a > 0 && b > 0 && c > 0) printf "%.0f", 1 / (1/a + 1/b + 1/c); else print "?"}')
+}
+PHYS="physical bound (1 core, MB/s): SHA-256 ${SHA_MBS:-?}, AES-256-GCM ${AES_MBS:-?} (openssl speed -evp, 16 KiB blocks)"
+declare -A BOUNDS=()
+for level in 1 3; do
+    zstd_bench "$level"
+    BOUNDS[$level]=$Z_BOUND
+    PHYS+="; zstd -$level compress ${Z_C:-?}, decompress ${Z_D:-?} on the text part (ratio ${Z_RATIO:-?}), SHA-256 + zstd-$level + AES-GCM in series ~$Z_BOUND"
+done
 echo "$PHYS"
 
 # ---------------------------------------------------------------- run: REPEAT interleaved rounds
@@ -152,12 +168,13 @@ done
 
 # Repositories and restored trees go only now: deleting ~20k files between steps makes ext4's
 # inode allocator search past the recently deleted inodes (perf: find_inode_bit,
-# recently_deleted), which tripled the system time of every tool's next restore.
+# recently_deleted), which tripled the system time of every tool's next restore (see
+# bench_settle).
 if [[ $KEEP != 1 ]]; then
     for ((round = 1; round <= REPEAT; round++)); do
         for tool in $TOOLS; do
-            [[ ${RES[$tool.$round]} == *" PASS "* ]] && rm -rf "$RUN/round-$round/restore-$tool"
-            rm -rf "$RUN/round-$round/repo-$tool"
+            [[ ${RES[$tool.$round]} == *" PASS "* ]] && bench_delete "$RUN/round-$round/restore-$tool"
+            bench_delete "$RUN/round-$round/repo-$tool"
         done
     done
 fi
@@ -200,7 +217,7 @@ echo
 echo "== results: SCALE=$SCALE MiB, base $(awk "BEGIN {printf \"%.1f\", $BASE_BYTES/1048576}") MiB in $(tree_files "$DATA/base") files," \
      "mutated $(awk "BEGIN {printf \"%.1f\", $MUT_BYTES/1048576}") MiB in $(tree_files "$DATA/mutated") files ($(jq -r '.changed_fraction * 100' "$DATA/mutate.json")% of bytes edited)"
 echo "   $versions"
-echo "   settings: bulwark zstd level 3 (default); restic repo v2, compression auto (default); borg repokey-blake2, --compression zstd,3"
+echo "   settings: bulwark zstd level 1 (default), bulwark-z3 zstd level 3; restic repo v2, compression auto (default); borg repokey-blake2, --compression zstd,3"
 echo "   REPEAT=$REPEAT rounds, tools interleaved (round 1 runs every tool, then round 2, ...), each with a fresh repository;"
 echo "   every figure is the median over the rounds (MB/s and MB per CPU-s from the median times); check = PASS only if every round passed."
 echo "   MB = 10^6 bytes; MB/s = logical bytes of the tree / wall time (incl. a final sync); CPU-s = user+sys of the process tree;"
@@ -236,7 +253,7 @@ done
 if has_tool bulwark; then
     summarize bulwark
     BW=("$S_b1w" "$S_b2w" "$S_rw" "$S_added" "$S_repo" "$S_b1r" "$S_b2r" "$S_rr")
-    BW_B1C=$S_b1c BW_BLOBS=$S_blobs BW_BPB=$S_bpb
+    BW_BLOBS=$S_blobs BW_BPB=$S_bpb
     others=()
     for tool in $TOOLS; do [[ $tool == bulwark ]] || others+=("$tool"); done
     if ((${#others[@]})); then
@@ -270,15 +287,22 @@ fi
 echo
 echo "$PHYS"
 if has_tool bulwark; then
-    awk -v b1w="${BW[0]}" -v b1c="$BW_B1C" -v bound="$BOUND" -v n="$NCORES" -v base="$BASE_BYTES" 'BEGIN {
-        num = "^[0-9.]+$"
-        if (!(bound ~ num && bound > 0 && b1w ~ num && b1w > 0 && b1c ~ num && b1c > 0)) {
-            print "bulwark vs the physical bound: - (no bound or no bulwark backup1)"; exit
-        }
-        e = base / b1c / 1e6; s = base / b1w / 1e6
-        printf "bulwark vs the physical bound: backup1 %.1f MB per CPU-s = %.0f%% of the 1-core bound (%d MB/s);", e, 100 * e / bound, bound
-        printf " %.1f MB/s wall = %.0f%% of the %d-core bound (%d MB/s)\n", s, 100 * s / (n * bound), n, n * bound
-    }'
+    for tool in bulwark bulwark-z3; do
+        has_tool "$tool" || continue
+        summarize "$tool"
+        level=1; [[ $tool == bulwark-z3 ]] && level=3
+        awk -v t="$tool" -v l="$level" -v b1w="$S_b1w" -v b1c="$S_b1c" -v bound="${BOUNDS[$level]}" -v n="$NCORES" -v base="$BASE_BYTES" 'BEGIN {
+            num = "^[0-9.]+$"
+            if (!(bound ~ num && bound > 0 && b1w ~ num && b1w > 0 && b1c ~ num && b1c > 0)) {
+                print t " vs the physical bound: - (no bound or no backup1)"; exit
+            }
+            e = base / b1c / 1e6; s = base / b1w / 1e6
+            printf "%s vs the zstd-%d bound: backup1 %.1f MB per CPU-s = %.0f%% of the 1-core bound (%d MB/s);", t, l, e, 100 * e / bound, bound
+            printf " %.1f MB/s wall = %.0f%% of the %d-core bound (%d MB/s)\n", s, 100 * s / (n * bound), n, n * bound
+        }'
+    done
+    summarize bulwark
+    BW_BLOBS=$S_blobs BW_BPB=$S_bpb
     awk -v n="$BW_BLOBS" -v b="$BW_BPB" 'BEGIN {
         num = "^[0-9.]+$"
         printf "index: %s blobs, %s bytes per blob in memory (bulwark repo stats --json after the second backup; medians)\n",

@@ -2,8 +2,9 @@
 //! envelope header, the object type and the object id are the associated data, so a valid
 //! ciphertext of one object can never be passed off as another.
 
-use aes_gcm::aead::{Aead, Payload};
-use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
+use aes_gcm::aead::inout::InOutBuf;
+use aes_gcm::aead::{Aead, AeadInOut, Payload};
+use aes_gcm::{Aes256Gcm, KeyInit, Nonce, Tag};
 use rand::RngCore;
 
 use super::format::{Compression, ENVELOPE_HEADER_LEN, ENVELOPE_MAGIC, ENVELOPE_VERSION, NONCE_LEN, ObjectType, TAG_LEN};
@@ -119,23 +120,81 @@ impl Compressor {
     }
 }
 
-/// Decompresses chunk after chunk with one reused zstd context (a restore opens thousands).
+/// Opens blob after blob into the caller's buffer, reusing its own buffer and zstd context:
+/// a fresh buffer per blob (decrypted, then decompressed) cost a restore a seventh of its time
+/// in page faults, and a fresh zstd context per file another 3%.
 #[derive(Default)]
-pub struct Decompressor {
+pub struct Unsealer {
+    /// The decrypted payload, while still compressed.
+    packed: Vec<u8>,
     zstd: Option<zstd::bulk::Decompressor<'static>>,
 }
 
-impl Decompressor {
-    /// As [`decompress`]: at most `limit` bytes.
-    pub fn decompress(&mut self, data: &[u8], compression: Compression, limit: usize) -> Result<Vec<u8>, CryptoError> {
-        if compression != Compression::Zstd {
-            return decompress(data, compression, limit);
+impl Unsealer {
+    /// Opens `envelope`, which must be of `expected` type and id, and appends its plaintext
+    /// (at most `limit` bytes once decompressed) to `out`. On error `out` is as it was.
+    pub fn open_into<'k>(
+        &mut self,
+        envelope: &[u8],
+        expected: ObjectType,
+        id: &[u8],
+        key_for: impl Fn(u32) -> Option<&'k Key>,
+        limit: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<Header, CryptoError> {
+        let start = out.len();
+        let result = self.open_appending(envelope, expected, id, key_for, limit, out);
+        if result.is_err() {
+            out.truncate(start);
         }
-        if self.zstd.is_none() {
-            self.zstd = Some(zstd::bulk::Decompressor::new().map_err(|e| CryptoError::Decompress(e.to_string()))?);
+        result
+    }
+
+    fn open_appending<'k>(
+        &mut self,
+        envelope: &[u8],
+        expected: ObjectType,
+        id: &[u8],
+        key_for: impl Fn(u32) -> Option<&'k Key>,
+        limit: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<Header, CryptoError> {
+        let h = header(envelope)?;
+        if h.object_type != expected {
+            return Err(CryptoError::WrongType { expected, found: h.object_type });
         }
-        let context = self.zstd.as_mut().unwrap_or_else(|| unreachable!());
-        context.decompress(data, limit).map_err(|e| CryptoError::Decompress(e.to_string()))
+        let key = key_for(h.key_id).ok_or(CryptoError::UnknownKey(h.key_id))?;
+        let nonce = Nonce::try_from(&envelope[ENVELOPE_HEADER_LEN - NONCE_LEN..ENVELOPE_HEADER_LEN]).map_err(|_| CryptoError::NotAnObject)?;
+        let (body, tag) = envelope[ENVELOPE_HEADER_LEN..].split_at(envelope.len() - ENVELOPE_HEADER_LEN - TAG_LEN);
+        let tag = Tag::try_from(tag).map_err(|_| CryptoError::NotAnObject)?;
+        let ad = associated_data(&envelope[..ENVELOPE_HEADER_LEN], id);
+        // An uncompressed payload is decrypted straight into `out`; a compressed one into the
+        // reused buffer, then decompressed into `out`.
+        let start = out.len();
+        let decrypted = if h.compression == Compression::None {
+            out.resize(start + body.len(), 0);
+            &mut out[start..]
+        } else {
+            self.packed.clear();
+            self.packed.resize(body.len(), 0);
+            &mut self.packed[..]
+        };
+        let buffer = InOutBuf::new(body, decrypted).map_err(|_| CryptoError::NotAnObject)?;
+        key.cipher().decrypt_inout_detached(&nonce, &ad, buffer, &tag).map_err(|_| CryptoError::Authentication)?;
+        match h.compression {
+            Compression::None => {}
+            Compression::Zstd => {
+                if self.zstd.is_none() {
+                    self.zstd = Some(zstd::bulk::Decompressor::new().map_err(|e| CryptoError::Decompress(e.to_string()))?);
+                }
+                let context = self.zstd.as_mut().unwrap_or_else(|| unreachable!());
+                out.resize(start + limit, 0);
+                let n = context.decompress_to_buffer(&self.packed, &mut out[start..]).map_err(|e| CryptoError::Decompress(e.to_string()))?;
+                out.truncate(start + n);
+            }
+            Compression::Gzip => out.extend_from_slice(&decompress(&self.packed, Compression::Gzip, limit)?),
+        }
+        Ok(h)
     }
 }
 
@@ -245,6 +304,29 @@ mod tests {
             assert!(open(&bad, ObjectType::Snapshot, b"abc", keys).is_err(), "flip at {i}");
         }
         assert_eq!(open(&env[..10], ObjectType::Snapshot, b"abc", keys).unwrap_err(), CryptoError::NotAnObject);
+    }
+
+    #[test]
+    fn unsealer_appends_and_leaves_the_buffer_alone_on_error() {
+        let key = Key::random();
+        let keys = |id: u32| (id == 7).then_some(&key);
+        let data = b"hello hello hello hello hello".repeat(100);
+        let mut unsealer = Unsealer::default();
+        let mut out = b"before".to_vec();
+        for c in [Compression::None, Compression::Zstd, Compression::Gzip] {
+            let env = seal(&key, 7, ObjectType::DataBlob, c, b"id", &compress(&data, c, 3).unwrap());
+            let start = out.len();
+            unsealer.open_into(&env, ObjectType::DataBlob, b"id", keys, data.len(), &mut out).unwrap();
+            assert_eq!(&out[start..], &data[..], "{c:?}");
+            let mut bad = env.clone();
+            bad[ENVELOPE_HEADER_LEN] ^= 1;
+            let before = out.clone();
+            assert_eq!(unsealer.open_into(&bad, ObjectType::DataBlob, b"id", keys, data.len(), &mut out).unwrap_err(), CryptoError::Authentication);
+            if c != Compression::None {
+                assert!(unsealer.open_into(&env, ObjectType::DataBlob, b"id", keys, 10, &mut out).is_err(), "{c:?} obeys the limit");
+            }
+            assert!(out == before, "{c:?}: a failed open appends nothing");
+        }
     }
 
     #[test]

@@ -14,9 +14,11 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::runtime::Handle;
 
+use super::crypto::Unsealer;
 use super::format;
 use super::index::Index;
 use super::snapshot::{Content, Node, NodeKind, Snapshot, is_safe_path, matches_filter};
+use super::writeback::Writeback;
 use super::{ChunkId, RepoError, Repository};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -74,41 +76,42 @@ fn plan_ranges(index: &Index, ids: &[ChunkId]) -> Result<(Vec<Range>, Vec<super:
     Ok((ranges, located.into_iter().map(|(_, loc)| loc).collect()))
 }
 
-/// Fetches one range and opens (decrypts, decompresses, verifies) each of its chunks.
-fn open_range(
-    repo: &Repository,
-    handle: &Handle,
-    decompressor: &mut super::crypto::Decompressor,
-    range: &Range,
-    ids: &[ChunkId],
-    locations: &[super::index::BlobLocation],
-) -> Result<Vec<Vec<u8>>, RepoError> {
-    let bytes = handle.block_on(repo.storage().get_range(&format::pack_key(&range.pack.to_string()), range.start, range.end - range.start))?;
-    (range.first..range.last)
-        .map(|k| {
-            let loc = locations[k];
-            let at = (loc.offset as u64 - range.start) as usize;
-            repo.open_blob_with(decompressor, &bytes[at..at + loc.length as usize], loc.object_type, &ids[k], loc.raw_length)
-        })
-        .collect()
+/// A restore thread's reused state: its zstd context and the buffer ranges are opened into.
+#[derive(Default)]
+struct Opener {
+    unsealer: Unsealer,
+    plain: Vec<u8>,
 }
 
-/// Fetches `ids` in order and passes each verified chunk to `sink`.
-fn for_each_chunk(
-    repo: &Repository,
-    index: &Index,
-    handle: &Handle,
-    ids: &[ChunkId],
-    mut sink: impl FnMut(&[u8]) -> Result<(), RepoError>,
-) -> Result<(), RepoError> {
-    let (ranges, locations) = plan_ranges(index, ids)?;
-    let mut decompressor = super::crypto::Decompressor::default();
-    for range in &ranges {
-        for chunk in open_range(repo, handle, &mut decompressor, range, ids, &locations)? {
-            sink(&chunk)?;
+impl Opener {
+    /// Fetches one range and opens (decrypts, decompresses, verifies) each of its chunks;
+    /// returns their bytes, back to back.
+    fn open_range(&mut self, repo: &Repository, handle: &Handle, range: &Range, ids: &[ChunkId], locations: &[super::index::BlobLocation]) -> Result<&[u8], RepoError> {
+        let bytes = repo.storage().get_range_blocking(handle, &format::pack_key(&range.pack.to_string()), range.start, range.end - range.start)?;
+        self.plain.clear();
+        for k in range.first..range.last {
+            let loc = locations[k];
+            let at = (loc.offset as u64 - range.start) as usize;
+            repo.open_blob_into(&mut self.unsealer, &bytes[at..at + loc.length as usize], loc.object_type, &ids[k], loc.raw_length, &mut self.plain)?;
         }
+        Ok(&self.plain)
     }
-    Ok(())
+
+    /// Fetches `ids` in order and passes the verified bytes to `sink`, a range at a time.
+    fn for_each_range(
+        &mut self,
+        repo: &Repository,
+        index: &Index,
+        handle: &Handle,
+        ids: &[ChunkId],
+        mut sink: impl FnMut(&[u8]) -> Result<(), RepoError>,
+    ) -> Result<(), RepoError> {
+        let (ranges, locations) = plan_ranges(index, ids)?;
+        for range in &ranges {
+            sink(self.open_range(repo, handle, range, ids, &locations)?)?;
+        }
+        Ok(())
+    }
 }
 
 /// Writes a stream snapshot to `out`; returns the bytes written.
@@ -152,11 +155,11 @@ async fn write_stream<W: Write + Send + 'static>(repo: &Repository, index: std::
         std::thread::scope(|scope| {
             for _ in 0..workers {
                 scope.spawn(|| {
-                    let mut decompressor = super::crypto::Decompressor::default();
+                    let mut opener = Opener::default();
                     loop {
                         let i = next.fetch_add(1, Ordering::SeqCst);
                         let Some(range) = ranges.get(i) else { return };
-                        let opened = open_range(&repo, &handle, &mut decompressor, range, &ids, &locations);
+                        let opened = opener.open_range(&repo, &handle, range, &ids, &locations);
                         let mut w = state.lock().unwrap_or_else(|p| p.into_inner());
                         while w.turn != i && w.error.is_none() {
                             w = turn_changed.wait(w).unwrap_or_else(|p| p.into_inner());
@@ -164,15 +167,12 @@ async fn write_stream<W: Write + Send + 'static>(repo: &Repository, index: std::
                         if w.error.is_some() {
                             return;
                         }
-                        let result = opened.and_then(|chunks| {
-                            for chunk in chunks {
-                                if let Some(sha) = w.sha.as_mut() {
-                                    sha.update(&chunk);
-                                }
-                                w.written += chunk.len() as u64;
-                                w.out.write_all(&chunk).map_err(|e| RepoError::Target(e.to_string()))?;
+                        let result = opened.and_then(|bytes| {
+                            if let Some(sha) = w.sha.as_mut() {
+                                sha.update(bytes);
                             }
-                            Ok(())
+                            w.written += bytes.len() as u64;
+                            w.out.write_all(bytes).map_err(|e| RepoError::Target(e.to_string()))
                         });
                         match result {
                             Ok(()) => w.turn += 1,
@@ -233,13 +233,21 @@ pub async fn restore_tree(repo: &Repository, index: std::sync::Arc<Index>, snaps
     blocking(move || {
         std::fs::create_dir_all(&target).map_err(|e| RepoError::Target(format!("{}: {e}", target.display())))?;
         let mut summary = RestoreSummary::default();
+        // Directories checked here (real directories, no symlink on the way) need no second
+        // look per file: symlinks are only restored after the files.
+        let mut ready = std::collections::HashSet::new();
         for node in selected.iter().filter(|n| n.kind == NodeKind::Dir) {
             let path = safe_join(&target, &node.path)?;
             if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
                 std::fs::create_dir(&path).map_err(|e| RepoError::Target(format!("{}: {e}", path.display())))?;
             }
+            ready.insert(node.path.as_str());
             summary.dirs += 1;
         }
+        let file_path = |rel: &str| match rel.rsplit_once('/') {
+            Some((parent, _)) if !ready.contains(parent) => safe_join(&target, rel),
+            _ => Ok(target.join(rel)),
+        };
         // Files in parallel: fetching, opening, decompressing and verifying blobs is CPU work.
         let files: Vec<&Node> = selected.iter().filter(|n| n.kind == NodeKind::File).collect();
         let next = AtomicUsize::new(0);
@@ -250,10 +258,11 @@ pub async fn restore_tree(repo: &Repository, index: std::sync::Arc<Index>, snaps
         std::thread::scope(|scope| {
             for _ in 0..workers {
                 scope.spawn(|| {
+                    let mut opener = Opener::default();
                     while !failed.load(Ordering::SeqCst) {
                         let Some(node) = files.get(next.fetch_add(1, Ordering::SeqCst)) else { return };
-                        let outcome = safe_join(&target, &node.path).and_then(|path| {
-                            restore_file(&repo, &index, &handle, node, &path).map_err(|e| match e {
+                        let outcome = file_path(&node.path).and_then(|path| {
+                            restore_file(&repo, &index, &handle, &mut opener, node, &path).map_err(|e| match e {
                                 RepoError::Target(_) => e,
                                 other => RepoError::DataUnavailable { snapshot: snapshot_id.clone(), detail: format!("{}: {other}", node.path) },
                             })
@@ -306,7 +315,7 @@ pub async fn restore_tree(repo: &Repository, index: std::sync::Arc<Index>, snaps
 }
 
 /// Writes one file unless the target already holds identical bytes; true if written.
-fn restore_file(repo: &Repository, index: &Index, handle: &Handle, node: &Node, path: &Path) -> Result<bool, RepoError> {
+fn restore_file(repo: &Repository, index: &Index, handle: &Handle, opener: &mut Opener, node: &Node, path: &Path) -> Result<bool, RepoError> {
     let expected = node.sha256.clone().unwrap_or_default();
     if let Ok(meta) = std::fs::symlink_metadata(path)
         && meta.is_file() && meta.len() == node.size && file_sha256(path).is_some_and(|h| h == expected) {
@@ -317,13 +326,17 @@ fn restore_file(repo: &Repository, index: &Index, handle: &Handle, node: &Node, 
     let tmp = temp_sibling(path);
     let target_err = |e: std::io::Error| RepoError::Target(format!("{}: {e}", path.display()));
     let result = (|| {
-        let mut file = std::io::BufWriter::with_capacity(1 << 20, create_new(&tmp).map_err(target_err)?);
+        // Written a range at a time (up to 8 MiB), so no buffer of its own.
+        let mut file = create_new(&tmp).map_err(target_err)?;
         let mut sha = Sha256::new();
-        for_each_chunk(repo, index, handle, &ids, |chunk| {
-            sha.update(chunk);
-            file.write_all(chunk).map_err(target_err)
+        let mut writeback = Writeback::default();
+        opener.for_each_range(repo, index, handle, &ids, |bytes| {
+            sha.update(bytes);
+            file.write_all(bytes).map_err(target_err)?;
+            writeback.wrote(&file, bytes.len());
+            Ok(())
         })?;
-        let file = file.into_inner().map_err(|e| target_err(e.into_error()))?;
+        writeback.finish(&file);
         if hex::encode(sha.finalize()) != expected {
             return Err(RepoError::Damaged("the restored file does not match its SHA-256".into()));
         }
@@ -452,13 +465,14 @@ pub async fn verify_snapshot(repo: &Repository, index: std::sync::Arc<Index>, sn
     let (repo, handle) = (repo.clone(), Handle::current());
     blocking(move || {
         let mut verified = Verified::default();
+        let mut opener = Opener::default();
         for node in nodes.iter().filter(|n| n.kind == NodeKind::File) {
             let mut sha = Sha256::new();
             let mut read = 0u64;
             let outcome = parse_ids(&node.chunks).and_then(|ids| {
-                for_each_chunk(&repo, &index, &handle, &ids, |chunk| {
-                    sha.update(chunk);
-                    read += chunk.len() as u64;
+                opener.for_each_range(&repo, &index, &handle, &ids, |bytes| {
+                    sha.update(bytes);
+                    read += bytes.len() as u64;
                     Ok(())
                 })
             });

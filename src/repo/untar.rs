@@ -12,12 +12,14 @@ use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
+use super::writeback::Writeback;
+
 const BLOCK: usize = 512;
 
 enum State {
     Header,
     /// Inside a regular file: what is left of it.
-    Data { file: File, path: PathBuf, mode: u32, size: u64, left: u64 },
+    Data { file: File, path: PathBuf, mode: u32, size: u64, left: u64, writeback: Writeback },
     /// Inside data to skip (a file's end padding, a pax header).
     Skip(u64),
     /// After the end-of-archive block.
@@ -107,7 +109,7 @@ impl Untar {
                     .mode(0o600)
                     .open(&path)
                     .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-                self.state = State::Data { file, path, mode, size, left: size };
+                self.state = State::Data { file, path, mode, size, left: size, writeback: Writeback::default() };
                 if size == 0 {
                     self.close_file()?;
                 }
@@ -134,7 +136,8 @@ impl Untar {
     }
 
     fn close_file(&mut self) -> io::Result<()> {
-        if let State::Data { file, path, mode, size, .. } = std::mem::replace(&mut self.state, State::Header) {
+        if let State::Data { file, path, mode, size, writeback, .. } = std::mem::replace(&mut self.state, State::Header) {
+            writeback.finish(&file);
             file.set_permissions(std::fs::Permissions::from_mode(mode)).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
             self.files += 1;
             // The data is padded to whole blocks.
@@ -158,9 +161,10 @@ impl Write for Untar {
                         self.start_entry()?;
                     }
                 }
-                State::Data { file, path, left, .. } => {
+                State::Data { file, path, left, writeback, .. } => {
                     let take = (*left).min(rest.len() as u64) as usize;
                     file.write_all(&rest[..take]).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+                    writeback.wrote(file, take);
                     *left -= take as u64;
                     rest = &rest[take..];
                     if *left == 0 {

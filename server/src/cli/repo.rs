@@ -68,7 +68,7 @@ pub enum RepoCommand {
         #[arg(long, value_enum, default_value = "zstd")]
         compression: CompressionArg,
         /// zstd level, 1 to 19.
-        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=19))]
+        #[arg(long, default_value_t = bulwark_core::repo::DEFAULT_ZSTD_LEVEL, value_parser = clap::value_parser!(i32).range(1..=19))]
         level: i32,
     },
     /// Restore a snapshot (an id or a unique prefix of 6+ characters).
