@@ -7,9 +7,10 @@
 #   SCALE      data-set size in MiB (default 1024)
 #   BULWARK    bulwark binary (default $CARGO_TARGET_DIR/release/bulwark, else ./target/release/bulwark)
 #   BENCH_DIR  work directory: cached data sets, repositories, logs (default /tmp/bulwark-bench)
-#   TOOLS      which tools to run, in order (default "bulwark bulwark-z3 restic borg";
-#              bulwark-z3 is Bulwark at zstd level 3)
-#   REPEAT     rounds (default 3): round 1 runs every tool, then round 2, ...; the table shows medians
+#   TOOLS      which tools to run, in order (default "bulwark bulwark-z1 restic borg";
+#              bulwark-z1 is Bulwark at zstd level 1)
+#   REPEAT     rounds (default 3): round 1 runs every tool, then round 2 (starting with the next
+#              tool), ...; the table shows medians
 #   SEED       data-set seed (default 1)
 #   KEEP       1 keeps the repositories and restored trees after the run (default: deleted)
 # SC2059: the table formats are variables on purpose; SC2154: S_* are set by summarize (printf -v).
@@ -22,7 +23,7 @@ source "$HERE/lib.sh"
 SCALE=${1:-${SCALE:-1024}}
 BULWARK=${2:-${BULWARK:-${CARGO_TARGET_DIR:-$HERE/../target}/release/bulwark}}
 BENCH_DIR=${BENCH_DIR:-/tmp/bulwark-bench}
-TOOLS=${TOOLS:-bulwark bulwark-z3 restic borg}
+TOOLS=${TOOLS:-bulwark bulwark-z1 restic borg}
 REPEAT=${REPEAT:-3}
 SEED=${SEED:-1}
 KEEP=${KEEP:-0}
@@ -31,7 +32,7 @@ PW=bench-password-not-secret
 [[ $SCALE =~ ^[0-9]+$ && $SCALE -gt 0 ]] || { echo "SCALE must be a positive integer (MiB), got '$SCALE'" >&2; exit 2; }
 [[ $REPEAT =~ ^[0-9]+$ && $REPEAT -gt 0 ]] || { echo "REPEAT must be a positive integer, got '$REPEAT'" >&2; exit 2; }
 has_tool() { case " $TOOLS " in *" $1 "*) return 0;; *) return 1;; esac; }
-if has_tool bulwark || has_tool bulwark-z3; then BULWARK=$(bench_binary "$BULWARK"); fi
+if has_tool bulwark || has_tool bulwark-z1; then BULWARK=$(bench_binary "$BULWARK"); fi
 
 # ---------------------------------------------------------------- prerequisites
 req=(/usr/bin/time:time zstd:zstd openssl:openssl jq:jq python3:python3)
@@ -80,9 +81,9 @@ bulwark_round() {
     set_r; verify "$name" "$RD/restore-$name"
 }
 
-# Bulwark as it comes (zstd level 1), and at borg's level 3 for a like-for-like row.
-tool_bulwark() { bulwark_round bulwark 1; }
-tool_bulwark-z3() { bulwark_round bulwark-z3 3; }
+# Bulwark as it comes (zstd level 3, as borg here), and at level 1, the faster level.
+tool_bulwark() { bulwark_round bulwark 3; }
+tool_bulwark-z1() { bulwark_round bulwark-z1 1; }
 
 tool_restic() {
     local repo=$RD/repo-restic
@@ -155,7 +156,12 @@ for ((round = 1; round <= REPEAT; round++)); do
     RD=$RUN/round-$round
     LOG_DIR=$RD
     mkdir -p "$RD"
-    for tool in $TOOLS; do
+    # Each round starts with the next tool: whoever runs first after the previous round's
+    # restores was measured slower (more system time), whatever the tool.
+    read -r -a order <<<"$TOOLS"
+    shift_by=$(((round - 1) % ${#order[@]}))
+    order=("${order[@]:shift_by}" "${order[@]:0:shift_by}")
+    for tool in "${order[@]}"; do
         echo "== round $round/$REPEAT: $tool"
         B1_WALL=- B1_CPU=- B1_RSS=- B2_WALL=- B2_CPU=- B2_RSS=- R_WALL=- R_CPU=- R_RSS=- V=FAIL
         R_SIZE1=0 R_SIZE2=0 IDX_BLOBS=- IDX_BPB=-
@@ -217,8 +223,8 @@ echo
 echo "== results: SCALE=$SCALE MiB, base $(awk "BEGIN {printf \"%.1f\", $BASE_BYTES/1048576}") MiB in $(tree_files "$DATA/base") files," \
      "mutated $(awk "BEGIN {printf \"%.1f\", $MUT_BYTES/1048576}") MiB in $(tree_files "$DATA/mutated") files ($(jq -r '.changed_fraction * 100' "$DATA/mutate.json")% of bytes edited)"
 echo "   $versions"
-echo "   settings: bulwark zstd level 1 (default), bulwark-z3 zstd level 3; restic repo v2, compression auto (default); borg repokey-blake2, --compression zstd,3"
-echo "   REPEAT=$REPEAT rounds, tools interleaved (round 1 runs every tool, then round 2, ...), each with a fresh repository;"
+echo "   settings: bulwark zstd level 3 (default), bulwark-z1 zstd level 1; restic repo v2, compression auto (default); borg repokey-blake2, --compression zstd,3"
+echo "   REPEAT=$REPEAT rounds, tools interleaved (round 1 runs every tool, then round 2 starting with the next tool, ...), each with a fresh repository;"
 echo "   every figure is the median over the rounds (MB/s and MB per CPU-s from the median times); check = PASS only if every round passed."
 echo "   MB = 10^6 bytes; MB/s = logical bytes of the tree / wall time (incl. a final sync); CPU-s = user+sys of the process tree;"
 echo "   added = repository growth (du -sb) from the second backup; repo = size after both backups. Host: $NCORES cores."
@@ -287,10 +293,10 @@ fi
 echo
 echo "$PHYS"
 if has_tool bulwark; then
-    for tool in bulwark bulwark-z3; do
+    for tool in bulwark bulwark-z1; do
         has_tool "$tool" || continue
         summarize "$tool"
-        level=1; [[ $tool == bulwark-z3 ]] && level=3
+        level=3; [[ $tool == bulwark-z1 ]] && level=1
         awk -v t="$tool" -v l="$level" -v b1w="$S_b1w" -v b1c="$S_b1c" -v bound="${BOUNDS[$level]}" -v n="$NCORES" -v base="$BASE_BYTES" 'BEGIN {
             num = "^[0-9.]+$"
             if (!(bound ~ num && bound > 0 && b1w ~ num && b1w > 0 && b1c ~ num && b1c > 0)) {

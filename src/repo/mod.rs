@@ -160,11 +160,11 @@ pub struct CompressionSetting {
     pub level: i32,
 }
 
-/// The zstd level new data gets unless told otherwise. Level 1, as Proxmox Backup Server
-/// uses: on the bench's text it compresses 1.7 times as fast as level 3 (245 against
-/// 143 MB/s on one core) for 9% more bytes, and the repository stays a fifth smaller than
-/// restic's. Level 3 or higher is one `--level` away.
-pub const DEFAULT_ZSTD_LEVEL: i32 = 1;
+/// The zstd level new data gets unless told otherwise: 3, zstd's own default (and borg's
+/// and pgBackRest's). Level 1 compresses the bench's text 1.8 times as fast on one core, yet
+/// whole backups were no faster with it (bench/run.sh, bulwark-z1 row: 7.4 against 6.0 s,
+/// the same CPU time): hashing, reading and system time dominate, and level 3 stores less.
+pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
 
 impl Default for CompressionSetting {
     fn default() -> Self {

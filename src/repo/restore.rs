@@ -76,10 +76,12 @@ fn plan_ranges(index: &Index, ids: &[ChunkId]) -> Result<(Vec<Range>, Vec<super:
     Ok((ranges, located.into_iter().map(|(_, loc)| loc).collect()))
 }
 
-/// A restore thread's reused state: its zstd context and the buffer ranges are opened into.
+/// A restore thread's reused state: its zstd context, the buffer ranges are read into and the
+/// one they are opened into.
 #[derive(Default)]
 struct Opener {
     unsealer: Unsealer,
+    sealed: Vec<u8>,
     plain: Vec<u8>,
 }
 
@@ -87,12 +89,12 @@ impl Opener {
     /// Fetches one range and opens (decrypts, decompresses, verifies) each of its chunks;
     /// returns their bytes, back to back.
     fn open_range(&mut self, repo: &Repository, handle: &Handle, range: &Range, ids: &[ChunkId], locations: &[super::index::BlobLocation]) -> Result<&[u8], RepoError> {
-        let bytes = repo.storage().get_range_blocking(handle, &format::pack_key(&range.pack.to_string()), range.start, range.end - range.start)?;
+        repo.storage().get_range_into(handle, &format::pack_key(&range.pack.to_string()), range.start, range.end - range.start, &mut self.sealed)?;
         self.plain.clear();
         for k in range.first..range.last {
             let loc = locations[k];
             let at = (loc.offset as u64 - range.start) as usize;
-            repo.open_blob_into(&mut self.unsealer, &bytes[at..at + loc.length as usize], loc.object_type, &ids[k], loc.raw_length, &mut self.plain)?;
+            repo.open_blob_into(&mut self.unsealer, &self.sealed[at..at + loc.length as usize], loc.object_type, &ids[k], loc.raw_length, &mut self.plain)?;
         }
         Ok(&self.plain)
     }

@@ -54,7 +54,7 @@ fn put_file(path: &Path, key: &str, data: &[u8]) -> Result<(), StorageError> {
     result.map_err(io(key))
 }
 
-fn read_range(path: &Path, key: &str, offset: u64, length: u64) -> Result<Vec<u8>, StorageError> {
+fn read_range(path: &Path, key: &str, offset: u64, length: u64, buf: &mut Vec<u8>) -> Result<(), StorageError> {
     let mut f = std::fs::File::open(path).map_err(io(key))?;
     let size = f.metadata().map_err(io(key))?.len();
     if offset.checked_add(length).is_none_or(|end| end > size) {
@@ -62,12 +62,13 @@ fn read_range(path: &Path, key: &str, offset: u64, length: u64) -> Result<Vec<u8
     }
     f.seek(SeekFrom::Start(offset)).map_err(io(key))?;
     // Read into spare capacity: zero-filling the buffer first would touch every byte twice.
-    let mut buf = Vec::with_capacity(length as usize);
-    f.take(length).read_to_end(&mut buf).map_err(io(key))?;
+    buf.clear();
+    buf.reserve(length as usize);
+    f.take(length).read_to_end(buf).map_err(io(key))?;
     if buf.len() as u64 != length {
         return Err(StorageError::OutOfRange { key: key.to_string(), range: format!("{offset}+{length}"), size });
     }
-    Ok(buf)
+    Ok(())
 }
 
 fn list_dir(root: &Path, dir: &Path, prefix: &str, out: &mut Vec<ObjectInfo>) -> std::io::Result<()> {
@@ -118,11 +119,15 @@ impl Storage for LocalStorage {
     async fn get_range(&self, key: &str, offset: u64, length: u64) -> Result<Vec<u8>, StorageError> {
         let path = self.path(key)?;
         let key = key.to_string();
-        blocking(move || read_range(&path, &key, offset, length)).await
+        blocking(move || {
+            let mut buf = Vec::new();
+            read_range(&path, &key, offset, length, &mut buf).map(|()| buf)
+        })
+        .await
     }
 
-    fn get_range_blocking(&self, _: &tokio::runtime::Handle, key: &str, offset: u64, length: u64) -> Result<Vec<u8>, StorageError> {
-        read_range(&self.path(key)?, key, offset, length)
+    fn get_range_into(&self, _: &tokio::runtime::Handle, key: &str, offset: u64, length: u64, buf: &mut Vec<u8>) -> Result<(), StorageError> {
+        read_range(&self.path(key)?, key, offset, length, buf)
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StorageError> {

@@ -77,12 +77,14 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     async fn get(&self, key: &str) -> Result<Vec<u8>, StorageError>;
     /// `length` bytes from `offset`; fails with `OutOfRange` past the end.
     async fn get_range(&self, key: &str, offset: u64, length: u64) -> Result<Vec<u8>, StorageError>;
-    /// `get_range` for a caller that is already on a thread allowed to block (a restore's
-    /// workers), running async work on `handle`. The local backend reads in place: a hop to
-    /// the runtime's blocking pool per read cost a restore of many small files a tenth of its
-    /// time in thread wake-ups.
-    fn get_range_blocking(&self, handle: &tokio::runtime::Handle, key: &str, offset: u64, length: u64) -> Result<Vec<u8>, StorageError> {
-        handle.block_on(self.get_range(key, offset, length))
+    /// `get_range` into `buf` (replacing what it held), for a caller that is already on a
+    /// thread allowed to block (a restore's workers), running async work on `handle`. The
+    /// local backend reads in place into the caller's reused buffer: a hop to the runtime's
+    /// blocking pool per read cost a restore of many small files a tenth of its time in thread
+    /// wake-ups, and a fresh buffer per range its share of page faults.
+    fn get_range_into(&self, handle: &tokio::runtime::Handle, key: &str, offset: u64, length: u64, buf: &mut Vec<u8>) -> Result<(), StorageError> {
+        *buf = handle.block_on(self.get_range(key, offset, length))?;
+        Ok(())
     }
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StorageError>;
     async fn delete(&self, key: &str) -> Result<(), StorageError>;
