@@ -143,58 +143,53 @@ impl Unsealer {
         out: &mut Vec<u8>,
     ) -> Result<Header, CryptoError> {
         let start = out.len();
-        let result = self.open_appending(envelope, expected, id, key_for, limit, out);
+        let result = (|| {
+            let h = header(envelope)?;
+            if h.object_type != expected {
+                return Err(CryptoError::WrongType { expected, found: h.object_type });
+            }
+            let key = key_for(h.key_id).ok_or(CryptoError::UnknownKey(h.key_id))?;
+            let nonce = Nonce::try_from(&envelope[ENVELOPE_HEADER_LEN - NONCE_LEN..ENVELOPE_HEADER_LEN]).map_err(|_| CryptoError::NotAnObject)?;
+            let (body, tag) = envelope[ENVELOPE_HEADER_LEN..].split_at(envelope.len() - ENVELOPE_HEADER_LEN - TAG_LEN);
+            let tag = Tag::try_from(tag).map_err(|_| CryptoError::NotAnObject)?;
+            let ad = associated_data(&envelope[..ENVELOPE_HEADER_LEN], id);
+            // An uncompressed payload is decrypted straight into `out`; a compressed one into
+            // the reused buffer, then decompressed into `out`.
+            let decrypted = if h.compression == Compression::None {
+                out.resize(start + body.len(), 0);
+                &mut out[start..]
+            } else {
+                self.packed.clear();
+                self.packed.resize(body.len(), 0);
+                &mut self.packed[..]
+            };
+            let buffer = InOutBuf::new(body, decrypted).map_err(|_| CryptoError::NotAnObject)?;
+            key.cipher().decrypt_inout_detached(&nonce, &ad, buffer, &tag).map_err(|_| CryptoError::Authentication)?;
+            match h.compression {
+                Compression::None => {}
+                Compression::Zstd => {
+                    if self.zstd.is_none() {
+                        self.zstd = Some(zstd::bulk::Decompressor::new().map_err(|e| CryptoError::Decompress(e.to_string()))?);
+                    }
+                    let context = self.zstd.as_mut().unwrap_or_else(|| unreachable!());
+                    // Into the spare room after `out`'s end: zero-filling `limit` bytes first
+                    // touched every byte twice. The room is bounded, so is the output.
+                    out.reserve(limit);
+                    let mut room = std::io::Cursor::new(&mut *out);
+                    room.set_position(start as u64);
+                    context.decompress_to_buffer(&self.packed, &mut room).map_err(|e| CryptoError::Decompress(e.to_string()))?;
+                    if out.len() - start > limit {
+                        return Err(CryptoError::Decompress(format!("more than the {limit} bytes expected")));
+                    }
+                }
+                Compression::Gzip => out.extend_from_slice(&decompress(&self.packed, Compression::Gzip, limit)?),
+            }
+            Ok(h)
+        })();
         if result.is_err() {
             out.truncate(start);
         }
         result
-    }
-
-    fn open_appending<'k>(
-        &mut self,
-        envelope: &[u8],
-        expected: ObjectType,
-        id: &[u8],
-        key_for: impl Fn(u32) -> Option<&'k Key>,
-        limit: usize,
-        out: &mut Vec<u8>,
-    ) -> Result<Header, CryptoError> {
-        let h = header(envelope)?;
-        if h.object_type != expected {
-            return Err(CryptoError::WrongType { expected, found: h.object_type });
-        }
-        let key = key_for(h.key_id).ok_or(CryptoError::UnknownKey(h.key_id))?;
-        let nonce = Nonce::try_from(&envelope[ENVELOPE_HEADER_LEN - NONCE_LEN..ENVELOPE_HEADER_LEN]).map_err(|_| CryptoError::NotAnObject)?;
-        let (body, tag) = envelope[ENVELOPE_HEADER_LEN..].split_at(envelope.len() - ENVELOPE_HEADER_LEN - TAG_LEN);
-        let tag = Tag::try_from(tag).map_err(|_| CryptoError::NotAnObject)?;
-        let ad = associated_data(&envelope[..ENVELOPE_HEADER_LEN], id);
-        // An uncompressed payload is decrypted straight into `out`; a compressed one into the
-        // reused buffer, then decompressed into `out`.
-        let start = out.len();
-        let decrypted = if h.compression == Compression::None {
-            out.resize(start + body.len(), 0);
-            &mut out[start..]
-        } else {
-            self.packed.clear();
-            self.packed.resize(body.len(), 0);
-            &mut self.packed[..]
-        };
-        let buffer = InOutBuf::new(body, decrypted).map_err(|_| CryptoError::NotAnObject)?;
-        key.cipher().decrypt_inout_detached(&nonce, &ad, buffer, &tag).map_err(|_| CryptoError::Authentication)?;
-        match h.compression {
-            Compression::None => {}
-            Compression::Zstd => {
-                if self.zstd.is_none() {
-                    self.zstd = Some(zstd::bulk::Decompressor::new().map_err(|e| CryptoError::Decompress(e.to_string()))?);
-                }
-                let context = self.zstd.as_mut().unwrap_or_else(|| unreachable!());
-                out.resize(start + limit, 0);
-                let n = context.decompress_to_buffer(&self.packed, &mut out[start..]).map_err(|e| CryptoError::Decompress(e.to_string()))?;
-                out.truncate(start + n);
-            }
-            Compression::Gzip => out.extend_from_slice(&decompress(&self.packed, Compression::Gzip, limit)?),
-        }
-        Ok(h)
     }
 }
 

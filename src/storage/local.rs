@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 
-use super::{ObjectInfo, Storage, StorageError, validate_key};
+use super::{ObjectInfo, RangeReader, Storage, StorageError, validate_key};
 
 #[derive(Debug, Clone)]
 pub struct LocalStorage {
@@ -55,20 +55,56 @@ fn put_file(path: &Path, key: &str, data: &[u8]) -> Result<(), StorageError> {
 }
 
 fn read_range(path: &Path, key: &str, offset: u64, length: u64, buf: &mut Vec<u8>) -> Result<(), StorageError> {
-    let mut f = std::fs::File::open(path).map_err(io(key))?;
-    let size = f.metadata().map_err(io(key))?.len();
+    let file = std::fs::File::open(path).map_err(io(key))?;
+    let size = file.metadata().map_err(io(key))?.len();
+    read_range_of(&file, size, key, offset, length, buf)
+}
+
+/// Reads from an open object of `size` bytes.
+fn read_range_of(mut file: &std::fs::File, size: u64, key: &str, offset: u64, length: u64, buf: &mut Vec<u8>) -> Result<(), StorageError> {
     if offset.checked_add(length).is_none_or(|end| end > size) {
         return Err(StorageError::OutOfRange { key: key.to_string(), range: format!("{offset}+{length}"), size });
     }
-    f.seek(SeekFrom::Start(offset)).map_err(io(key))?;
+    file.seek(SeekFrom::Start(offset)).map_err(io(key))?;
     // Read into spare capacity: zero-filling the buffer first would touch every byte twice.
     buf.clear();
     buf.reserve(length as usize);
-    f.take(length).read_to_end(buf).map_err(io(key))?;
+    file.take(length).read_to_end(buf).map_err(io(key))?;
     if buf.len() as u64 != length {
         return Err(StorageError::OutOfRange { key: key.to_string(), range: format!("{offset}+{length}"), size });
     }
     Ok(())
+}
+
+/// Reads ranges in place, keeping the last few objects open (with their sizes): a restore
+/// reads range after range of the same packs. It lives as long as one restore, so an object
+/// deleted or replaced meanwhile is read as it was when first opened.
+struct LocalRangeReader<'a> {
+    storage: &'a LocalStorage,
+    open: Vec<(String, std::fs::File, u64)>,
+}
+
+impl LocalRangeReader<'_> {
+    const KEEP_OPEN: usize = 4;
+}
+
+impl RangeReader for LocalRangeReader<'_> {
+    fn read_into(&mut self, key: &str, offset: u64, length: u64, buf: &mut Vec<u8>) -> Result<(), StorageError> {
+        let at = match self.open.iter().position(|(k, ..)| k == key) {
+            Some(at) => at,
+            None => {
+                let file = std::fs::File::open(self.storage.path(key)?).map_err(io(key))?;
+                let size = file.metadata().map_err(io(key))?.len();
+                if self.open.len() == Self::KEEP_OPEN {
+                    self.open.remove(0);
+                }
+                self.open.push((key.to_string(), file, size));
+                self.open.len() - 1
+            }
+        };
+        let (_, file, size) = &self.open[at];
+        read_range_of(file, *size, key, offset, length, buf)
+    }
 }
 
 fn list_dir(root: &Path, dir: &Path, prefix: &str, out: &mut Vec<ObjectInfo>) -> std::io::Result<()> {
@@ -126,8 +162,23 @@ impl Storage for LocalStorage {
         .await
     }
 
-    fn get_range_into(&self, _: &tokio::runtime::Handle, key: &str, offset: u64, length: u64, buf: &mut Vec<u8>) -> Result<(), StorageError> {
-        read_range(&self.path(key)?, key, offset, length, buf)
+    async fn get_ranges(&self, ranges: &[(String, u64, u64)]) -> Vec<Result<Vec<u8>, StorageError>> {
+        let (storage, ranges) = (self.clone(), ranges.to_vec());
+        blocking(move || {
+            let mut reader = LocalRangeReader { storage: &storage, open: Vec::new() };
+            ranges
+                .iter()
+                .map(|(key, offset, length)| {
+                    let mut buf = Vec::new();
+                    reader.read_into(key, *offset, *length, &mut buf).map(|()| buf)
+                })
+                .collect()
+        })
+        .await
+    }
+
+    fn range_reader<'a>(&'a self, _: &'a tokio::runtime::Handle) -> Box<dyn RangeReader + 'a> {
+        Box::new(LocalRangeReader { storage: self, open: Vec::new() })
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StorageError> {

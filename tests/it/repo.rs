@@ -287,6 +287,43 @@ async fn a_flipped_byte_is_found_and_named() {
     assert_eq!(std::fs::read_dir(out.parent().unwrap()).unwrap().count(), 0);
 }
 
+/// A blob sealed under a real chunk id with other bytes passes its authentication tag (only a
+/// holder of the data key could write one): a tree restore catches it by the file's SHA-256
+/// and leaves nothing of that file, a stream restore and `check --read-data` by the chunk id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_bytes_under_a_chunk_id_are_caught() {
+    use bulwark_core::repo::crypto;
+    use bulwark_core::repo::format::{Compression, ObjectType};
+    let (repo, dir) = new_repo().await;
+    let source = temp_dir("forged-src");
+    write(&source.join("a.bin"), &noise(31, 200_000));
+    write(&source.join("b.txt"), b"untouched\n");
+    let tree = backup::backup_tree(&repo, &source, BackupOptions { source: "forged".into(), ..Default::default() }).await.unwrap();
+    let stream = backup_bytes(&repo, noise(31, 200_000)).await;
+    let index = Arc::new(repo.load_index().await.unwrap());
+    let Content::Stream { chunks, .. } = &stream.content else { panic!("stream") };
+    let id = chunks[0].parse().unwrap();
+    let (pack, at) = index.get(&id).unwrap();
+    let (key_id, key) = repo.keyring().current_key();
+    // Same length as the original (stored uncompressed), so the pack's layout still holds.
+    let forged = crypto::seal(key, key_id, ObjectType::DataBlob, Compression::None, &id.0, &noise(99, at.raw_length as usize));
+    assert_eq!(forged.len(), at.length as usize);
+    let path = dir.join(bulwark_core::repo::format::pack_key(&pack.to_string()));
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[at.offset as usize..][..forged.len()].copy_from_slice(&forged);
+    std::fs::write(&path, &bytes).unwrap();
+
+    let target = temp_dir("forged-dst");
+    let err = restore::restore_tree(&repo, index.clone(), &tree, &target, &[]).await.unwrap_err();
+    assert!(matches!(&err, RepoError::DataUnavailable { .. }) && err.to_string().contains("a.bin") && err.to_string().contains("SHA-256"), "{err}");
+    assert!(!target.join("a.bin").exists());
+    assert!(std::fs::read_dir(&target).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().contains("a.bin")), "no partial file is left");
+    let err = restore_bytes(&repo, &stream.id).await.unwrap_err();
+    assert!(err.to_string().contains("does not match its id"), "{err}");
+    let report = check(&repo, true).await.unwrap();
+    assert_eq!(report.affected_snapshots.len(), 2, "{report:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn truncated_and_deleted_packs_are_found() {
     let (repo, dir, a, b) = two_snapshots().await;
