@@ -78,12 +78,23 @@ tree_bytes() { find "$1" -type f -printf '%s\n' | awk '{s += $1} END {printf "%.
 tree_files() { find "$1" -type f | wc -l; }
 repo_bytes() { du -sb "$1" | cut -f1; }
 
+# bench_warm PATH...: reads every file below the paths once, so the step that follows finds
+# them in the page cache. This VM pages out page cache idle for a few seconds (DAMON
+# "pageout"), so without it whichever tool ran after a pause read its input from disk: 1-3 s
+# more for a 1 GiB backup, in no particular round.
+bench_warm() {
+    find "$@" -type f -print0 | xargs -0 -r cat >/dev/null
+}
+
 # measure NAME DIR CMD...: runs CMD in DIR under /usr/bin/time, followed by `sync` (so
 # writes still in the page cache count against the step that made them); a `sync` also runs
-# before. Output goes to $LOG_DIR/NAME.log. Sets M_WALL, M_CPU (user+sys s) and M_RSS (MiB,
-# the largest process).
+# before, and `bench_warm $WARM` when WARM names what the step reads (space-separated).
+# Output goes to $LOG_DIR/NAME.log. Sets M_WALL, M_CPU (user+sys s) and M_RSS (MiB, the
+# largest process).
 measure() {
-    local name=$1 dir=$2; shift 2
+    local name=$1 dir=$2 warm; shift 2
+    read -ra warm <<<"${WARM:-}"
+    if ((${#warm[@]})); then bench_warm "${warm[@]}"; fi
     sync
     # shellcheck disable=SC2016 # $0, $@ and $rc belong to the inner bash
     if ! /usr/bin/time -f '%e %U %S %M' -o "$LOG_DIR/$name.time" \

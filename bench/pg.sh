@@ -107,25 +107,25 @@ export BULWARK_PASSWORD=bench-password-not-secret BULWARK_DATA_DIR=$WORK/bulwark
 # The server opens repositories with a key file (no passphrase KDF per run): so does the bench.
 "$BULWARK" repo --repo "$WORK/bulwark" key add --new-key-file "$WORK/bench.key" >>"$LOG_DIR/bulwark-init.log" 2>&1
 BW="'$BULWARK' repo --repo '$WORK/bulwark' --key-file '$WORK/bench.key'"
-measure pg_dump "$WORK" pg_dump -Fc -f "$WORK/bench.dump" "$URL/bench"
+WARM=$WORK/data measure pg_dump "$WORK" pg_dump -Fc -f "$WORK/bench.dump" "$URL/bench"
 row pg_dump; SIZE[pg_dump]=$(stat -c %s "$WORK/bench.dump")
-measure bulwark-logical "$WORK" bash -c "pg_dump -Fc '$URL/bench' | $BW backup --stdin --name logical"
+WARM=$WORK/data measure bulwark-logical "$WORK" bash -c "pg_dump -Fc '$URL/bench' | $BW backup --stdin --name logical"
 row bulwark-logical
 before=$(repo_bytes "$WORK/bulwark")
 SIZE[bulwark-logical]=$before
-measure bulwark-physical "$WORK" bash -c "$PG_BIN/pg_basebackup -d '$URL' -D - -Ft -X fetch -c fast | $BW backup --stdin --name physical"
+WARM=$WORK/data measure bulwark-physical "$WORK" bash -c "$PG_BIN/pg_basebackup -d '$URL' -D - -Ft -X fetch -c fast | $BW backup --stdin --name physical"
 row bulwark-physical; SIZE[bulwark-physical]=$(($(repo_bytes "$WORK/bulwark") - before))
 as_pg pgbackrest --config="$WORK/pgbackrest.conf" --stanza=bench stanza-create >"$LOG_DIR/stanza.log" 2>&1
-measure pgbackrest "$WORK" as_pg pgbackrest --config="$WORK/pgbackrest.conf" --stanza=bench --type=full backup
+WARM=$WORK/data measure pgbackrest "$WORK" as_pg pgbackrest --config="$WORK/pgbackrest.conf" --stanza=bench --type=full backup
 row pgbackrest; SIZE[pgbackrest]=$(repo_bytes "$WORK/pgbackrest")
 
 echo "== restores"
 snapshot() { "$BULWARK" repo --repo "$WORK/bulwark" snapshots --json | jq -r --arg s "$1" '[.[] | select(.source == $s)] | last | .id'; }
 psql -q "$URL/postgres" -c 'CREATE DATABASE r_pg_restore' -c 'CREATE DATABASE r_bulwark'
-measure pg_restore "$WORK" pg_restore -d "$URL/r_pg_restore" -j 2 "$WORK/bench.dump"
+WARM=$WORK/bench.dump measure pg_restore "$WORK" pg_restore -d "$URL/r_pg_restore" -j 2 "$WORK/bench.dump"
 row pg_restore; CHECK[pg_restore]=$([[ $(sum_accounts "$URL/r_pg_restore") == "$EXPECTED" ]] && echo PASS || echo FAIL)
 LOGICAL=$(snapshot logical)
-measure bulwark-logical-r "$WORK" bash -c "$BW restore '$LOGICAL' --stdout | pg_restore -d '$URL/r_bulwark'"
+WARM=$WORK/bulwark measure bulwark-logical-r "$WORK" bash -c "$BW restore '$LOGICAL' --stdout | pg_restore -d '$URL/r_bulwark'"
 row bulwark-logical-r; CHECK[bulwark-logical-r]=$([[ $(sum_accounts "$URL/r_bulwark") == "$EXPECTED" ]] && echo PASS || echo FAIL)
 
 PHYSICAL=$(snapshot physical)
@@ -134,10 +134,10 @@ P1=$(free_port) P2=$(free_port)
 mkdir -p "$R1"; chmod 700 "$R1"; [[ $(id -u) -eq 0 ]] && chown postgres: "$R1"
 # --untar unpacks in-process (as the server's point-in-time restore does); as root the files
 # then go to postgres, as the server does too.
-measure bulwark-physical-r "$WORK" bash -c "$BW restore '$PHYSICAL' --untar '$R1' && { [[ \$(id -u) -ne 0 ]] || chown -R postgres: '$R1'; } && start_restored '$R1' $P1"
+WARM=$WORK/bulwark measure bulwark-physical-r "$WORK" bash -c "$BW restore '$PHYSICAL' --untar '$R1' && { [[ \$(id -u) -ne 0 ]] || chown -R postgres: '$R1'; } && start_restored '$R1' $P1"
 row bulwark-physical-r; CHECK[bulwark-physical-r]=$([[ $(sum_accounts "postgresql://postgres@127.0.0.1:$P1/bench") == "$EXPECTED" ]] && echo PASS || echo FAIL)
 mkdir -p "$R2"; chmod 700 "$R2"; [[ $(id -u) -eq 0 ]] && chown postgres: "$R2"
-measure pgbackrest-r "$WORK" bash -c "as_pg pgbackrest --config='$WORK/pgbackrest.conf' --stanza=bench --pg1-path='$R2' --type=immediate --target-action=promote restore && start_restored '$R2' $P2"
+WARM=$WORK/pgbackrest measure pgbackrest-r "$WORK" bash -c "as_pg pgbackrest --config='$WORK/pgbackrest.conf' --stanza=bench --pg1-path='$R2' --type=immediate --target-action=promote restore && start_restored '$R2' $P2"
 row pgbackrest-r; CHECK[pgbackrest-r]=$([[ $(sum_accounts "postgresql://postgres@127.0.0.1:$P2/bench") == "$EXPECTED" ]] && echo PASS || echo FAIL)
 
 echo

@@ -38,7 +38,7 @@ run_scale() {
     local repo=$RD/repo id
     export BULWARK_PASSWORD=$PW BULWARK_DATA_DIR=$RD/bulwark-data
     "$BULWARK" repo --repo "$repo" init >"$RD/init.log" 2>&1 || return 1
-    measure backup "$DATA/base" "$BULWARK" repo --repo "$repo" backup "$DATA/base" --json || return 1
+    WARM=$DATA/base measure backup "$DATA/base" "$BULWARK" repo --repo "$repo" backup "$DATA/base" --json || return 1
     B_WALL=$M_WALL B_RSS=$M_RSS
     bulwark_index_stats "$repo" "$RD/stats.json" # sets IDX_BLOBS, IDX_BPB
     BLOBS=$IDX_BLOBS BPB=$IDX_BPB
@@ -46,7 +46,7 @@ run_scale() {
         jq -r --arg s "$DATA/base" '[.[] | select(.source == $s)] | last | .id')
     [[ -n $id && $id != null ]] || { echo "  no bulwark snapshot of $DATA/base" >&2; return 1; }
     mkdir -p "$RD/restore"
-    measure restore "$RD" "$BULWARK" repo --repo "$repo" restore "$id" --target "$RD/restore" || return 1
+    WARM=$repo measure restore "$RD" "$BULWARK" repo --repo "$repo" restore "$id" --target "$RD/restore" || return 1
     R_WALL=$M_WALL R_RSS=$M_RSS
     if diff -r -q "$DATA/base" "$RD/restore" >"$RD/verify.log" 2>&1; then CHECK=PASS; else CHECK=FAIL; fi
     echo "  restore check: $CHECK"

@@ -7,8 +7,8 @@
 #   SCALE      data-set size in MiB (default 1024)
 #   BULWARK    bulwark binary (default $CARGO_TARGET_DIR/release/bulwark, else ./target/release/bulwark)
 #   BENCH_DIR  work directory: cached data sets, repositories, logs (default /tmp/bulwark-bench)
-#   TOOLS      which tools to run, in order (default "bulwark bulwark-z1 restic borg";
-#              bulwark-z1 is Bulwark at zstd level 1)
+#   TOOLS      which tools to run, in order (default "bulwark bulwark-z3 restic borg";
+#              bulwark-z3 is Bulwark at zstd level 3)
 #   REPEAT     rounds (default 3): round 1 runs every tool, then round 2 (starting with the next
 #              tool), ...; the table shows medians
 #   SEED       data-set seed (default 1)
@@ -23,7 +23,7 @@ source "$HERE/lib.sh"
 SCALE=${1:-${SCALE:-1024}}
 BULWARK=${2:-${BULWARK:-${CARGO_TARGET_DIR:-$HERE/../target}/release/bulwark}}
 BENCH_DIR=${BENCH_DIR:-/tmp/bulwark-bench}
-TOOLS=${TOOLS:-bulwark bulwark-z1 restic borg}
+TOOLS=${TOOLS:-bulwark bulwark-z3 restic borg}
 REPEAT=${REPEAT:-3}
 SEED=${SEED:-1}
 KEEP=${KEEP:-0}
@@ -32,7 +32,7 @@ PW=bench-password-not-secret
 [[ $SCALE =~ ^[0-9]+$ && $SCALE -gt 0 ]] || { echo "SCALE must be a positive integer (MiB), got '$SCALE'" >&2; exit 2; }
 [[ $REPEAT =~ ^[0-9]+$ && $REPEAT -gt 0 ]] || { echo "REPEAT must be a positive integer, got '$REPEAT'" >&2; exit 2; }
 has_tool() { case " $TOOLS " in *" $1 "*) return 0;; *) return 1;; esac; }
-if has_tool bulwark || has_tool bulwark-z1; then BULWARK=$(bench_binary "$BULWARK"); fi
+if has_tool bulwark || has_tool bulwark-z3; then BULWARK=$(bench_binary "$BULWARK"); fi
 
 # ---------------------------------------------------------------- prerequisites
 req=(/usr/bin/time:time zstd:zstd openssl:openssl jq:jq python3:python3)
@@ -66,9 +66,9 @@ bulwark_round() {
     local name=$1 level=$2 repo=$RD/repo-$1
     export BULWARK_PASSWORD=$PW BULWARK_DATA_DIR=$RD/$name-data
     "$BULWARK" repo --repo "$repo" init >"$RD/$name-init.log" 2>&1 || return 1
-    measure "$name-backup1" "$DATA/base" "$BULWARK" repo --repo "$repo" backup "$DATA/base" --level "$level" --json || return 1
+    WARM=$DATA/base measure "$name-backup1" "$DATA/base" "$BULWARK" repo --repo "$repo" backup "$DATA/base" --level "$level" --json || return 1
     set_b1; R_SIZE1=$(repo_bytes "$repo")
-    measure "$name-backup2" "$DATA/mutated" "$BULWARK" repo --repo "$repo" backup "$DATA/mutated" --level "$level" --json || return 1
+    WARM=$DATA/mutated measure "$name-backup2" "$DATA/mutated" "$BULWARK" repo --repo "$repo" backup "$DATA/mutated" --level "$level" --json || return 1
     set_b2; R_SIZE2=$(repo_bytes "$repo")
     bulwark_index_stats "$repo" "$RD/$name-stats.json" # sets IDX_BLOBS, IDX_BPB
     echo "  $name index: $IDX_BLOBS blobs, $IDX_BPB bytes per blob in memory"
@@ -77,24 +77,24 @@ bulwark_round() {
         jq -r --arg s "$DATA/mutated" '[.[] | select(.source == $s)] | last | .id')
     [[ -n $id && $id != null ]] || { echo "  no $name snapshot of $DATA/mutated" >&2; return 1; }
     mkdir -p "$RD/restore-$name"
-    measure "$name-restore" "$RD" "$BULWARK" repo --repo "$repo" restore "$id" --target "$RD/restore-$name" || return 1
+    WARM=$repo measure "$name-restore" "$RD" "$BULWARK" repo --repo "$repo" restore "$id" --target "$RD/restore-$name" || return 1
     set_r; verify "$name" "$RD/restore-$name"
 }
 
-# Bulwark as it comes (zstd level 3, as borg here), and at level 1, the faster level.
-tool_bulwark() { bulwark_round bulwark 3; }
-tool_bulwark-z1() { bulwark_round bulwark-z1 1; }
+# Bulwark as it comes (zstd level 1), and at level 3, as borg here.
+tool_bulwark() { bulwark_round bulwark 1; }
+tool_bulwark-z3() { bulwark_round bulwark-z3 3; }
 
 tool_restic() {
     local repo=$RD/repo-restic
     export RESTIC_PASSWORD=$PW RESTIC_CACHE_DIR=$RD/restic-cache
     restic -r "$repo" init >"$RD/restic-init.log" 2>&1 || return 1
-    measure restic-backup1 "$DATA/base" restic -r "$repo" backup --host bench . || return 1
+    WARM=$DATA/base measure restic-backup1 "$DATA/base" restic -r "$repo" backup --host bench . || return 1
     set_b1; R_SIZE1=$(repo_bytes "$repo")
-    measure restic-backup2 "$DATA/mutated" restic -r "$repo" backup --host bench . || return 1
+    WARM="$DATA/mutated $RESTIC_CACHE_DIR" measure restic-backup2 "$DATA/mutated" restic -r "$repo" backup --host bench . || return 1
     set_b2; R_SIZE2=$(repo_bytes "$repo")
     mkdir -p "$RD/restore-restic"
-    measure restic-restore "$RD" restic -r "$repo" restore latest --path "$DATA/mutated" --target "$RD/restore-restic" || return 1
+    WARM="$repo $RESTIC_CACHE_DIR" measure restic-restore "$RD" restic -r "$repo" restore latest --path "$DATA/mutated" --target "$RD/restore-restic" || return 1
     set_r; verify restic "$RD/restore-restic"
 }
 
@@ -102,12 +102,12 @@ tool_borg() {
     local repo=$RD/repo-borg
     export BORG_PASSPHRASE=$PW BORG_BASE_DIR=$RD/borg-home
     borg init --encryption=repokey-blake2 "$repo" >"$RD/borg-init.log" 2>&1 || return 1
-    measure borg-backup1 "$DATA/base" borg create --stats --compression zstd,3 "$repo::base" . || return 1
+    WARM=$DATA/base measure borg-backup1 "$DATA/base" borg create --stats --compression zstd,3 "$repo::base" . || return 1
     set_b1; R_SIZE1=$(repo_bytes "$repo")
-    measure borg-backup2 "$DATA/mutated" borg create --stats --compression zstd,3 "$repo::mutated" . || return 1
+    WARM="$DATA/mutated $BORG_BASE_DIR" measure borg-backup2 "$DATA/mutated" borg create --stats --compression zstd,3 "$repo::mutated" . || return 1
     set_b2; R_SIZE2=$(repo_bytes "$repo")
     mkdir -p "$RD/restore-borg"
-    measure borg-restore "$RD/restore-borg" borg extract "$repo::mutated" || return 1
+    WARM="$repo $BORG_BASE_DIR" measure borg-restore "$RD/restore-borg" borg extract "$repo::mutated" || return 1
     set_r; verify borg "$RD/restore-borg"
 }
 
@@ -223,7 +223,7 @@ echo
 echo "== results: SCALE=$SCALE MiB, base $(awk "BEGIN {printf \"%.1f\", $BASE_BYTES/1048576}") MiB in $(tree_files "$DATA/base") files," \
      "mutated $(awk "BEGIN {printf \"%.1f\", $MUT_BYTES/1048576}") MiB in $(tree_files "$DATA/mutated") files ($(jq -r '.changed_fraction * 100' "$DATA/mutate.json")% of bytes edited)"
 echo "   $versions"
-echo "   settings: bulwark zstd level 3 (default), bulwark-z1 zstd level 1; restic repo v2, compression auto (default); borg repokey-blake2, --compression zstd,3"
+echo "   settings: bulwark zstd level 1 (default), bulwark-z3 zstd level 3; restic repo v2, compression auto (default); borg repokey-blake2, --compression zstd,3"
 echo "   REPEAT=$REPEAT rounds, tools interleaved (round 1 runs every tool, then round 2 starting with the next tool, ...), each with a fresh repository;"
 echo "   every figure is the median over the rounds (MB/s and MB per CPU-s from the median times); check = PASS only if every round passed."
 echo "   MB = 10^6 bytes; MB/s = logical bytes of the tree / wall time (incl. a final sync); CPU-s = user+sys of the process tree;"
@@ -293,10 +293,10 @@ fi
 echo
 echo "$PHYS"
 if has_tool bulwark; then
-    for tool in bulwark bulwark-z1; do
+    for tool in bulwark bulwark-z3; do
         has_tool "$tool" || continue
         summarize "$tool"
-        level=3; [[ $tool == bulwark-z1 ]] && level=1
+        level=1; [[ $tool == bulwark-z3 ]] && level=3
         awk -v t="$tool" -v l="$level" -v b1w="$S_b1w" -v b1c="$S_b1c" -v bound="${BOUNDS[$level]}" -v n="$NCORES" -v base="$BASE_BYTES" 'BEGIN {
             num = "^[0-9.]+$"
             if (!(bound ~ num && bound > 0 && b1w ~ num && b1w > 0 && b1c ~ num && b1c > 0)) {
