@@ -207,25 +207,34 @@ pub async fn restore_tar(
     Ok((bytes, files))
 }
 
-/// A writer moved to a thread of its own: writes are queued (up to 16 buffers) and return at
+/// A writer moved to a thread of its own: writes are queued (up to 4 buffers) and return at
 /// once; an error of the inner writer shows at the next write or at [`Background::finish`].
+/// Written buffers come back for the next writes (a few are kept): a fresh one per range (up
+/// to 8 MiB, each its own mapping) was faulted in page by page.
 struct Background<W> {
     queue: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    spare: std::sync::mpsc::Receiver<Vec<u8>>,
     worker: Option<std::thread::JoinHandle<io::Result<W>>>,
 }
 
 impl<W: Write + Send + 'static> Background<W> {
+    const QUEUED: usize = 4;
+    const SPARE: usize = 2;
+
     fn new(inner: W) -> Background<W> {
-        let (queue, buffers) = std::sync::mpsc::sync_channel::<Vec<u8>>(16);
+        let (queue, buffers) = std::sync::mpsc::sync_channel::<Vec<u8>>(Self::QUEUED);
+        let (give_back, spare) = std::sync::mpsc::sync_channel::<Vec<u8>>(Self::SPARE);
         let worker = std::thread::spawn(move || {
             let mut inner = inner;
             for buffer in buffers {
                 inner.write_all(&buffer)?;
+                // Dropped when the writer side has enough spares or is gone.
+                let _ = give_back.try_send(buffer);
             }
             inner.flush()?;
             Ok(inner)
         });
-        Background { queue: Some(queue), worker: Some(worker) }
+        Background { queue: Some(queue), spare, worker: Some(worker) }
     }
 
     /// Waits for every queued write; returns the inner writer or its error.
@@ -241,7 +250,10 @@ impl<W: Write + Send + 'static> Background<W> {
 
 impl<W: Write + Send + 'static> Write for Background<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let queued = self.queue.as_ref().is_some_and(|q| q.send(buf.to_vec()).is_ok());
+        let mut buffer = self.spare.try_recv().unwrap_or_default();
+        buffer.clear();
+        buffer.extend_from_slice(buf);
+        let queued = self.queue.as_ref().is_some_and(|q| q.send(buffer).is_ok());
         if queued {
             return Ok(buf.len());
         }
