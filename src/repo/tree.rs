@@ -329,7 +329,9 @@ async fn load_listings(repo: &Repository, index: &Index, snapshot: &Snapshot, re
             if bytes.len() as u64 != r.size || hex::encode(Sha256::digest(&bytes)) != r.sha256 {
                 return Err(unavailable(format!("the listing of {place} does not match its SHA-256")));
             }
-            let nodes: Vec<Node> = serde_json::from_slice(&bytes).map_err(|e| unavailable(format!("the listing of {place}: {e}")))?;
+            let mut nodes: Vec<Node> = serde_json::from_slice(&bytes).map_err(|e| unavailable(format!("the listing of {place}: {e}")))?;
+            // Every listing of a tree is held until the tree is assembled: no spare room.
+            nodes.shrink_to_fit();
             if let Some(bad) = nodes.iter().find(|n| !is_safe_name(&n.path)) {
                 return Err(RepoError::Damaged(format!("snapshot {}: {place} holds an unsafe name {:?}", snapshot.id, bad.path)));
             }
@@ -390,6 +392,7 @@ pub async fn load_tree(repo: &Repository, index: &Index, snapshot: &Snapshot) ->
         }
         level = next;
     }
+    // Listings are freed as their directories are done, while `out` grows.
     let mut out = Vec::new();
     let mut stack = vec![(String::new(), listings.remove("").unwrap_or_default().into_iter())];
     while let Some((dir, entries)) = stack.last_mut() {
