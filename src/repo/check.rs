@@ -131,16 +131,16 @@ pub async fn check(repo: &Repository, read_data: bool) -> Result<CheckReport, Re
             Content::Tree { tree, .. } => {
                 needed.extend(tree.iter().filter_map(|c| c.parse::<ChunkId>().ok()));
                 // Files' data blobs, and directories' listing blobs.
-                match tree::load_tree(repo, &index, &snapshot).await {
-                    Ok(nodes) => {
-                        for n in &nodes {
-                            needed.extend(n.chunks.iter().filter_map(|c| c.parse::<ChunkId>().ok()));
-                        }
+                let walked = async {
+                    let mut reader = tree::TreeReader::open(repo, &index, &snapshot).await?;
+                    while let Some(node) = reader.next().await? {
+                        needed.extend(node.chunks.iter().filter_map(|c| c.parse::<ChunkId>().ok()));
                     }
-                    Err(e) => {
-                        report.errors.push(format!("snapshot {id}: its file tree cannot be read: {e}"));
-                        affected.insert(id.clone());
-                    }
+                    Ok::<_, RepoError>(())
+                };
+                if let Err(e) = walked.await {
+                    report.errors.push(format!("snapshot {id}: its file tree cannot be read: {e}"));
+                    affected.insert(id.clone());
                 }
             }
         }

@@ -243,7 +243,8 @@ pub(crate) async fn snapshot_blobs(repo: &Repository, index: &super::index::Inde
         Content::Tree { tree, .. } => {
             let mut blobs = parse(tree)?;
             // Files' data blobs, and directories' listing blobs.
-            for node in tree::load_tree(repo, index, snapshot).await? {
+            let mut reader = tree::TreeReader::open(repo, index, snapshot).await?;
+            while let Some(node) = reader.next().await? {
                 blobs.extend(parse(&node.chunks)?);
             }
             blobs

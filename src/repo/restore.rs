@@ -20,9 +20,11 @@ use super::crypto::Unsealer;
 use super::format;
 use super::index::Index;
 use super::snapshot::{Content, Node, NodeKind, Snapshot, is_safe_path, matches_filter};
+use super::tree::TreeReader;
 use super::writeback::{Flusher, Writeback};
 use super::{ChunkId, RepoError, Repository};
 use crate::storage::RangeReader;
+use crate::storage::direct::{self, AlignedBuffer, DirectFile};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -100,11 +102,13 @@ struct Opener<'r> {
     unsealer: Unsealer,
     sealed: Vec<u8>,
     plain: Vec<u8>,
+    /// The staging buffer of direct writes, between two big files.
+    buffer: Option<AlignedBuffer>,
 }
 
 impl<'r> Opener<'r> {
     fn new(repo: &'r Repository, handle: &'r Handle, check: Check) -> Opener<'r> {
-        Opener { reader: repo.storage().range_reader(handle), check, unsealer: Unsealer::default(), sealed: Vec::new(), plain: Vec::new() }
+        Opener { reader: repo.storage().range_reader(handle), check, unsealer: Unsealer::default(), sealed: Vec::new(), plain: Vec::new(), buffer: None }
     }
 
     /// Fetches one range and opens (decrypts, decompresses, verifies) each of its chunks;
@@ -238,106 +242,247 @@ pub async fn restore_stream_to_file(repo: &Repository, index: std::sync::Arc<Ind
 }
 
 /// Restores the nodes of a tree snapshot that match `filters` (all when empty) into `target`.
+///
+/// The tree is read ([`TreeReader`]) as it is written: this task walks the listings and hands
+/// the nodes over, through a bounded channel, to a thread that creates the directories and
+/// queues the files for writer threads. Memory stays flat however many files the tree holds:
+/// only directories and symbolic links are kept, for the end.
 pub async fn restore_tree(repo: &Repository, index: std::sync::Arc<Index>, snapshot: &Snapshot, target: &Path, filters: &[String]) -> Result<RestoreSummary, RepoError> {
     let started = std::time::Instant::now();
-    let nodes = super::tree::load_tree(repo, &index, snapshot).await?;
-    tracing::debug!(nodes = nodes.len(), ms = started.elapsed().as_millis() as u64, "tree loaded");
-    // Refuse the whole restore before writing anything if one path is unsafe.
-    if let Some(bad) = nodes.iter().find(|n| !is_safe_path(&n.path)) {
-        return Err(RepoError::Damaged(format!("snapshot {} holds an unsafe path {:?}; nothing was restored", snapshot.id, bad.path)));
-    }
-    let selected: Vec<Node> = nodes.into_iter().filter(|n| filters.is_empty() || filters.iter().any(|f| matches_filter(&n.path, f))).collect();
-    if selected.is_empty() && !filters.is_empty() {
-        return Err(RepoError::Invalid(format!("nothing in snapshot {} matches {filters:?}", snapshot.id)));
-    }
-    let (repo, handle, target, snapshot_id) = (repo.clone(), Handle::current(), target.to_path_buf(), snapshot.id.clone());
-    blocking(move || {
-        std::fs::create_dir_all(&target).map_err(|e| RepoError::Target(format!("{}: {e}", target.display())))?;
-        let mut summary = RestoreSummary::default();
-        // Directories checked here (real directories, no symlink on the way) need no second
-        // look per file: symlinks are only restored after the files. Directories this restore
-        // created (and an empty target) hold nothing yet, so their files need no delta check:
-        // a look per file cost a tenth of a restore of many small files.
-        let target_fresh = std::fs::read_dir(&target).is_ok_and(|mut entries| entries.next().is_none());
-        let (mut ready, mut fresh) = (HashSet::new(), HashSet::new());
-        for node in selected.iter().filter(|n| n.kind == NodeKind::Dir) {
-            let parent = parent_of(&node.path);
-            let path = if parent.is_empty() || ready.contains(parent) { target.join(&node.path) } else { safe_join(&target, &node.path)? };
-            let parent_fresh = if parent.is_empty() { target_fresh } else { fresh.contains(parent) };
-            if parent_fresh || !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
-                std::fs::create_dir(&path).map_err(|e| RepoError::Target(format!("{}: {e}", path.display())))?;
-                fresh.insert(node.path.as_str());
+    let mut reader = TreeReader::open(repo, &index, snapshot).await?;
+    let (nodes, received) = tokio::sync::mpsc::channel::<Vec<Node>>(4);
+    let walked = std::sync::Arc::new(AtomicBool::new(false));
+    let writer = {
+        let writers = FileWriters::new(repo.clone(), index.clone(), Handle::current(), snapshot.id.clone());
+        let (target, walked) = (target.to_path_buf(), walked.clone());
+        tokio::task::spawn_blocking(move || write_tree(writers, &target, received, &walked, started))
+    };
+    let walk = async {
+        let (mut selected, mut batch) = (0u64, Vec::with_capacity(BATCH));
+        while let Some(node) = reader.next().await? {
+            if !is_safe_path(&node.path) {
+                return Err(RepoError::Damaged(format!("snapshot {} holds an unsafe path {:?}", snapshot.id, node.path)));
             }
-            ready.insert(node.path.as_str());
-            summary.dirs += 1;
+            if filters.is_empty() || filters.iter().any(|f| matches_filter(&node.path, f)) {
+                selected += 1;
+                batch.push(node);
+            }
+            // A send fails when the writer stopped on an error, which it returns.
+            if batch.len() == BATCH && nodes.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).await.is_err() {
+                return Ok(());
+            }
         }
-        tracing::debug!(dirs = summary.dirs, ms = started.elapsed().as_millis() as u64, "directories ready");
-        // Where a file goes, and whether its directory is known to hold nothing yet.
-        let place = |rel: &str| -> Result<(PathBuf, bool), RepoError> {
-            let parent = parent_of(rel);
-            if parent.is_empty() {
-                Ok((target.join(rel), target_fresh))
-            } else if ready.contains(parent) {
-                Ok((target.join(rel), fresh.contains(parent)))
-            } else {
-                Ok((safe_join(&target, rel)?, false))
+        if selected == 0 && !filters.is_empty() {
+            return Err(RepoError::Invalid(format!("nothing in snapshot {} matches {filters:?}", snapshot.id)));
+        }
+        if !batch.is_empty() && nodes.send(batch).await.is_err() {
+            return Ok(());
+        }
+        walked.store(true, Ordering::SeqCst);
+        Ok(())
+    };
+    let walk = walk.await;
+    drop(nodes);
+    let written = match writer.await {
+        Ok(written) => written,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    };
+    // A walk that failed stopped the writer: its error is the one to report.
+    walk?;
+    written
+}
+
+/// Nodes, and files for the writer threads, are handed over in batches of this many: a
+/// thread woken per file was a tenth of the CPU time of a restore of many small files.
+const BATCH: usize = 64;
+
+/// A file queued for a writer thread: its node, where it goes, and whether its directory is
+/// known to hold nothing yet (then it needs no delta check).
+type FileJob = (Node, PathBuf, bool);
+
+/// The writing side of [`restore_tree`]: takes the nodes in the walk's order until the walk
+/// ends (`walked` tells whether it got to the end of the tree), then restores symlinks and
+/// directory times, and syncs.
+fn write_tree(
+    writers: FileWriters,
+    target: &Path,
+    mut nodes: tokio::sync::mpsc::Receiver<Vec<Node>>,
+    walked: &AtomicBool,
+    started: std::time::Instant,
+) -> Result<RestoreSummary, RepoError> {
+    let mut placer = Placer::new(target)?;
+    let target_dir = std::fs::File::open(target).map_err(|e| RepoError::Target(format!("{}: {e}", target.display())))?;
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
+    let (files, queued) = std::sync::mpsc::sync_channel::<Vec<FileJob>>(4);
+    let queued = Mutex::new(queued);
+    std::thread::scope(|scope| {
+        scope.spawn(|| writers.flusher.run(&target_dir));
+        let threads: Vec<_> = (0..workers).map(|_| scope.spawn(|| writers.run(&queued))).collect();
+        while let Some(received) = nodes.blocking_recv() {
+            if writers.failed.load(Ordering::SeqCst) {
+                break;
             }
-        };
-        // Files in parallel: fetching, opening, decompressing and verifying blobs is CPU work.
-        let files: Vec<&Node> = selected.iter().filter(|n| n.kind == NodeKind::File).collect();
-        let next = AtomicUsize::new(0);
-        let failed = AtomicBool::new(false);
-        let first_error: Mutex<Option<RepoError>> = Mutex::new(None);
-        let (written, unchanged, bytes) = (AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0));
-        let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
-        let flusher = Flusher::default();
-        let target_dir = std::fs::File::open(&target).map_err(|e| RepoError::Target(format!("{}: {e}", target.display())))?;
-        // One worker: the next file until none is left or one failed.
-        let work = || {
-            let mut opener = Opener::new(&repo, &handle, Check::FileHashes);
-            while !failed.load(Ordering::SeqCst) {
-                let Some(node) = files.get(next.fetch_add(1, Ordering::SeqCst)) else { return };
-                let outcome = place(&node.path).and_then(|(path, fresh)| {
-                    restore_file(&repo, &index, &mut opener, node, &path, fresh).map_err(|e| match e {
-                        RepoError::Target(_) => e,
-                        other => RepoError::DataUnavailable { snapshot: snapshot_id.clone(), detail: format!("{}: {other}", node.path) },
-                    })
-                });
-                match outcome {
-                    Ok(true) => {
-                        written.fetch_add(1, Ordering::Relaxed);
-                        bytes.fetch_add(node.size, Ordering::Relaxed);
-                        flusher.wrote(node.size);
-                    }
-                    Ok(false) => {
-                        unchanged.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(e) => {
-                        failed.store(true, Ordering::SeqCst);
-                        first_error.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
+            match placer.place(received) {
+                Ok(batch) if batch.is_empty() => {}
+                Ok(batch) => {
+                    if files.send(batch).is_err() {
+                        break;
                     }
                 }
+                Err(e) => {
+                    writers.fail(e);
+                    break;
+                }
             }
-        };
-        std::thread::scope(|scope| {
-            scope.spawn(|| flusher.run(&target_dir));
-            let threads: Vec<_> = (0..workers).map(|_| scope.spawn(work)).collect();
-            // The flusher runs until every worker is done, even one that panicked.
-            let joined: Vec<_> = threads.into_iter().map(|t| t.join()).collect();
-            flusher.stop();
-            for panic in joined.into_iter().filter_map(Result::err) {
-                std::panic::resume_unwind(panic);
-            }
-        });
-        if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
-            return Err(e);
         }
-        summary.files = written.into_inner();
-        summary.unchanged = unchanged.into_inner();
-        summary.bytes = bytes.into_inner();
-        tracing::debug!(files = summary.files, ms = started.elapsed().as_millis() as u64, "files written");
-        for node in selected.iter().filter(|n| n.kind == NodeKind::Symlink) {
-            let path = safe_join(&target, &node.path)?;
+        // The walk stops at its next batch if this thread stopped early.
+        nodes.close();
+        // No more files: the writers end once the queue is empty.
+        drop(files);
+        let joined: Vec<_> = threads.into_iter().map(|t| t.join()).collect();
+        // The flusher runs until every writer is done, even one that panicked.
+        writers.flusher.stop();
+        if let Some(panic) = joined.into_iter().find_map(Result::err) {
+            std::panic::resume_unwind(panic);
+        }
+    });
+    if let Some(e) = writers.first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    if !walked.load(Ordering::SeqCst) {
+        // The walk failed and reports why; every file written so far is whole.
+        return Ok(RestoreSummary::default());
+    }
+    let mut summary = RestoreSummary {
+        files: writers.written.into_inner(),
+        dirs: placer.dirs.len() as u64,
+        unchanged: writers.unchanged.into_inner(),
+        bytes: writers.bytes.into_inner(),
+        ..Default::default()
+    };
+    tracing::debug!(files = summary.files, dirs = summary.dirs, ms = started.elapsed().as_millis() as u64, "files written");
+    placer.finish(&mut summary)?;
+    tracing::debug!(ms = started.elapsed().as_millis() as u64, "restore synced");
+    Ok(summary)
+}
+
+/// What the writer threads of a tree restore share.
+struct FileWriters {
+    repo: Repository,
+    index: std::sync::Arc<Index>,
+    handle: Handle,
+    snapshot_id: String,
+    failed: AtomicBool,
+    first_error: Mutex<Option<RepoError>>,
+    written: AtomicU64,
+    unchanged: AtomicU64,
+    bytes: AtomicU64,
+    flusher: Flusher,
+}
+
+impl FileWriters {
+    fn new(repo: Repository, index: std::sync::Arc<Index>, handle: Handle, snapshot_id: String) -> FileWriters {
+        FileWriters {
+            repo,
+            index,
+            handle,
+            snapshot_id,
+            failed: AtomicBool::new(false),
+            first_error: Mutex::new(None),
+            written: AtomicU64::new(0),
+            unchanged: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            flusher: Flusher::default(),
+        }
+    }
+
+    /// Stops the restore with `e` (the first error is the one reported).
+    fn fail(&self, e: RepoError) {
+        self.failed.store(true, Ordering::SeqCst);
+        self.first_error.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
+    }
+
+    /// One writer thread: queued files (fetching, opening, decompressing and verifying their
+    /// blobs is CPU work) until none is left or one failed.
+    fn run(&self, queued: &Mutex<std::sync::mpsc::Receiver<Vec<FileJob>>>) {
+        let mut opener = Opener::new(&self.repo, &self.handle, Check::FileHashes);
+        loop {
+            // The lock is held only while waiting for a batch, not while writing it.
+            let next = queued.lock().unwrap_or_else(|p| p.into_inner()).recv();
+            let Ok(batch) = next else { return };
+            for (node, path, fresh) in batch {
+                if self.failed.load(Ordering::SeqCst) {
+                    return;
+                }
+                match restore_file(&self.repo, &self.index, &mut opener, &node, &path, fresh) {
+                    Ok(true) => {
+                        self.written.fetch_add(1, Ordering::Relaxed);
+                        self.bytes.fetch_add(node.size, Ordering::Relaxed);
+                        self.flusher.wrote(node.size);
+                    }
+                    Ok(false) => {
+                        self.unchanged.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e @ RepoError::Target(_)) => self.fail(e),
+                    Err(other) => self.fail(RepoError::DataUnavailable { snapshot: self.snapshot_id.clone(), detail: format!("{}: {other}", node.path) }),
+                }
+            }
+        }
+    }
+}
+
+/// Where a tree restore puts each node: it creates directories as the walk reaches them
+/// (before what they hold), and keeps symlinks and directories for the end.
+struct Placer<'a> {
+    target: &'a Path,
+    /// The target was empty: nothing in it needs a delta check.
+    target_fresh: bool,
+    /// Directories checked or created (real directories, no symlink on the way): their
+    /// entries need no second look, since symlinks are only restored after the files.
+    ready: HashSet<String>,
+    /// Directories this restore created: they held nothing, so their files need no delta
+    /// check (a look per file cost a tenth of a restore of many small files).
+    fresh: HashSet<String>,
+    /// Directories, without their listings' blob ids, for their times once filled.
+    dirs: Vec<Node>,
+    symlinks: Vec<Node>,
+}
+
+impl<'a> Placer<'a> {
+    fn new(target: &'a Path) -> Result<Placer<'a>, RepoError> {
+        std::fs::create_dir_all(target).map_err(|e| RepoError::Target(format!("{}: {e}", target.display())))?;
+        let target_fresh = std::fs::read_dir(target).is_ok_and(|mut entries| entries.next().is_none());
+        Ok(Placer { target, target_fresh, ready: HashSet::new(), fresh: HashSet::new(), dirs: Vec::new(), symlinks: Vec::new() })
+    }
+
+    /// Creates the directories of `nodes` and keeps their symlinks; returns their files.
+    fn place(&mut self, nodes: Vec<Node>) -> Result<Vec<FileJob>, RepoError> {
+        let mut files = Vec::new();
+        for node in nodes {
+            let parent = parent_of(&node.path);
+            let parent_fresh = if parent.is_empty() { self.target_fresh } else { self.fresh.contains(parent) };
+            let path = if parent.is_empty() || self.ready.contains(parent) { self.target.join(&node.path) } else { safe_join(self.target, &node.path)? };
+            match node.kind {
+                NodeKind::Dir => {
+                    if parent_fresh || !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+                        std::fs::create_dir(&path).map_err(|e| RepoError::Target(format!("{}: {e}", path.display())))?;
+                        self.fresh.insert(node.path.clone());
+                    }
+                    self.ready.insert(node.path.clone());
+                    self.dirs.push(Node { chunks: Vec::new(), ..node });
+                }
+                NodeKind::Symlink => self.symlinks.push(node),
+                NodeKind::File => files.push((node, path, parent_fresh)),
+            }
+        }
+        Ok(files)
+    }
+
+    /// Restores the symlinks, then the directories' times (writing their contents changed
+    /// them), and syncs everything written.
+    fn finish(self, summary: &mut RestoreSummary) -> Result<(), RepoError> {
+        for node in &self.symlinks {
+            let path = safe_join(self.target, &node.path)?;
             let link_target = node.target.as_deref().unwrap_or_default();
             if std::fs::read_link(&path).is_ok_and(|t| t == Path::new(link_target)) {
                 summary.unchanged += 1;
@@ -349,16 +494,11 @@ pub async fn restore_tree(repo: &Repository, index: std::sync::Arc<Index>, snaps
                 .map_err(|e| RepoError::Target(format!("{}: {e}", path.display())))?;
             summary.symlinks += 1;
         }
-        // Directory times last: writing their contents changed them.
-        for node in selected.iter().filter(|n| n.kind == NodeKind::Dir) {
-            let path = safe_join(&target, &node.path)?;
-            set_meta(&path, node)?;
+        for node in &self.dirs {
+            set_meta(&safe_join(self.target, &node.path)?, node)?;
         }
-        sync_filesystem(&target)?;
-        tracing::debug!(ms = started.elapsed().as_millis() as u64, "restore synced");
-        Ok(summary)
-    })
-    .await
+        sync_filesystem(self.target)
+    }
 }
 
 /// Writes one file unless the target already holds identical bytes (not looked for in a
@@ -376,16 +516,30 @@ fn restore_file(repo: &Repository, index: &Index, opener: &mut Opener, node: &No
     let target_err = |e: std::io::Error| RepoError::Target(format!("{}: {e}", path.display()));
     let result = (|| {
         // Written a range at a time (up to 8 MiB), so no buffer of its own.
-        let mut file = create_new(&tmp).map_err(target_err)?;
+        let file = create_new(&tmp).map_err(target_err)?;
         let mut sha = Sha256::new();
-        let mut writeback = Writeback::default();
-        opener.for_each_range(repo, index, &ids, |bytes| {
-            sha.update(bytes);
-            file.write_all(bytes).map_err(target_err)?;
-            writeback.wrote(&file, bytes.len());
-            Ok(())
-        })?;
-        writeback.finish(&file);
+        // Big files go around the page cache (see `storage::direct`), small ones through it
+        // with their writeback started early.
+        let file = if node.size >= direct::THRESHOLD {
+            let mut file = DirectFile::new(file, opener.buffer.take().unwrap_or_default());
+            opener.for_each_range(repo, index, &ids, |bytes| {
+                sha.update(bytes);
+                file.write_all(bytes).map_err(target_err)
+            })?;
+            let (file, buffer) = file.finish().map_err(target_err)?;
+            opener.buffer = Some(buffer);
+            file
+        } else {
+            let (mut file, mut writeback) = (file, Writeback::default());
+            opener.for_each_range(repo, index, &ids, |bytes| {
+                sha.update(bytes);
+                file.write_all(bytes).map_err(target_err)?;
+                writeback.wrote(&file, bytes.len());
+                Ok(())
+            })?;
+            writeback.finish(&file);
+            file
+        };
         if hex::encode(sha.finalize()) != expected {
             return Err(RepoError::Damaged("the restored file does not match its SHA-256".into()));
         }

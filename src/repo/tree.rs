@@ -3,7 +3,7 @@
 //! listing's blobs, size and SHA-256, so the root listing's hash covers the whole tree.
 //!
 //! Backups build listings bottom-up while the walk goes on ([`Walk`], [`TreeBuilder`]): only
-//! directories still in flight are held. Readers load them top-down ([`load_tree`], [`list_dir`]).
+//! directories still in flight are held. Readers load them top-down ([`TreeReader`], [`list_dir`]).
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -329,11 +329,14 @@ async fn load_listings(repo: &Repository, index: &Index, snapshot: &Snapshot, re
             if bytes.len() as u64 != r.size || hex::encode(Sha256::digest(&bytes)) != r.sha256 {
                 return Err(unavailable(format!("the listing of {place} does not match its SHA-256")));
             }
-            let mut nodes: Vec<Node> = serde_json::from_slice(&bytes).map_err(|e| unavailable(format!("the listing of {place}: {e}")))?;
-            // Every listing of a tree is held until the tree is assembled: no spare room.
-            nodes.shrink_to_fit();
+            let nodes: Vec<Node> = serde_json::from_slice(&bytes).map_err(|e| unavailable(format!("the listing of {place}: {e}")))?;
             if let Some(bad) = nodes.iter().find(|n| !is_safe_name(&n.path)) {
                 return Err(RepoError::Damaged(format!("snapshot {}: {place} holds an unsafe name {:?}", snapshot.id, bad.path)));
+            }
+            let mut names: Vec<&str> = nodes.iter().map(|n| n.path.as_str()).collect();
+            names.sort_unstable();
+            if let Some(twice) = names.windows(2).find(|pair| pair[0] == pair[1]) {
+                return Err(RepoError::Damaged(format!("snapshot {}: {place} holds {:?} twice", snapshot.id, twice[0])));
             }
             Ok(nodes)
         })
@@ -353,11 +356,6 @@ async fn root_listing(repo: &Repository, index: &Index, snapshot: &Snapshot) -> 
     load_listing(repo, index, snapshot, ListingRef { chunks: tree, size: *tree_size, sha256: tree_sha256, at: "" }).await
 }
 
-/// The directories of `dir`'s listing, with full paths.
-fn subdirs<'a>(dir: &'a str, listing: &'a [Node]) -> impl Iterator<Item = Node> + 'a {
-    listing.iter().filter(|n| n.kind == NodeKind::Dir).map(move |n| Node { path: join(dir, &n.path), ..n.clone() })
-}
-
 /// `dir/name`, or `name` at the top.
 fn join(dir: &str, name: &str) -> String {
     if dir.is_empty() { name.to_string() } else { format!("{dir}/{name}") }
@@ -371,45 +369,84 @@ fn flat_dir(mut node: Node) -> Node {
     node
 }
 
-/// Every node of a tree snapshot with its full relative path, depth-first, siblings by name,
-/// so a directory comes before what it holds. Listings are loaded a level at a time.
-pub async fn load_tree(repo: &Repository, index: &Index, snapshot: &Snapshot) -> Result<Vec<Node>, RepoError> {
-    /// Listings loaded together at most (what a level's blobs cost in memory).
-    const BATCH: usize = 1024;
-    let root = root_listing(repo, index, snapshot).await?;
-    let mut level: Vec<Node> = subdirs("", &root).collect();
-    let mut listings = HashMap::from([(String::new(), root)]);
-    while !level.is_empty() {
-        let mut next = Vec::new();
-        for part in level.chunks(BATCH) {
-            let refs: Vec<ListingRef> = part.iter().map(ListingRef::of).collect();
-            for (dir, listing) in part.iter().zip(load_listings(repo, index, snapshot, &refs).await?) {
-                next.extend(subdirs(&dir.path, &listing));
-                if listings.insert(dir.path.clone(), listing).is_some() {
-                    return Err(RepoError::Damaged(format!("snapshot {} holds two directories named {:?}", snapshot.id, dir.path)));
+/// The nodes of a tree snapshot one at a time, with full relative paths, depth-first, siblings
+/// in listing order, so a directory comes before what it holds. Only the listings of the
+/// directories being walked are held, and those loaded ahead: a restore's memory stays flat
+/// however many files the tree has.
+pub struct TreeReader<'a> {
+    repo: &'a Repository,
+    index: &'a Index,
+    snapshot: &'a Snapshot,
+    /// The directories being walked, outermost first: full path and the entries not yet read.
+    stack: Vec<(String, std::vec::IntoIter<Node>)>,
+    /// Listings loaded before the walk reaches their directory, by full path.
+    ahead: HashMap<String, Vec<Node>>,
+}
+
+impl<'a> TreeReader<'a> {
+    /// Listings loaded with one request at most ([`load_listings`]): what a batch costs in
+    /// memory, against a request (a thread hop on disk, a round trip on S3) per directory.
+    const AHEAD: usize = 256;
+
+    pub async fn open(repo: &'a Repository, index: &'a Index, snapshot: &'a Snapshot) -> Result<TreeReader<'a>, RepoError> {
+        let root = root_listing(repo, index, snapshot).await?;
+        Ok(TreeReader { repo, index, snapshot, stack: vec![(String::new(), root.into_iter())], ahead: HashMap::new() })
+    }
+
+    /// The next node, `None` once the whole tree has been read.
+    pub async fn next(&mut self) -> Result<Option<Node>, RepoError> {
+        loop {
+            let Some((dir, entries)) = self.stack.last_mut() else { return Ok(None) };
+            let Some(mut node) = entries.next() else {
+                self.stack.pop();
+                continue;
+            };
+            node.path = join(dir, &node.path);
+            if node.kind != NodeKind::Dir {
+                return Ok(Some(node));
+            }
+            let listing = match self.ahead.remove(&node.path) {
+                Some(listing) => listing,
+                None => self.load_with_next(&node).await?,
+            };
+            self.stack.push((node.path.clone(), listing.into_iter()));
+            return Ok(Some(flat_dir(node)));
+        }
+    }
+
+    /// Loads the listing of `dir` (just taken from the top of the stack) together with those
+    /// of the directories the walk reaches next: `dir`'s siblings, then its ancestors'.
+    async fn load_with_next(&mut self, dir: &Node) -> Result<Vec<Node>, RepoError> {
+        let mut batch = vec![dir.clone()];
+        'frames: for (path, entries) in self.stack.iter().rev() {
+            for next in entries.as_slice().iter().filter(|n| n.kind == NodeKind::Dir) {
+                if batch.len() == Self::AHEAD {
+                    break 'frames;
+                }
+                let full = join(path, &next.path);
+                if !self.ahead.contains_key(&full) {
+                    batch.push(Node { path: full, ..next.clone() });
                 }
             }
         }
-        level = next;
-    }
-    // Listings are freed as their directories are done, while `out` grows.
-    let mut out = Vec::new();
-    let mut stack = vec![(String::new(), listings.remove("").unwrap_or_default().into_iter())];
-    while let Some((dir, entries)) = stack.last_mut() {
-        let Some(mut node) = entries.next() else {
-            stack.pop();
-            continue;
-        };
-        node.path = join(dir, &node.path);
-        if node.kind == NodeKind::Dir {
-            let listing = listings.remove(&node.path).unwrap_or_default();
-            stack.push((node.path.clone(), listing.into_iter()));
-            out.push(flat_dir(node));
-        } else {
-            out.push(node);
+        let refs: Vec<ListingRef> = batch.iter().map(ListingRef::of).collect();
+        let mut loaded = load_listings(self.repo, self.index, self.snapshot, &refs).await?.into_iter();
+        let listing = loaded.next().unwrap_or_default();
+        for (node, listing) in batch.iter().skip(1).zip(loaded) {
+            self.ahead.insert(node.path.clone(), listing);
         }
+        Ok(listing)
     }
-    Ok(out)
+}
+
+/// Every node of a tree snapshot, in [`TreeReader`]'s order.
+pub async fn load_tree(repo: &Repository, index: &Index, snapshot: &Snapshot) -> Result<Vec<Node>, RepoError> {
+    let mut reader = TreeReader::open(repo, index, snapshot).await?;
+    let mut nodes = Vec::new();
+    while let Some(node) = reader.next().await? {
+        nodes.push(node);
+    }
+    Ok(nodes)
 }
 
 /// The entries directly inside `dir` ("" for the top), with full paths; reads only the

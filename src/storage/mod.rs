@@ -10,7 +10,7 @@
 //! - `delete` of a missing key succeeds (deletes are idempotent).
 //! - Keys are `/`-separated relative paths of `[A-Za-z0-9._-]` segments.
 
-mod direct;
+pub(crate) mod direct;
 pub mod local;
 pub mod s3;
 

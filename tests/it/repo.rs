@@ -163,8 +163,12 @@ async fn directories_are_listed_one_by_one() {
         write(&source.join(format!("many/file-{i:05}-with-a-long-name-to-make-the-listing-big.txt")), format!("{i}\n").as_bytes());
     }
     std::fs::create_dir_all(source.join("only/empty/dirs")).unwrap();
+    // More directories side by side than a reader loads ahead at once.
+    for i in 0..300 {
+        write(&source.join(format!("wide/d{i:03}/inner/f")), format!("{i}").as_bytes());
+    }
     let first = backup::backup_tree(&repo, &source, BackupOptions::default()).await.unwrap();
-    assert_eq!((first.summary.files, first.summary.dirs), (6 + 5_000, 11));
+    assert_eq!((first.summary.files, first.summary.dirs), (6 + 5_000 + 300, 11 + 1 + 600));
 
     write(&source.join("nested/a/b/c/deep.json"), br#"{"deep": false}"#);
     let second = backup::backup_tree(&repo, &source, BackupOptions::default()).await.unwrap();
@@ -172,7 +176,17 @@ async fn directories_are_listed_one_by_one() {
     assert_eq!(second.summary.new_chunks, 6, "{:?}", second.summary);
 
     let index = repo.load_index().await.unwrap();
-    let many = bulwark_core::repo::tree::load_tree(&repo, &index, &second).await.unwrap().into_iter().find(|n| n.path == "many").unwrap();
+    let nodes = bulwark_core::repo::tree::load_tree(&repo, &index, &second).await.unwrap();
+    // Depth-first: every directory comes before what it holds, each path once.
+    let mut seen = std::collections::HashSet::new();
+    for node in &nodes {
+        let parent = node.path.rsplit_once('/').map_or("", |(p, _)| p);
+        assert!(parent.is_empty() || seen.contains(parent), "{} before its directory", node.path);
+        assert!(seen.insert(node.path.as_str()), "{} twice", node.path);
+    }
+    // Files, directories and the two symlinks of the sample tree.
+    assert_eq!(nodes.len() as u64, first.summary.files + first.summary.dirs + 2);
+    let many = nodes.into_iter().find(|n| n.path == "many").unwrap();
     assert!(many.chunks.len() > 1, "a 5,000-entry listing spans several blobs: {}", many.chunks.len());
     let listed = bulwark_core::repo::tree::list_dir(&repo, &index, &second, "nested/a/b/c").await.unwrap();
     assert_eq!(listed.iter().map(|n| n.path.as_str()).collect::<Vec<_>>(), ["nested/a/b/c/deep.json"]);
