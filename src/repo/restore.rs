@@ -21,7 +21,7 @@ use super::format;
 use super::index::Index;
 use super::snapshot::{Content, Node, NodeKind, Snapshot, is_safe_path, matches_filter};
 use super::tree::TreeReader;
-use super::writeback::{Flusher, Writeback};
+use super::writeback::Flusher;
 use super::{ChunkId, RepoError, Repository};
 use crate::storage::RangeReader;
 use crate::storage::direct::{self, AlignedBuffer, DirectFile};
@@ -519,7 +519,7 @@ fn restore_file(repo: &Repository, index: &Index, opener: &mut Opener, node: &No
         let file = create_new(&tmp).map_err(target_err)?;
         let mut sha = Sha256::new();
         // Big files go around the page cache (see `storage::direct`), small ones through it
-        // with their writeback started early.
+        // (the flusher starts their writeback).
         let file = if node.size >= direct::THRESHOLD {
             let mut file = DirectFile::new(file, opener.buffer.take().unwrap_or_default());
             opener.for_each_range(repo, index, &ids, |bytes| {
@@ -530,14 +530,11 @@ fn restore_file(repo: &Repository, index: &Index, opener: &mut Opener, node: &No
             opener.buffer = Some(buffer);
             file
         } else {
-            let (mut file, mut writeback) = (file, Writeback::default());
+            let mut file = file;
             opener.for_each_range(repo, index, &ids, |bytes| {
                 sha.update(bytes);
-                file.write_all(bytes).map_err(target_err)?;
-                writeback.wrote(&file, bytes.len());
-                Ok(())
+                file.write_all(bytes).map_err(target_err)
             })?;
-            writeback.finish(&file);
             file
         };
         if hex::encode(sha.finalize()) != expected {
@@ -668,39 +665,70 @@ pub async fn verify_snapshot(repo: &Repository, index: std::sync::Arc<Index>, sn
             Err(e) => return Err(e),
         });
     }
-    let nodes = match super::tree::load_tree(repo, &index, snapshot).await {
-        Ok(nodes) => nodes,
-        Err(e @ (RepoError::DataUnavailable { .. } | RepoError::Damaged(_))) => return Ok(Verified { damaged: vec![format!("the file listing: {e}")], ..Default::default() }),
+    let is_damage = |e: &RepoError| matches!(e, RepoError::DataUnavailable { .. } | RepoError::Damaged(_));
+    let mut reader = match TreeReader::open(repo, &index, snapshot).await {
+        Ok(reader) => reader,
+        Err(e) if is_damage(&e) => return Ok(Verified { damaged: vec![format!("the file listing: {e}")], ..Default::default() }),
         Err(e) => return Err(e),
     };
-    let (repo, handle) = (repo.clone(), Handle::current());
-    blocking(move || {
-        let mut verified = Verified::default();
-        let mut opener = Opener::new(&repo, &handle, Check::ChunkIds);
-        for node in nodes.iter().filter(|n| n.kind == NodeKind::File) {
-            let mut sha = Sha256::new();
-            let mut read = 0u64;
-            let outcome = parse_ids(&node.chunks).and_then(|ids| {
-                opener.for_each_range(&repo, &index, &ids, |bytes| {
-                    sha.update(bytes);
-                    read += bytes.len() as u64;
-                    Ok(())
-                })
-            });
-            verified.bytes += read;
-            verified.files += 1;
-            match outcome {
-                Err(e @ (RepoError::DataUnavailable { .. } | RepoError::Damaged(_))) => verified.damaged.push(format!("{}: {e}", node.path)),
-                Err(e) => return Err(e),
-                Ok(()) if node.sha256.as_deref() != Some(hex::encode(sha.finalize()).as_str()) => {
-                    verified.damaged.push(format!("{}: does not match its SHA-256", node.path));
+    // The tree is walked here while a blocking thread reads the files, as a restore does, so
+    // memory does not grow with the file count.
+    let (files, mut queued) = tokio::sync::mpsc::channel::<Vec<Node>>(4);
+    let reading = {
+        let (repo, index, handle) = (repo.clone(), index.clone(), Handle::current());
+        blocking(move || {
+            let mut verified = Verified::default();
+            let mut opener = Opener::new(&repo, &handle, Check::ChunkIds);
+            while let Some(batch) = queued.blocking_recv() {
+                for node in batch {
+                    let mut sha = Sha256::new();
+                    let mut read = 0u64;
+                    let outcome = parse_ids(&node.chunks).and_then(|ids| {
+                        opener.for_each_range(&repo, &index, &ids, |bytes| {
+                            sha.update(bytes);
+                            read += bytes.len() as u64;
+                            Ok(())
+                        })
+                    });
+                    verified.bytes += read;
+                    verified.files += 1;
+                    match outcome {
+                        Err(e @ (RepoError::DataUnavailable { .. } | RepoError::Damaged(_))) => verified.damaged.push(format!("{}: {e}", node.path)),
+                        Err(e) => return Err(e),
+                        Ok(()) if node.sha256.as_deref() != Some(hex::encode(sha.finalize()).as_str()) => {
+                            verified.damaged.push(format!("{}: does not match its SHA-256", node.path));
+                        }
+                        Ok(()) => {}
+                    }
                 }
-                Ok(()) => {}
+            }
+            Ok(verified)
+        })
+    };
+    let walk = async {
+        let mut batch = Vec::with_capacity(BATCH);
+        while let Some(node) = reader.next().await? {
+            if node.kind == NodeKind::File {
+                batch.push(node);
+            }
+            // A send fails when the reading thread stopped on an error, which it returns.
+            if batch.len() == BATCH && files.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).await.is_err() {
+                return Ok(());
             }
         }
-        Ok(verified)
-    })
-    .await
+        let _ = files.send(batch).await;
+        Ok(())
+    };
+    let walked: Result<(), RepoError> = walk.await;
+    drop(files);
+    let mut verified = reading.await?;
+    match walked {
+        // Listings the walk could not read: the files below them were not read either.
+        Err(e) if is_damage(&e) => verified.damaged.push(format!("the file listing: {e}")),
+        Err(e) => return Err(e),
+        Ok(()) => {}
+    }
+    Ok(verified)
 }
 
 /// The bytes of one file of a tree snapshot, verified against its SHA-256.

@@ -12,7 +12,6 @@ use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
-use super::writeback::Writeback;
 use crate::storage::direct::{self, AlignedBuffer, DirectFile};
 
 const BLOCK: usize = 512;
@@ -22,8 +21,8 @@ enum Sink {
     /// Big files (PostgreSQL's segments): around the page cache, whose copy was a third of a
     /// physical restore's CPU time.
     Direct(DirectFile),
-    /// Small ones through it, their writeback started early.
-    Buffered(File, Writeback),
+    /// Small ones through it.
+    Buffered(File),
 }
 
 enum State {
@@ -124,7 +123,7 @@ impl Untar {
                 let sink = if size >= direct::THRESHOLD {
                     Sink::Direct(DirectFile::new(file, self.buffer.take().unwrap_or_default()))
                 } else {
-                    Sink::Buffered(file, Writeback::default())
+                    Sink::Buffered(file)
                 };
                 self.state = State::Data { sink, path, mode, size, left: size };
                 if size == 0 {
@@ -161,10 +160,7 @@ impl Untar {
                     self.buffer = Some(buffer);
                     file
                 }
-                Sink::Buffered(file, writeback) => {
-                    writeback.finish(&file);
-                    file
-                }
+                Sink::Buffered(file) => file,
             };
             file.set_permissions(std::fs::Permissions::from_mode(mode)).map_err(failed)?;
             self.files += 1;
@@ -194,7 +190,7 @@ impl Write for Untar {
                     let piece = &rest[..take];
                     let written = match sink {
                         Sink::Direct(direct) => direct.write_all(piece),
-                        Sink::Buffered(file, writeback) => file.write_all(piece).map(|()| writeback.wrote(file, take)),
+                        Sink::Buffered(file) => file.write_all(piece),
                     };
                     written.map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
                     *left -= take as u64;
