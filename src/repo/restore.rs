@@ -258,27 +258,20 @@ pub async fn restore_tree(repo: &Repository, index: std::sync::Arc<Index>, snaps
         tokio::task::spawn_blocking(move || write_tree(writers, &target, received, &walked, started))
     };
     let walk = async {
-        let (mut selected, mut batch) = (0u64, Vec::with_capacity(BATCH));
-        while let Some(node) = reader.next().await? {
+        let mut selected = 0u64;
+        let sent = send_walk(&mut reader, &nodes, |node| {
             if !is_safe_path(&node.path) {
                 return Err(RepoError::Damaged(format!("snapshot {} holds an unsafe path {:?}", snapshot.id, node.path)));
             }
-            if filters.is_empty() || filters.iter().any(|f| matches_filter(&node.path, f)) {
-                selected += 1;
-                batch.push(node);
-            }
-            // A send fails when the writer stopped on an error, which it returns.
-            if batch.len() == BATCH && nodes.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).await.is_err() {
-                return Ok(());
-            }
-        }
+            let keep = filters.is_empty() || filters.iter().any(|f| matches_filter(&node.path, f));
+            selected += u64::from(keep);
+            Ok(keep)
+        })
+        .await?;
         if selected == 0 && !filters.is_empty() {
             return Err(RepoError::Invalid(format!("nothing in snapshot {} matches {filters:?}", snapshot.id)));
         }
-        if !batch.is_empty() && nodes.send(batch).await.is_err() {
-            return Ok(());
-        }
-        walked.store(true, Ordering::SeqCst);
+        walked.store(sent, Ordering::SeqCst);
         Ok(())
     };
     let walk = walk.await;
@@ -295,6 +288,21 @@ pub async fn restore_tree(repo: &Repository, index: std::sync::Arc<Index>, snaps
 /// Nodes, and files for the writer threads, are handed over in batches of this many: a
 /// thread woken per file was a tenth of the CPU time of a restore of many small files.
 const BATCH: usize = 64;
+
+/// Walks the rest of `reader` and sends the nodes `keep` accepts to `nodes`, in batches; false
+/// if the receiving side stopped first (it reports why).
+async fn send_walk(reader: &mut TreeReader<'_>, nodes: &tokio::sync::mpsc::Sender<Vec<Node>>, mut keep: impl FnMut(&Node) -> Result<bool, RepoError>) -> Result<bool, RepoError> {
+    let mut batch = Vec::with_capacity(BATCH);
+    while let Some(node) = reader.next().await? {
+        if keep(&node)? {
+            batch.push(node);
+        }
+        if batch.len() == BATCH && nodes.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).await.is_err() {
+            return Ok(false);
+        }
+    }
+    Ok(batch.is_empty() || nodes.send(batch).await.is_ok())
+}
 
 /// A file queued for a writer thread: its node, where it goes, and whether its directory is
 /// known to hold nothing yet (then it needs no delta check).
@@ -705,28 +713,15 @@ pub async fn verify_snapshot(repo: &Repository, index: std::sync::Arc<Index>, sn
             Ok(verified)
         })
     };
-    let walk = async {
-        let mut batch = Vec::with_capacity(BATCH);
-        while let Some(node) = reader.next().await? {
-            if node.kind == NodeKind::File {
-                batch.push(node);
-            }
-            // A send fails when the reading thread stopped on an error, which it returns.
-            if batch.len() == BATCH && files.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).await.is_err() {
-                return Ok(());
-            }
-        }
-        let _ = files.send(batch).await;
-        Ok(())
-    };
-    let walked: Result<(), RepoError> = walk.await;
+    // A reading thread that stopped early returns its error below.
+    let walked = send_walk(&mut reader, &files, |node| Ok(node.kind == NodeKind::File)).await;
     drop(files);
     let mut verified = reading.await?;
     match walked {
         // Listings the walk could not read: the files below them were not read either.
         Err(e) if is_damage(&e) => verified.damaged.push(format!("the file listing: {e}")),
         Err(e) => return Err(e),
-        Ok(()) => {}
+        Ok(_) => {}
     }
     Ok(verified)
 }
