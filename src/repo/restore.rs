@@ -24,7 +24,7 @@ use super::tree::TreeReader;
 use super::writeback::Flusher;
 use super::{ChunkId, RepoError, Repository};
 use crate::storage::RangeReader;
-use crate::storage::direct::{self, AlignedBuffer, DirectFile};
+use crate::storage::direct::{AlignedBuffer, DirectFile};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -528,23 +528,13 @@ fn restore_file(repo: &Repository, index: &Index, opener: &mut Opener, node: &No
         let mut sha = Sha256::new();
         // Big files go around the page cache (see `storage::direct`), small ones through it
         // (the flusher starts their writeback).
-        let file = if node.size >= direct::THRESHOLD {
-            let mut file = DirectFile::new(file, opener.buffer.take().unwrap_or_default());
-            opener.for_each_range(repo, index, &ids, |bytes| {
-                sha.update(bytes);
-                file.write_all(bytes).map_err(target_err)
-            })?;
-            let (file, buffer) = file.finish().map_err(target_err)?;
-            opener.buffer = Some(buffer);
-            file
-        } else {
-            let mut file = file;
-            opener.for_each_range(repo, index, &ids, |bytes| {
-                sha.update(bytes);
-                file.write_all(bytes).map_err(target_err)
-            })?;
-            file
-        };
+        let mut file = DirectFile::new(file, node.size, opener.buffer.take().unwrap_or_default());
+        opener.for_each_range(repo, index, &ids, |bytes| {
+            sha.update(bytes);
+            file.write_all(bytes).map_err(target_err)
+        })?;
+        let (file, buffer) = file.finish().map_err(target_err)?;
+        opener.buffer = Some(buffer);
         if hex::encode(sha.finalize()) != expected {
             return Err(RepoError::Damaged("the restored file does not match its SHA-256".into()));
         }

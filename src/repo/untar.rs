@@ -7,28 +7,20 @@
 //! base-256, regular files, directories and symbolic links. It refuses absolute paths, `..`,
 //! entries below a symbolic link it created, and anything that already exists.
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
-use crate::storage::direct::{self, AlignedBuffer, DirectFile};
+use crate::storage::direct::{AlignedBuffer, DirectFile};
 
 const BLOCK: usize = 512;
 
-/// How a regular file's bytes go to disk.
-enum Sink {
-    /// Big files (PostgreSQL's segments): around the page cache, whose copy was a third of a
-    /// physical restore's CPU time.
-    Direct(DirectFile),
-    /// Small ones through it.
-    Buffered(File),
-}
-
 enum State {
     Header,
-    /// Inside a regular file: what is left of it.
-    Data { sink: Sink, path: PathBuf, mode: u32, size: u64, left: u64 },
+    /// Inside a regular file: what is left of it. Big files (PostgreSQL's segments) go around
+    /// the page cache, whose copy was a third of a physical restore's CPU time.
+    Data { file: DirectFile, path: PathBuf, mode: u32, size: u64, left: u64 },
     /// Inside data to skip (a file's end padding, a pax header).
     Skip(u64),
     /// After the end-of-archive block.
@@ -120,12 +112,8 @@ impl Untar {
                     .mode(0o600)
                     .open(&path)
                     .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-                let sink = if size >= direct::THRESHOLD {
-                    Sink::Direct(DirectFile::new(file, self.buffer.take().unwrap_or_default()))
-                } else {
-                    Sink::Buffered(file)
-                };
-                self.state = State::Data { sink, path, mode, size, left: size };
+                let file = DirectFile::new(file, size, self.buffer.take().unwrap_or_default());
+                self.state = State::Data { file, path, mode, size, left: size };
                 if size == 0 {
                     self.close_file()?;
                 }
@@ -152,16 +140,10 @@ impl Untar {
     }
 
     fn close_file(&mut self) -> io::Result<()> {
-        if let State::Data { sink, path, mode, size, .. } = std::mem::replace(&mut self.state, State::Header) {
+        if let State::Data { file, path, mode, size, .. } = std::mem::replace(&mut self.state, State::Header) {
             let failed = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
-            let file = match sink {
-                Sink::Direct(direct) => {
-                    let (file, buffer) = direct.finish().map_err(failed)?;
-                    self.buffer = Some(buffer);
-                    file
-                }
-                Sink::Buffered(file) => file,
-            };
+            let (file, buffer) = file.finish().map_err(failed)?;
+            self.buffer = Some(buffer);
             file.set_permissions(std::fs::Permissions::from_mode(mode)).map_err(failed)?;
             self.files += 1;
             // The data is padded to whole blocks.
@@ -185,14 +167,9 @@ impl Write for Untar {
                         self.start_entry()?;
                     }
                 }
-                State::Data { sink, path, left, .. } => {
+                State::Data { file, path, left, .. } => {
                     let take = (*left).min(rest.len() as u64) as usize;
-                    let piece = &rest[..take];
-                    let written = match sink {
-                        Sink::Direct(direct) => direct.write_all(piece),
-                        Sink::Buffered(file) => file.write_all(piece),
-                    };
-                    written.map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+                    file.write_all(&rest[..take]).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
                     *left -= take as u64;
                     rest = &rest[take..];
                     if *left == 0 {

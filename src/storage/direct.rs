@@ -46,8 +46,9 @@ impl AlignedBuffer {
     }
 }
 
-/// A new, empty file written sequentially around the page cache (through it where its file
-/// system refuses). Call [`DirectFile::finish`] to write the last bytes.
+/// A new, empty file written sequentially: around the page cache from [`THRESHOLD`] bytes up,
+/// through it below that or where its file system refuses. Call [`DirectFile::finish`] to
+/// write the last bytes.
 pub struct DirectFile {
     file: File,
     buffer: AlignedBuffer,
@@ -57,8 +58,9 @@ pub struct DirectFile {
 }
 
 impl DirectFile {
-    pub fn new(file: File, buffer: AlignedBuffer) -> DirectFile {
-        let direct = set_direct(&file, true).is_ok();
+    /// `file` is to receive `size` bytes.
+    pub fn new(file: File, size: u64, buffer: AlignedBuffer) -> DirectFile {
+        let direct = size >= THRESHOLD && set_direct(&file, true).is_ok();
         DirectFile { file, buffer, staged: 0, direct }
     }
 
@@ -133,17 +135,10 @@ thread_local! {
 
 /// Creates `path` (which must not exist) holding `data`, and syncs it to disk.
 pub fn create_synced(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let mut file = File::create_new(path)?;
-    if data.len() as u64 >= THRESHOLD {
-        let buffer = BUFFER.take().unwrap_or_default();
-        let mut direct = DirectFile::new(file, buffer);
-        direct.write_all(data)?;
-        let buffer;
-        (file, buffer) = direct.finish()?;
-        BUFFER.set(Some(buffer));
-    } else {
-        file.write_all(data)?;
-    }
+    let mut file = DirectFile::new(File::create_new(path)?, data.len() as u64, BUFFER.take().unwrap_or_default());
+    file.write_all(data)?;
+    let (file, buffer) = file.finish()?;
+    BUFFER.set(Some(buffer));
     file.sync_all()
 }
 
@@ -164,7 +159,7 @@ mod tests {
             assert_eq!(std::fs::read(&path).unwrap(), data, "length {len}");
             // Written in odd pieces through one buffer, the file is the same.
             let streamed = dir.join(format!("s{i}"));
-            let mut file = DirectFile::new(File::create_new(&streamed).unwrap(), AlignedBuffer::default());
+            let mut file = DirectFile::new(File::create_new(&streamed).unwrap(), len as u64, AlignedBuffer::default());
             for piece in data.chunks(777_777) {
                 file.write_all(piece).unwrap();
             }
