@@ -21,7 +21,7 @@ use super::format;
 use super::index::Index;
 use super::snapshot::{Content, Node, NodeKind, Snapshot, is_safe_path, matches_filter};
 use super::tree::TreeReader;
-use super::writeback::Flusher;
+use super::writeback::{self, Flusher};
 use super::{ChunkId, RepoError, Repository};
 use crate::storage::RangeReader;
 use crate::storage::direct::{AlignedBuffer, DirectFile};
@@ -587,14 +587,9 @@ fn set_file_meta(file: &std::fs::File, node: &Node) -> std::io::Result<()> {
 /// Flushes everything written to the filesystem holding `dir`, in one call instead of one
 /// fsync per file.
 fn sync_filesystem(dir: &Path) -> Result<(), RepoError> {
-    use std::os::fd::AsRawFd;
-    let err = |e: std::io::Error| RepoError::Target(format!("{}: {e}", dir.display()));
-    let handle = std::fs::File::open(dir).map_err(err)?;
-    // SAFETY: syncfs only reads the descriptor, which `handle` keeps open for the call.
-    if unsafe { libc::syncfs(handle.as_raw_fd()) } != 0 {
-        return Err(err(std::io::Error::last_os_error()));
-    }
-    Ok(())
+    std::fs::File::open(dir)
+        .and_then(|handle| writeback::syncfs(&handle))
+        .map_err(|e| RepoError::Target(format!("{}: {e}", dir.display())))
 }
 
 fn file_sha256(path: &Path) -> Option<String> {

@@ -38,9 +38,8 @@ impl Flusher {
             let written = self.written.load(Ordering::Relaxed);
             if written - synced >= Self::STEP {
                 synced = written;
-                // SAFETY: syncfs only reads the descriptor, which `dir` keeps open. Its errors
-                // are reported by the restore's final sync.
-                unsafe { libc::syncfs(dir.as_raw_fd()) };
+                // Errors are reported by the restore's final sync.
+                let _ = syncfs(dir);
             } else {
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
@@ -49,5 +48,14 @@ impl Flusher {
 
     pub(crate) fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Writes out every dirty page of the filesystem that holds `dir`.
+pub(crate) fn syncfs(dir: &File) -> std::io::Result<()> {
+    // SAFETY: syncfs only reads the descriptor, which `dir` keeps open for the call.
+    match unsafe { libc::syncfs(dir.as_raw_fd()) } {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
     }
 }

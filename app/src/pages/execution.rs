@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
+use super::legal_holds::{Retention, RetentionPanel};
 use crate::components::{ErrorPanel, PageHeader, action_outcome};
 use crate::dto::{ExecutionView, human_bytes};
 use crate::error::AppError;
@@ -77,13 +78,14 @@ pub fn ExecutionPage() -> impl IntoView {
     // The newest state pushed by the server; it wins over what the page loaded with.
     let live = RwSignal::new(None::<ExecutionView>);
     listen(id, live);
+    let retention = Retention::new(id);
     view! {
         <PageHeader title="Backup execution"/>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match loaded.await {
                     Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
-                    Ok(first) => view! { <Figures view=Signal::derive(move || live.get().unwrap_or_else(|| first.clone()))/> }.into_any(),
+                    Ok(first) => view! { <Figures view=Signal::derive(move || live.get().unwrap_or_else(|| first.clone())) retention/> }.into_any(),
                 }
             })}
         </Transition>
@@ -91,7 +93,7 @@ pub fn ExecutionPage() -> impl IntoView {
 }
 
 #[component]
-fn Figures(view: Signal<ExecutionView>) -> impl IntoView {
+fn Figures(view: Signal<ExecutionView>, retention: Retention) -> impl IntoView {
     let v = move || view.get();
     // A memo: each pushed event must not rebuild the panel (and lose its forms' outcomes).
     let completed = Memo::new(move |_| (view.get().status == "completed").then(|| view.get().id));
@@ -138,7 +140,7 @@ fn Figures(view: Signal<ExecutionView>) -> impl IntoView {
             <h3>"Recovery metadata"</h3>
             <pre>{move || v().metadata}</pre>
         </section>
-        {move || completed.get().map(|id| view! { <super::legal_holds::RetentionPanel id/> })}
+        {move || completed.get().map(|id| view! { <RetentionPanel id retention/> })}
         <RestorePanel view/>
         <DirectoryRestorePanel view/>
         <BucketRestorePanel view/>

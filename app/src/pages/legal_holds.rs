@@ -61,17 +61,36 @@ pub async fn delete_backup(id: String) -> Result<String, AppError> {
     Ok(format!("Deleted: {} freed on its location.", human_bytes(r.bytes_freed)))
 }
 
+/// The retention panel's data and actions, made by the execution page outside its `Suspend`.
+/// Why: the server builds a `Suspend`'s view more than once, so a resource made inside it got
+/// a different number on the server than in the browser, which then hydrated the panel with
+/// another resource's data and stopped.
+#[derive(Clone, Copy)]
+pub struct Retention {
+    info: Resource<Result<RetentionInfo, AppError>>,
+    add: ServerAction<AddLegalHold>,
+    release: ServerAction<ReleaseLegalHold>,
+    delete: ServerAction<DeleteBackup>,
+}
+
+impl Retention {
+    pub fn new(id: impl Fn() -> String + Send + Sync + 'static) -> Self {
+        let add = ServerAction::<AddLegalHold>::new();
+        let release = ServerAction::<ReleaseLegalHold>::new();
+        let delete = ServerAction::<DeleteBackup>::new();
+        let info = Resource::new(
+            move || (id(), add.version().get(), release.version().get(), delete.version().get()),
+            |(id, ..)| execution_retention(id),
+        );
+        Self { info, add, release, delete }
+    }
+}
+
 /// Shown under a completed execution.
 #[component]
-pub fn RetentionPanel(id: String) -> impl IntoView {
-    let add = ServerAction::<AddLegalHold>::new();
-    let release = ServerAction::<ReleaseLegalHold>::new();
-    let delete = ServerAction::<DeleteBackup>::new();
-    let (key, hold_id) = (id.clone(), id.clone());
-    let info = Resource::new(
-        move || (key.clone(), add.version().get(), release.version().get(), delete.version().get()),
-        |(id, ..)| execution_retention(id),
-    );
+pub fn RetentionPanel(id: String, retention: Retention) -> impl IntoView {
+    let Retention { info, add, release, delete } = retention;
+    let hold_id = id.clone();
     view! {
         <section class="panel" data-testid="retention">
             <h2>"Retention and legal holds"</h2>
