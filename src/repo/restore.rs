@@ -411,7 +411,8 @@ impl FileWriters {
     }
 
     /// One writer thread: queued files (fetching, opening, decompressing and verifying their
-    /// blobs is CPU work) until none is left or one failed.
+    /// blobs is CPU work) until none is left. After a failure it still empties the queue,
+    /// writing nothing: the thread filling it would otherwise wait forever on a full queue.
     fn run(&self, queued: &Mutex<std::sync::mpsc::Receiver<Vec<FileJob>>>) {
         let mut opener = Opener::new(&self.repo, &self.handle, Check::FileHashes);
         loop {
@@ -420,7 +421,7 @@ impl FileWriters {
             let Ok(batch) = next else { return };
             for (node, path, fresh) in batch {
                 if self.failed.load(Ordering::SeqCst) {
-                    return;
+                    break;
                 }
                 match restore_file(&self.repo, &self.index, &mut opener, &node, &path, fresh) {
                     Ok(true) => {

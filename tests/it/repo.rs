@@ -199,6 +199,37 @@ async fn directories_are_listed_one_by_one() {
     assert!(check(&repo, true).await.unwrap().errors.is_empty());
 }
 
+/// A write that fails stops the restore with its error, however many files are still to come
+/// (a writer that stopped left the walk waiting on a full queue, for ever), and what the
+/// target held stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_write_ends_the_restore() {
+    let (repo, _) = new_repo().await;
+    let source = temp_dir("failed-write-src");
+    // Many more batches of files than the writers' queue holds.
+    for i in 0..3_000 {
+        write(&source.join(format!("many/f-{i:05}")), format!("{i}\n").as_bytes());
+    }
+    let snapshot = backup::backup_tree(&repo, &source, BackupOptions::default()).await.unwrap();
+    let index = Arc::new(repo.load_index().await.unwrap());
+    let target = temp_dir("failed-write-dst");
+    // A directory where a file well down the queue goes: it cannot be replaced by a file.
+    write(&target.join("many/f-02000/kept"), b"mine");
+
+    // On a runtime of its own: a restore that hangs fails this test instead of hanging it.
+    let (done, result) = std::sync::mpsc::channel();
+    let dir = target.clone();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let restored = runtime.block_on(restore::restore_tree(&repo, index, &snapshot, &dir, &[]));
+        let _ = done.send(restored);
+    });
+    let err = result.recv_timeout(std::time::Duration::from_secs(120)).expect("the restore ends").unwrap_err();
+    assert!(matches!(err, RepoError::Target(_)), "{err:?}");
+    assert!(err.to_string().contains("f-02000"), "{err}");
+    assert_eq!(std::fs::read(target.join("many/f-02000/kept")).unwrap(), b"mine");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restores_never_write_through_a_symlink() {
     let (repo, _) = new_repo().await;
