@@ -320,7 +320,9 @@ fn write_tree(
 ) -> Result<RestoreSummary, RepoError> {
     let mut placer = Placer::new(target)?;
     let target_dir = std::fs::File::open(target).map_err(|e| RepoError::Target(format!("{}: {e}", target.display())))?;
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
+    // Twice as many writers as cores: a big file's direct writes wait for the disk, and
+    // meanwhile another writer decrypts and decompresses.
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8) * 2;
     let (files, queued) = std::sync::mpsc::sync_channel::<Vec<FileJob>>(4);
     let queued = Mutex::new(queued);
     std::thread::scope(|scope| {
