@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PORT } from './playwright.config';
@@ -12,6 +12,10 @@ export default async function globalSetup() {
   const siteRoot = process.env.BULWARK_SITE_ROOT;
   if (!bin || !siteRoot) throw new Error('BULWARK_BIN and BULWARK_SITE_ROOT must be set (make e2e sets them)');
   const dataDir = mkdtempSync(join(tmpdir(), 'bulwark-e2e-'));
+  // Restores may write only below this root; the tests' workers inherit the variable.
+  const restoreRoot = mkdtempSync(join(tmpdir(), 'bulwark-e2e-restores-'));
+  chmodSync(restoreRoot, 0o755); // restored clusters run as postgres and must reach their directory
+  process.env.BULWARK_E2E_RESTORE_ROOT = restoreRoot;
   const env = { ...process.env };
   delete env.DATABASE_URL; // the end-to-end tests run on the embedded SQLite default
   const server = spawn(bin, ['serve'], {
@@ -20,6 +24,7 @@ export default async function globalSetup() {
       BULWARK_DATA_DIR: dataDir,
       BULWARK_SITE_ROOT: siteRoot,
       BULWARK_LISTEN: `127.0.0.1:${PORT}`,
+      BULWARK_RESTORE_ROOTS: restoreRoot,
       RUST_LOG: 'warn',
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+pub mod child;
 pub mod config_files;
 pub mod configurations;
 pub mod error;

@@ -113,10 +113,15 @@ pub async fn rebuild(catalog: &Catalog, secrets: &SecretBox, actor: &Principal) 
                 Content::Tree { tree_sha256, .. } => tree_sha256.clone(),
             };
             let s = &snapshot.summary;
-            let metadata = match base_backup_metadata(&repo, &snapshot).await {
+            let mut metadata = match base_backup_metadata(&repo, &snapshot).await {
                 Some(metadata) => metadata,
                 None => snapshot.metadata.clone(),
             };
+            // Snapshots of earlier versions kept the source's archive_command, which holds the
+            // credentials its cluster pushes WAL with: recovery metadata is shown to every role.
+            if let Some(postgresql) = metadata.get_mut("postgresql").and_then(serde_json::Value::as_object_mut) {
+                postgresql.remove("archiveCommand");
+            }
             sqlx::query(
                 "INSERT INTO backup_executions (id, configuration_id, execution_type, status, storage_location_id, snapshot_id, started_at, completed_at,
                      duration_seconds, size_bytes, compressed_size_bytes, new_bytes, checksum, recovery_metadata, requested_by, created_at)

@@ -22,7 +22,7 @@ use crate::error::{Classify, Kind};
 use crate::executions::{self, Execution, ExecutionError};
 use crate::jobs::pool::{CancelFlag, JobFuture, JobHandler};
 use crate::jobs::{self, ClaimedJob, JobError, NewJob};
-use crate::restores::{self, DirectoryRestore, PostgresRestore};
+use crate::restores::{self, DirectoryRestore, PostgresRestore, Targets};
 use crate::secrets::SecretBox;
 use crate::source::postgres::Database;
 use crate::time;
@@ -203,8 +203,8 @@ pub async fn run(catalog: &Catalog, secrets: &SecretBox, test_id: &str) -> Resul
     let actor = Principal::system("restore test");
     let started = Instant::now();
     let outcome = match configuration.source_type.as_str() {
-        "filesystem" | "environment_vars" => into_directory(catalog, secrets, &actor, &execution, test_id).await,
-        "postgresql" if crate::wal_archive::is_continuous(&configuration) => into_cluster(catalog, secrets, &actor, &execution, test_id).await,
+        "filesystem" | "environment_vars" => into_directory(catalog, secrets, &actor, &execution).await,
+        "postgresql" if crate::wal_archive::is_continuous(&configuration) => into_cluster(catalog, secrets, &actor, &execution).await,
         "postgresql" => into_database(catalog, secrets, &actor, &configuration, &execution, test_id).await,
         "s3_bucket" | "supabase_storage" => into_bucket(catalog, secrets, &actor, &configuration, &execution, test_id).await,
         other => Outcome {
@@ -260,11 +260,34 @@ pub async fn run(catalog: &Catalog, secrets: &SecretBox, test_id: &str) -> Resul
     get(catalog, test_id).await
 }
 
+/// A new scratch directory for a test restore: a random name no one can create first.
+fn scratch_dir(owner_is_server: bool) -> Result<std::path::PathBuf, String> {
+    let dir = crate::child::scratch_dir(&std::env::temp_dir(), "bulwark-restore-test-").map_err(|e| format!("no scratch directory: {e}"))?;
+    if owner_is_server && let Some(Some((uid, gid))) = crate::child::server_user_ids() {
+        // The restored cluster runs as the server user, who must reach its data directory.
+        std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    Ok(dir)
+}
+
+fn remove_scratch(dir: &std::path::Path) {
+    if let Err(e) = std::fs::remove_dir_all(dir)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(path = %dir.display(), error = %e, "removing a test restore's directory failed");
+    }
+}
+
 /// Restores into a new temporary directory, checks it and removes it.
-async fn into_directory(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, execution: &Execution, test_id: &str) -> Outcome {
-    let target = std::env::temp_dir().join(format!("bulwark-restore-test-{test_id}"));
+async fn into_directory(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, execution: &Execution) -> Outcome {
+    let scratch = match scratch_dir(false) {
+        Ok(dir) => dir,
+        Err(issue) => return Outcome { bytes: 0, items: 0, issues: vec![issue], detail: serde_json::json!({}) },
+    };
+    let target = scratch.join("files");
     let request = DirectoryRestore { target_path: target.display().to_string(), include: Vec::new() };
-    let outcome = match restores::restore_directory(catalog, secrets, actor, &execution.id, request).await {
+    let targets = Targets::scratch(Some(&scratch), None);
+    let outcome = match restores::restore_directory(catalog, secrets, &targets, actor, &execution.id, request).await {
         Ok(report) => Outcome {
             bytes: report.bytes,
             items: report.files.unwrap_or(0),
@@ -273,11 +296,7 @@ async fn into_directory(catalog: &Catalog, secrets: &SecretBox, actor: &Principa
         },
         Err(e) => Outcome { bytes: 0, items: 0, issues: vec![format!("the restore failed: {e}")], detail: serde_json::json!({}) },
     };
-    if let Err(e) = std::fs::remove_dir_all(&target)
-        && e.kind() != std::io::ErrorKind::NotFound
-    {
-        tracing::warn!(path = %target.display(), error = %e, "removing a test restore's directory failed");
-    }
+    remove_scratch(&scratch);
     outcome
 }
 
@@ -337,32 +356,29 @@ async fn into_bucket(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, 
 
 /// Restores a base backup, with the WAL archived after it, into a new data directory, starts
 /// it on a free port, waits until recovery has ended and it answers, then stops and removes it.
-async fn into_cluster(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, execution: &Execution, test_id: &str) -> Outcome {
-    let directory = std::env::temp_dir().join(format!("bulwark-restore-test-{test_id}"));
+async fn into_cluster(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, execution: &Execution) -> Outcome {
+    let failed = |issue: String| Outcome { bytes: 0, items: 0, issues: vec![issue], detail: serde_json::json!({}) };
     let port = match std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()) {
         Ok(address) => address.port(),
-        Err(e) => return Outcome { bytes: 0, items: 0, issues: vec![format!("no free port for the test cluster: {e}")], detail: serde_json::json!({}) },
+        Err(e) => return failed(format!("no free port for the test cluster: {e}")),
     };
-    let request = restores::PhysicalRestore { target_directory: directory.join("data").display().to_string(), target_time: None, restore_point: None, port: Some(port) };
-    let outcome = match restores::restore_physical(catalog, secrets, actor, &execution.id, request).await {
+    let scratch = match scratch_dir(true) {
+        Ok(dir) => dir,
+        Err(issue) => return failed(issue),
+    };
+    let request = restores::PhysicalRestore { target_directory: scratch.join("data").display().to_string(), target_time: None, restore_point: None, port: Some(port) };
+    let targets = Targets::scratch(Some(&scratch), None);
+    let outcome = match restores::restore_physical(catalog, secrets, &targets, actor, &execution.id, request).await {
         Ok(r) => Outcome {
             bytes: r.bytes,
             items: r.wal_files as u64,
             issues: read_elsewhere(execution, &r.storage_location_id),
             detail: serde_json::json!({ "dataDirectory": r.data_directory, "port": r.port, "recoveredTo": r.recovered_to, "walFiles": r.wal_files }),
         },
-        Err(e) => Outcome { bytes: 0, items: 0, issues: vec![format!("the restore failed: {e}")], detail: serde_json::json!({}) },
+        Err(e) => failed(format!("the restore failed: {e}")),
     };
-    let version = serde_json::from_str::<serde_json::Value>(&execution.recovery_metadata)
-        .ok()
-        .and_then(|m| m["postgresql"]["serverVersion"].as_str().map(str::to_string))
-        .unwrap_or_default();
-    restores::physical::stop_quietly(&version, &directory.join("data"));
-    if let Err(e) = std::fs::remove_dir_all(&directory)
-        && e.kind() != std::io::ErrorKind::NotFound
-    {
-        tracing::warn!(path = %directory.display(), error = %e, "removing a test restore's data directory failed");
-    }
+    restores::physical::stop_quietly(&scratch.join("data")).await;
+    remove_scratch(&scratch);
     outcome
 }
 
@@ -380,7 +396,8 @@ async fn into_database(catalog: &Catalog, secrets: &SecretBox, actor: &Principal
     };
     let target_url = format!("{server}/{scratch}");
     let request = PostgresRestore { target_url: target_url.clone(), target_password: password.clone(), tables: Vec::new() };
-    let mut outcome = match restores::restore_postgres(catalog, secrets, actor, &execution.id, request).await {
+    let targets = Targets::scratch(None, Some(&target_url));
+    let mut outcome = match restores::restore_postgres(catalog, secrets, &targets, actor, &execution.id, request).await {
         Err(e) => failed(format!("the restore failed: {e}")),
         Ok(report) => {
             let recorded: Vec<(String, String)> = serde_json::from_str::<serde_json::Value>(&execution.recovery_metadata)

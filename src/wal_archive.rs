@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 
+use crate::auth::tokens::{self, CreatedToken, NewToken, WAL_PUSH_SCOPE};
 use crate::auth::{AuthError, Principal, Role};
 use crate::catalog::{Catalog, CatalogError};
 use crate::configurations::{self, Configuration, ConfigurationError};
@@ -80,10 +81,44 @@ pub struct PushReport {
     pub already_archived: bool,
 }
 
-/// Archives one WAL file. Not audited: a busy cluster archives a file a minute or more, and
-/// the archive itself (this table and the repository) is the record.
-pub async fn push(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, configuration_id: &str, name: &str, bytes: &[u8]) -> Result<PushReport, WalArchiveError> {
+/// The scope of a token that may push WAL for `configuration_id` and do nothing else.
+pub fn push_scope(configuration_id: &str) -> String {
+    format!("{WAL_PUSH_SCOPE}:{configuration_id}")
+}
+
+/// A token for a cluster's `archive_command`: it may push WAL for this configuration and do
+/// nothing else, so whoever reads the cluster's settings (every superuser of it, and the
+/// settings a base backup carries) gets no operator's powers. Revocable like any token.
+pub async fn push_token(catalog: &Catalog, actor: &Principal, configuration_id: &str, expires_in_days: Option<i64>) -> Result<CreatedToken, WalArchiveError> {
     actor.require(Role::Operator)?;
+    let configuration = configurations::find(catalog, configuration_id).await?;
+    if !is_continuous(&configuration) {
+        return Err(WalArchiveError::Invalid(format!("configuration {:?} does not archive WAL: only a continuous postgresql configuration does", configuration.name)));
+    }
+    let name: String = format!("WAL push: {}", configuration.name).chars().take(100).collect();
+    let new = NewToken { name, role: Some(Role::Viewer), expires_in_days };
+    Ok(tokens::create_scoped(catalog, actor, new, &push_scope(configuration_id)).await?)
+}
+
+/// The `archive_command` a cluster pushes its WAL to this server with, using `token` (a
+/// [`push_token`]). `host` is how the cluster reaches the server (`name[:port]`); anything else
+/// in it gives a placeholder, so no request header becomes shell syntax. HTTPS unless the
+/// server is on the cluster's own host: the token crosses the network in every push.
+pub fn archive_command(host: &str, configuration_id: &str, token: &str) -> String {
+    let plain = !host.is_empty() && host.len() <= 255 && host.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+    let host = if plain { host } else { "bulwark.example:3000" };
+    let loopback = ["127.0.0.1", "localhost", "[::1]"].iter().any(|h| host == *h || host.starts_with(&format!("{h}:")));
+    let scheme = if loopback { "http" } else { "https" };
+    format!("curl -fsS -X PUT -H 'Authorization: Bearer {token}' --data-binary @%p {scheme}://{host}/api/admin/backups/configurations/{configuration_id}/wal/%f")
+}
+
+/// Archives one WAL file, for an operator or a token scoped to this configuration's WAL. Not
+/// audited: a busy cluster archives a file a minute or more, and the archive itself (this
+/// table and the repository) is the record.
+pub async fn push(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, configuration_id: &str, name: &str, bytes: &[u8]) -> Result<PushReport, WalArchiveError> {
+    if actor.scope.as_deref() != Some(push_scope(configuration_id).as_str()) {
+        actor.require(Role::Operator)?;
+    }
     if !is_wal_name(name) {
         return Err(WalArchiveError::Invalid(format!("{name:?} is not a WAL file name (e.g. 000000010000000000000002 or 00000002.history)")));
     }

@@ -219,7 +219,10 @@ pub struct ConfigurationDetail {
     /// Physical base backups plus WAL archiving (point-in-time restores).
     pub continuous: bool,
     pub window: Option<RecoveryWindowView>,
+    /// The `archive_command` to give the cluster, with a placeholder for its WAL push token.
     pub archive_command: Option<String>,
+    /// Where restores may write (the server's `--restore-root`s).
+    pub restore_roots: Vec<String>,
     pub executions: Vec<ExecutionLine>,
     /// The cron expression in force; `None` when it runs only when asked.
     pub schedule: Option<String>,

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, type Page } from '@playwright/test';
 
@@ -8,6 +8,15 @@ export const VIEWER = { username: 'vera', password: 'viewer-password-123' };
 /** The one-time setup link the server printed at first start. */
 export function setupUrl(): string {
   return JSON.parse(readFileSync(join(__dirname, '..', '.e2e-state.json'), 'utf8')).setupUrl;
+}
+
+/** A new directory below the server's restore root (the only place restores may write). */
+export function restoreDir(label: string): string {
+  const root = process.env.BULWARK_E2E_RESTORE_ROOT;
+  if (!root) throw new Error('BULWARK_E2E_RESTORE_ROOT is not set (global-setup sets it)');
+  const dir = mkdtempSync(join(root, `${label}-`));
+  chmodSync(dir, 0o755);
+  return dir;
 }
 
 /** Waits until the wasm has hydrated the page, so clicks reach Leptos handlers. */

@@ -64,9 +64,11 @@ export class PgCluster {
   }
 }
 
-/** Runs SQL on the cluster at `port` on 127.0.0.1 and returns psql's unaligned output. */
-export function psqlAt(port: number, database: string, sql: string): string {
-  return execFileSync('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-U', 'postgres', '-p', String(port), '-d', database, '-c', sql])
+/** Runs SQL on the cluster at `port` and returns psql's unaligned output: over 127.0.0.1, or over
+ *  the socket in `socketDir` (a restored cluster trusts only its private socket). */
+export function psqlAt(port: number, database: string, sql: string, socketDir?: string): string {
+  const host = socketDir ?? '127.0.0.1';
+  return execFileSync('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', host, '-U', 'postgres', '-p', String(port), '-d', database, '-c', sql])
     .toString()
     .trim();
 }

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
-import { ADMIN, hydrated, login } from './helpers';
+import { ADMIN, hydrated, login, restoreDir } from './helpers';
 
 const SECRETS = ['SuperSecret1', 'sk_live_abc123', 'sk_live_NEW999', 'hunter2'];
 
@@ -47,7 +47,7 @@ test('configuration files are backed up, compared with the current ones without 
   const html = await page.content();
   for (const secret of SECRETS) expect(html).not.toContain(secret);
 
-  const target = mkdtempSync(join(tmpdir(), 'bulwark-e2e-config-restore-'));
+  const target = restoreDir('config-restore');
   await page.getByLabel('Target directory').fill(target);
   await page.getByRole('button', { name: 'Restore files' }).click();
   await expect(page.getByTestId('restore-report')).toContainText('Restored 2 files');

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, type Page, test } from '@playwright/test';
-import { ADMIN, hydrated, login } from './helpers';
+import { ADMIN, hydrated, login, restoreDir } from './helpers';
 
 async function addConfiguration(page: Page, name: string, sourceType: string, source: string, extra?: (page: Page) => Promise<void>) {
   await page.goto('/configurations');
@@ -46,8 +46,8 @@ test('a consistency group takes one point across its members and restores every 
 
   // After the point the files move on; the restore brings the point back.
   writeFileSync(join(config, '.env'), 'SESSION_SECRET=later\n');
-  const restoredSite = mkdtempSync(join(tmpdir(), 'bulwark-e2e-site-restore-'));
-  const restoredConfig = mkdtempSync(join(tmpdir(), 'bulwark-e2e-siteconfig-restore-'));
+  const restoredSite = restoreDir('site-restore');
+  const restoredConfig = restoreDir('siteconfig-restore');
   const targets = { members: { 'Site pages': { targetPath: restoredSite } } };
   await page.getByLabel('Targets').fill(JSON.stringify(targets));
   await page.getByRole('button', { name: 'Restore every member' }).click();

@@ -1,8 +1,8 @@
-import { chmodSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
-import { ADMIN, hydrated, login } from './helpers';
+import { ADMIN, hydrated, login, restoreDir } from './helpers';
 import { freePort, PgCluster, psqlAt, stopDataDirectory } from './pg';
 
 let pg: PgCluster;
@@ -23,9 +23,6 @@ test('a continuous configuration archives WAL and is restored to a time from the
   pg.psql('shop', 'CREATE TABLE orders (id serial PRIMARY KEY, note text)');
 
   await login(page, ADMIN);
-  const token = await page.request.post('/api/tokens', { data: { name: 'wal archiver', role: 'operator' } });
-  expect(token.status()).toBe(201);
-  const secret: string = (await token.json()).secret;
 
   await page.goto('/storage');
   await hydrated(page);
@@ -47,8 +44,15 @@ test('a continuous configuration archives WAL and is restored to a time from the
   await hydrated(page);
   await expect(page.getByTestId('window-earliest')).toHaveText('—');
 
-  // The page gives the archive_command; the cluster takes it with a real token.
-  const command = (await page.getByTestId('archive-command').textContent())!.replace('<API token>', secret);
+  // The page makes a WAL push token and gives the archive_command carrying it; the cluster takes it.
+  await expect(page.getByTestId('archive-command')).toContainText('<WAL push token>');
+  await page.getByRole('button', { name: 'Create a WAL push token' }).click();
+  const command = (await page.getByTestId('archive-command-with-token').textContent())!;
+  expect(command).toContain('Bearer bwk_');
+  // The token pushes WAL and does nothing else.
+  const narrow = command.match(/Bearer (bwk_[A-Za-z0-9_-]+)/)![1];
+  const refused = await page.request.get('/api/admin/backups/configurations', { headers: { Authorization: `Bearer ${narrow}` } });
+  expect(refused.status()).toBe(403);
   pg.psql('postgres', `ALTER SYSTEM SET archive_command = '${command.replaceAll("'", "''")}'`);
   pg.psql('postgres', 'SELECT pg_reload_conf()');
 
@@ -75,8 +79,7 @@ test('a continuous configuration archives WAL and is restored to a time from the
 
   await page.reload();
   await hydrated(page);
-  const parent = mkdtempSync(join(tmpdir(), 'bulwark-e2e-pitr-'));
-  chmodSync(parent, 0o755); // the restored cluster runs as postgres
+  const parent = restoreDir('pitr');
   const data = join(parent, 'data');
   const port = await freePort();
   await page.getByLabel('New data directory').fill(data);
@@ -86,7 +89,7 @@ test('a continuous configuration archives WAL and is restored to a time from the
   await page.getByRole('button', { name: 'Restore', exact: true }).click();
   await expect(page.getByTestId('recover-report')).toContainText(`running on port ${port}`, { timeout: 90_000 });
   started.push(data);
-  const restored = { psql: (db: string, sql: string) => psqlAt(port, db, sql) };
+  const restored = { psql: (db: string, sql: string) => psqlAt(port, db, sql, data) };
   expect(count(restored)).toBe('50');
   expect(count(pg)).toBe('120');
 

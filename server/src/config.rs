@@ -30,6 +30,20 @@ impl CatalogArgs {
     }
 }
 
+impl ServeArgs {
+    /// Where restores may write: the configured roots (or `<data dir>/restores`, created) and hosts.
+    pub fn restore_targets(&self, data_dir: &std::path::Path) -> anyhow::Result<bulwark_core::restores::Targets> {
+        let roots = if self.restore_roots.is_empty() {
+            let default = std::path::absolute(data_dir.join("restores"))?;
+            std::fs::create_dir_all(&default).map_err(|e| anyhow::anyhow!("cannot create the restore root {}: {e}", default.display()))?;
+            vec![default]
+        } else {
+            self.restore_roots.clone()
+        };
+        bulwark_core::restores::Targets::new(&roots, &self.restore_hosts).map_err(anyhow::Error::msg)
+    }
+}
+
 /// Settings of `bulwark serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
@@ -49,7 +63,16 @@ pub struct ServeArgs {
     /// Mark session cookies `Secure` (set this when serving behind TLS).
     #[arg(long, env = "BULWARK_SECURE_COOKIES", default_value_t = false)]
     pub secure_cookies: bool,
-    /// Hours of inactivity after which a session ends.
-    #[arg(long, env = "BULWARK_SESSION_HOURS", default_value_t = 12)]
-    pub session_hours: i64,
+    /// Directories restores may write below (data directories, restored files), comma-separated
+    /// in the environment; `<data dir>/restores` when none is given.
+    #[arg(long = "restore-root", env = "BULWARK_RESTORE_ROOTS", value_delimiter = ',')]
+    pub restore_roots: Vec<PathBuf>,
+    /// Database servers restores may write to: `host` (any port) or `host:port`, comma-separated
+    /// in the environment.
+    #[arg(long = "restore-host", env = "BULWARK_RESTORE_HOSTS", value_delimiter = ',', default_value = "localhost,127.0.0.1,::1")]
+    pub restore_hosts: Vec<String>,
+    /// Minutes of inactivity after which a session ends (a session also ends 12 hours after
+    /// its login, however active).
+    #[arg(long, env = "BULWARK_SESSION_IDLE_MINUTES", default_value_t = 30)]
+    pub session_idle_minutes: i64,
 }

@@ -16,22 +16,23 @@ use crate::{api, ops, security};
 /// Session cookie settings.
 pub struct SessionSettings {
     pub secure: bool,
-    pub idle_hours: i64,
+    pub idle_minutes: i64,
 }
 
 pub fn router(state: AppState, sessions: SessionSettings) -> Router {
     let routes = generate_route_list(App);
-    let (catalog, secrets) = (state.catalog.clone(), state.secrets.clone());
+    let (catalog, secrets, targets) = (state.catalog.clone(), state.secrets.clone(), state.targets.clone());
     let context = move || {
         provide_context(catalog.clone());
         provide_context(secrets.clone());
+        provide_context(targets.clone());
     };
     let session_layer = SessionManagerLayer::new(CatalogStore::new(state.catalog.clone()))
         .with_name("bulwark_session")
         .with_http_only(true)
         .with_same_site(SameSite::Strict)
         .with_secure(sessions.secure)
-        .with_expiry(Expiry::OnInactivity(time::Duration::hours(sessions.idle_hours)));
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(sessions.idle_minutes)));
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))

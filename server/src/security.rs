@@ -48,8 +48,7 @@ pub async fn require_login(State(state): State<AppState>, session: Session, requ
     if request.method() != Method::GET || is_public(&path) {
         return next.run(request).await;
     }
-    let user_id: Option<String> = session.get(bulwark_app::ssr::USER_KEY).await.ok().flatten();
-    let valid = match user_id {
+    let valid = match bulwark_app::ssr::session_user(&session).await {
         Some(id) => matches!(bulwark_core::auth::users::session_principal(&state.catalog, &id).await, Ok(Some(_))),
         None => false,
     };

@@ -38,8 +38,10 @@ pub async fn serve(catalog_args: &CatalogArgs, args: &ServeArgs) -> anyhow::Resu
         .site_addr(args.listen)
         .build();
     let secrets = SecretBox::load(std::env::var("BULWARK_SECRET_KEY").ok().as_deref(), &catalog_args.data_dir)?;
-    let state = AppState { catalog: catalog.clone(), secrets: secrets.clone(), leptos_options, metrics: Arc::new(HttpMetrics::default()) };
-    let app = router(state, SessionSettings { secure: args.secure_cookies, idle_hours: args.session_hours });
+    let targets = Arc::new(args.restore_targets(&catalog_args.data_dir)?);
+    tracing::info!(roots = ?targets.roots(), hosts = ?targets.hosts(), "restores may write below these roots, to these hosts");
+    let state = AppState { catalog: catalog.clone(), secrets: secrets.clone(), targets, leptos_options, metrics: Arc::new(HttpMetrics::default()) };
+    let app = router(state, SessionSettings { secure: args.secure_cookies, idle_minutes: args.session_idle_minutes });
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let node_id = format!("{}-{}", hostname(), std::process::id());

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use axum::extract::FromRef;
 use bulwark_core::catalog::Catalog;
+use bulwark_core::restores::Targets;
 use bulwark_core::secrets::SecretBox;
 use leptos::config::LeptosOptions;
 
@@ -14,6 +15,8 @@ pub struct AppState {
     pub catalog: Catalog,
     /// Seals the secrets the catalog keeps (storage credentials, repository keys).
     pub secrets: SecretBox,
+    /// Where restores may write (`--restore-root`, `--restore-host`).
+    pub targets: Arc<Targets>,
     pub leptos_options: LeptosOptions,
     pub metrics: Arc<HttpMetrics>,
 }

@@ -60,17 +60,25 @@ pub struct Principal {
     pub role: Role,
     /// Set when the request came with an API token.
     pub token_id: Option<String>,
+    /// A narrow token's one permission ([`tokens::WAL_PUSH_SCOPE`]); such a principal passes no
+    /// [`Principal::require`], whatever its role.
+    #[serde(default)]
+    pub scope: Option<String>,
 }
 
 impl Principal {
     /// Bulwark itself, acting on its own schedule (the retention cleanup): an admin with no
     /// user behind it, named in the audit log as `name`.
     pub fn system(name: &str) -> Principal {
-        Principal { user_id: String::new(), username: name.to_string(), role: Role::Admin, token_id: None }
+        Principal { user_id: String::new(), username: name.to_string(), role: Role::Admin, token_id: None, scope: None }
     }
 
-    /// Fails with [`AuthError::Forbidden`] unless the principal has at least `role`.
+    /// Fails with [`AuthError::Forbidden`] unless the principal has at least `role`, and with
+    /// [`AuthError::OutOfScope`] for a narrow token (it may do only its one thing).
     pub fn require(&self, role: Role) -> Result<(), AuthError> {
+        if let Some(scope) = &self.scope {
+            return Err(AuthError::OutOfScope(scope.clone()));
+        }
         if self.role >= role {
             Ok(())
         } else {
@@ -83,14 +91,14 @@ impl Principal {
 pub enum AuthError {
     #[error("wrong username or password")]
     BadCredentials,
-    #[error("too many failed logins: try again after {until}")]
-    LockedOut { until: String },
     #[error("this account is disabled")]
     Disabled,
     #[error("missing, unknown, expired or revoked credentials")]
     Unauthenticated,
     #[error("this needs the {} role; you have {}", needed.as_str(), have.as_str())]
     Forbidden { needed: Role, have: Role },
+    #[error("this token may only do {0}")]
+    OutOfScope(String),
     #[error("{0}")]
     Invalid(String),
     #[error("{0} not found")]
@@ -113,8 +121,7 @@ impl Classify for AuthError {
     fn kind(&self) -> Kind {
         match self {
             AuthError::BadCredentials | AuthError::Unauthenticated | AuthError::Disabled => Kind::Unauthenticated,
-            AuthError::LockedOut { .. } => Kind::RateLimited,
-            AuthError::Forbidden { .. } => Kind::Forbidden,
+            AuthError::Forbidden { .. } | AuthError::OutOfScope(_) => Kind::Forbidden,
             AuthError::Invalid(_) => Kind::Invalid,
             AuthError::NotFound(_) => Kind::NotFound,
             AuthError::Conflict(_) => Kind::Conflict,
@@ -131,7 +138,7 @@ mod tests {
     #[test]
     fn roles_are_ordered_and_required() {
         assert!(Role::Viewer < Role::Operator && Role::Operator < Role::Approver && Role::Approver < Role::Admin);
-        let p = Principal { user_id: "u".into(), username: "v".into(), role: Role::Operator, token_id: None };
+        let p = Principal { user_id: "u".into(), username: "v".into(), role: Role::Operator, token_id: None, scope: None };
         assert!(p.require(Role::Viewer).is_ok());
         assert!(p.require(Role::Operator).is_ok());
         assert!(matches!(p.require(Role::Admin), Err(AuthError::Forbidden { .. })));

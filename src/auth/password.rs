@@ -26,6 +26,24 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
     Argon2::default().verify_password(password.as_bytes(), stored).is_ok()
 }
 
+/// Argon2 runs at most this many at once: each takes 19 MiB and tens of milliseconds of a
+/// core, so a flood of logins queues here instead of exhausting memory or the async runtime.
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// [`verify_password`] on the blocking pool, bounded by [`HASHING`].
+pub async fn verify_password_async(password: &str, stored: &str) -> bool {
+    let (password, stored) = (password.to_string(), stored.to_string());
+    let Ok(_permit) = HASHING.acquire().await else { return false };
+    tokio::task::spawn_blocking(move || verify_password(&password, &stored)).await.unwrap_or(false)
+}
+
+/// [`hash_password`] on the blocking pool, bounded by [`HASHING`].
+pub async fn hash_password_async(password: &str) -> Result<String, AuthError> {
+    let password = password.to_string();
+    let _permit = HASHING.acquire().await.map_err(|e| AuthError::Hashing(e.to_string()))?;
+    tokio::task::spawn_blocking(move || hash_password(&password)).await.map_err(|e| AuthError::Hashing(e.to_string()))?
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

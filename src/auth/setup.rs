@@ -112,7 +112,7 @@ pub async fn redeem(catalog: &Catalog, secret_text: &str, username: &str, passwo
                     NewUser { username: username.to_string(), password: Some(password.to_string()), role: Role::parse(&role)? },
                 )
                 .await?;
-                Ok(Principal { user_id: user.id, username: user.username, role: Role::Admin, token_id: None })
+                Ok(Principal { user_id: user.id, username: user.username, role: Role::Admin, token_id: None, scope: None })
             }
             Some(linked) => {
                 let user_id: String = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")

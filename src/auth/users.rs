@@ -97,7 +97,10 @@ pub async fn create_from_cli(catalog: &Catalog, new: NewUser) -> Result<User, Au
 
 pub(super) async fn insert(catalog: &Catalog, actor: &Actor, new: NewUser) -> Result<User, AuthError> {
     validate_username(&new.username)?;
-    let hash = new.password.as_deref().map(password::hash_password).transpose()?;
+    let hash = match new.password.as_deref() {
+        Some(p) => Some(password::hash_password_async(p).await?),
+        None => None,
+    };
     let id = uuid::Uuid::new_v4().to_string();
     let now = time::now_text();
     let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
@@ -219,77 +222,125 @@ pub async fn delete(catalog: &Catalog, actor: &Principal, id: &str) -> Result<()
     Ok(())
 }
 
-/// A user changes their own password, proving they know the current one.
+/// A user changes their own password, proving they know the current one. Not with an API
+/// token: a leaked token must not be able to take the account over. Every session of the user
+/// ends and every token is revoked; the console starts the caller a new session.
 pub async fn change_own_password(catalog: &Catalog, actor: &Principal, current: &str, new: &str) -> Result<(), AuthError> {
+    actor.require(Role::Viewer)?;
+    refuse_tokens(actor)?;
     let stored: Option<Option<String>> = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
         .bind(&actor.user_id)
         .fetch_optional(catalog.pool())
         .await?;
     let stored = stored.ok_or(AuthError::Unauthenticated)?;
-    if !stored.is_some_and(|h| password::verify_password(current, &h)) {
+    let matches = match stored {
+        Some(h) => password::verify_password_async(current, &h).await,
+        None => false,
+    };
+    if !matches {
         return Err(AuthError::Invalid("the current password is wrong".into()));
     }
     write_password(catalog, &Actor::from(actor), &actor.user_id, new).await
 }
 
-/// An administrator sets another user's password.
+/// An administrator sets another user's password (not with an API token), which ends that
+/// user's sessions and revokes their tokens.
 pub async fn set_password(catalog: &Catalog, actor: &Principal, id: &str, new: &str) -> Result<(), AuthError> {
     actor.require(Role::Admin)?;
+    refuse_tokens(actor)?;
     find(catalog, id).await?;
     write_password(catalog, &Actor::from(actor), id, new).await
 }
 
+fn refuse_tokens(actor: &Principal) -> Result<(), AuthError> {
+    match actor.token_id {
+        Some(_) => Err(AuthError::Invalid("passwords are changed in the console, never with an API token".into())),
+        None => Ok(()),
+    }
+}
+
+/// Sets a password; every session of the user ends and every token of theirs is revoked, so
+/// whoever knew the old password (or held a token made with it) is out.
 pub(super) async fn write_password(catalog: &Catalog, actor: &Actor, id: &str, new: &str) -> Result<(), AuthError> {
-    let hash = password::hash_password(new)?;
+    let hash = password::hash_password_async(new).await?;
+    let now = time::now_text();
     let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
     sqlx::query("UPDATE users SET password_hash = $1, failed_logins = 0, locked_until = NULL, updated_at = $2 WHERE id = $3")
         .bind(&hash)
-        .bind(time::now_text())
+        .bind(&now)
         .bind(id)
         .execute(&mut *tx.tx)
         .await?;
+    let sessions = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx.tx).await?.rows_affected();
+    let tokens = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+        .bind(&now)
+        .bind(id)
+        .execute(&mut *tx.tx)
+        .await?
+        .rows_affected();
     audit::append(
         &mut tx,
-        Entry { actor, action: "user.password", target_type: "user", target_id: Some(id), detail: serde_json::json!({}) },
+        Entry {
+            actor,
+            action: "user.password",
+            target_type: "user",
+            target_id: Some(id),
+            detail: serde_json::json!({ "sessionsEnded": sessions, "tokensRevoked": tokens }),
+        },
     )
     .await?;
     tx.tx.commit().await?;
     Ok(())
 }
 
+/// Longest username and password a login considers: anything longer fails like a wrong
+/// password, before any hashing, and only a cut-down name reaches the audit log.
+const MAX_LOGIN_NAME: usize = 64;
+const MAX_LOGIN_PASSWORD: usize = 1024;
+
 /// Checks a username and password. After [`MAX_FAILED_LOGINS`] failures the account is
-/// locked for a doubling period (1 minute, 2, 4 … at most 15); unknown users cost the same
-/// argon2 work as known ones, so timing does not reveal which names exist.
+/// locked for a doubling period (1 minute, 2, 4 … at most 15). Whatever fails (an unknown
+/// name, a wrong password, a locked account) answers the same [`AuthError::BadCredentials`]
+/// after the same argon2 work, so neither the answer nor its timing tells which names exist.
+/// The failure count is incremented in the database, so parallel guesses each count.
 pub async fn authenticate(catalog: &Catalog, username: &str, password_text: &str) -> Result<Principal, AuthError> {
-    type LoginRow = (String, String, Option<String>, String, i64, i64, Option<String>);
-    let row: Option<LoginRow> = sqlx::query_as(
-        "SELECT id, username, password_hash, role, disabled, failed_logins, locked_until FROM users WHERE username = $1",
-    )
-    .bind(username)
-    .fetch_optional(catalog.pool())
-    .await?;
-    let Some((id, username, hash, role, disabled, failed, locked_until)) = row else {
-        password::verify_password(password_text, &DUMMY_HASH);
-        audit::record(catalog, login_entry(&Actor::system(username), None, "login.failed", "unknown user")).await.ok();
+    if username.len() > MAX_LOGIN_NAME || password_text.len() > MAX_LOGIN_PASSWORD {
+        password::verify_password_async("", &DUMMY_HASH).await;
+        let name: String = username.chars().filter(|c| !c.is_control()).take(MAX_LOGIN_NAME).collect();
+        audit::record(catalog, login_entry(&Actor::system(&name), None, "login.failed", "oversized input")).await.ok();
+        return Err(AuthError::BadCredentials);
+    }
+    type LoginRow = (String, String, Option<String>, String, i64, Option<String>);
+    let row: Option<LoginRow> = sqlx::query_as("SELECT id, username, password_hash, role, disabled, locked_until FROM users WHERE username = $1")
+        .bind(username)
+        .fetch_optional(catalog.pool())
+        .await?;
+    let Some((id, username, hash, role, disabled, locked_until)) = row else {
+        password::verify_password_async(password_text, &DUMMY_HASH).await;
+        let name: String = username.chars().filter(|c| !c.is_control()).collect();
+        audit::record(catalog, login_entry(&Actor::system(&name), None, "login.failed", "unknown user")).await.ok();
         return Err(AuthError::BadCredentials);
     };
     let now = time::now_text();
-    if let Some(until) = locked_until.filter(|until| until.as_str() > now.as_str()) {
-        return Err(AuthError::LockedOut { until });
-    }
     let actor = Actor { id: Some(id.clone()), name: username.clone() };
-    if !hash.as_deref().is_some_and(|h| password::verify_password(password_text, h)) {
-        let failed = failed + 1;
-        let lock = (failed >= MAX_FAILED_LOGINS).then(|| {
-            let minutes = 1_i64 << (failed - MAX_FAILED_LOGINS).min(4);
-            time::to_text(Utc::now() + Duration::minutes(minutes.min(15)))
-        });
-        sqlx::query("UPDATE users SET failed_logins = $1, locked_until = $2 WHERE id = $3")
-            .bind(failed)
-            .bind(&lock)
+    let matches = password::verify_password_async(password_text, hash.as_deref().unwrap_or(&DUMMY_HASH)).await && hash.is_some();
+    if locked_until.as_deref().is_some_and(|until| until > now.as_str()) {
+        audit::record(catalog, login_entry(&actor, Some(&id), "login.failed", "account locked")).await.ok();
+        return Err(AuthError::BadCredentials);
+    }
+    if !matches {
+        let failed: i64 = sqlx::query_scalar("UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins")
             .bind(&id)
-            .execute(catalog.pool())
+            .fetch_one(catalog.pool())
             .await?;
+        if failed >= MAX_FAILED_LOGINS {
+            let minutes = (1_i64 << (failed - MAX_FAILED_LOGINS).min(4)).min(15);
+            sqlx::query("UPDATE users SET locked_until = $1 WHERE id = $2")
+                .bind(time::to_text(Utc::now() + Duration::minutes(minutes)))
+                .bind(&id)
+                .execute(catalog.pool())
+                .await?;
+        }
         audit::record(catalog, login_entry(&actor, Some(&id), "login.failed", "wrong password")).await.ok();
         return Err(AuthError::BadCredentials);
     }
@@ -302,7 +353,7 @@ pub async fn authenticate(catalog: &Catalog, username: &str, password_text: &str
         .execute(catalog.pool())
         .await?;
     audit::record(catalog, login_entry(&actor, Some(&id), "login", "password")).await?;
-    Ok(Principal { user_id: id, username, role: Role::parse(&role)?, token_id: None })
+    Ok(Principal { user_id: id, username, role: Role::parse(&role)?, token_id: None, scope: None })
 }
 
 fn login_entry<'a>(actor: &'a Actor, id: Option<&'a str>, action: &'a str, how: &str) -> Entry<'a> {
@@ -317,7 +368,7 @@ pub async fn session_principal(catalog: &Catalog, user_id: &str) -> Result<Optio
         .await?;
     match row {
         Some((username, role, 0)) => {
-            Ok(Some(Principal { user_id: user_id.to_string(), username, role: Role::parse(&role)?, token_id: None }))
+            Ok(Some(Principal { user_id: user_id.to_string(), username, role: Role::parse(&role)?, token_id: None, scope: None }))
         }
         _ => Ok(None),
     }

@@ -45,10 +45,17 @@ pub async fn restore_bucket(catalog: &Catalog, secrets: &SecretBox, actor: &Prin
     let configuration = configurations::find(catalog, &execution.configuration_id).await?;
     let (location, snapshot_id) = completed(catalog, actor, execution_id, &configuration.source_type).await?;
     let source = configuration.bucket(secrets)?;
+    let (source_bucket, source_prefix) = source.location();
+    let over_source = request.target_bucket.as_ref().is_none_or(|b| *b == source_bucket);
+    if over_source {
+        // Writing over the protected bucket itself replaces live objects: an administrator's call.
+        if actor.role < Role::Admin {
+            return Err(RestoreError::Forbidden("restoring a bucket over its own source needs the admin role; restore into another bucket (targetBucket)".into()));
+        }
+    }
     let target = match (&request.target_bucket, &request.target_prefix) {
         (None, None) => source,
         (bucket, prefix) => {
-            let (source_bucket, source_prefix) = source.location();
             source
                 .with_target(bucket.as_deref().unwrap_or(&source_bucket), prefix.as_deref().unwrap_or(&source_prefix))
                 .map_err(|e| RestoreError::Invalid(format!("targetBucket: {e}")))?

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::{PhysicalRestore, RestoreError, record_action, restore, restore_physical};
+use super::{PhysicalRestore, RestoreError, Targets, record_action, restore, restore_physical};
 use crate::auth::{Principal, Role};
 use crate::catalog::Catalog;
 use crate::executions;
@@ -39,7 +39,7 @@ pub struct MemberReport {
     pub report: serde_json::Value,
 }
 
-pub async fn restore_group(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, execution_id: &str, request: GroupRestore) -> Result<GroupReport, RestoreError> {
+pub async fn restore_group(catalog: &Catalog, secrets: &SecretBox, targets: &Targets, actor: &Principal, execution_id: &str, request: GroupRestore) -> Result<GroupReport, RestoreError> {
     actor.require(Role::Operator)?;
     let execution = executions::restorable(catalog, actor, execution_id).await?;
     if execution.status != "completed" {
@@ -69,9 +69,9 @@ pub async fn restore_group(catalog: &Catalog, secrets: &SecretBox, actor: &Princ
                 return Err(RestoreError::Invalid(format!("members.{name}: the group sets the point; give no targetTime or restorePoint")));
             }
             request.restore_point = Some(point.to_string());
-            serde_json::to_value(restore_physical(catalog, secrets, actor, &text(&member, "baseExecutionId"), request).await?).unwrap_or_default()
+            serde_json::to_value(restore_physical(catalog, secrets, targets, actor, &text(&member, "baseExecutionId"), request).await?).unwrap_or_default()
         } else {
-            Box::pin(restore(catalog, secrets, actor, &text(&member, "executionId"), target)).await?
+            Box::pin(restore(catalog, secrets, targets, actor, &text(&member, "executionId"), target)).await?
         };
         reports.push(MemberReport { configuration_id: id, name, report });
     }

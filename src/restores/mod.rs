@@ -10,21 +10,23 @@
 //!   ([`physical`]).
 
 mod bucket;
+mod cluster_config;
 mod group;
 pub(crate) mod physical;
+mod targets;
 
 pub use bucket::{BucketRestore, restore_bucket};
 pub use group::{GroupReport, GroupRestore, restore_group};
 pub use physical::{PhysicalRestore, RecoveryReport, recover, restore_physical};
+pub use targets::Targets;
 
-use std::process::{Command, Stdio};
-use std::str::FromStr;
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
+use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
-use sqlx::{ConnectOptions, Connection};
 
 use crate::audit::{self, Actor, Entry};
 use crate::auth::{AuthError, Principal, Role};
@@ -44,6 +46,8 @@ pub enum RestoreError {
     Invalid(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    Forbidden(String),
     /// The target or pg_restore failed; nothing was committed.
     #[error("{0}")]
     Target(String),
@@ -74,6 +78,7 @@ impl Classify for RestoreError {
         match self {
             RestoreError::Invalid(_) | RestoreError::Target(_) => Kind::Invalid,
             RestoreError::Conflict(_) => Kind::Conflict,
+            RestoreError::Forbidden(_) => Kind::Forbidden,
             RestoreError::Auth(e) => e.kind(),
             RestoreError::Catalog(e) => e.kind(),
             RestoreError::Configuration(e) => e.kind(),
@@ -89,7 +94,8 @@ impl Classify for RestoreError {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PostgresRestore {
-    /// `postgresql://user@host:port/database`; the database is created when missing.
+    /// `postgresql://user@host:port/database` on an allowed host ([`Targets`]), without a
+    /// password; the database is created when missing.
     pub target_url: String,
     #[serde(default)]
     pub target_password: Option<String>,
@@ -103,7 +109,7 @@ pub struct PostgresRestore {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DirectoryRestore {
-    /// An absolute directory; created when missing.
+    /// An absolute directory under a restore root ([`Targets`]); created when missing.
     pub target_path: String,
     #[serde(default)]
     pub include: Vec<String>,
@@ -131,7 +137,7 @@ pub struct RestoreReport {
 /// database dump, [`PhysicalRestore`] for a base backup, [`DirectoryRestore`] for a directory,
 /// [`BucketRestore`] for a bucket.
 /// Returns the report as JSON, its shape depending on the kind.
-pub async fn restore(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, execution_id: &str, request: serde_json::Value) -> Result<serde_json::Value, RestoreError> {
+pub async fn restore(catalog: &Catalog, secrets: &SecretBox, targets: &Targets, actor: &Principal, execution_id: &str, request: serde_json::Value) -> Result<serde_json::Value, RestoreError> {
     actor.require(Role::Operator)?;
     let execution = executions::restorable(catalog, actor, execution_id).await?;
     let configuration = configurations::find(catalog, &execution.configuration_id).await?;
@@ -139,10 +145,10 @@ pub async fn restore(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, 
     let kind = if crate::wal_archive::is_continuous(&configuration) { "point-in-time" } else { source_type };
     let invalid = |e: serde_json::Error| RestoreError::Invalid(format!("a {kind} restore: {e}"));
     let report = match kind {
-        "point-in-time" => serde_json::to_value(restore_physical(catalog, secrets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?),
-        "postgresql" => serde_json::to_value(restore_postgres(catalog, secrets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?),
-        "filesystem" | "environment_vars" => serde_json::to_value(restore_directory(catalog, secrets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?),
-        "consistency_group" => serde_json::to_value(restore_group(catalog, secrets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?),
+        "point-in-time" => serde_json::to_value(restore_physical(catalog, secrets, targets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?),
+        "postgresql" => serde_json::to_value(restore_postgres(catalog, secrets, targets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?),
+        "filesystem" | "environment_vars" => serde_json::to_value(restore_directory(catalog, secrets, targets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?),
+        "consistency_group" => serde_json::to_value(restore_group(catalog, secrets, targets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?),
         "s3_bucket" | "supabase_storage" => serde_json::to_value(restore_bucket(catalog, secrets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?),
         other => return Err(RestoreError::Invalid(format!("executions of {other} sources cannot be restored yet"))),
     };
@@ -153,6 +159,7 @@ pub async fn restore(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, 
 pub async fn restore_directory(
     catalog: &Catalog,
     secrets: &SecretBox,
+    targets: &Targets,
     actor: &Principal,
     execution_id: &str,
     request: DirectoryRestore,
@@ -165,10 +172,7 @@ pub async fn restore_directory(
         _ => "filesystem",
     };
     let (location, snapshot_id) = completed(catalog, actor, execution_id, kind).await?;
-    let target = std::path::PathBuf::from(request.target_path.trim());
-    if !target.is_absolute() {
-        return Err(RestoreError::Invalid("targetPath: an absolute directory path".into()));
-    }
+    let target = targets.directory("targetPath", &request.target_path)?;
     let started = Instant::now();
     let locations::SnapshotSource { repo, snapshot, location_id } = locations::open_snapshot(catalog, secrets, &location, &snapshot_id).await?;
     let index = Arc::new(repo.load_index().await?);
@@ -217,6 +221,7 @@ async fn record_action(catalog: &Catalog, actor: &Principal, action: &str, execu
 pub async fn restore_postgres(
     catalog: &Catalog,
     secrets: &SecretBox,
+    targets: &Targets,
     actor: &Principal,
     execution_id: &str,
     request: PostgresRestore,
@@ -224,14 +229,17 @@ pub async fn restore_postgres(
     actor.require(Role::Operator)?;
     let (location, snapshot_id) = completed(catalog, actor, execution_id, "postgresql").await?;
     let tables = parse_tables(&request.tables)?;
-    let target = target_options(&request)?;
+    let mut target = targets.database("targetUrl", &request.target_url)?;
+    if let Some(password) = &request.target_password {
+        target = target.password(password);
+    }
     let database = target.get_database().unwrap_or_default().to_string();
     prepare_target(&target, &database, &tables).await?;
 
     let started = Instant::now();
     let locations::SnapshotSource { repo, snapshot, location_id } = locations::open_snapshot(catalog, secrets, &location, &snapshot_id).await?;
     let index = Arc::new(repo.load_index().await?);
-    let mut command = Command::new(tool("pg_restore"));
+    let mut command = crate::child::command(tool("pg_restore"));
     command.args(["--no-owner", "--exit-on-error", "--single-transaction", "--no-password", "--dbname"]).arg(&request.target_url);
     if let Some((schema, _)) = tables.first() {
         command.args(["--schema", schema]);
@@ -326,21 +334,6 @@ fn parse_tables(tables: &[String]) -> Result<Vec<(String, String)>, RestoreError
         return Err(RestoreError::Invalid("tables: restore the tables of one schema at a time".into()));
     }
     Ok(parsed)
-}
-
-fn target_options(request: &PostgresRestore) -> Result<PgConnectOptions, RestoreError> {
-    let url = request.target_url.trim();
-    if !(url.starts_with("postgresql://") || url.starts_with("postgres://")) {
-        return Err(RestoreError::Invalid("targetUrl: a URL such as postgresql://user@host:5432/database".into()));
-    }
-    let mut options = PgConnectOptions::from_str(url).map_err(|e| RestoreError::Invalid(format!("targetUrl: {e}")))?;
-    if options.get_database().is_none_or(str::is_empty) {
-        return Err(RestoreError::Invalid("targetUrl: name the database, e.g. postgresql://user@host:5432/restored".into()));
-    }
-    if let Some(password) = &request.target_password {
-        options = options.password(password);
-    }
-    Ok(options.disable_statement_logging())
 }
 
 /// Creates the target database when missing, and refuses targets a restore would collide with:

@@ -4,18 +4,24 @@
 //! then, when asked, the new cluster is started, waited for until promoted, and checked.
 //!
 //! A failed restore removes the data directory it created, so nothing half-restored is left.
+//!
+//! The directory must lie under a restore root ([`Targets`]); the cluster runs with Bulwark's
+//! configuration, not its source's ([`cluster_config`]), is started as `postgres` with an
+//! argument list (no shell, no `pg_ctl`) and an empty environment, and its log stays in the
+//! data directory and the server log, never in an answer to a client.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, Row};
 
-use super::{RestoreError, record_action};
+use super::cluster_config::{self, Listen, WAL_DIR};
+use super::{RestoreError, Targets, record_action};
 use crate::auth::{Principal, Role};
 use crate::catalog::Catalog;
 use crate::configurations;
@@ -95,7 +101,7 @@ impl Target {
         }
     }
 
-    /// The `postgresql.auto.conf` lines that stop replay here.
+    /// The configuration lines that stop replay here.
     fn settings(&self) -> String {
         match self {
             Target::Latest => String::new(),
@@ -103,14 +109,14 @@ impl Target {
                 "recovery_target_time = '{}'\nrecovery_target_inclusive = off\nrecovery_target_action = 'promote'\n",
                 t.format("%Y-%m-%d %H:%M:%S%.6f+00")
             ),
-            Target::RestorePoint(name) => format!("recovery_target_name = '{name}'\nrecovery_target_action = 'promote'\n"),
+            Target::RestorePoint(name) => format!("recovery_target_name = {}\nrecovery_target_action = 'promote'\n", cluster_config::quote(name)),
         }
     }
 }
 
 /// Restores a continuous configuration to `request`'s point from the newest base backup that
 /// ended before it.
-pub async fn recover(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, configuration_id: &str, request: PhysicalRestore) -> Result<RecoveryReport, RestoreError> {
+pub async fn recover(catalog: &Catalog, secrets: &SecretBox, targets: &Targets, actor: &Principal, configuration_id: &str, request: PhysicalRestore) -> Result<RecoveryReport, RestoreError> {
     actor.require(Role::Operator)?;
     let target = Target::parse(&request)?;
     let before = match &target {
@@ -126,11 +132,11 @@ pub async fn recover(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, 
             Some(t) => RestoreError::Invalid(format!("no base backup of this configuration ended before {t}: the restorable window starts later")),
             None => RestoreError::Invalid("this configuration has no completed base backup yet".into()),
         })?;
-    restore_physical(catalog, secrets, actor, &base.id, request).await
+    restore_physical(catalog, secrets, targets, actor, &base.id, request).await
 }
 
 /// Restores the base backup of execution `execution_id` and replays the archive to the target.
-pub async fn restore_physical(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, execution_id: &str, request: PhysicalRestore) -> Result<RecoveryReport, RestoreError> {
+pub async fn restore_physical(catalog: &Catalog, secrets: &SecretBox, targets: &Targets, actor: &Principal, execution_id: &str, request: PhysicalRestore) -> Result<RecoveryReport, RestoreError> {
     actor.require(Role::Operator)?;
     let target = Target::parse(&request)?;
     let execution = executions::restorable(catalog, actor, execution_id).await?;
@@ -150,13 +156,14 @@ pub async fn restore_physical(catalog: &Catalog, secrets: &SecretBox, actor: &Pr
         )));
     }
     let meta = BaseBackupMeta::of(&execution)?;
-    let directory = new_data_directory(&request.target_directory)?;
+    let directory = new_data_directory(&targets.directory("targetDirectory", &request.target_directory)?)?;
     let started = Instant::now();
     let outcome = async {
         let locations::SnapshotSource { repo, snapshot, location_id } = locations::open_snapshot(catalog, secrets, location, snapshot_id).await?;
         let bytes = unpack(&repo, &snapshot, &directory).await?;
         let wal = stage_wal(catalog, &repo, &configuration.id, &meta.start_file, &directory).await?;
-        write_recovery_settings(&directory, &target, request.port)?;
+        cluster_config::take_over(&directory, &Listen::for_directory(&directory, request.port), &target.settings())?;
+        std::fs::write(directory.join("recovery.signal"), b"").map_err(|e| RestoreError::Target(format!("{}: {e}", directory.display())))?;
         let owner = ServerUser::detect()?;
         owner.chown_all(&directory)?;
         let mut recovered_to = None;
@@ -172,7 +179,7 @@ pub async fn restore_physical(catalog: &Catalog, secrets: &SecretBox, actor: &Pr
     let (bytes, wal_files, recovered_to, location_id) = match outcome {
         Ok(done) => done,
         Err(e) => {
-            stop_quietly(&meta.server_version, &directory);
+            stop_quietly(&directory).await;
             let _ = std::fs::remove_dir_all(&directory);
             return Err(e);
         }
@@ -210,24 +217,17 @@ impl BaseBackupMeta {
     }
 }
 
-/// The staged WAL, inside the data directory so `restore_command` can name it relatively
-/// (PostgreSQL runs it in the data directory).
-const WAL_DIR: &str = "bulwark_wal";
-
-/// Creates the data directory, refusing a relative path or one that holds anything.
-fn new_data_directory(path: &str) -> Result<PathBuf, RestoreError> {
+/// Creates the data directory (already checked to lie under a restore root), refusing one that
+/// holds anything.
+fn new_data_directory(directory: &Path) -> Result<PathBuf, RestoreError> {
     use std::os::unix::fs::PermissionsExt;
-    let directory = PathBuf::from(path.trim());
-    if !directory.is_absolute() {
-        return Err(RestoreError::Invalid(format!("targetDirectory: {path:?} is not an absolute path")));
-    }
-    if std::fs::read_dir(&directory).is_ok_and(|mut entries| entries.next().is_some()) {
+    if std::fs::read_dir(directory).is_ok_and(|mut entries| entries.next().is_some()) {
         return Err(RestoreError::Conflict(format!("targetDirectory: {} is not empty; a restore never writes over data", directory.display())));
     }
-    std::fs::create_dir_all(&directory).map_err(|e| RestoreError::Target(format!("{}: {e}", directory.display())))?;
+    std::fs::create_dir_all(directory).map_err(|e| RestoreError::Target(format!("{}: {e}", directory.display())))?;
     // PostgreSQL refuses a data directory others can read.
-    std::fs::set_permissions(&directory, std::fs::Permissions::from_mode(0o700)).map_err(|e| RestoreError::Target(format!("{}: {e}", directory.display())))?;
-    Ok(directory)
+    std::fs::set_permissions(directory, std::fs::Permissions::from_mode(0o700)).map_err(|e| RestoreError::Target(format!("{}: {e}", directory.display())))?;
+    Ok(directory.to_path_buf())
 }
 
 /// Streams the base backup from the repository and unpacks it as it comes.
@@ -256,27 +256,6 @@ async fn stage_wal(catalog: &Catalog, repo: &crate::repo::Repository, configurat
     Ok(names.len())
 }
 
-/// `recovery.signal` and the settings that replay the staged WAL up to the target. The
-/// restored cluster does not archive: it must not write into its source's archive.
-fn write_recovery_settings(directory: &Path, target: &Target, port: Option<u16>) -> Result<(), RestoreError> {
-    use std::io::Write;
-    let failed = |e: std::io::Error| RestoreError::Target(format!("{}: {e}", directory.display()));
-    std::fs::write(directory.join("recovery.signal"), b"").map_err(failed)?;
-    let mut settings = format!(
-        "\n# Point-in-time restore by Bulwark (to {}).\nrestore_command = 'cp \"{WAL_DIR}/%f\" \"%p\"'\narchive_mode = off\n{}",
-        target.describe(),
-        target.settings()
-    );
-    if let Some(port) = port {
-        settings.push_str(&format!("port = {port}\nlisten_addresses = '127.0.0.1'\n"));
-        // The socket goes in the data directory when its path fits a socket address.
-        let socket_dir = if directory.as_os_str().len() < 90 { directory.display().to_string() } else { String::new() };
-        settings.push_str(&format!("unix_socket_directories = '{socket_dir}'\n"));
-    }
-    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(directory.join("postgresql.auto.conf")).map_err(failed)?;
-    file.write_all(settings.as_bytes()).map_err(failed)
-}
-
 /// The user PostgreSQL runs as: ourselves, or `postgres` when we are root (it refuses root).
 struct ServerUser {
     ids: Option<(u32, u32)>,
@@ -284,27 +263,9 @@ struct ServerUser {
 
 impl ServerUser {
     fn detect() -> Result<ServerUser, RestoreError> {
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        if unsafe { libc::geteuid() } != 0 {
-            return Ok(ServerUser { ids: None });
-        }
-        let id = |flag: &str| -> Option<u32> {
-            let out = Command::new("id").args([flag, "postgres"]).output().ok()?;
-            String::from_utf8_lossy(&out.stdout).trim().parse().ok()
-        };
-        match (id("-u"), id("-g")) {
-            (Some(uid), Some(gid)) => Ok(ServerUser { ids: Some((uid, gid)) }),
-            _ => Err(RestoreError::Target("running as root, a restored cluster must run as the `postgres` user, and there is none".into())),
-        }
-    }
-
-    fn command(&self, program: PathBuf) -> Command {
-        use std::os::unix::process::CommandExt;
-        let mut command = Command::new(program);
-        if let Some((uid, gid)) = self.ids {
-            command.uid(uid).gid(gid);
-        }
-        command
+        crate::child::server_user_ids()
+            .map(|ids| ServerUser { ids })
+            .ok_or_else(|| RestoreError::Target("running as root, a restored cluster must run as the `postgres` user, and there is none".into()))
     }
 
     fn chown_all(&self, root: &Path) -> Result<(), RestoreError> {
@@ -326,29 +287,67 @@ impl ServerUser {
 /// How long replay may take before the restore gives up.
 const RECOVERY_LIMIT: Duration = Duration::from_secs(30 * 60);
 
+/// The log of a restored cluster, in its data directory.
+const LOG_FILE: &str = "bulwark-restore.log";
+
+/// A postmaster this process started. A thread waits for it, so it never lingers as a zombie,
+/// and notes when it has exited.
+struct Postmaster {
+    exited: Arc<AtomicBool>,
+}
+
+impl Postmaster {
+    /// Starts `postgres -D directory` as the server user: an argument list, no shell, an empty
+    /// environment, its own process group (a signal to Bulwark is not one to it), its output
+    /// appended to the log in the data directory.
+    fn start(owner: &ServerUser, server_version: &str, directory: &Path) -> Result<Postmaster, RestoreError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        use std::os::unix::process::CommandExt;
+        let log_path = directory.join(LOG_FILE);
+        let failed = |e: std::io::Error| RestoreError::Target(format!("{}: {e}", log_path.display()));
+        let log = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(&log_path).map_err(failed)?;
+        if let Some((uid, gid)) = owner.ids {
+            std::os::unix::fs::fchown(&log, Some(uid), Some(gid)).map_err(failed)?;
+        }
+        let mut command = crate::child::command(server_tool("postgres", server_version));
+        command.arg("-D").arg(directory).stdin(std::process::Stdio::null()).stdout(log.try_clone().map_err(failed)?).stderr(log).process_group(0);
+        if let Some((uid, gid)) = owner.ids {
+            command.uid(uid).gid(gid);
+        }
+        let mut child = command.spawn().map_err(|e| RestoreError::Target(format!("cannot run postgres: {e}")))?;
+        let exited = Arc::new(AtomicBool::new(false));
+        let flag = exited.clone();
+        std::thread::spawn(move || {
+            let _ = child.wait();
+            flag.store(true, Ordering::SeqCst);
+        });
+        Ok(Postmaster { exited })
+    }
+
+    fn has_exited(&self) -> bool {
+        self.exited.load(Ordering::SeqCst)
+    }
+}
+
 /// Starts the restored cluster, waits until it has left recovery, checks it answers a query,
 /// and returns the last replayed transaction's time from its log.
 async fn start_and_wait(owner: &ServerUser, server_version: &str, directory: &Path, port: u16, source_url: &str, password: Option<&str>) -> Result<Option<String>, RestoreError> {
-    let log = directory.join("bulwark-restore.log");
-    let output = owner
-        .command(server_tool("pg_ctl", server_version))
-        .arg("--pgdata")
-        .arg(directory)
-        .arg("--log")
-        .arg(&log)
-        .args(["--wait", "--timeout", &RECOVERY_LIMIT.as_secs().to_string(), "start"])
-        .output()
-        .map_err(|e| RestoreError::Target(format!("cannot run pg_ctl: {e}")))?;
-    if !output.status.success() {
-        return Err(RestoreError::Target(format!("the restored cluster did not start: {}", log_tail(&log))));
-    }
+    let log = directory.join(LOG_FILE);
+    let postmaster = Postmaster::start(owner, server_version, directory)?;
+    let listen = Listen::for_directory(directory, Some(port));
     let mut options = PgConnectOptions::from_str(source_url)
-        .map_err(|e| RestoreError::Invalid(format!("{source_url}: {e}")))?
+        .map_err(|e| RestoreError::Invalid(format!("the configuration's source URL: {e}")))?
         .host("127.0.0.1")
         .port(port)
         .disable_statement_logging();
-    if let Some(password) = password {
-        options = options.password(password);
+    match &listen.socket_dir {
+        // Over the private socket Bulwark's pg_hba.conf trusts the server user.
+        Some(dir) => options = options.socket(dir),
+        None => {
+            if let Some(password) = password {
+                options = options.password(password);
+            }
+        }
     }
     let started = Instant::now();
     loop {
@@ -362,37 +361,45 @@ async fn start_and_wait(owner: &ServerUser, server_version: &str, directory: &Pa
                 return Ok(recovered_to(&log));
             }
         }
-        if !is_running(owner, server_version, directory) {
-            return Err(RestoreError::Target(format!("the restored cluster stopped during recovery: {}", log_tail(&log))));
+        if postmaster.has_exited() {
+            return Err(failed_cluster(directory, "the restored cluster stopped during recovery"));
         }
         if started.elapsed() > RECOVERY_LIMIT {
-            return Err(RestoreError::Target(format!("recovery did not end within {} minutes: {}", RECOVERY_LIMIT.as_secs() / 60, log_tail(&log))));
+            return Err(failed_cluster(directory, &format!("recovery did not end within {} minutes", RECOVERY_LIMIT.as_secs() / 60)));
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
 
-fn is_running(owner: &ServerUser, server_version: &str, directory: &Path) -> bool {
-    owner.command(server_tool("pg_ctl", server_version)).arg("--pgdata").arg(directory).arg("status").output().is_ok_and(|o| o.status.success())
+/// The error for a cluster that failed: the log's tail goes to the server log (it can hold other
+/// sessions' SQL), the client learns where to look.
+fn failed_cluster(directory: &Path, what: &str) -> RestoreError {
+    tracing::warn!(directory = %directory.display(), log = %log_tail(&directory.join(LOG_FILE)), "{what}");
+    RestoreError::Target(format!("{what}: its log is in the server log"))
 }
 
 /// Stops a cluster a failed restore (or a finished restore test) started, before its
-/// directory is removed.
-pub(crate) fn stop_quietly(server_version: &str, directory: &Path) {
-    if !directory.join("postmaster.pid").exists() {
+/// directory is removed: the process named in `postmaster.pid`, only when it is a process
+/// running in that very directory (the file could be old, or planted), with an immediate
+/// shutdown, waiting up to 10 s for it to go.
+pub(crate) async fn stop_quietly(directory: &Path) {
+    let Some(pid) = std::fs::read_to_string(directory.join("postmaster.pid")).ok().and_then(|t| t.lines().next()?.trim().parse::<libc::pid_t>().ok()) else {
+        return;
+    };
+    let runs_here = std::fs::read_link(format!("/proc/{pid}/cwd")).ok().zip(directory.canonicalize().ok()).is_some_and(|(cwd, dir)| cwd == dir);
+    if pid <= 1 || !runs_here {
         return;
     }
-    if let Ok(owner) = ServerUser::detect() {
-        let _ = owner
-            .command(server_tool("pg_ctl", server_version))
-            .arg("--pgdata")
-            .arg(directory)
-            .args(["--mode", "immediate", "--wait", "stop"])
-            .output();
+    // SAFETY: kill(2) takes plain integers; the process was just seen running in the directory.
+    unsafe { libc::kill(pid, libc::SIGQUIT) };
+    let started = Instant::now();
+    // SAFETY: signal 0 only asks whether the process exists.
+    while unsafe { libc::kill(pid, 0) } == 0 && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
-/// The log's last lines, for an error a person can act on.
+/// The log's last lines, for the server log.
 fn log_tail(log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();

@@ -6,7 +6,7 @@
 //! and the recovery metadata a restore needs.
 
 use std::io::Read;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdout, Stdio};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -102,7 +102,7 @@ impl Database {
     }
 
     fn run_tool(&self, name: &'static str, args: &[&str]) -> Result<ToolReader, SourceError> {
-        let mut command = Command::new(tool(name));
+        let mut command = crate::child::command(tool(name));
         command.args(args).args(["--no-password", "--dbname"]).arg(&self.url);
         if let Some(password) = &self.password {
             command.env("PGPASSWORD", password);
@@ -141,7 +141,7 @@ impl Database {
         let mut conn = PgConnection::connect_with(&self.options()?).await.map_err(unavailable)?;
         let row = sqlx::query(
             "SELECT current_setting('server_version'), (SELECT system_identifier::text FROM pg_control_system()),
-                    current_setting('wal_segment_size'), current_setting('archive_mode'), current_setting('archive_command'),
+                    current_setting('wal_segment_size'), current_setting('archive_mode'), current_setting('archive_command') <> '',
                     (SELECT rolreplication FROM pg_roles WHERE rolname = current_user)",
         )
         .fetch_one(&mut conn)
@@ -154,7 +154,7 @@ impl Database {
             system_identifier: row.get(1),
             wal_segment_bytes: parse_size(&segment).ok_or_else(|| SourceError::Unavailable(format!("unexpected wal_segment_size {segment:?}")))?,
             archive_mode: row.get(3),
-            archive_command: row.get(4),
+            archive_command_set: row.get(4),
             replication_role: row.get(5),
         })
     }
@@ -168,7 +168,9 @@ pub struct ClusterMetadata {
     pub system_identifier: String,
     pub wal_segment_bytes: u64,
     pub archive_mode: String,
-    pub archive_command: String,
+    /// Whether an `archive_command` is set. The command itself is never kept: it holds the
+    /// credentials the cluster pushes WAL with, and recovery metadata is shown to every role.
+    pub archive_command_set: bool,
     /// Whether the backup role may open replication connections (pg_basebackup needs it).
     pub replication_role: bool,
 }
@@ -363,14 +365,18 @@ pub fn tool(name: &str) -> std::path::PathBuf {
 
 /// A PostgreSQL server tool (pg_ctl) for a server of `server_version`: `BULWARK_PG_BIN/<name>`
 /// when set, else the Debian layout `/usr/lib/postgresql/<major>/bin/<name>` when present
-/// (server tools are not on PATH there), else from PATH.
+/// (server tools are not on PATH there), else from PATH. A version that is not a plain number
+/// names no directory.
 pub fn server_tool(name: &str, server_version: &str) -> std::path::PathBuf {
     if std::env::var_os("BULWARK_PG_BIN").is_some() {
         return tool(name);
     }
-    let major = server_version.split(['.', ' ']).next().unwrap_or_default();
-    let debian = std::path::Path::new("/usr/lib/postgresql").join(major).join("bin").join(name);
-    if debian.exists() { debian } else { name.into() }
+    // The version comes from the source server: only its digits may become part of a path.
+    let major = server_version.split(['.', ' ']).next().filter(|m| !m.is_empty() && m.len() <= 3 && m.bytes().all(|b| b.is_ascii_digit()));
+    match major.map(|m| std::path::Path::new("/usr/lib/postgresql").join(m).join("bin").join(name)) {
+        Some(debian) if debian.exists() => debian,
+        _ => name.into(),
+    }
 }
 
 /// The server's own words for database errors (wrong password, unknown database), else the
@@ -401,6 +407,12 @@ mod tests {
         assert_eq!(parse_size("16MB"), Some(16 << 20));
         assert_eq!(parse_size("1GB"), Some(1 << 30));
         assert_eq!(parse_size("sixteen"), None);
+    }
+
+    #[test]
+    fn a_source_version_names_no_other_directory() {
+        assert_eq!(server_tool("postgres", "../../../tmp/x"), std::path::PathBuf::from("postgres"));
+        assert_eq!(server_tool("postgres", "15/../../x"), std::path::PathBuf::from("postgres"));
     }
 
     /// A tar entry as pg_basebackup writes one: a ustar header, then the content padded to 512.

@@ -24,7 +24,7 @@ pub fn free_port() -> u16 {
 }
 
 /// This test process's scratch root, removed by a watchdog once the process has exited.
-fn process_root() -> &'static Path {
+pub fn process_root() -> &'static Path {
     static ROOT: OnceLock<PathBuf> = OnceLock::new();
     ROOT.get_or_init(|| {
         let root = std::env::temp_dir().join(format!("bulwark-test-{}", std::process::id()));
@@ -141,8 +141,12 @@ impl PgCluster {
 
     /// Runs SQL through psql and returns its unaligned output.
     pub fn psql(&self, database: &str, sql: &str) -> Result<String, String> {
+        // A restored cluster trusts only its private socket (in its data directory); TCP wants
+        // a password there.
+        let socket = self.dir.join(format!(".s.PGSQL.{}", self.port));
+        let host = if socket.exists() { self.dir.display().to_string() } else { "127.0.0.1".to_string() };
         let out = Command::new("psql")
-            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "postgres"])
+            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", &host, "-U", "postgres"])
             .args(["-p", &self.port.to_string(), "-d", database, "-c", sql])
             .output()
             .map_err(|e| format!("cannot run psql: {e}"))?;

@@ -43,10 +43,29 @@ async fn login_checks_password_and_locks_out(catalog: Catalog) {
     for _ in 0..4 {
         let _ = users::authenticate(&catalog, "alice", "wrong").await;
     }
-    // Locked now, even with the right password.
+    // Locked now, even with the right password, and answered like a wrong password, so the
+    // answer tells nothing about which names exist.
     let locked = users::authenticate(&catalog, "alice", "alice-password-123").await.unwrap_err();
-    assert!(matches!(locked, AuthError::LockedOut { .. }), "{locked:?}");
-    assert_eq!(locked.kind(), Kind::RateLimited);
+    assert!(matches!(locked, AuthError::BadCredentials), "{locked:?}");
+    assert_eq!(locked.to_string(), users::authenticate(&catalog, "nobody", "nope").await.unwrap_err().to_string());
+
+    // Parallel guesses each count (the counter is incremented in the database).
+    user(&catalog, "bob", Role::Viewer).await;
+    let guesses: Vec<_> = (0..8).map(|_| {
+        let catalog = catalog.clone();
+        tokio::spawn(async move { users::authenticate(&catalog, "bob", "wrong guess").await })
+    }).collect();
+    for guess in guesses {
+        assert!(matches!(guess.await.unwrap(), Err(AuthError::BadCredentials)));
+    }
+    let failed: i64 = sqlx::query_scalar("SELECT failed_logins FROM users WHERE username = 'bob'").fetch_one(catalog.pool()).await.unwrap();
+    assert_eq!(failed, 8, "every parallel guess counted");
+
+    // An oversized name fails like any other, and only a cut-down name reaches the audit log.
+    let huge = "x".repeat(100_000);
+    assert!(matches!(users::authenticate(&catalog, &huge, "nope").await, Err(AuthError::BadCredentials)));
+    let longest: Option<i64> = sqlx::query_scalar("SELECT MAX(LENGTH(actor_name)) FROM audit_log").fetch_one(catalog.pool()).await.unwrap();
+    assert!(longest.unwrap_or(0) <= 64, "{longest:?}");
 }
 
 async fn roles_are_enforced_in_the_core(catalog: Catalog) {

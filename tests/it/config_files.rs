@@ -69,7 +69,7 @@ async fn configuration_files_round_trip_and_diff_without_values(catalog: Catalog
     // The backup restores the files as they were, byte for byte.
     let target = bulwark_testkit::temp_dir("config-dst");
     let request = DirectoryRestore { target_path: target.display().to_string(), include: vec![] };
-    restores::restore_directory(&catalog, &secrets, &admin, &execution.id, request).await.unwrap();
+    restores::restore_directory(&catalog, &secrets, &crate::restore_targets(), &admin, &execution.id, request).await.unwrap();
     assert_eq!(std::fs::read_to_string(target.join(".env")).unwrap(), "DATABASE_URL=postgres://app:SuperSecret1@db/app\nexport API_KEY=\"sk_live_abc123\"\nDEBUG=false\n");
     assert_eq!(std::fs::read_to_string(target.join("config/app.yaml")).unwrap(), "database:\n  password: hunter2\n");
     assert!(!target.join("config/extra.env").exists());
@@ -85,6 +85,6 @@ async fn configuration_files_round_trip_and_diff_without_values(catalog: Catalog
     assert_eq!(gone.files[0].keys.as_ref().unwrap().removed, ["API_KEY", "DATABASE_URL", "NEW_FLAG"]);
     let back = bulwark_testkit::temp_dir("config-one");
     let request = DirectoryRestore { target_path: back.display().to_string(), include: vec![] };
-    restores::restore_directory(&catalog, &secrets, &admin, &started.id, request).await.unwrap();
+    restores::restore_directory(&catalog, &secrets, &crate::restore_targets(), &admin, &started.id, request).await.unwrap();
     assert_eq!(std::fs::read_to_string(back.join(".env")).unwrap(), "DATABASE_URL=postgres://app:SuperSecret1@db/app\nAPI_KEY=sk_live_NEW999\nNEW_FLAG=1\n");
 }

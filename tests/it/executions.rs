@@ -195,23 +195,23 @@ async fn a_postgres_database_is_dumped_and_restores(catalog: Catalog) {
     // The same through Bulwark: into a database it creates, streamed into pg_restore.
     let restored_db = format!("restored_{}_{}", std::process::id(), catalog.backend().name());
     let whole = PostgresRestore { target_url: cluster.url(&restored_db), target_password: None, tables: vec![] };
-    let report = restores::restore_postgres(&catalog, &secrets, &admin, &execution.id, whole.clone()).await.unwrap();
+    let report = restores::restore_postgres(&catalog, &secrets, &crate::restore_targets(), &admin, &execution.id, whole.clone()).await.unwrap();
     assert!(report.bytes > 0 && report.duration_seconds > 0.0);
     assert_eq!(table_sums(cluster, &restored_db), table_sums(cluster, &database));
-    let again = restores::restore_postgres(&catalog, &secrets, &admin, &execution.id, whole.clone()).await.unwrap_err();
+    let again = restores::restore_postgres(&catalog, &secrets, &crate::restore_targets(), &admin, &execution.id, whole.clone()).await.unwrap_err();
     assert_eq!(again.kind(), Kind::Conflict, "{again}");
     // Table level: exactly the dropped table comes back, the others are untouched.
     cluster.psql(&restored_db, "DROP TABLE customers; INSERT INTO empty_table VALUES (42)").unwrap();
     let one = PostgresRestore { tables: vec!["public.customers".into()], ..whole.clone() };
-    restores::restore_postgres(&catalog, &secrets, &admin, &execution.id, one.clone()).await.unwrap();
+    restores::restore_postgres(&catalog, &secrets, &crate::restore_targets(), &admin, &execution.id, one.clone()).await.unwrap();
     let sums = table_sums(cluster, &restored_db);
     let original = table_sums(cluster, &database);
     assert_eq!((&sums[0], &sums[2]), (&original[0], &original[2]), "customers and events as backed up");
     assert_ne!(sums[1], original[1], "empty_table keeps the row added after the restore");
-    let exists = restores::restore_postgres(&catalog, &secrets, &admin, &execution.id, one).await.unwrap_err();
+    let exists = restores::restore_postgres(&catalog, &secrets, &crate::restore_targets(), &admin, &execution.id, one).await.unwrap_err();
     assert!(exists.kind() == Kind::Conflict && exists.to_string().contains("public.customers already exists"), "{exists}");
     let viewer = user(&catalog, "viewer", Role::Viewer).await;
-    assert_eq!(restores::restore_postgres(&catalog, &secrets, &viewer, &execution.id, whole).await.unwrap_err().kind(), Kind::Forbidden);
+    assert_eq!(restores::restore_postgres(&catalog, &secrets, &crate::restore_targets(), &viewer, &execution.id, whole).await.unwrap_err().kind(), Kind::Forbidden);
 
     // An unreachable server: the execution fails and says where it could not connect.
     let port = bulwark_testkit::free_port();

@@ -52,5 +52,11 @@ pub async fn user(catalog: &Catalog, name: &str, role: Role) -> Principal {
     )
     .await
     .expect("create user");
-    Principal { user_id: u.id, username: u.username, role, token_id: None }
+    Principal { user_id: u.id, username: u.username, role, token_id: None, scope: None }
+}
+
+/// Where the tests' restores may write: below this process's scratch root, and to the test
+/// clusters on loopback.
+pub fn restore_targets() -> bulwark_core::restores::Targets {
+    bulwark_core::restores::Targets::new(&[bulwark_testkit::process_root().to_path_buf()], &["127.0.0.1".into(), "localhost".into()]).unwrap()
 }

@@ -164,7 +164,7 @@ fn config(name: &str, source_type: &str, source: &str, location: &str) -> NewCon
 }
 
 async fn wait_for(catalog: &Catalog, id: &str, done: impl Fn(&executions::Execution) -> bool) -> executions::Execution {
-    let admin = bulwark_core::auth::Principal { user_id: String::new(), username: "t".into(), role: Role::Admin, token_id: None };
+    let admin = bulwark_core::auth::Principal { user_id: String::new(), username: "t".into(), role: Role::Admin, token_id: None, scope: None };
     for _ in 0..1200 {
         let e = executions::get(catalog, &admin, id).await.unwrap();
         if done(&e) {

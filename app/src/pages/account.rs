@@ -29,7 +29,9 @@ pub async fn change_password(current: String, password: String, confirm: String)
     }
     let p = crate::ssr::principal().await?;
     let catalog = crate::ssr::catalog()?;
-    bulwark_core::auth::users::change_own_password(&catalog, &p, &current, &password).await.map_err(AppError::from_core)
+    bulwark_core::auth::users::change_own_password(&catalog, &p, &current, &password).await.map_err(AppError::from_core)?;
+    // The change ended every session of this user; this one carries on under a new id.
+    crate::ssr::session().await?.cycle_id().await.map_err(|_| AppError::Internal)
 }
 
 #[server(prefix = "/_sfn", endpoint = "list_tokens")]

@@ -32,9 +32,8 @@ pub async fn get_configuration(id: String) -> Result<ConfigurationDetail, AppErr
     // The address this page was asked for is the one the cluster can reach the server at.
     let headers: axum::http::HeaderMap = leptos_axum::extract().await.map_err(|_| AppError::Internal)?;
     let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1:3000");
-    let archive_command = continuous.then(|| {
-        format!("curl -fsS -X PUT -H 'Authorization: Bearer <API token>' --data-binary @%p http://{host}/api/admin/backups/configurations/{id}/wal/%f")
-    });
+    let archive_command = continuous.then(|| wal_archive::archive_command(host, &id, "<WAL push token>"));
+    let restore_roots = crate::ssr::restore_targets()?.roots().iter().map(|r| r.display().to_string()).collect();
     let history = executions::list(&catalog, &p, &id, 20).await.map_err(AppError::from_core)?;
     let schedule = executions::scheduled::schedule(&catalog, &p, &id, 10).await.map_err(AppError::from_core)?;
     Ok(ConfigurationDetail {
@@ -46,6 +45,7 @@ pub async fn get_configuration(id: String) -> Result<ConfigurationDetail, AppErr
         continuous,
         window,
         archive_command,
+        restore_roots,
         executions: history
             .into_iter()
             .map(|e| crate::dto::ExecutionLine {
@@ -66,6 +66,18 @@ pub async fn get_configuration(id: String) -> Result<ConfigurationDetail, AppErr
     })
 }
 
+/// Creates a token that may only push this configuration's WAL; returns the `archive_command`
+/// that carries it (its secret is shown this once).
+#[server(prefix = "/_sfn", endpoint = "create_wal_token")]
+pub async fn create_wal_token(id: String) -> Result<String, AppError> {
+    use bulwark_core::wal_archive;
+    let p = crate::ssr::principal().await?;
+    let created = wal_archive::push_token(&crate::ssr::catalog()?, &p, &id, None).await.map_err(AppError::from_core)?;
+    let headers: axum::http::HeaderMap = leptos_axum::extract().await.map_err(|_| AppError::Internal)?;
+    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+    Ok(wal_archive::archive_command(host, &id, &created.secret))
+}
+
 /// Restores a continuous configuration to a point in time; returns a sentence for the page.
 #[server(prefix = "/_sfn", endpoint = "recover_configuration")]
 pub async fn recover_configuration(id: String, target_directory: String, target: String, target_time: String, restore_point: String, port: String) -> Result<String, AppError> {
@@ -83,7 +95,7 @@ pub async fn recover_configuration(id: String, target_directory: String, target:
         Some(p) => Some(p.parse::<u16>().map_err(|_| AppError::Invalid("port: a port number, 1 to 65535".into()))?),
     };
     let request = PhysicalRestore { target_directory, target_time, restore_point, port };
-    let r = restores::recover(&catalog, &secrets, &p, &id, request).await.map_err(AppError::from_core)?;
+    let r = restores::recover(&catalog, &secrets, &*crate::ssr::restore_targets()?, &p, &id, request).await.map_err(AppError::from_core)?;
     let running = match r.port {
         Some(port) => format!(", running on port {port}"),
         None => ", ready to start".into(),
@@ -167,8 +179,8 @@ fn Detail(c: ConfigurationDetail, recover: ServerAction<RecoverConfiguration>) -
             <p>{c.source_type.clone()} " " <code>{c.source_identifier.clone()}</code> " · " {c.frequency.clone()} " · " {kind}</p>
         </section>
         <SchedulePanel schedule=c.schedule.clone() next=c.next_execution.clone() slots=c.slots.clone()/>
-        {c.window.clone().map(|w| view! { <WindowPanel w archive_command=c.archive_command.clone().unwrap_or_default()/> })}
-        {c.continuous.then(|| view! { <RecoverPanel id=id.clone() recover/> })}
+        {c.window.clone().map(|w| view! { <WindowPanel id=id.clone() w archive_command=c.archive_command.clone().unwrap_or_default()/> })}
+        {c.continuous.then(|| view! { <RecoverPanel id=id.clone() roots=c.restore_roots.clone() recover/> })}
         <section class="panel">
             <h2>"Executions"</h2>
             <table class="data">
@@ -189,8 +201,9 @@ fn Detail(c: ConfigurationDetail, recover: ServerAction<RecoverConfiguration>) -
 }
 
 #[component]
-fn WindowPanel(w: RecoveryWindowView, archive_command: String) -> impl IntoView {
+fn WindowPanel(id: String, w: RecoveryWindowView, archive_command: String) -> impl IntoView {
     let or_none = |t: Option<String>| t.unwrap_or_else(|| "—".into());
+    let token = ServerAction::<CreateWalToken>::new();
     view! {
         <section class="panel" data-testid="recovery-window">
             <h2>"Restorable window"</h2>
@@ -204,19 +217,31 @@ fn WindowPanel(w: RecoveryWindowView, archive_command: String) -> impl IntoView 
                 </tbody>
             </table>
             <h3>"Archiving"</h3>
-            <p>"Set this as the cluster's " <code>"archive_command"</code> " (with " <code>"archive_mode = on"</code> ") and an operator's API token; PostgreSQL retries a failed upload, and the same file twice is fine."</p>
+            <p>"Set this as the cluster's " <code>"archive_command"</code> " (with " <code>"archive_mode = on"</code> "); PostgreSQL retries a failed upload, and the same file twice is fine. Give it a WAL push token: it may push this configuration's WAL and nothing else, so a superuser of the cluster who reads the setting gains no more (revoke it under Account)."</p>
             <pre data-testid="archive-command">{archive_command}</pre>
+            <ActionForm action=token>
+                <input type="hidden" name="id" value=id/>
+                <button type="submit">"Create a WAL push token"</button>
+            </ActionForm>
+            {move || token.value().get().map(|r| match r {
+                Ok(command) => view! {
+                    <p class="ok" role="status">"The token is shown this once: copy the command now."</p>
+                    <pre data-testid="archive-command-with-token">{command}</pre>
+                }.into_any(),
+                Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+            })}
         </section>
     }
 }
 
 #[component]
-fn RecoverPanel(id: String, recover: ServerAction<RecoverConfiguration>) -> impl IntoView {
+fn RecoverPanel(id: String, roots: Vec<String>, recover: ServerAction<RecoverConfiguration>) -> impl IntoView {
     let target = RwSignal::new("latest".to_string());
     view! {
         <section class="panel">
             <h2>"Point-in-time restore"</h2>
-            <p>"The newest base backup before the target is unpacked into a new, empty data directory and the archived WAL is replayed up to the target. With a port, Bulwark starts the restored cluster on 127.0.0.1, waits until it is promoted and checks it answers; it never archives into this configuration."</p>
+            <p>"The newest base backup before the target is unpacked into a new, empty data directory and the archived WAL is replayed up to the target. With a port, Bulwark starts the restored cluster on 127.0.0.1, waits until it is promoted and checks it answers; it never archives into this configuration. The restored cluster runs with Bulwark's settings (the source's are kept in " <code>"bulwark_source_config/"</code> ") and listens on 127.0.0.1 only."</p>
+            <p class="hint" data-testid="restore-roots">"The new data directory must lie below: " {roots.join(", ")}</p>
             <ActionForm action=recover attr:class="grid-form">
                 <input type="hidden" name="id" value=id/>
                 <label>"New data directory" <input type="text" name="target_directory" placeholder="/var/lib/postgresql/restored" required/></label>

@@ -16,7 +16,7 @@ use bulwark_core::wal_archive::{self, PushReport, RecoveryWindow};
 use serde::Deserialize;
 
 use super::error::ApiError;
-use super::extract::{Auth, Json, Query};
+use super::extract::{Auth, Json, NarrowAuth, Query};
 use crate::state::AppState;
 
 pub async fn list(State(s): State<AppState>, Auth(p): Auth) -> Result<Json<Vec<ConfigurationSummary>>, ApiError> {
@@ -87,7 +87,7 @@ pub async fn schedule(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<S
 /// `restorePoint`, `port`), a directory one into a directory (`targetPath`, optional
 /// `include`). Answers once done, with the measured restore time.
 pub async fn restore(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Json(body): Json<serde_json::Value>) -> Result<Json<serde_json::Value>, ApiError> {
-    Ok(Json(restores::restore(&s.catalog, &s.secrets, &p, &id, body).await?))
+    Ok(Json(restores::restore(&s.catalog, &s.secrets, &s.targets, &p, &id, body).await?))
 }
 
 /// A configuration-file execution against the files as they are now: files added, removed or
@@ -99,16 +99,53 @@ pub async fn diff(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<Strin
 /// Point-in-time restore of a continuous configuration, from the newest base backup that
 /// ended before the target.
 pub async fn recover(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Json(body): Json<PhysicalRestore>) -> Result<Json<RecoveryReport>, ApiError> {
-    Ok(Json(restores::recover(&s.catalog, &s.secrets, &p, &id, body).await?))
+    Ok(Json(restores::recover(&s.catalog, &s.secrets, &s.targets, &p, &id, body).await?))
 }
 
 pub async fn recovery_window(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<RecoveryWindow>, ApiError> {
     Ok(Json(wal_archive::window(&s.catalog, &p, &id).await?))
 }
 
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WalTokenRequest {
+    #[serde(default)]
+    expires_in_days: Option<i64>,
+}
+
+/// A new token that may only push this configuration's WAL, and the `archive_command` that
+/// uses it; the token's secret is shown this once.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WalToken {
+    #[serde(flatten)]
+    created: bulwark_core::auth::tokens::CreatedToken,
+    archive_command: String,
+}
+
+pub async fn wal_token(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<WalToken>), ApiError> {
+    // The body is optional: an empty one asks for a token that does not expire.
+    let request: WalTokenRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        WalTokenRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("the body: {e}")))?
+    };
+    let created = wal_archive::push_token(&s.catalog, &p, &id, request.expires_in_days).await?;
+    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+    let archive_command = wal_archive::archive_command(host, &id, &created.secret);
+    Ok((StatusCode::CREATED, Json(WalToken { created, archive_command })))
+}
+
 /// `archive_command`'s upload: the body is the WAL file. The same file again is fine (200);
-/// different bytes under an archived name are a 409.
-pub async fn wal_push(State(s): State<AppState>, Auth(p): Auth, Path((id, name)): Path<(String, String)>, body: axum::body::Bytes) -> Result<Json<PushReport>, ApiError> {
+/// different bytes under an archived name are a 409. Takes an operator or a token that may
+/// push this configuration's WAL.
+pub async fn wal_push(State(s): State<AppState>, NarrowAuth(p): NarrowAuth, Path((id, name)): Path<(String, String)>, body: axum::body::Bytes) -> Result<Json<PushReport>, ApiError> {
     Ok(Json(wal_archive::push(&s.catalog, &s.secrets, &p, &id, &name, &body).await?))
 }
 

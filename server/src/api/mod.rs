@@ -44,6 +44,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/backups/configurations/{id}/executions", get(configurations::executions))
         .route("/admin/backups/configurations/{id}/recover", axum::routing::post(configurations::recover))
         .route("/admin/backups/configurations/{id}/recovery-window", get(configurations::recovery_window))
+        .route("/admin/backups/configurations/{id}/wal-token", axum::routing::post(configurations::wal_token))
         .route(
             "/admin/backups/configurations/{id}/wal/{name}",
             // A WAL segment is 16 MiB by default and at most 1 GiB (initdb --wal-segsize).

@@ -16,6 +16,7 @@ on_both_catalogs!(
     admin_manages_users_and_every_change_is_audited,
     tokens_are_created_once_and_revocable,
     sessions_work_until_they_expire,
+    password_changes_end_sessions_and_tokens_stay_in_their_lane,
     cross_site_writes_are_refused,
     server_function_failures_carry_their_status,
     storage_locations_over_rest,
@@ -165,22 +166,32 @@ async fn tokens_are_created_once_and_revocable(app: TestApp) {
 
 async fn sessions_work_until_they_expire(app: TestApp) {
     let (user, _) = app.user_with_token("sam", Role::Operator).await;
-    let session = |hours: i64| {
+    let session_at = |hours: i64, login_hours_ago: i64| {
         let id = Id::default().to_string();
+        let login_at = (Utc::now() - Duration::hours(login_hours_ago)).timestamp();
         let row = SessionRow {
             id: id.clone(),
             user_id: Some(user.user_id.clone()),
-            data: serde_json::json!({ "user_id": user.user_id }).to_string(),
+            data: serde_json::json!({ "user_id": user.user_id, "login_at": login_at }).to_string(),
             expires_at: time::to_text(Utc::now() + Duration::hours(hours)),
         };
         (id, row)
     };
+    let session = |hours: i64| session_at(hours, 0);
     let with_cookie = |path: &str, id: &str| Request::get(path).header("cookie", format!("bulwark_session={id}")).body(Body::empty()).unwrap();
 
     let (live, row) = session(1);
     sessions::save(&app.catalog, &row).await.unwrap();
     let me = app.send(with_cookie("/api/me", &live)).await;
     assert_eq!((me.status, me.json()["username"].as_str()), (StatusCode::OK, Some("sam")));
+    // The catalog holds the id's SHA-256, never the id a cookie carries.
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE id = $1").bind(&live).fetch_one(app.catalog.pool()).await.unwrap();
+    assert_eq!(stored, 0, "a session id is stored in clear");
+
+    // Active or not, a session ends 12 hours after its login.
+    let (old, row) = session_at(1, 13);
+    sessions::save(&app.catalog, &row).await.unwrap();
+    assert_eq!(app.send(with_cookie("/api/me", &old)).await.status, StatusCode::UNAUTHORIZED);
 
     let (expired, row) = session(-1);
     sessions::save(&app.catalog, &row).await.unwrap();
@@ -324,7 +335,15 @@ async fn configurations_and_executions_over_rest(app: TestApp) {
     assert_eq!(restored.json()["storageLocationId"].as_str(), Some(location.as_str()), "read from the backup's own location");
     assert_eq!(std::fs::read_to_string(target.join("data.txt")).unwrap(), "restored bytes must equal these");
     let relative = app.json("POST", &restore, &operator, r#"{"targetPath":"relative"}"#).await;
-    assert_eq!((relative.status, relative.json()["detail"].as_str()), (StatusCode::BAD_REQUEST, Some("targetPath: an absolute directory path")));
+    assert_eq!((relative.status, relative.json()["detail"].as_str()), (StatusCode::BAD_REQUEST, Some("targetPath: \"relative\" is not an absolute path")));
+    // An operator cannot restore over the host's files: only below the restore roots.
+    for outside in ["/etc/cron.d", "/root/.ssh"] {
+        let body = serde_json::json!({ "targetPath": outside }).to_string();
+        let refused = app.json("POST", &restore, &operator, &body).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text());
+        assert!(refused.json()["detail"].as_str().unwrap().contains("is not under a restore root"), "{}", refused.text());
+    }
+    assert!(!std::path::Path::new("/etc/cron.d/data.txt").exists());
     assert_eq!(app.json("POST", &restore, &viewer, r#"{"targetUrl":"postgresql://postgres@127.0.0.1:1/x"}"#).await.status, StatusCode::FORBIDDEN);
 
     // Verification reads the backup back.
@@ -408,4 +427,42 @@ async fn configurations_and_executions_over_rest(app: TestApp) {
     assert_eq!((rebuilt.status, rebuilt.json()["executionsCreated"].as_u64()), (StatusCode::OK, Some(0)), "{}", rebuilt.text());
     let attach = app.json("POST", &format!("/api/admin/backups/storage-locations/{location}/attach"), &admin, &format!(r#"{{"keyFile":"{}"}}"#, "0".repeat(64))).await;
     assert_eq!(attach.status, StatusCode::CONFLICT, "{}", attach.text());
+}
+
+async fn password_changes_end_sessions_and_tokens_stay_in_their_lane(app: TestApp) {
+    use bulwark_core::auth::tokens::{self, NewToken};
+    use bulwark_core::auth::users;
+    let (admin, admin_token) = app.user_with_token("root", Role::Admin).await;
+    let (sam, sam_token) = app.user_with_token("sam", Role::Operator).await;
+
+    // A token changes no password, not even an admin's token.
+    let user = format!("/api/admin/users/{}", sam.user_id);
+    let reply = app.json("PATCH", &user, &admin_token, r#"{"password":"a brand new password"}"#).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
+    assert!(users::authenticate(&app.catalog, "sam", "sam-password-123").await.is_ok(), "the password is unchanged");
+
+    // A token mints no token that outlives it.
+    let short = tokens::create(&app.catalog, &sam, NewToken { name: "short".into(), role: None, expires_in_days: Some(5) }).await.unwrap().secret;
+    for body in [r#"{"name":"forever"}"#, r#"{"name":"longer","expiresInDays":30}"#] {
+        let reply = app.json("POST", "/api/tokens", &short, body).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}: {}", reply.text());
+    }
+    assert_eq!(app.json("POST", "/api/tokens", &short, r#"{"name":"shorter","expiresInDays":2}"#).await.status, StatusCode::CREATED);
+
+    // An admin's reset (in the console) ends every session of sam's and revokes his tokens.
+    let id = Id::default().to_string();
+    let row = SessionRow {
+        id: id.clone(),
+        user_id: Some(sam.user_id.clone()),
+        data: serde_json::json!({ "user_id": sam.user_id, "login_at": Utc::now().timestamp() }).to_string(),
+        expires_at: time::to_text(Utc::now() + Duration::hours(1)),
+    };
+    sessions::save(&app.catalog, &row).await.unwrap();
+    let me = || Request::get("/api/me").header("cookie", format!("bulwark_session={id}")).body(Body::empty()).unwrap();
+    assert_eq!(app.send(me()).await.status, StatusCode::OK);
+    users::set_password(&app.catalog, &admin, &sam.user_id, "a brand new password").await.unwrap();
+    assert_eq!(app.send(me()).await.status, StatusCode::UNAUTHORIZED, "the session outlived the reset");
+    for token in [&sam_token, &short] {
+        assert_eq!(app.get("/api/me", Some(token)).await.status, StatusCode::UNAUTHORIZED, "a token outlived the reset");
+    }
 }

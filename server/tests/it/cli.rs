@@ -390,6 +390,6 @@ async fn a_lost_catalog_is_rebuilt_from_the_repository() {
     assert_eq!((list.len(), list[0].snapshot_id.as_deref(), list[0].status.as_str()), (1, Some(snapshot.as_str()), "completed"));
     let target = bulwark_testkit::temp_dir("rebuild-restored");
     let request = restores::DirectoryRestore { target_path: target.display().to_string(), include: vec![] };
-    restores::restore_directory(&catalog, &secrets, &admin, &list[0].id, request).await.unwrap();
+    restores::restore_directory(&catalog, &secrets, &crate::restore_targets(), &admin, &list[0].id, request).await.unwrap();
     assert_eq!(std::fs::read_to_string(target.join("ledger.csv")).unwrap(), "1,paid\n2,open\n");
 }

@@ -69,8 +69,8 @@ impl TestApp {
         let catalog = Catalog::open(&url).await.expect("open catalog");
         let leptos_options = leptos::config::LeptosOptions::builder().output_name("bulwark").build();
         let secrets = bulwark_core::secrets::SecretBox::new(bulwark_core::repo::crypto::Key::random());
-        let state = AppState { catalog: catalog.clone(), secrets: secrets.clone(), leptos_options, metrics: Arc::new(HttpMetrics::default()) };
-        let router = router(state, SessionSettings { secure: false, idle_hours: 1 });
+        let state = AppState { catalog: catalog.clone(), secrets: secrets.clone(), targets: Arc::new(restore_targets()), leptos_options, metrics: Arc::new(HttpMetrics::default()) };
+        let router = router(state, SessionSettings { secure: false, idle_minutes: 30 });
         TestApp { catalog, secrets, router }
     }
 
@@ -109,8 +109,14 @@ impl TestApp {
         )
         .await
         .unwrap();
-        let p = Principal { user_id: u.id, username: u.username, role, token_id: None };
+        let p = Principal { user_id: u.id, username: u.username, role, token_id: None, scope: None };
         let t = tokens::create(&self.catalog, &p, NewToken { name: "test".into(), role: None, expires_in_days: None }).await.unwrap();
         (p, t.secret)
     }
+}
+
+/// Where the tests' restores may write: below this process's scratch root, and to the test
+/// clusters on loopback.
+pub fn restore_targets() -> bulwark_core::restores::Targets {
+    bulwark_core::restores::Targets::new(&[bulwark_testkit::process_root().to_path_buf()], &["127.0.0.1".into(), "localhost".into()]).unwrap()
 }

@@ -62,7 +62,7 @@ impl Drop for Node {
 }
 
 fn admin() -> Principal {
-    Principal { user_id: String::new(), username: "test".into(), role: Role::Admin, token_id: None }
+    Principal { user_id: String::new(), username: "test".into(), role: Role::Admin, token_id: None, scope: None }
 }
 
 fn config(name: &str, source_type: &str, source: &str, location: &str, schedule: Option<&str>) -> NewConfiguration {
@@ -159,7 +159,7 @@ async fn three_nodes_share_the_work_and_survive_a_killed_one() {
     // The dump restores into a new database with the same rows.
     let target = cluster.fresh_database("nodes_restored");
     let request = serde_json::json!({ "targetUrl": target });
-    bulwark_core::restores::restore(&catalog, &secrets, &admin(), &execution.id, request).await.unwrap();
+    bulwark_core::restores::restore(&catalog, &secrets, &crate::restore_targets(), &admin(), &execution.id, request).await.unwrap();
     let target_db = target.rsplit('/').next().unwrap().to_string();
     assert_eq!(cluster.psql(&target_db, "SELECT md5(string_agg(a::text, ',' ORDER BY id)) FROM accounts a").unwrap(), expected);
 

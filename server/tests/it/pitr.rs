@@ -11,7 +11,11 @@ use bulwark_testkit::{PgCluster, free_port, temp_dir};
 
 use crate::{TestApp, on_both_catalogs};
 
-on_both_catalogs!(point_in_time_restores_hold_exactly_the_rows_before_the_target, a_consistency_group_restores_every_member_to_its_point);
+on_both_catalogs!(
+    point_in_time_restores_hold_exactly_the_rows_before_the_target,
+    a_consistency_group_restores_every_member_to_its_point,
+    restored_clusters_run_bulwarks_settings_never_their_sources
+);
 
 /// The database clock now, in RFC 3339 UTC.
 fn db_now(cluster: &PgCluster) -> String {
@@ -62,6 +66,11 @@ struct Continuous {
 const CONFIGURATIONS: &str = "/api/admin/backups/configurations";
 
 async fn continuous(app: &TestApp) -> Continuous {
+    continuous_with(app, &[]).await
+}
+
+/// [`continuous`], with `settings` set on the source (ALTER SYSTEM) before its base backup.
+async fn continuous_with(app: &TestApp, settings: &[(&str, String)]) -> Continuous {
     let (_, admin) = app.user_with_token("root", Role::Admin).await;
     let (_, operator) = app.user_with_token("ops", Role::Operator).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -84,10 +93,27 @@ async fn continuous(app: &TestApp) -> Continuous {
     let created = app.json("POST", base, &admin, &config.to_string()).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
     let id = created.json()["id"].as_str().unwrap().to_string();
+    // The cluster pushes with a token that may do nothing else.
+    let created = app.json("POST", &format!("{base}/{id}/wal-token"), &operator, "").await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let narrow = created.json()["secret"].as_str().unwrap().to_string();
+    assert!(created.json()["archiveCommand"].as_str().unwrap().contains(&narrow));
+    for (method, path) in [("GET", format!("{base}")), ("GET", format!("{base}/{id}")), ("POST", format!("{base}/{id}/execute")), ("POST", "/api/tokens".to_string())] {
+        let reply = app.json(method, &path, &narrow, "{\"name\": \"more\"}").await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{method} {path} with a WAL push token: {}", reply.text());
+    }
+    let elsewhere = axum::http::Request::put(format!("{base}/another-configuration/wal/000000010000000000000001"))
+        .header("authorization", format!("Bearer {narrow}"))
+        .body(axum::body::Body::from(vec![0u8; 16]))
+        .unwrap();
+    assert_eq!(app.send(elsewhere).await.status, StatusCode::FORBIDDEN, "a WAL push token pushes only its own configuration's WAL");
     let wal = format!("{server}{base}/{id}/wal");
-    let archive_command = format!("curl -fsS -X PUT -H 'Authorization: Bearer {operator}' --data-binary @%p {wal}/%f");
+    let archive_command = format!("curl -fsS -X PUT -H 'Authorization: Bearer {narrow}' --data-binary @%p {wal}/%f");
     source.psql("postgres", &format!("ALTER SYSTEM SET archive_command = '{}'", archive_command.replace('\'', "''"))).unwrap();
     source.psql("postgres", "SELECT pg_reload_conf()").unwrap();
+    for (name, value) in settings {
+        source.psql("postgres", &format!("ALTER SYSTEM SET {name} = '{}'", value.replace('\'', "''"))).unwrap();
+    }
 
     let window = app.get(&format!("{base}/{id}/recovery-window"), Some(&operator)).await.json();
     assert_eq!((window["baseBackups"].as_i64(), window["earliest"].as_str()), (Some(0), None));
@@ -97,6 +123,8 @@ async fn continuous(app: &TestApp) -> Continuous {
     let done = app.get(&format!("/api/admin/backups/executions/{execution}"), Some(&operator)).await.json();
     assert_eq!(done["recoveryMetadata"]["format"].as_str(), Some("pg_basebackup tar"), "{done}");
     assert!(done["recoveryMetadata"]["wal"]["startFile"].as_str().is_some_and(|f| f.len() == 24), "{done}");
+    // The source's archive_command carries the push token: it is never kept where a viewer reads.
+    assert!(!done.to_string().contains(&narrow) && done["recoveryMetadata"]["postgresql"]["archiveCommandSet"] == true, "{done}");
     Continuous { admin, operator, location, source, id, base_backup: execution }
 }
 
@@ -173,7 +201,7 @@ async fn point_in_time_restores_hold_exactly_the_rows_before_the_target(app: Tes
         let data = temp_dir("pitr-rebuilt").join("data");
         let port = free_port();
         let request = restores::PhysicalRestore { target_directory: data.display().to_string(), target_time: None, restore_point: None, port: Some(port) };
-        let recovered = restores::recover(&catalog, &secrets, &system, &id, request).await.unwrap();
+        let recovered = restores::recover(&catalog, &secrets, &crate::restore_targets(), &system, &id, request).await.unwrap();
         bulwark_testkit::adopt_cluster(&data);
         assert!(recovered.wal_files >= 1, "{recovered:?}");
         let restored = PgCluster { port, dir: data.clone() };
@@ -269,4 +297,95 @@ async fn a_consistency_group_restores_every_member_to_its_point(app: TestApp) {
     assert_eq!(orders(&restored, 3), orders(&source, 1), "the database at the group's point: batch 1 only");
     assert_eq!(std::fs::read_to_string(restored_files.join(".env")).unwrap(), "API_KEY=before\n");
     bulwark_testkit::stop_cluster(&data).unwrap();
+}
+
+/// A superuser of a protected database plants commands, a preload library, an include and a
+/// wide-open pg_hba.conf in the cluster; a restore and a restore test of its base backup run
+/// none of it, and a target directory carrying shell syntax or lying outside the restore roots
+/// is refused before anything is written.
+async fn restored_clusters_run_bulwarks_settings_never_their_sources(app: TestApp) {
+    let marker = |what: &str| std::env::temp_dir().join(format!("bulwark-marker-{}-{}-{what}", std::process::id(), uuid::Uuid::new_v4().simple()));
+    let (ran_end, ran_cleanup, ran_include) = (marker("end"), marker("cleanup"), marker("include"));
+    let planted = [
+        ("recovery_end_command", format!("touch {}", ran_end.display())),
+        ("archive_cleanup_command", format!("touch {}", ran_cleanup.display())),
+        ("ssl_passphrase_command", format!("touch {}", ran_end.display())),
+        ("shared_preload_libraries", "bulwark_no_such_library".to_string()),
+        ("listen_addresses", "*".to_string()),
+    ];
+    let Continuous { operator, source, id, base_backup, .. } = continuous_with(&app, &planted).await;
+    // Files a backup carries as they are: an include of the attacker's settings, a trust-all rule.
+    let evil = temp_dir("pitr-evil").join("evil.conf");
+    std::fs::write(&evil, format!("recovery_end_command = 'touch {}'\n", ran_include.display())).unwrap();
+    let append = |file: &str, line: String| {
+        use std::io::Write;
+        std::fs::OpenOptions::new().append(true).open(source.dir.join("data").join(file)).unwrap().write_all(line.as_bytes()).unwrap();
+    };
+    append("postgresql.conf", format!("include '{}'\n", evil.display()));
+    append("pg_hba.conf", "host all all 0.0.0.0/0 trust\n".into());
+    let base = CONFIGURATIONS;
+    let execute = app.json("POST", &format!("{base}/{id}/execute"), &operator, "").await;
+    let execution = execute.json()["id"].as_str().unwrap().to_string();
+    bulwark_core::executions::run(&app.catalog, &app.secrets, &execution, Default::default()).await.unwrap();
+    assert_ne!(execution, base_backup);
+    insert_batch(&source, 1);
+    wait_archived(&source).await;
+
+    // Shell syntax, quotes, newlines, and places outside the restore roots: refused, nothing made.
+    let root = bulwark_testkit::process_root();
+    let pwned = marker("pwned");
+    let recover = format!("{base}/{id}/recover");
+    for bad in [
+        format!("{}/$(touch {})", root.display(), pwned.display()),
+        format!("{}/`touch {}`", root.display(), pwned.display()),
+        format!("{}/x'; touch {}; '", root.display(), pwned.display()),
+        format!("{}/x\"", root.display()),
+        format!("{}/x\nport = 1", root.display()),
+        "/etc/bulwark-restore".to_string(),
+        format!("{}/../escape", root.display()),
+    ] {
+        let request = serde_json::json!({ "targetDirectory": bad, "port": free_port() });
+        let reply = app.json("POST", &recover, &operator, &request.to_string()).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad:?}: {}", reply.text());
+        assert!(!std::path::Path::new(&bad).exists() && !pwned.exists(), "{bad:?} made something");
+    }
+
+    // A restore started by Bulwark: its own settings, its own pg_hba.conf, no planted command.
+    let data = temp_dir("pitr-safe").join("data");
+    let port = free_port();
+    let request = serde_json::json!({ "targetDirectory": data, "port": port });
+    let reply = app.json("POST", &recover, &operator, &request.to_string()).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    bulwark_testkit::adopt_cluster(&data);
+    let restored = PgCluster { port, dir: data.clone() };
+    assert_eq!(orders(&restored, 3), orders(&source, 1));
+    for (setting, expected) in [
+        ("recovery_end_command", ""),
+        ("archive_cleanup_command", ""),
+        ("ssl_passphrase_command", ""),
+        ("shared_preload_libraries", ""),
+        ("listen_addresses", "127.0.0.1"),
+        ("archive_mode", "off"),
+    ] {
+        assert_eq!(restored.psql("postgres", &format!("SHOW {setting}")).unwrap(), expected, "{setting}");
+    }
+    let hba = std::fs::read_to_string(data.join("pg_hba.conf")).unwrap();
+    assert!(hba.contains("Written by Bulwark") && !hba.contains("0.0.0.0/0"), "{hba}");
+    assert!(data.join("bulwark_source_config/pg_hba.conf").exists(), "the source's files are kept aside for a person to read");
+    // The postmaster's environment: nothing of this process's (cargo's variables stand in for
+    // BULWARK_SECRET_KEY and DATABASE_URL).
+    let pid = std::fs::read_to_string(data.join("postmaster.pid")).unwrap().lines().next().unwrap().trim().to_string();
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    let environ = String::from_utf8_lossy(&environ);
+    assert!(!environ.contains("CARGO_") && !environ.contains("BULWARK_"), "the restored cluster inherited: {environ}");
+    bulwark_testkit::stop_cluster(&data).unwrap();
+
+    // The daily sweep's restore test of the same backup runs none of it either (and passes:
+    // the missing preload library would stop the source's settings from starting at all).
+    let queued = app.json("POST", "/api/admin/backups/testing/schedule", &operator, &serde_json::json!({ "executionId": execution }).to_string()).await;
+    let test = bulwark_core::testing::run(&app.catalog, &app.secrets, queued.json()["id"].as_str().unwrap()).await.unwrap();
+    assert_eq!(test.status, "passed", "{}", test.issues_found);
+    for ran in [&ran_end, &ran_cleanup, &ran_include, &pwned] {
+        assert!(!ran.exists(), "{} ran", ran.display());
+    }
 }
