@@ -14,8 +14,9 @@ WASM := $(CARGO_TARGET_DIR)/wasm32-unknown-unknown/debug/bulwark_app.wasm
 
 .PHONY: run test build site server tools browser s3server unit e2e clean
 
+# Plain HTTP on 127.0.0.1: the session cookie cannot be `Secure` there.
 run: build
-	BULWARK_SITE_ROOT=$(SITE) $(SERVER) serve
+	BULWARK_SITE_ROOT=$(SITE) BULWARK_SECURE_COOKIES=false $(SERVER) serve
 
 build: server site
 

@@ -25,6 +25,7 @@ export default async function globalSetup() {
       BULWARK_SITE_ROOT: siteRoot,
       BULWARK_LISTEN: `127.0.0.1:${PORT}`,
       BULWARK_RESTORE_ROOTS: restoreRoot,
+      BULWARK_SECURE_COOKIES: 'false', // plain HTTP on 127.0.0.1, as `make run`
       RUST_LOG: 'warn',
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -71,6 +71,30 @@ mod tests {
         assert!(names.iter().all(|n| INHERITED.contains(n)), "{names:?}");
     }
 
+    /// The class of defect, not one instance: a process started anywhere but [`command`] would
+    /// inherit the server's secrets again.
+    #[test]
+    fn every_child_process_starts_here() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut stack = vec![root];
+        let mut offenders = Vec::new();
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("child.rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+                    if code.contains("Command::new(") {
+                        offenders.push(path.display().to_string());
+                    }
+                }
+            }
+        }
+        assert!(offenders.is_empty(), "start child processes with child::command: {offenders:?}");
+    }
+
     #[test]
     fn scratch_dirs_are_new_and_private() {
         use std::os::unix::fs::PermissionsExt;

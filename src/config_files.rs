@@ -19,6 +19,9 @@ use crate::repo::{RepoError, restore, tree};
 use crate::secrets::SecretBox;
 use crate::source::env_file::{self, KeyChanges};
 
+/// The largest environment file compared key by key (a bigger one is not a `.env` file).
+const ENV_FILE_LIMIT: u64 = 16 << 20;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigFilesError {
     #[error("{0}")]
@@ -136,7 +139,7 @@ pub async fn diff(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, exe
         };
         let keys = if is_env && status != "unchanged" {
             let before = match old {
-                Some(_) => env_file::parse(&String::from_utf8_lossy(&restore::read_file(&repo, &index, &snapshot, path).await?)),
+                Some(_) => env_file::parse(&String::from_utf8_lossy(&restore::read_file(&repo, &index, &snapshot, path, ENV_FILE_LIMIT).await?)),
                 None => BTreeMap::new(),
             };
             let after = current.as_deref().map(|b| env_file::parse(&String::from_utf8_lossy(b))).unwrap_or_default();

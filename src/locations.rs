@@ -582,11 +582,12 @@ pub async fn download(
     actor.require(Role::Operator)?;
     let repo = open_repository(catalog, secrets, id).await?;
     let snapshot = repo.snapshot(snapshot_id).await?;
-    let index = repo.load_index().await?;
-    let bytes = crate::repo::restore::read_file(&repo, &index, &snapshot, path).await?;
-    if bytes.len() as u64 > DOWNLOAD_LIMIT {
-        return Err(LocationError::Invalid(format!("{path} is larger than {} MiB: restore it with `bulwark repo restore`", DOWNLOAD_LIMIT >> 20)));
+    if snapshot.metadata["sourceType"] == "environment_vars" {
+        // The console never shows a configuration file's values; reading them is an admin's call.
+        actor.require(Role::Admin)?;
     }
+    let index = repo.load_index().await?;
+    let bytes = crate::repo::restore::read_file(&repo, &index, &snapshot, path, DOWNLOAD_LIMIT).await?;
     audit::record(
         catalog,
         Entry {

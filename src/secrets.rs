@@ -26,6 +26,8 @@ pub enum SecretError {
     },
     #[error("a stored secret cannot be opened: it was sealed with another server secret key, or is damaged")]
     Open,
+    #[error("the secret key file {path} can be read by other users (mode {mode:o}): make it the server user's alone with `chmod 600 {path}`")]
+    Exposed { path: String, mode: u32 },
 }
 
 impl Classify for SecretError {
@@ -64,11 +66,18 @@ impl SecretBox {
         let path = data_dir.join("secret.key");
         let io = |source| SecretError::KeyFile { path: path.display().to_string(), source };
         match std::fs::read_to_string(&path) {
-            Ok(text) => parse(&text),
+            Ok(text) => {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(&path).map_err(io)?.permissions().mode() & 0o777;
+                if mode & 0o077 != 0 {
+                    return Err(SecretError::Exposed { path: path.display().to_string(), mode });
+                }
+                parse(&text)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 use std::io::Write;
                 use std::os::unix::fs::OpenOptionsExt;
-                std::fs::create_dir_all(data_dir).map_err(io)?;
+                std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700).create(data_dir).map_err(io)?;
                 let text = hex::encode(Key::random().0);
                 let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).map_err(io)?;
                 writeln!(f, "{text}").map_err(io)?;
@@ -112,6 +121,11 @@ mod tests {
         let b = SecretBox::load(None, &dir).unwrap();
         assert_eq!(b.open("c", &a.seal("c", "x")).unwrap(), "x");
         assert!(SecretBox::load(Some("zz"), &dir).is_err());
+        // A key file others can read: the server refuses to start and says how to fix it.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.join("secret.key"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        let exposed = SecretBox::load(None, &dir).unwrap_err().to_string();
+        assert!(exposed.contains("chmod 600"), "{exposed}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -47,10 +47,12 @@ pub async fn logout() -> Result<(), AppError> {
     Ok(())
 }
 
-/// Only same-site paths may follow a login, so a link cannot bounce users elsewhere.
+/// Only same-site paths may follow a login, so a link cannot bounce users elsewhere: a path
+/// of visible ASCII (browsers drop tabs and newlines, so `/\t/evil.example` would become
+/// `//evil.example`), starting with one `/`, without backslashes.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && n.len() <= 2048 && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') => n.to_string(),
         _ => "/".to_string(),
     }
 }
@@ -65,5 +67,10 @@ mod tests {
         assert_eq!(safe_next(Some("//evil.example")), "/");
         assert_eq!(safe_next(Some("https://evil.example")), "/");
         assert_eq!(safe_next(None), "/");
+        assert_eq!(safe_next(Some("/\t/evil.example")), "/");
+        assert_eq!(safe_next(Some("/\n/evil.example")), "/");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(Some("/ /evil.example")), "/");
+        assert_eq!(safe_next(Some("/executions/1?tab=files")), "/executions/1?tab=files");
     }
 }

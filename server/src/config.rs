@@ -23,10 +23,10 @@ impl CatalogArgs {
         if let Some(url) = self.database_url.as_deref().filter(|u| !u.trim().is_empty()) {
             return Ok(url.to_string());
         }
-        std::fs::create_dir_all(&self.data_dir).map_err(|e| {
-            anyhow::anyhow!("cannot create the data directory {}: {e}", self.data_dir.display())
-        })?;
-        Ok(format!("sqlite://{}?mode=rwc", self.data_dir.join("bulwark.db").display()))
+        private_data_dir(&self.data_dir)?;
+        let catalog = self.data_dir.join("bulwark.db");
+        private_file(&catalog)?;
+        Ok(format!("sqlite://{}?mode=rwc", catalog.display()))
     }
 }
 
@@ -42,6 +42,23 @@ impl ServeArgs {
         };
         bulwark_core::restores::Targets::new(&roots, &self.restore_hosts).map_err(anyhow::Error::msg)
     }
+}
+
+/// Creates the data directory readable by its owner only, and narrows one that exists: it holds
+/// the catalog, the secret key and local repositories.
+pub fn private_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| anyhow::anyhow!("cannot create the data directory {}: {e}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| anyhow::anyhow!("cannot make the data directory {} private: {e}", dir.display()))
+}
+
+/// Creates `path` with mode 0600 when missing, and narrows it when it exists (SQLite gives its
+/// journal and WAL files the database file's mode).
+fn private_file(path: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let failed = |e: std::io::Error| anyhow::anyhow!("cannot create the catalog {}: {e}", path.display());
+    std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path).map_err(failed)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(failed)
 }
 
 /// Settings of `bulwark serve`.
@@ -60,8 +77,10 @@ pub struct ServeArgs {
     /// takes over the jobs of a node that died.
     #[arg(long, env = "BULWARK_JOB_LEASE_SECONDS", default_value_t = bulwark_core::jobs::pool::DEFAULT_LEASE_SECONDS)]
     pub job_lease_seconds: i64,
-    /// Mark session cookies `Secure` (set this when serving behind TLS).
-    #[arg(long, env = "BULWARK_SECURE_COOKIES", default_value_t = false)]
+    /// The console is reached over HTTPS (a TLS proxy in front): session cookies are `Secure`
+    /// and named `__Host-…`, and browsers are told to keep to HTTPS. Set it to `false` only
+    /// for plain HTTP on this host (`make run` does).
+    #[arg(long, env = "BULWARK_SECURE_COOKIES", default_value_t = true, action = clap::ArgAction::Set)]
     pub secure_cookies: bool,
     /// Directories restores may write below (data directories, restored files), comma-separated
     /// in the environment; `<data dir>/restores` when none is given.
@@ -71,6 +90,9 @@ pub struct ServeArgs {
     /// in the environment.
     #[arg(long = "restore-host", env = "BULWARK_RESTORE_HOSTS", value_delimiter = ',', default_value = "localhost,127.0.0.1,::1")]
     pub restore_hosts: Vec<String>,
+    /// Serve `/metrics` to anyone; by default only to this host and to callers with a token.
+    #[arg(long, env = "BULWARK_PUBLIC_METRICS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub public_metrics: bool,
     /// Minutes of inactivity after which a session ends (a session also ends 12 hours after
     /// its login, however active).
     #[arg(long, env = "BULWARK_SESSION_IDLE_MINUTES", default_value_t = 30)]

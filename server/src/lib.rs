@@ -4,6 +4,7 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod headers;
 pub mod ops;
 pub mod router;
 pub mod security;

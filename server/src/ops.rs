@@ -20,7 +20,20 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+/// The metrics, for a caller on this host or one with an API token (any role), unless the
+/// server was started with `--public-metrics`: they show what runs and how often it fails.
+pub async fn metrics(State(state): State<AppState>, request: axum::extract::Request) -> axum::response::Response {
+    let loopback = request.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().is_some_and(|c| c.0.ip().is_loopback());
+    if !(state.public_metrics || loopback) {
+        let bearer = request.headers().get(header::AUTHORIZATION).and_then(|h| h.to_str().ok()).and_then(|h| h.strip_prefix("Bearer "));
+        let allowed = match bearer {
+            Some(secret) => bulwark_core::auth::tokens::authenticate(&state.catalog, secret.trim()).await.is_ok_and(|p| p.scope.is_none()),
+            None => false,
+        };
+        if !allowed {
+            return crate::api::error::ApiError::unauthenticated("metrics are for this host or a caller with an API token").into_response();
+        }
+    }
     let mut out = String::new();
     let m = &state.metrics;
     let _ = writeln!(out, "# HELP bulwark_build_info Build information.\n# TYPE bulwark_build_info gauge");
@@ -47,5 +60,5 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     };
     let _ = writeln!(out, "# HELP bulwark_catalog_up Whether the catalog answered.\n# TYPE bulwark_catalog_up gauge");
     let _ = writeln!(out, "bulwark_catalog_up {catalog_up}");
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out)
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out).into_response()
 }

@@ -11,10 +11,11 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::session_store::CatalogStore;
 use crate::state::AppState;
-use crate::{api, ops, security};
+use crate::{api, headers, ops, security};
 
 /// Session cookie settings.
 pub struct SessionSettings {
+    /// Served over HTTPS: `Secure` `__Host-` cookies and HSTS.
     pub secure: bool,
     pub idle_minutes: i64,
 }
@@ -26,9 +27,17 @@ pub fn router(state: AppState, sessions: SessionSettings) -> Router {
         provide_context(catalog.clone());
         provide_context(secrets.clone());
         provide_context(targets.clone());
+        // A page's scripts run only with the nonce leptos_axum made for this response.
+        if let (Some(nonce), Some(response)) = (leptos::nonce::use_nonce(), leptos::prelude::use_context::<leptos_axum::ResponseOptions>())
+            && let Ok(policy) = axum::http::HeaderValue::from_str(&headers::page_policy(&nonce))
+        {
+            response.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, policy);
+        }
     };
+    // `__Host-`: the browser keeps the cookie to this exact origin, over HTTPS only.
+    let cookie = if sessions.secure { "__Host-bulwark_session" } else { "bulwark_session" };
     let session_layer = SessionManagerLayer::new(CatalogStore::new(state.catalog.clone()))
-        .with_name("bulwark_session")
+        .with_name(cookie)
         .with_http_only(true)
         .with_same_site(SameSite::Strict)
         .with_secure(sessions.secure)
@@ -47,6 +56,7 @@ pub fn router(state: AppState, sessions: SessionSettings) -> Router {
         .layer(axum::middleware::from_fn(security::same_origin))
         .layer(session_layer)
         .layer(axum::middleware::from_fn(security::run_to_completion))
+        .layer(axum::middleware::from_fn_with_state(headers::Https(sessions.secure), headers::security_headers))
         .layer(axum::middleware::from_fn_with_state(state.clone(), security::count_responses))
         .with_state(state)
 }

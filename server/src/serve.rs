@@ -40,7 +40,7 @@ pub async fn serve(catalog_args: &CatalogArgs, args: &ServeArgs) -> anyhow::Resu
     let secrets = SecretBox::load(std::env::var("BULWARK_SECRET_KEY").ok().as_deref(), &catalog_args.data_dir)?;
     let targets = Arc::new(args.restore_targets(&catalog_args.data_dir)?);
     tracing::info!(roots = ?targets.roots(), hosts = ?targets.hosts(), "restores may write below these roots, to these hosts");
-    let state = AppState { catalog: catalog.clone(), secrets: secrets.clone(), targets, leptos_options, metrics: Arc::new(HttpMetrics::default()) };
+    let state = AppState { catalog: catalog.clone(), secrets: secrets.clone(), targets, leptos_options, public_metrics: args.public_metrics, metrics: Arc::new(HttpMetrics::default()) };
     let app = router(state, SessionSettings { secure: args.secure_cookies, idle_minutes: args.session_idle_minutes });
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -62,7 +62,8 @@ pub async fn serve(catalog_args: &CatalogArgs, args: &ServeArgs) -> anyhow::Resu
         .with_context(|| format!("cannot listen on {} (is another server running there?)", args.listen))?;
     tracing::info!("serving the console on http://{}", args.listen);
     println!("Bulwark is listening on http://{}", args.listen);
-    axum::serve(listener, app)
+    // The peer's address: `/metrics` answers callers on this host without a token.
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
             tracing::info!("shutting down: finishing requests and running jobs");

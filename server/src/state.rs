@@ -18,6 +18,8 @@ pub struct AppState {
     /// Where restores may write (`--restore-root`, `--restore-host`).
     pub targets: Arc<Targets>,
     pub leptos_options: LeptosOptions,
+    /// `/metrics` without a token from anywhere (`--public-metrics`).
+    pub public_metrics: bool,
     pub metrics: Arc<HttpMetrics>,
 }
 

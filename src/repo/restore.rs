@@ -715,8 +715,13 @@ pub async fn verify_snapshot(repo: &Repository, index: std::sync::Arc<Index>, sn
 }
 
 /// The bytes of one file of a tree snapshot, verified against its SHA-256.
-pub async fn read_file(repo: &Repository, index: &Index, snapshot: &Snapshot, path: &str) -> Result<Vec<u8>, RepoError> {
+/// Reads one file of a snapshot whole, verified, refusing one over `limit` bytes before
+/// reading any of it.
+pub async fn read_file(repo: &Repository, index: &Index, snapshot: &Snapshot, path: &str, limit: u64) -> Result<Vec<u8>, RepoError> {
     let node = super::tree::find_file(repo, index, snapshot, path).await?;
+    if node.size > limit {
+        return Err(RepoError::Invalid(format!("{path} is larger than {} MiB: restore it with `bulwark repo restore`", limit >> 20)));
+    }
     let mut out = Vec::with_capacity(node.size.min(1 << 30) as usize);
     for id in parse_ids(&node.chunks)? {
         out.extend(repo.load_blob(index, &id).await.map_err(|e| RepoError::DataUnavailable { snapshot: snapshot.id.clone(), detail: e.to_string() })?);

@@ -166,9 +166,15 @@ pub async fn restore_directory(
 ) -> Result<RestoreReport, RestoreError> {
     actor.require(Role::Operator)?;
     let execution = executions::restorable(catalog, actor, execution_id).await?;
-    // Configuration files are files: they restore the same way.
+    // Configuration files are files: they restore the same way. Their values are secrets the
+    // console never shows, so writing them elsewhere is an admin's call (audited below).
     let kind = match configurations::find(catalog, &execution.configuration_id).await?.source_type.as_str() {
-        "environment_vars" => "environment_vars",
+        "environment_vars" => {
+            if actor.role < Role::Admin || actor.scope.is_some() {
+                return Err(RestoreError::Forbidden("restoring configuration files (their values) needs the admin role".into()));
+            }
+            "environment_vars"
+        }
         _ => "filesystem",
     };
     let (location, snapshot_id) = completed(catalog, actor, execution_id, kind).await?;

@@ -133,9 +133,12 @@ thread_local! {
     static BUFFER: std::cell::RefCell<Option<AlignedBuffer>> = const { std::cell::RefCell::new(None) };
 }
 
-/// Creates `path` (which must not exist) holding `data`, and syncs it to disk.
+/// Creates `path` (which must not exist) holding `data`, readable by its owner only (a
+/// repository object), and syncs it to disk.
 pub fn create_synced(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let mut file = DirectFile::new(File::create_new(path)?, data.len() as u64, BUFFER.take().unwrap_or_default());
+    use std::os::unix::fs::OpenOptionsExt;
+    let created = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut file = DirectFile::new(created, data.len() as u64, BUFFER.take().unwrap_or_default());
     file.write_all(data)?;
     let (file, buffer) = file.finish()?;
     BUFFER.set(Some(buffer));

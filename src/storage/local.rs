@@ -44,7 +44,8 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 
 fn put_file(path: &Path, key: &str, data: &[u8]) -> Result<(), StorageError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io(key))?;
+    // Directories of a repository are its owner's alone, like its objects.
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700).create(dir).map_err(io(key))?;
     // Write a temporary sibling, fsync, then rename over: readers never see a partial object.
     let tmp = dir.join(format!(".tmp-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()));
     let result = super::direct::create_synced(&tmp, data).and_then(|()| std::fs::rename(&tmp, path));

@@ -5,6 +5,7 @@ use bulwark_core::auth::Role;
 use bulwark_core::catalog::Catalog;
 use bulwark_core::config_files;
 use bulwark_core::configurations::{self, NewConfiguration};
+use bulwark_core::error::Classify;
 use bulwark_core::executions;
 use bulwark_core::repo::crypto::Key;
 use bulwark_core::restores::{self, DirectoryRestore};
@@ -66,9 +67,21 @@ async fn configuration_files_round_trip_and_diff_without_values(catalog: Catalog
         assert!(!shown.contains(secret), "{secret} must never be shown: {shown}");
     }
 
-    // The backup restores the files as they were, byte for byte.
+    // Their values leave the backup only for an admin: an operator may neither restore nor
+    // download them.
+    let operator = user(&catalog, "ops", Role::Operator).await;
     let target = bulwark_testkit::temp_dir("config-dst");
     let request = DirectoryRestore { target_path: target.display().to_string(), include: vec![] };
+    let refused = restores::restore_directory(&catalog, &secrets, &crate::restore_targets(), &operator, &execution.id, request.clone()).await.unwrap_err();
+    assert_eq!(refused.kind(), bulwark_core::error::Kind::Forbidden, "{refused}");
+    assert!(!target.join(".env").exists());
+    let (location, snapshot) = (execution.storage_location_id.clone().unwrap(), execution.snapshot_id.clone().unwrap());
+    let download = bulwark_core::locations::download(&catalog, &secrets, &operator, &location, &snapshot, ".env").await.unwrap_err();
+    assert_eq!(download.kind(), bulwark_core::error::Kind::Forbidden, "{download}");
+    let bytes = bulwark_core::locations::download(&catalog, &secrets, &admin, &location, &snapshot, ".env").await.unwrap();
+    assert!(String::from_utf8(bytes).unwrap().contains("sk_live_abc123"));
+
+    // The backup restores the files as they were, byte for byte.
     restores::restore_directory(&catalog, &secrets, &crate::restore_targets(), &admin, &execution.id, request).await.unwrap();
     assert_eq!(std::fs::read_to_string(target.join(".env")).unwrap(), "DATABASE_URL=postgres://app:SuperSecret1@db/app\nexport API_KEY=\"sk_live_abc123\"\nDEBUG=false\n");
     assert_eq!(std::fs::read_to_string(target.join("config/app.yaml")).unwrap(), "database:\n  password: hunter2\n");

@@ -10,6 +10,8 @@ use crate::{TestApp, on_both_catalogs};
 
 on_both_catalogs!(
     health_and_metrics_answer,
+    every_response_carries_the_security_headers,
+    secure_cookies_are_host_only,
     missing_or_bad_credentials_are_401_json,
     viewer_cannot_use_admin_endpoints,
     malformed_input_gets_a_clear_4xx,
@@ -27,13 +29,50 @@ async fn health_and_metrics_answer(app: TestApp) {
     let health = app.get("/healthz", None).await;
     assert_eq!(health.status, StatusCode::OK);
     assert_eq!(health.json()["status"], "ok");
-    let metrics = app.get("/metrics", None).await;
+    // Metrics are for this host or a caller with a token (a oneshot request has no peer).
+    assert_eq!(app.get("/metrics", None).await.status, StatusCode::UNAUTHORIZED);
+    let (_, token) = app.user_with_token("prometheus", Role::Viewer).await;
+    let metrics = app.get("/metrics", Some(&token)).await;
     assert_eq!(metrics.status, StatusCode::OK);
     assert!(metrics.headers["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
     let text = metrics.text();
     assert!(text.contains("bulwark_catalog_up 1"), "{text}");
     assert!(text.contains("bulwark_jobs{state=\"queued\"}"), "{text}");
     assert!(text.contains("bulwark_http_responses_total{class=\"2xx\"} 1"), "{text}");
+}
+
+async fn every_response_carries_the_security_headers(app: TestApp) {
+    for path in ["/healthz", "/api/me", "/login", "/no-such-page"] {
+        let reply = app.get(path, None).await;
+        for (name, value) in [("x-content-type-options", "nosniff"), ("x-frame-options", "DENY"), ("referrer-policy", "same-origin")] {
+            assert_eq!(reply.headers.get(name).and_then(|v| v.to_str().ok()), Some(value), "{path}: {name}");
+        }
+        let policy = reply.headers["content-security-policy"].to_str().unwrap().to_string();
+        assert!(policy.contains("frame-ancestors 'none'"), "{path}: {policy}");
+    }
+    // A page runs only the scripts that carry the nonce its policy names.
+    let page = app.get("/login", None).await;
+    let policy = page.headers["content-security-policy"].to_str().unwrap().to_string();
+    let nonce = policy.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).unwrap_or_else(|| panic!("no nonce in {policy}"));
+    let html = page.text();
+    let scripts = html.matches("<script").count();
+    assert!(scripts >= 1 && html.matches(&format!("nonce=\"{nonce}\"")).count() >= scripts, "every script carries the nonce: {html}");
+    assert!(!policy.contains("unsafe-inline"), "{policy}");
+}
+
+async fn secure_cookies_are_host_only(app: TestApp) {
+    use tower::ServiceExt;
+    app.user_with_token("sam", Role::Viewer).await;
+    let https = bulwark_server::router::router(app.state.clone(), bulwark_server::router::SessionSettings { secure: true, idle_minutes: 30 });
+    let request = Request::post("/_sfn/login")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from("username=sam&password=sam-password-123"))
+        .unwrap();
+    let reply = https.oneshot(request).await.unwrap();
+    assert!(reply.headers().get("strict-transport-security").is_some(), "HSTS over HTTPS");
+    let cookie = reply.headers().get("set-cookie").unwrap_or_else(|| panic!("no session cookie: {:?}", reply.status())).to_str().unwrap().to_string();
+    assert!(cookie.starts_with("__Host-bulwark_session=") && cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("Path=/"), "{cookie}");
+    assert!(!cookie.contains("Domain"), "{cookie}");
 }
 
 async fn missing_or_bad_credentials_are_401_json(app: TestApp) {

@@ -42,6 +42,12 @@ fn user_add_audit_verify_and_exit_codes() {
     let (code, out, _) = bulwark(&dir, &["audit", "verify"], "");
     assert_eq!((code, out.trim()), (0, "The audit chain is intact: 2 entries verified."));
 
+    // The data directory is the server user's alone, and so is the catalog in it.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700, "the data directory");
+    assert_eq!(mode(&dir.join("bulwark.db")), 0o600, "the SQLite catalog");
+
     let (code, _, err) = bulwark(&dir, &["--database-url", "mysql://nope", "migrate"], "");
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("unsupported catalog URL"), "{err}");
@@ -83,6 +89,17 @@ fn repo_commands_round_trip_and_exit_codes() {
     assert!(kit["repositoryId"].as_str().unwrap().len() == 64);
     let (code, _, _) = repo_cmd(&repo, pw, &["init"], b"");
     assert_eq!(code, 4, "init twice is a conflict");
+    // Every object and directory of a local repository is its owner's alone.
+    use std::os::unix::fs::PermissionsExt;
+    let mut stack = vec![repo.clone()];
+    while let Some(path) = stack.pop() {
+        let meta = std::fs::metadata(&path).unwrap();
+        let expected = if meta.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(meta.permissions().mode() & 0o777, expected, "{}", path.display());
+        if meta.is_dir() {
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        }
+    }
     let (code, _, err) = repo_cmd(&repo, "wrong", &["snapshots"], b"");
     assert_eq!(code, 11, "{err}");
 

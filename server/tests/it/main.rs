@@ -45,6 +45,8 @@ pub struct TestApp {
     pub catalog: Catalog,
     pub secrets: bulwark_core::secrets::SecretBox,
     pub router: Router,
+    /// What the router was built from, to build another with other settings.
+    pub state: AppState,
 }
 
 /// A response, read whole.
@@ -69,9 +71,9 @@ impl TestApp {
         let catalog = Catalog::open(&url).await.expect("open catalog");
         let leptos_options = leptos::config::LeptosOptions::builder().output_name("bulwark").build();
         let secrets = bulwark_core::secrets::SecretBox::new(bulwark_core::repo::crypto::Key::random());
-        let state = AppState { catalog: catalog.clone(), secrets: secrets.clone(), targets: Arc::new(restore_targets()), leptos_options, metrics: Arc::new(HttpMetrics::default()) };
-        let router = router(state, SessionSettings { secure: false, idle_minutes: 30 });
-        TestApp { catalog, secrets, router }
+        let state = AppState { catalog: catalog.clone(), secrets: secrets.clone(), targets: Arc::new(restore_targets()), leptos_options, public_metrics: false, metrics: Arc::new(HttpMetrics::default()) };
+        let router = router(state.clone(), SessionSettings { secure: false, idle_minutes: 30 });
+        TestApp { catalog, secrets, router, state }
     }
 
     pub async fn send(&self, request: Request<Body>) -> Reply {
