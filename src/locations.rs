@@ -189,10 +189,9 @@ fn validate(new: &NewLocation) -> Result<(), LocationError> {
             if S3Settings::parse_url(&format!("s3://{bucket}")).is_none() {
                 return invalid("bucket: 3 to 63 lowercase letters, digits, '-' or '.'");
             }
-            if let Some(endpoint) = blank(&new.endpoint)
-                && !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
-                    return invalid("endpoint: an http:// or https:// URL");
-                }
+            if let Some(problem) = blank(&new.endpoint).and_then(|e| crate::storage::s3::endpoint_problem(&e)) {
+                return invalid(&format!("endpoint: {problem}"));
+            }
             if blank(&new.access_key).is_none() || blank(&new.secret_key).is_none() {
                 return invalid("accessKey and secretKey are needed for an S3 location");
             }

@@ -89,8 +89,13 @@ pub struct RebuildReport {
 }
 
 /// Recreates executions, configurations and WAL rows from every attached repository.
+/// One rebuild at a time: it reads every snapshot of every location; a second waits its turn
+/// (and then finds the catalog rebuilt: rebuilds are idempotent).
+static RUNNING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
 pub async fn rebuild(catalog: &Catalog, secrets: &SecretBox, actor: &Principal) -> Result<RebuildReport, RebuildError> {
     actor.require(Role::Admin)?;
+    let _permit = RUNNING.acquire().await.map_err(|e| RebuildError::Conflict(e.to_string()))?;
     let attached: Vec<(String,)> = sqlx::query_as("SELECT id FROM backup_storage_locations WHERE repository_key_encrypted IS NOT NULL ORDER BY created_at")
         .fetch_all(catalog.pool())
         .await?;

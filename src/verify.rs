@@ -25,6 +25,7 @@ use crate::time;
 pub enum VerifyError {
     #[error("{0}")]
     Conflict(String),
+
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error(transparent)]
@@ -74,8 +75,15 @@ pub struct VerificationReport {
 }
 
 /// Verifies an execution's backup now (operators and up).
+/// Verifications asked for by hand that run at once: each reads a whole backup with its
+/// buffers and threads; more requests wait their turn instead of piling up that work.
+static ON_REQUEST: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Verifies one execution's backup now, for a person who asked (at most [`ON_REQUEST`] at
+/// once; every completed backup also queues a verification job).
 pub async fn verify_execution(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, execution_id: &str) -> Result<VerificationReport, VerifyError> {
     actor.require(Role::Operator)?;
+    let _permit = ON_REQUEST.acquire().await.map_err(|e| VerifyError::Conflict(e.to_string()))?;
     run(catalog, secrets, execution_id).await
 }
 

@@ -10,6 +10,7 @@ pub mod pages;
 pub mod session;
 #[cfg(feature = "ssr")]
 pub mod ssr;
+pub mod url;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};

@@ -1,6 +1,6 @@
 //! Security headers on every response (ASVS 14.4): a Content Security Policy whose scripts must
-//! carry the page's nonce, no framing, no MIME sniffing, no referrer leaving the site, and HSTS
-//! when the console is served over HTTPS.
+//! carry the page's nonce, no framing, no MIME sniffing, no referrer leaving the site, no caching
+//! of anything but static files, and HSTS when the console is served over HTTPS.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
@@ -25,6 +25,8 @@ const DEFAULT_POLICY: &str = "default-src 'none'; frame-ancestors 'none'; base-u
 pub struct Https(pub bool);
 
 pub async fn security_headers(State(Https(https)): State<Https>, request: Request, next: Next) -> Response {
+    // The console's own static files may be cached; nothing else is (pages and answers hold data).
+    let cacheable = request.uri().path().starts_with("/pkg/") || request.uri().path().starts_with("/favicon");
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     let mut set = |name: HeaderName, value: &'static str| {
@@ -36,6 +38,9 @@ pub async fn security_headers(State(Https(https)): State<Https>, request: Reques
     set(header::REFERRER_POLICY, "same-origin");
     set(HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
     set(HeaderName::from_static("permissions-policy"), "camera=(), microphone=(), geolocation=(), payment=()");
+    if !cacheable {
+        set(header::CACHE_CONTROL, "no-store");
+    }
     if https {
         set(header::STRICT_TRANSPORT_SECURITY, "max-age=31536000; includeSubDomains");
     }

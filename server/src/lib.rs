@@ -4,6 +4,7 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod console_access;
 pub mod headers;
 pub mod ops;
 pub mod router;
@@ -11,3 +12,4 @@ pub mod security;
 pub mod serve;
 pub mod session_store;
 pub mod state;
+pub mod throttle;

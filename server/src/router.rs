@@ -11,7 +11,7 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::session_store::CatalogStore;
 use crate::state::AppState;
-use crate::{api, headers, ops, security};
+use crate::{api, console_access, headers, ops, security, throttle};
 
 /// Session cookie settings.
 pub struct SessionSettings {
@@ -41,7 +41,9 @@ pub fn router(state: AppState, sessions: SessionSettings) -> Router {
         .with_http_only(true)
         .with_same_site(SameSite::Strict)
         .with_secure(sessions.secure)
-        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(sessions.idle_minutes)));
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(sessions.idle_minutes)))
+        // Saved on every request, so the idle limit counts from the last one, not the login.
+        .with_always_save(true);
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
@@ -52,7 +54,9 @@ pub fn router(state: AppState, sessions: SessionSettings) -> Router {
         })
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(axum::middleware::from_fn_with_state(state.clone(), security::require_login))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), console_access::check))
         .layer(axum::middleware::from_fn(security::server_fn_status))
+        .layer(axum::middleware::from_fn_with_state(std::sync::Arc::new(throttle::LoginThrottle::default()), throttle::logins))
         .layer(axum::middleware::from_fn(security::same_origin))
         .layer(session_layer)
         .layer(axum::middleware::from_fn(security::run_to_completion))

@@ -56,17 +56,8 @@ pub async fn require_login(State(state): State<AppState>, session: Session, requ
         return next.run(request).await;
     }
     let wanted = request.uri().path_and_query().map_or("/", |p| p.as_str());
-    let target = if wanted == "/" { "/login".to_string() } else { format!("/login?next={}", urlencode(wanted)) };
+    let target = if wanted == "/" { "/login".to_string() } else { format!("/login?next={}", bulwark_app::url::encode(wanted)) };
     Redirect::to(&target).into_response()
-}
-
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// Counts responses by status class for /metrics.

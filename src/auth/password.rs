@@ -5,15 +5,17 @@ use argon2::Argon2;
 
 use super::AuthError;
 
-/// Shortest password accepted; long passphrases beat composition rules.
-pub const MIN_PASSWORD_LEN: usize = 10;
+/// Shortest password accepted (ASVS 2.1.1); long passphrases beat composition rules.
+pub const MIN_PASSWORD_LEN: usize = 12;
+/// Longest password accepted (ASVS 2.1.2): argon2 work must not grow with a pasted novel.
+pub const MAX_PASSWORD_LEN: usize = 128;
 
 pub fn hash_password(password: &str) -> Result<String, AuthError> {
     if password.chars().count() < MIN_PASSWORD_LEN {
         return Err(AuthError::Invalid(format!("the password must have at least {MIN_PASSWORD_LEN} characters")));
     }
-    if password.len() > 1024 {
-        return Err(AuthError::Invalid("the password is longer than 1024 bytes".into()));
+    if password.chars().count() > MAX_PASSWORD_LEN {
+        return Err(AuthError::Invalid(format!("the password must have at most {MAX_PASSWORD_LEN} characters")));
     }
     Argon2::default()
         .hash_password(password.as_bytes())

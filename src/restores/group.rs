@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{PhysicalRestore, RestoreError, Targets, record_action, restore, restore_physical};
 use crate::auth::{Principal, Role};
 use crate::catalog::Catalog;
-use crate::executions;
+use crate::{configurations, executions};
 use crate::secrets::SecretBox;
 
 /// The target of every member, by configuration id or name.
@@ -55,6 +55,10 @@ pub async fn restore_group(catalog: &Catalog, secrets: &SecretBox, targets: &Tar
         let target = request.members.get(&id).or_else(|| request.members.get(&name)).cloned().ok_or_else(|| {
             RestoreError::Invalid(format!("members.{name}: give a target for every member of the group (by configuration id or name)"))
         })?;
+        // Refused before anything is restored: a group is restored whole or not started.
+        if configurations::find(catalog, &id).await?.source_type == "environment_vars" && (actor.role < Role::Admin || actor.scope.is_some()) {
+            return Err(RestoreError::Forbidden(format!("members.{name}: restoring configuration files (their values) needs the admin role")));
+        }
         plan.push((member.clone(), id, name, target));
     }
     if let Some(unknown) = request.members.keys().find(|k| !plan.iter().any(|(_, id, name, _)| id == *k || name == *k)) {

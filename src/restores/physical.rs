@@ -339,6 +339,10 @@ async fn start_and_wait(owner: &ServerUser, server_version: &str, directory: &Pa
         .map_err(|e| RestoreError::Invalid(format!("the configuration's source URL: {e}")))?
         .host("127.0.0.1")
         .port(port)
+        // Settings stored with the data (ALTER ROLE/DATABASE … SET) come back too: these
+        // startup options override them, so no library loads and no schema shadows pg_catalog
+        // in Bulwark's own check.
+        .options([("session_preload_libraries", ""), ("local_preload_libraries", ""), ("search_path", "pg_catalog")])
         .disable_statement_logging();
     match &listen.socket_dir {
         // Over the private socket Bulwark's pg_hba.conf trusts the server user.
@@ -351,15 +355,22 @@ async fn start_and_wait(owner: &ServerUser, server_version: &str, directory: &Pa
     }
     let started = Instant::now();
     loop {
-        // Connections fail while replay runs with hot_standby off; that is not an error yet.
-        if let Ok(mut conn) = sqlx::postgres::PgConnection::connect_with(&options).await {
-            let row = sqlx::query("SELECT pg_is_in_recovery(), (SELECT count(*) FROM pg_database)").fetch_one(&mut conn).await;
-            let _ = conn.close().await;
-            if let Ok(row) = row
-                && !row.get::<bool, _>(0)
-            {
-                return Ok(recovered_to(&log));
+        // Connections fail while replay runs with hot_standby off (SQLSTATE 57P03) and before the
+        // server listens; any other refusal by the server is final.
+        match sqlx::postgres::PgConnection::connect_with(&options).await {
+            Ok(mut conn) => {
+                let row = sqlx::query("SELECT pg_catalog.pg_is_in_recovery(), (SELECT pg_catalog.count(*) FROM pg_catalog.pg_database)").fetch_one(&mut conn).await;
+                let _ = conn.close().await;
+                if let Ok(row) = row
+                    && !row.get::<bool, _>(0)
+                {
+                    return Ok(recovered_to(&log));
+                }
             }
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() != Some("57P03") => {
+                return Err(RestoreError::Target(format!("the restored cluster refused Bulwark's check: {}", e.message())));
+            }
+            Err(_) => {}
         }
         if postmaster.has_exited() {
             return Err(failed_cluster(directory, "the restored cluster stopped during recovery"));

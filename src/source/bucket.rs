@@ -44,10 +44,8 @@ impl BucketOptions {
         if self.access_key_id.trim().is_empty() {
             return Some("sourceOptions.accessKeyId: the access key id".into());
         }
-        if let Some(endpoint) = &self.endpoint
-            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
-        {
-            return Some("sourceOptions.endpoint: an http:// or https:// URL".into());
+        if let Some(problem) = self.endpoint.as_deref().and_then(crate::storage::s3::endpoint_problem) {
+            return Some(format!("sourceOptions.endpoint: {problem}"));
         }
         None
     }

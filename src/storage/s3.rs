@@ -311,9 +311,41 @@ impl Storage for S3Storage {
     }
 }
 
+/// Why `endpoint` may not be used as an S3 endpoint, if it may not: it must be an http(s) URL,
+/// and not a link-local or cloud metadata address, whose answers (instance credentials) a
+/// location or a bucket source would otherwise fetch for whoever typed the URL. Loopback and
+/// private addresses stay allowed: self-hosted S3 servers live there. A name that resolves to
+/// such an address is not caught here.
+pub fn endpoint_problem(endpoint: &str) -> Option<String> {
+    let Ok(url) = url::Url::parse(endpoint) else { return Some("an http:// or https:// URL".into()) };
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Some("an http:// or https:// URL".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Some("no credentials in the URL: they have their own fields".into());
+    }
+    let internal = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_link_local() || ip == std::net::Ipv4Addr::new(100, 100, 100, 200),
+        Some(url::Host::Ipv6(ip)) => (ip.segments()[0] & 0xffc0) == 0xfe80 || ip == std::net::Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("metadata.google.internal"),
+        None => false,
+    };
+    internal.then(|| format!("{endpoint} is a link-local or cloud metadata address, never an S3 endpoint"))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::S3Settings;
+    use super::{S3Settings, endpoint_problem};
+
+    #[test]
+    fn metadata_and_link_local_endpoints_are_refused() {
+        for bad in ["http://169.254.169.254/latest/meta-data", "http://[fe80::1]:9000", "http://[fd00:ec2::254]", "http://100.100.100.200", "http://metadata.google.internal", "ftp://x", "http://u:p@s3.example", "s3.example"] {
+            assert!(endpoint_problem(bad).is_some(), "{bad}");
+        }
+        for good in ["http://127.0.0.1:8333", "https://s3.eu-west-1.amazonaws.com", "http://10.0.0.5:9000", "https://abc.supabase.co/storage/v1/s3"] {
+            assert_eq!(endpoint_problem(good), None, "{good}");
+        }
+    }
 
     #[test]
     fn urls_parse() {

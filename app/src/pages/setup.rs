@@ -59,7 +59,7 @@ pub fn SetupPage() -> impl IntoView {
                                     {linked.is_none().then(|| view! {
                                         <label>"Username" <input type="text" name="username" autocomplete="username" required/></label>
                                     })}
-                                    <label>"Password (10 characters or more)"
+                                    <label>"Password (12 characters or more)"
                                         <input type="password" name="password" autocomplete="new-password" required minlength="10"/>
                                     </label>
                                     <label>"Repeat the password"

@@ -105,7 +105,7 @@ pub fn SnapshotBrowserPage() -> impl IntoView {
                     Ok(list) => {
                         let up = (!dir.is_empty()).then(|| {
                             let parent = dir.rsplit_once('/').map(|(p, _)| p.to_string()).unwrap_or_default();
-                            view! { <p><a href=format!("/storage/{id}/{snapshot}?dir={parent}")>"↑ up"</a></p> }
+                            view! { <p><a href=format!("/storage/{id}/{snapshot}?dir={}", crate::url::encode(&parent))>"↑ up"</a></p> }
                         });
                         view! {
                             <p class="muted" data-testid="current-dir">{format!("/{dir}")}</p>
@@ -115,9 +115,9 @@ pub fn SnapshotBrowserPage() -> impl IntoView {
                                 <tbody>
                                     {list.into_iter().map(|e| {
                                         let action = match e.kind.as_str() {
-                                            "dir" => view! { <a href=format!("/storage/{id}/{snapshot}?dir={}", e.path)>"Open"</a> }.into_any(),
+                                            "dir" => view! { <a href=format!("/storage/{id}/{snapshot}?dir={}", crate::url::encode(&e.path))>"Open"</a> }.into_any(),
                                             "file" => view! {
-                                                <a href=format!("/api/admin/backups/storage-locations/{id}/snapshots/{snapshot}/file?path={}", e.path) download=e.name.clone()>"Download"</a>
+                                                <a href=format!("/api/admin/backups/storage-locations/{id}/snapshots/{snapshot}/file?path={}", crate::url::encode(&e.path)) download=e.name.clone()>"Download"</a>
                                             }.into_any(),
                                             _ => view! { <span></span> }.into_any(),
                                         };

@@ -16,7 +16,7 @@ use bulwark_core::wal_archive::{self, PushReport, RecoveryWindow};
 use serde::Deserialize;
 
 use super::error::ApiError;
-use super::extract::{Auth, Json, NarrowAuth, Query};
+use super::extract::{Auth, Json, Query};
 use crate::state::AppState;
 
 pub async fn list(State(s): State<AppState>, Auth(p): Auth) -> Result<Json<Vec<ConfigurationSummary>>, ApiError> {
@@ -145,7 +145,7 @@ pub async fn wal_token(
 /// `archive_command`'s upload: the body is the WAL file. The same file again is fine (200);
 /// different bytes under an archived name are a 409. Takes an operator or a token that may
 /// push this configuration's WAL.
-pub async fn wal_push(State(s): State<AppState>, NarrowAuth(p): NarrowAuth, Path((id, name)): Path<(String, String)>, body: axum::body::Bytes) -> Result<Json<PushReport>, ApiError> {
+pub async fn wal_push(State(s): State<AppState>, Auth(p): Auth, Path((id, name)): Path<(String, String)>, body: axum::body::Bytes) -> Result<Json<PushReport>, ApiError> {
     Ok(Json(wal_archive::push(&s.catalog, &s.secrets, &p, &id, &name, &body).await?))
 }
 

@@ -1,40 +1,39 @@
 //! Request extractors of the REST API: the principal, and JSON / query bodies whose
 //! rejections are [`ApiError`]s.
 
-use axum::extract::{FromRequest, FromRequestParts};
+use axum::extract::{FromRequest, FromRequestParts, MatchedPath};
+use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use bulwark_core::auth::{Principal, tokens, users};
+use bulwark_core::auth::{Principal, Role, tokens, users};
 use tower_sessions::Session;
 
+use super::access::{self, Access};
 use super::error::ApiError;
 use crate::state::AppState;
 
-/// The caller, from `Authorization: Bearer …` or the console's session cookie. A narrow token
-/// (one that may only push one cluster's WAL) is refused here: only [`NarrowAuth`] takes it.
+/// The caller, from `Authorization: Bearer …` or the console's session cookie, allowed by the
+/// route's entry in the role matrix ([`super::access`]) before anything else of the request is
+/// read. Narrow tokens pass only where the matrix says [`Access::WalPush`].
 pub struct Auth(pub Principal);
-
-/// The caller, narrow tokens included: for the one route a narrow token is for (WAL pushes);
-/// the core checks its scope.
-pub struct NarrowAuth(pub Principal);
 
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let route = parts.extensions.get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_default();
+        let Some(access) = access::required(&parts.method, &route) else {
+            tracing::error!(method = %parts.method, route, "a REST route has no entry in the role matrix");
+            return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error: see the server log"));
+        };
         let principal = caller(parts, state).await?;
-        if let Some(scope) = &principal.scope {
-            return Err(ApiError::new(axum::http::StatusCode::FORBIDDEN, format!("this token may only do {scope}")));
+        match (access, &principal.scope) {
+            (Access::WalPush, Some(_)) => {} // the core matches the scope to the configuration
+            (Access::WalPush, None) => principal.require(Role::Operator)?,
+            (Access::Role(_), Some(scope)) => return Err(ApiError::new(StatusCode::FORBIDDEN, format!("this token may only do {scope}"))),
+            (Access::Role(role), None) => principal.require(role)?,
         }
         Ok(Auth(principal))
-    }
-}
-
-impl FromRequestParts<AppState> for NarrowAuth {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        caller(parts, state).await.map(NarrowAuth)
     }
 }
 

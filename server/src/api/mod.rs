@@ -1,5 +1,6 @@
 //! The REST API under `/api`: the same core calls as the console, for automation.
 
+pub mod access;
 pub mod error;
 pub mod extract;
 mod audit;

@@ -12,6 +12,7 @@ on_both_catalogs!(
     health_and_metrics_answer,
     every_response_carries_the_security_headers,
     secure_cookies_are_host_only,
+    one_address_cannot_guess_across_accounts,
     missing_or_bad_credentials_are_401_json,
     viewer_cannot_use_admin_endpoints,
     malformed_input_gets_a_clear_4xx,
@@ -44,7 +45,7 @@ async fn health_and_metrics_answer(app: TestApp) {
 async fn every_response_carries_the_security_headers(app: TestApp) {
     for path in ["/healthz", "/api/me", "/login", "/no-such-page"] {
         let reply = app.get(path, None).await;
-        for (name, value) in [("x-content-type-options", "nosniff"), ("x-frame-options", "DENY"), ("referrer-policy", "same-origin")] {
+        for (name, value) in [("x-content-type-options", "nosniff"), ("x-frame-options", "DENY"), ("referrer-policy", "same-origin"), ("cache-control", "no-store")] {
             assert_eq!(reply.headers.get(name).and_then(|v| v.to_str().ok()), Some(value), "{path}: {name}");
         }
         let policy = reply.headers["content-security-policy"].to_str().unwrap().to_string();
@@ -116,7 +117,7 @@ async fn malformed_input_gets_a_clear_4xx(app: TestApp) {
         (r#"{"username": "x", "role": "root"}"#, StatusCode::BAD_REQUEST, "unknown variant `root`"),
         (r#"{"username": "x", "role": "admin", "shell": "/bin/sh"}"#, StatusCode::BAD_REQUEST, "unknown field `shell`"),
         (r#"{"username": "no spaces", "role": "admin"}"#, StatusCode::BAD_REQUEST, "a username has 1 to 64 characters"),
-        (r#"{"username": "x", "role": "admin", "password": "short"}"#, StatusCode::BAD_REQUEST, "at least 10 characters"),
+        (r#"{"username": "x", "role": "admin", "password": "short"}"#, StatusCode::BAD_REQUEST, "at least 12 characters"),
     ];
     for (body, status, detail) in cases {
         let reply = app.json("POST", "/api/admin/users", &admin, body).await;
@@ -290,6 +291,11 @@ async fn storage_locations_over_rest(app: TestApp) {
     assert_eq!(app.json("POST", base, &viewer, &body).await.status, StatusCode::FORBIDDEN);
     let bad = app.json("POST", base, &admin, r#"{"locationName":"s3","storageType":"primary","provider":"s3","bucket":"UPPER"}"#).await;
     assert_eq!((bad.status, bad.json()["detail"].as_str()), (StatusCode::BAD_REQUEST, Some("bucket: 3 to 63 lowercase letters, digits, '-' or '.'")));
+    // An endpoint at the cloud's metadata service would fetch the host's own credentials.
+    let metadata = r#"{"locationName":"s3","storageType":"primary","provider":"s3","bucket":"b-1","endpoint":"http://169.254.169.254","accessKey":"a","secretKey":"s"}"#;
+    let refused = app.json("POST", base, &admin, metadata).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text());
+    assert!(refused.json()["detail"].as_str().unwrap().contains("link-local or cloud metadata"), "{}", refused.text());
     let created = app.json("POST", base, &admin, &body).await;
     assert_eq!(created.status, StatusCode::CREATED);
     let id = created.json()["id"].as_str().unwrap().to_string();
@@ -504,4 +510,23 @@ async fn password_changes_end_sessions_and_tokens_stay_in_their_lane(app: TestAp
     for token in [&sam_token, &short] {
         assert_eq!(app.get("/api/me", Some(token)).await.status, StatusCode::UNAUTHORIZED, "a token outlived the reset");
     }
+}
+
+async fn one_address_cannot_guess_across_accounts(app: TestApp) {
+    app.user_with_token("sam", Role::Viewer).await;
+    let login = |name: String, password: &str| {
+        Request::post("/_sfn/login")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(format!("username={name}&password={password}")))
+            .unwrap()
+    };
+    // Every guess names another account, so no account's own lockout is reached.
+    for i in 0..bulwark_server::throttle::LIMIT {
+        let reply = app.send(login(format!("guess{i}"), "wrong-password")).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "guess {i}: {}", reply.text());
+    }
+    let held = app.send(login("sam".into(), "sam-password-123")).await;
+    assert_eq!(held.status, StatusCode::TOO_MANY_REQUESTS, "{}", held.text());
+    let retry: u64 = held.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(retry > 0 && retry <= bulwark_server::throttle::WINDOW.as_secs(), "{retry}");
 }

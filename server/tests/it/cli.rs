@@ -29,7 +29,7 @@ fn user_add_audit_verify_and_exit_codes() {
     assert_eq!((code, err.trim()), (4, "error: a user named \"alice\" already exists"));
 
     let (code, _, err) = bulwark(&dir, &["user", "add", "bob", "--password-stdin"], "short\n");
-    assert_eq!((code, err.trim()), (3, "error: the password must have at least 10 characters"));
+    assert_eq!((code, err.trim()), (3, "error: the password must have at least 12 characters"));
 
     let (code, out, _) = bulwark(&dir, &["user", "add", "carol", "--role", "approver"], "");
     assert_eq!(code, 0);

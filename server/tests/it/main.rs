@@ -3,6 +3,8 @@
 
 mod api;
 mod pitr;
+mod fuzz;
+mod roles;
 mod cli;
 mod nodes;
 

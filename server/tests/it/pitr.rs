@@ -289,7 +289,11 @@ async fn a_consistency_group_restores_every_member_to_its_point(app: TestApp) {
     targets.insert("shop-db".into(), serde_json::json!({ "targetDirectory": data, "port": port }));
     targets.insert(config_files.clone(), serde_json::json!({ "targetPath": restored_files }));
     let request = serde_json::json!({ "members": targets });
-    let reply = app.json("POST", &restore, &operator, &request.to_string()).await;
+    // The configuration files' values are an admin's to restore: an operator restores nothing.
+    let refused = app.json("POST", &restore, &operator, &request.to_string()).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text());
+    assert!(!data.exists() && !restored_files.join(".env").exists(), "nothing restored when one member is refused");
+    let reply = app.json("POST", &restore, &admin, &request.to_string()).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     bulwark_testkit::adopt_cluster(&data);
     assert_eq!(reply.json()["members"].as_array().map(Vec::len), Some(2));

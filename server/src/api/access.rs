@@ -1,0 +1,86 @@
+//! Who may call each REST route: the role matrix, checked at the door before a request body
+//! is read (the core checks again). A route missing here answers 500 to everyone, and the
+//! role-matrix test fails on it: every new route is classified on purpose.
+
+use axum::http::Method;
+use bulwark_core::auth::Role;
+
+/// What a route needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// At least this role; narrow tokens are refused.
+    Role(Role),
+    /// An operator, or a narrow token allowed to push this configuration's WAL (the core
+    /// checks the token's scope names the configuration).
+    WalPush,
+}
+
+use Access::Role as R;
+use Role::{Admin, Approver, Operator, Viewer};
+
+/// `(method, path under /api, access)` of every route of [`super::router`].
+pub const ROUTES: &[(&str, &str, Access)] = &[
+    ("GET", "/me", R(Viewer)),
+    ("GET", "/overview", R(Viewer)),
+    ("GET", "/tokens", R(Viewer)),
+    ("POST", "/tokens", R(Viewer)),
+    ("DELETE", "/tokens/{id}", R(Viewer)),
+    ("GET", "/admin/users", R(Admin)),
+    ("POST", "/admin/users", R(Admin)),
+    ("GET", "/admin/users/{id}", R(Admin)),
+    ("PATCH", "/admin/users/{id}", R(Admin)),
+    ("DELETE", "/admin/users/{id}", R(Admin)),
+    ("GET", "/admin/backups/storage-locations", R(Viewer)),
+    ("POST", "/admin/backups/storage-locations", R(Admin)),
+    ("GET", "/admin/backups/storage-locations/{id}", R(Viewer)),
+    ("DELETE", "/admin/backups/storage-locations/{id}", R(Admin)),
+    ("POST", "/admin/backups/storage-locations/{id}/test", R(Operator)),
+    ("POST", "/admin/backups/storage-locations/{id}/init", R(Admin)),
+    ("GET", "/admin/backups/storage-locations/{id}/usage", R(Viewer)),
+    ("GET", "/admin/backups/storage-locations/{id}/retention-floor", R(Viewer)),
+    ("PUT", "/admin/backups/storage-locations/{id}/retention-floor", R(Admin)),
+    ("GET", "/admin/backups/storage-locations/{id}/replications", R(Viewer)),
+    ("POST", "/admin/backups/storage-locations/{id}/replications", R(Admin)),
+    ("GET", "/admin/backups/storage-locations/{id}/replication-rules", R(Viewer)),
+    ("POST", "/admin/backups/storage-locations/{id}/replication-rules", R(Admin)),
+    ("DELETE", "/admin/backups/replication-rules/{id}", R(Admin)),
+    ("POST", "/admin/backups/storage-locations/{id}/attach", R(Admin)),
+    ("POST", "/admin/catalog/rebuild", R(Admin)),
+    ("GET", "/admin/backups/storage-locations/{id}/snapshots", R(Viewer)),
+    ("GET", "/admin/backups/storage-locations/{id}/snapshots/{snapshot}/file", R(Operator)),
+    ("GET", "/admin/backups/configurations", R(Viewer)),
+    ("POST", "/admin/backups/configurations", R(Admin)),
+    ("GET", "/admin/backups/configurations/{id}", R(Viewer)),
+    ("PUT", "/admin/backups/configurations/{id}", R(Admin)),
+    ("POST", "/admin/backups/configurations/{id}/execute", R(Operator)),
+    ("GET", "/admin/backups/configurations/{id}/executions", R(Viewer)),
+    ("POST", "/admin/backups/configurations/{id}/recover", R(Operator)),
+    ("GET", "/admin/backups/configurations/{id}/recovery-window", R(Viewer)),
+    ("POST", "/admin/backups/configurations/{id}/wal-token", R(Operator)),
+    ("GET", "/admin/backups/configurations/{id}/wal/{name}", R(Operator)),
+    ("PUT", "/admin/backups/configurations/{id}/wal/{name}", Access::WalPush),
+    ("GET", "/admin/backups/configurations/{id}/schedule", R(Viewer)),
+    ("GET", "/admin/backups/executions/{id}", R(Viewer)),
+    ("DELETE", "/admin/backups/executions/{id}", R(Admin)),
+    ("GET", "/admin/backups/executions/{id}/retention", R(Viewer)),
+    ("GET", "/admin/backups/executions/{id}/legal-holds", R(Viewer)),
+    ("POST", "/admin/backups/executions/{id}/legal-holds", R(Approver)),
+    ("POST", "/admin/backups/legal-holds/{id}/release", R(Admin)),
+    ("POST", "/admin/backups/retention/cleanup", R(Operator)),
+    ("POST", "/admin/backups/verify/{id}", R(Operator)),
+    ("POST", "/admin/backups/testing/schedule", R(Operator)),
+    ("GET", "/admin/backups/testing/results", R(Viewer)),
+    ("GET", "/admin/backups/executions/{id}/events", R(Viewer)),
+    ("POST", "/admin/backups/executions/{id}/restore", R(Operator)),
+    ("GET", "/admin/backups/executions/{id}/diff", R(Operator)),
+    ("POST", "/admin/backups/executions/{id}/cancel", R(Operator)),
+    ("GET", "/admin/jobs", R(Viewer)),
+    ("GET", "/admin/audit", R(Admin)),
+    ("GET", "/admin/audit/verify", R(Admin)),
+];
+
+/// What `method` on the route template `path` (as matched, under `/api`) needs.
+pub fn required(method: &Method, path: &str) -> Option<Access> {
+    let path = path.strip_prefix("/api").unwrap_or(path);
+    ROUTES.iter().find(|(m, p, _)| *m == method.as_str() && *p == path).map(|(_, _, access)| *access)
+}
