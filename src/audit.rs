@@ -1,13 +1,18 @@
 //! The audit log: one append-only row per state-changing action, hash-chained.
 //!
-//! Row `n` stores `hash = SHA-256(prev_hash "\n" canonical(n))` where `prev_hash` is row
-//! `n-1`'s hash (64 zeros for the first row) and `canonical` is the JSON array
+//! Row `n` stores `hash = MAC(prev_hash "\n" canonical(n))` where `prev_hash` is row `n-1`'s
+//! hash (64 zeros for the first row) and `canonical` is the JSON array
 //! `[seq, occurred_at, actor_id, actor_name, action, target_type, target_id, detail]` with
-//! `detail` as stored. Editing, deleting or reordering any row breaks every later hash, which
-//! [`verify`] detects; triggers in both catalog schemas refuse UPDATE and DELETE outright.
-//! Appends are serialised (see [`crate::catalog::Catalog::begin_serialized`]) so the chain has
-//! no forks even with several nodes.
+//! `detail` as stored. `MAC` is HMAC-SHA256 under a key derived from the server secret key
+//! (`keyed = 1`, [`Catalog::with_audit_key`]), or plain SHA-256 for rows written without one
+//! (catalogs from before the key, and tools that run without it). Editing, deleting or
+//! reordering any row breaks every later hash, which [`verify`] detects; whoever can write the
+//! catalog but lacks the key cannot recompute a keyed row, and a plain row after a keyed one is
+//! itself a break. Triggers in both catalog schemas refuse UPDATE and DELETE outright. Appends
+//! are serialised (see [`crate::catalog::Catalog::begin_serialized`]) so the chain has no forks
+//! even with several nodes.
 
+use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -96,17 +101,25 @@ pub struct AuditRecord {
     pub detail: String,
     pub prev_hash: String,
     pub hash: String,
+    /// 1 when `hash` is an HMAC under the audit key.
+    pub keyed: i64,
 }
 
-fn chain_hash(prev_hash: &str, r: &AuditRecord) -> String {
+const COLUMNS: &str = "seq, occurred_at, actor_id, actor_name, action, target_type, target_id, detail, prev_hash, hash, keyed";
+
+fn chain_hash(key: Option<&[u8; 32]>, prev_hash: &str, r: &AuditRecord) -> String {
     let canonical = serde_json::json!([
         r.seq, r.occurred_at, r.actor_id, r.actor_name, r.action, r.target_type, r.target_id, r.detail
     ]);
-    let mut h = Sha256::new();
-    h.update(prev_hash.as_bytes());
-    h.update(b"\n");
-    h.update(canonical.to_string().as_bytes());
-    hex::encode(h.finalize())
+    let message = format!("{prev_hash}\n{canonical}");
+    match key {
+        Some(key) => {
+            let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
+            mac.update(message.as_bytes());
+            hex::encode(mac.finalize().into_bytes())
+        }
+        None => hex::encode(Sha256::digest(message.as_bytes())),
+    }
 }
 
 /// Appends `entry` inside `tx`, which must have been started for
@@ -130,11 +143,12 @@ pub async fn append(tx: &mut SerializedTx<'_>, entry: Entry<'_>) -> Result<i64, 
         detail: entry.detail.to_string(),
         prev_hash: prev_hash.clone(),
         hash: String::new(),
+        keyed: i64::from(tx.audit_key.is_some()),
     };
-    record.hash = chain_hash(&prev_hash, &record);
+    record.hash = chain_hash(tx.audit_key.as_deref().map(|k| &k.0), &prev_hash, &record);
     sqlx::query(
-        "INSERT INTO audit_log (seq, occurred_at, actor_id, actor_name, action, target_type, target_id, detail, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "INSERT INTO audit_log (seq, occurred_at, actor_id, actor_name, action, target_type, target_id, detail, prev_hash, hash, keyed)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(record.seq)
     .bind(&record.occurred_at)
@@ -146,6 +160,7 @@ pub async fn append(tx: &mut SerializedTx<'_>, entry: Entry<'_>) -> Result<i64, 
     .bind(&record.detail)
     .bind(&record.prev_hash)
     .bind(&record.hash)
+    .bind(record.keyed)
     .execute(&mut *tx.tx)
     .await?;
     Ok(seq)
@@ -163,10 +178,7 @@ pub async fn record(catalog: &Catalog, entry: Entry<'_>) -> Result<i64, AuditErr
 pub async fn list(catalog: &Catalog, actor: &Principal, limit: i64, before: Option<i64>) -> Result<Vec<AuditRecord>, AuditError> {
     actor.require(Role::Admin)?;
     let limit = limit.clamp(1, 500);
-    let rows = sqlx::query_as::<_, AuditRecord>(
-        "SELECT seq, occurred_at, actor_id, actor_name, action, target_type, target_id, detail, prev_hash, hash
-         FROM audit_log WHERE seq < $1 ORDER BY seq DESC LIMIT $2",
-    )
+    let rows = sqlx::query_as::<_, AuditRecord>(&format!("SELECT {COLUMNS} FROM audit_log WHERE seq < $1 ORDER BY seq DESC LIMIT $2"))
     .bind(before.unwrap_or(i64::MAX))
     .bind(limit)
     .fetch_all(catalog.pool())
@@ -181,29 +193,39 @@ pub struct VerifyReport {
     pub rows: i64,
     /// The first row whose link or hash does not match, if any.
     pub first_broken_seq: Option<i64>,
+    /// Rows checked under the audit key (the rest are plain SHA-256: older, or written without
+    /// the key).
+    pub keyed_rows: i64,
 }
 
-/// Walks the whole chain and recomputes every hash.
+/// Walks the whole chain and recomputes every hash. A keyed row can be checked only with the
+/// key: without it, it counts as broken. A plain row after a keyed one is broken too (someone
+/// without the key rewrote the end of the chain).
 pub async fn verify(catalog: &Catalog) -> Result<VerifyReport, AuditError> {
-    let mut rows = 0;
+    let key = catalog.audit_key();
+    let (mut rows, mut keyed_rows) = (0, 0);
     let mut prev_hash = GENESIS_HASH.to_string();
     let mut expected_seq = 1;
     let mut after = 0_i64;
     loop {
-        let page = sqlx::query_as::<_, AuditRecord>(
-            "SELECT seq, occurred_at, actor_id, actor_name, action, target_type, target_id, detail, prev_hash, hash
-             FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT 1000",
-        )
-        .bind(after)
-        .fetch_all(catalog.pool())
-        .await?;
+        let page = sqlx::query_as::<_, AuditRecord>(&format!("SELECT {COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT 1000"))
+            .bind(after)
+            .fetch_all(catalog.pool())
+            .await?;
         if page.is_empty() {
-            return Ok(VerifyReport { rows, first_broken_seq: None });
+            return Ok(VerifyReport { rows, first_broken_seq: None, keyed_rows });
         }
         for r in page {
-            if r.seq != expected_seq || r.prev_hash != prev_hash || chain_hash(&prev_hash, &r) != r.hash {
-                return Ok(VerifyReport { rows, first_broken_seq: Some(r.seq) });
+            let expected = match (r.keyed, key) {
+                (0, _) if keyed_rows > 0 => None, // a downgrade
+                (0, _) => Some(chain_hash(None, &prev_hash, &r)),
+                (_, Some(key)) => Some(chain_hash(Some(key), &prev_hash, &r)),
+                (_, None) => None,
+            };
+            if r.seq != expected_seq || r.prev_hash != prev_hash || expected.as_deref() != Some(r.hash.as_str()) {
+                return Ok(VerifyReport { rows, first_broken_seq: Some(r.seq), keyed_rows });
             }
+            keyed_rows += i64::from(r.keyed != 0);
             rows += 1;
             expected_seq += 1;
             after = r.seq;

@@ -87,6 +87,15 @@ impl SecretBox {
         }
     }
 
+    /// The key of the audit chain's HMAC ([`crate::catalog::Catalog::with_audit_key`]): derived
+    /// from the server secret key, so it lives outside the catalog like every other secret.
+    pub fn audit_key(&self) -> [u8; 32] {
+        use hmac::{Hmac, KeyInit, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&self.key.0).expect("HMAC takes any key length");
+        mac.update(b"bulwark audit chain v1");
+        mac.finalize().into_bytes().into()
+    }
+
     /// Seals `plain`, bound to `context` (e.g. "location:<id>:secret_key"), as base64 text.
     pub fn seal(&self, context: &str, plain: &str) -> String {
         B64.encode(crypto::seal(&self.key, 0, ObjectType::CatalogSecret, Compression::None, context.as_bytes(), plain.as_bytes()))

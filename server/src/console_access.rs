@@ -101,6 +101,7 @@ pub async fn check(State(state): State<AppState>, session: Session, request: Req
         match principal {
             None => return refusal(&path, AppError::Unauthenticated),
             Some(p) if p.role < role => {
+                tracing::warn!(user = %p.username, server_function = name, "access refused by the role matrix");
                 return refusal(&path, AppError::Forbidden(format!("this needs the {} role; you have {}", role.as_str(), p.role.as_str())));
             }
             Some(_) => {}

@@ -63,9 +63,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
+/// The catalog, its audit chain keyed by the server secret key: every command that may append
+/// to the audit log must key it, or its rows would break the chain.
 async fn open(args: &bulwark_server::config::CatalogArgs) -> Result<Catalog, Failure> {
     let url = args.url().map_err(|e| Failure { code: 5, message: e.to_string() })?;
-    Ok(Catalog::open(&url).await?)
+    let secrets = bulwark_core::secrets::SecretBox::load(std::env::var("BULWARK_SECRET_KEY").ok().as_deref(), &args.data_dir)?;
+    Ok(Catalog::open(&url).await?.with_audit_key(secrets.audit_key()))
 }
 
 /// Command-line tools should end quietly when their output pipe closes (`bulwark repo

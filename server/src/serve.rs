@@ -22,7 +22,8 @@ const SCHEDULER_PERIOD: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub async fn serve(catalog_args: &CatalogArgs, args: &ServeArgs) -> anyhow::Result<()> {
     let url = catalog_args.url()?;
-    let catalog = Catalog::open(&url).await.with_context(|| format!("opening the catalog at {}", redact(&url)))?;
+    let secrets = SecretBox::load(std::env::var("BULWARK_SECRET_KEY").ok().as_deref(), &catalog_args.data_dir)?;
+    let catalog = Catalog::open(&url).await.with_context(|| format!("opening the catalog at {}", redact(&url)))?.with_audit_key(secrets.audit_key());
     tracing::info!(backend = catalog.backend().name(), "catalog ready");
 
     if let Some(secret) = setup::first_admin_link(&catalog).await? {
@@ -37,7 +38,6 @@ pub async fn serve(catalog_args: &CatalogArgs, args: &ServeArgs) -> anyhow::Resu
         .site_pkg_dir("pkg")
         .site_addr(args.listen)
         .build();
-    let secrets = SecretBox::load(std::env::var("BULWARK_SECRET_KEY").ok().as_deref(), &catalog_args.data_dir)?;
     let targets = Arc::new(args.restore_targets(&catalog_args.data_dir)?);
     tracing::info!(roots = ?targets.roots(), hosts = ?targets.hosts(), "restores may write below these roots, to these hosts");
     let state = AppState { catalog: catalog.clone(), secrets: secrets.clone(), targets, leptos_options, public_metrics: args.public_metrics, metrics: Arc::new(HttpMetrics::default()) };

@@ -49,6 +49,18 @@ pub struct Catalog {
     /// Serialises writers that read-then-write on SQLite (single node only); unused on
     /// PostgreSQL, where advisory locks do this across nodes.
     write_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Keys the audit chain (HMAC) when set; it comes from the server secret key, never from
+    /// the catalog, so whoever can write the catalog cannot recompute the chain.
+    audit_key: Option<Arc<AuditKey>>,
+}
+
+/// The audit chain's key; `Debug` never shows it.
+pub(crate) struct AuditKey(pub(crate) [u8; 32]);
+
+impl std::fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditKey(…)")
+    }
 }
 
 impl Catalog {
@@ -77,7 +89,17 @@ impl Catalog {
             .connect_with(options)
             .await
             .map_err(CatalogError::Connect)?;
-        Ok(Catalog { pool, backend, write_lock: Arc::default() })
+        Ok(Catalog { pool, backend, write_lock: Arc::default(), audit_key: None })
+    }
+
+    /// This catalog with its audit chain keyed by `key` from now on (see [`crate::audit`]).
+    pub fn with_audit_key(mut self, key: [u8; 32]) -> Catalog {
+        self.audit_key = Some(Arc::new(AuditKey(key)));
+        self
+    }
+
+    pub(crate) fn audit_key(&self) -> Option<&[u8; 32]> {
+        self.audit_key.as_deref().map(|k| &k.0)
     }
 
     pub async fn migrate(&self) -> Result<(), CatalogError> {
@@ -107,7 +129,7 @@ impl Catalog {
         if let Some(statement) = self.backend.lock_statement(topic) {
             tx.execute(statement.as_str()).await?;
         }
-        Ok(SerializedTx { tx, _guard: guard })
+        Ok(SerializedTx { tx, _guard: guard, audit_key: self.audit_key.clone() })
     }
 
     /// Counts rows of one of the catalog's own tables (for dashboards and empty states).
@@ -121,6 +143,7 @@ impl Catalog {
 pub struct SerializedTx<'a> {
     pub tx: sqlx::Transaction<'static, sqlx::Any>,
     _guard: Option<tokio::sync::MutexGuard<'a, ()>>,
+    pub(crate) audit_key: Option<Arc<AuditKey>>,
 }
 
 /// The tables whose size the console shows; a closed list, so no caller builds SQL from input.

@@ -5,7 +5,7 @@ use bulwark_core::error::{Classify, Kind};
 
 use crate::{on_both_catalogs, user};
 
-on_both_catalogs!(audit_chain_is_append_only_and_verifiable, concurrent_appends_keep_one_chain);
+on_both_catalogs!(audit_chain_is_append_only_and_verifiable, concurrent_appends_keep_one_chain, a_keyed_chain_cannot_be_recomputed_without_the_key);
 
 async fn audit_chain_is_append_only_and_verifiable(catalog: Catalog) {
     let admin = user(&catalog, "admin", Role::Admin).await;
@@ -25,7 +25,7 @@ async fn audit_chain_is_append_only_and_verifiable(catalog: Catalog) {
     assert_eq!(rows[0].action, "test.action");
     assert_eq!(rows[4].action, "user.create");
     assert_eq!(audit::list(&catalog, &viewer, 10, None).await.unwrap_err().kind(), Kind::Forbidden);
-    assert_eq!(audit::verify(&catalog).await.unwrap(), audit::VerifyReport { rows: 5, first_broken_seq: None });
+    assert_eq!(audit::verify(&catalog).await.unwrap(), audit::VerifyReport { rows: 5, first_broken_seq: None, keyed_rows: 0 });
 
     // The catalog itself refuses edits and deletes.
     assert!(sqlx::query("UPDATE audit_log SET actor_name = 'mallory' WHERE seq = 3").execute(catalog.pool()).await.is_err());
@@ -60,5 +60,61 @@ async fn concurrent_appends_keep_one_chain(catalog: Catalog) {
     for t in tasks {
         t.await.unwrap().unwrap();
     }
-    assert_eq!(audit::verify(&catalog).await.unwrap(), audit::VerifyReport { rows: 40, first_broken_seq: None });
+    assert_eq!(audit::verify(&catalog).await.unwrap(), audit::VerifyReport { rows: 40, first_broken_seq: None, keyed_rows: 0 });
+}
+
+/// Lifts the update trigger, runs `sql`, puts the trigger back.
+async fn edit_past_the_trigger(catalog: &Catalog, sql: &str) {
+    let (lift, restore) = match catalog.backend() {
+        Backend::Sqlite => ("DROP TRIGGER IF EXISTS audit_log_no_update", None),
+        Backend::Postgres => ("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update", Some("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update")),
+    };
+    sqlx::query(lift).execute(catalog.pool()).await.unwrap();
+    sqlx::query(sql).execute(catalog.pool()).await.unwrap();
+    if let Some(restore) = restore {
+        sqlx::query(restore).execute(catalog.pool()).await.unwrap();
+    }
+}
+
+/// Whoever can write the catalog but lacks the server's key: edits a keyed row and recomputes
+/// the whole chain with plain SHA-256 (all a plain chain would need), or appends plain rows
+/// after keyed ones. Both are caught; a plain chain from before the key stays valid.
+async fn a_keyed_chain_cannot_be_recomputed_without_the_key(catalog: Catalog) {
+    let record = |catalog: Catalog, n: i64| async move {
+        let actor = Actor::system("test");
+        let entry = Entry { actor: &actor, action: "test.keyed", target_type: "x", target_id: None, detail: serde_json::json!(n) };
+        audit::record(&catalog, entry).await.unwrap();
+    };
+    // Two rows from before the key, then three with it.
+    record(catalog.clone(), 1).await;
+    record(catalog.clone(), 2).await;
+    let keyed = catalog.clone().with_audit_key([7u8; 32]);
+    for n in 3..=5 {
+        record(keyed.clone(), n).await;
+    }
+    assert_eq!(audit::verify(&keyed).await.unwrap(), audit::VerifyReport { rows: 5, first_broken_seq: None, keyed_rows: 3 });
+    // Without the key the keyed rows cannot be checked; with another key they do not match.
+    assert_eq!(audit::verify(&catalog).await.unwrap().first_broken_seq, Some(3));
+    assert_eq!(audit::verify(&catalog.clone().with_audit_key([8u8; 32])).await.unwrap().first_broken_seq, Some(3));
+
+    // A plain row appended after the keyed ones (a tool run without the key, or a forger).
+    record(catalog.clone(), 6).await;
+    assert_eq!(audit::verify(&keyed).await.unwrap().first_broken_seq, Some(6));
+
+    // Rewriting row 4 and recomputing every later hash the plain way, as a forger without the
+    // key would: the chain no longer verifies.
+    edit_past_the_trigger(&catalog, "UPDATE audit_log SET actor_name = 'mallory' WHERE seq = 4").await;
+    let rows = audit::list(&keyed, &bulwark_core::auth::Principal::system("test"), 100, None).await.unwrap();
+    let mut prev = rows.iter().find(|r| r.seq == 3).unwrap().hash.clone();
+    let mut forged = rows.into_iter().filter(|r| r.seq >= 4).collect::<Vec<_>>();
+    forged.sort_by_key(|r| r.seq);
+    for r in forged {
+        let canonical = serde_json::json!([r.seq, r.occurred_at, r.actor_id, r.actor_name, r.action, r.target_type, r.target_id, r.detail]);
+        use sha2::Digest;
+        let hash = hex::encode(sha2::Sha256::digest(format!("{prev}\n{canonical}").as_bytes()));
+        edit_past_the_trigger(&catalog, &format!("UPDATE audit_log SET prev_hash = '{prev}', hash = '{hash}', keyed = 0 WHERE seq = {}", r.seq)).await;
+        prev = hash;
+    }
+    let report = audit::verify(&keyed).await.unwrap();
+    assert!(report.first_broken_seq.is_some_and(|seq| seq <= 4), "{report:?}");
 }

@@ -33,7 +33,7 @@ pub async fn verify_audit() -> Result<String, AppError> {
     let catalog = crate::ssr::catalog()?;
     let report = bulwark_core::audit::verify(&catalog).await.map_err(AppError::from_core)?;
     Ok(match report.first_broken_seq {
-        None => format!("The chain is intact: {} entries verified.", report.rows),
+        None => format!("The chain is intact: {} entries verified, {} of them under the audit key.", report.rows, report.keyed_rows),
         Some(seq) => format!("The chain is broken at entry {seq}: entries from there on were altered."),
     })
 }

@@ -27,13 +27,17 @@ impl FromRequestParts<AppState> for Auth {
             return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error: see the server log"));
         };
         let principal = caller(parts, state).await?;
-        match (access, &principal.scope) {
-            (Access::WalPush, Some(_)) => {} // the core matches the scope to the configuration
-            (Access::WalPush, None) => principal.require(Role::Operator)?,
-            (Access::Role(_), Some(scope)) => return Err(ApiError::new(StatusCode::FORBIDDEN, format!("this token may only do {scope}"))),
-            (Access::Role(role), None) => principal.require(role)?,
+        let allowed = match (access, &principal.scope) {
+            (Access::WalPush, Some(_)) => Ok(()), // the core matches the scope to the configuration
+            (Access::WalPush, None) => principal.require(Role::Operator).map_err(ApiError::from),
+            (Access::Role(_), Some(scope)) => Err(ApiError::new(StatusCode::FORBIDDEN, format!("this token may only do {scope}"))),
+            (Access::Role(role), None) => principal.require(role).map_err(ApiError::from),
+        };
+        if allowed.is_err() {
+            // Refusals are security events (ASVS 7.2.2): who, which route, with what.
+            tracing::warn!(user = %principal.username, token = ?principal.token_id, method = %parts.method, route, "access refused by the role matrix");
         }
-        Ok(Auth(principal))
+        allowed.map(|()| Auth(principal))
     }
 }
 

@@ -48,7 +48,7 @@ pub async fn audit(catalog: &Catalog, command: AuditCommand) -> Result<(), Failu
             let report = audit::verify(catalog).await.map_err(AuthError::from)?;
             match report.first_broken_seq {
                 None => {
-                    println!("The audit chain is intact: {} entries verified.", report.rows);
+                    println!("The audit chain is intact: {} entries verified, {} of them under the audit key.", report.rows, report.keyed_rows);
                     Ok(())
                 }
                 Some(seq) => Err(Failure::new(1, format!("the audit chain is broken at entry {seq}"))),

@@ -40,7 +40,7 @@ fn user_add_audit_verify_and_exit_codes() {
     assert_eq!(code, 2, "usage errors come from clap: {err}");
 
     let (code, out, _) = bulwark(&dir, &["audit", "verify"], "");
-    assert_eq!((code, out.trim()), (0, "The audit chain is intact: 2 entries verified."));
+    assert_eq!((code, out.trim()), (0, "The audit chain is intact: 2 entries verified, 2 of them under the audit key."));
 
     // The data directory is the server user's alone, and so is the catalog in it.
     use std::os::unix::fs::PermissionsExt;
