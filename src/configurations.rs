@@ -201,7 +201,13 @@ fn validate(new: &NewConfiguration) -> Result<(), ConfigurationError> {
                 return invalid("sourceIdentifier: a URL such as postgresql://user@host:5432/database".into());
             };
             let (authority, database) = rest.split_once('/').unwrap_or((rest, ""));
-            if authority.rsplit_once('@').is_some_and(|(userinfo, _)| userinfo.contains(':')) {
+            // The URL is shown to every role: no secret may ride in it, as userinfo or as a parameter.
+            let query = database.split_once('?').map_or("", |(_, q)| q);
+            let secret_parameter = query.split('&').filter_map(|pair| pair.split('=').next()).any(|name| {
+                let name = name.to_ascii_lowercase();
+                ["password", "sslpassword", "passfile"].contains(&name.as_str())
+            });
+            if authority.rsplit_once('@').is_some_and(|(userinfo, _)| userinfo.contains(':')) || secret_parameter {
                 return invalid("sourceIdentifier: put the password in sourcePassword, not in the URL (it would be shown)".into());
             }
             if database.is_empty() || database.contains('/') {
