@@ -57,7 +57,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Migrate => cli::migrate(&open(&cli.catalog).await?).await,
         Command::User(c) => cli::user(&open(&cli.catalog).await?, c).await,
-        Command::Audit(c) => cli::audit(&open(&cli.catalog).await?, c).await,
+        Command::Audit(c) => cli::audit(&open(&cli.catalog).await?, &cli.catalog.data_dir, c).await,
         Command::Repo(args) => cli::run_repo(args).await,
         Command::Catalog(c) => cli::catalog(&open(&cli.catalog).await?, &cli.catalog.data_dir, c).await,
     }

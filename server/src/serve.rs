@@ -54,7 +54,9 @@ pub async fn serve(catalog_args: &CatalogArgs, args: &ServeArgs) -> anyhow::Resu
     // Daily: the latest backup of every configuration is re-verified and restore-tested weekly.
     pool.register_periodic(Arc::new(bulwark_core::testing::SweepHandler), chrono::Duration::days(1));
     // Hourly: a policy's verdicts change as backups age and new ones arrive.
-    pool.register_periodic(Arc::new(bulwark_core::retention::RetentionHandler { secrets }), chrono::Duration::hours(1));
+    pool.register_periodic(Arc::new(bulwark_core::retention::RetentionHandler { secrets: secrets.clone() }), chrono::Duration::hours(1));
+    // Hourly: the audit chain's head goes into every repository, so a shortened chain shows.
+    pool.register_periodic(Arc::new(bulwark_core::audit::anchor::AnchorHandler { secrets }), chrono::Duration::hours(1));
     let pool = tokio::spawn(pool.run(args.workers, stop_rx.clone()));
 
     let listener = tokio::net::TcpListener::bind(args.listen)

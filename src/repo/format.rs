@@ -102,6 +102,8 @@ pub const INDEX_PREFIX: &str = "index/";
 pub const SNAPSHOTS_PREFIX: &str = "snapshots/";
 pub const LOCKS_PREFIX: &str = "locks/";
 pub const WAL_PREFIX: &str = "wal/";
+/// Anchors of the catalog's audit chain head (`crate::audit::anchor`), not repository data.
+pub const AUDIT_PREFIX: &str = "audit/";
 
 /// Content-defined chunking defaults: 256 KiB average, between 64 KiB and 1 MiB.
 pub const CHUNK_MIN: u32 = 64 * 1024;

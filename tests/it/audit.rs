@@ -5,7 +5,12 @@ use bulwark_core::error::{Classify, Kind};
 
 use crate::{on_both_catalogs, user};
 
-on_both_catalogs!(audit_chain_is_append_only_and_verifiable, concurrent_appends_keep_one_chain, a_keyed_chain_cannot_be_recomputed_without_the_key);
+on_both_catalogs!(
+    audit_chain_is_append_only_and_verifiable,
+    concurrent_appends_keep_one_chain,
+    a_keyed_chain_cannot_be_recomputed_without_the_key,
+    deleting_the_newest_rows_is_caught_by_the_anchor
+);
 
 async fn audit_chain_is_append_only_and_verifiable(catalog: Catalog) {
     let admin = user(&catalog, "admin", Role::Admin).await;
@@ -25,7 +30,7 @@ async fn audit_chain_is_append_only_and_verifiable(catalog: Catalog) {
     assert_eq!(rows[0].action, "test.action");
     assert_eq!(rows[4].action, "user.create");
     assert_eq!(audit::list(&catalog, &viewer, 10, None).await.unwrap_err().kind(), Kind::Forbidden);
-    assert_eq!(audit::verify(&catalog).await.unwrap(), audit::VerifyReport { rows: 5, first_broken_seq: None, keyed_rows: 0 });
+    assert_eq!(audit::verify(&catalog).await.unwrap(), audit::VerifyReport { rows: 5, first_broken_seq: None, keyed_rows: 0, anchored_seq: None });
 
     // The catalog itself refuses edits and deletes.
     assert!(sqlx::query("UPDATE audit_log SET actor_name = 'mallory' WHERE seq = 3").execute(catalog.pool()).await.is_err());
@@ -60,7 +65,7 @@ async fn concurrent_appends_keep_one_chain(catalog: Catalog) {
     for t in tasks {
         t.await.unwrap().unwrap();
     }
-    assert_eq!(audit::verify(&catalog).await.unwrap(), audit::VerifyReport { rows: 40, first_broken_seq: None, keyed_rows: 0 });
+    assert_eq!(audit::verify(&catalog).await.unwrap(), audit::VerifyReport { rows: 40, first_broken_seq: None, keyed_rows: 0, anchored_seq: None });
 }
 
 /// Lifts the update trigger, runs `sql`, puts the trigger back.
@@ -92,7 +97,7 @@ async fn a_keyed_chain_cannot_be_recomputed_without_the_key(catalog: Catalog) {
     for n in 3..=5 {
         record(keyed.clone(), n).await;
     }
-    assert_eq!(audit::verify(&keyed).await.unwrap(), audit::VerifyReport { rows: 5, first_broken_seq: None, keyed_rows: 3 });
+    assert_eq!(audit::verify(&keyed).await.unwrap(), audit::VerifyReport { rows: 5, first_broken_seq: None, keyed_rows: 3, anchored_seq: None });
     // Without the key the keyed rows cannot be checked; with another key they do not match.
     assert_eq!(audit::verify(&catalog).await.unwrap().first_broken_seq, Some(3));
     assert_eq!(audit::verify(&catalog.clone().with_audit_key([8u8; 32])).await.unwrap().first_broken_seq, Some(3));
@@ -117,4 +122,37 @@ async fn a_keyed_chain_cannot_be_recomputed_without_the_key(catalog: Catalog) {
     }
     let report = audit::verify(&keyed).await.unwrap();
     assert!(report.first_broken_seq.is_some_and(|seq| seq <= 4), "{report:?}");
+}
+
+/// Deleting the newest rows leaves a shorter chain that verifies on its own; the head anchored in
+/// a repository catches it.
+async fn deleting_the_newest_rows_is_caught_by_the_anchor(catalog: Catalog) {
+    let catalog = catalog.with_audit_key([9u8; 32]);
+    let secrets = bulwark_core::secrets::SecretBox::new(bulwark_core::repo::crypto::Key::random());
+    let admin = user(&catalog, "admin", Role::Admin).await;
+    let location = crate::executions::location(&catalog, &secrets, &admin).await;
+    for n in 0..3 {
+        let entry = Entry { actor: &Actor::from(&admin), action: "test.anchored", target_type: "x", target_id: None, detail: serde_json::json!(n) };
+        audit::record(&catalog, entry).await.unwrap();
+    }
+    assert_eq!(audit::anchor::anchor(&catalog, &secrets).await.unwrap(), 1, "one location holds a repository");
+    let whole = audit::verify_anchored(&catalog, &secrets).await.unwrap();
+    assert_eq!((whole.first_broken_seq, whole.anchored_seq), (None, Some(whole.rows)), "{whole:?}");
+    // The anchor is an object of the location's storage, not repository data.
+    let repo = bulwark_core::locations::open_repository(&catalog, &secrets, &location).await.unwrap();
+    assert_eq!(repo.storage().list("audit/").await.unwrap().len(), 1);
+
+    // The two newest rows go.
+    let (lift, restore) = match catalog.backend() {
+        Backend::Sqlite => ("DROP TRIGGER IF EXISTS audit_log_no_delete", None), // PostgreSQL: one trigger refuses both
+        Backend::Postgres => ("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update", Some("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update")),
+    };
+    sqlx::query(lift).execute(catalog.pool()).await.unwrap();
+    sqlx::query("DELETE FROM audit_log WHERE seq > $1").bind(whole.rows - 2).execute(catalog.pool()).await.unwrap();
+    if let Some(restore) = restore {
+        sqlx::query(restore).execute(catalog.pool()).await.unwrap();
+    }
+    assert_eq!(audit::verify(&catalog).await.unwrap().first_broken_seq, None, "the chain alone cannot tell");
+    let cut = audit::verify_anchored(&catalog, &secrets).await.unwrap();
+    assert_eq!(cut.first_broken_seq, Some(whole.rows - 1), "{cut:?}");
 }

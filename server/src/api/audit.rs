@@ -25,5 +25,5 @@ pub async fn list(State(state): State<AppState>, Auth(p): Auth, Query(q): Query<
 
 pub async fn verify(State(state): State<AppState>, Auth(p): Auth) -> Result<Json<VerifyReport>, ApiError> {
     p.require(Role::Admin)?;
-    Ok(Json(audit::verify(&state.catalog).await?))
+    Ok(Json(audit::verify_anchored(&state.catalog, &state.secrets).await?))
 }

@@ -42,10 +42,11 @@ pub async fn user(catalog: &Catalog, command: UserCommand) -> Result<(), Failure
     }
 }
 
-pub async fn audit(catalog: &Catalog, command: AuditCommand) -> Result<(), Failure> {
+pub async fn audit(catalog: &Catalog, data_dir: &std::path::Path, command: AuditCommand) -> Result<(), Failure> {
     match command {
         AuditCommand::Verify => {
-            let report = audit::verify(catalog).await.map_err(AuthError::from)?;
+            let secrets = bulwark_core::secrets::SecretBox::load(std::env::var("BULWARK_SECRET_KEY").ok().as_deref(), data_dir)?;
+            let report = audit::verify_anchored(catalog, &secrets).await.map_err(AuthError::from)?;
             match report.first_broken_seq {
                 None => {
                     println!("The audit chain is intact: {} entries verified, {} of them under the audit key.", report.rows, report.keyed_rows);
