@@ -133,6 +133,17 @@ pub struct RestoreReport {
     pub storage_location_id: String,
 }
 
+/// Restores asked for by a person (the REST API, the console) that run at once: each holds
+/// threads, buffers and a target's disk or database busy while its request waits; more wait
+/// their turn. Restore tests and DR runs are jobs, bounded by the worker pool instead.
+static BY_REQUEST: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// A turn for a restore a person asked for: the doors take one before calling a restore
+/// function (never the restore functions themselves, which call each other).
+pub async fn admission() -> tokio::sync::SemaphorePermit<'static> {
+    BY_REQUEST.acquire().await.expect("the restore semaphore is never closed")
+}
+
 /// Restores an execution with the request shape its source takes: [`PostgresRestore`] for a
 /// database dump, [`PhysicalRestore`] for a base backup, [`DirectoryRestore`] for a directory,
 /// [`BucketRestore`] for a bucket.
@@ -374,4 +385,18 @@ async fn prepare_target(target: &PgConnectOptions, database: &str, tables: &[(St
     }
     let _ = conn.close().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn at_most_two_restores_by_request_run_at_once() {
+        let first = super::admission().await;
+        let _second = super::admission().await;
+        let third = tokio::time::timeout(std::time::Duration::from_millis(100), super::admission()).await;
+        assert!(third.is_err(), "a third restore started while two ran");
+        drop(first);
+        let third = tokio::time::timeout(std::time::Duration::from_secs(5), super::admission()).await;
+        assert!(third.is_ok(), "the third waited for a turn and got one");
+    }
 }

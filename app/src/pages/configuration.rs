@@ -95,6 +95,7 @@ pub async fn recover_configuration(id: String, target_directory: String, target:
         Some(p) => Some(p.parse::<u16>().map_err(|_| AppError::Invalid("port: a port number, 1 to 65535".into()))?),
     };
     let request = PhysicalRestore { target_directory, target_time, restore_point, port };
+    let _turn = restores::admission().await;
     let r = restores::recover(&catalog, &secrets, &*crate::ssr::restore_targets()?, &p, &id, request).await.map_err(AppError::from_core)?;
     let running = match r.port {
         Some(port) => format!(", running on port {port}"),

@@ -47,6 +47,7 @@ pub async fn restore_execution(id: String, target_url: String, target_password: 
         target_password: Some(target_password).filter(|s| !s.is_empty()),
         tables: tables.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect(),
     };
+    let _turn = restores::admission().await;
     let r = restores::restore_postgres(&catalog, &secrets, &*crate::ssr::restore_targets()?, &p, &id, request).await.map_err(AppError::from_core)?;
     let what = if r.selection.is_empty() { "the whole database".to_string() } else { r.selection.join(", ") };
     Ok(format!("Restored {what} into {} ({}) in {:.2} s", r.target, human_bytes(r.bytes), r.duration_seconds))
@@ -59,6 +60,7 @@ pub async fn restore_directory(id: String, target_path: String, include: String)
     let p = crate::ssr::principal().await?;
     let (catalog, secrets) = (crate::ssr::catalog()?, crate::ssr::secrets()?);
     let include = include.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect();
+    let _turn = restores::admission().await;
     let r = restores::restore_directory(&catalog, &secrets, &*crate::ssr::restore_targets()?, &p, &id, DirectoryRestore { target_path, include }).await.map_err(AppError::from_core)?;
     Ok(format!(
         "Restored {} files ({}) into {} in {:.2} s; {} already identical",
@@ -183,6 +185,7 @@ pub async fn restore_group_point(id: String, targets: String) -> Result<String, 
     use bulwark_core::restores::{self, GroupRestore};
     let p = crate::ssr::principal().await?;
     let request: GroupRestore = serde_json::from_str(&targets).map_err(|e| AppError::Invalid(format!("targets: {e}")))?;
+    let _turn = restores::admission().await;
     let r = restores::restore_group(&crate::ssr::catalog()?, &crate::ssr::secrets()?, &*crate::ssr::restore_targets()?, &p, &id, request).await.map_err(AppError::from_core)?;
     let names: Vec<String> = r.members.iter().map(|m| m.name.clone()).collect();
     Ok(format!("Restored {} to the point of {} in {:.2} s", names.join(", "), r.point, r.duration_seconds))
@@ -298,6 +301,7 @@ pub async fn restore_bucket(id: String, target_bucket: String, target_prefix: St
         target_prefix: given(target_prefix),
         include: include.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect(),
     };
+    let _turn = restores::admission().await;
     let r = restores::restore_bucket(&catalog, &secrets, &p, &id, request).await.map_err(AppError::from_core)?;
     Ok(format!("Restored {} objects ({}) into {} in {:.2} s", r.files.unwrap_or(0), human_bytes(r.bytes), r.target, r.duration_seconds))
 }

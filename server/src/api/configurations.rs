@@ -87,6 +87,7 @@ pub async fn schedule(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<S
 /// `restorePoint`, `port`), a directory one into a directory (`targetPath`, optional
 /// `include`). Answers once done, with the measured restore time.
 pub async fn restore(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Json(body): Json<serde_json::Value>) -> Result<Json<serde_json::Value>, ApiError> {
+    let _turn = restores::admission().await;
     Ok(Json(restores::restore(&s.catalog, &s.secrets, &s.targets, &p, &id, body).await?))
 }
 
@@ -99,6 +100,7 @@ pub async fn diff(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<Strin
 /// Point-in-time restore of a continuous configuration, from the newest base backup that
 /// ended before the target.
 pub async fn recover(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Json(body): Json<PhysicalRestore>) -> Result<Json<RecoveryReport>, ApiError> {
+    let _turn = restores::admission().await;
     Ok(Json(restores::recover(&s.catalog, &s.secrets, &s.targets, &p, &id, body).await?))
 }
 
