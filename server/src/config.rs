@@ -17,6 +17,11 @@ pub struct CatalogArgs {
 }
 
 impl CatalogArgs {
+    /// The server secret key: `BULWARK_SECRET_KEY`, else `secret.key` in the data directory.
+    pub fn secrets(&self) -> Result<bulwark_core::secrets::SecretBox, bulwark_core::secrets::SecretError> {
+        bulwark_core::secrets::SecretBox::load(std::env::var("BULWARK_SECRET_KEY").ok().as_deref(), &self.data_dir)
+    }
+
     /// The catalog URL, creating the data directory for the default SQLite catalog.
     pub fn url(&self) -> anyhow::Result<String> {
         // An empty DATABASE_URL counts as unset, as in most tools.

@@ -55,20 +55,26 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Serve(args) => {
             serve::serve(&cli.catalog, &args).await.map_err(|e| Failure { code: 1, message: format!("{e:#}") })
         }
-        Command::Migrate => cli::migrate(&open(&cli.catalog).await?).await,
-        Command::User(c) => cli::user(&open(&cli.catalog).await?, c).await,
-        Command::Audit(c) => cli::audit(&open(&cli.catalog).await?, &cli.catalog.data_dir, c).await,
+        Command::Migrate => cli::migrate(&open(&cli.catalog).await?.0).await,
+        Command::User(c) => cli::user(&open(&cli.catalog).await?.0, c).await,
+        Command::Audit(c) => {
+            let (catalog, secrets) = open(&cli.catalog).await?;
+            cli::audit(&catalog, &secrets, c).await
+        }
         Command::Repo(args) => cli::run_repo(args).await,
-        Command::Catalog(c) => cli::catalog(&open(&cli.catalog).await?, &cli.catalog.data_dir, c).await,
+        Command::Catalog(c) => {
+            let (catalog, secrets) = open(&cli.catalog).await?;
+            cli::catalog(&catalog, &secrets, c).await
+        }
     }
 }
 
-/// The catalog, its audit chain keyed by the server secret key: every command that may append
-/// to the audit log must key it, or its rows would break the chain.
-async fn open(args: &bulwark_server::config::CatalogArgs) -> Result<Catalog, Failure> {
+/// The catalog, its audit chain keyed by the server secret key (every command that may append
+/// to the audit log must key it, or its rows would break the chain), and that key.
+async fn open(args: &bulwark_server::config::CatalogArgs) -> Result<(Catalog, bulwark_core::secrets::SecretBox), Failure> {
     let url = args.url().map_err(|e| Failure { code: 5, message: e.to_string() })?;
-    let secrets = bulwark_core::secrets::SecretBox::load(std::env::var("BULWARK_SECRET_KEY").ok().as_deref(), &args.data_dir)?;
-    Ok(Catalog::open(&url).await?.with_audit_key(secrets.audit_key()))
+    let secrets = args.secrets()?;
+    Ok((Catalog::open(&url).await?.with_audit_key(secrets.audit_key()), secrets))
 }
 
 /// Command-line tools should end quietly when their output pipe closes (`bulwark repo

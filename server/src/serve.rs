@@ -8,7 +8,6 @@ use bulwark_core::auth::setup;
 use bulwark_core::catalog::Catalog;
 use bulwark_core::executions::scheduled;
 use bulwark_core::jobs::pool::Pool;
-use bulwark_core::secrets::SecretBox;
 use leptos::config::LeptosOptions;
 use tokio::sync::watch;
 
@@ -22,7 +21,7 @@ const SCHEDULER_PERIOD: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub async fn serve(catalog_args: &CatalogArgs, args: &ServeArgs) -> anyhow::Result<()> {
     let url = catalog_args.url()?;
-    let secrets = SecretBox::load(std::env::var("BULWARK_SECRET_KEY").ok().as_deref(), &catalog_args.data_dir)?;
+    let secrets = catalog_args.secrets()?;
     let catalog = Catalog::open(&url).await.with_context(|| format!("opening the catalog at {}", redact(&url)))?.with_audit_key(secrets.audit_key());
     tracing::info!(backend = catalog.backend().name(), "catalog ready");
 

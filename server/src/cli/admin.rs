@@ -42,11 +42,10 @@ pub async fn user(catalog: &Catalog, command: UserCommand) -> Result<(), Failure
     }
 }
 
-pub async fn audit(catalog: &Catalog, data_dir: &std::path::Path, command: AuditCommand) -> Result<(), Failure> {
+pub async fn audit(catalog: &Catalog, secrets: &bulwark_core::secrets::SecretBox, command: AuditCommand) -> Result<(), Failure> {
     match command {
         AuditCommand::Verify => {
-            let secrets = bulwark_core::secrets::SecretBox::load(std::env::var("BULWARK_SECRET_KEY").ok().as_deref(), data_dir)?;
-            let report = audit::verify_anchored(catalog, &secrets).await.map_err(AuthError::from)?;
+            let report = audit::verify_anchored(catalog, secrets).await.map_err(AuthError::from)?;
             match report.first_broken_seq {
                 None => {
                     println!("The audit chain is intact: {} entries verified, {} of them under the audit key.", report.rows, report.keyed_rows);
@@ -58,12 +57,11 @@ pub async fn audit(catalog: &Catalog, data_dir: &std::path::Path, command: Audit
     }
 }
 
-pub async fn catalog(catalog: &Catalog, data_dir: &std::path::Path, command: CatalogCommand) -> Result<(), Failure> {
+pub async fn catalog(catalog: &Catalog, secrets: &bulwark_core::secrets::SecretBox, command: CatalogCommand) -> Result<(), Failure> {
     match command {
         CatalogCommand::Rebuild => {
-            let secrets = bulwark_core::secrets::SecretBox::load(std::env::var("BULWARK_SECRET_KEY").ok().as_deref(), data_dir)?;
             let actor = bulwark_core::auth::Principal::system("catalog rebuild");
-            let r = bulwark_core::rebuild::rebuild(catalog, &secrets, &actor).await?;
+            let r = bulwark_core::rebuild::rebuild(catalog, secrets, &actor).await?;
             println!(
                 "Rebuilt from {} locations: {} snapshots read, {} executions and {} configurations added, {} WAL files recorded.",
                 r.locations, r.snapshots, r.executions_created, r.configurations_created, r.wal_files
