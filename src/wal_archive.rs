@@ -112,13 +112,39 @@ pub fn archive_command(host: &str, configuration_id: &str, token: &str) -> Strin
     format!("curl -fsS -X PUT -H 'Authorization: Bearer {token}' --data-binary @%p {scheme}://{host}/api/admin/backups/configurations/{configuration_id}/wal/%f")
 }
 
+/// Who may push `configuration_id`'s WAL: an operator, or a token scoped to it. The server
+/// asks before it reads a push's body.
+pub fn require_push(actor: &Principal, configuration_id: &str) -> Result<(), AuthError> {
+    match actor.scope.as_deref() {
+        Some(scope) if scope == push_scope(configuration_id) => Ok(()),
+        _ => actor.require(Role::Operator),
+    }
+}
+
+/// The largest WAL file PostgreSQL writes (`initdb --wal-segsize` at most).
+pub const MAX_WAL_BYTES: u64 = 1 << 30;
+
+/// The largest push the server reads for this configuration: its cluster's WAL segment size, as
+/// its newest base backup recorded it, or [`MAX_WAL_BYTES`] before the first one. A WAL object is
+/// sealed whole, so this is what a push costs in memory.
+pub async fn push_limit(catalog: &Catalog, configuration_id: &str) -> Result<u64, WalArchiveError> {
+    let newest: Option<(String,)> = sqlx::query_as(
+        "SELECT recovery_metadata FROM backup_executions WHERE configuration_id = $1 AND status = 'completed' ORDER BY completed_at DESC LIMIT 1",
+    )
+    .bind(configuration_id)
+    .fetch_optional(catalog.pool())
+    .await?;
+    let segment = newest
+        .and_then(|(meta,)| serde_json::from_str::<serde_json::Value>(&meta).ok())
+        .and_then(|meta| meta["postgresql"]["walSegmentBytes"].as_u64());
+    Ok(segment.filter(|s| *s > 0).unwrap_or(MAX_WAL_BYTES).min(MAX_WAL_BYTES))
+}
+
 /// Archives one WAL file, for an operator or a token scoped to this configuration's WAL. Not
 /// audited: a busy cluster archives a file a minute or more, and the archive itself (this
 /// table and the repository) is the record.
 pub async fn push(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, configuration_id: &str, name: &str, bytes: &[u8]) -> Result<PushReport, WalArchiveError> {
-    if actor.scope.as_deref() != Some(push_scope(configuration_id).as_str()) {
-        actor.require(Role::Operator)?;
-    }
+    require_push(actor, configuration_id)?;
     if !is_wal_name(name) {
         return Err(WalArchiveError::Invalid(format!("{name:?} is not a WAL file name (e.g. 000000010000000000000002 or 00000002.history)")));
     }

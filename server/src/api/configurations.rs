@@ -147,9 +147,22 @@ pub async fn wal_token(
 /// `archive_command`'s upload: the body is the WAL file. The same file again is fine (200);
 /// different bytes under an archived name are a 409. Takes an operator or a token that may
 /// push this configuration's WAL.
-pub async fn wal_push(State(s): State<AppState>, Auth(p): Auth, Path((id, name)): Path<(String, String)>, body: axum::body::Bytes) -> Result<Json<PushReport>, ApiError> {
-    Ok(Json(wal_archive::push(&s.catalog, &s.secrets, &p, &id, &name, &body).await?))
+///
+/// The body is read only once the caller is known to be allowed to push this configuration, at most the
+/// cluster's segment size of it, and by at most [`WAL_PUSHES`] requests at once: a push is held
+/// in memory whole while it is sealed.
+pub async fn wal_push(State(s): State<AppState>, Auth(p): Auth, Path((id, name)): Path<(String, String)>, body: axum::body::Body) -> Result<Json<PushReport>, ApiError> {
+    wal_archive::require_push(&p, &id)?;
+    let limit = wal_archive::push_limit(&s.catalog, &id).await?;
+    let _turn = WAL_PUSHES.acquire().await.map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))?;
+    let bytes = axum::body::to_bytes(body, usize::try_from(limit).unwrap_or(usize::MAX))
+        .await
+        .map_err(|_| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("a WAL file of this cluster has at most {limit} bytes (its segment size)")))?;
+    Ok(Json(wal_archive::push(&s.catalog, &s.secrets, &p, &id, &name, &bytes).await?))
 }
+
+/// WAL pushes whose bodies are read at once.
+static WAL_PUSHES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
 
 /// `restore_command`'s download (404 past the end of the archive).
 pub async fn wal_fetch(State(s): State<AppState>, Auth(p): Auth, Path((id, name)): Path<(String, String)>) -> Result<Vec<u8>, ApiError> {

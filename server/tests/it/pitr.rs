@@ -237,6 +237,9 @@ async fn point_in_time_restores_hold_exactly_the_rows_before_the_target(app: Tes
     let conflict = put(changed, &last).await;
     assert_eq!(conflict.status, StatusCode::CONFLICT, "{}", conflict.text());
     assert_eq!(put(b"x".to_vec(), "not-a-wal-file").await.status, StatusCode::BAD_REQUEST);
+    // No more than the cluster's segment size is read: a push is held in memory whole.
+    let oversized = put(vec![0u8; (16 << 20) + 1], "000000010000000000000077").await;
+    assert_eq!(oversized.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", oversized.text());
     assert_eq!(app.get(&format!("{base}/{id}/wal/0000000100000000000000FF"), Some(&operator)).await.status, StatusCode::NOT_FOUND);
 }
 
