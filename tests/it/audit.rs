@@ -37,18 +37,7 @@ async fn audit_chain_is_append_only_and_verifiable(catalog: Catalog) {
     assert!(sqlx::query("DELETE FROM audit_log WHERE seq = 3").execute(catalog.pool()).await.is_err());
 
     // Someone with raw database access who lifts the guard is still caught by the chain.
-    let (lift, restore) = match catalog.backend() {
-        Backend::Sqlite => ("DROP TRIGGER audit_log_no_update", None),
-        Backend::Postgres => (
-            "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update",
-            Some("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update"),
-        ),
-    };
-    sqlx::query(lift).execute(catalog.pool()).await.unwrap();
-    sqlx::query("UPDATE audit_log SET actor_name = 'mallory' WHERE seq = 3").execute(catalog.pool()).await.unwrap();
-    if let Some(restore) = restore {
-        sqlx::query(restore).execute(catalog.pool()).await.unwrap();
-    }
+    past_the_guard(&catalog, "UPDATE audit_log SET actor_name = 'mallory' WHERE seq = 3").await;
     assert_eq!(audit::verify(&catalog).await.unwrap().first_broken_seq, Some(3));
 }
 
@@ -68,16 +57,19 @@ async fn concurrent_appends_keep_one_chain(catalog: Catalog) {
     assert_eq!(audit::verify(&catalog).await.unwrap(), audit::VerifyReport { rows: 40, first_broken_seq: None, keyed_rows: 0, anchored_seq: None });
 }
 
-/// Lifts the update trigger, runs `sql`, puts the trigger back.
-async fn edit_past_the_trigger(catalog: &Catalog, sql: &str) {
-    let (lift, restore) = match catalog.backend() {
-        Backend::Sqlite => ("DROP TRIGGER IF EXISTS audit_log_no_update", None),
-        Backend::Postgres => ("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update", Some("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update")),
+/// Runs `sql` the way someone with raw database access would: past the append-only guard
+/// (SQLite: two triggers, dropped for good; PostgreSQL: one, disabled and enabled again).
+async fn past_the_guard(catalog: &Catalog, sql: &str) {
+    let (lift, restore): (&[&str], &[&str]) = match catalog.backend() {
+        Backend::Sqlite => (&["DROP TRIGGER IF EXISTS audit_log_no_update", "DROP TRIGGER IF EXISTS audit_log_no_delete"], &[]),
+        Backend::Postgres => (&["ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update"], &["ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update"]),
     };
-    sqlx::query(lift).execute(catalog.pool()).await.unwrap();
+    for statement in lift {
+        sqlx::query(statement).execute(catalog.pool()).await.unwrap();
+    }
     sqlx::query(sql).execute(catalog.pool()).await.unwrap();
-    if let Some(restore) = restore {
-        sqlx::query(restore).execute(catalog.pool()).await.unwrap();
+    for statement in restore {
+        sqlx::query(statement).execute(catalog.pool()).await.unwrap();
     }
 }
 
@@ -108,7 +100,7 @@ async fn a_keyed_chain_cannot_be_recomputed_without_the_key(catalog: Catalog) {
 
     // Rewriting row 4 and recomputing every later hash the plain way, as a forger without the
     // key would: the chain no longer verifies.
-    edit_past_the_trigger(&catalog, "UPDATE audit_log SET actor_name = 'mallory' WHERE seq = 4").await;
+    past_the_guard(&catalog, "UPDATE audit_log SET actor_name = 'mallory' WHERE seq = 4").await;
     let rows = audit::list(&keyed, &bulwark_core::auth::Principal::system("test"), 100, None).await.unwrap();
     let mut prev = rows.iter().find(|r| r.seq == 3).unwrap().hash.clone();
     let mut forged = rows.into_iter().filter(|r| r.seq >= 4).collect::<Vec<_>>();
@@ -117,7 +109,7 @@ async fn a_keyed_chain_cannot_be_recomputed_without_the_key(catalog: Catalog) {
         let canonical = serde_json::json!([r.seq, r.occurred_at, r.actor_id, r.actor_name, r.action, r.target_type, r.target_id, r.detail]);
         use sha2::Digest;
         let hash = hex::encode(sha2::Sha256::digest(format!("{prev}\n{canonical}").as_bytes()));
-        edit_past_the_trigger(&catalog, &format!("UPDATE audit_log SET prev_hash = '{prev}', hash = '{hash}', keyed = 0 WHERE seq = {}", r.seq)).await;
+        past_the_guard(&catalog, &format!("UPDATE audit_log SET prev_hash = '{prev}', hash = '{hash}', keyed = 0 WHERE seq = {}", r.seq)).await;
         prev = hash;
     }
     let report = audit::verify(&keyed).await.unwrap();
@@ -143,15 +135,7 @@ async fn deleting_the_newest_rows_is_caught_by_the_anchor(catalog: Catalog) {
     assert_eq!(repo.storage().list("audit/").await.unwrap().len(), 1);
 
     // The two newest rows go.
-    let (lift, restore) = match catalog.backend() {
-        Backend::Sqlite => ("DROP TRIGGER IF EXISTS audit_log_no_delete", None), // PostgreSQL: one trigger refuses both
-        Backend::Postgres => ("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update", Some("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update")),
-    };
-    sqlx::query(lift).execute(catalog.pool()).await.unwrap();
-    sqlx::query("DELETE FROM audit_log WHERE seq > $1").bind(whole.rows - 2).execute(catalog.pool()).await.unwrap();
-    if let Some(restore) = restore {
-        sqlx::query(restore).execute(catalog.pool()).await.unwrap();
-    }
+    past_the_guard(&catalog, &format!("DELETE FROM audit_log WHERE seq > {}", whole.rows - 2)).await;
     assert_eq!(audit::verify(&catalog).await.unwrap().first_broken_seq, None, "the chain alone cannot tell");
     let cut = audit::verify_anchored(&catalog, &secrets).await.unwrap();
     assert_eq!(cut.first_broken_seq, Some(whole.rows - 1), "{cut:?}");
