@@ -111,7 +111,7 @@ pub async fn diff(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, exe
     };
     let repo = locations::open_repository(catalog, secrets, location).await?;
     let snapshot = repo.load_snapshot(snapshot_id).await?;
-    let index = repo.load_index().await?;
+    let index = std::sync::Arc::new(repo.load_index().await?);
     let then: BTreeMap<String, _> = tree::load_tree(&repo, &index, &snapshot)
         .await?
         .into_iter()
@@ -139,7 +139,7 @@ pub async fn diff(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, exe
         };
         let keys = if is_env && status != "unchanged" {
             let before = match old {
-                Some(_) => env_file::parse(&String::from_utf8_lossy(&restore::read_file(&repo, &index, &snapshot, path, ENV_FILE_LIMIT).await?)),
+                Some(_) => env_file::parse(&String::from_utf8_lossy(&restore::read_file(&repo, index.clone(), &snapshot, path, ENV_FILE_LIMIT).await?)),
                 None => BTreeMap::new(),
             };
             let after = current.as_deref().map(|b| env_file::parse(&String::from_utf8_lossy(b))).unwrap_or_default();

@@ -566,10 +566,7 @@ pub async fn browse(
     Ok(crate::repo::tree::list_dir(&repo, &index, &snapshot, dir).await?)
 }
 
-/// Files larger than this are restored with `bulwark repo restore`, not downloaded.
-pub const DOWNLOAD_LIMIT: u64 = 256 << 20;
-
-/// One file of a tree snapshot, verified, for download.
+/// One file of a tree snapshot, streamed and verified as it goes (see `restore::file_stream`).
 pub async fn download(
     catalog: &Catalog,
     secrets: &SecretBox,
@@ -577,7 +574,7 @@ pub async fn download(
     id: &str,
     snapshot_id: &str,
     path: &str,
-) -> Result<Vec<u8>, LocationError> {
+) -> Result<crate::repo::restore::FileStream, LocationError> {
     actor.require(Role::Operator)?;
     let repo = open_repository(catalog, secrets, id).await?;
     let snapshot = repo.snapshot(snapshot_id).await?;
@@ -585,8 +582,8 @@ pub async fn download(
         // The console never shows a configuration file's values; reading them is an admin's call.
         actor.require(Role::Admin)?;
     }
-    let index = repo.load_index().await?;
-    let bytes = crate::repo::restore::read_file(&repo, &index, &snapshot, path, DOWNLOAD_LIMIT).await?;
+    let index = std::sync::Arc::new(repo.load_index().await?);
+    let file = crate::repo::restore::file_stream(&repo, index, &snapshot, path).await?;
     audit::record(
         catalog,
         Entry {
@@ -594,9 +591,9 @@ pub async fn download(
             action: "snapshot.download",
             target_type: "snapshot",
             target_id: Some(&snapshot.id),
-            detail: serde_json::json!({ "location": id, "path": path }),
+            detail: serde_json::json!({ "location": id, "path": path, "bytes": file.size }),
         },
     )
     .await?;
-    Ok(bytes)
+    Ok(file)
 }

@@ -714,20 +714,44 @@ pub async fn verify_snapshot(repo: &Repository, index: std::sync::Arc<Index>, sn
     Ok(verified)
 }
 
-/// The bytes of one file of a tree snapshot, verified against its SHA-256.
-/// Reads one file of a snapshot whole, verified, refusing one over `limit` bytes before
-/// reading any of it.
-pub async fn read_file(repo: &Repository, index: &Index, snapshot: &Snapshot, path: &str, limit: u64) -> Result<Vec<u8>, RepoError> {
-    let node = super::tree::find_file(repo, index, snapshot, path).await?;
-    if node.size > limit {
+/// A file of a tree snapshot as it leaves the repository: its size, and its chunks in order.
+pub struct FileStream {
+    pub size: u64,
+    pub chunks: futures_util::stream::BoxStream<'static, Result<Vec<u8>, RepoError>>,
+}
+
+/// Streams one file of a tree snapshot, one chunk in memory at a time whatever the file's size.
+/// Each chunk is checked against its id as it is read and the whole file against its SHA-256 at
+/// the end; a mismatch ends the stream with an error, so a reader sees a cut-off transfer, never a
+/// complete-looking wrong file.
+pub async fn file_stream(repo: &Repository, index: std::sync::Arc<Index>, snapshot: &Snapshot, path: &str) -> Result<FileStream, RepoError> {
+    let node = super::tree::find_file(repo, &index, snapshot, path).await?;
+    let ids = parse_ids(&node.chunks)?.into_iter();
+    let unavailable = {
+        let (snapshot, path) = (snapshot.id.clone(), path.to_string());
+        move |detail: String| RepoError::DataUnavailable { snapshot: snapshot.clone(), detail: format!("{path}: {detail}") }
+    };
+    let state = (repo.clone(), index, ids, Sha256::new(), node.sha256, unavailable);
+    let chunks = futures_util::stream::try_unfold(state, |(repo, index, mut ids, mut hasher, expected, unavailable)| async move {
+        let Some(id) = ids.next() else {
+            return match Some(hex::encode(hasher.finalize())) == expected {
+                true => Ok(None),
+                false => Err(unavailable("does not match its SHA-256".into())),
+            };
+        };
+        let chunk = repo.load_blob(&index, &id).await.map_err(|e| unavailable(e.to_string()))?;
+        hasher.update(&chunk);
+        Ok(Some((chunk, (repo, index, ids, hasher, expected, unavailable))))
+    });
+    Ok(FileStream { size: node.size, chunks: Box::pin(chunks) })
+}
+
+/// One small file of a tree snapshot, whole, refused above `limit` bytes.
+pub async fn read_file(repo: &Repository, index: std::sync::Arc<Index>, snapshot: &Snapshot, path: &str, limit: u64) -> Result<Vec<u8>, RepoError> {
+    use futures_util::TryStreamExt;
+    let file = file_stream(repo, index, snapshot, path).await?;
+    if file.size > limit {
         return Err(RepoError::Invalid(format!("{path} is larger than {} MiB: restore it with `bulwark repo restore`", limit >> 20)));
     }
-    let mut out = Vec::with_capacity(node.size.min(1 << 30) as usize);
-    for id in parse_ids(&node.chunks)? {
-        out.extend(repo.load_blob(index, &id).await.map_err(|e| RepoError::DataUnavailable { snapshot: snapshot.id.clone(), detail: e.to_string() })?);
-    }
-    if Some(hex::encode(Sha256::digest(&out))) != node.sha256 {
-        return Err(RepoError::DataUnavailable { snapshot: snapshot.id.clone(), detail: format!("{path}: does not match its SHA-256") });
-    }
-    Ok(out)
+    file.chunks.try_concat().await
 }

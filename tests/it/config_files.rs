@@ -78,7 +78,8 @@ async fn configuration_files_round_trip_and_diff_without_values(catalog: Catalog
     let (location, snapshot) = (execution.storage_location_id.clone().unwrap(), execution.snapshot_id.clone().unwrap());
     let download = bulwark_core::locations::download(&catalog, &secrets, &operator, &location, &snapshot, ".env").await.unwrap_err();
     assert_eq!(download.kind(), bulwark_core::error::Kind::Forbidden, "{download}");
-    let bytes = bulwark_core::locations::download(&catalog, &secrets, &admin, &location, &snapshot, ".env").await.unwrap();
+    let file = bulwark_core::locations::download(&catalog, &secrets, &admin, &location, &snapshot, ".env").await.unwrap();
+    let bytes = futures_util::TryStreamExt::try_concat(file.chunks).await.unwrap();
     assert!(String::from_utf8(bytes).unwrap().contains("sk_live_abc123"));
 
     // The backup restores the files as they were, byte for byte.

@@ -45,7 +45,8 @@ pub struct FileQuery {
     path: String,
 }
 
-/// `GET …/{id}/snapshots/{snapshot}/file?path=a/b.txt`: one file of a tree snapshot.
+/// `GET …/{id}/snapshots/{snapshot}/file?path=a/b.txt`: one file of a tree snapshot, of any
+/// size, streamed.
 pub async fn download(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -53,14 +54,16 @@ pub async fn download(
     super::extract::Query(q): super::extract::Query<FileQuery>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    let bytes = locations::download(&s.catalog, &s.secrets, &p, &id, &snapshot, &q.path).await?;
+    let file = locations::download(&s.catalog, &s.secrets, &p, &id, &snapshot, &q.path).await?;
     let name: String = q.path.rsplit('/').next().unwrap_or("file").chars().filter(|c| c.is_ascii_graphic() && *c != '"').collect();
     Ok((
         [
             (axum::http::header::CONTENT_TYPE, "application/octet-stream".to_string()),
             (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+            (axum::http::header::CONTENT_LENGTH, file.size.to_string()),
         ],
-        bytes,
+        // A chunk that fails its check ends the body early: the client sees a cut-off transfer.
+        axum::body::Body::from_stream(file.chunks),
     )
         .into_response())
 }

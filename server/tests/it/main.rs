@@ -7,6 +7,7 @@ mod fuzz;
 mod roles;
 mod cli;
 mod nodes;
+mod downloads;
 
 use std::sync::Arc;
 
