@@ -43,6 +43,7 @@ pub struct UserRow {
     pub role: String,
     pub disabled: bool,
     pub has_password: bool,
+    pub has_second_factor: bool,
     pub last_login_at: Option<String>,
     pub created_at: String,
 }

@@ -12,19 +12,24 @@ pub async fn whoami() -> Result<Me, AppError> {
     Ok(Me { username: p.username, role: p.role.as_str().to_string() })
 }
 
+/// Logs in; answers `false` (and starts no session) when the password was right and the
+/// account also needs its authenticator code, which the form then asks for.
 #[server(prefix = "/_sfn", endpoint = "login")]
-pub async fn login(username: String, password: String, next: Option<String>) -> Result<(), AppError> {
-    use bulwark_core::auth::users;
+pub async fn login(username: String, password: String, code: Option<String>, next: Option<String>) -> Result<bool, AppError> {
+    use bulwark_core::auth::{AuthError, users};
     use bulwark_core::error::{Classify, Kind};
     let catalog = crate::ssr::catalog()?;
-    let principal = users::authenticate(&catalog, username.trim(), &password).await.map_err(|e| match e.kind() {
+    let secrets = crate::ssr::secrets()?;
+    let principal = match users::authenticate(&catalog, &secrets, username.trim(), &password, code.as_deref()).await {
+        Ok(p) => p,
+        Err(AuthError::SecondFactorNeeded) => return Ok(false),
         // On the login form a refusal is a message about the input, not "log in again".
-        Kind::Unauthenticated => AppError::Invalid(e.to_string()),
-        _ => AppError::from_core(e),
-    })?;
+        Err(e) if e.kind() == Kind::Unauthenticated => return Err(AppError::Invalid(e.to_string())),
+        Err(e) => return Err(AppError::from_core(e)),
+    };
     crate::ssr::start_session(&principal).await?;
     leptos_axum::redirect(&safe_next(next.as_deref()));
-    Ok(())
+    Ok(true)
 }
 
 #[server(prefix = "/_sfn", endpoint = "logout")]

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { expect, test } from '@playwright/test';
 import { ADMIN, VIEWER, hydrated, login, setupUrl } from './helpers';
 
@@ -160,4 +161,68 @@ test('an ended session sends the browser back to the login page', async ({ page,
   await context.clearCookies();
   await page.goto('/alerts');
   await expect(page).toHaveURL(/\/login\?next=\/alerts$/);
+});
+
+/** An authenticator app's code for Bulwark's base32 key (RFC 6238: HMAC-SHA1, 30 s, 6 digits). */
+function appCode(base32: string, unixSeconds: number): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of base32) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from((bits.match(/.{8}/g) ?? []).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(unixSeconds / 30)));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const at = mac[19] & 15;
+  return String((mac.readUInt32BE(at) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+
+test('a user turns on a second factor, logs in with a code, and an admin removes it', async ({ page, request }) => {
+  const tess = { username: 'tess', password: 'tess-password-1234' };
+  const created = await request.post('/api/admin/users', {
+    headers: { Authorization: `Bearer ${adminToken}` },
+    data: { username: tess.username, password: tess.password, role: 'operator' },
+  });
+  expect(created.status()).toBe(201);
+
+  await login(page, tess);
+  await page.goto('/account');
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Set up' }).click();
+  await expect(page.locator('.qr svg')).toBeVisible();
+  const key = (await page.getByTestId('totp-secret').textContent()) ?? '';
+  expect(key).toMatch(/^[A-Z2-7]{32}$/);
+  const now = Math.floor(Date.now() / 1000);
+  await page.getByLabel('Code', { exact: true }).fill('123');
+  await page.getByRole('button', { name: 'Turn on' }).click();
+  await expect(page.getByRole('alert')).toContainText("not the app's current code");
+  await page.getByLabel('Code', { exact: true }).fill(appCode(key, now));
+  await page.getByRole('button', { name: 'Turn on' }).click();
+  await expect(page.getByRole('status')).toContainText('On: logging in asks for a code');
+  await page.getByRole('button', { name: 'Log out' }).click();
+
+  // The password alone now leads to the code field; the confirming code cannot be used again.
+  await page.goto('/login');
+  await hydrated(page);
+  await page.getByLabel('Username').fill(tess.username);
+  await page.getByLabel('Password').fill(tess.password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page.getByLabel('Authentication code')).toBeVisible();
+  await expect(page).toHaveURL(/\/login/);
+  await page.getByLabel('Authentication code').fill(appCode(key, now));
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page.getByRole('alert')).toHaveText('wrong or already used authentication code');
+  await page.getByLabel('Authentication code').fill(appCode(key, now + 30));
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Dashboard' })).toBeVisible();
+  await page.getByRole('button', { name: 'Log out' }).click();
+
+  // Lost phone: an admin removes the second factor from the Users page.
+  await login(page, ADMIN);
+  await page.goto('/users');
+  await hydrated(page);
+  const row = page.locator(`tr[data-username="${tess.username}"]`);
+  await row.getByRole('button', { name: 'Remove' }).click();
+  await expect(row).toContainText('off');
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await login(page, tess);
 });

@@ -8,6 +8,7 @@ mod password;
 pub mod secret;
 pub mod setup;
 pub mod tokens;
+pub mod totp;
 pub mod users;
 
 use serde::{Deserialize, Serialize};
@@ -105,8 +106,15 @@ pub enum AuthError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The password was right; the account also needs its authenticator code.
+    #[error("enter the code from your authenticator app")]
+    SecondFactorNeeded,
+    #[error("wrong or already used authentication code")]
+    WrongCode,
     #[error("password hashing failed: {0}")]
     Hashing(String),
+    #[error("second factor: {0}")]
+    Secret(String),
     #[error(transparent)]
     Catalog(#[from] CatalogError),
 }
@@ -120,12 +128,12 @@ impl From<sqlx::Error> for AuthError {
 impl Classify for AuthError {
     fn kind(&self) -> Kind {
         match self {
-            AuthError::BadCredentials | AuthError::Unauthenticated | AuthError::Disabled => Kind::Unauthenticated,
+            AuthError::BadCredentials | AuthError::Unauthenticated | AuthError::Disabled | AuthError::SecondFactorNeeded | AuthError::WrongCode => Kind::Unauthenticated,
             AuthError::Forbidden { .. } | AuthError::OutOfScope(_) => Kind::Forbidden,
             AuthError::Invalid(_) => Kind::Invalid,
             AuthError::NotFound(_) => Kind::NotFound,
             AuthError::Conflict(_) => Kind::Conflict,
-            AuthError::Hashing(_) => Kind::Internal,
+            AuthError::Hashing(_) | AuthError::Secret(_) => Kind::Internal,
             AuthError::Catalog(e) => e.kind(),
         }
     }

@@ -7,6 +7,7 @@ use super::{AuthError, Principal, Role, password};
 use crate::audit::{self, Actor, Entry};
 use crate::catalog::Catalog;
 use crate::catalog::dialect::LockTopic;
+use crate::secrets::SecretBox;
 use crate::time;
 
 /// Failed logins allowed before the account is locked for a while.
@@ -23,11 +24,14 @@ pub struct User {
     pub disabled: i64,
     #[serde(serialize_with = "crate::catalog::serialize_flag")]
     pub has_password: i64,
+    /// Logs in with an authenticator code too (src/auth/totp.rs).
+    #[serde(serialize_with = "crate::catalog::serialize_flag")]
+    pub has_second_factor: i64,
     pub last_login_at: Option<String>,
     pub created_at: String,
 }
 
-const USER_COLUMNS: &str = "id, username, role, disabled, CASE WHEN password_hash IS NULL THEN 0 ELSE 1 END AS has_password, last_login_at, created_at";
+const USER_COLUMNS: &str = "id, username, role, disabled, CASE WHEN password_hash IS NULL THEN 0 ELSE 1 END AS has_password, CASE WHEN totp_secret IS NULL THEN 0 ELSE 1 END AS has_second_factor, last_login_at, created_at";
 
 /// What an administrator fills in to add a user.
 #[derive(Debug, Clone)]
@@ -297,25 +301,30 @@ pub(super) async fn write_password(catalog: &Catalog, actor: &Actor, id: &str, n
 /// password, before any hashing, and only a cut-down name reaches the audit log.
 const MAX_LOGIN_NAME: usize = 64;
 const MAX_LOGIN_PASSWORD: usize = 1024;
+const MAX_LOGIN_CODE: usize = 16;
 
 /// Checks a username and password. After [`MAX_FAILED_LOGINS`] failures the account is
 /// locked for a doubling period (1 minute, 2, 4 … at most 15). Whatever fails (an unknown
 /// name, a wrong password, a locked account) answers the same [`AuthError::BadCredentials`]
 /// after the same argon2 work, so neither the answer nor its timing tells which names exist.
 /// The failure count is incremented in the database, so parallel guesses each count.
-pub async fn authenticate(catalog: &Catalog, username: &str, password_text: &str) -> Result<Principal, AuthError> {
-    if username.len() > MAX_LOGIN_NAME || password_text.len() > MAX_LOGIN_PASSWORD {
+///
+/// With a second factor set up, a right password without `code` answers
+/// [`AuthError::SecondFactorNeeded`] (not counted as a failure), and a wrong or used code counts
+/// like a wrong password.
+pub async fn authenticate(catalog: &Catalog, secrets: &SecretBox, username: &str, password_text: &str, code: Option<&str>) -> Result<Principal, AuthError> {
+    if username.len() > MAX_LOGIN_NAME || password_text.len() > MAX_LOGIN_PASSWORD || code.is_some_and(|c| c.len() > MAX_LOGIN_CODE) {
         password::verify_password_async("", &DUMMY_HASH).await;
         let name: String = username.chars().filter(|c| !c.is_control()).take(MAX_LOGIN_NAME).collect();
         audit::record(catalog, login_entry(&Actor::system(&name), None, "login.failed", "oversized input")).await.ok();
         return Err(AuthError::BadCredentials);
     }
-    type LoginRow = (String, String, Option<String>, String, i64, Option<String>);
-    let row: Option<LoginRow> = sqlx::query_as("SELECT id, username, password_hash, role, disabled, locked_until FROM users WHERE username = $1")
+    type LoginRow = (String, String, Option<String>, String, i64, Option<String>, Option<String>);
+    let row: Option<LoginRow> = sqlx::query_as("SELECT id, username, password_hash, role, disabled, locked_until, totp_secret FROM users WHERE username = $1")
         .bind(username)
         .fetch_optional(catalog.pool())
         .await?;
-    let Some((id, username, hash, role, disabled, locked_until)) = row else {
+    let Some((id, username, hash, role, disabled, locked_until, totp)) = row else {
         password::verify_password_async(password_text, &DUMMY_HASH).await;
         let name: String = username.chars().filter(|c| !c.is_control()).collect();
         audit::record(catalog, login_entry(&Actor::system(&name), None, "login.failed", "unknown user")).await.ok();
@@ -329,31 +338,51 @@ pub async fn authenticate(catalog: &Catalog, username: &str, password_text: &str
         return Err(AuthError::BadCredentials);
     }
     if !matches {
-        let failed: i64 = sqlx::query_scalar("UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins")
-            .bind(&id)
-            .fetch_one(catalog.pool())
-            .await?;
-        if failed >= MAX_FAILED_LOGINS {
-            let minutes = (1_i64 << (failed - MAX_FAILED_LOGINS).min(4)).min(15);
-            sqlx::query("UPDATE users SET locked_until = $1 WHERE id = $2")
-                .bind(time::to_text(Utc::now() + Duration::minutes(minutes)))
-                .bind(&id)
-                .execute(catalog.pool())
-                .await?;
-        }
+        count_failure(catalog, &id).await?;
         audit::record(catalog, login_entry(&actor, Some(&id), "login.failed", "wrong password")).await.ok();
         return Err(AuthError::BadCredentials);
     }
     if disabled != 0 {
         return Err(AuthError::Disabled);
     }
+    let method = match (&totp, code.map(str::trim).filter(|c| !c.is_empty())) {
+        (None, _) => "password",
+        (Some(_), None) => return Err(AuthError::SecondFactorNeeded),
+        (Some(sealed), Some(code)) => {
+            // Wrong codes count with wrong passwords towards the lockout: six digits fall to
+            // guessing otherwise.
+            if !super::totp::check_login(catalog, secrets, &id, sealed, code).await? {
+                count_failure(catalog, &id).await?;
+                audit::record(catalog, login_entry(&actor, Some(&id), "login.failed", "wrong code")).await.ok();
+                return Err(AuthError::WrongCode);
+            }
+            "password and code"
+        }
+    };
     sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = $1 WHERE id = $2")
         .bind(&now)
         .bind(&id)
         .execute(catalog.pool())
         .await?;
-    audit::record(catalog, login_entry(&actor, Some(&id), "login", "password")).await?;
+    audit::record(catalog, login_entry(&actor, Some(&id), "login", method)).await?;
     Ok(Principal { user_id: id, username, role: Role::parse(&role)?, token_id: None, scope: None })
+}
+
+/// One more failed login; from the fifth on the account locks for 1, 2, 4, 8, then 15 minutes.
+async fn count_failure(catalog: &Catalog, id: &str) -> Result<(), AuthError> {
+    let failed: i64 = sqlx::query_scalar("UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins")
+        .bind(id)
+        .fetch_one(catalog.pool())
+        .await?;
+    if failed >= MAX_FAILED_LOGINS {
+        let minutes = (1_i64 << (failed - MAX_FAILED_LOGINS).min(4)).min(15);
+        sqlx::query("UPDATE users SET locked_until = $1 WHERE id = $2")
+            .bind(time::to_text(Utc::now() + Duration::minutes(minutes)))
+            .bind(id)
+            .execute(catalog.pool())
+            .await?;
+    }
+    Ok(())
 }
 
 fn login_entry<'a>(actor: &'a Actor, id: Option<&'a str>, action: &'a str, how: &str) -> Entry<'a> {

@@ -720,6 +720,12 @@ pub struct FileStream {
     pub chunks: futures_util::stream::BoxStream<'static, Result<Vec<u8>, RepoError>>,
 }
 
+impl std::fmt::Debug for FileStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FileStream({} bytes)", self.size)
+    }
+}
+
 /// Streams one file of a tree snapshot, one chunk in memory at a time whatever the file's size.
 /// Each chunk is checked against its id as it is read and the whole file against its SHA-256 at
 /// the end; a mismatch ends the stream with an error, so a reader sees a cut-off transfer, never a

@@ -1,4 +1,4 @@
-//! The logged-in user's own account: password and API tokens.
+//! The logged-in user's own account: password, second factor and API tokens.
 
 use leptos::prelude::*;
 
@@ -80,7 +80,7 @@ pub fn AccountPage() -> impl IntoView {
         })
     };
     view! {
-        <PageHeader title="Account" lead="Your password and the API tokens that act for you."/>
+        <PageHeader title="Account" lead="Your password, your second factor and the API tokens that act for you."/>
         <section class="panel">
             <h2>"API tokens"</h2>
             <p>"Send a token as " <code>"Authorization: Bearer bwk_…"</code> " to the REST API under " <code>"/api"</code> ". A token has at most your role."</p>
@@ -132,11 +132,12 @@ pub fn AccountPage() -> impl IntoView {
                 })}
             </Transition>
         </section>
+        <super::second_factor::SecondFactorPanel/>
         <section class="panel">
             <h2>"Change password"</h2>
             <ActionForm action=password attr:class="stacked-form">
                 <label>"Current password" <input type="password" name="current" autocomplete="current-password" required/></label>
-                <label>"New password" <input type="password" name="password" autocomplete="new-password" required minlength="10"/></label>
+                <label>"New password" <input type="password" name="password" autocomplete="new-password" required minlength="12" maxlength="128"/></label>
                 <label>"Repeat the new password" <input type="password" name="confirm" autocomplete="new-password" required/></label>
                 <button type="submit" class="primary">"Change password"</button>
             </ActionForm>

@@ -19,6 +19,7 @@ pub mod recovery;
 pub mod replication;
 pub mod restoration;
 pub mod retention;
+pub mod second_factor;
 pub mod section;
 pub mod setup;
 pub mod snapshots;

@@ -23,6 +23,7 @@ mod ssr {
             role: u.role,
             disabled: u.disabled != 0,
             has_password: u.has_password != 0,
+            has_second_factor: u.has_second_factor != 0,
             last_login_at: u.last_login_at,
             created_at: u.created_at,
         }
@@ -69,13 +70,23 @@ pub async fn delete_user(id: String) -> Result<(), AppError> {
     bulwark_core::auth::users::delete(&catalog, &p, &id).await.map_err(AppError::from_core)
 }
 
+/// For a user who lost their authenticator: they log in with the password alone until they set
+/// up a new one.
+#[server(prefix = "/_sfn", endpoint = "remove_user_second_factor")]
+pub async fn remove_user_second_factor(id: String) -> Result<(), AppError> {
+    let p = crate::ssr::principal().await?;
+    let catalog = crate::ssr::catalog()?;
+    bulwark_core::auth::totp::remove(&catalog, &crate::ssr::secrets()?, &p, &id, None).await.map_err(AppError::from_core)
+}
+
 #[component]
 pub fn UsersPage() -> impl IntoView {
     let create = ServerAction::<CreateUser>::new();
     let update = ServerAction::<UpdateUser>::new();
     let delete = ServerAction::<DeleteUser>::new();
+    let unenroll = ServerAction::<RemoveUserSecondFactor>::new();
     let users = Resource::new(
-        move || (create.version().get(), update.version().get(), delete.version().get()),
+        move || (create.version().get(), update.version().get(), delete.version().get(), unenroll.version().get()),
         |_| list_users(),
     );
     view! {
@@ -101,10 +112,11 @@ pub fn UsersPage() -> impl IntoView {
                         </section>
                         {form_error(update.value())}
                         {form_error(delete.value())}
+                        {form_error(unenroll.value())}
                         <table class="data">
-                            <thead><tr><th>"Username"</th><th>"Role"</th><th>"Status"</th><th>"Last login"</th><th>"Actions"</th></tr></thead>
+                            <thead><tr><th>"Username"</th><th>"Role"</th><th>"Status"</th><th>"Second factor"</th><th>"Last login"</th><th>"Actions"</th></tr></thead>
                             <tbody>
-                                {list.into_iter().map(|u| view! { <UserLine user=u update delete/> }).collect_view()}
+                                {list.into_iter().map(|u| view! { <UserLine user=u update delete unenroll/> }).collect_view()}
                             </tbody>
                         </table>
                     }.into_any(),
@@ -115,9 +127,9 @@ pub fn UsersPage() -> impl IntoView {
 }
 
 #[component]
-fn UserLine(user: UserRow, update: ServerAction<UpdateUser>, delete: ServerAction<DeleteUser>) -> impl IntoView {
+fn UserLine(user: UserRow, update: ServerAction<UpdateUser>, delete: ServerAction<DeleteUser>, unenroll: ServerAction<RemoveUserSecondFactor>) -> impl IntoView {
     let id = user.id.clone();
-    let (id2, id3) = (id.clone(), id.clone());
+    let (id2, id3, id4) = (id.clone(), id.clone(), id.clone());
     let current_role = user.role.clone();
     let role_label = format!("Role of {}", user.username);
     let status = if user.disabled { "disabled" } else if user.has_password { "active" } else { "no password yet" };
@@ -134,6 +146,18 @@ fn UserLine(user: UserRow, update: ServerAction<UpdateUser>, delete: ServerActio
                 </ActionForm>
             </td>
             <td>{status}</td>
+            <td>
+                {if user.has_second_factor {
+                    view! {
+                        <ActionForm action=unenroll attr:class="row-form">
+                            <input type="hidden" name="id" value=id4/>
+                            "on " <button type="submit">"Remove"</button>
+                        </ActionForm>
+                    }.into_any()
+                } else {
+                    view! { <span class="muted">"off"</span> }.into_any()
+                }}
+            </td>
             <td>{user.last_login_at.clone().unwrap_or_else(|| "never".into())}</td>
             <td class="actions">
                 <ActionForm action=update attr:class="row-form">

@@ -484,7 +484,7 @@ async fn password_changes_end_sessions_and_tokens_stay_in_their_lane(app: TestAp
     let user = format!("/api/admin/users/{}", sam.user_id);
     let reply = app.json("PATCH", &user, &admin_token, r#"{"password":"a brand new password"}"#).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
-    assert!(users::authenticate(&app.catalog, "sam", "sam-password-123").await.is_ok(), "the password is unchanged");
+    assert!(users::authenticate(&app.catalog, &app.secrets, "sam", "sam-password-123", None).await.is_ok(), "the password is unchanged");
 
     // A token mints no token that outlives it.
     let short = tokens::create(&app.catalog, &sam, NewToken { name: "short".into(), role: None, expires_in_days: Some(5) }).await.unwrap().secret;

@@ -1,0 +1,93 @@
+//! The account page's second-factor panel: set up an authenticator app (QR code or typed
+//! secret, confirmed with a first code), see that it is on, remove it with a current code.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::components::{ErrorPanel, form_error};
+use crate::error::AppError;
+
+/// A second factor being set up: shown once, to its user only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enrollment {
+    pub secret: String,
+    pub uri: String,
+    /// An SVG drawn by the server from `uri` alone (no user text in it).
+    pub qr_svg: String,
+}
+
+#[server(prefix = "/_sfn", endpoint = "second_factor_status")]
+pub async fn second_factor_status() -> Result<bool, AppError> {
+    let p = crate::ssr::principal().await?;
+    bulwark_core::auth::totp::enabled(&crate::ssr::catalog()?, &p.user_id).await.map_err(AppError::from_core)
+}
+
+#[server(prefix = "/_sfn", endpoint = "begin_second_factor")]
+pub async fn begin_second_factor() -> Result<Enrollment, AppError> {
+    let p = crate::ssr::principal().await?;
+    let e = bulwark_core::auth::totp::begin(&crate::ssr::catalog()?, &crate::ssr::secrets()?, &p).await.map_err(AppError::from_core)?;
+    Ok(Enrollment { secret: e.secret, uri: e.uri, qr_svg: e.qr_svg })
+}
+
+#[server(prefix = "/_sfn", endpoint = "confirm_second_factor")]
+pub async fn confirm_second_factor(code: String) -> Result<(), AppError> {
+    let p = crate::ssr::principal().await?;
+    bulwark_core::auth::totp::confirm(&crate::ssr::catalog()?, &crate::ssr::secrets()?, &p, &code).await.map_err(AppError::from_core)
+}
+
+#[server(prefix = "/_sfn", endpoint = "remove_second_factor")]
+pub async fn remove_second_factor(code: String) -> Result<(), AppError> {
+    let p = crate::ssr::principal().await?;
+    let catalog = crate::ssr::catalog()?;
+    bulwark_core::auth::totp::remove(&catalog, &crate::ssr::secrets()?, &p, &p.user_id, Some(&code)).await.map_err(AppError::from_core)
+}
+
+#[component]
+pub fn SecondFactorPanel() -> impl IntoView {
+    let begin = ServerAction::<BeginSecondFactor>::new();
+    let confirm = ServerAction::<ConfirmSecondFactor>::new();
+    let remove = ServerAction::<RemoveSecondFactor>::new();
+    let status = Resource::new(move || (confirm.version().get(), remove.version().get()), |_| second_factor_status());
+    let enrollment = move || {
+        begin.value().get().and_then(Result::ok).filter(|_| !matches!(confirm.value().get(), Some(Ok(())))).map(|e| view! {
+            <div class="enrollment">
+                <p>"Scan this code with an authenticator app (or type the key), then enter the six digits it shows."</p>
+                <div class="qr" inner_html=e.qr_svg></div>
+                <p>"Key: " <code data-testid="totp-secret">{e.secret}</code></p>
+                <ActionForm action=confirm attr:class="inline-form">
+                    <label>"Code" <input type="text" name="code" inputmode="numeric" autocomplete="one-time-code" required maxlength="7"/></label>
+                    <button type="submit" class="primary">"Turn on"</button>
+                </ActionForm>
+                {form_error(confirm.value())}
+            </div>
+        })
+    };
+    view! {
+        <section class="panel">
+            <h2>"Second factor"</h2>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match status.await {
+                        Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
+                        Ok(true) => view! {
+                            <p class="ok" role="status">"On: logging in asks for a code from your authenticator app."</p>
+                            <ActionForm action=remove attr:class="inline-form">
+                                <label>"Current code" <input type="text" name="code" inputmode="numeric" autocomplete="one-time-code" required maxlength="7"/></label>
+                                <button type="submit" class="danger">"Turn off"</button>
+                            </ActionForm>
+                            {form_error(remove.value())}
+                        }.into_any(),
+                        Ok(false) => view! {
+                            <p>"Off. With it on, a stolen password alone no longer opens your account; administrators should turn it on."</p>
+                            <ActionForm action=begin attr:class="inline-form">
+                                <button type="submit" class="primary">"Set up"</button>
+                            </ActionForm>
+                            {form_error(begin.value())}
+                            {enrollment}
+                        }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
