@@ -631,10 +631,15 @@ fn temp_sibling(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.bulwark-partial"))
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, RepoError> + Send + 'static) -> Result<T, RepoError> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r,
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
+fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, RepoError> + Send + 'static) -> impl Future<Output = Result<T, RepoError>> {
+    // Spawned now, not when first awaited: callers feed the thread through a bounded channel
+    // before they await its result, and a thread that has not started yet never drains it.
+    let thread = tokio::task::spawn_blocking(f);
+    async move {
+        match thread.await {
+            Ok(r) => r,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
     }
 }
 

@@ -14,6 +14,64 @@ use crate::{on_both_catalogs, user};
 
 on_both_catalogs!(a_backup_is_read_back_and_damage_is_named);
 
+/// Verification used to stop for ever after 256 files (its reading thread started only once the
+/// walk had filled the 4-batch channel); every walk over a wide, deep tree must finish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wide_trees_verify_restore_and_test_to_the_end() {
+    let catalog = Catalog::open(&bulwark_testkit::sqlite_url()).await.unwrap();
+    let secrets = SecretBox::new(Key::random());
+    let admin = user(&catalog, "admin", Role::Admin).await;
+    let repo_dir = bulwark_testkit::temp_dir("wide-loc");
+    let location = bulwark_core::locations::create(
+        &catalog,
+        &secrets,
+        &admin,
+        bulwark_core::locations::NewLocation {
+            location_name: "wide".into(),
+            storage_type: "primary".into(),
+            provider: "local".into(),
+            path_prefix: Some(repo_dir.join("repo").display().to_string()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    bulwark_core::locations::init_repository(&catalog, &secrets, &admin, &location.id).await.unwrap();
+    let source = bulwark_testkit::temp_dir("wide-src");
+    const FILES: usize = 3000;
+    for i in 0..FILES {
+        let dir = source.join(format!("d{}/e{}", i % 20, i % 7));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("f{i}.txt")), format!("file {i}\n")).unwrap();
+    }
+    let new: NewConfiguration = serde_json::from_value(serde_json::json!({
+        "name": "wide", "sourceType": "filesystem", "sourceIdentifier": source.to_str().unwrap(), "storageLocationIds": [location.id],
+    }))
+    .unwrap();
+    let c = configurations::create(&catalog, &secrets, &admin, new).await.unwrap();
+    let e = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
+    executions::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap();
+    let limit = std::time::Duration::from_secs(120);
+
+    let verified = tokio::time::timeout(limit, verify::verify_execution(&catalog, &secrets, &admin, &e.id)).await.expect("verification finishes").unwrap();
+    assert_eq!((verified.status.as_str(), verified.files), ("verified", FILES as u64));
+
+    let target = bulwark_testkit::temp_dir("wide-dst");
+    let request = bulwark_core::restores::DirectoryRestore { target_path: target.display().to_string(), include: vec![] };
+    let targets = crate::restore_targets();
+    let restore = bulwark_core::restores::restore_directory(&catalog, &secrets, &targets, &admin, &e.id, request);
+    tokio::time::timeout(limit, restore).await.expect("the restore finishes").unwrap();
+    assert_eq!(files(&target).len(), FILES);
+    for i in [0, 255, 256, 257, 1999, FILES - 1] {
+        let path = format!("d{}/e{}/f{i}.txt", i % 20, i % 7);
+        assert_eq!(std::fs::read_to_string(target.join(&path)).unwrap(), format!("file {i}\n"), "{path}");
+    }
+
+    let test = bulwark_core::testing::schedule(&catalog, &admin, bulwark_core::testing::ScheduleTest { execution_id: Some(e.id.clone()), configuration_id: None }).await.unwrap();
+    let tested = tokio::time::timeout(limit, bulwark_core::testing::run(&catalog, &secrets, &test.id)).await.expect("the restore test finishes").unwrap();
+    assert_eq!(tested.status, "passed", "{:?}", tested);
+}
+
 /// Every file under `dir`, recursively.
 fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
