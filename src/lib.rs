@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod audit;
 pub mod auth;
+pub mod blocking;
 pub mod catalog;
 pub mod child;
 pub mod config_files;

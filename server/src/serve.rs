@@ -47,6 +47,7 @@ pub async fn serve(catalog_args: &CatalogArgs, args: &ServeArgs) -> anyhow::Resu
     let scheduler = tokio::spawn(scheduled::run_scheduler(catalog.clone(), node_id.clone(), SCHEDULER_PERIOD, stop_rx.clone()));
     let mut pool = Pool::new(catalog, node_id).with_lease_seconds(args.job_lease_seconds);
     pool.register(Arc::new(bulwark_core::executions::BackupHandler { secrets: secrets.clone() }));
+    pool.register_periodic(Arc::new(bulwark_core::executions::reconcile::ReconcileHandler), bulwark_core::executions::reconcile::EVERY);
     pool.register(Arc::new(bulwark_core::verify::VerifyHandler { secrets: secrets.clone() }));
     pool.register(Arc::new(bulwark_core::testing::RestoreTestHandler { secrets: secrets.clone() }));
     pool.register(Arc::new(bulwark_core::replicate::ReplicateHandler { secrets: secrets.clone() }));

@@ -189,6 +189,16 @@ impl Table {
 }
 
 /// Serialises a stored 0/1 flag as a JSON boolean.
+/// True for errors that say the catalog could not be reached (no connection within the pool's
+/// timeout, a broken connection, the server shutting down), which a later try may not meet.
+pub fn unreachable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(d) => d.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
+    }
+}
+
 pub fn serialize_flag<S: serde::Serializer>(flag: &i64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_bool(*flag != 0)
 }

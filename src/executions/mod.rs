@@ -27,6 +27,7 @@ use crate::source::postgres::Database;
 use crate::time;
 
 mod group;
+pub mod reconcile;
 pub mod scheduled;
 
 #[derive(Debug, thiserror::Error)]
@@ -265,9 +266,9 @@ pub async fn run(catalog: &Catalog, secrets: &SecretBox, id: &str, cancel: Cance
         .execute(catalog.pool())
         .await?;
     let progress = Arc::new(Progress { cancel, ..Progress::default() });
-    let reporter = tokio::spawn(report_progress(catalog.clone(), id.to_string(), progress.clone()));
+    let reporter = Reporter(tokio::spawn(report_progress(catalog.clone(), id.to_string(), progress.clone())));
     let outcome = back_up(catalog, secrets, &configuration, &execution, progress.clone()).await;
-    reporter.abort();
+    drop(reporter);
     match outcome {
         Ok((location_id, snapshot, metadata)) => {
             let checksum = match &snapshot.content {
@@ -275,8 +276,9 @@ pub async fn run(catalog: &Catalog, secrets: &SecretBox, id: &str, cancel: Cance
                 Content::Tree { tree_sha256, .. } => tree_sha256.clone(),
             };
             let s = &snapshot.summary;
-            let final_progress = progress_json(&progress, started.elapsed().as_secs_f64(), true);
-            sqlx::query(
+            let final_progress = progress_json(&progress, started.elapsed().as_secs_f64(), true).to_string();
+            let (duration, completed_at) = (started.elapsed().as_secs_f64(), time::now_text());
+            write_outcome(id, || sqlx::query(
                 "UPDATE backup_executions SET status = 'completed', storage_location_id = $1, snapshot_id = $2, completed_at = $3,
                      duration_seconds = $4, size_bytes = $5, compressed_size_bytes = $6, new_bytes = $7, checksum = $8,
                      recovery_metadata = $9, progress = $10
@@ -284,16 +286,16 @@ pub async fn run(catalog: &Catalog, secrets: &SecretBox, id: &str, cancel: Cance
             )
             .bind(&location_id)
             .bind(&snapshot.id)
-            .bind(time::now_text())
-            .bind(started.elapsed().as_secs_f64())
+            .bind(&completed_at)
+            .bind(duration)
             .bind(s.bytes as i64)
             .bind(s.stored_bytes as i64)
             .bind(s.new_bytes as i64)
             .bind(&checksum)
             .bind(metadata.to_string())
-            .bind(final_progress.to_string())
+            .bind(&final_progress)
             .bind(id)
-            .execute(catalog.pool())
+            .execute(catalog.pool()))
             .await?;
             // The backup exists either way; a missing tracking row only loses the planned date.
             if let Err(e) = crate::retention::track(catalog, secrets, id).await {
@@ -327,14 +329,41 @@ pub async fn run(catalog: &Catalog, secrets: &SecretBox, id: &str, cancel: Cance
 
 /// Ends an execution that wrote no snapshot: `failed` or `cancelled`.
 async fn finish(catalog: &Catalog, id: &str, status: &str, message: &str) -> Result<(), ExecutionError> {
-    sqlx::query("UPDATE backup_executions SET status = $1, completed_at = $2, error_message = $3 WHERE id = $4")
-        .bind(status)
-        .bind(time::now_text())
-        .bind(message)
-        .bind(id)
-        .execute(catalog.pool())
-        .await?;
-    Ok(())
+    let completed_at = time::now_text();
+    write_outcome(id, || {
+        sqlx::query("UPDATE backup_executions SET status = $1, completed_at = $2, error_message = $3 WHERE id = $4")
+            .bind(status)
+            .bind(&completed_at)
+            .bind(message)
+            .bind(id)
+            .execute(catalog.pool())
+    })
+    .await
+}
+
+/// How long the final write of a run is retried through a catalog outage.
+const OUTCOME_RETRY: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Writes a run's outcome, retrying while the catalog cannot be reached (up to
+/// [`OUTCOME_RETRY`], waiting 1, 2, 4 … 30 s between tries): the backup is done either way, and
+/// an execution left `running` would hold its configuration until reconciliation ends it.
+async fn write_outcome<'q, F, R>(id: &str, mut write: impl FnMut() -> F) -> Result<(), ExecutionError>
+where
+    F: std::future::Future<Output = Result<R, sqlx::Error>> + 'q,
+{
+    let deadline = Instant::now() + OUTCOME_RETRY;
+    let mut wait = std::time::Duration::from_secs(1);
+    loop {
+        match write().await {
+            Ok(_) => return Ok(()),
+            Err(e) if crate::catalog::unreachable(&e) && Instant::now() + wait < deadline => {
+                tracing::warn!(execution = %id, error = %e, "recording the outcome failed; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(30));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// Reads the source into the configuration's first location; returns where it went, the
@@ -569,6 +598,17 @@ async fn base_backup(repo: &crate::repo::Repository, database: &Database, mut op
         "wal": { "startLsn": range.start_lsn, "endLsn": range.end_lsn, "timeline": range.timeline, "startFile": start_file },
     });
     Ok((snapshot, metadata))
+}
+
+/// The progress writer of a running backup, stopped when the backup's future ends or is
+/// dropped: a worker that lost its lease drops the backup mid-way, and its writer must not go
+/// on writing over the execution another node now runs.
+struct Reporter(tokio::task::JoinHandle<()>);
+
+impl Drop for Reporter {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Writes the progress to the catalog about once a second until aborted.

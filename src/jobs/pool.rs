@@ -131,6 +131,9 @@ impl Pool {
         let outcome = tokio::select! {
             result = handler.run(&self.catalog, &job, cancel.clone()) => Some(result),
             lost = watch => {
+                // The handler's future is dropped here; its blocking work (reading a source,
+                // packing) watches this flag and stops rather than running to its end.
+                cancel.store(true, Ordering::Relaxed);
                 tracing::warn!(job = %job.id, error = %lost, "lease lost; abandoning the job");
                 None
             }

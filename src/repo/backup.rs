@@ -274,16 +274,15 @@ async fn finish(
     Ok(snapshot)
 }
 
+/// The pipeline's stages on the blocking pool ([`crate::blocking::spawn`]).
+fn spawn<T: Send + 'static>(f: impl FnOnce() -> Result<T, RepoError> + Send + 'static) -> impl Future<Output = Result<T, RepoError>> + Send {
+    crate::blocking::spawn(f)
+}
+
 fn ids(chunks: &[ChunkId]) -> Vec<String> {
     chunks.iter().map(ChunkId::to_string).collect()
 }
 
-async fn spawn<T: Send + 'static>(f: impl FnOnce() -> Result<T, RepoError> + Send + 'static) -> Result<T, RepoError> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r,
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
-    }
-}
 
 /// Runs the pipeline over `items`, telling `finish` about each finished item; returns the
 /// totals and the packs written.

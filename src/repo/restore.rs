@@ -255,7 +255,7 @@ pub async fn restore_tree(repo: &Repository, index: std::sync::Arc<Index>, snaps
     let writer = {
         let writers = FileWriters::new(repo.clone(), index.clone(), Handle::current(), snapshot.id.clone());
         let (target, walked) = (target.to_path_buf(), walked.clone());
-        tokio::task::spawn_blocking(move || write_tree(writers, &target, received, &walked, started))
+        blocking(move || write_tree(writers, &target, received, &walked, started))
     };
     let walk = async {
         let mut selected = 0u64;
@@ -276,10 +276,7 @@ pub async fn restore_tree(repo: &Repository, index: std::sync::Arc<Index>, snaps
     };
     let walk = walk.await;
     drop(nodes);
-    let written = match writer.await {
-        Ok(written) => written,
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
-    };
+    let written = writer.await;
     // A walk that failed stopped the writer: its error is the one to report.
     walk?;
     written
@@ -626,22 +623,16 @@ fn parent_of(rel: &str) -> &str {
     rel.rsplit_once('/').map_or("", |(parent, _)| parent)
 }
 
+/// Reading and writing threads on the blocking pool ([`crate::blocking::spawn`]).
+fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, RepoError> + Send + 'static) -> impl Future<Output = Result<T, RepoError>> + Send {
+    crate::blocking::spawn(f)
+}
+
 fn temp_sibling(path: &Path) -> PathBuf {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     path.with_file_name(format!(".{name}.bulwark-partial"))
 }
 
-fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, RepoError> + Send + 'static) -> impl Future<Output = Result<T, RepoError>> {
-    // Spawned now, not when first awaited: callers feed the thread through a bounded channel
-    // before they await its result, and a thread that has not started yet never drains it.
-    let thread = tokio::task::spawn_blocking(f);
-    async move {
-        match thread.await {
-            Ok(r) => r,
-            Err(e) => std::panic::resume_unwind(e.into_panic()),
-        }
-    }
-}
 
 /// What reading a whole snapshot back found.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

@@ -35,12 +35,7 @@ fn io(key: &str) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
 }
 
 /// Runs blocking file I/O off the async runtime.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(v) => v,
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
-    }
-}
+use crate::blocking::spawn as blocking;
 
 fn put_file(path: &Path, key: &str, data: &[u8]) -> Result<(), StorageError> {
     let dir = path.parent().unwrap_or(Path::new("."));

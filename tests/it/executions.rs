@@ -22,6 +22,7 @@ on_both_catalogs!(
     a_filesystem_backup_runs_and_restores,
     a_postgres_database_is_dumped_and_restores,
     a_backup_goes_to_the_next_location_when_the_first_does_not_answer,
+    executions_whose_job_ended_are_reconciled,
 );
 
 /// An initialised local location.
@@ -321,4 +322,43 @@ async fn a_backup_goes_to_the_next_location_when_the_first_does_not_answer(catal
     assert_eq!(executions::get(&catalog, &admin, &e.id).await.unwrap().storage_location_id.as_deref(), Some(remote.id.as_str()));
     let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM backup_monitoring_alerts WHERE status = 'open'").fetch_one(catalog.pool()).await.unwrap();
     assert_eq!(open, 0);
+}
+
+/// A job that ended without its execution's outcome (the final write lost in a catalog outage)
+/// used to leave the configuration "under way" for good; reconciliation gives it its end.
+async fn executions_whose_job_ended_are_reconciled(catalog: Catalog) {
+    let secrets = SecretBox::new(Key::random());
+    let admin = user(&catalog, "admin", Role::Admin).await;
+    let loc = location(&catalog, &secrets, &admin).await;
+    let source = bulwark_testkit::temp_dir("reconcile-src");
+    let c = configurations::create(&catalog, &secrets, &admin, config("files", "filesystem", source.to_str().unwrap(), &loc)).await.unwrap();
+    let other = configurations::create(&catalog, &secrets, &admin, config("others", "filesystem", source.to_str().unwrap(), &loc)).await.unwrap();
+
+    // Wedged: the job failed with the outage, the execution still says running.
+    let wedged = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
+    sqlx::query("UPDATE jobs SET state = 'failed', last_error = 'pool timed out while waiting for an open connection' WHERE subject_id = $1")
+        .bind(&wedged.id)
+        .execute(catalog.pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE backup_executions SET status = 'running' WHERE id = $1").bind(&wedged.id).execute(catalog.pool()).await.unwrap();
+    assert_eq!(executions::start(&catalog, &admin, &c.id, "manual").await.unwrap_err().kind(), Kind::Conflict);
+    assert_eq!(executions::cancel(&catalog, &admin, &wedged.id).await.unwrap_err().kind(), Kind::Conflict);
+    // A live one beside it: its job still runs.
+    let live = executions::start(&catalog, &admin, &other.id, "manual").await.unwrap();
+    sqlx::query("UPDATE jobs SET state = 'running', lease_owner = 'n/0' WHERE subject_id = $1").bind(&live.id).execute(catalog.pool()).await.unwrap();
+    sqlx::query("UPDATE backup_executions SET status = 'running' WHERE id = $1").bind(&live.id).execute(catalog.pool()).await.unwrap();
+
+    assert_eq!(executions::reconcile::reconcile(&catalog).await.unwrap(), 1);
+    let ended = executions::get(&catalog, &admin, &wedged.id).await.unwrap();
+    assert_eq!(ended.status, "failed");
+    let message = ended.error_message.unwrap();
+    assert!(message.starts_with("ended by reconciliation: its job failed") && message.contains("pool timed out"), "{message}");
+    assert!(ended.completed_at.is_some());
+    assert_eq!(executions::get(&catalog, &admin, &live.id).await.unwrap().status, "running", "a live job's execution is left alone");
+    assert_eq!(executions::reconcile::reconcile(&catalog).await.unwrap(), 0, "once");
+    // The configuration is free again.
+    let next = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
+    executions::run(&catalog, &secrets, &next.id, Default::default()).await.unwrap();
+    assert_eq!(executions::get(&catalog, &admin, &next.id).await.unwrap().status, "completed");
 }

@@ -156,6 +156,52 @@ async fn executions_are_cancelled_queued_or_running(catalog: Catalog) {
     pool.await.unwrap();
 }
 
+/// A worker that learns it lost its lease drops the backup: its progress writer stops with it
+/// (it used to go on writing over the execution for ever), and the cancel flag stops the source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_attempt_stops_writing_and_working() {
+    let catalog = Catalog::open(&bulwark_testkit::sqlite_url()).await.unwrap();
+    let secrets = SecretBox::new(Key::random());
+    let admin = user(&catalog, "admin", Role::Admin).await;
+    let loc = location(&catalog, &secrets, &admin).await;
+    let cluster = tokio::task::spawn_blocking(PgCluster::shared).await.unwrap();
+    let url = cluster.fresh_database("abandoned");
+    let database = url.rsplit('/').next().unwrap().to_string();
+    cluster.psql(&database, "CREATE TABLE orders (id int PRIMARY KEY); INSERT INTO orders SELECT generate_series(1, 1000);").unwrap();
+    let c = configurations::create(&catalog, &secrets, &admin, config("orders", "postgresql", &url, &loc)).await.unwrap();
+    // pg_dump waits behind this lock: the backup is under way for as long as the test wants.
+    let mut locker = sqlx::postgres::PgConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut locker).await.unwrap();
+    sqlx::query("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE").execute(&mut locker).await.unwrap();
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let mut pool = Pool::new(catalog.clone(), "slow-node".into()).with_lease_seconds(3);
+    pool.register(Arc::new(BackupHandler { secrets: secrets.clone() }));
+    let pool = tokio::spawn(pool.run(1, stop_rx));
+    let running = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
+    wait_for(&catalog, &running.id, |e| e.status == "running").await;
+
+    // Another node takes the job over (its lease far ahead, so it is not re-queued here).
+    sqlx::query("UPDATE jobs SET lease_owner = 'other-node/0', lease_expires_at = '2999-01-01T00:00:00.000000Z' WHERE subject_id = $1")
+        .bind(&running.id)
+        .execute(catalog.pool())
+        .await
+        .unwrap();
+    // Heartbeats come every second: by now the worker knows.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    sqlx::query("UPDATE backup_executions SET progress = 'written by the new owner' WHERE id = $1").bind(&running.id).execute(catalog.pool()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let progress: String = sqlx::query_scalar("SELECT progress FROM backup_executions WHERE id = $1").bind(&running.id).fetch_one(catalog.pool()).await.unwrap();
+    assert_eq!(progress, "written by the new owner", "the abandoned attempt wrote over it");
+
+    // Let the dump through: the abandoned attempt does not finish the backup.
+    sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    let repo = locations::open_repository(&catalog, &secrets, &loc).await.unwrap();
+    assert!(repo.snapshots().await.unwrap().is_empty(), "the abandoned attempt ran to its end");
+    stop.send(true).unwrap();
+    pool.await.unwrap();
+}
+
 fn config(name: &str, source_type: &str, source: &str, location: &str) -> NewConfiguration {
     serde_json::from_value(serde_json::json!({
         "name": name, "sourceType": source_type, "sourceIdentifier": source, "storageLocationIds": [location],
