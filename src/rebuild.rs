@@ -118,15 +118,7 @@ pub async fn rebuild(catalog: &Catalog, secrets: &SecretBox, actor: &Principal) 
                 Content::Tree { tree_sha256, .. } => tree_sha256.clone(),
             };
             let s = &snapshot.summary;
-            let mut metadata = match base_backup_metadata(&repo, &snapshot).await {
-                Some(metadata) => metadata,
-                None => snapshot.metadata.clone(),
-            };
-            // Snapshots of earlier versions kept the source's archive_command, which holds the
-            // credentials its cluster pushes WAL with: recovery metadata is shown to every role.
-            if let Some(postgresql) = metadata.get_mut("postgresql").and_then(serde_json::Value::as_object_mut) {
-                postgresql.remove("archiveCommand");
-            }
+            let metadata = recovery_metadata(&repo, &snapshot).await;
             sqlx::query(
                 "INSERT INTO backup_executions (id, configuration_id, execution_type, status, storage_location_id, snapshot_id, started_at, completed_at,
                      duration_seconds, size_bytes, compressed_size_bytes, new_bytes, checksum, recovery_metadata, requested_by, created_at)
@@ -154,6 +146,21 @@ pub async fn rebuild(catalog: &Catalog, secrets: &SecretBox, actor: &Principal) 
     audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "catalog.rebuild", target_type: "catalog", target_id: None, detail }).await?;
     tx.tx.commit().await?;
     Ok(report)
+}
+
+/// The recovery metadata an execution of `snapshot` records, read back from the repository:
+/// for a catalog rebuild, and for a worker adopting a snapshot a dead attempt committed.
+pub(crate) async fn recovery_metadata(repo: &Repository, snapshot: &crate::repo::snapshot::Snapshot) -> serde_json::Value {
+    let mut metadata = match base_backup_metadata(repo, snapshot).await {
+        Some(metadata) => metadata,
+        None => snapshot.metadata.clone(),
+    };
+    // Snapshots of earlier versions kept the source's archive_command, which holds the
+    // credentials its cluster pushes WAL with: recovery metadata is shown to every role.
+    if let Some(postgresql) = metadata.get_mut("postgresql").and_then(serde_json::Value::as_object_mut) {
+        postgresql.remove("archiveCommand");
+    }
+    metadata
 }
 
 /// A base backup's recovery metadata, as its execution recorded it: the WAL start point

@@ -75,6 +75,15 @@ impl Backend {
         }
     }
 
+    /// The query reading the database server's clock in catalog format; `None` where the
+    /// catalog is a file on this host (SQLite), whose clock is this host's.
+    pub(crate) fn now_sql(self) -> Option<&'static str> {
+        match self {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(r#"SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"#),
+        }
+    }
+
     /// Picks the next runnable job and marks it running, atomically. Parameters: `$1` now,
     /// `$2` lease owner, `$3` lease expiry. Returns the job's id, kind, payload and attempts.
     pub(crate) fn claim_job_sql(self) -> &'static str {

@@ -13,6 +13,7 @@ pub mod dialect;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
@@ -110,6 +111,16 @@ impl Catalog {
         migrator.run(&self.pool).await.map_err(CatalogError::Migrate)
     }
 
+    /// The catalog's clock: every lease, claim, retry time and schedule slot is set and compared
+    /// on it, so nodes whose own clocks disagree still agree on who holds what. SQLite runs on
+    /// this host, so its clock is this host's.
+    pub async fn now(&self) -> Result<DateTime<Utc>, sqlx::Error> {
+        match self.backend.now_sql() {
+            None => Ok(Utc::now()),
+            Some(sql) => clock_answer(sqlx::query_scalar(sql).fetch_one(&self.pool).await?),
+        }
+    }
+
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
@@ -189,6 +200,19 @@ impl Table {
 }
 
 /// Serialises a stored 0/1 flag as a JSON boolean.
+/// [`Catalog::now`] on a connection the caller holds (inside its transaction).
+pub async fn now_on(conn: &mut sqlx::AnyConnection) -> Result<DateTime<Utc>, sqlx::Error> {
+    let backend = if conn.backend_name().eq_ignore_ascii_case("sqlite") { Backend::Sqlite } else { Backend::Postgres };
+    match backend.now_sql() {
+        None => Ok(Utc::now()),
+        Some(sql) => clock_answer(sqlx::query_scalar(sql).fetch_one(&mut *conn).await?),
+    }
+}
+
+fn clock_answer(text: String) -> Result<DateTime<Utc>, sqlx::Error> {
+    crate::time::parse(&text).ok_or_else(|| sqlx::Error::Decode(format!("the catalog's clock answered {text:?}").into()))
+}
+
 /// True for errors that say the catalog could not be reached (no connection within the pool's
 /// timeout, a broken connection, the server shutting down), which a later try may not meet.
 pub fn unreachable(e: &sqlx::Error) -> bool {

@@ -15,9 +15,9 @@ use crate::catalog::{Catalog, CatalogError, SerializedTx};
 use crate::configurations::{self, Configuration, ConfigurationError};
 use crate::error::{Classify, Kind};
 use crate::jobs::pool::{CancelFlag, JobFuture, JobHandler};
-use crate::jobs::{self, ClaimedJob, JobError, NewJob};
+use crate::jobs::{self, ClaimedJob, JobError, Lease, NewJob};
 use crate::locations::{self, LocationError};
-use crate::repo::backup::{self, BackupOptions, Progress};
+use crate::repo::backup::{self, BackupOptions, CommitCheck, Progress};
 use crate::repo::format::Compression;
 use crate::repo::snapshot::{Content, Snapshot};
 use crate::repo::{CompressionSetting, RepoError};
@@ -28,6 +28,7 @@ use crate::time;
 
 mod group;
 pub mod reconcile;
+mod test_hook;
 pub mod scheduled;
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +60,16 @@ pub enum ExecutionError {
 impl From<sqlx::Error> for ExecutionError {
     fn from(e: sqlx::Error) -> Self {
         ExecutionError::Catalog(CatalogError::Query(e))
+    }
+}
+
+impl ExecutionError {
+    /// True when the catalog could not be reached (a later try may succeed).
+    fn catalog_unreachable(&self) -> bool {
+        match self {
+            ExecutionError::Catalog(CatalogError::Query(e)) | ExecutionError::Job(JobError::Catalog(CatalogError::Query(e))) => crate::catalog::unreachable(e),
+            _ => false,
+        }
     }
 }
 
@@ -255,48 +266,54 @@ pub async fn list(catalog: &Catalog, actor: &Principal, configuration_id: &str, 
 }
 
 /// Runs a queued execution to its end, recording success or the error a person can act on;
-/// `cancel` stops it early.
+/// `cancel` stops it early. Outside the job queue (tests, tools): nothing fences it.
 pub async fn run(catalog: &Catalog, secrets: &SecretBox, id: &str, cancel: CancelFlag) -> Result<(), ExecutionError> {
+    run_fenced(catalog, secrets, id, cancel, None).await
+}
+
+/// A run as a worker makes it, under its job's lease: the execution changes state only while
+/// the lease is held, the manifest is written only after the lease is checked in the catalog,
+/// and the execution's outcome is recorded in the transaction that completes the job. A
+/// takeover (`lease` of a later attempt) first looks for a snapshot the earlier attempt
+/// committed before it died, and adopts it instead of backing up again.
+async fn run_fenced(catalog: &Catalog, secrets: &SecretBox, id: &str, cancel: CancelFlag, lease: Option<(Lease, bool)>) -> Result<(), ExecutionError> {
     let execution = find(catalog, id).await?;
     let configuration = configurations::find(catalog, &execution.configuration_id).await?;
     let started = Instant::now();
-    sqlx::query("UPDATE backup_executions SET status = 'running', started_at = $1, error_message = NULL WHERE id = $2")
-        .bind(time::now_text())
-        .bind(id)
-        .execute(catalog.pool())
-        .await?;
+    let (job_id, owner) = match &lease {
+        Some((l, _)) => (Some(l.job_id.as_str()), Some(l.owner.as_str())),
+        None => (None, None),
+    };
+    // The first attempt's start stays: a takeover's attempt is in the job's attempt history.
+    let marked = sqlx::query(&format!(
+        "UPDATE backup_executions SET status = 'running', started_at = COALESCE(started_at, $1), error_message = NULL WHERE id = $2 AND {}",
+        holds_lease(3, 4)
+    ))
+    .bind(time::to_text(catalog.now().await?))
+    .bind(id)
+    .bind(job_id)
+    .bind(owner)
+    .execute(catalog.pool())
+    .await?;
+    if marked.rows_affected() == 0 {
+        return Err(JobError::LeaseLost(job_id.unwrap_or_default().to_string()).into());
+    }
+    if let Some((lease, true)) = &lease {
+        if let Some((location_id, snapshot, metadata)) = committed_before(catalog, secrets, &configuration, id).await? {
+            tracing::warn!(execution = %id, snapshot = %snapshot.id, "an earlier attempt committed this backup before it stopped; adopting its snapshot");
+            return record_completed(catalog, id, Some(lease), &location_id, &snapshot, metadata, started, None).await;
+        }
+    }
     let progress = Arc::new(Progress { cancel, ..Progress::default() });
     let reporter = Reporter(tokio::spawn(report_progress(catalog.clone(), id.to_string(), progress.clone())));
-    let outcome = back_up(catalog, secrets, &configuration, &execution, progress.clone()).await;
+    let commit_check = lease.as_ref().map(|(lease, _)| lease_check(catalog, lease));
+    let outcome = back_up(catalog, secrets, &configuration, &execution, progress.clone(), commit_check).await;
     drop(reporter);
     match outcome {
         Ok((location_id, snapshot, metadata)) => {
-            let checksum = match &snapshot.content {
-                Content::Stream { sha256, .. } => sha256.clone(),
-                Content::Tree { tree_sha256, .. } => tree_sha256.clone(),
-            };
-            let s = &snapshot.summary;
-            let final_progress = progress_json(&progress, started.elapsed().as_secs_f64(), true).to_string();
-            let (duration, completed_at) = (started.elapsed().as_secs_f64(), time::now_text());
-            write_outcome(id, || sqlx::query(
-                "UPDATE backup_executions SET status = 'completed', storage_location_id = $1, snapshot_id = $2, completed_at = $3,
-                     duration_seconds = $4, size_bytes = $5, compressed_size_bytes = $6, new_bytes = $7, checksum = $8,
-                     recovery_metadata = $9, progress = $10
-                 WHERE id = $11",
-            )
-            .bind(&location_id)
-            .bind(&snapshot.id)
-            .bind(&completed_at)
-            .bind(duration)
-            .bind(s.bytes as i64)
-            .bind(s.stored_bytes as i64)
-            .bind(s.new_bytes as i64)
-            .bind(&checksum)
-            .bind(metadata.to_string())
-            .bind(&final_progress)
-            .bind(id)
-            .execute(catalog.pool()))
-            .await?;
+            test_hook::pause_at("after-commit");
+            let lease = lease.as_ref().map(|(lease, _)| lease);
+            record_completed(catalog, id, lease, &location_id, &snapshot, metadata, started, Some(&progress)).await?;
             // The backup exists either way; a missing tracking row only loses the planned date.
             if let Err(e) = crate::retention::track(catalog, secrets, id).await {
                 tracing::warn!(execution = %id, error = %e, "recording the retention row failed");
@@ -317,26 +334,122 @@ pub async fn run(catalog: &Catalog, secrets: &SecretBox, id: &str, cancel: Cance
             Ok(())
         }
         Err(ExecutionError::Repo(RepoError::Cancelled)) => {
-            finish(catalog, id, "cancelled", &RepoError::Cancelled.to_string()).await?;
+            finish(catalog, id, lease.as_ref().map(|(l, _)| l), "cancelled", &RepoError::Cancelled.to_string()).await?;
             Err(RepoError::Cancelled.into())
         }
         Err(e) => {
-            finish(catalog, id, "failed", &e.to_string()).await?;
+            finish(catalog, id, lease.as_ref().map(|(l, _)| l), "failed", &e.to_string()).await?;
             Err(e)
         }
     }
 }
 
-/// Ends an execution that wrote no snapshot: `failed` or `cancelled`.
-async fn finish(catalog: &Catalog, id: &str, status: &str, message: &str) -> Result<(), ExecutionError> {
-    let completed_at = time::now_text();
-    write_outcome(id, || {
-        sqlx::query("UPDATE backup_executions SET status = $1, completed_at = $2, error_message = $3 WHERE id = $4")
+/// An SQL condition: true when no lease fences the statement (parameter `job` NULL), or while
+/// that job runs under parameter `owner`.
+fn holds_lease(job: usize, owner: usize) -> String {
+    format!("(${job} IS NULL OR EXISTS (SELECT 1 FROM jobs WHERE id = ${job} AND lease_owner = ${owner} AND state = 'running'))")
+}
+
+/// The check a backup runs right before writing its manifest: the lease, in the catalog.
+fn lease_check(catalog: &Catalog, lease: &Lease) -> CommitCheck {
+    let (catalog, lease) = (catalog.clone(), lease.clone());
+    CommitCheck(Arc::new(move || {
+        let (catalog, lease) = (catalog.clone(), lease.clone());
+        Box::pin(async move {
+            test_hook::pause_at("before-commit");
+            lease.check(&catalog).await.map_err(|e| RepoError::LockLost(format!("the backup's job: {e}")))
+        })
+    }))
+}
+
+/// A snapshot of execution `id` already in the configuration's first reachable location: an
+/// earlier attempt committed it and stopped before recording it.
+async fn committed_before(catalog: &Catalog, secrets: &SecretBox, configuration: &Configuration, id: &str) -> Result<Option<(String, Snapshot, serde_json::Value)>, ExecutionError> {
+    let (location_id, repo, _) = first_reachable(catalog, secrets, configuration).await?;
+    let tag = execution_tag(id);
+    let Some(snapshot) = repo.snapshots().await?.into_iter().find(|s| s.tags.contains(&tag)) else {
+        return Ok(None);
+    };
+    let metadata = crate::rebuild::recovery_metadata(&repo, &snapshot).await;
+    Ok(Some((location_id, snapshot, metadata)))
+}
+
+/// The tag that ties a snapshot to the execution that made it.
+fn execution_tag(id: &str) -> String {
+    format!("execution:{id}")
+}
+
+/// Records a completed execution; under a lease, in the transaction that completes its job
+/// (and not at all once the lease is lost). Retried through a catalog outage.
+#[allow(clippy::too_many_arguments)]
+async fn record_completed(
+    catalog: &Catalog,
+    id: &str,
+    lease: Option<&Lease>,
+    location_id: &str,
+    snapshot: &Snapshot,
+    metadata: serde_json::Value,
+    started: Instant,
+    progress: Option<&Progress>,
+) -> Result<(), ExecutionError> {
+    let checksum = match &snapshot.content {
+        Content::Stream { sha256, .. } => sha256.clone(),
+        Content::Tree { tree_sha256, .. } => tree_sha256.clone(),
+    };
+    let s = &snapshot.summary;
+    let duration = started.elapsed().as_secs_f64();
+    let final_progress = match progress {
+        Some(p) => progress_json(p, duration, true),
+        None => serde_json::json!({ "bytesRead": s.bytes, "bytesNew": s.new_bytes, "bytesTotal": s.bytes, "percent": 100.0, "adopted": true }),
+    }
+    .to_string();
+    let metadata = metadata.to_string();
+    write_outcome(id, || async {
+        let mut tx = catalog.pool().begin().await?;
+        if let Some(lease) = lease {
+            jobs::complete_in(&mut tx, &lease.job_id, &lease.owner).await?;
+        }
+        let completed_at = time::to_text(crate::catalog::now_on(&mut tx).await?);
+        sqlx::query(
+            "UPDATE backup_executions SET status = 'completed', storage_location_id = $1, snapshot_id = $2, completed_at = $3,
+                 duration_seconds = $4, size_bytes = $5, compressed_size_bytes = $6, new_bytes = $7, checksum = $8,
+                 recovery_metadata = $9, progress = $10
+             WHERE id = $11",
+        )
+        .bind(location_id)
+        .bind(&snapshot.id)
+        .bind(&completed_at)
+        .bind(duration)
+        .bind(s.bytes as i64)
+        .bind(s.stored_bytes as i64)
+        .bind(s.new_bytes as i64)
+        .bind(&checksum)
+        .bind(&metadata)
+        .bind(&final_progress)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Ends an execution that wrote no snapshot: `failed` or `cancelled` (under a lease, only
+/// while it is held).
+async fn finish(catalog: &Catalog, id: &str, lease: Option<&Lease>, status: &str, message: &str) -> Result<(), ExecutionError> {
+    write_outcome(id, || async {
+        let completed_at = time::to_text(catalog.now().await?);
+        sqlx::query(&format!("UPDATE backup_executions SET status = $1, completed_at = $2, error_message = $3 WHERE id = $4 AND {}", holds_lease(5, 6)))
             .bind(status)
             .bind(&completed_at)
             .bind(message)
             .bind(id)
+            .bind(lease.map(|l| l.job_id.as_str()))
+            .bind(lease.map(|l| l.owner.as_str()))
             .execute(catalog.pool())
+            .await?;
+        Ok(())
     })
     .await
 }
@@ -347,21 +460,21 @@ const OUTCOME_RETRY: std::time::Duration = std::time::Duration::from_secs(300);
 /// Writes a run's outcome, retrying while the catalog cannot be reached (up to
 /// [`OUTCOME_RETRY`], waiting 1, 2, 4 … 30 s between tries): the backup is done either way, and
 /// an execution left `running` would hold its configuration until reconciliation ends it.
-async fn write_outcome<'q, F, R>(id: &str, mut write: impl FnMut() -> F) -> Result<(), ExecutionError>
+async fn write_outcome<F>(id: &str, mut write: impl FnMut() -> F) -> Result<(), ExecutionError>
 where
-    F: std::future::Future<Output = Result<R, sqlx::Error>> + 'q,
+    F: std::future::Future<Output = Result<(), ExecutionError>>,
 {
     let deadline = Instant::now() + OUTCOME_RETRY;
     let mut wait = std::time::Duration::from_secs(1);
     loop {
         match write().await {
-            Ok(_) => return Ok(()),
-            Err(e) if crate::catalog::unreachable(&e) && Instant::now() + wait < deadline => {
+            Ok(()) => return Ok(()),
+            Err(e) if e.catalog_unreachable() && Instant::now() + wait < deadline => {
                 tracing::warn!(execution = %id, error = %e, "recording the outcome failed; retrying");
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(std::time::Duration::from_secs(30));
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         }
     }
 }
@@ -374,6 +487,7 @@ async fn back_up(
     configuration: &Configuration,
     execution: &Execution,
     progress: Arc<Progress>,
+    commit_check: Option<CommitCheck>,
 ) -> Result<(String, Snapshot, serde_json::Value), ExecutionError> {
     let (location_id, repo, skipped) = first_reachable(catalog, secrets, configuration).await?;
     let algorithm = match configuration.compression.as_str() {
@@ -384,9 +498,10 @@ async fn back_up(
     let repo = repo.with_compression(CompressionSetting { algorithm, ..CompressionSetting::default() });
     let mut options = BackupOptions {
         source: configuration.source_identifier.clone(),
-        tags: vec![format!("configuration:{}", configuration.id)],
+        tags: vec![format!("configuration:{}", configuration.id), execution_tag(&execution.id)],
         metadata: serde_json::json!({ "configurationId": configuration.id, "configuration": configuration.name, "sourceType": configuration.source_type }),
         progress,
+        commit_check,
     };
     let (snapshot, metadata) = match configuration.source_type.as_str() {
         "filesystem" => {
@@ -655,7 +770,7 @@ impl JobHandler for BackupHandler {
     fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, cancel: CancelFlag) -> JobFuture<'a> {
         Box::pin(async move {
             let id = &job.payload_field("executionId")?;
-            run(catalog, &self.secrets, id, cancel).await.map_err(|e| e.to_string())
+            run_fenced(catalog, &self.secrets, id, cancel, Some((job.lease(), job.attempts > 1))).await.map_err(|e| e.to_string())
         })
     }
 }

@@ -82,7 +82,8 @@ async fn fire(catalog: &Catalog, node: &str, configuration: &Configuration, slot
         Err(ExecutionError::Conflict(reason)) => (None, format!("skipped: {reason}")),
         Err(e) => return Err(e),
     };
-    let row = Slot { configuration_id: configuration.id.clone(), slot_at, fired_at: time::now_text(), node: node.to_string(), execution_id, outcome };
+    let fired_at = time::to_text(crate::catalog::now_on(&mut tx.tx).await?);
+    let row = Slot { configuration_id: configuration.id.clone(), slot_at, fired_at, node: node.to_string(), execution_id, outcome };
     sqlx::query("INSERT INTO schedule_slots (configuration_id, slot_at, fired_at, node, execution_id, outcome) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(&row.configuration_id)
         .bind(&row.slot_at)
@@ -115,7 +116,7 @@ pub async fn schedule(catalog: &Catalog, actor: &Principal, configuration_id: &s
     let expression = Schedule::of(&configuration.frequency, configuration.schedule.as_deref())
         .map_err(|e| ExecutionError::Invalid(e.to_string()))?
         .map(|s| s.expression().to_string());
-    let next_execution = configuration.next_run(Utc::now()).map(time::to_text);
+    let next_execution = configuration.next_run(catalog.now().await?).map(time::to_text);
     Ok(ScheduleView { expression, next_execution, slots: slots(catalog, configuration_id, limit).await? })
 }
 
@@ -134,7 +135,13 @@ async fn slots(catalog: &Catalog, configuration_id: &str, limit: i64) -> Result<
 /// Looks for due slots every `period` until `shutdown` turns true.
 pub async fn run_scheduler(catalog: Catalog, node: String, period: std::time::Duration, mut shutdown: watch::Receiver<bool>) {
     while !*shutdown.borrow() {
-        if let Err(e) = fire_due(&catalog, &node, Utc::now()).await {
+        // The catalog's clock decides which slots are due: a node whose clock runs ahead would
+        // fire them early.
+        let due = match catalog.now().await {
+            Ok(now) => fire_due(&catalog, &node, now).await,
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = due {
             tracing::warn!(error = %e, "the scheduler could not fire due slots; retrying");
         }
         tokio::select! {

@@ -1,10 +1,15 @@
 //! The work queue: the `jobs` table, claimed atomically by any node's workers.
 //!
 //! A claim sets a lease (owner + expiry); the worker extends it with heartbeats while it
-//! works. A job whose lease expired (its worker died or hung) goes back to the queue. Every
-//! state change after the claim is fenced on `lease_owner`, so a worker that lost its lease
-//! cannot complete or fail a job another worker now holds. Failures retry with exponential
-//! backoff up to `max_attempts`.
+//! works. A job whose lease expired (its worker died or hung) goes back to the queue, at most
+//! [`TAKEOVERS`] times beyond its planned attempts. Every state change after the claim is fenced
+//! on `lease_owner`, so a worker that lost its lease cannot complete or fail a job another worker
+//! now holds. Failures retry with exponential backoff up to `max_attempts`.
+//!
+//! Every time here is the catalog's ([`Catalog::now`]), never a node's own clock: a node whose
+//! clock runs ahead would otherwise see live leases as expired, and one behind would write
+//! leases that are already over. Each attempt is kept in `job_attempts` (who, from when to when,
+//! how it ended).
 
 pub mod pool;
 
@@ -79,14 +84,46 @@ pub struct ClaimedJob {
     pub kind: String,
     pub payload: String,
     pub attempts: i64,
+    /// The worker holding the lease (set by [`claim`]).
+    #[sqlx(skip)]
+    pub owner: String,
 }
 
 impl ClaimedJob {
+    /// The lease this claim holds, for work that must stop counting once it is lost.
+    pub fn lease(&self) -> Lease {
+        Lease { job_id: self.id.clone(), owner: self.owner.clone() }
+    }
+
     /// The text field `key` of the job's JSON payload (the id of what it works on), or the
     /// error its handler reports.
     pub fn payload_field(&self, key: &str) -> Result<String, String> {
         let payload: serde_json::Value = serde_json::from_str(&self.payload).map_err(|e| format!("bad payload: {e}"))?;
         payload[key].as_str().map(str::to_string).ok_or_else(|| format!("the payload has no {key}"))
+    }
+}
+
+/// A worker's hold on a running job. What the job produces is committed only while the lease
+/// is held: [`Lease::check`] right before a commit point, and [`complete_in`] inside the
+/// transaction that records the result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub job_id: String,
+    pub owner: String,
+}
+
+impl Lease {
+    /// Fails with [`JobError::LeaseLost`] unless the job is still running under this owner and
+    /// its lease has not run out on the catalog's clock (once it has, any node may take it over).
+    pub async fn check(&self, catalog: &Catalog) -> Result<(), JobError> {
+        let now = time::to_text(catalog.now().await?);
+        let held: Option<i64> = sqlx::query_scalar("SELECT 1 FROM jobs WHERE id = $1 AND lease_owner = $2 AND state = 'running' AND lease_expires_at > $3")
+            .bind(&self.job_id)
+            .bind(&self.owner)
+            .bind(&now)
+            .fetch_optional(catalog.pool())
+            .await?;
+        fenced(held.map_or(0, |_| 1), &self.job_id)
     }
 }
 
@@ -118,7 +155,7 @@ pub async fn enqueue(catalog: &Catalog, job: NewJob) -> Result<String, JobError>
 /// when what it works on does.
 pub async fn enqueue_on(conn: &mut sqlx::AnyConnection, job: NewJob) -> Result<String, JobError> {
     let id = uuid::Uuid::new_v4().to_string();
-    let now = time::now_text();
+    let now = time::to_text(crate::catalog::now_on(conn).await?);
     let run_at = job.run_at.map(time::to_text).unwrap_or_else(|| now.clone());
     sqlx::query(
         "INSERT INTO jobs (id, kind, payload, state, priority, configuration_id, subject_id, run_at, attempts, max_attempts, created_at, updated_at)
@@ -140,7 +177,7 @@ pub async fn enqueue_on(conn: &mut sqlx::AnyConnection, job: NewJob) -> Result<S
 
 /// Claims the most urgent runnable job for `owner`, leasing it for `lease`.
 pub async fn claim(catalog: &Catalog, owner: &str, lease: Duration) -> Result<Option<ClaimedJob>, JobError> {
-    let now = Utc::now();
+    let now = catalog.now().await?;
     let now_text = time::to_text(now);
     // Idle workers poll often: a read first keeps them from taking the write lock for nothing.
     let runnable: Option<String> = sqlx::query_scalar("SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $1 LIMIT 1")
@@ -150,20 +187,46 @@ pub async fn claim(catalog: &Catalog, owner: &str, lease: Duration) -> Result<Op
     if runnable.is_none() {
         return Ok(None);
     }
+    // The claim and its attempt's record are one transaction.
+    let mut tx = catalog.pool().begin_with(catalog.backend().begin_immediate()).await?;
     // fetch_all, not fetch_optional: SQLite keeps an UPDATE … RETURNING statement (and its
     // write lock) open until every row has been stepped through.
-    let mut claimed = sqlx::query_as::<_, ClaimedJob>(catalog.backend().claim_job_sql())
+    let claimed = sqlx::query_as::<_, ClaimedJob>(catalog.backend().claim_job_sql())
         .bind(&now_text)
         .bind(owner)
         .bind(time::to_text(now + lease))
-        .fetch_all(catalog.pool())
+        .fetch_all(&mut *tx)
+        .await?
+        .pop()
+        .map(|job| ClaimedJob { owner: owner.to_string(), ..job });
+    if let Some(job) = &claimed {
+        sqlx::query("INSERT INTO job_attempts (job_id, attempt, owner, started_at) VALUES ($1, $2, $3, $4)")
+            .bind(&job.id)
+            .bind(job.attempts)
+            .bind(owner)
+            .bind(&now_text)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(claimed)
+}
+
+/// Closes the open attempt of job `id` (there is at most one), inside the caller's statement
+/// sequence: `outcome` is what a person reads in the attempt history.
+async fn end_attempt(conn: &mut sqlx::AnyConnection, id: &str, now: &str, outcome: &str) -> Result<(), JobError> {
+    sqlx::query("UPDATE job_attempts SET ended_at = $1, outcome = $2 WHERE job_id = $3 AND ended_at IS NULL")
+        .bind(now)
+        .bind(outcome)
+        .bind(id)
+        .execute(&mut *conn)
         .await?;
-    Ok(claimed.pop())
+    Ok(())
 }
 
 /// Extends the lease; fails with [`JobError::LeaseLost`] if another worker took the job over.
 pub async fn heartbeat(catalog: &Catalog, id: &str, owner: &str, lease: Duration) -> Result<(), JobError> {
-    let now = Utc::now();
+    let now = catalog.now().await?;
     let done = sqlx::query(
         "UPDATE jobs SET lease_expires_at = $1, updated_at = $2 WHERE id = $3 AND lease_owner = $4 AND state = 'running'",
     )
@@ -177,7 +240,16 @@ pub async fn heartbeat(catalog: &Catalog, id: &str, owner: &str, lease: Duration
 }
 
 pub async fn complete(catalog: &Catalog, id: &str, owner: &str) -> Result<(), JobError> {
-    let now = time::now_text();
+    let mut tx = catalog.pool().begin().await?;
+    complete_in(&mut tx, id, owner).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Completes the job inside the caller's transaction, so what the job produced is recorded
+/// exactly when the job is, and only while `owner` still holds the lease.
+pub async fn complete_in(conn: &mut sqlx::AnyConnection, id: &str, owner: &str) -> Result<(), JobError> {
+    let now = time::to_text(crate::catalog::now_on(conn).await?);
     let done = sqlx::query(
         "UPDATE jobs SET state = 'succeeded', lease_owner = NULL, lease_expires_at = NULL, finished_at = $1, updated_at = $1
          WHERE id = $2 AND lease_owner = $3 AND state = 'running'",
@@ -185,15 +257,17 @@ pub async fn complete(catalog: &Catalog, id: &str, owner: &str) -> Result<(), Jo
     .bind(&now)
     .bind(id)
     .bind(owner)
-    .execute(catalog.pool())
+    .execute(&mut *conn)
     .await?;
-    fenced(done.rows_affected(), id)
+    fenced(done.rows_affected(), id)?;
+    end_attempt(conn, id, &now, "succeeded").await
 }
 
 /// Records a failed attempt: back to the queue after a backoff, or `failed` once the job has
 /// used all its attempts.
 pub async fn fail(catalog: &Catalog, job: &ClaimedJob, owner: &str, error: &str) -> Result<(), JobError> {
-    let now = Utc::now();
+    let mut tx = catalog.pool().begin().await?;
+    let now = crate::catalog::now_on(&mut tx).await?;
     let retry_at = time::to_text(now + backoff(job.attempts));
     let done = sqlx::query(
         "UPDATE jobs SET
@@ -208,9 +282,12 @@ pub async fn fail(catalog: &Catalog, job: &ClaimedJob, owner: &str, error: &str)
     .bind(error)
     .bind(&job.id)
     .bind(owner)
-    .execute(catalog.pool())
+    .execute(&mut *tx)
     .await?;
-    fenced(done.rows_affected(), &job.id)
+    fenced(done.rows_affected(), &job.id)?;
+    end_attempt(&mut tx, &job.id, &time::to_text(now), &format!("failed: {error}")).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// What a cancellation did.
@@ -225,7 +302,7 @@ pub enum Cancelled {
 /// Cancels a job: a queued one at once, a running one by asking its worker (which sees the
 /// request within about a second and stops cleanly).
 pub async fn cancel(catalog: &Catalog, id: &str) -> Result<Cancelled, JobError> {
-    let now = time::now_text();
+    let now = time::to_text(catalog.now().await?);
     let dequeued = sqlx::query(
         "UPDATE jobs SET state = 'cancelled', finished_at = $1, updated_at = $1, last_error = 'cancelled before it started'
          WHERE id = $2 AND state = 'queued'",
@@ -257,7 +334,8 @@ pub async fn cancel_requested(catalog: &Catalog, id: &str) -> Result<bool, JobEr
 
 /// Records that a worker stopped its job on request.
 pub async fn finish_cancelled(catalog: &Catalog, id: &str, owner: &str) -> Result<(), JobError> {
-    let now = time::now_text();
+    let mut tx = catalog.pool().begin().await?;
+    let now = time::to_text(crate::catalog::now_on(&mut tx).await?);
     let done = sqlx::query(
         "UPDATE jobs SET state = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, finished_at = $1, updated_at = $1,
              last_error = 'cancelled while running'
@@ -266,9 +344,12 @@ pub async fn finish_cancelled(catalog: &Catalog, id: &str, owner: &str) -> Resul
     .bind(&now)
     .bind(id)
     .bind(owner)
-    .execute(catalog.pool())
+    .execute(&mut *tx)
     .await?;
-    fenced(done.rows_affected(), id)
+    fenced(done.rows_affected(), id)?;
+    end_attempt(&mut tx, id, &now, "cancelled").await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// The job working on `subject_id` (the latest, if several did).
@@ -280,25 +361,62 @@ pub async fn for_subject(catalog: &Catalog, kind: &str, subject_id: &str) -> Res
         .await?)
 }
 
-/// Puts jobs whose lease ran out back on the queue; returns how many.
+/// Times a job whose worker keeps dying may be taken over beyond its planned attempts: a dead
+/// node's job runs again elsewhere, a job that kills every node that takes it stops.
+pub const TAKEOVERS: i64 = 2;
+
+/// Puts jobs whose lease ran out back on the queue, or fails them once they used their
+/// attempts and [`TAKEOVERS`]; returns how many it moved.
 pub async fn requeue_expired(catalog: &Catalog) -> Result<u64, JobError> {
-    let now = time::now_text();
+    let mut tx = catalog.pool().begin_with(catalog.backend().begin_immediate()).await?;
+    let now = time::to_text(crate::catalog::now_on(&mut tx).await?);
+    sqlx::query(
+        "UPDATE job_attempts SET ended_at = $1, outcome = 'lease expired: the worker stopped or hung'
+         WHERE ended_at IS NULL AND job_id IN (SELECT id FROM jobs WHERE state = 'running' AND lease_expires_at < $1)",
+    )
+    .bind(&now)
+    .execute(&mut *tx)
+    .await?;
     let done = sqlx::query(
-        "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL, updated_at = $1,
+        "UPDATE jobs SET
+             state = CASE WHEN attempts >= max_attempts + $2 THEN 'failed' ELSE 'queued' END,
+             finished_at = CASE WHEN attempts >= max_attempts + $2 THEN $1 ELSE NULL END,
+             lease_owner = NULL, lease_expires_at = NULL, updated_at = $1,
              last_error = 'lease expired: the worker stopped or hung'
          WHERE state = 'running' AND lease_expires_at < $1",
     )
     .bind(&now)
-    .execute(catalog.pool())
+    .bind(TAKEOVERS)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(done.rows_affected())
+}
+
+/// One attempt at a job, as `job_attempts` keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct Attempt {
+    pub attempt: i64,
+    pub owner: String,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub outcome: Option<String>,
+}
+
+/// The attempts at job `id`, first first.
+pub async fn attempts(catalog: &Catalog, id: &str) -> Result<Vec<Attempt>, JobError> {
+    Ok(sqlx::query_as("SELECT attempt, owner, started_at, ended_at, outcome FROM job_attempts WHERE job_id = $1 ORDER BY attempt")
+        .bind(id)
+        .fetch_all(catalog.pool())
+        .await?)
 }
 
 /// Queues a housekeeping job of `kind` unless one is queued or running, or one was created
 /// less than `every` ago; serialised, so several nodes queue it once. True if it queued one.
 pub async fn enqueue_periodic(catalog: &Catalog, kind: &str, every: Duration) -> Result<bool, JobError> {
     let mut tx = catalog.begin_serialized(LockTopic::JobQueue).await?;
-    let since = time::to_text(Utc::now() - every);
+    let since = time::to_text(crate::catalog::now_on(&mut tx.tx).await? - every);
     let recent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = $1 AND (state IN ('queued', 'running') OR created_at > $2)")
         .bind(kind)
         .bind(&since)

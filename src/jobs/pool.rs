@@ -19,7 +19,9 @@ pub type JobFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send 
 /// Set when someone cancels the running job; handlers that can stop early watch it.
 pub type CancelFlag = Arc<AtomicBool>;
 
-/// Runs one kind of job. The error string is stored on the job for a person to read.
+/// Runs one kind of job. The error string is stored on the job for a person to read. A handler
+/// whose result must be recorded with the job's completion does both in one transaction with
+/// [`super::complete_in`]; the pool then finds the job complete.
 pub trait JobHandler: Send + Sync {
     fn kind(&self) -> &'static str;
     fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, cancel: CancelFlag) -> JobFuture<'a>;
@@ -139,7 +141,12 @@ impl Pool {
             }
         };
         let recorded = match outcome {
-            Some(Ok(())) => super::complete(&self.catalog, &job.id, owner).await,
+            Some(Ok(())) => match super::complete(&self.catalog, &job.id, owner).await {
+                // A handler that commits a result completes its job in the same transaction
+                // (`jobs::complete_in`): nothing is left to record.
+                Err(super::JobError::LeaseLost(_)) if super::get(&self.catalog, &job.id).await.is_ok_and(|j| j.state == "succeeded") => Ok(()),
+                other => other,
+            },
             Some(Err(_)) if cancel.load(Ordering::Relaxed) => super::finish_cancelled(&self.catalog, &job.id, owner).await,
             Some(Err(error)) => {
                 tracing::warn!(job = %job.id, %error, "job failed");

@@ -42,6 +42,19 @@ pub struct BackupOptions {
     pub metadata: serde_json::Value,
     /// Counters the pipeline advances as it goes, for a live progress bar.
     pub progress: Arc<Progress>,
+    /// Asked right before the manifest is written: an error stops the backup without one.
+    pub commit_check: Option<CommitCheck>,
+}
+
+/// A last check before a backup commits (writes its manifest), beyond the repository lock's:
+/// the job queue's lease, so a worker that lost its job never commits it.
+#[derive(Clone)]
+pub struct CommitCheck(pub Arc<dyn Fn() -> futures_util::future::BoxFuture<'static, Result<(), RepoError>> + Send + Sync>);
+
+impl std::fmt::Debug for CommitCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CommitCheck")
+    }
 }
 
 /// How far a running backup is. Readers add what they read; workers add what was new.
@@ -257,6 +270,7 @@ async fn finish(
     lock.ensure_held().await?;
     repo.save_index(&packs).await?;
     summary.duration_ms = started.elapsed().as_millis() as u64;
+    let commit_check = options.commit_check;
     let snapshot = Snapshot {
         version: format::SNAPSHOT_VERSION,
         id: hex::encode(crypto::Key::random().0),
@@ -269,6 +283,9 @@ async fn finish(
         metadata: options.metadata,
     };
     lock.ensure_held().await?;
+    if let Some(check) = &commit_check {
+        (check.0)().await?;
+    }
     repo.save_snapshot(&snapshot).await?;
     lock.release().await?;
     Ok(snapshot)

@@ -1,6 +1,8 @@
 //! Several `bulwark serve` processes on one PostgreSQL catalog share the work: a node killed
 //! with SIGKILL mid-backup loses no job (another node runs it to completion, once) and no
-//! schedule slot (the survivors fire every slot, each once).
+//! schedule slot (the survivors fire every slot, each once); a node frozen at the commit point
+//! commits nothing once it wakes (or its commit is adopted); nodes whose clocks are ten minutes
+//! off neither steal live leases nor claim a job twice.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -22,9 +24,24 @@ struct Node {
 
 impl Node {
     fn start(catalog_url: &str, secret_key: &str) -> Node {
+        Node::start_with(catalog_url, secret_key, &[], None)
+    }
+
+    /// A node with extra environment, its clock `skew` off (e.g. "+10m", by libfaketime).
+    fn start_with(catalog_url: &str, secret_key: &str, env: &[(&str, &str)], skew: Option<&str>) -> Node {
         let port = bulwark_testkit::free_port();
         let data = bulwark_testkit::temp_dir("node-data");
-        let child = Command::new(env!("CARGO_BIN_EXE_bulwark"))
+        let mut command = match skew {
+            Some(offset) => {
+                let mut c = Command::new("faketime");
+                // Timers run on the real monotonic clock; only the wall clock is off.
+                c.args(["-f", offset, env!("CARGO_BIN_EXE_bulwark")]).env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_bulwark")),
+        };
+        command.envs(env.iter().copied());
+        let child = command
             .arg("serve")
             .env("DATABASE_URL", catalog_url)
             .env("BULWARK_SECRET_KEY", secret_key)
@@ -46,6 +63,19 @@ impl Node {
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(started.elapsed() < Duration::from_secs(60), "node on port {} did not start", self.port);
             std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// True while the process is stopped (SIGSTOP): state `T` in /proc.
+    fn is_stopped(&self) -> bool {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('T'))
+    }
+
+    fn resume(&self) {
+        // SAFETY: kill only sends a signal to our own child.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGCONT);
         }
     }
 
@@ -205,4 +235,134 @@ async fn three_nodes_share_the_work_and_survive_a_killed_one() {
         nodes_firing.len(),
         queued_slots
     );
+}
+
+/// A catalog with an initialised shared location, and the secret key nodes start with.
+async fn shared_catalog(label: &str) -> (Catalog, String, String, SecretBox, String) {
+    let catalog_url = tokio::task::spawn_blocking(bulwark_testkit::postgres_url).await.unwrap();
+    let catalog = Catalog::open(&catalog_url).await.unwrap();
+    let secret_key: String = bulwark_core::repo::crypto::Key::random().0.iter().map(|b| format!("{b:02x}")).collect();
+    let secrets = SecretBox::load(Some(&secret_key), std::path::Path::new("/nonexistent")).unwrap();
+    let repo_dir = bulwark_testkit::temp_dir(label).join("repo");
+    let new_location = NewLocation {
+        location_name: "shared disk".into(),
+        storage_type: "primary".into(),
+        provider: "local".into(),
+        path_prefix: Some(repo_dir.display().to_string()),
+        ..Default::default()
+    };
+    let location = locations::create(&catalog, &secrets, &admin(), new_location).await.unwrap();
+    locations::init_repository(&catalog, &secrets, &admin(), &location.id).await.unwrap();
+    (catalog, catalog_url, secret_key, secrets, location.id)
+}
+
+/// The snapshots in `location` made for execution `id`.
+async fn snapshots_of(catalog: &Catalog, secrets: &SecretBox, location: &str, id: &str) -> Vec<String> {
+    let repo = locations::open_repository(catalog, secrets, location).await.unwrap();
+    let tag = format!("execution:{id}");
+    repo.snapshots().await.unwrap().into_iter().filter(|s| s.tags.contains(&tag)).map(|s| s.id).collect()
+}
+
+/// A node frozen (SIGSTOP) at its backup's commit point while another node takes the job over
+/// used to wake up and write a second manifest over the same execution. Frozen just before the
+/// manifest, it now finds its lease gone and writes nothing; frozen just after, the node that
+/// takes over adopts its snapshot instead of backing up again. Either way: one manifest, one
+/// completed execution referencing it, and the first attempt's start before the completion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_frozen_at_the_commit_leaves_one_manifest() {
+    let (catalog, catalog_url, secret_key, secrets, location) = shared_catalog("frozen-repo").await;
+    for point in ["before-commit", "after-commit"] {
+        let files = bulwark_testkit::temp_dir("frozen-files");
+        std::fs::write(files.join("data.txt"), format!("frozen at {point}\n")).unwrap();
+        let configuration = configurations::create(&catalog, &secrets, &admin(), config(point, "filesystem", files.to_str().unwrap(), &location, None)).await.unwrap();
+        let mut frozen = Node::start_with(&catalog_url, &secret_key, &[("BULWARK_TEST_PAUSE_AT", point)], None);
+        frozen.wait_ready();
+        let execution = executions::start(&catalog, &admin(), &configuration.id, "manual").await.unwrap();
+        let started = Instant::now();
+        while !frozen.is_stopped() {
+            assert!(started.elapsed() < Duration::from_secs(60), "the node never reached {point}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let frozen_at = Instant::now();
+        let mut other = Node::start(&catalog_url, &secret_key);
+        other.wait_ready();
+        let done = wait_for(&catalog, &execution.id, "completed by the other node", |e| e.is_finished()).await;
+        let takeover = frozen_at.elapsed();
+        assert_eq!(done.status, "completed", "{point}: {:?}", done.error_message);
+        frozen.resume();
+        // Time for the woken node to do whatever it would: heartbeat, check, commit, record.
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        let after = executions::get(&catalog, &admin(), &execution.id).await.unwrap();
+        assert_eq!((after.status.as_str(), &after.snapshot_id), ("completed", &done.snapshot_id), "{point}: the woken node changed the execution");
+        assert!(after.completed_at >= after.started_at, "{point}: {:?} before {:?}", after.completed_at, after.started_at);
+        let made = snapshots_of(&catalog, &secrets, &location, &execution.id).await;
+        assert_eq!(made, vec![done.snapshot_id.clone().unwrap()], "{point}: exactly one manifest, the recorded one");
+        let job = bulwark_core::jobs::for_subject(&catalog, executions::JOB_KIND, &execution.id).await.unwrap().unwrap();
+        let attempts = bulwark_core::jobs::attempts(&catalog, &job.id).await.unwrap();
+        assert_eq!((job.state.as_str(), attempts.len()), ("succeeded", 2), "{point}: {attempts:?}");
+        assert_eq!(attempts[0].outcome.as_deref(), Some("lease expired: the worker stopped or hung"), "{attempts:?}");
+        assert_eq!(attempts[1].outcome.as_deref(), Some("succeeded"), "{attempts:?}");
+        println!("frozen {point}: taken over and completed {:.1} s after the freeze (lease 4 s)", takeover.as_secs_f64());
+        frozen.kill();
+        other.kill();
+    }
+}
+
+/// Leases and claims used each node's own clock: a node ten minutes ahead saw every other
+/// node's lease as expired and took the job over at once (two nodes ran it), and one ten
+/// minutes behind wrote leases already over for everyone else, so its jobs were taken from it
+/// again and again. On the catalog's clock, each job is claimed once and runs where it started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_with_skewed_clocks_neither_steal_nor_repeat() {
+    let (catalog, catalog_url, secret_key, secrets, location) = shared_catalog("skew-repo").await;
+    let cluster = tokio::task::spawn_blocking(PgCluster::shared).await.unwrap();
+    // Three backups that run until this test lets them: each pg_dump waits on a lock.
+    let mut lockers = Vec::new();
+    let mut executions_started = Vec::new();
+    let mut nodes = vec![
+        Node::start(&catalog_url, &secret_key),
+        Node::start_with(&catalog_url, &secret_key, &[], Some("+10m")),
+        Node::start_with(&catalog_url, &secret_key, &[], Some("-10m")),
+    ];
+    for node in &nodes {
+        node.wait_ready();
+    }
+    for n in 0..3 {
+        let url = cluster.fresh_database(&format!("skew{n}"));
+        let database = url.rsplit('/').next().unwrap().to_string();
+        cluster.psql(&database, "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 100);").unwrap();
+        let mut locker = sqlx::postgres::PgConnection::connect(&url).await.unwrap();
+        sqlx::query("BEGIN").execute(&mut locker).await.unwrap();
+        sqlx::query("LOCK TABLE t IN ACCESS EXCLUSIVE MODE").execute(&mut locker).await.unwrap();
+        lockers.push(locker);
+        let c = configurations::create(&catalog, &secrets, &admin(), config(&format!("skewed {n}"), "postgresql", &url, &location, None)).await.unwrap();
+        executions_started.push(executions::start(&catalog, &admin(), &c.id, "manual").await.unwrap());
+    }
+    let mut owners = Vec::new();
+    for e in &executions_started {
+        wait_for(&catalog, &e.id, "running", |e| e.status == "running").await;
+        let job = bulwark_core::jobs::for_subject(&catalog, executions::JOB_KIND, &e.id).await.unwrap().unwrap();
+        owners.push(job.lease_owner.clone().unwrap());
+    }
+    let distinct: std::collections::HashSet<&String> = owners.iter().collect();
+    assert_eq!(distinct.len(), 3, "each node (one worker each) runs one: {owners:?}");
+    // Three leases' worth of heartbeats, requeue sweeps and idle polls on every node.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    for (e, owner) in executions_started.iter().zip(&owners) {
+        let job = bulwark_core::jobs::for_subject(&catalog, executions::JOB_KIND, &e.id).await.unwrap().unwrap();
+        assert_eq!((job.attempts, job.lease_owner.as_ref()), (1, Some(owner)), "taken over: {:?}", bulwark_core::jobs::attempts(&catalog, &job.id).await.unwrap());
+    }
+    for mut locker in lockers {
+        sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
+    }
+    for e in &executions_started {
+        let done = wait_for(&catalog, &e.id, "finished", |e| e.is_finished()).await;
+        assert_eq!(done.status, "completed", "{:?}", done.error_message);
+        assert_eq!(snapshots_of(&catalog, &secrets, &location, &e.id).await, vec![done.snapshot_id.unwrap()]);
+        let job = bulwark_core::jobs::for_subject(&catalog, executions::JOB_KIND, &e.id).await.unwrap().unwrap();
+        assert_eq!(bulwark_core::jobs::attempts(&catalog, &job.id).await.unwrap().len(), 1);
+    }
+    for node in &mut nodes {
+        node.kill();
+    }
 }
