@@ -14,12 +14,21 @@ pub struct CatalogArgs {
     /// Catalog database: `postgres://…` for PostgreSQL; by default a SQLite file in the data directory.
     #[arg(long, env = "DATABASE_URL", global = true)]
     pub database_url: Option<String>,
+    /// Seconds a query waits for a catalog connection before it fails (the catalog is down or
+    /// busy); work in flight retries its final write past it.
+    #[arg(long, env = "BULWARK_CATALOG_TIMEOUT_SECONDS", default_value_t = 30, global = true)]
+    pub catalog_timeout_seconds: u64,
 }
 
 impl CatalogArgs {
     /// The server secret key: `BULWARK_SECRET_KEY`, else `secret.key` in the data directory.
     pub fn secrets(&self) -> Result<bulwark_core::secrets::SecretBox, bulwark_core::secrets::SecretError> {
         bulwark_core::secrets::SecretBox::load(std::env::var("BULWARK_SECRET_KEY").ok().as_deref(), &self.data_dir)
+    }
+
+    /// How long a query waits for a catalog connection.
+    pub fn acquire_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.catalog_timeout_seconds.max(1))
     }
 
     /// The catalog URL, creating the data directory for the default SQLite catalog.

@@ -74,7 +74,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 async fn open(args: &bulwark_server::config::CatalogArgs) -> Result<(Catalog, bulwark_core::secrets::SecretBox), Failure> {
     let url = args.url().map_err(|e| Failure { code: 5, message: e.to_string() })?;
     let secrets = args.secrets()?;
-    Ok((Catalog::open(&url).await?.with_audit_key(secrets.audit_key()), secrets))
+    Ok((Catalog::open_with(&url, args.acquire_timeout()).await?.with_audit_key(secrets.audit_key()), secrets))
 }
 
 /// Command-line tools should end quietly when their output pipe closes (`bulwark repo

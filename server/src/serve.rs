@@ -22,7 +22,7 @@ const SCHEDULER_PERIOD: std::time::Duration = std::time::Duration::from_secs(2);
 pub async fn serve(catalog_args: &CatalogArgs, args: &ServeArgs) -> anyhow::Result<()> {
     let url = catalog_args.url()?;
     let secrets = catalog_args.secrets()?;
-    let catalog = Catalog::open(&url).await.with_context(|| format!("opening the catalog at {}", redact(&url)))?.with_audit_key(secrets.audit_key());
+    let catalog = Catalog::open_with(&url, catalog_args.acquire_timeout()).await.with_context(|| format!("opening the catalog at {}", redact(&url)))?.with_audit_key(secrets.audit_key());
     tracing::info!(backend = catalog.backend().name(), "catalog ready");
 
     if let Some(secret) = setup::first_admin_link(&catalog).await? {

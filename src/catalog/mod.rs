@@ -64,21 +64,35 @@ impl std::fmt::Debug for AuditKey {
     }
 }
 
+/// How long a query waits for a catalog connection by default (sqlx's own default).
+pub const DEFAULT_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl Catalog {
     /// Connects to `url` (`sqlite://…` or `postgres://…`) and applies pending migrations.
     pub async fn open(url: &str) -> Result<Catalog, CatalogError> {
-        let catalog = Catalog::connect(url).await?;
+        Catalog::open_with(url, DEFAULT_ACQUIRE_TIMEOUT).await
+    }
+
+    /// [`Catalog::open`], waiting at most `acquire_timeout` for a connection before a query
+    /// fails with "pool timed out" (the catalog is down or every connection is busy).
+    pub async fn open_with(url: &str, acquire_timeout: std::time::Duration) -> Result<Catalog, CatalogError> {
+        let catalog = Catalog::connect_with(url, acquire_timeout).await?;
         catalog.migrate().await?;
         Ok(catalog)
     }
 
     /// Connects without migrating.
     pub async fn connect(url: &str) -> Result<Catalog, CatalogError> {
+        Catalog::connect_with(url, DEFAULT_ACQUIRE_TIMEOUT).await
+    }
+
+    async fn connect_with(url: &str, acquire_timeout: std::time::Duration) -> Result<Catalog, CatalogError> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url).ok_or_else(|| CatalogError::UnsupportedUrl(url.into()))?;
         let options = AnyConnectOptions::from_str(url).map_err(CatalogError::Connect)?;
         let pool = AnyPoolOptions::new()
             .max_connections(backend.max_connections())
+            .acquire_timeout(acquire_timeout)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     for statement in backend.session_setup() {

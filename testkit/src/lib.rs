@@ -53,6 +53,8 @@ pub fn sqlite_url() -> String {
 pub struct PgCluster {
     pub port: u16,
     pub dir: PathBuf,
+    /// The `-c name=value` settings it runs with, to start it again the same way.
+    settings: Vec<String>,
 }
 
 impl PgCluster {
@@ -60,6 +62,12 @@ impl PgCluster {
     pub fn shared() -> &'static PgCluster {
         static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
         CLUSTER.get_or_init(|| PgCluster::start(&[]).unwrap_or_else(|e| panic!("cannot start PostgreSQL: {e}")))
+    }
+
+    /// A cluster something else started (a restore under test) in `dir`, listening on `port`,
+    /// to run psql against.
+    pub fn running_at(port: u16, dir: &Path) -> PgCluster {
+        PgCluster { port, dir: dir.to_path_buf(), settings: Vec::new() }
     }
 
     /// Starts a new cluster with extra `-c name=value` settings.
@@ -89,25 +97,41 @@ impl PgCluster {
             }
         };
         run(&mut initdb)?;
-        let port = free_port();
-        let mut postgres = owner.command(&format!("{PG_BIN}/postgres"));
-        postgres.arg("-D").arg(&data).arg("-p").arg(port.to_string()).arg("-k").arg(&dir);
-        for (name, value) in [("listen_addresses", "127.0.0.1"), ("fsync", "off"), ("full_page_writes", "off")]
+        let settings = [("listen_addresses", "127.0.0.1"), ("fsync", "off"), ("full_page_writes", "off")]
             .iter()
             .chain(settings.iter())
-        {
-            postgres.arg("-c").arg(format!("{name}={value}"));
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect();
+        let cluster = PgCluster { port: free_port(), dir, settings };
+        cluster.run_postgres()?;
+        Ok(cluster)
+    }
+
+    /// Starts the server on the cluster's data directory and waits until it answers.
+    fn run_postgres(&self) -> Result<(), String> {
+        let mut postgres = PostgresUser::detect().command(&format!("{PG_BIN}/postgres"));
+        postgres.arg("-D").arg(self.dir.join("data")).arg("-p").arg(self.port.to_string()).arg("-k").arg(&self.dir);
+        for setting in &self.settings {
+            postgres.arg("-c").arg(setting);
         }
-        let log = std::fs::File::create(dir.join("postgres.log")).map_err(|e| e.to_string())?;
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("postgres.log")).map_err(|e| e.to_string())?;
         let child = postgres
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .map_err(|e| format!("cannot run postgres: {e}"))?;
-        watchdog(Some(child.id()), &dir);
-        let cluster = PgCluster { port, dir };
-        cluster.wait_ready(Duration::from_secs(30))?;
-        Ok(cluster)
+        watchdog(Some(child.id()), &self.dir);
+        self.wait_ready(Duration::from_secs(30))
+    }
+
+    /// Stops the server at once, as a crash or an outage would (`pg_ctl stop -m immediate`).
+    pub fn stop(&self) -> Result<(), String> {
+        stop_cluster(&self.dir.join("data"))
+    }
+
+    /// Starts a stopped cluster again on the same port.
+    pub fn restart(&self) -> Result<(), String> {
+        self.run_postgres()
     }
 
     fn wait_ready(&self, limit: Duration) -> Result<(), String> {

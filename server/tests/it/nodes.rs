@@ -366,3 +366,51 @@ async fn nodes_with_skewed_clocks_neither_steal_nor_repeat() {
         node.kill();
     }
 }
+
+/// The catalog going away for longer than the pool's timeout just as a backup records its
+/// outcome used to leave the execution `running` for good (execute: 409, cancel: "already
+/// finished"). Now the write waits the outage out, or the job is taken over and the committed
+/// snapshot adopted; either way the execution ends, with the one snapshot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catalog_outage_at_the_final_write_wedges_nothing() {
+    let cluster = tokio::task::spawn_blocking(|| PgCluster::start(&[])).await.unwrap().unwrap();
+    let catalog_url = cluster.fresh_database("outage");
+    let catalog = Catalog::open(&catalog_url).await.unwrap();
+    let secret_key: String = bulwark_core::repo::crypto::Key::random().0.iter().map(|b| format!("{b:02x}")).collect();
+    let secrets = SecretBox::load(Some(&secret_key), std::path::Path::new("/nonexistent")).unwrap();
+    let new_location = NewLocation {
+        location_name: "disk".into(),
+        storage_type: "primary".into(),
+        provider: "local".into(),
+        path_prefix: Some(bulwark_testkit::temp_dir("outage-repo").join("repo").display().to_string()),
+        ..Default::default()
+    };
+    let location = locations::create(&catalog, &secrets, &admin(), new_location).await.unwrap().id;
+    locations::init_repository(&catalog, &secrets, &admin(), &location).await.unwrap();
+    let files = bulwark_testkit::temp_dir("outage-files");
+    std::fs::write(files.join("data.txt"), "kept through the outage\n").unwrap();
+    let configuration = configurations::create(&catalog, &secrets, &admin(), config("outage", "filesystem", files.to_str().unwrap(), &location, None)).await.unwrap();
+
+    // The node stops itself right after its manifest; the catalog goes down meanwhile, for
+    // longer than the node's two-second pool timeout.
+    let node = Node::start_with(&catalog_url, &secret_key, &[("BULWARK_TEST_PAUSE_AT", "after-commit"), ("BULWARK_CATALOG_TIMEOUT_SECONDS", "2")], None);
+    node.wait_ready();
+    let execution = executions::start(&catalog, &admin(), &configuration.id, "manual").await.unwrap();
+    let started = Instant::now();
+    while !node.is_stopped() {
+        assert!(started.elapsed() < Duration::from_secs(60), "the node never committed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    catalog.pool().close().await;
+    tokio::task::block_in_place(|| cluster.stop()).unwrap();
+    node.resume();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    tokio::task::block_in_place(|| cluster.restart()).unwrap();
+    let catalog = Catalog::open(&catalog_url).await.unwrap();
+    let done = wait_for(&catalog, &execution.id, "an end after the outage", |e| e.is_finished()).await;
+    assert_eq!(done.status, "completed", "{:?}", done.error_message);
+    assert_eq!(snapshots_of(&catalog, &secrets, &location, &execution.id).await, vec![done.snapshot_id.unwrap()]);
+    // The configuration is free for the next backup.
+    let next = executions::start(&catalog, &admin(), &configuration.id, "manual").await.unwrap();
+    assert_eq!(wait_for(&catalog, &next.id, "completed", |e| e.is_finished()).await.status, "completed");
+}

@@ -165,7 +165,7 @@ async fn point_in_time_restores_hold_exactly_the_rows_before_the_target(app: Tes
         assert_eq!(report["executionId"].as_str(), Some(execution.as_str()));
         assert!(report["walFiles"].as_u64().unwrap() >= 1 && report["durationSeconds"].as_f64().unwrap() > 0.0, "{report}");
         assert!(!data.join("bulwark_wal").exists(), "the staged WAL is removed once replay is over");
-        let restored = PgCluster { port, dir: data.clone() };
+        let restored = PgCluster::running_at(port, &data);
         assert_eq!(orders(&restored, 3), orders(&source, batches), "{target}: rows of batches 1..={batches} exactly");
         let in_recovery = restored.psql("postgres", "SELECT pg_is_in_recovery()").unwrap();
         assert_eq!(in_recovery, "f", "promoted");
@@ -204,7 +204,7 @@ async fn point_in_time_restores_hold_exactly_the_rows_before_the_target(app: Tes
         let recovered = restores::recover(&catalog, &secrets, &crate::restore_targets(), &system, &id, request).await.unwrap();
         bulwark_testkit::adopt_cluster(&data);
         assert!(recovered.wal_files >= 1, "{recovered:?}");
-        let restored = PgCluster { port, dir: data.clone() };
+        let restored = PgCluster::running_at(port, &data);
         assert_eq!(orders(&restored, 3), orders(&source, 3), "the rebuilt catalog restores every row");
         bulwark_testkit::stop_cluster(&data).unwrap();
     }
@@ -300,7 +300,7 @@ async fn a_consistency_group_restores_every_member_to_its_point(app: TestApp) {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     bulwark_testkit::adopt_cluster(&data);
     assert_eq!(reply.json()["members"].as_array().map(Vec::len), Some(2));
-    let restored = PgCluster { port, dir: data.clone() };
+    let restored = PgCluster::running_at(port, &data);
     assert_eq!(orders(&restored, 3), orders(&source, 1), "the database at the group's point: batch 1 only");
     assert_eq!(std::fs::read_to_string(restored_files.join(".env")).unwrap(), "API_KEY=before\n");
     bulwark_testkit::stop_cluster(&data).unwrap();
@@ -364,7 +364,7 @@ async fn restored_clusters_run_bulwarks_settings_never_their_sources(app: TestAp
     let reply = app.json("POST", &recover, &operator, &request.to_string()).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     bulwark_testkit::adopt_cluster(&data);
-    let restored = PgCluster { port, dir: data.clone() };
+    let restored = PgCluster::running_at(port, &data);
     assert_eq!(orders(&restored, 3), orders(&source, 1));
     for (setting, expected) in [
         ("recovery_end_command", ""),
