@@ -91,6 +91,10 @@ pub struct ServeArgs {
     /// takes over the jobs of a node that died.
     #[arg(long, env = "BULWARK_JOB_LEASE_SECONDS", default_value_t = bulwark_core::jobs::pool::DEFAULT_LEASE_SECONDS)]
     pub job_lease_seconds: i64,
+    /// Minutes a backup may read nothing before the watchdog stops it and fails it (a source
+    /// that hangs, a dump waiting on a lock); 0 never stops one.
+    #[arg(long, env = "BULWARK_JOB_STALL_MINUTES", default_value_t = 60)]
+    pub job_stall_minutes: u64,
     /// The console is reached over HTTPS (a TLS proxy in front): session cookies are `Secure`
     /// and named `__Host-…`, and browsers are told to keep to HTTPS. Set it to `false` only
     /// for plain HTTP on this host (`make run` does).

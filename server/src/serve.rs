@@ -45,7 +45,8 @@ pub async fn serve(catalog_args: &CatalogArgs, args: &ServeArgs) -> anyhow::Resu
     let (stop_tx, stop_rx) = watch::channel(false);
     let node_id = format!("{}-{}", hostname(), std::process::id());
     let scheduler = tokio::spawn(scheduled::run_scheduler(catalog.clone(), node_id.clone(), SCHEDULER_PERIOD, stop_rx.clone()));
-    let mut pool = Pool::new(catalog, node_id).with_lease_seconds(args.job_lease_seconds);
+    let stall_limit = (args.job_stall_minutes > 0).then(|| std::time::Duration::from_secs(args.job_stall_minutes * 60));
+    let mut pool = Pool::new(catalog, node_id).with_lease_seconds(args.job_lease_seconds).with_stall_limit(stall_limit);
     pool.register(Arc::new(bulwark_core::executions::BackupHandler { secrets: secrets.clone() }));
     pool.register_periodic(Arc::new(bulwark_core::executions::reconcile::ReconcileHandler), bulwark_core::executions::reconcile::EVERY);
     pool.register(Arc::new(bulwark_core::verify::VerifyHandler { secrets: secrets.clone() }));

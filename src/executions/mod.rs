@@ -274,9 +274,11 @@ pub async fn run(catalog: &Catalog, secrets: &SecretBox, id: &str, cancel: Cance
 /// A run as a worker makes it, under its job's lease: the execution changes state only while
 /// the lease is held, the manifest is written only after the lease is checked in the catalog,
 /// and the execution's outcome is recorded in the transaction that completes the job. A
-/// takeover (`lease` of a later attempt) first looks for a snapshot the earlier attempt
-/// committed before it died, and adopts it instead of backing up again.
-async fn run_fenced(catalog: &Catalog, secrets: &SecretBox, id: &str, cancel: CancelFlag, lease: Option<(Lease, bool)>) -> Result<(), ExecutionError> {
+/// takeover (a later attempt) first looks for a snapshot the earlier attempt committed before
+/// it died, and adopts it instead of backing up again. The job's liveness follows the bytes
+/// read, for the pool's stall watchdog.
+async fn run_fenced(catalog: &Catalog, secrets: &SecretBox, id: &str, cancel: CancelFlag, job: Option<&ClaimedJob>) -> Result<(), ExecutionError> {
+    let lease = job.map(|j| (j.lease(), j.attempts > 1));
     let execution = find(catalog, id).await?;
     let configuration = configurations::find(catalog, &execution.configuration_id).await?;
     let started = Instant::now();
@@ -305,7 +307,8 @@ async fn run_fenced(catalog: &Catalog, secrets: &SecretBox, id: &str, cancel: Ca
         }
     }
     let progress = Arc::new(Progress { cancel, ..Progress::default() });
-    let reporter = Reporter(tokio::spawn(report_progress(catalog.clone(), id.to_string(), progress.clone())));
+    let liveness = job.map(|j| j.liveness.clone());
+    let reporter = Reporter(tokio::spawn(report_progress(catalog.clone(), id.to_string(), progress.clone(), liveness.clone())));
     let commit_check = lease.as_ref().map(|(lease, _)| lease_check(catalog, lease));
     let outcome = back_up(catalog, secrets, &configuration, &execution, progress.clone(), commit_check).await;
     drop(reporter);
@@ -332,6 +335,11 @@ async fn run_fenced(catalog: &Catalog, secrets: &SecretBox, id: &str, cancel: Ca
                 tracing::warn!(execution = %id, error = %e, "queueing the verification failed");
             }
             Ok(())
+        }
+        Err(ExecutionError::Repo(RepoError::Cancelled)) if liveness.as_ref().is_some_and(|l| l.is_stalled()) => {
+            let message = "stopped by the watchdog: the backup read nothing for longer than the stall limit (--job-stall-minutes)";
+            finish(catalog, id, lease.as_ref().map(|(l, _)| l), "failed", message).await?;
+            Err(RepoError::Cancelled.into())
         }
         Err(ExecutionError::Repo(RepoError::Cancelled)) => {
             finish(catalog, id, lease.as_ref().map(|(l, _)| l), "cancelled", &RepoError::Cancelled.to_string()).await?;
@@ -726,11 +734,21 @@ impl Drop for Reporter {
     }
 }
 
-/// Writes the progress to the catalog about once a second until aborted.
-async fn report_progress(catalog: Catalog, id: String, progress: Arc<Progress>) {
+/// Writes the progress to the catalog about once a second until aborted, and tells the job's
+/// liveness whenever more bytes were read.
+async fn report_progress(catalog: Catalog, id: String, progress: Arc<Progress>, liveness: Option<Arc<jobs::Liveness>>) {
     let started = Instant::now();
+    if let Some(l) = &liveness {
+        l.watch();
+    }
+    let mut read = 0;
     loop {
         tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        let now_read = progress.bytes_read.load(Ordering::Relaxed);
+        if let Some(l) = liveness.as_ref().filter(|_| now_read != read) {
+            l.moved();
+        }
+        read = now_read;
         let json = progress_json(&progress, started.elapsed().as_secs_f64(), false);
         let _ = sqlx::query("UPDATE backup_executions SET progress = $1 WHERE id = $2 AND status = 'running'")
             .bind(json.to_string())
@@ -770,7 +788,7 @@ impl JobHandler for BackupHandler {
     fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, cancel: CancelFlag) -> JobFuture<'a> {
         Box::pin(async move {
             let id = &job.payload_field("executionId")?;
-            run_fenced(catalog, &self.secrets, id, cancel, Some((job.lease(), job.attempts > 1))).await.map_err(|e| e.to_string())
+            run_fenced(catalog, &self.secrets, id, cancel, Some(job)).await.map_err(|e| e.to_string())
         })
     }
 }

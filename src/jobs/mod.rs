@@ -13,6 +13,9 @@
 
 pub mod pool;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
@@ -78,7 +81,7 @@ impl NewJob {
 }
 
 /// A job a worker holds the lease on.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ClaimedJob {
     pub id: String,
     pub kind: String,
@@ -87,6 +90,52 @@ pub struct ClaimedJob {
     /// The worker holding the lease (set by [`claim`]).
     #[sqlx(skip)]
     pub owner: String,
+    /// Whether the job's work still moves, for the pool's stall watchdog.
+    #[sqlx(skip)]
+    pub liveness: Arc<Liveness>,
+}
+
+/// How a running job tells the pool its work still moves. A handler that can tell (a backup
+/// reading its source) calls [`Liveness::watch`] once and [`Liveness::moved`] whenever it gets
+/// further; the pool stops a watched job that has not moved for its stall limit. Jobs that never
+/// call `watch` are never stopped for it.
+#[derive(Debug)]
+pub struct Liveness {
+    since: std::time::Instant,
+    /// Milliseconds after `since` of the last move; 0 while unwatched.
+    moved_ms: AtomicU64,
+    stalled: AtomicBool,
+}
+
+impl Default for Liveness {
+    fn default() -> Self {
+        Liveness { since: std::time::Instant::now(), moved_ms: AtomicU64::new(0), stalled: AtomicBool::new(false) }
+    }
+}
+
+impl Liveness {
+    /// Starts watching: the work counts as moving now.
+    pub fn watch(&self) {
+        self.moved();
+    }
+
+    pub fn moved(&self) {
+        self.moved_ms.store((self.since.elapsed().as_millis() as u64).max(1), Ordering::Relaxed);
+    }
+
+    /// Marks the job stalled if it is watched and has not moved for `limit`; true once stalled.
+    pub fn check(&self, limit: std::time::Duration) -> bool {
+        let moved = self.moved_ms.load(Ordering::Relaxed);
+        if moved > 0 && self.since.elapsed().as_millis() as u64 > moved + limit.as_millis() as u64 {
+            self.stalled.store(true, Ordering::Relaxed);
+        }
+        self.is_stalled()
+    }
+
+    /// True once the pool stopped the job for not moving.
+    pub fn is_stalled(&self) -> bool {
+        self.stalled.load(Ordering::Relaxed)
+    }
 }
 
 impl ClaimedJob {

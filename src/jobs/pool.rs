@@ -38,6 +38,8 @@ pub struct Pool {
     catalog: Catalog,
     node_id: String,
     lease_seconds: i64,
+    /// How long a watched job may go without moving before it is stopped and failed.
+    stall_limit: Option<std::time::Duration>,
     handlers: HashMap<&'static str, Arc<dyn JobHandler>>,
     /// Kinds queued by the pool itself, each at most once per period across all nodes.
     periodic: Vec<(&'static str, Duration)>,
@@ -45,7 +47,7 @@ pub struct Pool {
 
 impl Pool {
     pub fn new(catalog: Catalog, node_id: String) -> Pool {
-        let mut pool = Pool { catalog, node_id, lease_seconds: DEFAULT_LEASE_SECONDS, handlers: HashMap::new(), periodic: Vec::new() };
+        let mut pool = Pool { catalog, node_id, lease_seconds: DEFAULT_LEASE_SECONDS, stall_limit: None, handlers: HashMap::new(), periodic: Vec::new() };
         pool.register_periodic(Arc::new(CleanupHandler), Duration::minutes(5));
         pool
     }
@@ -60,6 +62,13 @@ impl Pool {
     /// A shorter lease hands a dead node's jobs over sooner, at the price of more heartbeats.
     pub fn with_lease_seconds(mut self, seconds: i64) -> Pool {
         self.lease_seconds = seconds.max(3);
+        self
+    }
+
+    /// Stops and fails a job whose work has not moved for `limit` (see [`super::Liveness`]);
+    /// `None` never does.
+    pub fn with_stall_limit(mut self, limit: Option<std::time::Duration>) -> Pool {
+        self.stall_limit = limit;
         self
     }
 
@@ -122,6 +131,13 @@ impl Pool {
                     tracing::info!(job = %job.id, "cancellation requested");
                     cancel.store(true, Ordering::Relaxed);
                 }
+                if let Some(limit) = self.stall_limit
+                    && !cancel.load(Ordering::Relaxed)
+                    && job.liveness.check(limit)
+                {
+                    tracing::warn!(job = %job.id, seconds = limit.as_secs(), "no progress within the stall limit; stopping the job");
+                    cancel.store(true, Ordering::Relaxed);
+                }
                 if last_beat.elapsed() >= period {
                     if let Err(e) = super::heartbeat(&self.catalog, &job.id, owner, lease).await {
                         return e;
@@ -147,6 +163,10 @@ impl Pool {
                 Err(super::JobError::LeaseLost(_)) if super::get(&self.catalog, &job.id).await.is_ok_and(|j| j.state == "succeeded") => Ok(()),
                 other => other,
             },
+            Some(Err(_)) if job.liveness.is_stalled() => {
+                let limit = self.stall_limit.unwrap_or_default().as_secs();
+                super::fail(&self.catalog, &job, owner, &format!("stopped by the watchdog: no progress for {limit} s")).await
+            }
             Some(Err(_)) if cancel.load(Ordering::Relaxed) => super::finish_cancelled(&self.catalog, &job.id, owner).await,
             Some(Err(error)) => {
                 tracing::warn!(job = %job.id, %error, "job failed");

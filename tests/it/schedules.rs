@@ -202,6 +202,50 @@ async fn an_abandoned_attempt_stops_writing_and_working() {
     pool.await.unwrap();
 }
 
+/// A backup that reads nothing (its pg_dump waits on a lock) is stopped by the watchdog once
+/// the stall limit passes, and both its job and its execution say why; it used to hold its
+/// worker for as long as the lock stayed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_backup_is_stopped_by_the_watchdog() {
+    let catalog = Catalog::open(&bulwark_testkit::sqlite_url()).await.unwrap();
+    let secrets = SecretBox::new(Key::random());
+    let admin = user(&catalog, "admin", Role::Admin).await;
+    let loc = location(&catalog, &secrets, &admin).await;
+    let cluster = tokio::task::spawn_blocking(PgCluster::shared).await.unwrap();
+    let url = cluster.fresh_database("stalled");
+    let database = url.rsplit('/').next().unwrap().to_string();
+    cluster.psql(&database, "CREATE TABLE orders (id int PRIMARY KEY); INSERT INTO orders SELECT generate_series(1, 1000);").unwrap();
+    let c = configurations::create(&catalog, &secrets, &admin, config("orders", "postgresql", &url, &loc)).await.unwrap();
+    let mut locker = sqlx::postgres::PgConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut locker).await.unwrap();
+    sqlx::query("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE").execute(&mut locker).await.unwrap();
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let mut pool = Pool::new(catalog.clone(), "watched-node".into()).with_stall_limit(Some(Duration::from_secs(3)));
+    pool.register(Arc::new(BackupHandler { secrets: secrets.clone() }));
+    let pool = tokio::spawn(pool.run(1, stop_rx));
+    let running = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
+    wait_for(&catalog, &running.id, |e| e.status == "running").await;
+    let started = std::time::Instant::now();
+    let stopped = wait_for(&catalog, &running.id, |e| e.is_finished()).await;
+    let waited = started.elapsed();
+    assert_eq!(stopped.status, "failed");
+    assert!(stopped.error_message.as_deref().is_some_and(|m| m.contains("stopped by the watchdog")), "{:?}", stopped.error_message);
+    assert!(waited >= Duration::from_secs(2) && waited < Duration::from_secs(15), "{waited:?}");
+    let job = bulwark_core::jobs::for_subject(&catalog, executions::JOB_KIND, &running.id).await.unwrap().unwrap();
+    let job = loop {
+        let j = bulwark_core::jobs::get(&catalog, &job.id).await.unwrap();
+        if j.state != "running" {
+            break j;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(job.state, "failed");
+    assert!(job.last_error.as_deref().is_some_and(|e| e.starts_with("stopped by the watchdog: no progress for 3 s")), "{:?}", job.last_error);
+    sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
+    stop.send(true).unwrap();
+    pool.await.unwrap();
+}
+
 fn config(name: &str, source_type: &str, source: &str, location: &str) -> NewConfiguration {
     serde_json::from_value(serde_json::json!({
         "name": name, "sourceType": source_type, "sourceIdentifier": source, "storageLocationIds": [location],
