@@ -115,6 +115,11 @@ pub enum RepoCommand {
         #[arg(long, default_value = "")]
         stanza: String,
     },
+    /// Read one snapshot back whole as a restore would, writing nothing: every blob opened,
+    /// every file's SHA-256 compared. Exits 13 when something cannot be restored.
+    Verify {
+        snapshot: String,
+    },
     /// Check the repository's structure; with --read-data, read and verify every byte.
     Check {
         #[arg(long)]
@@ -346,6 +351,33 @@ pub async fn run_repo(args: RepoArgs) -> Result<(), Failure> {
                 println!("index memory   {} bytes, {} per blob", stats.index_memory_bytes, stats.index_bytes_per_blob);
             }
             Ok(())
+        }
+        RepoCommand::Verify { snapshot } => {
+            let repo = args.open().await?;
+            let snapshot = repo.snapshot(snapshot).await?;
+            let index = std::sync::Arc::new(repo.load_index().await?);
+            let started = std::time::Instant::now();
+            let verified = bulwark_core::repo::restore::verify_snapshot(&repo, index, &snapshot).await?;
+            if args.json {
+                print_json(&verified);
+            } else {
+                let seconds = started.elapsed().as_secs_f64();
+                println!(
+                    "verified snapshot {}: {} files, {} bytes in {seconds:.2} s ({:.0} files/s, {:.1} MB/s)",
+                    &snapshot.id[..12],
+                    verified.files,
+                    verified.bytes,
+                    verified.files as f64 / seconds,
+                    verified.bytes as f64 / seconds / 1e6
+                );
+                for d in &verified.damaged {
+                    println!("damaged: {d}");
+                }
+            }
+            match verified.damaged.len() {
+                0 => Ok(()),
+                n => Err(Failure::new(13, format!("{n} parts of snapshot {} cannot be restored", snapshot.id))),
+            }
         }
         RepoCommand::Check { read_data } => {
             let repo = args.open().await?;

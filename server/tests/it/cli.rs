@@ -135,6 +135,10 @@ fn repo_commands_round_trip_and_exit_codes() {
 
     let (code, out, _) = repo_cmd(&repo, pw, &["check", "--read-data"], b"");
     assert_eq!(code, 0, "{}", String::from_utf8_lossy(&out));
+    let (code, out, err) = repo_cmd(&repo, pw, &["verify", &tree_id, "--json"], b"");
+    assert_eq!(code, 0, "{err}");
+    let verified: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!((verified["files"].as_u64(), verified["bytes"].as_u64()), (Some(2), Some(300_006)));
 
     // A second passphrase works; damage makes check fail with 13.
     let pwfile = bulwark_testkit::temp_dir("cli-pw").join("pw");
@@ -151,6 +155,9 @@ fn repo_commands_round_trip_and_exit_codes() {
     let (code, out, _) = repo_cmd(&repo, pw, &["check", "--read-data"], b"");
     assert_eq!(code, 13);
     assert!(String::from_utf8_lossy(&out).contains("affected snapshot:"));
+    let (verify_tree, _, _) = repo_cmd(&repo, pw, &["verify", &tree_id], b"");
+    let (verify_stream, _, _) = repo_cmd(&repo, pw, &["verify", &stream_id], b"");
+    assert!([verify_tree, verify_stream].contains(&13) && [verify_tree, verify_stream].iter().all(|c| [0, 13].contains(c)), "the damaged snapshot fails verify: {verify_tree} {verify_stream}");
 }
 
 #[test]
