@@ -156,29 +156,46 @@ async fn executions_are_cancelled_queued_or_running(catalog: Catalog) {
     pool.await.unwrap();
 }
 
-/// A worker that learns it lost its lease drops the backup: its progress writer stops with it
-/// (it used to go on writing over the execution for ever), and the cancel flag stops the source.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_abandoned_attempt_stops_writing_and_working() {
+/// A backup under way on a one-worker pool for as long as the test wants: its pg_dump waits on
+/// `locker`'s lock until the test rolls it back.
+struct Held {
+    catalog: Catalog,
+    secrets: SecretBox,
+    location: String,
+    running: executions::Execution,
+    locker: sqlx::postgres::PgConnection,
+    stop: tokio::sync::watch::Sender<bool>,
+    pool: tokio::task::JoinHandle<()>,
+}
+
+/// Starts a [`Held`] backup on a pool set up with `setting(pool, value)`.
+async fn held_backup<T>(label: &str, setting: fn(Pool, T) -> Pool, value: T) -> Held {
     let catalog = Catalog::open(&bulwark_testkit::sqlite_url()).await.unwrap();
     let secrets = SecretBox::new(Key::random());
     let admin = user(&catalog, "admin", Role::Admin).await;
-    let loc = location(&catalog, &secrets, &admin).await;
+    let location = location(&catalog, &secrets, &admin).await;
     let cluster = tokio::task::spawn_blocking(PgCluster::shared).await.unwrap();
-    let url = cluster.fresh_database("abandoned");
+    let url = cluster.fresh_database(label);
     let database = url.rsplit('/').next().unwrap().to_string();
     cluster.psql(&database, "CREATE TABLE orders (id int PRIMARY KEY); INSERT INTO orders SELECT generate_series(1, 1000);").unwrap();
-    let c = configurations::create(&catalog, &secrets, &admin, config("orders", "postgresql", &url, &loc)).await.unwrap();
-    // pg_dump waits behind this lock: the backup is under way for as long as the test wants.
+    let c = configurations::create(&catalog, &secrets, &admin, config("orders", "postgresql", &url, &location)).await.unwrap();
     let mut locker = sqlx::postgres::PgConnection::connect(&url).await.unwrap();
     sqlx::query("BEGIN").execute(&mut locker).await.unwrap();
     sqlx::query("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE").execute(&mut locker).await.unwrap();
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
-    let mut pool = Pool::new(catalog.clone(), "slow-node".into()).with_lease_seconds(3);
+    let mut pool = setting(Pool::new(catalog.clone(), format!("{label}-node")), value);
     pool.register(Arc::new(BackupHandler { secrets: secrets.clone() }));
     let pool = tokio::spawn(pool.run(1, stop_rx));
     let running = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
     wait_for(&catalog, &running.id, |e| e.status == "running").await;
+    Held { catalog, secrets, location, running, locker, stop, pool }
+}
+
+/// A worker that learns it lost its lease drops the backup: its progress writer stops with it
+/// (it used to go on writing over the execution for ever), and the cancel flag stops the source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_attempt_stops_writing_and_working() {
+    let Held { catalog, secrets, location: loc, running, mut locker, stop, pool } = held_backup("abandoned", Pool::with_lease_seconds, 3).await;
 
     // Another node takes the job over (its lease far ahead, so it is not re-queued here).
     sqlx::query("UPDATE jobs SET lease_owner = 'other-node/0', lease_expires_at = '2999-01-01T00:00:00.000000Z' WHERE subject_id = $1")
@@ -207,24 +224,7 @@ async fn an_abandoned_attempt_stops_writing_and_working() {
 /// worker for as long as the lock stayed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_backup_is_stopped_by_the_watchdog() {
-    let catalog = Catalog::open(&bulwark_testkit::sqlite_url()).await.unwrap();
-    let secrets = SecretBox::new(Key::random());
-    let admin = user(&catalog, "admin", Role::Admin).await;
-    let loc = location(&catalog, &secrets, &admin).await;
-    let cluster = tokio::task::spawn_blocking(PgCluster::shared).await.unwrap();
-    let url = cluster.fresh_database("stalled");
-    let database = url.rsplit('/').next().unwrap().to_string();
-    cluster.psql(&database, "CREATE TABLE orders (id int PRIMARY KEY); INSERT INTO orders SELECT generate_series(1, 1000);").unwrap();
-    let c = configurations::create(&catalog, &secrets, &admin, config("orders", "postgresql", &url, &loc)).await.unwrap();
-    let mut locker = sqlx::postgres::PgConnection::connect(&url).await.unwrap();
-    sqlx::query("BEGIN").execute(&mut locker).await.unwrap();
-    sqlx::query("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE").execute(&mut locker).await.unwrap();
-    let (stop, stop_rx) = tokio::sync::watch::channel(false);
-    let mut pool = Pool::new(catalog.clone(), "watched-node".into()).with_stall_limit(Some(Duration::from_secs(3)));
-    pool.register(Arc::new(BackupHandler { secrets: secrets.clone() }));
-    let pool = tokio::spawn(pool.run(1, stop_rx));
-    let running = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
-    wait_for(&catalog, &running.id, |e| e.status == "running").await;
+    let Held { catalog, running, mut locker, stop, pool, .. } = held_backup("stalled", Pool::with_stall_limit, Some(Duration::from_secs(3))).await;
     let started = std::time::Instant::now();
     let stopped = wait_for(&catalog, &running.id, |e| e.is_finished()).await;
     let waited = started.elapsed();

@@ -21,22 +21,7 @@ async fn wide_trees_verify_restore_and_test_to_the_end() {
     let catalog = Catalog::open(&bulwark_testkit::sqlite_url()).await.unwrap();
     let secrets = SecretBox::new(Key::random());
     let admin = user(&catalog, "admin", Role::Admin).await;
-    let repo_dir = bulwark_testkit::temp_dir("wide-loc");
-    let location = bulwark_core::locations::create(
-        &catalog,
-        &secrets,
-        &admin,
-        bulwark_core::locations::NewLocation {
-            location_name: "wide".into(),
-            storage_type: "primary".into(),
-            provider: "local".into(),
-            path_prefix: Some(repo_dir.join("repo").display().to_string()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    bulwark_core::locations::init_repository(&catalog, &secrets, &admin, &location.id).await.unwrap();
+    let location = crate::executions::location(&catalog, &secrets, &admin).await;
     let source = bulwark_testkit::temp_dir("wide-src");
     const FILES: usize = 3000;
     for i in 0..FILES {
@@ -45,7 +30,7 @@ async fn wide_trees_verify_restore_and_test_to_the_end() {
         std::fs::write(dir.join(format!("f{i}.txt")), format!("file {i}\n")).unwrap();
     }
     let new: NewConfiguration = serde_json::from_value(serde_json::json!({
-        "name": "wide", "sourceType": "filesystem", "sourceIdentifier": source.to_str().unwrap(), "storageLocationIds": [location.id],
+        "name": "wide", "sourceType": "filesystem", "sourceIdentifier": source.to_str().unwrap(), "storageLocationIds": [location],
     }))
     .unwrap();
     let c = configurations::create(&catalog, &secrets, &admin, new).await.unwrap();
@@ -66,6 +51,14 @@ async fn wide_trees_verify_restore_and_test_to_the_end() {
         let path = format!("d{}/e{}/f{i}.txt", i % 20, i % 7);
         assert_eq!(std::fs::read_to_string(target.join(&path)).unwrap(), format!("file {i}\n"), "{path}");
     }
+
+    // The repository check and the snapshot browser walk the same tree.
+    let repo = bulwark_core::locations::open_repository(&catalog, &secrets, &location).await.unwrap();
+    let checked = tokio::time::timeout(limit, bulwark_core::repo::check::check(&repo, true)).await.expect("the check finishes").unwrap();
+    assert!(checked.is_ok(), "{:?}", checked.errors);
+    let snapshot = executions::get(&catalog, &admin, &e.id).await.unwrap().snapshot_id.unwrap();
+    let listed = bulwark_core::locations::browse(&catalog, &secrets, &admin, &location, &snapshot, "d3/e4").await.unwrap();
+    assert_eq!(listed.len(), (0..FILES).filter(|i| i % 20 == 3 && i % 7 == 4).count());
 
     let test = bulwark_core::testing::schedule(&catalog, &admin, bulwark_core::testing::ScheduleTest { execution_id: Some(e.id.clone()), configuration_id: None }).await.unwrap();
     let tested = tokio::time::timeout(limit, bulwark_core::testing::run(&catalog, &secrets, &test.id)).await.expect("the restore test finishes").unwrap();
