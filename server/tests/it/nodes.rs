@@ -240,6 +240,11 @@ async fn three_nodes_share_the_work_and_survive_a_killed_one() {
 /// A catalog with an initialised shared location, and the secret key nodes start with.
 async fn shared_catalog(label: &str) -> (Catalog, String, String, SecretBox, String) {
     let catalog_url = tokio::task::spawn_blocking(bulwark_testkit::postgres_url).await.unwrap();
+    catalog_at(catalog_url, label).await
+}
+
+/// [`shared_catalog`] on the catalog at `catalog_url`.
+async fn catalog_at(catalog_url: String, label: &str) -> (Catalog, String, String, SecretBox, String) {
     let catalog = Catalog::open(&catalog_url).await.unwrap();
     let secret_key: String = bulwark_core::repo::crypto::Key::random().0.iter().map(|b| format!("{b:02x}")).collect();
     let secrets = SecretBox::load(Some(&secret_key), std::path::Path::new("/nonexistent")).unwrap();
@@ -374,19 +379,7 @@ async fn nodes_with_skewed_clocks_neither_steal_nor_repeat() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_catalog_outage_at_the_final_write_wedges_nothing() {
     let cluster = tokio::task::spawn_blocking(|| PgCluster::start(&[])).await.unwrap().unwrap();
-    let catalog_url = cluster.fresh_database("outage");
-    let catalog = Catalog::open(&catalog_url).await.unwrap();
-    let secret_key: String = bulwark_core::repo::crypto::Key::random().0.iter().map(|b| format!("{b:02x}")).collect();
-    let secrets = SecretBox::load(Some(&secret_key), std::path::Path::new("/nonexistent")).unwrap();
-    let new_location = NewLocation {
-        location_name: "disk".into(),
-        storage_type: "primary".into(),
-        provider: "local".into(),
-        path_prefix: Some(bulwark_testkit::temp_dir("outage-repo").join("repo").display().to_string()),
-        ..Default::default()
-    };
-    let location = locations::create(&catalog, &secrets, &admin(), new_location).await.unwrap().id;
-    locations::init_repository(&catalog, &secrets, &admin(), &location).await.unwrap();
+    let (catalog, catalog_url, secret_key, secrets, location) = catalog_at(cluster.fresh_database("outage"), "outage-repo").await;
     let files = bulwark_testkit::temp_dir("outage-files");
     std::fs::write(files.join("data.txt"), "kept through the outage\n").unwrap();
     let configuration = configurations::create(&catalog, &secrets, &admin(), config("outage", "filesystem", files.to_str().unwrap(), &location, None)).await.unwrap();
