@@ -516,6 +516,23 @@ pub async fn usage(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, id
     })
 }
 
+/// Rebuilds the location's repository index from its packs' headers (admin, audited): after a
+/// damaged or lost index file, so backups deduplicate against every pack again and prune can run.
+pub async fn repair_index(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, id: &str) -> Result<crate::repo::repair::IndexRepair, LocationError> {
+    actor.require(Role::Admin)?;
+    let repo = open_repository(catalog, secrets, id).await?;
+    let report = crate::repo::repair::repair_index(&repo).await?;
+    let entry = Entry {
+        actor: &Actor::from(actor),
+        action: "storage_location.repair_index",
+        target_type: "storage_location",
+        target_id: Some(id),
+        detail: serde_json::to_value(&report).unwrap_or_default(),
+    };
+    audit::record(catalog, entry).await?;
+    Ok(report)
+}
+
 /// A snapshot as listed for a location.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
@@ -55,6 +55,13 @@ test('an admin adds a local location, tests it, and initialises its repository',
   const snapshot = page.locator('tr[data-snapshot]');
   await expect(snapshot).toHaveCount(1);
   await expect(snapshot).toContainText('tree');
+
+  // The index lost: rebuilt from the packs' headers, then the browser and download work from it.
+  for (const f of readdirSync(join(dir, 'index'))) rmSync(join(dir, 'index', f));
+  await page.getByRole('button', { name: 'Rebuild the index' }).click();
+  await expect(page.getByTestId('repair-result')).toHaveText(/^Indexed 2 packs \(\d+ blobs\) from their headers; replaced 0 index files\.$/);
+  expect(readdirSync(join(dir, 'index'))).toHaveLength(1);
+
   await snapshot.getByRole('link').click();
   await expect(page.locator('tr[data-entry="README"]')).toBeVisible();
   await page.locator('tr[data-entry="etc"]').getByRole('link', { name: 'Open' }).click();

@@ -42,6 +42,7 @@ pub const SERVER_FUNCTIONS: &[(&str, Option<Role>)] = {
         ("delete_location", Some(Admin)),
         ("test_location", Some(Operator)),
         ("init_location", Some(Admin)),
+        ("repair_index", Some(Admin)),
         ("attach_repository", Some(Admin)),
         ("rebuild_catalog", Some(Admin)),
         ("location_usage", Some(Viewer)),

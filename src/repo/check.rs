@@ -36,14 +36,9 @@ pub async fn check(repo: &Repository, read_data: bool) -> Result<CheckReport, Re
     let mut report = CheckReport { read_data, ..Default::default() };
     let stored: HashMap<String, u64> = repo.stored_packs().await?;
     report.packs = stored.len();
-    let index = match repo.load_index().await {
-        Ok(index) => index,
-        Err(RepoError::Damaged(d)) => {
-            report.errors.push(format!("an index file is damaged: {d}"));
-            Default::default()
-        }
-        Err(e) => return Err(e),
-    };
+    // Unreadable index files are errors, but the check goes on with the packs' own headers.
+    let (index, damaged) = repo.load_index_past_damage().await?;
+    report.errors.extend(damaged.into_iter().map(|d| format!("{d} (`bulwark repo repair index` rebuilds the index from the packs)")));
     report.blobs = index.len();
 
     // Blobs that cannot be read back, by the pack they live in.

@@ -17,6 +17,7 @@ pub mod object_lock;
 pub mod pack;
 pub mod prune;
 pub mod rekey;
+pub mod repair;
 pub mod restore;
 pub mod snapshot;
 pub mod tree;
@@ -417,24 +418,63 @@ impl Repository {
 
     /// Loads every index file.
     pub async fn load_index(&self) -> Result<Index, RepoError> {
-        let mut index = index::IndexBuilder::default();
-        for (_, packs) in self.load_index_files().await? {
-            packs.iter().for_each(|p| index.add_pack(p));
+        let (index, damaged) = self.load_index_past_damage().await?;
+        for problem in &damaged {
+            tracing::warn!(%problem, "read past an unreadable index file with the packs' own headers; `bulwark repo repair index` rebuilds it");
         }
-        Ok(index.finish())
+        Ok(index)
     }
 
-    /// Every index file, by key, with the packs it names.
+    /// Every blob of the repository, reading past damage: an index file that cannot be read is
+    /// skipped, and the packs no readable index file lists are read from their own headers
+    /// instead (an index is derived data; one damaged file must not stop every restore). Returns
+    /// the index and one sentence per unreadable index file or pack header.
+    pub async fn load_index_past_damage(&self) -> Result<(Index, Vec<String>), RepoError> {
+        let mut builder = index::IndexBuilder::default();
+        let mut damaged = Vec::new();
+        let mut listed = std::collections::HashSet::new();
+        for object in self.storage.list(format::INDEX_PREFIX).await? {
+            match self.load_index_file(&object.key).await {
+                Ok(packs) => packs.iter().for_each(|p| {
+                    listed.insert(p.id.to_string());
+                    builder.add_pack(p);
+                }),
+                Err(RepoError::Damaged(why)) => damaged.push(format!("index file {why}")),
+                Err(e) => return Err(e),
+            }
+        }
+        if !damaged.is_empty() {
+            let unlisted = self.stored_packs().await?.into_iter().filter(|(name, _)| !listed.contains(name)).collect();
+            for (_, header) in repair::read_pack_headers(self, unlisted).await {
+                match header {
+                    Ok(pack) => builder.add_pack(&pack),
+                    Err(RepoError::Damaged(why)) => damaged.push(why),
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok((builder.finish(), damaged))
+    }
+
+    /// Every index file, by key, with the packs it names; fails on the first that cannot be
+    /// read (for prune, which must not take unlisted packs for garbage).
     pub(crate) async fn load_index_files(&self) -> Result<Vec<(String, Vec<index::IndexedPack>)>, RepoError> {
         let mut files = Vec::new();
         for object in self.storage.list(format::INDEX_PREFIX).await? {
-            let id = object.key.trim_start_matches(format::INDEX_PREFIX);
-            let sealed = self.storage.get(&object.key).await?;
-            let plain = self.open_object(ObjectType::Index, id, &sealed).map_err(|e| RepoError::Damaged(format!("{}: {e}", object.key)))?;
-            let packs = index::decode(&plain).map_err(|e| RepoError::Damaged(format!("{}: {e}", object.key)))?;
+            let packs = self.load_index_file(&object.key).await.map_err(|e| match e {
+                RepoError::Damaged(why) => RepoError::Damaged(format!("index file {why}: run `bulwark repo repair index` first")),
+                e => e,
+            })?;
             files.push((object.key, packs));
         }
         Ok(files)
+    }
+
+    async fn load_index_file(&self, key: &str) -> Result<Vec<index::IndexedPack>, RepoError> {
+        let id = key.trim_start_matches(format::INDEX_PREFIX);
+        let sealed = self.storage.get(key).await?;
+        let plain = self.open_object(ObjectType::Index, id, &sealed).map_err(|e| RepoError::Damaged(format!("{key}: {e}")))?;
+        index::decode(&plain).map_err(|e| RepoError::Damaged(format!("{key}: {e}")))
     }
 
     /// Uploads a finished pack and returns its index entry.

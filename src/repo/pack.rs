@@ -111,13 +111,24 @@ pub(super) fn decode_entries(bytes: &[u8], count: usize) -> Result<Vec<PackEntry
 
 /// Reads a whole pack's header and checks every entry lies inside the blob area.
 pub fn read_header<'k>(pack: &[u8], key_for: impl Fn(u32) -> Option<&'k Key>) -> Result<Vec<PackEntry>, PackError> {
-    if pack.len() < 4 {
-        return Err(PackError::Truncated);
-    }
-    let len_at = pack.len() - 4;
-    let header_len = u32::from_le_bytes([pack[len_at], pack[len_at + 1], pack[len_at + 2], pack[len_at + 3]]) as usize;
-    let header_start = len_at.checked_sub(header_len).ok_or(PackError::Truncated)?;
-    let (_, plain) = crypto::open(&pack[header_start..len_at], ObjectType::PackHeader, b"", key_for)?;
+    read_tail_header(pack, pack.len() as u64, key_for)
+}
+
+/// The length of the sealed header a pack's last four bytes announce (`tail` ends where the
+/// pack ends).
+pub fn header_length(tail: &[u8]) -> Result<usize, PackError> {
+    let len_at = tail.len().checked_sub(4).ok_or(PackError::Truncated)?;
+    Ok(u32::from_le_bytes([tail[len_at], tail[len_at + 1], tail[len_at + 2], tail[len_at + 3]]) as usize)
+}
+
+/// [`read_header`] from the pack's last bytes only: `tail` ends where the pack of `pack_len`
+/// bytes ends and holds at least its header and trailer.
+pub fn read_tail_header<'k>(tail: &[u8], pack_len: u64, key_for: impl Fn(u32) -> Option<&'k Key>) -> Result<Vec<PackEntry>, PackError> {
+    let header_len = header_length(tail)?;
+    let len_at = tail.len() - 4;
+    let start_in_tail = len_at.checked_sub(header_len).ok_or(PackError::Truncated)?;
+    let header_start = pack_len.checked_sub(4 + header_len as u64).ok_or(PackError::Truncated)? as usize;
+    let (_, plain) = crypto::open(&tail[start_in_tail..len_at], ObjectType::PackHeader, b"", key_for)?;
     if plain.len() < 5 || plain[0] != PACK_HEADER_VERSION {
         return Err(PackError::Malformed("unknown header version".into()));
     }

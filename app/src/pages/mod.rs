@@ -16,6 +16,7 @@ pub mod legal_holds;
 pub mod login;
 pub mod not_found;
 pub mod recovery;
+pub mod repair;
 pub mod replication;
 pub mod restoration;
 pub mod retention;

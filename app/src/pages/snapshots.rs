@@ -46,7 +46,7 @@ pub fn LocationSnapshotsPage() -> impl IntoView {
     let data = Resource::new(id, location_snapshots);
     view! {
         <PageHeader title="Snapshots" lead="What a storage location's repository holds, newest first."/>
-        {move || view! { <super::floor::FloorPanel id=id()/> <super::replication::ReplicationPanel id=id()/> }}
+        {move || view! { <super::floor::FloorPanel id=id()/> <super::replication::ReplicationPanel id=id()/> <super::repair::RepairPanel id=id()/> }}
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {

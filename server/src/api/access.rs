@@ -37,6 +37,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/admin/backups/storage-locations/{id}/test", R(Operator)),
     ("POST", "/admin/backups/storage-locations/{id}/init", R(Admin)),
     ("GET", "/admin/backups/storage-locations/{id}/usage", R(Viewer)),
+    ("POST", "/admin/backups/storage-locations/{id}/repair-index", R(Admin)),
     ("GET", "/admin/backups/storage-locations/{id}/retention-floor", R(Viewer)),
     ("PUT", "/admin/backups/storage-locations/{id}/retention-floor", R(Admin)),
     ("GET", "/admin/backups/storage-locations/{id}/replications", R(Viewer)),

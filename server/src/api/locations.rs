@@ -68,6 +68,11 @@ pub async fn download(
         .into_response())
 }
 
+/// Rebuilds the location's repository index from its packs' headers.
+pub async fn repair_index(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<bulwark_core::repo::repair::IndexRepair>, ApiError> {
+    Ok(Json(locations::repair_index(&s.catalog, &s.secrets, &p, &id).await?))
+}
+
 /// Queues a copy of the location's repository to another location (it becomes a replica).
 pub async fn replicate(
     State(s): State<AppState>,

@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/backups/storage-locations/{id}/test", axum::routing::post(locations::test))
         .route("/admin/backups/storage-locations/{id}/init", axum::routing::post(locations::init))
         .route("/admin/backups/storage-locations/{id}/usage", get(locations::usage))
+        .route("/admin/backups/storage-locations/{id}/repair-index", axum::routing::post(locations::repair_index))
         .route("/admin/backups/storage-locations/{id}/retention-floor", get(retention::get_floor).put(retention::set_floor))
         .route("/admin/backups/storage-locations/{id}/replications", get(locations::replications).post(locations::replicate))
         .route("/admin/backups/storage-locations/{id}/replication-rules", get(locations::replication_rules).post(locations::add_replication_rule))

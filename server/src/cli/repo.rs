@@ -139,6 +139,16 @@ pub enum RepoCommand {
     /// Manage the keys that open the repository.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Rebuild what the repository derives from its packs.
+    #[command(subcommand)]
+    Repair(RepairCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RepairCommand {
+    /// Rebuild the index from the packs' own headers (a damaged or lost index file). Exits 13
+    /// when a pack's header cannot be read.
+    Index,
 }
 
 #[derive(Debug, Subcommand)]
@@ -435,6 +445,25 @@ pub async fn run_repo(args: RepoArgs) -> Result<(), Failure> {
                 }
             }
             Ok(())
+        }
+        RepoCommand::Repair(RepairCommand::Index) => {
+            let repo = args.open().await?;
+            let report = bulwark_core::repo::repair::repair_index(&repo).await?;
+            if args.json {
+                print_json(&report);
+            } else {
+                println!("indexed {} packs ({} blobs) from their headers; replaced {} index files", report.packs, report.blobs, report.index_files_replaced);
+                for kept in &report.index_files_kept {
+                    println!("kept: {kept}");
+                }
+                for pack in &report.unreadable_packs {
+                    println!("unreadable: {pack}");
+                }
+            }
+            match report.unreadable_packs.len() {
+                0 => Ok(()),
+                n => Err(Failure::new(13, format!("{n} packs have unreadable headers: `bulwark repo check --read-data` names the snapshots affected"))),
+            }
         }
         RepoCommand::Key(command) => {
             let mut repo = args.open().await?;

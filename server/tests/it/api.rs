@@ -312,6 +312,9 @@ async fn storage_locations_over_rest(app: TestApp) {
     assert_eq!((usage.json()["packs"].as_u64(), usage.json()["snapshots"].as_u64()), (Some(0), Some(0)));
     let snaps = app.get(&format!("{base}/{id}/snapshots"), Some(&viewer)).await;
     assert_eq!(snaps.json(), serde_json::json!([]));
+    assert_eq!(app.json("POST", &format!("{base}/{id}/repair-index"), &viewer, "").await.status, StatusCode::FORBIDDEN);
+    let repaired = app.json("POST", &format!("{base}/{id}/repair-index"), &admin, "").await;
+    assert_eq!((repaired.status, repaired.json()["packs"].as_u64()), (StatusCode::OK, Some(0)), "{}", repaired.text());
     let missing = app.get(&format!("{base}/nope"), Some(&viewer)).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     let delete = app.send(Request::delete(format!("{base}/{id}")).header("authorization", format!("Bearer {admin}")).body(Body::empty()).unwrap()).await;

@@ -139,6 +139,18 @@ fn repo_commands_round_trip_and_exit_codes() {
     assert_eq!(code, 0, "{err}");
     let verified: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!((verified["files"].as_u64(), verified["bytes"].as_u64()), (Some(2), Some(300_006)));
+    // The index lost: rebuilt from the packs, and the tree restores again.
+    for file in std::fs::read_dir(repo.join("index")).unwrap() {
+        std::fs::remove_file(file.unwrap().path()).unwrap();
+    }
+    let (code, out, err) = repo_cmd(&repo, pw, &["repair", "index", "--json"], b"");
+    assert_eq!(code, 0, "{err}");
+    let repaired: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert!(repaired["packs"].as_u64().unwrap() >= 2 && repaired["unreadablePacks"] == serde_json::json!([]), "{repaired}");
+    let again = bulwark_testkit::temp_dir("cli-dst-again");
+    let (code, _, err) = repo_cmd(&repo, pw, &["restore", &tree_id, "--target", again.to_str().unwrap()], b"");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read(again.join("b.bin")).unwrap(), vec![7u8; 300_000]);
 
     // A second passphrase works; damage makes check fail with 13.
     let pwfile = bulwark_testkit::temp_dir("cli-pw").join("pw");
