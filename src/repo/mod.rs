@@ -186,6 +186,13 @@ pub struct RecoveryKit {
     pub instructions: String,
 }
 
+/// A manifest under `snapshots/` that cannot be read, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnreadableSnapshot {
+    pub id: String,
+    pub problem: String,
+}
+
 /// An open repository: its location, config and keys.
 #[derive(Clone)]
 pub struct Repository {
@@ -503,10 +510,16 @@ impl Repository {
 
     /// One snapshot, by full id or a unique prefix of at least 6 characters.
     pub async fn snapshot(&self, id: &str) -> Result<Snapshot, RepoError> {
+        self.load_snapshot(&self.resolve_snapshot_id(id).await?).await
+    }
+
+    /// The full id of the one manifest whose id starts with `id` (6 characters at least), found
+    /// from the listing alone: it works for a manifest that cannot be read too.
+    pub async fn resolve_snapshot_id(&self, id: &str) -> Result<String, RepoError> {
         let ids = self.snapshot_ids().await?;
         let matching: Vec<&String> = ids.iter().filter(|s| s.starts_with(id)).collect();
         match matching.as_slice() {
-            [one] if id.len() >= 6 || id.len() == one.len() => self.load_snapshot(one).await,
+            [one] if id.len() >= 6 || id.len() == one.len() => Ok(one.to_string()),
             [] => Err(RepoError::SnapshotNotFound(id.to_string())),
             [_] => Err(RepoError::Invalid(format!("give at least 6 characters of the snapshot id, not {id:?}"))),
             _ => Err(RepoError::Invalid(format!("{id:?} matches {} snapshots: give more of the id", matching.len()))),
@@ -538,14 +551,32 @@ impl Repository {
         Ok(snapshot)
     }
 
-    /// Every snapshot, oldest first. A damaged manifest is reported, not skipped silently.
+    /// Every readable snapshot, oldest first. A manifest that cannot be read is skipped with a
+    /// warning naming it: one damaged file must not hide every other snapshot (`check` reports it,
+    /// [`Repository::snapshots_past_damage`] names it to the caller).
     pub async fn snapshots(&self) -> Result<Vec<Snapshot>, RepoError> {
-        let mut out = Vec::new();
+        let (snapshots, unreadable) = self.snapshots_past_damage().await?;
+        for u in &unreadable {
+            tracing::warn!(snapshot = %u.id, problem = %u.problem, "skipped a manifest that cannot be read");
+        }
+        Ok(snapshots)
+    }
+
+    /// Every readable snapshot, oldest first, and every manifest that cannot be read (damaged,
+    /// not a manifest, or of a version this Bulwark does not read).
+    pub async fn snapshots_past_damage(&self) -> Result<(Vec<Snapshot>, Vec<UnreadableSnapshot>), RepoError> {
+        let (mut out, mut unreadable) = (Vec::new(), Vec::new());
         for id in self.snapshot_ids().await? {
-            out.push(self.load_snapshot(&id).await?);
+            match self.load_snapshot(&id).await {
+                Ok(snapshot) => out.push(snapshot),
+                // Forgotten between the listing and the read.
+                Err(RepoError::SnapshotNotFound(_)) => {}
+                Err(e @ (RepoError::Damaged(_) | RepoError::Invalid(_))) => unreadable.push(UnreadableSnapshot { id, problem: e.to_string() }),
+                Err(e) => return Err(e),
+            }
         }
         out.sort_by(|a, b| a.time.cmp(&b.time));
-        Ok(out)
+        Ok((out, unreadable))
     }
 
     /// Reads, opens, decompresses and verifies one blob.

@@ -25,12 +25,13 @@ pub async fn forget(repo: &Repository, ids: &[String]) -> Result<Vec<String>, Re
     let lock = repo.lock(true).await?;
     let mut dropped = Vec::new();
     for id in ids {
-        let snapshot = repo.snapshot(id).await?;
-        let manifest = format!("{}{}", format::SNAPSHOTS_PREFIX, snapshot.id);
-        object_lock::ensure_unlocked(repo, &manifest, &format!("snapshot {}", snapshot.id)).await?;
+        // Resolved from the listing, not the manifest: an unreadable manifest can be forgotten.
+        let id = repo.resolve_snapshot_id(id).await?;
+        let manifest = format!("{}{id}", format::SNAPSHOTS_PREFIX);
+        object_lock::ensure_unlocked(repo, &manifest, &format!("snapshot {id}")).await?;
         lock.ensure_held().await?;
-        repo.storage().delete(&format!("{}{}", format::SNAPSHOTS_PREFIX, snapshot.id)).await?;
-        dropped.push(snapshot.id);
+        repo.storage().delete(&manifest).await?;
+        dropped.push(id);
     }
     lock.release().await?;
     Ok(dropped)
@@ -53,6 +54,9 @@ pub struct PruneReport {
     pub bytes_locked: u64,
     /// Packs still in use whose Object Lock this prune renewed.
     pub locks_extended: u64,
+    /// Manifests that cannot be read. While there is one, no blob can be proven unused, so
+    /// nothing is deleted: forget it (or put a good copy back) and prune again.
+    pub unreadable_snapshots: Vec<super::UnreadableSnapshot>,
 }
 
 /// A pack is rewritten when at least this share of its bytes is no longer used.
@@ -77,7 +81,14 @@ async fn prune_excluding(repo: &Repository, dry_run: bool, excluded: &HashSet<St
     let mut builder = super::index::IndexBuilder::default();
     index_files.iter().flat_map(|(_, packs)| packs).for_each(|p| builder.add_pack(p));
     let index = builder.finish();
-    let used = used_blobs(repo, &index, excluded).await?;
+    let (snapshots, unreadable) = repo.snapshots_past_damage().await?;
+    let unreadable: Vec<_> = unreadable.into_iter().filter(|u| !excluded.contains(&u.id)).collect();
+    if !unreadable.is_empty() {
+        lock.release().await?;
+        let packs_kept = index.packs.len() as u64;
+        return Ok(PruneReport { dry_run, packs_kept, unreadable_snapshots: unreadable, ..Default::default() });
+    }
+    let used = used_blobs(repo, &index, snapshots.iter().filter(|s| !excluded.contains(&s.id))).await?;
     let stored: HashMap<String, u64> = repo.stored_packs().await?;
     let mut by_pack = index.by_pack();
 
@@ -198,8 +209,7 @@ async fn copy_used_blobs(repo: &Repository, lock: &super::lock::RepoLock, repack
     for (pack, _, blobs) in repack {
         let bytes = repo.storage().get(&format::pack_key(&pack.to_string())).await?;
         for (id, loc) in blobs {
-            let sealed = bytes
-                .get(loc.offset as usize..(loc.offset + loc.length) as usize)
+            let sealed = super::pack::blob_bytes(&bytes, loc.offset as u64, loc.length as u64)
                 .ok_or_else(|| RepoError::Damaged(format!("pack {pack} is shorter than its index says")))?;
             repo.open_blob(sealed, loc.object_type, id, loc.raw_length)?;
             builder.add(loc.object_type, *id, sealed, loc.raw_length);
@@ -225,12 +235,11 @@ fn entries(blobs: &[(ChunkId, super::index::BlobLocation)]) -> Vec<super::pack::
         .collect()
 }
 
-/// Every blob any snapshot but the `excluded` needs. Fails if a snapshot or its tree cannot
-/// be read.
-async fn used_blobs(repo: &Repository, index: &super::index::Index, excluded: &HashSet<String>) -> Result<HashSet<ChunkId>, RepoError> {
+/// Every blob the `snapshots` need. Fails if a tree cannot be read.
+async fn used_blobs(repo: &Repository, index: &super::index::Index, snapshots: impl Iterator<Item = &super::snapshot::Snapshot>) -> Result<HashSet<ChunkId>, RepoError> {
     let mut used = HashSet::new();
-    for snapshot in repo.snapshots().await?.into_iter().filter(|s| !excluded.contains(&s.id)) {
-        used.extend(snapshot_blobs(repo, index, &snapshot).await?);
+    for snapshot in snapshots {
+        used.extend(snapshot_blobs(repo, index, snapshot).await?);
     }
     Ok(used)
 }

@@ -449,6 +449,36 @@ async fn a_damaged_index_stops_nothing_and_is_rebuilt_from_the_packs() {
     bulwark_core::repo::prune::prune(&repo, true).await.unwrap();
 }
 
+/// One unreadable manifest used to make `snapshots`, `stats`, `forget` and `prune` fail and list
+/// nothing. Every readable snapshot stays listed, the unreadable one is named, prune deletes
+/// nothing it cannot prove unused and says why, and forget removes the unreadable manifest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_manifest_hides_nothing_else() {
+    let (repo, dir, a, b) = two_snapshots().await;
+    let c = backup_bytes(&repo, noise(30, 300_000)).await.id;
+    bulwark_core::repo::prune::forget(&repo, std::slice::from_ref(&c)).await.unwrap();
+    std::fs::write(dir.join("snapshots").join(&a), b"not a manifest").unwrap();
+    let listed: Vec<String> = repo.snapshots().await.unwrap().into_iter().map(|s| s.id).collect();
+    assert_eq!(listed, vec![b.clone()]);
+    let (_, unreadable) = repo.snapshots_past_damage().await.unwrap();
+    assert_eq!(unreadable.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(), vec![a.as_str()]);
+    assert_eq!(repo.stats().await.unwrap().snapshots, 1);
+
+    // c's data is unused, but a's manifest might need it: nothing goes.
+    let packs = packs_of(&dir).len();
+    let pruned = bulwark_core::repo::prune::prune(&repo, false).await.unwrap();
+    assert_eq!((pruned.packs_deleted, pruned.packs_repacked, pruned.unreadable_snapshots.len()), (0, 0, 1), "{pruned:?}");
+    assert_eq!(packs_of(&dir).len(), packs);
+    assert_eq!(restore_bytes(&repo, &b).await.unwrap(), noise(20, 400_000));
+
+    // Forgotten by its id, the damaged manifest goes, and prune frees what nothing needs.
+    assert_eq!(bulwark_core::repo::prune::forget(&repo, &[a[..8].to_string()]).await.unwrap(), vec![a.clone()]);
+    let pruned = bulwark_core::repo::prune::prune(&repo, false).await.unwrap();
+    assert!(pruned.packs_deleted + pruned.packs_repacked > 0 && pruned.unreadable_snapshots.is_empty(), "{pruned:?}");
+    assert_eq!(restore_bytes(&repo, &b).await.unwrap(), noise(20, 400_000));
+    assert!(check(&repo, true).await.unwrap().is_ok());
+}
+
 mod chunker {
     use proptest::prelude::*;
 
@@ -594,6 +624,22 @@ mod rotation {
         assert_eq!(restore_bytes(&reopened, &a.id).await.unwrap(), noise(61, 900_000));
         assert_eq!(restore_bytes(&reopened, &b.id).await.unwrap(), noise(62, 900_000));
         assert!(check(&reopened, true).await.unwrap().is_ok());
+    }
+
+    /// Rekey sliced a fetched pack at the index's offsets unchecked: over a truncated pack it
+    /// panicked. It reports the pack damaged now, and the repository is left as it was.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rekey_over_a_truncated_pack_reports_it() {
+        let (mut repo, dir) = new_repo().await;
+        let a = backup_bytes(&repo, noise(63, 900_000)).await;
+        repo.rotate_data_key().await.unwrap();
+        let pack = pack_of(&repo, &dir, &a.id).await;
+        let bytes = std::fs::read(&pack).unwrap();
+        std::fs::write(&pack, &bytes[..bytes.len() / 3]).unwrap();
+        let err = rekey(&mut repo).await.unwrap_err();
+        assert!(matches!(&err, RepoError::Damaged(why) if why.contains("shorter than its index says")), "{err}");
+        std::fs::write(&pack, &bytes).unwrap();
+        assert_eq!(restore_bytes(&repo, &a.id).await.unwrap(), noise(63, 900_000));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

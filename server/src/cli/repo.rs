@@ -318,7 +318,11 @@ pub async fn run_repo(args: RepoArgs) -> Result<(), Failure> {
         }
         RepoCommand::Snapshots => {
             let repo = args.open().await?;
-            let snapshots = repo.snapshots().await?;
+            let (snapshots, unreadable) = repo.snapshots_past_damage().await?;
+            // Named beside the list, not instead of it; `check` exits 13 for them.
+            for u in &unreadable {
+                eprintln!("unreadable snapshot {}: {}", u.id, u.problem);
+            }
             if args.json {
                 print_json(&snapshots);
             } else {
@@ -442,6 +446,9 @@ pub async fn run_repo(args: RepoArgs) -> Result<(), Failure> {
                         "Object Lock: {} packs ({} bytes) wait for their locks to expire; {} locks of packs in use extended",
                         report.packs_locked, report.bytes_locked, report.locks_extended
                     );
+                }
+                for u in &report.unreadable_snapshots {
+                    println!("kept every pack: snapshot {} cannot be read ({}); forget it or put a good copy back", u.id, u.problem);
                 }
             }
             Ok(())
