@@ -93,7 +93,8 @@ pub async fn check(repo: &Repository, read_data: bool) -> Result<CheckReport, Re
                         }
                     }
                     for e in entries {
-                        let sealed = &bytes[e.offset as usize..(e.offset + e.length) as usize];
+                        // read_header checked every entry lies inside the pack.
+                        let sealed = pack::blob_bytes(&bytes, e.offset as u64, e.length as u64).unwrap_or_default();
                         if let Err(err) = repo.open_blob(sealed, e.object_type, &e.id, e.raw_length) {
                             damage.push(err.to_string());
                             bad_blobs.insert(e.id);

@@ -109,6 +109,14 @@ pub(super) fn decode_entries(bytes: &[u8], count: usize) -> Result<Vec<PackEntry
         .collect()
 }
 
+/// The `length` bytes at `offset` of bytes read from storage, or `None` when they do not lie
+/// inside them (a truncated pack, an index that does not match it): offsets and lengths come
+/// from storage too, so they are never trusted to slice with.
+pub fn blob_bytes(bytes: &[u8], offset: u64, length: u64) -> Option<&[u8]> {
+    let start = usize::try_from(offset).ok()?;
+    bytes.get(start..start.checked_add(usize::try_from(length).ok()?)?)
+}
+
 /// Reads a whole pack's header and checks every entry lies inside the blob area.
 pub fn read_header<'k>(pack: &[u8], key_for: impl Fn(u32) -> Option<&'k Key>) -> Result<Vec<PackEntry>, PackError> {
     read_tail_header(pack, pack.len() as u64, key_for)

@@ -11,7 +11,7 @@ use super::format;
 use super::index::IndexedPack;
 use super::keys::{KeyFile, Secret};
 use super::pack::PackBuilder;
-use super::{RepoError, Repository, to_json};
+use super::{ChunkId, RepoError, Repository, to_json};
 
 /// What a master-key rotation did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -81,14 +81,14 @@ pub async fn rekey(repo: &mut Repository) -> Result<RekeyReport, RepoError> {
         let header_key = pack_header_key(&bytes);
         let stale: Vec<bool> = blobs
             .iter()
-            .map(|(_, loc)| crypto::header(&bytes[loc.offset as usize..(loc.offset + loc.length) as usize]).map_or(true, |h| h.key_id != current))
-            .collect();
+            .map(|(_, loc)| blob_in(&bytes, &pack, loc).map(|b| crypto::header(b).map_or(true, |h| h.key_id != current)))
+            .collect::<Result<_, _>>()?;
         if !stale.iter().any(|s| *s) && header_key == Some(current) {
             keep.push(IndexedPack { id: pack, size, entries: blobs.iter().map(|(id, l)| entry(*id, l)).collect() });
             continue;
         }
         for ((id, loc), is_stale) in blobs.iter().zip(stale) {
-            let sealed = &bytes[loc.offset as usize..(loc.offset + loc.length) as usize];
+            let sealed = blob_in(&bytes, &pack, loc)?;
             let plain = repo.open_blob(sealed, loc.object_type, id, loc.raw_length)?;
             let resealed = if is_stale {
                 report.blobs_resealed += 1;
@@ -143,6 +143,13 @@ pub async fn rekey(repo: &mut Repository) -> Result<RekeyReport, RepoError> {
 
 fn entry(id: super::ChunkId, l: &super::index::BlobLocation) -> super::pack::PackEntry {
     super::pack::PackEntry { object_type: l.object_type, id, offset: l.offset, length: l.length, raw_length: l.raw_length }
+}
+
+/// A blob's bytes in its pack as fetched, or the pack reported damaged (it is shorter than its
+/// index says).
+fn blob_in<'a>(bytes: &'a [u8], pack: &ChunkId, loc: &super::index::BlobLocation) -> Result<&'a [u8], RepoError> {
+    super::pack::blob_bytes(bytes, loc.offset as u64, loc.length as u64)
+        .ok_or_else(|| RepoError::Damaged(format!("pack {pack} has {} bytes, shorter than its index says", bytes.len())))
 }
 
 /// The key id the pack header was sealed with.

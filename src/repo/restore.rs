@@ -118,7 +118,8 @@ impl<'r> Opener<'r> {
         self.plain.clear();
         for k in range.first..range.last {
             let loc = locations[k];
-            let sealed = &self.sealed[(loc.offset as u64 - range.start) as usize..][..loc.length as usize];
+            let sealed = super::pack::blob_bytes(&self.sealed, loc.offset as u64 - range.start, loc.length as u64)
+                .ok_or_else(|| RepoError::Damaged(format!("pack {}: {} bytes read where the index places blob {}", range.pack, self.sealed.len(), ids[k])))?;
             match self.check {
                 Check::ChunkIds => repo.open_blob_into(&mut self.unsealer, sealed, loc.object_type, &ids[k], loc.raw_length, &mut self.plain)?,
                 Check::FileHashes => repo.unseal_blob_into(&mut self.unsealer, sealed, loc.object_type, &ids[k], loc.raw_length, &mut self.plain)?,
