@@ -494,13 +494,12 @@ impl<'a> Placer<'a> {
             let path = safe_join(self.target, &node.path)?;
             let link_target = node.target.as_deref().unwrap_or_default();
             if std::fs::read_link(&path).is_ok_and(|t| t == Path::new(link_target)) {
+                // In place already; a temporary an interrupted run left beside it goes.
+                let _ = std::fs::remove_file(temp_sibling(&path));
                 summary.unchanged += 1;
                 continue;
             }
-            let tmp = temp_sibling(&path);
-            std::os::unix::fs::symlink(link_target, &tmp)
-                .and_then(|_| std::fs::rename(&tmp, &path))
-                .map_err(|e| RepoError::Target(format!("{}: {e}", path.display())))?;
+            place_symlink(link_target, &path)?;
             summary.symlinks += 1;
         }
         for node in &self.dirs {
@@ -604,6 +603,20 @@ fn file_sha256(path: &Path) -> Option<String> {
             n => sha.update(&buf[..n]),
         }
     }
+}
+
+/// Makes `path` a symlink to `link_target` through a temporary sibling and a rename; a
+/// temporary an interrupted run left is removed first, like a file's. Errors name the path the
+/// step failed on.
+fn place_symlink(link_target: &str, path: &Path) -> Result<(), RepoError> {
+    let tmp = temp_sibling(path);
+    let failed = |at: &Path, e: std::io::Error| RepoError::Target(format!("{}: {e}", at.display()));
+    match std::fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(failed(&tmp, e)),
+        _ => {}
+    }
+    std::os::unix::fs::symlink(link_target, &tmp).map_err(|e| failed(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| failed(path, e))
 }
 
 /// Creates `path` afresh: a leftover (file or symlink) from an interrupted run is removed

@@ -139,6 +139,13 @@ async fn trees_round_trip_with_metadata() {
     assert_eq!((again.files, again.unchanged), (1, 7));
     assert_eq!(describe(&target), describe(&source));
 
+    // Temporaries an interrupted run left (a symlink's included) do not block the next run.
+    std::fs::remove_file(target.join("link-to-deep")).unwrap();
+    std::os::unix::fs::symlink("stale", target.join(".link-to-deep.bulwark-partial")).unwrap();
+    write(&target.join(".dangling.bulwark-partial"), b"half");
+    restore::restore_tree(&repo, index.clone(), &s, &target, &[]).await.unwrap();
+    assert_eq!(describe(&target), describe(&source), "no temporary left behind");
+
     // A second backup of the same tree stores nothing new.
     let s2 = backup::backup_tree(&repo, &source, BackupOptions::default()).await.unwrap();
     assert_eq!(s2.summary.new_chunks, 0, "{:?}", s2.summary);

@@ -134,6 +134,7 @@ impl From<RepoError> for Failure {
             RepoError::WrongSecret => 11,
             RepoError::LockHeld(_) | RepoError::LockLost(_) => 12,
             RepoError::Damaged(_) | RepoError::DataUnavailable { .. } => 13,
+            RepoError::Target(_) => 14,
             _ => exit_code(e.kind()),
         };
         Failure { code, message: e.to_string() }

@@ -130,6 +130,11 @@ fn repo_commands_round_trip_and_exit_codes() {
     assert_eq!(std::fs::read(dst.join("b.bin")).unwrap(), vec![7u8; 300_000]);
     let (code, _, err) = repo_cmd(&repo, pw, &["restore", &tree_id, "--stdout"], b"");
     assert_eq!(code, 3, "a tree needs --target: {err}");
+    // A target that cannot be written has its own exit code (5 meant "storage unreachable").
+    let in_the_way = dst.join("b.bin").join("below-a-file");
+    let (code, _, err) = repo_cmd(&repo, pw, &["restore", &tree_id, "--target", in_the_way.to_str().unwrap()], b"");
+    assert_eq!(code, 14, "{err}");
+    assert!(err.contains("b.bin"), "names the path: {err}");
     let (code, _, _) = repo_cmd(&repo, pw, &["restore", "ffffffffffff"], b"");
     assert_eq!(code, 3, "unknown snapshot");
 
