@@ -115,3 +115,37 @@ pub const PACK_TARGET: usize = 16 * 1024 * 1024;
 pub fn pack_key(id: &str) -> String {
     format!("{PACKS_PREFIX}{}/{id}", &id[..2])
 }
+
+#[cfg(test)]
+mod spec {
+    //! docs/FORMAT.md is what an independent reader is written from: its values must be these.
+
+    const SPEC: &str = include_str!("../../docs/FORMAT.md");
+
+    /// The number in the `version` row of the first table after `heading`.
+    fn version_under(heading: &str) -> u32 {
+        let section = &SPEC[SPEC.find(heading).unwrap_or_else(|| panic!("no {heading:?} in FORMAT.md"))..];
+        let row = section.lines().find(|l| l.starts_with("| `version` | number | ")).expect("a version row");
+        row["| `version` | number | ".len()..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+    }
+
+    /// The value cell of the §3 row for `constant`, backticks removed.
+    fn constant(constant: &str) -> String {
+        let row = SPEC.lines().find(|l| l.starts_with(&format!("| `{constant}` |"))).unwrap_or_else(|| panic!("no row for {constant}"));
+        row.split('|').nth(2).unwrap().trim().trim_matches('`').to_string()
+    }
+
+    #[test]
+    fn the_spec_states_the_versions_the_code_writes() {
+        assert_eq!(version_under("### 5.2 Key files"), super::KEY_FILE_VERSION);
+        assert_eq!(version_under("### 5.3 Keyring"), super::KEYRING_VERSION);
+        assert_eq!(version_under("## 9. Snapshots"), super::SNAPSHOT_VERSION);
+        assert_eq!(constant("REPO_VERSION"), super::REPO_VERSION.to_string());
+        assert_eq!(constant("ENVELOPE_VERSION"), super::ENVELOPE_VERSION.to_string());
+        assert_eq!(constant("ENVELOPE_HEADER_LEN"), super::ENVELOPE_HEADER_LEN.to_string());
+        assert_eq!(constant("PACK_HEADER_VERSION"), super::PACK_HEADER_VERSION.to_string());
+        assert_eq!(constant("INDEX_VERSION"), super::INDEX_VERSION.to_string());
+        assert_eq!(constant("PACK_ENTRY_LEN"), super::PACK_ENTRY_LEN.to_string());
+        assert!(constant("ENVELOPE_MAGIC").starts_with(&format!("\"{}\"", std::str::from_utf8(&super::ENVELOPE_MAGIC).unwrap())));
+    }
+}
