@@ -72,6 +72,12 @@ pub enum RepoError {
     AlreadyExists(String),
     #[error("wrong passphrase or key file: no key of this repository opens with it")]
     WrongSecret,
+    /// No key file of the secret's kind opened: each is named, since an altered salt or wrapped
+    /// key cannot be told from a wrong secret.
+    #[error(
+        "wrong passphrase or key file: none of these key files opens with it: {0}. A key file whose salt or wrapped key was altered fails the same way; if you are sure of the secret, open the repository with another key (the recovery kit's key file) and add a new one (`bulwark repo key add`)"
+    )]
+    NoKeyOpened(String),
     #[error("this repository has format version {0}; this Bulwark reads version {v}", v = format::REPO_VERSION)]
     UnsupportedVersion(u32),
     #[error("snapshot {0} not found")]
@@ -109,7 +115,7 @@ impl Classify for RepoError {
             RepoError::AlreadyExists(_) | RepoError::Cancelled | RepoError::LockHeld(_) | RepoError::LockLost(_) | RepoError::WalConflict(_) | RepoError::ObjectLocked { .. } => {
                 Kind::Conflict
             }
-            RepoError::WrongSecret => Kind::Unauthenticated,
+            RepoError::WrongSecret | RepoError::NoKeyOpened(_) => Kind::Unauthenticated,
             RepoError::Invalid(_) | RepoError::UnsupportedVersion(_) => Kind::Invalid,
             RepoError::Storage(e) => e.kind(),
             RepoError::Damaged(_) | RepoError::DataUnavailable { .. } | RepoError::Source(_) | RepoError::Target(_) => {
@@ -291,6 +297,8 @@ impl Repository {
     /// file, e.g. from an interrupted `init`, cannot shadow the real one).
     async fn unlock(storage: &dyn Storage, secret: &Secret, keyring: &[u8]) -> Result<(Key, Keyring), RepoError> {
         let mut damaged = None;
+        // Key files of the secret's kind that did not authenticate with it.
+        let mut refused = Vec::new();
         for object in storage.list(format::KEYS_PREFIX).await? {
             let bytes = storage.get(&object.key).await?;
             let key_file: KeyFile = match serde_json::from_slice(&bytes) {
@@ -306,13 +314,15 @@ impl Repository {
                     Err(e) => damaged = Some(format!("{}: its master key does not open the keyring ({e})", object.key)),
                 },
                 Err(KeyError::Damaged(d)) => damaged = Some(format!("{}: {d}", object.key)),
+                Err(KeyError::WrongSecret) => refused.push(format!("{} (made {} on {})", object.key, key_file.created, key_file.hostname)),
                 Err(_) => {}
             }
         }
         Err(match damaged {
             // Say so when a damaged key might have been the right one.
             Some(d) => RepoError::Damaged(format!("no key opened with this secret, and a key file is damaged ({d})")),
-            None => RepoError::WrongSecret,
+            None if refused.is_empty() => RepoError::WrongSecret,
+            None => RepoError::NoKeyOpened(refused.join("; ")),
         })
     }
 

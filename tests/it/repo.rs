@@ -257,7 +257,11 @@ async fn keys_open_refuse_and_rotate() {
     let (mut repo, dir) = new_repo().await;
     let storage = || -> Arc<dyn Storage> { Arc::new(LocalStorage::new(&dir)) };
     let wrong = Repository::open(storage(), &Secret::Passphrase("wrong".into())).await.unwrap_err();
-    assert!(matches!(wrong, RepoError::WrongSecret), "{wrong}");
+    let key = std::fs::read_dir(dir.join("keys")).unwrap().next().unwrap().unwrap().file_name().into_string().unwrap();
+    // Each key file that refused is named: an altered one cannot be told from a wrong secret.
+    assert!(matches!(&wrong, RepoError::NoKeyOpened(tried) if tried.contains(&format!("keys/{key}"))), "{wrong}");
+    let a_key_file = Secret::KeyFile([7u8; 32]);
+    assert!(matches!(Repository::open(storage(), &a_key_file).await, Err(RepoError::WrongSecret)), "no key file of that kind");
     let empty: Arc<dyn Storage> = Arc::new(LocalStorage::new(temp_dir("empty")));
     assert!(matches!(Repository::open(empty, &pass()).await, Err(RepoError::NoRepository(_))));
     assert!(matches!(Repository::init(storage(), &pass()).await, Err(RepoError::AlreadyExists(_))));
@@ -403,6 +407,20 @@ async fn damaged_manifest_and_key_are_reported() {
     assert_eq!(report.affected_snapshots, std::slice::from_ref(&a));
     assert!(matches!(repo.snapshot(&a).await, Err(RepoError::Damaged(_))));
     assert_eq!(restore_bytes(&repo, &b).await.unwrap(), noise(20, 400_000));
+
+    // A character of the salt changed: the right passphrase fails like a wrong one, but the
+    // message names the key file, so nobody retypes a correct passphrase for an hour.
+    let key = std::fs::read_dir(dir.join("keys")).unwrap().next().unwrap().unwrap().path();
+    let original = std::fs::read_to_string(&key).unwrap();
+    let salt_at = original.find("\"salt\":\"").unwrap() + 8;
+    let mut altered = original.clone().into_bytes();
+    altered[salt_at] = if altered[salt_at] == b'A' { b'B' } else { b'A' };
+    std::fs::write(&key, &altered).unwrap();
+    let err = Repository::open(Arc::new(LocalStorage::new(&dir)), &pass()).await.unwrap_err();
+    let name = key.file_name().unwrap().to_string_lossy().to_string();
+    assert!(matches!(&err, RepoError::NoKeyOpened(tried) if tried.contains(&name)), "{err}");
+    assert!(err.to_string().contains("altered"), "{err}");
+    std::fs::write(&key, &original).unwrap();
 
     // The only key file damaged: a clear error, not "wrong passphrase".
     let key = std::fs::read_dir(dir.join("keys")).unwrap().next().unwrap().unwrap().path();
@@ -660,7 +678,7 @@ mod rotation {
         assert_eq!(rotation.removed_key_ids.len(), 2);
         assert_eq!(packs_of(&dir), packs_before, "no data rewritten");
         let storage = || -> Arc<dyn Storage> { Arc::new(LocalStorage::new(&dir)) };
-        assert!(matches!(Repository::open(storage(), &pass()).await, Err(RepoError::WrongSecret)));
+        assert!(matches!(Repository::open(storage(), &pass()).await, Err(RepoError::NoKeyOpened(_))));
         let reopened = Repository::open(storage(), &new).await.unwrap();
         assert_eq!(restore_bytes(&reopened, &s.id).await.unwrap(), noise(70, 500_000));
     }

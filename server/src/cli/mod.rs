@@ -131,7 +131,7 @@ impl From<RepoError> for Failure {
     fn from(e: RepoError) -> Failure {
         let code = match &e {
             RepoError::NoRepository(_) => 10,
-            RepoError::WrongSecret => 11,
+            RepoError::WrongSecret | RepoError::NoKeyOpened(_) => 11,
             RepoError::LockHeld(_) | RepoError::LockLost(_) => 12,
             RepoError::Damaged(_) | RepoError::DataUnavailable { .. } => 13,
             RepoError::Target(_) => 14,
