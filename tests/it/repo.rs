@@ -504,6 +504,31 @@ async fn an_unreadable_manifest_hides_nothing_else() {
     assert!(check(&repo, true).await.unwrap().is_ok());
 }
 
+/// `check --read-data` read packs but never archived WAL: a damaged WAL object passed as "all
+/// data read and verified". It reads every WAL file now and says where replay stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reads_archived_wal_and_says_where_replay_stops() {
+    let (repo, dir) = new_repo().await;
+    let segments = ["000000010000000000000001", "000000010000000000000002", "000000010000000000000003"];
+    for (n, name) in segments.iter().enumerate() {
+        repo.wal_push("db1", name, &noise(n as u64 + 80, 64 * 1024)).await.unwrap();
+    }
+    repo.wal_push("db1", "00000002.history", b"1\t0/3000000\tno recovery target specified\n").await.unwrap();
+    let sound = check(&repo, true).await.unwrap();
+    assert!(sound.is_ok() && sound.wal_files == 4, "{sound:?}");
+
+    let middle = dir.join("wal/db1").join(segments[1]);
+    let mut bytes = std::fs::read(&middle).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 1;
+    std::fs::write(&middle, bytes).unwrap();
+    let report = check(&repo, true).await.unwrap();
+    assert_eq!(report.damaged_wal, vec![format!("wal/db1/{}", segments[1])]);
+    assert_eq!(report.wal_windows, vec![format!("the WAL archive db1: replay reaches {} and stops before {} (damaged); restores to points after it need that segment", segments[0], segments[1])]);
+    assert!(!report.is_ok());
+    assert!(check(&repo, false).await.unwrap().is_ok(), "the structural check does not read WAL");
+}
+
 mod chunker {
     use proptest::prelude::*;
 

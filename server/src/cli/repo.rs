@@ -404,13 +404,16 @@ pub async fn run_repo(args: RepoArgs) -> Result<(), Failure> {
                     report.snapshots,
                     report.packs,
                     report.blobs,
-                    if *read_data { " (all data read and verified)" } else { " (structure only)" }
+                    if *read_data { format!(", {} WAL files (all data read and verified)", report.wal_files) } else { " (structure only)".to_string() }
                 );
                 for e in &report.errors {
                     println!("error: {e}");
                 }
                 for s in &report.affected_snapshots {
                     println!("affected snapshot: {s}");
+                }
+                for w in &report.wal_windows {
+                    println!("{w}");
                 }
             }
             if report.is_ok() {
