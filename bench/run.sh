@@ -79,6 +79,8 @@ bulwark_round() {
     mkdir -p "$RD/restore-$name"
     WARM=$repo measure "$name-restore" "$RD" "$BULWARK" repo --repo "$repo" restore "$id" --target "$RD/restore-$name" || return 1
     set_r; verify "$name" "$RD/restore-$name"
+    WARM=$repo measure "$name-check" "$RD" "$BULWARK" repo --repo "$repo" check --read-data || return 1
+    set_c
 }
 
 # Bulwark as it comes (zstd level 1), and at level 3, as borg here.
@@ -96,6 +98,8 @@ tool_restic() {
     mkdir -p "$RD/restore-restic"
     WARM="$repo $RESTIC_CACHE_DIR" measure restic-restore "$RD" restic -r "$repo" restore latest --path "$DATA/mutated" --target "$RD/restore-restic" || return 1
     set_r; verify restic "$RD/restore-restic"
+    WARM="$repo $RESTIC_CACHE_DIR" measure restic-check "$RD" restic -r "$repo" check --read-data || return 1
+    set_c
 }
 
 tool_borg() {
@@ -109,11 +113,14 @@ tool_borg() {
     mkdir -p "$RD/restore-borg"
     WARM="$repo $BORG_BASE_DIR" measure borg-restore "$RD/restore-borg" borg extract "$repo::mutated" || return 1
     set_r; verify borg "$RD/restore-borg"
+    WARM="$repo $BORG_BASE_DIR" measure borg-check "$RD" borg check --verify-data "$repo" || return 1
+    set_c
 }
 
 set_b1() { B1_WALL=$M_WALL B1_CPU=$M_CPU B1_RSS=$M_RSS; }
 set_b2() { B2_WALL=$M_WALL B2_CPU=$M_CPU B2_RSS=$M_RSS; }
 set_r() { R_WALL=$M_WALL R_CPU=$M_CPU R_RSS=$M_RSS; }
+set_c() { C_WALL=$M_WALL C_CPU=$M_CPU; }
 
 # ---------------------------------------------------------------- physical bound
 echo "== physical bound (one core)"
@@ -149,7 +156,8 @@ done
 echo "$PHYS"
 
 # ---------------------------------------------------------------- run: REPEAT interleaved rounds
-# RES[tool.round] = "b1w b1c b1r b2w b2c b2r rw rc rr added repo check blobs bytes-per-blob"
+# RES[tool.round] = "b1w b1c b1r b2w b2c b2r rw rc rr added repo check blobs bytes-per-blob cw cc"
+# (cw, cc: wall and CPU seconds of reading the whole repository back: check --read-data)
 # ("-" for what did not run; blobs and bytes per blob only for bulwark).
 declare -A RES=()
 for ((round = 1; round <= REPEAT; round++)); do
@@ -164,11 +172,11 @@ for ((round = 1; round <= REPEAT; round++)); do
     for tool in "${order[@]}"; do
         echo "== round $round/$REPEAT: $tool"
         B1_WALL=- B1_CPU=- B1_RSS=- B2_WALL=- B2_CPU=- B2_RSS=- R_WALL=- R_CPU=- R_RSS=- V=FAIL
-        R_SIZE1=0 R_SIZE2=0 IDX_BLOBS=- IDX_BPB=-
+        R_SIZE1=0 R_SIZE2=0 IDX_BLOBS=- IDX_BPB=- C_WALL=- C_CPU=-
         if ! "tool_$tool"; then echo "  $tool: a step failed (logs in $RD)"; V=ERROR; fi
         added=- repo=-
         if [[ $B2_WALL != - ]]; then added=$((R_SIZE2 - R_SIZE1)) repo=$R_SIZE2; fi
-        RES[$tool.$round]="$B1_WALL $B1_CPU $B1_RSS $B2_WALL $B2_CPU $B2_RSS $R_WALL $R_CPU $R_RSS $added $repo $V $IDX_BLOBS $IDX_BPB"
+        RES[$tool.$round]="$B1_WALL $B1_CPU $B1_RSS $B2_WALL $B2_CPU $B2_RSS $R_WALL $R_CPU $R_RSS $added $repo $V $IDX_BLOBS $IDX_BPB $C_WALL $C_CPU"
     done
 done
 
@@ -188,7 +196,7 @@ fi
 # ---------------------------------------------------------------- medians
 # summarize TOOL: sets S_<field> to the median over the rounds of each RES field and S_check
 # to PASS if every round passed, else "FAIL (k/N PASS)" or "ERROR (k/N PASS)".
-FIELDS=(b1w b1c b1r b2w b2c b2r rw rc rr added repo check blobs bpb)
+FIELDS=(b1w b1c b1r b2w b2c b2r rw rc rr added repo check blobs bpb cw cc)
 summarize() {
     local tool=$1 round i f pass=0 worst=FAIL
     local -a row vals
@@ -291,6 +299,26 @@ if has_tool bulwark; then
 fi
 
 echo
+echo "reading everything back: bulwark check --read-data, restic check --read-data, borg check --verify-data (medians);"
+echo "check MB/s = repository bytes (after both backups) / wall; restore MB/s = logical bytes of the mutated tree / wall."
+chdr='%-12s %8s %9s %8s %10s   %s\n'
+printf "$chdr" tool "check s" "check MB/s" "CPU-s" "restore MB/s" "check speed: their wall / bulwark's"
+summarize bulwark 2>/dev/null
+BW_CW=${S_cw:--}
+for tool in $TOOLS; do
+    summarize "$tool"
+    awk -v t="$tool" -v fmt="$chdr" -v cw="$S_cw" -v cc="$S_cc" -v repo="$S_repo" -v rw="$S_rw" -v mut="$MUT_BYTES" -v bw="$BW_CW" 'BEGIN {
+        num = "^[0-9.]+$"
+        s = (cw ~ num) ? sprintf("%.2f", cw) : "-"
+        m = (cw ~ num && cw > 0 && repo ~ num) ? sprintf("%.1f", repo / cw / 1e6) : "-"
+        c = (cc ~ num) ? sprintf("%.2f", cc) : "-"
+        r = (rw ~ num && rw > 0) ? sprintf("%.1f", mut / rw / 1e6) : "-"
+        x = (t != "bulwark" && cw ~ num && bw ~ num && bw > 0) ? sprintf("%.2fx", cw / bw) : ""
+        printf fmt, t, s, m, c, r, x
+    }'
+done
+
+echo
 echo "$PHYS"
 if has_tool bulwark; then
     for tool in bulwark bulwark-z3; do
@@ -320,11 +348,11 @@ echo "per-round detail (wall s / CPU s / peak RSS MiB; added and repo in MiB):"
 mib() { awk -v b="$1" 'BEGIN {if (b ~ /^[0-9]+$/) printf "%.2f", b / 1048576; else print "-"}'; }
 for tool in $TOOLS; do
     for ((round = 1; round <= REPEAT; round++)); do
-        read -r b1w b1c b1r b2w b2c b2r rw rc rr added repo v blobs bpb <<<"${RES[$tool.$round]}"
+        read -r b1w b1c b1r b2w b2c b2r rw rc rr added repo v blobs bpb cw cc <<<"${RES[$tool.$round]}"
         idx=""
         [[ $tool == bulwark ]] && idx="  index $blobs blobs, $bpb B/blob"
-        printf '  %-8s round %d  backup1 %s/%s/%s  backup2 %s/%s/%s  restore %s/%s/%s  added %s  repo %s  %s%s\n' \
-            "$tool" "$round" "$b1w" "$b1c" "$b1r" "$b2w" "$b2c" "$b2r" "$rw" "$rc" "$rr" "$(mib "$added")" "$(mib "$repo")" "$v" "$idx"
+        printf '  %-8s round %d  backup1 %s/%s/%s  backup2 %s/%s/%s  restore %s/%s/%s  check %s/%s  added %s  repo %s  %s%s\n' \
+            "$tool" "$round" "$b1w" "$b1c" "$b1r" "$b2w" "$b2c" "$b2r" "$rw" "$rc" "$rr" "$cw" "$cc" "$(mib "$added")" "$(mib "$repo")" "$v" "$idx"
     done
 done
 echo "logs: $RUN/round-N"

@@ -285,7 +285,7 @@ async fn into_directory(catalog: &Catalog, secrets: &SecretBox, actor: &Principa
         Err(issue) => return Outcome { bytes: 0, items: 0, issues: vec![issue], detail: serde_json::json!({}) },
     };
     let target = scratch.join("files");
-    let request = DirectoryRestore { target_path: target.display().to_string(), include: Vec::new() };
+    let request = DirectoryRestore { target_path: target.display().to_string(), include: Vec::new(), skip_unreadable: false };
     let targets = Targets::scratch(Some(&scratch), None);
     let outcome = match restores::restore_directory(catalog, secrets, &targets, actor, &execution.id, request).await {
         Ok(report) => Outcome {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,6 +64,31 @@ test('an admin creates a filesystem configuration, runs it, and watches it finis
   await expect(page.getByTestId('restore-report')).toContainText('Restored 1 files');
   expect(readFileSync(join(target, 'docs', 'notes.md')).equals(readFileSync(join(src, 'docs', 'notes.md')))).toBe(true);
   expect(existsSync(join(target, 'blob-0.bin'))).toBe(false);
+
+  // Damage in the middle of the biggest pack: asked to, the restore brings back every file it
+  // can read and names the others, instead of stopping at the first.
+  const packs = readdirSync(join(repo, 'packs')).flatMap((d) => readdirSync(join(repo, 'packs', d)).map((f) => join(repo, 'packs', d, f)));
+  const biggest = packs.sort((a, b) => statSync(b).size - statSync(a).size)[0];
+  const bytes = readFileSync(biggest);
+  bytes[bytes.length >> 1] ^= 0xff;
+  writeFileSync(biggest, bytes);
+  const partial = restoreDir('restore-partial');
+  await page.getByLabel('Target directory').fill(partial);
+  await page.getByLabel('Paths (optional)').fill('');
+  await page.getByLabel('Restore everything that can be read').check();
+  await page.getByRole('button', { name: 'Restore files' }).click();
+  const unreadable = page.getByTestId('restore-unreadable');
+  await expect(unreadable).toBeVisible();
+  await expect(unreadable).toContainText('could not be read and were not restored');
+  const listed = await unreadable.locator('li').allInnerTexts();
+  expect(listed.length).toBeGreaterThan(0);
+  for (const file of ['docs/notes.md', 'blob-0.bin', 'blob-1.bin', 'blob-2.bin']) {
+    if (listed.some((line) => line.startsWith(`${file}: `))) {
+      expect(existsSync(join(partial, file))).toBe(false);
+    } else {
+      expect(readFileSync(join(partial, file)).equals(readFileSync(join(src, file)))).toBe(true);
+    }
+  }
 
   await page.goto('/configurations');
   await expect(row.getByRole('link', { name: 'completed' })).toBeVisible();

@@ -468,7 +468,7 @@ impl<'r> Sealer<'r> {
     /// The chunk's id, and its sealed envelope unless the repository (or this backup) has it.
     fn seal_if_new(&mut self, index: &Index, claimed: &Mutex<HashSet<ChunkId>>, object_type: ObjectType, data: &[u8]) -> Result<(ChunkId, Option<Vec<u8>>), RepoError> {
         let id = chunk_id_with(&self.mac, data);
-        let is_new = !index.contains(&id) && claimed.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
+        let is_new = !index.reusable(&id) && claimed.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
         if !is_new {
             return Ok((id, None));
         }

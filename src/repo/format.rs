@@ -102,6 +102,8 @@ pub const INDEX_PREFIX: &str = "index/";
 pub const SNAPSHOTS_PREFIX: &str = "snapshots/";
 pub const LOCKS_PREFIX: &str = "locks/";
 pub const WAL_PREFIX: &str = "wal/";
+/// Marks on stored copies found damaged (`repo::damage`): hints, never replicated.
+pub const DAMAGED_PREFIX: &str = "damaged/";
 /// Anchors of the catalog's audit chain head (`crate::audit::anchor`), not repository data.
 pub const AUDIT_PREFIX: &str = "audit/";
 

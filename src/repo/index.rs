@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 
 use super::format::{INDEX_VERSION, ObjectType, PACK_ENTRY_LEN};
+use super::damage::DamageMarks;
 use super::pack::{PackEntry, decode_entries, encode_entries};
 use super::ChunkId;
 
@@ -19,6 +20,9 @@ pub struct BlobLocation {
     pub length: u32,
     pub raw_length: u32,
     pub object_type: ObjectType,
+    /// This copy is marked damaged ([`super::damage`]) and no unmarked copy exists: reads
+    /// will fail, and a backup meeting the same content stores it again.
+    pub damaged: bool,
 }
 
 /// One pack as an index file records it.
@@ -41,22 +45,29 @@ pub struct Index {
 #[derive(Debug, Default)]
 pub struct IndexBuilder {
     index: Index,
+    marks: DamageMarks,
 }
 
 impl IndexBuilder {
+    /// A builder that prefers, for each blob, a copy that `marks` does not mark damaged.
+    pub fn with_marks(marks: DamageMarks) -> IndexBuilder {
+        IndexBuilder { index: Index::default(), marks }
+    }
+
     pub fn add_pack(&mut self, pack: &IndexedPack) {
         let n = self.index.packs.len() as u32;
         self.index.packs.push((pack.id, pack.size));
         self.index.blobs.extend(pack.entries.iter().map(|e| {
-            let location = BlobLocation { pack: n, offset: e.offset, length: e.length, raw_length: e.raw_length, object_type: e.object_type };
+            let damaged = self.marks.covers(&pack.id, &e.id);
+            let location = BlobLocation { pack: n, offset: e.offset, length: e.length, raw_length: e.raw_length, object_type: e.object_type, damaged };
             (e.id, location)
         }));
     }
 
     pub fn finish(mut self) -> Index {
         // A stable sort keeps the first copy of a blob first; a duplicate in another pack is
-        // redundant, not an error, and the first copy wins.
-        self.index.blobs.sort_by_key(|(id, _)| *id);
+        // redundant, not an error, and the first copy not marked damaged wins.
+        self.index.blobs.sort_by_key(|(id, loc)| (*id, loc.damaged));
         self.index.blobs.dedup_by_key(|(id, _)| *id);
         self.index.blobs.shrink_to_fit();
         self.index.packs.shrink_to_fit();
@@ -79,6 +90,17 @@ impl Index {
 
     pub fn contains(&self, id: &ChunkId) -> bool {
         self.find(id).is_some()
+    }
+
+    /// Whether a backup can reuse the stored blob `id`: it is stored, and not only as a copy
+    /// marked damaged (then the backup stores a fresh copy, which later reads prefer).
+    pub fn reusable(&self, id: &ChunkId) -> bool {
+        self.find(id).is_some_and(|loc| !loc.damaged)
+    }
+
+    /// Blobs whose only copies are marked damaged.
+    pub fn damaged(&self) -> impl Iterator<Item = &ChunkId> {
+        self.blobs.iter().filter(|(_, loc)| loc.damaged).map(|(id, _)| id)
     }
 
     pub fn get(&self, id: &ChunkId) -> Option<(&ChunkId, BlobLocation)> {
@@ -165,6 +187,20 @@ mod tests {
         assert!(!index.contains(&ChunkId([4; 32])));
         let (pack, loc) = index.get(&ChunkId([3; 32])).unwrap();
         assert_eq!((*pack, loc.offset), (ChunkId([8; 32]), 3));
+    }
+
+    #[test]
+    fn a_copy_marked_damaged_loses_to_any_other() {
+        let e = |b: u8| PackEntry { object_type: ObjectType::DataBlob, id: ChunkId([b; 32]), offset: b as u32, length: 5, raw_length: 9 };
+        let marks = DamageMarks::from_iter([(ChunkId([9; 32]), Some(ChunkId([1; 32]))), (ChunkId([9; 32]), Some(ChunkId([2; 32])))]);
+        let mut builder = IndexBuilder::with_marks(marks);
+        builder.add_pack(&IndexedPack { id: ChunkId([9; 32]), size: 100, entries: vec![e(1), e(2)] });
+        builder.add_pack(&IndexedPack { id: ChunkId([7; 32]), size: 10, entries: vec![e(1)] });
+        let index = builder.finish();
+        assert_eq!(index.get(&ChunkId([1; 32])).unwrap().0, &ChunkId([7; 32]), "the unmarked copy wins");
+        assert!(index.reusable(&ChunkId([1; 32])));
+        assert!(index.contains(&ChunkId([2; 32])) && !index.reusable(&ChunkId([2; 32])), "the only copy is marked");
+        assert_eq!(index.damaged().collect::<Vec<_>>(), vec![&ChunkId([2; 32])]);
     }
 
     proptest! {

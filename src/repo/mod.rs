@@ -9,6 +9,7 @@ pub mod backup;
 pub mod check;
 mod chunker;
 pub mod crypto;
+pub mod damage;
 pub mod format;
 pub mod index;
 pub mod keys;
@@ -106,6 +107,17 @@ pub enum RepoError {
     Target(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+impl RepoError {
+    /// Whether this is damage to the repository's data (a blob or listing that does not open,
+    /// data missing from the storage), as opposed to a failure to reach it or to write.
+    pub fn is_damage(&self) -> bool {
+        matches!(
+            self,
+            RepoError::Damaged(_) | RepoError::DataUnavailable { .. } | RepoError::Storage(StorageError::NotFound(_) | StorageError::OutOfRange { .. })
+        )
+    }
 }
 
 impl Classify for RepoError {
@@ -447,7 +459,7 @@ impl Repository {
     /// instead (an index is derived data; one damaged file must not stop every restore). Returns
     /// the index and one sentence per unreadable index file or pack header.
     pub async fn load_index_past_damage(&self) -> Result<(Index, Vec<String>), RepoError> {
-        let mut builder = index::IndexBuilder::default();
+        let mut builder = index::IndexBuilder::with_marks(damage::load(self).await?);
         let mut damaged = Vec::new();
         let mut listed = std::collections::HashSet::new();
         for object in self.storage.list(format::INDEX_PREFIX).await? {
@@ -589,11 +601,16 @@ impl Repository {
         Ok((out, unreadable))
     }
 
-    /// Reads, opens, decompresses and verifies one blob.
+    /// Reads, opens, decompresses and verifies one blob; a copy that does not open is marked
+    /// damaged ([`damage`]).
     pub async fn load_blob(&self, index: &Index, id: &ChunkId) -> Result<Vec<u8>, RepoError> {
         let (pack, loc) = index.get(id).ok_or_else(|| RepoError::Damaged(format!("blob {id} is not in the index")))?;
         let sealed = self.storage.get_range(&format::pack_key(&pack.to_string()), loc.offset as u64, loc.length as u64).await?;
-        self.open_blob(&sealed, loc.object_type, id, loc.raw_length)
+        let opened = self.open_blob(&sealed, loc.object_type, id, loc.raw_length);
+        if let Err(RepoError::Damaged(why)) = &opened {
+            damage::mark(self, pack, Some(id), why).await;
+        }
+        opened
     }
 
     /// Opens a sealed blob and checks that its content really has id `id`.

@@ -57,6 +57,8 @@ pub struct PruneReport {
     /// Manifests that cannot be read. While there is one, no blob can be proven unused, so
     /// nothing is deleted: forget it (or put a good copy back) and prune again.
     pub unreadable_snapshots: Vec<super::UnreadableSnapshot>,
+    /// Marks on damaged copies removed with the packs that held them ([`super::damage`]).
+    pub damage_marks_cleared: u64,
 }
 
 /// A pack is rewritten when at least this share of its bytes is no longer used.
@@ -78,7 +80,8 @@ pub async fn prune_without(repo: &Repository, excluded: &HashSet<String>) -> Res
 async fn prune_excluding(repo: &Repository, dry_run: bool, excluded: &HashSet<String>) -> Result<PruneReport, RepoError> {
     let lock = repo.lock(true).await?;
     let index_files = repo.load_index_files().await?;
-    let mut builder = super::index::IndexBuilder::default();
+    let marks = super::damage::load(repo).await?;
+    let mut builder = super::index::IndexBuilder::with_marks(marks.clone());
     index_files.iter().flat_map(|(_, packs)| packs).for_each(|p| builder.add_pack(p));
     let index = builder.finish();
     let (snapshots, unreadable) = repo.snapshots_past_damage().await?;
@@ -123,7 +126,11 @@ async fn prune_excluding(repo: &Repository, dry_run: bool, excluded: &HashSet<St
         if unused.len() < blobs.len() {
             live.push(*pack);
         }
-        let wants_change = all_unused || (unused_bytes as f64) >= REPACK_UNUSED_SHARE * (*size as f64);
+        // A pack holding a copy marked damaged that another copy stands in for is rewritten
+        // without it; one whose only copy of a used blob is damaged cannot be (copying checks
+        // every blob), and stays as it is until it is wholly unused.
+        let only_copy_damaged = blobs.iter().any(|(id, l)| l.damaged && used.contains(id));
+        let wants_change = all_unused || (!only_copy_damaged && ((unused_bytes as f64) >= REPACK_UNUSED_SHARE * (*size as f64) || marks.touches(pack)));
         if wants_change && held(&pack.to_string(), Some(pack)).await? {
             report.packs_locked += 1;
             report.bytes_locked += size;
@@ -185,6 +192,12 @@ async fn prune_excluding(repo: &Repository, dry_run: bool, excluded: &HashSet<St
         for name in delete.iter().map(|(n, _)| n.clone()).chain(repack.iter().map(|(p, _, _)| p.to_string())) {
             lock.ensure_held().await?;
             repo.storage().delete(&format::pack_key(&name)).await?;
+        }
+        // Marks go with their packs (and with packs already gone).
+        let remaining: HashSet<ChunkId> = keep.iter().map(|p| p.id).chain(pinned.iter().copied()).collect();
+        let gone: HashSet<ChunkId> = marks.packs().into_iter().filter(|p| !remaining.contains(p)).collect();
+        if !gone.is_empty() {
+            report.damage_marks_cleared = super::damage::clear(repo, &gone).await?;
         }
     }
     // 5. Keep what remaining snapshots use locked.

@@ -35,6 +35,27 @@ pub struct RestoreSummary {
     /// Files already identical in the target, left untouched.
     pub unchanged: u64,
     pub bytes: u64,
+    /// What could not be read and was left out ([`RestoreOptions::skip_unreadable`]), one
+    /// sentence per file or directory, in path order: empty when the restore is whole.
+    pub unreadable: Vec<String>,
+}
+
+/// What a tree restore takes besides its snapshot and target.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RestoreOptions {
+    /// Paths to restore (a file, or a directory with all it holds); everything when empty.
+    pub include: Vec<String>,
+    /// Restore every file that can be read and name each one that cannot (a damaged blob, a
+    /// damaged directory listing) in [`RestoreSummary::unreadable`], instead of stopping at the
+    /// first: directory modes, times and symlinks are applied either way.
+    pub skip_unreadable: bool,
+}
+
+impl RestoreOptions {
+    /// Only `paths`.
+    pub fn only<S: Into<String>>(paths: impl IntoIterator<Item = S>) -> RestoreOptions {
+        RestoreOptions { include: paths.into_iter().map(Into::into).collect(), ..Default::default() }
+    }
 }
 
 fn parse_ids(ids: &[String]) -> Result<Vec<ChunkId>, RepoError> {
@@ -98,6 +119,8 @@ enum Check {
 /// are read into and the one they are opened into.
 struct Opener<'r> {
     reader: Box<dyn RangeReader + 'r>,
+    /// Where a damaged copy's mark is written from ([`super::damage`]).
+    handle: &'r Handle,
     check: Check,
     unsealer: Unsealer,
     sealed: Vec<u8>,
@@ -108,7 +131,7 @@ struct Opener<'r> {
 
 impl<'r> Opener<'r> {
     fn new(repo: &'r Repository, handle: &'r Handle, check: Check) -> Opener<'r> {
-        Opener { reader: repo.storage().range_reader(handle), check, unsealer: Unsealer::default(), sealed: Vec::new(), plain: Vec::new(), buffer: None }
+        Opener { reader: repo.storage().range_reader(handle), handle, check, unsealer: Unsealer::default(), sealed: Vec::new(), plain: Vec::new(), buffer: None }
     }
 
     /// Fetches one range and opens (decrypts, decompresses, verifies) each of its chunks;
@@ -118,12 +141,17 @@ impl<'r> Opener<'r> {
         self.plain.clear();
         for k in range.first..range.last {
             let loc = locations[k];
-            let sealed = super::pack::blob_bytes(&self.sealed, loc.offset as u64 - range.start, loc.length as u64)
-                .ok_or_else(|| RepoError::Damaged(format!("pack {}: {} bytes read where the index places blob {}", range.pack, self.sealed.len(), ids[k])))?;
-            match self.check {
-                Check::ChunkIds => repo.open_blob_into(&mut self.unsealer, sealed, loc.object_type, &ids[k], loc.raw_length, &mut self.plain)?,
-                Check::FileHashes => repo.unseal_blob_into(&mut self.unsealer, sealed, loc.object_type, &ids[k], loc.raw_length, &mut self.plain)?,
+            let opened = match super::pack::blob_bytes(&self.sealed, loc.offset as u64 - range.start, loc.length as u64) {
+                None => Err(RepoError::Damaged(format!("pack {}: {} bytes read where the index places blob {}", range.pack, self.sealed.len(), ids[k]))),
+                Some(sealed) => match self.check {
+                    Check::ChunkIds => repo.open_blob_into(&mut self.unsealer, sealed, loc.object_type, &ids[k], loc.raw_length, &mut self.plain),
+                    Check::FileHashes => repo.unseal_blob_into(&mut self.unsealer, sealed, loc.object_type, &ids[k], loc.raw_length, &mut self.plain),
+                },
+            };
+            if let Err(RepoError::Damaged(why)) = &opened {
+                self.handle.block_on(super::damage::mark(repo, &range.pack, Some(&ids[k]), why));
             }
+            opened?;
         }
         Ok(&self.plain)
     }
@@ -242,19 +270,23 @@ pub async fn restore_stream_to_file(repo: &Repository, index: std::sync::Arc<Ind
     }
 }
 
-/// Restores the nodes of a tree snapshot that match `filters` (all when empty) into `target`.
+/// Restores the nodes of a tree snapshot that `options` include (all by default) into `target`.
 ///
 /// The tree is read ([`TreeReader`]) as it is written: this task walks the listings and hands
 /// the nodes over, through a bounded channel, to a thread that creates the directories and
 /// queues the files for writer threads. Memory stays flat however many files the tree holds:
 /// only directories and symbolic links are kept, for the end.
-pub async fn restore_tree(repo: &Repository, index: std::sync::Arc<Index>, snapshot: &Snapshot, target: &Path, filters: &[String]) -> Result<RestoreSummary, RepoError> {
+pub async fn restore_tree(repo: &Repository, index: std::sync::Arc<Index>, snapshot: &Snapshot, target: &Path, options: &RestoreOptions) -> Result<RestoreSummary, RepoError> {
     let started = std::time::Instant::now();
+    let filters = &options.include;
     let mut reader = TreeReader::open(repo, &index, snapshot).await?;
+    if options.skip_unreadable {
+        reader = reader.skipping_unreadable();
+    }
     let (nodes, received) = tokio::sync::mpsc::channel::<Vec<Node>>(4);
     let walked = std::sync::Arc::new(AtomicBool::new(false));
     let writer = {
-        let writers = FileWriters::new(repo.clone(), index.clone(), Handle::current(), snapshot.id.clone());
+        let writers = FileWriters::new(repo.clone(), index.clone(), Handle::current(), snapshot.id.clone(), options.skip_unreadable);
         let (target, walked) = (target.to_path_buf(), walked.clone());
         blocking(move || write_tree(writers, &target, received, &walked, started))
     };
@@ -280,7 +312,10 @@ pub async fn restore_tree(repo: &Repository, index: std::sync::Arc<Index>, snaps
     let written = writer.await;
     // A walk that failed stopped the writer: its error is the one to report.
     walk?;
-    written
+    let mut summary = written?;
+    summary.unreadable.extend(reader.unreadable().iter().cloned());
+    summary.unreadable.sort();
+    Ok(summary)
 }
 
 /// Nodes, and files for the writer threads, are handed over in batches of this many: a
@@ -366,6 +401,7 @@ fn write_tree(
         dirs: placer.dirs.len() as u64,
         unchanged: writers.unchanged.into_inner(),
         bytes: writers.bytes.into_inner(),
+        unreadable: writers.unreadable.into_inner().unwrap_or_else(|p| p.into_inner()),
         ..Default::default()
     };
     tracing::debug!(files = summary.files, dirs = summary.dirs, ms = started.elapsed().as_millis() as u64, "files written");
@@ -380,6 +416,9 @@ struct FileWriters {
     index: std::sync::Arc<Index>,
     handle: Handle,
     snapshot_id: String,
+    /// Files that cannot be read are named in `unreadable` instead of stopping the restore.
+    skip_unreadable: bool,
+    unreadable: Mutex<Vec<String>>,
     failed: AtomicBool,
     first_error: Mutex<Option<RepoError>>,
     written: AtomicU64,
@@ -389,12 +428,14 @@ struct FileWriters {
 }
 
 impl FileWriters {
-    fn new(repo: Repository, index: std::sync::Arc<Index>, handle: Handle, snapshot_id: String) -> FileWriters {
+    fn new(repo: Repository, index: std::sync::Arc<Index>, handle: Handle, snapshot_id: String, skip_unreadable: bool) -> FileWriters {
         FileWriters {
             repo,
             index,
             handle,
             snapshot_id,
+            skip_unreadable,
+            unreadable: Mutex::new(Vec::new()),
             failed: AtomicBool::new(false),
             first_error: Mutex::new(None),
             written: AtomicU64::new(0),
@@ -433,6 +474,9 @@ impl FileWriters {
                         self.unchanged.fetch_add(1, Ordering::Relaxed);
                     }
                     Err(e @ RepoError::Target(_)) => self.fail(e),
+                    Err(e) if self.skip_unreadable && e.is_damage() => {
+                        self.unreadable.lock().unwrap_or_else(|p| p.into_inner()).push(format!("{}: {e}", node.path));
+                    }
                     Err(other) => self.fail(RepoError::DataUnavailable { snapshot: self.snapshot_id.clone(), detail: format!("{}: {other}", node.path) }),
                 }
             }
@@ -667,14 +711,13 @@ pub async fn verify_snapshot(repo: &Repository, index: std::sync::Arc<Index>, sn
     if let Content::Stream { .. } = snapshot.content {
         return Ok(match write_stream(repo, index, snapshot, std::io::sink(), true).await {
             Ok((_, bytes)) => Verified { bytes, files: 0, damaged: Vec::new() },
-            Err(e @ (RepoError::DataUnavailable { .. } | RepoError::Damaged(_))) => Verified { damaged: vec![format!("the stream: {e}")], ..Default::default() },
+            Err(e) if e.is_damage() => Verified { damaged: vec![format!("the stream: {e}")], ..Default::default() },
             Err(e) => return Err(e),
         });
     }
-    let is_damage = |e: &RepoError| matches!(e, RepoError::DataUnavailable { .. } | RepoError::Damaged(_));
     let mut reader = match TreeReader::open(repo, &index, snapshot).await {
-        Ok(reader) => reader,
-        Err(e) if is_damage(&e) => return Ok(Verified { damaged: vec![format!("the file listing: {e}")], ..Default::default() }),
+        Ok(reader) => reader.skipping_unreadable(),
+        Err(e) if e.is_damage() => return Ok(Verified { damaged: vec![format!("the file listing: {e}")], ..Default::default() }),
         Err(e) => return Err(e),
     };
     // The tree is walked here while a blocking thread reads the files, as a restore does, so
@@ -699,7 +742,7 @@ pub async fn verify_snapshot(repo: &Repository, index: std::sync::Arc<Index>, sn
                     verified.bytes += read;
                     verified.files += 1;
                     match outcome {
-                        Err(e @ (RepoError::DataUnavailable { .. } | RepoError::Damaged(_))) => verified.damaged.push(format!("{}: {e}", node.path)),
+                        Err(e) if e.is_damage() => verified.damaged.push(format!("{}: {e}", node.path)),
                         Err(e) => return Err(e),
                         Ok(()) if node.sha256.as_deref() != Some(hex::encode(sha.finalize()).as_str()) => {
                             verified.damaged.push(format!("{}: does not match its SHA-256", node.path));
@@ -715,12 +758,9 @@ pub async fn verify_snapshot(repo: &Repository, index: std::sync::Arc<Index>, sn
     let walked = send_walk(&mut reader, &files, |node| Ok(node.kind == NodeKind::File)).await;
     drop(files);
     let mut verified = reading.await?;
-    match walked {
-        // Listings the walk could not read: the files below them were not read either.
-        Err(e) if is_damage(&e) => verified.damaged.push(format!("the file listing: {e}")),
-        Err(e) => return Err(e),
-        Ok(_) => {}
-    }
+    walked?;
+    // Listings the walk could not read: the files below them were not read either.
+    verified.damaged.extend(reader.unreadable().iter().cloned());
     Ok(verified)
 }
 

@@ -19,6 +19,7 @@ use super::format;
 use super::index::Index;
 use super::snapshot::{Content, Node, NodeKind, ObjectAttributes, Snapshot};
 use super::{ChunkId, RepoError, Repository};
+use crate::storage::StorageError;
 
 /// Where a stored listing (or the root's) is: its blobs in order, its length and SHA-256.
 #[derive(Debug, Clone, Default)]
@@ -301,30 +302,47 @@ impl<'a> ListingRef<'a> {
 /// Loads and verifies listings together: their blobs in one request to the storage
 /// ([`crate::storage::Storage::get_ranges`]), opened with one zstd context. A request and a
 /// context per listing were most of the time loading a tree of 1,300 directories took:
-/// thread hops on disk, round trips on S3.
-async fn load_listings(repo: &Repository, index: &Index, snapshot: &Snapshot, refs: &[ListingRef<'_>]) -> Result<Vec<Vec<Node>>, RepoError> {
+/// thread hops on disk, round trips on S3. Each listing has its own outcome (one damaged
+/// directory does not hide its siblings); a storage that fails otherwise than by missing data
+/// fails the whole call.
+async fn load_listings(repo: &Repository, index: &Index, snapshot: &Snapshot, refs: &[ListingRef<'_>]) -> Result<Vec<Result<Vec<Node>, RepoError>>, RepoError> {
     let unavailable = |detail: String| RepoError::DataUnavailable { snapshot: snapshot.id.clone(), detail };
     let place = |at: &str| if at.is_empty() { "the top directory".to_string() } else { format!("directory {at:?}") };
+    let mut outcomes: Vec<Result<Vec<u8>, RepoError>> = refs.iter().map(|r| Ok(Vec::with_capacity(r.size.min(64 << 20) as usize))).collect();
     let mut blobs = Vec::new();
     for (listing, r) in refs.iter().enumerate() {
         for id in r.chunks {
-            let id: ChunkId = id.parse()?;
-            let (pack, location) = index.get(&id).ok_or_else(|| unavailable(format!("{}: blob {id} is not in the index", place(r.at))))?;
-            blobs.push((listing, id, *pack, location));
+            let located = id.parse::<ChunkId>().ok().and_then(|id| index.get(&id).map(|(pack, location)| (id, *pack, location)));
+            match located {
+                Some((id, pack, location)) => blobs.push((listing, id, pack, location)),
+                None => outcomes[listing] = Err(unavailable(format!("{}: blob {id} is not in the index", place(r.at)))),
+            }
         }
     }
     let requests: Vec<(String, u64, u64)> = blobs.iter().map(|(_, _, pack, l)| (format::pack_key(&pack.to_string()), l.offset as u64, l.length as u64)).collect();
     let fetched = repo.storage().get_ranges(&requests).await;
     let mut unsealer = Unsealer::default();
-    let mut bytes: Vec<Vec<u8>> = refs.iter().map(|r| Vec::with_capacity(r.size.min(64 << 20) as usize)).collect();
-    for ((listing, id, _, l), sealed) in blobs.iter().zip(fetched) {
+    for ((listing, id, pack, l), sealed) in blobs.iter().zip(fetched) {
+        let Ok(bytes) = &mut outcomes[*listing] else { continue };
         let failed = |e: String| unavailable(format!("{}: {e}", place(refs[*listing].at)));
-        let sealed = sealed.map_err(|e| failed(RepoError::from(e).to_string()))?;
-        repo.open_blob_into(&mut unsealer, &sealed, l.object_type, id, l.raw_length, &mut bytes[*listing]).map_err(|e| failed(e.to_string()))?;
+        let sealed = match sealed {
+            Ok(sealed) => sealed,
+            Err(e @ (StorageError::NotFound(_) | StorageError::OutOfRange { .. })) => {
+                outcomes[*listing] = Err(failed(RepoError::from(e).to_string()));
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if let Err(e) = repo.open_blob_into(&mut unsealer, &sealed, l.object_type, id, l.raw_length, bytes) {
+            super::damage::mark(repo, pack, Some(id), &e.to_string()).await;
+            outcomes[*listing] = Err(failed(e.to_string()));
+        }
     }
-    refs.iter()
-        .zip(bytes)
+    Ok(refs
+        .iter()
+        .zip(outcomes)
         .map(|(r, bytes)| {
+            let bytes = bytes?;
             let place = place(r.at);
             if bytes.len() as u64 != r.size || hex::encode(Sha256::digest(&bytes)) != r.sha256 {
                 return Err(unavailable(format!("the listing of {place} does not match its SHA-256")));
@@ -340,13 +358,13 @@ async fn load_listings(repo: &Repository, index: &Index, snapshot: &Snapshot, re
             }
             Ok(nodes)
         })
-        .collect()
+        .collect())
 }
 
 /// Loads one listing.
 async fn load_listing(repo: &Repository, index: &Index, snapshot: &Snapshot, listing: ListingRef<'_>) -> Result<Vec<Node>, RepoError> {
     let mut loaded = load_listings(repo, index, snapshot, std::slice::from_ref(&listing)).await?;
-    Ok(loaded.pop().unwrap_or_default())
+    loaded.pop().unwrap_or_else(|| Ok(Vec::new()))
 }
 
 async fn root_listing(repo: &Repository, index: &Index, snapshot: &Snapshot) -> Result<Vec<Node>, RepoError> {
@@ -380,7 +398,11 @@ pub struct TreeReader<'a> {
     /// The directories being walked, outermost first: full path and the entries not yet read.
     stack: Vec<(String, std::vec::IntoIter<Node>)>,
     /// Listings loaded before the walk reaches their directory, by full path.
-    ahead: HashMap<String, Vec<Node>>,
+    ahead: HashMap<String, Result<Vec<Node>, RepoError>>,
+    /// Walk past directories whose listing is damaged, naming each in `unreadable`, instead of
+    /// stopping at the first.
+    skip_unreadable: bool,
+    unreadable: Vec<String>,
 }
 
 impl<'a> TreeReader<'a> {
@@ -390,7 +412,19 @@ impl<'a> TreeReader<'a> {
 
     pub async fn open(repo: &'a Repository, index: &'a Index, snapshot: &'a Snapshot) -> Result<TreeReader<'a>, RepoError> {
         let root = root_listing(repo, index, snapshot).await?;
-        Ok(TreeReader { repo, index, snapshot, stack: vec![(String::new(), root.into_iter())], ahead: HashMap::new() })
+        Ok(TreeReader { repo, index, snapshot, stack: vec![(String::new(), root.into_iter())], ahead: HashMap::new(), skip_unreadable: false, unreadable: Vec::new() })
+    }
+
+    /// Walks past a directory whose listing is damaged (it is still returned, empty) instead
+    /// of failing; [`TreeReader::unreadable`] names each.
+    pub fn skipping_unreadable(mut self) -> TreeReader<'a> {
+        self.skip_unreadable = true;
+        self
+    }
+
+    /// The directories walked past, one sentence each: their contents were not read.
+    pub fn unreadable(&self) -> &[String] {
+        &self.unreadable
     }
 
     /// The next node, `None` once the whole tree has been read.
@@ -409,6 +443,13 @@ impl<'a> TreeReader<'a> {
                 Some(listing) => listing,
                 None => self.load_with_next(&node).await?,
             };
+            let listing = match listing {
+                Err(e) if self.skip_unreadable && e.is_damage() => {
+                    self.unreadable.push(format!("{}/: its listing cannot be read, so nothing below it was read ({e})", node.path));
+                    Vec::new()
+                }
+                other => other?,
+            };
             self.stack.push((node.path.clone(), listing.into_iter()));
             return Ok(Some(flat_dir(node)));
         }
@@ -416,7 +457,7 @@ impl<'a> TreeReader<'a> {
 
     /// Loads the listing of `dir` (just taken from the top of the stack) together with those
     /// of the directories the walk reaches next: `dir`'s siblings, then its ancestors'.
-    async fn load_with_next(&mut self, dir: &Node) -> Result<Vec<Node>, RepoError> {
+    async fn load_with_next(&mut self, dir: &Node) -> Result<Result<Vec<Node>, RepoError>, RepoError> {
         let mut batch = vec![dir.clone()];
         'frames: for (path, entries) in self.stack.iter().rev() {
             for next in entries.as_slice().iter().filter(|n| n.kind == NodeKind::Dir) {
@@ -431,7 +472,7 @@ impl<'a> TreeReader<'a> {
         }
         let refs: Vec<ListingRef> = batch.iter().map(ListingRef::of).collect();
         let mut loaded = load_listings(self.repo, self.index, self.snapshot, &refs).await?.into_iter();
-        let listing = loaded.next().unwrap_or_default();
+        let listing = loaded.next().unwrap_or_else(|| Ok(Vec::new()));
         for (node, listing) in batch.iter().skip(1).zip(loaded) {
             self.ahead.insert(node.path.clone(), listing);
         }

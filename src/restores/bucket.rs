@@ -132,6 +132,7 @@ pub async fn restore_bucket(catalog: &Catalog, secrets: &SecretBox, actor: &Prin
         unchanged: None,
         duration_seconds: started.elapsed().as_secs_f64(),
         storage_location_id: location_id,
+        unreadable: Vec::new(),
     };
     record(catalog, actor, "restore.bucket", &report).await?;
     Ok(report)

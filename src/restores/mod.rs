@@ -113,6 +113,10 @@ pub struct DirectoryRestore {
     pub target_path: String,
     #[serde(default)]
     pub include: Vec<String>,
+    /// Restore every file that can be read and name the others in the report's `unreadable`,
+    /// instead of stopping at the first damaged file.
+    #[serde(default)]
+    pub skip_unreadable: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -131,6 +135,9 @@ pub struct RestoreReport {
     pub duration_seconds: f64,
     /// The storage location read: the backup's own, or a replica when that could not be read.
     pub storage_location_id: String,
+    /// Files and directories left out because they could not be read (directory restores
+    /// asked to skip them), one sentence each; the restore is whole when empty.
+    pub unreadable: Vec<String>,
 }
 
 /// Restores asked for by a person (the REST API, the console) that run at once: each holds
@@ -194,7 +201,8 @@ pub async fn restore_directory(
     let locations::SnapshotSource { repo, snapshot, location_id } = locations::open_snapshot(catalog, secrets, &location, &snapshot_id).await?;
     let index = Arc::new(repo.load_index().await?);
     let include: Vec<String> = request.include.iter().map(|p| p.trim().trim_matches('/').to_string()).filter(|p| !p.is_empty()).collect();
-    let summary = restore::restore_tree(&repo, index, &snapshot, &target, &include).await?;
+    let options = restore::RestoreOptions { include: include.clone(), skip_unreadable: request.skip_unreadable };
+    let summary = restore::restore_tree(&repo, index, &snapshot, &target, &options).await?;
     let report = RestoreReport {
         execution_id: execution_id.into(),
         target: target.display().to_string(),
@@ -204,6 +212,7 @@ pub async fn restore_directory(
         unchanged: Some(summary.unchanged),
         duration_seconds: started.elapsed().as_secs_f64(),
         storage_location_id: location_id,
+        unreadable: summary.unreadable,
     };
     record(catalog, actor, "restore.directory", &report).await?;
     Ok(report)
@@ -305,6 +314,7 @@ pub async fn restore_postgres(
         unchanged: None,
         duration_seconds: started.elapsed().as_secs_f64(),
         storage_location_id: location_id,
+        unreadable: Vec::new(),
     };
     record(catalog, actor, "restore.postgresql", &report).await?;
     Ok(report)

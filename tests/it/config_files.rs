@@ -71,7 +71,7 @@ async fn configuration_files_round_trip_and_diff_without_values(catalog: Catalog
     // download them.
     let operator = user(&catalog, "ops", Role::Operator).await;
     let target = bulwark_testkit::temp_dir("config-dst");
-    let request = DirectoryRestore { target_path: target.display().to_string(), include: vec![] };
+    let request = DirectoryRestore { target_path: target.display().to_string(), include: vec![], skip_unreadable: false };
     let refused = restores::restore_directory(&catalog, &secrets, &crate::restore_targets(), &operator, &execution.id, request.clone()).await.unwrap_err();
     assert_eq!(refused.kind(), bulwark_core::error::Kind::Forbidden, "{refused}");
     assert!(!target.join(".env").exists());
@@ -98,7 +98,7 @@ async fn configuration_files_round_trip_and_diff_without_values(catalog: Catalog
     assert_eq!((gone.files.len(), gone.files[0].status), (1, "removed"));
     assert_eq!(gone.files[0].keys.as_ref().unwrap().removed, ["API_KEY", "DATABASE_URL", "NEW_FLAG"]);
     let back = bulwark_testkit::temp_dir("config-one");
-    let request = DirectoryRestore { target_path: back.display().to_string(), include: vec![] };
+    let request = DirectoryRestore { target_path: back.display().to_string(), include: vec![], skip_unreadable: false };
     restores::restore_directory(&catalog, &secrets, &crate::restore_targets(), &admin, &started.id, request).await.unwrap();
     assert_eq!(std::fs::read_to_string(back.join(".env")).unwrap(), "DATABASE_URL=postgres://app:SuperSecret1@db/app\nAPI_KEY=sk_live_NEW999\nNEW_FLAG=1\n");
 }

@@ -129,7 +129,7 @@ async fn a_filesystem_backup_runs_and_restores(catalog: Catalog) {
     let repo = locations::open_repository(&catalog, &secrets, &loc).await.unwrap();
     let snapshot = repo.load_snapshot(done.snapshot_id.as_deref().unwrap()).await.unwrap();
     let target = bulwark_testkit::temp_dir("exec-dst");
-    restore::restore_tree(&repo, Arc::new(repo.load_index().await.unwrap()), &snapshot, &target, &[]).await.unwrap();
+    restore::restore_tree(&repo, Arc::new(repo.load_index().await.unwrap()), &snapshot, &target, &restore::RestoreOptions::default()).await.unwrap();
     assert_eq!(std::fs::read(target.join("big.bin")).unwrap(), big);
     assert_eq!(std::fs::read_to_string(target.join("etc/app/config.yaml")).unwrap(), "port: 8080\nnamé: ünïcode\n");
     assert!(std::fs::read(target.join("empty")).unwrap().is_empty());

@@ -203,7 +203,7 @@ async fn copy_rules_follow_backups_mirror_deletions_and_serve_restores_in_an_out
     // The source's region goes down: a restore reads the replica, byte for byte.
     sqlx::query("UPDATE backup_storage_locations SET endpoint = 'http://127.0.0.1:9' WHERE id = $1").bind(&east).execute(catalog.pool()).await.unwrap();
     let target = bulwark_testkit::temp_dir("copy-rule-dst");
-    let request = DirectoryRestore { target_path: target.display().to_string(), include: vec![] };
+    let request = DirectoryRestore { target_path: target.display().to_string(), include: vec![], skip_unreadable: false };
     let report = restores::restore_directory(&catalog, &secrets, &crate::restore_targets(), &admin, &runs[2].id, request).await.unwrap();
     assert_eq!(report.storage_location_id, west);
     assert!(std::fs::read(target.join("orders.bin")).unwrap() == contents[2]);

@@ -129,13 +129,13 @@ async fn trees_round_trip_with_metadata() {
     assert_eq!((s.summary.files, s.summary.dirs), (6, 7));
     let target = temp_dir("tree-dst");
     let index = Arc::new(repo.load_index().await.unwrap());
-    let summary = restore::restore_tree(&repo, index.clone(), &s, &target, &[]).await.unwrap();
+    let summary = restore::restore_tree(&repo, index.clone(), &s, &target, &restore::RestoreOptions::default()).await.unwrap();
     assert_eq!((summary.files, summary.symlinks, summary.unchanged), (6, 2, 0));
     assert_eq!(describe(&target), describe(&source));
 
     // Restoring again over the result rewrites nothing; a changed file is put back.
     write(&target.join("nested/a/b/c/deep.json"), b"tampered");
-    let again = restore::restore_tree(&repo, index.clone(), &s, &target, &[]).await.unwrap();
+    let again = restore::restore_tree(&repo, index.clone(), &s, &target, &restore::RestoreOptions::default()).await.unwrap();
     assert_eq!((again.files, again.unchanged), (1, 7));
     assert_eq!(describe(&target), describe(&source));
 
@@ -143,7 +143,7 @@ async fn trees_round_trip_with_metadata() {
     std::fs::remove_file(target.join("link-to-deep")).unwrap();
     std::os::unix::fs::symlink("stale", target.join(".link-to-deep.bulwark-partial")).unwrap();
     write(&target.join(".dangling.bulwark-partial"), b"half");
-    restore::restore_tree(&repo, index.clone(), &s, &target, &[]).await.unwrap();
+    restore::restore_tree(&repo, index.clone(), &s, &target, &restore::RestoreOptions::default()).await.unwrap();
     assert_eq!(describe(&target), describe(&source), "no temporary left behind");
 
     // A second backup of the same tree stores nothing new.
@@ -152,10 +152,10 @@ async fn trees_round_trip_with_metadata() {
 
     // Partial restore by path filter.
     let part = temp_dir("tree-part");
-    restore::restore_tree(&repo, index.clone(), &s, &part, &["nested".into()]).await.unwrap();
+    restore::restore_tree(&repo, index.clone(), &s, &part, &restore::RestoreOptions::only(["nested"])).await.unwrap();
     let got: Vec<String> = describe(&part).into_iter().map(|e| e.0).collect();
     assert_eq!(got, ["nested", "nested/a", "nested/a/b", "nested/a/b/c", "nested/a/b/c/deep.json"]);
-    let none = restore::restore_tree(&repo, index, &s, &temp_dir("x"), &["no-such-path".into()]).await;
+    let none = restore::restore_tree(&repo, index, &s, &temp_dir("x"), &restore::RestoreOptions::only(["no-such-path"])).await;
     assert!(matches!(none, Err(RepoError::Invalid(_))));
 }
 
@@ -201,7 +201,7 @@ async fn directories_are_listed_one_by_one() {
     assert!(missing.to_string().contains("no directory"), "{missing}");
 
     let target = temp_dir("listings-dst");
-    restore::restore_tree(&repo, Arc::new(index), &second, &target, &[]).await.unwrap();
+    restore::restore_tree(&repo, Arc::new(index), &second, &target, &restore::RestoreOptions::default()).await.unwrap();
     assert_eq!(describe(&target), describe(&source));
     assert!(check(&repo, true).await.unwrap().errors.is_empty());
 }
@@ -228,7 +228,7 @@ async fn a_failed_write_ends_the_restore() {
     let dir = target.clone();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let restored = runtime.block_on(restore::restore_tree(&repo, index, &snapshot, &dir, &[]));
+        let restored = runtime.block_on(restore::restore_tree(&repo, index, &snapshot, &dir, &restore::RestoreOptions::default()));
         let _ = done.send(restored);
     });
     let err = result.recv_timeout(std::time::Duration::from_secs(120)).expect("the restore ends").unwrap_err();
@@ -247,7 +247,7 @@ async fn restores_never_write_through_a_symlink() {
     let target = temp_dir("sym-dst");
     std::os::unix::fs::symlink(&outside, target.join("etc")).unwrap();
     let index = Arc::new(repo.load_index().await.unwrap());
-    let err = restore::restore_tree(&repo, index, &s, &target, &[]).await.unwrap_err();
+    let err = restore::restore_tree(&repo, index, &s, &target, &restore::RestoreOptions::default()).await.unwrap_err();
     assert!(matches!(err, RepoError::Target(_)), "{err}");
     assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0, "nothing written outside the target");
 }
@@ -370,7 +370,7 @@ async fn other_bytes_under_a_chunk_id_are_caught() {
     std::fs::write(&path, &bytes).unwrap();
 
     let target = temp_dir("forged-dst");
-    let err = restore::restore_tree(&repo, index.clone(), &tree, &target, &[]).await.unwrap_err();
+    let err = restore::restore_tree(&repo, index.clone(), &tree, &target, &restore::RestoreOptions::default()).await.unwrap_err();
     assert!(matches!(&err, RepoError::DataUnavailable { .. }) && err.to_string().contains("a.bin") && err.to_string().contains("SHA-256"), "{err}");
     assert!(!target.join("a.bin").exists());
     assert!(std::fs::read_dir(&target).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().contains("a.bin")), "no partial file is left");
@@ -469,7 +469,7 @@ async fn a_damaged_index_stops_nothing_and_is_rebuilt_from_the_packs() {
     assert_eq!(restore_bytes(&repo, &b).await.unwrap(), noise(20, 400_000));
     let target = temp_dir("index-tree-restored");
     let index = Arc::new(repo.load_index().await.unwrap());
-    restore::restore_tree(&repo, index, &tree, &target, &[]).await.unwrap();
+    restore::restore_tree(&repo, index, &tree, &target, &restore::RestoreOptions::default()).await.unwrap();
     assert_eq!(describe(&target), describe(&tree_source));
     bulwark_core::repo::prune::prune(&repo, true).await.unwrap();
 }
@@ -527,6 +527,121 @@ async fn check_reads_archived_wal_and_says_where_replay_stops() {
     assert_eq!(report.wal_windows, vec![format!("the WAL archive db1: replay reaches {} and stops before {} (damaged); restores to points after it need that segment", segments[0], segments[1])]);
     assert!(!report.is_ok());
     assert!(check(&repo, false).await.unwrap().is_ok(), "the structural check does not read WAL");
+}
+
+/// Flips a byte inside the stored copy of blob `id` (its sealed bytes, past the envelope's
+/// header), so that copy no longer opens.
+async fn damage_blob(repo: &Repository, dir: &Path, id: &bulwark_core::repo::ChunkId) {
+    let index = repo.load_index().await.unwrap();
+    let (pack, at) = index.get(id).unwrap();
+    let path = dir.join(bulwark_core::repo::format::pack_key(&pack.to_string()));
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[at.offset as usize + at.length as usize / 2] ^= 0x10;
+    std::fs::write(&path, bytes).unwrap();
+}
+
+fn damage_marks(dir: &Path) -> usize {
+    walkdir(&dir.join("damaged"))
+}
+
+fn walkdir(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries.map(|e| e.unwrap().path()).map(|p| if p.is_dir() { walkdir(&p) } else { 1 }).sum()
+    })
+}
+
+/// A damaged blob used to be reused forever: a backup of the same content found it in the index
+/// and wrote nothing, so every later snapshot was born damaged. The restore that meets it marks
+/// the copy; the next backup of the same data stores a fresh one, which every snapshot then
+/// restores from; `check` reports the older snapshot healed; prune drops the damaged copy and
+/// its mark.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_blob_is_stored_again_by_the_next_backup() {
+    let (repo, dir, a, b) = two_snapshots().await;
+    let Content::Stream { chunks, .. } = repo.snapshot(&a).await.unwrap().content else { panic!("stream") };
+    damage_blob(&repo, &dir, &chunks[0].parse().unwrap()).await;
+    assert!(matches!(restore_bytes(&repo, &a).await, Err(RepoError::DataUnavailable { .. })));
+    assert_eq!(damage_marks(&dir), 1, "the restore marked the copy it could not open");
+
+    let again = backup_bytes(&repo, noise(10, 400_000)).await;
+    assert_eq!(again.summary.new_chunks, 1, "only the damaged blob is stored again: {:?}", again.summary);
+    assert_eq!(restore_bytes(&repo, &again.id).await.unwrap(), noise(10, 400_000), "the new snapshot is born whole");
+    assert_eq!(restore_bytes(&repo, &a).await.unwrap(), noise(10, 400_000), "the old snapshot restores from the fresh copy");
+    let report = check(&repo, true).await.unwrap();
+    assert!(report.is_ok() && report.affected_snapshots.is_empty(), "{report:?}");
+    assert!(report.healed_snapshots.contains(&a) && !report.healed_snapshots.contains(&b), "{report:?}");
+    assert_eq!(report.healed.len(), 1, "{report:?}");
+
+    let pruned = bulwark_core::repo::prune::prune(&repo, false).await.unwrap();
+    assert_eq!((pruned.packs_repacked, pruned.damage_marks_cleared), (1, 1), "{pruned:?}");
+    assert_eq!(damage_marks(&dir), 0);
+    let clean = check(&repo, true).await.unwrap();
+    assert!(clean.is_ok() && clean.healed.is_empty() && clean.damaged_packs.is_empty(), "{clean:?}");
+    for (id, seed) in [(&a, 10), (&b, 20), (&again.id, 10)] {
+        assert_eq!(restore_bytes(&repo, id).await.unwrap(), noise(seed, 400_000));
+    }
+}
+
+/// `check --read-data` marks what it finds too, and a tree's next backup heals a damaged file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_marks_damage_and_a_tree_backup_heals_it() {
+    let (repo, dir) = new_repo().await;
+    let source = temp_dir("heal-src");
+    sample_tree(&source);
+    let first = backup::backup_tree(&repo, &source, BackupOptions::default()).await.unwrap();
+    let index = repo.load_index().await.unwrap();
+    let big = bulwark_core::repo::tree::find_file(&repo, &index, &first, "big.bin").await.unwrap();
+    damage_blob(&repo, &dir, &big.chunks[1].parse().unwrap()).await;
+    let report = check(&repo, true).await.unwrap();
+    assert_eq!(report.affected_snapshots, vec![first.id.clone()]);
+    assert_eq!(damage_marks(&dir), 1);
+
+    let second = backup::backup_tree(&repo, &source, BackupOptions::default()).await.unwrap();
+    assert_eq!(second.summary.new_chunks, 1, "{:?}", second.summary);
+    let report = check(&repo, true).await.unwrap();
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(report.healed_snapshots, {
+        let mut both = vec![first.id.clone(), second.id.clone()];
+        both.sort();
+        both
+    });
+    for snapshot in [&first, &second] {
+        let target = temp_dir("heal-dst");
+        let index = Arc::new(repo.load_index().await.unwrap());
+        restore::restore_tree(&repo, index, snapshot, &target, &restore::RestoreOptions::default()).await.unwrap();
+        assert_eq!(describe(&target), describe(&source));
+    }
+}
+
+/// A restore used to stop at the first damaged file: the healthy files still queued were not
+/// written, nor directory modes and symlinks applied. Asked to, it restores everything it can
+/// read, a damaged directory listing included, and names each file and directory it could not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_can_skip_what_it_cannot_read() {
+    let (repo, dir) = new_repo().await;
+    let source = temp_dir("skip-src");
+    sample_tree(&source);
+    write(&source.join("broken.bin"), &noise(41, 300_000));
+    let tree = backup::backup_tree(&repo, &source, BackupOptions::default()).await.unwrap();
+    let index = repo.load_index().await.unwrap();
+    let broken = bulwark_core::repo::tree::find_file(&repo, &index, &tree, "broken.bin").await.unwrap();
+    let nested = bulwark_core::repo::tree::list_dir(&repo, &index, &tree, "nested").await.unwrap();
+    let listing = &nested.iter().find(|n| n.path == "nested/a").unwrap().chunks[0];
+    damage_blob(&repo, &dir, &broken.chunks[0].parse().unwrap()).await;
+    damage_blob(&repo, &dir, &listing.parse().unwrap()).await;
+
+    let index = Arc::new(repo.load_index().await.unwrap());
+    let stopped = restore::restore_tree(&repo, index.clone(), &tree, &temp_dir("skip-stop"), &restore::RestoreOptions::default()).await;
+    assert!(matches!(stopped, Err(RepoError::DataUnavailable { .. })), "{stopped:?}");
+
+    let target = temp_dir("skip-dst");
+    let options = restore::RestoreOptions { skip_unreadable: true, ..Default::default() };
+    let summary = restore::restore_tree(&repo, index, &tree, &target, &options).await.unwrap();
+    assert_eq!(summary.unreadable.len(), 2, "{:?}", summary.unreadable);
+    assert!(summary.unreadable[0].starts_with("broken.bin: "), "{:?}", summary.unreadable);
+    assert!(summary.unreadable[1].starts_with("nested/a/: its listing cannot be read"), "{:?}", summary.unreadable);
+    let expected: Vec<_> = describe(&source).into_iter().filter(|(path, ..)| path != "broken.bin" && !path.starts_with("nested/a/")).collect();
+    assert_eq!(describe(&target), expected, "every readable file, directory mode and symlink is in place");
 }
 
 mod chunker {

@@ -103,14 +103,14 @@ async fn policies_holds_and_floors_decide_what_is_deleted(catalog: Catalog) {
     let tracked = retention::tracking(&catalog, &viewer, &runs[1]).await.unwrap().unwrap();
     assert!(tracked.deleted_at.is_some() && tracked.size_freed_bytes == Some(done.bytes_freed as i64), "{tracked:?}");
     let target = bulwark_testkit::temp_dir("retention-dst");
-    let refused = restores::restore_directory(&catalog, &secrets, &crate::restore_targets(), &admin, &runs[1], DirectoryRestore { target_path: target.display().to_string(), include: vec![] }).await.unwrap_err();
+    let refused = restores::restore_directory(&catalog, &secrets, &crate::restore_targets(), &admin, &runs[1], DirectoryRestore { target_path: target.display().to_string(), include: vec![], skip_unreadable: false }).await.unwrap_err();
     assert_eq!(refused.kind(), Kind::Conflict, "{refused}");
     // What is left still restores byte for byte.
     for n in [0, 2, 3] {
         let kept = executions::get(&catalog, &viewer, &runs[n]).await.unwrap();
         let snapshot = repo.load_snapshot(kept.snapshot_id.as_deref().unwrap()).await.unwrap();
         let into = target.join(n.to_string());
-        restore::restore_tree(&repo, Arc::new(repo.load_index().await.unwrap()), &snapshot, &into, &[]).await.unwrap();
+        restore::restore_tree(&repo, Arc::new(repo.load_index().await.unwrap()), &snapshot, &into, &restore::RestoreOptions::default()).await.unwrap();
         assert!(std::fs::read(into.join("ledger.bin")).unwrap() == contents[n], "backup {n}");
     }
 

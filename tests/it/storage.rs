@@ -118,7 +118,7 @@ async fn repository_round_trips_on_s3() {
     let (restored, _) = restore::restore_stream(&reopened, index.clone(), &s, Vec::new()).await.unwrap();
     assert!(restored == data);
     let dst = bulwark_testkit::temp_dir("s3-dst");
-    restore::restore_tree(&reopened, index, &t, &dst, &[]).await.unwrap();
+    restore::restore_tree(&reopened, index, &t, &dst, &restore::RestoreOptions::default()).await.unwrap();
     assert_eq!(std::fs::read(dst.join("d/f.txt")).unwrap(), b"on s3");
     assert!(check(&reopened, true).await.unwrap().is_ok());
 }

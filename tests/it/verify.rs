@@ -42,7 +42,7 @@ async fn wide_trees_verify_restore_and_test_to_the_end() {
     assert_eq!((verified.status.as_str(), verified.files), ("verified", FILES as u64));
 
     let target = bulwark_testkit::temp_dir("wide-dst");
-    let request = bulwark_core::restores::DirectoryRestore { target_path: target.display().to_string(), include: vec![] };
+    let request = bulwark_core::restores::DirectoryRestore { target_path: target.display().to_string(), include: vec![], skip_unreadable: false };
     let targets = crate::restore_targets();
     let restore = bulwark_core::restores::restore_directory(&catalog, &secrets, &targets, &admin, &e.id, request);
     tokio::time::timeout(limit, restore).await.expect("the restore finishes").unwrap();

@@ -2,6 +2,7 @@
 //! `/api/admin/backups/executions/{id}/events`), then its figures.
 
 use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
 use leptos_router::hooks::use_params_map;
 
 use super::legal_holds::{Retention, RetentionPanel};
@@ -53,23 +54,33 @@ pub async fn restore_execution(id: String, target_url: String, target_password: 
     Ok(format!("Restored {what} into {} ({}) in {:.2} s", r.target, human_bytes(r.bytes), r.duration_seconds))
 }
 
-/// Restores a directory execution; returns a sentence for the page.
+/// What a directory restore tells the page: a sentence, and each file it could not read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DirectoryRestored {
+    pub sentence: String,
+    pub unreadable: Vec<String>,
+}
+
+/// Restores a directory execution. `skip_unreadable` (a checkbox) restores every file that can
+/// be read and names the others instead of stopping at the first damaged one.
 #[server(prefix = "/_sfn", endpoint = "restore_directory")]
-pub async fn restore_directory(id: String, target_path: String, include: String) -> Result<String, AppError> {
+pub async fn restore_directory(id: String, target_path: String, include: String, skip_unreadable: Option<String>) -> Result<DirectoryRestored, AppError> {
     use bulwark_core::restores::{self, DirectoryRestore};
     let p = crate::ssr::principal().await?;
     let (catalog, secrets) = (crate::ssr::catalog()?, crate::ssr::secrets()?);
     let include = include.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect();
+    let request = DirectoryRestore { target_path, include, skip_unreadable: skip_unreadable.is_some() };
     let _turn = restores::admission().await;
-    let r = restores::restore_directory(&catalog, &secrets, &*crate::ssr::restore_targets()?, &p, &id, DirectoryRestore { target_path, include }).await.map_err(AppError::from_core)?;
-    Ok(format!(
+    let r = restores::restore_directory(&catalog, &secrets, &*crate::ssr::restore_targets()?, &p, &id, request).await.map_err(AppError::from_core)?;
+    let sentence = format!(
         "Restored {} files ({}) into {} in {:.2} s; {} already identical",
         r.files.unwrap_or(0),
         human_bytes(r.bytes),
         r.target,
         r.duration_seconds,
         r.unchanged.unwrap_or(0)
-    ))
+    );
+    Ok(DirectoryRestored { sentence, unreadable: r.unreadable })
 }
 
 #[component]
@@ -338,9 +349,22 @@ fn DirectoryRestorePanel(view: Signal<ExecutionView>) -> impl IntoView {
                 <input type="hidden" name="id" value=move || view.get().id/>
                 <label>"Target directory" <input type="text" name="target_path" placeholder="/srv/restore" required/></label>
                 <label>"Paths (optional)" <input type="text" name="include" placeholder="etc/nginx, docs"/></label>
+                <label class="check"><input type="checkbox" name="skip_unreadable" value="on"/> "Restore everything that can be read: files with damaged data are left out and listed, instead of stopping at the first"</label>
                 <button type="submit" class="primary">"Restore files"</button>
             </ActionForm>
-            {action_outcome(restore.value(), "restore-report")}
+            {move || restore.value().get().map(|r| match r {
+                Ok(done) => {
+                    let (whole, count) = (done.unreadable.is_empty(), done.unreadable.len());
+                    view! {
+                        <p class="ok" role="status" data-testid="restore-report">{done.sentence}</p>
+                        <div class="form-error" role="alert" data-testid="restore-unreadable" class:hidden=whole>
+                            <p>{format!("{count} could not be read and were not restored:")}</p>
+                            <ul>{done.unreadable.into_iter().map(|u| view! { <li>{u}</li> }).collect_view()}</ul>
+                        </div>
+                    }.into_any()
+                }
+                Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+            })}
         </section>
     }
 }

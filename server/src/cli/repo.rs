@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bulwark_core::repo::backup::{self, BackupOptions};
 use bulwark_core::repo::wal::Pushed;
-use bulwark_core::repo::check::check;
+use bulwark_core::repo::check::{ReadData, check};
 use bulwark_core::repo::format::Compression;
 use bulwark_core::repo::keys::Secret;
 use bulwark_core::repo::snapshot::Content;
@@ -90,6 +90,10 @@ pub enum RepoCommand {
         /// Restore only these paths of a tree (and what is below them).
         #[arg(long)]
         include: Vec<String>,
+        /// Restore every file of a tree that can be read, list each one that cannot, and exit
+        /// 13 if any could not (without it, the restore stops at the first damaged file).
+        #[arg(long, requires = "target")]
+        skip_unreadable: bool,
     },
     /// List snapshots.
     Snapshots,
@@ -124,6 +128,10 @@ pub enum RepoCommand {
     Check {
         #[arg(long)]
         read_data: bool,
+        /// Read only part of the packs: `n/m` (run 1/7 to 7/7 on seven nights to read every
+        /// pack once), a percentage (`10%`) or a fraction (`0.1`) chosen at random.
+        #[arg(long, value_name = "SUBSET", conflicts_with = "read_data")]
+        read_data_subset: Option<String>,
     },
     /// Drop snapshots (their data stays until `prune`).
     Forget {
@@ -274,7 +282,7 @@ pub async fn run_repo(args: RepoArgs) -> Result<(), Failure> {
             }
             Ok(())
         }
-        RepoCommand::Restore { snapshot, target, stdout, output, include, untar } => {
+        RepoCommand::Restore { snapshot, target, stdout, output, include, untar, skip_unreadable } => {
             let repo = args.open().await?;
             let snapshot = repo.snapshot(snapshot).await?;
             let index = Arc::new(repo.load_index().await?);
@@ -289,7 +297,8 @@ pub async fn run_repo(args: RepoArgs) -> Result<(), Failure> {
             }
             match (&snapshot.content, target, stdout, output) {
                 (Content::Tree { .. }, Some(target), false, None) => {
-                    let summary = restore::restore_tree(&repo, index, &snapshot, target, include).await?;
+                    let options = restore::RestoreOptions { include: include.clone(), skip_unreadable: *skip_unreadable };
+                    let summary = restore::restore_tree(&repo, index, &snapshot, target, &options).await?;
                     if args.json {
                         print_json(&summary);
                     } else {
@@ -297,8 +306,14 @@ pub async fn run_repo(args: RepoArgs) -> Result<(), Failure> {
                             "restored {} files, {} directories, {} symlinks ({} bytes); {} already up to date",
                             summary.files, summary.dirs, summary.symlinks, summary.bytes, summary.unchanged
                         );
+                        for u in &summary.unreadable {
+                            println!("not restored: {u}");
+                        }
                     }
-                    Ok(())
+                    match summary.unreadable.len() {
+                        0 => Ok(()),
+                        n => Err(Failure::new(13, format!("{n} files or directories of snapshot {} could not be read and were not restored", snapshot.id))),
+                    }
                 }
                 (Content::Stream { .. }, None, true, None) => {
                     if std::io::stdout().is_terminal() {
@@ -393,24 +408,38 @@ pub async fn run_repo(args: RepoArgs) -> Result<(), Failure> {
                 n => Err(Failure::new(13, format!("{n} parts of snapshot {} cannot be restored", snapshot.id))),
             }
         }
-        RepoCommand::Check { read_data } => {
+        RepoCommand::Check { read_data, read_data_subset } => {
+            let read = match read_data_subset {
+                Some(subset) => subset.parse::<ReadData>()?,
+                None => ReadData::from(*read_data),
+            };
             let repo = args.open().await?;
-            let report = check(&repo, *read_data).await?;
+            let started = std::time::Instant::now();
+            let report = check(&repo, read).await?;
+            let seconds = started.elapsed().as_secs_f64();
             if args.json {
                 print_json(&report);
             } else {
-                println!(
-                    "checked {} snapshots, {} packs, {} blobs{}",
-                    report.snapshots,
-                    report.packs,
-                    report.blobs,
-                    if *read_data { format!(", {} WAL files (all data read and verified)", report.wal_files) } else { " (structure only)".to_string() }
-                );
+                let read_back = match read {
+                    ReadData::No => " (structure only)".to_string(),
+                    ReadData::All => format!(", {} WAL files (all data read and verified)", report.wal_files),
+                    _ => format!(", {} WAL files ({} of {} packs read and verified)", report.wal_files, report.packs_read, report.packs),
+                };
+                println!("checked {} snapshots, {} packs, {} blobs{read_back}", report.snapshots, report.packs, report.blobs);
+                if read != ReadData::No {
+                    println!("read {} bytes of packs in {seconds:.2} s ({:.1} MB/s)", report.bytes_read, report.bytes_read as f64 / seconds / 1e6);
+                }
                 for e in &report.errors {
                     println!("error: {e}");
                 }
                 for s in &report.affected_snapshots {
                     println!("affected snapshot: {s}");
+                }
+                for h in &report.healed {
+                    println!("healed: {h}");
+                }
+                for s in &report.healed_snapshots {
+                    println!("healed snapshot: {s} (a damaged copy of its data has a good copy)");
                 }
                 for w in &report.wal_windows {
                     println!("{w}");

@@ -382,6 +382,12 @@ async fn configurations_and_executions_over_rest(app: TestApp) {
     assert_eq!((restored.status, restored.json()["files"].as_u64()), (StatusCode::OK, Some(1)), "{}", restored.text());
     assert_eq!(restored.json()["storageLocationId"].as_str(), Some(location.as_str()), "read from the backup's own location");
     assert_eq!(std::fs::read_to_string(target.join("data.txt")).unwrap(), "restored bytes must equal these");
+    assert_eq!(restored.json()["unreadable"], serde_json::json!([]), "a whole restore lists nothing unreadable");
+    let whole = bulwark_testkit::temp_dir("rest-restore-whole");
+    let body = serde_json::json!({ "targetPath": whole, "skipUnreadable": true }).to_string();
+    let restored = app.json("POST", &restore, &operator, &body).await;
+    assert_eq!((restored.status, restored.json()["unreadable"].clone()), (StatusCode::OK, serde_json::json!([])), "{}", restored.text());
+    assert_eq!(std::fs::read_to_string(whole.join("data.txt")).unwrap(), "restored bytes must equal these");
     let relative = app.json("POST", &restore, &operator, r#"{"targetPath":"relative"}"#).await;
     assert_eq!((relative.status, relative.json()["detail"].as_str()), (StatusCode::BAD_REQUEST, Some("targetPath: \"relative\" is not an absolute path")));
     // An operator cannot restore over the host's files: only below the restore roots.

@@ -177,6 +177,54 @@ fn repo_commands_round_trip_and_exit_codes() {
     assert!([verify_tree, verify_stream].contains(&13) && [verify_tree, verify_stream].iter().all(|c| [0, 13].contains(c)), "the damaged snapshot fails verify: {verify_tree} {verify_stream}");
 }
 
+/// `restore --skip-unreadable` restores every file it can read, lists the others and exits 13;
+/// `check --read-data-subset` reads a share of the packs and refuses a subset it cannot parse.
+#[test]
+fn a_damaged_file_is_skipped_and_named() {
+    let repo = bulwark_testkit::temp_dir("cli-skip").join("repo");
+    let pw = "cli passphrase 123";
+    assert_eq!(repo_cmd(&repo, pw, &["init"], b"").0, 0);
+    let src = bulwark_testkit::temp_dir("cli-skip-src");
+    std::fs::write(src.join("good.txt"), "still here\n").unwrap();
+    let mut x = 0x9e3779b97f4a7c15u64;
+    let noise: Vec<u8> = (0..400_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::write(src.join("bad.bin"), &noise).unwrap();
+    let (code, out, err) = repo_cmd(&repo, pw, &["backup", src.to_str().unwrap(), "--json"], b"");
+    assert_eq!(code, 0, "{err}");
+    let tree_id = serde_json::from_slice::<serde_json::Value>(&out).unwrap()["id"].as_str().unwrap().to_string();
+    let (code, out, _) = repo_cmd(&repo, pw, &["check", "--read-data-subset", "1/1"], b"");
+    let out = String::from_utf8_lossy(&out);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("2 of 2 packs read"), "a data pack and a tree pack: {out}");
+    let (code, _, err) = repo_cmd(&repo, pw, &["check", "--read-data-subset", "3/2"], b"");
+    assert_eq!(code, 3, "{err}");
+    // The data pack is almost all bad.bin: its middle is in that file's data.
+    let packs = std::fs::read_dir(repo.join("packs")).unwrap().flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap().map(|p| p.unwrap().path()));
+    let pack = packs.max_by_key(|p| std::fs::metadata(p).unwrap().len()).unwrap();
+    let mut bytes = std::fs::read(&pack).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&pack, bytes).unwrap();
+
+    let dst = bulwark_testkit::temp_dir("cli-skip-dst");
+    let (code, _, err) = repo_cmd(&repo, pw, &["restore", &tree_id, "--target", dst.to_str().unwrap()], b"");
+    assert_eq!(code, 13, "{err}");
+    let (code, out, err) = repo_cmd(&repo, pw, &["restore", &tree_id, "--target", dst.to_str().unwrap(), "--skip-unreadable"], b"");
+    let out = String::from_utf8_lossy(&out);
+    assert_eq!(code, 13, "{out} {err}");
+    assert!(out.contains("not restored: bad.bin: "), "{out}");
+    assert!(err.contains("1 files or directories"), "{err}");
+    assert_eq!(std::fs::read(dst.join("good.txt")).unwrap(), b"still here\n");
+    assert!(!dst.join("bad.bin").exists());
+}
+
 #[test]
 fn repo_commands_work_on_s3() {
     use bulwark_core::storage::s3::{S3Settings, S3Storage};
@@ -430,7 +478,7 @@ async fn a_lost_catalog_is_rebuilt_from_the_repository() {
     let list = executions::list(&catalog, &admin, &c.id, 10).await.unwrap();
     assert_eq!((list.len(), list[0].snapshot_id.as_deref(), list[0].status.as_str()), (1, Some(snapshot.as_str()), "completed"));
     let target = bulwark_testkit::temp_dir("rebuild-restored");
-    let request = restores::DirectoryRestore { target_path: target.display().to_string(), include: vec![] };
+    let request = restores::DirectoryRestore { target_path: target.display().to_string(), include: vec![], skip_unreadable: false };
     restores::restore_directory(&catalog, &secrets, &crate::restore_targets(), &admin, &list[0].id, request).await.unwrap();
     assert_eq!(std::fs::read_to_string(target.join("ledger.csv")).unwrap(), "1,paid\n2,open\n");
 }
