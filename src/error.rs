@@ -24,6 +24,11 @@ pub enum Kind {
     Conflict,
     /// Too many attempts (429).
     RateLimited,
+    /// Backed-up data is damaged or missing: a blob that does not open, a pack gone (500, with
+    /// the message: it names what is damaged, and what to do).
+    Damaged,
+    /// A storage location failed or could not be reached (503, with the message).
+    Unavailable,
     /// A failure inside Bulwark or its catalog (500); details only in the log.
     Internal,
 }

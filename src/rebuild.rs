@@ -69,7 +69,10 @@ pub async fn attach(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, l
     }
     let key_file = request.key_file.trim().to_string();
     let secret = Secret::from_key_file(&key_file).ok_or_else(|| RebuildError::Invalid("keyFile: the 64 hex characters of the recovery kit's key file".into()))?;
-    let repo = Repository::open(locations::storage(&location, secrets)?, &secret).await?;
+    let repo = Repository::open(locations::storage(&location, secrets)?, &secret).await.map_err(|e| match e {
+        RepoError::WrongSecret | RepoError::NoKeyOpened(_) => RebuildError::Invalid(format!("keyFile: this key file does not open the repository at {:?}: {e}", location.location_name)),
+        e => e.into(),
+    })?;
     let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
     locations::record_repository(&mut tx.tx, secrets, location_id, &repo.config().id, &key_file).await?;
     let detail = serde_json::json!({ "repositoryId": repo.config().id });

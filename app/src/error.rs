@@ -19,6 +19,12 @@ pub enum AppError {
     Conflict(String),
     #[error("{0}")]
     RateLimited(String),
+    /// Backed-up data is damaged: the message names what and says what to do.
+    #[error("{0}")]
+    Damaged(String),
+    /// A storage location failed or could not be reached.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("Something went wrong inside Bulwark; the server log has the details.")]
     Internal,
     /// The request did not reach the server or its answer could not be read.
@@ -47,7 +53,8 @@ impl AppError {
             AppError::NotFound(_) => 404,
             AppError::Conflict(_) => 409,
             AppError::RateLimited(_) => 429,
-            AppError::Internal => 500,
+            AppError::Damaged(_) | AppError::Internal => 500,
+            AppError::Unavailable(_) => 503,
         }
     }
 }
@@ -67,6 +74,8 @@ impl AppError {
             Kind::NotFound => AppError::NotFound(e.to_string()),
             Kind::Conflict => AppError::Conflict(e.to_string()),
             Kind::RateLimited => AppError::RateLimited(e.to_string()),
+            Kind::Damaged => AppError::Damaged(e.to_string()),
+            Kind::Unavailable => AppError::Unavailable(e.to_string()),
             Kind::Internal => {
                 tracing::error!(error = %e, "server function failed");
                 AppError::Internal

@@ -127,12 +127,17 @@ impl Classify for RepoError {
             RepoError::AlreadyExists(_) | RepoError::Cancelled | RepoError::LockHeld(_) | RepoError::LockLost(_) | RepoError::WalConflict(_) | RepoError::ObjectLocked { .. } => {
                 Kind::Conflict
             }
-            RepoError::WrongSecret | RepoError::NoKeyOpened(_) => Kind::Unauthenticated,
+            // Not the caller's credentials: where a person gave the key (attaching a
+            // repository) that operation says so; elsewhere the stored key no longer opens.
+            RepoError::WrongSecret | RepoError::NoKeyOpened(_) => Kind::Conflict,
             RepoError::Invalid(_) | RepoError::UnsupportedVersion(_) => Kind::Invalid,
+            // A repository object missing or cut short is damage, not a 404 of the request.
+            e if e.is_damage() => Kind::Damaged,
             RepoError::Storage(e) => e.kind(),
-            RepoError::Damaged(_) | RepoError::DataUnavailable { .. } | RepoError::Source(_) | RepoError::Target(_) => {
-                Kind::Internal
-            }
+            // The source and the restore target are the administrator's settings (as
+            // `SourceError`): theirs to fix.
+            RepoError::Source(_) | RepoError::Target(_) => Kind::Invalid,
+            RepoError::Damaged(_) | RepoError::DataUnavailable { .. } => Kind::Damaged,
         }
     }
 }
@@ -536,8 +541,13 @@ impl Repository {
     }
 
     /// The full id of the one manifest whose id starts with `id` (6 characters at least), found
-    /// from the listing alone: it works for a manifest that cannot be read too.
+    /// from the listing alone: it works for a manifest that cannot be read too. `latest` names
+    /// the newest readable snapshot, as in restic.
     pub async fn resolve_snapshot_id(&self, id: &str) -> Result<String, RepoError> {
+        if id == "latest" {
+            let newest = self.snapshots().await?.pop();
+            return newest.map(|s| s.id).ok_or_else(|| RepoError::SnapshotNotFound("latest (the repository has no snapshot)".into()));
+        }
         let ids = self.snapshot_ids().await?;
         let matching: Vec<&String> = ids.iter().filter(|s| s.starts_with(id)).collect();
         match matching.as_slice() {

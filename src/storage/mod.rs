@@ -45,7 +45,7 @@ impl Classify for StorageError {
         match self {
             StorageError::NotFound(_) => Kind::NotFound,
             StorageError::InvalidKey(_) | StorageError::OutOfRange { .. } | StorageError::Unsupported(_) => Kind::Invalid,
-            StorageError::Io { .. } | StorageError::Remote { .. } => Kind::Internal,
+            StorageError::Io { .. } | StorageError::Remote { .. } => Kind::Unavailable,
         }
     }
 }

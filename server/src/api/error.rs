@@ -10,11 +10,13 @@ use bulwark_core::error::{Classify, Kind};
 pub struct ApiError {
     pub status: StatusCode,
     pub detail: String,
+    /// The `error` field, when the status alone does not say it (500 for damaged data).
+    code: Option<&'static str>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, detail: impl Into<String>) -> ApiError {
-        ApiError { status, detail: detail.into() }
+        ApiError { status, detail: detail.into(), code: None }
     }
 
     pub fn unauthenticated(detail: impl Into<String>) -> ApiError {
@@ -34,6 +36,13 @@ impl ApiError {
             Kind::NotFound => StatusCode::NOT_FOUND,
             Kind::Conflict => StatusCode::CONFLICT,
             Kind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            // Damaged backups are the server's trouble (5xx), but the message is what the
+            // caller needs: which snapshot, which file, what to do.
+            Kind::Damaged => {
+                tracing::warn!(error = %e, "request met damaged repository data");
+                return ApiError { code: Some("damaged"), ..ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()) };
+            }
             Kind::Internal => {
                 tracing::error!(error = %e, "request failed");
                 return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error: see the server log");
@@ -43,6 +52,9 @@ impl ApiError {
     }
 
     fn kind(&self) -> &'static str {
+        if let Some(code) = self.code {
+            return code;
+        }
         match self.status {
             StatusCode::BAD_REQUEST => "invalid_request",
             StatusCode::UNAUTHORIZED => "unauthenticated",
@@ -53,6 +65,7 @@ impl ApiError {
             StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
             StatusCode::UNPROCESSABLE_ENTITY => "invalid_request",
             StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+            StatusCode::SERVICE_UNAVAILABLE => "unavailable",
             _ => "internal",
         }
     }

@@ -88,7 +88,8 @@ pub fn exit_code(kind: Kind) -> i32 {
     match kind {
         Kind::Invalid | Kind::Unauthenticated | Kind::Forbidden | Kind::NotFound | Kind::RateLimited => 3,
         Kind::Conflict => 4,
-        Kind::Internal => 5,
+        Kind::Unavailable | Kind::Internal => 5,
+        Kind::Damaged => 13,
     }
 }
 

@@ -73,6 +73,7 @@ pub enum RepoCommand {
     },
     /// Restore a snapshot (an id or a unique prefix of 6+ characters).
     Restore {
+        /// A snapshot id (its first 6 characters or more), or `latest`.
         snapshot: String,
         /// Restore a tree into this directory (files already identical are left alone).
         #[arg(long, conflicts_with_all = ["stdout", "output"])]
@@ -122,6 +123,7 @@ pub enum RepoCommand {
     /// Read one snapshot back whole as a restore would, writing nothing: every blob opened,
     /// every file's SHA-256 compared. Exits 13 when something cannot be restored.
     Verify {
+        /// A snapshot id (its first 6 characters or more), or `latest`.
         snapshot: String,
     },
     /// Check the repository's structure; with --read-data, read and verify every byte.

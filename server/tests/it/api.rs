@@ -24,6 +24,7 @@ on_both_catalogs!(
     server_function_failures_carry_their_status,
     storage_locations_over_rest,
     configurations_and_executions_over_rest,
+    errors_are_classified_where_they_are_decided,
 );
 
 async fn health_and_metrics_answer(app: TestApp) {
@@ -481,6 +482,55 @@ async fn configurations_and_executions_over_rest(app: TestApp) {
     assert_eq!((rebuilt.status, rebuilt.json()["executionsCreated"].as_u64()), (StatusCode::OK, Some(0)), "{}", rebuilt.text());
     let attach = app.json("POST", &format!("/api/admin/backups/storage-locations/{location}/attach"), &admin, &format!(r#"{{"keyFile":"{}"}}"#, "0".repeat(64))).await;
     assert_eq!(attach.status, StatusCode::CONFLICT, "{}", attach.text());
+}
+
+/// The status and message come from where the meaning is known: a restore from a repository
+/// whose packs are gone is a 500 that says what is damaged (it was a generic 500 hiding it); a
+/// storage location that cannot be reached is a 503 naming it (a hidden 500); a recovery key
+/// that does not open a repository is the request's fault, 400 (it was 401, and the console
+/// said the session had ended).
+async fn errors_are_classified_where_they_are_decided(app: TestApp) {
+    let (_, admin) = app.user_with_token("root", Role::Admin).await;
+    let (_, operator) = app.user_with_token("ops", Role::Operator).await;
+    let locations = "/api/admin/backups/storage-locations";
+    let repo = bulwark_testkit::temp_dir("rest-errors").join("repo");
+    let body = serde_json::json!({ "locationName": "disk", "storageType": "primary", "provider": "local", "pathPrefix": repo }).to_string();
+    let location = app.json("POST", locations, &admin, &body).await.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(app.json("POST", &format!("{locations}/{location}/init"), &admin, "").await.status, StatusCode::CREATED);
+    let source = bulwark_testkit::temp_dir("rest-errors-src");
+    std::fs::write(source.join("data.txt"), "soon damaged").unwrap();
+    let config = serde_json::json!({
+        "name": "files", "sourceType": "filesystem", "sourceIdentifier": source, "frequency": "daily",
+        "storageLocationIds": [location], "rtoMinutes": 30, "rpoMinutes": 1440,
+    });
+    let id = app.json("POST", "/api/admin/backups/configurations", &admin, &config.to_string()).await.json()["id"].as_str().unwrap().to_string();
+    let started = app.json("POST", &format!("/api/admin/backups/configurations/{id}/execute"), &operator, "").await;
+    let execution = started.json()["id"].as_str().unwrap().to_string();
+    bulwark_core::executions::run(&app.catalog, &app.secrets, &execution, Default::default()).await.unwrap();
+
+    std::fs::remove_dir_all(repo.join("packs")).unwrap();
+    let target = bulwark_testkit::temp_dir("rest-errors-dst");
+    let restore = format!("/api/admin/backups/executions/{execution}/restore");
+    let damaged = app.json("POST", &restore, &operator, &serde_json::json!({ "targetPath": target }).to_string()).await;
+    assert_eq!((damaged.status, damaged.json()["error"].as_str()), (StatusCode::INTERNAL_SERVER_ERROR, Some("damaged")), "{}", damaged.text());
+    assert!(damaged.json()["detail"].as_str().unwrap().contains("is missing or damaged"), "{}", damaged.text());
+
+    // A repository the catalog does not know, and a key file that does not open it.
+    let other = bulwark_testkit::temp_dir("rest-errors-other");
+    let storage: std::sync::Arc<dyn bulwark_core::storage::Storage> = std::sync::Arc::new(bulwark_core::storage::local::LocalStorage::new(&other));
+    bulwark_core::repo::Repository::init(storage, &bulwark_core::repo::keys::Secret::Passphrase("elsewhere".into())).await.unwrap();
+    let body = serde_json::json!({ "locationName": "found", "storageType": "primary", "provider": "local", "pathPrefix": other }).to_string();
+    let found = app.json("POST", locations, &admin, &body).await.json()["id"].as_str().unwrap().to_string();
+    let attach = app.json("POST", &format!("{locations}/{found}/attach"), &admin, &format!(r#"{{"keyFile":"{}"}}"#, "1".repeat(64))).await;
+    assert_eq!(attach.status, StatusCode::BAD_REQUEST, "{}", attach.text());
+    assert!(attach.json()["detail"].as_str().unwrap().starts_with("keyFile: this key file does not open the repository at \"found\""), "{}", attach.text());
+
+    // Nothing listens on port 1.
+    let body = r#"{"locationName":"gone","storageType":"primary","provider":"s3","bucket":"b-1","endpoint":"http://127.0.0.1:1","accessKey":"a","secretKey":"s"}"#;
+    let gone = app.json("POST", locations, &admin, body).await.json()["id"].as_str().unwrap().to_string();
+    let unreachable = app.json("POST", &format!("{locations}/{gone}/init"), &admin, "").await;
+    assert_eq!((unreachable.status, unreachable.json()["error"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("unavailable")), "{}", unreachable.text());
+    assert!(unreachable.json()["detail"].as_str().unwrap().contains("storage"), "{}", unreachable.text());
 }
 
 async fn password_changes_end_sessions_and_tokens_stay_in_their_lane(app: TestApp) {

@@ -100,6 +100,9 @@ fn repo_commands_round_trip_and_exit_codes() {
             stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
         }
     }
+    let (code, _, err) = repo_cmd(&repo, pw, &["verify", "latest"], b"");
+    assert_eq!(code, 3, "no snapshot yet: {err}");
+    assert!(err.contains("latest (the repository has no snapshot)"), "{err}");
     let (code, _, err) = repo_cmd(&repo, "wrong", &["snapshots"], b"");
     assert_eq!(code, 11, "{err}");
 
@@ -123,6 +126,9 @@ fn repo_commands_round_trip_and_exit_codes() {
     let (code, out, err) = repo_cmd(&repo, pw, &["restore", &stream_id[..8], "--stdout"], b"");
     assert_eq!(code, 0, "{err}");
     assert!(out == stream, "the restored stream equals the original");
+    let (code, out, err) = repo_cmd(&repo, pw, &["restore", "latest", "--stdout"], b"");
+    assert_eq!(code, 0, "{err}");
+    assert!(out == stream, "latest is the newest snapshot, as in restic");
     let dst = bulwark_testkit::temp_dir("cli-dst");
     let (code, _, err) = repo_cmd(&repo, pw, &["restore", &tree_id, "--target", dst.to_str().unwrap()], b"");
     assert_eq!(code, 0, "{err}");
