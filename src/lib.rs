@@ -12,6 +12,7 @@ pub mod child;
 pub mod config_files;
 pub mod configurations;
 pub mod error;
+pub mod events;
 pub mod executions;
 pub mod jobs;
 pub mod locations;

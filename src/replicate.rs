@@ -406,6 +406,23 @@ async fn remove_extra(to: &dyn crate::storage::Storage, extra: &HashMap<&str, Ve
     Ok(())
 }
 
+/// Queues the copies of a completed backup ([`after_backup`]): subscribed to
+/// `backup.completed` (`crate::events`).
+pub struct QueueCopiesHandler;
+
+impl JobHandler for QueueCopiesHandler {
+    fn kind(&self) -> &'static str {
+        crate::events::QUEUE_COPIES
+    }
+
+    fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
+        Box::pin(async move {
+            let location = &job.payload_field("locationId")?;
+            after_backup(catalog, location).await.map(|_| ()).map_err(|e| e.to_string())
+        })
+    }
+}
+
 /// Runs `replicate` jobs on the worker pool.
 pub struct ReplicateHandler {
     pub secrets: SecretBox,

@@ -151,7 +151,7 @@ async fn finish(
 }
 
 /// The job kind queued after each completed backup.
-pub const JOB_KIND: &str = "verify";
+pub const JOB_KIND: &str = crate::events::VERIFY_BACKUP;
 
 /// Runs `verify` jobs on the worker pool.
 pub struct VerifyHandler {

@@ -52,6 +52,9 @@ pub async fn serve(catalog_args: &CatalogArgs, args: &ServeArgs) -> anyhow::Resu
     pool.register(Arc::new(bulwark_core::verify::VerifyHandler { secrets: secrets.clone() }));
     pool.register(Arc::new(bulwark_core::testing::RestoreTestHandler { secrets: secrets.clone() }));
     pool.register(Arc::new(bulwark_core::replicate::ReplicateHandler { secrets: secrets.clone() }));
+    // Subscribers of the events outbox (`bulwark_core::events::SUBSCRIPTIONS`).
+    pool.register(Arc::new(bulwark_core::retention::TrackHandler { secrets: secrets.clone() }));
+    pool.register(Arc::new(bulwark_core::replicate::QueueCopiesHandler));
     // Daily: the latest backup of every configuration is re-verified and restore-tested weekly.
     pool.register_periodic(Arc::new(bulwark_core::testing::SweepHandler), chrono::Duration::days(1));
     // Hourly: a policy's verdicts change as backups age and new ones arrive.

@@ -24,6 +24,7 @@ use crate::repo::{CompressionSetting, RepoError};
 use crate::secrets::{SecretBox, SecretError};
 use crate::source::SourceError;
 use crate::source::postgres::Database;
+use crate::events::{self, EventError, EventKind};
 use crate::time;
 
 mod group;
@@ -55,6 +56,8 @@ pub enum ExecutionError {
     Repo(#[from] RepoError),
     #[error(transparent)]
     Job(#[from] JobError),
+    #[error(transparent)]
+    Event(#[from] EventError),
 }
 
 impl From<sqlx::Error> for ExecutionError {
@@ -67,7 +70,9 @@ impl ExecutionError {
     /// True when the catalog could not be reached (a later try may succeed).
     fn catalog_unreachable(&self) -> bool {
         match self {
-            ExecutionError::Catalog(CatalogError::Query(e)) | ExecutionError::Job(JobError::Catalog(CatalogError::Query(e))) => crate::catalog::unreachable(e),
+            ExecutionError::Catalog(CatalogError::Query(e))
+            | ExecutionError::Job(JobError::Catalog(CatalogError::Query(e)))
+            | ExecutionError::Event(EventError::Catalog(CatalogError::Query(e)) | EventError::Job(JobError::Catalog(CatalogError::Query(e)))) => crate::catalog::unreachable(e),
             _ => false,
         }
     }
@@ -87,6 +92,7 @@ impl Classify for ExecutionError {
             ExecutionError::Source(e) => e.kind(),
             ExecutionError::Repo(e) => e.kind(),
             ExecutionError::Job(e) => e.kind(),
+            ExecutionError::Event(e) => e.kind(),
         }
     }
 }
@@ -303,7 +309,7 @@ async fn run_fenced(catalog: &Catalog, secrets: &SecretBox, id: &str, cancel: Ca
     if let Some((lease, true)) = &lease {
         if let Some((location_id, snapshot, metadata)) = committed_before(catalog, secrets, &configuration, id).await? {
             tracing::warn!(execution = %id, snapshot = %snapshot.id, "an earlier attempt committed this backup before it stopped; adopting its snapshot");
-            return record_completed(catalog, id, Some(lease), &location_id, &snapshot, metadata, started, None).await;
+            return record_completed(catalog, id, &configuration.id, Some(lease), &location_id, &snapshot, metadata, started, None).await;
         }
     }
     let progress = Arc::new(Progress { cancel, ..Progress::default() });
@@ -316,37 +322,22 @@ async fn run_fenced(catalog: &Catalog, secrets: &SecretBox, id: &str, cancel: Ca
         Ok((location_id, snapshot, metadata)) => {
             test_hook::pause_at("after-commit");
             let lease = lease.as_ref().map(|(lease, _)| lease);
-            record_completed(catalog, id, lease, &location_id, &snapshot, metadata, started, Some(&progress)).await?;
-            // The backup exists either way; a missing tracking row only loses the planned date.
-            if let Err(e) = crate::retention::track(catalog, secrets, id).await {
-                tracing::warn!(execution = %id, error = %e, "recording the retention row failed");
-            }
-            if let Err(e) = crate::replicate::after_backup(catalog, &location_id).await {
-                tracing::warn!(execution = %id, error = %e, "queueing the copies of the backup failed");
-            }
-            // Every backup is read back once by itself; group members inside their group too.
-            let verify = NewJob {
-                priority: 8,
-                subject_id: Some(id.to_string()),
-                max_attempts: 2,
-                ..NewJob::new(crate::verify::JOB_KIND, serde_json::json!({ "executionId": id }))
-            };
-            if let Err(e) = jobs::enqueue(catalog, verify).await {
-                tracing::warn!(execution = %id, error = %e, "queueing the verification failed");
-            }
+            // Retention tracking, copies and verification follow from the event this records.
+            record_completed(catalog, id, &configuration.id, lease, &location_id, &snapshot, metadata, started, Some(&progress)).await?;
+            test_hook::pause_at("after-complete");
             Ok(())
         }
         Err(ExecutionError::Repo(RepoError::Cancelled)) if liveness.as_ref().is_some_and(|l| l.is_stalled()) => {
             let message = "stopped by the watchdog: the backup read nothing for longer than the stall limit (--job-stall-minutes)";
-            finish(catalog, id, lease.as_ref().map(|(l, _)| l), "failed", message).await?;
+            finish(catalog, id, &configuration.id, lease.as_ref().map(|(l, _)| l), "failed", message).await?;
             Err(RepoError::Cancelled.into())
         }
         Err(ExecutionError::Repo(RepoError::Cancelled)) => {
-            finish(catalog, id, lease.as_ref().map(|(l, _)| l), "cancelled", &RepoError::Cancelled.to_string()).await?;
+            finish(catalog, id, &configuration.id, lease.as_ref().map(|(l, _)| l), "cancelled", &RepoError::Cancelled.to_string()).await?;
             Err(RepoError::Cancelled.into())
         }
         Err(e) => {
-            finish(catalog, id, lease.as_ref().map(|(l, _)| l), "failed", &e.to_string()).await?;
+            finish(catalog, id, &configuration.id, lease.as_ref().map(|(l, _)| l), "failed", &e.to_string()).await?;
             Err(e)
         }
     }
@@ -393,6 +384,7 @@ fn execution_tag(id: &str) -> String {
 async fn record_completed(
     catalog: &Catalog,
     id: &str,
+    configuration_id: &str,
     lease: Option<&Lease>,
     location_id: &str,
     snapshot: &Snapshot,
@@ -437,6 +429,8 @@ async fn record_completed(
         .bind(id)
         .execute(&mut *tx)
         .await?;
+        let event = serde_json::json!({ "executionId": id, "configurationId": configuration_id, "locationId": location_id, "snapshotId": snapshot.id });
+        events::publish_in(&mut tx, EventKind::BackupCompleted, id, event).await?;
         tx.commit().await?;
         Ok(())
     })
@@ -445,18 +439,24 @@ async fn record_completed(
 
 /// Ends an execution that wrote no snapshot: `failed` or `cancelled` (under a lease, only
 /// while it is held).
-async fn finish(catalog: &Catalog, id: &str, lease: Option<&Lease>, status: &str, message: &str) -> Result<(), ExecutionError> {
+async fn finish(catalog: &Catalog, id: &str, configuration_id: &str, lease: Option<&Lease>, status: &str, message: &str) -> Result<(), ExecutionError> {
     write_outcome(id, || async {
-        let completed_at = time::to_text(catalog.now().await?);
-        sqlx::query(&format!("UPDATE backup_executions SET status = $1, completed_at = $2, error_message = $3 WHERE id = $4 AND {}", holds_lease(5, 6)))
+        let mut tx = catalog.pool().begin().await?;
+        let completed_at = time::to_text(crate::catalog::now_on(&mut tx).await?);
+        let ended = sqlx::query(&format!("UPDATE backup_executions SET status = $1, completed_at = $2, error_message = $3 WHERE id = $4 AND {}", holds_lease(5, 6)))
             .bind(status)
             .bind(&completed_at)
             .bind(message)
             .bind(id)
             .bind(lease.map(|l| l.job_id.as_str()))
             .bind(lease.map(|l| l.owner.as_str()))
-            .execute(catalog.pool())
+            .execute(&mut *tx)
             .await?;
+        if ended.rows_affected() > 0 {
+            let event = serde_json::json!({ "executionId": id, "configurationId": configuration_id, "status": status, "message": message });
+            events::publish_in(&mut tx, EventKind::BackupFailed, id, event).await?;
+        }
+        tx.commit().await?;
         Ok(())
     })
     .await

@@ -1,6 +1,7 @@
-//! A test hook: `BULWARK_TEST_PAUSE_AT=before-commit` (or `after-commit`) makes the process stop
-//! itself with SIGSTOP at that point of its first backup, so a multi-node test can take the job
-//! over while the node is frozen there and then let it go on (SIGCONT). Unset, it does nothing.
+//! A test hook: `BULWARK_TEST_PAUSE_AT=before-commit` (or `after-commit`, or `after-complete`:
+//! once the execution, its job and its event are recorded) makes the process stop itself with
+//! SIGSTOP at that point of its first backup, so a multi-node test can take over while the node
+//! is frozen there, then let it go on (SIGCONT) or kill it. Unset, it does nothing.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -29,6 +29,9 @@ pub struct LockFile {
     pub expires: String,
 }
 
+/// How long a new lock waits for a newer conflicting one to back off (see [`Repository::lock`]).
+const RACE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// A held lock; released on [`RepoLock::release`] (or left to expire if the process dies).
 pub struct RepoLock {
     repo: Repository,
@@ -62,13 +65,9 @@ impl Repository {
     /// [`RepoError::LockHeld`] naming the holder.
     pub async fn lock(&self, exclusive: bool) -> Result<RepoLock, RepoError> {
         let now = Utc::now();
-        let conflicting = |locks: &[LockFile], own: Option<&str>| -> Option<LockFile> {
+        let conflicting = |locks: Vec<LockFile>, own: Option<&str>| -> Vec<LockFile> {
             let now_text = time::now_text();
-            locks
-                .iter()
-                .filter(|l| Some(l.id.as_str()) != own && l.expires > now_text)
-                .find(|l| exclusive || l.exclusive)
-                .cloned()
+            locks.into_iter().filter(|l| Some(l.id.as_str()) != own && l.expires > now_text && (exclusive || l.exclusive)).collect()
         };
         let held = |l: LockFile| RepoError::LockHeld(format!(
             "{} lock of {} (pid {}) since {}, until {}",
@@ -78,7 +77,7 @@ impl Repository {
             l.created,
             l.expires
         ));
-        if let Some(l) = conflicting(&self.read_locks().await?, None) {
+        if let Some(l) = conflicting(self.read_locks().await?, None).pop() {
             return Err(held(l));
         }
         let file = LockFile {
@@ -91,12 +90,24 @@ impl Repository {
             expires: time::to_text(now + Duration::seconds(self.lock_ttl)),
         };
         self.write_lock(&file).await?;
-        // Two clients may have written at the same moment: look again. The older lock (by
-        // creation time, then id) wins, so exactly one of two racing clients backs off.
+        // Two clients may have written at nearly the same moment: look again. The older lock
+        // (by creation time, then id) wins and the newer backs off. But a creation time is
+        // taken before the write, so the older lock may have been written after the newer
+        // client's second look: that client saw nothing and went ahead. The older one
+        // therefore goes ahead only once the newer lock is gone (it backs off at once if it
+        // saw ours), and gives up if it stays.
         let ours = (file.created.clone(), file.id.clone());
-        if let Some(l) = conflicting(&self.read_locks().await?, Some(&file.id)).filter(|l| (l.created.clone(), l.id.clone()) < ours) {
-            let _ = self.storage().delete(&format!("{LOCKS_PREFIX}{}", file.id)).await;
-            return Err(held(l));
+        let deadline = tokio::time::Instant::now() + RACE_WAIT;
+        loop {
+            let mut others = conflicting(self.read_locks().await?, Some(&file.id));
+            others.sort_by(|a, b| (&a.created, &a.id).cmp(&(&b.created, &b.id)));
+            let Some(other) = others.into_iter().next() else { break };
+            let older = (other.created.clone(), other.id.clone()) < ours;
+            if older || tokio::time::Instant::now() >= deadline {
+                let _ = self.storage().delete(&format!("{LOCKS_PREFIX}{}", file.id)).await;
+                return Err(held(other));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         let file = Arc::new(Mutex::new(file));
         let refresher = tokio::spawn(refresh(self.clone(), file.clone()));

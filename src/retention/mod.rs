@@ -251,6 +251,25 @@ impl JobHandler for RetentionHandler {
     }
 }
 
+/// Records a completed backup's retention ([`track`]): subscribed to `backup.completed`
+/// (`crate::events`).
+pub struct TrackHandler {
+    pub secrets: SecretBox,
+}
+
+impl JobHandler for TrackHandler {
+    fn kind(&self) -> &'static str {
+        crate::events::TRACK_RETENTION
+    }
+
+    fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
+        Box::pin(async move {
+            let id = &job.payload_field("executionId")?;
+            track(catalog, &self.secrets, id).await.map_err(|e| e.to_string())
+        })
+    }
+}
+
 /// Why a backup must stay although something wants it gone: an active legal hold, or the
 /// location's minimum age.
 async fn keeper(catalog: &Catalog, floor: &floor::Floor, completed: DateTime<Utc>, now: DateTime<Utc>, execution_id: &str) -> Result<Option<String>, RetentionError> {

@@ -23,7 +23,44 @@ on_both_catalogs!(
     a_postgres_database_is_dumped_and_restores,
     a_backup_goes_to_the_next_location_when_the_first_does_not_answer,
     executions_whose_job_ended_are_reconciled,
+    a_backup_s_outcome_is_an_event_with_its_subscribers_queued,
 );
+
+/// A backup's outcome and the reactions to it are one transaction: the completed execution,
+/// its `backup.completed` event and one queued job per subscriber (retention tracking, copies,
+/// verification) exist together; they used to be called one after the other after the commit,
+/// so a node dying in between lost them. A failed backup records `backup.failed`.
+async fn a_backup_s_outcome_is_an_event_with_its_subscribers_queued(catalog: Catalog) {
+    use bulwark_core::events;
+    let secrets = SecretBox::new(Key::random());
+    let admin = user(&catalog, "admin", Role::Admin).await;
+    let loc = location(&catalog, &secrets, &admin).await;
+    let source = bulwark_testkit::temp_dir("event-src");
+    std::fs::write(source.join("a.txt"), "an event").unwrap();
+    let c = configurations::create(&catalog, &secrets, &admin, config("evented", "filesystem", source.to_str().unwrap(), &loc)).await.unwrap();
+    let e = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
+    executions::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap();
+    let done = executions::get(&catalog, &admin, &e.id).await.unwrap();
+    let recorded = events::about(&catalog, &e.id).await.unwrap();
+    assert_eq!(recorded.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["backup.completed"]);
+    let payload: serde_json::Value = serde_json::from_str(&recorded[0].payload).unwrap();
+    assert_eq!(payload["snapshotId"].as_str(), done.snapshot_id.as_deref());
+    assert_eq!(payload["locationId"].as_str(), Some(loc.as_str()));
+    let mut queued: Vec<(String, String)> = sqlx::query_as("SELECT kind, payload FROM jobs WHERE subject_id = $1 AND state = 'queued' AND kind <> $2").bind(&e.id).bind(executions::JOB_KIND).fetch_all(catalog.pool()).await.unwrap();
+    queued.sort();
+    let kinds: Vec<&str> = queued.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds, [events::QUEUE_COPIES, events::TRACK_RETENTION, events::VERIFY_BACKUP]);
+    for (_, payload) in &queued {
+        let payload: serde_json::Value = serde_json::from_str(payload).unwrap();
+        assert_eq!((payload["eventId"].as_str(), payload["executionId"].as_str()), (Some(recorded[0].id.as_str()), Some(e.id.as_str())));
+    }
+
+    std::fs::remove_dir_all(&source).unwrap();
+    let failed = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
+    assert!(executions::run(&catalog, &secrets, &failed.id, Default::default()).await.is_err());
+    let recorded = events::about(&catalog, &failed.id).await.unwrap();
+    assert_eq!(recorded.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["backup.failed"]);
+}
 
 /// An initialised local location.
 pub(crate) async fn location(catalog: &Catalog, secrets: &SecretBox, admin: &Principal) -> String {

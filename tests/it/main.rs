@@ -60,3 +60,25 @@ pub async fn user(catalog: &Catalog, name: &str, role: Role) -> Principal {
 pub fn restore_targets() -> bulwark_core::restores::Targets {
     bulwark_core::restores::Targets::new(&[bulwark_testkit::process_root().to_path_buf()], &["127.0.0.1".into(), "localhost".into()]).unwrap()
 }
+
+/// Delivers what the events outbox queued for retention tracking and copies, as the worker
+/// pool would (these tests run none): each queued subscriber job runs once and is marked done.
+/// Verification jobs stay queued, as the tests that count them expect.
+pub async fn deliver_events(catalog: &Catalog, secrets: &bulwark_core::secrets::SecretBox) {
+    use bulwark_core::jobs::ClaimedJob;
+    use bulwark_core::jobs::pool::JobHandler;
+    let subscribers: [Box<dyn JobHandler>; 2] =
+        [Box::new(bulwark_core::retention::TrackHandler { secrets: secrets.clone() }), Box::new(bulwark_core::replicate::QueueCopiesHandler)];
+    for handler in subscribers {
+        let queued: Vec<(String, String, String)> = sqlx::query_as("SELECT id, kind, payload FROM jobs WHERE state = 'queued' AND kind = $1 ORDER BY created_at, id")
+            .bind(handler.kind())
+            .fetch_all(catalog.pool())
+            .await
+            .unwrap();
+        for (id, kind, payload) in queued {
+            let job = ClaimedJob { id: id.clone(), kind, payload, attempts: 1, owner: "test".into(), liveness: Default::default() };
+            handler.run(catalog, &job, Default::default()).await.unwrap();
+            sqlx::query("UPDATE jobs SET state = 'succeeded' WHERE id = $1").bind(&id).execute(catalog.pool()).await.unwrap();
+        }
+    }
+}

@@ -407,3 +407,41 @@ async fn a_catalog_outage_at_the_final_write_wedges_nothing() {
     let next = executions::start(&catalog, &admin(), &configuration.id, "manual").await.unwrap();
     assert_eq!(wait_for(&catalog, &next.id, "completed", |e| e.is_finished()).await.status, "completed");
 }
+
+/// What follows a completed backup (retention tracking, copies, verification) is queued in the
+/// transaction that completes it (the events outbox), so a node killed right after that commit
+/// loses none of it: another node delivers it. It used to run one step after another after
+/// the commit, in the process that made it: killed there, the backup kept no retention row
+/// and was never verified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_after_a_backup_commits_loses_none_of_what_follows() {
+    let (catalog, catalog_url, secret_key, secrets, location) = shared_catalog("outbox-repo").await;
+    let files = bulwark_testkit::temp_dir("outbox-files");
+    std::fs::write(files.join("data.txt"), "followed up by another node\n").unwrap();
+    let configuration = configurations::create(&catalog, &secrets, &admin(), config("outbox", "filesystem", files.to_str().unwrap(), &location, None)).await.unwrap();
+    let mut node = Node::start_with(&catalog_url, &secret_key, &[("BULWARK_TEST_PAUSE_AT", "after-complete")], None);
+    node.wait_ready();
+    let execution = executions::start(&catalog, &admin(), &configuration.id, "manual").await.unwrap();
+    let started = Instant::now();
+    while !node.is_stopped() {
+        assert!(started.elapsed() < Duration::from_secs(60), "the node never completed the backup");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    node.kill();
+    let done = executions::get(&catalog, &admin(), &execution.id).await.unwrap();
+    assert_eq!(done.status, "completed", "{:?}", done.error_message);
+    assert!(bulwark_core::retention::tracking(&catalog, &admin(), &execution.id).await.unwrap().is_none(), "nothing followed yet");
+
+    let mut other = Node::start(&catalog_url, &secret_key);
+    other.wait_ready();
+    let verified = wait_for(&catalog, &execution.id, "verified by the other node", |e| e.verification_status.as_deref() == Some("verified")).await;
+    assert_eq!(verified.snapshot_id, done.snapshot_id);
+    let started = Instant::now();
+    while bulwark_core::retention::tracking(&catalog, &admin(), &execution.id).await.unwrap().is_none() {
+        assert!(started.elapsed() < Duration::from_secs(60), "the retention row was never written");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let events = bulwark_core::events::about(&catalog, &execution.id).await.unwrap();
+    assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["backup.completed"]);
+    other.kill();
+}
