@@ -31,16 +31,32 @@ pub const NAV: &[NavItem] = &[
     NavItem { path: "/users", label: "Users", admin_only: true },
 ];
 
-fn label_for(path: &str) -> &'static str {
-    if path == "/account" {
-        return "Account";
+/// Pages below a section, by path prefix: the section they belong to and what they show.
+const DETAILS: &[(&str, &str, &str)] = &[
+    ("/configurations/", "/configurations", "Configuration"),
+    ("/executions/", "/configurations", "Backup execution"),
+    ("/storage/", "/storage", "Snapshots"),
+];
+
+/// The breadcrumb trail after "Bulwark": each step's label and, but for the page itself, link.
+fn crumbs(path: &str) -> Vec<(&'static str, Option<&'static str>)> {
+    if path == "/" {
+        return Vec::new();
     }
-    // The deepest section the path is in: /storage/… belongs to Storage Locations.
-    NAV.iter()
-        .filter(|n| n.path == path || (n.path != "/" && path.starts_with(&format!("{}/", n.path))))
-        .map(|n| n.label)
-        .next()
-        .unwrap_or("Not found")
+    if path == "/account" {
+        return vec![("Account", None)];
+    }
+    let section = |p: &str| NAV.iter().find(|n| n.path == p);
+    if let Some(n) = section(path) {
+        return vec![(n.label, None)];
+    }
+    match DETAILS.iter().find(|(prefix, ..)| path.starts_with(prefix)) {
+        Some((_, parent, label)) => {
+            let parent = section(parent).map(|n| (n.label, Some(n.path)));
+            parent.into_iter().chain([(*label, None)]).collect()
+        }
+        None => vec![("Not found", None)],
+    }
 }
 
 /// The frame around every logged-in page.
@@ -106,8 +122,13 @@ fn Breadcrumbs() -> impl IntoView {
             <ol>
                 <li><a href="/">"Bulwark"</a></li>
                 {move || {
-                    let path = location.pathname.get();
-                    (path != "/").then(|| view! { <li aria-current="page">{label_for(&path)}</li> })
+                    crumbs(&location.pathname.get())
+                        .into_iter()
+                        .map(|(label, href)| match href {
+                            Some(href) => view! { <li><a href=href>{label}</a></li> }.into_any(),
+                            None => view! { <li aria-current="page">{label}</li> }.into_any(),
+                        })
+                        .collect_view()
                 }}
             </ol>
         </nav>
@@ -171,5 +192,22 @@ where
 {
     move || {
         value.get().and_then(Result::err).map(|e| view! { <p class="form-error" role="alert">{e.to_string()}</p> })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_page_has_its_breadcrumb() {
+        for n in NAV.iter().filter(|n| n.path != "/") {
+            assert_eq!(crumbs(n.path), [(n.label, None)]);
+        }
+        assert_eq!(crumbs("/executions/0b3c"), [("Configurations", Some("/configurations")), ("Backup execution", None)]);
+        assert_eq!(crumbs("/storage/l1/s2"), [("Storage Locations", Some("/storage")), ("Snapshots", None)]);
+        assert_eq!(crumbs("/configurations/c1"), [("Configurations", Some("/configurations")), ("Configuration", None)]);
+        assert_eq!(crumbs("/no-such-page"), [("Not found", None)]);
+        assert!(crumbs("/").is_empty());
     }
 }

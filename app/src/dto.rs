@@ -144,6 +144,8 @@ pub struct ConfigurationRow {
 pub struct ExecutionView {
     pub id: String,
     pub configuration_id: String,
+    /// The configuration's name, for the page to name it (not in the pushed events).
+    pub configuration_name: Option<String>,
     pub execution_type: String,
     pub status: String,
     pub percent: f64,
@@ -179,6 +181,7 @@ impl ExecutionView {
         ExecutionView {
             id: text("id").unwrap_or_default(),
             configuration_id: text("configurationId").unwrap_or_default(),
+            configuration_name: text("configurationName"),
             execution_type: text("executionType").unwrap_or_default(),
             status: text("status").unwrap_or_default(),
             percent: p["percent"].as_f64().unwrap_or(0.0),

@@ -52,6 +52,11 @@ test('an admin creates a filesystem configuration, runs it, and watches it finis
   await expect(page.getByTestId('size')).toHaveText(/^24\.\d MiB$/);
   await expect(page.getByTestId('checksum')).toHaveText(/^[0-9a-f]{64}$/);
   await expect(page.getByTestId('figures')).toContainText('Dedup ratio');
+  // The page names its configuration and says where it sits.
+  await expect(page.getByTestId('configuration')).toHaveText('Home directory');
+  const trail = page.getByRole('navigation', { name: 'Breadcrumb' });
+  await expect(trail.getByRole('link', { name: 'Configurations' })).toHaveAttribute('href', '/configurations');
+  await expect(trail).toContainText('Backup execution');
 
   // Bring back one directory of it, byte for byte, and nothing else.
   const target = restoreDir('restore');

@@ -13,8 +13,11 @@ use crate::error::AppError;
 #[server(prefix = "/_sfn", endpoint = "get_execution")]
 pub async fn get_execution(id: String) -> Result<ExecutionView, AppError> {
     let p = crate::ssr::principal().await?;
-    let execution = bulwark_core::executions::get(&crate::ssr::catalog()?, &p, &id).await.map_err(AppError::from_core)?;
-    Ok(ExecutionView::from_json(&serde_json::to_value(&execution).unwrap_or_default()))
+    let catalog = crate::ssr::catalog()?;
+    let execution = bulwark_core::executions::get(&catalog, &p, &id).await.map_err(AppError::from_core)?;
+    let mut view = ExecutionView::from_json(&serde_json::to_value(&execution).unwrap_or_default());
+    view.configuration_name = bulwark_core::configurations::get(&catalog, &p, &execution.configuration_id).await.ok().map(|c| c.name);
+    Ok(view)
 }
 
 /// Reads the backup back whole; returns a sentence for the page.
@@ -98,7 +101,11 @@ pub fn ExecutionPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match loaded.await {
                     Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
-                    Ok(first) => view! { <Figures view=Signal::derive(move || live.get().unwrap_or_else(|| first.clone())) retention/> }.into_any(),
+                    Ok(first) => {
+                        // Pushed states do not carry the name: it stays the loaded one.
+                        let name = first.configuration_name.clone().unwrap_or_else(|| first.configuration_id.clone());
+                        view! { <Figures view=Signal::derive(move || live.get().unwrap_or_else(|| first.clone())) configuration_name=name retention/> }.into_any()
+                    }
                 }
             })}
         </Transition>
@@ -106,7 +113,7 @@ pub fn ExecutionPage() -> impl IntoView {
 }
 
 #[component]
-fn Figures(view: Signal<ExecutionView>, retention: Retention) -> impl IntoView {
+fn Figures(view: Signal<ExecutionView>, configuration_name: String, retention: Retention) -> impl IntoView {
     let v = move || view.get();
     // A memo: each pushed event must not rebuild the panel (and lose its forms' outcomes).
     let completed = Memo::new(move |_| (view.get().status == "completed").then(|| view.get().id));
@@ -117,7 +124,7 @@ fn Figures(view: Signal<ExecutionView>, retention: Retention) -> impl IntoView {
     view! {
         <section class="panel" data-testid="execution" data-status=move || v().status>
             <p>"Status: " <strong data-testid="status">{move || v().status}</strong> " · " {move || v().execution_type}
-                " · configuration " <a href=move || format!("/configurations/{}", v().configuration_id)>{move || v().configuration_id}</a></p>
+                " · configuration " <a href=move || format!("/configurations/{}", v().configuration_id) data-testid="configuration">{configuration_name}</a></p>
             <div class="progress" role="progressbar" aria-label="Backup progress" aria-valuemin="0" aria-valuemax="100"
                  aria-valuenow=move || v().percent.to_string() data-testid="progress">
                 <div class="progress-bar" style=move || format!("width: {}%", v().percent)></div>
