@@ -414,11 +414,20 @@ pub async fn get(catalog: &Catalog, actor: &Principal, id: &str) -> Result<Confi
 pub struct ConfigurationSummary {
     #[serde(flatten)]
     pub configuration: Configuration,
-    pub last_execution: Option<LastExecution>,
+    /// The latest run.
+    pub last_run: Option<LastExecution>,
+    /// When the latest run started (or was queued): the seeds' `lastExecution`.
+    pub last_execution: Option<String>,
     /// When the next backup runs by itself: `None` for manual or paused configurations.
     pub next_execution: Option<String>,
-    /// The latest execution's status, or `never_run`.
+    /// The seeds' `status`: `inactive` while paused, `error` when the latest run failed, else
+    /// `active`.
     pub status: String,
+    /// The latest run's status, or `never_run`.
+    pub last_run_status: String,
+    /// The seeds' names of `rtoMinutes` and `rpoMinutes`.
+    pub rto: Option<i64>,
+    pub rpo: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -426,6 +435,7 @@ pub struct ConfigurationSummary {
 pub struct LastExecution {
     pub id: String,
     pub status: String,
+    pub created_at: String,
     pub started_at: Option<String>,
     pub completed_at: Option<String>,
     pub size_bytes: Option<i64>,
@@ -438,15 +448,22 @@ pub async fn list(catalog: &Catalog, actor: &Principal) -> Result<Vec<Configurat
     let mut out = Vec::with_capacity(configurations.len());
     for configuration in configurations {
         let last: Option<LastExecution> = sqlx::query_as(
-            "SELECT id, status, started_at, completed_at, size_bytes FROM backup_executions
+            "SELECT id, status, created_at, started_at, completed_at, size_bytes FROM backup_executions
              WHERE configuration_id = $1 ORDER BY created_at DESC LIMIT 1",
         )
         .bind(&configuration.id)
         .fetch_optional(catalog.pool())
         .await?;
-        let status = last.as_ref().map_or_else(|| "never_run".to_string(), |l| l.status.clone());
+        let last_run_status = last.as_ref().map_or_else(|| "never_run".to_string(), |l| l.status.clone());
+        let status = match (configuration.is_active, last_run_status.as_str()) {
+            (0, _) => "inactive",
+            (_, "failed") => "error",
+            _ => "active",
+        };
         let next_execution = configuration.next_run(chrono::Utc::now()).map(crate::time::to_text);
-        out.push(ConfigurationSummary { configuration, last_execution: last, next_execution, status });
+        let last_execution = last.as_ref().map(|l| l.started_at.clone().unwrap_or_else(|| l.created_at.clone()));
+        let (rto, rpo) = (configuration.rto_minutes, configuration.rpo_minutes);
+        out.push(ConfigurationSummary { configuration, last_run: last, last_execution, next_execution, status: status.into(), last_run_status, rto, rpo });
     }
     Ok(out)
 }

@@ -60,7 +60,7 @@ test('a schedule fires by itself, its slots and jobs are shown, and a bad cron i
   await expect(page.getByTestId('jobs').locator('tr[data-state="succeeded"]')).toHaveCount(0);
 
   // Back to manual through the API, so the rest of the suite runs without it.
-  const list = await (await page.request.get('/api/admin/backups/configurations')).json();
+  const list = (await (await page.request.get('/api/admin/backups/configurations')).json()).configurations;
   const ticking = list.find((c: { name: string }) => c.name === 'Ticking files');
   const put = await page.request.put(`/api/admin/backups/configurations/${ticking.id}`, {
     data: { name: ticking.name, sourceType: ticking.sourceType, sourceIdentifier: ticking.sourceIdentifier, storageLocationIds: ticking.storageLocationIds, frequency: 'manual' },

@@ -130,6 +130,11 @@ pub struct Execution {
     pub created_at: String,
     /// When retention or an administrator deleted its backup; the row stays as history.
     pub deleted_at: Option<String>,
+    /// What the person who started it wrote (the seeds' `notes`).
+    pub notes: Option<String>,
+    /// A JSON object of tags to find it by (the seeds' `tags`); `{}` when none.
+    #[serde(serialize_with = "crate::catalog::serialize_json_text")]
+    pub tags: String,
 }
 
 impl Execution {
@@ -140,23 +145,56 @@ impl Execution {
 
 const COLUMNS: &str = "id, configuration_id, execution_type, status, storage_location_id, snapshot_id, started_at, completed_at, \
     duration_seconds, size_bytes, compressed_size_bytes, new_bytes, checksum, error_message, verification_status, verified_at, \
-    recovery_metadata, progress, requested_by, created_at, deleted_at";
+    recovery_metadata, progress, requested_by, created_at, deleted_at, notes, tags";
 
 /// The job kind that runs an execution.
 pub const JOB_KIND: &str = "backup";
 
+/// What a person may attach to a run they start: a note and tags (a JSON object).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Annotations {
+    pub notes: Option<String>,
+    pub tags: Option<serde_json::Value>,
+}
+
+impl Annotations {
+    /// The note (trimmed, none when blank) and the tags as stored, once checked.
+    fn checked(&self) -> Result<(Option<String>, String), ExecutionError> {
+        let notes = self.notes.as_deref().map(str::trim).filter(|n| !n.is_empty());
+        if notes.is_some_and(|n| n.chars().count() > 2000) {
+            return Err(ExecutionError::Invalid("notes: at most 2000 characters".into()));
+        }
+        let tags = match &self.tags {
+            None | Some(serde_json::Value::Null) => "{}".to_string(),
+            Some(serde_json::Value::Object(map)) if map.len() <= 50 => serde_json::Value::Object(map.clone()).to_string(),
+            Some(serde_json::Value::Object(_)) => return Err(ExecutionError::Invalid("tags: at most 50".into())),
+            Some(_) => return Err(ExecutionError::Invalid("tags: an object, e.g. {\"team\": \"payments\"}".into())),
+        };
+        if tags.len() > 8192 {
+            return Err(ExecutionError::Invalid("tags: at most 8 KiB of JSON".into()));
+        }
+        Ok((notes.map(str::to_string), tags))
+    }
+}
+
 /// Queues a run of a configuration now (`manual`, or `emergency`, which goes first).
 pub async fn start(catalog: &Catalog, actor: &Principal, configuration_id: &str, execution_type: &str) -> Result<Execution, ExecutionError> {
+    start_annotated(catalog, actor, configuration_id, execution_type, &Annotations::default()).await
+}
+
+/// [`start`], with a note and tags kept on the execution.
+pub async fn start_annotated(catalog: &Catalog, actor: &Principal, configuration_id: &str, execution_type: &str, annotations: &Annotations) -> Result<Execution, ExecutionError> {
     actor.require(Role::Operator)?;
     if !matches!(execution_type, "manual" | "emergency") {
         return Err(ExecutionError::Invalid("executionType: manual or emergency".into()));
     }
+    let annotations = annotations.checked()?;
     let configuration = configurations::find(catalog, configuration_id).await?;
     if configuration.is_active == 0 {
         return Err(ExecutionError::Conflict(format!("configuration {:?} is paused", configuration.name)));
     }
     let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
-    let id = insert_in(&mut tx, &Actor::from(actor), &actor.username, &configuration, execution_type).await?;
+    let id = insert_in(&mut tx, &Actor::from(actor), &actor.username, &configuration, execution_type, &annotations).await?;
     enqueue_in(&mut tx, &configuration, &id, execution_type).await?;
     tx.tx.commit().await?;
     find(catalog, &id).await
@@ -183,14 +221,21 @@ async fn enqueue_in(tx: &mut SerializedTx<'_>, configuration: &Configuration, id
 /// group's job), audited as started by `actor`; returns its id.
 async fn insert(catalog: &Catalog, actor: &Actor, requested_by: &str, configuration: &Configuration, execution_type: &str) -> Result<String, ExecutionError> {
     let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
-    let id = insert_in(&mut tx, actor, requested_by, configuration, execution_type).await?;
+    let id = insert_in(&mut tx, actor, requested_by, configuration, execution_type, &(None, "{}".into())).await?;
     tx.tx.commit().await?;
     Ok(id)
 }
 
 /// Records a queued execution inside `tx`; refused while another one of the configuration is
 /// under way.
-async fn insert_in(tx: &mut SerializedTx<'_>, actor: &Actor, requested_by: &str, configuration: &Configuration, execution_type: &str) -> Result<String, ExecutionError> {
+async fn insert_in(
+    tx: &mut SerializedTx<'_>,
+    actor: &Actor,
+    requested_by: &str,
+    configuration: &Configuration,
+    execution_type: &str,
+    (notes, tags): &(Option<String>, String),
+) -> Result<String, ExecutionError> {
     let configuration_id = configuration.id.as_str();
     let id = uuid::Uuid::new_v4().to_string();
     let now = time::now_text();
@@ -203,14 +248,16 @@ async fn insert_in(tx: &mut SerializedTx<'_>, actor: &Actor, requested_by: &str,
         return Err(ExecutionError::Conflict(format!("configuration {:?} already has a backup under way ({busy})", configuration.name)));
     }
     sqlx::query(
-        "INSERT INTO backup_executions (id, configuration_id, execution_type, status, requested_by, created_at)
-         VALUES ($1, $2, $3, 'queued', $4, $5)",
+        "INSERT INTO backup_executions (id, configuration_id, execution_type, status, requested_by, created_at, notes, tags)
+         VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7)",
     )
     .bind(&id)
     .bind(configuration_id)
     .bind(execution_type)
     .bind(requested_by)
     .bind(&now)
+    .bind(notes)
+    .bind(tags)
     .execute(&mut *tx.tx)
     .await?;
     let detail = serde_json::json!({ "configuration": configuration.name, "executionType": execution_type });
@@ -791,4 +838,20 @@ impl JobHandler for BackupHandler {
             run_fenced(catalog, &self.secrets, id, cancel, Some(job)).await.map_err(|e| e.to_string())
         })
     }
+}
+
+/// How long a run of `configuration_id` is likely to take, in seconds: the mean of its last
+/// five completed runs, or a minute when it has none yet (the seeds' `estimatedDuration`).
+pub async fn estimated_duration(catalog: &Catalog, configuration_id: &str) -> Result<f64, ExecutionError> {
+    let recent: Vec<f64> = sqlx::query_scalar(
+        "SELECT duration_seconds FROM backup_executions WHERE configuration_id = $1 AND status = 'completed' AND duration_seconds IS NOT NULL
+         ORDER BY completed_at DESC LIMIT 5",
+    )
+    .bind(configuration_id)
+    .fetch_all(catalog.pool())
+    .await?;
+    Ok(match recent.len() {
+        0 => 60.0,
+        n => (recent.iter().sum::<f64>() / n as f64).max(1.0),
+    })
 }

@@ -73,7 +73,7 @@ async fn fire(catalog: &Catalog, node: &str, configuration: &Configuration, slot
         return Ok(None);
     }
     let actor = Actor::system("scheduler");
-    let (execution_id, outcome) = match insert_in(&mut tx, &actor, "scheduler", configuration, "scheduled").await {
+    let (execution_id, outcome) = match insert_in(&mut tx, &actor, "scheduler", configuration, "scheduled", &(None, "{}".into())).await {
         Ok(id) => {
             enqueue_in(&mut tx, configuration, &id, "scheduled").await?;
             (Some(id), "queued".to_string())

@@ -119,7 +119,7 @@ async fn configurations_validate_and_keep_passwords_sealed(catalog: Catalog) {
     let updated = configurations::update(&catalog, &secrets, &admin, &created.id, NewConfiguration { priority_level: 2, ..base.clone() }).await.unwrap();
     assert_eq!((updated.priority_level, updated.source_password(&secrets).unwrap().as_deref()), (2, Some("s3cret-pass")));
     let listed = configurations::list(&catalog, &viewer).await.unwrap();
-    assert_eq!((listed.len(), listed[0].status.as_str()), (1, "never_run"));
+    assert_eq!((listed.len(), listed[0].last_run_status.as_str(), listed[0].status.as_str()), (1, "never_run", "active"));
     let json = serde_json::to_string(&listed).unwrap();
     let audit: Vec<String> = sqlx::query_scalar("SELECT detail FROM audit_log").fetch_all(catalog.pool()).await.unwrap();
     let stored: String = sqlx::query_scalar("SELECT source_credentials_encrypted FROM backup_configurations").fetch_one(catalog.pool()).await.unwrap();
@@ -160,7 +160,9 @@ async fn a_filesystem_backup_runs_and_restores(catalog: Catalog) {
     assert_eq!(done.checksum.as_ref().map(String::len), Some(64));
     let progress: serde_json::Value = serde_json::from_str(&done.progress).unwrap();
     assert_eq!((progress["percent"].as_f64(), progress["bytesRead"].as_i64(), progress["bytesTotal"].as_i64()), (Some(100.0), Some(total), Some(total)));
-    assert_eq!(configurations::list(&catalog, &viewer).await.unwrap()[0].status, "completed");
+    let listed = configurations::list(&catalog, &viewer).await.unwrap();
+    assert_eq!((listed[0].last_run_status.as_str(), listed[0].status.as_str()), ("completed", "active"));
+    assert_eq!(listed[0].last_execution, done.started_at, "the seeds' lastExecution: when it started");
 
     // The snapshot restores byte for byte.
     let repo = locations::open_repository(&catalog, &secrets, &loc).await.unwrap();

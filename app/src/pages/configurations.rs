@@ -21,8 +21,8 @@ pub async fn list_configurations() -> Result<Vec<ConfigurationRow>, AppError> {
             priority_level: s.configuration.priority_level,
             rto_minutes: s.configuration.rto_minutes,
             rpo_minutes: s.configuration.rpo_minutes,
-            status: s.status,
-            last_execution_id: s.last_execution.map(|e| e.id),
+            status: s.last_run_status,
+            last_execution_id: s.last_run.map(|e| e.id),
             next_execution: s.next_execution,
         })
         .collect())

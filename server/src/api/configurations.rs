@@ -19,8 +19,14 @@ use super::error::ApiError;
 use super::extract::{Auth, Json, Query};
 use crate::state::AppState;
 
-pub async fn list(State(s): State<AppState>, Auth(p): Auth) -> Result<Json<Vec<ConfigurationSummary>>, ApiError> {
-    Ok(Json(configurations::list(&s.catalog, &p).await?))
+/// The seeds' shape: `{configurations: [...]}`.
+#[derive(Debug, serde::Serialize)]
+pub struct ConfigurationList {
+    configurations: Vec<ConfigurationSummary>,
+}
+
+pub async fn list(State(s): State<AppState>, Auth(p): Auth) -> Result<Json<ConfigurationList>, ApiError> {
+    Ok(Json(ConfigurationList { configurations: configurations::list(&s.catalog, &p).await? }))
 }
 
 pub async fn get(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<Configuration>, ApiError> {
@@ -41,18 +47,36 @@ pub struct ExecuteBody {
     /// manual (default) or emergency.
     #[serde(default)]
     execution_type: Option<String>,
+    /// Kept on the execution (the seeds' request).
+    #[serde(default)]
+    notes: Option<String>,
+    /// A JSON object kept on the execution.
+    #[serde(default)]
+    tags: Option<serde_json::Value>,
 }
 
-/// 202: the execution is queued; follow it at `/executions/{id}` or its `/events`. The body
-/// is optional.
-pub async fn execute(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, body: axum::body::Bytes) -> Result<(StatusCode, Json<Execution>), ApiError> {
+/// 200 with the seeds' answer, `{executionId, status: "initiated", estimatedDuration}` (seconds),
+/// and the queued execution's own fields besides (`id`, `executionStatus`, …): follow it at
+/// `/executions/{id}` or its `/events`. The body is optional.
+pub async fn execute(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, body: axum::body::Bytes) -> Result<Json<serde_json::Value>, ApiError> {
     let body: ExecuteBody = if body.iter().all(u8::is_ascii_whitespace) {
         ExecuteBody::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("the body must be {{\"executionType\": \"manual\" | \"emergency\"}}: {e}")))?
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("the body must be {{\"executionType\": \"manual\" | \"emergency\", \"notes\", \"tags\": {{…}}}}: {e}")))?
     };
     let kind = body.execution_type.unwrap_or_else(|| "manual".into());
-    Ok((StatusCode::ACCEPTED, Json(executions::start(&s.catalog, &p, &id, &kind).await?)))
+    let annotations = executions::Annotations { notes: body.notes, tags: body.tags };
+    let execution = executions::start_annotated(&s.catalog, &p, &id, &kind, &annotations).await?;
+    let estimated = executions::estimated_duration(&s.catalog, &id).await?;
+    let mut answer = serde_json::to_value(&execution).unwrap_or_default();
+    if let Some(fields) = answer.as_object_mut() {
+        fields.insert("executionStatus".into(), execution.status.clone().into());
+        fields.insert("executionId".into(), execution.id.clone().into());
+        fields.insert("status".into(), "initiated".into());
+        fields.insert("estimatedDuration".into(), estimated.into());
+    }
+    Ok(Json(answer))
 }
 
 #[derive(Debug, Deserialize)]

@@ -352,12 +352,24 @@ async fn configurations_and_executions_over_rest(app: TestApp) {
     let updated = app.json("PUT", &format!("{base}/{id}"), &admin, &changed.to_string()).await;
     assert_eq!((updated.status, updated.json()["priorityLevel"].as_i64()), (StatusCode::OK, Some(2)));
 
-    let listed = app.get(base, Some(&viewer)).await.json();
-    assert_eq!((listed[0]["name"].as_str(), listed[0]["status"].as_str(), listed[0]["rtoMinutes"].as_i64()), (Some("files"), Some("never_run"), Some(30)));
+    // The seeds' list: wrapped, with their names and status vocabulary.
+    let listed = app.get(base, Some(&viewer)).await.json()["configurations"].clone();
+    assert_eq!((listed[0]["name"].as_str(), listed[0]["status"].as_str(), listed[0]["lastRunStatus"].as_str()), (Some("files"), Some("active"), Some("never_run")));
+    assert_eq!((listed[0]["rto"].as_i64(), listed[0]["rpo"].as_i64(), listed[0]["rtoMinutes"].as_i64()), (Some(30), Some(1440), Some(30)));
+    assert!(listed[0]["lastExecution"].is_null() && listed[0]["backupType"].is_string(), "{listed}");
     assert_eq!(app.json("POST", &format!("{base}/{id}/execute"), &viewer, "").await.status, StatusCode::FORBIDDEN);
-    let started = app.json("POST", &format!("{base}/{id}/execute"), &operator, "").await;
-    assert_eq!((started.status, started.json()["status"].as_str()), (StatusCode::ACCEPTED, Some("queued")));
-    let execution = started.json()["id"].as_str().unwrap().to_string();
+    // The seeds' request and answer.
+    let bad_tags = app.json("POST", &format!("{base}/{id}/execute"), &operator, r#"{"tags":["a"]}"#).await;
+    assert_eq!((bad_tags.status, bad_tags.json()["detail"].as_str()), (StatusCode::BAD_REQUEST, Some("tags: an object, e.g. {\"team\": \"payments\"}")));
+    let seed = r#"{"executionType":"manual","notes":"Test backup execution","tags":{"ticket":"OPS-12"}}"#;
+    let started = app.json("POST", &format!("{base}/{id}/execute"), &operator, seed).await;
+    assert_eq!((started.status, started.json()["status"].as_str()), (StatusCode::OK, Some("initiated")), "{}", started.text());
+    assert_eq!(started.json()["executionStatus"].as_str(), Some("queued"));
+    assert!(started.json()["estimatedDuration"].as_f64().unwrap() > 0.0, "{}", started.text());
+    let execution = started.json()["executionId"].as_str().unwrap().to_string();
+    assert_eq!(started.json()["id"].as_str(), Some(execution.as_str()));
+    let shown = app.get(&format!("/api/admin/backups/executions/{execution}"), Some(&viewer)).await.json();
+    assert_eq!((shown["notes"].as_str(), shown["tags"]["ticket"].as_str()), (Some("Test backup execution"), Some("OPS-12")), "{shown}");
     assert_eq!(app.json("POST", &format!("{base}/{id}/execute"), &operator, "").await.status, StatusCode::CONFLICT);
 
     // What a worker does with the queued job.
