@@ -51,7 +51,9 @@ impl Classify for ConfigurationError {
 
 /// Source kinds that can be backed up today.
 pub const SOURCE_TYPES: [&str; 6] = ["filesystem", "postgresql", "s3_bucket", "supabase_storage", "environment_vars", "consistency_group"];
-pub const BACKUP_TYPES: [&str; 4] = ["full", "incremental", "differential", "full_system"];
+/// How a backup is taken (`full`, …), or, in the seeds' words, what it holds (`database`,
+/// `file_storage`, `configuration`, `full_system`: checked against the source type).
+pub const BACKUP_TYPES: [&str; 7] = ["full", "incremental", "differential", "full_system", "database", "file_storage", "configuration"];
 pub const FREQUENCIES: [&str; 7] = ["manual", "continuous", "hourly", "daily", "weekly", "monthly", "custom"];
 pub const COMPRESSIONS: [&str; 3] = ["zstd", "gzip", "none"];
 
@@ -140,20 +142,27 @@ pub struct NewConfiguration {
     pub source_identifier: String,
     #[serde(default = "default_frequency")]
     pub frequency: String,
-    #[serde(default)]
+    /// A cron expression, or the seeds' schedule object `{"cron": "…"}`.
+    #[serde(default, deserialize_with = "schedule_text")]
     pub schedule: Option<String>,
     #[serde(default)]
     pub retention_policy: Option<serde_json::Value>,
-    #[serde(default = "yes")]
+    #[serde(default = "yes", alias = "encryptionEnabled")]
     pub encryption: bool,
     #[serde(default = "default_compression")]
     pub compression: String,
+    /// The seeds' switch: `false` stores the data uncompressed (`compression: none`).
+    #[serde(default)]
+    pub compression_enabled: Option<bool>,
     #[serde(default = "default_priority")]
     pub priority_level: i64,
     #[serde(default)]
     pub rto_minutes: Option<i64>,
     #[serde(default)]
     pub rpo_minutes: Option<i64>,
+    /// Where the backups go, the first that answers; empty or missing: the one primary
+    /// location, if there is exactly one (the seeds' request names none).
+    #[serde(default)]
     pub storage_location_ids: Vec<String>,
     /// The database password or a bucket's secret access key; stored sealed. On update,
     /// `None` keeps the stored one.
@@ -162,6 +171,22 @@ pub struct NewConfiguration {
     /// Buckets: `{"endpoint", "region", "accessKeyId", "pathStyle"}`.
     #[serde(default)]
     pub source_options: Option<serde_json::Value>,
+}
+
+/// A schedule given as a cron string, or as the seeds' object `{"cron": "…"}` (or
+/// `{"expression": "…"}`); an empty object means the frequency's preset.
+fn schedule_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    use serde::de::Error;
+    match Option::<serde_json::Value>::deserialize(deserializer)? {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(cron)) => Ok(Some(cron)),
+        Some(serde_json::Value::Object(fields)) => match fields.get("cron").or_else(|| fields.get("expression")) {
+            Some(serde_json::Value::String(cron)) => Ok(Some(cron.clone())),
+            None if fields.is_empty() => Ok(None),
+            _ => Err(D::Error::custom("schedule: a cron expression, or {\"cron\": \"0 2 * * *\"}")),
+        },
+        Some(_) => Err(D::Error::custom("schedule: a cron expression, or {\"cron\": \"0 2 * * *\"}")),
+    }
 }
 
 fn default_backup_type() -> String {
@@ -191,6 +216,15 @@ fn validate(new: &NewConfiguration) -> Result<(), ConfigurationError> {
     }
     if !SOURCE_TYPES.contains(&new.source_type.as_str()) {
         return invalid(format!("sourceType: use one of {}", SOURCE_TYPES.join(", ")));
+    }
+    let holds = match new.backup_type.as_str() {
+        "database" => Some(&["postgresql"][..]),
+        "file_storage" => Some(&["filesystem", "s3_bucket", "supabase_storage"][..]),
+        "configuration" => Some(&["environment_vars"][..]),
+        _ => None,
+    };
+    if let Some(sources) = holds.filter(|sources| !sources.contains(&new.source_type.as_str())) {
+        return invalid(format!("backupType: {} backs up a {} source, not {}", new.backup_type, sources.join(" or "), new.source_type));
     }
     let source = new.source_identifier.trim();
     match new.source_type.as_str() {
@@ -316,8 +350,28 @@ async fn check_locations(catalog: &Catalog, ids: &[String]) -> Result<(), Config
     Ok(())
 }
 
+/// What the seeds' request leaves out or says its own way, filled in: no location means the
+/// one primary location; `compressionEnabled: false` means `compression: none`.
+async fn completed(catalog: &Catalog, mut new: NewConfiguration) -> Result<NewConfiguration, ConfigurationError> {
+    if new.compression_enabled == Some(false) {
+        new.compression = "none".into();
+    }
+    if new.storage_location_ids.is_empty() {
+        let primary: Vec<String> = sqlx::query_scalar("SELECT id FROM backup_storage_locations WHERE storage_type = 'primary' AND repository_id IS NOT NULL")
+            .fetch_all(catalog.pool())
+            .await?;
+        match primary.as_slice() {
+            [one] => new.storage_location_ids = vec![one.clone()],
+            [] => return Err(ConfigurationError::Invalid("storageLocationIds: choose at least one storage location (no primary location with a repository to default to)".into())),
+            _ => return Err(ConfigurationError::Invalid("storageLocationIds: choose at least one storage location (there are several primary locations)".into())),
+        }
+    }
+    Ok(new)
+}
+
 pub async fn create(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, new: NewConfiguration) -> Result<Configuration, ConfigurationError> {
     actor.require(Role::Admin)?;
+    let new = completed(catalog, new).await?;
     validate(&new)?;
     let is_bucket = matches!(new.source_type.as_str(), "s3_bucket" | "supabase_storage");
     if is_bucket && new.source_password.as_deref().is_none_or(str::is_empty) {
@@ -333,6 +387,7 @@ pub async fn create(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, n
 pub async fn update(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, id: &str, new: NewConfiguration) -> Result<Configuration, ConfigurationError> {
     actor.require(Role::Admin)?;
     find(catalog, id).await?;
+    let new = completed(catalog, new).await?;
     validate(&new)?;
     check_locations(catalog, &new.storage_location_ids).await?;
     check_members(catalog, &new).await?;

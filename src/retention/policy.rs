@@ -16,7 +16,8 @@ pub struct RetentionPolicy {
     pub keep_weekly: Option<u32>,
     pub keep_monthly: Option<u32>,
     pub keep_yearly: Option<u32>,
-    /// Backups older than this are deleted whatever the other rules say.
+    /// Backups older than this are deleted whatever the other rules say (the seeds' `days`).
+    #[serde(alias = "days")]
     pub max_age_days: Option<u32>,
 }
 

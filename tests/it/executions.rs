@@ -105,7 +105,6 @@ async fn configurations_validate_and_keep_passwords_sealed(catalog: Catalog) {
         (NewConfiguration { encryption: false, ..base.clone() }, "encryption"),
         (NewConfiguration { priority_level: 0, ..base.clone() }, "priorityLevel"),
         (NewConfiguration { rpo_minutes: Some(-5), ..base.clone() }, "rpoMinutes"),
-        (NewConfiguration { storage_location_ids: vec![], ..base.clone() }, "storageLocationIds"),
         (NewConfiguration { storage_location_ids: vec!["nope".into()], ..base.clone() }, "storageLocationIds"),
     ] {
         let err = configurations::create(&catalog, &secrets, &admin, bad).await.unwrap_err();

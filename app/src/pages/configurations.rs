@@ -95,6 +95,7 @@ pub async fn create_configuration(
         retention_policy: Some(serde_json::Value::Object(policy)),
         encryption: true,
         compression,
+        compression_enabled: None,
         priority_level: number("priorityLevel", &priority_level)?.unwrap_or(5),
         rto_minutes: number("rtoMinutes", &rto_minutes)?,
         rpo_minutes: number("rpoMinutes", &rpo_minutes)?,

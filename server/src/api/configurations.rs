@@ -33,8 +33,18 @@ pub async fn get(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String
     Ok(Json(configurations::get(&s.catalog, &p, &id).await?))
 }
 
-pub async fn create(State(s): State<AppState>, Auth(p): Auth, Json(body): Json<NewConfiguration>) -> Result<(StatusCode, Json<Configuration>), ApiError> {
-    Ok((StatusCode::CREATED, Json(configurations::create(&s.catalog, &s.secrets, &p, body).await?)))
+/// 201 with the configuration, and the seeds' answer besides: `configurationId`, `status:
+/// "created"`, `nextExecution`.
+pub async fn create(State(s): State<AppState>, Auth(p): Auth, Json(body): Json<NewConfiguration>) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let configuration = configurations::create(&s.catalog, &s.secrets, &p, body).await?;
+    let next = configuration.next_run(chrono::Utc::now()).map(bulwark_core::time::to_text);
+    let mut answer = serde_json::to_value(&configuration).unwrap_or_default();
+    if let Some(fields) = answer.as_object_mut() {
+        fields.insert("configurationId".into(), configuration.id.clone().into());
+        fields.insert("status".into(), "created".into());
+        fields.insert("nextExecution".into(), next.into());
+    }
+    Ok((StatusCode::CREATED, Json(answer)))
 }
 
 pub async fn update(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Json(body): Json<NewConfiguration>) -> Result<Json<Configuration>, ApiError> {

@@ -25,7 +25,43 @@ on_both_catalogs!(
     storage_locations_over_rest,
     configurations_and_executions_over_rest,
     errors_are_classified_where_they_are_decided,
+    the_seeds_configuration_requests_work,
 );
+
+/// A configuration request copied from the seeds works: no location (the one primary location
+/// is taken), `backupType` as what the backup holds, a schedule object, `retentionPolicy:
+/// {days}`, `encryptionEnabled` and `compressionEnabled`; the answer carries `configurationId`,
+/// `status: created` and `nextExecution`. Before, each of these was a 400.
+async fn the_seeds_configuration_requests_work(app: TestApp) {
+    let (_, admin) = app.user_with_token("root", Role::Admin).await;
+    let base = "/api/admin/backups/configurations";
+    let source = bulwark_testkit::temp_dir("seed-src");
+    let seed = serde_json::json!({
+        "name": "Seeded files", "backupType": "file_storage", "sourceType": "filesystem", "sourceIdentifier": source,
+        "frequency": "daily", "schedule": { "cron": "0 2 * * *" }, "retentionPolicy": { "days": 30 },
+        "encryptionEnabled": true, "compressionEnabled": false, "rtoMinutes": 60, "rpoMinutes": 1440,
+    });
+    let none = app.json("POST", base, &admin, &seed.to_string()).await;
+    assert_eq!(none.status, StatusCode::BAD_REQUEST, "no location to default to yet: {}", none.text());
+    assert!(none.json()["detail"].as_str().unwrap().starts_with("storageLocationIds: choose at least one storage location"), "{}", none.text());
+    let repo = bulwark_testkit::temp_dir("seed-loc").join("repo");
+    let body = serde_json::json!({ "locationName": "disk", "storageType": "primary", "provider": "local", "pathPrefix": repo }).to_string();
+    let location = app.json("POST", "/api/admin/backups/storage-locations", &admin, &body).await.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(app.json("POST", &format!("/api/admin/backups/storage-locations/{location}/init"), &admin, "").await.status, StatusCode::CREATED);
+
+    let created = app.json("POST", base, &admin, &seed.to_string()).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let c = created.json();
+    assert_eq!((c["status"].as_str(), c["configurationId"].as_str(), c["id"].as_str()), (Some("created"), c["id"].as_str(), c["configurationId"].as_str()));
+    assert!(c["nextExecution"].is_string(), "{c}");
+    assert_eq!(c["storageLocationIds"], serde_json::json!([location]));
+    assert_eq!((c["compression"].as_str(), c["schedule"].as_str(), c["backupType"].as_str()), (Some("none"), Some("0 2 * * *"), Some("file_storage")));
+    let wrong = serde_json::json!({ "name": "db", "backupType": "database", "sourceType": "filesystem", "sourceIdentifier": source });
+    let wrong = app.json("POST", base, &admin, &wrong.to_string()).await;
+    assert_eq!((wrong.status, wrong.json()["detail"].as_str()), (StatusCode::BAD_REQUEST, Some("backupType: database backs up a postgresql source, not filesystem")));
+    let listed = app.get(base, Some(&admin)).await.json();
+    assert_eq!(listed["configurations"][0]["retentionPolicy"]["days"].as_i64(), Some(30), "{listed}");
+}
 
 async fn health_and_metrics_answer(app: TestApp) {
     let health = app.get("/healthz", None).await;
@@ -342,8 +378,8 @@ async fn configurations_and_executions_over_rest(app: TestApp) {
     assert_eq!(app.json("POST", base, &operator, &config.to_string()).await.status, StatusCode::FORBIDDEN);
     let unknown = app.json("POST", base, &admin, r#"{"name":"x","sourceType":"filesystem","sourceIdentifier":"/x","storageLocationIds":[],"shell":1}"#).await;
     assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
-    let bad = app.json("POST", base, &admin, &serde_json::json!({ "name": "x", "sourceType": "filesystem", "sourceIdentifier": "/x", "storageLocationIds": [] }).to_string()).await;
-    assert_eq!((bad.status, bad.json()["detail"].as_str()), (StatusCode::BAD_REQUEST, Some("storageLocationIds: choose at least one storage location")));
+    let bad = app.json("POST", base, &admin, &serde_json::json!({ "name": "x", "sourceType": "filesystem", "sourceIdentifier": "/x", "storageLocationIds": ["nope"] }).to_string()).await;
+    assert_eq!((bad.status, bad.json()["detail"].as_str()), (StatusCode::BAD_REQUEST, Some("storageLocationIds: no storage location nope")));
     let created = app.json("POST", base, &admin, &config.to_string()).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
     let id = created.json()["id"].as_str().unwrap().to_string();
