@@ -47,8 +47,9 @@ pub async fn create(State(s): State<AppState>, Auth(p): Auth, Json(body): Json<N
     Ok((StatusCode::CREATED, Json(answer)))
 }
 
-pub async fn update(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Json(body): Json<NewConfiguration>) -> Result<Json<Configuration>, ApiError> {
-    Ok(Json(configurations::update(&s.catalog, &s.secrets, &p, &id, body).await?))
+/// The seeds' partial update: the fields given change, `isActive` pauses or resumes.
+pub async fn update(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Json(body): Json<serde_json::Value>) -> Result<Json<Configuration>, ApiError> {
+    Ok(Json(configurations::patch(&s.catalog, &s.secrets, &p, &id, body).await?))
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -61,6 +61,22 @@ async fn the_seeds_configuration_requests_work(app: TestApp) {
     assert_eq!((wrong.status, wrong.json()["detail"].as_str()), (StatusCode::BAD_REQUEST, Some("backupType: database backs up a postgresql source, not filesystem")));
     let listed = app.get(base, Some(&admin)).await.json();
     assert_eq!(listed["configurations"][0]["retentionPolicy"]["days"].as_i64(), Some(30), "{listed}");
+
+    // The seeds' partial update: only the fields given change; isActive pauses and resumes.
+    let id = c["id"].as_str().unwrap();
+    let paused = app.json("PUT", &format!("{base}/{id}"), &admin, r#"{"frequency":"weekly","isActive":false}"#).await;
+    assert_eq!(paused.status, StatusCode::OK, "{}", paused.text());
+    let p = paused.json();
+    assert_eq!((p["frequency"].as_str(), p["schedule"].as_str(), p["isActive"].as_bool(), p["name"].as_str()), (Some("weekly"), None, Some(false), Some("Seeded files")));
+    assert_eq!(app.get(base, Some(&admin)).await.json()["configurations"][0]["status"].as_str(), Some("inactive"));
+    let (_, operator) = app.user_with_token("ops", Role::Operator).await;
+    assert_eq!(app.json("POST", &format!("{base}/{id}/execute"), &operator, "").await.status, StatusCode::CONFLICT, "a paused configuration does not run");
+    let resumed = app.json("PUT", &format!("{base}/{id}"), &admin, r#"{"isActive":true}"#).await;
+    assert_eq!((resumed.status, resumed.json()["isActive"].as_bool(), resumed.json()["frequency"].as_str()), (StatusCode::OK, Some(true), Some("weekly")));
+    let bad = app.json("PUT", &format!("{base}/{id}"), &admin, r#"{"isActive":"yes"}"#).await;
+    assert_eq!((bad.status, bad.json()["detail"].as_str()), (StatusCode::BAD_REQUEST, Some("isActive: true or false")));
+    let unknown = app.json("PUT", &format!("{base}/{id}"), &admin, r#"{"shell":"rm -rf /"}"#).await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST, "{}", unknown.text());
 }
 
 async fn health_and_metrics_answer(app: TestApp) {
