@@ -185,6 +185,12 @@ pub async fn results(catalog: &Catalog, actor: &Principal, limit: i64) -> Result
     Ok(Results { summary, results })
 }
 
+/// The restore tests of one execution, newest first.
+pub async fn of_execution(catalog: &Catalog, actor: &Principal, execution_id: &str) -> Result<Vec<BackupTest>, TestingError> {
+    actor.require(Role::Viewer)?;
+    Ok(sqlx::query_as::<_, BackupTest>(&format!("SELECT {COLUMNS} FROM backup_tests WHERE execution_id = $1 ORDER BY created_at DESC")).bind(execution_id).fetch_all(catalog.pool()).await?)
+}
+
 /// What one restore into a scratch target found.
 struct Outcome {
     bytes: u64,

@@ -102,8 +102,42 @@ pub async fn executions(State(s): State<AppState>, Auth(p): Auth, Path(id): Path
     Ok(Json(executions::list(&s.catalog, &p, &id, q.limit.unwrap_or(50)).await?))
 }
 
-pub async fn execution(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<Execution>, ApiError> {
-    Ok(Json(executions::get(&s.catalog, &p, &id).await?))
+/// The execution's own fields, and the seeds' answer besides: `execution` in their names
+/// (`configurationName`, `startTime`, `endTime`, `backupSize`, `compressedSize`,
+/// `compressionRatio`, `verificationStatus`: `pending` until read back), the `storageLocation`
+/// it went to and its `relatedTests` (restore tests).
+pub async fn execution(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    let execution = executions::get(&s.catalog, &p, &id).await?;
+    let configuration = configurations::get(&s.catalog, &p, &execution.configuration_id).await?;
+    let location = match &execution.storage_location_id {
+        Some(location) => Some(bulwark_core::locations::get(&s.catalog, &p, location).await?),
+        None => None,
+    };
+    let tests = bulwark_core::testing::of_execution(&s.catalog, &p, &id).await?;
+    let ratio = match (execution.size_bytes, execution.compressed_size_bytes) {
+        (Some(size), Some(stored)) if size > 0 => Some(stored as f64 / size as f64),
+        _ => None,
+    };
+    let seeds = serde_json::json!({
+        "id": execution.id,
+        "configurationName": configuration.name,
+        "startTime": execution.started_at,
+        "endTime": execution.completed_at,
+        "status": execution.status,
+        "backupSize": execution.size_bytes,
+        "compressedSize": execution.compressed_size_bytes,
+        "compressionRatio": ratio,
+        "verificationStatus": execution.verification_status.clone().unwrap_or_else(|| "pending".into()),
+        "errorMessage": execution.error_message,
+        "recoveryMetadata": serde_json::from_str::<serde_json::Value>(&execution.recovery_metadata).unwrap_or_default(),
+    });
+    let mut answer = serde_json::to_value(&execution).unwrap_or_default();
+    if let Some(fields) = answer.as_object_mut() {
+        fields.insert("execution".into(), seeds);
+        fields.insert("storageLocation".into(), serde_json::to_value(location).unwrap_or_default());
+        fields.insert("relatedTests".into(), serde_json::to_value(tests).unwrap_or_default());
+    }
+    Ok(Json(answer))
 }
 
 /// Cancels a queued or running execution; answers with it (a running one stops within a few

@@ -428,6 +428,11 @@ async fn configurations_and_executions_over_rest(app: TestApp) {
     bulwark_core::executions::run(&app.catalog, &app.secrets, &execution, Default::default()).await.unwrap();
     let done = app.get(&format!("/api/admin/backups/executions/{execution}"), Some(&viewer)).await.json();
     assert_eq!((done["status"].as_str(), done["sizeBytes"].as_i64()), (Some("completed"), Some(31)));
+    // The seeds' answer besides: their names, where it went, its restore tests.
+    let seeds = &done["execution"];
+    assert_eq!((seeds["configurationName"].as_str(), seeds["backupSize"].as_i64(), seeds["status"].as_str()), (Some("files"), Some(31), Some("completed")), "{done}");
+    assert!(seeds["startTime"].is_string() && seeds["endTime"].is_string() && seeds["compressionRatio"].is_f64(), "{done}");
+    assert_eq!((done["storageLocation"]["id"].as_str(), done["relatedTests"].clone()), (Some(location.as_str()), serde_json::json!([])));
     assert_eq!(done["progress"]["percent"].as_f64(), Some(100.0));
     let events = app.get(&format!("/api/admin/backups/executions/{execution}/events"), Some(&viewer)).await;
     assert_eq!(events.headers["content-type"], "text/event-stream");
