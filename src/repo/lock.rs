@@ -64,7 +64,6 @@ impl Repository {
     /// Takes a shared (`exclusive = false`) or exclusive lock, or fails with
     /// [`RepoError::LockHeld`] naming the holder.
     pub async fn lock(&self, exclusive: bool) -> Result<RepoLock, RepoError> {
-        let now = Utc::now();
         let conflicting = |locks: Vec<LockFile>, own: Option<&str>| -> Vec<LockFile> {
             let now_text = time::now_text();
             locks.into_iter().filter(|l| Some(l.id.as_str()) != own && l.expires > now_text && (exclusive || l.exclusive)).collect()
@@ -77,9 +76,16 @@ impl Repository {
             l.created,
             l.expires
         ));
-        if let Some(l) = conflicting(self.read_locks().await?, None).pop() {
-            return Err(held(l));
+        // A conflicting lock may be on its way out (an operation that failed removes its lock
+        // in the background as it returns): give it a moment before giving up.
+        let deadline = tokio::time::Instant::now() + RACE_WAIT;
+        while let Some(l) = conflicting(self.read_locks().await?, None).pop() {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(held(l));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
+        let now = Utc::now();
         let file = LockFile {
             version: 1,
             id: random_id(),

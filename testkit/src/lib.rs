@@ -19,6 +19,20 @@ use std::time::{Duration, Instant};
 pub const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 
 /// A free TCP port on 127.0.0.1 (free when asked; bind promptly).
+/// Deterministic pseudo-random bytes (xorshift64 from `seed`), incompressible like encrypted or
+/// media data: the same seed and length give the same bytes.
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("no free loopback port")
 }

@@ -11,7 +11,7 @@ use bulwark_core::repo::snapshot::Content;
 use bulwark_core::repo::{RepoError, Repository};
 use bulwark_core::storage::Storage;
 use bulwark_core::storage::local::LocalStorage;
-use bulwark_testkit::temp_dir;
+use bulwark_testkit::{noise, temp_dir};
 
 fn pass() -> Secret {
     Secret::Passphrase("correct horse battery staple".into())
@@ -23,19 +23,6 @@ async fn new_repo() -> (Repository, PathBuf) {
     let (repo, kit) = Repository::init(storage, &pass()).await.expect("init");
     assert_eq!(kit.repository_id, repo.config().id);
     (repo, dir)
-}
-
-/// Deterministic pseudo-random bytes (xorshift), incompressible like real encrypted or media data.
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 async fn backup_bytes(repo: &Repository, data: Vec<u8>) -> bulwark_core::repo::snapshot::Snapshot {
@@ -700,8 +687,9 @@ mod lifecycle {
         }
         assert!(matches!(exclusive.ensure_held().await, Err(RepoError::LockLost(_))));
         drop(exclusive);
-        // A lock left by a dead process stops blocking once it expires.
-        let short = repo.clone().with_lock_ttl(1);
+        // A lock left by a dead process stops blocking once it expires (a lock attempt waits
+        // two seconds for a conflicting lock to go before it gives up).
+        let short = repo.clone().with_lock_ttl(4);
         let dead = short.lock(true).await.unwrap();
         dead.abandon();
         assert!(matches!(repo.lock(false).await, Err(RepoError::LockHeld(_))));

@@ -192,16 +192,7 @@ fn a_damaged_file_is_skipped_and_named() {
     assert_eq!(repo_cmd(&repo, pw, &["init"], b"").0, 0);
     let src = bulwark_testkit::temp_dir("cli-skip-src");
     std::fs::write(src.join("good.txt"), "still here\n").unwrap();
-    let mut x = 0x9e3779b97f4a7c15u64;
-    let noise: Vec<u8> = (0..400_000)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
-    std::fs::write(src.join("bad.bin"), &noise).unwrap();
+    std::fs::write(src.join("bad.bin"), bulwark_testkit::noise(0x9e37_79b9_7f4a_7c15, 400_000)).unwrap();
     let (code, out, err) = repo_cmd(&repo, pw, &["backup", src.to_str().unwrap(), "--json"], b"");
     assert_eq!(code, 0, "{err}");
     let tree_id = serde_json::from_slice::<serde_json::Value>(&out).unwrap()["id"].as_str().unwrap().to_string();
@@ -302,20 +293,14 @@ fn a_killed_backup_leaves_no_snapshot_and_the_next_one_works() {
     let mut child = backup_from_open_stdin(&repo, pw);
     let mut stdin = child.stdin.take().unwrap();
     // Feed incompressible data until at least one pack has been uploaded, then SIGKILL.
-    let mut x: u64 = 0x9e3779b97f4a7c15;
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
     let packs = repo.join("packs");
     let count_packs = || std::fs::read_dir(&packs).map(|d| d.flatten().map(|s| std::fs::read_dir(s.path()).map_or(0, |p| p.count())).sum::<usize>()).unwrap_or(0);
     let started = std::time::Instant::now();
     while count_packs() == 0 {
         assert!(started.elapsed().as_secs() < 60, "no pack was uploaded within 60 s");
-        let block: Vec<u8> = (0..1 << 20)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
+        seed += 1;
+        let block = bulwark_testkit::noise(seed, 1 << 20);
         if stdin.write_all(&block).is_err() {
             break;
         }
