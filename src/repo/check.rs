@@ -177,7 +177,7 @@ pub async fn check(repo: &Repository, read: impl Into<ReadData>) -> Result<Check
             Some(actual) if actual != size => format!("pack {name} has {actual} bytes; the index says {size}"),
             Some(_) => continue,
         };
-        if !marks.packs().contains(pack_id) {
+        if !marks.whole(pack_id) {
             damage::mark(repo, pack_id, None, &problem).await;
         }
         report.errors.push(problem);
@@ -210,7 +210,7 @@ pub async fn check(repo: &Repository, read: impl Into<ReadData>) -> Result<Check
             let mut bad_here = Vec::new();
             if reading.header_unreadable {
                 bad_blobs.extend(blobs_by_pack.get(&pack_id).into_iter().flatten());
-                if !marks.packs().contains(&pack_id) {
+                if !marks.whole(&pack_id) {
                     damage::mark(repo, &pack_id, None, &damage.join("; ")).await;
                 }
             } else {

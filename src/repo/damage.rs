@@ -30,9 +30,9 @@ impl DamageMarks {
         self.packs.contains(pack) || self.blobs.contains(&(*pack, *blob))
     }
 
-    /// Whether any copy in `pack` is marked.
-    pub fn touches(&self, pack: &ChunkId) -> bool {
-        self.packs.contains(pack) || self.blobs.iter().any(|(p, _)| p == pack)
+    /// Whether `pack` is marked whole.
+    pub fn whole(&self, pack: &ChunkId) -> bool {
+        self.packs.contains(pack)
     }
 
     pub fn is_empty(&self) -> bool {

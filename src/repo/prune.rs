@@ -94,6 +94,8 @@ async fn prune_excluding(repo: &Repository, dry_run: bool, excluded: &HashSet<St
     let used = used_blobs(repo, &index, snapshots.iter().filter(|s| !excluded.contains(&s.id))).await?;
     let stored: HashMap<String, u64> = repo.stored_packs().await?;
     let mut by_pack = index.by_pack();
+    // Packs holding a copy marked damaged.
+    let marked = marks.packs();
 
     // Under Object Lock: index files still locked stay, and so do the packs they name.
     let locks = object_lock::Locks::of(repo);
@@ -130,7 +132,7 @@ async fn prune_excluding(repo: &Repository, dry_run: bool, excluded: &HashSet<St
         // without it; one whose only copy of a used blob is damaged cannot be (copying checks
         // every blob), and stays as it is until it is wholly unused.
         let only_copy_damaged = blobs.iter().any(|(id, l)| l.damaged && used.contains(id));
-        let wants_change = all_unused || (!only_copy_damaged && ((unused_bytes as f64) >= REPACK_UNUSED_SHARE * (*size as f64) || marks.touches(pack)));
+        let wants_change = all_unused || (!only_copy_damaged && ((unused_bytes as f64) >= REPACK_UNUSED_SHARE * (*size as f64) || marked.contains(pack)));
         if wants_change && held(&pack.to_string(), Some(pack)).await? {
             report.packs_locked += 1;
             report.bytes_locked += size;
@@ -195,7 +197,7 @@ async fn prune_excluding(repo: &Repository, dry_run: bool, excluded: &HashSet<St
         }
         // Marks go with their packs (and with packs already gone).
         let remaining: HashSet<ChunkId> = keep.iter().map(|p| p.id).chain(pinned.iter().copied()).collect();
-        let gone: HashSet<ChunkId> = marks.packs().into_iter().filter(|p| !remaining.contains(p)).collect();
+        let gone: HashSet<ChunkId> = marked.iter().filter(|p| !remaining.contains(*p)).copied().collect();
         if !gone.is_empty() {
             report.damage_marks_cleared = super::damage::clear(repo, &gone).await?;
         }
