@@ -12,7 +12,6 @@
 //! are serialised (see [`crate::catalog::Catalog::begin_serialized`]) so the chain has no forks
 //! even with several nodes.
 
-pub mod anchor;
 
 use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
@@ -198,22 +197,8 @@ pub struct VerifyReport {
     /// Rows checked under the audit key (the rest are plain SHA-256: older, or written without
     /// the key).
     pub keyed_rows: i64,
-    /// The newest head anchored outside the catalog ([`anchor`]), when checked against it.
+    /// The newest head anchored outside the catalog (`crate::audit_anchor`), when checked against it.
     pub anchored_seq: Option<i64>,
-}
-
-/// [`verify`], and the chain must still hold the newest anchored head with its hash: a chain
-/// whose newest rows were deleted breaks at the first missing one.
-pub async fn verify_anchored(catalog: &Catalog, secrets: &crate::secrets::SecretBox) -> Result<VerifyReport, AuditError> {
-    let mut report = verify(catalog).await?;
-    if let Some((seq, hash)) = anchor::newest(catalog, secrets).await? {
-        report.anchored_seq = Some(seq);
-        let stored: Option<String> = sqlx::query_scalar("SELECT hash FROM audit_log WHERE seq = $1").bind(seq).fetch_optional(catalog.pool()).await?;
-        if stored.as_deref() != Some(hash.as_str()) && report.first_broken_seq.is_none() {
-            report.first_broken_seq = Some((report.rows + 1).min(seq));
-        }
-    }
-    Ok(report)
 }
 
 /// Walks the whole chain and recomputes every hash. A keyed row can be checked only with the

@@ -5,8 +5,9 @@
 //! dies right after the commit, or in the middle of a subscriber, leaves the job to another
 //! node (leases and takeovers, `crate::jobs`). Subscribers must therefore be idempotent.
 //!
-//! This module is a leaf: it knows subscribers by their job kinds only; each kind's handler
-//! lives with what it does (`retention`, `replicate`, `verify`) and is registered on the pool.
+//! This module is a leaf: it knows subscribers by their job kinds only; each kind's handler is
+//! in `crate::orchestration::handlers` and runs the operation (`retention`, `replicate`,
+//! `verify`).
 
 use serde::Serialize;
 
@@ -49,6 +50,9 @@ pub enum EventKind {
     /// `configurationId`, `status`, `message`.
     #[serde(rename = "backup.failed")]
     BackupFailed,
+    /// Reading a backup back found what cannot be restored. Payload: `executionId`, `problems`.
+    #[serde(rename = "verification.failed")]
+    VerificationFailed,
 }
 
 impl EventKind {
@@ -56,6 +60,7 @@ impl EventKind {
         match self {
             EventKind::BackupCompleted => "backup.completed",
             EventKind::BackupFailed => "backup.failed",
+            EventKind::VerificationFailed => "verification.failed",
         }
     }
 }

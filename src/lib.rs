@@ -3,8 +3,10 @@
 //! No web framework types live here. Each module owns one concern and one error enum
 //! (see [`error`] for the policy); authorization is checked here, so no door can skip it.
 
+pub mod accounts;
 pub mod alerts;
 pub mod audit;
+pub mod audit_anchor;
 pub mod auth;
 pub mod blocking;
 pub mod catalog;
@@ -16,6 +18,7 @@ pub mod events;
 pub mod executions;
 pub mod jobs;
 pub mod locations;
+pub mod orchestration;
 pub mod overview;
 pub mod rebuild;
 pub mod replicate;

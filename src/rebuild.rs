@@ -11,6 +11,7 @@ use crate::auth::{AuthError, Principal, Role};
 use crate::catalog::dialect::LockTopic;
 use crate::catalog::{Catalog, CatalogError};
 use crate::error::{Classify, Kind};
+use crate::executions::{self, ExecutionError, Rebuilt};
 use crate::locations::{self, LocationError};
 use crate::repo::keys::Secret;
 use crate::repo::snapshot::Content;
@@ -32,6 +33,8 @@ pub enum RebuildError {
     Location(#[from] LocationError),
     #[error(transparent)]
     Repo(#[from] RepoError),
+    #[error(transparent)]
+    Execution(#[from] ExecutionError),
 }
 
 impl From<sqlx::Error> for RebuildError {
@@ -45,6 +48,7 @@ impl Classify for RebuildError {
         match self {
             RebuildError::Invalid(_) => Kind::Invalid,
             RebuildError::Conflict(_) => Kind::Conflict,
+            RebuildError::Execution(e) => e.kind(),
             RebuildError::Auth(e) => e.kind(),
             RebuildError::Catalog(e) => e.kind(),
             RebuildError::Location(e) => e.kind(),
@@ -116,30 +120,10 @@ pub async fn rebuild(catalog: &Catalog, secrets: &SecretBox, actor: &Principal) 
             if ensure_configuration(catalog, &configuration_id, &snapshot, &location_id).await? {
                 report.configurations_created += 1;
             }
-            let checksum = match &snapshot.content {
-                Content::Stream { sha256, .. } => sha256.clone(),
-                Content::Tree { tree_sha256, .. } => tree_sha256.clone(),
-            };
-            let s = &snapshot.summary;
             let metadata = recovery_metadata(&repo, &snapshot).await;
-            sqlx::query(
-                "INSERT INTO backup_executions (id, configuration_id, execution_type, status, storage_location_id, snapshot_id, started_at, completed_at,
-                     duration_seconds, size_bytes, compressed_size_bytes, new_bytes, checksum, recovery_metadata, requested_by, created_at)
-                 VALUES ($1, $2, 'rebuilt', 'completed', $3, $4, $5, $5, $6, $7, $8, $9, $10, $11, 'catalog rebuild', $5)",
-            )
-            .bind(uuid::Uuid::new_v4().to_string())
-            .bind(&configuration_id)
-            .bind(&location_id)
-            .bind(&snapshot.id)
-            .bind(normalise_time(&snapshot.time))
-            .bind(s.duration_ms as f64 / 1000.0)
-            .bind(s.bytes as i64)
-            .bind(s.stored_bytes as i64)
-            .bind(s.new_bytes as i64)
-            .bind(&checksum)
-            .bind(metadata.to_string())
-            .execute(catalog.pool())
-            .await?;
+            let taken_at = normalise_time(&snapshot.time);
+            let found = Rebuilt { configuration_id: &configuration_id, location_id: &location_id, snapshot: &snapshot, taken_at: &taken_at, metadata };
+            executions::insert_rebuilt(catalog, found).await?;
             report.executions_created += 1;
         }
         report.wal_files += rebuild_wal(catalog, &repo, &location_id).await?;

@@ -17,8 +17,7 @@ use crate::auth::{AuthError, Principal, Role};
 use crate::catalog::dialect::LockTopic;
 use crate::catalog::{Catalog, CatalogError};
 use crate::error::{Classify, Kind};
-use crate::jobs::pool::{CancelFlag, JobFuture, JobHandler};
-use crate::jobs::{self, ClaimedJob, JobError, NewJob};
+use crate::jobs::{self, JobError, NewJob};
 use crate::locations::{self, LocationError};
 use crate::repo::{RepoError, check, format, restore};
 use crate::secrets::{SecretBox, SecretError};
@@ -406,39 +405,3 @@ async fn remove_extra(to: &dyn crate::storage::Storage, extra: &HashMap<&str, Ve
     Ok(())
 }
 
-/// Queues the copies of a completed backup ([`after_backup`]): subscribed to
-/// `backup.completed` (`crate::events`).
-pub struct QueueCopiesHandler;
-
-impl JobHandler for QueueCopiesHandler {
-    fn kind(&self) -> &'static str {
-        crate::events::QUEUE_COPIES
-    }
-
-    fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
-        Box::pin(async move {
-            let location = &job.payload_field("locationId")?;
-            after_backup(catalog, location).await.map(|_| ()).map_err(|e| e.to_string())
-        })
-    }
-}
-
-/// Runs `replicate` jobs on the worker pool.
-pub struct ReplicateHandler {
-    pub secrets: SecretBox,
-}
-
-impl JobHandler for ReplicateHandler {
-    fn kind(&self) -> &'static str {
-        JOB_KIND
-    }
-
-    fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
-        Box::pin(async move {
-            let id = &job.payload_field("runId")?;
-            let r = run(catalog, &self.secrets, id).await.map_err(|e| e.to_string())?;
-            tracing::info!(run = %id, copied = r.objects_copied, bytes = r.bytes_copied, skipped = r.objects_skipped, "replication done");
-            Ok(())
-        })
-    }
-}

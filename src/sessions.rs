@@ -10,7 +10,7 @@ use crate::time;
 
 /// The stored key of session `id`.
 fn key(id: &str) -> String {
-    crate::auth::secret::digest(id)
+    crate::accounts::secret::digest(id)
 }
 
 /// A stored session: opaque JSON data, the user it belongs to (for logging a user out

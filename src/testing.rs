@@ -20,8 +20,7 @@ use crate::catalog::{Catalog, CatalogError};
 use crate::configurations::{self, Configuration, ConfigurationError};
 use crate::error::{Classify, Kind};
 use crate::executions::{self, Execution, ExecutionError};
-use crate::jobs::pool::{CancelFlag, JobFuture, JobHandler};
-use crate::jobs::{self, ClaimedJob, JobError, NewJob};
+use crate::jobs::{self, JobError, NewJob};
 use crate::restores::{self, DirectoryRestore, PostgresRestore, Targets};
 use crate::secrets::SecretBox;
 use crate::source::postgres::Database;
@@ -514,39 +513,3 @@ pub async fn sweep(catalog: &Catalog) -> Result<(usize, usize), TestingError> {
 /// The job kind of the daily sweep.
 pub const SWEEP_JOB_KIND: &str = "testing.sweep";
 
-/// Runs the daily sweep on the worker pool.
-pub struct SweepHandler;
-
-impl JobHandler for SweepHandler {
-    fn kind(&self) -> &'static str {
-        SWEEP_JOB_KIND
-    }
-
-    fn run<'a>(&'a self, catalog: &'a Catalog, _job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
-        Box::pin(async move {
-            let (verifications, tests) = sweep(catalog).await.map_err(|e| e.to_string())?;
-            tracing::info!(verifications, tests, "verification and restore-test sweep queued its work");
-            Ok(())
-        })
-    }
-}
-
-/// Runs `restore_test` jobs on the worker pool.
-pub struct RestoreTestHandler {
-    pub secrets: SecretBox,
-}
-
-impl JobHandler for RestoreTestHandler {
-    fn kind(&self) -> &'static str {
-        JOB_KIND
-    }
-
-    fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
-        Box::pin(async move {
-            let id = &job.payload_field("testId")?;
-            let test = run(catalog, &self.secrets, id).await.map_err(|e| e.to_string())?;
-            tracing::info!(test = %id, status = %test.status, "restore test finished");
-            Ok(())
-        })
-    }
-}

@@ -13,13 +13,10 @@ use crate::auth::{AuthError, Principal, Role};
 use crate::catalog::{Catalog, CatalogError};
 use crate::error::{Classify, Kind};
 use crate::executions::{self, ExecutionError};
-use crate::jobs::ClaimedJob;
-use crate::jobs::pool::{CancelFlag, JobFuture, JobHandler};
 use crate::locations::{self, LocationError};
 use crate::repo::RepoError;
 use crate::repo::restore::verify_snapshot;
 use crate::secrets::SecretBox;
-use crate::time;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -87,7 +84,9 @@ pub async fn verify_execution(catalog: &Catalog, secrets: &SecretBox, actor: &Pr
     run(catalog, secrets, execution_id).await
 }
 
-async fn run(catalog: &Catalog, secrets: &SecretBox, execution_id: &str) -> Result<VerificationReport, VerifyError> {
+/// Reads a backup back whole and records the outcome (the verification job; by hand through
+/// [`verify_execution`]).
+pub async fn run(catalog: &Catalog, secrets: &SecretBox, execution_id: &str) -> Result<VerificationReport, VerifyError> {
     let execution = executions::find(catalog, execution_id).await?;
     let (Some(location_id), Some(snapshot_id)) = (execution.storage_location_id.as_deref(), execution.snapshot_id.as_deref()) else {
         return Err(VerifyError::Conflict(format!("backup execution {execution_id} has no backup to verify ({})", execution.status)));
@@ -125,13 +124,7 @@ async fn finish(
     problems: Vec<String>,
 ) -> Result<VerificationReport, VerifyError> {
     let status = if problems.is_empty() { "verified" } else { "failed" };
-    let now = time::now_text();
-    sqlx::query("UPDATE backup_executions SET verification_status = $1, verified_at = $2 WHERE id = $3")
-        .bind(status)
-        .bind(&now)
-        .bind(execution_id)
-        .execute(catalog.pool())
-        .await?;
+    let now = executions::record_verification(catalog, execution_id, status, &problems).await?;
     let subject = format!("backup_execution:{execution_id}");
     if problems.is_empty() {
         alerts::resolve(catalog, ALERT_TYPE, &subject).await?;
@@ -153,22 +146,3 @@ async fn finish(
 /// The job kind queued after each completed backup.
 pub const JOB_KIND: &str = crate::events::VERIFY_BACKUP;
 
-/// Runs `verify` jobs on the worker pool.
-pub struct VerifyHandler {
-    pub secrets: SecretBox,
-}
-
-impl JobHandler for VerifyHandler {
-    fn kind(&self) -> &'static str {
-        JOB_KIND
-    }
-
-    fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
-        Box::pin(async move {
-            let id = &job.payload_field("executionId")?;
-            let report = run(catalog, &self.secrets, id).await.map_err(|e| e.to_string())?;
-            tracing::info!(execution = %id, status = %report.status, bytes = report.bytes, "backup verified");
-            Ok(())
-        })
-    }
-}

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::auth::tokens::{self, CreatedToken, NewToken, WAL_PUSH_SCOPE};
+use crate::accounts::tokens::{self, CreatedToken, NewToken, WAL_PUSH_SCOPE};
 use crate::auth::{AuthError, Principal, Role};
 use crate::catalog::{Catalog, CatalogError};
 use crate::configurations::{self, Configuration, ConfigurationError};

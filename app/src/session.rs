@@ -16,7 +16,8 @@ pub async fn whoami() -> Result<Me, AppError> {
 /// account also needs its authenticator code, which the form then asks for.
 #[server(prefix = "/_sfn", endpoint = "login")]
 pub async fn login(username: String, password: String, code: Option<String>, next: Option<String>) -> Result<bool, AppError> {
-    use bulwark_core::auth::{AuthError, users};
+    use bulwark_core::accounts::users;
+    use bulwark_core::auth::AuthError;
     use bulwark_core::error::{Classify, Kind};
     let catalog = crate::ssr::catalog()?;
     let secrets = crate::ssr::secrets()?;

@@ -1,6 +1,7 @@
 //! Server-side helpers for server functions: the catalog and the acting principal.
 
-use bulwark_core::auth::{Principal, users};
+use bulwark_core::accounts::users;
+use bulwark_core::auth::Principal;
 use bulwark_core::catalog::Catalog;
 use leptos::prelude::use_context;
 use tower_sessions::Session;

@@ -89,7 +89,7 @@ pub struct ServeArgs {
     pub workers: usize,
     /// Seconds a worker's claim on a job lasts without a heartbeat: how soon another node
     /// takes over the jobs of a node that died.
-    #[arg(long, env = "BULWARK_JOB_LEASE_SECONDS", default_value_t = bulwark_core::jobs::pool::DEFAULT_LEASE_SECONDS)]
+    #[arg(long, env = "BULWARK_JOB_LEASE_SECONDS", default_value_t = bulwark_core::orchestration::pool::DEFAULT_LEASE_SECONDS)]
     pub job_lease_seconds: i64,
     /// Minutes a backup may read nothing before the watchdog stops it and fails it (a source
     /// that hangs, a dump waiting on a lock); 0 never stops one.

@@ -27,7 +27,7 @@ pub async fn metrics(State(state): State<AppState>, request: axum::extract::Requ
     if !(state.public_metrics || loopback) {
         let bearer = request.headers().get(header::AUTHORIZATION).and_then(|h| h.to_str().ok()).and_then(|h| h.strip_prefix("Bearer "));
         let allowed = match bearer {
-            Some(secret) => bulwark_core::auth::tokens::authenticate(&state.catalog, secret.trim()).await.is_ok_and(|p| p.scope.is_none()),
+            Some(secret) => bulwark_core::accounts::tokens::authenticate(&state.catalog, secret.trim()).await.is_ok_and(|p| p.scope.is_none()),
             None => false,
         };
         if !allowed {

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use bulwark_core::auth::setup;
+use bulwark_core::accounts::setup;
 use bulwark_core::catalog::Catalog;
 use bulwark_core::executions::scheduled;
-use bulwark_core::jobs::pool::Pool;
+use bulwark_core::orchestration::pool::Pool;
 use leptos::config::LeptosOptions;
 use tokio::sync::watch;
 
@@ -47,20 +47,7 @@ pub async fn serve(catalog_args: &CatalogArgs, args: &ServeArgs) -> anyhow::Resu
     let scheduler = tokio::spawn(scheduled::run_scheduler(catalog.clone(), node_id.clone(), SCHEDULER_PERIOD, stop_rx.clone()));
     let stall_limit = (args.job_stall_minutes > 0).then(|| std::time::Duration::from_secs(args.job_stall_minutes * 60));
     let mut pool = Pool::new(catalog, node_id).with_lease_seconds(args.job_lease_seconds).with_stall_limit(stall_limit);
-    pool.register(Arc::new(bulwark_core::executions::BackupHandler { secrets: secrets.clone() }));
-    pool.register_periodic(Arc::new(bulwark_core::executions::reconcile::ReconcileHandler), bulwark_core::executions::reconcile::EVERY);
-    pool.register(Arc::new(bulwark_core::verify::VerifyHandler { secrets: secrets.clone() }));
-    pool.register(Arc::new(bulwark_core::testing::RestoreTestHandler { secrets: secrets.clone() }));
-    pool.register(Arc::new(bulwark_core::replicate::ReplicateHandler { secrets: secrets.clone() }));
-    // Subscribers of the events outbox (`bulwark_core::events::SUBSCRIPTIONS`).
-    pool.register(Arc::new(bulwark_core::retention::TrackHandler { secrets: secrets.clone() }));
-    pool.register(Arc::new(bulwark_core::replicate::QueueCopiesHandler));
-    // Daily: the latest backup of every configuration is re-verified and restore-tested weekly.
-    pool.register_periodic(Arc::new(bulwark_core::testing::SweepHandler), chrono::Duration::days(1));
-    // Hourly: a policy's verdicts change as backups age and new ones arrive.
-    pool.register_periodic(Arc::new(bulwark_core::retention::RetentionHandler { secrets: secrets.clone() }), chrono::Duration::hours(1));
-    // Hourly: the audit chain's head goes into every repository, so a shortened chain shows.
-    pool.register_periodic(Arc::new(bulwark_core::audit::anchor::AnchorHandler { secrets }), chrono::Duration::hours(1));
+    bulwark_core::orchestration::handlers::register_all(&mut pool, &secrets);
     let pool = tokio::spawn(pool.run(args.workers, stop_rx.clone()));
 
     let listener = tokio::net::TcpListener::bind(args.listen)

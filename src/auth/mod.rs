@@ -1,22 +1,13 @@
-//! Who may do what: roles, the authenticated principal, passwords, users, API tokens and
-//! one-time setup links.
+//! Who may do what: roles and the authenticated principal. The accounts behind principals
+//! (users, passwords, API tokens, second factors, setup links) are `crate::accounts`.
 //!
 //! Every operation that changes state takes the acting [`Principal`] and checks its role here,
 //! so the console, the REST API and the CLI cannot disagree about permissions.
-
-mod password;
-pub mod secret;
-pub mod setup;
-pub mod tokens;
-pub mod totp;
-pub mod users;
 
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::CatalogError;
 use crate::error::{Classify, Kind};
-
-pub use password::{hash_password, verify_password};
 
 /// Roles in increasing order of power: each includes everything the previous one may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -61,7 +52,7 @@ pub struct Principal {
     pub role: Role,
     /// Set when the request came with an API token.
     pub token_id: Option<String>,
-    /// A narrow token's one permission ([`tokens::WAL_PUSH_SCOPE`]); such a principal passes no
+    /// A narrow token's one permission ([`crate::accounts::tokens::WAL_PUSH_SCOPE`]); such a principal passes no
     /// [`Principal::require`], whatever its role.
     #[serde(default)]
     pub scope: Option<String>,

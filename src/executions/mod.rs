@@ -2,8 +2,7 @@
 //! in the configuration's first storage location. The worker that runs it writes its progress
 //! to the catalog about once a second, so any node can stream it to a browser.
 
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
+
 use std::time::Instant;
 
 use serde::Serialize;
@@ -14,22 +13,16 @@ use crate::catalog::dialect::LockTopic;
 use crate::catalog::{Catalog, CatalogError, SerializedTx};
 use crate::configurations::{self, Configuration, ConfigurationError};
 use crate::error::{Classify, Kind};
-use crate::jobs::pool::{CancelFlag, JobFuture, JobHandler};
-use crate::jobs::{self, ClaimedJob, JobError, Lease, NewJob};
-use crate::locations::{self, LocationError};
-use crate::repo::backup::{self, BackupOptions, CommitCheck, Progress};
-use crate::repo::format::Compression;
+use crate::jobs::{self, JobError, Lease, NewJob};
+use crate::locations::LocationError;
 use crate::repo::snapshot::{Content, Snapshot};
-use crate::repo::{CompressionSetting, RepoError};
-use crate::secrets::{SecretBox, SecretError};
+use crate::repo::RepoError;
+use crate::secrets::SecretError;
 use crate::source::SourceError;
-use crate::source::postgres::Database;
 use crate::events::{self, EventError, EventKind};
 use crate::time;
 
-mod group;
 pub mod reconcile;
-mod test_hook;
 pub mod scheduled;
 
 #[derive(Debug, thiserror::Error)]
@@ -219,7 +212,7 @@ async fn enqueue_in(tx: &mut SerializedTx<'_>, configuration: &Configuration, id
 
 /// Records a queued execution of `configuration` (for a group's member, run inside the
 /// group's job), audited as started by `actor`; returns its id.
-async fn insert(catalog: &Catalog, actor: &Actor, requested_by: &str, configuration: &Configuration, execution_type: &str) -> Result<String, ExecutionError> {
+pub async fn insert(catalog: &Catalog, actor: &Actor, requested_by: &str, configuration: &Configuration, execution_type: &str) -> Result<String, ExecutionError> {
     let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
     let id = insert_in(&mut tx, actor, requested_by, configuration, execution_type, &(None, "{}".into())).await?;
     tx.tx.commit().await?;
@@ -292,7 +285,7 @@ pub async fn cancel(catalog: &Catalog, actor: &Principal, id: &str) -> Result<Ex
     find(catalog, id).await
 }
 
-pub(crate) async fn find(catalog: &Catalog, id: &str) -> Result<Execution, ExecutionError> {
+pub async fn find(catalog: &Catalog, id: &str) -> Result<Execution, ExecutionError> {
     let sql = format!("SELECT {COLUMNS} FROM backup_executions WHERE id = $1");
     sqlx::query_as::<_, Execution>(&sql).bind(id).fetch_optional(catalog.pool()).await?.ok_or_else(|| ExecutionError::NotFound(id.into()))
 }
@@ -318,139 +311,57 @@ pub async fn list(catalog: &Catalog, actor: &Principal, configuration_id: &str, 
     Ok(sqlx::query_as::<_, Execution>(&sql).bind(configuration_id).bind(limit.clamp(1, 500)).fetch_all(catalog.pool()).await?)
 }
 
-/// Runs a queued execution to its end, recording success or the error a person can act on;
-/// `cancel` stops it early. Outside the job queue (tests, tools): nothing fences it.
-pub async fn run(catalog: &Catalog, secrets: &SecretBox, id: &str, cancel: CancelFlag) -> Result<(), ExecutionError> {
-    run_fenced(catalog, secrets, id, cancel, None).await
+/// What a completed run recorded: where its snapshot went, and what it measured.
+pub struct Completion<'a> {
+    pub location_id: &'a str,
+    pub snapshot: &'a Snapshot,
+    /// What a restore needs to know beyond the snapshot (`recovery_metadata`).
+    pub metadata: serde_json::Value,
+    pub duration_seconds: f64,
+    /// The final progress figures (as [`record_progress`] writes them while it runs).
+    pub progress: serde_json::Value,
 }
 
-/// A run as a worker makes it, under its job's lease: the execution changes state only while
-/// the lease is held, the manifest is written only after the lease is checked in the catalog,
-/// and the execution's outcome is recorded in the transaction that completes the job. A
-/// takeover (a later attempt) first looks for a snapshot the earlier attempt committed before
-/// it died, and adopts it instead of backing up again. The job's liveness follows the bytes
-/// read, for the pool's stall watchdog.
-async fn run_fenced(catalog: &Catalog, secrets: &SecretBox, id: &str, cancel: CancelFlag, job: Option<&ClaimedJob>) -> Result<(), ExecutionError> {
-    let lease = job.map(|j| (j.lease(), j.attempts > 1));
-    let execution = find(catalog, id).await?;
-    let configuration = configurations::find(catalog, &execution.configuration_id).await?;
-    let started = Instant::now();
-    let (job_id, owner) = match &lease {
-        Some((l, _)) => (Some(l.job_id.as_str()), Some(l.owner.as_str())),
-        None => (None, None),
-    };
-    // The first attempt's start stays: a takeover's attempt is in the job's attempt history.
+/// Marks execution `id` running (under a lease, only while it is held). The first attempt's
+/// start stays: a takeover's attempt is in the job's attempt history.
+pub async fn mark_running(catalog: &Catalog, id: &str, lease: Option<&Lease>) -> Result<(), ExecutionError> {
     let marked = sqlx::query(&format!(
         "UPDATE backup_executions SET status = 'running', started_at = COALESCE(started_at, $1), error_message = NULL WHERE id = $2 AND {}",
         holds_lease(3, 4)
     ))
     .bind(time::to_text(catalog.now().await?))
     .bind(id)
-    .bind(job_id)
-    .bind(owner)
+    .bind(lease.map(|l| l.job_id.as_str()))
+    .bind(lease.map(|l| l.owner.as_str()))
     .execute(catalog.pool())
     .await?;
     if marked.rows_affected() == 0 {
-        return Err(JobError::LeaseLost(job_id.unwrap_or_default().to_string()).into());
+        return Err(JobError::LeaseLost(lease.map(|l| l.job_id.clone()).unwrap_or_default()).into());
     }
-    if let Some((lease, true)) = &lease {
-        if let Some((location_id, snapshot, metadata)) = committed_before(catalog, secrets, &configuration, id).await? {
-            tracing::warn!(execution = %id, snapshot = %snapshot.id, "an earlier attempt committed this backup before it stopped; adopting its snapshot");
-            return record_completed(catalog, id, &configuration.id, Some(lease), &location_id, &snapshot, metadata, started, None).await;
-        }
-    }
-    let progress = Arc::new(Progress { cancel, ..Progress::default() });
-    let liveness = job.map(|j| j.liveness.clone());
-    let reporter = Reporter(tokio::spawn(report_progress(catalog.clone(), id.to_string(), progress.clone(), liveness.clone())));
-    let commit_check = lease.as_ref().map(|(lease, _)| lease_check(catalog, lease));
-    let outcome = back_up(catalog, secrets, &configuration, &execution, progress.clone(), commit_check).await;
-    drop(reporter);
-    match outcome {
-        Ok((location_id, snapshot, metadata)) => {
-            test_hook::pause_at("after-commit");
-            let lease = lease.as_ref().map(|(lease, _)| lease);
-            // Retention tracking, copies and verification follow from the event this records.
-            record_completed(catalog, id, &configuration.id, lease, &location_id, &snapshot, metadata, started, Some(&progress)).await?;
-            test_hook::pause_at("after-complete");
-            Ok(())
-        }
-        Err(ExecutionError::Repo(RepoError::Cancelled)) if liveness.as_ref().is_some_and(|l| l.is_stalled()) => {
-            let message = "stopped by the watchdog: the backup read nothing for longer than the stall limit (--job-stall-minutes)";
-            finish(catalog, id, &configuration.id, lease.as_ref().map(|(l, _)| l), "failed", message).await?;
-            Err(RepoError::Cancelled.into())
-        }
-        Err(ExecutionError::Repo(RepoError::Cancelled)) => {
-            finish(catalog, id, &configuration.id, lease.as_ref().map(|(l, _)| l), "cancelled", &RepoError::Cancelled.to_string()).await?;
-            Err(RepoError::Cancelled.into())
-        }
-        Err(e) => {
-            finish(catalog, id, &configuration.id, lease.as_ref().map(|(l, _)| l), "failed", &e.to_string()).await?;
-            Err(e)
-        }
-    }
+    Ok(())
 }
 
-/// An SQL condition: true when no lease fences the statement (parameter `job` NULL), or while
-/// that job runs under parameter `owner`.
-fn holds_lease(job: usize, owner: usize) -> String {
-    format!("(${job} IS NULL OR EXISTS (SELECT 1 FROM jobs WHERE id = ${job} AND lease_owner = ${owner} AND state = 'running'))")
+/// Writes a running execution's progress figures (bytes read, rate, ETA); nothing once it ended.
+pub async fn record_progress(catalog: &Catalog, id: &str, progress: &serde_json::Value) -> Result<(), ExecutionError> {
+    sqlx::query("UPDATE backup_executions SET progress = $1 WHERE id = $2 AND status = 'running'")
+        .bind(progress.to_string())
+        .bind(id)
+        .execute(catalog.pool())
+        .await?;
+    Ok(())
 }
 
-/// The check a backup runs right before writing its manifest: the lease, in the catalog.
-fn lease_check(catalog: &Catalog, lease: &Lease) -> CommitCheck {
-    let (catalog, lease) = (catalog.clone(), lease.clone());
-    CommitCheck(Arc::new(move || {
-        let (catalog, lease) = (catalog.clone(), lease.clone());
-        Box::pin(async move {
-            test_hook::pause_at("before-commit");
-            lease.check(&catalog).await.map_err(|e| RepoError::LockLost(format!("the backup's job: {e}")))
-        })
-    }))
-}
-
-/// A snapshot of execution `id` already in the configuration's first reachable location: an
-/// earlier attempt committed it and stopped before recording it.
-async fn committed_before(catalog: &Catalog, secrets: &SecretBox, configuration: &Configuration, id: &str) -> Result<Option<(String, Snapshot, serde_json::Value)>, ExecutionError> {
-    let (location_id, repo, _) = first_reachable(catalog, secrets, configuration).await?;
-    let tag = execution_tag(id);
-    let Some(snapshot) = repo.snapshots().await?.into_iter().find(|s| s.tags.contains(&tag)) else {
-        return Ok(None);
-    };
-    let metadata = crate::rebuild::recovery_metadata(&repo, &snapshot).await;
-    Ok(Some((location_id, snapshot, metadata)))
-}
-
-/// The tag that ties a snapshot to the execution that made it.
-fn execution_tag(id: &str) -> String {
-    format!("execution:{id}")
-}
-
-/// Records a completed execution; under a lease, in the transaction that completes its job
-/// (and not at all once the lease is lost). Retried through a catalog outage.
-#[allow(clippy::too_many_arguments)]
-async fn record_completed(
-    catalog: &Catalog,
-    id: &str,
-    configuration_id: &str,
-    lease: Option<&Lease>,
-    location_id: &str,
-    snapshot: &Snapshot,
-    metadata: serde_json::Value,
-    started: Instant,
-    progress: Option<&Progress>,
-) -> Result<(), ExecutionError> {
+/// Records a completed execution and publishes `backup.completed`; under a lease, in the
+/// transaction that completes its job (and not at all once the lease is lost). Retried through
+/// a catalog outage.
+pub async fn record_completed(catalog: &Catalog, id: &str, configuration_id: &str, lease: Option<&Lease>, done: Completion<'_>) -> Result<(), ExecutionError> {
+    let snapshot = done.snapshot;
     let checksum = match &snapshot.content {
         Content::Stream { sha256, .. } => sha256.clone(),
         Content::Tree { tree_sha256, .. } => tree_sha256.clone(),
     };
     let s = &snapshot.summary;
-    let duration = started.elapsed().as_secs_f64();
-    let final_progress = match progress {
-        Some(p) => progress_json(p, duration, true),
-        None => serde_json::json!({ "bytesRead": s.bytes, "bytesNew": s.new_bytes, "bytesTotal": s.bytes, "percent": 100.0, "adopted": true }),
-    }
-    .to_string();
-    let metadata = metadata.to_string();
+    let (metadata, progress) = (done.metadata.to_string(), done.progress.to_string());
     write_outcome(id, || async {
         let mut tx = catalog.pool().begin().await?;
         if let Some(lease) = lease {
@@ -463,20 +374,20 @@ async fn record_completed(
                  recovery_metadata = $9, progress = $10
              WHERE id = $11",
         )
-        .bind(location_id)
+        .bind(done.location_id)
         .bind(&snapshot.id)
         .bind(&completed_at)
-        .bind(duration)
+        .bind(done.duration_seconds)
         .bind(s.bytes as i64)
         .bind(s.stored_bytes as i64)
         .bind(s.new_bytes as i64)
         .bind(&checksum)
         .bind(&metadata)
-        .bind(&final_progress)
+        .bind(&progress)
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        let event = serde_json::json!({ "executionId": id, "configurationId": configuration_id, "locationId": location_id, "snapshotId": snapshot.id });
+        let event = serde_json::json!({ "executionId": id, "configurationId": configuration_id, "locationId": done.location_id, "snapshotId": snapshot.id });
         events::publish_in(&mut tx, EventKind::BackupCompleted, id, event).await?;
         tx.commit().await?;
         Ok(())
@@ -484,9 +395,9 @@ async fn record_completed(
     .await
 }
 
-/// Ends an execution that wrote no snapshot: `failed` or `cancelled` (under a lease, only
-/// while it is held).
-async fn finish(catalog: &Catalog, id: &str, configuration_id: &str, lease: Option<&Lease>, status: &str, message: &str) -> Result<(), ExecutionError> {
+/// Ends an execution that wrote no snapshot, `failed` or `cancelled`, and publishes
+/// `backup.failed` (under a lease, only while it is held).
+pub async fn finish(catalog: &Catalog, id: &str, configuration_id: &str, lease: Option<&Lease>, status: &str, message: &str) -> Result<(), ExecutionError> {
     write_outcome(id, || async {
         let mut tx = catalog.pool().begin().await?;
         let completed_at = time::to_text(crate::catalog::now_on(&mut tx).await?);
@@ -534,310 +445,87 @@ where
     }
 }
 
-/// Reads the source into the configuration's first location; returns where it went, the
-/// snapshot and the recovery metadata.
-async fn back_up(
-    catalog: &Catalog,
-    secrets: &SecretBox,
-    configuration: &Configuration,
-    execution: &Execution,
-    progress: Arc<Progress>,
-    commit_check: Option<CommitCheck>,
-) -> Result<(String, Snapshot, serde_json::Value), ExecutionError> {
-    let (location_id, repo, skipped) = first_reachable(catalog, secrets, configuration).await?;
-    let algorithm = match configuration.compression.as_str() {
-        "gzip" => Compression::Gzip,
-        "none" => Compression::None,
-        _ => Compression::Zstd,
-    };
-    let repo = repo.with_compression(CompressionSetting { algorithm, ..CompressionSetting::default() });
-    let mut options = BackupOptions {
-        source: configuration.source_identifier.clone(),
-        tags: vec![format!("configuration:{}", configuration.id), execution_tag(&execution.id)],
-        metadata: serde_json::json!({ "configurationId": configuration.id, "configuration": configuration.name, "sourceType": configuration.source_type }),
-        progress,
-        commit_check,
-    };
-    let (snapshot, metadata) = match configuration.source_type.as_str() {
-        "filesystem" => {
-            let root = std::path::PathBuf::from(&configuration.source_identifier);
-            (backup::backup_tree(&repo, &root, options).await?, serde_json::json!({ "sourceType": "filesystem", "path": root }))
-        }
-        "postgresql" if crate::wal_archive::is_continuous(configuration) => {
-            let database = Database { url: configuration.source_identifier.clone(), password: configuration.source_password(secrets)? };
-            base_backup(&repo, &database, options).await?
-        }
-        "postgresql" => {
-            let database = Database { url: configuration.source_identifier.clone(), password: configuration.source_password(secrets)? };
-            let metadata = serde_json::to_value(database.metadata().await?).unwrap_or_default();
-            options.metadata["postgresql"] = metadata.clone();
-            options.source = format!("pg_dump {}", database.url);
-            let dump = database.dump()?.stop_on(options.progress.cancel.clone());
-            let snapshot = backup::backup_stream(&repo, dump, options).await.map_err(|e| match e {
-                // The dump's own error (pg_dump's stderr) is what a person needs.
-                RepoError::Source(message) => ExecutionError::Source(SourceError::Unavailable(message)),
-                other => other.into(),
-            })?;
-            (snapshot, serde_json::json!({ "sourceType": "postgresql", "format": "pg_dump custom", "postgresql": metadata }))
-        }
-        "consistency_group" => group::back_up_group(catalog, secrets, configuration, execution, &repo, options).await?,
-        "environment_vars" => back_up_config_files(&repo, &configuration.source_identifier, options).await?,
-        "s3_bucket" | "supabase_storage" => back_up_bucket(catalog, &repo, configuration, &location_id, configuration.bucket(secrets)?, options).await?,
-        other => return Err(ExecutionError::Invalid(format!("source type {other:?} cannot be backed up yet"))),
-    };
-    let mut metadata = metadata;
-    if !skipped.is_empty() {
-        metadata["skippedLocations"] = serde_json::json!(skipped);
+/// An SQL condition: true when no lease fences the statement (parameter `job` NULL), or while
+/// that job runs under parameter `owner`.
+fn holds_lease(job: usize, owner: usize) -> String {
+    format!("(${job} IS NULL OR EXISTS (SELECT 1 FROM jobs WHERE id = ${job} AND lease_owner = ${owner} AND state = 'running'))")
+}
+
+/// Records the outcome of reading a backup back (`verified` or `failed`); a failure publishes
+/// `verification.failed` in the same transaction. Returns when it was recorded.
+pub async fn record_verification(catalog: &Catalog, id: &str, status: &str, problems: &[String]) -> Result<String, ExecutionError> {
+    let mut tx = catalog.pool().begin().await?;
+    let now = time::to_text(crate::catalog::now_on(&mut tx).await?);
+    sqlx::query("UPDATE backup_executions SET verification_status = $1, verified_at = $2 WHERE id = $3")
+        .bind(status)
+        .bind(&now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    if status == "failed" {
+        events::publish_in(&mut tx, EventKind::VerificationFailed, id, serde_json::json!({ "executionId": id, "problems": problems })).await?;
     }
-    Ok((location_id, snapshot, metadata))
+    tx.commit().await?;
+    Ok(now)
 }
 
-/// The alert a location that cannot be reached raises.
-pub const LOCATION_ALERT: &str = "location_unreachable";
-
-/// The first of the configuration's locations, in its order, whose repository opens. One the
-/// storage does not answer for is skipped (an alert is raised) while another is left to try;
-/// any other problem (no repository, a wrong key) is an error a person must fix. Returns the
-/// location, its repository, and the locations skipped with why.
-async fn first_reachable(
-    catalog: &Catalog,
-    secrets: &SecretBox,
-    configuration: &Configuration,
-) -> Result<(String, crate::repo::Repository, Vec<serde_json::Value>), ExecutionError> {
-    let ids = configuration.location_ids();
-    if ids.is_empty() {
-        return Err(ExecutionError::Invalid(format!("configuration {:?} has no storage location", configuration.name)));
-    }
-    let mut skipped = Vec::new();
-    for (i, id) in ids.iter().enumerate() {
-        let subject = format!("storage_location:{id}");
-        match locations::open_repository(catalog, secrets, id).await {
-            Ok(repo) => {
-                crate::alerts::resolve(catalog, LOCATION_ALERT, &subject).await?;
-                return Ok((id.clone(), repo, skipped));
-            }
-            Err(e @ (LocationError::Storage(_) | LocationError::Repo(RepoError::Storage(_)))) if i + 1 < ids.len() => {
-                tracing::warn!(location = %id, error = %e, "storage location unreachable; trying the next");
-                let message = format!("storage location {id} did not answer; the backup of {:?} went to the next location: {e}", configuration.name);
-                crate::alerts::raise(catalog, LOCATION_ALERT, "high", &subject, &message).await?;
-                skipped.push(serde_json::json!({ "storageLocationId": id, "error": e.to_string() }));
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(ExecutionError::Invalid(format!("configuration {:?}: no storage location could be opened", configuration.name)))
+/// Records, inside the caller's transaction, that the backup of execution `id` was deleted at
+/// `at`; the row stays as history.
+pub async fn mark_deleted_in(conn: &mut sqlx::AnyConnection, id: &str, at: &str) -> Result<(), ExecutionError> {
+    sqlx::query("UPDATE backup_executions SET deleted_at = $1 WHERE id = $2").bind(at).bind(id).execute(conn).await?;
+    Ok(())
 }
 
-/// An environment file, or a directory of configuration files. The metadata names each
-/// environment file's keys, never a value.
-async fn back_up_config_files(repo: &crate::repo::Repository, path: &str, options: BackupOptions) -> Result<(Snapshot, serde_json::Value), ExecutionError> {
-    use crate::repo::backup::Entry;
-    use crate::repo::snapshot::{Node, NodeKind};
-    let root = std::path::PathBuf::from(path);
-    let unreadable = |e: std::io::Error| ExecutionError::Source(SourceError::Unavailable(format!("{path}: {e}")));
-    let meta = std::fs::metadata(&root).map_err(unreadable)?;
-    let snapshot = if meta.is_dir() {
-        backup::backup_tree(repo, &root, options).await?
-    } else {
-        // One file: a listing of one entry, named as the file is.
-        let name = root.file_name().and_then(|n| n.to_str()).ok_or_else(|| ExecutionError::Invalid(format!("{path}: not a file name")))?.to_string();
-        let mtime_ns = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos() as i64);
-        use std::os::unix::fs::PermissionsExt;
-        let node = Node { path: name, kind: NodeKind::File, mode: meta.permissions().mode() & 0o7777, mtime_ns, size: meta.len(), sha256: None, chunks: vec![], target: None, object: None };
-        let file = root.clone();
-        let open: crate::repo::backup::EntryOpener = Box::new(move || Ok((None, Box::new(std::fs::File::open(&file)?) as Box<dyn std::io::Read + Send>)));
-        backup::backup_listing(repo, vec![Entry { node, open: Some(open) }], options).await?
+/// A completed backup found in a repository that the catalog does not know (`crate::rebuild`).
+pub struct Rebuilt<'a> {
+    pub configuration_id: &'a str,
+    pub location_id: &'a str,
+    pub snapshot: &'a Snapshot,
+    /// When the snapshot was taken, as catalog time text.
+    pub taken_at: &'a str,
+    pub metadata: serde_json::Value,
+}
+
+/// Records a completed execution of type `rebuilt` for a snapshot found in a repository.
+pub async fn insert_rebuilt(catalog: &Catalog, found: Rebuilt<'_>) -> Result<String, ExecutionError> {
+    let snapshot = found.snapshot;
+    let checksum = match &snapshot.content {
+        Content::Stream { sha256, .. } => sha256.clone(),
+        Content::Tree { tree_sha256, .. } => tree_sha256.clone(),
     };
-    let files = crate::config_files::current_files(&root).map_err(unreadable)?;
-    let env_files: Vec<serde_json::Value> = files
-        .iter()
-        .filter(|(rel, _)| crate::source::env_file::is_env_file(rel.rsplit('/').next().unwrap_or(rel)))
-        .map(|(rel, file)| {
-            let keys: Vec<String> = std::fs::read_to_string(file).map(|t| crate::source::env_file::parse(&t).into_keys().collect()).unwrap_or_default();
-            serde_json::json!({ "path": rel, "keys": keys })
-        })
-        .collect();
-    let metadata = serde_json::json!({ "sourceType": "environment_vars", "path": path, "files": files.len(), "environmentFiles": env_files });
-    Ok((snapshot, metadata))
+    let s = &snapshot.summary;
+    let id = uuid::Uuid::new_v4().to_string();
+    sqlx::query(
+        "INSERT INTO backup_executions (id, configuration_id, execution_type, status, storage_location_id, snapshot_id, started_at, completed_at,
+             duration_seconds, size_bytes, compressed_size_bytes, new_bytes, checksum, recovery_metadata, requested_by, created_at)
+         VALUES ($1, $2, 'rebuilt', 'completed', $3, $4, $5, $5, $6, $7, $8, $9, $10, $11, 'catalog rebuild', $5)",
+    )
+    .bind(&id)
+    .bind(found.configuration_id)
+    .bind(found.location_id)
+    .bind(&snapshot.id)
+    .bind(found.taken_at)
+    .bind(s.duration_ms as f64 / 1000.0)
+    .bind(s.bytes as i64)
+    .bind(s.stored_bytes as i64)
+    .bind(s.new_bytes as i64)
+    .bind(&checksum)
+    .bind(found.metadata.to_string())
+    .execute(catalog.pool())
+    .await?;
+    Ok(id)
 }
 
-/// Every object of a bucket or prefix; objects whose ETag and size match the previous snapshot
-/// of this configuration in this location are carried over unread.
-async fn back_up_bucket(
-    catalog: &Catalog,
-    repo: &crate::repo::Repository,
-    configuration: &Configuration,
-    location_id: &str,
-    bucket: crate::source::bucket::Bucket,
-    mut options: BackupOptions,
-) -> Result<(Snapshot, serde_json::Value), ExecutionError> {
-    use crate::repo::backup::Entry;
-    use crate::repo::snapshot::{Node, NodeKind};
-    use crate::source::bucket::key_to_name;
-    let heads = bucket.list().await?;
-    let previous = previous_objects(catalog, repo, configuration, location_id).await?;
-    let handle = tokio::runtime::Handle::current();
-    let (mut read, mut carried) = (0u64, 0u64);
-    let entries: Vec<Entry> = heads
-        .into_iter()
-        .map(|head| {
-            let name = key_to_name(&head.key);
-            match previous.get(&name) {
-                Some(node) if node.size == head.size && head.etag.is_some() && node.object.as_ref().and_then(|o| o.etag.as_ref()) == head.etag.as_ref() => {
-                    carried += 1;
-                    Entry { node: node.clone(), open: None }
-                }
-                _ => {
-                    read += 1;
-                    let (bucket, handle, key) = (bucket.clone(), handle.clone(), head.key.clone());
-                    let node = Node { path: name, kind: NodeKind::File, mode: 0o644, mtime_ns: head.modified_ns, size: head.size, sha256: None, chunks: vec![], target: None, object: None };
-                    Entry { node, open: Some(Box::new(move || bucket.open(&handle, &key).map(|(attributes, reader)| (Some(attributes), reader)))) }
-                }
-            }
-        })
-        .collect();
-    options.source = bucket.describe();
-    let snapshot = backup::backup_listing(repo, entries, options).await.map_err(|e| match e {
-        RepoError::Source(message) => ExecutionError::Source(SourceError::Unavailable(message)),
-        other => other.into(),
-    })?;
-    let metadata = serde_json::json!({
-        "sourceType": configuration.source_type,
-        "bucket": bucket.describe(),
-        "objects": read + carried,
-        "objectsRead": read,
-        "objectsCarriedOver": carried,
-    });
-    Ok((snapshot, metadata))
-}
-
-/// The objects of the newest completed snapshot of `configuration` in `location_id`, by name,
-/// keeping only those whose every blob the repository still holds.
-async fn previous_objects(
-    catalog: &Catalog,
-    repo: &crate::repo::Repository,
-    configuration: &Configuration,
-    location_id: &str,
-) -> Result<std::collections::HashMap<String, crate::repo::snapshot::Node>, ExecutionError> {
-    let last: Option<(String,)> = sqlx::query_as(
+/// The snapshot of the newest completed execution of `configuration_id` in `location_id`.
+pub async fn last_snapshot(catalog: &Catalog, configuration_id: &str, location_id: &str) -> Result<Option<String>, ExecutionError> {
+    Ok(sqlx::query_scalar(
         "SELECT snapshot_id FROM backup_executions WHERE configuration_id = $1 AND storage_location_id = $2 AND status = 'completed'
            AND snapshot_id IS NOT NULL ORDER BY completed_at DESC LIMIT 1",
     )
-    .bind(&configuration.id)
+    .bind(configuration_id)
     .bind(location_id)
     .fetch_optional(catalog.pool())
-    .await?;
-    let Some((snapshot_id,)) = last else { return Ok(Default::default()) };
-    // A forgotten snapshot only costs the re-read.
-    let Ok(snapshot) = repo.load_snapshot(&snapshot_id).await else { return Ok(Default::default()) };
-    let index = repo.load_index().await?;
-    let nodes = crate::repo::tree::list_dir(repo, &index, &snapshot, "").await?;
-    Ok(nodes
-        .into_iter()
-        .filter(|n| n.chunks.iter().all(|c| c.parse().is_ok_and(|id| index.contains(&id))))
-        .map(|n| (n.path.clone(), n))
-        .collect())
-}
-
-/// A physical base backup (the start of a continuous configuration's restorable window).
-async fn base_backup(repo: &crate::repo::Repository, database: &Database, mut options: BackupOptions) -> Result<(Snapshot, serde_json::Value), ExecutionError> {
-    let cluster = database.cluster_metadata().await?;
-    if !cluster.replication_role {
-        return Err(ExecutionError::Source(SourceError::Unavailable(format!(
-            "the role of {} may not open replication connections, which pg_basebackup needs: ALTER ROLE … REPLICATION",
-            database.url
-        ))));
-    }
-    let cluster_json = serde_json::to_value(&cluster).unwrap_or_default();
-    options.metadata["postgresql"] = cluster_json.clone();
-    options.source = format!("pg_basebackup {}", database.url);
-    let reader = database.base_backup()?.stop_on(options.progress.cancel.clone());
-    let log = reader.log();
-    let snapshot = backup::backup_stream(repo, reader, options).await.map_err(|e| match e {
-        RepoError::Source(message) => ExecutionError::Source(SourceError::Unavailable(message)),
-        other => other.into(),
-    })?;
-    let log = log.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let range = crate::source::postgres::parse_base_backup_log(&log)
-        .ok_or_else(|| ExecutionError::Source(SourceError::Unavailable(format!("pg_basebackup did not report its WAL range: {}", log.trim()))))?;
-    let start_file = range.start_file(cluster.wal_segment_bytes);
-    let metadata = serde_json::json!({
-        "sourceType": "postgresql",
-        "format": "pg_basebackup tar",
-        "postgresql": cluster_json,
-        "wal": { "startLsn": range.start_lsn, "endLsn": range.end_lsn, "timeline": range.timeline, "startFile": start_file },
-    });
-    Ok((snapshot, metadata))
-}
-
-/// The progress writer of a running backup, stopped when the backup's future ends or is
-/// dropped: a worker that lost its lease drops the backup mid-way, and its writer must not go
-/// on writing over the execution another node now runs.
-struct Reporter(tokio::task::JoinHandle<()>);
-
-impl Drop for Reporter {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// Writes the progress to the catalog about once a second until aborted, and tells the job's
-/// liveness whenever more bytes were read.
-async fn report_progress(catalog: Catalog, id: String, progress: Arc<Progress>, liveness: Option<Arc<jobs::Liveness>>) {
-    let started = Instant::now();
-    if let Some(l) = &liveness {
-        l.watch();
-    }
-    let mut read = 0;
-    loop {
-        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
-        let now_read = progress.bytes_read.load(Ordering::Relaxed);
-        if let Some(l) = liveness.as_ref().filter(|_| now_read != read) {
-            l.moved();
-        }
-        read = now_read;
-        let json = progress_json(&progress, started.elapsed().as_secs_f64(), false);
-        let _ = sqlx::query("UPDATE backup_executions SET progress = $1 WHERE id = $2 AND status = 'running'")
-            .bind(json.to_string())
-            .bind(&id)
-            .execute(catalog.pool())
-            .await;
-    }
-}
-
-fn progress_json(progress: &Progress, seconds: f64, done: bool) -> serde_json::Value {
-    let read = progress.bytes_read.load(Ordering::Relaxed);
-    let new = progress.bytes_new.load(Ordering::Relaxed);
-    let total = progress.bytes_total.load(Ordering::Relaxed);
-    let rate = if seconds > 0.0 { read as f64 / seconds } else { 0.0 };
-    let percent = if done { 100.0 } else if total > 0 { (read as f64 * 100.0 / total as f64).min(99.9) } else { 0.0 };
-    let eta = (total > read && rate > 0.0 && !done).then(|| ((total - read) as f64 / rate).round());
-    serde_json::json!({
-        "bytesRead": read,
-        "bytesNew": new,
-        "bytesTotal": (total > 0).then_some(total),
-        "bytesPerSecond": rate.round(),
-        "percent": (percent * 10.0).round() / 10.0,
-        "etaSeconds": eta,
-    })
-}
-
-/// Runs `backup` jobs on the worker pool.
-pub struct BackupHandler {
-    pub secrets: SecretBox,
-}
-
-impl JobHandler for BackupHandler {
-    fn kind(&self) -> &'static str {
-        JOB_KIND
-    }
-
-    fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, cancel: CancelFlag) -> JobFuture<'a> {
-        Box::pin(async move {
-            let id = &job.payload_field("executionId")?;
-            run_fenced(catalog, &self.secrets, id, cancel, Some(job)).await.map_err(|e| e.to_string())
-        })
-    }
+    .await?)
 }
 
 /// How long a run of `configuration_id` is likely to take, in seconds: the mean of its last

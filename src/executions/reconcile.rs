@@ -5,8 +5,6 @@
 
 use super::{ExecutionError, JOB_KIND};
 use crate::catalog::Catalog;
-use crate::jobs::pool::{CancelFlag, JobFuture, JobHandler};
-use crate::jobs::ClaimedJob;
 use crate::time;
 
 /// The sweep's job kind.
@@ -59,21 +57,3 @@ pub async fn reconcile(catalog: &Catalog) -> Result<u64, ExecutionError> {
     Ok(ended)
 }
 
-/// Runs [`reconcile`] on the worker pool.
-pub struct ReconcileHandler;
-
-impl JobHandler for ReconcileHandler {
-    fn kind(&self) -> &'static str {
-        RECONCILE_KIND
-    }
-
-    fn run<'a>(&'a self, catalog: &'a Catalog, _job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
-        Box::pin(async move {
-            let ended = reconcile(catalog).await.map_err(|e| e.to_string())?;
-            if ended > 0 {
-                tracing::info!(ended, "executions reconciled");
-            }
-            Ok(())
-        })
-    }
-}

@@ -10,8 +10,9 @@
 //! clock runs ahead would otherwise see live leases as expired, and one behind would write
 //! leases that are already over. Each attempt is kept in `job_attempts` (who, from when to when,
 //! how it ended).
-
-pub mod pool;
+//!
+//! This is the queue only, a leaf any operation may use to enqueue inside its transaction; the
+//! workers that run jobs and the handlers for each kind are `crate::orchestration`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -55,6 +56,39 @@ impl Classify for JobError {
             JobError::Invalid(_) => Kind::Invalid,
             JobError::Auth(e) => e.kind(),
             JobError::Catalog(e) => e.kind(),
+        }
+    }
+}
+
+/// Set when someone cancels the running job; work that can stop early watches it.
+pub type CancelFlag = Arc<AtomicBool>;
+
+/// How an attempt failed, as its handler decides: worth another attempt later, or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The job is tried again after a backoff, until it has used its attempts (a storage
+    /// location that did not answer, a lock held elsewhere, a catalog outage).
+    Retryable(String),
+    /// Another attempt would fail the same way (bad input, something deleted, damaged data):
+    /// the job fails now.
+    Permanent(String),
+}
+
+impl Failure {
+    /// The text stored on the job for a person to read.
+    pub fn message(&self) -> &str {
+        match self {
+            Failure::Retryable(m) | Failure::Permanent(m) => m,
+        }
+    }
+}
+
+/// Any module error: its [`Kind`] says whether trying again can help.
+impl<E: Classify + std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Failure {
+        match e.kind() {
+            Kind::Invalid | Kind::Unauthenticated | Kind::Forbidden | Kind::NotFound | Kind::Damaged => Failure::Permanent(e.to_string()),
+            Kind::Conflict | Kind::RateLimited | Kind::Unavailable | Kind::Internal => Failure::Retryable(e.to_string()),
         }
     }
 }
@@ -144,11 +178,11 @@ impl ClaimedJob {
         Lease { job_id: self.id.clone(), owner: self.owner.clone() }
     }
 
-    /// The text field `key` of the job's JSON payload (the id of what it works on), or the
-    /// error its handler reports.
-    pub fn payload_field(&self, key: &str) -> Result<String, String> {
-        let payload: serde_json::Value = serde_json::from_str(&self.payload).map_err(|e| format!("bad payload: {e}"))?;
-        payload[key].as_str().map(str::to_string).ok_or_else(|| format!("the payload has no {key}"))
+    /// The text field `key` of the job's JSON payload (the id of what it works on); a payload
+    /// without it fails the job for good.
+    pub fn payload_field(&self, key: &str) -> Result<String, Failure> {
+        let payload: serde_json::Value = serde_json::from_str(&self.payload).map_err(|e| Failure::Permanent(format!("bad payload: {e}")))?;
+        payload[key].as_str().map(str::to_string).ok_or_else(|| Failure::Permanent(format!("the payload has no {key}")))
     }
 }
 
@@ -313,16 +347,17 @@ pub async fn complete_in(conn: &mut sqlx::AnyConnection, id: &str, owner: &str) 
 }
 
 /// Records a failed attempt: back to the queue after a backoff, or `failed` once the job has
-/// used all its attempts.
-pub async fn fail(catalog: &Catalog, job: &ClaimedJob, owner: &str, error: &str) -> Result<(), JobError> {
+/// used all its attempts or the failure is permanent.
+pub async fn fail(catalog: &Catalog, job: &ClaimedJob, owner: &str, failure: &Failure) -> Result<(), JobError> {
+    let (error, permanent) = (failure.message(), i64::from(matches!(failure, Failure::Permanent(_))));
     let mut tx = catalog.pool().begin().await?;
     let now = crate::catalog::now_on(&mut tx).await?;
     let retry_at = time::to_text(now + backoff(job.attempts));
     let done = sqlx::query(
         "UPDATE jobs SET
-             state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
-             run_at = CASE WHEN attempts >= max_attempts THEN run_at ELSE $1 END,
-             finished_at = CASE WHEN attempts >= max_attempts THEN $2 ELSE NULL END,
+             state = CASE WHEN attempts >= max_attempts OR $6 = 1 THEN 'failed' ELSE 'queued' END,
+             run_at = CASE WHEN attempts >= max_attempts OR $6 = 1 THEN run_at ELSE $1 END,
+             finished_at = CASE WHEN attempts >= max_attempts OR $6 = 1 THEN $2 ELSE NULL END,
              last_error = $3, lease_owner = NULL, lease_expires_at = NULL, updated_at = $2
          WHERE id = $4 AND lease_owner = $5 AND state = 'running'",
     )
@@ -331,6 +366,7 @@ pub async fn fail(catalog: &Catalog, job: &ClaimedJob, owner: &str, error: &str)
     .bind(error)
     .bind(&job.id)
     .bind(owner)
+    .bind(permanent)
     .execute(&mut *tx)
     .await?;
     fenced(done.rows_affected(), &job.id)?;

@@ -1,6 +1,6 @@
 //! Retention: which backups are deleted, when, and what can stop it.
 //!
-//! A configuration's policy (`retention::policy`) proposes; the storage location's floor
+//! A configuration's policy (`configurations::retention_policy`) proposes; the storage location's floor
 //! (`retention::floor`) and legal holds (`retention::holds`) dispose: nothing younger than the
 //! floor's minimum and nothing on an active hold is ever deleted, by the cleanup or by hand;
 //! nothing older than the floor's maximum is kept unless held. A deletion forgets the snapshot
@@ -9,7 +9,6 @@
 
 pub mod floor;
 pub mod holds;
-pub mod policy;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -22,13 +21,11 @@ use crate::catalog::dialect::LockTopic;
 use crate::catalog::{Catalog, CatalogError};
 use crate::error::{Classify, Kind};
 use crate::executions::{self, ExecutionError};
-use crate::jobs::ClaimedJob;
-use crate::jobs::pool::{CancelFlag, JobFuture, JobHandler};
 use crate::locations::{self, LocationError};
 use crate::repo::{RepoError, Repository, object_lock, prune};
 use crate::secrets::SecretBox;
 use crate::time;
-use policy::RetentionPolicy;
+use crate::configurations::retention_policy::RetentionPolicy;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RetentionError {
@@ -232,44 +229,6 @@ pub async fn cleanup(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, 
 /// The job kind of the periodic cleanup.
 pub const JOB_KIND: &str = "retention.cleanup";
 
-/// Runs the retention cleanup on the worker pool, as Bulwark itself (audited as `retention`).
-pub struct RetentionHandler {
-    pub secrets: SecretBox,
-}
-
-impl JobHandler for RetentionHandler {
-    fn kind(&self) -> &'static str {
-        JOB_KIND
-    }
-
-    fn run<'a>(&'a self, catalog: &'a Catalog, _job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
-        Box::pin(async move {
-            let report = cleanup(catalog, &self.secrets, &Principal::system("retention"), false).await.map_err(|e| e.to_string())?;
-            tracing::info!(deleted = report.deleted.len(), held = report.held.len(), bytes_freed = report.bytes_freed, "retention cleanup done");
-            Ok(())
-        })
-    }
-}
-
-/// Records a completed backup's retention ([`track`]): subscribed to `backup.completed`
-/// (`crate::events`).
-pub struct TrackHandler {
-    pub secrets: SecretBox,
-}
-
-impl JobHandler for TrackHandler {
-    fn kind(&self) -> &'static str {
-        crate::events::TRACK_RETENTION
-    }
-
-    fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
-        Box::pin(async move {
-            let id = &job.payload_field("executionId")?;
-            track(catalog, &self.secrets, id).await.map_err(|e| e.to_string())
-        })
-    }
-}
-
 /// Why a backup must stay although something wants it gone: an active legal hold, or the
 /// location's minimum age.
 async fn keeper(catalog: &Catalog, floor: &floor::Floor, completed: DateTime<Utc>, now: DateTime<Utc>, execution_id: &str) -> Result<Option<String>, RetentionError> {
@@ -301,7 +260,7 @@ async fn delete_snapshots(catalog: &Catalog, repo: &Repository, actor: &Principa
         let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
         for b in doomed {
             let share = if stored > 0 { (report.bytes_freed as f64 * b.compressed_size_bytes.unwrap_or(0).max(0) as f64 / stored as f64).round() as i64 } else { 0 };
-            sqlx::query("UPDATE backup_executions SET deleted_at = $1 WHERE id = $2").bind(&now).bind(&b.id).execute(&mut *tx.tx).await?;
+            executions::mark_deleted_in(&mut tx.tx, &b.id, &now).await?;
             ensure_tracking(&mut tx.tx, &b.id, "{}").await?;
             sqlx::query("UPDATE backup_retention_tracking SET deleted_at = $1, size_freed_bytes = $2 WHERE execution_id = $3")
                 .bind(&now)

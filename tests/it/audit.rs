@@ -127,8 +127,8 @@ async fn deleting_the_newest_rows_is_caught_by_the_anchor(catalog: Catalog) {
         let entry = Entry { actor: &Actor::from(&admin), action: "test.anchored", target_type: "x", target_id: None, detail: serde_json::json!(n) };
         audit::record(&catalog, entry).await.unwrap();
     }
-    assert_eq!(audit::anchor::anchor(&catalog, &secrets).await.unwrap(), 1, "one location holds a repository");
-    let whole = audit::verify_anchored(&catalog, &secrets).await.unwrap();
+    assert_eq!(bulwark_core::audit_anchor::anchor(&catalog, &secrets).await.unwrap(), 1, "one location holds a repository");
+    let whole = bulwark_core::audit_anchor::verify(&catalog, &secrets, &admin).await.unwrap();
     assert_eq!((whole.first_broken_seq, whole.anchored_seq), (None, Some(whole.rows)), "{whole:?}");
     // The anchor is an object of the location's storage, not repository data.
     let repo = bulwark_core::locations::open_repository(&catalog, &secrets, &location).await.unwrap();
@@ -137,6 +137,6 @@ async fn deleting_the_newest_rows_is_caught_by_the_anchor(catalog: Catalog) {
     // The two newest rows go.
     past_the_guard(&catalog, &format!("DELETE FROM audit_log WHERE seq > {}", whole.rows - 2)).await;
     assert_eq!(audit::verify(&catalog).await.unwrap().first_broken_seq, None, "the chain alone cannot tell");
-    let cut = audit::verify_anchored(&catalog, &secrets).await.unwrap();
+    let cut = bulwark_core::audit_anchor::verify(&catalog, &secrets, &admin).await.unwrap();
     assert_eq!(cut.first_broken_seq, Some(whole.rows - 1), "{cut:?}");
 }

@@ -1,7 +1,8 @@
-use bulwark_core::auth::setup::{self, LinkPurpose};
-use bulwark_core::auth::tokens::{self, NewToken};
-use bulwark_core::auth::users::{self, NewUser, UserUpdate};
-use bulwark_core::auth::{AuthError, Principal, Role, totp};
+use bulwark_core::accounts::setup::{self, LinkPurpose};
+use bulwark_core::accounts::tokens::{self, NewToken};
+use bulwark_core::accounts::users::{self, NewUser, UserUpdate};
+use bulwark_core::accounts::totp;
+use bulwark_core::auth::{AuthError, Principal, Role};
 use bulwark_core::catalog::Catalog;
 use bulwark_core::error::{Classify, Kind};
 use bulwark_core::repo::crypto::Key;

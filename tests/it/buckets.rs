@@ -116,7 +116,7 @@ async fn a_bucket_round_trips_into_another_bucket(catalog: Catalog) {
         let (catalog, secrets, admin, id) = (catalog.clone(), secrets.clone(), admin.clone(), config.id.clone());
         async move {
             let e = executions::start(&catalog, &admin, &id, kind).await.unwrap();
-            executions::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap();
+            bulwark_core::orchestration::backup::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap();
             executions::get(&catalog, &admin, &e.id).await.unwrap()
         }
     };
@@ -179,7 +179,7 @@ async fn a_bucket_round_trips_into_another_bucket(catalog: Catalog) {
     // A bucket that does not exist: the execution fails with words a person can act on.
     let gone = configurations::create(&catalog, &secrets, &admin, new("s3://no-such-bucket-anywhere/x".into())).await.unwrap();
     let e = executions::start(&catalog, &admin, &gone.id, "manual").await.unwrap();
-    let err = executions::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap_err();
+    let err = bulwark_core::orchestration::backup::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap_err();
     assert!(err.to_string().contains("the bucket \"no-such-bucket-anywhere\" does not exist"), "{err}");
     assert_eq!(err.kind(), bulwark_core::error::Kind::Invalid);
 }

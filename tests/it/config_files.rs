@@ -38,7 +38,7 @@ async fn configuration_files_round_trip_and_diff_without_values(catalog: Catalog
     assert!(configurations::create(&catalog, &secrets, &admin, relative).await.unwrap_err().to_string().starts_with("sourceIdentifier:"));
     let config = configurations::create(&catalog, &secrets, &admin, new("app config", &source)).await.unwrap();
     let started = executions::start(&catalog, &admin, &config.id, "manual").await.unwrap();
-    executions::run(&catalog, &secrets, &started.id, Default::default()).await.unwrap();
+    bulwark_core::orchestration::backup::run(&catalog, &secrets, &started.id, Default::default()).await.unwrap();
     let execution = executions::get(&catalog, &admin, &started.id).await.unwrap();
     assert_eq!(execution.status, "completed");
     let shown = serde_json::to_string(&execution).unwrap();
@@ -91,7 +91,7 @@ async fn configuration_files_round_trip_and_diff_without_values(catalog: Catalog
     // A single .env file is a source too.
     let single = configurations::create(&catalog, &secrets, &admin, new("one env file", &source.join(".env"))).await.unwrap();
     let started = executions::start(&catalog, &admin, &single.id, "manual").await.unwrap();
-    executions::run(&catalog, &secrets, &started.id, Default::default()).await.unwrap();
+    bulwark_core::orchestration::backup::run(&catalog, &secrets, &started.id, Default::default()).await.unwrap();
     assert_eq!(config_files::diff(&catalog, &secrets, &admin, &started.id).await.unwrap().differences, 0);
     std::fs::remove_file(source.join(".env")).unwrap();
     let gone = config_files::diff(&catalog, &secrets, &admin, &started.id).await.unwrap();

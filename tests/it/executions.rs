@@ -39,7 +39,7 @@ async fn a_backup_s_outcome_is_an_event_with_its_subscribers_queued(catalog: Cat
     std::fs::write(source.join("a.txt"), "an event").unwrap();
     let c = configurations::create(&catalog, &secrets, &admin, config("evented", "filesystem", source.to_str().unwrap(), &loc)).await.unwrap();
     let e = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
-    executions::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap();
+    bulwark_core::orchestration::backup::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap();
     let done = executions::get(&catalog, &admin, &e.id).await.unwrap();
     let recorded = events::about(&catalog, &e.id).await.unwrap();
     assert_eq!(recorded.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["backup.completed"]);
@@ -57,7 +57,7 @@ async fn a_backup_s_outcome_is_an_event_with_its_subscribers_queued(catalog: Cat
 
     std::fs::remove_dir_all(&source).unwrap();
     let failed = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
-    assert!(executions::run(&catalog, &secrets, &failed.id, Default::default()).await.is_err());
+    assert!(bulwark_core::orchestration::backup::run(&catalog, &secrets, &failed.id, Default::default()).await.is_err());
     let recorded = events::about(&catalog, &failed.id).await.unwrap();
     assert_eq!(recorded.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["backup.failed"]);
 }
@@ -150,7 +150,7 @@ async fn a_filesystem_backup_runs_and_restores(catalog: Catalog) {
     let job: String = sqlx::query_scalar("SELECT kind FROM jobs WHERE configuration_id = $1").bind(&c.id).fetch_one(catalog.pool()).await.unwrap();
     assert_eq!(job, executions::JOB_KIND);
 
-    executions::run(&catalog, &secrets, &queued.id, Default::default()).await.unwrap();
+    bulwark_core::orchestration::backup::run(&catalog, &secrets, &queued.id, Default::default()).await.unwrap();
     let done = executions::get(&catalog, &viewer, &queued.id).await.unwrap();
     assert_eq!(done.status, "completed", "{:?}", done.error_message);
     let total = big.len() as i64 + "port: 8080\nnamé: ünïcode\n".len() as i64;
@@ -175,7 +175,7 @@ async fn a_filesystem_backup_runs_and_restores(catalog: Catalog) {
     // A source that vanished fails the execution with the path in the message.
     std::fs::remove_dir_all(&source).unwrap();
     let again = executions::start(&catalog, &operator, &c.id, "emergency").await.unwrap();
-    assert!(executions::run(&catalog, &secrets, &again.id, Default::default()).await.is_err());
+    assert!(bulwark_core::orchestration::backup::run(&catalog, &secrets, &again.id, Default::default()).await.is_err());
     let failed = executions::get(&catalog, &viewer, &again.id).await.unwrap();
     assert_eq!(failed.status, "failed");
     assert!(failed.error_message.as_deref().is_some_and(|m| m.contains(source.to_str().unwrap())), "{:?}", failed.error_message);
@@ -214,7 +214,7 @@ async fn a_postgres_database_is_dumped_and_restores(catalog: Catalog) {
         .unwrap();
     let c = configurations::create(&catalog, &secrets, &admin, config("pg", "postgresql", &url, &loc)).await.unwrap();
     let execution = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
-    executions::run(&catalog, &secrets, &execution.id, Default::default()).await.unwrap();
+    bulwark_core::orchestration::backup::run(&catalog, &secrets, &execution.id, Default::default()).await.unwrap();
     let done = executions::get(&catalog, &admin, &execution.id).await.unwrap();
     assert_eq!(done.status, "completed", "{:?}", done.error_message);
     let metadata: serde_json::Value = serde_json::from_str(&done.recovery_metadata).unwrap();
@@ -260,7 +260,7 @@ async fn a_postgres_database_is_dumped_and_restores(catalog: Catalog) {
     let gone = config("gone", "postgresql", &format!("postgresql://postgres@127.0.0.1:{port}/nothing"), &loc);
     let gone = configurations::create(&catalog, &secrets, &admin, gone).await.unwrap();
     let execution = executions::start(&catalog, &admin, &gone.id, "manual").await.unwrap();
-    assert!(executions::run(&catalog, &secrets, &execution.id, Default::default()).await.is_err());
+    assert!(bulwark_core::orchestration::backup::run(&catalog, &secrets, &execution.id, Default::default()).await.is_err());
     let failed = executions::get(&catalog, &admin, &execution.id).await.unwrap();
     assert_eq!(failed.status, "failed");
     let message = failed.error_message.unwrap_or_default();
@@ -269,7 +269,7 @@ async fn a_postgres_database_is_dumped_and_restores(catalog: Catalog) {
     let missing = config("missing", "postgresql", &cluster.url("no_such_database"), &loc);
     let missing = configurations::create(&catalog, &secrets, &admin, missing).await.unwrap();
     let execution = executions::start(&catalog, &admin, &missing.id, "manual").await.unwrap();
-    assert!(executions::run(&catalog, &secrets, &execution.id, Default::default()).await.is_err());
+    assert!(bulwark_core::orchestration::backup::run(&catalog, &secrets, &execution.id, Default::default()).await.is_err());
     let message = executions::get(&catalog, &admin, &execution.id).await.unwrap().error_message.unwrap_or_default();
     assert!(message.contains("no_such_database") && message.contains("does not exist"), "{message}");
 
@@ -281,7 +281,7 @@ async fn a_postgres_database_is_dumped_and_restores(catalog: Catalog) {
         let new = NewConfiguration { source_password: Some(password.into()), ..config(name, "postgresql", &url, &loc) };
         let c = configurations::create(&catalog, &secrets, &admin, new).await.unwrap();
         let execution = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
-        assert_eq!(executions::run(&catalog, &secrets, &execution.id, Default::default()).await.is_ok(), ok);
+        assert_eq!(bulwark_core::orchestration::backup::run(&catalog, &secrets, &execution.id, Default::default()).await.is_ok(), ok);
         let done = executions::get(&catalog, &admin, &execution.id).await.unwrap();
         let json = serde_json::to_string(&done).unwrap();
         assert!(!json.contains(password), "{json}");
@@ -345,18 +345,18 @@ async fn a_backup_goes_to_the_next_location_when_the_first_does_not_answer(catal
     let dead = format!("http://127.0.0.1:{}", bulwark_testkit::free_port());
     sqlx::query("UPDATE backup_storage_locations SET endpoint = $1 WHERE id = $2").bind(&dead).bind(&remote.id).execute(catalog.pool()).await.unwrap();
     let e = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
-    executions::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap();
+    bulwark_core::orchestration::backup::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap();
     let done = executions::get(&catalog, &admin, &e.id).await.unwrap();
     assert_eq!((done.status.as_str(), done.storage_location_id.as_deref()), ("completed", Some(local.as_str())));
     let metadata: serde_json::Value = serde_json::from_str(&done.recovery_metadata).unwrap();
     assert_eq!(metadata["skippedLocations"][0]["storageLocationId"].as_str(), Some(remote.id.as_str()), "{metadata}");
     let open: Vec<(String, String)> = sqlx::query_as("SELECT alert_type, subject FROM backup_monitoring_alerts WHERE status = 'open'").fetch_all(catalog.pool()).await.unwrap();
-    assert_eq!(open, [(executions::LOCATION_ALERT.to_string(), format!("storage_location:{}", remote.id))]);
+    assert_eq!(open, [(bulwark_core::orchestration::backup::LOCATION_ALERT.to_string(), format!("storage_location:{}", remote.id))]);
 
     // Back: the next backup goes to the first location again and the alert resolves.
     sqlx::query("UPDATE backup_storage_locations SET endpoint = $1 WHERE id = $2").bind(&server.endpoint).bind(&remote.id).execute(catalog.pool()).await.unwrap();
     let e = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
-    executions::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap();
+    bulwark_core::orchestration::backup::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap();
     assert_eq!(executions::get(&catalog, &admin, &e.id).await.unwrap().storage_location_id.as_deref(), Some(remote.id.as_str()));
     let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM backup_monitoring_alerts WHERE status = 'open'").fetch_one(catalog.pool()).await.unwrap();
     assert_eq!(open, 0);
@@ -397,6 +397,6 @@ async fn executions_whose_job_ended_are_reconciled(catalog: Catalog) {
     assert_eq!(executions::reconcile::reconcile(&catalog).await.unwrap(), 0, "once");
     // The configuration is free again.
     let next = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
-    executions::run(&catalog, &secrets, &next.id, Default::default()).await.unwrap();
+    bulwark_core::orchestration::backup::run(&catalog, &secrets, &next.id, Default::default()).await.unwrap();
     assert_eq!(executions::get(&catalog, &admin, &next.id).await.unwrap().status, "completed");
 }

@@ -1,7 +1,7 @@
 use std::collections::HashSet;
 
 use bulwark_core::catalog::Catalog;
-use bulwark_core::jobs::{self, JobError, NewJob};
+use bulwark_core::jobs::{self, Failure, JobError, NewJob};
 use chrono::Duration;
 
 use crate::on_both_catalogs;
@@ -9,6 +9,7 @@ use crate::on_both_catalogs;
 on_both_catalogs!(
     claims_follow_priority_and_are_fenced,
     failures_retry_with_backoff_then_fail,
+    a_job_that_cannot_succeed_is_not_retried,
     expired_leases_are_requeued,
     concurrent_claimers_never_share_a_job,
     cancellation_dequeues_or_asks_the_worker,
@@ -38,7 +39,7 @@ async fn claims_follow_priority_and_are_fenced(catalog: Catalog) {
 async fn failures_retry_with_backoff_then_fail(catalog: Catalog) {
     let id = jobs::enqueue(&catalog, NewJob { max_attempts: 2, ..NewJob::new("t", serde_json::json!({})) }).await.unwrap();
     let job = jobs::claim(&catalog, "w", Duration::seconds(30)).await.unwrap().unwrap();
-    jobs::fail(&catalog, &job, "w", "disk full").await.unwrap();
+    jobs::fail(&catalog, &job, "w", &Failure::Retryable("disk full".into())).await.unwrap();
     let row = jobs::get(&catalog, &id).await.unwrap();
     assert_eq!((row.state.as_str(), row.last_error.as_deref()), ("queued", Some("disk full")));
     assert!(row.run_at > bulwark_core::time::now_text(), "retry waits for its backoff");
@@ -48,10 +49,39 @@ async fn failures_retry_with_backoff_then_fail(catalog: Catalog) {
     sqlx::query("UPDATE jobs SET run_at = $1 WHERE id = $2").bind("2000-01-01T00:00:00.000000Z").bind(&id).execute(catalog.pool()).await.unwrap();
     let job = jobs::claim(&catalog, "w", Duration::seconds(30)).await.unwrap().unwrap();
     assert_eq!(job.attempts, 2);
-    jobs::fail(&catalog, &job, "w", "disk still full").await.unwrap();
+    jobs::fail(&catalog, &job, "w", &Failure::Retryable("disk still full".into())).await.unwrap();
     let row = jobs::get(&catalog, &id).await.unwrap();
     assert_eq!(row.state, "failed");
     assert!(row.finished_at.is_some());
+}
+
+/// A handler's failure is classified by its error: something missing fails the job at its
+/// first attempt instead of retrying it for hours, while an outage is retried.
+async fn a_job_that_cannot_succeed_is_not_retried(catalog: Catalog) {
+    use bulwark_core::orchestration::handlers::VerifyHandler;
+    use bulwark_core::orchestration::pool::Pool;
+    let secrets = bulwark_core::secrets::SecretBox::new(bulwark_core::repo::crypto::Key::random());
+    let job = NewJob { max_attempts: 5, ..NewJob::new(bulwark_core::verify::JOB_KIND, serde_json::json!({ "executionId": "no-such-execution" })) };
+    let id = jobs::enqueue(&catalog, job).await.unwrap();
+    let mut pool = Pool::new(catalog.clone(), "permanent".into());
+    pool.register(std::sync::Arc::new(VerifyHandler { secrets }));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(pool.run(1, stopped));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let row = loop {
+        let row = jobs::get(&catalog, &id).await.unwrap();
+        if row.attempts > 0 && row.state != "running" || std::time::Instant::now() > deadline {
+            break row;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    stop.send(true).unwrap();
+    running.await.unwrap();
+    assert_eq!((row.state.as_str(), row.attempts), ("failed", 1), "{row:?}");
+    assert!(row.last_error.as_deref().is_some_and(|e| e.contains("not found")), "{row:?}");
+
+    let outage = bulwark_core::storage::StorageError::Remote { key: "index/1".into(), message: "connection refused".into() };
+    assert!(matches!(Failure::from(outage), Failure::Retryable(_)));
 }
 
 async fn expired_leases_are_requeued(catalog: Catalog) {

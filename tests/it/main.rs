@@ -7,6 +7,7 @@ mod buckets;
 mod config_files;
 mod executions;
 mod jobs;
+mod layers;
 mod locations;
 mod replication;
 mod repo;
@@ -16,7 +17,7 @@ mod storage;
 mod testing;
 mod verify;
 
-use bulwark_core::auth::users::{self, NewUser};
+use bulwark_core::accounts::users::{self, NewUser};
 use bulwark_core::auth::{Principal, Role};
 use bulwark_core::catalog::Catalog;
 
@@ -66,9 +67,9 @@ pub fn restore_targets() -> bulwark_core::restores::Targets {
 /// Verification jobs stay queued, as the tests that count them expect.
 pub async fn deliver_events(catalog: &Catalog, secrets: &bulwark_core::secrets::SecretBox) {
     use bulwark_core::jobs::ClaimedJob;
-    use bulwark_core::jobs::pool::JobHandler;
-    let subscribers: [Box<dyn JobHandler>; 2] =
-        [Box::new(bulwark_core::retention::TrackHandler { secrets: secrets.clone() }), Box::new(bulwark_core::replicate::QueueCopiesHandler)];
+    use bulwark_core::orchestration::handlers::{QueueCopiesHandler, TrackHandler};
+    use bulwark_core::orchestration::pool::JobHandler;
+    let subscribers: [Box<dyn JobHandler>; 2] = [Box::new(TrackHandler { secrets: secrets.clone() }), Box::new(QueueCopiesHandler)];
     for handler in subscribers {
         let queued: Vec<(String, String, String)> = sqlx::query_as("SELECT id, kind, payload FROM jobs WHERE state = 'queued' AND kind = $1 ORDER BY created_at, id")
             .bind(handler.kind())

@@ -162,7 +162,7 @@ async fn copy_rules_follow_backups_mirror_deletions_and_serve_restores_in_an_out
         std::fs::write(source.join("orders.bin"), &data).unwrap();
         contents.push(data);
         let e = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
-        executions::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap();
+        bulwark_core::orchestration::backup::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap();
         crate::deliver_events(&catalog, &secrets).await;
         runs.push(executions::get(&catalog, &admin, &e.id).await.unwrap());
         assert_eq!(queued().await.len(), 1, "one queued run per pair, whatever the backups");

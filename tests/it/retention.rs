@@ -63,7 +63,7 @@ async fn policies_holds_and_floors_decide_what_is_deleted(catalog: Catalog) {
         std::fs::write(source.join("ledger.bin"), &unique).unwrap();
         contents.push(unique);
         let e = executions::start(&catalog, &operator, &c.id, "manual").await.unwrap();
-        executions::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap();
+        bulwark_core::orchestration::backup::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap();
         crate::deliver_events(&catalog, &secrets).await;
         runs.push(e.id);
     }
@@ -210,7 +210,7 @@ async fn object_lock_keeps_backups_until_their_deletion_date(catalog: Catalog) {
     for n in 0..2u8 {
         std::fs::write(source.join("ledger.txt"), vec![b'a' + n; 4096]).unwrap();
         let e = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
-        executions::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap();
+        bulwark_core::orchestration::backup::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap();
         crate::deliver_events(&catalog, &secrets).await;
         runs.push(executions::get(&catalog, &admin, &e.id).await.unwrap());
     }

@@ -46,7 +46,7 @@ async fn restore_tests_restore_check_time_and_clean_up(catalog: Catalog) {
     assert!(nothing_yet.to_string().starts_with("configurationId: it has no completed backup"), "{nothing_yet}");
     for c in [&db, &dir] {
         let e = executions::start(&catalog, &operator, &c.id, "manual").await.unwrap();
-        executions::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap();
+        bulwark_core::orchestration::backup::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap();
     }
     assert_eq!(
         testing::schedule(&catalog, &viewer, ScheduleTest { execution_id: None, configuration_id: Some(db.id.clone()) }).await.unwrap_err().kind(),
@@ -91,7 +91,7 @@ async fn restore_tests_restore_check_time_and_clean_up(catalog: Catalog) {
 
     // A damaged backup fails its test and raises an alert.
     let e = executions::start(&catalog, &operator, &dir.id, "manual").await.unwrap();
-    executions::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap();
+    bulwark_core::orchestration::backup::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap();
     let repo = bulwark_core::locations::open_repository(&catalog, &secrets, &loc).await.unwrap();
     let snapshot = executions::get(&catalog, &viewer, &e.id).await.unwrap().snapshot_id.unwrap();
     repo.storage().delete(&format!("snapshots/{snapshot}")).await.unwrap();

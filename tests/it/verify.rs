@@ -35,7 +35,7 @@ async fn wide_trees_verify_restore_and_test_to_the_end() {
     .unwrap();
     let c = configurations::create(&catalog, &secrets, &admin, new).await.unwrap();
     let e = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
-    executions::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap();
+    bulwark_core::orchestration::backup::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap();
     let limit = std::time::Duration::from_secs(120);
 
     let verified = tokio::time::timeout(limit, verify::verify_execution(&catalog, &secrets, &admin, &e.id)).await.expect("verification finishes").unwrap();
@@ -113,7 +113,7 @@ async fn a_backup_is_read_back_and_damage_is_named(catalog: Catalog) {
     .unwrap();
     let c = configurations::create(&catalog, &secrets, &admin, new).await.unwrap();
     let e = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
-    executions::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap();
+    bulwark_core::orchestration::backup::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap();
     let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'verify' AND subject_id = $1").bind(&e.id).fetch_one(catalog.pool()).await.unwrap();
     assert_eq!(queued, 1, "each completed backup queues its verification");
 

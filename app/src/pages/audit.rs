@@ -29,9 +29,8 @@ pub async fn list_audit() -> Result<Vec<AuditRow>, AppError> {
 #[server(prefix = "/_sfn", endpoint = "verify_audit")]
 pub async fn verify_audit() -> Result<String, AppError> {
     let p = crate::ssr::principal().await?;
-    p.require(bulwark_core::auth::Role::Admin).map_err(AppError::from_core)?;
     let catalog = crate::ssr::catalog()?;
-    let report = bulwark_core::audit::verify_anchored(&catalog, &crate::ssr::secrets()?).await.map_err(AppError::from_core)?;
+    let report = bulwark_core::audit_anchor::verify(&catalog, &crate::ssr::secrets()?, &p).await.map_err(AppError::from_core)?;
     Ok(match report.first_broken_seq {
         None => format!("The chain is intact: {} entries verified, {} of them under the audit key.", report.rows, report.keyed_rows),
         Some(seq) => format!("The chain is broken at entry {seq}: entries from there on were altered."),

@@ -190,7 +190,7 @@ pub struct WalTokenRequest {
 #[serde(rename_all = "camelCase")]
 pub struct WalToken {
     #[serde(flatten)]
-    created: bulwark_core::auth::tokens::CreatedToken,
+    created: bulwark_core::accounts::tokens::CreatedToken,
     archive_command: String,
 }
 

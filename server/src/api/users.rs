@@ -1,7 +1,8 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use bulwark_core::auth::users::{self, NewUser, User, UserUpdate};
-use bulwark_core::auth::{Role, setup};
+use bulwark_core::accounts::users::{self, NewUser, User, UserUpdate};
+use bulwark_core::accounts::setup;
+use bulwark_core::auth::Role;
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;

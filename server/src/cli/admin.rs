@@ -2,9 +2,10 @@
 
 use std::io::BufRead;
 
-use bulwark_core::audit;
-use bulwark_core::auth::users::{self, NewUser};
-use bulwark_core::auth::{AuthError, Role, setup};
+use bulwark_core::audit_anchor;
+use bulwark_core::accounts::users::{self, NewUser};
+use bulwark_core::accounts::setup;
+use bulwark_core::auth::{AuthError, Principal, Role};
 use bulwark_core::catalog::Catalog;
 
 use super::{AuditCommand, CatalogCommand, Failure, UserCommand};
@@ -45,7 +46,8 @@ pub async fn user(catalog: &Catalog, command: UserCommand) -> Result<(), Failure
 pub async fn audit(catalog: &Catalog, secrets: &bulwark_core::secrets::SecretBox, command: AuditCommand) -> Result<(), Failure> {
     match command {
         AuditCommand::Verify => {
-            let report = audit::verify_anchored(catalog, secrets).await.map_err(AuthError::from)?;
+            // Whoever holds the catalog and its key is its administrator.
+            let report = audit_anchor::verify(catalog, secrets, &Principal::system("bulwark audit verify")).await.map_err(AuthError::from)?;
             match report.first_broken_seq {
                 None => {
                     println!("The audit chain is intact: {} entries verified, {} of them under the audit key.", report.rows, report.keyed_rows);

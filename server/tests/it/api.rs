@@ -160,7 +160,7 @@ async fn viewer_cannot_use_admin_endpoints(app: TestApp) {
     }
     let create = app.json("POST", "/api/admin/users", &viewer, r#"{"username":"x","role":"admin","password":"long-enough-pw"}"#).await;
     assert_eq!(create.status, StatusCode::FORBIDDEN);
-    assert_eq!(bulwark_core::auth::users::count(&app.catalog).await.unwrap(), 1, "nothing was created");
+    assert_eq!(bulwark_core::accounts::users::count(&app.catalog).await.unwrap(), 1, "nothing was created");
 }
 
 async fn malformed_input_gets_a_clear_4xx(app: TestApp) {
@@ -190,7 +190,7 @@ async fn malformed_input_gets_a_clear_4xx(app: TestApp) {
     assert_eq!((wrong_method.status, wrong_method.json()["error"].as_str()), (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed")));
     let bad_query = app.get("/api/admin/audit?limit=lots", Some(&admin)).await;
     assert_eq!(bad_query.status, StatusCode::BAD_REQUEST);
-    assert_eq!(bulwark_core::auth::users::count(&app.catalog).await.unwrap(), 1, "nothing was created");
+    assert_eq!(bulwark_core::accounts::users::count(&app.catalog).await.unwrap(), 1, "nothing was created");
 }
 
 async fn admin_manages_users_and_every_change_is_audited(app: TestApp) {
@@ -425,7 +425,7 @@ async fn configurations_and_executions_over_rest(app: TestApp) {
     assert_eq!(app.json("POST", &format!("{base}/{id}/execute"), &operator, "").await.status, StatusCode::CONFLICT);
 
     // What a worker does with the queued job.
-    bulwark_core::executions::run(&app.catalog, &app.secrets, &execution, Default::default()).await.unwrap();
+    bulwark_core::orchestration::backup::run(&app.catalog, &app.secrets, &execution, Default::default()).await.unwrap();
     let done = app.get(&format!("/api/admin/backups/executions/{execution}"), Some(&viewer)).await.json();
     assert_eq!((done["status"].as_str(), done["sizeBytes"].as_i64()), (Some("completed"), Some(31)));
     // The seeds' answer besides: their names, where it went, its restore tests.
@@ -575,7 +575,7 @@ async fn errors_are_classified_where_they_are_decided(app: TestApp) {
     let id = app.json("POST", "/api/admin/backups/configurations", &admin, &config.to_string()).await.json()["id"].as_str().unwrap().to_string();
     let started = app.json("POST", &format!("/api/admin/backups/configurations/{id}/execute"), &operator, "").await;
     let execution = started.json()["id"].as_str().unwrap().to_string();
-    bulwark_core::executions::run(&app.catalog, &app.secrets, &execution, Default::default()).await.unwrap();
+    bulwark_core::orchestration::backup::run(&app.catalog, &app.secrets, &execution, Default::default()).await.unwrap();
 
     std::fs::remove_dir_all(repo.join("packs")).unwrap();
     let target = bulwark_testkit::temp_dir("rest-errors-dst");
@@ -603,8 +603,8 @@ async fn errors_are_classified_where_they_are_decided(app: TestApp) {
 }
 
 async fn password_changes_end_sessions_and_tokens_stay_in_their_lane(app: TestApp) {
-    use bulwark_core::auth::tokens::{self, NewToken};
-    use bulwark_core::auth::users;
+    use bulwark_core::accounts::tokens::{self, NewToken};
+    use bulwark_core::accounts::users;
     let (admin, admin_token) = app.user_with_token("root", Role::Admin).await;
     let (sam, sam_token) = app.user_with_token("sam", Role::Operator).await;
 

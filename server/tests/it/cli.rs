@@ -433,7 +433,7 @@ async fn a_lost_catalog_is_rebuilt_from_the_repository() {
     .unwrap();
     let c = configurations::create(&old, &old_secrets, &admin, new_config).await.unwrap();
     let e = executions::start(&old, &admin, &c.id, "manual").await.unwrap();
-    executions::run(&old, &old_secrets, &e.id, Default::default()).await.unwrap();
+    bulwark_core::orchestration::backup::run(&old, &old_secrets, &e.id, Default::default()).await.unwrap();
     let snapshot = executions::get(&old, &admin, &e.id).await.unwrap().snapshot_id.unwrap();
     drop(old);
 

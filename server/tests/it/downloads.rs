@@ -37,7 +37,7 @@ async fn downloads_stream_files_of_any_size_and_stop_at_damage() {
     let config = serde_json::json!({ "name": "big", "sourceType": "filesystem", "sourceIdentifier": source, "frequency": "daily", "storageLocationIds": [location] });
     let id = app.json("POST", "/api/admin/backups/configurations", &admin, &config.to_string()).await.json()["id"].as_str().unwrap().to_string();
     let execution = app.json("POST", &format!("/api/admin/backups/configurations/{id}/execute"), &admin, "").await.json()["id"].as_str().unwrap().to_string();
-    bulwark_core::executions::run(&app.catalog, &app.secrets, &execution, Default::default()).await.unwrap();
+    bulwark_core::orchestration::backup::run(&app.catalog, &app.secrets, &execution, Default::default()).await.unwrap();
     let snapshot = app.get(&format!("/api/admin/backups/executions/{execution}"), Some(&admin)).await.json()["snapshotId"].as_str().unwrap().to_string();
     let url = format!("{locations}/{location}/snapshots/{snapshot}/file?path=big.bin");
 

@@ -119,7 +119,7 @@ async fn continuous_with(app: &TestApp, settings: &[(&str, String)]) -> Continuo
     assert_eq!((window["baseBackups"].as_i64(), window["earliest"].as_str()), (Some(0), None));
     let started = app.json("POST", &format!("{base}/{id}/execute"), &operator, "").await;
     let execution = started.json()["id"].as_str().unwrap().to_string();
-    bulwark_core::executions::run(&app.catalog, &app.secrets, &execution, Default::default()).await.unwrap();
+    bulwark_core::orchestration::backup::run(&app.catalog, &app.secrets, &execution, Default::default()).await.unwrap();
     let done = app.get(&format!("/api/admin/backups/executions/{execution}"), Some(&operator)).await.json();
     assert_eq!(done["recoveryMetadata"]["format"].as_str(), Some("pg_basebackup tar"), "{done}");
     assert!(done["recoveryMetadata"]["wal"]["startFile"].as_str().is_some_and(|f| f.len() == 24), "{done}");
@@ -266,7 +266,7 @@ async fn a_consistency_group_restores_every_member_to_its_point(app: TestApp) {
     insert_batch(&source, 1);
     let started = app.json("POST", &format!("{CONFIGURATIONS}/{group_id}/execute"), &operator, "").await;
     let point = started.json()["id"].as_str().unwrap().to_string();
-    bulwark_core::executions::run(&app.catalog, &app.secrets, &point, Default::default()).await.unwrap();
+    bulwark_core::orchestration::backup::run(&app.catalog, &app.secrets, &point, Default::default()).await.unwrap();
     let done = app.get(&format!("/api/admin/backups/executions/{point}"), Some(&operator)).await.json();
     let members = done["recoveryMetadata"]["members"].as_array().unwrap().clone();
     assert_eq!(members.len(), 2, "{done}");
@@ -333,7 +333,7 @@ async fn restored_clusters_run_bulwarks_settings_never_their_sources(app: TestAp
     let base = CONFIGURATIONS;
     let execute = app.json("POST", &format!("{base}/{id}/execute"), &operator, "").await;
     let execution = execute.json()["id"].as_str().unwrap().to_string();
-    bulwark_core::executions::run(&app.catalog, &app.secrets, &execution, Default::default()).await.unwrap();
+    bulwark_core::orchestration::backup::run(&app.catalog, &app.secrets, &execution, Default::default()).await.unwrap();
     assert_ne!(execution, base_backup);
     insert_batch(&source, 1);
     wait_archived(&source).await;

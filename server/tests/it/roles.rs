@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use bulwark_core::auth::tokens::{self, NewToken};
+use bulwark_core::accounts::tokens::{self, NewToken};
 use bulwark_core::auth::Role;
 use bulwark_core::sessions::{self, SessionRow};
 use bulwark_server::api::access::{Access, ROUTES};

@@ -4,7 +4,8 @@
 use chrono::{Duration, Utc};
 
 use super::users::{self, NewUser};
-use super::{AuthError, Principal, Role, secret};
+use super::secret;
+use crate::auth::{AuthError, Principal, Role};
 use crate::audit::Actor;
 use crate::catalog::Catalog;
 use crate::time;

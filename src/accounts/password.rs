@@ -3,7 +3,7 @@
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
 
-use super::AuthError;
+use crate::auth::AuthError;
 
 /// Shortest password accepted (ASVS 2.1.1); long passphrases beat composition rules.
 pub const MIN_PASSWORD_LEN: usize = 12;

@@ -6,11 +6,12 @@
 
 use serde_json::json;
 
-use super::{ExecutionError, Execution, find, insert, run};
+use super::backup::run;
+use crate::executions::{Execution, ExecutionError, find, insert};
 use crate::audit::Actor;
 use crate::catalog::Catalog;
 use crate::configurations::{self, Configuration};
-use crate::jobs::pool::CancelFlag;
+use crate::jobs::CancelFlag;
 use crate::repo::backup::{self, BackupOptions};
 use crate::repo::snapshot::Snapshot;
 use crate::repo::{RepoError, Repository};

@@ -2,6 +2,8 @@
 //! storage locations. Source passwords are sealed with the server's secret key and never
 //! shown again.
 
+pub mod retention_policy;
+
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{self, Actor, Entry};
@@ -304,7 +306,7 @@ fn validate(new: &NewConfiguration) -> Result<(), ConfigurationError> {
         }
     }
     if let Some(policy) = &new.retention_policy
-        && let Err(e) = crate::retention::policy::RetentionPolicy::parse(policy)
+        && let Err(e) = retention_policy::RetentionPolicy::parse(policy)
     {
         return invalid(e);
     }

@@ -13,7 +13,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
 use sha1::Sha1;
 
-use super::{AuthError, Principal, Role};
+use crate::auth::{AuthError, Principal, Role};
 use crate::audit::{self, Actor, Entry};
 use crate::catalog::Catalog;
 use crate::secrets::SecretBox;

@@ -4,24 +4,22 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 use chrono::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::ClaimedJob;
 use crate::catalog::Catalog;
+use crate::jobs::{self, CancelFlag, ClaimedJob, Failure};
 
 /// The boxed future a handler returns.
-pub type JobFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+pub type JobFuture<'a> = Pin<Box<dyn Future<Output = Result<(), Failure>> + Send + 'a>>;
 
-/// Set when someone cancels the running job; handlers that can stop early watch it.
-pub type CancelFlag = Arc<AtomicBool>;
-
-/// Runs one kind of job. The error string is stored on the job for a person to read. A handler
-/// whose result must be recorded with the job's completion does both in one transaction with
-/// [`super::complete_in`]; the pool then finds the job complete.
+/// Runs one kind of job. A failure says whether another attempt can help; its message is stored
+/// on the job for a person to read. A handler whose result must be recorded with the job's
+/// completion does both in one transaction with [`jobs::complete_in`]; the pool then finds the
+/// job complete.
 pub trait JobHandler: Send + Sync {
     fn kind(&self) -> &'static str;
     fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, cancel: CancelFlag) -> JobFuture<'a>;
@@ -47,9 +45,7 @@ pub struct Pool {
 
 impl Pool {
     pub fn new(catalog: Catalog, node_id: String) -> Pool {
-        let mut pool = Pool { catalog, node_id, lease_seconds: DEFAULT_LEASE_SECONDS, stall_limit: None, handlers: HashMap::new(), periodic: Vec::new() };
-        pool.register_periodic(Arc::new(CleanupHandler), Duration::minutes(5));
-        pool
+        Pool { catalog, node_id, lease_seconds: DEFAULT_LEASE_SECONDS, stall_limit: None, handlers: HashMap::new(), periodic: Vec::new() }
     }
 
     /// Registers a handler whose job the pool queues every `every` (housekeeping: expired
@@ -65,7 +61,7 @@ impl Pool {
         self
     }
 
-    /// Stops and fails a job whose work has not moved for `limit` (see [`super::Liveness`]);
+    /// Stops and fails a job whose work has not moved for `limit` (see [`jobs::Liveness`]);
     /// `None` never does.
     pub fn with_stall_limit(mut self, limit: Option<std::time::Duration>) -> Pool {
         self.stall_limit = limit;
@@ -94,7 +90,7 @@ impl Pool {
     async fn worker(&self, n: usize, mut shutdown: watch::Receiver<bool>) {
         let owner = format!("{}/{n}", self.node_id);
         while !*shutdown.borrow() {
-            match super::claim(&self.catalog, &owner, Duration::seconds(self.lease_seconds)).await {
+            match jobs::claim(&self.catalog, &owner, Duration::seconds(self.lease_seconds)).await {
                 Ok(Some(job)) => self.execute(&owner, job).await,
                 Ok(None) => {
                     tokio::select! {
@@ -112,8 +108,8 @@ impl Pool {
 
     async fn execute(&self, owner: &str, job: ClaimedJob) {
         let Some(handler) = self.handlers.get(job.kind.as_str()) else {
-            let error = format!("no handler for job kind {:?} on this node", job.kind);
-            if let Err(e) = super::fail(&self.catalog, &job, owner, &error).await {
+            let error = Failure::Retryable(format!("no handler for job kind {:?} on this node", job.kind));
+            if let Err(e) = jobs::fail(&self.catalog, &job, owner, &error).await {
                 tracing::warn!(job = %job.id, error = %e, "recording a failure failed");
             }
             return;
@@ -127,7 +123,7 @@ impl Pool {
             let mut last_beat = tokio::time::Instant::now();
             loop {
                 tokio::time::sleep(CANCEL_POLL).await;
-                if !cancel.load(Ordering::Relaxed) && super::cancel_requested(&self.catalog, &job.id).await.unwrap_or(false) {
+                if !cancel.load(Ordering::Relaxed) && jobs::cancel_requested(&self.catalog, &job.id).await.unwrap_or(false) {
                     tracing::info!(job = %job.id, "cancellation requested");
                     cancel.store(true, Ordering::Relaxed);
                 }
@@ -139,7 +135,7 @@ impl Pool {
                     cancel.store(true, Ordering::Relaxed);
                 }
                 if last_beat.elapsed() >= period {
-                    if let Err(e) = super::heartbeat(&self.catalog, &job.id, owner, lease).await {
+                    if let Err(e) = jobs::heartbeat(&self.catalog, &job.id, owner, lease).await {
                         return e;
                     }
                     last_beat = tokio::time::Instant::now();
@@ -157,20 +153,20 @@ impl Pool {
             }
         };
         let recorded = match outcome {
-            Some(Ok(())) => match super::complete(&self.catalog, &job.id, owner).await {
+            Some(Ok(())) => match jobs::complete(&self.catalog, &job.id, owner).await {
                 // A handler that commits a result completes its job in the same transaction
                 // (`jobs::complete_in`): nothing is left to record.
-                Err(super::JobError::LeaseLost(_)) if super::get(&self.catalog, &job.id).await.is_ok_and(|j| j.state == "succeeded") => Ok(()),
+                Err(jobs::JobError::LeaseLost(_)) if jobs::get(&self.catalog, &job.id).await.is_ok_and(|j| j.state == "succeeded") => Ok(()),
                 other => other,
             },
             Some(Err(_)) if job.liveness.is_stalled() => {
                 let limit = self.stall_limit.unwrap_or_default().as_secs();
-                super::fail(&self.catalog, &job, owner, &format!("stopped by the watchdog: no progress for {limit} s")).await
+                jobs::fail(&self.catalog, &job, owner, &Failure::Retryable(format!("stopped by the watchdog: no progress for {limit} s"))).await
             }
-            Some(Err(_)) if cancel.load(Ordering::Relaxed) => super::finish_cancelled(&self.catalog, &job.id, owner).await,
+            Some(Err(_)) if cancel.load(Ordering::Relaxed) => jobs::finish_cancelled(&self.catalog, &job.id, owner).await,
             Some(Err(error)) => {
-                tracing::warn!(job = %job.id, %error, "job failed");
-                super::fail(&self.catalog, &job, owner, &error).await
+                tracing::warn!(job = %job.id, error = error.message(), permanent = matches!(error, Failure::Permanent(_)), "job failed");
+                jobs::fail(&self.catalog, &job, owner, &error).await
             }
             None => Ok(()),
         };
@@ -185,13 +181,13 @@ impl Pool {
     async fn maintain(&self, mut shutdown: watch::Receiver<bool>) {
         let period = std::time::Duration::from_secs((self.lease_seconds as u64 / 6).max(1));
         while !*shutdown.borrow() {
-            match super::requeue_expired(&self.catalog).await {
+            match jobs::requeue_expired(&self.catalog).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(jobs = n, "re-queued jobs whose lease expired"),
                 Err(e) => tracing::warn!(error = %e, "re-queueing expired leases failed"),
             }
             for (kind, every) in &self.periodic {
-                if let Err(e) = super::enqueue_periodic(&self.catalog, kind, *every).await {
+                if let Err(e) = jobs::enqueue_periodic(&self.catalog, kind, *every).await {
                     tracing::warn!(kind, error = %e, "queueing a periodic job failed");
                 }
             }
@@ -200,26 +196,5 @@ impl Pool {
                 _ = shutdown.changed() => {}
             }
         }
-    }
-}
-
-/// Deletes expired sessions and setup links.
-struct CleanupHandler;
-
-impl CleanupHandler {
-    const KIND: &'static str = "maintenance.cleanup";
-}
-
-impl JobHandler for CleanupHandler {
-    fn kind(&self) -> &'static str {
-        Self::KIND
-    }
-
-    fn run<'a>(&'a self, catalog: &'a Catalog, _job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
-        Box::pin(async move {
-            let removed = crate::sessions::delete_expired(catalog).await.map_err(|e| e.to_string())?;
-            tracing::debug!(removed, "expired sessions and setup links removed");
-            Ok(())
-        })
     }
 }

@@ -3,14 +3,13 @@
 //! that still verifies. So every hour (and on demand) the head, `(seq, hash)`, is written as
 //! `audit/<seq>` into every location that holds a repository, under S3 Object Lock where the
 //! location asks for it, with an HMAC under the audit key so storage access alone forges none.
-//! [`super::verify_anchored`] then refuses a chain that no longer reaches the newest anchor.
+//! [`verify`] then refuses a chain that no longer reaches the newest anchor.
 
 use serde::{Deserialize, Serialize};
 
-use super::AuditError;
+use crate::audit::{self, AuditError, VerifyReport};
+use crate::auth::{Principal, Role};
 use crate::catalog::Catalog;
-use crate::jobs::ClaimedJob;
-use crate::jobs::pool::{CancelFlag, JobFuture, JobHandler};
 use crate::locations;
 use crate::repo::format::AUDIT_PREFIX;
 use crate::secrets::SecretBox;
@@ -89,21 +88,17 @@ pub async fn newest(catalog: &Catalog, secrets: &SecretBox) -> Result<Option<(i6
     Ok(best)
 }
 
-/// The hourly job that anchors the head.
-pub struct AnchorHandler {
-    pub secrets: SecretBox,
-}
-
-impl JobHandler for AnchorHandler {
-    fn kind(&self) -> &'static str {
-        JOB_KIND
+/// [`audit::verify`], and the chain must still hold the newest anchored head with its hash: a chain
+/// whose newest rows were deleted breaks at the first missing one.
+pub async fn verify(catalog: &Catalog, secrets: &SecretBox, actor: &Principal) -> Result<VerifyReport, AuditError> {
+    actor.require(Role::Admin)?;
+    let mut report = audit::verify(catalog).await?;
+    if let Some((seq, hash)) = newest(catalog, secrets).await? {
+        report.anchored_seq = Some(seq);
+        let stored: Option<String> = sqlx::query_scalar("SELECT hash FROM audit_log WHERE seq = $1").bind(seq).fetch_optional(catalog.pool()).await?;
+        if stored.as_deref() != Some(hash.as_str()) && report.first_broken_seq.is_none() {
+            report.first_broken_seq = Some((report.rows + 1).min(seq));
+        }
     }
-
-    fn run<'a>(&'a self, catalog: &'a Catalog, _job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
-        Box::pin(async move {
-            let written = anchor(catalog, &self.secrets).await.map_err(|e| e.to_string())?;
-            tracing::info!(locations = written, "audit chain head anchored");
-            Ok(())
-        })
-    }
+    Ok(report)
 }

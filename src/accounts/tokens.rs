@@ -8,7 +8,8 @@
 use chrono::{Duration, Utc};
 use serde::Serialize;
 
-use super::{AuthError, Principal, Role, secret};
+use super::secret;
+use crate::auth::{AuthError, Principal, Role};
 use crate::audit::{self, Actor, Entry};
 use crate::catalog::Catalog;
 use crate::catalog::dialect::LockTopic;

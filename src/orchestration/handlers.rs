@@ -1,0 +1,223 @@
+//! One handler per job kind: each reads its job's payload, runs the operation, and logs what it
+//! did. Failures come back classified by the operation's error (`jobs::Failure`), so a job that
+//! cannot succeed is not retried.
+
+use std::sync::Arc;
+
+use super::backup::BackupHandler;
+use super::pool::{JobFuture, JobHandler, Pool};
+use crate::auth::Principal;
+use crate::catalog::Catalog;
+use crate::executions::reconcile;
+use crate::jobs::{CancelFlag, ClaimedJob};
+use crate::secrets::SecretBox;
+use crate::{audit_anchor, events, replicate, retention, sessions, testing, verify};
+
+/// Registers every handler, and the periodic jobs, on `pool`.
+pub fn register_all(pool: &mut Pool, secrets: &SecretBox) {
+    pool.register(Arc::new(BackupHandler { secrets: secrets.clone() }));
+    pool.register(Arc::new(VerifyHandler { secrets: secrets.clone() }));
+    pool.register(Arc::new(RestoreTestHandler { secrets: secrets.clone() }));
+    pool.register(Arc::new(ReplicateHandler { secrets: secrets.clone() }));
+    // Subscribers of the events outbox (`events::SUBSCRIPTIONS`).
+    pool.register(Arc::new(TrackHandler { secrets: secrets.clone() }));
+    pool.register(Arc::new(QueueCopiesHandler));
+    // Housekeeping: expired sessions and setup links.
+    pool.register_periodic(Arc::new(CleanupHandler), chrono::Duration::minutes(5));
+    pool.register_periodic(Arc::new(ReconcileHandler), reconcile::EVERY);
+    // Daily: the latest backup of every configuration is re-verified and restore-tested weekly.
+    pool.register_periodic(Arc::new(SweepHandler), chrono::Duration::days(1));
+    // Hourly: a policy's verdicts change as backups age and new ones arrive.
+    pool.register_periodic(Arc::new(RetentionHandler { secrets: secrets.clone() }), chrono::Duration::hours(1));
+    // Hourly: the audit chain's head goes into every repository, so a shortened chain shows.
+    pool.register_periodic(Arc::new(AnchorHandler { secrets: secrets.clone() }), chrono::Duration::hours(1));
+}
+
+/// Reads a backup back whole (`verify`): queued for every completed backup and by hand.
+pub struct VerifyHandler {
+    pub secrets: SecretBox,
+}
+
+impl JobHandler for VerifyHandler {
+    fn kind(&self) -> &'static str {
+        verify::JOB_KIND
+    }
+
+    fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
+        Box::pin(async move {
+            let id = &job.payload_field("executionId")?;
+            let report = verify::run(catalog, &self.secrets, id).await?;
+            tracing::info!(execution = %id, status = %report.status, bytes = report.bytes, "backup verified");
+            Ok(())
+        })
+    }
+}
+
+/// Restores a backup into a scratch target and checks it (`testing`).
+pub struct RestoreTestHandler {
+    pub secrets: SecretBox,
+}
+
+impl JobHandler for RestoreTestHandler {
+    fn kind(&self) -> &'static str {
+        testing::JOB_KIND
+    }
+
+    fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
+        Box::pin(async move {
+            let id = &job.payload_field("testId")?;
+            let test = testing::run(catalog, &self.secrets, id).await?;
+            tracing::info!(test = %id, status = %test.status, "restore test finished");
+            Ok(())
+        })
+    }
+}
+
+/// Queues the day's verifications and restore tests (`testing::sweep`).
+pub struct SweepHandler;
+
+impl JobHandler for SweepHandler {
+    fn kind(&self) -> &'static str {
+        testing::SWEEP_JOB_KIND
+    }
+
+    fn run<'a>(&'a self, catalog: &'a Catalog, _job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
+        Box::pin(async move {
+            let (verifications, tests) = testing::sweep(catalog).await?;
+            tracing::info!(verifications, tests, "verification and restore-test sweep queued its work");
+            Ok(())
+        })
+    }
+}
+
+/// Copies a location's new objects to another (`replicate::run`).
+pub struct ReplicateHandler {
+    pub secrets: SecretBox,
+}
+
+impl JobHandler for ReplicateHandler {
+    fn kind(&self) -> &'static str {
+        replicate::JOB_KIND
+    }
+
+    fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
+        Box::pin(async move {
+            let id = &job.payload_field("runId")?;
+            let r = replicate::run(catalog, &self.secrets, id).await?;
+            tracing::info!(run = %id, copied = r.objects_copied, bytes = r.bytes_copied, skipped = r.objects_skipped, "replication done");
+            Ok(())
+        })
+    }
+}
+
+/// Queues the copies of a completed backup (`replicate::after_backup`): subscribed to
+/// `backup.completed`.
+pub struct QueueCopiesHandler;
+
+impl JobHandler for QueueCopiesHandler {
+    fn kind(&self) -> &'static str {
+        events::QUEUE_COPIES
+    }
+
+    fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
+        Box::pin(async move {
+            let location = &job.payload_field("locationId")?;
+            replicate::after_backup(catalog, location).await?;
+            Ok(())
+        })
+    }
+}
+
+/// Records a completed backup's retention (`retention::track`): subscribed to
+/// `backup.completed`.
+pub struct TrackHandler {
+    pub secrets: SecretBox,
+}
+
+impl JobHandler for TrackHandler {
+    fn kind(&self) -> &'static str {
+        events::TRACK_RETENTION
+    }
+
+    fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
+        Box::pin(async move {
+            let id = &job.payload_field("executionId")?;
+            retention::track(catalog, &self.secrets, id).await?;
+            Ok(())
+        })
+    }
+}
+
+/// The retention cleanup, as Bulwark itself (audited as `retention`).
+pub struct RetentionHandler {
+    pub secrets: SecretBox,
+}
+
+impl JobHandler for RetentionHandler {
+    fn kind(&self) -> &'static str {
+        retention::JOB_KIND
+    }
+
+    fn run<'a>(&'a self, catalog: &'a Catalog, _job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
+        Box::pin(async move {
+            let report = retention::cleanup(catalog, &self.secrets, &Principal::system("retention"), false).await?;
+            tracing::info!(deleted = report.deleted.len(), held = report.held.len(), bytes_freed = report.bytes_freed, "retention cleanup done");
+            Ok(())
+        })
+    }
+}
+
+/// Ends executions whose job ended without recording them (`executions::reconcile`).
+pub struct ReconcileHandler;
+
+impl JobHandler for ReconcileHandler {
+    fn kind(&self) -> &'static str {
+        reconcile::RECONCILE_KIND
+    }
+
+    fn run<'a>(&'a self, catalog: &'a Catalog, _job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
+        Box::pin(async move {
+            let ended = reconcile::reconcile(catalog).await?;
+            if ended > 0 {
+                tracing::info!(ended, "executions reconciled");
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Anchors the audit chain's head in every repository (`audit_anchor`).
+pub struct AnchorHandler {
+    pub secrets: SecretBox,
+}
+
+impl JobHandler for AnchorHandler {
+    fn kind(&self) -> &'static str {
+        audit_anchor::JOB_KIND
+    }
+
+    fn run<'a>(&'a self, catalog: &'a Catalog, _job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
+        Box::pin(async move {
+            let written = audit_anchor::anchor(catalog, &self.secrets).await?;
+            tracing::info!(locations = written, "audit chain head anchored");
+            Ok(())
+        })
+    }
+}
+
+/// Deletes expired sessions and setup links.
+struct CleanupHandler;
+
+impl JobHandler for CleanupHandler {
+    fn kind(&self) -> &'static str {
+        "maintenance.cleanup"
+    }
+
+    fn run<'a>(&'a self, catalog: &'a Catalog, _job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
+        Box::pin(async move {
+            let removed = sessions::delete_expired(catalog).await?;
+            tracing::debug!(removed, "expired sessions and setup links removed");
+            Ok(())
+        })
+    }
+}
