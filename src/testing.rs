@@ -64,16 +64,29 @@ impl Classify for TestingError {
     }
 }
 
-/// A `backup_tests` row as the API and the console show it.
+/// A `backup_tests` row as the API and the console show it, in the seeds' names.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 #[serde(rename_all = "camelCase")]
 pub struct BackupTest {
     pub id: String,
     pub execution_id: String,
+    /// `restoration` (restored into a scratch target and checked) or `integrity` (read back
+    /// whole, nothing written).
     pub test_type: String,
-    /// queued, running, passed or failed.
+    /// `single_backup`, `configuration` (its latest backup) or `full_system` (every active
+    /// configuration's latest backup, one test each).
+    pub test_scope: String,
+    /// What the person named the environment; the restore always goes to a scratch target.
+    pub test_environment: String,
+    #[serde(serialize_with = "crate::catalog::serialize_json_text")]
+    pub test_parameters: String,
+    /// scheduled, running, passed or failed.
     pub status: String,
+    /// When it is due (`None`: at once).
+    pub scheduled_for: Option<String>,
+    #[serde(rename = "startTime")]
     pub started_at: Option<String>,
+    #[serde(rename = "endTime")]
     pub completed_at: Option<String>,
     /// `restoreSeconds` (measured RTO), `dataAgeSeconds` (RPO at the test), targets, sizes.
     #[serde(serialize_with = "crate::catalog::serialize_json_text")]
@@ -85,54 +98,167 @@ pub struct BackupTest {
     pub created_at: String,
 }
 
-const COLUMNS: &str = "id, execution_id, test_type, status, started_at, completed_at, performance_metrics, issues_found, recommendations, created_at";
+const COLUMNS: &str = "id, execution_id, test_type, test_scope, test_environment, test_parameters, status, scheduled_for, started_at, completed_at, \
+    performance_metrics, issues_found, recommendations, created_at";
 
 /// The job kind that runs a test.
 pub const JOB_KIND: &str = "restore_test";
 
-#[derive(Debug, Clone, Deserialize)]
+/// A request for tests: the seeds' fields (`testType`, `testScope`, `targetBackup`,
+/// `targetConfiguration`, `testEnvironment`, `testParameters`, `scheduledFor`), with
+/// `executionId` and `configurationId` as the targets' other names.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScheduleTest {
-    /// The execution to test; or
-    #[serde(default)]
+    /// The execution to test (`single_backup`); or
+    #[serde(default, alias = "targetBackup")]
     pub execution_id: Option<String>,
-    /// the latest completed execution of this configuration.
-    #[serde(default)]
+    /// the latest completed execution of this configuration (`configuration`).
+    #[serde(default, alias = "targetConfiguration")]
     pub configuration_id: Option<String>,
+    /// `restoration` (the default; `restore` too) or `integrity`.
+    #[serde(default)]
+    pub test_type: Option<String>,
+    /// Follows from the target when absent; `full_system` takes none.
+    #[serde(default)]
+    pub test_scope: Option<String>,
+    #[serde(default)]
+    pub test_environment: Option<String>,
+    /// An object kept with the test.
+    #[serde(default)]
+    pub test_parameters: Option<serde_json::Value>,
+    /// RFC 3339; the test waits until then.
+    #[serde(default)]
+    pub scheduled_for: Option<String>,
 }
 
-/// Queues a restore test (operators and up); returns its row.
-pub async fn schedule(catalog: &Catalog, actor: &Principal, request: ScheduleTest) -> Result<BackupTest, TestingError> {
-    actor.require(Role::Operator)?;
-    let execution_id = match (request.execution_id, request.configuration_id) {
-        (Some(id), None) => id,
-        (None, Some(configuration)) => {
-            configurations::find(catalog, &configuration).await?;
-            sqlx::query_scalar(
-                "SELECT id FROM backup_executions WHERE configuration_id = $1 AND status = 'completed' AND deleted_at IS NULL ORDER BY completed_at DESC LIMIT 1",
-            )
-            .bind(&configuration)
-            .fetch_optional(catalog.pool())
-            .await?
-            .ok_or_else(|| TestingError::Invalid("configurationId: it has no completed backup to test yet".into()))?
+/// The checked form of a [`ScheduleTest`].
+struct Request {
+    test_type: &'static str,
+    scope: &'static str,
+    environment: String,
+    parameters: String,
+    scheduled_for: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl ScheduleTest {
+    fn checked(&self) -> Result<Request, TestingError> {
+        let invalid = |m: &str| Err(TestingError::Invalid(m.to_string()));
+        let test_type = match self.test_type.as_deref().unwrap_or("restoration") {
+            "restoration" | "restore" => "restoration",
+            "integrity" => "integrity",
+            "disaster_recovery" | "performance" => {
+                return invalid("testType: restoration or integrity (disaster-recovery drills run from a recovery plan)");
+            }
+            _ => return invalid("testType: restoration or integrity"),
+        };
+        let scope = match (self.test_scope.as_deref(), &self.execution_id, &self.configuration_id) {
+            (None | Some("single_backup"), Some(_), None) => "single_backup",
+            (None | Some("configuration"), None, Some(_)) => "configuration",
+            (Some("full_system"), None, None) => "full_system",
+            (Some("single_backup"), _, _) => return invalid("targetBackup: the execution to test (testScope single_backup)"),
+            (Some("configuration"), _, _) => return invalid("targetConfiguration: the configuration whose latest backup to test (testScope configuration)"),
+            (Some("full_system"), _, _) => return invalid("testScope: full_system tests every configuration; give no target"),
+            (Some(_), _, _) => return invalid("testScope: single_backup, configuration or full_system"),
+            (None, _, _) => return invalid("give executionId or configurationId"),
+        };
+        let environment = self.test_environment.as_deref().map(str::trim).filter(|e| !e.is_empty()).unwrap_or("scratch").to_string();
+        if environment.eq_ignore_ascii_case("production") {
+            return invalid("testEnvironment: tests restore into scratch targets, never into production");
         }
-        _ => return Err(TestingError::Invalid("give executionId or configurationId".into())),
-    };
-    let execution = executions::restorable(catalog, actor, &execution_id).await?;
-    if execution.status != "completed" {
-        return Err(TestingError::Invalid(format!("executionId: execution {execution_id} has not completed ({})", execution.status)));
+        if environment.len() > 64 || !environment.chars().all(|c| c.is_ascii_alphanumeric() || "-_. ".contains(c)) {
+            return invalid("testEnvironment: at most 64 letters, digits, spaces, dots, dashes or underscores");
+        }
+        let parameters = match &self.test_parameters {
+            None | Some(serde_json::Value::Null) => "{}".to_string(),
+            Some(p @ serde_json::Value::Object(_)) if p.to_string().len() <= 8192 => p.to_string(),
+            Some(serde_json::Value::Object(_)) => return invalid("testParameters: at most 8 KiB of JSON"),
+            Some(_) => return invalid("testParameters: an object"),
+        };
+        let scheduled_for = match self.scheduled_for.as_deref() {
+            None => None,
+            Some(text) => Some(
+                chrono::DateTime::parse_from_rfc3339(text)
+                    .map_err(|_| TestingError::Invalid(format!("scheduledFor: {text:?} is not an RFC 3339 time, e.g. 2026-12-24T03:00:00Z")))?
+                    .with_timezone(&chrono::Utc),
+            ),
+        };
+        Ok(Request { test_type, scope, environment, parameters, scheduled_for })
     }
+}
+
+/// Queues tests (operators and up): one for a backup or a configuration's latest, or one per
+/// active configuration for `full_system`. Returns their rows.
+pub async fn schedule(catalog: &Catalog, actor: &Principal, request: ScheduleTest) -> Result<Vec<BackupTest>, TestingError> {
+    actor.require(Role::Operator)?;
+    let checked = request.checked()?;
+    let executions = match checked.scope {
+        "single_backup" => vec![request.execution_id.clone().unwrap_or_default()],
+        "configuration" => {
+            let configuration = request.configuration_id.clone().unwrap_or_default();
+            configurations::find(catalog, &configuration).await?;
+            vec![latest_backup(catalog, &configuration).await?.ok_or_else(|| TestingError::Invalid("configurationId: it has no completed backup to test yet".into()))?]
+        }
+        _ => {
+            let active: Vec<String> = sqlx::query_scalar("SELECT id FROM backup_configurations WHERE is_active = 1 ORDER BY name").fetch_all(catalog.pool()).await?;
+            let mut latest = Vec::new();
+            for configuration in active {
+                latest.extend(latest_backup(catalog, &configuration).await?);
+            }
+            if latest.is_empty() {
+                return Err(TestingError::Invalid("testScope: no active configuration has a completed backup to test yet".into()));
+            }
+            latest
+        }
+    };
+    let mut tests = Vec::new();
+    for execution_id in executions {
+        let execution = executions::restorable(catalog, actor, &execution_id).await?;
+        if execution.status != "completed" {
+            return Err(TestingError::Invalid(format!("executionId: execution {execution_id} has not completed ({})", execution.status)));
+        }
+        tests.push(insert(catalog, &execution_id, &checked).await?);
+    }
+    Ok(tests)
+}
+
+/// The newest completed, not deleted execution of a configuration.
+async fn latest_backup(catalog: &Catalog, configuration_id: &str) -> Result<Option<String>, TestingError> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM backup_executions WHERE configuration_id = $1 AND status = 'completed' AND deleted_at IS NULL ORDER BY completed_at DESC LIMIT 1",
+    )
+    .bind(configuration_id)
+    .fetch_optional(catalog.pool())
+    .await?)
+}
+
+/// Records a scheduled test and queues its job (due at `scheduledFor`), in one transaction.
+async fn insert(catalog: &Catalog, execution_id: &str, request: &Request) -> Result<BackupTest, TestingError> {
     let id = uuid::Uuid::new_v4().to_string();
-    let mut conn = catalog.pool().acquire().await?;
-    sqlx::query("INSERT INTO backup_tests (id, execution_id, test_type, status, created_at) VALUES ($1, $2, 'restore', 'queued', $3)")
-        .bind(&id)
-        .bind(&execution_id)
-        .bind(time::now_text())
-        .execute(&mut *conn)
-        .await?;
-    let job = NewJob { priority: 7, subject_id: Some(id.clone()), max_attempts: 1, ..NewJob::new(JOB_KIND, serde_json::json!({ "testId": id })) };
-    jobs::enqueue_on(&mut conn, job).await?;
-    drop(conn);
+    let mut tx = catalog.pool().begin().await?;
+    sqlx::query(
+        "INSERT INTO backup_tests (id, execution_id, test_type, test_scope, test_environment, test_parameters, status, scheduled_for, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 'scheduled', $7, $8)",
+    )
+    .bind(&id)
+    .bind(execution_id)
+    .bind(request.test_type)
+    .bind(request.scope)
+    .bind(&request.environment)
+    .bind(&request.parameters)
+    .bind(request.scheduled_for.map(time::to_text))
+    .bind(time::now_text())
+    .execute(&mut *tx)
+    .await?;
+    let job = NewJob {
+        priority: 7,
+        subject_id: Some(id.clone()),
+        max_attempts: 1,
+        run_at: request.scheduled_for,
+        ..NewJob::new(JOB_KIND, serde_json::json!({ "testId": id }))
+    };
+    jobs::enqueue_on(&mut tx, job).await?;
+    tx.commit().await?;
     get(catalog, &id).await
 }
 
@@ -144,13 +270,38 @@ async fn get(catalog: &Catalog, id: &str) -> Result<BackupTest, TestingError> {
         .ok_or_else(|| TestingError::NotFound(format!("restore test {id} not found")))
 }
 
-/// The seeds' summary over every finished test.
+/// How long a test of `test` is likely to take, in seconds: the mean of the last five finished
+/// tests of the same type of its configuration, else how long its backup took, else a minute.
+pub async fn estimated_duration(catalog: &Catalog, test: &BackupTest) -> Result<f64, TestingError> {
+    let recent: Vec<String> = sqlx::query_scalar(
+        "SELECT t.performance_metrics FROM backup_tests t JOIN backup_executions e ON e.id = t.execution_id
+         WHERE e.configuration_id = (SELECT configuration_id FROM backup_executions WHERE id = $1) AND t.test_type = $2
+           AND t.status IN ('passed', 'failed') ORDER BY t.completed_at DESC LIMIT 5",
+    )
+    .bind(&test.execution_id)
+    .bind(&test.test_type)
+    .fetch_all(catalog.pool())
+    .await?;
+    let seconds: Vec<f64> = recent.iter().filter_map(|m| serde_json::from_str::<serde_json::Value>(m).ok()?["restoreSeconds"].as_f64()).collect();
+    if !seconds.is_empty() {
+        return Ok((seconds.iter().sum::<f64>() / seconds.len() as f64).max(1.0));
+    }
+    let backup: Option<f64> = sqlx::query_scalar("SELECT duration_seconds FROM backup_executions WHERE id = $1").bind(&test.execution_id).fetch_optional(catalog.pool()).await?.flatten();
+    Ok(backup.unwrap_or(60.0).max(1.0))
+}
+
+/// The seeds' summary over the finished tests listed. RTO and RPO averages are in minutes, as a
+/// configuration's targets are; the seconds are kept beside them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
-    pub total: usize,
-    pub passed: usize,
-    pub failed: usize,
+    pub total_tests: usize,
+    pub passed_tests: usize,
+    pub failed_tests: usize,
+    #[serde(rename = "averageRTO")]
+    pub average_rto: Option<f64>,
+    #[serde(rename = "averageRPO")]
+    pub average_rpo: Option<f64>,
     pub average_rto_seconds: Option<f64>,
     pub average_rpo_seconds: Option<f64>,
 }
@@ -159,29 +310,80 @@ pub struct Summary {
 #[serde(rename_all = "camelCase")]
 pub struct Results {
     pub summary: Summary,
-    pub results: Vec<BackupTest>,
+    pub tests: Vec<BackupTest>,
 }
 
-pub async fn results(catalog: &Catalog, actor: &Principal, limit: i64) -> Result<Results, TestingError> {
+/// Which tests to list (the seeds' `testType`, `status`, `dateRange` filters).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResultsFilter {
+    #[serde(default)]
+    pub test_type: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    /// `24h`, `7d`, `30d`, `90d` …: tests created that recently.
+    #[serde(default)]
+    pub date_range: Option<String>,
+}
+
+impl ResultsFilter {
+    /// The earliest creation time the range lets in.
+    fn since(&self) -> Result<Option<String>, TestingError> {
+        let Some(range) = self.date_range.as_deref().filter(|r| !r.is_empty()) else { return Ok(None) };
+        let bad = || TestingError::Invalid(format!("dateRange: {range:?} is not a range such as 24h, 7d or 30d"));
+        let (number, unit) = range.split_at(range.len() - 1);
+        let n: i64 = number.parse().map_err(|_| bad())?;
+        let span = match unit {
+            "h" if (1..=24 * 366).contains(&n) => chrono::Duration::hours(n),
+            "d" if (1..=3660).contains(&n) => chrono::Duration::days(n),
+            _ => return Err(bad()),
+        };
+        Ok(Some(time::to_text(chrono::Utc::now() - span)))
+    }
+}
+
+/// Tests newest first, filtered, with the summary over the finished ones among them.
+pub async fn results(catalog: &Catalog, actor: &Principal, filter: &ResultsFilter, limit: i64) -> Result<Results, TestingError> {
     actor.require(Role::Viewer)?;
-    let results = sqlx::query_as::<_, BackupTest>(&format!("SELECT {COLUMNS} FROM backup_tests ORDER BY created_at DESC LIMIT $1"))
-        .bind(limit.clamp(1, 500))
-        .fetch_all(catalog.pool())
-        .await?;
-    let finished: Vec<&BackupTest> = results.iter().filter(|t| matches!(t.status.as_str(), "passed" | "failed")).collect();
+    let test_type = match filter.test_type.as_deref().filter(|t| !t.is_empty()) {
+        None => None,
+        Some("restoration" | "restore") => Some("restoration"),
+        Some("integrity") => Some("integrity"),
+        Some(other) => return Err(TestingError::Invalid(format!("testType: {other:?} is not restoration or integrity"))),
+    };
+    let status = match filter.status.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s @ ("scheduled" | "running" | "passed" | "failed")) => Some(s),
+        Some(other) => return Err(TestingError::Invalid(format!("status: {other:?} is not scheduled, running, passed or failed"))),
+    };
+    let since = filter.since()?;
+    let tests = sqlx::query_as::<_, BackupTest>(&format!(
+        "SELECT {COLUMNS} FROM backup_tests WHERE ($1 IS NULL OR test_type = $1) AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR created_at >= $3)
+         ORDER BY created_at DESC LIMIT $4"
+    ))
+    .bind(test_type)
+    .bind(status)
+    .bind(since)
+    .bind(limit.clamp(1, 500))
+    .fetch_all(catalog.pool())
+    .await?;
+    let finished: Vec<&BackupTest> = tests.iter().filter(|t| matches!(t.status.as_str(), "passed" | "failed")).collect();
     let metric = |t: &&BackupTest, key: &str| serde_json::from_str::<serde_json::Value>(&t.performance_metrics).ok().and_then(|m| m[key].as_f64());
     let average = |key: &str| {
         let values: Vec<f64> = finished.iter().filter_map(|t| metric(t, key)).collect();
         (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
     };
+    let (rto, rpo) = (average("restoreSeconds"), average("dataAgeSeconds"));
     let summary = Summary {
-        total: finished.len(),
-        passed: finished.iter().filter(|t| t.status == "passed").count(),
-        failed: finished.iter().filter(|t| t.status == "failed").count(),
-        average_rto_seconds: average("restoreSeconds"),
-        average_rpo_seconds: average("dataAgeSeconds"),
+        total_tests: finished.len(),
+        passed_tests: finished.iter().filter(|t| t.status == "passed").count(),
+        failed_tests: finished.iter().filter(|t| t.status == "failed").count(),
+        average_rto: rto.map(|s| (s / 60.0 * 100.0).round() / 100.0),
+        average_rpo: rpo.map(|s| (s / 60.0 * 100.0).round() / 100.0),
+        average_rto_seconds: rto,
+        average_rpo_seconds: rpo,
     };
-    Ok(Results { summary, results })
+    Ok(Results { summary, tests })
 }
 
 /// The restore tests of one execution, newest first.
@@ -208,6 +410,7 @@ pub async fn run(catalog: &Catalog, secrets: &SecretBox, test_id: &str) -> Resul
     let actor = Principal::system("restore test");
     let started = Instant::now();
     let outcome = match configuration.source_type.as_str() {
+        _ if test.test_type == "integrity" => read_back(catalog, secrets, &execution).await,
         "filesystem" | "environment_vars" => into_directory(catalog, secrets, &actor, &execution).await,
         "postgresql" if crate::wal_archive::is_continuous(&configuration) => into_cluster(catalog, secrets, &actor, &execution).await,
         "postgresql" => into_database(catalog, secrets, &actor, &configuration, &execution, test_id).await,
@@ -263,6 +466,14 @@ pub async fn run(catalog: &Catalog, secrets: &SecretBox, test_id: &str) -> Resul
         alerts::raise(catalog, "restore_test_failed", "high", &subject, &message).await?;
     }
     get(catalog, test_id).await
+}
+
+/// Reads the backup back whole as a restore would, writing nothing (`crate::verify`).
+async fn read_back(catalog: &Catalog, secrets: &SecretBox, execution: &Execution) -> Outcome {
+    match crate::verify::run(catalog, secrets, &execution.id).await {
+        Ok(report) => Outcome { bytes: report.bytes, items: report.files, issues: report.problems, detail: serde_json::json!({ "verifiedAt": report.verified_at }) },
+        Err(e) => Outcome { bytes: 0, items: 0, issues: vec![e.to_string()], detail: serde_json::json!({}) },
+    }
 }
 
 /// A new scratch directory for a test restore: a random name no one can create first.
@@ -503,7 +714,7 @@ pub async fn sweep(catalog: &Catalog) -> Result<(usize, usize), TestingError> {
             .fetch_one(catalog.pool())
             .await?;
         if tested == 0 {
-            schedule(catalog, &Principal::system("restore test sweep"), ScheduleTest { execution_id: Some(execution_id), configuration_id: None }).await?;
+            schedule(catalog, &Principal::system("restore test sweep"), ScheduleTest { execution_id: Some(execution_id), ..Default::default() }).await?;
             tests += 1;
         }
     }

@@ -13,6 +13,7 @@ use crate::auth::{AuthError, Principal, Role};
 use crate::catalog::{Catalog, CatalogError};
 use crate::error::{Classify, Kind};
 use crate::executions::{self, ExecutionError};
+use crate::jobs::{self, JobError, NewJob};
 use crate::locations::{self, LocationError};
 use crate::repo::RepoError;
 use crate::repo::restore::verify_snapshot;
@@ -33,6 +34,8 @@ pub enum VerifyError {
     Location(#[from] LocationError),
     #[error(transparent)]
     Repo(#[from] RepoError),
+    #[error(transparent)]
+    Job(#[from] JobError),
 }
 
 impl From<sqlx::Error> for VerifyError {
@@ -50,6 +53,7 @@ impl Classify for VerifyError {
             VerifyError::Execution(e) => e.kind(),
             VerifyError::Location(e) => e.kind(),
             VerifyError::Repo(e) => e.kind(),
+            VerifyError::Job(e) => e.kind(),
         }
     }
 }
@@ -71,7 +75,6 @@ pub struct VerificationReport {
     pub verified_at: String,
 }
 
-/// Verifies an execution's backup now (operators and up).
 /// Verifications asked for by hand that run at once: each reads a whole backup with its
 /// buffers and threads; more requests wait their turn instead of piling up that work.
 static ON_REQUEST: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
@@ -82,6 +85,32 @@ pub async fn verify_execution(catalog: &Catalog, secrets: &SecretBox, actor: &Pr
     actor.require(Role::Operator)?;
     let _permit = ON_REQUEST.acquire().await.map_err(|e| VerifyError::Conflict(e.to_string()))?;
     run(catalog, secrets, execution_id).await
+}
+
+/// A verification put on the queue (the seeds' answer to `verify/{executionId}`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Queued {
+    /// The job that reads the backup back.
+    pub verification_id: String,
+    pub execution_id: String,
+    /// `initiated`: the outcome lands on the execution's `verificationStatus`.
+    pub status: &'static str,
+    /// Seconds: about as long as the backup took to write.
+    pub estimated_duration: f64,
+}
+
+/// Queues a verification of one execution's backup (operators and up); a worker reads it back.
+pub async fn queue(catalog: &Catalog, actor: &Principal, execution_id: &str) -> Result<Queued, VerifyError> {
+    actor.require(Role::Operator)?;
+    let execution = executions::restorable(catalog, actor, execution_id).await?;
+    if execution.snapshot_id.is_none() {
+        return Err(VerifyError::Conflict(format!("backup execution {execution_id} has no backup to verify ({})", execution.status)));
+    }
+    let job = NewJob { priority: 6, subject_id: Some(execution_id.to_string()), max_attempts: 2, ..NewJob::new(JOB_KIND, serde_json::json!({ "executionId": execution_id })) };
+    let verification_id = jobs::enqueue(catalog, job).await?;
+    let estimated_duration = execution.duration_seconds.unwrap_or(60.0).max(1.0);
+    Ok(Queued { verification_id, execution_id: execution_id.to_string(), status: "initiated", estimated_duration })
 }
 
 /// Reads a backup back whole and records the outcome (the verification job; by hand through

@@ -22,6 +22,7 @@ pub fn register_all(pool: &mut Pool, secrets: &SecretBox) {
     // Subscribers of the events outbox (`events::SUBSCRIPTIONS`).
     pool.register(Arc::new(TrackHandler { secrets: secrets.clone() }));
     pool.register(Arc::new(QueueCopiesHandler));
+    pool.register(Arc::new(RequestedCleanupHandler { secrets: secrets.clone() }));
     // Housekeeping: expired sessions and setup links.
     pool.register_periodic(Arc::new(CleanupHandler), chrono::Duration::minutes(5));
     pool.register_periodic(Arc::new(ReconcileHandler), reconcile::EVERY);
@@ -162,6 +163,30 @@ impl JobHandler for RetentionHandler {
         Box::pin(async move {
             let report = retention::cleanup(catalog, &self.secrets, &Principal::system("retention"), false).await?;
             tracing::info!(deleted = report.deleted.len(), held = report.held.len(), bytes_freed = report.bytes_freed, "retention cleanup done");
+            Ok(())
+        })
+    }
+}
+
+/// A cleanup someone asked for (`retention::request_cleanup`), in their name.
+pub struct RequestedCleanupHandler {
+    pub secrets: SecretBox,
+}
+
+impl JobHandler for RequestedCleanupHandler {
+    fn kind(&self) -> &'static str {
+        retention::REQUESTED_JOB_KIND
+    }
+
+    fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
+        Box::pin(async move {
+            let requested_by = job.payload_field("requestedBy")?;
+            let payload: serde_json::Value = serde_json::from_str(&job.payload).unwrap_or_default();
+            let ids: Vec<String> = payload["configurationIds"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect();
+            // Authorised when it was asked for (admins only); audited as asked by that person.
+            let actor = Principal::system(&format!("retention (asked by {requested_by})"));
+            let report = retention::cleanup_of(catalog, &self.secrets, &actor, false, &ids).await?;
+            tracing::info!(deleted = report.deleted.len(), held = report.held.len(), bytes_freed = report.bytes_freed, %requested_by, "requested retention cleanup done");
             Ok(())
         })
     }

@@ -72,6 +72,11 @@ impl Pool {
         self.handlers.insert(handler.kind(), handler);
     }
 
+    /// The handler registered for `kind`.
+    pub fn handler(&self, kind: &str) -> Option<Arc<dyn JobHandler>> {
+        self.handlers.get(kind).cloned()
+    }
+
     /// Runs `workers` workers until `shutdown` turns true; running jobs finish first.
     pub async fn run(self, workers: usize, shutdown: watch::Receiver<bool>) {
         let this = Arc::new(self);

@@ -21,6 +21,7 @@ use crate::catalog::dialect::LockTopic;
 use crate::catalog::{Catalog, CatalogError};
 use crate::error::{Classify, Kind};
 use crate::executions::{self, ExecutionError};
+use crate::jobs::{self, JobError, NewJob};
 use crate::locations::{self, LocationError};
 use crate::repo::{RepoError, Repository, object_lock, prune};
 use crate::secrets::SecretBox;
@@ -48,6 +49,8 @@ pub enum RetentionError {
     Location(#[from] LocationError),
     #[error(transparent)]
     Repo(#[from] RepoError),
+    #[error(transparent)]
+    Job(#[from] JobError),
 }
 
 impl From<sqlx::Error> for RetentionError {
@@ -68,6 +71,7 @@ impl Classify for RetentionError {
             RetentionError::Execution(e) => e.kind(),
             RetentionError::Location(e) => e.kind(),
             RetentionError::Repo(e) => e.kind(),
+            RetentionError::Job(e) => e.kind(),
         }
     }
 }
@@ -127,7 +131,18 @@ struct Backup {
 /// Applies every configuration's policy and every location's floor. A dry run (operators)
 /// reports what would go and the space it would free; a real run (admins) deletes it.
 pub async fn cleanup(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, dry_run: bool) -> Result<CleanupReport, RetentionError> {
+    cleanup_of(catalog, secrets, actor, dry_run, &[]).await
+}
+
+/// [`cleanup`] of the backups of `configuration_ids` only (all when empty).
+pub async fn cleanup_of(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, dry_run: bool, configuration_ids: &[String]) -> Result<CleanupReport, RetentionError> {
     actor.require(if dry_run { Role::Operator } else { Role::Admin })?;
+    for id in configuration_ids {
+        let known: Option<String> = sqlx::query_scalar("SELECT id FROM backup_configurations WHERE id = $1").bind(id).fetch_optional(catalog.pool()).await?;
+        if known.is_none() {
+            return Err(RetentionError::Invalid(format!("configurationIds: configuration {id} not found")));
+        }
+    }
     let now = Utc::now();
     let backups: Vec<Backup> = sqlx::query_as(
         "SELECT id, configuration_id, storage_location_id, snapshot_id, completed_at, size_bytes, compressed_size_bytes FROM backup_executions
@@ -151,7 +166,7 @@ pub async fn cleanup(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, 
 
     // The policy's verdicts, configuration by configuration (newest first).
     let mut by_configuration: BTreeMap<&str, Vec<&Backup>> = BTreeMap::new();
-    for b in &backups {
+    for b in backups.iter().filter(|b| configuration_ids.is_empty() || configuration_ids.contains(&b.configuration_id)) {
         by_configuration.entry(b.configuration_id.as_str()).or_default().push(b);
     }
     let mut report = CleanupReport { dry_run, deleted: Vec::new(), held: Vec::new(), locations: Vec::new(), bytes_freed: 0, bytes_locked: 0 };
@@ -228,6 +243,33 @@ pub async fn cleanup(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, 
 
 /// The job kind of the periodic cleanup.
 pub const JOB_KIND: &str = "retention.cleanup";
+/// The job kind of a cleanup someone asked for ([`request_cleanup`]).
+pub const REQUESTED_JOB_KIND: &str = "retention.cleanup.requested";
+
+/// A cleanup put on the queue, with what a dry run says it will do (the seeds' answer to
+/// `retention/cleanup`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestedCleanup {
+    /// The job that deletes.
+    pub cleanup_id: String,
+    /// `initiated`.
+    pub status: &'static str,
+    pub estimated_space_freed: u64,
+    pub backups_to_delete: usize,
+    /// The dry run the estimate comes from.
+    pub preview: CleanupReport,
+}
+
+/// Measures a cleanup (of `configuration_ids`, or all) and queues the real one (admins); the
+/// worker runs it in the name of the person who asked.
+pub async fn request_cleanup(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, configuration_ids: &[String]) -> Result<RequestedCleanup, RetentionError> {
+    actor.require(Role::Admin)?;
+    let preview = cleanup_of(catalog, secrets, actor, true, configuration_ids).await?;
+    let payload = serde_json::json!({ "configurationIds": configuration_ids, "requestedBy": actor.username });
+    let cleanup_id = jobs::enqueue(catalog, NewJob { priority: 4, max_attempts: 3, ..NewJob::new(REQUESTED_JOB_KIND, payload) }).await?;
+    Ok(RequestedCleanup { cleanup_id, status: "initiated", estimated_space_freed: preview.bytes_freed, backups_to_delete: preview.deleted.len(), preview })
+}
 
 /// Why a backup must stay although something wants it gone: an active legal hold, or the
 /// location's minimum age.

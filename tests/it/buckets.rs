@@ -164,8 +164,8 @@ async fn a_bucket_round_trips_into_another_bucket(catalog: Catalog) {
     assert!(err.to_string().contains("does not exist"), "{err}");
 
     // A restore test: into a scratch bucket beside the source, counted, then removed.
-    let scheduled = testing::ScheduleTest { execution_id: Some(third.id.clone()), configuration_id: None };
-    let queued = testing::schedule(&catalog, &admin, scheduled).await.unwrap();
+    let scheduled = testing::ScheduleTest { execution_id: Some(third.id.clone()), ..Default::default() };
+    let queued = testing::schedule(&catalog, &admin, scheduled).await.unwrap().remove(0);
     let tested = testing::run(&catalog, &secrets, &queued.id).await.unwrap();
     assert_eq!(tested.status, "passed", "{:?}", tested.issues_found);
     let metrics: serde_json::Value = serde_json::from_str(&tested.performance_metrics).unwrap();

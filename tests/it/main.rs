@@ -63,23 +63,29 @@ pub fn restore_targets() -> bulwark_core::restores::Targets {
 }
 
 /// Delivers what the events outbox queued for retention tracking and copies, as the worker
-/// pool would (these tests run none): each queued subscriber job runs once and is marked done.
-/// Verification jobs stay queued, as the tests that count them expect.
+/// pool would (these tests run none). Verification jobs stay queued, as the tests that count
+/// them expect.
 pub async fn deliver_events(catalog: &Catalog, secrets: &bulwark_core::secrets::SecretBox) {
+    for kind in [bulwark_core::events::TRACK_RETENTION, bulwark_core::events::QUEUE_COPIES] {
+        run_queued(catalog, secrets, kind).await;
+    }
+}
+
+/// Runs each queued job of `kind` once with its registered handler and marks it done.
+pub async fn run_queued(catalog: &Catalog, secrets: &bulwark_core::secrets::SecretBox, kind: &str) {
     use bulwark_core::jobs::ClaimedJob;
-    use bulwark_core::orchestration::handlers::{QueueCopiesHandler, TrackHandler};
-    use bulwark_core::orchestration::pool::JobHandler;
-    let subscribers: [Box<dyn JobHandler>; 2] = [Box::new(TrackHandler { secrets: secrets.clone() }), Box::new(QueueCopiesHandler)];
-    for handler in subscribers {
-        let queued: Vec<(String, String, String)> = sqlx::query_as("SELECT id, kind, payload FROM jobs WHERE state = 'queued' AND kind = $1 ORDER BY created_at, id")
-            .bind(handler.kind())
-            .fetch_all(catalog.pool())
-            .await
-            .unwrap();
-        for (id, kind, payload) in queued {
-            let job = ClaimedJob { id: id.clone(), kind, payload, attempts: 1, owner: "test".into(), liveness: Default::default() };
-            handler.run(catalog, &job, Default::default()).await.unwrap();
-            sqlx::query("UPDATE jobs SET state = 'succeeded' WHERE id = $1").bind(&id).execute(catalog.pool()).await.unwrap();
-        }
+    use bulwark_core::orchestration::{handlers, pool::Pool};
+    let mut pool = Pool::new(catalog.clone(), "test".into());
+    handlers::register_all(&mut pool, secrets);
+    let handler = pool.handler(kind).unwrap_or_else(|| panic!("no handler for {kind}"));
+    let queued: Vec<(String, String, String)> = sqlx::query_as("SELECT id, kind, payload FROM jobs WHERE state = 'queued' AND kind = $1 ORDER BY created_at, id")
+        .bind(kind)
+        .fetch_all(catalog.pool())
+        .await
+        .unwrap();
+    for (id, kind, payload) in queued {
+        let job = ClaimedJob { id: id.clone(), kind, payload, attempts: 1, owner: "test".into(), liveness: Default::default() };
+        handler.run(catalog, &job, Default::default()).await.unwrap();
+        sqlx::query("UPDATE jobs SET state = 'succeeded' WHERE id = $1").bind(&id).execute(catalog.pool()).await.unwrap();
     }
 }

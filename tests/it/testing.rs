@@ -42,22 +42,22 @@ async fn restore_tests_restore_check_time_and_clean_up(catalog: Catalog) {
     let db = configurations::create(&catalog, &secrets, &admin, new("invoices db", "postgresql", &url, 60)).await.unwrap();
     let dir = configurations::create(&catalog, &secrets, &admin, new("app files", "filesystem", files.to_str().unwrap(), 1)).await.unwrap();
 
-    let nothing_yet = testing::schedule(&catalog, &operator, ScheduleTest { execution_id: None, configuration_id: Some(db.id.clone()) }).await.unwrap_err();
+    let nothing_yet = testing::schedule(&catalog, &operator, ScheduleTest { configuration_id: Some(db.id.clone()), ..Default::default() }).await.unwrap_err();
     assert!(nothing_yet.to_string().starts_with("configurationId: it has no completed backup"), "{nothing_yet}");
     for c in [&db, &dir] {
         let e = executions::start(&catalog, &operator, &c.id, "manual").await.unwrap();
         bulwark_core::orchestration::backup::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap();
     }
     assert_eq!(
-        testing::schedule(&catalog, &viewer, ScheduleTest { execution_id: None, configuration_id: Some(db.id.clone()) }).await.unwrap_err().kind(),
+        testing::schedule(&catalog, &viewer, ScheduleTest { configuration_id: Some(db.id.clone()), ..Default::default() }).await.unwrap_err().kind(),
         Kind::Forbidden
     );
-    let both = ScheduleTest { execution_id: Some("x".into()), configuration_id: Some(db.id.clone()) };
+    let both = ScheduleTest { execution_id: Some("x".into()), configuration_id: Some(db.id.clone()), ..Default::default() };
     assert_eq!(testing::schedule(&catalog, &operator, both).await.unwrap_err().kind(), Kind::Invalid);
 
     // The database: restored into a scratch database, every recorded table there, then dropped.
-    let queued = testing::schedule(&catalog, &operator, ScheduleTest { execution_id: None, configuration_id: Some(db.id.clone()) }).await.unwrap();
-    assert_eq!(queued.status, "queued");
+    let queued = testing::schedule(&catalog, &operator, ScheduleTest { configuration_id: Some(db.id.clone()), ..Default::default() }).await.unwrap().remove(0);
+    assert_eq!((queued.status.as_str(), queued.test_type.as_str(), queued.test_scope.as_str()), ("scheduled", "restoration", "configuration"));
     let job: String = sqlx::query_scalar("SELECT kind FROM jobs WHERE subject_id = $1").bind(&queued.id).fetch_one(catalog.pool()).await.unwrap();
     assert_eq!(job, testing::JOB_KIND);
     let done = testing::run(&catalog, &secrets, &queued.id).await.unwrap();
@@ -78,7 +78,7 @@ async fn restore_tests_restore_check_time_and_clean_up(catalog: Catalog) {
         .execute(catalog.pool())
         .await
         .unwrap();
-    let queued = testing::schedule(&catalog, &operator, ScheduleTest { execution_id: None, configuration_id: Some(dir.id.clone()) }).await.unwrap();
+    let queued = testing::schedule(&catalog, &operator, ScheduleTest { configuration_id: Some(dir.id.clone()), ..Default::default() }).await.unwrap().remove(0);
     let done = testing::run(&catalog, &secrets, &queued.id).await.unwrap();
     assert_eq!(done.status, "passed", "{}", done.issues_found);
     let metrics: serde_json::Value = serde_json::from_str(&done.performance_metrics).unwrap();
@@ -95,7 +95,7 @@ async fn restore_tests_restore_check_time_and_clean_up(catalog: Catalog) {
     let repo = bulwark_core::locations::open_repository(&catalog, &secrets, &loc).await.unwrap();
     let snapshot = executions::get(&catalog, &viewer, &e.id).await.unwrap().snapshot_id.unwrap();
     repo.storage().delete(&format!("snapshots/{snapshot}")).await.unwrap();
-    let queued = testing::schedule(&catalog, &operator, ScheduleTest { execution_id: Some(e.id.clone()), configuration_id: None }).await.unwrap();
+    let queued = testing::schedule(&catalog, &operator, ScheduleTest { execution_id: Some(e.id.clone()), ..Default::default() }).await.unwrap().remove(0);
     let failed = testing::run(&catalog, &secrets, &queued.id).await.unwrap();
     assert_eq!(failed.status, "failed");
     assert!(failed.issues_found.contains("the restore failed"), "{}", failed.issues_found);
@@ -115,8 +115,46 @@ async fn restore_tests_restore_check_time_and_clean_up(catalog: Catalog) {
     let (verifications, tests) = testing::sweep(&catalog).await.unwrap();
     assert_eq!((verifications, tests), (2, 1));
 
-    let results = testing::results(&catalog, &viewer, 50).await.unwrap();
-    assert_eq!((results.summary.total, results.summary.passed, results.summary.failed), (3, 2, 1), "the swept test is still queued");
+    let results = testing::results(&catalog, &viewer, &Default::default(), 50).await.unwrap();
+    assert_eq!((results.summary.total_tests, results.summary.passed_tests, results.summary.failed_tests), (3, 2, 1), "the swept test is still queued");
     assert!(results.summary.average_rto_seconds.is_some_and(|s| s > 0.0));
     assert!(results.summary.average_rpo_seconds.is_some_and(|s| s >= 100.0), "{:?}", results.summary);
+    assert_eq!(results.summary.average_rpo, results.summary.average_rpo_seconds.map(|s| (s / 60.0 * 100.0).round() / 100.0), "minutes, as targets are");
+
+    // The seeds' request: an integrity test reads the backup back and writes nothing.
+    let integrity = ScheduleTest { test_type: Some("integrity".into()), test_scope: Some("configuration".into()), configuration_id: Some(db.id.clone()), test_environment: Some("staging".into()), ..Default::default() };
+    let queued = testing::schedule(&catalog, &operator, integrity).await.unwrap().remove(0);
+    assert_eq!((queued.test_type.as_str(), queued.test_environment.as_str()), ("integrity", "staging"));
+    let done = testing::run(&catalog, &secrets, &queued.id).await.unwrap();
+    assert_eq!(done.status, "passed", "{}", done.issues_found);
+    let metrics: serde_json::Value = serde_json::from_str(&done.performance_metrics).unwrap();
+    assert!(metrics["bytesRestored"].as_u64().unwrap() > 0 && metrics["target"]["verifiedAt"].is_string(), "{metrics}");
+    // full_system: one test per active configuration's newest backup; scheduledFor delays the job.
+    let later = chrono::Utc::now() + chrono::Duration::hours(2);
+    let everything = ScheduleTest { test_scope: Some("full_system".into()), scheduled_for: Some(later.to_rfc3339()), ..Default::default() };
+    let queued = testing::schedule(&catalog, &operator, everything).await.unwrap();
+    assert_eq!(queued.len(), 2, "both configurations");
+    let run_at: String = sqlx::query_scalar("SELECT run_at FROM jobs WHERE subject_id = $1").bind(&queued[0].id).fetch_one(catalog.pool()).await.unwrap();
+    assert_eq!(run_at, bulwark_core::time::to_text(later));
+    for (request, field) in [
+        (ScheduleTest { test_type: Some("performance".into()), execution_id: Some(e.id.clone()), ..Default::default() }, "testType"),
+        (ScheduleTest { test_environment: Some("Production".into()), execution_id: Some(e.id.clone()), ..Default::default() }, "testEnvironment"),
+        (ScheduleTest { scheduled_for: Some("tomorrow".into()), execution_id: Some(e.id.clone()), ..Default::default() }, "scheduledFor"),
+        (ScheduleTest { test_scope: Some("full_system".into()), execution_id: Some(e.id.clone()), ..Default::default() }, "testScope"),
+        (ScheduleTest { test_parameters: Some(serde_json::json!([1])), execution_id: Some(e.id.clone()), ..Default::default() }, "testParameters"),
+    ] {
+        let refused = testing::schedule(&catalog, &operator, request).await.unwrap_err();
+        assert!(refused.kind() == Kind::Invalid && refused.to_string().starts_with(field), "{refused}");
+    }
+    // The seeds' filters.
+    let integrity_only = testing::ResultsFilter { test_type: Some("integrity".into()), ..Default::default() };
+    assert_eq!(testing::results(&catalog, &viewer, &integrity_only, 50).await.unwrap().tests.len(), 1);
+    let failed_only = testing::ResultsFilter { status: Some("failed".into()), ..Default::default() };
+    let failed = testing::results(&catalog, &viewer, &failed_only, 50).await.unwrap();
+    assert_eq!((failed.tests.len(), failed.summary.failed_tests), (1, 1));
+    let all = testing::results(&catalog, &viewer, &Default::default(), 50).await.unwrap().tests.len();
+    let this_week = testing::ResultsFilter { date_range: Some("7d".into()), ..Default::default() };
+    assert_eq!(testing::results(&catalog, &viewer, &this_week, 50).await.unwrap().tests.len(), all - 1, "the test dated 2000 is out");
+    let bad_range = testing::ResultsFilter { date_range: Some("soon".into()), ..Default::default() };
+    assert_eq!(testing::results(&catalog, &viewer, &bad_range, 50).await.unwrap_err().kind(), Kind::Invalid);
 }

@@ -60,7 +60,7 @@ async fn wide_trees_verify_restore_and_test_to_the_end() {
     let listed = bulwark_core::locations::browse(&catalog, &secrets, &admin, &location, &snapshot, "d3/e4").await.unwrap();
     assert_eq!(listed.len(), (0..FILES).filter(|i| i % 20 == 3 && i % 7 == 4).count());
 
-    let test = bulwark_core::testing::schedule(&catalog, &admin, bulwark_core::testing::ScheduleTest { execution_id: Some(e.id.clone()), configuration_id: None }).await.unwrap();
+    let test = bulwark_core::testing::schedule(&catalog, &admin, bulwark_core::testing::ScheduleTest { execution_id: Some(e.id.clone()), ..Default::default() }).await.unwrap().remove(0);
     let tested = tokio::time::timeout(limit, bulwark_core::testing::run(&catalog, &secrets, &test.id)).await.expect("the restore test finishes").unwrap();
     assert_eq!(tested.status, "passed", "{:?}", tested);
 }

@@ -10,10 +10,10 @@ use crate::error::AppError;
 #[server(prefix = "/_sfn", endpoint = "test_results")]
 pub async fn test_results() -> Result<TestResultsView, AppError> {
     let p = crate::ssr::principal().await?;
-    let r = bulwark_core::testing::results(&crate::ssr::catalog()?, &p, 100).await.map_err(AppError::from_core)?;
+    let r = bulwark_core::testing::results(&crate::ssr::catalog()?, &p, &Default::default(), 100).await.map_err(AppError::from_core)?;
     let list = |text: &str| serde_json::from_str::<Vec<String>>(text).unwrap_or_default();
     let tests = r
-        .results
+        .tests
         .into_iter()
         .map(|t| {
             let m: serde_json::Value = serde_json::from_str(&t.performance_metrics).unwrap_or_default();
@@ -32,7 +32,7 @@ pub async fn test_results() -> Result<TestResultsView, AppError> {
         })
         .collect();
     let s = r.summary;
-    Ok(TestResultsView { total: s.total, passed: s.passed, failed: s.failed, average_rto_seconds: s.average_rto_seconds, average_rpo_seconds: s.average_rpo_seconds, tests })
+    Ok(TestResultsView { total: s.total_tests, passed: s.passed_tests, failed: s.failed_tests, average_rto_seconds: s.average_rto_seconds, average_rpo_seconds: s.average_rpo_seconds, tests })
 }
 
 /// Queues a restore test of a configuration's latest backup; returns a sentence.
@@ -40,9 +40,10 @@ pub async fn test_results() -> Result<TestResultsView, AppError> {
 pub async fn schedule_test(configuration_id: String) -> Result<String, AppError> {
     use bulwark_core::testing::{self, ScheduleTest};
     let p = crate::ssr::principal().await?;
-    let request = ScheduleTest { execution_id: None, configuration_id: Some(configuration_id) };
-    let t = testing::schedule(&crate::ssr::catalog()?, &p, request).await.map_err(AppError::from_core)?;
-    Ok(format!("Restore test queued for execution {}: it restores into a scratch target, checks it and cleans up.", t.execution_id))
+    let request = ScheduleTest { configuration_id: Some(configuration_id), ..Default::default() };
+    let tests = testing::schedule(&crate::ssr::catalog()?, &p, request).await.map_err(AppError::from_core)?;
+    let execution = tests.first().map(|t| t.execution_id.as_str()).unwrap_or_default();
+    Ok(format!("Restore test queued for execution {execution}: it restores into a scratch target, checks it and cleans up."))
 }
 
 #[component]

@@ -5,27 +5,51 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use bulwark_core::retention::floor::{self, Floor, NewFloor};
 use bulwark_core::retention::holds::{self, LegalHold, NewHold};
-use bulwark_core::retention::{self, CleanupReport, LocationOutcome, Tracking};
+use bulwark_core::retention::{self, LocationOutcome, Tracking};
+use bulwark_core::testing;
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
-use super::extract::{Auth, Json};
+use super::extract::{Auth, Json, Query};
 use crate::state::AppState;
 
+/// The seeds' cleanup request. Deleting is the exception: without `dryRun: false` or
+/// `forceCleanup: true` it is a dry run. Nothing overrides a legal hold, a location's floor or
+/// Object Lock, forced or not.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CleanupRequest {
-    /// True unless said otherwise: deleting is the exception.
-    #[serde(default = "yes")]
-    dry_run: bool,
+    #[serde(default)]
+    dry_run: Option<bool>,
+    #[serde(default)]
+    force_cleanup: bool,
+    /// Only these configurations' backups (all when absent).
+    #[serde(default)]
+    configuration_ids: Vec<String>,
 }
 
-fn yes() -> bool {
-    true
+/// A dry run answers its report at once (`status: completed`); a real cleanup is queued and
+/// answers `{cleanupId, status: initiated, estimatedSpaceFreed, backupsToDelete}`.
+pub async fn cleanup(State(s): State<AppState>, Auth(p): Auth, Json(body): Json<CleanupRequest>) -> Result<Json<serde_json::Value>, ApiError> {
+    if body.dry_run.unwrap_or(!body.force_cleanup) {
+        let report = retention::cleanup_of(&s.catalog, &s.secrets, &p, true, &body.configuration_ids).await?;
+        let mut answer = serde_json::json!({ "cleanupId": null, "status": "completed", "estimatedSpaceFreed": report.bytes_freed, "backupsToDelete": report.deleted.len() });
+        merge(&mut answer, serde_json::to_value(&report).unwrap_or_default());
+        return Ok(Json(answer));
+    }
+    let requested = retention::request_cleanup(&s.catalog, &s.secrets, &p, &body.configuration_ids).await?;
+    let mut answer = serde_json::to_value(&requested).unwrap_or_default();
+    answer["dryRun"] = false.into();
+    Ok(Json(answer))
 }
 
-pub async fn cleanup(State(s): State<AppState>, Auth(p): Auth, Json(body): Json<CleanupRequest>) -> Result<Json<CleanupReport>, ApiError> {
-    Ok(Json(retention::cleanup(&s.catalog, &s.secrets, &p, body.dry_run).await?))
+/// Adds the fields of `extra` that `answer` does not have.
+fn merge(answer: &mut serde_json::Value, extra: serde_json::Value) {
+    if let (Some(answer), serde_json::Value::Object(extra)) = (answer.as_object_mut(), extra) {
+        for (key, value) in extra {
+            answer.entry(key).or_insert(value);
+        }
+    }
 }
 
 /// An execution's retention row and legal holds.
@@ -60,19 +84,33 @@ pub async fn delete_execution(State(s): State<AppState>, Auth(p): Auth, Path(id)
     Ok(Json(retention::delete_execution(&s.catalog, &s.secrets, &p, &id).await?))
 }
 
-/// Reads the execution's backup back whole and records the outcome.
-pub async fn verify(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<bulwark_core::verify::VerificationReport>, ApiError> {
-    Ok(Json(bulwark_core::verify::verify_execution(&s.catalog, &s.secrets, &p, &id).await?))
+/// Queues a verification of the execution's backup (the seeds' `{verificationId, status:
+/// initiated, estimatedDuration}`); the outcome lands on the execution's `verificationStatus`.
+pub async fn verify(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<bulwark_core::verify::Queued>, ApiError> {
+    Ok(Json(bulwark_core::verify::queue(&s.catalog, &p, &id).await?))
 }
 
-/// Queues a restore test of an execution (or of a configuration's latest backup).
-pub async fn schedule_test(State(s): State<AppState>, Auth(p): Auth, Json(body): Json<bulwark_core::testing::ScheduleTest>) -> Result<(StatusCode, Json<bulwark_core::testing::BackupTest>), ApiError> {
-    Ok((StatusCode::ACCEPTED, Json(bulwark_core::testing::schedule(&s.catalog, &p, body).await?)))
+/// Queues tests (the seeds' request); answers `{testId, status, estimatedDuration}` for the
+/// first, with every test queued under `tests`.
+pub async fn schedule_test(State(s): State<AppState>, Auth(p): Auth, Json(body): Json<testing::ScheduleTest>) -> Result<Json<serde_json::Value>, ApiError> {
+    let tests = testing::schedule(&s.catalog, &p, body).await?;
+    let Some(first) = tests.first() else { return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "no test was queued")) };
+    let estimated = testing::estimated_duration(&s.catalog, first).await?;
+    let mut answer = serde_json::json!({
+        "testId": first.id,
+        "status": first.status,
+        "estimatedDuration": estimated,
+        "testIds": tests.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
+    });
+    merge(&mut answer, serde_json::json!({ "tests": tests }));
+    merge(&mut answer, serde_json::to_value(first).unwrap_or_default());
+    Ok(Json(answer))
 }
 
-/// Every test, newest first, with the summary (totals, passed, failed, average RTO and RPO).
-pub async fn test_results(State(s): State<AppState>, Auth(p): Auth) -> Result<Json<bulwark_core::testing::Results>, ApiError> {
-    Ok(Json(bulwark_core::testing::results(&s.catalog, &p, 200).await?))
+/// Tests newest first, filtered by the seeds' `testType`, `status`, `dateRange`, with the
+/// summary (totals, passed, failed, average RTO and RPO).
+pub async fn test_results(State(s): State<AppState>, Auth(p): Auth, Query(filter): Query<testing::ResultsFilter>) -> Result<Json<testing::Results>, ApiError> {
+    Ok(Json(testing::results(&s.catalog, &p, &filter, 200).await?))
 }
 
 pub async fn get_floor(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<Floor>, ApiError> {

@@ -473,8 +473,15 @@ async fn configurations_and_executions_over_rest(app: TestApp) {
     // Verification reads the backup back.
     let verify = format!("/api/admin/backups/verify/{execution}");
     assert_eq!(app.json("POST", &verify, &viewer, "").await.status, StatusCode::FORBIDDEN);
-    let verified = app.json("POST", &verify, &operator, "").await;
-    assert_eq!((verified.status, verified.json()["status"].as_str(), verified.json()["files"].as_u64()), (StatusCode::OK, Some("verified"), Some(1)), "{}", verified.text());
+    let queued = app.json("POST", &verify, &operator, "").await;
+    assert_eq!((queued.status, queued.json()["status"].as_str()), (StatusCode::OK, Some("initiated")), "{}", queued.text());
+    assert!(queued.json()["estimatedDuration"].as_f64().is_some_and(|s| s >= 1.0), "{}", queued.text());
+    let job = bulwark_core::jobs::get(&app.catalog, queued.json()["verificationId"].as_str().unwrap()).await.unwrap();
+    assert_eq!((job.kind.as_str(), job.subject_id.as_deref()), (bulwark_core::verify::JOB_KIND, Some(execution.as_str())));
+    let verified = bulwark_core::verify::run(&app.catalog, &app.secrets, &execution).await.unwrap();
+    assert_eq!((verified.status.as_str(), verified.files), ("verified", 1));
+    let seen = app.get(&format!("/api/admin/backups/executions/{execution}"), Some(&viewer)).await.json();
+    assert_eq!(seen["execution"]["verificationStatus"].as_str(), Some("verified"), "{seen}");
     assert_eq!(app.json("POST", "/api/admin/backups/verify/nope", &operator, "").await.status, StatusCode::NOT_FOUND);
 
     // Replication needs another location; the same one is refused beside the field.
@@ -493,13 +500,20 @@ async fn configurations_and_executions_over_rest(app: TestApp) {
     // A restore test, queued over REST and run as a worker would.
     let bad_test = app.json("POST", "/api/admin/backups/testing/schedule", &operator, "{}").await;
     assert_eq!((bad_test.status, bad_test.json()["detail"].as_str()), (StatusCode::BAD_REQUEST, Some("give executionId or configurationId")));
-    let queued = app.json("POST", "/api/admin/backups/testing/schedule", &operator, &serde_json::json!({ "executionId": execution }).to_string()).await;
-    assert_eq!((queued.status, queued.json()["status"].as_str()), (StatusCode::ACCEPTED, Some("queued")), "{}", queued.text());
-    let test_id = queued.json()["id"].as_str().unwrap().to_string();
+    // The seeds' request, as written there.
+    let seed = serde_json::json!({ "testType": "restoration", "testScope": "single_backup", "targetBackup": execution, "testEnvironment": "staging", "testParameters": { "checkRows": true } });
+    let queued = app.json("POST", "/api/admin/backups/testing/schedule", &operator, &seed.to_string()).await;
+    assert_eq!((queued.status, queued.json()["status"].as_str()), (StatusCode::OK, Some("scheduled")), "{}", queued.text());
+    assert!(queued.json()["estimatedDuration"].as_f64().is_some_and(|s| s >= 1.0), "{}", queued.text());
+    let test_id = queued.json()["testId"].as_str().unwrap().to_string();
     bulwark_core::testing::run(&app.catalog, &app.secrets, &test_id).await.unwrap();
-    let results = app.get("/api/admin/backups/testing/results", Some(&viewer)).await.json();
-    assert_eq!((results["summary"]["total"].as_u64(), results["summary"]["passed"].as_u64()), (Some(1), Some(1)), "{results}");
-    assert_eq!(results["results"][0]["performanceMetrics"]["itemsRestored"].as_u64(), Some(1));
+    let results = app.get("/api/admin/backups/testing/results?testType=restoration&status=passed&dateRange=30d", Some(&viewer)).await.json();
+    assert_eq!((results["summary"]["totalTests"].as_u64(), results["summary"]["passedTests"].as_u64()), (Some(1), Some(1)), "{results}");
+    let test = &results["tests"][0];
+    assert_eq!((test["performanceMetrics"]["itemsRestored"].as_u64(), test["testScope"].as_str(), test["startTime"].is_string()), (Some(1), Some("single_backup"), true), "{test}");
+    assert!(results["summary"]["averageRTO"].is_number(), "{results}");
+    let bad_filter = app.get("/api/admin/backups/testing/results?status=sleeping", Some(&viewer)).await;
+    assert_eq!(bad_filter.status, StatusCode::BAD_REQUEST);
 
     // Schedules, the queue and cancellation.
     let schedule = app.get(&format!("{base}/{id}/schedule"), Some(&viewer)).await;
@@ -524,8 +538,16 @@ async fn configurations_and_executions_over_rest(app: TestApp) {
     let hold_id = hold.json()["id"].as_str().unwrap().to_string();
     assert_eq!(app.get(&holds, Some(&viewer)).await.json().as_array().map(Vec::len), Some(1));
     let preview = app.json("POST", "/api/admin/backups/retention/cleanup", &operator, "{}").await;
-    assert_eq!((preview.status, preview.json()["dryRun"].as_bool()), (StatusCode::OK, Some(true)), "{}", preview.text());
+    assert_eq!((preview.status, preview.json()["dryRun"].as_bool(), preview.json()["status"].as_str()), (StatusCode::OK, Some(true), Some("completed")), "{}", preview.text());
+    assert_eq!(preview.json()["backupsToDelete"].as_u64(), Some(0), "{}", preview.text());
     assert_eq!(app.json("POST", "/api/admin/backups/retention/cleanup", &operator, r#"{"dryRun":false}"#).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.json("POST", "/api/admin/backups/retention/cleanup", &operator, r#"{"forceCleanup":true}"#).await.status, StatusCode::FORBIDDEN);
+    let unknown = app.json("POST", "/api/admin/backups/retention/cleanup", &admin, r#"{"configurationIds":["nope"]}"#).await;
+    assert_eq!((unknown.status, unknown.json()["detail"].as_str()), (StatusCode::BAD_REQUEST, Some("configurationIds: configuration nope not found")));
+    let forced = app.json("POST", "/api/admin/backups/retention/cleanup", &admin, &serde_json::json!({ "forceCleanup": true, "configurationIds": [id] }).to_string()).await;
+    assert_eq!((forced.status, forced.json()["status"].as_str(), forced.json()["backupsToDelete"].as_u64()), (StatusCode::OK, Some("initiated"), Some(0)), "{}", forced.text());
+    let job = bulwark_core::jobs::get(&app.catalog, forced.json()["cleanupId"].as_str().unwrap()).await.unwrap();
+    assert_eq!(job.kind, bulwark_core::retention::REQUESTED_JOB_KIND);
     let execution_path = format!("/api/admin/backups/executions/{execution}");
     let held = app.json("DELETE", &execution_path, &admin, "").await;
     assert_eq!(held.status, StatusCode::FORBIDDEN, "{}", held.text());

@@ -174,8 +174,8 @@ async fn point_in_time_restores_hold_exactly_the_rows_before_the_target(app: Tes
 
     // A restore test of the base backup: replayed to the latest WAL, started, checked, removed.
     let queued = app.json("POST", "/api/admin/backups/testing/schedule", &operator, &serde_json::json!({ "executionId": execution }).to_string()).await;
-    assert_eq!(queued.status, StatusCode::ACCEPTED, "{}", queued.text());
-    let test = bulwark_core::testing::run(&app.catalog, &app.secrets, queued.json()["id"].as_str().unwrap()).await.unwrap();
+    assert_eq!(queued.status, StatusCode::OK, "{}", queued.text());
+    let test = bulwark_core::testing::run(&app.catalog, &app.secrets, queued.json()["testId"].as_str().unwrap()).await.unwrap();
     assert_eq!(test.status, "passed", "{}", test.issues_found);
     let metrics: serde_json::Value = serde_json::from_str(&test.performance_metrics).unwrap();
     assert!(metrics["itemsRestored"].as_u64().unwrap() >= 2 && metrics["target"]["recoveredTo"].is_string(), "{metrics}");
@@ -390,7 +390,7 @@ async fn restored_clusters_run_bulwarks_settings_never_their_sources(app: TestAp
     // The daily sweep's restore test of the same backup runs none of it either (and passes:
     // the missing preload library would stop the source's settings from starting at all).
     let queued = app.json("POST", "/api/admin/backups/testing/schedule", &operator, &serde_json::json!({ "executionId": execution }).to_string()).await;
-    let test = bulwark_core::testing::run(&app.catalog, &app.secrets, queued.json()["id"].as_str().unwrap()).await.unwrap();
+    let test = bulwark_core::testing::run(&app.catalog, &app.secrets, queued.json()["testId"].as_str().unwrap()).await.unwrap();
     assert_eq!(test.status, "passed", "{}", test.issues_found);
     for ran in [&ran_end, &ran_cleanup, &ran_include, &pwned] {
         assert!(!ran.exists(), "{} ran", ran.display());
