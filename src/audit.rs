@@ -89,7 +89,7 @@ pub struct Entry<'a> {
 }
 
 /// A stored audit row.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditRecord {
     pub seq: i64,
@@ -188,7 +188,7 @@ pub async fn list(catalog: &Catalog, actor: &Principal, limit: i64, before: Opti
 }
 
 /// The outcome of [`verify`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VerifyReport {
     pub rows: i64,

@@ -52,7 +52,7 @@ impl Classify for ConfigFilesError {
 }
 
 /// One file's difference between the snapshot and now.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FileDiff {
     pub path: String,
@@ -62,7 +62,7 @@ pub struct FileDiff {
     pub keys: Option<KeyChanges>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConfigDiff {
     pub execution_id: String,

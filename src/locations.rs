@@ -71,7 +71,7 @@ impl Classify for LocationError {
 }
 
 /// A location as stored and shown (never its credentials).
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StorageLocation {
     pub id: String,
@@ -111,7 +111,7 @@ pub const TIERS: [&str; 4] = ["primary", "secondary", "tertiary", "archive"];
 pub const STORAGE_CLASSES: [&str; 5] = ["STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR"];
 
 /// What an administrator fills in.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewLocation {
     pub location_name: String,
@@ -350,7 +350,7 @@ pub fn storage(location: &StorageLocation, secrets: &SecretBox) -> Result<Arc<dy
 }
 
 /// The outcome of a connection test, kept on the location.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TestResult {
     pub ok: bool,
@@ -392,7 +392,7 @@ pub async fn test_connection(catalog: &Catalog, secrets: &SecretBox, actor: &Pri
 }
 
 /// A new repository's recovery kit, with the key file text: shown once, never again.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Initialized {
     pub recovery_kit: RecoveryKit,
@@ -497,7 +497,7 @@ pub async fn open_snapshot(catalog: &Catalog, secrets: &SecretBox, id: &str, sna
 }
 
 /// What a location holds.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Usage {
     pub bytes_stored: u64,
@@ -534,7 +534,7 @@ pub async fn repair_index(catalog: &Catalog, secrets: &SecretBox, actor: &Princi
 }
 
 /// A snapshot as listed for a location.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SnapshotRow {
     pub id: String,

@@ -6,7 +6,7 @@ use crate::auth::{AuthError, Principal, Role};
 use crate::catalog::{Catalog, Table};
 
 /// Row counts of what the console shows, as one snapshot.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Overview {
     pub configurations: i64,

@@ -57,7 +57,7 @@ impl Classify for RebuildError {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Attach {
     /// The key file of the repository's recovery kit (64 hex characters).
@@ -85,7 +85,7 @@ pub async fn attach(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, l
     Ok(repo.config().id.clone())
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RebuildReport {
     pub locations: usize,

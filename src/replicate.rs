@@ -71,7 +71,7 @@ impl Classify for ReplicateError {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReplicationRun {
     pub id: String,
@@ -100,7 +100,7 @@ const COLUMNS: &str = "id, source_location_id, target_location_id, status, objec
 /// The job kind of a copy.
 pub const JOB_KIND: &str = "replicate";
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewReplication {
     pub target_location_id: String,
@@ -136,7 +136,7 @@ async fn queue(tx: &mut crate::catalog::SerializedTx<'_>, source_id: &str, targe
 }
 
 /// A standing rule: copy the source to the target after every backup that lands on it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReplicationLink {
     pub id: String,

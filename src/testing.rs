@@ -65,7 +65,7 @@ impl Classify for TestingError {
 }
 
 /// A `backup_tests` row as the API and the console show it, in the seeds' names.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BackupTest {
     pub id: String,
@@ -78,6 +78,7 @@ pub struct BackupTest {
     pub test_scope: String,
     /// What the person named the environment; the restore always goes to a scratch target.
     pub test_environment: String,
+    #[schema(value_type = serde_json::Value)]
     #[serde(serialize_with = "crate::catalog::serialize_json_text")]
     pub test_parameters: String,
     /// scheduled, running, passed or failed.
@@ -89,10 +90,13 @@ pub struct BackupTest {
     #[serde(rename = "endTime")]
     pub completed_at: Option<String>,
     /// `restoreSeconds` (measured RTO), `dataAgeSeconds` (RPO at the test), targets, sizes.
+    #[schema(value_type = serde_json::Value)]
     #[serde(serialize_with = "crate::catalog::serialize_json_text")]
     pub performance_metrics: String,
+    #[schema(value_type = serde_json::Value)]
     #[serde(serialize_with = "crate::catalog::serialize_json_text")]
     pub issues_found: String,
+    #[schema(value_type = serde_json::Value)]
     #[serde(serialize_with = "crate::catalog::serialize_json_text")]
     pub recommendations: String,
     pub created_at: String,
@@ -107,7 +111,7 @@ pub const JOB_KIND: &str = "restore_test";
 /// A request for tests: the seeds' fields (`testType`, `testScope`, `targetBackup`,
 /// `targetConfiguration`, `testEnvironment`, `testParameters`, `scheduledFor`), with
 /// `executionId` and `configurationId` as the targets' other names.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScheduleTest {
     /// The execution to test (`single_backup`); or
@@ -292,8 +296,9 @@ pub async fn estimated_duration(catalog: &Catalog, test: &BackupTest) -> Result<
 
 /// The seeds' summary over the finished tests listed. RTO and RPO averages are in minutes, as a
 /// configuration's targets are; the seconds are kept beside them.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = TestSummary)]
 pub struct Summary {
     pub total_tests: usize,
     pub passed_tests: usize,
@@ -306,7 +311,7 @@ pub struct Summary {
     pub average_rpo_seconds: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Results {
     pub summary: Summary,
@@ -314,8 +319,9 @@ pub struct Results {
 }
 
 /// Which tests to list (the seeds' `testType`, `status`, `dateRange` filters).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ResultsFilter {
     #[serde(default)]
     pub test_type: Option<String>,

@@ -88,7 +88,7 @@ pub async fn verify_execution(catalog: &Catalog, secrets: &SecretBox, actor: &Pr
 }
 
 /// A verification put on the queue (the seeds' answer to `verify/{executionId}`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Queued {
     /// The job that reads the backup back.

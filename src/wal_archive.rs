@@ -74,7 +74,7 @@ async fn archive_of(catalog: &Catalog, secrets: &SecretBox, configuration_id: &s
 }
 
 /// What a push did: stored, or already archived with the same bytes (PostgreSQL retries).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PushReport {
     pub name: String,
@@ -182,7 +182,7 @@ pub(crate) async fn names(catalog: &Catalog, configuration_id: &str) -> Result<V
 }
 
 /// What a continuous configuration can be restored to.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RecoveryWindow {
     /// The end of the oldest completed base backup: nothing earlier can be restored.

@@ -47,6 +47,7 @@ pub fn router(state: AppState, sessions: SessionSettings) -> Router {
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
+        .merge(api::openapi::docs())
         .nest("/api", api::router())
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();

@@ -22,7 +22,7 @@ pub const TOKEN_PREFIX: &str = "bwk_";
 pub const WAL_PUSH_SCOPE: &str = "wal-push";
 
 /// A token as listed (never its secret).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiToken {
     pub id: String,
@@ -41,7 +41,7 @@ pub struct ApiToken {
 
 const TOKEN_COLUMNS: &str = "t.id, t.user_id, u.username, t.name, t.prefix, t.role, t.created_at, t.expires_at, t.last_used_at, t.revoked_at, t.scope";
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, utoipa::ToSchema)]
 pub struct NewToken {
     pub name: String,
     /// Defaults to the creator's role; may not exceed it.
@@ -51,7 +51,7 @@ pub struct NewToken {
 }
 
 /// A freshly created token with its secret, which is never available again.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedToken {
     pub token: ApiToken,

@@ -15,7 +15,7 @@ use crate::time;
 const MAX_FAILED_LOGINS: i64 = 5;
 
 /// A user as shown to administrators (never the password hash).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     pub id: String,
@@ -35,7 +35,7 @@ pub struct User {
 const USER_COLUMNS: &str = "id, username, role, disabled, CASE WHEN password_hash IS NULL THEN 0 ELSE 1 END AS has_password, CASE WHEN totp_secret IS NULL THEN 0 ELSE 1 END AS has_second_factor, last_login_at, created_at";
 
 /// What an administrator fills in to add a user.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, utoipa::ToSchema)]
 pub struct NewUser {
     pub username: String,
     /// `None` creates the account without a password; a setup link then lets its owner set one.
@@ -44,7 +44,7 @@ pub struct NewUser {
 }
 
 /// A partial change to a user; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, utoipa::ToSchema)]
 pub struct UserUpdate {
     pub role: Option<Role>,
     pub disabled: Option<bool>,

@@ -10,7 +10,7 @@ use crate::catalog::CatalogError;
 use crate::error::{Classify, Kind};
 
 /// Roles in increasing order of power: each includes everything the previous one may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Reads dashboards, configurations, executions.

@@ -60,7 +60,7 @@ pub const FREQUENCIES: [&str; 7] = ["manual", "continuous", "hourly", "daily", "
 pub const COMPRESSIONS: [&str; 3] = ["zstd", "gzip", "none"];
 
 /// A configuration as stored and shown (never its source password).
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Configuration {
     pub id: String,
@@ -70,6 +70,7 @@ pub struct Configuration {
     pub source_identifier: String,
     pub frequency: String,
     pub schedule: Option<String>,
+    #[schema(value_type = serde_json::Value)]
     #[serde(serialize_with = "crate::catalog::serialize_json_text")]
     pub retention_policy: String,
     #[serde(rename = "encryption", serialize_with = "crate::catalog::serialize_flag")]
@@ -78,9 +79,11 @@ pub struct Configuration {
     pub priority_level: i64,
     pub rto_minutes: Option<i64>,
     pub rpo_minutes: Option<i64>,
+    #[schema(value_type = serde_json::Value)]
     #[serde(serialize_with = "crate::catalog::serialize_json_text")]
     pub storage_location_ids: String,
     /// A bucket's endpoint, region and access key id (never a secret).
+    #[schema(value_type = serde_json::Value)]
     #[serde(serialize_with = "crate::catalog::serialize_json_text")]
     pub source_options: String,
     #[serde(serialize_with = "crate::catalog::serialize_flag")]
@@ -133,7 +136,7 @@ fn credentials_context(id: &str) -> String {
 }
 
 /// What an administrator fills in (POST creates, PUT replaces).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewConfiguration {
     pub name: String,
@@ -524,7 +527,7 @@ pub async fn get(catalog: &Catalog, actor: &Principal, id: &str) -> Result<Confi
 }
 
 /// A configuration with its latest execution, as the list shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConfigurationSummary {
     #[serde(flatten)]
@@ -545,7 +548,7 @@ pub struct ConfigurationSummary {
     pub rpo: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LastExecution {
     pub id: String,

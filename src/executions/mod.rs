@@ -91,7 +91,7 @@ impl Classify for ExecutionError {
 }
 
 /// An execution as stored and shown.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Execution {
     pub id: String,
@@ -115,8 +115,10 @@ pub struct Execution {
     pub error_message: Option<String>,
     pub verification_status: Option<String>,
     pub verified_at: Option<String>,
+    #[schema(value_type = serde_json::Value)]
     #[serde(serialize_with = "crate::catalog::serialize_json_text")]
     pub recovery_metadata: String,
+    #[schema(value_type = serde_json::Value)]
     #[serde(serialize_with = "crate::catalog::serialize_json_text")]
     pub progress: String,
     pub requested_by: Option<String>,
@@ -126,6 +128,7 @@ pub struct Execution {
     /// What the person who started it wrote (the seeds' `notes`).
     pub notes: Option<String>,
     /// A JSON object of tags to find it by (the seeds' `tags`); `{}` when none.
+    #[schema(value_type = serde_json::Value)]
     #[serde(serialize_with = "crate::catalog::serialize_json_text")]
     pub tags: String,
 }

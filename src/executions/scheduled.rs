@@ -17,7 +17,7 @@ use crate::schedule::Schedule;
 use crate::time;
 
 /// One slot a node fired.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Slot {
     pub configuration_id: String,
@@ -99,7 +99,7 @@ async fn fire(catalog: &Catalog, node: &str, configuration: &Configuration, slot
 }
 
 /// A configuration's schedule as the console shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ScheduleView {
     /// The cron expression in force (the frequency's preset when none was given); `None`

@@ -211,7 +211,7 @@ impl Lease {
 }
 
 /// A job as listed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct JobRow {
     pub id: String,
     pub kind: String,

@@ -199,7 +199,7 @@ impl Default for CompressionSetting {
 }
 
 /// Printed once at `init`: what is needed to get the data back without this server.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RecoveryKit {
     pub repository_id: String,

@@ -47,7 +47,7 @@ pub(crate) async fn read_pack_headers(repo: &Repository, packs: Vec<(String, u64
 }
 
 /// What rebuilding the index did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IndexRepair {
     /// Packs whose headers were read and indexed.

@@ -32,7 +32,7 @@ use crate::source::postgres::server_tool;
 use crate::wal_archive;
 
 /// Where and to which point to restore a continuous configuration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PhysicalRestore {
     /// The new data directory: an absolute path that does not exist yet or is empty.
@@ -51,7 +51,7 @@ pub struct PhysicalRestore {
 }
 
 /// What a point-in-time restore did.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RecoveryReport {
     /// The base backup restored.

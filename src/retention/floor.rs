@@ -17,7 +17,7 @@ use crate::time;
 /// The cooling-off period before a lock takes hold, unless another is asked for.
 pub const DEFAULT_COOLING_OFF_HOURS: i64 = 72;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Floor {
     pub min_days: Option<i64>,
@@ -33,7 +33,7 @@ impl Floor {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewFloor {
     #[serde(default)]

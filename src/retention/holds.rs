@@ -10,7 +10,7 @@ use crate::catalog::Catalog;
 use crate::catalog::dialect::LockTopic;
 use crate::time;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LegalHold {
     pub id: String,
@@ -31,7 +31,7 @@ impl LegalHold {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewHold {
     pub title: String,

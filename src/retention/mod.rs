@@ -78,7 +78,7 @@ impl Classify for RetentionError {
 
 /// One backup the cleanup deletes (or, in a dry run, would delete), or keeps against its
 /// policy's wish.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Candidate {
     pub execution_id: String,
@@ -92,7 +92,7 @@ pub struct Candidate {
 }
 
 /// Space given back on one location.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LocationOutcome {
     pub storage_location_id: String,
@@ -104,7 +104,7 @@ pub struct LocationOutcome {
     pub bytes_locked: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CleanupReport {
     pub dry_run: bool,
@@ -248,7 +248,7 @@ pub const REQUESTED_JOB_KIND: &str = "retention.cleanup.requested";
 
 /// A cleanup put on the queue, with what a dry run says it will do (the seeds' answer to
 /// `retention/cleanup`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RequestedCleanup {
     /// The job that deletes.
@@ -407,9 +407,10 @@ async fn ensure_tracking(conn: &mut sqlx::AnyConnection, execution_id: &str, pol
 }
 
 /// An execution's retention row, as its page shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Tracking {
+    #[schema(value_type = serde_json::Value)]
     #[serde(serialize_with = "crate::catalog::serialize_json_text")]
     pub retention_policy: String,
     pub scheduled_deletion_date: Option<String>,

@@ -29,7 +29,7 @@ pub fn parse(text: &str) -> BTreeMap<String, String> {
 }
 
 /// How the keys of one file moved between two versions (names only).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyChanges {
     pub added: Vec<String>,

@@ -20,21 +20,26 @@ use super::extract::{Auth, Json, Query};
 use crate::state::AppState;
 
 /// The seeds' shape: `{configurations: [...]}`.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ConfigurationList {
     configurations: Vec<ConfigurationSummary>,
 }
 
+/// Every configuration with its latest run (the seeds' list).
+#[utoipa::path(get, path = "/api/admin/backups/configurations", tag = "configurations", responses((status = 200, body = ConfigurationList)))]
 pub async fn list(State(s): State<AppState>, Auth(p): Auth) -> Result<Json<ConfigurationList>, ApiError> {
     Ok(Json(ConfigurationList { configurations: configurations::list(&s.catalog, &p).await? }))
 }
 
+/// One configuration.
+#[utoipa::path(get, path = "/api/admin/backups/configurations/{id}", tag = "configurations", params(("id" = String, Path, description = "The configuration")), responses((status = 200, body = Configuration)))]
 pub async fn get(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<Configuration>, ApiError> {
     Ok(Json(configurations::get(&s.catalog, &p, &id).await?))
 }
 
 /// 201 with the configuration, and the seeds' answer besides: `configurationId`, `status:
 /// "created"`, `nextExecution`.
+#[utoipa::path(post, path = "/api/admin/backups/configurations", tag = "configurations", request_body = NewConfiguration, responses((status = 201, body = serde_json::Value, description = "The configuration, with `configurationId`, `status: created`, `nextExecution`")))]
 pub async fn create(State(s): State<AppState>, Auth(p): Auth, Json(body): Json<NewConfiguration>) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let configuration = configurations::create(&s.catalog, &s.secrets, &p, body).await?;
     let next = configuration.next_run(chrono::Utc::now()).map(bulwark_core::time::to_text);
@@ -48,11 +53,12 @@ pub async fn create(State(s): State<AppState>, Auth(p): Auth, Json(body): Json<N
 }
 
 /// The seeds' partial update: the fields given change, `isActive` pauses or resumes.
+#[utoipa::path(put, path = "/api/admin/backups/configurations/{id}", tag = "configurations", params(("id" = String, Path, description = "The configuration")), request_body(content = serde_json::Value, description = "Any fields of a configuration to change (`name`, `frequency`, `schedule`, `retentionPolicy`, `rtoMinutes`, `rpoMinutes`, …) and `isActive`"), responses((status = 200, body = Configuration)))]
 pub async fn update(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Json(body): Json<serde_json::Value>) -> Result<Json<Configuration>, ApiError> {
     Ok(Json(configurations::patch(&s.catalog, &s.secrets, &p, &id, body).await?))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExecuteBody {
     /// manual (default) or emergency.
@@ -69,6 +75,7 @@ pub struct ExecuteBody {
 /// 200 with the seeds' answer, `{executionId, status: "initiated", estimatedDuration}` (seconds),
 /// and the queued execution's own fields besides (`id`, `executionStatus`, …): follow it at
 /// `/executions/{id}` or its `/events`. The body is optional.
+#[utoipa::path(post, path = "/api/admin/backups/configurations/{id}/execute", tag = "configurations", params(("id" = String, Path, description = "The configuration")), request_body(content = ExecuteBody, description = "Optional"), responses((status = 200, body = serde_json::Value, description = "`{executionId, status: initiated, estimatedDuration}` and the execution's fields")))]
 pub async fn execute(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, body: axum::body::Bytes) -> Result<Json<serde_json::Value>, ApiError> {
     let body: ExecuteBody = if body.iter().all(u8::is_ascii_whitespace) {
         ExecuteBody::default()
@@ -90,13 +97,16 @@ pub async fn execute(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<St
     Ok(Json(answer))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     #[serde(default)]
     limit: Option<i64>,
 }
 
+/// A configuration's executions, newest first.
+#[utoipa::path(get, path = "/api/admin/backups/configurations/{id}/executions", tag = "configurations", params(("id" = String, Path, description = "The configuration"), ListQuery), responses((status = 200, body = Vec<Execution>)))]
 pub async fn executions(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Query(q): Query<ListQuery>) -> Result<Json<Vec<Execution>>, ApiError> {
     configurations::get(&s.catalog, &p, &id).await?;
     Ok(Json(executions::list(&s.catalog, &p, &id, q.limit.unwrap_or(50)).await?))
@@ -106,6 +116,7 @@ pub async fn executions(State(s): State<AppState>, Auth(p): Auth, Path(id): Path
 /// (`configurationName`, `startTime`, `endTime`, `backupSize`, `compressedSize`,
 /// `compressionRatio`, `verificationStatus`: `pending` until read back), the `storageLocation`
 /// it went to and its `relatedTests` (restore tests).
+#[utoipa::path(get, path = "/api/admin/backups/executions/{id}", tag = "executions", params(("id" = String, Path, description = "The execution")), responses((status = 200, body = serde_json::Value, description = "The execution, `execution` in the seeds' names, `storageLocation`, `relatedTests`")))]
 pub async fn execution(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
     let execution = executions::get(&s.catalog, &p, &id).await?;
     let configuration = configurations::get(&s.catalog, &p, &execution.configuration_id).await?;
@@ -142,11 +153,13 @@ pub async fn execution(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<
 
 /// Cancels a queued or running execution; answers with it (a running one stops within a few
 /// seconds: watch its status become `cancelled`).
+#[utoipa::path(post, path = "/api/admin/backups/executions/{id}/cancel", tag = "executions", params(("id" = String, Path, description = "The execution")), responses((status = 202, body = Execution)))]
 pub async fn cancel(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<(StatusCode, Json<Execution>), ApiError> {
     Ok((StatusCode::ACCEPTED, Json(executions::cancel(&s.catalog, &p, &id).await?)))
 }
 
 /// The schedule in force, the next run and the slots fired so far.
+#[utoipa::path(get, path = "/api/admin/backups/configurations/{id}/schedule", tag = "configurations", params(("id" = String, Path, description = "The configuration"), ListQuery), responses((status = 200, body = ScheduleView)))]
 pub async fn schedule(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Query(q): Query<ListQuery>) -> Result<Json<ScheduleView>, ApiError> {
     Ok(Json(scheduled::schedule(&s.catalog, &p, &id, q.limit.unwrap_or(50)).await?))
 }
@@ -155,6 +168,7 @@ pub async fn schedule(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<S
 /// a base backup into a new data directory (`targetDirectory`, optional `targetTime` or
 /// `restorePoint`, `port`), a directory one into a directory (`targetPath`, optional
 /// `include`). Answers once done, with the measured restore time.
+#[utoipa::path(post, path = "/api/admin/backups/executions/{id}/restore", tag = "restores", params(("id" = String, Path, description = "The execution")), request_body(content = serde_json::Value, description = "By the backup's kind: `targetUrl` (+ `tables`), `targetDirectory` (+ `targetTime` | `restorePoint`, `port`), `targetPath` (+ `include`, `skipUnreadable`), or a bucket target"), responses((status = 200, body = serde_json::Value, description = "What was restored, where from, and how long it took")))]
 pub async fn restore(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Json(body): Json<serde_json::Value>) -> Result<Json<serde_json::Value>, ApiError> {
     let _turn = restores::admission().await;
     Ok(Json(restores::restore(&s.catalog, &s.secrets, &s.targets, &p, &id, body).await?))
@@ -162,22 +176,26 @@ pub async fn restore(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<St
 
 /// A configuration-file execution against the files as they are now: files added, removed or
 /// changed, and environment files' keys; never a value.
+#[utoipa::path(get, path = "/api/admin/backups/executions/{id}/diff", tag = "executions", params(("id" = String, Path, description = "The execution")), responses((status = 200, body = bulwark_core::config_files::ConfigDiff)))]
 pub async fn diff(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<bulwark_core::config_files::ConfigDiff>, ApiError> {
     Ok(Json(bulwark_core::config_files::diff(&s.catalog, &s.secrets, &p, &id).await?))
 }
 
 /// Point-in-time restore of a continuous configuration, from the newest base backup that
 /// ended before the target.
+#[utoipa::path(post, path = "/api/admin/backups/configurations/{id}/recover", tag = "restores", params(("id" = String, Path, description = "The configuration")), request_body = PhysicalRestore, responses((status = 200, body = RecoveryReport)))]
 pub async fn recover(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Json(body): Json<PhysicalRestore>) -> Result<Json<RecoveryReport>, ApiError> {
     let _turn = restores::admission().await;
     Ok(Json(restores::recover(&s.catalog, &s.secrets, &s.targets, &p, &id, body).await?))
 }
 
+/// The span a continuous configuration can be restored to.
+#[utoipa::path(get, path = "/api/admin/backups/configurations/{id}/recovery-window", tag = "configurations", params(("id" = String, Path, description = "The configuration")), responses((status = 200, body = RecoveryWindow)))]
 pub async fn recovery_window(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<RecoveryWindow>, ApiError> {
     Ok(Json(wal_archive::window(&s.catalog, &p, &id).await?))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WalTokenRequest {
     #[serde(default)]
@@ -186,7 +204,7 @@ pub struct WalTokenRequest {
 
 /// A new token that may only push this configuration's WAL, and the `archive_command` that
 /// uses it; the token's secret is shown this once.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WalToken {
     #[serde(flatten)]
@@ -194,6 +212,8 @@ pub struct WalToken {
     archive_command: String,
 }
 
+/// A token that may only push this configuration's WAL, and its `archive_command`.
+#[utoipa::path(post, path = "/api/admin/backups/configurations/{id}/wal-token", tag = "wal", params(("id" = String, Path, description = "The configuration")), request_body(content = WalTokenRequest, description = "Optional"), responses((status = 201, body = WalToken)))]
 pub async fn wal_token(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -220,6 +240,7 @@ pub async fn wal_token(
 /// The body is read only once the caller is known to be allowed to push this configuration, at most the
 /// cluster's segment size of it, and by at most [`WAL_PUSHES`] requests at once: a push is held
 /// in memory whole while it is sealed.
+#[utoipa::path(put, path = "/api/admin/backups/configurations/{id}/wal/{name}", tag = "wal", params(("id" = String, Path, description = "The configuration"), ("name" = String, Path, description = "The WAL file's name, e.g. 000000010000000000000003")), request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses((status = 200, body = PushReport)))]
 pub async fn wal_push(State(s): State<AppState>, Auth(p): Auth, Path((id, name)): Path<(String, String)>, body: axum::body::Body) -> Result<Json<PushReport>, ApiError> {
     wal_archive::require_push(&p, &id)?;
     let limit = wal_archive::push_limit(&s.catalog, &id).await?;
@@ -234,6 +255,7 @@ pub async fn wal_push(State(s): State<AppState>, Auth(p): Auth, Path((id, name))
 static WAL_PUSHES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
 
 /// `restore_command`'s download (404 past the end of the archive).
+#[utoipa::path(get, path = "/api/admin/backups/configurations/{id}/wal/{name}", tag = "wal", params(("id" = String, Path, description = "The configuration"), ("name" = String, Path, description = "The WAL file's name, e.g. 000000010000000000000003")), responses((status = 200, description = "The WAL file", content_type = "application/octet-stream")))]
 pub async fn wal_fetch(State(s): State<AppState>, Auth(p): Auth, Path((id, name)): Path<(String, String)>) -> Result<Vec<u8>, ApiError> {
     Ok(wal_archive::fetch(&s.catalog, &s.secrets, &p, &id, &name).await?)
 }
@@ -241,6 +263,7 @@ pub async fn wal_fetch(State(s): State<AppState>, Auth(p): Auth, Path((id, name)
 /// `text/event-stream` of the execution as JSON (`event: execution`), sent whenever it
 /// changes, ending once it completed or failed. It reads the catalog, so it works whichever
 /// node runs the backup.
+#[utoipa::path(get, path = "/api/admin/backups/executions/{id}/events", tag = "executions", params(("id" = String, Path, description = "The execution")), responses((status = 200, description = "`event: execution` with the execution as JSON at each change", content_type = "text/event-stream")))]
 pub async fn events(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let first = executions::get(&s.catalog, &p, &id).await?;
     let stream = futures_util::stream::unfold(Watch { first: Some(first), last: None, ended: false }, move |mut w| {

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod error;
 pub mod extract;
+pub mod openapi;
 mod audit;
 mod configurations;
 mod jobs;

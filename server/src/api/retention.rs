@@ -16,7 +16,7 @@ use crate::state::AppState;
 /// The seeds' cleanup request. Deleting is the exception: without `dryRun: false` or
 /// `forceCleanup: true` it is a dry run. Nothing overrides a legal hold, a location's floor or
 /// Object Lock, forced or not.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CleanupRequest {
     #[serde(default)]
@@ -30,6 +30,7 @@ pub struct CleanupRequest {
 
 /// A dry run answers its report at once (`status: completed`); a real cleanup is queued and
 /// answers `{cleanupId, status: initiated, estimatedSpaceFreed, backupsToDelete}`.
+#[utoipa::path(post, path = "/api/admin/backups/retention/cleanup", tag = "retention", request_body = CleanupRequest, responses((status = 200, body = serde_json::Value, description = "A dry run's report with `status: completed`, or `{cleanupId, status: initiated, estimatedSpaceFreed, backupsToDelete, preview}`")))]
 pub async fn cleanup(State(s): State<AppState>, Auth(p): Auth, Json(body): Json<CleanupRequest>) -> Result<Json<serde_json::Value>, ApiError> {
     if body.dry_run.unwrap_or(!body.force_cleanup) {
         let report = retention::cleanup_of(&s.catalog, &s.secrets, &p, true, &body.configuration_ids).await?;
@@ -53,45 +54,55 @@ fn merge(answer: &mut serde_json::Value, extra: serde_json::Value) {
 }
 
 /// An execution's retention row and legal holds.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecutionRetention {
     tracking: Option<Tracking>,
     legal_holds: Vec<LegalHold>,
 }
 
+#[utoipa::path(get, path = "/api/admin/backups/executions/{id}/retention", tag = "retention", params(("id" = String, Path, description = "The execution")), responses((status = 200, body = ExecutionRetention)))]
 pub async fn of_execution(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<ExecutionRetention>, ApiError> {
     bulwark_core::executions::get(&s.catalog, &p, &id).await?;
     let tracking = retention::tracking(&s.catalog, &p, &id).await?;
     Ok(Json(ExecutionRetention { tracking, legal_holds: holds::list(&s.catalog, &p, &id).await? }))
 }
 
+/// An execution's legal holds.
+#[utoipa::path(get, path = "/api/admin/backups/executions/{id}/legal-holds", tag = "retention", params(("id" = String, Path, description = "The execution")), responses((status = 200, body = Vec<LegalHold>)))]
 pub async fn list_holds(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<Vec<LegalHold>>, ApiError> {
     bulwark_core::executions::get(&s.catalog, &p, &id).await?;
     Ok(Json(holds::list(&s.catalog, &p, &id).await?))
 }
 
+/// Places a legal hold on an execution's backup.
+#[utoipa::path(post, path = "/api/admin/backups/executions/{id}/legal-holds", tag = "retention", params(("id" = String, Path, description = "The execution")), request_body = NewHold, responses((status = 201, body = LegalHold)))]
 pub async fn add_hold(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Json(body): Json<NewHold>) -> Result<(StatusCode, Json<LegalHold>), ApiError> {
     Ok((StatusCode::CREATED, Json(holds::add(&s.catalog, &p, &id, body).await?)))
 }
 
+/// Releases a legal hold.
+#[utoipa::path(post, path = "/api/admin/backups/legal-holds/{id}/release", tag = "retention", params(("id" = String, Path, description = "The legal hold")), responses((status = 200, body = LegalHold)))]
 pub async fn release_hold(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<LegalHold>, ApiError> {
     Ok(Json(holds::release(&s.catalog, &p, &id).await?))
 }
 
 /// Deletes an execution's backup (its snapshot, and the data only it used).
+#[utoipa::path(delete, path = "/api/admin/backups/executions/{id}", tag = "retention", params(("id" = String, Path, description = "The execution")), responses((status = 200, body = LocationOutcome)))]
 pub async fn delete_execution(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<LocationOutcome>, ApiError> {
     Ok(Json(retention::delete_execution(&s.catalog, &s.secrets, &p, &id).await?))
 }
 
 /// Queues a verification of the execution's backup (the seeds' `{verificationId, status:
 /// initiated, estimatedDuration}`); the outcome lands on the execution's `verificationStatus`.
+#[utoipa::path(post, path = "/api/admin/backups/verify/{id}", tag = "verification", params(("id" = String, Path, description = "The execution")), responses((status = 200, body = bulwark_core::verify::Queued)))]
 pub async fn verify(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<bulwark_core::verify::Queued>, ApiError> {
     Ok(Json(bulwark_core::verify::queue(&s.catalog, &p, &id).await?))
 }
 
 /// Queues tests (the seeds' request); answers `{testId, status, estimatedDuration}` for the
 /// first, with every test queued under `tests`.
+#[utoipa::path(post, path = "/api/admin/backups/testing/schedule", tag = "verification", request_body = testing::ScheduleTest, responses((status = 200, body = serde_json::Value, description = "`{testId, status, estimatedDuration, testIds, tests}` and the first test's fields")))]
 pub async fn schedule_test(State(s): State<AppState>, Auth(p): Auth, Json(body): Json<testing::ScheduleTest>) -> Result<Json<serde_json::Value>, ApiError> {
     let tests = testing::schedule(&s.catalog, &p, body).await?;
     let Some(first) = tests.first() else { return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "no test was queued")) };
@@ -109,15 +120,20 @@ pub async fn schedule_test(State(s): State<AppState>, Auth(p): Auth, Json(body):
 
 /// Tests newest first, filtered by the seeds' `testType`, `status`, `dateRange`, with the
 /// summary (totals, passed, failed, average RTO and RPO).
+#[utoipa::path(get, path = "/api/admin/backups/testing/results", tag = "verification", params(testing::ResultsFilter), responses((status = 200, body = testing::Results)))]
 pub async fn test_results(State(s): State<AppState>, Auth(p): Auth, Query(filter): Query<testing::ResultsFilter>) -> Result<Json<testing::Results>, ApiError> {
     Ok(Json(testing::results(&s.catalog, &p, &filter, 200).await?))
 }
 
+/// A location's retention floor.
+#[utoipa::path(get, path = "/api/admin/backups/storage-locations/{id}/retention-floor", tag = "retention", params(("id" = String, Path, description = "The storage location")), responses((status = 200, body = Floor)))]
 pub async fn get_floor(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<Floor>, ApiError> {
     p.require(bulwark_core::auth::Role::Viewer).map_err(bulwark_core::retention::RetentionError::from)?;
     Ok(Json(floor::get(&s.catalog, &id).await?))
 }
 
+/// Sets a location's retention floor (once locked, it only grows).
+#[utoipa::path(put, path = "/api/admin/backups/storage-locations/{id}/retention-floor", tag = "retention", params(("id" = String, Path, description = "The storage location")), request_body = NewFloor, responses((status = 200, body = Floor)))]
 pub async fn set_floor(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Json(body): Json<NewFloor>) -> Result<Json<Floor>, ApiError> {
     Ok(Json(floor::set(&s.catalog, &p, &id, body).await?))
 }

@@ -9,15 +9,19 @@ use super::error::ApiError;
 use super::extract::{Auth, Json};
 use crate::state::AppState;
 
+/// Every user.
+#[utoipa::path(get, path = "/api/admin/users", tag = "users", responses((status = 200, body = Vec<User>)))]
 pub async fn list(State(state): State<AppState>, Auth(p): Auth) -> Result<Json<Vec<User>>, ApiError> {
     Ok(Json(users::list(&state.catalog, &p).await?))
 }
 
+/// One user.
+#[utoipa::path(get, path = "/api/admin/users/{id}", tag = "users", params(("id" = String, Path, description = "The user")), responses((status = 200, body = User)))]
 pub async fn get(State(state): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<User>, ApiError> {
     Ok(Json(users::get(&state.catalog, &p, &id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateUser {
     username: String,
@@ -26,8 +30,9 @@ pub struct CreateUser {
     password: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = CreatedUser)]
 pub struct Created {
     #[serde(flatten)]
     user: User,
@@ -35,6 +40,8 @@ pub struct Created {
     setup_token: Option<String>,
 }
 
+/// Creates a user; without a password the answer carries a one-time setup token.
+#[utoipa::path(post, path = "/api/admin/users", tag = "users", request_body = CreateUser, responses((status = 201, body = Created)))]
 pub async fn create(
     State(state): State<AppState>,
     Auth(p): Auth,
@@ -46,7 +53,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(Created { user, setup_token })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateUser {
     role: Option<Role>,
@@ -54,6 +61,8 @@ pub struct UpdateUser {
     password: Option<String>,
 }
 
+/// Changes a user's role, disables them, or sets their password.
+#[utoipa::path(patch, path = "/api/admin/users/{id}", tag = "users", params(("id" = String, Path, description = "The user")), request_body = UpdateUser, responses((status = 200, body = User)))]
 pub async fn update(
     State(state): State<AppState>,
     Auth(p): Auth,
@@ -66,6 +75,8 @@ pub async fn update(
     Ok(Json(users::update(&state.catalog, &p, &id, UserUpdate { role: body.role, disabled: body.disabled }).await?))
 }
 
+/// Deletes a user.
+#[utoipa::path(delete, path = "/api/admin/users/{id}", tag = "users", params(("id" = String, Path, description = "The user")), responses((status = 204, description = "Deleted")))]
 pub async fn delete(State(state): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     users::delete(&state.catalog, &p, &id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -8,6 +8,7 @@ mod roles;
 mod cli;
 mod nodes;
 mod downloads;
+mod openapi;
 
 use std::sync::Arc;
 

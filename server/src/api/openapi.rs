@@ -1,0 +1,108 @@
+//! The REST API described as OpenAPI 3.1, generated from the handlers' `#[utoipa::path]`
+//! attributes and the request and response types, served at `/api/openapi.json` with Swagger UI
+//! (served from the binary) at `/api/docs/`. Each operation also says which role it needs, from
+//! the role matrix ([`super::access::ROUTES`]), and the errors every route may answer.
+
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi as Document, RefOr, ResponseBuilder};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use super::access::{Access, ROUTES};
+use super::{audit, configurations, jobs, locations, me, retention, tokens, users};
+
+/// Every error body: `error` names the kind, `detail` says what to do.
+#[derive(serde::Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// invalid_request, unauthenticated, forbidden, not_found, conflict, damaged, unavailable, internal …
+    pub error: String,
+    pub detail: String,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Bulwark", description = "Backups, restores and their proof. Every route takes `Authorization: Bearer <token>` (create one under Account, or `POST /api/tokens`) or the console's session cookie."),
+    paths(
+        me::me, me::overview,
+        tokens::list, tokens::create, tokens::revoke,
+        users::list, users::create, users::get, users::update, users::delete,
+        locations::list, locations::create, locations::get, locations::delete, locations::test, locations::init, locations::usage,
+        locations::repair_index, locations::replications, locations::replicate, locations::replication_rules,
+        locations::add_replication_rule, locations::remove_replication_rule, locations::attach, locations::rebuild,
+        locations::snapshots, locations::download,
+        retention::get_floor, retention::set_floor,
+        configurations::list, configurations::create, configurations::get, configurations::update, configurations::execute,
+        configurations::executions, configurations::recover, configurations::recovery_window, configurations::wal_token,
+        configurations::wal_fetch, configurations::wal_push, configurations::schedule,
+        configurations::execution, retention::delete_execution, retention::of_execution, retention::list_holds, retention::add_hold,
+        retention::release_hold, retention::cleanup, retention::verify, retention::schedule_test, retention::test_results,
+        configurations::events, configurations::restore, configurations::diff, configurations::cancel,
+        jobs::list, audit::list, audit::verify,
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&Conventions),
+)]
+pub struct ApiDoc;
+
+/// What every operation shares: how to authenticate, the role it needs, the errors it answers.
+struct Conventions;
+
+impl Modify for Conventions {
+    fn modify(&self, doc: &mut Document) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("bulwark_session"))));
+        doc.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new()), SecurityRequirement::new("session", Vec::<String>::new())]);
+        for (path, item) in doc.paths.paths.iter_mut() {
+            let route = path.strip_prefix("/api").unwrap_or(path);
+            let operations = [("GET", &mut item.get), ("POST", &mut item.post), ("PUT", &mut item.put), ("PATCH", &mut item.patch), ("DELETE", &mut item.delete)];
+            for (method, operation) in operations {
+                if let Some(operation) = operation {
+                    let access = ROUTES.iter().find(|(m, p, _)| *m == method && *p == route).map(|(_, _, a)| *a);
+                    document(operation, access);
+                }
+            }
+        }
+    }
+}
+
+fn document(operation: &mut Operation, access: Option<Access>) {
+    let needs = match access {
+        Some(Access::Role(role)) => format!("Needs the {} role.", role.as_str()),
+        Some(Access::WalPush) => "Needs the operator role, or a token that may push this configuration's WAL.".to_string(),
+        None => String::new(),
+    };
+    let description = operation.description.take().unwrap_or_default();
+    operation.description = Some(if description.is_empty() { needs } else { format!("{description}\n\n{needs}") });
+    for (status, meaning) in [
+        ("400", "The request is malformed or fails validation; `detail` names the field"),
+        ("401", "No valid credentials"),
+        ("403", "The caller's role does not allow it"),
+        ("404", "Not found"),
+        ("409", "It conflicts with the current state"),
+        ("413", "The body is too large"),
+        ("415", "The body is not JSON"),
+        ("429", "Too many attempts"),
+        ("500", "Damaged backup data (`error: damaged`, `detail` says what), or an internal error"),
+        ("503", "A storage location or a source did not answer"),
+    ] {
+        let body = ContentBuilder::new().schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name("ErrorBody")))).build();
+        let response = ResponseBuilder::new().description(meaning).content("application/json", body).build();
+        operation.responses.responses.entry(status.to_string()).or_insert(RefOr::T(response));
+    }
+}
+
+/// `/api/openapi.json` and Swagger UI at `/api/docs/`, whose page may load its own scripts and
+/// styles (the rest of the API allows nothing to run).
+pub fn docs<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
+    let ui: axum::Router<S> = utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/openapi.json", ApiDoc::openapi()).into();
+    ui.layer(axum::middleware::map_response(|mut response: axum::response::Response| async move {
+        response.headers_mut().insert(
+            axum::http::header::CONTENT_SECURITY_POLICY,
+            axum::http::HeaderValue::from_static(
+                "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+            ),
+        );
+        response
+    }))
+}
