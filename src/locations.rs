@@ -85,6 +85,7 @@ pub struct StorageLocation {
     pub storage_class: Option<String>,
     pub cost_per_gb_month: Option<f64>,
     pub availability_sla: Option<f64>,
+    #[schema(value_type = bool)]
     #[serde(serialize_with = "crate::catalog::serialize_flag")]
     pub immutability: i64,
     /// Days each object stays locked on an immutable location.

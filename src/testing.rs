@@ -337,11 +337,15 @@ impl ResultsFilter {
     fn since(&self) -> Result<Option<String>, TestingError> {
         let Some(range) = self.date_range.as_deref().filter(|r| !r.is_empty()) else { return Ok(None) };
         let bad = || TestingError::Invalid(format!("dateRange: {range:?} is not a range such as 24h, 7d or 30d"));
-        let (number, unit) = range.split_at(range.len() - 1);
+        // The unit is the last character, whatever its width (a byte split could cut one).
+        let (number, unit) = match range.char_indices().last() {
+            Some((at, unit)) => (&range[..at], unit),
+            None => return Err(bad()),
+        };
         let n: i64 = number.parse().map_err(|_| bad())?;
         let span = match unit {
-            "h" if (1..=24 * 366).contains(&n) => chrono::Duration::hours(n),
-            "d" if (1..=3660).contains(&n) => chrono::Duration::days(n),
+            'h' if (1..=24 * 366).contains(&n) => chrono::Duration::hours(n),
+            'd' if (1..=3660).contains(&n) => chrono::Duration::days(n),
             _ => return Err(bad()),
         };
         Ok(Some(time::to_text(chrono::Utc::now() - span)))
@@ -730,3 +734,18 @@ pub async fn sweep(catalog: &Catalog) -> Result<(usize, usize), TestingError> {
 /// The job kind of the daily sweep.
 pub const SWEEP_JOB_KIND: &str = "testing.sweep";
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_ranges_are_read_whatever_the_input() {
+        let range = |r: &str| ResultsFilter { date_range: Some(r.into()), ..Default::default() }.since();
+        assert!(range("24h").unwrap().is_some() && range("30d").unwrap().is_some());
+        assert!(range("").unwrap().is_none(), "no range");
+        // Found by schemathesis: a last character wider than a byte panicked the request.
+        for bad in ["7ä", "3@\u{cf9f4}", "÷Í\u{99}£", "d", "0d", "-1h", "5w", "99999d"] {
+            assert_eq!(range(bad).unwrap_err().kind(), Kind::Invalid, "{bad}");
+        }
+    }
+}

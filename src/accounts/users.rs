@@ -21,11 +21,14 @@ pub struct User {
     pub id: String,
     pub username: String,
     pub role: String,
+    #[schema(value_type = bool)]
     #[serde(serialize_with = "crate::catalog::serialize_flag")]
     pub disabled: i64,
+    #[schema(value_type = bool)]
     #[serde(serialize_with = "crate::catalog::serialize_flag")]
     pub has_password: i64,
     /// Logs in with an authenticator code too (src/auth/totp.rs).
+    #[schema(value_type = bool)]
     #[serde(serialize_with = "crate::catalog::serialize_flag")]
     pub has_second_factor: i64,
     pub last_login_at: Option<String>,
@@ -402,6 +405,14 @@ pub async fn session_principal(catalog: &Catalog, user_id: &str) -> Result<Optio
         }
         _ => Ok(None),
     }
+}
+
+/// The principal of the active user named `username`, for the command line (whoever holds the
+/// catalog acts as any user).
+pub async fn principal_by_name(catalog: &Catalog, username: &str) -> Result<Principal, AuthError> {
+    let id: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1").bind(username).fetch_optional(catalog.pool()).await?;
+    let id = id.ok_or_else(|| AuthError::NotFound(format!("user {username:?}")))?;
+    session_principal(catalog, &id).await?.ok_or(AuthError::Disabled)
 }
 
 /// A real argon2id hash, verified against when the user does not exist.

@@ -73,6 +73,7 @@ pub struct Configuration {
     #[schema(value_type = serde_json::Value)]
     #[serde(serialize_with = "crate::catalog::serialize_json_text")]
     pub retention_policy: String,
+    #[schema(value_type = bool)]
     #[serde(rename = "encryption", serialize_with = "crate::catalog::serialize_flag")]
     pub encryption_enabled: i64,
     pub compression: String,
@@ -86,6 +87,7 @@ pub struct Configuration {
     #[schema(value_type = serde_json::Value)]
     #[serde(serialize_with = "crate::catalog::serialize_json_text")]
     pub source_options: String,
+    #[schema(value_type = bool)]
     #[serde(serialize_with = "crate::catalog::serialize_flag")]
     pub is_active: i64,
     pub created_at: String,

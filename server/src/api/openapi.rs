@@ -67,6 +67,10 @@ impl Modify for Conventions {
 }
 
 fn document(operation: &mut Operation, access: Option<Access>) {
+    // Handlers share names across modules (`list`, `get`): the tag makes each id unique.
+    if let (Some(tag), Some(id)) = (operation.tags.as_ref().and_then(|t| t.first()), operation.operation_id.as_mut()) {
+        *id = format!("{tag}_{id}");
+    }
     let needs = match access {
         Some(Access::Role(role)) => format!("Needs the {} role.", role.as_str()),
         Some(Access::WalPush) => "Needs the operator role, or a token that may push this configuration's WAL.".to_string(),

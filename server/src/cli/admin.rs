@@ -5,6 +5,7 @@ use std::io::BufRead;
 use bulwark_core::audit_anchor;
 use bulwark_core::accounts::users::{self, NewUser};
 use bulwark_core::accounts::setup;
+use bulwark_core::accounts::tokens::{self, NewToken};
 use bulwark_core::auth::{AuthError, Principal, Role};
 use bulwark_core::catalog::Catalog;
 
@@ -18,6 +19,12 @@ pub async fn migrate(catalog: &Catalog) -> Result<(), Failure> {
 
 pub async fn user(catalog: &Catalog, command: UserCommand) -> Result<(), Failure> {
     match command {
+        UserCommand::Token { username, name, role, expires_in_days } => {
+            let owner = users::principal_by_name(catalog, &username).await?;
+            let created = tokens::create(catalog, &owner, NewToken { name, role, expires_in_days }).await?;
+            println!("{}", created.secret);
+            Ok(())
+        }
         UserCommand::Add { username, admin, role, password_stdin, url } => {
             let role = if admin { Role::Admin } else { role };
             let password = if password_stdin {

@@ -71,6 +71,19 @@ pub enum UserCommand {
         #[arg(long, default_value = "http://127.0.0.1:3000")]
         url: String,
     },
+    /// Create an API token of a user and print its secret (shown this once): the first token
+    /// for automation, without a browser.
+    Token {
+        username: String,
+        /// What the token is for.
+        #[arg(long)]
+        name: String,
+        /// A role below the user's own (their role by default).
+        #[arg(long, value_parser = parse_role)]
+        role: Option<Role>,
+        #[arg(long)]
+        expires_in_days: Option<i64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

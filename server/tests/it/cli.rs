@@ -42,6 +42,15 @@ fn user_add_audit_verify_and_exit_codes() {
     let (code, out, _) = bulwark(&dir, &["audit", "verify"], "");
     assert_eq!((code, out.trim()), (0, "The audit chain is intact: 2 entries verified, 2 of them under the audit key."));
 
+    // A token for automation, without a browser: its secret alone on standard output.
+    let (code, out, err) = bulwark(&dir, &["user", "token", "alice", "--name", "ci", "--role", "operator"], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.trim().starts_with(bulwark_core::accounts::tokens::TOKEN_PREFIX) && out.trim().lines().count() == 1, "{out}");
+    let (code, _, err) = bulwark(&dir, &["user", "token", "carol", "--name", "up", "--role", "admin"], "");
+    assert!(code != 0 && err.contains("more power than its creator"), "a token above its user's role: {err}");
+    let (code, _, err) = bulwark(&dir, &["user", "token", "nobody", "--name", "x"], "");
+    assert!(code != 0 && err.contains("\"nobody\" not found"), "{err}");
+
     // The data directory is the server user's alone, and so is the catalog in it.
     use std::os::unix::fs::PermissionsExt;
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;

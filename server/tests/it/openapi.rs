@@ -54,6 +54,11 @@ async fn every_route_is_described_with_its_schemas() {
         }
     }
     assert!(missing.is_empty(), "{}", missing.join("\n"));
+    let mut ids: Vec<&str> = doc["paths"].as_object().unwrap().values().flat_map(|item| item.as_object().unwrap().values()).filter_map(|op| op["operationId"].as_str()).collect();
+    let count = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), count, "operation ids are unique");
 
     // Nothing documented that the router does not have.
     let documented: Vec<String> = doc["paths"]
