@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::source::SourceKind;
 use crate::auth::{AuthError, Principal, Role};
 use crate::configurations::{self, ConfigurationError};
 use crate::catalog::Catalog;
@@ -103,7 +104,7 @@ pub async fn diff(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, exe
     actor.require(Role::Operator)?;
     let execution = executions::get(catalog, actor, execution_id).await?;
     let configuration = configurations::find(catalog, &execution.configuration_id).await?;
-    if configuration.source_type != "environment_vars" {
+    if configuration.source_type != SourceKind::EnvironmentVars {
         return Err(ConfigFilesError::Invalid(format!("execution {execution_id} is not a backup of configuration files")));
     }
     let (Some(location), Some(snapshot_id)) = (&execution.storage_location_id, &execution.snapshot_id) else {

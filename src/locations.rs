@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use crate::source::SourceKind;
 use crate::audit::{self, Actor, Entry};
 use crate::auth::{AuthError, Principal, Role};
 use crate::catalog::dialect::LockTopic;
@@ -596,7 +597,7 @@ pub async fn download(
     actor.require(Role::Operator)?;
     let repo = open_repository(catalog, secrets, id).await?;
     let snapshot = repo.snapshot(snapshot_id).await?;
-    if snapshot.metadata["sourceType"] == "environment_vars" {
+    if snapshot.metadata["sourceType"] == SourceKind::EnvironmentVars.as_str() {
         // The console never shows a configuration file's values; reading them is an admin's call.
         actor.require(Role::Admin)?;
     }

@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::source::SourceKind;
 use crate::audit::{self, Actor, Entry};
 use crate::auth::{AuthError, Principal, Role};
 use crate::catalog::dialect::LockTopic;
@@ -167,7 +168,7 @@ async fn base_backup_metadata(repo: &Repository, snapshot: &crate::repo::snapsho
         return None;
     };
     Some(serde_json::json!({
-        "sourceType": "postgresql",
+        "sourceType": SourceKind::Postgresql,
         "format": "pg_basebackup tar",
         "postgresql": snapshot.metadata["postgresql"],
         "wal": { "startLsn": label.start_lsn, "timeline": label.timeline, "startFile": label.start_file },
@@ -194,7 +195,11 @@ async fn ensure_configuration(catalog: &Catalog, id: &str, snapshot: &crate::rep
     let name = snapshot.metadata["configuration"].as_str().unwrap_or("rebuilt configuration");
     let taken: Option<String> = sqlx::query_scalar("SELECT id FROM backup_configurations WHERE name = $1").bind(name).fetch_optional(catalog.pool()).await?;
     let name = if taken.is_some() { format!("{name} (rebuilt {})", &id[..8.min(id.len())]) } else { name.to_string() };
-    let source_type = snapshot.metadata["sourceType"].as_str().unwrap_or("filesystem");
+    let kind = match snapshot.metadata["sourceType"].as_str() {
+        None => SourceKind::Filesystem,
+        Some(text) => SourceKind::parse(text)
+            .ok_or_else(|| RebuildError::Invalid(format!("snapshot {}: its source type {text:?} is unknown to this version of Bulwark", snapshot.id)))?,
+    };
     // The source as the backup recorded it, without the tool that read it.
     let source = ["pg_dump ", BASE_BACKUP_TOOL].iter().fold(snapshot.source.as_str(), |s, tool| s.strip_prefix(tool).unwrap_or(s));
     // A base backup belongs to a continuous configuration: its WAL is in the same repository.
@@ -207,8 +212,8 @@ async fn ensure_configuration(catalog: &Catalog, id: &str, snapshot: &crate::rep
     )
     .bind(id)
     .bind(&name)
-    .bind(if source_type == "consistency_group" { "full_system" } else { "full" })
-    .bind(source_type)
+    .bind(if kind == SourceKind::ConsistencyGroup { "full_system" } else { "full" })
+    .bind(kind.as_str())
     .bind(source)
     .bind(frequency)
     .bind(serde_json::json!([location_id]).to_string())

@@ -14,6 +14,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use sqlx::Connection;
 
+use crate::source::SourceKind;
 use crate::alerts;
 use crate::auth::{AuthError, Principal, Role};
 use crate::catalog::{Catalog, CatalogError};
@@ -419,16 +420,16 @@ pub async fn run(catalog: &Catalog, secrets: &SecretBox, test_id: &str) -> Resul
     let configuration = configurations::find(catalog, &execution.configuration_id).await?;
     let actor = Principal::system("restore test");
     let started = Instant::now();
-    let outcome = match configuration.source_type.as_str() {
+    let outcome = match configuration.source_type {
         _ if test.test_type == "integrity" => read_back(catalog, secrets, &execution).await,
-        "filesystem" | "environment_vars" => into_directory(catalog, secrets, &actor, &execution).await,
-        "postgresql" if crate::wal_archive::is_continuous(&configuration) => into_cluster(catalog, secrets, &actor, &execution).await,
-        "postgresql" => into_database(catalog, secrets, &actor, &configuration, &execution, test_id).await,
-        "s3_bucket" | "supabase_storage" => into_bucket(catalog, secrets, &actor, &configuration, &execution, test_id).await,
-        other => Outcome {
+        SourceKind::Filesystem | SourceKind::EnvironmentVars => into_directory(catalog, secrets, &actor, &execution).await,
+        SourceKind::Postgresql if crate::wal_archive::is_continuous(&configuration) => into_cluster(catalog, secrets, &actor, &execution).await,
+        SourceKind::Postgresql => into_database(catalog, secrets, &actor, &configuration, &execution, test_id).await,
+        SourceKind::S3Bucket | SourceKind::SupabaseStorage => into_bucket(catalog, secrets, &actor, &configuration, &execution, test_id).await,
+        SourceKind::ConsistencyGroup => Outcome {
             bytes: 0,
             items: 0,
-            issues: vec![format!("restore tests of {other} backups are not automated: restore one by hand into a scratch target")],
+            issues: vec!["restore tests of a consistency group test each member's own backup: schedule them per member".into()],
             detail: serde_json::json!({}),
         },
     };

@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 
+use crate::source::SourceKind;
 use crate::accounts::tokens::{self, CreatedToken, NewToken, WAL_PUSH_SCOPE};
 use crate::auth::{AuthError, Principal, Role};
 use crate::catalog::{Catalog, CatalogError};
@@ -53,7 +54,7 @@ impl Classify for WalArchiveError {
 
 /// True for configurations whose backups are physical (base backups plus archived WAL).
 pub fn is_continuous(configuration: &Configuration) -> bool {
-    configuration.source_type == "postgresql" && configuration.frequency == "continuous"
+    configuration.source_type == SourceKind::Postgresql && configuration.frequency == "continuous"
 }
 
 /// The configuration, if it archives WAL, and its repository (its first location).

@@ -125,7 +125,7 @@ pub struct EntryView {
 pub struct ConfigurationRow {
     pub id: String,
     pub name: String,
-    pub source_type: String,
+    pub source_type: bulwark_types::SourceKind,
     pub source_identifier: String,
     pub frequency: String,
     pub priority_level: i64,
@@ -163,8 +163,8 @@ pub struct ExecutionView {
     pub error_message: Option<String>,
     pub started_at: Option<String>,
     pub completed_at: Option<String>,
-    /// `filesystem` or `postgresql`, from the recovery metadata.
-    pub source_type: String,
+    /// What was backed up, from the recovery metadata.
+    pub source_type: Option<bulwark_types::SourceKind>,
     /// How the source was read (`pg_dump custom`, `pg_basebackup tar`), from the metadata.
     pub format: String,
     /// Recovery metadata, pretty-printed.
@@ -199,7 +199,7 @@ impl ExecutionView {
             error_message: text("errorMessage"),
             started_at: text("startedAt"),
             completed_at: text("completedAt"),
-            source_type: v["recoveryMetadata"]["sourceType"].as_str().unwrap_or_default().to_string(),
+            source_type: v["recoveryMetadata"]["sourceType"].as_str().and_then(bulwark_types::SourceKind::parse),
             format: v["recoveryMetadata"]["format"].as_str().unwrap_or_default().to_string(),
             metadata: serde_json::to_string_pretty(&v["recoveryMetadata"]).unwrap_or_default(),
             verification_status: text("verificationStatus"),
@@ -217,7 +217,7 @@ impl ExecutionView {
 pub struct ConfigurationDetail {
     pub id: String,
     pub name: String,
-    pub source_type: String,
+    pub source_type: bulwark_types::SourceKind,
     pub source_identifier: String,
     pub frequency: String,
     /// Physical base backups plus WAL archiving (point-in-time restores).

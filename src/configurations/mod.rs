@@ -13,6 +13,7 @@ use crate::catalog::{Catalog, CatalogError};
 use crate::error::{Classify, Kind};
 use crate::schedule::Schedule;
 use crate::secrets::{SecretBox, SecretError};
+use crate::source::SourceKind;
 use crate::time;
 
 #[derive(Debug, thiserror::Error)]
@@ -51,8 +52,6 @@ impl Classify for ConfigurationError {
     }
 }
 
-/// Source kinds that can be backed up today.
-pub const SOURCE_TYPES: [&str; 6] = ["filesystem", "postgresql", "s3_bucket", "supabase_storage", "environment_vars", "consistency_group"];
 /// How a backup is taken (`full`, …), or, in the seeds' words, what it holds (`database`,
 /// `file_storage`, `configuration`, `full_system`: checked against the source type).
 pub const BACKUP_TYPES: [&str; 7] = ["full", "incremental", "differential", "full_system", "database", "file_storage", "configuration"];
@@ -66,7 +65,7 @@ pub struct Configuration {
     pub id: String,
     pub name: String,
     pub backup_type: String,
-    pub source_type: String,
+    pub source_type: SourceKind,
     pub source_identifier: String,
     pub frequency: String,
     pub schedule: Option<String>,
@@ -221,23 +220,21 @@ fn validate(new: &NewConfiguration) -> Result<(), ConfigurationError> {
     if !BACKUP_TYPES.contains(&new.backup_type.as_str()) {
         return invalid(format!("backupType: use one of {}", BACKUP_TYPES.join(", ")));
     }
-    if !SOURCE_TYPES.contains(&new.source_type.as_str()) {
-        return invalid(format!("sourceType: use one of {}", SOURCE_TYPES.join(", ")));
-    }
-    let holds = match new.backup_type.as_str() {
-        "database" => Some(&["postgresql"][..]),
-        "file_storage" => Some(&["filesystem", "s3_bucket", "supabase_storage"][..]),
-        "configuration" => Some(&["environment_vars"][..]),
-        _ => None,
+    let Some(kind) = SourceKind::parse(&new.source_type) else {
+        let kinds: Vec<&str> = SourceKind::ALL.iter().map(|k| k.as_str()).collect();
+        return invalid(format!("sourceType: use one of {}", kinds.join(", ")));
     };
-    if let Some(sources) = holds.filter(|sources| !sources.contains(&new.source_type.as_str())) {
+    if matches!(new.backup_type.as_str(), "database" | "file_storage" | "configuration") && kind.held_as() != new.backup_type {
+        let sources: Vec<&str> = SourceKind::ALL.iter().filter(|k| k.held_as() == new.backup_type).map(|k| k.as_str()).collect();
         return invalid(format!("backupType: {} backs up a {} source, not {}", new.backup_type, sources.join(" or "), new.source_type));
     }
     let source = new.source_identifier.trim();
-    match new.source_type.as_str() {
-        "filesystem" if !source.starts_with('/') => return invalid("sourceIdentifier: an absolute directory path".into()),
-        "environment_vars" if !source.starts_with('/') => return invalid("sourceIdentifier: an absolute path to an .env file or a directory of configuration files".into()),
-        "postgresql" => {
+    match kind {
+        SourceKind::Filesystem if !source.starts_with('/') => return invalid("sourceIdentifier: an absolute directory path".into()),
+        SourceKind::EnvironmentVars if !source.starts_with('/') => {
+            return invalid("sourceIdentifier: an absolute path to an .env file or a directory of configuration files".into());
+        }
+        SourceKind::Postgresql => {
             let Some(rest) = source.strip_prefix("postgresql://").or_else(|| source.strip_prefix("postgres://")) else {
                 return invalid("sourceIdentifier: a URL such as postgresql://user@host:5432/database".into());
             };
@@ -255,7 +252,7 @@ fn validate(new: &NewConfiguration) -> Result<(), ConfigurationError> {
                 return invalid("sourceIdentifier: name the database after the host, e.g. postgresql://user@host:5432/app".into());
             }
         }
-        "s3_bucket" | "supabase_storage" => {
+        SourceKind::S3Bucket | SourceKind::SupabaseStorage => {
             if crate::storage::s3::S3Settings::parse_url(source).is_none() {
                 return invalid("sourceIdentifier: s3://bucket or s3://bucket/prefix, with a valid bucket name".into());
             }
@@ -265,11 +262,11 @@ fn validate(new: &NewConfiguration) -> Result<(), ConfigurationError> {
             if let Some(problem) = options.problem() {
                 return invalid(problem);
             }
-            if new.source_type == "supabase_storage" && options.endpoint.is_none() {
+            if kind == SourceKind::SupabaseStorage && options.endpoint.is_none() {
                 return invalid("sourceOptions.endpoint: Supabase Storage's S3 endpoint, https://<project>.supabase.co/storage/v1/s3".into());
             }
         }
-        "consistency_group" => {
+        SourceKind::ConsistencyGroup => {
             if new.backup_type != "full_system" {
                 return invalid("backupType: a consistency group is a full_system backup".into());
             }
@@ -282,9 +279,9 @@ fn validate(new: &NewConfiguration) -> Result<(), ConfigurationError> {
                 return invalid("sourceOptions.members: each configuration once".into());
             }
         }
-        _ => {}
+        SourceKind::Filesystem | SourceKind::EnvironmentVars => {}
     }
-    if new.backup_type == "full_system" && new.source_type != "consistency_group" {
+    if new.backup_type == "full_system" && kind != SourceKind::ConsistencyGroup {
         return invalid("sourceType: a full_system backup is a consistency_group of other configurations".into());
     }
     if new.source_options.as_ref().is_some_and(|o| !o.is_object()) {
@@ -323,14 +320,14 @@ fn validate(new: &NewConfiguration) -> Result<(), ConfigurationError> {
 
 /// A group's members must exist and not be groups themselves.
 async fn check_members(catalog: &Catalog, new: &NewConfiguration) -> Result<(), ConfigurationError> {
-    if new.source_type != "consistency_group" {
+    if new.source_type != SourceKind::ConsistencyGroup.as_str() {
         return Ok(());
     }
     for id in new.source_options.as_ref().and_then(|o| o["members"].as_array()).into_iter().flatten().filter_map(|m| m.as_str()) {
         match find(catalog, id).await {
             Err(ConfigurationError::NotFound(_)) => return Err(ConfigurationError::Invalid(format!("sourceOptions.members: no configuration {id}"))),
             Err(e) => return Err(e),
-            Ok(m) if m.source_type == "consistency_group" => {
+            Ok(m) if m.source_type == SourceKind::ConsistencyGroup => {
                 return Err(ConfigurationError::Invalid(format!("sourceOptions.members: {:?} is a group itself", m.name)));
             }
             Ok(_) => {}
@@ -380,7 +377,7 @@ pub async fn create(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, n
     actor.require(Role::Admin)?;
     let new = completed(catalog, new).await?;
     validate(&new)?;
-    let is_bucket = matches!(new.source_type.as_str(), "s3_bucket" | "supabase_storage");
+    let is_bucket = SourceKind::parse(&new.source_type).is_some_and(SourceKind::is_bucket);
     if is_bucket && new.source_password.as_deref().is_none_or(str::is_empty) {
         return Err(ConfigurationError::Invalid("sourcePassword: the bucket's secret access key".into()));
     }

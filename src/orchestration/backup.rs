@@ -18,7 +18,7 @@ use crate::repo::format::Compression;
 use crate::repo::snapshot::Snapshot;
 use crate::repo::{CompressionSetting, RepoError};
 use crate::secrets::SecretBox;
-use crate::source::SourceError;
+use crate::source::{SourceError, SourceKind};
 use crate::source::postgres::Database;
 
 /// Runs a queued execution to its end, recording success or the error a person can act on;
@@ -134,16 +134,16 @@ async fn back_up(
         progress,
         commit_check,
     };
-    let (snapshot, metadata) = match configuration.source_type.as_str() {
-        "filesystem" => {
+    let (snapshot, metadata) = match configuration.source_type {
+        SourceKind::Filesystem => {
             let root = std::path::PathBuf::from(&configuration.source_identifier);
-            (backup::backup_tree(&repo, &root, options).await?, serde_json::json!({ "sourceType": "filesystem", "path": root }))
+            (backup::backup_tree(&repo, &root, options).await?, serde_json::json!({ "sourceType": SourceKind::Filesystem, "path": root }))
         }
-        "postgresql" if crate::wal_archive::is_continuous(configuration) => {
+        SourceKind::Postgresql if crate::wal_archive::is_continuous(configuration) => {
             let database = Database { url: configuration.source_identifier.clone(), password: configuration.source_password(secrets)? };
             base_backup(&repo, &database, options).await?
         }
-        "postgresql" => {
+        SourceKind::Postgresql => {
             let database = Database { url: configuration.source_identifier.clone(), password: configuration.source_password(secrets)? };
             let metadata = serde_json::to_value(database.metadata().await?).unwrap_or_default();
             options.metadata["postgresql"] = metadata.clone();
@@ -154,12 +154,11 @@ async fn back_up(
                 RepoError::Source(message) => ExecutionError::Source(SourceError::Unavailable(message)),
                 other => other.into(),
             })?;
-            (snapshot, serde_json::json!({ "sourceType": "postgresql", "format": "pg_dump custom", "postgresql": metadata }))
+            (snapshot, serde_json::json!({ "sourceType": SourceKind::Postgresql, "format": "pg_dump custom", "postgresql": metadata }))
         }
-        "consistency_group" => super::group::back_up_group(catalog, secrets, configuration, execution, &repo, options).await?,
-        "environment_vars" => back_up_config_files(&repo, &configuration.source_identifier, options).await?,
-        "s3_bucket" | "supabase_storage" => back_up_bucket(catalog, &repo, configuration, &location_id, configuration.bucket(secrets)?, options).await?,
-        other => return Err(ExecutionError::Invalid(format!("source type {other:?} cannot be backed up yet"))),
+        SourceKind::ConsistencyGroup => super::group::back_up_group(catalog, secrets, configuration, execution, &repo, options).await?,
+        SourceKind::EnvironmentVars => back_up_config_files(&repo, &configuration.source_identifier, options).await?,
+        SourceKind::S3Bucket | SourceKind::SupabaseStorage => back_up_bucket(catalog, &repo, configuration, &location_id, configuration.bucket(secrets)?, options).await?,
     };
     let mut metadata = metadata;
     if !skipped.is_empty() {
@@ -233,7 +232,7 @@ async fn back_up_config_files(repo: &crate::repo::Repository, path: &str, option
             serde_json::json!({ "path": rel, "keys": keys })
         })
         .collect();
-    let metadata = serde_json::json!({ "sourceType": "environment_vars", "path": path, "files": files.len(), "environmentFiles": env_files });
+    let metadata = serde_json::json!({ "sourceType": SourceKind::EnvironmentVars, "path": path, "files": files.len(), "environmentFiles": env_files });
     Ok((snapshot, metadata))
 }
 
@@ -330,7 +329,7 @@ async fn base_backup(repo: &crate::repo::Repository, database: &Database, mut op
         .ok_or_else(|| ExecutionError::Source(SourceError::Unavailable(format!("pg_basebackup did not report its WAL range: {}", log.trim()))))?;
     let start_file = range.start_file(cluster.wal_segment_bytes);
     let metadata = serde_json::json!({
-        "sourceType": "postgresql",
+        "sourceType": SourceKind::Postgresql,
         "format": "pg_basebackup tar",
         "postgresql": cluster_json,
         "wal": { "startLsn": range.start_lsn, "endLsn": range.end_lsn, "timeline": range.timeline, "startFile": start_file },

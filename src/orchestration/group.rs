@@ -7,6 +7,7 @@
 use serde_json::json;
 
 use super::backup::run;
+use crate::source::SourceKind;
 use crate::executions::{Execution, ExecutionError, find, insert};
 use crate::audit::Actor;
 use crate::catalog::Catalog;
@@ -67,7 +68,7 @@ pub(super) async fn back_up_group(
             "executionId": done.id, "snapshotId": done.snapshot_id, "checksum": done.checksum, "sizeBytes": done.size_bytes,
         }));
     }
-    let metadata = json!({ "sourceType": "consistency_group", "point": point, "members": positions });
+    let metadata = json!({ "sourceType": SourceKind::ConsistencyGroup, "point": point, "members": positions });
     // The manifest goes into the group's own location too, so the repository alone tells
     // what the point holds.
     let manifest = serde_json::to_vec_pretty(&metadata).unwrap_or_default();

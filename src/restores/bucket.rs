@@ -43,7 +43,7 @@ pub async fn restore_bucket(catalog: &Catalog, secrets: &SecretBox, actor: &Prin
     actor.require(Role::Operator)?;
     let execution = executions::restorable(catalog, actor, execution_id).await?;
     let configuration = configurations::find(catalog, &execution.configuration_id).await?;
-    let (location, snapshot_id) = completed(catalog, actor, execution_id, &configuration.source_type).await?;
+    let (location, snapshot_id) = completed(catalog, actor, execution_id, configuration.source_type).await?;
     let source = configuration.bucket(secrets)?;
     let (source_bucket, source_prefix) = source.location();
     let over_source = request.target_bucket.as_ref().is_none_or(|b| *b == source_bucket);

@@ -9,6 +9,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::{PhysicalRestore, RestoreError, Targets, record_action, restore, restore_physical};
+use crate::source::SourceKind;
 use crate::auth::{Principal, Role};
 use crate::catalog::Catalog;
 use crate::{configurations, executions};
@@ -56,7 +57,7 @@ pub async fn restore_group(catalog: &Catalog, secrets: &SecretBox, targets: &Tar
             RestoreError::Invalid(format!("members.{name}: give a target for every member of the group (by configuration id or name)"))
         })?;
         // Refused before anything is restored: a group is restored whole or not started.
-        if configurations::find(catalog, &id).await?.source_type == "environment_vars" && (actor.role < Role::Admin || actor.scope.is_some()) {
+        if configurations::find(catalog, &id).await?.source_type == SourceKind::EnvironmentVars && (actor.role < Role::Admin || actor.scope.is_some()) {
             return Err(RestoreError::Forbidden(format!("members.{name}: restoring configuration files (their values) needs the admin role")));
         }
         plan.push((member.clone(), id, name, target));

@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 
+use crate::source::SourceKind;
 use crate::audit::{self, Actor, Entry};
 use crate::auth::{AuthError, Principal, Role};
 use crate::catalog::dialect::LockTopic;
@@ -159,16 +160,17 @@ pub async fn restore(catalog: &Catalog, secrets: &SecretBox, targets: &Targets, 
     actor.require(Role::Operator)?;
     let execution = executions::restorable(catalog, actor, execution_id).await?;
     let configuration = configurations::find(catalog, &execution.configuration_id).await?;
-    let source_type = configuration.source_type.as_str();
-    let kind = if crate::wal_archive::is_continuous(&configuration) { "point-in-time" } else { source_type };
-    let invalid = |e: serde_json::Error| RestoreError::Invalid(format!("a {kind} restore: {e}"));
-    let report = match kind {
-        "point-in-time" => serde_json::to_value(restore_physical(catalog, secrets, targets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?),
-        "postgresql" => serde_json::to_value(restore_postgres(catalog, secrets, targets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?),
-        "filesystem" | "environment_vars" => serde_json::to_value(restore_directory(catalog, secrets, targets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?),
-        "consistency_group" => serde_json::to_value(restore_group(catalog, secrets, targets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?),
-        "s3_bucket" | "supabase_storage" => serde_json::to_value(restore_bucket(catalog, secrets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?),
-        other => return Err(RestoreError::Invalid(format!("executions of {other} sources cannot be restored yet"))),
+    let continuous = crate::wal_archive::is_continuous(&configuration);
+    let what = if continuous { "point-in-time" } else { configuration.source_type.as_str() };
+    let invalid = |e: serde_json::Error| RestoreError::Invalid(format!("a {what} restore: {e}"));
+    let report = match configuration.source_type {
+        SourceKind::Postgresql if continuous => serde_json::to_value(restore_physical(catalog, secrets, targets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?),
+        SourceKind::Postgresql => serde_json::to_value(restore_postgres(catalog, secrets, targets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?),
+        SourceKind::Filesystem | SourceKind::EnvironmentVars => {
+            serde_json::to_value(restore_directory(catalog, secrets, targets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?)
+        }
+        SourceKind::ConsistencyGroup => serde_json::to_value(restore_group(catalog, secrets, targets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?),
+        SourceKind::S3Bucket | SourceKind::SupabaseStorage => serde_json::to_value(restore_bucket(catalog, secrets, actor, execution_id, serde_json::from_value(request).map_err(invalid)?).await?),
     };
     Ok(report.unwrap_or_default())
 }
@@ -186,14 +188,14 @@ pub async fn restore_directory(
     let execution = executions::restorable(catalog, actor, execution_id).await?;
     // Configuration files are files: they restore the same way. Their values are secrets the
     // console never shows, so writing them elsewhere is an admin's call (audited below).
-    let kind = match configurations::find(catalog, &execution.configuration_id).await?.source_type.as_str() {
-        "environment_vars" => {
+    let kind = match configurations::find(catalog, &execution.configuration_id).await?.source_type {
+        SourceKind::EnvironmentVars => {
             if actor.role < Role::Admin || actor.scope.is_some() {
                 return Err(RestoreError::Forbidden("restoring configuration files (their values) needs the admin role".into()));
             }
-            "environment_vars"
+            SourceKind::EnvironmentVars
         }
-        _ => "filesystem",
+        _ => SourceKind::Filesystem,
     };
     let (location, snapshot_id) = completed(catalog, actor, execution_id, kind).await?;
     let target = targets.directory("targetPath", &request.target_path)?;
@@ -219,7 +221,7 @@ pub async fn restore_directory(
 }
 
 /// The location and snapshot of a completed execution of a `source_type` configuration.
-async fn completed(catalog: &Catalog, actor: &Principal, execution_id: &str, source_type: &str) -> Result<(String, String), RestoreError> {
+async fn completed(catalog: &Catalog, actor: &Principal, execution_id: &str, source_type: SourceKind) -> Result<(String, String), RestoreError> {
     let execution = executions::restorable(catalog, actor, execution_id).await?;
     let configuration = configurations::find(catalog, &execution.configuration_id).await?;
     if configuration.source_type != source_type {
@@ -253,7 +255,7 @@ pub async fn restore_postgres(
     request: PostgresRestore,
 ) -> Result<RestoreReport, RestoreError> {
     actor.require(Role::Operator)?;
-    let (location, snapshot_id) = completed(catalog, actor, execution_id, "postgresql").await?;
+    let (location, snapshot_id) = completed(catalog, actor, execution_id, SourceKind::Postgresql).await?;
     let tables = parse_tables(&request.tables)?;
     let mut target = targets.database("targetUrl", &request.target_url)?;
     if let Some(password) = &request.target_password {

@@ -5,6 +5,8 @@ pub mod bucket;
 pub mod env_file;
 pub mod postgres;
 
+pub use bulwark_types::SourceKind;
+
 use crate::error::{Classify, Kind};
 
 #[derive(Debug, thiserror::Error)]

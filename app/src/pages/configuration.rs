@@ -177,7 +177,7 @@ fn Detail(c: ConfigurationDetail, recover: ServerAction<RecoverConfiguration>) -
     view! {
         <section class="panel" data-testid="configuration">
             <h2>{c.name.clone()}</h2>
-            <p>{c.source_type.clone()} " " <code>{c.source_identifier.clone()}</code> " · " {c.frequency.clone()} " · " {kind}</p>
+            <p>{c.source_type.as_str()} " " <code>{c.source_identifier.clone()}</code> " · " {c.frequency.clone()} " · " {kind}</p>
         </section>
         <SchedulePanel schedule=c.schedule.clone() next=c.next_execution.clone() slots=c.slots.clone()/>
         {c.window.clone().map(|w| view! { <WindowPanel id=id.clone() w archive_command=c.archive_command.clone().unwrap_or_default()/> })}

@@ -2,6 +2,8 @@
 
 use leptos::prelude::*;
 
+use bulwark_types::SourceKind;
+
 use crate::components::{EmptyState, ErrorPanel, PageHeader, form_error};
 use crate::dto::ConfigurationRow;
 use crate::error::AppError;
@@ -61,9 +63,10 @@ pub async fn create_configuration(
             t => t.parse().map(Some).map_err(|_| AppError::Invalid(format!("{field}: a whole number"))),
         }
     };
-    let is_bucket = matches!(source_type.as_str(), "s3_bucket" | "supabase_storage");
+    let kind = SourceKind::parse(&source_type);
+    let is_bucket = kind.is_some_and(SourceKind::is_bucket);
     let given = |s: String| Some(s.trim().to_string()).filter(|s| !s.is_empty());
-    let is_group = source_type == "consistency_group";
+    let is_group = kind == Some(SourceKind::ConsistencyGroup);
     let source_options = if is_bucket {
         Some(serde_json::json!({ "endpoint": given(endpoint), "region": given(region), "accessKeyId": access_key_id.trim() }))
     } else if is_group {
@@ -120,7 +123,7 @@ pub fn ConfigurationsPage() -> impl IntoView {
     let run = ServerAction::<RunConfiguration>::new();
     let rows = Resource::new(move || (create.version().get(), run.version().get()), |_| list_configurations());
     let locations = Resource::new(|| (), |_| super::storage::list_locations());
-    let source_type = RwSignal::new("filesystem".to_string());
+    let source_type = RwSignal::new(SourceKind::Filesystem);
     // "Run now" opens the execution's live page.
     Effect::new(move |_| {
         if let Some(Ok(id)) = run.value().get() {
@@ -134,38 +137,33 @@ pub fn ConfigurationsPage() -> impl IntoView {
             <ActionForm action=create attr:class="grid-form">
                 <label>"Name" <input type="text" name="name" required/></label>
                 <label>"Source"
-                    <select name="source_type" aria-label="Source" on:change=move |ev| source_type.set(event_target_value(&ev))>
-                        <option value="filesystem">"directory (filesystem)"</option>
-                        <option value="postgresql">"PostgreSQL database"</option>
-                        <option value="s3_bucket">"S3 bucket"</option>
-                        <option value="supabase_storage">"Supabase Storage (S3 endpoint)"</option>
-                        <option value="environment_vars">"configuration / .env files"</option>
-                        <option value="consistency_group">"consistency group (full system)"</option>
+                    <select name="source_type" aria-label="Source" on:change=move |ev| source_type.set(SourceKind::parse(&event_target_value(&ev)).unwrap_or(SourceKind::Filesystem))>
+                        {SourceKind::ALL.map(|kind| view! { <option value=kind.as_str()>{label(kind)}</option> }).collect_view()}
                     </select>
                 </label>
-                <label>{move || match source_type.get().as_str() {
-                        "postgresql" => "Database URL (postgresql://user@host:5432/db)",
-                        "s3_bucket" | "supabase_storage" => "Bucket (s3://bucket or s3://bucket/prefix)",
-                        "environment_vars" => "An .env file or a directory of configuration files (absolute path)",
-                        "consistency_group" => "What the group protects (a description)",
-                        _ => "Directory (absolute path)",
+                <label>{move || match source_type.get() {
+                        SourceKind::Postgresql => "Database URL (postgresql://user@host:5432/db)",
+                        SourceKind::S3Bucket | SourceKind::SupabaseStorage => "Bucket (s3://bucket or s3://bucket/prefix)",
+                        SourceKind::EnvironmentVars => "An .env file or a directory of configuration files (absolute path)",
+                        SourceKind::ConsistencyGroup => "What the group protects (a description)",
+                        SourceKind::Filesystem => "Directory (absolute path)",
                     }}
                     <input type="text" name="source_identifier" aria-label="Source identifier" required/>
                 </label>
-                <label class:hidden=move || source_type.get() != "consistency_group">"Members (configuration names, comma-separated)"
+                <label class:hidden=move || source_type.get() != SourceKind::ConsistencyGroup>"Members (configuration names, comma-separated)"
                     <input type="text" name="members" aria-label="Members" placeholder="Shop database, Assets bucket, App config"/>
                 </label>
-                <label class:hidden=move || !is_bucket(&source_type.get())>"Endpoint (http(s)://…; empty for AWS)"
+                <label class:hidden=move || !source_type.get().is_bucket()>"Endpoint (http(s)://…; empty for AWS)"
                     <input type="text" name="endpoint" aria-label="Endpoint"/>
                 </label>
-                <label class:hidden=move || !is_bucket(&source_type.get())>"Region" <input type="text" name="region" aria-label="Region" placeholder="us-east-1"/></label>
-                <label class:hidden=move || !is_bucket(&source_type.get())>"Access key id" <input type="text" name="access_key_id" aria-label="Access key id"/></label>
-                <label class:hidden=move || matches!(source_type.get().as_str(), "filesystem" | "environment_vars" | "consistency_group")>
-                    {move || if is_bucket(&source_type.get()) { "Secret access key (stored encrypted)" } else { "Database password (stored encrypted)" }}
+                <label class:hidden=move || !source_type.get().is_bucket()>"Region" <input type="text" name="region" aria-label="Region" placeholder="us-east-1"/></label>
+                <label class:hidden=move || !source_type.get().is_bucket()>"Access key id" <input type="text" name="access_key_id" aria-label="Access key id"/></label>
+                <label class:hidden=move || !matches!(source_type.get(), SourceKind::Postgresql | SourceKind::S3Bucket | SourceKind::SupabaseStorage)>
+                    {move || if source_type.get().is_bucket() { "Secret access key (stored encrypted)" } else { "Database password (stored encrypted)" }}
                     <input type="password" name="source_password" aria-label="Source secret" autocomplete="new-password"/>
                 </label>
                 <label>"Frequency"
-                    <span class="hint" class:hidden=move || source_type.get() != "postgresql">"continuous: physical base backups and WAL archiving, for point-in-time restores; otherwise pg_dump"</span>
+                    <span class="hint" class:hidden=move || source_type.get() != SourceKind::Postgresql>"continuous: physical base backups and WAL archiving, for point-in-time restores; otherwise pg_dump"</span>
                     <select name="frequency" aria-label="Frequency">
                         {["manual", "hourly", "daily", "weekly", "monthly", "continuous", "custom"].map(|f| view! { <option value=f>{f}</option> }).collect_view()}
                     </select>
@@ -231,8 +229,16 @@ pub fn ConfigurationsPage() -> impl IntoView {
     }
 }
 
-fn is_bucket(source_type: &str) -> bool {
-    matches!(source_type, "s3_bucket" | "supabase_storage")
+/// How the form names each kind of source.
+fn label(kind: SourceKind) -> &'static str {
+    match kind {
+        SourceKind::Filesystem => "directory (filesystem)",
+        SourceKind::Postgresql => "PostgreSQL database",
+        SourceKind::S3Bucket => "S3 bucket",
+        SourceKind::SupabaseStorage => "Supabase Storage (S3 endpoint)",
+        SourceKind::EnvironmentVars => "configuration / .env files",
+        SourceKind::ConsistencyGroup => "consistency group (full system)",
+    }
 }
 
 #[component]
@@ -245,7 +251,7 @@ fn ConfigurationLine(configuration: ConfigurationRow, run: ServerAction<RunConfi
     view! {
         <tr data-configuration=configuration.name.clone()>
             <td><a href=format!("/configurations/{}", configuration.id)>{configuration.name.clone()}</a></td>
-            <td>{configuration.source_type.clone()} " " <code>{configuration.source_identifier.clone()}</code></td>
+            <td>{configuration.source_type.as_str()} " " <code>{configuration.source_identifier.clone()}</code></td>
             <td>{configuration.frequency.clone()}</td>
             <td>{minutes(configuration.rto_minutes)} " / " {minutes(configuration.rpo_minutes)}</td>
             <td>{last}</td>

@@ -1,6 +1,7 @@
 //! One backup execution: a live progress bar (server-sent events from
 //! `/api/admin/backups/executions/{id}/events`), then its figures.
 
+use bulwark_types::SourceKind;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use leptos_router::hooks::use_params_map;
@@ -222,10 +223,11 @@ fn GroupPanel(view: Signal<ExecutionView>) -> impl IntoView {
         let mut targets = serde_json::Map::new();
         for m in members() {
             let name = m["name"].as_str().unwrap_or_default().to_string();
-            let target = match (m["restorePoint"].is_string(), m["sourceType"].as_str().unwrap_or_default()) {
+            let kind = m["sourceType"].as_str().and_then(SourceKind::parse);
+            let target = match (m["restorePoint"].is_string(), kind) {
                 (true, _) => serde_json::json!({ "targetDirectory": "/var/lib/postgresql/restored", "port": 5433 }),
-                (false, "postgresql") => serde_json::json!({ "targetUrl": "postgresql://postgres@127.0.0.1:5432/restored" }),
-                (false, "s3_bucket" | "supabase_storage") => serde_json::json!({ "targetBucket": "restored-bucket" }),
+                (false, Some(SourceKind::Postgresql)) => serde_json::json!({ "targetUrl": "postgresql://postgres@127.0.0.1:5432/restored" }),
+                (false, Some(kind)) if kind.is_bucket() => serde_json::json!({ "targetBucket": "restored-bucket" }),
                 _ => serde_json::json!({ "targetPath": format!("/srv/restore/{name}") }),
             };
             targets.insert(name, target);
@@ -233,7 +235,7 @@ fn GroupPanel(view: Signal<ExecutionView>) -> impl IntoView {
         serde_json::to_string_pretty(&serde_json::json!({ "members": targets })).unwrap_or_default()
     };
     view! {
-        <section class="panel" class:hidden=move || { let v = view.get(); v.status != "completed" || v.source_type != "consistency_group" }>
+        <section class="panel" class:hidden=move || { let v = view.get(); v.status != "completed" || v.source_type != Some(SourceKind::ConsistencyGroup) }>
             <h2>"Restore point"</h2>
             <table class="data" data-testid="group-members">
                 <thead><tr><th>"Member"</th><th>"Kind"</th><th>"Position"</th></tr></thead>
@@ -280,7 +282,7 @@ fn ConfigDiffPanel(view: Signal<ExecutionView>) -> impl IntoView {
     let compare = ServerAction::<DiffConfigurationFiles>::new();
     let list = |keys: Vec<String>| if keys.is_empty() { "—".to_string() } else { keys.join(", ") };
     view! {
-        <section class="panel" class:hidden=move || { let v = view.get(); v.status != "completed" || v.source_type != "environment_vars" }>
+        <section class="panel" class:hidden=move || { let v = view.get(); v.status != "completed" || v.source_type != Some(SourceKind::EnvironmentVars) }>
             <h2>"Compare with the current files"</h2>
             <p>"Which files were added, removed or changed since this backup, and which keys of environment files. Values are secrets: they are compared on the server and never shown."</p>
             <ActionForm action=compare attr:class="row-form">
@@ -329,7 +331,7 @@ pub async fn restore_bucket(id: String, target_bucket: String, target_prefix: St
 fn BucketRestorePanel(view: Signal<ExecutionView>) -> impl IntoView {
     let restore = ServerAction::<RestoreBucket>::new();
     view! {
-        <section class="panel" class:hidden=move || { let v = view.get(); v.status != "completed" || !matches!(v.source_type.as_str(), "s3_bucket" | "supabase_storage") }>
+        <section class="panel" class:hidden=move || { let v = view.get(); v.status != "completed" || !v.source_type.is_some_and(SourceKind::is_bucket) }>
             <h2>"Restore objects"</h2>
             <p>"Objects are written back with their content type and metadata, each checked against its SHA-256 before it appears. Without a target bucket they go back where they came from; name key prefixes (comma-separated) to restore only those."</p>
             <ActionForm action=restore attr:class="grid-form">
@@ -349,7 +351,7 @@ fn BucketRestorePanel(view: Signal<ExecutionView>) -> impl IntoView {
 fn DirectoryRestorePanel(view: Signal<ExecutionView>) -> impl IntoView {
     let restore = ServerAction::<RestoreDirectory>::new();
     view! {
-        <section class="panel" class:hidden=move || { let v = view.get(); v.status != "completed" || !matches!(v.source_type.as_str(), "filesystem" | "environment_vars") }>
+        <section class="panel" class:hidden=move || { let v = view.get(); v.status != "completed" || !v.source_type.is_some_and(SourceKind::is_files) }>
             <h2>"Restore into a directory"</h2>
             <p>"Every file is checked against its SHA-256 and appears only complete; files already identical in the target are left alone, so an interrupted restore resumes. Name paths (comma-separated) to restore only those."</p>
             <ActionForm action=restore attr:class="grid-form">
@@ -386,7 +388,7 @@ fn RestorePanel(view: Signal<ExecutionView>) -> impl IntoView {
             <p>"This is a physical base backup: restore it, with the archived WAL after it, from "
                 <a href=move || format!("/configurations/{}", view.get().configuration_id)>"its configuration's page"</a> "."</p>
         </section>
-        <section class="panel" class:hidden=move || { let v = view.get(); v.status != "completed" || v.source_type != "postgresql" || v.format == "pg_basebackup tar" }>
+        <section class="panel" class:hidden=move || { let v = view.get(); v.status != "completed" || v.source_type != Some(SourceKind::Postgresql) || v.format == "pg_basebackup tar" }>
             <h2>"Restore into a database"</h2>
             <p>"The dump streams into " <code>"pg_restore --single-transaction"</code> ": the target database is created when missing, and a failure commits nothing. Name tables (schema.table, comma-separated) to bring back only those; they must not exist in the target."</p>
             <ActionForm action=restore attr:class="grid-form">

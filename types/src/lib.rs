@@ -1,0 +1,7 @@
+//! Bulwark's shared vocabulary: what the core stores and the console shows, in one definition
+//! that builds for the server and for the browser (wasm). Renaming a variant here fails to
+//! compile on both sides instead of a page silently showing nothing.
+
+mod source_kind;
+
+pub use source_kind::SourceKind;
