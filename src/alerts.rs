@@ -4,8 +4,8 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::catalog::{Catalog, CatalogError};
-use crate::time;
+use crate::platform::catalog::{Catalog, CatalogError};
+use crate::platform::time;
 
 /// The dedup key of an alert: the same condition on the same subject is one alert.
 pub fn dedup_hash(alert_type: &str, subject: &str) -> String {

@@ -7,12 +7,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{self, AuditError, VerifyReport};
-use crate::auth::{Principal, Role};
-use crate::catalog::Catalog;
+use crate::platform::audit::{self, AuditError, VerifyReport};
+use crate::platform::auth::{Principal, Role};
+use crate::platform::catalog::Catalog;
 use crate::locations;
-use crate::repo::format::AUDIT_PREFIX;
-use crate::secrets::SecretBox;
+use crate::engine::repo::format::AUDIT_PREFIX;
+use crate::platform::secrets::SecretBox;
 
 pub const JOB_KIND: &str = "audit.anchor";
 
@@ -46,7 +46,7 @@ pub async fn anchor(catalog: &Catalog, secrets: &SecretBox) -> Result<usize, Aud
     let Some(key) = catalog.audit_key() else { return Ok(0) };
     let head: Option<(i64, String)> = sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(catalog.pool()).await?;
     let Some((seq, hash)) = head else { return Ok(0) };
-    let at = crate::time::now_text();
+    let at = crate::platform::time::now_text();
     let body = serde_json::to_vec(&Anchor { seq, hash: hash.clone(), at: at.clone(), mac: mac(key, seq, &hash, &at) }).unwrap_or_default();
     let name = format!("{AUDIT_PREFIX}{seq:020}");
     let mut written = 0;

@@ -8,17 +8,17 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::source::SourceKind;
-use crate::auth::{AuthError, Principal, Role};
+use crate::engine::source::SourceKind;
+use crate::platform::auth::{AuthError, Principal, Role};
 use crate::configurations::{self, ConfigurationError};
-use crate::catalog::Catalog;
+use crate::platform::catalog::Catalog;
 use crate::error::{Classify, Kind};
 use crate::executions::{self, ExecutionError};
 use crate::locations::{self, LocationError};
-use crate::repo::snapshot::NodeKind;
-use crate::repo::{RepoError, restore, tree};
-use crate::secrets::SecretBox;
-use crate::source::env_file::{self, KeyChanges};
+use crate::engine::repo::snapshot::NodeKind;
+use crate::engine::repo::{RepoError, restore, tree};
+use crate::platform::secrets::SecretBox;
+use crate::engine::source::env_file::{self, KeyChanges};
 
 /// The largest environment file compared key by key (a bigger one is not a `.env` file).
 const ENV_FILE_LIMIT: u64 = 16 << 20;

@@ -2,35 +2,30 @@
 //!
 //! No web framework types live here. Each module owns one concern and one error enum
 //! (see [`error`] for the policy); authorization is checked here, so no door can skip it.
+//!
+//! - [`platform`]: what every feature stands on (the catalog, who may do what, the audit log,
+//!   sealed secrets, the job queue and the events outbox);
+//! - [`engine`]: the data path, sources → repository → storage;
+//! - the domain modules: configurations and their executions, restores and their tests,
+//!   retention, verification, replication, the WAL archive;
+//! - [`orchestration`] on top: the worker pool and what runs on it.
 
-pub mod accounts;
 pub mod alerts;
-pub mod audit;
 pub mod audit_anchor;
-pub mod auth;
-pub mod blocking;
-pub mod catalog;
-pub mod child;
 pub mod config_files;
 pub mod configurations;
+pub mod engine;
 pub mod error;
-pub mod events;
 pub mod executions;
-pub mod jobs;
 pub mod locations;
 pub mod orchestration;
 pub mod overview;
+pub mod platform;
 pub mod rebuild;
 pub mod replicate;
-pub mod repo;
-pub mod schedule;
+pub mod restore_tests;
 pub mod restores;
 pub mod retention;
-pub mod secrets;
-pub mod sessions;
-pub mod source;
-pub mod storage;
-pub mod testing;
-pub mod time;
+pub mod schedule;
 pub mod verify;
 pub mod wal_archive;

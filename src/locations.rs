@@ -7,19 +7,19 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::source::SourceKind;
-use crate::audit::{self, Actor, Entry};
-use crate::auth::{AuthError, Principal, Role};
-use crate::catalog::dialect::LockTopic;
-use crate::catalog::{Catalog, CatalogError};
+use crate::engine::source::SourceKind;
+use crate::platform::audit::{self, Actor, Entry};
+use crate::platform::auth::{AuthError, Principal, Role};
+use crate::platform::catalog::dialect::LockTopic;
+use crate::platform::catalog::{Catalog, CatalogError};
 use crate::error::{Classify, Kind};
-use crate::repo::keys::Secret;
-use crate::repo::{RecoveryKit, RepoError, Repository, format};
-use crate::secrets::{SecretBox, SecretError};
-use crate::storage::local::LocalStorage;
-use crate::storage::s3::{S3Settings, S3Storage};
-use crate::storage::{Storage, StorageError};
-use crate::time;
+use crate::engine::repo::keys::Secret;
+use crate::engine::repo::{RecoveryKit, RepoError, Repository, format};
+use crate::platform::secrets::{SecretBox, SecretError};
+use crate::engine::storage::local::LocalStorage;
+use crate::engine::storage::s3::{S3Settings, S3Storage};
+use crate::engine::storage::{Storage, StorageError};
+use crate::platform::time;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LocationError {
@@ -47,11 +47,11 @@ impl From<sqlx::Error> for LocationError {
     }
 }
 
-impl From<crate::audit::AuditError> for LocationError {
-    fn from(e: crate::audit::AuditError) -> Self {
+impl From<crate::platform::audit::AuditError> for LocationError {
+    fn from(e: crate::platform::audit::AuditError) -> Self {
         match e {
-            crate::audit::AuditError::Catalog(c) => LocationError::Catalog(c),
-            crate::audit::AuditError::Forbidden(a) => LocationError::Auth(a),
+            crate::platform::audit::AuditError::Catalog(c) => LocationError::Catalog(c),
+            crate::platform::audit::AuditError::Forbidden(a) => LocationError::Auth(a),
         }
     }
 }
@@ -87,7 +87,7 @@ pub struct StorageLocation {
     pub cost_per_gb_month: Option<f64>,
     pub availability_sla: Option<f64>,
     #[schema(value_type = bool)]
-    #[serde(serialize_with = "crate::catalog::serialize_flag")]
+    #[serde(serialize_with = "crate::platform::catalog::serialize_flag")]
     pub immutability: i64,
     /// Days each object stays locked on an immutable location.
     pub object_lock_days: Option<i64>,
@@ -191,7 +191,7 @@ fn validate(new: &NewLocation) -> Result<(), LocationError> {
             if S3Settings::parse_url(&format!("s3://{bucket}")).is_none() {
                 return invalid("bucket: 3 to 63 lowercase letters, digits, '-' or '.'");
             }
-            if let Some(problem) = blank(&new.endpoint).and_then(|e| crate::storage::s3::endpoint_problem(&e)) {
+            if let Some(problem) = blank(&new.endpoint).and_then(|e| crate::engine::storage::s3::endpoint_problem(&e)) {
                 return invalid(&format!("endpoint: {problem}"));
             }
             if blank(&new.access_key).is_none() || blank(&new.secret_key).is_none() {
@@ -458,7 +458,7 @@ pub async fn open_repository(catalog: &Catalog, secrets: &SecretBox, id: &str) -
 /// A snapshot opened for restoring, and where it was read.
 pub struct SnapshotSource {
     pub repo: Repository,
-    pub snapshot: crate::repo::snapshot::Snapshot,
+    pub snapshot: crate::engine::repo::snapshot::Snapshot,
     /// The location read: the one the backup went to, or a replica of it.
     pub location_id: String,
 }
@@ -520,10 +520,10 @@ pub async fn usage(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, id
 
 /// Rebuilds the location's repository index from its packs' headers (admin, audited): after a
 /// damaged or lost index file, so backups deduplicate against every pack again and prune can run.
-pub async fn repair_index(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, id: &str) -> Result<crate::repo::repair::IndexRepair, LocationError> {
+pub async fn repair_index(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, id: &str) -> Result<crate::engine::repo::repair::IndexRepair, LocationError> {
     actor.require(Role::Admin)?;
     let repo = open_repository(catalog, secrets, id).await?;
-    let report = crate::repo::repair::repair_index(&repo).await?;
+    let report = crate::engine::repo::repair::repair_index(&repo).await?;
     let entry = Entry {
         actor: &Actor::from(actor),
         action: "storage_location.repair_index",
@@ -557,8 +557,8 @@ pub async fn snapshots(catalog: &Catalog, secrets: &SecretBox, actor: &Principal
         .rev()
         .map(|s| SnapshotRow {
             kind: match s.content {
-                crate::repo::snapshot::Content::Stream { .. } => "stream",
-                crate::repo::snapshot::Content::Tree { .. } => "tree",
+                crate::engine::repo::snapshot::Content::Stream { .. } => "stream",
+                crate::engine::repo::snapshot::Content::Tree { .. } => "tree",
             },
             id: s.id,
             time: s.time,
@@ -577,12 +577,12 @@ pub async fn browse(
     id: &str,
     snapshot_id: &str,
     dir: &str,
-) -> Result<Vec<crate::repo::snapshot::Node>, LocationError> {
+) -> Result<Vec<crate::engine::repo::snapshot::Node>, LocationError> {
     actor.require(Role::Viewer)?;
     let repo = open_repository(catalog, secrets, id).await?;
     let snapshot = repo.snapshot(snapshot_id).await?;
     let index = repo.load_index().await?;
-    Ok(crate::repo::tree::list_dir(&repo, &index, &snapshot, dir).await?)
+    Ok(crate::engine::repo::tree::list_dir(&repo, &index, &snapshot, dir).await?)
 }
 
 /// One file of a tree snapshot, streamed and verified as it goes (see `restore::file_stream`).
@@ -593,7 +593,7 @@ pub async fn download(
     id: &str,
     snapshot_id: &str,
     path: &str,
-) -> Result<crate::repo::restore::FileStream, LocationError> {
+) -> Result<crate::engine::repo::restore::FileStream, LocationError> {
     actor.require(Role::Operator)?;
     let repo = open_repository(catalog, secrets, id).await?;
     let snapshot = repo.snapshot(snapshot_id).await?;
@@ -602,7 +602,7 @@ pub async fn download(
         actor.require(Role::Admin)?;
     }
     let index = std::sync::Arc::new(repo.load_index().await?);
-    let file = crate::repo::restore::file_stream(&repo, index, &snapshot, path).await?;
+    let file = crate::engine::repo::restore::file_stream(&repo, index, &snapshot, path).await?;
     audit::record(
         catalog,
         Entry {

@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{AuthError, Principal, Role};
-use crate::catalog::{Catalog, Table};
+use crate::platform::auth::{AuthError, Principal, Role};
+use crate::platform::catalog::{Catalog, Table};
 
 /// Row counts of what the console shows, as one snapshot.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

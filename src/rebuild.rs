@@ -6,19 +6,19 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::source::SourceKind;
-use crate::audit::{self, Actor, Entry};
-use crate::auth::{AuthError, Principal, Role};
-use crate::catalog::dialect::LockTopic;
-use crate::catalog::{Catalog, CatalogError};
+use crate::engine::source::SourceKind;
+use crate::platform::audit::{self, Actor, Entry};
+use crate::platform::auth::{AuthError, Principal, Role};
+use crate::platform::catalog::dialect::LockTopic;
+use crate::platform::catalog::{Catalog, CatalogError};
 use crate::error::{Classify, Kind};
 use crate::executions::{self, ExecutionError, Rebuilt};
 use crate::locations::{self, LocationError};
-use crate::repo::keys::Secret;
-use crate::repo::snapshot::Content;
-use crate::repo::{RepoError, Repository, format};
-use crate::secrets::SecretBox;
-use crate::time;
+use crate::engine::repo::keys::Secret;
+use crate::engine::repo::snapshot::Content;
+use crate::engine::repo::{RepoError, Repository, format};
+use crate::platform::secrets::SecretBox;
+use crate::platform::time;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RebuildError {
@@ -138,7 +138,7 @@ pub async fn rebuild(catalog: &Catalog, secrets: &SecretBox, actor: &Principal) 
 
 /// The recovery metadata an execution of `snapshot` records, read back from the repository:
 /// for a catalog rebuild, and for a worker adopting a snapshot a dead attempt committed.
-pub(crate) async fn recovery_metadata(repo: &Repository, snapshot: &crate::repo::snapshot::Snapshot) -> serde_json::Value {
+pub(crate) async fn recovery_metadata(repo: &Repository, snapshot: &crate::engine::repo::snapshot::Snapshot) -> serde_json::Value {
     let mut metadata = match base_backup_metadata(repo, snapshot).await {
         Some(metadata) => metadata,
         None => snapshot.metadata.clone(),
@@ -154,8 +154,8 @@ pub(crate) async fn recovery_metadata(repo: &Repository, snapshot: &crate::repo:
 /// A base backup's recovery metadata, as its execution recorded it: the WAL start point
 /// comes from the `backup_label` at the head of its tar. `None` for any other snapshot, or
 /// when the label cannot be read (the execution then restores no point in time).
-async fn base_backup_metadata(repo: &Repository, snapshot: &crate::repo::snapshot::Snapshot) -> Option<serde_json::Value> {
-    use crate::source::postgres::{backup_label_in_tar, parse_backup_label};
+async fn base_backup_metadata(repo: &Repository, snapshot: &crate::engine::repo::snapshot::Snapshot) -> Option<serde_json::Value> {
+    use crate::engine::source::postgres::{backup_label_in_tar, parse_backup_label};
     if !snapshot.source.starts_with(BASE_BACKUP_TOOL) {
         return None;
     }
@@ -187,7 +187,7 @@ fn normalise_time(text: &str) -> String {
 /// Recreates a configuration from a snapshot's metadata unless it exists; true if created.
 /// It comes back manual (its schedule and credentials are not in the repository), or
 /// continuous for a base backup, whose point-in-time restores need that.
-async fn ensure_configuration(catalog: &Catalog, id: &str, snapshot: &crate::repo::snapshot::Snapshot, location_id: &str) -> Result<bool, RebuildError> {
+async fn ensure_configuration(catalog: &Catalog, id: &str, snapshot: &crate::engine::repo::snapshot::Snapshot, location_id: &str) -> Result<bool, RebuildError> {
     let exists: Option<String> = sqlx::query_scalar("SELECT id FROM backup_configurations WHERE id = $1").bind(id).fetch_optional(catalog.pool()).await?;
     if exists.is_some() {
         return Ok(false);

@@ -12,17 +12,17 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{self, Actor, Entry};
-use crate::auth::{AuthError, Principal, Role};
-use crate::catalog::dialect::LockTopic;
-use crate::catalog::{Catalog, CatalogError};
+use crate::platform::audit::{self, Actor, Entry};
+use crate::platform::auth::{AuthError, Principal, Role};
+use crate::platform::catalog::dialect::LockTopic;
+use crate::platform::catalog::{Catalog, CatalogError};
 use crate::error::{Classify, Kind};
-use crate::jobs::{self, JobError, NewJob};
+use crate::platform::jobs::{self, JobError, NewJob};
 use crate::locations::{self, LocationError};
-use crate::repo::{RepoError, check, format, restore};
-use crate::secrets::{SecretBox, SecretError};
-use crate::storage::StorageError;
-use crate::time;
+use crate::engine::repo::{RepoError, check, format, restore};
+use crate::platform::secrets::{SecretBox, SecretError};
+use crate::engine::storage::StorageError;
+use crate::platform::time;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplicateError {
@@ -120,7 +120,7 @@ pub async fn schedule(catalog: &Catalog, actor: &Principal, source_id: &str, req
 }
 
 /// Inserts a queued run and its job.
-async fn queue(tx: &mut crate::catalog::SerializedTx<'_>, source_id: &str, target_id: &str, requested_by: &str) -> Result<String, ReplicateError> {
+async fn queue(tx: &mut crate::platform::catalog::SerializedTx<'_>, source_id: &str, target_id: &str, requested_by: &str) -> Result<String, ReplicateError> {
     let id = uuid::Uuid::new_v4().to_string();
     sqlx::query(&format!("INSERT INTO replication_runs ({COLUMNS}) VALUES ($1, $2, $3, 'queued', 0, 0, 0, 0, 0, 0, 0, NULL, $4, $5, NULL)"))
         .bind(&id)
@@ -359,8 +359,8 @@ async fn copy(catalog: &Catalog, secrets: &SecretBox, run: &ReplicationRun) -> R
 
     // The target opens with the source's key: check its structure, read the new snapshots back.
     let key_file = secrets.open(&format!("location:{}:repository_key", source.id), source.repository_key_encrypted.as_deref().unwrap_or_default())?;
-    let secret = crate::repo::keys::Secret::from_key_file(&key_file).ok_or(SecretError::Open)?;
-    let replica = crate::repo::Repository::open(to, &secret).await?;
+    let secret = crate::engine::repo::keys::Secret::from_key_file(&key_file).ok_or(SecretError::Open)?;
+    let replica = crate::engine::repo::Repository::open(to, &secret).await?;
     let structure = check::check(&replica, false).await?;
     if !structure.is_ok() {
         return Err(ReplicateError::Conflict(format!("the copy does not check out: {}", structure.errors.join("; "))));
@@ -386,7 +386,7 @@ async fn copy(catalog: &Catalog, secrets: &SecretBox, run: &ReplicationRun) -> R
 /// files and packs, rotated-out keys), in the order prune deletes: snapshots, then index
 /// files, then packs. What the target's Object Lock still holds stays; and while a snapshot or
 /// an index file stays that way, so do all extra packs, since they may be what it names.
-async fn remove_extra(to: &dyn crate::storage::Storage, extra: &HashMap<&str, Vec<(String, u64)>>, figures: &mut Figures) -> Result<(), ReplicateError> {
+async fn remove_extra(to: &dyn crate::engine::storage::Storage, extra: &HashMap<&str, Vec<(String, u64)>>, figures: &mut Figures) -> Result<(), ReplicateError> {
     let now = std::time::SystemTime::now();
     let mut kept_referrer = false;
     for prefix in [format::SNAPSHOTS_PREFIX, format::INDEX_PREFIX, format::PACKS_PREFIX, format::KEYS_PREFIX, format::WAL_PREFIX] {

@@ -9,15 +9,15 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::alerts;
-use crate::auth::{AuthError, Principal, Role};
-use crate::catalog::{Catalog, CatalogError};
+use crate::platform::auth::{AuthError, Principal, Role};
+use crate::platform::catalog::{Catalog, CatalogError};
 use crate::error::{Classify, Kind};
 use crate::executions::{self, ExecutionError};
-use crate::jobs::{self, JobError, NewJob};
+use crate::platform::jobs::{self, JobError, NewJob};
 use crate::locations::{self, LocationError};
-use crate::repo::RepoError;
-use crate::repo::restore::verify_snapshot;
-use crate::secrets::SecretBox;
+use crate::engine::repo::RepoError;
+use crate::engine::repo::restore::verify_snapshot;
+use crate::platform::secrets::SecretBox;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -149,7 +149,7 @@ async fn finish(
     catalog: &Catalog,
     execution_id: &str,
     started: Instant,
-    verified: crate::repo::restore::Verified,
+    verified: crate::engine::repo::restore::Verified,
     problems: Vec<String>,
 ) -> Result<VerificationReport, VerifyError> {
     let status = if problems.is_empty() { "verified" } else { "failed" };
@@ -173,5 +173,5 @@ async fn finish(
 }
 
 /// The job kind queued after each completed backup.
-pub const JOB_KIND: &str = crate::events::VERIFY_BACKUP;
+pub const JOB_KIND: &str = crate::platform::events::VERIFY_BACKUP;
 

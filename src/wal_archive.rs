@@ -5,17 +5,17 @@
 
 use serde::Serialize;
 
-use crate::source::SourceKind;
-use crate::accounts::tokens::{self, CreatedToken, NewToken, WAL_PUSH_SCOPE};
-use crate::auth::{AuthError, Principal, Role};
-use crate::catalog::{Catalog, CatalogError};
+use crate::engine::source::SourceKind;
+use crate::platform::accounts::tokens::{self, CreatedToken, NewToken, WAL_PUSH_SCOPE};
+use crate::platform::auth::{AuthError, Principal, Role};
+use crate::platform::catalog::{Catalog, CatalogError};
 use crate::configurations::{self, Configuration, ConfigurationError};
 use crate::error::{Classify, Kind};
 use crate::locations::{self, LocationError};
-use crate::repo::wal::{Pushed, is_wal_name};
-use crate::repo::{RepoError, Repository};
-use crate::secrets::SecretBox;
-use crate::time;
+use crate::engine::repo::wal::{Pushed, is_wal_name};
+use crate::engine::repo::{RepoError, Repository};
+use crate::platform::secrets::SecretBox;
+use crate::platform::time;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WalArchiveError {

@@ -16,8 +16,8 @@ pub async fn whoami() -> Result<Me, AppError> {
 /// account also needs its authenticator code, which the form then asks for.
 #[server(prefix = "/_sfn", endpoint = "login")]
 pub async fn login(username: String, password: String, code: Option<String>, next: Option<String>) -> Result<bool, AppError> {
-    use bulwark_core::accounts::users;
-    use bulwark_core::auth::AuthError;
+    use bulwark_core::platform::accounts::users;
+    use bulwark_core::platform::auth::AuthError;
     use bulwark_core::error::{Classify, Kind};
     let catalog = crate::ssr::catalog()?;
     let secrets = crate::ssr::secrets()?;
@@ -38,15 +38,15 @@ pub async fn logout() -> Result<(), AppError> {
     let session = crate::ssr::session().await?;
     if let Ok(p) = crate::ssr::principal().await {
         let catalog = crate::ssr::catalog()?;
-        let actor = bulwark_core::audit::Actor::from(&p);
-        let entry = bulwark_core::audit::Entry {
+        let actor = bulwark_core::platform::audit::Actor::from(&p);
+        let entry = bulwark_core::platform::audit::Entry {
             actor: &actor,
             action: "logout",
             target_type: "session",
             target_id: Some(&p.user_id),
             detail: serde_json::json!({}),
         };
-        bulwark_core::audit::record(&catalog, entry).await.map_err(AppError::from_core)?;
+        bulwark_core::platform::audit::record(&catalog, entry).await.map_err(AppError::from_core)?;
     }
     session.flush().await.map_err(|_| AppError::Internal)?;
     leptos_axum::redirect("/login");

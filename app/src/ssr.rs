@@ -1,8 +1,8 @@
 //! Server-side helpers for server functions: the catalog and the acting principal.
 
-use bulwark_core::accounts::users;
-use bulwark_core::auth::Principal;
-use bulwark_core::catalog::Catalog;
+use bulwark_core::platform::accounts::users;
+use bulwark_core::platform::auth::Principal;
+use bulwark_core::platform::catalog::Catalog;
 use leptos::prelude::use_context;
 use tower_sessions::Session;
 
@@ -68,8 +68,8 @@ pub async fn start_session(principal: &Principal) -> Result<(), AppError> {
     session.insert(USER_KEY, &principal.user_id).await.map_err(|_| AppError::Internal)
 }
 
-pub fn secrets() -> Result<bulwark_core::secrets::SecretBox, AppError> {
-    use_context::<bulwark_core::secrets::SecretBox>().ok_or_else(|| {
+pub fn secrets() -> Result<bulwark_core::platform::secrets::SecretBox, AppError> {
+    use_context::<bulwark_core::platform::secrets::SecretBox>().ok_or_else(|| {
         tracing::error!("the secret box is not in the Leptos context");
         AppError::Internal
     })

@@ -226,3 +226,18 @@ test('a user turns on a second factor, logs in with a code, and an admin removes
   await page.getByRole('button', { name: 'Log out' }).click();
   await login(page, tess);
 });
+
+test('the API is described at /api/openapi.json and readable in Swagger UI served by Bulwark itself', async ({ page }) => {
+  const errors: string[] = [];
+  page.on('console', (message) => { if (message.type() === 'error') errors.push(message.text()); });
+  const requested: string[] = [];
+  page.on('request', (request) => requested.push(request.url()));
+  await page.goto('/api/docs/');
+  // The document's own title and an operation of the REST API, rendered under the page's CSP.
+  await expect(page.getByRole('heading', { name: /Bulwark/ })).toBeVisible();
+  await expect(page.getByText('/api/admin/backups/configurations').first()).toBeVisible();
+  expect(errors.filter((e) => e.includes('Content Security Policy')), errors.join('\n')).toEqual([]);
+  // Nothing from a CDN: every script, style and image comes from this server.
+  const origin = new URL(page.url()).origin;
+  expect(requested.filter((u) => !u.startsWith(origin) && !u.startsWith('data:'))).toEqual([]);
+});

@@ -22,8 +22,8 @@ pub struct CatalogArgs {
 
 impl CatalogArgs {
     /// The server secret key: `BULWARK_SECRET_KEY`, else `secret.key` in the data directory.
-    pub fn secrets(&self) -> Result<bulwark_core::secrets::SecretBox, bulwark_core::secrets::SecretError> {
-        bulwark_core::secrets::SecretBox::load(std::env::var("BULWARK_SECRET_KEY").ok().as_deref(), &self.data_dir)
+    pub fn secrets(&self) -> Result<bulwark_core::platform::secrets::SecretBox, bulwark_core::platform::secrets::SecretError> {
+        bulwark_core::platform::secrets::SecretBox::load(std::env::var("BULWARK_SECRET_KEY").ok().as_deref(), &self.data_dir)
     }
 
     /// How long a query waits for a catalog connection.

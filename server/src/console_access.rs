@@ -7,8 +7,8 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bulwark_app::error::AppError;
-use bulwark_core::accounts::users;
-use bulwark_core::auth::Role;
+use bulwark_core::platform::accounts::users;
+use bulwark_core::platform::auth::Role;
 use tower_sessions::Session;
 
 use crate::state::AppState;

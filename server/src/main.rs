@@ -1,4 +1,4 @@
-use bulwark_core::catalog::Catalog;
+use bulwark_core::platform::catalog::Catalog;
 use bulwark_server::cli::{self, Cli, Command, Failure};
 use bulwark_server::config::ServeArgs;
 use bulwark_server::serve;
@@ -71,7 +71,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 
 /// The catalog, its audit chain keyed by the server secret key (every command that may append
 /// to the audit log must key it, or its rows would break the chain), and that key.
-async fn open(args: &bulwark_server::config::CatalogArgs) -> Result<(Catalog, bulwark_core::secrets::SecretBox), Failure> {
+async fn open(args: &bulwark_server::config::CatalogArgs) -> Result<(Catalog, bulwark_core::platform::secrets::SecretBox), Failure> {
     let url = args.url().map_err(|e| Failure { code: 5, message: e.to_string() })?;
     let secrets = args.secrets()?;
     Ok((Catalog::open_with(&url, args.acquire_timeout()).await?.with_audit_key(secrets.audit_key()), secrets))

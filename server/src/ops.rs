@@ -27,7 +27,7 @@ pub async fn metrics(State(state): State<AppState>, request: axum::extract::Requ
     if !(state.public_metrics || loopback) {
         let bearer = request.headers().get(header::AUTHORIZATION).and_then(|h| h.to_str().ok()).and_then(|h| h.strip_prefix("Bearer "));
         let allowed = match bearer {
-            Some(secret) => bulwark_core::accounts::tokens::authenticate(&state.catalog, secret.trim()).await.is_ok_and(|p| p.scope.is_none()),
+            Some(secret) => bulwark_core::platform::accounts::tokens::authenticate(&state.catalog, secret.trim()).await.is_ok_and(|p| p.scope.is_none()),
             None => false,
         };
         if !allowed {
@@ -44,7 +44,7 @@ pub async fn metrics(State(state): State<AppState>, request: axum::extract::Requ
     for (i, n) in m.responses.iter().enumerate() {
         let _ = writeln!(out, "bulwark_http_responses_total{{class=\"{}xx\"}} {}", i + 1, n.load(Ordering::Relaxed));
     }
-    let catalog_up = match bulwark_core::jobs::counts_by_state(&state.catalog).await {
+    let catalog_up = match bulwark_core::platform::jobs::counts_by_state(&state.catalog).await {
         Ok(counts) => {
             let _ = writeln!(out, "# HELP bulwark_jobs Jobs in the queue by state.\n# TYPE bulwark_jobs gauge");
             for state_name in ["queued", "running", "succeeded", "failed", "cancelled"] {

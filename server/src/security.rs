@@ -49,7 +49,7 @@ pub async fn require_login(State(state): State<AppState>, session: Session, requ
         return next.run(request).await;
     }
     let valid = match bulwark_app::ssr::session_user(&session).await {
-        Some(id) => matches!(bulwark_core::accounts::users::session_principal(&state.catalog, &id).await, Ok(Some(_))),
+        Some(id) => matches!(bulwark_core::platform::accounts::users::session_principal(&state.catalog, &id).await, Ok(Some(_))),
         None => false,
     };
     if valid {

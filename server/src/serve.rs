@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use bulwark_core::accounts::setup;
-use bulwark_core::catalog::Catalog;
+use bulwark_core::platform::accounts::setup;
+use bulwark_core::platform::catalog::Catalog;
 use bulwark_core::executions::scheduled;
 use bulwark_core::orchestration::pool::Pool;
 use leptos::config::LeptosOptions;

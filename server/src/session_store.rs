@@ -2,8 +2,8 @@
 //! every node on a PostgreSQL catalog.
 
 use async_trait::async_trait;
-use bulwark_core::catalog::Catalog;
-use bulwark_core::sessions::{self, SessionRow};
+use bulwark_core::platform::catalog::Catalog;
+use bulwark_core::platform::sessions::{self, SessionRow};
 use time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
@@ -28,11 +28,11 @@ fn to_text(t: OffsetDateTime) -> String {
     let secs = micros.div_euclid(1_000_000) as i64;
     let nanos = (micros.rem_euclid(1_000_000) * 1000) as u32;
     let utc = chrono::DateTime::from_timestamp(secs, nanos).unwrap_or_default();
-    bulwark_core::time::to_text(utc)
+    bulwark_core::platform::time::to_text(utc)
 }
 
 fn from_text(text: &str) -> Option<OffsetDateTime> {
-    let t = bulwark_core::time::parse(text)?;
+    let t = bulwark_core::platform::time::parse(text)?;
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.timestamp_micros()) * 1000).ok()
 }
 

@@ -5,9 +5,9 @@ use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use axum::extract::FromRef;
-use bulwark_core::catalog::Catalog;
+use bulwark_core::platform::catalog::Catalog;
 use bulwark_core::restores::Targets;
-use bulwark_core::secrets::SecretBox;
+use bulwark_core::platform::secrets::SecretBox;
 use leptos::config::LeptosOptions;
 
 #[derive(Clone)]

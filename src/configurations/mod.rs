@@ -6,15 +6,15 @@ pub mod retention_policy;
 
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{self, Actor, Entry};
-use crate::auth::{AuthError, Principal, Role};
-use crate::catalog::dialect::LockTopic;
-use crate::catalog::{Catalog, CatalogError};
+use crate::platform::audit::{self, Actor, Entry};
+use crate::platform::auth::{AuthError, Principal, Role};
+use crate::platform::catalog::dialect::LockTopic;
+use crate::platform::catalog::{Catalog, CatalogError};
 use crate::error::{Classify, Kind};
 use crate::schedule::Schedule;
-use crate::secrets::{SecretBox, SecretError};
-use crate::source::SourceKind;
-use crate::time;
+use crate::platform::secrets::{SecretBox, SecretError};
+use crate::engine::source::SourceKind;
+use crate::platform::time;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigurationError {
@@ -70,24 +70,24 @@ pub struct Configuration {
     pub frequency: String,
     pub schedule: Option<String>,
     #[schema(value_type = serde_json::Value)]
-    #[serde(serialize_with = "crate::catalog::serialize_json_text")]
+    #[serde(serialize_with = "crate::platform::catalog::serialize_json_text")]
     pub retention_policy: String,
     #[schema(value_type = bool)]
-    #[serde(rename = "encryption", serialize_with = "crate::catalog::serialize_flag")]
+    #[serde(rename = "encryption", serialize_with = "crate::platform::catalog::serialize_flag")]
     pub encryption_enabled: i64,
     pub compression: String,
     pub priority_level: i64,
     pub rto_minutes: Option<i64>,
     pub rpo_minutes: Option<i64>,
     #[schema(value_type = serde_json::Value)]
-    #[serde(serialize_with = "crate::catalog::serialize_json_text")]
+    #[serde(serialize_with = "crate::platform::catalog::serialize_json_text")]
     pub storage_location_ids: String,
     /// A bucket's endpoint, region and access key id (never a secret).
     #[schema(value_type = serde_json::Value)]
-    #[serde(serialize_with = "crate::catalog::serialize_json_text")]
+    #[serde(serialize_with = "crate::platform::catalog::serialize_json_text")]
     pub source_options: String,
     #[schema(value_type = bool)]
-    #[serde(serialize_with = "crate::catalog::serialize_flag")]
+    #[serde(serialize_with = "crate::platform::catalog::serialize_flag")]
     pub is_active: i64,
     pub created_at: String,
     pub updated_at: String,
@@ -101,11 +101,11 @@ impl Configuration {
     }
 
     /// The bucket a bucket source reads (`s3_bucket`, `supabase_storage`).
-    pub fn bucket(&self, secrets: &SecretBox) -> Result<crate::source::bucket::Bucket, ConfigurationError> {
-        let options: crate::source::bucket::BucketOptions =
+    pub fn bucket(&self, secrets: &SecretBox) -> Result<crate::engine::source::bucket::Bucket, ConfigurationError> {
+        let options: crate::engine::source::bucket::BucketOptions =
             serde_json::from_str(&self.source_options).map_err(|e| ConfigurationError::Invalid(format!("sourceOptions: {e}")))?;
         let secret = self.source_password(secrets)?.unwrap_or_default();
-        crate::source::bucket::Bucket::new(&self.source_identifier, &options, &secret).map_err(|e| ConfigurationError::Invalid(e.to_string()))
+        crate::engine::source::bucket::Bucket::new(&self.source_identifier, &options, &secret).map_err(|e| ConfigurationError::Invalid(e.to_string()))
     }
 
     /// A consistency group's member configuration ids, in order.
@@ -253,11 +253,11 @@ fn validate(new: &NewConfiguration) -> Result<(), ConfigurationError> {
             }
         }
         SourceKind::S3Bucket | SourceKind::SupabaseStorage => {
-            if crate::storage::s3::S3Settings::parse_url(source).is_none() {
+            if crate::engine::storage::s3::S3Settings::parse_url(source).is_none() {
                 return invalid("sourceIdentifier: s3://bucket or s3://bucket/prefix, with a valid bucket name".into());
             }
             let options = new.source_options.clone().unwrap_or_else(|| serde_json::json!({}));
-            let options: crate::source::bucket::BucketOptions =
+            let options: crate::engine::source::bucket::BucketOptions =
                 serde_json::from_value(options).map_err(|e| ConfigurationError::Invalid(format!("sourceOptions: {e}")))?;
             if let Some(problem) = options.problem() {
                 return invalid(problem);
@@ -577,7 +577,7 @@ pub async fn list(catalog: &Catalog, actor: &Principal) -> Result<Vec<Configurat
             (_, "failed") => "error",
             _ => "active",
         };
-        let next_execution = configuration.next_run(chrono::Utc::now()).map(crate::time::to_text);
+        let next_execution = configuration.next_run(chrono::Utc::now()).map(crate::platform::time::to_text);
         let last_execution = last.as_ref().map(|l| l.started_at.clone().unwrap_or_else(|| l.created_at.clone()));
         let (rto, rpo) = (configuration.rto_minutes, configuration.rpo_minutes);
         out.push(ConfigurationSummary { configuration, last_run: last, last_execution, next_execution, status: status.into(), last_run_status, rto, rpo });

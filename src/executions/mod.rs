@@ -7,20 +7,20 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::audit::{self, Actor, Entry};
-use crate::auth::{AuthError, Principal, Role};
-use crate::catalog::dialect::LockTopic;
-use crate::catalog::{Catalog, CatalogError, SerializedTx};
+use crate::platform::audit::{self, Actor, Entry};
+use crate::platform::auth::{AuthError, Principal, Role};
+use crate::platform::catalog::dialect::LockTopic;
+use crate::platform::catalog::{Catalog, CatalogError, SerializedTx};
 use crate::configurations::{self, Configuration, ConfigurationError};
 use crate::error::{Classify, Kind};
-use crate::jobs::{self, JobError, Lease, NewJob};
+use crate::platform::jobs::{self, JobError, Lease, NewJob};
 use crate::locations::LocationError;
-use crate::repo::snapshot::{Content, Snapshot};
-use crate::repo::RepoError;
-use crate::secrets::SecretError;
-use crate::source::SourceError;
-use crate::events::{self, EventError, EventKind};
-use crate::time;
+use crate::engine::repo::snapshot::{Content, Snapshot};
+use crate::engine::repo::RepoError;
+use crate::platform::secrets::SecretError;
+use crate::engine::source::SourceError;
+use crate::platform::events::{self, EventError, EventKind};
+use crate::platform::time;
 
 pub mod reconcile;
 pub mod scheduled;
@@ -65,7 +65,7 @@ impl ExecutionError {
         match self {
             ExecutionError::Catalog(CatalogError::Query(e))
             | ExecutionError::Job(JobError::Catalog(CatalogError::Query(e)))
-            | ExecutionError::Event(EventError::Catalog(CatalogError::Query(e)) | EventError::Job(JobError::Catalog(CatalogError::Query(e)))) => crate::catalog::unreachable(e),
+            | ExecutionError::Event(EventError::Catalog(CatalogError::Query(e)) | EventError::Job(JobError::Catalog(CatalogError::Query(e)))) => crate::platform::catalog::unreachable(e),
             _ => false,
         }
     }
@@ -116,10 +116,10 @@ pub struct Execution {
     pub verification_status: Option<String>,
     pub verified_at: Option<String>,
     #[schema(value_type = serde_json::Value)]
-    #[serde(serialize_with = "crate::catalog::serialize_json_text")]
+    #[serde(serialize_with = "crate::platform::catalog::serialize_json_text")]
     pub recovery_metadata: String,
     #[schema(value_type = serde_json::Value)]
-    #[serde(serialize_with = "crate::catalog::serialize_json_text")]
+    #[serde(serialize_with = "crate::platform::catalog::serialize_json_text")]
     pub progress: String,
     pub requested_by: Option<String>,
     pub created_at: String,
@@ -129,7 +129,7 @@ pub struct Execution {
     pub notes: Option<String>,
     /// A JSON object of tags to find it by (the seeds' `tags`); `{}` when none.
     #[schema(value_type = serde_json::Value)]
-    #[serde(serialize_with = "crate::catalog::serialize_json_text")]
+    #[serde(serialize_with = "crate::platform::catalog::serialize_json_text")]
     pub tags: String,
 }
 
@@ -370,7 +370,7 @@ pub async fn record_completed(catalog: &Catalog, id: &str, configuration_id: &st
         if let Some(lease) = lease {
             jobs::complete_in(&mut tx, &lease.job_id, &lease.owner).await?;
         }
-        let completed_at = time::to_text(crate::catalog::now_on(&mut tx).await?);
+        let completed_at = time::to_text(crate::platform::catalog::now_on(&mut tx).await?);
         sqlx::query(
             "UPDATE backup_executions SET status = 'completed', storage_location_id = $1, snapshot_id = $2, completed_at = $3,
                  duration_seconds = $4, size_bytes = $5, compressed_size_bytes = $6, new_bytes = $7, checksum = $8,
@@ -403,7 +403,7 @@ pub async fn record_completed(catalog: &Catalog, id: &str, configuration_id: &st
 pub async fn finish(catalog: &Catalog, id: &str, configuration_id: &str, lease: Option<&Lease>, status: &str, message: &str) -> Result<(), ExecutionError> {
     write_outcome(id, || async {
         let mut tx = catalog.pool().begin().await?;
-        let completed_at = time::to_text(crate::catalog::now_on(&mut tx).await?);
+        let completed_at = time::to_text(crate::platform::catalog::now_on(&mut tx).await?);
         let ended = sqlx::query(&format!("UPDATE backup_executions SET status = $1, completed_at = $2, error_message = $3 WHERE id = $4 AND {}", holds_lease(5, 6)))
             .bind(status)
             .bind(&completed_at)
@@ -458,7 +458,7 @@ fn holds_lease(job: usize, owner: usize) -> String {
 /// `verification.failed` in the same transaction. Returns when it was recorded.
 pub async fn record_verification(catalog: &Catalog, id: &str, status: &str, problems: &[String]) -> Result<String, ExecutionError> {
     let mut tx = catalog.pool().begin().await?;
-    let now = time::to_text(crate::catalog::now_on(&mut tx).await?);
+    let now = time::to_text(crate::platform::catalog::now_on(&mut tx).await?);
     sqlx::query("UPDATE backup_executions SET verification_status = $1, verified_at = $2 WHERE id = $3")
         .bind(status)
         .bind(&now)

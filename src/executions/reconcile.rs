@@ -4,8 +4,8 @@
 //! answers "already finished". Every node queues the sweep at start and every minute.
 
 use super::{ExecutionError, JOB_KIND};
-use crate::catalog::Catalog;
-use crate::time;
+use crate::platform::catalog::Catalog;
+use crate::platform::time;
 
 /// The sweep's job kind.
 pub const RECONCILE_KIND: &str = "executions.reconcile";

@@ -8,13 +8,13 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use super::{ExecutionError, enqueue_in, insert_in};
-use crate::audit::Actor;
-use crate::auth::{Principal, Role};
-use crate::catalog::Catalog;
-use crate::catalog::dialect::LockTopic;
+use crate::platform::audit::Actor;
+use crate::platform::auth::{Principal, Role};
+use crate::platform::catalog::Catalog;
+use crate::platform::catalog::dialect::LockTopic;
 use crate::configurations::{self, Configuration};
 use crate::schedule::Schedule;
-use crate::time;
+use crate::platform::time;
 
 /// One slot a node fired.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -82,7 +82,7 @@ async fn fire(catalog: &Catalog, node: &str, configuration: &Configuration, slot
         Err(ExecutionError::Conflict(reason)) => (None, format!("skipped: {reason}")),
         Err(e) => return Err(e),
     };
-    let fired_at = time::to_text(crate::catalog::now_on(&mut tx.tx).await?);
+    let fired_at = time::to_text(crate::platform::catalog::now_on(&mut tx.tx).await?);
     let row = Slot { configuration_id: configuration.id.clone(), slot_at, fired_at, node: node.to_string(), execution_id, outcome };
     sqlx::query("INSERT INTO schedule_slots (configuration_id, slot_at, fired_at, node, execution_id, outcome) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(&row.configuration_id)

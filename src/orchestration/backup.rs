@@ -8,18 +8,18 @@ use std::time::Instant;
 
 use super::pool::{JobFuture, JobHandler};
 use super::test_hook;
-use crate::catalog::Catalog;
+use crate::platform::catalog::Catalog;
 use crate::configurations::{self, Configuration};
 use crate::executions::{self, Completion, Execution, ExecutionError, JOB_KIND};
-use crate::jobs::{self, CancelFlag, ClaimedJob, Lease};
+use crate::platform::jobs::{self, CancelFlag, ClaimedJob, Lease};
 use crate::locations::{self, LocationError};
-use crate::repo::backup::{self, BackupOptions, CommitCheck, Progress};
-use crate::repo::format::Compression;
-use crate::repo::snapshot::Snapshot;
-use crate::repo::{CompressionSetting, RepoError};
-use crate::secrets::SecretBox;
-use crate::source::{SourceError, SourceKind};
-use crate::source::postgres::Database;
+use crate::engine::repo::backup::{self, BackupOptions, CommitCheck, Progress};
+use crate::engine::repo::format::Compression;
+use crate::engine::repo::snapshot::Snapshot;
+use crate::engine::repo::{CompressionSetting, RepoError};
+use crate::platform::secrets::SecretBox;
+use crate::engine::source::{SourceError, SourceKind};
+use crate::engine::source::postgres::Database;
 
 /// Runs a queued execution to its end, recording success or the error a person can act on;
 /// `cancel` stops it early. Outside the job queue (tests, tools): nothing fences it.
@@ -178,7 +178,7 @@ async fn first_reachable(
     catalog: &Catalog,
     secrets: &SecretBox,
     configuration: &Configuration,
-) -> Result<(String, crate::repo::Repository, Vec<serde_json::Value>), ExecutionError> {
+) -> Result<(String, crate::engine::repo::Repository, Vec<serde_json::Value>), ExecutionError> {
     let ids = configuration.location_ids();
     if ids.is_empty() {
         return Err(ExecutionError::Invalid(format!("configuration {:?} has no storage location", configuration.name)));
@@ -205,9 +205,9 @@ async fn first_reachable(
 
 /// An environment file, or a directory of configuration files. The metadata names each
 /// environment file's keys, never a value.
-async fn back_up_config_files(repo: &crate::repo::Repository, path: &str, options: BackupOptions) -> Result<(Snapshot, serde_json::Value), ExecutionError> {
-    use crate::repo::backup::Entry;
-    use crate::repo::snapshot::{Node, NodeKind};
+async fn back_up_config_files(repo: &crate::engine::repo::Repository, path: &str, options: BackupOptions) -> Result<(Snapshot, serde_json::Value), ExecutionError> {
+    use crate::engine::repo::backup::Entry;
+    use crate::engine::repo::snapshot::{Node, NodeKind};
     let root = std::path::PathBuf::from(path);
     let unreadable = |e: std::io::Error| ExecutionError::Source(SourceError::Unavailable(format!("{path}: {e}")));
     let meta = std::fs::metadata(&root).map_err(unreadable)?;
@@ -220,15 +220,15 @@ async fn back_up_config_files(repo: &crate::repo::Repository, path: &str, option
         use std::os::unix::fs::PermissionsExt;
         let node = Node { path: name, kind: NodeKind::File, mode: meta.permissions().mode() & 0o7777, mtime_ns, size: meta.len(), sha256: None, chunks: vec![], target: None, object: None };
         let file = root.clone();
-        let open: crate::repo::backup::EntryOpener = Box::new(move || Ok((None, Box::new(std::fs::File::open(&file)?) as Box<dyn std::io::Read + Send>)));
+        let open: crate::engine::repo::backup::EntryOpener = Box::new(move || Ok((None, Box::new(std::fs::File::open(&file)?) as Box<dyn std::io::Read + Send>)));
         backup::backup_listing(repo, vec![Entry { node, open: Some(open) }], options).await?
     };
     let files = crate::config_files::current_files(&root).map_err(unreadable)?;
     let env_files: Vec<serde_json::Value> = files
         .iter()
-        .filter(|(rel, _)| crate::source::env_file::is_env_file(rel.rsplit('/').next().unwrap_or(rel)))
+        .filter(|(rel, _)| crate::engine::source::env_file::is_env_file(rel.rsplit('/').next().unwrap_or(rel)))
         .map(|(rel, file)| {
-            let keys: Vec<String> = std::fs::read_to_string(file).map(|t| crate::source::env_file::parse(&t).into_keys().collect()).unwrap_or_default();
+            let keys: Vec<String> = std::fs::read_to_string(file).map(|t| crate::engine::source::env_file::parse(&t).into_keys().collect()).unwrap_or_default();
             serde_json::json!({ "path": rel, "keys": keys })
         })
         .collect();
@@ -240,15 +240,15 @@ async fn back_up_config_files(repo: &crate::repo::Repository, path: &str, option
 /// of this configuration in this location are carried over unread.
 async fn back_up_bucket(
     catalog: &Catalog,
-    repo: &crate::repo::Repository,
+    repo: &crate::engine::repo::Repository,
     configuration: &Configuration,
     location_id: &str,
-    bucket: crate::source::bucket::Bucket,
+    bucket: crate::engine::source::bucket::Bucket,
     mut options: BackupOptions,
 ) -> Result<(Snapshot, serde_json::Value), ExecutionError> {
-    use crate::repo::backup::Entry;
-    use crate::repo::snapshot::{Node, NodeKind};
-    use crate::source::bucket::key_to_name;
+    use crate::engine::repo::backup::Entry;
+    use crate::engine::repo::snapshot::{Node, NodeKind};
+    use crate::engine::source::bucket::key_to_name;
     let heads = bucket.list().await?;
     let previous = previous_objects(catalog, repo, configuration, location_id).await?;
     let handle = tokio::runtime::Handle::current();
@@ -290,15 +290,15 @@ async fn back_up_bucket(
 /// keeping only those whose every blob the repository still holds.
 async fn previous_objects(
     catalog: &Catalog,
-    repo: &crate::repo::Repository,
+    repo: &crate::engine::repo::Repository,
     configuration: &Configuration,
     location_id: &str,
-) -> Result<std::collections::HashMap<String, crate::repo::snapshot::Node>, ExecutionError> {
+) -> Result<std::collections::HashMap<String, crate::engine::repo::snapshot::Node>, ExecutionError> {
     let Some(snapshot_id) = executions::last_snapshot(catalog, &configuration.id, location_id).await? else { return Ok(Default::default()) };
     // A forgotten snapshot only costs the re-read.
     let Ok(snapshot) = repo.load_snapshot(&snapshot_id).await else { return Ok(Default::default()) };
     let index = repo.load_index().await?;
-    let nodes = crate::repo::tree::list_dir(repo, &index, &snapshot, "").await?;
+    let nodes = crate::engine::repo::tree::list_dir(repo, &index, &snapshot, "").await?;
     Ok(nodes
         .into_iter()
         .filter(|n| n.chunks.iter().all(|c| c.parse().is_ok_and(|id| index.contains(&id))))
@@ -307,7 +307,7 @@ async fn previous_objects(
 }
 
 /// A physical base backup (the start of a continuous configuration's restorable window).
-async fn base_backup(repo: &crate::repo::Repository, database: &Database, mut options: BackupOptions) -> Result<(Snapshot, serde_json::Value), ExecutionError> {
+async fn base_backup(repo: &crate::engine::repo::Repository, database: &Database, mut options: BackupOptions) -> Result<(Snapshot, serde_json::Value), ExecutionError> {
     let cluster = database.cluster_metadata().await?;
     if !cluster.replication_role {
         return Err(ExecutionError::Source(SourceError::Unavailable(format!(
@@ -325,7 +325,7 @@ async fn base_backup(repo: &crate::repo::Repository, database: &Database, mut op
         other => other.into(),
     })?;
     let log = log.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let range = crate::source::postgres::parse_base_backup_log(&log)
+    let range = crate::engine::source::postgres::parse_base_backup_log(&log)
         .ok_or_else(|| ExecutionError::Source(SourceError::Unavailable(format!("pg_basebackup did not report its WAL range: {}", log.trim()))))?;
     let start_file = range.start_file(cluster.wal_segment_bytes);
     let metadata = serde_json::json!({

@@ -7,18 +7,18 @@
 use serde_json::json;
 
 use super::backup::run;
-use crate::source::SourceKind;
+use crate::engine::source::SourceKind;
 use crate::executions::{Execution, ExecutionError, find, insert};
-use crate::audit::Actor;
-use crate::catalog::Catalog;
+use crate::platform::audit::Actor;
+use crate::platform::catalog::Catalog;
 use crate::configurations::{self, Configuration};
-use crate::jobs::CancelFlag;
-use crate::repo::backup::{self, BackupOptions};
-use crate::repo::snapshot::Snapshot;
-use crate::repo::{RepoError, Repository};
-use crate::secrets::SecretBox;
-use crate::source::postgres::Database;
-use crate::{time, wal_archive};
+use crate::platform::jobs::CancelFlag;
+use crate::engine::repo::backup::{self, BackupOptions};
+use crate::engine::repo::snapshot::Snapshot;
+use crate::engine::repo::{RepoError, Repository};
+use crate::platform::secrets::SecretBox;
+use crate::engine::source::postgres::Database;
+use crate::{platform::time, wal_archive};
 
 pub(super) async fn back_up_group(
     catalog: &Catalog,

@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use super::backup::BackupHandler;
 use super::pool::{JobFuture, JobHandler, Pool};
-use crate::auth::Principal;
-use crate::catalog::Catalog;
+use crate::platform::auth::Principal;
+use crate::platform::catalog::Catalog;
 use crate::executions::reconcile;
-use crate::jobs::{CancelFlag, ClaimedJob};
-use crate::secrets::SecretBox;
-use crate::{audit_anchor, events, replicate, retention, sessions, testing, verify};
+use crate::platform::jobs::{CancelFlag, ClaimedJob};
+use crate::platform::secrets::SecretBox;
+use crate::{audit_anchor, platform::events, replicate, retention, platform::sessions, restore_tests, verify};
 
 /// Registers every handler, and the periodic jobs, on `pool`.
 pub fn register_all(pool: &mut Pool, secrets: &SecretBox) {
@@ -61,30 +61,30 @@ pub struct RestoreTestHandler {
 
 impl JobHandler for RestoreTestHandler {
     fn kind(&self) -> &'static str {
-        testing::JOB_KIND
+        restore_tests::JOB_KIND
     }
 
     fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
         Box::pin(async move {
             let id = &job.payload_field("testId")?;
-            let test = testing::run(catalog, &self.secrets, id).await?;
+            let test = restore_tests::run(catalog, &self.secrets, id).await?;
             tracing::info!(test = %id, status = %test.status, "restore test finished");
             Ok(())
         })
     }
 }
 
-/// Queues the day's verifications and restore tests (`testing::sweep`).
+/// Queues the day's verifications and restore tests (`restore_tests::sweep`).
 pub struct SweepHandler;
 
 impl JobHandler for SweepHandler {
     fn kind(&self) -> &'static str {
-        testing::SWEEP_JOB_KIND
+        restore_tests::SWEEP_JOB_KIND
     }
 
     fn run<'a>(&'a self, catalog: &'a Catalog, _job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
         Box::pin(async move {
-            let (verifications, tests) = testing::sweep(catalog).await?;
+            let (verifications, tests) = restore_tests::sweep(catalog).await?;
             tracing::info!(verifications, tests, "verification and restore-test sweep queued its work");
             Ok(())
         })

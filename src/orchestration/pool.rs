@@ -10,8 +10,8 @@ use chrono::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::catalog::Catalog;
-use crate::jobs::{self, CancelFlag, ClaimedJob, Failure};
+use crate::platform::catalog::Catalog;
+use crate::platform::jobs::{self, CancelFlag, ClaimedJob, Failure};
 
 /// The boxed future a handler returns.
 pub type JobFuture<'a> = Pin<Box<dyn Future<Output = Result<(), Failure>> + Send + 'a>>;

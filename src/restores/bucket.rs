@@ -10,16 +10,16 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::{RestoreError, RestoreReport, completed, record};
-use crate::auth::{Principal, Role};
-use crate::catalog::Catalog;
+use crate::platform::auth::{Principal, Role};
+use crate::platform::catalog::Catalog;
 use crate::configurations;
 use crate::executions;
 use crate::locations;
-use crate::repo::snapshot::NodeKind;
-use crate::repo::{ChunkId, RepoError, tree};
-use crate::secrets::SecretBox;
-use crate::source::SourceError;
-use crate::source::bucket::name_to_key;
+use crate::engine::repo::snapshot::NodeKind;
+use crate::engine::repo::{ChunkId, RepoError, tree};
+use crate::platform::secrets::SecretBox;
+use crate::engine::source::SourceError;
+use crate::engine::source::bucket::name_to_key;
 
 /// Where to write a bucket execution back, and which of its objects.
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -9,11 +9,11 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::{PhysicalRestore, RestoreError, Targets, record_action, restore, restore_physical};
-use crate::source::SourceKind;
-use crate::auth::{Principal, Role};
-use crate::catalog::Catalog;
+use crate::engine::source::SourceKind;
+use crate::platform::auth::{Principal, Role};
+use crate::platform::catalog::Catalog;
 use crate::{configurations, executions};
-use crate::secrets::SecretBox;
+use crate::platform::secrets::SecretBox;
 
 /// The target of every member, by configuration id or name.
 #[derive(Debug, Clone, Deserialize)]

@@ -28,18 +28,18 @@ use serde::{Deserialize, Serialize};
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 
-use crate::source::SourceKind;
-use crate::audit::{self, Actor, Entry};
-use crate::auth::{AuthError, Principal, Role};
-use crate::catalog::dialect::LockTopic;
-use crate::catalog::{Catalog, CatalogError};
+use crate::engine::source::SourceKind;
+use crate::platform::audit::{self, Actor, Entry};
+use crate::platform::auth::{AuthError, Principal, Role};
+use crate::platform::catalog::dialect::LockTopic;
+use crate::platform::catalog::{Catalog, CatalogError};
 use crate::configurations::{self, ConfigurationError};
 use crate::error::{Classify, Kind};
 use crate::executions::{self, ExecutionError};
 use crate::locations::{self, LocationError};
-use crate::repo::{RepoError, restore};
-use crate::secrets::SecretBox;
-use crate::source::postgres::{collect_stderr, describe, tool};
+use crate::engine::repo::{RepoError, restore};
+use crate::platform::secrets::SecretBox;
+use crate::engine::source::postgres::{collect_stderr, describe, tool};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RestoreError {
@@ -65,7 +65,7 @@ pub enum RestoreError {
     #[error(transparent)]
     Repo(#[from] RepoError),
     #[error(transparent)]
-    Secret(#[from] crate::secrets::SecretError),
+    Secret(#[from] crate::platform::secrets::SecretError),
 }
 
 impl From<sqlx::Error> for RestoreError {
@@ -267,7 +267,7 @@ pub async fn restore_postgres(
     let started = Instant::now();
     let locations::SnapshotSource { repo, snapshot, location_id } = locations::open_snapshot(catalog, secrets, &location, &snapshot_id).await?;
     let index = Arc::new(repo.load_index().await?);
-    let mut command = crate::child::command(tool("pg_restore"));
+    let mut command = crate::platform::child::command(tool("pg_restore"));
     command.args(["--no-owner", "--exit-on-error", "--single-transaction", "--no-password", "--dbname"]).arg(&request.target_url);
     if let Some((schema, _)) = tables.first() {
         command.args(["--schema", schema]);

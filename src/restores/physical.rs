@@ -22,13 +22,13 @@ use sqlx::{ConnectOptions, Connection, Row};
 
 use super::cluster_config::{self, Listen, WAL_DIR};
 use super::{RestoreError, Targets, record_action};
-use crate::auth::{Principal, Role};
-use crate::catalog::Catalog;
+use crate::platform::auth::{Principal, Role};
+use crate::platform::catalog::Catalog;
 use crate::configurations;
 use crate::executions::{self, Execution};
 use crate::locations;
-use crate::secrets::SecretBox;
-use crate::source::postgres::server_tool;
+use crate::platform::secrets::SecretBox;
+use crate::engine::source::postgres::server_tool;
 use crate::wal_archive;
 
 /// Where and to which point to restore a continuous configuration.
@@ -96,7 +96,7 @@ impl Target {
     fn describe(&self) -> String {
         match self {
             Target::Latest => "latest".into(),
-            Target::Time(t) => format!("time {}", crate::time::to_text(*t)),
+            Target::Time(t) => format!("time {}", crate::platform::time::to_text(*t)),
             Target::RestorePoint(name) => format!("restore point {name}"),
         }
     }
@@ -120,7 +120,7 @@ pub async fn recover(catalog: &Catalog, secrets: &SecretBox, targets: &Targets, 
     actor.require(Role::Operator)?;
     let target = Target::parse(&request)?;
     let before = match &target {
-        Target::Time(t) => Some(crate::time::to_text(*t)),
+        Target::Time(t) => Some(crate::platform::time::to_text(*t)),
         _ => None,
     };
     let base = executions::list(catalog, actor, configuration_id, 500)
@@ -148,11 +148,11 @@ pub async fn restore_physical(catalog: &Catalog, secrets: &SecretBox, targets: &
         return Err(RestoreError::Invalid(format!("execution {execution_id} has no snapshot (status {})", execution.status)));
     };
     if let Target::Time(t) = &target
-        && crate::time::to_text(*t) < *ended
+        && crate::platform::time::to_text(*t) < *ended
     {
         return Err(RestoreError::Invalid(format!(
             "targetTime {} is before base backup {execution_id} ended ({ended}): restore an earlier base backup",
-            crate::time::to_text(*t)
+            crate::platform::time::to_text(*t)
         )));
     }
     let meta = BaseBackupMeta::of(&execution)?;
@@ -231,15 +231,15 @@ fn new_data_directory(directory: &Path) -> Result<PathBuf, RestoreError> {
 }
 
 /// Streams the base backup from the repository and unpacks it as it comes.
-async fn unpack(repo: &crate::repo::Repository, snapshot: &crate::repo::snapshot::Snapshot, directory: &Path) -> Result<u64, RestoreError> {
+async fn unpack(repo: &crate::engine::repo::Repository, snapshot: &crate::engine::repo::snapshot::Snapshot, directory: &Path) -> Result<u64, RestoreError> {
     let index = Arc::new(repo.load_index().await?);
-    let (bytes, _) = crate::repo::untar::restore_tar(repo, index, snapshot, directory).await?;
+    let (bytes, _) = crate::engine::repo::untar::restore_tar(repo, index, snapshot, directory).await?;
     Ok(bytes)
 }
 
 /// Fetches, verified, every archived WAL file from the base backup's first one on (and every
 /// timeline history file) into the data directory's staging area. Returns how many.
-async fn stage_wal(catalog: &Catalog, repo: &crate::repo::Repository, configuration_id: &str, start_file: &str, directory: &Path) -> Result<usize, RestoreError> {
+async fn stage_wal(catalog: &Catalog, repo: &crate::engine::repo::Repository, configuration_id: &str, start_file: &str, directory: &Path) -> Result<usize, RestoreError> {
     let staging = directory.join(WAL_DIR);
     std::fs::create_dir_all(&staging).map_err(|e| RestoreError::Target(format!("{}: {e}", staging.display())))?;
     let names: Vec<String> = wal_archive::names(catalog, configuration_id)
@@ -263,7 +263,7 @@ struct ServerUser {
 
 impl ServerUser {
     fn detect() -> Result<ServerUser, RestoreError> {
-        crate::child::server_user_ids()
+        crate::platform::child::server_user_ids()
             .map(|ids| ServerUser { ids })
             .ok_or_else(|| RestoreError::Target("running as root, a restored cluster must run as the `postgres` user, and there is none".into()))
     }
@@ -309,7 +309,7 @@ impl Postmaster {
         if let Some((uid, gid)) = owner.ids {
             std::os::unix::fs::fchown(&log, Some(uid), Some(gid)).map_err(failed)?;
         }
-        let mut command = crate::child::command(server_tool("postgres", server_version));
+        let mut command = crate::platform::child::command(server_tool("postgres", server_version));
         command.arg("-D").arg(directory).stdin(std::process::Stdio::null()).stdout(log.try_clone().map_err(failed)?).stderr(log).process_group(0);
         if let Some((uid, gid)) = owner.ids {
             command.uid(uid).gid(gid);

@@ -8,11 +8,11 @@ use chrono::{Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::RetentionError;
-use crate::audit::{self, Actor, Entry};
-use crate::auth::{Principal, Role};
-use crate::catalog::Catalog;
-use crate::catalog::dialect::LockTopic;
-use crate::time;
+use crate::platform::audit::{self, Actor, Entry};
+use crate::platform::auth::{Principal, Role};
+use crate::platform::catalog::Catalog;
+use crate::platform::catalog::dialect::LockTopic;
+use crate::platform::time;
 
 /// The cooling-off period before a lock takes hold, unless another is asked for.
 pub const DEFAULT_COOLING_OFF_HOURS: i64 = 72;

@@ -4,11 +4,11 @@
 use serde::{Deserialize, Serialize};
 
 use super::RetentionError;
-use crate::audit::{self, Actor, Entry};
-use crate::auth::{Principal, Role};
-use crate::catalog::Catalog;
-use crate::catalog::dialect::LockTopic;
-use crate::time;
+use crate::platform::audit::{self, Actor, Entry};
+use crate::platform::auth::{Principal, Role};
+use crate::platform::catalog::Catalog;
+use crate::platform::catalog::dialect::LockTopic;
+use crate::platform::time;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -15,17 +15,17 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use crate::audit::{self, Actor, Entry};
-use crate::auth::{AuthError, Principal, Role};
-use crate::catalog::dialect::LockTopic;
-use crate::catalog::{Catalog, CatalogError};
+use crate::platform::audit::{self, Actor, Entry};
+use crate::platform::auth::{AuthError, Principal, Role};
+use crate::platform::catalog::dialect::LockTopic;
+use crate::platform::catalog::{Catalog, CatalogError};
 use crate::error::{Classify, Kind};
 use crate::executions::{self, ExecutionError};
-use crate::jobs::{self, JobError, NewJob};
+use crate::platform::jobs::{self, JobError, NewJob};
 use crate::locations::{self, LocationError};
-use crate::repo::{RepoError, Repository, object_lock, prune};
-use crate::secrets::SecretBox;
-use crate::time;
+use crate::engine::repo::{RepoError, Repository, object_lock, prune};
+use crate::platform::secrets::SecretBox;
+use crate::platform::time;
 use crate::configurations::retention_policy::RetentionPolicy;
 
 #[derive(Debug, thiserror::Error)]
@@ -411,7 +411,7 @@ async fn ensure_tracking(conn: &mut sqlx::AnyConnection, execution_id: &str, pol
 #[serde(rename_all = "camelCase")]
 pub struct Tracking {
     #[schema(value_type = serde_json::Value)]
-    #[serde(serialize_with = "crate::catalog::serialize_json_text")]
+    #[serde(serialize_with = "crate::platform::catalog::serialize_json_text")]
     pub retention_policy: String,
     pub scheduled_deletion_date: Option<String>,
     pub deleted_at: Option<String>,

@@ -15,6 +15,29 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+/// Generates, for each `async fn case(x: T)`, a test on a fresh SQLite catalog and one on a
+/// fresh database of the process's PostgreSQL cluster; `open` (an `async fn(String) -> T`)
+/// turns the catalog URL into what the case takes (a catalog, a test server …).
+#[macro_export]
+macro_rules! on_both_catalogs {
+    (open = $open:path; $($case:ident),* $(,)?) => {
+        $(
+            mod $case {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$case($open($crate::sqlite_url()).await).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    let url = tokio::task::spawn_blocking($crate::postgres_url).await.expect("start PostgreSQL");
+                    super::$case($open(url).await).await;
+                }
+            }
+        )*
+    };
+}
+
 /// Where PostgreSQL 15's server binaries live on this machine kind.
 pub const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 

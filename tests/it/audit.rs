@@ -1,6 +1,6 @@
-use bulwark_core::audit::{self, Actor, Entry};
-use bulwark_core::auth::Role;
-use bulwark_core::catalog::{Backend, Catalog};
+use bulwark_core::platform::audit::{self, Actor, Entry};
+use bulwark_core::platform::auth::Role;
+use bulwark_core::platform::catalog::{Backend, Catalog};
 use bulwark_core::error::{Classify, Kind};
 
 use crate::{on_both_catalogs, user};
@@ -101,7 +101,7 @@ async fn a_keyed_chain_cannot_be_recomputed_without_the_key(catalog: Catalog) {
     // Rewriting row 4 and recomputing every later hash the plain way, as a forger without the
     // key would: the chain no longer verifies.
     past_the_guard(&catalog, "UPDATE audit_log SET actor_name = 'mallory' WHERE seq = 4").await;
-    let rows = audit::list(&keyed, &bulwark_core::auth::Principal::system("test"), 100, None).await.unwrap();
+    let rows = audit::list(&keyed, &bulwark_core::platform::auth::Principal::system("test"), 100, None).await.unwrap();
     let mut prev = rows.iter().find(|r| r.seq == 3).unwrap().hash.clone();
     let mut forged = rows.into_iter().filter(|r| r.seq >= 4).collect::<Vec<_>>();
     forged.sort_by_key(|r| r.seq);
@@ -120,7 +120,7 @@ async fn a_keyed_chain_cannot_be_recomputed_without_the_key(catalog: Catalog) {
 /// a repository catches it.
 async fn deleting_the_newest_rows_is_caught_by_the_anchor(catalog: Catalog) {
     let catalog = catalog.with_audit_key([9u8; 32]);
-    let secrets = bulwark_core::secrets::SecretBox::new(bulwark_core::repo::crypto::Key::random());
+    let secrets = bulwark_core::platform::secrets::SecretBox::new(bulwark_core::engine::repo::crypto::Key::random());
     let admin = user(&catalog, "admin", Role::Admin).await;
     let location = crate::executions::location(&catalog, &secrets, &admin).await;
     for n in 0..3 {

@@ -1,12 +1,12 @@
-use bulwark_core::accounts::setup::{self, LinkPurpose};
-use bulwark_core::accounts::tokens::{self, NewToken};
-use bulwark_core::accounts::users::{self, NewUser, UserUpdate};
-use bulwark_core::accounts::totp;
-use bulwark_core::auth::{AuthError, Principal, Role};
-use bulwark_core::catalog::Catalog;
+use bulwark_core::platform::accounts::setup::{self, LinkPurpose};
+use bulwark_core::platform::accounts::tokens::{self, NewToken};
+use bulwark_core::platform::accounts::users::{self, NewUser, UserUpdate};
+use bulwark_core::platform::accounts::totp;
+use bulwark_core::platform::auth::{AuthError, Principal, Role};
+use bulwark_core::platform::catalog::Catalog;
 use bulwark_core::error::{Classify, Kind};
-use bulwark_core::repo::crypto::Key;
-use bulwark_core::secrets::SecretBox;
+use bulwark_core::engine::repo::crypto::Key;
+use bulwark_core::platform::secrets::SecretBox;
 use hmac::{KeyInit, Mac};
 
 use crate::{on_both_catalogs, user};

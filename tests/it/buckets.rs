@@ -6,18 +6,18 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_s3::primitives::ByteStream;
-use bulwark_core::auth::Role;
-use bulwark_core::catalog::Catalog;
+use bulwark_core::platform::auth::Role;
+use bulwark_core::platform::catalog::Catalog;
 use bulwark_core::configurations::{self, NewConfiguration};
 use bulwark_core::error::Classify;
 use bulwark_core::executions;
-use bulwark_core::repo::crypto::Key;
+use bulwark_core::engine::repo::crypto::Key;
 use bulwark_core::restores::{self, BucketRestore};
-use bulwark_core::secrets::SecretBox;
-use bulwark_core::storage::s3::{S3Settings, S3Storage};
+use bulwark_core::platform::secrets::SecretBox;
+use bulwark_core::engine::storage::s3::{S3Settings, S3Storage};
 use bulwark_testkit::s3::SeaweedFs;
 
-use bulwark_core::testing;
+use bulwark_core::restore_tests;
 
 use crate::executions::location;
 use crate::{on_both_catalogs, user};
@@ -164,9 +164,9 @@ async fn a_bucket_round_trips_into_another_bucket(catalog: Catalog) {
     assert!(err.to_string().contains("does not exist"), "{err}");
 
     // A restore test: into a scratch bucket beside the source, counted, then removed.
-    let scheduled = testing::ScheduleTest { execution_id: Some(third.id.clone()), ..Default::default() };
-    let queued = testing::schedule(&catalog, &admin, scheduled).await.unwrap().remove(0);
-    let tested = testing::run(&catalog, &secrets, &queued.id).await.unwrap();
+    let scheduled = restore_tests::ScheduleTest { execution_id: Some(third.id.clone()), ..Default::default() };
+    let queued = restore_tests::schedule(&catalog, &admin, scheduled).await.unwrap().remove(0);
+    let tested = restore_tests::run(&catalog, &secrets, &queued.id).await.unwrap();
     assert_eq!(tested.status, "passed", "{:?}", tested.issues_found);
     let metrics: serde_json::Value = serde_json::from_str(&tested.performance_metrics).unwrap();
     assert_eq!(metrics["itemsRestored"].as_u64(), Some(8), "{metrics}");

@@ -1,15 +1,15 @@
 //! Configuration and environment files: a round trip, a diff against the files as they are
 //! now naming keys but never values, and no secret value in anything Bulwark shows.
 
-use bulwark_core::auth::Role;
-use bulwark_core::catalog::Catalog;
+use bulwark_core::platform::auth::Role;
+use bulwark_core::platform::catalog::Catalog;
 use bulwark_core::config_files;
 use bulwark_core::configurations::{self, NewConfiguration};
 use bulwark_core::error::Classify;
 use bulwark_core::executions;
-use bulwark_core::repo::crypto::Key;
+use bulwark_core::engine::repo::crypto::Key;
 use bulwark_core::restores::{self, DirectoryRestore};
-use bulwark_core::secrets::SecretBox;
+use bulwark_core::platform::secrets::SecretBox;
 
 use crate::executions::location;
 use crate::{on_both_catalogs, user};

@@ -3,16 +3,16 @@
 
 use std::sync::Arc;
 
-use bulwark_core::auth::{Principal, Role};
-use bulwark_core::catalog::Catalog;
+use bulwark_core::platform::auth::{Principal, Role};
+use bulwark_core::platform::catalog::Catalog;
 use bulwark_core::configurations::{self, NewConfiguration};
 use bulwark_core::error::{Classify, Kind};
 use bulwark_core::executions;
 use bulwark_core::locations::{self, NewLocation};
-use bulwark_core::repo::crypto::Key;
-use bulwark_core::repo::restore;
+use bulwark_core::engine::repo::crypto::Key;
+use bulwark_core::engine::repo::restore;
 use bulwark_core::restores::{self, PostgresRestore};
-use bulwark_core::secrets::SecretBox;
+use bulwark_core::platform::secrets::SecretBox;
 use bulwark_testkit::PgCluster;
 
 use crate::{on_both_catalogs, user};
@@ -31,7 +31,7 @@ on_both_catalogs!(
 /// verification) exist together; they used to be called one after the other after the commit,
 /// so a node dying in between lost them. A failed backup records `backup.failed`.
 async fn a_backup_s_outcome_is_an_event_with_its_subscribers_queued(catalog: Catalog) {
-    use bulwark_core::events;
+    use bulwark_core::platform::events;
     let secrets = SecretBox::new(Key::random());
     let admin = user(&catalog, "admin", Role::Admin).await;
     let loc = location(&catalog, &secrets, &admin).await;
@@ -302,7 +302,7 @@ async fn a_backup_goes_to_the_next_location_when_the_first_does_not_answer(catal
     let admin = user(&catalog, "admin", Role::Admin).await;
     let server = tokio::task::spawn_blocking(SeaweedFs::shared).await.unwrap();
     let bucket = format!("failover-{}-{}", std::process::id(), catalog.backend().name());
-    let s3 = bulwark_core::storage::s3::S3Storage::new(bulwark_core::storage::s3::S3Settings {
+    let s3 = bulwark_core::engine::storage::s3::S3Storage::new(bulwark_core::engine::storage::s3::S3Settings {
         endpoint: Some(server.endpoint.clone()),
         region: "us-east-1".into(),
         bucket: bucket.clone(),

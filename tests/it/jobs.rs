@@ -1,7 +1,7 @@
 use std::collections::HashSet;
 
-use bulwark_core::catalog::Catalog;
-use bulwark_core::jobs::{self, Failure, JobError, NewJob};
+use bulwark_core::platform::catalog::Catalog;
+use bulwark_core::platform::jobs::{self, Failure, JobError, NewJob};
 use chrono::Duration;
 
 use crate::on_both_catalogs;
@@ -42,7 +42,7 @@ async fn failures_retry_with_backoff_then_fail(catalog: Catalog) {
     jobs::fail(&catalog, &job, "w", &Failure::Retryable("disk full".into())).await.unwrap();
     let row = jobs::get(&catalog, &id).await.unwrap();
     assert_eq!((row.state.as_str(), row.last_error.as_deref()), ("queued", Some("disk full")));
-    assert!(row.run_at > bulwark_core::time::now_text(), "retry waits for its backoff");
+    assert!(row.run_at > bulwark_core::platform::time::now_text(), "retry waits for its backoff");
     assert!(jobs::claim(&catalog, "w", Duration::seconds(30)).await.unwrap().is_none());
 
     // Make it due now and fail it for the last time.
@@ -60,7 +60,7 @@ async fn failures_retry_with_backoff_then_fail(catalog: Catalog) {
 async fn a_job_that_cannot_succeed_is_not_retried(catalog: Catalog) {
     use bulwark_core::orchestration::handlers::VerifyHandler;
     use bulwark_core::orchestration::pool::Pool;
-    let secrets = bulwark_core::secrets::SecretBox::new(bulwark_core::repo::crypto::Key::random());
+    let secrets = bulwark_core::platform::secrets::SecretBox::new(bulwark_core::engine::repo::crypto::Key::random());
     let job = NewJob { max_attempts: 5, ..NewJob::new(bulwark_core::verify::JOB_KIND, serde_json::json!({ "executionId": "no-such-execution" })) };
     let id = jobs::enqueue(&catalog, job).await.unwrap();
     let mut pool = Pool::new(catalog.clone(), "permanent".into());
@@ -80,7 +80,7 @@ async fn a_job_that_cannot_succeed_is_not_retried(catalog: Catalog) {
     assert_eq!((row.state.as_str(), row.attempts), ("failed", 1), "{row:?}");
     assert!(row.last_error.as_deref().is_some_and(|e| e.contains("not found")), "{row:?}");
 
-    let outage = bulwark_core::storage::StorageError::Remote { key: "index/1".into(), message: "connection refused".into() };
+    let outage = bulwark_core::engine::storage::StorageError::Remote { key: "index/1".into(), message: "connection refused".into() };
     assert!(matches!(Failure::from(outage), Failure::Retryable(_)));
 }
 

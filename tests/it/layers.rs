@@ -26,39 +26,75 @@ fn code(path: &Path) -> String {
     text.lines().map(|line| line.split("//").next().unwrap_or_default()).collect::<Vec<_>>().join("\n")
 }
 
-/// The top-level module a file of `src/` belongs to.
+/// Folders that group modules: a module inside one counts on its own (`platform::catalog`).
+const GROUPS: [&str; 2] = ["platform", "engine"];
+
+/// The module a file of `src/` belongs to: its top-level module, or its module inside a group.
 fn module_of(src: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(src).unwrap();
-    let first = rel.components().next().unwrap().as_os_str().to_string_lossy().to_string();
-    first.trim_end_matches(".rs").to_string()
+    let parts: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().trim_end_matches(".rs").to_string()).collect();
+    match parts.as_slice() {
+        [group, module, ..] if GROUPS.contains(&group.as_str()) => format!("{group}::{module}"),
+        [module, ..] => module.clone(),
+        [] => unreachable!("a file has a name"),
+    }
 }
 
-/// The top-level modules `code` names after `crate::`, including in `use crate::{a, b::c}`.
+/// Every path a use tree names (`a::{b, c::{d}}` names `a::b` and `a::c::d`), as segments.
+fn expand(tree: &str) -> Vec<Vec<String>> {
+    let tree = tree.trim();
+    let Some(open) = tree.find('{') else {
+        let path: Vec<String> = tree.split("::").map(|s| s.split_whitespace().next().unwrap_or_default().to_string()).filter(|s| !s.is_empty()).collect();
+        return vec![path];
+    };
+    let prefix: Vec<String> = tree[..open].split("::").map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+    let inner = &tree[open + 1..tree.rfind('}').unwrap_or(tree.len())];
+    let (mut items, mut depth, mut start) = (Vec::new(), 0, 0);
+    for (i, c) in inner.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                items.push(&inner[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    items.push(&inner[start..]);
+    items.into_iter().filter(|i| !i.trim().is_empty()).flat_map(expand).map(|rest| [prefix.clone(), rest].concat()).collect()
+}
+
+/// The modules `code` names after `crate::` (in `use` trees too), as [`module_of`] names them.
 fn imports(code: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    let ident = |s: &str| s.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect::<String>();
     for (at, _) in code.match_indices("crate::") {
         let rest = &code[at + "crate::".len()..];
-        if let Some(group) = rest.strip_prefix('{') {
-            // Names at the group's first level: after `{` and after each `,` at depth 0.
-            let mut depth = 0;
-            let mut start = true;
-            for (i, c) in group.char_indices() {
-                match c {
-                    '{' => depth += 1,
-                    '}' if depth == 0 => break,
-                    '}' => depth -= 1,
-                    ',' if depth == 0 => start = true,
-                    c if c.is_whitespace() => {}
-                    _ if start => {
-                        out.insert(ident(&group[i..]));
-                        start = false;
-                    }
-                    _ => {}
+        // The use tree (or path) that follows: identifiers, `::`, braces, commas, spaces.
+        let mut depth = 0;
+        let end = rest
+            .char_indices()
+            .find(|&(_, c)| match c {
+                '{' => {
+                    depth += 1;
+                    false
                 }
-            }
-        } else {
-            out.insert(ident(rest));
+                '}' if depth == 0 => true,
+                '}' => {
+                    depth -= 1;
+                    false
+                }
+                c if c.is_alphanumeric() || c == '_' || c == ':' || c == '*' => false,
+                ',' | ' ' | '\n' | '\t' => depth == 0,
+                _ => true,
+            })
+            .map_or(rest.len(), |(i, _)| i);
+        for path in expand(&rest[..end]) {
+            match path.as_slice() {
+                [group, module, ..] if GROUPS.contains(&group.as_str()) => out.insert(format!("{group}::{module}")),
+                [module, ..] => out.insert(module.clone()),
+                [] => false,
+            };
         }
     }
     out
@@ -67,11 +103,11 @@ fn imports(code: &str) -> BTreeSet<String> {
 fn graph() -> BTreeMap<String, BTreeSet<String>> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let files = sources(&src);
-    let modules: BTreeSet<String> = files.iter().map(|f| module_of(&src, f)).filter(|m| m != "lib").collect();
+    let modules: BTreeSet<String> = files.iter().map(|f| module_of(&src, f)).filter(|m| m != "lib" && !GROUPS.contains(&m.as_str())).collect();
     let mut graph: BTreeMap<String, BTreeSet<String>> = modules.iter().map(|m| (m.clone(), BTreeSet::new())).collect();
     for file in &files {
         let from = module_of(&src, file);
-        if from == "lib" {
+        if from == "lib" || GROUPS.contains(&from.as_str()) {
             continue;
         }
         for to in imports(&code(file)) {
@@ -103,15 +139,16 @@ fn cycle_through(graph: &BTreeMap<String, BTreeSet<String>>, from: &str) -> Opti
 #[test]
 fn the_core_modules_form_layers() {
     let graph = graph();
-    assert!(graph.len() > 20 && graph["executions"].contains("configurations"), "the scan finds the modules and their imports: {graph:?}");
+    assert!(graph.len() > 25 && graph["executions"].contains("configurations"), "the scan finds the modules and their imports: {graph:?}");
+    assert!(graph["executions"].contains("platform::catalog") && graph["platform::accounts"].contains("platform::audit"), "and the grouped ones: {graph:?}");
     let cycles: Vec<String> = graph.keys().filter_map(|m| cycle_through(&graph, m)).map(|c| c.join(" → ")).collect();
     assert!(cycles.is_empty(), "modules that import each other, directly or through others:\n{}", cycles.join("\n"));
 }
 
 #[test]
 fn the_scan_sees_grouped_imports_and_skips_comments() {
-    let found = imports("use crate::{a::{b, c}, d};\n let x = crate::e::f(); ");
-    assert_eq!(found, ["a", "d", "e"].into_iter().map(String::from).collect());
+    let found = imports("use crate::{a::{b, c}, d, platform::{jobs::{self, Lease}, time}};\n let x = crate::e::f(); crate::engine::repo::X;");
+    assert_eq!(found, ["a", "d", "e", "engine::repo", "platform::jobs", "platform::time"].into_iter().map(String::from).collect());
 }
 
 #[test]
@@ -133,5 +170,5 @@ fn executions_alone_writes_its_table() {
 fn only_the_orchestration_layer_knows_the_pool_and_the_handlers() {
     let graph = graph();
     let users: Vec<&String> = graph.iter().filter(|(m, to)| *m != "orchestration" && to.contains("orchestration")).map(|(m, _)| m).collect();
-    assert!(users.is_empty(), "operations use the queue (crate::jobs), not the pool: {users:?}");
+    assert!(users.is_empty(), "operations use the queue (crate::platform::jobs), not the pool: {users:?}");
 }

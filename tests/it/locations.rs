@@ -1,10 +1,10 @@
-use bulwark_core::auth::Role;
-use bulwark_core::catalog::Catalog;
+use bulwark_core::platform::auth::Role;
+use bulwark_core::platform::catalog::Catalog;
 use bulwark_core::error::{Classify, Kind};
 use bulwark_core::locations::{self, NewLocation};
-use bulwark_core::repo::backup::{self, BackupOptions};
-use bulwark_core::repo::crypto::Key;
-use bulwark_core::secrets::SecretBox;
+use bulwark_core::engine::repo::backup::{self, BackupOptions};
+use bulwark_core::engine::repo::crypto::Key;
+use bulwark_core::platform::secrets::SecretBox;
 use bulwark_testkit::s3::SeaweedFs;
 
 use crate::{on_both_catalogs, user};
@@ -89,7 +89,7 @@ async fn s3_locations_keep_credentials_sealed(catalog: Catalog) {
         .unwrap();
     assert!(!stored.contains(&server.secret_key), "sealed at rest");
     let storage = locations::storage(&loc, &secrets).unwrap();
-    let s3 = bulwark_core::storage::s3::S3Storage::new(bulwark_core::storage::s3::S3Settings {
+    let s3 = bulwark_core::engine::storage::s3::S3Storage::new(bulwark_core::engine::storage::s3::S3Settings {
         endpoint: Some(server.endpoint.clone()),
         region: "us-east-1".into(),
         bucket: bucket.clone(),

@@ -14,34 +14,23 @@ mod repo;
 mod retention;
 mod schedules;
 mod storage;
-mod testing;
+mod restore_tests;
 mod verify;
 
-use bulwark_core::accounts::users::{self, NewUser};
-use bulwark_core::auth::{Principal, Role};
-use bulwark_core::catalog::Catalog;
+use bulwark_core::platform::accounts::users::{self, NewUser};
+use bulwark_core::platform::auth::{Principal, Role};
+use bulwark_core::platform::catalog::Catalog;
 
-/// Generates `sqlite` and `postgres` test functions for each named async test case
-/// `async fn case(catalog: Catalog)`.
+/// A catalog at `url`, migrated.
+pub async fn open_catalog(url: String) -> Catalog {
+    Catalog::open(&url).await.expect("open the catalog")
+}
+
+/// Each `async fn case(catalog: Catalog)` on SQLite and on PostgreSQL.
 #[macro_export]
 macro_rules! on_both_catalogs {
     ($($case:ident),* $(,)?) => {
-        $(
-            mod $case {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    let catalog = bulwark_core::catalog::Catalog::open(&bulwark_testkit::sqlite_url()).await.expect("open SQLite catalog");
-                    super::$case(catalog).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    let url = tokio::task::spawn_blocking(bulwark_testkit::postgres_url).await.expect("start PostgreSQL");
-                    let catalog = bulwark_core::catalog::Catalog::open(&url).await.expect("open PostgreSQL catalog");
-                    super::$case(catalog).await;
-                }
-            }
-        )*
+        bulwark_testkit::on_both_catalogs!(open = $crate::open_catalog; $($case),*);
     };
 }
 
@@ -65,15 +54,15 @@ pub fn restore_targets() -> bulwark_core::restores::Targets {
 /// Delivers what the events outbox queued for retention tracking and copies, as the worker
 /// pool would (these tests run none). Verification jobs stay queued, as the tests that count
 /// them expect.
-pub async fn deliver_events(catalog: &Catalog, secrets: &bulwark_core::secrets::SecretBox) {
-    for kind in [bulwark_core::events::TRACK_RETENTION, bulwark_core::events::QUEUE_COPIES] {
+pub async fn deliver_events(catalog: &Catalog, secrets: &bulwark_core::platform::secrets::SecretBox) {
+    for kind in [bulwark_core::platform::events::TRACK_RETENTION, bulwark_core::platform::events::QUEUE_COPIES] {
         run_queued(catalog, secrets, kind).await;
     }
 }
 
 /// Runs each queued job of `kind` once with its registered handler and marks it done.
-pub async fn run_queued(catalog: &Catalog, secrets: &bulwark_core::secrets::SecretBox, kind: &str) {
-    use bulwark_core::jobs::ClaimedJob;
+pub async fn run_queued(catalog: &Catalog, secrets: &bulwark_core::platform::secrets::SecretBox, kind: &str) {
+    use bulwark_core::platform::jobs::ClaimedJob;
     use bulwark_core::orchestration::{handlers, pool::Pool};
     let mut pool = Pool::new(catalog.clone(), "test".into());
     handlers::register_all(&mut pool, secrets);

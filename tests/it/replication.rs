@@ -3,15 +3,15 @@
 
 use std::sync::{Arc, OnceLock};
 
-use bulwark_core::auth::Role;
-use bulwark_core::catalog::Catalog;
+use bulwark_core::platform::auth::Role;
+use bulwark_core::platform::catalog::Catalog;
 use bulwark_core::error::{Classify, Kind};
 use bulwark_core::locations::{self, NewLocation};
 use bulwark_core::replicate::{self, NewReplication};
-use bulwark_core::repo::backup::{self, BackupOptions};
-use bulwark_core::repo::crypto::Key;
-use bulwark_core::repo::restore;
-use bulwark_core::secrets::SecretBox;
+use bulwark_core::engine::repo::backup::{self, BackupOptions};
+use bulwark_core::engine::repo::crypto::Key;
+use bulwark_core::engine::repo::restore;
+use bulwark_core::platform::secrets::SecretBox;
 use bulwark_testkit::s3::SeaweedFs;
 
 use crate::{on_both_catalogs, user};
@@ -25,14 +25,14 @@ fn region_b() -> &'static SeaweedFs {
     SERVER.get_or_init(|| SeaweedFs::start().unwrap_or_else(|e| panic!("cannot start the second SeaweedFS: {e}")))
 }
 
-async fn s3_location(catalog: &Catalog, secrets: &SecretBox, admin: &bulwark_core::auth::Principal, server: &SeaweedFs, name: &str) -> String {
+async fn s3_location(catalog: &Catalog, secrets: &SecretBox, admin: &bulwark_core::platform::auth::Principal, server: &SeaweedFs, name: &str) -> String {
     s3_location_in(catalog, secrets, admin, server, name, None).await
 }
 
 /// An S3 location whose repository objects get `storage_class`.
-async fn s3_location_in(catalog: &Catalog, secrets: &SecretBox, admin: &bulwark_core::auth::Principal, server: &SeaweedFs, name: &str, storage_class: Option<&str>) -> String {
+async fn s3_location_in(catalog: &Catalog, secrets: &SecretBox, admin: &bulwark_core::platform::auth::Principal, server: &SeaweedFs, name: &str, storage_class: Option<&str>) -> String {
     let bucket = format!("repl-{}-{}-{}", name, std::process::id(), catalog.backend().name());
-    let s3 = bulwark_core::storage::s3::S3Storage::new(bulwark_core::storage::s3::S3Settings {
+    let s3 = bulwark_core::engine::storage::s3::S3Storage::new(bulwark_core::engine::storage::s3::S3Settings {
         endpoint: Some(server.endpoint.clone()),
         region: "us-east-1".into(),
         bucket: bucket.clone(),
@@ -170,10 +170,10 @@ async fn copy_rules_follow_backups_mirror_deletions_and_serve_restores_in_an_out
     run_queued().await;
     let replica = locations::open_repository(&catalog, &secrets, &west).await.unwrap();
     let origin = locations::open_repository(&catalog, &secrets, &east).await.unwrap();
-    let ids = |list: Vec<bulwark_core::repo::snapshot::Snapshot>| list.into_iter().map(|s| s.id).collect::<std::collections::BTreeSet<_>>();
+    let ids = |list: Vec<bulwark_core::engine::repo::snapshot::Snapshot>| list.into_iter().map(|s| s.id).collect::<std::collections::BTreeSet<_>>();
     assert_eq!(ids(replica.snapshots().await.unwrap()).len(), 3);
     // The colder tier: every pack on the replica is in its storage class.
-    let cold = bulwark_core::storage::s3::S3Storage::new(bulwark_core::storage::s3::S3Settings {
+    let cold = bulwark_core::engine::storage::s3::S3Storage::new(bulwark_core::engine::storage::s3::S3Settings {
         endpoint: Some(b.endpoint.clone()),
         region: "us-east-1".into(),
         bucket: format!("repl-rule-west-{}-{}", std::process::id(), catalog.backend().name()),
@@ -199,7 +199,7 @@ async fn copy_rules_follow_backups_mirror_deletions_and_serve_restores_in_an_out
     assert!(mirrored.objects_deleted >= 2 && mirrored.bytes_deleted > 1 << 20, "the snapshot and its pack: {mirrored:?}");
     assert_eq!(mirrored.objects_locked, 0);
     assert_eq!(ids(replica.snapshots().await.unwrap()), ids(origin.snapshots().await.unwrap()));
-    assert!(bulwark_core::repo::check::check(&replica, true).await.unwrap().is_ok());
+    assert!(bulwark_core::engine::repo::check::check(&replica, true).await.unwrap().is_ok());
 
     // The source's region goes down: a restore reads the replica, byte for byte.
     sqlx::query("UPDATE backup_storage_locations SET endpoint = 'http://127.0.0.1:9' WHERE id = $1").bind(&east).execute(catalog.pool()).await.unwrap();

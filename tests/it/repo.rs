@@ -3,14 +3,14 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bulwark_core::repo::backup::{self, BackupOptions};
-use bulwark_core::repo::check::check;
-use bulwark_core::repo::keys::Secret;
-use bulwark_core::repo::restore;
-use bulwark_core::repo::snapshot::Content;
-use bulwark_core::repo::{RepoError, Repository};
-use bulwark_core::storage::Storage;
-use bulwark_core::storage::local::LocalStorage;
+use bulwark_core::engine::repo::backup::{self, BackupOptions};
+use bulwark_core::engine::repo::check::check;
+use bulwark_core::engine::repo::keys::Secret;
+use bulwark_core::engine::repo::restore;
+use bulwark_core::engine::repo::snapshot::Content;
+use bulwark_core::engine::repo::{RepoError, Repository};
+use bulwark_core::engine::storage::Storage;
+use bulwark_core::engine::storage::local::LocalStorage;
 use bulwark_testkit::{noise, temp_dir};
 
 fn pass() -> Secret {
@@ -25,7 +25,7 @@ async fn new_repo() -> (Repository, PathBuf) {
     (repo, dir)
 }
 
-async fn backup_bytes(repo: &Repository, data: Vec<u8>) -> bulwark_core::repo::snapshot::Snapshot {
+async fn backup_bytes(repo: &Repository, data: Vec<u8>) -> bulwark_core::engine::repo::snapshot::Snapshot {
     backup::backup_stream(repo, std::io::Cursor::new(data), BackupOptions { source: "stdin".into(), ..Default::default() }).await.unwrap()
 }
 
@@ -170,7 +170,7 @@ async fn directories_are_listed_one_by_one() {
     assert_eq!(second.summary.new_chunks, 6, "{:?}", second.summary);
 
     let index = repo.load_index().await.unwrap();
-    let nodes = bulwark_core::repo::tree::load_tree(&repo, &index, &second).await.unwrap();
+    let nodes = bulwark_core::engine::repo::tree::load_tree(&repo, &index, &second).await.unwrap();
     // Depth-first: every directory comes before what it holds, each path once.
     let mut seen = std::collections::HashSet::new();
     for node in &nodes {
@@ -182,9 +182,9 @@ async fn directories_are_listed_one_by_one() {
     assert_eq!(nodes.len() as u64, first.summary.files + first.summary.dirs + 2);
     let many = nodes.into_iter().find(|n| n.path == "many").unwrap();
     assert!(many.chunks.len() > 1, "a 5,000-entry listing spans several blobs: {}", many.chunks.len());
-    let listed = bulwark_core::repo::tree::list_dir(&repo, &index, &second, "nested/a/b/c").await.unwrap();
+    let listed = bulwark_core::engine::repo::tree::list_dir(&repo, &index, &second, "nested/a/b/c").await.unwrap();
     assert_eq!(listed.iter().map(|n| n.path.as_str()).collect::<Vec<_>>(), ["nested/a/b/c/deep.json"]);
-    let missing = bulwark_core::repo::tree::list_dir(&repo, &index, &second, "nested/zzz").await.unwrap_err();
+    let missing = bulwark_core::engine::repo::tree::list_dir(&repo, &index, &second, "nested/zzz").await.unwrap_err();
     assert!(missing.to_string().contains("no directory"), "{missing}");
 
     let target = temp_dir("listings-dst");
@@ -335,8 +335,8 @@ async fn a_flipped_byte_is_found_and_named() {
 /// and leaves nothing of that file, a stream restore and `check --read-data` by the chunk id.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_bytes_under_a_chunk_id_are_caught() {
-    use bulwark_core::repo::crypto;
-    use bulwark_core::repo::format::{Compression, ObjectType};
+    use bulwark_core::engine::repo::crypto;
+    use bulwark_core::engine::repo::format::{Compression, ObjectType};
     let (repo, dir) = new_repo().await;
     let source = temp_dir("forged-src");
     write(&source.join("a.bin"), &noise(31, 200_000));
@@ -351,7 +351,7 @@ async fn other_bytes_under_a_chunk_id_are_caught() {
     // Same length as the original (stored uncompressed), so the pack's layout still holds.
     let forged = crypto::seal(key, key_id, ObjectType::DataBlob, Compression::None, &id.0, &noise(99, at.raw_length as usize));
     assert_eq!(forged.len(), at.length as usize);
-    let path = dir.join(bulwark_core::repo::format::pack_key(&pack.to_string()));
+    let path = dir.join(bulwark_core::engine::repo::format::pack_key(&pack.to_string()));
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[at.offset as usize..][..forged.len()].copy_from_slice(&forged);
     std::fs::write(&path, &bytes).unwrap();
@@ -442,14 +442,14 @@ async fn a_damaged_index_stops_nothing_and_is_rebuilt_from_the_packs() {
     let report = check(&repo, true).await.unwrap();
     assert!(report.blobs > 0 && report.affected_snapshots.is_empty(), "{report:?}");
     assert!(report.errors.iter().all(|e| e.starts_with("index file index/")) && !report.errors.is_empty(), "{:?}", report.errors);
-    let refused = bulwark_core::repo::prune::prune(&repo, true).await.unwrap_err().to_string();
+    let refused = bulwark_core::engine::repo::prune::prune(&repo, true).await.unwrap_err().to_string();
     assert!(refused.contains("repair index"), "{refused}");
 
     // Every index file gone: rebuilt from the packs, and every snapshot restores as it was.
     for file in index_files(&dir) {
         std::fs::remove_file(file).unwrap();
     }
-    let repaired = bulwark_core::repo::repair::repair_index(&repo).await.unwrap();
+    let repaired = bulwark_core::engine::repo::repair::repair_index(&repo).await.unwrap();
     assert_eq!((repaired.packs, repaired.unreadable_packs.len()), (packs_of(&dir).len(), 0), "{repaired:?}");
     assert!(check(&repo, true).await.unwrap().is_ok());
     assert_eq!(restore_bytes(&repo, &a).await.unwrap(), noise(10, 400_000));
@@ -458,7 +458,7 @@ async fn a_damaged_index_stops_nothing_and_is_rebuilt_from_the_packs() {
     let index = Arc::new(repo.load_index().await.unwrap());
     restore::restore_tree(&repo, index, &tree, &target, &restore::RestoreOptions::default()).await.unwrap();
     assert_eq!(describe(&target), describe(&tree_source));
-    bulwark_core::repo::prune::prune(&repo, true).await.unwrap();
+    bulwark_core::engine::repo::prune::prune(&repo, true).await.unwrap();
 }
 
 /// One unreadable manifest used to make `snapshots`, `stats`, `forget` and `prune` fail and list
@@ -468,7 +468,7 @@ async fn a_damaged_index_stops_nothing_and_is_rebuilt_from_the_packs() {
 async fn an_unreadable_manifest_hides_nothing_else() {
     let (repo, dir, a, b) = two_snapshots().await;
     let c = backup_bytes(&repo, noise(30, 300_000)).await.id;
-    bulwark_core::repo::prune::forget(&repo, std::slice::from_ref(&c)).await.unwrap();
+    bulwark_core::engine::repo::prune::forget(&repo, std::slice::from_ref(&c)).await.unwrap();
     std::fs::write(dir.join("snapshots").join(&a), b"not a manifest").unwrap();
     let listed: Vec<String> = repo.snapshots().await.unwrap().into_iter().map(|s| s.id).collect();
     assert_eq!(listed, vec![b.clone()]);
@@ -478,14 +478,14 @@ async fn an_unreadable_manifest_hides_nothing_else() {
 
     // c's data is unused, but a's manifest might need it: nothing goes.
     let packs = packs_of(&dir).len();
-    let pruned = bulwark_core::repo::prune::prune(&repo, false).await.unwrap();
+    let pruned = bulwark_core::engine::repo::prune::prune(&repo, false).await.unwrap();
     assert_eq!((pruned.packs_deleted, pruned.packs_repacked, pruned.unreadable_snapshots.len()), (0, 0, 1), "{pruned:?}");
     assert_eq!(packs_of(&dir).len(), packs);
     assert_eq!(restore_bytes(&repo, &b).await.unwrap(), noise(20, 400_000));
 
     // Forgotten by its id, the damaged manifest goes, and prune frees what nothing needs.
-    assert_eq!(bulwark_core::repo::prune::forget(&repo, &[a[..8].to_string()]).await.unwrap(), vec![a.clone()]);
-    let pruned = bulwark_core::repo::prune::prune(&repo, false).await.unwrap();
+    assert_eq!(bulwark_core::engine::repo::prune::forget(&repo, &[a[..8].to_string()]).await.unwrap(), vec![a.clone()]);
+    let pruned = bulwark_core::engine::repo::prune::prune(&repo, false).await.unwrap();
     assert!(pruned.packs_deleted + pruned.packs_repacked > 0 && pruned.unreadable_snapshots.is_empty(), "{pruned:?}");
     assert_eq!(restore_bytes(&repo, &b).await.unwrap(), noise(20, 400_000));
     assert!(check(&repo, true).await.unwrap().is_ok());
@@ -518,10 +518,10 @@ async fn check_reads_archived_wal_and_says_where_replay_stops() {
 
 /// Flips a byte inside the stored copy of blob `id` (its sealed bytes, past the envelope's
 /// header), so that copy no longer opens.
-async fn damage_blob(repo: &Repository, dir: &Path, id: &bulwark_core::repo::ChunkId) {
+async fn damage_blob(repo: &Repository, dir: &Path, id: &bulwark_core::engine::repo::ChunkId) {
     let index = repo.load_index().await.unwrap();
     let (pack, at) = index.get(id).unwrap();
-    let path = dir.join(bulwark_core::repo::format::pack_key(&pack.to_string()));
+    let path = dir.join(bulwark_core::engine::repo::format::pack_key(&pack.to_string()));
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[at.offset as usize + at.length as usize / 2] ^= 0x10;
     std::fs::write(&path, bytes).unwrap();
@@ -559,7 +559,7 @@ async fn a_damaged_blob_is_stored_again_by_the_next_backup() {
     assert!(report.healed_snapshots.contains(&a) && !report.healed_snapshots.contains(&b), "{report:?}");
     assert_eq!(report.healed.len(), 1, "{report:?}");
 
-    let pruned = bulwark_core::repo::prune::prune(&repo, false).await.unwrap();
+    let pruned = bulwark_core::engine::repo::prune::prune(&repo, false).await.unwrap();
     // Rewritten without the damaged copy, or deleted if that copy was all it held in use.
     assert_eq!((pruned.packs_repacked + pruned.packs_deleted, pruned.damage_marks_cleared), (1, 1), "{pruned:?}");
     assert_eq!(damage_marks(&dir), 0);
@@ -578,7 +578,7 @@ async fn check_marks_damage_and_a_tree_backup_heals_it() {
     sample_tree(&source);
     let first = backup::backup_tree(&repo, &source, BackupOptions::default()).await.unwrap();
     let index = repo.load_index().await.unwrap();
-    let big = bulwark_core::repo::tree::find_file(&repo, &index, &first, "big.bin").await.unwrap();
+    let big = bulwark_core::engine::repo::tree::find_file(&repo, &index, &first, "big.bin").await.unwrap();
     damage_blob(&repo, &dir, &big.chunks[1].parse().unwrap()).await;
     let report = check(&repo, true).await.unwrap();
     assert_eq!(report.affected_snapshots, vec![first.id.clone()]);
@@ -612,8 +612,8 @@ async fn a_restore_can_skip_what_it_cannot_read() {
     write(&source.join("broken.bin"), &noise(41, 300_000));
     let tree = backup::backup_tree(&repo, &source, BackupOptions::default()).await.unwrap();
     let index = repo.load_index().await.unwrap();
-    let broken = bulwark_core::repo::tree::find_file(&repo, &index, &tree, "broken.bin").await.unwrap();
-    let nested = bulwark_core::repo::tree::list_dir(&repo, &index, &tree, "nested").await.unwrap();
+    let broken = bulwark_core::engine::repo::tree::find_file(&repo, &index, &tree, "broken.bin").await.unwrap();
+    let nested = bulwark_core::engine::repo::tree::list_dir(&repo, &index, &tree, "nested").await.unwrap();
     let listing = &nested.iter().find(|n| n.path == "nested/a").unwrap().chunks[0];
     damage_blob(&repo, &dir, &broken.chunks[0].parse().unwrap()).await;
     damage_blob(&repo, &dir, &listing.parse().unwrap()).await;
@@ -668,7 +668,7 @@ mod chunker {
 
 mod lifecycle {
     use super::*;
-    use bulwark_core::repo::prune::{forget, prune};
+    use bulwark_core::engine::repo::prune::{forget, prune};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn locks_exclude_expire_and_fence() {
@@ -762,7 +762,7 @@ mod lifecycle {
 
 mod rotation {
     use super::*;
-    use bulwark_core::repo::rekey::rekey;
+    use bulwark_core::engine::repo::rekey::rekey;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn rekey_reseals_old_data_and_drops_old_keys() {

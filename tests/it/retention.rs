@@ -4,19 +4,19 @@
 
 use std::sync::Arc;
 
-use bulwark_core::auth::Role;
-use bulwark_core::catalog::Catalog;
+use bulwark_core::platform::auth::Role;
+use bulwark_core::platform::catalog::Catalog;
 use bulwark_core::configurations::{self, NewConfiguration};
 use bulwark_core::error::{Classify, Kind};
 use bulwark_core::executions;
 use bulwark_core::locations;
-use bulwark_core::repo::crypto::Key;
-use bulwark_core::repo::restore;
+use bulwark_core::engine::repo::crypto::Key;
+use bulwark_core::engine::repo::restore;
 use bulwark_core::restores::{self, DirectoryRestore};
 use bulwark_core::retention::floor::{self, NewFloor};
 use bulwark_core::retention::holds::{self, NewHold};
 use bulwark_core::retention::{self, RetentionError};
-use bulwark_core::secrets::SecretBox;
+use bulwark_core::platform::secrets::SecretBox;
 
 use crate::executions::location;
 use crate::{on_both_catalogs, user};
@@ -152,7 +152,7 @@ async fn policies_holds_and_floors_decide_what_is_deleted(catalog: Catalog) {
 
     // Past the location's maximum (90 days) a backup goes although keepLast would keep it.
     sqlx::query("UPDATE backup_executions SET completed_at = $1 WHERE id = $2")
-        .bind(bulwark_core::time::to_text(chrono::Utc::now() - chrono::Duration::days(100)))
+        .bind(bulwark_core::platform::time::to_text(chrono::Utc::now() - chrono::Duration::days(100)))
         .bind(&runs[2])
         .execute(catalog.pool())
         .await
@@ -172,7 +172,7 @@ async fn policies_holds_and_floors_decide_what_is_deleted(catalog: Catalog) {
 /// On an immutable S3 location (Object Lock, one day) a backup's objects are locked until its
 /// scheduled deletion date, and retention reports, rather than tries, what the storage refuses.
 async fn object_lock_keeps_backups_until_their_deletion_date(catalog: Catalog) {
-    use bulwark_core::storage::s3::{S3Settings, S3Storage};
+    use bulwark_core::engine::storage::s3::{S3Settings, S3Storage};
     let secrets = SecretBox::new(Key::random());
     let admin = user(&catalog, "admin", Role::Admin).await;
     let server = tokio::task::spawn_blocking(bulwark_testkit::s3::SeaweedFs::shared).await.unwrap();
@@ -222,9 +222,9 @@ async fn object_lock_keeps_backups_until_their_deletion_date(catalog: Catalog) {
     // The first backup's manifest is locked until its deletion date (3 days), past the
     // location's one-day lock.
     let tracked = retention::tracking(&catalog, &admin, &runs[0].id).await.unwrap().unwrap();
-    let deletion = bulwark_core::time::parse(tracked.scheduled_deletion_date.as_deref().unwrap()).unwrap();
+    let deletion = bulwark_core::platform::time::parse(tracked.scheduled_deletion_date.as_deref().unwrap()).unwrap();
     let suffix = format!("snapshots/{}", runs[0].snapshot_id.as_deref().unwrap());
-    let manifest = bulwark_core::storage::Storage::list(&s3, "").await.unwrap().into_iter().map(|o| o.key).find(|k| k.ends_with(&suffix)).expect("the manifest is stored");
+    let manifest = bulwark_core::engine::storage::Storage::list(&s3, "").await.unwrap().into_iter().map(|o| o.key).find(|k| k.ends_with(&suffix)).expect("the manifest is stored");
     let retention = s3.client().get_object_retention().bucket(&bucket).key(&manifest).send().await.unwrap();
     let until = retention.retention().unwrap().retain_until_date().unwrap().secs();
     assert!((until - deletion.timestamp()).abs() <= 1, "locked until {until}, deletion {deletion}");

@@ -4,16 +4,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bulwark_core::auth::Role;
-use bulwark_core::catalog::Catalog;
+use bulwark_core::platform::auth::Role;
+use bulwark_core::platform::catalog::Catalog;
 use bulwark_core::configurations::{self, NewConfiguration};
 use bulwark_core::error::{Classify, Kind};
 use bulwark_core::executions::{self, scheduled};
 use bulwark_core::orchestration::backup::BackupHandler;
 use bulwark_core::orchestration::pool::Pool;
 use bulwark_core::locations;
-use bulwark_core::repo::crypto::Key;
-use bulwark_core::secrets::SecretBox;
+use bulwark_core::engine::repo::crypto::Key;
+use bulwark_core::platform::secrets::SecretBox;
 use bulwark_testkit::PgCluster;
 use chrono::{Timelike, Utc};
 use sqlx::Connection;
@@ -84,7 +84,7 @@ async fn each_slot_fires_once_across_nodes(catalog: Catalog) {
     let after_downtime = later + chrono::Duration::hours(3);
     let caught_up = scheduled::fire_due(&catalog, "node-2", after_downtime).await.unwrap();
     assert_eq!(caught_up.len(), 1, "{caught_up:?}");
-    assert_eq!(caught_up[0].slot_at, bulwark_core::time::to_text(after_downtime.with_second(0).unwrap().with_nanosecond(0).unwrap()));
+    assert_eq!(caught_up[0].slot_at, bulwark_core::platform::time::to_text(after_downtime.with_second(0).unwrap().with_nanosecond(0).unwrap()));
     assert!(caught_up.iter().all(|s| s.outcome == "queued"));
     assert!(scheduled::fire_due(&catalog, "node-0", after_downtime).await.unwrap().is_empty());
 
@@ -129,7 +129,7 @@ async fn executions_are_cancelled_queued_or_running(catalog: Catalog) {
     let stopped = wait_for(&catalog, &running.id, |e| e.is_finished()).await;
     assert_eq!(stopped.status, "cancelled", "{:?}", stopped.error_message);
     assert!(stopped.snapshot_id.is_none());
-    let job = bulwark_core::jobs::for_subject(&catalog, executions::JOB_KIND, &running.id).await.unwrap().unwrap();
+    let job = bulwark_core::platform::jobs::for_subject(&catalog, executions::JOB_KIND, &running.id).await.unwrap().unwrap();
     assert_eq!(job.state, "cancelled");
     let repo = locations::open_repository(&catalog, &secrets, &loc).await.unwrap();
     assert!(repo.snapshots().await.unwrap().is_empty(), "a cancelled backup leaves no snapshot");
@@ -232,9 +232,9 @@ async fn a_stalled_backup_is_stopped_by_the_watchdog() {
     assert_eq!(stopped.status, "failed");
     assert!(stopped.error_message.as_deref().is_some_and(|m| m.contains("stopped by the watchdog")), "{:?}", stopped.error_message);
     assert!(waited >= Duration::from_secs(2) && waited < Duration::from_secs(15), "{waited:?}");
-    let job = bulwark_core::jobs::for_subject(&catalog, executions::JOB_KIND, &running.id).await.unwrap().unwrap();
+    let job = bulwark_core::platform::jobs::for_subject(&catalog, executions::JOB_KIND, &running.id).await.unwrap().unwrap();
     let job = loop {
-        let j = bulwark_core::jobs::get(&catalog, &job.id).await.unwrap();
+        let j = bulwark_core::platform::jobs::get(&catalog, &job.id).await.unwrap();
         if j.state != "running" {
             break j;
         }
@@ -255,7 +255,7 @@ fn config(name: &str, source_type: &str, source: &str, location: &str) -> NewCon
 }
 
 async fn wait_for(catalog: &Catalog, id: &str, done: impl Fn(&executions::Execution) -> bool) -> executions::Execution {
-    let admin = bulwark_core::auth::Principal { user_id: String::new(), username: "t".into(), role: Role::Admin, token_id: None, scope: None };
+    let admin = bulwark_core::platform::auth::Principal { user_id: String::new(), username: "t".into(), role: Role::Admin, token_id: None, scope: None };
     for _ in 0..1200 {
         let e = executions::get(catalog, &admin, id).await.unwrap();
         if done(&e) {

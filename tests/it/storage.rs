@@ -5,12 +5,12 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bulwark_core::repo::backup::{self, BackupOptions};
-use bulwark_core::repo::keys::Secret;
-use bulwark_core::repo::{Repository, check::check, restore};
-use bulwark_core::storage::local::LocalStorage;
-use bulwark_core::storage::s3::{S3Settings, S3Storage};
-use bulwark_core::storage::{Storage, StorageError};
+use bulwark_core::engine::repo::backup::{self, BackupOptions};
+use bulwark_core::engine::repo::keys::Secret;
+use bulwark_core::engine::repo::{Repository, check::check, restore};
+use bulwark_core::engine::storage::local::LocalStorage;
+use bulwark_core::engine::storage::s3::{S3Settings, S3Storage};
+use bulwark_core::engine::storage::{Storage, StorageError};
 use bulwark_testkit::s3::SeaweedFs;
 
 /// A fresh bucket (and prefix) on this process's SeaweedFS.
@@ -168,7 +168,7 @@ async fn an_immutable_s3_location_locks_every_repository_object() {
 /// (every version goes, not just a delete marker in front of it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prune_waits_for_locks_and_keeps_live_packs_locked() {
-    use bulwark_core::repo::{RepoError, object_lock, prune};
+    use bulwark_core::engine::repo::{RepoError, object_lock, prune};
     use std::time::{Duration, SystemTime};
     let period = Duration::from_secs(4);
     let secret = Secret::Passphrase("gc".into());

@@ -1,13 +1,13 @@
 //! Verification reads a backup back whole: a sound one is `verified`; a flipped byte in a
 //! pack fails it, names the damaged file, and raises one deduplicated alert.
 
-use bulwark_core::auth::Role;
-use bulwark_core::catalog::Catalog;
+use bulwark_core::platform::auth::Role;
+use bulwark_core::platform::catalog::Catalog;
 use bulwark_core::configurations::{self, NewConfiguration};
 use bulwark_core::error::{Classify, Kind};
 use bulwark_core::executions;
-use bulwark_core::repo::crypto::Key;
-use bulwark_core::secrets::SecretBox;
+use bulwark_core::engine::repo::crypto::Key;
+use bulwark_core::platform::secrets::SecretBox;
 use bulwark_core::verify;
 
 use crate::{on_both_catalogs, user};
@@ -54,14 +54,14 @@ async fn wide_trees_verify_restore_and_test_to_the_end() {
 
     // The repository check and the snapshot browser walk the same tree.
     let repo = bulwark_core::locations::open_repository(&catalog, &secrets, &location).await.unwrap();
-    let checked = tokio::time::timeout(limit, bulwark_core::repo::check::check(&repo, true)).await.expect("the check finishes").unwrap();
+    let checked = tokio::time::timeout(limit, bulwark_core::engine::repo::check::check(&repo, true)).await.expect("the check finishes").unwrap();
     assert!(checked.is_ok(), "{:?}", checked.errors);
     let snapshot = executions::get(&catalog, &admin, &e.id).await.unwrap().snapshot_id.unwrap();
     let listed = bulwark_core::locations::browse(&catalog, &secrets, &admin, &location, &snapshot, "d3/e4").await.unwrap();
     assert_eq!(listed.len(), (0..FILES).filter(|i| i % 20 == 3 && i % 7 == 4).count());
 
-    let test = bulwark_core::testing::schedule(&catalog, &admin, bulwark_core::testing::ScheduleTest { execution_id: Some(e.id.clone()), ..Default::default() }).await.unwrap().remove(0);
-    let tested = tokio::time::timeout(limit, bulwark_core::testing::run(&catalog, &secrets, &test.id)).await.expect("the restore test finishes").unwrap();
+    let test = bulwark_core::restore_tests::schedule(&catalog, &admin, bulwark_core::restore_tests::ScheduleTest { execution_id: Some(e.id.clone()), ..Default::default() }).await.unwrap().remove(0);
+    let tested = tokio::time::timeout(limit, bulwark_core::restore_tests::run(&catalog, &secrets, &test.id)).await.expect("the restore test finishes").unwrap();
     assert_eq!(tested.status, "passed", "{:?}", tested);
 }
 

@@ -8,7 +8,7 @@ use crate::dto::TokenRow;
 use crate::error::AppError;
 
 #[cfg(feature = "ssr")]
-fn token_row(t: bulwark_core::accounts::tokens::ApiToken) -> TokenRow {
+fn token_row(t: bulwark_core::platform::accounts::tokens::ApiToken) -> TokenRow {
     TokenRow {
         id: t.id,
         username: t.username,
@@ -29,7 +29,7 @@ pub async fn change_password(current: String, password: String, confirm: String)
     }
     let p = crate::ssr::principal().await?;
     let catalog = crate::ssr::catalog()?;
-    bulwark_core::accounts::users::change_own_password(&catalog, &p, &current, &password).await.map_err(AppError::from_core)?;
+    bulwark_core::platform::accounts::users::change_own_password(&catalog, &p, &current, &password).await.map_err(AppError::from_core)?;
     // The change ended every session of this user; this one carries on under a new id.
     crate::ssr::session().await?.cycle_id().await.map_err(|_| AppError::Internal)
 }
@@ -38,15 +38,15 @@ pub async fn change_password(current: String, password: String, confirm: String)
 pub async fn list_tokens() -> Result<Vec<TokenRow>, AppError> {
     let p = crate::ssr::principal().await?;
     let catalog = crate::ssr::catalog()?;
-    let tokens = bulwark_core::accounts::tokens::list(&catalog, &p, false).await.map_err(AppError::from_core)?;
+    let tokens = bulwark_core::platform::accounts::tokens::list(&catalog, &p, false).await.map_err(AppError::from_core)?;
     Ok(tokens.into_iter().map(token_row).collect())
 }
 
 /// Creates a token and returns its secret, which is shown this once.
 #[server(prefix = "/_sfn", endpoint = "create_token")]
 pub async fn create_token(name: String, role: String, expires_in_days: String) -> Result<String, AppError> {
-    use bulwark_core::auth::Role;
-    use bulwark_core::accounts::tokens::{self, NewToken};
+    use bulwark_core::platform::auth::Role;
+    use bulwark_core::platform::accounts::tokens::{self, NewToken};
     let p = crate::ssr::principal().await?;
     let catalog = crate::ssr::catalog()?;
     let expires_in_days = match expires_in_days.trim() {
@@ -61,7 +61,7 @@ pub async fn create_token(name: String, role: String, expires_in_days: String) -
 pub async fn revoke_token(id: String) -> Result<(), AppError> {
     let p = crate::ssr::principal().await?;
     let catalog = crate::ssr::catalog()?;
-    bulwark_core::accounts::tokens::revoke(&catalog, &p, &id).await.map(|_| ()).map_err(AppError::from_core)
+    bulwark_core::platform::accounts::tokens::revoke(&catalog, &p, &id).await.map(|_| ()).map_err(AppError::from_core)
 }
 
 #[component]

@@ -10,7 +10,7 @@ use crate::error::AppError;
 pub async fn list_audit() -> Result<Vec<AuditRow>, AppError> {
     let p = crate::ssr::principal().await?;
     let catalog = crate::ssr::catalog()?;
-    let rows = bulwark_core::audit::list(&catalog, &p, 200, None).await.map_err(AppError::from_core)?;
+    let rows = bulwark_core::platform::audit::list(&catalog, &p, 200, None).await.map_err(AppError::from_core)?;
     Ok(rows
         .into_iter()
         .map(|r| AuditRow {

@@ -27,7 +27,7 @@ pub async fn load_overview() -> Result<Overview, AppError> {
         audit_rows: o.audit_rows,
         jobs_queued: o.jobs_queued,
         jobs_running: o.jobs_running,
-        as_of: bulwark_core::time::now_text(),
+        as_of: bulwark_core::platform::time::now_text(),
     })
 }
 

@@ -10,7 +10,7 @@ use crate::error::AppError;
 #[server(prefix = "/_sfn", endpoint = "get_floor")]
 pub async fn get_floor(id: String) -> Result<FloorView, AppError> {
     let p = crate::ssr::principal().await?;
-    p.require(bulwark_core::auth::Role::Viewer).map_err(AppError::from_core)?;
+    p.require(bulwark_core::platform::auth::Role::Viewer).map_err(AppError::from_core)?;
     let f = bulwark_core::retention::floor::get(&crate::ssr::catalog()?, &id).await.map_err(AppError::from_core)?;
     Ok(FloorView { locked: f.is_locked(), min_days: f.min_days, max_days: f.max_days, locks_at: f.locks_at })
 }

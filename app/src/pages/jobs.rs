@@ -11,7 +11,7 @@ use crate::error::AppError;
 pub async fn list_jobs(state: String) -> Result<Vec<JobLine>, AppError> {
     let p = crate::ssr::principal().await?;
     let state = Some(state.as_str()).filter(|s| !s.is_empty());
-    let rows = bulwark_core::jobs::list(&crate::ssr::catalog()?, &p, state, 200).await.map_err(AppError::from_core)?;
+    let rows = bulwark_core::platform::jobs::list(&crate::ssr::catalog()?, &p, state, 200).await.map_err(AppError::from_core)?;
     Ok(rows
         .into_iter()
         .map(|j| JobLine {

@@ -13,7 +13,7 @@ pub async fn execution_retention(id: String) -> Result<RetentionInfo, AppError> 
     let p = crate::ssr::principal().await?;
     let catalog = crate::ssr::catalog()?;
     let tracking = retention::tracking(&catalog, &p, &id).await.map_err(AppError::from_core)?;
-    let now = bulwark_core::time::now_text();
+    let now = bulwark_core::platform::time::now_text();
     let holds = holds::list(&catalog, &p, &id)
         .await
         .map_err(AppError::from_core)?

@@ -19,27 +19,27 @@ pub struct Enrollment {
 #[server(prefix = "/_sfn", endpoint = "second_factor_status")]
 pub async fn second_factor_status() -> Result<bool, AppError> {
     let p = crate::ssr::principal().await?;
-    bulwark_core::accounts::totp::enabled(&crate::ssr::catalog()?, &p.user_id).await.map_err(AppError::from_core)
+    bulwark_core::platform::accounts::totp::enabled(&crate::ssr::catalog()?, &p.user_id).await.map_err(AppError::from_core)
 }
 
 #[server(prefix = "/_sfn", endpoint = "begin_second_factor")]
 pub async fn begin_second_factor() -> Result<Enrollment, AppError> {
     let p = crate::ssr::principal().await?;
-    let e = bulwark_core::accounts::totp::begin(&crate::ssr::catalog()?, &crate::ssr::secrets()?, &p).await.map_err(AppError::from_core)?;
+    let e = bulwark_core::platform::accounts::totp::begin(&crate::ssr::catalog()?, &crate::ssr::secrets()?, &p).await.map_err(AppError::from_core)?;
     Ok(Enrollment { secret: e.secret, uri: e.uri, qr_svg: e.qr_svg })
 }
 
 #[server(prefix = "/_sfn", endpoint = "confirm_second_factor")]
 pub async fn confirm_second_factor(code: String) -> Result<(), AppError> {
     let p = crate::ssr::principal().await?;
-    bulwark_core::accounts::totp::confirm(&crate::ssr::catalog()?, &crate::ssr::secrets()?, &p, &code).await.map_err(AppError::from_core)
+    bulwark_core::platform::accounts::totp::confirm(&crate::ssr::catalog()?, &crate::ssr::secrets()?, &p, &code).await.map_err(AppError::from_core)
 }
 
 #[server(prefix = "/_sfn", endpoint = "remove_second_factor")]
 pub async fn remove_second_factor(code: String) -> Result<(), AppError> {
     let p = crate::ssr::principal().await?;
     let catalog = crate::ssr::catalog()?;
-    bulwark_core::accounts::totp::remove(&catalog, &crate::ssr::secrets()?, &p, &p.user_id, Some(&code)).await.map_err(AppError::from_core)
+    bulwark_core::platform::accounts::totp::remove(&catalog, &crate::ssr::secrets()?, &p, &p.user_id, Some(&code)).await.map_err(AppError::from_core)
 }
 
 #[component]

@@ -10,7 +10,7 @@ use crate::error::AppError;
 #[server(prefix = "/_sfn", endpoint = "test_results")]
 pub async fn test_results() -> Result<TestResultsView, AppError> {
     let p = crate::ssr::principal().await?;
-    let r = bulwark_core::testing::results(&crate::ssr::catalog()?, &p, &Default::default(), 100).await.map_err(AppError::from_core)?;
+    let r = bulwark_core::restore_tests::results(&crate::ssr::catalog()?, &p, &Default::default(), 100).await.map_err(AppError::from_core)?;
     let list = |text: &str| serde_json::from_str::<Vec<String>>(text).unwrap_or_default();
     let tests = r
         .tests
@@ -38,10 +38,10 @@ pub async fn test_results() -> Result<TestResultsView, AppError> {
 /// Queues a restore test of a configuration's latest backup; returns a sentence.
 #[server(prefix = "/_sfn", endpoint = "schedule_test")]
 pub async fn schedule_test(configuration_id: String) -> Result<String, AppError> {
-    use bulwark_core::testing::{self, ScheduleTest};
+    use bulwark_core::restore_tests::{self, ScheduleTest};
     let p = crate::ssr::principal().await?;
     let request = ScheduleTest { configuration_id: Some(configuration_id), ..Default::default() };
-    let tests = testing::schedule(&crate::ssr::catalog()?, &p, request).await.map_err(AppError::from_core)?;
+    let tests = restore_tests::schedule(&crate::ssr::catalog()?, &p, request).await.map_err(AppError::from_core)?;
     let execution = tests.first().map(|t| t.execution_id.as_str()).unwrap_or_default();
     Ok(format!("Restore test queued for execution {execution}: it restores into a scratch target, checks it and cleans up."))
 }

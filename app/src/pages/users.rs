@@ -10,8 +10,8 @@ pub const ROLES: [&str; 4] = ["viewer", "operator", "approver", "admin"];
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    use bulwark_core::auth::Role;
-    use bulwark_core::accounts::users::User;
+    use bulwark_core::platform::auth::Role;
+    use bulwark_core::platform::accounts::users::User;
 
     use crate::dto::UserRow;
     use crate::error::AppError;
@@ -38,13 +38,13 @@ mod ssr {
 pub async fn list_users() -> Result<Vec<UserRow>, AppError> {
     let p = crate::ssr::principal().await?;
     let catalog = crate::ssr::catalog()?;
-    let users = bulwark_core::accounts::users::list(&catalog, &p).await.map_err(AppError::from_core)?;
+    let users = bulwark_core::platform::accounts::users::list(&catalog, &p).await.map_err(AppError::from_core)?;
     Ok(users.into_iter().map(ssr::row).collect())
 }
 
 #[server(prefix = "/_sfn", endpoint = "create_user")]
 pub async fn create_user(username: String, role: String, password: String) -> Result<UserRow, AppError> {
-    use bulwark_core::accounts::users::{self, NewUser};
+    use bulwark_core::platform::accounts::users::{self, NewUser};
     let p = crate::ssr::principal().await?;
     let catalog = crate::ssr::catalog()?;
     let new = NewUser { username: username.trim().to_string(), password: Some(password), role: ssr::role(&role)? };
@@ -53,7 +53,7 @@ pub async fn create_user(username: String, role: String, password: String) -> Re
 
 #[server(prefix = "/_sfn", endpoint = "update_user")]
 pub async fn update_user(id: String, role: Option<String>, disabled: Option<String>) -> Result<UserRow, AppError> {
-    use bulwark_core::accounts::users::{self, UserUpdate};
+    use bulwark_core::platform::accounts::users::{self, UserUpdate};
     let p = crate::ssr::principal().await?;
     let catalog = crate::ssr::catalog()?;
     let change = UserUpdate {
@@ -67,7 +67,7 @@ pub async fn update_user(id: String, role: Option<String>, disabled: Option<Stri
 pub async fn delete_user(id: String) -> Result<(), AppError> {
     let p = crate::ssr::principal().await?;
     let catalog = crate::ssr::catalog()?;
-    bulwark_core::accounts::users::delete(&catalog, &p, &id).await.map_err(AppError::from_core)
+    bulwark_core::platform::accounts::users::delete(&catalog, &p, &id).await.map_err(AppError::from_core)
 }
 
 /// For a user who lost their authenticator: they log in with the password alone until they set
@@ -76,7 +76,7 @@ pub async fn delete_user(id: String) -> Result<(), AppError> {
 pub async fn remove_user_second_factor(id: String) -> Result<(), AppError> {
     let p = crate::ssr::principal().await?;
     let catalog = crate::ssr::catalog()?;
-    bulwark_core::accounts::totp::remove(&catalog, &crate::ssr::secrets()?, &p, &id, None).await.map_err(AppError::from_core)
+    bulwark_core::platform::accounts::totp::remove(&catalog, &crate::ssr::secrets()?, &p, &id, None).await.map_err(AppError::from_core)
 }
 
 #[component]

@@ -3,7 +3,7 @@
 //! role-matrix test fails on it: every new route is classified on purpose.
 
 use axum::http::Method;
-use bulwark_core::auth::Role;
+use bulwark_core::platform::auth::Role;
 
 /// What a route needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

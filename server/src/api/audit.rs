@@ -1,5 +1,5 @@
 use axum::extract::State;
-use bulwark_core::audit::{self, AuditRecord, VerifyReport};
+use bulwark_core::platform::audit::{self, AuditRecord, VerifyReport};
 use serde::Deserialize;
 
 use super::error::ApiError;

@@ -42,7 +42,7 @@ pub async fn get(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String
 #[utoipa::path(post, path = "/api/admin/backups/configurations", tag = "configurations", request_body = NewConfiguration, responses((status = 201, body = serde_json::Value, description = "The configuration, with `configurationId`, `status: created`, `nextExecution`")))]
 pub async fn create(State(s): State<AppState>, Auth(p): Auth, Json(body): Json<NewConfiguration>) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let configuration = configurations::create(&s.catalog, &s.secrets, &p, body).await?;
-    let next = configuration.next_run(chrono::Utc::now()).map(bulwark_core::time::to_text);
+    let next = configuration.next_run(chrono::Utc::now()).map(bulwark_core::platform::time::to_text);
     let mut answer = serde_json::to_value(&configuration).unwrap_or_default();
     if let Some(fields) = answer.as_object_mut() {
         fields.insert("configurationId".into(), configuration.id.clone().into());
@@ -124,7 +124,7 @@ pub async fn execution(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<
         Some(location) => Some(bulwark_core::locations::get(&s.catalog, &p, location).await?),
         None => None,
     };
-    let tests = bulwark_core::testing::of_execution(&s.catalog, &p, &id).await?;
+    let tests = bulwark_core::restore_tests::of_execution(&s.catalog, &p, &id).await?;
     let ratio = match (execution.size_bytes, execution.compressed_size_bytes) {
         (Some(size), Some(stored)) if size > 0 => Some(stored as f64 / size as f64),
         _ => None,
@@ -208,7 +208,7 @@ pub struct WalTokenRequest {
 #[serde(rename_all = "camelCase")]
 pub struct WalToken {
     #[serde(flatten)]
-    created: bulwark_core::accounts::tokens::CreatedToken,
+    created: bulwark_core::platform::accounts::tokens::CreatedToken,
     archive_command: String,
 }
 

@@ -89,10 +89,10 @@ macro_rules! from_core {
 }
 
 from_core!(
-    bulwark_core::auth::AuthError,
-    bulwark_core::audit::AuditError,
-    bulwark_core::catalog::CatalogError,
-    bulwark_core::jobs::JobError,
+    bulwark_core::platform::auth::AuthError,
+    bulwark_core::platform::audit::AuditError,
+    bulwark_core::platform::catalog::CatalogError,
+    bulwark_core::platform::jobs::JobError,
     bulwark_core::locations::LocationError,
     bulwark_core::configurations::ConfigurationError,
     bulwark_core::executions::ExecutionError,
@@ -101,7 +101,7 @@ from_core!(
     bulwark_core::config_files::ConfigFilesError,
     bulwark_core::retention::RetentionError,
     bulwark_core::verify::VerifyError,
-    bulwark_core::testing::TestingError,
+    bulwark_core::restore_tests::TestingError,
     bulwark_core::replicate::ReplicateError,
     bulwark_core::rebuild::RebuildError
 );

@@ -5,8 +5,8 @@ use axum::extract::{FromRequest, FromRequestParts, MatchedPath};
 use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use bulwark_core::accounts::{tokens, users};
-use bulwark_core::auth::{Principal, Role};
+use bulwark_core::platform::accounts::{tokens, users};
+use bulwark_core::platform::auth::{Principal, Role};
 use tower_sessions::Session;
 
 use super::access::{self, Access};

@@ -1,7 +1,7 @@
 //! The job queue, read-only: what is queued, running, finished or failed on any node.
 
 use axum::extract::State;
-use bulwark_core::jobs::{self, JobRow};
+use bulwark_core::platform::jobs::{self, JobRow};
 use serde::Deserialize;
 
 use super::error::ApiError;

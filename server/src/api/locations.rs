@@ -86,8 +86,8 @@ pub async fn download(
 }
 
 /// Rebuilds the location's repository index from its packs' headers.
-#[utoipa::path(post, path = "/api/admin/backups/storage-locations/{id}/repair-index", tag = "storage", params(("id" = String, Path, description = "The storage location")), responses((status = 200, body = bulwark_core::repo::repair::IndexRepair)))]
-pub async fn repair_index(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<bulwark_core::repo::repair::IndexRepair>, ApiError> {
+#[utoipa::path(post, path = "/api/admin/backups/storage-locations/{id}/repair-index", tag = "storage", params(("id" = String, Path, description = "The storage location")), responses((status = 200, body = bulwark_core::engine::repo::repair::IndexRepair)))]
+pub async fn repair_index(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<bulwark_core::engine::repo::repair::IndexRepair>, ApiError> {
     Ok(Json(locations::repair_index(&s.catalog, &s.secrets, &p, &id).await?))
 }
 

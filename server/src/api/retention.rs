@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use bulwark_core::retention::floor::{self, Floor, NewFloor};
 use bulwark_core::retention::holds::{self, LegalHold, NewHold};
 use bulwark_core::retention::{self, LocationOutcome, Tracking};
-use bulwark_core::testing;
+use bulwark_core::restore_tests;
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
@@ -102,11 +102,11 @@ pub async fn verify(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<Str
 
 /// Queues tests (the seeds' request); answers `{testId, status, estimatedDuration}` for the
 /// first, with every test queued under `tests`.
-#[utoipa::path(post, path = "/api/admin/backups/testing/schedule", tag = "verification", request_body = testing::ScheduleTest, responses((status = 200, body = serde_json::Value, description = "`{testId, status, estimatedDuration, testIds, tests}` and the first test's fields")))]
-pub async fn schedule_test(State(s): State<AppState>, Auth(p): Auth, Json(body): Json<testing::ScheduleTest>) -> Result<Json<serde_json::Value>, ApiError> {
-    let tests = testing::schedule(&s.catalog, &p, body).await?;
+#[utoipa::path(post, path = "/api/admin/backups/testing/schedule", tag = "verification", request_body = restore_tests::ScheduleTest, responses((status = 200, body = serde_json::Value, description = "`{testId, status, estimatedDuration, testIds, tests}` and the first test's fields")))]
+pub async fn schedule_test(State(s): State<AppState>, Auth(p): Auth, Json(body): Json<restore_tests::ScheduleTest>) -> Result<Json<serde_json::Value>, ApiError> {
+    let tests = restore_tests::schedule(&s.catalog, &p, body).await?;
     let Some(first) = tests.first() else { return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "no test was queued")) };
-    let estimated = testing::estimated_duration(&s.catalog, first).await?;
+    let estimated = restore_tests::estimated_duration(&s.catalog, first).await?;
     let mut answer = serde_json::json!({
         "testId": first.id,
         "status": first.status,
@@ -120,15 +120,15 @@ pub async fn schedule_test(State(s): State<AppState>, Auth(p): Auth, Json(body):
 
 /// Tests newest first, filtered by the seeds' `testType`, `status`, `dateRange`, with the
 /// summary (totals, passed, failed, average RTO and RPO).
-#[utoipa::path(get, path = "/api/admin/backups/testing/results", tag = "verification", params(testing::ResultsFilter), responses((status = 200, body = testing::Results)))]
-pub async fn test_results(State(s): State<AppState>, Auth(p): Auth, Query(filter): Query<testing::ResultsFilter>) -> Result<Json<testing::Results>, ApiError> {
-    Ok(Json(testing::results(&s.catalog, &p, &filter, 200).await?))
+#[utoipa::path(get, path = "/api/admin/backups/testing/results", tag = "verification", params(restore_tests::ResultsFilter), responses((status = 200, body = restore_tests::Results)))]
+pub async fn test_results(State(s): State<AppState>, Auth(p): Auth, Query(filter): Query<restore_tests::ResultsFilter>) -> Result<Json<restore_tests::Results>, ApiError> {
+    Ok(Json(restore_tests::results(&s.catalog, &p, &filter, 200).await?))
 }
 
 /// A location's retention floor.
 #[utoipa::path(get, path = "/api/admin/backups/storage-locations/{id}/retention-floor", tag = "retention", params(("id" = String, Path, description = "The storage location")), responses((status = 200, body = Floor)))]
 pub async fn get_floor(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<Floor>, ApiError> {
-    p.require(bulwark_core::auth::Role::Viewer).map_err(bulwark_core::retention::RetentionError::from)?;
+    p.require(bulwark_core::platform::auth::Role::Viewer).map_err(bulwark_core::retention::RetentionError::from)?;
     Ok(Json(floor::get(&s.catalog, &id).await?))
 }
 

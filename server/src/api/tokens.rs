@@ -1,7 +1,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use bulwark_core::auth::Role;
-use bulwark_core::accounts::tokens::{self, ApiToken, CreatedToken, NewToken};
+use bulwark_core::platform::auth::Role;
+use bulwark_core::platform::accounts::tokens::{self, ApiToken, CreatedToken, NewToken};
 use serde::Deserialize;
 
 use super::error::ApiError;

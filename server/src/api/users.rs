@@ -1,8 +1,8 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use bulwark_core::accounts::users::{self, NewUser, User, UserUpdate};
-use bulwark_core::accounts::setup;
-use bulwark_core::auth::Role;
+use bulwark_core::platform::accounts::users::{self, NewUser, User, UserUpdate};
+use bulwark_core::platform::accounts::setup;
+use bulwark_core::platform::auth::Role;
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;

@@ -3,11 +3,11 @@
 use std::io::BufRead;
 
 use bulwark_core::audit_anchor;
-use bulwark_core::accounts::users::{self, NewUser};
-use bulwark_core::accounts::setup;
-use bulwark_core::accounts::tokens::{self, NewToken};
-use bulwark_core::auth::{AuthError, Principal, Role};
-use bulwark_core::catalog::Catalog;
+use bulwark_core::platform::accounts::users::{self, NewUser};
+use bulwark_core::platform::accounts::setup;
+use bulwark_core::platform::accounts::tokens::{self, NewToken};
+use bulwark_core::platform::auth::{AuthError, Principal, Role};
+use bulwark_core::platform::catalog::Catalog;
 
 use super::{AuditCommand, CatalogCommand, Failure, UserCommand};
 
@@ -50,7 +50,7 @@ pub async fn user(catalog: &Catalog, command: UserCommand) -> Result<(), Failure
     }
 }
 
-pub async fn audit(catalog: &Catalog, secrets: &bulwark_core::secrets::SecretBox, command: AuditCommand) -> Result<(), Failure> {
+pub async fn audit(catalog: &Catalog, secrets: &bulwark_core::platform::secrets::SecretBox, command: AuditCommand) -> Result<(), Failure> {
     match command {
         AuditCommand::Verify => {
             // Whoever holds the catalog and its key is its administrator.
@@ -66,10 +66,10 @@ pub async fn audit(catalog: &Catalog, secrets: &bulwark_core::secrets::SecretBox
     }
 }
 
-pub async fn catalog(catalog: &Catalog, secrets: &bulwark_core::secrets::SecretBox, command: CatalogCommand) -> Result<(), Failure> {
+pub async fn catalog(catalog: &Catalog, secrets: &bulwark_core::platform::secrets::SecretBox, command: CatalogCommand) -> Result<(), Failure> {
     match command {
         CatalogCommand::Rebuild => {
-            let actor = bulwark_core::auth::Principal::system("catalog rebuild");
+            let actor = bulwark_core::platform::auth::Principal::system("catalog rebuild");
             let r = bulwark_core::rebuild::rebuild(catalog, secrets, &actor).await?;
             println!(
                 "Rebuilt from {} locations: {} snapshots read, {} executions and {} configurations added, {} WAL files recorded.",

@@ -10,9 +10,9 @@ mod repo;
 pub use admin::{audit, catalog, migrate, user};
 pub use repo::{RepoArgs, RepoCommand, run_repo};
 
-use bulwark_core::auth::Role;
+use bulwark_core::platform::auth::Role;
 use bulwark_core::error::{Classify, Kind};
-use bulwark_core::repo::RepoError;
+use bulwark_core::engine::repo::RepoError;
 use clap::{Parser, Subcommand};
 
 use crate::config::{CatalogArgs, ServeArgs};
@@ -133,12 +133,12 @@ macro_rules! classified_failure {
 }
 
 classified_failure!(
-    bulwark_core::auth::AuthError,
-    bulwark_core::audit::AuditError,
-    bulwark_core::catalog::CatalogError,
-    bulwark_core::storage::StorageError,
+    bulwark_core::platform::auth::AuthError,
+    bulwark_core::platform::audit::AuditError,
+    bulwark_core::platform::catalog::CatalogError,
+    bulwark_core::engine::storage::StorageError,
     bulwark_core::rebuild::RebuildError,
-    bulwark_core::secrets::SecretError
+    bulwark_core::platform::secrets::SecretError
 );
 
 impl From<RepoError> for Failure {

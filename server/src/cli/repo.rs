@@ -5,16 +5,16 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use bulwark_core::repo::backup::{self, BackupOptions};
-use bulwark_core::repo::wal::Pushed;
-use bulwark_core::repo::check::{ReadData, check};
-use bulwark_core::repo::format::Compression;
-use bulwark_core::repo::keys::Secret;
-use bulwark_core::repo::snapshot::Content;
-use bulwark_core::repo::{CompressionSetting, Repository, restore};
-use bulwark_core::storage::Storage;
-use bulwark_core::storage::local::LocalStorage;
-use bulwark_core::storage::s3::{S3Settings, S3Storage};
+use bulwark_core::engine::repo::backup::{self, BackupOptions};
+use bulwark_core::engine::repo::wal::Pushed;
+use bulwark_core::engine::repo::check::{ReadData, check};
+use bulwark_core::engine::repo::format::Compression;
+use bulwark_core::engine::repo::keys::Secret;
+use bulwark_core::engine::repo::snapshot::Content;
+use bulwark_core::engine::repo::{CompressionSetting, Repository, restore};
+use bulwark_core::engine::storage::Storage;
+use bulwark_core::engine::storage::local::LocalStorage;
+use bulwark_core::engine::storage::s3::{S3Settings, S3Storage};
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::Failure;
@@ -68,7 +68,7 @@ pub enum RepoCommand {
         #[arg(long, value_enum, default_value = "zstd")]
         compression: CompressionArg,
         /// zstd level, 1 to 19.
-        #[arg(long, default_value_t = bulwark_core::repo::DEFAULT_ZSTD_LEVEL, value_parser = clap::value_parser!(i32).range(1..=19))]
+        #[arg(long, default_value_t = bulwark_core::engine::repo::DEFAULT_ZSTD_LEVEL, value_parser = clap::value_parser!(i32).range(1..=19))]
         level: i32,
     },
     /// Restore a snapshot (an id or a unique prefix of 6+ characters).
@@ -293,7 +293,7 @@ pub async fn run_repo(args: RepoArgs) -> Result<(), Failure> {
                     return Err(Failure::new(3, format!("snapshot {} is a directory tree: restore it with --target DIR", snapshot.id)));
                 }
                 std::fs::create_dir_all(directory).map_err(|e| Failure::new(5, format!("{}: {e}", directory.display())))?;
-                let (bytes, files) = bulwark_core::repo::untar::restore_tar(&repo, index, &snapshot, directory).await?;
+                let (bytes, files) = bulwark_core::engine::repo::untar::restore_tar(&repo, index, &snapshot, directory).await?;
                 eprintln!("unpacked {files} files ({bytes} bytes of tar) into {}", directory.display());
                 return Ok(());
             }
@@ -388,7 +388,7 @@ pub async fn run_repo(args: RepoArgs) -> Result<(), Failure> {
             let snapshot = repo.snapshot(snapshot).await?;
             let index = std::sync::Arc::new(repo.load_index().await?);
             let started = std::time::Instant::now();
-            let verified = bulwark_core::repo::restore::verify_snapshot(&repo, index, &snapshot).await?;
+            let verified = bulwark_core::engine::repo::restore::verify_snapshot(&repo, index, &snapshot).await?;
             if args.json {
                 print_json(&verified);
             } else {
@@ -455,14 +455,14 @@ pub async fn run_repo(args: RepoArgs) -> Result<(), Failure> {
         }
         RepoCommand::Forget { snapshots } => {
             let repo = args.open().await?;
-            for id in bulwark_core::repo::prune::forget(&repo, snapshots).await? {
+            for id in bulwark_core::engine::repo::prune::forget(&repo, snapshots).await? {
                 println!("forgot snapshot {id}");
             }
             Ok(())
         }
         RepoCommand::Prune { dry_run } => {
             let repo = args.open().await?;
-            let report = bulwark_core::repo::prune::prune(&repo, *dry_run).await?;
+            let report = bulwark_core::engine::repo::prune::prune(&repo, *dry_run).await?;
             if args.json {
                 print_json(&report);
             } else {
@@ -489,7 +489,7 @@ pub async fn run_repo(args: RepoArgs) -> Result<(), Failure> {
         }
         RepoCommand::Repair(RepairCommand::Index) => {
             let repo = args.open().await?;
-            let report = bulwark_core::repo::repair::repair_index(&repo).await?;
+            let report = bulwark_core::engine::repo::repair::repair_index(&repo).await?;
             if args.json {
                 print_json(&report);
             } else {
@@ -529,8 +529,8 @@ pub async fn run_repo(args: RepoArgs) -> Result<(), Failure> {
                     } else {
                         for k in keys {
                             let kind = match k.kdf {
-                                bulwark_core::repo::keys::Kdf::Argon2id { .. } => "passphrase",
-                                bulwark_core::repo::keys::Kdf::Keyfile => "key file",
+                                bulwark_core::engine::repo::keys::Kdf::Argon2id { .. } => "passphrase",
+                                bulwark_core::engine::repo::keys::Kdf::Keyfile => "key file",
                             };
                             println!("{}  {:<10}  {}  {}", k.id, kind, k.created, k.hostname);
                         }
@@ -549,7 +549,7 @@ pub async fn run_repo(args: RepoArgs) -> Result<(), Failure> {
                     }
                 }
                 KeyCommand::Rekey => {
-                    let r = bulwark_core::repo::rekey::rekey(&mut repo).await?;
+                    let r = bulwark_core::engine::repo::rekey::rekey(&mut repo).await?;
                     println!(
                         "re-sealed {} blobs in {} packs and {} manifests; dropped data keys {:?}",
                         r.blobs_resealed, r.packs_rewritten, r.snapshots_resealed, r.keys_dropped

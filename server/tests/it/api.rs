@@ -1,8 +1,8 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use bulwark_core::auth::Role;
-use bulwark_core::sessions::{self, SessionRow};
-use bulwark_core::time;
+use bulwark_core::platform::auth::Role;
+use bulwark_core::platform::sessions::{self, SessionRow};
+use bulwark_core::platform::time;
 use chrono::{Duration, Utc};
 use tower_sessions::session::Id;
 
@@ -160,7 +160,7 @@ async fn viewer_cannot_use_admin_endpoints(app: TestApp) {
     }
     let create = app.json("POST", "/api/admin/users", &viewer, r#"{"username":"x","role":"admin","password":"long-enough-pw"}"#).await;
     assert_eq!(create.status, StatusCode::FORBIDDEN);
-    assert_eq!(bulwark_core::accounts::users::count(&app.catalog).await.unwrap(), 1, "nothing was created");
+    assert_eq!(bulwark_core::platform::accounts::users::count(&app.catalog).await.unwrap(), 1, "nothing was created");
 }
 
 async fn malformed_input_gets_a_clear_4xx(app: TestApp) {
@@ -190,7 +190,7 @@ async fn malformed_input_gets_a_clear_4xx(app: TestApp) {
     assert_eq!((wrong_method.status, wrong_method.json()["error"].as_str()), (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed")));
     let bad_query = app.get("/api/admin/audit?limit=lots", Some(&admin)).await;
     assert_eq!(bad_query.status, StatusCode::BAD_REQUEST);
-    assert_eq!(bulwark_core::accounts::users::count(&app.catalog).await.unwrap(), 1, "nothing was created");
+    assert_eq!(bulwark_core::platform::accounts::users::count(&app.catalog).await.unwrap(), 1, "nothing was created");
 }
 
 async fn admin_manages_users_and_every_change_is_audited(app: TestApp) {
@@ -476,7 +476,7 @@ async fn configurations_and_executions_over_rest(app: TestApp) {
     let queued = app.json("POST", &verify, &operator, "").await;
     assert_eq!((queued.status, queued.json()["status"].as_str()), (StatusCode::OK, Some("initiated")), "{}", queued.text());
     assert!(queued.json()["estimatedDuration"].as_f64().is_some_and(|s| s >= 1.0), "{}", queued.text());
-    let job = bulwark_core::jobs::get(&app.catalog, queued.json()["verificationId"].as_str().unwrap()).await.unwrap();
+    let job = bulwark_core::platform::jobs::get(&app.catalog, queued.json()["verificationId"].as_str().unwrap()).await.unwrap();
     assert_eq!((job.kind.as_str(), job.subject_id.as_deref()), (bulwark_core::verify::JOB_KIND, Some(execution.as_str())));
     let verified = bulwark_core::verify::run(&app.catalog, &app.secrets, &execution).await.unwrap();
     assert_eq!((verified.status.as_str(), verified.files), ("verified", 1));
@@ -506,7 +506,7 @@ async fn configurations_and_executions_over_rest(app: TestApp) {
     assert_eq!((queued.status, queued.json()["status"].as_str()), (StatusCode::OK, Some("scheduled")), "{}", queued.text());
     assert!(queued.json()["estimatedDuration"].as_f64().is_some_and(|s| s >= 1.0), "{}", queued.text());
     let test_id = queued.json()["testId"].as_str().unwrap().to_string();
-    bulwark_core::testing::run(&app.catalog, &app.secrets, &test_id).await.unwrap();
+    bulwark_core::restore_tests::run(&app.catalog, &app.secrets, &test_id).await.unwrap();
     let results = app.get("/api/admin/backups/testing/results?testType=restoration&status=passed&dateRange=30d", Some(&viewer)).await.json();
     assert_eq!((results["summary"]["totalTests"].as_u64(), results["summary"]["passedTests"].as_u64()), (Some(1), Some(1)), "{results}");
     let test = &results["tests"][0];
@@ -546,7 +546,7 @@ async fn configurations_and_executions_over_rest(app: TestApp) {
     assert_eq!((unknown.status, unknown.json()["detail"].as_str()), (StatusCode::BAD_REQUEST, Some("configurationIds: configuration nope not found")));
     let forced = app.json("POST", "/api/admin/backups/retention/cleanup", &admin, &serde_json::json!({ "forceCleanup": true, "configurationIds": [id] }).to_string()).await;
     assert_eq!((forced.status, forced.json()["status"].as_str(), forced.json()["backupsToDelete"].as_u64()), (StatusCode::OK, Some("initiated"), Some(0)), "{}", forced.text());
-    let job = bulwark_core::jobs::get(&app.catalog, forced.json()["cleanupId"].as_str().unwrap()).await.unwrap();
+    let job = bulwark_core::platform::jobs::get(&app.catalog, forced.json()["cleanupId"].as_str().unwrap()).await.unwrap();
     assert_eq!(job.kind, bulwark_core::retention::REQUESTED_JOB_KIND);
     let execution_path = format!("/api/admin/backups/executions/{execution}");
     let held = app.json("DELETE", &execution_path, &admin, "").await;
@@ -608,8 +608,8 @@ async fn errors_are_classified_where_they_are_decided(app: TestApp) {
 
     // A repository the catalog does not know, and a key file that does not open it.
     let other = bulwark_testkit::temp_dir("rest-errors-other");
-    let storage: std::sync::Arc<dyn bulwark_core::storage::Storage> = std::sync::Arc::new(bulwark_core::storage::local::LocalStorage::new(&other));
-    bulwark_core::repo::Repository::init(storage, &bulwark_core::repo::keys::Secret::Passphrase("elsewhere".into())).await.unwrap();
+    let storage: std::sync::Arc<dyn bulwark_core::engine::storage::Storage> = std::sync::Arc::new(bulwark_core::engine::storage::local::LocalStorage::new(&other));
+    bulwark_core::engine::repo::Repository::init(storage, &bulwark_core::engine::repo::keys::Secret::Passphrase("elsewhere".into())).await.unwrap();
     let body = serde_json::json!({ "locationName": "found", "storageType": "primary", "provider": "local", "pathPrefix": other }).to_string();
     let found = app.json("POST", locations, &admin, &body).await.json()["id"].as_str().unwrap().to_string();
     let attach = app.json("POST", &format!("{locations}/{found}/attach"), &admin, &format!(r#"{{"keyFile":"{}"}}"#, "1".repeat(64))).await;
@@ -625,8 +625,8 @@ async fn errors_are_classified_where_they_are_decided(app: TestApp) {
 }
 
 async fn password_changes_end_sessions_and_tokens_stay_in_their_lane(app: TestApp) {
-    use bulwark_core::accounts::tokens::{self, NewToken};
-    use bulwark_core::accounts::users;
+    use bulwark_core::platform::accounts::tokens::{self, NewToken};
+    use bulwark_core::platform::accounts::users;
     let (admin, admin_token) = app.user_with_token("root", Role::Admin).await;
     let (sam, sam_token) = app.user_with_token("sam", Role::Operator).await;
 

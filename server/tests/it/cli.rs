@@ -45,7 +45,7 @@ fn user_add_audit_verify_and_exit_codes() {
     // A token for automation, without a browser: its secret alone on standard output.
     let (code, out, err) = bulwark(&dir, &["user", "token", "alice", "--name", "ci", "--role", "operator"], "");
     assert_eq!(code, 0, "{err}");
-    assert!(out.trim().starts_with(bulwark_core::accounts::tokens::TOKEN_PREFIX) && out.trim().lines().count() == 1, "{out}");
+    assert!(out.trim().starts_with(bulwark_core::platform::accounts::tokens::TOKEN_PREFIX) && out.trim().lines().count() == 1, "{out}");
     let (code, _, err) = bulwark(&dir, &["user", "token", "carol", "--name", "up", "--role", "admin"], "");
     assert!(code != 0 && err.contains("more power than its creator"), "a token above its user's role: {err}");
     let (code, _, err) = bulwark(&dir, &["user", "token", "nobody", "--name", "x"], "");
@@ -233,7 +233,7 @@ fn a_damaged_file_is_skipped_and_named() {
 
 #[test]
 fn repo_commands_work_on_s3() {
-    use bulwark_core::storage::s3::{S3Settings, S3Storage};
+    use bulwark_core::engine::storage::s3::{S3Settings, S3Storage};
     let server = bulwark_testkit::s3::SeaweedFs::shared();
     let bucket = format!("cli-{}", std::process::id());
     let storage = S3Storage::new(S3Settings {
@@ -415,9 +415,9 @@ fn wal_push_and_fetch_are_idempotent_and_refuse_a_different_segment() {
 /// with the recovery kit's key file, `bulwark catalog rebuild`, and the backup restores.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_catalog_is_rebuilt_from_the_repository() {
-    use bulwark_core::auth::Principal;
-    use bulwark_core::catalog::Catalog;
-    use bulwark_core::secrets::SecretBox;
+    use bulwark_core::platform::auth::Principal;
+    use bulwark_core::platform::catalog::Catalog;
+    use bulwark_core::platform::secrets::SecretBox;
     use bulwark_core::{configurations, executions, locations, rebuild, restores};
     let admin = Principal::system("test");
     let repo_dir = bulwark_testkit::temp_dir("rebuild-repo").join("repo");
@@ -433,7 +433,7 @@ async fn a_lost_catalog_is_rebuilt_from_the_repository() {
 
     // The old server: a backup, and the recovery kit's key file.
     let old = Catalog::open(&bulwark_testkit::sqlite_url()).await.unwrap();
-    let old_secrets = SecretBox::new(bulwark_core::repo::crypto::Key::random());
+    let old_secrets = SecretBox::new(bulwark_core::engine::repo::crypto::Key::random());
     let loc = locations::create(&old, &old_secrets, &admin, location("disk")).await.unwrap();
     let kit = locations::init_repository(&old, &old_secrets, &admin, &loc.id).await.unwrap();
     let new_config: configurations::NewConfiguration = serde_json::from_value(serde_json::json!({

@@ -4,7 +4,7 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use bulwark_core::auth::Role;
+use bulwark_core::platform::auth::Role;
 use bulwark_server::api::access::ROUTES;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;

@@ -15,39 +15,26 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use bulwark_core::accounts::tokens::{self, NewToken};
-use bulwark_core::accounts::users::{self, NewUser};
-use bulwark_core::auth::{Principal, Role};
-use bulwark_core::catalog::Catalog;
+use bulwark_core::platform::accounts::tokens::{self, NewToken};
+use bulwark_core::platform::accounts::users::{self, NewUser};
+use bulwark_core::platform::auth::{Principal, Role};
+use bulwark_core::platform::catalog::Catalog;
 use bulwark_server::router::{SessionSettings, router};
 use bulwark_server::state::{AppState, HttpMetrics};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
-/// Generates `sqlite` and `postgres` tests for each `async fn case(app: TestApp)`.
+/// Each `async fn case(app: TestApp)` on a SQLite and on a PostgreSQL catalog.
 #[macro_export]
 macro_rules! on_both_catalogs {
     ($($case:ident),* $(,)?) => {
-        $(
-            mod $case {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$case($crate::TestApp::new(bulwark_testkit::sqlite_url()).await).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    let url = tokio::task::spawn_blocking(bulwark_testkit::postgres_url).await.expect("start PostgreSQL");
-                    super::$case($crate::TestApp::new(url).await).await;
-                }
-            }
-        )*
+        bulwark_testkit::on_both_catalogs!(open = $crate::TestApp::new; $($case),*);
     };
 }
 
 pub struct TestApp {
     pub catalog: Catalog,
-    pub secrets: bulwark_core::secrets::SecretBox,
+    pub secrets: bulwark_core::platform::secrets::SecretBox,
     pub router: Router,
     /// What the router was built from, to build another with other settings.
     pub state: AppState,
@@ -74,7 +61,7 @@ impl TestApp {
     pub async fn new(url: String) -> TestApp {
         let catalog = Catalog::open(&url).await.expect("open catalog");
         let leptos_options = leptos::config::LeptosOptions::builder().output_name("bulwark").build();
-        let secrets = bulwark_core::secrets::SecretBox::new(bulwark_core::repo::crypto::Key::random());
+        let secrets = bulwark_core::platform::secrets::SecretBox::new(bulwark_core::engine::repo::crypto::Key::random());
         let state = AppState { catalog: catalog.clone(), secrets: secrets.clone(), targets: Arc::new(restore_targets()), leptos_options, public_metrics: false, metrics: Arc::new(HttpMetrics::default()) };
         let router = router(state.clone(), SessionSettings { secure: false, idle_minutes: 30 });
         TestApp { catalog, secrets, router, state }

@@ -7,12 +7,12 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bulwark_core::auth::{Principal, Role};
-use bulwark_core::catalog::Catalog;
+use bulwark_core::platform::auth::{Principal, Role};
+use bulwark_core::platform::catalog::Catalog;
 use bulwark_core::configurations::{self, NewConfiguration};
 use bulwark_core::executions::{self, Execution};
 use bulwark_core::locations::{self, NewLocation};
-use bulwark_core::secrets::SecretBox;
+use bulwark_core::platform::secrets::SecretBox;
 use bulwark_testkit::PgCluster;
 use sqlx::Connection;
 
@@ -119,7 +119,7 @@ async fn wait_for(catalog: &Catalog, id: &str, what: &str, done: impl Fn(&Execut
 async fn three_nodes_share_the_work_and_survive_a_killed_one() {
     let catalog_url = tokio::task::spawn_blocking(bulwark_testkit::postgres_url).await.unwrap();
     let catalog = Catalog::open(&catalog_url).await.unwrap();
-    let secret_key: String = bulwark_core::repo::crypto::Key::random().0.iter().map(|b| format!("{b:02x}")).collect();
+    let secret_key: String = bulwark_core::engine::repo::crypto::Key::random().0.iter().map(|b| format!("{b:02x}")).collect();
     let secrets = SecretBox::load(Some(&secret_key), std::path::Path::new("/nonexistent")).unwrap();
     let repo_dir = bulwark_testkit::temp_dir("nodes-repo");
     let new_location = NewLocation {
@@ -157,7 +157,7 @@ async fn three_nodes_share_the_work_and_survive_a_killed_one() {
     }
     let execution = executions::start(&catalog, &admin(), &dumped.id, "manual").await.unwrap();
     wait_for(&catalog, &execution.id, "running", |e| e.status == "running").await;
-    let job = bulwark_core::jobs::for_subject(&catalog, executions::JOB_KIND, &execution.id).await.unwrap().unwrap();
+    let job = bulwark_core::platform::jobs::for_subject(&catalog, executions::JOB_KIND, &execution.id).await.unwrap().unwrap();
     let owner = job.lease_owner.clone().expect("a running job has a lease owner");
     // The owner is `<host>-<pid>/<worker>`.
     let pid: u32 = owner.rsplit_once('/').and_then(|(node, _)| node.rsplit_once('-')).and_then(|(_, pid)| pid.parse().ok()).unwrap();
@@ -171,7 +171,7 @@ async fn three_nodes_share_the_work_and_survive_a_killed_one() {
     assert_eq!(done.status, "completed", "{:?}", done.error_message);
     // The execution is marked completed by the handler; its job is marked succeeded just after.
     let job = loop {
-        let job = bulwark_core::jobs::get(&catalog, &job.id).await.unwrap();
+        let job = bulwark_core::platform::jobs::get(&catalog, &job.id).await.unwrap();
         if job.state != "running" || takeover + Duration::from_secs(10) < killed_at.elapsed() {
             break job;
         }
@@ -201,7 +201,7 @@ async fn three_nodes_share_the_work_and_survive_a_killed_one() {
     let second_victim = nodes.iter().position(|n| n.child.id() == scheduler_pid).unwrap();
     assert_ne!(second_victim, victim, "a dead node fires nothing");
     nodes[second_victim].kill();
-    let second_kill = bulwark_core::time::now_text();
+    let second_kill = bulwark_core::platform::time::now_text();
     // Three more slots fired after the kill, by the survivor.
     let started = Instant::now();
     let view = loop {
@@ -212,7 +212,7 @@ async fn three_nodes_share_the_work_and_survive_a_killed_one() {
         assert!(started.elapsed() < Duration::from_secs(30), "the survivor fires no slot: {:?}", view.slots);
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    let mut slots: Vec<_> = view.slots.iter().map(|s| bulwark_core::time::parse(&s.slot_at).unwrap()).collect();
+    let mut slots: Vec<_> = view.slots.iter().map(|s| bulwark_core::platform::time::parse(&s.slot_at).unwrap()).collect();
     slots.reverse();
     // Every slot since the configuration was made, each once.
     for pair in slots.windows(2) {
@@ -246,7 +246,7 @@ async fn shared_catalog(label: &str) -> (Catalog, String, String, SecretBox, Str
 /// [`shared_catalog`] on the catalog at `catalog_url`.
 async fn catalog_at(catalog_url: String, label: &str) -> (Catalog, String, String, SecretBox, String) {
     let catalog = Catalog::open(&catalog_url).await.unwrap();
-    let secret_key: String = bulwark_core::repo::crypto::Key::random().0.iter().map(|b| format!("{b:02x}")).collect();
+    let secret_key: String = bulwark_core::engine::repo::crypto::Key::random().0.iter().map(|b| format!("{b:02x}")).collect();
     let secrets = SecretBox::load(Some(&secret_key), std::path::Path::new("/nonexistent")).unwrap();
     let repo_dir = bulwark_testkit::temp_dir(label).join("repo");
     let new_location = NewLocation {
@@ -302,8 +302,8 @@ async fn a_node_frozen_at_the_commit_leaves_one_manifest() {
         assert!(after.completed_at >= after.started_at, "{point}: {:?} before {:?}", after.completed_at, after.started_at);
         let made = snapshots_of(&catalog, &secrets, &location, &execution.id).await;
         assert_eq!(made, vec![done.snapshot_id.clone().unwrap()], "{point}: exactly one manifest, the recorded one");
-        let job = bulwark_core::jobs::for_subject(&catalog, executions::JOB_KIND, &execution.id).await.unwrap().unwrap();
-        let attempts = bulwark_core::jobs::attempts(&catalog, &job.id).await.unwrap();
+        let job = bulwark_core::platform::jobs::for_subject(&catalog, executions::JOB_KIND, &execution.id).await.unwrap().unwrap();
+        let attempts = bulwark_core::platform::jobs::attempts(&catalog, &job.id).await.unwrap();
         assert_eq!((job.state.as_str(), attempts.len()), ("succeeded", 2), "{point}: {attempts:?}");
         assert_eq!(attempts[0].outcome.as_deref(), Some("lease expired: the worker stopped or hung"), "{attempts:?}");
         assert_eq!(attempts[1].outcome.as_deref(), Some("succeeded"), "{attempts:?}");
@@ -346,7 +346,7 @@ async fn nodes_with_skewed_clocks_neither_steal_nor_repeat() {
     let mut owners = Vec::new();
     for e in &executions_started {
         wait_for(&catalog, &e.id, "running", |e| e.status == "running").await;
-        let job = bulwark_core::jobs::for_subject(&catalog, executions::JOB_KIND, &e.id).await.unwrap().unwrap();
+        let job = bulwark_core::platform::jobs::for_subject(&catalog, executions::JOB_KIND, &e.id).await.unwrap().unwrap();
         owners.push(job.lease_owner.clone().unwrap());
     }
     let distinct: std::collections::HashSet<&String> = owners.iter().collect();
@@ -354,8 +354,8 @@ async fn nodes_with_skewed_clocks_neither_steal_nor_repeat() {
     // Three leases' worth of heartbeats, requeue sweeps and idle polls on every node.
     tokio::time::sleep(Duration::from_secs(12)).await;
     for (e, owner) in executions_started.iter().zip(&owners) {
-        let job = bulwark_core::jobs::for_subject(&catalog, executions::JOB_KIND, &e.id).await.unwrap().unwrap();
-        assert_eq!((job.attempts, job.lease_owner.as_ref()), (1, Some(owner)), "taken over: {:?}", bulwark_core::jobs::attempts(&catalog, &job.id).await.unwrap());
+        let job = bulwark_core::platform::jobs::for_subject(&catalog, executions::JOB_KIND, &e.id).await.unwrap().unwrap();
+        assert_eq!((job.attempts, job.lease_owner.as_ref()), (1, Some(owner)), "taken over: {:?}", bulwark_core::platform::jobs::attempts(&catalog, &job.id).await.unwrap());
     }
     for mut locker in lockers {
         sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
@@ -364,8 +364,8 @@ async fn nodes_with_skewed_clocks_neither_steal_nor_repeat() {
         let done = wait_for(&catalog, &e.id, "finished", |e| e.is_finished()).await;
         assert_eq!(done.status, "completed", "{:?}", done.error_message);
         assert_eq!(snapshots_of(&catalog, &secrets, &location, &e.id).await, vec![done.snapshot_id.unwrap()]);
-        let job = bulwark_core::jobs::for_subject(&catalog, executions::JOB_KIND, &e.id).await.unwrap().unwrap();
-        assert_eq!(bulwark_core::jobs::attempts(&catalog, &job.id).await.unwrap().len(), 1);
+        let job = bulwark_core::platform::jobs::for_subject(&catalog, executions::JOB_KIND, &e.id).await.unwrap().unwrap();
+        assert_eq!(bulwark_core::platform::jobs::attempts(&catalog, &job.id).await.unwrap().len(), 1);
     }
     for node in &mut nodes {
         node.kill();
@@ -441,7 +441,7 @@ async fn a_node_killed_after_a_backup_commits_loses_none_of_what_follows() {
         assert!(started.elapsed() < Duration::from_secs(60), "the retention row was never written");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let events = bulwark_core::events::about(&catalog, &execution.id).await.unwrap();
+    let events = bulwark_core::platform::events::about(&catalog, &execution.id).await.unwrap();
     assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["backup.completed"]);
     other.kill();
 }

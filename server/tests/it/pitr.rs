@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use bulwark_core::auth::Role;
+use bulwark_core::platform::auth::Role;
 use bulwark_testkit::{PgCluster, free_port, temp_dir};
 
 use crate::{TestApp, on_both_catalogs};
@@ -175,7 +175,7 @@ async fn point_in_time_restores_hold_exactly_the_rows_before_the_target(app: Tes
     // A restore test of the base backup: replayed to the latest WAL, started, checked, removed.
     let queued = app.json("POST", "/api/admin/backups/testing/schedule", &operator, &serde_json::json!({ "executionId": execution }).to_string()).await;
     assert_eq!(queued.status, StatusCode::OK, "{}", queued.text());
-    let test = bulwark_core::testing::run(&app.catalog, &app.secrets, queued.json()["testId"].as_str().unwrap()).await.unwrap();
+    let test = bulwark_core::restore_tests::run(&app.catalog, &app.secrets, queued.json()["testId"].as_str().unwrap()).await.unwrap();
     assert_eq!(test.status, "passed", "{}", test.issues_found);
     let metrics: serde_json::Value = serde_json::from_str(&test.performance_metrics).unwrap();
     assert!(metrics["itemsRestored"].as_u64().unwrap() >= 2 && metrics["target"]["recoveredTo"].is_string(), "{metrics}");
@@ -187,12 +187,12 @@ async fn point_in_time_restores_hold_exactly_the_rows_before_the_target(app: Tes
     // the base backup comes back with its WAL start point (read from its backup_label), its
     // configuration continuous, and it restores to the latest point with every row.
     {
-        use bulwark_core::{auth::Principal, catalog::Catalog, locations, rebuild, restores, secrets::SecretBox};
+        use bulwark_core::{platform::auth::Principal, platform::catalog::Catalog, locations, rebuild, restores, platform::secrets::SecretBox};
         let system = Principal::system("test");
         let old = locations::list(&app.catalog, &system).await.unwrap().into_iter().find(|l| l.id == location).unwrap();
         let key_file = app.secrets.open(&format!("location:{location}:repository_key"), old.repository_key_encrypted.as_deref().unwrap()).unwrap();
         let catalog = Catalog::open(&bulwark_testkit::sqlite_url()).await.unwrap();
-        let secrets = SecretBox::new(bulwark_core::repo::crypto::Key::random());
+        let secrets = SecretBox::new(bulwark_core::engine::repo::crypto::Key::random());
         let again = locations::NewLocation { location_name: "disk again".into(), storage_type: "primary".into(), provider: "local".into(), path_prefix: old.path_prefix.clone(), ..Default::default() };
         let again = locations::create(&catalog, &secrets, &system, again).await.unwrap();
         rebuild::attach(&catalog, &secrets, &system, &again.id, rebuild::Attach { key_file }).await.unwrap();
@@ -390,7 +390,7 @@ async fn restored_clusters_run_bulwarks_settings_never_their_sources(app: TestAp
     // The daily sweep's restore test of the same backup runs none of it either (and passes:
     // the missing preload library would stop the source's settings from starting at all).
     let queued = app.json("POST", "/api/admin/backups/testing/schedule", &operator, &serde_json::json!({ "executionId": execution }).to_string()).await;
-    let test = bulwark_core::testing::run(&app.catalog, &app.secrets, queued.json()["testId"].as_str().unwrap()).await.unwrap();
+    let test = bulwark_core::restore_tests::run(&app.catalog, &app.secrets, queued.json()["testId"].as_str().unwrap()).await.unwrap();
     assert_eq!(test.status, "passed", "{}", test.issues_found);
     for ran in [&ran_end, &ran_cleanup, &ran_include, &pwned] {
         assert!(!ran.exists(), "{} ran", ran.display());

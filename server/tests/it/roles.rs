@@ -7,9 +7,9 @@ use std::collections::BTreeSet;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use bulwark_core::accounts::tokens::{self, NewToken};
-use bulwark_core::auth::Role;
-use bulwark_core::sessions::{self, SessionRow};
+use bulwark_core::platform::accounts::tokens::{self, NewToken};
+use bulwark_core::platform::auth::Role;
+use bulwark_core::platform::sessions::{self, SessionRow};
 use bulwark_server::api::access::{Access, ROUTES};
 use bulwark_server::console_access::SERVER_FUNCTIONS;
 use chrono::{Duration, Utc};
@@ -90,7 +90,7 @@ async fn callers(app: &TestApp) -> Vec<Caller> {
             id: id.clone(),
             user_id: Some(principal.user_id.clone()),
             data: serde_json::json!({ "user_id": principal.user_id, "login_at": Utc::now().timestamp() }).to_string(),
-            expires_at: bulwark_core::time::to_text(Utc::now() + Duration::hours(1)),
+            expires_at: bulwark_core::platform::time::to_text(Utc::now() + Duration::hours(1)),
         };
         sessions::save(&app.catalog, &row).await.unwrap();
         callers.push(Caller::Session(id, role));
