@@ -9,6 +9,10 @@ set -euo pipefail
 bin=${BULWARK_BIN:?the bulwark binary}
 st=${SCHEMATHESIS:?the schemathesis command (st)}
 examples=${1:-25}
+# Absolute: the run works in a scratch directory.
+bin=$(command -v "$bin" || true); st=$(command -v "$st" || true)
+[ -x "$bin" ] && [ -x "$st" ] || { echo "contract/run.sh: BULWARK_BIN and SCHEMATHESIS must name programs" >&2; exit 2; }
+bin=$(readlink -f "$bin"); st=$(readlink -f "$st")
 
 dir=$(mktemp -d)
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
