@@ -175,35 +175,37 @@ pub struct ExecutionView {
 }
 
 impl ExecutionView {
-    pub fn from_json(v: &serde_json::Value) -> ExecutionView {
-        let text = |k: &str| v[k].as_str().map(str::to_string);
-        let p = &v["progress"];
+    /// The page's view of an execution (from the server function, or from each server-sent
+    /// event in the browser): typed on both sides by `bulwark_types::Execution`.
+    pub fn of(e: &bulwark_types::Execution) -> ExecutionView {
+        let progress = e.progress();
+        let metadata = e.recovery_metadata();
         ExecutionView {
-            id: text("id").unwrap_or_default(),
-            configuration_id: text("configurationId").unwrap_or_default(),
-            configuration_name: text("configurationName"),
-            execution_type: text("executionType").unwrap_or_default(),
-            status: text("status").unwrap_or_default(),
-            percent: p["percent"].as_f64().unwrap_or(0.0),
-            bytes_read: p["bytesRead"].as_u64().unwrap_or(0),
-            bytes_new: p["bytesNew"].as_u64().unwrap_or(0),
-            bytes_total: p["bytesTotal"].as_u64(),
-            bytes_per_second: p["bytesPerSecond"].as_f64().unwrap_or(0.0),
-            eta_seconds: p["etaSeconds"].as_f64(),
-            size_bytes: v["sizeBytes"].as_u64(),
-            stored_bytes: v["compressedSizeBytes"].as_u64(),
-            new_bytes: v["newBytes"].as_u64(),
-            duration_seconds: v["durationSeconds"].as_f64(),
-            checksum: text("checksum"),
-            snapshot_id: text("snapshotId"),
-            error_message: text("errorMessage"),
-            started_at: text("startedAt"),
-            completed_at: text("completedAt"),
-            source_type: v["recoveryMetadata"]["sourceType"].as_str().and_then(bulwark_types::SourceKind::parse),
-            format: v["recoveryMetadata"]["format"].as_str().unwrap_or_default().to_string(),
-            metadata: serde_json::to_string_pretty(&v["recoveryMetadata"]).unwrap_or_default(),
-            verification_status: text("verificationStatus"),
-            verified_at: text("verifiedAt"),
+            id: e.id.clone(),
+            configuration_id: e.configuration_id.clone(),
+            configuration_name: None,
+            execution_type: e.execution_type.clone(),
+            status: e.status.clone(),
+            percent: progress.percent,
+            bytes_read: progress.bytes_read,
+            bytes_new: progress.bytes_new,
+            bytes_total: progress.bytes_total,
+            bytes_per_second: progress.bytes_per_second,
+            eta_seconds: progress.eta_seconds,
+            size_bytes: e.size_bytes.and_then(|b| u64::try_from(b).ok()),
+            stored_bytes: e.compressed_size_bytes.and_then(|b| u64::try_from(b).ok()),
+            new_bytes: e.new_bytes.and_then(|b| u64::try_from(b).ok()),
+            duration_seconds: e.duration_seconds,
+            checksum: e.checksum.clone(),
+            snapshot_id: e.snapshot_id.clone(),
+            error_message: e.error_message.clone(),
+            started_at: e.started_at.clone(),
+            completed_at: e.completed_at.clone(),
+            source_type: metadata["sourceType"].as_str().and_then(bulwark_types::SourceKind::parse),
+            format: metadata["format"].as_str().unwrap_or_default().to_string(),
+            metadata: serde_json::to_string_pretty(&metadata).unwrap_or_default(),
+            verification_status: e.verification_status.clone(),
+            verified_at: e.verified_at.clone(),
         }
     }
 

@@ -5,8 +5,6 @@
 
 use std::time::Instant;
 
-use serde::Serialize;
-
 use crate::platform::audit::{self, Actor, Entry};
 use crate::platform::auth::{AuthError, Principal, Role};
 use crate::platform::catalog::dialect::LockTopic;
@@ -90,54 +88,7 @@ impl Classify for ExecutionError {
     }
 }
 
-/// An execution as stored and shown.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Execution {
-    pub id: String,
-    pub configuration_id: String,
-    pub execution_type: String,
-    /// queued, running, completed, failed or cancelled.
-    pub status: String,
-    pub storage_location_id: Option<String>,
-    pub snapshot_id: Option<String>,
-    pub started_at: Option<String>,
-    pub completed_at: Option<String>,
-    pub duration_seconds: Option<f64>,
-    /// Logical bytes read from the source.
-    pub size_bytes: Option<i64>,
-    /// Bytes this execution added to the repository (compressed, encrypted).
-    pub compressed_size_bytes: Option<i64>,
-    /// Bytes the repository did not hold yet, before compression.
-    pub new_bytes: Option<i64>,
-    /// SHA-256 of the stream (or of the tree listing, which holds every file's SHA-256).
-    pub checksum: Option<String>,
-    pub error_message: Option<String>,
-    pub verification_status: Option<String>,
-    pub verified_at: Option<String>,
-    #[schema(value_type = serde_json::Value)]
-    #[serde(serialize_with = "crate::platform::catalog::serialize_json_text")]
-    pub recovery_metadata: String,
-    #[schema(value_type = serde_json::Value)]
-    #[serde(serialize_with = "crate::platform::catalog::serialize_json_text")]
-    pub progress: String,
-    pub requested_by: Option<String>,
-    pub created_at: String,
-    /// When retention or an administrator deleted its backup; the row stays as history.
-    pub deleted_at: Option<String>,
-    /// What the person who started it wrote (the seeds' `notes`).
-    pub notes: Option<String>,
-    /// A JSON object of tags to find it by (the seeds' `tags`); `{}` when none.
-    #[schema(value_type = serde_json::Value)]
-    #[serde(serialize_with = "crate::platform::catalog::serialize_json_text")]
-    pub tags: String,
-}
-
-impl Execution {
-    pub fn is_finished(&self) -> bool {
-        matches!(self.status.as_str(), "completed" | "failed" | "cancelled")
-    }
-}
+pub use bulwark_types::{Execution, Progress};
 
 const COLUMNS: &str = "id, configuration_id, execution_type, status, storage_location_id, snapshot_id, started_at, completed_at, \
     duration_seconds, size_bytes, compressed_size_bytes, new_bytes, checksum, error_message, verification_status, verified_at, \

@@ -43,7 +43,8 @@ async fn run_fenced(catalog: &Catalog, secrets: &SecretBox, id: &str, cancel: Ca
         if let Some((location_id, snapshot, metadata)) = committed_before(catalog, secrets, &configuration, id).await? {
             tracing::warn!(execution = %id, snapshot = %snapshot.id, "an earlier attempt committed this backup before it stopped; adopting its snapshot");
             let s = &snapshot.summary;
-            let progress = serde_json::json!({ "bytesRead": s.bytes, "bytesNew": s.new_bytes, "bytesTotal": s.bytes, "percent": 100.0, "adopted": true });
+            let figures = executions::Progress { bytes_read: s.bytes, bytes_new: s.new_bytes, bytes_total: Some(s.bytes), percent: 100.0, adopted: true, ..Default::default() };
+            let progress = serde_json::to_value(figures).unwrap_or_default();
             let done = Completion { location_id: &location_id, snapshot: &snapshot, metadata, duration_seconds: started.elapsed().as_secs_f64(), progress };
             return executions::record_completed(catalog, id, &configuration.id, Some(lease), done).await;
         }
@@ -376,14 +377,16 @@ fn progress_json(progress: &Progress, seconds: f64, done: bool) -> serde_json::V
     let rate = if seconds > 0.0 { read as f64 / seconds } else { 0.0 };
     let percent = if done { 100.0 } else if total > 0 { (read as f64 * 100.0 / total as f64).min(99.9) } else { 0.0 };
     let eta = (total > read && rate > 0.0 && !done).then(|| ((total - read) as f64 / rate).round());
-    serde_json::json!({
-        "bytesRead": read,
-        "bytesNew": new,
-        "bytesTotal": (total > 0).then_some(total),
-        "bytesPerSecond": rate.round(),
-        "percent": (percent * 10.0).round() / 10.0,
-        "etaSeconds": eta,
-    })
+    let figures = executions::Progress {
+        bytes_read: read,
+        bytes_new: new,
+        bytes_total: (total > 0).then_some(total),
+        bytes_per_second: rate.round(),
+        percent: (percent * 10.0).round() / 10.0,
+        eta_seconds: eta,
+        adopted: false,
+    };
+    serde_json::to_value(figures).unwrap_or_default()
 }
 
 /// Runs `backup` jobs on the worker pool.

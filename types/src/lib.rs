@@ -2,6 +2,9 @@
 //! that builds for the server and for the browser (wasm). Renaming a variant here fails to
 //! compile on both sides instead of a page silently showing nothing.
 
+mod execution;
+mod json_text;
 mod source_kind;
 
+pub use execution::{Execution, Progress};
 pub use source_kind::SourceKind;

@@ -16,7 +16,7 @@ pub async fn get_execution(id: String) -> Result<ExecutionView, AppError> {
     let p = crate::ssr::principal().await?;
     let catalog = crate::ssr::catalog()?;
     let execution = bulwark_core::executions::get(&catalog, &p, &id).await.map_err(AppError::from_core)?;
-    let mut view = ExecutionView::from_json(&serde_json::to_value(&execution).unwrap_or_default());
+    let mut view = ExecutionView::of(&execution);
     view.configuration_name = bulwark_core::configurations::get(&catalog, &p, &execution.configuration_id).await.ok().map(|c| c.name);
     Ok(view)
 }
@@ -413,8 +413,8 @@ fn listen(id: impl Fn() -> String + Send + Sync + 'static, live: RwSignal<Option
         let closer = source.clone();
         let on_event = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
             let Some(text) = e.data().as_string() else { return };
-            let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else { return };
-            let view = ExecutionView::from_json(&json);
+            let Ok(execution) = serde_json::from_str::<bulwark_types::Execution>(&text) else { return };
+            let view = ExecutionView::of(&execution);
             // The server ends the stream here; closing stops the browser from reconnecting.
             if view.is_finished() {
                 closer.close();
