@@ -4,16 +4,18 @@
 
 use sha2::{Digest, Sha256};
 
+pub use bulwark_types::{AlertType, Severity};
+
 use crate::platform::catalog::{Catalog, CatalogError};
 use crate::platform::time;
 
 /// The dedup key of an alert: the same condition on the same subject is one alert.
-pub fn dedup_hash(alert_type: &str, subject: &str) -> String {
+pub fn dedup_hash(alert_type: AlertType, subject: &str) -> String {
     hex::encode(Sha256::digest(format!("{alert_type}\u{0}{subject}").as_bytes()))
 }
 
 /// Opens an alert, or counts one more occurrence of the open one; returns its id.
-pub async fn raise(catalog: &Catalog, alert_type: &str, severity: &str, subject: &str, message: &str) -> Result<String, CatalogError> {
+pub async fn raise(catalog: &Catalog, alert_type: AlertType, severity: Severity, subject: &str, message: &str) -> Result<String, CatalogError> {
     let hash = dedup_hash(alert_type, subject);
     let now = time::now_text();
     let open: Option<String> = sqlx::query_scalar("SELECT id FROM backup_monitoring_alerts WHERE dedup_hash = $1 AND status <> 'resolved' LIMIT 1")
@@ -35,8 +37,8 @@ pub async fn raise(catalog: &Catalog, alert_type: &str, severity: &str, subject:
          VALUES ($1, $2, $3, $4, $5, $6, 'open', 1, 0, $7, $7)",
     )
     .bind(&id)
-    .bind(alert_type)
-    .bind(severity)
+    .bind(alert_type.as_str())
+    .bind(severity.as_str())
     .bind(subject)
     .bind(message)
     .bind(&hash)
@@ -47,7 +49,7 @@ pub async fn raise(catalog: &Catalog, alert_type: &str, severity: &str, subject:
 }
 
 /// Resolves the open alert of (type, subject), if any: the condition cleared.
-pub async fn resolve(catalog: &Catalog, alert_type: &str, subject: &str) -> Result<(), CatalogError> {
+pub async fn resolve(catalog: &Catalog, alert_type: AlertType, subject: &str) -> Result<(), CatalogError> {
     sqlx::query("UPDATE backup_monitoring_alerts SET status = 'resolved', resolved_at = $1 WHERE dedup_hash = $2 AND status <> 'resolved'")
         .bind(time::now_text())
         .bind(dedup_hash(alert_type, subject))

@@ -16,7 +16,7 @@ use crate::error::{Classify, Kind};
 use crate::executions::{self, ExecutionError};
 use crate::locations::{self, LocationError};
 use crate::engine::repo::snapshot::NodeKind;
-use crate::engine::repo::{RepoError, restore, tree};
+use crate::engine::repo::{RepoError, tree};
 use crate::platform::secrets::SecretBox;
 use crate::engine::source::env_file::{self, KeyChanges};
 
@@ -140,7 +140,7 @@ pub async fn diff(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, exe
         };
         let keys = if is_env && status != "unchanged" {
             let before = match old {
-                Some(_) => env_file::parse(&String::from_utf8_lossy(&restore::read_file(&repo, index.clone(), &snapshot, path, ENV_FILE_LIMIT).await?)),
+                Some(_) => env_file::parse(&String::from_utf8_lossy(&crate::engine::repo::read::read_file(&repo, index.clone(), &snapshot, path, ENV_FILE_LIMIT).await?)),
                 None => BTreeMap::new(),
             };
             let after = current.as_deref().map(|b| env_file::parse(&String::from_utf8_lossy(b))).unwrap_or_default();

@@ -25,6 +25,7 @@ pub mod rebuild;
 pub mod replicate;
 pub mod restore_tests;
 pub mod restores;
+pub mod sources;
 pub mod retention;
 pub mod schedule;
 pub mod verify;

@@ -585,7 +585,7 @@ pub async fn browse(
     Ok(crate::engine::repo::tree::list_dir(&repo, &index, &snapshot, dir).await?)
 }
 
-/// One file of a tree snapshot, streamed and verified as it goes (see `restore::file_stream`).
+/// One file of a tree snapshot, streamed and verified as it goes (see `read::file_stream`).
 pub async fn download(
     catalog: &Catalog,
     secrets: &SecretBox,
@@ -593,7 +593,7 @@ pub async fn download(
     id: &str,
     snapshot_id: &str,
     path: &str,
-) -> Result<crate::engine::repo::restore::FileStream, LocationError> {
+) -> Result<crate::engine::repo::read::FileStream, LocationError> {
     actor.require(Role::Operator)?;
     let repo = open_repository(catalog, secrets, id).await?;
     let snapshot = repo.snapshot(snapshot_id).await?;
@@ -602,7 +602,7 @@ pub async fn download(
         actor.require(Role::Admin)?;
     }
     let index = std::sync::Arc::new(repo.load_index().await?);
-    let file = crate::engine::repo::restore::file_stream(&repo, index, &snapshot, path).await?;
+    let file = crate::engine::repo::read::file_stream(&repo, index, &snapshot, path).await?;
     audit::record(
         catalog,
         Entry {

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::alerts::{AlertType, Severity};
 use crate::platform::audit::{self, Actor, Entry};
 use crate::platform::auth::{AuthError, Principal, Role};
 use crate::platform::catalog::dialect::LockTopic;
@@ -19,7 +20,7 @@ use crate::platform::catalog::{Catalog, CatalogError};
 use crate::error::{Classify, Kind};
 use crate::platform::jobs::{self, JobError, NewJob};
 use crate::locations::{self, LocationError};
-use crate::engine::repo::{RepoError, check, format, restore};
+use crate::engine::repo::{RepoError, check, format};
 use crate::platform::secrets::{SecretBox, SecretError};
 use crate::engine::storage::StorageError;
 use crate::platform::time;
@@ -287,7 +288,7 @@ pub async fn run(catalog: &Catalog, secrets: &SecretBox, run_id: &str) -> Result
                 .bind(run_id)
                 .execute(catalog.pool())
                 .await?;
-            crate::alerts::raise(catalog, ALERT_TYPE, "high", &subject(&queued), &format!("replication run {run_id} failed: {e}")).await?;
+            crate::alerts::raise(catalog, ALERT_TYPE, Severity::High, &subject(&queued), &format!("replication run {run_id} failed: {e}")).await?;
             return Err(e);
         }
     }
@@ -295,7 +296,7 @@ pub async fn run(catalog: &Catalog, secrets: &SecretBox, run_id: &str) -> Result
 }
 
 /// The alert a failed copy raises, one per source and target.
-pub const ALERT_TYPE: &str = "replication_failed";
+pub const ALERT_TYPE: AlertType = AlertType::ReplicationFailed;
 
 fn subject(run: &ReplicationRun) -> String {
     format!("replication:{}->{}", run.source_location_id, run.target_location_id)
@@ -368,7 +369,7 @@ async fn copy(catalog: &Catalog, secrets: &SecretBox, run: &ReplicationRun) -> R
     let index = Arc::new(replica.load_index().await?);
     for id in &new_snapshots {
         let snapshot = replica.load_snapshot(id).await?;
-        let verified = restore::verify_snapshot(&replica, index.clone(), &snapshot).await?;
+        let verified = crate::engine::repo::verify::verify_snapshot(&replica, index.clone(), &snapshot).await?;
         if !verified.damaged.is_empty() {
             return Err(ReplicateError::Conflict(format!("snapshot {id} is damaged on the target: {}", verified.damaged.join("; "))));
         }

@@ -9,22 +9,16 @@
 //! are reported), dropped afterwards; a new data directory for base backups, replayed to the
 //! latest archived WAL, started and checked, then stopped and removed.
 
-use std::time::Instant;
-
 use serde::{Deserialize, Serialize};
-use sqlx::Connection;
 
-use crate::engine::source::SourceKind;
-use crate::alerts;
+use crate::alerts::{self, AlertType, Severity};
 use crate::platform::auth::{AuthError, Principal, Role};
 use crate::platform::catalog::{Catalog, CatalogError};
 use crate::configurations::{self, Configuration, ConfigurationError};
 use crate::error::{Classify, Kind};
-use crate::executions::{self, Execution, ExecutionError};
+use crate::executions::{self, Execution, ExecutionError, ExecutionStatus};
 use crate::platform::jobs::{self, JobError, NewJob};
-use crate::restores::{self, DirectoryRestore, PostgresRestore, Targets};
 use crate::platform::secrets::SecretBox;
-use crate::engine::source::postgres::Database;
 use crate::platform::time;
 
 #[derive(Debug, thiserror::Error)]
@@ -219,7 +213,7 @@ pub async fn schedule(catalog: &Catalog, actor: &Principal, request: ScheduleTes
     let mut tests = Vec::new();
     for execution_id in executions {
         let execution = executions::restorable(catalog, actor, &execution_id).await?;
-        if execution.status != "completed" {
+        if execution.status != ExecutionStatus::Completed {
             return Err(TestingError::Invalid(format!("executionId: execution {execution_id} has not completed ({})", execution.status)));
         }
         tests.push(insert(catalog, &execution_id, &checked).await?);
@@ -404,36 +398,36 @@ pub async fn of_execution(catalog: &Catalog, actor: &Principal, execution_id: &s
 }
 
 /// What one restore into a scratch target found.
-struct Outcome {
-    bytes: u64,
+pub struct Outcome {
+    pub bytes: u64,
     /// Files or tables restored.
-    items: u64,
-    issues: Vec<String>,
-    detail: serde_json::Value,
+    pub items: u64,
+    pub issues: Vec<String>,
+    pub detail: serde_json::Value,
 }
 
-/// Runs a queued test to its end.
-pub async fn run(catalog: &Catalog, secrets: &SecretBox, test_id: &str) -> Result<BackupTest, TestingError> {
+/// A test taken up to run: the test, the execution it restores and its configuration.
+pub struct Started {
+    pub test: BackupTest,
+    pub execution: Execution,
+    pub configuration: Configuration,
+}
+
+/// Marks a queued test running. The restore itself is its source kind's
+/// (`crate::sources::Source::restore_test`), or [`read_back`] for an integrity test.
+pub async fn start(catalog: &Catalog, test_id: &str) -> Result<Started, TestingError> {
     let test = get(catalog, test_id).await?;
     sqlx::query("UPDATE backup_tests SET status = 'running', started_at = $1 WHERE id = $2").bind(time::now_text()).bind(test_id).execute(catalog.pool()).await?;
     let execution = executions::find(catalog, &test.execution_id).await?;
     let configuration = configurations::find(catalog, &execution.configuration_id).await?;
-    let actor = Principal::system("restore test");
-    let started = Instant::now();
-    let outcome = match configuration.source_type {
-        _ if test.test_type == "integrity" => read_back(catalog, secrets, &execution).await,
-        SourceKind::Filesystem | SourceKind::EnvironmentVars => into_directory(catalog, secrets, &actor, &execution).await,
-        SourceKind::Postgresql if crate::wal_archive::is_continuous(&configuration) => into_cluster(catalog, secrets, &actor, &execution).await,
-        SourceKind::Postgresql => into_database(catalog, secrets, &actor, &configuration, &execution, test_id).await,
-        SourceKind::S3Bucket | SourceKind::SupabaseStorage => into_bucket(catalog, secrets, &actor, &configuration, &execution, test_id).await,
-        SourceKind::ConsistencyGroup => Outcome {
-            bytes: 0,
-            items: 0,
-            issues: vec!["restore tests of a consistency group test each member's own backup: schedule them per member".into()],
-            detail: serde_json::json!({}),
-        },
-    };
-    let restore_seconds = started.elapsed().as_secs_f64();
+    Ok(Started { test, execution, configuration })
+}
+
+/// Records what the test's restore found, measured against the configuration's RTO and RPO,
+/// and raises (or resolves) its alert.
+pub async fn finish(catalog: &Catalog, started: &Started, outcome: Outcome, restore_seconds: f64) -> Result<BackupTest, TestingError> {
+    let Started { test, execution, configuration } = started;
+    let test_id = test.id.as_str();
     let data_age = execution.completed_at.as_deref().and_then(time::parse).map(|at| (chrono::Utc::now() - at).num_seconds());
     let mut recommendations = Vec::new();
     if let Some(rto) = configuration.rto_minutes
@@ -471,16 +465,16 @@ pub async fn run(catalog: &Catalog, secrets: &SecretBox, test_id: &str) -> Resul
         .await?;
     let subject = format!("backup_execution:{}", execution.id);
     if passed {
-        alerts::resolve(catalog, "restore_test_failed", &subject).await?;
+        alerts::resolve(catalog, AlertType::RestoreTestFailed, &subject).await?;
     } else {
         let message = format!("a test restore of execution {} failed: {}", execution.id, outcome.issues.join("; "));
-        alerts::raise(catalog, "restore_test_failed", "high", &subject, &message).await?;
+        alerts::raise(catalog, AlertType::RestoreTestFailed, Severity::High, &subject, &message).await?;
     }
     get(catalog, test_id).await
 }
 
 /// Reads the backup back whole as a restore would, writing nothing (`crate::verify`).
-async fn read_back(catalog: &Catalog, secrets: &SecretBox, execution: &Execution) -> Outcome {
+pub async fn read_back(catalog: &Catalog, secrets: &SecretBox, execution: &Execution) -> Outcome {
     match crate::verify::run(catalog, secrets, &execution.id).await {
         Ok(report) => Outcome { bytes: report.bytes, items: report.files, issues: report.problems, detail: serde_json::json!({ "verifiedAt": report.verified_at }) },
         Err(e) => Outcome { bytes: 0, items: 0, issues: vec![e.to_string()], detail: serde_json::json!({}) },
@@ -488,7 +482,7 @@ async fn read_back(catalog: &Catalog, secrets: &SecretBox, execution: &Execution
 }
 
 /// A new scratch directory for a test restore: a random name no one can create first.
-fn scratch_dir(owner_is_server: bool) -> Result<std::path::PathBuf, String> {
+pub(crate) fn scratch_dir(owner_is_server: bool) -> Result<std::path::PathBuf, String> {
     let dir = crate::platform::child::scratch_dir(&std::env::temp_dir(), "bulwark-restore-test-").map_err(|e| format!("no scratch directory: {e}"))?;
     if owner_is_server && let Some(Some((uid, gid))) = crate::platform::child::server_user_ids() {
         // The restored cluster runs as the server user, who must reach its data directory.
@@ -497,7 +491,7 @@ fn scratch_dir(owner_is_server: bool) -> Result<std::path::PathBuf, String> {
     Ok(dir)
 }
 
-fn remove_scratch(dir: &std::path::Path) {
+pub(crate) fn remove_scratch(dir: &std::path::Path) {
     if let Err(e) = std::fs::remove_dir_all(dir)
         && e.kind() != std::io::ErrorKind::NotFound
     {
@@ -505,190 +499,12 @@ fn remove_scratch(dir: &std::path::Path) {
     }
 }
 
-/// Restores into a new temporary directory, checks it and removes it.
-async fn into_directory(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, execution: &Execution) -> Outcome {
-    let scratch = match scratch_dir(false) {
-        Ok(dir) => dir,
-        Err(issue) => return Outcome { bytes: 0, items: 0, issues: vec![issue], detail: serde_json::json!({}) },
-    };
-    let target = scratch.join("files");
-    let request = DirectoryRestore { target_path: target.display().to_string(), include: Vec::new(), skip_unreadable: false };
-    let targets = Targets::scratch(Some(&scratch), None);
-    let outcome = match restores::restore_directory(catalog, secrets, &targets, actor, &execution.id, request).await {
-        Ok(report) => Outcome {
-            bytes: report.bytes,
-            items: report.files.unwrap_or(0),
-            issues: read_elsewhere(execution, &report.storage_location_id),
-            detail: serde_json::json!({ "directory": report.target }),
-        },
-        Err(e) => Outcome { bytes: 0, items: 0, issues: vec![format!("the restore failed: {e}")], detail: serde_json::json!({}) },
-    };
-    remove_scratch(&scratch);
-    outcome
-}
-
 /// A test proves the backup's own location: a restore served by a replica instead is a finding.
-fn read_elsewhere(execution: &Execution, read_from: &str) -> Vec<String> {
+pub(crate) fn read_elsewhere(execution: &Execution, read_from: &str) -> Vec<String> {
     match execution.storage_location_id.as_deref() {
         Some(own) if own != read_from => vec![format!("the backup's location {own} could not be read; the restore came from replica {read_from}")],
         _ => Vec::new(),
     }
-}
-
-/// Restores every object into a new scratch bucket beside the source (same endpoint and
-/// credentials), where each object is checked against its SHA-256 before it appears; then
-/// checks the scratch bucket holds exactly the objects and bytes of the backup, and removes it.
-async fn into_bucket(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, configuration: &Configuration, execution: &Execution, test_id: &str) -> Outcome {
-    let failed = |issue: String| Outcome { bytes: 0, items: 0, issues: vec![issue], detail: serde_json::json!({}) };
-    let source = match configuration.bucket(secrets) {
-        Ok(source) => source,
-        Err(e) => return failed(format!("the source bucket cannot be reached: {e}")),
-    };
-    // Bucket names: 3-63 lowercase letters, digits and hyphens.
-    let name = format!("bulwark-test-{}", test_id.replace('-', "").chars().take(24).collect::<String>());
-    let (_, prefix) = source.location();
-    let scratch = match source.with_target(&name, &prefix) {
-        Ok(scratch) => scratch,
-        Err(e) => return failed(format!("no scratch bucket name: {e}")),
-    };
-    if let Err(e) = scratch.create().await {
-        return failed(format!("cannot create the scratch bucket {name}: {e}"));
-    }
-    let request = restores::BucketRestore { target_bucket: Some(name.clone()), target_prefix: None, include: Vec::new() };
-    let mut outcome = match restores::restore_bucket(catalog, secrets, actor, &execution.id, request).await {
-        Ok(report) => Outcome {
-            bytes: report.bytes,
-            items: report.files.unwrap_or(0),
-            issues: read_elsewhere(execution, &report.storage_location_id),
-            detail: serde_json::json!({ "bucket": report.target }),
-        },
-        Err(e) => failed(format!("the restore failed: {e}")),
-    };
-    if outcome.issues.is_empty() {
-        match scratch.list().await {
-            Ok(listed) => {
-                let (count, bytes) = (listed.len() as u64, listed.iter().map(|o| o.size).sum::<u64>());
-                if (count, bytes) != (outcome.items, outcome.bytes) {
-                    outcome.issues.push(format!("the scratch bucket holds {count} objects of {bytes} bytes; the backup has {} of {}", outcome.items, outcome.bytes));
-                }
-            }
-            Err(e) => outcome.issues.push(format!("listing the scratch bucket failed: {e}")),
-        }
-    }
-    if let Err(e) = scratch.destroy().await {
-        tracing::warn!(bucket = %name, error = %e, "removing a test restore's scratch bucket failed");
-    }
-    outcome
-}
-
-/// Restores a base backup, with the WAL archived after it, into a new data directory, starts
-/// it on a free port, waits until recovery has ended and it answers, then stops and removes it.
-async fn into_cluster(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, execution: &Execution) -> Outcome {
-    let failed = |issue: String| Outcome { bytes: 0, items: 0, issues: vec![issue], detail: serde_json::json!({}) };
-    let port = match std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()) {
-        Ok(address) => address.port(),
-        Err(e) => return failed(format!("no free port for the test cluster: {e}")),
-    };
-    let scratch = match scratch_dir(true) {
-        Ok(dir) => dir,
-        Err(issue) => return failed(issue),
-    };
-    let request = restores::PhysicalRestore { target_directory: scratch.join("data").display().to_string(), target_time: None, restore_point: None, port: Some(port) };
-    let targets = Targets::scratch(Some(&scratch), None);
-    let outcome = match restores::restore_physical(catalog, secrets, &targets, actor, &execution.id, request).await {
-        Ok(r) => Outcome {
-            bytes: r.bytes,
-            items: r.wal_files as u64,
-            issues: read_elsewhere(execution, &r.storage_location_id),
-            detail: serde_json::json!({ "dataDirectory": r.data_directory, "port": r.port, "recoveredTo": r.recovered_to, "walFiles": r.wal_files }),
-        },
-        Err(e) => failed(format!("the restore failed: {e}")),
-    };
-    restores::physical::stop_quietly(&scratch.join("data")).await;
-    remove_scratch(&scratch);
-    outcome
-}
-
-/// Restores a dump into a new database on the source's server, checks that every table the
-/// backup recorded is there (counting its rows), and drops the database.
-async fn into_database(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, configuration: &Configuration, execution: &Execution, test_id: &str) -> Outcome {
-    let failed = |issue: String| Outcome { bytes: 0, items: 0, issues: vec![issue], detail: serde_json::json!({}) };
-    let password = match configuration.source_password(secrets) {
-        Ok(p) => p,
-        Err(e) => return failed(format!("the source password cannot be opened: {e}")),
-    };
-    let scratch = format!("bulwark_test_{}", &test_id.replace('-', "")[..12]);
-    let Some((server, _)) = configuration.source_identifier.rsplit_once('/') else {
-        return failed(format!("{} names no database", configuration.source_identifier));
-    };
-    let target_url = format!("{server}/{scratch}");
-    let request = PostgresRestore { target_url: target_url.clone(), target_password: password.clone(), tables: Vec::new() };
-    let targets = Targets::scratch(None, Some(&target_url));
-    let mut outcome = match restores::restore_postgres(catalog, secrets, &targets, actor, &execution.id, request).await {
-        Err(e) => failed(format!("the restore failed: {e}")),
-        Ok(report) => {
-            let recorded: Vec<(String, String)> = serde_json::from_str::<serde_json::Value>(&execution.recovery_metadata)
-                .ok()
-                .and_then(|m| m["postgresql"]["tables"].as_array().cloned())
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|t| Some((t["schema"].as_str()?.to_string(), t["name"].as_str()?.to_string())))
-                .collect();
-            match count_tables(&Database { url: target_url.clone(), password: password.clone() }, &recorded).await {
-                Ok((counts, missing)) => Outcome {
-                    bytes: report.bytes,
-                    items: counts.len() as u64,
-                    issues: read_elsewhere(execution, &report.storage_location_id)
-                        .into_iter()
-                        .chain(missing.into_iter().map(|t| format!("table {t} is in the backup's metadata but not in the restored database")))
-                        .collect(),
-                    detail: serde_json::json!({ "database": scratch, "rows": counts }),
-                },
-                Err(e) => failed(format!("the restored database cannot be read: {e}")),
-            }
-        }
-    };
-    let maintenance = Database { url: format!("{server}/postgres"), password };
-    if let Err(e) = drop_database(&maintenance, &scratch).await {
-        outcome.issues.push(format!("the scratch database {scratch} could not be dropped: {e}"));
-    }
-    outcome
-}
-
-/// Row counts of the `recorded` tables that exist, and the names of those that do not.
-async fn count_tables(database: &Database, recorded: &[(String, String)]) -> Result<(serde_json::Map<String, serde_json::Value>, Vec<String>), String> {
-    let options = database.options().map_err(|e| e.to_string())?;
-    let mut conn = sqlx::postgres::PgConnection::connect_with(&options).await.map_err(|e| e.to_string())?;
-    let (mut counts, mut missing) = (serde_json::Map::new(), Vec::new());
-    for (schema, name) in recorded {
-        // query_to_xml runs the count with both names quoted by format(%I): no SQL from names.
-        let rows: Option<i64> = sqlx::query_scalar(
-            "SELECT CASE WHEN to_regclass(format('%I.%I', $1::text, $2::text)) IS NULL THEN NULL
-                    ELSE (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', $1::text, $2::text), false, true, '')))[1]::text::bigint END",
-        )
-        .bind(schema)
-        .bind(name)
-        .fetch_one(&mut conn)
-        .await
-        .map_err(|e| e.to_string())?;
-        match rows {
-            Some(n) => {
-                counts.insert(format!("{schema}.{name}"), n.into());
-            }
-            None => missing.push(format!("{schema}.{name}")),
-        }
-    }
-    let _ = conn.close().await;
-    Ok((counts, missing))
-}
-
-async fn drop_database(maintenance: &Database, name: &str) -> Result<(), String> {
-    let options = maintenance.options().map_err(|e| e.to_string())?;
-    let mut conn = sqlx::postgres::PgConnection::connect_with(&options).await.map_err(|e| e.to_string())?;
-    // The name is ours (bulwark_test_ and hex digits), never a user's.
-    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut conn).await.map_err(|e| e.to_string())?;
-    let _ = conn.close().await;
-    Ok(())
 }
 
 /// How long a configuration's latest backup may go without a verification or a restore test.

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::alerts;
+use crate::alerts::{self, AlertType, Severity};
 use crate::platform::auth::{AuthError, Principal, Role};
 use crate::platform::catalog::{Catalog, CatalogError};
 use crate::error::{Classify, Kind};
@@ -16,7 +16,7 @@ use crate::executions::{self, ExecutionError};
 use crate::platform::jobs::{self, JobError, NewJob};
 use crate::locations::{self, LocationError};
 use crate::engine::repo::RepoError;
-use crate::engine::repo::restore::verify_snapshot;
+use crate::engine::repo::verify::verify_snapshot;
 use crate::platform::secrets::SecretBox;
 
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +59,7 @@ impl Classify for VerifyError {
 }
 
 /// The alert type a failed verification raises.
-pub const ALERT_TYPE: &str = "verification_failed";
+pub const ALERT_TYPE: AlertType = AlertType::VerificationFailed;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -149,7 +149,7 @@ async fn finish(
     catalog: &Catalog,
     execution_id: &str,
     started: Instant,
-    verified: crate::engine::repo::restore::Verified,
+    verified: crate::engine::repo::verify::Verified,
     problems: Vec<String>,
 ) -> Result<VerificationReport, VerifyError> {
     let status = if problems.is_empty() { "verified" } else { "failed" };
@@ -159,7 +159,7 @@ async fn finish(
         alerts::resolve(catalog, ALERT_TYPE, &subject).await?;
     } else {
         let message = format!("the backup of execution {execution_id} cannot be fully restored: {}", problems.join("; "));
-        alerts::raise(catalog, ALERT_TYPE, "critical", &subject, &message).await?;
+        alerts::raise(catalog, ALERT_TYPE, Severity::Critical, &subject, &message).await?;
     }
     Ok(VerificationReport {
         execution_id: execution_id.to_string(),

@@ -1,5 +1,6 @@
 //! What pages receive from server functions: plain serde types that compile for the browser.
 
+use bulwark_types::ExecutionStatus;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,7 +148,7 @@ pub struct ExecutionView {
     /// The configuration's name, for the page to name it (not in the pushed events).
     pub configuration_name: Option<String>,
     pub execution_type: String,
-    pub status: String,
+    pub status: ExecutionStatus,
     pub percent: f64,
     pub bytes_read: u64,
     pub bytes_new: u64,
@@ -185,7 +186,7 @@ impl ExecutionView {
             configuration_id: e.configuration_id.clone(),
             configuration_name: None,
             execution_type: e.execution_type.clone(),
-            status: e.status.clone(),
+            status: e.status,
             percent: progress.percent,
             bytes_read: progress.bytes_read,
             bytes_new: progress.bytes_new,
@@ -210,7 +211,7 @@ impl ExecutionView {
     }
 
     pub fn is_finished(&self) -> bool {
-        matches!(self.status.as_str(), "completed" | "failed" | "cancelled")
+        self.status.is_finished()
     }
 }
 
@@ -276,7 +277,7 @@ pub struct RecoveryWindowView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExecutionLine {
     pub id: String,
-    pub status: String,
+    pub status: ExecutionStatus,
     pub created_at: String,
     pub size_bytes: Option<u64>,
     pub duration_seconds: Option<f64>,

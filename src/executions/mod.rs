@@ -88,7 +88,7 @@ impl Classify for ExecutionError {
     }
 }
 
-pub use bulwark_types::{Execution, Progress};
+pub use bulwark_types::{Execution, ExecutionStatus, Progress};
 
 const COLUMNS: &str = "id, configuration_id, execution_type, status, storage_location_id, snapshot_id, started_at, completed_at, \
     duration_seconds, size_bytes, compressed_size_bytes, new_bytes, checksum, error_message, verification_status, verified_at, \

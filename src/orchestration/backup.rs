@@ -8,23 +8,25 @@ use std::time::Instant;
 
 use super::pool::{JobFuture, JobHandler};
 use super::test_hook;
+use crate::alerts::{AlertType, Severity};
 use crate::platform::catalog::Catalog;
 use crate::configurations::{self, Configuration};
 use crate::executions::{self, Completion, Execution, ExecutionError, JOB_KIND};
 use crate::platform::jobs::{self, CancelFlag, ClaimedJob, Lease};
 use crate::locations::{self, LocationError};
-use crate::engine::repo::backup::{self, BackupOptions, CommitCheck, Progress};
+use crate::engine::repo::backup::{BackupOptions, CommitCheck, Progress};
 use crate::engine::repo::format::Compression;
 use crate::engine::repo::snapshot::Snapshot;
 use crate::engine::repo::{CompressionSetting, RepoError};
 use crate::platform::secrets::SecretBox;
-use crate::engine::source::{SourceError, SourceKind};
-use crate::engine::source::postgres::Database;
+use crate::sources::{self, BackupRun, SourceFuture};
 
 /// Runs a queued execution to its end, recording success or the error a person can act on;
 /// `cancel` stops it early. Outside the job queue (tests, tools): nothing fences it.
-pub async fn run(catalog: &Catalog, secrets: &SecretBox, id: &str, cancel: CancelFlag) -> Result<(), ExecutionError> {
-    run_fenced(catalog, secrets, id, cancel, None).await
+/// Boxed with its type spelled out: a consistency group runs its members through this same
+/// function, and the compiler cannot prove a future that contains itself `Send`.
+pub fn run<'a>(catalog: &'a Catalog, secrets: &'a SecretBox, id: &'a str, cancel: CancelFlag) -> SourceFuture<'a, Result<(), ExecutionError>> {
+    Box::pin(run_fenced(catalog, secrets, id, cancel, None))
 }
 
 /// A run as a worker makes it, under its job's lease: the execution changes state only while
@@ -128,39 +130,17 @@ async fn back_up(
         _ => Compression::Zstd,
     };
     let repo = repo.with_compression(CompressionSetting { algorithm, ..CompressionSetting::default() });
-    let mut options = BackupOptions {
+    let options = BackupOptions {
         source: configuration.source_identifier.clone(),
         tags: vec![format!("configuration:{}", configuration.id), execution_tag(&execution.id)],
         metadata: serde_json::json!({ "configurationId": configuration.id, "configuration": configuration.name, "sourceType": configuration.source_type }),
         progress,
         commit_check,
     };
-    let (snapshot, metadata) = match configuration.source_type {
-        SourceKind::Filesystem => {
-            let root = std::path::PathBuf::from(&configuration.source_identifier);
-            (backup::backup_tree(&repo, &root, options).await?, serde_json::json!({ "sourceType": SourceKind::Filesystem, "path": root }))
-        }
-        SourceKind::Postgresql if crate::wal_archive::is_continuous(configuration) => {
-            let database = Database { url: configuration.source_identifier.clone(), password: configuration.source_password(secrets)? };
-            base_backup(&repo, &database, options).await?
-        }
-        SourceKind::Postgresql => {
-            let database = Database { url: configuration.source_identifier.clone(), password: configuration.source_password(secrets)? };
-            let metadata = serde_json::to_value(database.metadata().await?).unwrap_or_default();
-            options.metadata["postgresql"] = metadata.clone();
-            options.source = format!("pg_dump {}", database.url);
-            let dump = database.dump()?.stop_on(options.progress.cancel.clone());
-            let snapshot = backup::backup_stream(&repo, dump, options).await.map_err(|e| match e {
-                // The dump's own error (pg_dump's stderr) is what a person needs.
-                RepoError::Source(message) => ExecutionError::Source(SourceError::Unavailable(message)),
-                other => other.into(),
-            })?;
-            (snapshot, serde_json::json!({ "sourceType": SourceKind::Postgresql, "format": "pg_dump custom", "postgresql": metadata }))
-        }
-        SourceKind::ConsistencyGroup => super::group::back_up_group(catalog, secrets, configuration, execution, &repo, options).await?,
-        SourceKind::EnvironmentVars => back_up_config_files(&repo, &configuration.source_identifier, options).await?,
-        SourceKind::S3Bucket | SourceKind::SupabaseStorage => back_up_bucket(catalog, &repo, configuration, &location_id, configuration.bucket(secrets)?, options).await?,
-    };
+    // A consistency group's members run as executions of their own, through this same path.
+    let run_member = |id: String, cancel: CancelFlag| -> SourceFuture<'_, Result<(), ExecutionError>> { Box::pin(async move { run(catalog, secrets, &id, cancel).await }) };
+    let backup_run = BackupRun { catalog, secrets, configuration, execution, repo: &repo, location_id: &location_id, run_member: &run_member };
+    let (snapshot, metadata) = sources::of(configuration).back_up(&backup_run, options).await?;
     let mut metadata = metadata;
     if !skipped.is_empty() {
         metadata["skippedLocations"] = serde_json::json!(skipped);
@@ -169,7 +149,7 @@ async fn back_up(
 }
 
 /// The alert a location that cannot be reached raises.
-pub const LOCATION_ALERT: &str = "location_unreachable";
+pub const LOCATION_ALERT: AlertType = AlertType::LocationUnreachable;
 
 /// The first of the configuration's locations, in its order, whose repository opens. One the
 /// storage does not answer for is skipped (an alert is raised) while another is left to try;
@@ -195,147 +175,13 @@ async fn first_reachable(
             Err(e @ (LocationError::Storage(_) | LocationError::Repo(RepoError::Storage(_)))) if i + 1 < ids.len() => {
                 tracing::warn!(location = %id, error = %e, "storage location unreachable; trying the next");
                 let message = format!("storage location {id} did not answer; the backup of {:?} went to the next location: {e}", configuration.name);
-                crate::alerts::raise(catalog, LOCATION_ALERT, "high", &subject, &message).await?;
+                crate::alerts::raise(catalog, LOCATION_ALERT, Severity::High, &subject, &message).await?;
                 skipped.push(serde_json::json!({ "storageLocationId": id, "error": e.to_string() }));
             }
             Err(e) => return Err(e.into()),
         }
     }
     Err(ExecutionError::Invalid(format!("configuration {:?}: no storage location could be opened", configuration.name)))
-}
-
-/// An environment file, or a directory of configuration files. The metadata names each
-/// environment file's keys, never a value.
-async fn back_up_config_files(repo: &crate::engine::repo::Repository, path: &str, options: BackupOptions) -> Result<(Snapshot, serde_json::Value), ExecutionError> {
-    use crate::engine::repo::backup::Entry;
-    use crate::engine::repo::snapshot::{Node, NodeKind};
-    let root = std::path::PathBuf::from(path);
-    let unreadable = |e: std::io::Error| ExecutionError::Source(SourceError::Unavailable(format!("{path}: {e}")));
-    let meta = std::fs::metadata(&root).map_err(unreadable)?;
-    let snapshot = if meta.is_dir() {
-        backup::backup_tree(repo, &root, options).await?
-    } else {
-        // One file: a listing of one entry, named as the file is.
-        let name = root.file_name().and_then(|n| n.to_str()).ok_or_else(|| ExecutionError::Invalid(format!("{path}: not a file name")))?.to_string();
-        let mtime_ns = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos() as i64);
-        use std::os::unix::fs::PermissionsExt;
-        let node = Node { path: name, kind: NodeKind::File, mode: meta.permissions().mode() & 0o7777, mtime_ns, size: meta.len(), sha256: None, chunks: vec![], target: None, object: None };
-        let file = root.clone();
-        let open: crate::engine::repo::backup::EntryOpener = Box::new(move || Ok((None, Box::new(std::fs::File::open(&file)?) as Box<dyn std::io::Read + Send>)));
-        backup::backup_listing(repo, vec![Entry { node, open: Some(open) }], options).await?
-    };
-    let files = crate::config_files::current_files(&root).map_err(unreadable)?;
-    let env_files: Vec<serde_json::Value> = files
-        .iter()
-        .filter(|(rel, _)| crate::engine::source::env_file::is_env_file(rel.rsplit('/').next().unwrap_or(rel)))
-        .map(|(rel, file)| {
-            let keys: Vec<String> = std::fs::read_to_string(file).map(|t| crate::engine::source::env_file::parse(&t).into_keys().collect()).unwrap_or_default();
-            serde_json::json!({ "path": rel, "keys": keys })
-        })
-        .collect();
-    let metadata = serde_json::json!({ "sourceType": SourceKind::EnvironmentVars, "path": path, "files": files.len(), "environmentFiles": env_files });
-    Ok((snapshot, metadata))
-}
-
-/// Every object of a bucket or prefix; objects whose ETag and size match the previous snapshot
-/// of this configuration in this location are carried over unread.
-async fn back_up_bucket(
-    catalog: &Catalog,
-    repo: &crate::engine::repo::Repository,
-    configuration: &Configuration,
-    location_id: &str,
-    bucket: crate::engine::source::bucket::Bucket,
-    mut options: BackupOptions,
-) -> Result<(Snapshot, serde_json::Value), ExecutionError> {
-    use crate::engine::repo::backup::Entry;
-    use crate::engine::repo::snapshot::{Node, NodeKind};
-    use crate::engine::source::bucket::key_to_name;
-    let heads = bucket.list().await?;
-    let previous = previous_objects(catalog, repo, configuration, location_id).await?;
-    let handle = tokio::runtime::Handle::current();
-    let (mut read, mut carried) = (0u64, 0u64);
-    let entries: Vec<Entry> = heads
-        .into_iter()
-        .map(|head| {
-            let name = key_to_name(&head.key);
-            match previous.get(&name) {
-                Some(node) if node.size == head.size && head.etag.is_some() && node.object.as_ref().and_then(|o| o.etag.as_ref()) == head.etag.as_ref() => {
-                    carried += 1;
-                    Entry { node: node.clone(), open: None }
-                }
-                _ => {
-                    read += 1;
-                    let (bucket, handle, key) = (bucket.clone(), handle.clone(), head.key.clone());
-                    let node = Node { path: name, kind: NodeKind::File, mode: 0o644, mtime_ns: head.modified_ns, size: head.size, sha256: None, chunks: vec![], target: None, object: None };
-                    Entry { node, open: Some(Box::new(move || bucket.open(&handle, &key).map(|(attributes, reader)| (Some(attributes), reader)))) }
-                }
-            }
-        })
-        .collect();
-    options.source = bucket.describe();
-    let snapshot = backup::backup_listing(repo, entries, options).await.map_err(|e| match e {
-        RepoError::Source(message) => ExecutionError::Source(SourceError::Unavailable(message)),
-        other => other.into(),
-    })?;
-    let metadata = serde_json::json!({
-        "sourceType": configuration.source_type,
-        "bucket": bucket.describe(),
-        "objects": read + carried,
-        "objectsRead": read,
-        "objectsCarriedOver": carried,
-    });
-    Ok((snapshot, metadata))
-}
-
-/// The objects of the newest completed snapshot of `configuration` in `location_id`, by name,
-/// keeping only those whose every blob the repository still holds.
-async fn previous_objects(
-    catalog: &Catalog,
-    repo: &crate::engine::repo::Repository,
-    configuration: &Configuration,
-    location_id: &str,
-) -> Result<std::collections::HashMap<String, crate::engine::repo::snapshot::Node>, ExecutionError> {
-    let Some(snapshot_id) = executions::last_snapshot(catalog, &configuration.id, location_id).await? else { return Ok(Default::default()) };
-    // A forgotten snapshot only costs the re-read.
-    let Ok(snapshot) = repo.load_snapshot(&snapshot_id).await else { return Ok(Default::default()) };
-    let index = repo.load_index().await?;
-    let nodes = crate::engine::repo::tree::list_dir(repo, &index, &snapshot, "").await?;
-    Ok(nodes
-        .into_iter()
-        .filter(|n| n.chunks.iter().all(|c| c.parse().is_ok_and(|id| index.contains(&id))))
-        .map(|n| (n.path.clone(), n))
-        .collect())
-}
-
-/// A physical base backup (the start of a continuous configuration's restorable window).
-async fn base_backup(repo: &crate::engine::repo::Repository, database: &Database, mut options: BackupOptions) -> Result<(Snapshot, serde_json::Value), ExecutionError> {
-    let cluster = database.cluster_metadata().await?;
-    if !cluster.replication_role {
-        return Err(ExecutionError::Source(SourceError::Unavailable(format!(
-            "the role of {} may not open replication connections, which pg_basebackup needs: ALTER ROLE … REPLICATION",
-            database.url
-        ))));
-    }
-    let cluster_json = serde_json::to_value(&cluster).unwrap_or_default();
-    options.metadata["postgresql"] = cluster_json.clone();
-    options.source = format!("pg_basebackup {}", database.url);
-    let reader = database.base_backup()?.stop_on(options.progress.cancel.clone());
-    let log = reader.log();
-    let snapshot = backup::backup_stream(repo, reader, options).await.map_err(|e| match e {
-        RepoError::Source(message) => ExecutionError::Source(SourceError::Unavailable(message)),
-        other => other.into(),
-    })?;
-    let log = log.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let range = crate::engine::source::postgres::parse_base_backup_log(&log)
-        .ok_or_else(|| ExecutionError::Source(SourceError::Unavailable(format!("pg_basebackup did not report its WAL range: {}", log.trim()))))?;
-    let start_file = range.start_file(cluster.wal_segment_bytes);
-    let metadata = serde_json::json!({
-        "sourceType": SourceKind::Postgresql,
-        "format": "pg_basebackup tar",
-        "postgresql": cluster_json,
-        "wal": { "startLsn": range.start_lsn, "endLsn": range.end_lsn, "timeline": range.timeline, "startFile": start_file },
-    });
-    Ok((snapshot, metadata))
 }
 
 /// The progress writer of a running backup, stopped when the backup's future ends or is

@@ -67,7 +67,7 @@ impl JobHandler for RestoreTestHandler {
     fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
         Box::pin(async move {
             let id = &job.payload_field("testId")?;
-            let test = restore_tests::run(catalog, &self.secrets, id).await?;
+            let test = super::restore_test::run(catalog, &self.secrets, id).await?;
             tracing::info!(test = %id, status = %test.status, "restore test finished");
             Ok(())
         })

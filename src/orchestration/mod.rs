@@ -3,7 +3,7 @@
 //! the queue (`crate::platform::jobs`) they put work on; nothing below imports this module.
 
 pub mod backup;
-mod group;
 pub mod handlers;
 pub mod pool;
+pub mod restore_test;
 mod test_hook;

@@ -12,7 +12,7 @@ use bulwark_core::configurations::{self, NewConfiguration};
 use bulwark_core::error::Classify;
 use bulwark_core::executions;
 use bulwark_core::engine::repo::crypto::Key;
-use bulwark_core::restores::{self, BucketRestore};
+    use bulwark_core::sources::bucket::{self, BucketRestore};
 use bulwark_core::platform::secrets::SecretBox;
 use bulwark_core::engine::storage::s3::{S3Settings, S3Storage};
 use bulwark_testkit::s3::SeaweedFs;
@@ -138,35 +138,35 @@ async fn a_bucket_round_trips_into_another_bucket(catalog: Catalog) {
     // The whole bucket into another one: bytes, content types and metadata equal.
     let copy = bucket("dst").await;
     let request = BucketRestore { target_bucket: Some(copy.bucket().into()), ..Default::default() };
-    let report = restores::restore_bucket(&catalog, &secrets, &admin, &third.id, request).await.unwrap();
+    let report = bucket::restore_bucket(&catalog, &secrets, &admin, &third.id, request).await.unwrap();
     assert_eq!(report.files, Some(8));
     assert_eq!(objects(&copy).await, now);
     // The first snapshot still holds the old a.txt.
     let old = bucket("old").await;
     let request = BucketRestore { target_bucket: Some(old.bucket().into()), include: vec!["a.txt".into()], ..Default::default() };
-    restores::restore_bucket(&catalog, &secrets, &admin, &first.id, request).await.unwrap();
+    bucket::restore_bucket(&catalog, &secrets, &admin, &first.id, request).await.unwrap();
     assert_eq!(objects(&old).await["a.txt"], original["a.txt"]);
 
     // A prefix restore touches nothing outside the prefix.
     let partial = bucket("part").await;
     put(&partial, "keep.txt", b"mine".to_vec(), "text/plain", &[]).await;
     let request = BucketRestore { target_bucket: Some(partial.bucket().into()), include: vec!["docs/".into()], ..Default::default() };
-    restores::restore_bucket(&catalog, &secrets, &admin, &third.id, request).await.unwrap();
+    bucket::restore_bucket(&catalog, &secrets, &admin, &third.id, request).await.unwrap();
     let got = objects(&partial).await;
     let mut keys: Vec<&String> = got.keys().collect();
     keys.sort();
     assert_eq!(keys, ["docs/deep/nested/data.json", "docs/readme.md", "keep.txt"]);
     assert_eq!(got["docs/readme.md"], now["docs/readme.md"]);
     let none = BucketRestore { target_bucket: Some(partial.bucket().into()), include: vec!["nope/".into()], ..Default::default() };
-    assert!(restores::restore_bucket(&catalog, &secrets, &admin, &third.id, none).await.unwrap_err().to_string().contains("no object"));
+    assert!(bucket::restore_bucket(&catalog, &secrets, &admin, &third.id, none).await.unwrap_err().to_string().contains("no object"));
     let missing_target = BucketRestore { target_bucket: Some("no-such-bucket-here".into()), ..Default::default() };
-    let err = restores::restore_bucket(&catalog, &secrets, &admin, &third.id, missing_target).await.unwrap_err();
+    let err = bucket::restore_bucket(&catalog, &secrets, &admin, &third.id, missing_target).await.unwrap_err();
     assert!(err.to_string().contains("does not exist"), "{err}");
 
     // A restore test: into a scratch bucket beside the source, counted, then removed.
     let scheduled = restore_tests::ScheduleTest { execution_id: Some(third.id.clone()), ..Default::default() };
     let queued = restore_tests::schedule(&catalog, &admin, scheduled).await.unwrap().remove(0);
-    let tested = restore_tests::run(&catalog, &secrets, &queued.id).await.unwrap();
+    let tested = bulwark_core::orchestration::restore_test::run(&catalog, &secrets, &queued.id).await.unwrap();
     assert_eq!(tested.status, "passed", "{:?}", tested.issues_found);
     let metrics: serde_json::Value = serde_json::from_str(&tested.performance_metrics).unwrap();
     assert_eq!(metrics["itemsRestored"].as_u64(), Some(8), "{metrics}");

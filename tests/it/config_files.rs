@@ -1,6 +1,7 @@
 //! Configuration and environment files: a round trip, a diff against the files as they are
 //! now naming keys but never values, and no secret value in anything Bulwark shows.
 
+use bulwark_core::executions::ExecutionStatus;
 use bulwark_core::platform::auth::Role;
 use bulwark_core::platform::catalog::Catalog;
 use bulwark_core::config_files;
@@ -8,7 +9,7 @@ use bulwark_core::configurations::{self, NewConfiguration};
 use bulwark_core::error::Classify;
 use bulwark_core::executions;
 use bulwark_core::engine::repo::crypto::Key;
-use bulwark_core::restores::{self, DirectoryRestore};
+    use bulwark_core::sources::filesystem::DirectoryRestore;
 use bulwark_core::platform::secrets::SecretBox;
 
 use crate::executions::location;
@@ -40,7 +41,7 @@ async fn configuration_files_round_trip_and_diff_without_values(catalog: Catalog
     let started = executions::start(&catalog, &admin, &config.id, "manual").await.unwrap();
     bulwark_core::orchestration::backup::run(&catalog, &secrets, &started.id, Default::default()).await.unwrap();
     let execution = executions::get(&catalog, &admin, &started.id).await.unwrap();
-    assert_eq!(execution.status, "completed");
+    assert_eq!(execution.status, ExecutionStatus::Completed);
     let shown = serde_json::to_string(&execution).unwrap();
     assert!(shown.contains("\"API_KEY\"") && shown.contains("\"DATABASE_URL\""), "key names are recorded: {shown}");
 
@@ -72,7 +73,7 @@ async fn configuration_files_round_trip_and_diff_without_values(catalog: Catalog
     let operator = user(&catalog, "ops", Role::Operator).await;
     let target = bulwark_testkit::temp_dir("config-dst");
     let request = DirectoryRestore { target_path: target.display().to_string(), include: vec![], skip_unreadable: false };
-    let refused = restores::restore_directory(&catalog, &secrets, &crate::restore_targets(), &operator, &execution.id, request.clone()).await.unwrap_err();
+    let refused = bulwark_core::sources::filesystem::restore_directory(&catalog, &secrets, &crate::restore_targets(), &operator, &execution.id, request.clone()).await.unwrap_err();
     assert_eq!(refused.kind(), bulwark_core::error::Kind::Forbidden, "{refused}");
     assert!(!target.join(".env").exists());
     let (location, snapshot) = (execution.storage_location_id.clone().unwrap(), execution.snapshot_id.clone().unwrap());
@@ -83,7 +84,7 @@ async fn configuration_files_round_trip_and_diff_without_values(catalog: Catalog
     assert!(String::from_utf8(bytes).unwrap().contains("sk_live_abc123"));
 
     // The backup restores the files as they were, byte for byte.
-    restores::restore_directory(&catalog, &secrets, &crate::restore_targets(), &admin, &execution.id, request).await.unwrap();
+    bulwark_core::sources::filesystem::restore_directory(&catalog, &secrets, &crate::restore_targets(), &admin, &execution.id, request).await.unwrap();
     assert_eq!(std::fs::read_to_string(target.join(".env")).unwrap(), "DATABASE_URL=postgres://app:SuperSecret1@db/app\nexport API_KEY=\"sk_live_abc123\"\nDEBUG=false\n");
     assert_eq!(std::fs::read_to_string(target.join("config/app.yaml")).unwrap(), "database:\n  password: hunter2\n");
     assert!(!target.join("config/extra.env").exists());
@@ -99,6 +100,6 @@ async fn configuration_files_round_trip_and_diff_without_values(catalog: Catalog
     assert_eq!(gone.files[0].keys.as_ref().unwrap().removed, ["API_KEY", "DATABASE_URL", "NEW_FLAG"]);
     let back = bulwark_testkit::temp_dir("config-one");
     let request = DirectoryRestore { target_path: back.display().to_string(), include: vec![], skip_unreadable: false };
-    restores::restore_directory(&catalog, &secrets, &crate::restore_targets(), &admin, &started.id, request).await.unwrap();
+    bulwark_core::sources::filesystem::restore_directory(&catalog, &secrets, &crate::restore_targets(), &admin, &started.id, request).await.unwrap();
     assert_eq!(std::fs::read_to_string(back.join(".env")).unwrap(), "DATABASE_URL=postgres://app:SuperSecret1@db/app\nAPI_KEY=sk_live_NEW999\nNEW_FLAG=1\n");
 }

@@ -1,6 +1,7 @@
 //! Backup configurations and their executions, against real sources: a directory tree and a
 //! PostgreSQL database dumped with the real pg_dump, restored with the real pg_restore.
 
+use bulwark_core::executions::ExecutionStatus;
 use std::sync::Arc;
 
 use bulwark_core::platform::auth::{Principal, Role};
@@ -11,7 +12,7 @@ use bulwark_core::executions;
 use bulwark_core::locations::{self, NewLocation};
 use bulwark_core::engine::repo::crypto::Key;
 use bulwark_core::engine::repo::restore;
-use bulwark_core::restores::{self, PostgresRestore};
+    use bulwark_core::sources::postgres_dump::{self, PostgresRestore};
 use bulwark_core::platform::secrets::SecretBox;
 use bulwark_testkit::PgCluster;
 
@@ -144,7 +145,7 @@ async fn a_filesystem_backup_runs_and_restores(catalog: Catalog) {
     let viewer = user(&catalog, "viewer", Role::Viewer).await;
     assert_eq!(executions::start(&catalog, &viewer, &c.id, "manual").await.unwrap_err().kind(), Kind::Forbidden);
     let queued = executions::start(&catalog, &operator, &c.id, "manual").await.unwrap();
-    assert_eq!(queued.status, "queued");
+    assert_eq!(queued.status, ExecutionStatus::Queued);
     let twice = executions::start(&catalog, &operator, &c.id, "manual").await.unwrap_err();
     assert_eq!(twice.kind(), Kind::Conflict, "one backup per configuration at a time");
     let job: String = sqlx::query_scalar("SELECT kind FROM jobs WHERE configuration_id = $1").bind(&c.id).fetch_one(catalog.pool()).await.unwrap();
@@ -152,7 +153,7 @@ async fn a_filesystem_backup_runs_and_restores(catalog: Catalog) {
 
     bulwark_core::orchestration::backup::run(&catalog, &secrets, &queued.id, Default::default()).await.unwrap();
     let done = executions::get(&catalog, &viewer, &queued.id).await.unwrap();
-    assert_eq!(done.status, "completed", "{:?}", done.error_message);
+    assert_eq!(done.status, ExecutionStatus::Completed, "{:?}", done.error_message);
     let total = big.len() as i64 + "port: 8080\nnamé: ünïcode\n".len() as i64;
     assert_eq!(done.size_bytes, Some(total));
     assert!(done.compressed_size_bytes.unwrap() > 0 && done.new_bytes.unwrap() > 0, "{done:?}");
@@ -177,7 +178,7 @@ async fn a_filesystem_backup_runs_and_restores(catalog: Catalog) {
     let again = executions::start(&catalog, &operator, &c.id, "emergency").await.unwrap();
     assert!(bulwark_core::orchestration::backup::run(&catalog, &secrets, &again.id, Default::default()).await.is_err());
     let failed = executions::get(&catalog, &viewer, &again.id).await.unwrap();
-    assert_eq!(failed.status, "failed");
+    assert_eq!(failed.status, ExecutionStatus::Failed);
     assert!(failed.error_message.as_deref().is_some_and(|m| m.contains(source.to_str().unwrap())), "{:?}", failed.error_message);
 }
 
@@ -216,7 +217,7 @@ async fn a_postgres_database_is_dumped_and_restores(catalog: Catalog) {
     let execution = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
     bulwark_core::orchestration::backup::run(&catalog, &secrets, &execution.id, Default::default()).await.unwrap();
     let done = executions::get(&catalog, &admin, &execution.id).await.unwrap();
-    assert_eq!(done.status, "completed", "{:?}", done.error_message);
+    assert_eq!(done.status, ExecutionStatus::Completed, "{:?}", done.error_message);
     let metadata: serde_json::Value = serde_json::from_str(&done.recovery_metadata).unwrap();
     assert!(metadata["postgresql"]["serverVersion"].as_str().is_some_and(|v| v.starts_with("15")), "{metadata}");
     let tables: Vec<&str> = metadata["postgresql"]["tables"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
@@ -237,23 +238,23 @@ async fn a_postgres_database_is_dumped_and_restores(catalog: Catalog) {
     // The same through Bulwark: into a database it creates, streamed into pg_restore.
     let restored_db = format!("restored_{}_{}", std::process::id(), catalog.backend().name());
     let whole = PostgresRestore { target_url: cluster.url(&restored_db), target_password: None, tables: vec![] };
-    let report = restores::restore_postgres(&catalog, &secrets, &crate::restore_targets(), &admin, &execution.id, whole.clone()).await.unwrap();
+    let report = postgres_dump::restore_postgres(&catalog, &secrets, &crate::restore_targets(), &admin, &execution.id, whole.clone()).await.unwrap();
     assert!(report.bytes > 0 && report.duration_seconds > 0.0);
     assert_eq!(table_sums(cluster, &restored_db), table_sums(cluster, &database));
-    let again = restores::restore_postgres(&catalog, &secrets, &crate::restore_targets(), &admin, &execution.id, whole.clone()).await.unwrap_err();
+    let again = postgres_dump::restore_postgres(&catalog, &secrets, &crate::restore_targets(), &admin, &execution.id, whole.clone()).await.unwrap_err();
     assert_eq!(again.kind(), Kind::Conflict, "{again}");
     // Table level: exactly the dropped table comes back, the others are untouched.
     cluster.psql(&restored_db, "DROP TABLE customers; INSERT INTO empty_table VALUES (42)").unwrap();
     let one = PostgresRestore { tables: vec!["public.customers".into()], ..whole.clone() };
-    restores::restore_postgres(&catalog, &secrets, &crate::restore_targets(), &admin, &execution.id, one.clone()).await.unwrap();
+    postgres_dump::restore_postgres(&catalog, &secrets, &crate::restore_targets(), &admin, &execution.id, one.clone()).await.unwrap();
     let sums = table_sums(cluster, &restored_db);
     let original = table_sums(cluster, &database);
     assert_eq!((&sums[0], &sums[2]), (&original[0], &original[2]), "customers and events as backed up");
     assert_ne!(sums[1], original[1], "empty_table keeps the row added after the restore");
-    let exists = restores::restore_postgres(&catalog, &secrets, &crate::restore_targets(), &admin, &execution.id, one).await.unwrap_err();
+    let exists = postgres_dump::restore_postgres(&catalog, &secrets, &crate::restore_targets(), &admin, &execution.id, one).await.unwrap_err();
     assert!(exists.kind() == Kind::Conflict && exists.to_string().contains("public.customers already exists"), "{exists}");
     let viewer = user(&catalog, "viewer", Role::Viewer).await;
-    assert_eq!(restores::restore_postgres(&catalog, &secrets, &crate::restore_targets(), &viewer, &execution.id, whole).await.unwrap_err().kind(), Kind::Forbidden);
+    assert_eq!(postgres_dump::restore_postgres(&catalog, &secrets, &crate::restore_targets(), &viewer, &execution.id, whole).await.unwrap_err().kind(), Kind::Forbidden);
 
     // An unreachable server: the execution fails and says where it could not connect.
     let port = bulwark_testkit::free_port();
@@ -262,7 +263,7 @@ async fn a_postgres_database_is_dumped_and_restores(catalog: Catalog) {
     let execution = executions::start(&catalog, &admin, &gone.id, "manual").await.unwrap();
     assert!(bulwark_core::orchestration::backup::run(&catalog, &secrets, &execution.id, Default::default()).await.is_err());
     let failed = executions::get(&catalog, &admin, &execution.id).await.unwrap();
-    assert_eq!(failed.status, "failed");
+    assert_eq!(failed.status, ExecutionStatus::Failed);
     let message = failed.error_message.unwrap_or_default();
     assert!(message.contains(&format!("127.0.0.1:{port}")) && message.contains("PostgreSQL"), "{message}");
     // A database that does not exist: the server's own words.
@@ -286,7 +287,7 @@ async fn a_postgres_database_is_dumped_and_restores(catalog: Catalog) {
         let json = serde_json::to_string(&done).unwrap();
         assert!(!json.contains(password), "{json}");
         if ok {
-            assert_eq!(done.status, "completed");
+            assert_eq!(done.status, ExecutionStatus::Completed);
         } else {
             let message = done.error_message.unwrap_or_default();
             assert!(message.contains("password authentication failed for user \"postgres\""), "{message}");
@@ -389,14 +390,14 @@ async fn executions_whose_job_ended_are_reconciled(catalog: Catalog) {
 
     assert_eq!(executions::reconcile::reconcile(&catalog).await.unwrap(), 1);
     let ended = executions::get(&catalog, &admin, &wedged.id).await.unwrap();
-    assert_eq!(ended.status, "failed");
+    assert_eq!(ended.status, ExecutionStatus::Failed);
     let message = ended.error_message.unwrap();
     assert!(message.starts_with("ended by reconciliation: its job failed") && message.contains("pool timed out"), "{message}");
     assert!(ended.completed_at.is_some());
-    assert_eq!(executions::get(&catalog, &admin, &live.id).await.unwrap().status, "running", "a live job's execution is left alone");
+    assert_eq!(executions::get(&catalog, &admin, &live.id).await.unwrap().status, ExecutionStatus::Running, "a live job's execution is left alone");
     assert_eq!(executions::reconcile::reconcile(&catalog).await.unwrap(), 0, "once");
     // The configuration is free again.
     let next = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
     bulwark_core::orchestration::backup::run(&catalog, &secrets, &next.id, Default::default()).await.unwrap();
-    assert_eq!(executions::get(&catalog, &admin, &next.id).await.unwrap().status, "completed");
+    assert_eq!(executions::get(&catalog, &admin, &next.id).await.unwrap().status, ExecutionStatus::Completed);
 }

@@ -125,7 +125,8 @@ async fn a_repository_is_copied_to_another_region_and_restores_there(catalog: Ca
 async fn copy_rules_follow_backups_mirror_deletions_and_serve_restores_in_an_outage(catalog: Catalog) {
     use bulwark_core::configurations::{self, NewConfiguration};
     use bulwark_core::executions;
-    use bulwark_core::restores::{self, DirectoryRestore};
+    
+    use bulwark_core::sources::filesystem::DirectoryRestore;
     let secrets = SecretBox::new(Key::random());
     let admin = user(&catalog, "admin", Role::Admin).await;
     let (a, b) = tokio::task::spawn_blocking(|| (SeaweedFs::shared(), region_b())).await.unwrap();
@@ -205,7 +206,7 @@ async fn copy_rules_follow_backups_mirror_deletions_and_serve_restores_in_an_out
     sqlx::query("UPDATE backup_storage_locations SET endpoint = 'http://127.0.0.1:9' WHERE id = $1").bind(&east).execute(catalog.pool()).await.unwrap();
     let target = bulwark_testkit::temp_dir("copy-rule-dst");
     let request = DirectoryRestore { target_path: target.display().to_string(), include: vec![], skip_unreadable: false };
-    let report = restores::restore_directory(&catalog, &secrets, &crate::restore_targets(), &admin, &runs[2].id, request).await.unwrap();
+    let report = bulwark_core::sources::filesystem::restore_directory(&catalog, &secrets, &crate::restore_targets(), &admin, &runs[2].id, request).await.unwrap();
     assert_eq!(report.storage_location_id, west);
     assert!(std::fs::read(target.join("orders.bin")).unwrap() == contents[2]);
 

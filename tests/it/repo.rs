@@ -111,7 +111,7 @@ async fn trees_round_trip_with_metadata() {
     let (repo, _) = new_repo().await;
     let source = temp_dir("tree-src");
     sample_tree(&source);
-    let s = backup::backup_tree(&repo, &source, BackupOptions { source: source.display().to_string(), ..Default::default() }).await.unwrap();
+    let s = bulwark_core::engine::source::filesystem::backup_tree(&repo, &source, BackupOptions { source: source.display().to_string(), ..Default::default() }).await.unwrap();
     assert!(matches!(s.content, Content::Tree { .. }));
     assert_eq!((s.summary.files, s.summary.dirs), (6, 7));
     let target = temp_dir("tree-dst");
@@ -134,7 +134,7 @@ async fn trees_round_trip_with_metadata() {
     assert_eq!(describe(&target), describe(&source), "no temporary left behind");
 
     // A second backup of the same tree stores nothing new.
-    let s2 = backup::backup_tree(&repo, &source, BackupOptions::default()).await.unwrap();
+    let s2 = bulwark_core::engine::source::filesystem::backup_tree(&repo, &source, BackupOptions::default()).await.unwrap();
     assert_eq!(s2.summary.new_chunks, 0, "{:?}", s2.summary);
 
     // Partial restore by path filter.
@@ -161,11 +161,11 @@ async fn directories_are_listed_one_by_one() {
     for i in 0..300 {
         write(&source.join(format!("wide/d{i:03}/inner/f")), format!("{i}").as_bytes());
     }
-    let first = backup::backup_tree(&repo, &source, BackupOptions::default()).await.unwrap();
+    let first = bulwark_core::engine::source::filesystem::backup_tree(&repo, &source, BackupOptions::default()).await.unwrap();
     assert_eq!((first.summary.files, first.summary.dirs), (6 + 5_000 + 300, 11 + 1 + 600));
 
     write(&source.join("nested/a/b/c/deep.json"), br#"{"deep": false}"#);
-    let second = backup::backup_tree(&repo, &source, BackupOptions::default()).await.unwrap();
+    let second = bulwark_core::engine::source::filesystem::backup_tree(&repo, &source, BackupOptions::default()).await.unwrap();
     // deep.json, then the listings of c, b, a, nested and the top: 6 new blobs.
     assert_eq!(second.summary.new_chunks, 6, "{:?}", second.summary);
 
@@ -204,7 +204,7 @@ async fn a_failed_write_ends_the_restore() {
     for i in 0..3_000 {
         write(&source.join(format!("many/f-{i:05}")), format!("{i}\n").as_bytes());
     }
-    let snapshot = backup::backup_tree(&repo, &source, BackupOptions::default()).await.unwrap();
+    let snapshot = bulwark_core::engine::source::filesystem::backup_tree(&repo, &source, BackupOptions::default()).await.unwrap();
     let index = Arc::new(repo.load_index().await.unwrap());
     let target = temp_dir("failed-write-dst");
     // A directory where a file well down the queue goes: it cannot be replaced by a file.
@@ -229,7 +229,7 @@ async fn restores_never_write_through_a_symlink() {
     let (repo, _) = new_repo().await;
     let source = temp_dir("sym-src");
     write(&source.join("etc/passwd"), b"from the backup");
-    let s = backup::backup_tree(&repo, &source, BackupOptions::default()).await.unwrap();
+    let s = bulwark_core::engine::source::filesystem::backup_tree(&repo, &source, BackupOptions::default()).await.unwrap();
     let outside = temp_dir("outside");
     let target = temp_dir("sym-dst");
     std::os::unix::fs::symlink(&outside, target.join("etc")).unwrap();
@@ -341,7 +341,7 @@ async fn other_bytes_under_a_chunk_id_are_caught() {
     let source = temp_dir("forged-src");
     write(&source.join("a.bin"), &noise(31, 200_000));
     write(&source.join("b.txt"), b"untouched\n");
-    let tree = backup::backup_tree(&repo, &source, BackupOptions { source: "forged".into(), ..Default::default() }).await.unwrap();
+    let tree = bulwark_core::engine::source::filesystem::backup_tree(&repo, &source, BackupOptions { source: "forged".into(), ..Default::default() }).await.unwrap();
     let stream = backup_bytes(&repo, noise(31, 200_000)).await;
     let index = Arc::new(repo.load_index().await.unwrap());
     let Content::Stream { chunks, .. } = &stream.content else { panic!("stream") };
@@ -430,7 +430,7 @@ async fn a_damaged_index_stops_nothing_and_is_rebuilt_from_the_packs() {
     let (repo, dir, a, b) = two_snapshots().await;
     let tree_source = temp_dir("index-tree");
     sample_tree(&tree_source);
-    let tree = backup::backup_tree(&repo, &tree_source, BackupOptions { source: "tree".into(), ..Default::default() }).await.unwrap();
+    let tree = bulwark_core::engine::source::filesystem::backup_tree(&repo, &tree_source, BackupOptions { source: "tree".into(), ..Default::default() }).await.unwrap();
     for file in index_files(&dir) {
         let mut bytes = std::fs::read(&file).unwrap();
         let middle = bytes.len() / 2;
@@ -576,7 +576,7 @@ async fn check_marks_damage_and_a_tree_backup_heals_it() {
     let (repo, dir) = new_repo().await;
     let source = temp_dir("heal-src");
     sample_tree(&source);
-    let first = backup::backup_tree(&repo, &source, BackupOptions::default()).await.unwrap();
+    let first = bulwark_core::engine::source::filesystem::backup_tree(&repo, &source, BackupOptions::default()).await.unwrap();
     let index = repo.load_index().await.unwrap();
     let big = bulwark_core::engine::repo::tree::find_file(&repo, &index, &first, "big.bin").await.unwrap();
     damage_blob(&repo, &dir, &big.chunks[1].parse().unwrap()).await;
@@ -584,7 +584,7 @@ async fn check_marks_damage_and_a_tree_backup_heals_it() {
     assert_eq!(report.affected_snapshots, vec![first.id.clone()]);
     assert_eq!(damage_marks(&dir), 1);
 
-    let second = backup::backup_tree(&repo, &source, BackupOptions::default()).await.unwrap();
+    let second = bulwark_core::engine::source::filesystem::backup_tree(&repo, &source, BackupOptions::default()).await.unwrap();
     assert_eq!(second.summary.new_chunks, 1, "{:?}", second.summary);
     let report = check(&repo, true).await.unwrap();
     assert!(report.is_ok(), "{report:?}");
@@ -610,7 +610,7 @@ async fn a_restore_can_skip_what_it_cannot_read() {
     let source = temp_dir("skip-src");
     sample_tree(&source);
     write(&source.join("broken.bin"), &noise(41, 300_000));
-    let tree = backup::backup_tree(&repo, &source, BackupOptions::default()).await.unwrap();
+    let tree = bulwark_core::engine::source::filesystem::backup_tree(&repo, &source, BackupOptions::default()).await.unwrap();
     let index = repo.load_index().await.unwrap();
     let broken = bulwark_core::engine::repo::tree::find_file(&repo, &index, &tree, "broken.bin").await.unwrap();
     let nested = bulwark_core::engine::repo::tree::list_dir(&repo, &index, &tree, "nested").await.unwrap();

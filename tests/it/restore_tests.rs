@@ -60,7 +60,7 @@ async fn restore_tests_restore_check_time_and_clean_up(catalog: Catalog) {
     assert_eq!((queued.status.as_str(), queued.test_type.as_str(), queued.test_scope.as_str()), ("scheduled", "restoration", "configuration"));
     let job: String = sqlx::query_scalar("SELECT kind FROM jobs WHERE subject_id = $1").bind(&queued.id).fetch_one(catalog.pool()).await.unwrap();
     assert_eq!(job, restore_tests::JOB_KIND);
-    let done = restore_tests::run(&catalog, &secrets, &queued.id).await.unwrap();
+    let done = bulwark_core::orchestration::restore_test::run(&catalog, &secrets, &queued.id).await.unwrap();
     assert_eq!(done.status, "passed", "{}", done.issues_found);
     let metrics: serde_json::Value = serde_json::from_str(&done.performance_metrics).unwrap();
     assert_eq!(metrics["target"]["rows"]["public.invoices"].as_i64(), Some(1234), "{metrics}");
@@ -79,7 +79,7 @@ async fn restore_tests_restore_check_time_and_clean_up(catalog: Catalog) {
         .await
         .unwrap();
     let queued = restore_tests::schedule(&catalog, &operator, ScheduleTest { configuration_id: Some(dir.id.clone()), ..Default::default() }).await.unwrap().remove(0);
-    let done = restore_tests::run(&catalog, &secrets, &queued.id).await.unwrap();
+    let done = bulwark_core::orchestration::restore_test::run(&catalog, &secrets, &queued.id).await.unwrap();
     assert_eq!(done.status, "passed", "{}", done.issues_found);
     let metrics: serde_json::Value = serde_json::from_str(&done.performance_metrics).unwrap();
     assert_eq!((metrics["itemsRestored"].as_u64(), metrics["bytesRestored"].as_u64()), (Some(2), Some(300_012)), "{metrics}");
@@ -96,7 +96,7 @@ async fn restore_tests_restore_check_time_and_clean_up(catalog: Catalog) {
     let snapshot = executions::get(&catalog, &viewer, &e.id).await.unwrap().snapshot_id.unwrap();
     repo.storage().delete(&format!("snapshots/{snapshot}")).await.unwrap();
     let queued = restore_tests::schedule(&catalog, &operator, ScheduleTest { execution_id: Some(e.id.clone()), ..Default::default() }).await.unwrap().remove(0);
-    let failed = restore_tests::run(&catalog, &secrets, &queued.id).await.unwrap();
+    let failed = bulwark_core::orchestration::restore_test::run(&catalog, &secrets, &queued.id).await.unwrap();
     assert_eq!(failed.status, "failed");
     assert!(failed.issues_found.contains("the restore failed"), "{}", failed.issues_found);
     let alerts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM backup_monitoring_alerts WHERE alert_type = 'restore_test_failed' AND status = 'open'")
@@ -125,7 +125,7 @@ async fn restore_tests_restore_check_time_and_clean_up(catalog: Catalog) {
     let integrity = ScheduleTest { test_type: Some("integrity".into()), test_scope: Some("configuration".into()), configuration_id: Some(db.id.clone()), test_environment: Some("staging".into()), ..Default::default() };
     let queued = restore_tests::schedule(&catalog, &operator, integrity).await.unwrap().remove(0);
     assert_eq!((queued.test_type.as_str(), queued.test_environment.as_str()), ("integrity", "staging"));
-    let done = restore_tests::run(&catalog, &secrets, &queued.id).await.unwrap();
+    let done = bulwark_core::orchestration::restore_test::run(&catalog, &secrets, &queued.id).await.unwrap();
     assert_eq!(done.status, "passed", "{}", done.issues_found);
     let metrics: serde_json::Value = serde_json::from_str(&done.performance_metrics).unwrap();
     assert!(metrics["bytesRestored"].as_u64().unwrap() > 0 && metrics["target"]["verifiedAt"].is_string(), "{metrics}");

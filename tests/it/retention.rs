@@ -12,7 +12,7 @@ use bulwark_core::executions;
 use bulwark_core::locations;
 use bulwark_core::engine::repo::crypto::Key;
 use bulwark_core::engine::repo::restore;
-use bulwark_core::restores::{self, DirectoryRestore};
+    use bulwark_core::sources::filesystem::DirectoryRestore;
 use bulwark_core::retention::floor::{self, NewFloor};
 use bulwark_core::retention::holds::{self, NewHold};
 use bulwark_core::retention::{self, RetentionError};
@@ -108,7 +108,7 @@ async fn policies_holds_and_floors_decide_what_is_deleted(catalog: Catalog) {
     let freed = tracked.size_freed_bytes.unwrap_or_default() as u64;
     assert!(tracked.deleted_at.is_some() && freed.abs_diff(requested.estimated_space_freed) < 4096, "{tracked:?} vs {}", requested.estimated_space_freed);
     let target = bulwark_testkit::temp_dir("retention-dst");
-    let refused = restores::restore_directory(&catalog, &secrets, &crate::restore_targets(), &admin, &runs[1], DirectoryRestore { target_path: target.display().to_string(), include: vec![], skip_unreadable: false }).await.unwrap_err();
+    let refused = bulwark_core::sources::filesystem::restore_directory(&catalog, &secrets, &crate::restore_targets(), &admin, &runs[1], DirectoryRestore { target_path: target.display().to_string(), include: vec![], skip_unreadable: false }).await.unwrap_err();
     assert_eq!(refused.kind(), Kind::Conflict, "{refused}");
     // What is left still restores byte for byte.
     for n in [0, 2, 3] {

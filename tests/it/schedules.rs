@@ -1,6 +1,7 @@
 //! Schedules fire each slot once, however many nodes look; backups can be cancelled, queued
 //! or running, and a cancelled backup leaves no snapshot.
 
+use bulwark_core::executions::ExecutionStatus;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -110,7 +111,7 @@ async fn executions_are_cancelled_queued_or_running(catalog: Catalog) {
     let queued = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
     assert_eq!(executions::cancel(&catalog, &viewer, &queued.id).await.unwrap_err().kind(), Kind::Forbidden);
     let cancelled = executions::cancel(&catalog, &admin, &queued.id).await.unwrap();
-    assert_eq!(cancelled.status, "cancelled");
+    assert_eq!(cancelled.status, ExecutionStatus::Cancelled);
     assert_eq!(executions::cancel(&catalog, &admin, &queued.id).await.unwrap_err().kind(), Kind::Conflict);
 
     // Running, with pg_dump stuck behind a lock another session holds: the worker kills the
@@ -123,11 +124,11 @@ async fn executions_are_cancelled_queued_or_running(catalog: Catalog) {
     pool.register(Arc::new(BackupHandler { secrets: secrets.clone() }));
     let pool = tokio::spawn(pool.run(1, stop_rx));
     let running = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
-    wait_for(&catalog, &running.id, |e| e.status == "running").await;
+    wait_for(&catalog, &running.id, |e| e.status == ExecutionStatus::Running).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     executions::cancel(&catalog, &admin, &running.id).await.unwrap();
     let stopped = wait_for(&catalog, &running.id, |e| e.is_finished()).await;
-    assert_eq!(stopped.status, "cancelled", "{:?}", stopped.error_message);
+    assert_eq!(stopped.status, ExecutionStatus::Cancelled, "{:?}", stopped.error_message);
     assert!(stopped.snapshot_id.is_none());
     let job = bulwark_core::platform::jobs::for_subject(&catalog, executions::JOB_KIND, &running.id).await.unwrap().unwrap();
     assert_eq!(job.state, "cancelled");
@@ -151,7 +152,7 @@ async fn executions_are_cancelled_queued_or_running(catalog: Catalog) {
     // The next backup runs to the end on the same repository.
     let next = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
     let done = wait_for(&catalog, &next.id, |e| e.is_finished()).await;
-    assert_eq!(done.status, "completed", "{:?}", done.error_message);
+    assert_eq!(done.status, ExecutionStatus::Completed, "{:?}", done.error_message);
     assert_eq!(repo.snapshots().await.unwrap().len(), 1);
     stop.send(true).unwrap();
     pool.await.unwrap();
@@ -188,7 +189,7 @@ async fn held_backup<T>(label: &str, setting: fn(Pool, T) -> Pool, value: T) -> 
     pool.register(Arc::new(BackupHandler { secrets: secrets.clone() }));
     let pool = tokio::spawn(pool.run(1, stop_rx));
     let running = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
-    wait_for(&catalog, &running.id, |e| e.status == "running").await;
+    wait_for(&catalog, &running.id, |e| e.status == ExecutionStatus::Running).await;
     Held { catalog, secrets, location, running, locker, stop, pool }
 }
 
@@ -229,7 +230,7 @@ async fn a_stalled_backup_is_stopped_by_the_watchdog() {
     let started = std::time::Instant::now();
     let stopped = wait_for(&catalog, &running.id, |e| e.is_finished()).await;
     let waited = started.elapsed();
-    assert_eq!(stopped.status, "failed");
+    assert_eq!(stopped.status, ExecutionStatus::Failed);
     assert!(stopped.error_message.as_deref().is_some_and(|m| m.contains("stopped by the watchdog")), "{:?}", stopped.error_message);
     assert!(waited >= Duration::from_secs(2) && waited < Duration::from_secs(15), "{waited:?}");
     let job = bulwark_core::platform::jobs::for_subject(&catalog, executions::JOB_KIND, &running.id).await.unwrap().unwrap();

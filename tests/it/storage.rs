@@ -111,7 +111,7 @@ async fn repository_round_trips_on_s3() {
     let src = bulwark_testkit::temp_dir("s3-tree");
     std::fs::create_dir_all(src.join("d")).unwrap();
     std::fs::write(src.join("d/f.txt"), b"on s3").unwrap();
-    let t = backup::backup_tree(&repo, &src, BackupOptions::default()).await.unwrap();
+    let t = bulwark_core::engine::source::filesystem::backup_tree(&repo, &src, BackupOptions::default()).await.unwrap();
 
     let reopened = Repository::open(storage, &secret).await.unwrap();
     let index = Arc::new(reopened.load_index().await.unwrap());

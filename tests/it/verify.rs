@@ -42,9 +42,9 @@ async fn wide_trees_verify_restore_and_test_to_the_end() {
     assert_eq!((verified.status.as_str(), verified.files), ("verified", FILES as u64));
 
     let target = bulwark_testkit::temp_dir("wide-dst");
-    let request = bulwark_core::restores::DirectoryRestore { target_path: target.display().to_string(), include: vec![], skip_unreadable: false };
+    let request = bulwark_core::sources::filesystem::DirectoryRestore { target_path: target.display().to_string(), include: vec![], skip_unreadable: false };
     let targets = crate::restore_targets();
-    let restore = bulwark_core::restores::restore_directory(&catalog, &secrets, &targets, &admin, &e.id, request);
+    let restore = bulwark_core::sources::filesystem::restore_directory(&catalog, &secrets, &targets, &admin, &e.id, request);
     tokio::time::timeout(limit, restore).await.expect("the restore finishes").unwrap();
     assert_eq!(files(&target).len(), FILES);
     for i in [0, 255, 256, 257, 1999, FILES - 1] {
@@ -61,7 +61,7 @@ async fn wide_trees_verify_restore_and_test_to_the_end() {
     assert_eq!(listed.len(), (0..FILES).filter(|i| i % 20 == 3 && i % 7 == 4).count());
 
     let test = bulwark_core::restore_tests::schedule(&catalog, &admin, bulwark_core::restore_tests::ScheduleTest { execution_id: Some(e.id.clone()), ..Default::default() }).await.unwrap().remove(0);
-    let tested = tokio::time::timeout(limit, bulwark_core::restore_tests::run(&catalog, &secrets, &test.id)).await.expect("the restore test finishes").unwrap();
+    let tested = tokio::time::timeout(limit, bulwark_core::orchestration::restore_test::run(&catalog, &secrets, &test.id)).await.expect("the restore test finishes").unwrap();
     assert_eq!(tested.status, "passed", "{:?}", tested);
 }
 
@@ -140,7 +140,7 @@ async fn a_backup_is_read_back_and_damage_is_named(catalog: Catalog) {
         sqlx::query_as("SELECT alert_type, severity, occurrences, dedup_hash FROM backup_monitoring_alerts").fetch_all(catalog.pool()).await.unwrap();
     assert_eq!(alerts.len(), 1, "one alert, counted twice: {alerts:?}");
     assert_eq!((alerts[0].0.as_str(), alerts[0].1.as_str(), alerts[0].2), ("verification_failed", "critical", 2));
-    assert_eq!(alerts[0].3, bulwark_core::alerts::dedup_hash("verification_failed", &format!("backup_execution:{}", e.id)));
+    assert_eq!(alerts[0].3, bulwark_core::alerts::dedup_hash(bulwark_core::alerts::AlertType::VerificationFailed, &format!("backup_execution:{}", e.id)));
 
     // Repaired, the next verification clears the alert.
     bytes[middle] ^= 0x01;

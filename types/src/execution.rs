@@ -11,8 +11,7 @@ pub struct Execution {
     pub id: String,
     pub configuration_id: String,
     pub execution_type: String,
-    /// queued, running, completed, failed or cancelled.
-    pub status: String,
+    pub status: crate::ExecutionStatus,
     pub storage_location_id: Option<String>,
     pub snapshot_id: Option<String>,
     pub started_at: Option<String>,
@@ -50,7 +49,7 @@ pub struct Execution {
 
 impl Execution {
     pub fn is_finished(&self) -> bool {
-        matches!(self.status.as_str(), "completed" | "failed" | "cancelled")
+        self.status.is_finished()
     }
 
     /// The figures of the run (zeros before its first report).
@@ -95,7 +94,7 @@ mod tests {
             id: "e".into(),
             configuration_id: "c".into(),
             execution_type: "manual".into(),
-            status: "running".into(),
+            status: crate::ExecutionStatus::Running,
             storage_location_id: None,
             snapshot_id: None,
             started_at: Some("2026-12-05T06:00:00.000000Z".into()),

@@ -5,6 +5,9 @@
 mod execution;
 mod json_text;
 mod source_kind;
+mod status;
+mod text_enum;
 
 pub use execution::{Execution, Progress};
 pub use source_kind::SourceKind;
+pub use status::{AlertType, ExecutionStatus, Severity};

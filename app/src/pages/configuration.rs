@@ -81,7 +81,8 @@ pub async fn create_wal_token(id: String) -> Result<String, AppError> {
 /// Restores a continuous configuration to a point in time; returns a sentence for the page.
 #[server(prefix = "/_sfn", endpoint = "recover_configuration")]
 pub async fn recover_configuration(id: String, target_directory: String, target: String, target_time: String, restore_point: String, port: String) -> Result<String, AppError> {
-    use bulwark_core::restores::{self, PhysicalRestore};
+    use bulwark_core::restores;
+    use bulwark_core::sources::postgres_cluster::PhysicalRestore;
     let p = crate::ssr::principal().await?;
     let (catalog, secrets) = (crate::ssr::catalog()?, crate::ssr::secrets()?);
     let given = |s: String| Some(s.trim().to_string()).filter(|s| !s.is_empty());
@@ -96,7 +97,7 @@ pub async fn recover_configuration(id: String, target_directory: String, target:
     };
     let request = PhysicalRestore { target_directory, target_time, restore_point, port };
     let _turn = restores::admission().await;
-    let r = restores::recover(&catalog, &secrets, &*crate::ssr::restore_targets()?, &p, &id, request).await.map_err(AppError::from_core)?;
+    let r = bulwark_core::sources::postgres_cluster::recover(&catalog, &secrets, &*crate::ssr::restore_targets()?, &p, &id, request).await.map_err(AppError::from_core)?;
     let running = match r.port {
         Some(port) => format!(", running on port {port}"),
         None => ", ready to start".into(),
@@ -190,7 +191,7 @@ fn Detail(c: ConfigurationDetail, recover: ServerAction<RecoverConfiguration>) -
                     {c.executions.into_iter().map(|e| view! {
                         <tr>
                             <td><a href=format!("/executions/{}", e.id)>{e.created_at}</a></td>
-                            <td>{e.status}</td>
+                            <td>{e.status.as_str()}</td>
                             <td>{e.size_bytes.map(human_bytes).unwrap_or_default()}</td>
                             <td>{e.duration_seconds.map(|d| format!("{d:.2} s")).unwrap_or_default()}</td>
                         </tr>

@@ -138,7 +138,7 @@ pub fn ConfigurationsPage() -> impl IntoView {
                 <label>"Name" <input type="text" name="name" required/></label>
                 <label>"Source"
                     <select name="source_type" aria-label="Source" on:change=move |ev| source_type.set(SourceKind::parse(&event_target_value(&ev)).unwrap_or(SourceKind::Filesystem))>
-                        {SourceKind::ALL.map(|kind| view! { <option value=kind.as_str()>{label(kind)}</option> }).collect_view()}
+                        {SourceKind::ALL.iter().map(|&kind| view! { <option value=kind.as_str()>{label(kind)}</option> }).collect_view()}
                     </select>
                 </label>
                 <label>{move || match source_type.get() {

@@ -1,7 +1,7 @@
 //! One backup execution: a live progress bar (server-sent events from
 //! `/api/admin/backups/executions/{id}/events`), then its figures.
 
-use bulwark_types::SourceKind;
+use bulwark_types::{ExecutionStatus, SourceKind};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use leptos_router::hooks::use_params_map;
@@ -38,13 +38,14 @@ pub async fn verify_execution(id: String) -> Result<String, AppError> {
 pub async fn cancel_execution(id: String) -> Result<String, AppError> {
     let p = crate::ssr::principal().await?;
     let e = bulwark_core::executions::cancel(&crate::ssr::catalog()?, &p, &id).await.map_err(AppError::from_core)?;
-    Ok(if e.status == "cancelled" { "Cancelled before it started.".into() } else { "Cancelling: the backup stops within a few seconds and writes no snapshot.".into() })
+    Ok(if e.status == ExecutionStatus::Cancelled { "Cancelled before it started.".into() } else { "Cancelling: the backup stops within a few seconds and writes no snapshot.".into() })
 }
 
 /// Restores a PostgreSQL execution; returns a sentence for the page.
 #[server(prefix = "/_sfn", endpoint = "restore_execution")]
 pub async fn restore_execution(id: String, target_url: String, target_password: String, tables: String) -> Result<String, AppError> {
-    use bulwark_core::restores::{self, PostgresRestore};
+    use bulwark_core::restores;
+    use bulwark_core::sources::postgres_dump::{self, PostgresRestore};
     let p = crate::ssr::principal().await?;
     let (catalog, secrets) = (crate::ssr::catalog()?, crate::ssr::secrets()?);
     let request = PostgresRestore {
@@ -53,7 +54,7 @@ pub async fn restore_execution(id: String, target_url: String, target_password: 
         tables: tables.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect(),
     };
     let _turn = restores::admission().await;
-    let r = restores::restore_postgres(&catalog, &secrets, &*crate::ssr::restore_targets()?, &p, &id, request).await.map_err(AppError::from_core)?;
+    let r = postgres_dump::restore_postgres(&catalog, &secrets, &*crate::ssr::restore_targets()?, &p, &id, request).await.map_err(AppError::from_core)?;
     let what = if r.selection.is_empty() { "the whole database".to_string() } else { r.selection.join(", ") };
     Ok(format!("Restored {what} into {} ({}) in {:.2} s", r.target, human_bytes(r.bytes), r.duration_seconds))
 }
@@ -69,13 +70,14 @@ pub struct DirectoryRestored {
 /// be read and names the others instead of stopping at the first damaged one.
 #[server(prefix = "/_sfn", endpoint = "restore_directory")]
 pub async fn restore_directory(id: String, target_path: String, include: String, skip_unreadable: Option<String>) -> Result<DirectoryRestored, AppError> {
-    use bulwark_core::restores::{self, DirectoryRestore};
+    use bulwark_core::restores;
+    use bulwark_core::sources::filesystem::DirectoryRestore;
     let p = crate::ssr::principal().await?;
     let (catalog, secrets) = (crate::ssr::catalog()?, crate::ssr::secrets()?);
     let include = include.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect();
     let request = DirectoryRestore { target_path, include, skip_unreadable: skip_unreadable.is_some() };
     let _turn = restores::admission().await;
-    let r = restores::restore_directory(&catalog, &secrets, &*crate::ssr::restore_targets()?, &p, &id, request).await.map_err(AppError::from_core)?;
+    let r = bulwark_core::sources::filesystem::restore_directory(&catalog, &secrets, &*crate::ssr::restore_targets()?, &p, &id, request).await.map_err(AppError::from_core)?;
     let sentence = format!(
         "Restored {} files ({}) into {} in {:.2} s; {} already identical",
         r.files.unwrap_or(0),
@@ -117,14 +119,14 @@ pub fn ExecutionPage() -> impl IntoView {
 fn Figures(view: Signal<ExecutionView>, configuration_name: String, retention: Retention) -> impl IntoView {
     let v = move || view.get();
     // A memo: each pushed event must not rebuild the panel (and lose its forms' outcomes).
-    let completed = Memo::new(move |_| (view.get().status == "completed").then(|| view.get().id));
+    let completed = Memo::new(move |_| (view.get().status == ExecutionStatus::Completed).then(|| view.get().id));
     let ratio = |a: Option<u64>, b: Option<u64>| match (a, b) {
         (Some(a), Some(b)) if b > 0 => format!("{:.2}×", a as f64 / b as f64),
         _ => "—".into(),
     };
     view! {
-        <section class="panel" data-testid="execution" data-status=move || v().status>
-            <p>"Status: " <strong data-testid="status">{move || v().status}</strong> " · " {move || v().execution_type}
+        <section class="panel" data-testid="execution" data-status=move || v().status.as_str()>
+            <p>"Status: " <strong data-testid="status">{move || v().status.as_str()}</strong> " · " {move || v().execution_type}
                 " · configuration " <a href=move || format!("/configurations/{}", v().configuration_id) data-testid="configuration">{configuration_name}</a></p>
             <div class="progress" role="progressbar" aria-label="Backup progress" aria-valuemin="0" aria-valuemax="100"
                  aria-valuenow=move || v().percent.to_string() data-testid="progress">
@@ -139,7 +141,7 @@ fn Figures(view: Signal<ExecutionView>, configuration_name: String, retention: R
             {move || v().error_message.map(|m| view! { <p class="form-error" role="alert" data-testid="error">{m}</p> })}
             <CancelButton view/>
         </section>
-        <section class="panel" class:hidden=move || v().status != "completed">
+        <section class="panel" class:hidden=move || v().status != ExecutionStatus::Completed>
             <h2>"Figures"</h2>
             <table class="data" data-testid="figures">
                 <tbody>
@@ -201,11 +203,12 @@ fn CancelButton(view: Signal<ExecutionView>) -> impl IntoView {
 /// Restores every member of a consistency group's point; returns a sentence for the page.
 #[server(prefix = "/_sfn", endpoint = "restore_group_point")]
 pub async fn restore_group_point(id: String, targets: String) -> Result<String, AppError> {
-    use bulwark_core::restores::{self, GroupRestore};
+    use bulwark_core::restores;
+    use bulwark_core::sources::group::{self, GroupRestore};
     let p = crate::ssr::principal().await?;
     let request: GroupRestore = serde_json::from_str(&targets).map_err(|e| AppError::Invalid(format!("targets: {e}")))?;
     let _turn = restores::admission().await;
-    let r = restores::restore_group(&crate::ssr::catalog()?, &crate::ssr::secrets()?, &*crate::ssr::restore_targets()?, &p, &id, request).await.map_err(AppError::from_core)?;
+    let r = group::restore_group(&crate::ssr::catalog()?, &crate::ssr::secrets()?, &*crate::ssr::restore_targets()?, &p, &id, request).await.map_err(AppError::from_core)?;
     let names: Vec<String> = r.members.iter().map(|m| m.name.clone()).collect();
     Ok(format!("Restored {} to the point of {} in {:.2} s", names.join(", "), r.point, r.duration_seconds))
 }
@@ -235,7 +238,7 @@ fn GroupPanel(view: Signal<ExecutionView>) -> impl IntoView {
         serde_json::to_string_pretty(&serde_json::json!({ "members": targets })).unwrap_or_default()
     };
     view! {
-        <section class="panel" class:hidden=move || { let v = view.get(); v.status != "completed" || v.source_type != Some(SourceKind::ConsistencyGroup) }>
+        <section class="panel" class:hidden=move || { let v = view.get(); v.status != ExecutionStatus::Completed || v.source_type != Some(SourceKind::ConsistencyGroup) }>
             <h2>"Restore point"</h2>
             <table class="data" data-testid="group-members">
                 <thead><tr><th>"Member"</th><th>"Kind"</th><th>"Position"</th></tr></thead>
@@ -282,7 +285,7 @@ fn ConfigDiffPanel(view: Signal<ExecutionView>) -> impl IntoView {
     let compare = ServerAction::<DiffConfigurationFiles>::new();
     let list = |keys: Vec<String>| if keys.is_empty() { "—".to_string() } else { keys.join(", ") };
     view! {
-        <section class="panel" class:hidden=move || { let v = view.get(); v.status != "completed" || v.source_type != Some(SourceKind::EnvironmentVars) }>
+        <section class="panel" class:hidden=move || { let v = view.get(); v.status != ExecutionStatus::Completed || v.source_type != Some(SourceKind::EnvironmentVars) }>
             <h2>"Compare with the current files"</h2>
             <p>"Which files were added, removed or changed since this backup, and which keys of environment files. Values are secrets: they are compared on the server and never shown."</p>
             <ActionForm action=compare attr:class="row-form">
@@ -312,7 +315,8 @@ fn ConfigDiffPanel(view: Signal<ExecutionView>) -> impl IntoView {
 /// Restores a bucket execution; returns a sentence for the page.
 #[server(prefix = "/_sfn", endpoint = "restore_bucket")]
 pub async fn restore_bucket(id: String, target_bucket: String, target_prefix: String, include: String) -> Result<String, AppError> {
-    use bulwark_core::restores::{self, BucketRestore};
+    use bulwark_core::restores;
+    use bulwark_core::sources::bucket::{self, BucketRestore};
     let p = crate::ssr::principal().await?;
     let (catalog, secrets) = (crate::ssr::catalog()?, crate::ssr::secrets()?);
     let given = |s: String| Some(s.trim().to_string()).filter(|s| !s.is_empty());
@@ -322,7 +326,7 @@ pub async fn restore_bucket(id: String, target_bucket: String, target_prefix: St
         include: include.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect(),
     };
     let _turn = restores::admission().await;
-    let r = restores::restore_bucket(&catalog, &secrets, &p, &id, request).await.map_err(AppError::from_core)?;
+    let r = bucket::restore_bucket(&catalog, &secrets, &p, &id, request).await.map_err(AppError::from_core)?;
     Ok(format!("Restored {} objects ({}) into {} in {:.2} s", r.files.unwrap_or(0), human_bytes(r.bytes), r.target, r.duration_seconds))
 }
 
@@ -331,7 +335,7 @@ pub async fn restore_bucket(id: String, target_bucket: String, target_prefix: St
 fn BucketRestorePanel(view: Signal<ExecutionView>) -> impl IntoView {
     let restore = ServerAction::<RestoreBucket>::new();
     view! {
-        <section class="panel" class:hidden=move || { let v = view.get(); v.status != "completed" || !v.source_type.is_some_and(SourceKind::is_bucket) }>
+        <section class="panel" class:hidden=move || { let v = view.get(); v.status != ExecutionStatus::Completed || !v.source_type.is_some_and(SourceKind::is_bucket) }>
             <h2>"Restore objects"</h2>
             <p>"Objects are written back with their content type and metadata, each checked against its SHA-256 before it appears. Without a target bucket they go back where they came from; name key prefixes (comma-separated) to restore only those."</p>
             <ActionForm action=restore attr:class="grid-form">
@@ -351,7 +355,7 @@ fn BucketRestorePanel(view: Signal<ExecutionView>) -> impl IntoView {
 fn DirectoryRestorePanel(view: Signal<ExecutionView>) -> impl IntoView {
     let restore = ServerAction::<RestoreDirectory>::new();
     view! {
-        <section class="panel" class:hidden=move || { let v = view.get(); v.status != "completed" || !v.source_type.is_some_and(SourceKind::is_files) }>
+        <section class="panel" class:hidden=move || { let v = view.get(); v.status != ExecutionStatus::Completed || !v.source_type.is_some_and(SourceKind::is_files) }>
             <h2>"Restore into a directory"</h2>
             <p>"Every file is checked against its SHA-256 and appears only complete; files already identical in the target are left alone, so an interrupted restore resumes. Name paths (comma-separated) to restore only those."</p>
             <ActionForm action=restore attr:class="grid-form">
@@ -383,12 +387,12 @@ fn DirectoryRestorePanel(view: Signal<ExecutionView>) -> impl IntoView {
 fn RestorePanel(view: Signal<ExecutionView>) -> impl IntoView {
     let restore = ServerAction::<RestoreExecution>::new();
     view! {
-        <section class="panel" class:hidden=move || { let v = view.get(); v.status != "completed" || v.format != "pg_basebackup tar" }>
+        <section class="panel" class:hidden=move || { let v = view.get(); v.status != ExecutionStatus::Completed || v.format != "pg_basebackup tar" }>
             <h2>"Restore to a point in time"</h2>
             <p>"This is a physical base backup: restore it, with the archived WAL after it, from "
                 <a href=move || format!("/configurations/{}", view.get().configuration_id)>"its configuration's page"</a> "."</p>
         </section>
-        <section class="panel" class:hidden=move || { let v = view.get(); v.status != "completed" || v.source_type != Some(SourceKind::Postgresql) || v.format == "pg_basebackup tar" }>
+        <section class="panel" class:hidden=move || { let v = view.get(); v.status != ExecutionStatus::Completed || v.source_type != Some(SourceKind::Postgresql) || v.format == "pg_basebackup tar" }>
             <h2>"Restore into a database"</h2>
             <p>"The dump streams into " <code>"pg_restore --single-transaction"</code> ": the target database is created when missing, and a failure commits nothing. Name tables (schema.table, comma-separated) to bring back only those; they must not exist in the target."</p>
             <ActionForm action=restore attr:class="grid-form">

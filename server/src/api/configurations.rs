@@ -11,7 +11,8 @@ use futures_util::Stream;
 use bulwark_core::configurations::{self, Configuration, ConfigurationSummary, NewConfiguration};
 use bulwark_core::executions::scheduled::{self, ScheduleView};
 use bulwark_core::executions::{self, Execution};
-use bulwark_core::restores::{self, PhysicalRestore, RecoveryReport};
+use bulwark_core::restores;
+use bulwark_core::sources::{self, postgres_cluster::{self, PhysicalRestore, RecoveryReport}};
 use bulwark_core::wal_archive::{self, PushReport, RecoveryWindow};
 use serde::Deserialize;
 
@@ -89,7 +90,7 @@ pub async fn execute(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<St
     let estimated = executions::estimated_duration(&s.catalog, &id).await?;
     let mut answer = serde_json::to_value(&execution).unwrap_or_default();
     if let Some(fields) = answer.as_object_mut() {
-        fields.insert("executionStatus".into(), execution.status.clone().into());
+        fields.insert("executionStatus".into(), execution.status.as_str().into());
         fields.insert("executionId".into(), execution.id.clone().into());
         fields.insert("status".into(), "initiated".into());
         fields.insert("estimatedDuration".into(), estimated.into());
@@ -171,7 +172,7 @@ pub async fn schedule(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<S
 #[utoipa::path(post, path = "/api/admin/backups/executions/{id}/restore", tag = "restores", params(("id" = String, Path, description = "The execution")), request_body(content = serde_json::Value, description = "By the backup's kind: `targetUrl` (+ `tables`), `targetDirectory` (+ `targetTime` | `restorePoint`, `port`), `targetPath` (+ `include`, `skipUnreadable`), or a bucket target"), responses((status = 200, body = serde_json::Value, description = "What was restored, where from, and how long it took")))]
 pub async fn restore(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Json(body): Json<serde_json::Value>) -> Result<Json<serde_json::Value>, ApiError> {
     let _turn = restores::admission().await;
-    Ok(Json(restores::restore(&s.catalog, &s.secrets, &s.targets, &p, &id, body).await?))
+    Ok(Json(sources::restore(&s.catalog, &s.secrets, &s.targets, &p, &id, body).await?))
 }
 
 /// A configuration-file execution against the files as they are now: files added, removed or
@@ -186,7 +187,7 @@ pub async fn diff(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<Strin
 #[utoipa::path(post, path = "/api/admin/backups/configurations/{id}/recover", tag = "restores", params(("id" = String, Path, description = "The configuration")), request_body = PhysicalRestore, responses((status = 200, body = RecoveryReport)))]
 pub async fn recover(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Json(body): Json<PhysicalRestore>) -> Result<Json<RecoveryReport>, ApiError> {
     let _turn = restores::admission().await;
-    Ok(Json(restores::recover(&s.catalog, &s.secrets, &s.targets, &p, &id, body).await?))
+    Ok(Json(postgres_cluster::recover(&s.catalog, &s.secrets, &s.targets, &p, &id, body).await?))
 }
 
 /// The span a continuous configuration can be restored to.

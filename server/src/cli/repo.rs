@@ -269,7 +269,7 @@ pub async fn run_repo(args: RepoArgs) -> Result<(), Failure> {
                 (Some(path), false) => {
                     let source = std::fs::canonicalize(path).map_err(|e| Failure::new(3, format!("{}: {e}", path.display())))?;
                     let options = BackupOptions { source: source.display().to_string(), tags: tag.clone(), ..Default::default() };
-                    backup::backup_tree(&repo, &source, options).await?
+                    bulwark_core::engine::source::filesystem::backup_tree(&repo, &source, options).await?
                 }
                 _ => return Err(Failure::new(2, "give a directory to back up, or --stdin")),
             };
@@ -388,7 +388,7 @@ pub async fn run_repo(args: RepoArgs) -> Result<(), Failure> {
             let snapshot = repo.snapshot(snapshot).await?;
             let index = std::sync::Arc::new(repo.load_index().await?);
             let started = std::time::Instant::now();
-            let verified = bulwark_core::engine::repo::restore::verify_snapshot(&repo, index, &snapshot).await?;
+            let verified = bulwark_core::engine::repo::verify::verify_snapshot(&repo, index, &snapshot).await?;
             if args.json {
                 print_json(&verified);
             } else {

@@ -444,7 +444,7 @@ async fn configurations_and_executions_over_rest(app: TestApp) {
     let restore = format!("/api/admin/backups/executions/{execution}/restore");
     let wrong = app.json("POST", &restore, &operator, r#"{"targetUrl":"postgresql://postgres@127.0.0.1:1/x"}"#).await;
     assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
-    assert!(wrong.json()["detail"].as_str().unwrap().contains("a filesystem restore: unknown field `targetUrl`"), "{}", wrong.text());
+    assert!(wrong.json()["detail"].as_str().unwrap().contains("a directory backup restores into a directory: unknown field `targetUrl`"), "{}", wrong.text());
     // A directory execution restores into a directory: one path of it.
     let target = bulwark_testkit::temp_dir("rest-restore");
     let body = serde_json::json!({ "targetPath": target, "include": ["data.txt"] }).to_string();
@@ -506,7 +506,7 @@ async fn configurations_and_executions_over_rest(app: TestApp) {
     assert_eq!((queued.status, queued.json()["status"].as_str()), (StatusCode::OK, Some("scheduled")), "{}", queued.text());
     assert!(queued.json()["estimatedDuration"].as_f64().is_some_and(|s| s >= 1.0), "{}", queued.text());
     let test_id = queued.json()["testId"].as_str().unwrap().to_string();
-    bulwark_core::restore_tests::run(&app.catalog, &app.secrets, &test_id).await.unwrap();
+    bulwark_core::orchestration::restore_test::run(&app.catalog, &app.secrets, &test_id).await.unwrap();
     let results = app.get("/api/admin/backups/testing/results?testType=restoration&status=passed&dateRange=30d", Some(&viewer)).await.json();
     assert_eq!((results["summary"]["totalTests"].as_u64(), results["summary"]["passedTests"].as_u64()), (Some(1), Some(1)), "{results}");
     let test = &results["tests"][0];

@@ -418,7 +418,7 @@ async fn a_lost_catalog_is_rebuilt_from_the_repository() {
     use bulwark_core::platform::auth::Principal;
     use bulwark_core::platform::catalog::Catalog;
     use bulwark_core::platform::secrets::SecretBox;
-    use bulwark_core::{configurations, executions, locations, rebuild, restores};
+    use bulwark_core::{configurations, executions, locations, rebuild};
     let admin = Principal::system("test");
     let repo_dir = bulwark_testkit::temp_dir("rebuild-repo").join("repo");
     let location = |name: &str| locations::NewLocation {
@@ -478,7 +478,7 @@ async fn a_lost_catalog_is_rebuilt_from_the_repository() {
     let list = executions::list(&catalog, &admin, &c.id, 10).await.unwrap();
     assert_eq!((list.len(), list[0].snapshot_id.as_deref(), list[0].status.as_str()), (1, Some(snapshot.as_str()), "completed"));
     let target = bulwark_testkit::temp_dir("rebuild-restored");
-    let request = restores::DirectoryRestore { target_path: target.display().to_string(), include: vec![], skip_unreadable: false };
-    restores::restore_directory(&catalog, &secrets, &crate::restore_targets(), &admin, &list[0].id, request).await.unwrap();
+    let request = bulwark_core::sources::filesystem::DirectoryRestore { target_path: target.display().to_string(), include: vec![], skip_unreadable: false };
+    bulwark_core::sources::filesystem::restore_directory(&catalog, &secrets, &crate::restore_targets(), &admin, &list[0].id, request).await.unwrap();
     assert_eq!(std::fs::read_to_string(target.join("ledger.csv")).unwrap(), "1,paid\n2,open\n");
 }

@@ -4,6 +4,7 @@
 //! commits nothing once it wakes (or its commit is adopted); nodes whose clocks are ten minutes
 //! off neither steal live leases nor claim a job twice.
 
+use bulwark_core::executions::ExecutionStatus;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -156,7 +157,7 @@ async fn three_nodes_share_the_work_and_survive_a_killed_one() {
         node.wait_ready();
     }
     let execution = executions::start(&catalog, &admin(), &dumped.id, "manual").await.unwrap();
-    wait_for(&catalog, &execution.id, "running", |e| e.status == "running").await;
+    wait_for(&catalog, &execution.id, "running", |e| e.status == ExecutionStatus::Running).await;
     let job = bulwark_core::platform::jobs::for_subject(&catalog, executions::JOB_KIND, &execution.id).await.unwrap().unwrap();
     let owner = job.lease_owner.clone().expect("a running job has a lease owner");
     // The owner is `<host>-<pid>/<worker>`.
@@ -168,7 +169,7 @@ async fn three_nodes_share_the_work_and_survive_a_killed_one() {
 
     let done = wait_for(&catalog, &execution.id, "finished", |e| e.is_finished()).await;
     let takeover = killed_at.elapsed();
-    assert_eq!(done.status, "completed", "{:?}", done.error_message);
+    assert_eq!(done.status, ExecutionStatus::Completed, "{:?}", done.error_message);
     // The execution is marked completed by the handler; its job is marked succeeded just after.
     let job = loop {
         let job = bulwark_core::platform::jobs::get(&catalog, &job.id).await.unwrap();
@@ -189,7 +190,7 @@ async fn three_nodes_share_the_work_and_survive_a_killed_one() {
     // The dump restores into a new database with the same rows.
     let target = cluster.fresh_database("nodes_restored");
     let request = serde_json::json!({ "targetUrl": target });
-    bulwark_core::restores::restore(&catalog, &secrets, &crate::restore_targets(), &admin(), &execution.id, request).await.unwrap();
+    bulwark_core::sources::restore(&catalog, &secrets, &crate::restore_targets(), &admin(), &execution.id, request).await.unwrap();
     let target_db = target.rsplit('/').next().unwrap().to_string();
     assert_eq!(cluster.psql(&target_db, "SELECT md5(string_agg(a::text, ',' ORDER BY id)) FROM accounts a").unwrap(), expected);
 
@@ -293,7 +294,7 @@ async fn a_node_frozen_at_the_commit_leaves_one_manifest() {
         other.wait_ready();
         let done = wait_for(&catalog, &execution.id, "completed by the other node", |e| e.is_finished()).await;
         let takeover = frozen_at.elapsed();
-        assert_eq!(done.status, "completed", "{point}: {:?}", done.error_message);
+        assert_eq!(done.status, ExecutionStatus::Completed, "{point}: {:?}", done.error_message);
         frozen.resume();
         // Time for the woken node to do whatever it would: heartbeat, check, commit, record.
         tokio::time::sleep(Duration::from_secs(4)).await;
@@ -345,7 +346,7 @@ async fn nodes_with_skewed_clocks_neither_steal_nor_repeat() {
     }
     let mut owners = Vec::new();
     for e in &executions_started {
-        wait_for(&catalog, &e.id, "running", |e| e.status == "running").await;
+        wait_for(&catalog, &e.id, "running", |e| e.status == ExecutionStatus::Running).await;
         let job = bulwark_core::platform::jobs::for_subject(&catalog, executions::JOB_KIND, &e.id).await.unwrap().unwrap();
         owners.push(job.lease_owner.clone().unwrap());
     }
@@ -362,7 +363,7 @@ async fn nodes_with_skewed_clocks_neither_steal_nor_repeat() {
     }
     for e in &executions_started {
         let done = wait_for(&catalog, &e.id, "finished", |e| e.is_finished()).await;
-        assert_eq!(done.status, "completed", "{:?}", done.error_message);
+        assert_eq!(done.status, ExecutionStatus::Completed, "{:?}", done.error_message);
         assert_eq!(snapshots_of(&catalog, &secrets, &location, &e.id).await, vec![done.snapshot_id.unwrap()]);
         let job = bulwark_core::platform::jobs::for_subject(&catalog, executions::JOB_KIND, &e.id).await.unwrap().unwrap();
         assert_eq!(bulwark_core::platform::jobs::attempts(&catalog, &job.id).await.unwrap().len(), 1);
@@ -401,11 +402,11 @@ async fn a_catalog_outage_at_the_final_write_wedges_nothing() {
     tokio::task::block_in_place(|| cluster.restart()).unwrap();
     let catalog = Catalog::open(&catalog_url).await.unwrap();
     let done = wait_for(&catalog, &execution.id, "an end after the outage", |e| e.is_finished()).await;
-    assert_eq!(done.status, "completed", "{:?}", done.error_message);
+    assert_eq!(done.status, ExecutionStatus::Completed, "{:?}", done.error_message);
     assert_eq!(snapshots_of(&catalog, &secrets, &location, &execution.id).await, vec![done.snapshot_id.unwrap()]);
     // The configuration is free for the next backup.
     let next = executions::start(&catalog, &admin(), &configuration.id, "manual").await.unwrap();
-    assert_eq!(wait_for(&catalog, &next.id, "completed", |e| e.is_finished()).await.status, "completed");
+    assert_eq!(wait_for(&catalog, &next.id, "completed", |e| e.is_finished()).await.status, ExecutionStatus::Completed);
 }
 
 /// What follows a completed backup (retention tracking, copies, verification) is queued in the
@@ -429,7 +430,7 @@ async fn a_node_killed_after_a_backup_commits_loses_none_of_what_follows() {
     }
     node.kill();
     let done = executions::get(&catalog, &admin(), &execution.id).await.unwrap();
-    assert_eq!(done.status, "completed", "{:?}", done.error_message);
+    assert_eq!(done.status, ExecutionStatus::Completed, "{:?}", done.error_message);
     assert!(bulwark_core::retention::tracking(&catalog, &admin(), &execution.id).await.unwrap().is_none(), "nothing followed yet");
 
     let mut other = Node::start(&catalog_url, &secret_key);

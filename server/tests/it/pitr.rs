@@ -175,7 +175,7 @@ async fn point_in_time_restores_hold_exactly_the_rows_before_the_target(app: Tes
     // A restore test of the base backup: replayed to the latest WAL, started, checked, removed.
     let queued = app.json("POST", "/api/admin/backups/testing/schedule", &operator, &serde_json::json!({ "executionId": execution }).to_string()).await;
     assert_eq!(queued.status, StatusCode::OK, "{}", queued.text());
-    let test = bulwark_core::restore_tests::run(&app.catalog, &app.secrets, queued.json()["testId"].as_str().unwrap()).await.unwrap();
+    let test = bulwark_core::orchestration::restore_test::run(&app.catalog, &app.secrets, queued.json()["testId"].as_str().unwrap()).await.unwrap();
     assert_eq!(test.status, "passed", "{}", test.issues_found);
     let metrics: serde_json::Value = serde_json::from_str(&test.performance_metrics).unwrap();
     assert!(metrics["itemsRestored"].as_u64().unwrap() >= 2 && metrics["target"]["recoveredTo"].is_string(), "{metrics}");
@@ -187,7 +187,7 @@ async fn point_in_time_restores_hold_exactly_the_rows_before_the_target(app: Tes
     // the base backup comes back with its WAL start point (read from its backup_label), its
     // configuration continuous, and it restores to the latest point with every row.
     {
-        use bulwark_core::{platform::auth::Principal, platform::catalog::Catalog, locations, rebuild, restores, platform::secrets::SecretBox};
+        use bulwark_core::{platform::auth::Principal, platform::catalog::Catalog, locations, rebuild, platform::secrets::SecretBox};
         let system = Principal::system("test");
         let old = locations::list(&app.catalog, &system).await.unwrap().into_iter().find(|l| l.id == location).unwrap();
         let key_file = app.secrets.open(&format!("location:{location}:repository_key"), old.repository_key_encrypted.as_deref().unwrap()).unwrap();
@@ -200,8 +200,8 @@ async fn point_in_time_restores_hold_exactly_the_rows_before_the_target(app: Tes
         assert!(report.executions_created >= 1 && report.wal_files >= 2, "{report:?}");
         let data = temp_dir("pitr-rebuilt").join("data");
         let port = free_port();
-        let request = restores::PhysicalRestore { target_directory: data.display().to_string(), target_time: None, restore_point: None, port: Some(port) };
-        let recovered = restores::recover(&catalog, &secrets, &crate::restore_targets(), &system, &id, request).await.unwrap();
+        let request = bulwark_core::sources::postgres_cluster::PhysicalRestore { target_directory: data.display().to_string(), target_time: None, restore_point: None, port: Some(port) };
+        let recovered = bulwark_core::sources::postgres_cluster::recover(&catalog, &secrets, &crate::restore_targets(), &system, &id, request).await.unwrap();
         bulwark_testkit::adopt_cluster(&data);
         assert!(recovered.wal_files >= 1, "{recovered:?}");
         let restored = PgCluster::running_at(port, &data);
@@ -390,7 +390,7 @@ async fn restored_clusters_run_bulwarks_settings_never_their_sources(app: TestAp
     // The daily sweep's restore test of the same backup runs none of it either (and passes:
     // the missing preload library would stop the source's settings from starting at all).
     let queued = app.json("POST", "/api/admin/backups/testing/schedule", &operator, &serde_json::json!({ "executionId": execution }).to_string()).await;
-    let test = bulwark_core::restore_tests::run(&app.catalog, &app.secrets, queued.json()["testId"].as_str().unwrap()).await.unwrap();
+    let test = bulwark_core::orchestration::restore_test::run(&app.catalog, &app.secrets, queued.json()["testId"].as_str().unwrap()).await.unwrap();
     assert_eq!(test.status, "passed", "{}", test.issues_found);
     for ran in [&ran_end, &ran_cleanup, &ran_include, &pwned] {
         assert!(!ran.exists(), "{} ran", ran.display());

@@ -16,7 +16,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
@@ -30,7 +29,7 @@ use super::format::{self, ObjectType};
 use super::index::{Index, IndexedPack};
 use super::pack::PackBuilder;
 use super::snapshot::{Content, Node, ObjectAttributes, Snapshot, Summary};
-use super::tree::{BlobRef, TreeBuilder, Walk};
+use super::tree::{BlobRef, TreeBuilder};
 use super::{ChunkId, RepoError, Repository, chunk_id_with, crypto};
 
 /// What to record about a backup besides its data.
@@ -71,7 +70,7 @@ pub struct Progress {
 }
 
 /// Opens one item's bytes when the reader gets to it.
-pub(crate) type Opener = Box<dyn FnOnce() -> std::io::Result<Box<dyn Read + Send>> + Send>;
+pub type Opener = Box<dyn FnOnce() -> std::io::Result<Box<dyn Read + Send>> + Send>;
 
 /// Where readers take their next item from: `(item number, opener)`, `None` when done.
 pub(crate) type Items = Box<dyn FnMut() -> Result<Option<(usize, Opener)>, RepoError> + Send>;
@@ -138,33 +137,65 @@ pub async fn backup_stream<R: Read + Send + 'static>(repo: &Repository, reader: 
     finish(repo, lock, packs, content, summary, options, started).await
 }
 
-/// Backs up a directory tree: regular files, directories and symlinks with modes and mtimes.
-pub async fn backup_tree(repo: &Repository, root: &Path, options: BackupOptions) -> Result<Snapshot, RepoError> {
+/// One step of a walk over a directory tree, depth first: a directory's listing comes before
+/// anything inside it.
+pub enum WalkStep {
+    /// Directory `id` (numbered from 0, the root, in the order listed): its entries sorted by
+    /// name, each `path` an entry's own name; `parent` is the directory and slot it is in.
+    Dir { id: usize, nodes: Vec<Node>, parent: Option<(usize, usize)> },
+    /// The regular file in slot `slot` of directory `dir`, opened when a reader gets to it.
+    File { dir: usize, slot: usize, open: Opener },
+}
+
+/// A directory tree as a source walks it (`crate::engine::source::filesystem`).
+pub struct TreeWalk {
+    /// The next step; `None` when the walk is over.
+    pub steps: Box<dyn FnMut() -> Result<Option<WalkStep>, RepoError> + Send>,
+    /// The bytes the walk will hand out, for the progress bar: run beside the walk, it gives
+    /// up (`None`) once the flag is set.
+    pub measure: Box<dyn FnOnce(&AtomicBool) -> Option<u64> + Send>,
+}
+
+/// Backs up a directory tree.
+pub async fn backup_walk(repo: &Repository, walk: TreeWalk, options: BackupOptions) -> Result<Snapshot, RepoError> {
     let started = Instant::now();
-    let meta = std::fs::metadata(root).map_err(|e| RepoError::Source(format!("{}: {e}", root.display())))?;
-    if !meta.is_dir() {
-        return Err(RepoError::Invalid(format!("{} is not a directory", root.display())));
-    }
     let lock = repo.lock(false).await?;
     let index = Arc::new(repo.load_index().await?);
     let repo2 = repo.clone();
     let handle = Handle::current();
-    let root = root.to_path_buf();
     let progress = options.progress.clone();
     let (root_tree, summary, packs) = spawn(move || {
         let builder = Arc::new(Mutex::new(TreeBuilder::default()));
-        let walk = Walk::new(&root, builder.clone())?;
+        let TreeWalk { mut steps, measure } = walk;
+        let items: Items = {
+            let builder = builder.clone();
+            let mut next_item = 0;
+            Box::new(move || {
+                loop {
+                    match steps()? {
+                        None => return Ok(None),
+                        Some(WalkStep::Dir { id, nodes, parent }) => builder.lock().unwrap_or_else(|p| p.into_inner()).add_dir(id, nodes, parent),
+                        Some(WalkStep::File { dir, slot, open }) => {
+                            let item = next_item;
+                            next_item += 1;
+                            builder.lock().unwrap_or_else(|p| p.into_inner()).file_started(item, dir, slot);
+                            return Ok(Some((item, open)));
+                        }
+                    }
+                }
+            })
+        };
         let done = AtomicBool::new(false);
         std::thread::scope(|s| {
             // The total is for the progress bar only; it is measured beside the backup so the
             // first bytes are read at once.
             s.spawn(|| {
-                if let Some(total) = super::tree::measure(&root, &done) {
+                if let Some(total) = measure(&done) {
                     progress.bytes_total.store(total, Ordering::Relaxed);
                 }
             });
             let mut finish = SharedTree(builder.clone());
-            let outcome = run(&repo2, &index, &handle, walk.into_items(), &mut finish, &progress);
+            let outcome = run(&repo2, &index, &handle, items, &mut finish, &progress);
             done.store(true, Ordering::Relaxed);
             let (mut summary, packs) = outcome?;
             let mut builder = builder.lock().unwrap_or_else(|p| p.into_inner());

@@ -12,10 +12,8 @@ use sha2::{Digest, Sha256};
 
 use super::damage;
 use super::format;
-use super::index::Index;
 use super::pack;
-use super::snapshot::Content;
-use super::{ChunkId, RepoError, Repository, tree};
+use super::{ChunkId, RepoError, Repository};
 
 /// Which packs a check reads back.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -286,7 +284,7 @@ pub async fn check(repo: &Repository, read: impl Into<ReadData>) -> Result<Check
                 continue;
             }
         };
-        let (needed, walked) = needed_blobs(repo, &index, &snapshot).await;
+        let (needed, walked) = super::reachable::blobs_reached(repo, &index, &snapshot).await;
         if let Err(e) = walked {
             report.errors.push(format!("snapshot {id}: its file tree cannot be read: {e}"));
             affected.insert(id.clone());
@@ -324,30 +322,6 @@ fn read_packs(repo: &Repository, packs: Vec<(ChunkId, u64)>) -> impl futures_uti
             (id, reading.await)
         })
         .buffer_unordered(parallel_packs())
-}
-
-/// Every blob `snapshot` needs (a stream's chunks; a tree's listings and files' chunks), and
-/// whether its tree could be walked to the end.
-async fn needed_blobs(repo: &Repository, index: &Index, snapshot: &super::snapshot::Snapshot) -> (Vec<ChunkId>, Result<(), RepoError>) {
-    let mut needed: Vec<ChunkId> = Vec::new();
-    let walked = match &snapshot.content {
-        Content::Stream { chunks, .. } => {
-            needed.extend(chunks.iter().filter_map(|c| c.parse::<ChunkId>().ok()));
-            Ok(())
-        }
-        Content::Tree { tree, .. } => {
-            needed.extend(tree.iter().filter_map(|c| c.parse::<ChunkId>().ok()));
-            async {
-                let mut reader = tree::TreeReader::open(repo, index, snapshot).await?;
-                while let Some(node) = reader.next().await? {
-                    needed.extend(node.chunks.iter().filter_map(|c| c.parse::<ChunkId>().ok()));
-                }
-                Ok(())
-            }
-            .await
-        }
-    };
-    (needed, walked)
 }
 
 /// Reads every archived WAL file back (opened and authenticated as `wal-fetch` would), and for

@@ -17,12 +17,15 @@ pub mod lock;
 pub mod object_lock;
 pub mod pack;
 pub mod prune;
+pub mod reachable;
+pub mod read;
 pub mod rekey;
 pub mod repair;
 pub mod restore;
 pub mod snapshot;
 pub mod tree;
 pub mod untar;
+pub mod verify;
 pub mod wal;
 mod writeback;
 

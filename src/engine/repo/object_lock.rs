@@ -74,9 +74,8 @@ pub async fn retain_snapshot(repo: &Repository, snapshot_id: &str, until: System
     }
     let snapshot = repo.snapshot(snapshot_id).await?;
     let index = repo.load_index().await?;
-    let blobs: HashSet<ChunkId> = super::prune::snapshot_blobs(repo, &index, &snapshot).await?.into_iter().collect();
-    let by_pack = index.by_pack();
-    let packs: Vec<ChunkId> = by_pack.iter().filter(|(_, held)| held.iter().any(|(id, _)| blobs.contains(id))).map(|(pack, _)| *pack).collect();
+    let blobs: HashSet<ChunkId> = super::reachable::snapshot_blobs(repo, &index, &snapshot).await?.into_iter().collect();
+    let packs = super::reachable::packs_holding(&index, &blobs);
     let storage = repo.storage();
     storage.extend_lock(&format!("{}{}", format::SNAPSHOTS_PREFIX, snapshot.id), until).await?;
     for pack in &packs {

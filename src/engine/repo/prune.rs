@@ -17,8 +17,7 @@ use serde::Serialize;
 use super::format;
 use super::index::IndexedPack;
 use super::pack::PackBuilder;
-use super::snapshot::Content;
-use super::{ChunkId, RepoError, Repository, object_lock, tree};
+use super::{ChunkId, RepoError, Repository, object_lock, reachable};
 
 /// Drops the given snapshots; returns the ids dropped.
 pub async fn forget(repo: &Repository, ids: &[String]) -> Result<Vec<String>, RepoError> {
@@ -91,7 +90,7 @@ async fn prune_excluding(repo: &Repository, dry_run: bool, excluded: &HashSet<St
         let packs_kept = index.packs.len() as u64;
         return Ok(PruneReport { dry_run, packs_kept, unreadable_snapshots: unreadable, ..Default::default() });
     }
-    let used = used_blobs(repo, &index, snapshots.iter().filter(|s| !excluded.contains(&s.id))).await?;
+    let used = reachable::blobs_of_all(repo, &index, snapshots.iter().filter(|s| !excluded.contains(&s.id))).await?;
     let stored: HashMap<String, u64> = repo.stored_packs().await?;
     let mut by_pack = index.by_pack();
     // Packs holding a copy marked damaged.
@@ -250,28 +249,3 @@ fn entries(blobs: &[(ChunkId, super::index::BlobLocation)]) -> Vec<super::pack::
         .collect()
 }
 
-/// Every blob the `snapshots` need. Fails if a tree cannot be read.
-async fn used_blobs(repo: &Repository, index: &super::index::Index, snapshots: impl Iterator<Item = &super::snapshot::Snapshot>) -> Result<HashSet<ChunkId>, RepoError> {
-    let mut used = HashSet::new();
-    for snapshot in snapshots {
-        used.extend(snapshot_blobs(repo, index, snapshot).await?);
-    }
-    Ok(used)
-}
-
-/// The blobs one snapshot needs: a stream's chunks, or a tree's listings and files' chunks.
-pub(crate) async fn snapshot_blobs(repo: &Repository, index: &super::index::Index, snapshot: &super::snapshot::Snapshot) -> Result<Vec<ChunkId>, RepoError> {
-    let parse = |ids: &[String]| ids.iter().map(|s| s.parse::<ChunkId>()).collect::<Result<Vec<_>, _>>();
-    Ok(match &snapshot.content {
-        Content::Stream { chunks, .. } => parse(chunks)?,
-        Content::Tree { tree, .. } => {
-            let mut blobs = parse(tree)?;
-            // Files' data blobs, and directories' listing blobs.
-            let mut reader = tree::TreeReader::open(repo, index, snapshot).await?;
-            while let Some(node) = reader.next().await? {
-                blobs.extend(parse(&node.chunks)?);
-            }
-            blobs
-        }
-    })
-}

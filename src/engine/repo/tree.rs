@@ -2,18 +2,15 @@
 //! `path` is the entry's own name, chunked into tree blobs. A directory's node carries its
 //! listing's blobs, size and SHA-256, so the root listing's hash covers the whole tree.
 //!
-//! Backups build listings bottom-up while the walk goes on ([`Walk`], [`TreeBuilder`]): only
-//! directories still in flight are held. Readers load them top-down ([`TreeReader`], [`list_dir`]).
+//! Backups build listings bottom-up while a source walks its tree ([`TreeBuilder`], fed by
+//! `crate::engine::source::filesystem`): only directories still in flight are held. Readers
+//! load them top-down ([`TreeReader`], [`list_dir`]).
 
 use std::collections::HashMap;
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
-use super::backup::{ItemResult, Items, Opener, TreeBlobs};
+use super::backup::{ItemResult, TreeBlobs};
 use super::crypto::Unsealer;
 use super::format;
 use super::index::Index;
@@ -55,12 +52,17 @@ pub(crate) struct TreeBuilder {
 }
 
 impl TreeBuilder {
-    fn add_dir(&mut self, id: usize, nodes: Vec<Node>, parent: Option<(usize, usize)>) {
+    pub(crate) fn add_dir(&mut self, id: usize, nodes: Vec<Node>, parent: Option<(usize, usize)>) {
         let waiting = nodes.iter().filter(|n| n.kind != NodeKind::Symlink).count();
         self.add_listing(id, nodes, parent, waiting);
     }
 
     /// A directory whose listing waits for `waiting` of its entries (the others are complete).
+    /// File `item` (numbered by the backup) is slot `slot` of directory `dir`.
+    pub(crate) fn file_started(&mut self, item: usize, dir: usize, slot: usize) {
+        self.files_in_flight.insert(item, (dir, slot));
+    }
+
     fn add_listing(&mut self, id: usize, nodes: Vec<Node>, parent: Option<(usize, usize)>, waiting: usize) {
         if parent.is_some() {
             self.dirs += 1;
@@ -141,142 +143,6 @@ impl TreeBuilder {
     pub(crate) fn take_root(&mut self) -> Option<BlobRef> {
         self.root.take()
     }
-}
-
-/// A directory the walk is inside: the files and subdirectories it has not handed out yet.
-struct OpenDir {
-    id: usize,
-    path: PathBuf,
-    children: std::vec::IntoIter<(usize, NodeKind, String)>,
-}
-
-/// A lazy depth-first walk: lists one directory at a time, when a reader needs the next file.
-pub(crate) struct Walk {
-    stack: Vec<OpenDir>,
-    builder: Arc<Mutex<TreeBuilder>>,
-    next_dir: usize,
-    next_item: usize,
-}
-
-impl Walk {
-    pub(crate) fn new(root: &Path, builder: Arc<Mutex<TreeBuilder>>) -> Result<Walk, RepoError> {
-        let mut walk = Walk { stack: Vec::new(), builder, next_dir: 0, next_item: 0 };
-        walk.open(root.to_path_buf(), None)?;
-        Ok(walk)
-    }
-
-    fn open(&mut self, path: PathBuf, parent: Option<(usize, usize)>) -> Result<(), RepoError> {
-        let nodes = list(&path)?;
-        let children: Vec<_> = nodes
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| n.kind != NodeKind::Symlink)
-            .map(|(slot, n)| (slot, n.kind, n.path.clone()))
-            .collect();
-        let id = self.next_dir;
-        self.next_dir += 1;
-        self.builder.lock().unwrap_or_else(|p| p.into_inner()).add_dir(id, nodes, parent);
-        self.stack.push(OpenDir { id, path, children: children.into_iter() });
-        Ok(())
-    }
-
-    /// The next file to read, as `(item, opener)`; `None` once the walk is over.
-    fn next_file(&mut self) -> Result<Option<(usize, Opener)>, RepoError> {
-        loop {
-            let Some(top) = self.stack.last_mut() else { return Ok(None) };
-            let Some((slot, kind, name)) = top.children.next() else {
-                self.stack.pop();
-                continue;
-            };
-            let (dir, path) = (top.id, top.path.join(name));
-            if kind == NodeKind::Dir {
-                self.open(path, Some((dir, slot)))?;
-                continue;
-            }
-            let item = self.next_item;
-            self.next_item += 1;
-            self.builder.lock().unwrap_or_else(|p| p.into_inner()).files_in_flight.insert(item, (dir, slot));
-            let opener: Opener = Box::new(move || match std::fs::File::open(&path) {
-                Ok(file) => Ok(Box::new(NamedFile { file, path }) as Box<dyn Read + Send>),
-                Err(e) => Err(std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
-            });
-            return Ok(Some((item, opener)));
-        }
-    }
-
-    pub(crate) fn into_items(mut self) -> Items {
-        Box::new(move || self.next_file())
-    }
-}
-
-/// A file whose read errors name it.
-struct NamedFile {
-    file: std::fs::File,
-    path: PathBuf,
-}
-
-impl Read for NamedFile {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.file.read(buf).map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", self.path.display())))
-    }
-}
-
-/// One directory's entries, sorted by name, `path` being each entry's name. Files carry the
-/// size seen now (for progress); the listing records the bytes actually read.
-fn list(dir: &Path) -> Result<Vec<Node>, RepoError> {
-    use std::os::unix::fs::PermissionsExt;
-    let source = |e: std::io::Error, p: &Path| RepoError::Source(format!("{}: {e}", p.display()));
-    let mut entries: Vec<_> = std::fs::read_dir(dir).map_err(|e| source(e, dir))?.collect::<Result<_, _>>().map_err(|e| source(e, dir))?;
-    entries.sort_by_key(|e| e.file_name());
-    let mut nodes = Vec::with_capacity(entries.len());
-    for entry in entries {
-        let path = entry.path();
-        let meta = std::fs::symlink_metadata(&path).map_err(|e| source(e, &path))?;
-        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
-            return Err(RepoError::Source(format!("{}: the name is not valid UTF-8", path.display())));
-        };
-        let mtime_ns = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos() as i64);
-        let mut node = Node { path: name, kind: NodeKind::File, mode: meta.permissions().mode() & 0o7777, mtime_ns, size: 0, sha256: None, chunks: vec![], target: None, object: None };
-        let file_type = meta.file_type();
-        if file_type.is_symlink() {
-            node.kind = NodeKind::Symlink;
-            node.target = Some(std::fs::read_link(&path).map_err(|e| source(e, &path))?.to_string_lossy().into_owned());
-        } else if file_type.is_dir() {
-            node.kind = NodeKind::Dir;
-        } else if file_type.is_file() {
-            node.size = meta.len();
-        } else {
-            continue; // Sockets, FIFOs and devices are not backed up.
-        }
-        nodes.push(node);
-    }
-    Ok(nodes)
-}
-
-/// The bytes of regular files below `root`, for a progress bar; `None` if `stop` is set first
-/// or the tree cannot be read (the backup itself reports that).
-pub(crate) fn measure(root: &Path, stop: &AtomicBool) -> Option<u64> {
-    let (mut total, mut dirs) = (0, vec![root.to_path_buf()]);
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(dir).ok()? {
-            if stop.load(Ordering::Relaxed) {
-                return None;
-            }
-            let entry = entry.ok()?;
-            // A directory entry's metadata does not follow symlinks.
-            let meta = entry.metadata().ok()?;
-            if meta.is_dir() {
-                dirs.push(entry.path());
-            } else if meta.is_file() {
-                total += meta.len();
-            }
-        }
-    }
-    Some(total)
 }
 
 /// True if `name` can be one entry of a listing.

@@ -1,8 +1,11 @@
-//! Where backups read from. A source yields a directory tree or a byte stream for the
-//! repository engine, plus the recovery metadata a restore needs.
+//! Where backups read from: the readers of each kind of source (a directory walk, pg_dump and
+//! pg_basebackup, S3 listings, environment files). Each yields a directory tree, a listing or a
+//! byte stream for the repository engine (`crate::engine::repo`), which never calls back here.
+//! What a kind does end to end (back up, restore, test) is in `crate::sources`.
 
 pub mod bucket;
 pub mod env_file;
+pub mod filesystem;
 pub mod postgres;
 
 pub use bulwark_types::SourceKind;

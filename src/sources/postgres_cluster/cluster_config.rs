@@ -19,7 +19,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::RestoreError;
+use crate::restores::RestoreError;
 
 /// Where the source's configuration files are kept, inside the data directory.
 pub const SOURCE_CONFIG_DIR: &str = "bulwark_source_config";

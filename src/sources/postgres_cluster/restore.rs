@@ -21,11 +21,11 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, Row};
 
 use super::cluster_config::{self, Listen, WAL_DIR};
-use super::{RestoreError, Targets, record_action};
+use crate::restores::{RestoreError, Targets, record_action};
 use crate::platform::auth::{Principal, Role};
 use crate::platform::catalog::Catalog;
 use crate::configurations;
-use crate::executions::{self, Execution};
+use crate::executions::{self, Execution, ExecutionStatus};
 use crate::locations;
 use crate::platform::secrets::SecretBox;
 use crate::engine::source::postgres::server_tool;
@@ -126,7 +126,7 @@ pub async fn recover(catalog: &Catalog, secrets: &SecretBox, targets: &Targets, 
     let base = executions::list(catalog, actor, configuration_id, 500)
         .await?
         .into_iter()
-        .filter(|e| e.status == "completed" && e.snapshot_id.is_some())
+        .filter(|e| e.status == ExecutionStatus::Completed && e.snapshot_id.is_some())
         .find(|e| before.as_ref().is_none_or(|t| e.completed_at.as_ref().is_some_and(|c| c <= t)))
         .ok_or_else(|| match &before {
             Some(t) => RestoreError::Invalid(format!("no base backup of this configuration ended before {t}: the restorable window starts later")),

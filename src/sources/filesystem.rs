@@ -1,0 +1,125 @@
+//! A directory tree: backed up by the engine's walk, restored file by file (each verified and
+//! renamed into place, files already identical left alone), restore-tested into a scratch
+//! directory. Configuration files (`super::env_files`) restore the same way.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Deserialize;
+
+use super::{BackupRun, Description, RestoreRun, Source, SourceFuture, TestRun, failed, report, request};
+use crate::configurations;
+use crate::engine::repo::backup::BackupOptions;
+use crate::engine::repo::restore;
+use crate::engine::repo::snapshot::Snapshot;
+use crate::engine::source::SourceKind;
+use crate::executions::{self, ExecutionError};
+use crate::locations;
+use crate::platform::auth::{Principal, Role};
+use crate::platform::catalog::Catalog;
+use crate::platform::secrets::SecretBox;
+use crate::restore_tests::{self, Outcome};
+use crate::restores::{RestoreError, RestoreReport, Targets, completed, record};
+
+pub struct Filesystem;
+
+impl Source for Filesystem {
+    fn describe(&self) -> Description {
+        Description { name: "directory", restores_into: "a directory", point_in_time: false }
+    }
+
+    fn back_up<'a>(&'a self, run: &'a BackupRun<'a>, options: BackupOptions) -> SourceFuture<'a, Result<(Snapshot, serde_json::Value), ExecutionError>> {
+        Box::pin(async move {
+            let root = std::path::PathBuf::from(&run.configuration.source_identifier);
+            let snapshot = crate::engine::source::filesystem::backup_tree(run.repo, &root, options).await?;
+            Ok((snapshot, serde_json::json!({ "sourceType": SourceKind::Filesystem, "path": root })))
+        })
+    }
+
+    fn restore<'a>(&'a self, run: &'a RestoreRun<'a>, execution_id: &'a str, body: serde_json::Value) -> SourceFuture<'a, Result<serde_json::Value, RestoreError>> {
+        Box::pin(async move { Ok(report(restore_directory(run.catalog, run.secrets, run.targets, run.actor, execution_id, request(self, body)?).await?)) })
+    }
+
+    fn restore_test<'a>(&'a self, run: &'a TestRun<'a>) -> SourceFuture<'a, Outcome> {
+        Box::pin(into_scratch_directory(run))
+    }
+}
+
+/// Where to restore a directory backup, and which paths of it (all when empty).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DirectoryRestore {
+    /// An absolute directory under a restore root ([`Targets`]); created when missing.
+    pub target_path: String,
+    #[serde(default)]
+    pub include: Vec<String>,
+    /// Restore every file that can be read and name the others in the report's `unreadable`,
+    /// instead of stopping at the first damaged file.
+    #[serde(default)]
+    pub skip_unreadable: bool,
+}
+
+/// Restores a directory or configuration-files execution into `request.target_path`.
+pub async fn restore_directory(
+    catalog: &Catalog,
+    secrets: &SecretBox,
+    targets: &Targets,
+    actor: &Principal,
+    execution_id: &str,
+    request: DirectoryRestore,
+) -> Result<RestoreReport, RestoreError> {
+    actor.require(Role::Operator)?;
+    let execution = executions::restorable(catalog, actor, execution_id).await?;
+    // Configuration files are files: they restore the same way. Their values are secrets the
+    // console never shows, so writing them elsewhere is an admin's call (audited below).
+    let kind = match configurations::find(catalog, &execution.configuration_id).await?.source_type {
+        SourceKind::EnvironmentVars => {
+            super::env_files::may_restore(actor)?;
+            SourceKind::EnvironmentVars
+        }
+        _ => SourceKind::Filesystem,
+    };
+    let (location, snapshot_id) = completed(catalog, actor, execution_id, kind).await?;
+    let target = targets.directory("targetPath", &request.target_path)?;
+    let started = Instant::now();
+    let locations::SnapshotSource { repo, snapshot, location_id } = locations::open_snapshot(catalog, secrets, &location, &snapshot_id).await?;
+    let index = Arc::new(repo.load_index().await?);
+    let include: Vec<String> = request.include.iter().map(|p| p.trim().trim_matches('/').to_string()).filter(|p| !p.is_empty()).collect();
+    let options = restore::RestoreOptions { include: include.clone(), skip_unreadable: request.skip_unreadable };
+    let summary = restore::restore_tree(&repo, index, &snapshot, &target, &options).await?;
+    let report = RestoreReport {
+        execution_id: execution_id.into(),
+        target: target.display().to_string(),
+        selection: include,
+        bytes: summary.bytes,
+        files: Some(summary.files),
+        unchanged: Some(summary.unchanged),
+        duration_seconds: started.elapsed().as_secs_f64(),
+        storage_location_id: location_id,
+        unreadable: summary.unreadable,
+    };
+    record(catalog, actor, "restore.directory", &report).await?;
+    Ok(report)
+}
+
+/// Restores into a new temporary directory, checks it and removes it.
+pub(super) async fn into_scratch_directory(run: &TestRun<'_>) -> Outcome {
+    let scratch = match restore_tests::scratch_dir(false) {
+        Ok(dir) => dir,
+        Err(issue) => return failed(issue),
+    };
+    let target = scratch.join("files");
+    let request = DirectoryRestore { target_path: target.display().to_string(), include: Vec::new(), skip_unreadable: false };
+    let targets = Targets::scratch(Some(&scratch), None);
+    let outcome = match restore_directory(run.catalog, run.secrets, &targets, run.actor, &run.execution.id, request).await {
+        Ok(report) => Outcome {
+            bytes: report.bytes,
+            items: report.files.unwrap_or(0),
+            issues: restore_tests::read_elsewhere(run.execution, &report.storage_location_id),
+            detail: serde_json::json!({ "directory": report.target }),
+        },
+        Err(e) => failed(format!("the restore failed: {e}")),
+    };
+    restore_tests::remove_scratch(&scratch);
+    outcome
+}

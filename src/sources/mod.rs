@@ -1,0 +1,134 @@
+//! One room per kind of source: how it is backed up, restored, restore-tested and described.
+//! Each kind implements [`Source`]; [`of`] picks the one a configuration needs, and is the only
+//! place that looks at the kind. The readers a kind uses (pg_dump, S3 listings, the directory
+//! walk) are in `crate::engine::source`; what every restore shares (its error, report, audit
+//! record and allowed targets) is in `crate::restores`.
+//!
+//! Adding a kind: a `SourceKind` in `bulwark-types`, a reader in `engine::source` when it needs
+//! one, and a module here implementing [`Source`].
+
+pub mod bucket;
+pub mod env_files;
+pub mod filesystem;
+pub mod group;
+pub mod postgres_cluster;
+pub mod postgres_dump;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::configurations::{self, Configuration};
+use crate::engine::repo::Repository;
+use crate::engine::repo::backup::BackupOptions;
+use crate::engine::repo::snapshot::Snapshot;
+use crate::engine::source::SourceKind;
+use crate::executions::{self, Execution, ExecutionError};
+use crate::platform::auth::{Principal, Role};
+use crate::platform::catalog::Catalog;
+use crate::platform::jobs::CancelFlag;
+use crate::platform::secrets::SecretBox;
+use crate::restore_tests::Outcome;
+use crate::restores::{RestoreError, Targets};
+
+/// The future a [`Source`] method returns (boxed, so kinds can be picked at run time).
+pub type SourceFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a kind of source is, in the words the console and error messages use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Description {
+    /// E.g. "PostgreSQL dump", "point-in-time PostgreSQL".
+    pub name: &'static str,
+    /// What a restore writes: "a database", "a directory", "a bucket", "a data directory", "every member".
+    pub restores_into: &'static str,
+    /// Whether a restore can stop at any moment of a window, not only at a backup.
+    pub point_in_time: bool,
+}
+
+/// A backup in progress, as its source sees it.
+#[derive(Clone, Copy)]
+pub struct BackupRun<'a> {
+    pub catalog: &'a Catalog,
+    pub secrets: &'a SecretBox,
+    pub configuration: &'a Configuration,
+    pub execution: &'a Execution,
+    /// The repository it goes into, and its location.
+    pub repo: &'a Repository,
+    pub location_id: &'a str,
+    /// Runs another queued execution to its end: a consistency group backs its members up
+    /// through it. The orchestration layer above provides it.
+    pub run_member: &'a (dyn Fn(String, CancelFlag) -> SourceFuture<'a, Result<(), ExecutionError>> + Send + Sync),
+}
+
+/// Who restores, and where they may write.
+pub struct RestoreRun<'a> {
+    pub catalog: &'a Catalog,
+    pub secrets: &'a SecretBox,
+    pub targets: &'a Targets,
+    pub actor: &'a Principal,
+}
+
+/// A restore test of one execution into a scratch target.
+#[derive(Clone, Copy)]
+pub struct TestRun<'a> {
+    pub catalog: &'a Catalog,
+    pub secrets: &'a SecretBox,
+    pub actor: &'a Principal,
+    pub configuration: &'a Configuration,
+    pub execution: &'a Execution,
+    /// Names the scratch database or bucket, so two tests never share one.
+    pub test_id: &'a str,
+}
+
+/// A kind of source.
+pub trait Source: Send + Sync {
+    fn describe(&self) -> Description;
+
+    /// Reads the source into `run.repo`: the snapshot and the recovery metadata a restore needs.
+    fn back_up<'a>(&'a self, run: &'a BackupRun<'a>, options: BackupOptions) -> SourceFuture<'a, Result<(Snapshot, serde_json::Value), ExecutionError>>;
+
+    /// Restores execution `execution_id` with the request shape this kind takes; the report
+    /// as JSON.
+    fn restore<'a>(&'a self, run: &'a RestoreRun<'a>, execution_id: &'a str, request: serde_json::Value) -> SourceFuture<'a, Result<serde_json::Value, RestoreError>>;
+
+    /// Restores into a scratch target, checks what landed, and removes the target.
+    fn restore_test<'a>(&'a self, run: &'a TestRun<'a>) -> SourceFuture<'a, Outcome>;
+}
+
+/// The kind of source `configuration` backs up. A PostgreSQL configuration that archives its
+/// WAL is a cluster (base backups and point-in-time restores), any other a dump.
+pub fn of(configuration: &Configuration) -> &'static dyn Source {
+    match configuration.source_type {
+        SourceKind::Filesystem => &filesystem::Filesystem,
+        SourceKind::EnvironmentVars => &env_files::EnvFiles,
+        SourceKind::Postgresql if crate::wal_archive::is_continuous(configuration) => &postgres_cluster::PostgresCluster,
+        SourceKind::Postgresql => &postgres_dump::PostgresDump,
+        SourceKind::S3Bucket | SourceKind::SupabaseStorage => &bucket::Bucket,
+        SourceKind::ConsistencyGroup => &group::Group,
+    }
+}
+
+/// Restores an execution with the request shape its source takes (the kind's module names
+/// it); returns the report as JSON, its shape depending on the kind.
+pub async fn restore(catalog: &Catalog, secrets: &SecretBox, targets: &Targets, actor: &Principal, execution_id: &str, request: serde_json::Value) -> Result<serde_json::Value, RestoreError> {
+    actor.require(Role::Operator)?;
+    let execution = executions::restorable(catalog, actor, execution_id).await?;
+    let configuration = configurations::find(catalog, &execution.configuration_id).await?;
+    let run = RestoreRun { catalog, secrets, targets, actor };
+    of(&configuration).restore(&run, execution_id, request).await
+}
+
+/// Reads a restore request of the shape a kind takes, naming the kind when it does not fit.
+fn request<T: serde::de::DeserializeOwned>(source: &dyn Source, request: serde_json::Value) -> Result<T, RestoreError> {
+    let Description { name, restores_into, .. } = source.describe();
+    serde_json::from_value(request).map_err(|e| RestoreError::Invalid(format!("a {name} backup restores into {restores_into}: {e}")))
+}
+
+/// A report as the JSON [`Source::restore`] answers.
+fn report<T: serde::Serialize>(report: T) -> serde_json::Value {
+    serde_json::to_value(report).unwrap_or_default()
+}
+
+/// An [`Outcome`] with nothing restored and one issue.
+fn failed(issue: String) -> Outcome {
+    Outcome { bytes: 0, items: 0, issues: vec![issue], detail: serde_json::json!({}) }
+}

@@ -1,0 +1,314 @@
+//! A PostgreSQL database as a logical dump: backed up by streaming `pg_dump --format=custom`
+//! into the repository; restored, whole or chosen tables, by streaming it back into
+//! `pg_restore` (no temporary copy) in one transaction, so a failure leaves the target as it
+//! was; restore-tested into a new database on the source's server, every recorded table
+//! counted, then dropped.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Deserialize;
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+
+use super::{BackupRun, Description, RestoreRun, Source, SourceFuture, TestRun, failed, report, request};
+use crate::engine::repo::backup::{self, BackupOptions};
+use crate::engine::repo::snapshot::Snapshot;
+use crate::engine::repo::{RepoError, restore};
+use crate::engine::source::postgres::{Database, collect_stderr, describe, tool};
+use crate::engine::source::{SourceError, SourceKind};
+use crate::executions::ExecutionError;
+use crate::locations;
+use crate::platform::auth::{Principal, Role};
+use crate::platform::catalog::Catalog;
+use crate::platform::secrets::SecretBox;
+use crate::restore_tests::{self, Outcome};
+use crate::restores::{RestoreError, RestoreReport, Targets, completed, record};
+
+pub struct PostgresDump;
+
+impl Source for PostgresDump {
+    fn describe(&self) -> Description {
+        Description { name: "PostgreSQL dump", restores_into: "a database", point_in_time: false }
+    }
+
+    fn back_up<'a>(&'a self, run: &'a BackupRun<'a>, options: BackupOptions) -> SourceFuture<'a, Result<(Snapshot, serde_json::Value), ExecutionError>> {
+        Box::pin(back_up(run, options))
+    }
+
+    fn restore<'a>(&'a self, run: &'a RestoreRun<'a>, execution_id: &'a str, body: serde_json::Value) -> SourceFuture<'a, Result<serde_json::Value, RestoreError>> {
+        Box::pin(async move { Ok(report(restore_postgres(run.catalog, run.secrets, run.targets, run.actor, execution_id, request(self, body)?).await?)) })
+    }
+
+    fn restore_test<'a>(&'a self, run: &'a TestRun<'a>) -> SourceFuture<'a, Outcome> {
+        Box::pin(into_database(run))
+    }
+}
+
+async fn back_up(run: &BackupRun<'_>, mut options: BackupOptions) -> Result<(Snapshot, serde_json::Value), ExecutionError> {
+    let configuration = run.configuration;
+    let database = Database { url: configuration.source_identifier.clone(), password: configuration.source_password(run.secrets)? };
+    let metadata = serde_json::to_value(database.metadata().await?).unwrap_or_default();
+    options.metadata["postgresql"] = metadata.clone();
+    options.source = format!("pg_dump {}", database.url);
+    let dump = database.dump()?.stop_on(options.progress.cancel.clone());
+    let snapshot = backup::backup_stream(run.repo, dump, options).await.map_err(|e| match e {
+        // The dump's own error (pg_dump's stderr) is what a person needs.
+        RepoError::Source(message) => ExecutionError::Source(SourceError::Unavailable(message)),
+        other => other.into(),
+    })?;
+    Ok((snapshot, serde_json::json!({ "sourceType": SourceKind::Postgresql, "format": "pg_dump custom", "postgresql": metadata })))
+}
+
+/// Where and what to restore.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PostgresRestore {
+    /// `postgresql://user@host:port/database` on an allowed host ([`Targets`]), without a
+    /// password; the database is created when missing.
+    pub target_url: String,
+    #[serde(default)]
+    pub target_password: Option<String>,
+    /// `schema.table` (or `table`, in `public`): only these tables, which must not exist in the
+    /// target yet. Empty: the whole database, into a database without tables.
+    #[serde(default)]
+    pub tables: Vec<String>,
+}
+
+/// Restores a PostgreSQL execution into `request.target_url`.
+pub async fn restore_postgres(
+    catalog: &Catalog,
+    secrets: &SecretBox,
+    targets: &Targets,
+    actor: &Principal,
+    execution_id: &str,
+    request: PostgresRestore,
+) -> Result<RestoreReport, RestoreError> {
+    actor.require(Role::Operator)?;
+    let (location, snapshot_id) = completed(catalog, actor, execution_id, SourceKind::Postgresql).await?;
+    let tables = parse_tables(&request.tables)?;
+    let mut target = targets.database("targetUrl", &request.target_url)?;
+    if let Some(password) = &request.target_password {
+        target = target.password(password);
+    }
+    let database = target.get_database().unwrap_or_default().to_string();
+    prepare_target(&target, &database, &tables).await?;
+
+    let started = Instant::now();
+    let locations::SnapshotSource { repo, snapshot, location_id } = locations::open_snapshot(catalog, secrets, &location, &snapshot_id).await?;
+    let index = Arc::new(repo.load_index().await?);
+    let mut command = crate::platform::child::command(tool("pg_restore"));
+    command.args(["--no-owner", "--exit-on-error", "--single-transaction", "--no-password", "--dbname"]).arg(&request.target_url);
+    if let Some((schema, _)) = tables.first() {
+        command.args(["--schema", schema]);
+    }
+    for (_, table) in &tables {
+        command.args(["--table", table]);
+    }
+    if let Some(password) = &request.target_password {
+        command.env("PGPASSWORD", password);
+    }
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| RestoreError::Target(format!("cannot run pg_restore: {e}")))?;
+    let stdin = child.stdin.take().ok_or_else(|| RestoreError::Target("pg_restore has no input".into()))?;
+    let stderr = collect_stderr(&mut child);
+    let streamed = restore::restore_stream(&repo, index, &snapshot, PipeInput(Some(stdin))).await;
+    let bytes = match streamed {
+        // Closing its input lets pg_restore finish and commit.
+        Ok((stdin, n)) => {
+            drop(stdin);
+            n
+        }
+        Err(e) => {
+            // Kill it before it can commit: the single transaction rolls back.
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e.into());
+        }
+    };
+    let status = tokio::task::spawn_blocking(move || child.wait()).await.map_err(|e| RestoreError::Target(e.to_string()))?;
+    let stderr = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
+    match status {
+        Ok(s) if s.success() => {}
+        Ok(s) => return Err(RestoreError::Target(format!("pg_restore failed ({s}); nothing was committed: {}", stderr.trim()))),
+        Err(e) => return Err(RestoreError::Target(format!("pg_restore: {e}"))),
+    }
+    let report = RestoreReport {
+        execution_id: execution_id.into(),
+        target: request.target_url.clone(),
+        selection: tables.iter().map(|(s, t)| format!("{s}.{t}")).collect(),
+        bytes,
+        files: None,
+        unchanged: None,
+        duration_seconds: started.elapsed().as_secs_f64(),
+        storage_location_id: location_id,
+        unreadable: Vec::new(),
+    };
+    record(catalog, actor, "restore.postgresql", &report).await?;
+    Ok(report)
+}
+
+/// pg_restore's input. pg_restore stops reading once it has what it needs (the chosen tables),
+/// so a closed pipe is not an error: the rest of the stream is still read and verified, and
+/// pg_restore's exit status decides.
+struct PipeInput(Option<std::process::ChildStdin>);
+
+impl std::io::Write for PipeInput {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Some(pipe) = &mut self.0 {
+            match pipe.write_all(buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => self.0 = None,
+                other => other?,
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.0.as_mut().map(std::io::Write::flush) {
+            Some(Err(e)) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// `schema.table` or `table` (schema `public`); every table in one schema, so `pg_restore
+/// --schema` selects exactly them.
+fn parse_tables(tables: &[String]) -> Result<Vec<(String, String)>, RestoreError> {
+    let parsed: Vec<(String, String)> = tables
+        .iter()
+        .map(|t| match t.trim().split_once('.') {
+            Some((schema, table)) => (schema.to_string(), table.to_string()),
+            None => ("public".to_string(), t.trim().to_string()),
+        })
+        .collect();
+    if parsed.iter().any(|(s, t)| s.is_empty() || t.is_empty() || t.contains('.')) {
+        return Err(RestoreError::Invalid("tables: give schema.table or table".into()));
+    }
+    if parsed.windows(2).any(|w| w[0].0 != w[1].0) {
+        return Err(RestoreError::Invalid("tables: restore the tables of one schema at a time".into()));
+    }
+    Ok(parsed)
+}
+
+/// Creates the target database when missing, and refuses targets a restore would collide with:
+/// a table that already exists, or a whole-database restore into a database with tables.
+async fn prepare_target(target: &PgConnectOptions, database: &str, tables: &[(String, String)]) -> Result<(), RestoreError> {
+    let unreachable = |e: sqlx::Error| RestoreError::Target(format!("target PostgreSQL: {}", describe(&e)));
+    let mut admin = PgConnection::connect_with(&target.clone().database("postgres")).await.map_err(unreachable)?;
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1").bind(database).fetch_optional(&mut admin).await.map_err(unreachable)?;
+    if exists.is_none() {
+        sqlx::query(&format!("CREATE DATABASE \"{}\"", database.replace('"', "\"\""))).execute(&mut admin).await.map_err(unreachable)?;
+    }
+    let _ = admin.close().await;
+    let mut conn = PgConnection::connect_with(target).await.map_err(unreachable)?;
+    if tables.is_empty() {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .map_err(unreachable)?;
+        if count > 0 {
+            return Err(RestoreError::Conflict(format!("database {database} already has {count} tables: restore the whole database into a new or empty one, or name the tables")));
+        }
+    }
+    for (schema, table) in tables {
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT to_regclass(format('%I.%I', $1::text, $2::text))::text").bind(schema).bind(table).fetch_one(&mut conn).await.map_err(unreachable)?;
+        if found.is_some() {
+            return Err(RestoreError::Conflict(format!("table {schema}.{table} already exists in {database}: drop or rename it first; nothing was restored")));
+        }
+    }
+    let _ = conn.close().await;
+    Ok(())
+}
+
+/// Restores a dump into a new database on the source's server, checks that every table the
+/// backup recorded is there (counting its rows), and drops the database.
+async fn into_database(run: &TestRun<'_>) -> Outcome {
+    let TestRun { catalog, secrets, actor, configuration, execution, test_id } = *run;
+    let password = match configuration.source_password(secrets) {
+        Ok(p) => p,
+        Err(e) => return failed(format!("the source password cannot be opened: {e}")),
+    };
+    let scratch = format!("bulwark_test_{}", &test_id.replace('-', "")[..12]);
+    let Some((server, _)) = configuration.source_identifier.rsplit_once('/') else {
+        return failed(format!("{} names no database", configuration.source_identifier));
+    };
+    let target_url = format!("{server}/{scratch}");
+    let request = PostgresRestore { target_url: target_url.clone(), target_password: password.clone(), tables: Vec::new() };
+    let targets = Targets::scratch(None, Some(&target_url));
+    let mut outcome = match restore_postgres(catalog, secrets, &targets, actor, &execution.id, request).await {
+        Err(e) => failed(format!("the restore failed: {e}")),
+        Ok(report) => {
+            let recorded: Vec<(String, String)> = serde_json::from_str::<serde_json::Value>(&execution.recovery_metadata)
+                .ok()
+                .and_then(|m| m["postgresql"]["tables"].as_array().cloned())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|t| Some((t["schema"].as_str()?.to_string(), t["name"].as_str()?.to_string())))
+                .collect();
+            match count_tables(&Database { url: target_url.clone(), password: password.clone() }, &recorded).await {
+                Ok((counts, missing)) => Outcome {
+                    bytes: report.bytes,
+                    items: counts.len() as u64,
+                    issues: restore_tests::read_elsewhere(execution, &report.storage_location_id)
+                        .into_iter()
+                        .chain(missing.into_iter().map(|t| format!("table {t} is in the backup's metadata but not in the restored database")))
+                        .collect(),
+                    detail: serde_json::json!({ "database": scratch, "rows": counts }),
+                },
+                Err(e) => failed(format!("the restored database cannot be read: {e}")),
+            }
+        }
+    };
+    let maintenance = Database { url: format!("{server}/postgres"), password };
+    if let Err(e) = drop_database(&maintenance, &scratch).await {
+        outcome.issues.push(format!("the scratch database {scratch} could not be dropped: {e}"));
+    }
+    outcome
+}
+
+/// Row counts of the `recorded` tables that exist, and the names of those that do not.
+async fn count_tables(database: &Database, recorded: &[(String, String)]) -> Result<(serde_json::Map<String, serde_json::Value>, Vec<String>), String> {
+    let options = database.options().map_err(|e| e.to_string())?;
+    let mut conn = sqlx::postgres::PgConnection::connect_with(&options).await.map_err(|e| e.to_string())?;
+    let (mut counts, mut missing) = (serde_json::Map::new(), Vec::new());
+    for (schema, name) in recorded {
+        // query_to_xml runs the count with both names quoted by format(%I): no SQL from names.
+        let rows: Option<i64> = sqlx::query_scalar(
+            "SELECT CASE WHEN to_regclass(format('%I.%I', $1::text, $2::text)) IS NULL THEN NULL
+                    ELSE (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', $1::text, $2::text), false, true, '')))[1]::text::bigint END",
+        )
+        .bind(schema)
+        .bind(name)
+        .fetch_one(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
+        match rows {
+            Some(n) => {
+                counts.insert(format!("{schema}.{name}"), n.into());
+            }
+            None => missing.push(format!("{schema}.{name}")),
+        }
+    }
+    let _ = conn.close().await;
+    Ok((counts, missing))
+}
+
+async fn drop_database(maintenance: &Database, name: &str) -> Result<(), String> {
+    let options = maintenance.options().map_err(|e| e.to_string())?;
+    let mut conn = sqlx::postgres::PgConnection::connect_with(&options).await.map_err(|e| e.to_string())?;
+    // The name is ours (bulwark_test_ and hex digits), never a user's.
+    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut conn).await.map_err(|e| e.to_string())?;
+    let _ = conn.close().await;
+    Ok(())
+}
+

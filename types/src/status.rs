@@ -1,0 +1,46 @@
+//! The states things are in, and the alerts they raise.
+
+use crate::text_enum::text_enum;
+
+text_enum!(ExecutionStatus, "execution status" {
+    /// Waiting for a worker.
+    Queued => "queued",
+    Running => "running",
+    /// A snapshot was written: the backup can be restored.
+    Completed => "completed",
+    Failed => "failed",
+    /// Stopped on request before a snapshot was written.
+    Cancelled => "cancelled",
+});
+
+/// A new execution's.
+impl Default for ExecutionStatus {
+    fn default() -> ExecutionStatus {
+        ExecutionStatus::Queued
+    }
+}
+
+impl ExecutionStatus {
+    /// It will not change again.
+    pub fn is_finished(self) -> bool {
+        matches!(self, ExecutionStatus::Completed | ExecutionStatus::Failed | ExecutionStatus::Cancelled)
+    }
+}
+
+text_enum!(AlertType, "alert type" {
+    /// A storage location did not answer; the backup went to the next one.
+    LocationUnreachable => "location_unreachable",
+    /// Reading a backup back found damage.
+    VerificationFailed => "verification_failed",
+    /// A copy to another location failed.
+    ReplicationFailed => "replication_failed",
+    /// A test restore failed or found issues.
+    RestoreTestFailed => "restore_test_failed",
+});
+
+text_enum!(Severity, "severity" {
+    Critical => "critical",
+    High => "high",
+    Medium => "medium",
+    Low => "low",
+});

@@ -1,0 +1,77 @@
+//! Enums stored and sent as their snake_case names: one macro gives each its list, names,
+//! parsing, `Display`, and (with the `sqlx` feature) reading from a catalog text column,
+//! where a name this version does not know fails the read.
+
+/// `text_enum!(Name, "what it is" { Variant => "name", … })`
+macro_rules! text_enum {
+    ($name:ident, $what:literal { $($(#[$doc:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        pub enum $name {
+            $($(#[$doc])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+
+            pub fn parse(text: &str) -> Option<$name> {
+                $name::ALL.iter().copied().find(|v| v.as_str() == text)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        #[cfg(feature = "sqlx")]
+        impl sqlx::Type<sqlx::Any> for $name {
+            fn type_info() -> sqlx::any::AnyTypeInfo {
+                <String as sqlx::Type<sqlx::Any>>::type_info()
+            }
+
+            fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
+                <String as sqlx::Type<sqlx::Any>>::compatible(ty)
+            }
+        }
+
+        #[cfg(feature = "sqlx")]
+        impl<'r> sqlx::Decode<'r, sqlx::Any> for $name {
+            fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+                let text = <String as sqlx::Decode<sqlx::Any>>::decode(value)?;
+                $name::parse(&text).ok_or_else(|| format!(concat!("unknown ", $what, " {:?}"), text).into())
+            }
+        }
+    };
+}
+
+pub(crate) use text_enum;
+
+#[cfg(test)]
+mod tests {
+    use crate::{AlertType, ExecutionStatus, Severity, SourceKind};
+
+    /// The name stored in the catalog, the name sent as JSON and the name parsed back are one.
+    fn round_trips<T: Copy + PartialEq + std::fmt::Debug + serde::Serialize>(all: &[T], as_str: fn(T) -> &'static str, parse: fn(&str) -> Option<T>) {
+        for &v in all {
+            assert_eq!(parse(as_str(v)), Some(v));
+            assert_eq!(serde_json::to_value(v).unwrap(), as_str(v), "{v:?}");
+        }
+        assert_eq!(parse("no such name"), None);
+    }
+
+    #[test]
+    fn every_name_round_trips() {
+        round_trips(SourceKind::ALL, SourceKind::as_str, SourceKind::parse);
+        round_trips(ExecutionStatus::ALL, ExecutionStatus::as_str, ExecutionStatus::parse);
+        round_trips(AlertType::ALL, AlertType::as_str, AlertType::parse);
+        round_trips(Severity::ALL, Severity::as_str, Severity::parse);
+    }
+}
