@@ -1,6 +1,6 @@
 import { defineConfig } from '@playwright/test';
 
-// The server is started by global-setup.ts on this port with a fresh data directory.
+// Each spec file starts a server of its own on this port (`ownServer` in tests/helpers.ts).
 export const PORT = Number(process.env.BULWARK_E2E_PORT ?? 3199);
 
 export default defineConfig({
@@ -12,7 +12,6 @@ export default defineConfig({
   timeout: 30_000,
   expect: { timeout: 10_000 },
   reporter: [['list']],
-  globalSetup: './global-setup.ts',
   globalTeardown: './global-teardown.ts',
   use: {
     baseURL: `http://127.0.0.1:${PORT}`,

@@ -1,6 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { expect, test } from '@playwright/test';
-import { ADMIN, VIEWER, hydrated, login, setupUrl } from './helpers';
+import { ADMIN, VIEWER, hydrated, login, ownServer, setupUrl } from './helpers';
+
+ownServer({ admin: false }); // this story starts from the setup link
 
 // One story, in order: the first admin sets up the console, uses it, adds a viewer,
 // and the viewer finds the admin areas closed.

@@ -1,19 +1,102 @@
-import { chmodSync, mkdtempSync, readFileSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect, type Page } from '@playwright/test';
+import { expect, type Page, test } from '@playwright/test';
+import { PORT } from '../playwright.config';
 
 export const ADMIN = { username: 'admin', password: 'admin-password-123' };
 export const VIEWER = { username: 'vera', password: 'viewer-password-123' };
 
-/** The one-time setup link the server printed at first start. */
+/** Where the server of the running spec is recorded, so a worker that died cannot leave it holding the port. */
+export const PID_FILE = join(tmpdir(), `bulwark-e2e-${PORT}.pid`);
+
+/** The spec's own server: its data, its restore root, and the setup link it printed (when it started without users). */
+const own = { dataDir: '', restoreRoot: '', setupUrl: '' };
+
+/**
+ * Gives the spec file that calls it (at its top) a `bulwark serve` of its own on a fresh SQLite
+ * catalog, data directory and restore root, started before its first test and killed after its
+ * last, so no spec depends on what another did or left behind. With `admin` (the default) the
+ * administrator ADMIN exists already (added with the CLI, as an operator would); without, the
+ * spec starts from the one-time setup link, as a new installation does.
+ */
+export function ownServer({ admin = true } = {}) {
+  let server: ChildProcess | undefined;
+  test.beforeAll(async () => {
+    const bin = process.env.BULWARK_BIN;
+    const siteRoot = process.env.BULWARK_SITE_ROOT;
+    if (!bin || !siteRoot) throw new Error('BULWARK_BIN and BULWARK_SITE_ROOT must be set (make e2e sets them)');
+    stopRecorded();
+    own.dataDir = mkdtempSync(join(tmpdir(), 'bulwark-e2e-'));
+    // Restores may write only below this root.
+    own.restoreRoot = mkdtempSync(join(tmpdir(), 'bulwark-e2e-restores-'));
+    chmodSync(own.restoreRoot, 0o755); // restored clusters run as postgres and must reach their directory
+    const env: NodeJS.ProcessEnv = { ...process.env, BULWARK_DATA_DIR: own.dataDir, RUST_LOG: 'warn' };
+    delete env.DATABASE_URL; // the end-to-end tests run on the embedded SQLite default
+    if (admin) {
+      const added = spawnSync(bin, ['user', 'add', ADMIN.username, '--admin', '--password-stdin'], { env, input: `${ADMIN.password}\n`, encoding: 'utf8' });
+      if (added.status !== 0) throw new Error(`bulwark user add failed: ${added.stderr}`);
+    }
+    server = spawn(bin, ['serve'], {
+      env: {
+        ...env,
+        BULWARK_SITE_ROOT: siteRoot,
+        BULWARK_LISTEN: `127.0.0.1:${PORT}`,
+        BULWARK_RESTORE_ROOTS: own.restoreRoot,
+        BULWARK_SECURE_COOKIES: 'false', // plain HTTP on 127.0.0.1, as `make run`
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    writeFileSync(PID_FILE, String(server.pid));
+    let output = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the server did not listen within 20 s; output:\n${output}`)), 20_000);
+      server?.stdout?.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        own.setupUrl = output.match(/(http:\/\/\S+\/setup\?token=\S+)/)?.[1] ?? '';
+        if (output.includes('Bulwark is listening')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      server?.stderr?.on('data', (chunk: Buffer) => process.stderr.write(chunk));
+      server?.on('exit', (code) => reject(new Error(`the server exited with ${code}; output:\n${output}`)));
+    });
+  });
+  test.afterAll(async () => {
+    if (server && server.exitCode === null) {
+      const exited = new Promise((resolve) => server?.on('exit', resolve));
+      server.kill('SIGKILL'); // its data goes with it: nothing to drain
+      await exited;
+    }
+    rmSync(PID_FILE, { force: true });
+    // The restore root stays: a spec's own `afterAll` may still stop a cluster restored there.
+    rmSync(own.dataDir, { recursive: true, force: true });
+  });
+}
+
+/** Kills the server a worker that died left running. */
+export function stopRecorded() {
+  if (!existsSync(PID_FILE)) return;
+  try {
+    process.kill(Number(readFileSync(PID_FILE, 'utf8')), 'SIGKILL');
+  } catch {
+    // already gone
+  }
+  rmSync(PID_FILE, { force: true });
+}
+
+/** The one-time setup link the spec's own server printed at its start (`ownServer({ admin: false })`). */
 export function setupUrl(): string {
-  return JSON.parse(readFileSync(join(__dirname, '..', '.e2e-state.json'), 'utf8')).setupUrl;
+  if (!own.setupUrl) throw new Error('this spec\'s server printed no setup link: call ownServer({ admin: false })');
+  return own.setupUrl;
 }
 
 /** A new directory below the server's restore root (the only place restores may write). */
 export function restoreDir(label: string): string {
-  const root = process.env.BULWARK_E2E_RESTORE_ROOT;
-  if (!root) throw new Error('BULWARK_E2E_RESTORE_ROOT is not set (global-setup sets it)');
+  const root = own.restoreRoot;
+  if (!root) throw new Error('no restore root: call ownServer() at the top of the spec');
   const dir = mkdtempSync(join(root, `${label}-`));
   chmodSync(dir, 0o755);
   return dir;

@@ -3,8 +3,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, type Page, test } from '@playwright/test';
-import { ADMIN, hydrated, login } from './helpers';
+import { ADMIN, hydrated, login, ownServer } from './helpers';
 import { PgCluster } from './pg';
+
+ownServer();
 
 async function addLocation(page: Page, name: string) {
   await page.goto('/storage');

@@ -2,7 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, type Page, test } from '@playwright/test';
-import { ADMIN, hydrated, login } from './helpers';
+import { ADMIN, hydrated, login, ownServer } from './helpers';
+
+ownServer();
 
 /** Runs the configuration now and waits for its execution to complete; returns the page's URL. */
 async function runNow(page: Page, name: string): Promise<string> {

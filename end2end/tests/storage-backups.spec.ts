@@ -3,7 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
-import { ADMIN, hydrated, login, restoreDir } from './helpers';
+import { ADMIN, hydrated, login, ownServer, restoreDir } from './helpers';
+
+ownServer();
 
 // Runs after console.spec.ts (files run in name order, one worker), so the admin exists.
 test('an admin creates a filesystem configuration, runs it, and watches it finish', async ({ page }) => {

@@ -2,7 +2,9 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
-import { ADMIN, hydrated, login, restoreDir } from './helpers';
+import { ADMIN, hydrated, login, ownServer, restoreDir } from './helpers';
+
+ownServer();
 
 const SECRETS = ['SuperSecret1', 'sk_live_abc123', 'sk_live_NEW999', 'hunter2'];
 

@@ -2,7 +2,9 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, type Page, test } from '@playwright/test';
-import { ADMIN, hydrated, login, restoreDir } from './helpers';
+import { ADMIN, hydrated, login, ownServer, restoreDir } from './helpers';
+
+ownServer();
 
 async function addConfiguration(page: Page, name: string, sourceType: string, source: string, extra?: (page: Page) => Promise<void>) {
   await page.goto('/configurations');

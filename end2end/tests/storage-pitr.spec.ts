@@ -2,8 +2,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
-import { ADMIN, hydrated, login, restoreDir } from './helpers';
+import { ADMIN, hydrated, login, ownServer, restoreDir } from './helpers';
 import { freePort, PgCluster, psqlAt, stopDataDirectory } from './pg';
+
+ownServer();
 
 let pg: PgCluster;
 const started: string[] = [];

@@ -2,8 +2,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
-import { ADMIN, hydrated, login } from './helpers';
+import { ADMIN, hydrated, login, ownServer } from './helpers';
 import { PgCluster } from './pg';
+
+ownServer();
 
 let pg: PgCluster;
 test.beforeAll(async () => {

@@ -3,7 +3,9 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
-import { ADMIN, hydrated, login } from './helpers';
+import { ADMIN, hydrated, login, ownServer } from './helpers';
+
+ownServer();
 
 // Runs after console.spec.ts (files run in name order, one worker), so the admin exists.
 test('an admin adds a local location, tests it, and initialises its repository', async ({ page }) => {

@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
 import { expect, type Page, test } from '@playwright/test';
-import { ADMIN, hydrated, login } from './helpers';
+import { ADMIN, hydrated, login, ownServer } from './helpers';
+
+ownServer();
 
 // Runs after console.spec.ts (files run in name order, one worker), so the admin exists.
 
