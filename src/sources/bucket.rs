@@ -32,7 +32,7 @@ pub struct Bucket;
 
 impl Source for Bucket {
     fn describe(&self) -> Description {
-        Description { name: "bucket", restores_into: "a bucket", point_in_time: false }
+        Description { name: "bucket", restores_into: "a bucket" }
     }
 
     fn back_up<'a>(&'a self, run: &'a BackupRun<'a>, options: BackupOptions) -> SourceFuture<'a, Result<(Snapshot, serde_json::Value), ExecutionError>> {

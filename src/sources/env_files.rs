@@ -17,7 +17,7 @@ pub struct EnvFiles;
 
 impl Source for EnvFiles {
     fn describe(&self) -> Description {
-        Description { name: "configuration files", restores_into: "a directory", point_in_time: false }
+        Description { name: "configuration files", restores_into: "a directory" }
     }
 
     fn back_up<'a>(&'a self, run: &'a BackupRun<'a>, options: BackupOptions) -> SourceFuture<'a, Result<(Snapshot, serde_json::Value), ExecutionError>> {

@@ -25,7 +25,7 @@ pub struct Filesystem;
 
 impl Source for Filesystem {
     fn describe(&self) -> Description {
-        Description { name: "directory", restores_into: "a directory", point_in_time: false }
+        Description { name: "directory", restores_into: "a directory" }
     }
 
     fn back_up<'a>(&'a self, run: &'a BackupRun<'a>, options: BackupOptions) -> SourceFuture<'a, Result<(Snapshot, serde_json::Value), ExecutionError>> {

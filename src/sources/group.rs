@@ -41,7 +41,7 @@ pub struct Group;
 
 impl Source for Group {
     fn describe(&self) -> Description {
-        Description { name: "consistency group", restores_into: "every member's own target", point_in_time: false }
+        Description { name: "consistency group", restores_into: "every member's own target" }
     }
 
     fn back_up<'a>(&'a self, run: &'a BackupRun<'a>, options: BackupOptions) -> SourceFuture<'a, Result<(Snapshot, serde_json::Value), ExecutionError>> {

@@ -40,8 +40,6 @@ pub struct Description {
     pub name: &'static str,
     /// What a restore writes: "a database", "a directory", "a bucket", "a data directory", "every member".
     pub restores_into: &'static str,
-    /// Whether a restore can stop at any moment of a window, not only at a backup.
-    pub point_in_time: bool,
 }
 
 /// A backup in progress, as its source sees it.
@@ -119,7 +117,7 @@ pub async fn restore(catalog: &Catalog, secrets: &SecretBox, targets: &Targets, 
 
 /// Reads a restore request of the shape a kind takes, naming the kind when it does not fit.
 fn request<T: serde::de::DeserializeOwned>(source: &dyn Source, request: serde_json::Value) -> Result<T, RestoreError> {
-    let Description { name, restores_into, .. } = source.describe();
+    let Description { name, restores_into } = source.describe();
     serde_json::from_value(request).map_err(|e| RestoreError::Invalid(format!("a {name} backup restores into {restores_into}: {e}")))
 }
 

@@ -30,7 +30,7 @@ pub struct PostgresDump;
 
 impl Source for PostgresDump {
     fn describe(&self) -> Description {
-        Description { name: "PostgreSQL dump", restores_into: "a database", point_in_time: false }
+        Description { name: "PostgreSQL dump", restores_into: "a database" }
     }
 
     fn back_up<'a>(&'a self, run: &'a BackupRun<'a>, options: BackupOptions) -> SourceFuture<'a, Result<(Snapshot, serde_json::Value), ExecutionError>> {

@@ -22,7 +22,7 @@ pub struct PostgresCluster;
 
 impl Source for PostgresCluster {
     fn describe(&self) -> Description {
-        Description { name: "point-in-time PostgreSQL", restores_into: "a new data directory", point_in_time: true }
+        Description { name: "point-in-time PostgreSQL", restores_into: "a new data directory" }
     }
 
     fn back_up<'a>(&'a self, run: &'a BackupRun<'a>, options: BackupOptions) -> SourceFuture<'a, Result<(Snapshot, serde_json::Value), ExecutionError>> {
