@@ -28,14 +28,47 @@ data=(--data-dir "$dir/data")
 for role in viewer operator approver admin; do
     "$bin" "${data[@]}" user add "contract-$role" --role "$role" --password-stdin <<< "contract-test-password" >/dev/null
 done
-"$bin" "${data[@]}" serve --listen "127.0.0.1:$port" --secure-cookies false --workers 1 \
-    --restore-root "$dir/restores" >"$dir/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do
-    curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
+base="http://127.0.0.1:$port"
+
+serve() { # serve WORKERS
+    "$bin" "${data[@]}" serve --listen "127.0.0.1:$port" --secure-cookies false --workers "$1" \
+        --restore-root "$dir/restores" >>"$dir/server.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do
+        curl -sf "$base/healthz" >/dev/null && return 0
+        sleep 0.2
+    done
+    cat "$dir/server.log"; exit 1
+}
+field() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+# Real rows first, so that list answers are checked against data and not only against empty
+# lists: a location with a repository, a configuration of a scratch directory, a completed
+# backup of it and a restore test of that backup.
+serve 1
+seed=$("$bin" "${data[@]}" user token contract-admin --name "contract seed")
+api() { curl -sf -X "$1" "$base/api/admin/backups$2" -H "Authorization: Bearer $seed" -H 'Content-Type: application/json' ${3:+--data "$3"}; }
+mkdir -p "$dir/source/etc"
+printf 'seeded\n' >"$dir/source/etc/app.conf"
+location=$(api POST /storage-locations "{\"locationName\":\"contract\",\"storageType\":\"primary\",\"provider\":\"local\",\"pathPrefix\":\"$dir/repo\"}" | field id)
+api POST "/storage-locations/$location/init" >/dev/null
+configuration=$(api POST /configurations "{\"name\":\"contract\",\"sourceType\":\"filesystem\",\"sourceIdentifier\":\"$dir/source\",\"frequency\":\"manual\",\"storageLocationIds\":[\"$location\"]}" | field id)
+execution=$(api POST "/configurations/$configuration/execute" '{"notes":"contract seed"}' | field executionId)
+for _ in $(seq 150); do
+    [ "$(api GET "/executions/$execution" | python3 -c 'import json, sys; print(json.load(sys.stdin)["execution"]["status"])')" = completed ] && break
     sleep 0.2
 done
-curl -sf "http://127.0.0.1:$port/healthz" >/dev/null || { cat "$dir/server.log"; exit 1; }
+api POST /testing/schedule "{\"testType\":\"restoration\",\"testScope\":\"single_backup\",\"targetBackup\":\"$execution\"}" >/dev/null
+for _ in $(seq 150); do
+    api GET /testing/results | grep -q '"passed"' && break
+    sleep 0.2
+done
+api GET /testing/results | grep -q '"passed"' || { echo "contract/run.sh: seeding did not finish"; cat "$dir/server.log"; exit 1; }
+kill "$pid"; wait "$pid" 2>/dev/null || true
+
+# The generated requests meet a server that runs no work: what they queue stays queued, so a
+# configuration they point at `/` is never backed up.
+serve 0
 
 # Schemathesis reuses ids it has seen in answers (`GET /api/me` names the token in use), so
 # revoking a token or changing or deleting a user can end the credentials of the run itself:

@@ -79,7 +79,7 @@ pub struct ReplicationRun {
     pub source_location_id: String,
     pub target_location_id: String,
     /// queued, running, completed or failed.
-    pub status: String,
+    pub status: bulwark_types::ReplicationStatus,
     pub objects_copied: i64,
     pub bytes_copied: i64,
     pub objects_skipped: i64,

@@ -9,6 +9,8 @@
 //! are reported), dropped afterwards; a new data directory for base backups, replayed to the
 //! latest archived WAL, started and checked, then stopped and removed.
 
+use bulwark_types::TestMetrics;
+pub use bulwark_types::TestStatus;
 use serde::{Deserialize, Serialize};
 
 use crate::alerts::{self, AlertType, Severity};
@@ -74,27 +76,41 @@ pub struct BackupTest {
     /// What the person named the environment; the restore always goes to a scratch target.
     pub test_environment: String,
     #[schema(value_type = serde_json::Value)]
-    #[serde(serialize_with = "crate::platform::catalog::serialize_json_text")]
+    #[serde(serialize_with = "bulwark_types::serialize_json_text")]
     pub test_parameters: String,
-    /// scheduled, running, passed or failed.
-    pub status: String,
+    pub status: TestStatus,
     /// When it is due (`None`: at once).
     pub scheduled_for: Option<String>,
     #[serde(rename = "startTime")]
     pub started_at: Option<String>,
     #[serde(rename = "endTime")]
     pub completed_at: Option<String>,
-    /// `restoreSeconds` (measured RTO), `dataAgeSeconds` (RPO at the test), targets, sizes.
-    #[schema(value_type = serde_json::Value)]
-    #[serde(serialize_with = "crate::platform::catalog::serialize_json_text")]
+    /// [`TestMetrics`] as JSON text: the measured RTO and RPO, the target, the sizes.
+    #[schema(value_type = TestMetrics)]
+    #[serde(serialize_with = "bulwark_types::serialize_json_text")]
     pub performance_metrics: String,
     #[schema(value_type = serde_json::Value)]
-    #[serde(serialize_with = "crate::platform::catalog::serialize_json_text")]
+    #[serde(serialize_with = "bulwark_types::serialize_json_text")]
     pub issues_found: String,
     #[schema(value_type = serde_json::Value)]
-    #[serde(serialize_with = "crate::platform::catalog::serialize_json_text")]
+    #[serde(serialize_with = "bulwark_types::serialize_json_text")]
     pub recommendations: String,
     pub created_at: String,
+}
+
+impl BackupTest {
+    /// What it measured; all absent before it finishes.
+    pub fn metrics(&self) -> TestMetrics {
+        serde_json::from_str(&self.performance_metrics).unwrap_or_default()
+    }
+
+    pub fn issues(&self) -> Vec<String> {
+        serde_json::from_str(&self.issues_found).unwrap_or_default()
+    }
+
+    pub fn recommendations(&self) -> Vec<String> {
+        serde_json::from_str(&self.recommendations).unwrap_or_default()
+    }
 }
 
 const COLUMNS: &str = "id, execution_id, test_type, test_scope, test_environment, test_parameters, status, scheduled_for, started_at, completed_at, \
@@ -281,7 +297,7 @@ pub async fn estimated_duration(catalog: &Catalog, test: &BackupTest) -> Result<
     .bind(&test.test_type)
     .fetch_all(catalog.pool())
     .await?;
-    let seconds: Vec<f64> = recent.iter().filter_map(|m| serde_json::from_str::<serde_json::Value>(m).ok()?["restoreSeconds"].as_f64()).collect();
+    let seconds: Vec<f64> = recent.iter().filter_map(|m| serde_json::from_str::<TestMetrics>(m).ok()?.restore_seconds).collect();
     if !seconds.is_empty() {
         return Ok((seconds.iter().sum::<f64>() / seconds.len() as f64).max(1.0));
     }
@@ -372,17 +388,15 @@ pub async fn results(catalog: &Catalog, actor: &Principal, filter: &ResultsFilte
     .bind(limit.clamp(1, 500))
     .fetch_all(catalog.pool())
     .await?;
-    let finished: Vec<&BackupTest> = tests.iter().filter(|t| matches!(t.status.as_str(), "passed" | "failed")).collect();
-    let metric = |t: &&BackupTest, key: &str| serde_json::from_str::<serde_json::Value>(&t.performance_metrics).ok().and_then(|m| m[key].as_f64());
-    let average = |key: &str| {
-        let values: Vec<f64> = finished.iter().filter_map(|t| metric(t, key)).collect();
-        (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
-    };
-    let (rto, rpo) = (average("restoreSeconds"), average("dataAgeSeconds"));
+    let finished: Vec<&BackupTest> = tests.iter().filter(|t| t.status.is_finished()).collect();
+    let metrics: Vec<TestMetrics> = finished.iter().map(|t| t.metrics()).collect();
+    let average = |values: Vec<f64>| (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64);
+    let rto = average(metrics.iter().filter_map(|m| m.restore_seconds).collect());
+    let rpo = average(metrics.iter().filter_map(|m| m.data_age_seconds.map(|s| s as f64)).collect());
     let summary = Summary {
         total_tests: finished.len(),
-        passed_tests: finished.iter().filter(|t| t.status == "passed").count(),
-        failed_tests: finished.iter().filter(|t| t.status == "failed").count(),
+        passed_tests: finished.iter().filter(|t| t.status == TestStatus::Passed).count(),
+        failed_tests: finished.iter().filter(|t| t.status == TestStatus::Failed).count(),
         average_rto: rto.map(|s| (s / 60.0 * 100.0).round() / 100.0),
         average_rpo: rpo.map(|s| (s / 60.0 * 100.0).round() / 100.0),
         average_rto_seconds: rto,
@@ -443,21 +457,21 @@ pub async fn finish(catalog: &Catalog, started: &Started, outcome: Outcome, rest
         recommendations.push(format!("the newest tested backup was {} min old, over the RPO of {rpo} min: back up more often", age / 60));
     }
     let passed = outcome.issues.is_empty();
-    let metrics = serde_json::json!({
-        "restoreSeconds": (restore_seconds * 1000.0).round() / 1000.0,
-        "dataAgeSeconds": data_age,
-        "rtoMinutes": configuration.rto_minutes,
-        "rpoMinutes": configuration.rpo_minutes,
-        "rtoMet": configuration.rto_minutes.map(|m| restore_seconds <= m as f64 * 60.0),
-        "rpoMet": configuration.rpo_minutes.zip(data_age).map(|(m, age)| age <= m * 60),
-        "bytesRestored": outcome.bytes,
-        "itemsRestored": outcome.items,
-        "target": outcome.detail,
-    });
+    let metrics = TestMetrics {
+        restore_seconds: Some((restore_seconds * 1000.0).round() / 1000.0),
+        data_age_seconds: data_age,
+        rto_minutes: configuration.rto_minutes,
+        rpo_minutes: configuration.rpo_minutes,
+        rto_met: configuration.rto_minutes.map(|m| restore_seconds <= m as f64 * 60.0),
+        rpo_met: configuration.rpo_minutes.zip(data_age).map(|(m, age)| age <= m * 60),
+        bytes_restored: Some(outcome.bytes),
+        items_restored: Some(outcome.items),
+        target: outcome.detail,
+    };
     sqlx::query("UPDATE backup_tests SET status = $1, completed_at = $2, performance_metrics = $3, issues_found = $4, recommendations = $5 WHERE id = $6")
-        .bind(if passed { "passed" } else { "failed" })
+        .bind(if passed { TestStatus::Passed } else { TestStatus::Failed }.as_str())
         .bind(time::now_text())
-        .bind(metrics.to_string())
+        .bind(serde_json::to_string(&metrics).unwrap_or_default())
         .bind(serde_json::json!(outcome.issues).to_string())
         .bind(serde_json::json!(recommendations).to_string())
         .bind(test_id)

@@ -4,9 +4,8 @@ use leptos::prelude::*;
 use leptos_router::components::{A, Outlet};
 use leptos_router::hooks::use_location;
 
-use crate::dto::Me;
-use crate::error::AppError;
-use crate::session::{Logout, whoami};
+use crate::api::AppError;
+use crate::api::session::{Logout, Me, whoami};
 
 /// A navigation entry: path, label, and whether only admins see it.
 pub struct NavItem {
@@ -95,7 +94,7 @@ pub fn Console() -> impl IntoView {
                                 Ok(me) => view! {
                                     <div class="usermenu">
                                         <A href="/account">{me.username.clone()}</A>
-                                        <span class="role">{me.role.clone()}</span>
+                                        <span class="role">{me.role.as_str()}</span>
                                         <ActionForm action=logout>
                                             <button type="submit" class="link">"Log out"</button>
                                         </ActionForm>

@@ -1,13 +1,12 @@
 //! The Bulwark console: Leptos pages rendered on the server and hydrated in the browser.
 //!
-//! Server functions are thin doors into the core: they find the principal, call one core
-//! operation, and map the result to the plain types in [`dto`].
+//! Pages import only [`api`] (the server functions, and the `bulwark_types` they answer
+//! with) and [`components`].
 
+pub mod api;
 pub mod components;
-pub mod dto;
 pub mod error;
 pub mod pages;
-pub mod session;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 pub mod url;

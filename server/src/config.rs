@@ -84,7 +84,8 @@ pub struct ServeArgs {
     /// Directory with the console's static files (`pkg/` with the wasm, JS and CSS).
     #[arg(long, env = "BULWARK_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
-    /// Background workers on this node.
+    /// Background workers on this node; 0 runs no jobs here (a node that only serves the console
+    /// and the API while other nodes do the work).
     #[arg(long, env = "BULWARK_WORKERS", default_value_t = 2)]
     pub workers: usize,
     /// Seconds a worker's claim on a job lasts without a heartbeat: how soon another node

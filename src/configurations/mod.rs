@@ -4,6 +4,7 @@
 
 pub mod retention_policy;
 
+use bulwark_types::ExecutionStatus;
 use serde::{Deserialize, Serialize};
 
 use crate::platform::audit::{self, Actor, Entry};
@@ -70,7 +71,7 @@ pub struct Configuration {
     pub frequency: String,
     pub schedule: Option<String>,
     #[schema(value_type = serde_json::Value)]
-    #[serde(serialize_with = "crate::platform::catalog::serialize_json_text")]
+    #[serde(serialize_with = "bulwark_types::serialize_json_text")]
     pub retention_policy: String,
     #[schema(value_type = bool)]
     #[serde(rename = "encryption", serialize_with = "crate::platform::catalog::serialize_flag")]
@@ -80,11 +81,11 @@ pub struct Configuration {
     pub rto_minutes: Option<i64>,
     pub rpo_minutes: Option<i64>,
     #[schema(value_type = serde_json::Value)]
-    #[serde(serialize_with = "crate::platform::catalog::serialize_json_text")]
+    #[serde(serialize_with = "bulwark_types::serialize_json_text")]
     pub storage_location_ids: String,
     /// A bucket's endpoint, region and access key id (never a secret).
     #[schema(value_type = serde_json::Value)]
-    #[serde(serialize_with = "crate::platform::catalog::serialize_json_text")]
+    #[serde(serialize_with = "bulwark_types::serialize_json_text")]
     pub source_options: String,
     #[schema(value_type = bool)]
     #[serde(serialize_with = "crate::platform::catalog::serialize_flag")]
@@ -551,7 +552,7 @@ pub struct ConfigurationSummary {
 #[serde(rename_all = "camelCase")]
 pub struct LastExecution {
     pub id: String,
-    pub status: String,
+    pub status: ExecutionStatus,
     pub created_at: String,
     pub started_at: Option<String>,
     pub completed_at: Option<String>,
@@ -571,10 +572,10 @@ pub async fn list(catalog: &Catalog, actor: &Principal) -> Result<Vec<Configurat
         .bind(&configuration.id)
         .fetch_optional(catalog.pool())
         .await?;
-        let last_run_status = last.as_ref().map_or_else(|| "never_run".to_string(), |l| l.status.clone());
-        let status = match (configuration.is_active, last_run_status.as_str()) {
+        let last_run_status = last.as_ref().map_or_else(|| "never_run".to_string(), |l| l.status.to_string());
+        let status = match (configuration.is_active, last.as_ref().map(|l| l.status)) {
             (0, _) => "inactive",
-            (_, "failed") => "error",
+            (_, Some(ExecutionStatus::Failed)) => "error",
             _ => "active",
         };
         let next_execution = configuration.next_run(chrono::Utc::now()).map(crate::platform::time::to_text);

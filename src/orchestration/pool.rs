@@ -77,11 +77,12 @@ impl Pool {
         self.handlers.get(kind).cloned()
     }
 
-    /// Runs `workers` workers until `shutdown` turns true; running jobs finish first.
+    /// Runs `workers` workers (none: this node claims no jobs) and the maintenance loop until
+    /// `shutdown` turns true; running jobs finish first.
     pub async fn run(self, workers: usize, shutdown: watch::Receiver<bool>) {
         let this = Arc::new(self);
         let mut set = JoinSet::new();
-        for n in 0..workers.max(1) {
+        for n in 0..workers {
             let this = this.clone();
             let shutdown = shutdown.clone();
             set.spawn(async move { this.worker(n, shutdown).await });
@@ -161,7 +162,7 @@ impl Pool {
             Some(Ok(())) => match jobs::complete(&self.catalog, &job.id, owner).await {
                 // A handler that commits a result completes its job in the same transaction
                 // (`jobs::complete_in`): nothing is left to record.
-                Err(jobs::JobError::LeaseLost(_)) if jobs::get(&self.catalog, &job.id).await.is_ok_and(|j| j.state == "succeeded") => Ok(()),
+                Err(jobs::JobError::LeaseLost(_)) if jobs::get(&self.catalog, &job.id).await.is_ok_and(|j| j.state == bulwark_types::JobState::Succeeded) => Ok(()),
                 other => other,
             },
             Some(Err(_)) if job.liveness.is_stalled() => {

@@ -30,6 +30,9 @@ pub enum RestoreError {
     /// The target or pg_restore failed; nothing was committed.
     #[error("{0}")]
     Target(String),
+    /// What the catalog keeps about the backup does not read.
+    #[error("{0}")]
+    Damaged(String),
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error(transparent)]
@@ -58,6 +61,7 @@ impl Classify for RestoreError {
             RestoreError::Invalid(_) | RestoreError::Target(_) => Kind::Invalid,
             RestoreError::Conflict(_) => Kind::Conflict,
             RestoreError::Forbidden(_) => Kind::Forbidden,
+            RestoreError::Damaged(_) => Kind::Damaged,
             RestoreError::Auth(e) => e.kind(),
             RestoreError::Catalog(e) => e.kind(),
             RestoreError::Configuration(e) => e.kind(),

@@ -411,7 +411,7 @@ async fn ensure_tracking(conn: &mut sqlx::AnyConnection, execution_id: &str, pol
 #[serde(rename_all = "camelCase")]
 pub struct Tracking {
     #[schema(value_type = serde_json::Value)]
-    #[serde(serialize_with = "crate::platform::catalog::serialize_json_text")]
+    #[serde(serialize_with = "bulwark_types::serialize_json_text")]
     pub retention_policy: String,
     pub scheduled_deletion_date: Option<String>,
     pub deleted_at: Option<String>,

@@ -14,9 +14,9 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use bulwark_types::{GroupMember, GroupPoint, MemberPosition};
 use serde::{Deserialize, Serialize};
 
-use serde_json::json;
 
 use super::postgres_cluster::{PhysicalRestore, restore_physical};
 use super::{BackupRun, Description, RestoreRun, Source, SourceFuture, TestRun, failed, report, request, restore};
@@ -88,13 +88,12 @@ pub async fn restore_group(catalog: &Catalog, secrets: &SecretBox, targets: &Tar
     if execution.status != ExecutionStatus::Completed {
         return Err(RestoreError::Invalid(format!("execution {execution_id} has no restore point (status {})", execution.status)));
     }
-    let meta: serde_json::Value = serde_json::from_str(&execution.recovery_metadata).unwrap_or_default();
-    let members = meta["members"].as_array().cloned().unwrap_or_default();
-    let text = |m: &serde_json::Value, k: &str| m[k].as_str().unwrap_or_default().to_string();
+    let point: GroupPoint = serde_json::from_str(&execution.recovery_metadata)
+        .map_err(|e| RestoreError::Damaged(format!("execution {execution_id}: its consistency group manifest does not read: {e}")))?;
     // Every member's target first: a group is restored whole or not started.
     let mut plan = Vec::new();
-    for member in &members {
-        let (id, name) = (text(member, "configurationId"), text(member, "name"));
+    for member in point.members {
+        let (id, name) = (member.configuration_id.clone(), member.name.clone());
         let target = request.members.get(&id).or_else(|| request.members.get(&name)).cloned().ok_or_else(|| {
             RestoreError::Invalid(format!("members.{name}: give a target for every member of the group (by configuration id or name)"))
         })?;
@@ -102,29 +101,30 @@ pub async fn restore_group(catalog: &Catalog, secrets: &SecretBox, targets: &Tar
         if configurations::find(catalog, &id).await?.source_type == SourceKind::EnvironmentVars {
             super::env_files::may_restore(actor).map_err(|e| RestoreError::Forbidden(format!("members.{name}: {e}")))?;
         }
-        plan.push((member.clone(), id, name, target));
+        plan.push((member.position, id, name, target));
     }
     if let Some(unknown) = request.members.keys().find(|k| !plan.iter().any(|(_, id, name, _)| id == *k || name == *k)) {
         return Err(RestoreError::Invalid(format!("members.{unknown}: not a member of this group")));
     }
     let started = Instant::now();
     let mut reports = Vec::new();
-    for (member, id, name, target) in plan {
-        let report = if let Some(point) = member["restorePoint"].as_str() {
-            let mut request: PhysicalRestore = serde_json::from_value(target).map_err(|e| RestoreError::Invalid(format!("members.{name}: {e}")))?;
-            if request.target_time.is_some() || request.restore_point.is_some() {
-                return Err(RestoreError::Invalid(format!("members.{name}: the group sets the point; give no targetTime or restorePoint")));
+    for (position, id, name, target) in plan {
+        let report = match position {
+            MemberPosition::RestorePoint { restore_point, base_execution_id, .. } => {
+                let mut request: PhysicalRestore = serde_json::from_value(target).map_err(|e| RestoreError::Invalid(format!("members.{name}: {e}")))?;
+                if request.target_time.is_some() || request.restore_point.is_some() {
+                    return Err(RestoreError::Invalid(format!("members.{name}: the group sets the point; give no targetTime or restorePoint")));
+                }
+                request.restore_point = Some(restore_point);
+                serde_json::to_value(restore_physical(catalog, secrets, targets, actor, &base_execution_id, request).await?).unwrap_or_default()
             }
-            request.restore_point = Some(point.to_string());
-            serde_json::to_value(restore_physical(catalog, secrets, targets, actor, &text(&member, "baseExecutionId"), request).await?).unwrap_or_default()
-        } else {
-            Box::pin(restore(catalog, secrets, targets, actor, &text(&member, "executionId"), target)).await?
+            MemberPosition::Execution { execution_id, .. } => Box::pin(restore(catalog, secrets, targets, actor, &execution_id, target)).await?,
         };
         reports.push(MemberReport { configuration_id: id, name, report });
     }
     let report = GroupReport {
         execution_id: execution_id.to_string(),
-        point: text(&meta, "point"),
+        point: point.point,
         members: reports,
         duration_seconds: started.elapsed().as_secs_f64(),
     };
@@ -162,19 +162,15 @@ async fn back_up(run: &BackupRun<'_>, options: BackupOptions) -> Result<(Snapsho
         };
         let database = Database { url: member.source_identifier.clone(), password: member.source_password(secrets)? };
         let (lsn, wal_file) = database.create_restore_point(&restore_point).await?;
-        positions.push(json!({
-            "configurationId": member.id, "name": member.name, "sourceType": member.source_type,
-            "restorePoint": restore_point, "lsn": lsn, "walFile": wal_file, "baseExecutionId": base,
-        }));
+        let position = MemberPosition::RestorePoint { restore_point: restore_point.clone(), lsn, wal_file, base_execution_id: base };
+        positions.push(GroupMember { configuration_id: member.id.clone(), name: member.name.clone(), source_type: member.source_type, position });
     }
     for member in members.iter().filter(|m| !wal_archive::is_continuous(m)) {
         let done = child(run, &actor, &requested_by, member, options.progress.cancel.clone()).await?;
-        positions.push(json!({
-            "configurationId": member.id, "name": member.name, "sourceType": member.source_type,
-            "executionId": done.id, "snapshotId": done.snapshot_id, "checksum": done.checksum, "sizeBytes": done.size_bytes,
-        }));
+        let position = MemberPosition::Execution { execution_id: done.id, snapshot_id: done.snapshot_id, checksum: done.checksum, size_bytes: done.size_bytes };
+        positions.push(GroupMember { configuration_id: member.id.clone(), name: member.name.clone(), source_type: member.source_type, position });
     }
-    let metadata = json!({ "sourceType": SourceKind::ConsistencyGroup, "point": point, "members": positions });
+    let metadata = serde_json::to_value(GroupPoint { source_type: SourceKind::ConsistencyGroup, point, members: positions }).unwrap_or_default();
     // The manifest goes into the group's own location too, so the repository alone tells
     // what the point holds.
     let manifest = serde_json::to_vec_pretty(&metadata).unwrap_or_default();

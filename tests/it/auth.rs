@@ -164,8 +164,8 @@ async fn last_admin_cannot_be_removed(catalog: Catalog) {
     let promote = UserUpdate { role: Some(Role::Admin), ..Default::default() };
     users::update(&catalog, &admin, &other.user_id, promote).await.unwrap();
     users::update(&catalog, &admin, &admin.user_id, demote).await.unwrap();
-    let roles: Vec<String> = users::list(&catalog, &admin).await.unwrap().into_iter().map(|u| u.role).collect();
-    assert_eq!(roles, ["viewer", "admin"]);
+    let roles: Vec<Role> = users::list(&catalog, &admin).await.unwrap().into_iter().map(|u| u.role).collect();
+    assert_eq!(roles, [Role::Viewer, Role::Admin]);
 }
 
 async fn api_tokens_are_hashed_capped_and_revocable(catalog: Catalog) {

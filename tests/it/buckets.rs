@@ -2,6 +2,7 @@
 //! trips into another bucket, unchanged objects are not read again, a prefix restore touches
 //! nothing outside the prefix, and a missing bucket is a clear error.
 
+use bulwark_types::TestStatus;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -167,7 +168,7 @@ async fn a_bucket_round_trips_into_another_bucket(catalog: Catalog) {
     let scheduled = restore_tests::ScheduleTest { execution_id: Some(third.id.clone()), ..Default::default() };
     let queued = restore_tests::schedule(&catalog, &admin, scheduled).await.unwrap().remove(0);
     let tested = bulwark_core::orchestration::restore_test::run(&catalog, &secrets, &queued.id).await.unwrap();
-    assert_eq!(tested.status, "passed", "{:?}", tested.issues_found);
+    assert_eq!(tested.status, TestStatus::Passed, "{:?}", tested.issues_found);
     let metrics: serde_json::Value = serde_json::from_str(&tested.performance_metrics).unwrap();
     assert_eq!(metrics["itemsRestored"].as_u64(), Some(8), "{metrics}");
     assert_eq!(metrics["bytesRestored"].as_u64(), Some(now.values().map(|o| o.0.len() as u64).sum()), "{metrics}");

@@ -1,5 +1,6 @@
 use std::collections::HashSet;
 
+use bulwark_types::JobState;
 use bulwark_core::platform::catalog::Catalog;
 use bulwark_core::platform::jobs::{self, Failure, JobError, NewJob};
 use chrono::Duration;
@@ -32,7 +33,7 @@ async fn claims_follow_priority_and_are_fenced(catalog: Catalog) {
     // w2 cannot complete w1's job.
     assert!(matches!(jobs::complete(&catalog, &first.id, "w2").await, Err(JobError::LeaseLost(_))));
     jobs::complete(&catalog, &first.id, "w1").await.unwrap();
-    assert_eq!(jobs::get(&catalog, &first.id).await.unwrap().state, "succeeded");
+    assert_eq!(jobs::get(&catalog, &first.id).await.unwrap().state, JobState::Succeeded);
     assert!(jobs::heartbeat(&catalog, &first.id, "w1", Duration::seconds(30)).await.is_err(), "finished jobs take no heartbeat");
 }
 
@@ -51,7 +52,7 @@ async fn failures_retry_with_backoff_then_fail(catalog: Catalog) {
     assert_eq!(job.attempts, 2);
     jobs::fail(&catalog, &job, "w", &Failure::Retryable("disk still full".into())).await.unwrap();
     let row = jobs::get(&catalog, &id).await.unwrap();
-    assert_eq!(row.state, "failed");
+    assert_eq!(row.state, JobState::Failed);
     assert!(row.finished_at.is_some());
 }
 
@@ -70,7 +71,7 @@ async fn a_job_that_cannot_succeed_is_not_retried(catalog: Catalog) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let row = loop {
         let row = jobs::get(&catalog, &id).await.unwrap();
-        if row.attempts > 0 && row.state != "running" || std::time::Instant::now() > deadline {
+        if row.attempts > 0 && row.state != JobState::Running || std::time::Instant::now() > deadline {
             break row;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -123,7 +124,7 @@ async fn concurrent_claimers_never_share_a_job(catalog: Catalog) {
 async fn cancellation_dequeues_or_asks_the_worker(catalog: Catalog) {
     let queued = jobs::enqueue(&catalog, NewJob::new("t", serde_json::json!({}))).await.unwrap();
     assert_eq!(jobs::cancel(&catalog, &queued).await.unwrap(), jobs::Cancelled::Dequeued);
-    assert_eq!(jobs::get(&catalog, &queued).await.unwrap().state, "cancelled");
+    assert_eq!(jobs::get(&catalog, &queued).await.unwrap().state, JobState::Cancelled);
     assert!(jobs::claim(&catalog, "w", Duration::seconds(30)).await.unwrap().is_none(), "a cancelled job never runs");
     assert!(matches!(jobs::cancel(&catalog, &queued).await, Err(JobError::Finished(_))));
 
@@ -134,7 +135,7 @@ async fn cancellation_dequeues_or_asks_the_worker(catalog: Catalog) {
     assert!(jobs::cancel_requested(&catalog, &running).await.unwrap());
     assert!(jobs::finish_cancelled(&catalog, &job.id, "another-worker").await.is_err(), "fenced on the lease");
     jobs::finish_cancelled(&catalog, &job.id, "w").await.unwrap();
-    assert_eq!(jobs::get(&catalog, &running).await.unwrap().state, "cancelled");
+    assert_eq!(jobs::get(&catalog, &running).await.unwrap().state, JobState::Cancelled);
     assert!(matches!(jobs::cancel(&catalog, "no-such-job").await, Err(JobError::NotFound(_))));
 }
 

@@ -1,6 +1,7 @@
 //! Replication between two regions (two SeaweedFS servers): the target becomes a replica that
 //! restores on its own, byte for byte; the next run copies only what is new.
 
+use bulwark_types::ReplicationStatus;
 use std::sync::{Arc, OnceLock};
 
 use bulwark_core::platform::auth::Role;
@@ -87,7 +88,7 @@ async fn a_repository_is_copied_to_another_region_and_restores_there(catalog: Ca
     assert_eq!(replicate::schedule(&catalog, &operator, &east, NewReplication { target_location_id: west.clone() }).await.unwrap_err().kind(), Kind::Forbidden);
     assert_eq!(replicate::schedule(&catalog, &admin, &east, NewReplication { target_location_id: east.clone() }).await.unwrap_err().kind(), Kind::Invalid);
     let run = replicate::schedule(&catalog, &admin, &east, NewReplication { target_location_id: west.clone() }).await.unwrap();
-    assert_eq!(run.status, "queued");
+    assert_eq!(run.status, ReplicationStatus::Queued);
     let done = replicate::run(&catalog, &secrets, &run.id).await.unwrap();
     assert_eq!((done.status.as_str(), done.snapshots_verified), ("completed", 1));
     assert!(done.bytes_copied > 3 << 20, "{done:?}");
@@ -141,7 +142,7 @@ async fn copy_rules_follow_backups_mirror_deletions_and_serve_restores_in_an_out
     let c = configurations::create(&catalog, &secrets, &admin, c).await.unwrap();
     let queued = async || -> Vec<String> {
         let runs = replicate::list(&catalog, &admin, &west).await.unwrap();
-        runs.into_iter().filter(|r| r.status == "queued").map(|r| r.id).collect()
+        runs.into_iter().filter(|r| r.status == ReplicationStatus::Queued).map(|r| r.id).collect()
     };
     let run_queued = async || {
         for id in queued().await {

@@ -2,6 +2,7 @@
 //! database on the source's server), check it, time it, record RTO/RPO, issues and
 //! recommendations, and clean up.
 
+use bulwark_types::TestStatus;
 use bulwark_core::platform::auth::Role;
 use bulwark_core::platform::catalog::Catalog;
 use bulwark_core::configurations::{self, NewConfiguration};
@@ -61,7 +62,7 @@ async fn restore_tests_restore_check_time_and_clean_up(catalog: Catalog) {
     let job: String = sqlx::query_scalar("SELECT kind FROM jobs WHERE subject_id = $1").bind(&queued.id).fetch_one(catalog.pool()).await.unwrap();
     assert_eq!(job, restore_tests::JOB_KIND);
     let done = bulwark_core::orchestration::restore_test::run(&catalog, &secrets, &queued.id).await.unwrap();
-    assert_eq!(done.status, "passed", "{}", done.issues_found);
+    assert_eq!(done.status, TestStatus::Passed, "{}", done.issues_found);
     let metrics: serde_json::Value = serde_json::from_str(&done.performance_metrics).unwrap();
     assert_eq!(metrics["target"]["rows"]["public.invoices"].as_i64(), Some(1234), "{metrics}");
     assert!(metrics["restoreSeconds"].as_f64().unwrap() > 0.0 && metrics["rtoMet"] == true && metrics["rpoMet"] == true, "{metrics}");
@@ -80,7 +81,7 @@ async fn restore_tests_restore_check_time_and_clean_up(catalog: Catalog) {
         .unwrap();
     let queued = restore_tests::schedule(&catalog, &operator, ScheduleTest { configuration_id: Some(dir.id.clone()), ..Default::default() }).await.unwrap().remove(0);
     let done = bulwark_core::orchestration::restore_test::run(&catalog, &secrets, &queued.id).await.unwrap();
-    assert_eq!(done.status, "passed", "{}", done.issues_found);
+    assert_eq!(done.status, TestStatus::Passed, "{}", done.issues_found);
     let metrics: serde_json::Value = serde_json::from_str(&done.performance_metrics).unwrap();
     assert_eq!((metrics["itemsRestored"].as_u64(), metrics["bytesRestored"].as_u64()), (Some(2), Some(300_012)), "{metrics}");
     assert_eq!(metrics["rpoMet"], false);
@@ -97,7 +98,7 @@ async fn restore_tests_restore_check_time_and_clean_up(catalog: Catalog) {
     repo.storage().delete(&format!("snapshots/{snapshot}")).await.unwrap();
     let queued = restore_tests::schedule(&catalog, &operator, ScheduleTest { execution_id: Some(e.id.clone()), ..Default::default() }).await.unwrap().remove(0);
     let failed = bulwark_core::orchestration::restore_test::run(&catalog, &secrets, &queued.id).await.unwrap();
-    assert_eq!(failed.status, "failed");
+    assert_eq!(failed.status, TestStatus::Failed);
     assert!(failed.issues_found.contains("the restore failed"), "{}", failed.issues_found);
     let alerts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM backup_monitoring_alerts WHERE alert_type = 'restore_test_failed' AND status = 'open'")
         .fetch_one(catalog.pool())
@@ -126,7 +127,7 @@ async fn restore_tests_restore_check_time_and_clean_up(catalog: Catalog) {
     let queued = restore_tests::schedule(&catalog, &operator, integrity).await.unwrap().remove(0);
     assert_eq!((queued.test_type.as_str(), queued.test_environment.as_str()), ("integrity", "staging"));
     let done = bulwark_core::orchestration::restore_test::run(&catalog, &secrets, &queued.id).await.unwrap();
-    assert_eq!(done.status, "passed", "{}", done.issues_found);
+    assert_eq!(done.status, TestStatus::Passed, "{}", done.issues_found);
     let metrics: serde_json::Value = serde_json::from_str(&done.performance_metrics).unwrap();
     assert!(metrics["bytesRestored"].as_u64().unwrap() > 0 && metrics["target"]["verifiedAt"].is_string(), "{metrics}");
     // full_system: one test per active configuration's newest backup; scheduledFor delays the job.

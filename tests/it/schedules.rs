@@ -1,6 +1,7 @@
 //! Schedules fire each slot once, however many nodes look; backups can be cancelled, queued
 //! or running, and a cancelled backup leaves no snapshot.
 
+use bulwark_types::JobState;
 use bulwark_core::executions::ExecutionStatus;
 use std::sync::Arc;
 use std::time::Duration;
@@ -131,7 +132,7 @@ async fn executions_are_cancelled_queued_or_running(catalog: Catalog) {
     assert_eq!(stopped.status, ExecutionStatus::Cancelled, "{:?}", stopped.error_message);
     assert!(stopped.snapshot_id.is_none());
     let job = bulwark_core::platform::jobs::for_subject(&catalog, executions::JOB_KIND, &running.id).await.unwrap().unwrap();
-    assert_eq!(job.state, "cancelled");
+    assert_eq!(job.state, JobState::Cancelled);
     let repo = locations::open_repository(&catalog, &secrets, &loc).await.unwrap();
     assert!(repo.snapshots().await.unwrap().is_empty(), "a cancelled backup leaves no snapshot");
     sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
@@ -236,12 +237,12 @@ async fn a_stalled_backup_is_stopped_by_the_watchdog() {
     let job = bulwark_core::platform::jobs::for_subject(&catalog, executions::JOB_KIND, &running.id).await.unwrap().unwrap();
     let job = loop {
         let j = bulwark_core::platform::jobs::get(&catalog, &job.id).await.unwrap();
-        if j.state != "running" {
+        if j.state != JobState::Running {
             break j;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    assert_eq!(job.state, "failed");
+    assert_eq!(job.state, JobState::Failed);
     assert!(job.last_error.as_deref().is_some_and(|e| e.starts_with("stopped by the watchdog: no progress for 3 s")), "{:?}", job.last_error);
     sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
     stop.send(true).unwrap();

@@ -1,6 +1,7 @@
 //! Verification reads a backup back whole: a sound one is `verified`; a flipped byte in a
 //! pack fails it, names the damaged file, and raises one deduplicated alert.
 
+use bulwark_types::TestStatus;
 use bulwark_core::platform::auth::Role;
 use bulwark_core::platform::catalog::Catalog;
 use bulwark_core::configurations::{self, NewConfiguration};
@@ -62,7 +63,7 @@ async fn wide_trees_verify_restore_and_test_to_the_end() {
 
     let test = bulwark_core::restore_tests::schedule(&catalog, &admin, bulwark_core::restore_tests::ScheduleTest { execution_id: Some(e.id.clone()), ..Default::default() }).await.unwrap().remove(0);
     let tested = tokio::time::timeout(limit, bulwark_core::orchestration::restore_test::run(&catalog, &secrets, &test.id)).await.expect("the restore test finishes").unwrap();
-    assert_eq!(tested.status, "passed", "{:?}", tested);
+    assert_eq!(tested.status, TestStatus::Passed, "{:?}", tested);
 }
 
 /// Every file under `dir`, recursively.

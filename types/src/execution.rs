@@ -1,5 +1,7 @@
 use serde::{Deserialize, Serialize};
 
+use crate::ExecutionStatus;
+
 /// One run of a configuration, as the catalog keeps it, the API answers it and its page follows
 /// it over server-sent events. The JSON the catalog keeps as text (`recoveryMetadata`,
 /// `progress`, `tags`) travels as JSON.
@@ -81,6 +83,135 @@ pub struct Progress {
     pub adopted: bool,
 }
 
+/// One execution as its page shows it; built from the execution's JSON, both on the server
+/// and in the browser from each server-sent event.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionView {
+    pub id: String,
+    pub configuration_id: String,
+    /// The configuration's name, for the page to name it (not in the pushed events).
+    pub configuration_name: Option<String>,
+    pub execution_type: String,
+    pub status: ExecutionStatus,
+    pub percent: f64,
+    pub bytes_read: u64,
+    pub bytes_new: u64,
+    pub bytes_total: Option<u64>,
+    pub bytes_per_second: f64,
+    pub eta_seconds: Option<f64>,
+    pub size_bytes: Option<u64>,
+    pub stored_bytes: Option<u64>,
+    pub new_bytes: Option<u64>,
+    pub duration_seconds: Option<f64>,
+    pub checksum: Option<String>,
+    pub snapshot_id: Option<String>,
+    pub error_message: Option<String>,
+    pub started_at: Option<String>,
+    pub completed_at: Option<String>,
+    /// What was backed up, from the recovery metadata.
+    pub source_type: Option<crate::SourceKind>,
+    /// How the source was read (`pg_dump custom`, `pg_basebackup tar`), from the metadata.
+    pub format: String,
+    /// Recovery metadata, pretty-printed.
+    pub metadata: String,
+    /// `verified` or `failed` once read back; `None` before.
+    pub verification_status: Option<String>,
+    pub verified_at: Option<String>,
+    /// A consistency group's point, read from its metadata.
+    pub group: Option<GroupPoint>,
+}
+
+impl ExecutionView {
+    /// The page's view of an execution (from the server function, or from each server-sent
+    /// event in the browser): typed on both sides by `crate::Execution`.
+    pub fn of(e: &Execution) -> ExecutionView {
+        let progress = e.progress();
+        let metadata = e.recovery_metadata();
+        ExecutionView {
+            id: e.id.clone(),
+            configuration_id: e.configuration_id.clone(),
+            configuration_name: None,
+            execution_type: e.execution_type.clone(),
+            status: e.status,
+            percent: progress.percent,
+            bytes_read: progress.bytes_read,
+            bytes_new: progress.bytes_new,
+            bytes_total: progress.bytes_total,
+            bytes_per_second: progress.bytes_per_second,
+            eta_seconds: progress.eta_seconds,
+            size_bytes: e.size_bytes.and_then(|b| u64::try_from(b).ok()),
+            stored_bytes: e.compressed_size_bytes.and_then(|b| u64::try_from(b).ok()),
+            new_bytes: e.new_bytes.and_then(|b| u64::try_from(b).ok()),
+            duration_seconds: e.duration_seconds,
+            checksum: e.checksum.clone(),
+            snapshot_id: e.snapshot_id.clone(),
+            error_message: e.error_message.clone(),
+            started_at: e.started_at.clone(),
+            completed_at: e.completed_at.clone(),
+            source_type: metadata["sourceType"].as_str().and_then(crate::SourceKind::parse),
+            format: metadata["format"].as_str().unwrap_or_default().to_string(),
+            metadata: serde_json::to_string_pretty(&metadata).unwrap_or_default(),
+            verification_status: e.verification_status.clone(),
+            verified_at: e.verified_at.clone(),
+            group: serde_json::from_value(metadata.clone()).ok(),
+        }
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.status.is_finished()
+    }
+}
+
+/// One file of a configuration-file diff: names only, never values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileDiffRow {
+    pub path: String,
+    pub status: String,
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub changed: Vec<String>,
+}
+
+
+/// What a directory restore tells the page: a sentence, and each file it could not read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DirectoryRestored {
+    pub sentence: String,
+    pub unreadable: Vec<String>,
+}
+
+/// A consistency group's point, as its execution's recovery metadata keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupPoint {
+    pub source_type: crate::SourceKind,
+    /// When the point was taken.
+    pub point: String,
+    pub members: Vec<GroupMember>,
+}
+
+/// One member of a consistency group's point, and where its data for the point is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupMember {
+    pub configuration_id: String,
+    pub name: String,
+    pub source_type: crate::SourceKind,
+    #[serde(flatten)]
+    pub position: MemberPosition,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum MemberPosition {
+    /// A continuous database: replayed from its base backup to the group's restore point.
+    #[serde(rename_all = "camelCase")]
+    RestorePoint { restore_point: String, lsn: String, wal_file: String, base_execution_id: String },
+    /// Any other member: the execution the group ran for it.
+    #[serde(rename_all = "camelCase")]
+    Execution { execution_id: String, snapshot_id: Option<String>, checksum: Option<String>, size_bytes: Option<i64> },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +254,24 @@ mod tests {
         assert_eq!(received.progress(), progress);
         assert_eq!(received.recovery_metadata()["format"], "pg_dump custom");
         assert!(!received.is_finished());
+    }
+
+    /// The manifest a group's backup writes reads back as its point, whichever way each member
+    /// is held, and writes out the same keys.
+    #[test]
+    fn a_group_point_reads_both_kinds_of_member() {
+        let stored = serde_json::json!({
+            "sourceType": "consistency_group", "point": "2026-12-05T06:00:00.000000Z",
+            "members": [
+                { "configurationId": "c1", "name": "orders", "sourceType": "postgresql", "restorePoint": "bulwark-e",
+                  "lsn": "0/3000090", "walFile": "000000010000000000000003", "baseExecutionId": "b" },
+                { "configurationId": "c2", "name": "uploads", "sourceType": "filesystem", "executionId": "e2",
+                  "snapshotId": "s", "checksum": null, "sizeBytes": 42 },
+            ],
+        });
+        let point: GroupPoint = serde_json::from_value(stored.clone()).unwrap();
+        assert!(matches!(&point.members[0].position, MemberPosition::RestorePoint { lsn, .. } if lsn == "0/3000090"));
+        assert!(matches!(&point.members[1].position, MemberPosition::Execution { size_bytes: Some(42), .. }));
+        assert_eq!(serde_json::to_value(&point).unwrap(), stored);
     }
 }

@@ -1,13 +1,30 @@
 //! Bulwark's shared vocabulary: what the core stores and the console shows, in one definition
-//! that builds for the server and for the browser (wasm). Renaming a variant here fails to
-//! compile on both sides instead of a page silently showing nothing.
+//! that builds for the server and for the browser (wasm). Renaming a field or a variant here
+//! fails to compile on both sides instead of a page silently showing nothing.
 
+mod account;
+mod configurations;
 mod execution;
+mod jobs;
 mod json_text;
+mod locations;
+mod overview;
+mod restore_tests;
+mod retention;
+mod size;
 mod source_kind;
 mod status;
 mod text_enum;
 
-pub use execution::{Execution, Progress};
+pub use account::{AuditRow, Enrollment, Me, Role, TokenRow, UserRow};
+pub use configurations::{ConfigurationDetail, ConfigurationRow, ExecutionLine, RecoveryWindowView, SlotLine};
+pub use execution::{DirectoryRestored, Execution, ExecutionView, FileDiffRow, GroupMember, GroupPoint, MemberPosition, Progress};
+pub use jobs::{JobLine, JobState};
+pub use json_text::serialize as serialize_json_text;
+pub use locations::{EntryView, FloorView, LocationRow, RecoveryKitView, ReplicationLine, ReplicationRuleLine, ReplicationStatus, SnapshotView, TestOutcome};
+pub use overview::Overview;
+pub use restore_tests::{TestLine, TestMetrics, TestResultsView, TestStatus};
+pub use retention::{CandidateLine, CleanupView, HoldLine, RetentionInfo};
+pub use size::human_bytes;
 pub use source_kind::SourceKind;
 pub use status::{AlertType, ExecutionStatus, Severity};

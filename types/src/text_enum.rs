@@ -5,8 +5,8 @@
 /// `text_enum!(Name, "what it is" { Variant => "name", … })`
 macro_rules! text_enum {
     ($name:ident, $what:literal { $($(#[$doc:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        // Ordered as declared (roles rise in power).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
         pub enum $name {
             $($(#[$doc])* #[serde(rename = $text)] $variant),+
         }
@@ -30,6 +30,21 @@ macro_rules! text_enum {
                 f.write_str(self.as_str())
             }
         }
+
+        // By hand: the derive does not see a `rename` whose value comes from a macro argument,
+        // and documented the variants' Rust names instead of the names sent.
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($text),+]))
+                    .into()
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $name {}
 
         #[cfg(feature = "sqlx")]
         impl sqlx::Type<sqlx::Any> for $name {
@@ -56,7 +71,7 @@ pub(crate) use text_enum;
 
 #[cfg(test)]
 mod tests {
-    use crate::{AlertType, ExecutionStatus, Severity, SourceKind};
+    use crate::{AlertType, ExecutionStatus, JobState, ReplicationStatus, Role, Severity, SourceKind, TestStatus};
 
     /// The name stored in the catalog, the name sent as JSON and the name parsed back are one.
     fn round_trips<T: Copy + PartialEq + std::fmt::Debug + serde::Serialize>(all: &[T], as_str: fn(T) -> &'static str, parse: fn(&str) -> Option<T>) {
@@ -73,5 +88,29 @@ mod tests {
         round_trips(ExecutionStatus::ALL, ExecutionStatus::as_str, ExecutionStatus::parse);
         round_trips(AlertType::ALL, AlertType::as_str, AlertType::parse);
         round_trips(Severity::ALL, Severity::as_str, Severity::parse);
+        round_trips(Role::ALL, Role::as_str, Role::parse);
+        round_trips(JobState::ALL, JobState::as_str, JobState::parse);
+        round_trips(TestStatus::ALL, TestStatus::as_str, TestStatus::parse);
+        round_trips(ReplicationStatus::ALL, ReplicationStatus::as_str, ReplicationStatus::parse);
+    }
+
+    /// The OpenAPI document lists the names sent, not the variants' Rust names (an outside
+    /// client validating an answer against it refused every stored kind before).
+    #[cfg(feature = "openapi")]
+    #[test]
+    fn every_schema_lists_the_names_sent() {
+        fn names<T: utoipa::PartialSchema + serde::Serialize>(all: &[T]) {
+            let schema = serde_json::to_value(T::schema()).unwrap();
+            let sent: Vec<serde_json::Value> = all.iter().map(|v| serde_json::to_value(v).unwrap()).collect();
+            assert_eq!(schema["enum"], serde_json::Value::Array(sent), "{schema}");
+        }
+        names(SourceKind::ALL);
+        names(ExecutionStatus::ALL);
+        names(AlertType::ALL);
+        names(Severity::ALL);
+        names(Role::ALL);
+        names(JobState::ALL);
+        names(TestStatus::ALL);
+        names(ReplicationStatus::ALL);
     }
 }

@@ -2,67 +2,8 @@
 
 use leptos::prelude::*;
 
-use super::users::ROLES;
+use crate::api::account::{ChangePassword, CreateToken, RevokeToken, Role, list_tokens};
 use crate::components::{ErrorPanel, PageHeader, form_error};
-use crate::dto::TokenRow;
-use crate::error::AppError;
-
-#[cfg(feature = "ssr")]
-fn token_row(t: bulwark_core::platform::accounts::tokens::ApiToken) -> TokenRow {
-    TokenRow {
-        id: t.id,
-        username: t.username,
-        name: t.name,
-        prefix: t.prefix,
-        role: t.role,
-        created_at: t.created_at,
-        expires_at: t.expires_at,
-        last_used_at: t.last_used_at,
-        revoked: t.revoked_at.is_some(),
-    }
-}
-
-#[server(prefix = "/_sfn", endpoint = "change_password")]
-pub async fn change_password(current: String, password: String, confirm: String) -> Result<(), AppError> {
-    if password != confirm {
-        return Err(AppError::Invalid("the two new passwords differ".into()));
-    }
-    let p = crate::ssr::principal().await?;
-    let catalog = crate::ssr::catalog()?;
-    bulwark_core::platform::accounts::users::change_own_password(&catalog, &p, &current, &password).await.map_err(AppError::from_core)?;
-    // The change ended every session of this user; this one carries on under a new id.
-    crate::ssr::session().await?.cycle_id().await.map_err(|_| AppError::Internal)
-}
-
-#[server(prefix = "/_sfn", endpoint = "list_tokens")]
-pub async fn list_tokens() -> Result<Vec<TokenRow>, AppError> {
-    let p = crate::ssr::principal().await?;
-    let catalog = crate::ssr::catalog()?;
-    let tokens = bulwark_core::platform::accounts::tokens::list(&catalog, &p, false).await.map_err(AppError::from_core)?;
-    Ok(tokens.into_iter().map(token_row).collect())
-}
-
-/// Creates a token and returns its secret, which is shown this once.
-#[server(prefix = "/_sfn", endpoint = "create_token")]
-pub async fn create_token(name: String, role: String, expires_in_days: String) -> Result<String, AppError> {
-    use bulwark_core::platform::auth::Role;
-    use bulwark_core::platform::accounts::tokens::{self, NewToken};
-    let p = crate::ssr::principal().await?;
-    let catalog = crate::ssr::catalog()?;
-    let expires_in_days = match expires_in_days.trim() {
-        "" => None,
-        days => Some(days.parse::<i64>().map_err(|_| AppError::Invalid("days must be a whole number".into()))?),
-    };
-    let new = NewToken { name, role: Some(Role::parse(&role).map_err(AppError::from_core)?), expires_in_days };
-    Ok(tokens::create(&catalog, &p, new).await.map_err(AppError::from_core)?.secret)
-}
-
-#[server(prefix = "/_sfn", endpoint = "revoke_token")]
-pub async fn revoke_token(id: String) -> Result<(), AppError> {
-    let p = crate::ssr::principal().await?;
-    let catalog = crate::ssr::catalog()?;
-    bulwark_core::platform::accounts::tokens::revoke(&catalog, &p, &id).await.map(|_| ()).map_err(AppError::from_core)
-}
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
@@ -87,7 +28,7 @@ pub fn AccountPage() -> impl IntoView {
             <ActionForm action=create attr:class="inline-form">
                 <label>"Name" <input type="text" name="name" required placeholder="ci-pipeline"/></label>
                 <label>"Role"
-                    <select name="role" aria-label="Role">{ROLES.iter().map(|r| view! { <option value=*r>{*r}</option> }).collect_view()}</select>
+                    <select name="role" aria-label="Role">{Role::ALL.iter().map(|r| view! { <option value=r.as_str()>{r.as_str()}</option> }).collect_view()}</select>
                 </label>
                 <label>"Expires in days (empty: never)" <input type="number" name="expires_in_days" min="1" max="3650"/></label>
                 <button type="submit" class="primary">"Create token"</button>
@@ -107,7 +48,7 @@ pub fn AccountPage() -> impl IntoView {
                                         <tr>
                                             <td>{t.name.clone()}</td>
                                             <td><code>{t.prefix.clone()}"…"</code></td>
-                                            <td>{t.role.clone()}</td>
+                                            <td>{t.role.as_str()}</td>
                                             <td>{t.created_at.clone()}</td>
                                             <td>{t.expires_at.clone().unwrap_or_else(|| "never".into())}</td>
                                             <td>{t.last_used_at.clone().unwrap_or_else(|| "never".into())}</td>

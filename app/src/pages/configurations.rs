@@ -2,127 +2,16 @@
 
 use leptos::prelude::*;
 
-use bulwark_types::SourceKind;
 
+use crate::api::{configurations::{ConfigurationRow, CreateConfiguration, RunConfiguration, SourceKind, list_configurations}, locations::list_locations};
 use crate::components::{EmptyState, ErrorPanel, PageHeader, form_error};
-use crate::dto::ConfigurationRow;
-use crate::error::AppError;
-
-#[server(prefix = "/_sfn", endpoint = "list_configurations")]
-pub async fn list_configurations() -> Result<Vec<ConfigurationRow>, AppError> {
-    let p = crate::ssr::principal().await?;
-    let list = bulwark_core::configurations::list(&crate::ssr::catalog()?, &p).await.map_err(AppError::from_core)?;
-    Ok(list
-        .into_iter()
-        .map(|s| ConfigurationRow {
-            id: s.configuration.id,
-            name: s.configuration.name,
-            source_type: s.configuration.source_type,
-            source_identifier: s.configuration.source_identifier,
-            frequency: s.configuration.frequency,
-            priority_level: s.configuration.priority_level,
-            rto_minutes: s.configuration.rto_minutes,
-            rpo_minutes: s.configuration.rpo_minutes,
-            status: s.last_run_status,
-            last_execution_id: s.last_run.map(|e| e.id),
-            next_execution: s.next_execution,
-        })
-        .collect())
-}
-
-#[allow(clippy::too_many_arguments)]
-#[server(prefix = "/_sfn", endpoint = "create_configuration")]
-pub async fn create_configuration(
-    name: String,
-    source_type: String,
-    source_identifier: String,
-    source_password: String,
-    frequency: String,
-    schedule: String,
-    compression: String,
-    priority_level: String,
-    rto_minutes: String,
-    rpo_minutes: String,
-    storage_location_id: String,
-    keep_last: String,
-    keep_daily: String,
-    keep_weekly: String,
-    keep_monthly: String,
-    max_age_days: String,
-    endpoint: String,
-    region: String,
-    access_key_id: String,
-    members: String,
-) -> Result<String, AppError> {
-    use bulwark_core::configurations::{self, NewConfiguration};
-    let p = crate::ssr::principal().await?;
-    let (catalog, secrets) = (crate::ssr::catalog()?, crate::ssr::secrets()?);
-    let number = |field: &str, text: &str| -> Result<Option<i64>, AppError> {
-        match text.trim() {
-            "" => Ok(None),
-            t => t.parse().map(Some).map_err(|_| AppError::Invalid(format!("{field}: a whole number"))),
-        }
-    };
-    let kind = SourceKind::parse(&source_type);
-    let is_bucket = kind.is_some_and(SourceKind::is_bucket);
-    let given = |s: String| Some(s.trim().to_string()).filter(|s| !s.is_empty());
-    let is_group = kind == Some(SourceKind::ConsistencyGroup);
-    let source_options = if is_bucket {
-        Some(serde_json::json!({ "endpoint": given(endpoint), "region": given(region), "accessKeyId": access_key_id.trim() }))
-    } else if is_group {
-        // Members are named as the list shows them; the group keeps their ids.
-        let all = configurations::list(&catalog, &p).await.map_err(AppError::from_core)?;
-        let mut ids = Vec::new();
-        for name in members.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            let found = all.iter().find(|c| c.configuration.name == name).ok_or_else(|| AppError::Invalid(format!("sourceOptions.members: no configuration named {name:?}")))?;
-            ids.push(found.configuration.id.clone());
-        }
-        Some(serde_json::json!({ "members": ids }))
-    } else {
-        None
-    };
-    // Only the rules given; an empty policy keeps everything.
-    let mut policy = serde_json::Map::new();
-    for (field, text) in [("keepLast", &keep_last), ("keepDaily", &keep_daily), ("keepWeekly", &keep_weekly), ("keepMonthly", &keep_monthly), ("maxAgeDays", &max_age_days)] {
-        if let Some(n) = number(&format!("retentionPolicy.{field}"), text)? {
-            policy.insert(field.into(), n.into());
-        }
-    }
-    let new = NewConfiguration {
-        name,
-        backup_type: if is_group { "full_system".into() } else { "full".into() },
-        source_type,
-        source_identifier,
-        frequency,
-        schedule: given(schedule),
-        retention_policy: Some(serde_json::Value::Object(policy)),
-        encryption: true,
-        compression,
-        compression_enabled: None,
-        priority_level: number("priorityLevel", &priority_level)?.unwrap_or(5),
-        rto_minutes: number("rtoMinutes", &rto_minutes)?,
-        rpo_minutes: number("rpoMinutes", &rpo_minutes)?,
-        storage_location_ids: if storage_location_id.is_empty() { vec![] } else { vec![storage_location_id] },
-        source_password: Some(source_password).filter(|s| !s.is_empty()),
-        source_options,
-    };
-    configurations::create(&catalog, &secrets, &p, new).await.map(|c| c.id).map_err(AppError::from_core)
-}
-
-/// Queues a backup now; returns the execution's id.
-#[server(prefix = "/_sfn", endpoint = "run_configuration")]
-pub async fn run_configuration(id: String) -> Result<String, AppError> {
-    let p = crate::ssr::principal().await?;
-    let execution = bulwark_core::executions::start(&crate::ssr::catalog()?, &p, &id, "manual").await.map_err(AppError::from_core)?;
-    Ok(execution.id)
-}
 
 #[component]
 pub fn ConfigurationsPage() -> impl IntoView {
     let create = ServerAction::<CreateConfiguration>::new();
     let run = ServerAction::<RunConfiguration>::new();
     let rows = Resource::new(move || (create.version().get(), run.version().get()), |_| list_configurations());
-    let locations = Resource::new(|| (), |_| super::storage::list_locations());
+    let locations = Resource::new(|| (), |_| list_locations());
     let source_type = RwSignal::new(SourceKind::Filesystem);
     // "Run now" opens the execution's live page.
     Effect::new(move |_| {
@@ -245,7 +134,7 @@ fn label(kind: SourceKind) -> &'static str {
 fn ConfigurationLine(configuration: ConfigurationRow, run: ServerAction<RunConfiguration>) -> impl IntoView {
     let minutes = |m: Option<i64>| m.map_or_else(|| "—".to_string(), |m| format!("{m} min"));
     let last = match configuration.last_execution_id.clone() {
-        Some(id) => view! { <a href=format!("/executions/{id}")>{configuration.status.clone()}</a> }.into_any(),
+        Some(id) => view! { <a href=format!("/executions/{id}")>{configuration.status.map(|s| s.as_str()).unwrap_or_default()}</a> }.into_any(),
         None => view! { <span>"never run"</span> }.into_any(),
     };
     view! {

@@ -1,93 +1,12 @@
 //! One backup execution: a live progress bar (server-sent events from
 //! `/api/admin/backups/executions/{id}/events`), then its figures.
 
-use bulwark_types::{ExecutionStatus, SourceKind};
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
 use leptos_router::hooks::use_params_map;
 
 use super::legal_holds::{Retention, RetentionPanel};
+use crate::api::{human_bytes, executions::{CancelExecution, DiffConfigurationFiles, ExecutionStatus, ExecutionView, MemberPosition, SourceKind, VerifyExecution, get_execution}, restores::{RestoreBucket, RestoreDirectory, RestoreExecution, RestoreGroupPoint}};
 use crate::components::{ErrorPanel, PageHeader, action_outcome};
-use crate::dto::{ExecutionView, human_bytes};
-use crate::error::AppError;
-
-#[server(prefix = "/_sfn", endpoint = "get_execution")]
-pub async fn get_execution(id: String) -> Result<ExecutionView, AppError> {
-    let p = crate::ssr::principal().await?;
-    let catalog = crate::ssr::catalog()?;
-    let execution = bulwark_core::executions::get(&catalog, &p, &id).await.map_err(AppError::from_core)?;
-    let mut view = ExecutionView::of(&execution);
-    view.configuration_name = bulwark_core::configurations::get(&catalog, &p, &execution.configuration_id).await.ok().map(|c| c.name);
-    Ok(view)
-}
-
-/// Reads the backup back whole; returns a sentence for the page.
-#[server(prefix = "/_sfn", endpoint = "verify_execution")]
-pub async fn verify_execution(id: String) -> Result<String, AppError> {
-    let p = crate::ssr::principal().await?;
-    let r = bulwark_core::verify::verify_execution(&crate::ssr::catalog()?, &crate::ssr::secrets()?, &p, &id).await.map_err(AppError::from_core)?;
-    Ok(if r.problems.is_empty() {
-        format!("Verified: {} read back in {} ms, every file and checksum intact.", human_bytes(r.bytes), r.duration_ms)
-    } else {
-        format!("Verification failed: {}", r.problems.join("; "))
-    })
-}
-
-/// Cancels a queued or running execution; returns a sentence for the page.
-#[server(prefix = "/_sfn", endpoint = "cancel_execution")]
-pub async fn cancel_execution(id: String) -> Result<String, AppError> {
-    let p = crate::ssr::principal().await?;
-    let e = bulwark_core::executions::cancel(&crate::ssr::catalog()?, &p, &id).await.map_err(AppError::from_core)?;
-    Ok(if e.status == ExecutionStatus::Cancelled { "Cancelled before it started.".into() } else { "Cancelling: the backup stops within a few seconds and writes no snapshot.".into() })
-}
-
-/// Restores a PostgreSQL execution; returns a sentence for the page.
-#[server(prefix = "/_sfn", endpoint = "restore_execution")]
-pub async fn restore_execution(id: String, target_url: String, target_password: String, tables: String) -> Result<String, AppError> {
-    use bulwark_core::restores;
-    use bulwark_core::sources::postgres_dump::{self, PostgresRestore};
-    let p = crate::ssr::principal().await?;
-    let (catalog, secrets) = (crate::ssr::catalog()?, crate::ssr::secrets()?);
-    let request = PostgresRestore {
-        target_url,
-        target_password: Some(target_password).filter(|s| !s.is_empty()),
-        tables: tables.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect(),
-    };
-    let _turn = restores::admission().await;
-    let r = postgres_dump::restore_postgres(&catalog, &secrets, &*crate::ssr::restore_targets()?, &p, &id, request).await.map_err(AppError::from_core)?;
-    let what = if r.selection.is_empty() { "the whole database".to_string() } else { r.selection.join(", ") };
-    Ok(format!("Restored {what} into {} ({}) in {:.2} s", r.target, human_bytes(r.bytes), r.duration_seconds))
-}
-
-/// What a directory restore tells the page: a sentence, and each file it could not read.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DirectoryRestored {
-    pub sentence: String,
-    pub unreadable: Vec<String>,
-}
-
-/// Restores a directory execution. `skip_unreadable` (a checkbox) restores every file that can
-/// be read and names the others instead of stopping at the first damaged one.
-#[server(prefix = "/_sfn", endpoint = "restore_directory")]
-pub async fn restore_directory(id: String, target_path: String, include: String, skip_unreadable: Option<String>) -> Result<DirectoryRestored, AppError> {
-    use bulwark_core::restores;
-    use bulwark_core::sources::filesystem::DirectoryRestore;
-    let p = crate::ssr::principal().await?;
-    let (catalog, secrets) = (crate::ssr::catalog()?, crate::ssr::secrets()?);
-    let include = include.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect();
-    let request = DirectoryRestore { target_path, include, skip_unreadable: skip_unreadable.is_some() };
-    let _turn = restores::admission().await;
-    let r = bulwark_core::sources::filesystem::restore_directory(&catalog, &secrets, &*crate::ssr::restore_targets()?, &p, &id, request).await.map_err(AppError::from_core)?;
-    let sentence = format!(
-        "Restored {} files ({}) into {} in {:.2} s; {} already identical",
-        r.files.unwrap_or(0),
-        human_bytes(r.bytes),
-        r.target,
-        r.duration_seconds,
-        r.unchanged.unwrap_or(0)
-    );
-    Ok(DirectoryRestored { sentence, unreadable: r.unreadable })
-}
 
 #[component]
 pub fn ExecutionPage() -> impl IntoView {
@@ -200,40 +119,22 @@ fn CancelButton(view: Signal<ExecutionView>) -> impl IntoView {
     }
 }
 
-/// Restores every member of a consistency group's point; returns a sentence for the page.
-#[server(prefix = "/_sfn", endpoint = "restore_group_point")]
-pub async fn restore_group_point(id: String, targets: String) -> Result<String, AppError> {
-    use bulwark_core::restores;
-    use bulwark_core::sources::group::{self, GroupRestore};
-    let p = crate::ssr::principal().await?;
-    let request: GroupRestore = serde_json::from_str(&targets).map_err(|e| AppError::Invalid(format!("targets: {e}")))?;
-    let _turn = restores::admission().await;
-    let r = group::restore_group(&crate::ssr::catalog()?, &crate::ssr::secrets()?, &*crate::ssr::restore_targets()?, &p, &id, request).await.map_err(AppError::from_core)?;
-    let names: Vec<String> = r.members.iter().map(|m| m.name.clone()).collect();
-    Ok(format!("Restored {} to the point of {} in {:.2} s", names.join(", "), r.point, r.duration_seconds))
-}
-
 /// A consistency group's point: its members, and a restore of all of them.
 #[component]
 fn GroupPanel(view: Signal<ExecutionView>) -> impl IntoView {
     let restore = ServerAction::<RestoreGroupPoint>::new();
-    let members = move || -> Vec<serde_json::Value> {
-        let meta: serde_json::Value = serde_json::from_str(&view.get().metadata).unwrap_or_default();
-        meta["members"].as_array().cloned().unwrap_or_default()
-    };
+    let members = move || view.get().group.map(|g| g.members).unwrap_or_default();
     // One target per member, in the shape its kind takes, for the administrator to edit.
     let template = move || {
         let mut targets = serde_json::Map::new();
         for m in members() {
-            let name = m["name"].as_str().unwrap_or_default().to_string();
-            let kind = m["sourceType"].as_str().and_then(SourceKind::parse);
-            let target = match (m["restorePoint"].is_string(), kind) {
-                (true, _) => serde_json::json!({ "targetDirectory": "/var/lib/postgresql/restored", "port": 5433 }),
-                (false, Some(SourceKind::Postgresql)) => serde_json::json!({ "targetUrl": "postgresql://postgres@127.0.0.1:5432/restored" }),
-                (false, Some(kind)) if kind.is_bucket() => serde_json::json!({ "targetBucket": "restored-bucket" }),
-                _ => serde_json::json!({ "targetPath": format!("/srv/restore/{name}") }),
+            let target = match (&m.position, m.source_type) {
+                (MemberPosition::RestorePoint { .. }, _) => serde_json::json!({ "targetDirectory": "/var/lib/postgresql/restored", "port": 5433 }),
+                (_, SourceKind::Postgresql) => serde_json::json!({ "targetUrl": "postgresql://postgres@127.0.0.1:5432/restored" }),
+                (_, kind) if kind.is_bucket() => serde_json::json!({ "targetBucket": "restored-bucket" }),
+                _ => serde_json::json!({ "targetPath": format!("/srv/restore/{}", m.name) }),
             };
-            targets.insert(name, target);
+            targets.insert(m.name, target);
         }
         serde_json::to_string_pretty(&serde_json::json!({ "members": targets })).unwrap_or_default()
     };
@@ -244,12 +145,11 @@ fn GroupPanel(view: Signal<ExecutionView>) -> impl IntoView {
                 <thead><tr><th>"Member"</th><th>"Kind"</th><th>"Position"</th></tr></thead>
                 <tbody>
                     {move || members().into_iter().map(|m| {
-                        let text = |k: &str| m[k].as_str().unwrap_or_default().to_string();
-                        let position = match m["restorePoint"].as_str() {
-                            Some(point) => view! { <span>"restore point " <code>{point.to_string()}</code> " at " {text("lsn")}</span> }.into_any(),
-                            None => view! { <a href=format!("/executions/{}", text("executionId"))>"execution " {text("executionId")}</a> }.into_any(),
+                        let position = match m.position {
+                            MemberPosition::RestorePoint { restore_point, lsn, .. } => view! { <span>"restore point " <code>{restore_point}</code> " at " {lsn}</span> }.into_any(),
+                            MemberPosition::Execution { execution_id, .. } => view! { <a href=format!("/executions/{execution_id}")>"execution " {execution_id.clone()}</a> }.into_any(),
                         };
-                        view! { <tr><td>{text("name")}</td><td>{text("sourceType")}</td><td>{position}</td></tr> }
+                        view! { <tr><td>{m.name}</td><td>{m.source_type.as_str()}</td><td>{position}</td></tr> }
                     }).collect_view()}
                 </tbody>
             </table>
@@ -262,21 +162,6 @@ fn GroupPanel(view: Signal<ExecutionView>) -> impl IntoView {
             {action_outcome(restore.value(), "restore-report")}
         </section>
     }
-}
-
-/// A configuration-file execution against the files now (key names only, never values).
-#[server(prefix = "/_sfn", endpoint = "diff_configuration_files")]
-pub async fn diff_configuration_files(id: String) -> Result<Vec<crate::dto::FileDiffRow>, AppError> {
-    let p = crate::ssr::principal().await?;
-    let diff = bulwark_core::config_files::diff(&crate::ssr::catalog()?, &crate::ssr::secrets()?, &p, &id).await.map_err(AppError::from_core)?;
-    Ok(diff
-        .files
-        .into_iter()
-        .map(|f| {
-            let keys = f.keys.unwrap_or_default();
-            crate::dto::FileDiffRow { path: f.path, status: f.status.to_string(), added: keys.added, removed: keys.removed, changed: keys.changed }
-        })
-        .collect())
 }
 
 /// Compare a configuration-file backup with the files as they are now.
@@ -310,24 +195,6 @@ fn ConfigDiffPanel(view: Signal<ExecutionView>) -> impl IntoView {
             })}
         </section>
     }
-}
-
-/// Restores a bucket execution; returns a sentence for the page.
-#[server(prefix = "/_sfn", endpoint = "restore_bucket")]
-pub async fn restore_bucket(id: String, target_bucket: String, target_prefix: String, include: String) -> Result<String, AppError> {
-    use bulwark_core::restores;
-    use bulwark_core::sources::bucket::{self, BucketRestore};
-    let p = crate::ssr::principal().await?;
-    let (catalog, secrets) = (crate::ssr::catalog()?, crate::ssr::secrets()?);
-    let given = |s: String| Some(s.trim().to_string()).filter(|s| !s.is_empty());
-    let request = BucketRestore {
-        target_bucket: given(target_bucket),
-        target_prefix: given(target_prefix),
-        include: include.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect(),
-    };
-    let _turn = restores::admission().await;
-    let r = bucket::restore_bucket(&catalog, &secrets, &p, &id, request).await.map_err(AppError::from_core)?;
-    Ok(format!("Restored {} objects ({}) into {} in {:.2} s", r.files.unwrap_or(0), human_bytes(r.bytes), r.target, r.duration_seconds))
 }
 
 /// Restore a bucket execution: every object or chosen key prefixes, into its own bucket or another.

@@ -3,40 +3,8 @@
 
 use leptos::prelude::*;
 
+use crate::api::locations::{SetFloor, get_floor};
 use crate::components::action_outcome;
-use crate::dto::FloorView;
-use crate::error::AppError;
-
-#[server(prefix = "/_sfn", endpoint = "get_floor")]
-pub async fn get_floor(id: String) -> Result<FloorView, AppError> {
-    let p = crate::ssr::principal().await?;
-    p.require(bulwark_core::platform::auth::Role::Viewer).map_err(AppError::from_core)?;
-    let f = bulwark_core::retention::floor::get(&crate::ssr::catalog()?, &id).await.map_err(AppError::from_core)?;
-    Ok(FloorView { locked: f.is_locked(), min_days: f.min_days, max_days: f.max_days, locks_at: f.locks_at })
-}
-
-#[server(prefix = "/_sfn", endpoint = "set_floor")]
-pub async fn set_floor(id: String, min_days: String, max_days: String, lock: Option<String>, cooling_off_hours: String) -> Result<String, AppError> {
-    use bulwark_core::retention::floor::{self, NewFloor};
-    let p = crate::ssr::principal().await?;
-    let number = |field: &str, text: &str| -> Result<Option<i64>, AppError> {
-        match text.trim() {
-            "" => Ok(None),
-            t => t.parse().map(Some).map_err(|_| AppError::Invalid(format!("{field}: a whole number"))),
-        }
-    };
-    let new = NewFloor {
-        min_days: number("minDays", &min_days)?,
-        max_days: number("maxDays", &max_days)?,
-        lock: lock.is_some(),
-        cooling_off_hours: number("coolingOffHours", &cooling_off_hours)?,
-    };
-    let f = floor::set(&crate::ssr::catalog()?, &p, &id, new).await.map_err(AppError::from_core)?;
-    Ok(match f.locks_at {
-        Some(at) => format!("Floor saved; locked from {at} on (it can then only grow)."),
-        None => "Floor saved (unlocked: it can still be changed or removed).".into(),
-    })
-}
 
 #[component]
 pub fn FloorPanel(id: String) -> impl IntoView {

@@ -3,38 +3,13 @@
 
 use leptos::prelude::*;
 
+use crate::api::{executions::CancelExecution, jobs::{JobLine, JobState, list_jobs}};
 use crate::components::{EmptyState, ErrorPanel, PageHeader, action_outcome};
-use crate::dto::JobLine;
-use crate::error::AppError;
-
-#[server(prefix = "/_sfn", endpoint = "list_jobs")]
-pub async fn list_jobs(state: String) -> Result<Vec<JobLine>, AppError> {
-    let p = crate::ssr::principal().await?;
-    let state = Some(state.as_str()).filter(|s| !s.is_empty());
-    let rows = bulwark_core::platform::jobs::list(&crate::ssr::catalog()?, &p, state, 200).await.map_err(AppError::from_core)?;
-    Ok(rows
-        .into_iter()
-        .map(|j| JobLine {
-            id: j.id,
-            kind: j.kind,
-            state: j.state,
-            subject_id: j.subject_id,
-            lease_owner: j.lease_owner,
-            priority: j.priority,
-            attempts: j.attempts,
-            max_attempts: j.max_attempts,
-            run_at: j.run_at,
-            last_error: j.last_error,
-            created_at: j.created_at,
-            finished_at: j.finished_at,
-        })
-        .collect())
-}
 
 #[component]
 pub fn JobsPage() -> impl IntoView {
     let state = RwSignal::new(String::new());
-    let cancel = ServerAction::<super::execution::CancelExecution>::new();
+    let cancel = ServerAction::<CancelExecution>::new();
     let rows = Resource::new(move || (state.get(), cancel.version().get()), |(state, _)| list_jobs(state));
     view! {
         <PageHeader title="Jobs" lead="The work queue every node claims from: backups by priority (1 first), retries with backoff, leases that pass a dead node's work to another."/>
@@ -42,7 +17,7 @@ pub fn JobsPage() -> impl IntoView {
             <label>"State "
                 <select aria-label="State" on:change=move |ev| state.set(event_target_value(&ev))>
                     <option value="">"all"</option>
-                    {JOB_STATES.into_iter().map(|s| view! { <option value=s>{s}</option> }).collect_view()}
+                    {JobState::ALL.iter().map(|s| view! { <option value=s.as_str()>{s.as_str()}</option> }).collect_view()}
                 </select>
             </label>
             {action_outcome(cancel.value(), "cancel-report")}
@@ -70,22 +45,19 @@ pub fn JobsPage() -> impl IntoView {
     }
 }
 
-/// The states a filter offers: the core's `jobs::STATES` (the core does not compile to wasm).
-const JOB_STATES: [&str; 5] = ["queued", "running", "succeeded", "failed", "cancelled"];
-
 #[component]
-fn JobRow(job: JobLine, cancel: ServerAction<super::execution::CancelExecution>) -> impl IntoView {
+fn JobRow(job: JobLine, cancel: ServerAction<CancelExecution>) -> impl IntoView {
     let is_backup = job.kind == "backup";
     let subject = match job.subject_id.clone().filter(|_| is_backup) {
         Some(id) => view! { <a href=format!("/executions/{id}")>{job.kind.clone()}</a> }.into_any(),
         None => view! { <span>{job.kind.clone()}</span> }.into_any(),
     };
-    let cancellable = is_backup && matches!(job.state.as_str(), "queued" | "running");
+    let cancellable = is_backup && !job.state.is_finished();
     view! {
-        <tr data-job=job.id.clone() data-state=job.state.clone()>
+        <tr data-job=job.id.clone() data-state=job.state.as_str()>
             <td>{job.created_at.clone()}</td>
             <td>{subject}</td>
-            <td>{job.state.clone()}</td>
+            <td>{job.state.as_str()}</td>
             <td>{job.priority}</td>
             <td>{format!("{} of {}", job.attempts, job.max_attempts)}</td>
             <td><code>{job.lease_owner.clone().unwrap_or_default()}</code></td>

@@ -2,9 +2,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
+use crate::api::{AppError, session::Login};
 use crate::components::form_error;
-use crate::error::AppError;
-use crate::session::Login;
 
 #[component]
 pub fn LoginPage() -> impl IntoView {

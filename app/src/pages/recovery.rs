@@ -4,32 +4,14 @@
 
 use leptos::prelude::*;
 
+use crate::api::locations::{AttachRepository, RebuildCatalog, list_locations};
 use crate::components::action_outcome;
-use crate::error::AppError;
-
-#[server(prefix = "/_sfn", endpoint = "attach_repository")]
-pub async fn attach_repository(location_id: String, key_file: String) -> Result<String, AppError> {
-    use bulwark_core::rebuild::{self, Attach};
-    let p = crate::ssr::principal().await?;
-    let id = rebuild::attach(&crate::ssr::catalog()?, &crate::ssr::secrets()?, &p, &location_id, Attach { key_file }).await.map_err(AppError::from_core)?;
-    Ok(format!("Repository {id} attached."))
-}
-
-#[server(prefix = "/_sfn", endpoint = "rebuild_catalog")]
-pub async fn rebuild_catalog() -> Result<String, AppError> {
-    let p = crate::ssr::principal().await?;
-    let r = bulwark_core::rebuild::rebuild(&crate::ssr::catalog()?, &crate::ssr::secrets()?, &p).await.map_err(AppError::from_core)?;
-    Ok(format!(
-        "Rebuilt from {} locations: {} snapshots read, {} executions and {} configurations added, {} WAL files recorded.",
-        r.locations, r.snapshots, r.executions_created, r.configurations_created, r.wal_files
-    ))
-}
 
 #[component]
 pub fn RecoveryPanel() -> impl IntoView {
     let attach = ServerAction::<AttachRepository>::new();
     let rebuild = ServerAction::<RebuildCatalog>::new();
-    let locations = Resource::new(move || attach.version().get(), |_| super::storage::list_locations());
+    let locations = Resource::new(move || attach.version().get(), |_| list_locations());
     view! {
         <section class="panel" data-testid="recovery">
             <h2>"Recovering a lost catalog"</h2>

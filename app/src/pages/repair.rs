@@ -3,24 +3,8 @@
 
 use leptos::prelude::*;
 
+use crate::api::locations::RepairIndex;
 use crate::components::form_error;
-use crate::error::AppError;
-
-/// Rebuilds the index; answers what it did, as one sentence.
-#[server(prefix = "/_sfn", endpoint = "repair_index")]
-pub async fn repair_index(id: String) -> Result<String, AppError> {
-    let p = crate::ssr::principal().await?;
-    let (catalog, secrets) = (crate::ssr::catalog()?, crate::ssr::secrets()?);
-    let r = bulwark_core::locations::repair_index(&catalog, &secrets, &p, &id).await.map_err(AppError::from_core)?;
-    let mut text = format!("Indexed {} packs ({} blobs) from their headers; replaced {} index files.", r.packs, r.blobs, r.index_files_replaced);
-    if !r.unreadable_packs.is_empty() {
-        text.push_str(&format!(" Unreadable pack headers: {}.", r.unreadable_packs.join("; ")));
-    }
-    if !r.index_files_kept.is_empty() {
-        text.push_str(&format!(" Kept under Object Lock: {}.", r.index_files_kept.join("; ")));
-    }
-    Ok(text)
-}
 
 #[component]
 pub fn RepairPanel(id: String) -> impl IntoView {

@@ -3,29 +3,8 @@
 
 use leptos::prelude::*;
 
+use crate::api::{human_bytes, retention::{CandidateLine, CleanupView, RetentionCleanup}};
 use crate::components::{ErrorPanel, PageHeader};
-use crate::dto::{CandidateLine, CleanupView, human_bytes};
-use crate::error::AppError;
-
-#[server(prefix = "/_sfn", endpoint = "retention_cleanup")]
-pub async fn retention_cleanup(dry_run: bool) -> Result<CleanupView, AppError> {
-    let p = crate::ssr::principal().await?;
-    let r = bulwark_core::retention::cleanup(&crate::ssr::catalog()?, &crate::ssr::secrets()?, &p, dry_run).await.map_err(AppError::from_core)?;
-    let line = |c: bulwark_core::retention::Candidate| CandidateLine {
-        execution_id: c.execution_id,
-        configuration_name: c.configuration_name,
-        completed_at: c.completed_at,
-        size_bytes: c.size_bytes.map(|b| b.max(0) as u64),
-        reason: c.reason,
-    };
-    Ok(CleanupView {
-        dry_run: r.dry_run,
-        deleted: r.deleted.into_iter().map(line).collect(),
-        held: r.held.into_iter().map(line).collect(),
-        bytes_freed: r.bytes_freed,
-        bytes_locked: r.bytes_locked,
-    })
-}
 
 #[component]
 pub fn RetentionPage() -> impl IntoView {

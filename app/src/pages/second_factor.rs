@@ -2,45 +2,9 @@
 //! secret, confirmed with a first code), see that it is on, remove it with a current code.
 
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
 
+use crate::api::account::{BeginSecondFactor, ConfirmSecondFactor, RemoveSecondFactor, second_factor_status};
 use crate::components::{ErrorPanel, form_error};
-use crate::error::AppError;
-
-/// A second factor being set up: shown once, to its user only.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Enrollment {
-    pub secret: String,
-    pub uri: String,
-    /// An SVG drawn by the server from `uri` alone (no user text in it).
-    pub qr_svg: String,
-}
-
-#[server(prefix = "/_sfn", endpoint = "second_factor_status")]
-pub async fn second_factor_status() -> Result<bool, AppError> {
-    let p = crate::ssr::principal().await?;
-    bulwark_core::platform::accounts::totp::enabled(&crate::ssr::catalog()?, &p.user_id).await.map_err(AppError::from_core)
-}
-
-#[server(prefix = "/_sfn", endpoint = "begin_second_factor")]
-pub async fn begin_second_factor() -> Result<Enrollment, AppError> {
-    let p = crate::ssr::principal().await?;
-    let e = bulwark_core::platform::accounts::totp::begin(&crate::ssr::catalog()?, &crate::ssr::secrets()?, &p).await.map_err(AppError::from_core)?;
-    Ok(Enrollment { secret: e.secret, uri: e.uri, qr_svg: e.qr_svg })
-}
-
-#[server(prefix = "/_sfn", endpoint = "confirm_second_factor")]
-pub async fn confirm_second_factor(code: String) -> Result<(), AppError> {
-    let p = crate::ssr::principal().await?;
-    bulwark_core::platform::accounts::totp::confirm(&crate::ssr::catalog()?, &crate::ssr::secrets()?, &p, &code).await.map_err(AppError::from_core)
-}
-
-#[server(prefix = "/_sfn", endpoint = "remove_second_factor")]
-pub async fn remove_second_factor(code: String) -> Result<(), AppError> {
-    let p = crate::ssr::principal().await?;
-    let catalog = crate::ssr::catalog()?;
-    bulwark_core::platform::accounts::totp::remove(&catalog, &crate::ssr::secrets()?, &p, &p.user_id, Some(&code)).await.map_err(AppError::from_core)
-}
 
 #[component]
 pub fn SecondFactorPanel() -> impl IntoView {

@@ -3,9 +3,8 @@
 
 use leptos::prelude::*;
 
-use super::dashboard::load_overview;
+use crate::api::overview::{Overview, load_overview};
 use crate::components::{EmptyState, ErrorPanel, PageHeader};
-use crate::dto::Overview;
 
 #[component]
 pub fn SectionPage(

@@ -1,7 +1,7 @@
 //! The job queue, read-only: what is queued, running, finished or failed on any node.
 
 use axum::extract::State;
-use bulwark_core::platform::jobs::{self, JobRow};
+use bulwark_core::platform::jobs::{self, JobLine};
 use serde::Deserialize;
 
 use super::error::ApiError;
@@ -16,7 +16,7 @@ pub struct ListQuery {
 }
 
 /// The job queue, newest first (`state`: queued, running, succeeded, failed, cancelled).
-#[utoipa::path(get, path = "/api/admin/jobs", tag = "jobs", params(ListQuery), responses((status = 200, body = Vec<JobRow>)))]
-pub async fn list(State(s): State<AppState>, Auth(p): Auth, Query(q): Query<ListQuery>) -> Result<Json<Vec<JobRow>>, ApiError> {
+#[utoipa::path(get, path = "/api/admin/jobs", tag = "jobs", params(ListQuery), responses((status = 200, body = Vec<JobLine>)))]
+pub async fn list(State(s): State<AppState>, Auth(p): Auth, Query(q): Query<ListQuery>) -> Result<Json<Vec<JobLine>>, ApiError> {
     Ok(Json(jobs::list(&s.catalog, &p, q.state.as_deref(), q.limit.unwrap_or(100)).await?))
 }

@@ -93,7 +93,7 @@ pub enum AuditCommand {
 }
 
 fn parse_role(text: &str) -> Result<Role, String> {
-    Role::parse(text).map_err(|e| e.to_string())
+    bulwark_core::platform::auth::role_named(text).map_err(|e| e.to_string())
 }
 
 /// Exit status for a core error, by kind.

@@ -4,6 +4,7 @@
 //! commits nothing once it wakes (or its commit is adopted); nodes whose clocks are ten minutes
 //! off neither steal live leases nor claim a job twice.
 
+use bulwark_core::platform::jobs::JobState;
 use bulwark_core::executions::ExecutionStatus;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -173,12 +174,12 @@ async fn three_nodes_share_the_work_and_survive_a_killed_one() {
     // The execution is marked completed by the handler; its job is marked succeeded just after.
     let job = loop {
         let job = bulwark_core::platform::jobs::get(&catalog, &job.id).await.unwrap();
-        if job.state != "running" || takeover + Duration::from_secs(10) < killed_at.elapsed() {
+        if job.state != JobState::Running || takeover + Duration::from_secs(10) < killed_at.elapsed() {
             break job;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    assert_eq!(job.state, "succeeded");
+    assert_eq!(job.state, JobState::Succeeded);
     assert_eq!(job.attempts, 2, "run once by the dead node, once by the one that took over");
     assert!(job.last_error.as_deref().is_some_and(|e| e.contains("lease expired")), "{:?}", job.last_error);
     let repo = locations::open_repository(&catalog, &secrets, &location.id).await.unwrap();

@@ -3,6 +3,7 @@
 //! batches with times noted between them, and point-in-time restores into new data
 //! directories, started by Bulwark, hold exactly the rows committed before each target.
 
+use bulwark_core::restore_tests::TestStatus;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
@@ -176,7 +177,7 @@ async fn point_in_time_restores_hold_exactly_the_rows_before_the_target(app: Tes
     let queued = app.json("POST", "/api/admin/backups/testing/schedule", &operator, &serde_json::json!({ "executionId": execution }).to_string()).await;
     assert_eq!(queued.status, StatusCode::OK, "{}", queued.text());
     let test = bulwark_core::orchestration::restore_test::run(&app.catalog, &app.secrets, queued.json()["testId"].as_str().unwrap()).await.unwrap();
-    assert_eq!(test.status, "passed", "{}", test.issues_found);
+    assert_eq!(test.status, TestStatus::Passed, "{}", test.issues_found);
     let metrics: serde_json::Value = serde_json::from_str(&test.performance_metrics).unwrap();
     assert!(metrics["itemsRestored"].as_u64().unwrap() >= 2 && metrics["target"]["recoveredTo"].is_string(), "{metrics}");
     println!("restore test of a base backup (replayed, started, checked): {} s", metrics["restoreSeconds"]);
@@ -391,7 +392,7 @@ async fn restored_clusters_run_bulwarks_settings_never_their_sources(app: TestAp
     // the missing preload library would stop the source's settings from starting at all).
     let queued = app.json("POST", "/api/admin/backups/testing/schedule", &operator, &serde_json::json!({ "executionId": execution }).to_string()).await;
     let test = bulwark_core::orchestration::restore_test::run(&app.catalog, &app.secrets, queued.json()["testId"].as_str().unwrap()).await.unwrap();
-    assert_eq!(test.status, "passed", "{}", test.issues_found);
+    assert_eq!(test.status, TestStatus::Passed, "{}", test.issues_found);
     for ran in [&ran_end, &ran_cleanup, &ran_include, &pwned] {
         assert!(!ran.exists(), "{} ran", ran.display());
     }

@@ -83,7 +83,7 @@ impl Caller {
 
 async fn callers(app: &TestApp) -> Vec<Caller> {
     let mut callers = vec![Caller::Nobody];
-    for role in Role::ALL {
+    for &role in Role::ALL {
         let (principal, token) = app.user_with_token(&format!("{}-user", role.as_str()), role).await;
         let id = Id::default().to_string();
         let row = SessionRow {

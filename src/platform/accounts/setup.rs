@@ -33,7 +33,7 @@ pub async fn password_link(catalog: &Catalog, username: &str) -> Result<String, 
         .fetch_optional(catalog.pool())
         .await?;
     let role = role.ok_or_else(|| AuthError::NotFound(format!("user {username:?}")))?;
-    issue(catalog, Some(username), Role::parse(&role)?).await
+    issue(catalog, Some(username), crate::platform::auth::role_named(&role)?).await
 }
 
 async fn issue(catalog: &Catalog, username: Option<&str>, role: Role) -> Result<String, AuthError> {
@@ -110,7 +110,7 @@ pub async fn redeem(catalog: &Catalog, secret_text: &str, username: &str, passwo
                 let user = users::insert(
                     catalog,
                     &Actor::system("setup-link"),
-                    NewUser { username: username.to_string(), password: Some(password.to_string()), role: Role::parse(&role)? },
+                    NewUser { username: username.to_string(), password: Some(password.to_string()), role: crate::platform::auth::role_named(&role)? },
                 )
                 .await?;
                 Ok(Principal { user_id: user.id, username: user.username, role: Role::Admin, token_id: None, scope: None })

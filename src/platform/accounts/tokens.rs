@@ -30,7 +30,7 @@ pub struct ApiToken {
     pub username: String,
     pub name: String,
     pub prefix: String,
-    pub role: String,
+    pub role: Role,
     pub created_at: String,
     pub expires_at: Option<String>,
     pub last_used_at: Option<String>,
@@ -208,6 +208,6 @@ pub async fn authenticate(catalog: &Catalog, secret_text: &str) -> Result<Princi
         return Err(AuthError::Unauthenticated);
     }
     sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2").bind(&now).bind(&id).execute(catalog.pool()).await?;
-    let role = Role::parse(&token_role)?.min(Role::parse(&user_role)?);
+    let role = crate::platform::auth::role_named(&token_role)?.min(crate::platform::auth::role_named(&user_role)?);
     Ok(Principal { user_id, username, role, token_id: Some(id), scope })
 }

@@ -20,7 +20,7 @@ const MAX_FAILED_LOGINS: i64 = 5;
 pub struct User {
     pub id: String,
     pub username: String,
-    pub role: String,
+    pub role: Role,
     #[schema(value_type = bool)]
     #[serde(serialize_with = "crate::platform::catalog::serialize_flag")]
     pub disabled: i64,
@@ -369,7 +369,7 @@ pub async fn authenticate(catalog: &Catalog, secrets: &SecretBox, username: &str
         .execute(catalog.pool())
         .await?;
     audit::record(catalog, login_entry(&actor, Some(&id), "login", method)).await?;
-    Ok(Principal { user_id: id, username, role: Role::parse(&role)?, token_id: None, scope: None })
+    Ok(Principal { user_id: id, username, role: crate::platform::auth::role_named(&role)?, token_id: None, scope: None })
 }
 
 /// One more failed login; from the fifth on the account locks for 1, 2, 4, 8, then 15 minutes.
@@ -401,7 +401,7 @@ pub async fn session_principal(catalog: &Catalog, user_id: &str) -> Result<Optio
         .await?;
     match row {
         Some((username, role, 0)) => {
-            Ok(Some(Principal { user_id: user_id.to_string(), username, role: Role::parse(&role)?, token_id: None, scope: None }))
+            Ok(Some(Principal { user_id: user_id.to_string(), username, role: crate::platform::auth::role_named(&role)?, token_id: None, scope: None }))
         }
         _ => Ok(None),
     }

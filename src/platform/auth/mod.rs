@@ -9,38 +9,12 @@ use serde::{Deserialize, Serialize};
 use crate::platform::catalog::CatalogError;
 use crate::error::{Classify, Kind};
 
-/// Roles in increasing order of power: each includes everything the previous one may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Reads dashboards, configurations, executions.
-    Viewer,
-    /// Also runs backups, restores into non-production targets, acknowledges alerts.
-    Operator,
-    /// Also signs off restores and DR runs requested by someone else.
-    Approver,
-    /// Also manages users, tokens of others, storage locations and the audit log.
-    Admin,
-}
+/// Roles rise in power in declaration order: each includes everything the one before may do.
+pub use bulwark_types::Role;
 
-impl Role {
-    pub const ALL: [Role; 4] = [Role::Viewer, Role::Operator, Role::Approver, Role::Admin];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Operator => "operator",
-            Role::Approver => "approver",
-            Role::Admin => "admin",
-        }
-    }
-
-    pub fn parse(text: &str) -> Result<Role, AuthError> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == text)
-            .ok_or_else(|| AuthError::Invalid(format!("unknown role {text:?}: use viewer, operator, approver or admin")))
-    }
+/// A role by its name, or an error that lists the names.
+pub fn role_named(text: &str) -> Result<Role, AuthError> {
+    Role::parse(text).ok_or_else(|| AuthError::Invalid(format!("unknown role {text:?}: use viewer, operator, approver or admin")))
 }
 
 /// The authenticated actor of a request: a logged-in user, or a user acting through an API
@@ -141,7 +115,7 @@ mod tests {
         assert!(p.require(Role::Viewer).is_ok());
         assert!(p.require(Role::Operator).is_ok());
         assert!(matches!(p.require(Role::Admin), Err(AuthError::Forbidden { .. })));
-        assert_eq!(Role::parse("approver").unwrap(), Role::Approver);
-        assert!(Role::parse("root").is_err());
+        assert_eq!(role_named("approver").unwrap(), Role::Approver);
+        assert!(role_named("root").is_err());
     }
 }

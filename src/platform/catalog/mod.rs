@@ -241,9 +241,3 @@ pub fn serialize_flag<S: serde::Serializer>(flag: &i64, s: S) -> Result<S::Ok, S
     s.serialize_bool(*flag != 0)
 }
 
-/// Serializes a JSON column (kept as text in the catalog) as the JSON it holds; `null` if the
-/// text is not JSON.
-pub fn serialize_json_text<S: serde::Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
-    use serde::Serialize;
-    serde_json::from_str::<serde_json::Value>(text).unwrap_or(serde_json::Value::Null).serialize(s)
-}

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
+pub use bulwark_types::{JobLine, JobState};
 use serde::Serialize;
 
 use crate::platform::auth::{AuthError, Principal, Role};
@@ -208,23 +209,6 @@ impl Lease {
             .await?;
         fenced(held.map_or(0, |_| 1), &self.job_id)
     }
-}
-
-/// A job as listed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct JobRow {
-    pub id: String,
-    pub kind: String,
-    pub state: String,
-    pub subject_id: Option<String>,
-    pub lease_owner: Option<String>,
-    pub priority: i64,
-    pub attempts: i64,
-    pub max_attempts: i64,
-    pub run_at: String,
-    pub last_error: Option<String>,
-    pub created_at: String,
-    pub finished_at: Option<String>,
 }
 
 const JOB_COLUMNS: &str = "id, kind, state, subject_id, lease_owner, priority, attempts, max_attempts, run_at, last_error, created_at, finished_at";
@@ -438,8 +422,8 @@ pub async fn finish_cancelled(catalog: &Catalog, id: &str, owner: &str) -> Resul
 }
 
 /// The job working on `subject_id` (the latest, if several did).
-pub async fn for_subject(catalog: &Catalog, kind: &str, subject_id: &str) -> Result<Option<JobRow>, JobError> {
-    Ok(sqlx::query_as::<_, JobRow>(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE kind = $1 AND subject_id = $2 ORDER BY created_at DESC LIMIT 1"))
+pub async fn for_subject(catalog: &Catalog, kind: &str, subject_id: &str) -> Result<Option<JobLine>, JobError> {
+    Ok(sqlx::query_as::<_, JobLine>(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE kind = $1 AND subject_id = $2 ORDER BY created_at DESC LIMIT 1"))
         .bind(kind)
         .bind(subject_id)
         .fetch_optional(catalog.pool())
@@ -515,8 +499,8 @@ pub async fn enqueue_periodic(catalog: &Catalog, kind: &str, every: Duration) ->
     Ok(true)
 }
 
-pub async fn get(catalog: &Catalog, id: &str) -> Result<JobRow, JobError> {
-    sqlx::query_as::<_, JobRow>(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"))
+pub async fn get(catalog: &Catalog, id: &str) -> Result<JobLine, JobError> {
+    sqlx::query_as::<_, JobLine>(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"))
     .bind(id)
     .fetch_optional(catalog.pool())
     .await?
@@ -524,12 +508,13 @@ pub async fn get(catalog: &Catalog, id: &str) -> Result<JobRow, JobError> {
 }
 
 /// The queue as an operator sees it: jobs in `state` (all when `None`), most recent first.
-pub async fn list(catalog: &Catalog, actor: &Principal, state: Option<&str>, limit: i64) -> Result<Vec<JobRow>, JobError> {
+pub async fn list(catalog: &Catalog, actor: &Principal, state: Option<&str>, limit: i64) -> Result<Vec<JobLine>, JobError> {
     actor.require(Role::Viewer)?;
-    if let Some(state) = state.filter(|s| !STATES.contains(s)) {
-        return Err(JobError::Invalid(format!("state: {state:?} is not one of {}", STATES.join(", "))));
+    if let Some(state) = state.filter(|s| JobState::parse(s).is_none()) {
+        let names: Vec<&str> = JobState::ALL.iter().map(|s| s.as_str()).collect();
+        return Err(JobError::Invalid(format!("state: {state:?} is not one of {}", names.join(", "))));
     }
-    Ok(sqlx::query_as::<_, JobRow>(&format!(
+    Ok(sqlx::query_as::<_, JobLine>(&format!(
         "SELECT {JOB_COLUMNS} FROM jobs WHERE ($1 IS NULL OR state = $1) ORDER BY created_at DESC LIMIT $2"
     ))
     .bind(state)
@@ -537,9 +522,6 @@ pub async fn list(catalog: &Catalog, actor: &Principal, state: Option<&str>, lim
     .fetch_all(catalog.pool())
     .await?)
 }
-
-/// A job's states, in the order it goes through them.
-pub const STATES: [&str; 5] = ["queued", "running", "succeeded", "failed", "cancelled"];
 
 /// Number of jobs in each state, for /metrics.
 pub async fn counts_by_state(catalog: &Catalog) -> Result<Vec<(String, i64)>, JobError> {

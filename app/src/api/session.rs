@@ -1,15 +1,16 @@
-//! Logging in and out, and who is logged in.
+//! Logging in and out, and who is signed in.
 
 use leptos::prelude::*;
 
-use crate::dto::Me;
+pub use bulwark_types::{Me, Role};
+
 use crate::error::AppError;
 
 /// The logged-in user.
 #[server(prefix = "/_sfn", endpoint = "whoami")]
 pub async fn whoami() -> Result<Me, AppError> {
     let p = crate::ssr::principal().await?;
-    Ok(Me { username: p.username, role: p.role.as_str().to_string() })
+    Ok(Me { username: p.username, role: p.role })
 }
 
 /// Logs in; answers `false` (and starts no session) when the password was right and the
@@ -80,3 +81,4 @@ mod tests {
         assert_eq!(safe_next(Some("/executions/1?tab=files")), "/executions/1?tab=files");
     }
 }
+
