@@ -24,6 +24,7 @@ pub mod platform;
 pub mod rebuild;
 pub mod replicate;
 pub mod restore_tests;
+pub mod restoration;
 pub mod restores;
 pub mod sources;
 pub mod retention;

@@ -26,7 +26,7 @@ use crate::{on_both_catalogs, user};
 on_both_catalogs!(a_bucket_round_trips_into_another_bucket);
 
 /// A new, empty bucket on this process's SeaweedFS.
-async fn bucket(label: &str) -> S3Storage {
+pub(crate) async fn bucket(label: &str) -> S3Storage {
     static N: AtomicU64 = AtomicU64::new(0);
     let server = tokio::task::spawn_blocking(SeaweedFs::shared).await.unwrap();
     let storage = S3Storage::new(S3Settings {

@@ -71,7 +71,7 @@ pub(crate) use text_enum;
 
 #[cfg(test)]
 mod tests {
-    use crate::{AlertType, ExecutionStatus, JobState, ReplicationStatus, Role, Severity, SourceKind, TestStatus};
+    use crate::{AlertType, Environment, ExecutionStatus, JobState, ReplicationStatus, Role, Severity, SourceKind, TargetType, TestStatus};
 
     /// The name stored in the catalog, the name sent as JSON and the name parsed back are one.
     fn round_trips<T: Copy + PartialEq + std::fmt::Debug + serde::Serialize>(all: &[T], as_str: fn(T) -> &'static str, parse: fn(&str) -> Option<T>) {
@@ -92,6 +92,8 @@ mod tests {
         round_trips(JobState::ALL, JobState::as_str, JobState::parse);
         round_trips(TestStatus::ALL, TestStatus::as_str, TestStatus::parse);
         round_trips(ReplicationStatus::ALL, ReplicationStatus::as_str, ReplicationStatus::parse);
+        round_trips(Environment::ALL, Environment::as_str, Environment::parse);
+        round_trips(TargetType::ALL, TargetType::as_str, TargetType::parse);
     }
 
     /// The OpenAPI document lists the names sent, not the variants' Rust names (an outside
@@ -112,5 +114,7 @@ mod tests {
         names(JobState::ALL);
         names(TestStatus::ALL);
         names(ReplicationStatus::ALL);
+        names(Environment::ALL);
+        names(TargetType::ALL);
     }
 }

@@ -14,6 +14,7 @@ pub mod locations;
 pub mod overview;
 pub mod replication;
 pub mod restore_tests;
+pub mod restoration;
 pub mod restores;
 pub mod retention;
 pub mod session;

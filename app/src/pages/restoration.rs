@@ -1,5 +1,8 @@
+//! Restoration: the restores recorded and the named targets they go into.
+
 use leptos::prelude::*;
 
+use super::restore_targets::RestoreTargetsPanel;
 use super::section::SectionPage;
 
 #[component]
@@ -15,5 +18,6 @@ pub fn RestorationPage() -> impl IntoView {
             <p>"A restore starts from a backup execution and goes into a named target. Restores into production, and full restores, wait for an approver other than the requester; each keeps a rollback window and records how long it took."</p>
             <p>"Restores need a completed backup first: create a " <a href="/configurations">"backup configuration"</a> " and run it."</p>
         </SectionPage>
+        <RestoreTargetsPanel/>
     }
 }

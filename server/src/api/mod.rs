@@ -9,6 +9,7 @@ mod configurations;
 mod jobs;
 mod locations;
 mod me;
+mod restore_targets;
 mod retention;
 mod tokens;
 mod users;
@@ -41,6 +42,9 @@ pub fn router() -> Router<AppState> {
         .route("/admin/catalog/rebuild", axum::routing::post(locations::rebuild))
         .route("/admin/backups/storage-locations/{id}/snapshots", get(locations::snapshots))
         .route("/admin/backups/storage-locations/{id}/snapshots/{snapshot}/file", get(locations::download))
+        .route("/admin/backups/restore-targets", get(restore_targets::list).post(restore_targets::create))
+        .route("/admin/backups/restore-targets/{id}", get(restore_targets::get).put(restore_targets::update).delete(restore_targets::delete))
+        .route("/admin/backups/restore-targets/{id}/test", axum::routing::post(restore_targets::test))
         .route("/admin/backups/configurations", get(configurations::list).post(configurations::create))
         .route("/admin/backups/configurations/{id}", get(configurations::get).put(configurations::update))
         .route("/admin/backups/configurations/{id}/execute", axum::routing::post(configurations::execute))

@@ -9,7 +9,7 @@ use utoipa::openapi::{ContentBuilder, OpenApi as Document, RefOr, ResponseBuilde
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::access::{Access, ROUTES};
-use super::{audit, configurations, jobs, locations, me, retention, tokens, users};
+use super::{audit, configurations, jobs, locations, me, restore_targets, retention, tokens, users};
 
 /// Every error body: `error` names the kind, `detail` says what to do.
 #[derive(serde::Serialize, ToSchema)]
@@ -31,6 +31,8 @@ pub struct ErrorBody {
         locations::add_replication_rule, locations::remove_replication_rule, locations::attach, locations::rebuild,
         locations::snapshots, locations::download,
         retention::get_floor, retention::set_floor,
+        restore_targets::list, restore_targets::create, restore_targets::get, restore_targets::update, restore_targets::delete,
+        restore_targets::test,
         configurations::list, configurations::create, configurations::get, configurations::update, configurations::execute,
         configurations::executions, configurations::recover, configurations::recovery_window, configurations::wal_token,
         configurations::wal_fetch, configurations::wal_push, configurations::schedule,

@@ -9,6 +9,7 @@ mod cli;
 mod nodes;
 mod downloads;
 mod openapi;
+mod restore_targets;
 
 use std::sync::Arc;
 

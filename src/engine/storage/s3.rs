@@ -89,6 +89,22 @@ impl S3Storage {
         &self.settings
     }
 
+    /// Up to `max` keys under the prefix, without it: whether the bucket answers with these
+    /// credentials, and whether anything is there already.
+    pub async fn sample(&self, max: i32) -> Result<Vec<String>, StorageError> {
+        let base = if self.settings.prefix.is_empty() { String::new() } else { format!("{}/", self.settings.prefix) };
+        let page = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.settings.bucket)
+            .prefix(&base)
+            .max_keys(max)
+            .send()
+            .await
+            .map_err(|e| Self::remote(&base, e))?;
+        Ok(page.contents().iter().filter_map(|o| o.key()?.strip_prefix(&base).map(str::to_string)).collect())
+    }
+
     fn object_key(&self, key: &str) -> Result<String, StorageError> {
         validate_key(key)?;
         Ok(if self.settings.prefix.is_empty() { key.to_string() } else { format!("{}/{key}", self.settings.prefix) })
