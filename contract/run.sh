@@ -40,7 +40,8 @@ serve() { # serve WORKERS
     done
     cat "$dir/server.log"; exit 1
 }
-field() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+# field a.b: that field of the JSON on standard input.
+field() { python3 -c 'import functools, json, sys; print(functools.reduce(lambda v, k: v[k], sys.argv[1].split("."), json.load(sys.stdin)))' "$1"; }
 
 # Real rows first, so that list answers are checked against data and not only against empty
 # lists: a location with a repository, a configuration of a scratch directory, a completed
@@ -54,16 +55,21 @@ location=$(api POST /storage-locations "{\"locationName\":\"contract\",\"storage
 api POST "/storage-locations/$location/init" >/dev/null
 configuration=$(api POST /configurations "{\"name\":\"contract\",\"sourceType\":\"filesystem\",\"sourceIdentifier\":\"$dir/source\",\"frequency\":\"manual\",\"storageLocationIds\":[\"$location\"]}" | field id)
 execution=$(api POST "/configurations/$configuration/execute" '{"notes":"contract seed"}' | field executionId)
+seeded() { echo "contract/run.sh: seeding stopped: $1"; cat "$dir/server.log"; exit 1; }
+status=
 for _ in $(seq 150); do
-    [ "$(api GET "/executions/$execution" | python3 -c 'import json, sys; print(json.load(sys.stdin)["execution"]["status"])')" = completed ] && break
+    status=$(api GET "/executions/$execution" | field execution.status)
+    case $status in completed | failed | cancelled) break ;; esac
     sleep 0.2
 done
-api POST /testing/schedule "{\"testType\":\"restoration\",\"testScope\":\"single_backup\",\"targetBackup\":\"$execution\"}" >/dev/null
+[ "$status" = completed ] || seeded "the backup is $status"
+test=$(api POST /testing/schedule "{\"testType\":\"restoration\",\"testScope\":\"single_backup\",\"targetBackup\":\"$execution\"}" | field testId)
 for _ in $(seq 150); do
-    api GET /testing/results | grep -q '"passed"' && break
+    status=$(api GET /testing/results | python3 -c 'import json, sys; print(next(t["status"] for t in json.load(sys.stdin)["tests"] if t["id"] == sys.argv[1]))' "$test")
+    case $status in passed | failed) break ;; esac
     sleep 0.2
 done
-api GET /testing/results | grep -q '"passed"' || { echo "contract/run.sh: seeding did not finish"; cat "$dir/server.log"; exit 1; }
+[ "$status" = passed ] || seeded "the restore test is $status"
 kill "$pid"; wait "$pid" 2>/dev/null || true
 
 # The generated requests meet a server that runs no work: what they queue stays queued, so a

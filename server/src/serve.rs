@@ -48,6 +48,9 @@ pub async fn serve(catalog_args: &CatalogArgs, args: &ServeArgs) -> anyhow::Resu
     let stall_limit = (args.job_stall_minutes > 0).then(|| std::time::Duration::from_secs(args.job_stall_minutes * 60));
     let mut pool = Pool::new(catalog, node_id).with_lease_seconds(args.job_lease_seconds).with_stall_limit(stall_limit);
     bulwark_core::orchestration::handlers::register_all(&mut pool, &secrets);
+    if args.workers == 0 {
+        tracing::warn!("--workers 0: this node claims no jobs; backups, restores and tests queued here run only on other nodes");
+    }
     let pool = tokio::spawn(pool.run(args.workers, stop_rx.clone()));
 
     let listener = tokio::net::TcpListener::bind(args.listen)

@@ -157,7 +157,7 @@ fn secret_context(id: &str) -> String {
 }
 
 /// What an administrator fills in: the fields of [`Settings`] its type uses, and its secret.
-/// On an update, a missing `secret` keeps the stored one.
+/// On an update, a missing `secret` keeps the stored one while the target stays where it was.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewTarget {
@@ -224,7 +224,7 @@ fn validate(reach: &Targets, new: &NewTarget) -> Result<Settings, TargetError> {
     Ok(match new.target_type {
         TargetType::Postgresql => {
             let url = blank(&s.url).ok_or_else(|| invalid("url: the server, as postgresql://user@host:5432 (a database after the port is optional)".into()))?;
-            reach.database("url", &url).map_err(policy)?;
+            reach.server("url", &url).map_err(policy)?;
             Settings { url: Some(url), ..Settings::default() }
         }
         TargetType::Directory | TargetType::DataDirectory => {
@@ -239,7 +239,7 @@ fn validate(reach: &Targets, new: &NewTarget) -> Result<Settings, TargetError> {
         }
         TargetType::S3Bucket => {
             let bucket = blank(&s.bucket).unwrap_or_default();
-            if S3Settings::parse_url(&format!("s3://{bucket}")).is_none() {
+            if S3Settings::parse_url(&format!("s3://{bucket}")) != Some((bucket.clone(), String::new())) {
                 return Err(invalid("bucket: 3 to 63 lowercase letters, digits, '-' or '.'".into()));
             }
             let endpoint = blank(&s.endpoint);
@@ -296,15 +296,24 @@ pub async fn create(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, act
     find(catalog, &id).await
 }
 
-/// Replaces a target's settings. A missing `secret` keeps the stored one while the type stays
-/// the same; a new type needs its own.
+/// Replaces a target's settings. A missing `secret` keeps the stored one while the target
+/// stays where it was (same type; same user, host and port, or endpoint, bucket and access
+/// key); anywhere else needs its own.
 pub async fn update(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, actor: &Principal, id: &str, new: NewTarget) -> Result<RestoreTarget, TargetError> {
     actor.require(Role::Admin)?;
     let old = find(catalog, id).await?;
     let settings = validate(reach, &new)?;
+    // The stored secret stays only while it would go to the same place with the same name:
+    // a password is never sent to a server it was not given for.
+    let same_place = old.target_type == new.target_type && {
+        let o = old.settings();
+        let server = |s: &Settings| s.url.as_deref().and_then(|u| url::Url::parse(u).ok()).map(|u| (u.username().to_string(), u.host_str().map(str::to_string), u.port()));
+        (server(&o), o.endpoint.as_ref(), o.bucket.as_ref(), o.access_key.as_ref())
+            == (server(&settings), settings.endpoint.as_ref(), settings.bucket.as_ref(), settings.access_key.as_ref())
+    };
     let sealed = match blank(&new.secret) {
         Some(secret) => Some(secrets.seal(&secret_context(id), &secret)),
-        None if old.target_type == new.target_type => old.connection_encrypted.clone(),
+        None if same_place => old.connection_encrypted.clone(),
         None => None,
     };
     if new.target_type == TargetType::S3Bucket && sealed.is_none() {
@@ -427,7 +436,7 @@ async fn probe(reach: &Targets, target: &RestoreTarget, secret: Option<String>) 
     match target.target_type {
         TargetType::Postgresql => {
             let url = s.url.unwrap_or_default();
-            let mut options = reach.database("url", &url).map_err(|e| e.to_string())?;
+            let mut options = reach.server("url", &url).map_err(|e| e.to_string())?;
             if let Some(password) = &secret {
                 options = options.password(password);
             }

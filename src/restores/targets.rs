@@ -117,6 +117,16 @@ impl Targets {
     /// host, with no password (it goes in its own field) and no parameter outside
     /// [`URL_PARAMETERS`]. Returns the connection options.
     pub fn database(&self, field: &str, url: &str) -> Result<PgConnectOptions, RestoreError> {
+        let options = self.server(field, url)?;
+        if options.get_database().is_none_or(str::is_empty) {
+            return Err(RestoreError::Invalid(format!("{field}: name the database, e.g. postgresql://user@host:5432/restored")));
+        }
+        Ok(options)
+    }
+
+    /// Checks a database server's URL as [`Targets::database`] does, where the database may
+    /// be left out (a named restore target on a server; each restore names its database).
+    pub fn server(&self, field: &str, url: &str) -> Result<PgConnectOptions, RestoreError> {
         let invalid = |why: String| RestoreError::Invalid(format!("{field}: {why}"));
         let example = "a URL such as postgresql://user@host:5432/database";
         if !(url.starts_with("postgresql://") || url.starts_with("postgres://")) || url.len() > 2048 {
@@ -143,9 +153,6 @@ impl Targets {
             return Err(invalid(format!("{host}:{port} is not an allowed restore host; allowed: {allowed}")));
         }
         let options = PgConnectOptions::from_str(url).map_err(|e| invalid(e.to_string()))?;
-        if options.get_database().is_none_or(str::is_empty) {
-            return Err(invalid("name the database, e.g. postgresql://user@host:5432/restored".into()));
-        }
         Ok(options.disable_statement_logging())
     }
 }

@@ -49,6 +49,7 @@ async fn restore_targets_are_checked_sealed_and_really_tested(catalog: Catalog) 
         (serde_json::json!({ "name": "x", "environment": "development", "targetType": "data_directory", "path": dir, "port": 80 }), "port: "),
         (serde_json::json!({ "name": "x", "environment": "development", "targetType": "s3_bucket", "bucket": "ok-bucket", "accessKey": "k" }), "secret: "),
         (serde_json::json!({ "name": " ", "environment": "staging", "targetType": "directory", "path": dir }), "name: "),
+        (serde_json::json!({ "name": "x", "environment": "staging", "targetType": "s3_bucket", "bucket": "ok-bucket/../x", "accessKey": "k", "secret": "s" }), "bucket: "),
     ];
     for (body, message) in refused {
         let e = targets::create(&catalog, &secrets, &reach, &admin, target(body.clone())).await.unwrap_err();
@@ -91,6 +92,16 @@ async fn restore_targets_are_checked_sealed_and_really_tested(catalog: Catalog) 
     assert!(!t.ok && t.message.contains("password authentication failed"), "{t:?}");
     let row = targets::get(&catalog, &viewer, &db.id).await.unwrap();
     assert_eq!((row.last_test_ok, row.last_test_message.as_deref()), (Some(0), Some(t.message.as_str())));
+    // Moved to another server without a new secret: the old one is not sent there.
+    let moved = serde_json::json!({ "name": "production orders", "environment": "production", "targetType": "postgresql", "url": "postgresql://postgres@localhost:5432/orders" });
+    assert!(targets::update(&catalog, &secrets, &reach, &admin, &db.id, target(moved)).await.unwrap().secret(&secrets).unwrap().is_none());
+
+    // A server without a database: each restore names its own.
+    let server_url = format!("postgresql://postgres@127.0.0.1:{}", cluster.port);
+    let body = serde_json::json!({ "name": "staging server", "environment": "staging", "targetType": "postgresql", "url": server_url, "secret": PASSWORD });
+    let server = targets::create(&catalog, &secrets, &reach, &admin, target(body)).await.unwrap();
+    let t = targets::test(&catalog, &secrets, &reach, &operator, &server.id).await.unwrap();
+    assert!(t.ok && t.message.ends_with("each restore names its database"), "{t:?}");
 
     // A bucket: listed with the target's own keys.
     let bucket = crate::buckets::bucket("target").await;
@@ -110,10 +121,10 @@ async fn restore_targets_are_checked_sealed_and_really_tested(catalog: Catalog) 
 
     // Listed production first; removed, and every change audited.
     let names: Vec<String> = targets::list(&catalog, &viewer).await.unwrap().into_iter().map(|t| t.name).collect();
-    assert_eq!(names, ["production orders", "dr bucket", "staging files"]);
+    assert_eq!(names, ["production orders", "dr bucket", "staging files", "staging server"]);
     assert_eq!(targets::delete(&catalog, &operator, &files.id).await.unwrap_err().kind(), Kind::Forbidden);
     targets::delete(&catalog, &admin, &files.id).await.unwrap();
     assert_eq!(targets::get(&catalog, &viewer, &files.id).await.unwrap_err().kind(), Kind::NotFound);
     let audited: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action LIKE 'restore_target.%'").fetch_one(catalog.pool()).await.unwrap();
-    assert_eq!(audited, 3 + 3 + 1, "three created, three updated, one deleted");
+    assert_eq!(audited, 4 + 4 + 1, "four created, four updated, one deleted");
 }
