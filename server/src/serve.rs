@@ -39,7 +39,7 @@ pub async fn serve(catalog_args: &CatalogArgs, args: &ServeArgs) -> anyhow::Resu
         .build();
     let targets = Arc::new(args.restore_targets(&catalog_args.data_dir)?);
     tracing::info!(roots = ?targets.roots(), hosts = ?targets.hosts(), "restores may write below these roots, to these hosts");
-    let state = AppState { catalog: catalog.clone(), secrets: secrets.clone(), targets, leptos_options, public_metrics: args.public_metrics, metrics: Arc::new(HttpMetrics::default()) };
+    let state = AppState { catalog: catalog.clone(), secrets: secrets.clone(), targets: targets.clone(), leptos_options, public_metrics: args.public_metrics, metrics: Arc::new(HttpMetrics::default()) };
     let app = router(state, SessionSettings { secure: args.secure_cookies, idle_minutes: args.session_idle_minutes });
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -47,7 +47,7 @@ pub async fn serve(catalog_args: &CatalogArgs, args: &ServeArgs) -> anyhow::Resu
     let scheduler = tokio::spawn(scheduled::run_scheduler(catalog.clone(), node_id.clone(), SCHEDULER_PERIOD, stop_rx.clone()));
     let stall_limit = (args.job_stall_minutes > 0).then(|| std::time::Duration::from_secs(args.job_stall_minutes * 60));
     let mut pool = Pool::new(catalog, node_id).with_lease_seconds(args.job_lease_seconds).with_stall_limit(stall_limit);
-    bulwark_core::orchestration::handlers::register_all(&mut pool, &secrets);
+    bulwark_core::orchestration::handlers::register_all(&mut pool, &secrets, &targets);
     if args.workers == 0 {
         tracing::warn!("--workers 0: this node claims no jobs; backups, restores and tests queued here run only on other nodes");
     }

@@ -11,11 +11,13 @@ use crate::platform::catalog::Catalog;
 use crate::executions::reconcile;
 use crate::platform::jobs::{CancelFlag, ClaimedJob};
 use crate::platform::secrets::SecretBox;
-use crate::{audit_anchor, platform::events, replicate, retention, platform::sessions, restore_tests, verify};
+use crate::restores::Targets;
+use crate::{audit_anchor, platform::events, replicate, restoration, retention, platform::sessions, restore_tests, verify};
 
 /// Registers every handler, and the periodic jobs, on `pool`.
-pub fn register_all(pool: &mut Pool, secrets: &SecretBox) {
+pub fn register_all(pool: &mut Pool, secrets: &SecretBox, targets: &Arc<Targets>) {
     pool.register(Arc::new(BackupHandler { secrets: secrets.clone() }));
+    pool.register(Arc::new(RestorationHandler { secrets: secrets.clone(), targets: targets.clone() }));
     pool.register(Arc::new(VerifyHandler { secrets: secrets.clone() }));
     pool.register(Arc::new(RestoreTestHandler { secrets: secrets.clone() }));
     pool.register(Arc::new(ReplicateHandler { secrets: secrets.clone() }));
@@ -49,6 +51,27 @@ impl JobHandler for VerifyHandler {
             let id = &job.payload_field("executionId")?;
             let report = verify::run(catalog, &self.secrets, id).await?;
             tracing::info!(execution = %id, status = %report.status, bytes = report.bytes, "backup verified");
+            Ok(())
+        })
+    }
+}
+
+/// Runs a restoration job (`restoration::jobs`) in its requester's name.
+pub struct RestorationHandler {
+    pub secrets: SecretBox,
+    pub targets: Arc<Targets>,
+}
+
+impl JobHandler for RestorationHandler {
+    fn kind(&self) -> &'static str {
+        restoration::jobs::JOB_KIND
+    }
+
+    fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
+        Box::pin(async move {
+            let id = &job.payload_field("restorationId")?;
+            let status = restoration::jobs::run(catalog, &self.secrets, &self.targets, id).await?;
+            tracing::info!(restoration = %id, %status, "restoration finished");
             Ok(())
         })
     }

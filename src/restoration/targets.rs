@@ -97,7 +97,7 @@ fn serialize_test_ok<S: serde::Serializer>(ok: &Option<i64>, s: S) -> Result<S::
     s.serialize_some(&ok.map(|v| v != 0))
 }
 
-const COLUMNS: &str = "id, name, environment, target_type, settings, created_by, created_at, updated_at, last_test_at, last_test_ok, \
+pub(super) const COLUMNS: &str = "id, name, environment, target_type, settings, created_by, created_at, updated_at, last_test_at, last_test_ok, \
     last_test_message, connection_encrypted";
 
 /// Where a target is. Each type uses its own fields: `url` (postgresql), `path` (directory),
@@ -376,6 +376,14 @@ pub(crate) async fn find(catalog: &Catalog, id: &str) -> Result<RestoreTarget, T
         .fetch_optional(catalog.pool())
         .await?
         .ok_or_else(|| TargetError::NotFound(id.to_string()))
+}
+
+/// The target named `name` (or with that id).
+pub(crate) async fn named(catalog: &Catalog, name: &str) -> Result<Option<RestoreTarget>, TargetError> {
+    Ok(sqlx::query_as::<_, RestoreTarget>(&format!("SELECT {COLUMNS} FROM restore_targets WHERE name = $1 OR id = $1"))
+        .bind(name)
+        .fetch_optional(catalog.pool())
+        .await?)
 }
 
 pub async fn get(catalog: &Catalog, actor: &Principal, id: &str) -> Result<RestoreTarget, TargetError> {

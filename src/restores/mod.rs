@@ -1,9 +1,12 @@
 //! What every restore shares, whatever its source kind (`crate::sources` holds each kind's
 //! own): the error, the report, the audit record, the check that an execution can be restored,
-//! the allowed targets ([`Targets`]), and the admission of restores a person asks for.
+//! the allowed targets ([`Targets`]) and where a restore writes ([`Place`]). Restores a person
+//! asks for are restoration jobs (`crate::restoration`), bounded by the worker pool.
 
+mod place;
 mod targets;
 
+pub use place::{Destination, Place};
 pub use targets::Targets;
 
 use serde::Serialize;
@@ -94,17 +97,6 @@ pub struct RestoreReport {
     pub unreadable: Vec<String>,
 }
 
-/// Restores asked for by a person (the REST API, the console) that run at once: each holds
-/// threads, buffers and a target's disk or database busy while its request waits; more wait
-/// their turn. Restore tests and DR runs are jobs, bounded by the worker pool instead.
-static BY_REQUEST: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
-
-/// A turn for a restore a person asked for: the doors take one before calling a restore
-/// function (never the restore functions themselves, which call each other).
-pub async fn admission() -> tokio::sync::SemaphorePermit<'static> {
-    BY_REQUEST.acquire().await.expect("the restore semaphore is never closed")
-}
-
 /// The location and snapshot of a completed execution of a `source_type` configuration.
 pub(crate) async fn completed(catalog: &Catalog, actor: &Principal, execution_id: &str, source_type: SourceKind) -> Result<(String, String), RestoreError> {
     let execution = executions::restorable(catalog, actor, execution_id).await?;
@@ -128,18 +120,4 @@ pub(crate) async fn record_action(catalog: &Catalog, actor: &Principal, action: 
     audit::append(&mut tx, Entry { actor: &Actor::from(actor), action, target_type: "backup_execution", target_id: Some(execution_id), detail }).await?;
     tx.tx.commit().await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    #[tokio::test]
-    async fn at_most_two_restores_by_request_run_at_once() {
-        let first = super::admission().await;
-        let _second = super::admission().await;
-        let third = tokio::time::timeout(std::time::Duration::from_millis(100), super::admission()).await;
-        assert!(third.is_err(), "a third restore started while two ran");
-        drop(first);
-        let third = tokio::time::timeout(std::time::Duration::from_secs(5), super::admission()).await;
-        assert!(third.is_ok(), "the third waited for a turn and got one");
-    }
 }

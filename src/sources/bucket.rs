@@ -1,7 +1,8 @@
 //! An S3 bucket or prefix (S3, Supabase Storage): backed up object by object, carrying over
 //! unread the objects whose ETag and size match the previous snapshot; restored, every object
 //! or those under chosen key prefixes, with its headers and user metadata, into the same
-//! bucket or another behind the same endpoint and credentials; restore-tested into a scratch
+//! bucket, another behind the same endpoint and credentials, or one reached with credentials
+//! of its own (a named restore target's); restore-tested into a scratch
 //! bucket beside the source.
 //!
 //! Each restored object is verified against its SHA-256 before it becomes visible: a small
@@ -13,20 +14,22 @@ use std::time::Instant;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::{BackupRun, Description, RestoreRun, Source, SourceFuture, TestRun, failed, report, request};
+use bulwark_types::RestorationType;
+
+use super::{BackupRun, Description, RestoreRun, Source, SourceFuture, TestRun, failed, no_point_in_time, report, request, wrong_place};
 use crate::configurations::{self, Configuration};
 use crate::engine::repo::backup::{self, BackupOptions, Entry};
 use crate::engine::repo::snapshot::{Node, NodeKind, Snapshot};
 use crate::engine::repo::{ChunkId, RepoError, Repository, tree};
 use crate::engine::source::SourceError;
-use crate::engine::source::bucket::{key_to_name, name_to_key};
+use crate::engine::source::bucket::{Bucket as SourceBucket, BucketOptions, key_to_name, name_to_key};
 use crate::executions::{self, ExecutionError};
 use crate::locations;
 use crate::platform::auth::{Principal, Role};
 use crate::platform::catalog::Catalog;
 use crate::platform::secrets::SecretBox;
 use crate::restore_tests::{self, Outcome};
-use crate::restores::{RestoreError, RestoreReport, completed, record};
+use crate::restores::{Destination, Place, RestoreError, RestoreReport, completed, record};
 
 pub struct Bucket;
 
@@ -46,6 +49,28 @@ impl Source for Bucket {
     fn restore_test<'a>(&'a self, run: &'a TestRun<'a>) -> SourceFuture<'a, Outcome> {
         Box::pin(into_scratch_bucket(run))
     }
+
+    fn check<'a>(&'a self, run: &'a RestoreRun<'a>, configuration: &'a Configuration, body: &'a serde_json::Value) -> SourceFuture<'a, Result<Place, RestoreError>> {
+        Box::pin(async move {
+            let r: BucketRestore = request(self, body.clone())?;
+            let target = r.target(&configuration.bucket(run.secrets)?)?;
+            let (bucket, prefix) = target.location();
+            Ok(Place::Bucket { endpoint: target.endpoint(), bucket, prefix })
+        })
+    }
+
+    fn request_for(&self, d: &Destination) -> Result<serde_json::Value, RestoreError> {
+        let Place::Bucket { endpoint, bucket, prefix } = &d.place else {
+            return Err(wrong_place(self, &d.place));
+        };
+        no_point_in_time(d)?;
+        d.refuse_scope(&[("tables", &d.scope.tables), ("paths", &d.scope.paths)])?;
+        let include = d.selection("prefixes", &d.scope.prefixes, &[RestorationType::Partial])?;
+        Ok(serde_json::json!({
+            "targetEndpoint": endpoint, "targetRegion": d.region, "targetAccessKey": d.access_key, "targetSecretKey": d.secret,
+            "targetBucket": bucket, "targetPrefix": prefix, "include": include,
+        }))
+    }
 }
 
 
@@ -62,6 +87,35 @@ pub struct BucketRestore {
     /// Only keys (below the source prefix) starting with one of these; every object when empty.
     #[serde(default)]
     pub include: Vec<String>,
+    /// Another endpoint and credentials (a named restore target's); the source's when absent.
+    #[serde(default)]
+    pub target_endpoint: Option<String>,
+    #[serde(default)]
+    pub target_region: Option<String>,
+    #[serde(default)]
+    pub target_access_key: Option<String>,
+    #[serde(default)]
+    pub target_secret_key: Option<String>,
+}
+
+impl BucketRestore {
+    /// Where it writes: the source's bucket, another bucket behind the source's endpoint and
+    /// credentials, or a bucket reached with credentials of its own.
+    fn target(&self, source: &SourceBucket) -> Result<SourceBucket, RestoreError> {
+        let (source_bucket, source_prefix) = source.location();
+        let bucket = self.target_bucket.as_deref().unwrap_or(&source_bucket);
+        let prefix = self.target_prefix.as_deref().unwrap_or(&source_prefix);
+        match &self.target_access_key {
+            Some(access_key) => {
+                let options = BucketOptions { endpoint: self.target_endpoint.clone(), region: self.target_region.clone(), access_key_id: access_key.clone(), path_style: None };
+                SourceBucket::new(&format!("s3://{bucket}/{prefix}"), &options, self.target_secret_key.as_deref().unwrap_or(""))
+            }
+            None if self.target_endpoint.is_some() => return Err(RestoreError::Invalid("targetAccessKey: another endpoint needs its own credentials".into())),
+            None if self.target_bucket.is_none() && self.target_prefix.is_none() => return Ok(source.clone()),
+            None => source.with_target(bucket, prefix),
+        }
+        .map_err(|e| RestoreError::Invalid(format!("targetBucket: {e}")))
+    }
 }
 
 /// Objects up to this size are written with one PUT; bigger ones in parts of this size.
@@ -73,22 +127,14 @@ pub async fn restore_bucket(catalog: &Catalog, secrets: &SecretBox, actor: &Prin
     let configuration = configurations::find(catalog, &execution.configuration_id).await?;
     let (location, snapshot_id) = completed(catalog, actor, execution_id, configuration.source_type).await?;
     let source = configuration.bucket(secrets)?;
-    let (source_bucket, source_prefix) = source.location();
-    let over_source = request.target_bucket.as_ref().is_none_or(|b| *b == source_bucket);
+    let target = request.target(&source)?;
+    let over_source = target.location().0 == source.location().0 && target.endpoint() == source.endpoint();
     if over_source {
         // Writing over the protected bucket itself replaces live objects: an administrator's call.
         if actor.role < Role::Admin {
             return Err(RestoreError::Forbidden("restoring a bucket over its own source needs the admin role; restore into another bucket (targetBucket)".into()));
         }
     }
-    let target = match (&request.target_bucket, &request.target_prefix) {
-        (None, None) => source,
-        (bucket, prefix) => {
-            source
-                .with_target(bucket.as_deref().unwrap_or(&source_bucket), prefix.as_deref().unwrap_or(&source_prefix))
-                .map_err(|e| RestoreError::Invalid(format!("targetBucket: {e}")))?
-        }
-    };
     let started = Instant::now();
     let locations::SnapshotSource { repo, snapshot, location_id } = locations::open_snapshot(catalog, secrets, &location, &snapshot_id).await?;
     let index = repo.load_index().await?;
@@ -251,7 +297,7 @@ async fn into_scratch_bucket(run: &TestRun<'_>) -> Outcome {
     if let Err(e) = scratch.create().await {
         return failed(format!("cannot create the scratch bucket {name}: {e}"));
     }
-    let request = BucketRestore { target_bucket: Some(name.clone()), target_prefix: None, include: Vec::new() };
+    let request = BucketRestore { target_bucket: Some(name.clone()), ..BucketRestore::default() };
     let mut outcome = match restore_bucket(catalog, secrets, actor, &execution.id, request).await {
         Ok(report) => Outcome {
             bytes: report.bytes,

@@ -2,7 +2,7 @@
 //! as files, with metadata naming each environment file's keys (never a value); restored like
 //! a directory (`super::filesystem`), by admins only, since the values are secrets.
 
-use super::filesystem::{into_scratch_directory, restore_directory};
+use super::filesystem::{check_directory, directory_request, into_scratch_directory, restore_directory};
 use super::{BackupRun, Description, RestoreRun, Source, SourceFuture, TestRun, report, request};
 use crate::engine::repo::backup::{self, BackupOptions, Entry, EntryOpener};
 use crate::engine::repo::snapshot::{Node, NodeKind, Snapshot};
@@ -11,7 +11,8 @@ use crate::engine::source::{SourceError, SourceKind};
 use crate::executions::ExecutionError;
 use crate::platform::auth::{Principal, Role};
 use crate::restore_tests::Outcome;
-use crate::restores::RestoreError;
+use crate::configurations::Configuration;
+use crate::restores::{Destination, Place, RestoreError};
 
 pub struct EnvFiles;
 
@@ -30,6 +31,14 @@ impl Source for EnvFiles {
 
     fn restore_test<'a>(&'a self, run: &'a TestRun<'a>) -> SourceFuture<'a, Outcome> {
         Box::pin(into_scratch_directory(run))
+    }
+
+    fn check<'a>(&'a self, run: &'a RestoreRun<'a>, _: &'a Configuration, body: &'a serde_json::Value) -> SourceFuture<'a, Result<Place, RestoreError>> {
+        Box::pin(async move { check_directory(self, run, body) })
+    }
+
+    fn request_for(&self, destination: &Destination) -> Result<serde_json::Value, RestoreError> {
+        directory_request(self, destination)
     }
 }
 

@@ -7,8 +7,10 @@ use std::time::Instant;
 
 use serde::Deserialize;
 
-use super::{BackupRun, Description, RestoreRun, Source, SourceFuture, TestRun, failed, report, request};
-use crate::configurations;
+use bulwark_types::RestorationType;
+
+use super::{BackupRun, Description, RestoreRun, Source, SourceFuture, TestRun, failed, no_point_in_time, report, request, wrong_place};
+use crate::configurations::{self, Configuration};
 use crate::engine::repo::backup::BackupOptions;
 use crate::engine::repo::restore;
 use crate::engine::repo::snapshot::Snapshot;
@@ -19,7 +21,7 @@ use crate::platform::auth::{Principal, Role};
 use crate::platform::catalog::Catalog;
 use crate::platform::secrets::SecretBox;
 use crate::restore_tests::{self, Outcome};
-use crate::restores::{RestoreError, RestoreReport, Targets, completed, record};
+use crate::restores::{Destination, Place, RestoreError, RestoreReport, Targets, completed, record};
 
 pub struct Filesystem;
 
@@ -43,6 +45,31 @@ impl Source for Filesystem {
     fn restore_test<'a>(&'a self, run: &'a TestRun<'a>) -> SourceFuture<'a, Outcome> {
         Box::pin(into_scratch_directory(run))
     }
+
+    fn check<'a>(&'a self, run: &'a RestoreRun<'a>, _: &'a Configuration, body: &'a serde_json::Value) -> SourceFuture<'a, Result<Place, RestoreError>> {
+        Box::pin(async move { check_directory(self, run, body) })
+    }
+
+    fn request_for(&self, destination: &Destination) -> Result<serde_json::Value, RestoreError> {
+        directory_request(self, destination)
+    }
+}
+
+/// Where a directory request writes (configuration files restore the same way).
+pub(super) fn check_directory(source: &dyn Source, run: &RestoreRun<'_>, body: &serde_json::Value) -> Result<Place, RestoreError> {
+    let r: DirectoryRestore = request(source, body.clone())?;
+    Ok(Place::Directory { path: run.targets.directory("targetPath", &r.target_path)? })
+}
+
+/// A directory request into a named target: everything, or the scope's paths.
+pub(super) fn directory_request(source: &dyn Source, d: &Destination) -> Result<serde_json::Value, RestoreError> {
+    let Place::Directory { path } = &d.place else {
+        return Err(wrong_place(source, &d.place));
+    };
+    no_point_in_time(d)?;
+    d.refuse_scope(&[("tables", &d.scope.tables), ("prefixes", &d.scope.prefixes)])?;
+    let include = d.selection("paths", &d.scope.paths, &[RestorationType::Partial])?;
+    Ok(serde_json::json!({ "targetPath": path, "include": include }))
 }
 
 /// Where to restore a directory backup, and which paths of it (all when empty).

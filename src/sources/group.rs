@@ -34,7 +34,7 @@ use crate::platform::jobs::CancelFlag;
 use crate::platform::secrets::SecretBox;
 use crate::platform::time;
 use crate::restore_tests::Outcome;
-use crate::restores::{RestoreError, Targets, record_action};
+use crate::restores::{Destination, Place, RestoreError, Targets, record_action};
 use crate::wal_archive;
 
 pub struct Group;
@@ -54,6 +54,27 @@ impl Source for Group {
 
     fn restore_test<'a>(&'a self, _: &'a TestRun<'a>) -> SourceFuture<'a, Outcome> {
         Box::pin(async { failed("restore tests of a consistency group test each member's own backup: schedule them per member".into()) })
+    }
+
+    fn check<'a>(&'a self, run: &'a RestoreRun<'a>, configuration: &'a Configuration, body: &'a serde_json::Value) -> SourceFuture<'a, Result<Place, RestoreError>> {
+        Box::pin(async move {
+            let r: GroupRestore = request(self, body.clone())?;
+            let mut members = Vec::new();
+            for id in configuration.members() {
+                let member = configurations::find(run.catalog, &id).await?;
+                if let Some(target) = r.members.get(&member.id).or_else(|| r.members.get(&member.name)) {
+                    let place = Box::pin(super::of(&member).check(run, &member, target)).await.map_err(|e| RestoreError::Invalid(format!("members.{}: {e}", member.name)))?;
+                    members.push(place);
+                }
+            }
+            Ok(Place::Members { members })
+        })
+    }
+
+    fn request_for(&self, _: &Destination) -> Result<serde_json::Value, RestoreError> {
+        Err(RestoreError::Invalid(
+            "targetIdentifier: a consistency group restores each member into a target of its own; restore it from the group's execution page, naming each member's target".into(),
+        ))
     }
 }
 

@@ -28,7 +28,7 @@ use crate::platform::catalog::Catalog;
 use crate::platform::jobs::CancelFlag;
 use crate::platform::secrets::SecretBox;
 use crate::restore_tests::Outcome;
-use crate::restores::{RestoreError, Targets};
+use crate::restores::{Destination, Place, RestoreError, Targets};
 
 /// The future a [`Source`] method returns (boxed, so kinds can be picked at run time).
 pub type SourceFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -90,6 +90,13 @@ pub trait Source: Send + Sync {
 
     /// Restores into a scratch target, checks what landed, and removes the target.
     fn restore_test<'a>(&'a self, run: &'a TestRun<'a>) -> SourceFuture<'a, Outcome>;
+
+    /// Reads a restore request of this kind's shape and checks its target against the server's
+    /// allowed places, writing nothing; returns where it would write.
+    fn check<'a>(&'a self, run: &'a RestoreRun<'a>, configuration: &'a Configuration, request: &'a serde_json::Value) -> SourceFuture<'a, Result<Place, RestoreError>>;
+
+    /// This kind's request for a restore into a named target.
+    fn request_for(&self, destination: &Destination) -> Result<serde_json::Value, RestoreError>;
 }
 
 /// The kind of source `configuration` backs up. A PostgreSQL configuration that archives its
@@ -119,6 +126,20 @@ pub async fn restore(catalog: &Catalog, secrets: &SecretBox, targets: &Targets, 
 fn request<T: serde::de::DeserializeOwned>(source: &dyn Source, request: serde_json::Value) -> Result<T, RestoreError> {
     let Description { name, restores_into } = source.describe();
     serde_json::from_value(request).map_err(|e| RestoreError::Invalid(format!("a {name} backup restores into {restores_into}: {e}")))
+}
+
+/// The error for a named target of the wrong type.
+fn wrong_place(source: &dyn Source, place: &Place) -> RestoreError {
+    let Description { name, restores_into } = source.describe();
+    RestoreError::Invalid(format!("targetIdentifier: a {name} backup restores into {restores_into}, not {}", place.describe()))
+}
+
+/// Only continuous PostgreSQL restores to a point in time.
+fn no_point_in_time(destination: &Destination) -> Result<(), RestoreError> {
+    match destination.point_in_time {
+        Some(_) => Err(RestoreError::Invalid("pointInTimeTarget: only continuous PostgreSQL backups restore to a point in time".into())),
+        None => Ok(()),
+    }
 }
 
 /// A report as the JSON [`Source::restore`] answers.

@@ -12,7 +12,10 @@ use serde::Deserialize;
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 
-use super::{BackupRun, Description, RestoreRun, Source, SourceFuture, TestRun, failed, report, request};
+use bulwark_types::RestorationType;
+
+use super::{BackupRun, Description, RestoreRun, Source, SourceFuture, TestRun, failed, no_point_in_time, report, request, wrong_place};
+use crate::configurations::Configuration;
 use crate::engine::repo::backup::{self, BackupOptions};
 use crate::engine::repo::snapshot::Snapshot;
 use crate::engine::repo::{RepoError, restore};
@@ -24,7 +27,7 @@ use crate::platform::auth::{Principal, Role};
 use crate::platform::catalog::Catalog;
 use crate::platform::secrets::SecretBox;
 use crate::restore_tests::{self, Outcome};
-use crate::restores::{RestoreError, RestoreReport, Targets, completed, record};
+use crate::restores::{Destination, Place, RestoreError, RestoreReport, Targets, completed, record};
 
 pub struct PostgresDump;
 
@@ -43,6 +46,25 @@ impl Source for PostgresDump {
 
     fn restore_test<'a>(&'a self, run: &'a TestRun<'a>) -> SourceFuture<'a, Outcome> {
         Box::pin(into_database(run))
+    }
+
+    fn check<'a>(&'a self, run: &'a RestoreRun<'a>, _: &'a Configuration, body: &'a serde_json::Value) -> SourceFuture<'a, Result<Place, RestoreError>> {
+        Box::pin(async move {
+            let r: PostgresRestore = request(self, body.clone())?;
+            parse_tables(&r.tables)?;
+            Place::database(run.targets, "targetUrl", &r.target_url)
+        })
+    }
+
+    fn request_for(&self, d: &Destination) -> Result<serde_json::Value, RestoreError> {
+        let Place::Database { url, .. } = &d.place else {
+            return Err(wrong_place(self, &d.place));
+        };
+        no_point_in_time(d)?;
+        d.refuse_scope(&[("paths", &d.scope.paths), ("prefixes", &d.scope.prefixes)])?;
+        let tables = d.selection("tables", &d.scope.tables, &[RestorationType::TableLevel, RestorationType::Partial])?;
+        parse_tables(&tables)?;
+        Ok(serde_json::json!({ "targetUrl": url, "targetPassword": d.secret, "tables": tables }))
     }
 }
 

@@ -66,7 +66,7 @@ pub async fn run_queued(catalog: &Catalog, secrets: &bulwark_core::platform::sec
     use bulwark_core::platform::jobs::ClaimedJob;
     use bulwark_core::orchestration::{handlers, pool::Pool};
     let mut pool = Pool::new(catalog.clone(), "test".into());
-    handlers::register_all(&mut pool, secrets);
+    handlers::register_all(&mut pool, secrets, &std::sync::Arc::new(restore_targets()));
     let handler = pool.handler(kind).unwrap_or_else(|| panic!("no handler for {kind}"));
     let queued: Vec<(String, String, String)> = sqlx::query_as("SELECT id, kind, payload FROM jobs WHERE state = 'queued' AND kind = $1 ORDER BY created_at, id")
         .bind(kind)

@@ -24,7 +24,10 @@ pub use jobs::{JobLine, JobState};
 pub use json_text::serialize as serialize_json_text;
 pub use locations::{EntryView, FloorView, LocationRow, RecoveryKitView, ReplicationLine, ReplicationRuleLine, ReplicationStatus, SnapshotView, TestOutcome};
 pub use overview::Overview;
-pub use restoration::{Environment, RestoreTargetLine, TargetType};
+pub use restoration::{
+    ApprovalLine, ApprovalPolicy, ApprovalRule, AvailableBackup, Environment, Restoration, RestorationInitiated, RestorationProgress, RestorationRequest, RestorationScope,
+    RestorationStatus, RestorationType, RestoreTargetLine, TargetType,
+};
 pub use restore_tests::{TestLine, TestMetrics, TestResultsView, TestStatus};
 pub use retention::{CandidateLine, CleanupView, HoldLine, RetentionInfo};
 pub use size::human_bytes;

@@ -36,6 +36,8 @@ text_enum!(AlertType, "alert type" {
     ReplicationFailed => "replication_failed",
     /// A test restore failed or found issues.
     RestoreTestFailed => "restore_test_failed",
+    /// A restore ran without the approval its environment needs (break-glass).
+    BreakGlassRestore => "break_glass_restore",
 });
 
 text_enum!(Severity, "severity" {

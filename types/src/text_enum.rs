@@ -71,7 +71,7 @@ pub(crate) use text_enum;
 
 #[cfg(test)]
 mod tests {
-    use crate::{AlertType, Environment, ExecutionStatus, JobState, ReplicationStatus, Role, Severity, SourceKind, TargetType, TestStatus};
+    use crate::{AlertType, ApprovalRule, Environment, RestorationStatus, RestorationType, ExecutionStatus, JobState, ReplicationStatus, Role, Severity, SourceKind, TargetType, TestStatus};
 
     /// The name stored in the catalog, the name sent as JSON and the name parsed back are one.
     fn round_trips<T: Copy + PartialEq + std::fmt::Debug + serde::Serialize>(all: &[T], as_str: fn(T) -> &'static str, parse: fn(&str) -> Option<T>) {
@@ -93,6 +93,9 @@ mod tests {
         round_trips(TestStatus::ALL, TestStatus::as_str, TestStatus::parse);
         round_trips(ReplicationStatus::ALL, ReplicationStatus::as_str, ReplicationStatus::parse);
         round_trips(Environment::ALL, Environment::as_str, Environment::parse);
+        round_trips(RestorationType::ALL, RestorationType::as_str, RestorationType::parse);
+        round_trips(RestorationStatus::ALL, RestorationStatus::as_str, RestorationStatus::parse);
+        round_trips(ApprovalRule::ALL, ApprovalRule::as_str, ApprovalRule::parse);
         round_trips(TargetType::ALL, TargetType::as_str, TargetType::parse);
     }
 

@@ -77,13 +77,12 @@ pub async fn create_wal_token(id: String) -> Result<String, AppError> {
     Ok(wal_archive::archive_command(host, &id, &created.secret))
 }
 
-/// Restores a continuous configuration to a point in time; returns a sentence for the page.
+/// Restores a continuous configuration to a point in time (a restoration job); returns a
+/// sentence for the page.
 #[server(prefix = "/_sfn", endpoint = "recover_configuration")]
 pub async fn recover_configuration(id: String, target_directory: String, target: String, target_time: String, restore_point: String, port: String) -> Result<String, AppError> {
-    use bulwark_core::restores;
-    use bulwark_core::sources::postgres_cluster::PhysicalRestore;
+    use bulwark_core::sources::postgres_cluster::{PhysicalRestore, base_backup_for};
     let p = crate::ssr::principal().await?;
-    let (catalog, secrets) = (crate::ssr::catalog()?, crate::ssr::secrets()?);
     let given = |s: String| Some(s.trim().to_string()).filter(|s| !s.is_empty());
     let (target_time, restore_point) = match target.as_str() {
         "time" => (Some(given(target_time).ok_or_else(|| AppError::Invalid("targetTime: give the time to restore to".into()))?), None),
@@ -95,20 +94,23 @@ pub async fn recover_configuration(id: String, target_directory: String, target:
         Some(p) => Some(p.parse::<u16>().map_err(|_| AppError::Invalid("port: a port number, 1 to 65535".into()))?),
     };
     let request = PhysicalRestore { target_directory, target_time, restore_point, port };
-    let _turn = restores::admission().await;
-    let r = bulwark_core::sources::postgres_cluster::recover(&catalog, &secrets, &*crate::ssr::restore_targets()?, &p, &id, request).await.map_err(AppError::from_core)?;
-    let running = match r.port {
+    let base = base_backup_for(&crate::ssr::catalog()?, &p, &id, &request).await.map_err(AppError::from_core)?;
+    let r = match super::restores::through_door(&p, &base, serde_json::to_value(request).unwrap_or_default()).await? {
+        Ok(report) => report,
+        Err(waiting) => return Ok(waiting),
+    };
+    let running = match r["port"].as_u64() {
         Some(port) => format!(", running on port {port}"),
         None => ", ready to start".into(),
     };
-    let replayed = r.recovered_to.map(|t| format!("; last transaction replayed: {t}")).unwrap_or_default();
+    let replayed = r["recoveredTo"].as_str().map(|t| format!("; last transaction replayed: {t}")).unwrap_or_default();
     Ok(format!(
         "Restored to {} into {}{running} in {:.2} s ({} of base backup, {} WAL files){replayed}",
-        r.recovery_target,
-        r.data_directory,
-        r.duration_seconds,
-        human_bytes(r.bytes),
-        r.wal_files
+        r["recoveryTarget"].as_str().unwrap_or_default(),
+        r["dataDirectory"].as_str().unwrap_or_default(),
+        r["durationSeconds"].as_f64().unwrap_or_default(),
+        human_bytes(r["bytes"].as_u64().unwrap_or_default()),
+        r["walFiles"].as_u64().unwrap_or_default()
     ))
 }
 

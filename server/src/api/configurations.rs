@@ -11,8 +11,6 @@ use futures_util::Stream;
 use bulwark_core::configurations::{self, Configuration, ConfigurationSummary, NewConfiguration};
 use bulwark_core::executions::scheduled::{self, ScheduleView};
 use bulwark_core::executions::{self, Execution};
-use bulwark_core::restores;
-use bulwark_core::sources::{self, postgres_cluster::{self, PhysicalRestore, RecoveryReport}};
 use bulwark_core::wal_archive::{self, PushReport, RecoveryWindow};
 use serde::Deserialize;
 
@@ -165,29 +163,11 @@ pub async fn schedule(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<S
     Ok(Json(scheduled::schedule(&s.catalog, &p, &id, q.limit.unwrap_or(50)).await?))
 }
 
-/// Restores an execution: a PostgreSQL dump into a database (`targetUrl`, optional `tables`),
-/// a base backup into a new data directory (`targetDirectory`, optional `targetTime` or
-/// `restorePoint`, `port`), a directory one into a directory (`targetPath`, optional
-/// `include`). Answers once done, with the measured restore time.
-#[utoipa::path(post, path = "/api/admin/backups/executions/{id}/restore", tag = "restores", params(("id" = String, Path, description = "The execution")), request_body(content = serde_json::Value, description = "By the backup's kind: `targetUrl` (+ `tables`), `targetDirectory` (+ `targetTime` | `restorePoint`, `port`), `targetPath` (+ `include`, `skipUnreadable`), or a bucket target"), responses((status = 200, body = serde_json::Value, description = "What was restored, where from, and how long it took")))]
-pub async fn restore(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Json(body): Json<serde_json::Value>) -> Result<Json<serde_json::Value>, ApiError> {
-    let _turn = restores::admission().await;
-    Ok(Json(sources::restore(&s.catalog, &s.secrets, &s.targets, &p, &id, body).await?))
-}
-
 /// A configuration-file execution against the files as they are now: files added, removed or
 /// changed, and environment files' keys; never a value.
 #[utoipa::path(get, path = "/api/admin/backups/executions/{id}/diff", tag = "executions", params(("id" = String, Path, description = "The execution")), responses((status = 200, body = bulwark_core::config_files::ConfigDiff)))]
 pub async fn diff(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<bulwark_core::config_files::ConfigDiff>, ApiError> {
     Ok(Json(bulwark_core::config_files::diff(&s.catalog, &s.secrets, &p, &id).await?))
-}
-
-/// Point-in-time restore of a continuous configuration, from the newest base backup that
-/// ended before the target.
-#[utoipa::path(post, path = "/api/admin/backups/configurations/{id}/recover", tag = "restores", params(("id" = String, Path, description = "The configuration")), request_body = PhysicalRestore, responses((status = 200, body = RecoveryReport)))]
-pub async fn recover(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Json(body): Json<PhysicalRestore>) -> Result<Json<RecoveryReport>, ApiError> {
-    let _turn = restores::admission().await;
-    Ok(Json(postgres_cluster::recover(&s.catalog, &s.secrets, &s.targets, &p, &id, body).await?))
 }
 
 /// The span a continuous configuration can be restored to.

@@ -98,6 +98,7 @@ from_core!(
     bulwark_core::executions::ExecutionError,
     bulwark_core::restores::RestoreError,
     bulwark_core::restoration::targets::TargetError,
+    bulwark_core::restoration::RestorationError,
     bulwark_core::wal_archive::WalArchiveError,
     bulwark_core::config_files::ConfigFilesError,
     bulwark_core::retention::RetentionError,

@@ -9,6 +9,7 @@ mod configurations;
 mod jobs;
 mod locations;
 mod me;
+mod restoration;
 mod restore_targets;
 mod retention;
 mod tokens;
@@ -45,11 +46,22 @@ pub fn router() -> Router<AppState> {
         .route("/admin/backups/restore-targets", get(restore_targets::list).post(restore_targets::create))
         .route("/admin/backups/restore-targets/{id}", get(restore_targets::get).put(restore_targets::update).delete(restore_targets::delete))
         .route("/admin/backups/restore-targets/{id}/test", axum::routing::post(restore_targets::test))
+        .route("/admin/backups/restoration", get(restoration::history).post(restoration::request))
+        .route("/admin/backups/restoration/available", get(restoration::available))
+        .route("/admin/backups/restoration/active", get(restoration::active))
+        .route("/admin/backups/restoration/{id}", get(restoration::get).put(restoration::update))
+        .route("/admin/backups/restoration/{id}/status", get(restoration::status))
+        .route("/admin/backups/restoration/{id}/events", get(restoration::events))
+        .route("/admin/backups/restoration/{id}/cancel", axum::routing::post(restoration::cancel))
+        .route("/admin/backups/restoration/{id}/approve", axum::routing::post(restoration::approve))
+        .route("/admin/backups/restoration/{id}/reject", axum::routing::post(restoration::reject))
+        .route("/admin/backups/approval-policies", get(restoration::policies))
+        .route("/admin/backups/approval-policies/{environment}", axum::routing::put(restoration::set_policy))
         .route("/admin/backups/configurations", get(configurations::list).post(configurations::create))
         .route("/admin/backups/configurations/{id}", get(configurations::get).put(configurations::update))
         .route("/admin/backups/configurations/{id}/execute", axum::routing::post(configurations::execute))
         .route("/admin/backups/configurations/{id}/executions", get(configurations::executions))
-        .route("/admin/backups/configurations/{id}/recover", axum::routing::post(configurations::recover))
+        .route("/admin/backups/configurations/{id}/recover", axum::routing::post(restoration::recover))
         .route("/admin/backups/configurations/{id}/recovery-window", get(configurations::recovery_window))
         .route("/admin/backups/configurations/{id}/wal-token", axum::routing::post(configurations::wal_token))
         .route(
@@ -66,7 +78,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/backups/testing/schedule", axum::routing::post(retention::schedule_test))
         .route("/admin/backups/testing/results", get(retention::test_results))
         .route("/admin/backups/executions/{id}/events", get(configurations::events))
-        .route("/admin/backups/executions/{id}/restore", axum::routing::post(configurations::restore))
+        .route("/admin/backups/executions/{id}/restore", axum::routing::post(restoration::restore))
         .route("/admin/backups/executions/{id}/diff", get(configurations::diff))
         .route("/admin/backups/executions/{id}/cancel", axum::routing::post(configurations::cancel))
         .route("/admin/backups/configurations/{id}/schedule", get(configurations::schedule))

@@ -9,7 +9,7 @@ use utoipa::openapi::{ContentBuilder, OpenApi as Document, RefOr, ResponseBuilde
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::access::{Access, ROUTES};
-use super::{audit, configurations, jobs, locations, me, restore_targets, retention, tokens, users};
+use super::{audit, configurations, jobs, locations, me, restoration, restore_targets, retention, tokens, users};
 
 /// Every error body: `error` names the kind, `detail` says what to do.
 #[derive(serde::Serialize, ToSchema)]
@@ -33,12 +33,15 @@ pub struct ErrorBody {
         retention::get_floor, retention::set_floor,
         restore_targets::list, restore_targets::create, restore_targets::get, restore_targets::update, restore_targets::delete,
         restore_targets::test,
+        restoration::request, restoration::history, restoration::available, restoration::active, restoration::get, restoration::update,
+        restoration::status, restoration::events, restoration::cancel, restoration::approve, restoration::reject,
+        restoration::policies, restoration::set_policy,
         configurations::list, configurations::create, configurations::get, configurations::update, configurations::execute,
-        configurations::executions, configurations::recover, configurations::recovery_window, configurations::wal_token,
+        configurations::executions, restoration::recover, configurations::recovery_window, configurations::wal_token,
         configurations::wal_fetch, configurations::wal_push, configurations::schedule,
         configurations::execution, retention::delete_execution, retention::of_execution, retention::list_holds, retention::add_hold,
         retention::release_hold, retention::cleanup, retention::verify, retention::schedule_test, retention::test_results,
-        configurations::events, configurations::restore, configurations::diff, configurations::cancel,
+        configurations::events, restoration::restore, configurations::diff, configurations::cancel,
         jobs::list, audit::list, audit::verify,
     ),
     components(schemas(ErrorBody)),

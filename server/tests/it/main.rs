@@ -65,6 +65,7 @@ impl TestApp {
         let secrets = bulwark_core::platform::secrets::SecretBox::new(bulwark_core::engine::repo::crypto::Key::random());
         let state = AppState { catalog: catalog.clone(), secrets: secrets.clone(), targets: Arc::new(restore_targets()), leptos_options, public_metrics: false, metrics: Arc::new(HttpMetrics::default()) };
         let router = router(state.clone(), SessionSettings { secure: false, idle_minutes: 30 });
+        tokio::spawn(run_restorations(catalog.clone(), secrets.clone(), state.targets.clone()));
         TestApp { catalog, secrets, router, state }
     }
 
@@ -111,6 +112,28 @@ impl TestApp {
 
 /// Where the tests' restores may write: below this process's scratch root, and to the test
 /// clusters on loopback.
+/// A worker for restoration jobs only, as a node's pool would run them: the restore doors wait
+/// for their job, while the tests run every other queued job themselves, when they choose.
+async fn run_restorations(catalog: Catalog, secrets: bulwark_core::platform::secrets::SecretBox, targets: Arc<bulwark_core::restores::Targets>) {
+    use bulwark_core::restoration::jobs::{self, JOB_KIND};
+    loop {
+        let queued: Vec<(String, String)> = match sqlx::query_as("SELECT id, payload FROM jobs WHERE state = 'queued' AND kind = $1").bind(JOB_KIND).fetch_all(catalog.pool()).await {
+            Ok(queued) => queued,
+            Err(_) => return,
+        };
+        for (id, payload) in queued {
+            let taken = sqlx::query("UPDATE jobs SET state = 'running' WHERE id = $1 AND state = 'queued'").bind(&id).execute(catalog.pool()).await;
+            if taken.map(|t| t.rows_affected()).unwrap_or(0) != 1 {
+                continue;
+            }
+            let payload: serde_json::Value = serde_json::from_str(&payload).unwrap_or_default();
+            jobs::run(&catalog, &secrets, &targets, payload["restorationId"].as_str().unwrap_or_default()).await.unwrap();
+            let _ = sqlx::query("UPDATE jobs SET state = 'succeeded' WHERE id = $1").bind(&id).execute(catalog.pool()).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 pub fn restore_targets() -> bulwark_core::restores::Targets {
     bulwark_core::restores::Targets::new(&[bulwark_testkit::process_root().to_path_buf()], &["127.0.0.1".into(), "localhost".into()]).unwrap()
 }

@@ -202,7 +202,8 @@ async fn point_in_time_restores_hold_exactly_the_rows_before_the_target(app: Tes
         let data = temp_dir("pitr-rebuilt").join("data");
         let port = free_port();
         let request = bulwark_core::sources::postgres_cluster::PhysicalRestore { target_directory: data.display().to_string(), target_time: None, restore_point: None, port: Some(port) };
-        let recovered = bulwark_core::sources::postgres_cluster::recover(&catalog, &secrets, &crate::restore_targets(), &system, &id, request).await.unwrap();
+        let base = bulwark_core::sources::postgres_cluster::base_backup_for(&catalog, &system, &id, &request).await.unwrap();
+        let recovered = bulwark_core::sources::postgres_cluster::restore_physical(&catalog, &secrets, &crate::restore_targets(), &system, &base, request).await.unwrap();
         bulwark_testkit::adopt_cluster(&data);
         assert!(recovered.wal_files >= 1, "{recovered:?}");
         let restored = PgCluster::running_at(port, &data);

@@ -97,6 +97,11 @@ impl Bucket {
         Ok(Bucket { storage: S3Storage::new(S3Settings { bucket, prefix, ..self.storage.settings().clone() }) })
     }
 
+    /// The endpoint; `None` for AWS itself.
+    pub fn endpoint(&self) -> Option<String> {
+        self.storage.settings().endpoint.clone()
+    }
+
     /// The bucket and prefix.
     pub fn location(&self) -> (String, String) {
         let s = self.storage.settings();

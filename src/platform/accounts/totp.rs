@@ -170,6 +170,16 @@ pub async fn remove(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, u
     record(catalog, actor, user_id, "user.second_factor.remove").await
 }
 
+/// Checks a fresh code of `user_id`'s second factor for a sensitive action (approving a
+/// restore) and uses it up, as a login does: true only for a code not used before.
+pub async fn confirm_action(catalog: &Catalog, secrets: &SecretBox, user_id: &str, code: &str) -> Result<bool, AuthError> {
+    let sealed: Option<Option<String>> = sqlx::query_scalar("SELECT totp_secret FROM users WHERE id = $1").bind(user_id).fetch_optional(catalog.pool()).await?;
+    let Some(sealed) = sealed.flatten() else {
+        return Err(AuthError::Conflict("no second factor is set up: enrol one in Account first".into()));
+    };
+    accept(catalog, &open_secret(secrets, user_id, &sealed)?, user_id, code).await
+}
+
 /// Checks a login's code against the user's secret and uses it up: true only for a code of a step
 /// later than the last one accepted (the update is conditional, so two logins racing with one
 /// code cannot both pass).

@@ -6,9 +6,12 @@
 mod cluster_config;
 mod restore;
 
-pub use restore::{PhysicalRestore, RecoveryReport, recover, restore_physical};
+pub use restore::{PhysicalRestore, RecoveryReport, base_backup_for, restore_physical};
 
-use super::{BackupRun, Description, RestoreRun, Source, SourceFuture, TestRun, failed, report, request};
+use bulwark_types::RestorationType;
+
+use super::{BackupRun, Description, RestoreRun, Source, SourceFuture, TestRun, failed, report, request, wrong_place};
+use crate::configurations::Configuration;
 use crate::engine::repo::RepoError;
 use crate::engine::repo::backup::{self, BackupOptions};
 use crate::engine::repo::snapshot::Snapshot;
@@ -16,7 +19,7 @@ use crate::engine::source::postgres::Database;
 use crate::engine::source::{SourceError, SourceKind};
 use crate::executions::ExecutionError;
 use crate::restore_tests::{self, Outcome};
-use crate::restores::{RestoreError, Targets};
+use crate::restores::{Destination, Place, RestoreError, Targets};
 
 pub struct PostgresCluster;
 
@@ -35,6 +38,30 @@ impl Source for PostgresCluster {
 
     fn restore_test<'a>(&'a self, run: &'a TestRun<'a>) -> SourceFuture<'a, Outcome> {
         Box::pin(into_cluster(run))
+    }
+
+    fn check<'a>(&'a self, run: &'a RestoreRun<'a>, _: &'a Configuration, body: &'a serde_json::Value) -> SourceFuture<'a, Result<Place, RestoreError>> {
+        Box::pin(async move {
+            let r: PhysicalRestore = request(self, body.clone())?;
+            restore::check(&r)?;
+            Ok(Place::DataDirectory { path: run.targets.directory("targetDirectory", &r.target_directory)?, port: r.port })
+        })
+    }
+
+    fn request_for(&self, d: &Destination) -> Result<serde_json::Value, RestoreError> {
+        let Place::DataDirectory { path, port } = &d.place else {
+            return Err(wrong_place(self, &d.place));
+        };
+        d.refuse_scope(&[("tables", &d.scope.tables), ("paths", &d.scope.paths), ("prefixes", &d.scope.prefixes)])?;
+        match (d.restoration_type, &d.point_in_time) {
+            (RestorationType::Full, None) | (RestorationType::PointInTime, Some(_)) => {}
+            (RestorationType::Full, Some(_)) => return Err(RestoreError::Invalid("pointInTimeTarget: a full restore replays all archived WAL; choose point_in_time to stop earlier".into())),
+            (RestorationType::PointInTime, None) => return Err(RestoreError::Invalid("pointInTimeTarget: the moment to restore to (RFC 3339)".into())),
+            (t, _) => return Err(RestoreError::Invalid(format!("restorationType: a cluster restores full or point_in_time, not {t}"))),
+        }
+        let request = PhysicalRestore { target_directory: path.display().to_string(), target_time: d.point_in_time.clone(), restore_point: None, port: *port };
+        restore::check(&request)?;
+        Ok(serde_json::to_value(request).unwrap_or_default())
     }
 }
 

@@ -32,7 +32,7 @@ use crate::engine::source::postgres::server_tool;
 use crate::wal_archive;
 
 /// Where and to which point to restore a continuous configuration.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PhysicalRestore {
     /// The new data directory: an absolute path that does not exist yet or is empty.
@@ -78,6 +78,11 @@ enum Target {
     RestorePoint(String),
 }
 
+/// Checks a request's point without restoring anything.
+pub(super) fn check(request: &PhysicalRestore) -> Result<(), RestoreError> {
+    Target::parse(request).map(|_| ())
+}
+
 impl Target {
     fn parse(request: &PhysicalRestore) -> Result<Target, RestoreError> {
         match (&request.target_time, &request.restore_point) {
@@ -114,11 +119,11 @@ impl Target {
     }
 }
 
-/// Restores a continuous configuration to `request`'s point from the newest base backup that
-/// ended before it.
-pub async fn recover(catalog: &Catalog, secrets: &SecretBox, targets: &Targets, actor: &Principal, configuration_id: &str, request: PhysicalRestore) -> Result<RecoveryReport, RestoreError> {
+/// The base backup a point-in-time restore of a continuous configuration starts from: the
+/// newest that ended before `request`'s point.
+pub async fn base_backup_for(catalog: &Catalog, actor: &Principal, configuration_id: &str, request: &PhysicalRestore) -> Result<String, RestoreError> {
     actor.require(Role::Operator)?;
-    let target = Target::parse(&request)?;
+    let target = Target::parse(request)?;
     let before = match &target {
         Target::Time(t) => Some(crate::platform::time::to_text(*t)),
         _ => None,
@@ -132,7 +137,7 @@ pub async fn recover(catalog: &Catalog, secrets: &SecretBox, targets: &Targets, 
             Some(t) => RestoreError::Invalid(format!("no base backup of this configuration ended before {t}: the restorable window starts later")),
             None => RestoreError::Invalid("this configuration has no completed base backup yet".into()),
         })?;
-    restore_physical(catalog, secrets, targets, actor, &base.id, request).await
+    Ok(base.id)
 }
 
 /// Restores the base backup of execution `execution_id` and replays the archive to the target.

@@ -1,0 +1,771 @@
+//! Restoration jobs: the `restoration_jobs` rows and their life. A request is checked and
+//! resolved (`super::request`), recorded with the approval its environment's policy needs, and,
+//! once it may run, queued as a `restoration` job that any node's worker pool runs in the
+//! requester's name. The worker runs it only while its approvals hold for the exact request
+//! (the hash) and its target has not changed, verifies a backup not verified yet, restores
+//! through `sources::restore`, and records what it measured.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+
+use super::request::{self, Resolved};
+use super::{Environment, Restoration, RestorationError, RestorationInitiated, RestorationProgress, RestorationRequest, RestorationScope, RestorationStatus, RestorationType, policy};
+use crate::alerts::{self, AlertType, Severity};
+use crate::error::{Classify, Kind};
+use crate::executions;
+use crate::platform::accounts::users;
+use crate::platform::audit::{self, Actor, Entry};
+use crate::platform::auth::{Principal, Role};
+use crate::platform::catalog::Catalog;
+use crate::platform::catalog::dialect::LockTopic;
+use crate::platform::jobs::{self, NewJob};
+use crate::platform::secrets::SecretBox;
+use crate::platform::time;
+use crate::restores::{RestoreError, Targets};
+use crate::{sources, verify};
+
+/// The job kind that runs a restoration.
+pub const JOB_KIND: &str = "restoration";
+
+/// The subject type of a restoration's approvals.
+pub(super) const SUBJECT: &str = "restoration";
+
+/// A restoration as the catalog keeps it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(super) struct Row {
+    pub id: String,
+    pub backup_execution_id: String,
+    pub configuration_id: String,
+    pub configuration_name: String,
+    pub restoration_type: RestorationType,
+    pub target_environment: Environment,
+    pub target_identifier: String,
+    pub restore_target_id: Option<String>,
+    pub point_in_time_target: Option<String>,
+    pub restoration_scope: String,
+    pub request: String,
+    pub secret_encrypted: Option<String>,
+    pub request_hash: String,
+    pub status: RestorationStatus,
+    pub progress_percentage: i64,
+    pub restored_size_bytes: i64,
+    pub total_size_bytes: i64,
+    pub verification_results: Option<String>,
+    pub report: Option<String>,
+    pub error_message: Option<String>,
+    pub error_kind: Option<String>,
+    pub rollback_available: i64,
+    pub rollback_deadline: Option<String>,
+    pub initiated_by: String,
+    pub initiated_by_name: String,
+    pub approved_by: Option<String>,
+    pub approval_required: i64,
+    pub approvals_needed: i64,
+    pub require_totp: i64,
+    pub approval_expires_at: Option<String>,
+    pub approval_override: i64,
+    pub override_reason: Option<String>,
+    pub accept_unverified: i64,
+    pub incident_reference: Option<String>,
+    pub notes: Option<String>,
+    pub job_id: Option<String>,
+    pub estimated_duration_seconds: f64,
+    pub rto_minutes: Option<i64>,
+    pub start_time: Option<String>,
+    pub end_time: Option<String>,
+    pub duration_seconds: Option<f64>,
+    pub created_at: String,
+}
+
+const COLUMNS: &str = "r.id, r.backup_execution_id, r.configuration_id, c.name AS configuration_name, r.restoration_type, r.target_environment, \
+    r.target_identifier, r.restore_target_id, r.point_in_time_target, r.restoration_scope, r.request, r.secret_encrypted, r.request_hash, r.status, \
+    r.progress_percentage, r.restored_size_bytes, r.total_size_bytes, r.verification_results, r.report, r.error_message, r.error_kind, \
+    r.rollback_available, r.rollback_deadline, r.initiated_by, r.initiated_by_name, r.approved_by, r.approval_required, r.approvals_needed, \
+    r.require_totp, r.approval_expires_at, r.approval_override, r.override_reason, r.accept_unverified, r.incident_reference, r.notes, r.job_id, \
+    r.estimated_duration_seconds, r.rto_minutes, r.start_time, r.end_time, r.duration_seconds, r.created_at";
+
+const FROM: &str = "FROM restoration_jobs r JOIN backup_configurations c ON c.id = r.configuration_id";
+
+impl Row {
+    /// The seeds' request this row was made from (for re-resolving a named target's).
+    fn as_request(&self) -> RestorationRequest {
+        RestorationRequest {
+            backup_execution_id: self.backup_execution_id.clone(),
+            restoration_type: self.restoration_type,
+            target_environment: self.target_environment,
+            target_identifier: self.target_identifier.clone(),
+            point_in_time_target: self.point_in_time_target.clone(),
+            restoration_scope: Some(self.scope()),
+            incident_reference: self.incident_reference.clone(),
+            approval_override: Some(self.approval_override != 0),
+            override_reason: self.override_reason.clone(),
+            accept_unverified: Some(self.accept_unverified != 0),
+            notes: self.notes.clone(),
+        }
+    }
+
+    fn scope(&self) -> RestorationScope {
+        serde_json::from_str(&self.restoration_scope).unwrap_or_default()
+    }
+
+    pub(super) fn is_requester(&self, actor: &Principal) -> bool {
+        self.initiated_by == actor.user_id
+    }
+}
+
+pub(super) async fn find(catalog: &Catalog, id: &str) -> Result<Row, RestorationError> {
+    expire_overdue(catalog).await?;
+    sqlx::query_as::<_, Row>(&format!("SELECT {COLUMNS} {FROM} WHERE r.id = $1"))
+        .bind(id)
+        .fetch_optional(catalog.pool())
+        .await?
+        .ok_or_else(|| RestorationError::NotFound(id.to_string()))
+}
+
+/// Requests past their validity expire: they can no longer be approved or run.
+async fn expire_overdue(catalog: &Catalog) -> Result<(), RestorationError> {
+    let now = time::to_text(catalog.now().await?);
+    sqlx::query(
+        "UPDATE restoration_jobs SET status = 'expired', error_message = 'nobody approved it before it expired', updated_at = $1
+         WHERE status = 'approval_required' AND approval_expires_at < $1",
+    )
+    .bind(&now)
+    .execute(catalog.pool())
+    .await?;
+    Ok(())
+}
+
+fn secret_context(id: &str) -> String {
+    format!("restoration:{id}:secret")
+}
+
+/// What a request asks besides where and what.
+struct Options {
+    accept_unverified: bool,
+    incident_reference: Option<String>,
+    approval_override: bool,
+    override_reason: Option<String>,
+    notes: Option<String>,
+}
+
+impl Options {
+    fn of(r: &RestorationRequest) -> Options {
+        let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+        Options {
+            accept_unverified: r.accept_unverified.unwrap_or(false),
+            incident_reference: text(&r.incident_reference),
+            approval_override: r.approval_override.unwrap_or(false),
+            override_reason: text(&r.override_reason),
+            notes: text(&r.notes),
+        }
+    }
+
+    fn check(&self) -> Result<(), RestorationError> {
+        let long = |field: &str, v: &Option<String>, max: usize| match v {
+            Some(v) if v.chars().count() > max || v.chars().any(|c| c.is_control() && c != '\n') => {
+                Err(RestorationError::Invalid(format!("{field}: up to {max} characters, without control characters")))
+            }
+            _ => Ok(()),
+        };
+        long("incidentReference", &self.incident_reference, 200)?;
+        long("overrideReason", &self.override_reason, 2000)?;
+        long("notes", &self.notes, 2000)
+    }
+}
+
+/// The seeds' `POST /api/admin/backups/restoration`: records the request and answers at once.
+pub async fn request(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, actor: &Principal, r: RestorationRequest) -> Result<RestorationInitiated, RestorationError> {
+    actor.require(Role::Operator)?;
+    let options = Options::of(&r);
+    options.check()?;
+    let resolved = request::from_seeds(catalog, secrets, reach, actor, &r).await?;
+    let id = create(catalog, secrets, actor, resolved, options).await?;
+    let row = find(catalog, &id).await?;
+    Ok(RestorationInitiated {
+        restoration_id: row.id,
+        status: row.status,
+        estimated_duration: row.estimated_duration_seconds,
+        approval_required: row.approval_required != 0,
+        rollback_deadline: row.rollback_deadline,
+    })
+}
+
+/// A restore asked for through an older door (an execution's restore, a configuration's
+/// recovery, a group's restore): the same job and the same rules, the request in its kind's
+/// own shape. A backup not verified yet is verified first.
+pub async fn request_from_door(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, actor: &Principal, execution_id: &str, body: Value) -> Result<Restoration, RestorationError> {
+    actor.require(Role::Operator)?;
+    let resolved = request::from_door(catalog, secrets, reach, actor, execution_id, body).await?;
+    let options = Options { accept_unverified: false, incident_reference: None, approval_override: false, override_reason: None, notes: None };
+    let id = create(catalog, secrets, actor, resolved, options).await?;
+    view(catalog, find(catalog, &id).await?).await
+}
+
+/// Records a resolved request: waiting for approval, or queued to run.
+async fn create(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, resolved: Resolved, options: Options) -> Result<String, RestorationError> {
+    let policy = policy::of(catalog, resolved.environment).await?;
+    let needs = policy::needs_approval(&policy, resolved.restoration_type);
+    let break_glass = needs && options.approval_override;
+    if break_glass {
+        let environment = resolved.environment;
+        if !policy.break_glass_allowed {
+            return Err(RestorationError::Forbidden(format!("approvalOverride: the {environment} policy does not allow break-glass restores; an approver must approve this one")));
+        }
+        if actor.role < Role::Admin || actor.scope.is_some() {
+            return Err(RestorationError::Forbidden("approvalOverride: only administrators may restore without approval".into()));
+        }
+        if options.incident_reference.is_none() {
+            return Err(RestorationError::Invalid("incidentReference: a break-glass restore names its incident".into()));
+        }
+        if options.override_reason.is_none() {
+            return Err(RestorationError::Invalid("overrideReason: say why this restore cannot wait for an approver".into()));
+        }
+    }
+    let status = if needs && !break_glass { RestorationStatus::ApprovalRequired } else { RestorationStatus::Initiated };
+    let id = uuid::Uuid::new_v4().to_string();
+    let now = catalog.now().await?;
+    let expires = needs.then(|| time::to_text(now + chrono::Duration::hours(policy.validity_hours)));
+    let hash = resolved.hash(options.accept_unverified);
+    let sealed = (!resolved.secrets.is_empty()).then(|| secrets.seal(&secret_context(&id), &Value::Object(resolved.secrets.clone()).to_string()));
+    let size = resolved.execution.size_bytes.unwrap_or(0);
+    let estimate = estimate_seconds(catalog, size).await?;
+    let now = time::to_text(now);
+    let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
+    sqlx::query(
+        "INSERT INTO restoration_jobs (id, backup_execution_id, configuration_id, restoration_type, target_environment, target_identifier, restore_target_id,
+             point_in_time_target, restoration_scope, request, secret_encrypted, request_hash, status, total_size_bytes, initiated_by, initiated_by_name,
+             approval_required, approvals_needed, require_totp, approval_expires_at, approval_override, override_reason, accept_unverified,
+             incident_reference, notes, estimated_duration_seconds, rto_minutes, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $28)",
+    )
+    .bind(&id)
+    .bind(&resolved.execution.id)
+    .bind(&resolved.configuration.id)
+    .bind(resolved.restoration_type.as_str())
+    .bind(resolved.environment.as_str())
+    .bind(&resolved.target_identifier)
+    .bind(&resolved.restore_target_id)
+    .bind(&resolved.point_in_time)
+    .bind(serde_json::to_string(&resolved.scope).unwrap_or_default())
+    .bind(resolved.request.to_string())
+    .bind(&sealed)
+    .bind(&hash)
+    .bind(status.as_str())
+    .bind(size)
+    .bind(&actor.user_id)
+    .bind(&actor.username)
+    .bind(i64::from(needs))
+    .bind(if needs { policy.approvers_required } else { 0 })
+    .bind(i64::from(needs && policy.require_totp))
+    .bind(&expires)
+    .bind(i64::from(break_glass))
+    .bind(break_glass.then(|| options.override_reason.clone()).flatten())
+    .bind(i64::from(options.accept_unverified))
+    .bind(&options.incident_reference)
+    .bind(&options.notes)
+    .bind(estimate)
+    .bind(resolved.configuration.rto_minutes)
+    .bind(&now)
+    .execute(&mut *tx.tx)
+    .await?;
+    if status == RestorationStatus::Initiated {
+        queue_in(&mut tx.tx, &id).await?;
+    }
+    let detail = serde_json::json!({
+        "executionId": resolved.execution.id, "restorationType": resolved.restoration_type, "environment": resolved.environment,
+        "target": resolved.target_identifier, "approvalRequired": needs, "breakGlass": break_glass,
+        "incidentReference": options.incident_reference, "overrideReason": break_glass.then_some(&options.override_reason),
+    });
+    let action = if break_glass { "restoration.break_glass" } else { "restoration.request" };
+    audit::append(&mut tx, Entry { actor: &Actor::from(actor), action, target_type: "restoration", target_id: Some(&id), detail }).await?;
+    tx.tx.commit().await?;
+    if break_glass {
+        let message = format!(
+            "{} restored {} into {} ({}) without approval: incident {}, reason: {}",
+            actor.username,
+            resolved.configuration.name,
+            resolved.target_identifier,
+            resolved.environment,
+            options.incident_reference.as_deref().unwrap_or(""),
+            options.override_reason.as_deref().unwrap_or("")
+        );
+        alerts::raise(catalog, AlertType::BreakGlassRestore, Severity::Critical, &format!("restoration:{id}"), &message).await?;
+    }
+    Ok(id)
+}
+
+/// Queues the job that runs restoration `id`, inside the caller's transaction.
+pub(super) async fn queue_in(tx: &mut sqlx::Transaction<'static, sqlx::Any>, id: &str) -> Result<(), RestorationError> {
+    // One attempt: a failed restore is recorded, never silently tried again; a node that dies
+    // mid-run hands it to another (the queue's takeovers).
+    let job = NewJob { priority: 1, subject_id: Some(id.to_string()), max_attempts: 1, ..NewJob::new(JOB_KIND, serde_json::json!({ "restorationId": id })) };
+    let job_id = jobs::enqueue_on(&mut *tx, job).await?;
+    sqlx::query("UPDATE restoration_jobs SET job_id = $1 WHERE id = $2").bind(&job_id).bind(id).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Seconds a restore of `bytes` should take, at the rate the restores so far reached (50 MB/s
+/// before there is one).
+async fn estimate_seconds(catalog: &Catalog, bytes: i64) -> Result<f64, RestorationError> {
+    // SUM of a BIGINT is a NUMERIC on PostgreSQL: cast back to what both catalogs read.
+    let (restored, seconds): (Option<i64>, Option<f64>) = sqlx::query_as(
+        "SELECT CAST(SUM(restored_size_bytes) AS BIGINT), SUM(duration_seconds) FROM
+             (SELECT restored_size_bytes, duration_seconds FROM restoration_jobs WHERE status = 'completed' AND duration_seconds > 0 ORDER BY end_time DESC LIMIT 20) recent",
+    )
+    .fetch_one(catalog.pool())
+    .await?;
+    let rate = match (restored, seconds) {
+        (Some(b), Some(s)) if b > 0 && s > 0.0 => b as f64 / s,
+        _ => 50e6,
+    };
+    Ok((bytes as f64 / rate).max(1.0))
+}
+
+/// Changes a request that waits for approval (its requester or an administrator): every
+/// approval given so far is void, and the validity starts again.
+pub async fn update(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, actor: &Principal, id: &str, r: RestorationRequest) -> Result<Restoration, RestorationError> {
+    actor.require(Role::Operator)?;
+    let row = find(catalog, id).await?;
+    if !row.is_requester(actor) && actor.role < Role::Admin {
+        return Err(RestorationError::Forbidden("only its requester or an administrator changes a restoration request".into()));
+    }
+    if row.status != RestorationStatus::ApprovalRequired {
+        return Err(RestorationError::Conflict(format!("restoration {id} is {}: only a request waiting for approval can change", row.status)));
+    }
+    let options = Options::of(&r);
+    options.check()?;
+    if options.approval_override {
+        return Err(RestorationError::Invalid("approvalOverride: request a break-glass restore anew, not by changing a waiting one".into()));
+    }
+    let resolved = request::from_seeds(catalog, secrets, reach, actor, &r).await?;
+    let policy = policy::of(catalog, resolved.environment).await?;
+    let needs = policy::needs_approval(&policy, resolved.restoration_type);
+    let now = catalog.now().await?;
+    let sealed = (!resolved.secrets.is_empty()).then(|| secrets.seal(&secret_context(id), &Value::Object(resolved.secrets.clone()).to_string()));
+    let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
+    sqlx::query("DELETE FROM approvals WHERE subject_type = $1 AND subject_id = $2").bind(SUBJECT).bind(id).execute(&mut *tx.tx).await?;
+    let changed = sqlx::query(
+        "UPDATE restoration_jobs SET backup_execution_id = $1, configuration_id = $2, restoration_type = $3, target_environment = $4, target_identifier = $5,
+             restore_target_id = $6, point_in_time_target = $7, restoration_scope = $8, request = $9, secret_encrypted = $10, request_hash = $11,
+             status = $12, approval_required = $13, approvals_needed = $14, require_totp = $15, approval_expires_at = $16, accept_unverified = $17,
+             incident_reference = $18, notes = $19, total_size_bytes = $20, approved_by = NULL, updated_at = $21
+         WHERE id = $22 AND status = 'approval_required'",
+    )
+    .bind(&resolved.execution.id)
+    .bind(&resolved.configuration.id)
+    .bind(resolved.restoration_type.as_str())
+    .bind(resolved.environment.as_str())
+    .bind(&resolved.target_identifier)
+    .bind(&resolved.restore_target_id)
+    .bind(&resolved.point_in_time)
+    .bind(serde_json::to_string(&resolved.scope).unwrap_or_default())
+    .bind(resolved.request.to_string())
+    .bind(&sealed)
+    .bind(resolved.hash(options.accept_unverified))
+    .bind(if needs { RestorationStatus::ApprovalRequired } else { RestorationStatus::Initiated }.as_str())
+    .bind(i64::from(needs))
+    .bind(if needs { policy.approvers_required } else { 0 })
+    .bind(i64::from(needs && policy.require_totp))
+    .bind(needs.then(|| time::to_text(now + chrono::Duration::hours(policy.validity_hours))))
+    .bind(i64::from(options.accept_unverified))
+    .bind(&options.incident_reference)
+    .bind(&options.notes)
+    .bind(resolved.execution.size_bytes.unwrap_or(0))
+    .bind(time::to_text(now))
+    .bind(id)
+    .execute(&mut *tx.tx)
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        return Err(RestorationError::Conflict(format!("restoration {id} was decided while it was being changed")));
+    }
+    if !needs {
+        queue_in(&mut tx.tx, id).await?;
+    }
+    let detail = serde_json::json!({ "environment": resolved.environment, "target": resolved.target_identifier, "restorationType": resolved.restoration_type, "approvalsVoided": true });
+    audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "restoration.update", target_type: "restoration", target_id: Some(id), detail }).await?;
+    tx.tx.commit().await?;
+    get(catalog, actor, id).await
+}
+
+/// Cancels a restoration that has not started: waiting for approval, or queued.
+pub async fn cancel(catalog: &Catalog, actor: &Principal, id: &str) -> Result<Restoration, RestorationError> {
+    actor.require(Role::Operator)?;
+    let row = find(catalog, id).await?;
+    match row.status {
+        RestorationStatus::ApprovalRequired | RestorationStatus::Initiated => {}
+        RestorationStatus::Running => {
+            return Err(RestorationError::Conflict(format!(
+                "restoration {id} is already writing into {}; stopping it part-way would leave the target half-restored, so it runs to its end",
+                row.target_identifier
+            )));
+        }
+        status => return Err(RestorationError::Conflict(format!("restoration {id} is already {status}"))),
+    }
+    let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
+    let now = time::now_text();
+    // The worker starts a restore only from `initiated` (see `mark_running`): a cancel that
+    // lands first wins, one that lands after finds it running and changes nothing.
+    let changed = sqlx::query("UPDATE restoration_jobs SET status = 'cancelled', end_time = $1, updated_at = $1 WHERE id = $2 AND status IN ('approval_required', 'initiated')")
+        .bind(&now)
+        .bind(id)
+        .execute(&mut *tx.tx)
+        .await?
+        .rows_affected();
+    if changed == 0 {
+        return Err(RestorationError::Conflict(format!("restoration {id} started before it could be cancelled")));
+    }
+    audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "restoration.cancel", target_type: "restoration", target_id: Some(id), detail: serde_json::json!({}) }).await?;
+    tx.tx.commit().await?;
+    if let Some(job_id) = &row.job_id {
+        // Dequeued if still queued; a worker that already claimed it finds it cancelled.
+        let _ = jobs::cancel(catalog, job_id).await;
+    }
+    get(catalog, actor, id).await
+}
+
+/// Runs restoration `id` (the `restoration` job): whatever happens is recorded on the row, so
+/// the job itself succeeds unless the catalog fails.
+pub async fn run(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, id: &str) -> Result<RestorationStatus, RestorationError> {
+    let row = find(catalog, id).await?;
+    if !matches!(row.status, RestorationStatus::Initiated | RestorationStatus::Running) {
+        return Ok(row.status);
+    }
+    match execute(catalog, secrets, reach, &row).await {
+        Ok(status) => Ok(status),
+        Err(e) => {
+            record_failure(catalog, &row, &e).await?;
+            Ok(RestorationStatus::Failed)
+        }
+    }
+}
+
+async fn execute(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, row: &Row) -> Result<RestorationStatus, RestorationError> {
+    if row.approval_required != 0 && row.approval_override == 0 {
+        let approved: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM approvals WHERE subject_type = $1 AND subject_id = $2 AND decision = 'approved' AND request_hash = $3")
+            .bind(SUBJECT)
+            .bind(&row.id)
+            .bind(&row.request_hash)
+            .fetch_one(catalog.pool())
+            .await?;
+        if approved < row.approvals_needed {
+            return Err(RestorationError::Forbidden(format!("approved by {approved} of the {} approvers this exact request needs", row.approvals_needed)));
+        }
+    }
+    let actor = users::session_principal(catalog, &row.initiated_by)
+        .await?
+        .ok_or_else(|| RestorationError::Forbidden(format!("{}'s account is disabled or removed; request the restore again", row.initiated_by_name)))?;
+    // Resolved again: a named target changed since the request (or its approval) stops it.
+    let stored: Value = serde_json::from_str(&row.request).map_err(|e| RestorationError::Invalid(format!("the stored request does not read: {e}")))?;
+    let (now, secrets_now) = match &row.restore_target_id {
+        Some(_) => {
+            let now = request::from_seeds(catalog, secrets, reach, &actor, &row.as_request()).await?;
+            let secrets_now = now.secrets.clone();
+            (now, secrets_now)
+        }
+        None => {
+            let sealed = match &row.secret_encrypted {
+                Some(sealed) => serde_json::from_str::<Map<String, Value>>(&secrets.open(&secret_context(&row.id), sealed)?).unwrap_or_default(),
+                None => Map::new(),
+            };
+            (request::from_door(catalog, secrets, reach, &actor, &row.backup_execution_id, stored.clone()).await?, sealed)
+        }
+    };
+    if now.hash(row.accept_unverified != 0) != row.request_hash {
+        return Err(RestorationError::Conflict("the request or its target changed after it was made (or approved); request the restore again".into()));
+    }
+    verified(catalog, secrets, row).await?;
+    if !mark_running(catalog, &row.id).await? {
+        return Ok(find(catalog, &row.id).await?.status);
+    }
+    let started = Instant::now();
+    let report = sources::restore(catalog, secrets, reach, &actor, &row.backup_execution_id, request::with_secrets(now.request, &secrets_now)).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    record_completion(catalog, &actor, row, &report, seconds).await?;
+    Ok(RestorationStatus::Completed)
+}
+
+/// The backup has passed verification, or is verified now, or the request accepted it
+/// unverified.
+async fn verified(catalog: &Catalog, secrets: &SecretBox, row: &Row) -> Result<(), RestorationError> {
+    let execution = executions::find(catalog, &row.backup_execution_id).await?;
+    match execution.verification_status.as_deref() {
+        Some("verified") => Ok(()),
+        Some("failed") => Err(RestorationError::Invalid(format!("the backup of execution {} failed verification; restore another one", execution.id))),
+        _ if row.accept_unverified != 0 => Ok(()),
+        _ => {
+            let report = verify::run(catalog, secrets, &execution.id).await.map_err(|e| RestorationError::Invalid(format!("verifying the backup first failed: {e}")))?;
+            match report.status.as_str() {
+                "verified" => Ok(()),
+                // Found damaged as it was read: the restore's own classification (the
+                // repository's problem, named), nothing written.
+                _ => Err(RestoreError::Damaged(format!("the backup of execution {} failed verification just now, nothing was written: {}", execution.id, report.problems.join("; "))).into()),
+            }
+        }
+    }
+}
+
+/// Moves a queued restoration to running; false when it was cancelled meanwhile.
+async fn mark_running(catalog: &Catalog, id: &str) -> Result<bool, RestorationError> {
+    let now = time::now_text();
+    let changed = sqlx::query(
+        "UPDATE restoration_jobs SET status = 'running', start_time = COALESCE(start_time, $1), updated_at = $1 WHERE id = $2 AND status IN ('initiated', 'running')",
+    )
+    .bind(&now)
+    .bind(id)
+    .execute(catalog.pool())
+    .await?
+    .rows_affected();
+    Ok(changed == 1)
+}
+
+/// The bytes a restore report names (a group's: its members').
+fn bytes_of(report: &Value) -> i64 {
+    match report.get("bytes").and_then(Value::as_i64) {
+        Some(bytes) => bytes,
+        None => report.get("members").and_then(Value::as_array).map(|m| m.iter().map(|m| bytes_of(&m["report"])).sum()).unwrap_or(0),
+    }
+}
+
+async fn record_completion(catalog: &Catalog, actor: &Principal, row: &Row, report: &Value, seconds: f64) -> Result<(), RestorationError> {
+    let rto_met = row.rto_minutes.map(|minutes| seconds <= minutes as f64 * 60.0);
+    // What the restore checked as it wrote: every chunk against its id, every file and object
+    // against its SHA-256, a dump inside one transaction, a cluster started and answering.
+    let verification = serde_json::json!({
+        "checked": report.get("files").is_some().then_some("every file's chunks against their ids and the file against its SHA-256")
+            .or(report.get("recoveredTo").map(|_| "the cluster replayed its WAL and answered"))
+            .unwrap_or("every chunk against its id, written in one transaction"),
+        "bytes": bytes_of(report), "files": report.get("files"), "unchanged": report.get("unchanged"), "selection": report.get("selection"),
+        "target": report.get("target").or(report.get("dataDirectory")), "storageLocationId": report.get("storageLocationId"),
+        "unreadable": report.get("unreadable"), "durationSeconds": seconds, "rtoMinutes": row.rto_minutes, "rtoMet": rto_met,
+    });
+    let now = time::now_text();
+    let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
+    sqlx::query(
+        "UPDATE restoration_jobs SET status = 'completed', progress_percentage = 100, restored_size_bytes = $1, verification_results = $2, report = $3,
+             end_time = $4, duration_seconds = $5, updated_at = $4
+         WHERE id = $6",
+    )
+    .bind(bytes_of(report))
+    .bind(verification.to_string())
+    .bind(report.to_string())
+    .bind(&now)
+    .bind(seconds)
+    .bind(&row.id)
+    .execute(&mut *tx.tx)
+    .await?;
+    let detail = serde_json::json!({ "target": row.target_identifier, "environment": row.target_environment, "bytes": bytes_of(report), "durationSeconds": seconds, "rtoMet": rto_met });
+    audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "restoration.complete", target_type: "restoration", target_id: Some(&row.id), detail }).await?;
+    tx.tx.commit().await?;
+    Ok(())
+}
+
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Invalid => "invalid",
+        Kind::Unauthenticated => "unauthenticated",
+        Kind::Forbidden => "forbidden",
+        Kind::NotFound => "not_found",
+        Kind::Conflict => "conflict",
+        Kind::RateLimited => "rate_limited",
+        Kind::Damaged => "damaged",
+        Kind::Unavailable => "unavailable",
+        Kind::Internal => "internal",
+    }
+}
+
+async fn record_failure(catalog: &Catalog, row: &Row, error: &RestorationError) -> Result<(), RestorationError> {
+    let kind = error.kind();
+    // Internal causes go to the log; the row says what a person can act on.
+    let message = match kind {
+        Kind::Internal => {
+            tracing::error!(restoration = %row.id, error = %error, "restoration failed");
+            "an internal error stopped the restore (the server log has the cause)".to_string()
+        }
+        _ => error.to_string(),
+    };
+    let now = time::now_text();
+    let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
+    sqlx::query("UPDATE restoration_jobs SET status = 'failed', error_message = $1, error_kind = $2, end_time = $3, updated_at = $3 WHERE id = $4")
+        .bind(&message)
+        .bind(kind_name(kind))
+        .bind(&now)
+        .bind(&row.id)
+        .execute(&mut *tx.tx)
+        .await?;
+    let detail = serde_json::json!({ "target": row.target_identifier, "error": message });
+    let actor = Actor::from(&Principal::system("restoration"));
+    audit::append(&mut tx, Entry { actor: &actor, action: "restoration.fail", target_type: "restoration", target_id: Some(&row.id), detail }).await?;
+    tx.tx.commit().await?;
+    Ok(())
+}
+
+/// How a failed restoration's recorded error classifies.
+fn failure_kind(kind: Option<&str>) -> Kind {
+    match kind {
+        Some("invalid") => Kind::Invalid,
+        Some("forbidden") => Kind::Forbidden,
+        Some("not_found") => Kind::NotFound,
+        Some("conflict") => Kind::Conflict,
+        Some("damaged") => Kind::Damaged,
+        Some("unavailable") => Kind::Unavailable,
+        _ => Kind::Internal,
+    }
+}
+
+/// What an older restore door answers: the report once restored, or the restoration while it
+/// waits for approval (or for a node with workers).
+pub enum DoorOutcome {
+    Restored(Value),
+    Waiting(Restoration),
+}
+
+/// How long a door waits for a worker to take its restoration before answering with it.
+const UNCLAIMED: Duration = Duration::from_secs(30);
+
+/// An older door's restore: requested as a restoration job and waited for, so the door answers
+/// as it did when it restored itself (the report, or the restore's own error) unless the
+/// restoration needs approval.
+pub async fn through_door(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, actor: &Principal, execution_id: &str, body: Value) -> Result<DoorOutcome, RestorationError> {
+    let id = request_from_door(catalog, secrets, reach, actor, execution_id, body).await?.id;
+    let started = Instant::now();
+    loop {
+        let row = find(catalog, &id).await?;
+        match row.status {
+            RestorationStatus::Completed => return Ok(DoorOutcome::Restored(row.report.as_deref().and_then(|r| serde_json::from_str(r).ok()).unwrap_or_default())),
+            RestorationStatus::Failed => {
+                let message = row.error_message.clone().unwrap_or_default();
+                return Err(RestorationError::Failed { kind: failure_kind(row.error_kind.as_deref()), message });
+            }
+            RestorationStatus::ApprovalRequired => return Ok(DoorOutcome::Waiting(view(catalog, row).await?)),
+            RestorationStatus::Initiated if started.elapsed() > UNCLAIMED => return Ok(DoorOutcome::Waiting(view(catalog, row).await?)),
+            status if status.is_finished() => return Err(RestorationError::Conflict(format!("restoration {id} was {status}"))),
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+/// What the API and the console show of a row.
+pub(super) async fn view(catalog: &Catalog, row: Row) -> Result<Restoration, RestorationError> {
+    let approvals = super::approvals::of(catalog, &row.id).await?;
+    let scope = row.scope();
+    Ok(Restoration {
+        id: row.id,
+        backup_execution_id: row.backup_execution_id,
+        configuration_id: row.configuration_id,
+        configuration_name: row.configuration_name,
+        restoration_type: row.restoration_type,
+        target_environment: row.target_environment,
+        target_identifier: row.target_identifier,
+        point_in_time_target: row.point_in_time_target,
+        restoration_scope: scope,
+        status: row.status,
+        progress_percentage: row.progress_percentage,
+        restored_size_bytes: row.restored_size_bytes,
+        total_size_bytes: row.total_size_bytes,
+        verification_results: row.verification_results.as_deref().and_then(|v| serde_json::from_str(v).ok()),
+        error_message: row.error_message,
+        rollback_available: row.rollback_available != 0,
+        rollback_deadline: row.rollback_deadline,
+        initiated_by: row.initiated_by_name,
+        approved_by: row.approved_by,
+        approval_required: row.approval_required != 0,
+        approvals_needed: row.approvals_needed,
+        require_totp: row.require_totp != 0,
+        approval_expires_at: row.approval_expires_at,
+        approval_override: row.approval_override != 0,
+        override_reason: row.override_reason,
+        accept_unverified: row.accept_unverified != 0,
+        incident_reference: row.incident_reference,
+        notes: row.notes,
+        estimated_duration_seconds: row.estimated_duration_seconds,
+        rto_minutes: row.rto_minutes,
+        start_time: row.start_time,
+        end_time: row.end_time,
+        duration_seconds: row.duration_seconds,
+        created_at: row.created_at,
+        approvals,
+    })
+}
+
+pub async fn get(catalog: &Catalog, actor: &Principal, id: &str) -> Result<Restoration, RestorationError> {
+    actor.require(Role::Viewer)?;
+    view(catalog, find(catalog, id).await?).await
+}
+
+/// The seeds' status answer: progress, rate and the expected end.
+pub async fn progress(catalog: &Catalog, actor: &Principal, id: &str) -> Result<RestorationProgress, RestorationError> {
+    let r = get(catalog, actor, id).await?;
+    let elapsed = r.start_time.as_deref().and_then(time::parse).map(|s| (chrono::Utc::now() - s).num_milliseconds() as f64 / 1000.0);
+    let (rate, estimated_completion) = match (r.status, elapsed) {
+        (RestorationStatus::Running, Some(elapsed)) => {
+            let rate = if elapsed > 0.0 { r.restored_size_bytes as f64 / elapsed } else { 0.0 };
+            let left = match rate > 0.0 {
+                true => (r.total_size_bytes - r.restored_size_bytes).max(0) as f64 / rate,
+                false => (r.estimated_duration_seconds - elapsed).max(0.0),
+            };
+            (rate, Some(time::to_text(chrono::Utc::now() + chrono::Duration::milliseconds((left * 1000.0) as i64))))
+        }
+        (RestorationStatus::Completed, _) => (r.duration_seconds.filter(|d| *d > 0.0).map(|d| r.restored_size_bytes as f64 / d).unwrap_or(0.0), r.end_time.clone()),
+        _ => (0.0, None),
+    };
+    Ok(RestorationProgress {
+        restoration_id: r.id,
+        status: r.status,
+        progress_percentage: r.progress_percentage,
+        restored_size: r.restored_size_bytes,
+        total_size: r.total_size_bytes,
+        rate_bytes_per_second: rate,
+        estimated_completion,
+        verification_results: r.verification_results,
+        error_message: r.error_message,
+        duration_seconds: r.duration_seconds,
+        rto_minutes: r.rto_minutes,
+    })
+}
+
+/// Filters of the history.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryFilter {
+    pub status: Option<RestorationStatus>,
+    pub environment: Option<Environment>,
+    pub configuration_id: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// Restorations, newest first.
+pub async fn list(catalog: &Catalog, actor: &Principal, filter: &HistoryFilter) -> Result<Vec<Restoration>, RestorationError> {
+    actor.require(Role::Viewer)?;
+    expire_overdue(catalog).await?;
+    let sql = format!(
+        "SELECT {COLUMNS} {FROM} WHERE ($1 = '' OR r.status = $1) AND ($2 = '' OR r.target_environment = $2) AND ($3 = '' OR r.configuration_id = $3)
+         ORDER BY r.created_at DESC LIMIT $4"
+    );
+    let rows = sqlx::query_as::<_, Row>(&sql)
+        .bind(filter.status.map(|s| s.as_str()).unwrap_or(""))
+        .bind(filter.environment.map(|e| e.as_str()).unwrap_or(""))
+        .bind(filter.configuration_id.as_deref().unwrap_or(""))
+        .bind(filter.limit.unwrap_or(100).clamp(1, 500))
+        .fetch_all(catalog.pool())
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        out.push(view(catalog, row).await?);
+    }
+    Ok(out)
+}
+
+/// Restorations waiting for approval, queued or running.
+pub async fn active(catalog: &Catalog, actor: &Principal) -> Result<Vec<Restoration>, RestorationError> {
+    actor.require(Role::Viewer)?;
+    expire_overdue(catalog).await?;
+    let rows = sqlx::query_as::<_, Row>(&format!("SELECT {COLUMNS} {FROM} WHERE r.status IN ('approval_required', 'initiated', 'running') ORDER BY r.created_at DESC"))
+        .fetch_all(catalog.pool())
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        out.push(view(catalog, row).await?);
+    }
+    Ok(out)
+}

@@ -1,0 +1,345 @@
+//! A restoration request checked and resolved before anything is recorded: the backup (found,
+//! completed, not deleted, not failed verification), where it goes (a named target of the
+//! environment asked for, or the place an older door's request names, which then decides the
+//! environment), the request its source's kind takes, and the hash an approval is bound to.
+
+use std::path::{Component, Path};
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::targets::{self, RestoreTarget, TargetError};
+use super::{Environment, RestorationError, RestorationRequest, RestorationScope, RestorationType, TargetType};
+use crate::configurations::{self, Configuration};
+use crate::executions::{self, Execution, ExecutionStatus};
+use crate::platform::auth::Principal;
+use crate::platform::catalog::Catalog;
+use crate::platform::secrets::SecretBox;
+use crate::restores::{Destination, Place, Targets};
+use crate::sources::{self, RestoreRun};
+use crate::wal_archive;
+
+/// The fields of kinds' requests that carry secrets: sealed apart, never stored or hashed.
+const SECRET_FIELDS: [&str; 2] = ["targetPassword", "targetSecretKey"];
+
+/// Everything a restoration job records about what it will do.
+pub(super) struct Resolved {
+    pub execution: Execution,
+    pub configuration: Configuration,
+    pub restoration_type: RestorationType,
+    pub environment: Environment,
+    pub target_identifier: String,
+    pub restore_target_id: Option<String>,
+    pub point_in_time: Option<String>,
+    pub scope: RestorationScope,
+    /// The kind's request without its secrets.
+    pub request: Value,
+    /// The secrets taken out of it, by field path (`/targetPassword`).
+    pub secrets: Map<String, Value>,
+}
+
+impl Resolved {
+    /// SHA-256 over what the restore would do (never the secrets): an approval holds it, and
+    /// the job runs only while the request and its target still hash the same.
+    pub fn hash(&self, accept_unverified: bool) -> String {
+        let content = serde_json::json!({
+            "executionId": self.execution.id, "restorationType": self.restoration_type, "environment": self.environment,
+            "targetIdentifier": self.target_identifier, "restoreTargetId": self.restore_target_id,
+            "pointInTime": self.point_in_time, "scope": self.scope, "request": self.request, "acceptUnverified": accept_unverified,
+        });
+        hex::encode(Sha256::digest(content.to_string().as_bytes()))
+    }
+}
+
+/// The backup a restoration starts from: completed, still there, and not failed verification.
+async fn backup(catalog: &Catalog, actor: &Principal, execution_id: &str) -> Result<(Execution, Configuration), RestorationError> {
+    let execution = executions::restorable(catalog, actor, execution_id).await?;
+    if execution.status != ExecutionStatus::Completed {
+        return Err(RestorationError::Invalid(format!("backupExecutionId: execution {execution_id} is {}: only completed backups restore", execution.status)));
+    }
+    if execution.verification_status.as_deref() == Some("failed") {
+        return Err(RestorationError::Invalid(format!(
+            "backupExecutionId: the backup of execution {execution_id} failed verification{}; restore another one",
+            execution.verified_at.as_deref().map(|at| format!(" at {at}")).unwrap_or_default()
+        )));
+    }
+    let configuration = configurations::find(catalog, &execution.configuration_id).await?;
+    Ok((execution, configuration))
+}
+
+/// Resolves the seeds' request: a named target of the environment asked for.
+pub(super) async fn from_seeds(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, actor: &Principal, r: &RestorationRequest) -> Result<Resolved, RestorationError> {
+    let (execution, configuration) = backup(catalog, actor, &r.backup_execution_id).await?;
+    let (name, inside) = match r.target_identifier.trim().split_once('/') {
+        Some((name, inside)) => (name.trim(), Some(inside.trim()).filter(|i| !i.is_empty())),
+        None => (r.target_identifier.trim(), None),
+    };
+    let target = targets::named(catalog, name)
+        .await?
+        .ok_or_else(|| RestorationError::Invalid(format!("targetIdentifier: no restore target is named {name:?}; add one in the Restoration page's targets")))?;
+    if target.environment != r.target_environment {
+        return Err(RestorationError::Invalid(format!("targetIdentifier: {:?} is a {} target, not {}", target.name, target.environment, r.target_environment)));
+    }
+    let settings = target.settings();
+    let destination = Destination {
+        place: place_of(reach, &target, inside)?,
+        secret: target.secret(secrets)?,
+        region: settings.region,
+        access_key: settings.access_key,
+        restoration_type: r.restoration_type,
+        scope: r.restoration_scope.clone().unwrap_or_default(),
+        point_in_time: r.point_in_time_target.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_string),
+    };
+    if let Some(at) = &destination.point_in_time {
+        inside_window(catalog, actor, &configuration, at).await?;
+    }
+    let source = sources::of(&configuration);
+    let mut request = source.request_for(&destination)?;
+    // The kind checks its own request as it would an older door's: the same rules either way.
+    let run = RestoreRun { catalog, secrets, targets: reach, actor };
+    source.check(&run, &configuration, &request).await?;
+    let secrets = take_secrets(&mut request);
+    let target_identifier = match inside {
+        Some(inside) => format!("{}/{inside}", target.name),
+        None => target.name.clone(),
+    };
+    Ok(Resolved {
+        execution,
+        configuration,
+        restoration_type: r.restoration_type,
+        environment: target.environment,
+        target_identifier,
+        restore_target_id: Some(target.id),
+        point_in_time: destination.point_in_time,
+        scope: destination.scope,
+        request,
+        secrets,
+    })
+}
+
+/// Resolves a request of an older restore door (the kind's own shape, a place rather than a
+/// named target): the environment is the strictest of the named targets that hold the place,
+/// production when it writes over a backed-up source, development otherwise.
+pub(super) async fn from_door(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, actor: &Principal, execution_id: &str, mut request: Value) -> Result<Resolved, RestorationError> {
+    let (execution, configuration) = backup(catalog, actor, execution_id).await?;
+    let run = RestoreRun { catalog, secrets, targets: reach, actor };
+    let place = sources::of(&configuration).check(&run, &configuration, &request).await?;
+    let mut sources_written = vec![configuration.clone()];
+    for id in configuration.members() {
+        sources_written.push(configurations::find(catalog, &id).await?);
+    }
+    let environment = environment_of(catalog, secrets, &place, &sources_written).await?;
+    let chosen = |field: &str| request.get(field).and_then(Value::as_array).is_some_and(|a| !a.is_empty());
+    let point_in_time = ["targetTime", "restorePoint"].iter().find_map(|f| request.get(*f).and_then(Value::as_str)).map(str::to_string);
+    let restoration_type = if point_in_time.is_some() {
+        RestorationType::PointInTime
+    } else if chosen("tables") {
+        RestorationType::TableLevel
+    } else if chosen("include") {
+        RestorationType::Partial
+    } else {
+        RestorationType::Full
+    };
+    let secrets = take_secrets(&mut request);
+    Ok(Resolved {
+        execution,
+        configuration,
+        restoration_type,
+        environment,
+        target_identifier: place.describe(),
+        restore_target_id: None,
+        point_in_time,
+        scope: RestorationScope::default(),
+        request,
+        secrets,
+    })
+}
+
+/// Moves every secret field (at any depth: a group's members) out of `request`.
+fn take_secrets(request: &mut Value) -> Map<String, Value> {
+    fn walk(value: &mut Value, path: String, out: &mut Map<String, Value>) {
+        match value {
+            Value::Object(map) => {
+                for field in SECRET_FIELDS {
+                    if let Some(secret) = map.remove(field).filter(|v| !v.is_null()) {
+                        out.insert(format!("{path}/{field}"), secret);
+                    }
+                }
+                for (key, inner) in map.iter_mut() {
+                    walk(inner, format!("{path}/{}", key.replace('~', "~0").replace('/', "~1")), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Map::new();
+    walk(request, String::new(), &mut out);
+    out
+}
+
+/// Puts the secrets back for the run.
+pub(super) fn with_secrets(mut request: Value, secrets: &Map<String, Value>) -> Value {
+    for (path, secret) in secrets {
+        let (parent, field) = path.rsplit_once('/').unwrap_or(("", path));
+        if let Some(Value::Object(map)) = request.pointer_mut(parent) {
+            map.insert(field.to_string(), secret.clone());
+        }
+    }
+    request
+}
+
+/// A point in time inside the configuration's restorable window.
+async fn inside_window(catalog: &Catalog, actor: &Principal, configuration: &Configuration, at: &str) -> Result<(), RestorationError> {
+    let parsed = chrono::DateTime::parse_from_rfc3339(at).map_err(|e| RestorationError::Invalid(format!("pointInTimeTarget: {e}; use RFC 3339, e.g. 2026-11-23T01:02:03Z")))?;
+    let at = crate::platform::time::to_text(parsed.with_timezone(&chrono::Utc));
+    let window = wal_archive::window(catalog, actor, &configuration.id).await.map_err(|e| RestorationError::Invalid(format!("pointInTimeTarget: {e}")))?;
+    match (&window.earliest, &window.latest) {
+        (Some(earliest), Some(latest)) if *earliest <= at && at <= *latest => Ok(()),
+        (Some(earliest), Some(latest)) => Err(RestorationError::Invalid(format!("pointInTimeTarget: {at} is outside the restorable window, {earliest} to {latest}"))),
+        _ => Err(RestorationError::Invalid(format!("pointInTimeTarget: {:?} has no restorable window yet (no base backup)", configuration.name))),
+    }
+}
+
+/// Where a named target (and the database, directory or prefix inside it) is.
+fn place_of(reach: &Targets, target: &RestoreTarget, inside: Option<&str>) -> Result<Place, RestorationError> {
+    let invalid = |m: String| RestorationError::Invalid(format!("targetIdentifier: {m}"));
+    let settings = target.settings();
+    let within = |base: &str| -> Result<std::path::PathBuf, RestorationError> {
+        let mut path = Path::new(base).to_path_buf();
+        if let Some(inside) = inside {
+            let relative = Path::new(inside);
+            if !relative.components().all(|c| matches!(c, Component::Normal(_))) {
+                return Err(invalid(format!("{inside:?} is not a directory inside {:?} (no leading '/', '.' or '..')", target.name)));
+            }
+            path.push(relative);
+        }
+        Ok(path)
+    };
+    let checked = |e: crate::restores::RestoreError| invalid(e.to_string());
+    Ok(match target.target_type {
+        TargetType::Postgresql => {
+            let mut url = url::Url::parse(settings.url.as_deref().unwrap_or_default()).map_err(|e| invalid(e.to_string()))?;
+            if let Some(database) = inside {
+                let valid = database.len() <= 63 && database.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && database.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                if !valid {
+                    return Err(invalid(format!("{database:?} is not a database name (letters, digits, '_' and '-', up to 63)")));
+                }
+                url.set_path(&format!("/{database}"));
+            } else if url.path().trim_matches('/').is_empty() {
+                return Err(invalid(format!("{:?} is a server: name the database, as {}/database", target.name, target.name)));
+            }
+            Place::database(reach, "targetIdentifier", url.as_str()).map_err(checked)?
+        }
+        TargetType::Directory => Place::Directory { path: reach.directory("targetIdentifier", &within(settings.path.as_deref().unwrap_or_default())?.display().to_string()).map_err(checked)? },
+        TargetType::DataDirectory => {
+            let path = reach.directory("targetIdentifier", &within(settings.path.as_deref().unwrap_or_default())?.display().to_string()).map_err(checked)?;
+            Place::DataDirectory { path, port: settings.port }
+        }
+        TargetType::S3Bucket => {
+            if inside.is_some_and(|i| i.len() > 512 || i.chars().any(char::is_control)) {
+                return Err(invalid("a prefix of up to 512 characters, without control characters".into()));
+            }
+            let prefix = [settings.prefix.as_deref(), inside].into_iter().flatten().map(|p| p.trim_matches('/')).filter(|p| !p.is_empty()).collect::<Vec<_>>().join("/");
+            Place::Bucket { endpoint: settings.endpoint, bucket: settings.bucket.unwrap_or_default(), prefix }
+        }
+    })
+}
+
+/// How strict an environment is: the lower, the stricter.
+fn strictness(environment: Environment) -> u8 {
+    match environment {
+        Environment::Production => 0,
+        Environment::DisasterRecovery => 1,
+        Environment::Staging => 2,
+        Environment::Development => 3,
+    }
+}
+
+/// The environment a place is in: production when it writes over a backed-up source, else the
+/// strictest of the named targets holding it, else development.
+async fn environment_of(catalog: &Catalog, secrets: &SecretBox, place: &Place, sources_written: &[Configuration]) -> Result<Environment, RestorationError> {
+    let all: Vec<RestoreTarget> = sqlx::query_as::<_, RestoreTarget>(&format!("SELECT {} FROM restore_targets", targets::COLUMNS)).fetch_all(catalog.pool()).await.map_err(TargetError::from)?;
+    let mut environment = Environment::Development;
+    for one in place.each() {
+        if sources_written.iter().any(|c| over_source(secrets, one, c)) {
+            return Ok(Environment::Production);
+        }
+        for target in all.iter().filter(|t| holds(t, one)) {
+            if strictness(target.environment) < strictness(environment) {
+                environment = target.environment;
+            }
+        }
+    }
+    Ok(environment)
+}
+
+fn server_of(url: &str) -> Option<(String, u16, String)> {
+    let url = url::Url::parse(url).ok()?;
+    Some((url.host_str()?.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase(), url.port().unwrap_or(5432), url.path().trim_matches('/').to_string()))
+}
+
+fn overlaps(a: &str, b: &str) -> bool {
+    let (a, b) = (a.trim_matches('/'), b.trim_matches('/'));
+    a.is_empty() || b.is_empty() || a == b || a.starts_with(&format!("{b}/")) || b.starts_with(&format!("{a}/"))
+}
+
+/// Whether a named target holds `place`.
+fn holds(target: &RestoreTarget, place: &Place) -> bool {
+    let s = target.settings();
+    match (target.target_type, place) {
+        (TargetType::Postgresql, Place::Database { host, port, database, .. }) => server_of(s.url.as_deref().unwrap_or_default())
+            .is_some_and(|(h, p, db)| h == host.to_ascii_lowercase().trim_start_matches('[').trim_end_matches(']') && p == *port && (db.is_empty() || db == *database)),
+        (TargetType::Directory, Place::Directory { path }) | (TargetType::DataDirectory, Place::DataDirectory { path, .. }) => s.path.as_deref().is_some_and(|p| path.starts_with(p)),
+        (TargetType::S3Bucket, Place::Bucket { endpoint, bucket, prefix }) => {
+            s.endpoint == *endpoint && s.bucket.as_deref() == Some(bucket.as_str()) && overlaps(s.prefix.as_deref().unwrap_or(""), prefix)
+        }
+        _ => false,
+    }
+}
+
+/// Whether `place` writes over what `configuration` backs up.
+fn over_source(secrets: &SecretBox, place: &Place, configuration: &Configuration) -> bool {
+    match place {
+        Place::Database { host, port, database, .. } => {
+            server_of(&configuration.source_identifier).is_some_and(|(h, p, db)| h == host.to_ascii_lowercase() && p == *port && db == *database)
+        }
+        Place::Directory { path } => {
+            let source = Path::new(&configuration.source_identifier);
+            source.is_absolute() && (path.starts_with(source) || source.starts_with(path))
+        }
+        Place::DataDirectory { .. } | Place::Members { .. } => false,
+        Place::Bucket { endpoint, bucket, prefix } => configuration.source_type.is_bucket() && configuration.bucket(secrets).is_ok_and(|source| {
+            let (b, p) = source.location();
+            source.endpoint() == *endpoint && b == *bucket && overlaps(&p, prefix)
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_leave_the_request_and_come_back() {
+        let mut request = serde_json::json!({
+            "targetUrl": "postgresql://app@localhost/x", "targetPassword": "pw",
+            "members": { "a/b": { "targetSecretKey": "sk", "targetBucket": "bkt" }, "c": { "targetPassword": null } },
+        });
+        let original = request.clone();
+        let secrets = take_secrets(&mut request);
+        assert!(!request.to_string().contains("pw") && !request.to_string().contains("sk"), "{request}");
+        assert_eq!(secrets.len(), 2);
+        let mut back = with_secrets(request, &secrets);
+        back["members"]["c"]["targetPassword"] = Value::Null;
+        assert_eq!(back, original);
+    }
+
+    #[test]
+    fn prefixes_overlap_only_on_whole_segments() {
+        assert!(overlaps("", "anything"));
+        assert!(overlaps("a/b", "a/b/c"));
+        assert!(overlaps("a/b/", "a/b"));
+        assert!(!overlaps("a/b", "a/bc"));
+        assert!(!overlaps("x", "y"));
+    }
+}
