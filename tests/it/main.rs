@@ -14,6 +14,7 @@ mod repo;
 mod retention;
 mod schedules;
 mod storage;
+mod restoration;
 mod restore_targets;
 mod restore_tests;
 mod verify;

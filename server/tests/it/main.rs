@@ -9,6 +9,7 @@ mod cli;
 mod nodes;
 mod downloads;
 mod openapi;
+mod restoration;
 mod restore_targets;
 
 use std::sync::Arc;

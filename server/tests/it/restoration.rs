@@ -1,0 +1,96 @@
+//! The seeds' restoration API over REST: a request copied from the seeds works; a production
+//! restore of a database waits for an approver other than the requester (their token refused),
+//! then runs on a worker; the restored table equals the backed-up one; status, active, history,
+//! available, the live events and the approval policies answer in the seeds' words.
+
+use axum::http::StatusCode;
+use bulwark_core::platform::auth::Role;
+use bulwark_testkit::PgCluster;
+
+use crate::TestApp;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_production_database_restore_over_rest() {
+    let app = TestApp::new(bulwark_testkit::sqlite_url()).await;
+    let (_, admin) = app.user_with_token("root", Role::Admin).await;
+    let (_, operator) = app.user_with_token("ops", Role::Operator).await;
+    let (_, approver) = app.user_with_token("appr", Role::Approver).await;
+    let (_, viewer) = app.user_with_token("vic", Role::Viewer).await;
+
+    let locations = "/api/admin/backups/storage-locations";
+    let repo = bulwark_testkit::temp_dir("rest-restoration").join("repo");
+    let body = serde_json::json!({ "locationName": "disk", "storageType": "primary", "provider": "local", "pathPrefix": repo }).to_string();
+    let location = app.json("POST", locations, &admin, &body).await.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(app.json("POST", &format!("{locations}/{location}/init"), &admin, "").await.status, StatusCode::CREATED);
+    let cluster = tokio::task::spawn_blocking(PgCluster::shared).await.unwrap();
+    let source = cluster.fresh_database("restoration_src");
+    let database = source.rsplit('/').next().unwrap().to_string();
+    cluster.psql(&database, "CREATE TABLE orders (id int PRIMARY KEY, total numeric); INSERT INTO orders SELECT g, g * 1.5 FROM generate_series(1, 2000) g;").unwrap();
+    let checksum = "SELECT md5(string_agg(o::text, ',' ORDER BY id)) FROM orders o";
+    let expected = cluster.psql(&database, checksum).unwrap();
+    let config = serde_json::json!({ "name": "orders db", "sourceType": "postgresql", "sourceIdentifier": source, "storageLocationIds": [location], "rtoMinutes": 15 });
+    let config = app.json("POST", "/api/admin/backups/configurations", &admin, &config.to_string()).await.json()["id"].as_str().unwrap().to_string();
+    let started = app.json("POST", &format!("/api/admin/backups/configurations/{config}/execute"), &operator, "").await.json();
+    let execution = started["executionId"].as_str().unwrap().to_string();
+    bulwark_core::orchestration::backup::run(&app.catalog, &app.secrets, &execution, Default::default()).await.unwrap();
+
+    let target = serde_json::json!({ "name": "prod-db", "environment": "production", "targetType": "postgresql", "url": format!("postgresql://postgres@127.0.0.1:{}", cluster.port) });
+    assert_eq!(app.json("POST", "/api/admin/backups/restore-targets", &admin, &target.to_string()).await.status, StatusCode::CREATED);
+
+    let available = app.get("/api/admin/backups/restoration/available?dateRange=24h", Some(&viewer)).await.json();
+    let backup = &available["availableBackups"][0];
+    assert_eq!((backup["executionId"].as_str(), backup["configurationName"].as_str(), backup["pointInTimeCapable"].as_bool()), (Some(execution.as_str()), Some("orders db"), Some(false)), "{available}");
+    assert_eq!(app.get("/api/admin/backups/restoration/available?dateRange=1y", Some(&viewer)).await.status, StatusCode::BAD_REQUEST);
+
+    // The seeds' body, as written there.
+    let restored_db = format!("{database}_restored");
+    let seeds = serde_json::json!({
+        "backupExecutionId": execution, "restorationType": "full", "targetEnvironment": "production",
+        "targetIdentifier": format!("prod-db/{restored_db}"), "incidentReference": "INC-42", "approvalOverride": false,
+    });
+    let base = "/api/admin/backups/restoration";
+    assert_eq!(app.json("POST", base, &viewer, &seeds.to_string()).await.status, StatusCode::FORBIDDEN);
+    let asked = app.json("POST", base, &admin, &seeds.to_string()).await;
+    assert_eq!(asked.status, StatusCode::CREATED, "{}", asked.text());
+    let asked = asked.json();
+    assert_eq!((asked["status"].as_str(), asked["approvalRequired"].as_bool()), (Some("approval_required"), Some(true)), "{asked}");
+    assert!(asked["estimatedDuration"].as_f64().unwrap() > 0.0);
+    let id = asked["restorationId"].as_str().unwrap().to_string();
+    let active = app.get(&format!("{base}/active"), Some(&viewer)).await.json();
+    assert_eq!(active["restorations"][0]["id"].as_str(), Some(id.as_str()));
+
+    // The requester's own token cannot approve; an operator's neither; an approver's can.
+    let own = app.json("POST", &format!("{base}/{id}/approve"), &admin, "{}").await;
+    assert_eq!(own.status, StatusCode::FORBIDDEN, "{}", own.text());
+    assert!(own.json()["detail"].as_str().unwrap().contains("another approver"), "{}", own.text());
+    assert_eq!(app.json("POST", &format!("{base}/{id}/approve"), &operator, "{}").await.status, StatusCode::FORBIDDEN);
+    let approved = app.json("POST", &format!("{base}/{id}/approve"), &approver, r#"{"comment":"INC-42 checked"}"#).await;
+    assert_eq!(approved.status, StatusCode::OK, "{}", approved.text());
+    assert_eq!(approved.json()["approvals"][0]["decidedBy"].as_str(), Some("appr"));
+
+    // A worker runs it; the live events end with the completed status.
+    let events = app.get(&format!("{base}/{id}/events"), Some(&viewer)).await.text();
+    assert!(events.starts_with("event: restoration\ndata: {") && events.contains("\"status\":\"completed\""), "{events}");
+    let status = app.get(&format!("{base}/{id}/status"), Some(&viewer)).await.json();
+    assert_eq!((status["status"].as_str(), status["progressPercentage"].as_i64()), (Some("completed"), Some(100)), "{status}");
+    assert!(status["restoredSize"].as_i64().unwrap() > 0 && status["estimatedCompletion"].is_string(), "{status}");
+    assert_eq!(status["verificationResults"]["rtoMet"].as_bool(), Some(true), "{status}");
+    assert_eq!(cluster.psql(&restored_db, checksum).unwrap(), expected, "the restored table equals the backed-up one");
+    let history = app.get(&format!("{base}?status=completed&targetEnvironment=production"), Some(&viewer)).await.json();
+    assert_eq!(history["restorations"].as_array().map(Vec::len), Some(1), "{history}");
+    assert_eq!(app.get(&format!("{base}?status=nope"), Some(&viewer)).await.status, StatusCode::BAD_REQUEST);
+
+    // The older door asks the same approval for the same place.
+    let door = serde_json::json!({ "targetUrl": format!("postgresql://postgres@127.0.0.1:{}/{database}_again", cluster.port) });
+    let waiting = app.json("POST", &format!("/api/admin/backups/executions/{execution}/restore"), &operator, &door.to_string()).await;
+    assert_eq!((waiting.status, waiting.json()["status"].as_str()), (StatusCode::ACCEPTED, Some("approval_required")), "{}", waiting.text());
+
+    // Policies: listed for every environment, changed by administrators only.
+    let policies = app.get("/api/admin/backups/approval-policies", Some(&viewer)).await.json();
+    assert_eq!(policies["policies"].as_array().map(Vec::len), Some(4));
+    let staging = serde_json::json!({ "environment": "staging", "requireApproval": "always", "approversRequired": 2, "requireTotp": false, "validityHours": 8, "breakGlassAllowed": false, "rollbackHours": 24 });
+    let path = "/api/admin/backups/approval-policies/staging";
+    assert_eq!(app.json("PUT", path, &operator, &staging.to_string()).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.json("PUT", path, &admin, &staging.to_string()).await.status, StatusCode::OK);
+    assert_eq!(app.json("PUT", "/api/admin/backups/approval-policies/production", &admin, &staging.to_string()).await.status, StatusCode::BAD_REQUEST);
+}

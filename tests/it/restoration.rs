@@ -1,0 +1,344 @@
+//! The restoration workflow: every restore is a restoration job; restores into production wait
+//! for an approver other than the requester, through every door; approvals are bound to the
+//! exact request, expire, and need a fresh second-factor code where the policy says so;
+//! break-glass is refused where the policy forbids it and loud where it allows it; bad requests
+//! are refused with a sentence and record nothing.
+
+use bulwark_core::configurations::{self, NewConfiguration};
+use bulwark_core::engine::repo::crypto::Key;
+use bulwark_core::error::{Classify, Kind};
+use bulwark_core::executions;
+use bulwark_core::platform::accounts::totp;
+use bulwark_core::platform::auth::{Principal, Role};
+use bulwark_core::platform::catalog::Catalog;
+use bulwark_core::platform::secrets::SecretBox;
+use bulwark_core::restoration::jobs::{self, DoorOutcome};
+use bulwark_core::restoration::targets::{self, NewTarget};
+use bulwark_core::restoration::{ApprovalPolicy, Environment, RestorationRequest, RestorationStatus, approvals, policy};
+use hmac::{KeyInit, Mac};
+
+use crate::{on_both_catalogs, restore_targets, run_queued, user};
+
+on_both_catalogs!(
+    production_restores_wait_for_another_person_through_every_door,
+    approvals_are_bound_to_the_request_and_expire,
+    break_glass_is_refused_or_loud,
+    approving_can_need_a_fresh_second_factor_code,
+    bad_requests_are_refused_and_record_nothing
+);
+
+/// A directory backed up into a local repository, and a production and a staging target.
+struct Fixture {
+    catalog: Catalog,
+    secrets: SecretBox,
+    admin: Principal,
+    operator: Principal,
+    execution: String,
+    source: std::path::PathBuf,
+    root: std::path::PathBuf,
+}
+
+impl Fixture {
+    async fn new(catalog: Catalog) -> Fixture {
+        let secrets = SecretBox::new(Key::random());
+        let admin = user(&catalog, "admin", Role::Admin).await;
+        let operator = user(&catalog, "operator", Role::Operator).await;
+        let location = crate::executions::location(&catalog, &secrets, &admin).await;
+        let source = bulwark_testkit::temp_dir("restoration-src");
+        std::fs::create_dir_all(source.join("sub")).unwrap();
+        std::fs::write(source.join("a.txt"), "the bytes that were backed up").unwrap();
+        std::fs::write(source.join("sub/b.txt"), "and these, one level down").unwrap();
+        let new: NewConfiguration = serde_json::from_value(serde_json::json!({
+            "name": "files", "sourceType": "filesystem", "sourceIdentifier": source, "storageLocationIds": [location], "rtoMinutes": 30,
+        }))
+        .unwrap();
+        let c = configurations::create(&catalog, &secrets, &admin, new).await.unwrap();
+        let e = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
+        bulwark_core::orchestration::backup::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap();
+        let root = bulwark_testkit::temp_dir("restoration-targets");
+        for (name, environment) in [("prod-files", "production"), ("stage-files", "staging")] {
+            let target: NewTarget = serde_json::from_value(serde_json::json!({ "name": name, "environment": environment, "targetType": "directory", "path": root.join(name) })).unwrap();
+            targets::create(&catalog, &secrets, &restore_targets(), &admin, target).await.unwrap();
+        }
+        Fixture { catalog, secrets, admin, operator, execution: e.id, source, root }
+    }
+
+    fn request(&self, environment: &str, target: &str) -> RestorationRequest {
+        serde_json::from_value(serde_json::json!({
+            "backupExecutionId": self.execution, "restorationType": "full", "targetEnvironment": environment, "targetIdentifier": target,
+        }))
+        .unwrap()
+    }
+
+    async fn status(&self, id: &str) -> RestorationStatus {
+        jobs::get(&self.catalog, &self.admin, id).await.unwrap().status
+    }
+
+    /// What a node's worker does with the queued restorations.
+    async fn run_queued(&self) {
+        run_queued(&self.catalog, &self.secrets, jobs::JOB_KIND).await;
+    }
+
+    async fn set_policy(&self, environment: Environment, change: impl FnOnce(&mut ApprovalPolicy)) {
+        let mut p = policy::default_for(environment);
+        change(&mut p);
+        policy::set(&self.catalog, &self.admin, p).await.unwrap();
+    }
+
+    fn restored(&self, dir: &str) -> (String, String) {
+        let at = self.root.join(dir);
+        (std::fs::read_to_string(at.join("a.txt")).unwrap_or_default(), std::fs::read_to_string(at.join("sub/b.txt")).unwrap_or_default())
+    }
+}
+
+const ORIGINAL: (&str, &str) = ("the bytes that were backed up", "and these, one level down");
+
+fn owned(pair: (&str, &str)) -> (String, String) {
+    (pair.0.to_string(), pair.1.to_string())
+}
+
+async fn production_restores_wait_for_another_person_through_every_door(catalog: Catalog) {
+    let f = Fixture::new(catalog).await;
+    let (c, s) = (&f.catalog, &f.secrets);
+    let reach = restore_targets();
+    let approver = user(c, "approver", Role::Approver).await;
+    let second = user(c, "second", Role::Approver).await;
+
+    // Staging needs nobody: queued at once, restored by a worker, the bytes equal.
+    let staged = jobs::request(c, s, &reach, &f.operator, f.request("staging", "stage-files/copy")).await.unwrap();
+    assert_eq!((staged.status, staged.approval_required), (RestorationStatus::Initiated, false));
+    assert!(staged.estimated_duration > 0.0);
+    f.run_queued().await;
+    let done = jobs::get(c, &f.admin, &staged.restoration_id).await.unwrap();
+    assert_eq!(done.status, RestorationStatus::Completed, "{:?}", done.error_message);
+    assert_eq!(f.restored("stage-files/copy"), owned(ORIGINAL));
+    let checks = done.verification_results.unwrap();
+    assert_eq!((checks["files"].as_u64(), checks["rtoMet"].as_bool()), (Some(2), Some(true)), "{checks}");
+    assert_eq!(done.restored_size_bytes, 54);
+    let status = jobs::progress(c, &f.admin, &staged.restoration_id).await.unwrap();
+    assert_eq!((status.progress_percentage, status.restored_size), (100, 54));
+
+    // Production waits, whoever asks; the requester never approves, an admin included, with a
+    // session or with their own token.
+    let asked = jobs::request(c, s, &reach, &f.admin, f.request("production", "prod-files")).await.unwrap();
+    assert_eq!((asked.status, asked.approval_required), (RestorationStatus::ApprovalRequired, true));
+    f.run_queued().await;
+    assert!(!f.root.join("prod-files/a.txt").exists(), "nothing runs before approval");
+    let own = approvals::approve(c, s, &f.admin, &asked.restoration_id, None, None).await.unwrap_err();
+    assert_eq!(own.kind(), Kind::Forbidden, "{own}");
+    let with_token = Principal { token_id: Some("a token of the admin's".into()), ..f.admin.clone() };
+    assert_eq!(approvals::approve(c, s, &with_token, &asked.restoration_id, None, None).await.unwrap_err().kind(), Kind::Forbidden);
+    assert_eq!(approvals::approve(c, s, &f.operator, &asked.restoration_id, None, None).await.unwrap_err().kind(), Kind::Forbidden, "operators do not approve");
+    assert_eq!(approvals::pending_for(c, &approver).await.unwrap(), 1);
+    assert_eq!(approvals::pending_for(c, &f.admin).await.unwrap(), 0, "one's own request is not in one's inbox");
+
+    // Two approvers at once: one decision.
+    let (a, b) = tokio::join!(
+        approvals::approve(c, s, &approver, &asked.restoration_id, None, Some("checked the incident")),
+        approvals::approve(c, s, &second, &asked.restoration_id, None, None)
+    );
+    assert_eq!([a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(), 1, "{a:?} {b:?}");
+    let loser = if a.is_ok() { b.unwrap_err() } else { a.unwrap_err() };
+    assert_eq!(loser.kind(), Kind::Conflict, "{loser}");
+    let approved = jobs::get(c, &f.admin, &asked.restoration_id).await.unwrap();
+    assert_eq!((approved.status, approved.approvals.len()), (RestorationStatus::Initiated, 1));
+    f.run_queued().await;
+    assert_eq!(f.status(&asked.restoration_id).await, RestorationStatus::Completed);
+    assert_eq!(f.restored("prod-files"), owned(ORIGINAL));
+
+    // The older doors ask the same rules: a directory inside a production target, and the
+    // backed-up source itself, which is production whether or not a target names it.
+    for place in [f.root.join("prod-files/again"), f.source.clone()] {
+        let body = serde_json::json!({ "targetPath": place });
+        match jobs::through_door(c, s, &reach, &f.operator, &f.execution, body).await.unwrap() {
+            DoorOutcome::Waiting(r) => assert_eq!((r.status, r.target_environment), (RestorationStatus::ApprovalRequired, Environment::Production)),
+            DoorOutcome::Restored(report) => panic!("restored into production without approval: {report}"),
+        }
+    }
+    assert!(!f.root.join("prod-files/again").exists());
+    // Elsewhere below a restore root: development, restored at once by the door's job.
+    let free = bulwark_testkit::temp_dir("restoration-free");
+    let restore = tokio::spawn({
+        let (c, s, operator, execution) = (c.clone(), s.clone(), f.operator.clone(), f.execution.clone());
+        async move { jobs::through_door(&c, &s, &restore_targets(), &operator, &execution, serde_json::json!({ "targetPath": free })).await }
+    });
+    while !restore.is_finished() {
+        f.run_queued().await;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let DoorOutcome::Restored(report) = restore.await.unwrap().unwrap() else { panic!("the door did not restore") };
+    assert_eq!(report["files"].as_u64(), Some(2), "{report}");
+
+    // A cancelled request never runs.
+    let cancelled = jobs::request(c, s, &reach, &f.operator, f.request("production", "prod-files/never")).await.unwrap();
+    assert_eq!(jobs::cancel(c, &f.operator, &cancelled.restoration_id).await.unwrap().status, RestorationStatus::Cancelled);
+    assert_eq!(approvals::approve(c, s, &approver, &cancelled.restoration_id, None, None).await.unwrap_err().kind(), Kind::Conflict);
+    assert_eq!(jobs::cancel(c, &f.operator, &cancelled.restoration_id).await.unwrap_err().kind(), Kind::Conflict);
+}
+
+async fn approvals_are_bound_to_the_request_and_expire(catalog: Catalog) {
+    let f = Fixture::new(catalog).await;
+    let (c, s) = (&f.catalog, &f.secrets);
+    let reach = restore_targets();
+    let first = user(c, "first", Role::Approver).await;
+    let second = user(c, "second", Role::Admin).await;
+    f.set_policy(Environment::Production, |p| p.approvers_required = 2).await;
+
+    // One approval of two; then the request changes: the approval is void.
+    let asked = jobs::request(c, s, &reach, &f.operator, f.request("production", "prod-files/one")).await.unwrap();
+    approvals::approve(c, s, &first, &asked.restoration_id, None, None).await.unwrap();
+    let twice = approvals::approve(c, s, &first, &asked.restoration_id, None, None).await.unwrap_err();
+    assert_eq!(twice.kind(), Kind::Conflict, "one person counts once: {twice}");
+    assert_eq!(f.status(&asked.restoration_id).await, RestorationStatus::ApprovalRequired);
+    assert_eq!(jobs::update(c, s, &reach, &first, &asked.restoration_id, f.request("production", "prod-files/two")).await.unwrap_err().kind(), Kind::Forbidden, "only its requester changes it");
+    let changed = jobs::update(c, s, &reach, &f.operator, &asked.restoration_id, f.request("production", "prod-files/two")).await.unwrap();
+    assert_eq!((changed.approvals.len(), changed.target_identifier.as_str()), (0, "prod-files/two"), "{changed:?}");
+    approvals::approve(c, s, &first, &asked.restoration_id, None, None).await.unwrap();
+    approvals::approve(c, s, &second, &asked.restoration_id, None, None).await.unwrap();
+    let approved = jobs::get(c, &f.admin, &asked.restoration_id).await.unwrap();
+    assert_eq!((approved.status, approved.approved_by.as_deref()), (RestorationStatus::Initiated, Some("first, second")));
+
+    // The target moves after the approval: the job refuses to run what nobody approved.
+    let target = targets::list(c, &f.admin).await.unwrap().into_iter().find(|t| t.name == "prod-files").unwrap();
+    let moved: NewTarget = serde_json::from_value(serde_json::json!({ "name": "prod-files", "environment": "production", "targetType": "directory", "path": f.root.join("elsewhere") })).unwrap();
+    targets::update(c, s, &reach, &f.admin, &target.id, moved).await.unwrap();
+    f.run_queued().await;
+    let refused = jobs::get(c, &f.admin, &asked.restoration_id).await.unwrap();
+    assert_eq!(refused.status, RestorationStatus::Failed);
+    assert!(refused.error_message.as_deref().unwrap().contains("changed after it was made"), "{:?}", refused.error_message);
+    assert!(!f.root.join("elsewhere/two").exists() && !f.root.join("prod-files/two").exists());
+
+    // A request nobody approves in time expires, and cannot be approved any more.
+    let late = jobs::request(c, s, &reach, &f.operator, f.request("production", "prod-files/late")).await.unwrap();
+    sqlx::query("UPDATE restoration_jobs SET approval_expires_at = '2000-01-01T00:00:00.000000Z' WHERE id = $1").bind(&late.restoration_id).execute(c.pool()).await.unwrap();
+    assert_eq!(f.status(&late.restoration_id).await, RestorationStatus::Expired);
+    assert_eq!(approvals::approve(c, s, &first, &late.restoration_id, None, None).await.unwrap_err().kind(), Kind::Conflict);
+
+    // A rejection needs a reason and ends the request.
+    let rejected = jobs::request(c, s, &reach, &f.operator, f.request("production", "prod-files/no")).await.unwrap();
+    assert_eq!(approvals::reject(c, &first, &rejected.restoration_id, " ").await.unwrap_err().kind(), Kind::Invalid);
+    let r = approvals::reject(c, &first, &rejected.restoration_id, "wrong backup").await.unwrap();
+    assert_eq!(r.status, RestorationStatus::Rejected);
+    assert!(r.error_message.unwrap().contains("wrong backup"));
+    let audit: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log WHERE target_id = $1 ORDER BY seq").bind(&asked.restoration_id).fetch_all(c.pool()).await.unwrap();
+    assert_eq!(audit, ["restoration.request", "restoration.approve", "restoration.update", "restoration.approve", "restoration.approve", "restoration.fail"]);
+}
+
+async fn break_glass_is_refused_or_loud(catalog: Catalog) {
+    let f = Fixture::new(catalog).await;
+    let (c, s) = (&f.catalog, &f.secrets);
+    let reach = restore_targets();
+    let urgent = |incident: Option<&str>, reason: Option<&str>| {
+        let mut r = f.request("production", "prod-files/urgent");
+        r.approval_override = Some(true);
+        r.incident_reference = incident.map(str::to_string);
+        r.override_reason = reason.map(str::to_string);
+        r
+    };
+    let refused = jobs::request(c, s, &reach, &f.admin, urgent(Some("INC-7"), Some("site down"))).await.unwrap_err();
+    assert_eq!(refused.kind(), Kind::Forbidden);
+    assert!(refused.to_string().contains("the production policy does not allow break-glass"), "{refused}");
+    f.set_policy(Environment::Production, |p| p.break_glass_allowed = true).await;
+    assert_eq!(jobs::request(c, s, &reach, &f.operator, urgent(Some("INC-7"), Some("site down"))).await.unwrap_err().kind(), Kind::Forbidden, "admins only");
+    assert!(jobs::request(c, s, &reach, &f.admin, urgent(None, Some("site down"))).await.unwrap_err().to_string().starts_with("incidentReference: "));
+    assert!(jobs::request(c, s, &reach, &f.admin, urgent(Some("INC-7"), None)).await.unwrap_err().to_string().starts_with("overrideReason: "));
+    let broke = jobs::request(c, s, &reach, &f.admin, urgent(Some("INC-7"), Some("site down"))).await.unwrap();
+    assert_eq!(broke.status, RestorationStatus::Initiated);
+    let shown = jobs::get(c, &f.admin, &broke.restoration_id).await.unwrap();
+    assert!(shown.approval_override && shown.override_reason.as_deref() == Some("site down"), "{shown:?}");
+    let alert: (String, String) = sqlx::query_as("SELECT severity, message FROM backup_monitoring_alerts WHERE alert_type = 'break_glass_restore'").fetch_one(c.pool()).await.unwrap();
+    assert_eq!(alert.0, "critical");
+    assert!(alert.1.contains("INC-7") && alert.1.contains("without approval"), "{}", alert.1);
+    let audited: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'restoration.break_glass' AND target_id = $1").bind(&broke.restoration_id).fetch_one(c.pool()).await.unwrap();
+    assert_eq!(audited, 1);
+    f.run_queued().await;
+    assert_eq!(f.restored("prod-files/urgent"), owned(ORIGINAL));
+}
+
+/// The code an authenticator app shows at `unix_time`.
+fn app_code(secret_base32: &str, unix_time: i64) -> String {
+    let secret = data_encoding::BASE32_NOPAD.decode(secret_base32.as_bytes()).unwrap();
+    let mut mac = <hmac::Hmac<sha1::Sha1> as KeyInit>::new_from_slice(&secret).unwrap();
+    mac.update(&(unix_time / 30).to_be_bytes());
+    let d = mac.finalize().into_bytes();
+    let at = (d[19] & 15) as usize;
+    format!("{:06}", (u32::from_be_bytes([d[at] & 0x7f, d[at + 1], d[at + 2], d[at + 3]])) % 1_000_000)
+}
+
+async fn approving_can_need_a_fresh_second_factor_code(catalog: Catalog) {
+    let f = Fixture::new(catalog).await;
+    let (c, s) = (&f.catalog, &f.secrets);
+    let reach = restore_targets();
+    let approver = user(c, "approver", Role::Approver).await;
+    f.set_policy(Environment::Production, |p| p.require_totp = true).await;
+    let asked = jobs::request(c, s, &reach, &f.operator, f.request("production", "prod-files/totp")).await.unwrap();
+    assert!(jobs::get(c, &f.admin, &asked.restoration_id).await.unwrap().require_totp);
+    let without = approvals::approve(c, s, &approver, &asked.restoration_id, None, None).await.unwrap_err();
+    assert!(without.to_string().starts_with("totpCode: "), "{without}");
+    let unenrolled = approvals::approve(c, s, &approver, &asked.restoration_id, Some("123456"), None).await.unwrap_err();
+    assert!(unenrolled.to_string().contains("no second factor is set up"), "{unenrolled}");
+
+    let t = chrono::Utc::now().timestamp();
+    let enrollment = totp::begin(c, s, &approver).await.unwrap();
+    totp::confirm(c, s, &approver, &app_code(&enrollment.secret, t)).await.unwrap();
+    // Outside the ±1 step window, and the code already used to confirm: refused.
+    for stale in [app_code(&enrollment.secret, t + 90), app_code(&enrollment.secret, t - 90), app_code(&enrollment.secret, t)] {
+        let e = approvals::approve(c, s, &approver, &asked.restoration_id, Some(&stale), None).await.unwrap_err();
+        assert_eq!(e.kind(), Kind::Forbidden, "{e}");
+    }
+    assert_eq!(f.status(&asked.restoration_id).await, RestorationStatus::ApprovalRequired);
+    let next = app_code(&enrollment.secret, t + 30);
+    let approved = approvals::approve(c, s, &approver, &asked.restoration_id, Some(&next), None).await.unwrap();
+    assert!(approved.approvals[0].totp_confirmed && approved.status == RestorationStatus::Initiated);
+    // The same code again, on another request: refused (used once only).
+    let other = jobs::request(c, s, &reach, &f.operator, f.request("production", "prod-files/totp2")).await.unwrap();
+    assert_eq!(approvals::approve(c, s, &approver, &other.restoration_id, Some(&next), None).await.unwrap_err().kind(), Kind::Forbidden);
+}
+
+async fn bad_requests_are_refused_and_record_nothing(catalog: Catalog) {
+    let f = Fixture::new(catalog).await;
+    let (c, s) = (&f.catalog, &f.secrets);
+    let reach = restore_targets();
+    let pg: NewTarget = serde_json::from_value(serde_json::json!({ "name": "stage-db", "environment": "staging", "targetType": "postgresql", "url": "postgresql://app@127.0.0.1:5432" })).unwrap();
+    targets::create(c, s, &reach, &f.admin, pg).await.unwrap();
+    let with = |change: serde_json::Value| {
+        let mut body = serde_json::to_value(f.request("staging", "stage-files")).unwrap();
+        for (k, v) in change.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        serde_json::from_value::<RestorationRequest>(body).unwrap()
+    };
+    let cases = [
+        (with(serde_json::json!({ "backupExecutionId": "no-such-execution" })), Kind::NotFound, "backup execution"),
+        (with(serde_json::json!({ "targetIdentifier": "nowhere" })), Kind::Invalid, "targetIdentifier: no restore target is named \"nowhere\""),
+        (with(serde_json::json!({ "targetEnvironment": "production" })), Kind::Invalid, "targetIdentifier: \"stage-files\" is a staging target, not production"),
+        (with(serde_json::json!({ "targetIdentifier": "stage-db/copy" })), Kind::Invalid, "targetIdentifier: a directory backup restores into a directory"),
+        (with(serde_json::json!({ "targetIdentifier": "stage-files/../../etc" })), Kind::Invalid, "targetIdentifier: "),
+        (with(serde_json::json!({ "restorationScope": { "tables": ["public.t"] } })), Kind::Invalid, "restorationScope.tables: this backup has no tables"),
+        (with(serde_json::json!({ "restorationScope": { "paths": ["sub"] } })), Kind::Invalid, "restorationScope.paths: a full restore takes everything"),
+        (with(serde_json::json!({ "restorationType": "partial" })), Kind::Invalid, "restorationScope.paths: a partial restore names what to restore"),
+        (with(serde_json::json!({ "restorationType": "point_in_time", "pointInTimeTarget": "2026-01-01T00:00:00Z" })), Kind::Invalid, "pointInTimeTarget: "),
+        (with(serde_json::json!({ "notes": "x".repeat(3000) })), Kind::Invalid, "notes: "),
+    ];
+    for (request, kind, message) in cases {
+        let e = jobs::request(c, s, &reach, &f.operator, request.clone()).await.unwrap_err();
+        assert_eq!(e.kind(), kind, "{request:?}: {e}");
+        assert!(e.to_string().starts_with(message) || e.to_string().contains(message), "{request:?}: {e}");
+    }
+    // A backup whose verification failed is refused before anything is recorded.
+    executions::record_verification(c, &f.execution, "failed", &["a pack is damaged".into()]).await.unwrap();
+    let e = jobs::request(c, s, &reach, &f.operator, f.request("staging", "stage-files")).await.unwrap_err();
+    assert!(e.to_string().contains("failed verification"), "{e}");
+    assert_eq!(jobs::list(c, &f.admin, &Default::default()).await.unwrap().len(), 0, "nothing recorded");
+    assert!(!f.root.join("stage-files").exists(), "nothing written");
+
+    // A partial restore writes only the paths chosen.
+    executions::record_verification(c, &f.execution, "verified", &[]).await.unwrap();
+    let partial = with(serde_json::json!({ "restorationType": "partial", "targetIdentifier": "stage-files/part", "restorationScope": { "paths": ["sub"] } }));
+    let asked = jobs::request(c, s, &reach, &f.operator, partial).await.unwrap();
+    f.run_queued().await;
+    assert_eq!(f.status(&asked.restoration_id).await, RestorationStatus::Completed);
+    assert_eq!(f.restored("stage-files/part"), (String::new(), ORIGINAL.1.to_string()));
+    let available = bulwark_core::restoration::available::list(c, &f.admin, &bulwark_core::restoration::available::Filter { verified: true, ..Default::default() }).await.unwrap();
+    assert_eq!((available.len(), available[0].verification_status.as_str(), available[0].point_in_time_capable), (1, "verified", false));
+}
