@@ -35,6 +35,7 @@ const DETAILS: &[(&str, &str, &str)] = &[
     ("/configurations/", "/configurations", "Configuration"),
     ("/executions/", "/configurations", "Backup execution"),
     ("/storage/", "/storage", "Snapshots"),
+    ("/restoration/", "/restoration", "Restoration job"),
 ];
 
 /// The breadcrumb trail after "Bulwark": each step's label and, but for the page itself, link.
@@ -62,6 +63,8 @@ fn crumbs(path: &str) -> Vec<(&'static str, Option<&'static str>)> {
 #[component]
 pub fn Console() -> impl IntoView {
     let me = Resource::new(|| (), |_| whoami());
+    // Restorations waiting for this user's decision: a count beside Approvals.
+    let pending = Resource::new(|| (), |_| crate::api::restoration::pending_approvals());
     let logout = ServerAction::<Logout>::new();
     view! {
         <div class="console">
@@ -71,13 +74,18 @@ pub fn Console() -> impl IntoView {
                     {move || Suspend::new(async move {
                         let me = me.await.ok();
                         let admin = me.as_ref().is_some_and(Me::is_admin);
+                        let waiting = pending.await.unwrap_or(0);
                         view! {
                             <nav aria-label="Main">
                                 <ul>
                                     {NAV
                                         .iter()
                                         .filter(|n| admin || !n.admin_only)
-                                        .map(|n| view! { <li><A href=n.path exact=true>{n.label}</A></li> })
+                                        .map(|n| {
+                                            let badge = (n.path == "/approvals" && waiting > 0)
+                                                .then(|| view! { <span class="badge" data-testid="approvals-badge" aria-label=format!("{waiting} waiting for you")>{waiting}</span> });
+                                            view! { <li><A href=n.path exact=true>{n.label}{badge}</A></li> }
+                                        })
                                         .collect_view()}
                                 </ul>
                             </nav>

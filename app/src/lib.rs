@@ -62,6 +62,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("jobs") view=jobs::JobsPage/>
                     <Route path=path!("retention") view=retention::RetentionPage/>
                     <Route path=path!("restoration") view=restoration::RestorationPage/>
+                    <Route path=path!("restoration/:id") view=restoration_job::RestorationJobPage/>
                     <Route path=path!("disaster-recovery") view=disaster_recovery::DisasterRecoveryPage/>
                     <Route path=path!("cost") view=cost::CostPage/>
                     <Route path=path!("testing") view=testing::TestingPage/>

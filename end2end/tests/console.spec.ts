@@ -1,6 +1,5 @@
-import { createHmac } from 'node:crypto';
 import { expect, test } from '@playwright/test';
-import { ADMIN, VIEWER, hydrated, login, ownServer, setupUrl } from './helpers';
+import { ADMIN, VIEWER, appCode, hydrated, login, ownServer, setupUrl } from './helpers';
 
 ownServer({ admin: false }); // this story starts from the setup link
 
@@ -164,19 +163,6 @@ test('an ended session sends the browser back to the login page', async ({ page,
   await page.goto('/alerts');
   await expect(page).toHaveURL(/\/login\?next=\/alerts$/);
 });
-
-/** An authenticator app's code for Bulwark's base32 key (RFC 6238: HMAC-SHA1, 30 s, 6 digits). */
-function appCode(base32: string, unixSeconds: number): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const c of base32) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
-  const key = Buffer.from((bits.match(/.{8}/g) ?? []).map((b) => parseInt(b, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(unixSeconds / 30)));
-  const mac = createHmac('sha1', key).update(counter).digest();
-  const at = mac[19] & 15;
-  return String((mac.readUInt32BE(at) & 0x7fffffff) % 1_000_000).padStart(6, '0');
-}
 
 test('a user turns on a second factor, logs in with a code, and an admin removes it', async ({ page, request }) => {
   const tess = { username: 'tess', password: 'tess-password-1234' };

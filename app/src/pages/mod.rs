@@ -19,6 +19,7 @@ pub mod recovery;
 pub mod repair;
 pub mod replication;
 pub mod restoration;
+pub mod restoration_job;
 pub mod restore_targets;
 pub mod retention;
 pub mod second_factor;

@@ -1,0 +1,138 @@
+//! One restoration: what it restores where, its approval state (approve or reject it here as
+//! an approver), its live progress (server-sent events from
+//! `/api/admin/backups/restoration/{id}/events`), and what was checked once it is done.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use crate::api::human_bytes;
+use crate::api::restoration::{ApproveRestoration, CancelRestoration, Environment, RejectRestoration, Restoration, RestorationProgress, RestorationStatus, get_restoration};
+use crate::components::{ErrorPanel, PageHeader, action_outcome};
+
+#[component]
+pub fn RestorationJobPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let approve = ServerAction::<ApproveRestoration>::new();
+    let reject = ServerAction::<RejectRestoration>::new();
+    let cancel = ServerAction::<CancelRestoration>::new();
+    let live = RwSignal::new(None::<RestorationProgress>);
+    // Reloaded after each decision, and when the pushed status changes (approved → running → done).
+    let loaded = Resource::new(
+        move || (id(), approve.version().get(), reject.version().get(), cancel.version().get(), live.get().map(|p| p.status)),
+        |(id, ..)| get_restoration(id),
+    );
+    listen(id, live);
+    view! {
+        <PageHeader title="Restoration"/>
+        {action_outcome(approve.value(), "approved")}
+        {action_outcome(reject.value(), "rejected")}
+        {action_outcome(cancel.value(), "cancelled")}
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match loaded.await {
+                    Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
+                    Ok(r) => view! { <Details r live approve reject cancel/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Details(r: Restoration, live: RwSignal<Option<RestorationProgress>>, approve: ServerAction<ApproveRestoration>, reject: ServerAction<RejectRestoration>, cancel: ServerAction<CancelRestoration>) -> impl IntoView {
+    let (status, total) = (r.status, r.total_size_bytes);
+    let first = (r.progress_percentage, r.restored_size_bytes);
+    let pct = move || live.get().map(|p| p.progress_percentage).unwrap_or(first.0).clamp(0, 100);
+    let restored = move || live.get().map(|p| p.restored_size).unwrap_or(first.1);
+    let approved = r.approvals.iter().filter(|a| a.decision == "approved").count();
+    let scope = [r.restoration_scope.tables.join(", "), r.restoration_scope.paths.join(", "), r.restoration_scope.prefixes.join(", ")].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join("; ");
+    let waiting = status == RestorationStatus::ApprovalRequired;
+    let cancellable = matches!(status, RestorationStatus::ApprovalRequired | RestorationStatus::Initiated);
+    let (id, id2, id3) = (r.id.clone(), r.id.clone(), r.id.clone());
+    view! {
+        <section class="panel" data-testid="restoration" data-status=status.as_str()>
+            <p>"Status: " <strong data-testid="status">{status.as_str()}</strong>
+                {r.approval_override.then(|| view! { " · " <strong class="danger-text">"BREAK-GLASS: restored without approval"</strong> })}</p>
+            {(r.target_environment == Environment::Production).then(|| view! { <p class="warning" role="note">"Production: this restore overwrites live data."</p> })}
+            <div class="progress" role="progressbar" aria-label="Restore progress" aria-valuemin="0" aria-valuemax="100" aria-valuenow=move || pct().to_string() data-testid="progress">
+                <div class="progress-bar" style=move || format!("width: {}%", pct())></div>
+            </div>
+            <p data-testid="progress-text">{move || format!("{}%: {} of {} restored", pct(), human_bytes(restored().max(0) as u64), human_bytes(total.max(0) as u64))}</p>
+            {r.error_message.clone().map(|m| view! { <p class="form-error" role="alert" data-testid="error">{m}</p> })}
+            <table class="data">
+                <tbody>
+                    <tr><th>"Backup"</th><td><a href=format!("/executions/{}", r.backup_execution_id)>{format!("{} ({})", r.configuration_name, r.backup_execution_id)}</a></td></tr>
+                    <tr><th>"Type"</th><td>{r.restoration_type.as_str()}</td></tr>
+                    <tr><th>"Into"</th><td data-testid="target">{format!("{} ({})", r.target_identifier, r.target_environment)}</td></tr>
+                    <tr><th>"Scope"</th><td>{if scope.is_empty() { "everything".to_string() } else { scope }}</td></tr>
+                    <tr><th>"Point in time"</th><td>{r.point_in_time_target.clone().unwrap_or_else(|| "—".into())}</td></tr>
+                    <tr><th>"Requested by"</th><td>{format!("{} at {}", r.initiated_by, r.created_at)}</td></tr>
+                    <tr><th>"Incident"</th><td>{r.incident_reference.clone().unwrap_or_else(|| "—".into())}</td></tr>
+                    <tr><th>"Approval"</th><td data-testid="approval">{if r.approval_required {
+                        format!("{approved} of {} approvals{}{}", r.approvals_needed, if r.require_totp { ", each with a second-factor code" } else { "" },
+                            r.approval_expires_at.as_deref().filter(|_| waiting).map(|at| format!("; expires {at}")).unwrap_or_default())
+                    } else { "not needed in this environment".to_string() }}</td></tr>
+                    <tr><th>"Decisions"</th><td><ul>{r.approvals.iter().map(|a| view! {
+                        <li>{format!("{} {} at {}{}{}", a.decided_by, a.decision, a.decided_at, if a.totp_confirmed { " (with a second-factor code)" } else { "" }, a.reason.as_deref().map(|c| format!(": {c}")).unwrap_or_default())}</li>
+                    }).collect_view()}</ul></td></tr>
+                    <tr><th>"Took"</th><td data-testid="duration">{match (r.duration_seconds, r.rto_minutes) {
+                        (Some(d), Some(rto)) => format!("{d:.2} s (RTO {rto} min: {})", if d <= rto as f64 * 60.0 { "met" } else { "missed" }),
+                        (Some(d), None) => format!("{d:.2} s"),
+                        _ => format!("about {:.0} s expected", r.estimated_duration_seconds),
+                    }}</td></tr>
+                    <tr><th>"Checked"</th><td><pre data-testid="verification">{r.verification_results.as_ref().map(|v| serde_json::to_string_pretty(v).unwrap_or_default()).unwrap_or_else(|| "—".into())}</pre></td></tr>
+                </tbody>
+            </table>
+        </section>
+        <section class="panel" class:hidden=!waiting data-testid="decide">
+            <h2>"Decide"</h2>
+            <p>"Approvers other than the requester approve or reject this request. An approval holds for this exact request: if it changes, it is void."</p>
+            <ActionForm action=approve attr:class="grid-form">
+                <input type="hidden" name="id" value=id/>
+                <label class:hidden=!r.require_totp>"Code from your authenticator" <input type="text" name="totp_code" inputmode="numeric" autocomplete="one-time-code" maxlength="7"/></label>
+                <label>"Comment" <input type="text" name="comment" maxlength="2000"/></label>
+                <button type="submit" class="primary">"Approve"</button>
+            </ActionForm>
+            <ActionForm action=reject attr:class="grid-form">
+                <input type="hidden" name="id" value=id2/>
+                <label>"Reason" <input type="text" name="reason" maxlength="2000"/></label>
+                <button type="submit" class="danger">"Reject"</button>
+            </ActionForm>
+        </section>
+        <section class="panel" class:hidden=!cancellable>
+            <ActionForm action=cancel>
+                <input type="hidden" name="id" value=id3/>
+                <button type="submit" class="danger">"Cancel this restoration"</button>
+            </ActionForm>
+        </section>
+    }
+}
+
+/// In the browser: follows the restoration's event stream until it has ended.
+#[cfg(feature = "hydrate")]
+fn listen(id: impl Fn() -> String + Send + Sync + 'static, live: RwSignal<Option<RestorationProgress>>) {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::closure::Closure;
+    Effect::new(move |_| {
+        let Ok(source) = web_sys::EventSource::new(&format!("/api/admin/backups/restoration/{}/events", id())) else { return };
+        let closer = source.clone();
+        let on_event = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
+            let Some(text) = e.data().as_string() else { return };
+            let Ok(progress) = serde_json::from_str::<RestorationProgress>(&text) else { return };
+            // The server ends the stream here; closing stops the browser from reconnecting.
+            if progress.status.is_finished() {
+                closer.close();
+            }
+            live.set(Some(progress));
+        });
+        let _ = source.add_event_listener_with_callback("restoration", on_event.as_ref().unchecked_ref());
+        on_event.forget();
+        let source = send_wrapper::SendWrapper::new(source);
+        on_cleanup(move || source.close());
+    });
+}
+
+/// On the server the page renders the state it loaded; the browser then follows the stream.
+#[cfg(not(feature = "hydrate"))]
+fn listen(_id: impl Fn() -> String + Send + Sync + 'static, _live: RwSignal<Option<RestorationProgress>>) {}
