@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
 import { expect, type Page, test } from '@playwright/test';
-import { ADMIN, hydrated, login, ownServer } from './helpers';
+import { ADMIN, hydrated, login, ownServer, restoreDir } from './helpers';
 
 ownServer();
 
@@ -105,7 +105,15 @@ test('keyboard alone logs in, adds a location and a configuration, and runs it; 
   await page.goto(storage!);
   await hydrated(page);
   const snapshot = await page.locator(`a[href^="${storage}/"]`).first().getAttribute('href');
+  // A production restoration waiting for approval (over REST, with the session): its page and
+  // the Approvals inbox have something to show.
+  const target = { name: 'Keyboard target', environment: 'production', targetType: 'directory', path: join(restoreDir('wcag'), 'prod') };
+  expect((await page.request.post('/api/admin/backups/restore-targets', { data: target })).status()).toBe(201);
+  const request = { backupExecutionId: execution.split('/').pop(), restorationType: 'full', targetEnvironment: 'production', targetIdentifier: 'Keyboard target' };
+  const asked = await page.request.post('/api/admin/backups/restoration', { data: request });
+  expect(asked.status(), await asked.text()).toBe(201);
   const examples: Record<string, string> = {
+    '/restoration/:id': `/restoration/${(await asked.json()).restorationId}`,
     '/configurations/:id': configuration!,
     '/executions/:id': execution,
     '/storage/:id': storage!,

@@ -59,13 +59,19 @@ impl Source for Group {
     fn check<'a>(&'a self, run: &'a RestoreRun<'a>, configuration: &'a Configuration, body: &'a serde_json::Value) -> SourceFuture<'a, Result<Place, RestoreError>> {
         Box::pin(async move {
             let r: GroupRestore = request(self, body.clone())?;
-            let mut members = Vec::new();
+            let (mut members, mut known) = (Vec::new(), Vec::new());
             for id in configuration.members() {
                 let member = configurations::find(run.catalog, &id).await?;
-                if let Some(target) = r.members.get(&member.id).or_else(|| r.members.get(&member.name)) {
-                    let place = Box::pin(super::of(&member).check(run, &member, target)).await.map_err(|e| RestoreError::Invalid(format!("members.{}: {e}", member.name)))?;
-                    members.push(place);
-                }
+                known.extend([member.id.clone(), member.name.clone()]);
+                // A group is restored whole or not started: every member needs its target.
+                let target = r.members.get(&member.id).or_else(|| r.members.get(&member.name)).ok_or_else(|| {
+                    RestoreError::Invalid(format!("members.{}: give a target for every member of the group (by configuration id or name)", member.name))
+                })?;
+                let place = Box::pin(super::of(&member).check(run, &member, target)).await.map_err(|e| RestoreError::Invalid(format!("members.{}: {e}", member.name)))?;
+                members.push(place);
+            }
+            if let Some(unknown) = r.members.keys().find(|k| !known.contains(k)) {
+                return Err(RestoreError::Invalid(format!("members.{unknown}: not a member of this group")));
             }
             Ok(Place::Members { members })
         })

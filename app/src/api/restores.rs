@@ -80,8 +80,7 @@ pub async fn restore_directory(id: String, target_path: String, include: String,
 #[server(prefix = "/_sfn", endpoint = "restore_group_point")]
 pub async fn restore_group_point(id: String, targets: String) -> Result<String, AppError> {
     let p = crate::ssr::principal().await?;
-    let members: serde_json::Value = serde_json::from_str(&targets).map_err(|e| AppError::Invalid(format!("targets: {e}")))?;
-    let request = serde_json::json!({ "members": members });
+    let request: serde_json::Value = serde_json::from_str(&targets).map_err(|e| AppError::Invalid(format!("targets: {e}")))?;
     let r = match through_door(&p, &id, request).await? {
         Ok(report) => report,
         Err(waiting) => return Ok(waiting),
