@@ -47,6 +47,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/admin/backups/restoration/{id}/cancel", R(Operator)),
     ("POST", "/admin/backups/restoration/{id}/approve", R(Approver)),
     ("POST", "/admin/backups/restoration/{id}/reject", R(Approver)),
+    ("POST", "/disaster-recovery/backups/{backupId}/restore", R(Operator)),
     ("GET", "/admin/backups/approval-policies", R(Viewer)),
     ("PUT", "/admin/backups/approval-policies/{environment}", R(Admin)),
     ("GET", "/admin/backups/storage-locations", R(Viewer)),

@@ -55,6 +55,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/backups/restoration/{id}/cancel", axum::routing::post(restoration::cancel))
         .route("/admin/backups/restoration/{id}/approve", axum::routing::post(restoration::approve))
         .route("/admin/backups/restoration/{id}/reject", axum::routing::post(restoration::reject))
+        .route("/disaster-recovery/backups/{backupId}/restore", axum::routing::post(restoration::dr_restore))
         .route("/admin/backups/approval-policies", get(restoration::policies))
         .route("/admin/backups/approval-policies/{environment}", axum::routing::put(restoration::set_policy))
         .route("/admin/backups/configurations", get(configurations::list).post(configurations::create))

@@ -35,7 +35,7 @@ pub struct ErrorBody {
         restore_targets::test,
         restoration::request, restoration::history, restoration::available, restoration::active, restoration::get, restoration::update,
         restoration::status, restoration::events, restoration::cancel, restoration::approve, restoration::reject,
-        restoration::policies, restoration::set_policy,
+        restoration::policies, restoration::set_policy, restoration::dr_restore,
         configurations::list, configurations::create, configurations::get, configurations::update, configurations::execute,
         configurations::executions, restoration::recover, configurations::recovery_window, configurations::wal_token,
         configurations::wal_fetch, configurations::wal_push, configurations::schedule,

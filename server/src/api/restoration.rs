@@ -228,3 +228,69 @@ pub async fn set_policy(State(s): State<AppState>, Auth(p): Auth, Path(environme
     }
     Ok(Json(policy::set(&s.catalog, &p, body).await?))
 }
+
+/// The disaster-recovery seeds' restore options: the restoration request's fields but the
+/// backup (the path's) and the environment (beside them).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RestoreOptions {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    restoration_type: Option<bulwark_core::restoration::RestorationType>,
+    target_identifier: String,
+    #[serde(default)]
+    point_in_time_target: Option<String>,
+    #[serde(default)]
+    restoration_scope: Option<bulwark_core::restoration::RestorationScope>,
+    #[serde(default)]
+    incident_reference: Option<String>,
+    #[serde(default)]
+    approval_override: Option<bool>,
+    #[serde(default)]
+    override_reason: Option<String>,
+    #[serde(default)]
+    accept_unverified: Option<bool>,
+    #[serde(default)]
+    notes: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DrRestoreBody {
+    #[schema(value_type = String)]
+    target_environment: Environment,
+    restore_options: RestoreOptions,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DrRestoreAnswer {
+    success: bool,
+    restore: RestorationInitiated,
+    message: String,
+}
+
+/// The disaster-recovery seeds' door to the same restoration request (`{success, restore,
+/// message}`); a full restore unless `restoreOptions.restorationType` says otherwise.
+#[utoipa::path(post, path = "/api/disaster-recovery/backups/{backupId}/restore", tag = "restoration", params(("backupId" = String, Path, description = "The backup execution")), request_body = DrRestoreBody, responses((status = 201, body = DrRestoreAnswer)))]
+pub async fn dr_restore(State(s): State<AppState>, Auth(p): Auth, Path(backup_id): Path<String>, Json(body): Json<DrRestoreBody>) -> Result<(StatusCode, Json<DrRestoreAnswer>), ApiError> {
+    let o = body.restore_options;
+    let request = RestorationRequest {
+        backup_execution_id: backup_id,
+        restoration_type: o.restoration_type.unwrap_or(bulwark_core::restoration::RestorationType::Full),
+        target_environment: body.target_environment,
+        target_identifier: o.target_identifier,
+        point_in_time_target: o.point_in_time_target,
+        restoration_scope: o.restoration_scope,
+        incident_reference: o.incident_reference,
+        approval_override: o.approval_override,
+        override_reason: o.override_reason,
+        accept_unverified: o.accept_unverified,
+        notes: o.notes,
+    };
+    let restore = jobs::request(&s.catalog, &s.secrets, &s.targets, &p, request).await?;
+    let message = match restore.approval_required && restore.status == RestorationStatus::ApprovalRequired {
+        true => "Restore requested: it waits for an approver".to_string(),
+        false => "Restore initiated successfully".to_string(),
+    };
+    Ok((StatusCode::CREATED, Json(DrRestoreAnswer { success: true, restore, message })))
+}

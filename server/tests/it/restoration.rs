@@ -94,3 +94,45 @@ async fn a_production_database_restore_over_rest() {
     assert_eq!(app.json("PUT", path, &admin, &staging.to_string()).await.status, StatusCode::OK);
     assert_eq!(app.json("PUT", "/api/admin/backups/approval-policies/production", &admin, &staging.to_string()).await.status, StatusCode::BAD_REQUEST);
 }
+
+/// The disaster-recovery seeds' door: `{targetEnvironment, restoreOptions}` in, `{success,
+/// restore, message}` out, the same restoration and the same rules.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_disaster_recovery_seeds_restore_door() {
+    let app = TestApp::new(bulwark_testkit::sqlite_url()).await;
+    let (_, admin) = app.user_with_token("root", Role::Admin).await;
+    let (_, operator) = app.user_with_token("ops", Role::Operator).await;
+    let repo = bulwark_testkit::temp_dir("rest-dr-restore").join("repo");
+    let body = serde_json::json!({ "locationName": "disk", "storageType": "primary", "provider": "local", "pathPrefix": repo }).to_string();
+    let location = app.json("POST", "/api/admin/backups/storage-locations", &admin, &body).await.json()["id"].as_str().unwrap().to_string();
+    app.json("POST", &format!("/api/admin/backups/storage-locations/{location}/init"), &admin, "").await;
+    let source = bulwark_testkit::temp_dir("rest-dr-src");
+    std::fs::write(source.join("site.conf"), "listen 443").unwrap();
+    let config = serde_json::json!({ "name": "site", "sourceType": "filesystem", "sourceIdentifier": source, "storageLocationIds": [location] });
+    let config = app.json("POST", "/api/admin/backups/configurations", &admin, &config.to_string()).await.json()["id"].as_str().unwrap().to_string();
+    let execution = app.json("POST", &format!("/api/admin/backups/configurations/{config}/execute"), &operator, "").await.json()["executionId"].as_str().unwrap().to_string();
+    bulwark_core::orchestration::backup::run(&app.catalog, &app.secrets, &execution, Default::default()).await.unwrap();
+    let dr = bulwark_testkit::temp_dir("rest-dr-target");
+    let target = serde_json::json!({ "name": "dr-site", "environment": "disaster_recovery", "targetType": "directory", "path": dr });
+    app.json("POST", "/api/admin/backups/restore-targets", &admin, &target.to_string()).await;
+
+    let path = format!("/api/disaster-recovery/backups/{execution}/restore");
+    let full = serde_json::json!({ "targetEnvironment": "disaster_recovery", "restoreOptions": { "targetIdentifier": "dr-site/full" } });
+    let answer = app.json("POST", &path, &operator, &full.to_string()).await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text());
+    let answer = answer.json();
+    assert_eq!((answer["success"].as_bool(), answer["restore"]["status"].as_str()), (Some(true), Some("approval_required")), "full into DR waits: {answer}");
+    let partial = serde_json::json!({ "targetEnvironment": "disaster_recovery", "restoreOptions": { "targetIdentifier": "dr-site/part", "restorationType": "partial", "restorationScope": { "paths": ["site.conf"] } } });
+    let answer = app.json("POST", &path, &operator, &partial.to_string()).await.json();
+    assert_eq!((answer["restore"]["status"].as_str(), answer["message"].as_str()), (Some("initiated"), Some("Restore initiated successfully")), "{answer}");
+    let id = answer["restore"]["restorationId"].as_str().unwrap().to_string();
+    for _ in 0..100 {
+        if app.get(&format!("/api/admin/backups/restoration/{id}/status"), Some(&operator)).await.json()["status"] == "completed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(std::fs::read_to_string(dr.join("part/site.conf")).unwrap(), "listen 443");
+    let bad = app.json("POST", &path, &operator, r#"{"targetEnvironment":"disaster_recovery","restoreOptions":{}}"#).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text());
+}
