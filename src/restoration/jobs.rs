@@ -5,6 +5,8 @@
 //! (the hash) and its target has not changed, verifies a backup not verified yet, restores
 //! through `sources::restore`, and records what it measured.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
@@ -22,6 +24,7 @@ use crate::platform::catalog::dialect::LockTopic;
 use crate::platform::jobs::{self, NewJob};
 use crate::platform::secrets::SecretBox;
 use crate::platform::time;
+use crate::engine::repo::restore;
 use crate::restores::{RestoreError, Targets};
 use crate::{sources, verify};
 
@@ -480,7 +483,12 @@ async fn execute(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, row: &
         return Ok(find(catalog, &row.id).await?.status);
     }
     let started = Instant::now();
-    let report = sources::restore(catalog, secrets, reach, &actor, &row.backup_execution_id, request::with_secrets(now.request, &secrets_now)).await?;
+    let counter = Arc::new(AtomicU64::new(0));
+    let watcher = tokio::spawn(report_progress(catalog.clone(), row.id.clone(), counter.clone(), row.total_size_bytes));
+    let restore = sources::restore(catalog, secrets, reach, &actor, &row.backup_execution_id, request::with_secrets(now.request, &secrets_now));
+    let report = restore::counted(counter, restore).await;
+    watcher.abort();
+    let report = report?;
     let seconds = started.elapsed().as_secs_f64();
     record_completion(catalog, &actor, row, &report, seconds).await?;
     Ok(RestorationStatus::Completed)
@@ -502,6 +510,27 @@ async fn verified(catalog: &Catalog, secrets: &SecretBox, row: &Row) -> Result<(
                 // repository's problem, named), nothing written.
                 _ => Err(RestoreError::Damaged(format!("the backup of execution {} failed verification just now, nothing was written: {}", execution.id, report.problems.join("; "))).into()),
             }
+        }
+    }
+}
+
+/// Writes a running restore's bytes and percentage to its row every second, for the status
+/// answer and the live events (read by any node). The percentage stops at 99 until the
+/// restore is recorded complete: a partial restore writes less than the whole backup.
+async fn report_progress(catalog: Catalog, id: String, counter: Arc<AtomicU64>, total: i64) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let bytes = counter.load(Ordering::Relaxed) as i64;
+        let percent = if total > 0 { (bytes.saturating_mul(100) / total).clamp(0, 99) } else { 0 };
+        let updated = sqlx::query("UPDATE restoration_jobs SET restored_size_bytes = $1, progress_percentage = $2 WHERE id = $3 AND status = 'running'")
+            .bind(bytes)
+            .bind(percent)
+            .bind(&id)
+            .execute(catalog.pool())
+            .await;
+        if let Err(e) = updated {
+            tracing::warn!(restoration = %id, error = %e, "restore progress not recorded");
         }
     }
 }

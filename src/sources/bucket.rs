@@ -150,6 +150,7 @@ pub async fn restore_bucket(catalog: &Catalog, secrets: &SecretBox, actor: &Prin
         return Err(RestoreError::Invalid(format!("no object of execution {execution_id} starts with {:?}", request.include)));
     }
     let mut bytes = 0u64;
+    let progress = crate::engine::repo::restore::counter();
     for (key, node) in &selected {
         let ids: Vec<ChunkId> = node.chunks.iter().map(|c| c.parse()).collect::<Result<_, _>>()?;
         let attributes = node.object.clone().unwrap_or_default();
@@ -196,6 +197,9 @@ pub async fn restore_bucket(catalog: &Catalog, secrets: &SecretBox, actor: &Prin
             }
         }
         bytes += node.size;
+        if let Some(p) = &progress {
+            p.fetch_add(node.size, std::sync::atomic::Ordering::Relaxed);
+        }
     }
     let report = RestoreReport {
         execution_id: execution_id.into(),

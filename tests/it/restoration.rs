@@ -117,6 +117,14 @@ async fn production_restores_wait_for_another_person_through_every_door(catalog:
     assert_eq!(done.restored_size_bytes, 54);
     let status = jobs::progress(c, &f.admin, &staged.restoration_id).await.unwrap();
     assert_eq!((status.progress_percentage, status.restored_size), (100, 54));
+    // What a job's live progress reads while a restore runs: every byte written, or found
+    // already in place on a second run.
+    for _ in 0..2 {
+        let counter = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let restore = bulwark_core::sources::restore(c, s, &reach, &f.admin, &f.execution, serde_json::json!({ "targetPath": f.root.join("counted") }));
+        bulwark_core::engine::repo::restore::counted(counter.clone(), restore).await.unwrap();
+        assert_eq!(counter.load(std::sync::atomic::Ordering::Relaxed), 54);
+    }
 
     // Production waits, whoever asks; the requester never approves, an admin included, with a
     // session or with their own token.

@@ -57,6 +57,26 @@ impl RestoreOptions {
     }
 }
 
+tokio::task_local! {
+    /// Bytes restored so far by the restore this task runs, when someone watches it.
+    static RESTORED: std::sync::Arc<AtomicU64>;
+}
+
+/// Runs `restore` (any restore of this module, through whatever calls it) with `counter`
+/// counting the bytes it writes or finds already in place, so a watcher (a restoration job's
+/// live progress) can read them while it runs. A task-local rather than an argument: the
+/// restore paths of every source kind reach this module through functions that restore
+/// tests and group restores call too, and only the watched restore needs counting.
+pub async fn counted<F: std::future::Future>(counter: std::sync::Arc<AtomicU64>, restore: F) -> F::Output {
+    RESTORED.scope(counter, restore).await
+}
+
+/// The counter of the restore this task runs, if it is watched; read in the task (not on a
+/// blocking thread, where the task-local is not set).
+pub(crate) fn counter() -> Option<std::sync::Arc<AtomicU64>> {
+    RESTORED.try_with(std::sync::Arc::clone).ok()
+}
+
 /// Writes a stream snapshot to `out`; returns the bytes written.
 ///
 /// Every chunk is checked against its id (an HMAC-SHA-256 of its bytes) and the manifest,
@@ -80,6 +100,7 @@ pub(super) async fn write_stream<W: Write + Send + 'static>(repo: &Repository, i
         return Err(RepoError::Invalid(format!("snapshot {} is a tree, not a stream", snapshot.id)));
     };
     let ids = parse_ids(&chunks)?;
+    let progress = counter();
     let (repo, handle, snapshot_id) = (repo.clone(), Handle::current(), snapshot.id.clone());
     let unavailable = move |detail: String| RepoError::DataUnavailable { snapshot: snapshot_id.clone(), detail };
     blocking(move || {
@@ -115,6 +136,9 @@ pub(super) async fn write_stream<W: Write + Send + 'static>(repo: &Repository, i
                                 sha.update(bytes);
                             }
                             w.written += bytes.len() as u64;
+                            if let Some(p) = &progress {
+                                p.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                            }
                             w.out.write_all(bytes).map_err(|e| RepoError::Target(e.to_string()))
                         });
                         match result {
@@ -297,6 +321,8 @@ struct FileWriters {
     unchanged: AtomicU64,
     bytes: AtomicU64,
     flusher: Flusher,
+    /// The watched restore's counter ([`counted`]).
+    progress: Option<std::sync::Arc<AtomicU64>>,
 }
 
 impl FileWriters {
@@ -314,6 +340,13 @@ impl FileWriters {
             unchanged: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             flusher: Flusher::default(),
+            progress: counter(),
+        }
+    }
+
+    fn progressed(&self, bytes: u64) {
+        if let Some(p) = &self.progress {
+            p.fetch_add(bytes, Ordering::Relaxed);
         }
     }
 
@@ -341,9 +374,11 @@ impl FileWriters {
                         self.written.fetch_add(1, Ordering::Relaxed);
                         self.bytes.fetch_add(node.size, Ordering::Relaxed);
                         self.flusher.wrote(node.size);
+                        self.progressed(node.size);
                     }
                     Ok(false) => {
                         self.unchanged.fetch_add(1, Ordering::Relaxed);
+                        self.progressed(node.size);
                     }
                     Err(e @ RepoError::Target(_)) => self.fail(e),
                     Err(e) if self.skip_unreadable && e.is_damage() => {
