@@ -11,6 +11,8 @@ use sha2::{Digest, Sha256};
 use super::targets::{self, RestoreTarget, TargetError};
 use super::{Environment, RestorationError, RestorationRequest, RestorationScope, RestorationType, TargetType};
 use crate::configurations::{self, Configuration};
+use crate::engine::repo::tree;
+use crate::engine::source::bucket::name_to_key;
 use crate::executions::{self, Execution, ExecutionStatus};
 use crate::platform::auth::Principal;
 use crate::platform::catalog::Catalog;
@@ -95,6 +97,7 @@ pub(super) async fn from_seeds(catalog: &Catalog, secrets: &SecretBox, reach: &T
     }
     let source = sources::of(&configuration);
     let mut request = source.request_for(&destination)?;
+    in_backup(catalog, secrets, &execution, &destination.scope).await?;
     // The kind checks its own request as it would an older door's: the same rules either way.
     let run = RestoreRun { catalog, secrets, targets: reach, actor };
     source.check(&run, &configuration, &request).await?;
@@ -153,6 +156,47 @@ pub(super) async fn from_door(catalog: &Catalog, secrets: &SecretBox, reach: &Ta
         request,
         secrets,
     })
+}
+
+/// Everything the scope names is in the backup: its tables (as the dump recorded them), paths
+/// (files or directories of the snapshot) and key prefixes (some object starts with each).
+async fn in_backup(catalog: &Catalog, secrets: &SecretBox, execution: &Execution, scope: &RestorationScope) -> Result<(), RestorationError> {
+    let invalid = |m: String| RestorationError::Invalid(m);
+    if !scope.tables.is_empty() {
+        let metadata: Value = serde_json::from_str(&execution.recovery_metadata).unwrap_or_default();
+        // Dumps record their tables; one that did not is checked by pg_restore instead.
+        if let Some(recorded) = metadata["postgresql"]["tables"].as_array() {
+            let names: Vec<String> = recorded.iter().filter_map(|t| Some(format!("{}.{}", t["schema"].as_str()?, t["name"].as_str()?))).collect();
+            for table in &scope.tables {
+                let qualified = if table.contains('.') { table.clone() } else { format!("public.{table}") };
+                if !names.contains(&qualified) {
+                    return Err(invalid(format!("restorationScope.tables: the backup has no table {table} (it has {})", names.join(", "))));
+                }
+            }
+        }
+    }
+    if scope.paths.is_empty() && scope.prefixes.is_empty() {
+        return Ok(());
+    }
+    let (Some(location), Some(snapshot_id)) = (&execution.storage_location_id, &execution.snapshot_id) else {
+        return Ok(());
+    };
+    let crate::locations::SnapshotSource { repo, snapshot, .. } = crate::locations::open_snapshot(catalog, secrets, location, snapshot_id).await.map_err(crate::restores::RestoreError::from)?;
+    let index = repo.load_index().await.map_err(crate::restores::RestoreError::from)?;
+    for path in &scope.paths {
+        let path = path.trim().trim_matches('/');
+        let found = tree::find_file(&repo, &index, &snapshot, path).await.is_ok() || tree::list_dir(&repo, &index, &snapshot, path).await.is_ok();
+        if path.is_empty() || !found {
+            return Err(invalid(format!("restorationScope.paths: the backup has no file or directory {path:?}")));
+        }
+    }
+    if !scope.prefixes.is_empty() {
+        let keys: Vec<String> = tree::list_dir(&repo, &index, &snapshot, "").await.map_err(crate::restores::RestoreError::from)?.iter().filter_map(|n| name_to_key(&n.path)).collect();
+        if let Some(prefix) = scope.prefixes.iter().find(|p| !keys.iter().any(|k| k.starts_with(p.as_str()))) {
+            return Err(invalid(format!("restorationScope.prefixes: no object of the backup starts with {prefix:?}")));
+        }
+    }
+    Ok(())
 }
 
 /// Moves every secret field (at any depth: a group's members) out of `request`.

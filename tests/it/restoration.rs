@@ -327,6 +327,7 @@ async fn bad_requests_are_refused_and_record_nothing(catalog: Catalog) {
         (with(serde_json::json!({ "restorationType": "partial" })), Kind::Invalid, "restorationScope.paths: a partial restore names what to restore"),
         (with(serde_json::json!({ "restorationType": "point_in_time", "pointInTimeTarget": "2026-01-01T00:00:00Z" })), Kind::Invalid, "pointInTimeTarget: "),
         (with(serde_json::json!({ "notes": "x".repeat(3000) })), Kind::Invalid, "notes: "),
+        (with(serde_json::json!({ "restorationType": "partial", "restorationScope": { "paths": ["sub/nope.txt"] } })), Kind::Invalid, "restorationScope.paths: the backup has no file or directory \"sub/nope.txt\""),
     ];
     for (request, kind, message) in cases {
         let e = jobs::request(c, s, &reach, &f.operator, request.clone()).await.unwrap_err();

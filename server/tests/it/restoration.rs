@@ -50,6 +50,12 @@ async fn a_production_database_restore_over_rest() {
     });
     let base = "/api/admin/backups/restoration";
     assert_eq!(app.json("POST", base, &viewer, &seeds.to_string()).await.status, StatusCode::FORBIDDEN);
+    let mut missing = seeds.clone();
+    missing["restorationType"] = "table_level".into();
+    missing["restorationScope"] = serde_json::json!({ "tables": ["public.invoices"] });
+    let refused = app.json("POST", base, &operator, &missing.to_string()).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text());
+    assert!(refused.json()["detail"].as_str().unwrap().starts_with("restorationScope.tables: the backup has no table public.invoices (it has public.orders)"), "{}", refused.text());
     let asked = app.json("POST", base, &admin, &seeds.to_string()).await;
     assert_eq!(asked.status, StatusCode::CREATED, "{}", asked.text());
     let asked = asked.json();
