@@ -87,6 +87,12 @@ bench-pg:
 	cargo build --release -p bulwark-server
 	BULWARK=$(CARGO_TARGET_DIR)/release/bulwark bench/pg.sh $(or $(PGBENCH_SCALE),50)
 
+# What the restoration workflow adds to the engine's restore (bench/README.md): `make bench-restoration SCALE=<MiB>` (default 1024).
+.PHONY: bench-restoration
+bench-restoration:
+	cargo build --release -p bulwark-server
+	BULWARK=$(CARGO_TARGET_DIR)/release/bulwark bench/restoration.sh $(or $(SCALE),1024)
+
 # The job queue with 1 and 3 nodes on one PostgreSQL catalog (bench/README.md): `make bench-jobs JOBS=<n>` (default 2000).
 .PHONY: bench-jobs
 bench-jobs:

@@ -101,6 +101,7 @@ impl Pool {
                 Ok(None) => {
                     tokio::select! {
                         _ = tokio::time::sleep(IDLE_POLL) => {}
+                        _ = jobs::queued_here() => {}
                         _ = shutdown.changed() => {}
                     }
                 }

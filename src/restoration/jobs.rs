@@ -283,6 +283,7 @@ async fn create(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, resol
     let action = if break_glass { "restoration.break_glass" } else { "restoration.request" };
     audit::append(&mut tx, Entry { actor: &Actor::from(actor), action, target_type: "restoration", target_id: Some(&id), detail }).await?;
     tx.tx.commit().await?;
+    jobs::wake_idle();
     if break_glass {
         let message = format!(
             "{} restored {} into {} ({}) without approval: incident {}, reason: {}",
@@ -389,6 +390,7 @@ pub async fn update(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, act
     let detail = serde_json::json!({ "environment": resolved.environment, "target": resolved.target_identifier, "restorationType": resolved.restoration_type, "approvalsVoided": true });
     audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "restoration.update", target_type: "restoration", target_id: Some(id), detail }).await?;
     tx.tx.commit().await?;
+    jobs::wake_idle();
     get(catalog, actor, id).await
 }
 

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# What the restoration workflow costs on top of the engine: the same backup of the generated
+# tree restored by the engine directly (`bulwark repo restore`, no server, no catalog) and
+# through a restoration job (`POST /api/admin/backups/restoration`, then its status polled
+# every 50 ms until it completed: the request, the queue, the worker, the records), in
+# interleaved rounds, medians side by side. See bench/README.md.
+#
+#   bench/restoration.sh [SCALE_MIB]        (default 1024)
+#
+# Environment: BULWARK (default $CARGO_TARGET_DIR/release/bulwark), BENCH_DIR (default
+# /tmp/bulwark-bench), REPEAT (rounds, default 3), SEED (data set, default 1).
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+source "$HERE/lib.sh"
+SCALE=${1:-${SCALE:-1024}}
+BULWARK=${BULWARK:-${CARGO_TARGET_DIR:-$HERE/../target}/release/bulwark}
+BENCH_DIR=${BENCH_DIR:-/tmp/bulwark-bench}
+REPEAT=${REPEAT:-3}
+SEED=${SEED:-1}
+[[ $SCALE =~ ^[0-9]+$ && $SCALE -gt 0 ]] || { echo "SCALE must be a positive integer (MiB), got '$SCALE'" >&2; exit 2; }
+BULWARK=$(bench_binary "$BULWARK")
+bench_require jq:jq curl:curl python3:python3
+bench_dataset "$SCALE" "$SEED" # sets DATA
+
+WORK=$BENCH_DIR/restoration
+SERVER=
+stop() { [[ -n $SERVER ]] && kill -9 "$SERVER" 2>/dev/null || true; }
+trap stop EXIT
+rm -rf "$WORK"
+mkdir -p "$WORK/restores"
+export BULWARK_DATA_DIR=$WORK/data RUST_LOG=warn
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+echo "bench-admin-password" | "$BULWARK" user add bench --admin --password-stdin >/dev/null
+TOKEN=$("$BULWARK" user token bench --name bench | grep -o 'bwk_[A-Za-z0-9_-]*' | head -1)
+BULWARK_LISTEN=127.0.0.1:$PORT BULWARK_RESTORE_ROOTS=$WORK/restores BULWARK_WORKERS=2 "$BULWARK" serve >"$WORK/server.log" 2>&1 &
+SERVER=$!
+for _ in $(seq 1 300); do curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+api() { # api METHOD PATH [JSON]
+    curl -fsS -X "$1" "http://127.0.0.1:$PORT/api$2" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' ${3:+--data "$3"}
+}
+now() { date +%s.%N; }
+since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$1" "$(now)"; }
+
+LOCATION=$(api POST /admin/backups/storage-locations "{\"locationName\":\"bench\",\"storageType\":\"primary\",\"provider\":\"local\",\"pathPrefix\":\"$WORK/repo\"}" | jq -r .id)
+api POST "/admin/backups/storage-locations/$LOCATION/init" | jq -r .keyFile >"$WORK/key"
+CONFIG=$(api POST /admin/backups/configurations "{\"name\":\"tree\",\"sourceType\":\"filesystem\",\"sourceIdentifier\":\"$DATA/base\",\"storageLocationIds\":[\"$LOCATION\"]}" | jq -r .id)
+EXECUTION=$(api POST "/admin/backups/configurations/$CONFIG/execute" | jq -r .executionId)
+echo "backing up $DATA/base ($SCALE MiB) ..."
+until [[ $(api GET "/admin/backups/executions/$EXECUTION" | jq -r .status) == completed ]]; do sleep 0.5; done
+SNAPSHOT=$(api GET "/admin/backups/executions/$EXECUTION" | jq -r .snapshotId)
+# Verified before the rounds, so neither side pays for a verification.
+until [[ $(api GET "/admin/backups/executions/$EXECUTION" | jq -r .verificationStatus) == verified ]]; do sleep 0.5; done
+api POST /admin/backups/restore-targets "{\"name\":\"bench\",\"environment\":\"development\",\"targetType\":\"directory\",\"path\":\"$WORK/restores\"}" >/dev/null
+
+check() { # check DIR: the restored tree equals the original, then it goes
+    if diff -r -q "$DATA/base" "$1" >/dev/null; then echo PASS; else echo FAIL; fi
+    rm -rf "$1"
+}
+declare -a DIRECT WORKFLOW ENGINE
+bench_settle
+for round in $(seq 1 "$REPEAT"); do
+    t=$(now)
+    "$BULWARK" repo restore --repo "$WORK/repo" --key-file "$WORK/key" "$SNAPSHOT" --target "$WORK/restores/direct-$round" >/dev/null
+    DIRECT+=("$(since "$t")")
+    echo "round $round: direct ${DIRECT[-1]} s, $(check "$WORK/restores/direct-$round")"
+    t=$(now)
+    ID=$(api POST /admin/backups/restoration "{\"backupExecutionId\":\"$EXECUTION\",\"restorationType\":\"full\",\"targetEnvironment\":\"development\",\"targetIdentifier\":\"bench/workflow-$round\"}" | jq -r .restorationId)
+    until [[ $(api GET "/admin/backups/restoration/$ID/status" | jq -r .status) =~ ^(completed|failed)$ ]]; do sleep 0.05; done
+    WORKFLOW+=("$(since "$t")")
+    ENGINE+=("$(api GET "/admin/backups/restoration/$ID/status" | jq -r .durationSeconds)")
+    echo "round $round: workflow ${WORKFLOW[-1]} s (of which the restore itself ${ENGINE[-1]} s), $(check "$WORK/restores/workflow-$round")"
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+D=$(median "${DIRECT[@]}")
+W=$(median "${WORKFLOW[@]}")
+E=$(median "${ENGINE[@]}")
+echo
+echo "| $SCALE MiB tree, $REPEAT rounds (medians) | seconds |"
+echo "|---|---|"
+echo "| engine, direct (\`bulwark repo restore\`) | $D |"
+echo "| restoration workflow, request to completed | $W |"
+echo "| of which the restore inside the job | $E |"
+python3 -c "import sys; d, w = float(sys.argv[1]), float(sys.argv[2]); print(f'| workflow over direct | {100 * (w - d) / d:+.1f}% |')" "$D" "$W"
+echo "| safety snapshot | not built yet (issue 19) |"
