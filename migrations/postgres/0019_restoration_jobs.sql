@@ -34,6 +34,9 @@ CREATE TABLE restoration_jobs (
     rollback_deadline TEXT,
     initiated_by TEXT NOT NULL,
     initiated_by_name TEXT NOT NULL,
+    -- The requester's role as the request came (a token's may be below its user's): the
+    -- restore runs with no more than this.
+    initiated_role TEXT NOT NULL,
     approved_by TEXT,
     approval_required BIGINT NOT NULL DEFAULT 0,
     approvals_needed BIGINT NOT NULL DEFAULT 0,

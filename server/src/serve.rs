@@ -56,8 +56,11 @@ pub async fn serve(catalog_args: &CatalogArgs, args: &ServeArgs) -> anyhow::Resu
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {} (is another server running there?)", args.listen))?;
-    tracing::info!("serving the console on http://{}", args.listen);
-    println!("Bulwark is listening on http://{}", args.listen);
+    // The address bound (port 0 picks a free one): what a script or a test waiting for this
+    // line connects to.
+    let bound = listener.local_addr().context("the listening socket has no address")?;
+    tracing::info!("serving the console on http://{bound}");
+    println!("Bulwark is listening on http://{bound}");
     // The peer's address: `/metrics` answers callers on this host without a token.
     axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async move {

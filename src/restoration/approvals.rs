@@ -85,11 +85,14 @@ pub async fn reject(catalog: &Catalog, actor: &Principal, id: &str, reason: &str
 }
 
 async fn decide(catalog: &Catalog, actor: &Principal, row: &jobs::Row, decision: &str, reason: Option<&str>, totp_confirmed: bool) -> Result<Restoration, RestorationError> {
-    let now = time::now_text();
+    let now = time::to_text(catalog.now().await?);
     let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
     // Read again under the lock: of two approvers deciding at once, the second sees the first.
-    let (status, hash): (RestorationStatus, String) =
-        sqlx::query_as("SELECT status, request_hash FROM restoration_jobs WHERE id = $1").bind(&row.id).fetch_one(&mut *tx.tx).await?;
+    let (status, hash, expires): (RestorationStatus, String, Option<String>) =
+        sqlx::query_as("SELECT status, request_hash, approval_expires_at FROM restoration_jobs WHERE id = $1").bind(&row.id).fetch_one(&mut *tx.tx).await?;
+    if expires.as_deref().is_some_and(|at| at < now.as_str()) {
+        return Err(RestorationError::Conflict(format!("restoration {} expired at {}: request it again", row.id, expires.unwrap_or_default())));
+    }
     if status != RestorationStatus::ApprovalRequired {
         return Err(RestorationError::Conflict(format!("restoration {} was {status} meanwhile: there is nothing to decide", row.id)));
     }
@@ -171,7 +174,7 @@ pub async fn pending_for(catalog: &Catalog, actor: &Principal) -> Result<i64, Re
              AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.subject_type = $3 AND a.subject_id = r.id AND a.decided_by = $1)",
     )
     .bind(&actor.user_id)
-    .bind(time::now_text())
+    .bind(time::to_text(catalog.now().await?))
     .bind(SUBJECT)
     .fetch_one(catalog.pool())
     .await?)

@@ -62,6 +62,7 @@ pub(super) struct Row {
     pub rollback_deadline: Option<String>,
     pub initiated_by: String,
     pub initiated_by_name: String,
+    pub initiated_role: Role,
     pub approved_by: Option<String>,
     pub approval_required: i64,
     pub approvals_needed: i64,
@@ -84,7 +85,7 @@ pub(super) struct Row {
 const COLUMNS: &str = "r.id, r.backup_execution_id, r.configuration_id, c.name AS configuration_name, r.restoration_type, r.target_environment, \
     r.target_identifier, r.restore_target_id, r.point_in_time_target, r.restoration_scope, r.request, r.secret_encrypted, r.request_hash, r.status, \
     r.progress_percentage, r.restored_size_bytes, r.total_size_bytes, r.verification_results, r.report, r.error_message, r.error_kind, \
-    r.rollback_available, r.rollback_deadline, r.initiated_by, r.initiated_by_name, r.approved_by, r.approval_required, r.approvals_needed, \
+    r.rollback_available, r.rollback_deadline, r.initiated_by, r.initiated_by_name, r.initiated_role, r.approved_by, r.approval_required, r.approvals_needed, \
     r.require_totp, r.approval_expires_at, r.approval_override, r.override_reason, r.accept_unverified, r.incident_reference, r.notes, r.job_id, \
     r.estimated_duration_seconds, r.rto_minutes, r.start_time, r.end_time, r.duration_seconds, r.created_at";
 
@@ -118,12 +119,20 @@ impl Row {
 }
 
 pub(super) async fn find(catalog: &Catalog, id: &str) -> Result<Row, RestorationError> {
-    expire_overdue(catalog).await?;
-    sqlx::query_as::<_, Row>(&format!("SELECT {COLUMNS} {FROM} WHERE r.id = $1"))
-        .bind(id)
-        .fetch_optional(catalog.pool())
-        .await?
-        .ok_or_else(|| RestorationError::NotFound(id.to_string()))
+    let read = || async {
+        sqlx::query_as::<_, Row>(&format!("SELECT {COLUMNS} {FROM} WHERE r.id = $1"))
+            .bind(id)
+            .fetch_optional(catalog.pool())
+            .await?
+            .ok_or_else(|| RestorationError::NotFound(id.to_string()))
+    };
+    let row = read().await?;
+    // Written only when it is overdue: a page following a restore reads it every half second.
+    if row.status == RestorationStatus::ApprovalRequired && row.approval_expires_at.as_deref().is_some_and(|at| at < time::to_text(chrono::Utc::now()).as_str()) {
+        expire_overdue(catalog).await?;
+        return read().await;
+    }
+    Ok(row)
 }
 
 /// Requests past their validity expire: they can no longer be approved or run.
@@ -227,6 +236,19 @@ async fn create(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, resol
     }
     let status = if needs && !break_glass { RestorationStatus::ApprovalRequired } else { RestorationStatus::Initiated };
     let id = uuid::Uuid::new_v4().to_string();
+    if break_glass {
+        // Raised before the restore is queued: it never runs unannounced.
+        let message = format!(
+            "{} restores {} into {} ({}) without approval: incident {}, reason: {}",
+            actor.username,
+            resolved.configuration.name,
+            resolved.target_identifier,
+            resolved.environment,
+            options.incident_reference.as_deref().unwrap_or(""),
+            options.override_reason.as_deref().unwrap_or("")
+        );
+        alerts::raise(catalog, AlertType::BreakGlassRestore, Severity::Critical, &format!("restoration:{id}"), &message).await?;
+    }
     let now = catalog.now().await?;
     let expires = needs.then(|| time::to_text(now + chrono::Duration::hours(policy.validity_hours)));
     let hash = resolved.hash(options.accept_unverified);
@@ -239,8 +261,8 @@ async fn create(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, resol
         "INSERT INTO restoration_jobs (id, backup_execution_id, configuration_id, restoration_type, target_environment, target_identifier, restore_target_id,
              point_in_time_target, restoration_scope, request, secret_encrypted, request_hash, status, total_size_bytes, initiated_by, initiated_by_name,
              approval_required, approvals_needed, require_totp, approval_expires_at, approval_override, override_reason, accept_unverified,
-             incident_reference, notes, estimated_duration_seconds, rto_minutes, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $28)",
+             incident_reference, notes, estimated_duration_seconds, rto_minutes, created_at, updated_at, initiated_role)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $28, $29)",
     )
     .bind(&id)
     .bind(&resolved.execution.id)
@@ -270,6 +292,7 @@ async fn create(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, resol
     .bind(estimate)
     .bind(resolved.configuration.rto_minutes)
     .bind(&now)
+    .bind(actor.role.as_str())
     .execute(&mut *tx.tx)
     .await?;
     if status == RestorationStatus::Initiated {
@@ -284,18 +307,6 @@ async fn create(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, resol
     audit::append(&mut tx, Entry { actor: &Actor::from(actor), action, target_type: "restoration", target_id: Some(&id), detail }).await?;
     tx.tx.commit().await?;
     jobs::wake_idle();
-    if break_glass {
-        let message = format!(
-            "{} restored {} into {} ({}) without approval: incident {}, reason: {}",
-            actor.username,
-            resolved.configuration.name,
-            resolved.target_identifier,
-            resolved.environment,
-            options.incident_reference.as_deref().unwrap_or(""),
-            options.override_reason.as_deref().unwrap_or("")
-        );
-        alerts::raise(catalog, AlertType::BreakGlassRestore, Severity::Critical, &format!("restoration:{id}"), &message).await?;
-    }
     Ok(id)
 }
 
@@ -326,13 +337,14 @@ async fn estimate_seconds(catalog: &Catalog, bytes: i64) -> Result<f64, Restorat
     Ok((bytes as f64 / rate).max(1.0))
 }
 
-/// Changes a request that waits for approval (its requester or an administrator): every
-/// approval given so far is void, and the validity starts again.
+/// Changes a request that waits for approval (its requester only): every approval given so far
+/// is void, and the validity starts again.
 pub async fn update(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, actor: &Principal, id: &str, r: RestorationRequest) -> Result<Restoration, RestorationError> {
     actor.require(Role::Operator)?;
     let row = find(catalog, id).await?;
-    if !row.is_requester(actor) && actor.role < Role::Admin {
-        return Err(RestorationError::Forbidden("only its requester or an administrator changes a restoration request".into()));
+    // Only its requester: anyone else who rewrote it could then approve what they wrote.
+    if !row.is_requester(actor) {
+        return Err(RestorationError::Forbidden("only its requester changes a restoration request; request another one".into()));
     }
     if row.status != RestorationStatus::ApprovalRequired {
         return Err(RestorationError::Conflict(format!("restoration {id} is {}: only a request waiting for approval can change", row.status)));
@@ -458,9 +470,11 @@ async fn execute(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, row: &
             return Err(RestorationError::Forbidden(format!("approved by {approved} of the {} approvers this exact request needs", row.approvals_needed)));
         }
     }
-    let actor = users::session_principal(catalog, &row.initiated_by)
+    let mut actor = users::session_principal(catalog, &row.initiated_by)
         .await?
         .ok_or_else(|| RestorationError::Forbidden(format!("{}'s account is disabled or removed; request the restore again", row.initiated_by_name)))?;
+    // No more than the requester could do when asking (a token below its user's role), nor now.
+    actor.role = actor.role.min(row.initiated_role);
     // Resolved again: a named target changed since the request (or its approval) stops it.
     let stored: Value = serde_json::from_str(&row.request).map_err(|e| RestorationError::Invalid(format!("the stored request does not read: {e}")))?;
     let (now, secrets_now) = match &row.restore_target_id {
@@ -736,7 +750,9 @@ pub async fn progress(catalog: &Catalog, actor: &Principal, id: &str) -> Result<
                 true => (r.total_size_bytes - r.restored_size_bytes).max(0) as f64 / rate,
                 false => (r.estimated_duration_seconds - elapsed).max(0.0),
             };
-            (rate, Some(time::to_text(chrono::Utc::now() + chrono::Duration::milliseconds((left * 1000.0) as i64))))
+            // A slow start predicts absurd ends: at most a year ahead.
+            let left = chrono::Duration::milliseconds((left.min(365.0 * 86400.0) * 1000.0) as i64);
+            (rate, chrono::Utc::now().checked_add_signed(left).map(time::to_text))
         }
         (RestorationStatus::Completed, _) => (r.duration_seconds.filter(|d| *d > 0.0).map(|d| r.restored_size_bytes as f64 / d).unwrap_or(0.0), r.end_time.clone()),
         _ => (0.0, None),

@@ -83,8 +83,12 @@ pub(super) async fn from_seeds(catalog: &Catalog, secrets: &SecretBox, reach: &T
         return Err(RestorationError::Invalid(format!("targetIdentifier: {:?} is a {} target, not {}", target.name, target.environment, r.target_environment)));
     }
     let settings = target.settings();
+    let place = place_of(reach, &target, inside)?;
+    // The place's own environment counts too: a staging target on the server or below the
+    // directory of a production one, or over a backed-up source, is not a way around approval.
+    let environment = stricter(target.environment, environment_of(catalog, secrets, &place).await?);
     let destination = Destination {
-        place: place_of(reach, &target, inside)?,
+        place,
         secret: target.secret(secrets)?,
         region: settings.region,
         access_key: settings.access_key,
@@ -110,7 +114,7 @@ pub(super) async fn from_seeds(catalog: &Catalog, secrets: &SecretBox, reach: &T
         execution,
         configuration,
         restoration_type: r.restoration_type,
-        environment: target.environment,
+        environment,
         target_identifier,
         restore_target_id: Some(target.id),
         point_in_time: destination.point_in_time,
@@ -124,14 +128,11 @@ pub(super) async fn from_seeds(catalog: &Catalog, secrets: &SecretBox, reach: &T
 /// named target): the environment is the strictest of the named targets that hold the place,
 /// production when it writes over a backed-up source, development otherwise.
 pub(super) async fn from_door(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, actor: &Principal, execution_id: &str, mut request: Value) -> Result<Resolved, RestorationError> {
+    refuse_other_endpoints(&request)?;
     let (execution, configuration) = backup(catalog, actor, execution_id).await?;
     let run = RestoreRun { catalog, secrets, targets: reach, actor };
     let place = sources::of(&configuration).check(&run, &configuration, &request).await?;
-    let mut sources_written = vec![configuration.clone()];
-    for id in configuration.members() {
-        sources_written.push(configurations::find(catalog, &id).await?);
-    }
-    let environment = environment_of(catalog, secrets, &place, &sources_written).await?;
+    let environment = environment_of(catalog, secrets, &place).await?;
     let chosen = |field: &str| request.get(field).and_then(Value::as_array).is_some_and(|a| !a.is_empty());
     let point_in_time = ["targetTime", "restorePoint"].iter().find_map(|f| request.get(*f).and_then(Value::as_str)).map(str::to_string);
     let restoration_type = if point_in_time.is_some() {
@@ -199,6 +200,22 @@ async fn in_backup(catalog: &Catalog, secrets: &SecretBox, execution: &Execution
     Ok(())
 }
 
+/// Fields only a named target may set: another S3 endpoint and its keys would carry a backup
+/// anywhere, past the server's allowed places.
+const TARGET_ONLY_FIELDS: [&str; 4] = ["targetEndpoint", "targetRegion", "targetAccessKey", "targetSecretKey"];
+
+fn refuse_other_endpoints(request: &Value) -> Result<(), RestorationError> {
+    match request {
+        Value::Object(map) => {
+            if let Some(field) = TARGET_ONLY_FIELDS.iter().find(|f| map.contains_key(**f)) {
+                return Err(RestorationError::Invalid(format!("{field}: another endpoint and its keys come only from a named restore target (targetIdentifier)")));
+            }
+            map.values().try_for_each(refuse_other_endpoints)
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Moves every secret field (at any depth: a group's members) out of `request`.
 fn take_secrets(request: &mut Value) -> Map<String, Value> {
     fn walk(value: &mut Value, path: String, out: &mut Map<String, Value>) {
@@ -263,6 +280,10 @@ fn place_of(reach: &Targets, target: &RestoreTarget, inside: Option<&str>) -> Re
     Ok(match target.target_type {
         TargetType::Postgresql => {
             let mut url = url::Url::parse(settings.url.as_deref().unwrap_or_default()).map_err(|e| invalid(e.to_string()))?;
+            let named = url.path().trim_matches('/').to_string();
+            if let (Some(_), false) = (inside, named.is_empty()) {
+                return Err(invalid(format!("{:?} names its database ({named}): restore into it by the target's name alone, or name a server-only target", target.name)));
+            }
             if let Some(database) = inside {
                 let valid = database.len() <= 63 && database.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && database.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
                 if !valid {
@@ -299,27 +320,70 @@ fn strictness(environment: Environment) -> u8 {
     }
 }
 
-/// The environment a place is in: production when it writes over a backed-up source, else the
-/// strictest of the named targets holding it, else development.
-async fn environment_of(catalog: &Catalog, secrets: &SecretBox, place: &Place, sources_written: &[Configuration]) -> Result<Environment, RestorationError> {
+fn stricter(a: Environment, b: Environment) -> Environment {
+    if strictness(a) <= strictness(b) { a } else { b }
+}
+
+/// The environment a place is in: production when it writes over (into, or above) what any
+/// configuration backs up, else the strictest of the named targets it overlaps, else
+/// development.
+async fn environment_of(catalog: &Catalog, secrets: &SecretBox, place: &Place) -> Result<Environment, RestorationError> {
     let all: Vec<RestoreTarget> = sqlx::query_as::<_, RestoreTarget>(&format!("SELECT {} FROM restore_targets", targets::COLUMNS)).fetch_all(catalog.pool()).await.map_err(TargetError::from)?;
+    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM backup_configurations").fetch_all(catalog.pool()).await?;
+    let mut sources = Vec::with_capacity(ids.len());
+    for id in ids {
+        sources.push(configurations::find(catalog, &id).await?);
+    }
     let mut environment = Environment::Development;
     for one in place.each() {
-        if sources_written.iter().any(|c| over_source(secrets, one, c)) {
+        if sources.iter().any(|c| over_source(secrets, one, c)) {
             return Ok(Environment::Production);
         }
         for target in all.iter().filter(|t| holds(t, one)) {
-            if strictness(target.environment) < strictness(environment) {
-                environment = target.environment;
-            }
+            environment = stricter(environment, target.environment);
         }
     }
     Ok(environment)
 }
 
+/// A database server's host (lowercase, without IPv6 brackets), port and database.
 fn server_of(url: &str) -> Option<(String, u16, String)> {
     let url = url::Url::parse(url).ok()?;
-    Some((url.host_str()?.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase(), url.port().unwrap_or(5432), url.path().trim_matches('/').to_string()))
+    Some((host_key(url.host_str()?), url.port().unwrap_or(5432), url.path().trim_matches('/').to_string()))
+}
+
+fn host_key(host: &str) -> String {
+    host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase()
+}
+
+/// An endpoint compared by scheme, host and port, whatever its case or trailing slash.
+fn endpoint_key(endpoint: &Option<String>) -> Option<String> {
+    endpoint.as_deref().map(|e| e.trim().trim_end_matches('/').to_ascii_lowercase())
+}
+
+/// A path with its existing part's links resolved: two spellings of one directory compare
+/// equal.
+fn canonical(path: &Path) -> std::path::PathBuf {
+    let mut existing = path;
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => return path.to_path_buf(),
+        }
+    }
+    let mut out = existing.canonicalize().unwrap_or_else(|_| existing.to_path_buf());
+    out.extend(rest.iter().rev());
+    out
+}
+
+/// One directory holds the other (or they are the same).
+fn nested(a: &Path, b: &Path) -> bool {
+    let (a, b) = (canonical(a), canonical(b));
+    a.starts_with(&b) || b.starts_with(&a)
 }
 
 fn overlaps(a: &str, b: &str) -> bool {
@@ -327,15 +391,19 @@ fn overlaps(a: &str, b: &str) -> bool {
     a.is_empty() || b.is_empty() || a == b || a.starts_with(&format!("{b}/")) || b.starts_with(&format!("{a}/"))
 }
 
-/// Whether a named target holds `place`.
+/// Whether `place` and a named target overlap: the same database (or any on a server-only
+/// target's server), one directory inside the other, overlapping prefixes of one bucket.
 fn holds(target: &RestoreTarget, place: &Place) -> bool {
     let s = target.settings();
     match (target.target_type, place) {
-        (TargetType::Postgresql, Place::Database { host, port, database, .. }) => server_of(s.url.as_deref().unwrap_or_default())
-            .is_some_and(|(h, p, db)| h == host.to_ascii_lowercase().trim_start_matches('[').trim_end_matches(']') && p == *port && (db.is_empty() || db == *database)),
-        (TargetType::Directory, Place::Directory { path }) | (TargetType::DataDirectory, Place::DataDirectory { path, .. }) => s.path.as_deref().is_some_and(|p| path.starts_with(p)),
+        (TargetType::Postgresql, Place::Database { host, port, database, .. }) => {
+            server_of(s.url.as_deref().unwrap_or_default()).is_some_and(|(h, p, db)| h == host_key(host) && p == *port && (db.is_empty() || db == *database))
+        }
+        (TargetType::Directory | TargetType::DataDirectory, Place::Directory { path } | Place::DataDirectory { path, .. }) => {
+            s.path.as_deref().is_some_and(|p| nested(Path::new(p), path))
+        }
         (TargetType::S3Bucket, Place::Bucket { endpoint, bucket, prefix }) => {
-            s.endpoint == *endpoint && s.bucket.as_deref() == Some(bucket.as_str()) && overlaps(s.prefix.as_deref().unwrap_or(""), prefix)
+            endpoint_key(&s.endpoint) == endpoint_key(endpoint) && s.bucket.as_deref() == Some(bucket.as_str()) && overlaps(s.prefix.as_deref().unwrap_or(""), prefix)
         }
         _ => false,
     }
@@ -345,16 +413,16 @@ fn holds(target: &RestoreTarget, place: &Place) -> bool {
 fn over_source(secrets: &SecretBox, place: &Place, configuration: &Configuration) -> bool {
     match place {
         Place::Database { host, port, database, .. } => {
-            server_of(&configuration.source_identifier).is_some_and(|(h, p, db)| h == host.to_ascii_lowercase() && p == *port && db == *database)
+            server_of(&configuration.source_identifier).is_some_and(|(h, p, db)| h == host_key(host) && p == *port && db == *database)
         }
-        Place::Directory { path } => {
+        Place::Directory { path } | Place::DataDirectory { path, .. } => {
             let source = Path::new(&configuration.source_identifier);
-            source.is_absolute() && (path.starts_with(source) || source.starts_with(path))
+            configuration.source_type.is_files() && source.is_absolute() && nested(source, path)
         }
-        Place::DataDirectory { .. } | Place::Members { .. } => false,
+        Place::Members { .. } => false,
         Place::Bucket { endpoint, bucket, prefix } => configuration.source_type.is_bucket() && configuration.bucket(secrets).is_ok_and(|source| {
             let (b, p) = source.location();
-            source.endpoint() == *endpoint && b == *bucket && overlaps(&p, prefix)
+            endpoint_key(&source.endpoint()) == endpoint_key(endpoint) && b == *bucket && overlaps(&p, prefix)
         }),
     }
 }

@@ -34,6 +34,7 @@ struct Fixture {
     admin: Principal,
     operator: Principal,
     execution: String,
+    location: String,
     source: std::path::PathBuf,
     root: std::path::PathBuf,
 }
@@ -60,7 +61,7 @@ impl Fixture {
             let target: NewTarget = serde_json::from_value(serde_json::json!({ "name": name, "environment": environment, "targetType": "directory", "path": root.join(name) })).unwrap();
             targets::create(&catalog, &secrets, &restore_targets(), &admin, target).await.unwrap();
         }
-        Fixture { catalog, secrets, admin, operator, execution: e.id, source, root }
+        Fixture { catalog, secrets, admin, operator, execution: e.id, location, source, root }
     }
 
     fn request(&self, environment: &str, target: &str) -> RestorationRequest {
@@ -176,6 +177,26 @@ async fn production_restores_wait_for_another_person_through_every_door(catalog:
     }
     let DoorOutcome::Restored(report) = restore.await.unwrap().unwrap() else { panic!("the door did not restore") };
     assert_eq!(report["files"].as_u64(), Some(2), "{report}");
+
+    // No way around it: a staging target above the production one, the source of another
+    // configuration, another endpoint's keys in a free-form request.
+    let above: NewTarget = serde_json::from_value(serde_json::json!({ "name": "stage-all", "environment": "staging", "targetType": "directory", "path": f.root })).unwrap();
+    targets::create(c, s, &reach, &f.admin, above).await.unwrap();
+    let sneaky = jobs::request(c, s, &reach, &f.operator, f.request("staging", "stage-all/prod-files/sneaky")).await.unwrap();
+    assert_eq!(sneaky.status, RestorationStatus::ApprovalRequired, "a place inside a production target is production");
+    let other_source = bulwark_testkit::temp_dir("restoration-other-src");
+    let new: NewConfiguration = serde_json::from_value(serde_json::json!({ "name": "other", "sourceType": "filesystem", "sourceIdentifier": other_source, "storageLocationIds": [f.location] })).unwrap();
+    configurations::create(c, s, &f.admin, new).await.unwrap();
+    match jobs::through_door(c, s, &reach, &f.operator, &f.execution, serde_json::json!({ "targetPath": other_source.join("sub") })).await.unwrap() {
+        DoorOutcome::Waiting(r) => assert_eq!(r.target_environment, Environment::Production),
+        DoorOutcome::Restored(_) => panic!("restored over another configuration's source without approval"),
+    }
+    let elsewhere = serde_json::json!({ "targetBucket": "other-bucket", "targetEndpoint": "https://s3.example.org", "targetAccessKey": "k", "targetSecretKey": "s" });
+    let refused = jobs::request_from_door(c, s, &reach, &f.operator, &f.execution, elsewhere).await.unwrap_err();
+    assert!(refused.to_string().starts_with("targetEndpoint: "), "{refused}");
+    // Only the requester changes a request: an admin who rewrote it could approve it alone.
+    let edited = jobs::update(c, s, &reach, &f.admin, &sneaky.restoration_id, f.request("production", "prod-files/other")).await.unwrap_err();
+    assert_eq!(edited.kind(), Kind::Forbidden, "{edited}");
 
     // A cancelled request never runs.
     let cancelled = jobs::request(c, s, &reach, &f.operator, f.request("production", "prod-files/never")).await.unwrap();

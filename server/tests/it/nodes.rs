@@ -21,7 +21,10 @@ use sqlx::Connection;
 /// A `bulwark serve` process, killed (SIGKILL) when dropped.
 struct Node {
     child: Child,
-    port: u16,
+    /// The port it bound, from the line it prints once listening: it binds port 0, so no
+    /// other process can take its port between choosing and binding it.
+    listening: std::sync::mpsc::Receiver<u16>,
+    log: std::path::PathBuf,
 }
 
 impl Node {
@@ -31,7 +34,6 @@ impl Node {
 
     /// A node with extra environment, its clock `skew` off (e.g. "+10m", by libfaketime).
     fn start_with(catalog_url: &str, secret_key: &str, env: &[(&str, &str)], skew: Option<&str>) -> Node {
-        let port = bulwark_testkit::free_port();
         let data = bulwark_testkit::temp_dir("node-data");
         let mut command = match skew {
             Some(offset) => {
@@ -43,28 +45,45 @@ impl Node {
             None => Command::new(env!("CARGO_BIN_EXE_bulwark")),
         };
         command.envs(env.iter().copied());
-        let child = command
+        let mut child = command
             .arg("serve")
             .env("DATABASE_URL", catalog_url)
             .env("BULWARK_SECRET_KEY", secret_key)
-            .env("BULWARK_LISTEN", format!("127.0.0.1:{port}"))
+            .env("BULWARK_LISTEN", "127.0.0.1:0")
             .env("BULWARK_DATA_DIR", &data)
             .env("BULWARK_WORKERS", "1")
             // Short, so the test sees a dead node's job taken over within seconds.
             .env("BULWARK_JOB_LEASE_SECONDS", "4")
             .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(data.join("node.log")).expect("the node's log"))
             .spawn()
             .expect("start bulwark serve");
-        Node { child, port }
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, listening) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(port) = line.strip_prefix("Bulwark is listening on http://127.0.0.1:").and_then(|p| p.trim().parse().ok()) {
+                    let _ = tx.send(port);
+                }
+            }
+        });
+        Node { child, listening, log: data.join("node.log") }
     }
 
-    fn wait_ready(&self) {
+    /// Waits until the node listens; a node that exits first fails the test with its log.
+    fn wait_ready(&mut self) {
         let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(60), "node on port {} did not start", self.port);
-            std::thread::sleep(Duration::from_millis(100));
+        loop {
+            if let Ok(port) = self.listening.recv_timeout(Duration::from_millis(200)) {
+                assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(), "node says it listens on {port} but refuses connections");
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("node exited ({status}) before listening:\n{}", std::fs::read_to_string(&self.log).unwrap_or_default());
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "node did not listen within 60 s:\n{}", std::fs::read_to_string(&self.log).unwrap_or_default());
         }
     }
 
@@ -154,7 +173,7 @@ async fn three_nodes_share_the_work_and_survive_a_killed_one() {
     sqlx::query("LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE").execute(&mut locker).await.unwrap();
 
     let mut nodes: Vec<Node> = (0..3).map(|_| Node::start(&catalog_url, &secret_key)).collect();
-    for node in &nodes {
+    for node in &mut nodes {
         node.wait_ready();
     }
     let execution = executions::start(&catalog, &admin(), &dumped.id, "manual").await.unwrap();
@@ -331,7 +350,7 @@ async fn nodes_with_skewed_clocks_neither_steal_nor_repeat() {
         Node::start_with(&catalog_url, &secret_key, &[], Some("+10m")),
         Node::start_with(&catalog_url, &secret_key, &[], Some("-10m")),
     ];
-    for node in &nodes {
+    for node in &mut nodes {
         node.wait_ready();
     }
     for n in 0..3 {
@@ -388,7 +407,7 @@ async fn a_catalog_outage_at_the_final_write_wedges_nothing() {
 
     // The node stops itself right after its manifest; the catalog goes down meanwhile, for
     // longer than the node's two-second pool timeout.
-    let node = Node::start_with(&catalog_url, &secret_key, &[("BULWARK_TEST_PAUSE_AT", "after-commit"), ("BULWARK_CATALOG_TIMEOUT_SECONDS", "2")], None);
+    let mut node = Node::start_with(&catalog_url, &secret_key, &[("BULWARK_TEST_PAUSE_AT", "after-commit"), ("BULWARK_CATALOG_TIMEOUT_SECONDS", "2")], None);
     node.wait_ready();
     let execution = executions::start(&catalog, &admin(), &configuration.id, "manual").await.unwrap();
     let started = Instant::now();

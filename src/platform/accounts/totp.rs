@@ -172,12 +172,25 @@ pub async fn remove(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, u
 
 /// Checks a fresh code of `user_id`'s second factor for a sensitive action (approving a
 /// restore) and uses it up, as a login does: true only for a code not used before.
+/// Wrong codes count towards the account's lockout as wrong logins do (six digits fall to
+/// guessing otherwise); a locked account confirms nothing.
 pub async fn confirm_action(catalog: &Catalog, secrets: &SecretBox, user_id: &str, code: &str) -> Result<bool, AuthError> {
-    let sealed: Option<Option<String>> = sqlx::query_scalar("SELECT totp_secret FROM users WHERE id = $1").bind(user_id).fetch_optional(catalog.pool()).await?;
-    let Some(sealed) = sealed.flatten() else {
+    let row: Option<(Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT totp_secret, locked_until FROM users WHERE id = $1").bind(user_id).fetch_optional(catalog.pool()).await?;
+    let Some((sealed, locked_until)) = row else {
+        return Err(AuthError::NotFound(format!("user {user_id}")));
+    };
+    let Some(sealed) = sealed else {
         return Err(AuthError::Conflict("no second factor is set up: enrol one in Account first".into()));
     };
-    accept(catalog, &open_secret(secrets, user_id, &sealed)?, user_id, code).await
+    if locked_until.as_deref().is_some_and(|until| until > crate::platform::time::now_text().as_str()) {
+        return Ok(false);
+    }
+    let accepted = accept(catalog, &open_secret(secrets, user_id, &sealed)?, user_id, code).await?;
+    if !accepted {
+        super::users::count_failure(catalog, user_id).await?;
+    }
+    Ok(accepted)
 }
 
 /// Checks a login's code against the user's secret and uses it up: true only for a code of a step

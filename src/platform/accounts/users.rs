@@ -372,8 +372,9 @@ pub async fn authenticate(catalog: &Catalog, secrets: &SecretBox, username: &str
     Ok(Principal { user_id: id, username, role: crate::platform::auth::role_named(&role)?, token_id: None, scope: None })
 }
 
-/// One more failed login; from the fifth on the account locks for 1, 2, 4, 8, then 15 minutes.
-async fn count_failure(catalog: &Catalog, id: &str) -> Result<(), AuthError> {
+/// One more failed login (or wrong second-factor code); from the fifth on the account locks for
+/// 1, 2, 4, 8, then 15 minutes.
+pub(super) async fn count_failure(catalog: &Catalog, id: &str) -> Result<(), AuthError> {
     let failed: i64 = sqlx::query_scalar("UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins")
         .bind(id)
         .fetch_one(catalog.pool())
