@@ -152,4 +152,19 @@ test('an operator requests a production database restore; it waits; an approver 
   await expect(page.getByTestId('progress')).toHaveAttribute('aria-valuenow', '100');
   await expect(page.getByTestId('duration')).toContainText('RTO 30 min: met');
   expect(sum('shop_restored')).toBe(sum('shop'));
+
+  // The same database again holds the table now: nothing runs, and a new database is offered.
+  await page.goto('/restoration');
+  await hydrated(page);
+  await form.getByLabel('Target environment').selectOption('production');
+  await form.getByLabel('Target', { exact: true }).selectOption('prod-db');
+  await form.getByLabel('Inside the target (optional)').fill('shop_restored');
+  await form.getByRole('button', { name: 'Request restoration' }).click();
+  await expect(page.getByTestId('status')).toHaveText('conflict_detected');
+  await expect(page.getByTestId('conflicts')).toContainText('database shop_restored already has 1 tables');
+  const first = page.url();
+  await page.getByRole('button', { name: 'Restore into a new database inside prod-db' }).click();
+  await expect(page).not.toHaveURL(first);
+  await expect(page.getByTestId('status')).toHaveText('approval_required');
+  await expect(page.getByTestId('target')).toContainText('prod-db/shop_restored_restored_');
 });

@@ -47,6 +47,9 @@ CREATE TABLE restoration_jobs (
     accept_unverified INTEGER NOT NULL DEFAULT 0,
     incident_reference TEXT,
     notes TEXT,
+    -- What the target held (JSON: conflicts and alternatives), and what the request chose.
+    conflicts TEXT,
+    conflict_resolution TEXT,
     job_id TEXT,
     estimated_duration_seconds REAL NOT NULL DEFAULT 0,
     rto_minutes INTEGER,

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 
 use super::request::{self, Resolved};
-use super::{Environment, Restoration, RestorationError, RestorationInitiated, RestorationProgress, RestorationRequest, RestorationScope, RestorationStatus, RestorationType, policy};
+use super::{Alternative, ConflictResolution, Environment, Restoration, RestorationError, conflicts, RestorationInitiated, RestorationProgress, RestorationRequest, RestorationScope, RestorationStatus, RestorationType, policy};
 use crate::alerts::{self, AlertType, Severity};
 use crate::error::{Classify, Kind};
 use crate::executions;
@@ -73,6 +73,8 @@ pub(super) struct Row {
     pub accept_unverified: i64,
     pub incident_reference: Option<String>,
     pub notes: Option<String>,
+    pub conflicts: Option<String>,
+    pub conflict_resolution: Option<ConflictResolution>,
     pub job_id: Option<String>,
     pub estimated_duration_seconds: f64,
     pub rto_minutes: Option<i64>,
@@ -86,7 +88,7 @@ const COLUMNS: &str = "r.id, r.backup_execution_id, r.configuration_id, c.name A
     r.target_identifier, r.restore_target_id, r.point_in_time_target, r.restoration_scope, r.request, r.secret_encrypted, r.request_hash, r.status, \
     r.progress_percentage, r.restored_size_bytes, r.total_size_bytes, r.verification_results, r.report, r.error_message, r.error_kind, \
     r.rollback_available, r.rollback_deadline, r.initiated_by, r.initiated_by_name, r.initiated_role, r.approved_by, r.approval_required, r.approvals_needed, \
-    r.require_totp, r.approval_expires_at, r.approval_override, r.override_reason, r.accept_unverified, r.incident_reference, r.notes, r.job_id, \
+    r.require_totp, r.approval_expires_at, r.approval_override, r.override_reason, r.accept_unverified, r.incident_reference, r.notes, r.conflicts, r.conflict_resolution, r.job_id, \
     r.estimated_duration_seconds, r.rto_minutes, r.start_time, r.end_time, r.duration_seconds, r.created_at";
 
 const FROM: &str = "FROM restoration_jobs r JOIN backup_configurations c ON c.id = r.configuration_id";
@@ -106,7 +108,14 @@ impl Row {
             override_reason: self.override_reason.clone(),
             accept_unverified: Some(self.accept_unverified != 0),
             notes: self.notes.clone(),
+            conflict_resolution: self.conflict_resolution,
         }
+    }
+
+    /// The conflicts found and the alternatives offered, as recorded.
+    fn conflicts(&self) -> (Vec<String>, Vec<Alternative>) {
+        let found: Value = self.conflicts.as_deref().and_then(|c| serde_json::from_str(c).ok()).unwrap_or_default();
+        (serde_json::from_value(found["conflicts"].clone()).unwrap_or_default(), serde_json::from_value(found["alternatives"].clone()).unwrap_or_default())
     }
 
     fn scope(&self) -> RestorationScope {
@@ -192,14 +201,27 @@ pub async fn request(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, ac
     let options = Options::of(&r);
     options.check()?;
     let resolved = request::from_seeds(catalog, secrets, reach, actor, &r).await?;
-    let id = create(catalog, secrets, actor, resolved, options).await?;
+    let found = conflicts::of(catalog, secrets, reach, actor, &resolved, None).await?;
+    let conflict = match (found.is_empty(), r.conflict_resolution) {
+        (true, _) => None,
+        (false, Some(ConflictResolution::Overwrite)) if conflicts::may_overwrite(&resolved.place) => None,
+        (false, Some(_)) => return Err(RestorationError::Invalid(format!("conflictResolution: {} is never written over: {}", resolved.target_identifier, found.join("; ")))),
+        (false, None) => {
+            let stamp = catalog.now().await?.format("%Y%m%d%H%M").to_string();
+            Some((found, conflicts::alternatives(catalog, &resolved, &stamp).await?))
+        }
+    };
+    let id = create(catalog, secrets, actor, resolved, options, conflict, r.conflict_resolution).await?;
     let row = find(catalog, &id).await?;
+    let (conflicts, alternatives) = row.conflicts();
     Ok(RestorationInitiated {
         restoration_id: row.id,
         status: row.status,
         estimated_duration: row.estimated_duration_seconds,
         approval_required: row.approval_required != 0,
         rollback_deadline: row.rollback_deadline,
+        conflicts,
+        alternatives,
     })
 }
 
@@ -210,15 +232,27 @@ pub async fn request_from_door(catalog: &Catalog, secrets: &SecretBox, reach: &T
     actor.require(Role::Operator)?;
     let resolved = request::from_door(catalog, secrets, reach, actor, execution_id, body).await?;
     let options = Options { accept_unverified: false, incident_reference: None, approval_override: false, override_reason: None, notes: None };
-    let id = create(catalog, secrets, actor, resolved, options).await?;
+    // An older door's request names its place exactly and keeps its kind's own rules (a
+    // directory restore is a delta restore; a database with the tables is refused as it runs).
+    let id = create(catalog, secrets, actor, resolved, options, None, None).await?;
     view(catalog, find(catalog, &id).await?).await
 }
 
-/// Records a resolved request: waiting for approval, or queued to run.
-async fn create(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, resolved: Resolved, options: Options) -> Result<String, RestorationError> {
+/// Records a resolved request: stopped at the conflicts found, waiting for approval, or queued
+/// to run.
+async fn create(
+    catalog: &Catalog,
+    secrets: &SecretBox,
+    actor: &Principal,
+    resolved: Resolved,
+    options: Options,
+    conflict: Option<(Vec<String>, Vec<Alternative>)>,
+    resolution: Option<ConflictResolution>,
+) -> Result<String, RestorationError> {
     let policy = policy::of(catalog, resolved.environment).await?;
     let needs = policy::needs_approval(&policy, resolved.restoration_type);
-    let break_glass = needs && options.approval_override;
+    // Nothing runs past a conflict: a break-glass request there asks for nothing yet.
+    let break_glass = needs && options.approval_override && conflict.is_none();
     if break_glass {
         let environment = resolved.environment;
         if !policy.break_glass_allowed {
@@ -234,7 +268,11 @@ async fn create(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, resol
             return Err(RestorationError::Invalid("overrideReason: say why this restore cannot wait for an approver".into()));
         }
     }
-    let status = if needs && !break_glass { RestorationStatus::ApprovalRequired } else { RestorationStatus::Initiated };
+    let status = match (&conflict, needs && !break_glass) {
+        (Some(_), _) => RestorationStatus::ConflictDetected,
+        (None, true) => RestorationStatus::ApprovalRequired,
+        (None, false) => RestorationStatus::Initiated,
+    };
     let id = uuid::Uuid::new_v4().to_string();
     if break_glass {
         // Raised before the restore is queued: it never runs unannounced.
@@ -251,7 +289,8 @@ async fn create(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, resol
     }
     let now = catalog.now().await?;
     let expires = needs.then(|| time::to_text(now + chrono::Duration::hours(policy.validity_hours)));
-    let hash = resolved.hash(options.accept_unverified);
+    let hash = resolved.hash(options.accept_unverified, resolution);
+    let found = conflict.map(|(conflicts, alternatives)| serde_json::json!({ "conflicts": conflicts, "alternatives": alternatives }).to_string());
     let sealed = (!resolved.secrets.is_empty()).then(|| secrets.seal(&secret_context(&id), &Value::Object(resolved.secrets.clone()).to_string()));
     let size = resolved.execution.size_bytes.unwrap_or(0);
     let estimate = estimate_seconds(catalog, size).await?;
@@ -261,8 +300,8 @@ async fn create(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, resol
         "INSERT INTO restoration_jobs (id, backup_execution_id, configuration_id, restoration_type, target_environment, target_identifier, restore_target_id,
              point_in_time_target, restoration_scope, request, secret_encrypted, request_hash, status, total_size_bytes, initiated_by, initiated_by_name,
              approval_required, approvals_needed, require_totp, approval_expires_at, approval_override, override_reason, accept_unverified,
-             incident_reference, notes, estimated_duration_seconds, rto_minutes, created_at, updated_at, initiated_role)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $28, $29)",
+             incident_reference, notes, estimated_duration_seconds, rto_minutes, created_at, updated_at, initiated_role, conflicts, conflict_resolution)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $28, $29, $30, $31)",
     )
     .bind(&id)
     .bind(&resolved.execution.id)
@@ -293,6 +332,8 @@ async fn create(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, resol
     .bind(resolved.configuration.rto_minutes)
     .bind(&now)
     .bind(actor.role.as_str())
+    .bind(&found)
+    .bind(resolution.map(|r| r.as_str()))
     .execute(&mut *tx.tx)
     .await?;
     if status == RestorationStatus::Initiated {
@@ -355,6 +396,11 @@ pub async fn update(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, act
         return Err(RestorationError::Invalid("approvalOverride: request a break-glass restore anew, not by changing a waiting one".into()));
     }
     let resolved = request::from_seeds(catalog, secrets, reach, actor, &r).await?;
+    let found = conflicts::of(catalog, secrets, reach, actor, &resolved, Some(id)).await?;
+    let overwrite = r.conflict_resolution == Some(ConflictResolution::Overwrite) && conflicts::may_overwrite(&resolved.place);
+    if !found.is_empty() && !overwrite {
+        return Err(RestorationError::Conflict(format!("the changed target holds data: {}", found.join("; "))));
+    }
     let policy = policy::of(catalog, resolved.environment).await?;
     let needs = policy::needs_approval(&policy, resolved.restoration_type);
     let now = catalog.now().await?;
@@ -365,7 +411,7 @@ pub async fn update(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, act
         "UPDATE restoration_jobs SET backup_execution_id = $1, configuration_id = $2, restoration_type = $3, target_environment = $4, target_identifier = $5,
              restore_target_id = $6, point_in_time_target = $7, restoration_scope = $8, request = $9, secret_encrypted = $10, request_hash = $11,
              status = $12, approval_required = $13, approvals_needed = $14, require_totp = $15, approval_expires_at = $16, accept_unverified = $17,
-             incident_reference = $18, notes = $19, total_size_bytes = $20, approved_by = NULL, updated_at = $21
+             incident_reference = $18, notes = $19, total_size_bytes = $20, approved_by = NULL, updated_at = $21, conflict_resolution = $23
          WHERE id = $22 AND status = 'approval_required'",
     )
     .bind(&resolved.execution.id)
@@ -378,7 +424,7 @@ pub async fn update(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, act
     .bind(serde_json::to_string(&resolved.scope).unwrap_or_default())
     .bind(resolved.request.to_string())
     .bind(&sealed)
-    .bind(resolved.hash(options.accept_unverified))
+    .bind(resolved.hash(options.accept_unverified, r.conflict_resolution))
     .bind(if needs { RestorationStatus::ApprovalRequired } else { RestorationStatus::Initiated }.as_str())
     .bind(i64::from(needs))
     .bind(if needs { policy.approvers_required } else { 0 })
@@ -390,6 +436,7 @@ pub async fn update(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, act
     .bind(resolved.execution.size_bytes.unwrap_or(0))
     .bind(time::to_text(now))
     .bind(id)
+    .bind(r.conflict_resolution.map(|c| c.as_str()))
     .execute(&mut *tx.tx)
     .await?
     .rows_affected();
@@ -491,7 +538,7 @@ async fn execute(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, row: &
             (request::from_door(catalog, secrets, reach, &actor, &row.backup_execution_id, stored.clone()).await?, sealed)
         }
     };
-    if now.hash(row.accept_unverified != 0) != row.request_hash {
+    if now.hash(row.accept_unverified != 0, row.conflict_resolution) != row.request_hash {
         return Err(RestorationError::Conflict("the request or its target changed after it was made (or approved); request the restore again".into()));
     }
     verified(catalog, secrets, row).await?;
@@ -695,6 +742,7 @@ pub async fn through_door(catalog: &Catalog, secrets: &SecretBox, reach: &Target
 pub(super) async fn view(catalog: &Catalog, row: Row) -> Result<Restoration, RestorationError> {
     let approvals = super::approvals::of(catalog, &row.id).await?;
     let scope = row.scope();
+    let (conflicts, alternatives) = row.conflicts();
     Ok(Restoration {
         id: row.id,
         backup_execution_id: row.backup_execution_id,
@@ -731,6 +779,9 @@ pub(super) async fn view(catalog: &Catalog, row: Row) -> Result<Restoration, Res
         duration_seconds: row.duration_seconds,
         created_at: row.created_at,
         approvals,
+        conflicts,
+        alternatives,
+        conflict_resolution: row.conflict_resolution,
     })
 }
 

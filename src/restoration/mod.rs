@@ -14,17 +14,20 @@
 //!   environment it writes into, and the hash an approval is bound to.
 //! - `jobs`: the `restoration_jobs` rows: request, run, cancel, status, history.
 //! - `approvals`: approve and reject, four eyes that cannot be bypassed.
+//! - `conflicts`: what a target already holds, found before anything is written, and the
+//!   alternatives offered.
 //! - `available`: the backups a restoration can start from.
 
 pub mod approvals;
 pub mod available;
+pub mod conflicts;
 pub mod jobs;
 pub mod policy;
 mod request;
 pub mod targets;
 
 pub use bulwark_types::{
-    ApprovalPolicy, ApprovalRule, AvailableBackup, Environment, Restoration, RestorationInitiated, RestorationProgress, RestorationRequest, RestorationScope,
+    Alternative, ApprovalPolicy, ConflictResolution, ApprovalRule, AvailableBackup, Environment, Restoration, RestorationInitiated, RestorationProgress, RestorationRequest, RestorationScope,
     RestorationStatus, RestorationType, TargetType,
 };
 

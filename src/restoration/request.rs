@@ -38,13 +38,18 @@ pub(super) struct Resolved {
     pub request: Value,
     /// The secrets taken out of it, by field path (`/targetPassword`).
     pub secrets: Map<String, Value>,
+    /// Where it writes.
+    pub place: Place,
+    /// The named target, when one was named.
+    pub target: Option<RestoreTarget>,
 }
 
 impl Resolved {
     /// SHA-256 over what the restore would do (never the secrets): an approval holds it, and
     /// the job runs only while the request and its target still hash the same.
-    pub fn hash(&self, accept_unverified: bool) -> String {
+    pub fn hash(&self, accept_unverified: bool, resolution: Option<super::ConflictResolution>) -> String {
         let content = serde_json::json!({
+            "conflictResolution": resolution,
             "executionId": self.execution.id, "restorationType": self.restoration_type, "environment": self.environment,
             "targetIdentifier": self.target_identifier, "restoreTargetId": self.restore_target_id,
             "pointInTime": self.point_in_time, "scope": self.scope, "request": self.request, "acceptUnverified": accept_unverified,
@@ -116,11 +121,13 @@ pub(super) async fn from_seeds(catalog: &Catalog, secrets: &SecretBox, reach: &T
         restoration_type: r.restoration_type,
         environment,
         target_identifier,
-        restore_target_id: Some(target.id),
+        restore_target_id: Some(target.id.clone()),
         point_in_time: destination.point_in_time,
         scope: destination.scope,
         request,
         secrets,
+        place: destination.place,
+        target: Some(target),
     })
 }
 
@@ -156,6 +163,8 @@ pub(super) async fn from_door(catalog: &Catalog, secrets: &SecretBox, reach: &Ta
         scope: RestorationScope::default(),
         request,
         secrets,
+        place,
+        target: None,
     })
 }
 

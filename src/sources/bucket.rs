@@ -59,6 +59,15 @@ impl Source for Bucket {
         })
     }
 
+    fn conflicts<'a>(&'a self, run: &'a RestoreRun<'a>, configuration: &'a Configuration, body: &'a serde_json::Value) -> SourceFuture<'a, Result<Vec<String>, RestoreError>> {
+        Box::pin(async move {
+            let r: BucketRestore = request(self, body.clone())?;
+            let target = r.target(&configuration.bucket(run.secrets)?)?;
+            let held = target.holds_objects().await.map_err(|e| RestoreError::Target(format!("the target bucket: {e}")))?;
+            Ok(if held { vec![format!("{} already holds objects: keys the backup has are replaced", target.describe())] } else { Vec::new() })
+        })
+    }
+
     fn request_for(&self, d: &Destination) -> Result<serde_json::Value, RestoreError> {
         let Place::Bucket { endpoint, bucket, prefix } = &d.place else {
             return Err(wrong_place(self, &d.place));

@@ -2,7 +2,7 @@
 //! as files, with metadata naming each environment file's keys (never a value); restored like
 //! a directory (`super::filesystem`), by admins only, since the values are secrets.
 
-use super::filesystem::{check_directory, directory_request, into_scratch_directory, restore_directory};
+use super::filesystem::{check_directory, directory_conflicts, directory_request, into_scratch_directory, restore_directory};
 use super::{BackupRun, Description, RestoreRun, Source, SourceFuture, TestRun, report, request};
 use crate::engine::repo::backup::{self, BackupOptions, Entry, EntryOpener};
 use crate::engine::repo::snapshot::{Node, NodeKind, Snapshot};
@@ -39,6 +39,10 @@ impl Source for EnvFiles {
 
     fn request_for(&self, destination: &Destination) -> Result<serde_json::Value, RestoreError> {
         directory_request(self, destination)
+    }
+
+    fn conflicts<'a>(&'a self, run: &'a RestoreRun<'a>, _: &'a Configuration, body: &'a serde_json::Value) -> SourceFuture<'a, Result<Vec<String>, RestoreError>> {
+        Box::pin(async move { directory_conflicts(self, run, body) })
     }
 }
 

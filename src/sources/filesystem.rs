@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use bulwark_types::RestorationType;
 
-use super::{BackupRun, Description, RestoreRun, Source, SourceFuture, TestRun, failed, no_point_in_time, report, request, wrong_place};
+use super::{BackupRun, Description, RestoreRun, Source, SourceFuture, TestRun, failed, no_point_in_time, occupied, report, request, wrong_place};
 use crate::configurations::{self, Configuration};
 use crate::engine::repo::backup::BackupOptions;
 use crate::engine::repo::restore;
@@ -53,6 +53,16 @@ impl Source for Filesystem {
     fn request_for(&self, destination: &Destination) -> Result<serde_json::Value, RestoreError> {
         directory_request(self, destination)
     }
+
+    fn conflicts<'a>(&'a self, run: &'a RestoreRun<'a>, _: &'a Configuration, body: &'a serde_json::Value) -> SourceFuture<'a, Result<Vec<String>, RestoreError>> {
+        Box::pin(async move { directory_conflicts(self, run, body) })
+    }
+}
+
+/// A directory request's target holds files: the restore replaces those that differ.
+pub(super) fn directory_conflicts(source: &dyn Source, run: &RestoreRun<'_>, body: &serde_json::Value) -> Result<Vec<String>, RestoreError> {
+    let Place::Directory { path } = check_directory(source, run, body)? else { return Ok(Vec::new()) };
+    Ok(occupied(&path, "files that differ from the backup's are replaced"))
 }
 
 /// Where a directory request writes (configuration files restore the same way).

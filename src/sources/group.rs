@@ -74,6 +74,22 @@ impl Source for Group {
         })
     }
 
+    fn conflicts<'a>(&'a self, run: &'a RestoreRun<'a>, _: &'a Configuration, body: &'a serde_json::Value) -> SourceFuture<'a, Result<Vec<String>, RestoreError>> {
+        Box::pin(async move {
+            let r: GroupRestore = request(self, body.clone())?;
+            let mut found = Vec::new();
+            for (key, target) in &r.members {
+                let id: Option<String> = sqlx::query_scalar("SELECT id FROM backup_configurations WHERE id = $1 OR name = $1").bind(key).fetch_optional(run.catalog.pool()).await?;
+                let Some(id) = id else { continue };
+                let member = configurations::find(run.catalog, &id).await?;
+                for conflict in Box::pin(super::of(&member).conflicts(run, &member, target)).await? {
+                    found.push(format!("members.{key}: {conflict}"));
+                }
+            }
+            Ok(found)
+        })
+    }
+
     fn request_for(&self, _: &Destination) -> Result<serde_json::Value, RestoreError> {
         Err(RestoreError::Invalid(
             "targetIdentifier: a consistency group restores each member into a target of its own; restore it from the group's execution page, naming each member's target".into(),

@@ -97,6 +97,10 @@ pub trait Source: Send + Sync {
 
     /// This kind's request for a restore into a named target.
     fn request_for(&self, destination: &Destination) -> Result<serde_json::Value, RestoreError>;
+
+    /// What the restore would write over at its target, one sentence each (nothing written):
+    /// tables that exist, files, objects. Empty when the target is free.
+    fn conflicts<'a>(&'a self, run: &'a RestoreRun<'a>, configuration: &'a Configuration, request: &'a serde_json::Value) -> SourceFuture<'a, Result<Vec<String>, RestoreError>>;
 }
 
 /// The kind of source `configuration` backs up. A PostgreSQL configuration that archives its
@@ -139,6 +143,17 @@ fn no_point_in_time(destination: &Destination) -> Result<(), RestoreError> {
     match destination.point_in_time {
         Some(_) => Err(RestoreError::Invalid("pointInTimeTarget: only continuous PostgreSQL backups restore to a point in time".into())),
         None => Ok(()),
+    }
+}
+
+/// A directory that exists and holds something: what writing into it would overwrite.
+fn occupied(dir: &std::path::Path, what: &str) -> Vec<String> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => match entries.count() {
+            0 => Vec::new(),
+            n => vec![format!("{} is not empty ({n} entries): {what}", dir.display())],
+        },
+        Err(_) => Vec::new(),
     }
 }
 

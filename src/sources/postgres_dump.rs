@@ -56,6 +56,26 @@ impl Source for PostgresDump {
         })
     }
 
+    fn conflicts<'a>(&'a self, run: &'a RestoreRun<'a>, _: &'a Configuration, body: &'a serde_json::Value) -> SourceFuture<'a, Result<Vec<String>, RestoreError>> {
+        Box::pin(async move {
+            let r: PostgresRestore = request(self, body.clone())?;
+            let tables = parse_tables(&r.tables)?;
+            let mut target = run.targets.database("targetUrl", &r.target_url)?;
+            if let Some(password) = &r.target_password {
+                target = target.password(password);
+            }
+            let database = target.get_database().unwrap_or_default().to_string();
+            let unreachable = |e: sqlx::Error| RestoreError::Target(format!("target PostgreSQL: {}", describe(&e)));
+            let mut admin = PgConnection::connect_with(&target.clone().database("postgres")).await.map_err(unreachable)?;
+            let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1").bind(&database).fetch_optional(&mut admin).await.map_err(unreachable)?;
+            let _ = admin.close().await;
+            if exists.is_none() {
+                return Ok(Vec::new());
+            }
+            existing(&target, &database, &tables).await
+        })
+    }
+
     fn request_for(&self, d: &Destination) -> Result<serde_json::Value, RestoreError> {
         let Place::Database { url, .. } = &d.place else {
             return Err(wrong_place(self, &d.place));
@@ -228,7 +248,18 @@ async fn prepare_target(target: &PgConnectOptions, database: &str, tables: &[(St
         sqlx::query(&format!("CREATE DATABASE \"{}\"", database.replace('"', "\"\""))).execute(&mut admin).await.map_err(unreachable)?;
     }
     let _ = admin.close().await;
+    match existing(target, database, tables).await?.into_iter().next() {
+        Some(conflict) => Err(RestoreError::Conflict(conflict)),
+        None => Ok(()),
+    }
+}
+
+/// What a restore would collide with in an existing database: any table for a whole
+/// database, the named tables otherwise.
+async fn existing(target: &PgConnectOptions, database: &str, tables: &[(String, String)]) -> Result<Vec<String>, RestoreError> {
+    let unreachable = |e: sqlx::Error| RestoreError::Target(format!("target PostgreSQL: {}", describe(&e)));
     let mut conn = PgConnection::connect_with(target).await.map_err(unreachable)?;
+    let mut found = Vec::new();
     if tables.is_empty() {
         let count: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -238,18 +269,18 @@ async fn prepare_target(target: &PgConnectOptions, database: &str, tables: &[(St
         .await
         .map_err(unreachable)?;
         if count > 0 {
-            return Err(RestoreError::Conflict(format!("database {database} already has {count} tables: restore the whole database into a new or empty one, or name the tables")));
+            found.push(format!("database {database} already has {count} tables: restore the whole database into a new or empty one, or name the tables"));
         }
     }
     for (schema, table) in tables {
-        let found: Option<String> =
+        let exists: Option<String> =
             sqlx::query_scalar("SELECT to_regclass(format('%I.%I', $1::text, $2::text))::text").bind(schema).bind(table).fetch_one(&mut conn).await.map_err(unreachable)?;
-        if found.is_some() {
-            return Err(RestoreError::Conflict(format!("table {schema}.{table} already exists in {database}: drop or rename it first; nothing was restored")));
+        if exists.is_some() {
+            found.push(format!("table {schema}.{table} already exists in {database}: drop or rename it first; nothing was restored"));
         }
     }
     let _ = conn.close().await;
-    Ok(())
+    Ok(found)
 }
 
 /// Restores a dump into a new database on the source's server, checks that every table the

@@ -14,7 +14,7 @@ use bulwark_core::platform::catalog::Catalog;
 use bulwark_core::platform::secrets::SecretBox;
 use bulwark_core::restoration::jobs::{self, DoorOutcome};
 use bulwark_core::restoration::targets::{self, NewTarget};
-use bulwark_core::restoration::{ApprovalPolicy, Environment, RestorationRequest, RestorationStatus, approvals, policy};
+use bulwark_core::restoration::{ApprovalPolicy, ConflictResolution, Environment, RestorationRequest, RestorationStatus, approvals, policy};
 use hmac::{KeyInit, Mac};
 
 use crate::{on_both_catalogs, restore_targets, run_queued, user};
@@ -24,7 +24,8 @@ on_both_catalogs!(
     approvals_are_bound_to_the_request_and_expire,
     break_glass_is_refused_or_loud,
     approving_can_need_a_fresh_second_factor_code,
-    bad_requests_are_refused_and_record_nothing
+    bad_requests_are_refused_and_record_nothing,
+    a_target_that_holds_data_stops_at_a_conflict
 );
 
 /// A directory backed up into a local repository, and a production and a staging target.
@@ -371,4 +372,41 @@ async fn bad_requests_are_refused_and_record_nothing(catalog: Catalog) {
     assert_eq!(f.restored("stage-files/part"), (String::new(), ORIGINAL.1.to_string()));
     let available = bulwark_core::restoration::available::list(c, &f.admin, &bulwark_core::restoration::available::Filter { verified: true, ..Default::default() }).await.unwrap();
     assert_eq!((available.len(), available[0].verification_status.as_str(), available[0].point_in_time_capable), (1, "verified", false));
+}
+
+async fn a_target_that_holds_data_stops_at_a_conflict(catalog: Catalog) {
+    let f = Fixture::new(catalog).await;
+    let (c, s) = (&f.catalog, &f.secrets);
+    let reach = restore_targets();
+    let first = jobs::request(c, s, &reach, &f.operator, f.request("staging", "stage-files/copy")).await.unwrap();
+    f.run_queued().await;
+    assert_eq!(f.status(&first.restoration_id).await, RestorationStatus::Completed);
+    std::fs::write(f.root.join("stage-files/copy/a.txt"), "changed since").unwrap();
+
+    // The same place again: nothing runs, the conflict and the ways around it are named.
+    let again = jobs::request(c, s, &reach, &f.operator, f.request("staging", "stage-files/copy")).await.unwrap();
+    assert_eq!(again.status, RestorationStatus::ConflictDetected);
+    assert!(again.conflicts[0].contains("is not empty"), "{:?}", again.conflicts);
+    let labels: Vec<&str> = again.alternatives.iter().map(|a| a.label.as_str()).collect();
+    assert!(again.alternatives.iter().any(|a| a.target_identifier.starts_with("stage-files/copy_restored_") && a.conflict_resolution.is_none()), "{labels:?}");
+    let overwrite = again.alternatives.iter().find(|a| a.conflict_resolution == Some(ConflictResolution::Overwrite)).expect("overwriting files is offered");
+    f.run_queued().await;
+    assert_eq!(std::fs::read_to_string(f.root.join("stage-files/copy/a.txt")).unwrap(), "changed since", "nothing was written");
+
+    // Each alternative works: a new directory inside the target, and writing over.
+    let fresh = again.alternatives.iter().find(|a| a.target_identifier.starts_with("stage-files/copy_restored_")).unwrap();
+    let elsewhere = jobs::request(c, s, &reach, &f.operator, f.request("staging", &fresh.target_identifier)).await.unwrap();
+    let mut over = f.request(overwrite.target_environment.as_str(), &overwrite.target_identifier);
+    over.conflict_resolution = Some(ConflictResolution::Overwrite);
+    let over = jobs::request(c, s, &reach, &f.operator, over).await.unwrap();
+    assert_eq!((elsewhere.status, over.status), (RestorationStatus::Initiated, RestorationStatus::Initiated));
+    f.run_queued().await;
+    assert_eq!(f.restored(&fresh.target_identifier), owned(ORIGINAL));
+    assert_eq!(f.restored("stage-files/copy"), owned(ORIGINAL), "the changed file is the backup's again");
+
+    // Another restoration waiting on the same place: refused outright.
+    let waiting = jobs::request(c, s, &reach, &f.operator, f.request("production", "prod-files/busy")).await.unwrap();
+    assert_eq!(waiting.status, RestorationStatus::ApprovalRequired);
+    let busy = jobs::request(c, s, &reach, &f.operator, f.request("production", "prod-files/busy")).await.unwrap_err();
+    assert_eq!(busy.kind(), Kind::Conflict, "{busy}");
 }

@@ -25,7 +25,7 @@ pub use json_text::serialize as serialize_json_text;
 pub use locations::{EntryView, FloorView, LocationRow, RecoveryKitView, ReplicationLine, ReplicationRuleLine, ReplicationStatus, SnapshotView, TestOutcome};
 pub use overview::Overview;
 pub use restoration::{
-    ApprovalLine, ApprovalPolicy, ApprovalRule, AvailableBackup, Environment, Restoration, RestorationInitiated, RestorationProgress, RestorationRequest, RestorationScope,
+    Alternative, ApprovalLine, ApprovalPolicy, ApprovalRule, AvailableBackup, ConflictResolution, Environment, Restoration, RestorationInitiated, RestorationProgress, RestorationRequest, RestorationScope,
     RestorationStatus, RestorationType, RestoreTargetLine, TargetType,
 };
 pub use restore_tests::{TestLine, TestMetrics, TestResultsView, TestStatus};

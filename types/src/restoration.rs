@@ -62,13 +62,35 @@ text_enum!(RestorationStatus, "restoration status" {
     Rejected => "rejected",
     /// Nobody approved it in time.
     Expired => "expired",
+    /// Its target holds what it would overwrite: nothing ran; request again with one of the
+    /// alternatives.
+    ConflictDetected => "conflict_detected",
 });
 
 impl RestorationStatus {
     /// It will not change again.
     pub fn is_finished(self) -> bool {
-        matches!(self, RestorationStatus::Completed | RestorationStatus::Failed | RestorationStatus::Cancelled | RestorationStatus::Rejected | RestorationStatus::Expired)
+        matches!(
+            self,
+            RestorationStatus::Completed | RestorationStatus::Failed | RestorationStatus::Cancelled | RestorationStatus::Rejected | RestorationStatus::Expired | RestorationStatus::ConflictDetected
+        )
     }
+}
+
+text_enum!(ConflictResolution, "conflict resolution" {
+    /// Write over what the target holds (files and objects that differ are replaced).
+    Overwrite => "overwrite",
+});
+
+/// Another way to make a restoration whose target holds data, as the console offers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Alternative {
+    pub label: String,
+    pub target_environment: Environment,
+    pub target_identifier: String,
+    pub conflict_resolution: Option<ConflictResolution>,
 }
 
 text_enum!(ApprovalRule, "approval rule" {
@@ -128,6 +150,10 @@ pub struct RestorationRequest {
     pub accept_unverified: Option<bool>,
     #[serde(default)]
     pub notes: Option<String>,
+    /// What to do when the target holds data; without it such a request stops at
+    /// `conflict_detected`.
+    #[serde(default)]
+    pub conflict_resolution: Option<ConflictResolution>,
 }
 
 /// The seeds' answer to a restoration request.
@@ -141,6 +167,9 @@ pub struct RestorationInitiated {
     pub estimated_duration: f64,
     pub approval_required: bool,
     pub rollback_deadline: Option<String>,
+    /// What the target holds that the restore would overwrite (status `conflict_detected`).
+    pub conflicts: Vec<String>,
+    pub alternatives: Vec<Alternative>,
 }
 
 /// One approver's decision.
@@ -200,6 +229,9 @@ pub struct Restoration {
     pub duration_seconds: Option<f64>,
     pub created_at: String,
     pub approvals: Vec<ApprovalLine>,
+    pub conflicts: Vec<String>,
+    pub alternatives: Vec<Alternative>,
+    pub conflict_resolution: Option<ConflictResolution>,
 }
 
 /// The seeds' status answer (`GET …/restoration/{id}/status`).

@@ -71,7 +71,7 @@ pub(crate) use text_enum;
 
 #[cfg(test)]
 mod tests {
-    use crate::{AlertType, ApprovalRule, Environment, RestorationStatus, RestorationType, ExecutionStatus, JobState, ReplicationStatus, Role, Severity, SourceKind, TargetType, TestStatus};
+    use crate::{AlertType, ApprovalRule, ConflictResolution, Environment, RestorationStatus, RestorationType, ExecutionStatus, JobState, ReplicationStatus, Role, Severity, SourceKind, TargetType, TestStatus};
 
     /// The name stored in the catalog, the name sent as JSON and the name parsed back are one.
     fn round_trips<T: Copy + PartialEq + std::fmt::Debug + serde::Serialize>(all: &[T], as_str: fn(T) -> &'static str, parse: fn(&str) -> Option<T>) {
@@ -96,6 +96,7 @@ mod tests {
         round_trips(RestorationType::ALL, RestorationType::as_str, RestorationType::parse);
         round_trips(RestorationStatus::ALL, RestorationStatus::as_str, RestorationStatus::parse);
         round_trips(ApprovalRule::ALL, ApprovalRule::as_str, ApprovalRule::parse);
+        round_trips(ConflictResolution::ALL, ConflictResolution::as_str, ConflictResolution::parse);
         round_trips(TargetType::ALL, TargetType::as_str, TargetType::parse);
     }
 

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 pub use bulwark_types::{
-    ApprovalLine, ApprovalPolicy, ApprovalRule, AvailableBackup, Environment, Restoration, RestorationProgress, RestorationStatus, RestorationType, RestoreTargetLine,
+    Alternative, ApprovalLine, ApprovalPolicy, ApprovalRule, AvailableBackup, Environment, Restoration, RestorationProgress, RestorationStatus, RestorationType, RestoreTargetLine,
     TargetType,
 };
 
@@ -114,8 +114,9 @@ pub async fn request_restoration(
     accept_unverified: Option<String>,
     approval_override: Option<String>,
     override_reason: String,
+    conflict_resolution: Option<String>,
 ) -> Result<String, AppError> {
-    use bulwark_core::restoration::{RestorationRequest, RestorationScope, jobs};
+    use bulwark_core::restoration::{ConflictResolution, RestorationRequest, RestorationScope, jobs};
     let p = crate::ssr::principal().await?;
     let restoration_type = RestorationType::parse(&restoration_type).ok_or_else(|| AppError::Invalid("restorationType: full, partial, point_in_time or table_level".into()))?;
     let target_environment = Environment::parse(&target_environment).ok_or_else(|| AppError::Invalid("targetEnvironment: production, staging, development or disaster_recovery".into()))?;
@@ -145,6 +146,7 @@ pub async fn request_restoration(
         override_reason: text(override_reason),
         accept_unverified: Some(accept_unverified.is_some()),
         notes: text(notes),
+        conflict_resolution: conflict_resolution.as_deref().map(|c| ConflictResolution::parse(c).ok_or_else(|| AppError::Invalid("conflictResolution: overwrite".into()))).transpose()?,
     };
     let r = jobs::request(&crate::ssr::catalog()?, &crate::ssr::secrets()?, &*crate::ssr::restore_targets()?, &p, request).await.map_err(AppError::from_core)?;
     Ok(r.restoration_id)

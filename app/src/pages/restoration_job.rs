@@ -6,8 +6,8 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::human_bytes;
-use crate::api::restoration::{ApproveRestoration, CancelRestoration, Environment, RejectRestoration, Restoration, RestorationProgress, RestorationStatus, get_restoration};
-use crate::components::{ErrorPanel, PageHeader, action_outcome};
+use crate::api::restoration::{ApproveRestoration, CancelRestoration, Environment, RejectRestoration, RequestRestoration, Restoration, RestorationProgress, RestorationStatus, get_restoration};
+use crate::components::{ErrorPanel, PageHeader, action_outcome, form_error};
 
 #[component]
 pub fn RestorationJobPage() -> impl IntoView {
@@ -16,6 +16,14 @@ pub fn RestorationJobPage() -> impl IntoView {
     let approve = ServerAction::<ApproveRestoration>::new();
     let reject = ServerAction::<RejectRestoration>::new();
     let cancel = ServerAction::<CancelRestoration>::new();
+    let again = ServerAction::<RequestRestoration>::new();
+    // An alternative chosen is a new restoration: its page follows it.
+    let navigate = leptos_router::hooks::use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(id)) = again.value().get() {
+            navigate(&format!("/restoration/{id}"), Default::default());
+        }
+    });
     let live = RwSignal::new(None::<RestorationProgress>);
     // Reloaded after each decision, and when the pushed status changes (approved → running → done).
     let loaded = Resource::new(
@@ -28,11 +36,12 @@ pub fn RestorationJobPage() -> impl IntoView {
         {action_outcome(approve.value(), "approved")}
         {action_outcome(reject.value(), "rejected")}
         {action_outcome(cancel.value(), "cancelled")}
+        {form_error(again.value())}
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match loaded.await {
                     Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
-                    Ok(r) => view! { <Details r live approve reject cancel/> }.into_any(),
+                    Ok(r) => view! { <Details r live approve reject cancel again/> }.into_any(),
                 }
             })}
         </Transition>
@@ -40,7 +49,14 @@ pub fn RestorationJobPage() -> impl IntoView {
 }
 
 #[component]
-fn Details(r: Restoration, live: RwSignal<Option<RestorationProgress>>, approve: ServerAction<ApproveRestoration>, reject: ServerAction<RejectRestoration>, cancel: ServerAction<CancelRestoration>) -> impl IntoView {
+fn Details(
+    r: Restoration,
+    live: RwSignal<Option<RestorationProgress>>,
+    approve: ServerAction<ApproveRestoration>,
+    reject: ServerAction<RejectRestoration>,
+    cancel: ServerAction<CancelRestoration>,
+    again: ServerAction<RequestRestoration>,
+) -> impl IntoView {
     let (status, total) = (r.status, r.total_size_bytes);
     let first = (r.progress_percentage, r.restored_size_bytes);
     let pct = move || live.get().map(|p| p.progress_percentage).unwrap_or(first.0).clamp(0, 100);
@@ -85,6 +101,7 @@ fn Details(r: Restoration, live: RwSignal<Option<RestorationProgress>>, approve:
                 </tbody>
             </table>
         </section>
+        {(!r.conflicts.is_empty()).then(|| view! { <Conflicts r=r.clone() again/> })}
         <section class="panel" class:hidden=!waiting data-testid="decide">
             <h2>"Decide"</h2>
             <p>"Approvers other than the requester approve or reject this request. An approval holds for this exact request: if it changes, it is void."</p>
@@ -105,6 +122,49 @@ fn Details(r: Restoration, live: RwSignal<Option<RestorationProgress>>, approve:
                 <input type="hidden" name="id" value=id3/>
                 <button type="submit" class="danger">"Cancel this restoration"</button>
             </ActionForm>
+        </section>
+    }
+}
+
+/// What the target held, and the requests that avoid it, one button each.
+#[component]
+fn Conflicts(r: Restoration, again: ServerAction<RequestRestoration>) -> impl IntoView {
+    let scope = [r.restoration_scope.tables.join(","), r.restoration_scope.paths.join(","), r.restoration_scope.prefixes.join(",")].into_iter().find(|s| !s.is_empty()).unwrap_or_default();
+    view! {
+        <section class="panel" data-testid="conflicts">
+            <h2>"The target already holds data"</h2>
+            <ul>{r.conflicts.iter().map(|c| view! { <li>{c.clone()}</li> }).collect_view()}</ul>
+            <p>"Nothing was written. Choose another way:"</p>
+            {r.alternatives.iter().map(|a| {
+                let (target, inside) = a.target_identifier.split_once('/').map(|(t, i)| (t.to_string(), i.to_string())).unwrap_or((a.target_identifier.clone(), String::new()));
+                let backup = r.backup_execution_id.clone();
+                let kind = r.restoration_type.as_str();
+                let environment = a.target_environment.as_str();
+                let point = r.point_in_time_target.clone().unwrap_or_default();
+                let scope = scope.clone();
+                let incident = r.incident_reference.clone().unwrap_or_default();
+                let notes = r.notes.clone().unwrap_or_default();
+                let unverified = r.accept_unverified;
+                let resolution = a.conflict_resolution.map(|c| c.as_str());
+                let label = a.label.clone();
+                view! {
+                    <ActionForm action=again attr:class="row-form">
+                        <input type="hidden" name="backup_execution_id" value=backup/>
+                        <input type="hidden" name="restoration_type" value=kind/>
+                        <input type="hidden" name="target_environment" value=environment/>
+                        <input type="hidden" name="target" value=target/>
+                        <input type="hidden" name="inside" value=inside/>
+                        <input type="hidden" name="point_in_time_target" value=point/>
+                        <input type="hidden" name="scope" value=scope/>
+                        <input type="hidden" name="incident_reference" value=incident/>
+                        <input type="hidden" name="notes" value=notes/>
+                        <input type="hidden" name="override_reason" value=""/>
+                        {unverified.then(|| view! { <input type="hidden" name="accept_unverified" value="on"/> })}
+                        {resolution.map(|c| view! { <input type="hidden" name="conflict_resolution" value=c/> })}
+                        <button type="submit">{label}</button>
+                    </ActionForm>
+                }
+            }).collect_view()}
         </section>
     }
 }

@@ -252,6 +252,9 @@ pub struct RestoreOptions {
     accept_unverified: Option<bool>,
     #[serde(default)]
     notes: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    conflict_resolution: Option<bulwark_core::restoration::ConflictResolution>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -286,6 +289,7 @@ pub async fn dr_restore(State(s): State<AppState>, Auth(p): Auth, Path(backup_id
         override_reason: o.override_reason,
         accept_unverified: o.accept_unverified,
         notes: o.notes,
+        conflict_resolution: o.conflict_resolution,
     };
     let restore = jobs::request(&s.catalog, &s.secrets, &s.targets, &p, request).await?;
     let message = match restore.approval_required && restore.status == RestorationStatus::ApprovalRequired {

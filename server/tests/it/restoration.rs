@@ -82,6 +82,13 @@ async fn a_production_database_restore_over_rest() {
     assert!(status["restoredSize"].as_i64().unwrap() > 0 && status["estimatedCompletion"].is_string(), "{status}");
     assert_eq!(status["verificationResults"]["rtoMet"].as_bool(), Some(true), "{status}");
     assert_eq!(cluster.psql(&restored_db, checksum).unwrap(), expected, "the restored table equals the backed-up one");
+    // The same database again: it holds the tables now; nothing runs, a new database is offered.
+    let again = app.json("POST", base, &operator, &seeds.to_string()).await.json();
+    assert_eq!(again["status"].as_str(), Some("conflict_detected"), "{again}");
+    assert!(again["conflicts"][0].as_str().unwrap().contains(&format!("database {restored_db} already has 1 tables")), "{again}");
+    let offered = again["alternatives"].as_array().unwrap();
+    assert!(offered.iter().any(|a| a["targetIdentifier"].as_str().unwrap().starts_with(&format!("prod-db/{restored_db}_restored_"))), "{again}");
+    assert!(offered.iter().all(|a| a["conflictResolution"].is_null()), "a database is never written over: {again}");
     let history = app.get(&format!("{base}?status=completed&targetEnvironment=production"), Some(&viewer)).await.json();
     assert_eq!(history["restorations"].as_array().map(Vec::len), Some(1), "{history}");
     assert_eq!(app.get(&format!("{base}?status=nope"), Some(&viewer)).await.status, StatusCode::BAD_REQUEST);

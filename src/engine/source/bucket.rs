@@ -97,6 +97,11 @@ impl Bucket {
         Ok(Bucket { storage: S3Storage::new(S3Settings { bucket, prefix, ..self.storage.settings().clone() }) })
     }
 
+    /// Whether any object exists under the prefix.
+    pub async fn holds_objects(&self) -> Result<bool, SourceError> {
+        Ok(!self.storage.sample(1).await.map_err(|e| SourceError::Unavailable(e.to_string()))?.is_empty())
+    }
+
     /// The endpoint; `None` for AWS itself.
     pub fn endpoint(&self) -> Option<String> {
         self.storage.settings().endpoint.clone()

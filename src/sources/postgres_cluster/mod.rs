@@ -10,7 +10,7 @@ pub use restore::{PhysicalRestore, RecoveryReport, base_backup_for, restore_phys
 
 use bulwark_types::RestorationType;
 
-use super::{BackupRun, Description, RestoreRun, Source, SourceFuture, TestRun, failed, report, request, wrong_place};
+use super::{BackupRun, Description, RestoreRun, Source, SourceFuture, TestRun, failed, occupied, report, request, wrong_place};
 use crate::configurations::Configuration;
 use crate::engine::repo::RepoError;
 use crate::engine::repo::backup::{self, BackupOptions};
@@ -62,6 +62,13 @@ impl Source for PostgresCluster {
         let request = PhysicalRestore { target_directory: path.display().to_string(), target_time: d.point_in_time.clone(), restore_point: None, port: *port };
         restore::check(&request)?;
         Ok(serde_json::to_value(request).unwrap_or_default())
+    }
+
+    fn conflicts<'a>(&'a self, run: &'a RestoreRun<'a>, configuration: &'a Configuration, body: &'a serde_json::Value) -> SourceFuture<'a, Result<Vec<String>, RestoreError>> {
+        Box::pin(async move {
+            let Place::DataDirectory { path, .. } = self.check(run, configuration, body).await? else { return Ok(Vec::new()) };
+            Ok(occupied(&path, "a cluster is restored only into a new or empty directory"))
+        })
     }
 }
 
