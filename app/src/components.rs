@@ -202,6 +202,42 @@ where
     }
 }
 
+/// In the browser: follows the server-sent events named `event` at `url` (read again when it
+/// changes), each parsed as `T` and given to `on`, until `ended` says the server closed the
+/// stream (closing it then stops the browser from reconnecting). On the server the page renders
+/// what it loaded; this does nothing.
+#[cfg(feature = "hydrate")]
+pub fn follow_events<T: serde::de::DeserializeOwned + 'static>(
+    url: impl Fn() -> String + Send + Sync + 'static,
+    event: &'static str,
+    ended: fn(&T) -> bool,
+    on: impl Fn(T) + Clone + 'static,
+) {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::closure::Closure;
+    let on = send_wrapper::SendWrapper::new(on);
+    Effect::new(move |_| {
+        let Ok(source) = web_sys::EventSource::new(&url()) else { return };
+        let closer = source.clone();
+        let on = (*on).clone();
+        let on_event = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
+            let Some(text) = e.data().as_string() else { return };
+            let Ok(value) = serde_json::from_str::<T>(&text) else { return };
+            if ended(&value) {
+                closer.close();
+            }
+            on(value);
+        });
+        let _ = source.add_event_listener_with_callback(event, on_event.as_ref().unchecked_ref());
+        on_event.forget();
+        let source = send_wrapper::SendWrapper::new(source);
+        on_cleanup(move || source.close());
+    });
+}
+
+#[cfg(not(feature = "hydrate"))]
+pub fn follow_events<T: 'static>(_url: impl Fn() -> String + Send + Sync + 'static, _event: &'static str, _ended: fn(&T) -> bool, _on: impl Fn(T) + Clone + 'static) {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

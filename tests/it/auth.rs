@@ -7,9 +7,8 @@ use bulwark_core::platform::catalog::Catalog;
 use bulwark_core::error::{Classify, Kind};
 use bulwark_core::engine::repo::crypto::Key;
 use bulwark_core::platform::secrets::SecretBox;
-use hmac::{KeyInit, Mac};
 
-use crate::{on_both_catalogs, user};
+use crate::{app_code, on_both_catalogs, user};
 
 on_both_catalogs!(
     first_admin_comes_from_a_one_time_link,
@@ -26,16 +25,6 @@ async fn login(catalog: &Catalog, name: &str, password: &str) -> Result<Principa
     users::authenticate(catalog, &SecretBox::new(Key::random()), name, password, None).await
 }
 
-/// An authenticator app's code for `unix_time`, computed here from RFC 6238 rather than with
-/// the code under test.
-fn app_code(secret_base32: &str, unix_time: i64) -> String {
-    let secret = data_encoding::BASE32_NOPAD.decode(secret_base32.as_bytes()).unwrap();
-    let mut mac = <hmac::Hmac<sha1::Sha1> as KeyInit>::new_from_slice(&secret).unwrap();
-    mac.update(&(unix_time / 30).to_be_bytes());
-    let d = mac.finalize().into_bytes();
-    let at = (d[19] & 15) as usize;
-    format!("{:06}", (u32::from_be_bytes([d[at] & 0x7f, d[at + 1], d[at + 2], d[at + 3]])) % 1_000_000)
-}
 
 async fn second_factor_guards_logins(catalog: Catalog) {
     let secrets = SecretBox::new(Key::random());

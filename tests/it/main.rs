@@ -80,3 +80,15 @@ pub async fn run_queued(catalog: &Catalog, secrets: &bulwark_core::platform::sec
         sqlx::query("UPDATE jobs SET state = 'succeeded' WHERE id = $1").bind(&id).execute(catalog.pool()).await.unwrap();
     }
 }
+
+/// An authenticator app's code for `unix_time`, computed here from RFC 6238 rather than with
+/// the code under test.
+pub fn app_code(secret_base32: &str, unix_time: i64) -> String {
+    use hmac::{KeyInit, Mac};
+    let secret = data_encoding::BASE32_NOPAD.decode(secret_base32.as_bytes()).unwrap();
+    let mut mac = <hmac::Hmac<sha1::Sha1> as KeyInit>::new_from_slice(&secret).unwrap();
+    mac.update(&(unix_time / 30).to_be_bytes());
+    let d = mac.finalize().into_bytes();
+    let at = (d[19] & 15) as usize;
+    format!("{:06}", (u32::from_be_bytes([d[at] & 0x7f, d[at + 1], d[at + 2], d[at + 3]])) % 1_000_000)
+}

@@ -15,9 +15,8 @@ use bulwark_core::platform::secrets::SecretBox;
 use bulwark_core::restoration::jobs::{self, DoorOutcome};
 use bulwark_core::restoration::targets::{self, NewTarget};
 use bulwark_core::restoration::{ApprovalPolicy, ConflictResolution, Environment, RestorationRequest, RestorationStatus, approvals, policy};
-use hmac::{KeyInit, Mac};
 
-use crate::{on_both_catalogs, restore_targets, run_queued, user};
+use crate::{app_code, on_both_catalogs, restore_targets, run_queued, user};
 
 on_both_catalogs!(
     production_restores_wait_for_another_person_through_every_door,
@@ -283,16 +282,6 @@ async fn break_glass_is_refused_or_loud(catalog: Catalog) {
     assert_eq!(audited, 1);
     f.run_queued().await;
     assert_eq!(f.restored("prod-files/urgent"), owned(ORIGINAL));
-}
-
-/// The code an authenticator app shows at `unix_time`.
-fn app_code(secret_base32: &str, unix_time: i64) -> String {
-    let secret = data_encoding::BASE32_NOPAD.decode(secret_base32.as_bytes()).unwrap();
-    let mut mac = <hmac::Hmac<sha1::Sha1> as KeyInit>::new_from_slice(&secret).unwrap();
-    mac.update(&(unix_time / 30).to_be_bytes());
-    let d = mac.finalize().into_bytes();
-    let at = (d[19] & 15) as usize;
-    format!("{:06}", (u32::from_be_bytes([d[at] & 0x7f, d[at + 1], d[at + 2], d[at + 3]])) % 1_000_000)
 }
 
 async fn approving_can_need_a_fresh_second_factor_code(catalog: Catalog) {

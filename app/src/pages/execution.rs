@@ -6,7 +6,7 @@ use leptos_router::hooks::use_params_map;
 
 use super::legal_holds::{Retention, RetentionPanel};
 use crate::api::{human_bytes, executions::{CancelExecution, DiffConfigurationFiles, ExecutionStatus, ExecutionView, MemberPosition, SourceKind, VerifyExecution, get_execution}, restores::{RestoreBucket, RestoreDirectory, RestoreExecution, RestoreGroupPoint}};
-use crate::components::{ErrorPanel, PageHeader, action_outcome};
+use crate::components::{ErrorPanel, PageHeader, action_outcome, follow_events};
 
 #[component]
 pub fn ExecutionPage() -> impl IntoView {
@@ -274,31 +274,8 @@ fn RestorePanel(view: Signal<ExecutionView>) -> impl IntoView {
     }
 }
 
-/// In the browser: follows the execution's event stream until it has finished.
-#[cfg(feature = "hydrate")]
+/// Follows the execution's event stream until it has finished (in the browser).
 fn listen(id: impl Fn() -> String + Send + Sync + 'static, live: RwSignal<Option<ExecutionView>>) {
-    use wasm_bindgen::JsCast;
-    use wasm_bindgen::closure::Closure;
-    Effect::new(move |_| {
-        let Ok(source) = web_sys::EventSource::new(&format!("/api/admin/backups/executions/{}/events", id())) else { return };
-        let closer = source.clone();
-        let on_event = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
-            let Some(text) = e.data().as_string() else { return };
-            let Ok(execution) = serde_json::from_str::<bulwark_types::Execution>(&text) else { return };
-            let view = ExecutionView::of(&execution);
-            // The server ends the stream here; closing stops the browser from reconnecting.
-            if view.is_finished() {
-                closer.close();
-            }
-            live.set(Some(view));
-        });
-        let _ = source.add_event_listener_with_callback("execution", on_event.as_ref().unchecked_ref());
-        on_event.forget();
-        let source = send_wrapper::SendWrapper::new(source);
-        on_cleanup(move || source.close());
-    });
+    let url = move || format!("/api/admin/backups/executions/{}/events", id());
+    follow_events(url, "execution", |e: &bulwark_types::Execution| ExecutionView::of(e).is_finished(), move |e| live.set(Some(ExecutionView::of(&e))));
 }
-
-/// On the server the page renders the state it loaded; the browser then follows the stream.
-#[cfg(not(feature = "hydrate"))]
-fn listen(_id: impl Fn() -> String + Send + Sync + 'static, _live: RwSignal<Option<ExecutionView>>) {}

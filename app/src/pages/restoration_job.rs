@@ -7,7 +7,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::human_bytes;
 use crate::api::restoration::{ApproveRestoration, CancelRestoration, Environment, RejectRestoration, RequestRestoration, Restoration, RestorationProgress, RestorationStatus, get_restoration};
-use crate::components::{ErrorPanel, PageHeader, action_outcome, form_error};
+use crate::components::{ErrorPanel, PageHeader, action_outcome, follow_events, form_error};
 
 #[component]
 pub fn RestorationJobPage() -> impl IntoView {
@@ -169,30 +169,8 @@ fn Conflicts(r: Restoration, again: ServerAction<RequestRestoration>) -> impl In
     }
 }
 
-/// In the browser: follows the restoration's event stream until it has ended.
-#[cfg(feature = "hydrate")]
+/// Follows the restoration's event stream until it has ended (in the browser).
 fn listen(id: impl Fn() -> String + Send + Sync + 'static, live: RwSignal<Option<RestorationProgress>>) {
-    use wasm_bindgen::JsCast;
-    use wasm_bindgen::closure::Closure;
-    Effect::new(move |_| {
-        let Ok(source) = web_sys::EventSource::new(&format!("/api/admin/backups/restoration/{}/events", id())) else { return };
-        let closer = source.clone();
-        let on_event = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
-            let Some(text) = e.data().as_string() else { return };
-            let Ok(progress) = serde_json::from_str::<RestorationProgress>(&text) else { return };
-            // The server ends the stream here; closing stops the browser from reconnecting.
-            if progress.status.is_finished() {
-                closer.close();
-            }
-            live.set(Some(progress));
-        });
-        let _ = source.add_event_listener_with_callback("restoration", on_event.as_ref().unchecked_ref());
-        on_event.forget();
-        let source = send_wrapper::SendWrapper::new(source);
-        on_cleanup(move || source.close());
-    });
+    let url = move || format!("/api/admin/backups/restoration/{}/events", id());
+    follow_events(url, "restoration", |p: &RestorationProgress| p.status.is_finished(), move |p| live.set(Some(p)));
 }
-
-/// On the server the page renders the state it loaded; the browser then follows the stream.
-#[cfg(not(feature = "hydrate"))]
-fn listen(_id: impl Fn() -> String + Send + Sync + 'static, _live: RwSignal<Option<RestorationProgress>>) {}
