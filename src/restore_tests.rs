@@ -239,9 +239,10 @@ pub async fn schedule(catalog: &Catalog, actor: &Principal, request: ScheduleTes
 
 /// The newest completed, not deleted execution of a configuration.
 async fn latest_backup(catalog: &Catalog, configuration_id: &str) -> Result<Option<String>, TestingError> {
-    Ok(sqlx::query_scalar(
-        "SELECT id FROM backup_executions WHERE configuration_id = $1 AND status = 'completed' AND deleted_at IS NULL ORDER BY completed_at DESC LIMIT 1",
-    )
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT id FROM backup_executions WHERE configuration_id = $1 AND status = 'completed' AND deleted_at IS NULL AND {} ORDER BY completed_at DESC LIMIT 1",
+        executions::of_source("")
+    ))
     .bind(configuration_id)
     .fetch_optional(catalog.pool())
     .await?)
@@ -529,12 +530,14 @@ pub const SWEEP_AFTER_DAYS: i64 = 7;
 /// many verifications and tests it queued.
 pub async fn sweep(catalog: &Catalog) -> Result<(usize, usize), TestingError> {
     let since = time::to_text(chrono::Utc::now() - chrono::Duration::days(SWEEP_AFTER_DAYS));
-    let latest: Vec<(String, Option<String>)> = sqlx::query_as(
+    let latest: Vec<(String, Option<String>)> = sqlx::query_as(&format!(
         "SELECT e.id, e.verified_at FROM backup_executions e JOIN backup_configurations c ON c.id = e.configuration_id
-         WHERE c.is_active = 1 AND e.status = 'completed' AND e.deleted_at IS NULL
+         WHERE c.is_active = 1 AND e.status = 'completed' AND e.deleted_at IS NULL AND {}
            AND e.completed_at = (SELECT MAX(x.completed_at) FROM backup_executions x
-                                 WHERE x.configuration_id = e.configuration_id AND x.status = 'completed' AND x.deleted_at IS NULL)",
-    )
+                                 WHERE x.configuration_id = e.configuration_id AND x.status = 'completed' AND x.deleted_at IS NULL AND {})",
+        executions::of_source("e"),
+        executions::of_source("x")
+    ))
     .fetch_all(catalog.pool())
     .await?;
     let (mut verifications, mut tests) = (0, 0);

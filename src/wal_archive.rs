@@ -11,6 +11,7 @@ use crate::platform::auth::{AuthError, Principal, Role};
 use crate::platform::catalog::{Catalog, CatalogError};
 use crate::configurations::{self, Configuration, ConfigurationError};
 use crate::error::{Classify, Kind};
+use crate::executions;
 use crate::locations::{self, LocationError};
 use crate::engine::repo::wal::{Pushed, is_wal_name};
 use crate::engine::repo::{RepoError, Repository};
@@ -129,9 +130,10 @@ pub const MAX_WAL_BYTES: u64 = 1 << 30;
 /// its newest base backup recorded it, or [`MAX_WAL_BYTES`] before the first one. A WAL object is
 /// sealed whole, so this is what a push costs in memory.
 pub async fn push_limit(catalog: &Catalog, configuration_id: &str) -> Result<u64, WalArchiveError> {
-    let newest: Option<(String,)> = sqlx::query_as(
-        "SELECT recovery_metadata FROM backup_executions WHERE configuration_id = $1 AND status = 'completed' ORDER BY completed_at DESC LIMIT 1",
-    )
+    let newest: Option<(String,)> = sqlx::query_as(&format!(
+        "SELECT recovery_metadata FROM backup_executions WHERE configuration_id = $1 AND status = 'completed' AND {} ORDER BY completed_at DESC LIMIT 1",
+        executions::of_source("")
+    ))
     .bind(configuration_id)
     .fetch_optional(catalog.pool())
     .await?;
@@ -203,9 +205,10 @@ pub async fn window(catalog: &Catalog, actor: &Principal, configuration_id: &str
     if !is_continuous(&configuration) {
         return Err(WalArchiveError::Invalid(format!("configuration {:?} is not continuous: it has no restorable window", configuration.name)));
     }
-    let (base_backups, earliest, newest): (i64, Option<String>, Option<String>) = sqlx::query_as(
-        "SELECT COUNT(*), MIN(completed_at), MAX(completed_at) FROM backup_executions WHERE configuration_id = $1 AND status = 'completed'",
-    )
+    let (base_backups, earliest, newest): (i64, Option<String>, Option<String>) = sqlx::query_as(&format!(
+        "SELECT COUNT(*), MIN(completed_at), MAX(completed_at) FROM backup_executions WHERE configuration_id = $1 AND status = 'completed' AND {}",
+        executions::of_source("")
+    ))
     .bind(configuration_id)
     .fetch_one(catalog.pool())
     .await?;

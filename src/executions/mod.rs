@@ -23,6 +23,18 @@ use crate::platform::time;
 pub mod reconcile;
 pub mod scheduled;
 
+/// The type of an execution that backs up a restoration's target before the restore writes
+/// over it (`crate::restoration::safety`): a backup of that place, not of the configuration's
+/// source, so it never counts as the source's newest backup.
+pub const SAFETY: &str = "safety";
+
+/// The SQL condition for executions that back up the configuration's own source (every type
+/// but [`SAFETY`]); `e` is the table's alias, or empty.
+pub fn of_source(alias: &str) -> String {
+    let column = if alias.is_empty() { "execution_type".to_string() } else { format!("{alias}.execution_type") };
+    format!("{column} <> '{SAFETY}'")
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ExecutionError {
     #[error("{0}")]
@@ -173,6 +185,31 @@ pub async fn insert(catalog: &Catalog, actor: &Actor, requested_by: &str, config
     Ok(id)
 }
 
+/// Records a running [`SAFETY`] execution of `configuration`: the backup a restoration takes of
+/// its target before writing over it, run inside the restoration's own job. Backups of the
+/// source may run meanwhile (it reads another place).
+pub async fn insert_safety(catalog: &Catalog, actor: &Actor, requested_by: &str, configuration: &Configuration, note: &str) -> Result<String, ExecutionError> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let now = time::to_text(catalog.now().await?);
+    let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
+    sqlx::query(
+        "INSERT INTO backup_executions (id, configuration_id, execution_type, status, requested_by, created_at, started_at, notes, tags)
+         VALUES ($1, $2, $3, 'running', $4, $5, $5, $6, '{}')",
+    )
+    .bind(&id)
+    .bind(&configuration.id)
+    .bind(SAFETY)
+    .bind(requested_by)
+    .bind(&now)
+    .bind(note)
+    .execute(&mut *tx.tx)
+    .await?;
+    let detail = serde_json::json!({ "configuration": configuration.name, "executionType": SAFETY, "note": note });
+    audit::append(&mut tx, Entry { actor, action: "backup_execution.start", target_type: "backup_execution", target_id: Some(&id), detail }).await?;
+    tx.tx.commit().await?;
+    Ok(id)
+}
+
 /// Records a queued execution inside `tx`; refused while another one of the configuration is
 /// under way.
 async fn insert_in(
@@ -187,7 +224,7 @@ async fn insert_in(
     let id = uuid::Uuid::new_v4().to_string();
     let now = time::now_text();
     let busy: Option<String> =
-        sqlx::query_scalar("SELECT id FROM backup_executions WHERE configuration_id = $1 AND status IN ('queued', 'running') LIMIT 1")
+        sqlx::query_scalar(&format!("SELECT id FROM backup_executions WHERE configuration_id = $1 AND status IN ('queued', 'running') AND {} LIMIT 1", of_source("")))
             .bind(configuration_id)
             .fetch_optional(&mut *tx.tx)
             .await?;
@@ -472,10 +509,11 @@ pub async fn insert_rebuilt(catalog: &Catalog, found: Rebuilt<'_>) -> Result<Str
 
 /// The snapshot of the newest completed execution of `configuration_id` in `location_id`.
 pub async fn last_snapshot(catalog: &Catalog, configuration_id: &str, location_id: &str) -> Result<Option<String>, ExecutionError> {
-    Ok(sqlx::query_scalar(
+    Ok(sqlx::query_scalar(&format!(
         "SELECT snapshot_id FROM backup_executions WHERE configuration_id = $1 AND storage_location_id = $2 AND status = 'completed'
-           AND snapshot_id IS NOT NULL ORDER BY completed_at DESC LIMIT 1",
-    )
+           AND snapshot_id IS NOT NULL AND {} ORDER BY completed_at DESC LIMIT 1",
+        of_source("")
+    ))
     .bind(configuration_id)
     .bind(location_id)
     .fetch_optional(catalog.pool())
@@ -485,10 +523,11 @@ pub async fn last_snapshot(catalog: &Catalog, configuration_id: &str, location_i
 /// How long a run of `configuration_id` is likely to take, in seconds: the mean of its last
 /// five completed runs, or a minute when it has none yet (the seeds' `estimatedDuration`).
 pub async fn estimated_duration(catalog: &Catalog, configuration_id: &str) -> Result<f64, ExecutionError> {
-    let recent: Vec<f64> = sqlx::query_scalar(
+    let recent: Vec<f64> = sqlx::query_scalar(&format!(
         "SELECT duration_seconds FROM backup_executions WHERE configuration_id = $1 AND status = 'completed' AND duration_seconds IS NOT NULL
-         ORDER BY completed_at DESC LIMIT 5",
-    )
+           AND {} ORDER BY completed_at DESC LIMIT 5",
+        of_source("")
+    ))
     .bind(configuration_id)
     .fetch_all(catalog.pool())
     .await?;

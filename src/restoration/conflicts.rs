@@ -2,8 +2,8 @@
 //! source's kind would write over (tables, files, objects: `Source::conflicts`) and another
 //! restoration into the same place. A request that finds some stops at `conflict_detected`
 //! with alternatives the console offers as buttons: a new database, directory or prefix inside
-//! the same target, a staging target of the same type, or (files and objects) writing over
-//! what is there.
+//! the same target, a staging target of the same type, or writing over what is there after a
+//! safety snapshot of it (`super::safety`).
 
 use super::request::Resolved;
 use super::targets::RestoreTarget;
@@ -19,25 +19,33 @@ pub use bulwark_types::{Alternative, ConflictResolution};
 /// What the target holds that the restore would write over, one sentence each; another
 /// restoration into the same place (not a choice: wait for it, or cancel it) is refused.
 pub(super) async fn of(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, actor: &Principal, resolved: &Resolved, except: Option<&str>) -> Result<Vec<String>, RestorationError> {
-    let busy: Option<(String, String)> = sqlx::query_as(
-        "SELECT id, status FROM restoration_jobs WHERE target_identifier = $1 AND id <> $2 AND status IN ('approval_required', 'initiated', 'running') LIMIT 1",
-    )
-    .bind(&resolved.target_identifier)
-    .bind(except.unwrap_or(""))
-    .fetch_optional(catalog.pool())
-    .await?;
-    if let Some((id, status)) = busy {
-        return Err(RestorationError::Conflict(format!("restoration {id} into {} is {status}: wait for it, or cancel it", resolved.target_identifier)));
-    }
+    busy(catalog, &resolved.target_identifier, except).await?;
     let run = RestoreRun { catalog, secrets, targets: reach, actor };
     let request = super::request::with_secrets(resolved.request.clone(), &resolved.secrets);
     Ok(sources::of(&resolved.configuration).conflicts(&run, &resolved.configuration, &request).await?)
 }
 
-/// Whether writing over what the place holds is a choice: files and objects are replaced one
-/// by one; a database or a data directory is never restored over.
+/// Another restoration waiting for or writing into `target_identifier` (but `except`) is
+/// refused: wait for it, or cancel it.
+pub(super) async fn busy(catalog: &Catalog, target_identifier: &str, except: Option<&str>) -> Result<(), RestorationError> {
+    let busy: Option<(String, String)> = sqlx::query_as(
+        "SELECT id, status FROM restoration_jobs WHERE target_identifier = $1 AND id <> $2 AND status IN ('approval_required', 'initiated', 'running') LIMIT 1",
+    )
+    .bind(target_identifier)
+    .bind(except.unwrap_or(""))
+    .fetch_optional(catalog.pool())
+    .await?;
+    match busy {
+        Some((id, status)) => Err(RestorationError::Conflict(format!("restoration {id} into {target_identifier} is {status}: wait for it, or cancel it"))),
+        None => Ok(()),
+    }
+}
+
+/// Whether writing over what the place holds is a choice (after a safety snapshot): files and
+/// objects that differ are replaced, a database's tables are replaced in one transaction; a
+/// data directory is never restored over, nor are a group's members.
 pub(super) fn may_overwrite(place: &Place) -> bool {
-    place.each().iter().all(|p| matches!(p, Place::Directory { .. } | Place::Bucket { .. }))
+    matches!(place, Place::Directory { .. } | Place::Bucket { .. } | Place::Database { .. })
 }
 
 /// The ways around the conflicts the console offers.
@@ -69,8 +77,12 @@ pub(super) async fn alternatives(catalog: &Catalog, resolved: &Resolved, stamp: 
         out.push(Alternative { label: format!("Restore into staging: {}", s.name), target_environment: Environment::Staging, target_identifier: identifier, conflict_resolution: None });
     }
     if may_overwrite(&resolved.place) {
+        let how = match resolved.place {
+            Place::Database { .. } => format!("Replace the tables {} holds", resolved.target_identifier),
+            _ => format!("Write over what {} holds (a delta restore: what differs is replaced)", resolved.target_identifier),
+        };
         out.push(Alternative {
-            label: format!("Write over what {} holds (a delta restore: what differs is replaced)", resolved.target_identifier),
+            label: format!("{how}, after a safety snapshot of it that a rollback puts back"),
             target_environment: target.environment,
             target_identifier: resolved.target_identifier.clone(),
             conflict_resolution: Some(ConflictResolution::Overwrite),

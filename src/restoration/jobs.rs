@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 
 use super::request::{self, Resolved};
-use super::{Alternative, ConflictResolution, Environment, Restoration, RestorationError, conflicts, RestorationInitiated, RestorationProgress, RestorationRequest, RestorationScope, RestorationStatus, RestorationType, policy};
+use super::{Alternative, ConflictResolution, Environment, Restoration, RestorationError, conflicts, RestorationInitiated, RestorationProgress, RestorationRequest, RestorationScope, RestorationStatus, RestorationType, RollbackRequest, policy, safety};
 use crate::alerts::{self, AlertType, Severity};
 use crate::error::{Classify, Kind};
 use crate::executions;
@@ -26,7 +26,8 @@ use crate::platform::secrets::SecretBox;
 use crate::platform::time;
 use crate::engine::repo::restore;
 use crate::restores::{RestoreError, Targets};
-use crate::{sources, verify};
+use crate::sources::{self, RestoreRun};
+use crate::verify;
 
 /// The job kind that runs a restoration.
 pub const JOB_KIND: &str = "restoration";
@@ -82,6 +83,9 @@ pub(super) struct Row {
     pub end_time: Option<String>,
     pub duration_seconds: Option<f64>,
     pub created_at: String,
+    pub safety_execution_id: Option<String>,
+    pub safety_seconds: Option<f64>,
+    pub rollback_of: Option<String>,
 }
 
 const COLUMNS: &str = "r.id, r.backup_execution_id, r.configuration_id, c.name AS configuration_name, r.restoration_type, r.target_environment, \
@@ -89,7 +93,7 @@ const COLUMNS: &str = "r.id, r.backup_execution_id, r.configuration_id, c.name A
     r.progress_percentage, r.restored_size_bytes, r.total_size_bytes, r.verification_results, r.report, r.error_message, r.error_kind, \
     r.rollback_available, r.rollback_deadline, r.initiated_by, r.initiated_by_name, r.initiated_role, r.approved_by, r.approval_required, r.approvals_needed, \
     r.require_totp, r.approval_expires_at, r.approval_override, r.override_reason, r.accept_unverified, r.incident_reference, r.notes, r.conflicts, r.conflict_resolution, r.job_id, \
-    r.estimated_duration_seconds, r.rto_minutes, r.start_time, r.end_time, r.duration_seconds, r.created_at";
+    r.estimated_duration_seconds, r.rto_minutes, r.start_time, r.end_time, r.duration_seconds, r.created_at, r.safety_execution_id, r.safety_seconds, r.rollback_of";
 
 const FROM: &str = "FROM restoration_jobs r JOIN backup_configurations c ON c.id = r.configuration_id";
 
@@ -125,6 +129,14 @@ impl Row {
     pub(super) fn is_requester(&self, actor: &Principal) -> bool {
         self.initiated_by == actor.user_id
     }
+}
+
+/// The secrets a row's request was made with (sealed apart from it).
+pub(super) fn sealed_secrets(secrets: &SecretBox, row: &Row) -> Result<Map<String, Value>, RestorationError> {
+    Ok(match &row.secret_encrypted {
+        Some(sealed) => serde_json::from_str::<Map<String, Value>>(&secrets.open(&secret_context(&row.id), sealed)?).unwrap_or_default(),
+        None => Map::new(),
+    })
 }
 
 pub(super) async fn find(catalog: &Catalog, id: &str) -> Result<Row, RestorationError> {
@@ -168,17 +180,23 @@ struct Options {
     approval_override: bool,
     override_reason: Option<String>,
     notes: Option<String>,
+    /// The restoration this one rolls back.
+    rollback_of: Option<String>,
+}
+
+fn text(v: &Option<String>) -> Option<String> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
 }
 
 impl Options {
     fn of(r: &RestorationRequest) -> Options {
-        let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
         Options {
             accept_unverified: r.accept_unverified.unwrap_or(false),
             incident_reference: text(&r.incident_reference),
             approval_override: r.approval_override.unwrap_or(false),
             override_reason: text(&r.override_reason),
             notes: text(&r.notes),
+            rollback_of: None,
         }
     }
 
@@ -212,7 +230,30 @@ pub async fn request(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, ac
         }
     };
     let id = create(catalog, secrets, actor, resolved, options, conflict, r.conflict_resolution).await?;
-    let row = find(catalog, &id).await?;
+    initiated(catalog, &id).await
+}
+
+/// Records a rollback of restoration `original`, resolved by `super::safety`: its safety
+/// execution restored into the same place, with the approvals a restore there needs. The
+/// snapshot was written by the restore itself and every chunk is checked as it is read, so it
+/// is not verified first.
+pub(super) async fn create_rollback(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, resolved: Resolved, original: &Row, body: RollbackRequest) -> Result<RestorationInitiated, RestorationError> {
+    let options = Options {
+        accept_unverified: true,
+        incident_reference: text(&body.incident_reference).or(original.incident_reference.clone()),
+        approval_override: body.approval_override.unwrap_or(false),
+        override_reason: text(&body.override_reason),
+        notes: text(&body.reason),
+        rollback_of: Some(original.id.clone()),
+    };
+    options.check()?;
+    let id = create(catalog, secrets, actor, resolved, options, None, Some(ConflictResolution::Overwrite)).await?;
+    initiated(catalog, &id).await
+}
+
+/// The seeds' answer to a request just recorded.
+async fn initiated(catalog: &Catalog, id: &str) -> Result<RestorationInitiated, RestorationError> {
+    let row = find(catalog, id).await?;
     let (conflicts, alternatives) = row.conflicts();
     Ok(RestorationInitiated {
         restoration_id: row.id,
@@ -231,7 +272,7 @@ pub async fn request(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, ac
 pub async fn request_from_door(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, actor: &Principal, execution_id: &str, body: Value) -> Result<Restoration, RestorationError> {
     actor.require(Role::Operator)?;
     let resolved = request::from_door(catalog, secrets, reach, actor, execution_id, body).await?;
-    let options = Options { accept_unverified: false, incident_reference: None, approval_override: false, override_reason: None, notes: None };
+    let options = Options { accept_unverified: false, incident_reference: None, approval_override: false, override_reason: None, notes: None, rollback_of: None };
     // An older door's request names its place exactly and keeps its kind's own rules (a
     // directory restore is a delta restore; a database with the tables is refused as it runs).
     let id = create(catalog, secrets, actor, resolved, options, None, None).await?;
@@ -300,8 +341,8 @@ async fn create(
         "INSERT INTO restoration_jobs (id, backup_execution_id, configuration_id, restoration_type, target_environment, target_identifier, restore_target_id,
              point_in_time_target, restoration_scope, request, secret_encrypted, request_hash, status, total_size_bytes, initiated_by, initiated_by_name,
              approval_required, approvals_needed, require_totp, approval_expires_at, approval_override, override_reason, accept_unverified,
-             incident_reference, notes, estimated_duration_seconds, rto_minutes, created_at, updated_at, initiated_role, conflicts, conflict_resolution)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $28, $29, $30, $31)",
+             incident_reference, notes, estimated_duration_seconds, rto_minutes, created_at, updated_at, initiated_role, conflicts, conflict_resolution, rollback_of)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $28, $29, $30, $31, $32)",
     )
     .bind(&id)
     .bind(&resolved.execution.id)
@@ -334,6 +375,7 @@ async fn create(
     .bind(actor.role.as_str())
     .bind(&found)
     .bind(resolution.map(|r| r.as_str()))
+    .bind(&options.rollback_of)
     .execute(&mut *tx.tx)
     .await?;
     if status == RestorationStatus::Initiated {
@@ -342,9 +384,13 @@ async fn create(
     let detail = serde_json::json!({
         "executionId": resolved.execution.id, "restorationType": resolved.restoration_type, "environment": resolved.environment,
         "target": resolved.target_identifier, "approvalRequired": needs, "breakGlass": break_glass,
-        "incidentReference": options.incident_reference, "overrideReason": break_glass.then_some(&options.override_reason),
+        "incidentReference": options.incident_reference, "overrideReason": break_glass.then_some(&options.override_reason), "rollbackOf": options.rollback_of,
     });
-    let action = if break_glass { "restoration.break_glass" } else { "restoration.request" };
+    let action = match (break_glass, &options.rollback_of) {
+        (true, _) => "restoration.break_glass",
+        (false, Some(_)) => "restoration.request_rollback",
+        (false, None) => "restoration.request",
+    };
     audit::append(&mut tx, Entry { actor: &Actor::from(actor), action, target_type: "restoration", target_id: Some(&id), detail }).await?;
     tx.tx.commit().await?;
     jobs::wake_idle();
@@ -530,13 +576,7 @@ async fn execute(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, row: &
             let secrets_now = now.secrets.clone();
             (now, secrets_now)
         }
-        None => {
-            let sealed = match &row.secret_encrypted {
-                Some(sealed) => serde_json::from_str::<Map<String, Value>>(&secrets.open(&secret_context(&row.id), sealed)?).unwrap_or_default(),
-                None => Map::new(),
-            };
-            (request::from_door(catalog, secrets, reach, &actor, &row.backup_execution_id, stored.clone()).await?, sealed)
-        }
+        None => (request::from_door(catalog, secrets, reach, &actor, &row.backup_execution_id, stored.clone()).await?, sealed_secrets(secrets, row)?),
     };
     if now.hash(row.accept_unverified != 0, row.conflict_resolution) != row.request_hash {
         return Err(RestorationError::Conflict("the request or its target changed after it was made (or approved); request the restore again".into()));
@@ -546,15 +586,60 @@ async fn execute(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, row: &
         return Ok(find(catalog, &row.id).await?.status);
     }
     let started = Instant::now();
+    let run = RestoreRun { catalog, secrets, targets: reach, actor: &actor };
+    let configuration = &now.configuration;
+    let full_request = request::with_secrets(now.request.clone(), &secrets_now);
+    let kind = sources::of(configuration);
+    if row.rollback_of.is_some() {
+        let put_back = safety::put_back(catalog, secrets, &run, &row.backup_execution_id, configuration, &full_request);
+        let bytes = watched(catalog, row, put_back).await?;
+        let report = serde_json::json!({ "bytes": bytes, "target": row.target_identifier, "rolledBack": row.rollback_of, "safetyExecutionId": row.backup_execution_id });
+        record_completion(catalog, &actor, row, &report, started.elapsed().as_secs_f64()).await?;
+        return Ok(RestorationStatus::Completed);
+    }
+    // Whatever the restore would write over is backed up first (checked again here: the
+    // target may have changed since the request).
+    let found = kind.conflicts(&run, configuration, &full_request).await?;
+    let taken = match !found.is_empty() && kind.writes_over(&full_request) {
+        true => {
+            let policy = policy::of(catalog, row.target_environment).await?;
+            let deadline = time::to_text(catalog.now().await? + chrono::Duration::hours(policy.rollback_hours));
+            let taken = safety::take(catalog, secrets, &run, row, configuration, &full_request, &deadline).await?;
+            sqlx::query("UPDATE restoration_jobs SET safety_execution_id = $1, safety_seconds = $2, rollback_deadline = $3 WHERE id = $4")
+                .bind(&taken.execution_id)
+                .bind(taken.seconds)
+                .bind(&deadline)
+                .bind(&row.id)
+                .execute(catalog.pool())
+                .await?;
+            Some(taken)
+        }
+        false => None,
+    };
+    let restore = sources::restore(catalog, secrets, reach, &actor, &row.backup_execution_id, full_request.clone());
+    let report = match (watched(catalog, row, restore).await, &taken) {
+        (Ok(report), _) => report,
+        // A restore that stopped part-way outside one transaction is put back as it was.
+        (Err(e), Some(taken)) if !kind.transactional() => {
+            let message = match safety::put_back(catalog, secrets, &run, &taken.execution_id, configuration, &full_request).await {
+                Ok(_) => format!("{e}; {} was put back as it was from its safety snapshot", row.target_identifier),
+                Err(again) => format!("{e}; putting {} back from its safety snapshot (execution {}) failed too: {again}", row.target_identifier, taken.execution_id),
+            };
+            return Err(RestorationError::Failed { kind: e.kind(), message });
+        }
+        (Err(e), _) => return Err(e.into()),
+    };
+    record_completion(catalog, &actor, row, &report, started.elapsed().as_secs_f64()).await?;
+    Ok(RestorationStatus::Completed)
+}
+
+/// Runs a restore (or a rollback) with its bytes counted and written to its row each second.
+async fn watched<T, E>(catalog: &Catalog, row: &Row, work: impl std::future::Future<Output = Result<T, E>>) -> Result<T, E> {
     let counter = Arc::new(AtomicU64::new(0));
     let watcher = tokio::spawn(report_progress(catalog.clone(), row.id.clone(), counter.clone(), row.total_size_bytes));
-    let restore = sources::restore(catalog, secrets, reach, &actor, &row.backup_execution_id, request::with_secrets(now.request, &secrets_now));
-    let report = restore::counted(counter, restore).await;
+    let outcome = restore::counted(counter, work).await;
     watcher.abort();
-    let report = report?;
-    let seconds = started.elapsed().as_secs_f64();
-    record_completion(catalog, &actor, row, &report, seconds).await?;
-    Ok(RestorationStatus::Completed)
+    outcome
 }
 
 /// The backup has passed verification, or is verified now, or the request accepted it
@@ -625,7 +710,8 @@ async fn record_completion(catalog: &Catalog, actor: &Principal, row: &Row, repo
     // What the restore checked as it wrote: every chunk against its id, every file and object
     // against its SHA-256, a dump inside one transaction, a cluster started and answering.
     let verification = serde_json::json!({
-        "checked": report.get("files").is_some().then_some("every file's chunks against their ids and the file against its SHA-256")
+        "checked": row.rollback_of.as_ref().map(|_| "the safety snapshot's every chunk against its id as it was put back; what it did not hold was removed")
+            .or(report.get("files").is_some().then_some("every file's chunks against their ids and the file against its SHA-256"))
             .or(report.get("recoveredTo").map(|_| "the cluster replayed its WAL and answered"))
             .unwrap_or("every chunk against its id, written in one transaction"),
         "bytes": bytes_of(report), "files": report.get("files"), "unchanged": report.get("unchanged"), "selection": report.get("selection"),
@@ -636,7 +722,7 @@ async fn record_completion(catalog: &Catalog, actor: &Principal, row: &Row, repo
     let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
     sqlx::query(
         "UPDATE restoration_jobs SET status = 'completed', progress_percentage = 100, restored_size_bytes = $1, verification_results = $2, report = $3,
-             end_time = $4, duration_seconds = $5, updated_at = $4
+             end_time = $4, duration_seconds = $5, updated_at = $4, rollback_available = CASE WHEN safety_execution_id IS NULL THEN 0 ELSE 1 END
          WHERE id = $6",
     )
     .bind(bytes_of(report))
@@ -649,6 +735,15 @@ async fn record_completion(catalog: &Catalog, actor: &Principal, row: &Row, repo
     .await?;
     let detail = serde_json::json!({ "target": row.target_identifier, "environment": row.target_environment, "bytes": bytes_of(report), "durationSeconds": seconds, "rtoMet": rto_met });
     audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "restoration.complete", target_type: "restoration", target_id: Some(&row.id), detail }).await?;
+    if let Some(original) = &row.rollback_of {
+        sqlx::query("UPDATE restoration_jobs SET status = 'rolled_back', rollback_available = 0, updated_at = $1 WHERE id = $2 AND status = 'completed'")
+            .bind(&now)
+            .bind(original)
+            .execute(&mut *tx.tx)
+            .await?;
+        let detail = serde_json::json!({ "target": row.target_identifier, "rollback": row.id, "safetyExecutionId": row.backup_execution_id });
+        audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "restoration.rolled_back", target_type: "restoration", target_id: Some(original), detail }).await?;
+    }
     tx.tx.commit().await?;
     Ok(())
 }
@@ -743,6 +838,12 @@ pub(super) async fn view(catalog: &Catalog, row: Row) -> Result<Restoration, Res
     let approvals = super::approvals::of(catalog, &row.id).await?;
     let scope = row.scope();
     let (conflicts, alternatives) = row.conflicts();
+    let rolled_back_by: Option<String> = sqlx::query_scalar("SELECT id FROM restoration_jobs WHERE rollback_of = $1 ORDER BY created_at DESC LIMIT 1")
+        .bind(&row.id)
+        .fetch_optional(catalog.pool())
+        .await?;
+    // Open only until the deadline.
+    let seconds_left = row.rollback_deadline.as_deref().and_then(time::parse).map(|d| (d - chrono::Utc::now()).num_seconds()).filter(|s| *s > 0 && row.rollback_available != 0);
     Ok(Restoration {
         id: row.id,
         backup_execution_id: row.backup_execution_id,
@@ -759,7 +860,8 @@ pub(super) async fn view(catalog: &Catalog, row: Row) -> Result<Restoration, Res
         total_size_bytes: row.total_size_bytes,
         verification_results: row.verification_results.as_deref().and_then(|v| serde_json::from_str(v).ok()),
         error_message: row.error_message,
-        rollback_available: row.rollback_available != 0,
+        rollback_available: seconds_left.is_some(),
+        rollback_seconds_left: seconds_left,
         rollback_deadline: row.rollback_deadline,
         initiated_by: row.initiated_by_name,
         approved_by: row.approved_by,
@@ -782,6 +884,10 @@ pub(super) async fn view(catalog: &Catalog, row: Row) -> Result<Restoration, Res
         conflicts,
         alternatives,
         conflict_resolution: row.conflict_resolution,
+        safety_execution_id: row.safety_execution_id,
+        safety_seconds: row.safety_seconds,
+        rollback_of: row.rollback_of,
+        rolled_back_by,
     })
 }
 

@@ -16,6 +16,8 @@
 //! - `approvals`: approve and reject, four eyes that cannot be bypassed.
 //! - `conflicts`: what a target already holds, found before anything is written, and the
 //!   alternatives offered.
+//! - `safety`: the safety snapshot of what a restore writes over, and the rollback that puts
+//!   it back (on request until the deadline, at once when a restore fails part-way).
 //! - `available`: the backups a restoration can start from.
 
 pub mod approvals;
@@ -24,11 +26,12 @@ pub mod conflicts;
 pub mod jobs;
 pub mod policy;
 mod request;
+pub mod safety;
 pub mod targets;
 
 pub use bulwark_types::{
     Alternative, ApprovalPolicy, ConflictResolution, ApprovalRule, AvailableBackup, Environment, Restoration, RestorationInitiated, RestorationProgress, RestorationRequest, RestorationScope,
-    RestorationStatus, RestorationType, TargetType,
+    RestorationStatus, RestorationType, RollbackRequest, TargetType,
 };
 
 use crate::configurations::ConfigurationError;
@@ -71,6 +74,8 @@ pub enum RestorationError {
     Secret(#[from] SecretError),
     #[error(transparent)]
     Job(#[from] JobError),
+    #[error(transparent)]
+    Retention(#[from] crate::retention::RetentionError),
 }
 
 impl From<sqlx::Error> for RestorationError {
@@ -104,6 +109,7 @@ impl Classify for RestorationError {
             RestorationError::Configuration(e) => e.kind(),
             RestorationError::Secret(e) => e.kind(),
             RestorationError::Job(e) => e.kind(),
+            RestorationError::Retention(e) => e.kind(),
         }
     }
 }

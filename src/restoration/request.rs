@@ -84,14 +84,16 @@ pub(super) async fn from_seeds(catalog: &Catalog, secrets: &SecretBox, reach: &T
     let target = targets::named(catalog, name)
         .await?
         .ok_or_else(|| RestorationError::Invalid(format!("targetIdentifier: no restore target is named {name:?}; add one in the Restoration page's targets")))?;
-    if target.environment != r.target_environment {
-        return Err(RestorationError::Invalid(format!("targetIdentifier: {:?} is a {} target, not {}", target.name, target.environment, r.target_environment)));
-    }
     let settings = target.settings();
     let place = place_of(reach, &target, inside)?;
     // The place's own environment counts too: a staging target on the server or below the
     // directory of a production one, or over a backed-up source, is not a way around approval.
     let environment = stricter(target.environment, environment_of(catalog, secrets, &place).await?);
+    // The target's environment, or the stricter one its place is in (as a recorded request,
+    // run or rolled back, names it).
+    if r.target_environment != target.environment && r.target_environment != environment {
+        return Err(RestorationError::Invalid(format!("targetIdentifier: {:?} is a {} target, not {}", target.name, target.environment, r.target_environment)));
+    }
     let destination = Destination {
         place,
         secret: target.secret(secrets)?,
@@ -100,6 +102,7 @@ pub(super) async fn from_seeds(catalog: &Catalog, secrets: &SecretBox, reach: &T
         restoration_type: r.restoration_type,
         scope: r.restoration_scope.clone().unwrap_or_default(),
         point_in_time: r.point_in_time_target.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_string),
+        overwrite: r.conflict_resolution == Some(super::ConflictResolution::Overwrite),
     };
     if let Some(at) = &destination.point_in_time {
         inside_window(catalog, actor, &configuration, at).await?;

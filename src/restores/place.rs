@@ -57,6 +57,9 @@ pub struct Destination {
     pub restoration_type: RestorationType,
     pub scope: RestorationScope,
     pub point_in_time: Option<String>,
+    /// Write over what the target holds (after a safety snapshot of it), where the kind
+    /// otherwise refuses: a database's tables.
+    pub overwrite: bool,
 }
 
 impl Destination {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::RetentionError;
 use crate::platform::audit::{self, Actor, Entry};
 use crate::platform::auth::{Principal, Role};
-use crate::platform::catalog::Catalog;
+use crate::platform::catalog::{Catalog, SerializedTx};
 use crate::platform::catalog::dialect::LockTopic;
 use crate::platform::time;
 
@@ -69,18 +69,26 @@ pub async fn add(catalog: &Catalog, actor: &Principal, execution_id: &str, new: 
             Some(time::to_text(at))
         }
     };
+    let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
+    let hold = place_in(&mut tx, &Actor::from(actor), execution_id, title, new.reason.trim(), expires_at).await?;
+    tx.tx.commit().await?;
+    Ok(hold)
+}
+
+/// Records and audits a hold inside `tx`, with no role check: the caller decided (a person
+/// above, or a restoration keeping its safety backup until the rollback deadline).
+pub async fn place_in(tx: &mut SerializedTx<'_>, actor: &Actor, execution_id: &str, title: &str, reason: &str, expires_at: Option<String>) -> Result<LegalHold, RetentionError> {
     let hold = LegalHold {
         id: uuid::Uuid::new_v4().to_string(),
         execution_id: execution_id.to_string(),
         title: title.to_string(),
-        reason: new.reason.trim().to_string(),
+        reason: reason.to_string(),
         expires_at,
-        created_by: actor.username.clone(),
+        created_by: actor.name.clone(),
         created_at: time::now_text(),
         released_at: None,
         released_by: None,
     };
-    let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
     sqlx::query(&format!("INSERT INTO legal_holds ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL)"))
         .bind(&hold.id)
         .bind(&hold.execution_id)
@@ -92,8 +100,7 @@ pub async fn add(catalog: &Catalog, actor: &Principal, execution_id: &str, new: 
         .execute(&mut *tx.tx)
         .await?;
     let detail = serde_json::json!({ "executionId": execution_id, "title": hold.title, "reason": hold.reason, "expiresAt": hold.expires_at });
-    audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "legal_hold.add", target_type: "legal_hold", target_id: Some(&hold.id), detail }).await?;
-    tx.tx.commit().await?;
+    audit::append(tx, Entry { actor, action: "legal_hold.add", target_type: "legal_hold", target_id: Some(&hold.id), detail }).await?;
     Ok(hold)
 }
 

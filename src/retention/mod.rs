@@ -126,6 +126,7 @@ struct Backup {
     completed_at: String,
     size_bytes: Option<i64>,
     compressed_size_bytes: Option<i64>,
+    execution_type: String,
 }
 
 /// Applies every configuration's policy and every location's floor. A dry run (operators)
@@ -145,7 +146,7 @@ pub async fn cleanup_of(catalog: &Catalog, secrets: &SecretBox, actor: &Principa
     }
     let now = Utc::now();
     let backups: Vec<Backup> = sqlx::query_as(
-        "SELECT id, configuration_id, storage_location_id, snapshot_id, completed_at, size_bytes, compressed_size_bytes FROM backup_executions
+        "SELECT id, configuration_id, storage_location_id, snapshot_id, completed_at, size_bytes, compressed_size_bytes, execution_type FROM backup_executions
          WHERE status = 'completed' AND deleted_at IS NULL AND snapshot_id IS NOT NULL AND storage_location_id IS NOT NULL AND completed_at IS NOT NULL
          ORDER BY completed_at DESC",
     )
@@ -164,13 +165,15 @@ pub async fn cleanup_of(catalog: &Catalog, secrets: &SecretBox, actor: &Principa
         }
     }
 
-    // The policy's verdicts, configuration by configuration (newest first).
-    let mut by_configuration: BTreeMap<&str, Vec<&Backup>> = BTreeMap::new();
+    // The policy's verdicts, configuration by configuration (newest first). A configuration's
+    // safety backups (of restoration targets) are counted apart: they never take the place of
+    // a backup of its source in a "keep the last n".
+    let mut by_configuration: BTreeMap<(&str, bool), Vec<&Backup>> = BTreeMap::new();
     for b in backups.iter().filter(|b| configuration_ids.is_empty() || configuration_ids.contains(&b.configuration_id)) {
-        by_configuration.entry(b.configuration_id.as_str()).or_default().push(b);
+        by_configuration.entry((b.configuration_id.as_str(), b.execution_type == crate::executions::SAFETY)).or_default().push(b);
     }
     let mut report = CleanupReport { dry_run, deleted: Vec::new(), held: Vec::new(), locations: Vec::new(), bytes_freed: 0, bytes_locked: 0 };
-    for (configuration_id, list) in by_configuration {
+    for ((configuration_id, _), list) in by_configuration {
         let (name, policy_json) = configurations.get(configuration_id).cloned().unwrap_or_default();
         let policy = serde_json::from_str(&policy_json).ok().and_then(|j| RetentionPolicy::parse(&j).ok()).unwrap_or_default();
         let times: Vec<(String, DateTime<Utc>)> = list.iter().map(|b| (b.id.clone(), time::parse(&b.completed_at).unwrap_or(now))).collect();
@@ -329,7 +332,7 @@ async fn delete_snapshots(catalog: &Catalog, repo: &Repository, actor: &Principa
 pub async fn delete_execution(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, execution_id: &str) -> Result<LocationOutcome, RetentionError> {
     actor.require(Role::Admin)?;
     let backup: Option<Backup> = sqlx::query_as(
-        "SELECT id, configuration_id, storage_location_id, snapshot_id, completed_at, size_bytes, compressed_size_bytes FROM backup_executions
+        "SELECT id, configuration_id, storage_location_id, snapshot_id, completed_at, size_bytes, compressed_size_bytes, execution_type FROM backup_executions
          WHERE id = $1 AND status = 'completed' AND deleted_at IS NULL AND snapshot_id IS NOT NULL AND storage_location_id IS NOT NULL AND completed_at IS NOT NULL",
     )
     .bind(execution_id)

@@ -20,9 +20,10 @@ use super::{BackupRun, Description, RestoreRun, Source, SourceFuture, TestRun, f
 use crate::configurations::{self, Configuration};
 use crate::engine::repo::backup::{self, BackupOptions, Entry};
 use crate::engine::repo::snapshot::{Node, NodeKind, Snapshot};
+use crate::engine::repo::index::Index;
 use crate::engine::repo::{ChunkId, RepoError, Repository, tree};
 use crate::engine::source::SourceError;
-use crate::engine::source::bucket::{Bucket as SourceBucket, BucketOptions, key_to_name, name_to_key};
+use crate::engine::source::bucket::{Bucket as SourceBucket, BucketOptions, ObjectHead, key_to_name, name_to_key};
 use crate::executions::{self, ExecutionError};
 use crate::locations;
 use crate::platform::auth::{Principal, Role};
@@ -80,6 +81,42 @@ impl Source for Bucket {
             "targetBucket": bucket, "targetPrefix": prefix, "include": include,
         }))
     }
+
+    fn snapshot_target<'a>(&'a self, run: &'a RestoreRun<'a>, configuration: &'a Configuration, body: &'a serde_json::Value, repo: &'a Repository, mut options: BackupOptions) -> SourceFuture<'a, Result<Snapshot, RestoreError>> {
+        Box::pin(async move {
+            let r: BucketRestore = request(self, body.clone())?;
+            let target = r.target(&configuration.bucket(run.secrets)?)?;
+            let entries = target.list().await.map_err(target_failed)?.into_iter().map(|head| read_entry(&target, head)).collect();
+            options.source = target.describe();
+            backup::backup_listing(repo, entries, options).await.map_err(|e| match e {
+                RepoError::Source(message) => RestoreError::Target(message),
+                other => other.into(),
+            })
+        })
+    }
+
+    fn put_back<'a>(&'a self, run: &'a RestoreRun<'a>, configuration: &'a Configuration, body: &'a serde_json::Value, repo: &'a Repository, snapshot: &'a Snapshot) -> SourceFuture<'a, Result<u64, RestoreError>> {
+        Box::pin(async move {
+            let r: BucketRestore = request(self, body.clone())?;
+            let target = r.target(&configuration.bucket(run.secrets)?)?;
+            let index = repo.load_index().await?;
+            let objects = objects_of(repo, &index, snapshot, &[]).await?;
+            let kept: std::collections::HashSet<&str> = objects.iter().map(|(key, _)| key.as_str()).collect();
+            for head in target.list().await.map_err(target_failed)? {
+                if !kept.contains(head.key.as_str()) {
+                    target.delete(&head.key).await.map_err(target_failed)?;
+                }
+            }
+            write_objects(repo, &index, snapshot, &target, &objects).await
+        })
+    }
+}
+
+/// A listing entry that reads the object when the backup gets to it.
+fn read_entry(bucket: &SourceBucket, head: ObjectHead) -> Entry {
+    let (bucket, handle, key) = (bucket.clone(), tokio::runtime::Handle::current(), head.key.clone());
+    let node = Node { path: key_to_name(&head.key), kind: NodeKind::File, mode: 0o644, mtime_ns: head.modified_ns, size: head.size, sha256: None, chunks: vec![], target: None, object: None };
+    Entry { node, open: Some(Box::new(move || bucket.open(&handle, &key).map(|(attributes, reader)| (Some(attributes), reader)))) }
 }
 
 
@@ -147,20 +184,47 @@ pub async fn restore_bucket(catalog: &Catalog, secrets: &SecretBox, actor: &Prin
     let started = Instant::now();
     let locations::SnapshotSource { repo, snapshot, location_id } = locations::open_snapshot(catalog, secrets, &location, &snapshot_id).await?;
     let index = repo.load_index().await?;
-    let unavailable = |detail: String| RestoreError::Repo(RepoError::DataUnavailable { snapshot: snapshot_id.clone(), detail });
-    let mut selected = Vec::new();
-    for node in tree::list_dir(&repo, &index, &snapshot, "").await? {
-        let key = name_to_key(&node.path).filter(|_| node.kind == NodeKind::File).ok_or_else(|| unavailable(format!("{:?} is not an object of a bucket", node.path)))?;
-        if request.include.is_empty() || request.include.iter().any(|p| key.starts_with(p.as_str())) {
-            selected.push((key, node));
-        }
-    }
+    let selected = objects_of(&repo, &index, &snapshot, &request.include).await?;
     if selected.is_empty() && !request.include.is_empty() {
         return Err(RestoreError::Invalid(format!("no object of execution {execution_id} starts with {:?}", request.include)));
     }
+    let bytes = write_objects(&repo, &index, &snapshot, &target, &selected).await?;
+    let report = RestoreReport {
+        execution_id: execution_id.into(),
+        target: target.describe(),
+        selection: request.include.clone(),
+        bytes,
+        files: Some(selected.len() as u64),
+        unchanged: None,
+        duration_seconds: started.elapsed().as_secs_f64(),
+        storage_location_id: location_id,
+        unreadable: Vec::new(),
+    };
+    record(catalog, actor, "restore.bucket", &report).await?;
+    Ok(report)
+}
+
+/// The objects of a bucket snapshot by key, those starting with one of `include` (all when empty).
+async fn objects_of(repo: &Repository, index: &Index, snapshot: &Snapshot, include: &[String]) -> Result<Vec<(String, Node)>, RestoreError> {
+    let mut selected = Vec::new();
+    for node in tree::list_dir(repo, index, snapshot, "").await? {
+        let key = name_to_key(&node.path)
+            .filter(|_| node.kind == NodeKind::File)
+            .ok_or_else(|| RestoreError::Repo(RepoError::DataUnavailable { snapshot: snapshot.id.clone(), detail: format!("{:?} is not an object of a bucket", node.path) }))?;
+        if include.is_empty() || include.iter().any(|p| key.starts_with(p.as_str())) {
+            selected.push((key, node));
+        }
+    }
+    Ok(selected)
+}
+
+/// Writes objects of a snapshot into `target`, each checked against its SHA-256 before it
+/// becomes visible; returns the bytes written.
+async fn write_objects(repo: &Repository, index: &Index, snapshot: &Snapshot, target: &SourceBucket, selected: &[(String, Node)]) -> Result<u64, RestoreError> {
+    let unavailable = |detail: String| RestoreError::Repo(RepoError::DataUnavailable { snapshot: snapshot.id.clone(), detail });
     let mut bytes = 0u64;
     let progress = crate::engine::repo::restore::counter();
-    for (key, node) in &selected {
+    for (key, node) in selected {
         let ids: Vec<ChunkId> = node.chunks.iter().map(|c| c.parse()).collect::<Result<_, _>>()?;
         let attributes = node.object.clone().unwrap_or_default();
         let mismatch = || unavailable(format!("{key}: the object does not match its SHA-256"));
@@ -168,7 +232,7 @@ pub async fn restore_bucket(catalog: &Catalog, secrets: &SecretBox, actor: &Prin
         if node.size as usize <= PART_BYTES {
             let mut body = Vec::with_capacity(node.size as usize);
             for id in &ids {
-                body.extend(repo.load_blob(&index, id).await.map_err(|e| unavailable(format!("{key}: {e}")))?);
+                body.extend(repo.load_blob(index, id).await.map_err(|e| unavailable(format!("{key}: {e}")))?);
             }
             sha.update(&body);
             if body.len() as u64 != node.size || Some(hex::encode(sha.finalize())) != node.sha256 {
@@ -180,7 +244,7 @@ pub async fn restore_bucket(catalog: &Catalog, secrets: &SecretBox, actor: &Prin
             let outcome = async {
                 let (mut part, mut written) = (Vec::with_capacity(PART_BYTES), 0u64);
                 for id in &ids {
-                    let chunk = repo.load_blob(&index, id).await.map_err(|e| unavailable(format!("{key}: {e}")))?;
+                    let chunk = repo.load_blob(index, id).await.map_err(|e| unavailable(format!("{key}: {e}")))?;
                     sha.update(&chunk);
                     written += chunk.len() as u64;
                     part.extend(chunk);
@@ -210,19 +274,7 @@ pub async fn restore_bucket(catalog: &Catalog, secrets: &SecretBox, actor: &Prin
             p.fetch_add(node.size, std::sync::atomic::Ordering::Relaxed);
         }
     }
-    let report = RestoreReport {
-        execution_id: execution_id.into(),
-        target: target.describe(),
-        selection: request.include.clone(),
-        bytes,
-        files: Some(selected.len() as u64),
-        unchanged: None,
-        duration_seconds: started.elapsed().as_secs_f64(),
-        storage_location_id: location_id,
-        unreadable: Vec::new(),
-    };
-    record(catalog, actor, "restore.bucket", &report).await?;
-    Ok(report)
+    Ok(bytes)
 }
 
 fn target_failed(e: SourceError) -> RestoreError {
@@ -236,7 +288,6 @@ async fn back_up(run: &BackupRun<'_>, mut options: BackupOptions) -> Result<(Sna
     let bucket = configuration.bucket(run.secrets)?;
     let heads = bucket.list().await?;
     let previous = previous_objects(catalog, repo, configuration, location_id).await?;
-    let handle = tokio::runtime::Handle::current();
     let (mut read, mut carried) = (0u64, 0u64);
     let entries: Vec<Entry> = heads
         .into_iter()
@@ -249,9 +300,7 @@ async fn back_up(run: &BackupRun<'_>, mut options: BackupOptions) -> Result<(Sna
                 }
                 _ => {
                     read += 1;
-                    let (bucket, handle, key) = (bucket.clone(), handle.clone(), head.key.clone());
-                    let node = Node { path: name, kind: NodeKind::File, mode: 0o644, mtime_ns: head.modified_ns, size: head.size, sha256: None, chunks: vec![], target: None, object: None };
-                    Entry { node, open: Some(Box::new(move || bucket.open(&handle, &key).map(|(attributes, reader)| (Some(attributes), reader)))) }
+                    read_entry(&bucket, head)
                 }
             }
         })

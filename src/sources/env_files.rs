@@ -2,8 +2,9 @@
 //! as files, with metadata naming each environment file's keys (never a value); restored like
 //! a directory (`super::filesystem`), by admins only, since the values are secrets.
 
-use super::filesystem::{check_directory, directory_conflicts, directory_request, into_scratch_directory, restore_directory};
+use super::filesystem::{check_directory, directory_conflicts, directory_request, into_scratch_directory, put_back_directory, restore_directory, snapshot_directory};
 use super::{BackupRun, Description, RestoreRun, Source, SourceFuture, TestRun, report, request};
+use crate::engine::repo::Repository;
 use crate::engine::repo::backup::{self, BackupOptions, Entry, EntryOpener};
 use crate::engine::repo::snapshot::{Node, NodeKind, Snapshot};
 use crate::engine::source::env_file;
@@ -43,6 +44,14 @@ impl Source for EnvFiles {
 
     fn conflicts<'a>(&'a self, run: &'a RestoreRun<'a>, _: &'a Configuration, body: &'a serde_json::Value) -> SourceFuture<'a, Result<Vec<String>, RestoreError>> {
         Box::pin(async move { directory_conflicts(self, run, body) })
+    }
+
+    fn snapshot_target<'a>(&'a self, run: &'a RestoreRun<'a>, _: &'a Configuration, body: &'a serde_json::Value, repo: &'a Repository, options: BackupOptions) -> SourceFuture<'a, Result<Snapshot, RestoreError>> {
+        Box::pin(snapshot_directory(self, run, body, repo, options))
+    }
+
+    fn put_back<'a>(&'a self, run: &'a RestoreRun<'a>, _: &'a Configuration, body: &'a serde_json::Value, repo: &'a Repository, snapshot: &'a Snapshot) -> SourceFuture<'a, Result<u64, RestoreError>> {
+        Box::pin(put_back_directory(self, run, body, repo, snapshot))
     }
 }
 

@@ -2,6 +2,8 @@
 //! renamed into place, files already identical left alone), restore-tested into a scratch
 //! directory. Configuration files (`super::env_files`) restore the same way.
 
+use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -12,8 +14,8 @@ use bulwark_types::RestorationType;
 use super::{BackupRun, Description, RestoreRun, Source, SourceFuture, TestRun, failed, no_point_in_time, occupied, report, request, wrong_place};
 use crate::configurations::{self, Configuration};
 use crate::engine::repo::backup::BackupOptions;
-use crate::engine::repo::restore;
-use crate::engine::repo::snapshot::Snapshot;
+use crate::engine::repo::snapshot::{NodeKind, Snapshot};
+use crate::engine::repo::{Repository, restore, tree};
 use crate::engine::source::SourceKind;
 use crate::executions::{self, ExecutionError};
 use crate::locations;
@@ -57,6 +59,60 @@ impl Source for Filesystem {
     fn conflicts<'a>(&'a self, run: &'a RestoreRun<'a>, _: &'a Configuration, body: &'a serde_json::Value) -> SourceFuture<'a, Result<Vec<String>, RestoreError>> {
         Box::pin(async move { directory_conflicts(self, run, body) })
     }
+
+    fn snapshot_target<'a>(&'a self, run: &'a RestoreRun<'a>, _: &'a Configuration, body: &'a serde_json::Value, repo: &'a Repository, options: BackupOptions) -> SourceFuture<'a, Result<Snapshot, RestoreError>> {
+        Box::pin(snapshot_directory(self, run, body, repo, options))
+    }
+
+    fn put_back<'a>(&'a self, run: &'a RestoreRun<'a>, _: &'a Configuration, body: &'a serde_json::Value, repo: &'a Repository, snapshot: &'a Snapshot) -> SourceFuture<'a, Result<u64, RestoreError>> {
+        Box::pin(put_back_directory(self, run, body, repo, snapshot))
+    }
+}
+
+/// Backs up the directory a request writes into (its safety snapshot).
+pub(super) async fn snapshot_directory(source: &dyn Source, run: &RestoreRun<'_>, body: &serde_json::Value, repo: &Repository, mut options: BackupOptions) -> Result<Snapshot, RestoreError> {
+    let Place::Directory { path } = check_directory(source, run, body)? else { return Err(RestoreError::Invalid("a directory request writes into a directory".into())) };
+    options.source = path.display().to_string();
+    Ok(crate::engine::source::filesystem::backup_tree(repo, &path, options).await?)
+}
+
+/// Makes the directory a request writes into hold exactly what `snapshot` holds: what the
+/// snapshot has not (or holds as another kind of entry) is removed, then the snapshot is
+/// restored over what is left (files already identical are left alone).
+pub(super) async fn put_back_directory(source: &dyn Source, run: &RestoreRun<'_>, body: &serde_json::Value, repo: &Repository, snapshot: &Snapshot) -> Result<u64, RestoreError> {
+    let Place::Directory { path } = check_directory(source, run, body)? else { return Err(RestoreError::Invalid("a directory request writes into a directory".into())) };
+    let index = Arc::new(repo.load_index().await?);
+    let kept: HashMap<String, NodeKind> = tree::load_tree(repo, &index, snapshot).await?.into_iter().map(|n| (n.path, n.kind)).collect();
+    let root = path.clone();
+    tokio::task::spawn_blocking(move || remove_others(&root, &root, &kept))
+        .await
+        .map_err(|e| RestoreError::Target(e.to_string()))?
+        .map_err(|e| RestoreError::Target(format!("{}: {e}", path.display())))?;
+    let summary = restore::restore_tree(repo, index, snapshot, &path, &restore::RestoreOptions::default()).await?;
+    Ok(summary.bytes)
+}
+
+/// Removes what `dir` (below `root`) holds that `kept` does not name with the same kind.
+fn remove_others(root: &Path, dir: &Path, kept: &HashMap<String, NodeKind>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let relative = path.strip_prefix(root).map_err(std::io::Error::other)?.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+        let meta = std::fs::symlink_metadata(&path)?;
+        let kind = if meta.file_type().is_symlink() {
+            NodeKind::Symlink
+        } else if meta.is_dir() {
+            NodeKind::Dir
+        } else {
+            NodeKind::File
+        };
+        match (kept.get(&relative) == Some(&kind), kind) {
+            (true, NodeKind::Dir) => remove_others(root, &path, kept)?,
+            (true, _) => {}
+            (false, NodeKind::Dir) => std::fs::remove_dir_all(&path)?,
+            (false, _) => std::fs::remove_file(&path)?,
+        }
+    }
+    Ok(())
 }
 
 /// A directory request's target holds files: the restore replaces those that differ.

@@ -95,6 +95,11 @@ impl Source for Group {
             "targetIdentifier: a consistency group restores each member into a target of its own; restore it from the group's execution page, naming each member's target".into(),
         ))
     }
+
+    /// Never: each member restores through its own kind's rules, without a safety snapshot.
+    fn writes_over(&self, _: &serde_json::Value) -> bool {
+        false
+    }
 }
 
 /// The target of every member, by configuration id or name.
@@ -188,10 +193,11 @@ async fn back_up(run: &BackupRun<'_>, options: BackupOptions) -> Result<(Snapsho
     let mut positions = Vec::new();
     // Databases first: their restore points are the group's moment.
     for member in members.iter().filter(|m| wal_archive::is_continuous(m)) {
-        let base: Option<(String,)> = sqlx::query_as(
-            "SELECT id FROM backup_executions WHERE configuration_id = $1 AND status = 'completed' AND snapshot_id IS NOT NULL
+        let base: Option<(String,)> = sqlx::query_as(&format!(
+            "SELECT id FROM backup_executions WHERE configuration_id = $1 AND status = 'completed' AND snapshot_id IS NOT NULL AND {}
              ORDER BY completed_at DESC LIMIT 1",
-        )
+            executions::of_source("")
+        ))
         .bind(&member.id)
         .fetch_optional(catalog.pool())
         .await?;

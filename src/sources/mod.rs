@@ -101,6 +101,33 @@ pub trait Source: Send + Sync {
     /// What the restore would write over at its target, one sentence each (nothing written):
     /// tables that exist, files, objects. Empty when the target is free.
     fn conflicts<'a>(&'a self, run: &'a RestoreRun<'a>, configuration: &'a Configuration, request: &'a serde_json::Value) -> SourceFuture<'a, Result<Vec<String>, RestoreError>>;
+
+    /// Backs up what a restore with `request` would write over into `repo`: the safety
+    /// snapshot a rollback puts back. Kinds whose restores never write over anything refuse.
+    fn snapshot_target<'a>(&'a self, _run: &'a RestoreRun<'a>, _configuration: &'a Configuration, _request: &'a serde_json::Value, _repo: &'a Repository, _options: BackupOptions) -> SourceFuture<'a, Result<Snapshot, RestoreError>> {
+        let Description { name, restores_into } = self.describe();
+        Box::pin(async move { Err(RestoreError::Conflict(format!("a {name} backup restores into {restores_into} that must be empty: it never writes over anything"))) })
+    }
+
+    /// Puts the target of a restore with `request` back exactly as `snapshot` (its safety
+    /// snapshot in `repo`) holds it: what the snapshot has is written, anything else is
+    /// removed. Returns the bytes written.
+    fn put_back<'a>(&'a self, _run: &'a RestoreRun<'a>, _configuration: &'a Configuration, _request: &'a serde_json::Value, _repo: &'a Repository, _snapshot: &'a Snapshot) -> SourceFuture<'a, Result<u64, RestoreError>> {
+        let Description { name, .. } = self.describe();
+        Box::pin(async move { Err(RestoreError::Invalid(format!("a {name} restore takes no safety snapshot, so there is nothing to put back"))) })
+    }
+
+    /// Whether a restore with `request` writes over what its target holds (so it is backed up
+    /// first); kinds that refuse an occupied target (unless asked to replace it) say no.
+    fn writes_over(&self, _request: &serde_json::Value) -> bool {
+        true
+    }
+
+    /// Whether a restore that fails part-way leaves its target as it was (a database restore
+    /// runs in one transaction); otherwise a failed restore is put back from its safety snapshot.
+    fn transactional(&self) -> bool {
+        false
+    }
 }
 
 /// The kind of source `configuration` backs up. A PostgreSQL configuration that archives its

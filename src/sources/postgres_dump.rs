@@ -18,7 +18,7 @@ use super::{BackupRun, Description, RestoreRun, Source, SourceFuture, TestRun, f
 use crate::configurations::Configuration;
 use crate::engine::repo::backup::{self, BackupOptions};
 use crate::engine::repo::snapshot::Snapshot;
-use crate::engine::repo::{RepoError, restore};
+use crate::engine::repo::{RepoError, Repository, restore};
 use crate::engine::source::postgres::{Database, collect_stderr, describe, tool};
 use crate::engine::source::{SourceError, SourceKind};
 use crate::executions::ExecutionError;
@@ -84,7 +84,45 @@ impl Source for PostgresDump {
         d.refuse_scope(&[("paths", &d.scope.paths), ("prefixes", &d.scope.prefixes)])?;
         let tables = d.selection("tables", &d.scope.tables, &[RestorationType::TableLevel, RestorationType::Partial])?;
         parse_tables(&tables)?;
-        Ok(serde_json::json!({ "targetUrl": url, "targetPassword": d.secret, "tables": tables }))
+        Ok(serde_json::json!({ "targetUrl": url, "targetPassword": d.secret, "tables": tables, "replaceExisting": d.overwrite }))
+    }
+
+    fn snapshot_target<'a>(&'a self, run: &'a RestoreRun<'a>, configuration: &'a Configuration, body: &'a serde_json::Value, repo: &'a Repository, mut options: BackupOptions) -> SourceFuture<'a, Result<Snapshot, RestoreError>> {
+        Box::pin(async move {
+            let r: PostgresRestore = request(self, body.clone())?;
+            if !r.replace_existing {
+                let found = self.conflicts(run, configuration, body).await?;
+                return Err(RestoreError::Conflict(found.join("; ")));
+            }
+            run.targets.database("targetUrl", &r.target_url)?;
+            // The whole database, whatever the restore replaces: a rollback puts it all back.
+            let database = Database { url: r.target_url.clone(), password: r.target_password.clone() };
+            options.source = format!("pg_dump {}", database.url);
+            let dump = database.dump().map_err(|e| RestoreError::Target(e.to_string()))?.stop_on(options.progress.cancel.clone());
+            backup::backup_stream(repo, dump, options).await.map_err(|e| match e {
+                RepoError::Source(message) => RestoreError::Target(message),
+                other => other.into(),
+            })
+        })
+    }
+
+    fn put_back<'a>(&'a self, run: &'a RestoreRun<'a>, _: &'a Configuration, body: &'a serde_json::Value, repo: &'a Repository, snapshot: &'a Snapshot) -> SourceFuture<'a, Result<u64, RestoreError>> {
+        Box::pin(async move {
+            let r: PostgresRestore = request(self, body.clone())?;
+            let mut target = run.targets.database("targetUrl", &r.target_url)?;
+            if let Some(password) = &r.target_password {
+                target = target.password(password);
+            }
+            swap_in(repo, snapshot, &r, &target).await
+        })
+    }
+
+    fn writes_over(&self, body: &serde_json::Value) -> bool {
+        body.get("replaceExisting").and_then(serde_json::Value::as_bool).unwrap_or(false)
+    }
+
+    fn transactional(&self) -> bool {
+        true
     }
 }
 
@@ -116,6 +154,11 @@ pub struct PostgresRestore {
     /// target yet. Empty: the whole database, into a database without tables.
     #[serde(default)]
     pub tables: Vec<String>,
+    /// Replace the tables the target already has (dropped and restored in the restore's one
+    /// transaction) instead of refusing. The restoration workflow takes a safety snapshot of
+    /// the database first.
+    #[serde(default)]
+    pub replace_existing: bool,
 }
 
 /// Restores a PostgreSQL execution into `request.target_url`.
@@ -135,20 +178,43 @@ pub async fn restore_postgres(
         target = target.password(password);
     }
     let database = target.get_database().unwrap_or_default().to_string();
-    prepare_target(&target, &database, &tables).await?;
+    prepare_target(&target, &database, &tables, request.replace_existing).await?;
 
     let started = Instant::now();
     let locations::SnapshotSource { repo, snapshot, location_id } = locations::open_snapshot(catalog, secrets, &location, &snapshot_id).await?;
+    let bytes = pg_restore(&repo, &snapshot, &request.target_url, request.target_password.as_deref(), &tables, request.replace_existing).await?;
+    let report = RestoreReport {
+        execution_id: execution_id.into(),
+        target: request.target_url.clone(),
+        selection: tables.iter().map(|(s, t)| format!("{s}.{t}")).collect(),
+        bytes,
+        files: None,
+        unchanged: None,
+        duration_seconds: started.elapsed().as_secs_f64(),
+        storage_location_id: location_id,
+        unreadable: Vec::new(),
+    };
+    record(catalog, actor, "restore.postgresql", &report).await?;
+    Ok(report)
+}
+
+/// Streams a dump snapshot into `pg_restore` against `url`, in one transaction: on any error
+/// nothing is committed. `replace` drops the objects the dump holds first (same transaction).
+async fn pg_restore(repo: &Repository, snapshot: &Snapshot, url: &str, password: Option<&str>, tables: &[(String, String)], replace: bool) -> Result<u64, RestoreError> {
     let index = Arc::new(repo.load_index().await?);
     let mut command = crate::platform::child::command(tool("pg_restore"));
-    command.args(["--no-owner", "--exit-on-error", "--single-transaction", "--no-password", "--dbname"]).arg(&request.target_url);
+    command.args(["--no-owner", "--exit-on-error", "--single-transaction", "--no-password"]);
+    if replace {
+        command.args(["--clean", "--if-exists"]);
+    }
+    command.arg("--dbname").arg(url);
     if let Some((schema, _)) = tables.first() {
         command.args(["--schema", schema]);
     }
-    for (_, table) in &tables {
+    for (_, table) in tables {
         command.args(["--table", table]);
     }
-    if let Some(password) = &request.target_password {
+    if let Some(password) = password {
         command.env("PGPASSWORD", password);
     }
     let mut child = command
@@ -159,7 +225,7 @@ pub async fn restore_postgres(
         .map_err(|e| RestoreError::Target(format!("cannot run pg_restore: {e}")))?;
     let stdin = child.stdin.take().ok_or_else(|| RestoreError::Target("pg_restore has no input".into()))?;
     let stderr = collect_stderr(&mut child);
-    let streamed = restore::restore_stream(&repo, index, &snapshot, PipeInput(Some(stdin))).await;
+    let streamed = restore::restore_stream(repo, index, snapshot, PipeInput(Some(stdin))).await;
     let bytes = match streamed {
         // Closing its input lets pg_restore finish and commit.
         Ok((stdin, n)) => {
@@ -176,23 +242,54 @@ pub async fn restore_postgres(
     let status = tokio::task::spawn_blocking(move || child.wait()).await.map_err(|e| RestoreError::Target(e.to_string()))?;
     let stderr = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
     match status {
-        Ok(s) if s.success() => {}
-        Ok(s) => return Err(RestoreError::Target(format!("pg_restore failed ({s}); nothing was committed: {}", stderr.trim()))),
-        Err(e) => return Err(RestoreError::Target(format!("pg_restore: {e}"))),
+        Ok(s) if s.success() => Ok(bytes),
+        Ok(s) => Err(RestoreError::Target(format!("pg_restore failed ({s}); nothing was committed: {}", stderr.trim()))),
+        Err(e) => Err(RestoreError::Target(format!("pg_restore: {e}"))),
     }
-    let report = RestoreReport {
-        execution_id: execution_id.into(),
-        target: request.target_url.clone(),
-        selection: tables.iter().map(|(s, t)| format!("{s}.{t}")).collect(),
-        bytes,
-        files: None,
-        unchanged: None,
-        duration_seconds: started.elapsed().as_secs_f64(),
-        storage_location_id: location_id,
-        unreadable: Vec::new(),
+}
+
+/// Puts a database back exactly as a dump holds it: restored into a new database beside it
+/// (the target untouched if that fails), then swapped in by name and the replaced one dropped.
+/// Sessions on the target are ended for the swap.
+async fn swap_in(repo: &Repository, snapshot: &Snapshot, request: &PostgresRestore, target: &PgConnectOptions) -> Result<u64, RestoreError> {
+    let unreachable = |e: sqlx::Error| RestoreError::Target(format!("target PostgreSQL: {}", describe(&e)));
+    let database = target.get_database().unwrap_or_default().to_string();
+    // Names PostgreSQL keeps whole (63 bytes), unlike any a person would give.
+    let stem: String = database.chars().take(40).collect();
+    let (staging, replaced) = (format!("{stem}_bulwark_rollback"), format!("{stem}_bulwark_replaced"));
+    let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
+    let mut admin = PgConnection::connect_with(&target.clone().database("postgres")).await.map_err(unreachable)?;
+    for leftover in [&staging, &replaced] {
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote(leftover))).execute(&mut admin).await.map_err(unreachable)?;
+    }
+    sqlx::query(&format!("CREATE DATABASE {}", quote(&staging))).execute(&mut admin).await.map_err(unreachable)?;
+    let mut staging_url = url::Url::parse(&request.target_url).map_err(|e| RestoreError::Invalid(format!("targetUrl: {e}")))?;
+    staging_url.set_path(&format!("/{staging}"));
+    let bytes = match pg_restore(repo, snapshot, staging_url.as_str(), request.target_password.as_deref(), &[], false).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote(&staging))).execute(&mut admin).await;
+            return Err(e);
+        }
     };
-    record(catalog, actor, "restore.postgresql", &report).await?;
-    Ok(report)
+    // A client that reconnects between ending its session and the rename makes the rename
+    // fail: end the sessions again and retry a few times.
+    let mut tries = 0;
+    loop {
+        sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()").bind(&database).execute(&mut admin).await.map_err(unreachable)?;
+        match sqlx::query(&format!("ALTER DATABASE {} RENAME TO {}", quote(&database), quote(&replaced))).execute(&mut admin).await {
+            Ok(_) => break,
+            Err(_) if tries < 5 => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            Err(e) => return Err(unreachable(e)),
+        }
+    }
+    sqlx::query(&format!("ALTER DATABASE {} RENAME TO {}", quote(&staging), quote(&database))).execute(&mut admin).await.map_err(unreachable)?;
+    sqlx::query(&format!("DROP DATABASE {} WITH (FORCE)", quote(&replaced))).execute(&mut admin).await.map_err(unreachable)?;
+    let _ = admin.close().await;
+    Ok(bytes)
 }
 
 /// pg_restore's input. pg_restore stops reading once it has what it needs (the chosen tables),
@@ -240,7 +337,7 @@ fn parse_tables(tables: &[String]) -> Result<Vec<(String, String)>, RestoreError
 
 /// Creates the target database when missing, and refuses targets a restore would collide with:
 /// a table that already exists, or a whole-database restore into a database with tables.
-async fn prepare_target(target: &PgConnectOptions, database: &str, tables: &[(String, String)]) -> Result<(), RestoreError> {
+async fn prepare_target(target: &PgConnectOptions, database: &str, tables: &[(String, String)], replace: bool) -> Result<(), RestoreError> {
     let unreachable = |e: sqlx::Error| RestoreError::Target(format!("target PostgreSQL: {}", describe(&e)));
     let mut admin = PgConnection::connect_with(&target.clone().database("postgres")).await.map_err(unreachable)?;
     let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1").bind(database).fetch_optional(&mut admin).await.map_err(unreachable)?;
@@ -249,8 +346,8 @@ async fn prepare_target(target: &PgConnectOptions, database: &str, tables: &[(St
     }
     let _ = admin.close().await;
     match existing(target, database, tables).await?.into_iter().next() {
-        Some(conflict) => Err(RestoreError::Conflict(conflict)),
-        None => Ok(()),
+        Some(conflict) if !replace => Err(RestoreError::Conflict(conflict)),
+        _ => Ok(()),
     }
 }
 
@@ -296,7 +393,7 @@ async fn into_database(run: &TestRun<'_>) -> Outcome {
         return failed(format!("{} names no database", configuration.source_identifier));
     };
     let target_url = format!("{server}/{scratch}");
-    let request = PostgresRestore { target_url: target_url.clone(), target_password: password.clone(), tables: Vec::new() };
+    let request = PostgresRestore { target_url: target_url.clone(), target_password: password.clone(), tables: Vec::new(), replace_existing: false };
     let targets = Targets::scratch(None, Some(&target_url));
     let mut outcome = match restore_postgres(catalog, secrets, &targets, actor, &execution.id, request).await {
         Err(e) => failed(format!("the restore failed: {e}")),

@@ -237,7 +237,7 @@ async fn a_postgres_database_is_dumped_and_restores(catalog: Catalog) {
 
     // The same through Bulwark: into a database it creates, streamed into pg_restore.
     let restored_db = format!("restored_{}_{}", std::process::id(), catalog.backend().name());
-    let whole = PostgresRestore { target_url: cluster.url(&restored_db), target_password: None, tables: vec![] };
+    let whole = PostgresRestore { target_url: cluster.url(&restored_db), target_password: None, tables: vec![], replace_existing: false };
     let report = postgres_dump::restore_postgres(&catalog, &secrets, &crate::restore_targets(), &admin, &execution.id, whole.clone()).await.unwrap();
     assert!(report.bytes > 0 && report.duration_seconds > 0.0);
     assert_eq!(table_sums(cluster, &restored_db), table_sums(cluster, &database));

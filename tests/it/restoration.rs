@@ -2,7 +2,8 @@
 //! for an approver other than the requester, through every door; approvals are bound to the
 //! exact request, expire, and need a fresh second-factor code where the policy says so;
 //! break-glass is refused where the policy forbids it and loud where it allows it; bad requests
-//! are refused with a sentence and record nothing.
+//! are refused with a sentence and record nothing; writing over a target backs it up first, a
+//! rollback puts it back exactly, and a restore that fails part-way is put back at once.
 
 use bulwark_core::configurations::{self, NewConfiguration};
 use bulwark_core::engine::repo::crypto::Key;
@@ -14,7 +15,7 @@ use bulwark_core::platform::catalog::Catalog;
 use bulwark_core::platform::secrets::SecretBox;
 use bulwark_core::restoration::jobs::{self, DoorOutcome};
 use bulwark_core::restoration::targets::{self, NewTarget};
-use bulwark_core::restoration::{ApprovalPolicy, ConflictResolution, Environment, RestorationRequest, RestorationStatus, approvals, policy};
+use bulwark_core::restoration::{ApprovalPolicy, ConflictResolution, Environment, RestorationRequest, RestorationStatus, RollbackRequest, approvals, policy, safety};
 
 use crate::{app_code, on_both_catalogs, restore_targets, run_queued, user};
 
@@ -24,7 +25,9 @@ on_both_catalogs!(
     break_glass_is_refused_or_loud,
     approving_can_need_a_fresh_second_factor_code,
     bad_requests_are_refused_and_record_nothing,
-    a_target_that_holds_data_stops_at_a_conflict
+    a_target_that_holds_data_stops_at_a_conflict,
+    writing_over_a_target_backs_it_up_and_a_rollback_puts_it_back_exactly,
+    a_restore_that_fails_part_way_is_put_back_from_its_safety_snapshot
 );
 
 /// A directory backed up into a local repository, and a production and a staging target.
@@ -398,4 +401,132 @@ async fn a_target_that_holds_data_stops_at_a_conflict(catalog: Catalog) {
     assert_eq!(waiting.status, RestorationStatus::ApprovalRequired);
     let busy = jobs::request(c, s, &reach, &f.operator, f.request("production", "prod-files/busy")).await.unwrap_err();
     assert_eq!(busy.kind(), Kind::Conflict, "{busy}");
+}
+
+/// Every entry below `dir` by relative path: a file's bytes, `None` for a directory.
+fn contents(dir: &std::path::Path) -> std::collections::BTreeMap<String, Option<Vec<u8>>> {
+    fn walk(root: &std::path::Path, dir: &std::path::Path, out: &mut std::collections::BTreeMap<String, Option<Vec<u8>>>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.strip_prefix(root).unwrap().display().to_string();
+            if path.is_dir() {
+                out.insert(name, None);
+                walk(root, &path, out);
+            } else {
+                out.insert(name, Some(std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// A directory that holds what the backup does not, and differs where it does.
+fn occupied_place(at: &std::path::Path) -> std::collections::BTreeMap<String, Option<Vec<u8>>> {
+    std::fs::create_dir_all(at.join("extra")).unwrap();
+    std::fs::write(at.join("a.txt"), "the live version, changed since the backup").unwrap();
+    std::fs::write(at.join("extra/x.txt"), "only the live directory has this").unwrap();
+    std::fs::write(at.join("keep.txt"), "never in the backup").unwrap();
+    contents(at)
+}
+
+async fn writing_over_a_target_backs_it_up_and_a_rollback_puts_it_back_exactly(catalog: Catalog) {
+    let f = Fixture::new(catalog).await;
+    let (c, s) = (&f.catalog, &f.secrets);
+    let reach = restore_targets();
+    let place = f.root.join("stage-files/live");
+    let before = occupied_place(&place);
+
+    let mut over = f.request("staging", "stage-files/live");
+    over.conflict_resolution = Some(ConflictResolution::Overwrite);
+    let asked = jobs::request(c, s, &reach, &f.operator, over).await.unwrap();
+    assert_eq!(asked.status, RestorationStatus::Initiated);
+    f.run_queued().await;
+    let done = jobs::get(c, &f.admin, &asked.restoration_id).await.unwrap();
+    assert_eq!(done.status, RestorationStatus::Completed, "{:?}", done.error_message);
+    assert_eq!(f.restored("stage-files/live"), owned(ORIGINAL), "the backup's files were written over the live ones");
+    assert!(place.join("keep.txt").exists(), "a delta restore leaves what the backup does not have");
+
+    // The safety backup: an execution of its own, held until the rollback deadline, and never
+    // taken for the source's newest backup.
+    assert!(done.rollback_available && done.rollback_seconds_left.unwrap() > 23 * 3600, "{done:?}");
+    let safety_id = done.safety_execution_id.clone().expect("a safety snapshot was taken");
+    let safety_backup = executions::get(c, &f.admin, &safety_id).await.unwrap();
+    assert_eq!((safety_backup.execution_type.as_str(), safety_backup.status.as_str()), ("safety", "completed"));
+    let holds = bulwark_core::retention::holds::list(c, &f.admin, &safety_id).await.unwrap();
+    assert_eq!(holds.iter().map(|h| h.expires_at.clone()).collect::<Vec<_>>(), vec![done.rollback_deadline.clone()]);
+    let source_backup = executions::get(c, &f.admin, &f.execution).await.unwrap();
+    assert_eq!(executions::last_snapshot(c, &source_backup.configuration_id, &f.location).await.unwrap(), source_backup.snapshot_id);
+
+    // The rollback: a restoration of its own (staging needs no approval), exact to the byte.
+    let back = safety::request(c, s, &reach, &f.operator, &asked.restoration_id, RollbackRequest { reason: Some("wrong backup".into()), ..Default::default() }).await.unwrap();
+    assert_eq!(back.status, RestorationStatus::Initiated);
+    f.run_queued().await;
+    let rolled = jobs::get(c, &f.admin, &back.restoration_id).await.unwrap();
+    assert_eq!(rolled.status, RestorationStatus::Completed, "{:?}", rolled.error_message);
+    assert_eq!(rolled.rollback_of.as_deref(), Some(asked.restoration_id.as_str()));
+    assert_eq!(contents(&place), before, "the directory is exactly as it was before the restore");
+    let original = jobs::get(c, &f.admin, &asked.restoration_id).await.unwrap();
+    assert_eq!((original.status, original.rollback_available, original.rolled_back_by), (RestorationStatus::RolledBack, false, Some(back.restoration_id.clone())));
+    let twice = safety::request(c, s, &reach, &f.operator, &asked.restoration_id, RollbackRequest::default()).await.unwrap_err();
+    assert_eq!(twice.kind(), Kind::Conflict, "{twice}");
+
+    // A restore into an empty place wrote over nothing: there is nothing to roll back.
+    let fresh = jobs::request(c, s, &reach, &f.operator, f.request("staging", "stage-files/empty")).await.unwrap();
+    f.run_queued().await;
+    assert_eq!(jobs::get(c, &f.admin, &fresh.restoration_id).await.unwrap().safety_execution_id, None);
+    let nothing = safety::request(c, s, &reach, &f.operator, &fresh.restoration_id, RollbackRequest::default()).await.unwrap_err();
+    assert!(nothing.to_string().contains("nothing to put back"), "{nothing}");
+
+    // In production a rollback waits for an approver, like the restore did.
+    let prod = f.root.join("prod-files/live");
+    let prod_before = occupied_place(&prod);
+    let mut over = f.request("production", "prod-files/live");
+    over.conflict_resolution = Some(ConflictResolution::Overwrite);
+    let asked = jobs::request(c, s, &reach, &f.operator, over).await.unwrap();
+    approvals::approve(c, s, &f.admin, &asked.restoration_id, None, None).await.unwrap();
+    f.run_queued().await;
+    assert_eq!(f.status(&asked.restoration_id).await, RestorationStatus::Completed);
+    let back = safety::request(c, s, &reach, &f.operator, &asked.restoration_id, RollbackRequest::default()).await.unwrap();
+    assert_eq!(back.status, RestorationStatus::ApprovalRequired);
+    f.run_queued().await;
+    assert_eq!(f.restored("prod-files/live"), owned(ORIGINAL), "nothing ran without the approval");
+    assert_eq!(approvals::approve(c, s, &f.operator, &back.restoration_id, None, None).await.unwrap_err().kind(), Kind::Forbidden);
+    approvals::approve(c, s, &f.admin, &back.restoration_id, None, None).await.unwrap();
+    f.run_queued().await;
+    assert_eq!(f.status(&back.restoration_id).await, RestorationStatus::Completed);
+    assert_eq!(contents(&prod), prod_before);
+}
+
+async fn a_restore_that_fails_part_way_is_put_back_from_its_safety_snapshot(catalog: Catalog) {
+    let f = Fixture::new(catalog).await;
+    let (c, s) = (&f.catalog, &f.secrets);
+    let reach = restore_targets();
+    let place = f.root.join("stage-files/live");
+    let before = occupied_place(&place);
+    // The backup's second file no longer reads: the restore writes the first, then stops.
+    let repo = bulwark_core::locations::open_repository(c, s, &f.location).await.unwrap();
+    let backup = executions::get(c, &f.admin, &f.execution).await.unwrap();
+    let snapshot = repo.load_snapshot(backup.snapshot_id.as_deref().unwrap()).await.unwrap();
+    let index = repo.load_index().await.unwrap();
+    let nodes = bulwark_core::engine::repo::tree::load_tree(&repo, &index, &snapshot).await.unwrap();
+    let b = nodes.iter().find(|n| n.path == "sub/b.txt").unwrap();
+    let (pack, at) = index.get(&b.chunks[0].parse().unwrap()).unwrap();
+    let dir = std::path::PathBuf::from(bulwark_core::locations::get(c, &f.admin, &f.location).await.unwrap().path_prefix.unwrap());
+    let pack = dir.join(bulwark_core::engine::repo::format::pack_key(&pack.to_string()));
+    let mut bytes = std::fs::read(&pack).unwrap();
+    bytes[at.offset as usize + at.length as usize / 2] ^= 0x10;
+    std::fs::write(&pack, bytes).unwrap();
+
+    let mut over = f.request("staging", "stage-files/live");
+    over.conflict_resolution = Some(ConflictResolution::Overwrite);
+    over.accept_unverified = Some(true);
+    let asked = jobs::request(c, s, &reach, &f.operator, over).await.unwrap();
+    f.run_queued().await;
+    let failed = jobs::get(c, &f.admin, &asked.restoration_id).await.unwrap();
+    assert_eq!(failed.status, RestorationStatus::Failed);
+    assert!(failed.error_message.as_deref().unwrap().ends_with("was put back as it was from its safety snapshot"), "{:?}", failed.error_message);
+    assert!(failed.safety_execution_id.is_some());
+    assert_eq!(contents(&place), before, "the target is exactly as it was");
 }

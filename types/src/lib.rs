@@ -26,7 +26,7 @@ pub use locations::{EntryView, FloorView, LocationRow, RecoveryKitView, Replicat
 pub use overview::Overview;
 pub use restoration::{
     Alternative, ApprovalLine, ApprovalPolicy, ApprovalRule, AvailableBackup, ConflictResolution, Environment, Restoration, RestorationInitiated, RestorationProgress, RestorationRequest, RestorationScope,
-    RestorationStatus, RestorationType, RestoreTargetLine, TargetType,
+    RestorationStatus, RestorationType, RestoreTargetLine, RollbackRequest, TargetType,
 };
 pub use restore_tests::{TestLine, TestMetrics, TestResultsView, TestStatus};
 pub use retention::{CandidateLine, CleanupView, HoldLine, RetentionInfo};

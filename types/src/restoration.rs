@@ -65,6 +65,8 @@ text_enum!(RestorationStatus, "restoration status" {
     /// Its target holds what it would overwrite: nothing ran; request again with one of the
     /// alternatives.
     ConflictDetected => "conflict_detected",
+    /// Completed, then put back as it was from its safety snapshot by a rollback.
+    RolledBack => "rolled_back",
 });
 
 impl RestorationStatus {
@@ -72,13 +74,14 @@ impl RestorationStatus {
     pub fn is_finished(self) -> bool {
         matches!(
             self,
-            RestorationStatus::Completed | RestorationStatus::Failed | RestorationStatus::Cancelled | RestorationStatus::Rejected | RestorationStatus::Expired | RestorationStatus::ConflictDetected
+            RestorationStatus::Completed | RestorationStatus::Failed | RestorationStatus::Cancelled | RestorationStatus::Rejected | RestorationStatus::Expired | RestorationStatus::ConflictDetected | RestorationStatus::RolledBack
         )
     }
 }
 
 text_enum!(ConflictResolution, "conflict resolution" {
-    /// Write over what the target holds (files and objects that differ are replaced).
+    /// Write over what the target holds, after a safety snapshot of it: files and objects that
+    /// differ are replaced, a database's tables are replaced in one transaction.
     Overwrite => "overwrite",
 });
 
@@ -209,6 +212,8 @@ pub struct Restoration {
     pub error_message: Option<String>,
     pub rollback_available: bool,
     pub rollback_deadline: Option<String>,
+    /// Seconds until the rollback deadline, while a rollback is possible (the console's countdown).
+    pub rollback_seconds_left: Option<i64>,
     /// The requester's user name.
     pub initiated_by: String,
     /// The approvers' user names, comma-separated, once approved.
@@ -232,6 +237,30 @@ pub struct Restoration {
     pub conflicts: Vec<String>,
     pub alternatives: Vec<Alternative>,
     pub conflict_resolution: Option<ConflictResolution>,
+    /// The backup of what the target held before this restore wrote over it (an execution of
+    /// type `safety`), and the seconds it took.
+    pub safety_execution_id: Option<String>,
+    pub safety_seconds: Option<f64>,
+    /// The restoration this one rolls back.
+    pub rollback_of: Option<String>,
+    /// The latest rollback requested of this restoration.
+    pub rolled_back_by: Option<String>,
+}
+
+/// A request to put a restoration's target back as it was (`POST …/restoration/{id}/rollback`);
+/// it needs the approvals a restore into the same environment needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RollbackRequest {
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub incident_reference: Option<String>,
+    #[serde(default)]
+    pub approval_override: Option<bool>,
+    #[serde(default)]
+    pub override_reason: Option<String>,
 }
 
 /// The seeds' status answer (`GET …/restoration/{id}/status`).

@@ -196,6 +196,18 @@ pub async fn reject_restoration(id: String, reason: String) -> Result<String, Ap
     Ok("Rejected: the restore will not run.".into())
 }
 
+/// Asks to put a completed restoration's target back as it was; returns the rollback's id (a
+/// restoration of its own, approved like any restore into that environment).
+#[server(prefix = "/_sfn", endpoint = "roll_back_restoration")]
+pub async fn roll_back_restoration(id: String, reason: String, incident_reference: String) -> Result<String, AppError> {
+    use bulwark_core::restoration::{RollbackRequest, safety};
+    let p = crate::ssr::principal().await?;
+    let text = |v: String| Some(v.trim().to_string()).filter(|v| !v.is_empty());
+    let body = RollbackRequest { reason: text(reason), incident_reference: text(incident_reference), ..Default::default() };
+    let r = safety::request(&crate::ssr::catalog()?, &crate::ssr::secrets()?, &*crate::ssr::restore_targets()?, &p, &id, body).await.map_err(AppError::from_core)?;
+    Ok(r.restoration_id)
+}
+
 #[server(prefix = "/_sfn", endpoint = "cancel_restoration")]
 pub async fn cancel_restoration(id: String) -> Result<String, AppError> {
     let p = crate::ssr::principal().await?;

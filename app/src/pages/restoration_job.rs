@@ -1,12 +1,15 @@
 //! One restoration: what it restores where, its approval state (approve or reject it here as
 //! an approver), its live progress (server-sent events from
-//! `/api/admin/backups/restoration/{id}/events`), and what was checked once it is done.
+//! `/api/admin/backups/restoration/{id}/events`), what was checked once it is done, and its
+//! safety snapshot with the rollback button until the deadline.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::human_bytes;
-use crate::api::restoration::{ApproveRestoration, CancelRestoration, Environment, RejectRestoration, RequestRestoration, Restoration, RestorationProgress, RestorationStatus, get_restoration};
+use crate::api::restoration::{
+    ApproveRestoration, CancelRestoration, Environment, RejectRestoration, RequestRestoration, Restoration, RestorationProgress, RestorationStatus, RollBackRestoration, get_restoration,
+};
 use crate::components::{ErrorPanel, PageHeader, action_outcome, follow_events, form_error};
 
 #[component]
@@ -17,10 +20,12 @@ pub fn RestorationJobPage() -> impl IntoView {
     let reject = ServerAction::<RejectRestoration>::new();
     let cancel = ServerAction::<CancelRestoration>::new();
     let again = ServerAction::<RequestRestoration>::new();
-    // An alternative chosen is a new restoration: its page follows it.
+    let rollback = ServerAction::<RollBackRestoration>::new();
+    // An alternative chosen, or a rollback, is a new restoration: its page follows it.
     let navigate = leptos_router::hooks::use_navigate();
     Effect::new(move |_| {
-        if let Some(Ok(id)) = again.value().get() {
+        let made = again.value().get().and_then(Result::ok).or_else(|| rollback.value().get().and_then(Result::ok));
+        if let Some(id) = made {
             navigate(&format!("/restoration/{id}"), Default::default());
         }
     });
@@ -37,11 +42,12 @@ pub fn RestorationJobPage() -> impl IntoView {
         {action_outcome(reject.value(), "rejected")}
         {action_outcome(cancel.value(), "cancelled")}
         {form_error(again.value())}
+        {form_error(rollback.value())}
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match loaded.await {
                     Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
-                    Ok(r) => view! { <Details r live approve reject cancel again/> }.into_any(),
+                    Ok(r) => view! { <Details r live approve reject cancel again rollback/> }.into_any(),
                 }
             })}
         </Transition>
@@ -56,6 +62,7 @@ fn Details(
     reject: ServerAction<RejectRestoration>,
     cancel: ServerAction<CancelRestoration>,
     again: ServerAction<RequestRestoration>,
+    rollback: ServerAction<RollBackRestoration>,
 ) -> impl IntoView {
     let (status, total) = (r.status, r.total_size_bytes);
     let first = (r.progress_percentage, r.restored_size_bytes);
@@ -97,11 +104,18 @@ fn Details(
                         (Some(d), None) => format!("{d:.2} s"),
                         _ => format!("about {:.0} s expected", r.estimated_duration_seconds),
                     }}</td></tr>
+                    <tr><th>"Safety snapshot"</th><td data-testid="safety">{match (&r.safety_execution_id, r.safety_seconds) {
+                        (Some(e), Some(s)) => view! { <a href=format!("/executions/{e}")>{format!("execution {e}")}</a> {format!(" ({s:.2} s): what the target held before this restore")} }.into_any(),
+                        _ => view! { {if r.rollback_of.is_some() { "—: a rollback takes none" } else { "none: the target held nothing this restore wrote over" }}}.into_any(),
+                    }}</td></tr>
+                    {r.rollback_of.clone().map(|of| view! { <tr><th>"Rolls back"</th><td><a href=format!("/restoration/{of}") data-testid="rollback-of">{format!("restoration {of}")}</a></td></tr> })}
+                    {r.rolled_back_by.clone().map(|by| view! { <tr><th>"Rollback"</th><td><a href=format!("/restoration/{by}") data-testid="rolled-back-by">{format!("restoration {by}")}</a></td></tr> })}
                     <tr><th>"Checked"</th><td><pre data-testid="verification">{r.verification_results.as_ref().map(|v| serde_json::to_string_pretty(v).unwrap_or_default()).unwrap_or_else(|| "—".into())}</pre></td></tr>
                 </tbody>
             </table>
         </section>
         {(!r.conflicts.is_empty()).then(|| view! { <Conflicts r=r.clone() again/> })}
+        {r.rollback_available.then(|| view! { <Rollback r=r.clone() rollback/> })}
         <section class="panel" class:hidden=!waiting data-testid="decide">
             <h2>"Decide"</h2>
             <p>"Approvers other than the requester approve or reject this request. An approval holds for this exact request: if it changes, it is void."</p>
@@ -121,6 +135,30 @@ fn Details(
             <ActionForm action=cancel>
                 <input type="hidden" name="id" value=id3/>
                 <button type="submit" class="danger">"Cancel this restoration"</button>
+            </ActionForm>
+        </section>
+    }
+}
+
+/// The rollback button, with the time left to press it.
+#[component]
+fn Rollback(r: Restoration, rollback: ServerAction<RollBackRestoration>) -> impl IntoView {
+    let deadline = r.rollback_deadline.clone().unwrap_or_default();
+    let left = match r.rollback_seconds_left.unwrap_or(0) {
+        s if s >= 3600 => format!("{} h {} min left", s / 3600, s % 3600 / 60),
+        s => format!("{} min left", s / 60),
+    };
+    let production = r.target_environment == Environment::Production;
+    view! {
+        <section class="panel" data-testid="rollback">
+            <h2>"Roll back"</h2>
+            <p>{format!("Puts {} back exactly as it was before this restore, from its safety snapshot. Possible until {deadline} ({left}).", r.target_identifier)}</p>
+            {production.then(|| view! { <p class="warning" role="note">"A rollback in production needs the same approvals as a restore."</p> })}
+            <ActionForm action=rollback attr:class="grid-form">
+                <input type="hidden" name="id" value=r.id.clone()/>
+                <label>"Reason" <input type="text" name="reason" maxlength="2000"/></label>
+                <label>"Incident" <input type="text" name="incident_reference" maxlength="200" value=r.incident_reference.clone().unwrap_or_default()/></label>
+                <button type="submit" class="danger">"Roll back this restore"</button>
             </ActionForm>
         </section>
     }

@@ -45,6 +45,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/admin/backups/restoration/{id}/status", R(Viewer)),
     ("GET", "/admin/backups/restoration/{id}/events", R(Viewer)),
     ("POST", "/admin/backups/restoration/{id}/cancel", R(Operator)),
+    ("POST", "/admin/backups/restoration/{id}/rollback", R(Operator)),
     ("POST", "/admin/backups/restoration/{id}/approve", R(Approver)),
     ("POST", "/admin/backups/restoration/{id}/reject", R(Approver)),
     ("POST", "/disaster-recovery/backups/{backupId}/restore", R(Operator)),

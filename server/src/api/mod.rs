@@ -53,6 +53,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/backups/restoration/{id}/status", get(restoration::status))
         .route("/admin/backups/restoration/{id}/events", get(restoration::events))
         .route("/admin/backups/restoration/{id}/cancel", axum::routing::post(restoration::cancel))
+        .route("/admin/backups/restoration/{id}/rollback", axum::routing::post(restoration::rollback))
         .route("/admin/backups/restoration/{id}/approve", axum::routing::post(restoration::approve))
         .route("/admin/backups/restoration/{id}/reject", axum::routing::post(restoration::reject))
         .route("/disaster-recovery/backups/{backupId}/restore", axum::routing::post(restoration::dr_restore))

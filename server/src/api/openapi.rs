@@ -34,7 +34,7 @@ pub struct ErrorBody {
         restore_targets::list, restore_targets::create, restore_targets::get, restore_targets::update, restore_targets::delete,
         restore_targets::test,
         restoration::request, restoration::history, restoration::available, restoration::active, restoration::get, restoration::update,
-        restoration::status, restoration::events, restoration::cancel, restoration::approve, restoration::reject,
+        restoration::status, restoration::events, restoration::cancel, restoration::rollback, restoration::approve, restoration::reject,
         restoration::policies, restoration::set_policy, restoration::dr_restore,
         configurations::list, configurations::create, configurations::get, configurations::update, configurations::execute,
         configurations::executions, restoration::recover, configurations::recovery_window, configurations::wal_token,

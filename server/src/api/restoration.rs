@@ -1,6 +1,6 @@
 //! The restoration workflow's REST doors: the seeds' `/api/admin/backups/restoration/…`
-//! (request, available backups, active, status, history, cancel, approve, reject, live
-//! progress), the approval policies, and the older restore doors, which request the same
+//! (request, available backups, active, status, history, cancel, approve, reject, rollback,
+//! live progress), the approval policies, and the older restore doors, which request the same
 //! restoration jobs and wait for them.
 
 use std::convert::Infallible;
@@ -12,7 +12,8 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use bulwark_core::restoration::available::{self, Filter};
 use bulwark_core::restoration::jobs::{self, DoorOutcome, HistoryFilter};
 use bulwark_core::restoration::{
-    ApprovalPolicy, AvailableBackup, Environment, Restoration, RestorationInitiated, RestorationProgress, RestorationRequest, RestorationStatus, approvals, policy,
+    ApprovalPolicy, AvailableBackup, Environment, Restoration, RestorationInitiated, RestorationProgress, RestorationRequest, RestorationStatus, RollbackRequest, approvals,
+    policy, safety,
 };
 use bulwark_core::sources::postgres_cluster::{self, PhysicalRestore};
 use futures_util::Stream;
@@ -142,6 +143,14 @@ pub async fn status(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<Str
 }
 
 /// Cancels a restoration that has not started writing.
+/// Asks to put a completed restoration's target back as it was before it ran, from its safety
+/// snapshot, until its rollback deadline; the rollback is a restoration of its own (201), with
+/// the approvals a restore into that environment needs.
+#[utoipa::path(post, path = "/api/admin/backups/restoration/{id}/rollback", tag = "restoration", params(("id" = String, Path, description = "The restoration to roll back")), request_body = RollbackRequest, responses((status = 201, body = RestorationInitiated)))]
+pub async fn rollback(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Json(body): Json<RollbackRequest>) -> Result<(StatusCode, Json<RestorationInitiated>), ApiError> {
+    Ok((StatusCode::CREATED, Json(safety::request(&s.catalog, &s.secrets, &s.targets, &p, &id, body).await?)))
+}
+
 #[utoipa::path(post, path = "/api/admin/backups/restoration/{id}/cancel", tag = "restoration", params(("id" = String, Path, description = "The restoration")), responses((status = 200, body = Restoration)))]
 pub async fn cancel(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<Restoration>, ApiError> {
     Ok(Json(jobs::cancel(&s.catalog, &p, &id).await?))

@@ -1,7 +1,9 @@
 //! The seeds' restoration API over REST: a request copied from the seeds works; a production
 //! restore of a database waits for an approver other than the requester (their token refused),
-//! then runs on a worker; the restored table equals the backed-up one; status, active, history,
-//! available, the live events and the approval policies answer in the seeds' words.
+//! then runs on a worker; the restored table equals the backed-up one; replacing a changed
+//! database's tables backs it up first and an approved rollback brings back its rows exactly;
+//! status, active, history, available, the live events and the approval policies answer in the
+//! seeds' words.
 
 use axum::http::StatusCode;
 use bulwark_core::platform::auth::Role;
@@ -88,9 +90,37 @@ async fn a_production_database_restore_over_rest() {
     assert!(again["conflicts"][0].as_str().unwrap().contains(&format!("database {restored_db} already has 1 tables")), "{again}");
     let offered = again["alternatives"].as_array().unwrap();
     assert!(offered.iter().any(|a| a["targetIdentifier"].as_str().unwrap().starts_with(&format!("prod-db/{restored_db}_restored_"))), "{again}");
-    assert!(offered.iter().all(|a| a["conflictResolution"].is_null()), "a database is never written over: {again}");
+    let replace = offered.iter().find(|a| a["conflictResolution"] == "overwrite").expect("replacing the tables is offered");
+    assert!(replace["label"].as_str().unwrap().contains("after a safety snapshot"), "{again}");
+
+    // Someone changed the restored database since; replacing its tables backs it up first, and
+    // the rollback (approved like the restore) brings back exactly the rows it had.
+    cluster.psql(&restored_db, "UPDATE orders SET total = 0 WHERE id <= 10; DELETE FROM orders WHERE id > 1990; CREATE TABLE notes (t text); INSERT INTO notes VALUES ('kept');").unwrap();
+    let notes = "SELECT string_agg(t, ',') FROM notes";
+    let changed = (cluster.psql(&restored_db, checksum).unwrap(), cluster.psql(&restored_db, notes).unwrap());
+    let mut over = seeds.clone();
+    over["conflictResolution"] = "overwrite".into();
+    let over = app.json("POST", base, &operator, &over.to_string()).await.json();
+    assert_eq!(over["status"].as_str(), Some("approval_required"), "{over}");
+    let over_id = over["restorationId"].as_str().unwrap().to_string();
+    assert_eq!(app.json("POST", &format!("{base}/{over_id}/approve"), &approver, "{}").await.status, StatusCode::OK);
+    let events = app.get(&format!("{base}/{over_id}/events"), Some(&viewer)).await.text();
+    assert!(events.contains("\"status\":\"completed\""), "{events}");
+    assert_eq!(cluster.psql(&restored_db, checksum).unwrap(), expected, "the backup's table replaced the changed one");
+    let replaced = app.get(&format!("{base}/{over_id}"), Some(&viewer)).await.json();
+    assert!(replaced["safetyExecutionId"].is_string() && replaced["rollbackAvailable"] == true, "{replaced}");
+    let rollback = app.json("POST", &format!("{base}/{over_id}/rollback"), &operator, r#"{"reason":"the changed rows were right"}"#).await;
+    assert_eq!(rollback.status, StatusCode::CREATED, "{}", rollback.text());
+    let rollback = rollback.json();
+    assert_eq!(rollback["status"].as_str(), Some("approval_required"), "{rollback}");
+    let rollback_id = rollback["restorationId"].as_str().unwrap().to_string();
+    assert_eq!(app.json("POST", &format!("{base}/{rollback_id}/approve"), &approver, "{}").await.status, StatusCode::OK);
+    let events = app.get(&format!("{base}/{rollback_id}/events"), Some(&viewer)).await.text();
+    assert!(events.contains("\"status\":\"completed\""), "{events}");
+    assert_eq!((cluster.psql(&restored_db, checksum).unwrap(), cluster.psql(&restored_db, notes).unwrap()), changed, "the database is back as it was");
+    assert_eq!(app.get(&format!("{base}/{over_id}"), Some(&viewer)).await.json()["status"].as_str(), Some("rolled_back"));
     let history = app.get(&format!("{base}?status=completed&targetEnvironment=production"), Some(&viewer)).await.json();
-    assert_eq!(history["restorations"].as_array().map(Vec::len), Some(1), "{history}");
+    assert_eq!(history["restorations"].as_array().map(Vec::len), Some(2), "the first restore and the rollback: {history}");
     assert_eq!(app.get(&format!("{base}?status=nope"), Some(&viewer)).await.status, StatusCode::BAD_REQUEST);
 
     // The older door asks the same approval for the same place.

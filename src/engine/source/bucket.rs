@@ -213,6 +213,13 @@ impl Bucket {
         Ok(())
     }
 
+    /// Deletes one object below the prefix.
+    pub async fn delete(&self, key: &str) -> Result<(), SourceError> {
+        let full = self.full_key(key);
+        self.client().delete_object().bucket(self.bucket()).key(&full).send().await.map_err(|e| self.failed(&format!("deleting {full} from"), e))?;
+        Ok(())
+    }
+
     /// Starts a multipart upload for an object too big to hold whole; nothing is visible until
     /// [`Upload::complete`].
     pub async fn start_upload(&self, key: &str, attributes: &ObjectAttributes) -> Result<Upload, SourceError> {

@@ -70,6 +70,11 @@ impl Source for PostgresCluster {
             Ok(occupied(&path, "a cluster is restored only into a new or empty directory"))
         })
     }
+
+    /// Never: a data directory must be new or empty.
+    fn writes_over(&self, _: &serde_json::Value) -> bool {
+        false
+    }
 }
 
 /// A physical base backup (the start of a continuous configuration's restorable window).
