@@ -58,8 +58,8 @@ test('an admin names restore targets on the Restoration page and tests that they
   await expect(files).toHaveCount(0);
 });
 
-test('an operator requests a production database restore; it waits; an approver approves with a code; it runs', async ({ page, request }) => {
-  test.setTimeout(120_000);
+test('an operator requests a production database restore; it waits; an approver approves with a code; it runs; a rollback puts the rows back', async ({ page, request }) => {
+  test.setTimeout(240_000);
   const olga = { username: 'olga', password: 'olga-password-1234' };
   const abe = { username: 'abe', password: 'abe-password-12345' };
   pg.psql('postgres', 'CREATE DATABASE shop');
@@ -167,4 +167,50 @@ test('an operator requests a production database restore; it waits; an approver 
   await expect(page).not.toHaveURL(first);
   await expect(page.getByTestId('status')).toHaveText('approval_required');
   await expect(page.getByTestId('target')).toContainText('prod-db/shop_restored_restored_');
+  await page.getByRole('button', { name: 'Log out' }).click();
+
+  // Someone changes the restored database; then the operator has its tables replaced again,
+  // after a safety snapshot. A second approver (no code asked any more) approves.
+  const ada = { username: 'ada', password: 'ada-password-123456' };
+  await post('/api/admin/users', { ...ada, role: 'approver' });
+  expect((await request.put('/api/admin/backups/approval-policies/production', { headers: auth, data: { ...policy, requireTotp: false } })).status()).toBe(200);
+  pg.psql('shop_restored', 'UPDATE orders SET total = -1 WHERE id <= 5; DELETE FROM orders WHERE id > 19990;');
+  const changed = sum('shop_restored');
+  expect(changed).not.toBe(sum('shop'));
+  await login(page, olga);
+  await page.goto(first);
+  await hydrated(page);
+  await page.getByRole('button', { name: /Replace the tables prod-db\/shop_restored holds, after a safety snapshot/ }).click();
+  await expect(page).not.toHaveURL(first);
+  await expect(page.getByTestId('status')).toHaveText('approval_required');
+  const replace = page.url();
+  await page.getByRole('button', { name: 'Log out' }).click();
+
+  await login(page, ada);
+  await page.goto(replace);
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Approve' }).click();
+  await expect(page.getByTestId('status')).toHaveText('completed', { timeout: 60_000 });
+  expect(sum('shop_restored')).toBe(sum('shop'));
+  await expect(page.getByTestId('safety')).toContainText('what the target held before this restore');
+  const rollback = page.getByTestId('rollback');
+  await expect(rollback).toContainText('h 59 min left');
+  await rollback.getByLabel('Reason').fill('the changed rows were right');
+  await rollback.getByRole('button', { name: 'Roll back this restore' }).click();
+  await expect(page).not.toHaveURL(replace);
+  await expect(page.getByTestId('status')).toHaveText('approval_required');
+  await expect(page.getByTestId('rollback-of')).toBeVisible();
+  const back = page.url();
+  await page.getByRole('button', { name: 'Log out' }).click();
+
+  // Another approver approves the rollback: the rows are exactly those before the restore.
+  await login(page, ADMIN);
+  await page.goto(back);
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Approve' }).click();
+  await expect(page.getByTestId('status')).toHaveText('completed', { timeout: 60_000 });
+  expect(sum('shop_restored')).toBe(changed);
+  await page.goto(replace);
+  await expect(page.getByTestId('status')).toHaveText('rolled_back');
+  await expect(page.getByTestId('rollback')).toHaveCount(0);
 });

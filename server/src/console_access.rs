@@ -50,6 +50,7 @@ pub const SERVER_FUNCTIONS: &[(&str, Option<Role>)] = {
         ("approve_restoration", Some(Approver)),
         ("reject_restoration", Some(Approver)),
         ("cancel_restoration", Some(Operator)),
+        ("roll_back_restoration", Some(Operator)),
         ("pending_approvals", Some(Viewer)),
         ("list_approval_policies", Some(Viewer)),
         ("set_approval_policy", Some(Admin)),
