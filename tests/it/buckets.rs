@@ -1,6 +1,7 @@
 //! Bucket sources against a real SeaweedFS: every object with its headers and metadata round
 //! trips into another bucket, unchanged objects are not read again, a prefix restore touches
-//! nothing outside the prefix, and a missing bucket is a clear error.
+//! nothing outside the prefix, a missing bucket is a clear error, and a restore over objects is
+//! backed up first and rolled back exactly.
 
 use bulwark_types::TestStatus;
 use std::collections::{BTreeMap, HashMap};
@@ -183,4 +184,46 @@ async fn a_bucket_round_trips_into_another_bucket(catalog: Catalog) {
     let err = bulwark_core::orchestration::backup::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap_err();
     assert!(err.to_string().contains("the bucket \"no-such-bucket-anywhere\" does not exist"), "{err}");
     assert_eq!(err.kind(), bulwark_core::error::Kind::Invalid);
+}
+
+/// A bucket restored over a prefix that holds objects backs the prefix up first; the rollback
+/// deletes what the restore added and puts every object back as it was, headers included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_restore_over_objects_is_backed_up_and_rolled_back_exactly() {
+    use bulwark_core::restoration::{RestorationStatus, RollbackRequest, jobs, safety};
+    let catalog = crate::open_catalog(bulwark_testkit::sqlite_url()).await;
+    let secrets = SecretBox::new(Key::random());
+    let admin = user(&catalog, "admin", Role::Admin).await;
+    let loc = location(&catalog, &secrets, &admin).await;
+    let server = tokio::task::spawn_blocking(SeaweedFs::shared).await.unwrap();
+    let source = bucket("rb-src").await;
+    put(&source, "a.txt", b"the backed-up a".to_vec(), "text/plain", &[]).await;
+    put(&source, "b.txt", b"the backed-up b".to_vec(), "text/plain", &[]).await;
+    let config: NewConfiguration = serde_json::from_value(serde_json::json!({
+        "name": "rollback bucket", "sourceType": "s3_bucket", "sourceIdentifier": format!("s3://{}", source.bucket()), "storageLocationIds": [loc],
+        "sourceOptions": { "endpoint": server.endpoint, "region": "us-east-1", "accessKeyId": server.access_key }, "sourcePassword": server.secret_key,
+    }))
+    .unwrap();
+    let config = configurations::create(&catalog, &secrets, &admin, config).await.unwrap();
+    let e = executions::start(&catalog, &admin, &config.id, "manual").await.unwrap();
+    bulwark_core::orchestration::backup::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap();
+
+    let live = bucket("rb-live").await;
+    put(&live, "a.txt", b"the live a, changed since".to_vec(), "text/markdown", &[("owner", "web")]).await;
+    put(&live, "only-live.txt", b"the backup never had this".to_vec(), "text/plain", &[]).await;
+    let before = objects(&live).await;
+    let reach = crate::restore_targets();
+    let body = serde_json::json!({ "targetBucket": live.bucket() });
+    let asked = jobs::request_from_door(&catalog, &secrets, &reach, &admin, &e.id, body).await.unwrap();
+    crate::run_queued(&catalog, &secrets, jobs::JOB_KIND).await;
+    let done = jobs::get(&catalog, &admin, &asked.id).await.unwrap();
+    assert_eq!(done.status, RestorationStatus::Completed, "{:?}", done.error_message);
+    assert!(done.safety_execution_id.is_some() && done.rollback_available, "{done:?}");
+    assert_eq!(objects(&live).await["b.txt"].0, b"the backed-up b");
+
+    let back = safety::request(&catalog, &secrets, &reach, &admin, &asked.id, RollbackRequest::default()).await.unwrap();
+    crate::run_queued(&catalog, &secrets, jobs::JOB_KIND).await;
+    let rolled = jobs::get(&catalog, &admin, &back.restoration_id).await.unwrap();
+    assert_eq!(rolled.status, RestorationStatus::Completed, "{:?}", rolled.error_message);
+    assert_eq!(objects(&live).await, before, "every object, its type and metadata as before; b.txt gone again");
 }
