@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use bulwark_types::RestorationType;
 
-use super::{BackupRun, Description, RestoreRun, Source, SourceFuture, TestRun, failed, no_point_in_time, report, request, wrong_place};
+use super::{BackupRun, Description, RestoreRun, Source, SourceFuture, TestRun, failed, no_point_in_time, report, request, target_unreadable, wrong_place};
 use crate::configurations::{self, Configuration};
 use crate::engine::repo::backup::{self, BackupOptions, Entry};
 use crate::engine::repo::snapshot::{Node, NodeKind, Snapshot};
@@ -88,10 +88,7 @@ impl Source for Bucket {
             let target = r.target(&configuration.bucket(run.secrets)?)?;
             let entries = target.list().await.map_err(target_failed)?.into_iter().map(|head| read_entry(&target, head)).collect();
             options.source = target.describe();
-            backup::backup_listing(repo, entries, options).await.map_err(|e| match e {
-                RepoError::Source(message) => RestoreError::Target(message),
-                other => other.into(),
-            })
+            backup::backup_listing(repo, entries, options).await.map_err(target_unreadable)
         })
     }
 

@@ -184,6 +184,15 @@ fn occupied(dir: &std::path::Path, what: &str) -> Vec<String> {
     }
 }
 
+/// A safety snapshot's error: what the target's reader said (pg_dump's stderr, the S3 error)
+/// is the target's problem, the rest the repository's.
+fn target_unreadable(e: crate::engine::repo::RepoError) -> RestoreError {
+    match e {
+        crate::engine::repo::RepoError::Source(message) => RestoreError::Target(message),
+        other => other.into(),
+    }
+}
+
 /// A report as the JSON [`Source::restore`] answers.
 fn report<T: serde::Serialize>(report: T) -> serde_json::Value {
     serde_json::to_value(report).unwrap_or_default()

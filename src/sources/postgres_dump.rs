@@ -14,7 +14,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 
 use bulwark_types::RestorationType;
 
-use super::{BackupRun, Description, RestoreRun, Source, SourceFuture, TestRun, failed, no_point_in_time, report, request, wrong_place};
+use super::{BackupRun, Description, RestoreRun, Source, SourceFuture, TestRun, failed, no_point_in_time, report, request, target_unreadable, wrong_place};
 use crate::configurations::Configuration;
 use crate::engine::repo::backup::{self, BackupOptions};
 use crate::engine::repo::snapshot::Snapshot;
@@ -99,10 +99,7 @@ impl Source for PostgresDump {
             let database = Database { url: r.target_url.clone(), password: r.target_password.clone() };
             options.source = format!("pg_dump {}", database.url);
             let dump = database.dump().map_err(|e| RestoreError::Target(e.to_string()))?.stop_on(options.progress.cancel.clone());
-            backup::backup_stream(repo, dump, options).await.map_err(|e| match e {
-                RepoError::Source(message) => RestoreError::Target(message),
-                other => other.into(),
-            })
+            backup::backup_stream(repo, dump, options).await.map_err(target_unreadable)
         })
     }
 
