@@ -565,10 +565,11 @@ pub async fn list(catalog: &Catalog, actor: &Principal) -> Result<Vec<Configurat
     let configurations = sqlx::query_as::<_, Configuration>(&sql).fetch_all(catalog.pool()).await?;
     let mut out = Vec::with_capacity(configurations.len());
     for configuration in configurations {
-        let last: Option<LastExecution> = sqlx::query_as(
+        let last: Option<LastExecution> = sqlx::query_as(&format!(
             "SELECT id, status, created_at, started_at, completed_at, size_bytes FROM backup_executions
-             WHERE configuration_id = $1 ORDER BY created_at DESC LIMIT 1",
-        )
+             WHERE configuration_id = $1 AND {} ORDER BY created_at DESC LIMIT 1",
+            crate::executions::of_source("")
+        ))
         .bind(&configuration.id)
         .fetch_optional(catalog.pool())
         .await?;

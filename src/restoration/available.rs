@@ -41,15 +41,16 @@ pub async fn list(catalog: &Catalog, actor: &Principal, filter: &Filter) -> Resu
         Some(range) => time::to_text(catalog.now().await? - since(range)?),
         None => String::new(),
     };
-    let rows: Vec<Row> = sqlx::query_as(
+    let rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT e.id, c.id, c.name, c.source_type, c.backup_type, e.completed_at, e.size_bytes, e.verification_status,
                 (SELECT MIN(t.scheduled_deletion_date) FROM backup_retention_tracking t WHERE t.execution_id = e.id)
          FROM backup_executions e JOIN backup_configurations c ON c.id = e.configuration_id
-         WHERE e.status = 'completed' AND e.deleted_at IS NULL AND e.snapshot_id IS NOT NULL
+         WHERE e.status = 'completed' AND e.deleted_at IS NULL AND e.snapshot_id IS NOT NULL AND {}
            AND ($1 = '' OR c.backup_type = $1) AND ($2 = '' OR e.completed_at >= $2) AND ($3 = 0 OR e.verification_status = 'verified')
            AND ($4 = '' OR c.id = $4)
          ORDER BY e.completed_at DESC LIMIT $5",
-    )
+        crate::executions::of_source("e")
+    ))
     .bind(filter.backup_type.as_deref().unwrap_or(""))
     .bind(&after)
     .bind(i64::from(filter.verified))

@@ -218,7 +218,7 @@ pub async fn request(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, ac
     actor.require(Role::Operator)?;
     let options = Options::of(&r);
     options.check()?;
-    let resolved = request::from_seeds(catalog, secrets, reach, actor, &r).await?;
+    let resolved = request::from_seeds(catalog, secrets, reach, actor, &r, false).await?;
     let found = conflicts::of(catalog, secrets, reach, actor, &resolved, None).await?;
     let conflict = match (found.is_empty(), r.conflict_resolution) {
         (true, _) => None,
@@ -271,10 +271,11 @@ async fn initiated(catalog: &Catalog, id: &str) -> Result<RestorationInitiated, 
 /// own shape. A backup not verified yet is verified first.
 pub async fn request_from_door(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, actor: &Principal, execution_id: &str, body: Value) -> Result<Restoration, RestorationError> {
     actor.require(Role::Operator)?;
-    let resolved = request::from_door(catalog, secrets, reach, actor, execution_id, body).await?;
+    let resolved = request::from_door(catalog, secrets, reach, actor, execution_id, body, false).await?;
     let options = Options { accept_unverified: false, incident_reference: None, approval_override: false, override_reason: None, notes: None, rollback_of: None };
     // An older door's request names its place exactly and keeps its kind's own rules (a
-    // directory restore is a delta restore; a database with the tables is refused as it runs).
+    // directory restore is a delta restore; a database with the tables is refused as it runs
+    // unless the request says `replaceExisting`); whatever it writes over is backed up first.
     let id = create(catalog, secrets, actor, resolved, options, None, None).await?;
     view(catalog, find(catalog, &id).await?).await
 }
@@ -429,6 +430,9 @@ async fn estimate_seconds(catalog: &Catalog, bytes: i64) -> Result<f64, Restorat
 pub async fn update(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, actor: &Principal, id: &str, r: RestorationRequest) -> Result<Restoration, RestorationError> {
     actor.require(Role::Operator)?;
     let row = find(catalog, id).await?;
+    if row.rollback_of.is_some() {
+        return Err(RestorationError::Conflict(format!("restoration {id} is a rollback: cancel it and request the rollback again")));
+    }
     // Only its requester: anyone else who rewrote it could then approve what they wrote.
     if !row.is_requester(actor) {
         return Err(RestorationError::Forbidden("only its requester changes a restoration request; request another one".into()));
@@ -441,7 +445,7 @@ pub async fn update(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, act
     if options.approval_override {
         return Err(RestorationError::Invalid("approvalOverride: request a break-glass restore anew, not by changing a waiting one".into()));
     }
-    let resolved = request::from_seeds(catalog, secrets, reach, actor, &r).await?;
+    let resolved = request::from_seeds(catalog, secrets, reach, actor, &r, false).await?;
     let found = conflicts::of(catalog, secrets, reach, actor, &resolved, Some(id)).await?;
     let overwrite = r.conflict_resolution == Some(ConflictResolution::Overwrite) && conflicts::may_overwrite(&resolved.place);
     if !found.is_empty() && !overwrite {
@@ -572,11 +576,11 @@ async fn execute(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, row: &
     let stored: Value = serde_json::from_str(&row.request).map_err(|e| RestorationError::Invalid(format!("the stored request does not read: {e}")))?;
     let (now, secrets_now) = match &row.restore_target_id {
         Some(_) => {
-            let now = request::from_seeds(catalog, secrets, reach, &actor, &row.as_request()).await?;
+            let now = request::from_seeds(catalog, secrets, reach, &actor, &row.as_request(), row.rollback_of.is_some()).await?;
             let secrets_now = now.secrets.clone();
             (now, secrets_now)
         }
-        None => (request::from_door(catalog, secrets, reach, &actor, &row.backup_execution_id, stored.clone()).await?, sealed_secrets(secrets, row)?),
+        None => (request::from_door(catalog, secrets, reach, &actor, &row.backup_execution_id, stored.clone(), row.rollback_of.is_some()).await?, sealed_secrets(secrets, row)?),
     };
     if now.hash(row.accept_unverified != 0, row.conflict_resolution) != row.request_hash {
         return Err(RestorationError::Conflict("the request or its target changed after it was made (or approved); request the restore again".into()));
@@ -590,7 +594,13 @@ async fn execute(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, row: &
     let configuration = &now.configuration;
     let full_request = request::with_secrets(now.request.clone(), &secrets_now);
     let kind = sources::of(configuration);
-    if row.rollback_of.is_some() {
+    if let Some(original) = &row.rollback_of {
+        // Only what the original took of this very place goes back (`from_*` checked it is a
+        // safety snapshot).
+        let original = find(catalog, original).await?;
+        if original.safety_execution_id.as_deref() != Some(row.backup_execution_id.as_str()) || original.target_identifier != row.target_identifier {
+            return Err(RestorationError::Conflict("a rollback puts back only its restoration's own safety snapshot into the same place".into()));
+        }
         let put_back = safety::put_back(catalog, secrets, &run, &row.backup_execution_id, configuration, &full_request);
         let bytes = watched(catalog, row, put_back).await?;
         let report = serde_json::json!({ "bytes": bytes, "target": row.target_identifier, "rolledBack": row.rollback_of, "safetyExecutionId": row.backup_execution_id });
@@ -600,8 +610,11 @@ async fn execute(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, row: &
     // Whatever the restore would write over is backed up first (checked again here: the
     // target may have changed since the request).
     let found = kind.conflicts(&run, configuration, &full_request).await?;
-    let taken = match !found.is_empty() && kind.writes_over(&full_request) {
-        true => {
+    let taken = match (&row.safety_execution_id, !found.is_empty() && kind.writes_over(&full_request)) {
+        // A node that took this restore over: the target may be half-written now, and the
+        // snapshot taken before the first write is the one to keep.
+        (Some(earlier), _) => Some(safety::Taken { execution_id: earlier.clone(), seconds: row.safety_seconds.unwrap_or(0.0) }),
+        (None, true) => {
             let policy = policy::of(catalog, row.target_environment).await?;
             let deadline = time::to_text(catalog.now().await? + chrono::Duration::hours(policy.rollback_hours));
             let taken = safety::take(catalog, secrets, &run, row, configuration, &full_request, &deadline).await?;
@@ -614,7 +627,7 @@ async fn execute(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, row: &
                 .await?;
             Some(taken)
         }
-        false => None,
+        (None, false) => None,
     };
     let restore = sources::restore(catalog, secrets, reach, &actor, &row.backup_execution_id, full_request.clone());
     let report = match (watched(catalog, row, restore).await, &taken) {
@@ -736,13 +749,16 @@ async fn record_completion(catalog: &Catalog, actor: &Principal, row: &Row, repo
     let detail = serde_json::json!({ "target": row.target_identifier, "environment": row.target_environment, "bytes": bytes_of(report), "durationSeconds": seconds, "rtoMet": rto_met });
     audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "restoration.complete", target_type: "restoration", target_id: Some(&row.id), detail }).await?;
     if let Some(original) = &row.rollback_of {
-        sqlx::query("UPDATE restoration_jobs SET status = 'rolled_back', rollback_available = 0, updated_at = $1 WHERE id = $2 AND status = 'completed'")
+        let marked = sqlx::query("UPDATE restoration_jobs SET status = 'rolled_back', rollback_available = 0, updated_at = $1 WHERE id = $2 AND status IN ('completed', 'failed')")
             .bind(&now)
             .bind(original)
             .execute(&mut *tx.tx)
-            .await?;
+            .await?
+            .rows_affected();
         let detail = serde_json::json!({ "target": row.target_identifier, "rollback": row.id, "safetyExecutionId": row.backup_execution_id });
-        audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "restoration.rolled_back", target_type: "restoration", target_id: Some(original), detail }).await?;
+        if marked == 1 {
+            audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "restoration.rolled_back", target_type: "restoration", target_id: Some(original), detail }).await?;
+        }
     }
     tx.tx.commit().await?;
     Ok(())
@@ -774,7 +790,12 @@ async fn record_failure(catalog: &Catalog, row: &Row, error: &RestorationError) 
     };
     let now = time::now_text();
     let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
-    sqlx::query("UPDATE restoration_jobs SET status = 'failed', error_message = $1, error_kind = $2, end_time = $3, updated_at = $3 WHERE id = $4")
+    // A safety snapshot taken before the failure stays open to a rollback until its deadline.
+    sqlx::query(
+        "UPDATE restoration_jobs SET status = 'failed', error_message = $1, error_kind = $2, end_time = $3, updated_at = $3,
+             rollback_available = CASE WHEN safety_execution_id IS NULL THEN 0 ELSE 1 END
+         WHERE id = $4",
+    )
         .bind(&message)
         .bind(kind_name(kind))
         .bind(&now)

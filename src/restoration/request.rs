@@ -58,9 +58,15 @@ impl Resolved {
     }
 }
 
-/// The backup a restoration starts from: completed, still there, and not failed verification.
-async fn backup(catalog: &Catalog, actor: &Principal, execution_id: &str) -> Result<(Execution, Configuration), RestorationError> {
+/// The backup a restoration starts from: completed, still there, and not failed verification;
+/// a safety snapshot (of a restoration's target, not of the source) only for a `rollback`.
+async fn backup(catalog: &Catalog, actor: &Principal, execution_id: &str, rollback: bool) -> Result<(Execution, Configuration), RestorationError> {
     let execution = executions::restorable(catalog, actor, execution_id).await?;
+    match (execution.execution_type == executions::SAFETY, rollback) {
+        (true, false) => return Err(RestorationError::Invalid(format!("backupExecutionId: execution {execution_id} is the safety snapshot of a restoration's target, not a backup of its source; roll that restoration back instead"))),
+        (false, true) => return Err(RestorationError::Invalid(format!("execution {execution_id} is not a safety snapshot: a rollback puts back only what a restoration wrote over"))),
+        _ => {}
+    }
     if execution.status != ExecutionStatus::Completed {
         return Err(RestorationError::Invalid(format!("backupExecutionId: execution {execution_id} is {}: only completed backups restore", execution.status)));
     }
@@ -75,8 +81,8 @@ async fn backup(catalog: &Catalog, actor: &Principal, execution_id: &str) -> Res
 }
 
 /// Resolves the seeds' request: a named target of the environment asked for.
-pub(super) async fn from_seeds(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, actor: &Principal, r: &RestorationRequest) -> Result<Resolved, RestorationError> {
-    let (execution, configuration) = backup(catalog, actor, &r.backup_execution_id).await?;
+pub(super) async fn from_seeds(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, actor: &Principal, r: &RestorationRequest, rollback: bool) -> Result<Resolved, RestorationError> {
+    let (execution, configuration) = backup(catalog, actor, &r.backup_execution_id, rollback).await?;
     let (name, inside) = match r.target_identifier.trim().split_once('/') {
         Some((name, inside)) => (name.trim(), Some(inside.trim()).filter(|i| !i.is_empty())),
         None => (r.target_identifier.trim(), None),
@@ -137,9 +143,9 @@ pub(super) async fn from_seeds(catalog: &Catalog, secrets: &SecretBox, reach: &T
 /// Resolves a request of an older restore door (the kind's own shape, a place rather than a
 /// named target): the environment is the strictest of the named targets that hold the place,
 /// production when it writes over a backed-up source, development otherwise.
-pub(super) async fn from_door(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, actor: &Principal, execution_id: &str, mut request: Value) -> Result<Resolved, RestorationError> {
+pub(super) async fn from_door(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, actor: &Principal, execution_id: &str, mut request: Value, rollback: bool) -> Result<Resolved, RestorationError> {
     refuse_other_endpoints(&request)?;
-    let (execution, configuration) = backup(catalog, actor, execution_id).await?;
+    let (execution, configuration) = backup(catalog, actor, execution_id, rollback).await?;
     let run = RestoreRun { catalog, secrets, targets: reach, actor };
     let place = sources::of(&configuration).check(&run, &configuration, &request).await?;
     let environment = environment_of(catalog, secrets, &place).await?;

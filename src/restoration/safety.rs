@@ -85,8 +85,9 @@ pub(super) async fn put_back(catalog: &Catalog, secrets: &SecretBox, run: &Resto
 pub async fn request(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, actor: &Principal, id: &str, body: RollbackRequest) -> Result<RestorationInitiated, RestorationError> {
     actor.require(Role::Operator)?;
     let original = jobs::find(catalog, id).await?;
-    if original.status != RestorationStatus::Completed {
-        return Err(RestorationError::Conflict(format!("restoration {id} is {}: only a completed restoration rolls back", original.status)));
+    // A failed restore whose target could not be put back at once keeps its safety snapshot.
+    if !matches!(original.status, RestorationStatus::Completed | RestorationStatus::Failed) {
+        return Err(RestorationError::Conflict(format!("restoration {id} is {}: only a completed or failed restoration rolls back", original.status)));
     }
     let Some(safety) = original.safety_execution_id.clone() else {
         return Err(RestorationError::Conflict(format!("restoration {id} wrote into an empty target and took no safety snapshot: there is nothing to put back")));
@@ -124,11 +125,17 @@ pub async fn request(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, ac
                 notes: None,
                 conflict_resolution: Some(ConflictResolution::Overwrite),
             };
-            request::from_seeds(catalog, secrets, reach, actor, &r).await?
+            request::from_seeds(catalog, secrets, reach, actor, &r, true).await?
         }
         None => {
-            let stored: Value = serde_json::from_str(&original.request).map_err(|e| RestorationError::Invalid(format!("the stored request does not read: {e}")))?;
-            request::from_door(catalog, secrets, reach, actor, &safety, request::with_secrets(stored, &jobs::sealed_secrets(secrets, &original)?)).await?
+            let mut stored: Value = serde_json::from_str(&original.request).map_err(|e| RestorationError::Invalid(format!("the stored request does not read: {e}")))?;
+            // The whole place goes back, whatever the restore chose: a full restoration, and
+            // approved as one.
+            if let Some(fields) = stored.as_object_mut() {
+                fields.remove("tables");
+                fields.remove("include");
+            }
+            request::from_door(catalog, secrets, reach, actor, &safety, request::with_secrets(stored, &jobs::sealed_secrets(secrets, &original)?), true).await?
         }
     };
     conflicts::busy(catalog, &resolved.target_identifier, None).await?;

@@ -47,11 +47,18 @@ impl Source for EnvFiles {
     }
 
     fn snapshot_target<'a>(&'a self, run: &'a RestoreRun<'a>, _: &'a Configuration, body: &'a serde_json::Value, repo: &'a Repository, options: BackupOptions) -> SourceFuture<'a, Result<Snapshot, RestoreError>> {
-        Box::pin(snapshot_directory(self, run, body, repo, options))
+        Box::pin(async move {
+            may_restore(run.actor)?;
+            snapshot_directory(self, run, body, repo, options).await
+        })
     }
 
     fn put_back<'a>(&'a self, run: &'a RestoreRun<'a>, _: &'a Configuration, body: &'a serde_json::Value, repo: &'a Repository, snapshot: &'a Snapshot) -> SourceFuture<'a, Result<u64, RestoreError>> {
-        Box::pin(put_back_directory(self, run, body, repo, snapshot))
+        Box::pin(async move {
+            // Configuration files' values, written back: an admin's call, as a restore is.
+            may_restore(run.actor)?;
+            put_back_directory(self, run, body, repo, snapshot).await
+        })
     }
 }
 

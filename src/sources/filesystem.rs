@@ -97,13 +97,12 @@ fn remove_others(root: &Path, dir: &Path, kept: &HashMap<String, NodeKind>) -> s
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
         let relative = path.strip_prefix(root).map_err(std::io::Error::other)?.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
-        let meta = std::fs::symlink_metadata(&path)?;
-        let kind = if meta.file_type().is_symlink() {
-            NodeKind::Symlink
-        } else if meta.is_dir() {
-            NodeKind::Dir
-        } else {
-            NodeKind::File
+        let kind = match std::fs::symlink_metadata(&path)?.file_type() {
+            t if t.is_symlink() => NodeKind::Symlink,
+            t if t.is_dir() => NodeKind::Dir,
+            t if t.is_file() => NodeKind::File,
+            // Sockets, pipes and devices: never backed up, so never in a snapshot; left alone.
+            _ => continue,
         };
         match (kept.get(&relative) == Some(&kind), kind) {
             (true, NodeKind::Dir) => remove_others(root, &path, kept)?,

@@ -247,19 +247,29 @@ async fn pg_restore(repo: &Repository, snapshot: &Snapshot, url: &str, password:
 
 /// Puts a database back exactly as a dump holds it: restored into a new database beside it
 /// (the target untouched if that fails), then swapped in by name and the replaced one dropped.
-/// Sessions on the target are ended for the swap.
+/// Sessions on the target are ended for the swap. The names beside it are the snapshot's own,
+/// so an attempt that died part-way is recognised (and its target given back its name) by the
+/// next, and nothing else is ever dropped.
 async fn swap_in(repo: &Repository, snapshot: &Snapshot, request: &PostgresRestore, target: &PgConnectOptions) -> Result<u64, RestoreError> {
     let unreachable = |e: sqlx::Error| RestoreError::Target(format!("target PostgreSQL: {}", describe(&e)));
     let database = target.get_database().unwrap_or_default().to_string();
-    // Names PostgreSQL keeps whole (63 bytes), unlike any a person would give.
-    let stem: String = database.chars().take(40).collect();
-    let (staging, replaced) = (format!("{stem}_bulwark_rollback"), format!("{stem}_bulwark_replaced"));
+    let tag: String = snapshot.id.chars().filter(char::is_ascii_alphanumeric).take(16).collect::<String>().to_ascii_lowercase();
+    let (staging, replaced) = (format!("bulwark_rollback_{tag}"), format!("bulwark_replaced_{tag}"));
+    if database == staging || database == replaced {
+        return Err(RestoreError::Invalid(format!("targetUrl: database {database} is a name Bulwark keeps for rollbacks")));
+    }
     let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
     let mut admin = PgConnection::connect_with(&target.clone().database("postgres")).await.map_err(unreachable)?;
+    let target_there = database_exists(&mut admin, &database).await.map_err(unreachable)?;
+    if !target_there && database_exists(&mut admin, &replaced).await.map_err(unreachable)? {
+        // An earlier attempt stopped between the renames: the target gets its name back first.
+        sqlx::query(&format!("ALTER DATABASE {} RENAME TO {}", quote(&replaced), quote(&database))).execute(&mut admin).await.map_err(unreachable)?;
+    }
     for leftover in [&staging, &replaced] {
         sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote(leftover))).execute(&mut admin).await.map_err(unreachable)?;
     }
-    sqlx::query(&format!("CREATE DATABASE {}", quote(&staging))).execute(&mut admin).await.map_err(unreachable)?;
+    // template0: nothing a template adds must stand in the way of the dump's own objects.
+    sqlx::query(&format!("CREATE DATABASE {} TEMPLATE template0", quote(&staging))).execute(&mut admin).await.map_err(unreachable)?;
     let mut staging_url = url::Url::parse(&request.target_url).map_err(|e| RestoreError::Invalid(format!("targetUrl: {e}")))?;
     staging_url.set_path(&format!("/{staging}"));
     let bytes = match pg_restore(repo, snapshot, staging_url.as_str(), request.target_password.as_deref(), &[], false).await {
@@ -283,10 +293,18 @@ async fn swap_in(repo: &Repository, snapshot: &Snapshot, request: &PostgresResto
             Err(e) => return Err(unreachable(e)),
         }
     }
-    sqlx::query(&format!("ALTER DATABASE {} RENAME TO {}", quote(&staging), quote(&database))).execute(&mut admin).await.map_err(unreachable)?;
+    if let Err(e) = sqlx::query(&format!("ALTER DATABASE {} RENAME TO {}", quote(&staging), quote(&database))).execute(&mut admin).await {
+        // The target keeps its own name and content.
+        let _ = sqlx::query(&format!("ALTER DATABASE {} RENAME TO {}", quote(&replaced), quote(&database))).execute(&mut admin).await;
+        return Err(unreachable(e));
+    }
     sqlx::query(&format!("DROP DATABASE {} WITH (FORCE)", quote(&replaced))).execute(&mut admin).await.map_err(unreachable)?;
     let _ = admin.close().await;
     Ok(bytes)
+}
+
+async fn database_exists(conn: &mut PgConnection, name: &str) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query_scalar::<_, i32>("SELECT 1 FROM pg_database WHERE datname = $1").bind(name).fetch_optional(conn).await?.is_some())
 }
 
 /// pg_restore's input. pg_restore stops reading once it has what it needs (the chosen tables),

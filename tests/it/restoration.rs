@@ -456,6 +456,10 @@ async fn writing_over_a_target_backs_it_up_and_a_rollback_puts_it_back_exactly(c
     assert_eq!((safety_backup.execution_type.as_str(), safety_backup.status.as_str()), ("safety", "completed"));
     let holds = bulwark_core::retention::holds::list(c, &f.admin, &safety_id).await.unwrap();
     assert_eq!(holds.iter().map(|h| h.expires_at.clone()).collect::<Vec<_>>(), vec![done.rollback_deadline.clone()]);
+    let mut safety_as_backup = f.request("staging", "stage-files/elsewhere");
+    safety_as_backup.backup_execution_id = safety_id.clone();
+    let refused = jobs::request(c, s, &reach, &f.operator, safety_as_backup).await.unwrap_err();
+    assert!(refused.to_string().contains("is the safety snapshot of a restoration's target"), "{refused}");
     let source_backup = executions::get(c, &f.admin, &f.execution).await.unwrap();
     assert_eq!(executions::last_snapshot(c, &source_backup.configuration_id, &f.location).await.unwrap(), source_backup.snapshot_id);
 
@@ -490,6 +494,11 @@ async fn writing_over_a_target_backs_it_up_and_a_rollback_puts_it_back_exactly(c
     assert_eq!(f.status(&asked.restoration_id).await, RestorationStatus::Completed);
     let back = safety::request(c, s, &reach, &f.operator, &asked.restoration_id, RollbackRequest::default()).await.unwrap();
     assert_eq!(back.status, RestorationStatus::ApprovalRequired);
+    // A waiting rollback cannot be turned into another restore by editing it.
+    let mut elsewhere = f.request("staging", "stage-files/other");
+    elsewhere.backup_execution_id = f.execution.clone();
+    let edited = jobs::update(c, s, &reach, &f.operator, &back.restoration_id, elsewhere).await.unwrap_err();
+    assert_eq!(edited.kind(), Kind::Conflict, "{edited}");
     f.run_queued().await;
     assert_eq!(f.restored("prod-files/live"), owned(ORIGINAL), "nothing ran without the approval");
     assert_eq!(approvals::approve(c, s, &f.operator, &back.restoration_id, None, None).await.unwrap_err().kind(), Kind::Forbidden);

@@ -142,7 +142,6 @@ pub async fn status(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<Str
     Ok(Json(jobs::progress(&s.catalog, &p, &id).await?))
 }
 
-/// Cancels a restoration that has not started writing.
 /// Asks to put a completed restoration's target back as it was before it ran, from its safety
 /// snapshot, until its rollback deadline; the rollback is a restoration of its own (201), with
 /// the approvals a restore into that environment needs.
@@ -151,6 +150,7 @@ pub async fn rollback(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<S
     Ok((StatusCode::CREATED, Json(safety::request(&s.catalog, &s.secrets, &s.targets, &p, &id, body).await?)))
 }
 
+/// Cancels a restoration that has not started writing.
 #[utoipa::path(post, path = "/api/admin/backups/restoration/{id}/cancel", tag = "restoration", params(("id" = String, Path, description = "The restoration")), responses((status = 200, body = Restoration)))]
 pub async fn cancel(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<Restoration>, ApiError> {
     Ok(Json(jobs::cancel(&s.catalog, &p, &id).await?))
