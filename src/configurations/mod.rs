@@ -567,8 +567,8 @@ pub async fn list(catalog: &Catalog, actor: &Principal) -> Result<Vec<Configurat
     for configuration in configurations {
         let last: Option<LastExecution> = sqlx::query_as(&format!(
             "SELECT id, status, created_at, started_at, completed_at, size_bytes FROM backup_executions
-             WHERE configuration_id = $1 AND {} ORDER BY created_at DESC LIMIT 1",
-            crate::executions::of_source("")
+             WHERE configuration_id = $1 AND execution_type <> '{}' ORDER BY created_at DESC LIMIT 1",
+            bulwark_types::SAFETY_EXECUTION_TYPE
         ))
         .bind(&configuration.id)
         .fetch_optional(catalog.pool())

@@ -26,7 +26,7 @@ pub mod scheduled;
 /// The type of an execution that backs up a restoration's target before the restore writes
 /// over it (`crate::restoration::safety`): a backup of that place, not of the configuration's
 /// source, so it never counts as the source's newest backup.
-pub const SAFETY: &str = "safety";
+pub const SAFETY: &str = bulwark_types::SAFETY_EXECUTION_TYPE;
 
 /// The SQL condition for executions that back up the configuration's own source (every type
 /// but [`SAFETY`]); `e` is the table's alias, or empty.

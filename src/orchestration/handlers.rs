@@ -67,10 +67,10 @@ impl JobHandler for RestorationHandler {
         restoration::jobs::JOB_KIND
     }
 
-    fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
+    fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, cancel: CancelFlag) -> JobFuture<'a> {
         Box::pin(async move {
             let id = &job.payload_field("restorationId")?;
-            let status = restoration::jobs::run(catalog, &self.secrets, &self.targets, id).await?;
+            let status = restoration::jobs::run(catalog, &self.secrets, &self.targets, id, cancel).await?;
             tracing::info!(restoration = %id, %status, "restoration finished");
             Ok(())
         })

@@ -21,7 +21,7 @@ use crate::platform::audit::{self, Actor, Entry};
 use crate::platform::auth::{Principal, Role};
 use crate::platform::catalog::Catalog;
 use crate::platform::catalog::dialect::LockTopic;
-use crate::platform::jobs::{self, NewJob};
+use crate::platform::jobs::{self, CancelFlag, NewJob};
 use crate::platform::secrets::SecretBox;
 use crate::platform::time;
 use crate::engine::repo::restore;
@@ -503,17 +503,23 @@ pub async fn update(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, act
     get(catalog, actor, id).await
 }
 
-/// Cancels a restoration that has not started: waiting for approval, or queued.
+/// Cancels a restoration: one waiting for approval or queued never runs; one writing stops at
+/// its next file, object or range and its target is put back as it was (from its safety
+/// snapshot, or by its transaction), within a second or two.
 pub async fn cancel(catalog: &Catalog, actor: &Principal, id: &str) -> Result<Restoration, RestorationError> {
     actor.require(Role::Operator)?;
     let row = find(catalog, id).await?;
     match row.status {
         RestorationStatus::ApprovalRequired | RestorationStatus::Initiated => {}
+        RestorationStatus::Running if row.rollback_of.is_some() => {
+            return Err(RestorationError::Conflict(format!("restoration {id} is a rollback already putting {} back: stopping it part-way would leave the target half put back", row.target_identifier)));
+        }
         RestorationStatus::Running => {
-            return Err(RestorationError::Conflict(format!(
-                "restoration {id} is already writing into {}; stopping it part-way would leave the target half-restored, so it runs to its end",
-                row.target_identifier
-            )));
+            let job = row.job_id.as_deref().ok_or_else(|| RestorationError::Conflict(format!("restoration {id} runs without a job")))?;
+            jobs::cancel(catalog, job).await?;
+            let detail = serde_json::json!({ "wasRunning": true, "target": row.target_identifier });
+            audit::record(catalog, Entry { actor: &Actor::from(actor), action: "restoration.cancel", target_type: "restoration", target_id: Some(id), detail }).await?;
+            return get(catalog, actor, id).await;
         }
         status => return Err(RestorationError::Conflict(format!("restoration {id} is already {status}"))),
     }
@@ -540,13 +546,14 @@ pub async fn cancel(catalog: &Catalog, actor: &Principal, id: &str) -> Result<Re
 }
 
 /// Runs restoration `id` (the `restoration` job): whatever happens is recorded on the row, so
-/// the job itself succeeds unless the catalog fails.
-pub async fn run(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, id: &str) -> Result<RestorationStatus, RestorationError> {
+/// the job itself succeeds unless the catalog fails. `stop` (someone cancelled it while it
+/// writes) stops the restore at its next file, object or range, and what it wrote is put back.
+pub async fn run(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, id: &str, stop: CancelFlag) -> Result<RestorationStatus, RestorationError> {
     let row = find(catalog, id).await?;
     if !matches!(row.status, RestorationStatus::Initiated | RestorationStatus::Running) {
         return Ok(row.status);
     }
-    match execute(catalog, secrets, reach, &row).await {
+    match execute(catalog, secrets, reach, &row, stop).await {
         Ok(status) => Ok(status),
         Err(e) => {
             record_failure(catalog, &row, &e).await?;
@@ -555,7 +562,7 @@ pub async fn run(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, id: &s
     }
 }
 
-async fn execute(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, row: &Row) -> Result<RestorationStatus, RestorationError> {
+async fn execute(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, row: &Row, stop: CancelFlag) -> Result<RestorationStatus, RestorationError> {
     if row.approval_required != 0 && row.approval_override == 0 {
         let approved: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM approvals WHERE subject_type = $1 AND subject_id = $2 AND decision = 'approved' AND request_hash = $3")
             .bind(SUBJECT)
@@ -602,15 +609,18 @@ async fn execute(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, row: &
             return Err(RestorationError::Conflict("a rollback puts back only its restoration's own safety snapshot into the same place".into()));
         }
         let put_back = safety::put_back(catalog, secrets, &run, &row.backup_execution_id, configuration, &full_request);
-        let bytes = watched(catalog, row, put_back).await?;
+        // Never stopped part-way: that would leave the target half put back.
+        let bytes = watched(catalog, row, CancelFlag::default(), put_back).await?;
         let report = serde_json::json!({ "bytes": bytes, "target": row.target_identifier, "rolledBack": row.rollback_of, "safetyExecutionId": row.backup_execution_id });
         record_completion(catalog, &actor, row, &report, started.elapsed().as_secs_f64()).await?;
         return Ok(RestorationStatus::Completed);
     }
     // Whatever the restore would write over is backed up first (checked again here: the
-    // target may have changed since the request).
+    // target may have changed since the request); a restore that is not one transaction is
+    // backed up even into an empty place, so stopping it part-way puts the place back empty.
     let found = kind.conflicts(&run, configuration, &full_request).await?;
-    let taken = match (&row.safety_execution_id, !found.is_empty() && kind.writes_over(&full_request)) {
+    let protect = kind.writes_over(&full_request) && (!found.is_empty() || !kind.transactional());
+    let taken = match (&row.safety_execution_id, protect) {
         // A node that took this restore over: the target may be half-written now, and the
         // snapshot taken before the first write is the one to keep.
         (Some(earlier), _) => Some(safety::Taken { execution_id: earlier.clone(), seconds: row.safety_seconds.unwrap_or(0.0) }),
@@ -630,29 +640,58 @@ async fn execute(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, row: &
         (None, false) => None,
     };
     let restore = sources::restore(catalog, secrets, reach, &actor, &row.backup_execution_id, full_request.clone());
-    let report = match (watched(catalog, row, restore).await, &taken) {
-        (Ok(report), _) => report,
-        // A restore that stopped part-way outside one transaction is put back as it was.
-        (Err(e), Some(taken)) if !kind.transactional() => {
-            let message = match safety::put_back(catalog, secrets, &run, &taken.execution_id, configuration, &full_request).await {
-                Ok(_) => format!("{e}; {} was put back as it was from its safety snapshot", row.target_identifier),
-                Err(again) => format!("{e}; putting {} back from its safety snapshot (execution {}) failed too: {again}", row.target_identifier, taken.execution_id),
+    let report = match watched(catalog, row, stop.clone(), restore).await {
+        Ok(report) => report,
+        Err(e) => {
+            // A restore that stopped part-way outside one transaction is put back as it was.
+            let put_back = match (&taken, kind.transactional()) {
+                (Some(taken), false) => Some(match safety::put_back(catalog, secrets, &run, &taken.execution_id, configuration, &full_request).await {
+                    Ok(_) => format!("{} was put back as it was from its safety snapshot", row.target_identifier),
+                    Err(again) => format!("putting {} back from its safety snapshot (execution {}) failed too: {again}", row.target_identifier, taken.execution_id),
+                }),
+                (_, true) => Some("nothing was committed".to_string()),
+                (None, false) => None,
             };
-            return Err(RestorationError::Failed { kind: e.kind(), message });
+            if stop.load(Ordering::SeqCst) {
+                let message = format!("stopped while writing; {}", put_back.unwrap_or_else(|| "what it wrote is left in place".into()));
+                record_stopped(catalog, row, &message).await?;
+                return Ok(RestorationStatus::Cancelled);
+            }
+            return Err(match put_back {
+                Some(how) if !kind.transactional() => RestorationError::Failed { kind: e.kind(), message: format!("{e}; {how}") },
+                _ => e.into(),
+            });
         }
-        (Err(e), _) => return Err(e.into()),
     };
     record_completion(catalog, &actor, row, &report, started.elapsed().as_secs_f64()).await?;
     Ok(RestorationStatus::Completed)
 }
 
-/// Runs a restore (or a rollback) with its bytes counted and written to its row each second.
-async fn watched<T, E>(catalog: &Catalog, row: &Row, work: impl std::future::Future<Output = Result<T, E>>) -> Result<T, E> {
-    let counter = Arc::new(AtomicU64::new(0));
-    let watcher = tokio::spawn(report_progress(catalog.clone(), row.id.clone(), counter.clone(), row.total_size_bytes));
-    let outcome = restore::counted(counter, work).await;
+/// Runs a restore (or a rollback) with its bytes counted and written to its row each second,
+/// stopped once `stop` is set.
+async fn watched<T, E>(catalog: &Catalog, row: &Row, stop: CancelFlag, work: impl std::future::Future<Output = Result<T, E>>) -> Result<T, E> {
+    let watch = restore::Watch { bytes: Arc::new(AtomicU64::new(0)), stop };
+    let watcher = tokio::spawn(report_progress(catalog.clone(), row.id.clone(), watch.bytes.clone(), row.total_size_bytes));
+    let outcome = restore::watched(watch, work).await;
     watcher.abort();
     outcome
+}
+
+/// Records a restore stopped while it wrote (someone cancelled it), and how its target was left.
+async fn record_stopped(catalog: &Catalog, row: &Row, message: &str) -> Result<(), RestorationError> {
+    let now = time::now_text();
+    let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
+    sqlx::query("UPDATE restoration_jobs SET status = 'cancelled', error_message = $1, end_time = $2, updated_at = $2 WHERE id = $3")
+        .bind(message)
+        .bind(&now)
+        .bind(&row.id)
+        .execute(&mut *tx.tx)
+        .await?;
+    let detail = serde_json::json!({ "target": row.target_identifier, "outcome": message });
+    let actor = Actor::from(&Principal::system("restoration"));
+    audit::append(&mut tx, Entry { actor: &actor, action: "restoration.stopped", target_type: "restoration", target_id: Some(&row.id), detail }).await?;
+    tx.tx.commit().await?;
+    Ok(())
 }
 
 /// The backup has passed verification, or is verified now, or the request accepted it

@@ -220,8 +220,11 @@ async fn objects_of(repo: &Repository, index: &Index, snapshot: &Snapshot, inclu
 async fn write_objects(repo: &Repository, index: &Index, snapshot: &Snapshot, target: &SourceBucket, selected: &[(String, Node)]) -> Result<u64, RestoreError> {
     let unavailable = |detail: String| RestoreError::Repo(RepoError::DataUnavailable { snapshot: snapshot.id.clone(), detail });
     let mut bytes = 0u64;
-    let progress = crate::engine::repo::restore::counter();
+    let progress = crate::engine::repo::restore::watch();
     for (key, node) in selected {
+        if progress.as_ref().is_some_and(|w| w.stopped()) {
+            return Err(RepoError::Cancelled.into());
+        }
         let ids: Vec<ChunkId> = node.chunks.iter().map(|c| c.parse()).collect::<Result<_, _>>()?;
         let attributes = node.object.clone().unwrap_or_default();
         let mismatch = || unavailable(format!("{key}: the object does not match its SHA-256"));
@@ -268,7 +271,7 @@ async fn write_objects(repo: &Repository, index: &Index, snapshot: &Snapshot, ta
         }
         bytes += node.size;
         if let Some(p) = &progress {
-            p.fetch_add(node.size, std::sync::atomic::Ordering::Relaxed);
+            p.progressed(node.size);
         }
     }
     Ok(bytes)

@@ -69,10 +69,12 @@ impl Source for Filesystem {
     }
 }
 
-/// Backs up the directory a request writes into (its safety snapshot).
+/// Backs up the directory a request writes into (its safety snapshot), empty or not.
 pub(super) async fn snapshot_directory(source: &dyn Source, run: &RestoreRun<'_>, body: &serde_json::Value, repo: &Repository, mut options: BackupOptions) -> Result<Snapshot, RestoreError> {
     let Place::Directory { path } = check_directory(source, run, body)? else { return Err(RestoreError::Invalid("a directory request writes into a directory".into())) };
     options.source = path.display().to_string();
+    // A place that does not exist yet is backed up as the empty directory the restore makes.
+    std::fs::create_dir_all(&path).map_err(|e| RestoreError::Target(format!("{}: {e}", path.display())))?;
     Ok(crate::engine::source::filesystem::backup_tree(repo, &path, options).await?)
 }
 

@@ -27,7 +27,8 @@ on_both_catalogs!(
     bad_requests_are_refused_and_record_nothing,
     a_target_that_holds_data_stops_at_a_conflict,
     writing_over_a_target_backs_it_up_and_a_rollback_puts_it_back_exactly,
-    a_restore_that_fails_part_way_is_put_back_from_its_safety_snapshot
+    a_restore_that_fails_part_way_is_put_back_from_its_safety_snapshot,
+    a_restore_stopped_while_it_writes_is_put_back
 );
 
 /// A directory backed up into a local repository, and a production and a staging target.
@@ -124,10 +125,10 @@ async fn production_restores_wait_for_another_person_through_every_door(catalog:
     // What a job's live progress reads while a restore runs: every byte written, or found
     // already in place on a second run.
     for _ in 0..2 {
-        let counter = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let watch = bulwark_core::engine::repo::restore::Watch::default();
         let restore = bulwark_core::sources::restore(c, s, &reach, &f.admin, &f.execution, serde_json::json!({ "targetPath": f.root.join("counted") }));
-        bulwark_core::engine::repo::restore::counted(counter.clone(), restore).await.unwrap();
-        assert_eq!(counter.load(std::sync::atomic::Ordering::Relaxed), 54);
+        bulwark_core::engine::repo::restore::watched(watch.clone(), restore).await.unwrap();
+        assert_eq!(watch.bytes.load(std::sync::atomic::Ordering::Relaxed), 54);
     }
 
     // Production waits, whoever asks; the requester never approves, an admin included, with a
@@ -476,12 +477,14 @@ async fn writing_over_a_target_backs_it_up_and_a_rollback_puts_it_back_exactly(c
     let twice = safety::request(c, s, &reach, &f.operator, &asked.restoration_id, RollbackRequest::default()).await.unwrap_err();
     assert_eq!(twice.kind(), Kind::Conflict, "{twice}");
 
-    // A restore into an empty place wrote over nothing: there is nothing to roll back.
+    // A restore into a new place is undone too: the rollback leaves it empty.
     let fresh = jobs::request(c, s, &reach, &f.operator, f.request("staging", "stage-files/empty")).await.unwrap();
     f.run_queued().await;
-    assert_eq!(jobs::get(c, &f.admin, &fresh.restoration_id).await.unwrap().safety_execution_id, None);
-    let nothing = safety::request(c, s, &reach, &f.operator, &fresh.restoration_id, RollbackRequest::default()).await.unwrap_err();
-    assert!(nothing.to_string().contains("nothing to put back"), "{nothing}");
+    assert_eq!(f.restored("stage-files/empty"), owned(ORIGINAL));
+    let undo = safety::request(c, s, &reach, &f.operator, &fresh.restoration_id, RollbackRequest::default()).await.unwrap();
+    f.run_queued().await;
+    assert_eq!(f.status(&undo.restoration_id).await, RestorationStatus::Completed);
+    assert!(contents(&f.root.join("stage-files/empty")).is_empty(), "the new place is empty again");
 
     // In production a rollback waits for an approver, like the restore did.
     let prod = f.root.join("prod-files/live");
@@ -538,4 +541,48 @@ async fn a_restore_that_fails_part_way_is_put_back_from_its_safety_snapshot(cata
     assert!(failed.error_message.as_deref().unwrap().ends_with("was put back as it was from its safety snapshot"), "{:?}", failed.error_message);
     assert!(failed.safety_execution_id.is_some());
     assert_eq!(contents(&place), before, "the target is exactly as it was");
+}
+
+async fn a_restore_stopped_while_it_writes_is_put_back(catalog: Catalog) {
+    let f = Fixture::new(catalog).await;
+    let (c, s) = (&f.catalog, &f.secrets);
+    let reach = restore_targets();
+    // A backup big enough to be stopped part-way: files of noise.
+    let source = bulwark_testkit::temp_dir("restoration-noise");
+    let mut noise = std::fs::File::open("/dev/urandom").unwrap();
+    for i in 0..16 {
+        let mut bytes = vec![0u8; 2 << 20];
+        std::io::Read::read_exact(&mut noise, &mut bytes).unwrap();
+        std::fs::write(source.join(format!("noise-{i:02}.bin")), bytes).unwrap();
+    }
+    let new: NewConfiguration = serde_json::from_value(serde_json::json!({ "name": "noise", "sourceType": "filesystem", "sourceIdentifier": source, "storageLocationIds": [f.location] })).unwrap();
+    let configuration = configurations::create(c, s, &f.admin, new).await.unwrap();
+    let e = executions::start(c, &f.admin, &configuration.id, "manual").await.unwrap();
+    bulwark_core::orchestration::backup::run(c, s, &e.id, Default::default()).await.unwrap();
+
+    let place = f.root.join("stage-files/live");
+    let before = occupied_place(&place);
+    let mut over = f.request("staging", "stage-files/live");
+    over.backup_execution_id = e.id.clone();
+    over.conflict_resolution = Some(ConflictResolution::Overwrite);
+    over.accept_unverified = Some(true);
+    let asked = jobs::request(c, s, &reach, &f.operator, over).await.unwrap();
+    // The worker's flag, set as soon as the first restored file is in place.
+    let stop = bulwark_core::platform::jobs::CancelFlag::default();
+    let running = {
+        let (c, s, id, stop) = (c.clone(), s.clone(), asked.restoration_id.clone(), stop.clone());
+        tokio::spawn(async move { jobs::run(&c, &s, &restore_targets(), &id, stop).await })
+    };
+    let first = place.join("noise-00.bin");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !first.exists() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(first.exists(), "the restore wrote its first file");
+    assert_eq!(running.await.unwrap().unwrap(), RestorationStatus::Cancelled);
+    let stopped = jobs::get(c, &f.admin, &asked.restoration_id).await.unwrap();
+    assert_eq!(stopped.status, RestorationStatus::Cancelled);
+    assert_eq!(stopped.error_message.as_deref(), Some("stopped while writing; stage-files/live was put back as it was from its safety snapshot"));
+    assert_eq!(contents(&place), before, "the target is exactly as it was before the restore");
 }

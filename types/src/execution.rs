@@ -2,6 +2,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::ExecutionStatus;
 
+/// The `executionType` of a backup a restoration takes of its target before writing over it:
+/// a backup of that place, not of the configuration's source.
+pub const SAFETY_EXECUTION_TYPE: &str = "safety";
+
 /// One run of a configuration, as the catalog keeps it, the API answers it and its page follows
 /// it over server-sent events. The JSON the catalog keeps as text (`recoveryMetadata`,
 /// `progress`, `tags`) travels as JSON.

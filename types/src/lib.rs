@@ -19,7 +19,7 @@ mod text_enum;
 
 pub use account::{AuditRow, Enrollment, Me, Role, TokenRow, UserRow};
 pub use configurations::{ConfigurationDetail, ConfigurationRow, ExecutionLine, RecoveryWindowView, SlotLine};
-pub use execution::{DirectoryRestored, Execution, ExecutionView, FileDiffRow, GroupMember, GroupPoint, MemberPosition, Progress};
+pub use execution::{DirectoryRestored, Execution, SAFETY_EXECUTION_TYPE, ExecutionView, FileDiffRow, GroupMember, GroupPoint, MemberPosition, Progress};
 pub use jobs::{JobLine, JobState};
 pub use json_text::serialize as serialize_json_text;
 pub use locations::{EntryView, FloorView, LocationRow, RecoveryKitView, ReplicationLine, ReplicationRuleLine, ReplicationStatus, SnapshotView, TestOutcome};

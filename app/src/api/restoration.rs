@@ -211,8 +211,11 @@ pub async fn roll_back_restoration(id: String, reason: String, incident_referenc
 #[server(prefix = "/_sfn", endpoint = "cancel_restoration")]
 pub async fn cancel_restoration(id: String) -> Result<String, AppError> {
     let p = crate::ssr::principal().await?;
-    bulwark_core::restoration::jobs::cancel(&crate::ssr::catalog()?, &p, &id).await.map_err(AppError::from_core)?;
-    Ok("Cancelled: the restore will not run.".into())
+    let r = bulwark_core::restoration::jobs::cancel(&crate::ssr::catalog()?, &p, &id).await.map_err(AppError::from_core)?;
+    Ok(match r.status {
+        RestorationStatus::Running => "Stopping: the restore stops at its next file and what it wrote is put back as it was.".into(),
+        _ => "Cancelled: the restore will not run.".into(),
+    })
 }
 
 /// How many restorations wait for the signed-in user's decision (the navigation's badge).

@@ -72,6 +72,8 @@ fn Details(
     let scope = [r.restoration_scope.tables.join(", "), r.restoration_scope.paths.join(", "), r.restoration_scope.prefixes.join(", ")].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join("; ");
     let waiting = status == RestorationStatus::ApprovalRequired;
     let cancellable = matches!(status, RestorationStatus::ApprovalRequired | RestorationStatus::Initiated);
+    // A restore that writes can be stopped (what it wrote is put back); a rollback cannot.
+    let stoppable = status == RestorationStatus::Running && r.rollback_of.is_none();
     let (id, id2, id3) = (r.id.clone(), r.id.clone(), r.id.clone());
     view! {
         <section class="panel" data-testid="restoration" data-status=status.as_str()>
@@ -131,10 +133,10 @@ fn Details(
                 <button type="submit" class="danger">"Reject"</button>
             </ActionForm>
         </section>
-        <section class="panel" class:hidden=!cancellable>
+        <section class="panel" class:hidden=!(cancellable || stoppable)>
             <ActionForm action=cancel>
                 <input type="hidden" name="id" value=id3/>
-                <button type="submit" class="danger">"Cancel this restoration"</button>
+                <button type="submit" class="danger">{if stoppable { "Stop this restore and put the target back" } else { "Cancel this restoration" }}</button>
             </ActionForm>
         </section>
     }

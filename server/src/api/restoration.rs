@@ -150,7 +150,8 @@ pub async fn rollback(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<S
     Ok((StatusCode::CREATED, Json(safety::request(&s.catalog, &s.secrets, &s.targets, &p, &id, body).await?)))
 }
 
-/// Cancels a restoration that has not started writing.
+/// Cancels a restoration: one waiting or queued never runs; one writing stops at its next file,
+/// object or range and its target is put back as it was.
 #[utoipa::path(post, path = "/api/admin/backups/restoration/{id}/cancel", tag = "restoration", params(("id" = String, Path, description = "The restoration")), responses((status = 200, body = Restoration)))]
 pub async fn cancel(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<Restoration>, ApiError> {
     Ok(Json(jobs::cancel(&s.catalog, &p, &id).await?))

@@ -128,7 +128,7 @@ async fn run_restorations(catalog: Catalog, secrets: bulwark_core::platform::sec
                 continue;
             }
             let payload: serde_json::Value = serde_json::from_str(&payload).unwrap_or_default();
-            jobs::run(&catalog, &secrets, &targets, payload["restorationId"].as_str().unwrap_or_default()).await.unwrap();
+            jobs::run(&catalog, &secrets, &targets, payload["restorationId"].as_str().unwrap_or_default(), Default::default()).await.unwrap();
             let _ = sqlx::query("UPDATE jobs SET state = 'succeeded' WHERE id = $1").bind(&id).execute(catalog.pool()).await;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;

@@ -57,24 +57,42 @@ impl RestoreOptions {
     }
 }
 
+/// What a watcher (a restoration job) shares with the restore it runs: the bytes written or
+/// found already in place so far, and a flag that stops it (at its next file, object or range,
+/// with [`RepoError::Cancelled`]).
+#[derive(Debug, Clone, Default)]
+pub struct Watch {
+    pub bytes: std::sync::Arc<AtomicU64>,
+    pub stop: std::sync::Arc<AtomicBool>,
+}
+
+impl Watch {
+    pub(crate) fn progressed(&self, bytes: u64) {
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    pub(crate) fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+}
+
 tokio::task_local! {
-    /// Bytes restored so far by the restore this task runs, when someone watches it.
-    static RESTORED: std::sync::Arc<AtomicU64>;
+    /// The watch on the restore this task runs, when someone watches it.
+    static WATCH: Watch;
 }
 
-/// Runs `restore` (any restore of this module, through whatever calls it) with `counter`
-/// counting the bytes it writes or finds already in place, so a watcher (a restoration job's
-/// live progress) can read them while it runs. A task-local rather than an argument: the
-/// restore paths of every source kind reach this module through functions that restore
-/// tests and group restores call too, and only the watched restore needs counting.
-pub async fn counted<F: std::future::Future>(counter: std::sync::Arc<AtomicU64>, restore: F) -> F::Output {
-    RESTORED.scope(counter, restore).await
+/// Runs `restore` (any restore of this module, through whatever calls it) under `watch`. A
+/// task-local rather than an argument: the restore paths of every source kind reach this
+/// module through functions that restore tests and group restores call too, and only the
+/// watched restore is counted and stoppable.
+pub async fn watched<F: std::future::Future>(watch: Watch, restore: F) -> F::Output {
+    WATCH.scope(watch, restore).await
 }
 
-/// The counter of the restore this task runs, if it is watched; read in the task (not on a
-/// blocking thread, where the task-local is not set).
-pub(crate) fn counter() -> Option<std::sync::Arc<AtomicU64>> {
-    RESTORED.try_with(std::sync::Arc::clone).ok()
+/// The watch on the restore this task runs, if any; read in the task (not on a blocking
+/// thread, where the task-local is not set).
+pub(crate) fn watch() -> Option<Watch> {
+    WATCH.try_with(Watch::clone).ok()
 }
 
 /// Writes a stream snapshot to `out`; returns the bytes written.
@@ -100,7 +118,7 @@ pub(super) async fn write_stream<W: Write + Send + 'static>(repo: &Repository, i
         return Err(RepoError::Invalid(format!("snapshot {} is a tree, not a stream", snapshot.id)));
     };
     let ids = parse_ids(&chunks)?;
-    let progress = counter();
+    let progress = watch();
     let (repo, handle, snapshot_id) = (repo.clone(), Handle::current(), snapshot.id.clone());
     let unavailable = move |detail: String| RepoError::DataUnavailable { snapshot: snapshot_id.clone(), detail };
     blocking(move || {
@@ -132,12 +150,15 @@ pub(super) async fn write_stream<W: Write + Send + 'static>(repo: &Repository, i
                             return;
                         }
                         let result = opened.and_then(|bytes| {
+                            if progress.as_ref().is_some_and(Watch::stopped) {
+                                return Err(RepoError::Cancelled);
+                            }
                             if let Some(sha) = w.sha.as_mut() {
                                 sha.update(bytes);
                             }
                             w.written += bytes.len() as u64;
                             if let Some(p) = &progress {
-                                p.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                                p.progressed(bytes.len() as u64);
                             }
                             w.out.write_all(bytes).map_err(|e| RepoError::Target(e.to_string()))
                         });
@@ -152,7 +173,7 @@ pub(super) async fn write_stream<W: Write + Send + 'static>(repo: &Repository, i
         });
         let Writer { mut out, sha, written, error, .. } = state.into_inner().unwrap_or_else(|p| p.into_inner());
         match error {
-            Some(e @ RepoError::Target(_)) => return Err(e),
+            Some(e @ (RepoError::Target(_) | RepoError::Cancelled)) => return Err(e),
             Some(e) => return Err(unavailable(e.to_string())),
             None => {}
         }
@@ -321,8 +342,8 @@ struct FileWriters {
     unchanged: AtomicU64,
     bytes: AtomicU64,
     flusher: Flusher,
-    /// The watched restore's counter ([`counted`]).
-    progress: Option<std::sync::Arc<AtomicU64>>,
+    /// The watch on this restore ([`watched`]).
+    progress: Option<Watch>,
 }
 
 impl FileWriters {
@@ -340,13 +361,13 @@ impl FileWriters {
             unchanged: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             flusher: Flusher::default(),
-            progress: counter(),
+            progress: watch(),
         }
     }
 
     fn progressed(&self, bytes: u64) {
         if let Some(p) = &self.progress {
-            p.fetch_add(bytes, Ordering::Relaxed);
+            p.progressed(bytes);
         }
     }
 
@@ -366,6 +387,9 @@ impl FileWriters {
             let next = queued.lock().unwrap_or_else(|p| p.into_inner()).recv();
             let Ok(batch) = next else { return };
             for (node, path, fresh) in batch {
+                if self.progress.as_ref().is_some_and(Watch::stopped) {
+                    self.fail(RepoError::Cancelled);
+                }
                 if self.failed.load(Ordering::SeqCst) {
                     break;
                 }
