@@ -3,7 +3,9 @@
 # tree restored by the engine directly (`bulwark repo restore`, no server, no catalog) and
 # through a restoration job (`POST /api/admin/backups/restoration`, then its status polled
 # every 50 ms until it completed: the request, the queue, the worker, the records), in
-# interleaved rounds, medians side by side. See bench/README.md.
+# interleaved rounds, medians side by side; then what a safety snapshot costs (a restore over
+# a target holding the mutated tree) and the rollback that puts that tree back. See
+# bench/README.md.
 #
 #   bench/restoration.sh [SCALE_MIB]        (default 1024)
 #
@@ -75,6 +77,37 @@ for round in $(seq 1 "$REPEAT"); do
     OWN+=("$(python3 -c "import sys; print(f'{float(sys.argv[1]) - float(sys.argv[2]):.3f}')" "${WORKFLOW[-1]}" "${ENGINE[-1]}")")
     echo "round $round: workflow ${WORKFLOW[-1]} s (of which the restore itself ${ENGINE[-1]} s), $(check "$WORK/restores/bench/workflow-$round")"
 done
+
+# The safety snapshot: a restore over a target holding the mutated tree backs that tree up
+# first (into the backup's repository, so what it shares with the backup is stored once), then
+# writes what differs; the rollback puts the mutated tree back exactly.
+OCCUPIED=$WORK/restores/bench/occupied
+cp -a "$DATA/mutated" "$OCCUPIED"
+sync
+wait_for() { # wait_for ID: polls until the restoration ended; prints its status
+    local status
+    while :; do
+        status=$(api GET "/admin/backups/restoration/$1/status" | jq -r .status)
+        [[ $status =~ ^(completed|failed|cancelled)$ ]] && break
+        sleep 0.05
+    done
+    echo "$status"
+}
+t=$(now)
+ID=$(api POST /admin/backups/restoration "{\"backupExecutionId\":\"$EXECUTION\",\"restorationType\":\"full\",\"targetEnvironment\":\"development\",\"targetIdentifier\":\"bench/occupied\",\"conflictResolution\":\"overwrite\"}" | jq -r .restorationId)
+OVER_STATUS=$(wait_for "$ID")
+OVER=$(since "$t")
+SAFETY=$(api GET "/admin/backups/restoration/$ID" | jq -r .safetySeconds)
+# A delta restore leaves what only the target had: every file of the backup must be there.
+if diff -r -q "$DATA/base" "$OCCUPIED" | grep -v "^Only in $OCCUPIED" | grep -q .; then OVER_CHECK=FAIL; else OVER_CHECK=PASS; fi
+echo "over the mutated tree: $OVER s ($OVER_STATUS, of which the safety snapshot $SAFETY s), $OVER_CHECK"
+sync
+t=$(now)
+RB=$(api POST "/admin/backups/restoration/$ID/rollback" '{}' | jq -r .restorationId)
+RB_STATUS=$(wait_for "$RB")
+ROLLBACK=$(since "$t")
+if diff -r -q "$DATA/mutated" "$OCCUPIED" >/dev/null; then RB_CHECK=PASS; else RB_CHECK=FAIL; fi
+echo "rollback: $ROLLBACK s ($RB_STATUS), the mutated tree again: $RB_CHECK"
 rm -rf "$WORK/restores"
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 D=$(median "${DIRECT[@]}")
@@ -88,4 +121,6 @@ echo "| engine, direct (\`bulwark repo restore\`) | $D |"
 echo "| restoration workflow, request to completed | $W |"
 echo "| of which the restore inside the job | $E |"
 python3 -c "import sys; d, w, o = map(float, sys.argv[1:]); print(f'| workflow over direct | {100 * (w - d) / d:+.1f}% |'); print(f'| the workflow\'s own time (request to completed, less the restore; per round) | {o:.3f} s, {100 * o / w:.1f}% |')" "$D" "$W" "$O"
-echo "| safety snapshot | not built yet (issue 19) |"
+echo "| restore over a target holding the mutated tree (one run), safety snapshot first | $OVER ($OVER_CHECK) |"
+python3 -c "import sys; o, s = map(float, sys.argv[1:]); print(f'| of which the safety snapshot of that tree | {s:.3f} s, {100 * s / o:.1f}% |')" "$OVER" "$SAFETY"
+echo "| rollback to the mutated tree (one run) | $ROLLBACK ($RB_CHECK) |"

@@ -608,6 +608,8 @@ async fn execute(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, row: &
         if original.safety_execution_id.as_deref() != Some(row.backup_execution_id.as_str()) || original.target_identifier != row.target_identifier {
             return Err(RestorationError::Conflict("a rollback puts back only its restoration's own safety snapshot into the same place".into()));
         }
+        // It may have waited for approval past the window, or another restore may have run.
+        safety::may_still_roll_back(catalog, &original).await?;
         let put_back = safety::put_back(catalog, secrets, &run, &row.backup_execution_id, configuration, &full_request);
         // Never stopped part-way: that would leave the target half put back.
         let bytes = watched(catalog, row, CancelFlag::default(), put_back).await?;

@@ -79,6 +79,31 @@ pub(super) async fn put_back(catalog: &Catalog, secrets: &SecretBox, run: &Resto
     Ok(sources::of(configuration).put_back(run, configuration, request, &found.repo, &found.snapshot).await?)
 }
 
+/// A rollback of `original` may run: its window is open, and no later restore wrote into the
+/// same place or one inside or around it (putting this one back would undo that one too).
+/// Checked when the rollback is asked for and again when it runs.
+pub(super) async fn may_still_roll_back(catalog: &Catalog, original: &Row) -> Result<(), RestorationError> {
+    let id = &original.id;
+    let now = time::to_text(catalog.now().await?);
+    match original.rollback_deadline.as_deref() {
+        Some(deadline) if deadline > now.as_str() => {}
+        deadline => return Err(RestorationError::Conflict(format!("the rollback window of restoration {id} closed at {}", deadline.unwrap_or("its end")))),
+    }
+    let later: Vec<(String, String)> = sqlx::query_as(
+        "SELECT id, target_identifier FROM restoration_jobs WHERE id <> $1 AND rollback_of IS NULL AND status = 'completed' AND end_time > $2",
+    )
+    .bind(id)
+    .bind(original.end_time.as_deref().unwrap_or(&original.created_at))
+    .fetch_all(catalog.pool())
+    .await?;
+    let place = original.target_identifier.as_str();
+    let nested = |a: &str, b: &str| a == b || a.strip_prefix(b).is_some_and(|rest| rest.starts_with('/'));
+    match later.into_iter().find(|(_, other)| nested(other, place) || nested(place, other)) {
+        Some((later, other)) => Err(RestorationError::Conflict(format!("restoration {later} wrote into {other} after this one: roll that one back first"))),
+        None => Ok(()),
+    }
+}
+
 /// `POST …/restoration/{id}/rollback`: asks to put restoration `id`'s target back as it was
 /// before it ran. A restoration like any other (the same approvals, the same job), of the
 /// safety execution into the same place.
@@ -92,23 +117,7 @@ pub async fn request(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, ac
     let Some(safety) = original.safety_execution_id.clone() else {
         return Err(RestorationError::Conflict(format!("restoration {id} wrote into an empty target and took no safety snapshot: there is nothing to put back")));
     };
-    let now = time::to_text(catalog.now().await?);
-    match original.rollback_deadline.as_deref() {
-        Some(deadline) if deadline > now.as_str() => {}
-        deadline => return Err(RestorationError::Conflict(format!("the rollback window of restoration {id} closed at {}", deadline.unwrap_or("its end")))),
-    }
-    // Putting this one back would also undo what a later restore wrote there.
-    let later: Option<String> = sqlx::query_scalar(
-        "SELECT id FROM restoration_jobs WHERE target_identifier = $1 AND id <> $2 AND rollback_of IS NULL AND status = 'completed' AND created_at > $3 LIMIT 1",
-    )
-    .bind(&original.target_identifier)
-    .bind(id)
-    .bind(&original.created_at)
-    .fetch_optional(catalog.pool())
-    .await?;
-    if let Some(later) = later {
-        return Err(RestorationError::Conflict(format!("restoration {later} wrote into {} after this one: roll that one back first", original.target_identifier)));
-    }
+    may_still_roll_back(catalog, &original).await?;
     let resolved = match &original.restore_target_id {
         Some(_) => {
             let r = RestorationRequest {

@@ -268,8 +268,30 @@ async fn swap_in(repo: &Repository, snapshot: &Snapshot, request: &PostgresResto
     for leftover in [&staging, &replaced] {
         sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote(leftover))).execute(&mut admin).await.map_err(unreachable)?;
     }
-    // template0: nothing a template adds must stand in the way of the dump's own objects.
-    sqlx::query(&format!("CREATE DATABASE {} TEMPLATE template0", quote(&staging))).execute(&mut admin).await.map_err(unreachable)?;
+    // template0: nothing a template adds must stand in the way of the dump's own objects. The
+    // encoding, locale and (where this role may give it) the owner of the database it replaces.
+    let literal = |text: &str| format!("'{}'", text.replace('\'', "''"));
+    let like: Option<(String, String, String, String)> = sqlx::query_as(
+        "SELECT pg_get_userbyid(datdba)::text, pg_encoding_to_char(encoding)::text, datcollate::text, datctype::text FROM pg_database WHERE datname = $1",
+    )
+    .bind(&database)
+    .fetch_optional(&mut admin)
+    .await
+    .map_err(unreachable)?;
+    let create = format!("CREATE DATABASE {} TEMPLATE template0", quote(&staging));
+    let create = match &like {
+        Some((_, encoding, collate, ctype)) => format!("{create} ENCODING {} LC_COLLATE {} LC_CTYPE {}", literal(encoding), literal(collate), literal(ctype)),
+        None => create,
+    };
+    let owned = like.as_ref().map(|(owner, ..)| format!("{create} OWNER {}", quote(owner)));
+    // Giving it away needs membership of the owner's role: without it, this role owns it.
+    let made = match owned {
+        Some(sql) => sqlx::query(&sql).execute(&mut admin).await.is_ok(),
+        None => false,
+    };
+    if !made {
+        sqlx::query(&create).execute(&mut admin).await.map_err(unreachable)?;
+    }
     let mut staging_url = url::Url::parse(&request.target_url).map_err(|e| RestoreError::Invalid(format!("targetUrl: {e}")))?;
     staging_url.set_path(&format!("/{staging}"));
     let bytes = match pg_restore(repo, snapshot, staging_url.as_str(), request.target_password.as_deref(), &[], false).await {

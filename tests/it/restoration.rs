@@ -464,6 +464,18 @@ async fn writing_over_a_target_backs_it_up_and_a_rollback_puts_it_back_exactly(c
     let source_backup = executions::get(c, &f.admin, &f.execution).await.unwrap();
     assert_eq!(executions::last_snapshot(c, &source_backup.configuration_id, &f.location).await.unwrap(), source_backup.snapshot_id);
 
+    // A later restore into the same place comes first: rolling this one back would undo it.
+    let mut again = f.request("staging", "stage-files/live");
+    again.conflict_resolution = Some(ConflictResolution::Overwrite);
+    let later = jobs::request(c, s, &reach, &f.operator, again).await.unwrap();
+    f.run_queued().await;
+    assert_eq!(f.status(&later.restoration_id).await, RestorationStatus::Completed);
+    let blocked = safety::request(c, s, &reach, &f.operator, &asked.restoration_id, RollbackRequest::default()).await.unwrap_err();
+    assert!(blocked.to_string().contains(&format!("restoration {} wrote into stage-files/live after this one", later.restoration_id)), "{blocked}");
+    let undo_later = safety::request(c, s, &reach, &f.operator, &later.restoration_id, RollbackRequest::default()).await.unwrap();
+    f.run_queued().await;
+    assert_eq!(f.status(&undo_later.restoration_id).await, RestorationStatus::Completed);
+
     // The rollback: a restoration of its own (staging needs no approval), exact to the byte.
     let back = safety::request(c, s, &reach, &f.operator, &asked.restoration_id, RollbackRequest { reason: Some("wrong backup".into()), ..Default::default() }).await.unwrap();
     assert_eq!(back.status, RestorationStatus::Initiated);
