@@ -60,7 +60,7 @@ check() { # check DIR: the restored tree equals the original
 }
 # The restored trees stay until the end: deleting a GiB between steps keeps the disk busy
 # writing back, and the next step would pay for it.
-declare -a DIRECT WORKFLOW ENGINE OWN
+declare -a DIRECT WORKFLOW ENGINE OWN EMPTY
 bench_settle
 for round in $(seq 1 "$REPEAT"); do
     sync
@@ -74,6 +74,7 @@ for round in $(seq 1 "$REPEAT"); do
     until [[ $(api GET "/admin/backups/restoration/$ID/status" | jq -r .status) =~ ^(completed|failed)$ ]]; do sleep 0.05; done
     WORKFLOW+=("$(since "$t")")
     ENGINE+=("$(api GET "/admin/backups/restoration/$ID/status" | jq -r .durationSeconds)")
+    EMPTY+=("$(api GET "/admin/backups/restoration/$ID" | jq -r .safetySeconds)")
     OWN+=("$(python3 -c "import sys; print(f'{float(sys.argv[1]) - float(sys.argv[2]):.3f}')" "${WORKFLOW[-1]}" "${ENGINE[-1]}")")
     echo "round $round: workflow ${WORKFLOW[-1]} s (of which the restore itself ${ENGINE[-1]} s), $(check "$WORK/restores/bench/workflow-$round")"
 done
@@ -114,12 +115,14 @@ D=$(median "${DIRECT[@]}")
 W=$(median "${WORKFLOW[@]}")
 E=$(median "${ENGINE[@]}")
 O=$(median "${OWN[@]}")
+S=$(median "${EMPTY[@]}")
 echo
 echo "| $SCALE MiB tree, $REPEAT rounds (medians) | seconds |"
 echo "|---|---|"
 echo "| engine, direct (\`bulwark repo restore\`) | $D |"
 echo "| restoration workflow, request to completed | $W |"
 echo "| of which the restore inside the job | $E |"
+echo "| of which the safety snapshot of the new, empty directory | $S |"
 python3 -c "import sys; d, w, o = map(float, sys.argv[1:]); print(f'| workflow over direct | {100 * (w - d) / d:+.1f}% |'); print(f'| the workflow\'s own time (request to completed, less the restore; per round) | {o:.3f} s, {100 * o / w:.1f}% |')" "$D" "$W" "$O"
 echo "| restore over a target holding the mutated tree (one run), safety snapshot first | $OVER ($OVER_CHECK) |"
 python3 -c "import sys; o, s = map(float, sys.argv[1:]); print(f'| of which the safety snapshot of that tree | {s:.3f} s, {100 * s / o:.1f}% |')" "$OVER" "$SAFETY"

@@ -656,7 +656,7 @@ async fn execute(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, row: &
             };
             if stop.load(Ordering::SeqCst) {
                 let message = format!("stopped while writing; {}", put_back.unwrap_or_else(|| "what it wrote is left in place".into()));
-                record_stopped(catalog, row, &message).await?;
+                record_end(catalog, row, RestorationStatus::Cancelled, &message, None).await?;
                 return Ok(RestorationStatus::Cancelled);
             }
             return Err(match put_back {
@@ -679,22 +679,6 @@ async fn watched<T, E>(catalog: &Catalog, row: &Row, stop: CancelFlag, work: imp
     outcome
 }
 
-/// Records a restore stopped while it wrote (someone cancelled it), and how its target was left.
-async fn record_stopped(catalog: &Catalog, row: &Row, message: &str) -> Result<(), RestorationError> {
-    let now = time::now_text();
-    let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
-    sqlx::query("UPDATE restoration_jobs SET status = 'cancelled', error_message = $1, end_time = $2, updated_at = $2 WHERE id = $3")
-        .bind(message)
-        .bind(&now)
-        .bind(&row.id)
-        .execute(&mut *tx.tx)
-        .await?;
-    let detail = serde_json::json!({ "target": row.target_identifier, "outcome": message });
-    let actor = Actor::from(&Principal::system("restoration"));
-    audit::append(&mut tx, Entry { actor: &actor, action: "restoration.stopped", target_type: "restoration", target_id: Some(&row.id), detail }).await?;
-    tx.tx.commit().await?;
-    Ok(())
-}
 
 /// The backup has passed verification, or is verified now, or the request accepted it
 /// unverified.
@@ -829,23 +813,31 @@ async fn record_failure(catalog: &Catalog, row: &Row, error: &RestorationError) 
         }
         _ => error.to_string(),
     };
+    record_end(catalog, row, RestorationStatus::Failed, &message, Some(kind)).await
+}
+
+/// Records how a restoration ended without completing (failed, or stopped while it wrote) and
+/// how its target was left. A safety snapshot taken before stays open to a rollback until its
+/// deadline.
+async fn record_end(catalog: &Catalog, row: &Row, status: RestorationStatus, message: &str, kind: Option<Kind>) -> Result<(), RestorationError> {
     let now = time::now_text();
     let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
-    // A safety snapshot taken before the failure stays open to a rollback until its deadline.
     sqlx::query(
-        "UPDATE restoration_jobs SET status = 'failed', error_message = $1, error_kind = $2, end_time = $3, updated_at = $3,
+        "UPDATE restoration_jobs SET status = $1, error_message = $2, error_kind = $3, end_time = $4, updated_at = $4,
              rollback_available = CASE WHEN safety_execution_id IS NULL THEN 0 ELSE 1 END
-         WHERE id = $4",
+         WHERE id = $5",
     )
-        .bind(&message)
-        .bind(kind_name(kind))
-        .bind(&now)
-        .bind(&row.id)
-        .execute(&mut *tx.tx)
-        .await?;
-    let detail = serde_json::json!({ "target": row.target_identifier, "error": message });
+    .bind(status.as_str())
+    .bind(message)
+    .bind(kind.map(kind_name))
+    .bind(&now)
+    .bind(&row.id)
+    .execute(&mut *tx.tx)
+    .await?;
+    let detail = serde_json::json!({ "target": row.target_identifier, "outcome": message });
+    let action = if status == RestorationStatus::Failed { "restoration.fail" } else { "restoration.stopped" };
     let actor = Actor::from(&Principal::system("restoration"));
-    audit::append(&mut tx, Entry { actor: &actor, action: "restoration.fail", target_type: "restoration", target_id: Some(&row.id), detail }).await?;
+    audit::append(&mut tx, Entry { actor: &actor, action, target_type: "restoration", target_id: Some(&row.id), detail }).await?;
     tx.tx.commit().await?;
     Ok(())
 }
