@@ -9,7 +9,7 @@ use super::pool::{JobFuture, JobHandler, Pool};
 use crate::platform::auth::Principal;
 use crate::platform::catalog::Catalog;
 use crate::executions::reconcile;
-use crate::platform::jobs::{CancelFlag, ClaimedJob};
+use crate::platform::jobs::{CancelFlag, ClaimedJob, Failure};
 use crate::platform::secrets::SecretBox;
 use crate::restores::Targets;
 use crate::{audit_anchor, platform::events, replicate, restoration, retention, platform::sessions, restore_tests, verify};
@@ -70,7 +70,11 @@ impl JobHandler for RestorationHandler {
     fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, cancel: CancelFlag) -> JobFuture<'a> {
         Box::pin(async move {
             let id = &job.payload_field("restorationId")?;
-            let status = restoration::jobs::run(catalog, &self.secrets, &self.targets, id, cancel).await?;
+            let status = restoration::jobs::run(catalog, &self.secrets, &self.targets, id, cancel.clone()).await?;
+            // Stopped on request: the pool records the job cancelled, as the restoration is.
+            if status == restoration::RestorationStatus::Cancelled && cancel.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(Failure::Permanent("stopped on request".into()));
+            }
             tracing::info!(restoration = %id, %status, "restoration finished");
             Ok(())
         })

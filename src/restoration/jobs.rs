@@ -24,7 +24,7 @@ use crate::platform::catalog::dialect::LockTopic;
 use crate::platform::jobs::{self, CancelFlag, NewJob};
 use crate::platform::secrets::SecretBox;
 use crate::platform::time;
-use crate::engine::repo::restore;
+use crate::engine::repo::{RepoError, restore};
 use crate::restores::{RestoreError, Targets};
 use crate::sources::{self, RestoreRun};
 use crate::verify;
@@ -515,6 +515,17 @@ pub async fn cancel(catalog: &Catalog, actor: &Principal, id: &str) -> Result<Re
             return Err(RestorationError::Conflict(format!("restoration {id} is a rollback already putting {} back: stopping it part-way would leave the target half put back", row.target_identifier)));
         }
         RestorationStatus::Running => {
+            // Stopping is safe only where what was written can be undone: a snapshot to put
+            // back, or one transaction. A point-in-time cluster or a group's members have neither.
+            let configuration = crate::configurations::find(catalog, &row.configuration_id).await?;
+            let kind = sources::of(&configuration);
+            let stored: Value = serde_json::from_str(&row.request).unwrap_or_default();
+            if !kind.transactional() && !kind.writes_over(&stored) {
+                return Err(RestorationError::Conflict(format!(
+                    "restoration {id} writes a {} with no snapshot to put back: stopping it part-way would leave it half-written, so it runs to its end",
+                    kind.describe().name
+                )));
+            }
             let job = row.job_id.as_deref().ok_or_else(|| RestorationError::Conflict(format!("restoration {id} runs without a job")))?;
             jobs::cancel(catalog, job).await?;
             let detail = serde_json::json!({ "wasRunning": true, "target": row.target_identifier });
@@ -612,7 +623,7 @@ async fn execute(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, row: &
         safety::may_still_roll_back(catalog, &original).await?;
         let put_back = safety::put_back(catalog, secrets, &run, &row.backup_execution_id, configuration, &full_request);
         // Never stopped part-way: that would leave the target half put back.
-        let bytes = watched(catalog, row, CancelFlag::default(), put_back).await?;
+        let bytes = watched(catalog, row, restore::Watch::default(), put_back).await?;
         let report = serde_json::json!({ "bytes": bytes, "target": row.target_identifier, "rolledBack": row.rollback_of, "safetyExecutionId": row.backup_execution_id });
         record_completion(catalog, &actor, row, &report, started.elapsed().as_secs_f64()).await?;
         return Ok(RestorationStatus::Completed);
@@ -622,14 +633,22 @@ async fn execute(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, row: &
     // backed up even into an empty place, so stopping it part-way puts the place back empty.
     let found = kind.conflicts(&run, configuration, &full_request).await?;
     let protect = kind.writes_over(&full_request) && (!found.is_empty() || !kind.transactional());
+    let stopped = |e: &RestoreError| stop.load(Ordering::SeqCst) && matches!(e, RestoreError::Repo(RepoError::Cancelled));
+    // A node that took this restore over: the target may be half-written by the earlier
+    // attempt, and the snapshot taken before its first write is the one to keep.
+    let taken_over = row.safety_execution_id.is_some();
     let taken = match (&row.safety_execution_id, protect) {
-        // A node that took this restore over: the target may be half-written now, and the
-        // snapshot taken before the first write is the one to keep.
         (Some(earlier), _) => Some(safety::Taken { execution_id: earlier.clone(), seconds: row.safety_seconds.unwrap_or(0.0) }),
         (None, true) => {
             let policy = policy::of(catalog, row.target_environment).await?;
             let deadline = time::to_text(catalog.now().await? + chrono::Duration::hours(policy.rollback_hours));
-            let taken = safety::take(catalog, secrets, &run, row, configuration, &full_request, &deadline).await?;
+            let taken = match safety::take(catalog, secrets, &run, row, configuration, &full_request, &deadline, &stop).await {
+                Err(RestorationError::Restore(e)) if stopped(&e) => {
+                    record_end(catalog, row, RestorationStatus::Cancelled, "stopped before writing anything: its target is as it was", None).await?;
+                    return Ok(RestorationStatus::Cancelled);
+                }
+                other => other?,
+            };
             sqlx::query("UPDATE restoration_jobs SET safety_execution_id = $1, safety_seconds = $2, rollback_deadline = $3 WHERE id = $4")
                 .bind(&taken.execution_id)
                 .bind(taken.seconds)
@@ -641,42 +660,45 @@ async fn execute(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, row: &
         }
         (None, false) => None,
     };
+    let watch = restore::Watch { stop: stop.clone(), ..Default::default() };
     let restore = sources::restore(catalog, secrets, reach, &actor, &row.backup_execution_id, full_request.clone());
-    let report = match watched(catalog, row, stop.clone(), restore).await {
+    let report = match watched(catalog, row, watch.clone(), restore).await {
         Ok(report) => report,
         Err(e) => {
-            // A restore that stopped part-way outside one transaction is put back as it was.
-            let put_back = match (&taken, kind.transactional()) {
-                (Some(taken), false) => Some(match safety::put_back(catalog, secrets, &run, &taken.execution_id, configuration, &full_request).await {
+            let was_stopped = stopped(&e);
+            // What a restore outside one transaction changed before it stopped is put back;
+            // one that failed before it changed anything left its target as it was.
+            let outcome = match (&taken, kind.transactional(), watch.has_touched() || taken_over) {
+                (_, true, _) => "nothing was committed".to_string(),
+                (_, false, false) => "nothing was written".to_string(),
+                (Some(taken), false, true) => match safety::put_back(catalog, secrets, &run, &taken.execution_id, configuration, &full_request).await {
                     Ok(_) => format!("{} was put back as it was from its safety snapshot", row.target_identifier),
-                    Err(again) => format!("putting {} back from its safety snapshot (execution {}) failed too: {again}", row.target_identifier, taken.execution_id),
-                }),
-                (_, true) => Some("nothing was committed".to_string()),
-                (None, false) => None,
+                    Err(again) => format!("putting {} back from its safety snapshot (execution {}) failed too: {again}; roll this restoration back", row.target_identifier, taken.execution_id),
+                },
+                (None, false, true) => "what it wrote is left in place".to_string(),
             };
-            if stop.load(Ordering::SeqCst) {
-                let message = format!("stopped while writing; {}", put_back.unwrap_or_else(|| "what it wrote is left in place".into()));
-                record_end(catalog, row, RestorationStatus::Cancelled, &message, None).await?;
+            if was_stopped {
+                record_end(catalog, row, RestorationStatus::Cancelled, &format!("stopped while writing; {outcome}"), None).await?;
                 return Ok(RestorationStatus::Cancelled);
             }
-            return Err(match put_back {
-                Some(how) if !kind.transactional() => RestorationError::Failed { kind: e.kind(), message: format!("{e}; {how}") },
-                _ => e.into(),
-            });
+            return Err(RestorationError::Failed { kind: e.kind(), message: format!("{e}; {outcome}") });
         }
     };
     record_completion(catalog, &actor, row, &report, started.elapsed().as_secs_f64()).await?;
     Ok(RestorationStatus::Completed)
 }
 
-/// Runs a restore (or a rollback) with its bytes counted and written to its row each second,
-/// stopped once `stop` is set.
-async fn watched<T, E>(catalog: &Catalog, row: &Row, stop: CancelFlag, work: impl std::future::Future<Output = Result<T, E>>) -> Result<T, E> {
-    let watch = restore::Watch { bytes: Arc::new(AtomicU64::new(0)), stop };
-    let watcher = tokio::spawn(report_progress(catalog.clone(), row.id.clone(), watch.bytes.clone(), row.total_size_bytes));
-    let outcome = restore::watched(watch, work).await;
-    watcher.abort();
-    outcome
+/// Runs a restore (or a rollback) under `watch`, its bytes written to its row each second.
+async fn watched<T, E>(catalog: &Catalog, row: &Row, watch: restore::Watch, work: impl std::future::Future<Output = Result<T, E>>) -> Result<T, E> {
+    // Stopped with the restore, even when a worker that lost its lease drops it mid-way.
+    struct Progress(tokio::task::JoinHandle<()>);
+    impl Drop for Progress {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let _progress = Progress(tokio::spawn(report_progress(catalog.clone(), row.id.clone(), watch.bytes.clone(), row.total_size_bytes)));
+    restore::watched(watch, work).await
 }
 
 
@@ -774,7 +796,7 @@ async fn record_completion(catalog: &Catalog, actor: &Principal, row: &Row, repo
     let detail = serde_json::json!({ "target": row.target_identifier, "environment": row.target_environment, "bytes": bytes_of(report), "durationSeconds": seconds, "rtoMet": rto_met });
     audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "restoration.complete", target_type: "restoration", target_id: Some(&row.id), detail }).await?;
     if let Some(original) = &row.rollback_of {
-        let marked = sqlx::query("UPDATE restoration_jobs SET status = 'rolled_back', rollback_available = 0, updated_at = $1 WHERE id = $2 AND status IN ('completed', 'failed')")
+        let marked = sqlx::query("UPDATE restoration_jobs SET status = 'rolled_back', rollback_available = 0, updated_at = $1 WHERE id = $2 AND status IN ('completed', 'failed', 'cancelled')")
             .bind(&now)
             .bind(original)
             .execute(&mut *tx.tx)

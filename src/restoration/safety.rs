@@ -15,6 +15,7 @@ use serde_json::Value;
 use super::jobs::{self, Row};
 use super::{ConflictResolution, RestorationError, RestorationInitiated, RestorationRequest, RestorationStatus, RestorationType, RollbackRequest, conflicts, request};
 use crate::configurations::Configuration;
+use crate::engine::repo::RepoError;
 use crate::engine::repo::backup::{BackupOptions, Progress};
 use crate::executions::{self, Completion};
 use crate::locations;
@@ -22,6 +23,7 @@ use crate::platform::audit::Actor;
 use crate::platform::auth::{Principal, Role};
 use crate::platform::catalog::Catalog;
 use crate::platform::catalog::dialect::LockTopic;
+use crate::platform::jobs::CancelFlag;
 use crate::platform::secrets::SecretBox;
 use crate::platform::time;
 use crate::restores::{RestoreError, Targets};
@@ -36,7 +38,18 @@ pub(super) struct Taken {
 
 /// Backs up what restoration `row` is about to write over (`request` with its secrets) into
 /// the repository of the backup it restores, kept until `deadline`.
-pub(super) async fn take(catalog: &Catalog, secrets: &SecretBox, run: &RestoreRun<'_>, row: &Row, configuration: &Configuration, request: &Value, deadline: &str) -> Result<Taken, RestorationError> {
+/// `stop` ends it early (someone cancelled the restoration) with `RepoError::Cancelled`.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn take(
+    catalog: &Catalog,
+    secrets: &SecretBox,
+    run: &RestoreRun<'_>,
+    row: &Row,
+    configuration: &Configuration,
+    request: &Value,
+    deadline: &str,
+    stop: &CancelFlag,
+) -> Result<Taken, RestorationError> {
     let started = Instant::now();
     let backup = executions::find(catalog, &row.backup_execution_id).await?;
     let location_id = backup.storage_location_id.ok_or_else(|| RestorationError::Invalid(format!("execution {} has no storage location", backup.id)))?;
@@ -47,13 +60,14 @@ pub(super) async fn take(catalog: &Catalog, secrets: &SecretBox, run: &RestoreRu
         source: String::new(),
         tags: vec![format!("configuration:{}", configuration.id), format!("execution:{id}"), format!("restoration:{}", row.id)],
         metadata: serde_json::json!({ "configurationId": configuration.id, "safetyFor": row.id, "target": row.target_identifier }),
-        progress: Arc::new(Progress::default()),
+        progress: Arc::new(Progress { cancel: stop.clone(), ..Progress::default() }),
         commit_check: None,
     };
     let snapshot = match sources::of(configuration).snapshot_target(run, configuration, request, &repo, options).await {
         Ok(snapshot) => snapshot,
         Err(e) => {
-            executions::finish(catalog, &id, &configuration.id, None, "failed", &e.to_string()).await?;
+            let status = if matches!(e, RestoreError::Repo(RepoError::Cancelled)) { "cancelled" } else { "failed" };
+            executions::finish(catalog, &id, &configuration.id, None, status, &e.to_string()).await?;
             return Err(e.into());
         }
     };
@@ -110,9 +124,9 @@ pub(super) async fn may_still_roll_back(catalog: &Catalog, original: &Row) -> Re
 pub async fn request(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, actor: &Principal, id: &str, body: RollbackRequest) -> Result<RestorationInitiated, RestorationError> {
     actor.require(Role::Operator)?;
     let original = jobs::find(catalog, id).await?;
-    // A failed restore whose target could not be put back at once keeps its safety snapshot.
-    if !matches!(original.status, RestorationStatus::Completed | RestorationStatus::Failed) {
-        return Err(RestorationError::Conflict(format!("restoration {id} is {}: only a completed or failed restoration rolls back", original.status)));
+    // A failed or stopped restore whose target could not be put back at once keeps its snapshot.
+    if !matches!(original.status, RestorationStatus::Completed | RestorationStatus::Failed | RestorationStatus::Cancelled) {
+        return Err(RestorationError::Conflict(format!("restoration {id} is {}: only a completed, failed or stopped restoration rolls back", original.status)));
     }
     let Some(safety) = original.safety_execution_id.clone() else {
         return Err(RestorationError::Conflict(format!("restoration {id} wrote into an empty target and took no safety snapshot: there is nothing to put back")));

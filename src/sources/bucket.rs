@@ -222,8 +222,11 @@ async fn write_objects(repo: &Repository, index: &Index, snapshot: &Snapshot, ta
     let mut bytes = 0u64;
     let progress = crate::engine::repo::restore::watch();
     for (key, node) in selected {
-        if progress.as_ref().is_some_and(|w| w.stopped()) {
-            return Err(RepoError::Cancelled.into());
+        if let Some(w) = &progress {
+            if w.stopped() {
+                return Err(RepoError::Cancelled.into());
+            }
+            w.touch();
         }
         let ids: Vec<ChunkId> = node.chunks.iter().map(|c| c.parse()).collect::<Result<_, _>>()?;
         let attributes = node.object.clone().unwrap_or_default();

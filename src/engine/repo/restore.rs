@@ -58,15 +58,26 @@ impl RestoreOptions {
 }
 
 /// What a watcher (a restoration job) shares with the restore it runs: the bytes written or
-/// found already in place so far, and a flag that stops it (at its next file, object or range,
-/// with [`RepoError::Cancelled`]).
+/// found already in place so far, a flag that stops it (at its next file, object or range,
+/// with [`RepoError::Cancelled`]), and whether it has begun to change its target (a restore
+/// that failed before that left the target as it was).
 #[derive(Debug, Clone, Default)]
 pub struct Watch {
     pub bytes: std::sync::Arc<AtomicU64>,
     pub stop: std::sync::Arc<AtomicBool>,
+    pub touched: std::sync::Arc<AtomicBool>,
 }
 
 impl Watch {
+    /// The restore is about to change its target.
+    pub(crate) fn touch(&self) {
+        self.touched.store(true, Ordering::SeqCst);
+    }
+
+    pub fn has_touched(&self) -> bool {
+        self.touched.load(Ordering::SeqCst)
+    }
+
     pub(crate) fn progressed(&self, bytes: u64) {
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
     }
@@ -150,8 +161,11 @@ pub(super) async fn write_stream<W: Write + Send + 'static>(repo: &Repository, i
                             return;
                         }
                         let result = opened.and_then(|bytes| {
-                            if progress.as_ref().is_some_and(Watch::stopped) {
-                                return Err(RepoError::Cancelled);
+                            if let Some(p) = &progress {
+                                if p.stopped() {
+                                    return Err(RepoError::Cancelled);
+                                }
+                                p.touch();
                             }
                             if let Some(sha) = w.sha.as_mut() {
                                 sha.update(bytes);
@@ -268,6 +282,9 @@ fn write_tree(
     walked: &AtomicBool,
     started: std::time::Instant,
 ) -> Result<RestoreSummary, RepoError> {
+    if let Some(w) = &writers.progress {
+        w.touch();
+    }
     let mut placer = Placer::new(target)?;
     let target_dir = std::fs::File::open(target).map_err(|e| RepoError::Target(format!("{}: {e}", target.display())))?;
     // Twice as many writers as cores: a big file's direct writes wait for the disk, and
