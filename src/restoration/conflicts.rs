@@ -1,13 +1,15 @@
 //! What a restoration's target already holds, found before anything is written: what the
-//! source's kind would write over (tables, files, objects: `Source::conflicts`) and another
-//! restoration into the same place. A request that finds some stops at `conflict_detected`
+//! source's kind would write over (tables, files, objects: `Source::conflicts`), what there is
+//! newer than the backup, and another restoration or a backup running against the same place. A request that finds some stops at `conflict_detected`
 //! with alternatives the console offers as buttons: a new database, directory or prefix inside
 //! the same target, a staging target of the same type, or writing over what is there after a
 //! safety snapshot of it (`super::safety`).
 
-use super::request::Resolved;
+use super::request::{Resolved, over_source};
 use super::targets::RestoreTarget;
 use super::{Environment, RestorationError, TargetType};
+use crate::configurations;
+use crate::executions;
 use crate::platform::auth::Principal;
 use crate::platform::catalog::Catalog;
 use crate::platform::secrets::SecretBox;
@@ -20,9 +22,32 @@ pub use bulwark_types::{Alternative, ConflictResolution};
 /// restoration into the same place (not a choice: wait for it, or cancel it) is refused.
 pub(super) async fn of(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, actor: &Principal, resolved: &Resolved, except: Option<&str>) -> Result<Vec<String>, RestorationError> {
     busy(catalog, &resolved.target_identifier, except).await?;
+    backed_up_now(catalog, secrets, &resolved.place).await?;
     let run = RestoreRun { catalog, secrets, targets: reach, actor };
     let request = super::request::with_secrets(resolved.request.clone(), &resolved.secrets);
-    Ok(sources::of(&resolved.configuration).conflicts(&run, &resolved.configuration, &request).await?)
+    Ok(sources::of(&resolved.configuration).conflicts(&run, &resolved.configuration, &request, &resolved.execution).await?)
+}
+
+/// A backup running (or queued) of what `place` holds is refused: the restore would change
+/// the source under it, and the backup would record a half-restored state.
+pub(super) async fn backed_up_now(catalog: &Catalog, secrets: &SecretBox, place: &Place) -> Result<(), RestorationError> {
+    let running: Vec<(String, String, String)> = sqlx::query_as(&format!(
+        "SELECT e.id, e.status, e.configuration_id FROM backup_executions e WHERE e.status IN ('queued', 'running') AND {}",
+        executions::of_source("e")
+    ))
+    .fetch_all(catalog.pool())
+    .await?;
+    for (id, status, configuration_id) in running {
+        let configuration = configurations::find(catalog, &configuration_id).await?;
+        if let Some(one) = place.each().into_iter().find(|one| over_source(secrets, one, &configuration)) {
+            return Err(RestorationError::Conflict(format!(
+                "backup {id} of {} is {status} against {}: wait for it to finish, or cancel it",
+                configuration.name,
+                one.describe()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Another restoration waiting for or writing into `target_identifier` (but `except`) is

@@ -604,6 +604,8 @@ async fn execute(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, row: &
         return Err(RestorationError::Conflict("the request or its target changed after it was made (or approved); request the restore again".into()));
     }
     verified(catalog, secrets, row).await?;
+    // A backup of the place may have started since the request.
+    conflicts::backed_up_now(catalog, secrets, &now.place).await?;
     if !mark_running(catalog, &row.id).await? {
         return Ok(find(catalog, &row.id).await?.status);
     }
@@ -631,7 +633,7 @@ async fn execute(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, row: &
     // Whatever the restore would write over is backed up first (checked again here: the
     // target may have changed since the request); a restore that is not one transaction is
     // backed up even into an empty place, so stopping it part-way puts the place back empty.
-    let found = kind.conflicts(&run, configuration, &full_request).await?;
+    let found = kind.conflicts(&run, configuration, &full_request, &now.execution).await?;
     let protect = kind.writes_over(&full_request) && (!found.is_empty() || !kind.transactional());
     let stopped = |e: &RestoreError| stop.load(Ordering::SeqCst) && matches!(e, RestoreError::Repo(RepoError::Cancelled));
     // A node that took this restore over: the target may be half-written by the earlier

@@ -428,7 +428,7 @@ fn holds(target: &RestoreTarget, place: &Place) -> bool {
 }
 
 /// Whether `place` writes over what `configuration` backs up.
-fn over_source(secrets: &SecretBox, place: &Place, configuration: &Configuration) -> bool {
+pub(super) fn over_source(secrets: &SecretBox, place: &Place, configuration: &Configuration) -> bool {
     match place {
         Place::Database { host, port, database, .. } => {
             server_of(&configuration.source_identifier).is_some_and(|(h, p, db)| h == host_key(host) && p == *port && db == *database)

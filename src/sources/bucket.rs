@@ -24,7 +24,7 @@ use crate::engine::repo::index::Index;
 use crate::engine::repo::{ChunkId, RepoError, Repository, tree};
 use crate::engine::source::SourceError;
 use crate::engine::source::bucket::{Bucket as SourceBucket, BucketOptions, ObjectHead, key_to_name, name_to_key};
-use crate::executions::{self, ExecutionError};
+use crate::executions::{self, Execution, ExecutionError};
 use crate::locations;
 use crate::platform::auth::{Principal, Role};
 use crate::platform::catalog::Catalog;
@@ -60,12 +60,32 @@ impl Source for Bucket {
         })
     }
 
-    fn conflicts<'a>(&'a self, run: &'a RestoreRun<'a>, configuration: &'a Configuration, body: &'a serde_json::Value) -> SourceFuture<'a, Result<Vec<String>, RestoreError>> {
+    /// Objects under the prefix, and those written after the backup was taken (a restore
+    /// writes them anew, so objects an earlier restore wrote count too: S3 keeps no other time).
+    fn conflicts<'a>(&'a self, run: &'a RestoreRun<'a>, configuration: &'a Configuration, body: &'a serde_json::Value, backup: &'a Execution) -> SourceFuture<'a, Result<Vec<String>, RestoreError>> {
         Box::pin(async move {
             let r: BucketRestore = request(self, body.clone())?;
             let target = r.target(&configuration.bucket(run.secrets)?)?;
             let held = target.holds_objects().await.map_err(|e| RestoreError::Target(format!("the target bucket: {e}")))?;
-            Ok(if held { vec![format!("{} already holds objects: keys the backup has are replaced", target.describe())] } else { Vec::new() })
+            if !held {
+                return Ok(Vec::new());
+            }
+            let mut found = vec![format!("{} already holds objects: keys the backup has are replaced", target.describe())];
+            // S3 keeps whole seconds: an object of the backup's first second counts as later.
+            let since = backup.started_at.as_deref().and_then(crate::platform::time::parse).map(|t| t.timestamp() * 1_000_000_000);
+            if let Some(since) = since {
+                let later: Vec<_> = target.list().await.map_err(target_failed)?.into_iter().filter(|head| head.modified_ns >= since).collect();
+                if let Some(newest) = later.iter().max_by_key(|head| head.modified_ns) {
+                    let when = chrono::DateTime::from_timestamp_nanos(newest.modified_ns);
+                    found.push(format!(
+                        "{} objects there were written after the backup was taken (the newest, {}, at {}): restoring over them loses those changes",
+                        later.len(),
+                        newest.key,
+                        crate::platform::time::to_text(when)
+                    ));
+                }
+            }
+            Ok(found)
         })
     }
 

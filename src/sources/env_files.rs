@@ -9,7 +9,7 @@ use crate::engine::repo::backup::{self, BackupOptions, Entry, EntryOpener};
 use crate::engine::repo::snapshot::{Node, NodeKind, Snapshot};
 use crate::engine::source::env_file;
 use crate::engine::source::{SourceError, SourceKind};
-use crate::executions::ExecutionError;
+use crate::executions::{Execution, ExecutionError};
 use crate::platform::auth::{Principal, Role};
 use crate::restore_tests::Outcome;
 use crate::configurations::Configuration;
@@ -42,8 +42,8 @@ impl Source for EnvFiles {
         directory_request(self, destination)
     }
 
-    fn conflicts<'a>(&'a self, run: &'a RestoreRun<'a>, _: &'a Configuration, body: &'a serde_json::Value) -> SourceFuture<'a, Result<Vec<String>, RestoreError>> {
-        Box::pin(async move { directory_conflicts(self, run, body) })
+    fn conflicts<'a>(&'a self, run: &'a RestoreRun<'a>, _: &'a Configuration, body: &'a serde_json::Value, backup: &'a Execution) -> SourceFuture<'a, Result<Vec<String>, RestoreError>> {
+        Box::pin(async move { directory_conflicts(self, run, body, backup) })
     }
 
     fn snapshot_target<'a>(&'a self, run: &'a RestoreRun<'a>, _: &'a Configuration, body: &'a serde_json::Value, repo: &'a Repository, options: BackupOptions) -> SourceFuture<'a, Result<Snapshot, RestoreError>> {

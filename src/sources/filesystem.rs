@@ -11,13 +11,13 @@ use serde::Deserialize;
 
 use bulwark_types::RestorationType;
 
-use super::{BackupRun, Description, RestoreRun, Source, SourceFuture, TestRun, failed, no_point_in_time, occupied, report, request, wrong_place};
+use super::{BackupRun, Description, RestoreRun, Source, SourceFuture, TestRun, changed_since, failed, no_point_in_time, occupied, report, request, wrong_place};
 use crate::configurations::{self, Configuration};
 use crate::engine::repo::backup::BackupOptions;
 use crate::engine::repo::snapshot::{NodeKind, Snapshot};
 use crate::engine::repo::{Repository, restore, tree};
 use crate::engine::source::SourceKind;
-use crate::executions::{self, ExecutionError};
+use crate::executions::{self, Execution, ExecutionError};
 use crate::locations;
 use crate::platform::auth::{Principal, Role};
 use crate::platform::catalog::Catalog;
@@ -56,8 +56,8 @@ impl Source for Filesystem {
         directory_request(self, destination)
     }
 
-    fn conflicts<'a>(&'a self, run: &'a RestoreRun<'a>, _: &'a Configuration, body: &'a serde_json::Value) -> SourceFuture<'a, Result<Vec<String>, RestoreError>> {
-        Box::pin(async move { directory_conflicts(self, run, body) })
+    fn conflicts<'a>(&'a self, run: &'a RestoreRun<'a>, _: &'a Configuration, body: &'a serde_json::Value, backup: &'a Execution) -> SourceFuture<'a, Result<Vec<String>, RestoreError>> {
+        Box::pin(async move { directory_conflicts(self, run, body, backup) })
     }
 
     fn snapshot_target<'a>(&'a self, run: &'a RestoreRun<'a>, _: &'a Configuration, body: &'a serde_json::Value, repo: &'a Repository, options: BackupOptions) -> SourceFuture<'a, Result<Snapshot, RestoreError>> {
@@ -116,10 +116,15 @@ fn remove_others(root: &Path, dir: &Path, kept: &HashMap<String, NodeKind>) -> s
     Ok(())
 }
 
-/// A directory request's target holds files: the restore replaces those that differ.
-pub(super) fn directory_conflicts(source: &dyn Source, run: &RestoreRun<'_>, body: &serde_json::Value) -> Result<Vec<String>, RestoreError> {
+/// A directory request's target holds files: the restore replaces those that differ, some of
+/// them perhaps changed after the backup was taken.
+pub(super) fn directory_conflicts(source: &dyn Source, run: &RestoreRun<'_>, body: &serde_json::Value, backup: &Execution) -> Result<Vec<String>, RestoreError> {
     let Place::Directory { path } = check_directory(source, run, body)? else { return Ok(Vec::new()) };
-    Ok(occupied(&path, "files that differ from the backup's are replaced"))
+    let mut found = occupied(&path, "files that differ from the backup's are replaced");
+    if !found.is_empty() {
+        found.extend(changed_since(&path, backup.started_at.as_deref()));
+    }
+    Ok(found)
 }
 
 /// Where a directory request writes (configuration files restore the same way).

@@ -74,7 +74,8 @@ impl Source for Group {
         })
     }
 
-    fn conflicts<'a>(&'a self, run: &'a RestoreRun<'a>, _: &'a Configuration, body: &'a serde_json::Value) -> SourceFuture<'a, Result<Vec<String>, RestoreError>> {
+    /// Each member's, against the group's backup (its members were taken with it).
+    fn conflicts<'a>(&'a self, run: &'a RestoreRun<'a>, _: &'a Configuration, body: &'a serde_json::Value, backup: &'a Execution) -> SourceFuture<'a, Result<Vec<String>, RestoreError>> {
         Box::pin(async move {
             let r: GroupRestore = request(self, body.clone())?;
             let mut found = Vec::new();
@@ -82,7 +83,7 @@ impl Source for Group {
                 let id: Option<String> = sqlx::query_scalar("SELECT id FROM backup_configurations WHERE id = $1 OR name = $1").bind(key).fetch_optional(run.catalog.pool()).await?;
                 let Some(id) = id else { continue };
                 let member = configurations::find(run.catalog, &id).await?;
-                for conflict in Box::pin(super::of(&member).conflicts(run, &member, target)).await? {
+                for conflict in Box::pin(super::of(&member).conflicts(run, &member, target, backup)).await? {
                     found.push(format!("members.{key}: {conflict}"));
                 }
             }

@@ -98,9 +98,10 @@ pub trait Source: Send + Sync {
     /// This kind's request for a restore into a named target.
     fn request_for(&self, destination: &Destination) -> Result<serde_json::Value, RestoreError>;
 
-    /// What the restore would write over at its target, one sentence each (nothing written):
-    /// tables that exist, files, objects. Empty when the target is free.
-    fn conflicts<'a>(&'a self, run: &'a RestoreRun<'a>, configuration: &'a Configuration, request: &'a serde_json::Value) -> SourceFuture<'a, Result<Vec<String>, RestoreError>>;
+    /// What the restore of `backup` would write over at its target, one sentence each (nothing
+    /// written): tables that exist, files, objects, and what there changed after `backup` was
+    /// taken. Empty when the target is free.
+    fn conflicts<'a>(&'a self, run: &'a RestoreRun<'a>, configuration: &'a Configuration, request: &'a serde_json::Value, backup: &'a Execution) -> SourceFuture<'a, Result<Vec<String>, RestoreError>>;
 
     /// Backs up what a restore with `request` would write over into `repo`: the safety
     /// snapshot a rollback puts back. Kinds whose restores never write over anything refuse.
@@ -181,6 +182,39 @@ fn occupied(dir: &std::path::Path, what: &str) -> Vec<String> {
             n => vec![format!("{} is not empty ({n} entries): {what}", dir.display())],
         },
         Err(_) => Vec::new(),
+    }
+}
+
+/// Files under `dir` changed after `since` (a catalog time), in one sentence: what a restore of
+/// a backup taken then would lose where it writes over them. A restore gives each file its
+/// backed-up time, so files it wrote do not count.
+fn changed_since(dir: &std::path::Path, since: Option<&str>) -> Vec<String> {
+    let Some(since) = since.and_then(crate::platform::time::parse) else { return Vec::new() };
+    let since = std::time::SystemTime::from(since);
+    let (mut count, mut newest) = (0usize, None::<(std::time::SystemTime, std::path::PathBuf)>);
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(at) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&at) else { continue };
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.path().symlink_metadata() else { continue };
+            if meta.is_dir() {
+                pending.push(entry.path());
+            } else if let Ok(modified) = meta.modified() {
+                if modified > since {
+                    count += 1;
+                    if newest.as_ref().is_none_or(|(t, _)| modified > *t) {
+                        newest = Some((modified, entry.path()));
+                    }
+                }
+            }
+        }
+    }
+    match newest {
+        Some((when, path)) => {
+            let when = crate::platform::time::to_text(when.into());
+            vec![format!("{count} files in {} changed after the backup was taken (the newest, {}, at {when}): restoring over them loses those changes", dir.display(), path.display())]
+        }
+        None => Vec::new(),
     }
 }
 

@@ -19,9 +19,9 @@ use crate::configurations::Configuration;
 use crate::engine::repo::backup::{self, BackupOptions};
 use crate::engine::repo::snapshot::Snapshot;
 use crate::engine::repo::{RepoError, Repository, restore};
-use crate::engine::source::postgres::{Database, collect_stderr, describe, tool};
+use crate::engine::source::postgres::{self, Database, TableInfo, collect_stderr, describe, tool};
 use crate::engine::source::{SourceError, SourceKind};
-use crate::executions::ExecutionError;
+use crate::executions::{Execution, ExecutionError};
 use crate::locations;
 use crate::platform::auth::{Principal, Role};
 use crate::platform::catalog::Catalog;
@@ -56,23 +56,17 @@ impl Source for PostgresDump {
         })
     }
 
-    fn conflicts<'a>(&'a self, run: &'a RestoreRun<'a>, _: &'a Configuration, body: &'a serde_json::Value) -> SourceFuture<'a, Result<Vec<String>, RestoreError>> {
+    /// Tables the restore would meet, and, when the target is the database the backup was
+    /// taken of, what was written there after it.
+    fn conflicts<'a>(&'a self, run: &'a RestoreRun<'a>, configuration: &'a Configuration, body: &'a serde_json::Value, backup: &'a Execution) -> SourceFuture<'a, Result<Vec<String>, RestoreError>> {
         Box::pin(async move {
             let r: PostgresRestore = request(self, body.clone())?;
-            let tables = parse_tables(&r.tables)?;
-            let mut target = run.targets.database("targetUrl", &r.target_url)?;
-            if let Some(password) = &r.target_password {
-                target = target.password(password);
+            let target = target_of(run, &r)?;
+            let mut found = existing(&target, &parse_tables(&r.tables)?).await?;
+            if !found.is_empty() && same_database(&target, &configuration.source_identifier) {
+                found.extend(written_since(&target, backup).await?);
             }
-            let database = target.get_database().unwrap_or_default().to_string();
-            let unreachable = |e: sqlx::Error| RestoreError::Target(format!("target PostgreSQL: {}", describe(&e)));
-            let mut admin = PgConnection::connect_with(&target.clone().database("postgres")).await.map_err(unreachable)?;
-            let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1").bind(&database).fetch_optional(&mut admin).await.map_err(unreachable)?;
-            let _ = admin.close().await;
-            if exists.is_none() {
-                return Ok(Vec::new());
-            }
-            existing(&target, &database, &tables).await
+            Ok(found)
         })
     }
 
@@ -87,11 +81,11 @@ impl Source for PostgresDump {
         Ok(serde_json::json!({ "targetUrl": url, "targetPassword": d.secret, "tables": tables, "replaceExisting": d.overwrite }))
     }
 
-    fn snapshot_target<'a>(&'a self, run: &'a RestoreRun<'a>, configuration: &'a Configuration, body: &'a serde_json::Value, repo: &'a Repository, mut options: BackupOptions) -> SourceFuture<'a, Result<Snapshot, RestoreError>> {
+    fn snapshot_target<'a>(&'a self, run: &'a RestoreRun<'a>, _: &'a Configuration, body: &'a serde_json::Value, repo: &'a Repository, mut options: BackupOptions) -> SourceFuture<'a, Result<Snapshot, RestoreError>> {
         Box::pin(async move {
             let r: PostgresRestore = request(self, body.clone())?;
             if !r.replace_existing {
-                let found = self.conflicts(run, configuration, body).await?;
+                let found = existing(&target_of(run, &r)?, &parse_tables(&r.tables)?).await?;
                 return Err(RestoreError::Conflict(found.join("; ")));
             }
             run.targets.database("targetUrl", &r.target_url)?;
@@ -251,7 +245,6 @@ async fn pg_restore(repo: &Repository, snapshot: &Snapshot, url: &str, password:
 /// so an attempt that died part-way is recognised (and its target given back its name) by the
 /// next, and nothing else is ever dropped.
 async fn swap_in(repo: &Repository, snapshot: &Snapshot, request: &PostgresRestore, target: &PgConnectOptions) -> Result<u64, RestoreError> {
-    let unreachable = |e: sqlx::Error| RestoreError::Target(format!("target PostgreSQL: {}", describe(&e)));
     let database = target.get_database().unwrap_or_default().to_string();
     let tag: String = snapshot.id.chars().filter(char::is_ascii_alphanumeric).take(16).collect::<String>().to_ascii_lowercase();
     let (staging, replaced) = (format!("bulwark_rollback_{tag}"), format!("bulwark_replaced_{tag}"));
@@ -375,23 +368,89 @@ fn parse_tables(tables: &[String]) -> Result<Vec<(String, String)>, RestoreError
 /// Creates the target database when missing, and refuses targets a restore would collide with:
 /// a table that already exists, or a whole-database restore into a database with tables.
 async fn prepare_target(target: &PgConnectOptions, database: &str, tables: &[(String, String)], replace: bool) -> Result<(), RestoreError> {
-    let unreachable = |e: sqlx::Error| RestoreError::Target(format!("target PostgreSQL: {}", describe(&e)));
     let mut admin = PgConnection::connect_with(&target.clone().database("postgres")).await.map_err(unreachable)?;
     let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1").bind(database).fetch_optional(&mut admin).await.map_err(unreachable)?;
     if exists.is_none() {
         sqlx::query(&format!("CREATE DATABASE \"{}\"", database.replace('"', "\"\""))).execute(&mut admin).await.map_err(unreachable)?;
     }
     let _ = admin.close().await;
-    match existing(target, database, tables).await?.into_iter().next() {
+    match existing(target, tables).await?.into_iter().next() {
         Some(conflict) if !replace => Err(RestoreError::Conflict(conflict)),
         _ => Ok(()),
     }
 }
 
-/// What a restore would collide with in an existing database: any table for a whole
-/// database, the named tables otherwise.
-async fn existing(target: &PgConnectOptions, database: &str, tables: &[(String, String)]) -> Result<Vec<String>, RestoreError> {
-    let unreachable = |e: sqlx::Error| RestoreError::Target(format!("target PostgreSQL: {}", describe(&e)));
+/// The target database a request names, with its password.
+fn target_of(run: &RestoreRun<'_>, r: &PostgresRestore) -> Result<PgConnectOptions, RestoreError> {
+    let target = run.targets.database("targetUrl", &r.target_url)?;
+    Ok(match &r.target_password {
+        Some(password) => target.password(password),
+        None => target,
+    })
+}
+
+fn unreachable(e: sqlx::Error) -> RestoreError {
+    RestoreError::Target(format!("target PostgreSQL: {}", describe(&e)))
+}
+
+/// Whether `target` is the database `source` (a configuration's URL) names.
+fn same_database(target: &PgConnectOptions, source: &str) -> bool {
+    source.parse::<PgConnectOptions>().is_ok_and(|s| {
+        s.get_host().eq_ignore_ascii_case(target.get_host()) && s.get_port() == target.get_port() && s.get_database() == target.get_database()
+    })
+}
+
+/// What was written in `target` (the database `backup` was taken of) after the backup: rows
+/// its tables' statistics count since, tables created or dropped since. Says nothing where the
+/// backup recorded no counts or the server's statistics were reset (counts went down).
+async fn written_since(target: &PgConnectOptions, backup: &Execution) -> Result<Vec<String>, RestoreError> {
+    let recorded: serde_json::Value = serde_json::from_str(&backup.recovery_metadata).unwrap_or_default();
+    let Ok(then) = serde_json::from_value::<Vec<TableInfo>>(recorded["postgresql"]["tables"].clone()) else { return Ok(Vec::new()) };
+    if then.is_empty() || then.iter().any(|t| t.rows_written.is_none()) {
+        return Ok(Vec::new());
+    }
+    let mut conn = PgConnection::connect_with(target).await.map_err(unreachable)?;
+    let now = postgres::tables(&mut conn).await.map_err(unreachable)?;
+    let _ = conn.close().await;
+    let key = |t: &TableInfo| format!("{}.{}", t.schema, t.name);
+    let before: std::collections::HashMap<String, Option<i64>> = then.iter().map(|t| (key(t), t.rows_written)).collect();
+    let after: std::collections::HashMap<String, Option<i64>> = now.iter().map(|t| (key(t), t.rows_written)).collect();
+    let mut rows = 0i64;
+    for (table, count) in &after {
+        match (before.get(table).copied().flatten(), *count) {
+            (Some(then), Some(now)) if now < then => return Ok(Vec::new()),
+            (Some(then), Some(now)) => rows += now - then,
+            _ => {}
+        }
+    }
+    let mut created: Vec<&String> = after.keys().filter(|t| !before.contains_key(*t)).collect();
+    let mut dropped: Vec<&String> = before.keys().filter(|t| !after.contains_key(*t)).collect();
+    if rows == 0 && created.is_empty() && dropped.is_empty() {
+        return Ok(Vec::new());
+    }
+    created.sort();
+    dropped.sort();
+    let mut what = vec![format!("{rows} rows were inserted, updated or deleted")];
+    if !created.is_empty() {
+        what.push(format!("tables created: {}", created.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")));
+    }
+    if !dropped.is_empty() {
+        what.push(format!("tables dropped: {}", dropped.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")));
+    }
+    let database = target.get_database().unwrap_or_default();
+    Ok(vec![format!("{database} is newer than the backup: since it was taken {}; restoring over it loses those changes", what.join("; "))])
+}
+
+/// What a restore would collide with in the target database: any table for a whole
+/// database, the named tables otherwise; nothing when the database does not exist.
+async fn existing(target: &PgConnectOptions, tables: &[(String, String)]) -> Result<Vec<String>, RestoreError> {
+    let database = target.get_database().unwrap_or_default().to_string();
+    let mut admin = PgConnection::connect_with(&target.clone().database("postgres")).await.map_err(unreachable)?;
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1").bind(&database).fetch_optional(&mut admin).await.map_err(unreachable)?;
+    let _ = admin.close().await;
+    if exists.is_none() {
+        return Ok(Vec::new());
+    }
     let mut conn = PgConnection::connect_with(target).await.map_err(unreachable)?;
     let mut found = Vec::new();
     if tables.is_empty() {

@@ -214,6 +214,12 @@ async fn a_bucket_restore_over_objects_is_backed_up_and_rolled_back_exactly() {
     let before = objects(&live).await;
     let reach = crate::restore_targets();
     let body = serde_json::json!({ "targetBucket": live.bucket() });
+    // Both live objects were written after the backup was taken.
+    let run = bulwark_core::sources::RestoreRun { catalog: &catalog, secrets: &secrets, targets: &reach, actor: &admin };
+    let taken = executions::find(&catalog, &e.id).await.unwrap();
+    let found = bulwark_core::sources::of(&config).conflicts(&run, &config, &body, &taken).await.unwrap();
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found[1].starts_with("2 objects there were written after the backup was taken (the newest, only-live.txt, at "), "{found:?}");
     let asked = jobs::request_from_door(&catalog, &secrets, &reach, &admin, &e.id, body).await.unwrap();
     crate::run_queued(&catalog, &secrets, jobs::JOB_KIND).await;
     let done = jobs::get(&catalog, &admin, &asked.id).await.unwrap();

@@ -374,12 +374,18 @@ async fn a_target_that_holds_data_stops_at_a_conflict(catalog: Catalog) {
     let first = jobs::request(c, s, &reach, &f.operator, f.request("staging", "stage-files/copy")).await.unwrap();
     f.run_queued().await;
     assert_eq!(f.status(&first.restoration_id).await, RestorationStatus::Completed);
+    // What the restore wrote carries the backup's times: nothing there is newer than it.
+    let same = jobs::request(c, s, &reach, &f.operator, f.request("staging", "stage-files/copy")).await.unwrap();
+    assert_eq!(same.status, RestorationStatus::ConflictDetected);
+    assert_eq!(same.conflicts.len(), 1, "{:?}", same.conflicts);
     std::fs::write(f.root.join("stage-files/copy/a.txt"), "changed since").unwrap();
 
-    // The same place again: nothing runs, the conflict and the ways around it are named.
+    // The same place again: nothing runs, the conflict and the ways around it are named,
+    // with the file changed after the backup was taken.
     let again = jobs::request(c, s, &reach, &f.operator, f.request("staging", "stage-files/copy")).await.unwrap();
     assert_eq!(again.status, RestorationStatus::ConflictDetected);
     assert!(again.conflicts[0].contains("is not empty"), "{:?}", again.conflicts);
+    assert!(again.conflicts[1].starts_with("1 files in ") && again.conflicts[1].contains("changed after the backup") && again.conflicts[1].contains("a.txt"), "{:?}", again.conflicts);
     let labels: Vec<&str> = again.alternatives.iter().map(|a| a.label.as_str()).collect();
     assert!(again.alternatives.iter().any(|a| a.target_identifier.starts_with("stage-files/copy_restored_") && a.conflict_resolution.is_none()), "{labels:?}");
     let overwrite = again.alternatives.iter().find(|a| a.conflict_resolution == Some(ConflictResolution::Overwrite)).expect("overwriting files is offered");
@@ -402,6 +408,18 @@ async fn a_target_that_holds_data_stops_at_a_conflict(catalog: Catalog) {
     assert_eq!(waiting.status, RestorationStatus::ApprovalRequired);
     let busy = jobs::request(c, s, &reach, &f.operator, f.request("production", "prod-files/busy")).await.unwrap_err();
     assert_eq!(busy.kind(), Kind::Conflict, "{busy}");
+
+    // A backup running of the place: refused until it ends.
+    let configuration = executions::find(c, &f.execution).await.unwrap().configuration_id;
+    let live: NewTarget = serde_json::from_value(serde_json::json!({ "name": "live-files", "environment": "production", "targetType": "directory", "path": f.source })).unwrap();
+    targets::create(c, s, &reach, &f.admin, live).await.unwrap();
+    let running = executions::start(c, &f.admin, &configuration, "manual").await.unwrap();
+    let over_source = jobs::request(c, s, &reach, &f.operator, f.request("production", "live-files")).await.unwrap_err();
+    assert_eq!(over_source.kind(), Kind::Conflict, "{over_source}");
+    assert!(over_source.to_string().contains(&format!("backup {} of files is queued against", running.id)), "{over_source}");
+    bulwark_core::orchestration::backup::run(c, s, &running.id, Default::default()).await.unwrap();
+    let after = jobs::request(c, s, &reach, &f.operator, f.request("production", "live-files")).await.unwrap();
+    assert_eq!(after.status, RestorationStatus::ConflictDetected, "the source holds its files: {:?}", after.conflicts);
 }
 
 /// Every entry below `dir` by relative path: a file's bytes, `None` for a directory.

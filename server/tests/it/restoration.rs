@@ -44,13 +44,26 @@ async fn a_production_database_restore_over_rest() {
     assert_eq!((backup["executionId"].as_str(), backup["configurationName"].as_str(), backup["pointInTimeCapable"].as_bool()), (Some(execution.as_str()), Some("orders db"), Some(false)), "{available}");
     assert_eq!(app.get("/api/admin/backups/restoration/available?dateRange=1y", Some(&viewer)).await.status, StatusCode::BAD_REQUEST);
 
+    // Over the backed-up database itself: its tables are there, and once it is written after
+    // the backup, it is newer than the backup.
+    let base = "/api/admin/backups/restoration";
+    let over_source = serde_json::json!({ "backupExecutionId": execution, "restorationType": "full", "targetEnvironment": "production", "targetIdentifier": format!("prod-db/{database}") });
+    let found = app.json("POST", base, &operator, &over_source.to_string()).await.json();
+    assert_eq!((found["status"].as_str(), found["conflicts"].as_array().map(Vec::len)), (Some("conflict_detected"), Some(1)), "{found}");
+    cluster.psql(&database, "INSERT INTO orders VALUES (5000, 1); UPDATE orders SET total = 2 WHERE id = 1; CREATE TABLE later (x int);").unwrap();
+    let found = app.json("POST", base, &operator, &over_source.to_string()).await.json();
+    assert_eq!(
+        found["conflicts"][1].as_str(),
+        Some(format!("{database} is newer than the backup: since it was taken 2 rows were inserted, updated or deleted; tables created: public.later; restoring over it loses those changes").as_str()),
+        "{found}"
+    );
+
     // The seeds' body, as written there.
     let restored_db = format!("{database}_restored");
     let seeds = serde_json::json!({
         "backupExecutionId": execution, "restorationType": "full", "targetEnvironment": "production",
         "targetIdentifier": format!("prod-db/{restored_db}"), "incidentReference": "INC-42", "approvalOverride": false,
     });
-    let base = "/api/admin/backups/restoration";
     assert_eq!(app.json("POST", base, &viewer, &seeds.to_string()).await.status, StatusCode::FORBIDDEN);
     let mut missing = seeds.clone();
     missing["restorationType"] = "table_level".into();

@@ -11,7 +11,7 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Connection, Row};
 
@@ -41,13 +41,32 @@ pub struct Metadata {
     pub tables: Vec<TableInfo>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TableInfo {
     pub schema: String,
     pub name: String,
     /// The planner's estimate (`pg_class.reltuples`); -1 for a table never analysed.
     pub row_estimate: i64,
+    /// Rows inserted, updated or deleted since the server's statistics began
+    /// (`pg_stat_user_tables`): a later count that is higher means the table changed.
+    #[serde(default)]
+    pub rows_written: Option<i64>,
+}
+
+/// The tables of the database `conn` is connected to, with how many rows each has had written.
+pub async fn tables(conn: &mut PgConnection) -> Result<Vec<TableInfo>, sqlx::Error> {
+    Ok(sqlx::query(
+        "SELECT n.nspname::text, c.relname::text, c.reltuples::bigint, s.n_tup_ins + s.n_tup_upd + s.n_tup_del
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+         WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+         ORDER BY 1, 2",
+    )
+    .fetch_all(conn)
+    .await?
+    .into_iter()
+    .map(|r| TableInfo { schema: r.get(0), name: r.get(1), row_estimate: r.get(2), rows_written: r.get(3) })
+    .collect())
 }
 
 impl Database {
@@ -73,17 +92,7 @@ impl Database {
             .fetch_one(&mut conn)
             .await
             .map_err(unavailable)?;
-        let tables = sqlx::query(
-            "SELECT n.nspname::text, c.relname::text, c.reltuples::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
-             ORDER BY 1, 2",
-        )
-        .fetch_all(&mut conn)
-        .await
-        .map_err(unavailable)?
-        .into_iter()
-        .map(|r| TableInfo { schema: r.get(0), name: r.get(1), row_estimate: r.get(2) })
-        .collect();
+        let tables = tables(&mut conn).await.map_err(unavailable)?;
         let _ = conn.close().await;
         Ok(Metadata { server_version: row.get(0), database: row.get(1), database_size_bytes: row.get(2), tables })
     }

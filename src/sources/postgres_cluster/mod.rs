@@ -17,7 +17,7 @@ use crate::engine::repo::backup::{self, BackupOptions};
 use crate::engine::repo::snapshot::Snapshot;
 use crate::engine::source::postgres::Database;
 use crate::engine::source::{SourceError, SourceKind};
-use crate::executions::ExecutionError;
+use crate::executions::{Execution, ExecutionError};
 use crate::restore_tests::{self, Outcome};
 use crate::restores::{Destination, Place, RestoreError, Targets};
 
@@ -64,7 +64,7 @@ impl Source for PostgresCluster {
         Ok(serde_json::to_value(request).unwrap_or_default())
     }
 
-    fn conflicts<'a>(&'a self, run: &'a RestoreRun<'a>, configuration: &'a Configuration, body: &'a serde_json::Value) -> SourceFuture<'a, Result<Vec<String>, RestoreError>> {
+    fn conflicts<'a>(&'a self, run: &'a RestoreRun<'a>, configuration: &'a Configuration, body: &'a serde_json::Value, _: &'a Execution) -> SourceFuture<'a, Result<Vec<String>, RestoreError>> {
         Box::pin(async move {
             let Place::DataDirectory { path, .. } = self.check(run, configuration, body).await? else { return Ok(Vec::new()) };
             Ok(occupied(&path, "a cluster is restored only into a new or empty directory"))
