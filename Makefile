@@ -93,6 +93,12 @@ bench-restoration:
 	cargo build --release -p bulwark-server
 	BULWARK=$(CARGO_TARGET_DIR)/release/bulwark bench/restoration.sh $(or $(SCALE),1024)
 
+# The same for a pgbench database, with a database's safety snapshot and rollback: `make bench-restoration-pg PGBENCH_SCALE=<n>` (default 50).
+.PHONY: bench-restoration-pg
+bench-restoration-pg:
+	cargo build --release -p bulwark-server
+	BULWARK=$(CARGO_TARGET_DIR)/release/bulwark bench/restoration_pg.sh $(or $(PGBENCH_SCALE),50)
+
 # The job queue with 1 and 3 nodes on one PostgreSQL catalog (bench/README.md): `make bench-jobs JOBS=<n>` (default 2000).
 .PHONY: bench-jobs
 bench-jobs:

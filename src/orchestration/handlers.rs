@@ -219,7 +219,8 @@ impl JobHandler for RequestedCleanupHandler {
     }
 }
 
-/// Ends executions whose job ended without recording them (`executions::reconcile`).
+/// Ends executions and restorations whose job ended without recording them
+/// (`executions::reconcile`, `restoration::reconcile`).
 pub struct ReconcileHandler;
 
 impl JobHandler for ReconcileHandler {
@@ -232,6 +233,10 @@ impl JobHandler for ReconcileHandler {
             let ended = reconcile::reconcile(catalog).await?;
             if ended > 0 {
                 tracing::info!(ended, "executions reconciled");
+            }
+            let ended = restoration::reconcile::reconcile(catalog).await?;
+            if ended > 0 {
+                tracing::info!(ended, "restorations reconciled");
             }
             Ok(())
         })

@@ -123,7 +123,7 @@ impl Pool {
         };
         tracing::info!(job = %job.id, kind = %job.kind, attempt = job.attempts, "job started");
         let lease = Duration::seconds(self.lease_seconds);
-        let cancel = CancelFlag::default();
+        let cancel: CancelFlag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(job.cancel_requested != 0));
         // Heartbeats every third of the lease; between them, the cancellation flag each second.
         let watch = async {
             let period = std::time::Duration::from_secs((self.lease_seconds / 3) as u64);

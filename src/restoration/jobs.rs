@@ -527,7 +527,9 @@ pub async fn cancel(catalog: &Catalog, actor: &Principal, id: &str) -> Result<Re
                 )));
             }
             let job = row.job_id.as_deref().ok_or_else(|| RestorationError::Conflict(format!("restoration {id} runs without a job")))?;
-            jobs::cancel(catalog, job).await?;
+            // Never dequeued: a job queued again after its node died must still run, to put
+            // back what that node wrote; it starts with its stop already asked for.
+            jobs::request_stop(catalog, job).await?;
             let detail = serde_json::json!({ "wasRunning": true, "target": row.target_identifier });
             audit::record(catalog, Entry { actor: &Actor::from(actor), action: "restoration.cancel", target_type: "restoration", target_id: Some(id), detail }).await?;
             return get(catalog, actor, id).await;
@@ -837,19 +839,19 @@ async fn record_failure(catalog: &Catalog, row: &Row, error: &RestorationError) 
         }
         _ => error.to_string(),
     };
-    record_end(catalog, row, RestorationStatus::Failed, &message, Some(kind)).await
+    record_end(catalog, row, RestorationStatus::Failed, &message, Some(kind)).await.map(drop)
 }
 
 /// Records how a restoration ended without completing (failed, or stopped while it wrote) and
-/// how its target was left. A safety snapshot taken before stays open to a rollback until its
-/// deadline.
-async fn record_end(catalog: &Catalog, row: &Row, status: RestorationStatus, message: &str, kind: Option<Kind>) -> Result<(), RestorationError> {
+/// how its target was left, unless it has ended already; returns whether it recorded. A safety
+/// snapshot taken before stays open to a rollback until its deadline.
+pub(super) async fn record_end(catalog: &Catalog, row: &Row, status: RestorationStatus, message: &str, kind: Option<Kind>) -> Result<bool, RestorationError> {
     let now = time::now_text();
     let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
-    sqlx::query(
+    let changed = sqlx::query(
         "UPDATE restoration_jobs SET status = $1, error_message = $2, error_kind = $3, end_time = $4, updated_at = $4,
              rollback_available = CASE WHEN safety_execution_id IS NULL THEN 0 ELSE 1 END
-         WHERE id = $5",
+         WHERE id = $5 AND status IN ('initiated', 'running')",
     )
     .bind(status.as_str())
     .bind(message)
@@ -857,13 +859,17 @@ async fn record_end(catalog: &Catalog, row: &Row, status: RestorationStatus, mes
     .bind(&now)
     .bind(&row.id)
     .execute(&mut *tx.tx)
-    .await?;
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        return Ok(false);
+    }
     let detail = serde_json::json!({ "target": row.target_identifier, "outcome": message });
     let action = if status == RestorationStatus::Failed { "restoration.fail" } else { "restoration.stopped" };
     let actor = Actor::from(&Principal::system("restoration"));
     audit::append(&mut tx, Entry { actor: &actor, action, target_type: "restoration", target_id: Some(&row.id), detail }).await?;
     tx.tx.commit().await?;
-    Ok(())
+    Ok(true)
 }
 
 /// How a failed restoration's recorded error classifies.

@@ -19,12 +19,14 @@
 //! - `safety`: the safety snapshot of what a restore writes over, and the rollback that puts
 //!   it back (on request until the deadline, at once when a restore fails part-way).
 //! - `available`: the backups a restoration can start from.
+//! - `reconcile`: restorations whose job ended without recording them, given that end.
 
 pub mod approvals;
 pub mod available;
 pub mod conflicts;
 pub mod jobs;
 pub mod policy;
+pub mod reconcile;
 mod request;
 pub mod safety;
 pub mod targets;

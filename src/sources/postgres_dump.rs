@@ -6,6 +6,7 @@
 
 use std::process::Stdio;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use serde::Deserialize;
@@ -208,29 +209,34 @@ async fn pg_restore(repo: &Repository, snapshot: &Snapshot, url: &str, password:
     if let Some(password) = password {
         command.env("PGPASSWORD", password);
     }
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| RestoreError::Target(format!("cannot run pg_restore: {e}")))?;
-    let stdin = child.stdin.take().ok_or_else(|| RestoreError::Target("pg_restore has no input".into()))?;
-    let stderr = collect_stderr(&mut child);
-    let streamed = restore::restore_stream(repo, index, snapshot, PipeInput(Some(stdin))).await;
-    let bytes = match streamed {
+    let mut child = Restoring(
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| RestoreError::Target(format!("cannot run pg_restore: {e}")))?,
+    );
+    let stdin = child.0.stdin.take().ok_or_else(|| RestoreError::Target("pg_restore has no input".into()))?;
+    let stderr = collect_stderr(&mut child.0);
+    let input = PipeInput { pipe: Some(stdin), closed: Arc::new(AtomicBool::new(false)), fed: Arc::new(AtomicU64::new(0)) };
+    let (closed, fed) = (input.closed.clone(), input.fed.clone());
+    let bytes = match restore::restore_stream(repo, index, snapshot, input).await {
         // Closing its input lets pg_restore finish and commit.
         Ok((stdin, n)) => {
             drop(stdin);
             n
         }
+        // pg_restore had already taken all it needed and closed its input (it may be
+        // committing): whatever stopped the stream after that, its exit status decides.
+        Err(_) if closed.load(Ordering::SeqCst) => fed.load(Ordering::SeqCst),
         Err(e) => {
-            // Kill it before it can commit: the single transaction rolls back.
-            let _ = child.kill();
-            let _ = child.wait();
+            // Killed before it can commit: the single transaction rolls back.
+            drop(child);
             return Err(e.into());
         }
     };
-    let status = tokio::task::spawn_blocking(move || child.wait()).await.map_err(|e| RestoreError::Target(e.to_string()))?;
+    let status = tokio::task::spawn_blocking(move || child.0.wait()).await.map_err(|e| RestoreError::Target(e.to_string()))?;
     let stderr = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
     match status {
         Ok(s) if s.success() => Ok(bytes),
@@ -285,6 +291,12 @@ async fn swap_in(repo: &Repository, snapshot: &Snapshot, request: &PostgresResto
     if !made {
         sqlx::query(&create).execute(&mut admin).await.map_err(unreachable)?;
     }
+    if like.is_some()
+        && let Err(e) = copy_database_properties(&mut admin, &database, &staging).await
+    {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote(&staging))).execute(&mut admin).await;
+        return Err(e);
+    }
     let mut staging_url = url::Url::parse(&request.target_url).map_err(|e| RestoreError::Invalid(format!("targetUrl: {e}")))?;
     staging_url.set_path(&format!("/{staging}"));
     let bytes = match pg_restore(repo, snapshot, staging_url.as_str(), request.target_password.as_deref(), &[], false).await {
@@ -318,28 +330,161 @@ async fn swap_in(repo: &Repository, snapshot: &Snapshot, request: &PostgresResto
     Ok(bytes)
 }
 
+/// Gives database `to` what a dump does not hold of database `from`: its privileges, its
+/// connection limit, its comment, and its settings (`ALTER DATABASE … SET`, `ALTER ROLE … IN
+/// DATABASE … SET`). A restore never changes them, so the database a rollback swaps in has
+/// those the target had before the restore, a revoked `CONNECT` included. Names and values come
+/// from the server's own catalogs, quoted by it or here.
+async fn copy_database_properties(admin: &mut PgConnection, from: &str, to: &str) -> Result<(), RestoreError> {
+    let to_ident = format!("\"{}\"", to.replace('"', "\"\""));
+    let literal = |text: &str| format!("'{}'", text.replace('\'', "''"));
+    let failed = |what: &str, e: sqlx::Error| RestoreError::Target(format!("giving the rolled-back database the {what} of {from}: {}", describe(&e)));
+    let (has_acl, limit, comment): (bool, i32, Option<String>) =
+        sqlx::query_as("SELECT datacl IS NOT NULL, datconnlimit, shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1")
+            .bind(from)
+            .fetch_one(&mut *admin)
+            .await
+            .map_err(|e| failed("properties", e))?;
+    let mut statements = Vec::new();
+    if has_acl {
+        statements.push(format!("REVOKE ALL ON DATABASE {to_ident} FROM PUBLIC"));
+        let grants: Vec<(String, String, bool)> = sqlx::query_as(
+            "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END, a.privilege_type, a.is_grantable
+               FROM pg_database d, aclexplode(d.datacl) a WHERE d.datname = $1",
+        )
+        .bind(from)
+        .fetch_all(&mut *admin)
+        .await
+        .map_err(|e| failed("privileges", e))?;
+        for (grantee, privilege, grantable) in grants {
+            if !matches!(privilege.as_str(), "CONNECT" | "CREATE" | "TEMPORARY") {
+                return Err(RestoreError::Target(format!("database {from} grants {privilege:?}, which a rollback cannot give back")));
+            }
+            statements.push(format!("GRANT {privilege} ON DATABASE {to_ident} TO {grantee}{}", if grantable { " WITH GRANT OPTION" } else { "" }));
+        }
+    }
+    if limit >= 0 {
+        statements.push(format!("ALTER DATABASE {to_ident} CONNECTION LIMIT {limit}"));
+    }
+    if let Some(comment) = comment {
+        statements.push(format!("COMMENT ON DATABASE {to_ident} IS {}", literal(&comment)));
+    }
+    let settings: Vec<(Option<String>, String)> = sqlx::query_as(
+        "SELECT CASE WHEN s.setrole = 0 THEN NULL ELSE quote_ident(pg_get_userbyid(s.setrole)) END, unnest(s.setconfig)
+           FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = $1",
+    )
+    .bind(from)
+    .fetch_all(&mut *admin)
+    .await
+    .map_err(|e| failed("settings", e))?;
+    for (role, setting) in settings {
+        let Some((name, value)) = setting.split_once('=').filter(|(name, _)| !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')) else {
+            return Err(RestoreError::Target(format!("database {from} has a setting that does not read: {setting:?}")));
+        };
+        let value = setting_value(name, value);
+        statements.push(match role {
+            None => format!("ALTER DATABASE {to_ident} SET {name} TO {value}"),
+            Some(role) => format!("ALTER ROLE {role} IN DATABASE {to_ident} SET {name} TO {value}"),
+        });
+    }
+    for statement in statements {
+        sqlx::query(&statement).execute(&mut *admin).await.map_err(|e| failed("privileges and settings", e))?;
+    }
+    Ok(())
+}
+
+/// A stored setting's value as SQL: a literal, or for the settings PostgreSQL keeps as a list
+/// of quoted names (`search_path = "$user", public`) one literal per element, as pg_dump writes
+/// them.
+fn setting_value(name: &str, value: &str) -> String {
+    let literal = |text: &str| format!("'{}'", text.replace('\'', "''"));
+    const LISTS: [&str; 4] = ["search_path", "temp_tablespaces", "session_preload_libraries", "local_preload_libraries"];
+    if !LISTS.contains(&name.to_ascii_lowercase().as_str()) {
+        return literal(value);
+    }
+    let mut elements = Vec::new();
+    let mut chars = value.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let mut element = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            while let Some(c) = chars.next() {
+                match c {
+                    '"' if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        element.push('"');
+                    }
+                    '"' => break,
+                    c => element.push(c),
+                }
+            }
+            while chars.peek().is_some_and(|c| *c != ',') {
+                chars.next();
+            }
+        } else {
+            while let Some(c) = chars.peek().copied().filter(|c| *c != ',') {
+                chars.next();
+                element.push(c);
+            }
+            element = element.trim_end().to_string();
+        }
+        elements.push(literal(&element));
+        if chars.next().is_none() {
+            break;
+        }
+    }
+    elements.join(", ")
+}
+
 async fn database_exists(conn: &mut PgConnection, name: &str) -> Result<bool, sqlx::Error> {
     Ok(sqlx::query_scalar::<_, i32>("SELECT 1 FROM pg_database WHERE datname = $1").bind(name).fetch_optional(conn).await?.is_some())
 }
 
+/// A running pg_restore, killed (and reaped) if it is dropped before it exits: a restore
+/// stopped, failed or dropped part-way (a lost lease drops the job's future) must never let it
+/// go on to commit.
+struct Restoring(std::process::Child);
+
+impl Drop for Restoring {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// pg_restore's input. pg_restore stops reading once it has what it needs (the chosen tables),
 /// so a closed pipe is not an error: the rest of the stream is still read and verified, and
-/// pg_restore's exit status decides.
-struct PipeInput(Option<std::process::ChildStdin>);
+/// pg_restore's exit status decides. `closed` says it stopped reading; `fed` counts what it took.
+struct PipeInput {
+    pipe: Option<std::process::ChildStdin>,
+    closed: Arc<AtomicBool>,
+    fed: Arc<AtomicU64>,
+}
 
 impl std::io::Write for PipeInput {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if let Some(pipe) = &mut self.0 {
+        if let Some(pipe) = &mut self.pipe {
             match pipe.write_all(buf) {
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => self.0 = None,
-                other => other?,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                    self.pipe = None;
+                    self.closed.store(true, Ordering::SeqCst);
+                }
+                Err(e) => return Err(e),
+                Ok(()) => {
+                    self.fed.fetch_add(buf.len() as u64, Ordering::SeqCst);
+                }
             }
         }
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        match self.0.as_mut().map(std::io::Write::flush) {
+        match self.pipe.as_mut().map(std::io::Write::flush) {
             Some(Err(e)) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e),
             _ => Ok(()),
         }
@@ -558,3 +703,17 @@ async fn drop_database(maintenance: &Database, name: &str) -> Result<(), String>
     Ok(())
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::setting_value;
+
+    #[test]
+    fn stored_settings_read_back_as_sql() {
+        assert_eq!(setting_value("work_mem", "8MB"), "'8MB'");
+        assert_eq!(setting_value("application_name", "it's"), "'it''s'");
+        assert_eq!(setting_value("search_path", "\"$user\", public"), "'$user', 'public'");
+        assert_eq!(setting_value("search_path", "\"a \"\"b\"\", c\",d"), "'a \"b\", c', 'd'");
+        assert_eq!(setting_value("search_path", "\"\""), "''");
+    }
+}

@@ -69,15 +69,21 @@ pub async fn run_queued(catalog: &Catalog, secrets: &bulwark_core::platform::sec
     let mut pool = Pool::new(catalog.clone(), "test".into());
     handlers::register_all(&mut pool, secrets, &std::sync::Arc::new(restore_targets()));
     let handler = pool.handler(kind).unwrap_or_else(|| panic!("no handler for {kind}"));
-    let queued: Vec<(String, String, String)> = sqlx::query_as("SELECT id, kind, payload FROM jobs WHERE state = 'queued' AND kind = $1 ORDER BY created_at, id")
+    let queued: Vec<(String, String, String, i64)> = sqlx::query_as("SELECT id, kind, payload, cancel_requested FROM jobs WHERE state = 'queued' AND kind = $1 ORDER BY created_at, id")
         .bind(kind)
         .fetch_all(catalog.pool())
         .await
         .unwrap();
-    for (id, kind, payload) in queued {
-        let job = ClaimedJob { id: id.clone(), kind, payload, attempts: 1, owner: "test".into(), liveness: Default::default() };
-        handler.run(catalog, &job, Default::default()).await.unwrap();
-        sqlx::query("UPDATE jobs SET state = 'succeeded' WHERE id = $1").bind(&id).execute(catalog.pool()).await.unwrap();
+    for (id, kind, payload, cancel_requested) in queued {
+        let job = ClaimedJob { id: id.clone(), kind, payload, attempts: 1, cancel_requested, owner: "test".into(), liveness: Default::default() };
+        // As the pool does: a stop asked for before it began is set from the start.
+        let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(cancel_requested != 0));
+        let state = match handler.run(catalog, &job, cancel.clone()).await {
+            Ok(()) => "succeeded",
+            Err(_) if cancel.load(std::sync::atomic::Ordering::SeqCst) => "cancelled",
+            Err(e) => panic!("job {id} failed: {}", e.message()),
+        };
+        sqlx::query("UPDATE jobs SET state = $1 WHERE id = $2").bind(state).bind(&id).execute(catalog.pool()).await.unwrap();
     }
 }
 

@@ -28,7 +28,8 @@ on_both_catalogs!(
     a_target_that_holds_data_stops_at_a_conflict,
     writing_over_a_target_backs_it_up_and_a_rollback_puts_it_back_exactly,
     a_restore_that_fails_part_way_is_put_back_from_its_safety_snapshot,
-    a_restore_stopped_while_it_writes_is_put_back
+    a_restore_stopped_while_it_writes_is_put_back,
+    a_restore_whose_node_died_is_stopped_by_the_next_and_put_back
 );
 
 /// A directory backed up into a local repository, and a production and a staging target.
@@ -573,29 +574,47 @@ async fn a_restore_that_fails_part_way_is_put_back_from_its_safety_snapshot(cata
     assert_eq!(contents(&place), before, "the target is exactly as it was");
 }
 
+impl Fixture {
+    /// A backup big enough to be stopped part-way (16 files of 2 MiB of noise), and a request
+    /// to write it over the occupied `stage-files/live`; what that place held.
+    async fn noise_over_live(&self) -> (RestorationRequest, std::collections::BTreeMap<String, Option<Vec<u8>>>) {
+        let (c, s) = (&self.catalog, &self.secrets);
+        let source = bulwark_testkit::temp_dir("restoration-noise");
+        let mut noise = std::fs::File::open("/dev/urandom").unwrap();
+        for i in 0..16 {
+            let mut bytes = vec![0u8; 2 << 20];
+            std::io::Read::read_exact(&mut noise, &mut bytes).unwrap();
+            std::fs::write(source.join(format!("noise-{i:02}.bin")), bytes).unwrap();
+        }
+        let new: NewConfiguration = serde_json::from_value(serde_json::json!({ "name": "noise", "sourceType": "filesystem", "sourceIdentifier": source, "storageLocationIds": [self.location] })).unwrap();
+        let configuration = configurations::create(c, s, &self.admin, new).await.unwrap();
+        let e = executions::start(c, &self.admin, &configuration.id, "manual").await.unwrap();
+        bulwark_core::orchestration::backup::run(c, s, &e.id, Default::default()).await.unwrap();
+        let before = occupied_place(&self.root.join("stage-files/live"));
+        let mut over = self.request("staging", "stage-files/live");
+        over.backup_execution_id = e.id.clone();
+        over.conflict_resolution = Some(ConflictResolution::Overwrite);
+        over.accept_unverified = Some(true);
+        (over, before)
+    }
+}
+
+/// Waits until the restore has put its first file into `place`.
+async fn first_file_in(place: &std::path::Path) {
+    let first = place.join("noise-00.bin");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !first.exists() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    assert!(first.exists(), "the restore wrote its first file");
+}
+
 async fn a_restore_stopped_while_it_writes_is_put_back(catalog: Catalog) {
     let f = Fixture::new(catalog).await;
     let (c, s) = (&f.catalog, &f.secrets);
     let reach = restore_targets();
-    // A backup big enough to be stopped part-way: files of noise.
-    let source = bulwark_testkit::temp_dir("restoration-noise");
-    let mut noise = std::fs::File::open("/dev/urandom").unwrap();
-    for i in 0..16 {
-        let mut bytes = vec![0u8; 2 << 20];
-        std::io::Read::read_exact(&mut noise, &mut bytes).unwrap();
-        std::fs::write(source.join(format!("noise-{i:02}.bin")), bytes).unwrap();
-    }
-    let new: NewConfiguration = serde_json::from_value(serde_json::json!({ "name": "noise", "sourceType": "filesystem", "sourceIdentifier": source, "storageLocationIds": [f.location] })).unwrap();
-    let configuration = configurations::create(c, s, &f.admin, new).await.unwrap();
-    let e = executions::start(c, &f.admin, &configuration.id, "manual").await.unwrap();
-    bulwark_core::orchestration::backup::run(c, s, &e.id, Default::default()).await.unwrap();
-
+    let (over, before) = f.noise_over_live().await;
     let place = f.root.join("stage-files/live");
-    let before = occupied_place(&place);
-    let mut over = f.request("staging", "stage-files/live");
-    over.backup_execution_id = e.id.clone();
-    over.conflict_resolution = Some(ConflictResolution::Overwrite);
-    over.accept_unverified = Some(true);
     let asked = jobs::request(c, s, &reach, &f.operator, over).await.unwrap();
     // The worker's flag, set as soon as the first restored file is in place.
     let stop = bulwark_core::platform::jobs::CancelFlag::default();
@@ -603,16 +622,69 @@ async fn a_restore_stopped_while_it_writes_is_put_back(catalog: Catalog) {
         let (c, s, id, stop) = (c.clone(), s.clone(), asked.restoration_id.clone(), stop.clone());
         tokio::spawn(async move { jobs::run(&c, &s, &restore_targets(), &id, stop).await })
     };
-    let first = place.join("noise-00.bin");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !first.exists() && std::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-    }
+    first_file_in(&place).await;
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    assert!(first.exists(), "the restore wrote its first file");
     assert_eq!(running.await.unwrap().unwrap(), RestorationStatus::Cancelled);
     let stopped = jobs::get(c, &f.admin, &asked.restoration_id).await.unwrap();
     assert_eq!(stopped.status, RestorationStatus::Cancelled);
     assert_eq!(stopped.error_message.as_deref(), Some("stopped while writing; stage-files/live was put back as it was from its safety snapshot"));
     assert_eq!(contents(&place), before, "the target is exactly as it was before the restore");
+}
+
+async fn a_restore_whose_node_died_is_stopped_by_the_next_and_put_back(catalog: Catalog) {
+    let f = Fixture::new(catalog).await;
+    let (c, s) = (&f.catalog, &f.secrets);
+    let reach = restore_targets();
+    let (over, before) = f.noise_over_live().await;
+    let place = f.root.join("stage-files/live");
+    let asked = jobs::request(c, s, &reach, &f.operator, over).await.unwrap();
+    let id = asked.restoration_id.clone();
+    // A node takes it, writes its first file and dies: its work is dropped, its job is queued
+    // again for another node to take over.
+    let running = {
+        let (c, s, id) = (c.clone(), s.clone(), id.clone());
+        tokio::spawn(async move { jobs::run(&c, &s, &restore_targets(), &id, Default::default()).await })
+    };
+    first_file_in(&place).await;
+    running.abort();
+    let _ = running.await;
+    // What its writers had in hand lands; then nothing moves.
+    let mut seen = contents(&place);
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let now = contents(&place);
+        if now == seen {
+            break;
+        }
+        seen = now;
+    }
+    let row = jobs::get(c, &f.admin, &id).await.unwrap();
+    assert_eq!(row.status, RestorationStatus::Running);
+    assert!(row.safety_execution_id.is_some() && contents(&place) != before, "{row:?}");
+    let job_of = "SELECT j.state, j.cancel_requested FROM jobs j JOIN restoration_jobs r ON r.job_id = j.id WHERE r.id = $1";
+
+    // Stopping it keeps its job queued, with the stop asked for: the node that takes it over
+    // stops at once and puts the target back.
+    jobs::cancel(c, &f.operator, &id).await.unwrap();
+    let job: (String, i64) = sqlx::query_as(job_of).bind(&id).fetch_one(c.pool()).await.unwrap();
+    assert_eq!(job, ("queued".to_string(), 1));
+    f.run_queued().await;
+    let stopped = jobs::get(c, &f.admin, &id).await.unwrap();
+    assert_eq!(stopped.status, RestorationStatus::Cancelled, "{:?}", stopped.error_message);
+    assert_eq!(contents(&place), before, "the target is exactly as it was before the restore");
+
+    // A restoration whose job ended without recording it (its node died after its last
+    // attempt) is ended by reconciliation, once.
+    let other = jobs::request(c, s, &reach, &f.operator, f.request("staging", "stage-files/other")).await.unwrap();
+    sqlx::query("UPDATE restoration_jobs SET status = 'running' WHERE id = $1").bind(&other.restoration_id).execute(c.pool()).await.unwrap();
+    sqlx::query("UPDATE jobs SET state = 'failed', last_error = 'lease expired: the worker stopped or hung' WHERE id = (SELECT job_id FROM restoration_jobs WHERE id = $1)")
+        .bind(&other.restoration_id)
+        .execute(c.pool())
+        .await
+        .unwrap();
+    assert_eq!(bulwark_core::restoration::reconcile::reconcile(c).await.unwrap(), 1);
+    let ended = jobs::get(c, &f.admin, &other.restoration_id).await.unwrap();
+    assert_eq!(ended.status, RestorationStatus::Failed);
+    assert_eq!(ended.error_message.as_deref(), Some("ended by reconciliation: its job failed without recording the restore's outcome (lease expired: the worker stopped or hung)"));
+    assert_eq!(bulwark_core::restoration::reconcile::reconcile(c).await.unwrap(), 0);
 }

@@ -111,6 +111,28 @@ async fn a_production_database_restore_over_rest() {
     cluster.psql(&restored_db, "UPDATE orders SET total = 0 WHERE id <= 10; DELETE FROM orders WHERE id > 1990; CREATE TABLE notes (t text); INSERT INTO notes VALUES ('kept');").unwrap();
     let notes = "SELECT string_agg(t, ',') FROM notes";
     let changed = (cluster.psql(&restored_db, checksum).unwrap(), cluster.psql(&restored_db, notes).unwrap());
+    // What a dump does not hold of a database: its privileges (CONNECT revoked from PUBLIC),
+    // connection limit, comment and settings. The rollback's swapped-in database has them too.
+    let role = format!("{database}_reader");
+    cluster.psql("postgres", &format!("CREATE ROLE {role}")).unwrap();
+    cluster
+        .psql(
+            "postgres",
+            &format!(
+                "REVOKE CONNECT, TEMPORARY ON DATABASE {restored_db} FROM PUBLIC; GRANT CONNECT ON DATABASE {restored_db} TO {role} WITH GRANT OPTION;
+                 ALTER DATABASE {restored_db} CONNECTION LIMIT 40; COMMENT ON DATABASE {restored_db} IS 'orders, it''s production';
+                 ALTER DATABASE {restored_db} SET search_path = \"$user\", public, \"Odd, name\"; ALTER DATABASE {restored_db} SET work_mem = '8MB';
+                 ALTER ROLE {role} IN DATABASE {restored_db} SET statement_timeout = '5s';"
+            ),
+        )
+        .unwrap();
+    let properties = format!(
+        "SELECT d.datacl::text, d.datconnlimit, shobj_description(d.oid, 'pg_database'),
+                (SELECT string_agg(coalesce(pg_get_userbyid(nullif(s.setrole, 0))::text, '-') || ':' || array_to_string(s.setconfig, ';'), ' ' ORDER BY s.setrole)
+                   FROM pg_db_role_setting s WHERE s.setdatabase = d.oid)
+           FROM pg_database d WHERE d.datname = '{restored_db}'"
+    );
+    let kept = cluster.psql("postgres", &properties).unwrap();
     let mut over = seeds.clone();
     over["conflictResolution"] = "overwrite".into();
     let over = app.json("POST", base, &operator, &over.to_string()).await.json();
@@ -131,6 +153,7 @@ async fn a_production_database_restore_over_rest() {
     let events = app.get(&format!("{base}/{rollback_id}/events"), Some(&viewer)).await.text();
     assert!(events.contains("\"status\":\"completed\""), "{events}");
     assert_eq!((cluster.psql(&restored_db, checksum).unwrap(), cluster.psql(&restored_db, notes).unwrap()), changed, "the database is back as it was");
+    assert_eq!(cluster.psql("postgres", &properties).unwrap(), kept, "with its privileges, limit, comment and settings");
     assert_eq!(app.get(&format!("{base}/{over_id}"), Some(&viewer)).await.json()["status"].as_str(), Some("rolled_back"));
     let history = app.get(&format!("{base}?status=completed&targetEnvironment=production"), Some(&viewer)).await.json();
     assert_eq!(history["restorations"].as_array().map(Vec::len), Some(2), "the first restore and the rollback: {history}");

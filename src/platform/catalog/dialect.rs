@@ -94,7 +94,7 @@ impl Backend {
                  WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $1
                              ORDER BY priority, run_at, created_at
                              LIMIT 1 FOR UPDATE SKIP LOCKED)
-                 RETURNING id, kind, payload, attempts"
+                 RETURNING id, kind, payload, attempts, cancel_requested"
             }
             // Under SQLite's single writer the UPDATE's subquery and write are one atomic step.
             Backend::Sqlite => {
@@ -102,7 +102,7 @@ impl Backend {
                         attempts = attempts + 1, started_at = $1, updated_at = $1
                  WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $1
                              ORDER BY priority, run_at, created_at LIMIT 1)
-                 RETURNING id, kind, payload, attempts"
+                 RETURNING id, kind, payload, attempts, cancel_requested"
             }
         }
     }

@@ -137,6 +137,9 @@ pub struct ClaimedJob {
     pub kind: String,
     pub payload: String,
     pub attempts: i64,
+    /// Someone asked it to stop before this attempt began ([`request_stop`]): the handler
+    /// starts with its cancel flag set, to undo what an earlier attempt did.
+    pub cancel_requested: i64,
     /// The worker holding the lease (set by [`claim`]).
     #[sqlx(skip)]
     pub owner: String,
@@ -405,6 +408,24 @@ pub async fn cancel(catalog: &Catalog, id: &str) -> Result<Cancelled, JobError> 
         .await?;
     if requested.rows_affected() == 1 {
         return Ok(Cancelled::Requested);
+    }
+    get(catalog, id).await?;
+    Err(JobError::Finished(id.into()))
+}
+
+/// Asks job `id` to stop wherever it is, never dequeuing it: a job whose earlier attempt may
+/// have left work half-done (a restore a dead node was writing) must still run, with its
+/// cancel flag set, to undo it. A running job sees the flag within a second; a queued one
+/// starts with it ([`ClaimedJob::cancel_requested`]).
+pub async fn request_stop(catalog: &Catalog, id: &str) -> Result<(), JobError> {
+    let now = time::to_text(catalog.now().await?);
+    let requested = sqlx::query("UPDATE jobs SET cancel_requested = 1, updated_at = $1 WHERE id = $2 AND state IN ('queued', 'running')")
+        .bind(&now)
+        .bind(id)
+        .execute(catalog.pool())
+        .await?;
+    if requested.rows_affected() == 1 {
+        return Ok(());
     }
     get(catalog, id).await?;
     Err(JobError::Finished(id.into()))
