@@ -272,7 +272,7 @@ pub async fn create(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, n
         },
     )
     .await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     find(catalog, &id).await
 }
 
@@ -323,7 +323,7 @@ pub async fn delete(catalog: &Catalog, actor: &Principal, id: &str) -> Result<()
         },
     )
     .await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -425,7 +425,7 @@ pub async fn init_repository(catalog: &Catalog, secrets: &SecretBox, actor: &Pri
         },
     )
     .await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     Ok(Initialized { recovery_kit, key_file })
 }
 

@@ -82,7 +82,7 @@ pub async fn attach(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, l
     locations::record_repository(&mut tx.tx, secrets, location_id, &repo.config().id, &key_file).await?;
     let detail = serde_json::json!({ "repositoryId": repo.config().id });
     audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "storage_location.attach_repository", target_type: "storage_location", target_id: Some(location_id), detail }).await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     Ok(repo.config().id.clone())
 }
 
@@ -132,7 +132,7 @@ pub async fn rebuild(catalog: &Catalog, secrets: &SecretBox, actor: &Principal) 
     let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
     let detail = serde_json::to_value(&report).unwrap_or_default();
     audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "catalog.rebuild", target_type: "catalog", target_id: None, detail }).await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     Ok(report)
 }
 

@@ -116,7 +116,7 @@ pub async fn schedule(catalog: &Catalog, actor: &Principal, source_id: &str, req
     let id = queue(&mut tx, source_id, &request.target_location_id, &actor.username).await?;
     let detail = serde_json::json!({ "sourceLocationId": source_id, "targetLocationId": request.target_location_id });
     audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "replication.schedule", target_type: "replication_run", target_id: Some(&id), detail }).await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     get(catalog, &id).await
 }
 
@@ -172,7 +172,7 @@ pub async fn link(catalog: &Catalog, actor: &Principal, source_id: &str, request
     queue(&mut tx, source_id, &request.target_location_id, &actor.username).await?;
     let detail = serde_json::json!({ "sourceLocationId": source_id, "targetLocationId": request.target_location_id });
     audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "replication.link", target_type: "replication_link", target_id: Some(&id), detail }).await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     Ok(sqlx::query_as(&format!("SELECT {LINK_COLUMNS} FROM replication_links WHERE id = $1")).bind(&id).fetch_one(catalog.pool()).await?)
 }
 
@@ -187,7 +187,7 @@ pub async fn unlink(catalog: &Catalog, actor: &Principal, link_id: &str) -> Resu
         return Err(ReplicateError::NotFound(format!("replication rule {link_id} not found")));
     }
     audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "replication.unlink", target_type: "replication_link", target_id: Some(link_id), detail: serde_json::json!({}) }).await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -212,7 +212,7 @@ pub async fn after_backup(catalog: &Catalog, location_id: &str) -> Result<usize,
     for target in &targets {
         queue(&mut tx, location_id, target, "replication").await?;
     }
-    tx.tx.commit().await?;
+    tx.commit().await?;
     Ok(targets.len())
 }
 

@@ -450,7 +450,7 @@ async fn write(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, id: &s
     // The audit detail never holds the password, only whether one was given.
     let detail = serde_json::json!({ "name": name, "sourceType": new.source_type, "passwordChanged": sealed.is_some() });
     audit::append(&mut tx, Entry { actor: &Actor::from(actor), action, target_type: "backup_configuration", target_id: Some(id), detail }).await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     find(catalog, id).await
 }
 
@@ -508,7 +508,7 @@ pub async fn set_active(catalog: &Catalog, actor: &Principal, id: &str, active: 
     let action = if active { "backup_configuration.resume" } else { "backup_configuration.pause" };
     let detail = serde_json::json!({ "name": current.name });
     audit::append(&mut tx, Entry { actor: &Actor::from(actor), action, target_type: "backup_configuration", target_id: Some(id), detail }).await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     find(catalog, id).await
 }
 

@@ -155,7 +155,7 @@ pub async fn start_annotated(catalog: &Catalog, actor: &Principal, configuration
     let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
     let id = insert_in(&mut tx, &Actor::from(actor), &actor.username, &configuration, execution_type, &annotations).await?;
     enqueue_in(&mut tx, &configuration, &id, execution_type).await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     find(catalog, &id).await
 }
 
@@ -181,7 +181,7 @@ async fn enqueue_in(tx: &mut SerializedTx<'_>, configuration: &Configuration, id
 pub async fn insert(catalog: &Catalog, actor: &Actor, requested_by: &str, configuration: &Configuration, execution_type: &str) -> Result<String, ExecutionError> {
     let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
     let id = insert_in(&mut tx, actor, requested_by, configuration, execution_type, &(None, "{}".into())).await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     Ok(id)
 }
 
@@ -206,7 +206,7 @@ pub async fn insert_safety(catalog: &Catalog, actor: &Actor, requested_by: &str,
     .await?;
     let detail = serde_json::json!({ "configuration": configuration.name, "executionType": SAFETY, "note": note });
     audit::append(&mut tx, Entry { actor, action: "backup_execution.start", target_type: "backup_execution", target_id: Some(&id), detail }).await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     Ok(id)
 }
 
@@ -230,6 +230,18 @@ async fn insert_in(
             .await?;
     if let Some(busy) = busy {
         return Err(ExecutionError::Conflict(format!("configuration {:?} already has a backup under way ({busy})", configuration.name)));
+    }
+    // A restore about to write or writing over the source: backing it up now would record a
+    // half-restored state (`restoration::jobs` records what each restoration writes over).
+    let restoring: Option<String> = sqlx::query_scalar(
+        "SELECT r.id FROM restoration_jobs r JOIN restoration_writes_over w ON w.restoration_id = r.id
+          WHERE w.configuration_id = $1 AND r.status IN ('initiated', 'running') LIMIT 1",
+    )
+    .bind(configuration_id)
+    .fetch_optional(&mut *tx.tx)
+    .await?;
+    if let Some(restoring) = restoring {
+        return Err(ExecutionError::Conflict(format!("restoration {restoring} is writing over what {:?} backs up: back it up once the restore has ended", configuration.name)));
     }
     sqlx::query(
         "INSERT INTO backup_executions (id, configuration_id, execution_type, status, requested_by, created_at, notes, tags)
@@ -272,7 +284,7 @@ pub async fn cancel(catalog: &Catalog, actor: &Principal, id: &str) -> Result<Ex
     }
     let detail = serde_json::json!({ "configurationId": execution.configuration_id, "wasRunning": outcome == jobs::Cancelled::Requested });
     audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "backup_execution.cancel", target_type: "backup_execution", target_id: Some(id), detail }).await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     find(catalog, id).await
 }
 

@@ -93,7 +93,7 @@ async fn fire(catalog: &Catalog, node: &str, configuration: &Configuration, slot
         .bind(&row.outcome)
         .execute(&mut *tx.tx)
         .await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     tracing::info!(configuration = %configuration.name, slot = %row.slot_at, outcome = %row.outcome, "schedule fired");
     Ok(Some(row))
 }

@@ -171,7 +171,7 @@ pub async fn append(tx: &mut SerializedTx<'_>, entry: Entry<'_>) -> Result<i64, 
 pub async fn record(catalog: &Catalog, entry: Entry<'_>) -> Result<i64, AuditError> {
     let mut tx = catalog.begin_serialized(crate::platform::catalog::dialect::LockTopic::AuditChain).await?;
     let seq = append(&mut tx, entry).await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     Ok(seq)
 }
 

@@ -157,7 +157,7 @@ async fn decide(catalog: &Catalog, actor: &Principal, row: &jobs::Row, decision:
     });
     let action = if decision == "approved" { "restoration.approve" } else { "restoration.reject" };
     audit::append(&mut tx, Entry { actor: &Actor::from(actor), action, target_type: "restoration", target_id: Some(&row.id), detail }).await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     crate::platform::jobs::wake_idle();
     jobs::get(catalog, actor, &row.id).await
 }

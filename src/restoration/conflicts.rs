@@ -5,7 +5,7 @@
 //! the same target, a staging target of the same type, or writing over what is there after a
 //! safety snapshot of it (`super::safety`).
 
-use super::request::{Resolved, over_source};
+use super::request::Resolved;
 use super::targets::RestoreTarget;
 use super::{Environment, RestorationError, TargetType};
 use crate::configurations;
@@ -22,28 +22,30 @@ pub use bulwark_types::{Alternative, ConflictResolution};
 /// restoration into the same place (not a choice: wait for it, or cancel it) is refused.
 pub(super) async fn of(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, actor: &Principal, resolved: &Resolved, except: Option<&str>) -> Result<Vec<String>, RestorationError> {
     busy(catalog, &resolved.target_identifier, except).await?;
-    backed_up_now(catalog, secrets, &resolved.place).await?;
+    backed_up_now(catalog, resolved).await?;
     let run = RestoreRun { catalog, secrets, targets: reach, actor };
     let request = super::request::with_secrets(resolved.request.clone(), &resolved.secrets);
     Ok(sources::of(&resolved.configuration).conflicts(&run, &resolved.configuration, &request, &resolved.execution).await?)
 }
 
-/// A backup running (or queued) of what `place` holds is refused: the restore would change
-/// the source under it, and the backup would record a half-restored state.
-pub(super) async fn backed_up_now(catalog: &Catalog, secrets: &SecretBox, place: &Place) -> Result<(), RestorationError> {
-    let running: Vec<(String, String, String)> = sqlx::query_as(&format!(
-        "SELECT e.id, e.status, e.configuration_id FROM backup_executions e WHERE e.status IN ('queued', 'running') AND {}",
-        executions::of_source("e")
-    ))
-    .fetch_all(catalog.pool())
-    .await?;
-    for (id, status, configuration_id) in running {
-        let configuration = configurations::find(catalog, &configuration_id).await?;
-        if let Some(one) = place.each().into_iter().find(|one| over_source(secrets, one, &configuration)) {
+/// A backup running (or queued) of what the restore writes over is refused: the restore would
+/// change the source under it, and the backup would record a half-restored state. (Backups
+/// refuse to start while such a restore waits to run or runs: `executions::insert_in`.)
+pub(super) async fn backed_up_now(catalog: &Catalog, resolved: &Resolved) -> Result<(), RestorationError> {
+    for configuration_id in &resolved.over_sources {
+        let running: Option<(String, String)> = sqlx::query_as(&format!(
+            "SELECT id, status FROM backup_executions WHERE configuration_id = $1 AND status IN ('queued', 'running') AND {} LIMIT 1",
+            executions::of_source("")
+        ))
+        .bind(configuration_id)
+        .fetch_optional(catalog.pool())
+        .await?;
+        if let Some((id, status)) = running {
+            let configuration = configurations::find(catalog, configuration_id).await?;
             return Err(RestorationError::Conflict(format!(
                 "backup {id} of {} is {status} against {}: wait for it to finish, or cancel it",
                 configuration.name,
-                one.describe()
+                resolved.place.describe()
             )));
         }
     }

@@ -379,6 +379,7 @@ async fn create(
     .bind(&options.rollback_of)
     .execute(&mut *tx.tx)
     .await?;
+    writes_over_in(&mut tx.tx, &id, &resolved.over_sources).await?;
     if status == RestorationStatus::Initiated {
         queue_in(&mut tx.tx, &id).await?;
     }
@@ -393,9 +394,19 @@ async fn create(
         (false, None) => "restoration.request",
     };
     audit::append(&mut tx, Entry { actor: &Actor::from(actor), action, target_type: "restoration", target_id: Some(&id), detail }).await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     jobs::wake_idle();
     Ok(id)
+}
+
+/// Records which configurations' sources restoration `id` writes over (`executions::insert_in`
+/// starts no backup of them while it waits to run or runs), inside the caller's transaction.
+async fn writes_over_in(tx: &mut sqlx::Transaction<'static, sqlx::Any>, id: &str, configurations: &[String]) -> Result<(), RestorationError> {
+    sqlx::query("DELETE FROM restoration_writes_over WHERE restoration_id = $1").bind(id).execute(&mut **tx).await?;
+    for configuration in configurations {
+        sqlx::query("INSERT INTO restoration_writes_over (restoration_id, configuration_id) VALUES ($1, $2)").bind(id).bind(configuration).execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 /// Queues the job that runs restoration `id`, inside the caller's transaction.
@@ -493,12 +504,13 @@ pub async fn update(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, act
     if changed == 0 {
         return Err(RestorationError::Conflict(format!("restoration {id} was decided while it was being changed")));
     }
+    writes_over_in(&mut tx.tx, id, &resolved.over_sources).await?;
     if !needs {
         queue_in(&mut tx.tx, id).await?;
     }
     let detail = serde_json::json!({ "environment": resolved.environment, "target": resolved.target_identifier, "restorationType": resolved.restoration_type, "approvalsVoided": true });
     audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "restoration.update", target_type: "restoration", target_id: Some(id), detail }).await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     jobs::wake_idle();
     get(catalog, actor, id).await
 }
@@ -550,7 +562,7 @@ pub async fn cancel(catalog: &Catalog, actor: &Principal, id: &str) -> Result<Re
         return Err(RestorationError::Conflict(format!("restoration {id} started before it could be cancelled")));
     }
     audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "restoration.cancel", target_type: "restoration", target_id: Some(id), detail: serde_json::json!({}) }).await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     if let Some(job_id) = &row.job_id {
         // Dequeued if still queued; a worker that already claimed it finds it cancelled.
         let _ = jobs::cancel(catalog, job_id).await;
@@ -606,10 +618,20 @@ async fn execute(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, row: &
         return Err(RestorationError::Conflict("the request or its target changed after it was made (or approved); request the restore again".into()));
     }
     verified(catalog, secrets, row).await?;
-    // A backup of the place may have started since the request.
-    conflicts::backed_up_now(catalog, secrets, &now.place).await?;
-    if !mark_running(catalog, &row.id).await? {
-        return Ok(find(catalog, &row.id).await?.status);
+    // A backup of the place may have been queued since the request (checked under the lock
+    // a backup's start takes, so none slips in before it runs). Not on a takeover: an earlier
+    // attempt may have written, and only running it (stopping, putting back) mends that.
+    {
+        // Its own scope: the serialisation is held until `tx` (not only its transaction) ends.
+        let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
+        if row.status != RestorationStatus::Running {
+            conflicts::backed_up_now(catalog, &now).await?;
+        }
+        if !mark_running_in(&mut tx.tx, &row.id).await? {
+            drop(tx);
+            return Ok(find(catalog, &row.id).await?.status);
+        }
+        tx.commit().await?;
     }
     let started = Instant::now();
     let run = RestoreRun { catalog, secrets, targets: reach, actor: &actor };
@@ -748,14 +770,14 @@ async fn report_progress(catalog: Catalog, id: String, counter: Arc<AtomicU64>, 
 }
 
 /// Moves a queued restoration to running; false when it was cancelled meanwhile.
-async fn mark_running(catalog: &Catalog, id: &str) -> Result<bool, RestorationError> {
+async fn mark_running_in(tx: &mut sqlx::Transaction<'static, sqlx::Any>, id: &str) -> Result<bool, RestorationError> {
     let now = time::now_text();
     let changed = sqlx::query(
         "UPDATE restoration_jobs SET status = 'running', start_time = COALESCE(start_time, $1), updated_at = $1 WHERE id = $2 AND status IN ('initiated', 'running')",
     )
     .bind(&now)
     .bind(id)
-    .execute(catalog.pool())
+    .execute(&mut **tx)
     .await?
     .rows_affected();
     Ok(changed == 1)
@@ -784,10 +806,11 @@ async fn record_completion(catalog: &Catalog, actor: &Principal, row: &Row, repo
     });
     let now = time::now_text();
     let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
-    sqlx::query(
+    // Unless it was ended meanwhile (reconciled after its job was given up on).
+    let changed = sqlx::query(
         "UPDATE restoration_jobs SET status = 'completed', progress_percentage = 100, restored_size_bytes = $1, verification_results = $2, report = $3,
              end_time = $4, duration_seconds = $5, updated_at = $4, rollback_available = CASE WHEN safety_execution_id IS NULL THEN 0 ELSE 1 END
-         WHERE id = $6",
+         WHERE id = $6 AND status IN ('initiated', 'running')",
     )
     .bind(bytes_of(report))
     .bind(verification.to_string())
@@ -796,7 +819,12 @@ async fn record_completion(catalog: &Catalog, actor: &Principal, row: &Row, repo
     .bind(seconds)
     .bind(&row.id)
     .execute(&mut *tx.tx)
-    .await?;
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        tracing::warn!(restoration = %row.id, "a restore completed after its restoration was ended; its record stands");
+        return Ok(());
+    }
     let detail = serde_json::json!({ "target": row.target_identifier, "environment": row.target_environment, "bytes": bytes_of(report), "durationSeconds": seconds, "rtoMet": rto_met });
     audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "restoration.complete", target_type: "restoration", target_id: Some(&row.id), detail }).await?;
     if let Some(original) = &row.rollback_of {
@@ -811,7 +839,7 @@ async fn record_completion(catalog: &Catalog, actor: &Principal, row: &Row, repo
             audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "restoration.rolled_back", target_type: "restoration", target_id: Some(original), detail }).await?;
         }
     }
-    tx.tx.commit().await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -868,7 +896,7 @@ pub(super) async fn record_end(catalog: &Catalog, row: &Row, status: Restoration
     let action = if status == RestorationStatus::Failed { "restoration.fail" } else { "restoration.stopped" };
     let actor = Actor::from(&Principal::system("restoration"));
     audit::append(&mut tx, Entry { actor: &actor, action, target_type: "restoration", target_id: Some(&row.id), detail }).await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     Ok(true)
 }
 

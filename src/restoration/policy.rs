@@ -99,6 +99,6 @@ pub async fn set(catalog: &Catalog, actor: &Principal, policy: ApprovalPolicy) -
     let detail = serde_json::json!({ "old": old, "new": policy });
     let entry = Entry { actor: &Actor::from(actor), action: "approval_policy.update", target_type: "approval_policy", target_id: Some(policy.environment.as_str()), detail };
     audit::append(&mut tx, entry).await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     Ok(policy)
 }

@@ -18,15 +18,26 @@ pub async fn reconcile(catalog: &Catalog) -> Result<u64, RestorationError> {
     .await?;
     let mut ended = 0;
     for (id, state, last_error) in stuck {
-        let row = jobs::find(catalog, &id).await?;
+        // One row that cannot be read or written must not keep the others from ending.
+        let row = match jobs::find(catalog, &id).await {
+            Ok(row) => row,
+            Err(e) => {
+                tracing::warn!(restoration = %id, error = %e, "a restoration to reconcile could not be read");
+                continue;
+            }
+        };
         let status = if state == "cancelled" { RestorationStatus::Cancelled } else { RestorationStatus::Failed };
         let mut message = format!("ended by reconciliation: its job {state} without recording the restore's outcome ({})", last_error.as_deref().unwrap_or("no error recorded"));
         if row.status == RestorationStatus::Running && row.safety_execution_id.is_some() {
             message.push_str("; its target may be half-written: roll it back to put it back from its safety snapshot");
         }
-        if record_end(catalog, &row, status, &message, None).await? {
-            tracing::warn!(restoration = %id, job_state = %state, "restoration reconciled with its ended job");
-            ended += 1;
+        match record_end(catalog, &row, status, &message, None).await {
+            Ok(true) => {
+                tracing::warn!(restoration = %id, job_state = %state, "restoration reconciled with its ended job");
+                ended += 1;
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(restoration = %id, error = %e, "a restoration could not be reconciled"),
         }
     }
     Ok(ended)

@@ -42,6 +42,9 @@ pub(super) struct Resolved {
     pub place: Place,
     /// The named target, when one was named.
     pub target: Option<RestoreTarget>,
+    /// The configurations whose sources the place writes over or into: none of them may be
+    /// backed up while it runs.
+    pub over_sources: Vec<String>,
 }
 
 impl Resolved {
@@ -94,7 +97,8 @@ pub(super) async fn from_seeds(catalog: &Catalog, secrets: &SecretBox, reach: &T
     let place = place_of(reach, &target, inside)?;
     // The place's own environment counts too: a staging target on the server or below the
     // directory of a production one, or over a backed-up source, is not a way around approval.
-    let environment = stricter(target.environment, environment_of(catalog, secrets, &place).await?);
+    let (environment, over_sources) = environment_of(catalog, secrets, &place).await?;
+    let environment = stricter(target.environment, environment);
     // The target's environment, or the stricter one its place is in (as a recorded request,
     // run or rolled back, names it).
     if r.target_environment != target.environment && r.target_environment != environment {
@@ -137,6 +141,7 @@ pub(super) async fn from_seeds(catalog: &Catalog, secrets: &SecretBox, reach: &T
         secrets,
         place: destination.place,
         target: Some(target),
+        over_sources,
     })
 }
 
@@ -148,7 +153,7 @@ pub(super) async fn from_door(catalog: &Catalog, secrets: &SecretBox, reach: &Ta
     let (execution, configuration) = backup(catalog, actor, execution_id, rollback).await?;
     let run = RestoreRun { catalog, secrets, targets: reach, actor };
     let place = sources::of(&configuration).check(&run, &configuration, &request).await?;
-    let environment = environment_of(catalog, secrets, &place).await?;
+    let (environment, over_sources) = environment_of(catalog, secrets, &place).await?;
     let chosen = |field: &str| request.get(field).and_then(Value::as_array).is_some_and(|a| !a.is_empty());
     let point_in_time = ["targetTime", "restorePoint"].iter().find_map(|f| request.get(*f).and_then(Value::as_str)).map(str::to_string);
     let restoration_type = if point_in_time.is_some() {
@@ -174,6 +179,7 @@ pub(super) async fn from_door(catalog: &Catalog, secrets: &SecretBox, reach: &Ta
         secrets,
         place,
         target: None,
+        over_sources,
     })
 }
 
@@ -344,8 +350,8 @@ fn stricter(a: Environment, b: Environment) -> Environment {
 
 /// The environment a place is in: production when it writes over (into, or above) what any
 /// configuration backs up, else the strictest of the named targets it overlaps, else
-/// development.
-async fn environment_of(catalog: &Catalog, secrets: &SecretBox, place: &Place) -> Result<Environment, RestorationError> {
+/// development; and the configurations whose sources it writes over.
+async fn environment_of(catalog: &Catalog, secrets: &SecretBox, place: &Place) -> Result<(Environment, Vec<String>), RestorationError> {
     let all: Vec<RestoreTarget> = sqlx::query_as::<_, RestoreTarget>(&format!("SELECT {} FROM restore_targets", targets::COLUMNS)).fetch_all(catalog.pool()).await.map_err(TargetError::from)?;
     let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM backup_configurations").fetch_all(catalog.pool()).await?;
     let mut sources = Vec::with_capacity(ids.len());
@@ -353,15 +359,19 @@ async fn environment_of(catalog: &Catalog, secrets: &SecretBox, place: &Place) -
         sources.push(configurations::find(catalog, &id).await?);
     }
     let mut environment = Environment::Development;
+    let mut over = Vec::new();
     for one in place.each() {
-        if sources.iter().any(|c| over_source(secrets, one, c)) {
-            return Ok(Environment::Production);
+        for configuration in sources.iter().filter(|c| over_source(secrets, one, c)) {
+            environment = Environment::Production;
+            over.push(configuration.id.clone());
         }
         for target in all.iter().filter(|t| holds(t, one)) {
             environment = stricter(environment, target.environment);
         }
     }
-    Ok(environment)
+    over.sort();
+    over.dedup();
+    Ok((environment, over))
 }
 
 /// A database server's host (lowercase, without IPv6 brackets), port and database.
@@ -428,7 +438,7 @@ fn holds(target: &RestoreTarget, place: &Place) -> bool {
 }
 
 /// Whether `place` writes over what `configuration` backs up.
-pub(super) fn over_source(secrets: &SecretBox, place: &Place, configuration: &Configuration) -> bool {
+fn over_source(secrets: &SecretBox, place: &Place, configuration: &Configuration) -> bool {
     match place {
         Place::Database { host, port, database, .. } => {
             server_of(&configuration.source_identifier).is_some_and(|(h, p, db)| h == host_key(host) && p == *port && db == *database)

@@ -79,7 +79,7 @@ pub(super) async fn take(
     let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
     let reason = format!("puts {} back as it was before restoration {} until its rollback deadline", row.target_identifier, row.id);
     holds::place_in(&mut tx, &Actor::system("restoration"), &id, "Safety snapshot", &reason, Some(deadline.to_string())).await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     Ok(Taken { execution_id: id, seconds })
 }
 

@@ -292,7 +292,7 @@ pub async fn create(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, act
     .await?;
     let detail = serde_json::json!({ "name": name, "environment": new.environment, "targetType": new.target_type, "settings": settings });
     audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "restore_target.create", target_type: "restore_target", target_id: Some(&id), detail }).await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     find(catalog, &id).await
 }
 
@@ -341,7 +341,7 @@ pub async fn update(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, act
         "secretChanged": blank(&new.secret).is_some(),
     });
     audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "restore_target.update", target_type: "restore_target", target_id: Some(id), detail }).await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     find(catalog, id).await
 }
 
@@ -366,7 +366,7 @@ pub async fn delete(catalog: &Catalog, actor: &Principal, id: &str) -> Result<()
     sqlx::query("DELETE FROM restore_targets WHERE id = $1").bind(id).execute(&mut *tx.tx).await?;
     let detail = serde_json::json!({ "name": target.name });
     audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "restore_target.delete", target_type: "restore_target", target_id: Some(id), detail }).await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     Ok(())
 }
 

@@ -118,6 +118,6 @@ pub(crate) async fn record(catalog: &Catalog, actor: &Principal, action: &str, r
 pub(crate) async fn record_action(catalog: &Catalog, actor: &Principal, action: &str, execution_id: &str, detail: serde_json::Value) -> Result<(), RestoreError> {
     let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
     audit::append(&mut tx, Entry { actor: &Actor::from(actor), action, target_type: "backup_execution", target_id: Some(execution_id), detail }).await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     Ok(())
 }

@@ -118,6 +118,6 @@ pub async fn set(catalog: &Catalog, actor: &Principal, location_id: &str, new: N
         .await?;
     let detail = serde_json::json!({ "minDays": new.min_days, "maxDays": new.max_days, "locksAt": locks_at });
     audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "storage_location.retention_floor", target_type: "storage_location", target_id: Some(location_id), detail }).await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     Ok(Floor { min_days: new.min_days, max_days: new.max_days, locks_at })
 }

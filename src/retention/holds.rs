@@ -71,7 +71,7 @@ pub async fn add(catalog: &Catalog, actor: &Principal, execution_id: &str, new: 
     };
     let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
     let hold = place_in(&mut tx, &Actor::from(actor), execution_id, title, new.reason.trim(), expires_at).await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     Ok(hold)
 }
 
@@ -123,7 +123,7 @@ pub async fn release(catalog: &Catalog, actor: &Principal, hold_id: &str) -> Res
         });
     }
     audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "legal_hold.release", target_type: "legal_hold", target_id: Some(hold_id), detail: serde_json::json!({}) }).await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     get(catalog, hold_id).await
 }
 

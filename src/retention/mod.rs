@@ -239,7 +239,7 @@ pub async fn cleanup_of(catalog: &Catalog, secrets: &SecretBox, actor: &Principa
         let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
         let detail = serde_json::json!({ "deleted": report.deleted.len(), "held": report.held.len(), "bytesFreed": report.bytes_freed });
         audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "retention.cleanup", target_type: "retention", target_id: None, detail }).await?;
-        tx.tx.commit().await?;
+        tx.commit().await?;
     }
     Ok(report)
 }
@@ -316,7 +316,7 @@ async fn delete_snapshots(catalog: &Catalog, repo: &Repository, actor: &Principa
             let detail = serde_json::json!({ "snapshotId": b.snapshot_id, "storageLocationId": location_id, "sizeFreedBytes": share });
             audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "backup_execution.delete", target_type: "backup_execution", target_id: Some(&b.id), detail }).await?;
         }
-        tx.tx.commit().await?;
+        tx.commit().await?;
     }
     Ok(LocationOutcome {
         storage_location_id: location_id.to_string(),

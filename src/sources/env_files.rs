@@ -43,7 +43,7 @@ impl Source for EnvFiles {
     }
 
     fn conflicts<'a>(&'a self, run: &'a RestoreRun<'a>, _: &'a Configuration, body: &'a serde_json::Value, backup: &'a Execution) -> SourceFuture<'a, Result<Vec<String>, RestoreError>> {
-        Box::pin(async move { directory_conflicts(self, run, body, backup) })
+        Box::pin(directory_conflicts(self, run, body, backup))
     }
 
     fn snapshot_target<'a>(&'a self, run: &'a RestoreRun<'a>, _: &'a Configuration, body: &'a serde_json::Value, repo: &'a Repository, options: BackupOptions) -> SourceFuture<'a, Result<Snapshot, RestoreError>> {

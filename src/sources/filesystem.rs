@@ -57,7 +57,7 @@ impl Source for Filesystem {
     }
 
     fn conflicts<'a>(&'a self, run: &'a RestoreRun<'a>, _: &'a Configuration, body: &'a serde_json::Value, backup: &'a Execution) -> SourceFuture<'a, Result<Vec<String>, RestoreError>> {
-        Box::pin(async move { directory_conflicts(self, run, body, backup) })
+        Box::pin(directory_conflicts(self, run, body, backup))
     }
 
     fn snapshot_target<'a>(&'a self, run: &'a RestoreRun<'a>, _: &'a Configuration, body: &'a serde_json::Value, repo: &'a Repository, options: BackupOptions) -> SourceFuture<'a, Result<Snapshot, RestoreError>> {
@@ -118,11 +118,11 @@ fn remove_others(root: &Path, dir: &Path, kept: &HashMap<String, NodeKind>) -> s
 
 /// A directory request's target holds files: the restore replaces those that differ, some of
 /// them perhaps changed after the backup was taken.
-pub(super) fn directory_conflicts(source: &dyn Source, run: &RestoreRun<'_>, body: &serde_json::Value, backup: &Execution) -> Result<Vec<String>, RestoreError> {
+pub(super) async fn directory_conflicts(source: &dyn Source, run: &RestoreRun<'_>, body: &serde_json::Value, backup: &Execution) -> Result<Vec<String>, RestoreError> {
     let Place::Directory { path } = check_directory(source, run, body)? else { return Ok(Vec::new()) };
     let mut found = occupied(&path, "files that differ from the backup's are replaced");
     if !found.is_empty() {
-        found.extend(changed_since(&path, backup.started_at.as_deref()));
+        found.extend(changed_since(path, backup.started_at.as_deref()).await);
     }
     Ok(found)
 }

@@ -185,22 +185,32 @@ fn occupied(dir: &std::path::Path, what: &str) -> Vec<String> {
     }
 }
 
-/// Files under `dir` changed after `since` (a catalog time), in one sentence: what a restore of
-/// a backup taken then would lose where it writes over them. A restore gives each file its
-/// backed-up time, so files it wrote do not count.
-fn changed_since(dir: &std::path::Path, since: Option<&str>) -> Vec<String> {
+/// Regular files under `dir` changed after `since` (a catalog time), in one sentence: what a
+/// restore of a backup taken then would lose where it writes over them. A restore gives each
+/// file its backed-up time, so files it wrote do not count (links keep the time they were
+/// placed, so they are left out). Walked off the async threads, up to `LIMIT` entries.
+async fn changed_since(dir: std::path::PathBuf, since: Option<&str>) -> Vec<String> {
+    const LIMIT: usize = 1_000_000;
     let Some(since) = since.and_then(crate::platform::time::parse) else { return Vec::new() };
     let since = std::time::SystemTime::from(since);
-    let (mut count, mut newest) = (0usize, None::<(std::time::SystemTime, std::path::PathBuf)>);
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(at) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&at) else { continue };
-        for entry in entries.flatten() {
-            let Ok(meta) = entry.path().symlink_metadata() else { continue };
-            if meta.is_dir() {
-                pending.push(entry.path());
-            } else if let Ok(modified) = meta.modified() {
-                if modified > since {
+    let walk = move || {
+        let (mut seen, mut count, mut newest) = (0usize, 0usize, None::<(std::time::SystemTime, std::path::PathBuf)>);
+        let mut pending = vec![dir.clone()];
+        while let Some(at) = pending.pop() {
+            let Ok(entries) = std::fs::read_dir(&at) else { continue };
+            for entry in entries.flatten() {
+                seen += 1;
+                if seen > LIMIT {
+                    pending.clear();
+                    break;
+                }
+                let Ok(meta) = entry.path().symlink_metadata() else { continue };
+                if meta.is_dir() {
+                    pending.push(entry.path());
+                } else if meta.is_file()
+                    && let Ok(modified) = meta.modified()
+                    && modified > since
+                {
                     count += 1;
                     if newest.as_ref().is_none_or(|(t, _)| modified > *t) {
                         newest = Some((modified, entry.path()));
@@ -208,14 +218,14 @@ fn changed_since(dir: &std::path::Path, since: Option<&str>) -> Vec<String> {
                 }
             }
         }
-    }
-    match newest {
-        Some((when, path)) => {
+        let (count, partial) = (count, seen > LIMIT);
+        newest.map(|(when, path)| {
             let when = crate::platform::time::to_text(when.into());
+            let count = if partial { format!("at least {count}") } else { count.to_string() };
             vec![format!("{count} files in {} changed after the backup was taken (the newest, {}, at {when}): restoring over them loses those changes", dir.display(), path.display())]
-        }
-        None => Vec::new(),
-    }
+        })
+    };
+    tokio::task::spawn_blocking(walk).await.ok().flatten().unwrap_or_default()
 }
 
 /// A safety snapshot's error: what the target's reader said (pg_dump's stderr, the S3 error)

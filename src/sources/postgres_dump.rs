@@ -227,13 +227,28 @@ async fn pg_restore(repo: &Repository, snapshot: &Snapshot, url: &str, password:
             drop(stdin);
             n
         }
-        // pg_restore had already taken all it needed and closed its input (it may be
-        // committing): whatever stopped the stream after that, its exit status decides.
-        Err(_) if closed.load(Ordering::SeqCst) => fed.load(Ordering::SeqCst),
         Err(e) => {
-            // Killed before it can commit: the single transaction rolls back.
-            drop(child);
-            return Err(e.into());
+            // A pg_restore that took all it needed (a table-level restore stops reading early)
+            // and closed its input, or has exited, decides by its exit status whatever stopped
+            // the stream after that: it may have committed. One still reading is killed before
+            // it can commit: the single transaction rolls back.
+            let exited = if closed.load(Ordering::SeqCst) {
+                let (back, status) = tokio::task::spawn_blocking(move || {
+                    let status = child.0.wait();
+                    (child, status)
+                })
+                .await
+                .map_err(|e| RestoreError::Target(e.to_string()))?;
+                child = back;
+                status.ok()
+            } else {
+                child.0.try_wait().ok().flatten()
+            };
+            if exited.is_none() {
+                drop(child);
+                return Err(e.into());
+            }
+            fed.load(Ordering::SeqCst)
         }
     };
     let status = tokio::task::spawn_blocking(move || child.0.wait()).await.map_err(|e| RestoreError::Target(e.to_string()))?;
@@ -291,15 +306,14 @@ async fn swap_in(repo: &Repository, snapshot: &Snapshot, request: &PostgresResto
     if !made {
         sqlx::query(&create).execute(&mut admin).await.map_err(unreachable)?;
     }
-    if like.is_some()
-        && let Err(e) = copy_database_properties(&mut admin, &database, &staging).await
-    {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote(&staging))).execute(&mut admin).await;
-        return Err(e);
-    }
     let mut staging_url = url::Url::parse(&request.target_url).map_err(|e| RestoreError::Invalid(format!("targetUrl: {e}")))?;
     staging_url.set_path(&format!("/{staging}"));
-    let bytes = match pg_restore(repo, snapshot, staging_url.as_str(), request.target_password.as_deref(), &[], false).await {
+    let restored = match pg_restore(repo, snapshot, staging_url.as_str(), request.target_password.as_deref(), &[], false).await {
+        // After the restore: a read-only default or a connection limit must not stop it.
+        Ok(bytes) if like.is_some() => copy_database_properties(&mut admin, &database, &staging).await.map(|()| bytes),
+        other => other,
+    };
+    let bytes = match restored {
         Ok(bytes) => bytes,
         Err(e) => {
             let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote(&staging))).execute(&mut admin).await;
@@ -333,21 +347,23 @@ async fn swap_in(repo: &Repository, snapshot: &Snapshot, request: &PostgresResto
 /// Gives database `to` what a dump does not hold of database `from`: its privileges, its
 /// connection limit, its comment, and its settings (`ALTER DATABASE … SET`, `ALTER ROLE … IN
 /// DATABASE … SET`). A restore never changes them, so the database a rollback swaps in has
-/// those the target had before the restore, a revoked `CONNECT` included. Names and values come
-/// from the server's own catalogs, quoted by it or here.
+/// those the target had before the restore, a revoked `CONNECT` included: the privileges, limit
+/// and comment must be given or the rollback fails; a setting this role may not give (a
+/// superuser's, another role's) is left out with a warning. Every name and value is quoted by
+/// the server (`quote_ident`, `quote_literal`).
 async fn copy_database_properties(admin: &mut PgConnection, from: &str, to: &str) -> Result<(), RestoreError> {
-    let to_ident = format!("\"{}\"", to.replace('"', "\"\""));
-    let literal = |text: &str| format!("'{}'", text.replace('\'', "''"));
     let failed = |what: &str, e: sqlx::Error| RestoreError::Target(format!("giving the rolled-back database the {what} of {from}: {}", describe(&e)));
-    let (has_acl, limit, comment): (bool, i32, Option<String>) =
-        sqlx::query_as("SELECT datacl IS NOT NULL, datconnlimit, shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1")
-            .bind(from)
-            .fetch_one(&mut *admin)
-            .await
-            .map_err(|e| failed("properties", e))?;
-    let mut statements = Vec::new();
+    let (to_ident, has_acl, limit, comment): (String, bool, i32, Option<String>) = sqlx::query_as(
+        "SELECT quote_ident($2), datacl IS NOT NULL, datconnlimit, quote_literal(shobj_description(oid, 'pg_database')) FROM pg_database WHERE datname = $1",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_one(&mut *admin)
+    .await
+    .map_err(|e| failed("properties", e))?;
+    let mut required = Vec::new();
     if has_acl {
-        statements.push(format!("REVOKE ALL ON DATABASE {to_ident} FROM PUBLIC"));
+        required.push(format!("REVOKE ALL ON DATABASE {to_ident} FROM PUBLIC"));
         let grants: Vec<(String, String, bool)> = sqlx::query_as(
             "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END, a.privilege_type, a.is_grantable
                FROM pg_database d, aclexplode(d.datacl) a WHERE d.datname = $1",
@@ -360,15 +376,19 @@ async fn copy_database_properties(admin: &mut PgConnection, from: &str, to: &str
             if !matches!(privilege.as_str(), "CONNECT" | "CREATE" | "TEMPORARY") {
                 return Err(RestoreError::Target(format!("database {from} grants {privilege:?}, which a rollback cannot give back")));
             }
-            statements.push(format!("GRANT {privilege} ON DATABASE {to_ident} TO {grantee}{}", if grantable { " WITH GRANT OPTION" } else { "" }));
+            required.push(format!("GRANT {privilege} ON DATABASE {to_ident} TO {grantee}{}", if grantable { " WITH GRANT OPTION" } else { "" }));
         }
     }
     if limit >= 0 {
-        statements.push(format!("ALTER DATABASE {to_ident} CONNECTION LIMIT {limit}"));
+        required.push(format!("ALTER DATABASE {to_ident} CONNECTION LIMIT {limit}"));
     }
     if let Some(comment) = comment {
-        statements.push(format!("COMMENT ON DATABASE {to_ident} IS {}", literal(&comment)));
+        required.push(format!("COMMENT ON DATABASE {to_ident} IS {comment}"));
     }
+    for statement in required {
+        sqlx::query(&statement).execute(&mut *admin).await.map_err(|e| failed("privileges", e))?;
+    }
+    // Each setting `name=value`, its name quoted part by part and its value as pg_dump writes it.
     let settings: Vec<(Option<String>, String)> = sqlx::query_as(
         "SELECT CASE WHEN s.setrole = 0 THEN NULL ELSE quote_ident(pg_get_userbyid(s.setrole)) END, unnest(s.setconfig)
            FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = $1",
@@ -378,29 +398,29 @@ async fn copy_database_properties(admin: &mut PgConnection, from: &str, to: &str
     .await
     .map_err(|e| failed("settings", e))?;
     for (role, setting) in settings {
-        let Some((name, value)) = setting.split_once('=').filter(|(name, _)| !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')) else {
-            return Err(RestoreError::Target(format!("database {from} has a setting that does not read: {setting:?}")));
+        let Some((name, value)) = setting.split_once('=') else { continue };
+        let parts: Vec<String> = sqlx::query_scalar("SELECT quote_ident(p) FROM unnest(string_to_array($1, '.')) AS p").bind(name).fetch_all(&mut *admin).await.map_err(|e| failed("settings", e))?;
+        let values: Vec<String> =
+            sqlx::query_scalar("SELECT quote_literal(v) FROM unnest($1::text[]) WITH ORDINALITY AS t(v, n) ORDER BY n").bind(setting_values(name, value)).fetch_all(&mut *admin).await.map_err(|e| failed("settings", e))?;
+        let set = format!("SET {} TO {}", parts.join("."), values.join(", "));
+        let statement = match &role {
+            None => format!("ALTER DATABASE {to_ident} {set}"),
+            Some(role) => format!("ALTER ROLE {role} IN DATABASE {to_ident} {set}"),
         };
-        let value = setting_value(name, value);
-        statements.push(match role {
-            None => format!("ALTER DATABASE {to_ident} SET {name} TO {value}"),
-            Some(role) => format!("ALTER ROLE {role} IN DATABASE {to_ident} SET {name} TO {value}"),
-        });
-    }
-    for statement in statements {
-        sqlx::query(&statement).execute(&mut *admin).await.map_err(|e| failed("privileges and settings", e))?;
+        if let Err(e) = sqlx::query(&statement).execute(&mut *admin).await {
+            tracing::warn!(database = %from, setting = %setting, error = %describe(&e), "a setting of the replaced database was not given to the rolled-back one");
+        }
     }
     Ok(())
 }
 
-/// A stored setting's value as SQL: a literal, or for the settings PostgreSQL keeps as a list
-/// of quoted names (`search_path = "$user", public`) one literal per element, as pg_dump writes
-/// them.
-fn setting_value(name: &str, value: &str) -> String {
-    let literal = |text: &str| format!("'{}'", text.replace('\'', "''"));
+/// A stored setting's value as the values to quote: itself, or for the settings PostgreSQL
+/// keeps as a list of quoted names (`search_path = "$user", public`) each element, as pg_dump
+/// writes them.
+fn setting_values(name: &str, value: &str) -> Vec<String> {
     const LISTS: [&str; 4] = ["search_path", "temp_tablespaces", "session_preload_libraries", "local_preload_libraries"];
     if !LISTS.contains(&name.to_ascii_lowercase().as_str()) {
-        return literal(value);
+        return vec![value.to_string()];
     }
     let mut elements = Vec::new();
     let mut chars = value.chars().peekable();
@@ -431,12 +451,12 @@ fn setting_value(name: &str, value: &str) -> String {
             }
             element = element.trim_end().to_string();
         }
-        elements.push(literal(&element));
+        elements.push(element);
         if chars.next().is_none() {
             break;
         }
     }
-    elements.join(", ")
+    elements
 }
 
 async fn database_exists(conn: &mut PgConnection, name: &str) -> Result<bool, sqlx::Error> {
@@ -546,12 +566,13 @@ fn same_database(target: &PgConnectOptions, source: &str) -> bool {
 }
 
 /// What was written in `target` (the database `backup` was taken of) after the backup: rows
-/// its tables' statistics count since, tables created or dropped since. Says nothing where the
-/// backup recorded no counts or the server's statistics were reset (counts went down).
+/// its tables' statistics count since, tables created or dropped since. Where the counts went
+/// down (statistics reset, a table or the database recreated) it says it cannot tell. Nothing
+/// for a backup that recorded no counts (taken before they were recorded).
 async fn written_since(target: &PgConnectOptions, backup: &Execution) -> Result<Vec<String>, RestoreError> {
     let recorded: serde_json::Value = serde_json::from_str(&backup.recovery_metadata).unwrap_or_default();
     let Ok(then) = serde_json::from_value::<Vec<TableInfo>>(recorded["postgresql"]["tables"].clone()) else { return Ok(Vec::new()) };
-    if then.is_empty() || then.iter().any(|t| t.rows_written.is_none()) {
+    if !then.is_empty() && then.iter().all(|t| t.rows_written.is_none()) {
         return Ok(Vec::new());
     }
     let mut conn = PgConnection::connect_with(target).await.map_err(unreachable)?;
@@ -560,10 +581,15 @@ async fn written_since(target: &PgConnectOptions, backup: &Execution) -> Result<
     let key = |t: &TableInfo| format!("{}.{}", t.schema, t.name);
     let before: std::collections::HashMap<String, Option<i64>> = then.iter().map(|t| (key(t), t.rows_written)).collect();
     let after: std::collections::HashMap<String, Option<i64>> = now.iter().map(|t| (key(t), t.rows_written)).collect();
+    let database = target.get_database().unwrap_or_default();
     let mut rows = 0i64;
     for (table, count) in &after {
         match (before.get(table).copied().flatten(), *count) {
-            (Some(then), Some(now)) if now < then => return Ok(Vec::new()),
+            (Some(then), Some(now)) if now < then => {
+                return Ok(vec![format!(
+                    "whether {database} changed since the backup cannot be told: the write counts of {table} restarted since (statistics reset, or the table or database made anew)"
+                )]);
+            }
             (Some(then), Some(now)) => rows += now - then,
             _ => {}
         }
@@ -582,7 +608,6 @@ async fn written_since(target: &PgConnectOptions, backup: &Execution) -> Result<
     if !dropped.is_empty() {
         what.push(format!("tables dropped: {}", dropped.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")));
     }
-    let database = target.get_database().unwrap_or_default();
     Ok(vec![format!("{database} is newer than the backup: since it was taken {}; restoring over it loses those changes", what.join("; "))])
 }
 
@@ -706,14 +731,14 @@ async fn drop_database(maintenance: &Database, name: &str) -> Result<(), String>
 
 #[cfg(test)]
 mod tests {
-    use super::setting_value;
+    use super::setting_values;
 
     #[test]
-    fn stored_settings_read_back_as_sql() {
-        assert_eq!(setting_value("work_mem", "8MB"), "'8MB'");
-        assert_eq!(setting_value("application_name", "it's"), "'it''s'");
-        assert_eq!(setting_value("search_path", "\"$user\", public"), "'$user', 'public'");
-        assert_eq!(setting_value("search_path", "\"a \"\"b\"\", c\",d"), "'a \"b\", c', 'd'");
-        assert_eq!(setting_value("search_path", "\"\""), "''");
+    fn stored_settings_read_back_as_values() {
+        assert_eq!(setting_values("work_mem", "8MB"), ["8MB"]);
+        assert_eq!(setting_values("application_name", "a, b"), ["a, b"]);
+        assert_eq!(setting_values("search_path", "\"$user\", public"), ["$user", "public"]);
+        assert_eq!(setting_values("search_path", "\"a \"\"b\"\", c\",d"), ["a \"b\", c", "d"]);
+        assert_eq!(setting_values("search_path", "\"\""), [""]);
     }
 }

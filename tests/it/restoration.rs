@@ -15,7 +15,7 @@ use bulwark_core::platform::catalog::Catalog;
 use bulwark_core::platform::secrets::SecretBox;
 use bulwark_core::restoration::jobs::{self, DoorOutcome};
 use bulwark_core::restoration::targets::{self, NewTarget};
-use bulwark_core::restoration::{ApprovalPolicy, ConflictResolution, Environment, RestorationRequest, RestorationStatus, RollbackRequest, approvals, policy, safety};
+use bulwark_core::restoration::{ApprovalPolicy, ApprovalRule, ConflictResolution, Environment, RestorationRequest, RestorationStatus, RollbackRequest, approvals, policy, safety};
 
 use crate::{app_code, on_both_catalogs, restore_targets, run_queued, user};
 
@@ -421,6 +421,17 @@ async fn a_target_that_holds_data_stops_at_a_conflict(catalog: Catalog) {
     bulwark_core::orchestration::backup::run(c, s, &running.id, Default::default()).await.unwrap();
     let after = jobs::request(c, s, &reach, &f.operator, f.request("production", "live-files")).await.unwrap();
     assert_eq!(after.status, RestorationStatus::ConflictDetected, "the source holds its files: {:?}", after.conflicts);
+
+    // And the other way: while a restore over the source waits to run, its backups wait too.
+    f.set_policy(Environment::Production, |p| p.require_approval = ApprovalRule::Never).await;
+    let mut over = f.request("production", "live-files");
+    over.conflict_resolution = Some(ConflictResolution::Overwrite);
+    let queued = jobs::request(c, s, &reach, &f.operator, over).await.unwrap();
+    assert_eq!(queued.status, RestorationStatus::Initiated);
+    let refused = executions::start(c, &f.admin, &configuration, "manual").await.unwrap_err();
+    assert_eq!(refused.to_string(), format!("restoration {} is writing over what \"files\" backs up: back it up once the restore has ended", queued.restoration_id));
+    jobs::cancel(c, &f.operator, &queued.restoration_id).await.unwrap();
+    executions::start(c, &f.admin, &configuration, "manual").await.unwrap();
 }
 
 /// Every entry below `dir` by relative path: a file's bytes, `None` for a directory.

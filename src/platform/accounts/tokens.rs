@@ -127,7 +127,7 @@ async fn insert(catalog: &Catalog, actor: &Principal, new: NewToken, scope: Opti
         },
     )
     .await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     Ok(CreatedToken { token: find(catalog, &id).await?, secret: secret_text })
 }
 
@@ -184,7 +184,7 @@ pub async fn revoke(catalog: &Catalog, actor: &Principal, id: &str) -> Result<Ap
         },
     )
     .await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     find(catalog, id).await
 }
 

@@ -141,7 +141,7 @@ pub(super) async fn insert(catalog: &Catalog, actor: &Actor, new: NewUser) -> Re
         },
     )
     .await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     find(catalog, &id).await
 }
 
@@ -191,7 +191,7 @@ pub async fn update(catalog: &Catalog, actor: &Principal, id: &str, change: User
         },
     )
     .await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     find(catalog, id).await
 }
 
@@ -226,7 +226,7 @@ pub async fn delete(catalog: &Catalog, actor: &Principal, id: &str) -> Result<()
         },
     )
     .await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -297,7 +297,7 @@ pub(super) async fn write_password(catalog: &Catalog, actor: &Actor, id: &str, n
         },
     )
     .await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     Ok(())
 }
 

@@ -171,6 +171,18 @@ pub struct SerializedTx<'a> {
     pub(crate) audit_key: Option<Arc<AuditKey>>,
 }
 
+impl SerializedTx<'_> {
+    /// Commits and lets the serialisation go. (Committing `tx.tx` alone would keep holding it
+    /// until the rest of the struct is dropped at the end of the caller's scope: any later
+    /// serialised step there would wait for ever on SQLite.)
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        let SerializedTx { tx, _guard, .. } = self;
+        let committed = tx.commit().await;
+        drop(_guard);
+        committed
+    }
+}
+
 /// The tables whose size the console shows; a closed list, so no caller builds SQL from input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Table {
@@ -241,3 +253,41 @@ pub fn serialize_flag<S: serde::Serializer>(flag: &i64, s: S) -> Result<S::Ok, S
     s.serialize_bool(*flag != 0)
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Committed, the serialisation is free again at once, in the same scope.
+    #[tokio::test]
+    async fn a_committed_serialised_transaction_lets_the_next_one_in() {
+        let dir = std::env::temp_dir().join(format!("bulwark-serialized-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let catalog = Catalog::open(&format!("sqlite://{}?mode=rwc", dir.join("c.db").display())).await.unwrap();
+        let tx = catalog.begin_serialized(dialect::LockTopic::AuditChain).await.unwrap();
+        tx.commit().await.unwrap();
+        let next = tokio::time::timeout(std::time::Duration::from_secs(5), catalog.begin_serialized(dialect::LockTopic::AuditChain)).await;
+        assert!(next.is_ok(), "the first transaction's serialisation outlived its commit");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// The class of defect, not one instance: committing the inner transaction keeps the
+    /// serialisation until the end of the caller's scope (`SerializedTx::commit` lets it go).
+    #[test]
+    fn serialised_transactions_commit_through_their_own_method() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut stack = vec![root];
+        let mut offenders = Vec::new();
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") && std::fs::read_to_string(&path).unwrap().contains(concat!(".tx", ".commit()")) {
+                    offenders.push(path.display().to_string());
+                }
+            }
+        }
+        assert!(offenders.is_empty(), "commit a SerializedTx with its own commit(): {offenders:?}");
+    }
+}

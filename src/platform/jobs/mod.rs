@@ -531,7 +531,7 @@ pub async fn enqueue_periodic(catalog: &Catalog, kind: &str, every: Duration) ->
         return Ok(false);
     }
     enqueue_on(&mut tx.tx, NewJob { priority: 9, max_attempts: 1, ..NewJob::new(kind, serde_json::json!({})) }).await?;
-    tx.tx.commit().await?;
+    tx.commit().await?;
     Ok(true)
 }
 
