@@ -133,3 +133,21 @@ median() {
             s = sprintf("%.3f", m); sub(/0+$/, "", s); sub(/\.$/, "", s); print s
         }'
 }
+
+# bench_wait_restoration PORT TOKEN ID: polls restoration ID's status every 50 ms over one
+# kept-alive connection (one small process, not a curl and a jq per poll, which on two cores
+# would take CPU from the restore being timed) until it ends; prints the final status.
+bench_wait_restoration() {
+    python3 - "$@" <<'PY'
+import http.client, json, sys, time
+port, token, rid = sys.argv[1], sys.argv[2], sys.argv[3]
+conn = http.client.HTTPConnection("127.0.0.1", int(port))
+while True:
+    conn.request("GET", f"/api/admin/backups/restoration/{rid}/status", headers={"Authorization": f"Bearer {token}"})
+    status = json.loads(conn.getresponse().read())["status"]
+    if status in ("completed", "failed", "cancelled", "rolled_back"):
+        print(status)
+        break
+    time.sleep(0.05)
+PY
+}

@@ -2,7 +2,7 @@
 # What the restoration workflow costs on top of the engine: the same backup of the generated
 # tree restored by the engine directly (`bulwark repo restore`, no server, no catalog) and
 # through a restoration job (`POST /api/admin/backups/restoration`, then its status polled
-# every 50 ms until it completed: the request, the queue, the worker, the records), in
+# every 50 ms over one connection until it completed: the request, the queue, the worker, the records), in
 # interleaved rounds, medians side by side; then what a safety snapshot costs (a restore over
 # a target holding the mutated tree) and the rollback that puts that tree back. See
 # bench/README.md.
@@ -71,7 +71,7 @@ for round in $(seq 1 "$REPEAT"); do
     sync
     t=$(now)
     ID=$(api POST /admin/backups/restoration "{\"backupExecutionId\":\"$EXECUTION\",\"restorationType\":\"full\",\"targetEnvironment\":\"development\",\"targetIdentifier\":\"bench/workflow-$round\"}" | jq -r .restorationId)
-    until [[ $(api GET "/admin/backups/restoration/$ID/status" | jq -r .status) =~ ^(completed|failed)$ ]]; do sleep 0.05; done
+    bench_wait_restoration "$PORT" "$TOKEN" "$ID" >/dev/null
     WORKFLOW+=("$(since "$t")")
     ENGINE+=("$(api GET "/admin/backups/restoration/$ID/status" | jq -r .durationSeconds)")
     EMPTY+=("$(api GET "/admin/backups/restoration/$ID" | jq -r .safetySeconds)")
@@ -85,15 +85,7 @@ done
 OCCUPIED=$WORK/restores/bench/occupied
 cp -a "$DATA/mutated" "$OCCUPIED"
 sync
-wait_for() { # wait_for ID: polls until the restoration ended; prints its status
-    local status
-    while :; do
-        status=$(api GET "/admin/backups/restoration/$1/status" | jq -r .status)
-        [[ $status =~ ^(completed|failed|cancelled)$ ]] && break
-        sleep 0.05
-    done
-    echo "$status"
-}
+wait_for() { bench_wait_restoration "$PORT" "$TOKEN" "$1"; } # wait_for ID: prints how it ended
 t=$(now)
 ID=$(api POST /admin/backups/restoration "{\"backupExecutionId\":\"$EXECUTION\",\"restorationType\":\"full\",\"targetEnvironment\":\"development\",\"targetIdentifier\":\"bench/occupied\",\"conflictResolution\":\"overwrite\"}" | jq -r .restorationId)
 OVER_STATUS=$(wait_for "$ID")

@@ -68,15 +68,7 @@ api() { # api METHOD PATH [JSON]
 }
 now() { date +%s.%N; }
 since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$1" "$(now)"; }
-wait_for() { # wait_for ID: polls every 50 ms until the restoration ended; prints its status
-    local status
-    while :; do
-        status=$(api GET "/admin/backups/restoration/$1/status" | jq -r .status)
-        [[ $status =~ ^(completed|failed|cancelled)$ ]] && break
-        sleep 0.05
-    done
-    echo "$status"
-}
+wait_for() { bench_wait_restoration "$PORT" "$TOKEN" "$1"; } # wait_for ID: prints how it ended
 
 LOCATION=$(api POST /admin/backups/storage-locations "{\"locationName\":\"bench\",\"storageType\":\"primary\",\"provider\":\"local\",\"pathPrefix\":\"$WORK/repo\"}" | jq -r .id)
 api POST "/admin/backups/storage-locations/$LOCATION/init" | jq -r .keyFile >"$WORK/key"

@@ -117,6 +117,11 @@ test('an operator requests a production database restore; it waits; an approver 
   await expect(page.getByRole('alert').first()).toBeVisible();
   await page.reload();
   await expect(page.getByTestId('status')).toHaveText('approval_required');
+  // The dashboard shows it under way, with its progress bar.
+  await page.goto('/');
+  const underWay = page.getByTestId('active-restorations').locator(`[data-restoration="${job.split('/').pop()}"]`);
+  await expect(underWay).toHaveAttribute('data-status', 'approval_required');
+  await expect(underWay.getByRole('progressbar')).toHaveAttribute('aria-valuenow', '0');
   await page.getByRole('button', { name: 'Log out' }).click();
 
   // The approver sets up a second factor, sees the request counted in the navigation, and

@@ -2,6 +2,7 @@ use leptos::prelude::*;
 
 use crate::api::overview::load_overview;
 use crate::components::{ErrorPanel, PageHeader};
+use crate::pages::restoration::ActivePanel;
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
@@ -28,6 +29,7 @@ pub fn DashboardPage() -> impl IntoView {
                             <Card label="DR procedures" value=o.procedures href="/disaster-recovery"/>
                             <Card label="Jobs queued / running" value=o.jobs_queued + o.jobs_running href="/"/>
                         </div>
+                        <ActivePanel title="Restorations under way"/>
                         {(o.configurations == 0).then(|| view! {
                             <section class="getting-started">
                                 <h2>"Getting started"</h2>

@@ -16,7 +16,7 @@ pub fn RestorationPage() -> impl IntoView {
     view! {
         <PageHeader title="Restoration" lead="Restores of any backup: full, partial, table-level or point-in-time, into production, staging, development or DR targets."/>
         <RequestPanel/>
-        <ActivePanel/>
+        <ActivePanel title="Under way"/>
         <HistoryPanel/>
         <PoliciesPanel/>
         <RestoreTargetsPanel/>
@@ -128,12 +128,14 @@ pub fn RestorationLine(r: Restoration) -> impl IntoView {
     }
 }
 
+/// The restorations waiting for approval, queued or running, each with its progress bar (the
+/// Restoration page and the dashboard).
 #[component]
-fn ActivePanel() -> impl IntoView {
+pub fn ActivePanel(title: &'static str) -> impl IntoView {
     let active = Resource::new(|| (), |_| active_restorations());
     view! {
         <section class="panel" data-testid="active-restorations">
-            <h2>"Under way"</h2>
+            <h2>{title}</h2>
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match active.await {

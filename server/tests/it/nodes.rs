@@ -45,6 +45,9 @@ impl Node {
             None => Command::new(env!("CARGO_BIN_EXE_bulwark")),
         };
         command.envs(env.iter().copied());
+        // Its own process group: `faketime` runs bulwark as its child, and killing only the
+        // wrapper would leave that running after the test.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let mut child = command
             .arg("serve")
             .env("DATABASE_URL", catalog_url)
@@ -101,7 +104,10 @@ impl Node {
     }
 
     fn kill(&mut self) {
-        let _ = self.child.kill();
+        // SAFETY: kill only sends a signal, to the process group this node leads.
+        unsafe {
+            libc::kill(-(self.child.id() as i32), libc::SIGKILL);
+        }
         let _ = self.child.wait();
     }
 }
