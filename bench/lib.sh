@@ -151,3 +151,41 @@ while True:
     time.sleep(0.05)
 PY
 }
+
+# bench_serve WORK [ENV=VALUE...]: a `bulwark serve` (SQLite catalog and data under WORK/data,
+# 2 workers) with an admin token; sets PORT, TOKEN and SERVER (kill it on exit). The extra
+# variables (restore roots and hosts) go to the server.
+bench_serve() {
+    local work=$1
+    shift
+    export BULWARK_DATA_DIR=$work/data RUST_LOG=warn
+    PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    echo "bench-admin-password" | "$BULWARK" user add bench --admin --password-stdin >/dev/null
+    TOKEN=$("$BULWARK" user token bench --name bench | grep -o 'bwk_[A-Za-z0-9_-]*' | head -1)
+    env "$@" BULWARK_LISTEN="127.0.0.1:$PORT" BULWARK_WORKERS=2 "$BULWARK" serve >"$work/server.log" 2>&1 &
+    SERVER=$!
+    for _ in $(seq 1 300); do curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+}
+
+# api METHOD PATH [JSON]: the bench server's REST API with the admin token.
+api() {
+    curl -sS --fail-with-body -X "$1" "http://127.0.0.1:$PORT/api$2" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' ${3:+--data "$3"}
+}
+
+# bench_backup WORK NAME SOURCE_TYPE SOURCE: a local location in WORK/repo (its key file in
+# WORK/key), a configuration of SOURCE, one backup of it, completed and verified (so no timed
+# restore pays for a verification); sets EXECUTION and SNAPSHOT.
+bench_backup() {
+    local work=$1 name=$2 type=$3 source=$4 location config
+    location=$(api POST /admin/backups/storage-locations "{\"locationName\":\"bench\",\"storageType\":\"primary\",\"provider\":\"local\",\"pathPrefix\":\"$work/repo\"}" | jq -r .id)
+    api POST "/admin/backups/storage-locations/$location/init" | jq -r .keyFile >"$work/key"
+    config=$(api POST /admin/backups/configurations "{\"name\":\"$name\",\"sourceType\":\"$type\",\"sourceIdentifier\":\"$source\",\"storageLocationIds\":[\"$location\"]}" | jq -r .id)
+    EXECUTION=$(api POST "/admin/backups/configurations/$config/execute" | jq -r .executionId)
+    until [[ $(api GET "/admin/backups/executions/$EXECUTION" | jq -r .status) == completed ]]; do sleep 0.5; done
+    SNAPSHOT=$(api GET "/admin/backups/executions/$EXECUTION" | jq -r .snapshotId)
+    until [[ $(api GET "/admin/backups/executions/$EXECUTION" | jq -r .verificationStatus) == verified ]]; do sleep 0.5; done
+}
+
+now() { date +%s.%N; }
+# since T: seconds from T to now.
+since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$1" "$(now)"; }

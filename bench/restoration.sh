@@ -31,28 +31,9 @@ stop() { [[ -n $SERVER ]] && kill -9 "$SERVER" 2>/dev/null || true; }
 trap stop EXIT
 rm -rf "$WORK"
 mkdir -p "$WORK/restores"
-export BULWARK_DATA_DIR=$WORK/data RUST_LOG=warn
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-echo "bench-admin-password" | "$BULWARK" user add bench --admin --password-stdin >/dev/null
-TOKEN=$("$BULWARK" user token bench --name bench | grep -o 'bwk_[A-Za-z0-9_-]*' | head -1)
-BULWARK_LISTEN=127.0.0.1:$PORT BULWARK_RESTORE_ROOTS=$WORK/restores BULWARK_WORKERS=2 "$BULWARK" serve >"$WORK/server.log" 2>&1 &
-SERVER=$!
-for _ in $(seq 1 300); do curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-api() { # api METHOD PATH [JSON]
-    curl -sS --fail-with-body -X "$1" "http://127.0.0.1:$PORT/api$2" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' ${3:+--data "$3"}
-}
-now() { date +%s.%N; }
-since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$1" "$(now)"; }
-
-LOCATION=$(api POST /admin/backups/storage-locations "{\"locationName\":\"bench\",\"storageType\":\"primary\",\"provider\":\"local\",\"pathPrefix\":\"$WORK/repo\"}" | jq -r .id)
-api POST "/admin/backups/storage-locations/$LOCATION/init" | jq -r .keyFile >"$WORK/key"
-CONFIG=$(api POST /admin/backups/configurations "{\"name\":\"tree\",\"sourceType\":\"filesystem\",\"sourceIdentifier\":\"$DATA/base\",\"storageLocationIds\":[\"$LOCATION\"]}" | jq -r .id)
-EXECUTION=$(api POST "/admin/backups/configurations/$CONFIG/execute" | jq -r .executionId)
+bench_serve "$WORK" BULWARK_RESTORE_ROOTS="$WORK/restores"
 echo "backing up $DATA/base ($SCALE MiB) ..."
-until [[ $(api GET "/admin/backups/executions/$EXECUTION" | jq -r .status) == completed ]]; do sleep 0.5; done
-SNAPSHOT=$(api GET "/admin/backups/executions/$EXECUTION" | jq -r .snapshotId)
-# Verified before the rounds, so neither side pays for a verification.
-until [[ $(api GET "/admin/backups/executions/$EXECUTION" | jq -r .verificationStatus) == verified ]]; do sleep 0.5; done
+bench_backup "$WORK" tree filesystem "$DATA/base"
 api POST /admin/backups/restore-targets "{\"name\":\"bench\",\"environment\":\"development\",\"targetType\":\"directory\",\"path\":\"$WORK/restores/bench\"}" | jq -r .name >/dev/null
 
 check() { # check DIR: the restored tree equals the original

@@ -56,29 +56,10 @@ DB_BYTES=$(psql -qtA "$URL/postgres" -c "SELECT pg_database_size('bench')")
 sum_accounts() { psql -qtA "$URL/$1" -c 'SELECT count(*), sum(abalance), md5(string_agg(aid::text || $$:$$ || abalance::text, $$,$$ ORDER BY aid)) FROM pgbench_accounts'; }
 EXPECTED=$(sum_accounts bench)
 
-export BULWARK_DATA_DIR=$WORK/data RUST_LOG=warn
-PORT=$(free_port)
-echo "bench-admin-password" | "$BULWARK" user add bench --admin --password-stdin >/dev/null
-TOKEN=$("$BULWARK" user token bench --name bench | grep -o 'bwk_[A-Za-z0-9_-]*' | head -1)
-BULWARK_LISTEN=127.0.0.1:$PORT BULWARK_RESTORE_ROOTS=$WORK BULWARK_RESTORE_HOSTS=127.0.0.1 BULWARK_WORKERS=2 "$BULWARK" serve >"$WORK/server.log" 2>&1 &
-SERVER=$!
-for _ in $(seq 1 300); do curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-api() { # api METHOD PATH [JSON]
-    curl -sS --fail-with-body -X "$1" "http://127.0.0.1:$PORT/api$2" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' ${3:+--data "$3"}
-}
-now() { date +%s.%N; }
-since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$1" "$(now)"; }
+bench_serve "$WORK" BULWARK_RESTORE_ROOTS="$WORK" BULWARK_RESTORE_HOSTS=127.0.0.1
 wait_for() { bench_wait_restoration "$PORT" "$TOKEN" "$1"; } # wait_for ID: prints how it ended
-
-LOCATION=$(api POST /admin/backups/storage-locations "{\"locationName\":\"bench\",\"storageType\":\"primary\",\"provider\":\"local\",\"pathPrefix\":\"$WORK/repo\"}" | jq -r .id)
-api POST "/admin/backups/storage-locations/$LOCATION/init" | jq -r .keyFile >"$WORK/key"
-CONFIG=$(api POST /admin/backups/configurations "{\"name\":\"pgbench\",\"sourceType\":\"postgresql\",\"sourceIdentifier\":\"$URL/bench\",\"storageLocationIds\":[\"$LOCATION\"]}" | jq -r .id)
-EXECUTION=$(api POST "/admin/backups/configurations/$CONFIG/execute" | jq -r .executionId)
 echo "backing up the pgbench database ($((DB_BYTES >> 20)) MiB) ..."
-until [[ $(api GET "/admin/backups/executions/$EXECUTION" | jq -r .status) == completed ]]; do sleep 0.5; done
-SNAPSHOT=$(api GET "/admin/backups/executions/$EXECUTION" | jq -r .snapshotId)
-# Verified before the rounds, so neither side pays for a verification.
-until [[ $(api GET "/admin/backups/executions/$EXECUTION" | jq -r .verificationStatus) == verified ]]; do sleep 0.5; done
+bench_backup "$WORK" pgbench postgresql "$URL/bench"
 api POST /admin/backups/restore-targets "{\"name\":\"pg\",\"environment\":\"development\",\"targetType\":\"postgresql\",\"url\":\"$URL\"}" | jq -r .name >/dev/null
 check() { if [[ $(sum_accounts "$1") == "$EXPECTED" ]]; then echo PASS; else echo FAIL; fi; }
 

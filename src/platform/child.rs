@@ -75,23 +75,7 @@ mod tests {
     /// inherit the server's secrets again.
     #[test]
     fn every_child_process_starts_here() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let mut stack = vec![root];
-        let mut offenders = Vec::new();
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("child.rs") {
-                    let text = std::fs::read_to_string(&path).unwrap();
-                    let code = text.split("#[cfg(test)]").next().unwrap_or_default();
-                    if code.contains("Command::new(") {
-                        offenders.push(path.display().to_string());
-                    }
-                }
-            }
-        }
+        let offenders = crate::platform::sources_containing("Command::new(", "child.rs");
         assert!(offenders.is_empty(), "start child processes with child::command: {offenders:?}");
     }
 

@@ -275,19 +275,7 @@ mod tests {
     /// serialisation until the end of the caller's scope (`SerializedTx::commit` lets it go).
     #[test]
     fn serialised_transactions_commit_through_their_own_method() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let mut stack = vec![root];
-        let mut offenders = Vec::new();
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if path.extension().is_some_and(|e| e == "rs") && std::fs::read_to_string(&path).unwrap().contains(concat!(".tx", ".commit()")) {
-                    offenders.push(path.display().to_string());
-                }
-            }
-        }
+        let offenders = crate::platform::sources_containing(".tx.commit()", "catalog/mod.rs");
         assert!(offenders.is_empty(), "commit a SerializedTx with its own commit(): {offenders:?}");
     }
 }
