@@ -279,7 +279,7 @@ pub async fn run(catalog: &Catalog, secrets: &SecretBox, run_id: &str) -> Result
             .bind(run_id)
             .execute(catalog.pool())
             .await?;
-            crate::alerts::resolve(catalog, ALERT_TYPE, &subject(&queued)).await?;
+            crate::alerts::resolve(catalog, ALERT_TYPE, &subject(&queued), &format!("replication run {run_id} completed")).await?;
         }
         Err(e) => {
             sqlx::query("UPDATE replication_runs SET status = 'failed', error = $1, completed_at = $2 WHERE id = $3")

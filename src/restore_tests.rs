@@ -480,7 +480,7 @@ pub async fn finish(catalog: &Catalog, started: &Started, outcome: Outcome, rest
         .await?;
     let subject = format!("backup_execution:{}", execution.id);
     if passed {
-        alerts::resolve(catalog, AlertType::RestoreTestFailed, &subject).await?;
+        alerts::resolve(catalog, AlertType::RestoreTestFailed, &subject, &format!("test {test_id} restored it and found nothing wrong")).await?;
     } else {
         let message = format!("a test restore of execution {} failed: {}", execution.id, outcome.issues.join("; "));
         alerts::raise(catalog, AlertType::RestoreTestFailed, Severity::High, &subject, &message).await?;

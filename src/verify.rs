@@ -156,7 +156,7 @@ async fn finish(
     let now = executions::record_verification(catalog, execution_id, status, &problems).await?;
     let subject = format!("backup_execution:{execution_id}");
     if problems.is_empty() {
-        alerts::resolve(catalog, ALERT_TYPE, &subject).await?;
+        alerts::resolve(catalog, ALERT_TYPE, &subject, "the backup was read back whole").await?;
     } else {
         let message = format!("the backup of execution {execution_id} cannot be fully restored: {}", problems.join("; "));
         alerts::raise(catalog, ALERT_TYPE, Severity::Critical, &subject, &message).await?;

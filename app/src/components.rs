@@ -65,6 +65,8 @@ pub fn Console() -> impl IntoView {
     let me = Resource::new(|| (), |_| whoami());
     // Restorations waiting for this user's decision: a count beside Approvals.
     let pending = Resource::new(|| (), |_| crate::api::restoration::pending_approvals());
+    // Critical alerts nobody has acknowledged: a banner on every page.
+    let critical = Resource::new(|| (), |_| crate::api::alerts::critical_alerts());
     let logout = ServerAction::<Logout>::new();
     view! {
         <div class="console">
@@ -113,6 +115,17 @@ pub fn Console() -> impl IntoView {
                         })}
                     </Transition>
                 </header>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let open = critical.await.unwrap_or(0);
+                        (open > 0).then(|| view! {
+                            <div class="banner critical" role="alert" data-testid="critical-banner">
+                                {format!("{open} critical alert{} open and not acknowledged: ", if open == 1 { " is" } else { "s are" })}
+                                <a href="/alerts">"review them"</a>
+                            </div>
+                        })
+                    })}
+                </Transition>
                 <main>
                     <Outlet/>
                 </main>

@@ -169,7 +169,7 @@ async fn first_reachable(
         let subject = format!("storage_location:{id}");
         match locations::open_repository(catalog, secrets, id).await {
             Ok(repo) => {
-                crate::alerts::resolve(catalog, LOCATION_ALERT, &subject).await?;
+                crate::alerts::resolve(catalog, LOCATION_ALERT, &subject, "the location answered a backup again").await?;
                 return Ok((id.clone(), repo, skipped));
             }
             Err(e @ (LocationError::Storage(_) | LocationError::Repo(RepoError::Storage(_)))) if i + 1 < ids.len() => {

@@ -24,6 +24,7 @@ pub fn register_all(pool: &mut Pool, secrets: &SecretBox, targets: &Arc<Targets>
     // Subscribers of the events outbox (`events::SUBSCRIPTIONS`).
     pool.register(Arc::new(TrackHandler { secrets: secrets.clone() }));
     pool.register(Arc::new(QueueCopiesHandler));
+    pool.register(Arc::new(BackupAlertsHandler));
     pool.register(Arc::new(RequestedCleanupHandler { secrets: secrets.clone() }));
     // Housekeeping: expired sessions and setup links.
     pool.register_periodic(Arc::new(CleanupHandler), chrono::Duration::minutes(5));
@@ -34,6 +35,23 @@ pub fn register_all(pool: &mut Pool, secrets: &SecretBox, targets: &Arc<Targets>
     pool.register_periodic(Arc::new(RetentionHandler { secrets: secrets.clone() }), chrono::Duration::hours(1));
     // Hourly: the audit chain's head goes into every repository, so a shortened chain shows.
     pool.register_periodic(Arc::new(AnchorHandler { secrets: secrets.clone() }), chrono::Duration::hours(1));
+}
+
+/// Raises or resolves backup_failed for a backup that ended (`events::ALERT_BACKUPS`).
+pub struct BackupAlertsHandler;
+
+impl JobHandler for BackupAlertsHandler {
+    fn kind(&self) -> &'static str {
+        events::ALERT_BACKUPS
+    }
+
+    fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
+        Box::pin(async move {
+            let id = &job.payload_field("executionId")?;
+            crate::alerts::backups::on_backup_ended(catalog, id).await?;
+            Ok(())
+        })
+    }
 }
 
 /// Reads a backup back whole (`verify`): queued for every completed backup and by hand.

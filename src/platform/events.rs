@@ -72,6 +72,8 @@ pub const TRACK_RETENTION: &str = "retention.track";
 pub const QUEUE_COPIES: &str = "replication.queue";
 /// Job kind of verification (a backup read back whole), also queued by hand.
 pub const VERIFY_BACKUP: &str = "verify";
+/// Job kind of the subscriber raising and resolving backup_failed alerts (`alerts::backups`).
+pub const ALERT_BACKUPS: &str = "alerts.backups";
 
 /// One subscriber: the job queued for each event of a kind.
 #[derive(Debug, Clone, Copy)]
@@ -89,6 +91,9 @@ pub const SUBSCRIPTIONS: &[Subscription] = &[
     Subscription { event: EventKind::BackupCompleted, job_kind: QUEUE_COPIES, priority: 4, max_attempts: 10 },
     // Every backup is read back once by itself (group members inside their group too).
     Subscription { event: EventKind::BackupCompleted, job_kind: VERIFY_BACKUP, priority: 8, max_attempts: 2 },
+    // A failed backup raises backup_failed; the next good one resolves it.
+    Subscription { event: EventKind::BackupFailed, job_kind: ALERT_BACKUPS, priority: 2, max_attempts: 10 },
+    Subscription { event: EventKind::BackupCompleted, job_kind: ALERT_BACKUPS, priority: 2, max_attempts: 10 },
 ];
 
 /// Records event `kind` about `subject_id` and queues its subscribers' jobs, inside the

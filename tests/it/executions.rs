@@ -50,7 +50,7 @@ async fn a_backup_s_outcome_is_an_event_with_its_subscribers_queued(catalog: Cat
     let mut queued: Vec<(String, String)> = sqlx::query_as("SELECT kind, payload FROM jobs WHERE subject_id = $1 AND state = 'queued' AND kind <> $2").bind(&e.id).bind(executions::JOB_KIND).fetch_all(catalog.pool()).await.unwrap();
     queued.sort();
     let kinds: Vec<&str> = queued.iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(kinds, [events::QUEUE_COPIES, events::TRACK_RETENTION, events::VERIFY_BACKUP]);
+    assert_eq!(kinds, [events::ALERT_BACKUPS, events::QUEUE_COPIES, events::TRACK_RETENTION, events::VERIFY_BACKUP]);
     for (_, payload) in &queued {
         let payload: serde_json::Value = serde_json::from_str(payload).unwrap();
         assert_eq!((payload["eventId"].as_str(), payload["executionId"].as_str()), (Some(recorded[0].id.as_str()), Some(e.id.as_str())));

@@ -1,6 +1,7 @@
 //! Core integration tests. Every catalog test runs twice: on a fresh SQLite file and on a
 //! fresh database in a throw-away PostgreSQL cluster that this test process starts itself.
 
+mod alerts;
 mod audit;
 mod auth;
 mod buckets;

@@ -3,6 +3,7 @@
 //! fails to compile on both sides instead of a page silently showing nothing.
 
 mod account;
+mod alerts;
 mod configurations;
 mod execution;
 mod jobs;
@@ -17,6 +18,7 @@ mod source_kind;
 mod status;
 mod text_enum;
 
+pub use alerts::{AcknowledgeRequest, Alert, AlertStatus, ResolveRequest};
 pub use account::{AuditRow, Enrollment, Me, Role, TokenRow, UserRow};
 pub use configurations::{ConfigurationDetail, ConfigurationRow, ExecutionLine, RecoveryWindowView, SlotLine};
 pub use execution::{DirectoryRestored, Execution, SAFETY_EXECUTION_TYPE, ExecutionView, FileDiffRow, GroupMember, GroupPoint, MemberPosition, Progress};

@@ -28,6 +28,8 @@ impl ExecutionStatus {
 }
 
 text_enum!(AlertType, "alert type" {
+    /// A backup ended without a snapshot; resolved by the configuration's next good backup.
+    BackupFailed => "backup_failed",
     /// A storage location did not answer; the backup went to the next one.
     LocationUnreachable => "location_unreachable",
     /// Reading a backup back found damage.

@@ -88,6 +88,7 @@ mod tests {
         round_trips(ExecutionStatus::ALL, ExecutionStatus::as_str, ExecutionStatus::parse);
         round_trips(AlertType::ALL, AlertType::as_str, AlertType::parse);
         round_trips(Severity::ALL, Severity::as_str, Severity::parse);
+        round_trips(crate::AlertStatus::ALL, crate::AlertStatus::as_str, crate::AlertStatus::parse);
         round_trips(Role::ALL, Role::as_str, Role::parse);
         round_trips(JobState::ALL, JobState::as_str, JobState::parse);
         round_trips(TestStatus::ALL, TestStatus::as_str, TestStatus::parse);

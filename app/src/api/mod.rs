@@ -6,6 +6,7 @@
 //! function moves.
 
 pub mod account;
+pub mod alerts;
 pub mod audit;
 pub mod configurations;
 pub mod executions;

@@ -1,19 +1,80 @@
+//! Alerts: what needs attention (open and acknowledged alerts, or those resolved), each with
+//! how often it was seen; acknowledge it (it stops escalating) or resolve it with notes.
+
 use leptos::prelude::*;
 
-use super::section::SectionPage;
+use crate::api::alerts::{AcknowledgeAlert, AlertStatus, ResolveAlert, list_alerts};
+use crate::components::{EmptyState, ErrorPanel, PageHeader, form_error};
 
 #[component]
 pub fn AlertsPage() -> impl IntoView {
+    let acknowledge = ServerAction::<AcknowledgeAlert>::new();
+    let resolve = ServerAction::<ResolveAlert>::new();
+    let status = RwSignal::new("active".to_string());
+    let alerts = Resource::new(move || (status.get(), acknowledge.version().get(), resolve.version().get()), |(status, ..)| list_alerts(status));
     view! {
-        <SectionPage
-            title="Alerts"
-            lead="Failed backups and tests, missed RPOs, unreachable locations: deduplicated, escalated until acknowledged."
-            count=|o| o.alerts_open
-            noun="open alerts"
-            empty_title="No open alerts"
-        >
-            <p>"Alerts are raised by failed backups, verifications and test restores, by RPO and RTO targets that are not met, and by unhealthy storage locations. Repeats of the same problem are counted on one alert; alerts escalate until someone acknowledges them and resolve themselves when the condition clears."</p>
-            <p>"Nothing needs attention right now."</p>
-        </SectionPage>
+        <PageHeader title="Alerts" lead="Failed backups, tests and copies, unreachable locations: one alert per condition, counted when it repeats, resolved when it clears."/>
+        <div class="toolbar">
+            <label>"Show "
+                <select aria-label="Show" on:change=move |ev| status.set(event_target_value(&ev))>
+                    <option value="active" selected=true>"Open and acknowledged"</option>
+                    <option value="open">"Open"</option>
+                    <option value="resolved">"Resolved"</option>
+                    <option value="">"All"</option>
+                </select>
+            </label>
+        </div>
+        {form_error(acknowledge.value())}
+        {form_error(resolve.value())}
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match alerts.await {
+                    Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
+                    Ok(list) if list.is_empty() => view! {
+                        <EmptyState title="No alerts here">
+                            <p>"Alerts are raised by failed backups, verifications, test restores and copies, and by unreachable storage locations. Repeats of one problem are counted on one alert; an alert resolves itself when its condition clears."</p>
+                        </EmptyState>
+                    }.into_any(),
+                    Ok(list) => view! {
+                        <table class="data" data-testid="alerts">
+                            <thead><tr><th>"Severity"</th><th>"Alert"</th><th>"Seen"</th><th>"Status"</th><th></th></tr></thead>
+                            <tbody>{list.into_iter().map(|a| {
+                                let seen = if a.occurrences > 1 { format!("{} times, first {}, last {}", a.occurrences, a.triggered_at, a.last_seen_at) } else { a.triggered_at.clone() };
+                                let state = match a.status {
+                                    AlertStatus::Acknowledged => format!("acknowledged by {} at {}", a.acknowledged_by.clone().unwrap_or_default(), a.acknowledged_at.clone().unwrap_or_default()),
+                                    AlertStatus::Resolved => format!("resolved {}: {}", a.resolved_at.clone().unwrap_or_default(), a.resolution_notes.clone().unwrap_or_default()),
+                                    AlertStatus::Open => "open".to_string(),
+                                };
+                                let (ack_id, resolve_id) = (a.id.clone(), a.id.clone());
+                                let link = a.backup_configuration_id.clone().map(|c| view! { " " <a href=format!("/configurations/{c}")>"configuration"</a> });
+                                view! {
+                                    <tr data-alert=a.id.clone() data-status=a.status.as_str()>
+                                        <td><span class=format!("severity {}", a.severity.as_str())>{a.severity.as_str()}</span></td>
+                                        <td><strong>{a.alert_type.as_str()}</strong> " " {a.message.clone()} {link}</td>
+                                        <td>{seen}</td>
+                                        <td>{state}</td>
+                                        <td>
+                                            {(a.status == AlertStatus::Open).then(|| view! {
+                                                <ActionForm action=acknowledge attr:class="row-form">
+                                                    <input type="hidden" name="id" value=ack_id/>
+                                                    <button type="submit">"Acknowledge"</button>
+                                                </ActionForm>
+                                            })}
+                                            {(a.status != AlertStatus::Resolved).then(|| view! {
+                                                <ActionForm action=resolve attr:class="row-form">
+                                                    <input type="hidden" name="id" value=resolve_id/>
+                                                    <label>"Notes " <input type="text" name="notes" required maxlength="2000" placeholder="why it is resolved"/></label>
+                                                    <button type="submit">"Resolve"</button>
+                                                </ActionForm>
+                                            })}
+                                        </td>
+                                    </tr>
+                                }
+                            }).collect_view()}</tbody>
+                        </table>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
     }
 }

@@ -105,7 +105,8 @@ from_core!(
     bulwark_core::verify::VerifyError,
     bulwark_core::restore_tests::TestingError,
     bulwark_core::replicate::ReplicateError,
-    bulwark_core::rebuild::RebuildError
+    bulwark_core::rebuild::RebuildError,
+    bulwark_core::alerts::AlertError
 );
 
 impl From<JsonRejection> for ApiError {

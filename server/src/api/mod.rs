@@ -4,6 +4,7 @@ pub mod access;
 pub mod error;
 pub mod extract;
 pub mod openapi;
+mod alerts;
 mod audit;
 mod configurations;
 mod jobs;
@@ -57,6 +58,10 @@ pub fn router() -> Router<AppState> {
         .route("/admin/backups/restoration/{id}/approve", axum::routing::post(restoration::approve))
         .route("/admin/backups/restoration/{id}/reject", axum::routing::post(restoration::reject))
         .route("/disaster-recovery/backups/{backupId}/restore", axum::routing::post(restoration::dr_restore))
+        .route("/admin/backups/alerts", get(alerts::list))
+        .route("/admin/backups/alerts/{id}", get(alerts::get))
+        .route("/admin/backups/alerts/{id}/acknowledge", axum::routing::post(alerts::acknowledge))
+        .route("/admin/backups/alerts/{id}/resolve", axum::routing::post(alerts::resolve))
         .route("/admin/backups/approval-policies", get(restoration::policies))
         .route("/admin/backups/approval-policies/{environment}", axum::routing::put(restoration::set_policy))
         .route("/admin/backups/configurations", get(configurations::list).post(configurations::create))

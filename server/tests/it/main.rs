@@ -1,6 +1,7 @@
 //! Server tests: the whole router in process (REST API, guards, server-function statuses),
 //! on both catalog backends, and the CLI binary.
 
+mod alerts;
 mod api;
 mod pitr;
 mod fuzz;
