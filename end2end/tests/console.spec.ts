@@ -15,7 +15,7 @@ const NAV = [
   { label: 'Cost Analysis', heading: 'Cost Analysis', text: 'No cost data yet' },
   { label: 'Testing Results', heading: 'Testing Results', text: 'No backups have been tested yet' },
   { label: 'Storage Locations', heading: 'Storage Locations', text: 'No storage locations yet' },
-  { label: 'Alerts', heading: 'Alerts', text: 'No open alerts' },
+  { label: 'Alerts', heading: 'Alerts', text: 'No alerts here' },
   { label: 'Approvals', heading: 'Approvals', text: 'Nothing is waiting for approval' },
   { label: 'Audit', heading: 'Audit', text: 'user.create' },
   { label: 'Users', heading: 'Users', text: 'Add a user' },
