@@ -65,8 +65,9 @@ pub fn Console() -> impl IntoView {
     let me = Resource::new(|| (), |_| whoami());
     // Restorations waiting for this user's decision: a count beside Approvals.
     let pending = Resource::new(|| (), |_| crate::api::restoration::pending_approvals());
-    // Critical alerts nobody has acknowledged: a banner on every page.
-    let critical = Resource::new(|| (), |_| crate::api::alerts::critical_alerts());
+    // Critical alerts nobody has acknowledged: a banner on every page, read again on each.
+    let location = use_location();
+    let critical = Resource::new(move || location.pathname.get(), |_| crate::api::alerts::critical_alerts());
     let logout = ServerAction::<Logout>::new();
     view! {
         <div class="console">

@@ -33,6 +33,10 @@ pub enum AlertError {
     #[error("{0}")]
     Stored(String),
     #[error(transparent)]
+    Execution(#[from] crate::executions::ExecutionError),
+    #[error(transparent)]
+    Configuration(#[from] crate::configurations::ConfigurationError),
+    #[error(transparent)]
     Auth(#[from] AuthError),
     #[error(transparent)]
     Catalog(#[from] CatalogError),
@@ -53,6 +57,8 @@ impl Classify for AlertError {
             AlertError::NotFound(_) => Kind::NotFound,
             AlertError::Conflict(_) => Kind::Conflict,
             AlertError::Stored(_) => Kind::Internal,
+            AlertError::Execution(e) => e.kind(),
+            AlertError::Configuration(e) => e.kind(),
             AlertError::Auth(e) => e.kind(),
             AlertError::Catalog(e) => e.kind(),
             AlertError::Audit(e) => e.kind(),
@@ -83,6 +89,12 @@ pub async fn raise(catalog: &Catalog, alert_type: AlertType, severity: Severity,
 
 /// [`raise`], with the configuration and execution it is about.
 pub async fn raise_condition(catalog: &Catalog, c: &Condition<'_>) -> Result<String, CatalogError> {
+    let mut conn = catalog.pool().acquire().await?;
+    raise_on(&mut *conn, c).await
+}
+
+/// [`raise_condition`] on the caller's connection or transaction.
+pub async fn raise_on(conn: &mut sqlx::AnyConnection, c: &Condition<'_>) -> Result<String, CatalogError> {
     let now = time::now_text();
     // One statement: two raises at once count two occurrences on one alert.
     let id: String = sqlx::query_scalar(
@@ -103,7 +115,7 @@ pub async fn raise_condition(catalog: &Catalog, c: &Condition<'_>) -> Result<Str
     .bind(&now)
     .bind(c.configuration_id)
     .bind(c.execution_id)
-    .fetch_one(catalog.pool())
+    .fetch_one(&mut *conn)
     .await?;
     Ok(id)
 }
@@ -305,7 +317,7 @@ fn checked_notes(field: &str, notes: &str, required: bool) -> Result<String, Ale
     if required && notes.is_empty() {
         return Err(AlertError::Invalid(format!("{field}: say why it is resolved")));
     }
-    if notes.chars().count() > 2000 || notes.chars().any(|c| c.is_control() && c != '\n') {
+    if notes.chars().count() > 2000 || notes.chars().any(|c| c.is_control() && c != '\n' && c != '\r') {
         return Err(AlertError::Invalid(format!("{field}: up to 2,000 characters, without control characters")));
     }
     Ok(notes.to_string())

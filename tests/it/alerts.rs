@@ -59,6 +59,11 @@ async fn a_failed_backup_raises_an_alert_that_lives(catalog: Catalog) {
     let again = backup(false).await;
     let counted = alerts::get(&catalog, &viewer, &alert.id).await.unwrap();
     assert_eq!((counted.occurrences, counted.backup_execution_id.as_deref()), (2, Some(again.as_str())));
+    // Told again (delivery is at least once), late or not, a failure is counted once.
+    bulwark_core::alerts::backups::on_backup_ended(&catalog, &again).await.unwrap();
+    bulwark_core::alerts::backups::on_backup_ended(&catalog, &failed).await.unwrap();
+    let once = alerts::get(&catalog, &viewer, &alert.id).await.unwrap();
+    assert_eq!((once.occurrences, once.backup_execution_id.as_deref()), (2, Some(again.as_str())));
 
     // Acknowledged by an operator (not a viewer), once.
     let refused = alerts::acknowledge(&catalog, &viewer, &alert.id, &AcknowledgeRequest::default()).await.unwrap_err();
@@ -79,8 +84,9 @@ async fn a_failed_backup_raises_an_alert_that_lives(catalog: Catalog) {
     bulwark_core::alerts::backups::on_backup_ended(&catalog, &again).await.unwrap();
     assert!(alerts::list(&catalog, &viewer, &active).await.unwrap().is_empty());
 
-    // The condition returning is a new alert; a person resolves it with notes.
-    backup(false).await;
+    // The condition returning is a new alert; a person resolves it with notes, and the same
+    // failure told again does not open it anew.
+    let third = backup(false).await;
     let reopened = alerts::list(&catalog, &viewer, &active).await.unwrap();
     assert_eq!(reopened.len(), 1);
     assert!(reopened[0].id != alert.id && reopened[0].occurrences == 1);
@@ -88,6 +94,8 @@ async fn a_failed_backup_raises_an_alert_that_lives(catalog: Catalog) {
     assert_eq!((empty.kind(), empty.to_string()), (Kind::Invalid, "resolutionNotes: say why it is resolved".to_string()));
     let closed = alerts::close(&catalog, &operator, &reopened[0].id, &ResolveRequest { resolution_notes: "source moved on purpose".into() }).await.unwrap();
     assert_eq!((closed.status, closed.resolved_by.as_deref(), closed.resolution_notes.as_deref()), (AlertStatus::Resolved, Some("operator"), Some("source moved on purpose")));
+    bulwark_core::alerts::backups::on_backup_ended(&catalog, &third).await.unwrap();
+    assert!(alerts::list(&catalog, &viewer, &active).await.unwrap().is_empty(), "a hand-resolved failure told again stays resolved");
 
     // Filters: by type and status; a severity that does not exist is refused.
     let all = alerts::list(&catalog, &viewer, &Filter { alert_type: Some("backup_failed".into()), ..Default::default() }).await.unwrap();
