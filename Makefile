@@ -12,7 +12,7 @@ PKG := $(SITE)/pkg
 SERVER := $(CARGO_TARGET_DIR)/debug/bulwark
 WASM := $(CARGO_TARGET_DIR)/wasm32-unknown-unknown/debug/bulwark_app.wasm
 
-.PHONY: run test build site server tools browser s3server schemathesis faketime unit e2e contract clean
+.PHONY: run test build site server tools browser s3server schemathesis faketime smtpd unit e2e contract clean
 
 # Plain HTTP on 127.0.0.1: the session cookie cannot be `Secure` there.
 run: build
@@ -58,9 +58,14 @@ schemathesis: s3server
 faketime:
 	@command -v faketime >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y faketime; }
 
+# Debian's aiosmtpd: the SMTP server the notification tests send e-mail to (openssl makes
+# its STARTTLS certificates).
+smtpd:
+	@/usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null && command -v openssl >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-aiosmtpd openssl; }
+
 test: build browser unit e2e contract
 
-unit: s3server faketime
+unit: s3server faketime smtpd
 	BULWARK_WEED=$(WEED) cargo test --workspace
 
 e2e: build browser

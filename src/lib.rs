@@ -18,6 +18,7 @@ pub mod engine;
 pub mod error;
 pub mod executions;
 pub mod locations;
+pub mod notifications;
 pub mod orchestration;
 pub mod overview;
 pub mod platform;

@@ -3,12 +3,21 @@
 //! resolved counts an occurrence on it (one statement: a unique index allows one such alert
 //! per condition); once resolved, raising it again opens a new alert. A person acknowledges an
 //! alert (it stops escalating) or resolves it with notes; a condition that clears resolves its
-//! alert itself, with the reason. (Escalation and notifications build on these rows.)
+//! alert itself, with the reason.
 //!
 //! - `backups`: backup_failed, raised by a failed backup and resolved by the configuration's
 //!   next good one (the events outbox's `alerts.backups` subscriber).
+//! - `escalation`: each severity's schedule; level 1 told when raised, later levels while
+//!   nobody acknowledges; `run` is the periodic step.
+//! - `silences`: maintenance windows that hold alerts back.
+//! - `history`: every step of an alert, with the notifications about it.
+//! - `channels`: notification_channel_failed, for a channel its failures disabled.
 
 pub mod backups;
+pub mod channels;
+pub mod escalation;
+pub mod history;
+pub mod silences;
 
 use sha2::{Digest, Sha256};
 
@@ -42,6 +51,8 @@ pub enum AlertError {
     Catalog(#[from] CatalogError),
     #[error(transparent)]
     Audit(#[from] AuditError),
+    #[error(transparent)]
+    Notification(#[from] crate::notifications::NotificationError),
 }
 
 impl From<sqlx::Error> for AlertError {
@@ -62,6 +73,7 @@ impl Classify for AlertError {
             AlertError::Auth(e) => e.kind(),
             AlertError::Catalog(e) => e.kind(),
             AlertError::Audit(e) => e.kind(),
+            AlertError::Notification(e) => e.kind(),
         }
     }
 }
@@ -93,18 +105,19 @@ pub async fn raise_condition(catalog: &Catalog, c: &Condition<'_>) -> Result<Str
     raise_on(&mut *conn, c).await
 }
 
-/// [`raise_condition`] on the caller's connection or transaction.
+/// [`raise_condition`] on the caller's connection or transaction. A new alert is told at once
+/// (escalation level 1, unless silenced), in the same transaction.
 pub async fn raise_on(conn: &mut sqlx::AnyConnection, c: &Condition<'_>) -> Result<String, CatalogError> {
     let now = time::now_text();
     // One statement: two raises at once count two occurrences on one alert.
-    let id: String = sqlx::query_scalar(
+    let (id, occurrences): (String, i64) = sqlx::query_as(
         "INSERT INTO backup_monitoring_alerts (id, alert_type, severity, subject, message, dedup_hash, status, occurrences, escalation_level, first_seen_at, last_seen_at,
              backup_configuration_id, backup_execution_id)
          VALUES ($1, $2, $3, $4, $5, $6, 'open', 1, 0, $7, $7, $8, $9)
          ON CONFLICT (dedup_hash) WHERE status <> 'resolved'
          DO UPDATE SET occurrences = backup_monitoring_alerts.occurrences + 1, last_seen_at = excluded.last_seen_at, message = excluded.message,
              backup_execution_id = COALESCE(excluded.backup_execution_id, backup_monitoring_alerts.backup_execution_id)
-         RETURNING id",
+         RETURNING id, occurrences",
     )
     .bind(uuid::Uuid::new_v4().to_string())
     .bind(c.alert_type.as_str())
@@ -117,19 +130,39 @@ pub async fn raise_on(conn: &mut sqlx::AnyConnection, c: &Condition<'_>) -> Resu
     .bind(c.execution_id)
     .fetch_one(&mut *conn)
     .await?;
+    if occurrences == 1 {
+        history::record_on(conn, &id, "raised", None, None, c.message).await?;
+        let alert = find_on(conn, &id).await.map_err(|e| CatalogError::Query(sqlx::Error::Protocol(e.to_string())))?;
+        escalation::start_on(conn, &alert).await?;
+    } else {
+        history::record_on(conn, &id, "occurred", None, None, c.message).await?;
+    }
     Ok(id)
 }
 
 /// Resolves the alert of (type, subject) not yet resolved, if any: the condition cleared, for
 /// `reason`. Returns whether there was one.
 pub async fn resolve(catalog: &Catalog, alert_type: AlertType, subject: &str, reason: &str) -> Result<bool, CatalogError> {
-    let done = sqlx::query("UPDATE backup_monitoring_alerts SET status = 'resolved', resolved_at = $1, resolution_notes = $2 WHERE dedup_hash = $3 AND status <> 'resolved'")
-        .bind(time::now_text())
-        .bind(reason)
-        .bind(dedup_hash(alert_type, subject))
-        .execute(catalog.pool())
-        .await?;
-    Ok(done.rows_affected() > 0)
+    let mut tx = catalog.pool().begin().await?;
+    let done: Option<String> = sqlx::query_scalar(
+        "UPDATE backup_monitoring_alerts SET status = 'resolved', resolved_at = $1, resolution_notes = $2, next_escalation_at = NULL WHERE dedup_hash = $3 AND status <> 'resolved' RETURNING id",
+    )
+    .bind(time::now_text())
+    .bind(reason)
+    .bind(dedup_hash(alert_type, subject))
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(id) = &done {
+        history::record_on(&mut tx, id, "resolved", None, None, reason).await?;
+    }
+    tx.commit().await?;
+    Ok(done.is_some())
+}
+
+/// A delivery about the alert reached its channel (`notification_sent`).
+pub async fn mark_notified(catalog: &Catalog, id: &str) -> Result<(), CatalogError> {
+    sqlx::query("UPDATE backup_monitoring_alerts SET notification_sent = 1 WHERE id = $1").bind(id).execute(catalog.pool()).await?;
+    Ok(())
 }
 
 /// Which alerts to list.
@@ -253,7 +286,12 @@ pub async fn get(catalog: &Catalog, actor: &Principal, id: &str) -> Result<Alert
 }
 
 async fn find(catalog: &Catalog, id: &str) -> Result<Alert, AlertError> {
-    let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM backup_monitoring_alerts WHERE id = $1")).bind(id).fetch_optional(catalog.pool()).await?;
+    let mut conn = catalog.pool().acquire().await.map_err(CatalogError::Query)?;
+    find_on(&mut conn, id).await
+}
+
+async fn find_on(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Alert, AlertError> {
+    let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM backup_monitoring_alerts WHERE id = $1")).bind(id).fetch_optional(&mut *conn).await?;
     row.ok_or_else(|| AlertError::NotFound(id.to_string()))?.into_alert()
 }
 
@@ -276,6 +314,7 @@ pub async fn acknowledge(catalog: &Catalog, actor: &Principal, id: &str, body: &
         let alert = find(catalog, id).await?;
         return Err(AlertError::Conflict(format!("alert {id} is already {}", alert.status)));
     }
+    history::record_on(&mut tx.tx, id, "acknowledged", None, Some(&actor.username), &notes).await?;
     let detail = serde_json::json!({ "notes": notes });
     audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "alert.acknowledge", target_type: "alert", target_id: Some(id), detail }).await?;
     tx.commit().await?;
@@ -304,6 +343,7 @@ pub async fn close(catalog: &Catalog, actor: &Principal, id: &str, body: &Resolv
         find(catalog, id).await?;
         return Err(AlertError::Conflict(format!("alert {id} is already resolved")));
     }
+    history::record_on(&mut tx.tx, id, "resolved", None, Some(&actor.username), &notes).await?;
     let detail = serde_json::json!({ "resolutionNotes": notes });
     audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "alert.resolve", target_type: "alert", target_id: Some(id), detail }).await?;
     tx.commit().await?;

@@ -9,6 +9,7 @@ use super::pool::{JobFuture, JobHandler, Pool};
 use crate::platform::auth::Principal;
 use crate::platform::catalog::Catalog;
 use crate::executions::reconcile;
+use crate::notifications::deliver::Outcome;
 use crate::platform::jobs::{CancelFlag, ClaimedJob, Failure};
 use crate::platform::secrets::SecretBox;
 use crate::restores::Targets;
@@ -26,6 +27,9 @@ pub fn register_all(pool: &mut Pool, secrets: &SecretBox, targets: &Arc<Targets>
     pool.register(Arc::new(QueueCopiesHandler));
     pool.register(Arc::new(BackupAlertsHandler));
     pool.register(Arc::new(RequestedCleanupHandler { secrets: secrets.clone() }));
+    pool.register(Arc::new(DeliverHandler { secrets: secrets.clone() }));
+    // Each minute: alerts due to escalate are told, channels disabled by failures alerted.
+    pool.register_periodic(Arc::new(AlertsEvaluateHandler), chrono::Duration::minutes(1));
     // Housekeeping: expired sessions and setup links.
     pool.register_periodic(Arc::new(CleanupHandler), chrono::Duration::minutes(5));
     pool.register_periodic(Arc::new(ReconcileHandler), reconcile::EVERY);
@@ -49,6 +53,55 @@ impl JobHandler for BackupAlertsHandler {
         Box::pin(async move {
             let id = &job.payload_field("executionId")?;
             crate::alerts::backups::on_backup_ended(catalog, id).await?;
+            Ok(())
+        })
+    }
+}
+
+/// One attempt of a notification's delivery (`notifications::deliver`); what it came to goes
+/// back to the alert it was about.
+pub struct DeliverHandler {
+    pub secrets: SecretBox,
+}
+
+impl JobHandler for DeliverHandler {
+    fn kind(&self) -> &'static str {
+        crate::notifications::DELIVER
+    }
+
+    fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
+        Box::pin(async move {
+            let id = job.payload_field("deliveryId")?;
+            let attempt = serde_json::from_str::<serde_json::Value>(&job.payload).ok().and_then(|p| p["attempt"].as_i64()).unwrap_or(1);
+            match crate::notifications::deliver::attempt(catalog, &self.secrets, &id, attempt).await? {
+                Outcome::Delivered { alert_id: Some(alert) } => crate::alerts::mark_notified(catalog, &alert).await?,
+                Outcome::ChannelDisabled { channel_id } => {
+                    tracing::warn!(channel = %channel_id, "a notification channel was disabled after its failures");
+                    crate::alerts::channels::evaluate(catalog).await?;
+                }
+                _ => {}
+            }
+            Ok(())
+        })
+    }
+}
+
+/// The minute's alert work: escalation steps that are due, and the alerts of channels that
+/// failures disabled.
+pub struct AlertsEvaluateHandler;
+
+impl JobHandler for AlertsEvaluateHandler {
+    fn kind(&self) -> &'static str {
+        "alerts.evaluate"
+    }
+
+    fn run<'a>(&'a self, catalog: &'a Catalog, _job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
+        Box::pin(async move {
+            let told = crate::alerts::escalation::run(catalog).await?;
+            let raised = crate::alerts::channels::evaluate(catalog).await?;
+            if told + raised > 0 {
+                tracing::info!(escalated = told, channel_alerts = raised, "alerts evaluated");
+            }
             Ok(())
         })
     }

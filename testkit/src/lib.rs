@@ -7,6 +7,7 @@
 //! harness never runs destructors of statics).
 
 pub mod s3;
+pub mod smtp;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

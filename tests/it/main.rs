@@ -10,6 +10,7 @@ mod executions;
 mod jobs;
 mod layers;
 mod locations;
+mod notifications;
 mod replication;
 mod repo;
 mod retention;
@@ -65,16 +66,28 @@ pub async fn deliver_events(catalog: &Catalog, secrets: &bulwark_core::platform:
 
 /// Runs each queued job of `kind` once with its registered handler and marks it done.
 pub async fn run_queued(catalog: &Catalog, secrets: &bulwark_core::platform::secrets::SecretBox, kind: &str) {
+    run_jobs(catalog, secrets, kind, None).await;
+}
+
+/// [`run_queued`] for the jobs whose time has come (as the pool claims them); returns how many ran.
+pub async fn run_due(catalog: &Catalog, secrets: &bulwark_core::platform::secrets::SecretBox, kind: &str) -> usize {
+    run_jobs(catalog, secrets, kind, Some(bulwark_core::platform::time::now_text())).await
+}
+
+async fn run_jobs(catalog: &Catalog, secrets: &bulwark_core::platform::secrets::SecretBox, kind: &str, due_by: Option<String>) -> usize {
     use bulwark_core::platform::jobs::ClaimedJob;
     use bulwark_core::orchestration::{handlers, pool::Pool};
     let mut pool = Pool::new(catalog.clone(), "test".into());
     handlers::register_all(&mut pool, secrets, &std::sync::Arc::new(restore_targets()));
     let handler = pool.handler(kind).unwrap_or_else(|| panic!("no handler for {kind}"));
-    let queued: Vec<(String, String, String, i64)> = sqlx::query_as("SELECT id, kind, payload, cancel_requested FROM jobs WHERE state = 'queued' AND kind = $1 ORDER BY created_at, id")
-        .bind(kind)
-        .fetch_all(catalog.pool())
-        .await
-        .unwrap();
+    let queued: Vec<(String, String, String, i64)> =
+        sqlx::query_as("SELECT id, kind, payload, cancel_requested FROM jobs WHERE state = 'queued' AND kind = $1 AND ($2 IS NULL OR run_at <= $2) ORDER BY created_at, id")
+            .bind(kind)
+            .bind(due_by)
+            .fetch_all(catalog.pool())
+            .await
+            .unwrap();
+    let ran = queued.len();
     for (id, kind, payload, cancel_requested) in queued {
         let job = ClaimedJob { id: id.clone(), kind, payload, attempts: 1, cancel_requested, owner: "test".into(), liveness: Default::default() };
         // As the pool does: a stop asked for before it began is set from the start.
@@ -86,6 +99,7 @@ pub async fn run_queued(catalog: &Catalog, secrets: &bulwark_core::platform::sec
         };
         sqlx::query("UPDATE jobs SET state = $1 WHERE id = $2").bind(state).bind(&id).execute(catalog.pool()).await.unwrap();
     }
+    ran
 }
 
 /// An authenticator app's code for `unix_time`, computed here from RFC 6238 rather than with

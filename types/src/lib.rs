@@ -9,6 +9,7 @@ mod execution;
 mod jobs;
 mod json_text;
 mod locations;
+mod notifications;
 mod overview;
 mod restoration;
 mod restore_tests;
@@ -25,6 +26,10 @@ pub use execution::{DirectoryRestored, Execution, SAFETY_EXECUTION_TYPE, Executi
 pub use jobs::{JobLine, JobState};
 pub use json_text::serialize as serialize_json_text;
 pub use locations::{EntryView, FloorView, LocationRow, RecoveryKitView, ReplicationLine, ReplicationRuleLine, ReplicationStatus, SnapshotView, TestOutcome};
+pub use notifications::{
+    AlertEvent, AlertHistory, Channel, ChannelCreated, ChannelKind, ChannelRequest, ChannelSettings, Delivery, DeliveryAttempt, DeliveryStatus, EscalationSchedule, EscalationStep, Routing, Silence,
+    SilenceRequest, SmtpSecurity,
+};
 pub use overview::Overview;
 pub use restoration::{
     Alternative, ApprovalLine, ApprovalPolicy, ApprovalRule, AvailableBackup, ConflictResolution, Environment, Restoration, RestorationInitiated, RestorationProgress, RestorationRequest, RestorationScope,

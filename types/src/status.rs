@@ -40,6 +40,8 @@ text_enum!(AlertType, "alert type" {
     RestoreTestFailed => "restore_test_failed",
     /// A restore ran without the approval its environment needs (break-glass).
     BreakGlassRestore => "break_glass_restore",
+    /// A notification channel failed so often it was disabled; resolved when it is enabled again.
+    NotificationChannelFailed => "notification_channel_failed",
 });
 
 text_enum!(Severity, "severity" {

@@ -98,6 +98,9 @@ mod tests {
         round_trips(RestorationStatus::ALL, RestorationStatus::as_str, RestorationStatus::parse);
         round_trips(ApprovalRule::ALL, ApprovalRule::as_str, ApprovalRule::parse);
         round_trips(ConflictResolution::ALL, ConflictResolution::as_str, ConflictResolution::parse);
+        round_trips(crate::ChannelKind::ALL, crate::ChannelKind::as_str, crate::ChannelKind::parse);
+        round_trips(crate::SmtpSecurity::ALL, crate::SmtpSecurity::as_str, crate::SmtpSecurity::parse);
+        round_trips(crate::DeliveryStatus::ALL, crate::DeliveryStatus::as_str, crate::DeliveryStatus::parse);
         round_trips(TargetType::ALL, TargetType::as_str, TargetType::parse);
     }
 

@@ -29,19 +29,27 @@ pub fn DashboardPage() -> impl IntoView {
                             <Card label="DR procedures" value=o.procedures href="/disaster-recovery"/>
                             <Card label="Jobs queued / running" value=o.jobs_queued + o.jobs_running href="/"/>
                         </div>
-                        <ActivePanel title="Restorations under way"/>
-                        {(o.configurations == 0).then(|| view! {
-                            <section class="getting-started">
-                                <h2>"Getting started"</h2>
-                                <ol>
-                                    <li>"Add a storage location (a local directory or an S3 bucket) under " <a href="/storage">"Storage Locations"</a>"."</li>
-                                    <li>"Create a backup configuration for a database, a bucket or configuration files under " <a href="/configurations">"Configurations"</a>"."</li>
-                                    <li>"Invite the people who approve production restores under " <a href="/users">"Users"</a>"."</li>
-                                </ol>
-                            </section>
-                        })}
                     }.into_any(),
                 }
+            })}
+        </Transition>
+        // Outside the overview's Suspend: a resource created inside one is created again on
+        // the client in another order than on the server, and hydration then reads another
+        // resource's value (a mismatch that stopped the page).
+        <ActivePanel title="Restorations under way"/>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let empty = data.await.is_ok_and(|o| o.configurations == 0);
+                empty.then(|| view! {
+                    <section class="getting-started">
+                        <h2>"Getting started"</h2>
+                        <ol>
+                            <li>"Add a storage location (a local directory or an S3 bucket) under " <a href="/storage">"Storage Locations"</a>"."</li>
+                            <li>"Create a backup configuration for a database, a bucket or configuration files under " <a href="/configurations">"Configurations"</a>"."</li>
+                            <li>"Invite the people who approve production restores under " <a href="/users">"Users"</a>"."</li>
+                        </ol>
+                    </section>
+                })
             })}
         </Transition>
     }

@@ -1,0 +1,40 @@
+//! notification_channel_failed: a channel its own failures disabled is an alert (told through
+//! the channels still working), resolved once the channel is enabled again or deleted.
+
+use super::{AlertError, AlertType, Condition, Severity};
+use crate::notifications::channels;
+use crate::platform::catalog::Catalog;
+
+fn subject(channel_id: &str) -> String {
+    format!("notification-channel:{channel_id}")
+}
+
+/// Raises the alert of every channel disabled by failures that has none open, and resolves
+/// those of channels that work again. Returns how many it raised.
+pub async fn evaluate(catalog: &Catalog) -> Result<usize, AlertError> {
+    let disabled = channels::disabled_by_failures(catalog).await?;
+    let mut raised = 0;
+    for (id, name, reason) in &disabled {
+        let subject = subject(id);
+        let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM backup_monitoring_alerts WHERE dedup_hash = $1 AND status <> 'resolved'")
+            .bind(super::dedup_hash(AlertType::NotificationChannelFailed, &subject))
+            .fetch_one(catalog.pool())
+            .await?;
+        if open == 0 {
+            let message = format!("notification channel {name:?} was {reason}: nothing is sent through it until an administrator enables it again");
+            super::raise_condition(catalog, &Condition { alert_type: AlertType::NotificationChannelFailed, severity: Severity::High, subject: &subject, message: &message, configuration_id: None, execution_id: None })
+                .await?;
+            raised += 1;
+        }
+    }
+    let open: Vec<String> = sqlx::query_scalar("SELECT subject FROM backup_monitoring_alerts WHERE alert_type = $1 AND status <> 'resolved'")
+        .bind(AlertType::NotificationChannelFailed.as_str())
+        .fetch_all(catalog.pool())
+        .await?;
+    for subject_text in open {
+        if !disabled.iter().any(|(id, _, _)| subject(id) == subject_text) {
+            super::resolve(catalog, AlertType::NotificationChannelFailed, &subject_text, "the channel was enabled again or deleted").await?;
+        }
+    }
+    Ok(raised)
+}
