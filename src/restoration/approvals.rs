@@ -15,6 +15,43 @@ use crate::platform::time;
 
 pub use bulwark_types::ApprovalLine;
 
+/// A request waiting for approval, as its approvers are told of it.
+pub(super) struct Waiting<'a> {
+    pub id: &'a str,
+    pub configuration: &'a str,
+    pub target: &'a str,
+    pub environment: bulwark_types::Environment,
+    pub restoration_type: bulwark_types::RestorationType,
+    pub requested_by: &'a str,
+    pub approvals_needed: i64,
+    pub expires_at: Option<&'a str>,
+}
+
+/// Tells the channels that route approval requests that restoration `w.id` waits for an
+/// approver, inside the transaction that recorded it (the request, or its change).
+pub(super) async fn tell_approvers_in(conn: &mut sqlx::AnyConnection, w: &Waiting<'_>) -> Result<usize, RestorationError> {
+    use crate::notifications::{self, About, Notice};
+    let title = format!("Approval needed: restore {} into {} ({})", w.configuration, w.target, w.environment);
+    let text = format!(
+        "{} asks to restore {} ({}) into {} in {}. It needs {} approval{} from someone else{}.\n\nDecide on the console's Approvals page, or with POST /api/admin/backups/restoration/{}/approve (or /reject).",
+        w.requested_by,
+        w.configuration,
+        w.restoration_type,
+        w.target,
+        w.environment,
+        w.approvals_needed,
+        if w.approvals_needed == 1 { "" } else { "s" },
+        w.expires_at.map(|at| format!(" before {at}")).unwrap_or_default(),
+        w.id
+    );
+    let record = serde_json::json!({
+        "restorationId": w.id, "configuration": w.configuration, "targetIdentifier": w.target, "targetEnvironment": w.environment,
+        "restorationType": w.restoration_type, "requestedBy": w.requested_by, "approvalsNeeded": w.approvals_needed, "approvalExpiresAt": w.expires_at,
+    });
+    let notice = Notice { event: "approval.requested", about: About::ApprovalRequest, title, text, record };
+    Ok(notifications::notify_on(conn, &notice).await?)
+}
+
 /// The decisions on restoration `id`, oldest first.
 pub(super) async fn of(catalog: &Catalog, id: &str) -> Result<Vec<ApprovalLine>, RestorationError> {
     let rows: Vec<(String, String, Option<String>, i64, String)> = sqlx::query_as(

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 
 use super::request::{self, Resolved};
-use super::{Alternative, ConflictResolution, Environment, Restoration, RestorationError, conflicts, RestorationInitiated, RestorationProgress, RestorationRequest, RestorationScope, RestorationStatus, RestorationType, RollbackRequest, policy, safety};
+use super::{approvals, Alternative, ConflictResolution, Environment, Restoration, RestorationError, conflicts, RestorationInitiated, RestorationProgress, RestorationRequest, RestorationScope, RestorationStatus, RestorationType, RollbackRequest, policy, safety};
 use crate::alerts::{self, AlertType, Severity};
 use crate::error::{Classify, Kind};
 use crate::executions;
@@ -383,6 +383,19 @@ async fn create(
     if status == RestorationStatus::Initiated {
         queue_in(&mut tx.tx, &id).await?;
     }
+    if status == RestorationStatus::ApprovalRequired {
+        let waiting = approvals::Waiting {
+            id: &id,
+            configuration: &resolved.configuration.name,
+            target: &resolved.target_identifier,
+            environment: resolved.environment,
+            restoration_type: resolved.restoration_type,
+            requested_by: &actor.username,
+            approvals_needed: policy.approvers_required,
+            expires_at: expires.as_deref(),
+        };
+        approvals::tell_approvers_in(&mut tx.tx, &waiting).await?;
+    }
     let detail = serde_json::json!({
         "executionId": resolved.execution.id, "restorationType": resolved.restoration_type, "environment": resolved.environment,
         "target": resolved.target_identifier, "approvalRequired": needs, "breakGlass": break_glass,
@@ -505,7 +518,21 @@ pub async fn update(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, act
         return Err(RestorationError::Conflict(format!("restoration {id} was decided while it was being changed")));
     }
     writes_over_in(&mut tx.tx, id, &resolved.over_sources).await?;
-    if !needs {
+    if needs {
+        // Changed, its approvals are void: its approvers are told again.
+        let expires = time::to_text(now + chrono::Duration::hours(policy.validity_hours));
+        let waiting = approvals::Waiting {
+            id,
+            configuration: &resolved.configuration.name,
+            target: &resolved.target_identifier,
+            environment: resolved.environment,
+            restoration_type: resolved.restoration_type,
+            requested_by: &actor.username,
+            approvals_needed: policy.approvers_required,
+            expires_at: Some(&expires),
+        };
+        approvals::tell_approvers_in(&mut tx.tx, &waiting).await?;
+    } else {
         queue_in(&mut tx.tx, id).await?;
     }
     let detail = serde_json::json!({ "environment": resolved.environment, "target": resolved.target_identifier, "restorationType": resolved.restoration_type, "approvalsVoided": true });

@@ -26,24 +26,24 @@ on_both_catalogs!(an_alert_is_told_escalated_silenced_and_stopped, a_receiver_th
 
 /// One POST the receiver took, with whether its signature checked out under `secret`.
 #[derive(Debug, Clone)]
-struct Received {
-    event: String,
-    delivery: String,
-    signed: bool,
-    body: serde_json::Value,
+pub(crate) struct Received {
+    pub event: String,
+    pub delivery: String,
+    pub signed: bool,
+    pub body: serde_json::Value,
 }
 
 /// A webhook receiver on a free port: answers `status` (200 unless set) and keeps what came,
 /// checking each signature as a receiver would (HMAC-SHA256 of `<timestamp>.<body>`).
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub url: String,
     got: Arc<Mutex<Vec<Received>>>,
     status: Arc<AtomicU16>,
-    secret: Arc<Mutex<String>>,
+    pub secret: Arc<Mutex<String>>,
 }
 
 impl Receiver {
-    async fn start() -> Receiver {
+    pub async fn start() -> Receiver {
         let got: Arc<Mutex<Vec<Received>>> = Arc::default();
         let status = Arc::new(AtomicU16::new(200));
         let secret: Arc<Mutex<String>> = Arc::default();
@@ -76,7 +76,7 @@ impl Receiver {
         Receiver { url, got, status, secret }
     }
 
-    fn received(&self) -> Vec<Received> {
+    pub fn received(&self) -> Vec<Received> {
         self.got.lock().unwrap().clone()
     }
 }

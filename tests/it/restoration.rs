@@ -29,7 +29,8 @@ on_both_catalogs!(
     writing_over_a_target_backs_it_up_and_a_rollback_puts_it_back_exactly,
     a_restore_that_fails_part_way_is_put_back_from_its_safety_snapshot,
     a_restore_stopped_while_it_writes_is_put_back,
-    a_restore_whose_node_died_is_stopped_by_the_next_and_put_back
+    a_restore_whose_node_died_is_stopped_by_the_next_and_put_back,
+    approvers_are_told_of_a_request_waiting_for_them
 );
 
 /// A directory backed up into a local repository, and a production and a staging target.
@@ -698,4 +699,35 @@ async fn a_restore_whose_node_died_is_stopped_by_the_next_and_put_back(catalog: 
     assert_eq!(ended.status, RestorationStatus::Failed);
     assert_eq!(ended.error_message.as_deref(), Some("ended by reconciliation: its job failed without recording the restore's outcome (lease expired: the worker stopped or hung)"));
     assert_eq!(bulwark_core::restoration::reconcile::reconcile(c).await.unwrap(), 0);
+}
+
+/// A request waiting for approval is told through the channels that route approval requests
+/// (and only those), with what an approver needs to decide; a restore that needs nobody is not.
+async fn approvers_are_told_of_a_request_waiting_for_them(catalog: Catalog) {
+    use bulwark_core::notifications::{self, channels, ChannelKind, ChannelRequest, ChannelSettings, Routing};
+    let f = Fixture::new(catalog).await;
+    let (c, s) = (&f.catalog, &f.secrets);
+    let reach = restore_targets();
+    let approvers = crate::notifications::Receiver::start().await;
+    let alerts_only = crate::notifications::Receiver::start().await;
+    for (name, receiver, approval_requests) in [("approvers", &approvers, true), ("alerts", &alerts_only, false)] {
+        let request = ChannelRequest {
+            name: name.into(),
+            kind: Some(ChannelKind::Webhook),
+            settings: ChannelSettings { url: Some(receiver.url.clone()), ..Default::default() },
+            routing: Routing { approval_requests, ..Default::default() },
+            ..Default::default()
+        };
+        let created = channels::create(c, s, &f.admin, &request).await.unwrap();
+        *receiver.secret.lock().unwrap() = created.signing_secret.unwrap();
+    }
+    jobs::request(c, s, &reach, &f.operator, f.request("staging", "stage-files/told")).await.unwrap();
+    let asked = jobs::request(c, s, &reach, &f.operator, f.request("production", "prod-files")).await.unwrap();
+    crate::run_queued(c, s, notifications::DELIVER).await;
+    let got = approvers.received();
+    assert_eq!(got.len(), 1, "only the request that waits is told: {got:?}");
+    assert!(got[0].signed);
+    assert_eq!((got[0].event.as_str(), got[0].body["record"]["restorationId"].as_str(), got[0].body["record"]["requestedBy"].as_str()), ("approval.requested", Some(asked.restoration_id.as_str()), Some("operator")));
+    assert!(got[0].body["title"].as_str().unwrap().starts_with("Approval needed: restore files into prod-files (production)"), "{}", got[0].body["title"]);
+    assert!(alerts_only.received().is_empty(), "a channel that does not route approval requests hears nothing");
 }
