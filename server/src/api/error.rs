@@ -106,7 +106,8 @@ from_core!(
     bulwark_core::restore_tests::TestingError,
     bulwark_core::replicate::ReplicateError,
     bulwark_core::rebuild::RebuildError,
-    bulwark_core::alerts::AlertError
+    bulwark_core::alerts::AlertError,
+    bulwark_core::notifications::NotificationError
 );
 
 impl From<JsonRejection> for ApiError {

@@ -10,6 +10,7 @@ mod configurations;
 mod jobs;
 mod locations;
 mod me;
+mod notifications;
 mod restoration;
 mod restore_targets;
 mod retention;
@@ -62,6 +63,15 @@ pub fn router() -> Router<AppState> {
         .route("/admin/backups/alerts/{id}", get(alerts::get))
         .route("/admin/backups/alerts/{id}/acknowledge", axum::routing::post(alerts::acknowledge))
         .route("/admin/backups/alerts/{id}/resolve", axum::routing::post(alerts::resolve))
+        .route("/admin/backups/alerts/{id}/history", get(alerts::history))
+        .route("/admin/backups/alerts/silences", get(alerts::silences).post(alerts::silence))
+        .route("/admin/backups/alerts/silences/{id}", axum::routing::delete(alerts::lift))
+        .route("/admin/backups/alerts/escalation", get(alerts::escalation))
+        .route("/admin/backups/alerts/escalation/{severity}", axum::routing::put(alerts::set_escalation))
+        .route("/admin/notifications/channels", get(notifications::list).post(notifications::create))
+        .route("/admin/notifications/channels/{id}", get(notifications::get).put(notifications::update).delete(notifications::delete))
+        .route("/admin/notifications/channels/{id}/test", axum::routing::post(notifications::test))
+        .route("/admin/notifications/deliveries", get(notifications::deliveries))
         .route("/admin/backups/approval-policies", get(restoration::policies))
         .route("/admin/backups/approval-policies/{environment}", axum::routing::put(restoration::set_policy))
         .route("/admin/backups/configurations", get(configurations::list).post(configurations::create))
