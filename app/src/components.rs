@@ -26,6 +26,7 @@ pub const NAV: &[NavItem] = &[
     NavItem { path: "/storage", label: "Storage Locations", admin_only: false },
     NavItem { path: "/alerts", label: "Alerts", admin_only: false },
     NavItem { path: "/approvals", label: "Approvals", admin_only: false },
+    NavItem { path: "/notifications", label: "Notifications", admin_only: true },
     NavItem { path: "/audit", label: "Audit", admin_only: true },
     NavItem { path: "/users", label: "Users", admin_only: true },
 ];
@@ -36,6 +37,7 @@ const DETAILS: &[(&str, &str, &str)] = &[
     ("/executions/", "/configurations", "Backup execution"),
     ("/storage/", "/storage", "Snapshots"),
     ("/restoration/", "/restoration", "Restoration job"),
+    ("/alerts/", "/alerts", "Alert"),
 ];
 
 /// The breadcrumb trail after "Bulwark": each step's label and, but for the page itself, link.

@@ -70,6 +70,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("storage/:id") view=snapshots::LocationSnapshotsPage/>
                     <Route path=path!("storage/:id/:snapshot") view=snapshots::SnapshotBrowserPage/>
                     <Route path=path!("alerts") view=alerts::AlertsPage/>
+                    <Route path=path!("alerts/:id") view=alert::AlertPage/>
+                    <Route path=path!("notifications") view=notifications::NotificationsPage/>
                     <Route path=path!("approvals") view=approvals::ApprovalsPage/>
                     <Route path=path!("audit") view=audit::AuditPage/>
                     <Route path=path!("users") view=users::UsersPage/>

@@ -17,6 +17,7 @@ const NAV = [
   { label: 'Storage Locations', heading: 'Storage Locations', text: 'No storage locations yet' },
   { label: 'Alerts', heading: 'Alerts', text: 'No alerts here' },
   { label: 'Approvals', heading: 'Approvals', text: 'Nothing is waiting for approval' },
+  { label: 'Notifications', heading: 'Notifications', text: 'No channels yet' },
   { label: 'Audit', heading: 'Audit', text: 'user.create' },
   { label: 'Users', heading: 'Users', text: 'Add a user' },
 ];
@@ -131,8 +132,9 @@ test('a viewer cannot reach the admin pages or the admin API', async ({ page, re
   await expect(nav.getByRole('link', { name: 'Dashboard' })).toBeVisible();
   await expect(nav.getByRole('link', { name: 'Users' })).toHaveCount(0);
   await expect(nav.getByRole('link', { name: 'Audit' })).toHaveCount(0);
+  await expect(nav.getByRole('link', { name: 'Notifications' })).toHaveCount(0);
 
-  for (const path of ['/users', '/audit']) {
+  for (const path of ['/users', '/audit', '/notifications']) {
     await page.goto(path);
     await hydrated(page);
     await expect(page.getByRole('alert')).toContainText('this needs the admin role; you have viewer');

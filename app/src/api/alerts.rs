@@ -1,9 +1,9 @@
-//! Monitoring alerts: the list, acknowledge and resolve, and the count behind the critical
-//! banner every page shows.
+//! Monitoring alerts: the list, acknowledge and resolve, one alert's history, silences, and the
+//! count behind the critical banner every page shows.
 
 use leptos::prelude::*;
 
-pub use bulwark_types::{Alert, AlertStatus};
+pub use bulwark_types::{Alert, AlertHistory, AlertStatus, DeliveryStatus, Silence};
 
 use crate::error::AppError;
 
@@ -35,4 +35,40 @@ pub async fn resolve_alert(id: String, notes: String) -> Result<Alert, AppError>
 pub async fn critical_alerts() -> Result<i64, AppError> {
     let p = crate::ssr::principal().await?;
     bulwark_core::alerts::critical_unacknowledged(&crate::ssr::catalog()?, &p).await.map_err(AppError::from_core)
+}
+
+/// One alert and its history (steps and notifications).
+#[server(prefix = "/_sfn", endpoint = "alert_history")]
+pub async fn alert_with_history(id: String) -> Result<(Alert, AlertHistory), AppError> {
+    use bulwark_core::alerts;
+    let p = crate::ssr::principal().await?;
+    let catalog = crate::ssr::catalog()?;
+    let alert = alerts::get(&catalog, &p, &id).await.map_err(AppError::from_core)?;
+    let history = alerts::history::of(&catalog, &p, &id).await.map_err(AppError::from_core)?;
+    Ok((alert, history))
+}
+
+/// Silences alerts like this one (its type and subject) for `minutes`.
+#[server(prefix = "/_sfn", endpoint = "silence_alert")]
+pub async fn silence_alert(id: String, minutes: i64, reason: String) -> Result<(), AppError> {
+    use bulwark_core::alerts::{self, silences};
+    let p = crate::ssr::principal().await?;
+    let catalog = crate::ssr::catalog()?;
+    let alert = alerts::get(&catalog, &p, &id).await.map_err(AppError::from_core)?;
+    let request = silences::SilenceRequest { backup_configuration_id: None, alert_type: Some(alert.alert_type), subject: Some(alert.subject), reason, duration_minutes: minutes };
+    silences::create(&catalog, &p, &request).await.map_err(AppError::from_core)?;
+    Ok(())
+}
+
+#[server(prefix = "/_sfn", endpoint = "list_silences")]
+pub async fn list_silences() -> Result<Vec<Silence>, AppError> {
+    let p = crate::ssr::principal().await?;
+    bulwark_core::alerts::silences::list(&crate::ssr::catalog()?, &p).await.map_err(AppError::from_core)
+}
+
+#[server(prefix = "/_sfn", endpoint = "lift_silence")]
+pub async fn lift_silence(id: String) -> Result<(), AppError> {
+    let p = crate::ssr::principal().await?;
+    bulwark_core::alerts::silences::lift(&crate::ssr::catalog()?, &p, &id).await.map_err(AppError::from_core)?;
+    Ok(())
 }

@@ -1,17 +1,21 @@
 //! Alerts: what needs attention (open and acknowledged alerts, or those resolved), each with
-//! how often it was seen; acknowledge it (it stops escalating) or resolve it with notes.
+//! how often it was seen; acknowledge it (it stops escalating), resolve it with notes, or
+//! silence alerts like it for a while; the silences in force, lifted from here.
 
 use leptos::prelude::*;
 
-use crate::api::alerts::{AcknowledgeAlert, AlertStatus, ResolveAlert, list_alerts};
+use crate::api::alerts::{AcknowledgeAlert, AlertStatus, LiftSilence, ResolveAlert, SilenceAlert, list_alerts, list_silences};
 use crate::components::{EmptyState, ErrorPanel, PageHeader, form_error};
 
 #[component]
 pub fn AlertsPage() -> impl IntoView {
     let acknowledge = ServerAction::<AcknowledgeAlert>::new();
     let resolve = ServerAction::<ResolveAlert>::new();
+    let silence = ServerAction::<SilenceAlert>::new();
+    let lift = ServerAction::<LiftSilence>::new();
     let status = RwSignal::new("active".to_string());
     let alerts = Resource::new(move || (status.get(), acknowledge.version().get(), resolve.version().get()), |(status, ..)| list_alerts(status));
+    let silences = Resource::new(move || (silence.version().get(), lift.version().get()), |_| list_silences());
     view! {
         <PageHeader title="Alerts" lead="Failed backups, tests and copies, unreachable locations: one alert per condition, counted when it repeats, resolved when it clears."/>
         <div class="toolbar">
@@ -26,6 +30,7 @@ pub fn AlertsPage() -> impl IntoView {
         </div>
         {form_error(acknowledge.value())}
         {form_error(resolve.value())}
+        {form_error(silence.value())}
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match alerts.await {
@@ -45,12 +50,12 @@ pub fn AlertsPage() -> impl IntoView {
                                     AlertStatus::Resolved => format!("resolved {}: {}", a.resolved_at.clone().unwrap_or_default(), a.resolution_notes.clone().unwrap_or_default()),
                                     AlertStatus::Open => "open".to_string(),
                                 };
-                                let (ack_id, resolve_id) = (a.id.clone(), a.id.clone());
+                                let (ack_id, resolve_id, silence_id) = (a.id.clone(), a.id.clone(), a.id.clone());
                                 let link = a.backup_configuration_id.clone().map(|c| view! { " " <a href=format!("/configurations/{c}")>"configuration"</a> });
                                 view! {
                                     <tr data-alert=a.id.clone() data-status=a.status.as_str()>
                                         <td><span class=format!("severity {}", a.severity.as_str())>{a.severity.as_str()}</span></td>
-                                        <td><strong>{a.alert_type.as_str()}</strong> " " {a.message.clone()} {link}</td>
+                                        <td><strong>{a.alert_type.as_str()}</strong> " " {a.message.clone()} {link} " " <a href=format!("/alerts/{}", a.id)>"history"</a></td>
                                         <td>{seen}</td>
                                         <td>{state}</td>
                                         <td>
@@ -67,6 +72,20 @@ pub fn AlertsPage() -> impl IntoView {
                                                     <button type="submit">"Resolve"</button>
                                                 </ActionForm>
                                             })}
+                                            {(a.status != AlertStatus::Resolved).then(|| view! {
+                                                <ActionForm action=silence attr:class="row-form">
+                                                    <input type="hidden" name="id" value=silence_id/>
+                                                    <label>"Silence for "
+                                                        <select name="minutes">
+                                                            <option value="60">"1 hour"</option>
+                                                            <option value="240">"4 hours"</option>
+                                                            <option value="1440">"1 day"</option>
+                                                        </select>
+                                                    </label>
+                                                    <label>"Reason " <input type="text" name="reason" required maxlength="2000" placeholder="maintenance"/></label>
+                                                    <button type="submit">"Silence"</button>
+                                                </ActionForm>
+                                            })}
                                         </td>
                                     </tr>
                                 }
@@ -76,5 +95,46 @@ pub fn AlertsPage() -> impl IntoView {
                 }
             })}
         </Transition>
+        <section class="panel">
+            <h2>"Silences"</h2>
+            <p>"While a silence lasts, the alerts it covers are still raised and listed here, but nobody is told and they do not escalate."</p>
+            {form_error(lift.value())}
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match silences.await {
+                        Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
+                        Ok(list) if list.is_empty() => view! { <p>"No silences in the last 7 days."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <table class="data" data-testid="silences">
+                                <thead><tr><th>"Covers"</th><th>"Why"</th><th>"Until"</th><th></th></tr></thead>
+                                <tbody>{list.into_iter().map(|s| {
+                                    let covers = [s.alert_type.map(|t| t.as_str().to_string()), s.subject.clone(), s.backup_configuration_id.clone().map(|c| format!("configuration {c}"))]
+                                        .into_iter().flatten().collect::<Vec<_>>().join(", ");
+                                    let until = match (&s.lifted_at, s.active) {
+                                        (Some(at), _) => format!("lifted {at} by {}", s.lifted_by.clone().unwrap_or_default()),
+                                        (None, true) => s.ends_at.clone(),
+                                        (None, false) => format!("ended {}", s.ends_at),
+                                    };
+                                    let id = s.id.clone();
+                                    view! {
+                                        <tr data-active=s.active.to_string()>
+                                            <td>{covers}</td>
+                                            <td>{s.reason.clone()} " (" {s.created_by.clone()} ")"</td>
+                                            <td>{until}</td>
+                                            <td>{s.active.then(|| view! {
+                                                <ActionForm action=lift attr:class="row-form">
+                                                    <input type="hidden" name="id" value=id/>
+                                                    <button type="submit">"Lift"</button>
+                                                </ActionForm>
+                                            })}</td>
+                                        </tr>
+                                    }
+                                }).collect_view()}</tbody>
+                            </table>
+                        }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
     }
 }

@@ -1,6 +1,7 @@
 //! One module per console page.
 
 pub mod account;
+pub mod alert;
 pub mod alerts;
 pub mod approvals;
 pub mod audit;
@@ -14,6 +15,7 @@ pub mod floor;
 pub mod jobs;
 pub mod legal_holds;
 pub mod login;
+pub mod notifications;
 pub mod not_found;
 pub mod recovery;
 pub mod repair;
