@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
@@ -112,7 +112,24 @@ test('keyboard alone logs in, adds a location and a configuration, and runs it; 
   const request = { backupExecutionId: execution.split('/').pop(), restorationType: 'full', targetEnvironment: 'production', targetIdentifier: 'Keyboard target' };
   const asked = await page.request.post('/api/admin/backups/restoration', { data: request });
   expect(asked.status(), await asked.text()).toBe(201);
+  // An alert: a configuration whose source went away fails its backup (over REST). And a
+  // notification channel, so the Notifications page shows its table.
+  const vanishing = mkdtempSync(join(tmpdir(), 'bulwark-e2e-wcag-vanishing-'));
+  const created = await page.request.post('/api/admin/backups/configurations', {
+    data: { name: 'Vanishing', sourceType: 'filesystem', sourceIdentifier: vanishing, storageLocationIds: [storage!.split('/').pop()] },
+  });
+  expect(created.status(), await created.text()).toBe(201);
+  rmSync(vanishing, { recursive: true });
+  expect((await page.request.post(`/api/admin/backups/configurations/${(await created.json()).id}/execute`)).ok()).toBe(true);
+  let alert = '';
+  await expect.poll(async () => {
+    alert = (await (await page.request.get('/api/admin/backups/alerts')).json()).alerts[0]?.id ?? '';
+    return alert;
+  }, { timeout: 30_000 }).not.toBe('');
+  const channel = { name: 'Keyboard hook', kind: 'webhook', settings: { url: 'http://127.0.0.1:9/hook' }, routing: { approvalRequests: true } };
+  expect((await page.request.post('/api/admin/notifications/channels', { data: channel })).status()).toBe(201);
   const examples: Record<string, string> = {
+    '/alerts/:id': `/alerts/${alert}`,
     '/restoration/:id': `/restoration/${(await asked.json()).restorationId}`,
     '/configurations/:id': configuration!,
     '/executions/:id': execution,
