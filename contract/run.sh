@@ -80,6 +80,10 @@ serve 0
 # revoking a token or changing or deleting a user can end the credentials of the run itself:
 # those operations run last, on their own.
 lockout=(account_revoke users_update users_delete)
+# Server-sent event streams end only when what they follow ends, and with no workers a
+# restoration the run requests never does: schemathesis, which reads each answer to its end,
+# would wait for ever. Their answers are not JSON schemas to check either.
+streams=(--exclude-operation-id executions_events --exclude-operation-id restoration_events)
 status=0
 for role in viewer operator approver admin; do
     echo "== schemathesis as $role"
@@ -93,7 +97,7 @@ for role in viewer operator approver admin; do
             --header "Authorization: Bearer $token" \
             --checks not_a_server_error,response_schema_conformance \
             --max-examples "$examples" --seed 18 --no-color \
-            "${filter[@]}" || status=1
+            "${filter[@]}" "${streams[@]}" || status=1
     done
 done
 if [ "$status" -ne 0 ]; then

@@ -17,6 +17,7 @@ pub mod configurations;
 pub mod engine;
 pub mod error;
 pub mod executions;
+pub mod health;
 pub mod locations;
 pub mod notifications;
 pub mod orchestration;

@@ -363,6 +363,12 @@ pub struct TestResult {
 /// Writes, reads back and deletes a probe object. A failure is a result to show, not an error.
 pub async fn test_connection(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, id: &str) -> Result<TestResult, LocationError> {
     actor.require(Role::Operator)?;
+    probe(catalog, secrets, id).await
+}
+
+/// [`test_connection`] without a person: the health checks' probe of each location, recorded
+/// as its last test.
+pub async fn probe(catalog: &Catalog, secrets: &SecretBox, id: &str) -> Result<TestResult, LocationError> {
     let location = find(catalog, id).await?;
     let storage = storage(&location, secrets)?;
     let started = Instant::now();
@@ -375,7 +381,12 @@ pub async fn test_connection(catalog: &Catalog, secrets: &SecretBox, actor: &Pri
         if back != payload.as_bytes() {
             return Err("the object read back differs from what was written".into());
         }
-        storage.delete(&probe_key).await.map_err(|e| format!("deleting the probe failed: {e}"))
+        storage.delete(&probe_key).await.map_err(|e| format!("deleting the probe failed: {e}"))?;
+        // Writable is not enough: the repository it holds must still be there.
+        if location.repository_id.is_some() {
+            storage.get(crate::engine::repo::format::CONFIG_KEY).await.map_err(|e| format!("its repository's config cannot be read: {e}"))?;
+        }
+        Ok(())
     }
     .await;
     let latency_ms = started.elapsed().as_millis() as u64;

@@ -34,17 +34,21 @@ pub async fn on_backup_ended(catalog: &Catalog, execution_id: &str) -> Result<()
     if execution.status == ExecutionStatus::Completed {
         // Only failures that ended before this backup are cleared by it.
         let reason = format!("backup {} of {} completed at {ended}", execution.id, configuration.name);
-        sqlx::query(
-            "UPDATE backup_monitoring_alerts SET status = 'resolved', resolved_at = $1, resolution_notes = $2
+        let resolved: Option<String> = sqlx::query_scalar(
+            "UPDATE backup_monitoring_alerts SET status = 'resolved', resolved_at = $1, resolution_notes = $2, next_escalation_at = NULL
               WHERE dedup_hash = $3 AND status <> 'resolved'
-                AND backup_execution_id IN (SELECT id FROM backup_executions WHERE completed_at < $4)",
+                AND backup_execution_id IN (SELECT id FROM backup_executions WHERE completed_at < $4)
+              RETURNING id",
         )
         .bind(time::now_text())
         .bind(&reason)
         .bind(&hash)
         .bind(&ended)
-        .execute(&mut *tx.tx)
+        .fetch_optional(&mut *tx.tx)
         .await?;
+        if let Some(id) = resolved {
+            super::history::record_on(&mut tx.tx, &id, "resolved", None, None, &reason).await?;
+        }
         tx.commit().await?;
         return Ok(());
     }

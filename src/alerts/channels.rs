@@ -16,11 +16,7 @@ pub async fn evaluate(catalog: &Catalog) -> Result<usize, AlertError> {
     let mut raised = 0;
     for (id, name, reason) in &disabled {
         let subject = subject(id);
-        let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM backup_monitoring_alerts WHERE dedup_hash = $1 AND status <> 'resolved'")
-            .bind(super::dedup_hash(AlertType::NotificationChannelFailed, &subject))
-            .fetch_one(catalog.pool())
-            .await?;
-        if open == 0 {
+        if !super::is_open(catalog, AlertType::NotificationChannelFailed, &subject).await? {
             let message = format!("notification channel {name:?} was {reason}: nothing is sent through it until an administrator enables it again");
             super::raise_condition(catalog, &Condition { alert_type: AlertType::NotificationChannelFailed, severity: Severity::High, subject: &subject, message: &message, configuration_id: None, execution_id: None })
                 .await?;
@@ -32,7 +28,9 @@ pub async fn evaluate(catalog: &Catalog) -> Result<usize, AlertError> {
         .fetch_all(catalog.pool())
         .await?;
     for subject_text in open {
-        if !disabled.iter().any(|(id, _, _)| subject(id) == subject_text) {
+        // Read again: a delivery on another node may have disabled it since the list above.
+        let still = channels::disabled_by_failures(catalog).await?;
+        if !still.iter().any(|(id, _, _)| subject(id) == subject_text) {
             super::resolve(catalog, AlertType::NotificationChannelFailed, &subject_text, "the channel was enabled again or deleted").await?;
         }
     }

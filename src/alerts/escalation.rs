@@ -151,7 +151,13 @@ pub async fn run(catalog: &Catalog) -> Result<usize, AlertError> {
         }
         let alert = super::find_on(&mut tx, &id).await?;
         if !hold_back_on(&mut tx, &alert).await? {
-            tell_on(&mut tx, &alert, level + 1).await?;
+            // After a silence (or a stopped node), the level it has reached by now, told once.
+            let now = time::now_text();
+            let mut target = level + 1;
+            while due_at_on(&mut tx, alert.severity, target + 1, &alert.triggered_at).await?.is_some_and(|at| at <= now) {
+                target += 1;
+            }
+            tell_on(&mut tx, &alert, target).await?;
             told += 1;
         }
         tx.commit().await?;

@@ -101,8 +101,11 @@ pub async fn raise(catalog: &Catalog, alert_type: AlertType, severity: Severity,
 
 /// [`raise`], with the configuration and execution it is about.
 pub async fn raise_condition(catalog: &Catalog, c: &Condition<'_>) -> Result<String, CatalogError> {
-    let mut conn = catalog.pool().acquire().await?;
-    raise_on(&mut *conn, c).await
+    // One transaction: an alert is never recorded without its first notice and history.
+    let mut tx = catalog.pool().begin().await?;
+    let id = raise_on(&mut tx, c).await?;
+    tx.commit().await?;
+    Ok(id)
 }
 
 /// [`raise_condition`] on the caller's connection or transaction. A new alert is told at once
@@ -157,6 +160,15 @@ pub async fn resolve(catalog: &Catalog, alert_type: AlertType, subject: &str, re
     }
     tx.commit().await?;
     Ok(done.is_some())
+}
+
+/// Whether the condition (type, subject) has an alert not yet resolved.
+pub async fn is_open(catalog: &Catalog, alert_type: AlertType, subject: &str) -> Result<bool, CatalogError> {
+    let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM backup_monitoring_alerts WHERE dedup_hash = $1 AND status <> 'resolved'")
+        .bind(dedup_hash(alert_type, subject))
+        .fetch_one(catalog.pool())
+        .await?;
+    Ok(open > 0)
 }
 
 /// A delivery about the alert reached its channel (`notification_sent`).

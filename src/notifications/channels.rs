@@ -113,7 +113,7 @@ fn invalid(message: impl Into<String>) -> NotificationError {
     NotificationError::Invalid(message.into())
 }
 
-fn check_fields(request: &ChannelRequest, kind: ChannelKind) -> Result<Checked, NotificationError> {
+fn check_fields(request: &ChannelRequest, kind: ChannelKind, enabled_now: bool) -> Result<Checked, NotificationError> {
     let name = request.name.trim();
     if name.is_empty() || name.chars().count() > 80 || name.chars().any(char::is_control) {
         return Err(invalid("name: 1 to 80 characters, without control characters"));
@@ -175,7 +175,7 @@ fn check_fields(request: &ChannelRequest, kind: ChannelKind) -> Result<Checked, 
     if !(1..=3600).contains(&retry_base_seconds) {
         return Err(invalid("retryBaseSeconds: from 1 to 3600"));
     }
-    Ok(Checked { name: name.to_string(), settings, routing: request.routing.clone(), max_attempts, retry_base_seconds, enabled: request.enabled.unwrap_or(true) })
+    Ok(Checked { name: name.to_string(), settings, routing: request.routing.clone(), max_attempts, retry_base_seconds, enabled: request.enabled.unwrap_or(enabled_now) })
 }
 
 /// A webhook address: `http://` or `https://`, a host, no user name or password, at most 2,000
@@ -207,7 +207,7 @@ async fn check_server(settings: &ChannelSettings, password: Option<&str>) -> Res
 pub async fn create(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, request: &ChannelRequest) -> Result<ChannelCreated, NotificationError> {
     actor.require(Role::Admin)?;
     let kind = request.kind.ok_or_else(|| invalid("kind: webhook or email"))?;
-    let checked = check_fields(request, kind)?;
+    let checked = check_fields(request, kind, true)?;
     let password = request.smtp_password.as_deref().filter(|p| !p.is_empty());
     if password.is_some_and(|p| p.len() > 1000) {
         return Err(invalid("smtpPassword: at most 1,000 characters"));
@@ -255,18 +255,26 @@ pub async fn create(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, r
 pub async fn update(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, id: &str, request: &ChannelRequest) -> Result<Channel, NotificationError> {
     actor.require(Role::Admin)?;
     let row = find(catalog, id).await?;
+    let stored = row.sealed_secret.clone();
     let current = row.into_channel()?;
     if request.kind.is_some_and(|k| k != current.kind) {
         return Err(invalid("kind: a channel's kind cannot change; create another channel"));
     }
-    let checked = check_fields(request, current.kind)?;
-    let stored = find(catalog, id).await?.sealed_secret;
+    // Left out, `enabled` stays as it is (a change of routing does not turn a channel on).
+    let checked = check_fields(request, current.kind, current.enabled)?;
     let new_password = request.smtp_password.as_deref().filter(|p| !p.is_empty());
+    let server_changed = |a: &ChannelSettings, b: &ChannelSettings| (&a.smtp_host, a.smtp_port, a.smtp_security, &a.smtp_username) != (&b.smtp_host, b.smtp_port, b.smtp_security, &b.smtp_username);
+    if current.kind == ChannelKind::Email && stored.is_some() && new_password.is_none() && server_changed(&current.settings, &checked.settings) {
+        // Else the stored password would be sent to a server the change names: give it again.
+        return Err(invalid("smtpPassword: give the password again when the SMTP server, port, security or user name changes"));
+    }
     let sealed = match (current.kind, new_password) {
         (ChannelKind::Email, Some(p)) => Some(secrets.seal(&secret_context(id), p)),
         _ => stored,
     };
-    if current.kind == ChannelKind::Email {
+    // The server is checked when what reaches it changes and the channel is to be used: a
+    // broken channel can always be disabled.
+    if current.kind == ChannelKind::Email && checked.enabled && (new_password.is_some() || checked.settings != current.settings || !current.enabled) {
         let password = match &sealed {
             Some(s) => Some(secrets.open(&secret_context(id), s)?),
             None => None,
@@ -278,11 +286,12 @@ pub async fn update(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, i
     if taken > 0 {
         return Err(NotificationError::Conflict(format!("a channel is already called {:?}", checked.name)));
     }
-    // Enabling clears the failures that disabled it; disabling by hand says so.
+    // Enabling or disabling by hand clears the failures (a channel disabled by its failures is
+    // one with failures counted); disabling by hand says so.
     let changed = sqlx::query(
         "UPDATE notification_channels SET name = $1, settings = $2, sealed_secret = $3, severities = $4, alert_types = $5, escalation_levels = $6, approval_requests = $7,
              max_attempts = $8, retry_base_seconds = $9, enabled = $10,
-             consecutive_failures = CASE WHEN $10 = 1 AND enabled = 0 THEN 0 ELSE consecutive_failures END,
+             consecutive_failures = CASE WHEN $10 <> enabled THEN 0 ELSE consecutive_failures END,
              disabled_reason = CASE WHEN $10 = 1 THEN NULL WHEN enabled = 1 THEN $11 ELSE disabled_reason END,
              updated_at = $12
          WHERE id = $13",

@@ -3,9 +3,9 @@
 //! An attempt sends, then records what came of it in one transaction, fenced on the delivery's
 //! attempt count (a job run twice records once). A failure waits before the next attempt: the
 //! channel's base, doubled each time, capped at an hour, and drawn between half and all of that
-//! (jitter: receivers that came back are not hit by every sender at the same second). The
-//! channel counts failed attempts in a row across its deliveries; when they reach its
-//! `max_attempts` it is disabled, its waiting deliveries fail, and the caller raises the alert.
+//! (jitter: receivers that came back are not hit by every sender at the same second). A
+//! delivery that fails all its `max_attempts` disables its channel: its waiting deliveries
+//! fail, and the caller raises the alert. The channel counts its failed attempts in a row.
 
 use std::time::Instant;
 
@@ -29,7 +29,7 @@ pub enum Outcome {
     Retrying { next_at: String },
     /// Failed for the last time.
     Failed { alert_id: Option<String> },
-    /// Failed, and the channel's failures in a row disabled it.
+    /// Failed for the last time, and so disabled its channel.
     ChannelDisabled { channel_id: String },
 }
 
@@ -117,16 +117,28 @@ pub async fn attempt(catalog: &Catalog, secrets: &SecretBox, delivery_id: &str, 
     let sent = send(&channel, secret.as_deref(), &d.id, &d.event, &d.title, &d.payload).await;
     let now = time::now_text();
     let mut tx = catalog.pool().begin().await?;
-    // The fence: only the first run of this attempt records it.
+    // The channel's row first, in every attempt that records: two attempts of one channel
+    // then queue on it instead of each holding a row the other needs (a deadlock on PostgreSQL).
+    let (failures, enabled): (i64, i64) = sqlx::query_as(
+        "UPDATE notification_channels SET consecutive_failures = CASE WHEN $1 = 1 THEN 0 ELSE consecutive_failures + 1 END WHERE id = $2 RETURNING consecutive_failures, enabled",
+    )
+    .bind(i64::from(sent.error.is_none()))
+    .bind(&channel.id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let last = attempt >= channel.max_attempts;
     let (status, next_at, outcome) = match &sent.error {
         None => ("delivered", None, Outcome::Delivered { alert_id: d.alert_id.clone() }),
-        Some(_) if attempt < channel.max_attempts => {
+        Some(_) if !last => {
             let wait = backoff(channel.retry_base_seconds, attempt, &mut rand::rng());
             let at: DateTime<Utc> = Utc::now() + wait;
             ("pending", Some(at), Outcome::Retrying { next_at: time::to_text(at) })
         }
+        Some(_) if enabled != 0 => ("failed", None, Outcome::ChannelDisabled { channel_id: channel.id.clone() }),
         Some(_) => ("failed", None, Outcome::Failed { alert_id: d.alert_id.clone() }),
     };
+    // The fence: only the first run of this attempt records it (dropping the transaction
+    // undoes the count above).
     let fenced = sqlx::query(
         "UPDATE notification_deliveries SET status = $1, attempts = $2, next_attempt_at = $3, last_error = $4, delivered_at = CASE WHEN $1 = 'delivered' THEN $5 ELSE delivered_at END
           WHERE id = $6 AND attempts = $7 AND status = 'pending'",
@@ -144,25 +156,16 @@ pub async fn attempt(catalog: &Catalog, secrets: &SecretBox, delivery_id: &str, 
         return Ok(Outcome::Skipped);
     }
     record_attempt_on(&mut tx, &d.id, attempt, &now, &sent).await?;
-    if sent.error.is_none() {
-        sqlx::query("UPDATE notification_channels SET consecutive_failures = 0 WHERE id = $1").bind(&channel.id).execute(&mut *tx).await?;
-        tx.commit().await?;
-        return Ok(outcome);
-    }
-    let (failures, enabled): (i64, i64) = sqlx::query_as("UPDATE notification_channels SET consecutive_failures = consecutive_failures + 1 WHERE id = $1 RETURNING consecutive_failures, enabled")
-        .bind(&channel.id)
-        .fetch_one(&mut *tx)
-        .await?;
-    if enabled != 0 && failures >= channel.max_attempts {
-        let reason = format!("disabled after {failures} failed attempts in a row; the last: {}", sent.error.as_deref().unwrap_or_default());
+    if let Outcome::ChannelDisabled { .. } = outcome {
+        // A delivery that failed every attempt, each later than the last: the receiver is not
+        // coming back by itself. Its other waiting deliveries fail with it.
+        let reason = format!("disabled after a notification failed all its {attempt} attempts ({failures} failed in a row); the last: {}", sent.error.as_deref().unwrap_or_default());
         sqlx::query("UPDATE notification_channels SET enabled = 0, disabled_reason = $1, updated_at = $2 WHERE id = $3").bind(&reason).bind(&now).bind(&channel.id).execute(&mut *tx).await?;
         sqlx::query("UPDATE notification_deliveries SET status = 'failed', next_attempt_at = NULL, last_error = COALESCE(last_error, $1) WHERE channel_id = $2 AND status = 'pending'")
             .bind("its channel was disabled")
             .bind(&channel.id)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
-        return Ok(Outcome::ChannelDisabled { channel_id: channel.id });
     }
     if let Some(at) = next_at {
         enqueue_attempt_on(&mut tx, &d.id, attempt + 1, Some(at)).await?;

@@ -166,7 +166,9 @@ fn attempt_job(delivery_id: &str, attempt: i64, run_at: Option<chrono::DateTime<
         priority: 3,
         subject_id: Some(delivery_id.to_string()),
         run_at,
-        max_attempts: 1,
+        // The queue retries what went wrong around the attempt (a busy catalog); the attempt
+        // count fences the delivery, so one sent and recorded is never sent again.
+        max_attempts: 5,
         ..NewJob::new(DELIVER, serde_json::json!({ "deliveryId": delivery_id, "attempt": attempt }))
     }
 }

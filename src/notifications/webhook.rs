@@ -69,10 +69,17 @@ pub async fn post(url: &str, secret: &str, event: &str, delivery_id: &str, body:
     match sent {
         Err(e) => Sent { status: None, error: Some(describe(&e)) },
         Ok(answer) if answer.status().is_success() => Sent { status: Some(answer.status().as_u16()), error: None },
-        Ok(answer) => {
+        Ok(mut answer) => {
             let status = answer.status();
-            let text = answer.text().await.unwrap_or_default();
-            let said: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
+            // A little of what the receiver said, read no further than that.
+            let mut body = Vec::new();
+            while body.len() < 1024 {
+                match answer.chunk().await {
+                    Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                    _ => break,
+                }
+            }
+            let said: String = String::from_utf8_lossy(&body).chars().filter(|c| !c.is_control()).take(200).collect();
             Sent { status: Some(status.as_u16()), error: Some(format!("the receiver answered {status}{}", if said.is_empty() { String::new() } else { format!(": {said}") })) }
         }
     }

@@ -29,7 +29,7 @@ pub fn register_all(pool: &mut Pool, secrets: &SecretBox, targets: &Arc<Targets>
     pool.register(Arc::new(RequestedCleanupHandler { secrets: secrets.clone() }));
     pool.register(Arc::new(DeliverHandler { secrets: secrets.clone() }));
     // Each minute: alerts due to escalate are told, channels disabled by failures alerted.
-    pool.register_periodic(Arc::new(AlertsEvaluateHandler), chrono::Duration::minutes(1));
+    pool.register_periodic(Arc::new(AlertsEvaluateHandler { secrets: secrets.clone() }), chrono::Duration::minutes(1));
     // Housekeeping: expired sessions and setup links.
     pool.register_periodic(Arc::new(CleanupHandler), chrono::Duration::minutes(5));
     pool.register_periodic(Arc::new(ReconcileHandler), reconcile::EVERY);
@@ -86,9 +86,11 @@ impl JobHandler for DeliverHandler {
     }
 }
 
-/// The minute's alert work: escalation steps that are due, and the alerts of channels that
-/// failures disabled.
-pub struct AlertsEvaluateHandler;
+/// The minute's alert work: RPO / RTO compliance and the locations probed (`health`), then the
+/// escalation steps that are due and the alerts of channels that failures disabled.
+pub struct AlertsEvaluateHandler {
+    pub secrets: SecretBox,
+}
 
 impl JobHandler for AlertsEvaluateHandler {
     fn kind(&self) -> &'static str {
@@ -97,10 +99,12 @@ impl JobHandler for AlertsEvaluateHandler {
 
     fn run<'a>(&'a self, catalog: &'a Catalog, _job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
         Box::pin(async move {
+            let compliance = crate::health::compliance::evaluate_at(catalog, chrono::Utc::now()).await?;
+            let down = crate::health::locations::evaluate(catalog, &self.secrets).await?;
             let told = crate::alerts::escalation::run(catalog).await?;
             let raised = crate::alerts::channels::evaluate(catalog).await?;
-            if told + raised > 0 {
-                tracing::info!(escalated = told, channel_alerts = raised, "alerts evaluated");
+            if compliance.raised + compliance.resolved + down + told + raised > 0 {
+                tracing::info!(breaches = compliance.raised, back_within_targets = compliance.resolved, locations_down = down, escalated = told, channel_alerts = raised, "alerts evaluated");
             }
             Ok(())
         })

@@ -80,6 +80,8 @@ async fn a_failed_backup_raises_an_alert_that_lives(catalog: Catalog) {
     let resolved = alerts::get(&catalog, &viewer, &alert.id).await.unwrap();
     assert_eq!(resolved.status, AlertStatus::Resolved);
     assert!(resolved.resolved_at.is_some() && resolved.resolution_notes.as_deref().unwrap().starts_with(&format!("backup {fixed} of files completed at ")), "{resolved:?}");
+    let steps = alerts::history::of(&catalog, &viewer, &alert.id).await.unwrap().events;
+    assert_eq!(steps.last().map(|e| e.kind.as_str()), Some("resolved"), "the resolution is in the alert's history");
     // The failures, told again (at least once), do not reopen it: a later backup completed.
     bulwark_core::alerts::backups::on_backup_ended(&catalog, &again).await.unwrap();
     assert!(alerts::list(&catalog, &viewer, &active).await.unwrap().is_empty());

@@ -7,6 +7,7 @@ mod auth;
 mod buckets;
 mod config_files;
 mod executions;
+mod health;
 mod jobs;
 mod layers;
 mod locations;

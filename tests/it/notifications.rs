@@ -261,10 +261,10 @@ async fn a_receiver_that_is_down_sees_retries_then_the_channel_is_disabled(catal
     assert!(first_wait >= 500, "the first retry waits half the base at least: {first_wait} ms");
     assert!(second_wait >= 1000, "the second waits at least half of twice the base: {second_wait} ms");
 
-    // Three failures in a row: the channel is disabled, and that is an alert.
+    // A notification that failed all its attempts: the channel is disabled, and that is an alert.
     let channel = channels::get(&catalog, &admin, &hook.channel.id).await.unwrap();
     assert!(!channel.enabled);
-    assert!(channel.disabled_reason.as_deref().unwrap().starts_with("disabled after 3 failed attempts in a row"), "{:?}", channel.disabled_reason);
+    assert!(channel.disabled_reason.as_deref().unwrap().starts_with("disabled after a notification failed all its 3 attempts (3 failed in a row)"), "{:?}", channel.disabled_reason);
     let failed_channel = alerts::list(&catalog, &viewer, &Filter { alert_type: Some("notification_channel_failed".into()), status: Some("active".into()), ..Default::default() }).await.unwrap();
     assert_eq!(failed_channel.len(), 1, "{failed_channel:?}");
     assert!(failed_channel[0].message.contains("\"flaky\""));

@@ -61,8 +61,8 @@ pub struct Routing {
     pub approval_requests: bool,
 }
 
-/// `POST /api/admin/notifications/channels` and `PUT …/{id}`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// `POST /api/admin/notifications/channels` and `PUT …/{id}`. (Its `Debug` leaves the password out.)
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", default)]
 pub struct ChannelRequest {
@@ -72,8 +72,8 @@ pub struct ChannelRequest {
     /// E-mail: the SMTP password (sealed; left out of a `PUT` to keep the stored one).
     pub smtp_password: Option<String>,
     pub routing: Routing,
-    /// Attempts per notification before it is given up (1 to 10); a channel whose last
-    /// `maxAttempts` attempts all failed is disabled.
+    /// Attempts per notification (1 to 10); a notification that fails them all disables its
+    /// channel.
     pub max_attempts: Option<i64>,
     /// The first retry waits about this long (1 s to 1 h), each next one twice as long.
     pub retry_base_seconds: Option<i64>,
@@ -99,8 +99,8 @@ pub struct Channel {
     pub updated_at: String,
 }
 
-/// A new webhook channel's signing secret, shown once.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A new webhook channel's signing secret, shown once. (Its `Debug` leaves the secret out.)
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ChannelCreated {
@@ -213,4 +213,25 @@ pub struct Silence {
     pub lifted_by: Option<String>,
     /// Still in force.
     pub active: bool,
+}
+
+impl std::fmt::Debug for ChannelRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChannelRequest")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("settings", &self.settings)
+            .field("smtp_password", &self.smtp_password.as_ref().map(|_| "…"))
+            .field("routing", &self.routing)
+            .field("max_attempts", &self.max_attempts)
+            .field("retry_base_seconds", &self.retry_base_seconds)
+            .field("enabled", &self.enabled)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ChannelCreated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChannelCreated").field("channel", &self.channel).field("signing_secret", &self.signing_secret.as_ref().map(|_| "…")).finish()
+    }
 }

@@ -42,6 +42,10 @@ text_enum!(AlertType, "alert type" {
     BreakGlassRestore => "break_glass_restore",
     /// A notification channel failed so often it was disabled; resolved when it is enabled again.
     NotificationChannelFailed => "notification_channel_failed",
+    /// The newest restorable point of a configuration is older than its RPO.
+    RpoBreach => "rpo_breach",
+    /// The latest measured restore of a configuration took longer than its RTO.
+    RtoBreach => "rto_breach",
 });
 
 text_enum!(Severity, "severity" {

@@ -107,7 +107,8 @@ from_core!(
     bulwark_core::replicate::ReplicateError,
     bulwark_core::rebuild::RebuildError,
     bulwark_core::alerts::AlertError,
-    bulwark_core::notifications::NotificationError
+    bulwark_core::notifications::NotificationError,
+    bulwark_core::health::HealthError
 );
 
 impl From<JsonRejection> for ApiError {

@@ -7,6 +7,7 @@ pub mod openapi;
 mod alerts;
 mod audit;
 mod configurations;
+mod health;
 mod jobs;
 mod locations;
 mod me;
@@ -63,6 +64,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/backups/alerts/{id}", get(alerts::get))
         .route("/admin/backups/alerts/{id}/acknowledge", axum::routing::post(alerts::acknowledge))
         .route("/admin/backups/alerts/{id}/resolve", axum::routing::post(alerts::resolve))
+        .route("/admin/backups/health", get(health::report))
         .route("/admin/backups/alerts/{id}/history", get(alerts::history))
         .route("/admin/backups/alerts/silences", get(alerts::silences).post(alerts::silence))
         .route("/admin/backups/alerts/silences/{id}", axum::routing::delete(alerts::lift))

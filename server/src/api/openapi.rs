@@ -9,7 +9,7 @@ use utoipa::openapi::{ContentBuilder, OpenApi as Document, RefOr, ResponseBuilde
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::access::{Access, ROUTES};
-use super::{alerts, audit, configurations, jobs, locations, me, notifications, restoration, restore_targets, retention, tokens, users};
+use super::{alerts, audit, configurations, health, jobs, locations, me, notifications, restoration, restore_targets, retention, tokens, users};
 
 /// Every error body: `error` names the kind, `detail` says what to do.
 #[derive(serde::Serialize, ToSchema)]
@@ -37,7 +37,7 @@ pub struct ErrorBody {
         restoration::status, restoration::events, restoration::cancel, restoration::rollback, restoration::approve, restoration::reject,
         restoration::policies, restoration::set_policy, restoration::dr_restore,
         alerts::list, alerts::get, alerts::acknowledge, alerts::resolve, alerts::history, alerts::silences, alerts::silence, alerts::lift,
-        alerts::escalation, alerts::set_escalation,
+        alerts::escalation, alerts::set_escalation, health::report,
         notifications::list, notifications::create, notifications::get, notifications::update, notifications::delete, notifications::test,
         notifications::deliveries,
         configurations::list, configurations::create, configurations::get, configurations::update, configurations::execute,

@@ -121,4 +121,13 @@ async fn channels_silences_and_history_over_rest() {
     assert_eq!(kinds, ["raised", "notified"], "{history}");
     assert_eq!(history["deliveries"][0]["channelName"].as_str(), Some("ops hook"));
     assert_eq!(history["events"][1]["detail"].as_str(), Some("1 channel told"));
+
+    // The seeds' health report; a time range it does not know answers 400.
+    let health = app.get("/api/admin/backups/health?timeRange=7d", Some(&viewer)).await;
+    assert_eq!(health.status, StatusCode::OK, "{}", health.text());
+    let health = health.json();
+    assert_eq!((health["timeRange"].as_str(), health["metrics"]["successRate"].as_f64()), (Some("7d"), Some(100.0)), "{health}");
+    assert!(health["trends"]["dailyBackups"].is_array() && health["trends"]["failuresByType"].is_object(), "{health}");
+    let bad = app.get("/api/admin/backups/health?timeRange=1y", Some(&viewer)).await;
+    assert_eq!((bad.status, bad.json()["detail"].as_str()), (StatusCode::BAD_REQUEST, Some("timeRange: 24h, 7d or 30d, not \"1y\"")));
 }

@@ -1,0 +1,41 @@
+//! Whether protection holds: each configuration's RPO and RTO compliance, evaluated each minute
+//! into rpo_breach / rto_breach alerts that resolve themselves (`compliance`), each storage
+//! location probed for reachability into location_unreachable (`locations`), and the seeds'
+//! health metrics and trends over a time range (`metrics`).
+
+pub mod compliance;
+pub mod locations;
+pub mod metrics;
+
+use crate::error::{Classify, Kind};
+use crate::platform::auth::AuthError;
+use crate::platform::catalog::CatalogError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HealthError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Location(#[from] crate::locations::LocationError),
+}
+
+impl From<sqlx::Error> for HealthError {
+    fn from(e: sqlx::Error) -> Self {
+        HealthError::Catalog(CatalogError::Query(e))
+    }
+}
+
+impl Classify for HealthError {
+    fn kind(&self) -> Kind {
+        match self {
+            HealthError::Invalid(_) => Kind::Invalid,
+            HealthError::Auth(e) => e.kind(),
+            HealthError::Catalog(e) => e.kind(),
+            HealthError::Location(e) => e.kind(),
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! Health: a continuous configuration whose WAL archiving stops breaches its RPO at the next
+//! evaluation and recovers when archiving resumes; a restore measured over the RTO raises
+//! rto_breach and one within it resolves it; a storage location that goes away raises
+//! location_unreachable and resolves when it is back; the seeds' health report counts what
+//! ran (a bad time range is refused with a sentence).
+
+use bulwark_core::alerts::{self, AlertStatus, AlertType, Filter};
+use bulwark_core::configurations::{self, NewConfiguration};
+use bulwark_core::engine::repo::crypto::Key;
+use bulwark_core::error::{Classify, Kind};
+use bulwark_core::health::{compliance, locations as probes, metrics};
+use bulwark_core::platform::auth::Role;
+use bulwark_core::platform::catalog::Catalog;
+use bulwark_core::platform::secrets::SecretBox;
+use bulwark_core::{executions, locations, wal_archive};
+use chrono::Utc;
+
+use crate::{on_both_catalogs, user};
+
+on_both_catalogs!(rpo_and_rto_breaches_raise_and_clear, a_location_that_goes_away_raises_and_resolves);
+
+async fn open_alerts(catalog: &Catalog, alert_type: AlertType) -> Vec<alerts::Alert> {
+    let viewer = bulwark_core::platform::auth::Principal { user_id: "-".into(), username: "-".into(), role: Role::Viewer, token_id: None, scope: None };
+    alerts::list(catalog, &viewer, &Filter { alert_type: Some(alert_type.as_str().into()), status: Some("active".into()), ..Default::default() }).await.unwrap()
+}
+
+async fn rpo_and_rto_breaches_raise_and_clear(catalog: Catalog) {
+    let secrets = SecretBox::new(Key::random());
+    let admin = user(&catalog, "admin", Role::Admin).await;
+    let location = crate::executions::location(&catalog, &secrets, &admin).await;
+    let new: NewConfiguration = serde_json::from_value(serde_json::json!({
+        "name": "orders", "sourceType": "postgresql", "sourceIdentifier": "postgresql://postgres@127.0.0.1:5432/orders", "frequency": "continuous",
+        "rpoMinutes": 5, "rtoMinutes": 10, "storageLocationIds": [location],
+    }))
+    .unwrap();
+    let c = configurations::create(&catalog, &secrets, &admin, new).await.unwrap();
+
+    // Archiving: the newest restorable point is the WAL file just archived.
+    wal_archive::push(&catalog, &secrets, &admin, &c.id, "000000010000000000000001", b"first segment").await.unwrap();
+    let now = compliance::of_all_at(&catalog, Utc::now()).await.unwrap();
+    let orders = now.iter().find(|x| x.configuration_id == c.id).unwrap();
+    assert_eq!((orders.newest_point.as_str(), orders.rpo_met, orders.rto_met), ("wal", Some(true), None), "{orders:?}");
+    assert_eq!(compliance::evaluate_at(&catalog, Utc::now()).await.unwrap().raised, 0);
+
+    // Archiving stops: ten minutes later the next evaluation finds the RPO breached, once.
+    let later = Utc::now() + chrono::Duration::minutes(10);
+    assert_eq!(compliance::evaluate_at(&catalog, later).await.unwrap().raised, 1);
+    compliance::evaluate_at(&catalog, later).await.unwrap();
+    let breach = open_alerts(&catalog, AlertType::RpoBreach).await;
+    assert_eq!(breach.len(), 1, "a breach that lasts is one alert");
+    assert_eq!(breach[0].occurrences, 1);
+    assert_eq!(breach[0].backup_configuration_id.as_deref(), Some(c.id.as_str()));
+    assert!(breach[0].message.starts_with("orders: the newest restorable point is 10 minutes old, over its RPO of 5 minutes (the last WAL file was archived at"), "{}", breach[0].message);
+
+    // Archiving resumes (the clock moved on for real: the segment archived then is the newest).
+    sqlx::query("UPDATE wal_archive SET archived_at = $1 WHERE configuration_id = $2").bind(bulwark_core::platform::time::to_text(Utc::now() - chrono::Duration::minutes(10))).bind(&c.id).execute(catalog.pool()).await.unwrap();
+    wal_archive::push(&catalog, &secrets, &admin, &c.id, "000000010000000000000002", b"second segment").await.unwrap();
+    assert_eq!(compliance::evaluate_at(&catalog, Utc::now()).await.unwrap().resolved, 1);
+    let resolved = alerts::get(&catalog, &admin, &breach[0].id).await.unwrap();
+    assert_eq!((resolved.status, resolved.resolution_notes.as_deref()), (AlertStatus::Resolved, Some("a restorable point within the RPO again")));
+
+    // RTO: the latest measured restore of one of its backups decides.
+    let e = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
+    let measured = async |seconds: f64, at: &str| {
+        sqlx::query("INSERT INTO backup_tests (id, execution_id, test_type, status, started_at, completed_at, performance_metrics, created_at) VALUES ($1, $2, 'restoration', 'passed', $3, $3, $4, $3)")
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(&e.id)
+            .bind(at)
+            .bind(serde_json::json!({ "restoreSeconds": seconds }).to_string())
+            .execute(catalog.pool())
+            .await
+            .unwrap();
+    };
+    let t = |minutes: i64| bulwark_core::platform::time::to_text(Utc::now() - chrono::Duration::minutes(minutes));
+    measured(900.0, &t(2)).await;
+    compliance::evaluate_at(&catalog, Utc::now()).await.unwrap();
+    let slow = open_alerts(&catalog, AlertType::RtoBreach).await;
+    assert_eq!(slow.len(), 1);
+    assert_eq!(slow[0].message, "orders: the latest measured restore took 15.0 minutes, over its RTO of 10 minutes");
+    measured(120.0, &t(1)).await;
+    assert_eq!(compliance::evaluate_at(&catalog, Utc::now()).await.unwrap().resolved, 1);
+    assert!(open_alerts(&catalog, AlertType::RtoBreach).await.is_empty());
+
+    // The seeds' report: its compliance, and a time range it does not know refused.
+    let report = metrics::report(&catalog, &admin, Some("7d")).await.unwrap();
+    let mine = report.compliance.iter().find(|x| x.configuration_id == c.id).unwrap();
+    assert_eq!((mine.rpo_met, mine.rto_met, mine.measured_restore_seconds), (Some(true), Some(true), Some(120.0)));
+    assert_eq!((report.metrics.rpo_achievement, report.metrics.rto_achievement), (100.0, 100.0));
+    let bad = metrics::report(&catalog, &admin, Some("1y")).await.unwrap_err();
+    assert_eq!((bad.kind(), bad.to_string()), (Kind::Invalid, "timeRange: 24h, 7d or 30d, not \"1y\"".to_string()));
+}
+
+async fn a_location_that_goes_away_raises_and_resolves(catalog: Catalog) {
+    let secrets = SecretBox::new(Key::random());
+    let admin = user(&catalog, "admin", Role::Admin).await;
+    let location = crate::executions::location(&catalog, &secrets, &admin).await;
+    let path = std::path::PathBuf::from(locations::get(&catalog, &admin, &location).await.unwrap().path_prefix.unwrap());
+    assert_eq!(probes::evaluate(&catalog, &secrets).await.unwrap(), 0);
+
+    // Taken down: its directory is gone and a file stands where it was.
+    let away = path.with_extension("away");
+    std::fs::rename(&path, &away).unwrap();
+    std::fs::write(&path, "not a directory").unwrap();
+    assert_eq!(probes::evaluate(&catalog, &secrets).await.unwrap(), 1);
+    assert_eq!(probes::evaluate(&catalog, &secrets).await.unwrap(), 1);
+    let down = open_alerts(&catalog, AlertType::LocationUnreachable).await;
+    assert_eq!(down.len(), 1, "one alert while it stays down");
+    assert!(down[0].message.contains("does not answer"), "{}", down[0].message);
+
+    // Back: the next probe resolves it.
+    std::fs::remove_file(&path).unwrap();
+    std::fs::rename(&away, &path).unwrap();
+    assert_eq!(probes::evaluate(&catalog, &secrets).await.unwrap(), 0);
+    let back = alerts::get(&catalog, &admin, &down[0].id).await.unwrap();
+    assert_eq!((back.status, back.resolution_notes.as_deref()), (AlertStatus::Resolved, Some("the location answered a probe again")));
+}
