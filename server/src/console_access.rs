@@ -23,6 +23,7 @@ pub const SERVER_FUNCTIONS: &[(&str, Option<Role>)] = {
         ("complete_setup", None),
         ("whoami", Some(Viewer)),
         ("overview", Some(Viewer)),
+        ("backup_dashboard", Some(Viewer)),
         ("list_alerts", Some(Viewer)),
         ("critical_alerts", Some(Viewer)),
         ("acknowledge_alert", Some(Operator)),

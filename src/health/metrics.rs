@@ -37,7 +37,7 @@ pub async fn report(catalog: &Catalog, actor: &Principal, time_range: Option<&st
     let (completed, failed, avg_time, avg_size, read, stored): (i64, i64, Option<f64>, Option<f64>, Option<i64>, Option<i64>) = sqlx::query_as(&format!(
         "SELECT CAST(COALESCE(SUM(CASE WHEN e.status = 'completed' THEN 1 ELSE 0 END), 0) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN e.status = 'failed' THEN 1 ELSE 0 END), 0) AS BIGINT),
                 AVG(CASE WHEN e.status = 'completed' THEN e.duration_seconds END), AVG(CASE WHEN e.status = 'completed' THEN CAST(e.size_bytes AS REAL) END),
-                CAST(SUM(CASE WHEN e.status = 'completed' THEN e.size_bytes END) AS BIGINT), CAST(SUM(CASE WHEN e.status = 'completed' THEN e.new_bytes END) AS BIGINT)
+                CAST(SUM(CASE WHEN e.status = 'completed' THEN e.size_bytes END) AS BIGINT), CAST(SUM(CASE WHEN e.status = 'completed' THEN e.compressed_size_bytes END) AS BIGINT)
            FROM backup_executions e WHERE e.completed_at >= $1 AND {source}"
     ))
     .bind(&since)
@@ -70,12 +70,12 @@ pub async fn report(catalog: &Catalog, actor: &Principal, time_range: Option<&st
     .bind(&since)
     .fetch_all(catalog.pool())
     .await?;
-    let before: Option<i64> = sqlx::query_scalar(&format!("SELECT CAST(SUM(e.new_bytes) AS BIGINT) FROM backup_executions e WHERE e.completed_at < $1 AND e.status = 'completed' AND {source}"))
+    let before: Option<i64> = sqlx::query_scalar(&format!("SELECT CAST(SUM(e.compressed_size_bytes) AS BIGINT) FROM backup_executions e WHERE e.completed_at < $1 AND e.status = 'completed' AND {source}"))
         .bind(&since)
         .fetch_one(catalog.pool())
         .await?;
     let added: Vec<(String, Option<i64>)> = sqlx::query_as(&format!(
-        "SELECT SUBSTR(e.completed_at, 1, 10) AS day, CAST(SUM(e.new_bytes) AS BIGINT) FROM backup_executions e
+        "SELECT SUBSTR(e.completed_at, 1, 10) AS day, CAST(SUM(e.compressed_size_bytes) AS BIGINT) FROM backup_executions e
           WHERE e.completed_at >= $1 AND e.status = 'completed' AND {source} GROUP BY SUBSTR(e.completed_at, 1, 10) ORDER BY day"
     ))
     .bind(&since)

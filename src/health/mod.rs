@@ -1,9 +1,11 @@
 //! Whether protection holds: each configuration's RPO and RTO compliance, evaluated each minute
 //! into rpo_breach / rto_breach alerts that resolve themselves (`compliance`), each storage
-//! location probed for reachability into location_unreachable (`locations`), and the seeds'
-//! health metrics and trends over a time range (`metrics`).
+//! location probed for reachability into location_unreachable (`locations`), the seeds'
+//! health metrics and trends over a time range (`metrics`) and the backup dashboard
+//! (`dashboard`).
 
 pub mod compliance;
+pub mod dashboard;
 pub mod locations;
 pub mod metrics;
 
@@ -21,6 +23,12 @@ pub enum HealthError {
     Catalog(#[from] CatalogError),
     #[error(transparent)]
     Location(#[from] crate::locations::LocationError),
+    #[error(transparent)]
+    Configuration(#[from] crate::configurations::ConfigurationError),
+    #[error(transparent)]
+    Execution(#[from] crate::executions::ExecutionError),
+    #[error(transparent)]
+    Alert(#[from] crate::alerts::AlertError),
 }
 
 impl From<sqlx::Error> for HealthError {
@@ -36,6 +44,9 @@ impl Classify for HealthError {
             HealthError::Auth(e) => e.kind(),
             HealthError::Catalog(e) => e.kind(),
             HealthError::Location(e) => e.kind(),
+            HealthError::Configuration(e) => e.kind(),
+            HealthError::Execution(e) => e.kind(),
+            HealthError::Alert(e) => e.kind(),
         }
     }
 }

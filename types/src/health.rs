@@ -85,3 +85,67 @@ pub struct HealthReport {
     pub trends: HealthTrends,
     pub compliance: Vec<Compliance>,
 }
+
+/// The dashboard's overview cards, in the seeds' words.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct DashboardOverview {
+    /// Active configurations.
+    pub total_configurations: i64,
+    /// Backups queued or running now.
+    pub active_backups: i64,
+    /// Backups that failed in the last 24 hours.
+    pub failed_backups: i64,
+    /// What the backups kept added to their repositories (compressed, encrypted), readable.
+    pub total_storage: String,
+    pub total_storage_bytes: i64,
+    /// Each location's bytes at its price per GB-month, summed.
+    pub monthly_cost: f64,
+}
+
+/// A backup on the dashboard: the execution, with its configuration's name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct RecentExecution {
+    #[serde(flatten)]
+    pub execution: crate::Execution,
+    pub configuration_name: String,
+}
+
+/// A configuration's next scheduled backup.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct UpcomingTask {
+    pub configuration_id: String,
+    pub configuration_name: String,
+    /// `backup`.
+    pub task_type: String,
+    pub scheduled_for: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SystemHealth {
+    /// Percent, as `HealthMetrics` (over the last 24 hours).
+    pub rto_compliance: f64,
+    pub rpo_compliance: f64,
+    pub success_rate: f64,
+}
+
+/// `GET /api/admin/backups/dashboard`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Dashboard {
+    pub overview: DashboardOverview,
+    pub recent_executions: Vec<RecentExecution>,
+    pub active_alerts: Vec<crate::Alert>,
+    pub upcoming_tasks: Vec<UpcomingTask>,
+    pub system_health: SystemHealth,
+    /// Each active configuration against its RPO and RTO.
+    pub compliance: Vec<Compliance>,
+}

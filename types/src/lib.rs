@@ -24,7 +24,7 @@ pub use alerts::{AcknowledgeRequest, Alert, AlertStatus, ResolveRequest};
 pub use account::{AuditRow, Enrollment, Me, Role, TokenRow, UserRow};
 pub use configurations::{ConfigurationDetail, ConfigurationRow, ExecutionLine, RecoveryWindowView, SlotLine};
 pub use execution::{DirectoryRestored, Execution, SAFETY_EXECUTION_TYPE, ExecutionView, FileDiffRow, GroupMember, GroupPoint, MemberPosition, Progress};
-pub use health::{Compliance, DailyBackups, HealthMetrics, HealthReport, HealthTrends, StorageGrowth};
+pub use health::{Compliance, DailyBackups, Dashboard, DashboardOverview, HealthMetrics, HealthReport, HealthTrends, RecentExecution, StorageGrowth, SystemHealth, UpcomingTask};
 pub use jobs::{JobLine, JobState};
 pub use json_text::serialize as serialize_json_text;
 pub use locations::{EntryView, FloorView, LocationRow, RecoveryKitView, ReplicationLine, ReplicationRuleLine, ReplicationStatus, SnapshotView, TestOutcome};

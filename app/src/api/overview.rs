@@ -1,8 +1,9 @@
-//! The dashboard's counts.
+//! The dashboard's counts, and the seeds' backup dashboard (health, compliance, recent backups,
+//! active alerts).
 
 use leptos::prelude::*;
 
-pub use bulwark_types::Overview;
+pub use bulwark_types::{Dashboard, Overview};
 
 use crate::error::AppError;
 
@@ -31,4 +32,11 @@ pub async fn load_overview() -> Result<Overview, AppError> {
         jobs_running: o.jobs_running,
         as_of: bulwark_core::platform::time::now_text(),
     })
+}
+
+/// The seeds' backup dashboard: system health, compliance, the newest backups, active alerts.
+#[server(prefix = "/_sfn", endpoint = "backup_dashboard")]
+pub async fn backup_dashboard() -> Result<bulwark_types::Dashboard, AppError> {
+    let principal = crate::ssr::principal().await?;
+    bulwark_core::health::dashboard::dashboard(&crate::ssr::catalog()?, &principal).await.map_err(AppError::from_core)
 }

@@ -1,13 +1,16 @@
 use leptos::prelude::*;
 
-use crate::api::overview::load_overview;
-use crate::components::{ErrorPanel, PageHeader};
+use crate::api::alerts::AcknowledgeAlert;
+use crate::api::overview::{backup_dashboard, load_overview};
+use crate::components::{ErrorPanel, PageHeader, form_error};
 use crate::pages::restoration::ActivePanel;
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let refreshes = RwSignal::new(0_u32);
     let data = Resource::new(move || refreshes.get(), |_| load_overview());
+    let acknowledge = ServerAction::<AcknowledgeAlert>::new();
+    let board = Resource::new(move || (refreshes.get(), acknowledge.version().get()), |_| backup_dashboard());
     view! {
         <PageHeader title="Dashboard" lead="What is protected, what ran, and what needs attention."/>
         <div class="toolbar">
@@ -33,6 +36,7 @@ pub fn DashboardPage() -> impl IntoView {
                 }
             })}
         </Transition>
+        <HealthPanels board acknowledge/>
         // Outside the overview's Suspend: a resource created inside one is created again on
         // the client in another order than on the server, and hydration then reads another
         // resource's value (a mismatch that stopped the page).
@@ -62,5 +66,131 @@ fn Card(label: &'static str, value: i64, href: &'static str) -> impl IntoView {
             <span class="card-value">{value}</span>
             <span class="card-label">{label}</span>
         </a>
+    }
+}
+
+/// System health (bars), each configuration against its RPO and RTO, the alerts not resolved
+/// (acknowledged in place) and the newest backups.
+#[component]
+fn HealthPanels(board: Resource<Result<crate::api::overview::Dashboard, crate::api::AppError>>, acknowledge: ServerAction<AcknowledgeAlert>) -> impl IntoView {
+    view! {
+        {form_error(acknowledge.value())}
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match board.await {
+                    Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
+                    Ok(d) => {
+                        let h = d.system_health.clone();
+                        let bar = |label: &'static str, value: f64, testid: &'static str| view! {
+                            <div class="meter">
+                                <span class="meter-label">{label}</span>
+                                <strong data-testid=testid>{format!("{value:.1}%")}</strong>
+                                <progress max="100" value=value.to_string() aria-label=label></progress>
+                            </div>
+                        };
+                        view! {
+                            <section class="panel" data-testid="system-health">
+                                <h2>"System health"</h2>
+                                <p>{format!("{} active configurations; {} backups queued or running; {} failed in the last 24 hours; {} stored, {:.2} a month.",
+                                    d.overview.total_configurations, d.overview.active_backups, d.overview.failed_backups, d.overview.total_storage, d.overview.monthly_cost)}</p>
+                                <div class="meters">
+                                    {bar("RTO compliance", h.rto_compliance, "rto-compliance")}
+                                    {bar("RPO compliance", h.rpo_compliance, "rpo-compliance")}
+                                    {bar("Success rate (24 h)", h.success_rate, "success-rate")}
+                                </div>
+                                {(!d.compliance.is_empty()).then(|| view! {
+                                    <table class="data" data-testid="compliance">
+                                        <thead><tr><th>"Configuration"</th><th>"RPO"</th><th>"Newest restorable point"</th><th>"RTO"</th><th>"Latest measured restore"</th></tr></thead>
+                                        <tbody>{d.compliance.iter().map(|c| {
+                                            let rpo = match (c.rpo_minutes, c.rpo_met) {
+                                                (Some(m), Some(true)) => format!("{m} min: met"),
+                                                (Some(m), _) => format!("{m} min: BREACHED"),
+                                                (None, _) => "none set".to_string(),
+                                            };
+                                            let point = match &c.newest_point_at {
+                                                Some(at) => format!("{} ({:.0} min ago)", at, c.rpo_age_minutes.unwrap_or_default()),
+                                                None => "never".to_string(),
+                                            };
+                                            let rto = match (c.rto_minutes, c.rto_met) {
+                                                (Some(m), Some(true)) => format!("{m} min: met"),
+                                                (Some(m), Some(false)) => format!("{m} min: BREACHED"),
+                                                (Some(m), None) => format!("{m} min: not measured"),
+                                                (None, _) => "none set".to_string(),
+                                            };
+                                            let measured = c.measured_restore_seconds.map(|s| format!("{:.1} min", s / 60.0)).unwrap_or_else(|| "none".into());
+                                            view! {
+                                                <tr data-configuration=c.name.clone() data-rpo-met=c.rpo_met.map(|m| m.to_string()).unwrap_or_default()>
+                                                    <td><a href=format!("/configurations/{}", c.configuration_id)>{c.name.clone()}</a></td>
+                                                    <td>{rpo}</td><td>{point}</td><td>{rto}</td><td>{measured}</td>
+                                                </tr>
+                                            }
+                                        }).collect_view()}</tbody>
+                                    </table>
+                                })}
+                            </section>
+                            <section class="panel" data-testid="dashboard-alerts">
+                                <h2>"Active alerts"</h2>
+                                {if d.active_alerts.is_empty() {
+                                    view! { <p>"No alert is open."</p> }.into_any()
+                                } else {
+                                    view! {
+                                        <ul class="alerts">{d.active_alerts.iter().map(|a| {
+                                            let id = a.id.clone();
+                                            let open = a.status.as_str() == "open";
+                                            view! {
+                                                <li data-alert=a.id.clone() data-status=a.status.as_str()>
+                                                    <span class=format!("severity {}", a.severity.as_str())>{a.severity.as_str()}</span> " "
+                                                    <strong>{a.alert_type.as_str()}</strong> " " {a.message.clone()} " "
+                                                    <a href=format!("/alerts/{}", a.id)>"history"</a>
+                                                    {if open {
+                                                        view! {
+                                                            <ActionForm action=acknowledge attr:class="row-form">
+                                                                <input type="hidden" name="id" value=id/>
+                                                                <button type="submit">"Acknowledge"</button>
+                                                            </ActionForm>
+                                                        }.into_any()
+                                                    } else {
+                                                        view! { <span>" acknowledged by " {a.acknowledged_by.clone().unwrap_or_default()}</span> }.into_any()
+                                                    }}
+                                                </li>
+                                            }
+                                        }).collect_view()}</ul>
+                                    }.into_any()
+                                }}
+                            </section>
+                            <section class="panel" data-testid="recent-executions">
+                                <h2>"Recent backups"</h2>
+                                {if d.recent_executions.is_empty() {
+                                    view! { <p>"No backup has run yet."</p> }.into_any()
+                                } else {
+                                    view! {
+                                        <table class="data">
+                                            <thead><tr><th>"Configuration"</th><th>"Status"</th><th>"Verified"</th><th>"Size"</th><th>"When"</th></tr></thead>
+                                            <tbody>{d.recent_executions.iter().map(|r| {
+                                                let e = &r.execution;
+                                                let verified = match e.verification_status.as_deref() {
+                                                    Some("verified") => "✓ verified".to_string(),
+                                                    Some(other) => other.to_string(),
+                                                    None => "—".to_string(),
+                                                };
+                                                view! {
+                                                    <tr data-status=e.status.as_str()>
+                                                        <td><a href=format!("/executions/{}", e.id)>{r.configuration_name.clone()}</a></td>
+                                                        <td>{e.status.as_str()}</td>
+                                                        <td>{verified}</td>
+                                                        <td>{e.size_bytes.map(|b| bulwark_types::human_bytes(b.max(0) as u64)).unwrap_or_default()}</td>
+                                                        <td>{e.completed_at.clone().or(e.started_at.clone()).unwrap_or(e.created_at.clone())}</td>
+                                                    </tr>
+                                                }
+                                            }).collect_view()}</tbody>
+                                        </table>
+                                    }.into_any()
+                                }}
+                            </section>
+                        }.into_any()
+                    }
+                }
+            })}
+        </Transition>
     }
 }

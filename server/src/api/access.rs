@@ -41,6 +41,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/admin/backups/alerts/{id}/acknowledge", R(Operator)),
     ("POST", "/admin/backups/alerts/{id}/resolve", R(Operator)),
     ("GET", "/admin/backups/health", R(Viewer)),
+    ("GET", "/admin/backups/dashboard", R(Viewer)),
     ("GET", "/admin/backups/alerts/{id}/history", R(Viewer)),
     ("GET", "/admin/backups/alerts/silences", R(Viewer)),
     ("POST", "/admin/backups/alerts/silences", R(Operator)),

@@ -1,7 +1,8 @@
 //! Health over REST in the seeds' words: `GET /api/admin/backups/health?timeRange=24h|7d|30d`
-//! (metrics, trends, and each configuration's RPO / RTO compliance).
+//! (metrics, trends, and each configuration's RPO / RTO compliance) and the backup dashboard.
 
 use axum::extract::State;
+use bulwark_core::health::dashboard::Dashboard;
 use bulwark_core::health::metrics::{self, HealthReport};
 use serde::Deserialize;
 
@@ -23,4 +24,11 @@ pub struct HealthQuery {
 #[utoipa::path(get, path = "/api/admin/backups/health", tag = "health", params(HealthQuery), responses((status = 200, body = HealthReport)))]
 pub async fn report(State(s): State<AppState>, Auth(p): Auth, Query(q): Query<HealthQuery>) -> Result<Json<HealthReport>, ApiError> {
     Ok(Json(metrics::report(&s.catalog, &p, q.time_range.as_deref()).await?))
+}
+
+/// The seeds' backup dashboard: overview, the newest backups, the alerts not resolved, the
+/// next scheduled backups, system health, and each configuration's compliance.
+#[utoipa::path(get, path = "/api/admin/backups/dashboard", tag = "health", responses((status = 200, body = Dashboard)))]
+pub async fn dashboard(State(s): State<AppState>, Auth(p): Auth) -> Result<Json<Dashboard>, ApiError> {
+    Ok(Json(bulwark_core::health::dashboard::dashboard(&s.catalog, &p).await?))
 }

@@ -65,6 +65,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/backups/alerts/{id}/acknowledge", axum::routing::post(alerts::acknowledge))
         .route("/admin/backups/alerts/{id}/resolve", axum::routing::post(alerts::resolve))
         .route("/admin/backups/health", get(health::report))
+        .route("/admin/backups/dashboard", get(health::dashboard))
         .route("/admin/backups/alerts/{id}/history", get(alerts::history))
         .route("/admin/backups/alerts/silences", get(alerts::silences).post(alerts::silence))
         .route("/admin/backups/alerts/silences/{id}", axum::routing::delete(alerts::lift))

@@ -128,6 +128,11 @@ async fn channels_silences_and_history_over_rest() {
     let health = health.json();
     assert_eq!((health["timeRange"].as_str(), health["metrics"]["successRate"].as_f64()), (Some("7d"), Some(100.0)), "{health}");
     assert!(health["trends"]["dailyBackups"].is_array() && health["trends"]["failuresByType"].is_object(), "{health}");
+    // The seeds' dashboard: the alert just raised among the active ones.
+    let dashboard = app.get("/api/admin/backups/dashboard", Some(&viewer)).await.json();
+    assert_eq!(dashboard["overview"]["totalConfigurations"].as_i64(), Some(0), "{dashboard}");
+    assert_eq!(dashboard["systemHealth"]["successRate"].as_f64(), Some(100.0));
+    assert!(dashboard["activeAlerts"].as_array().unwrap().iter().any(|a| a["id"].as_str() == Some(alert.as_str())), "{dashboard}");
     let bad = app.get("/api/admin/backups/health?timeRange=1y", Some(&viewer)).await;
     assert_eq!((bad.status, bad.json()["detail"].as_str()), (StatusCode::BAD_REQUEST, Some("timeRange: 24h, 7d or 30d, not \"1y\"")));
 }

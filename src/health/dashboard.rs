@@ -1,0 +1,68 @@
+//! The seeds' backup dashboard (`GET /api/admin/backups/dashboard`): overview cards, the newest
+//! backups of every configuration, the alerts not resolved, each configuration's next scheduled
+//! backup, and system health (RTO and RPO compliance and the success rate of the last 24 hours),
+//! with each configuration's compliance.
+//!
+//! Storage and cost count what the backups still kept added to their repositories (compressed,
+//! encrypted; deleted ones left out), per location at its price per GB-month.
+
+use chrono::Utc;
+
+use super::{metrics, HealthError};
+use crate::alerts::{self, Filter};
+use crate::configurations;
+use crate::executions;
+use crate::platform::auth::{Principal, Role};
+use crate::platform::catalog::Catalog;
+use crate::platform::time;
+
+pub use bulwark_types::{Dashboard, DashboardOverview, RecentExecution, SystemHealth, UpcomingTask};
+
+pub async fn dashboard(catalog: &Catalog, actor: &Principal) -> Result<Dashboard, HealthError> {
+    actor.require(Role::Viewer)?;
+    let configurations = configurations::list(catalog, actor).await?;
+    let name_of = |id: &str| configurations.iter().find(|c| c.configuration.id == id).map(|c| c.configuration.name.clone()).unwrap_or_default();
+    let since = time::to_text(Utc::now() - chrono::Duration::hours(24));
+    let (active_backups, failed_backups): (i64, i64) = sqlx::query_as(&format!(
+        "SELECT CAST(COALESCE(SUM(CASE WHEN status IN ('queued', 'running') THEN 1 ELSE 0 END), 0) AS BIGINT),
+                CAST(COALESCE(SUM(CASE WHEN status = 'failed' AND completed_at >= $1 THEN 1 ELSE 0 END), 0) AS BIGINT)
+           FROM backup_executions WHERE {}",
+        executions::of_source("")
+    ))
+    .bind(&since)
+    .fetch_one(catalog.pool())
+    .await?;
+    let stored: Vec<(Option<i64>, Option<f64>)> = sqlx::query_as(
+        "SELECT CAST(SUM(e.compressed_size_bytes) AS BIGINT), MAX(l.cost_per_gb_month) FROM backup_executions e JOIN backup_storage_locations l ON l.id = e.storage_location_id
+          WHERE e.status = 'completed' AND e.deleted_at IS NULL GROUP BY e.storage_location_id",
+    )
+    .fetch_all(catalog.pool())
+    .await?;
+    let total_storage_bytes: i64 = stored.iter().map(|(bytes, _)| bytes.unwrap_or(0)).sum();
+    let monthly_cost: f64 = stored.iter().map(|(bytes, price)| bytes.unwrap_or(0) as f64 / 1e9 * price.unwrap_or(0.0)).sum();
+    let overview = DashboardOverview {
+        total_configurations: configurations.iter().filter(|c| c.configuration.is_active != 0).count() as i64,
+        active_backups,
+        failed_backups,
+        total_storage: bulwark_types::human_bytes(total_storage_bytes.max(0) as u64),
+        total_storage_bytes,
+        monthly_cost: (monthly_cost * 100.0).round() / 100.0,
+    };
+    let recent_executions = executions::recent(catalog, actor, 10)
+        .await?
+        .into_iter()
+        .map(|execution| RecentExecution { configuration_name: name_of(&execution.configuration_id), execution })
+        .collect();
+    let active_alerts = alerts::list(catalog, actor, &Filter { status: Some("active".into()), limit: Some(20), ..Default::default() }).await?;
+    let mut upcoming_tasks: Vec<UpcomingTask> = configurations
+        .iter()
+        .filter_map(|c| {
+            Some(UpcomingTask { configuration_id: c.configuration.id.clone(), configuration_name: c.configuration.name.clone(), task_type: "backup".into(), scheduled_for: c.next_execution.clone()? })
+        })
+        .collect();
+    upcoming_tasks.sort_by(|a, b| a.scheduled_for.cmp(&b.scheduled_for));
+    upcoming_tasks.truncate(10);
+    let report = metrics::report(catalog, actor, Some("24h")).await?;
+    let system_health = SystemHealth { rto_compliance: report.metrics.rto_achievement, rpo_compliance: report.metrics.rpo_achievement, success_rate: report.metrics.success_rate };
+    Ok(Dashboard { overview, recent_executions, active_alerts, upcoming_tasks, system_health, compliance: report.compliance })
+}
