@@ -106,6 +106,15 @@ test('a webhook channel is added, tested, told of a failed backup, and the alert
   await expect(page.getByTestId('alert-deliveries')).toContainText('Ops hook');
   await expect(page.getByTestId('alert-deliveries')).toContainText('delivered');
 
+  // The filters: no critical alert, one of type backup_failed.
+  await page.goto('/alerts');
+  await hydrated(page);
+  await page.getByLabel('Severity').selectOption('critical');
+  await expect(page.getByText('No alerts here')).toBeVisible();
+  await page.getByLabel('Severity').selectOption('');
+  await page.getByLabel('Type').selectOption('backup_failed');
+  await expect(page.getByTestId('alerts').locator('tr[data-status="open"]')).toContainText('Told files');
+
   // Silenced for an hour, then lifted.
   await page.goto('/alerts');
   await hydrated(page);
@@ -118,9 +127,19 @@ test('a webhook channel is added, tested, told of a failed backup, and the alert
   await silence.getByRole('button', { name: 'Lift' }).click();
   await expect(page.getByTestId('silences').locator('tr[data-active="false"]')).toContainText('lifted');
 
-  // The delivery log, and the channel disabled by hand.
+  // The delivery log, the escalation schedule, and the channel disabled by hand.
   await page.goto('/notifications');
   await hydrated(page);
+  const critical = page.getByTestId('escalation').locator('tr[data-severity="critical"]');
+  await expect(critical.getByLabel('Minutes for critical')).toHaveValue('15, 60');
+  await critical.getByLabel('Minutes for critical').fill('30, 10');
+  await critical.getByRole('button', { name: 'Save' }).click();
+  await expect(page.getByRole('alert')).toContainText('steps: level 3 must come later than level 2');
+  await critical.getByLabel('Minutes for critical').fill('10, 30');
+  await critical.getByRole('button', { name: 'Save' }).click();
+  await expect(page.getByTestId('escalation-saved')).toHaveText('The critical schedule is saved.');
+  const schedules = await (await page.request.get('/api/admin/backups/alerts/escalation')).json();
+  expect(schedules.schedules[0].steps).toEqual([{ level: 1, afterMinutes: 0 }, { level: 2, afterMinutes: 10 }, { level: 3, afterMinutes: 30 }]);
   await expect(page.getByTestId('deliveries').locator('tr[data-status="delivered"]')).toHaveCount(2);
   await page.locator('tr[data-channel="Ops hook"]').getByRole('button', { name: 'Disable' }).click();
   await expect(page.locator('tr[data-channel="Ops hook"]')).toContainText('disabled: disabled by admin');

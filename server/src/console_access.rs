@@ -30,6 +30,8 @@ pub const SERVER_FUNCTIONS: &[(&str, Option<Role>)] = {
         ("resolve_alert", Some(Operator)),
         ("alert_history", Some(Viewer)),
         ("list_silences", Some(Viewer)),
+        ("escalation_schedules", Some(Viewer)),
+        ("set_escalation", Some(Admin)),
         ("silence_alert", Some(Operator)),
         ("lift_silence", Some(Operator)),
         ("list_channels", Some(Admin)),

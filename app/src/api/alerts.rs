@@ -3,16 +3,18 @@
 
 use leptos::prelude::*;
 
-pub use bulwark_types::{Alert, AlertHistory, AlertStatus, DeliveryStatus, Silence};
+pub use bulwark_types::{Alert, AlertHistory, AlertStatus, AlertType, DeliveryStatus, EscalationSchedule, Severity, Silence};
 
 use crate::error::AppError;
 
-/// Alerts by status (`active`, `resolved`, or all when empty), the most recently seen first.
+/// Alerts by status (`active`, `resolved`, or all when empty), severity and type (all when
+/// empty), the most recently seen first.
 #[server(prefix = "/_sfn", endpoint = "list_alerts")]
-pub async fn list_alerts(status: String) -> Result<Vec<Alert>, AppError> {
+pub async fn list_alerts(status: String, severity: String, alert_type: String) -> Result<Vec<Alert>, AppError> {
     use bulwark_core::alerts::{self, Filter};
     let p = crate::ssr::principal().await?;
-    let filter = Filter { status: Some(status).filter(|s| !s.is_empty()), ..Default::default() };
+    let given = |v: String| Some(v).filter(|v| !v.is_empty());
+    let filter = Filter { status: given(status), severity: given(severity), alert_type: given(alert_type), ..Default::default() };
     alerts::list(&crate::ssr::catalog()?, &p, &filter).await.map_err(AppError::from_core)
 }
 
@@ -71,4 +73,27 @@ pub async fn lift_silence(id: String) -> Result<(), AppError> {
     let p = crate::ssr::principal().await?;
     bulwark_core::alerts::silences::lift(&crate::ssr::catalog()?, &p, &id).await.map_err(AppError::from_core)?;
     Ok(())
+}
+
+/// Every severity's escalation schedule.
+#[server(prefix = "/_sfn", endpoint = "escalation_schedules")]
+pub async fn escalation_schedules() -> Result<Vec<EscalationSchedule>, AppError> {
+    let p = crate::ssr::principal().await?;
+    bulwark_core::alerts::escalation::schedules(&crate::ssr::catalog()?, &p).await.map_err(AppError::from_core)
+}
+
+/// Sets a severity's schedule from the minutes after which levels 2, 3 … are told
+/// (comma-separated; empty: level 1 only).
+#[server(prefix = "/_sfn", endpoint = "set_escalation")]
+pub async fn set_escalation(severity: String, minutes: String) -> Result<String, AppError> {
+    use bulwark_types::EscalationStep;
+    let p = crate::ssr::principal().await?;
+    let severity = Severity::parse(&severity).ok_or_else(|| AppError::Invalid(format!("severity: critical, high, medium or low, not {severity:?}")))?;
+    let mut steps = vec![EscalationStep { level: 1, after_minutes: 0 }];
+    for (i, m) in minutes.split(',').map(str::trim).filter(|m| !m.is_empty()).enumerate() {
+        let after_minutes = m.parse().map_err(|_| AppError::Invalid(format!("minutes: whole numbers such as 15, 60, not {m:?}")))?;
+        steps.push(EscalationStep { level: i as i64 + 2, after_minutes });
+    }
+    bulwark_core::alerts::escalation::set_schedule(&crate::ssr::catalog()?, &p, severity, &steps).await.map_err(AppError::from_core)?;
+    Ok(format!("The {severity} schedule is saved."))
 }

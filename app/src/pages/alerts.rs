@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use crate::api::alerts::{AcknowledgeAlert, AlertStatus, LiftSilence, ResolveAlert, SilenceAlert, list_alerts, list_silences};
+use crate::api::alerts::{AcknowledgeAlert, AlertStatus, AlertType, LiftSilence, ResolveAlert, Severity, SilenceAlert, list_alerts, list_silences};
 use crate::components::{EmptyState, ErrorPanel, PageHeader, form_error};
 
 #[component]
@@ -14,7 +14,12 @@ pub fn AlertsPage() -> impl IntoView {
     let silence = ServerAction::<SilenceAlert>::new();
     let lift = ServerAction::<LiftSilence>::new();
     let status = RwSignal::new("active".to_string());
-    let alerts = Resource::new(move || (status.get(), acknowledge.version().get(), resolve.version().get()), |(status, ..)| list_alerts(status));
+    let severity = RwSignal::new(String::new());
+    let alert_type = RwSignal::new(String::new());
+    let alerts = Resource::new(
+        move || (status.get(), severity.get(), alert_type.get(), acknowledge.version().get(), resolve.version().get()),
+        |(status, severity, alert_type, ..)| list_alerts(status, severity, alert_type),
+    );
     let silences = Resource::new(move || (silence.version().get(), lift.version().get()), |_| list_silences());
     view! {
         <PageHeader title="Alerts" lead="Failed backups, tests and copies, unreachable locations: one alert per condition, counted when it repeats, resolved when it clears."/>
@@ -25,6 +30,18 @@ pub fn AlertsPage() -> impl IntoView {
                     <option value="open">"Open"</option>
                     <option value="resolved">"Resolved"</option>
                     <option value="">"All"</option>
+                </select>
+            </label>
+            <label>"Severity "
+                <select aria-label="Severity" on:change=move |ev| severity.set(event_target_value(&ev))>
+                    <option value="" selected=true>"Any"</option>
+                    {Severity::ALL.iter().map(|s| view! { <option value=s.as_str()>{s.as_str()}</option> }).collect_view()}
+                </select>
+            </label>
+            <label>"Type "
+                <select aria-label="Type" on:change=move |ev| alert_type.set(event_target_value(&ev))>
+                    <option value="" selected=true>"Any"</option>
+                    {AlertType::ALL.iter().map(|t| view! { <option value=t.as_str()>{t.as_str()}</option> }).collect_view()}
                 </select>
             </label>
         </div>

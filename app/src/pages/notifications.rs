@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use crate::api::notifications::{
     ChannelKind, CreateEmailChannel, CreateWebhookChannel, DeleteChannel, DeliveryStatus, SetChannelEnabled, TestChannel, list_channels, list_deliveries,
 };
+use crate::api::alerts::{SetEscalation, escalation_schedules};
 use crate::components::{EmptyState, ErrorPanel, PageHeader, action_outcome, form_error};
 
 #[component]
@@ -20,6 +21,8 @@ pub fn NotificationsPage() -> impl IntoView {
         move || (webhook.version().get(), email.version().get(), enable.version().get(), delete.version().get()),
         |_| list_channels(),
     );
+    let set_escalation = ServerAction::<SetEscalation>::new();
+    let schedules = Resource::new(move || set_escalation.version().get(), |_| escalation_schedules());
     let deliveries = Resource::new(move || (test.version().get(), delete.version().get()), |_| list_deliveries());
     let secret = move || {
         webhook.value().get().map(|r| match r {
@@ -95,6 +98,39 @@ pub fn NotificationsPage() -> impl IntoView {
                                 }.into_any()
                             }}
                         </section>
+                <section class="panel">
+                    <h2>"Escalation"</h2>
+                    <p>"Level 1 is told when an alert is raised. While nobody acknowledges it, each later level is told that many minutes after it was raised, to the channels that take that level."</p>
+                    {action_outcome(set_escalation.value(), "escalation-saved")}
+                    <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                        {move || Suspend::new(async move {
+                            match schedules.await {
+                                Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
+                                Ok(list) => view! {
+                                    <table class="data" data-testid="escalation">
+                                        <thead><tr><th>"Severity"</th><th>"Later levels after (minutes)"</th></tr></thead>
+                                        <tbody>{list.into_iter().map(|schedule| {
+                                            let minutes = schedule.steps.iter().filter(|s| s.level > 1).map(|s| s.after_minutes.to_string()).collect::<Vec<_>>().join(", ");
+                                            let label = format!("Minutes for {}", schedule.severity);
+                                            view! {
+                                                <tr data-severity=schedule.severity.as_str()>
+                                                    <td>{schedule.severity.as_str()}</td>
+                                                    <td>
+                                                        <ActionForm action=set_escalation attr:class="row-form">
+                                                            <input type="hidden" name="severity" value=schedule.severity.as_str()/>
+                                                            <input type="text" name="minutes" value=minutes aria-label=label placeholder="e.g. 15, 60" pattern="[0-9, ]*"/>
+                                                            <button type="submit">"Save"</button>
+                                                        </ActionForm>
+                                                    </td>
+                                                </tr>
+                                            }
+                                        }).collect_view()}</tbody>
+                                    </table>
+                                }.into_any(),
+                            }
+                        })}
+                    </Transition>
+                </section>
                 <section class="panel">
                     <h2>"Add a webhook"</h2>
                     <p>"Bulwark POSTs a JSON body signed with HMAC-SHA256 (X-Bulwark-Signature over the timestamp and the body); the receiver answers 2xx."</p>
