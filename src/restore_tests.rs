@@ -483,7 +483,15 @@ pub async fn finish(catalog: &Catalog, started: &Started, outcome: Outcome, rest
         alerts::resolve(catalog, AlertType::RestoreTestFailed, &subject, &format!("test {test_id} restored it and found nothing wrong")).await?;
     } else {
         let message = format!("a test restore of execution {} failed: {}", execution.id, outcome.issues.join("; "));
-        alerts::raise(catalog, AlertType::RestoreTestFailed, Severity::High, &subject, &message).await?;
+        let condition = alerts::Condition {
+            alert_type: AlertType::RestoreTestFailed,
+            severity: Severity::High,
+            subject: &subject,
+            message: &message,
+            configuration_id: Some(&execution.configuration_id),
+            execution_id: Some(&execution.id),
+        };
+        alerts::raise_condition(catalog, &condition).await?;
     }
     get(catalog, test_id).await
 }

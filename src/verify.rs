@@ -159,7 +159,17 @@ async fn finish(
         alerts::resolve(catalog, ALERT_TYPE, &subject, "the backup was read back whole").await?;
     } else {
         let message = format!("the backup of execution {execution_id} cannot be fully restored: {}", problems.join("; "));
-        alerts::raise(catalog, ALERT_TYPE, Severity::Critical, &subject, &message).await?;
+        // With its configuration, so a silence or a filter by configuration covers it.
+        let configuration = executions::find(catalog, execution_id).await?.configuration_id;
+        let condition = alerts::Condition {
+            alert_type: ALERT_TYPE,
+            severity: Severity::Critical,
+            subject: &subject,
+            message: &message,
+            configuration_id: Some(&configuration),
+            execution_id: Some(execution_id),
+        };
+        alerts::raise_condition(catalog, &condition).await?;
     }
     Ok(VerificationReport {
         execution_id: execution_id.to_string(),

@@ -86,8 +86,9 @@ impl JobHandler for DeliverHandler {
     }
 }
 
-/// The minute's alert work: RPO / RTO compliance and the locations probed (`health`), then the
-/// escalation steps that are due and the alerts of channels that failures disabled.
+/// The minute's alert work: RPO / RTO compliance and the locations probed (`health`),
+/// restorations waiting too long for an approver, then the escalation steps that are due and
+/// the alerts of channels that failures disabled.
 pub struct AlertsEvaluateHandler {
     pub secrets: SecretBox,
 }
@@ -101,10 +102,11 @@ impl JobHandler for AlertsEvaluateHandler {
         Box::pin(async move {
             let compliance = crate::health::compliance::evaluate_at(catalog, chrono::Utc::now()).await?;
             let down = crate::health::locations::evaluate(catalog, &self.secrets).await?;
+            let waiting = crate::restoration::waiting::evaluate_at(catalog, chrono::Utc::now()).await?;
             let told = crate::alerts::escalation::run(catalog).await?;
             let raised = crate::alerts::channels::evaluate(catalog).await?;
-            if compliance.raised + compliance.resolved + down + told + raised > 0 {
-                tracing::info!(breaches = compliance.raised, back_within_targets = compliance.resolved, locations_down = down, escalated = told, channel_alerts = raised, "alerts evaluated");
+            if compliance.raised + compliance.resolved + down + waiting + told + raised > 0 {
+                tracing::info!(breaches = compliance.raised, back_within_targets = compliance.resolved, locations_down = down, approvals_waiting = waiting, escalated = told, channel_alerts = raised, "alerts evaluated");
             }
             Ok(())
         })

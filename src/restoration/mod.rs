@@ -30,6 +30,7 @@ pub mod reconcile;
 mod request;
 pub mod safety;
 pub mod targets;
+pub mod waiting;
 
 pub use bulwark_types::{
     Alternative, ApprovalPolicy, ConflictResolution, ApprovalRule, AvailableBackup, Environment, Restoration, RestorationInitiated, RestorationProgress, RestorationRequest, RestorationScope,

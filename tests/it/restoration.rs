@@ -730,4 +730,20 @@ async fn approvers_are_told_of_a_request_waiting_for_them(catalog: Catalog) {
     assert_eq!((got[0].event.as_str(), got[0].body["record"]["restorationId"].as_str(), got[0].body["record"]["requestedBy"].as_str()), ("approval.requested", Some(asked.restoration_id.as_str()), Some("operator")));
     assert!(got[0].body["title"].as_str().unwrap().starts_with("Approval needed: restore files into prod-files (production)"), "{}", got[0].body["title"]);
     assert!(alerts_only.received().is_empty(), "a channel that does not route approval requests hears nothing");
+
+    // Still waiting an hour later: approval_waiting, resolved once it is decided.
+    use bulwark_core::alerts::{self, AlertStatus, AlertType, Filter};
+    use bulwark_core::restoration::waiting;
+    assert_eq!(waiting::evaluate_at(c, chrono::Utc::now()).await.unwrap(), 0, "not yet");
+    let later = chrono::Utc::now() + chrono::Duration::minutes(61);
+    assert_eq!(waiting::evaluate_at(c, later).await.unwrap(), 1);
+    assert_eq!(waiting::evaluate_at(c, later).await.unwrap(), 0, "one alert while it waits");
+    let open = alerts::list(c, &f.admin, &Filter { alert_type: Some("approval_waiting".into()), ..Default::default() }).await.unwrap();
+    assert_eq!((open.len(), open[0].severity.as_str()), (1, "high"));
+    assert!(open[0].message.starts_with("operator's restore of files into prod-files (production) has waited 61 minutes for an approver"), "{}", open[0].message);
+    let approver = user(c, "approver", Role::Approver).await;
+    approvals::approve(c, s, &approver, &asked.restoration_id, None, None).await.unwrap();
+    waiting::evaluate_at(c, later).await.unwrap();
+    let done = alerts::get(c, &f.admin, &open[0].id).await.unwrap();
+    assert_eq!((done.status, done.alert_type), (AlertStatus::Resolved, AlertType::ApprovalWaiting));
 }

@@ -46,6 +46,8 @@ text_enum!(AlertType, "alert type" {
     RpoBreach => "rpo_breach",
     /// The latest measured restore of a configuration took longer than its RTO.
     RtoBreach => "rto_breach",
+    /// A restoration has waited too long for an approver.
+    ApprovalWaiting => "approval_waiting",
 });
 
 text_enum!(Severity, "severity" {
