@@ -8,6 +8,7 @@ pub mod compliance;
 pub mod dashboard;
 pub mod locations;
 pub mod metrics;
+pub mod scrape;
 
 use crate::error::{Classify, Kind};
 use crate::platform::auth::AuthError;

@@ -46,6 +46,12 @@ async fn a_failed_backup_raises_an_alert_that_lives(catalog: Catalog) {
 
     let good = backup(true).await;
     assert!(alerts::list(&catalog, &viewer, &active).await.unwrap().is_empty(), "a good backup raises nothing");
+    // What /metrics reports of it: one backup in the histogram, in one bucket, its bytes stored.
+    let figures = bulwark_core::health::scrape::figures(&catalog).await.unwrap();
+    let durations = &figures.backup_durations;
+    assert_eq!((durations.count, durations.buckets.iter().map(|b| b.1).sum::<u64>()), (1, 1), "{durations:?}");
+    assert_eq!(durations.buckets.last().map(|b| b.0), Some(f64::INFINITY));
+    assert!(figures.stored_bytes.iter().any(|(_, bytes)| *bytes > 0), "{:?}", figures.stored_bytes);
 
     // A failure raises backup_failed about the configuration and the execution; a repeat is
     // counted on the same alert.

@@ -88,11 +88,20 @@ async fn health_and_metrics_answer(app: TestApp) {
     let (_, token) = app.user_with_token("prometheus", Role::Viewer).await;
     let metrics = app.get("/metrics", Some(&token)).await;
     assert_eq!(metrics.status, StatusCode::OK);
-    assert!(metrics.headers["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    assert!(metrics.headers["content-type"].to_str().unwrap().starts_with("application/openmetrics-text; version=1.0.0"));
     let text = metrics.text();
-    assert!(text.contains("bulwark_catalog_up 1"), "{text}");
-    assert!(text.contains("bulwark_jobs{state=\"queued\"}"), "{text}");
-    assert!(text.contains("bulwark_http_responses_total{class=\"2xx\"} 1"), "{text}");
+    for series in [
+        "bulwark_catalog_up 1",
+        "bulwark_jobs{state=\"queued\"}",
+        "bulwark_http_responses_total{class=\"2xx\"} 1",
+        "# TYPE bulwark_backup_duration_seconds histogram",
+        "bulwark_backup_duration_seconds_bucket{le=\"+Inf\"} 0",
+        "# TYPE bulwark_restore_duration_seconds histogram",
+        "bulwark_alerts_open{severity=\"critical\"} 0",
+    ] {
+        assert!(text.contains(series), "{series} missing from\n{text}");
+    }
+    assert!(text.ends_with("# EOF\n"), "{text}");
 }
 
 async fn every_response_carries_the_security_headers(app: TestApp) {
