@@ -363,12 +363,13 @@ pub struct TestResult {
 /// Writes, reads back and deletes a probe object. A failure is a result to show, not an error.
 pub async fn test_connection(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, id: &str) -> Result<TestResult, LocationError> {
     actor.require(Role::Operator)?;
-    probe(catalog, secrets, id).await
+    probe(catalog, secrets, id, true).await
 }
 
 /// [`test_connection`] without a person: the health checks' probe of each location, recorded
-/// as its last test.
-pub async fn probe(catalog: &Catalog, secrets: &SecretBox, id: &str) -> Result<TestResult, LocationError> {
+/// as its last test. Without `write` it only reads (an immutable location's bucket may lock
+/// even a probe object by its default retention, and then never let it go).
+pub async fn probe(catalog: &Catalog, secrets: &SecretBox, id: &str, write: bool) -> Result<TestResult, LocationError> {
     let location = find(catalog, id).await?;
     let storage = storage(&location, secrets)?;
     let started = Instant::now();
@@ -376,12 +377,17 @@ pub async fn probe(catalog: &Catalog, secrets: &SecretBox, id: &str) -> Result<T
     let payload = format!("bulwark connection test {}", time::now_text());
     let outcome: Result<(), String> = async {
         storage.check_retention().await.map_err(|e| e.to_string())?;
-        storage.put(&probe_key, payload.as_bytes().to_vec()).await.map_err(|e| format!("writing failed: {e}"))?;
-        let back = storage.get(&probe_key).await.map_err(|e| format!("reading back failed: {e}"))?;
-        if back != payload.as_bytes() {
-            return Err("the object read back differs from what was written".into());
+        if write {
+            storage.put(&probe_key, payload.as_bytes().to_vec()).await.map_err(|e| format!("writing failed: {e}"))?;
+            let back = storage.get(&probe_key).await;
+            // Deleted whatever the read-back gave, so no probe object is left behind.
+            let deleted = storage.delete(&probe_key).await;
+            let back = back.map_err(|e| format!("reading back failed: {e}"))?;
+            if back != payload.as_bytes() {
+                return Err("the object read back differs from what was written".into());
+            }
+            deleted.map_err(|e| format!("deleting the probe failed: {e}"))?;
         }
-        storage.delete(&probe_key).await.map_err(|e| format!("deleting the probe failed: {e}"))?;
         // Writable is not enough: the repository it holds must still be there.
         if location.repository_id.is_some() {
             storage.get(crate::engine::repo::format::CONFIG_KEY).await.map_err(|e| format!("its repository's config cannot be read: {e}"))?;
@@ -391,7 +397,8 @@ pub async fn probe(catalog: &Catalog, secrets: &SecretBox, id: &str) -> Result<T
     .await;
     let latency_ms = started.elapsed().as_millis() as u64;
     let result = match outcome {
-        Ok(()) => TestResult { ok: true, message: format!("wrote, read back and deleted a probe object in {latency_ms} ms"), latency_ms },
+        Ok(()) if write => TestResult { ok: true, message: format!("wrote, read back and deleted a probe object in {latency_ms} ms"), latency_ms },
+        Ok(()) => TestResult { ok: true, message: format!("answered and its repository reads, in {latency_ms} ms"), latency_ms },
         Err(message) => TestResult { ok: false, message, latency_ms },
     };
     sqlx::query("UPDATE backup_storage_locations SET last_test_at = $1, last_test_ok = $2, last_test_message = $3 WHERE id = $4")

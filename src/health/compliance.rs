@@ -1,7 +1,8 @@
 //! RPO and RTO compliance per active configuration.
 //!
-//! RPO: the age of the newest restorable point (the newest completed backup of the source, or
-//! for a continuous PostgreSQL configuration the newest archived WAL file if later) against
+//! RPO: the age of the newest restorable point (the start of the newest completed backup of the
+//! source, its data's time, or for a continuous PostgreSQL configuration the newest archived
+//! WAL file if later than a base backup) against
 //! `rpo_minutes`; a configuration that never had one counts from its creation, so a new one is
 //! not in breach before its first RPO has passed. RTO: the latest measured restore (a restore
 //! test's restore time, or a completed restoration's duration) against `rto_minutes`; none
@@ -47,7 +48,7 @@ fn minutes_between(from: &str, to: DateTime<Utc>) -> Option<f64> {
 pub async fn of_all_at(catalog: &Catalog, now: DateTime<Utc>) -> Result<Vec<Compliance>, HealthError> {
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT c.id, c.name, c.frequency, c.source_type, c.rpo_minutes, c.rto_minutes, c.created_at,
-                (SELECT MAX(e.completed_at) FROM backup_executions e WHERE e.configuration_id = c.id AND e.status = 'completed' AND {}) AS newest_backup,
+                (SELECT MAX(COALESCE(e.started_at, e.completed_at)) FROM backup_executions e WHERE e.configuration_id = c.id AND e.status = 'completed' AND {}) AS newest_backup,
                 (SELECT MAX(w.archived_at) FROM wal_archive w WHERE w.configuration_id = c.id) AS newest_wal
            FROM backup_configurations c WHERE c.is_active = 1 ORDER BY c.name",
         executions::of_source("e")
@@ -57,11 +58,11 @@ pub async fn of_all_at(catalog: &Catalog, now: DateTime<Utc>) -> Result<Vec<Comp
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let continuous = row.frequency == "continuous" && row.source_type == "postgresql";
+        // WAL restores nothing without a base backup before it.
         let (point, kind) = match (&row.newest_backup, row.newest_wal.as_ref().filter(|_| continuous)) {
             (Some(b), Some(w)) if w > b => (Some(w.clone()), "wal"),
             (Some(b), _) => (Some(b.clone()), "backup"),
-            (None, Some(w)) => (Some(w.clone()), "wal"),
-            (None, None) => (None, "none"),
+            (None, _) => (None, "none"),
         };
         let age = minutes_between(point.as_deref().unwrap_or(&row.created_at), now);
         let rpo_met = row.rpo_minutes.zip(age).map(|(rpo, age)| age <= rpo as f64);
@@ -131,7 +132,8 @@ fn subject(configuration_id: &str) -> String {
 /// minute's `alerts.evaluate` job calls it with the present).
 pub async fn evaluate_at(catalog: &Catalog, now: DateTime<Utc>) -> Result<Evaluated, HealthError> {
     let mut done = Evaluated::default();
-    for c in of_all_at(catalog, now).await? {
+    let all = of_all_at(catalog, now).await?;
+    for c in &all {
         let subject = subject(&c.configuration_id);
         match (c.rpo_met, c.rpo_minutes) {
             (Some(false), Some(rpo)) => {
@@ -141,8 +143,7 @@ pub async fn evaluate_at(catalog: &Catalog, now: DateTime<Utc>) -> Result<Evalua
                     _ => "it has never been backed up".to_string(),
                 };
                 let message = format!("{}: the newest restorable point is {:.0} minutes old, over its RPO of {rpo} minutes ({last})", c.name, c.rpo_age_minutes.unwrap_or_default());
-                raise_once(catalog, AlertType::RpoBreach, &subject, &message, &c.configuration_id).await?;
-                done.raised += 1;
+                done.raised += usize::from(raise_once(catalog, AlertType::RpoBreach, &subject, &message, &c.configuration_id).await?);
             }
             _ => {
                 if alerts::resolve(catalog, AlertType::RpoBreach, &subject, "a restorable point within the RPO again").await? {
@@ -153,8 +154,7 @@ pub async fn evaluate_at(catalog: &Catalog, now: DateTime<Utc>) -> Result<Evalua
         match (c.rto_met, c.rto_minutes, c.measured_restore_seconds) {
             (Some(false), Some(rto), Some(seconds)) => {
                 let message = format!("{}: the latest measured restore took {:.1} minutes, over its RTO of {rto} minutes", c.name, seconds / 60.0);
-                raise_once(catalog, AlertType::RtoBreach, &subject, &message, &c.configuration_id).await?;
-                done.raised += 1;
+                done.raised += usize::from(raise_once(catalog, AlertType::RtoBreach, &subject, &message, &c.configuration_id).await?);
             }
             _ => {
                 if alerts::resolve(catalog, AlertType::RtoBreach, &subject, "a restore measured within the RTO").await? {
@@ -163,14 +163,27 @@ pub async fn evaluate_at(catalog: &Catalog, now: DateTime<Utc>) -> Result<Evalua
             }
         }
     }
+    // A configuration paused or removed is in breach of nothing.
+    for alert_type in [AlertType::RpoBreach, AlertType::RtoBreach] {
+        let open: Vec<String> = sqlx::query_scalar("SELECT subject FROM backup_monitoring_alerts WHERE alert_type = $1 AND status <> 'resolved'")
+            .bind(alert_type.as_str())
+            .fetch_all(catalog.pool())
+            .await?;
+        for subject_text in open {
+            if !all.iter().any(|c| subject(&c.configuration_id) == subject_text) && alerts::resolve(catalog, alert_type, &subject_text, "the configuration is no longer active").await? {
+                done.resolved += 1;
+            }
+        }
+    }
     Ok(done)
 }
 
 /// Raises the condition unless it is already open: a breach that lasts is one alert, not one
-/// occurrence a minute.
-async fn raise_once(catalog: &Catalog, alert_type: AlertType, subject: &str, message: &str, configuration_id: &str) -> Result<(), HealthError> {
-    if !alerts::is_open(catalog, alert_type, subject).await? {
-        alerts::raise_condition(catalog, &Condition { alert_type, severity: Severity::High, subject, message, configuration_id: Some(configuration_id), execution_id: None }).await?;
+/// occurrence a minute. Returns whether it raised.
+async fn raise_once(catalog: &Catalog, alert_type: AlertType, subject: &str, message: &str, configuration_id: &str) -> Result<bool, HealthError> {
+    if alerts::is_open(catalog, alert_type, subject).await? {
+        return Ok(false);
     }
-    Ok(())
+    alerts::raise_condition(catalog, &Condition { alert_type, severity: Severity::High, subject, message, configuration_id: Some(configuration_id), execution_id: None }).await?;
+    Ok(true)
 }

@@ -36,7 +36,7 @@ pub async fn report(catalog: &Catalog, actor: &Principal, time_range: Option<&st
     let source = executions::of_source("e");
     let (completed, failed, avg_time, avg_size, read, stored): (i64, i64, Option<f64>, Option<f64>, Option<i64>, Option<i64>) = sqlx::query_as(&format!(
         "SELECT CAST(COALESCE(SUM(CASE WHEN e.status = 'completed' THEN 1 ELSE 0 END), 0) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN e.status = 'failed' THEN 1 ELSE 0 END), 0) AS BIGINT),
-                AVG(CASE WHEN e.status = 'completed' THEN e.duration_seconds END), AVG(CASE WHEN e.status = 'completed' THEN CAST(e.size_bytes AS REAL) END),
+                AVG(CASE WHEN e.status = 'completed' THEN e.duration_seconds END), AVG(CASE WHEN e.status = 'completed' THEN CAST(e.size_bytes AS DOUBLE PRECISION) END),
                 CAST(SUM(CASE WHEN e.status = 'completed' THEN e.size_bytes END) AS BIGINT), CAST(SUM(CASE WHEN e.status = 'completed' THEN e.compressed_size_bytes END) AS BIGINT)
            FROM backup_executions e WHERE e.completed_at >= $1 AND {source}"
     ))

@@ -86,9 +86,9 @@ impl JobHandler for DeliverHandler {
     }
 }
 
-/// The minute's alert work: RPO / RTO compliance and the locations probed (`health`),
-/// restorations waiting too long for an approver, then the escalation steps that are due and
-/// the alerts of channels that failures disabled.
+/// The minute's alert work: the escalation steps that are due, the alerts of channels that
+/// failures disabled, restorations waiting too long for an approver, RPO / RTO compliance and
+/// the locations probed (`health`).
 pub struct AlertsEvaluateHandler {
     pub secrets: SecretBox,
 }
@@ -100,17 +100,25 @@ impl JobHandler for AlertsEvaluateHandler {
 
     fn run<'a>(&'a self, catalog: &'a Catalog, _job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
         Box::pin(async move {
-            let compliance = crate::health::compliance::evaluate_at(catalog, chrono::Utc::now()).await?;
-            let down = crate::health::locations::evaluate(catalog, &self.secrets).await?;
-            let waiting = crate::restoration::waiting::evaluate_at(catalog, chrono::Utc::now()).await?;
-            let told = crate::alerts::escalation::run(catalog).await?;
-            let raised = crate::alerts::channels::evaluate(catalog).await?;
-            if compliance.raised + compliance.resolved + down + waiting + told + raised > 0 {
-                tracing::info!(breaches = compliance.raised, back_within_targets = compliance.resolved, locations_down = down, approvals_waiting = waiting, escalated = told, channel_alerts = raised, "alerts evaluated");
+            // Escalation first, and each step on its own: a slow location or one bad row must
+            // not keep people from being told.
+            let told = crate::alerts::escalation::run(catalog).await.unwrap_or_else(|e| step_failed("escalation", &e));
+            let raised = crate::alerts::channels::evaluate(catalog).await.unwrap_or_else(|e| step_failed("channel alerts", &e));
+            let waiting = crate::restoration::waiting::evaluate_at(catalog, chrono::Utc::now()).await.unwrap_or_else(|e| step_failed("approvals waiting", &e));
+            let breaches = crate::health::compliance::evaluate_at(catalog, chrono::Utc::now()).await.map(|c| c.raised + c.resolved).unwrap_or_else(|e| step_failed("compliance", &e));
+            let down = crate::health::locations::evaluate(catalog, &self.secrets).await.unwrap_or_else(|e| step_failed("location probes", &e));
+            if breaches + down + waiting + told + raised > 0 {
+                tracing::info!(compliance_changes = breaches, locations_down = down, approvals_waiting = waiting, escalated = told, channel_alerts = raised, "alerts evaluated");
             }
             Ok(())
         })
     }
+}
+
+/// Logs a step of the minute's alert work that failed (the next minute tries again).
+fn step_failed(step: &str, error: &dyn std::fmt::Display) -> usize {
+    tracing::warn!(step, error = %error, "a step of the alert evaluation failed");
+    0
 }
 
 /// Reads a backup back whole (`verify`): queued for every completed backup and by hand.

@@ -35,6 +35,18 @@ async fn rpo_and_rto_breaches_raise_and_clear(catalog: Catalog) {
     .unwrap();
     let c = configurations::create(&catalog, &secrets, &admin, new).await.unwrap();
 
+    // A base backup half an hour ago (recorded as the worker records one), so archived WAL
+    // restores from it; WAL alone restores nothing.
+    let ago = |minutes: i64| bulwark_core::platform::time::to_text(Utc::now() - chrono::Duration::minutes(minutes));
+    sqlx::query("INSERT INTO backup_executions (id, configuration_id, execution_type, status, started_at, completed_at, created_at) VALUES ($1, $2, 'scheduled', 'completed', $3, $4, $3)")
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(&c.id)
+        .bind(ago(30))
+        .bind(ago(29))
+        .execute(catalog.pool())
+        .await
+        .unwrap();
+
     // Archiving: the newest restorable point is the WAL file just archived.
     wal_archive::push(&catalog, &secrets, &admin, &c.id, "000000010000000000000001", b"first segment").await.unwrap();
     let now = compliance::of_all_at(&catalog, Utc::now()).await.unwrap();
@@ -101,6 +113,8 @@ async fn a_location_that_goes_away_raises_and_resolves(catalog: Catalog) {
     let away = path.with_extension("away");
     std::fs::rename(&path, &away).unwrap();
     std::fs::write(&path, "not a directory").unwrap();
+    assert_eq!(probes::evaluate(&catalog, &secrets).await.unwrap(), 1);
+    assert!(open_alerts(&catalog, AlertType::LocationUnreachable).await.is_empty(), "one failed probe is not an outage yet");
     assert_eq!(probes::evaluate(&catalog, &secrets).await.unwrap(), 1);
     assert_eq!(probes::evaluate(&catalog, &secrets).await.unwrap(), 1);
     let down = open_alerts(&catalog, AlertType::LocationUnreachable).await;

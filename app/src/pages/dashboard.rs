@@ -104,7 +104,8 @@ fn HealthPanels(board: Resource<Result<crate::api::overview::Dashboard, crate::a
                                         <tbody>{d.compliance.iter().map(|c| {
                                             let rpo = match (c.rpo_minutes, c.rpo_met) {
                                                 (Some(m), Some(true)) => format!("{m} min: met"),
-                                                (Some(m), _) => format!("{m} min: BREACHED"),
+                                                (Some(m), Some(false)) => format!("{m} min: BREACHED"),
+                                                (Some(m), None) => format!("{m} min: unknown"),
                                                 (None, _) => "none set".to_string(),
                                             };
                                             let point = match &c.newest_point_at {
