@@ -23,10 +23,7 @@ pub async fn evaluate(catalog: &Catalog) -> Result<usize, AlertError> {
             raised += 1;
         }
     }
-    let open: Vec<String> = sqlx::query_scalar("SELECT subject FROM backup_monitoring_alerts WHERE alert_type = $1 AND status <> 'resolved'")
-        .bind(AlertType::NotificationChannelFailed.as_str())
-        .fetch_all(catalog.pool())
-        .await?;
+    let open = super::open_subjects(catalog, AlertType::NotificationChannelFailed).await?;
     for subject_text in open {
         // Read again: a delivery on another node may have disabled it since the list above.
         let still = channels::disabled_by_failures(catalog).await?;

@@ -171,6 +171,12 @@ pub async fn is_open(catalog: &Catalog, alert_type: AlertType, subject: &str) ->
     Ok(open > 0)
 }
 
+/// The subjects of the alerts of `alert_type` not yet resolved: the conditions a periodic
+/// check resolves when they no longer hold.
+pub async fn open_subjects(catalog: &Catalog, alert_type: AlertType) -> Result<Vec<String>, CatalogError> {
+    Ok(sqlx::query_scalar("SELECT subject FROM backup_monitoring_alerts WHERE alert_type = $1 AND status <> 'resolved'").bind(alert_type.as_str()).fetch_all(catalog.pool()).await?)
+}
+
 /// A delivery about the alert reached its channel (`notification_sent`).
 pub async fn mark_notified(catalog: &Catalog, id: &str) -> Result<(), CatalogError> {
     sqlx::query("UPDATE backup_monitoring_alerts SET notification_sent = 1 WHERE id = $1").bind(id).execute(catalog.pool()).await?;

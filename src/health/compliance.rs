@@ -165,10 +165,7 @@ pub async fn evaluate_at(catalog: &Catalog, now: DateTime<Utc>) -> Result<Evalua
     }
     // A configuration paused or removed is in breach of nothing.
     for alert_type in [AlertType::RpoBreach, AlertType::RtoBreach] {
-        let open: Vec<String> = sqlx::query_scalar("SELECT subject FROM backup_monitoring_alerts WHERE alert_type = $1 AND status <> 'resolved'")
-            .bind(alert_type.as_str())
-            .fetch_all(catalog.pool())
-            .await?;
+        let open = alerts::open_subjects(catalog, alert_type).await?;
         for subject_text in open {
             if !all.iter().any(|c| subject(&c.configuration_id) == subject_text) && alerts::resolve(catalog, alert_type, &subject_text, "the configuration is no longer active").await? {
                 done.resolved += 1;

@@ -52,10 +52,7 @@ pub async fn evaluate(catalog: &Catalog, secrets: &SecretBox) -> Result<usize, H
         }
     }
     // A location no longer active (or gone) is not an outage.
-    let open: Vec<String> = sqlx::query_scalar("SELECT subject FROM backup_monitoring_alerts WHERE alert_type = $1 AND status <> 'resolved'")
-        .bind(AlertType::LocationUnreachable.as_str())
-        .fetch_all(catalog.pool())
-        .await?;
+    let open = alerts::open_subjects(catalog, AlertType::LocationUnreachable).await?;
     for subject in open {
         if !active.iter().any(|(id, ..)| format!("storage_location:{id}") == subject) {
             alerts::resolve(catalog, AlertType::LocationUnreachable, &subject, "the location is no longer active").await?;

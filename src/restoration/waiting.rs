@@ -49,10 +49,7 @@ pub async fn evaluate_at(catalog: &Catalog, now: DateTime<Utc>) -> Result<usize,
             .await?;
         raised += 1;
     }
-    let open: Vec<String> = sqlx::query_scalar("SELECT subject FROM backup_monitoring_alerts WHERE alert_type = $1 AND status <> 'resolved'")
-        .bind(AlertType::ApprovalWaiting.as_str())
-        .fetch_all(catalog.pool())
-        .await?;
+    let open = alerts::open_subjects(catalog, AlertType::ApprovalWaiting).await?;
     for subject_text in open {
         let id = subject_text.strip_prefix("restoration:").unwrap_or_default();
         let row: Option<(String, Option<String>)> = sqlx::query_as("SELECT status, approval_expires_at FROM restoration_jobs WHERE id = $1").bind(id).fetch_optional(catalog.pool()).await?;
