@@ -37,3 +37,18 @@ pub enum Kind {
 pub trait Classify {
     fn kind(&self) -> Kind;
 }
+
+/// An error with its causes in one line ("error sending request: connection refused"), each
+/// cause left out when the text before already says it.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out = format!("{out}: {text}");
+        }
+        source = s.source();
+    }
+    out
+}

@@ -19,6 +19,7 @@ pub mod error;
 pub mod executions;
 pub mod health;
 pub mod locations;
+pub mod monitoring;
 pub mod notifications;
 pub mod orchestration;
 pub mod overview;

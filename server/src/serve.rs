@@ -46,12 +46,15 @@ pub async fn serve(catalog_args: &CatalogArgs, args: &ServeArgs) -> anyhow::Resu
     let node_id = format!("{}-{}", hostname(), std::process::id());
     let scheduler = tokio::spawn(scheduled::run_scheduler(catalog.clone(), node_id.clone(), SCHEDULER_PERIOD, stop_rx.clone()));
     let stall_limit = (args.job_stall_minutes > 0).then(|| std::time::Duration::from_secs(args.job_stall_minutes * 60));
+    let (catalog_for_prober, node_id_for_prober) = (catalog.clone(), node_id.clone());
     let mut pool = Pool::new(catalog, node_id).with_lease_seconds(args.job_lease_seconds).with_stall_limit(stall_limit);
     bulwark_core::orchestration::handlers::register_all(&mut pool, &secrets, &targets);
     if args.workers == 0 {
         tracing::warn!("--workers 0: this node claims no jobs; backups, restores and tests queued here run only on other nodes");
     }
     let pool = tokio::spawn(pool.run(args.workers, stop_rx.clone()));
+    // Nodes with workers probe the monitored services (and sample themselves).
+    let prober = (args.workers > 0).then(|| tokio::spawn(bulwark_core::monitoring::prober::run(catalog_for_prober, secrets.clone(), node_id_for_prober, catalog_args.data_dir.clone(), stop_rx.clone())));
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -72,6 +75,9 @@ pub async fn serve(catalog_args: &CatalogArgs, args: &ServeArgs) -> anyhow::Resu
         .context("HTTP server failed")?;
     pool.await.context("worker pool panicked")?;
     scheduler.await.context("scheduler panicked")?;
+    if let Some(prober) = prober {
+        prober.await.context("prober panicked")?;
+    }
     Ok(())
 }
 

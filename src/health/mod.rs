@@ -30,6 +30,8 @@ pub enum HealthError {
     Execution(#[from] crate::executions::ExecutionError),
     #[error(transparent)]
     Alert(#[from] crate::alerts::AlertError),
+    #[error(transparent)]
+    Monitoring(#[from] crate::monitoring::MonitoringError),
 }
 
 impl From<sqlx::Error> for HealthError {
@@ -48,6 +50,7 @@ impl Classify for HealthError {
             HealthError::Configuration(e) => e.kind(),
             HealthError::Execution(e) => e.kind(),
             HealthError::Alert(e) => e.kind(),
+            HealthError::Monitoring(e) => e.kind(),
         }
     }
 }

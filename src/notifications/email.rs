@@ -65,7 +65,7 @@ impl Smtp<'_> {
         match transport.test_connection().await {
             Ok(true) => Ok(()),
             Ok(false) => Err(format!("the SMTP server {} did not accept a connection", self.server())),
-            Err(e) => Err(format!("the SMTP server {} refused: {}", self.server(), describe(&e))),
+            Err(e) => Err(format!("the SMTP server {} refused: {}", self.server(), crate::error::chain(&e))),
         }
     }
 
@@ -82,7 +82,7 @@ impl Smtp<'_> {
         };
         match transport.send(message).await {
             Ok(reply) => Sent { code: reply.code().to_string().parse().ok(), error: None },
-            Err(e) => Sent { code: e.status().and_then(|c| c.to_string().parse().ok()), error: Some(format!("the SMTP server {} refused: {}", self.server(), describe(&e))) },
+            Err(e) => Sent { code: e.status().and_then(|c| c.to_string().parse().ok()), error: Some(format!("the SMTP server {} refused: {}", self.server(), crate::error::chain(&e))) },
         }
     }
 
@@ -101,16 +101,3 @@ impl Smtp<'_> {
     }
 }
 
-/// lettre's error with its causes, in one line.
-fn describe(e: &lettre::transport::smtp::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !out.contains(&s_text) {
-            out = format!("{out}: {s_text}");
-        }
-        source = s.source();
-    }
-    out
-}

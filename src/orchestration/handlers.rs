@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::backup::BackupHandler;
 use super::pool::{JobFuture, JobHandler, Pool};
+use crate::alerts::{AlertType, Severity};
 use crate::platform::auth::Principal;
 use crate::platform::catalog::Catalog;
 use crate::executions::reconcile;
@@ -37,6 +38,8 @@ pub fn register_all(pool: &mut Pool, secrets: &SecretBox, targets: &Arc<Targets>
     pool.register_periodic(Arc::new(SweepHandler), chrono::Duration::days(1));
     // Hourly: a policy's verdicts change as backups age and new ones arrive.
     pool.register_periodic(Arc::new(RetentionHandler { secrets: secrets.clone() }), chrono::Duration::hours(1));
+    // Hourly: health samples older than a day folded into minutes, older than a week into hours.
+    pool.register_periodic(Arc::new(DownsampleHandler), chrono::Duration::hours(1));
     // Hourly: the audit chain's head goes into every repository, so a shortened chain shows.
     pool.register_periodic(Arc::new(AnchorHandler { secrets: secrets.clone() }), chrono::Duration::hours(1));
 }
@@ -273,8 +276,38 @@ impl JobHandler for RetentionHandler {
 
     fn run<'a>(&'a self, catalog: &'a Catalog, _job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
         Box::pin(async move {
-            let report = retention::cleanup(catalog, &self.secrets, &Principal::system("retention"), false).await?;
+            // A cleanup that fails leaves backups past their deletion date: retention_violation,
+            // resolved by the next cleanup that runs through.
+            let subject = "retention.cleanup";
+            let report = match retention::cleanup(catalog, &self.secrets, &Principal::system("retention"), false).await {
+                Ok(report) => report,
+                Err(e) => {
+                    let message = format!("the retention cleanup failed, so backups past their deletion date are kept: {e}");
+                    if let Err(raising) = crate::alerts::raise(catalog, AlertType::RetentionViolation, Severity::High, subject, &message).await {
+                        tracing::warn!(error = %raising, "raising retention_violation failed");
+                    }
+                    return Err(e.into());
+                }
+            };
+            crate::alerts::resolve(catalog, AlertType::RetentionViolation, subject, "the retention cleanup ran through").await?;
             tracing::info!(deleted = report.deleted.len(), held = report.held.len(), bytes_freed = report.bytes_freed, "retention cleanup done");
+            Ok(())
+        })
+    }
+}
+
+/// Folds old health samples (`monitoring::samples::downsample`).
+pub struct DownsampleHandler;
+
+impl JobHandler for DownsampleHandler {
+    fn kind(&self) -> &'static str {
+        "monitoring.downsample"
+    }
+
+    fn run<'a>(&'a self, catalog: &'a Catalog, _job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
+        Box::pin(async move {
+            let done = crate::monitoring::samples::downsample(catalog, chrono::Utc::now()).await?;
+            tracing::info!(raw_folded = done.raw_folded, minutes_folded = done.minutes_folded, hours_deleted = done.hours_deleted, "health samples downsampled");
             Ok(())
         })
     }

@@ -8,6 +8,7 @@
 
 pub mod s3;
 pub mod smtp;
+pub mod tls;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -160,6 +161,21 @@ impl PgCluster {
             .map_err(|e| format!("cannot run postgres: {e}"))?;
         watchdog(Some(child.id()), &self.dir);
         self.wait_ready(Duration::from_secs(30))
+    }
+
+    /// Starts a streaming standby of this cluster (`pg_basebackup -R`: it follows the primary
+    /// from the start).
+    pub fn start_standby(&self) -> Result<PgCluster, String> {
+        let dir = temp_dir("pg-standby");
+        let data = dir.join("data");
+        let owner = PostgresUser::detect();
+        owner.chown(&dir)?;
+        let mut basebackup = owner.command(&format!("{PG_BIN}/pg_basebackup"));
+        basebackup.args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres", "-X", "stream", "-R", "-D"]).arg(&data);
+        run(&mut basebackup)?;
+        let cluster = PgCluster { port: free_port(), dir, settings: self.settings.clone() };
+        cluster.run_postgres()?;
+        Ok(cluster)
     }
 
     /// Stops the server at once, as a crash or an outage would (`pg_ctl stop -m immediate`).

@@ -45,7 +45,7 @@ impl SmtpServer {
         let mut certificate = None;
         if tls {
             let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-            let authority = make_certificate(&dir)?;
+            let authority = crate::tls::authority_and_server(&dir, 2)?;
             cmd.arg("--tlscert").arg(&cert).arg("--tlskey").arg(&key);
             certificate = Some(authority);
         }
@@ -79,20 +79,6 @@ impl SmtpServer {
         let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else { return Vec::new() };
         entries.filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok()).collect()
     }
-}
-
-/// Makes a certificate authority and, signed by it, `cert.pem` / `key.pem` for `localhost` in
-/// `dir`; returns the authority's PEM (a server certificate must not be an authority itself).
-fn make_certificate(dir: &std::path::Path) -> Result<String, String> {
-    let openssl = |args: &[&str]| -> Result<(), String> {
-        let out = Command::new("openssl").current_dir(dir).args(args).output().map_err(|e| format!("cannot run openssl: {e}"))?;
-        if out.status.success() { Ok(()) } else { Err(format!("openssl {} failed: {}", args[0], String::from_utf8_lossy(&out.stderr))) }
-    };
-    openssl(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=Bulwark test authority", "-keyout", "ca.key", "-out", "ca.pem"])?;
-    openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "key.pem", "-out", "server.csr"])?;
-    std::fs::write(dir.join("server.ext"), "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n").map_err(|e| e.to_string())?;
-    openssl(&["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "server.ext", "-out", "cert.pem"])?;
-    std::fs::read_to_string(dir.join("ca.pem")).map_err(|e| e.to_string())
 }
 
 impl Drop for SmtpServer {

@@ -11,6 +11,7 @@ mod health;
 mod jobs;
 mod layers;
 mod locations;
+mod monitoring;
 mod notifications;
 mod replication;
 mod repo;

@@ -10,6 +10,7 @@ mod health;
 mod jobs;
 mod json_text;
 mod locations;
+mod monitoring;
 mod notifications;
 mod overview;
 mod restoration;
@@ -28,6 +29,7 @@ pub use health::{Compliance, DailyBackups, Dashboard, DashboardOverview, HealthM
 pub use jobs::{JobLine, JobState};
 pub use json_text::serialize as serialize_json_text;
 pub use locations::{EntryView, FloorView, LocationRow, RecoveryKitView, ReplicationLine, ReplicationRuleLine, ReplicationStatus, SnapshotView, TestOutcome};
+pub use monitoring::{HealthSample, HealthStatus, HealthSummary, MonitoredService, RecordSample, ServiceHealth, ServiceKind, ServiceRequest, ServiceSettings, ServicesHealth};
 pub use notifications::{
     AlertEvent, AlertHistory, Channel, ChannelCreated, ChannelKind, ChannelRequest, ChannelSettings, Delivery, DeliveryAttempt, DeliveryStatus, EscalationSchedule, EscalationStep, Routing, Silence,
     SilenceRequest, SmtpSecurity,

@@ -48,6 +48,17 @@ text_enum!(AlertType, "alert type" {
     RtoBreach => "rto_breach",
     /// A restoration has waited too long for an approver.
     ApprovalWaiting => "approval_waiting",
+    /// A monitored service (or a node) failed its probes; resolved by a healthy probe.
+    ServiceUnhealthy => "service_unhealthy",
+    /// A monitored service answers but needs attention (slow, a certificate expiring, a
+    /// standby behind).
+    ServiceDegraded => "service_degraded",
+    /// A PostgreSQL primary fails to archive its WAL (`pg_stat_archiver`).
+    WalArchiveStalled => "wal_archive_stalled",
+    /// A storage location's disk is nearly full.
+    StorageFull => "storage_full",
+    /// The retention cleanup could not delete what its policies and floors say must go.
+    RetentionViolation => "retention_violation",
 });
 
 text_enum!(Severity, "severity" {

@@ -3,6 +3,8 @@
 //! role-matrix test fails on it: every new route is classified on purpose.
 
 use axum::http::Method;
+use bulwark_core::monitoring::RECORD_SCOPE;
+use bulwark_core::platform::accounts::tokens::WAL_PUSH_SCOPE;
 use bulwark_core::platform::auth::Role;
 
 /// What a route needs.
@@ -10,9 +12,9 @@ use bulwark_core::platform::auth::Role;
 pub enum Access {
     /// At least this role; narrow tokens are refused.
     Role(Role),
-    /// An operator, or a narrow token allowed to push this configuration's WAL (the core
-    /// checks the token's scope names the configuration).
-    WalPush,
+    /// An operator, or a narrow token of this scope (`wal-push` for `wal-push:<configuration>`;
+    /// the core checks the rest of the scope).
+    Scoped(&'static str),
 }
 
 use Access::Role as R;
@@ -48,6 +50,15 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("DELETE", "/admin/backups/alerts/silences/{id}", R(Operator)),
     ("GET", "/admin/backups/alerts/escalation", R(Viewer)),
     ("PUT", "/admin/backups/alerts/escalation/{severity}", R(Admin)),
+    ("GET", "/admin/monitoring/services", R(Viewer)),
+    ("POST", "/admin/monitoring/services", R(Admin)),
+    ("GET", "/admin/monitoring/services/{id}", R(Viewer)),
+    ("PUT", "/admin/monitoring/services/{id}", R(Admin)),
+    ("DELETE", "/admin/monitoring/services/{id}", R(Admin)),
+    ("POST", "/admin/monitoring/services/{id}/check", R(Operator)),
+    ("POST", "/admin/monitoring/record-token", R(Operator)),
+    ("GET", "/disaster-recovery/health", R(Viewer)),
+    ("POST", "/disaster-recovery/health/record", Access::Scoped(RECORD_SCOPE)),
     ("GET", "/admin/notifications/channels", R(Admin)),
     ("POST", "/admin/notifications/channels", R(Admin)),
     ("GET", "/admin/notifications/channels/{id}", R(Admin)),
@@ -99,7 +110,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/admin/backups/configurations/{id}/recovery-window", R(Viewer)),
     ("POST", "/admin/backups/configurations/{id}/wal-token", R(Operator)),
     ("GET", "/admin/backups/configurations/{id}/wal/{name}", R(Operator)),
-    ("PUT", "/admin/backups/configurations/{id}/wal/{name}", Access::WalPush),
+    ("PUT", "/admin/backups/configurations/{id}/wal/{name}", Access::Scoped(WAL_PUSH_SCOPE)),
     ("GET", "/admin/backups/configurations/{id}/schedule", R(Viewer)),
     ("GET", "/admin/backups/executions/{id}", R(Viewer)),
     ("DELETE", "/admin/backups/executions/{id}", R(Admin)),

@@ -108,6 +108,7 @@ from_core!(
     bulwark_core::rebuild::RebuildError,
     bulwark_core::alerts::AlertError,
     bulwark_core::notifications::NotificationError,
+    bulwark_core::monitoring::MonitoringError,
     bulwark_core::health::HealthError
 );
 

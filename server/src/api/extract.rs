@@ -15,7 +15,7 @@ use crate::state::AppState;
 
 /// The caller, from `Authorization: Bearer …` or the console's session cookie, allowed by the
 /// route's entry in the role matrix ([`super::access`]) before anything else of the request is
-/// read. Narrow tokens pass only where the matrix says [`Access::WalPush`].
+/// read. Narrow tokens pass only where the matrix names their scope ([`Access::Scoped`]).
 pub struct Auth(pub Principal);
 
 impl FromRequestParts<AppState> for Auth {
@@ -29,8 +29,10 @@ impl FromRequestParts<AppState> for Auth {
         };
         let principal = caller(parts, state).await?;
         let allowed = match (access, &principal.scope) {
-            (Access::WalPush, Some(_)) => Ok(()), // the core matches the scope to the configuration
-            (Access::WalPush, None) => principal.require(Role::Operator).map_err(ApiError::from),
+            // The core matches the rest of the scope (the configuration a WAL token is for).
+            (Access::Scoped(prefix), Some(scope)) if scope.split(':').next() == Some(prefix) => Ok(()),
+            (Access::Scoped(_), Some(scope)) => Err(ApiError::new(StatusCode::FORBIDDEN, format!("this token may only do {scope}"))),
+            (Access::Scoped(_), None) => principal.require(Role::Operator).map_err(ApiError::from),
             (Access::Role(_), Some(scope)) => Err(ApiError::new(StatusCode::FORBIDDEN, format!("this token may only do {scope}"))),
             (Access::Role(role), None) => principal.require(role).map_err(ApiError::from),
         };

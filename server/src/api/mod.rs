@@ -11,6 +11,7 @@ mod health;
 mod jobs;
 mod locations;
 mod me;
+mod monitoring;
 mod notifications;
 mod restoration;
 mod restore_targets;
@@ -71,6 +72,12 @@ pub fn router() -> Router<AppState> {
         .route("/admin/backups/alerts/silences/{id}", axum::routing::delete(alerts::lift))
         .route("/admin/backups/alerts/escalation", get(alerts::escalation))
         .route("/admin/backups/alerts/escalation/{severity}", axum::routing::put(alerts::set_escalation))
+        .route("/admin/monitoring/services", get(monitoring::list).post(monitoring::create))
+        .route("/admin/monitoring/services/{id}", get(monitoring::get).put(monitoring::update).delete(monitoring::delete))
+        .route("/admin/monitoring/services/{id}/check", axum::routing::post(monitoring::check))
+        .route("/admin/monitoring/record-token", axum::routing::post(monitoring::record_token))
+        .route("/disaster-recovery/health", get(monitoring::health))
+        .route("/disaster-recovery/health/record", axum::routing::post(monitoring::record))
         .route("/admin/notifications/channels", get(notifications::list).post(notifications::create))
         .route("/admin/notifications/channels/{id}", get(notifications::get).put(notifications::update).delete(notifications::delete))
         .route("/admin/notifications/channels/{id}/test", axum::routing::post(notifications::test))

@@ -9,7 +9,7 @@ use utoipa::openapi::{ContentBuilder, OpenApi as Document, RefOr, ResponseBuilde
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::access::{Access, ROUTES};
-use super::{alerts, audit, configurations, health, jobs, locations, me, notifications, restoration, restore_targets, retention, tokens, users};
+use super::{alerts, audit, configurations, health, jobs, locations, me, monitoring, notifications, restoration, restore_targets, retention, tokens, users};
 
 /// Every error body: `error` names the kind, `detail` says what to do.
 #[derive(serde::Serialize, ToSchema)]
@@ -40,6 +40,8 @@ pub struct ErrorBody {
         alerts::escalation, alerts::set_escalation, health::report, health::dashboard,
         notifications::list, notifications::create, notifications::get, notifications::update, notifications::delete, notifications::test,
         notifications::deliveries,
+        monitoring::list, monitoring::create, monitoring::get, monitoring::update, monitoring::delete, monitoring::check, monitoring::health, monitoring::record,
+        monitoring::record_token,
         configurations::list, configurations::create, configurations::get, configurations::update, configurations::execute,
         configurations::executions, restoration::recover, configurations::recovery_window, configurations::wal_token,
         configurations::wal_fetch, configurations::wal_push, configurations::schedule,
@@ -82,7 +84,7 @@ fn document(operation: &mut Operation, access: Option<Access>) {
     }
     let needs = match access {
         Some(Access::Role(role)) => format!("Needs the {} role.", role.as_str()),
-        Some(Access::WalPush) => "Needs the operator role, or a token that may push this configuration's WAL.".to_string(),
+        Some(Access::Scoped(scope)) => format!("Needs the operator role, or a narrow token of scope `{scope}`."),
         None => String::new(),
     };
     let description = operation.description.take().unwrap_or_default();

@@ -108,11 +108,12 @@ async fn callers(app: &TestApp) -> Vec<Caller> {
 fn expected(access: Access, caller: &Caller) -> Result<(), StatusCode> {
     let needed = match access {
         Access::Role(role) => role,
-        Access::WalPush => Role::Operator,
+        Access::Scoped(_) => Role::Operator,
     };
     match caller {
         Caller::Nobody => Err(StatusCode::UNAUTHORIZED),
-        // Only the WAL push route takes it, and the core refuses another configuration's WAL.
+        // Only the WAL push route takes a WAL token, and the core refuses another
+        // configuration's WAL.
         Caller::Narrow(_) => Err(StatusCode::FORBIDDEN),
         Caller::Session(_, role) | Caller::Token(_, role) if *role < needed => Err(StatusCode::FORBIDDEN),
         _ => Ok(()),
