@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use sysinfo::{Disks, System};
+use sysinfo::System;
 
 use super::{samples, HealthSample, HealthStatus, MonitoringError};
 use crate::alerts::{self, AlertType, Condition, Severity};
@@ -18,14 +18,14 @@ pub struct NodeSampler {
     system: System,
 }
 
-/// The use of the disk holding `path`, in percent, and its free bytes (the mount point that is
-/// the longest prefix of the path).
+/// The use of the filesystem holding `path`, in percent of what unprivileged writers may use
+/// (as `df` counts it), and the bytes they may still write.
 pub fn disk_usage(path: &Path) -> Option<(f64, u64)> {
-    let path = std::fs::canonicalize(path).ok()?;
-    let disks = Disks::new_with_refreshed_list();
-    let disk = disks.list().iter().filter(|d| path.starts_with(d.mount_point())).max_by_key(|d| d.mount_point().as_os_str().len())?;
-    let total = disk.total_space();
-    (total > 0).then(|| ((total - disk.available_space()) as f64 * 100.0 / total as f64, disk.available_space()))
+    let stats = nix::sys::statvfs::statvfs(path).ok()?;
+    let unit = stats.fragment_size() as u64;
+    let used = (stats.blocks() as u64).saturating_sub(stats.blocks_free() as u64);
+    let usable = used + stats.blocks_available() as u64;
+    (usable > 0).then(|| (used as f64 * 100.0 / usable as f64, stats.blocks_available() as u64 * unit))
 }
 
 fn round(value: f64) -> f64 {

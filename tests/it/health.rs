@@ -17,7 +17,7 @@ use chrono::Utc;
 
 use crate::{on_both_catalogs, user};
 
-on_both_catalogs!(rpo_and_rto_breaches_raise_and_clear, a_location_that_goes_away_raises_and_resolves);
+on_both_catalogs!(rpo_and_rto_breaches_raise_and_clear, a_location_that_goes_away_raises_and_resolves, a_full_location_disk_raises_storage_full, a_node_samples_itself);
 
 async fn open_alerts(catalog: &Catalog, alert_type: AlertType) -> Vec<alerts::Alert> {
     let viewer = bulwark_core::platform::auth::Principal { user_id: "-".into(), username: "-".into(), role: Role::Viewer, token_id: None, scope: None };
@@ -127,4 +127,65 @@ async fn a_location_that_goes_away_raises_and_resolves(catalog: Catalog) {
     assert_eq!(probes::evaluate(&catalog, &secrets).await.unwrap(), 0);
     let back = alerts::get(&catalog, &admin, &down[0].id).await.unwrap();
     assert_eq!((back.status, back.resolution_notes.as_deref()), (AlertStatus::Resolved, Some("the location answered a probe again")));
+
+    // Each probe is a health sample of the location, with its disk's use.
+    let name = locations::get(&catalog, &admin, &location).await.unwrap().location_name;
+    let report = bulwark_core::monitoring::samples::report(&catalog, &admin, Some("1h"), &[format!("location:{name}")]).await.unwrap();
+    let statuses: Vec<&str> = report.health_data.iter().rev().map(|s| s.health_status.as_str()).collect();
+    assert_eq!(statuses, ["healthy", "unhealthy", "unhealthy", "unhealthy", "healthy"]);
+    assert!(report.health_data[0].disk_usage.is_some_and(|d| d > 0.0 && d < 100.0), "{:?}", report.health_data[0]);
+}
+
+/// A small disk of its own (tmpfs) for a local location: filled to 96% it raises storage_full,
+/// emptied it resolves.
+async fn a_full_location_disk_raises_storage_full(catalog: Catalog) {
+    let secrets = SecretBox::new(Key::random());
+    let admin = user(&catalog, "admin", Role::Admin).await;
+    let disk = bulwark_testkit::temp_dir("small-disk");
+    let mounted = std::process::Command::new("mount").args(["-t", "tmpfs", "-o", "size=4M", "tmpfs"]).arg(&disk).status().unwrap();
+    assert!(mounted.success(), "mounting a tmpfs (tests run as root)");
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(disk.clone());
+    let new = locations::NewLocation { location_name: "small".into(), storage_type: "primary".into(), provider: "local".into(), path_prefix: Some(disk.join("repo").display().to_string()), ..Default::default() };
+    let location = locations::create(&catalog, &secrets, &admin, new).await.unwrap();
+    locations::init_repository(&catalog, &secrets, &admin, &location.id).await.unwrap();
+    assert_eq!(probes::evaluate(&catalog, &secrets).await.unwrap(), 0);
+    assert!(open_alerts(&catalog, AlertType::StorageFull).await.is_empty());
+
+    let free = bulwark_core::monitoring::node::disk_usage(&disk).unwrap().1;
+    let filler = disk.join("filler");
+    std::fs::write(&filler, vec![7u8; (free as usize).saturating_sub(100 * 1024)]).unwrap();
+    assert_eq!(probes::evaluate(&catalog, &secrets).await.unwrap(), 0, "a full disk still answers");
+    let full = open_alerts(&catalog, AlertType::StorageFull).await;
+    assert_eq!(full.len(), 1);
+    assert!(full[0].message.starts_with("storage location \"small\" is 9"), "{}", full[0].message);
+    probes::evaluate(&catalog, &secrets).await.unwrap();
+    assert_eq!(open_alerts(&catalog, AlertType::StorageFull).await[0].occurrences, 1, "one alert while it stays full");
+
+    std::fs::remove_file(&filler).unwrap();
+    probes::evaluate(&catalog, &secrets).await.unwrap();
+    let back = alerts::get(&catalog, &admin, &full[0].id).await.unwrap();
+    assert_eq!((back.status, back.resolution_notes.as_deref()), (AlertStatus::Resolved, Some("the location's disk has room again")));
+}
+
+/// A node's own sample: CPU, memory and its data directory's disk in percent, the queue.
+async fn a_node_samples_itself(catalog: Catalog) {
+    let dir = bulwark_testkit::temp_dir("node-data");
+    let mut node = bulwark_core::monitoring::node::NodeSampler::new("node-a", &dir);
+    let admin = user(&catalog, "admin", Role::Admin).await;
+    bulwark_core::platform::jobs::enqueue(&catalog, bulwark_core::platform::jobs::NewJob::new("nothing.here", serde_json::json!({}))).await.unwrap();
+    let sample = node.sample(&catalog).await.unwrap();
+    assert_eq!(sample.service_name, "node:node-a");
+    for figure in [sample.cpu_usage, sample.memory_usage, sample.disk_usage] {
+        assert!(figure.is_some_and(|p| (0.0..=100.0).contains(&p)), "{sample:?}");
+    }
+    assert!(sample.memory_usage.unwrap() > 0.0);
+    assert_eq!(sample.custom_metrics["queuedJobs"].as_i64(), Some(1), "{sample:?}");
+    let report = bulwark_core::monitoring::samples::report(&catalog, &admin, None, &[]).await.unwrap();
+    assert_eq!(report.summary.services.iter().map(|s| s.service_name.as_str()).collect::<Vec<_>>(), ["node:node-a"]);
 }

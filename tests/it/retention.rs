@@ -23,6 +23,7 @@ use crate::{on_both_catalogs, user};
 
 on_both_catalogs!(policies_holds_and_floors_decide_what_is_deleted);
 on_both_catalogs!(object_lock_keeps_backups_until_their_deletion_date);
+on_both_catalogs!(a_cleanup_that_fails_raises_retention_violation);
 
 fn hold(title: &str) -> NewHold {
     NewHold { title: title.into(), reason: "litigation 2026-17: keep the ledger".into(), expires_at: None }
@@ -239,4 +240,48 @@ async fn object_lock_keeps_backups_until_their_deletion_date(catalog: Catalog) {
     let repo = locations::open_repository(&catalog, &secrets, &loc).await.unwrap();
     assert_eq!(repo.snapshots().await.unwrap().len(), 2, "nothing was deleted");
     assert!(executions::get(&catalog, &admin, &runs[0].id).await.unwrap().deleted_at.is_none());
+}
+
+/// The periodic cleanup cannot reach a repository holding backups its policy deletes:
+/// retention_violation (they are kept past their deletion date), resolved by the next cleanup
+/// that runs through.
+async fn a_cleanup_that_fails_raises_retention_violation(catalog: Catalog) {
+    use bulwark_core::alerts::{self, AlertStatus, AlertType, Filter};
+    use bulwark_core::orchestration::pool::JobHandler;
+    let secrets = SecretBox::new(Key::random());
+    let admin = user(&catalog, "admin", Role::Admin).await;
+    let loc = location(&catalog, &secrets, &admin).await;
+    let source = bulwark_testkit::temp_dir("violation-src");
+    std::fs::write(source.join("a.txt"), b"kept too long").unwrap();
+    let new: NewConfiguration = serde_json::from_value(serde_json::json!({
+        "name": "ledger", "sourceType": "filesystem", "sourceIdentifier": source.to_str().unwrap(), "storageLocationIds": [loc], "retentionPolicy": {"keepLast": 1},
+    }))
+    .unwrap();
+    let c = configurations::create(&catalog, &secrets, &admin, new).await.unwrap();
+    for _ in 0..2 {
+        let e = executions::start(&catalog, &admin, &c.id, "manual").await.unwrap();
+        bulwark_core::orchestration::backup::run(&catalog, &secrets, &e.id, Default::default()).await.unwrap();
+    }
+    let handler = bulwark_core::orchestration::handlers::RetentionHandler { secrets: secrets.clone() };
+    let job = bulwark_core::platform::jobs::ClaimedJob { id: "j".into(), kind: retention::JOB_KIND.into(), payload: "{}".into(), attempts: 1, cancel_requested: 0, owner: "test".into(), liveness: Default::default() };
+    let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let open = async || alerts::list(&catalog, &admin, &Filter { alert_type: Some("retention_violation".into()), status: Some("active".into()), ..Default::default() }).await.unwrap();
+
+    // The repository's directory is gone: the cleanup fails.
+    let path = std::path::PathBuf::from(locations::get(&catalog, &admin, &loc).await.unwrap().path_prefix.unwrap());
+    let away = path.with_extension("away");
+    std::fs::rename(&path, &away).unwrap();
+    assert!(handler.run(&catalog, &job, cancel.clone()).await.is_err());
+    let violation = open().await;
+    assert_eq!(violation.len(), 1);
+    assert_eq!(violation[0].alert_type, AlertType::RetentionViolation);
+    assert!(violation[0].message.starts_with("the retention cleanup failed, so backups past their deletion date are kept: "), "{}", violation[0].message);
+
+    // Back: the cleanup deletes the older backup and resolves the alert.
+    std::fs::rename(&away, &path).unwrap();
+    handler.run(&catalog, &job, cancel).await.unwrap();
+    let resolved = alerts::get(&catalog, &admin, &violation[0].id).await.unwrap();
+    assert_eq!((resolved.status, resolved.resolution_notes.as_deref()), (AlertStatus::Resolved, Some("the retention cleanup ran through")));
+    let repo = locations::open_repository(&catalog, &secrets, &loc).await.unwrap();
+    assert_eq!(repo.snapshots().await.unwrap().len(), 1);
 }
