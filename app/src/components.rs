@@ -25,6 +25,7 @@ pub const NAV: &[NavItem] = &[
     NavItem { path: "/testing", label: "Testing Results", admin_only: false },
     NavItem { path: "/storage", label: "Storage Locations", admin_only: false },
     NavItem { path: "/alerts", label: "Alerts", admin_only: false },
+    NavItem { path: "/monitoring", label: "Monitoring", admin_only: false },
     NavItem { path: "/approvals", label: "Approvals", admin_only: false },
     NavItem { path: "/notifications", label: "Notifications", admin_only: true },
     NavItem { path: "/audit", label: "Audit", admin_only: true },

@@ -72,6 +72,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("alerts") view=alerts::AlertsPage/>
                     <Route path=path!("alerts/:id") view=alert::AlertPage/>
                     <Route path=path!("notifications") view=notifications::NotificationsPage/>
+                    <Route path=path!("monitoring") view=monitoring::MonitoringPage/>
                     <Route path=path!("approvals") view=approvals::ApprovalsPage/>
                     <Route path=path!("audit") view=audit::AuditPage/>
                     <Route path=path!("users") view=users::UsersPage/>

@@ -16,6 +16,7 @@ const NAV = [
   { label: 'Testing Results', heading: 'Testing Results', text: 'No backups have been tested yet' },
   { label: 'Storage Locations', heading: 'Storage Locations', text: 'No storage locations yet' },
   { label: 'Alerts', heading: 'Alerts', text: 'No alerts here' },
+  { label: 'Monitoring', heading: 'Monitoring', text: 'No services are monitored yet' },
   { label: 'Approvals', heading: 'Approvals', text: 'Nothing is waiting for approval' },
   { label: 'Notifications', heading: 'Notifications', text: 'No channels yet' },
   { label: 'Audit', heading: 'Audit', text: 'user.create' },

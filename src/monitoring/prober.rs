@@ -85,7 +85,7 @@ pub async fn run(catalog: Catalog, secrets: SecretBox, node_id: String, data_dir
     let permits = Arc::new(Semaphore::new(CONCURRENT));
     let mut running = JoinSet::new();
     let mut node = NodeSampler::new(&node_id, &data_dir);
-    let mut node_due = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut node_due = tokio::time::Instant::now();
     while !*shutdown.borrow() {
         match claim_due(&catalog, Utc::now()).await {
             Ok(rows) => {

@@ -12,6 +12,7 @@ pub mod configurations;
 pub mod executions;
 pub mod jobs;
 pub mod locations;
+pub mod monitoring;
 pub mod notifications;
 pub mod overview;
 pub mod replication;

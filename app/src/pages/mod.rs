@@ -15,6 +15,7 @@ pub mod floor;
 pub mod jobs;
 pub mod legal_holds;
 pub mod login;
+pub mod monitoring;
 pub mod notifications;
 pub mod not_found;
 pub mod recovery;
