@@ -14,6 +14,7 @@ pub mod alerts;
 pub mod audit_anchor;
 pub mod config_files;
 pub mod configurations;
+pub mod cost;
 pub mod engine;
 pub mod error;
 pub mod executions;

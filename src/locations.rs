@@ -85,6 +85,8 @@ pub struct StorageLocation {
     pub path_prefix: Option<String>,
     pub storage_class: Option<String>,
     pub cost_per_gb_month: Option<f64>,
+    pub cost_per_1k_requests: Option<f64>,
+    pub cost_per_gb_transfer: Option<f64>,
     pub availability_sla: Option<f64>,
     #[schema(value_type = bool)]
     #[serde(serialize_with = "crate::platform::catalog::serialize_flag")]
@@ -103,7 +105,7 @@ pub struct StorageLocation {
 }
 
 const COLUMNS: &str = "id, location_name, storage_type, provider, region, endpoint, bucket, path_prefix, storage_class, \
-    cost_per_gb_month, availability_sla, immutability, object_lock_days, repository_id, last_test_at, last_test_ok, last_test_message, \
+    cost_per_gb_month, cost_per_1k_requests, cost_per_gb_transfer, availability_sla, immutability, object_lock_days, repository_id, last_test_at, last_test_ok, last_test_message, \
     created_at, credentials_encrypted, repository_key_encrypted";
 
 pub const TIERS: [&str; 4] = ["primary", "secondary", "tertiary", "archive"];
@@ -139,6 +141,10 @@ pub struct NewLocation {
     #[serde(default)]
     pub cost_per_gb_month: Option<f64>,
     #[serde(default)]
+    pub cost_per_1k_requests: Option<f64>,
+    #[serde(default)]
+    pub cost_per_gb_transfer: Option<f64>,
+    #[serde(default)]
     pub availability_sla: Option<f64>,
     #[serde(default)]
     pub immutability: bool,
@@ -167,8 +173,9 @@ fn validate(new: &NewLocation) -> Result<(), LocationError> {
     if !TIERS.contains(&new.storage_type.as_str()) {
         return invalid("storageType: use primary, secondary, tertiary or archive");
     }
-    if new.cost_per_gb_month.is_some_and(|c| !(0.0..=1000.0).contains(&c) || c.is_nan()) {
-        return invalid("costPerGbMonth: a price between 0 and 1000 per GB-month");
+    let prices = crate::cost::Prices { cost_per_gb_month: new.cost_per_gb_month, cost_per_1k_requests: new.cost_per_1k_requests, cost_per_gb_transfer: new.cost_per_gb_transfer };
+    if let Err(problem) = crate::cost::prices::check(&prices) {
+        return invalid(&problem);
     }
     if new.availability_sla.is_some_and(|a| !(0.0..=100.0).contains(&a) || a.is_nan()) {
         return invalid("availabilitySla: a percentage between 0 and 100");
@@ -241,8 +248,8 @@ pub async fn create(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, n
     sqlx::query(
         "INSERT INTO backup_storage_locations (id, location_name, storage_type, provider, region, endpoint, bucket, path_prefix,
              storage_class, cost_per_gb_month, availability_sla, immutability, object_lock_days, credentials_encrypted, is_active,
-             created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15)",
+             created_at, updated_at, cost_per_1k_requests, cost_per_gb_transfer)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15, $16, $17)",
     )
     .bind(&id)
     .bind(&name)
@@ -259,6 +266,8 @@ pub async fn create(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, n
     .bind(new.object_lock_days.map(i64::from))
     .bind(&credentials)
     .bind(&now)
+    .bind(new.cost_per_1k_requests)
+    .bind(new.cost_per_gb_transfer)
     .execute(&mut *tx.tx)
     .await?;
     audit::append(
@@ -327,8 +336,12 @@ pub async fn delete(catalog: &Catalog, actor: &Principal, id: &str) -> Result<()
     Ok(())
 }
 
-/// The storage behind a location.
+/// The storage behind a location, its requests and bytes counted (`cost::usage`).
 pub fn storage(location: &StorageLocation, secrets: &SecretBox) -> Result<Arc<dyn Storage>, LocationError> {
+    Ok(crate::cost::usage::metered(&location.id, backend(location, secrets)?))
+}
+
+fn backend(location: &StorageLocation, secrets: &SecretBox) -> Result<Arc<dyn Storage>, LocationError> {
     match location.provider.as_str() {
         "local" => Ok(Arc::new(LocalStorage::new(location.path_prefix.clone().unwrap_or_default()))),
         "s3" => {
@@ -534,6 +547,19 @@ pub async fn usage(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, id
         packs: all.iter().filter(|o| o.key.starts_with(format::PACKS_PREFIX)).count() as u64,
         snapshots: all.iter().filter(|o| o.key.starts_with(format::SNAPSHOTS_PREFIX)).count() as u64,
     })
+}
+
+/// Deletes the data no snapshot of the location references (admins, audited): what a cost
+/// suggestion found unreferenced. Locked packs stay until their locks expire.
+pub async fn prune(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, id: &str) -> Result<crate::engine::repo::prune::PruneReport, LocationError> {
+    actor.require(Role::Admin)?;
+    let repo = open_repository(catalog, secrets, id).await?;
+    let report = crate::engine::repo::prune::prune(&repo, false).await?;
+    let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
+    let detail = serde_json::json!({ "bytesFreed": report.bytes_freed, "packsDeleted": report.packs_deleted, "packsRepacked": report.packs_repacked });
+    audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "storage_location.prune", target_type: "storage_location", target_id: Some(id), detail }).await?;
+    tx.commit().await?;
+    Ok(report)
 }
 
 /// Rebuilds the location's repository index from its packs' headers (admin, audited): after a

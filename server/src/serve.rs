@@ -53,6 +53,8 @@ pub async fn serve(catalog_args: &CatalogArgs, args: &ServeArgs) -> anyhow::Resu
         tracing::warn!("--workers 0: this node claims no jobs; backups, restores and tests queued here run only on other nodes");
     }
     let pool = tokio::spawn(pool.run(args.workers, stop_rx.clone()));
+    // Every node counts its storage requests and bytes; they reach the catalog every 30 s.
+    let flusher = tokio::spawn(bulwark_core::cost::usage::run_flusher(catalog_for_prober.clone(), stop_rx.clone()));
     // Nodes with workers probe the monitored services (and sample themselves).
     let prober = (args.workers > 0).then(|| tokio::spawn(bulwark_core::monitoring::prober::run(catalog_for_prober, secrets.clone(), node_id_for_prober, catalog_args.data_dir.clone(), stop_rx.clone())));
 
@@ -75,6 +77,7 @@ pub async fn serve(catalog_args: &CatalogArgs, args: &ServeArgs) -> anyhow::Resu
         .context("HTTP server failed")?;
     pool.await.context("worker pool panicked")?;
     scheduler.await.context("scheduler panicked")?;
+    flusher.await.context("usage flusher panicked")?;
     if let Some(prober) = prober {
         prober.await.context("prober panicked")?;
     }

@@ -38,6 +38,8 @@ pub fn register_all(pool: &mut Pool, secrets: &SecretBox, targets: &Arc<Targets>
     pool.register_periodic(Arc::new(SweepHandler), chrono::Duration::days(1));
     // Hourly: a policy's verdicts change as backups age and new ones arrive.
     pool.register_periodic(Arc::new(RetentionHandler { secrets: secrets.clone() }), chrono::Duration::hours(1));
+    // Daily: each location's cost rows of the day (and at start, when none ran for a day).
+    pool.register_periodic(Arc::new(CostTrackHandler { secrets: secrets.clone() }), chrono::Duration::days(1));
     // Hourly: health samples older than a day folded into minutes, older than a week into hours.
     pool.register_periodic(Arc::new(DownsampleHandler), chrono::Duration::hours(1));
     // Hourly: the audit chain's head goes into every repository, so a shortened chain shows.
@@ -291,6 +293,25 @@ impl JobHandler for RetentionHandler {
             };
             crate::alerts::resolve(catalog, AlertType::RetentionViolation, subject, "the retention cleanup ran through").await?;
             tracing::info!(deleted = report.deleted.len(), held = report.held.len(), bytes_freed = report.bytes_freed, "retention cleanup done");
+            Ok(())
+        })
+    }
+}
+
+/// Writes the day's cost rows (`cost::tracking`).
+pub struct CostTrackHandler {
+    pub secrets: SecretBox,
+}
+
+impl JobHandler for CostTrackHandler {
+    fn kind(&self) -> &'static str {
+        crate::cost::tracking::JOB_KIND
+    }
+
+    fn run<'a>(&'a self, catalog: &'a Catalog, _job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
+        Box::pin(async move {
+            let tracked = crate::cost::tracking::track(catalog, &self.secrets, chrono::Utc::now().date_naive()).await?;
+            tracing::info!(rows = tracked.rows, skipped = ?tracked.skipped, "cost tracked");
             Ok(())
         })
     }

@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod buckets;
 mod config_files;
+mod cost;
 mod executions;
 mod health;
 mod jobs;

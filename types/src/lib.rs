@@ -5,6 +5,7 @@
 mod account;
 mod alerts;
 mod configurations;
+mod cost;
 mod execution;
 mod health;
 mod jobs;
@@ -23,6 +24,10 @@ mod text_enum;
 
 pub use alerts::{AcknowledgeRequest, Alert, AlertStatus, ResolveRequest};
 pub use account::{AuditRow, Enrollment, Me, Role, TokenRow, UserRow};
+pub use cost::{
+    ConfigurationCost, ConfigurationStorage, CostAnalysis, CostBreakdown, CostPoint, CostRow, LocationCost, LocationStorage, Prices, StoragePoint, StorageUtilization, Suggestion,
+    SuggestionAction,
+};
 pub use configurations::{ConfigurationDetail, ConfigurationRow, ExecutionLine, RecoveryWindowView, SlotLine};
 pub use execution::{DirectoryRestored, Execution, SAFETY_EXECUTION_TYPE, ExecutionView, FileDiffRow, GroupMember, GroupPoint, MemberPosition, Progress};
 pub use health::{Compliance, DailyBackups, Dashboard, DashboardOverview, HealthMetrics, HealthReport, HealthTrends, RecentExecution, StorageGrowth, SystemHealth, UpcomingTask};

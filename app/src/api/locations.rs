@@ -124,6 +124,8 @@ pub async fn create_location(
     access_key: String,
     secret_key: String,
     cost_per_gb_month: String,
+    cost_per_1k_requests: String,
+    cost_per_gb_transfer: String,
     immutability: Option<String>,
     object_lock_days: String,
     storage_class: String,
@@ -132,9 +134,9 @@ pub async fn create_location(
     let p = crate::ssr::principal().await?;
     let (catalog, secrets) = (crate::ssr::catalog()?, crate::ssr::secrets()?);
     let some = |s: String| Some(s).filter(|s| !s.trim().is_empty());
-    let cost = match cost_per_gb_month.trim() {
-        "" => None,
-        text => Some(text.parse::<f64>().map_err(|_| AppError::Invalid("costPerGbMonth: a number such as 0.023".into()))?),
+    let price = |field: &str, text: &str| match text.trim() {
+        "" => Ok(None),
+        t => t.parse::<f64>().map(Some).map_err(|_| AppError::Invalid(format!("{field}: a number such as 0.023"))),
     };
     let object_lock_days = match object_lock_days.trim() {
         "" => None,
@@ -152,7 +154,9 @@ pub async fn create_location(
         access_key: some(access_key),
         secret_key: some(secret_key),
         storage_class: some(storage_class).filter(|_| provider_is_s3),
-        cost_per_gb_month: cost,
+        cost_per_gb_month: price("costPerGbMonth", &cost_per_gb_month)?,
+        cost_per_1k_requests: price("costPer1kRequests", &cost_per_1k_requests)?,
+        cost_per_gb_transfer: price("costPerGbTransfer", &cost_per_gb_transfer)?,
         availability_sla: None,
         immutability: immutability.is_some(),
         // The field only counts with the box ticked, as on the form.

@@ -69,6 +69,8 @@ pub fn StoragePage() -> impl IntoView {
                 <label class:hidden=move || provider.get() != "s3">"Access key" <input type="text" name="access_key" autocomplete="off"/></label>
                 <label class:hidden=move || provider.get() != "s3">"Secret key" <input type="password" name="secret_key" autocomplete="new-password"/></label>
                 <label>"Price per GB-month" <input type="text" name="cost_per_gb_month" inputmode="decimal" placeholder="0.023"/></label>
+                <label>"Price per 1,000 requests" <input type="text" name="cost_per_1k_requests" inputmode="decimal" placeholder="0.005"/></label>
+                <label>"Price per GB transferred out" <input type="text" name="cost_per_gb_transfer" inputmode="decimal" placeholder="0.09"/></label>
                 <label class="check" class:hidden=move || provider.get() != "s3">
                     <input type="checkbox" name="immutability"/> "Immutable (Object Lock)"
                 </label>

@@ -109,6 +109,7 @@ from_core!(
     bulwark_core::alerts::AlertError,
     bulwark_core::notifications::NotificationError,
     bulwark_core::monitoring::MonitoringError,
+    bulwark_core::cost::CostError,
     bulwark_core::health::HealthError
 );
 

@@ -7,6 +7,7 @@ pub mod openapi;
 mod alerts;
 mod audit;
 mod configurations;
+mod cost;
 mod health;
 mod jobs;
 mod locations;
@@ -66,6 +67,11 @@ pub fn router() -> Router<AppState> {
         .route("/admin/backups/alerts/{id}/acknowledge", axum::routing::post(alerts::acknowledge))
         .route("/admin/backups/alerts/{id}/resolve", axum::routing::post(alerts::resolve))
         .route("/admin/backups/health", get(health::report))
+        .route("/admin/backups/storage/utilization", get(cost::utilization))
+        .route("/admin/backups/cost/analysis", get(cost::cost_analysis))
+        .route("/admin/backups/cost/track", axum::routing::post(cost::track))
+        .route("/admin/backups/storage-locations/{id}/prices", get(cost::get_prices).put(cost::set_prices))
+        .route("/admin/backups/storage-locations/{id}/prune", axum::routing::post(cost::prune))
         .route("/admin/backups/dashboard", get(health::dashboard))
         .route("/admin/backups/alerts/{id}/history", get(alerts::history))
         .route("/admin/backups/alerts/silences", get(alerts::silences).post(alerts::silence))

@@ -9,7 +9,7 @@ use utoipa::openapi::{ContentBuilder, OpenApi as Document, RefOr, ResponseBuilde
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::access::{Access, ROUTES};
-use super::{alerts, audit, configurations, health, jobs, locations, me, monitoring, notifications, restoration, restore_targets, retention, tokens, users};
+use super::{alerts, audit, configurations, cost, health, jobs, locations, me, monitoring, notifications, restoration, restore_targets, retention, tokens, users};
 
 /// Every error body: `error` names the kind, `detail` says what to do.
 #[derive(serde::Serialize, ToSchema)]
@@ -42,6 +42,7 @@ pub struct ErrorBody {
         notifications::deliveries,
         monitoring::list, monitoring::create, monitoring::get, monitoring::update, monitoring::delete, monitoring::check, monitoring::health, monitoring::record,
         monitoring::record_token,
+        cost::utilization, cost::cost_analysis, cost::track, cost::get_prices, cost::set_prices, cost::prune,
         configurations::list, configurations::create, configurations::get, configurations::update, configurations::execute,
         configurations::executions, restoration::recover, configurations::recovery_window, configurations::wal_token,
         configurations::wal_fetch, configurations::wal_push, configurations::schedule,

@@ -12,6 +12,7 @@
 
 pub(crate) mod direct;
 pub mod local;
+pub mod metered;
 pub mod s3;
 
 use std::time::{Duration, SystemTime};
