@@ -9,6 +9,8 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 WASM_BINDGEN_VERSION := 0.2.130
 SITE := $(CARGO_TARGET_DIR)/site
 PKG := $(SITE)/pkg
+ECHARTS_VERSION := 5.6.0
+ECHARTS := $(HOME)/.cache/bulwark/echarts-$(ECHARTS_VERSION).min.js
 SERVER := $(CARGO_TARGET_DIR)/debug/bulwark
 WASM := $(CARGO_TARGET_DIR)/wasm32-unknown-unknown/debug/bulwark_app.wasm
 
@@ -24,12 +26,19 @@ server:
 	cargo build -p bulwark-server
 
 # The browser half: the app crate compiled to wasm with `hydrate`, bound by wasm-bindgen.
-site: tools
+site: tools $(ECHARTS)
 	cargo build -p bulwark-app --lib --target wasm32-unknown-unknown --no-default-features --features hydrate
 	mkdir -p $(PKG)
 	wasm-bindgen $(WASM) --target web --no-typescript --out-dir $(PKG) --out-name bulwark
 	cp style/main.css $(PKG)/bulwark.css
 	cp -r public/. $(SITE)/
+	cp $(ECHARTS) $(SITE)/echarts.min.js
+
+# ECharts, served by Bulwark itself (no CDN), from npm's registry once.
+$(ECHARTS):
+	mkdir -p $(dir $@)
+	cd $(dir $@) && rm -rf package && npm pack --silent echarts@$(ECHARTS_VERSION) >/dev/null && tar -xzf echarts-$(ECHARTS_VERSION).tgz package/dist/echarts.min.js \
+		&& mv package/dist/echarts.min.js $@.part && mv $@.part $@ && rm -rf package echarts-$(ECHARTS_VERSION).tgz
 
 tools:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown

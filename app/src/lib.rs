@@ -4,6 +4,8 @@
 //! with) and [`components`].
 
 pub mod api;
+#[cfg(feature = "ssr")]
+pub mod charts;
 pub mod components;
 pub mod error;
 pub mod pages;
@@ -29,6 +31,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <HydrationScripts options/>
+                // Draws the pages' charts with the locally served ECharts (see charts.rs).
+                <script nonce=leptos::nonce::use_nonce() src="/charts.js" defer=true></script>
                 <MetaTags/>
             </head>
             <body>

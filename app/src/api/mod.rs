@@ -9,6 +9,7 @@ pub mod account;
 pub mod alerts;
 pub mod audit;
 pub mod configurations;
+pub mod cost;
 pub mod executions;
 pub mod jobs;
 pub mod locations;
