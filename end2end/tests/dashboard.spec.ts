@@ -53,3 +53,28 @@ test('the dashboard shows system health and compliance, and an alert is acknowle
   expect(board.systemHealth.successRate).toBe(0);
   expect(board.activeAlerts[0].status).toBe('acknowledged');
 });
+
+test('a backup started from the dashboard is seen finishing there without a reload', async ({ page }) => {
+  test.setTimeout(90_000);
+  await login(page, ADMIN);
+  const repo = join(mkdtempSync(join(tmpdir(), 'bulwark-e2e-live-')), 'repo');
+  const location = await page.request.post('/api/admin/backups/storage-locations', { data: { locationName: 'Live disk', storageType: 'primary', provider: 'local', pathPrefix: repo } });
+  expect(location.status(), await location.text()).toBe(201);
+  const locationId = (await location.json()).id;
+  expect((await page.request.post(`/api/admin/backups/storage-locations/${locationId}/init`)).ok()).toBe(true);
+  const source = mkdtempSync(join(tmpdir(), 'bulwark-e2e-live-src-'));
+  writeFileSync(join(source, 'orders.csv'), 'id,total\n1,20\n'.repeat(5_000));
+  const created = await page.request.post('/api/admin/backups/configurations', { data: { name: 'Live files', sourceType: 'filesystem', sourceIdentifier: source, storageLocationIds: [locationId] } });
+  expect(created.status(), await created.text()).toBe(201);
+
+  await page.goto('/');
+  await hydrated(page);
+  // Marks this page load: a reload would lose it.
+  await page.evaluate(() => ((window as unknown as { liveMark: number }).liveMark = 42));
+  await page.getByTestId('dashboard-configurations').locator('tr[data-configuration="Live files"]').getByRole('button', { name: 'Run now' }).click();
+  await expect(page.getByTestId('recent-executions').locator('tr[data-status="completed"]').filter({ hasText: 'Live files' })).toBeVisible({ timeout: 30_000 });
+  await expect(page.getByTestId('dashboard-configurations').locator('tr[data-configuration="Live files"]')).toContainText('completed');
+  expect(await page.evaluate(() => (window as unknown as { liveMark?: number }).liveMark)).toBe(42);
+  // The charts are drawn.
+  await expect(page.getByTestId('daily-backups-chart').locator('canvas')).toHaveCount(1);
+});

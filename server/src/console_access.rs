@@ -24,6 +24,7 @@ pub const SERVER_FUNCTIONS: &[(&str, Option<Role>)] = {
         ("whoami", Some(Viewer)),
         ("overview", Some(Viewer)),
         ("backup_dashboard", Some(Viewer)),
+        ("dashboard_charts", Some(Viewer)),
         ("list_alerts", Some(Viewer)),
         ("critical_alerts", Some(Viewer)),
         ("acknowledge_alert", Some(Operator)),

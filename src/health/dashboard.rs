@@ -66,3 +66,19 @@ pub async fn dashboard(catalog: &Catalog, actor: &Principal) -> Result<Dashboard
     let system_health = SystemHealth { rto_compliance: report.metrics.rto_achievement, rpo_compliance: report.metrics.rpo_achievement, success_rate: report.metrics.success_rate };
     Ok(Dashboard { overview, recent_executions, active_alerts, upcoming_tasks, system_health, compliance: report.compliance })
 }
+
+/// What the dashboard shows changes when this does: backups queued, started or ended, alerts
+/// raised, acknowledged or resolved (the live dashboard's server-sent events compare it).
+pub async fn fingerprint(catalog: &Catalog, actor: &Principal) -> Result<String, HealthError> {
+    actor.require(Role::Viewer)?;
+    let (executions, active, last_execution, alerts, last_alert): (i64, i64, Option<String>, i64, Option<String>) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM backup_executions),
+                (SELECT COUNT(*) FROM backup_executions WHERE status IN ('queued', 'running')),
+                (SELECT MAX(COALESCE(completed_at, started_at, created_at)) FROM backup_executions),
+                (SELECT COUNT(*) FROM backup_monitoring_alerts WHERE status = 'open'),
+                (SELECT MAX(COALESCE(resolved_at, acknowledged_at, last_seen_at)) FROM backup_monitoring_alerts)",
+    )
+    .fetch_one(catalog.pool())
+    .await?;
+    Ok(format!("{executions}/{active}/{}/{alerts}/{}", last_execution.unwrap_or_default(), last_alert.unwrap_or_default()))
+}

@@ -40,3 +40,27 @@ pub async fn backup_dashboard() -> Result<bulwark_types::Dashboard, AppError> {
     let principal = crate::ssr::principal().await?;
     bulwark_core::health::dashboard::dashboard(&crate::ssr::catalog()?, &principal).await.map_err(AppError::from_core)
 }
+
+/// The dashboard's charts (ECharts options): backups per day, storage growth, failures by
+/// source type, over the last 7 days.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ChartOptions {
+    pub daily_backups: String,
+    pub storage_growth: String,
+    pub failures_by_type: String,
+}
+
+#[server(prefix = "/_sfn", endpoint = "dashboard_charts")]
+pub async fn dashboard_charts() -> Result<ChartOptions, AppError> {
+    let principal = crate::ssr::principal().await?;
+    let report = bulwark_core::health::metrics::report(&crate::ssr::catalog()?, &principal, Some("7d")).await.map_err(AppError::from_core)?;
+    let t = report.trends;
+    let days: Vec<String> = t.daily_backups.iter().map(|d| d.date.clone()).collect();
+    let growth_days: Vec<String> = t.storage_growth.iter().map(|d| d.date.clone()).collect();
+    let failures: Vec<(String, f64)> = t.failures_by_type.iter().map(|(kind, n)| (kind.clone(), *n as f64)).collect();
+    Ok(ChartOptions {
+        daily_backups: crate::charts::stacked_days(&days, &[("Backups", t.daily_backups.iter().map(|d| d.count as f64).collect())]),
+        storage_growth: crate::charts::line_days("Written (GB)", &growth_days, t.storage_growth.iter().map(|d| d.total_size as f64 / 1e9).collect()),
+        failures_by_type: crate::charts::shares("Failures", &failures),
+    })
+}

@@ -1,16 +1,23 @@
 use leptos::prelude::*;
 
 use crate::api::alerts::AcknowledgeAlert;
-use crate::api::overview::{backup_dashboard, load_overview};
-use crate::components::{ErrorPanel, PageHeader, form_error};
+use crate::api::configurations::{RunConfiguration, list_configurations};
+use crate::api::overview::{backup_dashboard, dashboard_charts, load_overview};
+use crate::components::{ErrorPanel, PageHeader, follow_events, form_error};
 use crate::pages::restoration::ActivePanel;
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let refreshes = RwSignal::new(0_u32);
-    let data = Resource::new(move || refreshes.get(), |_| load_overview());
+    // Live: the server says when backups or alerts change, and the figures are read again.
+    let changes = RwSignal::new(0_u32);
+    follow_events(|| "/api/admin/backups/dashboard/events".to_string(), "dashboard", |_: &serde_json::Value| false, move |_| changes.update(|n| *n += 1));
+    let data = Resource::new(move || (refreshes.get(), changes.get()), |_| load_overview());
     let acknowledge = ServerAction::<AcknowledgeAlert>::new();
-    let board = Resource::new(move || (refreshes.get(), acknowledge.version().get()), |_| backup_dashboard());
+    let run = ServerAction::<RunConfiguration>::new();
+    let board = Resource::new(move || (refreshes.get(), changes.get(), acknowledge.version().get()), |_| backup_dashboard());
+    let charts = Resource::new(move || (refreshes.get(), changes.get()), |_| dashboard_charts());
+    let configurations = Resource::new(move || (refreshes.get(), changes.get(), run.version().get()), |_| list_configurations());
     view! {
         <PageHeader title="Dashboard" lead="What is protected, what ran, and what needs attention."/>
         <div class="toolbar">
@@ -37,6 +44,62 @@ pub fn DashboardPage() -> impl IntoView {
             })}
         </Transition>
         <HealthPanels board acknowledge/>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match charts.await {
+                    Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
+                    Ok(c) => view! {
+                        <div class="two-columns" data-testid="dashboard-charts">
+                            <section class="panel">
+                                <h2>"Backups per day"</h2>
+                                <div class="chart" role="img" aria-label="Backups per day, last 7 days" data-testid="daily-backups-chart" data-chart=c.daily_backups></div>
+                            </section>
+                            <section class="panel">
+                                <h2>"Storage growth"</h2>
+                                <div class="chart" role="img" aria-label="Bytes written to repositories, last 7 days" data-testid="storage-growth-chart" data-chart=c.storage_growth></div>
+                            </section>
+                            <section class="panel">
+                                <h2>"Failures by type"</h2>
+                                <div class="chart" role="img" aria-label="Failed backups by source type, last 7 days" data-testid="failures-chart" data-chart=c.failures_by_type></div>
+                            </section>
+                        </div>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+        <section class="panel" data-testid="dashboard-configurations">
+            <h2>"Configurations"</h2>
+            {form_error(run.value())}
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match configurations.await {
+                        Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
+                        Ok(list) if list.is_empty() => view! { <p>"No configurations yet."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <table class="data">
+                                <thead><tr><th>"Configuration"</th><th>"Latest"</th><th>"Next"</th><th></th></tr></thead>
+                                <tbody>{list.into_iter().map(|c| {
+                                    let id = c.id.clone();
+                                    view! {
+                                        <tr data-configuration=c.name.clone()>
+                                            <td><a href=format!("/configurations/{}", c.id)>{c.name.clone()}</a></td>
+                                            <td>{c.status.map(|s| s.as_str()).unwrap_or("never run")}</td>
+                                            <td>{c.next_execution.clone().unwrap_or_else(|| "by hand".into())}</td>
+                                            <td>
+                                                <ActionForm action=run attr:class="row-form">
+                                                    <input type="hidden" name="id" value=id/>
+                                                    <button type="submit">"Run now"</button>
+                                                </ActionForm>
+                                            </td>
+                                        </tr>
+                                    }
+                                }).collect_view()}</tbody>
+                            </table>
+                        }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
         // Outside the overview's Suspend: a resource created inside one is created again on
         // the client in another order than on the server, and hydration then reads another
         // resource's value (a mismatch that stopped the page).

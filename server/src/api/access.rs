@@ -50,6 +50,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("DELETE", "/admin/backups/alerts/silences/{id}", R(Operator)),
     ("GET", "/admin/backups/alerts/escalation", R(Viewer)),
     ("PUT", "/admin/backups/alerts/escalation/{severity}", R(Admin)),
+    ("GET", "/admin/backups/dashboard/events", R(Viewer)),
     ("GET", "/admin/backups/storage/utilization", R(Viewer)),
     ("GET", "/admin/backups/cost/analysis", R(Viewer)),
     ("POST", "/admin/backups/cost/track", R(Operator)),

@@ -32,3 +32,35 @@ pub async fn report(State(s): State<AppState>, Auth(p): Auth, Query(q): Query<He
 pub async fn dashboard(State(s): State<AppState>, Auth(p): Auth) -> Result<Json<Dashboard>, ApiError> {
     Ok(Json(bulwark_core::health::dashboard::dashboard(&s.catalog, &p).await?))
 }
+
+/// A `dashboard` event whenever what the dashboard shows changes (a backup queued, started or
+/// ended; an alert raised, acknowledged or resolved), the first at once; looked at each second.
+/// The stream never ends: the console refetches the dashboard on each event.
+#[utoipa::path(get, path = "/api/admin/backups/dashboard/events", tag = "health", responses((status = 200, description = "`event: dashboard` with `{\"fingerprint\": …}` at each change", content_type = "text/event-stream")))]
+pub async fn dashboard_events(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+) -> Result<axum::response::sse::Sse<impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>>, ApiError> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use bulwark_core::health::dashboard::fingerprint;
+    let first = fingerprint(&s.catalog, &p).await?;
+    let stream = futures_util::stream::unfold((Some(first), None::<String>), move |(mut first, last)| {
+        let (s, p) = (s.clone(), p.clone());
+        async move {
+            loop {
+                let now = match first.take() {
+                    Some(now) => now,
+                    None => {
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        fingerprint(&s.catalog, &p).await.ok()?
+                    }
+                };
+                if last.as_deref() != Some(now.as_str()) {
+                    let event = Event::default().event("dashboard").data(serde_json::json!({ "fingerprint": now }).to_string());
+                    return Some((Ok(event), (None, Some(now))));
+                }
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}

@@ -73,6 +73,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/backups/storage-locations/{id}/prices", get(cost::get_prices).put(cost::set_prices))
         .route("/admin/backups/storage-locations/{id}/prune", axum::routing::post(cost::prune))
         .route("/admin/backups/dashboard", get(health::dashboard))
+        .route("/admin/backups/dashboard/events", get(health::dashboard_events))
         .route("/admin/backups/alerts/{id}/history", get(alerts::history))
         .route("/admin/backups/alerts/silences", get(alerts::silences).post(alerts::silence))
         .route("/admin/backups/alerts/silences/{id}", axum::routing::delete(alerts::lift))

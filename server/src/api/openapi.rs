@@ -37,7 +37,7 @@ pub struct ErrorBody {
         restoration::status, restoration::events, restoration::cancel, restoration::rollback, restoration::approve, restoration::reject,
         restoration::policies, restoration::set_policy, restoration::dr_restore,
         alerts::list, alerts::get, alerts::acknowledge, alerts::resolve, alerts::history, alerts::silences, alerts::silence, alerts::lift,
-        alerts::escalation, alerts::set_escalation, health::report, health::dashboard,
+        alerts::escalation, alerts::set_escalation, health::report, health::dashboard, health::dashboard_events,
         notifications::list, notifications::create, notifications::get, notifications::update, notifications::delete, notifications::test,
         notifications::deliveries,
         monitoring::list, monitoring::create, monitoring::get, monitoring::update, monitoring::delete, monitoring::check, monitoring::health, monitoring::record,
