@@ -80,6 +80,22 @@ impl TestApp {
         Reply { status, headers, body }
     }
 
+    /// [`TestApp::send`], but a stream of server-sent events is read only to its first event:
+    /// the dashboard's lasts as long as the page that follows it.
+    pub async fn send_to_first_event(&self, request: Request<Body>) -> Reply {
+        let response = self.router.clone().oneshot(request).await.expect("router never fails");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let streaming = headers.get(axum::http::header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+        let body = if streaming {
+            let frame = response.into_body().frame().await;
+            frame.and_then(Result::ok).and_then(|f| f.into_data().ok()).map(|d| d.to_vec()).unwrap_or_default()
+        } else {
+            response.into_body().collect().await.expect("body").to_bytes().to_vec()
+        };
+        Reply { status, headers, body }
+    }
+
     pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
         let mut request = Request::get(path);
         if let Some(token) = token {

@@ -65,3 +65,21 @@ async fn agents_record_samples_and_services_are_managed_over_rest() {
     assert_eq!(app.json("DELETE", &format!("/api/admin/monitoring/services/{id}"), &admin, "").await.status, StatusCode::NO_CONTENT);
     assert_eq!(app.get(&format!("/api/admin/monitoring/services/{id}"), Some(&viewer)).await.status, StatusCode::NOT_FOUND);
 }
+
+/// The live dashboard's stream: its first event at once, with what the dashboard's figures
+/// stand on; a viewer may follow it, a caller without credentials not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_stream_sends_its_first_event_at_once() {
+    use axum::body::Body;
+    use axum::http::Request;
+    let app = TestApp::new(bulwark_testkit::sqlite_url()).await;
+    let (_, viewer) = app.user_with_token("vic", Role::Viewer).await;
+    let request = Request::get("/api/admin/backups/dashboard/events").header("authorization", format!("Bearer {viewer}")).body(Body::empty()).unwrap();
+    let reply = app.send_to_first_event(request).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.headers.get("content-type").and_then(|v| v.to_str().ok()), Some("text/event-stream"));
+    let text = reply.text();
+    assert!(text.starts_with("event: dashboard\ndata: {\"fingerprint\":\"0/0//0/\"}"), "{text}");
+    let anonymous = app.send_to_first_event(Request::get("/api/admin/backups/dashboard/events").body(Body::empty()).unwrap()).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+}
