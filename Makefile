@@ -107,6 +107,13 @@ bench-restoration:
 	cargo build --release -p bulwark-server
 	BULWARK=$(CARGO_TARGET_DIR)/release/bulwark bench/restoration.sh $(or $(SCALE),1024)
 
+# Dashboard, health and cost endpoints over a large catalog on SQLite and PostgreSQL, and what
+# 200 HTTP probes cost (bench/README.md): `make bench-monitoring`.
+.PHONY: bench-monitoring
+bench-monitoring:
+	cargo build --release -p bulwark-server
+	BULWARK=$(CARGO_TARGET_DIR)/release/bulwark bench/monitoring.sh
+
 # The same for a pgbench database, with a database's safety snapshot and rollback: `make bench-restoration-pg PGBENCH_SCALE=<n>` (default 50).
 .PHONY: bench-restoration-pg
 bench-restoration-pg:

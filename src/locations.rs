@@ -164,6 +164,21 @@ fn blank(v: &Option<String>) -> Option<String> {
     v.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
+/// A location's prices: none negative, none above 1,000.
+pub fn check_prices(prices: &bulwark_types::Prices) -> Result<(), String> {
+    let fields = [
+        ("costPerGbMonth", prices.cost_per_gb_month, "per GB-month"),
+        ("costPer1kRequests", prices.cost_per_1k_requests, "per 1,000 requests"),
+        ("costPerGbTransfer", prices.cost_per_gb_transfer, "per GB transferred out"),
+    ];
+    for (field, price, unit) in fields {
+        if price.is_some_and(|p| !(0.0..=1000.0).contains(&p) || p.is_nan()) {
+            return Err(format!("{field}: a price from 0 to 1,000 {unit}"));
+        }
+    }
+    Ok(())
+}
+
 fn validate(new: &NewLocation) -> Result<(), LocationError> {
     let invalid = |m: &str| Err(LocationError::Invalid(m.to_string()));
     let name = new.location_name.trim();
@@ -173,8 +188,8 @@ fn validate(new: &NewLocation) -> Result<(), LocationError> {
     if !TIERS.contains(&new.storage_type.as_str()) {
         return invalid("storageType: use primary, secondary, tertiary or archive");
     }
-    let prices = crate::cost::Prices { cost_per_gb_month: new.cost_per_gb_month, cost_per_1k_requests: new.cost_per_1k_requests, cost_per_gb_transfer: new.cost_per_gb_transfer };
-    if let Err(problem) = crate::cost::prices::check(&prices) {
+    let prices = bulwark_types::Prices { cost_per_gb_month: new.cost_per_gb_month, cost_per_1k_requests: new.cost_per_1k_requests, cost_per_gb_transfer: new.cost_per_gb_transfer };
+    if let Err(problem) = check_prices(&prices) {
         return invalid(&problem);
     }
     if new.availability_sla.is_some_and(|a| !(0.0..=100.0).contains(&a) || a.is_nan()) {
@@ -336,9 +351,10 @@ pub async fn delete(catalog: &Catalog, actor: &Principal, id: &str) -> Result<()
     Ok(())
 }
 
-/// The storage behind a location, its requests and bytes counted (`cost::usage`).
+/// The storage behind a location, its requests and bytes counted on the location's meter
+/// (`engine::storage::metered`; `cost::usage` persists them).
 pub fn storage(location: &StorageLocation, secrets: &SecretBox) -> Result<Arc<dyn Storage>, LocationError> {
-    Ok(crate::cost::usage::metered(&location.id, backend(location, secrets)?))
+    Ok(crate::engine::storage::metered::wrap(&location.id, backend(location, secrets)?))
 }
 
 fn backend(location: &StorageLocation, secrets: &SecretBox) -> Result<Arc<dyn Storage>, LocationError> {

@@ -1,22 +1,12 @@
 //! A location's prices: per GB-month stored, per 1,000 requests, per GB read back out. Set with
-//! the location or later by an admin (audited); a negative or absurd price is a sentence.
+//! the location or later by an admin (audited); a negative or absurd price is a sentence
+//! (`locations::check_prices`).
 
 use super::{CostError, Prices};
 use crate::platform::audit::{self, Actor, Entry};
 use crate::platform::auth::{Principal, Role};
 use crate::platform::catalog::dialect::LockTopic;
 use crate::platform::catalog::Catalog;
-
-/// Checks each price: none negative, none above 1,000.
-pub fn check(prices: &Prices) -> Result<(), String> {
-    let fields = [("costPerGbMonth", prices.cost_per_gb_month, "per GB-month"), ("costPer1kRequests", prices.cost_per_1k_requests, "per 1,000 requests"), ("costPerGbTransfer", prices.cost_per_gb_transfer, "per GB transferred out")];
-    for (field, price, unit) in fields {
-        if price.is_some_and(|p| !(0.0..=1000.0).contains(&p) || p.is_nan()) {
-            return Err(format!("{field}: a price from 0 to 1,000 {unit}"));
-        }
-    }
-    Ok(())
-}
 
 pub async fn get(catalog: &Catalog, location_id: &str) -> Result<Prices, CostError> {
     let row: Option<(Option<f64>, Option<f64>, Option<f64>)> =
@@ -28,7 +18,7 @@ pub async fn get(catalog: &Catalog, location_id: &str) -> Result<Prices, CostErr
 /// Sets a location's prices (admins); the next day's rows use them.
 pub async fn set(catalog: &Catalog, actor: &Principal, location_id: &str, prices: &Prices) -> Result<Prices, CostError> {
     actor.require(Role::Admin)?;
-    check(prices).map_err(CostError::Invalid)?;
+    crate::locations::check_prices(prices).map_err(CostError::Invalid)?;
     get(catalog, location_id).await?;
     let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
     sqlx::query("UPDATE backup_storage_locations SET cost_per_gb_month = $1, cost_per_1k_requests = $2, cost_per_gb_transfer = $3, updated_at = $4 WHERE id = $5")

@@ -1,40 +1,34 @@
 //! Each location's storage counted: `locations::storage` hands out its storage wrapped in a
-//! [`MeteredStorage`] on the location's process-wide meter, and `flush` adds what the meters
-//! counted to `storage_usage` (one row per location and day), so the figures outlive the process.
-//! Every node flushes every 30 s and when it stops; a crash loses at most those seconds.
+//! metered storage on the location's process-wide meter (`engine::storage::metered`), and
+//! `flush` adds what the meters of the catalog's locations counted to `storage_usage` (one row
+//! per location and day), so the figures outlive the process. Every node flushes every 30 s and
+//! when it stops; a crash loses at most those seconds.
 
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::Arc;
 
 use chrono::Utc;
 use tokio::sync::watch;
 
 use super::CostError;
-use crate::engine::storage::metered::{Meter, Metered, MeteredStorage};
-use crate::engine::storage::Storage;
+use crate::engine::storage::metered::{self, Meter, Metered};
 use crate::platform::catalog::Catalog;
-
-static METERS: LazyLock<Mutex<HashMap<String, Arc<Meter>>>> = LazyLock::new(Mutex::default);
 
 const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
-fn meter(location_id: &str) -> Arc<Meter> {
-    let mut meters = METERS.lock().unwrap_or_else(|p| p.into_inner());
-    meters.entry(location_id.to_string()).or_default().clone()
-}
-
-/// `storage` of `location_id`, counted.
-pub fn metered(location_id: &str, storage: Arc<dyn Storage>) -> Arc<dyn Storage> {
-    Arc::new(MeteredStorage::new(storage, meter(location_id)))
-}
-
-/// Adds what every meter counted to today's rows (a figure not recorded goes back to its meter).
+/// Adds what the meters of the catalog's locations counted to today's rows (a figure not
+/// recorded goes back to its meter).
 pub async fn flush(catalog: &Catalog) -> Result<(), CostError> {
     let day = Utc::now().date_naive().to_string();
-    let taken: Vec<(String, Arc<Meter>, Metered)> = {
-        let meters = METERS.lock().unwrap_or_else(|p| p.into_inner());
-        meters.iter().map(|(id, m)| (id.clone(), m.clone(), m.take())).filter(|(_, _, figures)| *figures != Metered::default()).collect()
-    };
+    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM backup_storage_locations").fetch_all(catalog.pool()).await?;
+    let taken: Vec<(String, Arc<Meter>, Metered)> = ids
+        .into_iter()
+        .map(|id| {
+            let meter = metered::meter(&id);
+            let figures = meter.take();
+            (id, meter, figures)
+        })
+        .filter(|(_, _, figures)| *figures != Metered::default())
+        .collect();
     let mut failed = None;
     for (id, meter, figures) in taken {
         if failed.is_some() {

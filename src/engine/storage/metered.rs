@@ -1,8 +1,10 @@
 //! A storage that counts what it is asked: requests, bytes written in and bytes read out, into
-//! a [`Meter`] its owner reads and resets (the cost module persists each location's). Every
-//! call is one request (a batch of ranges counts each range), as a cloud provider bills them.
+//! a process-wide [`Meter`] per key (a storage location's id) that its reader takes and resets
+//! (the cost module persists each location's). Every call is one request (a batch of ranges
+//! counts each range), as a cloud provider bills them.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
@@ -42,6 +44,19 @@ impl Meter {
     pub fn give_back(&self, m: Metered) {
         self.count(m.requests, m.bytes_in, m.bytes_out);
     }
+}
+
+static METERS: LazyLock<Mutex<HashMap<String, Arc<Meter>>>> = LazyLock::new(Mutex::default);
+
+/// The process-wide meter of `key`.
+pub fn meter(key: &str) -> Arc<Meter> {
+    let mut meters = METERS.lock().unwrap_or_else(|p| p.into_inner());
+    meters.entry(key.to_string()).or_default().clone()
+}
+
+/// `storage`, counted on `key`'s meter.
+pub fn wrap(key: &str, storage: Arc<dyn Storage>) -> Arc<dyn Storage> {
+    Arc::new(MeteredStorage::new(storage, meter(key)))
 }
 
 /// `inner`, counted on `meter`.
