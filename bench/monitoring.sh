@@ -45,6 +45,7 @@ serve() {
     TOKEN=$(DATABASE_URL=$url BULWARK_DATA_DIR=$dir "$BULWARK" user token bench --name "bench $RANDOM" | grep -o 'bwk_[A-Za-z0-9_-]*' | head -1)
     DATABASE_URL=$url BULWARK_DATA_DIR=$dir BULWARK_LISTEN=127.0.0.1:$PORT BULWARK_WORKERS=$workers "$BULWARK" serve >"$dir/server.log" 2>&1 &
     SERVER=$!
+    disown "$SERVER" # its kill -9 is not news
     for _ in $(seq 1 300); do curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && return; sleep 0.1; done
     echo "the server did not start; see $dir/server.log" >&2; exit 1
 }
@@ -115,6 +116,7 @@ admin "$dir"
 target_port=$(free_port)
 python3 -m http.server --bind 127.0.0.1 --directory "$dir/site" "$target_port" >/dev/null 2>&1 &
 TARGET=$!
+disown "$TARGET"
 serve "$dir" 1
 ticks() { awk '{print $14 + $15}' "/proc/$SERVER/stat"; }
 HZ=$(getconf CLK_TCK)

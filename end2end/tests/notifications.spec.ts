@@ -114,6 +114,13 @@ test('a webhook channel is added, tested, told of a failed backup, and the alert
   await page.getByLabel('Severity').selectOption('');
   await page.getByLabel('Type').selectOption('backup_failed');
   await expect(page.getByTestId('alerts').locator('tr[data-status="open"]')).toContainText('Told files');
+  // By configuration: its alert, and none of another's.
+  await page.getByLabel('Configuration').selectOption({ label: 'Told files' });
+  await expect(page.getByTestId('alerts').locator('tr[data-status="open"]')).toContainText('Told files');
+  await page.getByLabel('Type').selectOption('rpo_breach');
+  await expect(page.getByText('No alerts here')).toBeVisible();
+  await page.getByLabel('Type').selectOption('');
+  await page.getByLabel('Configuration').selectOption('');
 
   // Silenced for an hour, then lifted.
   await page.goto('/alerts');

@@ -317,7 +317,7 @@ pub async fn list(catalog: &Catalog, actor: &Principal, configuration_id: &str, 
 /// The newest backups of every configuration (safety snapshots left out), newest first.
 pub async fn recent(catalog: &Catalog, actor: &Principal, limit: i64) -> Result<Vec<Execution>, ExecutionError> {
     actor.require(Role::Viewer)?;
-    let sql = format!("SELECT {COLUMNS} FROM backup_executions WHERE {} ORDER BY created_at DESC, id LIMIT $1", of_source(""));
+    let sql = format!("SELECT {COLUMNS} FROM backup_executions WHERE {} ORDER BY created_at DESC, id DESC LIMIT $1", of_source(""));
     Ok(sqlx::query_as::<_, Execution>(&sql).bind(limit.clamp(1, 500)).fetch_all(catalog.pool()).await?)
 }
 

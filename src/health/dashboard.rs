@@ -23,21 +23,24 @@ pub async fn dashboard(catalog: &Catalog, actor: &Principal) -> Result<Dashboard
     let configurations = configurations::list(catalog, actor).await?;
     let name_of = |id: &str| configurations.iter().find(|c| c.configuration.id == id).map(|c| c.configuration.name.clone()).unwrap_or_default();
     let since = time::to_text(Utc::now() - chrono::Duration::hours(24));
+    // Each count and sum reads one index (migration 0026), not the table.
+    let source = executions::of_source("");
     let (active_backups, failed_backups): (i64, i64) = sqlx::query_as(&format!(
-        "SELECT CAST(COALESCE(SUM(CASE WHEN status IN ('queued', 'running') THEN 1 ELSE 0 END), 0) AS BIGINT),
-                CAST(COALESCE(SUM(CASE WHEN status = 'failed' AND completed_at >= $1 THEN 1 ELSE 0 END), 0) AS BIGINT)
-           FROM backup_executions WHERE {}",
-        executions::of_source("")
+        "SELECT (SELECT COUNT(*) FROM backup_executions WHERE status IN ('queued', 'running') AND {source}),
+                (SELECT COUNT(*) FROM backup_executions WHERE status = 'failed' AND completed_at >= $1 AND {source})"
     ))
     .bind(&since)
     .fetch_one(catalog.pool())
     .await?;
-    let stored: Vec<(Option<i64>, Option<f64>)> = sqlx::query_as(
-        "SELECT CAST(SUM(e.compressed_size_bytes) AS BIGINT), MAX(l.cost_per_gb_month) FROM backup_executions e JOIN backup_storage_locations l ON l.id = e.storage_location_id
-          WHERE e.status = 'completed' AND e.deleted_at IS NULL GROUP BY e.storage_location_id",
+    let by_location: Vec<(String, Option<i64>)> = sqlx::query_as(
+        "SELECT storage_location_id, CAST(SUM(compressed_size_bytes) AS BIGINT) FROM backup_executions
+          WHERE status = 'completed' AND deleted_at IS NULL AND storage_location_id IS NOT NULL GROUP BY storage_location_id",
     )
     .fetch_all(catalog.pool())
     .await?;
+    let prices: std::collections::HashMap<String, Option<f64>> =
+        sqlx::query_as::<_, (String, Option<f64>)>("SELECT id, cost_per_gb_month FROM backup_storage_locations").fetch_all(catalog.pool()).await?.into_iter().collect();
+    let stored: Vec<(Option<i64>, Option<f64>)> = by_location.into_iter().filter_map(|(location, bytes)| Some((bytes, *prices.get(&location)?))).collect();
     let total_storage_bytes: i64 = stored.iter().map(|(bytes, _)| bytes.unwrap_or(0)).sum();
     let monthly_cost: f64 = stored.iter().map(|(bytes, price)| bytes.unwrap_or(0) as f64 / 1e9 * price.unwrap_or(0.0)).sum();
     let overview = DashboardOverview {

@@ -250,7 +250,8 @@ async fn old_samples_are_folded(catalog: Catalog) {
         samples::insert(&catalog, &s).await.unwrap();
     };
     // Three raw samples in one minute of yesterday, one raw sample of the last hour.
-    let yesterday = (now - Duration::hours(26)).date_naive().and_hms_opt(10, 30, 0).unwrap().and_utc();
+    // A minute's start thirty hours ago (whatever the time of day the test runs).
+    let yesterday = time::parse(&(minute(now - Duration::hours(30)) + ":00.000000Z")).unwrap();
     add(yesterday, HealthStatus::Healthy, 10, "raw", 1).await;
     add(yesterday + Duration::seconds(10), HealthStatus::Degraded, 20, "raw", 1).await;
     add(yesterday + Duration::seconds(20), HealthStatus::Healthy, 30, "raw", 1).await;

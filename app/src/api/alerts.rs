@@ -10,11 +10,11 @@ use crate::error::AppError;
 /// Alerts by status (`active`, `resolved`, or all when empty), severity and type (all when
 /// empty), the most recently seen first.
 #[server(prefix = "/_sfn", endpoint = "list_alerts")]
-pub async fn list_alerts(status: String, severity: String, alert_type: String) -> Result<Vec<Alert>, AppError> {
+pub async fn list_alerts(status: String, severity: String, alert_type: String, configuration_id: String) -> Result<Vec<Alert>, AppError> {
     use bulwark_core::alerts::{self, Filter};
     let p = crate::ssr::principal().await?;
     let given = |v: String| Some(v).filter(|v| !v.is_empty());
-    let filter = Filter { status: given(status), severity: given(severity), alert_type: given(alert_type), ..Default::default() };
+    let filter = Filter { status: given(status), severity: given(severity), alert_type: given(alert_type), configuration_id: given(configuration_id), ..Default::default() };
     alerts::list(&crate::ssr::catalog()?, &p, &filter).await.map_err(AppError::from_core)
 }
 

@@ -5,6 +5,7 @@
 use leptos::prelude::*;
 
 use crate::api::alerts::{AcknowledgeAlert, AlertStatus, AlertType, LiftSilence, ResolveAlert, Severity, SilenceAlert, list_alerts, list_silences};
+use crate::api::configurations::list_configurations;
 use crate::components::{EmptyState, ErrorPanel, PageHeader, form_error};
 
 #[component]
@@ -16,10 +17,12 @@ pub fn AlertsPage() -> impl IntoView {
     let status = RwSignal::new("active".to_string());
     let severity = RwSignal::new(String::new());
     let alert_type = RwSignal::new(String::new());
+    let configuration = RwSignal::new(String::new());
     let alerts = Resource::new(
-        move || (status.get(), severity.get(), alert_type.get(), acknowledge.version().get(), resolve.version().get()),
-        |(status, severity, alert_type, ..)| list_alerts(status, severity, alert_type),
+        move || (status.get(), severity.get(), alert_type.get(), configuration.get(), acknowledge.version().get(), resolve.version().get()),
+        |(status, severity, alert_type, configuration, ..)| list_alerts(status, severity, alert_type, configuration),
     );
+    let configurations = Resource::new(|| (), |_| list_configurations());
     let silences = Resource::new(move || (silence.version().get(), lift.version().get()), |_| list_silences());
     view! {
         <PageHeader title="Alerts" lead="Failed backups, tests and copies, unreachable locations: one alert per condition, counted when it repeats, resolved when it clears."/>
@@ -44,6 +47,19 @@ pub fn AlertsPage() -> impl IntoView {
                     {AlertType::ALL.iter().map(|t| view! { <option value=t.as_str()>{t.as_str()}</option> }).collect_view()}
                 </select>
             </label>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let list = configurations.await.unwrap_or_default();
+                    view! {
+                        <label>"Configuration "
+                            <select aria-label="Configuration" on:change=move |ev| configuration.set(event_target_value(&ev))>
+                                <option value="" selected=true>"Any"</option>
+                                {list.into_iter().map(|c| view! { <option value=c.id.clone()>{c.name.clone()}</option> }).collect_view()}
+                            </select>
+                        </label>
+                    }
+                })}
+            </Transition>
         </div>
         {form_error(acknowledge.value())}
         {form_error(resolve.value())}
