@@ -9,6 +9,8 @@
 //! measured is "not measured", neither met nor breached. `evaluate_at` turns breaches into
 //! rpo_breach / rto_breach alerts and resolves them when the figure is back within its target.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 
 use super::HealthError;
@@ -55,6 +57,7 @@ pub async fn of_all_at(catalog: &Catalog, now: DateTime<Utc>) -> Result<Vec<Comp
     ))
     .fetch_all(catalog.pool())
     .await?;
+    let mut restores = latest_restores(catalog).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let continuous = row.frequency == "continuous" && row.source_type == "postgresql";
@@ -66,7 +69,7 @@ pub async fn of_all_at(catalog: &Catalog, now: DateTime<Utc>) -> Result<Vec<Comp
         };
         let age = minutes_between(point.as_deref().unwrap_or(&row.created_at), now);
         let rpo_met = row.rpo_minutes.zip(age).map(|(rpo, age)| age <= rpo as f64);
-        let measured = latest_restore(catalog, &row.id).await?;
+        let measured = restores.remove(&row.id);
         let rto_met = row.rto_minutes.zip(measured.as_ref()).map(|(rto, m)| m.seconds <= rto as f64 * 60.0);
         out.push(Compliance {
             configuration_id: row.id,
@@ -85,30 +88,37 @@ pub async fn of_all_at(catalog: &Catalog, now: DateTime<Utc>) -> Result<Vec<Comp
     Ok(out)
 }
 
-/// The latest measured restore of a configuration's backups: a restore test's or a restoration's.
-async fn latest_restore(catalog: &Catalog, configuration_id: &str) -> Result<Option<Measured>, HealthError> {
-    let tested: Vec<(String, String)> = sqlx::query_as(
-        "SELECT t.completed_at, t.performance_metrics FROM backup_tests t JOIN backup_executions e ON e.id = t.execution_id
-          WHERE e.configuration_id = $1 AND t.completed_at IS NOT NULL AND t.test_type = 'restoration' ORDER BY t.completed_at DESC LIMIT 5",
+/// Each configuration's latest measured restore: a restore test's or a restoration's, whichever
+/// is newer. Two queries for all configurations (one each was a hundred round trips per page).
+async fn latest_restores(catalog: &Catalog) -> Result<HashMap<String, Measured>, HealthError> {
+    let mut latest: HashMap<String, Measured> = HashMap::new();
+    let mut keep = |configuration: String, m: Measured| match latest.get(&configuration) {
+        Some(known) if known.at >= m.at => {}
+        _ => {
+            latest.insert(configuration, m);
+        }
+    };
+    let tested: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT e.configuration_id, t.completed_at, t.performance_metrics FROM backup_tests t JOIN backup_executions e ON e.id = t.execution_id
+          WHERE t.completed_at IS NOT NULL AND t.test_type = 'restoration'",
     )
-    .bind(configuration_id)
     .fetch_all(catalog.pool())
     .await?;
-    let test = tested.into_iter().find_map(|(at, metrics)| {
-        let seconds = serde_json::from_str::<serde_json::Value>(&metrics).ok()?["restoreSeconds"].as_f64()?;
-        Some(Measured { at, seconds })
-    });
-    let restored: Option<Measured> = sqlx::query_as(
-        "SELECT end_time AS at, duration_seconds AS seconds FROM restoration_jobs
-          WHERE configuration_id = $1 AND status = 'completed' AND end_time IS NOT NULL AND duration_seconds IS NOT NULL ORDER BY end_time DESC LIMIT 1",
+    for (configuration, at, metrics) in tested {
+        if let Some(seconds) = serde_json::from_str::<serde_json::Value>(&metrics).ok().and_then(|m| m["restoreSeconds"].as_f64()) {
+            keep(configuration, Measured { at, seconds });
+        }
+    }
+    let restored: Vec<(String, String, f64)> = sqlx::query_as(
+        "SELECT configuration_id, end_time, duration_seconds FROM restoration_jobs
+          WHERE status = 'completed' AND configuration_id IS NOT NULL AND end_time IS NOT NULL AND duration_seconds IS NOT NULL",
     )
-    .bind(configuration_id)
-    .fetch_optional(catalog.pool())
+    .fetch_all(catalog.pool())
     .await?;
-    Ok(match (test, restored) {
-        (Some(t), Some(r)) => Some(if r.at > t.at { r } else { t }),
-        (t, r) => t.or(r),
-    })
+    for (configuration, at, seconds) in restored {
+        keep(configuration, Measured { at, seconds });
+    }
+    Ok(latest)
 }
 
 /// `GET /api/admin/backups/health/compliance`: every active configuration's RPO and RTO now.
