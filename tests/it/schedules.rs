@@ -131,7 +131,16 @@ async fn executions_are_cancelled_queued_or_running(catalog: Catalog) {
     let stopped = wait_for(&catalog, &running.id, |e| e.is_finished()).await;
     assert_eq!(stopped.status, ExecutionStatus::Cancelled, "{:?}", stopped.error_message);
     assert!(stopped.snapshot_id.is_none());
-    let job = bulwark_core::platform::jobs::for_subject(&catalog, executions::JOB_KIND, &running.id).await.unwrap().unwrap();
+    // The pool records the job's end after its handler has returned: a moment after the
+    // execution's (a loaded machine showed it still running here).
+    let mut job = bulwark_core::platform::jobs::for_subject(&catalog, executions::JOB_KIND, &running.id).await.unwrap().unwrap();
+    for _ in 0..1200 {
+        if job.state != JobState::Running {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        job = bulwark_core::platform::jobs::for_subject(&catalog, executions::JOB_KIND, &running.id).await.unwrap().unwrap();
+    }
     assert_eq!(job.state, JobState::Cancelled);
     let repo = locations::open_repository(&catalog, &secrets, &loc).await.unwrap();
     assert!(repo.snapshots().await.unwrap().is_empty(), "a cancelled backup leaves no snapshot");
