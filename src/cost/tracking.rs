@@ -4,13 +4,15 @@
 //! price per GB-month for one day (a month counted as 30 days); the day's requests and bytes
 //! read out of the location (`usage`) are split over the rows in proportion to their bytes.
 //! Each row carries the suggestions computed from the same figures (`suggestions`). Tracking a
-//! day again replaces its rows.
+//! day again replaces its rows; tracking a day also settles the day before, whose rows were
+//! written while it still ran: their requests and transfer are priced again from the final counts.
 
 use chrono::NaiveDate;
 
 use super::attribution::{self, Attribution};
 use super::{prices, suggestions, usage, CostError, Prices, Suggestion, DAYS_PER_MONTH, GB};
 use crate::platform::auth::{Principal, Role};
+use crate::platform::catalog::dialect::LockTopic;
 use crate::platform::catalog::Catalog;
 use crate::platform::secrets::SecretBox;
 use crate::platform::time;
@@ -60,14 +62,22 @@ pub async fn track(catalog: &Catalog, secrets: &SecretBox, day: NaiveDate) -> Re
             }
         }
     }
+    // The day before was tracked while it still ran: its requests and transfer are final now.
+    if let Some(before) = day.pred_opt() {
+        for d in &days {
+            settle(catalog, &d.location_id, &d.prices, &before.to_string()).await?;
+        }
+    }
     let advice = suggestions::compute(catalog, &days, day).await?;
     let day_text = day.to_string();
     let now = time::now_text();
     for d in &days {
         let served = usage::of_day(catalog, &d.location_id, &day_text).await?;
         let total = d.attribution.total_bytes;
-        let mut tx = catalog.pool().begin().await?;
-        sqlx::query("DELETE FROM backup_cost_tracking WHERE tracking_period_start = $1 AND storage_location_id = $2").bind(&day_text).bind(&d.location_id).execute(&mut *tx).await?;
+        // Serialised: two trackings of a day at once (the daily job and "track now") would each
+        // delete before the other inserts, and the day would count twice.
+        let mut tx = catalog.begin_serialized(LockTopic::CostTracking).await?;
+        sqlx::query("DELETE FROM backup_cost_tracking WHERE tracking_period_start = $1 AND storage_location_id = $2").bind(&day_text).bind(&d.location_id).execute(&mut *tx.tx).await?;
         for (configuration, bytes) in &d.attribution.shares {
             let fraction = if total > 0 { *bytes as f64 / total as f64 } else { 0.0 };
             let storage_gb = *bytes as f64 / GB;
@@ -97,11 +107,44 @@ pub async fn track(catalog: &Catalog, secrets: &SecretBox, day: NaiveDate) -> Re
             .bind(d.prices.cost_per_gb_month)
             .bind(serde_json::to_string(&mine).unwrap_or_else(|_| "[]".into()))
             .bind(&now)
-            .execute(&mut *tx)
+            .execute(&mut *tx.tx)
             .await?;
             tracked.rows += 1;
         }
         tx.commit().await?;
     }
     Ok(tracked)
+}
+
+/// Prices `day`'s requests and transfer at `location_id` again from their final counts, split
+/// over its rows by their bytes as tracking does; the rows' storage stays as tracked.
+async fn settle(catalog: &Catalog, location_id: &str, prices: &Prices, day: &str) -> Result<(), CostError> {
+    let served = usage::of_day(catalog, location_id, day).await?;
+    let mut tx = catalog.begin_serialized(LockTopic::CostTracking).await?;
+    let rows: Vec<(String, i64, f64)> = sqlx::query_as("SELECT id, storage_bytes, storage_cost_usd FROM backup_cost_tracking WHERE tracking_period_start = $1 AND storage_location_id = $2")
+        .bind(day)
+        .bind(location_id)
+        .fetch_all(&mut *tx.tx)
+        .await?;
+    let total: i64 = rows.iter().map(|(_, bytes, _)| bytes).sum();
+    for (id, bytes, storage_cost) in &rows {
+        let fraction = if total > 0 { *bytes as f64 / total as f64 } else { 0.0 };
+        let requests = (served.requests as f64 * fraction).round();
+        let transfer_gb = served.bytes_out as f64 * fraction / GB;
+        let request_cost = requests / 1000.0 * prices.cost_per_1k_requests.unwrap_or(0.0);
+        let transfer_cost = transfer_gb * prices.cost_per_gb_transfer.unwrap_or(0.0);
+        sqlx::query(
+            "UPDATE backup_cost_tracking SET api_requests_count = $1, data_transfer_gb = $2, request_cost_usd = $3, transfer_cost_usd = $4, total_cost_usd = $5 WHERE id = $6",
+        )
+        .bind(requests as i64)
+        .bind(transfer_gb)
+        .bind(request_cost)
+        .bind(transfer_cost)
+        .bind(storage_cost + request_cost + transfer_cost)
+        .bind(id)
+        .execute(&mut *tx.tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }

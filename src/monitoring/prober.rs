@@ -56,7 +56,11 @@ async fn probe_one(catalog: &Catalog, secrets: &SecretBox, row: Row) -> Result<H
     };
     let service = row.into_service()?;
     let reading = probes::probe(&service, password.as_deref()).await;
-    let triggered = verdicts::judge(catalog, &service, &reading).await?;
+    // Read again after the probe (which may take its whole timeout): a service deleted meanwhile
+    // is not recorded, and one disabled raises nothing (no later probe would resolve it); the
+    // failures in a row count from the latest state.
+    let service = services::find(catalog, &service.id).await?.into_service()?;
+    let triggered = if service.enabled { verdicts::judge(catalog, &service, &reading).await? } else { Vec::new() };
     samples::record_probe(catalog, &service, &reading, triggered).await
 }
 

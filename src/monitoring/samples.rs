@@ -187,12 +187,13 @@ pub async fn record_pushed(catalog: &Catalog, actor: &Principal, pushed: &Record
             return Err(invalid(format!("{field}: a percentage from 0 to 100")));
         }
     }
-    if pushed.throughput_rps.is_some_and(|v| !v.is_finite() || v < 0.0) {
-        return Err(invalid("throughput_rps: zero or more"));
+    // Bounded, so sums over a range cannot overflow (a day in milliseconds at most).
+    if pushed.throughput_rps.is_some_and(|v| !(0.0..=1e9).contains(&v)) {
+        return Err(invalid("throughput_rps: from 0 to 1,000,000,000"));
     }
     for (field, value) in [("response_time_ms", pushed.response_time_ms), ("network_latency_ms", pushed.network_latency_ms), ("active_connections", pushed.active_connections)] {
-        if value.is_some_and(|v| v < 0) {
-            return Err(invalid(format!("{field}: zero or more")));
+        if value.is_some_and(|v| !(0..=86_400_000).contains(&v)) {
+            return Err(invalid(format!("{field}: from 0 to 86,400,000")));
         }
     }
     let object = |field: &str, value: &Option<serde_json::Value>| -> Result<serde_json::Value, MonitoringError> {
@@ -368,7 +369,7 @@ async fn fold(catalog: &Catalog, from: &str, to: &str, prefix: usize, suffix: &s
     let bucket = format!("substr(monitoring_timestamp, 1, {prefix})");
     let sql = format!(
         "INSERT INTO system_health_monitoring ({COLUMNS})
-         SELECT '{to}:' || {bucket} || ':' || service_name, {bucket} || '{suffix}', service_name, MAX(service_id),
+         SELECT '{to}:' || {bucket} || ':' || MIN(id), {bucket} || '{suffix}', service_name, MAX(service_id),
                 CASE MAX(CASE health_status WHEN 'unhealthy' THEN 3 WHEN 'degraded' THEN 2 WHEN 'unknown' THEN 1 ELSE 0 END)
                      WHEN 3 THEN 'unhealthy' WHEN 2 THEN 'degraded' WHEN 1 THEN 'unknown' ELSE 'healthy' END,
                 {}, {}, {}, {}, {}, {}, {}, {}, '{{}}', '[]', '{{}}', MAX(geographical_region), MAX(availability_zone), '{to}', CAST(SUM(sample_count) AS BIGINT)

@@ -282,8 +282,9 @@ pub async fn create(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, r
     find(catalog, &id).await?.into_service()
 }
 
-/// Changes a service; a password left out keeps the stored one, unless the host, port or user
-/// changed (the stored password is never sent to another server).
+/// Changes a service, probed again from the next round (a shorter interval takes effect at
+/// once); a password left out keeps the stored one, unless the host, port or user changed (the
+/// stored password is never sent to another server).
 pub async fn update(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, id: &str, request: &ServiceRequest) -> Result<MonitoredService, MonitoringError> {
     actor.require(Role::Admin)?;
     let row = find(catalog, id).await?;
@@ -310,7 +311,7 @@ pub async fn update(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, i
     }
     sqlx::query(
         "UPDATE monitored_services SET name = $1, settings = $2, sealed_password = $3, interval_seconds = $4, timeout_seconds = $5, failures_before_alert = $6, enabled = $7,
-             geographical_region = $8, availability_zone = $9, updated_at = $10 WHERE id = $11",
+             geographical_region = $8, availability_zone = $9, updated_at = $10, next_probe_at = $10 WHERE id = $11",
     )
     .bind(&checked.name)
     .bind(serde_json::to_string(&checked.settings).unwrap_or_default())

@@ -35,9 +35,11 @@ struct Row {
     api_requests_count: i64,
 }
 
+/// Today's rows of `location`.
 async fn rows(catalog: &Catalog, location: &str) -> Vec<Row> {
-    sqlx::query_as("SELECT backup_configuration_id, storage_bytes, storage_cost_usd, request_cost_usd, transfer_cost_usd, total_cost_usd, api_requests_count FROM backup_cost_tracking WHERE storage_location_id = $1 ORDER BY storage_bytes DESC")
+    sqlx::query_as("SELECT backup_configuration_id, storage_bytes, storage_cost_usd, request_cost_usd, transfer_cost_usd, total_cost_usd, api_requests_count FROM backup_cost_tracking WHERE storage_location_id = $1 AND tracking_period_start = $2 ORDER BY storage_bytes DESC")
         .bind(location)
+        .bind(chrono::Utc::now().date_naive().to_string())
         .fetch_all(catalog.pool())
         .await
         .unwrap()
@@ -127,6 +129,25 @@ async fn shared_data_is_charged_once_and_suggestions_follow_the_figures(catalog:
     assert!((colder.estimated_savings - ra.storage_bytes as f64 / 1e9 * (1000.0 - 1.0)).abs() < 1e-9, "{colder:?}");
     assert!(colder.description.starts_with("alpha: 1 of its 1 backups on hot are older than 30 days; on cold"), "{}", colder.description);
 
+    // Yesterday's rows were written while the day still ran: tracking today prices its final
+    // requests and transfer (here: 5,000 requests and 2 GB read out after it was tracked).
+    let yesterday = (chrono::Utc::now().date_naive() - chrono::Duration::days(1)).to_string();
+    sqlx::query("UPDATE backup_cost_tracking SET tracking_period_start = $1, tracking_period_end = $1 WHERE storage_location_id = $2").bind(&yesterday).bind(&hot.id).execute(catalog.pool()).await.unwrap();
+    sqlx::query("INSERT INTO storage_usage (storage_location_id, day, requests, bytes_in, bytes_out) VALUES ($1, $2, 5000, 0, 2000000000)").bind(&hot.id).bind(&yesterday).execute(catalog.pool()).await.unwrap();
+    tracking::track_now(&catalog, &secrets, &admin).await.unwrap();
+    let settled: Vec<(i64, f64, f64, f64)> = sqlx::query_as("SELECT api_requests_count, request_cost_usd, transfer_cost_usd, storage_cost_usd FROM backup_cost_tracking WHERE tracking_period_start = $1 AND storage_location_id = $2")
+        .bind(&yesterday)
+        .bind(&hot.id)
+        .fetch_all(catalog.pool())
+        .await
+        .unwrap();
+    // Each row's share of the requests is a whole number: the sum is off by a rounding each.
+    let requests: i64 = settled.iter().map(|r| r.0).sum();
+    assert!((requests - 5000).abs() < settled.len() as i64, "{settled:?}");
+    assert!((settled.iter().map(|r| r.1).sum::<f64>() - requests as f64 / 1000.0 * 10.0).abs() < 1e-6, "{settled:?}");
+    assert!((settled.iter().map(|r| r.2).sum::<f64>() - 2.0 * 100.0).abs() < 1e-6, "{settled:?}");
+    assert!((settled.iter().map(|r| r.3).sum::<f64>() - today.iter().map(|r| r.storage_cost_usd).sum::<f64>()).abs() < 1e-9, "storage stays as tracked");
+
     // Beta's backup forgotten (not yet pruned): its own data is unreferenced, the shared file
     // is alpha's alone.
     let repo = locations::open_repository(&catalog, &secrets, &hot.id).await.unwrap();
@@ -158,8 +179,8 @@ async fn shared_data_is_charged_once_and_suggestions_follow_the_figures(catalog:
     assert_eq!(hot_row.storage_used, hot_now);
     assert!(hot_row.storage_available.is_some_and(|f| f > 0) && hot_row.utilization_percentage.is_some());
     assert!(u.storage_by_configuration.iter().any(|x| x.configuration_name == "alpha" && x.retention_compliance));
-    assert_eq!(u.trend.len(), 1);
-    assert_eq!(u.total_storage, u.trend[0].bytes);
+    assert_eq!(u.trend.len(), 2, "yesterday's and today's");
+    assert_eq!(u.total_storage, u.trend[1].bytes);
 
     // Bad input: a sentence, nothing changed.
     let e = prices::set(&catalog, &admin, &hot.id, &Prices { cost_per_gb_month: Some(-1.0), ..Default::default() }).await.unwrap_err();

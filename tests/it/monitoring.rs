@@ -312,6 +312,7 @@ async fn bad_services_and_samples_are_refused(catalog: Catalog) {
     for (body, sentence) in [
         (serde_json::json!({ "service_name": "api", "health_status": "fine" }), "health_status: \"fine\" is not one of healthy, degraded, unhealthy, unknown"),
         (serde_json::json!({ "service_name": "api", "health_status": "healthy", "cpu_usage": 150.0 }), "cpu_usage: a percentage from 0 to 100"),
+        (serde_json::json!({ "service_name": "api", "health_status": "healthy", "response_time_ms": 9_000_000_000_000_000_000i64 }), "response_time_ms: from 0 to 86,400,000"),
         (serde_json::json!({ "service_name": "", "health_status": "healthy" }), "service_name: 1 to 100 characters, without control characters"),
         (serde_json::json!({ "service_name": "node:x", "health_status": "healthy" }), "service_name: names starting with node: or location: are Bulwark's own"),
         (serde_json::json!({ "service_name": "api", "health_status": "healthy", "custom_metrics": [1] }), "custom_metrics: an object of at most 16 KiB"),

@@ -52,7 +52,11 @@ pub async fn dashboard_events(
                     Some(now) => now,
                     None => {
                         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                        fingerprint(&s.catalog, &p).await.ok()?
+                        // A catalog that does not answer for a moment ends nothing: look again.
+                        match fingerprint(&s.catalog, &p).await {
+                            Ok(now) => now,
+                            Err(_) => continue,
+                        }
                     }
                 };
                 if last.as_deref() != Some(now.as_str()) {

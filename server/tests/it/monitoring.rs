@@ -79,7 +79,7 @@ async fn the_dashboard_stream_sends_its_first_event_at_once() {
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.headers.get("content-type").and_then(|v| v.to_str().ok()), Some("text/event-stream"));
     let text = reply.text();
-    assert!(text.starts_with("event: dashboard\ndata: {\"fingerprint\":\"0/0//0/\"}"), "{text}");
+    assert!(text.starts_with("event: dashboard\ndata: {\"fingerprint\":\"0/0/0/0/0/0/\"}"), "{text}");
     let anonymous = app.send_to_first_event(Request::get("/api/admin/backups/dashboard/events").body(Body::empty()).unwrap()).await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 }

@@ -51,7 +51,7 @@ async fn read(conn: &mut PgConnection, s: &ServiceSettings) -> Result<Reading, s
         let row = sqlx::query(
             "SELECT CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0::float8
                          ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8 END AS lag,
-                    (SELECT status FROM pg_stat_wal_receiver LIMIT 1) AS receiver",
+                    (SELECT COALESCE(status, 'hidden') FROM pg_stat_wal_receiver LIMIT 1) AS receiver",
         )
         .fetch_one(&mut *conn)
         .await?;
@@ -60,7 +60,9 @@ async fn read(conn: &mut PgConnection, s: &ServiceSettings) -> Result<Reading, s
         reading.metrics.insert("replicationLagSeconds".into(), lag.into());
         reading.metrics.insert("walReceiver".into(), receiver.clone().into());
         let max = s.max_lag_seconds.unwrap_or(DEFAULT_MAX_LAG_SECONDS);
-        if receiver.as_deref() != Some("streaming") {
+        // A role without pg_read_all_stats sees the receiver's row but not its status: only a
+        // missing receiver, or one in another state, is known not to stream.
+        if !matches!(receiver.as_deref(), Some("streaming" | "hidden")) {
             reading.degrade(format!("the standby is not streaming (WAL receiver: {})", receiver.as_deref().unwrap_or("none")));
         }
         if let Some(lag) = lag.filter(|l| *l > max as f64) {

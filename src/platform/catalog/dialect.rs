@@ -12,6 +12,8 @@ pub enum Backend {
 pub enum LockTopic {
     AuditChain,
     JobQueue,
+    /// A day's cost rows, replaced whole (two trackings at once would both insert).
+    CostTracking,
 }
 
 impl Backend {
@@ -68,6 +70,7 @@ impl Backend {
         let key = match topic {
             LockTopic::AuditChain => 0x4255_4c57_0001_i64,
             LockTopic::JobQueue => 0x4255_4c57_0002_i64,
+            LockTopic::CostTracking => 0x4255_4c57_0003_i64,
         };
         match self {
             Backend::Sqlite => None,
