@@ -164,3 +164,27 @@ async fn three_nodes_ask(catalog: &Catalog, every: Duration) -> Vec<bool> {
     }
     out
 }
+
+/// A node frozen inside a catalog transaction (SIGSTOP, a paused VM) keeps its connection open.
+/// It used to hold its locks for ever: another node queueing periodic jobs waited on the queue's
+/// lock, and its loop, which also re-queues dead nodes' jobs, with it; any audited write waited
+/// on the audit chain's. Now queueing skips a busy lock and the server ends the frozen session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_frozen_inside_a_transaction_blocks_no_one() {
+    use bulwark_core::platform::catalog::dialect::LockTopic;
+    let url = tokio::task::spawn_blocking(bulwark_testkit::postgres_url).await.unwrap();
+    let (frozen, live) = (Catalog::open(&url).await.unwrap(), Catalog::open(&url).await.unwrap());
+
+    let queue = frozen.begin_serialized(LockTopic::JobQueue).await.unwrap();
+    let asked = tokio::time::timeout(std::time::Duration::from_secs(5), jobs::enqueue_periodic(&live, "housekeeping", Duration::hours(1))).await;
+    assert!(!asked.expect("queueing waited on a frozen node's lock").unwrap(), "the holder queues, not this node");
+    drop(queue);
+
+    let mut chain = frozen.begin_serialized(LockTopic::AuditChain).await.unwrap();
+    sqlx::query("SELECT 1").execute(&mut *chain.tx).await.unwrap();
+    let started = std::time::Instant::now();
+    let other = tokio::time::timeout(std::time::Duration::from_secs(60), live.begin_serialized(LockTopic::AuditChain)).await;
+    other.expect("an audited write waited for ever on a frozen node").unwrap();
+    assert!(started.elapsed() >= std::time::Duration::from_secs(10), "the lock was held until the server ended the session");
+    assert!(chain.commit().await.is_err(), "the frozen node's transaction is over: nothing it wrote in it lands");
+}

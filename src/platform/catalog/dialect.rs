@@ -52,7 +52,12 @@ impl Backend {
                 "PRAGMA foreign_keys = ON",
                 "PRAGMA busy_timeout = 10000",
             ],
-            Backend::Postgres => &[],
+            // A node that stops between a transaction's statements (frozen, partitioned, its
+            // VM paused) keeps its connection open and would hold its row and advisory locks
+            // for ever, stopping every other node that needs them; the server ends such a
+            // session instead. No transaction here waits on anything but SQL between its
+            // statements (deliveries are sent, repositories written, before or after).
+            Backend::Postgres => &["SET idle_in_transaction_session_timeout = '15s'"],
         }
     }
 
@@ -65,8 +70,9 @@ impl Backend {
         }
     }
 
-    /// The statement that serialises a topic inside a transaction, across every node.
-    pub(crate) fn lock_statement(self, topic: LockTopic) -> Option<String> {
+    /// The statement that serialises a topic inside a transaction, across every node; with
+    /// `wait` false it answers at once whether it got the lock (a boolean row).
+    pub(crate) fn lock_statement(self, topic: LockTopic, wait: bool) -> Option<String> {
         let key = match topic {
             LockTopic::AuditChain => 0x4255_4c57_0001_i64,
             LockTopic::JobQueue => 0x4255_4c57_0002_i64,
@@ -74,7 +80,8 @@ impl Backend {
         };
         match self {
             Backend::Sqlite => None,
-            Backend::Postgres => Some(format!("SELECT pg_advisory_xact_lock({key})")),
+            Backend::Postgres if wait => Some(format!("SELECT pg_advisory_xact_lock({key})")),
+            Backend::Postgres => Some(format!("SELECT pg_try_advisory_xact_lock({key})")),
         }
     }
 

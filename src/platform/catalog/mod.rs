@@ -151,10 +151,30 @@ impl Catalog {
             Backend::Postgres => None,
         };
         let mut tx = self.pool.begin_with(self.backend.begin_immediate()).await?;
-        if let Some(statement) = self.backend.lock_statement(topic) {
+        if let Some(statement) = self.backend.lock_statement(topic, true) {
             tx.execute(statement.as_str()).await?;
         }
         Ok(SerializedTx { tx, _guard: guard, audit_key: self.audit_key.clone() })
+    }
+
+    /// [`Catalog::begin_serialized`] for work that any holder of the topic does as well (queueing
+    /// periodic jobs): `None` at once, rather than a wait, while someone else holds it.
+    pub async fn try_begin_serialized(&self, topic: dialect::LockTopic) -> Result<Option<SerializedTx<'_>>, sqlx::Error> {
+        let guard = match self.backend {
+            Backend::Sqlite => match self.write_lock.try_lock() {
+                Ok(guard) => Some(guard),
+                Err(_) => return Ok(None),
+            },
+            Backend::Postgres => None,
+        };
+        let mut tx = self.pool.begin_with(self.backend.begin_immediate()).await?;
+        if let Some(statement) = self.backend.lock_statement(topic, false) {
+            let got: bool = sqlx::query_scalar(statement.as_str()).fetch_one(&mut *tx).await?;
+            if !got {
+                return Ok(None);
+            }
+        }
+        Ok(Some(SerializedTx { tx, _guard: guard, audit_key: self.audit_key.clone() }))
     }
 
     /// Counts rows of one of the catalog's own tables (for dashboards and empty states).

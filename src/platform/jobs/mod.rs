@@ -519,8 +519,12 @@ pub async fn attempts(catalog: &Catalog, id: &str) -> Result<Vec<Attempt>, JobEr
 
 /// Queues a housekeeping job of `kind` unless one is queued or running, or one was created
 /// less than `every` ago; serialised, so several nodes queue it once. True if it queued one.
+/// While another node is queueing, this one leaves it to them (it asks again next round)
+/// rather than wait: the loop that calls it also re-queues dead nodes' jobs.
 pub async fn enqueue_periodic(catalog: &Catalog, kind: &str, every: Duration) -> Result<bool, JobError> {
-    let mut tx = catalog.begin_serialized(LockTopic::JobQueue).await?;
+    let Some(mut tx) = catalog.try_begin_serialized(LockTopic::JobQueue).await? else {
+        return Ok(false);
+    };
     let since = time::to_text(crate::platform::catalog::now_on(&mut tx.tx).await? - every);
     let recent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = $1 AND (state IN ('queued', 'running') OR created_at > $2)")
         .bind(kind)
