@@ -194,6 +194,9 @@ pub struct Filter {
     pub alert_type: Option<String>,
     pub configuration_id: Option<String>,
     pub limit: Option<i64>,
+    /// Any of these types (for callers in this crate: a report over several kinds at once).
+    #[serde(skip)]
+    pub any_of_types: Vec<AlertType>,
 }
 
 const COLUMNS: &str = "id, alert_type, severity, status, subject, message, backup_configuration_id, backup_execution_id, dedup_hash, occurrences, first_seen_at, last_seen_at,
@@ -293,6 +296,10 @@ pub async fn list(catalog: &Catalog, actor: &Principal, filter: &Filter) -> Resu
     }
     if let Some(alert_type) = alert_type {
         conditions.push(format!("alert_type = {}", arg(alert_type.as_str())));
+    }
+    if !filter.any_of_types.is_empty() {
+        let listed: Vec<String> = filter.any_of_types.iter().map(|t| arg(t.as_str())).collect();
+        conditions.push(format!("alert_type IN ({})", listed.join(", ")));
     }
     if let Some(configuration) = filter.configuration_id.as_deref().filter(|c| !c.is_empty()) {
         conditions.push(format!("backup_configuration_id = {}", arg(configuration)));

@@ -50,10 +50,11 @@ fn minutes_between(from: &str, to: DateTime<Utc>) -> Option<f64> {
 pub async fn of_all_at(catalog: &Catalog, now: DateTime<Utc>) -> Result<Vec<Compliance>, HealthError> {
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT c.id, c.name, c.frequency, c.source_type, c.rpo_minutes, c.rto_minutes, c.created_at,
-                (SELECT MAX(COALESCE(e.started_at, e.completed_at)) FROM backup_executions e WHERE e.configuration_id = c.id AND e.status = 'completed' AND {}) AS newest_backup,
+                COALESCE((SELECT MAX(e.started_at) FROM backup_executions e WHERE e.configuration_id = c.id AND e.status = 'completed' AND {source}),
+                         (SELECT MAX(e.completed_at) FROM backup_executions e WHERE e.configuration_id = c.id AND e.status = 'completed' AND {source})) AS newest_backup,
                 (SELECT MAX(w.archived_at) FROM wal_archive w WHERE w.configuration_id = c.id) AS newest_wal
            FROM backup_configurations c WHERE c.is_active = 1 ORDER BY c.name",
-        executions::of_source("e")
+        source = executions::of_source("e")
     ))
     .fetch_all(catalog.pool())
     .await?;

@@ -8,7 +8,7 @@
 
 use chrono::Utc;
 
-use super::{metrics, HealthError};
+use super::{days, metrics, HealthError};
 use crate::alerts::{self, Filter};
 use crate::configurations;
 use crate::executions;
@@ -32,17 +32,12 @@ pub async fn dashboard(catalog: &Catalog, actor: &Principal) -> Result<Dashboard
     .bind(&since)
     .fetch_one(catalog.pool())
     .await?;
-    let by_location: Vec<(String, Option<i64>)> = sqlx::query_as(
-        "SELECT storage_location_id, CAST(SUM(compressed_size_bytes) AS BIGINT) FROM backup_executions
-          WHERE status = 'completed' AND deleted_at IS NULL AND storage_location_id IS NOT NULL GROUP BY storage_location_id",
-    )
-    .fetch_all(catalog.pool())
-    .await?;
+    let by_location = days::stored_by_location(catalog).await?;
     let prices: std::collections::HashMap<String, Option<f64>> =
         sqlx::query_as::<_, (String, Option<f64>)>("SELECT id, cost_per_gb_month FROM backup_storage_locations").fetch_all(catalog.pool()).await?.into_iter().collect();
-    let stored: Vec<(Option<i64>, Option<f64>)> = by_location.into_iter().filter_map(|(location, bytes)| Some((bytes, *prices.get(&location)?))).collect();
-    let total_storage_bytes: i64 = stored.iter().map(|(bytes, _)| bytes.unwrap_or(0)).sum();
-    let monthly_cost: f64 = stored.iter().map(|(bytes, price)| bytes.unwrap_or(0) as f64 / 1e9 * price.unwrap_or(0.0)).sum();
+    let stored: Vec<(i64, Option<f64>)> = by_location.into_iter().filter_map(|(location, bytes)| Some((bytes, *prices.get(&location)?))).collect();
+    let total_storage_bytes: i64 = stored.iter().map(|(bytes, _)| bytes).sum();
+    let monthly_cost: f64 = stored.iter().map(|(bytes, price)| *bytes as f64 / 1e9 * price.unwrap_or(0.0)).sum();
     let overview = DashboardOverview {
         total_configurations: configurations.iter().filter(|c| c.configuration.is_active != 0).count() as i64,
         active_backups,
@@ -65,9 +60,9 @@ pub async fn dashboard(catalog: &Catalog, actor: &Principal) -> Result<Dashboard
         .collect();
     upcoming_tasks.sort_by(|a, b| a.scheduled_for.cmp(&b.scheduled_for));
     upcoming_tasks.truncate(10);
-    let report = metrics::report(catalog, actor, Some("24h")).await?;
-    let system_health = SystemHealth { rto_compliance: report.metrics.rto_achievement, rpo_compliance: report.metrics.rpo_achievement, success_rate: report.metrics.success_rate };
-    Ok(Dashboard { overview, recent_executions, active_alerts, upcoming_tasks, system_health, compliance: report.compliance })
+    let (metrics, compliance, _) = metrics::metrics_since(catalog, &since, Utc::now()).await?;
+    let system_health = SystemHealth { rto_compliance: metrics.rto_achievement, rpo_compliance: metrics.rpo_achievement, success_rate: metrics.success_rate };
+    Ok(Dashboard { overview, recent_executions, active_alerts, upcoming_tasks, system_health, compliance })
 }
 
 /// What the dashboard shows changes when this does: backups queued, started or ended, alerts

@@ -6,6 +6,7 @@
 
 pub mod compliance;
 pub mod dashboard;
+mod days;
 pub mod locations;
 pub mod metrics;
 pub mod scrape;

@@ -5,7 +5,7 @@
 //! the averages of its figures weighted by what each row stands for, and how many samples it
 //! stands for; the free-form fields (custom metrics, anomalies, alerts) stay on raw samples only.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, Timelike, Utc};
 
 use super::probes::Reading;
 use super::{HealthSample, HealthStatus, HealthSummary, MonitoredService, MonitoringError, RecordSample, ServiceHealth, ServicesHealth, RECORD_SCOPE};
@@ -270,11 +270,8 @@ pub async fn report(catalog: &Catalog, actor: &Principal, time_range: Option<&st
     }
     let health_data: Vec<HealthSample> = query.fetch_all(catalog.pool()).await?.into_iter().map(HealthSample::from).collect();
     let summary = summary(catalog, &since, services).await?;
-    let mut open = Vec::new();
-    for alert_type in SERVICE_ALERTS {
-        let filter = alerts::Filter { status: Some("active".into()), alert_type: Some(alert_type.as_str().into()), limit: Some(100), ..alerts::Filter::default() };
-        open.extend(alerts::list(catalog, actor, &filter).await?);
-    }
+    let filter = alerts::Filter { status: Some("active".into()), any_of_types: SERVICE_ALERTS.to_vec(), limit: Some(500), ..alerts::Filter::default() };
+    let open = alerts::list(catalog, actor, &filter).await?;
     Ok(ServicesHealth { success: true, health_data, summary, alerts: open })
 }
 
@@ -283,35 +280,85 @@ fn placeholders(first: usize, count: usize) -> String {
     (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
 }
 
-/// Each service's figures over the range, counted in the catalog (a bucket counts as the samples
-/// it stands for).
+/// A service's counts over a range, as its parts are added up.
+#[derive(Default)]
+struct Figures {
+    samples: i64,
+    up: i64,
+    response_ms_sum: f64,
+    timed: i64,
+    latest_at: String,
+}
+
+/// Each service's figures over the range (a bucket counts as the samples it stands for), in
+/// three parts that never overlap: the minute and hour buckets in the range; the raw samples
+/// of each whole minute after the range's start, summed per minute as they were written
+/// (`system_health_minutes`, migration 0028); and the raw samples of the range's first,
+/// partial minute.
 async fn summary(catalog: &Catalog, since: &str, services: &[String]) -> Result<HealthSummary, MonitoringError> {
-    let filter = if services.is_empty() { String::new() } else { format!(" AND service_name IN ({})", placeholders(2, services.len())) };
-    let sql = format!(
-        "SELECT service_name, CAST(SUM(sample_count) AS BIGINT), CAST(SUM(CASE WHEN health_status IN ('healthy', 'degraded') THEN sample_count ELSE 0 END) AS BIGINT),
-                CAST(SUM(response_time_ms * sample_count) AS DOUBLE PRECISION) / NULLIF(CAST(SUM(CASE WHEN response_time_ms IS NULL THEN 0 ELSE sample_count END) AS DOUBLE PRECISION), 0),
-                MAX(monitoring_timestamp)
-         FROM system_health_monitoring WHERE monitoring_timestamp >= $1{filter} GROUP BY service_name ORDER BY service_name"
-    );
-    let mut query = sqlx::query_as::<_, (String, i64, i64, Option<f64>, String)>(&sql).bind(since);
-    for s in services {
-        query = query.bind(s);
+    let next_minute = time::parse(since)
+        .map(|t| {
+            let floor = t.with_second(0).and_then(|t| t.with_nanosecond(0)).unwrap_or(t);
+            if floor == t { t } else { floor + Duration::minutes(1) }
+        })
+        .map(time::to_text)
+        .unwrap_or_else(|| since.to_string());
+    // The names are bound, one placeholder each after the part's own bounds.
+    let filter = |first: usize| if services.is_empty() { String::new() } else { format!(" AND service_name IN ({})", placeholders(first, services.len())) };
+    let sample_sums = "CAST(SUM(sample_count) AS BIGINT), CAST(SUM(CASE WHEN health_status IN ('healthy', 'degraded') THEN sample_count ELSE 0 END) AS BIGINT),
+                       CAST(COALESCE(SUM(response_time_ms * sample_count), 0) AS DOUBLE PRECISION), CAST(SUM(CASE WHEN response_time_ms IS NULL THEN 0 ELSE sample_count END) AS BIGINT),
+                       MAX(monitoring_timestamp)";
+    let parts: [(String, Vec<&str>); 3] = [
+        (
+            format!("SELECT service_name, {sample_sums} FROM system_health_monitoring WHERE resolution IN ('minute', 'hour') AND monitoring_timestamp >= $1{} GROUP BY service_name", filter(2)),
+            vec![since],
+        ),
+        (
+            format!(
+                "SELECT service_name, CAST(SUM(samples) AS BIGINT), CAST(SUM(up) AS BIGINT), CAST(SUM(response_ms_sum) AS DOUBLE PRECISION), CAST(SUM(timed) AS BIGINT), MAX(latest_at)
+                   FROM system_health_minutes WHERE minute >= SUBSTR($1, 1, 16){} GROUP BY service_name",
+                filter(2)
+            ),
+            vec![next_minute.as_str()],
+        ),
+        (
+            format!(
+                "SELECT service_name, {sample_sums} FROM system_health_monitoring WHERE resolution = 'raw' AND monitoring_timestamp >= $1 AND monitoring_timestamp < $2{} GROUP BY service_name",
+                filter(3)
+            ),
+            vec![since, next_minute.as_str()],
+        ),
+    ];
+    let mut figures: std::collections::BTreeMap<String, Figures> = std::collections::BTreeMap::new();
+    for (sql, bounds) in &parts {
+        let mut query = sqlx::query_as::<_, (String, i64, i64, f64, i64, String)>(sql);
+        for bound in bounds {
+            query = query.bind(*bound);
+        }
+        for s in services {
+            query = query.bind(s);
+        }
+        for (service, samples, up, response_ms_sum, timed, latest_at) in query.fetch_all(catalog.pool()).await? {
+            let f = figures.entry(service).or_default();
+            f.samples += samples;
+            f.up += up;
+            f.response_ms_sum += response_ms_sum;
+            f.timed += timed;
+            f.latest_at = f.latest_at.clone().max(latest_at);
+        }
     }
-    let rows = query.fetch_all(catalog.pool()).await?;
-    // Each service's newest sample's status, in one query.
-    let latest_sql = format!(
-        "SELECT s.service_name, s.health_status FROM system_health_monitoring s
-         JOIN (SELECT service_name, MAX(monitoring_timestamp) AS at FROM system_health_monitoring WHERE monitoring_timestamp >= $1{filter} GROUP BY service_name) l
-           ON s.service_name = l.service_name AND s.monitoring_timestamp = l.at"
-    );
-    let mut query = sqlx::query_as::<_, (String, String)>(&latest_sql).bind(since);
+    // Each service's newest sample's status, kept by a trigger (migration 0028).
+    let filter = if services.is_empty() { String::new() } else { format!(" WHERE service_name IN ({})", placeholders(1, services.len())) };
+    let latest_sql = format!("SELECT service_name, health_status FROM system_health_latest{filter}");
+    let mut query = sqlx::query_as::<_, (String, String)>(&latest_sql);
     for s in services {
         query = query.bind(s);
     }
     let latest: std::collections::HashMap<String, String> = query.fetch_all(catalog.pool()).await?.into_iter().collect();
     let mut summary = HealthSummary { overall_status: HealthStatus::Unknown, total_services: 0, healthy: 0, degraded: 0, unhealthy: 0, unknown: 0, services: Vec::new() };
     let mut worst: Option<HealthStatus> = None;
-    for (service_name, samples, up, average, latest_at) in rows {
+    for (service_name, Figures { samples, up, response_ms_sum, timed, latest_at }) in figures {
+        let average = (timed > 0).then(|| response_ms_sum / timed as f64);
         let latest = latest.get(&service_name).map(String::as_str).unwrap_or_default();
         let latest_status = HealthStatus::parse(&latest).unwrap_or(HealthStatus::Unknown);
         match latest_status {
@@ -387,6 +434,11 @@ async fn fold(catalog: &Catalog, from: &str, to: &str, prefix: usize, suffix: &s
     let mut tx = catalog.pool().begin().await?;
     sqlx::query(&sql).bind(cut).execute(&mut *tx).await?;
     let folded = sqlx::query("DELETE FROM system_health_monitoring WHERE resolution = $1 AND monitoring_timestamp < $2").bind(from).bind(cut).execute(&mut *tx).await?.rows_affected();
+    if from == "raw" {
+        // Their per-minute sums go with them (the cut falls on a minute): from now on the
+        // summary counts them in their buckets.
+        sqlx::query("DELETE FROM system_health_minutes WHERE minute < SUBSTR($1, 1, 16)").bind(cut).execute(&mut *tx).await?;
+    }
     tx.commit().await?;
     Ok(folded)
 }

@@ -17,7 +17,13 @@ use chrono::Utc;
 
 use crate::{on_both_catalogs, user};
 
-on_both_catalogs!(rpo_and_rto_breaches_raise_and_clear, a_location_that_goes_away_raises_and_resolves, a_full_location_disk_raises_storage_full, a_node_samples_itself);
+on_both_catalogs!(
+    rpo_and_rto_breaches_raise_and_clear,
+    a_location_that_goes_away_raises_and_resolves,
+    a_full_location_disk_raises_storage_full,
+    a_node_samples_itself,
+    the_report_counts_each_execution_once_whatever_changes_it,
+);
 
 async fn open_alerts(catalog: &Catalog, alert_type: AlertType) -> Vec<alerts::Alert> {
     let viewer = bulwark_core::platform::auth::Principal { user_id: "-".into(), username: "-".into(), role: Role::Viewer, token_id: None, scope: None };
@@ -188,4 +194,88 @@ async fn a_node_samples_itself(catalog: Catalog) {
     assert_eq!(sample.custom_metrics["queuedJobs"].as_i64(), Some(1), "{sample:?}");
     let report = bulwark_core::monitoring::samples::report(&catalog, &admin, None, &[]).await.unwrap();
     assert_eq!(report.summary.services.iter().map(|s| s.service_name.as_str()).collect::<Vec<_>>(), ["node:node-a"]);
+}
+
+/// The report's range figures come from executions summed per day (kept by a trigger) plus the
+/// partial days at the range's ends read from the executions: each execution is counted once
+/// and only inside its range, whatever inserts, changes or deletes it afterwards.
+async fn the_report_counts_each_execution_once_whatever_changes_it(catalog: Catalog) {
+    let secrets = SecretBox::new(Key::random());
+    let admin = user(&catalog, "admin", Role::Admin).await;
+    let location = crate::executions::location(&catalog, &secrets, &admin).await;
+    let new: NewConfiguration = serde_json::from_value(serde_json::json!({
+        "name": "files", "sourceType": "filesystem", "sourceIdentifier": "/srv/files", "storageLocationIds": [location],
+    }))
+    .unwrap();
+    let c = configurations::create(&catalog, &secrets, &admin, new).await.unwrap();
+    let ago = |hours: i64| bulwark_core::platform::time::to_text(Utc::now() - chrono::Duration::hours(hours));
+    // (hours ago, kind, status, compressed bytes): outside the 24 h range, inside it (on
+    // either side of a midnight as the clock goes), a failure, and a safety snapshot.
+    let made = [(30, "scheduled", "completed", 1000), (20, "scheduled", "completed", 200), (2, "scheduled", "completed", 30), (1, "scheduled", "failed", 0), (3, "safety", "completed", 5)];
+    let mut ids = Vec::new();
+    for (hours, kind, status, bytes) in made {
+        let id = uuid::Uuid::new_v4().to_string();
+        sqlx::query(
+            "INSERT INTO backup_executions (id, configuration_id, execution_type, status, storage_location_id, started_at, completed_at, created_at, duration_seconds, size_bytes, compressed_size_bytes)
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $6, 10.0, $7, $7)",
+        )
+        .bind(&id)
+        .bind(&c.id)
+        .bind(kind)
+        .bind(status)
+        .bind(&location)
+        .bind(ago(hours))
+        .bind(bytes as i64)
+        .execute(catalog.pool())
+        .await
+        .unwrap();
+        ids.push(id);
+    }
+    // One running (not finished: in no figure) that then completes, like a worker's.
+    let running = uuid::Uuid::new_v4().to_string();
+    sqlx::query("INSERT INTO backup_executions (id, configuration_id, execution_type, status, started_at, created_at) VALUES ($1, $2, 'manual', 'running', $3, $3)")
+        .bind(&running)
+        .bind(&c.id)
+        .bind(ago(0))
+        .execute(catalog.pool())
+        .await
+        .unwrap();
+    let report = metrics::report(&catalog, &admin, Some("24h")).await.unwrap();
+    assert_eq!(report.metrics.success_rate, 66.7, "two completed, one failed in the range: {report:?}");
+    let growth: Vec<i64> = report.trends.storage_growth.iter().map(|g| g.total_size).collect();
+    assert_eq!(growth.last(), Some(&1230), "what was there before the range, then what each day added: {growth:?}");
+    assert_eq!(report.trends.daily_backups.iter().map(|d| d.count).sum::<i64>(), 2);
+    assert_eq!(report.trends.failures_by_type.get("filesystem"), Some(&1));
+
+    sqlx::query("UPDATE backup_executions SET status = 'completed', completed_at = $1, compressed_size_bytes = 4, size_bytes = 4, duration_seconds = 1 WHERE id = $2")
+        .bind(ago(0))
+        .bind(&running)
+        .execute(catalog.pool())
+        .await
+        .unwrap();
+    // Retention marks one deleted (still a backup that ran: counted), a purge removes another.
+    sqlx::query("UPDATE backup_executions SET deleted_at = $1 WHERE id = $2").bind(ago(0)).bind(&ids[2]).execute(catalog.pool()).await.unwrap();
+    sqlx::query("DELETE FROM backup_executions WHERE id = $1").bind(&ids[1]).execute(catalog.pool()).await.unwrap();
+    let report = metrics::report(&catalog, &admin, Some("24h")).await.unwrap();
+    assert_eq!(report.metrics.success_rate, 66.7, "the purged one is gone, the new one counts: {report:?}");
+    assert_eq!(report.trends.storage_growth.last().map(|g| g.total_size), Some(1034));
+    assert_eq!(report.metrics.average_backup_time, 5.5);
+
+    // Every figure the table of days holds equals the same sum over the executions.
+    let by_days: Vec<(String, String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT storage_location_id, status, CAST(SUM(executions) AS BIGINT), CAST(SUM(compressed_bytes) AS BIGINT), CAST(SUM(kept * executions) AS BIGINT)
+           FROM backup_execution_days GROUP BY storage_location_id, status HAVING SUM(executions) > 0 ORDER BY 1, 2",
+    )
+    .fetch_all(catalog.pool())
+    .await
+    .unwrap();
+    let direct: Vec<(String, String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT COALESCE(storage_location_id, ''), status, CAST(COUNT(*) AS BIGINT), CAST(COALESCE(SUM(compressed_size_bytes), 0) AS BIGINT),
+                CAST(SUM(CASE WHEN deleted_at IS NULL THEN 1 ELSE 0 END) AS BIGINT)
+           FROM backup_executions WHERE completed_at IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .fetch_all(catalog.pool())
+    .await
+    .unwrap();
+    assert_eq!(by_days, direct);
 }

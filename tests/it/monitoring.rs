@@ -262,8 +262,17 @@ async fn old_samples_are_folded(catalog: Catalog) {
     add(last_week + Duration::minutes(5), HealthStatus::Unhealthy, 40, "minute", 1).await;
     add(now - Duration::days(120), HealthStatus::Healthy, 1, "hour", 60).await;
 
+    // The month's summary counts each sample once, before folding and after (the raw ones
+    // summed per minute as written, then in their bucket: never both).
+    let counted = async || {
+        let report = samples::report(&catalog, &viewer(), Some("30d"), &[]).await.unwrap();
+        report.summary.services.iter().find(|s| s.service_name == "svc").map(|s| (s.samples, s.latest_at.clone()))
+    };
+    let latest = time::to_text(now - Duration::minutes(30));
+    assert_eq!(counted().await, Some((8, latest.clone())));
     let done = samples::downsample(&catalog, now).await.unwrap();
     assert_eq!((done.raw_folded, done.minutes_folded, done.hours_deleted), (3, 2, 1));
+    assert_eq!(counted().await, Some((8, latest)));
     let rows: Vec<(String, String, String, i64, Option<i64>)> =
         sqlx::query_as("SELECT monitoring_timestamp, resolution, health_status, sample_count, response_time_ms FROM system_health_monitoring ORDER BY monitoring_timestamp")
             .fetch_all(catalog.pool())

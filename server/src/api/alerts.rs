@@ -42,7 +42,7 @@ pub struct AlertList {
 /// Alerts, the most recently seen first.
 #[utoipa::path(get, path = "/api/admin/backups/alerts", tag = "alerts", params(AlertQuery), responses((status = 200, body = AlertList)))]
 pub async fn list(State(s): State<AppState>, Auth(p): Auth, Query(q): Query<AlertQuery>) -> Result<Json<AlertList>, ApiError> {
-    let filter = Filter { severity: q.severity, status: q.status, alert_type: q.alert_type, configuration_id: q.configuration_id, limit: q.limit };
+    let filter = Filter { severity: q.severity, status: q.status, alert_type: q.alert_type, configuration_id: q.configuration_id, limit: q.limit, ..Filter::default() };
     Ok(Json(AlertList { alerts: alerts::list(&s.catalog, &p, &filter).await? }))
 }
 
