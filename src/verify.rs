@@ -144,6 +144,41 @@ pub async fn run(catalog: &Catalog, secrets: &SecretBox, execution_id: &str) -> 
     finish(catalog, execution_id, started, verified, problems).await
 }
 
+/// Reads a backup back whole from where a restore would read it (see
+/// [`locations::open_snapshot`]): its own location, recorded as [`run`] records; or, when that
+/// cannot be read (its region down), the replica the restore will use, recorded nowhere: the
+/// execution's own copy stays as it was, for its location's next verification.
+pub async fn run_for_restore(catalog: &Catalog, secrets: &SecretBox, execution_id: &str) -> Result<VerificationReport, VerifyError> {
+    let execution = executions::find(catalog, execution_id).await?;
+    let (Some(location_id), Some(snapshot_id)) = (execution.storage_location_id.as_deref(), execution.snapshot_id.as_deref()) else {
+        return run(catalog, secrets, execution_id).await;
+    };
+    let source = match locations::open_snapshot(catalog, secrets, location_id, snapshot_id).await {
+        Ok(source) if source.location_id != location_id => source,
+        _ => return run(catalog, secrets, execution_id).await,
+    };
+    let started = Instant::now();
+    let (verified, mut problems) = match source.repo.load_index().await {
+        Ok(index) => {
+            let verified = verify_snapshot(&source.repo, Arc::new(index), &source.snapshot).await?;
+            let damaged = verified.damaged.clone();
+            (verified, damaged)
+        }
+        Err(e @ RepoError::Damaged(_)) => (Default::default(), vec![format!("the replica's index: {e}")]),
+        Err(e) => return Err(e.into()),
+    };
+    problems.sort();
+    Ok(VerificationReport {
+        execution_id: execution_id.to_string(),
+        status: if problems.is_empty() { "verified" } else { "failed" }.to_string(),
+        bytes: verified.bytes,
+        files: verified.files,
+        duration_ms: started.elapsed().as_millis() as u64,
+        problems,
+        verified_at: crate::platform::time::now_text(),
+    })
+}
+
 /// Records the outcome on the execution and opens (or resolves) its alert.
 async fn finish(
     catalog: &Catalog,

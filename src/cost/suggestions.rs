@@ -12,6 +12,10 @@
 //!   is the saving (at most: what the points share stays).
 //! - `raise_compression`: a configuration stored with gzip or none whose source type stores
 //!   smaller under zstd elsewhere here; its bytes shrunk by the ratio seen.
+//! - `remove_replica`: a location kept as a copy of another by a copy rule for over 90 days,
+//!   that no restore read from in those 90 days (restores read their backup's own location and
+//!   a replica only when that cannot be read); all it stores, at its price, is the saving. The
+//!   button removes the copy rule; its data goes with the location, on its page.
 
 use std::collections::HashMap;
 
@@ -25,6 +29,8 @@ use crate::platform::time;
 const PRUNE_FROM_BYTES: u64 = 1 << 20;
 const OLD_DAYS: i64 = 30;
 const RECENT_DAYS: i64 = 7;
+/// How long a replica may go unread (and must have been one) before it is named.
+const REPLICA_UNREAD_DAYS: i64 = 90;
 
 /// A suggestion and the row (location, configuration) it belongs to.
 pub type Placed = (String, Option<String>, Suggestion);
@@ -64,6 +70,37 @@ pub async fn compute(catalog: &Catalog, days: &[LocationDay], day: NaiveDate) ->
             .filter_map(|d| d.prices.cost_per_gb_month.filter(|p| *p < than).map(|p| (d, p)))
             .min_by(|a, b| a.1.total_cmp(&b.1))
     };
+
+    // Copy rules older than the window, with the last time a restore read their target.
+    let window_start = time::to_text(end_of_day - Duration::days(REPLICA_UNREAD_DAYS));
+    let rules: Vec<(String, String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT r.id, r.source_location_id, r.target_location_id, s.location_name,
+                (SELECT MAX(j.end_time) FROM restoration_jobs j WHERE j.read_location_id = r.target_location_id)
+           FROM replication_links r JOIN backup_storage_locations s ON s.id = r.source_location_id
+          WHERE r.created_at < $1 ORDER BY r.created_at",
+    )
+    .bind(&window_start)
+    .fetch_all(catalog.pool())
+    .await?;
+    let mut named_replicas = std::collections::HashSet::new();
+    for (rule_id, source_id, replica_id, source_name, last_read) in rules {
+        let Some(d) = days.iter().find(|d| d.location_id == replica_id) else { continue };
+        let price = d.prices.cost_per_gb_month.unwrap_or(0.0);
+        if last_read.is_some_and(|at| at >= window_start) || price <= 0.0 || !named_replicas.insert(replica_id.clone()) {
+            continue;
+        }
+        let saving = d.attribution.total_bytes as f64 / GB * price;
+        let description = format!(
+            "{}: a copy of {source_name} that no restore has read in {REPLICA_UNREAD_DAYS} days holds {}; without the copy rule and its data it costs nothing.",
+            d.location_name,
+            bulwark_types::human_bytes(d.attribution.total_bytes)
+        );
+        let action = SuggestionAction::RemoveReplica { rule_id, source_location_id: source_id, replica_location_id: replica_id.clone() };
+        // Stored with the location's first row (rows are per configuration; the replica's may
+        // have no row without one).
+        let row = d.attribution.shares.first().and_then(|(configuration, _)| configuration.clone());
+        out.push((replica_id, row, Suggestion { kind: "remove_replica".into(), description, estimated_savings: saving, action }));
+    }
 
     for d in days {
         let price = d.prices.cost_per_gb_month.unwrap_or(0.0);

@@ -764,7 +764,7 @@ async fn verified(catalog: &Catalog, secrets: &SecretBox, row: &Row) -> Result<(
         Some("failed") => Err(RestorationError::Invalid(format!("the backup of execution {} failed verification; restore another one", execution.id))),
         _ if row.accept_unverified != 0 => Ok(()),
         _ => {
-            let report = verify::run(catalog, secrets, &execution.id).await.map_err(|e| RestorationError::Invalid(format!("verifying the backup first failed: {e}")))?;
+            let report = verify::run_for_restore(catalog, secrets, &execution.id).await.map_err(|e| RestorationError::Invalid(format!("verifying the backup first failed: {e}")))?;
             match report.status.as_str() {
                 "verified" => Ok(()),
                 // Found damaged as it was read: the restore's own classification (the
@@ -810,6 +810,14 @@ async fn mark_running_in(tx: &mut sqlx::Transaction<'static, sqlx::Any>, id: &st
     Ok(changed == 1)
 }
 
+/// The storage location a restore report says it read (a group's: its first member's).
+fn read_location_of(report: &Value) -> Option<String> {
+    match report.get("storageLocationId").and_then(Value::as_str) {
+        Some(location) => Some(location.to_string()),
+        None => report.get("members").and_then(Value::as_array).and_then(|m| m.iter().find_map(|m| read_location_of(&m["report"]))),
+    }
+}
+
 /// The bytes a restore report names (a group's: its members').
 fn bytes_of(report: &Value) -> i64 {
     match report.get("bytes").and_then(Value::as_i64) {
@@ -836,7 +844,8 @@ async fn record_completion(catalog: &Catalog, actor: &Principal, row: &Row, repo
     // Unless it was ended meanwhile (reconciled after its job was given up on).
     let changed = sqlx::query(
         "UPDATE restoration_jobs SET status = 'completed', progress_percentage = 100, restored_size_bytes = $1, verification_results = $2, report = $3,
-             end_time = $4, duration_seconds = $5, updated_at = $4, rollback_available = CASE WHEN safety_execution_id IS NULL THEN 0 ELSE 1 END
+             end_time = $4, duration_seconds = $5, updated_at = $4, rollback_available = CASE WHEN safety_execution_id IS NULL THEN 0 ELSE 1 END,
+             read_location_id = $7
          WHERE id = $6 AND status IN ('initiated', 'running')",
     )
     .bind(bytes_of(report))
@@ -845,6 +854,7 @@ async fn record_completion(catalog: &Catalog, actor: &Principal, row: &Row, repo
     .bind(&now)
     .bind(seconds)
     .bind(&row.id)
+    .bind(read_location_of(report))
     .execute(&mut *tx.tx)
     .await?
     .rows_affected();

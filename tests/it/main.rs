@@ -5,6 +5,7 @@ mod alerts;
 mod audit;
 mod auth;
 mod buckets;
+mod catalog;
 mod config_files;
 mod cost;
 mod executions;

@@ -30,7 +30,8 @@ on_both_catalogs!(
     a_restore_that_fails_part_way_is_put_back_from_its_safety_snapshot,
     a_restore_stopped_while_it_writes_is_put_back,
     a_restore_whose_node_died_is_stopped_by_the_next_and_put_back,
-    approvers_are_told_of_a_request_waiting_for_them
+    approvers_are_told_of_a_request_waiting_for_them,
+    a_replica_no_restore_reads_is_named_until_one_does
 );
 
 /// A directory backed up into a local repository, and a production and a staging target.
@@ -746,4 +747,58 @@ async fn approvers_are_told_of_a_request_waiting_for_them(catalog: Catalog) {
     waiting::evaluate_at(c, later).await.unwrap();
     let done = alerts::get(c, &f.admin, &open[0].id).await.unwrap();
     assert_eq!((done.status, done.alert_type), (AlertStatus::Resolved, AlertType::ApprovalWaiting));
+}
+
+/// A replica kept by a copy rule for months that no restore read is a saving the cost page
+/// names (all it stores, at its price), with the copy rule's removal as its button; once a
+/// restore reads it (the snapshot lost at its backup's own location), it is named no more. That
+/// restore used to be refused: an unverified backup was verified first at its own location only.
+async fn a_replica_no_restore_reads_is_named_until_one_does(catalog: Catalog) {
+    use bulwark_core::cost::{analysis, tracking, SuggestionAction};
+    use bulwark_core::locations::{self, NewLocation};
+    use bulwark_core::replicate::{self, NewReplication};
+    let f = Fixture::new(catalog).await;
+    let (c, s) = (&f.catalog, &f.secrets);
+    let dir = bulwark_testkit::temp_dir("replica");
+    let new = NewLocation {
+        location_name: "far replica".into(),
+        storage_type: "secondary".into(),
+        provider: "local".into(),
+        path_prefix: Some(dir.join("repo").display().to_string()),
+        cost_per_gb_month: Some(5.0),
+        ..Default::default()
+    };
+    let replica = locations::create(c, s, &f.admin, new).await.unwrap();
+    let rule = replicate::link(c, &f.admin, &f.location, NewReplication { target_location_id: replica.id.clone() }).await.unwrap();
+    run_queued(c, s, replicate::JOB_KIND).await;
+    let named = async || {
+        tracking::track_now(c, s, &f.admin).await.unwrap();
+        let analysis = analysis::cost_analysis(c, &f.admin, None, false).await.unwrap();
+        analysis.optimization_suggestions.into_iter().find(|x| x.kind == "remove_replica")
+    };
+    assert_eq!(named().await, None, "a copy rule made today is no saving yet");
+
+    let months_ago = bulwark_core::platform::time::to_text(chrono::Utc::now() - chrono::Duration::days(100));
+    sqlx::query("UPDATE replication_links SET created_at = $1 WHERE id = $2").bind(&months_ago).bind(&rule.id).execute(c.pool()).await.unwrap();
+    let suggestion = named().await.expect("an unread replica is named");
+    assert_eq!(suggestion.action, SuggestionAction::RemoveReplica { rule_id: rule.id.clone(), source_location_id: f.location.clone(), replica_location_id: replica.id.clone() });
+    let stored = locations::usage(c, s, &f.admin, &replica.id).await.unwrap().bytes_stored;
+    assert!(stored > 0 && (suggestion.estimated_savings - stored as f64 / 1e9 * 5.0).abs() < 1e-12, "{suggestion:?} for {stored} bytes");
+    assert!(suggestion.description.starts_with("far replica: a copy of disk "), "{}", suggestion.description);
+
+    // The backup's snapshot is lost at its own location: the restore reads the replica.
+    let own = std::path::PathBuf::from(locations::get(c, &f.admin, &f.location).await.unwrap().path_prefix.unwrap());
+    let snapshot = executions::get(c, &f.admin, &f.execution).await.unwrap().snapshot_id.unwrap();
+    let lost = own.join("snapshots").join(&snapshot);
+    let aside = own.join(format!("{snapshot}.aside"));
+    std::fs::rename(&lost, &aside).unwrap();
+    let asked = jobs::request(c, s, &restore_targets(), &f.operator, f.request("staging", "stage-files/from-replica")).await.unwrap();
+    f.run_queued().await;
+    let done = jobs::get(c, &f.admin, &asked.restoration_id).await.unwrap();
+    assert_eq!(done.status, RestorationStatus::Completed, "{:?}", done.error_message);
+    assert_eq!(f.restored("stage-files/from-replica"), owned(ORIGINAL));
+    // It was verified first where it was read; the backup's own copy stays unverified.
+    assert_eq!(executions::get(c, &f.admin, &f.execution).await.unwrap().verification_status, None);
+    std::fs::rename(&aside, &lost).unwrap();
+    assert_eq!(named().await, None, "a replica a restore read is kept");
 }

@@ -141,6 +141,10 @@ pub enum SuggestionAction {
     /// Change the configuration (its retention policy, compression or locations) on its page.
     #[serde(rename = "edit_configuration")]
     EditConfiguration { configuration_id: String, field: String },
+    /// Remove the copy rule that keeps a replica (on the source location's page), then the
+    /// replica's data from its own location.
+    #[serde(rename = "remove_replica")]
+    RemoveReplica { rule_id: String, source_location_id: String, replica_location_id: String },
 }
 
 /// An optimisation computed from the latest day's rows.
@@ -148,7 +152,8 @@ pub enum SuggestionAction {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Suggestion {
-    /// `cold_tier`, `tighten_retention`, `raise_compression` or `prune_unreferenced`.
+    /// `cold_tier`, `tighten_retention`, `raise_compression`, `prune_unreferenced` or
+    /// `remove_replica`.
     #[serde(rename = "type")]
     pub kind: String,
     pub description: String,

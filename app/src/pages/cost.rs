@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 
+use crate::api::replication::RemoveReplicationRule;
 use crate::api::cost::{PruneLocation, SetLocationPrices, SuggestionAction, TrackCost, cost_view, location_prices};
 use crate::components::{EmptyState, ErrorPanel, PageHeader, action_outcome};
 
@@ -20,6 +21,7 @@ fn chart(label: &'static str, testid: &'static str, option: String) -> impl Into
 pub fn CostPage() -> impl IntoView {
     let track = ServerAction::<TrackCost>::new();
     let prune = ServerAction::<PruneLocation>::new();
+    let unlink = ServerAction::<RemoveReplicationRule>::new();
     let set_prices = ServerAction::<SetLocationPrices>::new();
     let period = RwSignal::new("30d".to_string());
     let view_data = Resource::new(move || (period.get(), track.version().get(), prune.version().get()), |(p, _, _)| cost_view(p));
@@ -40,6 +42,7 @@ pub fn CostPage() -> impl IntoView {
         </div>
         {action_outcome(track.value(), "track-outcome")}
         {action_outcome(prune.value(), "prune-outcome")}
+        {action_outcome(unlink.value(), "unlink-outcome")}
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match view_data.await {
@@ -80,7 +83,7 @@ pub fn CostPage() -> impl IntoView {
                             <section class="panel">
                                 <h2>"Suggestions"</h2>
                                 {if a.optimization_suggestions.is_empty() {
-                                    view! { <p>"Nothing to suggest: no unreferenced data, no old backups on a dearer location, no surplus retention, no compression that would pay."</p> }.into_any()
+                                    view! { <p>"Nothing to suggest: no unreferenced data, no old backups on a dearer location, no surplus retention, no compression that would pay, no replica left unread."</p> }.into_any()
                                 } else {
                                     view! {
                                         <ul class="suggestions" data-testid="suggestions">{a.optimization_suggestions.into_iter().map(|s| {
@@ -93,6 +96,14 @@ pub fn CostPage() -> impl IntoView {
                                                 }.into_any(),
                                                 SuggestionAction::EditConfiguration { configuration_id, field } => view! {
                                                     <a href=format!("/configurations/{configuration_id}")>{format!("Change its {field}")}</a>
+                                                }.into_any(),
+                                                SuggestionAction::RemoveReplica { rule_id, source_location_id, replica_location_id } => view! {
+                                                    <ActionForm action=unlink attr:class="row-form">
+                                                        <input type="hidden" name="rule_id" value=rule_id/>
+                                                        <button type="submit" class="danger">"Remove the copy rule"</button>
+                                                    </ActionForm>
+                                                    " "<a href=format!("/storage/{}", crate::url::encode(&replica_location_id))>"the replica"</a>
+                                                    " · "<a href=format!("/storage/{}", crate::url::encode(&source_location_id))>"its source"</a>
                                                 }.into_any(),
                                             };
                                             view! {
