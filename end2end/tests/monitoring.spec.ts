@@ -58,4 +58,14 @@ test('an admin adds a service, checks it healthy and failing, and the node sampl
   const summary = page.getByTestId('samples-summary');
   await expect(summary.locator('tr[data-service="api"]')).toContainText('unhealthy');
   await expect(summary.locator('tr[data-service^="node:"]')).toHaveCount(1, { timeout: 15_000 });
+
+  // Maintenance: the service's alerts silenced for an hour, listed on the Alerts page.
+  const silenced = page.getByTestId('services').locator('tr[data-service="api"]');
+  await silenced.getByLabel('Silence for').selectOption('60');
+  await silenced.getByLabel('Reason').fill('upgrading the API');
+  await silenced.getByRole('button', { name: 'Silence' }).click();
+  await expect(page.getByTestId('silence-outcome')).toContainText("api's alerts are silenced until ");
+  await page.goto('/alerts');
+  await hydrated(page);
+  await expect(page.getByText('upgrading the API')).toBeVisible();
 });

@@ -180,6 +180,12 @@ pub async fn record_pushed(catalog: &Catalog, actor: &Principal, pushed: &Record
     if name.starts_with("node:") || name.starts_with("location:") {
         return Err(invalid("service_name: names starting with node: or location: are Bulwark's own"));
     }
+    // A pushed sample under a probed service's name would mix into its figures and clear or
+    // raise its alerts behind the prober's back.
+    let probed: Option<String> = sqlx::query_scalar("SELECT id FROM monitored_services WHERE name = $1").bind(name).fetch_optional(catalog.pool()).await?;
+    if probed.is_some() {
+        return Err(invalid(format!("service_name: {name:?} is a service Bulwark probes itself; push this agent's samples under a name of their own")));
+    }
     let status_text = pushed.health_status.as_deref().unwrap_or_default();
     let status = HealthStatus::parse(status_text).ok_or_else(|| invalid(format!("health_status: {status_text:?} is not one of healthy, degraded, unhealthy, unknown")))?;
     for (field, value) in [("cpu_usage", pushed.cpu_usage), ("memory_usage", pushed.memory_usage), ("disk_usage", pushed.disk_usage), ("error_rate", pushed.error_rate)] {

@@ -330,6 +330,11 @@ async fn bad_services_and_samples_are_refused(catalog: Catalog) {
         assert_eq!(e.to_string(), sentence);
     }
     assert_eq!(samples::record_pushed(&catalog, &viewer(), &pushed(serde_json::json!({ "service_name": "api", "health_status": "healthy" }))).await.unwrap_err().kind(), Kind::Forbidden);
+    // A probed service's name is the prober's: an agent pushing under it would clear its alerts.
+    let probed = services::create(&catalog, &secrets, &admin, &ServiceRequest { enabled: Some(false), ..request("web", ServiceKind::Http, http("http://127.0.0.1/")) }).await.unwrap();
+    let e = samples::record_pushed(&catalog, &operator, &pushed(serde_json::json!({ "service_name": "web", "health_status": "healthy" }))).await.unwrap_err();
+    assert_eq!(e.to_string(), "service_name: \"web\" is a service Bulwark probes itself; push this agent's samples under a name of their own");
+    services::delete(&catalog, &admin, &probed.id).await.unwrap();
     let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM system_health_monitoring").fetch_one(catalog.pool()).await.unwrap();
     assert_eq!(count, 0, "nothing saved");
     let e = samples::report(&catalog, &viewer(), Some("2y"), &[]).await.unwrap_err();

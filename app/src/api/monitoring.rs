@@ -96,6 +96,20 @@ pub async fn set_service_enabled(id: String, enabled: bool) -> Result<(), AppErr
     Ok(())
 }
 
+/// Silences every alert about a service (maintenance) for `minutes`: still raised and listed,
+/// neither told nor escalated; lifted on the Alerts page.
+#[server(prefix = "/_sfn", endpoint = "silence_service")]
+pub async fn silence_service(id: String, minutes: i64, reason: String) -> Result<String, AppError> {
+    use bulwark_core::alerts::silences;
+    use bulwark_core::monitoring::{services, verdicts};
+    let p = crate::ssr::principal().await?;
+    let catalog = crate::ssr::catalog()?;
+    let service = services::get(&catalog, &p, &id).await.map_err(AppError::from_core)?;
+    let request = silences::SilenceRequest { backup_configuration_id: None, alert_type: None, subject: Some(verdicts::subject(&service.id)), reason, duration_minutes: minutes };
+    let silence = silences::create(&catalog, &p, &request).await.map_err(AppError::from_core)?;
+    Ok(format!("{}'s alerts are silenced until {}.", service.name, silence.ends_at))
+}
+
 #[server(prefix = "/_sfn", endpoint = "delete_service")]
 pub async fn delete_service(id: String) -> Result<(), AppError> {
     let p = crate::ssr::principal().await?;

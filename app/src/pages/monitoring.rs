@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use crate::api::monitoring::{CheckService, CreateService, DeleteService, HealthStatus, ServiceKind, SetServiceEnabled, list_services, services_health};
+use crate::api::monitoring::{CheckService, CreateService, DeleteService, HealthStatus, ServiceKind, SetServiceEnabled, SilenceService, list_services, services_health};
 use crate::components::{EmptyState, ErrorPanel, PageHeader, action_outcome, form_error};
 
 /// A state as a labelled mark.
@@ -19,6 +19,7 @@ pub fn MonitoringPage() -> impl IntoView {
     let check = ServerAction::<CheckService>::new();
     let enable = ServerAction::<SetServiceEnabled>::new();
     let delete = ServerAction::<DeleteService>::new();
+    let silence = ServerAction::<SilenceService>::new();
     let services = Resource::new(
         move || (create.version().get(), check.version().get(), enable.version().get(), delete.version().get()),
         |_| list_services(),
@@ -29,6 +30,7 @@ pub fn MonitoringPage() -> impl IntoView {
         <section class="panel">
             <h2>"Services"</h2>
             {action_outcome(check.value(), "check-outcome")}
+            {action_outcome(silence.value(), "silence-outcome")}
             {form_error(enable.value())}
             {form_error(delete.value())}
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
@@ -53,7 +55,7 @@ pub fn MonitoringPage() -> impl IntoView {
                                         (Some(at), Some(message)) => format!("{at}: {message}"),
                                         _ => "—".to_string(),
                                     };
-                                    let (check_id, toggle_id, delete_id) = (s.id.clone(), s.id.clone(), s.id.clone());
+                                    let (check_id, toggle_id, silence_id, delete_id) = (s.id.clone(), s.id.clone(), s.id.clone(), s.id.clone());
                                     view! {
                                         <tr data-service=s.name.clone() data-status=s.last_status.map_or("none", HealthStatus::as_str)>
                                             <td><strong>{s.name.clone()}</strong>" " {s.kind.as_str()}{(!s.enabled).then_some(" (disabled)")}</td>
@@ -70,6 +72,18 @@ pub fn MonitoringPage() -> impl IntoView {
                                                     <input type="hidden" name="id" value=toggle_id/>
                                                     <input type="hidden" name="enabled" value=(!s.enabled).to_string()/>
                                                     <button type="submit">{if s.enabled { "Disable" } else { "Enable" }}</button>
+                                                </ActionForm>
+                                                <ActionForm action=silence attr:class="row-form">
+                                                    <input type="hidden" name="id" value=silence_id/>
+                                                    <label>"Silence for "
+                                                        <select name="minutes">
+                                                            <option value="60">"1 hour"</option>
+                                                            <option value="240">"4 hours"</option>
+                                                            <option value="1440">"1 day"</option>
+                                                        </select>
+                                                    </label>
+                                                    <label>"Reason " <input type="text" name="reason" required maxlength="2000" placeholder="maintenance"/></label>
+                                                    <button type="submit">"Silence"</button>
                                                 </ActionForm>
                                                 <ActionForm action=delete attr:class="row-form">
                                                     <input type="hidden" name="id" value=delete_id/>

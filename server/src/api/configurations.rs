@@ -247,7 +247,7 @@ pub async fn wal_fetch(State(s): State<AppState>, Auth(p): Auth, Path((id, name)
 #[utoipa::path(get, path = "/api/admin/backups/executions/{id}/events", tag = "executions", params(("id" = String, Path, description = "The execution")), responses((status = 200, description = "`event: execution` with the execution as JSON at each change", content_type = "text/event-stream")))]
 pub async fn events(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let first = executions::get(&s.catalog, &p, &id).await?;
-    let stream = futures_util::stream::unfold(Watch { first: Some(first), last: None, ended: false }, move |mut w| {
+    let stream = futures_util::stream::unfold(Watch { first: Some(first), last: None, ended: false, standing: super::standing::Standing::of(&p) }, move |mut w| {
         let (s, p, id) = (s.clone(), p.clone(), id.clone());
         async move {
             if w.ended {
@@ -258,6 +258,9 @@ pub async fn events(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<Str
                     Some(e) => e,
                     None => {
                         tokio::time::sleep(Duration::from_millis(500)).await;
+                        if !w.standing.holds(&s.catalog).await {
+                            return None;
+                        }
                         // The execution vanished or the catalog failed: end the stream.
                         executions::get(&s.catalog, &p, &id).await.ok()?
                     }
@@ -279,4 +282,5 @@ struct Watch {
     first: Option<Execution>,
     last: Option<String>,
     ended: bool,
+    standing: super::standing::Standing,
 }

@@ -44,7 +44,7 @@ pub async fn dashboard_events(
     use axum::response::sse::{Event, KeepAlive, Sse};
     use bulwark_core::health::dashboard::fingerprint;
     let first = fingerprint(&s.catalog, &p).await?;
-    let stream = futures_util::stream::unfold((Some(first), None::<String>), move |(mut first, last)| {
+    let stream = futures_util::stream::unfold((Some(first), None::<String>, super::standing::Standing::of(&p)), move |(mut first, last, mut standing)| {
         let (s, p) = (s.clone(), p.clone());
         async move {
             loop {
@@ -52,6 +52,9 @@ pub async fn dashboard_events(
                     Some(now) => now,
                     None => {
                         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        if !standing.holds(&s.catalog).await {
+                            return None;
+                        }
                         // A catalog that does not answer for a moment ends nothing: look again.
                         match fingerprint(&s.catalog, &p).await {
                             Ok(now) => now,
@@ -61,7 +64,7 @@ pub async fn dashboard_events(
                 };
                 if last.as_deref() != Some(now.as_str()) {
                     let event = Event::default().event("dashboard").data(serde_json::json!({ "fingerprint": now }).to_string());
-                    return Some((Ok(event), (None, Some(now))));
+                    return Some((Ok(event), (None, Some(now), standing)));
                 }
             }
         }

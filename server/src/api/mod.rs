@@ -16,6 +16,7 @@ mod monitoring;
 mod notifications;
 mod restoration;
 mod restore_targets;
+mod standing;
 mod retention;
 mod tokens;
 mod users;

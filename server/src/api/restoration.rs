@@ -189,7 +189,7 @@ pub async fn reject(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<Str
 #[utoipa::path(get, path = "/api/admin/backups/restoration/{id}/events", tag = "restoration", params(("id" = String, Path, description = "The restoration")), responses((status = 200, description = "`event: restoration` with the status answer as JSON at each change", content_type = "text/event-stream")))]
 pub async fn events(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let first = jobs::progress(&s.catalog, &p, &id).await?;
-    let stream = futures_util::stream::unfold((Some(first), None::<String>, false), move |(mut first, last, ended)| {
+    let stream = futures_util::stream::unfold((Some(first), None::<String>, false, super::standing::Standing::of(&p)), move |(mut first, last, ended, mut standing)| {
         let (s, p, id) = (s.clone(), p.clone(), id.clone());
         async move {
             if ended {
@@ -200,6 +200,9 @@ pub async fn events(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<Str
                     Some(progress) => progress,
                     None => {
                         tokio::time::sleep(Duration::from_millis(500)).await;
+                        if !standing.holds(&s.catalog).await {
+                            return None;
+                        }
                         jobs::progress(&s.catalog, &p, &id).await.ok()?
                     }
                 };
@@ -209,7 +212,7 @@ pub async fn events(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<Str
                 if last.as_deref() != Some(key.as_str()) {
                     let ended = progress.status.is_finished();
                     let event = Event::default().event("restoration").data(serde_json::to_string(&progress).unwrap_or_default());
-                    return Some((Ok(event), (None, Some(key), ended)));
+                    return Some((Ok(event), (None, Some(key), ended, standing)));
                 }
             }
         }

@@ -83,3 +83,33 @@ async fn the_dashboard_stream_sends_its_first_event_at_once() {
     let anonymous = app.send_to_first_event(Request::get("/api/admin/backups/dashboard/events").body(Body::empty()).unwrap()).await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 }
+
+/// An event stream authenticated once used to stream on after its token was revoked: the
+/// caller is looked at again as the stream goes, and a revoked token's stream ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_tokens_event_stream_ends() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let app = TestApp::new(bulwark_testkit::sqlite_url()).await;
+    let (owner, secret) = app.user_with_token("vic", Role::Viewer).await;
+    let request = Request::get("/api/admin/backups/dashboard/events").header("authorization", format!("Bearer {secret}")).body(Body::empty()).unwrap();
+    let response = app.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut body = response.into_body();
+    let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+    assert!(first.starts_with(b"event: dashboard"), "{first:?}");
+
+    let token = bulwark_core::platform::accounts::tokens::authenticate(&app.catalog, &secret).await.unwrap().token_id.unwrap();
+    bulwark_core::platform::accounts::tokens::revoke(&app.catalog, &owner, &token).await.unwrap();
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        // Keep-alive comments may come first; the stream then ends.
+        while let Some(frame) = body.frame().await {
+            let data = frame.unwrap().into_data().unwrap_or_default();
+            assert!(!data.starts_with(b"event:"), "no event after the revocation: {data:?}");
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream went on after its token was revoked");
+}

@@ -15,6 +15,7 @@ use crate::monitoring::ServiceSettings;
 /// At most this much of a body is searched.
 const BODY_LIMIT: usize = 1024 * 1024;
 const DEFAULT_EXPIRY_DAYS: i64 = 14;
+const CLIENTS_KEPT: usize = 64;
 
 /// One client per set of trusted authorities (the system's, plus a service's own): its
 /// connections are kept and reused, so a probe every few seconds does not pay a TLS handshake
@@ -35,6 +36,11 @@ fn client(ca_certificate: Option<&str>) -> Result<reqwest::Client, String> {
         builder = builder.add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).map_err(|e| format!("the service's CA certificate: {e}"))?);
     }
     let client = builder.build().map_err(|e| format!("cannot set up an HTTP client: {}", crate::error::chain(&e)))?;
+    // Bounded: authorities of services since changed or deleted are not kept for ever (past
+    // this many, every client is made again as it is next needed).
+    if clients.len() >= CLIENTS_KEPT {
+        clients.clear();
+    }
     clients.insert(key, client.clone());
     Ok(client)
 }

@@ -219,3 +219,22 @@ pub async fn authenticate(catalog: &Catalog, secret_text: &str) -> Result<Princi
     let role = crate::platform::auth::role_named(&token_role)?.min(crate::platform::auth::role_named(&user_role)?);
     Ok(Principal { user_id, username, role, token_id: Some(id), scope })
 }
+
+/// Whether `principal` may still act as it did when it was authenticated: its user still
+/// enabled and holding at least the role it acts with, its token (if it came with one) neither
+/// revoked nor expired. Long-lived answers (event streams) that authenticated once ask this
+/// again as they go, so a revoked token or a disabled user stops receiving them.
+pub async fn still_valid(catalog: &Catalog, principal: &Principal) -> Result<bool, AuthError> {
+    let Some(user) = super::users::session_principal(catalog, &principal.user_id).await? else {
+        return Ok(false);
+    };
+    if user.role < principal.role {
+        return Ok(false);
+    }
+    let Some(token_id) = &principal.token_id else {
+        return Ok(true);
+    };
+    let token: Option<(Option<String>, Option<String>)> = sqlx::query_as("SELECT revoked_at, expires_at FROM api_tokens WHERE id = $1").bind(token_id).fetch_optional(catalog.pool()).await?;
+    let now = time::now_text();
+    Ok(matches!(token, Some((None, ref expires_at)) if expires_at.as_ref().is_none_or(|at| *at > now)))
+}
