@@ -150,7 +150,8 @@ pub async fn run(catalog: &Catalog, secrets: &SecretBox, execution_id: &str) -> 
 /// execution's own copy stays as it was, for its location's next verification.
 pub async fn run_for_restore(catalog: &Catalog, secrets: &SecretBox, execution_id: &str) -> Result<VerificationReport, VerifyError> {
     let execution = executions::find(catalog, execution_id).await?;
-    let (Some(location_id), Some(snapshot_id)) = (execution.storage_location_id.as_deref(), execution.snapshot_id.as_deref()) else {
+    let (Some(location_id), Some(snapshot_id), None) = (execution.storage_location_id.as_deref(), execution.snapshot_id.as_deref(), &execution.deleted_at) else {
+        // Nothing to read, or deleted: `run` says so.
         return run(catalog, secrets, execution_id).await;
     };
     let source = match locations::open_snapshot(catalog, secrets, location_id, snapshot_id).await {

@@ -3,6 +3,10 @@
 -- report's range figures and the dashboard's stored bytes read a few thousand of these rows
 -- instead of every execution (100,000 took 40 ms a query, bench/monitoring.sh). Kept by a
 -- trigger, so no write path can leave it behind; only the columns summed fire it.
+-- Other nodes may be running on the catalog while this migrates: no execution may change
+-- between the backfill's snapshot and the trigger's creation (it would be missed for good).
+LOCK TABLE backup_executions IN SHARE ROW EXCLUSIVE MODE;
+
 CREATE TABLE backup_execution_days (
     day TEXT NOT NULL,
     configuration_id TEXT NOT NULL,

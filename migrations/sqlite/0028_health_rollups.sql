@@ -59,3 +59,10 @@ BEGIN
         timed = system_health_minutes.timed + excluded.timed,
         latest_at = MAX(system_health_minutes.latest_at, excluded.latest_at);
 END;
+
+-- The summary reads buckets and raw samples by resolution and time: one covering index for
+-- both (instead of the resolution-and-time one), and the range index of the old one-pass
+-- summary goes (one index less for every sample written).
+DROP INDEX system_health_monitoring_summary;
+DROP INDEX system_health_monitoring_resolution;
+CREATE INDEX system_health_monitoring_resolution ON system_health_monitoring (resolution, monitoring_timestamp, service_name, health_status, sample_count, response_time_ms);

@@ -75,7 +75,7 @@ pub async fn compute(catalog: &Catalog, days: &[LocationDay], day: NaiveDate) ->
     let window_start = time::to_text(end_of_day - Duration::days(REPLICA_UNREAD_DAYS));
     let rules: Vec<(String, String, String, String, Option<String>)> = sqlx::query_as(
         "SELECT r.id, r.source_location_id, r.target_location_id, s.location_name,
-                (SELECT MAX(j.end_time) FROM restoration_jobs j WHERE j.read_location_id = r.target_location_id)
+                (SELECT MAX(j.end_time) FROM restoration_read_locations l JOIN restoration_jobs j ON j.id = l.restoration_id WHERE l.location_id = r.target_location_id)
            FROM replication_links r JOIN backup_storage_locations s ON s.id = r.source_location_id
           WHERE r.created_at < $1 ORDER BY r.created_at",
     )

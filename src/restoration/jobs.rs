@@ -810,11 +810,13 @@ async fn mark_running_in(tx: &mut sqlx::Transaction<'static, sqlx::Any>, id: &st
     Ok(changed == 1)
 }
 
-/// The storage location a restore report says it read (a group's: its first member's).
-fn read_location_of(report: &Value) -> Option<String> {
-    match report.get("storageLocationId").and_then(Value::as_str) {
-        Some(location) => Some(location.to_string()),
-        None => report.get("members").and_then(Value::as_array).and_then(|m| m.iter().find_map(|m| read_location_of(&m["report"]))),
+/// The storage locations a restore report says it read (a group's: each member's).
+fn read_locations_of(report: &Value, into: &mut std::collections::BTreeSet<String>) {
+    if let Some(location) = report.get("storageLocationId").and_then(Value::as_str) {
+        into.insert(location.to_string());
+    }
+    for member in report.get("members").and_then(Value::as_array).into_iter().flatten() {
+        read_locations_of(&member["report"], into);
     }
 }
 
@@ -844,8 +846,7 @@ async fn record_completion(catalog: &Catalog, actor: &Principal, row: &Row, repo
     // Unless it was ended meanwhile (reconciled after its job was given up on).
     let changed = sqlx::query(
         "UPDATE restoration_jobs SET status = 'completed', progress_percentage = 100, restored_size_bytes = $1, verification_results = $2, report = $3,
-             end_time = $4, duration_seconds = $5, updated_at = $4, rollback_available = CASE WHEN safety_execution_id IS NULL THEN 0 ELSE 1 END,
-             read_location_id = $7
+             end_time = $4, duration_seconds = $5, updated_at = $4, rollback_available = CASE WHEN safety_execution_id IS NULL THEN 0 ELSE 1 END
          WHERE id = $6 AND status IN ('initiated', 'running')",
     )
     .bind(bytes_of(report))
@@ -854,13 +855,17 @@ async fn record_completion(catalog: &Catalog, actor: &Principal, row: &Row, repo
     .bind(&now)
     .bind(seconds)
     .bind(&row.id)
-    .bind(read_location_of(report))
     .execute(&mut *tx.tx)
     .await?
     .rows_affected();
     if changed == 0 {
         tracing::warn!(restoration = %row.id, "a restore completed after its restoration was ended; its record stands");
         return Ok(());
+    }
+    let mut read = std::collections::BTreeSet::new();
+    read_locations_of(report, &mut read);
+    for location in read {
+        sqlx::query("INSERT INTO restoration_read_locations (restoration_id, location_id) VALUES ($1, $2)").bind(&row.id).bind(&location).execute(&mut *tx.tx).await?;
     }
     let detail = serde_json::json!({ "target": row.target_identifier, "environment": row.target_environment, "bytes": bytes_of(report), "durationSeconds": seconds, "rtoMet": rto_met });
     audit::append(&mut tx, Entry { actor: &Actor::from(actor), action: "restoration.complete", target_type: "restoration", target_id: Some(&row.id), detail }).await?;

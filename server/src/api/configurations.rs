@@ -245,9 +245,9 @@ pub async fn wal_fetch(State(s): State<AppState>, Auth(p): Auth, Path((id, name)
 /// changes, ending once it completed or failed. It reads the catalog, so it works whichever
 /// node runs the backup.
 #[utoipa::path(get, path = "/api/admin/backups/executions/{id}/events", tag = "executions", params(("id" = String, Path, description = "The execution")), responses((status = 200, description = "`event: execution` with the execution as JSON at each change", content_type = "text/event-stream")))]
-pub async fn events(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+pub async fn events(State(s): State<AppState>, Auth(p): Auth, session: tower_sessions::Session, Path(id): Path<String>) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let first = executions::get(&s.catalog, &p, &id).await?;
-    let stream = futures_util::stream::unfold(Watch { first: Some(first), last: None, ended: false, standing: super::standing::Standing::of(&p) }, move |mut w| {
+    let stream = futures_util::stream::unfold(Watch { first: Some(first), last: None, ended: false, standing: super::standing::Standing::of(&p, &session) }, move |mut w| {
         let (s, p, id) = (s.clone(), p.clone(), id.clone());
         async move {
             if w.ended {

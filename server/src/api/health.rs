@@ -40,11 +40,12 @@ pub async fn dashboard(State(s): State<AppState>, Auth(p): Auth) -> Result<Json<
 pub async fn dashboard_events(
     State(s): State<AppState>,
     Auth(p): Auth,
+    session: tower_sessions::Session,
 ) -> Result<axum::response::sse::Sse<impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>>, ApiError> {
     use axum::response::sse::{Event, KeepAlive, Sse};
     use bulwark_core::health::dashboard::fingerprint;
     let first = fingerprint(&s.catalog, &p).await?;
-    let stream = futures_util::stream::unfold((Some(first), None::<String>, super::standing::Standing::of(&p)), move |(mut first, last, mut standing)| {
+    let stream = futures_util::stream::unfold((Some(first), None::<String>, super::standing::Standing::of(&p, &session)), move |(mut first, last, mut standing)| {
         let (s, p) = (s.clone(), p.clone());
         async move {
             loop {

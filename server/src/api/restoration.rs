@@ -187,9 +187,9 @@ pub async fn reject(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<Str
 
 /// Live progress: `event: restoration` with the status answer at each change, until it ends.
 #[utoipa::path(get, path = "/api/admin/backups/restoration/{id}/events", tag = "restoration", params(("id" = String, Path, description = "The restoration")), responses((status = 200, description = "`event: restoration` with the status answer as JSON at each change", content_type = "text/event-stream")))]
-pub async fn events(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+pub async fn events(State(s): State<AppState>, Auth(p): Auth, session: tower_sessions::Session, Path(id): Path<String>) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let first = jobs::progress(&s.catalog, &p, &id).await?;
-    let stream = futures_util::stream::unfold((Some(first), None::<String>, false, super::standing::Standing::of(&p)), move |(mut first, last, ended, mut standing)| {
+    let stream = futures_util::stream::unfold((Some(first), None::<String>, false, super::standing::Standing::of(&p, &session)), move |(mut first, last, ended, mut standing)| {
         let (s, p, id) = (s.clone(), p.clone(), id.clone());
         async move {
             if ended {

@@ -84,10 +84,10 @@ async fn the_dashboard_stream_sends_its_first_event_at_once() {
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 }
 
-/// An event stream authenticated once used to stream on after its token was revoked: the
-/// caller is looked at again as the stream goes, and a revoked token's stream ends.
+/// An event stream authenticated once used to stream on after its token was revoked or its
+/// session ended: the caller is looked at again as the stream goes, and the stream ends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_revoked_tokens_event_stream_ends() {
+async fn an_event_stream_ends_with_its_token_or_session() {
     use axum::body::Body;
     use axum::http::Request;
     use http_body_util::BodyExt;
@@ -112,4 +112,24 @@ async fn a_revoked_tokens_event_stream_ends() {
     })
     .await;
     assert!(ended.is_ok(), "the stream went on after its token was revoked");
+
+    // A browser's stream ends with its session (logged out, expired, or dropped by a new
+    // password).
+    use bulwark_core::platform::sessions::{self, SessionRow};
+    let id = tower_sessions::session::Id::default().to_string();
+    let row = SessionRow {
+        id: id.clone(),
+        user_id: Some(owner.user_id.clone()),
+        data: serde_json::json!({ "user_id": owner.user_id, "login_at": chrono::Utc::now().timestamp() }).to_string(),
+        expires_at: bulwark_core::platform::time::to_text(chrono::Utc::now() + chrono::Duration::hours(1)),
+    };
+    sessions::save(&app.catalog, &row).await.unwrap();
+    let request = Request::get("/api/admin/backups/dashboard/events").header("cookie", format!("bulwark_session={id}")).body(Body::empty()).unwrap();
+    let response = app.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut body = response.into_body();
+    assert!(body.frame().await.unwrap().unwrap().into_data().unwrap().starts_with(b"event: dashboard"));
+    sqlx::query("DELETE FROM sessions").execute(app.catalog.pool()).await.unwrap();
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(30), async { while body.frame().await.is_some() {} }).await;
+    assert!(ended.is_ok(), "the stream went on after its session ended");
 }

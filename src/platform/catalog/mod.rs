@@ -158,13 +158,12 @@ impl Catalog {
     }
 
     /// [`Catalog::begin_serialized`] for work that any holder of the topic does as well (queueing
-    /// periodic jobs): `None` at once, rather than a wait, while someone else holds it.
+    /// periodic jobs): on PostgreSQL `None` at once, rather than a wait, while another node
+    /// holds it (a node frozen holding it would stop everyone's queueing until its session
+    /// ends). SQLite's lock is this process's own, shared by every topic: it waits as before.
     pub async fn try_begin_serialized(&self, topic: dialect::LockTopic) -> Result<Option<SerializedTx<'_>>, sqlx::Error> {
         let guard = match self.backend {
-            Backend::Sqlite => match self.write_lock.try_lock() {
-                Ok(guard) => Some(guard),
-                Err(_) => return Ok(None),
-            },
+            Backend::Sqlite => Some(self.write_lock.lock().await),
             Backend::Postgres => None,
         };
         let mut tx = self.pool.begin_with(self.backend.begin_immediate()).await?;
