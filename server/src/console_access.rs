@@ -50,6 +50,7 @@ pub const SERVER_FUNCTIONS: &[(&str, Option<Role>)] = {
         ("list_services", Some(Viewer)),
         ("create_service", Some(Admin)),
         ("check_service", Some(Operator)),
+        ("silence_service", Some(Operator)),
         ("set_service_enabled", Some(Admin)),
         ("delete_service", Some(Admin)),
         ("services_health", Some(Viewer)),
