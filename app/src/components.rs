@@ -194,6 +194,21 @@ pub fn ErrorPanel(error: AppError) -> impl IntoView {
     }
 }
 
+/// A silence's fields (how long, why), inside the Alerts and Monitoring pages' silence forms.
+#[component]
+pub fn SilenceFields() -> impl IntoView {
+    view! {
+        <label>"Silence for "
+            <select name="minutes">
+                <option value="60">"1 hour"</option>
+                <option value="240">"4 hours"</option>
+                <option value="1440">"1 day"</option>
+            </select>
+        </label>
+        <label>"Reason " <input type="text" name="reason" required maxlength="2000" placeholder="maintenance"/></label>
+    }
+}
+
 /// The message under a form after an action that answers with a sentence: the sentence
 /// (marked `testid`), or the error.
 pub fn action_outcome<S>(value: S, testid: &'static str) -> impl IntoView

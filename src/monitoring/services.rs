@@ -132,21 +132,20 @@ fn host(value: Option<&str>) -> Result<String, MonitoringError> {
 
 /// An address probed with GET: `http://` or `https://`, a host, no user name or password.
 fn check_url(text: &str) -> Result<String, MonitoringError> {
-    let text = text.trim();
-    let url = url::Url::parse(text).map_err(|e| invalid(format!("settings.url: not a URL ({e})")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(invalid(format!("settings.url: a service is probed over http:// or https://, not {}://", url.scheme())));
+    crate::platform::outbound::http_url(text, "a service is probed", "").map_err(MonitoringError::Invalid)
+}
+
+/// TLS to a PostgreSQL server, as libpq names its modes.
+pub const SSL_MODES: [&str; 5] = ["disable", "prefer", "require", "verify-ca", "verify-full"];
+
+/// A private authority's certificate: one PEM certificate, or none.
+fn check_ca(pem: Option<&str>) -> Result<Option<&str>, MonitoringError> {
+    let Some(pem) = pem.map(str::trim).filter(|p| !p.is_empty()) else { return Ok(None) };
+    let parsed = reqwest::Certificate::from_pem(pem.as_bytes()).is_ok();
+    if !pem.starts_with("-----BEGIN CERTIFICATE-----") || pem.len() > 64 * 1024 || !parsed {
+        return Err(invalid("settings.caCertificate: one PEM certificate (-----BEGIN CERTIFICATE----- …)"));
     }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(invalid("settings.url: the address needs a host"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(invalid("settings.url: no user name or password in the address"));
-    }
-    if text.len() > 2000 {
-        return Err(invalid("settings.url: at most 2,000 characters"));
-    }
-    Ok(url.to_string())
+    Ok(Some(pem))
 }
 
 fn check_fields(request: &ServiceRequest, kind: ServiceKind, current: Option<&MonitoredService>) -> Result<Checked, MonitoringError> {
@@ -168,13 +167,7 @@ fn check_fields(request: &ServiceRequest, kind: ServiceKind, current: Option<&Mo
             if body_contains.is_some_and(|b| b.len() > 1000) {
                 return Err(invalid("settings.bodyContains: at most 1,000 characters"));
             }
-            let ca = s.ca_certificate.as_deref().map(str::trim).filter(|p| !p.is_empty());
-            if let Some(pem) = ca {
-                let parsed = reqwest::Certificate::from_pem(pem.as_bytes()).is_ok();
-                if !pem.starts_with("-----BEGIN CERTIFICATE-----") || pem.len() > 64 * 1024 || !parsed {
-                    return Err(invalid("settings.caCertificate: one PEM certificate (-----BEGIN CERTIFICATE----- …)"));
-                }
-            }
+            let ca = check_ca(s.ca_certificate.as_deref())?;
             ServiceSettings {
                 url: Some(check_url(s.url.as_deref().unwrap_or_default())?),
                 ca_certificate: ca.map(str::to_string),
@@ -199,7 +192,17 @@ fn check_fields(request: &ServiceRequest, kind: ServiceKind, current: Option<&Mo
             if s.max_lag_seconds.is_some_and(|l| !(1..=86_400).contains(&l)) {
                 return Err(invalid("settings.maxLagSeconds: from 1 to 86,400 seconds"));
             }
+            let ssl_mode = s.ssl_mode.as_deref().map(str::trim).filter(|m| !m.is_empty()).unwrap_or("prefer");
+            if !SSL_MODES.contains(&ssl_mode) {
+                return Err(invalid(format!("settings.sslMode: one of {}, not {ssl_mode:?}", SSL_MODES.join(", "))));
+            }
+            let ca = check_ca(s.ca_certificate.as_deref())?;
+            if ca.is_some() && !ssl_mode.starts_with("verify-") {
+                return Err(invalid("settings.caCertificate: checked only with sslMode verify-ca or verify-full"));
+            }
             ServiceSettings {
+                ssl_mode: Some(ssl_mode.to_string()),
+                ca_certificate: ca.map(str::to_string),
                 host: Some(host(s.host.as_deref())?),
                 port: Some(s.port.unwrap_or(5432)),
                 database: Some(database.unwrap_or_else(|| "postgres".into())),

@@ -181,21 +181,7 @@ fn check_fields(request: &ChannelRequest, kind: ChannelKind, enabled_now: bool) 
 /// A webhook address: `http://` or `https://`, a host, no user name or password, at most 2,000
 /// characters; returned as parsed (normalised), so what is stored is what is called.
 pub fn check_url(text: &str) -> Result<String, NotificationError> {
-    let text = text.trim();
-    let url = url::Url::parse(text).map_err(|e| invalid(format!("settings.url: not a URL ({e})")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(invalid(format!("settings.url: a webhook is called over http:// or https://, not {}://", url.scheme())));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(invalid("settings.url: the address needs a host"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(invalid("settings.url: no user name or password in the address (the signature proves who sends)"));
-    }
-    if text.len() > 2000 {
-        return Err(invalid("settings.url: at most 2,000 characters"));
-    }
-    Ok(url.to_string())
+    crate::platform::outbound::http_url(text, "a webhook is called", " (the signature proves who sends)").map_err(NotificationError::Invalid)
 }
 
 /// An e-mail channel's server must answer as it would for a message.

@@ -1,6 +1,7 @@
 //! What every feature stands on: the catalog and its time, who may do what and the accounts
 //! behind it, the audit log, sealed secrets, browser sessions, the job queue and the events
-//! outbox, and the helpers for child processes and blocking work.
+//! outbox, the checks of addresses Bulwark calls out to, and the helpers for child processes
+//! and blocking work.
 
 pub mod accounts;
 pub mod audit;
@@ -10,6 +11,7 @@ pub mod catalog;
 pub mod child;
 pub mod events;
 pub mod jobs;
+pub mod outbound;
 pub mod secrets;
 pub mod sessions;
 pub mod time;

@@ -199,6 +199,18 @@ async fn postgres_servers_are_read(catalog: Catalog) {
     let sample = prober::check_now(&catalog, &secrets, &admin, &s.id).await.unwrap();
     assert_eq!((sample.health_status, sample.custom_metrics["standby"].as_bool()), (HealthStatus::Healthy, Some(true)), "{sample:?}");
     assert_eq!(sample.custom_metrics["walReceiver"].as_str(), Some("streaming"), "{sample:?}");
+    // TLS as the admin asks: this server offers none, so `require` fails where `prefer` passes.
+    let tls = services::create(&catalog, &secrets, &admin, &ServiceRequest {
+        settings: ServiceSettings { ssl_mode: Some("require".into()), ..pg("tls", standby.port, None).settings },
+        ..pg("tls", standby.port, None)
+    })
+    .await
+    .unwrap();
+    assert_eq!(tls.settings.ssl_mode.as_deref(), Some("require"));
+    let sample = prober::check_now(&catalog, &secrets, &admin, &tls.id).await.unwrap();
+    assert_eq!(sample.health_status, HealthStatus::Unhealthy, "{sample:?}");
+    assert!(sample.custom_metrics["message"].as_str().unwrap().to_lowercase().contains("tls") || sample.custom_metrics["message"].as_str().unwrap().to_lowercase().contains("ssl"), "{sample:?}");
+    assert_eq!(services::get(&catalog, &admin, &s.id).await.unwrap().settings.ssl_mode.as_deref(), Some("prefer"));
     // A query that writes fails: probes run read-only.
     let writer = services::create(&catalog, &secrets, &admin, &pg("writer", primary.port, Some("CREATE TABLE nope (x int)"))).await.unwrap();
     let sample = prober::check_now(&catalog, &secrets, &admin, &writer.id).await.unwrap();
@@ -306,6 +318,10 @@ async fn bad_services_and_samples_are_refused(catalog: Catalog) {
         (request("no user", ServiceKind::Postgres, ServiceSettings { host: Some("db".into()), ..Default::default() }), "settings.username: the user to connect as"),
         (ServiceRequest { kind: None, ..request("kindless", ServiceKind::Http, http("http://127.0.0.1/")) }, "kind: http, tcp or postgres"),
         (ServiceRequest { password: Some("x".into()), ..request("pw", ServiceKind::Http, http("http://127.0.0.1/")) }, "password: only a PostgreSQL service has one"),
+        (
+            request("tls", ServiceKind::Postgres, ServiceSettings { host: Some("db".into()), username: Some("u".into()), ssl_mode: Some("sometimes".into()), ..Default::default() }),
+            "settings.sslMode: one of disable, prefer, require, verify-ca, verify-full, not \"sometimes\"",
+        ),
     ];
     for (bad, sentence) in cases {
         let e = services::create(&catalog, &secrets, &admin, &bad).await.unwrap_err();

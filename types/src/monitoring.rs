@@ -49,8 +49,8 @@ pub struct ServiceSettings {
     pub body_contains: Option<String>,
     /// HTTP over TLS: degraded when the certificate expires within this many days (14).
     pub tls_expiry_days: Option<i64>,
-    /// HTTP over TLS: a PEM certificate the server's is checked against, besides the system's
-    /// roots (a private certificate authority).
+    /// HTTP over TLS, and PostgreSQL with `verify-ca` / `verify-full`: a PEM certificate the
+    /// server's is checked against (a private certificate authority).
     pub ca_certificate: Option<String>,
     /// TCP and PostgreSQL: the host name or address.
     pub host: Option<String>,
@@ -62,6 +62,10 @@ pub struct ServiceSettings {
     pub query: Option<String>,
     /// PostgreSQL standby: degraded when it replays more than this many seconds behind (300).
     pub max_lag_seconds: Option<i64>,
+    /// PostgreSQL: TLS as libpq names it: `disable`, `prefer` (the default), `require`,
+    /// `verify-ca` or `verify-full` (the last two check the server's certificate against
+    /// `caCertificate`, or the system's roots when absent).
+    pub ssl_mode: Option<String>,
     /// Degraded when the answer takes longer than this many milliseconds.
     pub slow_ms: Option<i64>,
 }

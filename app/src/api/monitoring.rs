@@ -37,6 +37,7 @@ pub async fn create_service(
     username: String,
     password: String,
     query: String,
+    ssl_mode: String,
     interval: String,
 ) -> Result<(), AppError> {
     use bulwark_types::{ServiceRequest, ServiceSettings};
@@ -54,6 +55,7 @@ pub async fn create_service(
             database: text(database),
             username: text(username),
             query: text(query),
+            ssl_mode: text(ssl_mode).filter(|_| kind == ServiceKind::Postgres),
             ..Default::default()
         },
         password: Some(password).filter(|p| !p.is_empty()),

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use crate::api::alerts::{AcknowledgeAlert, AlertStatus, AlertType, LiftSilence, ResolveAlert, Severity, SilenceAlert, list_alerts, list_silences};
 use crate::api::configurations::list_configurations;
-use crate::components::{EmptyState, ErrorPanel, PageHeader, form_error};
+use crate::components::{EmptyState, ErrorPanel, PageHeader, SilenceFields, form_error};
 
 #[component]
 pub fn AlertsPage() -> impl IntoView {
@@ -108,14 +108,7 @@ pub fn AlertsPage() -> impl IntoView {
                                             {(a.status != AlertStatus::Resolved).then(|| view! {
                                                 <ActionForm action=silence attr:class="row-form">
                                                     <input type="hidden" name="id" value=silence_id/>
-                                                    <label>"Silence for "
-                                                        <select name="minutes">
-                                                            <option value="60">"1 hour"</option>
-                                                            <option value="240">"4 hours"</option>
-                                                            <option value="1440">"1 day"</option>
-                                                        </select>
-                                                    </label>
-                                                    <label>"Reason " <input type="text" name="reason" required maxlength="2000" placeholder="maintenance"/></label>
+                                                    <SilenceFields/>
                                                     <button type="submit">"Silence"</button>
                                                 </ActionForm>
                                             })}

@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use crate::api::monitoring::{CheckService, CreateService, DeleteService, HealthStatus, ServiceKind, SetServiceEnabled, SilenceService, list_services, services_health};
-use crate::components::{EmptyState, ErrorPanel, PageHeader, action_outcome, form_error};
+use crate::components::{EmptyState, ErrorPanel, PageHeader, SilenceFields, action_outcome, form_error};
 
 /// A state as a labelled mark.
 fn health(status: Option<HealthStatus>) -> impl IntoView {
@@ -75,14 +75,7 @@ pub fn MonitoringPage() -> impl IntoView {
                                                 </ActionForm>
                                                 <ActionForm action=silence attr:class="row-form">
                                                     <input type="hidden" name="id" value=silence_id/>
-                                                    <label>"Silence for "
-                                                        <select name="minutes">
-                                                            <option value="60">"1 hour"</option>
-                                                            <option value="240">"4 hours"</option>
-                                                            <option value="1440">"1 day"</option>
-                                                        </select>
-                                                    </label>
-                                                    <label>"Reason " <input type="text" name="reason" required maxlength="2000" placeholder="maintenance"/></label>
+                                                    <SilenceFields/>
                                                     <button type="submit">"Silence"</button>
                                                 </ActionForm>
                                                 <ActionForm action=delete attr:class="row-form">
@@ -145,6 +138,14 @@ pub fn MonitoringPage() -> impl IntoView {
                 <label>"User (PostgreSQL)" <input type="text" name="username" autocomplete="off"/></label>
                 <label>"Password (PostgreSQL)" <input type="password" name="password" autocomplete="new-password"/></label>
                 <label>"Query (PostgreSQL)" <input type="text" name="query" placeholder="SELECT 1"/></label>
+                <label>"TLS (PostgreSQL)"
+                    <select name="ssl_mode">
+                        <option value="prefer" selected=true>"prefer: encrypted when the server offers it"</option>
+                        <option value="require">"require: encrypted, certificate not checked"</option>
+                        <option value="verify-full">"verify-full: encrypted, its certificate checked for the host"</option>
+                        <option value="disable">"disable: never encrypted"</option>
+                    </select>
+                </label>
                 <label>"Every (seconds)" <input type="number" name="interval" placeholder="60"/></label>
                 <button type="submit" class="primary">"Add service"</button>
             </ActionForm>

@@ -21,12 +21,21 @@ pub async fn probe(s: &ServiceSettings, password: Option<&str>, limit: Duration)
         .port(port)
         .username(s.username.as_deref().unwrap_or_default())
         .database(s.database.as_deref().unwrap_or("postgres"))
-        .ssl_mode(PgSslMode::Prefer)
+        .ssl_mode(match s.ssl_mode.as_deref() {
+            Some("disable") => PgSslMode::Disable,
+            Some("require") => PgSslMode::Require,
+            Some("verify-ca") => PgSslMode::VerifyCa,
+            Some("verify-full") => PgSslMode::VerifyFull,
+            _ => PgSslMode::Prefer,
+        })
         .application_name("bulwark-probe")
         // Whatever the query says, it cannot change anything, and it cannot outlive the probe.
         .options([("default_transaction_read_only", "on"), ("statement_timeout", &format!("{}", limit.as_millis()))]);
     if let Some(password) = password {
         options = options.password(password);
+    }
+    if let Some(pem) = &s.ca_certificate {
+        options = options.ssl_root_cert_from_pem(pem.as_bytes().to_vec());
     }
     let mut conn = match PgConnection::connect_with(&options).await {
         Ok(c) => c,
