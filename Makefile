@@ -14,7 +14,7 @@ ECHARTS := $(HOME)/.cache/bulwark/echarts-$(ECHARTS_VERSION).min.js
 SERVER := $(CARGO_TARGET_DIR)/debug/bulwark
 WASM := $(CARGO_TARGET_DIR)/wasm32-unknown-unknown/debug/bulwark_app.wasm
 
-.PHONY: run test build site server tools browser s3server schemathesis faketime smtpd unit e2e contract clean
+.PHONY: run test build site server tools browser s3server schemathesis faketime smtpd drinfra unit e2e contract clean
 
 # Plain HTTP on 127.0.0.1: the session cookie cannot be `Secure` there.
 run: build
@@ -72,9 +72,15 @@ faketime:
 smtpd:
 	@/usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null && command -v openssl >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-aiosmtpd openssl; }
 
+# What disaster-recovery runbooks drive, for their tests: Knot (an authoritative DNS server
+# taking TSIG-signed updates, with kdig and keymgr) and HAProxy (its runtime API). Neither
+# starts a service by itself here; the tests run them in the foreground.
+drinfra:
+	@command -v knotd >/dev/null && command -v kdig >/dev/null && command -v haproxy >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y knot knot-dnsutils haproxy; }
+
 test: build browser unit e2e contract
 
-unit: s3server faketime smtpd
+unit: s3server faketime smtpd drinfra
 	BULWARK_WEED=$(WEED) cargo test --workspace
 
 e2e: build browser

@@ -24,6 +24,7 @@ pub mod monitoring;
 pub mod notifications;
 pub mod orchestration;
 pub mod overview;
+pub mod recovery;
 pub mod platform;
 pub mod rebuild;
 pub mod replicate;

@@ -20,7 +20,7 @@ const COLUMNS: &str = "id, name, kind, settings, sealed_secret, severities, aler
 #[derive(sqlx::FromRow)]
 pub(super) struct Row {
     pub id: String,
-    name: String,
+    pub name: String,
     kind: String,
     settings: String,
     pub sealed_secret: Option<String>,

@@ -194,22 +194,41 @@ async fn record_attempt_on(conn: &mut sqlx::AnyConnection, delivery_id: &str, at
 pub async fn send_test(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, channel_id: &str) -> Result<Delivery, NotificationError> {
     actor.require(Role::Admin)?;
     let row = channels::find(catalog, channel_id).await?;
+    let title = format!("Bulwark test notification for {}", row.name);
+    let text = format!("{} sent this test through the channel {:?}. If you read it, the channel works.", actor.username, row.name);
+    let record = serde_json::json!({ "channelId": row.id, "sentBy": actor.username });
+    send_now(catalog, secrets, row, "test", &title, &text, record).await
+}
+
+/// Sends a message through the channel called `name` at once, and logs it as a delivery of
+/// one attempt (a runbook's notification step: the run itself retries).
+pub async fn send_named(catalog: &Catalog, secrets: &SecretBox, name: &str, event: &str, title: &str, text: &str, record: serde_json::Value) -> Result<Delivery, NotificationError> {
+    let id: Option<String> = sqlx::query_scalar("SELECT id FROM notification_channels WHERE name = $1").bind(name).fetch_optional(catalog.pool()).await?;
+    let row = channels::find(catalog, &id.ok_or_else(|| NotificationError::NotFound(format!("{name:?}")))?).await?;
+    send_now(catalog, secrets, row, event, title, text, record).await
+}
+
+/// The enabled channels' names.
+pub async fn enabled_channels(catalog: &Catalog) -> Result<Vec<String>, NotificationError> {
+    Ok(sqlx::query_scalar("SELECT name FROM notification_channels WHERE enabled = 1 ORDER BY name").fetch_all(catalog.pool()).await?)
+}
+
+async fn send_now(catalog: &Catalog, secrets: &SecretBox, row: channels::Row, event: &str, title: &str, text: &str, record: serde_json::Value) -> Result<Delivery, NotificationError> {
     let secret = open_secret(secrets, &row).await?;
     let channel = row.into_channel()?;
     let id = uuid::Uuid::new_v4().to_string();
-    let title = format!("Bulwark test notification for {}", channel.name);
-    let text = format!("{} sent this test through the channel {:?}. If you read it, the channel works.", actor.username, channel.name);
-    let payload = serde_json::json!({ "event": "test", "deliveryId": id, "title": title, "text": text, "escalationLevel": null, "record": { "channelId": channel.id, "sentBy": actor.username } }).to_string();
-    let sent = send(&channel, secret.as_deref(), &id, "test", &title, &payload).await;
+    let payload = serde_json::json!({ "event": event, "deliveryId": id, "title": title, "text": text, "escalationLevel": null, "record": record }).to_string();
+    let sent = send(&channel, secret.as_deref(), &id, event, title, &payload).await;
     let now = time::now_text();
     let mut tx = catalog.pool().begin().await?;
     sqlx::query(
         "INSERT INTO notification_deliveries (id, channel_id, alert_id, event, escalation_level, title, payload, status, attempts, next_attempt_at, last_error, created_at, delivered_at)
-         VALUES ($1, $2, NULL, 'test', NULL, $3, $4, $5, 1, NULL, $6, $7, $8)",
+         VALUES ($1, $2, NULL, $3, NULL, $4, $5, $6, 1, NULL, $7, $8, $9)",
     )
     .bind(&id)
     .bind(&channel.id)
-    .bind(&title)
+    .bind(event)
+    .bind(title)
     .bind(&payload)
     .bind(if sent.error.is_none() { "delivered" } else { "failed" })
     .bind(&sent.error)

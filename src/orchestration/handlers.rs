@@ -29,6 +29,7 @@ pub fn register_all(pool: &mut Pool, secrets: &SecretBox, targets: &Arc<Targets>
     pool.register(Arc::new(BackupAlertsHandler));
     pool.register(Arc::new(RequestedCleanupHandler { secrets: secrets.clone() }));
     pool.register(Arc::new(DeliverHandler { secrets: secrets.clone() }));
+    pool.register(Arc::new(RecoveryRunHandler { secrets: secrets.clone() }));
     // Each minute: alerts due to escalate are told, channels disabled by failures alerted.
     pool.register_periodic(Arc::new(AlertsEvaluateHandler { secrets: secrets.clone() }), chrono::Duration::minutes(1));
     // Housekeeping: expired sessions and setup links.
@@ -44,6 +45,27 @@ pub fn register_all(pool: &mut Pool, secrets: &SecretBox, targets: &Arc<Targets>
     pool.register_periodic(Arc::new(DownsampleHandler), chrono::Duration::hours(1));
     // Hourly: the audit chain's head goes into every repository, so a shortened chain shows.
     pool.register_periodic(Arc::new(AnchorHandler { secrets: secrets.clone() }), chrono::Duration::hours(1));
+}
+
+/// Advances a disaster-recovery run as far as it goes (`recovery::engine`): to its end, or to
+/// a gate a person decides at, whose decision queues the next such job.
+pub struct RecoveryRunHandler {
+    pub secrets: SecretBox,
+}
+
+impl JobHandler for RecoveryRunHandler {
+    fn kind(&self) -> &'static str {
+        crate::recovery::engine::JOB_KIND
+    }
+
+    fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, cancel: CancelFlag) -> JobFuture<'a> {
+        Box::pin(async move {
+            let id = &job.payload_field("executionId")?;
+            let status = crate::recovery::engine::advance(catalog, &self.secrets, id, cancel).await?;
+            tracing::info!(recovery_execution = %id, %status, "recovery run advanced");
+            Ok(())
+        })
+    }
 }
 
 /// Raises or resolves backup_failed for a backup that ended (`events::ALERT_BACKUPS`).

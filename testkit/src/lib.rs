@@ -6,6 +6,8 @@
 //! process that kills it and removes its files once the test process is gone (the test
 //! harness never runs destructors of statics).
 
+pub mod dns;
+pub mod haproxy;
 pub mod s3;
 pub mod smtp;
 pub mod tls;

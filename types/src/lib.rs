@@ -14,6 +14,7 @@ mod locations;
 mod monitoring;
 mod notifications;
 mod overview;
+mod recovery;
 mod restoration;
 mod restore_tests;
 mod retention;
@@ -40,6 +41,10 @@ pub use notifications::{
     SilenceRequest, SmtpSecurity,
 };
 pub use overview::Overview;
+pub use recovery::{
+    ApprovalStatus, Backoff, Criterion, DisasterScenario, DisasterType, DrStatus, DrillSettings, ExecuteRequest, ExecutionMode, FailoverCriteria, FailoverEvent, Gate, PlanDecision, PlanDetail, PlanDocument,
+    PlanProblem, PlanRequest, PlanSummary, PlanVersion, RecoveryRun, RunStarted, RunStatus, ServiceState, StepAttempt, StepRun, StepSpec, StepStatus, StepType, TriggerType,
+};
 pub use restoration::{
     Alternative, ApprovalLine, ApprovalPolicy, ApprovalRule, AvailableBackup, ConflictResolution, Environment, Restoration, RestorationInitiated, RestorationProgress, RestorationRequest, RestorationScope,
     RestorationStatus, RestorationType, RestoreTargetLine, RollbackRequest, TargetType,

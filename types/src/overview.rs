@@ -14,8 +14,8 @@ pub struct Overview {
     pub restore_targets: i64,
     pub approvals_pending: i64,
     pub backup_tests: i64,
+    /// Disaster-recovery plans (the seeds' procedures).
     pub procedures: i64,
-    pub plans: i64,
     pub recovery_executions: i64,
     pub alerts_open: i64,
     pub cost_rows: i64,

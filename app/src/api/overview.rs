@@ -22,7 +22,6 @@ pub async fn load_overview() -> Result<Overview, AppError> {
         approvals_pending: o.approvals_pending,
         backup_tests: o.backup_tests,
         procedures: o.procedures,
-        plans: o.plans,
         recovery_executions: o.recovery_executions,
         alerts_open: o.alerts_open,
         cost_rows: o.cost_rows,

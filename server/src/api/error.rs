@@ -110,7 +110,8 @@ from_core!(
     bulwark_core::notifications::NotificationError,
     bulwark_core::monitoring::MonitoringError,
     bulwark_core::cost::CostError,
-    bulwark_core::health::HealthError
+    bulwark_core::health::HealthError,
+    bulwark_core::recovery::RecoveryError
 );
 
 impl From<JsonRejection> for ApiError {

@@ -14,6 +14,7 @@ mod locations;
 mod me;
 mod monitoring;
 mod notifications;
+mod recovery;
 mod restoration;
 mod restore_targets;
 mod standing;
@@ -86,6 +87,24 @@ pub fn router() -> Router<AppState> {
         .route("/admin/monitoring/record-token", axum::routing::post(monitoring::record_token))
         .route("/disaster-recovery/health", get(monitoring::health))
         .route("/disaster-recovery/health/record", axum::routing::post(monitoring::record))
+        .route("/admin/backups/disaster-recovery/procedures", get(recovery::procedures))
+        .route("/admin/backups/disaster-recovery/execute", axum::routing::post(recovery::execute_procedure))
+        .route("/disaster-recovery/status", get(recovery::dr_status))
+        .route("/disaster-recovery/execute", axum::routing::post(recovery::execute))
+        .route("/disaster-recovery/plans", get(recovery::list_plans).post(recovery::create_plan))
+        .route("/disaster-recovery/plans/{id}", get(recovery::get_plan).put(recovery::update_plan).delete(recovery::delete_plan))
+        .route("/disaster-recovery/plans/{id}/submit", axum::routing::post(recovery::submit_plan))
+        .route("/disaster-recovery/plans/{id}/approve", axum::routing::post(recovery::approve_plan))
+        .route("/disaster-recovery/plans/{id}/reject", axum::routing::post(recovery::reject_plan))
+        .route("/disaster-recovery/plans/{id}/diff", get(recovery::diff_plan))
+        .route("/disaster-recovery/plans/{id}/export", get(recovery::export_plan))
+        .route("/disaster-recovery/executions", get(recovery::list_runs))
+        .route("/disaster-recovery/executions/{id}", get(recovery::get_run))
+        .route("/disaster-recovery/executions/{id}/cancel", axum::routing::post(recovery::cancel_run))
+        .route("/disaster-recovery/executions/{id}/steps/{stepId}/decision", axum::routing::post(recovery::decide))
+        .route("/disaster-recovery/failovers", get(recovery::failovers))
+        .route("/disaster-recovery/credentials", get(recovery::list_credentials).put(recovery::set_credential))
+        .route("/disaster-recovery/credentials/{name}", axum::routing::delete(recovery::delete_credential))
         .route("/admin/notifications/channels", get(notifications::list).post(notifications::create))
         .route("/admin/notifications/channels/{id}", get(notifications::get).put(notifications::update).delete(notifications::delete))
         .route("/admin/notifications/channels/{id}/test", axum::routing::post(notifications::test))

@@ -9,7 +9,7 @@ use utoipa::openapi::{ContentBuilder, OpenApi as Document, RefOr, ResponseBuilde
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::access::{Access, ROUTES};
-use super::{alerts, audit, configurations, cost, health, jobs, locations, me, monitoring, notifications, restoration, restore_targets, retention, tokens, users};
+use super::{alerts, audit, configurations, cost, health, jobs, locations, me, monitoring, notifications, recovery, restoration, restore_targets, retention, tokens, users};
 
 /// Every error body: `error` names the kind, `detail` says what to do.
 #[derive(serde::Serialize, ToSchema)]
@@ -40,6 +40,10 @@ pub struct ErrorBody {
         alerts::escalation, alerts::set_escalation, health::report, health::dashboard, health::dashboard_events,
         notifications::list, notifications::create, notifications::get, notifications::update, notifications::delete, notifications::test,
         notifications::deliveries,
+        recovery::procedures, recovery::execute_procedure, recovery::list_plans, recovery::create_plan, recovery::get_plan, recovery::update_plan,
+        recovery::delete_plan, recovery::submit_plan, recovery::approve_plan, recovery::reject_plan, recovery::diff_plan, recovery::export_plan, recovery::execute,
+        recovery::list_runs, recovery::get_run, recovery::cancel_run, recovery::decide, recovery::dr_status, recovery::failovers, recovery::list_credentials,
+        recovery::set_credential, recovery::delete_credential,
         monitoring::list, monitoring::create, monitoring::get, monitoring::update, monitoring::delete, monitoring::check, monitoring::health, monitoring::record,
         monitoring::record_token,
         cost::utilization, cost::cost_analysis, cost::track, cost::get_prices, cost::set_prices, cost::prune,

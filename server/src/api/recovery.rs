@@ -1,0 +1,227 @@
+//! Disaster recovery over REST: plans (the seeds' `/disaster-recovery/plans` and the backup
+//! seeds' procedures), their versions, review and export; runs (both seeds' execute doors),
+//! their gates and cancellation; failover events; the overall status; the named credentials
+//! steps use.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use bulwark_core::recovery::credentials::{self, Credential, CredentialRequest};
+use bulwark_core::recovery::runs::{self, GateDecision, ProcedureExecute, ProcedureStarted, RunFilter};
+use bulwark_core::recovery::{DrStatus, ExecuteRequest, FailoverEvent, PlanDecision, PlanDetail, PlanRequest, PlanSummary, RecoveryRun, RunStarted, ledger, plans, status};
+use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
+use super::extract::{Auth, Json, Query};
+use crate::state::AppState;
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Procedures {
+    procedures: Vec<PlanSummary>,
+}
+
+/// The backup seeds' procedures: every plan, in the procedure fields.
+#[utoipa::path(get, path = "/api/admin/backups/disaster-recovery/procedures", tag = "disaster-recovery", responses((status = 200, body = Procedures)))]
+pub async fn procedures(State(s): State<AppState>, Auth(p): Auth) -> Result<Json<Procedures>, ApiError> {
+    Ok(Json(Procedures { procedures: plans::list(&s.catalog, &p).await? }))
+}
+
+/// Runs a procedure (a plan's approved version) with an approver's authenticator code.
+#[utoipa::path(post, path = "/api/admin/backups/disaster-recovery/execute", tag = "disaster-recovery", request_body = ProcedureExecute, responses((status = 202, body = ProcedureStarted)))]
+pub async fn execute_procedure(State(s): State<AppState>, Auth(p): Auth, Json(body): Json<ProcedureExecute>) -> Result<(StatusCode, Json<ProcedureStarted>), ApiError> {
+    Ok((StatusCode::ACCEPTED, Json(runs::start_procedure(&s.catalog, &s.secrets, &p, &body).await?)))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PlanList {
+    success: bool,
+    plans: Vec<PlanSummary>,
+}
+
+#[utoipa::path(get, path = "/api/disaster-recovery/plans", tag = "disaster-recovery", responses((status = 200, body = PlanList)))]
+pub async fn list_plans(State(s): State<AppState>, Auth(p): Auth) -> Result<Json<PlanList>, ApiError> {
+    Ok(Json(PlanList { success: true, plans: plans::list(&s.catalog, &p).await? }))
+}
+
+/// A new plan from its document (YAML or JSON): version 1, a draft. Problems name the step and
+/// the field.
+#[utoipa::path(post, path = "/api/disaster-recovery/plans", tag = "disaster-recovery", request_body = PlanRequest, responses((status = 201, body = PlanDetail)))]
+pub async fn create_plan(State(s): State<AppState>, Auth(p): Auth, Json(body): Json<PlanRequest>) -> Result<(StatusCode, Json<PlanDetail>), ApiError> {
+    Ok((StatusCode::CREATED, Json(plans::create(&s.catalog, &p, &body.document).await?)))
+}
+
+#[utoipa::path(get, path = "/api/disaster-recovery/plans/{id}", tag = "disaster-recovery", params(("id" = String, Path, description = "The plan")), responses((status = 200, body = PlanDetail)))]
+pub async fn get_plan(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<PlanDetail>, ApiError> {
+    Ok(Json(plans::get(&s.catalog, &p, &id).await?))
+}
+
+/// A new text for the plan: a draft changes in place, any other version gets a new draft.
+#[utoipa::path(put, path = "/api/disaster-recovery/plans/{id}", tag = "disaster-recovery", params(("id" = String, Path, description = "The plan")), request_body = PlanRequest, responses((status = 200, body = PlanDetail)))]
+pub async fn update_plan(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Json(body): Json<PlanRequest>) -> Result<Json<PlanDetail>, ApiError> {
+    Ok(Json(plans::update(&s.catalog, &p, &id, &body.document).await?))
+}
+
+/// Deletes a plan that never ran; one with runs is deactivated (its ledger stays).
+#[utoipa::path(delete, path = "/api/disaster-recovery/plans/{id}", tag = "disaster-recovery", params(("id" = String, Path, description = "The plan")), responses((status = 204, description = "Removed or deactivated")))]
+pub async fn delete_plan(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    plans::delete(&s.catalog, &p, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VersionBody {
+    version: i64,
+}
+
+/// Asks for review of a draft version.
+#[utoipa::path(post, path = "/api/disaster-recovery/plans/{id}/submit", tag = "disaster-recovery", params(("id" = String, Path, description = "The plan")), request_body = VersionBody, responses((status = 200, body = PlanDetail)))]
+pub async fn submit_plan(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Json(body): Json<VersionBody>) -> Result<Json<PlanDetail>, ApiError> {
+    Ok(Json(plans::submit(&s.catalog, &p, &id, body.version).await?))
+}
+
+/// An approver's approval of a version (never its author's).
+#[utoipa::path(post, path = "/api/disaster-recovery/plans/{id}/approve", tag = "disaster-recovery", params(("id" = String, Path, description = "The plan")), request_body = PlanDecision, responses((status = 200, body = PlanDetail)))]
+pub async fn approve_plan(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Json(body): Json<PlanDecision>) -> Result<Json<PlanDetail>, ApiError> {
+    Ok(Json(plans::approve(&s.catalog, &p, &id, &body).await?))
+}
+
+#[utoipa::path(post, path = "/api/disaster-recovery/plans/{id}/reject", tag = "disaster-recovery", params(("id" = String, Path, description = "The plan")), request_body = PlanDecision, responses((status = 200, body = PlanDetail)))]
+pub async fn reject_plan(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Json(body): Json<PlanDecision>) -> Result<Json<PlanDetail>, ApiError> {
+    Ok(Json(plans::reject(&s.catalog, &p, &id, &body).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DiffQuery {
+    from: i64,
+    to: i64,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PlanDiff {
+    diff: String,
+}
+
+/// The lines that changed between two versions' documents (unified diff).
+#[utoipa::path(get, path = "/api/disaster-recovery/plans/{id}/diff", tag = "disaster-recovery", params(("id" = String, Path, description = "The plan"), DiffQuery), responses((status = 200, body = PlanDiff)))]
+pub async fn diff_plan(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Query(q): Query<DiffQuery>) -> Result<Json<PlanDiff>, ApiError> {
+    Ok(Json(PlanDiff { diff: plans::diff(&s.catalog, &p, &id, q.from, q.to).await? }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// The newest when absent.
+    #[serde(default)]
+    version: Option<i64>,
+    /// yaml or json; as written when absent.
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// A version's document, to keep in git.
+#[utoipa::path(get, path = "/api/disaster-recovery/plans/{id}/export", tag = "disaster-recovery", params(("id" = String, Path, description = "The plan"), ExportQuery), responses((status = 200, body = String, content_type = "text/plain")))]
+pub async fn export_plan(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Query(q): Query<ExportQuery>) -> Result<Response, ApiError> {
+    let text = plans::export(&s.catalog, &p, &id, q.version, q.format.as_deref()).await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+}
+
+/// Starts a run of a plan (the seeds' fields; `executionMode: test` is a drill).
+#[utoipa::path(post, path = "/api/disaster-recovery/execute", tag = "disaster-recovery", request_body = ExecuteRequest, responses((status = 202, body = RunStarted)))]
+pub async fn execute(State(s): State<AppState>, Auth(p): Auth, Json(body): Json<ExecuteRequest>) -> Result<(StatusCode, Json<RunStarted>), ApiError> {
+    Ok((StatusCode::ACCEPTED, Json(runs::start(&s.catalog, &p, &body).await?)))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RunList {
+    success: bool,
+    executions: Vec<RecoveryRun>,
+}
+
+#[utoipa::path(get, path = "/api/disaster-recovery/executions", tag = "disaster-recovery", params(RunFilter), responses((status = 200, body = RunList)))]
+pub async fn list_runs(State(s): State<AppState>, Auth(p): Auth, Query(q): Query<RunFilter>) -> Result<Json<RunList>, ApiError> {
+    Ok(Json(RunList { success: true, executions: runs::list(&s.catalog, &p, &q).await? }))
+}
+
+/// A run with every step and every attempt.
+#[utoipa::path(get, path = "/api/disaster-recovery/executions/{id}", tag = "disaster-recovery", params(("id" = String, Path, description = "The run")), responses((status = 200, body = RecoveryRun)))]
+pub async fn get_run(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<RecoveryRun>, ApiError> {
+    Ok(Json(runs::get(&s.catalog, &p, &id).await?))
+}
+
+/// Stops a run and rolls back what it did.
+#[utoipa::path(post, path = "/api/disaster-recovery/executions/{id}/cancel", tag = "disaster-recovery", params(("id" = String, Path, description = "The run")), responses((status = 200, body = RecoveryRun)))]
+pub async fn cancel_run(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<RecoveryRun>, ApiError> {
+    Ok(Json(runs::cancel(&s.catalog, &p, &id).await?))
+}
+
+/// Confirms (or aborts at) a step waiting for a person: a gate, or a step interrupted by a
+/// node that died. The gate's role decides who may.
+#[utoipa::path(post, path = "/api/disaster-recovery/executions/{id}/steps/{stepId}/decision", tag = "disaster-recovery", params(("id" = String, Path, description = "The run"), ("stepId" = String, Path, description = "The step")), request_body = GateDecision, responses((status = 200, body = RecoveryRun)))]
+pub async fn decide(State(s): State<AppState>, Auth(p): Auth, Path((id, step_id)): Path<(String, String)>, Json(body): Json<GateDecision>) -> Result<Json<RecoveryRun>, ApiError> {
+    Ok(Json(runs::decide(&s.catalog, &p, &id, &step_id, body.action).await?))
+}
+
+/// The seeds' overall status, active runs, services, recent failovers and backup status.
+#[utoipa::path(get, path = "/api/disaster-recovery/status", tag = "disaster-recovery", responses((status = 200, body = DrStatus)))]
+pub async fn dr_status(State(s): State<AppState>, Auth(p): Auth) -> Result<Json<DrStatus>, ApiError> {
+    Ok(Json(status::status(&s.catalog, &p).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct FailoverQuery {
+    #[serde(default)]
+    status: Option<String>,
+    /// 24h, 7d, 30d (the default) or 90d.
+    #[serde(default)]
+    time_range: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Failovers {
+    success: bool,
+    failovers: Vec<FailoverEvent>,
+}
+
+/// Failover events, newest first.
+#[utoipa::path(get, path = "/api/disaster-recovery/failovers", tag = "disaster-recovery", params(FailoverQuery), responses((status = 200, body = Failovers)))]
+pub async fn failovers(State(s): State<AppState>, Auth(p): Auth, Query(q): Query<FailoverQuery>) -> Result<Json<Failovers>, ApiError> {
+    let days = match q.time_range.as_deref().unwrap_or("30d") {
+        "24h" => 1,
+        "7d" => 7,
+        "30d" => 30,
+        "90d" => 90,
+        other => return Err(ApiError::new(StatusCode::BAD_REQUEST, format!("timeRange: 24h, 7d, 30d or 90d, not {other:?}"))),
+    };
+    let since = bulwark_core::platform::time::to_text(s.catalog.now().await.map_err(bulwark_core::platform::catalog::CatalogError::Query)? - chrono::Duration::days(days));
+    Ok(Json(Failovers { success: true, failovers: ledger::failovers(&s.catalog, &p, &since, q.status.as_deref()).await? }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Credentials {
+    credentials: Vec<Credential>,
+}
+
+/// The named credentials steps use (never their values).
+#[utoipa::path(get, path = "/api/disaster-recovery/credentials", tag = "disaster-recovery", responses((status = 200, body = Credentials)))]
+pub async fn list_credentials(State(s): State<AppState>, Auth(p): Auth) -> Result<Json<Credentials>, ApiError> {
+    Ok(Json(Credentials { credentials: credentials::list(&s.catalog, &p).await? }))
+}
+
+/// Sets a credential (sealed; never shown again).
+#[utoipa::path(put, path = "/api/disaster-recovery/credentials", tag = "disaster-recovery", request_body = CredentialRequest, responses((status = 200, body = Credential)))]
+pub async fn set_credential(State(s): State<AppState>, Auth(p): Auth, Json(body): Json<CredentialRequest>) -> Result<Json<Credential>, ApiError> {
+    Ok(Json(credentials::set(&s.catalog, &s.secrets, &p, &body).await?))
+}
+
+#[utoipa::path(delete, path = "/api/disaster-recovery/credentials/{name}", tag = "disaster-recovery", params(("name" = String, Path, description = "The credential")), responses((status = 204, description = "Removed")))]
+pub async fn delete_credential(State(s): State<AppState>, Auth(p): Auth, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+    credentials::delete(&s.catalog, &p, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,77 @@
+//! Disaster recovery: versioned plans a second person approves (`plans`, their documents in
+//! `document`), the named secrets their steps use (`credentials`), runs of a plan
+//! (`runs`: start, gates, cancel; `engine`: the runbook run as a graph on the worker pool, with
+//! retries, backoff and rollback; `criteria`: a step's success criteria), the step types on
+//! the real infrastructure they drive (`steps`), and what runs leave behind for the ledger
+//! (`ledger`: failover events, actual RTO and RPO).
+
+pub use bulwark_types::{
+    DrStatus, ExecuteRequest, FailoverEvent, PlanDecision, PlanDetail, PlanDocument, PlanProblem, PlanRequest, PlanSummary, RecoveryRun, RunStarted, RunStatus, StepRun, StepStatus,
+};
+
+pub mod credentials;
+pub mod criteria;
+pub mod document;
+pub mod engine;
+pub mod ledger;
+pub mod plans;
+pub mod runs;
+pub mod status;
+pub mod steps;
+
+use crate::error::{Classify, Kind};
+use crate::platform::audit::AuditError;
+use crate::platform::auth::AuthError;
+use crate::platform::catalog::CatalogError;
+use crate::platform::jobs::JobError;
+use crate::platform::secrets::SecretError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecoveryError {
+    #[error("{0}")]
+    Invalid(String),
+    /// A plan document's problems, each naming its step and field.
+    #[error("{}", .0.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; "))]
+    Document(Vec<bulwark_types::PlanProblem>),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Forbidden(String),
+    /// A stored row this version cannot read.
+    #[error("{0}")]
+    Stored(String),
+    #[error("a recovery credential cannot be opened: {0}")]
+    Secret(#[from] SecretError),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    #[error(transparent)]
+    Job(#[from] JobError),
+}
+
+impl From<sqlx::Error> for RecoveryError {
+    fn from(e: sqlx::Error) -> Self {
+        RecoveryError::Catalog(CatalogError::Query(e))
+    }
+}
+
+impl Classify for RecoveryError {
+    fn kind(&self) -> Kind {
+        match self {
+            RecoveryError::Invalid(_) | RecoveryError::Document(_) => Kind::Invalid,
+            RecoveryError::NotFound(_) => Kind::NotFound,
+            RecoveryError::Conflict(_) => Kind::Conflict,
+            RecoveryError::Forbidden(_) => Kind::Forbidden,
+            RecoveryError::Stored(_) | RecoveryError::Secret(_) => Kind::Internal,
+            RecoveryError::Auth(e) => e.kind(),
+            RecoveryError::Catalog(e) => e.kind(),
+            RecoveryError::Audit(e) => e.kind(),
+            RecoveryError::Job(e) => e.kind(),
+        }
+    }
+}
