@@ -78,7 +78,7 @@ pub async fn advance(catalog: &Catalog, secrets: &SecretBox, id: &str, cancel: C
             .fetch_optional(catalog.pool())
             .await?
             .ok_or_else(|| RecoveryError::NotFound(format!("recovery execution {id}")))?;
-    if matches!(status, RunStatus::Completed | RunStatus::Failed | RunStatus::Cancelled | RunStatus::RolledBack) {
+    if status.is_finished() {
         return Ok(status);
     }
     let plan: String = sqlx::query_scalar("SELECT plan FROM disaster_recovery_plan_versions WHERE plan_id = $1 AND version = $2").bind(&plan_id).bind(version).fetch_one(catalog.pool()).await?;

@@ -23,6 +23,8 @@ const HAPROXY: &str = "/usr/sbin/haproxy";
 pub struct HaProxy {
     /// The HTTP frontend's port on 127.0.0.1.
     pub port: u16,
+    /// The TCP frontend's port before backend `pg`, when it has one.
+    pub tcp_port: Option<u16>,
     /// The runtime API's socket (`level admin`).
     pub socket: PathBuf,
     dir: PathBuf,
@@ -34,11 +36,24 @@ impl HaProxy {
     /// port on 127.0.0.1 with weight 100 and a health check every 500 ms. The first server takes
     /// the traffic; the others start in maintenance, as a disaster-recovery standby waits.
     pub fn start(servers: &[(&str, u16)]) -> Result<HaProxy, String> {
+        HaProxy::start_with_tcp(servers, &[])
+    }
+
+    /// [`HaProxy::start`], plus (when `tcp` names servers) a TCP frontend before backend `pg`
+    /// over them, the first taking the connections (PostgreSQL servers, as a database's clients
+    /// reach them through the balancer).
+    pub fn start_with_tcp(servers: &[(&str, u16)], tcp: &[(&str, u16)]) -> Result<HaProxy, String> {
         let dir = temp_dir("haproxy");
         let socket = dir.join("admin.sock");
         let port = free_port();
+        let tcp_port = (!tcp.is_empty()).then(free_port);
         let config = dir.join("haproxy.cfg");
-        std::fs::write(&config, config_text(port, &socket, servers)).map_err(|e| e.to_string())?;
+        let mut text = config_text(port, &socket, servers);
+        if let Some(tcp_port) = tcp_port {
+            text.push_str(&format!("\nfrontend db\n    mode tcp\n    bind 127.0.0.1:{tcp_port}\n    default_backend pg\n\nbackend pg\n    mode tcp\n    balance roundrobin\n"));
+            text.push_str(&server_lines(tcp));
+        }
+        std::fs::write(&config, text).map_err(|e| e.to_string())?;
         let log = std::fs::File::create(dir.join("haproxy.log")).map_err(|e| e.to_string())?;
         let child = Command::new(HAPROXY)
             .arg("-db")
@@ -51,7 +66,7 @@ impl HaProxy {
             .map_err(|e| format!("cannot run {HAPROXY} (apt-get install haproxy): {e}"))?;
         watchdog(Some(child.id()), &dir);
         // Built before it answers, so that a failed wait drops it and kills the process.
-        let mut proxy = HaProxy { port, socket, dir, child };
+        let mut proxy = HaProxy { port, tcp_port, socket, dir, child };
         proxy.wait_ready(Duration::from_secs(10))?;
         Ok(proxy)
     }
@@ -116,6 +131,13 @@ backend app
 ",
         socket = socket.display()
     );
+    text.push_str(&server_lines(servers));
+    text
+}
+
+/// A backend's servers: the first takes the traffic, the others wait in maintenance.
+fn server_lines(servers: &[(&str, u16)]) -> String {
+    let mut text = String::new();
     for (i, (name, server_port)) in servers.iter().enumerate() {
         // An explicit weight: HAProxy's default is 1, and `get weight` reports against it.
         let standby = if i == 0 { "" } else { " disabled" };

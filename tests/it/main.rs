@@ -19,6 +19,7 @@ mod recovery;
 mod recovery_dns;
 mod recovery_failover;
 mod recovery_load_balancer;
+mod recovery_plan;
 mod replication;
 mod repo;
 mod retention;

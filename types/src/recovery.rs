@@ -74,6 +74,13 @@ text_enum!(RunStatus, "recovery run status" {
     RolledBack => "rolled_back",
 });
 
+impl RunStatus {
+    /// Nothing more happens to a run in this state.
+    pub fn is_finished(self) -> bool {
+        matches!(self, RunStatus::Completed | RunStatus::Failed | RunStatus::Cancelled | RunStatus::RolledBack)
+    }
+}
+
 text_enum!(StepStatus, "step status" {
     Pending => "pending",
     Running => "running",

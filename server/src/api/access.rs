@@ -80,6 +80,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/disaster-recovery/plans/{id}/export", R(Viewer)),
     ("GET", "/disaster-recovery/executions", R(Viewer)),
     ("GET", "/disaster-recovery/executions/{id}", R(Viewer)),
+    ("GET", "/disaster-recovery/executions/{id}/events", R(Viewer)),
     ("POST", "/disaster-recovery/executions/{id}/cancel", R(Operator)),
     ("POST", "/disaster-recovery/executions/{id}/steps/{stepId}/decision", R(Operator)),
     ("GET", "/disaster-recovery/failovers", R(Viewer)),

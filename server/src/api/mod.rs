@@ -100,6 +100,7 @@ pub fn router() -> Router<AppState> {
         .route("/disaster-recovery/plans/{id}/export", get(recovery::export_plan))
         .route("/disaster-recovery/executions", get(recovery::list_runs))
         .route("/disaster-recovery/executions/{id}", get(recovery::get_run))
+        .route("/disaster-recovery/executions/{id}/events", get(recovery::run_events))
         .route("/disaster-recovery/executions/{id}/cancel", axum::routing::post(recovery::cancel_run))
         .route("/disaster-recovery/executions/{id}/steps/{stepId}/decision", axum::routing::post(recovery::decide))
         .route("/disaster-recovery/failovers", get(recovery::failovers))

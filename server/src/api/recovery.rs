@@ -3,13 +3,18 @@
 //! their gates and cancellation; failover events; the overall status; the named credentials
 //! steps use.
 
+use std::convert::Infallible;
+use std::time::Duration;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::http::header;
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use bulwark_core::recovery::credentials::{self, Credential, CredentialRequest};
 use bulwark_core::recovery::runs::{self, GateDecision, ProcedureExecute, ProcedureStarted, RunFilter};
 use bulwark_core::recovery::{DrStatus, ExecuteRequest, FailoverEvent, PlanDecision, PlanDetail, PlanRequest, PlanSummary, RecoveryRun, RunStarted, ledger, plans, status};
+use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
@@ -151,6 +156,40 @@ pub async fn list_runs(State(s): State<AppState>, Auth(p): Auth, Query(q): Query
 #[utoipa::path(get, path = "/api/disaster-recovery/executions/{id}", tag = "disaster-recovery", params(("id" = String, Path, description = "The run")), responses((status = 200, body = RecoveryRun)))]
 pub async fn get_run(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<RecoveryRun>, ApiError> {
     Ok(Json(runs::get(&s.catalog, &p, &id).await?))
+}
+
+/// The run, as `event: run` with the run as JSON, at each change (read from the catalog every
+/// 500 ms, so any node serves it), until it ends or its caller's standing does.
+#[utoipa::path(get, path = "/api/disaster-recovery/executions/{id}/events", tag = "disaster-recovery", params(("id" = String, Path, description = "The run")), responses((status = 200, description = "`event: run` with the run as JSON at each change", content_type = "text/event-stream")))]
+pub async fn run_events(State(s): State<AppState>, Auth(p): Auth, session: tower_sessions::Session, Path(id): Path<String>) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let first = runs::get(&s.catalog, &p, &id).await?;
+    let stream = futures_util::stream::unfold((Some(first), None::<String>, false, super::standing::Standing::of(&p, &session)), move |(mut first, last, ended, mut standing)| {
+        let (s, p, id) = (s.clone(), p.clone(), id.clone());
+        async move {
+            if ended {
+                return None;
+            }
+            loop {
+                let run = match first.take() {
+                    Some(run) => run,
+                    None => {
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        if !standing.holds(&s.catalog).await {
+                            return None;
+                        }
+                        runs::get(&s.catalog, &p, &id).await.ok()?
+                    }
+                };
+                let text = serde_json::to_string(&run).unwrap_or_default();
+                if last.as_deref() != Some(text.as_str()) {
+                    let ended = run.status.is_finished();
+                    let event = Event::default().event("run").data(text.clone());
+                    return Some((Ok(event), (None, Some(text), ended, standing)));
+                }
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
 /// Stops a run and rolls back what it did.
