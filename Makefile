@@ -120,6 +120,13 @@ bench-monitoring:
 	cargo build --release -p bulwark-server
 	BULWARK=$(CARGO_TARGET_DIR)/release/bulwark bench/monitoring.sh
 
+# The runbook engine's own cost per step and a failover plan's wall time, each step's share
+# (bench/README.md): `make bench-recovery`.
+.PHONY: bench-recovery
+bench-recovery: drinfra
+	cargo build --release -p bulwark-server
+	BULWARK=$(CARGO_TARGET_DIR)/release/bulwark bench/recovery.sh
+
 # The same for a pgbench database, with a database's safety snapshot and rollback: `make bench-restoration-pg PGBENCH_SCALE=<n>` (default 50).
 .PHONY: bench-restoration-pg
 bench-restoration-pg:
