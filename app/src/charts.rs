@@ -49,3 +49,18 @@ pub fn shares(name: &str, items: &[(String, f64)]) -> String {
     let data: Vec<DataPointItem> = items.iter().map(|(label, value)| DataPointItem::new(*value).name(label.clone())).collect();
     json(&Chart::new().aria(aria()).tooltip(Tooltip::new().trigger(Trigger::Item)).legend(Legend::new()).series(Pie::new().name(name).radius(vec!["40%", "70%"]).data(data)))
 }
+
+/// A measured figure per run as bars, against its objective as a line, one category per run
+/// (`(name, values)` each; a NaN objective is a gap). `unit` names the value axis.
+pub fn against_objective(runs: &[String], measured: (&str, Vec<f64>), objective: (&str, Vec<f64>), unit: &str) -> String {
+    json(
+        &Chart::new()
+            .aria(aria())
+            .tooltip(Tooltip::new().trigger(Trigger::Axis))
+            .legend(Legend::new())
+            .x_axis(Axis::new().type_(AxisType::Category).data(runs.to_vec()))
+            .y_axis(Axis::new().type_(AxisType::Value).name(unit))
+            .series(Bar::new().name(measured.0).data(measured.1))
+            .series(Line::new().name(objective.0).data(objective.1)),
+    )
+}

@@ -38,6 +38,9 @@ const DETAILS: &[(&str, &str, &str)] = &[
     ("/executions/", "/configurations", "Backup execution"),
     ("/storage/", "/storage", "Snapshots"),
     ("/restoration/", "/restoration", "Restoration job"),
+    ("/disaster-recovery/plans/new", "/disaster-recovery", "New recovery plan"),
+    ("/disaster-recovery/plans/", "/disaster-recovery", "Recovery plan"),
+    ("/disaster-recovery/runs/", "/disaster-recovery", "Recovery run"),
     ("/alerts/", "/alerts", "Alert"),
 ];
 
@@ -282,6 +285,8 @@ mod tests {
         assert_eq!(crumbs("/executions/0b3c"), [("Configurations", Some("/configurations")), ("Backup execution", None)]);
         assert_eq!(crumbs("/storage/l1/s2"), [("Storage Locations", Some("/storage")), ("Snapshots", None)]);
         assert_eq!(crumbs("/configurations/c1"), [("Configurations", Some("/configurations")), ("Configuration", None)]);
+        assert_eq!(crumbs("/disaster-recovery/runs/r1"), [("Disaster Recovery", Some("/disaster-recovery")), ("Recovery run", None)]);
+        assert_eq!(crumbs("/disaster-recovery/plans/new"), [("Disaster Recovery", Some("/disaster-recovery")), ("New recovery plan", None)]);
         assert_eq!(crumbs("/no-such-page"), [("Not found", None)]);
         assert!(crumbs("/").is_empty());
     }

@@ -68,6 +68,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("restoration") view=restoration::RestorationPage/>
                     <Route path=path!("restoration/:id") view=restoration_job::RestorationJobPage/>
                     <Route path=path!("disaster-recovery") view=disaster_recovery::DisasterRecoveryPage/>
+                    <Route path=path!("disaster-recovery/plans/new") view=recovery_plan_new::RecoveryPlanNewPage/>
+                    <Route path=path!("disaster-recovery/plans/:id") view=recovery_plan::RecoveryPlanPage/>
+                    <Route path=path!("disaster-recovery/runs/:id") view=recovery_run::RecoveryRunPage/>
                     <Route path=path!("cost") view=cost::CostPage/>
                     <Route path=path!("testing") view=testing::TestingPage/>
                     <Route path=path!("storage") view=storage::StoragePage/>

@@ -11,7 +11,7 @@ const NAV = [
   { label: 'Dashboard', heading: 'Dashboard', text: 'Figures as of' },
   { label: 'Configurations', heading: 'Configurations', text: 'Nothing is protected yet' },
   { label: 'Restoration', heading: 'Restoration', text: 'No restores yet' },
-  { label: 'Disaster Recovery', heading: 'Disaster Recovery', text: 'No recovery procedures yet' },
+  { label: 'Disaster Recovery', heading: 'Disaster Recovery', text: 'No recovery plans yet' },
   { label: 'Cost Analysis', heading: 'Cost Analysis', text: 'No cost data yet' },
   { label: 'Testing Results', heading: 'Testing Results', text: 'No backups have been tested yet' },
   { label: 'Storage Locations', heading: 'Storage Locations', text: 'No storage locations yet' },

@@ -128,7 +128,16 @@ test('keyboard alone logs in, adds a location and a configuration, and runs it; 
   }, { timeout: 30_000 }).not.toBe('');
   const channel = { name: 'Keyboard hook', kind: 'webhook', settings: { url: 'http://127.0.0.1:9/hook' }, routing: { approvalRequests: true } };
   expect((await page.request.post('/api/admin/notifications/channels', { data: channel })).status()).toBe(201);
+  // A plan nobody approved yet, and a drill of it waiting at its approver's gate.
+  const planDocument = 'name: Keyboard plan\ndisasterScenario: hardware_failure\ndisasterType: storage_failure\nseverity: 3\nestimatedRtoMinutes: 30\nestimatedRpoMinutes: 15\nsteps:\n  - name: Answers\n    type: validation\n    config: { tcp: "127.0.0.1:9" }\n';
+  const plan = await page.request.post('/api/disaster-recovery/plans', { data: { document: planDocument } });
+  expect(plan.status(), await plan.text()).toBe(201);
+  const planId = (await plan.json()).summary.id;
+  const drill = await page.request.post('/api/disaster-recovery/execute', { data: { planId, executionMode: 'test' } });
+  expect(drill.status(), await drill.text()).toBe(202);
   const examples: Record<string, string> = {
+    '/disaster-recovery/plans/:id': `/disaster-recovery/plans/${planId}`,
+    '/disaster-recovery/runs/:id': `/disaster-recovery/runs/${(await drill.json()).executionId}`,
     '/alerts/:id': `/alerts/${alert}`,
     '/restoration/:id': `/restoration/${(await asked.json()).restorationId}`,
     '/configurations/:id': configuration!,

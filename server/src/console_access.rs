@@ -125,6 +125,21 @@ pub const SERVER_FUNCTIONS: &[(&str, Option<Role>)] = {
         ("list_jobs", Some(Viewer)),
         ("schedule_test", Some(Operator)),
         ("test_results", Some(Viewer)),
+        ("dr_status", Some(Viewer)),
+        ("list_plans", Some(Viewer)),
+        ("get_plan", Some(Viewer)),
+        ("create_plan", Some(Operator)),
+        ("update_plan", Some(Operator)),
+        ("submit_plan", Some(Operator)),
+        ("approve_plan", Some(Approver)),
+        ("reject_plan", Some(Approver)),
+        ("plan_diff", Some(Viewer)),
+        ("execute_plan", Some(Operator)),
+        ("list_runs", Some(Viewer)),
+        ("get_run", Some(Viewer)),
+        ("cancel_run", Some(Operator)),
+        ("decide_gate", Some(Operator)),
+        ("recovery_ledger", Some(Viewer)),
     ]
 };
 

@@ -29,7 +29,8 @@ pub fn register_all(pool: &mut Pool, secrets: &SecretBox, targets: &Arc<Targets>
     pool.register(Arc::new(BackupAlertsHandler));
     pool.register(Arc::new(RequestedCleanupHandler { secrets: secrets.clone() }));
     pool.register(Arc::new(DeliverHandler { secrets: secrets.clone() }));
-    pool.register(Arc::new(RecoveryRunHandler { secrets: secrets.clone() }));
+    pool.register(Arc::new(RecoveryRunHandler { secrets: secrets.clone(), targets: targets.clone() }));
+    pool.register(Arc::new(DrillHandler));
     // Each minute: alerts due to escalate are told, channels disabled by failures alerted.
     pool.register_periodic(Arc::new(AlertsEvaluateHandler { secrets: secrets.clone() }), chrono::Duration::minutes(1));
     // Housekeeping: expired sessions and setup links.
@@ -48,9 +49,11 @@ pub fn register_all(pool: &mut Pool, secrets: &SecretBox, targets: &Arc<Targets>
 }
 
 /// Advances a disaster-recovery run as far as it goes (`recovery::engine`): to its end, or to
-/// a gate a person decides at, whose decision queues the next such job.
+/// a gate a person decides at, whose decision queues the next such job. Its restores write only
+/// where the server's restore roots and hosts allow, as a restoration's do.
 pub struct RecoveryRunHandler {
     pub secrets: SecretBox,
+    pub targets: Arc<Targets>,
 }
 
 impl JobHandler for RecoveryRunHandler {
@@ -61,8 +64,29 @@ impl JobHandler for RecoveryRunHandler {
     fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, cancel: CancelFlag) -> JobFuture<'a> {
         Box::pin(async move {
             let id = &job.payload_field("executionId")?;
-            let status = crate::recovery::engine::advance(catalog, &self.secrets, id, cancel).await?;
+            let status = crate::recovery::engine::advance(catalog, &self.secrets, &self.targets, id, cancel).await?;
             tracing::info!(recovery_execution = %id, %status, "recovery run advanced");
+            Ok(())
+        })
+    }
+}
+
+/// Starts a scheduled drill at its test date (`recovery::drills`), unless someone started it
+/// already; its run is then an ordinary `recovery.run` job.
+pub struct DrillHandler;
+
+impl JobHandler for DrillHandler {
+    fn kind(&self) -> &'static str {
+        crate::recovery::drills::JOB_KIND
+    }
+
+    fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
+        Box::pin(async move {
+            let id = &job.payload_field("testId")?;
+            match crate::recovery::drills::start_scheduled(catalog, id).await? {
+                Some(run) => tracing::info!(recovery_test = %id, recovery_execution = %run, "scheduled drill started"),
+                None => tracing::info!(recovery_test = %id, "scheduled drill not started (started by hand, or recorded why not)"),
+            }
             Ok(())
         })
     }

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use bulwark_types::{PlanDocument, PlanProblem, StepSpec};
+use bulwark_types::{PlanDocument, PlanProblem, StepSpec, StepType};
 
 use super::steps;
 
@@ -102,9 +102,26 @@ pub fn check(d: &PlanDocument) -> Vec<PlanProblem> {
         }
         problems.extend(check_step(step));
     }
+    problems.extend(cleanups_name_restores(d));
     if problems.is_empty() {
         if let Err(problem) = graph(d) {
             problems.push(problem);
+        }
+    }
+    problems
+}
+
+/// A cleanup step names only the plan's `backup_restore` steps (what they created is what it
+/// removes).
+fn cleanups_name_restores(d: &PlanDocument) -> Vec<PlanProblem> {
+    let restores: BTreeSet<&str> = d.steps.iter().filter(|s| s.step_type == StepType::BackupRestore).map(|s| s.name.as_str()).collect();
+    let mut problems = Vec::new();
+    for step in d.steps.iter().filter(|s| s.step_type == StepType::Cleanup) {
+        let Ok(config) = steps::parse::<steps::cleanup::Config>(&step.config) else { continue };
+        for (i, name) in config.steps.iter().enumerate() {
+            if !restores.contains(name.as_str()) {
+                problems.push(at_step(step, &format!("config.steps.{i}"), format!("no backup_restore step is called {name:?}")));
+            }
         }
     }
     problems

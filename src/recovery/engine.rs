@@ -9,23 +9,32 @@
 //! Everything the engine knows is in the catalog, so any node can take a run over: a step
 //! found `running` when a job starts was running on a node that died. It runs again if its type
 //! is idempotent; otherwise it waits, `interrupted`, for a person (it is never taken as done).
+//! A run whose node died while rolling back goes on rolling back.
+//!
+//! A drill (`execution_mode: test`) runs the plan's cleanup steps whatever happens: when it
+//! fails or is cancelled they run after the rollback, also on the node that takes it over; its
+//! result is recorded (`drills`).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use bulwark_types::{Backoff, PlanDocument, RunStatus, StepSpec, StepStatus};
+use bulwark_types::{Backoff, ExecutionMode, PlanDocument, RunStatus, StepSpec, StepStatus, StepType};
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use serde_json::Value;
 use tokio::task::JoinSet;
 
-use super::steps::{self, Bulwark, StepContext, StepError};
-use super::{RecoveryError, credentials, criteria, ledger, plans};
+use super::steps::{self, Bulwark, Done, StepContext, StepError};
+use super::{RecoveryError, credentials, criteria, drills, ledger, plans};
+use crate::platform::accounts::users;
+use crate::platform::auth::Principal;
 use crate::platform::catalog::Catalog;
 use crate::platform::jobs::CancelFlag;
 use crate::platform::secrets::SecretBox;
 use crate::platform::time;
+use crate::restores::Targets;
 
 pub const JOB_KIND: &str = "recovery.run";
 /// How often the engine looks at its cancel flag while steps run or backoffs wait.
@@ -70,24 +79,51 @@ enum Stop {
     Cancelled,
 }
 
-/// Advances run `id` as far as it goes. Returns where it stands.
-pub async fn advance(catalog: &Catalog, secrets: &SecretBox, id: &str, cancel: CancelFlag) -> Result<RunStatus, RecoveryError> {
-    let (status, plan_id, version): (RunStatus, String, i64) =
-        sqlx::query_as("SELECT status, plan_id, plan_version FROM recovery_executions WHERE id = $1")
-            .bind(id)
-            .fetch_optional(catalog.pool())
-            .await?
-            .ok_or_else(|| RecoveryError::NotFound(format!("recovery execution {id}")))?;
-    if status.is_finished() {
-        return Ok(status);
+/// A run as the engine reads it.
+#[derive(sqlx::FromRow)]
+struct RunRow {
+    status: RunStatus,
+    plan_id: String,
+    plan_version: i64,
+    execution_mode: ExecutionMode,
+    initiated_by: String,
+    rollback_initiated: i64,
+    cancel_requested: i64,
+    error_details: Option<String>,
+}
+
+/// Advances run `id` as far as it goes, restoring only into `reach` (the server's restore roots
+/// and hosts). Returns where it stands.
+pub async fn advance(catalog: &Catalog, secrets: &SecretBox, reach: &Arc<Targets>, id: &str, cancel: CancelFlag) -> Result<RunStatus, RecoveryError> {
+    let row: RunRow = sqlx::query_as(
+        "SELECT status, plan_id, plan_version, execution_mode, initiated_by, rollback_initiated, cancel_requested, error_details FROM recovery_executions WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(catalog.pool())
+    .await?
+    .ok_or_else(|| RecoveryError::NotFound(format!("recovery execution {id}")))?;
+    if row.status.is_finished() {
+        return Ok(row.status);
     }
-    let plan: String = sqlx::query_scalar("SELECT plan FROM disaster_recovery_plan_versions WHERE plan_id = $1 AND version = $2").bind(&plan_id).bind(version).fetch_one(catalog.pool()).await?;
+    let plan: String = sqlx::query_scalar("SELECT plan FROM disaster_recovery_plan_versions WHERE plan_id = $1 AND version = $2").bind(&row.plan_id).bind(row.plan_version).fetch_one(catalog.pool()).await?;
     let plan = plans::read_plan(&plan)?;
     let mut steps = load(catalog, id, &plan).await?;
     let now = time::now_text();
     sqlx::query("UPDATE recovery_executions SET status = 'in_progress', started_at = COALESCE(started_at, $1) WHERE id = $2").bind(&now).bind(id).execute(catalog.pool()).await?;
     take_over(catalog, &mut steps).await?;
-    let run = Run { catalog, secrets, id, plan: &plan, cancel };
+    // Its restores run in its initiator's name; a disabled account restores nothing (the steps
+    // that would say so).
+    let initiator = users::principal_by_name(catalog, &row.initiated_by).await.ok();
+    let run = Run { catalog, secrets, reach: reach.clone(), id, plan: &plan, plan_version: row.plan_version, mode: row.execution_mode, initiator, cancel };
+    if row.rollback_initiated != 0 {
+        // The node rolling it back stopped part-way: the rollback goes on from where it was.
+        let reason = match (row.cancel_requested, row.error_details) {
+            (0, Some(why)) => Stop::Failed(why),
+            (0, None) => Stop::Failed("a step failed".into()),
+            _ => Stop::Cancelled,
+        };
+        return run.roll_back(&mut steps, &reason).await;
+    }
     run.drive(&mut steps).await
 }
 
@@ -148,12 +184,68 @@ async fn take_over(catalog: &Catalog, steps: &mut [Step]) -> Result<(), Recovery
 struct Run<'a> {
     catalog: &'a Catalog,
     secrets: &'a SecretBox,
+    reach: Arc<Targets>,
     id: &'a str,
     plan: &'a PlanDocument,
+    plan_version: i64,
+    mode: ExecutionMode,
+    initiator: Option<Principal>,
     cancel: CancelFlag,
 }
 
+/// What a step's task holds of its run, lent to the step as [`Bulwark`].
+struct Parts {
+    catalog: Catalog,
+    secrets: SecretBox,
+    reach: Arc<Targets>,
+    id: String,
+    plan_name: String,
+    plan_version: i64,
+    mode: ExecutionMode,
+    initiator: Option<Principal>,
+    drill_targets: BTreeMap<String, String>,
+    outputs: Vec<Done>,
+}
+
+impl Parts {
+    fn bulwark(&self) -> Bulwark<'_> {
+        Bulwark {
+            catalog: &self.catalog,
+            secrets: &self.secrets,
+            reach: &self.reach,
+            execution_id: &self.id,
+            plan_name: &self.plan_name,
+            plan_version: self.plan_version,
+            mode: self.mode,
+            initiator: self.initiator.as_ref(),
+            drill_targets: &self.drill_targets,
+            outputs: &self.outputs,
+        }
+    }
+}
+
 impl Run<'_> {
+    /// The run's parts as a step sees them now (the outputs its steps recorded so far).
+    fn parts(&self, steps: &[Step]) -> Parts {
+        Parts {
+            catalog: self.catalog.clone(),
+            secrets: self.secrets.clone(),
+            reach: self.reach.clone(),
+            id: self.id.to_string(),
+            plan_name: self.plan.name.clone(),
+            plan_version: self.plan_version,
+            mode: self.mode,
+            initiator: self.initiator.clone(),
+            drill_targets: self.plan.drill.as_ref().map(|d| d.targets.clone()).unwrap_or_default(),
+            // A step rolled back has undone what its output names.
+            outputs: steps
+                .iter()
+                .filter(|s| s.status != StepStatus::RolledBack)
+                .filter_map(|s| Some(Done { name: s.spec.name.clone(), step_type: s.spec.step_type, output: s.output.clone()? }))
+                .collect(),
+        }
+    }
+
     async fn drive(&self, steps: &mut [Step]) -> Result<RunStatus, RecoveryError> {
         let mut inflight: JoinSet<Attempt> = JoinSet::new();
         // Each running step's own flag: set when the run stops.
@@ -249,6 +341,7 @@ impl Run<'_> {
     }
 
     async fn launch(&self, steps: &mut [Step], index: usize, inflight: &mut JoinSet<Attempt>, cancel: CancelFlag) -> Result<(), RecoveryError> {
+        let parts = self.parts(steps);
         let step = &mut steps[index];
         let number = step.retries + 1;
         let now = time::now_text();
@@ -265,13 +358,12 @@ impl Run<'_> {
             .await?;
         step.status = StepStatus::Running;
         let spec = step.spec.clone();
-        let (catalog, secrets, id, plan_name) = (self.catalog.clone(), self.secrets.clone(), self.id.to_string(), self.plan.name.clone());
         inflight.spawn(async move {
             let started = Instant::now();
-            let stored = credentials::Stored { catalog: &catalog, secrets: &secrets };
+            let stored = credentials::Stored { catalog: &parts.catalog, secrets: &parts.secrets };
             let limit = Duration::from_secs(spec.timeout_seconds.max(1) as u64);
             let ctx = StepContext { secrets: &stored, cancel: cancel.clone(), timeout: limit };
-            let bulwark = Bulwark { catalog: &catalog, secrets: &secrets, execution_id: &id, plan_name: &plan_name };
+            let bulwark = parts.bulwark();
             let work = tokio::time::timeout(limit, steps::run(spec.step_type, &spec.config, &ctx, &bulwark));
             let outcome = tokio::select! {
                 outcome = work => outcome,
@@ -364,6 +456,11 @@ impl Run<'_> {
                     return Ok(None);
                 }
                 step.status = StepStatus::Failed;
+                // What it did before its criteria failed (a restore that created a database):
+                // a drill's cleanup reads it.
+                if let Some(seen) = seen {
+                    step.output = Some(seen["output"].clone());
+                }
                 sqlx::query("UPDATE recovery_step_executions SET status = 'failed', completed_at = $1, duration_ms = $2, error_message = $3, output_data = $4, validation_results = $5 WHERE id = $6")
                     .bind(&now_text)
                     .bind(elapsed)
@@ -396,12 +493,16 @@ impl Run<'_> {
         let critical_ok = steps.iter().all(|s| s.status == StepStatus::Completed || !s.spec.critical);
         let outcome = ledger::Outcome { status: RunStatus::Completed, error: None, completed_at: &completed, success_criteria_met: critical_ok };
         ledger::close(self.catalog, self.id, self.plan, &ledger_steps(steps), &outcome).await?;
+        if self.mode == ExecutionMode::Test {
+            drills::record(self.catalog, self.id, self.plan).await?;
+        }
         Ok(RunStatus::Completed)
     }
 
     /// Rolls back the completed steps, newest first, and ends the run.
     async fn roll_back(&self, steps: &mut [Step], reason: &Stop) -> Result<RunStatus, RecoveryError> {
-        sqlx::query("UPDATE recovery_executions SET rollback_initiated = 1 WHERE id = $1").bind(self.id).execute(self.catalog.pool()).await?;
+        // Why, kept for the node that takes the rollback over if this one dies.
+        sqlx::query("UPDATE recovery_executions SET rollback_initiated = 1, error_details = $1 WHERE id = $2").bind(describe(reason)).bind(self.id).execute(self.catalog.pool()).await?;
         for step in steps.iter_mut().filter(|s| !s.finished()) {
             step.status = StepStatus::Skipped;
             sqlx::query("UPDATE recovery_step_executions SET status = 'skipped', next_attempt_at = NULL WHERE id = $1").bind(&step.id).execute(self.catalog.pool()).await?;
@@ -411,10 +512,11 @@ impl Run<'_> {
         let mut rollback_failure = None;
         let stored = credentials::Stored { catalog: self.catalog, secrets: self.secrets };
         for i in order {
+            let parts = self.parts(steps);
             let step = &mut steps[i];
             let ctx = StepContext { secrets: &stored, cancel: Arc::new(AtomicBool::new(false)), timeout: Duration::from_secs(step.spec.timeout_seconds.max(1) as u64) };
             let output = step.output.clone().unwrap_or(Value::Null);
-            let result = match tokio::time::timeout(ctx.timeout, steps::roll_back(step.spec.step_type, &step.spec.config, &output, &ctx)).await {
+            let result = match tokio::time::timeout(ctx.timeout, steps::roll_back(step.spec.step_type, &step.spec.config, &output, &ctx, &parts.bulwark())).await {
                 Err(_) => Err(StepError::retryable(format!("rollback timed out after {} s", step.spec.timeout_seconds))),
                 Ok(result) => result,
             };
@@ -437,6 +539,9 @@ impl Run<'_> {
                 }
             }
         }
+        if self.mode == ExecutionMode::Test {
+            self.clean_up(steps).await?;
+        }
         let (status, error) = match (reason, &rollback_failure) {
             (_, Some(failure)) => (RunStatus::Failed, Some(format!("{}; {failure}", describe(reason)))),
             (Stop::Cancelled, None) => (RunStatus::Cancelled, Some("cancelled; what it did was rolled back".to_string())),
@@ -446,7 +551,32 @@ impl Run<'_> {
         let outcome = ledger::Outcome { status, error: error.as_deref(), completed_at: &completed, success_criteria_met: false };
         sqlx::query("UPDATE recovery_executions SET rollback_completed = $1 WHERE id = $2").bind(i64::from(rollback_failure.is_none())).bind(self.id).execute(self.catalog.pool()).await?;
         ledger::close(self.catalog, self.id, self.plan, &ledger_steps(steps), &outcome).await?;
+        if self.mode == ExecutionMode::Test {
+            drills::record(self.catalog, self.id, self.plan).await?;
+        }
         Ok(status)
+    }
+
+    /// A drill's cleanup steps that have not completed run now, one after the other with their
+    /// retries, whatever stopped the run: a drill leaves no scratch place behind.
+    async fn clean_up(&self, steps: &mut [Step]) -> Result<(), RecoveryError> {
+        for i in 0..steps.len() {
+            // A completed cleanup "rolled back" undid nothing: what it removed stays removed.
+            if steps[i].spec.step_type != StepType::Cleanup || matches!(steps[i].status, StepStatus::Completed | StepStatus::RolledBack) {
+                continue;
+            }
+            loop {
+                let mut one = JoinSet::new();
+                self.launch(steps, i, &mut one, Arc::new(AtomicBool::new(false))).await?;
+                let Some(Ok(attempt)) = one.join_next().await else { break };
+                self.record(steps, attempt).await?;
+                match (steps[i].status, steps[i].next_attempt_at) {
+                    (StepStatus::Retrying, Some(at)) => tokio::time::sleep((at - self.catalog.now().await?).to_std().unwrap_or_default()).await,
+                    _ => break,
+                }
+            }
+        }
+        Ok(())
     }
 }
 

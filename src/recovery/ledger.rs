@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::RecoveryError;
 use crate::platform::auth::Principal;
 use crate::platform::catalog::Catalog;
+use crate::platform::catalog::dialect::LockTopic;
 use crate::platform::time;
 
 /// A step as the ledger reads it.
@@ -48,10 +49,14 @@ pub async fn close(catalog: &Catalog, id: &str, plan: &PlanDocument, steps: &[St
     let rto = completed.then(|| seconds_between(&incident, recovered_at)).flatten();
     let (rpo, data_loss) = recovery_point(steps, &incident);
     let total = seconds_between(&initiated, outcome.completed_at).map(|s| (s * 1000.0) as i64);
-    let mut tx = catalog.pool().begin().await?;
+    // Serialized: the day's roll-up counts every run that closed before it (two nodes closing
+    // runs at once would each miss the other's).
+    let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
     sqlx::query(
         "UPDATE recovery_executions SET status = $1, completed_at = $2, failed_at = $3, total_duration_ms = $4, actual_rto_seconds = $5, actual_rpo_seconds = $6, data_loss_amount = $7,
-            success_criteria_met = $8, error_details = $9 WHERE id = $10",
+            success_criteria_met = $8, error_details = $9,
+            recovery_steps_completed = (SELECT COUNT(*) FROM recovery_step_executions WHERE execution_id = $10 AND status IN ('completed', 'rolled_back'))
+         WHERE id = $10",
     )
     .bind(outcome.status.as_str())
     .bind(outcome.completed_at)
@@ -63,7 +68,7 @@ pub async fn close(catalog: &Catalog, id: &str, plan: &PlanDocument, steps: &[St
     .bind(i64::from(outcome.success_criteria_met))
     .bind(outcome.error)
     .bind(id)
-    .execute(&mut *tx)
+    .execute(&mut *tx.tx)
     .await?;
     if let Some(failover) = failover_of(steps) {
         let automated = trigger != "manual";
@@ -94,10 +99,10 @@ pub async fn close(catalog: &Catalog, id: &str, plan: &PlanDocument, steps: &[St
         .bind(i64::from(done(steps, StepType::Notification)))
         .bind(id)
         .bind(&by)
-        .execute(&mut *tx)
+        .execute(&mut *tx.tx)
         .await?;
     }
-    roll_up_day(&mut tx, &outcome.completed_at[..10]).await?;
+    roll_up_day(&mut tx.tx, &outcome.completed_at[..10]).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -138,7 +143,7 @@ fn failover_of(steps: &[StepOutcome<'_>]) -> Option<Failover> {
             let c = &step.spec.config[side];
             format!("{}:{}", c["host"].as_str().unwrap_or("?"), c["port"].as_u64().unwrap_or(5432))
         };
-        let consistent = step.output.is_some_and(|o| o["primaryReachable"] == Value::Bool(true) && o["lagBytes"].as_i64() == Some(0));
+        let consistent = step.output.is_some_and(|o| o["dataConsistent"] == Value::Bool(true));
         return Some(Failover { source: end("primary"), target: end("standby"), consistent });
     }
     let traffic = attempted(StepType::LoadBalancerConfig).or_else(|| attempted(StepType::DnsUpdate))?;
@@ -151,7 +156,8 @@ fn recovery_point(steps: &[StepOutcome<'_>], incident: &str) -> (Option<f64>, Op
     let mut lost: Option<i64> = None;
     for step in steps.iter().filter(|s| s.status == StepStatus::Completed) {
         let Some(output) = step.output else { continue };
-        let seconds = if output["primaryReachable"] == Value::Bool(true) && output["lagBytes"].as_i64() == Some(0) {
+        // A failover that lost nothing (the old primary fenced, everything it wrote replayed).
+        let seconds = if output["dataConsistent"] == Value::Bool(true) {
             Some(0.0)
         } else {
             output["restorablePoint"]

@@ -2,8 +2,10 @@
 //! `document`), the named secrets their steps use (`credentials`), runs of a plan
 //! (`runs`: start, gates, cancel; `engine`: the runbook run as a graph on the worker pool, with
 //! retries, backoff and rollback; `criteria`: a step's success criteria), the step types on
-//! the real infrastructure they drive (`steps`), and what runs leave behind for the ledger
-//! (`ledger`: failover events, actual RTO and RPO).
+//! the real infrastructure they drive (`steps`), what runs leave behind for the ledger
+//! (`ledger`: failover events, actual RTO and RPO), and drills (`drills`: runs in test mode
+//! against the plan's scratch targets, scheduled or started by hand, each leaving a
+//! `recovery_testing_results` row with its objectives, issues and recommendations).
 
 pub use bulwark_types::{
     DrStatus, ExecuteRequest, FailoverEvent, PlanDecision, PlanDetail, PlanDocument, PlanProblem, PlanRequest, PlanSummary, RecoveryRun, RunStarted, RunStatus, StepRun, StepStatus,
@@ -12,6 +14,7 @@ pub use bulwark_types::{
 pub mod credentials;
 pub mod criteria;
 pub mod document;
+pub mod drills;
 pub mod engine;
 pub mod ledger;
 pub mod plans;
@@ -52,6 +55,8 @@ pub enum RecoveryError {
     Audit(#[from] AuditError),
     #[error(transparent)]
     Job(#[from] JobError),
+    #[error(transparent)]
+    Health(#[from] crate::health::HealthError),
 }
 
 impl From<sqlx::Error> for RecoveryError {
@@ -72,6 +77,7 @@ impl Classify for RecoveryError {
             RecoveryError::Catalog(e) => e.kind(),
             RecoveryError::Audit(e) => e.kind(),
             RecoveryError::Job(e) => e.kind(),
+            RecoveryError::Health(e) => e.kind(),
         }
     }
 }

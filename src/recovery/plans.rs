@@ -98,22 +98,26 @@ pub async fn create(catalog: &Catalog, actor: &Principal, text: &str) -> Result<
     get(catalog, actor, &id).await
 }
 
-/// Replaces the plan's text: in place while its newest version is a draft or under review,
-/// otherwise as a new draft version.
+/// Replaces the plan's text: in place while its newest version is its author's draft (or under
+/// review) that no run used, otherwise as a new draft version.
 pub async fn update(catalog: &Catalog, actor: &Principal, id: &str, text: &str) -> Result<PlanDetail, RecoveryError> {
     actor.require(Role::Operator)?;
     let (plan, format) = parse_document(text)?;
     let now = time::now_text();
     let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
-    let current: Option<(i64, ApprovalStatus)> = sqlx::query_as(
-        "SELECT p.current_version, v.approval_status FROM disaster_recovery_plans p JOIN disaster_recovery_plan_versions v ON v.plan_id = p.id AND v.version = p.current_version WHERE p.id = $1",
+    let current: Option<(i64, ApprovalStatus, String)> = sqlx::query_as(
+        "SELECT p.current_version, v.approval_status, v.created_by FROM disaster_recovery_plans p JOIN disaster_recovery_plan_versions v ON v.plan_id = p.id AND v.version = p.current_version WHERE p.id = $1",
     )
     .bind(id)
     .fetch_optional(&mut *tx.tx)
     .await?;
-    let (current, status) = current.ok_or_else(|| RecoveryError::NotFound(format!("recovery plan {id}")))?;
+    let (current, status, author) = current.ok_or_else(|| RecoveryError::NotFound(format!("recovery plan {id}")))?;
     name_free(&mut tx.tx, &plan.name, Some(id)).await?;
-    let version = if matches!(status, ApprovalStatus::Draft | ApprovalStatus::UnderReview) {
+    // A version keeps one author (who may not approve it) and the text its runs executed: a
+    // draft changes in place only for its own author and while no run (a drill) used it.
+    let runs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM recovery_executions WHERE plan_id = $1 AND plan_version = $2").bind(id).bind(current).fetch_one(&mut *tx.tx).await?;
+    let in_place = matches!(status, ApprovalStatus::Draft | ApprovalStatus::UnderReview) && author == actor.username && runs == 0;
+    let version = if in_place {
         sqlx::query("DELETE FROM disaster_recovery_plan_approvals WHERE plan_id = $1 AND version = $2").bind(id).bind(current).execute(&mut *tx.tx).await?;
         sqlx::query("DELETE FROM disaster_recovery_plan_versions WHERE plan_id = $1 AND version = $2").bind(id).bind(current).execute(&mut *tx.tx).await?;
         current
@@ -397,7 +401,14 @@ pub async fn runnable(catalog: &Catalog, id: &str, drill: bool) -> Result<(i64, 
     }
     let (version, is_approved) = match (approved, drill) {
         (Some(version), _) => (version, true),
-        (None, true) => (current, false),
+        (None, true) => {
+            let mut conn = catalog.pool().acquire().await?;
+            let status = version_status(&mut conn, id, current).await?;
+            if !matches!(status, ApprovalStatus::Draft | ApprovalStatus::UnderReview) {
+                return Err(RecoveryError::Conflict(format!("version {current} is {status}: edit the plan for a new draft to drill")));
+            }
+            (current, false)
+        }
         (None, false) => return Err(RecoveryError::Conflict("the plan has no approved version that is still within its review date; approve one first".into())),
     };
     let plan: String = sqlx::query_scalar("SELECT plan FROM disaster_recovery_plan_versions WHERE plan_id = $1 AND version = $2").bind(id).bind(version).fetch_one(catalog.pool()).await?;

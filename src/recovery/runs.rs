@@ -90,6 +90,13 @@ pub async fn start(catalog: &Catalog, actor: &Principal, request: &ExecuteReques
     let drill = request.execution_mode == ExecutionMode::Test;
     let (version, plan, approved) = plans::runnable(catalog, &request.plan_id, drill).await?;
     actor.require(plan.required_role)?;
+    if drill {
+        // Never a drill into production: every restore has its scratch target, or none starts.
+        super::drills::check_targets(catalog, &plan).await?;
+    }
+    if !approved && request.trigger_type != TriggerType::Manual {
+        return Err(RecoveryError::Conflict("only an approved plan runs without a person starting it".into()));
+    }
     let deps = document::graph(&plan).map_err(|p| RecoveryError::Document(vec![p]))?;
     let now = catalog.now().await?;
     let incident_started_at = match request.incident_started_at.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
@@ -145,7 +152,9 @@ pub async fn start(catalog: &Catalog, actor: &Principal, request: &ExecuteReques
     .execute(&mut *tx.tx)
     .await?;
     for (order, (spec, deps)) in plan.steps.iter().zip(&deps).enumerate() {
-        let gate = gate_of(spec, request.execution_mode, order == 0 && !approved);
+        // A drill of a version nobody approved yet waits for an approver before anything
+        // starts: every step without dependencies is gated.
+        let gate = gate_of(spec, request.execution_mode, !approved && deps.is_empty());
         let names: Vec<&str> = deps.iter().map(|&d| plan.steps[d].name.as_str()).collect();
         sqlx::query(
             "INSERT INTO recovery_step_executions (id, execution_id, step_name, step_order, step_type, step_config, status, critical, max_retries, success_criteria, dependencies,
@@ -178,18 +187,21 @@ pub async fn start(catalog: &Catalog, actor: &Principal, request: &ExecuteReques
 }
 
 /// The gate a step of a run waits at, if any: its own, one before every step of a
-/// semi-automated run, and one for an approver before a drill of a version nobody approved.
-pub fn gate_of(spec: &StepSpec, mode: ExecutionMode, unapproved_first: bool) -> Option<Gate> {
-    if unapproved_first {
+/// semi-automated run, and one for an approver before the first steps of a drill of a version
+/// nobody approved.
+fn gate_of(spec: &StepSpec, mode: ExecutionMode, unapproved_root: bool) -> Option<Gate> {
+    if unapproved_root {
         return Some(Gate { role: Role::Approver, message: Some("This drill runs a plan version nobody has approved yet: an approver confirms it may start.".into()) });
     }
     spec.gate.clone().or_else(|| (mode == ExecutionMode::SemiAutomated).then(|| Gate { role: Role::Operator, message: Some(format!("Semi-automated run: confirm to start {}.", spec.name)) }))
 }
 
 /// Queues the engine's job for a run, unless one is queued or running already.
-async fn queue_on(conn: &mut sqlx::AnyConnection, id: &str) -> Result<(), RecoveryError> {
+pub(super) async fn queue_on(conn: &mut sqlx::AnyConnection, id: &str) -> Result<(), RecoveryError> {
+    // A run `waiting` has been left by its job, even if that job has not been marked done yet:
+    // a decision made then needs a job of its own.
     let busy: Option<String> = sqlx::query_scalar(
-        "SELECT j.id FROM recovery_executions r JOIN jobs j ON j.id = r.job_id WHERE r.id = $1 AND j.state IN ('queued', 'running')",
+        "SELECT j.id FROM recovery_executions r JOIN jobs j ON j.id = r.job_id WHERE r.id = $1 AND r.status <> 'waiting' AND j.state IN ('queued', 'running')",
     )
     .bind(id)
     .fetch_optional(&mut *conn)
@@ -197,8 +209,9 @@ async fn queue_on(conn: &mut sqlx::AnyConnection, id: &str) -> Result<(), Recove
     if busy.is_some() {
         return Ok(());
     }
-    // Steps retry inside the job; the job's own attempts are for nodes that die (takeovers).
-    let job = NewJob { priority: 1, subject_id: Some(id.to_string()), max_attempts: 1, ..NewJob::new(JOB_KIND, serde_json::json!({ "executionId": id })) };
+    // Steps retry inside the job; the job's own attempts are for a catalog that failed under
+    // it (the engine resumes from what the catalog holds), its takeovers for nodes that die.
+    let job = NewJob { priority: 1, subject_id: Some(id.to_string()), max_attempts: 3, ..NewJob::new(JOB_KIND, serde_json::json!({ "executionId": id })) };
     let job_id = jobs::enqueue_on(conn, job).await?;
     sqlx::query("UPDATE recovery_executions SET job_id = $1 WHERE id = $2").bind(&job_id).bind(id).execute(&mut *conn).await?;
     Ok(())
@@ -245,8 +258,10 @@ pub async fn get(catalog: &Catalog, actor: &Principal, id: &str) -> Result<Recov
                 retry_count: s.retry_count,
                 max_retries: s.max_retries,
                 next_attempt_at: s.next_attempt_at,
-                output_data: json(s.output_data),
-                validation_results: json(s.validation_results),
+                // What a step saw (rows of a query, a page's body) is for the people who run
+                // recoveries, not every viewer of the dashboard.
+                output_data: json(s.output_data).filter(|_| actor.role >= Role::Operator),
+                validation_results: json(s.validation_results).filter(|_| actor.role >= Role::Operator),
                 error_message: s.error_message,
                 gate: s.gate.and_then(|g| serde_json::from_str(&g).ok()),
                 gate_status: s.gate_status,
@@ -282,6 +297,16 @@ pub async fn get(catalog: &Catalog, actor: &Principal, id: &str) -> Result<Recov
         initiated_by: row.initiated_by,
         steps,
     })
+}
+
+/// The plan version a run executes, and that version's author.
+async fn run_plan(catalog: &Catalog, run: &RecoveryRun) -> Result<(bulwark_types::PlanDocument, String), RecoveryError> {
+    let (plan, author): (String, String) = sqlx::query_as("SELECT plan, created_by FROM disaster_recovery_plan_versions WHERE plan_id = $1 AND version = $2")
+        .bind(&run.plan_id)
+        .bind(run.plan_version)
+        .fetch_one(catalog.pool())
+        .await?;
+    Ok((plans::read_plan(&plan)?, author))
 }
 
 /// Which runs to list.
@@ -336,8 +361,14 @@ pub async fn decide(catalog: &Catalog, actor: &Principal, id: &str, step_id: &st
     if !matches!(step.status, StepStatus::Waiting | StepStatus::Interrupted) {
         return Err(RecoveryError::Conflict(format!("step {} is {}, not waiting for a person", step.step_name, step.status)));
     }
-    let role = step.gate.as_ref().map(|g| g.role).unwrap_or(Role::Operator);
+    let (plan, author) = run_plan(catalog, &run).await?;
+    let role = step.gate.as_ref().map(|g| g.role).unwrap_or(Role::Operator).max(plan.required_role);
     actor.require(role)?;
+    // An approver's gate is a second pair of eyes: not the person who started the run, nor
+    // the one who wrote the version it runs.
+    if role >= Role::Approver && action == GateAction::Confirm && (actor.username == run.initiated_by || actor.username == author) {
+        return Err(RecoveryError::Forbidden(format!("{} started this run or wrote its plan; another approver confirms this step", actor.username)));
+    }
     let now = time::now_text();
     let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
     match action {
@@ -368,8 +399,11 @@ pub async fn decide(catalog: &Catalog, actor: &Principal, id: &str, step_id: &st
 }
 
 /// Stops a run: the steps under way are told to stop, and what the run did is rolled back.
+/// The plan's required role decides who may.
 pub async fn cancel(catalog: &Catalog, actor: &Principal, id: &str) -> Result<RecoveryRun, RecoveryError> {
     actor.require(Role::Operator)?;
+    let run = get(catalog, actor, id).await?;
+    actor.require(run_plan(catalog, &run).await?.0.required_role)?;
     let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
     let asked = sqlx::query(&format!("UPDATE recovery_executions SET cancel_requested = 1 WHERE id = $1 AND status IN {ACTIVE}")).bind(id).execute(&mut *tx.tx).await?.rows_affected();
     if asked == 0 {
@@ -451,7 +485,8 @@ pub async fn start_procedure(catalog: &Catalog, secrets: &crate::platform::secre
 /// Checks `<user>:<code>`: an approver (or admin) other than the requester, whose
 /// authenticator's code it is. Answers the approver's name.
 async fn confirm_approver(catalog: &Catalog, secrets: &crate::platform::secrets::SecretBox, actor: &Principal, approval_code: &str) -> Result<String, RecoveryError> {
-    let refused = || RecoveryError::Forbidden("approvalCode: not a current authenticator code of that approver".into());
+    // One answer for every refusal: nobody learns who exists or has a second factor.
+    let refused = || RecoveryError::Forbidden("approvalCode: not a current authenticator code of an approver".into());
     let (name, code) = approval_code
         .trim()
         .split_once(':')
@@ -460,12 +495,11 @@ async fn confirm_approver(catalog: &Catalog, secrets: &crate::platform::secrets:
         return Err(RecoveryError::Forbidden("approvalCode: another person approves a procedure you run".into()));
     }
     let user: Option<(String, String, i64)> = sqlx::query_as("SELECT id, role, disabled FROM users WHERE username = $1").bind(name).fetch_optional(catalog.pool()).await?;
-    let Some((id, role, disabled)) = user else { return Err(refused()) };
-    let role = crate::platform::auth::role_named(&role)?;
-    if disabled != 0 || role < Role::Approver {
-        return Err(refused());
-    }
-    if !crate::platform::accounts::totp::confirm_action(catalog, secrets, &id, code.trim()).await? {
+    let approver = user.filter(|(_, role, disabled)| *disabled == 0 && crate::platform::auth::role_named(role).is_ok_and(|r| r >= Role::Approver));
+    // Checked (and counted against the requester) even for a name that is no approver, so
+    // the answer's time says nothing either.
+    let approver_id = approver.as_ref().map(|(id, _, _)| id.as_str()).unwrap_or("");
+    if !crate::platform::accounts::totp::confirm_for(catalog, secrets, approver_id, &actor.user_id, code.trim()).await? || approver.is_none() {
         return Err(refused());
     }
     Ok(name.to_string())

@@ -19,7 +19,7 @@ pub async fn status(catalog: &Catalog, actor: &Principal) -> Result<DrStatus, Re
         sqlx::query_as("SELECT service_name, health_status, monitoring_timestamp FROM system_health_latest ORDER BY service_name").fetch_all(catalog.pool()).await?;
     let system_health: Vec<ServiceState> = services.into_iter().map(|(service_name, health_status, monitoring_timestamp)| ServiceState { service_name, health_status, monitoring_timestamp }).collect();
     let recent_failovers = ledger::failovers(catalog, actor, &time::to_text(now - chrono::Duration::days(7)), None).await?;
-    let backup_status = compliance::of_all_at(catalog, now).await.map_err(|e| RecoveryError::Stored(e.to_string()))?;
+    let backup_status = compliance::of_all_at(catalog, now).await?;
     let failed_runs: Vec<(String, String)> = sqlx::query_as(
         "SELECT execution_name, status FROM recovery_executions WHERE status IN ('failed', 'rolled_back') AND execution_mode <> 'test' AND completed_at >= $1 ORDER BY completed_at DESC",
     )

@@ -86,6 +86,8 @@ pub(super) struct Row {
     pub safety_execution_id: Option<String>,
     pub safety_seconds: Option<f64>,
     pub rollback_of: Option<String>,
+    /// The recovery run whose approval this restoration carries.
+    pub recovery_execution_id: Option<String>,
 }
 
 const COLUMNS: &str = "r.id, r.backup_execution_id, r.configuration_id, c.name AS configuration_name, r.restoration_type, r.target_environment, \
@@ -93,7 +95,7 @@ const COLUMNS: &str = "r.id, r.backup_execution_id, r.configuration_id, c.name A
     r.progress_percentage, r.restored_size_bytes, r.total_size_bytes, r.verification_results, r.report, r.error_message, r.error_kind, \
     r.rollback_available, r.rollback_deadline, r.initiated_by, r.initiated_by_name, r.initiated_role, r.approved_by, r.approval_required, r.approvals_needed, \
     r.require_totp, r.approval_expires_at, r.approval_override, r.override_reason, r.accept_unverified, r.incident_reference, r.notes, r.conflicts, r.conflict_resolution, r.job_id, \
-    r.estimated_duration_seconds, r.rto_minutes, r.start_time, r.end_time, r.duration_seconds, r.created_at, r.safety_execution_id, r.safety_seconds, r.rollback_of";
+    r.estimated_duration_seconds, r.rto_minutes, r.start_time, r.end_time, r.duration_seconds, r.created_at, r.safety_execution_id, r.safety_seconds, r.rollback_of, r.recovery_execution_id";
 
 const FROM: &str = "FROM restoration_jobs r JOIN backup_configurations c ON c.id = r.configuration_id";
 
@@ -182,6 +184,10 @@ struct Options {
     notes: Option<String>,
     /// The restoration this one rolls back.
     rollback_of: Option<String>,
+    /// The recovery run whose approval it carries.
+    carried_by: Option<RunApproval>,
+    /// What the restore creates (`super::created::Created` as JSON), when a run asks for it.
+    created_place: Option<String>,
 }
 
 fn text(v: &Option<String>) -> Option<String> {
@@ -197,6 +203,8 @@ impl Options {
             override_reason: text(&r.override_reason),
             notes: text(&r.notes),
             rollback_of: None,
+            carried_by: None,
+            created_place: None,
         }
     }
 
@@ -233,11 +241,83 @@ pub async fn request(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, ac
     initiated(catalog, &id).await
 }
 
+/// A recovery run's approval, carried by the restorations its steps ask for (and their
+/// rollbacks) in place of approvers': a run starts only from an approved plan version, or as a
+/// drill an approver confirmed at its first gate. Never break-glass: it holds only while the run
+/// is under way, and a drill's restores never reach production.
+#[derive(Debug, Clone)]
+pub struct RunApproval {
+    pub run_id: String,
+    pub plan_name: String,
+    pub plan_version: i64,
+    /// A drill: never into a place in production.
+    pub drill: bool,
+}
+
+impl RunApproval {
+    /// Who approved, as `approved_by` records it.
+    fn approved_by(&self) -> String {
+        format!("recovery run {} of plan {} v{}", self.run_id, self.plan_name, self.plan_version)
+    }
+}
+
+/// A run's approval holds while the run is under way: checked when its restoration is asked
+/// for and again when it runs.
+pub(super) async fn under_way(catalog: &Catalog, run_id: &str) -> Result<(), RestorationError> {
+    let status: Option<String> = sqlx::query_scalar("SELECT status FROM recovery_executions WHERE id = $1").bind(run_id).fetch_optional(catalog.pool()).await?;
+    match status.as_deref() {
+        Some("initiated" | "in_progress" | "waiting") => Ok(()),
+        Some(status) => Err(RestorationError::Forbidden(format!("recovery run {run_id} is {status}: its approval no longer holds; request the restore again"))),
+        None => Err(RestorationError::Forbidden(format!("there is no recovery run {run_id} to approve this restore"))),
+    }
+}
+
+/// A restoration a recovery run's `backup_restore` step asks for: resolved and checked like any
+/// request, recorded as approved by the run (audited as `restoration.request_by_run`) and
+/// queued at once. What the target holds is refused unless the step asked to write over it (a
+/// run cannot pick one of the alternatives a person is offered); a drill's restore never goes
+/// into a place in production.
+pub async fn request_for_run(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, actor: &Principal, r: RestorationRequest, approval: &RunApproval) -> Result<RestorationInitiated, RestorationError> {
+    actor.require(Role::Operator)?;
+    if r.approval_override == Some(true) {
+        return Err(RestorationError::Invalid("approvalOverride: a recovery run's restore carries the run's approval; it is never break-glass".into()));
+    }
+    let mut options = Options { carried_by: Some(approval.clone()), ..Options::of(&r) };
+    options.check()?;
+    let resolved = request::from_seeds(catalog, secrets, reach, actor, &r, false).await?;
+    // The place's environment is the strictest of the target's, those of the targets holding
+    // it, and production over a backed-up source.
+    if approval.drill && resolved.environment == Environment::Production {
+        return Err(RestorationError::Invalid(format!(
+            "targetIdentifier: {} is production (a production target holds it, or a configuration backs it up); a drill restores only into scratch places",
+            resolved.target_identifier
+        )));
+    }
+    let found = conflicts::of(catalog, secrets, reach, actor, &resolved, None).await?;
+    let overwrite = r.conflict_resolution == Some(ConflictResolution::Overwrite) && conflicts::may_overwrite(&resolved.place);
+    if !found.is_empty() && !overwrite {
+        return Err(RestorationError::Conflict(format!("{} holds data: {}", resolved.target_identifier, found.join("; "))));
+    }
+    // Looked at now, before anything is written: what a drill's cleanup may remove.
+    let created = super::created::would_create(catalog, secrets, reach, &resolved.configuration.id, &resolved.target_identifier).await?;
+    options.created_place = created.map(|c| serde_json::to_string(&c).unwrap_or_default());
+    let id = create(catalog, secrets, actor, resolved, options, None, r.conflict_resolution).await?;
+    initiated(catalog, &id).await
+}
+
 /// Records a rollback of restoration `original`, resolved by `super::safety`: its safety
-/// execution restored into the same place, with the approvals a restore there needs. The
-/// snapshot was written by the restore itself and every chunk is checked as it is read, so it
-/// is not verified first.
-pub(super) async fn create_rollback(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, resolved: Resolved, original: &Row, body: RollbackRequest) -> Result<RestorationInitiated, RestorationError> {
+/// execution restored into the same place, with the approvals a restore there needs (or the
+/// recovery run's that asks for it). The snapshot was written by the restore itself and every
+/// chunk is checked as it is read, so it is not verified first.
+pub(super) async fn create_rollback(
+    catalog: &Catalog,
+    secrets: &SecretBox,
+    actor: &Principal,
+    resolved: Resolved,
+    original: &Row,
+    body: RollbackRequest,
+    carried_by: Option<RunApproval>,
+) -> Result<RestorationInitiated, RestorationError> {
     let options = Options {
         accept_unverified: true,
         incident_reference: text(&body.incident_reference).or(original.incident_reference.clone()),
@@ -245,6 +325,8 @@ pub(super) async fn create_rollback(catalog: &Catalog, secrets: &SecretBox, acto
         override_reason: text(&body.override_reason),
         notes: text(&body.reason),
         rollback_of: Some(original.id.clone()),
+        carried_by,
+        created_place: None,
     };
     options.check()?;
     let id = create(catalog, secrets, actor, resolved, options, None, Some(ConflictResolution::Overwrite)).await?;
@@ -272,7 +354,7 @@ async fn initiated(catalog: &Catalog, id: &str) -> Result<RestorationInitiated, 
 pub async fn request_from_door(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, actor: &Principal, execution_id: &str, body: Value) -> Result<Restoration, RestorationError> {
     actor.require(Role::Operator)?;
     let resolved = request::from_door(catalog, secrets, reach, actor, execution_id, body, false).await?;
-    let options = Options { accept_unverified: false, incident_reference: None, approval_override: false, override_reason: None, notes: None, rollback_of: None };
+    let options = Options { accept_unverified: false, incident_reference: None, approval_override: false, override_reason: None, notes: None, rollback_of: None, carried_by: None, created_place: None };
     // An older door's request names its place exactly and keeps its kind's own rules (a
     // directory restore is a delta restore; a database with the tables is refused as it runs
     // unless the request says `replaceExisting`); whatever it writes over is backed up first.
@@ -293,8 +375,14 @@ async fn create(
 ) -> Result<String, RestorationError> {
     let policy = policy::of(catalog, resolved.environment).await?;
     let needs = policy::needs_approval(&policy, resolved.restoration_type);
+    let carried = options.carried_by.as_ref();
+    if let Some(run) = carried {
+        under_way(catalog, &run.run_id).await?;
+    }
+    // A recovery run's approval stands for the approvers' the policy asks for.
+    let waits = needs && carried.is_none();
     // Nothing runs past a conflict: a break-glass request there asks for nothing yet.
-    let break_glass = needs && options.approval_override && conflict.is_none();
+    let break_glass = waits && options.approval_override && conflict.is_none();
     if break_glass {
         let environment = resolved.environment;
         if !policy.break_glass_allowed {
@@ -310,7 +398,7 @@ async fn create(
             return Err(RestorationError::Invalid("overrideReason: say why this restore cannot wait for an approver".into()));
         }
     }
-    let status = match (&conflict, needs && !break_glass) {
+    let status = match (&conflict, waits && !break_glass) {
         (Some(_), _) => RestorationStatus::ConflictDetected,
         (None, true) => RestorationStatus::ApprovalRequired,
         (None, false) => RestorationStatus::Initiated,
@@ -330,7 +418,7 @@ async fn create(
         alerts::raise(catalog, AlertType::BreakGlassRestore, Severity::Critical, &format!("restoration:{id}"), &message).await?;
     }
     let now = catalog.now().await?;
-    let expires = needs.then(|| time::to_text(now + chrono::Duration::hours(policy.validity_hours)));
+    let expires = waits.then(|| time::to_text(now + chrono::Duration::hours(policy.validity_hours)));
     let hash = resolved.hash(options.accept_unverified, resolution);
     let found = conflict.map(|(conflicts, alternatives)| serde_json::json!({ "conflicts": conflicts, "alternatives": alternatives }).to_string());
     let sealed = (!resolved.secrets.is_empty()).then(|| secrets.seal(&secret_context(&id), &Value::Object(resolved.secrets.clone()).to_string()));
@@ -342,8 +430,9 @@ async fn create(
         "INSERT INTO restoration_jobs (id, backup_execution_id, configuration_id, restoration_type, target_environment, target_identifier, restore_target_id,
              point_in_time_target, restoration_scope, request, secret_encrypted, request_hash, status, total_size_bytes, initiated_by, initiated_by_name,
              approval_required, approvals_needed, require_totp, approval_expires_at, approval_override, override_reason, accept_unverified,
-             incident_reference, notes, estimated_duration_seconds, rto_minutes, created_at, updated_at, initiated_role, conflicts, conflict_resolution, rollback_of)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $28, $29, $30, $31, $32)",
+             incident_reference, notes, estimated_duration_seconds, rto_minutes, created_at, updated_at, initiated_role, conflicts, conflict_resolution, rollback_of,
+             approved_by, recovery_execution_id, created_place)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $28, $29, $30, $31, $32, $33, $34, $35)",
     )
     .bind(&id)
     .bind(&resolved.execution.id)
@@ -362,8 +451,8 @@ async fn create(
     .bind(&actor.user_id)
     .bind(&actor.username)
     .bind(i64::from(needs))
-    .bind(if needs { policy.approvers_required } else { 0 })
-    .bind(i64::from(needs && policy.require_totp))
+    .bind(if waits { policy.approvers_required } else { 0 })
+    .bind(i64::from(waits && policy.require_totp))
     .bind(&expires)
     .bind(i64::from(break_glass))
     .bind(break_glass.then(|| options.override_reason.clone()).flatten())
@@ -377,6 +466,9 @@ async fn create(
     .bind(&found)
     .bind(resolution.map(|r| r.as_str()))
     .bind(&options.rollback_of)
+    .bind(carried.map(RunApproval::approved_by))
+    .bind(carried.map(|c| c.run_id.as_str()))
+    .bind(&options.created_place)
     .execute(&mut *tx.tx)
     .await?;
     writes_over_in(&mut tx.tx, &id, &resolved.over_sources).await?;
@@ -400,11 +492,13 @@ async fn create(
         "executionId": resolved.execution.id, "restorationType": resolved.restoration_type, "environment": resolved.environment,
         "target": resolved.target_identifier, "approvalRequired": needs, "breakGlass": break_glass,
         "incidentReference": options.incident_reference, "overrideReason": break_glass.then_some(&options.override_reason), "rollbackOf": options.rollback_of,
+        "approvedBy": carried.map(RunApproval::approved_by), "recoveryExecutionId": carried.map(|c| &c.run_id),
     });
-    let action = match (break_glass, &options.rollback_of) {
-        (true, _) => "restoration.break_glass",
-        (false, Some(_)) => "restoration.request_rollback",
-        (false, None) => "restoration.request",
+    let action = match (break_glass, &options.rollback_of, carried) {
+        (true, _, _) => "restoration.break_glass",
+        (false, Some(_), _) => "restoration.request_rollback",
+        (false, None, Some(_)) => "restoration.request_by_run",
+        (false, None, None) => "restoration.request",
     };
     audit::append(&mut tx, Entry { actor: &Actor::from(actor), action, target_type: "restoration", target_id: Some(&id), detail }).await?;
     tx.commit().await?;
@@ -615,7 +709,12 @@ pub async fn run(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, id: &s
 }
 
 async fn execute(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, row: &Row, stop: CancelFlag) -> Result<RestorationStatus, RestorationError> {
-    if row.approval_required != 0 && row.approval_override == 0 {
+    if let Some(run) = &row.recovery_execution_id {
+        // Not on a takeover: what an earlier attempt wrote is put back only by running it.
+        if row.status != RestorationStatus::Running {
+            under_way(catalog, run).await?;
+        }
+    } else if row.approval_required != 0 && row.approval_override == 0 {
         let approved: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM approvals WHERE subject_type = $1 AND subject_id = $2 AND decision = 'approved' AND request_hash = $3")
             .bind(SUBJECT)
             .bind(&row.id)
@@ -953,6 +1052,13 @@ fn failure_kind(kind: Option<&str>) -> Kind {
         Some("unavailable") => Kind::Unavailable,
         _ => Kind::Internal,
     }
+}
+
+/// How failed restoration `id` classifies, with its message (`None` unless it failed): a
+/// recovery step tries again only what another attempt could change.
+pub async fn failure(catalog: &Catalog, id: &str) -> Result<Option<(Kind, String)>, RestorationError> {
+    let row = find(catalog, id).await?;
+    Ok((row.status == RestorationStatus::Failed).then(|| (failure_kind(row.error_kind.as_deref()), row.error_message.unwrap_or_default())))
 }
 
 /// What an older restore door answers: the report once restored, or the restoration while it

@@ -12,18 +12,22 @@
 //!   allowed, how long a restore can be rolled back.
 //! - `request`: a request checked and resolved into the request its source's kind takes, the
 //!   environment it writes into, and the hash an approval is bound to.
-//! - `jobs`: the `restoration_jobs` rows: request, run, cancel, status, history.
+//! - `jobs`: the `restoration_jobs` rows: request, run, cancel, status, history; a recovery
+//!   run's restores carry the run's approval (`request_for_run`).
 //! - `approvals`: approve and reject, four eyes that cannot be bypassed.
 //! - `conflicts`: what a target already holds, found before anything is written, and the
 //!   alternatives offered.
 //! - `safety`: the safety snapshot of what a restore writes over, and the rollback that puts
 //!   it back (on request until the deadline, at once when a restore fails part-way).
+//! - `created`: what a restore into a named target creates (a database, directory, prefix or
+//!   data directory that was not there), and removing exactly that again (a drill's cleanup).
 //! - `available`: the backups a restoration can start from.
 //! - `reconcile`: restorations whose job ended without recording them, given that end.
 
 pub mod approvals;
 pub mod available;
 pub mod conflicts;
+pub mod created;
 pub mod jobs;
 pub mod policy;
 pub mod reconcile;

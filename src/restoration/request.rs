@@ -86,15 +86,9 @@ async fn backup(catalog: &Catalog, actor: &Principal, execution_id: &str, rollba
 /// Resolves the seeds' request: a named target of the environment asked for.
 pub(super) async fn from_seeds(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, actor: &Principal, r: &RestorationRequest, rollback: bool) -> Result<Resolved, RestorationError> {
     let (execution, configuration) = backup(catalog, actor, &r.backup_execution_id, rollback).await?;
-    let (name, inside) = match r.target_identifier.trim().split_once('/') {
-        Some((name, inside)) => (name.trim(), Some(inside.trim()).filter(|i| !i.is_empty())),
-        None => (r.target_identifier.trim(), None),
-    };
-    let target = targets::named(catalog, name)
-        .await?
-        .ok_or_else(|| RestorationError::Invalid(format!("targetIdentifier: no restore target is named {name:?}; add one in the Restoration page's targets")))?;
+    let (target, inside, place) = named_place(catalog, reach, &r.target_identifier).await?;
+    let inside = inside.as_deref();
     let settings = target.settings();
-    let place = place_of(reach, &target, inside)?;
     // The place's own environment counts too: a staging target on the server or below the
     // directory of a production one, or over a backed-up source, is not a way around approval.
     let (environment, over_sources) = environment_of(catalog, secrets, &place).await?;
@@ -143,6 +137,20 @@ pub(super) async fn from_seeds(catalog: &Catalog, secrets: &SecretBox, reach: &T
         target: Some(target),
         over_sources,
     })
+}
+
+/// The named target a target identifier (`name` or `name/inside`) names, what is inside it,
+/// and the place a restore there writes.
+pub(super) async fn named_place(catalog: &Catalog, reach: &Targets, target_identifier: &str) -> Result<(RestoreTarget, Option<String>, Place), RestorationError> {
+    let (name, inside) = match target_identifier.trim().split_once('/') {
+        Some((name, inside)) => (name.trim(), Some(inside.trim()).filter(|i| !i.is_empty())),
+        None => (target_identifier.trim(), None),
+    };
+    let target = targets::named(catalog, name)
+        .await?
+        .ok_or_else(|| RestorationError::Invalid(format!("targetIdentifier: no restore target is named {name:?}; add one in the Restoration page's targets")))?;
+    let place = place_of(reach, &target, inside)?;
+    Ok((target, inside.map(str::to_string), place))
 }
 
 /// Resolves a request of an older restore door (the kind's own shape, a place rather than a

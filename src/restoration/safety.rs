@@ -3,7 +3,8 @@
 //! same configuration, kept by a legal hold until the rollback deadline and then by the
 //! configuration's retention (counted apart from its source's backups). Until the deadline a
 //! rollback ([`request`]) — a restoration of that execution into the same place, with the
-//! approvals a restore there needs — puts the target back exactly as it was
+//! approvals a restore there needs, or the recovery run's that asked for the restore
+//! ([`request_for_run`]) — puts the target back exactly as it was
 //! (`Source::put_back`). A restore that fails part-way is put back at once, unless it ran in
 //! one transaction.
 
@@ -12,7 +13,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use super::jobs::{self, Row};
+use super::jobs::{self, Row, RunApproval};
 use super::{ConflictResolution, RestorationError, RestorationInitiated, RestorationRequest, RestorationStatus, RestorationType, RollbackRequest, conflicts, request};
 use crate::configurations::Configuration;
 use crate::engine::repo::RepoError;
@@ -122,6 +123,20 @@ pub(super) async fn may_still_roll_back(catalog: &Catalog, original: &Row) -> Re
 /// before it ran. A restoration like any other (the same approvals, the same job), of the
 /// safety execution into the same place.
 pub async fn request(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, actor: &Principal, id: &str, body: RollbackRequest) -> Result<RestorationInitiated, RestorationError> {
+    roll_back(catalog, secrets, reach, actor, id, body, None).await
+}
+
+/// The rollback of a restoration a recovery run asked for, asked by that run as it rolls back
+/// (its `backup_restore` step undone): approved by the run, like the restore was.
+pub async fn request_for_run(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, actor: &Principal, id: &str, body: RollbackRequest, approval: &RunApproval) -> Result<RestorationInitiated, RestorationError> {
+    let original = jobs::find(catalog, id).await?;
+    if original.recovery_execution_id.as_deref() != Some(approval.run_id.as_str()) {
+        return Err(RestorationError::Forbidden(format!("restoration {id} was not asked for by recovery run {}: its rollback needs approvers", approval.run_id)));
+    }
+    roll_back(catalog, secrets, reach, actor, id, body, Some(approval.clone())).await
+}
+
+async fn roll_back(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, actor: &Principal, id: &str, body: RollbackRequest, carried_by: Option<RunApproval>) -> Result<RestorationInitiated, RestorationError> {
     actor.require(Role::Operator)?;
     let original = jobs::find(catalog, id).await?;
     // A failed or stopped restore whose target could not be put back at once keeps its snapshot.
@@ -162,5 +177,5 @@ pub async fn request(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, ac
         }
     };
     conflicts::busy(catalog, &resolved.target_identifier, None).await?;
-    jobs::create_rollback(catalog, secrets, actor, resolved, &original, body).await
+    jobs::create_rollback(catalog, secrets, actor, resolved, &original, body, carried_by).await
 }

@@ -5,10 +5,11 @@
 use std::path::PathBuf;
 
 use bulwark_types::{RestorationScope, RestorationType};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-/// A place a restore writes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A place a restore writes (read back from a recovery run's record of what a restore
+/// created, to remove it again).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "type")]
 pub enum Place {
     /// A database on a PostgreSQL server (`url` without a password).

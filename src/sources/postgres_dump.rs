@@ -719,11 +719,14 @@ async fn count_tables(database: &Database, recorded: &[(String, String)]) -> Res
     Ok((counts, missing))
 }
 
-async fn drop_database(maintenance: &Database, name: &str) -> Result<(), String> {
+/// Drops database `name` through `maintenance` (a connection to another database of the same
+/// server), ending its sessions; one that is gone already is fine. A restore test's scratch
+/// database, or one a recovery drill's restore created.
+pub(crate) async fn drop_database(maintenance: &Database, name: &str) -> Result<(), String> {
     let options = maintenance.options().map_err(|e| e.to_string())?;
     let mut conn = sqlx::postgres::PgConnection::connect_with(&options).await.map_err(|e| e.to_string())?;
-    // The name is ours (bulwark_test_ and hex digits), never a user's.
-    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut conn).await.map_err(|e| e.to_string())?;
+    // Quoted as an identifier: the name may come from a restore target's request.
+    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", name.replace('"', "\"\""))).execute(&mut conn).await.map_err(|e| e.to_string())?;
     let _ = conn.close().await;
     Ok(())
 }

@@ -17,6 +17,7 @@ mod monitoring;
 mod notifications;
 mod recovery;
 mod recovery_dns;
+mod recovery_drill;
 mod recovery_failover;
 mod recovery_load_balancer;
 mod recovery_plan;

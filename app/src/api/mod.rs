@@ -16,6 +16,7 @@ pub mod locations;
 pub mod monitoring;
 pub mod notifications;
 pub mod overview;
+pub mod recovery;
 pub mod replication;
 pub mod restore_tests;
 pub mod restoration;

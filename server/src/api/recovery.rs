@@ -1,7 +1,7 @@
 //! Disaster recovery over REST: plans (the seeds' `/disaster-recovery/plans` and the backup
 //! seeds' procedures), their versions, review and export; runs (both seeds' execute doors),
 //! their gates and cancellation; failover events; the overall status; the named credentials
-//! steps use.
+//! steps use; drills (the seeds' `/disaster-recovery/tests`: results, scheduling, starting one).
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -12,6 +12,7 @@ use axum::http::header;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use bulwark_core::recovery::credentials::{self, Credential, CredentialRequest};
+use bulwark_core::recovery::drills::{self, DrillTest, ScheduleTest, TestFilter, TestParameters, TestSummary};
 use bulwark_core::recovery::runs::{self, GateDecision, ProcedureExecute, ProcedureStarted, RunFilter};
 use bulwark_core::recovery::{DrStatus, ExecuteRequest, FailoverEvent, PlanDecision, PlanDetail, PlanRequest, PlanSummary, RecoveryRun, RunStarted, ledger, plans, status};
 use futures_util::Stream;
@@ -263,4 +264,54 @@ pub async fn set_credential(State(s): State<AppState>, Auth(p): Auth, Json(body)
 pub async fn delete_credential(State(s): State<AppState>, Auth(p): Auth, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
     credentials::delete(&s.catalog, &p, &name).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Tests {
+    success: bool,
+    tests: Vec<DrillTest>,
+    summary: TestSummary,
+}
+
+/// Drills' results (and those scheduled), newest first, with their summary.
+#[utoipa::path(get, path = "/api/disaster-recovery/tests", tag = "disaster-recovery", params(TestFilter), responses((status = 200, body = Tests)))]
+pub async fn list_tests(State(s): State<AppState>, Auth(p): Auth, Query(q): Query<TestFilter>) -> Result<Json<Tests>, ApiError> {
+    let (tests, summary) = drills::list(&s.catalog, &p, &q).await?;
+    Ok(Json(Tests { success: true, tests, summary }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TestScheduled {
+    success: bool,
+    test: DrillTest,
+    message: String,
+}
+
+/// Schedules a drill (`testType: simulation`): it starts at `testDate`, in the caller's name.
+#[utoipa::path(post, path = "/api/disaster-recovery/tests/schedule", tag = "disaster-recovery", request_body = ScheduleTest, responses((status = 201, body = TestScheduled)))]
+pub async fn schedule_test(State(s): State<AppState>, Auth(p): Auth, Json(body): Json<ScheduleTest>) -> Result<(StatusCode, Json<TestScheduled>), ApiError> {
+    let test = drills::schedule(&s.catalog, &p, &body).await?;
+    Ok((StatusCode::CREATED, Json(TestScheduled { success: true, test, message: "Recovery test scheduled".into() })))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExecuteTest {
+    #[serde(default)]
+    test_parameters: TestParameters,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TestStarted {
+    success: bool,
+    /// The drill's run.
+    execution: RecoveryRun,
+    message: String,
+}
+
+/// Starts a scheduled drill now; its run goes on the worker pool.
+#[utoipa::path(post, path = "/api/disaster-recovery/tests/{testId}/execute", tag = "disaster-recovery", params(("testId" = String, Path, description = "The scheduled test")), request_body = ExecuteTest, responses((status = 202, body = TestStarted)))]
+pub async fn execute_test(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Json(body): Json<ExecuteTest>) -> Result<(StatusCode, Json<TestStarted>), ApiError> {
+    let execution = drills::execute(&s.catalog, &p, &id, &body.test_parameters).await?;
+    Ok((StatusCode::ACCEPTED, Json(TestStarted { success: true, execution, message: "Recovery test execution started".into() })))
 }

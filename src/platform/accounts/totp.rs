@@ -193,6 +193,26 @@ pub async fn confirm_action(catalog: &Catalog, secrets: &SecretBox, user_id: &st
     Ok(accepted)
 }
 
+/// Checks a fresh code of `approver_id`'s second factor, given by `requester_id` on the
+/// approver's behalf (a sign-off read over the phone), and uses it up. A wrong code counts
+/// towards the requester's lockout, not the approver's: a requester cannot lock approvers out
+/// by guessing. Every refusal is the same `false`, so nobody learns who has a second factor.
+pub async fn confirm_for(catalog: &Catalog, secrets: &SecretBox, approver_id: &str, requester_id: &str, code: &str) -> Result<bool, AuthError> {
+    let row: Option<(Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT totp_secret, locked_until FROM users WHERE id = $1").bind(approver_id).fetch_optional(catalog.pool()).await?;
+    let now = crate::platform::time::now_text();
+    let accepted = match row {
+        Some((Some(sealed), locked_until)) if locked_until.as_deref().is_none_or(|until| until <= now.as_str()) => {
+            accept(catalog, &open_secret(secrets, approver_id, &sealed)?, approver_id, code).await?
+        }
+        _ => false,
+    };
+    if !accepted {
+        super::users::count_failure(catalog, requester_id).await?;
+    }
+    Ok(accepted)
+}
+
 /// Checks a login's code against the user's secret and uses it up: true only for a code of a step
 /// later than the last one accepted (the update is conditional, so two logins racing with one
 /// code cannot both pass).

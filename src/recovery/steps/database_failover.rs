@@ -211,6 +211,11 @@ async fn fail_over(cfg: &Config, ctx: &StepContext<'_>, standby: &mut PgConnecti
     if let Some(target) = &fencing.final_lsn {
         wait_for_replay(standby, cfg, ctx, target).await?;
     }
+    // The newest transaction the standby holds: with the primary gone, the recovery point.
+    let last_replayed: Option<String> = sqlx::query_scalar(r#"SELECT to_char(pg_last_xact_replay_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"#)
+        .fetch_one(&mut *standby)
+        .await
+        .map_err(failed_on(&cfg.standby.address()))?;
     promote(standby, cfg).await?;
     let after = promoted(standby, &cfg.standby, fencing.final_lsn.as_deref()).await?;
     let data_loss_bytes = after.missing.map(|bytes| bytes.max(0));
@@ -225,6 +230,7 @@ async fn fail_over(cfg: &Config, ctx: &StepContext<'_>, standby: &mut PgConnecti
         "previousTimeline": before.timeline,
         "primaryFinalLsn": fencing.final_lsn,
         "replayedLsn": after.replayed,
+        "lastReplayedAt": last_replayed,
         // Null when the primary did not answer: what it wrote last is not known.
         "dataLossBytes": data_loss_bytes,
         // The failover lost nothing: the old primary can take no more writes, and the new one

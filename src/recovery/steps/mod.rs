@@ -11,6 +11,9 @@
 //! - `roll_back(&Config, &output, &StepContext) -> StepResult`: undoes a completed step from its
 //!   output.
 //!
+//! Steps that work through Bulwark itself (`notification`, `backup_restore`, `cleanup`) also
+//! take [`Bulwark`]: the catalog, where restores may write, the run and who started it.
+//!
 //! `IDEMPOTENT` says whether running the step again after a node died inside it is safe (the
 //! engine retries only those; the others wait for a person).
 
@@ -84,9 +87,11 @@ impl StepContext<'_> {
     }
 }
 
-/// Reads a step's `config` into its type, naming the field serde stopped at.
+/// Reads a step's `config` into its type, naming the field serde stopped at. A step written
+/// without one has an empty one (a cleanup of every restore needs nothing more).
 pub fn parse<C: DeserializeOwned>(config: &Value) -> Result<C, Problem> {
-    serde_json::from_value(config.clone()).map_err(|e| {
+    let config = if config.is_null() { Value::Object(Default::default()) } else { config.clone() };
+    serde_json::from_value(config).map_err(|e| {
         let text = e.to_string();
         // serde names unknown and missing fields in its message ("unknown field `x`",
         // "missing field `y`"); lift the name out so the problem points at it.
@@ -95,23 +100,68 @@ pub fn parse<C: DeserializeOwned>(config: &Value) -> Result<C, Problem> {
     })
 }
 
+pub mod backup_restore;
+pub mod cleanup;
 pub mod database_failover;
 pub mod dns;
 pub mod load_balancer;
 pub mod notification;
 pub mod validation;
 
-use bulwark_types::StepType;
+use std::collections::BTreeMap;
 
+use bulwark_types::{ExecutionMode, StepType};
+
+use crate::platform::auth::Principal;
 use crate::platform::catalog::Catalog;
 use crate::platform::secrets::SecretBox;
+use crate::restoration::jobs::RunApproval;
+use crate::restores::Targets;
 
-/// Bulwark's own parts, for the steps that work through them (a notification).
+/// What a step of the run recorded: a completed step's output (or an attempt's whose success
+/// criteria failed), for the steps that act on what others did (a cleanup).
+#[derive(Debug, Clone)]
+pub struct Done {
+    pub name: String,
+    pub step_type: StepType,
+    pub output: Value,
+}
+
+/// Bulwark's own parts, for the steps that work through them (a notification, a restore, a
+/// cleanup).
 pub struct Bulwark<'a> {
     pub catalog: &'a Catalog,
     pub secrets: &'a SecretBox,
+    /// Where restores may write: the server's restore roots and hosts.
+    pub reach: &'a Targets,
     pub execution_id: &'a str,
     pub plan_name: &'a str,
+    pub plan_version: i64,
+    pub mode: ExecutionMode,
+    /// Who started the run: its restores run in their name. `None` when that account is
+    /// disabled or removed since.
+    pub initiator: Option<&'a Principal>,
+    /// The plan's drill mapping: a production restore target → the scratch one a drill uses.
+    pub drill_targets: &'a BTreeMap<String, String>,
+    /// What the run's steps recorded so far (but those rolled back).
+    pub outputs: &'a [Done],
+}
+
+impl Bulwark<'_> {
+    /// A drill: restores go to the plan's scratch targets, cleanup always runs.
+    pub fn drill(&self) -> bool {
+        self.mode == ExecutionMode::Test
+    }
+
+    /// The run's approval, carried by the restorations its steps ask for.
+    pub fn approval(&self) -> RunApproval {
+        RunApproval { run_id: self.execution_id.to_string(), plan_name: self.plan_name.to_string(), plan_version: self.plan_version, drill: self.drill() }
+    }
+
+    /// Who the run acts as.
+    pub fn initiator(&self) -> Result<&Principal, StepError> {
+        self.initiator.ok_or_else(|| StepError::permanent("the account that started this run is disabled or removed: nothing is restored in its name; start the run again"))
+    }
 }
 
 /// The step types this version runs; the others are refused when a plan is saved.
@@ -134,7 +184,9 @@ pub fn check(step_type: StepType, config: &Value) -> Vec<Problem> {
         StepType::DatabaseFailover => checked(config, database_failover::Config::check),
         StepType::Validation => checked(config, validation::Config::check),
         StepType::Notification => checked(config, notification::Config::check),
-        StepType::BackupRestore | StepType::ServiceStart | StepType::Cleanup => vec![not_yet(step_type)],
+        StepType::BackupRestore => checked(config, backup_restore::Config::check),
+        StepType::Cleanup => checked(config, cleanup::Config::check),
+        StepType::ServiceStart => vec![not_yet(step_type)],
     }
 }
 
@@ -146,7 +198,9 @@ pub fn idempotent(step_type: StepType) -> bool {
         StepType::DatabaseFailover => database_failover::IDEMPOTENT,
         StepType::Validation => validation::IDEMPOTENT,
         StepType::Notification => notification::IDEMPOTENT,
-        StepType::BackupRestore | StepType::ServiceStart | StepType::Cleanup => false,
+        StepType::BackupRestore => backup_restore::IDEMPOTENT,
+        StepType::Cleanup => cleanup::IDEMPOTENT,
+        StepType::ServiceStart => false,
     }
 }
 
@@ -163,18 +217,22 @@ pub async fn run(step_type: StepType, cfg: &Value, ctx: &StepContext<'_>, bulwar
         StepType::DatabaseFailover => database_failover::run(&config(cfg)?, ctx).await,
         StepType::Validation => validation::run(&config(cfg)?, ctx).await,
         StepType::Notification => notification::run(&config(cfg)?, bulwark).await,
-        StepType::BackupRestore | StepType::ServiceStart | StepType::Cleanup => Err(StepError::permanent(not_yet(step_type).message)),
+        StepType::BackupRestore => backup_restore::run(&config(cfg)?, ctx, bulwark).await,
+        StepType::Cleanup => cleanup::run(&config(cfg)?, bulwark).await,
+        StepType::ServiceStart => Err(StepError::permanent(not_yet(step_type).message)),
     }
 }
 
 /// Undoes a completed step from its output.
-pub async fn roll_back(step_type: StepType, cfg: &Value, output: &Value, ctx: &StepContext<'_>) -> StepResult {
+pub async fn roll_back(step_type: StepType, cfg: &Value, output: &Value, ctx: &StepContext<'_>, bulwark: &Bulwark<'_>) -> StepResult {
     match step_type {
         StepType::DnsUpdate => dns::roll_back(&config(cfg)?, output, ctx).await,
         StepType::LoadBalancerConfig => load_balancer::roll_back(&config(cfg)?, output, ctx).await,
         StepType::DatabaseFailover => database_failover::roll_back(&config(cfg)?, output, ctx).await,
         StepType::Validation => validation::roll_back(&config(cfg)?, output, ctx).await,
         StepType::Notification => notification::roll_back(&config(cfg)?, output).await,
-        StepType::BackupRestore | StepType::ServiceStart | StepType::Cleanup => Err(StepError::permanent(not_yet(step_type).message)),
+        StepType::BackupRestore => backup_restore::roll_back(output, ctx, bulwark).await,
+        StepType::Cleanup => cleanup::roll_back(&config(cfg)?, output).await,
+        StepType::ServiceStart => Err(StepError::permanent(not_yet(step_type).message)),
     }
 }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sqlx::Connection;
-use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode};
 
 use super::{Problem, StepContext, StepError, StepResult};
 
@@ -63,6 +63,10 @@ pub struct SqlCheck {
     /// A recovery credential holding the password.
     #[serde(default)]
     pub password_secret: Option<String>,
+    /// disable, prefer (the default), require, verify-ca, verify-full: with a password sent,
+    /// require or stronger keeps it off a network that could read it.
+    #[serde(default)]
+    pub ssl_mode: Option<String>,
     pub query: String,
     #[serde(default)]
     pub expect: Option<String>,
@@ -110,6 +114,9 @@ impl Config {
             if sql.port == 0 {
                 problems.push(Problem::new("sql.port", "1 to 65535"));
             }
+            if sql.ssl_mode.as_deref().is_some_and(|m| ssl_mode(m).is_none()) {
+                problems.push(Problem::new("sql.sslMode", "disable, prefer, require, verify-ca or verify-full"));
+            }
             if sql.query.trim().is_empty() || sql.query.len() > 10_000 {
                 problems.push(Problem::new("sql.query", "one statement, at most 10,000 characters"));
             }
@@ -123,6 +130,17 @@ impl Config {
             }
         }
         problems
+    }
+}
+
+fn ssl_mode(name: &str) -> Option<PgSslMode> {
+    match name {
+        "disable" => Some(PgSslMode::Disable),
+        "prefer" => Some(PgSslMode::Prefer),
+        "require" => Some(PgSslMode::Require),
+        "verify-ca" => Some(PgSslMode::VerifyCa),
+        "verify-full" => Some(PgSslMode::VerifyFull),
+        _ => None,
     }
 }
 
@@ -197,7 +215,9 @@ async fn check_sql(sql: &SqlCheck, ctx: &StepContext<'_>) -> StepResult {
         .username(&sql.user)
         .database(&sql.database)
         .application_name("bulwark-recovery-validation")
-        // A check reads; whatever the query says, it cannot change anything.
+        .ssl_mode(sql.ssl_mode.as_deref().and_then(ssl_mode).unwrap_or(PgSslMode::Prefer))
+        // A check reads: its transaction is read-only, so it writes no table. (Functions with
+        // effects outside the transaction still run: give the check a role that may not.)
         .options([("default_transaction_read_only", "on"), ("statement_timeout", &ctx.timeout.as_millis().to_string())]);
     if let Some(name) = &sql.password_secret {
         options = options.password(&ctx.secrets.secret(name).await?);

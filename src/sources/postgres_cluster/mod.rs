@@ -7,6 +7,8 @@ mod cluster_config;
 mod restore;
 
 pub use restore::{PhysicalRestore, RecoveryReport, base_backup_for, restore_physical};
+// A cluster a recovery drill restored is stopped this way before its data directory goes.
+pub(crate) use restore::stop_quietly;
 
 use bulwark_types::RestorationType;
 
