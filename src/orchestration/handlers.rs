@@ -30,6 +30,8 @@ pub fn register_all(pool: &mut Pool, secrets: &SecretBox, targets: &Arc<Targets>
     pool.register(Arc::new(RequestedCleanupHandler { secrets: secrets.clone() }));
     pool.register(Arc::new(DeliverHandler { secrets: secrets.clone() }));
     pool.register(Arc::new(RecoveryRunHandler { secrets: secrets.clone(), targets: targets.clone() }));
+    // Every 15 s: plans whose health rule holds start by themselves; overdue drills are alerted.
+    pool.register_periodic(Arc::new(RecoveryTriggersHandler), chrono::Duration::seconds(15));
     pool.register(Arc::new(DrillHandler));
     // Each minute: alerts due to escalate are told, channels disabled by failures alerted.
     pool.register_periodic(Arc::new(AlertsEvaluateHandler { secrets: secrets.clone() }), chrono::Duration::minutes(1));
@@ -64,7 +66,7 @@ impl JobHandler for RecoveryRunHandler {
     fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, cancel: CancelFlag) -> JobFuture<'a> {
         Box::pin(async move {
             let id = &job.payload_field("executionId")?;
-            let status = crate::recovery::engine::advance(catalog, &self.secrets, &self.targets, id, cancel).await?;
+            let status = crate::recovery::engine::advance(catalog, &self.secrets, &self.targets, id, cancel, Some(&job.lease())).await?;
             tracing::info!(recovery_execution = %id, %status, "recovery run advanced");
             Ok(())
         })
@@ -87,6 +89,23 @@ impl JobHandler for DrillHandler {
                 Some(run) => tracing::info!(recovery_test = %id, recovery_execution = %run, "scheduled drill started"),
                 None => tracing::info!(recovery_test = %id, "scheduled drill not started (started by hand, or recorded why not)"),
             }
+            Ok(())
+        })
+    }
+}
+
+/// Starts the approved plans whose health rule holds and alerts overdue drills
+/// (`recovery::triggers`).
+pub struct RecoveryTriggersHandler;
+
+impl JobHandler for RecoveryTriggersHandler {
+    fn kind(&self) -> &'static str {
+        crate::recovery::triggers::JOB_KIND
+    }
+
+    fn run<'a>(&'a self, catalog: &'a Catalog, _job: &'a ClaimedJob, _cancel: CancelFlag) -> JobFuture<'a> {
+        Box::pin(async move {
+            crate::recovery::triggers::evaluate(catalog).await?;
             Ok(())
         })
     }

@@ -15,12 +15,12 @@
 //! fails or is cancelled they run after the rollback, also on the node that takes it over; its
 //! result is recorded (`drills`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use bulwark_types::{Backoff, ExecutionMode, PlanDocument, RunStatus, StepSpec, StepStatus, StepType};
+use bulwark_types::{Backoff, ExecutionMode, PlanDocument, RunStatus, StepSpec, StepStatus, StepType, TriggerType};
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use serde_json::Value;
@@ -31,7 +31,8 @@ use super::{RecoveryError, credentials, criteria, drills, ledger, plans};
 use crate::platform::accounts::users;
 use crate::platform::auth::Principal;
 use crate::platform::catalog::Catalog;
-use crate::platform::jobs::CancelFlag;
+use crate::platform::catalog::dialect::LockTopic;
+use crate::platform::jobs::{CancelFlag, JobError, Lease};
 use crate::platform::secrets::SecretBox;
 use crate::platform::time;
 use crate::restores::Targets;
@@ -71,6 +72,22 @@ struct Attempt {
     number: i64,
     started: Instant,
     result: Result<(Value, Value), (StepError, Option<Value>)>,
+    /// Stopped by its timeout part-way: what it did is unknown.
+    cut_off: bool,
+}
+
+/// A finished task's attempt; a task that panicked is a failed attempt of its step.
+fn attempt_of(done: Result<(tokio::task::Id, Attempt), tokio::task::JoinError>, tasks: &mut HashMap<tokio::task::Id, (usize, i64)>) -> Attempt {
+    match done {
+        Ok((id, attempt)) => {
+            tasks.remove(&id);
+            attempt
+        }
+        Err(e) => {
+            let (index, number) = tasks.remove(&e.id()).unwrap_or((0, 0));
+            Attempt { index, number, started: Instant::now(), result: Err((StepError::permanent(format!("the step failed inside Bulwark: {e}")), None)), cut_off: true }
+        }
+    }
 }
 
 /// Why the run stops before its end.
@@ -86,6 +103,7 @@ struct RunRow {
     plan_id: String,
     plan_version: i64,
     execution_mode: ExecutionMode,
+    trigger_type: TriggerType,
     initiated_by: String,
     rollback_initiated: i64,
     cancel_requested: i64,
@@ -93,10 +111,12 @@ struct RunRow {
 }
 
 /// Advances run `id` as far as it goes, restoring only into `reach` (the server's restore roots
-/// and hosts). Returns where it stands.
-pub async fn advance(catalog: &Catalog, secrets: &SecretBox, reach: &Arc<Targets>, id: &str, cancel: CancelFlag) -> Result<RunStatus, RecoveryError> {
+/// and hosts). With the job's `lease`, every step starts only while it is held: a node frozen
+/// past its lease and then thawed starts nothing another node may be running. Returns where
+/// it stands.
+pub async fn advance(catalog: &Catalog, secrets: &SecretBox, reach: &Arc<Targets>, id: &str, cancel: CancelFlag, lease: Option<&Lease>) -> Result<RunStatus, RecoveryError> {
     let row: RunRow = sqlx::query_as(
-        "SELECT status, plan_id, plan_version, execution_mode, initiated_by, rollback_initiated, cancel_requested, error_details FROM recovery_executions WHERE id = $1",
+        "SELECT status, plan_id, plan_version, execution_mode, trigger_type, initiated_by, rollback_initiated, cancel_requested, error_details FROM recovery_executions WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(catalog.pool())
@@ -113,8 +133,13 @@ pub async fn advance(catalog: &Catalog, secrets: &SecretBox, reach: &Arc<Targets
     take_over(catalog, &mut steps).await?;
     // Its restores run in its initiator's name; a disabled account restores nothing (the steps
     // that would say so).
-    let initiator = users::principal_by_name(catalog, &row.initiated_by).await.ok();
-    let run = Run { catalog, secrets, reach: reach.clone(), id, plan: &plan, plan_version: row.plan_version, mode: row.execution_mode, initiator, cancel };
+    // A run a health rule started acts as Bulwark itself, as the retention cleanup does.
+    let initiator = match users::principal_by_name(catalog, &row.initiated_by).await {
+        Ok(person) => Some(person),
+        Err(_) if row.trigger_type != TriggerType::Manual => Some(Principal::system(&row.initiated_by)),
+        Err(_) => None,
+    };
+    let run = Run { catalog, secrets, reach: reach.clone(), id, plan: &plan, plan_version: row.plan_version, mode: row.execution_mode, initiator, cancel, lease };
     if row.rollback_initiated != 0 {
         // The node rolling it back stopped part-way: the rollback goes on from where it was.
         let reason = match (row.cancel_requested, row.error_details) {
@@ -191,6 +216,7 @@ struct Run<'a> {
     mode: ExecutionMode,
     initiator: Option<Principal>,
     cancel: CancelFlag,
+    lease: Option<&'a Lease>,
 }
 
 /// What a step's task holds of its run, lent to the step as [`Bulwark`].
@@ -248,6 +274,8 @@ impl Run<'_> {
 
     async fn drive(&self, steps: &mut [Step]) -> Result<RunStatus, RecoveryError> {
         let mut inflight: JoinSet<Attempt> = JoinSet::new();
+        // Which step and attempt each task is, for a task that panics.
+        let mut tasks: HashMap<tokio::task::Id, (usize, i64)> = HashMap::new();
         // Each running step's own flag: set when the run stops.
         let step_cancel: CancelFlag = Arc::new(AtomicBool::new(false));
         let mut stop: Option<Stop> = None;
@@ -259,10 +287,11 @@ impl Run<'_> {
                 if self.cancel_requested().await? {
                     stop = Some(Stop::Cancelled);
                 } else {
-                    // The lease is gone: another node carries on from the catalog.
+                    // The job was stopped without a person asking (its lease is gone): another
+                    // node carries on from the catalog; this job must not be taken as done.
                     step_cancel.store(true, Ordering::SeqCst);
                     inflight.abort_all();
-                    return Ok(RunStatus::InProgress);
+                    return Err(RecoveryError::Job(JobError::LeaseLost(format!("recovery run {} stopped on this node", self.id))));
                 }
             }
             if stop.is_none() && looked.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
@@ -273,16 +302,14 @@ impl Run<'_> {
             }
             if let Some(reason) = &stop {
                 step_cancel.store(true, Ordering::SeqCst);
-                while let Some(done) = inflight.join_next().await {
-                    if let Ok(attempt) = done {
-                        self.record(steps, attempt).await?;
-                    }
+                while let Some(done) = inflight.join_next_with_id().await {
+                    self.record(steps, attempt_of(done, &mut tasks)).await?;
                 }
                 return self.roll_back(steps, reason).await;
             }
             let now = self.catalog.now().await?;
             for index in self.ready(steps, now).await? {
-                self.launch(steps, index, &mut inflight, step_cancel.clone()).await?;
+                self.launch(steps, index, &mut inflight, &mut tasks, step_cancel.clone()).await?;
             }
             if inflight.is_empty() {
                 if steps.iter().all(Step::finished) {
@@ -295,13 +322,17 @@ impl Run<'_> {
                         tokio::time::sleep(wait).await;
                         continue;
                     }
-                    None => return self.wait_for_people(steps).await,
+                    None => match self.wait_for_people(steps).await? {
+                        Some(status) => return Ok(status),
+                        // A person decided (or cancelled) meanwhile: go on.
+                        None => continue,
+                    },
                 }
             }
             tokio::select! {
-                done = inflight.join_next() => {
-                    if let Some(Ok(attempt)) = done
-                        && let Some(failure) = self.record(steps, attempt).await?
+                done = inflight.join_next_with_id() => {
+                    if let Some(done) = done
+                        && let Some(failure) = self.record(steps, attempt_of(done, &mut tasks)).await?
                     {
                         stop = Some(Stop::Failed(failure));
                     }
@@ -340,17 +371,40 @@ impl Run<'_> {
         Ok(ready)
     }
 
-    async fn launch(&self, steps: &mut [Step], index: usize, inflight: &mut JoinSet<Attempt>, cancel: CancelFlag) -> Result<(), RecoveryError> {
+    async fn launch(
+        &self,
+        steps: &mut [Step],
+        index: usize,
+        inflight: &mut JoinSet<Attempt>,
+        tasks: &mut HashMap<tokio::task::Id, (usize, i64)>,
+        cancel: CancelFlag,
+    ) -> Result<(), RecoveryError> {
+        if let Some(lease) = self.lease {
+            lease.check(self.catalog).await?;
+        }
         let parts = self.parts(steps);
         let step = &mut steps[index];
-        let number = step.retries + 1;
         let now = time::now_text();
-        sqlx::query("UPDATE recovery_step_executions SET status = 'running', started_at = COALESCE(started_at, $1), next_attempt_at = NULL WHERE id = $2")
-            .bind(&now)
+        // Claimed only from a state no node runs it in: a step another node started meanwhile
+        // is not started twice. (A drill's cleanup starts from skipped or failed too.)
+        let claimed = sqlx::query(
+            "UPDATE recovery_step_executions SET status = 'running', started_at = COALESCE(started_at, $1), next_attempt_at = NULL
+             WHERE id = $2 AND status IN ('pending', 'retrying', 'skipped', 'failed')",
+        )
+        .bind(&now)
+        .bind(&step.id)
+        .execute(self.catalog.pool())
+        .await?
+        .rows_affected();
+        if claimed == 0 {
+            return Err(RecoveryError::Conflict(format!("step {} of run {} was started elsewhere", step.spec.name, self.id)));
+        }
+        // Numbered after every attempt recorded, a dead node's included.
+        let number: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(attempt), 0) + 1 FROM recovery_step_attempts WHERE step_execution_id = $1")
             .bind(&step.id)
-            .execute(self.catalog.pool())
+            .fetch_one(self.catalog.pool())
             .await?;
-        sqlx::query("INSERT INTO recovery_step_attempts (step_execution_id, attempt, started_at, status) VALUES ($1, $2, $3, 'running') ON CONFLICT DO NOTHING")
+        sqlx::query("INSERT INTO recovery_step_attempts (step_execution_id, attempt, started_at, status) VALUES ($1, $2, $3, 'running')")
             .bind(&step.id)
             .bind(number)
             .bind(&now)
@@ -358,7 +412,7 @@ impl Run<'_> {
             .await?;
         step.status = StepStatus::Running;
         let spec = step.spec.clone();
-        inflight.spawn(async move {
+        let handle = inflight.spawn(async move {
             let started = Instant::now();
             let stored = credentials::Stored { catalog: &parts.catalog, secrets: &parts.secrets };
             let limit = Duration::from_secs(spec.timeout_seconds.max(1) as u64);
@@ -369,8 +423,12 @@ impl Run<'_> {
                 outcome = work => outcome,
                 _ = stopped(&cancel) => Ok(Err(StepError::permanent("stopped: the run was cancelled"))),
             };
+            let mut cut_off = false;
             let result = match outcome {
-                Err(_) => Err((StepError::retryable(format!("timed out after {} s", spec.timeout_seconds)), None)),
+                Err(_) => {
+                    cut_off = true;
+                    Err((StepError::retryable(format!("timed out after {} s", spec.timeout_seconds)), None))
+                }
                 Ok(Err(e)) => Err((e, None)),
                 Ok(Ok(output)) => {
                     let (results, passed) = criteria::evaluate(&spec.success_criteria, &output);
@@ -381,8 +439,9 @@ impl Run<'_> {
                     }
                 }
             };
-            Attempt { index, number, started, result }
+            Attempt { index, number, started, result, cut_off }
         });
+        tasks.insert(handle.id(), (index, number));
         Ok(())
     }
 
@@ -418,6 +477,25 @@ impl Run<'_> {
                 step.status = StepStatus::Completed;
                 step.output = Some(output);
                 step.completed_at = Some(now_text);
+                Ok(None)
+            }
+            Err((error, _)) if attempt.cut_off && !steps::idempotent(step.spec.step_type) && !self.cancel.load(Ordering::SeqCst) => {
+                // Cut off part-way, and not safe to run twice: a person looks at what it did.
+                let message = format!("{}; it may have done part of its work and is not safe to run twice: check, then run it again or abort", error.message);
+                sqlx::query("UPDATE recovery_step_attempts SET status = 'failed', completed_at = $1, error_message = $2 WHERE step_execution_id = $3 AND attempt = $4")
+                    .bind(&now_text)
+                    .bind(&message)
+                    .bind(&step.id)
+                    .bind(attempt.number)
+                    .execute(self.catalog.pool())
+                    .await?;
+                sqlx::query("UPDATE recovery_step_executions SET status = 'interrupted', gate_status = 'interrupted', error_message = $1 WHERE id = $2")
+                    .bind(&message)
+                    .bind(&step.id)
+                    .execute(self.catalog.pool())
+                    .await?;
+                step.status = StepStatus::Interrupted;
+                step.gate_status = Some("interrupted".into());
                 Ok(None)
             }
             Err((error, seen)) => {
@@ -476,16 +554,34 @@ impl Run<'_> {
     }
 
     /// Nothing can start until a person decides at a gate: the job ends with the run waiting.
-    async fn wait_for_people(&self, steps: &mut [Step]) -> Result<RunStatus, RecoveryError> {
+    /// Checked and written under the lock every decision takes: a decision (or a cancel) made
+    /// since the steps were read is seen here, and one made after finds the run waiting and
+    /// queues a job of its own. `None`: someone decided meanwhile, go on.
+    async fn wait_for_people(&self, steps: &mut [Step]) -> Result<Option<RunStatus>, RecoveryError> {
         let waiting = steps.iter().any(|s| matches!(s.status, StepStatus::Waiting | StepStatus::Interrupted));
         if !waiting {
             // Nothing runs, nothing waits, and not everything finished: a step's dependency
             // failed without stopping the run (an optional step's dependants go on, so this
             // is a critical step's). Treat as the failure it is.
-            return self.roll_back(steps, &Stop::Failed("steps could not start: a step they depend on failed".into())).await;
+            return self.roll_back(steps, &Stop::Failed("steps could not start: a step they depend on failed".into())).await.map(Some);
         }
-        sqlx::query("UPDATE recovery_executions SET status = 'waiting' WHERE id = $1").bind(self.id).execute(self.catalog.pool()).await?;
-        Ok(RunStatus::Waiting)
+        let mut tx = self.catalog.begin_serialized(LockTopic::AuditChain).await?;
+        let confirmed: Vec<String> = sqlx::query_scalar("SELECT id FROM recovery_step_executions WHERE execution_id = $1 AND status = 'pending' AND gate_status = 'confirmed'")
+            .bind(self.id)
+            .fetch_all(&mut *tx.tx)
+            .await?;
+        let cancel: i64 = sqlx::query_scalar("SELECT cancel_requested FROM recovery_executions WHERE id = $1").bind(self.id).fetch_one(&mut *tx.tx).await?;
+        let moved: Vec<&mut Step> = steps.iter_mut().filter(|s| s.status != StepStatus::Pending && confirmed.contains(&s.id)).collect();
+        if cancel != 0 || !moved.is_empty() {
+            for step in moved {
+                step.status = StepStatus::Pending;
+                step.gate_status = Some("confirmed".into());
+            }
+            return Ok(None);
+        }
+        sqlx::query("UPDATE recovery_executions SET status = 'waiting' WHERE id = $1").bind(self.id).execute(&mut *tx.tx).await?;
+        tx.commit().await?;
+        Ok(Some(RunStatus::Waiting))
     }
 
     async fn finish(&self, steps: &[Step]) -> Result<RunStatus, RecoveryError> {
@@ -566,10 +662,10 @@ impl Run<'_> {
                 continue;
             }
             loop {
-                let mut one = JoinSet::new();
-                self.launch(steps, i, &mut one, Arc::new(AtomicBool::new(false))).await?;
-                let Some(Ok(attempt)) = one.join_next().await else { break };
-                self.record(steps, attempt).await?;
+                let (mut one, mut tasks) = (JoinSet::new(), HashMap::new());
+                self.launch(steps, i, &mut one, &mut tasks, Arc::new(AtomicBool::new(false))).await?;
+                let Some(done) = one.join_next_with_id().await else { break };
+                self.record(steps, attempt_of(done, &mut tasks)).await?;
                 match (steps[i].status, steps[i].next_attempt_at) {
                     (StepStatus::Retrying, Some(at)) => tokio::time::sleep((at - self.catalog.now().await?).to_std().unwrap_or_default()).await,
                     _ => break,

@@ -21,6 +21,7 @@ pub mod plans;
 pub mod runs;
 pub mod status;
 pub mod steps;
+pub mod triggers;
 
 use crate::error::{Classify, Kind};
 use crate::platform::audit::AuditError;

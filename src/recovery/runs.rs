@@ -504,3 +504,85 @@ async fn confirm_approver(catalog: &Catalog, secrets: &crate::platform::secrets:
     }
     Ok(name.to_string())
 }
+
+/// The disaster-recovery seeds' `POST /api/disaster-recovery/failovers/initiate`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FailoverRequest {
+    /// What fails: a system one approved plan lists in its `affectedSystems`.
+    pub source_system: String,
+    pub target_system: String,
+    pub reason: String,
+    #[serde(default)]
+    pub automated: bool,
+}
+
+/// A failover under way: the run of the plan that does it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FailoverInitiated {
+    pub source_system: String,
+    pub target_system: String,
+    pub reason: String,
+    pub automated: bool,
+    pub status: RunStatus,
+    pub plan_id: String,
+    pub execution_id: String,
+}
+
+/// Starts the failover of `source_system`: the run of the one approved plan that lists it
+/// among its affected systems and moves a database or traffic. The failover event is written
+/// when the run ends.
+pub async fn initiate_failover(catalog: &Catalog, actor: &Principal, request: &FailoverRequest) -> Result<FailoverInitiated, RecoveryError> {
+    actor.require(Role::Operator)?;
+    let source = request.source_system.trim();
+    let reason = request.reason.trim();
+    if source.is_empty() || source.len() > 100 {
+        return Err(RecoveryError::Invalid("sourceSystem: 1 to 100 characters".into()));
+    }
+    if reason.is_empty() {
+        return Err(RecoveryError::Invalid("reason: say why".into()));
+    }
+    let approved: Vec<(String, String)> = sqlx::query_as(
+        "SELECT p.id, v.plan FROM disaster_recovery_plans p JOIN disaster_recovery_plan_versions v ON v.plan_id = p.id AND v.version = p.approved_version
+         WHERE p.is_active = 1 AND v.approval_status = 'approved' ORDER BY p.plan_name",
+    )
+    .fetch_all(catalog.pool())
+    .await?;
+    let mut matching = Vec::new();
+    for (id, plan) in approved {
+        let plan = plans::read_plan(&plan)?;
+        let moves = plan.steps.iter().any(|s| matches!(s.step_type, StepType::DatabaseFailover | StepType::LoadBalancerConfig | StepType::DnsUpdate));
+        if moves && plan.affected_systems.iter().any(|s| s == source) {
+            matching.push(id);
+        }
+    }
+    let plan_id = match matching.as_slice() {
+        [one] => one.clone(),
+        [] => return Err(RecoveryError::NotFound(format!("an approved plan that fails {source:?} over (list it in a plan's affectedSystems)"))),
+        _ => return Err(RecoveryError::Conflict(format!("{} approved plans fail {source:?} over: start one with POST /api/disaster-recovery/execute", matching.len()))),
+    };
+    let started = start(
+        catalog,
+        actor,
+        &ExecuteRequest {
+            plan_id: plan_id.clone(),
+            trigger_type: if request.automated { TriggerType::Automated } else { TriggerType::Manual },
+            reason: Some(format!("{reason} ({source} → {})", request.target_system.trim())),
+            execution_mode: if request.automated { ExecutionMode::FullyAutomated } else { ExecutionMode::Manual },
+            incident_reference: None,
+            incident_started_at: None,
+            affected_systems: Some(vec![source.to_string()]),
+        },
+    )
+    .await?;
+    Ok(FailoverInitiated {
+        source_system: source.to_string(),
+        target_system: request.target_system.trim().to_string(),
+        reason: reason.to_string(),
+        automated: request.automated,
+        status: started.status,
+        plan_id,
+        execution_id: started.execution_id,
+    })
+}

@@ -99,6 +99,8 @@ async fn run_jobs(catalog: &Catalog, secrets: &bulwark_core::platform::secrets::
             .unwrap();
     let ran = queued.len();
     for (id, kind, payload, cancel_requested) in queued {
+        // Held as a worker holds it, so handlers that check their lease find it.
+        sqlx::query("UPDATE jobs SET state = 'running', lease_owner = 'test', lease_expires_at = '9999-12-31T00:00:00.000000Z' WHERE id = $1").bind(&id).execute(catalog.pool()).await.unwrap();
         let job = ClaimedJob { id: id.clone(), kind, payload, attempts: 1, cancel_requested, owner: "test".into(), liveness: Default::default() };
         // As the pool does: a stop asked for before it began is set from the start.
         let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(cancel_requested != 0));

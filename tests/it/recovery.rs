@@ -12,7 +12,7 @@ use bulwark_core::platform::auth::{Principal, Role};
 use bulwark_core::platform::catalog::Catalog;
 use bulwark_core::platform::secrets::SecretBox;
 use bulwark_core::recovery::runs::{self, GateAction};
-use bulwark_core::recovery::{RecoveryError, engine, plans};
+use bulwark_core::recovery::{RecoveryError, engine, plans, triggers};
 use bulwark_types::{ApprovalStatus, ExecuteRequest, ExecutionMode, PlanDecision, RecoveryRun, RunStatus, StepStatus, TriggerType};
 
 use crate::{on_both_catalogs, user};
@@ -98,7 +98,7 @@ fn execute(plan_id: &str, mode: ExecutionMode) -> ExecuteRequest {
 /// Starts a run and advances it as the pool's job would.
 async fn run_plan(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, plan_id: &str) -> RecoveryRun {
     let started = runs::start(catalog, actor, &execute(plan_id, ExecutionMode::Manual)).await.unwrap();
-    engine::advance(catalog, secrets, &reach(), &started.execution_id, Arc::new(AtomicBool::new(false))).await.unwrap();
+    engine::advance(catalog, secrets, &reach(), &started.execution_id, Arc::new(AtomicBool::new(false)), None).await.unwrap();
     runs::get(catalog, actor, &started.execution_id).await.unwrap()
 }
 
@@ -273,7 +273,7 @@ async fn a_gate_waits_for_a_person_with_its_role(catalog: Catalog) {
     // A drill of a draft waits for an approver before its first step.
     let draft = plans::create(&catalog, &p.author, &document("Draft drill", &http_step("only", &format!("{base}/ok"), ""))).await.unwrap();
     let drill = runs::start(&catalog, &p.operator, &execute(&draft.summary.id, ExecutionMode::Test)).await.unwrap();
-    engine::advance(&catalog, &secrets, &reach(), &drill.execution_id, Arc::new(AtomicBool::new(false))).await.unwrap();
+    engine::advance(&catalog, &secrets, &reach(), &drill.execution_id, Arc::new(AtomicBool::new(false)), None).await.unwrap();
     let drill = runs::get(&catalog, &p.operator, &drill.execution_id).await.unwrap();
     assert_eq!((drill.status, drill.steps[0].status), (RunStatus::Waiting, StepStatus::Waiting));
     assert_eq!(drill.steps[0].gate.as_ref().unwrap().role, Role::Approver);
@@ -288,7 +288,7 @@ async fn cancel_stops_the_step_under_way_and_rolls_back(catalog: Catalog) {
     let started = runs::start(&catalog, &p.operator, &execute(&id, ExecutionMode::Manual)).await.unwrap();
     let run_id = started.execution_id.clone();
     let (c, s) = (catalog.clone(), secrets.clone());
-    let engine = tokio::spawn(async move { engine::advance(&c, &s, &reach(), &run_id, Arc::new(AtomicBool::new(false))).await });
+    let engine = tokio::spawn(async move { engine::advance(&c, &s, &reach(), &run_id, Arc::new(AtomicBool::new(false)), None).await });
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let run = runs::get(&catalog, &p.operator, &started.execution_id).await.unwrap();
@@ -316,9 +316,16 @@ async fn a_run_taken_over_retries_only_what_is_safe_to_run_twice(catalog: Catalo
     let steps = [http_step("check", &format!("{base}/ok"), "    dependencies: []\n"), failover.to_string()].concat();
     let id = approved_plan(&catalog, &p, &document("Takeover", &steps)).await;
     let started = runs::start(&catalog, &p.operator, &execute(&id, ExecutionMode::Manual)).await.unwrap();
+    // A node whose lease is gone (frozen past it, then thawed) starts nothing.
+    let job: String = sqlx::query_scalar("SELECT job_id FROM recovery_executions WHERE id = $1").bind(&started.execution_id).fetch_one(catalog.pool()).await.unwrap();
+    let stale = bulwark_core::platform::jobs::Lease { job_id: job, owner: "a node that lost it".into() };
+    let refused = engine::advance(&catalog, &secrets(), &reach(), &started.execution_id, Arc::new(AtomicBool::new(false)), Some(&stale)).await.unwrap_err();
+    assert_eq!(refused.kind(), Kind::Conflict, "{refused}");
+    let run = runs::get(&catalog, &p.operator, &started.execution_id).await.unwrap();
+    assert!(run.steps.iter().all(|s| s.status == StepStatus::Pending && s.attempts.is_empty()), "{run:#?}");
     // As a node that died inside both steps leaves them.
     sqlx::query("UPDATE recovery_step_executions SET status = 'running' WHERE execution_id = $1").bind(&started.execution_id).execute(catalog.pool()).await.unwrap();
-    let status = engine::advance(&catalog, &secrets(), &reach(), &started.execution_id, Arc::new(AtomicBool::new(false))).await.unwrap();
+    let status = engine::advance(&catalog, &secrets(), &reach(), &started.execution_id, Arc::new(AtomicBool::new(false)), None).await.unwrap();
     assert_eq!(status, RunStatus::Waiting);
     let run = runs::get(&catalog, &p.operator, &started.execution_id).await.unwrap();
     assert_eq!(run.steps[0].status, StepStatus::Completed, "a check runs again");
@@ -332,6 +339,42 @@ async fn a_run_taken_over_retries_only_what_is_safe_to_run_twice(catalog: Catalo
     assert_eq!((run.steps[0].status, run.steps[1].status), (StepStatus::RolledBack, StepStatus::Skipped));
 }
 
+async fn a_health_rule_starts_an_approved_plan_once_an_outage(catalog: Catalog) {
+    let p = people(&catalog).await;
+    let (base, _) = service().await;
+    let criteria = "failoverCriteria: { service: orders-db, unhealthyProbes: 3 }\naffectedSystems: [orders-db]\n";
+    let text = document("Automatic", &http_step("check", &format!("{base}/ok"), "")).replace("steps:\n", &format!("{criteria}steps:\n"));
+    let draft = plans::create(&catalog, &p.author, &text).await.unwrap();
+    let sample = |status: &str| -> bulwark_core::monitoring::RecordSample { serde_json::from_value(serde_json::json!({ "serviceName": "orders-db", "healthStatus": status })).unwrap() };
+    for _ in 0..3 {
+        bulwark_core::monitoring::samples::record_pushed(&catalog, &p.operator, &sample("unhealthy")).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Not approved: nothing starts by itself.
+    assert!(triggers::evaluate(&catalog).await.unwrap().started.is_empty());
+    plans::approve(&catalog, &p.approver, &draft.summary.id, &PlanDecision { version: 1, reason: None }).await.unwrap();
+    let started = triggers::evaluate(&catalog).await.unwrap().started;
+    assert_eq!(started.len(), 1);
+    let run = runs::get(&catalog, &p.operator, &started[0]).await.unwrap();
+    assert_eq!((run.trigger_type, run.execution_mode, run.initiated_by.as_str()), (TriggerType::AlertBased, ExecutionMode::FullyAutomated, triggers::HEALTH_RULE));
+    // The incident began with the first failed probe of the streak.
+    let first: String = sqlx::query_scalar("SELECT MIN(monitoring_timestamp) FROM system_health_monitoring WHERE service_name = 'orders-db'").fetch_one(catalog.pool()).await.unwrap();
+    assert_eq!(run.incident_started_at, first);
+    // Once an outage: not again while it runs, nor after it ended, until the service recovers.
+    assert!(triggers::evaluate(&catalog).await.unwrap().started.is_empty());
+    crate::run_queued(&catalog, &secrets(), engine::JOB_KIND).await;
+    assert_eq!(runs::get(&catalog, &p.operator, &run.id).await.unwrap().status, RunStatus::Completed);
+    bulwark_core::monitoring::samples::record_pushed(&catalog, &p.operator, &sample("unhealthy")).await.unwrap();
+    assert!(triggers::evaluate(&catalog).await.unwrap().started.is_empty());
+    // A new outage after a healthy probe starts it again.
+    bulwark_core::monitoring::samples::record_pushed(&catalog, &p.operator, &sample("healthy")).await.unwrap();
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        bulwark_core::monitoring::samples::record_pushed(&catalog, &p.operator, &sample("unhealthy")).await.unwrap();
+    }
+    assert_eq!(triggers::evaluate(&catalog).await.unwrap().started.len(), 1);
+}
+
 on_both_catalogs!(
     versions_are_approved_by_another_and_edits_make_new_ones,
     independent_steps_run_at_once_and_the_ledger_records_the_run,
@@ -339,4 +382,5 @@ on_both_catalogs!(
     a_gate_waits_for_a_person_with_its_role,
     cancel_stops_the_step_under_way_and_rolls_back,
     a_run_taken_over_retries_only_what_is_safe_to_run_twice,
+    a_health_rule_starts_an_approved_plan_once_an_outage,
 );

@@ -57,6 +57,8 @@ text_enum!(AlertType, "alert type" {
     WalArchiveStalled => "wal_archive_stalled",
     /// A storage location's disk is nearly full.
     StorageFull => "storage_full",
+    /// A disaster-recovery plan's drill is past its date; resolved by the next drill.
+    DrillOverdue => "drill_overdue",
     /// The retention cleanup could not delete what its policies and floors say must go.
     RetentionViolation => "retention_violation",
 });

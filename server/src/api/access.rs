@@ -84,6 +84,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/disaster-recovery/executions/{id}/cancel", R(Operator)),
     ("POST", "/disaster-recovery/executions/{id}/steps/{stepId}/decision", R(Operator)),
     ("GET", "/disaster-recovery/failovers", R(Viewer)),
+    ("POST", "/disaster-recovery/failovers/initiate", R(Operator)),
     ("GET", "/disaster-recovery/credentials", R(Operator)),
     ("PUT", "/disaster-recovery/credentials", R(Admin)),
     ("DELETE", "/disaster-recovery/credentials/{name}", R(Admin)),

@@ -104,6 +104,7 @@ pub fn router() -> Router<AppState> {
         .route("/disaster-recovery/executions/{id}/cancel", axum::routing::post(recovery::cancel_run))
         .route("/disaster-recovery/executions/{id}/steps/{stepId}/decision", axum::routing::post(recovery::decide))
         .route("/disaster-recovery/failovers", get(recovery::failovers))
+        .route("/disaster-recovery/failovers/initiate", axum::routing::post(recovery::initiate_failover))
         .route("/disaster-recovery/credentials", get(recovery::list_credentials).put(recovery::set_credential))
         .route("/disaster-recovery/credentials/{name}", axum::routing::delete(recovery::delete_credential))
         .route("/disaster-recovery/tests", get(recovery::list_tests))

@@ -13,7 +13,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use bulwark_core::recovery::credentials::{self, Credential, CredentialRequest};
 use bulwark_core::recovery::drills::{self, DrillTest, ScheduleTest, TestFilter, TestParameters, TestSummary};
-use bulwark_core::recovery::runs::{self, GateDecision, ProcedureExecute, ProcedureStarted, RunFilter};
+use bulwark_core::recovery::runs::{self, FailoverInitiated, FailoverRequest, GateDecision, ProcedureExecute, ProcedureStarted, RunFilter};
 use bulwark_core::recovery::{DrStatus, ExecuteRequest, FailoverEvent, PlanDecision, PlanDetail, PlanRequest, PlanSummary, RecoveryRun, RunStarted, ledger, plans, status};
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
@@ -241,6 +241,22 @@ pub async fn failovers(State(s): State<AppState>, Auth(p): Auth, Query(q): Query
     };
     let since = bulwark_core::platform::time::to_text(s.catalog.now().await.map_err(bulwark_core::platform::catalog::CatalogError::Query)? - chrono::Duration::days(days));
     Ok(Json(Failovers { success: true, failovers: ledger::failovers(&s.catalog, &p, &since, q.status.as_deref()).await? }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct FailoverStarted {
+    success: bool,
+    failover: FailoverInitiated,
+    message: String,
+}
+
+/// Fails a system over: runs the one approved plan that lists it among its affected systems
+/// and moves a database or traffic (its failover event is recorded when the run ends).
+#[utoipa::path(post, path = "/api/disaster-recovery/failovers/initiate", tag = "disaster-recovery", request_body = FailoverRequest, responses((status = 202, body = FailoverStarted)))]
+pub async fn initiate_failover(State(s): State<AppState>, Auth(p): Auth, Json(body): Json<FailoverRequest>) -> Result<(StatusCode, Json<FailoverStarted>), ApiError> {
+    let failover = runs::initiate_failover(&s.catalog, &p, &body).await?;
+    let message = format!("failover initiated: run {} of the plan", failover.execution_id);
+    Ok((StatusCode::ACCEPTED, Json(FailoverStarted { success: true, failover, message })))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

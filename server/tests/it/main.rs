@@ -11,6 +11,7 @@ mod monitoring;
 mod nodes;
 mod downloads;
 mod openapi;
+mod recovery;
 mod restoration;
 mod restore_targets;
 
