@@ -56,6 +56,15 @@ impl ServeArgs {
         };
         bulwark_core::restores::Targets::new(&roots, &self.restore_hosts).map_err(anyhow::Error::msg)
     }
+
+    /// The programs recovery runs may start, each an absolute path (a relative one would run
+    /// whatever the working directory or `PATH` holds then).
+    pub fn recovery_commands(&self) -> anyhow::Result<std::sync::Arc<[PathBuf]>> {
+        if let Some(relative) = self.recovery_commands.iter().find(|p| !p.is_absolute()) {
+            anyhow::bail!("--recovery-command {}: give the program's absolute path", relative.display());
+        }
+        Ok(self.recovery_commands.clone().into())
+    }
 }
 
 /// Creates the data directory readable by its owner only, and narrows one that exists: it holds
@@ -109,6 +118,11 @@ pub struct ServeArgs {
     /// in the environment.
     #[arg(long = "restore-host", env = "BULWARK_RESTORE_HOSTS", value_delimiter = ',', default_value = "localhost,127.0.0.1,::1")]
     pub restore_hosts: Vec<String>,
+    /// Programs a recovery plan's `service_start` steps may run, each by its absolute path
+    /// (repeat the flag; colon-separated in the environment). A plan is written by operators;
+    /// only what is listed here runs on this server. None by default.
+    #[arg(long = "recovery-command", env = "BULWARK_RECOVERY_COMMANDS", value_delimiter = ':')]
+    pub recovery_commands: Vec<PathBuf>,
     /// Serve `/metrics` to anyone; by default only to this host and to callers with a token.
     #[arg(long, env = "BULWARK_PUBLIC_METRICS", default_value_t = false, action = clap::ArgAction::Set)]
     pub public_metrics: bool,

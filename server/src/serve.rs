@@ -48,7 +48,11 @@ pub async fn serve(catalog_args: &CatalogArgs, args: &ServeArgs) -> anyhow::Resu
     let stall_limit = (args.job_stall_minutes > 0).then(|| std::time::Duration::from_secs(args.job_stall_minutes * 60));
     let (catalog_for_prober, node_id_for_prober) = (catalog.clone(), node_id.clone());
     let mut pool = Pool::new(catalog, node_id).with_lease_seconds(args.job_lease_seconds).with_stall_limit(stall_limit);
-    bulwark_core::orchestration::handlers::register_all(&mut pool, &secrets, &targets);
+    let recovery_commands = args.recovery_commands()?;
+    if !recovery_commands.is_empty() {
+        tracing::info!(programs = ?recovery_commands, "recovery runs may start services with these programs");
+    }
+    bulwark_core::orchestration::handlers::register_all(&mut pool, &secrets, &targets, &recovery_commands);
     if args.workers == 0 {
         tracing::warn!("--workers 0: this node claims no jobs; backups, restores and tests queued here run only on other nodes");
     }

@@ -2,6 +2,7 @@
 //! did. Failures come back classified by the operation's error (`jobs::Failure`), so a job that
 //! cannot succeed is not retried.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::backup::BackupHandler;
@@ -16,8 +17,9 @@ use crate::platform::secrets::SecretBox;
 use crate::restores::Targets;
 use crate::{audit_anchor, platform::events, replicate, restoration, retention, platform::sessions, restore_tests, verify};
 
-/// Registers every handler, and the periodic jobs, on `pool`.
-pub fn register_all(pool: &mut Pool, secrets: &SecretBox, targets: &Arc<Targets>) {
+/// Registers every handler, and the periodic jobs, on `pool`. Restores write only into
+/// `targets`; recovery runs start services only with `recovery_commands`.
+pub fn register_all(pool: &mut Pool, secrets: &SecretBox, targets: &Arc<Targets>, recovery_commands: &Arc<[PathBuf]>) {
     pool.register(Arc::new(BackupHandler { secrets: secrets.clone() }));
     pool.register(Arc::new(RestorationHandler { secrets: secrets.clone(), targets: targets.clone() }));
     pool.register(Arc::new(VerifyHandler { secrets: secrets.clone() }));
@@ -29,7 +31,7 @@ pub fn register_all(pool: &mut Pool, secrets: &SecretBox, targets: &Arc<Targets>
     pool.register(Arc::new(BackupAlertsHandler));
     pool.register(Arc::new(RequestedCleanupHandler { secrets: secrets.clone() }));
     pool.register(Arc::new(DeliverHandler { secrets: secrets.clone() }));
-    pool.register(Arc::new(RecoveryRunHandler { secrets: secrets.clone(), targets: targets.clone() }));
+    pool.register(Arc::new(RecoveryRunHandler { secrets: secrets.clone(), targets: targets.clone(), commands: recovery_commands.clone() }));
     // Every 15 s: plans whose health rule holds start by themselves; overdue drills are alerted.
     pool.register_periodic(Arc::new(RecoveryTriggersHandler), chrono::Duration::seconds(15));
     pool.register(Arc::new(DrillHandler));
@@ -52,10 +54,12 @@ pub fn register_all(pool: &mut Pool, secrets: &SecretBox, targets: &Arc<Targets>
 
 /// Advances a disaster-recovery run as far as it goes (`recovery::engine`): to its end, or to
 /// a gate a person decides at, whose decision queues the next such job. Its restores write only
-/// where the server's restore roots and hosts allow, as a restoration's do.
+/// where the server's restore roots and hosts allow, as a restoration's do; its services start
+/// only with the programs the server allows.
 pub struct RecoveryRunHandler {
     pub secrets: SecretBox,
     pub targets: Arc<Targets>,
+    pub commands: Arc<[PathBuf]>,
 }
 
 impl JobHandler for RecoveryRunHandler {
@@ -66,7 +70,7 @@ impl JobHandler for RecoveryRunHandler {
     fn run<'a>(&'a self, catalog: &'a Catalog, job: &'a ClaimedJob, cancel: CancelFlag) -> JobFuture<'a> {
         Box::pin(async move {
             let id = &job.payload_field("executionId")?;
-            let status = crate::recovery::engine::advance(catalog, &self.secrets, &self.targets, id, cancel, Some(&job.lease())).await?;
+            let status = crate::recovery::engine::advance(catalog, &self.secrets, &self.targets, &self.commands, id, cancel, Some(&job.lease())).await?;
             tracing::info!(recovery_execution = %id, %status, "recovery run advanced");
             Ok(())
         })

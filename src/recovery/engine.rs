@@ -16,6 +16,7 @@
 //! result is recorded (`drills`).
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -111,10 +112,10 @@ struct RunRow {
 }
 
 /// Advances run `id` as far as it goes, restoring only into `reach` (the server's restore roots
-/// and hosts). With the job's `lease`, every step starts only while it is held: a node frozen
+/// and hosts) and starting services only with `commands` (the server's recovery commands). With the job's `lease`, every step starts only while it is held: a node frozen
 /// past its lease and then thawed starts nothing another node may be running. Returns where
 /// it stands.
-pub async fn advance(catalog: &Catalog, secrets: &SecretBox, reach: &Arc<Targets>, id: &str, cancel: CancelFlag, lease: Option<&Lease>) -> Result<RunStatus, RecoveryError> {
+pub async fn advance(catalog: &Catalog, secrets: &SecretBox, reach: &Arc<Targets>, commands: &Arc<[PathBuf]>, id: &str, cancel: CancelFlag, lease: Option<&Lease>) -> Result<RunStatus, RecoveryError> {
     let row: RunRow = sqlx::query_as(
         "SELECT status, plan_id, plan_version, execution_mode, trigger_type, initiated_by, rollback_initiated, cancel_requested, error_details FROM recovery_executions WHERE id = $1",
     )
@@ -139,7 +140,7 @@ pub async fn advance(catalog: &Catalog, secrets: &SecretBox, reach: &Arc<Targets
         Err(_) if row.trigger_type != TriggerType::Manual => Some(Principal::system(&row.initiated_by)),
         Err(_) => None,
     };
-    let run = Run { catalog, secrets, reach: reach.clone(), id, plan: &plan, plan_version: row.plan_version, mode: row.execution_mode, initiator, cancel, lease };
+    let run = Run { catalog, secrets, reach: reach.clone(), commands: commands.clone(), id, plan: &plan, plan_version: row.plan_version, mode: row.execution_mode, initiator, cancel, lease };
     if row.rollback_initiated != 0 {
         // The node rolling it back stopped part-way: the rollback goes on from where it was.
         let reason = match (row.cancel_requested, row.error_details) {
@@ -210,6 +211,7 @@ struct Run<'a> {
     catalog: &'a Catalog,
     secrets: &'a SecretBox,
     reach: Arc<Targets>,
+    commands: Arc<[PathBuf]>,
     id: &'a str,
     plan: &'a PlanDocument,
     plan_version: i64,
@@ -224,6 +226,7 @@ struct Parts {
     catalog: Catalog,
     secrets: SecretBox,
     reach: Arc<Targets>,
+    commands: Arc<[PathBuf]>,
     id: String,
     plan_name: String,
     plan_version: i64,
@@ -239,6 +242,7 @@ impl Parts {
             catalog: &self.catalog,
             secrets: &self.secrets,
             reach: &self.reach,
+            commands: &self.commands,
             execution_id: &self.id,
             plan_name: &self.plan_name,
             plan_version: self.plan_version,
@@ -257,6 +261,7 @@ impl Run<'_> {
             catalog: self.catalog.clone(),
             secrets: self.secrets.clone(),
             reach: self.reach.clone(),
+            commands: self.commands.clone(),
             id: self.id.to_string(),
             plan_name: self.plan.name.clone(),
             plan_version: self.plan_version,

@@ -11,6 +11,7 @@ pub use bulwark_types::{
     DrStatus, ExecuteRequest, FailoverEvent, PlanDecision, PlanDetail, PlanDocument, PlanProblem, PlanRequest, PlanSummary, RecoveryRun, RunStarted, RunStatus, StepRun, StepStatus,
 };
 
+pub mod backups;
 pub mod credentials;
 pub mod criteria;
 pub mod document;
@@ -58,6 +59,13 @@ pub enum RecoveryError {
     Job(#[from] JobError),
     #[error(transparent)]
     Health(#[from] crate::health::HealthError),
+    /// The backup side's own operations, reached through the seeds' DR doors.
+    #[error(transparent)]
+    Execution(#[from] crate::executions::ExecutionError),
+    #[error(transparent)]
+    Verify(#[from] crate::verify::VerifyError),
+    #[error(transparent)]
+    Restoration(#[from] crate::restoration::RestorationError),
 }
 
 impl From<sqlx::Error> for RecoveryError {
@@ -79,6 +87,9 @@ impl Classify for RecoveryError {
             RecoveryError::Audit(e) => e.kind(),
             RecoveryError::Job(e) => e.kind(),
             RecoveryError::Health(e) => e.kind(),
+            RecoveryError::Execution(e) => e.kind(),
+            RecoveryError::Verify(e) => e.kind(),
+            RecoveryError::Restoration(e) => e.kind(),
         }
     }
 }

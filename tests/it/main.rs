@@ -21,6 +21,7 @@ mod recovery_drill;
 mod recovery_failover;
 mod recovery_load_balancer;
 mod recovery_plan;
+mod recovery_service;
 mod replication;
 mod repo;
 mod retention;
@@ -88,7 +89,7 @@ async fn run_jobs(catalog: &Catalog, secrets: &bulwark_core::platform::secrets::
     use bulwark_core::platform::jobs::ClaimedJob;
     use bulwark_core::orchestration::{handlers, pool::Pool};
     let mut pool = Pool::new(catalog.clone(), "test".into());
-    handlers::register_all(&mut pool, secrets, &std::sync::Arc::new(restore_targets()));
+    handlers::register_all(&mut pool, secrets, &std::sync::Arc::new(restore_targets()), &std::sync::Arc::from([]));
     let handler = pool.handler(kind).unwrap_or_else(|| panic!("no handler for {kind}"));
     let queued: Vec<(String, String, String, i64)> =
         sqlx::query_as("SELECT id, kind, payload, cancel_requested FROM jobs WHERE state = 'queued' AND kind = $1 AND ($2 IS NULL OR run_at <= $2) ORDER BY created_at, id")

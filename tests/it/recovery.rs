@@ -98,7 +98,7 @@ fn execute(plan_id: &str, mode: ExecutionMode) -> ExecuteRequest {
 /// Starts a run and advances it as the pool's job would.
 async fn run_plan(catalog: &Catalog, secrets: &SecretBox, actor: &Principal, plan_id: &str) -> RecoveryRun {
     let started = runs::start(catalog, actor, &execute(plan_id, ExecutionMode::Manual)).await.unwrap();
-    engine::advance(catalog, secrets, &reach(), &started.execution_id, Arc::new(AtomicBool::new(false)), None).await.unwrap();
+    engine::advance(catalog, secrets, &reach(), &Arc::from([]), &started.execution_id, Arc::new(AtomicBool::new(false)), None).await.unwrap();
     runs::get(catalog, actor, &started.execution_id).await.unwrap()
 }
 
@@ -273,7 +273,7 @@ async fn a_gate_waits_for_a_person_with_its_role(catalog: Catalog) {
     // A drill of a draft waits for an approver before its first step.
     let draft = plans::create(&catalog, &p.author, &document("Draft drill", &http_step("only", &format!("{base}/ok"), ""))).await.unwrap();
     let drill = runs::start(&catalog, &p.operator, &execute(&draft.summary.id, ExecutionMode::Test)).await.unwrap();
-    engine::advance(&catalog, &secrets, &reach(), &drill.execution_id, Arc::new(AtomicBool::new(false)), None).await.unwrap();
+    engine::advance(&catalog, &secrets, &reach(), &Arc::from([]), &drill.execution_id, Arc::new(AtomicBool::new(false)), None).await.unwrap();
     let drill = runs::get(&catalog, &p.operator, &drill.execution_id).await.unwrap();
     assert_eq!((drill.status, drill.steps[0].status), (RunStatus::Waiting, StepStatus::Waiting));
     assert_eq!(drill.steps[0].gate.as_ref().unwrap().role, Role::Approver);
@@ -288,7 +288,7 @@ async fn cancel_stops_the_step_under_way_and_rolls_back(catalog: Catalog) {
     let started = runs::start(&catalog, &p.operator, &execute(&id, ExecutionMode::Manual)).await.unwrap();
     let run_id = started.execution_id.clone();
     let (c, s) = (catalog.clone(), secrets.clone());
-    let engine = tokio::spawn(async move { engine::advance(&c, &s, &reach(), &run_id, Arc::new(AtomicBool::new(false)), None).await });
+    let engine = tokio::spawn(async move { engine::advance(&c, &s, &reach(), &Arc::from([]), &run_id, Arc::new(AtomicBool::new(false)), None).await });
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let run = runs::get(&catalog, &p.operator, &started.execution_id).await.unwrap();
@@ -319,13 +319,13 @@ async fn a_run_taken_over_retries_only_what_is_safe_to_run_twice(catalog: Catalo
     // A node whose lease is gone (frozen past it, then thawed) starts nothing.
     let job: String = sqlx::query_scalar("SELECT job_id FROM recovery_executions WHERE id = $1").bind(&started.execution_id).fetch_one(catalog.pool()).await.unwrap();
     let stale = bulwark_core::platform::jobs::Lease { job_id: job, owner: "a node that lost it".into() };
-    let refused = engine::advance(&catalog, &secrets(), &reach(), &started.execution_id, Arc::new(AtomicBool::new(false)), Some(&stale)).await.unwrap_err();
+    let refused = engine::advance(&catalog, &secrets(), &reach(), &Arc::from([]), &started.execution_id, Arc::new(AtomicBool::new(false)), Some(&stale)).await.unwrap_err();
     assert_eq!(refused.kind(), Kind::Conflict, "{refused}");
     let run = runs::get(&catalog, &p.operator, &started.execution_id).await.unwrap();
     assert!(run.steps.iter().all(|s| s.status == StepStatus::Pending && s.attempts.is_empty()), "{run:#?}");
     // As a node that died inside both steps leaves them.
     sqlx::query("UPDATE recovery_step_executions SET status = 'running' WHERE execution_id = $1").bind(&started.execution_id).execute(catalog.pool()).await.unwrap();
-    let status = engine::advance(&catalog, &secrets(), &reach(), &started.execution_id, Arc::new(AtomicBool::new(false)), None).await.unwrap();
+    let status = engine::advance(&catalog, &secrets(), &reach(), &Arc::from([]), &started.execution_id, Arc::new(AtomicBool::new(false)), None).await.unwrap();
     assert_eq!(status, RunStatus::Waiting);
     let run = runs::get(&catalog, &p.operator, &started.execution_id).await.unwrap();
     assert_eq!(run.steps[0].status, StepStatus::Completed, "a check runs again");

@@ -84,7 +84,7 @@ impl Fixture {
     /// Runs run `id` as the pool would: the engine, and the restoration jobs it queues.
     async fn advance(&self, id: &str) -> RecoveryRun {
         let (catalog, secrets, run) = (self.catalog.clone(), self.secrets.clone(), id.to_string());
-        let engine = tokio::spawn(async move { engine::advance(&catalog, &secrets, &Arc::new(restore_targets()), &run, Arc::new(AtomicBool::new(false)), None).await });
+        let engine = tokio::spawn(async move { engine::advance(&catalog, &secrets, &Arc::new(restore_targets()), &Arc::from([]), &run, Arc::new(AtomicBool::new(false)), None).await });
         let deadline = Instant::now() + Duration::from_secs(180);
         while !engine.is_finished() {
             assert!(Instant::now() < deadline, "the run did not end");

@@ -160,7 +160,7 @@ async fn run(catalog: &Catalog, secrets: &SecretBox, crew: &Crew, document: &str
         affected_systems: None,
     };
     let started = runs::start(catalog, &crew.admin, &request).await.unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(120), engine::advance(catalog, secrets, &Arc::new(crate::restore_targets()), &started.execution_id, Arc::new(AtomicBool::new(false)), None)).await.unwrap().unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(120), engine::advance(catalog, secrets, &Arc::new(crate::restore_targets()), &Arc::from([]), &started.execution_id, Arc::new(AtomicBool::new(false)), None)).await.unwrap().unwrap();
     let run = runs::get(catalog, &crew.admin, &started.execution_id).await.unwrap();
     assert_eq!(status, run.status);
     run

@@ -42,7 +42,7 @@ pub struct ErrorBody {
         notifications::deliveries,
         recovery::procedures, recovery::execute_procedure, recovery::list_plans, recovery::create_plan, recovery::get_plan, recovery::update_plan,
         recovery::delete_plan, recovery::submit_plan, recovery::approve_plan, recovery::reject_plan, recovery::diff_plan, recovery::export_plan, recovery::execute,
-        recovery::list_runs, recovery::get_run, recovery::run_events, recovery::cancel_run, recovery::decide, recovery::dr_status, recovery::failovers, recovery::initiate_failover, recovery::list_credentials,
+        recovery::list_runs, recovery::get_run, recovery::run_events, recovery::cancel_run, recovery::decide, recovery::dr_status, recovery::failovers, recovery::initiate_failover, recovery::backup_inventory, recovery::create_backup, recovery::verify_backup, recovery::list_credentials,
         recovery::set_credential, recovery::delete_credential, recovery::list_tests, recovery::schedule_test, recovery::execute_test,
         monitoring::list, monitoring::create, monitoring::get, monitoring::update, monitoring::delete, monitoring::check, monitoring::health, monitoring::record,
         monitoring::record_token,

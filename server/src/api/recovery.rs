@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use axum::http::header;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use bulwark_core::recovery::backups::{self, CreateBackup, Inventory, InventoryFilter};
 use bulwark_core::recovery::credentials::{self, Credential, CredentialRequest};
 use bulwark_core::recovery::drills::{self, DrillTest, ScheduleTest, TestFilter, TestParameters, TestSummary};
 use bulwark_core::recovery::runs::{self, FailoverInitiated, FailoverRequest, GateDecision, ProcedureExecute, ProcedureStarted, RunFilter};
@@ -257,6 +258,41 @@ pub async fn initiate_failover(State(s): State<AppState>, Auth(p): Auth, Json(bo
     let failover = runs::initiate_failover(&s.catalog, &p, &body).await?;
     let message = format!("failover initiated: run {} of the plan", failover.execution_id);
     Ok((StatusCode::ACCEPTED, Json(FailoverStarted { success: true, failover, message })))
+}
+
+/// The seeds' backup inventory: the backups a recovery can start from, newest first.
+#[utoipa::path(get, path = "/api/disaster-recovery/backups", tag = "disaster-recovery", params(InventoryFilter), responses((status = 200, body = Inventory)))]
+pub async fn backup_inventory(State(s): State<AppState>, Auth(p): Auth, Query(q): Query<InventoryFilter>) -> Result<Json<Inventory>, ApiError> {
+    Ok(Json(backups::inventory(&s.catalog, &p, &q).await?))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct BackupStarted {
+    success: bool,
+    backup: bulwark_core::executions::Execution,
+    message: String,
+}
+
+/// Starts a backup of a data source (a configuration, by id or name) now.
+#[utoipa::path(post, path = "/api/disaster-recovery/backups/create", tag = "disaster-recovery", request_body = CreateBackup, responses((status = 202, body = BackupStarted)))]
+pub async fn create_backup(State(s): State<AppState>, Auth(p): Auth, Json(body): Json<CreateBackup>) -> Result<(StatusCode, Json<BackupStarted>), ApiError> {
+    let backup = backups::create(&s.catalog, &p, &body).await?;
+    Ok((StatusCode::ACCEPTED, Json(BackupStarted { success: true, backup, message: "Backup initiated".into() })))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct VerificationStarted {
+    success: bool,
+    verification: bulwark_core::verify::Queued,
+    message: String,
+}
+
+/// Reads a backup back whole, as a restore would; the outcome lands on the backup's
+/// `verificationStatus`.
+#[utoipa::path(post, path = "/api/disaster-recovery/backups/{backupId}/verify", tag = "disaster-recovery", params(("backupId" = String, Path, description = "The backup execution")), responses((status = 202, body = VerificationStarted)))]
+pub async fn verify_backup(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<(StatusCode, Json<VerificationStarted>), ApiError> {
+    let verification = backups::verify(&s.catalog, &p, &id).await?;
+    Ok((StatusCode::ACCEPTED, Json(VerificationStarted { success: true, verification, message: "Verification initiated".into() })))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

@@ -26,7 +26,7 @@ fn plan(proxy: &HaProxy, name: &str) -> String {
 
 /// Runs the run's job as a worker would, and reads the run as `token` sees it.
 async fn advance(app: &TestApp, id: &str, token: &str) -> serde_json::Value {
-    engine::advance(&app.catalog, &app.secrets, &app.state.targets, id, Arc::new(AtomicBool::new(false)), None).await.unwrap();
+    engine::advance(&app.catalog, &app.secrets, &app.state.targets, &Arc::from([]), id, Arc::new(AtomicBool::new(false)), None).await.unwrap();
     app.get(&format!("/api/disaster-recovery/executions/{id}"), Some(token)).await.json()
 }
 
@@ -98,6 +98,16 @@ async fn the_seeds_disaster_recovery_doors_work_as_written() {
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text());
     let wrong_type = app.json("POST", "/api/admin/backups/disaster-recovery/execute", &author, &procedure.replace("region_outage", "storage_failure")).await;
     assert_eq!(wrong_type.status, StatusCode::BAD_REQUEST, "{}", wrong_type.text());
+
+    // The seeds' backup doors: the inventory (nothing backed up here yet), a data source and a
+    // backup that do not exist are named.
+    let inventory = app.get("/api/disaster-recovery/backups?limit=10", Some(&viewer)).await;
+    assert_eq!(inventory.status, StatusCode::OK, "{}", inventory.text());
+    assert_eq!((inventory.json()["success"].as_bool(), inventory.json()["summary"]["count"].as_i64()), (Some(true), Some(0)));
+    let create = app.json("POST", "/api/disaster-recovery/backups/create", &author, r#"{"dataSource":"billing-db","backupType":"full","retentionDays":30}"#).await;
+    assert_eq!(create.status, StatusCode::NOT_FOUND, "{}", create.text());
+    assert!(create.json()["detail"].as_str().unwrap().contains("billing-db"));
+    assert_eq!(app.json("POST", "/api/disaster-recovery/backups/nope/verify", &author, "").await.status, StatusCode::NOT_FOUND);
 
     // Drill results, as the seeds list them.
     let tests = app.get(&format!("/api/disaster-recovery/tests?planId={id}"), Some(&viewer)).await;

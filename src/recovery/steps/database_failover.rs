@@ -173,7 +173,7 @@ impl Server {
             problems.push(Problem::new(field("passwordSecret"), "must name a credential"));
         }
         if let Some(mode) = &self.ssl_mode
-            && ssl_mode(mode).is_none()
+            && super::validation::ssl_mode(mode).is_none()
         {
             problems.push(Problem::new(field("sslMode"), "must be disable, prefer, require, verify-ca or verify-full"));
         }
@@ -182,17 +182,6 @@ impl Server {
 
     fn address(&self) -> String {
         format!("{}:{}", self.host, self.port)
-    }
-}
-
-fn ssl_mode(name: &str) -> Option<PgSslMode> {
-    match name {
-        "disable" => Some(PgSslMode::Disable),
-        "prefer" => Some(PgSslMode::Prefer),
-        "require" => Some(PgSslMode::Require),
-        "verify-ca" => Some(PgSslMode::VerifyCa),
-        "verify-full" => Some(PgSslMode::VerifyFull),
-        _ => None,
     }
 }
 
@@ -260,7 +249,7 @@ async fn connect(server: &Server, ctx: &StepContext<'_>) -> Result<PgConnection,
     let address = server.address();
     let ssl = match server.ssl_mode.as_deref() {
         None => PgSslMode::Prefer,
-        Some(name) => ssl_mode(name).ok_or_else(|| ConnectError::Failed(StepError::permanent(format!("{address}: unknown sslMode {name:?}"))))?,
+        Some(name) => super::validation::ssl_mode(name).ok_or_else(|| ConnectError::Failed(StepError::permanent(format!("{address}: unknown sslMode {name:?}"))))?,
     };
     let mut options = PgConnectOptions::new_without_pgpass()
         .host(server.host.trim_start_matches('[').trim_end_matches(']'))

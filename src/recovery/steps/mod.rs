@@ -12,7 +12,8 @@
 //!   output.
 //!
 //! Steps that work through Bulwark itself (`notification`, `backup_restore`, `cleanup`) also
-//! take [`Bulwark`]: the catalog, where restores may write, the run and who started it.
+//! take [`Bulwark`]: the catalog, where restores may write, the run and who started it;
+//! `service_start` takes from it the programs the server may run.
 //!
 //! `IDEMPOTENT` says whether running the step again after a node died inside it is safe (the
 //! engine retries only those; the others wait for a person).
@@ -106,9 +107,11 @@ pub mod database_failover;
 pub mod dns;
 pub mod load_balancer;
 pub mod notification;
+pub mod service_start;
 pub mod validation;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use bulwark_types::{ExecutionMode, StepType};
 
@@ -134,6 +137,8 @@ pub struct Bulwark<'a> {
     pub secrets: &'a SecretBox,
     /// Where restores may write: the server's restore roots and hosts.
     pub reach: &'a Targets,
+    /// The programs a `service_start` step may run: the server's `--recovery-command`.
+    pub commands: &'a [PathBuf],
     pub execution_id: &'a str,
     pub plan_name: &'a str,
     pub plan_version: i64,
@@ -164,11 +169,6 @@ impl Bulwark<'_> {
     }
 }
 
-/// The step types this version runs; the others are refused when a plan is saved.
-fn not_yet(step_type: StepType) -> Problem {
-    Problem::new("", format!("{step_type} steps are not available in this version yet"))
-}
-
 fn checked<C: DeserializeOwned>(config: &Value, check: fn(&C) -> Vec<Problem>) -> Vec<Problem> {
     match parse::<C>(config) {
         Ok(c) => check(&c),
@@ -186,7 +186,7 @@ pub fn check(step_type: StepType, config: &Value) -> Vec<Problem> {
         StepType::Notification => checked(config, notification::Config::check),
         StepType::BackupRestore => checked(config, backup_restore::Config::check),
         StepType::Cleanup => checked(config, cleanup::Config::check),
-        StepType::ServiceStart => vec![not_yet(step_type)],
+        StepType::ServiceStart => checked(config, service_start::Config::check),
     }
 }
 
@@ -200,7 +200,7 @@ pub fn idempotent(step_type: StepType) -> bool {
         StepType::Notification => notification::IDEMPOTENT,
         StepType::BackupRestore => backup_restore::IDEMPOTENT,
         StepType::Cleanup => cleanup::IDEMPOTENT,
-        StepType::ServiceStart => false,
+        StepType::ServiceStart => service_start::IDEMPOTENT,
     }
 }
 
@@ -219,7 +219,7 @@ pub async fn run(step_type: StepType, cfg: &Value, ctx: &StepContext<'_>, bulwar
         StepType::Notification => notification::run(&config(cfg)?, bulwark).await,
         StepType::BackupRestore => backup_restore::run(&config(cfg)?, ctx, bulwark).await,
         StepType::Cleanup => cleanup::run(&config(cfg)?, bulwark).await,
-        StepType::ServiceStart => Err(StepError::permanent(not_yet(step_type).message)),
+        StepType::ServiceStart => service_start::run(&config(cfg)?, ctx, bulwark.commands).await,
     }
 }
 
@@ -233,6 +233,6 @@ pub async fn roll_back(step_type: StepType, cfg: &Value, output: &Value, ctx: &S
         StepType::Notification => notification::roll_back(&config(cfg)?, output).await,
         StepType::BackupRestore => backup_restore::roll_back(output, ctx, bulwark).await,
         StepType::Cleanup => cleanup::roll_back(&config(cfg)?, output).await,
-        StepType::ServiceStart => Err(StepError::permanent(not_yet(step_type).message)),
+        StepType::ServiceStart => service_start::roll_back(&config(cfg)?, output, ctx, bulwark.commands).await,
     }
 }

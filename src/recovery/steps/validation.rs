@@ -133,7 +133,8 @@ impl Config {
     }
 }
 
-fn ssl_mode(name: &str) -> Option<PgSslMode> {
+/// libpq's `sslmode` names, as the steps that connect to PostgreSQL take them.
+pub(super) fn ssl_mode(name: &str) -> Option<PgSslMode> {
     match name {
         "disable" => Some(PgSslMode::Disable),
         "prefer" => Some(PgSslMode::Prefer),
@@ -144,7 +145,7 @@ fn ssl_mode(name: &str) -> Option<PgSslMode> {
     }
 }
 
-fn host_port(text: &str) -> Option<(String, u16)> {
+pub(super) fn host_port(text: &str) -> Option<(String, u16)> {
     let (host, port) = text.rsplit_once(':')?;
     let port: u16 = port.parse().ok().filter(|p| *p > 0)?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
@@ -173,7 +174,7 @@ pub async fn roll_back(_cfg: &Config, _output: &Value, _ctx: &StepContext<'_>) -
     Ok(json!({ "undone": "nothing: a check changes nothing" }))
 }
 
-async fn check_http(http: &HttpCheck, ctx: &StepContext<'_>) -> StepResult {
+pub(super) async fn check_http(http: &HttpCheck, ctx: &StepContext<'_>) -> StepResult {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(ctx.timeout)
@@ -202,7 +203,7 @@ async fn check_http(http: &HttpCheck, ctx: &StepContext<'_>) -> StepResult {
     Ok(json!({ "status": status, "body": body }))
 }
 
-async fn check_tcp(text: &str) -> StepResult {
+pub(super) async fn check_tcp(text: &str) -> StepResult {
     let (host, port) = host_port(text).ok_or_else(|| StepError::permanent(format!("{text:?} is not host:port")))?;
     tokio::net::TcpStream::connect((host.as_str(), port)).await.map_err(|e| StepError::retryable(format!("{text} refuses a connection: {e}")))?;
     Ok(json!({ "connected": true }))
