@@ -39,7 +39,7 @@ impl KnotServer {
         std::fs::write(dir.join("knot.conf"), config(&dir, port, &origin, &secret_b64)).map_err(|e| e.to_string())?;
         let log = std::fs::File::create(dir.join("knotd.log")).map_err(|e| e.to_string())?;
         let child = Command::new("knotd")
-            .arg("-c")
+            .arg("--config")
             .arg(dir.join("knot.conf"))
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(|e| e.to_string())?)

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::{Event, Sse};
 use futures_util::Stream;
 use bulwark_core::configurations::{self, Configuration, ConfigurationSummary, NewConfiguration};
 use bulwark_core::executions::scheduled::{self, ScheduleView};
@@ -15,6 +15,8 @@ use bulwark_core::wal_archive::{self, PushReport, RecoveryWindow};
 use serde::Deserialize;
 
 use super::error::ApiError;
+use super::standing::Standing;
+use super::watch::{self, Watched};
 use super::extract::{Auth, Json, Query};
 use crate::state::AppState;
 
@@ -247,40 +249,11 @@ pub async fn wal_fetch(State(s): State<AppState>, Auth(p): Auth, Path((id, name)
 #[utoipa::path(get, path = "/api/admin/backups/executions/{id}/events", tag = "executions", params(("id" = String, Path, description = "The execution")), responses((status = 200, description = "`event: execution` with the execution as JSON at each change", content_type = "text/event-stream")))]
 pub async fn events(State(s): State<AppState>, Auth(p): Auth, session: tower_sessions::Session, Path(id): Path<String>) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let first = executions::get(&s.catalog, &p, &id).await?;
-    let stream = futures_util::stream::unfold(Watch { first: Some(first), last: None, ended: false, standing: super::standing::Standing::of(&p, &session) }, move |mut w| {
+    let watched = Watched { event: "execution", every: Duration::from_millis(500), finished: |execution: &Execution| execution.is_finished(), key: watch::json, data: watch::json };
+    let standing = Standing::of(&p, &session);
+    Ok(watch::stream(s.catalog.clone(), standing, first, watched, move || {
         let (s, p, id) = (s.clone(), p.clone(), id.clone());
-        async move {
-            if w.ended {
-                return None;
-            }
-            loop {
-                let execution = match w.first.take() {
-                    Some(e) => e,
-                    None => {
-                        tokio::time::sleep(Duration::from_millis(500)).await;
-                        if !w.standing.holds(&s.catalog).await {
-                            return None;
-                        }
-                        // The execution vanished or the catalog failed: end the stream.
-                        executions::get(&s.catalog, &p, &id).await.ok()?
-                    }
-                };
-                let json = serde_json::to_string(&execution).unwrap_or_default();
-                if w.last.as_deref() != Some(json.as_str()) {
-                    w.ended = execution.is_finished();
-                    let event = Event::default().event("execution").data(&json);
-                    w.last = Some(json);
-                    return Some((Ok(event), w));
-                }
-            }
-        }
-    });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
-}
-
-struct Watch {
-    first: Option<Execution>,
-    last: Option<String>,
-    ended: bool,
-    standing: super::standing::Standing,
+        // The execution vanished or the catalog failed: the stream ends.
+        async move { executions::get(&s.catalog, &p, &id).await.ok() }
+    }))
 }

@@ -6,7 +6,11 @@ use bulwark_core::health::dashboard::Dashboard;
 use bulwark_core::health::metrics::{self, HealthReport};
 use serde::Deserialize;
 
+use std::time::Duration;
+
 use super::error::ApiError;
+use super::standing::Standing;
+use super::watch::{self, Watched};
 use super::extract::{Auth, Json, Query};
 use crate::state::AppState;
 
@@ -42,33 +46,26 @@ pub async fn dashboard_events(
     Auth(p): Auth,
     session: tower_sessions::Session,
 ) -> Result<axum::response::sse::Sse<impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>>, ApiError> {
-    use axum::response::sse::{Event, KeepAlive, Sse};
     use bulwark_core::health::dashboard::fingerprint;
     let first = fingerprint(&s.catalog, &p).await?;
-    let stream = futures_util::stream::unfold((Some(first), None::<String>, super::standing::Standing::of(&p, &session)), move |(mut first, last, mut standing)| {
+    let watched = Watched {
+        event: "dashboard",
+        every: Duration::from_secs(1),
+        finished: |_: &String| false,
+        key: String::clone,
+        data: |now| serde_json::json!({ "fingerprint": now }).to_string(),
+    };
+    let standing = Standing::of(&p, &session);
+    Ok(watch::stream(s.catalog.clone(), standing, first, watched, move || {
         let (s, p) = (s.clone(), p.clone());
         async move {
+            // A catalog that does not answer for a moment ends nothing: look again.
             loop {
-                let now = match first.take() {
-                    Some(now) => now,
-                    None => {
-                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                        if !standing.holds(&s.catalog).await {
-                            return None;
-                        }
-                        // A catalog that does not answer for a moment ends nothing: look again.
-                        match fingerprint(&s.catalog, &p).await {
-                            Ok(now) => now,
-                            Err(_) => continue,
-                        }
-                    }
-                };
-                if last.as_deref() != Some(now.as_str()) {
-                    let event = Event::default().event("dashboard").data(serde_json::json!({ "fingerprint": now }).to_string());
-                    return Some((Ok(event), (None, Some(now), standing)));
+                match fingerprint(&s.catalog, &p).await {
+                    Ok(now) => return Some(now),
+                    Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
                 }
             }
         }
-    });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    }))
 }

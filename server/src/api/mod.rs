@@ -18,6 +18,7 @@ mod recovery;
 mod restoration;
 mod restore_targets;
 mod standing;
+mod watch;
 mod retention;
 mod tokens;
 mod users;

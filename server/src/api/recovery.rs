@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::http::header;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use bulwark_core::recovery::backups::{self, CreateBackup, Inventory, InventoryFilter};
 use bulwark_core::recovery::credentials::{self, Credential, CredentialRequest};
@@ -20,6 +20,8 @@ use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
+use super::standing::Standing;
+use super::watch::{self, Watched};
 use super::extract::{Auth, Json, Query};
 use crate::state::AppState;
 
@@ -165,33 +167,12 @@ pub async fn get_run(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<St
 #[utoipa::path(get, path = "/api/disaster-recovery/executions/{id}/events", tag = "disaster-recovery", params(("id" = String, Path, description = "The run")), responses((status = 200, description = "`event: run` with the run as JSON at each change", content_type = "text/event-stream")))]
 pub async fn run_events(State(s): State<AppState>, Auth(p): Auth, session: tower_sessions::Session, Path(id): Path<String>) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let first = runs::get(&s.catalog, &p, &id).await?;
-    let stream = futures_util::stream::unfold((Some(first), None::<String>, false, super::standing::Standing::of(&p, &session)), move |(mut first, last, ended, mut standing)| {
+    let watched = Watched { event: "run", every: Duration::from_millis(500), finished: |run: &RecoveryRun| run.status.is_finished(), key: watch::json, data: watch::json };
+    let standing = Standing::of(&p, &session);
+    Ok(watch::stream(s.catalog.clone(), standing, first, watched, move || {
         let (s, p, id) = (s.clone(), p.clone(), id.clone());
-        async move {
-            if ended {
-                return None;
-            }
-            loop {
-                let run = match first.take() {
-                    Some(run) => run,
-                    None => {
-                        tokio::time::sleep(Duration::from_millis(500)).await;
-                        if !standing.holds(&s.catalog).await {
-                            return None;
-                        }
-                        runs::get(&s.catalog, &p, &id).await.ok()?
-                    }
-                };
-                let text = serde_json::to_string(&run).unwrap_or_default();
-                if last.as_deref() != Some(text.as_str()) {
-                    let ended = run.status.is_finished();
-                    let event = Event::default().event("run").data(text.clone());
-                    return Some((Ok(event), (None, Some(text), ended, standing)));
-                }
-            }
-        }
-    });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+        async move { runs::get(&s.catalog, &p, &id).await.ok() }
+    }))
 }
 
 /// Stops a run and rolls back what it did.

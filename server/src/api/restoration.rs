@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::{Event, Sse};
 use bulwark_core::restoration::available::{self, Filter};
 use bulwark_core::restoration::jobs::{self, DoorOutcome, HistoryFilter};
 use bulwark_core::restoration::{
@@ -20,6 +20,8 @@ use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
+use super::standing::Standing;
+use super::watch::{self, Watched};
 use super::extract::{Auth, Json, Query};
 use crate::state::AppState;
 
@@ -189,35 +191,20 @@ pub async fn reject(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<Str
 #[utoipa::path(get, path = "/api/admin/backups/restoration/{id}/events", tag = "restoration", params(("id" = String, Path, description = "The restoration")), responses((status = 200, description = "`event: restoration` with the status answer as JSON at each change", content_type = "text/event-stream")))]
 pub async fn events(State(s): State<AppState>, Auth(p): Auth, session: tower_sessions::Session, Path(id): Path<String>) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let first = jobs::progress(&s.catalog, &p, &id).await?;
-    let stream = futures_util::stream::unfold((Some(first), None::<String>, false, super::standing::Standing::of(&p, &session)), move |(mut first, last, ended, mut standing)| {
+    let watched = Watched {
+        event: "restoration",
+        every: Duration::from_millis(500),
+        finished: |progress: &RestorationProgress| progress.status.is_finished(),
+        // The rate and the expected end move every tick; an event goes out when the restore
+        // itself moved.
+        key: |progress| serde_json::json!([progress.status, progress.progress_percentage, progress.restored_size, progress.error_message]).to_string(),
+        data: watch::json,
+    };
+    let standing = Standing::of(&p, &session);
+    Ok(watch::stream(s.catalog.clone(), standing, first, watched, move || {
         let (s, p, id) = (s.clone(), p.clone(), id.clone());
-        async move {
-            if ended {
-                return None;
-            }
-            loop {
-                let progress = match first.take() {
-                    Some(progress) => progress,
-                    None => {
-                        tokio::time::sleep(Duration::from_millis(500)).await;
-                        if !standing.holds(&s.catalog).await {
-                            return None;
-                        }
-                        jobs::progress(&s.catalog, &p, &id).await.ok()?
-                    }
-                };
-                // The rate and the expected end move every tick; an event goes out when the
-                // restore itself moved.
-                let key = serde_json::json!([progress.status, progress.progress_percentage, progress.restored_size, progress.error_message]).to_string();
-                if last.as_deref() != Some(key.as_str()) {
-                    let ended = progress.status.is_finished();
-                    let event = Event::default().event("restoration").data(serde_json::to_string(&progress).unwrap_or_default());
-                    return Some((Ok(event), (None, Some(key), ended, standing)));
-                }
-            }
-        }
-    });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+        async move { jobs::progress(&s.catalog, &p, &id).await.ok() }
+    }))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
