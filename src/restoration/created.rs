@@ -88,6 +88,20 @@ pub async fn of_run(catalog: &Catalog, run_id: &str) -> Result<Vec<Created>, Res
     rows.iter().filter_map(|text| read(Some(text.as_str())).transpose()).collect()
 }
 
+/// The restorations run `run_id` asked for whose job is still queued or running: one a node
+/// took over from a node that died runs again whatever became of its run, and may yet create
+/// or write its place. A drill's cleanup waits for them, so what it removes is not made again
+/// after it.
+pub async fn unfinished_of_run(catalog: &Catalog, run_id: &str) -> Result<Vec<String>, RestorationError> {
+    Ok(sqlx::query_scalar(
+        "SELECT r.id FROM restoration_jobs r JOIN jobs j ON j.id = r.job_id
+          WHERE r.recovery_execution_id = $1 AND j.state IN ('queued', 'running') ORDER BY r.created_at",
+    )
+    .bind(run_id)
+    .fetch_all(catalog.pool())
+    .await?)
+}
+
 fn read(text: Option<&str>) -> Result<Option<Created>, RestorationError> {
     text.map(|t| serde_json::from_str(t).map_err(|e| RestorationError::Invalid(format!("a restoration's record of what it created does not read: {e}")))).transpose()
 }

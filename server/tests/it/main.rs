@@ -7,6 +7,7 @@ mod pitr;
 mod fuzz;
 mod roles;
 mod cli;
+mod drill_kill;
 mod monitoring;
 mod nodes;
 mod downloads;

@@ -2,7 +2,9 @@
 //! WITH (FORCE) through its target's connection, a directory, a bucket prefix's objects, a
 //! restored cluster stopped and its data directory), as each restoration the run asked for
 //! recorded it before anything was written (`restoration::created`); a place that was there
-//! before a restore is never touched. In a drill the engine runs cleanup
+//! before a restore is never touched. It first waits until none of the run's restorations is
+//! queued or running (`created::unfinished_of_run`: one taken over from a node that died runs
+//! again, and would make its place again after the cleanup), within the step's timeout. In a drill the engine runs cleanup
 //! steps whatever happens to the run (`engine`), so a drill leaves nothing behind. A run that
 //! is not a drill keeps what it restored: there the step removes nothing and says so, so one
 //! plan serves both.
@@ -42,6 +44,12 @@ pub async fn run(cfg: &Config, b: &Bulwark<'_>) -> StepResult {
         return Ok(json!({ "removed": [], "skipped": "not a drill: what a recovery restores stays" }));
     }
     let actor = b.initiator()?;
+    // A restore of this run still under way (taken over from a node that died, it runs again
+    // even once the run was aborted) may yet create its place: removed before it ends, the
+    // place would be made again after the cleanup. The engine's timeout bounds the wait.
+    while !created::unfinished_of_run(b.catalog, b.execution_id).await.map_err(|e| StepError::retryable(e.to_string()))?.is_empty() {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
     let mut recorded = Vec::new();
     for done in b.outputs.iter().filter(|d| d.step_type == StepType::BackupRestore && !d.output["created"].is_null()) {
         let made: Created = serde_json::from_value(done.output["created"].clone()).map_err(|e| StepError::permanent(format!("step {} does not say what it created: {e}", done.name)))?;
