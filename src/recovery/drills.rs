@@ -176,7 +176,7 @@ async fn find(catalog: &Catalog, id: &str) -> Result<Row, RecoveryError> {
 
 /// The next drill of `plan_id`: the earliest one scheduled, or the plan's `drill.schedule`'s
 /// next slot after `now`.
-async fn next_drill(catalog: &Catalog, plan_id: &str, plan: &PlanDocument, now: chrono::DateTime<chrono::Utc>) -> Result<Option<String>, RecoveryError> {
+pub(super) async fn next_drill(catalog: &Catalog, plan_id: &str, plan: &PlanDocument, now: chrono::DateTime<chrono::Utc>) -> Result<Option<String>, RecoveryError> {
     let scheduled: Option<String> = sqlx::query_scalar("SELECT MIN(test_date) FROM recovery_testing_results WHERE plan_id = $1 AND status = 'scheduled'").bind(plan_id).fetch_one(catalog.pool()).await?;
     let by_schedule = plan.drill.as_ref().and_then(|d| d.schedule.as_deref()).and_then(|s| Schedule::parse(s).ok()).and_then(|s| s.next_after(now)).map(time::to_text);
     Ok([scheduled, by_schedule].into_iter().flatten().min())

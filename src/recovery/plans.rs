@@ -264,6 +264,11 @@ pub async fn approve(catalog: &Catalog, actor: &Principal, id: &str, decision: &
         .execute(&mut *tx.tx)
         .await?;
         sqlx::query("UPDATE disaster_recovery_plans SET approved_version = $1, updated_at = $2 WHERE id = $3").bind(version).bind(&now_text).bind(id).execute(&mut *tx.tx).await?;
+        // A drill schedule starts counting from the approval: past its first slot without a
+        // drill, the plan's drill is overdue.
+        if let Some(next) = super::drills::next_drill(catalog, id, &plan, now).await? {
+            sqlx::query("UPDATE disaster_recovery_plans SET next_drill_at = $1 WHERE id = $2 AND next_drill_at IS NULL").bind(&next).bind(id).execute(&mut *tx.tx).await?;
+        }
     } else {
         sqlx::query("UPDATE disaster_recovery_plan_versions SET approval_status = 'under_review', submitted_at = COALESCE(submitted_at, $1) WHERE plan_id = $2 AND version = $3")
             .bind(&now_text)

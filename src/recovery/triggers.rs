@@ -86,8 +86,14 @@ async fn unhealthy_streak(catalog: &Catalog, service: &str, probes: i64) -> Resu
 /// Raises drill_overdue for active plans whose next drill is past, resolves it for the others.
 async fn overdue_drills(catalog: &Catalog) -> Result<usize, RecoveryError> {
     let now = time::to_text(catalog.now().await?);
-    let plans: Vec<(String, String, Option<String>)> =
-        sqlx::query_as("SELECT id, plan_name, next_drill_at FROM disaster_recovery_plans WHERE is_active = 1").fetch_all(catalog.pool()).await?;
+    // A plan being drilled right now is not overdue: its drill's end sets the next date.
+    let plans: Vec<(String, String, Option<String>)> = sqlx::query_as(&format!(
+        "SELECT id, plan_name, next_drill_at FROM disaster_recovery_plans p WHERE is_active = 1
+           AND NOT EXISTS (SELECT 1 FROM recovery_executions r WHERE r.plan_id = p.id AND r.execution_mode = 'test' AND r.status IN {})",
+        runs::ACTIVE
+    ))
+    .fetch_all(catalog.pool())
+    .await?;
     let mut overdue = 0;
     for (id, name, next) in plans {
         match next.filter(|at| *at < now) {

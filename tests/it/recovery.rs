@@ -375,6 +375,30 @@ async fn a_health_rule_starts_an_approved_plan_once_an_outage(catalog: Catalog) 
     assert_eq!(triggers::evaluate(&catalog).await.unwrap().started.len(), 1);
 }
 
+async fn a_drill_past_its_date_raises_an_alert(catalog: Catalog) {
+    let p = people(&catalog).await;
+    let text = document("Drilled weekly", &http_step("check", "http://127.0.0.1:9/", "")).replace("steps:\n", "drill: { schedule: \"0 3 * * 1\" }\nsteps:\n");
+    let plan = plans::create(&catalog, &p.author, &text).await.unwrap();
+    let id = plan.summary.id;
+    assert_eq!(triggers::evaluate(&catalog).await.unwrap().overdue, 0, "no date before approval");
+    let approved = plans::approve(&catalog, &p.approver, &id, &PlanDecision { version: 1, reason: None }).await.unwrap();
+    let next = approved.summary.next_drill_at.expect("the schedule's next slot");
+    assert!(next > bulwark_core::platform::time::now_text(), "{next}");
+    assert_eq!(triggers::evaluate(&catalog).await.unwrap().overdue, 0);
+    // The slot passes without a drill.
+    sqlx::query("UPDATE disaster_recovery_plans SET next_drill_at = '2026-01-05T03:00:00.000000Z' WHERE id = $1").bind(&id).execute(catalog.pool()).await.unwrap();
+    assert_eq!(triggers::evaluate(&catalog).await.unwrap().overdue, 1);
+    assert!(bulwark_core::alerts::is_open(&catalog, bulwark_core::alerts::AlertType::DrillOverdue, &id).await.unwrap());
+    // Evaluated again: still one alert, not a new one.
+    triggers::evaluate(&catalog).await.unwrap();
+    let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM backup_monitoring_alerts WHERE alert_type = 'drill_overdue'").fetch_one(catalog.pool()).await.unwrap();
+    assert_eq!(open, 1);
+    // A drill's date back in the future resolves it.
+    sqlx::query("UPDATE disaster_recovery_plans SET next_drill_at = '2999-01-01T00:00:00.000000Z' WHERE id = $1").bind(&id).execute(catalog.pool()).await.unwrap();
+    triggers::evaluate(&catalog).await.unwrap();
+    assert!(!bulwark_core::alerts::is_open(&catalog, bulwark_core::alerts::AlertType::DrillOverdue, &id).await.unwrap());
+}
+
 on_both_catalogs!(
     versions_are_approved_by_another_and_edits_make_new_ones,
     independent_steps_run_at_once_and_the_ledger_records_the_run,
@@ -383,4 +407,46 @@ on_both_catalogs!(
     cancel_stops_the_step_under_way_and_rolls_back,
     a_run_taken_over_retries_only_what_is_safe_to_run_twice,
     a_health_rule_starts_an_approved_plan_once_an_outage,
+    a_drill_past_its_date_raises_an_alert,
 );
+
+/// The one credential the bucket check names.
+struct S3Secret(String);
+
+#[async_trait::async_trait]
+impl bulwark_core::recovery::steps::Secrets for S3Secret {
+    async fn secret(&self, name: &str) -> Result<String, bulwark_core::recovery::steps::StepError> {
+        match name {
+            "s3" => Ok(self.0.clone()),
+            other => Err(bulwark_core::recovery::steps::StepError::permanent(format!("no credential named {other}"))),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_validation_checks_an_object_in_a_bucket_by_its_sha256() {
+    use bulwark_core::recovery::steps::{self, StepContext, validation};
+    use sha2::Digest;
+    let storage = crate::buckets::bucket("drcheck").await;
+    let server = tokio::task::spawn_blocking(bulwark_testkit::s3::SeaweedFs::shared).await.unwrap();
+    let bytes = bulwark_testkit::noise(7, 3 << 20);
+    let body = aws_sdk_s3::primitives::ByteStream::from(bytes.clone());
+    storage.client().put_object().bucket(storage.bucket()).key("orders/2026.csv").body(body).send().await.unwrap();
+    let digest = hex::encode(sha2::Sha256::digest(&bytes));
+    let config = |key: &str, sha256: &str| -> validation::Config {
+        steps::parse(&serde_json::json!({ "bucket": {
+            "url": format!("s3://{}", storage.bucket()), "key": key, "sha256": sha256, "endpoint": server.endpoint,
+            "accessKeyId": server.access_key, "secretKeySecret": "s3" } }))
+        .unwrap()
+    };
+    let secret = S3Secret(server.secret_key.clone());
+    let ctx = StepContext { secrets: &secret, cancel: Arc::new(AtomicBool::new(false)), timeout: Duration::from_secs(30) };
+    let output = validation::run(&config("orders/2026.csv", &digest), &ctx).await.unwrap();
+    assert_eq!((output["sha256"].as_str(), output["size"].as_u64()), (Some(digest.as_str()), Some(3 << 20)));
+    let wrong = validation::run(&config("orders/2026.csv", &"0".repeat(64)), &ctx).await.unwrap_err();
+    assert!(wrong.retryable && wrong.message.contains(&format!("has SHA-256 {digest}")), "{wrong}");
+    let missing = validation::run(&config("orders/2025.csv", &digest), &ctx).await.unwrap_err();
+    assert!(missing.message.contains("orders/2025.csv"), "{missing}");
+    let problems: Vec<String> = config("", "nope").check().into_iter().map(|p| p.field).collect();
+    assert_eq!(problems, ["bucket.key", "bucket.sha256"]);
+}

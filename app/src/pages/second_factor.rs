@@ -11,7 +11,20 @@ pub fn SecondFactorPanel() -> impl IntoView {
     let begin = ServerAction::<BeginSecondFactor>::new();
     let confirm = ServerAction::<ConfirmSecondFactor>::new();
     let remove = ServerAction::<RemoveSecondFactor>::new();
-    let status = Resource::new(move || (confirm.version().get(), remove.version().get()), |_| second_factor_status());
+    // Read again only when it changed: a refused code must not redraw the form (and empty the
+    // field someone is typing the next code into).
+    let changed = RwSignal::new(0_u32);
+    Effect::new(move |_| {
+        if matches!(confirm.value().get(), Some(Ok(()))) {
+            changed.update(|n| *n += 1);
+        }
+    });
+    Effect::new(move |_| {
+        if matches!(remove.value().get(), Some(Ok(()))) {
+            changed.update(|n| *n += 1);
+        }
+    });
+    let status = Resource::new(move || changed.get(), |_| second_factor_status());
     let enrollment = move || {
         begin.value().get().and_then(Result::ok).filter(|_| !matches!(confirm.value().get(), Some(Ok(())))).map(|e| view! {
             <div class="enrollment">

@@ -1,6 +1,6 @@
 //! `validation`: checks that service works after a recovery. Exactly one of: an HTTP request
 //! (status, and a text in the body), a TCP connection, an SQL query (and the value it must
-//! return), a file's SHA-256. A check that does not hold is a failed attempt (retried as the
+//! return), a file's SHA-256, an object's SHA-256 in an S3-compatible bucket. A check that does not hold is a failed attempt (retried as the
 //! step says: a service coming up takes a moment); the output carries what was seen, for the
 //! step's success criteria and the person reading the run.
 
@@ -13,6 +13,7 @@ use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode};
 
 use super::{Problem, StepContext, StepError, StepResult};
+use crate::engine::source::bucket::{Bucket, BucketOptions};
 
 /// Running a check twice changes nothing.
 pub const IDEMPOTENT: bool = true;
@@ -32,6 +33,8 @@ pub struct Config {
     pub sql: Option<SqlCheck>,
     #[serde(default)]
     pub file: Option<FileCheck>,
+    #[serde(default)]
+    pub bucket: Option<BucketCheck>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -87,11 +90,30 @@ pub struct FileCheck {
     pub sha256: String,
 }
 
+/// An object in an S3-compatible bucket (AWS, SeaweedFS, MinIO, Supabase Storage) and the
+/// SHA-256 its bytes must have.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BucketCheck {
+    /// `s3://bucket[/prefix]`.
+    pub url: String,
+    /// The object's key below the prefix.
+    pub key: String,
+    pub sha256: String,
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    pub access_key_id: String,
+    /// A recovery credential holding the secret access key.
+    pub secret_key_secret: String,
+}
+
 impl Config {
     pub fn check(&self) -> Vec<Problem> {
-        let set = [self.http.is_some(), self.tcp.is_some(), self.sql.is_some(), self.file.is_some()];
+        let set = [self.http.is_some(), self.tcp.is_some(), self.sql.is_some(), self.file.is_some(), self.bucket.is_some()];
         if set.iter().filter(|s| **s).count() != 1 {
-            return vec![Problem::new("", "exactly one of http, tcp, sql, file")];
+            return vec![Problem::new("", "exactly one of http, tcp, sql, file, bucket")];
         }
         let mut problems = Vec::new();
         if let Some(http) = &self.http {
@@ -125,8 +147,22 @@ impl Config {
             if !file.path.starts_with('/') {
                 problems.push(Problem::new("file.path", "an absolute path"));
             }
-            if file.sha256.len() != 64 || !file.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+            if !is_sha256(&file.sha256) {
                 problems.push(Problem::new("file.sha256", "64 hexadecimal digits"));
+            }
+        }
+        if let Some(bucket) = &self.bucket {
+            if let Err(e) = Bucket::new(&bucket.url, &bucket.options(), "") {
+                problems.push(Problem::new("bucket", e.to_string()));
+            }
+            if bucket.key.is_empty() || bucket.key.len() > 1024 {
+                problems.push(Problem::new("bucket.key", "an object's key, 1 to 1,024 bytes"));
+            }
+            if !is_sha256(&bucket.sha256) {
+                problems.push(Problem::new("bucket.sha256", "64 hexadecimal digits"));
+            }
+            if bucket.secret_key_secret.trim().is_empty() {
+                problems.push(Problem::new("bucket.secretKeySecret", "the recovery credential holding the secret access key"));
             }
         }
         problems
@@ -142,6 +178,16 @@ pub(super) fn ssl_mode(name: &str) -> Option<PgSslMode> {
         "verify-ca" => Some(PgSslMode::VerifyCa),
         "verify-full" => Some(PgSslMode::VerifyFull),
         _ => None,
+    }
+}
+
+fn is_sha256(text: &str) -> bool {
+    text.len() == 64 && text.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+impl BucketCheck {
+    fn options(&self) -> BucketOptions {
+        BucketOptions { endpoint: self.endpoint.clone(), region: self.region.clone(), access_key_id: self.access_key_id.clone(), path_style: None }
     }
 }
 
@@ -162,6 +208,8 @@ pub async fn run(cfg: &Config, ctx: &StepContext<'_>) -> StepResult {
         check_sql(sql, ctx).await?
     } else if let Some(file) = &cfg.file {
         check_file(file).await?
+    } else if let Some(bucket) = &cfg.bucket {
+        check_bucket(bucket, ctx).await?
     } else {
         return Err(StepError::permanent("nothing to check"));
     };
@@ -245,27 +293,39 @@ async fn check_sql(sql: &SqlCheck, ctx: &StepContext<'_>) -> StepResult {
 
 async fn check_file(file: &FileCheck) -> StepResult {
     let path = file.path.clone();
-    let (digest, size) = tokio::task::spawn_blocking(move || -> std::io::Result<(String, u64)> {
-        use std::io::Read;
-        let mut reader = std::fs::File::open(&path)?;
-        let mut hasher = Sha256::new();
-        let mut buffer = vec![0u8; 1 << 20];
-        let mut size = 0u64;
-        loop {
-            let n = reader.read(&mut buffer)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buffer[..n]);
-            size += n as u64;
+    let hashed = tokio::task::spawn_blocking(move || std::fs::File::open(&path).and_then(|f| hash(f))).await;
+    matches(&file.path, &file.sha256, hashed)
+}
+
+async fn check_bucket(check: &BucketCheck, ctx: &StepContext<'_>) -> StepResult {
+    let secret = ctx.secrets.secret(&check.secret_key_secret).await?;
+    let bucket = Bucket::new(&check.url, &check.options(), &secret).map_err(|e| StepError::permanent(e.to_string()))?;
+    let (key, handle) = (check.key.clone(), tokio::runtime::Handle::current());
+    // The bucket reader blocks (it is the backup pipeline's): read and hash on a blocking thread.
+    let hashed = tokio::task::spawn_blocking(move || bucket.open(&handle, &key).and_then(|(_, reader)| hash(reader))).await;
+    matches(&format!("{}/{}", check.url.trim_end_matches('/'), check.key), &check.sha256, hashed)
+}
+
+/// The SHA-256 and size of everything `reader` gives.
+fn hash(mut reader: impl std::io::Read) -> std::io::Result<(String, u64)> {
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = reader.read(&mut buffer)?;
+        if n == 0 {
+            return Ok((hex::encode(hasher.finalize()), size));
         }
-        Ok((hex::encode(hasher.finalize()), size))
-    })
-    .await
-    .map_err(|e| StepError::retryable(format!("hashing {}: {e}", file.path)))?
-    .map_err(|e| StepError::retryable(format!("reading {}: {e}", file.path)))?;
-    if !digest.eq_ignore_ascii_case(&file.sha256) {
-        return Err(StepError::retryable(format!("{} has SHA-256 {digest}, expected {}", file.path, file.sha256)));
+        hasher.update(&buffer[..n]);
+        size += n as u64;
+    }
+}
+
+/// The check's outcome: what was read must have the expected digest.
+fn matches(what: &str, expected: &str, hashed: Result<std::io::Result<(String, u64)>, tokio::task::JoinError>) -> StepResult {
+    let (digest, size) = hashed.map_err(|e| StepError::retryable(format!("hashing {what}: {e}")))?.map_err(|e| StepError::retryable(format!("reading {what}: {e}")))?;
+    if !digest.eq_ignore_ascii_case(expected) {
+        return Err(StepError::retryable(format!("{what} has SHA-256 {digest}, expected {expected}")));
     }
     Ok(json!({ "sha256": digest, "size": size }))
 }
