@@ -366,7 +366,7 @@ pub struct TestFilter {
 /// What the listed tests add up to.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct TestSummary {
+pub struct DrillSummary {
     pub total: i64,
     pub scheduled: i64,
     pub running: i64,
@@ -387,7 +387,7 @@ fn test_type(text: &str) -> Result<&str, RecoveryError> {
 }
 
 /// Tests newest first, with their summary.
-pub async fn list(catalog: &Catalog, actor: &Principal, filter: &TestFilter) -> Result<(Vec<DrillTest>, TestSummary), RecoveryError> {
+pub async fn list(catalog: &Catalog, actor: &Principal, filter: &TestFilter) -> Result<(Vec<DrillTest>, DrillSummary), RecoveryError> {
     actor.require(Role::Viewer)?;
     let wanted = match filter.test_type.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         Some(t) => test_type(t)?,
@@ -403,11 +403,11 @@ pub async fn list(catalog: &Catalog, actor: &Principal, filter: &TestFilter) -> 
     Ok((tests, summary))
 }
 
-fn summarize(tests: &[DrillTest]) -> TestSummary {
+fn summarize(tests: &[DrillTest]) -> DrillSummary {
     let count = |status: &str| tests.iter().filter(|t| t.status == status).count() as i64;
     let finished: Vec<&DrillTest> = tests.iter().filter(|t| !matches!(t.status.as_str(), "scheduled" | "running")).collect();
     let average = |values: Vec<f64>| (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64);
-    TestSummary {
+    DrillSummary {
         total: tests.len() as i64,
         scheduled: count("scheduled"),
         running: count("running"),

@@ -13,7 +13,7 @@ use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use bulwark_core::recovery::backups::{self, CreateBackup, Inventory, InventoryFilter};
 use bulwark_core::recovery::credentials::{self, Credential, CredentialRequest};
-use bulwark_core::recovery::drills::{self, DrillTest, ScheduleTest, TestFilter, TestParameters, TestSummary};
+use bulwark_core::recovery::drills::{self, DrillTest, ScheduleTest, TestFilter, TestParameters, DrillSummary};
 use bulwark_core::recovery::runs::{self, FailoverInitiated, FailoverRequest, GateDecision, ProcedureExecute, ProcedureStarted, RunFilter};
 use bulwark_core::recovery::{DrStatus, ExecuteRequest, FailoverEvent, PlanDecision, PlanDetail, PlanRequest, PlanSummary, RecoveryRun, RunStarted, ledger, plans, status};
 use futures_util::Stream;
@@ -303,7 +303,7 @@ pub async fn delete_credential(State(s): State<AppState>, Auth(p): Auth, Path(na
 pub struct Tests {
     success: bool,
     tests: Vec<DrillTest>,
-    summary: TestSummary,
+    summary: DrillSummary,
 }
 
 /// Drills' results (and those scheduled), newest first, with their summary.
