@@ -89,6 +89,9 @@ impl SeaweedFs {
             .arg(format!("-volume.port.grpc={volume_grpc}"))
             // Sparse files, so many volumes cost nothing; the default of 8 runs out after a few buckets.
             .arg("-volume.max=1000")
+            // Volumes turn read-only below this free space (default 1% of the disk: 2.5 GB on a
+            // 250 GB disk a big build cache has nearly filled); the tests write megabytes.
+            .arg("-volume.minFreeSpace=256MiB")
             .arg("-filer")
             .arg(format!("-filer.port={filer}"))
             .arg(format!("-filer.port.grpc={filer_grpc}"))
