@@ -80,7 +80,7 @@ pub const DELIVER: &str = "notification.deliver";
 pub enum About<'a> {
     /// An alert, at an escalation level (1 when it is raised).
     Alert { id: &'a str, severity: Severity, alert_type: AlertType, level: i64 },
-    /// A restoration waiting for an approver.
+    /// A restoration, or a request to run a recovery plan, waiting for an approver.
     ApprovalRequest,
 }
 

@@ -1,6 +1,7 @@
 //! Disaster recovery: versioned plans a second person approves (`plans`, their documents in
 //! `document`), the named secrets their steps use (`credentials`), runs of a plan
-//! (`runs`: start, gates, cancel; `engine`: the runbook run as a graph on the worker pool, with
+//! (`runs`: start, gates, cancel; `requests`: runs asked for and approved ahead, whose ids
+//! are the procedure door's approval codes; `engine`: the runbook run as a graph on the worker pool, with
 //! retries, backoff and rollback; `criteria`: a step's success criteria), the step types on
 //! the real infrastructure they drive (`steps`), what runs leave behind for the ledger
 //! (`ledger`: failover events, actual RTO and RPO), and drills (`drills`: runs in test mode
@@ -8,7 +9,8 @@
 //! `recovery_testing_results` row with its objectives, issues and recommendations).
 
 pub use bulwark_types::{
-    DrStatus, ExecuteRequest, FailoverEvent, PlanDecision, PlanDetail, PlanDocument, PlanProblem, PlanRequest, PlanSummary, RecoveryRun, RunStarted, RunStatus, StepRun, StepStatus,
+    DrStatus, ExecuteRequest, FailoverEvent, NewRunRequest, PlanDecision, PlanDetail, PlanDocument, PlanProblem, PlanRequest, PlanSummary, RecoveryRun, RunRequest, RunRequestDecision,
+    RunRequestStatus, RunStarted, RunStatus, StepRun, StepStatus,
 };
 
 pub mod backups;
@@ -19,6 +21,7 @@ pub mod drills;
 pub mod engine;
 pub mod ledger;
 pub mod plans;
+pub mod requests;
 pub mod runs;
 pub mod status;
 pub mod steps;

@@ -6,7 +6,7 @@ use bulwark_types::{ExecuteRequest, ExecutionMode, Gate, RecoveryRun, Role, RunS
 use serde::Deserialize;
 
 use super::engine::JOB_KIND;
-use super::{RecoveryError, document, plans};
+use super::{RecoveryError, document, plans, requests};
 use crate::platform::audit::{self, Actor, Entry};
 use crate::platform::auth::Principal;
 use crate::platform::catalog::Catalog;
@@ -19,7 +19,7 @@ pub const ACTIVE: &str = "('initiated', 'in_progress', 'waiting')";
 
 const RUN_COLUMNS: &str = "id, execution_name, plan_id, plan_version, trigger_type, execution_mode, status, incident_reference, incident_started_at, initiated_at, started_at, completed_at,
     total_duration_ms, actual_rto_seconds, actual_rpo_seconds, data_loss_amount, affected_services, recovery_steps_completed, recovery_steps_total, success_criteria_met, error_details,
-    rollback_initiated, rollback_completed, initiated_by";
+    rollback_initiated, rollback_completed, initiated_by, approved_by, approval_reference";
 
 #[derive(sqlx::FromRow)]
 struct RunRow {
@@ -47,6 +47,8 @@ struct RunRow {
     rollback_initiated: i64,
     rollback_completed: i64,
     initiated_by: String,
+    approved_by: Option<String>,
+    approval_reference: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -86,6 +88,19 @@ fn json(text: Option<String>) -> Option<serde_json::Value> {
 /// and then waits for an approver before its first step). Refused while another run of the plan
 /// is under way.
 pub async fn start(catalog: &Catalog, actor: &Principal, request: &ExecuteRequest) -> Result<RunStarted, RecoveryError> {
+    start_signed(catalog, actor, request, None).await
+}
+
+/// An approver's sign-off of one run, beyond the plan's own approval (the procedure door's).
+struct SignOff<'a> {
+    approver: &'a str,
+    /// How they signed: `authenticator code` or `run request <id>`.
+    reference: String,
+    /// The approved run request it spends, if that is how.
+    request: Option<&'a requests::Approved>,
+}
+
+async fn start_signed(catalog: &Catalog, actor: &Principal, request: &ExecuteRequest, sign_off: Option<SignOff<'_>>) -> Result<RunStarted, RecoveryError> {
     actor.require(Role::Operator)?;
     let drill = request.execution_mode == ExecutionMode::Test;
     let (version, plan, approved) = plans::runnable(catalog, &request.plan_id, drill).await?;
@@ -96,6 +111,11 @@ pub async fn start(catalog: &Catalog, actor: &Principal, request: &ExecuteReques
     }
     if !approved && request.trigger_type != TriggerType::Manual {
         return Err(RecoveryError::Conflict("only an approved plan runs without a person starting it".into()));
+    }
+    if let Some(signed) = sign_off.as_ref().and_then(|s| s.request)
+        && signed.version != version
+    {
+        return Err(RecoveryError::Conflict(format!("approvalCode: run request {} approved version {}; the plan's approved version is now {version}: ask again", signed.id, signed.version)));
     }
     let deps = document::graph(&plan).map_err(|p| RecoveryError::Document(vec![p]))?;
     let now = catalog.now().await?;
@@ -132,8 +152,8 @@ pub async fn start(catalog: &Catalog, actor: &Principal, request: &ExecuteReques
     }
     sqlx::query(
         "INSERT INTO recovery_executions (id, execution_name, plan_id, plan_version, trigger_type, trigger_event, execution_mode, status, incident_reference, incident_started_at,
-            initiated_at, affected_services, recovery_steps_total, approved_by, initiated_by, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'initiated', $8, $9, $10, $11, $12, $13, $14, $10)",
+            initiated_at, affected_services, recovery_steps_total, approved_by, approval_reference, initiated_by, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'initiated', $8, $9, $10, $11, $12, $13, $14, $15, $10)",
     )
     .bind(&id)
     .bind(&name)
@@ -147,10 +167,14 @@ pub async fn start(catalog: &Catalog, actor: &Principal, request: &ExecuteReques
     .bind(&now_text)
     .bind(serde_json::to_string(&affected).unwrap_or_default())
     .bind(plan.steps.len() as i64)
-    .bind(approved.then_some("plan approval"))
+    .bind(sign_off.as_ref().map(|s| s.approver).or(approved.then_some("plan approval")))
+    .bind(sign_off.as_ref().map(|s| s.reference.as_str()))
     .bind(&actor.username)
     .execute(&mut *tx.tx)
     .await?;
+    if let Some(signed) = sign_off.as_ref().and_then(|s| s.request) {
+        requests::spend_on(&mut tx.tx, &signed.id, &id, &now_text).await?;
+    }
     for (order, (spec, deps)) in plan.steps.iter().zip(&deps).enumerate() {
         // A drill of a version nobody approved yet waits for an approver before anything
         // starts: every step without dependencies is gated.
@@ -295,6 +319,8 @@ pub async fn get(catalog: &Catalog, actor: &Principal, id: &str) -> Result<Recov
         rollback_initiated: row.rollback_initiated != 0,
         rollback_completed: row.rollback_completed != 0,
         initiated_by: row.initiated_by,
+        approved_by: row.approved_by,
+        approval_reference: row.approval_reference,
         steps,
     })
 }
@@ -434,8 +460,10 @@ pub struct ProcedureExecute {
     pub affected_systems: Vec<String>,
     #[serde(default)]
     pub incident_reference: Option<String>,
-    /// An approver's sign-off: `<approver's user name>:<their current authenticator code>`.
-    /// The approver is someone other than the requester; the code is used up.
+    /// An approver's sign-off, never a shared code: either the id of a run request an approver
+    /// approved ahead (`POST /api/disaster-recovery/requests`, spent by this run), or
+    /// `<approver's user name>:<their current authenticator code>`. The approver is someone
+    /// other than the requester.
     pub approval_code: String,
 }
 
@@ -452,33 +480,39 @@ pub struct ProcedureStarted {
 }
 
 /// Runs a plan as the backup seeds' procedure door does: the disaster type must be the plan's,
-/// and an approver other than the requester signs off with a fresh authenticator code.
+/// and an approver other than the requester has signed off, ahead (an approved run request)
+/// or now (their authenticator code).
 pub async fn start_procedure(catalog: &Catalog, secrets: &crate::platform::secrets::SecretBox, actor: &Principal, request: &ProcedureExecute) -> Result<ProcedureStarted, RecoveryError> {
     actor.require(Role::Operator)?;
     let (_, plan, _) = plans::runnable(catalog, &request.procedure_id, false).await?;
     if plan.disaster_type != request.disaster_type {
         return Err(RecoveryError::Invalid(format!("disasterType: the procedure is for {}, not {}", plan.disaster_type, request.disaster_type)));
     }
-    let approver = confirm_approver(catalog, secrets, actor, &request.approval_code).await?;
-    let started = start(
-        catalog,
-        actor,
-        &ExecuteRequest {
-            plan_id: request.procedure_id.clone(),
-            trigger_type: TriggerType::Manual,
-            reason: Some(format!("{} procedure, approved by {approver}", request.disaster_type)),
-            execution_mode: ExecutionMode::Manual,
-            incident_reference: request.incident_reference.clone(),
-            incident_started_at: None,
-            affected_systems: (!request.affected_systems.is_empty()).then(|| request.affected_systems.clone()),
-        },
-    )
-    .await?;
-    sqlx::query("UPDATE recovery_executions SET approved_by = $1, approval_reference = 'authenticator code' WHERE id = $2")
-        .bind(&approver)
-        .bind(&started.execution_id)
-        .execute(catalog.pool())
-        .await?;
+    let code = request.approval_code.trim();
+    let asked = (!request.affected_systems.is_empty()).then(|| request.affected_systems.clone());
+    let mut execute = ExecuteRequest {
+        plan_id: request.procedure_id.clone(),
+        trigger_type: TriggerType::Manual,
+        reason: None,
+        execution_mode: ExecutionMode::Manual,
+        incident_reference: request.incident_reference.clone(),
+        incident_started_at: None,
+        affected_systems: asked,
+    };
+    let started = if code.contains(':') {
+        let approver = confirm_approver(catalog, secrets, actor, code).await?;
+        execute.reason = Some(format!("{} procedure, approved by {approver}", request.disaster_type));
+        start_signed(catalog, actor, &execute, Some(SignOff { approver: &approver, reference: "authenticator code".into(), request: None })).await?
+    } else if uuid::Uuid::parse_str(code).is_ok() {
+        let approved = requests::check(catalog, actor, code, &request.procedure_id, request.disaster_type).await?;
+        execute.reason = Some(format!("{} (run request approved by {})", approved.reason, approved.approver));
+        execute.incident_reference = execute.incident_reference.or_else(|| approved.incident_reference.clone());
+        execute.affected_systems = execute.affected_systems.or_else(|| Some(approved.affected_systems.clone()));
+        let sign_off = SignOff { approver: &approved.approver, reference: format!("run request {}", approved.id), request: Some(&approved) };
+        start_signed(catalog, actor, &execute, Some(sign_off)).await?
+    } else {
+        return Err(RecoveryError::Invalid("approvalCode: the id of an approved run request, or <approver's user name>:<their authenticator code>".into()));
+    };
     Ok(ProcedureStarted { execution_id: started.execution_id, status: started.status, estimated_rto: started.estimated_rto, next_steps: started.next_steps })
 }
 
@@ -488,7 +522,6 @@ async fn confirm_approver(catalog: &Catalog, secrets: &crate::platform::secrets:
     // One answer for every refusal: nobody learns who exists or has a second factor.
     let refused = || RecoveryError::Forbidden("approvalCode: not a current authenticator code of an approver".into());
     let (name, code) = approval_code
-        .trim()
         .split_once(':')
         .ok_or_else(|| RecoveryError::Invalid("approvalCode: <approver's user name>:<their authenticator code>".into()))?;
     if name == actor.username {

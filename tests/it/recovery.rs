@@ -1,6 +1,7 @@
 //! Disaster-recovery plans and the runbook engine, on both catalogs: versions and their
 //! approval, the graph run concurrently, retries with their backoff, rollback in reverse,
-//! gates, cancellation, and a run taken over after its node died.
+//! gates, cancellation, a run taken over after its node died, and the procedure door's
+//! sign-offs (a run request approved ahead, or an approver's authenticator code).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -11,9 +12,12 @@ use bulwark_core::error::{Classify, Kind};
 use bulwark_core::platform::auth::{Principal, Role};
 use bulwark_core::platform::catalog::Catalog;
 use bulwark_core::platform::secrets::SecretBox;
-use bulwark_core::recovery::runs::{self, GateAction};
-use bulwark_core::recovery::{RecoveryError, engine, plans, triggers};
-use bulwark_types::{ApprovalStatus, ExecuteRequest, ExecutionMode, PlanDecision, RecoveryRun, RunStatus, StepStatus, TriggerType};
+use bulwark_core::platform::accounts::totp;
+use bulwark_core::recovery::runs::{self, GateAction, ProcedureExecute};
+use bulwark_core::recovery::{RecoveryError, engine, plans, requests, triggers};
+use bulwark_types::{
+    ApprovalStatus, DisasterType, ExecuteRequest, ExecutionMode, NewRunRequest, PlanDecision, RecoveryRun, RunRequestDecision, RunRequestStatus, RunStatus, StepStatus, TriggerType,
+};
 
 use crate::{on_both_catalogs, user};
 
@@ -399,6 +403,86 @@ async fn a_drill_past_its_date_raises_an_alert(catalog: Catalog) {
     assert!(!bulwark_core::alerts::is_open(&catalog, bulwark_core::alerts::AlertType::DrillOverdue, &id).await.unwrap());
 }
 
+/// The backup seeds' procedure door: `approvalCode` is an approved run request's id (spent by
+/// the one run it starts, only by its requester, for the plan version approved when asked), or
+/// an approver's authenticator code; never the requester's own sign-off.
+async fn the_procedure_door_takes_a_request_approved_ahead_or_an_approvers_code(catalog: Catalog) {
+    let p = people(&catalog).await;
+    let secrets = secrets();
+    let (base, _) = service().await;
+    let text = document("Procedure", &http_step("check", &format!("{base}/ok"), ""));
+    let id = approved_plan(&catalog, &p, &text).await;
+    let door = |code: &str| ProcedureExecute {
+        procedure_id: id.clone(),
+        disaster_type: DisasterType::DatabaseCorruption,
+        affected_systems: vec![],
+        incident_reference: None,
+        approval_code: code.to_string(),
+    };
+    let ask = NewRunRequest { plan_id: id.clone(), reason: "orders database corrupt".into(), incident_reference: Some("INC-9".into()), affected_systems: None };
+
+    // Asked; nobody signs off their own request; pending, it starts nothing.
+    assert_eq!(requests::create(&catalog, &p.operator, &NewRunRequest { reason: " ".into(), ..ask.clone() }).await.unwrap_err().kind(), Kind::Invalid);
+    let asked = requests::create(&catalog, &p.operator, &ask).await.unwrap();
+    assert_eq!((asked.status, asked.plan_version, asked.requested_by.as_str()), (RunRequestStatus::Pending, 1, "operator"));
+    assert_eq!(requests::pending_for(&catalog, &p.approver).await.unwrap(), 1);
+    assert_eq!(requests::pending_for(&catalog, &p.operator).await.unwrap(), 0);
+    let note = RunRequestDecision { comment: None };
+    assert_eq!(requests::approve(&catalog, &p.operator, &asked.id, &note).await.unwrap_err().kind(), Kind::Forbidden);
+    let pending = runs::start_procedure(&catalog, &secrets, &p.operator, &door(&asked.id)).await.unwrap_err();
+    assert_eq!(pending.kind(), Kind::Conflict, "{pending}");
+    assert_eq!(requests::reject(&catalog, &p.approver, &asked.id, &note).await.unwrap_err().kind(), Kind::Invalid, "a rejection says why");
+
+    // Approved: another person cannot spend it, nor can it run another disaster.
+    let approved = requests::approve(&catalog, &p.approver, &asked.id, &RunRequestDecision { comment: Some("go".into()) }).await.unwrap();
+    assert_eq!((approved.status, approved.decided_by.as_deref()), (RunRequestStatus::Approved, Some("approver")));
+    assert_eq!(requests::approve(&catalog, &p.author, &asked.id, &note).await.unwrap_err().kind(), Kind::Conflict, "decided already");
+    assert_eq!(runs::start_procedure(&catalog, &secrets, &p.author, &door(&asked.id)).await.unwrap_err().kind(), Kind::Forbidden);
+    let wrong = ProcedureExecute { disaster_type: DisasterType::RegionOutage, ..door(&asked.id) };
+    assert_eq!(runs::start_procedure(&catalog, &secrets, &p.operator, &wrong).await.unwrap_err().kind(), Kind::Invalid);
+    for bad in ["123456", "not-a-request"] {
+        let e = runs::start_procedure(&catalog, &secrets, &p.operator, &door(bad)).await.unwrap_err();
+        assert_eq!(e.kind(), Kind::Invalid, "{e}");
+    }
+
+    // Its requester starts the run with it, once.
+    let started = runs::start_procedure(&catalog, &secrets, &p.operator, &door(&asked.id)).await.unwrap();
+    let used = requests::get(&catalog, &p.operator, &asked.id).await.unwrap();
+    assert_eq!((used.status, used.execution_id.as_deref()), (RunRequestStatus::Used, Some(started.execution_id.as_str())));
+    engine::advance(&catalog, &secrets, &reach(), &Arc::from([]), &started.execution_id, Arc::new(AtomicBool::new(false)), None).await.unwrap();
+    let run = runs::get(&catalog, &p.operator, &started.execution_id).await.unwrap();
+    assert_eq!(run.status, RunStatus::Completed);
+    assert_eq!((run.approved_by.as_deref(), run.incident_reference.as_deref()), (Some("approver"), Some("INC-9")));
+    assert_eq!(run.approval_reference, Some(format!("run request {}", asked.id)));
+    let again = runs::start_procedure(&catalog, &secrets, &p.operator, &door(&asked.id)).await.unwrap_err();
+    assert!(again.kind() == Kind::Conflict && again.to_string().contains("already"), "{again}");
+
+    // A request outlives neither its deadline nor the version it was approved for.
+    let late = requests::create(&catalog, &p.operator, &ask).await.unwrap();
+    sqlx::query("UPDATE recovery_run_requests SET expires_at = '2000-01-01T00:00:00.000000Z' WHERE id = $1").bind(&late.id).execute(catalog.pool()).await.unwrap();
+    assert_eq!(requests::get(&catalog, &p.approver, &late.id).await.unwrap().status, RunRequestStatus::Expired);
+    assert_eq!(requests::approve(&catalog, &p.approver, &late.id, &note).await.unwrap_err().kind(), Kind::Conflict);
+    let stale = requests::create(&catalog, &p.operator, &ask).await.unwrap();
+    requests::approve(&catalog, &p.approver, &stale.id, &note).await.unwrap();
+    plans::update(&catalog, &p.author, &id, &text.replace("severity: 2", "severity: 1")).await.unwrap();
+    plans::approve(&catalog, &p.approver, &id, &PlanDecision { version: 2, reason: None }).await.unwrap();
+    let changed = runs::start_procedure(&catalog, &secrets, &p.operator, &door(&stale.id)).await.unwrap_err();
+    assert!(changed.kind() == Kind::Conflict && changed.to_string().contains("version"), "{changed}");
+    assert_eq!(requests::get(&catalog, &p.operator, &stale.id).await.unwrap().status, RunRequestStatus::Approved, "nothing spent");
+
+    // Or an approver signs off now with their authenticator; never the requester themselves.
+    let t = chrono::Utc::now().timestamp();
+    let enrollment = totp::begin(&catalog, &secrets, &p.approver).await.unwrap();
+    totp::confirm(&catalog, &secrets, &p.approver, &crate::app_code(&enrollment.secret, t)).await.unwrap();
+    let own = runs::start_procedure(&catalog, &secrets, &p.approver, &door(&format!("approver:{}", crate::app_code(&enrollment.secret, t + 30)))).await.unwrap_err();
+    assert_eq!(own.kind(), Kind::Forbidden);
+    let wrong_code = runs::start_procedure(&catalog, &secrets, &p.operator, &door("approver:000000")).await.unwrap_err();
+    assert_eq!(wrong_code.kind(), Kind::Forbidden);
+    let signed = runs::start_procedure(&catalog, &secrets, &p.operator, &door(&format!("approver:{}", crate::app_code(&enrollment.secret, t + 30)))).await.unwrap();
+    let run = runs::get(&catalog, &p.operator, &signed.execution_id).await.unwrap();
+    assert_eq!((run.plan_version, run.approved_by.as_deref(), run.approval_reference.as_deref()), (2, Some("approver"), Some("authenticator code")));
+}
+
 on_both_catalogs!(
     versions_are_approved_by_another_and_edits_make_new_ones,
     independent_steps_run_at_once_and_the_ledger_records_the_run,
@@ -408,6 +492,7 @@ on_both_catalogs!(
     a_run_taken_over_retries_only_what_is_safe_to_run_twice,
     a_health_rule_starts_an_approved_plan_once_an_outage,
     a_drill_past_its_date_raises_an_alert,
+    the_procedure_door_takes_a_request_approved_ahead_or_an_approvers_code,
 );
 
 /// The one credential the bucket check names.

@@ -43,7 +43,8 @@ pub use notifications::{
 pub use overview::Overview;
 pub use recovery::{
     ApprovalStatus, Backoff, Criterion, DisasterScenario, DisasterType, DrStatus, DrillSettings, ExecuteRequest, ExecutionMode, FailoverCriteria, FailoverEvent, Gate, PlanDecision, PlanDetail, PlanDocument,
-    PlanProblem, PlanRequest, PlanSummary, PlanVersion, RecoveryRun, RunStarted, RunStatus, ServiceState, StepAttempt, StepRun, StepSpec, StepStatus, StepType, TriggerType,
+    NewRunRequest, PlanProblem, PlanRequest, PlanSummary, PlanVersion, RecoveryRun, RunRequest, RunRequestDecision, RunRequestStatus, RunStarted, RunStatus, ServiceState, StepAttempt, StepRun,
+    StepSpec, StepStatus, StepType, TriggerType,
 };
 pub use restoration::{
     Alternative, ApprovalLine, ApprovalPolicy, ApprovalRule, AvailableBackup, ConflictResolution, Environment, Restoration, RestorationInitiated, RestorationProgress, RestorationRequest, RestorationScope,

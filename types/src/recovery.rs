@@ -469,6 +469,10 @@ pub struct RecoveryRun {
     pub rollback_initiated: bool,
     pub rollback_completed: bool,
     pub initiated_by: String,
+    /// Who signed this run off: `plan approval`, or the approver of the procedure door's code.
+    pub approved_by: Option<String>,
+    /// How the approver signed: `authenticator code` or `run request <id>`.
+    pub approval_reference: Option<String>,
     pub steps: Vec<StepRun>,
 }
 
@@ -535,4 +539,68 @@ pub struct DrStatus {
     pub recent_failovers: Vec<FailoverEvent>,
     /// Each configuration's newest restorable point against its RPO.
     pub backup_status: Vec<crate::Compliance>,
+}
+
+text_enum!(RunRequestStatus, "run request status" {
+    /// Waiting for an approver.
+    Pending => "pending",
+    /// Approved: its id is the `approvalCode` that starts the run, once, before it expires.
+    Approved => "approved",
+    Rejected => "rejected",
+    /// Spent: the run it started is named.
+    Used => "used",
+    /// Not decided, or not used, in time.
+    Expired => "expired",
+});
+
+/// A person's request to run a plan, for an approver other than them to approve ahead: the
+/// approved request's id is the backup seeds' `approvalCode`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct RunRequest {
+    pub id: String,
+    pub plan_id: String,
+    pub plan_name: String,
+    /// The approved version the request is for: a plan approved again since needs a new request.
+    pub plan_version: i64,
+    pub disaster_type: DisasterType,
+    pub reason: String,
+    pub incident_reference: Option<String>,
+    pub affected_systems: Vec<String>,
+    pub status: RunRequestStatus,
+    pub requested_by: String,
+    pub created_at: String,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<String>,
+    pub decision_comment: Option<String>,
+    /// A pending request must be decided, an approved one used, before this time.
+    pub expires_at: String,
+    /// The run an approved request started.
+    pub execution_id: Option<String>,
+}
+
+/// `POST /api/disaster-recovery/requests`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewRunRequest {
+    pub plan_id: String,
+    /// Why the plan must run: what the approver reads.
+    pub reason: String,
+    #[serde(default)]
+    pub incident_reference: Option<String>,
+    /// The plan's own when absent.
+    #[serde(default)]
+    pub affected_systems: Option<Vec<String>>,
+}
+
+/// An approver's decision on a run request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RunRequestDecision {
+    /// A note for an approval; required for a rejection.
+    #[serde(default)]
+    pub comment: Option<String>,
 }

@@ -1,6 +1,7 @@
 //! Disaster recovery over REST: plans (the seeds' `/disaster-recovery/plans` and the backup
 //! seeds' procedures), their versions, review and export; runs (both seeds' execute doors),
-//! their gates and cancellation; failover events; the overall status; the named credentials
+//! their gates and cancellation; run requests approved ahead (the procedure door's approval
+//! codes); failover events; the overall status; the named credentials
 //! steps use; drills (the seeds' `/disaster-recovery/tests`: results, scheduling, starting one).
 
 use std::convert::Infallible;
@@ -15,7 +16,8 @@ use bulwark_core::recovery::backups::{self, CreateBackup, Inventory, InventoryFi
 use bulwark_core::recovery::credentials::{self, Credential, CredentialRequest};
 use bulwark_core::recovery::drills::{self, DrillTest, ScheduleTest, TestFilter, TestParameters, DrillSummary};
 use bulwark_core::recovery::runs::{self, FailoverInitiated, FailoverRequest, GateDecision, ProcedureExecute, ProcedureStarted, RunFilter};
-use bulwark_core::recovery::{DrStatus, ExecuteRequest, FailoverEvent, PlanDecision, PlanDetail, PlanRequest, PlanSummary, RecoveryRun, RunStarted, ledger, plans, status};
+use bulwark_core::recovery::requests;
+use bulwark_core::recovery::{DrStatus, ExecuteRequest, FailoverEvent, NewRunRequest, RunRequest, RunRequestDecision, RunRequestStatus, PlanDecision, PlanDetail, PlanRequest, PlanSummary, RecoveryRun, RunStarted, ledger, plans, status};
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 
@@ -143,6 +145,55 @@ pub async fn export_plan(State(s): State<AppState>, Auth(p): Auth, Path(id): Pat
 #[utoipa::path(post, path = "/api/disaster-recovery/execute", tag = "disaster-recovery", request_body = ExecuteRequest, responses((status = 202, body = RunStarted)))]
 pub async fn execute(State(s): State<AppState>, Auth(p): Auth, Json(body): Json<ExecuteRequest>) -> Result<(StatusCode, Json<RunStarted>), ApiError> {
     Ok((StatusCode::ACCEPTED, Json(runs::start(&s.catalog, &p, &body).await?)))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RunRequestList {
+    requests: Vec<RunRequest>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RunRequestQuery {
+    /// pending, approved, rejected, used or expired; all when absent.
+    #[serde(default)]
+    status: Option<String>,
+}
+
+/// Asks to run a plan's approved version; an approver other than the requester approves it
+/// ahead, and its id is then the procedure door's `approvalCode`.
+#[utoipa::path(post, path = "/api/disaster-recovery/requests", tag = "disaster-recovery", request_body = NewRunRequest, responses((status = 201, body = RunRequest)))]
+pub async fn create_run_request(State(s): State<AppState>, Auth(p): Auth, Json(body): Json<NewRunRequest>) -> Result<(StatusCode, Json<RunRequest>), ApiError> {
+    Ok((StatusCode::CREATED, Json(requests::create(&s.catalog, &p, &body).await?)))
+}
+
+/// Run requests, newest first.
+#[utoipa::path(get, path = "/api/disaster-recovery/requests", tag = "disaster-recovery", params(RunRequestQuery), responses((status = 200, body = RunRequestList)))]
+pub async fn list_run_requests(State(s): State<AppState>, Auth(p): Auth, Query(q): Query<RunRequestQuery>) -> Result<Json<RunRequestList>, ApiError> {
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(text) => Some(RunRequestStatus::parse(text).ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "status: pending, approved, rejected, used or expired"))?),
+    };
+    Ok(Json(RunRequestList { requests: requests::list(&s.catalog, &p, status).await? }))
+}
+
+#[utoipa::path(get, path = "/api/disaster-recovery/requests/{id}", tag = "disaster-recovery", params(("id" = String, Path, description = "The run request")), responses((status = 200, body = RunRequest)))]
+pub async fn get_run_request(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Json<RunRequest>, ApiError> {
+    Ok(Json(requests::get(&s.catalog, &p, &id).await?))
+}
+
+/// An approver's approval (never the requester's): the request's id starts the run, once,
+/// within eight hours.
+#[utoipa::path(post, path = "/api/disaster-recovery/requests/{id}/approve", tag = "disaster-recovery", params(("id" = String, Path, description = "The run request")), request_body = RunRequestDecision, responses((status = 200, body = RunRequest)))]
+pub async fn approve_run_request(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Json(body): Json<RunRequestDecision>) -> Result<Json<RunRequest>, ApiError> {
+    Ok(Json(requests::approve(&s.catalog, &p, &id, &body).await?))
+}
+
+/// Rejects a run request; `comment` says why.
+#[utoipa::path(post, path = "/api/disaster-recovery/requests/{id}/reject", tag = "disaster-recovery", params(("id" = String, Path, description = "The run request")), request_body = RunRequestDecision, responses((status = 200, body = RunRequest)))]
+pub async fn reject_run_request(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, Json(body): Json<RunRequestDecision>) -> Result<Json<RunRequest>, ApiError> {
+    Ok(Json(requests::reject(&s.catalog, &p, &id, &body).await?))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

@@ -1,5 +1,6 @@
 //! Disaster recovery over REST in the seeds' words: a plan saved and approved by another, the
-//! backup seeds' procedures and their execute door (an approver's authenticator code), the
+//! backup seeds' procedures and their execute door (an approver's authenticator code, or a run
+//! request approved ahead), the
 //! DR seeds' execute, status, failovers (initiated against a real HAProxy) and tests; bad input
 //! answers 400 with a sentence.
 
@@ -98,6 +99,25 @@ async fn the_seeds_disaster_recovery_doors_work_as_written() {
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text());
     let wrong_type = app.json("POST", "/api/admin/backups/disaster-recovery/execute", &author, &procedure.replace("region_outage", "storage_failure")).await;
     assert_eq!(wrong_type.status, StatusCode::BAD_REQUEST, "{}", wrong_type.text());
+    // …or the id of a run request another person approved ahead, spent by the run it starts.
+    haproxy_reset(&proxy);
+    let asked = app.json("POST", "/api/disaster-recovery/requests", &author, &format!(r#"{{"planId":"{id}","reason":"web region lost","incidentReference":"INC-7"}}"#)).await;
+    assert_eq!(asked.status, StatusCode::CREATED, "{}", asked.text());
+    let request_id = asked.json()["id"].as_str().unwrap().to_string();
+    let pending = app.get("/api/disaster-recovery/requests?status=pending", Some(&viewer)).await.json();
+    assert_eq!(pending["requests"][0]["id"].as_str(), Some(request_id.as_str()), "{pending}");
+    assert_eq!(app.get("/api/disaster-recovery/requests?status=later", Some(&viewer)).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(app.json("POST", &format!("/api/disaster-recovery/requests/{request_id}/approve"), &author, "{}").await.status, StatusCode::FORBIDDEN);
+    let decided = app.json("POST", &format!("/api/disaster-recovery/requests/{request_id}/approve"), &approver, r#"{"comment":"go"}"#).await;
+    assert_eq!((decided.status, decided.json()["status"].as_str()), (StatusCode::OK, Some("approved")), "{}", decided.text());
+    let with_request = procedure.replace("abe:000000", &request_id);
+    let executed = app.json("POST", "/api/admin/backups/disaster-recovery/execute", &author, &with_request).await;
+    assert_eq!(executed.status, StatusCode::ACCEPTED, "{}", executed.text());
+    let e = executed.json();
+    assert_eq!((e["estimatedRTO"].as_i64(), e["status"].as_str()), (Some(10), Some("initiated")), "{e}");
+    let run = advance(&app, e["executionId"].as_str().unwrap(), &author).await;
+    assert_eq!((run["status"].as_str(), run["approvedBy"].as_str()), (Some("completed"), Some("abe")), "{run}");
+    assert_eq!(app.json("POST", "/api/admin/backups/disaster-recovery/execute", &author, &with_request).await.status, StatusCode::CONFLICT, "spent");
 
     // The seeds' backup doors: the inventory (nothing backed up here yet), a data source and a
     // backup that do not exist are named.
