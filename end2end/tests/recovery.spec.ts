@@ -111,3 +111,77 @@ test('a plan from YAML, approved by another, drilled from the dashboard; the led
   await expect(measured).not.toHaveText('');
   await expect(measured).not.toHaveText(/^(—|-|not measured)$/);
 });
+
+// A run asked for ahead: the requester asks on the DR dashboard, an approver approves it on the
+// Approvals page, and only then can the requester start it; the run names who signed it off.
+test('a run asked for ahead is approved by another, then started by its requester', async ({ page, baseURL }) => {
+  test.setTimeout(120_000);
+  const ann = { username: 'ann', password: 'ann-password-12345' };
+  await login(page, ADMIN);
+  await page.goto('/account');
+  await hydrated(page);
+  await page.getByLabel('Name').fill('requests-setup');
+  await page.getByLabel('Role').selectOption('admin');
+  await page.getByRole('button', { name: 'Create token' }).click();
+  const token = (await page.getByTestId('new-token').textContent()) ?? '';
+  const headers = { Authorization: `Bearer ${token}` };
+  expect((await page.request.post('/api/admin/users', { headers, data: { ...ann, role: 'approver' } })).status()).toBe(201);
+  const document = [
+    'name: Asked ahead',
+    'disasterScenario: hardware_failure',
+    'disasterType: region_outage',
+    'severity: 2',
+    'estimatedRtoMinutes: 10',
+    'estimatedRpoMinutes: 5',
+    'steps:',
+    '  - name: server answers',
+    '    type: validation',
+    `    config: { http: { url: "${baseURL}/healthz" } }`,
+    '',
+  ].join('\n');
+  const plan = await page.request.post('/api/disaster-recovery/plans', { headers, data: { document } });
+  expect(plan.status(), await plan.text()).toBe(201);
+  const planId = (await plan.json()).summary.id as string;
+  await page.getByRole('button', { name: 'Log out' }).click();
+
+  // The approver approves the plan; the administrator asks to run it.
+  await login(page, ann);
+  await page.goto(`/disaster-recovery/plans/${planId}`);
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Approve' }).click();
+  await expect(page.getByTestId('plan-summary')).toHaveAttribute('data-approval', 'approved', { timeout: 10_000 });
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await login(page, ADMIN);
+  await page.goto('/disaster-recovery');
+  await hydrated(page);
+  const panel = page.getByTestId('run-requests');
+  await panel.getByLabel('Plan').selectOption({ label: 'Asked ahead' });
+  await panel.getByLabel('Reason').fill('eu-west lost');
+  await panel.getByLabel('Incident reference').fill('INC-42');
+  await panel.getByRole('button', { name: 'Ask an approver' }).click();
+  await expect(page.getByTestId('run-request-outcome')).toContainText('an approver other than you decides');
+  const row = panel.locator('tr[data-status="pending"]').filter({ hasText: 'eu-west lost' });
+  await expect(row).toBeVisible();
+  await expect(row.getByRole('button', { name: 'Start the run' })).toHaveCount(0);
+  await page.getByRole('button', { name: 'Log out' }).click();
+
+  // The approver approves the run on the Approvals page.
+  await login(page, ann);
+  await page.goto('/approvals');
+  await hydrated(page);
+  const pending = page.getByTestId('pending-run-requests').locator('li').filter({ hasText: 'eu-west lost' });
+  await pending.getByLabel('Comment').fill('go ahead');
+  await pending.getByRole('button', { name: 'Approve run' }).click();
+  await expect(page.getByTestId('run-request-decision')).toContainText('Approved: admin can start the run of Asked ahead');
+  await page.getByRole('button', { name: 'Log out' }).click();
+
+  // The requester starts it; the run names its approver.
+  await login(page, ADMIN);
+  await page.goto('/disaster-recovery');
+  await hydrated(page);
+  await page.getByTestId('run-requests').locator('tr[data-status="approved"]').getByRole('button', { name: 'Start the run' }).click();
+  await expect(page).toHaveURL(/\/disaster-recovery\/runs\/[0-9a-f-]{36}$/);
+  await hydrated(page);
+  await expect(page.getByTestId('run')).toHaveAttribute('data-run-status', 'completed', { timeout: 30_000 });
+  await expect(page.getByTestId('run-approval')).toContainText('by ann (run request ');
+});

@@ -140,6 +140,10 @@ pub const SERVER_FUNCTIONS: &[(&str, Option<Role>)] = {
         ("cancel_run", Some(Operator)),
         ("decide_gate", Some(Operator)),
         ("recovery_ledger", Some(Viewer)),
+        ("request_run", Some(Operator)),
+        ("list_run_requests", Some(Viewer)),
+        ("decide_run_request", Some(Approver)),
+        ("start_requested_run", Some(Operator)),
     ]
 };
 

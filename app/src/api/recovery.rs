@@ -1,13 +1,14 @@
 //! Disaster recovery: the overall status; plans (written, edited, submitted for review,
 //! approved or rejected by someone other than their author, compared version to version);
-//! runs (started, followed, cancelled, their gates decided); and the ledger of measured RTO and
+//! runs (started, followed, cancelled, their gates decided); run requests an approver approves
+//! ahead; and the ledger of measured RTO and
 //! RPO against each plan's objectives, with its chart.
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use bulwark_types::{
-    ApprovalStatus, Compliance, DrStatus, ExecutionMode, FailoverEvent, Gate, PlanDetail, PlanDocument, PlanSummary, PlanVersion, RecoveryRun, RunStarted, RunStatus, ServiceState,
+    ApprovalStatus, Compliance, DrStatus, ExecutionMode, FailoverEvent, Gate, PlanDetail, PlanDocument, PlanSummary, PlanVersion, RecoveryRun, RunRequest, RunRequestStatus, RunStarted, RunStatus, ServiceState,
     StepAttempt, StepRun, StepSpec, StepStatus, StepType,
 };
 
@@ -186,6 +187,54 @@ pub async fn execute_plan(plan_id: String, mode: String, incident_reference: Str
         affected_systems: None,
     };
     bulwark_core::recovery::runs::start(&crate::ssr::catalog()?, &p, &request).await.map_err(AppError::from_core)
+}
+
+/// Asks an approver (someone else) to approve a run of a plan's approved version ahead; once
+/// approved, the requester starts it with `start_requested_run`.
+#[server(prefix = "/_sfn", endpoint = "request_run")]
+pub async fn request_run(plan_id: String, reason: String, incident_reference: String) -> Result<String, AppError> {
+    use bulwark_types::NewRunRequest;
+    let p = crate::ssr::principal().await?;
+    let request = NewRunRequest { plan_id, reason, incident_reference: text(Some(incident_reference)), affected_systems: None };
+    let asked = bulwark_core::recovery::requests::create(&crate::ssr::catalog()?, &p, &request).await.map_err(AppError::from_core)?;
+    Ok(format!("Asked: an approver other than you decides before {}; once approved, start the run here.", asked.expires_at))
+}
+
+/// Run requests, newest first.
+#[server(prefix = "/_sfn", endpoint = "list_run_requests")]
+pub async fn list_run_requests() -> Result<Vec<RunRequest>, AppError> {
+    let p = crate::ssr::principal().await?;
+    bulwark_core::recovery::requests::list(&crate::ssr::catalog()?, &p, None).await.map_err(AppError::from_core)
+}
+
+/// Approves (`approve`) or rejects a run request; a rejection says why in `comment`.
+#[server(prefix = "/_sfn", endpoint = "decide_run_request")]
+pub async fn decide_run_request(id: String, approve: bool, comment: String) -> Result<String, AppError> {
+    use bulwark_core::recovery::requests;
+    use bulwark_types::RunRequestDecision;
+    let p = crate::ssr::principal().await?;
+    let catalog = crate::ssr::catalog()?;
+    let decision = RunRequestDecision { comment: text(Some(comment)) };
+    if approve {
+        let r = requests::approve(&catalog, &p, &id, &decision).await.map_err(AppError::from_core)?;
+        Ok(format!("Approved: {} can start the run of {} until {}.", r.requested_by, r.plan_name, r.expires_at))
+    } else {
+        let r = requests::reject(&catalog, &p, &id, &decision).await.map_err(AppError::from_core)?;
+        Ok(format!("Rejected: {}'s run of {} will not start.", r.requested_by, r.plan_name))
+    }
+}
+
+/// Starts the run an approved request of the signed-in user's approves (the backup seeds'
+/// procedure door, with the request's id as its approval code). Answers the run's id.
+#[server(prefix = "/_sfn", endpoint = "start_requested_run")]
+pub async fn start_requested_run(id: String) -> Result<String, AppError> {
+    use bulwark_core::recovery::{requests, runs};
+    let p = crate::ssr::principal().await?;
+    let catalog = crate::ssr::catalog()?;
+    let request = requests::get(&catalog, &p, &id).await.map_err(AppError::from_core)?;
+    let door = runs::ProcedureExecute { procedure_id: request.plan_id, disaster_type: request.disaster_type, affected_systems: vec![], incident_reference: None, approval_code: id };
+    let started = runs::start_procedure(&catalog, &crate::ssr::secrets()?, &p, &door).await.map_err(AppError::from_core)?;
+    Ok(started.execution_id)
 }
 
 /// Runs, newest first: of one plan when given, only those under way when `active`.

@@ -218,11 +218,15 @@ pub async fn cancel_restoration(id: String) -> Result<String, AppError> {
     })
 }
 
-/// How many restorations wait for the signed-in user's decision (the navigation's badge).
+/// How many restorations and recovery run requests wait for the signed-in user's decision
+/// (the navigation's badge).
 #[server(prefix = "/_sfn", endpoint = "pending_approvals")]
 pub async fn pending_approvals() -> Result<i64, AppError> {
     let p = crate::ssr::principal().await?;
-    bulwark_core::restoration::approvals::pending_for(&crate::ssr::catalog()?, &p).await.map_err(AppError::from_core)
+    let catalog = crate::ssr::catalog()?;
+    let restorations = bulwark_core::restoration::approvals::pending_for(&catalog, &p).await.map_err(AppError::from_core)?;
+    let runs = bulwark_core::recovery::requests::pending_for(&catalog, &p).await.map_err(AppError::from_core)?;
+    Ok(restorations + runs)
 }
 
 #[server(prefix = "/_sfn", endpoint = "list_approval_policies")]

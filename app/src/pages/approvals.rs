@@ -1,16 +1,18 @@
 //! Approvals: the restorations waiting for a second person, with what an approver needs to
-//! decide; each opens on its own page to approve or reject.
+//! decide, each opening on its own page to approve or reject; and the recovery runs asked for
+//! ahead, approved or rejected here.
 
 use leptos::prelude::*;
 
 use crate::api::restoration::{RestorationStatus, active_restorations};
+use super::recovery_requests::PendingRunRequests;
 use crate::components::{EmptyState, ErrorPanel, PageHeader};
 
 #[component]
 pub fn ApprovalsPage() -> impl IntoView {
     let active = Resource::new(|| (), |_| active_restorations());
     view! {
-        <PageHeader title="Approvals" lead="Restores waiting for a second person: into production, and full restores into disaster recovery, by default."/>
+        <PageHeader title="Approvals" lead="Restores waiting for a second person (into production, and full restores into disaster recovery, by default), and recovery runs asked for ahead."/>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match active.await.map(|list| list.into_iter().filter(|r| r.status == RestorationStatus::ApprovalRequired).collect::<Vec<_>>()) {
@@ -44,5 +46,6 @@ pub fn ApprovalsPage() -> impl IntoView {
                 }
             })}
         </Transition>
+        <PendingRunRequests/>
     }
 }

@@ -1,10 +1,11 @@
 //! Disaster Recovery: the overall status (healthy, degraded or critical, and why), the
 //! monitored services, the runs under way step by step, recent failovers, each configuration's
-//! newest restorable point against its RPO, the plans with their Execute and drill buttons, and
-//! the ledger of measured RTO and RPO against the objectives, with its chart.
+//! newest restorable point against its RPO, the plans with their Execute and drill buttons, the
+//! runs asked for ahead (`recovery_requests`), and the ledger of measured RTO and RPO against the objectives, with its chart.
 
 use leptos::prelude::*;
 
+use super::recovery_requests::RunRequestsPanel;
 use super::recovery_run::StepBadge;
 use crate::api::recovery::{
     Compliance, DrStatus, ExecutePlan, ExecutionMode, FailoverEvent, Ledger, LedgerEntry, PlanSummary, RecoveryRun, ServiceState, human_seconds, list_plans, load_dr_status, recovery_ledger,
@@ -50,6 +51,7 @@ pub fn DisasterRecoveryPage() -> impl IntoView {
                 })}
             </Transition>
         </section>
+        <RunRequestsPanel/>
         <LedgerPanel title="RTO and RPO ledger" plan=Signal::derive(|| None::<String>) finished_only=true/>
     }
 }

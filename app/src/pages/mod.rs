@@ -21,6 +21,7 @@ pub mod not_found;
 pub mod recovery;
 pub mod recovery_plan;
 pub mod recovery_plan_new;
+pub mod recovery_requests;
 pub mod recovery_run;
 pub mod repair;
 pub mod replication;

@@ -70,6 +70,11 @@ fn RunView(run: Signal<RecoveryRun>, cancel: ServerAction<CancelRun>, decide: Se
                             <tr><th>"Plan"</th><td><a href=format!("/disaster-recovery/plans/{}", r.plan_id)>{format!("version {} of the plan", r.plan_version)}</a></td></tr>
                             <tr><th>"Mode"</th><td data-testid="run-mode">{r.execution_mode.as_str()}{(r.execution_mode == ExecutionMode::Test).then_some(" (a drill, on the plan's scratch targets)")}</td></tr>
                             <tr><th>"Trigger"</th><td>{format!("{} by {}", r.trigger_type.as_str(), r.initiated_by)}</td></tr>
+                            <tr><th>"Signed off"</th><td data-testid="run-approval">{match (&r.approved_by, &r.approval_reference) {
+                                (Some(by), Some(how)) => format!("by {by} ({how})"),
+                                (Some(by), None) => by.clone(),
+                                _ => "—".to_string(),
+                            }}</td></tr>
                             <tr><th>"Incident"</th><td>{format!("{} (began {})", r.incident_reference.clone().unwrap_or_else(|| "—".into()), r.incident_started_at)}</td></tr>
                             <tr><th>"Started"</th><td>{r.started_at.clone().unwrap_or_else(|| format!("queued at {}", r.initiated_at))}</td></tr>
                             <tr><th>"Finished"</th><td>{r.completed_at.clone().unwrap_or_else(|| "—".into())}{r.total_duration_ms.map(|ms| format!(" (took {})", human_seconds(ms as f64 / 1000.0))).unwrap_or_default()}</td></tr>
