@@ -331,8 +331,9 @@ async fn a_flipped_byte_is_found_and_named() {
 }
 
 /// A blob sealed under a real chunk id with other bytes passes its authentication tag (only a
-/// holder of the data key could write one): a tree restore catches it by the file's SHA-256
-/// and leaves nothing of that file, a stream restore and `check --read-data` by the chunk id.
+/// holder of the data key could write one): a tree restore, a stream restore and `check
+/// --read-data` catch it by the chunk id (keyed BLAKE3: a version-1 repository's tree restore
+/// compares the file's SHA-256 instead), and the tree restore leaves nothing of that file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_bytes_under_a_chunk_id_are_caught() {
     use bulwark_core::engine::repo::crypto;
@@ -358,7 +359,7 @@ async fn other_bytes_under_a_chunk_id_are_caught() {
 
     let target = temp_dir("forged-dst");
     let err = restore::restore_tree(&repo, index.clone(), &tree, &target, &restore::RestoreOptions::default()).await.unwrap_err();
-    assert!(matches!(&err, RepoError::DataUnavailable { .. }) && err.to_string().contains("a.bin") && err.to_string().contains("SHA-256"), "{err}");
+    assert!(matches!(&err, RepoError::DataUnavailable { .. }) && err.to_string().contains("a.bin") && err.to_string().contains("does not match its id"), "{err}");
     assert!(!target.join("a.bin").exists());
     assert!(std::fs::read_dir(&target).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().contains("a.bin")), "no partial file is left");
     let err = restore_bytes(&repo, &stream.id).await.unwrap_err();
@@ -811,4 +812,73 @@ mod rotation {
         let reopened = Repository::open(storage(), &new).await.unwrap();
         assert_eq!(restore_bytes(&reopened, &s.id).await.unwrap(), noise(70, 500_000));
     }
+}
+
+/// The files `tests/fixtures/repo-v1` holds a backup of (written by the last Bulwark whose
+/// repositories were version 1): regenerated here byte for byte.
+fn v1_fixture_files(dir: &Path) -> Vec<(&'static str, Vec<u8>)> {
+    let files = vec![
+        ("a.txt", (0..20_000).map(|i| format!("line {i}\n")).collect::<String>().into_bytes()),
+        ("big.bin", (0..1_500_000u64).map(|i| ((i * i + 7 * i) % 251) as u8).collect()),
+        ("sub/c.txt", b"hello v1\n".to_vec()),
+    ];
+    for (name, bytes) in &files {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+    files
+}
+
+/// A version-1 repository (HMAC-SHA256 chunk ids) restores, deduplicates and checks as it
+/// always did; `init` writes version 2 (keyed BLAKE3 ids), whose ids for the same bytes differ;
+/// a version this code does not know is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_repository_keeps_its_ids_and_new_ones_are_version_2() {
+    let dir = temp_dir("repo-v1");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/repo-v1");
+    let copy = std::process::Command::new("cp").arg("-r").arg(format!("{}/.", fixture.display())).arg(&dir).status().unwrap();
+    assert!(copy.success());
+    let storage: Arc<dyn Storage> = Arc::new(LocalStorage::new(&dir));
+    let repo = Repository::open(storage, &Secret::Passphrase("v1-fixture-passphrase".into())).await.unwrap();
+    assert_eq!(repo.config().version, 1);
+    let source = temp_dir("repo-v1-source");
+    let files = v1_fixture_files(&source);
+
+    // The tree restores byte for byte, the stream too.
+    let index = Arc::new(repo.load_index().await.unwrap());
+    let tree = repo.snapshot("7b88ff00c4b92f0444eacca4ea94574ba564f7b85ffe8814918aac646533df08").await.unwrap();
+    let target = temp_dir("repo-v1-restore");
+    restore::restore_tree(&repo, index.clone(), &tree, &target, &restore::RestoreOptions::default()).await.unwrap();
+    for (name, bytes) in &files {
+        assert_eq!(&std::fs::read(target.join(name)).unwrap(), bytes, "{name}");
+    }
+    let big = &files[1].1;
+    assert_eq!(&restore_bytes(&repo, "debfafcff20379d32feb5dfa31fcefc6f11f4aa54918acb8f00f7288f681b2fb").await.unwrap(), big);
+    // The same files again store no data again, only their directory listings (their times
+    // differ here): their ids are still HMAC-SHA256.
+    let again = bulwark_core::engine::source::filesystem::backup_tree(&repo, &source, BackupOptions::default()).await.unwrap();
+    assert!(again.summary.new_bytes < 4096, "{:?}", again.summary);
+    assert!(check(&repo, true).await.unwrap().is_ok());
+
+    // A new repository is version 2: the same bytes get other ids, and round-trip.
+    let (fresh, fresh_dir) = new_repo().await;
+    assert_eq!(fresh.config().version, 2);
+    assert_ne!(fresh.chunk_id(big), repo.chunk_id(big));
+    let s = backup_bytes(&fresh, big.clone()).await;
+    assert_eq!(&restore_bytes(&fresh, &s.id).await.unwrap(), big);
+    let t = bulwark_core::engine::source::filesystem::backup_tree(&fresh, &source, BackupOptions::default()).await.unwrap();
+    let fresh_target = temp_dir("repo-v2-restore");
+    restore::restore_tree(&fresh, Arc::new(fresh.load_index().await.unwrap()), &t, &fresh_target, &restore::RestoreOptions::default()).await.unwrap();
+    for (name, bytes) in &files {
+        assert_eq!(&std::fs::read(fresh_target.join(name)).unwrap(), bytes, "{name}");
+    }
+    assert!(check(&fresh, true).await.unwrap().is_ok());
+
+    // A version from the future is refused, naming what this code reads.
+    let config = std::fs::read_to_string(fresh_dir.join("config")).unwrap().replace("\"version\":2", "\"version\":3");
+    std::fs::write(fresh_dir.join("config"), config).unwrap();
+    let refused = Repository::open(Arc::new(LocalStorage::new(&fresh_dir)), &pass()).await.unwrap_err();
+    assert!(matches!(refused, RepoError::UnsupportedVersion(3)), "{refused}");
+    assert!(refused.to_string().contains("versions 1 to 2"), "{refused}");
 }

@@ -30,7 +30,7 @@ use super::index::{Index, IndexedPack};
 use super::pack::PackBuilder;
 use super::snapshot::{Content, Node, ObjectAttributes, Snapshot, Summary};
 use super::tree::{BlobRef, TreeBuilder};
-use super::{ChunkId, RepoError, Repository, chunk_id_with, crypto};
+use super::{ChunkId, IdHasher, RepoError, Repository, crypto};
 
 /// What to record about a backup besides its data.
 #[derive(Debug, Clone, Default)]
@@ -481,7 +481,7 @@ fn worker(
 
 /// Chunk ids, compression and sealing with contexts reused from chunk to chunk.
 struct Sealer<'r> {
-    mac: hmac::Hmac<Sha256>,
+    ids: IdHasher,
     compression: super::CompressionSetting,
     compressor: crypto::Compressor,
     key_id: u32,
@@ -493,12 +493,12 @@ impl<'r> Sealer<'r> {
         let compression = repo.compression();
         let compressor = crypto::Compressor::new(compression.algorithm, compression.level).map_err(|e| RepoError::Source(e.to_string()))?;
         let (key_id, key) = repo.keyring().current_key();
-        Ok(Sealer { mac: repo.id_mac(), compression, compressor, key_id, key })
+        Ok(Sealer { ids: repo.id_hasher(), compression, compressor, key_id, key })
     }
 
     /// The chunk's id, and its sealed envelope unless the repository (or this backup) has it.
     fn seal_if_new(&mut self, index: &Index, claimed: &Mutex<HashSet<ChunkId>>, object_type: ObjectType, data: &[u8]) -> Result<(ChunkId, Option<Vec<u8>>), RepoError> {
-        let id = chunk_id_with(&self.mac, data);
+        let id = self.ids.id(data);
         let is_new = !index.reusable(&id) && claimed.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
         if !is_new {
             return Ok((id, None));

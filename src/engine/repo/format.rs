@@ -3,8 +3,12 @@
 //! DO NOT EDIT a value here without bumping the format version and adding a migration: every
 //! repository ever written depends on them. docs/FORMAT.md has the same table.
 
-/// Version of the repository layout and object encodings written by this code.
-pub const REPO_VERSION: u32 = 1;
+/// Version of the repository layout and object encodings `init` writes: 2, whose chunk ids are
+/// keyed BLAKE3 hashes (§6 of docs/FORMAT.md).
+pub const REPO_VERSION: u32 = 2;
+/// The oldest version this code reads and writes: 1, the same layout with HMAC-SHA256 chunk
+/// ids. A repository keeps its version for life: its ids are what it deduplicates on.
+pub const REPO_VERSION_OLDEST: u32 = 1;
 
 /// Versions of the JSON documents inside key files, the keyring and snapshot manifests;
 /// readers refuse any other.
@@ -143,6 +147,7 @@ mod spec {
         assert_eq!(version_under("### 5.3 Keyring"), super::KEYRING_VERSION);
         assert_eq!(version_under("## 9. Snapshots"), super::SNAPSHOT_VERSION);
         assert_eq!(constant("REPO_VERSION"), super::REPO_VERSION.to_string());
+        assert_eq!(constant("REPO_VERSION_OLDEST"), super::REPO_VERSION_OLDEST.to_string());
         assert_eq!(constant("ENVELOPE_VERSION"), super::ENVELOPE_VERSION.to_string());
         assert_eq!(constant("ENVELOPE_HEADER_LEN"), super::ENVELOPE_HEADER_LEN.to_string());
         assert_eq!(constant("PACK_HEADER_VERSION"), super::PACK_HEADER_VERSION.to_string());

@@ -64,11 +64,12 @@ pub(super) fn plan_ranges(index: &Index, ids: &[ChunkId]) -> Result<(Vec<Range>,
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Check {
     /// Every chunk's id is recomputed from its bytes: streams, whose whole SHA-256 would hash
-    /// every byte again on one thread, and verification.
+    /// every byte again on one thread, verification, and files where ids are keyed BLAKE3
+    /// ([`Repository::tree_restore_check`]).
     ChunkIds,
     /// The caller compares each file's SHA-256 with the manifest, which covers its chunks,
-    /// their order and their count. Hashing every byte a second time for its chunk's id cost
-    /// a fifth of a tree restore's CPU time.
+    /// their order and their count: files of a version-1 repository, where hashing every byte
+    /// a second time for its chunk's HMAC-SHA256 id cost a fifth of a tree restore's CPU time.
     FileHashes,
 }
 
@@ -78,7 +79,7 @@ pub(super) struct Opener<'r> {
     reader: Box<dyn RangeReader + 'r>,
     /// Where a damaged copy's mark is written from ([`super::damage`]).
     handle: &'r Handle,
-    check: Check,
+    pub(super) check: Check,
     unsealer: Unsealer,
     sealed: Vec<u8>,
     plain: Vec<u8>,

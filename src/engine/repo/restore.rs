@@ -398,7 +398,7 @@ impl FileWriters {
     /// blobs is CPU work) until none is left. After a failure it still empties the queue,
     /// writing nothing: the thread filling it would otherwise wait forever on a full queue.
     fn run(&self, queued: &Mutex<std::sync::mpsc::Receiver<Vec<FileJob>>>) {
-        let mut opener = Opener::new(&self.repo, &self.handle, Check::FileHashes);
+        let mut opener = Opener::new(&self.repo, &self.handle, self.repo.tree_restore_check());
         loop {
             // The lock is held only while waiting for a batch, not while writing it.
             let next = queued.lock().unwrap_or_else(|p| p.into_inner()).recv();
@@ -517,17 +517,26 @@ fn restore_file(repo: &Repository, index: &Index, opener: &mut Opener, node: &No
     let result = (|| {
         // Written a range at a time (up to 8 MiB), so no buffer of its own.
         let file = create_new(&tmp).map_err(target_err)?;
-        let mut sha = Sha256::new();
+        // Where the opener checks every chunk against its id, the file's own SHA-256 would
+        // hash every byte a second time.
+        let mut sha = (opener.check == Check::FileHashes).then(Sha256::new);
         // Big files go around the page cache (see `storage::direct`), small ones through it
         // (the flusher starts their writeback).
         let mut file = DirectFile::new(file, node.size, opener.buffer.take().unwrap_or_default());
+        let mut written = 0u64;
         opener.for_each_range(repo, index, &ids, |bytes| {
-            sha.update(bytes);
+            if let Some(sha) = sha.as_mut() {
+                sha.update(bytes);
+            }
+            written += bytes.len() as u64;
             file.write_all(bytes).map_err(target_err)
         })?;
         let (file, buffer) = file.finish().map_err(target_err)?;
         opener.buffer = Some(buffer);
-        if hex::encode(sha.finalize()) != expected {
+        if written != node.size {
+            return Err(RepoError::Damaged(format!("the restored file has {written} bytes; the snapshot records {}", node.size)));
+        }
+        if sha.is_some_and(|sha| hex::encode(sha.finalize()) != expected) {
             return Err(RepoError::Damaged("the restored file does not match its SHA-256".into()));
         }
         // No fsync per file: one syncfs at the end of the restore makes every file durable
