@@ -699,13 +699,53 @@ pub async fn run(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, id: &s
     if !matches!(row.status, RestorationStatus::Initiated | RestorationStatus::Running) {
         return Ok(row.status);
     }
+    // Taken over from a node that died while its recovery run has ended since (a person
+    // aborted it, or it failed and rolled back): nobody wants this restore any more. It stops
+    // at its first range, which puts back what the dead attempt wrote (from the safety
+    // snapshot), and what it created is removed, as the run's rollback or cleanup would have.
+    let abandoned = match &row.recovery_execution_id {
+        Some(run) if row.status == RestorationStatus::Running => under_way(catalog, run).await.is_err(),
+        _ => false,
+    };
+    if abandoned {
+        stop.store(true, Ordering::SeqCst);
+    }
     match execute(catalog, secrets, reach, &row, stop).await {
+        Ok(RestorationStatus::Cancelled) if abandoned => {
+            remove_abandoned(catalog, secrets, reach, &row).await?;
+            Ok(RestorationStatus::Cancelled)
+        }
         Ok(status) => Ok(status),
         Err(e) => {
             record_failure(catalog, &row, &e).await?;
             Ok(RestorationStatus::Failed)
         }
     }
+}
+
+/// Removes what an abandoned restoration of a recovery run created (see [`run`]), in its
+/// requester's name, and says on the restoration why it stopped and what was removed.
+async fn remove_abandoned(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, row: &Row) -> Result<(), RestorationError> {
+    let run = row.recovery_execution_id.as_deref().unwrap_or_default();
+    let why = format!("recovery run {run} ended before its restoration {} did", row.id);
+    let created = super::created::of(catalog, &row.id).await?;
+    let actor = users::session_principal(catalog, &row.initiated_by).await?;
+    let removed = match (&created, &actor) {
+        (Some(created), Some(actor)) => match super::created::remove(catalog, secrets, reach, actor, created, &why).await {
+            Ok(true) => format!("; {} it had created was removed", created.place.describe()),
+            Ok(false) => String::new(),
+            Err(e) => format!("; removing {} it had created failed: {e}", created.place.describe()),
+        },
+        (Some(created), None) => format!("; {} it created is left: {}'s account is gone", created.place.describe(), row.initiated_by_name),
+        (None, _) => String::new(),
+    };
+    sqlx::query("UPDATE restoration_jobs SET error_message = $1 || COALESCE(error_message, '') || $2 WHERE id = $3")
+        .bind(format!("taken over after {why}: "))
+        .bind(removed)
+        .bind(&row.id)
+        .execute(catalog.pool())
+        .await?;
+    Ok(())
 }
 
 async fn execute(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, row: &Row, stop: CancelFlag) -> Result<RestorationStatus, RestorationError> {

@@ -35,6 +35,7 @@ on_both_catalogs!(
     a_run_for_real_restores_into_production_with_the_plans_approval,
     a_failed_run_puts_back_the_database_its_restore_wrote_over,
     a_drill_taken_over_after_its_node_died_still_cleans_up,
+    a_restoration_taken_over_after_its_run_ended_stops_and_removes_what_it_made,
 );
 
 /// A database backed up as a dump, "prod-db" (production) and "scratch-db" (development) on
@@ -326,4 +327,38 @@ async fn a_drill_taken_over_after_its_node_died_still_cleans_up(catalog: Catalog
     assert_eq!(f.databases_named(&f.restored), "0", "no scratch database is left");
     let (tests, _) = drills::list(&f.catalog, &f.operator, &TestFilter::default()).await.unwrap();
     assert_eq!((tests.len(), tests[0].status.as_str()), (1, "cancelled"));
+}
+
+/// A run's restoration that a node which died was running, taken over after the run ended (a
+/// person aborted it): nobody wants it any more, so it stops rather than restoring, and the
+/// database it creates is removed, since the run's own cleanup has already happened.
+async fn a_restoration_taken_over_after_its_run_ended_stops_and_removes_what_it_made(catalog: Catalog) {
+    let f = Fixture::new(catalog, "2000").await;
+    let started = runs::start(&f.catalog, &f.operator, &request(&f.plan_id, ExecutionMode::Test)).await.unwrap();
+    let asked = RestorationRequest {
+        backup_execution_id: f.backup.clone(),
+        restoration_type: RestorationType::Full,
+        target_environment: Environment::Development,
+        target_identifier: format!("scratch-db/{}", f.restored),
+        point_in_time_target: None,
+        restoration_scope: None,
+        incident_reference: None,
+        approval_override: None,
+        override_reason: None,
+        accept_unverified: None,
+        notes: None,
+        conflict_resolution: None,
+    };
+    let approval = RunApproval { run_id: started.execution_id.clone(), plan_name: "Orders drill".into(), plan_version: 1, drill: true };
+    let restoration = jobs::request_for_run(&f.catalog, &f.secrets, &restore_targets(), &f.operator, asked, &approval).await.unwrap();
+    // The node running it died mid-restore; meanwhile the run ended.
+    sqlx::query("UPDATE restoration_jobs SET status = 'running' WHERE id = $1").bind(&restoration.restoration_id).execute(f.catalog.pool()).await.unwrap();
+    sqlx::query("UPDATE recovery_executions SET status = 'cancelled' WHERE id = $1").bind(&started.execution_id).execute(f.catalog.pool()).await.unwrap();
+
+    run_queued(&f.catalog, &f.secrets, jobs::JOB_KIND).await;
+    let ended = jobs::get(&f.catalog, &f.operator, &restoration.restoration_id).await.unwrap();
+    assert_eq!(ended.status, RestorationStatus::Cancelled, "{ended:#?}");
+    let message = ended.error_message.clone().unwrap_or_default();
+    assert!(message.starts_with(&format!("taken over after recovery run {} ended", started.execution_id)), "{message}");
+    assert_eq!(f.databases_named(&f.restored), "0", "no database is left of it: {message}");
 }
