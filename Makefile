@@ -94,18 +94,22 @@ contract: server schemathesis
 clean:
 	cargo clean
 
+# The file systems `make bench` and `make bench-pg` run on, one whole run each, both results
+# printed at the end (bench/README.md): `make bench BENCH_FS=tmpfs` for one.
+BENCH_FS ?= tmpfs disk
+
 # Benchmark against restic and borg (bench/README.md): `make bench SCALE=<MiB>` (default 1024).
 .PHONY: bench
 bench:
 	cargo build --release -p bulwark-server
-	bench/run.sh $(or $(SCALE),1024) $(CARGO_TARGET_DIR)/release/bulwark
+	BENCH_FS="$(BENCH_FS)" bench/run.sh $(or $(SCALE),1024) $(CARGO_TARGET_DIR)/release/bulwark
 
 # PostgreSQL backups: Bulwark logical and physical vs pg_dump and pgBackRest (bench/README.md):
 # `make bench-pg PGBENCH_SCALE=<n>` (default 50).
 .PHONY: bench-pg
 bench-pg:
 	cargo build --release -p bulwark-server
-	BULWARK=$(CARGO_TARGET_DIR)/release/bulwark bench/pg.sh $(or $(PGBENCH_SCALE),50)
+	BENCH_FS="$(BENCH_FS)" BULWARK=$(CARGO_TARGET_DIR)/release/bulwark bench/pg.sh $(or $(PGBENCH_SCALE),50)
 
 # What the restoration workflow adds to the engine's restore (bench/README.md): `make bench-restoration SCALE=<MiB>` (default 1024).
 .PHONY: bench-restoration

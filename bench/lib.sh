@@ -1,4 +1,4 @@
-# Shared helpers for bench/run.sh and bench/rss.sh (sourced, not run). See bench/README.md.
+# Shared helpers of the bench/ scripts (sourced, not run). See bench/README.md.
 # shellcheck shell=bash
 # SC2034: M_*, DATA, IDX_* are results for the calling script.
 # shellcheck disable=SC2034
@@ -63,14 +63,125 @@ bench_delete() {
 # bench_delete. ext4 does not hand out an inode freed less than 5 minutes ago while its
 # inode-table block is still dirty (recently_deleted() in fs/ext4/ialloc.c): right after
 # deleting a few 1 GiB trees, every tool's restore of 20k files searched past them and took
-# 3-4 times as long (Bulwark 4.3 s -> 18 s, nearly all of it system time).
+# 3-4 times as long (Bulwark 4.3 s -> 18 s, nearly all of it system time). A tmpfs has no
+# inode table to search: no wait there.
 bench_settle() {
     local settle=${SETTLE:-300} at now
+    [[ $(bench_fs_type "$BENCH_DIR") == tmpfs ]] && return 0
     at=$(cat "$BENCH_DIR/.deleted-at" 2>/dev/null || echo 0)
     now=$(date +%s)
     if ((now - at < settle)); then
         echo "waiting $((at + settle - now)) s for the file system to settle after deleting the last run (SETTLE=0 skips)"
         sleep $((at + settle - now))
+    fi
+}
+
+# bench_fs_type DIR: the file-system type of DIR (stat -f -c %T: "tmpfs", "ext2/ext3" for ext4,
+# ...), or of its nearest existing parent when DIR does not exist yet.
+bench_fs_type() {
+    local dir=$1
+    while [[ ! -e $dir ]]; do dir=$(dirname "$dir"); done
+    stat -f -c %T "$dir"
+}
+
+# bench_fs_show DIR: the file-system type of DIR as df names it ("tmpfs", "ext4", ...).
+bench_fs_show() {
+    local dir=$1
+    while [[ ! -e $dir ]]; do dir=$(dirname "$dir"); done
+    df --output=fstype "$dir" 2>/dev/null | tail -n 1 || bench_fs_type "$dir"
+}
+
+# bench_fs_dir FS: the default BENCH_DIR of file system FS (tmpfs or disk).
+bench_fs_dir() {
+    case $1 in
+        tmpfs) echo "${BENCH_DIR_TMPFS:-/dev/shm/bulwark-bench}";;
+        disk) echo "${BENCH_DIR_DISK:-/var/tmp/bulwark-bench}";;
+    esac
+}
+
+# bench_fs RESULTS SCRIPT ARG...: applies BENCH_FS ("tmpfs", "disk" or both, "tmpfs disk") for
+# a script that writes its results table to $BENCH_DIR/RESULTS.
+# - Two values: runs `BENCH_FS=<one> BENCH_DIR=<its directory> SCRIPT ARG...` once per file
+#   system, one after the other (everything of a run, data set included, under its
+#   BENCH_DIR), prints each run's results table headed by its file system, and exits (with
+#   the first failure's status, if any).
+# - One value: BENCH_DIR defaults to /dev/shm/bulwark-bench (tmpfs; BENCH_DIR_TMPFS) or
+#   /var/tmp/bulwark-bench (disk; BENCH_DIR_DISK); an explicit BENCH_DIR wins, but must be
+#   on that kind of file system (stat -f -c %T), else the script stops.
+# - Unset: BENCH_DIR as given, else /tmp/bulwark-bench (one run, as before BENCH_FS existed);
+#   BENCH_FS is set to what it is on.
+# Sets BENCH_DIR, BENCH_FS and BENCH_FS_SHOW (the type as df names it, for the tables).
+bench_fs() {
+    local results=$1 fs dir rc=0 type i
+    shift
+    local -a fss=() dirs=()
+    read -r -a fss <<<"${BENCH_FS:-}"
+    for fs in "${fss[@]}"; do
+        case $fs in
+            tmpfs | disk) ;;
+            *) echo "BENCH_FS must be tmpfs, disk or both (\"tmpfs disk\"), got '${BENCH_FS}'" >&2; exit 2;;
+        esac
+    done
+    if ((${#fss[@]} > 1)); then
+        if [[ -n ${BENCH_DIR:-} ]]; then
+            echo "BENCH_DIR=$BENCH_DIR is one directory but BENCH_FS='$BENCH_FS' names ${#fss[@]} file systems:" \
+                "unset BENCH_DIR (or set BENCH_DIR_TMPFS and BENCH_DIR_DISK)" >&2
+            exit 2
+        fi
+        for fs in "${fss[@]}"; do
+            dir=$(bench_fs_dir "$fs")
+            dirs+=("$dir")
+            echo "######## BENCH_FS=$fs: BENCH_DIR=$dir"
+            if ! BENCH_FS=$fs BENCH_DIR=$dir "$@"; then
+                echo "######## BENCH_FS=$fs: the run failed" >&2
+                ((rc)) || rc=1
+            fi
+        done
+        echo
+        echo "######## results on each file system (${fss[*]})"
+        for i in "${!fss[@]}"; do
+            echo
+            echo "======== BENCH_FS=${fss[$i]}: $(bench_fs_show "${dirs[$i]}") (${dirs[$i]})"
+            cat "${dirs[$i]}/$results" 2>/dev/null || echo "(no results: the run failed)"
+        done
+        exit "$rc"
+    fi
+    if ((${#fss[@]} == 1)); then
+        BENCH_FS=${fss[0]}
+        BENCH_DIR=${BENCH_DIR:-$(bench_fs_dir "$BENCH_FS")}
+        type=$(bench_fs_type "$BENCH_DIR")
+        if [[ $BENCH_FS == tmpfs && $type != tmpfs ]]; then
+            echo "BENCH_FS=tmpfs but BENCH_DIR=$BENCH_DIR is on $type, not tmpfs" >&2; exit 2
+        fi
+        if [[ $BENCH_FS == disk && ($type == tmpfs || $type == ramfs) ]]; then
+            echo "BENCH_FS=disk but BENCH_DIR=$BENCH_DIR is on $type" >&2; exit 2
+        fi
+    else
+        BENCH_DIR=${BENCH_DIR:-/tmp/bulwark-bench}
+        type=$(bench_fs_type "$BENCH_DIR")
+        BENCH_FS=disk
+        [[ $type == tmpfs || $type == ramfs ]] && BENCH_FS=tmpfs
+    fi
+    BENCH_FS_SHOW=$(bench_fs_show "$BENCH_DIR")
+    export BENCH_FS BENCH_DIR
+}
+
+# bench_space NEED_MIB WHAT: stops the script unless the file system of BENCH_DIR has NEED_MIB
+# free (on a tmpfs, which lives in RAM, also unless MemAvailable has as much).
+bench_space() {
+    local need=$1 what=$2 dir=$BENCH_DIR free mem
+    while [[ ! -e $dir ]]; do dir=$(dirname "$dir"); done
+    free=$(($(df --output=avail -k "$dir" | tail -n 1) / 1024))
+    if ((free < need)); then
+        echo "not enough space for $what: ~$need MiB needed in $BENCH_DIR ($BENCH_FS_SHOW), $free MiB free" >&2
+        exit 2
+    fi
+    if [[ $BENCH_FS == tmpfs ]]; then
+        mem=$(awk '/^MemAvailable:/ {printf "%d", $2 / 1024}' /proc/meminfo)
+        if ((mem < need)); then
+            echo "not enough memory for $what on tmpfs: ~$need MiB needed, $mem MiB available (MemAvailable)" >&2
+            exit 2
+        fi
     fi
 }
 

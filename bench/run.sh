@@ -6,13 +6,18 @@
 # Environment (arguments win over environment):
 #   SCALE      data-set size in MiB (default 1024)
 #   BULWARK    bulwark binary (default $CARGO_TARGET_DIR/release/bulwark, else ./target/release/bulwark)
-#   BENCH_DIR  work directory: cached data sets, repositories, logs (default /tmp/bulwark-bench)
+#   BENCH_FS   file system to run on: tmpfs, disk, or both ("tmpfs disk": one whole run on each,
+#              then both results tables). tmpfs: BENCH_DIR defaults to /dev/shm/bulwark-bench,
+#              disk: to /var/tmp/bulwark-bench (checked with stat -f). Unset: one run in BENCH_DIR.
+#   BENCH_DIR  work directory: cached data sets, repositories, logs (default /tmp/bulwark-bench,
+#              or per BENCH_FS as above; an explicit one wins for a single BENCH_FS)
 #   TOOLS      which tools to run, in order (default "bulwark bulwark-z3 restic borg";
 #              bulwark-z3 is Bulwark at zstd level 3)
 #   REPEAT     rounds (default 3): round 1 runs every tool, then round 2 (starting with the next
 #              tool), ...; the table shows medians
 #   SEED       data-set seed (default 1)
 #   KEEP       1 keeps the repositories and restored trees after the run (default: deleted)
+#   SETTLE     seconds to wait after deleting big trees on a disk (default 300; see lib.sh)
 # SC2059: the table formats are variables on purpose; SC2154: S_* are set by summarize (printf -v).
 # shellcheck disable=SC2059,SC2154
 set -euo pipefail
@@ -22,7 +27,6 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/lib.sh"
 SCALE=${1:-${SCALE:-1024}}
 BULWARK=${2:-${BULWARK:-${CARGO_TARGET_DIR:-$HERE/../target}/release/bulwark}}
-BENCH_DIR=${BENCH_DIR:-/tmp/bulwark-bench}
 TOOLS=${TOOLS:-bulwark bulwark-z3 restic borg}
 REPEAT=${REPEAT:-3}
 SEED=${SEED:-1}
@@ -33,6 +37,20 @@ PW=bench-password-not-secret
 [[ $REPEAT =~ ^[0-9]+$ && $REPEAT -gt 0 ]] || { echo "REPEAT must be a positive integer, got '$REPEAT'" >&2; exit 2; }
 has_tool() { case " $TOOLS " in *" $1 "*) return 0;; *) return 1;; esac; }
 if has_tool bulwark || has_tool bulwark-z3; then BULWARK=$(bench_binary "$BULWARK"); fi
+# BENCH_FS with two file systems runs this script once on each and exits here; otherwise it
+# sets BENCH_DIR (and BENCH_FS, BENCH_FS_SHOW) for this run.
+bench_fs "run-$SCALE/results.txt" "$HERE/run.sh" "$SCALE" "$BULWARK"
+echo "== file system: $BENCH_FS_SHOW (BENCH_FS=$BENCH_FS, BENCH_DIR=$BENCH_DIR)"
+
+# Space: the data set (2 x SCALE, unless cached) and, per tool and round, a repository and a
+# restored tree (each at most ~SCALE), plus 1 GiB. On a tmpfs both go right after each tool's
+# round; on a disk they stay until the end (see bench_settle), so every round's count.
+read -r -a tool_list <<<"$TOOLS"
+kept=1
+[[ $BENCH_FS == tmpfs && $KEEP != 1 ]] || kept=$((REPEAT * ${#tool_list[@]}))
+need=$((2 * SCALE * kept + 1024))
+[[ -f $BENCH_DIR/data-$SCALE/stamp ]] || need=$((need + 2 * SCALE))
+bench_space "$need" "SCALE=$SCALE, REPEAT=$REPEAT, ${#tool_list[@]} tools"
 
 # ---------------------------------------------------------------- prerequisites
 req=(/usr/bin/time:time zstd:zstd openssl:openssl jq:jq python3:python3)
@@ -156,8 +174,9 @@ done
 echo "$PHYS"
 
 # ---------------------------------------------------------------- run: REPEAT interleaved rounds
-# RES[tool.round] = "b1w b1c b1r b2w b2c b2r rw rc rr added repo check blobs bytes-per-blob cw cc"
-# (cw, cc: wall and CPU seconds of reading the whole repository back: check --read-data)
+# RES[tool.round] = "b1w b1c b1r b2w b2c b2r rw rc rr added repo check blobs bytes-per-blob cw cc repo1"
+# (cw, cc: wall and CPU seconds of reading the whole repository back: check --read-data;
+# repo1: repository bytes after the first backup, repo: after both)
 # ("-" for what did not run; blobs and bytes per blob only for bulwark).
 declare -A RES=()
 for ((round = 1; round <= REPEAT; round++)); do
@@ -174,9 +193,15 @@ for ((round = 1; round <= REPEAT; round++)); do
         B1_WALL=- B1_CPU=- B1_RSS=- B2_WALL=- B2_CPU=- B2_RSS=- R_WALL=- R_CPU=- R_RSS=- V=FAIL
         R_SIZE1=0 R_SIZE2=0 IDX_BLOBS=- IDX_BPB=- C_WALL=- C_CPU=-
         if ! "tool_$tool"; then echo "  $tool: a step failed (logs in $RD)"; V=ERROR; fi
-        added=- repo=-
+        added=- repo=- repo1=-
+        if [[ $B1_WALL != - ]]; then repo1=$R_SIZE1; fi
         if [[ $B2_WALL != - ]]; then added=$((R_SIZE2 - R_SIZE1)) repo=$R_SIZE2; fi
-        RES[$tool.$round]="$B1_WALL $B1_CPU $B1_RSS $B2_WALL $B2_CPU $B2_RSS $R_WALL $R_CPU $R_RSS $added $repo $V $IDX_BLOBS $IDX_BPB $C_WALL $C_CPU"
+        RES[$tool.$round]="$B1_WALL $B1_CPU $B1_RSS $B2_WALL $B2_CPU $B2_RSS $R_WALL $R_CPU $R_RSS $added $repo $V $IDX_BLOBS $IDX_BPB $C_WALL $C_CPU $repo1"
+        # A tmpfs has no ext4 inode allocator to upset (see bench_settle): free the memory now.
+        if [[ $BENCH_FS == tmpfs && $KEEP != 1 ]]; then
+            [[ $V == PASS ]] && bench_delete "$RD/restore-$tool"
+            bench_delete "$RD/repo-$tool"
+        fi
     done
 done
 
@@ -196,7 +221,7 @@ fi
 # ---------------------------------------------------------------- medians
 # summarize TOOL: sets S_<field> to the median over the rounds of each RES field and S_check
 # to PASS if every round passed, else "FAIL (k/N PASS)" or "ERROR (k/N PASS)".
-FIELDS=(b1w b1c b1r b2w b2c b2r rw rc rr added repo check blobs bpb cw cc)
+FIELDS=(b1w b1c b1r b2w b2c b2r rw rc rr added repo check blobs bpb cw cc repo1)
 summarize() {
     local tool=$1 round i f pass=0 worst=FAIL
     local -a row vals
@@ -228,23 +253,24 @@ NCORES=$(nproc)
 
 {
 echo
-echo "== results: SCALE=$SCALE MiB, base $(awk "BEGIN {printf \"%.1f\", $BASE_BYTES/1048576}") MiB in $(tree_files "$DATA/base") files," \
+echo "== results on $BENCH_FS_SHOW ($BENCH_DIR, BENCH_FS=$BENCH_FS): SCALE=$SCALE MiB, base $(awk "BEGIN {printf \"%.1f\", $BASE_BYTES/1048576}") MiB in $(tree_files "$DATA/base") files," \
      "mutated $(awk "BEGIN {printf \"%.1f\", $MUT_BYTES/1048576}") MiB in $(tree_files "$DATA/mutated") files ($(jq -r '.changed_fraction * 100' "$DATA/mutate.json")% of bytes edited)"
 echo "   $versions"
 echo "   settings: bulwark zstd level 1 (default), bulwark-z3 zstd level 3; restic repo v2, compression auto (default); borg repokey-blake2, --compression zstd,3"
 echo "   REPEAT=$REPEAT rounds, tools interleaved (round 1 runs every tool, then round 2 starting with the next tool, ...), each with a fresh repository;"
 echo "   every figure is the median over the rounds (MB/s and MB per CPU-s from the median times); check = PASS only if every round passed."
 echo "   MB = 10^6 bytes; MB/s = logical bytes of the tree / wall time (incl. a final sync); CPU-s = user+sys of the process tree;"
-echo "   added = repository growth (du -sb) from the second backup; repo = size after both backups. Host: $NCORES cores."
+echo "   added = repository growth (du -sb) from the second backup; repo1 = repository size after the first backup, repo = after both."
+echo "   Everything (data set, repositories, restores, caches) on $BENCH_FS_SHOW in $BENCH_DIR. Host: $NCORES cores."
 echo
-hdr='%-8s | %8s %7s %7s %8s %6s | %8s %9s %6s | %8s %7s %6s | %8s | %s\n'
-printf "$hdr" "" "backup1" "" "" "MB per" "RSS" "backup2" "added" "" "restore" "" "RSS" "repo" "restore"
-printf "$hdr" tool s MB/s CPU-s CPU-s MiB s MiB "%" s MB/s MiB MiB check
-printf -- '---------+------------------------------------------+----------------------------+-------------------------+----------+--------\n'
+hdr='%-8s | %8s %7s %7s %8s %6s | %8s %9s %6s | %8s %7s %6s | %8s %8s | %s\n'
+printf "$hdr" "" "backup1" "" "" "MB per" "RSS" "backup2" "added" "" "restore" "" "RSS" "repo1" "repo" "restore"
+printf "$hdr" tool s MB/s CPU-s CPU-s MiB s MiB "%" s MB/s MiB MiB MiB check
+printf -- '---------+------------------------------------------+----------------------------+-------------------------+-------------------+--------\n'
 for tool in $TOOLS; do
     summarize "$tool"
     awk -v t="$tool" -v b1w="$S_b1w" -v b1c="$S_b1c" -v b1r="$S_b1r" -v b2w="$S_b2w" -v b2r="$S_b2r" \
-        -v rw="$S_rw" -v rr="$S_rr" -v added="$S_added" -v repo="$S_repo" -v v="$S_check" \
+        -v rw="$S_rw" -v rr="$S_rr" -v added="$S_added" -v repo="$S_repo" -v repo1="$S_repo1" -v v="$S_check" \
         -v base="$BASE_BYTES" -v mut="$MUT_BYTES" -v fmt="$hdr" 'BEGIN {
         num = "^[0-9.]+$"
         f1 = (b1w ~ num) ? sprintf("%.2f", b1w) : "-"
@@ -260,33 +286,35 @@ for tool in $TOOLS; do
         mr = (rw ~ num && rw > 0) ? sprintf("%.1f", mut / rw / 1e6) : "-"
         r3 = (rr ~ num) ? sprintf("%.0f", rr) : "-"
         rs = (repo ~ num && repo > 0) ? sprintf("%.1f", repo / 1048576) : "-"
-        printf fmt, t, f1, m1, c1, e1, r1, f2, ad, ap, fr, mr, r3, rs, v
+        s1 = (repo1 ~ num && repo1 > 0) ? sprintf("%.1f", repo1 / 1048576) : "-"
+        printf fmt, t, f1, m1, c1, e1, r1, f2, ad, ap, fr, mr, r3, s1, rs, v
     }'
 done
 
 if has_tool bulwark; then
     summarize bulwark
-    BW=("$S_b1w" "$S_b2w" "$S_rw" "$S_added" "$S_repo" "$S_b1r" "$S_b2r" "$S_rr")
+    BW=("$S_b1w" "$S_b2w" "$S_rw" "$S_added" "$S_repo" "$S_b1r" "$S_b2r" "$S_rr" "$S_repo1")
     BW_BLOBS=$S_blobs BW_BPB=$S_bpb
     others=()
     for tool in $TOOLS; do [[ $tool == bulwark ]] || others+=("$tool"); done
     if ((${#others[@]})); then
         echo
         echo "ratios, bulwark vs each (medians). speed = their wall time / bulwark's (>1: bulwark faster);"
-        echo "added, repo = bulwark's bytes / theirs (<1: bulwark smaller); peak RSS = largest of the three steps, bulwark / theirs."
-        rhdr='%-12s %9s %9s %9s %9s %9s   %s\n'
-        printf "$rhdr" "bulwark vs" "backup1" "backup2" "restore" "added" "repo" "peak RSS MiB"
-        printf "$rhdr" "" "speed" "speed" "speed" "bytes" "size" "bulwark/theirs"
+        echo "added, repo1 (after the first backup), repo (after both) = bulwark's bytes / theirs (<1: bulwark smaller);"
+        echo "peak RSS = largest of the three steps, bulwark / theirs."
+        rhdr='%-12s %9s %9s %9s %9s %9s %9s   %s\n'
+        printf "$rhdr" "bulwark vs" "backup1" "backup2" "restore" "added" "repo1" "repo" "peak RSS MiB"
+        printf "$rhdr" "" "speed" "speed" "speed" "bytes" "size" "size" "bulwark/theirs"
         for tool in "${others[@]}"; do
             summarize "$tool"
             awk -v t="$tool" -v fmt="$rhdr" \
                 -v ob1="${BW[0]}" -v ob2="${BW[1]}" -v orw="${BW[2]}" -v oad="${BW[3]}" -v orp="${BW[4]}" \
-                -v or1="${BW[5]}" -v or2="${BW[6]}" -v or3="${BW[7]}" \
-                -v tb1="$S_b1w" -v tb2="$S_b2w" -v trw="$S_rw" -v tad="$S_added" -v trp="$S_repo" \
+                -v or1="${BW[5]}" -v or2="${BW[6]}" -v or3="${BW[7]}" -v os1="${BW[8]}" \
+                -v tb1="$S_b1w" -v tb2="$S_b2w" -v trw="$S_rw" -v tad="$S_added" -v trp="$S_repo" -v ts1="$S_repo1" \
                 -v tr1="$S_b1r" -v tr2="$S_b2r" -v tr3="$S_rr" 'BEGIN {
                 num = "^[0-9.]+$"
                 # ratio(a, b) = a / b as "1.23x", "-" when either is missing or b is 0
-                printf fmt, t, ratio(tb1, ob1), ratio(tb2, ob2), ratio(trw, orw), ratio(oad, tad), ratio(orp, trp), rss()
+                printf fmt, t, ratio(tb1, ob1), ratio(tb2, ob2), ratio(trw, orw), ratio(oad, tad), ratio(os1, ts1), ratio(orp, trp), rss()
             }
             function ratio(a, b) { return (a ~ num && b ~ num && b > 0) ? sprintf("%.2fx", a / b) : "-" }
             function peak(a, b, c,   m) { m = -1; if (a ~ num && a > m) m = a; if (b ~ num && b > m) m = b; if (c ~ num && c > m) m = c; return m < 0 ? "-" : m }
@@ -344,15 +372,15 @@ if has_tool bulwark; then
     }'
 fi
 echo
-echo "per-round detail (wall s / CPU s / peak RSS MiB; added and repo in MiB):"
+echo "per-round detail (wall s / CPU s / peak RSS MiB; added, repo1 (after backup 1) and repo (after both) in MiB):"
 mib() { awk -v b="$1" 'BEGIN {if (b ~ /^[0-9]+$/) printf "%.2f", b / 1048576; else print "-"}'; }
 for tool in $TOOLS; do
     for ((round = 1; round <= REPEAT; round++)); do
-        read -r b1w b1c b1r b2w b2c b2r rw rc rr added repo v blobs bpb cw cc <<<"${RES[$tool.$round]}"
+        read -r b1w b1c b1r b2w b2c b2r rw rc rr added repo v blobs bpb cw cc repo1 <<<"${RES[$tool.$round]}"
         idx=""
         [[ $tool == bulwark ]] && idx="  index $blobs blobs, $bpb B/blob"
-        printf '  %-8s round %d  backup1 %s/%s/%s  backup2 %s/%s/%s  restore %s/%s/%s  check %s/%s  added %s  repo %s  %s%s\n' \
-            "$tool" "$round" "$b1w" "$b1c" "$b1r" "$b2w" "$b2c" "$b2r" "$rw" "$rc" "$rr" "$cw" "$cc" "$(mib "$added")" "$(mib "$repo")" "$v" "$idx"
+        printf '  %-8s round %d  backup1 %s/%s/%s  backup2 %s/%s/%s  restore %s/%s/%s  check %s/%s  added %s  repo1 %s  repo %s  %s%s\n' \
+            "$tool" "$round" "$b1w" "$b1c" "$b1r" "$b2w" "$b2c" "$b2r" "$rw" "$rc" "$rr" "$cw" "$cc" "$(mib "$added")" "$(mib "$repo1")" "$(mib "$repo")" "$v" "$idx"
     done
 done
 echo "logs: $RUN/round-N"
