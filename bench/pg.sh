@@ -17,6 +17,8 @@
 #   KEEP       1 keeps the repositories, dumps and restored data directories (default: deleted,
 #              per round on a tmpfs, at the end on a disk)
 #   PG_BIN     PostgreSQL server binaries (default /usr/lib/postgresql/15/bin)
+#   JSONB_ROWS rows of a jsonb documents table per pgbench scale unit (default 6000, about 2.6 MiB
+#              a unit; 0: pgbench's tables alone)
 # Restores: logical ones into a new database; physical ones into a new data directory, timed
 # twice: unpacking alone, and until the started cluster answers (unpack + start).
 # SC2059: the table format is a variable on purpose.
@@ -109,11 +111,28 @@ URL="postgresql://postgres@127.0.0.1:$PORT"
 psql -q "$URL/postgres" -c 'CREATE DATABASE bench'
 t0=$(date +%s.%N)
 pgbench -q -i -s "$SCALE" "$URL/bench" >"$LOG_DIR/pgbench.log" 2>&1
+# pgbench's own rows are blank-padded and compress ~20:1; a jsonb table of documents with
+# hashes, numbers and text compresses like application data does (about 2:1), as in the
+# independent measurement's "pgbench + jsonb" database. JSONB_ROWS per scale unit (0: none).
+JSONB_ROWS=${JSONB_ROWS:-6000}
+if ((JSONB_ROWS > 0)); then
+    psql -q "$URL/bench" -c "CREATE TABLE docs (id bigint PRIMARY KEY, doc jsonb NOT NULL)" -c "
+        INSERT INTO docs SELECT g, jsonb_build_object(
+            'id', g, 'sku', md5(g::text), 'tags', jsonb_build_array(md5((g * 7)::text), left(md5((g * 13)::text), 12)),
+            'price', (g * 7919) % 100000 / 100.0, 'stock', (g * 104729) % 1000, 'created', '2026-01-01'::timestamptz + g * interval '17 seconds',
+            'title', 'item ' || g || ' ' || substr('lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor', 1 + g % 40, 30),
+            'body', md5((g * 31)::text) || md5((g * 37)::text) || md5((g * 41)::text))
+        FROM generate_series(1, $((SCALE * JSONB_ROWS))) g" >>"$LOG_DIR/pgbench.log"
+fi
 psql -q "$URL/bench" -c 'CHECKPOINT'
 DB_BYTES=$(psql -qtA "$URL/postgres" -c "SELECT pg_database_size('bench')")
 CLUSTER_BYTES=$(du -sb "$WORK/data" | cut -f1)
 awk -v a="$t0" -v b="$(date +%s.%N)" -v d="$DB_BYTES" 'BEGIN {printf "  pgbench -i: %.1fs, database %.0f MiB\n", b - a, d / 1048576}'
-sum_accounts() { psql -qtA "$1" -c 'SELECT count(*), sum(abalance), md5(string_agg(aid::text, $$,$$ ORDER BY aid)) FROM pgbench_accounts'; }
+sum_accounts() {
+    local docs=()
+    ((JSONB_ROWS > 0)) && docs=(-c "SELECT count(*), md5(string_agg(md5(doc::text), '' ORDER BY id)) FROM docs")
+    psql -qtA "$1" -c 'SELECT count(*), sum(abalance), md5(string_agg(aid::text, $$,$$ ORDER BY aid)) FROM pgbench_accounts' "${docs[@]}"
+}
 EXPECTED=$(sum_accounts "$URL/bench")
 
 # quiesce: before every timed step, a CHECKPOINT and a WAL switch, then wait until the archiver
