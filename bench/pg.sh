@@ -120,9 +120,9 @@ if ((JSONB_ROWS > 0)); then
         INSERT INTO docs SELECT g, jsonb_build_object(
             'id', g, 'sku', md5(g::text), 'tags', jsonb_build_array(md5((g * 7)::text), left(md5((g * 13)::text), 12)),
             'price', (g * 7919) % 100000 / 100.0, 'stock', (g * 104729) % 1000, 'created', '2026-01-01'::timestamptz + g * interval '17 seconds',
-            'title', 'item ' || g || ' ' || substr('lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor', 1 + g % 40, 30),
+            'title', 'item ' || g || ' ' || substr('lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor', (1 + g % 40)::int, 30),
             'body', md5((g * 31)::text) || md5((g * 37)::text) || md5((g * 41)::text))
-        FROM generate_series(1, $((SCALE * JSONB_ROWS))) g" >>"$LOG_DIR/pgbench.log"
+        FROM generate_series(1::bigint, $((SCALE * JSONB_ROWS))) g" >>"$LOG_DIR/pgbench.log"
 fi
 psql -q "$URL/bench" -c 'CHECKPOINT'
 DB_BYTES=$(psql -qtA "$URL/postgres" -c "SELECT pg_database_size('bench')")
