@@ -53,6 +53,25 @@ struct Fixture {
 }
 
 impl Fixture {
+    /// The full restore of the backup into a new scratch database that a run's restore step
+    /// asks for.
+    fn scratch_restore(&self) -> RestorationRequest {
+        RestorationRequest {
+            backup_execution_id: self.backup.clone(),
+            restoration_type: RestorationType::Full,
+            target_environment: Environment::Development,
+            target_identifier: format!("scratch-db/{}", self.restored),
+            point_in_time_target: None,
+            restoration_scope: None,
+            incident_reference: None,
+            approval_override: None,
+            override_reason: None,
+            accept_unverified: None,
+            notes: None,
+            conflict_resolution: None,
+        }
+    }
+
     /// `expect`: the row count the plan's check wants.
     async fn new(catalog: Catalog, expect: &str) -> Fixture {
         let secrets = SecretBox::new(Key::random());
@@ -293,20 +312,7 @@ async fn a_drill_taken_over_after_its_node_died_still_cleans_up(catalog: Catalog
     let started = runs::start(&f.catalog, &f.operator, &request(&f.plan_id, ExecutionMode::Test)).await.unwrap();
     // What the node that died did: its restore step asked for the restoration, which ran on
     // another node and created the scratch database, and the step never recorded its end.
-    let asked = RestorationRequest {
-        backup_execution_id: f.backup.clone(),
-        restoration_type: RestorationType::Full,
-        target_environment: Environment::Development,
-        target_identifier: format!("scratch-db/{}", f.restored),
-        point_in_time_target: None,
-        restoration_scope: None,
-        incident_reference: None,
-        approval_override: None,
-        override_reason: None,
-        accept_unverified: None,
-        notes: None,
-        conflict_resolution: None,
-    };
+    let asked = f.scratch_restore();
     let approval = RunApproval { run_id: started.execution_id.clone(), plan_name: "Orders drill".into(), plan_version: 1, drill: true };
     jobs::request_for_run(&f.catalog, &f.secrets, &restore_targets(), &f.operator, asked, &approval).await.unwrap();
     run_queued(&f.catalog, &f.secrets, jobs::JOB_KIND).await;
@@ -335,20 +341,7 @@ async fn a_drill_taken_over_after_its_node_died_still_cleans_up(catalog: Catalog
 async fn a_restoration_taken_over_after_its_run_ended_stops_and_removes_what_it_made(catalog: Catalog) {
     let f = Fixture::new(catalog, "2000").await;
     let started = runs::start(&f.catalog, &f.operator, &request(&f.plan_id, ExecutionMode::Test)).await.unwrap();
-    let asked = RestorationRequest {
-        backup_execution_id: f.backup.clone(),
-        restoration_type: RestorationType::Full,
-        target_environment: Environment::Development,
-        target_identifier: format!("scratch-db/{}", f.restored),
-        point_in_time_target: None,
-        restoration_scope: None,
-        incident_reference: None,
-        approval_override: None,
-        override_reason: None,
-        accept_unverified: None,
-        notes: None,
-        conflict_resolution: None,
-    };
+    let asked = f.scratch_restore();
     let approval = RunApproval { run_id: started.execution_id.clone(), plan_name: "Orders drill".into(), plan_version: 1, drill: true };
     let restoration = jobs::request_for_run(&f.catalog, &f.secrets, &restore_targets(), &f.operator, asked, &approval).await.unwrap();
     // The node running it died mid-restore; meanwhile the run ended.
