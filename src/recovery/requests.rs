@@ -148,12 +148,23 @@ pub async fn get(catalog: &Catalog, actor: &Principal, id: &str) -> Result<RunRe
 pub async fn list(catalog: &Catalog, actor: &Principal, status: Option<RunRequestStatus>) -> Result<Vec<RunRequest>, RecoveryError> {
     actor.require(Role::Viewer)?;
     let now = time::to_text(catalog.now().await?);
-    let rows: Vec<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM recovery_run_requests r JOIN disaster_recovery_plans p ON p.id = r.plan_id ORDER BY r.created_at DESC LIMIT 200"
-    ))
-    .fetch_all(catalog.pool())
-    .await?;
-    Ok(rows.into_iter().map(|r| r.into_request(&now)).filter(|r| status.is_none_or(|s| r.status == s)).collect())
+    // Expired is not stored: a pending or approved request past its deadline.
+    let (stored, deadline) = match status {
+        None => ("", ""),
+        Some(RunRequestStatus::Expired) => ("", "AND r.status IN ('pending', 'approved') AND r.expires_at < $2"),
+        Some(s @ (RunRequestStatus::Pending | RunRequestStatus::Approved)) => (s.as_str(), "AND r.expires_at >= $2"),
+        Some(s) => (s.as_str(), ""),
+    };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM recovery_run_requests r JOIN disaster_recovery_plans p ON p.id = r.plan_id
+         WHERE ($1 = '' OR r.status = $1) {deadline} ORDER BY r.created_at DESC LIMIT 200"
+    );
+    let mut query = sqlx::query_as::<_, Row>(&sql).bind(stored);
+    if !deadline.is_empty() {
+        query = query.bind(&now);
+    }
+    let rows = query.fetch_all(catalog.pool()).await?;
+    Ok(rows.into_iter().map(|r| r.into_request(&now)).collect())
 }
 
 /// How many requests wait for a decision `actor` may give: never their own.
@@ -192,7 +203,10 @@ async fn decide(catalog: &Catalog, actor: &Principal, id: &str, outcome: RunRequ
     if row.requester_id == actor.user_id {
         return Err(RecoveryError::Forbidden("you asked for this run: another approver decides it".into()));
     }
-    actor.require(plans::runnable(catalog, &row.plan_id, false).await?.1.required_role)?;
+    // Approving needs the plan still runnable and the plan's role; rejecting only an approver.
+    if outcome == RunRequestStatus::Approved {
+        actor.require(plans::runnable(catalog, &row.plan_id, false).await?.1.required_role)?;
+    }
     let now = catalog.now().await?;
     let now_text = time::to_text(now);
     let mut tx = catalog.begin_serialized(LockTopic::AuditChain).await?;
@@ -236,7 +250,10 @@ pub(super) struct Approved {
 /// Checks that request `id` lets `actor` run plan `plan_id` for `disaster_type` now. The
 /// request is spent by the run's own transaction (`spend_on`).
 pub(super) async fn check(catalog: &Catalog, actor: &Principal, id: &str, plan_id: &str, disaster_type: DisasterType) -> Result<Approved, RecoveryError> {
-    let row = find(catalog, id).await.map_err(|_| RecoveryError::NotFound(format!("approvalCode: run request {id}")))?;
+    let row = find(catalog, id).await.map_err(|e| match e {
+        RecoveryError::NotFound(_) => RecoveryError::NotFound(format!("approvalCode: run request {id}")),
+        other => other,
+    })?;
     if row.requester_id != actor.user_id {
         return Err(RecoveryError::Forbidden(format!("approvalCode: run request {id} is {}'s; only they start the run it approves", row.requested_by)));
     }
@@ -268,7 +285,12 @@ pub(super) async fn check(catalog: &Catalog, actor: &Principal, id: &str, plan_i
 /// Spends request `id` on run `execution_id`, inside the transaction that records the run:
 /// of two runs started with one request, the second finds it used and starts nothing.
 pub(super) async fn spend_on(conn: &mut sqlx::AnyConnection, id: &str, execution_id: &str, now: &str) -> Result<(), RecoveryError> {
-    let spent = sqlx::query("UPDATE recovery_run_requests SET status = 'used', execution_id = $1 WHERE id = $2 AND status = 'approved' AND expires_at >= $3")
+    // The version is checked again here, under the run's lock: a plan approved again since
+    // the check leaves this request unspent.
+    let spent = sqlx::query(
+        "UPDATE recovery_run_requests SET status = 'used', execution_id = $1 WHERE id = $2 AND status = 'approved' AND expires_at >= $3
+             AND plan_version = (SELECT approved_version FROM disaster_recovery_plans WHERE id = recovery_run_requests.plan_id)",
+    )
         .bind(execution_id)
         .bind(id)
         .bind(now)
@@ -276,7 +298,7 @@ pub(super) async fn spend_on(conn: &mut sqlx::AnyConnection, id: &str, execution
         .await?
         .rows_affected();
     if spent == 0 {
-        return Err(RecoveryError::Conflict(format!("approvalCode: run request {id} was used or expired meanwhile")));
+        return Err(RecoveryError::Conflict(format!("approvalCode: run request {id} was used, expired or outdated by a new approval of the plan meanwhile")));
     }
     Ok(())
 }

@@ -505,9 +505,10 @@ pub async fn start_procedure(catalog: &Catalog, secrets: &crate::platform::secre
         start_signed(catalog, actor, &execute, Some(SignOff { approver: &approver, reference: "authenticator code".into(), request: None })).await?
     } else if uuid::Uuid::parse_str(code).is_ok() {
         let approved = requests::check(catalog, actor, code, &request.procedure_id, request.disaster_type).await?;
+        // The run is what the approver approved: the request's reason, incident and systems.
         execute.reason = Some(format!("{} (run request approved by {})", approved.reason, approved.approver));
-        execute.incident_reference = execute.incident_reference.or_else(|| approved.incident_reference.clone());
-        execute.affected_systems = execute.affected_systems.or_else(|| Some(approved.affected_systems.clone()));
+        execute.incident_reference = approved.incident_reference.clone();
+        execute.affected_systems = Some(approved.affected_systems.clone());
         let sign_off = SignOff { approver: &approved.approver, reference: format!("run request {}", approved.id), request: Some(&approved) };
         start_signed(catalog, actor, &execute, Some(sign_off)).await?
     } else {

@@ -264,12 +264,28 @@ impl RunApproval {
 /// A run's approval holds while the run is under way: checked when its restoration is asked
 /// for and again when it runs.
 pub(super) async fn under_way(catalog: &Catalog, run_id: &str) -> Result<(), RestorationError> {
-    let status: Option<String> = sqlx::query_scalar("SELECT status FROM recovery_executions WHERE id = $1").bind(run_id).fetch_optional(catalog.pool()).await?;
-    match status.as_deref() {
-        Some("initiated" | "in_progress" | "waiting") => Ok(()),
+    match run_status(catalog, run_id).await?.as_deref() {
+        Some(ACTIVE_RUN) => Ok(()),
         Some(status) => Err(RestorationError::Forbidden(format!("recovery run {run_id} is {status}: its approval no longer holds; request the restore again"))),
         None => Err(RestorationError::Forbidden(format!("there is no recovery run {run_id} to approve this restore"))),
     }
+}
+
+/// The states of a recovery run still under way.
+const ACTIVE_RUN: &str = "under way";
+
+/// A recovery run's status, with its active states as [`ACTIVE_RUN`]; `None` when there is no
+/// such run. A catalog error is an error, never taken for an ended run.
+async fn run_status(catalog: &Catalog, run_id: &str) -> Result<Option<String>, RestorationError> {
+    let status: Option<String> = sqlx::query_scalar("SELECT status FROM recovery_executions WHERE id = $1").bind(run_id).fetch_optional(catalog.pool()).await?;
+    Ok(status.map(|s| if matches!(s.as_str(), "initiated" | "in_progress" | "waiting") { ACTIVE_RUN.to_string() } else { s }))
+}
+
+/// Whether a running restore can be stopped part-way: what it wrote can be undone (a snapshot
+/// to put back, or one transaction). A point-in-time cluster or a group's members have neither.
+fn stoppable(kind: &dyn sources::Source, row: &Row) -> bool {
+    let stored: Value = serde_json::from_str(&row.request).unwrap_or_default();
+    kind.transactional() || kind.writes_over(&stored)
 }
 
 /// A restoration a recovery run's `backup_restore` step asks for: resolved and checked like any
@@ -648,12 +664,9 @@ pub async fn cancel(catalog: &Catalog, actor: &Principal, id: &str) -> Result<Re
             return Err(RestorationError::Conflict(format!("restoration {id} is a rollback already putting {} back: stopping it part-way would leave the target half put back", row.target_identifier)));
         }
         RestorationStatus::Running => {
-            // Stopping is safe only where what was written can be undone: a snapshot to put
-            // back, or one transaction. A point-in-time cluster or a group's members have neither.
             let configuration = crate::configurations::find(catalog, &row.configuration_id).await?;
             let kind = sources::of(&configuration);
-            let stored: Value = serde_json::from_str(&row.request).unwrap_or_default();
-            if !kind.transactional() && !kind.writes_over(&stored) {
+            if !stoppable(kind, &row) {
                 return Err(RestorationError::Conflict(format!(
                     "restoration {id} writes a {} with no snapshot to put back: stopping it part-way would leave it half-written, so it runs to its end",
                     kind.describe().name
@@ -700,11 +713,16 @@ pub async fn run(catalog: &Catalog, secrets: &SecretBox, reach: &Targets, id: &s
         return Ok(row.status);
     }
     // Taken over from a node that died while its recovery run has ended since (a person
-    // aborted it, or it failed and rolled back): nobody wants this restore any more. It stops
-    // at its first range, which puts back what the dead attempt wrote (from the safety
-    // snapshot), and what it created is removed, as the run's rollback or cleanup would have.
+    // aborted it, or it failed and rolled back): nobody wants this restore any more. Where what
+    // the dead attempt wrote can be undone (put back from the safety snapshot, one transaction,
+    // or a place the restore created, removed whole), it stops at its first range; otherwise
+    // (a group's members, a point-in-time cluster written over) it runs to its end, as a
+    // cancel would leave it.
     let abandoned = match &row.recovery_execution_id {
-        Some(run) if row.status == RestorationStatus::Running => under_way(catalog, run).await.is_err(),
+        Some(run) if row.status == RestorationStatus::Running && run_status(catalog, run).await?.as_deref() != Some(ACTIVE_RUN) => {
+            let configuration = crate::configurations::find(catalog, &row.configuration_id).await?;
+            stoppable(sources::of(&configuration), &row) || super::created::of(catalog, &row.id).await?.is_some()
+        }
         _ => false,
     };
     if abandoned {
@@ -729,7 +747,11 @@ async fn remove_abandoned(catalog: &Catalog, secrets: &SecretBox, reach: &Target
     let run = row.recovery_execution_id.as_deref().unwrap_or_default();
     let why = format!("recovery run {run} ended before its restoration {} did", row.id);
     let created = super::created::of(catalog, &row.id).await?;
-    let actor = users::session_principal(catalog, &row.initiated_by).await?;
+    // No more than the requester could do when asking, as for the restore itself.
+    let actor = users::session_principal(catalog, &row.initiated_by).await?.map(|mut a| {
+        a.role = a.role.min(row.initiated_role);
+        a
+    });
     let removed = match (&created, &actor) {
         (Some(created), Some(actor)) => match super::created::remove(catalog, secrets, reach, actor, created, &why).await {
             Ok(true) => format!("; {} it had created was removed", created.place.describe()),

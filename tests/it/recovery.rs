@@ -461,6 +461,10 @@ async fn the_procedure_door_takes_a_request_approved_ahead_or_an_approvers_code(
     let late = requests::create(&catalog, &p.operator, &ask).await.unwrap();
     sqlx::query("UPDATE recovery_run_requests SET expires_at = '2000-01-01T00:00:00.000000Z' WHERE id = $1").bind(&late.id).execute(catalog.pool()).await.unwrap();
     assert_eq!(requests::get(&catalog, &p.approver, &late.id).await.unwrap().status, RunRequestStatus::Expired);
+    let listed = |status| requests::list(&catalog, &p.operator, Some(status));
+    assert_eq!(listed(RunRequestStatus::Expired).await.unwrap().iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), [late.id.as_str()]);
+    assert!(listed(RunRequestStatus::Pending).await.unwrap().is_empty(), "an expired request is not pending");
+    assert_eq!(listed(RunRequestStatus::Used).await.unwrap().len(), 1);
     assert_eq!(requests::approve(&catalog, &p.approver, &late.id, &note).await.unwrap_err().kind(), Kind::Conflict);
     let stale = requests::create(&catalog, &p.operator, &ask).await.unwrap();
     requests::approve(&catalog, &p.approver, &stale.id, &note).await.unwrap();

@@ -436,17 +436,29 @@ async fn a_target_that_holds_data_stops_at_a_conflict(catalog: Catalog) {
     executions::start(c, &f.admin, &configuration, "manual").await.unwrap();
 }
 
-/// Every entry below `dir` by relative path: a file's bytes, `None` for a directory.
+/// Every entry below `dir` by relative path: a file's bytes, `None` for a directory. An entry
+/// that goes away while it is read (a restore still renaming its temporaries into place, which
+/// the callers wait to settle) is left out.
 fn contents(dir: &std::path::Path) -> std::collections::BTreeMap<String, Option<Vec<u8>>> {
     fn walk(root: &std::path::Path, dir: &std::path::Path, out: &mut std::collections::BTreeMap<String, Option<Vec<u8>>>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
+        let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
+        let entries = match std::fs::read_dir(dir) {
+            Err(e) if gone(&e) => return,
+            other => other.unwrap(),
+        };
+        for entry in entries {
             let path = entry.unwrap().path();
             let name = path.strip_prefix(root).unwrap().display().to_string();
             if path.is_dir() {
                 out.insert(name, None);
                 walk(root, &path, out);
             } else {
-                out.insert(name, Some(std::fs::read(&path).unwrap()));
+                match std::fs::read(&path) {
+                    Err(e) if gone(&e) => {}
+                    read => {
+                        out.insert(name, Some(read.unwrap()));
+                    }
+                }
             }
         }
     }

@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use crate::api::recovery::{DecideRunRequest, RequestRun, RunRequest, RunRequestStatus, StartRequestedRun, list_plans, list_run_requests};
-use crate::api::session::whoami;
+use crate::api::session::{Role, whoami};
 use crate::components::{ErrorPanel, action_outcome, form_error};
 
 /// Ask for a run of an approved plan, and the requests with their state; the requester starts
@@ -96,21 +96,24 @@ fn RequestsTable(list: Vec<RunRequest>, me: String, start: ServerAction<StartReq
     }
 }
 
-/// The run requests waiting for a decision, each with Approve and Reject (the requester's own
-/// are shown, not decidable).
+/// The run requests waiting for the signed-in approver's decision, each with Approve and
+/// Reject: never their own, and none for those who cannot approve.
 #[component]
 pub fn PendingRunRequests() -> impl IntoView {
     let decide = ServerAction::<DecideRunRequest>::new();
     let requests = Resource::new(move || decide.version().get(), |_| list_run_requests());
+    let me = Resource::new(|| (), |_| whoami());
     view! {
         <section class="panel" data-testid="pending-run-requests">
             <h2>"Recovery runs"</h2>
             {action_outcome(decide.value(), "run-request-decision")}
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
-                    match requests.await.map(|l| l.into_iter().filter(|r| r.status == RunRequestStatus::Pending).collect::<Vec<_>>()) {
+                    let me = me.await.ok();
+                    let not_mine_to_decide = move |r: &RunRequest| me.as_ref().is_none_or(|m| m.role < Role::Approver || m.username == r.requested_by);
+                    match requests.await.map(|l| l.into_iter().filter(|r| r.status == RunRequestStatus::Pending && !not_mine_to_decide(r)).collect::<Vec<_>>()) {
                         Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
-                        Ok(list) if list.is_empty() => view! { <p>"No recovery run waits for approval. Operators ask for one on the " <a href="/disaster-recovery">"Disaster Recovery"</a> " page."</p> }.into_any(),
+                        Ok(list) if list.is_empty() => view! { <p>"No recovery run waits for your approval. Operators ask for one on the " <a href="/disaster-recovery">"Disaster Recovery"</a> " page; approvers other than the requester decide here."</p> }.into_any(),
                         Ok(list) => view! {
                             <ul class="restorations">{list.into_iter().map(|r| {
                                 let (approve_id, reject_id) = (r.id.clone(), r.id.clone());

@@ -3,7 +3,7 @@
 //! ```text
 //! passphrase ──argon2id──▶ KEK ─┐            (one key file per passphrase or key file)
 //! key file (32 random bytes) ───┴─ unwraps ─▶ master key ─ unwraps ─▶ keyring
-//! keyring = { id key (HMAC chunk ids), chunker seed, data keys 1..n, current data key }
+//! keyring = { id key (keyed chunk ids), chunker seed, data keys 1..n, current data key }
 //! ```
 //!
 //! Rotating the master key rewrites the keyring and the key files, never data. Rotating the
@@ -141,7 +141,8 @@ impl KeyFile {
 /// The keys everything else is sealed with.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Keyring {
-    /// HMAC-SHA256 key for chunk ids: ids reveal nothing about content to the storage.
+    /// The key of chunk ids (keyed BLAKE3, or HMAC-SHA256 in a version-1 repository): ids
+    /// reveal nothing about content to the storage.
     pub id_key: Key,
     /// Seeds the chunker's gear table, so chunk boundaries cannot fingerprint known files.
     pub chunker_seed: u64,

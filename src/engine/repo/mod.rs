@@ -43,8 +43,9 @@ use index::Index;
 use keys::{KeyError, KeyFile, Keyring, Secret};
 use snapshot::Snapshot;
 
-/// A chunk id: HMAC-SHA256 of the chunk's plaintext under the repository's id key. Pack ids
-/// use the same type (SHA-256 of the pack bytes).
+/// A chunk id: the keyed hash of the chunk's plaintext under the repository's id key ([`IdHasher`]:
+/// BLAKE3, or HMAC-SHA256 in a version-1 repository). Pack ids use the same type (SHA-256 of
+/// the pack bytes).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ChunkId(pub [u8; 32]);
 

@@ -108,7 +108,7 @@ pub(crate) fn watch() -> Option<Watch> {
 
 /// Writes a stream snapshot to `out`; returns the bytes written.
 ///
-/// Every chunk is checked against its id (an HMAC-SHA-256 of its bytes) and the manifest,
+/// Every chunk is checked against its id (a keyed hash of its bytes) and the manifest,
 /// which lists the ids in order, is authenticated: the bytes written are the stream backed up,
 /// and their count must equal its size. The SHA-256 of the whole stream, which would hash every
 /// byte a second time on the restore's critical path, is compared by verification instead
